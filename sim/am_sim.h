@@ -1,0 +1,243 @@
+// am_sim.h: animat's simulation core (public header).
+//
+// What it is: loading MuJoCo bodies and scenes, the per-env state (mjData, RNG stream,
+// counters), the task interface every task implements, observation groups, and the env
+// pool that steps N envs on a pool of worker threads into contiguous batch buffers.
+// What it is not: no rendering, no networks, no printing. Every function that can fail
+// returns an error code or NULL and writes a message into a caller-supplied buffer.
+//
+// Prefixes: am_ (sim), amt_ (tasks), ama_ (agents), amv_ (viewer).
+#ifndef AM_SIM_H
+#define AM_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mujoco/mujoco.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AM_ERR_LEN 512        // recommended size of error buffers
+#define AM_NAME_LEN 32        // max length of a group / term / event name (with NUL)
+#define AM_MAX_GROUPS 16      // max observation groups per task
+#define AM_MAX_TERMS 8        // max reward terms per task
+#define AM_MAX_EVENTS 32      // event codes 0..31 (one bit each in the events word)
+#define AM_MAX_VARS 32        // max task variables exported per env
+
+//---------------------------------- errors --------------------------------------------------------
+
+// Formats an error message into err (may be NULL). Returns -1 so callers can `return am_err(...)`.
+int am_err(char* err, size_t err_sz, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+
+//---------------------------------- RNG -----------------------------------------------------------
+
+// xoshiro256** stream; each env owns one, derived from (seed, env index) by splitmix64.
+typedef struct am_rng { uint64_t s[4]; } am_rng;
+
+void     am_rng_seed(am_rng* r, uint64_t seed, uint64_t stream);
+uint64_t am_rng_next(am_rng* r);
+double   am_rng_uniform(am_rng* r);                   // [0, 1)
+double   am_rng_range(am_rng* r, double lo, double hi);  // [lo, hi)
+double   am_rng_normal(am_rng* r);                    // standard normal (Box-Muller, no cache)
+
+//---------------------------------- models --------------------------------------------------------
+
+// A loaded, compiled model plus the self-contained MJCF text it was compiled from.
+typedef struct am_model {
+  mjModel* m;         // read-only after load; shared by every env
+  char* xml;          // the model as one self-contained MJCF document (mj_saveLastXML)
+  char path[1024];    // file it was loaded from ("" when loaded from a string)
+  char name[64];      // body or scene name (file stem)
+} am_model;
+
+// Directory holding the bodies' MJCF files: $ANIMAT_BODIES if set, else the source tree's bodies/.
+const char* am_bodies_dir(void);
+
+// Resolves a body name ("reacher") or a path ("x/y.xml") to a file path. Returns 0 or -1.
+int am_body_path(const char* name_or_path, char* out, size_t out_sz, char* err, size_t err_sz);
+
+// Lists the bodies in am_bodies_dir() (stems of *.xml files that hold a <mujoco> model and are not
+// scene fragments), sorted. Writes at most max names of AM_NAME_LEN*2 chars. Returns the count or -1.
+int am_list_bodies(char names[][64], int max, char* err, size_t err_sz);
+
+// Loads and compiles an MJCF file. On failure returns NULL and writes MuJoCo's message and the file.
+am_model* am_model_load(const char* path, char* err, size_t err_sz);
+
+// Loads a body by name or path (see am_body_path).
+am_model* am_model_load_body(const char* name_or_path, char* err, size_t err_sz);
+
+// Compiles MJCF text (e.g. a scene a task generated, or the XML embedded in a dataset). `dir` is
+// the directory that relative includes/assets resolve against (NULL: the bodies directory).
+am_model* am_model_load_string(const char* xml, const char* dir, const char* name, char* err,
+                               size_t err_sz);
+
+void am_model_free(am_model* model);
+
+//---------------------------------- observation groups --------------------------------------------
+
+// A named slice of the observation vector.
+typedef struct am_obs_group {
+  char name[AM_NAME_LEN];  // e.g. "proprioception", "vestibular", "touch", "range", "task"
+  int offset;              // first index in the observation vector
+  int size;                // number of floats
+} am_obs_group;
+
+// The groups a body's sensors provide, assigned by sensor type:
+//   proprioception: jointpos/vel, tendonpos/vel, actuatorpos/vel/frc, ballquat/angvel, jointlimit*
+//   vestibular:     accelerometer, gyro, velocimeter, framezaxis/xaxis/yaxis, framequat, subtree*
+//   touch:          touch, force, torque
+//   range:          rangefinder
+//   egocentric:     framepos / framelinvel / frameangvel relative to a frame, everything else
+// A model without sensors gets proprioception = qpos and qvel (free joints' root position excluded).
+// Fills groups (up to AM_MAX_GROUPS) in the order above, skipping empty ones. Returns the count.
+int am_body_obs_groups(const mjModel* m, am_obs_group* groups, int* obs_dim);
+
+// Writes the body observation (as laid out by am_body_obs_groups) from d into obs.
+void am_body_observe(const mjModel* m, const mjData* d, float* obs);
+
+// Finds a group by name; returns its index or -1.
+int am_find_group(const am_obs_group* groups, int n, const char* name);
+
+//---------------------------------- envs and tasks ------------------------------------------------
+
+struct am_task;
+
+// One environment: its own mjData, RNG stream, counters and task state. Created by the pool.
+typedef struct am_env {
+  const mjModel* m;       // shared, read-only
+  mjData* d;              // owned
+  am_rng rng;             // owned stream, derived from (seed, index)
+  void* task_state;       // task->state_size bytes, owned, zeroed at creation
+  int index;              // position in the pool
+  int64_t step;           // control steps taken in the current episode
+  int64_t episode;        // episodes started by this env (1 after the first reset)
+  int64_t unstable;       // episodes cut short by physics instability
+  double episode_return;  // sum of rewards in the current episode
+} am_env;
+
+// What a task must say after each control step.
+typedef struct am_step_result {
+  float reward;
+  float terms[AM_MAX_TERMS];  // reward terms (task->n_terms of them); reward need not be their sum
+  int terminated;             // episode ended by the task's own rules (no bootstrap)
+  uint32_t events;            // bit k set: event code k happened during this step
+} am_step_result;
+
+// A task: everything that turns a body into an experiment. The pool calls, per env:
+//   reset(env) once per episode after mj_resetData (set qpos/qvel, randomise, reset task state),
+//   then per control step: act(env, action), frame_skip x { substep(env) ; mj_step },
+//   evaluate(env, &result), observe(env, obs), and vars(env, vars) when n_vars > 0.
+// All hooks run on worker threads; they may touch only env and the read-only task.
+typedef struct am_task {
+  char name[64];
+  const am_model* model;     // the (scene) model, shared
+  const void* cfg;           // task parameters, shared read-only
+  size_t state_size;         // bytes of per-env task state
+  int frame_skip;            // physics steps per control step (>= 1)
+  int max_steps;             // episode length in control steps; reaching it truncates (0: none)
+  int act_dim;               // action size (floats per env)
+  int obs_dim;               // observation size
+  int n_groups;
+  am_obs_group groups[AM_MAX_GROUPS];
+  int n_terms;
+  char terms[AM_MAX_TERMS][AM_NAME_LEN];
+  int n_events;
+  char events[AM_MAX_EVENTS][AM_NAME_LEN];  // events[k] names code k
+  int n_vars;
+  char vars[AM_MAX_VARS][AM_NAME_LEN];      // task variables (targets, cues...) for recording
+
+  void (*reset)(const struct am_task* t, am_env* e);
+  void (*act)(const struct am_task* t, am_env* e, const float* action);
+  void (*substep)(const struct am_task* t, am_env* e);  // optional (NULL): e.g. force fields
+  void (*evaluate)(const struct am_task* t, am_env* e, am_step_result* r);
+  void (*observe)(const struct am_task* t, am_env* e, float* obs);
+  void (*get_vars)(const struct am_task* t, const am_env* e, float* vars);  // optional
+  void (*destroy)(struct am_task* t);  // frees cfg and whatever the task owns (not model)
+} am_task;
+
+// The plain "body" task: no reward, episodes of max_steps control steps, body observation groups,
+// actions written to ctrl (clipped to ctrlrange), initial state = model default (keyframe 0 if the
+// model has one) plus uniform noise of +-init_noise on hinge/slide joint positions.
+int am_body_task_init(am_task* t, const am_model* model, int frame_skip, int max_steps,
+                      double init_noise, char* err, size_t err_sz);
+
+// Shared helpers for tasks.
+void am_write_ctrl(const mjModel* m, mjData* d, const float* action);  // clip to ctrlrange
+int am_state_is_bad(const mjModel* m, const mjData* d);  // NaN/Inf in qpos/qvel/qacc/act or warning
+
+//---------------------------------- env pool ------------------------------------------------------
+
+typedef struct am_pool_config {
+  int num_envs;      // N >= 1
+  int num_threads;   // worker threads including the caller (>= 1); clamped to num_envs
+  uint64_t seed;     // one seed fixes every env's stream
+  int export_state;  // also copy qpos, qvel, act, ctrl, actuator_force, sensordata per step
+} am_pool_config;
+
+// Statistics summed over all envs.
+typedef struct am_pool_stats {
+  int64_t steps;          // control steps taken (all envs)
+  int64_t physics_steps;  // mj_step calls
+  int64_t episodes;       // episodes finished (terminated, truncated or cut)
+  int64_t unstable;       // episodes cut for instability (NaN/Inf, MuJoCo warnings)
+  double return_sum;      // sum of returns of finished episodes
+  int64_t length_sum;     // sum of lengths of finished episodes
+} am_pool_stats;
+
+typedef struct am_pool am_pool;
+
+// Batch buffers, all contiguous, row i belongs to env i. The caller writes actions and reads the
+// rest after am_pool_step. When an episode ends in a step, obs already holds the first observation
+// of the next episode (auto-reset) and final_obs holds the last observation of the ended one.
+typedef struct am_batch {
+  int n;                 // envs
+  float* obs;            // observations                          (n x obs_dim)
+  float* final_obs;      // obs at episode end, valid where done   (n x obs_dim)
+  float* actions;        // actions, written by the caller         (n x act_dim)
+  float* rewards;        // reward of the last step                (n)
+  float* terms;          // reward terms                           (n x n_terms)
+  uint8_t* terminated;   // episode ended by the task              (n)
+  uint8_t* truncated;    // episode cut: time limit or instability (n)
+  uint8_t* unstable;     // the cut was for instability            (n)
+  uint32_t* events;      // trial event bits of the last step      (n)
+  int32_t* ep_step;      // control step index within the episode of the last step (n)
+  int64_t* episode;      // episode index of the last step         (n)
+  float* vars;           // task variables                         (n x n_vars)
+  // with export_state, the state at the end of the step (before any auto-reset):
+  double* qpos;          // (n x nq)
+  double* qvel;          // (n x nv)
+  double* act;           // (n x na)
+  double* ctrl;          // (n x nu)
+  double* actuator_force;// (n x nu)
+  double* sensordata;    // (n x nsensordata)
+} am_batch;
+
+// Creates N envs over the task's model and a worker pool. Resets every env (episode 1) and
+// fills obs. The task must outlive the pool. Returns NULL and a message on failure.
+am_pool* am_pool_create(const am_task* task, const am_pool_config* cfg, char* err, size_t err_sz);
+
+// Steps every env by one control step using batch->actions. Never allocates.
+void am_pool_step(am_pool* p);
+
+// Resets every env (a new episode each) and refills obs.
+void am_pool_reset(am_pool* p);
+
+am_batch* am_pool_batch(am_pool* p);
+const am_task* am_pool_task(const am_pool* p);
+am_env* am_pool_env(am_pool* p, int i);
+int am_pool_num_envs(const am_pool* p);
+int am_pool_num_threads(const am_pool* p);
+void am_pool_get_stats(const am_pool* p, am_pool_stats* s);
+
+void am_pool_free(am_pool* p);
+
+//---------------------------------- misc ----------------------------------------------------------
+
+double am_now(void);  // monotonic seconds
+
+#ifdef __cplusplus
+}
+#endif
+#endif  // AM_SIM_H

@@ -1,0 +1,241 @@
+// model.c: finding and loading MJCF bodies and scenes into a shared, read-only am_model.
+//
+// MuJoCo's parser keeps the "last loaded XML" in process-wide state, so loads are serialised by a
+// mutex and each model's self-contained MJCF is saved right after its load (mj_saveLastXML), which
+// is what datasets embed so a viewer can rebuild the exact model from the file alone.
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "am_sim.h"
+
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+
+// MuJoCo prints warnings (and writes MUJOCO_LOG.TXT) through a process-wide hook. The library must
+// not print, and per-data warnings are counted in mjData anyway, so the hook only keeps the text.
+static __thread char last_warning[256];
+static void quiet_warning(const char* msg) { snprintf(last_warning, sizeof last_warning, "%s", msg); }
+static void install_quiet(void) { mju_user_warning = quiet_warning; }
+
+const char* am_bodies_dir(void) {
+  const char* env = getenv("ANIMAT_BODIES");
+  return (env && *env) ? env : ANIMAT_BODIES_DIR;
+}
+
+static int file_exists(const char* path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int am_body_path(const char* name, char* out, size_t out_sz, char* err, size_t err_sz) {
+  if (!name || !*name) return am_err(err, err_sz, "no body name given");
+  if (strchr(name, '/') || strstr(name, ".xml")) {
+    if ((size_t)snprintf(out, out_sz, "%s", name) >= out_sz)
+      return am_err(err, err_sz, "body path too long: %s", name);
+    return 0;
+  }
+  if ((size_t)snprintf(out, out_sz, "%s/%s.xml", am_bodies_dir(), name) >= out_sz)
+    return am_err(err, err_sz, "body path too long: %s", name);
+  if (!file_exists(out))
+    return am_err(err, err_sz, "unknown body '%s' (no file %s; `animat bodies` lists them)", name,
+                  out);
+  return 0;
+}
+
+static int cmp_names(const void* a, const void* b) { return strcmp((const char*)a, (const char*)b); }
+
+int am_list_bodies(char names[][64], int max, char* err, size_t err_sz) {
+  const char* dir = am_bodies_dir();
+  DIR* d = opendir(dir);
+  if (!d) return am_err(err, err_sz, "cannot open bodies directory %s: %s", dir, strerror(errno));
+  int n = 0;
+  struct dirent* ent;
+  while ((ent = readdir(d)) && n < max) {
+    size_t len = strlen(ent->d_name);
+    if (len < 5 || len >= 64 + 4 || ent->d_name[0] == '_' || ent->d_name[0] == '.') continue;
+    if (strcmp(ent->d_name + len - 4, ".xml")) continue;
+    memcpy(names[n], ent->d_name, len - 4);
+    names[n][len - 4] = 0;
+    n++;
+  }
+  closedir(d);
+  qsort(names, (size_t)n, 64, cmp_names);
+  return n;
+}
+
+static char* read_text(const char* path, size_t* len_out) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return NULL;
+  char* buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len + 4096 + 1 > cap) {
+      cap = cap ? 2 * cap : 65536;
+      char* nb = realloc(buf, cap);
+      if (!nb) {
+        free(buf);
+        fclose(f);
+        return NULL;
+      }
+      buf = nb;
+    }
+    size_t r = fread(buf + len, 1, cap - len - 1, f);
+    len += r;
+    if (r == 0) break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    free(buf);
+    return NULL;
+  }
+  buf[len] = 0;
+  if (len_out) *len_out = len;
+  return buf;
+}
+
+// Saves the just-loaded model's MJCF into a string. Caller holds load_lock.
+static char* save_last_xml(const mjModel* m, char* err, size_t err_sz) {
+  char tmpl[] = "/tmp/animat-xml-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0) {
+    am_err(err, err_sz, "cannot create a temporary file: %s", strerror(errno));
+    return NULL;
+  }
+  close(fd);
+  char merr[1000] = "";
+  char* text = NULL;
+  if (!mj_saveLastXML(tmpl, m, merr, sizeof merr)) {
+    am_err(err, err_sz, "cannot save the model's XML: %s", merr);
+  } else if (!(text = read_text(tmpl, NULL))) {
+    am_err(err, err_sz, "cannot read back the model's XML from %s", tmpl);
+  }
+  unlink(tmpl);
+  return text;
+}
+
+static void stem_of(const char* path, char* out, size_t out_sz) {
+  const char* base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  snprintf(out, out_sz, "%s", base);
+  char* dot = strrchr(out, '.');
+  if (dot && dot != out) *dot = 0;
+}
+
+// Strips trailing newlines/spaces from MuJoCo's messages.
+static void trim(char* s) {
+  size_t n = strlen(s);
+  while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\r')) s[--n] = 0;
+}
+
+static am_model* finish_load(mjModel* m, const char* path, const char* name, char* err,
+                             size_t err_sz) {
+  char* xml = save_last_xml(m, err, err_sz);
+  if (!xml) {
+    mj_deleteModel(m);
+    return NULL;
+  }
+  am_model* am = calloc(1, sizeof *am);
+  if (!am) {
+    free(xml);
+    mj_deleteModel(m);
+    am_err(err, err_sz, "out of memory");
+    return NULL;
+  }
+  am->m = m;
+  am->xml = xml;
+  snprintf(am->path, sizeof am->path, "%s", path ? path : "");
+  snprintf(am->name, sizeof am->name, "%s", name);
+  return am;
+}
+
+am_model* am_model_load(const char* path, char* err, size_t err_sz) {
+  pthread_once(&quiet_once, install_quiet);
+  if (!path || !*path) {
+    am_err(err, err_sz, "no model file given");
+    return NULL;
+  }
+  if (!file_exists(path)) {
+    am_err(err, err_sz, "%s: %s", path, access(path, F_OK) ? strerror(errno) : "not a regular file");
+    return NULL;
+  }
+  char merr[1000] = "";
+  char name[64];
+  stem_of(path, name, sizeof name);
+  pthread_mutex_lock(&load_lock);
+  mjModel* m = mj_loadXML(path, NULL, merr, sizeof merr);
+  am_model* am = NULL;
+  if (!m) {
+    trim(merr);
+    am_err(err, err_sz, "%s: cannot load model: %s", path, merr[0] ? merr : "unknown MuJoCo error");
+  } else {
+    am = finish_load(m, path, name, err, err_sz);
+  }
+  pthread_mutex_unlock(&load_lock);
+  return am;
+}
+
+am_model* am_model_load_body(const char* name_or_path, char* err, size_t err_sz) {
+  char path[1024];
+  if (am_body_path(name_or_path, path, sizeof path, err, err_sz)) return NULL;
+  return am_model_load(path, err, err_sz);
+}
+
+am_model* am_model_load_string(const char* xml, const char* dir, const char* name, char* err,
+                               size_t err_sz) {
+  pthread_once(&quiet_once, install_quiet);
+  if (!xml) {
+    am_err(err, err_sz, "no model XML given");
+    return NULL;
+  }
+  if (!name || !*name) name = "model";
+  // The text goes through a temporary file inside `dir` so relative includes resolve as they would
+  // for a file of the same name there; if dir is not writable, the system temp dir is used.
+  const char* where = dir ? dir : am_bodies_dir();
+  char path[1200];
+  snprintf(path, sizeof path, "%s/.animat-%s-XXXXXX", where, name);
+  int fd = mkstemp(path);
+  if (fd < 0) {
+    snprintf(path, sizeof path, "/tmp/.animat-%s-XXXXXX", name);
+    fd = mkstemp(path);
+  }
+  if (fd < 0) {
+    am_err(err, err_sz, "cannot create a temporary file for model '%s': %s", name, strerror(errno));
+    return NULL;
+  }
+  size_t len = strlen(xml);
+  ssize_t w = write(fd, xml, len);
+  close(fd);
+  if (w != (ssize_t)len) {
+    unlink(path);
+    am_err(err, err_sz, "cannot write temporary model file %s", path);
+    return NULL;
+  }
+  char merr[1000] = "";
+  pthread_mutex_lock(&load_lock);
+  mjModel* m = mj_loadXML(path, NULL, merr, sizeof merr);
+  am_model* am = NULL;
+  if (!m) {
+    trim(merr);
+    am_err(err, err_sz, "model '%s' (from text): cannot load: %s", name,
+           merr[0] ? merr : "unknown MuJoCo error");
+  } else {
+    am = finish_load(m, NULL, name, err, err_sz);
+  }
+  pthread_mutex_unlock(&load_lock);
+  unlink(path);
+  return am;
+}
+
+void am_model_free(am_model* model) {
+  if (!model) return;
+  if (model->m) mj_deleteModel(model->m);
+  free(model->xml);
+  free(model);
+}

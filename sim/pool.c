@@ -1,0 +1,401 @@
+// pool.c: the env pool. N envs, each with its own mjData and RNG stream, stepped by T threads.
+//
+// Thread t owns the contiguous block of envs [t*N/T, (t+1)*N/T); the caller's thread is worker 0.
+// Envs never share mutable state, so results are bitwise identical for any thread count. A step is
+// one "generation": the caller publishes it, workers spin briefly then sleep on a condition
+// variable, and the last worker to finish wakes the caller. Nothing is allocated after creation.
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "am_sim.h"
+
+#define SPIN_ITERS 20000
+
+enum { CMD_STEP, CMD_RESET, CMD_QUIT };
+
+typedef struct env_slot {
+  am_env e;
+  int64_t steps, physics_steps, episodes_done, length_sum, unstable;
+  double return_sum;
+  char pad[64];  // keeps neighbouring slots' counters off each other's cache lines
+} env_slot;
+
+struct am_pool;
+typedef struct worker {
+  struct am_pool* p;
+  int id, begin, end;
+  pthread_t thread;
+} worker;
+
+struct am_pool {
+  const am_task* task;
+  int n, nthreads, started, export_state;  // started: threads running, caller included
+  env_slot* slots;
+  worker* workers;
+  am_batch b;
+  int nq, nv, na, nu, ns;
+
+  atomic_int generation;
+  atomic_int remaining;
+  int command;
+  pthread_mutex_t mu;
+  pthread_cond_t cv_start, cv_done;
+  int sleepers, caller_sleeping;
+};
+
+static void* zalloc(size_t n) {
+  size_t sz = (n + 63) / 64 * 64;
+  if (!sz) sz = 64;
+  void* q = aligned_alloc(64, sz);
+  if (q) memset(q, 0, sz);
+  return q;
+}
+
+// Replaces non-finite values so that no NaN/Inf ever reaches the batch. Returns 1 if any was found.
+static int sanitize(float* v, int n) {
+  int bad = 0;
+  for (int i = 0; i < n; i++)
+    if (!isfinite(v[i])) {
+      v[i] = 0;
+      bad = 1;
+    }
+  return bad;
+}
+
+static void export_state(struct am_pool* p, int i, const mjData* d) {
+  am_batch* b = &p->b;
+  struct { double* dst; const mjtNum* src; int n; } s[6] = {
+      {b->qpos + (size_t)i * p->nq, d->qpos, p->nq},
+      {b->qvel + (size_t)i * p->nv, d->qvel, p->nv},
+      {b->act + (size_t)i * p->na, d->act, p->na},
+      {b->ctrl + (size_t)i * p->nu, d->ctrl, p->nu},
+      {b->actuator_force + (size_t)i * p->nu, d->actuator_force, p->nu},
+      {b->sensordata + (size_t)i * p->ns, d->sensordata, p->ns}};
+  for (int k = 0; k < 6; k++)
+    for (int j = 0; j < s[k].n; j++) s[k].dst[j] = isfinite(s[k].src[j]) ? s[k].src[j] : 0;
+}
+
+// Starts a new episode in env i and writes its first observation.
+static void env_reset(struct am_pool* p, int i) {
+  const am_task* t = p->task;
+  am_env* e = &p->slots[i].e;
+  mj_resetData(e->m, e->d);
+  e->step = 0;
+  e->episode++;
+  e->episode_return = 0;
+  t->reset(t, e);
+  float* obs = p->b.obs + (size_t)i * t->obs_dim;
+  t->observe(t, e, obs);
+  sanitize(obs, t->obs_dim);
+}
+
+static void env_step(struct am_pool* p, int i) {
+  const am_task* t = p->task;
+  env_slot* s = &p->slots[i];
+  am_env* e = &s->e;
+  const mjModel* m = e->m;
+  mjData* d = e->d;
+  am_batch* b = &p->b;
+
+  t->act(t, e, b->actions + (size_t)i * t->act_dim);
+  int bad = 0;
+  for (int k = 0; k < t->frame_skip; k++) {
+    if (t->substep) t->substep(t, e);
+    double t0 = d->time;
+    mj_step(m, d);
+    s->physics_steps++;
+    // MuJoCo resets the data itself on a bad qpos/qvel/qacc (time jumps back); both count as bad.
+    if (d->time < t0 || am_state_is_bad(m, d)) {
+      bad = 1;
+      break;
+    }
+  }
+  e->step++;
+  s->steps++;
+
+  am_step_result r;
+  memset(&r, 0, sizeof r);
+  if (!bad) {
+    t->evaluate(t, e, &r);
+    if (!isfinite(r.reward)) bad = 1;
+  }
+  float* obs = b->obs + (size_t)i * t->obs_dim;
+  float* fin = b->final_obs + (size_t)i * t->obs_dim;
+  if (!bad) {
+    // Observe into final_obs first: if it is bad, obs still holds the last good observation.
+    t->observe(t, e, fin);
+    if (sanitize(fin, t->obs_dim)) bad = 1;
+    else memcpy(obs, fin, sizeof(float) * (size_t)t->obs_dim);
+  }
+  if (bad) {
+    memset(&r, 0, sizeof r);
+    memcpy(fin, obs, sizeof(float) * (size_t)t->obs_dim);
+    e->unstable++;
+    s->unstable++;
+  }
+  int truncated = bad || (t->max_steps > 0 && e->step >= t->max_steps);
+  int terminated = !bad && r.terminated;
+  if (terminated) truncated = 0;
+
+  b->rewards[i] = r.reward;
+  for (int k = 0; k < t->n_terms; k++) b->terms[(size_t)i * t->n_terms + k] = r.terms[k];
+  b->terminated[i] = (uint8_t)terminated;
+  b->truncated[i] = (uint8_t)truncated;
+  b->unstable[i] = (uint8_t)bad;
+  b->events[i] = r.events;
+  b->ep_step[i] = (int32_t)(e->step - 1);
+  b->episode[i] = e->episode;
+  if (t->n_vars && t->get_vars) {
+    float* v = b->vars + (size_t)i * t->n_vars;
+    t->get_vars(t, e, v);
+    sanitize(v, t->n_vars);
+  }
+  if (p->export_state) export_state(p, i, d);
+  e->episode_return += r.reward;
+
+  if (terminated || truncated) {
+    s->episodes_done++;
+    s->return_sum += e->episode_return;
+    s->length_sum += e->step;
+    env_reset(p, i);
+  }
+}
+
+static void run_block(struct am_pool* p, int cmd, int begin, int end) {
+  for (int i = begin; i < end; i++) {
+    if (cmd == CMD_STEP) env_step(p, i);
+    else env_reset(p, i);
+  }
+}
+
+static void* worker_main(void* arg) {
+  worker* w = arg;
+  struct am_pool* p = w->p;
+  int seen = 0;
+  for (;;) {
+    int spins = 0;
+    while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
+           spins < SPIN_ITERS) {
+      __builtin_ia32_pause();
+      spins++;
+    }
+    if (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) {
+      pthread_mutex_lock(&p->mu);
+      p->sleepers++;
+      while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen)
+        pthread_cond_wait(&p->cv_start, &p->mu);
+      p->sleepers--;
+      pthread_mutex_unlock(&p->mu);
+    }
+    seen = atomic_load_explicit(&p->generation, memory_order_acquire);
+    int cmd = p->command;
+    if (cmd == CMD_QUIT) return NULL;
+    run_block(p, cmd, w->begin, w->end);
+    if (atomic_fetch_sub_explicit(&p->remaining, 1, memory_order_acq_rel) == 1) {
+      pthread_mutex_lock(&p->mu);
+      if (p->caller_sleeping) pthread_cond_signal(&p->cv_done);
+      pthread_mutex_unlock(&p->mu);
+    }
+  }
+}
+
+// Runs cmd on every env: the caller does block 0, workers the rest.
+static void dispatch(struct am_pool* p, int cmd) {
+  if (p->nthreads == 1) {
+    run_block(p, cmd, 0, p->n);
+    return;
+  }
+  p->command = cmd;
+  atomic_store_explicit(&p->remaining, p->nthreads - 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
+  pthread_mutex_lock(&p->mu);
+  if (p->sleepers) pthread_cond_broadcast(&p->cv_start);
+  pthread_mutex_unlock(&p->mu);
+  if (cmd == CMD_QUIT) return;
+  run_block(p, cmd, p->workers[0].begin, p->workers[0].end);
+  int spins = 0;
+  while (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0 && spins < SPIN_ITERS) {
+    __builtin_ia32_pause();
+    spins++;
+  }
+  if (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0) {
+    pthread_mutex_lock(&p->mu);
+    p->caller_sleeping = 1;
+    while (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0)
+      pthread_cond_wait(&p->cv_done, &p->mu);
+    p->caller_sleeping = 0;
+    pthread_mutex_unlock(&p->mu);
+  }
+}
+
+static int check_task(const am_task* t, char* err, size_t err_sz) {
+  if (!t || !t->model || !t->model->m) return am_err(err, err_sz, "env pool: task has no model");
+  if (!t->reset || !t->act || !t->evaluate || !t->observe)
+    return am_err(err, err_sz, "task %s: missing reset/act/evaluate/observe hook", t->name);
+  if (t->frame_skip < 1) return am_err(err, err_sz, "task %s: frame_skip %d < 1", t->name,
+                                       t->frame_skip);
+  if (t->obs_dim < 0 || t->act_dim < 0 || t->n_terms < 0 || t->n_terms > AM_MAX_TERMS ||
+      t->n_vars < 0 || t->n_vars > AM_MAX_VARS || t->n_groups < 0 || t->n_groups > AM_MAX_GROUPS)
+    return am_err(err, err_sz, "task %s: bad sizes", t->name);
+  int covered = 0;
+  for (int g = 0; g < t->n_groups; g++) {
+    const am_obs_group* gr = &t->groups[g];
+    if (gr->offset != covered || gr->size < 0)
+      return am_err(err, err_sz, "task %s: observation group '%s' is not contiguous (offset %d)",
+                    t->name, gr->name, gr->offset);
+    covered += gr->size;
+  }
+  if (covered != t->obs_dim)
+    return am_err(err, err_sz, "task %s: observation groups cover %d of %d values", t->name,
+                  covered, t->obs_dim);
+  return 0;
+}
+
+am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, size_t err_sz) {
+  if (check_task(t, err, err_sz)) return NULL;
+  if (!cfg || cfg->num_envs < 1) {
+    am_err(err, err_sz, "env pool: num_envs must be >= 1 (got %d)", cfg ? cfg->num_envs : 0);
+    return NULL;
+  }
+  if (cfg->num_threads < 1) {
+    am_err(err, err_sz, "env pool: num_threads must be >= 1 (got %d)", cfg->num_threads);
+    return NULL;
+  }
+  struct am_pool* p = calloc(1, sizeof *p);
+  if (!p) {
+    am_err(err, err_sz, "out of memory");
+    return NULL;
+  }
+  const mjModel* m = t->model->m;
+  p->task = t;
+  p->n = cfg->num_envs;
+  p->nthreads = cfg->num_threads < cfg->num_envs ? cfg->num_threads : cfg->num_envs;
+  p->export_state = cfg->export_state;
+  p->nq = m->nq, p->nv = m->nv, p->na = m->na, p->nu = m->nu, p->ns = m->nsensordata;
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv_start, NULL);
+  pthread_cond_init(&p->cv_done, NULL);
+
+  size_t n = (size_t)p->n;
+  am_batch* b = &p->b;
+  b->n = p->n;
+  int fail = 0;
+#define ALLOC(field, count)                                 \
+  do {                                                      \
+    b->field = zalloc(sizeof(*b->field) * (size_t)(count)); \
+    fail |= !b->field;                                      \
+  } while (0)
+  ALLOC(obs, n * t->obs_dim);
+  ALLOC(final_obs, n * t->obs_dim);
+  ALLOC(actions, n * t->act_dim);
+  ALLOC(rewards, n);
+  ALLOC(terms, n * t->n_terms);
+  ALLOC(terminated, n);
+  ALLOC(truncated, n);
+  ALLOC(unstable, n);
+  ALLOC(events, n);
+  ALLOC(ep_step, n);
+  ALLOC(episode, n);
+  ALLOC(vars, n * t->n_vars);
+  if (p->export_state) {
+    ALLOC(qpos, n * p->nq);
+    ALLOC(qvel, n * p->nv);
+    ALLOC(act, n * p->na);
+    ALLOC(ctrl, n * p->nu);
+    ALLOC(actuator_force, n * p->nu);
+    ALLOC(sensordata, n * p->ns);
+  }
+#undef ALLOC
+  p->slots = zalloc(sizeof(env_slot) * n);
+  p->workers = calloc((size_t)p->nthreads, sizeof(worker));
+  if (fail || !p->slots || !p->workers) {
+    am_pool_free(p);
+    am_err(err, err_sz, "env pool: out of memory for %d envs", p->n);
+    return NULL;
+  }
+  for (int i = 0; i < p->n; i++) {
+    am_env* e = &p->slots[i].e;
+    e->m = m;
+    e->index = i;
+    am_rng_seed(&e->rng, cfg->seed, (uint64_t)i);
+    e->d = mj_makeData(m);
+    if (t->state_size) e->task_state = zalloc(t->state_size);
+    if (!e->d || (t->state_size && !e->task_state)) {
+      am_pool_free(p);
+      am_err(err, err_sz, "env pool: out of memory creating env %d", i);
+      return NULL;
+    }
+  }
+  for (int w = 0; w < p->nthreads; w++) {
+    p->workers[w].p = p;
+    p->workers[w].id = w;
+    p->workers[w].begin = (int)((int64_t)p->n * w / p->nthreads);
+    p->workers[w].end = (int)((int64_t)p->n * (w + 1) / p->nthreads);
+  }
+  p->started = 1;
+  for (int w = 1; w < p->nthreads; w++) {
+    if (pthread_create(&p->workers[w].thread, NULL, worker_main, &p->workers[w])) {
+      am_pool_free(p);  // stops the threads already started
+      am_err(err, err_sz, "env pool: cannot start worker thread %d", w);
+      return NULL;
+    }
+    p->started = w + 1;
+  }
+  am_pool_reset(p);
+  return p;
+}
+
+void am_pool_step(am_pool* p) { dispatch(p, CMD_STEP); }
+
+void am_pool_reset(am_pool* p) {
+  dispatch(p, CMD_RESET);
+  memset(p->b.events, 0, sizeof(uint32_t) * (size_t)p->n);
+}
+
+am_batch* am_pool_batch(am_pool* p) { return &p->b; }
+const am_task* am_pool_task(const am_pool* p) { return p->task; }
+am_env* am_pool_env(am_pool* p, int i) { return (i >= 0 && i < p->n) ? &p->slots[i].e : NULL; }
+int am_pool_num_envs(const am_pool* p) { return p->n; }
+int am_pool_num_threads(const am_pool* p) { return p->nthreads; }
+
+void am_pool_get_stats(const am_pool* p, am_pool_stats* s) {
+  memset(s, 0, sizeof *s);
+  for (int i = 0; i < p->n; i++) {
+    const env_slot* e = &p->slots[i];
+    s->steps += e->steps;
+    s->physics_steps += e->physics_steps;
+    s->episodes += e->episodes_done;
+    s->unstable += e->unstable;
+    s->return_sum += e->return_sum;
+    s->length_sum += e->length_sum;
+  }
+}
+
+void am_pool_free(am_pool* p) {
+  if (!p) return;
+  if (p->started > 1) {
+    p->nthreads = p->started;
+    dispatch(p, CMD_QUIT);
+    for (int w = 1; w < p->started; w++) pthread_join(p->workers[w].thread, NULL);
+  }
+  if (p->slots) {
+    for (int i = 0; i < p->n; i++) {
+      if (p->slots[i].e.d) mj_deleteData(p->slots[i].e.d);
+      free(p->slots[i].e.task_state);
+    }
+  }
+  am_batch* b = &p->b;
+  void* bufs[] = {b->obs,    b->final_obs, b->actions, b->rewards, b->terms,          b->terminated,
+                  b->truncated, b->unstable, b->events, b->ep_step, b->episode,        b->vars,
+                  b->qpos,   b->qvel,      b->act,     b->ctrl,    b->actuator_force, b->sensordata};
+  for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
+  free(p->slots);
+  free(p->workers);
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cv_start);
+  pthread_cond_destroy(&p->cv_done);
+  free(p);
+}

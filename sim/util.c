@@ -1,0 +1,64 @@
+// util.c: error formatting, the per-env RNG (xoshiro256** seeded by splitmix64), a clock.
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "am_sim.h"
+
+int am_err(char* err, size_t err_sz, const char* fmt, ...) {
+  if (err && err_sz) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_sz, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+static uint64_t splitmix64(uint64_t* x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+void am_rng_seed(am_rng* r, uint64_t seed, uint64_t stream) {
+  // Mix seed and stream so that (seed, i) and (seed + 1, i - 1) give unrelated streams.
+  uint64_t x = seed;
+  uint64_t a = splitmix64(&x);
+  x = a ^ (stream * 0xd1342543de82ef95ULL + 0x2545f4914f6cdd1dULL);
+  for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+  if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3])) r->s[0] = 1;
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t am_rng_next(am_rng* r) {
+  uint64_t* s = r->s;
+  uint64_t result = rotl(s[1] * 5, 7) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+double am_rng_uniform(am_rng* r) { return (double)(am_rng_next(r) >> 11) * 0x1.0p-53; }
+
+double am_rng_range(am_rng* r, double lo, double hi) { return lo + (hi - lo) * am_rng_uniform(r); }
+
+double am_rng_normal(am_rng* r) {
+  double u1 = am_rng_uniform(r), u2 = am_rng_uniform(r);
+  if (u1 < 1e-300) u1 = 1e-300;
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+double am_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,404 @@
+// test_sim.c: the simulation core: loading errors, observation groups, frame skip, auto-reset,
+// instability handling and determinism across thread counts.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "amt_tasks.h"
+
+static char err[AM_ERR_LEN];
+
+static void make_body_task(am_task* t, const char* body, int frame_skip, int steps) {
+  amt_params p = {0};
+  char kv[64];
+  snprintf(kv, sizeof kv, "frame_skip=%d", frame_skip);
+  assert_int_equal(amt_params_add(&p, kv, err, sizeof err), 0);
+  snprintf(kv, sizeof kv, "episode_steps=%d", steps);
+  assert_int_equal(amt_params_add(&p, kv, err, sizeof err), 0);
+  char name[64];
+  snprintf(name, sizeof name, "body:%s", body);
+  int rc = amt_create(t, name, &p, err, sizeof err);
+  if (rc) fail_msg("%s", err);
+}
+
+//---------------------------------- loading -------------------------------------------------------
+
+static void test_missing_file(void** state) {
+  am_model* m = am_model_load("/nonexistent/dir/thing.xml", err, sizeof err);
+  assert_null(m);
+  assert_non_null(strstr(err, "/nonexistent/dir/thing.xml"));
+  m = am_model_load_body("no-such-body", err, sizeof err);
+  assert_null(m);
+  assert_non_null(strstr(err, "no-such-body"));
+}
+
+static void test_malformed_file(void** state) {
+  char path[] = "/tmp/animat-test-bad-XXXXXX.xml";
+  int fd = mkstemps(path, 4);
+  assert_true(fd >= 0);
+  const char* bad = "<mujoco><worldbody><body name='a'><geom size='0.1'/></worldbody></mujoco>";
+  assert_int_equal(write(fd, bad, strlen(bad)), (int)strlen(bad));
+  close(fd);
+  am_model* m = am_model_load(path, err, sizeof err);
+  unlink(path);
+  assert_null(m);
+  assert_non_null(strstr(err, path));              // which file
+  assert_non_null(strstr(err, "cannot load model"));  // and MuJoCo's message follows
+  assert_true(strlen(err) > strlen(path) + 25);
+}
+
+static void test_malformed_string(void** state) {
+  am_model* m = am_model_load_string("<mujoco><worldbody><geom type='nonsense'/></worldbody></mujoco>",
+                                     NULL, "broken", err, sizeof err);
+  assert_null(m);
+  assert_non_null(strstr(err, "broken"));
+  m = am_model_load_string("<mujoco><worldbody><geom size='0.1'/></worldbody></mujoco>", NULL, "ok",
+                           err, sizeof err);
+  assert_non_null(m);
+  assert_non_null(strstr(m->xml, "<mujoco"));
+  am_model_free(m);
+}
+
+static void test_xml_roundtrip(void** state) {
+  // The self-contained XML a model carries rebuilds the same model.
+  am_model* a = am_model_load_body("reacher", err, sizeof err);
+  assert_non_null(a);
+  am_model* b = am_model_load_string(a->xml, NULL, "copy", err, sizeof err);
+  assert_non_null(b);
+  assert_int_equal(a->m->nq, b->m->nq);
+  assert_int_equal(a->m->nu, b->m->nu);
+  assert_int_equal(a->m->nbody, b->m->nbody);
+  assert_true(a->m->opt.timestep == b->m->opt.timestep);
+  for (int i = 0; i < a->m->nbody; i++) assert_true(fabs(a->m->body_mass[i] - b->m->body_mass[i]) < 1e-9);
+  am_model_free(a);
+  am_model_free(b);
+}
+
+static void test_list_bodies(void** state) {
+  char names[64][64];
+  int n = am_list_bodies(names, 64, err, sizeof err);
+  assert_true(n >= 1);
+  int found = 0;
+  for (int i = 0; i < n; i++) found |= !strcmp(names[i], "reacher");
+  assert_true(found);
+}
+
+//---------------------------------- observation groups --------------------------------------------
+
+static const char* sensor_xml =
+    "<mujoco><option timestep='0.002'/><worldbody>"
+    "<geom name='floor' type='plane' size='2 2 0.1'/>"
+    "<body name='b' pos='0 0 0.3'><freejoint/><geom type='box' size='0.05 0.05 0.05'/>"
+    "<site name='s' type='box' pos='0 0 -0.05' size='0.06 0.06 0.01'/><site name='eye' pos='0.05 0 0' zaxis='1 0 -1'/>"
+    "<body name='c' pos='0.1 0 0'><joint name='h' type='hinge' axis='0 1 0'/>"
+    "<geom type='capsule' fromto='0 0 0 0.1 0 0' size='0.01'/></body></body></worldbody>"
+    "<actuator><position name='p' joint='h' kp='1'/></actuator>"
+    "<sensor><gyro site='s'/><jointpos joint='h'/><touch site='s'/><rangefinder site='eye'/>"
+    "<framepos objtype='site' objname='s'/><jointvel joint='h'/><accelerometer site='s'/>"
+    "</sensor></mujoco>";
+
+static void test_obs_groups_from_sensors(void** state) {
+  am_model* model = am_model_load_string(sensor_xml, NULL, "sensors", err, sizeof err);
+  if (!model) fail_msg("%s", err);
+  const mjModel* m = model->m;
+  am_obs_group g[AM_MAX_GROUPS];
+  int dim;
+  int n = am_body_obs_groups(m, g, &dim);
+  assert_int_equal(n, 5);
+  assert_string_equal(g[0].name, "proprioception");
+  assert_int_equal(g[0].size, 2);  // jointpos + jointvel
+  assert_string_equal(g[1].name, "vestibular");
+  assert_int_equal(g[1].size, 6);  // gyro + accelerometer
+  assert_string_equal(g[2].name, "touch");
+  assert_int_equal(g[2].size, 1);
+  assert_string_equal(g[3].name, "range");
+  assert_int_equal(g[3].size, 1);
+  assert_string_equal(g[4].name, "egocentric");
+  assert_int_equal(g[4].size, 3);
+  assert_int_equal(dim, 13);
+  for (int i = 1; i < n; i++) assert_int_equal(g[i].offset, g[i - 1].offset + g[i - 1].size);
+  assert_int_equal(am_find_group(g, n, "range"), 3);
+  assert_int_equal(am_find_group(g, n, "nope"), -1);
+
+  mjData* d = mj_makeData(m);
+  for (int i = 0; i < 600; i++) mj_step(m, d);  // fall and come to rest
+  mj_forward(m, d);
+  float obs[13];
+  am_body_observe(m, d, obs);
+  // Each slice holds exactly the sensors of its type, in model order.
+  const mjtNum* sd = d->sensordata;
+  int adr[7];
+  for (int s = 0; s < 7; s++) adr[s] = m->sensor_adr[s];
+  assert_true(obs[0] == (float)sd[adr[1]]);      // jointpos
+  assert_true(obs[1] == (float)sd[adr[5]]);      // jointvel
+  for (int k = 0; k < 3; k++) {
+    assert_true(obs[2 + k] == (float)sd[adr[0] + k]);  // gyro
+    assert_true(obs[5 + k] == (float)sd[adr[6] + k]);  // accelerometer
+    assert_true(obs[10 + k] == (float)sd[adr[4] + k]); // framepos
+  }
+  assert_true(obs[8] == (float)sd[adr[2]]);   // touch
+  assert_true(obs[9] == (float)sd[adr[3]]);   // rangefinder
+  assert_true(obs[8] > 0);                    // resting on the floor: the touch sensor feels it
+  assert_true(obs[9] > 0);                    // the tilted eye sees the floor
+  mj_deleteData(d);
+  am_model_free(model);
+}
+
+static void test_obs_groups_without_sensors(void** state) {
+  am_model* model = am_model_load_body("reacher", err, sizeof err);
+  assert_non_null(model);
+  am_obs_group g[AM_MAX_GROUPS];
+  int dim;
+  int n = am_body_obs_groups(model->m, g, &dim);
+  assert_int_equal(n, 1);
+  assert_string_equal(g[0].name, "proprioception");
+  assert_int_equal(dim, model->m->nq + model->m->nv);
+  am_model_free(model);
+}
+
+//---------------------------------- pool mechanics ------------------------------------------------
+
+static void test_frame_skip_exact(void** state) {
+  am_task t;
+  make_body_task(&t, "reacher", 3, 100);
+  am_pool_config cfg = {.num_envs = 4, .num_threads = 2, .seed = 5, .export_state = 1};
+  am_pool* p = am_pool_create(&t, &cfg, err, sizeof err);
+  assert_non_null(p);
+  const mjModel* m = t.model->m;
+  // A reference mjData stepped by hand from env 2's initial state with the same control.
+  am_env* e = am_pool_env(p, 2);
+  mjData* ref = mj_makeData(m);
+  mj_copyData(ref, m, e->d);
+  am_batch* b = am_pool_batch(p);
+  for (int i = 0; i < 4 * 2; i++) b->actions[i] = 0.3f * (float)(i % 3) - 0.2f;
+  for (int k = 0; k < 2; k++) ref->ctrl[k] = b->actions[2 * 2 + k];
+  for (int k = 0; k < 3; k++) mj_step(m, ref);
+  am_pool_step(p);
+  assert_true(e->d->time == ref->time);
+  assert_true(fabs(e->d->time - 3 * m->opt.timestep) < 1e-12);
+  assert_memory_equal(e->d->qpos, ref->qpos, sizeof(mjtNum) * m->nq);
+  assert_memory_equal(b->qpos + 2 * m->nq, ref->qpos, sizeof(mjtNum) * m->nq);
+  am_pool_stats s;
+  am_pool_get_stats(p, &s);
+  assert_int_equal(s.physics_steps, 3 * 4);
+  assert_int_equal(s.steps, 4);
+  // Observation slicing: the body obs is qpos then qvel of the non-free joints.
+  for (int k = 0; k < m->nq; k++) assert_true(b->obs[2 * t.obs_dim + k] == (float)ref->qpos[k]);
+  for (int k = 0; k < m->nv; k++)
+    assert_true(b->obs[2 * t.obs_dim + m->nq + k] == (float)ref->qvel[k]);
+  mj_deleteData(ref);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+static void test_auto_reset(void** state) {
+  am_task t;
+  make_body_task(&t, "reacher", 2, 5);
+  am_pool_config cfg = {.num_envs = 3, .num_threads = 1, .seed = 9, .export_state = 1};
+  am_pool* p = am_pool_create(&t, &cfg, err, sizeof err);
+  assert_non_null(p);
+  am_batch* b = am_pool_batch(p);
+  const mjModel* m = t.model->m;
+  for (int i = 0; i < 3 * 2; i++) b->actions[i] = 0.5f;
+  for (int step = 0; step < 4; step++) {
+    am_pool_step(p);
+    for (int i = 0; i < 3; i++) {
+      assert_int_equal(b->truncated[i], 0);
+      assert_int_equal(b->terminated[i], 0);
+      assert_int_equal(b->ep_step[i], step);
+      assert_int_equal(b->episode[i], 1);
+    }
+  }
+  am_pool_step(p);  // the fifth step ends every episode
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(b->truncated[i], 1);
+    assert_int_equal(b->terminated[i], 0);
+    assert_int_equal(b->ep_step[i], 4);
+    assert_int_equal(b->episode[i], 1);
+    am_env* e = am_pool_env(p, i);
+    assert_int_equal(e->step, 0);     // already reset
+    assert_int_equal(e->episode, 2);
+    assert_true(e->d->time == 0);
+    // final_obs is the end state (exported before the reset); obs is the new episode's start.
+    for (int k = 0; k < m->nq; k++) {
+      assert_true(b->final_obs[i * t.obs_dim + k] == (float)b->qpos[i * m->nq + k]);
+      assert_true(b->obs[i * t.obs_dim + k] == (float)e->d->qpos[k]);
+    }
+    assert_true(fabs(b->qpos[i * m->nq] - e->d->qpos[0]) > 1e-6);  // it moved in 10 steps
+  }
+  am_pool_stats s;
+  am_pool_get_stats(p, &s);
+  assert_int_equal(s.episodes, 3);
+  assert_int_equal(s.length_sum, 15);
+  am_pool_step(p);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(b->truncated[i], 0);
+    assert_int_equal(b->ep_step[i], 0);
+    assert_int_equal(b->episode[i], 2);
+  }
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+// A task hook that blows the physics up when the action asks for it.
+static void (*plain_act)(const am_task*, am_env*, const float*);
+static void exploding_act(const am_task* t, am_env* e, const float* a) {
+  plain_act(t, e, a);
+  if (a[0] > 5) e->d->qvel[0] = NAN;
+  if (a[0] < -5) e->d->qfrc_applied[1] = 1e30;
+}
+
+static void test_instability(void** state) {
+  am_task t;
+  make_body_task(&t, "reacher", 2, 1000);
+  plain_act = t.act;
+  t.act = exploding_act;
+  const int n = 6;
+  am_pool_config cfg = {.num_envs = n, .num_threads = 2, .seed = 3};
+  am_pool* p = am_pool_create(&t, &cfg, err, sizeof err);
+  assert_non_null(p);
+  am_batch* b = am_pool_batch(p);
+  for (int step = 0; step < 50; step++) {
+    for (int i = 0; i < n; i++) {
+      b->actions[2 * i] = 0.1f;
+      b->actions[2 * i + 1] = 0.0f;
+    }
+    if (step == 10) b->actions[2 * 1] = 10;   // NaN velocity in env 1
+    if (step == 20) b->actions[2 * 4] = -10;  // a huge force in env 4
+    am_pool_step(p);
+    for (int i = 0; i < n * t.obs_dim; i++) {
+      assert_true(isfinite(b->obs[i]));
+      assert_true(isfinite(b->final_obs[i]));
+    }
+    for (int i = 0; i < n; i++) assert_true(isfinite(b->rewards[i]));
+    if (step == 10 || step == 20) {
+      int bad = step == 10 ? 1 : 4;
+      assert_int_equal(b->truncated[bad], 1);
+      assert_int_equal(b->unstable[bad], 1);
+      assert_int_equal(am_pool_env(p, bad)->step, 0);
+      for (int i = 0; i < n; i++)
+        if (i != bad) assert_int_equal(b->truncated[i], 0);
+    }
+  }
+  am_pool_stats s;
+  am_pool_get_stats(p, &s);
+  assert_int_equal(s.unstable, 2);
+  assert_int_equal(am_pool_env(p, 1)->unstable, 1);
+  assert_int_equal(am_pool_env(p, 4)->unstable, 1);
+  assert_int_equal(am_pool_env(p, 0)->unstable, 0);
+  // The envs keep running normally afterwards.
+  assert_int_equal(am_pool_env(p, 1)->step, 39);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+// Runs the reacher task with seeded random actions and returns a digest of the final state.
+static void run_reacher(int threads, int n, int steps, double* qpos_out, double* reward_sum) {
+  am_task t;
+  assert_int_equal(amt_create(&t, "reacher", NULL, err, sizeof err), 0);
+  am_pool_config cfg = {.num_envs = n, .num_threads = threads, .seed = 1234};
+  am_pool* p = am_pool_create(&t, &cfg, err, sizeof err);
+  assert_non_null(p);
+  am_batch* b = am_pool_batch(p);
+  am_rng rng;
+  am_rng_seed(&rng, 99, 0);
+  *reward_sum = 0;
+  for (int s = 0; s < steps; s++) {
+    for (int i = 0; i < n * t.act_dim; i++) b->actions[i] = (float)am_rng_range(&rng, -1, 1);
+    am_pool_step(p);
+    for (int i = 0; i < n; i++) *reward_sum += b->rewards[i];
+  }
+  for (int i = 0; i < n; i++) memcpy(qpos_out + 4 * i, am_pool_env(p, i)->d->qpos, 4 * sizeof(double));
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+static void test_determinism_across_threads(void** state) {
+  const int n = 8, steps = 1000;
+  double q1[32], q2[32], q4[32], r1, r2, r4;
+  run_reacher(1, n, steps, q1, &r1);
+  run_reacher(2, n, steps, q2, &r2);
+  run_reacher(4, n, steps, q4, &r4);
+  assert_memory_equal(q1, q2, sizeof q1);
+  assert_memory_equal(q1, q4, sizeof q1);
+  assert_true(r1 == r2 && r1 == r4);
+  // And a different seed gives a different run (the test can fail).
+  double q5[32], r5;
+  am_task t;
+  assert_int_equal(amt_create(&t, "reacher", NULL, err, sizeof err), 0);
+  am_pool_config cfg = {.num_envs = n, .num_threads = 2, .seed = 1235};
+  am_pool* p = am_pool_create(&t, &cfg, err, sizeof err);
+  for (int i = 0; i < n; i++) memcpy(q5 + 4 * i, am_pool_env(p, i)->d->qpos, 4 * sizeof(double));
+  (void)r5;
+  assert_memory_not_equal(q1, q5, sizeof q1);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+static void test_env_streams_differ(void** state) {
+  am_rng a, b;
+  am_rng_seed(&a, 1, 0);
+  am_rng_seed(&b, 1, 1);
+  assert_true(am_rng_next(&a) != am_rng_next(&b));
+  am_rng_seed(&a, 42, 3);
+  am_rng_seed(&b, 42, 3);
+  for (int i = 0; i < 100; i++) assert_true(am_rng_next(&a) == am_rng_next(&b));
+  double sum = 0, sq = 0;
+  for (int i = 0; i < 100000; i++) {
+    double u = am_rng_uniform(&a);
+    assert_true(u >= 0 && u < 1);
+    double z = am_rng_normal(&a);
+    sum += z;
+    sq += z * z;
+  }
+  assert_true(fabs(sum / 100000) < 0.02);
+  assert_true(fabs(sq / 100000 - 1) < 0.03);
+}
+
+static void test_bad_config(void** state) {
+  am_task t;
+  make_body_task(&t, "reacher", 1, 10);
+  am_pool_config cfg = {.num_envs = 0, .num_threads = 1};
+  assert_null(am_pool_create(&t, &cfg, err, sizeof err));
+  assert_non_null(strstr(err, "num_envs"));
+  cfg.num_envs = 2;
+  cfg.num_threads = 0;
+  assert_null(am_pool_create(&t, &cfg, err, sizeof err));
+  assert_non_null(strstr(err, "num_threads"));
+  cfg.num_threads = 64;  // more threads than envs is clamped, not an error
+  am_pool* p = am_pool_create(&t, &cfg, err, sizeof err);
+  assert_non_null(p);
+  assert_int_equal(am_pool_num_threads(p), 2);
+  am_pool_free(p);
+  t.groups[0].size += 1;  // groups must tile the observation exactly
+  assert_null(am_pool_create(&t, &cfg, err, sizeof err));
+  assert_non_null(strstr(err, "cover"));
+  t.groups[0].size -= 1;
+  amt_destroy(&t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_missing_file),
+      cmocka_unit_test(test_malformed_file),
+      cmocka_unit_test(test_malformed_string),
+      cmocka_unit_test(test_xml_roundtrip),
+      cmocka_unit_test(test_list_bodies),
+      cmocka_unit_test(test_obs_groups_from_sensors),
+      cmocka_unit_test(test_obs_groups_without_sensors),
+      cmocka_unit_test(test_frame_skip_exact),
+      cmocka_unit_test(test_auto_reset),
+      cmocka_unit_test(test_instability),
+      cmocka_unit_test(test_determinism_across_threads),
+      cmocka_unit_test(test_env_streams_differ),
+      cmocka_unit_test(test_bad_config),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

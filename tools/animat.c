@@ -1,0 +1,44 @@
+// animat.c: the `animat` command: dispatches to the subcommands in tools/cmd_*.c.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"demo", "train a small arm task briefly and report what was learned (default job)", cmd_demo},
+    {"bodies", "list bodies, or describe one: animat bodies NAME", cmd_bodies},
+    {"tasks", "list tasks, or describe one: animat tasks NAME", cmd_tasks},
+    {"bench", "benchmarks: animat bench physics --body NAME", cmd_bench},
+    {"version", "print animat's and MuJoCo's versions", cmd_version},
+};
+
+const cli_command* cli_commands(int* n) {
+  *n = (int)(sizeof commands / sizeof commands[0]);
+  return commands;
+}
+
+static void usage(FILE* f) {
+  int n;
+  const cli_command* c = cli_commands(&n);
+  fprintf(f, "usage: animat COMMAND [FLAGS]   (animat COMMAND --help for its flags)\n\ncommands:\n");
+  for (int i = 0; i < n; i++) fprintf(f, "  %-10s %s\n", c[i].name, c[i].summary);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    char* args[] = {"demo", NULL};
+    return cmd_demo(1, args);
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) return cmd_version(1, argv + 1);
+  int n;
+  const cli_command* c = cli_commands(&n);
+  for (int i = 0; i < n; i++)
+    if (!strcmp(argv[1], c[i].name)) return c[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "animat: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,125 @@
+// cli.c: flag parsing and error reporting shared by the animat subcommands.
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+volatile int cli_interrupted = 0;
+
+static void on_signal(int sig) {
+  (void)sig;
+  cli_interrupted = 1;
+}
+
+void cli_install_interrupt(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_fail(const char* cmd, const char* fmt, ...) {
+  fprintf(stderr, "animat %s: ", cmd);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return 1;
+}
+
+static int usage_error(const char* cmd, const char* usage, const char* fmt, const char* a,
+                       const char* b) {
+  fprintf(stderr, "animat %s: ", cmd);
+  fprintf(stderr, fmt, a, b);
+  fprintf(stderr, "\n\n%s", usage);
+  return 2;
+}
+
+static int set_value(const cli_flag* f, const char* v, char* msg, size_t msg_sz) {
+  char* end;
+  errno = 0;
+  switch (f->type) {
+    case CLI_INT:
+    case CLI_U64:
+    case CLI_DOUBLE: {
+      double d = f->type == CLI_DOUBLE ? strtod(v, &end) : (double)strtoll(v, &end, 10);
+      if (f->type == CLI_U64) {
+        errno = 0;
+        unsigned long long u = strtoull(v, &end, 10);
+        if (*v == '-' || errno || *end || end == v) {
+          snprintf(msg, msg_sz, "--%s: '%s' is not a non-negative integer", f->name, v);
+          return -1;
+        }
+        *(uint64_t*)f->out = (uint64_t)u;
+        return 0;
+      }
+      if (errno || *end || end == v || !isfinite(d)) {
+        snprintf(msg, msg_sz, "--%s: '%s' is not a%s number", f->name, v,
+                 f->type == CLI_INT ? "n integer" : "");
+        return -1;
+      }
+      if (f->lo <= f->hi && (d < f->lo || d > f->hi)) {
+        snprintf(msg, msg_sz, "--%s: %s is out of range [%g, %g]", f->name, v, f->lo, f->hi);
+        return -1;
+      }
+      if (f->type == CLI_INT) *(int*)f->out = (int)d;
+      else *(double*)f->out = d;
+      return 0;
+    }
+    case CLI_STRING:
+      *(const char**)f->out = v;
+      return 0;
+    case CLI_EACH:
+      return f->each(v, f->ctx, msg, msg_sz);
+    case CLI_BOOL:
+      *(int*)f->out = 1;
+      return 0;
+  }
+  return -1;
+}
+
+int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const char** pos,
+              int max_pos, int* n_pos, int* help, const char* usage) {
+  const char* cmd = argv[0];
+  *n_pos = 0;
+  *help = 0;
+  for (int i = 1; i < argc; i++) {
+    const char* a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      *help = 1;
+      continue;
+    }
+    if (strncmp(a, "--", 2) || !a[2]) {
+      if (*n_pos >= max_pos) return usage_error(cmd, usage, "unexpected argument '%s'%s", a, "");
+      pos[(*n_pos)++] = a;
+      continue;
+    }
+    const char* name = a + 2;
+    const char* eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const cli_flag* f = NULL;
+    for (int k = 0; k < n_flags; k++)
+      if (strlen(flags[k].name) == len && !strncmp(flags[k].name, name, len)) f = &flags[k];
+    if (!f) return usage_error(cmd, usage, "unknown flag '%s'%s", a, "");
+    const char* v = NULL;
+    if (f->type == CLI_BOOL) {
+      if (eq) return usage_error(cmd, usage, "flag --%s takes no value%s", f->name, "");
+    } else if (eq) {
+      v = eq + 1;
+    } else if (i + 1 < argc) {
+      v = argv[++i];
+    } else {
+      return usage_error(cmd, usage, "flag --%s needs a value%s", f->name, "");
+    }
+    char msg[512] = "";
+    if (set_value(f, v, msg, sizeof msg)) return usage_error(cmd, usage, "%s%s", msg, "");
+  }
+  return 0;
+}

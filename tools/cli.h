@@ -1,0 +1,52 @@
+// cli.h: the `animat` command's subcommands and the flag-parsing helpers they share.
+//
+// Each subcommand lives in tools/cmd_<name>.c as `int cmd_<name>(int argc, char** argv)` where
+// argv[0] is the subcommand name; it returns the process exit status (0 ok, 1 failure, 2 usage).
+// tools/ is the only place that prints or exits. Errors go to stderr as "animat <cmd>: <message>".
+#ifndef ANIMAT_CLI_H
+#define ANIMAT_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct cli_command {
+  const char* name;
+  const char* summary;  // one line for `animat --help`
+  int (*run)(int argc, char** argv);
+} cli_command;
+
+// The registry (tools/animat.c). Add new subcommands there.
+const cli_command* cli_commands(int* n);
+
+int cmd_demo(int argc, char** argv);
+int cmd_bodies(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+int cmd_version(int argc, char** argv);
+int cmd_tasks(int argc, char** argv);
+
+// A flag table entry for cli_parse. Flags are "--name VALUE" or "--name=VALUE"; booleans take no
+// value. Repeatable string flags (e.g. --task-param) call `each` for every occurrence.
+typedef enum { CLI_INT, CLI_U64, CLI_DOUBLE, CLI_STRING, CLI_BOOL, CLI_EACH } cli_type;
+typedef struct cli_flag {
+  const char* name;     // without the leading "--"
+  cli_type type;
+  void* out;            // int*, uint64_t*, double*, const char**, int* (bool)
+  double lo, hi;        // inclusive range for numbers (ignored when lo > hi)
+  int (*each)(const char* value, void* ctx, char* err, size_t err_sz);  // CLI_EACH
+  void* ctx;
+} cli_flag;
+
+// Parses argv[1..argc) against flags. Positional arguments are stored in pos (up to max_pos) and
+// counted in *n_pos. "--help"/"-h" sets *help. On a bad flag or value prints
+// "animat <cmd>: <message>" and the usage text to stderr and returns 2; else 0.
+int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const char** pos,
+              int max_pos, int* n_pos, int* help, const char* usage);
+
+// Prints "animat <cmd>: <message>" to stderr; returns 1.
+int cli_fail(const char* cmd, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Set by SIGINT/SIGTERM when cli_install_interrupt() was called; long jobs poll it.
+extern volatile int cli_interrupted;
+void cli_install_interrupt(void);
+
+#endif  // ANIMAT_CLI_H
