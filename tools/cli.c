@@ -61,8 +61,8 @@ static int set_value(const cli_flag* f, const char* v, char* msg, size_t msg_sz)
         return 0;
       }
       if (errno || *end || end == v || !isfinite(d)) {
-        snprintf(msg, msg_sz, "--%s: '%s' is not a%s number", f->name, v,
-                 f->type == CLI_INT ? "n integer" : "");
+        snprintf(msg, msg_sz, "--%s: '%s' is not %s", f->name, v,
+                 f->type == CLI_INT ? "an integer" : "a number");
         return -1;
       }
       if (f->lo <= f->hi && (d < f->lo || d > f->hi)) {
