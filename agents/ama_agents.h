@@ -1,0 +1,291 @@
+// ama_agents.h: animat's agents (public header): the hierarchical recurrent policy, the PPO
+// learner over an env pool, configuration and checkpoints. Network modules are in ama_nn.h.
+//
+// What it is: a "core" recurrent module that sees all observation groups (after running
+// normalisation) and ticks every k control steps; a "motor" recurrent module that sees the core's
+// output plus a shortcut from chosen groups (default proprioception) and runs every step; a
+// Gaussian action head on the motor output (mean, learned state-independent log-std) and a value
+// head on the core output. PPO with truncated BPTT and GAE trains them.
+// What it is not: no printing, no exiting; errors are return codes with messages.
+//
+// Action range: the policy samples a = mean + exp(logstd) * eps (unbounded) and the learner stores
+// that sample for the likelihood ratio; the env receives a clipped into the actuators' ctrlrange
+// (when the task's actions are the model's controls and they are ctrl-limited, else [-1, 1]).
+#ifndef AMA_AGENTS_H
+#define AMA_AGENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "am_sim.h"
+#include "ama_nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//---------------------------------- configuration -------------------------------------------------
+
+// Everything that defines a policy's architecture (saved in checkpoints; must match on resume).
+typedef struct ama_policy_cfg {
+  char core_type[8];        // "gru" | "lstm" | "rnn" | "mlp"
+  int core_hidden;          // units
+  int core_tick;            // the core updates every k control steps (output held between)
+  char motor_type[8];       // "gru" | "lstm" | "rnn" | "mlp"
+  int motor_hidden;
+  char core_groups[256];    // comma-separated observation groups the core sees, or "all"
+  char motor_groups[256];   // groups of the motor shortcut, "none" for no shortcut
+  int prev_action;          // 1: the core also receives the previous action
+  int prev_reward;          // 1: the core also receives the previous reward
+  float tau, dt;            // rate RNN time constant and step (seconds)
+  float rnn_noise;          // rate RNN recurrent noise sigma
+  int dale;                 // rate RNN: Dale's law
+  float exc_frac;           // rate RNN: fraction of excitatory units
+  float activity_reg;       // coefficient of mean squared unit activity (both modules)
+  float init_logstd;        // initial log standard deviation of the actions
+  int stop_grad_core;       // 1: the actor's gradient does not reach the core (value only)
+  float obs_clip;           // normalised observations clipped to +-obs_clip
+} ama_policy_cfg;
+
+// The learner's settings.
+typedef struct ama_ppo_cfg {
+  int horizon;          // T: control steps per rollout (a multiple of core_tick)
+  int epochs;           // passes over each rollout
+  int minibatches;      // minibatches per epoch (envs split evenly; must divide the env count)
+  float lr;             // Adam learning rate
+  char lr_schedule[16]; // "constant" | "linear" (to 0 at total_steps)
+  float gamma, lambda;  // discount and GAE lambda
+  float clip;           // PPO ratio clip
+  float vf_coef;        // value loss coefficient
+  float ent_coef;       // entropy bonus coefficient
+  float max_grad_norm;  // global gradient norm clip (0: none)
+  int norm_adv;         // 1: normalise advantages per minibatch
+  float action_cost;    // extra reward -action_cost * |a|^2 (energy), 0: none
+  float adam_eps;
+} ama_ppo_cfg;
+
+// The whole configuration of a run: written as "key = value" lines, read back the same way.
+typedef struct ama_config {
+  ama_policy_cfg policy;
+  ama_ppo_cfg ppo;
+  char task[64];
+  char task_params[1024];   // "k=v;k=v" as given to the task
+  int64_t total_steps;      // env steps to train for
+  int num_envs;
+  uint64_t seed;
+  char load_module[16];     // "core" | "motor" | "": load this module's weights from load_path
+  char load_path[512];      // a checkpoint file
+  char freeze[32];          // "core", "motor", "core,motor" or "": modules not trained
+} ama_config;
+
+void ama_config_default(ama_config* c);
+void ama_policy_cfg_default(ama_policy_cfg* c);
+// Sets one key ("core_hidden", "lr", ...) from text. Returns 0 or -1 naming the key and value.
+int ama_config_set(ama_config* c, const char* key, const char* value, char* err, size_t err_sz);
+// Parses "key=value" (also "key = value"); '#' starts a comment; blank lines ignored.
+int ama_config_set_line(ama_config* c, const char* line, char* err, size_t err_sz);
+// Parses a whole text of lines (a config file's content). `origin` names it in errors.
+int ama_config_parse(ama_config* c, const char* text, const char* origin, char* err, size_t err_sz);
+// Writes every key as "key = value\n". Returns the length (snprintf semantics).
+int ama_config_write(const ama_config* c, char* buf, size_t sz);
+// Lists the keys, one "key: meaning" per line, into buf.
+int ama_config_help(char* buf, size_t sz);
+
+//---------------------------------- observation normaliser ----------------------------------------
+
+typedef struct ama_norm {
+  int n;          // observation size
+  double count;   // samples seen
+  double* mean;   // (n)
+  double* m2;     // (n) sum of squared deviations
+  float* scale;   // (n) 1/sqrt(var + 1e-8), refreshed by ama_norm_update
+  float* shift;   // (n) mean as float
+  float clip;
+} ama_norm;
+
+int ama_norm_init(ama_norm* z, int n, float clip, char* err, size_t err_sz);
+void ama_norm_free(ama_norm* z);
+// Adds rows (rows x n) to the statistics (Chan's parallel update, in double).
+void ama_norm_update(ama_norm* z, const float* x, int rows);
+void ama_norm_apply(const ama_norm* z, const float* x, float* out, int rows);
+
+//---------------------------------- the hierarchical policy ---------------------------------------
+
+typedef struct ama_policy {
+  ama_policy_cfg cfg;
+  int obs_dim, act_dim;
+  int n_core_obs, n_motor_obs;  // observation entries routed to each module
+  int* core_obs_idx;            // (n_core_obs) indices into the observation vector
+  int* motor_obs_idx;           // (n_motor_obs)
+  int core_in, motor_in;        // input sizes
+  ama_cell core, motor;
+  ama_params params;            // every weight of the agent
+  int i_Wmu, i_bmu, i_logstd, i_Wv, i_bv;  // head tensors
+  ama_norm norm;
+  // acting state for N envs (one control step at a time; nothing allocated per step)
+  int N;
+  int64_t t_global;    // control steps taken (the core ticks when t_global % core_tick == 0)
+  float* core_s;       // (N x Sc)
+  float* motor_s;      // (N x Sm)
+  float* core_y;       // (N x Hc) core output, held between ticks
+  float* core_acc;     // (N) product of reset masks since the last tick
+  float* prev_act;     // (N x A) previous action (the caller sets it after each env step)
+  float* prev_rew;     // (N) previous reward
+  // outputs / records of the last step
+  float* a_obs;        // (N x O) normalised observation
+  float* a_prev_act;   // (N x A) masked previous action used as input
+  float* a_prev_rew;   // (N)
+  float* a_core_mask;  // (N) core reset mask used (valid when a_ticked)
+  int a_ticked;        // the core ticked in the last step
+  float* a_mean;       // (N x A)
+  float* a_value;      // (N)
+  // scratch
+  float *a_core_x, *a_motor_x, *a_peek_y;
+  ama_cell_cache a_core_k, a_motor_k;
+} ama_policy;
+
+
+// Builds the policy for a task's observation groups, allocates parameters (initialised from
+// seed) and the acting state for N envs. T_max/B_max size nothing here (sequences have their own
+// buffers, see ama_seq). Returns 0 or -1 with a message (e.g. an unknown group name).
+int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group* groups,
+                    int n_groups, int obs_dim, int act_dim, int T_max, int B_max, int N,
+                    uint64_t seed, char* err, size_t err_sz);
+void ama_policy_free(ama_policy* p);
+// Zeroes the acting state (all envs start fresh episodes).
+void ama_policy_reset_state(ama_policy* p);
+
+// One control step for the N envs: obs_n (N x O) normalised observations, mask (N) 0 where a new
+// episode starts (state and previous action/reward are reset), noise for the rate RNN modules
+// (core: N x Hc, used only on ticks; motor: N x Hm; NULL: none). Fills a_mean, a_value and the
+// a_* records, and advances the state. Allocates nothing.
+void ama_policy_step(ama_policy* p, const float* obs_n, const float* mask, const float* core_noise,
+                     const float* motor_noise);
+// The value the next ama_policy_step would output for obs_n and mask, without changing the state.
+void ama_policy_peek_value(ama_policy* p, const float* obs_n, const float* mask, float* value);
+// Sets the previous action (N x A) and reward (N) that the next step's inputs are made from.
+void ama_policy_set_feedback(ama_policy* p, const float* actions, const float* rewards);
+
+// A batch of sequences for learning: inputs, the forward caches and gradient scratch.
+typedef struct ama_seq {
+  int T, B, Tc;          // steps, sequences, core ticks (T / core_tick)
+  float* obs;            // (T x B x O) normalised observations
+  float* prev_act;       // (T x B x A)
+  float* prev_rew;       // (T x B)
+  float* mask;           // (T x B) 0 where a new episode starts
+  float* core_mask;      // (Tc x B) core reset masks at the ticks
+  float* core_s0;        // (B x Sc) states before step 0
+  float* motor_s0;       // (B x Sm)
+  float* noise;          // core noise (Tc x B x Hc) then motor noise (T x B x Hm)
+  size_t noise_len;
+  // outputs
+  float* mean;           // (T x B x A)
+  float* value;          // (T x B)
+  // internals
+  float *core_x, *motor_x, *vc, *dcore_y, *dmotor_y, *dmotor_x, *dvc;
+  ama_cell_cache core_k, motor_k;
+} ama_seq;
+
+int ama_seq_alloc(ama_seq* s, const ama_policy* p, int T, int B, char* err, size_t err_sz);
+void ama_seq_free(ama_seq* s);
+// Forward over the sequences (T must equal s->T, B <= s->B, T a multiple of core_tick).
+void ama_policy_seq_forward(ama_policy* p, ama_seq* s, int T, int B);
+// The activity regularisation term of the last forward (activity_reg * mean squared activity).
+double ama_policy_activity_cost(const ama_policy* p, const ama_seq* s, int T, int B);
+// Backward from dmean (T x B x A) and dvalue (T x B), including the activity term; accumulates
+// into p->params.g (the caller zeroes it and adds the log-std gradient itself).
+void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const float* dmean,
+                             const float* dvalue);
+
+// Copies the tensors of a module ("core", "motor", "head", "critic") from another checkpoint's
+// parameters, checking names and shapes; optionally freezes them. Returns 0 or -1.
+int ama_policy_load_module(ama_policy* p, const char* ckpt_path, const char* module, int freeze,
+                           char* err, size_t err_sz);
+// Marks every tensor of a module as frozen (or not).
+int ama_policy_freeze(ama_policy* p, const char* module, int frozen, char* err, size_t err_sz);
+
+//---------------------------------- PPO ------------------------------------------------------------
+
+typedef struct ama_ppo_coefs {
+  float clip, vf_coef, ent_coef;
+} ama_ppo_coefs;
+
+typedef struct ama_ppo_stats {
+  double loss, pg_loss, v_loss, entropy, approx_kl, clip_frac;
+} ama_ppo_stats;
+
+// The per-sample PPO objective for a Gaussian policy over N samples, scaled by `scale` (1/N for a
+// mean): loss = scale * sum_n [ -min(r A, clip(r) A) + vf_coef * 0.5 (V - R)^2 ] - ent_coef * H.
+// Writes dmean (N x A), dvalue (N) and ADDS to dlogstd (A). Stats are means over the samples.
+void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
+                       const float* logstd, const float* value, const float* act,
+                       const float* old_logp, const float* adv, const float* ret, float scale,
+                       float* dmean, float* dlogstd, float* dvalue, ama_ppo_stats* st);
+
+// GAE over a rollout (T x N, time-major). values[t] = V(s_t); next_value (N) = V after the last
+// step; final_value[t] = V(final obs) where truncated[t]. terminated: no bootstrap; truncated:
+// bootstrap from final_value and cut the advantage chain. Writes adv and ret (= adv + values).
+void ama_gae(int T, int N, float gamma, float lambda, const float* rewards, const float* values,
+             const uint8_t* terminated, const uint8_t* truncated, const float* final_value,
+             const float* next_value, float* adv, float* ret);
+
+// Statistics of one iteration.
+typedef struct ama_iter_stats {
+  int64_t env_steps;       // total so far
+  int64_t iteration;
+  int episodes;            // finished in this rollout
+  double mean_return;      // mean return of the episodes finished in this rollout (NaN: none)
+  double mean_length;
+  double success;          // fraction of finished episodes with the "success" event (NaN: none)
+  double lr;
+  double rollout_s, learn_s;  // wall time of the two phases
+  ama_ppo_stats loss;
+  double grad_norm;
+  double explained_var;
+  double action_std;       // mean exp(logstd)
+} ama_iter_stats;
+
+typedef struct ama_ppo ama_ppo;
+
+// Creates the learner: the policy for the pool's task (initialised from cfg->seed), buffers for
+// rollouts of cfg->ppo.horizon steps over every env of the pool. Loads/freeze modules as the
+// config says. The pool must outlive the learner.
+ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t err_sz);
+void ama_ppo_free(ama_ppo* L);
+ama_policy* ama_ppo_policy(ama_ppo* L);
+const ama_config* ama_ppo_config(const ama_ppo* L);
+int64_t ama_ppo_env_steps(const ama_ppo* L);
+int64_t ama_ppo_iteration(const ama_ppo* L);
+// One iteration: a rollout of horizon steps and the PPO update. Returns 0.
+int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st);
+// Rollout only (no learning), for throughput measurements.
+void ama_ppo_rollout_only(ama_ppo* L);
+
+//---------------------------------- checkpoints ---------------------------------------------------
+
+// Format (little-endian, see docs/agents.md): magic "AMACKPT1", u32 version, u32 flags, then
+// tagged sections (u32 tag, u64 length, payload), then u32 CRC-32 of every byte before it.
+#define AMA_CKPT_VERSION 1
+
+// Writes the learner's full state (config, parameters, Adam, normaliser, counters, RNG, acting
+// state and the env pool's per-env state so that a resume continues bit for bit) atomically:
+// path.tmp, fsync, rename. Returns 0 or -1.
+int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz);
+// Restores a learner created from the same configuration. A bad file (magic, version, checksum,
+// truncation) or a mismatch (architecture, task, env count) is an error naming the file and field.
+int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz);
+// Reads only the configuration text stored in a checkpoint (malloc'd, caller frees). NULL on error.
+char* ama_ckpt_read_config(const char* path, char* err, size_t err_sz);
+
+// Policy-only loading for evaluation/recording: builds a policy (acting state for N envs) from a
+// checkpoint. Returns 0 or -1.
+int ama_ckpt_load_policy(ama_policy* p, const char* path, const am_obs_group* groups, int n_groups,
+                         int obs_dim, int act_dim, int N, char* err, size_t err_sz);
+
+// CRC-32 (IEEE 802.3, reflected, as in zlib) of a buffer, continuing from crc (start with 0).
+uint32_t ama_crc32(uint32_t crc, const void* data, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif  // AMA_AGENTS_H

@@ -1,0 +1,607 @@
+// ama_ckpt.c: checkpoints: a versioned, checksummed, little-endian binary file holding the run's
+// configuration, the tensor table, parameters with Adam state, the observation normaliser, the
+// learner's counters and RNG, the policy's acting state and every env's simulation state, so a
+// resumed run continues bit for bit. Written atomically (tmp file, fsync, rename).
+// What it is not: no printing; the format is described in docs/agents.md.
+//
+// Layout: "AMACKPT1" | u32 version | u32 flags | sections... | u32 CRC-32 of all bytes before.
+// A section is u32 tag (4 ASCII bytes) | u64 payload length | payload. Unknown tags are skipped.
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ama_agents.h"
+#include "ama_internal.h"
+
+static const char MAGIC[8] = {'A', 'M', 'A', 'C', 'K', 'P', 'T', '1'};
+
+uint32_t ama_crc32(uint32_t crc, const void* data, size_t n) {
+  static uint32_t table[256];
+  static int init = 0;
+  if (!init) {  // benign race: every thread computes the same table
+    for (uint32_t i = 0; i < 256; i++) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      table[i] = c;
+    }
+    init = 1;
+  }
+  const uint8_t* p = data;
+  crc = ~crc;
+  for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+}
+
+//---------------------------------- writer --------------------------------------------------------
+
+typedef struct wbuf {
+  uint8_t* p;
+  size_t n, cap;
+  int oom;
+} wbuf;
+
+static void w_bytes(wbuf* w, const void* src, size_t n) {
+  if (w->oom) return;
+  if (w->n + n > w->cap) {
+    size_t cap = w->cap ? w->cap : 4096;
+    while (cap < w->n + n) cap *= 2;
+    uint8_t* q = realloc(w->p, cap);
+    if (!q) {
+      w->oom = 1;
+      return;
+    }
+    w->p = q;
+    w->cap = cap;
+  }
+  memcpy(w->p + w->n, src, n);
+  w->n += n;
+}
+static void w_u32(wbuf* w, uint32_t v) {
+  uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+  w_bytes(w, b, 4);
+}
+static void w_u64(wbuf* w, uint64_t v) {
+  w_u32(w, (uint32_t)v);
+  w_u32(w, (uint32_t)(v >> 32));
+}
+static void w_f32s(wbuf* w, const float* x, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &x[i], 4);
+    w_u32(w, u);
+  }
+}
+static void w_f64s(wbuf* w, const double* x, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t u;
+    memcpy(&u, &x[i], 8);
+    w_u64(w, u);
+  }
+}
+static size_t w_begin(wbuf* w, const char tag[4]) {
+  w_bytes(w, tag, 4);
+  w_u64(w, 0);
+  return w->n;
+}
+static void w_end(wbuf* w, size_t start) {
+  if (w->oom) return;
+  uint64_t len = w->n - start;
+  for (int i = 0; i < 8; i++) w->p[start - 8 + i] = (uint8_t)(len >> (8 * i));
+}
+
+static int state_S(const ama_cell* c) { return c->S ? c->S : 1; }
+
+int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
+  ama_policy* p = &L->pol;
+  wbuf w = {0};
+  w_bytes(&w, MAGIC, 8);
+  w_u32(&w, AMA_CKPT_VERSION);
+  w_u32(&w, 0);
+  // configuration text
+  char* conf = malloc(16384);
+  if (!conf) {
+    snprintf(err, err_sz, "%s: out of memory", path);
+    return -1;
+  }
+  int cl = ama_config_write(&L->cfg, conf, 16384);
+  size_t s = w_begin(&w, "CONF");
+  w_bytes(&w, conf, (size_t)cl < 16384 ? (size_t)cl : 16383);
+  w_end(&w, s);
+  free(conf);
+  // tensor table
+  s = w_begin(&w, "TENS");
+  w_u32(&w, (uint32_t)p->params.n_tensors);
+  for (int i = 0; i < p->params.n_tensors; i++) {
+    const ama_tensor* t = &p->params.t[i];
+    uint32_t nl = (uint32_t)strlen(t->name);
+    w_u32(&w, nl);
+    w_bytes(&w, t->name, nl);
+    w_u32(&w, (uint32_t)t->rows);
+    w_u32(&w, (uint32_t)t->cols);
+    w_u64(&w, t->offset);
+    w_u32(&w, (uint32_t)t->frozen);
+  }
+  w_end(&w, s);
+  // parameters and Adam
+  s = w_begin(&w, "PARM");
+  w_u64(&w, p->params.count);
+  w_f32s(&w, p->params.w, p->params.count);
+  w_f32s(&w, p->params.m, p->params.count);
+  w_f32s(&w, p->params.v, p->params.count);
+  w_u64(&w, (uint64_t)p->params.adam_t);
+  w_end(&w, s);
+  // normaliser
+  s = w_begin(&w, "NORM");
+  w_u32(&w, (uint32_t)p->norm.n);
+  w_f64s(&w, &p->norm.count, 1);
+  w_f64s(&w, p->norm.mean, p->norm.n);
+  w_f64s(&w, p->norm.m2, p->norm.n);
+  w_end(&w, s);
+  // learner counters and RNG
+  s = w_begin(&w, "LERN");
+  w_u64(&w, (uint64_t)L->env_steps);
+  w_u64(&w, (uint64_t)L->iteration);
+  for (int i = 0; i < 4; i++) w_u64(&w, L->rng.s[i]);
+  w_end(&w, s);
+  // acting state
+  int N = L->N, A = p->act_dim;
+  s = w_begin(&w, "ACTS");
+  w_u32(&w, (uint32_t)N);
+  w_u64(&w, (uint64_t)p->t_global);
+  w_f32s(&w, p->core_s, (size_t)N * state_S(&p->core));
+  w_f32s(&w, p->motor_s, (size_t)N * state_S(&p->motor));
+  w_f32s(&w, p->core_y, (size_t)N * p->cfg.core_hidden);
+  w_f32s(&w, p->core_acc, N);
+  w_f32s(&w, p->prev_act, (size_t)N * A);
+  w_f32s(&w, p->prev_rew, N);
+  w_f32s(&w, L->next_mask, N);
+  w_f64s(&w, L->run_return, N);
+  for (int b = 0; b < N; b++) w_u32(&w, (uint32_t)L->run_length[b]);
+  for (int b = 0; b < N; b++) w_u32(&w, (uint32_t)L->run_success[b]);
+  w_end(&w, s);
+  // env states
+  const am_task* task = am_pool_task(L->pool);
+  const mjModel* m = task->model->m;
+  s = w_begin(&w, "ENVS");
+  w_u32(&w, (uint32_t)N);
+  w_u32(&w, (uint32_t)task->obs_dim);
+  w_u64(&w, task->state_size);
+  for (int i = 0; i < N; i++) {
+    am_env* e = am_pool_env(L->pool, i);
+    const mjData* d = e->d;
+    w_u64(&w, (uint64_t)e->step);
+    w_u64(&w, (uint64_t)e->episode);
+    w_u64(&w, (uint64_t)e->unstable);
+    w_f64s(&w, &e->episode_return, 1);
+    for (int k = 0; k < 4; k++) w_u64(&w, e->rng.s[k]);
+    w_f64s(&w, &d->time, 1);
+    w_f64s(&w, d->qpos, m->nq);
+    w_f64s(&w, d->qvel, m->nv);
+    w_f64s(&w, d->act, m->na);
+    w_f64s(&w, d->ctrl, m->nu);
+    w_f64s(&w, d->qacc_warmstart, m->nv);
+    w_f64s(&w, d->qfrc_applied, m->nv);
+    w_f64s(&w, d->xfrc_applied, (size_t)6 * m->nbody);
+    w_f64s(&w, d->mocap_pos, (size_t)3 * m->nmocap);
+    w_f64s(&w, d->mocap_quat, (size_t)4 * m->nmocap);
+    w_f64s(&w, d->userdata, m->nuserdata);
+    if (task->state_size) w_bytes(&w, e->task_state, task->state_size);
+  }
+  w_f32s(&w, am_pool_batch(L->pool)->obs, (size_t)N * task->obs_dim);
+  w_end(&w, s);
+  s = w_begin(&w, "END ");
+  w_end(&w, s);
+  if (w.oom) {
+    free(w.p);
+    snprintf(err, err_sz, "%s: out of memory building the checkpoint", path);
+    return -1;
+  }
+  uint32_t crc = ama_crc32(0, w.p, w.n);
+  w_u32(&w, crc);
+  // atomic write
+  char tmp[1100];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    snprintf(err, err_sz, "%s: cannot create: %s", tmp, strerror(errno));
+    free(w.p);
+    return -1;
+  }
+  size_t off = 0;
+  while (off < w.n) {
+    ssize_t k = write(fd, w.p + off, w.n - off);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      snprintf(err, err_sz, "%s: write failed: %s", tmp, strerror(errno));
+      close(fd);
+      unlink(tmp);
+      free(w.p);
+      return -1;
+    }
+    off += (size_t)k;
+  }
+  free(w.p);
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    snprintf(err, err_sz, "%s: fsync/close failed: %s", tmp, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  if (rename(tmp, path) != 0) {
+    snprintf(err, err_sz, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+//---------------------------------- reader --------------------------------------------------------
+
+typedef struct rfile {
+  uint8_t* p;
+  size_t n;
+  const char* path;
+} rfile;
+
+typedef struct rsec {
+  const uint8_t* p;
+  size_t n, pos;
+  int bad;
+} rsec;
+
+static uint32_t rd_u32(rsec* r) {
+  if (r->pos + 4 > r->n) {
+    r->bad = 1;
+    return 0;
+  }
+  const uint8_t* b = r->p + r->pos;
+  r->pos += 4;
+  return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static uint64_t rd_u64(rsec* r) {
+  uint64_t lo = rd_u32(r);
+  return lo | (uint64_t)rd_u32(r) << 32;
+}
+static void rd_f32s(rsec* r, float* x, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u = rd_u32(r);
+    memcpy(&x[i], &u, 4);
+  }
+}
+static void rd_f64s(rsec* r, double* x, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t u = rd_u64(r);
+    memcpy(&x[i], &u, 8);
+  }
+}
+static void rd_bytes(rsec* r, void* dst, size_t n) {
+  if (r->pos + n > r->n) {
+    r->bad = 1;
+    return;
+  }
+  memcpy(dst, r->p + r->pos, n);
+  r->pos += n;
+}
+
+// Reads and validates the whole file (magic, version, checksum, section framing).
+static int rf_open(rfile* f, const char* path, char* err, size_t err_sz) {
+  memset(f, 0, sizeof(*f));
+  f->path = path;
+  FILE* fp = fopen(path, "rb");
+  if (!fp) {
+    snprintf(err, err_sz, "%s: cannot open checkpoint: %s", path, strerror(errno));
+    return -1;
+  }
+  fseek(fp, 0, SEEK_END);
+  long sz = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  if (sz < 20) {
+    fclose(fp);
+    snprintf(err, err_sz, "%s: not an animat checkpoint (only %ld bytes)", path, sz);
+    return -1;
+  }
+  f->p = malloc((size_t)sz);
+  if (!f->p || fread(f->p, 1, (size_t)sz, fp) != (size_t)sz) {
+    fclose(fp);
+    free(f->p);
+    snprintf(err, err_sz, "%s: read failed", path);
+    return -1;
+  }
+  fclose(fp);
+  f->n = (size_t)sz;
+  if (memcmp(f->p, MAGIC, 8) != 0) {
+    snprintf(err, err_sz, "%s: field 'magic': not an animat checkpoint (expected AMACKPT1)", path);
+    goto fail;
+  }
+  rsec h = {f->p + 8, 8, 0, 0};
+  uint32_t ver = rd_u32(&h);
+  if (ver != AMA_CKPT_VERSION) {
+    snprintf(err, err_sz, "%s: field 'version': checkpoint version %u, this build reads version %d",
+             path, ver, AMA_CKPT_VERSION);
+    goto fail;
+  }
+  rsec c = {f->p + f->n - 4, 4, 0, 0};
+  uint32_t stored = rd_u32(&c), crc = ama_crc32(0, f->p, f->n - 4);
+  if (stored != crc) {
+    snprintf(err, err_sz,
+             "%s: field 'crc32': checksum mismatch (stored %08x, computed %08x): the file is "
+             "corrupt or truncated",
+             path, stored, crc);
+    goto fail;
+  }
+  return 0;
+fail:
+  free(f->p);
+  f->p = NULL;
+  return -1;
+}
+
+// Finds a section by tag. Returns 0 and fills s, or -1 with a message.
+static int rf_section(const rfile* f, const char tag[4], rsec* s, char* err, size_t err_sz) {
+  size_t pos = 16, end = f->n - 4;
+  while (pos + 12 <= end) {
+    rsec h = {f->p + pos + 4, 8, 0, 0};
+    uint64_t len = rd_u64(&h);
+    if (len > end - pos - 12) break;
+    if (memcmp(f->p + pos, tag, 4) == 0) {
+      s->p = f->p + pos + 12;
+      s->n = (size_t)len;
+      s->pos = 0;
+      s->bad = 0;
+      return 0;
+    }
+    pos += 12 + (size_t)len;
+  }
+  snprintf(err, err_sz, "%s: section '%.4s' missing or malformed", f->path, tag);
+  return -1;
+}
+
+char* ama_ckpt_read_config(const char* path, char* err, size_t err_sz) {
+  rfile f;
+  if (rf_open(&f, path, err, err_sz)) return NULL;
+  rsec s;
+  char* out = NULL;
+  if (rf_section(&f, "CONF", &s, err, err_sz) == 0) {
+    out = malloc(s.n + 1);
+    if (out) {
+      memcpy(out, s.p, s.n);
+      out[s.n] = 0;
+    }
+  }
+  free(f.p);
+  return out;
+}
+
+// Checks the stored tensor table against the policy's (names and shapes).
+static int check_tensors(const rfile* f, const ama_policy* p, char* err, size_t err_sz) {
+  rsec s;
+  if (rf_section(f, "TENS", &s, err, err_sz)) return -1;
+  uint32_t n = rd_u32(&s);
+  if (n != (uint32_t)p->params.n_tensors) {
+    snprintf(err, err_sz,
+             "%s: field 'tensors': %u tensors in the file, %d in this policy (the architecture "
+             "differs)",
+             f->path, n, p->params.n_tensors);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    char name[AMA_TNAME_LEN] = {0};
+    uint32_t nl = rd_u32(&s);
+    if (nl >= AMA_TNAME_LEN) s.bad = 1;
+    if (!s.bad) rd_bytes(&s, name, nl);
+    uint32_t rows = rd_u32(&s), cols = rd_u32(&s);
+    rd_u64(&s);
+    rd_u32(&s);
+    if (s.bad) {
+      snprintf(err, err_sz, "%s: field 'tensors': table truncated", f->path);
+      return -1;
+    }
+    const ama_tensor* t = &p->params.t[i];
+    if (strcmp(name, t->name) != 0 || rows != (uint32_t)t->rows || cols != (uint32_t)t->cols) {
+      snprintf(err, err_sz,
+               "%s: field 'tensor %u': file has %s (%ux%u), this policy has %s (%dx%d): the "
+               "architecture differs",
+               f->path, i, name, rows, cols, t->name, t->rows, t->cols);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int load_params_norm(const rfile* f, ama_policy* p, char* err, size_t err_sz) {
+  rsec s;
+  if (check_tensors(f, p, err, err_sz) || rf_section(f, "PARM", &s, err, err_sz)) return -1;
+  uint64_t count = rd_u64(&s);
+  if (count != p->params.count || s.n != 8 + 12 * count + 8) {
+    snprintf(err, err_sz, "%s: field 'parameters': %llu floats, this policy has %zu", f->path,
+             (unsigned long long)count, p->params.count);
+    return -1;
+  }
+  rd_f32s(&s, p->params.w, count);
+  rd_f32s(&s, p->params.m, count);
+  rd_f32s(&s, p->params.v, count);
+  p->params.adam_t = (int64_t)rd_u64(&s);
+  if (rf_section(f, "NORM", &s, err, err_sz)) return -1;
+  uint32_t n = rd_u32(&s);
+  if (n != (uint32_t)p->norm.n || s.n != 4 + 8 + 16 * (size_t)n) {
+    snprintf(err, err_sz, "%s: field 'normaliser': size %u, this task's observations have %d",
+             f->path, n, p->norm.n);
+    return -1;
+  }
+  double count_d;
+  rd_f64s(&s, &count_d, 1);
+  p->norm.count = 0;
+  rd_f64s(&s, p->norm.mean, n);
+  rd_f64s(&s, p->norm.m2, n);
+  p->norm.count = count_d;
+  for (int i = 0; i < p->norm.n; i++) {
+    double var = count_d > 1 ? p->norm.m2[i] / count_d : 1.0;
+    p->norm.scale[i] = (float)(1.0 / sqrt(var + 1e-8));
+    p->norm.shift[i] = (float)p->norm.mean[i];
+  }
+  return 0;
+}
+
+int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
+  rfile f;
+  if (rf_open(&f, path, err, err_sz)) return -1;
+  ama_policy* p = &L->pol;
+  rsec s;
+  int rc = -1;
+  int N = L->N, A = p->act_dim;
+  const am_task* task = am_pool_task(L->pool);
+  const mjModel* m = task->model->m;
+  if (load_params_norm(&f, p, err, err_sz)) goto out;
+  if (rf_section(&f, "LERN", &s, err, err_sz)) goto out;
+  L->env_steps = (int64_t)rd_u64(&s);
+  L->iteration = (int64_t)rd_u64(&s);
+  for (int i = 0; i < 4; i++) L->rng.s[i] = rd_u64(&s);
+  if (s.bad) {
+    snprintf(err, err_sz, "%s: field 'learner': truncated", path);
+    goto out;
+  }
+  if (rf_section(&f, "ACTS", &s, err, err_sz)) goto out;
+  uint32_t n_env = rd_u32(&s);
+  if (n_env != (uint32_t)N) {
+    snprintf(err, err_sz, "%s: field 'num_envs': the checkpoint has %u envs, this run %d", path,
+             n_env, N);
+    goto out;
+  }
+  p->t_global = (int64_t)rd_u64(&s);
+  rd_f32s(&s, p->core_s, (size_t)N * state_S(&p->core));
+  rd_f32s(&s, p->motor_s, (size_t)N * state_S(&p->motor));
+  rd_f32s(&s, p->core_y, (size_t)N * p->cfg.core_hidden);
+  rd_f32s(&s, p->core_acc, N);
+  rd_f32s(&s, p->prev_act, (size_t)N * A);
+  rd_f32s(&s, p->prev_rew, N);
+  rd_f32s(&s, L->next_mask, N);
+  rd_f64s(&s, L->run_return, N);
+  for (int b = 0; b < N; b++) L->run_length[b] = (int32_t)rd_u32(&s);
+  for (int b = 0; b < N; b++) L->run_success[b] = (int32_t)rd_u32(&s);
+  if (s.bad || s.pos != s.n) {
+    snprintf(err, err_sz, "%s: field 'acting state': wrong size for this policy", path);
+    goto out;
+  }
+  if (rf_section(&f, "ENVS", &s, err, err_sz)) goto out;
+  uint32_t ne = rd_u32(&s), od = rd_u32(&s);
+  uint64_t tss = rd_u64(&s);
+  if (ne != (uint32_t)N || od != (uint32_t)task->obs_dim || tss != task->state_size) {
+    snprintf(err, err_sz,
+             "%s: field 'envs': %u envs, obs %u, task state %llu bytes; this run has %d, %d, %zu "
+             "(a different task?)",
+             path, ne, od, (unsigned long long)tss, N, task->obs_dim, task->state_size);
+    goto out;
+  }
+  for (int i = 0; i < N && !s.bad; i++) {
+    am_env* e = am_pool_env(L->pool, i);
+    mjData* d = e->d;
+    e->step = (int64_t)rd_u64(&s);
+    e->episode = (int64_t)rd_u64(&s);
+    e->unstable = (int64_t)rd_u64(&s);
+    rd_f64s(&s, &e->episode_return, 1);
+    for (int k = 0; k < 4; k++) e->rng.s[k] = rd_u64(&s);
+    rd_f64s(&s, &d->time, 1);
+    rd_f64s(&s, d->qpos, m->nq);
+    rd_f64s(&s, d->qvel, m->nv);
+    rd_f64s(&s, d->act, m->na);
+    rd_f64s(&s, d->ctrl, m->nu);
+    rd_f64s(&s, d->qacc_warmstart, m->nv);
+    rd_f64s(&s, d->qfrc_applied, m->nv);
+    rd_f64s(&s, d->xfrc_applied, (size_t)6 * m->nbody);
+    rd_f64s(&s, d->mocap_pos, (size_t)3 * m->nmocap);
+    rd_f64s(&s, d->mocap_quat, (size_t)4 * m->nmocap);
+    rd_f64s(&s, d->userdata, m->nuserdata);
+    if (task->state_size) rd_bytes(&s, e->task_state, task->state_size);
+  }
+  rd_f32s(&s, am_pool_batch(L->pool)->obs, (size_t)N * task->obs_dim);
+  if (s.bad || s.pos != s.n) {
+    snprintf(err, err_sz, "%s: field 'envs': wrong size for this model (a different body?)", path);
+    goto out;
+  }
+  rc = 0;
+out:
+  free(f.p);
+  return rc;
+}
+
+int ama_ckpt_load_policy(ama_policy* p, const char* path, const am_obs_group* groups, int n_groups,
+                         int obs_dim, int act_dim, int N, char* err, size_t err_sz) {
+  char* text = ama_ckpt_read_config(path, err, err_sz);
+  if (!text) return -1;
+  ama_config cfg;
+  ama_config_default(&cfg);
+  int rc = ama_config_parse(&cfg, text, path, err, err_sz);
+  free(text);
+  if (rc) return -1;
+  if (ama_policy_init(p, &cfg.policy, groups, n_groups, obs_dim, act_dim, 1, 1, N, cfg.seed, err,
+                      err_sz))
+    return -1;
+  rfile f;
+  if (rf_open(&f, path, err, err_sz)) {
+    ama_policy_free(p);
+    return -1;
+  }
+  rc = load_params_norm(&f, p, err, err_sz);
+  free(f.p);
+  if (rc) ama_policy_free(p);
+  return rc;
+}
+
+int ama_policy_load_module(ama_policy* p, const char* ckpt_path, const char* module, int freeze,
+                           char* err, size_t err_sz) {
+  rfile f;
+  if (rf_open(&f, ckpt_path, err, err_sz)) return -1;
+  rsec s, ps;
+  int rc = -1, copied = 0;
+  if (rf_section(&f, "TENS", &s, err, err_sz) || rf_section(&f, "PARM", &ps, err, err_sz))
+    goto out;
+  uint32_t n = rd_u32(&s);
+  size_t mlen = strlen(module);
+  uint64_t count = rd_u64(&ps);
+  for (uint32_t i = 0; i < n && !s.bad; i++) {
+    char name[AMA_TNAME_LEN] = {0};
+    uint32_t nl = rd_u32(&s);
+    if (nl >= AMA_TNAME_LEN) {
+      s.bad = 1;
+      break;
+    }
+    rd_bytes(&s, name, nl);
+    uint32_t rows = rd_u32(&s), cols = rd_u32(&s);
+    uint64_t off = rd_u64(&s);
+    rd_u32(&s);
+    if (strncmp(name, module, mlen) != 0 || name[mlen] != '.') continue;
+    int ti = ama_params_find(&p->params, name);
+    if (ti < 0 || p->params.t[ti].rows != (int)rows || p->params.t[ti].cols != (int)cols) {
+      snprintf(err, err_sz,
+               "%s: field 'tensor %s': shape %ux%u does not fit this policy's module '%s'",
+               ckpt_path, name, rows, cols, module);
+      goto out;
+    }
+    if (off + (uint64_t)rows * cols > count) {
+      snprintf(err, err_sz, "%s: field 'tensor %s': offset out of range", ckpt_path, name);
+      goto out;
+    }
+    rsec w = {ps.p + 8 + 4 * off, 4 * (size_t)rows * cols, 0, 0};
+    rd_f32s(&w, p->params.w + p->params.t[ti].offset, (size_t)rows * cols);
+    if (freeze) p->params.t[ti].frozen = 1;
+    copied++;
+  }
+  if (s.bad) {
+    snprintf(err, err_sz, "%s: field 'tensors': table truncated", ckpt_path);
+    goto out;
+  }
+  if (!copied) {
+    snprintf(err, err_sz, "%s: no tensors of module '%s' in the checkpoint", ckpt_path, module);
+    goto out;
+  }
+  // the module's cells may need their derived weights refreshed (Dale)
+  ama_cell_prepare(&p->core, &p->params);
+  ama_cell_prepare(&p->motor, &p->params);
+  rc = 0;
+out:
+  free(f.p);
+  return rc;
+}

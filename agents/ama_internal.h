@@ -1,0 +1,46 @@
+// ama_internal.h: the learner's struct, shared by ama_ppo.c and ama_ckpt.c. Not a public header.
+#ifndef AMA_INTERNAL_H
+#define AMA_INTERNAL_H
+
+#include "ama_agents.h"
+
+struct ama_ppo {
+  ama_config cfg;
+  am_pool* pool;        // not owned
+  int N, T, B;          // envs, horizon, envs per minibatch
+  ama_policy pol;
+  ama_seq roll;         // the rollout as T x N sequences (policy inputs, masks, noise, s0)
+  ama_seq seq;          // one minibatch, T x B
+  am_rng rng;           // the learner's stream
+  int64_t env_steps, iteration;
+  // rollout storage (T x N, time-major)
+  float* raw_obs;       // (T x N x O) for the normaliser
+  float* actions;       // (T x N x A) unclipped Gaussian samples
+  float* logp;          // (T x N)
+  float* values;
+  float* rewards;
+  uint8_t* terminated;
+  uint8_t* truncated;
+  float* final_value;   // V(final obs) where truncated
+  float* next_value;    // (N) V after the last step
+  float* adv;
+  float* ret;
+  float* next_mask;     // (N) mask of the next step: 0 where the episode just ended
+  float* obs_n;         // (N x O) scratch
+  float* eps;           // (N x A) scratch
+  // minibatch scratch (T x B)
+  float *mb_act, *mb_logp, *mb_adv, *mb_ret, *dmean, *dvalue;
+  int* perm;            // (N)
+  float *act_lo, *act_hi;  // (A) action clip range
+  int* success_ev;      // [0]: event code named "success", or -1
+  // per-env running episode statistics (saved in checkpoints so metrics resume exactly)
+  double run_return[4096];
+  int32_t run_length[4096];
+  int32_t run_success[4096];
+  // this rollout's finished episodes
+  int ep_count, ep_success;
+  double ep_return;
+  int64_t ep_length;
+};
+
+#endif  // AMA_INTERNAL_H

@@ -1,0 +1,545 @@
+// ama_nn.c: network modules (linear, tanh layer, GRU, LSTM, leaky rate RNN with Dale's law), the
+// flat parameter buffer and Adam. See ama_nn.h for shapes and conventions.
+// What it is not: no policy logic, no allocation inside forward/backward.
+#include "ama_nn.h"
+
+#include <cblas.h>
+#undef I  // OpenBLAS pulls in <complex.h>; I is a size here
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int nn_err(char* err, size_t err_sz, const char* fmt, ...) {
+  if (err && err_sz) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_sz, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+//---------------------------------- flat parameter buffer -----------------------------------------
+
+int ama_params_add(ama_params* p, const char* name, int rows, int cols) {
+  if (p->n_tensors >= AMA_MAX_TENSORS || p->w) return -1;
+  ama_tensor* t = &p->t[p->n_tensors];
+  memset(t, 0, sizeof(*t));
+  snprintf(t->name, sizeof(t->name), "%s", name);
+  t->rows = rows;
+  t->cols = cols;
+  t->offset = p->count;
+  p->count += (size_t)rows * (size_t)cols;
+  return p->n_tensors++;
+}
+
+int ama_params_alloc(ama_params* p, char* err, size_t err_sz) {
+  size_t n = p->count ? p->count : 1;
+  p->w = calloc(n, sizeof(float));
+  p->g = calloc(n, sizeof(float));
+  p->m = calloc(n, sizeof(float));
+  p->v = calloc(n, sizeof(float));
+  p->adam_t = 0;
+  if (!p->w || !p->g || !p->m || !p->v) {
+    ama_params_free(p);
+    return nn_err(err, err_sz, "out of memory for %zu parameters", p->count);
+  }
+  return 0;
+}
+
+void ama_params_free(ama_params* p) {
+  free(p->w);
+  free(p->g);
+  free(p->m);
+  free(p->v);
+  p->w = p->g = p->m = p->v = NULL;
+}
+
+int ama_params_find(const ama_params* p, const char* name) {
+  for (int i = 0; i < p->n_tensors; i++)
+    if (strcmp(p->t[i].name, name) == 0) return i;
+  return -1;
+}
+
+float* ama_params_view(const ama_params* p, const char* name) {
+  int i = ama_params_find(p, name);
+  return i < 0 ? NULL : p->w + p->t[i].offset;
+}
+
+double ama_grad_norm(ama_params* p) {
+  for (int i = 0; i < p->n_tensors; i++)
+    if (p->t[i].frozen)
+      memset(p->g + p->t[i].offset, 0, sizeof(float) * (size_t)p->t[i].rows * p->t[i].cols);
+  double s = 0;
+  for (size_t i = 0; i < p->count; i++) s += (double)p->g[i] * p->g[i];
+  return sqrt(s);
+}
+
+void ama_grad_scale(ama_params* p, float s) {
+  for (size_t i = 0; i < p->count; i++) p->g[i] *= s;
+}
+
+void ama_adam_step(ama_params* p, float lr, float beta1, float beta2, float eps) {
+  p->adam_t++;
+  float c1 = 1.0f - powf(beta1, (float)p->adam_t);
+  float c2 = 1.0f - powf(beta2, (float)p->adam_t);
+  float step = lr / c1;
+  float rc2 = 1.0f / sqrtf(c2);
+  for (int k = 0; k < p->n_tensors; k++) {
+    if (p->t[k].frozen) continue;
+    size_t a = p->t[k].offset, b = a + (size_t)p->t[k].rows * p->t[k].cols;
+    for (size_t i = a; i < b; i++) {
+      float g = p->g[i];
+      float m = p->m[i] = beta1 * p->m[i] + (1.0f - beta1) * g;
+      float v = p->v[i] = beta2 * p->v[i] + (1.0f - beta2) * g * g;
+      p->w[i] -= step * m / (sqrtf(v) * rc2 + eps);
+    }
+  }
+}
+
+//---------------------------------- linear ------------------------------------------------------
+
+void ama_linear_forward(float* y, const float* x, const float* W, const float* b, int N, int I,
+                        int O, int accumulate) {
+  if (N <= 0) return;
+  if (!accumulate) {
+    if (b)
+      for (int n = 0; n < N; n++) memcpy(y + (size_t)n * O, b, sizeof(float) * O);
+    else
+      memset(y, 0, sizeof(float) * (size_t)N * O);
+  } else if (b) {
+    for (int n = 0; n < N; n++)
+      for (int o = 0; o < O; o++) y[(size_t)n * O + o] += b[o];
+  }
+  if (I > 0) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, I, 1.0f, x, I, W, I, 1.0f, y, O);
+}
+
+void ama_linear_backward(float* dx, float* dW, float* db, const float* dy, const float* x,
+                         const float* W, int N, int I, int O, int accumulate_dx) {
+  if (N <= 0) return;
+  if (dW && I > 0)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, N, 1.0f, dy, O, x, I, 1.0f, dW, I);
+  if (db)
+    for (int n = 0; n < N; n++)
+      for (int o = 0; o < O; o++) db[o] += dy[(size_t)n * O + o];
+  if (dx && I > 0)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, O, 1.0f, dy, O, W, I,
+                accumulate_dx ? 1.0f : 0.0f, dx, I);
+}
+
+//---------------------------------- cells ---------------------------------------------------------
+
+const char* ama_cell_type_name(ama_cell_type t) {
+  switch (t) {
+    case AMA_CELL_MLP: return "mlp";
+    case AMA_CELL_GRU: return "gru";
+    case AMA_CELL_LSTM: return "lstm";
+    case AMA_CELL_RNN: return "rnn";
+  }
+  return "?";
+}
+
+int ama_cell_type_parse(const char* s, ama_cell_type* out) {
+  static const char* names[] = {"mlp", "gru", "lstm", "rnn"};
+  for (int i = 0; i < 4; i++)
+    if (strcmp(s, names[i]) == 0) {
+      *out = (ama_cell_type)i;
+      return 0;
+    }
+  return -1;
+}
+
+int ama_cell_init(ama_cell* c, const ama_cell_cfg* cfg, ama_params* p, const char* prefix,
+                  char* err, size_t err_sz) {
+  memset(c, 0, sizeof(*c));
+  c->cfg = *cfg;
+  int H = cfg->hidden, I = cfg->in;
+  if (H < 1 || I < 0) return nn_err(err, err_sz, "%s: bad cell size in=%d hidden=%d", prefix, I, H);
+  if (cfg->type == AMA_CELL_RNN && !(cfg->tau > 0 && cfg->dt > 0 && cfg->dt <= cfg->tau))
+    return nn_err(err, err_sz, "%s: rate RNN needs 0 < dt <= tau (dt=%g tau=%g)", prefix, cfg->dt,
+                  cfg->tau);
+  if (cfg->dale && !(cfg->exc_frac > 0 && cfg->exc_frac < 1))
+    return nn_err(err, err_sz, "%s: Dale's law needs 0 < exc_frac < 1 (got %g)", prefix,
+                  cfg->exc_frac);
+  c->G = cfg->type == AMA_CELL_GRU ? 3 : cfg->type == AMA_CELL_LSTM ? 4 : 1;
+  c->S = cfg->type == AMA_CELL_MLP ? 0 : cfg->type == AMA_CELL_LSTM ? 2 * H : H;
+  char name[AMA_TNAME_LEN];
+  c->iWx = c->iWh = c->ibx = c->ibh = -1;
+  snprintf(name, sizeof(name), "%s.Wx", prefix);
+  c->iWx = ama_params_add(p, name, c->G * H, I);
+  snprintf(name, sizeof(name), "%s.bx", prefix);
+  c->ibx = ama_params_add(p, name, c->G * H, 1);
+  if (cfg->type != AMA_CELL_MLP) {
+    snprintf(name, sizeof(name), "%s.Wh", prefix);
+    c->iWh = ama_params_add(p, name, c->G * H, H);
+  }
+  if (cfg->type == AMA_CELL_GRU) {
+    snprintf(name, sizeof(name), "%s.bh", prefix);
+    c->ibh = ama_params_add(p, name, c->G * H, 1);
+  }
+  if (c->iWx < 0 || c->ibx < 0 || (cfg->type != AMA_CELL_MLP && c->iWh < 0) ||
+      (cfg->type == AMA_CELL_GRU && c->ibh < 0))
+    return nn_err(err, err_sz, "%s: too many tensors", prefix);
+  if (cfg->type == AMA_CELL_RNN && cfg->dale) {
+    c->Wh_eff = calloc((size_t)2 * H * H, sizeof(float));  // effective W, then its gradient
+    c->sign = calloc((size_t)H, sizeof(float));
+    if (!c->Wh_eff || !c->sign) {
+      ama_cell_free(c);
+      return nn_err(err, err_sz, "%s: out of memory", prefix);
+    }
+    int ne = (int)lroundf(cfg->exc_frac * H);
+    for (int j = 0; j < H; j++) c->sign[j] = j < ne ? 1.0f : -1.0f;
+  }
+  return 0;
+}
+
+void ama_cell_free(ama_cell* c) {
+  free(c->Wh_eff);
+  free(c->sign);
+  c->Wh_eff = c->sign = NULL;
+}
+
+static double rng_normal(double (*u01)(void*), void* rng) {
+  double u1 = u01(rng), u2 = u01(rng);
+  if (u1 < 1e-300) u1 = 1e-300;
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void ama_cell_init_weights(ama_cell* c, ama_params* p, double (*u01)(void*), void* rng) {
+  int H = c->cfg.hidden, I = c->cfg.in, G = c->G;
+  float* Wx = p->w + p->t[c->iWx].offset;
+  float* bx = p->w + p->t[c->ibx].offset;
+  float bound = c->cfg.type == AMA_CELL_MLP ? 1.0f / sqrtf((float)(I > 0 ? I : 1))
+                                            : 1.0f / sqrtf((float)H);
+  if (c->cfg.type == AMA_CELL_RNN) bound = 1.0f / sqrtf((float)(I > 0 ? I : 1));
+  for (size_t i = 0; i < (size_t)G * H * I; i++) Wx[i] = (float)((2 * u01(rng) - 1) * bound);
+  memset(bx, 0, sizeof(float) * G * H);
+  if (c->cfg.type == AMA_CELL_MLP) {
+    for (size_t i = 0; i < (size_t)G * H; i++) bx[i] = 0;
+    return;
+  }
+  float* Wh = p->w + p->t[c->iWh].offset;
+  if (c->cfg.type == AMA_CELL_RNN) {
+    // Normal(0, g^2/H), g = 0.5: stable leaky dynamics. With Dale's law the raw magnitudes of
+    // inhibitory columns are scaled by n_exc/n_inh so excitation and inhibition balance.
+    double g = 0.5;
+    int ne = 0;
+    if (c->sign)
+      for (int j = 0; j < H; j++) ne += c->sign[j] > 0;
+    for (int i = 0; i < H; i++)
+      for (int j = 0; j < H; j++) {
+        double w = rng_normal(u01, rng) * g / sqrt((double)H);
+        if (c->sign) {
+          w = fabs(w);
+          if (c->sign[j] < 0 && ne < H) w *= (double)ne / (double)(H - ne);
+        }
+        Wh[(size_t)i * H + j] = (float)w;
+      }
+    return;
+  }
+  for (size_t i = 0; i < (size_t)G * H * H; i++) Wh[i] = (float)((2 * u01(rng) - 1) * bound);
+  if (c->cfg.type == AMA_CELL_GRU) {
+    float* bh = p->w + p->t[c->ibh].offset;
+    for (size_t i = 0; i < (size_t)G * H; i++) bx[i] = (float)((2 * u01(rng) - 1) * bound);
+    for (size_t i = 0; i < (size_t)G * H; i++) bh[i] = (float)((2 * u01(rng) - 1) * bound);
+  }
+  if (c->cfg.type == AMA_CELL_LSTM)
+    for (int h = 0; h < H; h++) bx[H + h] = 1.0f;  // forget gate
+}
+
+int ama_cell_cache_alloc(ama_cell_cache* k, const ama_cell* c, int T_max, int B_max, char* err,
+                         size_t err_sz) {
+  memset(k, 0, sizeof(*k));
+  k->T_max = T_max;
+  k->B_max = B_max;
+  size_t TB = (size_t)T_max * B_max, GH = (size_t)c->G * c->cfg.hidden, H = c->cfg.hidden;
+  size_t S = c->S ? (size_t)c->S : 1;
+  k->px = calloc(TB * GH, sizeof(float));
+  k->ph = calloc(TB * GH, sizeof(float));
+  k->act = calloc(TB * GH, sizeof(float));
+  k->s_in = calloc(TB * S, sizeof(float));
+  k->s_out = calloc(TB * S, sizeof(float));
+  k->y = calloc(TB * H, sizeof(float));
+  k->dGx = calloc(TB * GH, sizeof(float));
+  k->dGh = calloc(TB * GH, sizeof(float));
+  k->ds = calloc((size_t)B_max * S, sizeof(float));
+  k->hin = calloc(TB * H, sizeof(float));
+  k->tmp = calloc((size_t)B_max * (GH > S ? GH : S), sizeof(float));
+  if (!k->px || !k->ph || !k->act || !k->s_in || !k->s_out || !k->y || !k->dGx || !k->dGh ||
+      !k->ds || !k->hin || !k->tmp) {
+    ama_cell_cache_free(k);
+    return nn_err(err, err_sz, "out of memory for a cell cache (T=%d B=%d)", T_max, B_max);
+  }
+  return 0;
+}
+
+void ama_cell_cache_free(ama_cell_cache* k) {
+  free(k->px);
+  free(k->ph);
+  free(k->act);
+  free(k->s_in);
+  free(k->s_out);
+  free(k->y);
+  free(k->dGx);
+  free(k->dGh);
+  free(k->ds);
+  free(k->hin);
+  free(k->tmp);
+  memset(k, 0, sizeof(*k));
+}
+
+void ama_cell_prepare(ama_cell* c, const ama_params* p) {
+  if (!c->Wh_eff) return;
+  int H = c->cfg.hidden;
+  const float* W = p->w + p->t[c->iWh].offset;
+  for (int i = 0; i < H; i++)
+    for (int j = 0; j < H; j++) c->Wh_eff[(size_t)i * H + j] = fabsf(W[(size_t)i * H + j]) * c->sign[j];
+}
+
+static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+// W_h as used by the recurrence (Dale: the effective sign-constrained weights).
+static const float* cell_Wh(const ama_cell* c, const ama_params* p) {
+  return c->Wh_eff ? c->Wh_eff : p->w + p->t[c->iWh].offset;
+}
+
+void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T, int B,
+                      const float* x, const float* s0, const float* mask, const float* noise,
+                      float* s_final) {
+  const int H = c->cfg.hidden, I = c->cfg.in, G = c->G, S = c->S, GH = G * H;
+  const float* Wx = p->w + p->t[c->iWx].offset;
+  const float* bx = p->w + p->t[c->ibx].offset;
+  // input side for all T*B rows at once
+  ama_linear_forward(k->px, x, Wx, bx, T * B, I, GH, 0);
+  if (c->cfg.type == AMA_CELL_MLP) {
+    size_t n = (size_t)T * B * H;
+    for (size_t i = 0; i < n; i++) k->y[i] = tanhf(k->px[i]);
+    return;
+  }
+  ama_cell_prepare(c, p);
+  const float* Wh = cell_Wh(c, p);
+  const float* bh = c->ibh >= 0 ? p->w + p->t[c->ibh].offset : NULL;
+  const float alpha = c->cfg.type == AMA_CELL_RNN ? c->cfg.dt / c->cfg.tau : 0.0f;
+  const float nscale = c->cfg.type == AMA_CELL_RNN ? sqrtf(2.0f * alpha) * c->cfg.noise : 0.0f;
+  for (int t = 0; t < T; t++) {
+    float* s_in = k->s_in + (size_t)t * B * S;
+    float* s_out = k->s_out + (size_t)t * B * S;
+    const float* prev = t == 0 ? s0 : k->s_out + (size_t)(t - 1) * B * S;
+    for (int b = 0; b < B; b++) {
+      float m = mask ? mask[(size_t)t * B + b] : 1.0f;
+      float* d = s_in + (size_t)b * S;
+      if (!prev || m == 0.0f)
+        memset(d, 0, sizeof(float) * S);
+      else
+        for (int i = 0; i < S; i++) d[i] = m * prev[(size_t)b * S + i];
+    }
+    float* hin = k->hin + (size_t)t * B * H;
+    for (int b = 0; b < B; b++) {
+      const float* sb = s_in + (size_t)b * S;
+      float* hb = hin + (size_t)b * H;
+      if (c->cfg.type == AMA_CELL_RNN)
+        for (int i = 0; i < H; i++) hb[i] = sb[i] > 0 ? sb[i] : 0;
+      else
+        memcpy(hb, sb, sizeof(float) * H);  // h is the first H of the state (lstm: h, c)
+    }
+    float* ph = k->ph + (size_t)t * B * GH;
+    ama_linear_forward(ph, hin, Wh, bh, B, H, GH, 0);
+    const float* px = k->px + (size_t)t * B * GH;
+    float* act = k->act + (size_t)t * B * GH;
+    float* y = k->y + (size_t)t * B * H;
+    for (int b = 0; b < B; b++) {
+      const float* pxb = px + (size_t)b * GH;
+      const float* phb = ph + (size_t)b * GH;
+      float* ab = act + (size_t)b * GH;
+      const float* sb = s_in + (size_t)b * S;
+      float* ob = s_out + (size_t)b * S;
+      float* yb = y + (size_t)b * H;
+      switch (c->cfg.type) {
+        case AMA_CELL_GRU:
+          for (int i = 0; i < H; i++) {
+            float r = sigm(pxb[i] + phb[i]);
+            float z = sigm(pxb[H + i] + phb[H + i]);
+            float n = tanhf(pxb[2 * H + i] + r * phb[2 * H + i]);
+            ab[i] = r;
+            ab[H + i] = z;
+            ab[2 * H + i] = n;
+            float h = (1.0f - z) * n + z * sb[i];
+            ob[i] = yb[i] = h;
+          }
+          break;
+        case AMA_CELL_LSTM:
+          for (int i = 0; i < H; i++) {
+            float ig = sigm(pxb[i] + phb[i]);
+            float fg = sigm(pxb[H + i] + phb[H + i]);
+            float gg = tanhf(pxb[2 * H + i] + phb[2 * H + i]);
+            float og = sigm(pxb[3 * H + i] + phb[3 * H + i]);
+            ab[i] = ig;
+            ab[H + i] = fg;
+            ab[2 * H + i] = gg;
+            ab[3 * H + i] = og;
+            float cc = fg * sb[H + i] + ig * gg;
+            ob[H + i] = cc;
+            ob[i] = yb[i] = og * tanhf(cc);
+          }
+          break;
+        case AMA_CELL_RNN: {
+          const float* nb = noise ? noise + ((size_t)t * B + b) * H : NULL;
+          for (int i = 0; i < H; i++) {
+            float xs = (1.0f - alpha) * sb[i] + alpha * (pxb[i] + phb[i]);
+            if (nb) xs += nscale * nb[i];
+            ob[i] = xs;
+            yb[i] = xs > 0 ? xs : 0;
+          }
+        } break;
+        default:
+          break;
+      }
+    }
+  }
+  if (s_final) memcpy(s_final, k->s_out + (size_t)(T - 1) * B * S, sizeof(float) * B * S);
+}
+
+void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int B,
+                       const float* x, const float* mask, const float* dy, float* dx) {
+  const int H = c->cfg.hidden, I = c->cfg.in, G = c->G, S = c->S, GH = G * H;
+  const float* Wx = p->w + p->t[c->iWx].offset;
+  float* dWx = p->g + p->t[c->iWx].offset;
+  float* dbx = p->g + p->t[c->ibx].offset;
+  if (c->cfg.type == AMA_CELL_MLP) {
+    size_t n = (size_t)T * B * H;
+    for (size_t i = 0; i < n; i++) k->dGx[i] = dy[i] * (1.0f - k->y[i] * k->y[i]);
+    ama_linear_backward(dx, dWx, dbx, k->dGx, x, Wx, T * B, I, GH, 0);
+    return;
+  }
+  const float* Wh = cell_Wh(c, p);
+  const float alpha = c->cfg.type == AMA_CELL_RNN ? c->cfg.dt / c->cfg.tau : 0.0f;
+  const int shared = c->cfg.type != AMA_CELL_GRU;  // dGh == dGx except for the GRU
+  memset(k->ds, 0, sizeof(float) * B * S);
+  for (int t = T - 1; t >= 0; t--) {
+    const float* dyt = dy + (size_t)t * B * H;
+    const float* act = k->act + (size_t)t * B * GH;
+    const float* ph = k->ph + (size_t)t * B * GH;
+    const float* s_in = k->s_in + (size_t)t * B * S;
+    const float* s_out = k->s_out + (size_t)t * B * S;
+    float* dGx = k->dGx + (size_t)t * B * GH;
+    float* dGh = shared ? dGx : k->dGh + (size_t)t * B * GH;
+    float* ds = k->ds;     // on entry: d state_out[t] (from t+1); on exit: d state_out[t-1]
+    float* dprev = k->tmp; // d s_in (B x S), direct paths
+    for (int b = 0; b < B; b++) {
+      const float* ab = act + (size_t)b * GH;
+      const float* phb = ph + (size_t)b * GH;
+      const float* sb = s_in + (size_t)b * S;
+      const float* ob = s_out + (size_t)b * S;
+      const float* dyb = dyt + (size_t)b * H;
+      float* dsb = ds + (size_t)b * S;
+      float* gx = dGx + (size_t)b * GH;
+      float* gh = dGh + (size_t)b * GH;
+      float* dp = dprev + (size_t)b * S;
+      switch (c->cfg.type) {
+        case AMA_CELL_GRU:
+          for (int i = 0; i < H; i++) {
+            float r = ab[i], z = ab[H + i], n = ab[2 * H + i];
+            float dh = dyb[i] + dsb[i];
+            float dn = dh * (1.0f - z) * (1.0f - n * n);
+            float dz = dh * (sb[i] - n) * z * (1.0f - z);
+            float dr = dn * phb[2 * H + i] * r * (1.0f - r);
+            gx[i] = gh[i] = dr;
+            gx[H + i] = gh[H + i] = dz;
+            gx[2 * H + i] = dn;
+            gh[2 * H + i] = dn * r;
+            dp[i] = dh * z;
+          }
+          break;
+        case AMA_CELL_LSTM:
+          for (int i = 0; i < H; i++) {
+            float ig = ab[i], fg = ab[H + i], gg = ab[2 * H + i], og = ab[3 * H + i];
+            float tc = tanhf(ob[H + i]);
+            float dh = dyb[i] + dsb[i];
+            float dc = dsb[H + i] + dh * og * (1.0f - tc * tc);
+            gx[i] = dc * gg * ig * (1.0f - ig);
+            gx[H + i] = dc * sb[H + i] * fg * (1.0f - fg);
+            gx[2 * H + i] = dc * ig * (1.0f - gg * gg);
+            gx[3 * H + i] = dh * tc * og * (1.0f - og);
+            dp[i] = 0.0f;
+            dp[H + i] = dc * fg;
+          }
+          break;
+        case AMA_CELL_RNN:
+          for (int i = 0; i < H; i++) {
+            float dxs = (ob[i] > 0 ? dyb[i] : 0.0f) + dsb[i];
+            gx[i] = alpha * dxs;
+            dp[i] = (1.0f - alpha) * dxs;
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    // recurrent path: d hin = dGh Wh  (B x GH) x (GH x H)
+    float* dhin = k->ds;  // reuse: ds is consumed above
+    if (S == H) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, GH, 1.0f, dGh, GH, Wh, H, 0.0f,
+                  dhin, H);
+    } else {  // lstm: h part of the state only; build into a strided layout
+      for (int b = 0; b < B; b++)
+        cblas_sgemv(CblasRowMajor, CblasTrans, GH, H, 1.0f, Wh, H, dGh + (size_t)b * GH, 1, 0.0f,
+                    dhin + (size_t)b * S, 1);
+    }
+    for (int b = 0; b < B; b++) {
+      float m = mask ? mask[(size_t)t * B + b] : 1.0f;
+      float* dsb = k->ds + (size_t)b * S;
+      const float* dp = dprev + (size_t)b * S;
+      const float* sb = s_in + (size_t)b * S;
+      if (c->cfg.type == AMA_CELL_RNN)
+        for (int i = 0; i < H; i++) dsb[i] = m * (dp[i] + (sb[i] > 0 ? dsb[i] : 0.0f));
+      else if (c->cfg.type == AMA_CELL_LSTM)
+        for (int i = 0; i < H; i++) {
+          dsb[i] = m * (dp[i] + dsb[i]);
+          dsb[H + i] = m * dp[H + i];
+        }
+      else
+        for (int i = 0; i < H; i++) dsb[i] = m * (dp[i] + dsb[i]);
+    }
+  }
+  // parameter gradients over all T*B rows at once
+  ama_linear_backward(dx, dWx, dbx, k->dGx, x, Wx, T * B, I, GH, 0);
+  float* dbh = c->ibh >= 0 ? p->g + p->t[c->ibh].offset : NULL;
+  const float* dGh = shared ? k->dGx : k->dGh;
+  float* dWh = p->g + p->t[c->iWh].offset;
+  if (c->Wh_eff) {
+    float* dWe = c->Wh_eff + (size_t)H * H;
+    memset(dWe, 0, sizeof(float) * H * H);
+    ama_linear_backward(NULL, dWe, NULL, dGh, k->hin, Wh, T * B, H, GH, 0);
+    const float* W = p->w + p->t[c->iWh].offset;
+    for (int i = 0; i < H; i++)
+      for (int j = 0; j < H; j++) {
+        size_t q = (size_t)i * H + j;
+        float sg = W[q] > 0 ? 1.0f : W[q] < 0 ? -1.0f : 0.0f;
+        dWh[q] += dWe[q] * c->sign[j] * sg;
+      }
+  } else {
+    ama_linear_backward(NULL, dWh, dbh, dGh, k->hin, Wh, T * B, H, GH, 0);
+  }
+}
+
+//---------------------------------- Gaussian head ------------------------------------------------
+
+void ama_gauss_logp(float* logp, const float* a, const float* mean, const float* logstd, int N,
+                    int A) {
+  for (int n = 0; n < N; n++) {
+    float s = 0;
+    for (int j = 0; j < A; j++) {
+      float z = (a[(size_t)n * A + j] - mean[(size_t)n * A + j]) * expf(-logstd[j]);
+      s += -0.5f * z * z - logstd[j] - 0.5f * AMA_LOG_2PI;
+    }
+    logp[n] = s;
+  }
+}
+
+float ama_gauss_entropy(const float* logstd, int A) {
+  float s = 0;
+  for (int j = 0; j < A; j++) s += logstd[j] + 0.5f * (1.0f + AMA_LOG_2PI);
+  return s;
+}

@@ -1,0 +1,498 @@
+// ama_ppo.c: the PPO learner: rollouts of T steps from the env pool with the recurrent policy,
+// GAE(lambda) with terminated vs truncated episodes, and minibatch updates over envs with
+// truncated BPTT from the stored initial states.
+// What it is not: no file formats (ama_ckpt.c), no printing.
+//
+// Determinism: every random number (action noise, rate-RNN noise, minibatch order) comes from the
+// learner's own xoshiro stream, drawn on the calling thread in env order, so a seed fixes the run
+// whatever the pool's thread count.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ama_agents.h"
+#include "ama_internal.h"
+
+//---------------------------------- loss and GAE --------------------------------------------------
+
+void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
+                       const float* logstd, const float* value, const float* act,
+                       const float* old_logp, const float* adv, const float* ret, float scale,
+                       float* dmean, float* dlogstd, float* dvalue, ama_ppo_stats* st) {
+  double pg = 0, vl = 0, kl = 0, clipped = 0;
+  float inv_var[64], istd[64];
+  for (int j = 0; j < A && j < 64; j++) {
+    istd[j] = expf(-logstd[j]);
+    inv_var[j] = istd[j] * istd[j];
+  }
+  for (int n = 0; n < N; n++) {
+    const float* a = act + (size_t)n * A;
+    const float* m = mean + (size_t)n * A;
+    float lp = 0;
+    for (int j = 0; j < A; j++) {
+      float z = (a[j] - m[j]) * istd[j];
+      lp += -0.5f * z * z - logstd[j] - 0.5f * AMA_LOG_2PI;
+    }
+    float logr = lp - old_logp[n];
+    float r = expf(logr);
+    float A_ = adv[n];
+    float unc = r * A_, clp = fminf(fmaxf(r, 1.0f - co->clip), 1.0f + co->clip) * A_;
+    float dlp;  // d loss / d logp
+    if (unc <= clp) {
+      pg += -unc;
+      dlp = -A_ * r * scale;
+    } else {
+      pg += -clp;
+      dlp = 0.0f;
+    }
+    if (fabsf(r - 1.0f) > co->clip) clipped += 1;
+    kl += (r - 1.0f) - logr;
+    for (int j = 0; j < A; j++) {
+      float d = a[j] - m[j];
+      dmean[(size_t)n * A + j] = dlp * d * inv_var[j];
+      dlogstd[j] += dlp * (d * d * inv_var[j] - 1.0f);
+    }
+    float dv = value[n] - ret[n];
+    vl += 0.5 * dv * dv;
+    dvalue[n] = co->vf_coef * dv * scale;
+  }
+  float ent = ama_gauss_entropy(logstd, A);
+  for (int j = 0; j < A; j++) dlogstd[j] += -co->ent_coef;
+  if (st) {
+    st->pg_loss = pg * scale;
+    st->v_loss = vl * scale;
+    st->entropy = ent;
+    st->loss = st->pg_loss + co->vf_coef * st->v_loss - co->ent_coef * ent;
+    st->approx_kl = N ? kl / N : 0;
+    st->clip_frac = N ? clipped / N : 0;
+  }
+}
+
+void ama_gae(int T, int N, float gamma, float lambda, const float* rewards, const float* values,
+             const uint8_t* terminated, const uint8_t* truncated, const float* final_value,
+             const float* next_value, float* adv, float* ret) {
+  for (int b = 0; b < N; b++) {
+    float last = 0.0f;
+    for (int t = T - 1; t >= 0; t--) {
+      size_t i = (size_t)t * N + b;
+      float nv, delta;
+      if (terminated[i]) {
+        delta = rewards[i] - values[i];
+        last = delta;
+      } else if (truncated[i]) {
+        delta = rewards[i] + gamma * final_value[i] - values[i];
+        last = delta;
+      } else {
+        nv = t == T - 1 ? next_value[b] : values[i + N];
+        delta = rewards[i] + gamma * nv - values[i];
+        last = delta + gamma * lambda * (t == T - 1 ? 0.0f : last);
+      }
+      adv[i] = last;
+      ret[i] = last + values[i];
+    }
+  }
+}
+
+//---------------------------------- learner -------------------------------------------------------
+
+static void* xcalloc(size_t n, size_t sz, int* fail) {
+  void* p = calloc(n ? n : 1, sz);
+  if (!p) *fail = 1;
+  return p;
+}
+
+ama_policy* ama_ppo_policy(ama_ppo* L) { return &L->pol; }
+const ama_config* ama_ppo_config(const ama_ppo* L) { return &L->cfg; }
+int64_t ama_ppo_env_steps(const ama_ppo* L) { return L->env_steps; }
+int64_t ama_ppo_iteration(const ama_ppo* L) { return L->iteration; }
+
+void ama_ppo_free(ama_ppo* L) {
+  if (!L) return;
+  ama_policy_free(&L->pol);
+  ama_seq_free(&L->seq);
+  ama_seq_free(&L->roll);
+  free(L->raw_obs);
+  free(L->actions);
+  free(L->logp);
+  free(L->values);
+  free(L->rewards);
+  free(L->terminated);
+  free(L->truncated);
+  free(L->final_value);
+  free(L->next_value);
+  free(L->adv);
+  free(L->ret);
+  free(L->next_mask);
+  free(L->obs_n);
+  free(L->eps);
+  free(L->mb_act);
+  free(L->mb_logp);
+  free(L->mb_adv);
+  free(L->mb_ret);
+  free(L->dmean);
+  free(L->dvalue);
+  free(L->perm);
+  free(L->act_lo);
+  free(L->act_hi);
+  free(L->success_ev);
+  free(L);
+}
+
+ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t err_sz) {
+  const am_task* task = am_pool_task(pool);
+  int N = am_pool_num_envs(pool);
+  const ama_ppo_cfg* pc = &cfg->ppo;
+  if (pc->horizon < 1 || pc->epochs < 1 || pc->minibatches < 1) {
+    snprintf(err, err_sz, "horizon, epochs and minibatches must be >= 1");
+    return NULL;
+  }
+  if (N % pc->minibatches != 0) {
+    snprintf(err, err_sz, "minibatches (%d) must divide the number of envs (%d)", pc->minibatches,
+             N);
+    return NULL;
+  }
+  if (strcmp(pc->lr_schedule, "constant") != 0 && strcmp(pc->lr_schedule, "linear") != 0) {
+    snprintf(err, err_sz, "lr_schedule must be constant or linear (got '%s')", pc->lr_schedule);
+    return NULL;
+  }
+  ama_ppo* L = calloc(1, sizeof(ama_ppo));
+  if (!L) {
+    snprintf(err, err_sz, "out of memory");
+    return NULL;
+  }
+  L->cfg = *cfg;
+  L->cfg.num_envs = N;
+  L->pool = pool;
+  L->N = N;
+  L->T = pc->horizon;
+  L->B = N / pc->minibatches;
+  int O = task->obs_dim, A = task->act_dim, T = L->T;
+  if (A > 64 || N > 4096) {
+    free(L);
+    snprintf(err, err_sz, "at most 64 action dimensions and 4096 envs (task has %d, pool %d)", A, N);
+    return NULL;
+  }
+  if (ama_policy_init(&L->pol, &cfg->policy, task->groups, task->n_groups, O, A, T, L->B, N,
+                      cfg->seed, err, err_sz)) {
+    free(L);
+    return NULL;
+  }
+  if (ama_seq_alloc(&L->roll, &L->pol, T, N, err, err_sz) ||
+      ama_seq_alloc(&L->seq, &L->pol, T, L->B, err, err_sz)) {
+    ama_ppo_free(L);
+    return NULL;
+  }
+  int fail = 0;
+  size_t TN = (size_t)T * N;
+  L->raw_obs = xcalloc(TN * O, sizeof(float), &fail);
+  L->actions = xcalloc(TN * A, sizeof(float), &fail);
+  L->logp = xcalloc(TN, sizeof(float), &fail);
+  L->values = xcalloc(TN, sizeof(float), &fail);
+  L->rewards = xcalloc(TN, sizeof(float), &fail);
+  L->terminated = xcalloc(TN, 1, &fail);
+  L->truncated = xcalloc(TN, 1, &fail);
+  L->final_value = xcalloc(TN, sizeof(float), &fail);
+  L->next_value = xcalloc(N, sizeof(float), &fail);
+  L->adv = xcalloc(TN, sizeof(float), &fail);
+  L->ret = xcalloc(TN, sizeof(float), &fail);
+  L->next_mask = xcalloc(N, sizeof(float), &fail);
+  L->obs_n = xcalloc((size_t)N * O, sizeof(float), &fail);
+  L->eps = xcalloc((size_t)N * A, sizeof(float), &fail);
+  size_t TB = (size_t)T * L->B;
+  L->mb_act = xcalloc(TB * A, sizeof(float), &fail);
+  L->mb_logp = xcalloc(TB, sizeof(float), &fail);
+  L->mb_adv = xcalloc(TB, sizeof(float), &fail);
+  L->mb_ret = xcalloc(TB, sizeof(float), &fail);
+  L->dmean = xcalloc(TB * A, sizeof(float), &fail);
+  L->dvalue = xcalloc(TB, sizeof(float), &fail);
+  L->perm = xcalloc(N, sizeof(int), &fail);
+  L->act_lo = xcalloc(A, sizeof(float), &fail);
+  L->act_hi = xcalloc(A, sizeof(float), &fail);
+  L->success_ev = xcalloc(1, sizeof(int), &fail);
+  if (fail) {
+    ama_ppo_free(L);
+    snprintf(err, err_sz, "out of memory for rollouts (T=%d N=%d)", T, N);
+    return NULL;
+  }
+  for (int b = 0; b < N; b++) L->next_mask[b] = 1.0f;
+  // action range: the actuators' ctrlrange when the actions are the model's controls
+  const mjModel* m = task->model ? task->model->m : NULL;
+  for (int j = 0; j < A; j++) {
+    L->act_lo[j] = -1.0f;
+    L->act_hi[j] = 1.0f;
+    if (m && m->nu == A && m->actuator_ctrllimited[j]) {
+      L->act_lo[j] = (float)m->actuator_ctrlrange[2 * j];
+      L->act_hi[j] = (float)m->actuator_ctrlrange[2 * j + 1];
+    }
+  }
+  L->success_ev[0] = -1;
+  for (int e = 0; e < task->n_events; e++)
+    if (strcmp(task->events[e], "success") == 0) L->success_ev[0] = e;
+  am_rng_seed(&L->rng, cfg->seed, 0x6c6561726e6572ULL);  // "learner"
+  if (cfg->load_module[0]) {
+    if (ama_policy_load_module(&L->pol, cfg->load_path, cfg->load_module, 0, err, err_sz)) {
+      ama_ppo_free(L);
+      return NULL;
+    }
+  }
+  if (cfg->freeze[0]) {
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%s", cfg->freeze);
+    char* save = NULL;
+    for (char* tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+      if (ama_policy_freeze(&L->pol, tok, 1, err, err_sz)) {
+        ama_ppo_free(L);
+        return NULL;
+      }
+  }
+  return L;
+}
+
+static float lr_at(const ama_ppo* L) {
+  float lr = L->cfg.ppo.lr;
+  if (strcmp(L->cfg.ppo.lr_schedule, "linear") == 0 && L->cfg.total_steps > 0) {
+    double frac = 1.0 - (double)L->env_steps / (double)L->cfg.total_steps;
+    if (frac < 0.0) frac = 0.0;
+    lr = (float)(lr * frac);
+  }
+  return lr;
+}
+
+// Standard normals from the learner's stream, two per Box-Muller pair.
+static void fill_normal(am_rng* r, float* x, size_t n) {
+  for (size_t i = 0; i < n; i += 2) {
+    double u1 = am_rng_uniform(r), u2 = am_rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    double rad = sqrt(-2.0 * log(u1));
+    x[i] = (float)(rad * cos(6.283185307179586 * u2));
+    if (i + 1 < n) x[i + 1] = (float)(rad * sin(6.283185307179586 * u2));
+  }
+}
+
+// The rollout: T control steps of all N envs. Fills roll (the policy's inputs, as sequences of
+// all N envs), actions, logp, values, rewards, flags and bootstrap values. learn = 0 skips what
+// only the update needs.
+static void rollout(ama_ppo* L, int learn) {
+  ama_policy* p = &L->pol;
+  am_batch* bt = am_pool_batch(L->pool);
+  const int T = L->T, N = L->N, A = p->act_dim, O = p->obs_dim, k = p->cfg.core_tick;
+  const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden;
+  const int cnoise = p->core.cfg.type == AMA_CELL_RNN && p->core.cfg.noise > 0;
+  const int mnoise = p->motor.cfg.type == AMA_CELL_RNN && p->motor.cfg.noise > 0;
+  ama_seq* R = &L->roll;
+  float* motor_noise_base = R->noise + (size_t)R->Tc * N * Hc;
+  const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
+  float stdv[64];
+  for (int j = 0; j < A; j++) stdv[j] = expf(logstd[j]);
+  memcpy(R->core_s0, p->core_s, sizeof(float) * N * (p->core.S ? p->core.S : 1));
+  memcpy(R->motor_s0, p->motor_s, sizeof(float) * N * (p->motor.S ? p->motor.S : 1));
+  L->ep_count = 0;
+  L->ep_return = 0;
+  L->ep_length = 0;
+  L->ep_success = 0;
+  for (int t = 0; t < T; t++) {
+    size_t row = (size_t)t * N;
+    memcpy(L->raw_obs + row * O, bt->obs, sizeof(float) * N * O);
+    ama_norm_apply(&p->norm, bt->obs, R->obs + row * O, N);
+    float* cn = NULL;
+    if (cnoise && t % k == 0) {
+      cn = R->noise + (size_t)(t / k) * N * Hc;
+      fill_normal(&L->rng, cn, (size_t)N * Hc);
+    }
+    float* mn = NULL;
+    if (mnoise) {
+      mn = motor_noise_base + row * Hm;
+      fill_normal(&L->rng, mn, (size_t)N * Hm);
+    }
+    memcpy(R->mask + row, L->next_mask, sizeof(float) * N);
+    ama_policy_step(p, R->obs + row * O, L->next_mask, cn, mn);
+    memcpy(R->prev_act + row * A, p->a_prev_act, sizeof(float) * N * A);
+    memcpy(R->prev_rew + row, p->a_prev_rew, sizeof(float) * N);
+    if (p->a_ticked) memcpy(R->core_mask + (size_t)(t / k) * N, p->a_core_mask, sizeof(float) * N);
+    memcpy(L->values + row, p->a_value, sizeof(float) * N);
+    // sample actions
+    fill_normal(&L->rng, L->eps, (size_t)N * A);
+    float* a = L->actions + row * A;
+    for (int b = 0; b < N; b++) {
+      float lp = 0;
+      for (int j = 0; j < A; j++) {
+        size_t q = (size_t)b * A + j;
+        a[q] = p->a_mean[q] + stdv[j] * L->eps[q];
+        lp += -0.5f * L->eps[q] * L->eps[q] - logstd[j] - 0.5f * AMA_LOG_2PI;
+        float c = a[q];
+        bt->actions[q] = c < L->act_lo[j] ? L->act_lo[j] : c > L->act_hi[j] ? L->act_hi[j] : c;
+      }
+      L->logp[row + b] = lp;
+    }
+    am_pool_step(L->pool);
+    int any_trunc = 0;
+    for (int b = 0; b < N; b++) {
+      float r = bt->rewards[b];
+      if (L->cfg.ppo.action_cost != 0) {
+        float e = 0;
+        for (int j = 0; j < A; j++) e += bt->actions[b * A + j] * bt->actions[b * A + j];
+        r -= L->cfg.ppo.action_cost * e;
+      }
+      L->rewards[row + b] = r;
+      L->terminated[row + b] = bt->terminated[b];
+      L->truncated[row + b] = bt->truncated[b] && !bt->terminated[b];
+      any_trunc |= L->truncated[row + b];
+      int done = bt->terminated[b] || bt->truncated[b];
+      L->next_mask[b] = done ? 0.0f : 1.0f;
+      L->run_return[b] += bt->rewards[b];
+      L->run_length[b] += 1;
+      if (L->success_ev[0] >= 0 && (bt->events[b] >> L->success_ev[0]) & 1u) L->run_success[b] = 1;
+      if (done) {
+        L->ep_count++;
+        L->ep_return += L->run_return[b];
+        L->ep_length += L->run_length[b];
+        L->ep_success += L->run_success[b];
+        L->run_return[b] = 0;
+        L->run_length[b] = 0;
+        L->run_success[b] = 0;
+      }
+    }
+    ama_policy_set_feedback(p, bt->actions, bt->rewards);
+    if (learn && any_trunc) {
+      // V(final obs): the value the policy would give the ended episode's next step
+      ama_norm_apply(&p->norm, bt->final_obs, L->obs_n, N);
+      ama_policy_peek_value(p, L->obs_n, NULL, L->next_value);
+      for (int b = 0; b < N; b++)
+        if (L->truncated[row + b]) L->final_value[row + b] = L->next_value[b];
+    }
+  }
+  if (learn) {
+    ama_norm_apply(&p->norm, bt->obs, L->obs_n, N);
+    ama_policy_peek_value(p, L->obs_n, L->next_mask, L->next_value);
+  }
+  L->env_steps += (int64_t)T * N;
+}
+
+void ama_ppo_rollout_only(ama_ppo* L) { rollout(L, 0); }
+
+// Gathers the envs perm[j0 .. j0+B) of the rollout into the minibatch sequence.
+static void gather(ama_ppo* L, int j0) {
+  ama_policy* p = &L->pol;
+  ama_seq* R = &L->roll;
+  ama_seq* S = &L->seq;
+  const int T = L->T, N = L->N, B = L->B, A = p->act_dim, O = p->obs_dim, Tc = R->Tc;
+  const int Sc = p->core.S ? p->core.S : 1, Sm = p->motor.S ? p->motor.S : 1;
+  const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden;
+  for (int j = 0; j < B; j++) {
+    int e = L->perm[j0 + j];
+    memcpy(S->core_s0 + (size_t)j * Sc, R->core_s0 + (size_t)e * Sc, sizeof(float) * Sc);
+    memcpy(S->motor_s0 + (size_t)j * Sm, R->motor_s0 + (size_t)e * Sm, sizeof(float) * Sm);
+    for (int t = 0; t < T; t++) {
+      size_t src = (size_t)t * N + e, dst = (size_t)t * B + j;
+      memcpy(S->obs + dst * O, R->obs + src * O, sizeof(float) * O);
+      memcpy(S->prev_act + dst * A, R->prev_act + src * A, sizeof(float) * A);
+      memcpy(L->mb_act + dst * A, L->actions + src * A, sizeof(float) * A);
+      S->prev_rew[dst] = R->prev_rew[src];
+      S->mask[dst] = R->mask[src];
+      L->mb_logp[dst] = L->logp[src];
+      L->mb_adv[dst] = L->adv[src];
+      L->mb_ret[dst] = L->ret[src];
+      memcpy(S->noise + (size_t)Tc * B * Hc + dst * Hm, R->noise + (size_t)Tc * N * Hc + src * Hm,
+             sizeof(float) * Hm);
+    }
+    for (int t = 0; t < Tc; t++) {
+      size_t src = (size_t)t * N + e, dst = (size_t)t * B + j;
+      S->core_mask[dst] = R->core_mask[src];
+      memcpy(S->noise + dst * Hc, R->noise + src * Hc, sizeof(float) * Hc);
+    }
+  }
+}
+
+int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
+  ama_policy* p = &L->pol;
+  const int T = L->T, N = L->N, B = L->B, A = p->act_dim;
+  double t0 = am_now();
+  rollout(L, 1);
+  double t1 = am_now();
+  ama_gae(T, N, L->cfg.ppo.gamma, L->cfg.ppo.lambda, L->rewards, L->values, L->terminated,
+          L->truncated, L->final_value, L->next_value, L->adv, L->ret);
+  // update the observation statistics with this rollout (used from the next rollout on)
+  ama_norm_update(&p->norm, L->raw_obs, T * N);
+  float lr = lr_at(L);
+  ama_ppo_coefs co = {L->cfg.ppo.clip, L->cfg.ppo.vf_coef, L->cfg.ppo.ent_coef};
+  ama_ppo_stats acc = {0}, ms;
+  double gn_sum = 0;
+  int n_mb = 0;
+  const int TB = T * B;
+  float* dlogstd = p->params.g + p->params.t[p->i_logstd].offset;
+  for (int ep = 0; ep < L->cfg.ppo.epochs; ep++) {
+    for (int i = 0; i < N; i++) L->perm[i] = i;
+    for (int i = N - 1; i > 0; i--) {  // Fisher-Yates with the learner's stream
+      int j = (int)(am_rng_next(&L->rng) % (uint64_t)(i + 1));
+      int tmp = L->perm[i];
+      L->perm[i] = L->perm[j];
+      L->perm[j] = tmp;
+    }
+    for (int mb = 0; mb < L->cfg.ppo.minibatches; mb++) {
+      gather(L, mb * B);
+      if (L->cfg.ppo.norm_adv) {
+        double s = 0, s2 = 0;
+        for (int i = 0; i < TB; i++) s += L->mb_adv[i];
+        double mu = s / TB;
+        for (int i = 0; i < TB; i++) s2 += (L->mb_adv[i] - mu) * (L->mb_adv[i] - mu);
+        double sd = sqrt(s2 / TB) + 1e-8;
+        for (int i = 0; i < TB; i++) L->mb_adv[i] = (float)((L->mb_adv[i] - mu) / sd);
+      }
+      ama_policy_seq_forward(p, &L->seq, T, B);
+      memset(p->params.g, 0, sizeof(float) * p->params.count);
+      const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
+      ama_ppo_loss_grad(&co, TB, A, L->seq.mean, logstd, L->seq.value, L->mb_act, L->mb_logp,
+                        L->mb_adv, L->mb_ret, 1.0f / TB, L->dmean, dlogstd, L->dvalue, &ms);
+      ama_policy_seq_backward(p, &L->seq, T, B, L->dmean, L->dvalue);
+      double gn = ama_grad_norm(&p->params);
+      if (L->cfg.ppo.max_grad_norm > 0 && gn > L->cfg.ppo.max_grad_norm)
+        ama_grad_scale(&p->params, (float)(L->cfg.ppo.max_grad_norm / (gn + 1e-6)));
+      ama_adam_step(&p->params, lr, 0.9f, 0.999f, L->cfg.ppo.adam_eps);
+      acc.loss += ms.loss;
+      acc.pg_loss += ms.pg_loss;
+      acc.v_loss += ms.v_loss;
+      acc.entropy += ms.entropy;
+      acc.approx_kl += ms.approx_kl;
+      acc.clip_frac += ms.clip_frac;
+      gn_sum += gn;
+      n_mb++;
+    }
+  }
+  L->iteration++;
+  double t2 = am_now();
+  if (st) {
+    memset(st, 0, sizeof(*st));
+    st->env_steps = L->env_steps;
+    st->iteration = L->iteration;
+    st->episodes = L->ep_count;
+    st->mean_return = L->ep_count ? L->ep_return / L->ep_count : NAN;
+    st->mean_length = L->ep_count ? (double)L->ep_length / L->ep_count : NAN;
+    st->success = (L->success_ev[0] >= 0 && L->ep_count) ? (double)L->ep_success / L->ep_count : NAN;
+    st->lr = lr;
+    st->rollout_s = t1 - t0;
+    st->learn_s = t2 - t1;
+    st->loss.loss = acc.loss / n_mb;
+    st->loss.pg_loss = acc.pg_loss / n_mb;
+    st->loss.v_loss = acc.v_loss / n_mb;
+    st->loss.entropy = acc.entropy / n_mb;
+    st->loss.approx_kl = acc.approx_kl / n_mb;
+    st->loss.clip_frac = acc.clip_frac / n_mb;
+    st->grad_norm = gn_sum / n_mb;
+    double vm = 0, rm = 0, n = (double)T * N;
+    for (int i = 0; i < T * N; i++) rm += L->ret[i];
+    rm /= n;
+    double vr = 0, ve = 0;
+    for (int i = 0; i < T * N; i++) {
+      vr += (L->ret[i] - rm) * (L->ret[i] - rm);
+      ve += (L->ret[i] - L->values[i]) * (L->ret[i] - L->values[i]);
+    }
+    (void)vm;
+    st->explained_var = vr > 0 ? 1.0 - ve / vr : NAN;
+    const float* ls = p->params.w + p->params.t[p->i_logstd].offset;
+    double sd = 0;
+    for (int j = 0; j < A; j++) sd += exp(ls[j]);
+    st->action_std = sd / A;
+  }
+  return 0;
+}

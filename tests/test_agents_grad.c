@@ -1,0 +1,361 @@
+// test_agents_grad.c: every backward in agents/ checked against central finite differences.
+//
+// Each check builds a module with random weights, a random loss L = sum_k R_k * out_k (weights R
+// fixed), computes the analytic gradient of L, and compares it with (L(w+e) - L(w-e)) / 2e for a
+// sample of coordinates of every tensor (and of the inputs). The loss is summed in double; the
+// tolerance is relative: |a - n| <= tol * max(|a|, |n|) + atol. A corrupted gradient must fail
+// (negative control), so the comparison is known to have teeth.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ama_agents.h"
+
+static uint64_t g_rng = 12345;
+static double u01(void* unused) {
+  (void)unused;
+  g_rng = g_rng * 6364136223846793005ULL + 1442695040888963407ULL;
+  return (double)(g_rng >> 11) / 9007199254740992.0;
+}
+static float urand(float lo, float hi) { return lo + (hi - lo) * (float)u01(NULL); }
+
+// Compare analytic vs numeric; returns the number of mismatches.
+static int compare(const char* what, double a, double n, double tol, double atol) {
+  double d = fabs(a - n), s = fmax(fabs(a), fabs(n));
+  if (d > tol * s + atol) {
+    fprintf(stderr, "  mismatch %s: analytic %.6g numeric %.6g\n", what, a, n);
+    return 1;
+  }
+  return 0;
+}
+
+//---------------------------------- cells ---------------------------------------------------------
+
+typedef struct cell_case {
+  ama_cell c;
+  ama_params p;
+  ama_cell_cache k;
+  int T, B;
+  float *x, *s0, *mask, *noise, *R, *dx;
+} cell_case;
+
+static double cell_loss(cell_case* cc) {
+  ama_cell_forward(&cc->c, &cc->p, &cc->k, cc->T, cc->B, cc->x, cc->s0, cc->mask, cc->noise, NULL);
+  double L = 0;
+  size_t n = (size_t)cc->T * cc->B * cc->c.cfg.hidden;
+  for (size_t i = 0; i < n; i++) L += (double)cc->R[i] * cc->k.y[i];
+  return L;
+}
+
+static int check_cell(ama_cell_type type, int dale, int use_mask, int corrupt) {
+  cell_case cc;
+  memset(&cc, 0, sizeof(cc));
+  char err[256];
+  ama_cell_cfg cfg = {.type = type, .in = 5, .hidden = 7, .tau = 0.1f, .dt = 0.02f,
+                      .noise = 0.1f, .dale = dale, .exc_frac = 0.8f};
+  cc.T = 6;
+  cc.B = 3;
+  assert_int_equal(ama_cell_init(&cc.c, &cfg, &cc.p, "cell", err, sizeof(err)), 0);
+  assert_int_equal(ama_params_alloc(&cc.p, err, sizeof(err)), 0);
+  ama_cell_init_weights(&cc.c, &cc.p, u01, NULL);
+  // bigger random weights than the default init so every path carries gradient
+  for (size_t i = 0; i < cc.p.count; i++) cc.p.w[i] += urand(-0.3f, 0.3f);
+  assert_int_equal(ama_cell_cache_alloc(&cc.k, &cc.c, cc.T, cc.B, err, sizeof(err)), 0);
+  int I = cfg.in, H = cfg.hidden, S = cc.c.S > 0 ? cc.c.S : 1, T = cc.T, B = cc.B;
+  cc.x = malloc(sizeof(float) * T * B * I);
+  cc.dx = malloc(sizeof(float) * T * B * I);
+  cc.s0 = malloc(sizeof(float) * B * S);
+  cc.mask = malloc(sizeof(float) * T * B);
+  cc.noise = malloc(sizeof(float) * T * B * H);
+  cc.R = malloc(sizeof(float) * T * B * H);
+  for (int i = 0; i < T * B * I; i++) cc.x[i] = urand(-1, 1);
+  for (int i = 0; i < B * S; i++) cc.s0[i] = urand(-0.5f, 0.5f) + (type == AMA_CELL_RNN ? 0.3f : 0);
+  for (int i = 0; i < T * B; i++) cc.mask[i] = 1.0f;
+  if (use_mask) cc.mask[3 * B + 1] = 0.0f;  // env 1 resets before step 3
+  for (int i = 0; i < T * B * H; i++) cc.noise[i] = urand(-1, 1);
+  for (int i = 0; i < T * B * H; i++) cc.R[i] = urand(-1, 1);
+
+  // rate RNN: redraw the inputs until no unit sits within 2e-3 of the relu kink, so that the
+  // finite differences measure the derivative rather than the kink
+  for (int tries = 0; type == AMA_CELL_RNN && tries < 50; tries++) {
+    cell_loss(&cc);
+    float mn = 1e9f;
+    for (int i = 0; i < T * B * H; i++) mn = fminf(mn, fabsf(cc.k.s_out[i]));
+    if (mn > 2e-3f) break;
+    for (int i = 0; i < T * B * I; i++) cc.x[i] = urand(-1, 1);
+  }
+  cell_loss(&cc);
+  memset(cc.p.g, 0, sizeof(float) * cc.p.count);
+  ama_cell_backward(&cc.c, &cc.p, &cc.k, T, B, cc.x, cc.mask, cc.R, cc.dx);
+  if (corrupt) cc.p.g[cc.p.t[cc.c.iWx].offset] *= 1.5f, cc.p.g[cc.p.t[cc.c.iWx].offset] += 0.05f;
+
+  int bad = 0;
+  const float eps = 1e-3f;
+  char what[96];
+  for (int ti = 0; ti < cc.p.n_tensors; ti++) {
+    ama_tensor* t = &cc.p.t[ti];
+    size_t n = (size_t)t->rows * t->cols;
+    for (size_t q = 0; q < n; q++) {
+      float* w = cc.p.w + t->offset + q;
+      float w0 = *w;
+      if (dale && ti == cc.c.iWh && fabsf(w0) < 2 * eps) continue;  // |w| kink
+      double num[2];
+      for (int e = 0; e < 2; e++) {  // two step sizes: a relu kink inside one step spoils it
+        float h = e ? eps / 8 : eps;
+        *w = w0 + h;
+        double lp = cell_loss(&cc);
+        *w = w0 - h;
+        double lm = cell_loss(&cc);
+        *w = w0;
+        num[e] = (lp - lm) / (2 * h);
+      }
+      snprintf(what, sizeof(what), "%s %s[%zu]", ama_cell_type_name(type), t->name, q);
+      double a = cc.p.g[t->offset + q];
+      int best = fabs(a - num[1]) < fabs(a - num[0]);
+      bad += compare(what, a, num[best], 2e-2, best ? 5e-3 : 2e-3);
+    }
+  }
+  for (int q = 0; q < T * B * I; q++) {
+    float x0 = cc.x[q];
+    double num[2];
+    for (int e = 0; e < 2; e++) {
+      float h = e ? eps / 8 : eps;
+      cc.x[q] = x0 + h;
+      double lp = cell_loss(&cc);
+      cc.x[q] = x0 - h;
+      double lm = cell_loss(&cc);
+      cc.x[q] = x0;
+      num[e] = (lp - lm) / (2 * h);
+    }
+    snprintf(what, sizeof(what), "%s dx[%d]", ama_cell_type_name(type), q);
+    int best = fabs(cc.dx[q] - num[1]) < fabs(cc.dx[q] - num[0]);
+    bad += compare(what, cc.dx[q], num[best], 2e-2, best ? 5e-3 : 2e-3);
+  }
+  ama_cell_cache_free(&cc.k);
+  ama_cell_free(&cc.c);
+  ama_params_free(&cc.p);
+  free(cc.x), free(cc.dx), free(cc.s0), free(cc.mask), free(cc.noise), free(cc.R);
+  return bad;
+}
+
+static void test_grad_mlp(void** s) { assert_int_equal(check_cell(AMA_CELL_MLP, 0, 0, 0), 0); }
+static void test_grad_gru(void** s) { assert_int_equal(check_cell(AMA_CELL_GRU, 0, 1, 0), 0); }
+static void test_grad_lstm(void** s) { assert_int_equal(check_cell(AMA_CELL_LSTM, 0, 1, 0), 0); }
+static void test_grad_rnn(void** s) { assert_int_equal(check_cell(AMA_CELL_RNN, 0, 1, 0), 0); }
+static void test_grad_rnn_dale(void** s) { assert_int_equal(check_cell(AMA_CELL_RNN, 1, 1, 0), 0); }
+static void test_grad_check_has_teeth(void** s) {
+  assert_true(check_cell(AMA_CELL_GRU, 0, 1, 1) > 0);
+}
+
+// Dale's law: the effective recurrent weights obey the sign of the presynaptic unit, whatever the
+// raw parameters are (including after they are pushed to the wrong sign).
+static void test_dale_signs(void** s) {
+  ama_cell c;
+  ama_params p;
+  memset(&p, 0, sizeof(p));
+  char err[256];
+  ama_cell_cfg cfg = {.type = AMA_CELL_RNN, .in = 3, .hidden = 10, .tau = 0.1f, .dt = 0.02f,
+                      .dale = 1, .exc_frac = 0.8f};
+  assert_int_equal(ama_cell_init(&c, &cfg, &p, "rnn", err, sizeof(err)), 0);
+  assert_int_equal(ama_params_alloc(&p, err, sizeof(err)), 0);
+  ama_cell_init_weights(&c, &p, u01, NULL);
+  float* W = ama_params_view(&p, "rnn.Wh");
+  for (int i = 0; i < 100; i++) W[i] = urand(-1, 1);
+  ama_cell_prepare(&c, &p);
+  int ne = 0;
+  for (int j = 0; j < 10; j++) ne += c.sign[j] > 0;
+  assert_int_equal(ne, 8);
+  for (int i = 0; i < 10; i++)
+    for (int j = 0; j < 10; j++) {
+      float w = c.Wh_eff[i * 10 + j];
+      if (j < 8) assert_true(w >= 0);
+      else assert_true(w <= 0);
+      assert_float_equal(fabsf(w), fabsf(W[i * 10 + j]), 0);
+    }
+  ama_cell_free(&c);
+  ama_params_free(&p);
+}
+
+//---------------------------------- Gaussian head and PPO loss ------------------------------------
+
+// Checks ama_ppo_loss_grad (the per-sample PPO objective for a Gaussian policy) against finite
+// differences in mean, log-std and value.
+static void test_grad_ppo_loss(void** s) {
+  enum { N = 6, A = 3 };
+  float mean[N * A], act[N * A], logstd[A], value[N], old_logp[N], adv[N], ret[N];
+  for (int i = 0; i < N * A; i++) mean[i] = urand(-1, 1), act[i] = urand(-1.5f, 1.5f);
+  for (int j = 0; j < A; j++) logstd[j] = urand(-1, 0);
+  for (int n = 0; n < N; n++) value[n] = urand(-1, 1), adv[n] = urand(-1, 1), ret[n] = urand(-1, 1);
+  // old log-probs near the current ones so that some samples are clipped and some are not
+  ama_gauss_logp(old_logp, act, mean, logstd, N, A);
+  for (int n = 0; n < N; n++) old_logp[n] += (n % 3 == 0) ? 0.5f : urand(-0.05f, 0.05f);
+  ama_ppo_coefs co = {.clip = 0.2f, .vf_coef = 0.5f, .ent_coef = 0.01f};
+  float dmean[N * A], dlogstd[A], dvalue[N];
+  ama_ppo_stats st;
+  memset(dlogstd, 0, sizeof(dlogstd));
+  ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
+                    dlogstd, dvalue, &st);
+  const float eps = 1e-3f;
+  int bad = 0;
+  char what[64];
+  float dm2[N * A], dl2[A], dv2[N];
+#define LOSS() (memset(dl2, 0, sizeof(dl2)),                                                     \
+                ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret,     \
+                                  1.0f / N, dm2, dl2, dv2, &st), st.loss)
+  for (int i = 0; i < N * A; i++) {
+    float m0 = mean[i];
+    mean[i] = m0 + eps;
+    double lp = LOSS();
+    mean[i] = m0 - eps;
+    double lm = LOSS();
+    mean[i] = m0;
+    snprintf(what, sizeof(what), "dmean[%d]", i);
+    bad += compare(what, dmean[i], (lp - lm) / (2 * eps), 2e-2, 1e-3);
+  }
+  for (int j = 0; j < A; j++) {
+    float l0 = logstd[j];
+    logstd[j] = l0 + eps;
+    double lp = LOSS();
+    logstd[j] = l0 - eps;
+    double lm = LOSS();
+    logstd[j] = l0;
+    snprintf(what, sizeof(what), "dlogstd[%d]", j);
+    bad += compare(what, dlogstd[j], (lp - lm) / (2 * eps), 2e-2, 1e-3);
+  }
+  for (int n = 0; n < N; n++) {
+    float v0 = value[n];
+    value[n] = v0 + eps;
+    double lp = LOSS();
+    value[n] = v0 - eps;
+    double lm = LOSS();
+    value[n] = v0;
+    snprintf(what, sizeof(what), "dvalue[%d]", n);
+    bad += compare(what, dvalue[n], (lp - lm) / (2 * eps), 2e-2, 1e-3);
+  }
+#undef LOSS
+  assert_int_equal(bad, 0);
+  assert_true(st.clip_frac > 0 && st.clip_frac < 1);  // both regimes were exercised
+}
+
+// Gaussian log-density against a direct double-precision evaluation.
+static void test_gauss_logp(void** s) {
+  float a[4] = {0.3f, -1.0f, 2.0f, 0.0f}, m[4] = {0.0f, 0.5f, 1.0f, 0.0f}, ls[2] = {-0.5f, 0.2f};
+  float lp[2];
+  ama_gauss_logp(lp, a, m, ls, 2, 2);
+  for (int n = 0; n < 2; n++) {
+    double ref = 0;
+    for (int j = 0; j < 2; j++) {
+      double sd = exp(ls[j]), z = (a[n * 2 + j] - m[n * 2 + j]) / sd;
+      ref += -0.5 * z * z - log(sd) - 0.5 * log(2 * M_PI);
+    }
+    assert_float_equal(lp[n], ref, 1e-5);
+  }
+  assert_float_equal(ama_gauss_entropy(ls, 2), (-0.5 + 0.2) + 1.0 + log(2 * M_PI), 1e-5);
+}
+
+//---------------------------------- the whole policy ----------------------------------------------
+
+// Gradient of a loss on the policy's outputs (action means, log-std, values, activity) w.r.t.
+// every parameter, through time, the core tick, the routing and the heads.
+static int check_policy(const char* core, const char* motor, int tick, int extras) {
+  ama_policy_cfg cfg;
+  ama_policy_cfg_default(&cfg);
+  char err[512];
+  snprintf(cfg.core_type, sizeof(cfg.core_type), "%s", core);
+  snprintf(cfg.motor_type, sizeof(cfg.motor_type), "%s", motor);
+  cfg.core_hidden = 6;
+  cfg.motor_hidden = 5;
+  cfg.core_tick = tick;
+  cfg.prev_action = extras;
+  cfg.prev_reward = extras;
+  cfg.activity_reg = extras ? 0.3f : 0.0f;
+  cfg.rnn_noise = 0.1f;
+  am_obs_group groups[2] = {{"proprioception", 0, 3}, {"task", 3, 2}};
+  ama_policy pol;
+  int T = 6, B = 2, A = 2, O = 5;
+  assert_int_equal(ama_policy_init(&pol, &cfg, groups, 2, O, A, T, B, 1, 7, err, sizeof(err)), 0);
+  for (size_t i = 0; i < pol.params.count; i++) pol.params.w[i] += urand(-0.2f, 0.2f);
+  ama_seq seq;
+  assert_int_equal(ama_seq_alloc(&seq, &pol, T, B, err, sizeof(err)), 0);
+  for (int i = 0; i < T * B * O; i++) seq.obs[i] = urand(-1, 1);
+  for (int i = 0; i < T * B * A; i++) seq.prev_act[i] = urand(-1, 1);
+  for (int i = 0; i < T * B; i++) seq.prev_rew[i] = urand(-1, 1), seq.mask[i] = 1;
+  seq.mask[3 * B + 1] = 0;
+  for (int i = 0; i < B * pol.core.S; i++) seq.core_s0[i] = urand(-0.5f, 0.5f);
+  for (int i = 0; i < B * pol.motor.S; i++) seq.motor_s0[i] = urand(-0.5f, 0.5f);
+  for (size_t i = 0; i < seq.noise_len; i++) seq.noise[i] = urand(-1, 1);
+  float* Rm = malloc(sizeof(float) * T * B * A);
+  float* Rv = malloc(sizeof(float) * T * B);
+  for (int i = 0; i < T * B * A; i++) Rm[i] = urand(-1, 1);
+  for (int i = 0; i < T * B; i++) Rv[i] = urand(-1, 1);
+  float Rs[2] = {0.7f, -0.4f};
+  // L = sum Rm*mean + sum Rv*value + Rs.logstd + activity penalty (returned by backward)
+#define PLOSS()                                                                              \
+  ({                                                                                         \
+    ama_policy_seq_forward(&pol, &seq, T, B);                                                \
+    double L = 0;                                                                            \
+    for (int i = 0; i < T * B * A; i++) L += (double)Rm[i] * seq.mean[i];                    \
+    for (int i = 0; i < T * B; i++) L += (double)Rv[i] * seq.value[i];                       \
+    const float* ls = pol.params.w + pol.params.t[pol.i_logstd].offset;                      \
+    for (int j = 0; j < A; j++) L += Rs[j] * ls[j];                                          \
+    L + ama_policy_activity_cost(&pol, &seq, T, B);                                          \
+  })
+  PLOSS();
+  memset(pol.params.g, 0, sizeof(float) * pol.params.count);
+  float* dlogstd = pol.params.g + pol.params.t[pol.i_logstd].offset;
+  for (int j = 0; j < A; j++) dlogstd[j] += Rs[j];
+  ama_policy_seq_backward(&pol, &seq, T, B, Rm, Rv);
+  float* g = malloc(sizeof(float) * pol.params.count);
+  memcpy(g, pol.params.g, sizeof(float) * pol.params.count);
+  int bad = 0;
+  const float eps = 1e-3f;
+  char what[96];
+  for (int ti = 0; ti < pol.params.n_tensors; ti++) {
+    ama_tensor* t = &pol.params.t[ti];
+    size_t n = (size_t)t->rows * t->cols;
+    size_t stride = n > 40 ? n / 40 : 1;  // a sample of every tensor
+    for (size_t q = 0; q < n; q += stride) {
+      float* w = pol.params.w + t->offset + q;
+      float w0 = *w;
+      *w = w0 + eps;
+      double lp = PLOSS();
+      *w = w0 - eps;
+      double lm = PLOSS();
+      *w = w0;
+      snprintf(what, sizeof(what), "policy(%s/%s k=%d) %s[%zu]", core, motor, tick, t->name, q);
+      bad += compare(what, g[t->offset + q], (lp - lm) / (2 * eps), 2e-2, 2e-3);
+    }
+  }
+#undef PLOSS
+  free(g);
+  free(Rm);
+  free(Rv);
+  ama_seq_free(&seq);
+  ama_policy_free(&pol);
+  return bad;
+}
+
+static void test_grad_policy_gru(void** s) { assert_int_equal(check_policy("gru", "gru", 1, 0), 0); }
+static void test_grad_policy_tick(void** s) {
+  assert_int_equal(check_policy("lstm", "gru", 2, 1), 0);
+}
+static void test_grad_policy_rnn(void** s) { assert_int_equal(check_policy("rnn", "mlp", 3, 1), 0); }
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_grad_mlp),        cmocka_unit_test(test_grad_gru),
+      cmocka_unit_test(test_grad_lstm),       cmocka_unit_test(test_grad_rnn),
+      cmocka_unit_test(test_grad_rnn_dale),   cmocka_unit_test(test_grad_check_has_teeth),
+      cmocka_unit_test(test_dale_signs),      cmocka_unit_test(test_gauss_logp),
+      cmocka_unit_test(test_grad_ppo_loss),   cmocka_unit_test(test_grad_policy_gru),
+      cmocka_unit_test(test_grad_policy_tick), cmocka_unit_test(test_grad_policy_rnn),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
