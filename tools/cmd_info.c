@@ -33,7 +33,8 @@ static const char* actuator_kind(const mjModel* m, int i) {
   if (gain == mjGAIN_MUSCLE) return "muscle";
   const mjtNum* g = m->actuator_gainprm + i * mjNGAIN;
   const mjtNum* b = m->actuator_biasprm + i * mjNBIAS;
-  int servo = gain == mjGAIN_FIXED && bias == mjBIAS_AFFINE && b[1] == -g[0] && g[0] > 0;
+  // A position servo: force = gain * ctrl + b0 - kp * q (- kv * qdot), i.e. negative position bias.
+  int servo = gain == mjGAIN_FIXED && bias == mjBIAS_AFFINE && b[1] < 0 && g[0] > 0;
   if (servo) return dyn == mjDYN_FILTER ? "position servo (filtered)" : "position servo";
   if (gain == mjGAIN_FIXED && bias == mjBIAS_NONE)
     return dyn == mjDYN_FILTER ? "torque motor (filtered)" : dyn == mjDYN_NONE ? "motor" : "general";
