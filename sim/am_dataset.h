@@ -1,0 +1,251 @@
+// am_dataset.h: animat's recorded datasets (public header, part of sim/).
+//
+// What it is: the writer, reader and recovery of the ".rollout" dataset format (specified byte by
+// byte in docs/dataset-format.md), and a recorder that turns an env pool's batch buffers into
+// dataset rows. A dataset is self-described: named channels (dtype, shape per step, group, units,
+// labels), one row per (episode, control step); rows of one episode are stored in chunks, each an
+// independent zstd frame with a CRC-32; an index at the end gives random access by episode. A file
+// whose writer died is readable up to its last complete chunk (the reader rescans it).
+// What it is not: no printing, no exiting, no networks (network channels are just more channels
+// that the caller registers and fills). Errors are return codes with a message in err.
+//
+// Thread safety: a writer or reader is used by one thread at a time; open one reader per thread.
+#ifndef AM_DATASET_H
+#define AM_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "am_sim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AM_DS_VERSION_MAJOR 1  // readers refuse other majors
+#define AM_DS_VERSION_MINOR 0  // readers accept newer minors (they only add things readers skip)
+#define AM_DS_MAX_DIMS 4       // dimensions of a channel's per-step shape
+#define AM_DS_MAX_CHANNELS 1024
+
+//---------------------------------- channels ------------------------------------------------------
+
+typedef enum am_dtype {
+  AM_DT_F32 = 1,
+  AM_DT_F64 = 2,
+  AM_DT_I32 = 3,
+  AM_DT_U8 = 4,
+  AM_DT_U32 = 5,
+  AM_DT_I64 = 6,
+} am_dtype;
+
+size_t am_dtype_size(am_dtype t);       // bytes per element, 0 for an unknown dtype
+const char* am_dtype_name(am_dtype t);  // "f32", "f64", "i32", "u8", "u32", "i64" or "?"
+
+#define AM_DS_CH_DELTA 1u  // stored as differences between consecutive rows (smooth channels)
+
+// A channel's description. Strings are copied by the writer (NULL: empty).
+typedef struct am_channel_def {
+  const char* name;    // unique, e.g. "qpos", "obs/proprioception", "core/h"
+  const char* group;   // "time", "body", "obs", "action", "reward", "task", "network", ...
+  const char* units;   // e.g. "s", "rad or m (per joint)", "" when unitless or unknown
+  const char* labels;  // optional comma-separated names of the last dimension's entries
+  am_dtype dtype;
+  int ndim;                         // 0 (a scalar per step) .. AM_DS_MAX_DIMS
+  uint32_t shape[AM_DS_MAX_DIMS];   // per-step shape
+  uint32_t flags;                   // AM_DS_CH_*
+} am_channel_def;
+
+// A channel as the reader sees it (strings owned by the reader).
+typedef struct am_ds_channel {
+  char* name;
+  char* group;
+  char* units;
+  char* labels;
+  am_dtype dtype;
+  int ndim;
+  uint32_t shape[AM_DS_MAX_DIMS];
+  uint32_t flags;
+  size_t elems;      // elements per step (product of shape; 1 for a scalar)
+  size_t row_bytes;  // bytes per step
+} am_ds_channel;
+
+//---------------------------------- writer --------------------------------------------------------
+
+typedef struct am_ds_writer am_ds_writer;
+
+// Creates the file. Refuses an existing path unless force (then truncates it). Nothing is written
+// before am_ds_begin. Returns NULL with a message on failure.
+am_ds_writer* am_ds_create(const char* path, int force, char* err, size_t err_sz);
+
+// Adds a metadata entry (text key, text or binary value of len bytes; len < 0: strlen). Before
+// am_ds_begin. Conventional keys are listed in docs/dataset-format.md ("model.xml", "task.name"...).
+int am_ds_set_meta(am_ds_writer* w, const char* key, const void* value, long len);
+
+// Registers a channel before am_ds_begin. Returns its index (0, 1, ...) or -1 (the message is in
+// am_ds_writer_error).
+int am_ds_add_channel(am_ds_writer* w, const am_channel_def* def);
+
+// Writes the header, metadata and channel table, and allocates the row buffers of n_slots
+// independent streams (e.g. one per env) of up to chunk_rows rows (0: automatic, about 1 MiB of
+// raw data per chunk). n_init: doubles of initial state stored with each episode's first chunk.
+int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init);
+
+// Starts an episode in a slot (flushing nothing: the slot's previous episode must have ended or
+// is flushed as incomplete). episode: the dataset's episode id (unique, from 0). init: n_init
+// doubles (may be NULL when n_init is 0).
+int am_ds_episode_begin(am_ds_writer* w, int slot, int64_t episode, const double* init);
+
+// Where the slot's current row of channel ch goes (row_bytes bytes). Valid until the next
+// am_ds_row_commit on that slot.
+void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch);
+
+// Ends the slot's current row. end: 0 (the episode goes on), or AM_DS_END_* bits (the episode
+// ended with this row; its last chunk is written). A full chunk is compressed and written.
+#define AM_DS_END 1u         // the episode ended at this row
+#define AM_DS_TERMINATED 2u  // ... by the task's rules
+#define AM_DS_TRUNCATED 4u   // ... by the time limit or instability
+int am_ds_row_commit(am_ds_writer* w, int slot, uint32_t end);
+
+// Writes rows still buffered (their episodes marked incomplete), the index and the trailer, syncs
+// and closes. Frees w in every case. Returns 0 or -1 with a message (e.g. disk full).
+int am_ds_close(am_ds_writer* w, char* err, size_t err_sz);
+
+// Closes and deletes the file (after an error or an interrupted recording the caller gives up).
+void am_ds_abort(am_ds_writer* w);
+
+// The first error the writer met ("" when none). Once set, every call fails.
+const char* am_ds_writer_error(const am_ds_writer* w);
+
+// Bytes written so far, raw bytes of rows written so far.
+uint64_t am_ds_writer_bytes(const am_ds_writer* w);
+uint64_t am_ds_writer_raw_bytes(const am_ds_writer* w);
+
+//---------------------------------- reader --------------------------------------------------------
+
+typedef struct am_ds_reader am_ds_reader;
+
+typedef struct am_ds_episode {
+  int64_t id;         // episode id given by the writer
+  int env;            // slot (env) that ran it
+  int64_t steps;      // rows recorded
+  int first_chunk;    // index into the chunk table; its chunks are consecutive there
+  int n_chunks;
+  int complete;       // the episode's end was recorded
+  int terminated;     // ended by the task's rules
+  int truncated;      // ended by the time limit or instability
+} am_ds_episode;
+
+typedef struct am_ds_chunk {
+  uint64_t offset;       // of the chunk's block header in the file
+  int64_t episode;       // episode id
+  uint32_t env, first_step, rows, flags;  // flags: AM_DS_CHUNK_*
+  uint32_t stored_bytes; // payload bytes in the file
+  uint32_t raw_bytes;    // decompressed body bytes
+} am_ds_chunk;
+#define AM_DS_CHUNK_FIRST 1u       // first chunk of its episode (holds the initial state)
+#define AM_DS_CHUNK_LAST 2u        // the episode ended in this chunk
+#define AM_DS_CHUNK_TERMINATED 4u
+#define AM_DS_CHUNK_TRUNCATED 8u
+
+// Opens a dataset: checks the header, metadata and channel table, then reads the index; when the
+// index is missing or damaged, scans the chunks instead (am_ds_recovered says so and why).
+// Returns NULL with a message naming the field or block at fault.
+am_ds_reader* am_ds_open(const char* path, char* err, size_t err_sz);
+// The same over a memory buffer (not copied; must outlive the reader). name is used in messages.
+am_ds_reader* am_ds_open_memory(const void* data, size_t size, const char* name, char* err,
+                                size_t err_sz);
+void am_ds_reader_free(am_ds_reader* r);
+
+// 1 when the index was not usable and the chunks were found by scanning; note says why and where
+// the scan stopped ("" otherwise).
+int am_ds_recovered(const am_ds_reader* r, const char** note);
+
+void am_ds_version(const am_ds_reader* r, int* major, int* minor);
+int am_ds_num_meta(const am_ds_reader* r);
+const char* am_ds_meta_key(const am_ds_reader* r, int i);
+// A metadata value by key (NUL-terminated; *len gets its length when len is not NULL). NULL if absent.
+const char* am_ds_meta(const am_ds_reader* r, const char* key, size_t* len);
+
+int am_ds_num_channels(const am_ds_reader* r);
+const am_ds_channel* am_ds_get_channel(const am_ds_reader* r, int i);
+int am_ds_find_channel(const am_ds_reader* r, const char* name);  // index or -1
+
+int64_t am_ds_num_episodes(const am_ds_reader* r);
+const am_ds_episode* am_ds_get_episode(const am_ds_reader* r, int64_t i);  // sorted by id
+int64_t am_ds_find_episode(const am_ds_reader* r, int64_t id);  // index or -1
+int am_ds_num_chunks(const am_ds_reader* r);
+const am_ds_chunk* am_ds_get_chunk(const am_ds_reader* r, int i);
+int am_ds_num_init(const am_ds_reader* r);  // doubles of initial state per episode
+
+// Reads episode i (index, not id): for every channel c with dst[c] != NULL, writes
+// steps x row_bytes bytes to dst[c]. init (may be NULL) receives the initial state. Checks every
+// chunk's CRC and sizes. Returns 0 or -1 naming the chunk.
+int am_ds_read_episode(am_ds_reader* r, int64_t i, void* const* dst, double* init, char* err,
+                       size_t err_sz);
+// One channel of episode i into dst (steps x row_bytes bytes).
+int am_ds_read_channel(am_ds_reader* r, int64_t i, int ch, void* dst, char* err, size_t err_sz);
+
+// Reads and checks every block (header CRCs, payload CRCs, decompression, sizes). Returns 0, or -1
+// with a message naming the first bad chunk; *n_bad (may be NULL) counts bad chunks.
+int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz);
+
+// Sizes: the file, the chunks' payloads, and the raw (uncompressed, unfiltered) row data.
+void am_ds_sizes(const am_ds_reader* r, uint64_t* file_bytes, uint64_t* stored_bytes,
+                 uint64_t* raw_bytes);
+
+//---------------------------------- recorder: env pool -> dataset ---------------------------------
+
+// The recorder registers the standard channels of a pool's task (step, time, obs per group,
+// action, reward and terms, terminated/truncated/unstable, events, task variables, and with
+// export_state the body: qpos, qvel, act, ctrl, actuator_force, sensordata), the metadata of the
+// model and task, and records the initial state (time, qpos, qvel, act) of every episode.
+// Usage: am_rec_create; am_rec_add_channel for extra per-env channels (e.g. the network's);
+// am_rec_begin; then after every am_pool_step, am_rec_step; then am_rec_close.
+typedef struct am_rec am_rec;
+
+typedef struct am_rec_config {
+  const char* path;
+  int force;            // overwrite an existing file
+  int64_t episodes;     // episodes to record (ids 0..episodes-1, in the order they start)
+  int chunk_rows;       // 0: automatic
+  const char* task_params;  // the task's key=value overrides, one per line (metadata)
+  uint64_t seed;
+  const char* policy;       // "random", or the checkpoint's path
+  const char* policy_hash;  // identity of the checkpoint (e.g. its hash), or NULL
+  int64_t policy_step;      // training step of the checkpoint (-1: none)
+} am_rec_config;
+
+// The pool must have been created with export_state = 1 (else the body channels are absent) and
+// must not have been stepped yet (the first episodes' initial states are taken from its envs).
+am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t err_sz);
+// An extra per-env channel read from src (num_envs x row_bytes contiguous, valid whenever
+// am_rec_step runs). Returns the channel index or -1.
+int am_rec_add_channel(am_rec* rec, const am_channel_def* def, const void* src, char* err,
+                       size_t err_sz);
+// Adds metadata (before am_rec_begin).
+int am_rec_set_meta(am_rec* rec, const char* key, const char* value);
+int am_rec_begin(am_rec* rec, char* err, size_t err_sz);
+// Records the step the pool just took. Returns 1 when every requested episode is complete,
+// 0 to go on, -1 on a write error (message in err).
+int am_rec_step(am_rec* rec, char* err, size_t err_sz);
+int64_t am_rec_episodes_done(const am_rec* rec);
+int64_t am_rec_rows(const am_rec* rec);
+// Finishes the file (episodes not complete are kept and marked incomplete). Frees rec.
+int am_rec_close(am_rec* rec, char* err, size_t err_sz);
+void am_rec_abort(am_rec* rec);  // deletes the file, frees rec
+
+//---------------------------------- replay --------------------------------------------------------
+
+// Re-simulates episode i of a dataset from its recorded initial state and controls on the model
+// rebuilt from the embedded MJCF, and writes the largest |qpos - recorded qpos| over its steps.
+// Needs the qpos and ctrl channels. Returns 0 or -1.
+int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, double* max_dev,
+                        char* err, size_t err_sz);
+
+// CRC-32 (IEEE 802.3 polynomial, reflected, as zlib's crc32) continuing from crc (start with 0).
+uint32_t am_crc32(uint32_t crc, const void* data, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif  // AM_DATASET_H
