@@ -61,6 +61,7 @@ typedef struct ama_ppo_cfg {
   float max_grad_norm;  // global gradient norm clip (0: none)
   int norm_adv;         // 1: normalise advantages per minibatch
   float action_cost;    // extra reward -action_cost * |a|^2 (energy), 0: none
+  int norm_reward;      // 1: divide rewards by the running std of the discounted return
   float adam_eps;
 } ama_ppo_cfg;
 

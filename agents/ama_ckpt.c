@@ -162,6 +162,10 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   w_f64s(&w, L->run_return, N);
   for (int b = 0; b < N; b++) w_u32(&w, (uint32_t)L->run_length[b]);
   for (int b = 0; b < N; b++) w_u32(&w, (uint32_t)L->run_success[b]);
+  w_f64s(&w, L->disc, N);
+  w_f64s(&w, &L->rr_count, 1);
+  w_f64s(&w, &L->rr_mean, 1);
+  w_f64s(&w, &L->rr_m2, 1);
   w_end(&w, s);
   // env states
   const am_task* task = am_pool_task(L->pool);
@@ -481,6 +485,10 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   rd_f64s(&s, L->run_return, N);
   for (int b = 0; b < N; b++) L->run_length[b] = (int32_t)rd_u32(&s);
   for (int b = 0; b < N; b++) L->run_success[b] = (int32_t)rd_u32(&s);
+  rd_f64s(&s, L->disc, N);
+  rd_f64s(&s, &L->rr_count, 1);
+  rd_f64s(&s, &L->rr_mean, 1);
+  rd_f64s(&s, &L->rr_m2, 1);
   if (s.bad || s.pos != s.n) {
     snprintf(err, err_sz, "%s: field 'acting state': wrong size for this policy", path);
     goto out;

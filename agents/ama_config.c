@@ -34,8 +34,8 @@ void ama_config_default(ama_config* c) {
   ama_policy_cfg_default(&c->policy);
   ama_ppo_cfg* p = &c->ppo;
   p->horizon = 64;
-  p->epochs = 4;
-  p->minibatches = 4;
+  p->epochs = 10;
+  p->minibatches = 16;
   p->lr = 3e-4f;
   snprintf(p->lr_schedule, sizeof(p->lr_schedule), "linear");
   p->gamma = 0.99f;
@@ -46,6 +46,7 @@ void ama_config_default(ama_config* c) {
   p->max_grad_norm = 0.5f;
   p->norm_adv = 1;
   p->adam_eps = 1e-5f;
+  p->norm_reward = 1;
   snprintf(c->task, sizeof(c->task), "reacher");
   c->total_steps = 1000000;
   c->num_envs = 64;
@@ -104,6 +105,7 @@ static const key_def KEYS[] = {
     {"max_grad_norm", K_FLOAT, LO(max_grad_norm), 0, "gradient norm clip (0: none)"},
     {"norm_adv", K_INT, LO(norm_adv), 0, "1: normalise advantages"},
     {"action_cost", K_FLOAT, LO(action_cost), 0, "extra reward -c*|a|^2"},
+    {"norm_reward", K_INT, LO(norm_reward), 0, "1: scale rewards by the return's running std"},
     {"adam_eps", K_FLOAT, LO(adam_eps), 0, "Adam epsilon"},
     {"load_module", K_STR, CO(load_module), SZ(load_module), "module to load: core|motor"},
     {"load_path", K_STR, CO(load_path), SZ(load_path), "checkpoint to load it from"},

@@ -37,6 +37,9 @@ struct ama_ppo {
   double run_return[4096];
   int32_t run_length[4096];
   int32_t run_success[4096];
+  // reward scaling: running statistics of the discounted return (per-env accumulators)
+  double disc[4096];
+  double rr_count, rr_mean, rr_m2;
   // this rollout's finished episodes
   int ep_count, ep_success;
   double ep_return;

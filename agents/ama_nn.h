@@ -62,12 +62,12 @@ void ama_adam_step(ama_params* p, float lr, float beta1, float beta2, float eps)
 //---------------------------------- linear ------------------------------------------------------
 
 // y (N x O) = x (N x I) W^T (O x I) + b (O).  b may be NULL. accumulate: y += instead of y =.
-void ama_linear_forward(float* y, const float* x, const float* W, const float* b, int N, int I,
+void ama_linear_forward(float* y, const float* x, const float* W, const float* b, int N, int In,
                         int O, int accumulate);
 // Given dy (N x O): dW (O x I) += dy^T x, db (O) += sum dy, dx (N x I) = (or += when accumulate)
 // dy W. Any of dx, dW, db may be NULL.
 void ama_linear_backward(float* dx, float* dW, float* db, const float* dy, const float* x,
-                         const float* W, int N, int I, int O, int accumulate_dx);
+                         const float* W, int N, int In, int O, int accumulate_dx);
 
 //---------------------------------- recurrent cells ---------------------------------------------
 

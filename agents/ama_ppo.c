@@ -334,6 +334,7 @@ static void rollout(ama_ppo* L, int learn) {
         for (int j = 0; j < A; j++) e += bt->actions[b * A + j] * bt->actions[b * A + j];
         r -= L->cfg.ppo.action_cost * e;
       }
+      if (L->cfg.ppo.norm_reward) L->disc[b] = L->disc[b] * L->cfg.ppo.gamma + r;
       L->rewards[row + b] = r;
       L->terminated[row + b] = bt->terminated[b];
       L->truncated[row + b] = bt->truncated[b] && !bt->terminated[b];
@@ -351,6 +352,24 @@ static void rollout(ama_ppo* L, int learn) {
         L->run_return[b] = 0;
         L->run_length[b] = 0;
         L->run_success[b] = 0;
+      }
+    }
+    if (L->cfg.ppo.norm_reward) {
+      // running variance of the discounted return (Chan's update with this step's N values),
+      // then rewards divided by its std; accumulators restart with each episode
+      double s = 0, s2 = 0;
+      for (int b = 0; b < N; b++) s += L->disc[b];
+      double bm = s / N;
+      for (int b = 0; b < N; b++) s2 += (L->disc[b] - bm) * (L->disc[b] - bm);
+      double na = L->rr_count, nt = na + N, d = bm - L->rr_mean;
+      L->rr_mean += d * N / nt;
+      L->rr_m2 += s2 + d * d * na * N / nt;
+      L->rr_count = nt;
+      float inv = (float)(1.0 / sqrt(L->rr_m2 / L->rr_count + 1e-8));
+      for (int b = 0; b < N; b++) {
+        float r = L->rewards[row + b] * inv;
+        L->rewards[row + b] = r > 10.0f ? 10.0f : r < -10.0f ? -10.0f : r;
+        if (L->next_mask[b] == 0.0f) L->disc[b] = 0;
       }
     }
     ama_policy_set_feedback(p, bt->actions, bt->rewards);

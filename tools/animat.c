@@ -9,6 +9,7 @@ static const cli_command commands[] = {
     {"bodies", "list bodies, or describe one: animat bodies NAME", cmd_bodies},
     {"tasks", "list tasks, or describe one: animat tasks NAME", cmd_tasks},
     {"bench", "benchmarks: animat bench physics --body NAME", cmd_bench},
+    {"train", "train a policy with PPO: animat train --task NAME [--steps N] [--out DIR]", cmd_train},
     {"version", "print animat's and MuJoCo's versions", cmd_version},
 };
 

@@ -23,6 +23,7 @@ int cmd_bodies(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_version(int argc, char** argv);
 int cmd_tasks(int argc, char** argv);
+int cmd_train(int, char**);
 
 // A flag table entry for cli_parse. Flags are "--name VALUE" or "--name=VALUE"; booleans take no
 // value. Repeatable string flags (e.g. --task-param) call `each` for every occurrence.

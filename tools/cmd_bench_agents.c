@@ -1,0 +1,346 @@
+// cmd_bench_agents.c: benchmarks of the agents (reached as `animat train bench-NAME ...` until
+// they are registered in `animat bench`):
+//   bench-gru       one GRU update (forward + BPTT + Adam; input 64, hidden 128, T 32, B 64)
+//                   timed here and in PyTorch (tools/bench_gru_torch.py) in the same run: a ratio
+//   bench-overhead  training throughput (env steps/s with learning) vs the env pool alone
+//   bench-learn     reacher learning parity: return after N env steps over several seeds
+// Nothing here is a test assertion; numbers go to stdout for docs/benchmarks.md.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ama_agents.h"
+#include "amt_tasks.h"
+#include "cli.h"
+
+void openblas_set_num_threads(int num_threads);  // OpenBLAS (its cblas.h defines I)
+
+static double u01(void* r) { return am_rng_uniform((am_rng*)r); }
+
+// Seconds per GRU update at the given OpenBLAS thread count (best of `rounds` blocks of `reps`).
+static double gru_update_time(int I, int H, int T, int B, int threads, int reps, int rounds) {
+  char err[256];
+  openblas_set_num_threads(threads);
+  ama_params p = {0};
+  ama_cell c;
+  ama_cell_cfg cfg = {.type = AMA_CELL_GRU, .in = I, .hidden = H};
+  if (ama_cell_init(&c, &cfg, &p, "gru", err, sizeof(err)) || ama_params_alloc(&p, err, sizeof(err)))
+    return -1;
+  am_rng rng;
+  am_rng_seed(&rng, 1, 2);
+  ama_cell_init_weights(&c, &p, u01, &rng);
+  ama_cell_cache k;
+  if (ama_cell_cache_alloc(&k, &c, T, B, err, sizeof(err))) return -1;
+  float* x = malloc(sizeof(float) * T * B * I);
+  float* dx = malloc(sizeof(float) * T * B * I);
+  float* h0 = calloc((size_t)B * H, sizeof(float));
+  float* dy = malloc(sizeof(float) * T * B * H);
+  for (int i = 0; i < T * B * I; i++) x[i] = (float)(2 * u01(&rng) - 1);
+  for (int i = 0; i < T * B * H; i++) dy[i] = (float)(2 * u01(&rng) - 1) * 1e-3f;
+  double best = 1e30;
+  for (int r = 0; r < rounds + 1; r++) {  // round 0 warms up
+    double t0 = am_now();
+    for (int i = 0; i < reps; i++) {
+      ama_cell_forward(&c, &p, &k, T, B, x, h0, NULL, NULL, NULL);
+      memset(p.g, 0, sizeof(float) * p.count);
+      ama_cell_backward(&c, &p, &k, T, B, x, NULL, dy, dx);  // dx too, as autograd computes it
+      ama_adam_step(&p, 1e-4f, 0.9f, 0.999f, 1e-8f);
+    }
+    double dt = (am_now() - t0) / reps;
+    if (r > 0 && dt < best) best = dt;
+  }
+  free(x), free(dx), free(h0), free(dy);
+  ama_cell_cache_free(&k);
+  ama_cell_free(&c);
+  ama_params_free(&p);
+  return best;
+}
+
+static int bench_gru(int argc, char** argv) {
+  int I = 64, H = 128, T = 32, B = 64, reps = 50, rounds = 5, torch = 1;
+  const char* py = "tools/bench_gru_torch.py";
+  const char* usage =
+      "usage: animat train bench-gru [--in 64] [--hidden 128] [--T 32] [--B 64] [--reps 50]\n"
+      "                              [--rounds 5] [--no-torch] [--script tools/bench_gru_torch.py]\n";
+  int no_torch = 0;
+  cli_flag flags[] = {
+      {"in", CLI_INT, &I, 1, 4096},       {"hidden", CLI_INT, &H, 1, 4096},
+      {"T", CLI_INT, &T, 1, 4096},        {"B", CLI_INT, &B, 1, 4096},
+      {"reps", CLI_INT, &reps, 1, 1 << 20}, {"rounds", CLI_INT, &rounds, 1, 1000},
+      {"no-torch", CLI_BOOL, &no_torch},  {"script", CLI_STRING, &py},
+  };
+  const char* pos[1];
+  int npos, help;
+  int rc = cli_parse(argc, argv, flags, 8, pos, 0, &npos, &help, usage);
+  if (rc) return rc;
+  if (help) {
+    printf("%s", usage);
+    return 0;
+  }
+  torch = !no_torch;
+  printf("bench gru: one update = forward + BPTT (incl. d input) + Adam; in %d hidden %d T %d B %d\n",
+         I, H, T, B);
+  double best_c = 1e30;
+  int best_thr = 1;
+  for (int thr = 1; thr <= 2; thr++) {
+    double t = gru_update_time(I, H, T, B, thr, reps, rounds);
+    printf("  animat (OpenBLAS %d thread%s): %.3f ms/update\n", thr, thr > 1 ? "s" : "", t * 1e3);
+    if (t < best_c) best_c = t, best_thr = thr;
+  }
+  openblas_set_num_threads(1);
+  if (!torch) return 0;
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd), "python3 %s --in %d --hidden %d --T %d --B %d --reps %d --rounds %d",
+           py, I, H, T, B, reps, rounds);
+  FILE* f = popen(cmd, "r");
+  if (!f) return cli_fail("bench", "cannot run %s", cmd);
+  char line[512];
+  double best_t = -1;
+  while (fgets(line, sizeof(line), f)) {
+    double v;
+    if (sscanf(line, "best_ms %lf", &v) == 1) best_t = v / 1e3;
+    else printf("  %s", line);
+  }
+  if (pclose(f) != 0 || best_t <= 0)
+    return cli_fail("bench", "PyTorch reference failed (is python3-torch installed?)");
+  printf("  best animat %.3f ms (%d thread%s), best PyTorch %.3f ms: animat is %.2fx PyTorch\n",
+         best_c * 1e3, best_thr, best_thr > 1 ? "s" : "", best_t * 1e3, best_t / best_c);
+  return 0;
+}
+
+static int make_task(const char* name, am_task* t, char* err, size_t n) {
+  amt_params params = {0};
+  return amt_create(t, name, &params, err, n);
+}
+
+static int bench_overhead(int argc, char** argv) {
+  const char* task_name = "reacher";
+  int envs = 64, threads = 2, iters = 30;
+  const char* config_file = NULL;
+  const char* usage =
+      "usage: animat train bench-overhead [--task reacher] [--envs 64] [--threads 2] [--iters 30]\n"
+      "                                   [--config FILE]\n";
+  cli_flag flags[] = {
+      {"task", CLI_STRING, &task_name},    {"envs", CLI_INT, &envs, 1, 4096},
+      {"threads", CLI_INT, &threads, 1, 64}, {"iters", CLI_INT, &iters, 1, 100000},
+      {"config", CLI_STRING, &config_file},
+  };
+  const char* pos[1];
+  int npos, help;
+  int rc = cli_parse(argc, argv, flags, 5, pos, 0, &npos, &help, usage);
+  if (rc) return rc;
+  if (help) {
+    printf("%s", usage);
+    return 0;
+  }
+  char err[1024];
+  ama_config cfg;
+  ama_config_default(&cfg);
+  if (config_file) {
+    FILE* f = fopen(config_file, "r");
+    if (!f) return cli_fail("bench", "cannot open %s", config_file);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = 0;
+    fclose(f);
+    if (ama_config_parse(&cfg, text, config_file, err, sizeof(err)))
+      return cli_fail("bench", "%s", err);
+  }
+  cfg.num_envs = envs;
+  am_task t;
+  if (make_task(task_name, &t, err, sizeof(err))) return cli_fail("bench", "%s", err);
+  openblas_set_num_threads(1);
+  am_pool_config pc = {.num_envs = envs, .num_threads = threads, .seed = 1};
+  // (a) the env pool alone, constant zero actions
+  am_pool* pool = am_pool_create(&t, &pc, err, sizeof(err));
+  if (!pool) return cli_fail("bench", "%s", err);
+  int steps_per_iter = cfg.ppo.horizon;
+  double best_pool = 0, best_train = 0, best_roll = 0, learn_frac = 0;
+  ama_ppo* L = ama_ppo_create(&cfg, pool, err, sizeof(err));
+  if (!L) return cli_fail("bench", "%s", err);
+  ama_iter_stats st;
+  ama_ppo_iterate(L, &st);  // warm up
+  for (int round = 0; round < 3; round++) {
+    am_batch* b = am_pool_batch(pool);
+    memset(b->actions, 0, sizeof(float) * envs * t.act_dim);
+    double t0 = am_now();
+    for (int i = 0; i < iters * steps_per_iter; i++) am_pool_step(pool);
+    double r_pool = (double)iters * steps_per_iter * envs / (am_now() - t0);
+    t0 = am_now();
+    for (int i = 0; i < iters; i++) ama_ppo_rollout_only(L);
+    double r_roll = (double)iters * steps_per_iter * envs / (am_now() - t0);
+    t0 = am_now();
+    double ls = 0, rs = 0;
+    for (int i = 0; i < iters; i++) {
+      ama_ppo_iterate(L, &st);
+      ls += st.learn_s;
+      rs += st.rollout_s;
+    }
+    double r_train = (double)iters * steps_per_iter * envs / (am_now() - t0);
+    if (r_pool > best_pool) best_pool = r_pool;
+    if (r_roll > best_roll) best_roll = r_roll;
+    if (r_train > best_train) best_train = r_train, learn_frac = ls / (ls + rs);
+  }
+  printf("bench overhead: %s, %d envs, %d threads, horizon %d, epochs %d, minibatches %d, core "
+         "%s(%d) motor %s(%d); best of 3 alternating rounds of %d iterations\n",
+         task_name, envs, am_pool_num_threads(pool), cfg.ppo.horizon, cfg.ppo.epochs,
+         cfg.ppo.minibatches, cfg.policy.core_type, cfg.policy.core_hidden, cfg.policy.motor_type,
+         cfg.policy.motor_hidden, iters);
+  printf("  env pool alone:          %9.0f env steps/s\n", best_pool);
+  printf("  pool + policy (acting):  %9.0f env steps/s  (%.2f of pool alone)\n", best_roll,
+         best_roll / best_pool);
+  printf("  training (act + learn):  %9.0f env steps/s  (%.2f of pool alone)\n", best_train,
+         best_train / best_pool);
+  printf("  learning share of training wall time: %.1f %%\n", 100 * learn_frac);
+  printf("  overhead vs pool alone (1 - train/pool): %.1f %%\n", 100 * (1 - best_train / best_pool));
+  ama_ppo_free(L);
+  am_pool_free(pool);
+  amt_destroy(&t);
+  return 0;
+}
+
+// Mean return of the deterministic policy (action = mean) over `episodes` episodes per env.
+static double evaluate(ama_ppo* L, const am_task* t, int envs, int episodes, uint64_t seed,
+                       char* err, size_t n) {
+  am_pool_config pc = {.num_envs = envs, .num_threads = 1, .seed = seed};
+  am_pool* pool = am_pool_create(t, &pc, err, n);
+  if (!pool) return NAN;
+  ama_policy* src = ama_ppo_policy(L);
+  // a policy with acting state for `envs` envs sharing the trained weights and normaliser
+  ama_policy p;
+  if (ama_policy_init(&p, &src->cfg, t->groups, t->n_groups, t->obs_dim, t->act_dim, 1, 1, envs,
+                      1, err, n)) {
+    am_pool_free(pool);
+    return NAN;
+  }
+  memcpy(p.params.w, src->params.w, sizeof(float) * src->params.count);
+  memcpy(p.norm.scale, src->norm.scale, sizeof(float) * t->obs_dim);
+  memcpy(p.norm.shift, src->norm.shift, sizeof(float) * t->obs_dim);
+  am_batch* b = am_pool_batch(pool);
+  float* obs_n = malloc(sizeof(float) * envs * t->obs_dim);
+  float* mask = malloc(sizeof(float) * envs);
+  for (int i = 0; i < envs; i++) mask[i] = 1;
+  double sum = 0;
+  int count = 0;
+  int* done = calloc(envs, sizeof(int));
+  double* ret = calloc(envs, sizeof(double));
+  const mjModel* m = t->model->m;
+  while (count < envs * episodes) {
+    ama_norm_apply(&p.norm, b->obs, obs_n, envs);
+    ama_policy_step(&p, obs_n, mask, NULL, NULL);
+    for (int i = 0; i < envs * t->act_dim; i++) {
+      int j = i % t->act_dim;
+      float lo = -1, hi = 1;
+      if (m->nu == t->act_dim && m->actuator_ctrllimited[j])
+        lo = (float)m->actuator_ctrlrange[2 * j], hi = (float)m->actuator_ctrlrange[2 * j + 1];
+      float a = p.a_mean[i];
+      b->actions[i] = a < lo ? lo : a > hi ? hi : a;
+    }
+    am_pool_step(pool);
+    ama_policy_set_feedback(&p, b->actions, b->rewards);
+    for (int i = 0; i < envs; i++) {
+      ret[i] += b->rewards[i];
+      mask[i] = 1;
+      if (b->terminated[i] || b->truncated[i]) {
+        if (done[i] < episodes) sum += ret[i], count++;
+        done[i]++;
+        ret[i] = 0;
+        mask[i] = 0;
+      }
+    }
+  }
+  free(obs_n), free(mask), free(done), free(ret);
+  ama_policy_free(&p);
+  am_pool_free(pool);
+  return sum / count;
+}
+
+static int bench_learn(int argc, char** argv) {
+  const char* task_name = "reacher";
+  const char* config_file = NULL;
+  double steps = 1e6;
+  int seeds = 3, threads = 2;
+  const char* usage =
+      "usage: animat train bench-learn [--task reacher] [--steps 1e6] [--seeds 3] [--threads 2]\n"
+      "                                [--config FILE]\n";
+  cli_flag flags[] = {
+      {"task", CLI_STRING, &task_name}, {"steps", CLI_DOUBLE, &steps, 1000, 1e12},
+      {"seeds", CLI_INT, &seeds, 1, 100}, {"threads", CLI_INT, &threads, 1, 64},
+      {"config", CLI_STRING, &config_file},
+  };
+  const char* pos[1];
+  int npos, help;
+  int rc = cli_parse(argc, argv, flags, 5, pos, 0, &npos, &help, usage);
+  if (rc) return rc;
+  if (help) {
+    printf("%s", usage);
+    return 0;
+  }
+  char err[1024];
+  ama_config base;
+  ama_config_default(&base);
+  if (config_file) {
+    FILE* f = fopen(config_file, "r");
+    if (!f) return cli_fail("bench", "cannot open %s", config_file);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = 0;
+    fclose(f);
+    if (ama_config_parse(&base, text, config_file, err, sizeof(err)))
+      return cli_fail("bench", "%s", err);
+  }
+  base.total_steps = (int64_t)steps;
+  am_task t;
+  if (make_task(task_name, &t, err, sizeof(err))) return cli_fail("bench", "%s", err);
+  openblas_set_num_threads(1);
+  printf("bench learn: %s, %.0f env steps per seed, %d envs, %d threads, core %s(%d) motor %s(%d)\n",
+         task_name, steps, base.num_envs, threads, base.policy.core_type, base.policy.core_hidden,
+         base.policy.motor_type, base.policy.motor_hidden);
+  double sum_train = 0, sum_eval = 0, sum_time = 0;
+  for (int s = 1; s <= seeds; s++) {
+    ama_config cfg = base;
+    cfg.seed = (uint64_t)s;
+    am_pool_config pc = {.num_envs = cfg.num_envs, .num_threads = threads, .seed = cfg.seed};
+    am_pool* pool = am_pool_create(&t, &pc, err, sizeof(err));
+    if (!pool) return cli_fail("bench", "%s", err);
+    ama_ppo* L = ama_ppo_create(&cfg, pool, err, sizeof(err));
+    if (!L) return cli_fail("bench", "%s", err);
+    double t0 = am_now();
+    ama_iter_stats st;
+    // training return: mean over the episodes of the last 5 % of the steps
+    double tail_sum = 0;
+    int tail_n = 0;
+    while (ama_ppo_env_steps(L) < cfg.total_steps) {
+      ama_ppo_iterate(L, &st);
+      if (st.env_steps >= 0.95 * cfg.total_steps && st.episodes)
+        tail_sum += st.mean_return * st.episodes, tail_n += st.episodes;
+    }
+    double wall = am_now() - t0;
+    double ev = evaluate(L, &t, 50, 2, 1000 + s, err, sizeof(err));
+    double tr = tail_n ? tail_sum / tail_n : NAN;
+    printf("  seed %d: training return (last 5%%) %.3f, deterministic eval (100 episodes) %.3f, "
+           "%.1f s, %.0f steps/s\n",
+           s, tr, ev, wall, ama_ppo_env_steps(L) / wall);
+    fflush(stdout);
+    sum_train += tr;
+    sum_eval += ev;
+    sum_time += wall;
+    ama_ppo_free(L);
+    am_pool_free(pool);
+  }
+  printf("  mean over %d seeds: training return %.3f, eval return %.3f, wall time %.1f s per seed\n",
+         seeds, sum_train / seeds, sum_eval / seeds, sum_time / seeds);
+  amt_destroy(&t);
+  return 0;
+}
+
+int train_bench(int argc, char** argv) {
+  if (!strcmp(argv[0], "bench-gru")) return bench_gru(argc, argv);
+  if (!strcmp(argv[0], "bench-overhead")) return bench_overhead(argc, argv);
+  if (!strcmp(argv[0], "bench-learn")) return bench_learn(argc, argv);
+  fprintf(stderr, "animat train: unknown benchmark '%s' (bench-gru, bench-overhead, bench-learn)\n",
+          argv[0]);
+  return 2;
+}

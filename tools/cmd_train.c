@@ -1,0 +1,337 @@
+// cmd_train.c: `animat train`: trains the hierarchical recurrent policy on a task with PPO.
+//
+// The run directory (--out) receives config.txt (the full configuration, loadable with --config),
+// metrics.csv (one row per iteration), checkpoint.bin (rewritten atomically every
+// --checkpoint-every seconds, at the end, and on Ctrl-C). --resume DIR continues a run exactly
+// where its checkpoint left it (same numbers as an uninterrupted run for the same seed).
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ama_agents.h"
+#include "amt_tasks.h"
+#include "cli.h"
+
+void openblas_set_num_threads(int num_threads);  // OpenBLAS (its cblas.h defines I)
+
+int train_bench(int argc, char** argv);  // tools/cmd_bench_agents.c
+
+static const char* USAGE =
+    "usage: animat train --task NAME [--steps N] [--envs N] [--threads T] [--seed S] [--out DIR]\n"
+    "                    [--task-param k=v]... [--config FILE] [--set key=value]...\n"
+    "                    [--resume DIR] [--checkpoint-every SEC] [--quiet]\n"
+    "  --task NAME             task to train on (see `animat tasks`; default reacher)\n"
+    "  --steps N               env steps to train for (default 1e6; with --resume: the new total)\n"
+    "  --envs N                parallel envs (default 64)\n"
+    "  --threads T             env worker threads (default 2); results do not depend on it\n"
+    "  --seed S                seed of everything (default 1)\n"
+    "  --out DIR               run directory (default runs/TASK-sSEED)\n"
+    "  --task-param k=v        task parameter (repeatable)\n"
+    "  --config FILE           configuration file of `key = value` lines (as in config.txt)\n"
+    "  --set key=value         one configuration key (repeatable; after --config)\n"
+    "  --core/--motor TYPE     cell type of a module: gru, lstm, rnn, mlp\n"
+    "  --core-hidden/--motor-hidden N, --core-tick K   module sizes; core update period\n"
+    "  --resume DIR            continue the run in DIR from its checkpoint\n"
+    "  --checkpoint-every SEC  seconds between checkpoints (default 60)\n"
+    "  --quiet                 no progress line\n"
+    "configuration keys (--set / config files):\n";
+
+typedef struct sets {
+  int n;
+  char kv[64][600];
+} sets;
+
+static int add_set(const char* v, void* ctx, char* err, size_t err_sz) {
+  sets* s = ctx;
+  if (s->n >= 64 || strlen(v) >= 600) {
+    snprintf(err, err_sz, "too many or too long --set values");
+    return -1;
+  }
+  snprintf(s->kv[s->n++], 600, "%s", v);
+  return 0;
+}
+
+static int add_task_param(const char* v, void* ctx, char* err, size_t err_sz) {
+  char* tp = ctx;  // "k=v;k=v"
+  if (!strchr(v, '=')) {
+    snprintf(err, err_sz, "--task-param wants key=value, got '%s'", v);
+    return -1;
+  }
+  size_t n = strlen(tp);
+  if (n + strlen(v) + 2 >= 1024) {
+    snprintf(err, err_sz, "too many task parameters");
+    return -1;
+  }
+  snprintf(tp + n, 1024 - n, "%s%s", n ? ";" : "", v);
+  return 0;
+}
+
+static char* read_text(const char* path, char* err, size_t err_sz) {
+  FILE* f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, err_sz, "%s: %s", path, strerror(errno));
+    return NULL;
+  }
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char* s = malloc((size_t)n + 1);
+  if (!s || fread(s, 1, (size_t)n, f) != (size_t)n) {
+    fclose(f);
+    free(s);
+    snprintf(err, err_sz, "%s: read failed", path);
+    return NULL;
+  }
+  s[n] = 0;
+  fclose(f);
+  return s;
+}
+
+static int mkdirs(const char* path) {
+  char buf[1024];
+  snprintf(buf, sizeof(buf), "%s", path);
+  for (char* p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(buf, 0755) && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  if (mkdir(buf, 0755) && errno != EEXIST) return -1;
+  return 0;
+}
+
+static void fmt_time(double s, char* out, size_t n) {
+  if (!isfinite(s) || s < 0) snprintf(out, n, "?");
+  else if (s < 60) snprintf(out, n, "%.0fs", s);
+  else if (s < 3600) snprintf(out, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+  else snprintf(out, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+int cmd_train(int argc, char** argv) {
+  if (argc >= 2 && strncmp(argv[1], "bench-", 6) == 0) return train_bench(argc - 1, argv + 1);
+  const char* task_name = NULL;
+  const char* out = NULL;
+  const char* resume = NULL;
+  const char* config_file = NULL;
+  const char *core = NULL, *motor = NULL;
+  int core_hidden = 0, motor_hidden = 0, core_tick = 0;
+  double steps = -1, ckpt_every = 60;
+  int envs = -1, threads = 2, quiet = 0;
+  uint64_t seed = 0;
+  int seed_given = 0;
+  static sets S;
+  static char task_params[1024];
+  S.n = 0;
+  task_params[0] = 0;
+  uint64_t seed_flag = (uint64_t)-1;
+  cli_flag flags[] = {
+      {"task", CLI_STRING, &task_name},
+      {"steps", CLI_DOUBLE, &steps, 1, 1e13},
+      {"envs", CLI_INT, &envs, 1, 4096},
+      {"threads", CLI_INT, &threads, 1, 256},
+      {"seed", CLI_U64, &seed_flag},
+      {"out", CLI_STRING, &out},
+      {"task-param", CLI_EACH, NULL, 0, 0, add_task_param, task_params},
+      {"config", CLI_STRING, &config_file},
+      {"set", CLI_EACH, NULL, 0, 0, add_set, &S},
+      {"core", CLI_STRING, &core},
+      {"motor", CLI_STRING, &motor},
+      {"core-hidden", CLI_INT, &core_hidden, 1, 1 << 14},
+      {"motor-hidden", CLI_INT, &motor_hidden, 1, 1 << 14},
+      {"core-tick", CLI_INT, &core_tick, 1, 1000},
+      {"resume", CLI_STRING, &resume},
+      {"checkpoint-every", CLI_DOUBLE, &ckpt_every, 1, 1e9},
+      {"quiet", CLI_BOOL, &quiet},
+  };
+  const char* pos[1];
+  int npos, help;
+  char keys[8192];
+  ama_config_help(keys, sizeof(keys));
+  char usage[12000];
+  snprintf(usage, sizeof(usage), "%s%s", USAGE, keys);
+  int rc = cli_parse(argc, argv, flags, (int)(sizeof(flags) / sizeof(flags[0])), pos, 0, &npos,
+                     &help, usage);
+  if (rc) return rc;
+  if (help) {
+    printf("%s", usage);
+    return 0;
+  }
+  seed_given = seed_flag != (uint64_t)-1;
+  seed = seed_flag;
+  char err[1024];
+  ama_config cfg;
+  ama_config_default(&cfg);
+  char ckpt_in[1100] = "";
+  if (resume) {
+    snprintf(ckpt_in, sizeof(ckpt_in), "%s/checkpoint.bin", resume);
+    char* text = ama_ckpt_read_config(ckpt_in, err, sizeof(err));
+    if (!text) return cli_fail("train", "%s", err);
+    rc = ama_config_parse(&cfg, text, ckpt_in, err, sizeof(err));
+    free(text);
+    if (rc) return cli_fail("train", "%s", err);
+    if (task_name || envs > 0 || seed_given || config_file || S.n || core || motor ||
+        task_params[0] || core_hidden || motor_hidden || core_tick)
+      return cli_fail("train", "--resume continues a run with its saved configuration; only "
+                               "--steps, --threads, --out, --checkpoint-every and --quiet apply");
+    if (steps > 0) cfg.total_steps = (int64_t)steps;
+    if (!out) out = resume;
+  } else {
+    if (config_file) {
+      char* text = read_text(config_file, err, sizeof(err));
+      if (!text) return cli_fail("train", "%s", err);
+      rc = ama_config_parse(&cfg, text, config_file, err, sizeof(err));
+      free(text);
+      if (rc) return cli_fail("train", "%s", err);
+    }
+    for (int i = 0; i < S.n; i++)
+      if (ama_config_set_line(&cfg, S.kv[i], err, sizeof(err)))
+        return cli_fail("train", "--set %s: %s", S.kv[i], err);
+    if (task_name) snprintf(cfg.task, sizeof(cfg.task), "%s", task_name);
+    if (task_params[0]) snprintf(cfg.task_params, sizeof(cfg.task_params), "%s", task_params);
+    if (steps > 0) cfg.total_steps = (int64_t)steps;
+    if (envs > 0) cfg.num_envs = envs;
+    if (seed_given) cfg.seed = seed;
+    if (core) snprintf(cfg.policy.core_type, sizeof(cfg.policy.core_type), "%s", core);
+    if (motor) snprintf(cfg.policy.motor_type, sizeof(cfg.policy.motor_type), "%s", motor);
+    if (core_hidden) cfg.policy.core_hidden = core_hidden;
+    if (motor_hidden) cfg.policy.motor_hidden = motor_hidden;
+    if (core_tick) cfg.policy.core_tick = core_tick;
+  }
+  char out_default[256];
+  if (!out) {
+    snprintf(out_default, sizeof(out_default), "runs/%s-s%llu", cfg.task,
+             (unsigned long long)cfg.seed);
+    out = out_default;
+  }
+  // the task
+  amt_params params = {0};
+  {
+    char tp[1024];
+    snprintf(tp, sizeof(tp), "%s", cfg.task_params);
+    char* save = NULL;
+    for (char* kv = strtok_r(tp, ";", &save); kv; kv = strtok_r(NULL, ";", &save))
+      if (amt_params_add(&params, kv, err, sizeof(err))) return cli_fail("train", "%s", err);
+  }
+  am_task task;
+  if (amt_create(&task, cfg.task, &params, err, sizeof(err))) return cli_fail("train", "%s", err);
+  am_pool_config pc = {.num_envs = cfg.num_envs, .num_threads = threads, .seed = cfg.seed};
+  am_pool* pool = am_pool_create(&task, &pc, err, sizeof(err));
+  if (!pool) {
+    amt_destroy(&task);
+    return cli_fail("train", "%s", err);
+  }
+  openblas_set_num_threads(1);  // small matrices: threads cost more than they give
+  ama_ppo* L = ama_ppo_create(&cfg, pool, err, sizeof(err));
+  if (!L) {
+    am_pool_free(pool);
+    amt_destroy(&task);
+    return cli_fail("train", "%s", err);
+  }
+  int status = 1;
+  FILE* metrics = NULL;
+  if (resume && ama_ckpt_load(L, ckpt_in, err, sizeof(err))) {
+    cli_fail("train", "%s", err);
+    goto done;
+  }
+  if (mkdirs(out)) {
+    cli_fail("train", "cannot create run directory %s: %s", out, strerror(errno));
+    goto done;
+  }
+  char path[1200], ckpt_out[1200];
+  snprintf(path, sizeof(path), "%s/config.txt", out);
+  {
+    char text[16384];
+    ama_config_write(ama_ppo_config(L), text, sizeof(text));
+    FILE* f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f)) {
+      cli_fail("train", "cannot write %s: %s", path, strerror(errno));
+      goto done;
+    }
+  }
+  snprintf(path, sizeof(path), "%s/metrics.csv", out);
+  int exists = access(path, F_OK) == 0;
+  metrics = fopen(path, resume && exists ? "a" : "w");
+  if (!metrics) {
+    cli_fail("train", "cannot write %s: %s", path, strerror(errno));
+    goto done;
+  }
+  if (!(resume && exists))
+    fprintf(metrics,
+            "iteration,env_steps,wall_s,steps_per_s,episodes,mean_return,mean_length,success,lr,"
+            "loss,pg_loss,v_loss,entropy,approx_kl,clip_frac,grad_norm,explained_var,action_std,"
+            "rollout_s,learn_s\n");
+  snprintf(ckpt_out, sizeof(ckpt_out), "%s/checkpoint.bin", out);
+  ama_policy* pol = ama_ppo_policy(L);
+  if (!quiet)
+    printf("train %s: %d envs, %d threads, seed %llu, core %s(%d) tick %d, motor %s(%d), %zu "
+           "parameters, run dir %s%s\n",
+           cfg.task, cfg.num_envs, am_pool_num_threads(pool), (unsigned long long)cfg.seed,
+           cfg.policy.core_type, cfg.policy.core_hidden, cfg.policy.core_tick,
+           cfg.policy.motor_type, cfg.policy.motor_hidden, pol->params.count, out,
+           resume ? " (resumed)" : "");
+  cli_install_interrupt();
+  int tty = isatty(fileno(stdout));
+  double t_start = am_now(), t_ckpt = t_start, t_print = 0;
+  int64_t steps0 = ama_ppo_env_steps(L);
+  double ret_ema = NAN, succ_ema = NAN;
+  ama_iter_stats st;
+  while (ama_ppo_env_steps(L) < cfg.total_steps && !cli_interrupted) {
+    ama_ppo_iterate(L, &st);
+    double now = am_now(), wall = now - t_start;
+    double sps = (st.env_steps - steps0) / (wall > 1e-9 ? wall : 1e-9);
+    if (st.episodes) {
+      ret_ema = isnan(ret_ema) ? st.mean_return : 0.8 * ret_ema + 0.2 * st.mean_return;
+      if (!isnan(st.success))
+        succ_ema = isnan(succ_ema) ? st.success : 0.8 * succ_ema + 0.2 * st.success;
+    }
+    fprintf(metrics,
+            "%lld,%lld,%.3f,%.1f,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
+            "%.6g,%.4f,%.4f\n",
+            (long long)st.iteration, (long long)st.env_steps, wall, sps, st.episodes,
+            st.mean_return, st.mean_length, st.success, st.lr, st.loss.loss, st.loss.pg_loss,
+            st.loss.v_loss, st.loss.entropy, st.loss.approx_kl, st.loss.clip_frac, st.grad_norm,
+            st.explained_var, st.action_std, st.rollout_s, st.learn_s);
+    if (!quiet && (now - t_print > (tty ? 0.5 : 10.0) || st.env_steps >= cfg.total_steps)) {
+      char eta[32], succ[32] = "";
+      fmt_time((cfg.total_steps - st.env_steps) / (sps > 0 ? sps : 1), eta, sizeof(eta));
+      if (!isnan(succ_ema)) snprintf(succ, sizeof(succ), "  success %.0f%%", 100 * succ_ema);
+      printf("%s%lld/%lld steps  %.0f steps/s  return %.3f%s  learn %.0f%%  ETA %s%s",
+             tty ? "\r\033[K" : "", (long long)st.env_steps, (long long)cfg.total_steps, sps,
+             ret_ema, succ, 100 * st.learn_s / (st.learn_s + st.rollout_s), eta, tty ? "" : "\n");
+      fflush(stdout);
+      t_print = now;
+    }
+    if (now - t_ckpt > ckpt_every) {
+      fflush(metrics);
+      if (ama_ckpt_save(L, ckpt_out, err, sizeof(err))) {
+        cli_fail("train", "%s", err);
+        goto done;
+      }
+      t_ckpt = now;
+    }
+  }
+  if (tty && !quiet) printf("\n");
+  fflush(metrics);
+  if (ama_ckpt_save(L, ckpt_out, err, sizeof(err))) {
+    cli_fail("train", "%s", err);
+    goto done;
+  }
+  if (cli_interrupted)
+    printf("interrupted at %lld steps: checkpoint saved to %s; continue with "
+           "`animat train --resume %s`\n",
+           (long long)ama_ppo_env_steps(L), ckpt_out, out);
+  else if (!quiet)
+    printf("done: %lld steps in %.1f s, recent mean return %.3f; checkpoint %s\n",
+           (long long)ama_ppo_env_steps(L), am_now() - t_start, ret_ema, ckpt_out);
+  status = 0;
+done:
+  if (metrics) fclose(metrics);
+  ama_ppo_free(L);
+  am_pool_free(pool);
+  amt_destroy(&task);
+  return status;
+}
