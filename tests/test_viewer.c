@@ -1,0 +1,284 @@
+// test_viewer.c: animat-view. Pure parts (PNG writer, PCA, unit ordering, layout) always run; the
+// rendering tests run animat-view headless and need an X display (ctest runs this under
+// `xvfb-run -a`; without a display they are skipped with a message and exit code 77 = SKIP).
+// Rendering checks: a valid PNG of the requested size, the body region and every panel region
+// not blank, two different steps give different images, a bad file gives a clear error.
+#include <math.h>
+#include <setjmp.h>
+#include <sys/wait.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "amv.h"
+
+#ifndef ANIMAT_VIEW_EXE
+#define ANIMAT_VIEW_EXE "animat-view"
+#endif
+
+static char tmpdir[256];
+static int have_display;
+
+//---------------------------------- a PNG reader for what amv_png_write writes ---------------------
+
+typedef struct image {
+  int w, h;
+  unsigned char* rgb;  // top-down rows
+} image;
+
+static uint32_t be32(const unsigned char* p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+// Decodes an 8-bit RGB PNG made of stored deflate blocks; checks every CRC and the Adler-32.
+// Returns 0 or a negative code naming the failure.
+static int png_read(const char* path, image* im) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return -1;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char* d = malloc((size_t)n);
+  if (!d || fread(d, 1, (size_t)n, f) != (size_t)n) return fclose(f), free(d), -2;
+  fclose(f);
+  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (n < 8 || memcmp(d, sig, 8)) return free(d), -3;
+  unsigned char* z = malloc((size_t)n);
+  size_t zn = 0;
+  long p = 8;
+  int seen_end = 0;
+  memset(im, 0, sizeof *im);
+  while (p + 12 <= n) {
+    uint32_t len = be32(d + p);
+    if (p + 12 + (long)len > n) return free(d), free(z), -4;
+    const unsigned char* type = d + p + 4;
+    if (amv_crc32(0, type, 4 + len) != be32(d + p + 8 + len)) return free(d), free(z), -5;
+    if (!memcmp(type, "IHDR", 4)) {
+      im->w = (int)be32(type + 4);
+      im->h = (int)be32(type + 8);
+      if (type[12] != 8 || type[13] != 2) return free(d), free(z), -6;
+    } else if (!memcmp(type, "IDAT", 4)) {
+      memcpy(z + zn, type + 4, len);
+      zn += len;
+    } else if (!memcmp(type, "IEND", 4)) {
+      seen_end = 1;
+      break;
+    }
+    p += 12 + len;
+  }
+  if (!seen_end || im->w <= 0 || im->h <= 0 || zn < 6 || z[0] != 0x78) return free(d), free(z), -7;
+  size_t row = (size_t)im->w * 3 + 1, raw_n = row * im->h, o = 0, q = 2;
+  unsigned char* raw = malloc(raw_n);
+  int final = 0;
+  while (!final) {
+    if (q + 5 > zn) return free(d), free(z), free(raw), -8;
+    final = z[q] & 1;
+    if ((z[q] >> 1) & 3) return free(d), free(z), free(raw), -9;  // only stored blocks expected
+    size_t len = z[q + 1] | z[q + 2] << 8, nlen = z[q + 3] | z[q + 4] << 8;
+    if ((len ^ 0xffff) != nlen || q + 5 + len > zn || o + len > raw_n)
+      return free(d), free(z), free(raw), -10;
+    memcpy(raw + o, z + q + 5, len);
+    o += len;
+    q += 5 + len;
+  }
+  uint32_t s1 = 1, s2 = 0;
+  for (size_t i = 0; i < o; i++) s1 = (s1 + raw[i]) % 65521, s2 = (s2 + s1) % 65521;
+  if (o != raw_n || q + 4 > zn || be32(z + q) != ((s2 << 16) | s1))
+    return free(d), free(z), free(raw), -11;
+  im->rgb = malloc((size_t)im->w * im->h * 3);
+  for (int y = 0; y < im->h; y++) {
+    if (raw[y * row] != 0) return free(d), free(z), free(raw), -12;
+    memcpy(im->rgb + (size_t)y * im->w * 3, raw + y * row + 1, row - 1);
+  }
+  free(d), free(z), free(raw);
+  return 0;
+}
+
+// Standard deviation of the pixel values in a layout rectangle (bottom-left origin).
+static double region_std(const image* im, amv_rect r) {
+  double s = 0, s2 = 0;
+  long cnt = 0;
+  for (int y = r.bottom; y < r.bottom + r.height; y++)
+    for (int x = r.left; x < r.left + r.width; x++) {
+      const unsigned char* px = im->rgb + ((size_t)(im->h - 1 - y) * im->w + x) * 3;
+      for (int c = 0; c < 3; c++) s += px[c], s2 += (double)px[c] * px[c], cnt++;
+    }
+  double m = s / cnt;
+  return sqrt(s2 / cnt - m * m);
+}
+
+static long region_diff(const image* a, const image* b, amv_rect r) {
+  long n = 0;
+  for (int y = r.bottom; y < r.bottom + r.height; y++)
+    for (int x = r.left; x < r.left + r.width; x++) {
+      size_t i = ((size_t)(a->h - 1 - y) * a->w + x) * 3;
+      n += memcmp(a->rgb + i, b->rgb + i, 3) != 0;
+    }
+  return n;
+}
+
+//---------------------------------- pure tests ----------------------------------------------------
+
+static void test_png_roundtrip(void** state) {
+  int w = 300, h = 257;  // > 65535 raw bytes: several stored blocks
+  unsigned char* rgb = malloc((size_t)w * h * 3);
+  for (int i = 0; i < w * h * 3; i++) rgb[i] = (unsigned char)(i * 7 + i / 13);
+  char path[512], err[AM_ERR_LEN];
+  snprintf(path, sizeof path, "%s/rt.png", tmpdir);
+  assert_int_equal(amv_png_write(path, rgb, w, h, 1, err, sizeof err), 0);
+  image im;
+  assert_int_equal(png_read(path, &im), 0);
+  assert_int_equal(im.w, w);
+  assert_int_equal(im.h, h);
+  for (int y = 0; y < h; y++)  // flip = 1: first input row is the bottom row
+    assert_memory_equal(im.rgb + (size_t)y * w * 3, rgb + (size_t)(h - 1 - y) * w * 3, w * 3);
+  assert_int_not_equal(amv_png_write("/nonexistent-dir/x.png", rgb, w, h, 0, err, sizeof err), 0);
+  assert_non_null(strstr(err, "/nonexistent-dir/x.png"));
+  free(im.rgb);
+  free(rgb);
+}
+
+static void test_pca_and_order(void** state) {
+  // 3 units: unit 0 = 2 sin, unit 1 = -sin (both on PC1), unit 2 = small cos (PC2).
+  enum { T = 400, H = 3 };
+  float X[T * H];
+  for (int t = 0; t < T; t++) {
+    double a = 6.283185307 * t / T;
+    X[t * H + 0] = (float)(2 * sin(a) + 1);
+    X[t * H + 1] = (float)(-sin(a));
+    X[t * H + 2] = (float)(0.3 * cos(a));
+  }
+  double mean[H], comps[2 * H], var[2];
+  assert_int_equal(amv_pca(X, T, H, 2, mean, comps, var), 2);
+  assert_true(fabs(mean[0] - 1) < 1e-3);
+  double n5 = sqrt(5.0);
+  assert_true(fabs(comps[0] - 2 / n5) < 1e-4);  // sign rule: largest entry positive
+  assert_true(fabs(comps[1] + 1 / n5) < 1e-4);
+  assert_true(fabs(comps[2]) < 1e-4);
+  assert_true(fabs(fabs(comps[H + 2]) - 1) < 1e-4);
+  assert_true(fabs(var[0] - 5 * 0.5 * T / (T - 1)) < 1e-2);  // var of sin = 1/2
+  assert_true(var[1] < var[0]);
+  int order[H];
+  amv_order_units(X, T, H, AMV_ORDER_PEAK, order);
+  // peaks: unit 0 at T/4, unit 1 at 3T/4, unit 2 at 0
+  assert_int_equal(order[0], 2);
+  assert_int_equal(order[1], 0);
+  assert_int_equal(order[2], 1);
+  amv_order_units(X, T, H, AMV_ORDER_PC1, order);
+  assert_int_equal(order[0], 0);  // loading 2/sqrt5 first, -1/sqrt5 last
+  assert_int_equal(order[2], 1);
+  amv_order_units(X, T, H, AMV_ORDER_INDEX, order);
+  for (int i = 0; i < H; i++) assert_int_equal(order[i], i);
+  float P[T * 2];
+  amv_project(X, T, H, 2, mean, comps, P);
+  assert_true(fabs(P[T / 4 * 2] - n5) < 1e-3);  // peak of sin projects to sqrt5
+}
+
+static void test_layout(void** state) {
+  amv_rect r[AMV_NRECT];
+  amv_layout(1000, 600, r);
+  long area = 0;
+  for (int i = 0; i < AMV_NRECT; i++) {
+    assert_true(r[i].width > 100 && r[i].height > 100);
+    area += (long)r[i].width * r[i].height;
+  }
+  assert_int_equal(area, 1000L * 600);  // the panels tile the window
+}
+
+//---------------------------------- rendering tests -----------------------------------------------
+
+static int run(const char* args, char* out, size_t out_sz) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "%s %s 2>&1", ANIMAT_VIEW_EXE, args);
+  FILE* p = popen(cmd, "r");
+  if (!p) return -1;
+  size_t n = fread(out, 1, out_sz - 1, p);
+  out[n] = 0;
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void check_screens(const char* what, const char* a_path, const char* b_path, int w, int h) {
+  image a, b;
+  assert_int_equal(png_read(a_path, &a), 0);
+  assert_int_equal(png_read(b_path, &b), 0);
+  assert_int_equal(a.w, w);
+  assert_int_equal(a.h, h);
+  amv_rect r[AMV_NRECT];
+  amv_layout(w, h, r);
+  for (int i = 0; i < AMV_NRECT; i++) {
+    double s = region_std(&a, r[i]);
+    if (s < 8) fail_msg("%s: region %s is blank (std %.2f)", what, amv_rect_names[i], s);
+  }
+  long d_body = region_diff(&a, &b, r[AMV_RECT_BODY]);
+  long d_trace = region_diff(&a, &b, r[AMV_RECT_TRACE]);
+  if (d_body < 200) fail_msg("%s: body view identical at two steps (%ld px differ)", what, d_body);
+  if (d_trace < 20) fail_msg("%s: traces identical at two steps (%ld px differ)", what, d_trace);
+  free(a.rgb), free(b.rgb);
+}
+
+static void test_task_screenshot(void** state) {
+  if (!have_display) skip();
+  char a[512], b[512], args[1400], out[4096];
+  snprintf(a, sizeof a, "%s/task_a.png", tmpdir);
+  snprintf(b, sizeof b, "%s/task_b.png", tmpdir);
+  snprintf(args, sizeof args, "--task reacher --size 800x500 --step 5 --screenshot %s", a);
+  int rc = run(args, out, sizeof out);
+  if (rc) fail_msg("animat-view exit %d: %s", rc, out);
+  snprintf(args, sizeof args, "--task reacher --size 800x500 --step 45 --screenshot %s", b);
+  rc = run(args, out, sizeof out);
+  if (rc) fail_msg("animat-view exit %d: %s", rc, out);
+  check_screens("live reacher", a, b, 800, 500);
+}
+
+static void test_bad_files(void** state) {
+  char path[512], out[4096], args[1200];
+  snprintf(path, sizeof path, "%s/foreign.rollout", tmpdir);
+  FILE* f = fopen(path, "wb");
+  fputs("this is not a dataset, just some text\n", f);
+  fclose(f);
+  snprintf(args, sizeof args, "%s --screenshot %s/x.png", path, tmpdir);
+  int rc = run(args, out, sizeof out);
+  assert_int_not_equal(rc, 0);
+  assert_true(rc < 128);  // an exit, not a crash
+  assert_non_null(strstr(out, "animat-view:"));
+  assert_non_null(strstr(out, "foreign.rollout"));
+  snprintf(args, sizeof args, "%s/missing.rollout --screenshot %s/x.png", tmpdir, tmpdir);
+  rc = run(args, out, sizeof out);
+  assert_int_not_equal(rc, 0);
+  assert_true(rc < 128);
+  rc = run("--task no-such-task --screenshot /dev/null", out, sizeof out);
+  assert_int_not_equal(rc, 0);
+  assert_true(rc < 128);
+  assert_non_null(strstr(out, "no-such-task"));
+}
+
+int main(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/animat-test-viewer-XXXXXX");
+  if (!mkdtemp(tmpdir)) return 1;
+  const char* disp = getenv("DISPLAY");
+  have_display = disp && *disp;
+  if (!have_display)
+    fprintf(stderr, "test_viewer: no X display: rendering tests SKIPPED (install xvfb; ctest runs "
+                    "this test under `xvfb-run -a`)\n");
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_png_roundtrip),
+      cmocka_unit_test(test_pca_and_order),
+      cmocka_unit_test(test_layout),
+      cmocka_unit_test(test_bad_files),
+      cmocka_unit_test(test_task_screenshot),
+  };
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  if (system(cmd)) {
+  }
+  if (failed) return 1;
+  return have_display ? 0 : 77;
+}

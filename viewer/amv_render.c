@@ -1,0 +1,598 @@
+// amv_render.c: draws the composed window (OpenGL 1.x immediate mode next to MuJoCo's mjr_).
+//
+// Body view: mjv_updateScene + mjr_render of the recorded pose, task targets added as decor
+// geoms, contact forces optional. Panels: heatmap of the selected module (units x time window,
+// each unit scaled to its own range over the episode), population trajectory on the first two
+// principal components, behaviour traces (reward, speed, actions, activations) with trial events
+// and a timeline. Pure drawing: it reads the episode and never changes it.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <GLFW/glfw3.h>
+
+#include "amv.h"
+
+//---------------------------------- setup ---------------------------------------------------------
+
+int amv_view_init(amv_view* v, const mjModel* m, int w, int h, char* err, size_t err_sz) {
+  memset(v, 0, sizeof *v);
+  v->m = mj_copyModel(NULL, m);
+  if (!v->m) return am_err(err, err_sz, "viewer: cannot copy the model");
+  if (v->m->vis.global.offwidth < w) v->m->vis.global.offwidth = w;
+  if (v->m->vis.global.offheight < h) v->m->vis.global.offheight = h;
+  v->d = mj_makeData(v->m);
+  if (!v->d) return am_err(err, err_sz, "viewer: cannot allocate mjData");
+  mjv_defaultOption(&v->opt);
+  v->opt.flags[mjVIS_ACTIVATION] = 1;  // muscles coloured by activation
+  mjv_defaultScene(&v->scn);
+  mjv_makeScene(v->m, &v->scn, 4000);
+  mjr_defaultContext(&v->con);
+  mjr_makeContext(v->m, &v->con, mjFONTSCALE_100);
+  if (!v->con.offFBO && !v->con.offColor)
+    return am_err(err, err_sz, "viewer: OpenGL context has no offscreen buffer support");
+  mjv_defaultFreeCamera(v->m, &v->cam_free);
+  mjv_defaultCamera(&v->cam_track);
+  v->cam_track.type = mjCAMERA_TRACKING;
+  v->cam_track.trackbodyid = amv_track_body(v->m);
+  v->cam_track.distance = 1.2 * v->m->stat.extent;
+  v->cam_track.elevation = -25;
+  v->cam_track.azimuth = 120;
+  mjv_defaultCamera(&v->cam_fixed);
+  int has_free = 0;
+  for (int j = 0; j < v->m->njnt; j++) has_free |= v->m->jnt_type[j] == mjJNT_FREE;
+  v->cam_mode = has_free ? AMV_CAM_TRACK : v->m->ncam > 0 ? AMV_CAM_FIXED : AMV_CAM_FREE;
+  v->half_window = 100;
+  v->c_module = -1;
+  return 0;
+}
+
+static void cache_free(amv_view* v) {
+  free(v->c_ord), free(v->c_lo), free(v->c_hi), free(v->c_proj), free(v->c_mean),
+      free(v->c_comps);
+  v->c_ord = NULL, v->c_lo = v->c_hi = v->c_proj = NULL, v->c_mean = v->c_comps = NULL;
+  v->c_ep = NULL;
+  v->c_module = -1;
+}
+
+void amv_view_free(amv_view* v) {
+  cache_free(v);
+  mjr_freeContext(&v->con);
+  mjv_freeScene(&v->scn);
+  if (v->d) mj_deleteData(v->d);
+  if (v->m) mj_deleteModel(v->m);
+  memset(v, 0, sizeof *v);
+}
+
+void amv_view_next_camera(amv_view* v) {
+  v->cam_mode++;
+  if (v->cam_mode >= AMV_CAM_FIXED + v->m->ncam) v->cam_mode = AMV_CAM_FREE;
+}
+
+static mjvCamera* current_camera(amv_view* v) {
+  if (v->cam_mode == AMV_CAM_TRACK) return &v->cam_track;
+  if (v->cam_mode >= AMV_CAM_FIXED) {
+    v->cam_fixed.type = mjCAMERA_FIXED;
+    v->cam_fixed.fixedcamid = v->cam_mode - AMV_CAM_FIXED;
+    return &v->cam_fixed;
+  }
+  return &v->cam_free;
+}
+
+void amv_view_move_camera(amv_view* v, int action, double dx, double dy) {
+  if (v->cam_mode >= AMV_CAM_FIXED) {  // dragging a fixed camera switches to a free copy of it
+    v->cam_mode = AMV_CAM_FREE;
+  }
+  mjv_moveCamera(v->m, action, dx, dy, &v->scn, current_camera(v));
+}
+
+//---------------------------------- analysis cache ------------------------------------------------
+
+static void refresh_cache(amv_view* v, const amv_episode* e) {
+  if (e->n_modules == 0) {
+    cache_free(v);
+    return;
+  }
+  if (v->module >= e->n_modules) v->module = 0;
+  const amv_module* md = &e->modules[v->module];
+  int stale = v->c_ep != e || v->c_index != e->index || v->c_module != v->module ||
+              v->c_order != v->order || v->c_H != md->units ||
+              (e->T != v->c_T && (e->T < v->c_T || e->T >= v->c_T + 1 + v->c_T / 10));
+  if (!stale) return;
+  cache_free(v);
+  int H = md->units, T = e->T;
+  v->c_ord = malloc(sizeof(int) * H);
+  v->c_lo = malloc(sizeof(float) * H);
+  v->c_hi = malloc(sizeof(float) * H);
+  v->c_mean = malloc(sizeof(double) * H);
+  v->c_comps = malloc(sizeof(double) * 2 * H);
+  v->c_proj = malloc(sizeof(float) * 2 * (size_t)(T > 0 ? T : 1));
+  if (!v->c_ord || !v->c_lo || !v->c_hi || !v->c_mean || !v->c_comps || !v->c_proj) {
+    cache_free(v);
+    return;
+  }
+  amv_order_units(md->x, T, H, v->order, v->c_ord);
+  amv_unit_range(md->x, T, H, v->c_lo, v->c_hi);
+  v->c_npc = amv_pca(md->x, T, H, 2, v->c_mean, v->c_comps, v->c_var);
+  v->c_total_var = 0;
+  if (v->c_npc > 0) {
+    for (int j = 0; j < H; j++) {
+      double s = 0, mu = v->c_mean[j];
+      for (int t = 0; t < T; t++) {
+        double x = md->x[(size_t)t * H + j] - mu;
+        s += x * x;
+      }
+      v->c_total_var += T > 1 ? s / (T - 1) : 0;
+    }
+    if (v->c_npc < 2) memset(v->c_comps + H, 0, sizeof(double) * H);
+    amv_project(md->x, T, H, 2, v->c_mean, v->c_comps, v->c_proj);
+  }
+  v->c_ep = e;
+  v->c_index = e->index;
+  v->c_module = v->module;
+  v->c_order = v->order;
+  v->c_T = T;
+  v->c_H = H;
+}
+
+//---------------------------------- drawing helpers -----------------------------------------------
+
+// Sets up a panel: viewport + scissor = rect, coordinates [0,1] x [0,1], flat 2-D drawing.
+static void begin_panel(amv_rect r) {
+  glViewport(r.left, r.bottom, r.width, r.height);
+  glScissor(r.left, r.bottom, r.width, r.height);
+  glEnable(GL_SCISSOR_TEST);
+  glMatrixMode(GL_PROJECTION);
+  glLoadIdentity();
+  glOrtho(0, 1, 0, 1, -1, 1);
+  glMatrixMode(GL_MODELVIEW);
+  glLoadIdentity();
+  glDisable(GL_DEPTH_TEST);
+  glDisable(GL_LIGHTING);
+  glDisable(GL_TEXTURE_2D);
+  glDisable(GL_CULL_FACE);
+  glEnable(GL_BLEND);
+  glBlendFunc(GL_SRC_ALPHA, GL_ONE_MINUS_SRC_ALPHA);
+  glLineWidth(1.0f);
+}
+
+static void fill(float x0, float y0, float x1, float y1, float r, float g, float b, float a) {
+  glColor4f(r, g, b, a);
+  glBegin(GL_QUADS);
+  glVertex2f(x0, y0);
+  glVertex2f(x1, y0);
+  glVertex2f(x1, y1);
+  glVertex2f(x0, y1);
+  glEnd();
+}
+
+static void frame_box(float x0, float y0, float x1, float y1, float r, float g, float b) {
+  glColor4f(r, g, b, 1);
+  glBegin(GL_LINE_LOOP);
+  glVertex2f(x0, y0);
+  glVertex2f(x1, y0);
+  glVertex2f(x1, y1);
+  glVertex2f(x0, y1);
+  glEnd();
+}
+
+static void text(const amv_view* v, amv_rect r, float x, float y, const char* s, float cr,
+                 float cg, float cb) {
+  begin_panel(r);
+  mjr_text(mjFONT_NORMAL, s, &v->con, x, y, cr, cg, cb);
+}
+
+// Relative height of one text line in a panel of height px.
+static float line_h(const amv_view* v, amv_rect r) {
+  float px = v->con.charHeight > 0 ? v->con.charHeight + 4 : 18;
+  return px / (r.height > 1 ? r.height : 1);
+}
+
+// Colour map for the heatmap (dark blue -> purple -> orange -> light yellow), u in [0,1].
+static void heat_colour(float u, float* c) {
+  static const float k[5][3] = {
+      {0.05f, 0.03f, 0.18f}, {0.35f, 0.07f, 0.45f}, {0.78f, 0.22f, 0.33f}, {0.98f, 0.58f, 0.15f},
+      {0.99f, 0.96f, 0.62f}};
+  if (!(u > 0)) u = 0;
+  if (u > 1) u = 1;
+  float s = u * 4;
+  int i = (int)s;
+  if (i > 3) i = 3;
+  float f = s - i;
+  for (int j = 0; j < 3; j++) c[j] = k[i][j] * (1 - f) + k[i + 1][j] * f;
+}
+
+// Distinct colours for lines, events and trial conditions.
+static void palette(int i, float* c) {
+  static const float p[10][3] = {{0.35f, 0.7f, 1.0f}, {1.0f, 0.6f, 0.2f}, {0.4f, 0.85f, 0.4f},
+                                 {0.95f, 0.35f, 0.4f}, {0.7f, 0.55f, 0.95f}, {0.9f, 0.85f, 0.3f},
+                                 {0.3f, 0.85f, 0.85f}, {0.95f, 0.5f, 0.8f}, {0.65f, 0.65f, 0.65f},
+                                 {0.6f, 0.4f, 0.25f}};
+  i = ((i % 10) + 10) % 10;
+  memcpy(c, p[i], sizeof(float) * 3);
+}
+
+static int first_bit(uint32_t x) {
+  for (int k = 0; k < 32; k++)
+    if (x & (1u << k)) return k;
+  return -1;
+}
+
+static void panel_title(const amv_view* v, amv_rect r, const char* s) {
+  text(v, r, 0.01f, 1 - line_h(v, r) + 0.15f * line_h(v, r), s, 0.9f, 0.9f, 0.9f);
+}
+
+//---------------------------------- body view -----------------------------------------------------
+
+// Task variables "<name>_x", "<name>_y" (and optionally "_z") whose <name> is not a body of the
+// model (a body is drawn anyway) become a marker sphere: targets, goals, cues.
+static void add_var_markers(amv_view* v, const amv_meta* meta, const amv_episode* e, int t) {
+  if (!e->n_vars || !e->vars) return;
+  const float* vars = e->vars + (size_t)t * e->n_vars;
+  int marker = 0;
+  for (int i = 0; i < meta->n_vars && i < e->n_vars; i++) {
+    const char* nm = meta->vars[i];
+    size_t n = strlen(nm);
+    if (n < 3 || strcmp(nm + n - 2, "_x") != 0) continue;
+    char stem[AM_NAME_LEN], ny[AM_NAME_LEN + 2], nz[AM_NAME_LEN + 2];
+    snprintf(stem, sizeof stem, "%.*s", (int)(n - 2), nm);
+    if (mj_name2id(v->m, mjOBJ_BODY, stem) >= 0) continue;
+    snprintf(ny, sizeof ny, "%s_y", stem);
+    snprintf(nz, sizeof nz, "%s_z", stem);
+    int iy = -1, iz = -1;
+    for (int j = 0; j < meta->n_vars && j < e->n_vars; j++) {
+      if (strcmp(meta->vars[j], ny) == 0) iy = j;
+      if (strcmp(meta->vars[j], nz) == 0) iz = j;
+    }
+    if (iy < 0 || v->scn.ngeom >= v->scn.maxgeom) continue;
+    mjtNum pos[3] = {vars[i], vars[iy], iz >= 0 ? vars[iz] : 0};
+    mjtNum size[3] = {0.02 * (v->m->stat.extent > 0.5 ? v->m->stat.extent : 0.5), 0, 0};
+    float c[4];
+    palette(3 + marker++, c);
+    c[3] = 0.6f;
+    mjvGeom* g = &v->scn.geoms[v->scn.ngeom++];
+    mjv_initGeom(g, mjGEOM_SPHERE, size, pos, NULL, c);
+    g->category = mjCAT_DECOR;
+    snprintf(g->label, sizeof g->label, "%s", stem);
+  }
+}
+
+static void draw_body(amv_view* v, const amv_meta* meta, const amv_episode* e, int t,
+                      amv_rect r) {
+  mjModel* m = v->m;
+  mjData* d = v->d;
+  if (e->T > 0) {
+    memcpy(d->qpos, e->qpos + (size_t)t * e->nq, sizeof(double) * m->nq);
+    if (e->act && e->na == m->na && m->na > 0)
+      memcpy(d->act, e->act + (size_t)t * e->na, sizeof(double) * m->na);
+    mju_zero(d->qvel, m->nv);
+    d->time = t * e->dt;
+  }
+  mj_forward(m, d);
+  v->opt.flags[mjVIS_CONTACTFORCE] = v->show_forces;
+  v->opt.flags[mjVIS_PERTFORCE] = 1;
+  mjv_updateScene(m, d, &v->opt, NULL, current_camera(v), mjCAT_ALL, &v->scn);
+  if (e->T > 0) add_var_markers(v, meta, e, t);
+  mjrRect rr = {r.left, r.bottom, r.width, r.height};
+  mjr_render(rr, &v->scn, &v->con);
+  static const char* cams[] = {"free", "tracking"};
+  char cam[80];
+  if (v->cam_mode < AMV_CAM_FIXED) snprintf(cam, sizeof cam, "%s", cams[v->cam_mode]);
+  else {
+    const char* nm = mj_id2name(m, mjOBJ_CAMERA, v->cam_mode - AMV_CAM_FIXED);
+    snprintf(cam, sizeof cam, "model camera %s", nm ? nm : "?");
+  }
+  char left[512], right[512];
+  snprintf(left, sizeof left, "%s\nEpisode\nStep\nTime\nCamera", meta->task[0] ? "Task" : "");
+  snprintf(right, sizeof right, "%s\n%lld\n%d / %d\n%.2f s\n%s", meta->task,
+           (long long)e->index, t, e->T > 0 ? e->T - 1 : 0, t * e->dt, cam);
+  mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, rr, left, right, &v->con);
+  char src[1400];
+  snprintf(src, sizeof src, "%s", meta->origin);
+  mjr_overlay(mjFONT_NORMAL, mjGRID_BOTTOMLEFT, rr, src, v->status, &v->con);
+  if (!v->show_help) mjr_overlay(mjFONT_NORMAL, mjGRID_TOPRIGHT, rr, "h / F1: help", NULL, &v->con);
+}
+
+//---------------------------------- neural heatmap ------------------------------------------------
+
+static void draw_heatmap(amv_view* v, const amv_episode* e, int t, amv_rect r) {
+  begin_panel(r);
+  fill(0, 0, 1, 1, 0.08f, 0.08f, 0.1f, 1);
+  float lh = line_h(v, r);
+  if (e->n_modules == 0 || !v->c_ord) {
+    panel_title(v, r, "Neural activity");
+    text(v, r, 0.05f, 0.5f, "no neural activity in this episode", 0.7f, 0.7f, 0.7f);
+    text(v, r, 0.05f, 0.5f - lh, "(run with --checkpoint, or a dataset that recorded units)", 0.6f,
+         0.6f, 0.6f);
+    return;
+  }
+  const amv_module* md = &e->modules[v->module];
+  int H = md->units, W = v->half_window;
+  int t0 = t - W, t1 = t + W;
+  if (e->T <= 2 * W + 1) t0 = 0, t1 = e->T - 1 > 0 ? e->T - 1 : 1;  // short episode: all of it
+  float x0 = 0.02f, x1 = 0.98f, y0 = 0.04f, y1 = 1 - 1.4f * lh;
+  begin_panel(r);
+  float dx = (x1 - x0) / (t1 - t0 + 1), dy = (y1 - y0) / H;
+  glBegin(GL_QUADS);
+  for (int i = 0; i < H; i++) {
+    int j = v->c_ord[i];
+    float lo = v->c_lo[j], span = v->c_hi[j] - lo;
+    float ya = y1 - (i + 1) * dy, yb = y1 - i * dy;
+    for (int s = t0; s <= t1; s++) {
+      if (s < 0 || s >= e->T) continue;
+      float u = span > 1e-9f ? (md->x[(size_t)s * H + j] - lo) / span : 0.5f, c[3];
+      heat_colour(u, c);
+      glColor4f(c[0], c[1], c[2], 1);
+      float xa = x0 + (s - t0) * dx;
+      glVertex2f(xa, ya);
+      glVertex2f(xa + dx, ya);
+      glVertex2f(xa + dx, yb);
+      glVertex2f(xa, yb);
+    }
+  }
+  glEnd();
+  float xc = x0 + (t - t0 + 0.5f) * dx;
+  glLineWidth(2);
+  glColor4f(0.3f, 1, 0.5f, 0.9f);
+  glBegin(GL_LINES);
+  glVertex2f(xc, y0);
+  glVertex2f(xc, y1);
+  glEnd();
+  frame_box(x0, y0, x1, y1, 0.5f, 0.5f, 0.55f);
+  char s[256];
+  snprintf(s, sizeof s, "Neural: %s (%d units, %d/%d)  order: %s  window +-%d steps   [m] [o] [-/=]",
+           md->name, H, v->module + 1, e->n_modules, amv_order_name(v->order), W);
+  panel_title(v, r, s);
+}
+
+//---------------------------------- population panel ----------------------------------------------
+
+static void draw_population(amv_view* v, const amv_meta* meta, const amv_episode* e, int t,
+                            amv_rect r) {
+  begin_panel(r);
+  fill(0, 0, 1, 1, 0.1f, 0.1f, 0.12f, 1);
+  float lh = line_h(v, r);
+  if (e->n_modules == 0 || !v->c_ord || v->c_npc < 1 || e->T < 2) {
+    panel_title(v, r, "Population (PCA)");
+    text(v, r, 0.05f, 0.5f, e->n_modules ? "too few steps for PCA" : "no neural activity",
+         0.7f, 0.7f, 0.7f);
+    return;
+  }
+  const float* P = v->c_proj;
+  int T = v->c_T < e->T ? v->c_T : e->T;
+  if (t >= T) t = T - 1;
+  float mn[2] = {P[0], P[1]}, mx[2] = {P[0], P[1]};
+  for (int s = 1; s < T; s++)
+    for (int c = 0; c < 2; c++) {
+      if (P[2 * s + c] < mn[c]) mn[c] = P[2 * s + c];
+      if (P[2 * s + c] > mx[c]) mx[c] = P[2 * s + c];
+    }
+  float x0 = 0.08f, x1 = 0.97f, y0 = 0.1f, y1 = 1 - 1.6f * lh;
+  float sx = mx[0] - mn[0] > 1e-9f ? (x1 - x0) / (mx[0] - mn[0]) : 1;
+  float sy = mx[1] - mn[1] > 1e-9f ? (y1 - y0) / (mx[1] - mn[1]) : 1;
+#define PX(s) (x0 + (P[2 * (s)] - mn[0]) * sx)
+#define PY(s) (y0 + (P[2 * (s) + 1] - mn[1]) * sy)
+  begin_panel(r);
+  frame_box(x0, y0, x1, y1, 0.4f, 0.4f, 0.45f);
+  glColor4f(0.6f, 0.6f, 0.65f, 0.25f);  // the whole episode, faint
+  glBegin(GL_LINE_STRIP);
+  for (int s = 0; s < T; s++) glVertex2f(PX(s), PY(s));
+  glEnd();
+  int cv = meta->condition_var;
+  glLineWidth(2);
+  glBegin(GL_LINE_STRIP);  // the trajectory so far: colour by condition, else by time
+  for (int s = 0; s <= t; s++) {
+    float c[3];
+    if (cv >= 0 && cv < e->n_vars) palette((int)lrintf(e->vars[(size_t)s * e->n_vars + cv]), c);
+    else {
+      float u = (float)s / (T - 1);
+      c[0] = 0.3f + 0.7f * u, c[1] = 0.6f, c[2] = 1.0f - 0.7f * u;
+    }
+    glColor4f(c[0], c[1], c[2], 1);
+    glVertex2f(PX(s), PY(s));
+  }
+  glEnd();
+  glPointSize(10);
+  glColor4f(1, 1, 1, 1);
+  glBegin(GL_POINTS);
+  glVertex2f(PX(t), PY(t));
+  glEnd();
+  glPointSize(6);
+  glColor4f(0.95f, 0.2f, 0.2f, 1);
+  glBegin(GL_POINTS);
+  glVertex2f(PX(t), PY(t));
+  glEnd();
+#undef PX
+#undef PY
+  char s[256];
+  double tv = v->c_total_var > 0 ? v->c_total_var : 1;
+  snprintf(s, sizeof s, "Population: %s on PC1 (%.0f%%) x PC2 (%.0f%%)%s",
+           e->modules[v->module].name, 100 * v->c_var[0] / tv,
+           v->c_npc > 1 ? 100 * v->c_var[1] / tv : 0.0,
+           cv >= 0 ? "  coloured by condition" : "  coloured by time");
+  panel_title(v, r, s);
+  if (cv >= 0) {
+    snprintf(s, sizeof s, "%s = %g", meta->vars[cv], e->vars[(size_t)t * e->n_vars + cv]);
+    text(v, r, 0.09f, y0 + 0.02f, s, 0.8f, 0.8f, 0.8f);
+  }
+  text(v, r, 0.5f, 0.02f, "PC1", 0.7f, 0.7f, 0.7f);
+  text(v, r, 0.005f, 0.5f, "PC2", 0.7f, 0.7f, 0.7f);
+}
+
+//---------------------------------- behaviour traces + timeline -----------------------------------
+
+typedef struct trace_row {
+  const char* name;
+  const float* x;  // (T x width)
+  int width;
+} trace_row;
+
+static float timeline_h(const amv_view* v, amv_rect r) { return 1.1f * line_h(v, r); }
+
+static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e, int t,
+                        amv_rect r) {
+  begin_panel(r);
+  fill(0, 0, 1, 1, 0.12f, 0.12f, 0.14f, 1);
+  float lh = line_h(v, r), tl = timeline_h(v, r);
+  trace_row rows[2 + AMV_MAX_CHANNELS];
+  int n = 0;
+  rows[n++] = (trace_row){"reward", e->reward, 1};
+  rows[n++] = (trace_row){"speed (m/s)", e->speed, 1};
+  for (int i = 0; i < e->n_channels && n < 5; i++)
+    rows[n++] = (trace_row){e->channels[i].name, e->channels[i].x, e->channels[i].width};
+  int T = e->T;
+  float x0 = 0.16f, x1 = 0.99f, top = 1 - 1.2f * lh, bot = tl + 0.02f;
+  float rowh = (top - bot) / n;
+  float span = T > 1 ? (float)(T - 1) : 1;
+  // trial events: vertical lines across all rows, names at the top
+  if (T > 0) {
+    begin_panel(r);
+    glLineWidth(1);
+    glBegin(GL_LINES);
+    for (int s = 0; s < T; s++) {
+      int k = first_bit(e->events[s]);
+      if (k < 0) continue;
+      float c[3], x = x0 + (x1 - x0) * s / span;
+      palette(k + 4, c);
+      glColor4f(c[0], c[1], c[2], 0.7f);
+      glVertex2f(x, bot);
+      glVertex2f(x, top);
+    }
+    glEnd();
+  }
+  for (int i = 0; i < n; i++) {
+    float ya = top - (i + 1) * rowh, yb = top - i * rowh;
+    trace_row* tr = &rows[i];
+    begin_panel(r);
+    fill(x0, ya + 0.1f * rowh, x1, yb - 0.05f * rowh, 1, 1, 1, 0.03f);
+    if (T < 1 || !tr->x) continue;
+    float lo = tr->x[0], hi = lo;
+    for (size_t k = 0; k < (size_t)T * tr->width; k++) {
+      if (tr->x[k] < lo) lo = tr->x[k];
+      if (tr->x[k] > hi) hi = tr->x[k];
+    }
+    if (hi - lo < 1e-6f) hi = lo + 1, lo -= 0;
+    int width = tr->width > 12 ? 12 : tr->width;
+    for (int c = 0; c < width; c++) {
+      float col[3];
+      palette(tr->width == 1 ? i : c, col);
+      glColor4f(col[0], col[1], col[2], 0.95f);
+      glBegin(GL_LINE_STRIP);
+      for (int s = 0; s < T; s++) {
+        float y = (tr->x[(size_t)s * tr->width + c] - lo) / (hi - lo);
+        glVertex2f(x0 + (x1 - x0) * s / span, ya + 0.12f * rowh + 0.78f * rowh * y);
+      }
+      glEnd();
+    }
+    char s[160];
+    float cur = tr->x[(size_t)(t < T ? t : T - 1) * tr->width];
+    if (tr->width == 1) snprintf(s, sizeof s, "%.4g", cur);
+    else snprintf(s, sizeof s, "(%d%s)", tr->width, tr->width > 12 ? ", 12 shown" : "");
+    text(v, r, 0.005f, ya + 0.5f * rowh, tr->name, 0.85f, 0.85f, 0.85f);
+    text(v, r, 0.005f, ya + 0.5f * rowh - lh, s, 0.6f, 0.6f, 0.6f);
+  }
+  // cursor
+  begin_panel(r);
+  if (T > 0) {
+    float xc = x0 + (x1 - x0) * t / span;
+    glLineWidth(2);
+    glColor4f(1, 1, 1, 0.9f);
+    glBegin(GL_LINES);
+    glVertex2f(xc, bot);
+    glVertex2f(xc, top);
+    glEnd();
+  }
+  // timeline: played part, event ticks, cursor knob
+  fill(x0, 0.01f, x1, tl, 0.25f, 0.25f, 0.3f, 1);
+  if (T > 0) {
+    fill(x0, 0.01f, x0 + (x1 - x0) * t / span, tl, 0.3f, 0.5f, 0.8f, 1);
+    glBegin(GL_LINES);
+    for (int s = 0; s < T; s++) {
+      int k = first_bit(e->events[s]);
+      if (k < 0) continue;
+      float c[3], x = x0 + (x1 - x0) * s / span;
+      palette(k + 4, c);
+      glColor4f(c[0], c[1], c[2], 1);
+      glVertex2f(x, 0.01f);
+      glVertex2f(x, tl);
+    }
+    glEnd();
+    float xc = x0 + (x1 - x0) * t / span;
+    fill(xc - 0.004f, 0.0f, xc + 0.004f, tl + 0.01f, 1, 1, 1, 1);
+  }
+  // legend of event names that occur in this episode
+  char leg[512] = "Behaviour";
+  uint32_t seen = 0;
+  for (int s = 0; s < T; s++) seen |= e->events[s];
+  size_t len = strlen(leg);
+  if (seen) len += snprintf(leg + len, sizeof leg - len, "   events:");
+  int xo = 0;
+  (void)xo;
+  panel_title(v, r, leg);
+  float lx = 0.22f;
+  for (int k = 0; k < 32 && seen; k++) {
+    if (!(seen & (1u << k)) || lx > 0.95f) continue;
+    float c[3];
+    palette(k + 4, c);
+    const char* nm = k < meta->n_events ? meta->events[k] : "?";
+    text(v, r, lx, 1 - lh + 0.15f * lh, nm, c[0], c[1], c[2]);
+    lx += (strlen(nm) + 2) * (v->con.charWidth['x'] > 0 ? v->con.charWidth['x'] : 8) /
+          (float)(r.width > 1 ? r.width : 1);
+  }
+  text(v, r, 0.005f, 0.01f + 0.1f * lh, "timeline", 0.7f, 0.7f, 0.7f);
+}
+
+int amv_view_step_at(const amv_view* v, const amv_episode* e, int x, int y, int w, int h) {
+  amv_rect rc[AMV_NRECT];
+  amv_layout(w, h, rc);
+  amv_rect r = rc[AMV_RECT_TRACE];
+  if (x < r.left || x >= r.left + r.width || y < r.bottom || y >= r.bottom + r.height) return -1;
+  float fx = (float)(x - r.left) / r.width, x0 = 0.16f, x1 = 0.99f;
+  if (fx < x0 - 0.02f || e->T < 1) return -1;
+  float u = (fx - x0) / (x1 - x0);
+  if (u < 0) u = 0;
+  if (u > 1) u = 1;
+  return (int)lrintf(u * (e->T - 1));
+}
+
+//---------------------------------- help and composition ------------------------------------------
+
+static void draw_help(amv_view* v, int w, int h) {
+  mjrRect all = {0, 0, w, h};
+  mjr_overlay(mjFONT_NORMAL, mjGRID_TOPRIGHT, all, v->help_text ? v->help_text : "", NULL, &v->con);
+}
+
+void amv_view_render(amv_view* v, const amv_meta* meta, const amv_episode* e, int t, int w,
+                     int h) {
+  if (e->T > 0) {
+    if (t < 0) t = 0;
+    if (t >= e->T) t = e->T - 1;
+  } else t = 0;
+  amv_rect rc[AMV_NRECT];
+  amv_layout(w, h, rc);
+  glDisable(GL_SCISSOR_TEST);
+  glViewport(0, 0, w, h);
+  glClearColor(0.05f, 0.05f, 0.06f, 1);
+  glClear(GL_COLOR_BUFFER_BIT | GL_DEPTH_BUFFER_BIT);
+  refresh_cache(v, e);
+  draw_body(v, meta, e, t, rc[AMV_RECT_BODY]);
+  draw_heatmap(v, e, t, rc[AMV_RECT_HEAT]);
+  draw_population(v, meta, e, t, rc[AMV_RECT_POP]);
+  draw_traces(v, meta, e, t, rc[AMV_RECT_TRACE]);
+  // thin separators between panels
+  begin_panel((amv_rect){0, 0, w, h});
+  glColor4f(0.3f, 0.3f, 0.35f, 1);
+  glLineWidth(2);
+  glBegin(GL_LINES);
+  for (int i = 1; i < AMV_NRECT; i++) {
+    float x = (float)rc[i].left / w, y0 = (float)rc[i].bottom / h,
+          y1 = (float)(rc[i].bottom + rc[i].height) / h;
+    glVertex2f(x, y0), glVertex2f(x, y1);
+    float x1 = (float)(rc[i].left + rc[i].width) / w, yt = y1;
+    glVertex2f(x, yt), glVertex2f(x1, yt);
+  }
+  glEnd();
+  glDisable(GL_SCISSOR_TEST);
+  if (v->show_help) draw_help(v, w, h);
+}
