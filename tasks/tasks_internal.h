@@ -13,7 +13,30 @@ int amt_reacher_create(am_task* t, const amt_params* params, char* err, size_t e
                          "(the learning-parity benchmark)",                                     \
    amt_reacher_params, amt_reacher_create}
 
+// arm_tasks.c: motor-control paradigms on the six-muscle arm.
+extern const amt_param_def amt_center_out_params[], amt_reach_random_params[],
+    amt_force_field_params[], amt_rotation_params[], amt_decision_params[];
+int amt_center_out_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_reach_random_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_force_field_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_rotation_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_decision_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+#define AMT_ARM_TASKS                                                                          \
+  {"reach-center-out", "arm", "delayed center-out reaching to 8 targets with catch trials "    \
+                              "(Georgopoulos 1982; Churchland 2012)",                          \
+   amt_center_out_params, amt_center_out_create},                                              \
+  {"reach-random", "arm", "reaching to random targets in the workspace, shaped reward",        \
+   amt_reach_random_params, amt_reach_random_create},                                          \
+  {"force-field", "arm", "center-out reaching in a velocity-dependent force field; baseline/"  \
+                         "field/washout blocks (Shadmehr & Mussa-Ivaldi 1994)",                \
+   amt_force_field_params, amt_force_field_create},                                            \
+  {"visuomotor-rotation", "arm", "center-out reaching with the cursor rotated about the start", \
+   amt_rotation_params, amt_rotation_create},                                                  \
+  {"decision-reach", "arm", "noisy evidence, report left/right by reaching; fixed-duration or " \
+                            "reaction-time (Roitman & Shadlen 2002; Song et al. 2017)",        \
+   amt_decision_params, amt_decision_create}
+
 // Further task families append their entries here (comma-separated amt_info initialisers).
-#define AMT_EXTRA_TASKS
+#define AMT_EXTRA_TASKS AMT_ARM_TASKS
 
 #endif  // AMT_TASKS_INTERNAL_H

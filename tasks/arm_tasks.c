@@ -1,0 +1,828 @@
+// arm_tasks.c: motor-control paradigms on the six-muscle planar arm (bodies/arm.xml).
+//
+// What it is: one trial engine shared by five tasks (reach-center-out, reach-random, force-field,
+// visuomotor-rotation, decision-reach): epochs, success rules, reward, trial events and task
+// variables. The numbers and paradigms are those of SPECS.md ("Arm paradigms"); docs/tasks.md is
+// the user's description. What it is not: a model of the arm (bodies/arm.xml) or of learning.
+//
+// A trial (control period 10 ms = 5 physics steps of 2 ms):
+//   FIX    the cursor must stay within start_radius of the start for hold_time (else, after
+//          fix_timeout, the trial ends: timeout)
+//   DELAY  target shown (target_on); the cursor must stay at the start for a delay drawn from
+//          [delay_min, delay_max] (leaving: abort). Decision-reach: STIM instead (evidence on).
+//   MOVE   after go_cue: reach the target within move_time (else timeout); movement_onset is the
+//          first step the cursor speed exceeds onset_speed.
+//   HOLD   stay within target_radius for target_hold (leaving returns to MOVE) -> hold_complete,
+//          reward. Catch trials: no go cue; holding at the start for move_time is the success.
+//   ITI    between trials of one episode (trials > 1) the arm is free for iti seconds.
+// An episode is `trials` trials; it ends (terminated) when the last trial ends. The env's trial
+// counter persists across episodes (force-field blocks count trials per env).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "task_opts.h"
+#include "tasks_internal.h"
+
+//---------------------------------- events and variables ------------------------------------------
+
+enum {
+  E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF, E_GO_CUE, E_MOVEMENT_ONSET, E_TARGET_REACHED,
+  E_HOLD_COMPLETE, E_REWARD, E_CATCH, E_ERROR, E_ABORT, E_TIMEOUT, E_TRIAL_END, E_COUNT
+};
+static const char* event_names[E_COUNT] = {
+    "trial_start", "target_on", "stim_on", "stim_off", "go_cue", "movement_onset",
+    "target_reached", "hold_complete", "reward", "catch", "error", "abort", "timeout", "trial_end"};
+
+enum {
+  V_TARGET_X, V_TARGET_Y, V_START_X, V_START_Y, V_CURSOR_X, V_CURSOR_Y, V_CONDITION, V_CATCH,
+  V_DELAY, V_EPOCH, V_GO, V_FIELD_ON, V_BLOCK, V_TRIAL, V_COHERENCE, V_EVIDENCE, V_CHOICE,
+  V_OUTCOME, V_COUNT
+};
+static const char* var_names[V_COUNT] = {
+    "target_x", "target_y", "start_x", "start_y", "cursor_x", "cursor_y", "condition", "catch",
+    "delay", "epoch", "go_cue", "field_on", "block", "trial", "coherence", "evidence", "choice",
+    "outcome"};
+
+enum { EP_FIX, EP_DELAY, EP_STIM, EP_CATCH, EP_MOVE, EP_HOLD, EP_ITI };
+enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION };
+
+//---------------------------------- parameters ----------------------------------------------------
+
+#define ARM_COMMON_PARAMS                                                                         \
+  {"trials", "1", "trials per episode (the episode terminates after the last)"},                  \
+  {"hold_time", "0.2", "hold at the start before the target appears (s)"},                        \
+  {"fix_timeout", "1.0", "time allowed to be at the start at trial begin (s)"},                   \
+  {"move_time", "1.0", "time allowed from go cue to target (s); catch trials: hold this long"},   \
+  {"target_hold", "0.2", "hold in the target to complete the trial (s)"},                         \
+  {"iti", "0.2", "inter-trial interval between trials of one episode (s)"},                       \
+  {"start_radius", "0.02", "start zone radius (m)"},                                              \
+  {"target_radius", "0.02", "target zone radius (m)"},                                            \
+  {"onset_speed", "0.05", "cursor speed that marks movement onset (m/s)"},                        \
+  {"init_noise", "0.01", "uniform joint-angle noise at reset around the home posture (rad)"},     \
+  {"reward_success", "1", "reward at hold_complete"},                                             \
+  {"w_distance", "1", "distance cost weight: w * |cursor - goal| / 0.1 m per second"},            \
+  {"w_effort", "0.1", "effort cost weight: w * mean(excitation^2) per second"},                  \
+  {"obs_scale", "10", "multiplier on positions in the task group (10: units of 0.1 m)"},          \
+  AMT_OPTS_PARAMS
+
+#define ARM_REACH_PARAMS                                                                          \
+  {"distance", "0.1", "target distance from the start (m)"},                                      \
+  {"n_targets", "8", "number of targets, evenly spaced from 0 deg (8: every 45 deg)"},            \
+  {"delay", "0,0.6", "instructed delay range min,max (s); 0 allowed; one value: fixed"},          \
+  {"catch_fraction", "0.1", "fraction of catch trials (no go cue; the hand must stay)"}
+
+const amt_param_def amt_center_out_params[] = {ARM_REACH_PARAMS, ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+const amt_param_def amt_reach_random_params[] = {
+    {"delay", "0", "instructed delay range min,max (s)"},
+    {"catch_fraction", "0", "fraction of catch trials"},
+    {"min_distance", "0.04", "smallest target distance from the start (m)"},
+    {"shoulder_range", "10,100", "shoulder angles targets are drawn from (deg)"},
+    {"elbow_range", "30,130", "elbow angles targets are drawn from (deg)"},
+    ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+const amt_param_def amt_force_field_params[] = {
+    {"distance", "0.1", "target distance from the start (m)"},
+    {"n_targets", "8", "number of targets, evenly spaced from 0 deg"},
+    {"delay", "0,0.6", "instructed delay range min,max (s)"},
+    {"field", "curl", "curl (B = k [[0,1],[-1,0]]), smi (Shadmehr & Mussa-Ivaldi 1994), custom, none"},
+    {"curl_k", "13", "curl field gain k (N s/m)"},
+    {"B", "-10.1,-11.2,-11.2,11.1", "custom field matrix b11,b12,b21,b22 (N s/m), field=custom"},
+    {"baseline_trials", "20", "null-field trials per env before the field block"},
+    {"field_trials", "100", "field trials per env"},
+    {"washout_trials", "20", "null-field trials after the field block (then the blocks repeat)"},
+    {"catch_fraction", "0.1", "fraction of field-block trials with the field off (catch)"},
+    ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+const amt_param_def amt_rotation_params[] = {
+    {"distance", "0.1", "target distance from the start (m)"},
+    {"n_targets", "8", "number of targets, evenly spaced from 0 deg"},
+    {"delay", "0,0.6", "instructed delay range min,max (s)"},
+    {"catch_fraction", "0", "fraction of catch trials (no go cue)"},
+    {"rotation", "30", "rotation of the cursor about the start (deg, counter-clockwise)"},
+    ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+const amt_param_def amt_decision_params[] = {
+    {"distance", "0.1", "left/right target distance from the start (m)"},
+    {"coherences", "0,0.032,0.064,0.128,0.256,0.512", "unsigned coherences; the sign is random"},
+    {"noise", "1", "std of the evidence noise per control step"},
+    {"variant", "fixed", "fixed: stimulus for stim_time, then go; rt: go at stimulus onset, "
+                         "stimulus until movement onset"},
+    {"stim_time", "0.8", "stimulus duration in the fixed variant (s)"},
+    {"rt_max", "2.0", "time allowed to respond in the rt variant (s)"},
+    ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+//---------------------------------- config and state ----------------------------------------------
+
+#define MAX_COH 16
+
+typedef struct arm_cfg {
+  amt_opts opts;  // first (task_opts.h)
+  int kind;
+  const char* task;  // registered name
+  int hand_site, forearm, upper_arm, q_sh, q_el, v_sh, v_el;
+  double start[2], qhome[2], base[2], l1, l2;
+  double dt;  // control period (s)
+  int trials, fix_steps, fix_timeout_steps, move_steps, hold_steps, iti_steps;
+  int delay_min, delay_max;
+  double start_radius, target_radius, onset_speed, init_noise;
+  double w_success, w_dist, w_effort, obs_scale;
+  double distance, catch_fraction;
+  int n_targets;
+  double min_dist, q_lo[2], q_hi[2];               // reach-random
+  double B[4];                                     // force-field
+  int field_kind, blocks[3];
+  double cosr, sinr, rotation;                     // visuomotor rotation
+  double coh[MAX_COH], noise;                      // decision
+  int n_coh, rt, stim_steps, rt_steps;
+  int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
+  int body_dim;
+  int ev[E_COUNT];  // event -> code (bit) in this task, -1 if the task has no such event
+} arm_cfg;
+
+typedef struct arm_state {
+  amt_opt_state opt;  // first (task_opts.h)
+  int64_t env_trials; // trials started by this env (persists across episodes)
+  int epoch, t_epoch, t_count, t_go, trial;
+  int delay_steps, catch_trial, cond, field_on, block, onset, choice, outcome, done;
+  double target[2], coh, evidence;
+  int stim_on, go;
+  uint32_t pending;
+  double effort;
+} arm_state;
+
+static void emit(const arm_cfg* c, uint32_t* ev, int e) {
+  if (c->ev[e] >= 0) *ev |= 1u << c->ev[e];
+}
+
+//---------------------------------- geometry ------------------------------------------------------
+
+static void hand_pos(const arm_cfg* c, const mjData* d, double p[2]) {
+  p[0] = d->site_xpos[3 * c->hand_site];
+  p[1] = d->site_xpos[3 * c->hand_site + 1];
+}
+
+// Hand velocity from the Jacobian of the 2-link chain (exact for planar hinges about z).
+static void hand_vel(const arm_cfg* c, const mjData* d, double v[2]) {
+  double q1 = d->qpos[c->q_sh], q12 = q1 + d->qpos[c->q_el];
+  double w1 = d->qvel[c->v_sh], w2 = d->qvel[c->v_el];
+  v[0] = -c->l1 * sin(q1) * w1 - c->l2 * sin(q12) * (w1 + w2);
+  v[1] = c->l1 * cos(q1) * w1 + c->l2 * cos(q12) * (w1 + w2);
+}
+
+// The cursor: the hand, rotated about the start in visuomotor-rotation.
+static void rotate(const arm_cfg* c, const double in[2], double out[2], int about_start) {
+  double x = in[0] - (about_start ? c->start[0] : 0), y = in[1] - (about_start ? c->start[1] : 0);
+  out[0] = c->cosr * x - c->sinr * y + (about_start ? c->start[0] : 0);
+  out[1] = c->sinr * x + c->cosr * y + (about_start ? c->start[1] : 0);
+}
+
+static void cursor(const arm_cfg* c, const mjData* d, double p[2], double v[2]) {
+  double h[2], hv[2];
+  hand_pos(c, d, h);
+  hand_vel(c, d, hv);
+  rotate(c, h, p, 1);
+  rotate(c, hv, v, 0);
+}
+
+static double dist2(const double a[2], const double b[2]) {
+  return sqrt((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]));
+}
+
+//---------------------------------- trials --------------------------------------------------------
+
+static int steps_of(double seconds, double dt) { return (int)floor(seconds / dt + 0.5); }
+
+// Draws the next trial's conditions from the env's RNG and enters FIX.
+static void begin_trial(const arm_cfg* c, am_env* e) {
+  arm_state* s = e->task_state;
+  s->epoch = EP_FIX;
+  s->t_epoch = s->t_count = s->t_go = 0;
+  s->onset = s->stim_on = s->go = 0;
+  s->choice = 0;
+  s->outcome = 0;
+  s->evidence = 0;
+  s->coh = 0;
+  s->cond = -1;
+  s->catch_trial = 0;
+  s->field_on = 0;
+  s->block = 0;
+  s->delay_steps = c->delay_min + (c->delay_max > c->delay_min
+                                       ? (int)(am_rng_uniform(&e->rng) * (c->delay_max - c->delay_min + 1))
+                                       : 0);
+  if (c->kind == K_RANDOM) {
+    double q1, q2, p[2];
+    int tries = 0;
+    do {
+      q1 = am_rng_range(&e->rng, c->q_lo[0], c->q_hi[0]);
+      q2 = am_rng_range(&e->rng, c->q_lo[1], c->q_hi[1]);
+      p[0] = c->base[0] + c->l1 * cos(q1) + c->l2 * cos(q1 + q2);
+      p[1] = c->base[1] + c->l1 * sin(q1) + c->l2 * sin(q1 + q2);
+    } while (dist2(p, c->start) < c->min_dist && ++tries < 1000);
+    s->target[0] = p[0];
+    s->target[1] = p[1];
+  } else if (c->kind == K_DECISION) {
+    int k = (int)(am_rng_uniform(&e->rng) * c->n_coh);
+    double sign = am_rng_uniform(&e->rng) < 0.5 ? -1 : 1;
+    s->coh = sign * c->coh[k];
+    s->cond = k;
+    s->target[0] = c->start[0] + sign * c->distance;  // the correct target (right = +x)
+    s->target[1] = c->start[1];
+  } else {
+    s->cond = (int)(am_rng_uniform(&e->rng) * c->n_targets);
+    double a = 2 * M_PI * s->cond / c->n_targets;
+    s->target[0] = c->start[0] + c->distance * cos(a);
+    s->target[1] = c->start[1] + c->distance * sin(a);
+  }
+  double u = am_rng_uniform(&e->rng);
+  if (c->kind == K_FORCE_FIELD) {
+    int period = c->blocks[0] + c->blocks[1] + c->blocks[2];
+    int k = period > 0 ? (int)(s->env_trials % period) : 0;
+    s->block = k < c->blocks[0] ? 0 : k < c->blocks[0] + c->blocks[1] ? 1 : 2;
+    s->field_on = s->block == 1 && c->field_kind != 0;
+    if (s->block == 1 && u < c->catch_fraction) {
+      s->catch_trial = 1;
+      s->field_on = 0;
+    }
+  } else if (c->kind != K_DECISION) {
+    s->catch_trial = u < c->catch_fraction;
+  }
+  s->env_trials++;
+  s->pending |= 1u << E_TRIAL_START;
+  if (s->catch_trial) s->pending |= 1u << E_CATCH;
+}
+
+static void arm_reset(const am_task* t, am_env* e) {
+  const arm_cfg* c = t->cfg;
+  arm_state* s = e->task_state;
+  int64_t n = s->env_trials;
+  memset(s, 0, sizeof *s);
+  s->env_trials = n;
+  amt_opts_reset(&s->opt);
+  mjData* d = e->d;
+  d->qpos[c->q_sh] = c->qhome[0] + am_rng_range(&e->rng, -c->init_noise, c->init_noise);
+  d->qpos[c->q_el] = c->qhome[1] + am_rng_range(&e->rng, -c->init_noise, c->init_noise);
+  mj_forward(e->m, d);
+  begin_trial(c, e);
+}
+
+static void arm_act(const am_task* t, am_env* e, const float* a) {
+  const arm_cfg* c = t->cfg;
+  arm_state* s = e->task_state;
+  am_write_ctrl(e->m, e->d, a);
+  double sum = 0;
+  for (int i = 0; i < e->m->nu; i++) sum += e->d->ctrl[i] * e->d->ctrl[i];
+  s->effort = e->m->nu ? sum / e->m->nu : 0;
+  amt_opts_act(&c->opts, &s->opt, a);
+}
+
+// Force field F = B v at the hand, applied before each physics step.
+static void arm_substep(const am_task* t, am_env* e) {
+  const arm_cfg* c = t->cfg;
+  const arm_state* s = e->task_state;
+  mjData* d = e->d;
+  mju_zero(d->qfrc_applied, e->m->nv);
+  if (!s->field_on) return;
+  double v[2];
+  hand_vel(c, d, v);
+  mjtNum f[3] = {c->B[0] * v[0] + c->B[1] * v[1], c->B[2] * v[0] + c->B[3] * v[1], 0};
+  mjtNum torque[3] = {0, 0, 0};
+  mjtNum point[3];
+  double q1 = d->qpos[c->q_sh], q12 = q1 + d->qpos[c->q_el];
+  point[0] = c->base[0] + c->l1 * cos(q1) + c->l2 * cos(q12);
+  point[1] = c->base[1] + c->l1 * sin(q1) + c->l2 * sin(q12);
+  point[2] = d->site_xpos[3 * c->hand_site + 2];
+  mj_applyFT(e->m, d, f, torque, point, c->forearm, d->qfrc_applied);
+}
+
+static void end_trial(const arm_cfg* c, arm_state* s, uint32_t* ev, int success, double* reward) {
+  emit(c, ev, E_TRIAL_END);
+  if (success) {
+    emit(c, ev, E_REWARD);
+    *reward += c->w_success;
+  }
+  s->outcome = success ? 1 : -1;
+  s->stim_on = 0;
+  s->trial++;
+  if (s->trial >= c->trials) s->done = 1;
+  else {
+    s->epoch = EP_ITI;
+    s->t_epoch = 0;
+  }
+}
+
+static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
+  const arm_cfg* c = t->cfg;
+  arm_state* s = e->task_state;
+  uint32_t ev = 0;
+  double reward = 0;
+  if (s->epoch == EP_ITI && s->t_epoch + 1 >= c->iti_steps) begin_trial(c, e);
+  for (int k = 0; k < E_COUNT; k++)
+    if (s->pending & (1u << k)) emit(c, &ev, k);
+  s->pending = 0;
+  s->t_epoch++;
+  if (s->go) s->t_go++;
+
+  double p[2], v[2];
+  cursor(c, e->d, p, v);
+  double speed = sqrt(v[0] * v[0] + v[1] * v[1]);
+  int in_start = dist2(p, c->start) <= c->start_radius;
+
+  if (s->go && !s->onset && speed > c->onset_speed) {
+    s->onset = 1;
+    emit(c, &ev, E_MOVEMENT_ONSET);
+    if (c->kind == K_DECISION && c->rt && s->stim_on) {
+      s->stim_on = 0;
+      emit(c, &ev, E_STIM_OFF);
+    }
+  }
+  switch (s->epoch) {
+    case EP_FIX:
+      s->t_count = in_start ? s->t_count + 1 : 0;
+      if (s->t_count >= c->fix_steps) {
+        emit(c, &ev, E_TARGET_ON);
+        s->t_epoch = 0;
+        if (c->kind == K_DECISION) {
+          s->stim_on = 1;
+          emit(c, &ev, E_STIM_ON);
+          if (c->rt) {
+            s->go = 1;
+            emit(c, &ev, E_GO_CUE);
+            s->epoch = EP_MOVE;
+          } else {
+            s->epoch = EP_STIM;
+          }
+        } else {
+          s->epoch = EP_DELAY;
+        }
+      } else if (s->t_epoch >= c->fix_timeout_steps) {
+        emit(c, &ev, E_TIMEOUT);
+        end_trial(c, s, &ev, 0, &reward);
+      }
+      break;
+    case EP_DELAY:
+      if (!in_start) {
+        emit(c, &ev, E_ABORT);
+        end_trial(c, s, &ev, 0, &reward);
+      } else if (s->t_epoch >= s->delay_steps) {
+        s->t_epoch = 0;
+        if (s->catch_trial && c->kind != K_FORCE_FIELD) {
+          s->epoch = EP_CATCH;
+        } else {
+          s->go = 1;
+          emit(c, &ev, E_GO_CUE);
+          s->epoch = EP_MOVE;
+        }
+      }
+      break;
+    case EP_STIM:
+      if (!in_start) {
+        emit(c, &ev, E_ABORT);
+        end_trial(c, s, &ev, 0, &reward);
+      } else if (s->t_epoch >= c->stim_steps) {
+        s->stim_on = 0;
+        emit(c, &ev, E_STIM_OFF);
+        s->go = 1;
+        emit(c, &ev, E_GO_CUE);
+        s->epoch = EP_MOVE;
+        s->t_epoch = 0;
+      }
+      break;
+    case EP_CATCH:
+      if (!in_start) {
+        emit(c, &ev, E_ABORT);
+        end_trial(c, s, &ev, 0, &reward);
+      } else if (s->t_epoch >= c->move_steps) {
+        emit(c, &ev, E_HOLD_COMPLETE);
+        end_trial(c, s, &ev, 1, &reward);
+      }
+      break;
+    case EP_MOVE: {
+      int limit = c->kind == K_DECISION && c->rt ? c->rt_steps : c->move_steps;
+      if (c->kind == K_DECISION) {
+        double right[2] = {c->start[0] + c->distance, c->start[1]};
+        double left[2] = {c->start[0] - c->distance, c->start[1]};
+        int side = dist2(p, right) <= c->target_radius ? 1
+                   : dist2(p, left) <= c->target_radius ? -1 : 0;
+        if (side) {
+          s->choice = side;
+          if (s->stim_on) {
+            s->stim_on = 0;
+            emit(c, &ev, E_STIM_OFF);
+          }
+          double correct = s->target[0] > c->start[0] ? 1 : -1;
+          if (side == correct) {
+            emit(c, &ev, E_TARGET_REACHED);
+            s->epoch = EP_HOLD;
+            s->t_count = 0;
+          } else {
+            emit(c, &ev, E_ERROR);
+            end_trial(c, s, &ev, 0, &reward);
+          }
+          break;
+        }
+      } else if (dist2(p, s->target) <= c->target_radius) {
+        emit(c, &ev, E_TARGET_REACHED);
+        s->epoch = EP_HOLD;
+        s->t_count = 0;
+        break;
+      }
+      if (s->t_go >= limit) {
+        emit(c, &ev, E_TIMEOUT);
+        end_trial(c, s, &ev, 0, &reward);
+      }
+      break;
+    }
+    case EP_HOLD:
+      if (dist2(p, s->target) > c->target_radius) {
+        s->epoch = EP_MOVE;  // left the target: keep reaching (the move deadline still runs)
+      } else if (++s->t_count >= c->hold_steps) {
+        emit(c, &ev, E_HOLD_COMPLETE);
+        end_trial(c, s, &ev, 1, &reward);
+      }
+      break;
+    default:
+      break;
+  }
+  if (c->kind == K_DECISION)
+    s->evidence = s->stim_on ? s->coh + c->noise * am_rng_normal(&e->rng) : 0;
+
+  // Shaping: distance from the cursor to the current goal (the start before the go cue and on
+  // catch trials; the target after it; decision-reach: the nearer choice target).
+  const double* goal = c->start;
+  double nearest[2];
+  if (s->go && s->epoch != EP_ITI) {
+    if (c->kind == K_DECISION) {
+      nearest[0] = c->start[0] + (p[0] >= c->start[0] ? c->distance : -c->distance);
+      nearest[1] = c->start[1];
+      goal = nearest;
+    } else {
+      goal = s->target;
+    }
+  }
+  double dist_term = -c->w_dist * dist2(p, goal) / 0.1 * c->dt;
+  if (s->epoch == EP_ITI) dist_term = 0;
+  double effort_term = -c->w_effort * s->effort * c->dt;
+  r->terms[0] = (float)reward;
+  r->terms[1] = (float)dist_term;
+  r->terms[2] = (float)effort_term;
+  r->reward = (float)(reward + dist_term + effort_term);
+  r->terminated = s->done;
+  r->events = ev;
+  amt_opts_reward(&s->opt, r->reward);
+}
+
+static void arm_observe(const am_task* t, am_env* e, float* o) {
+  const arm_cfg* c = t->cfg;
+  arm_state* s = e->task_state;
+  am_body_observe(e->m, e->d, o);
+  double p[2], v[2];
+  cursor(c, e->d, p, v);
+  if (c->kind == K_ROTATION) {  // the hand feedback the policy sees is the rotated cursor
+    if (c->hand_obs[0] >= 0) {
+      o[c->hand_obs[0]] = (float)p[0];
+      o[c->hand_obs[1]] = (float)p[1];
+    }
+    if (c->hand_obs[3] >= 0) {
+      o[c->hand_obs[3]] = (float)v[0];
+      o[c->hand_obs[4]] = (float)v[1];
+    }
+  }
+  float* g = o + c->body_dim;
+  double sc = c->obs_scale;
+  int shown = s->epoch != EP_FIX && s->epoch != EP_ITI;
+  if (c->kind == K_DECISION) {
+    g[0] = (float)s->evidence;
+    g[1] = (float)s->stim_on;
+    g[2] = (float)(shown ? 1 : 0);  // both targets, at -distance and +distance along x
+  } else {
+    g[0] = shown ? (float)((s->target[0] - c->start[0]) * sc) : 0.0f;
+    g[1] = shown ? (float)((s->target[1] - c->start[1]) * sc) : 0.0f;
+    g[2] = (float)shown;
+  }
+  g[3] = (float)(s->go && s->epoch != EP_ITI);
+  g[4] = (float)((p[0] - c->start[0]) * sc);
+  g[5] = (float)((p[1] - c->start[1]) * sc);
+  amt_opts_observe(&c->opts, &s->opt, &e->rng, o);
+}
+
+static void arm_vars(const am_task* t, const am_env* e, float* x) {
+  const arm_cfg* c = t->cfg;
+  const arm_state* s = e->task_state;
+  double p[2], v[2];
+  cursor(c, e->d, p, v);
+  x[V_TARGET_X] = (float)s->target[0];
+  x[V_TARGET_Y] = (float)s->target[1];
+  x[V_START_X] = (float)c->start[0];
+  x[V_START_Y] = (float)c->start[1];
+  x[V_CURSOR_X] = (float)p[0];
+  x[V_CURSOR_Y] = (float)p[1];
+  x[V_CONDITION] = (float)s->cond;
+  x[V_CATCH] = (float)s->catch_trial;
+  x[V_DELAY] = (float)(s->delay_steps * c->dt);
+  x[V_EPOCH] = (float)s->epoch;
+  x[V_GO] = (float)s->go;
+  x[V_FIELD_ON] = (float)s->field_on;
+  x[V_BLOCK] = (float)s->block;
+  x[V_TRIAL] = (float)(s->env_trials - 1);
+  x[V_COHERENCE] = (float)s->coh;
+  x[V_EVIDENCE] = (float)s->evidence;
+  x[V_CHOICE] = (float)s->choice;
+  x[V_OUTCOME] = (float)s->outcome;
+}
+
+static void arm_destroy(am_task* t) {
+  free((void*)t->cfg);
+  t->cfg = NULL;
+}
+
+//---------------------------------- construction --------------------------------------------------
+
+static int secs(const amt_info* info, const amt_params* p, const char* key, double dt, int* out,
+                int min_steps, char* err, size_t err_sz) {
+  double v;
+  if (amt_param_double(info, p, key, &v, err, err_sz)) return -1;
+  if (v < 0 || v > 3600)
+    return am_err(err, err_sz, "task %s: parameter %s: '%g' must be in [0, 3600] s", info->name,
+                  key, v);
+  *out = steps_of(v, dt);
+  if (*out < min_steps) *out = min_steps;
+  return 0;
+}
+
+static int positive(const amt_info* info, const char* key, double v, char* err, size_t err_sz) {
+  if (!(v > 0)) return am_err(err, err_sz, "task %s: parameter %s: '%g' must be > 0", info->name, key, v);
+  return 0;
+}
+
+// Finds where the hand_pos / hand_vel sensor values land in the body observation: fills
+// sensordata with markers and looks for them (am_body_observe's order is sim's business).
+static void locate_hand_obs(const mjModel* m, arm_cfg* c, int body_dim) {
+  for (int k = 0; k < 6; k++) c->hand_obs[k] = -1;
+  mjData* d = mj_makeData(m);
+  float* o = calloc((size_t)body_dim + 1, sizeof(float));
+  if (!d || !o) goto done;
+  for (int i = 0; i < m->nsensordata; i++) d->sensordata[i] = 1000.0 + i;
+  for (int i = 0; i < m->na; i++) d->act[i] = -1;
+  am_body_observe(m, d, o);
+  const char* names[2] = {"hand_pos", "hand_vel"};
+  for (int s = 0; s < 2; s++) {
+    int id = mj_name2id(m, mjOBJ_SENSOR, names[s]);
+    if (id < 0) continue;
+    for (int k = 0; k < 3; k++) {
+      float want = (float)(1000.0 + m->sensor_adr[id] + k);
+      for (int j = 0; j < body_dim; j++)
+        if (o[j] == want) c->hand_obs[3 * s + k] = j;
+    }
+  }
+done:
+  free(o);
+  if (d) mj_deleteData(d);
+}
+
+static int arm_create(am_task* t, const amt_params* params, int kind, const char* name, char* err,
+                      size_t err_sz) {
+  const amt_info* info = amt_find(name);
+  arm_cfg c;
+  memset(&c, 0, sizeof c);
+  c.kind = kind;
+  c.task = info->name;
+  c.cosr = 1;
+  if (amt_opts_read(info, params, &c.opts, err, err_sz)) return -1;
+
+  am_model* model = am_model_load_body("arm", err, err_sz);
+  if (!model) return -1;
+  const mjModel* m = model->m;
+  const int frame_skip = 5;
+  c.dt = frame_skip * m->opt.timestep;
+  c.hand_site = mj_name2id(m, mjOBJ_SITE, "hand");
+  c.forearm = mj_name2id(m, mjOBJ_BODY, "forearm");
+  c.upper_arm = mj_name2id(m, mjOBJ_BODY, "upper_arm");
+  int js = mj_name2id(m, mjOBJ_JOINT, "shoulder"), je = mj_name2id(m, mjOBJ_JOINT, "elbow");
+  int key = mj_name2id(m, mjOBJ_KEY, "home");
+  if (c.hand_site < 0 || c.forearm < 0 || c.upper_arm < 0 || js < 0 || je < 0 || key < 0 ||
+      m->nu != 6 || m->nu > AMT_MAX_ACT) {
+    am_model_free(model);
+    return am_err(err, err_sz, "task %s: body 'arm' lacks site hand, bodies upper_arm/forearm, "
+                  "joints shoulder/elbow, keyframe home or six muscles", name);
+  }
+  t->model = model;  // from here on amt_create's amt_destroy frees it on failure
+  c.q_sh = m->jnt_qposadr[js];
+  c.q_el = m->jnt_qposadr[je];
+  c.v_sh = m->jnt_dofadr[js];
+  c.v_el = m->jnt_dofadr[je];
+  c.qhome[0] = m->key_qpos[key * m->nq + c.q_sh];
+  c.qhome[1] = m->key_qpos[key * m->nq + c.q_el];
+  c.base[0] = m->body_pos[3 * c.upper_arm];
+  c.base[1] = m->body_pos[3 * c.upper_arm + 1];
+  c.l1 = m->body_pos[3 * c.forearm];
+  c.l2 = m->site_pos[3 * c.hand_site];
+  {
+    mjData* d = mj_makeData(m);
+    if (!d) return am_err(err, err_sz, "out of memory");
+    mj_resetDataKeyframe(m, d, key);
+    mj_forward(m, d);
+    c.start[0] = d->site_xpos[3 * c.hand_site];
+    c.start[1] = d->site_xpos[3 * c.hand_site + 1];
+    mj_deleteData(d);
+  }
+
+  if (amt_param_int(info, params, "trials", &c.trials, err, err_sz)) return -1;
+  if (c.trials < 1)
+    return am_err(err, err_sz, "task %s: parameter trials: '%d' must be >= 1", name, c.trials);
+  if (secs(info, params, "hold_time", c.dt, &c.fix_steps, 1, err, err_sz) ||
+      secs(info, params, "fix_timeout", c.dt, &c.fix_timeout_steps, 1, err, err_sz) ||
+      secs(info, params, "move_time", c.dt, &c.move_steps, 1, err, err_sz) ||
+      secs(info, params, "target_hold", c.dt, &c.hold_steps, 1, err, err_sz) ||
+      secs(info, params, "iti", c.dt, &c.iti_steps, 1, err, err_sz))
+    return -1;
+  if (c.fix_timeout_steps < c.fix_steps)
+    return am_err(err, err_sz, "task %s: fix_timeout must be >= hold_time", name);
+  if (amt_param_double(info, params, "start_radius", &c.start_radius, err, err_sz) ||
+      positive(info, "start_radius", c.start_radius, err, err_sz) ||
+      amt_param_double(info, params, "target_radius", &c.target_radius, err, err_sz) ||
+      positive(info, "target_radius", c.target_radius, err, err_sz) ||
+      amt_param_double(info, params, "onset_speed", &c.onset_speed, err, err_sz) ||
+      positive(info, "onset_speed", c.onset_speed, err, err_sz) ||
+      amt_param_double(info, params, "init_noise", &c.init_noise, err, err_sz) ||
+      amt_param_double(info, params, "reward_success", &c.w_success, err, err_sz) ||
+      amt_param_double(info, params, "w_distance", &c.w_dist, err, err_sz) ||
+      amt_param_double(info, params, "w_effort", &c.w_effort, err, err_sz) ||
+      amt_param_double(info, params, "obs_scale", &c.obs_scale, err, err_sz))
+    return -1;
+  if (c.init_noise < 0 || c.init_noise > 0.5)
+    return am_err(err, err_sz, "task %s: parameter init_noise: '%g' must be in [0, 0.5] rad", name,
+                  c.init_noise);
+
+  if (kind != K_RANDOM) {
+    if (amt_param_double(info, params, "distance", &c.distance, err, err_sz)) return -1;
+    if (!(c.distance > c.start_radius + c.target_radius && c.distance <= 0.25))
+      return am_err(err, err_sz, "task %s: parameter distance: '%g' must be in (start_radius + "
+                    "target_radius, 0.25] m", name, c.distance);
+  }
+  if (kind != K_DECISION) {
+    double dl[2];
+    int nd;
+    if (amt_param_list(info, params, "delay", dl, 2, &nd, err, err_sz)) return -1;
+    if (nd == 1) dl[1] = dl[0];
+    if (dl[0] < 0 || dl[1] < dl[0] || dl[1] > 60)
+      return am_err(err, err_sz, "task %s: parameter delay: '%s' must be min,max with 0 <= min "
+                    "<= max <= 60 s", name, amt_param_get(info, params, "delay"));
+    c.delay_min = steps_of(dl[0], c.dt);
+    c.delay_max = steps_of(dl[1], c.dt);
+    if (amt_param_double(info, params, "catch_fraction", &c.catch_fraction, err, err_sz)) return -1;
+    if (c.catch_fraction < 0 || c.catch_fraction > 1)
+      return am_err(err, err_sz, "task %s: parameter catch_fraction: '%g' must be in [0, 1]", name,
+                    c.catch_fraction);
+  }
+  if (kind == K_CENTER_OUT || kind == K_FORCE_FIELD || kind == K_ROTATION) {
+    if (amt_param_int(info, params, "n_targets", &c.n_targets, err, err_sz)) return -1;
+    if (c.n_targets < 1 || c.n_targets > 360)
+      return am_err(err, err_sz, "task %s: parameter n_targets: '%d' must be in [1, 360]", name,
+                    c.n_targets);
+  }
+  if (kind == K_RANDOM) {
+    double r[2];
+    int n;
+    if (amt_param_double(info, params, "min_distance", &c.min_dist, err, err_sz)) return -1;
+    for (int j = 0; j < 2; j++) {
+      const char* k = j ? "elbow_range" : "shoulder_range";
+      int jid = j ? je : js;
+      if (amt_param_list(info, params, k, r, 2, &n, err, err_sz)) return -1;
+      double lo = m->jnt_range[2 * jid] * 180 / M_PI, hi = m->jnt_range[2 * jid + 1] * 180 / M_PI;
+      if (n != 2 || r[0] >= r[1] || r[0] < lo - 1e-9 || r[1] > hi + 1e-9)
+        return am_err(err, err_sz, "task %s: parameter %s: '%s' must be lo,hi within the joint "
+                      "range [%g, %g] deg", name, k, amt_param_get(info, params, k), lo, hi);
+      c.q_lo[j] = r[0] * M_PI / 180;
+      c.q_hi[j] = r[1] * M_PI / 180;
+    }
+  }
+  if (kind == K_FORCE_FIELD) {
+    const char* f = amt_param_get(info, params, "field");
+    double k, custom[4];
+    int n;
+    if (amt_param_double(info, params, "curl_k", &k, err, err_sz) ||
+        amt_param_list(info, params, "B", custom, 4, &n, err, err_sz))
+      return -1;
+    if (n != 4)
+      return am_err(err, err_sz, "task %s: parameter B: '%s' must have 4 values b11,b12,b21,b22",
+                    name, amt_param_get(info, params, "B"));
+    if (!strcmp(f, "curl")) {
+      c.field_kind = 1;
+      c.B[0] = 0, c.B[1] = k, c.B[2] = -k, c.B[3] = 0;
+    } else if (!strcmp(f, "smi")) {
+      c.field_kind = 2;
+      c.B[0] = -10.1, c.B[1] = -11.2, c.B[2] = -11.2, c.B[3] = 11.1;
+    } else if (!strcmp(f, "custom")) {
+      c.field_kind = 3;
+      memcpy(c.B, custom, sizeof c.B);
+    } else if (!strcmp(f, "none")) {
+      c.field_kind = 0;
+    } else {
+      return am_err(err, err_sz, "task %s: parameter field: '%s' is not one of curl, smi, custom, "
+                    "none", name, f);
+    }
+    const char* bk[3] = {"baseline_trials", "field_trials", "washout_trials"};
+    for (int b = 0; b < 3; b++) {
+      if (amt_param_int(info, params, bk[b], &c.blocks[b], err, err_sz)) return -1;
+      if (c.blocks[b] < 0)
+        return am_err(err, err_sz, "task %s: parameter %s: '%d' must be >= 0", name, bk[b],
+                      c.blocks[b]);
+    }
+  }
+  if (kind == K_ROTATION) {
+    if (amt_param_double(info, params, "rotation", &c.rotation, err, err_sz)) return -1;
+    if (fabs(c.rotation) > 180)
+      return am_err(err, err_sz, "task %s: parameter rotation: '%g' must be in [-180, 180] deg",
+                    name, c.rotation);
+    c.cosr = cos(c.rotation * M_PI / 180);
+    c.sinr = sin(c.rotation * M_PI / 180);
+  }
+  if (kind == K_DECISION) {
+    if (amt_param_list(info, params, "coherences", c.coh, MAX_COH, &c.n_coh, err, err_sz) ||
+        amt_param_double(info, params, "noise", &c.noise, err, err_sz) ||
+        secs(info, params, "stim_time", c.dt, &c.stim_steps, 1, err, err_sz) ||
+        secs(info, params, "rt_max", c.dt, &c.rt_steps, 1, err, err_sz))
+      return -1;
+    for (int i = 0; i < c.n_coh; i++)
+      if (c.coh[i] < 0 || c.coh[i] > 10)
+        return am_err(err, err_sz, "task %s: parameter coherences: '%g' must be in [0, 10] "
+                      "(unsigned; the sign is drawn per trial)", name, c.coh[i]);
+    if (c.noise < 0)
+      return am_err(err, err_sz, "task %s: parameter noise: '%g' must be >= 0", name, c.noise);
+    const char* var = amt_param_get(info, params, "variant");
+    if (!strcmp(var, "rt")) c.rt = 1;
+    else if (strcmp(var, "fixed"))
+      return am_err(err, err_sz, "task %s: parameter variant: '%s' is not fixed or rt", name, var);
+  }
+
+  // Events this task can emit, in trial order.
+  static const int reach_ev[] = {E_TRIAL_START, E_CATCH, E_TARGET_ON, E_GO_CUE, E_MOVEMENT_ONSET,
+                                 E_TARGET_REACHED, E_HOLD_COMPLETE, E_REWARD, E_ABORT, E_TIMEOUT,
+                                 E_TRIAL_END, -1};
+  static const int decision_ev[] = {E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF,
+                                    E_GO_CUE, E_MOVEMENT_ONSET, E_TARGET_REACHED,
+                                    E_HOLD_COMPLETE, E_REWARD, E_ERROR, E_ABORT, E_TIMEOUT,
+                                    E_TRIAL_END, -1};
+  const int* list = kind == K_DECISION ? decision_ev : reach_ev;
+  for (int k = 0; k < E_COUNT; k++) c.ev[k] = -1;
+  t->n_events = 0;
+  for (const int* l = list; *l >= 0; l++) {
+    c.ev[*l] = t->n_events;
+    snprintf(t->events[t->n_events++], AM_NAME_LEN, "%s", event_names[*l]);
+  }
+
+  snprintf(t->name, sizeof t->name, "%s", name);
+  t->state_size = sizeof(arm_state);
+  t->frame_skip = frame_skip;
+  t->act_dim = m->nu;
+  t->n_groups = am_body_obs_groups(m, t->groups, &t->obs_dim);
+  c.body_dim = t->obs_dim;
+  locate_hand_obs(m, &c, c.body_dim);
+  am_obs_group* g = &t->groups[t->n_groups++];
+  snprintf(g->name, AM_NAME_LEN, "task");
+  g->offset = t->obs_dim;
+  g->size = 6;
+  t->obs_dim += 6;
+  if (amt_opts_setup(t, &c.opts, err, err_sz)) return -1;
+  // Longest possible trial plus the ITI bounds the episode; the pool's limit is a safety net.
+  int trial_max = c.fix_timeout_steps + c.delay_max + c.stim_steps + c.rt_steps + c.move_steps +
+                  c.hold_steps + c.iti_steps + 2;
+  t->max_steps = c.trials * trial_max + 1;
+  t->n_terms = 3;
+  snprintf(t->terms[0], AM_NAME_LEN, "success");
+  snprintf(t->terms[1], AM_NAME_LEN, "distance");
+  snprintf(t->terms[2], AM_NAME_LEN, "effort");
+  t->n_vars = V_COUNT;
+  for (int k = 0; k < V_COUNT; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[k]);
+  arm_cfg* cfg = malloc(sizeof *cfg);
+  if (!cfg) return am_err(err, err_sz, "out of memory");
+  *cfg = c;
+  t->cfg = cfg;
+  t->reset = arm_reset;
+  t->act = arm_act;
+  t->substep = kind == K_FORCE_FIELD ? arm_substep : NULL;
+  t->evaluate = arm_evaluate;
+  t->observe = arm_observe;
+  t->get_vars = arm_vars;
+  t->destroy = arm_destroy;
+  return 0;
+}
+
+int amt_center_out_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_CENTER_OUT, "reach-center-out", err, err_sz);
+}
+int amt_reach_random_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_RANDOM, "reach-random", err, err_sz);
+}
+int amt_force_field_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_FORCE_FIELD, "force-field", err, err_sz);
+}
+int amt_rotation_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_ROTATION, "visuomotor-rotation", err, err_sz);
+}
+int amt_decision_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_DECISION, "decision-reach", err, err_sz);
+}

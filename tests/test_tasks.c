@@ -1,0 +1,456 @@
+// test_tasks.c: the task registry's tasks: random actions for several episodes (no NaN, lengths,
+// terminated vs truncated, events in documented order), scripted controllers that solve the arm
+// tasks, determinism for a seed, parameter overrides and refusals, prev-action/reward inputs.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "amt_tasks.h"
+
+static char err[AM_ERR_LEN];
+
+// Creates task `name` with up to 8 "k=v" overrides (NULL-terminated).
+static void make_task(am_task* t, const char* name, ...) {
+  amt_params p;
+  memset(&p, 0, sizeof p);
+  va_list ap;
+  va_start(ap, name);
+  for (const char* kv = va_arg(ap, const char*); kv; kv = va_arg(ap, const char*))
+    if (amt_params_add(&p, kv, err, sizeof err)) fail_msg("%s", err);
+  va_end(ap);
+  if (amt_create(t, name, &p, err, sizeof err)) fail_msg("%s: %s", name, err);
+}
+
+static am_pool* make_pool(const am_task* t, int n, uint64_t seed) {
+  am_pool_config cfg = {.num_envs = n, .num_threads = 2, .seed = seed};
+  am_pool* p = am_pool_create(t, &cfg, err, sizeof err);
+  if (!p) fail_msg("%s", err);
+  return p;
+}
+
+static int var_index(const am_task* t, const char* name) {
+  for (int k = 0; k < t->n_vars; k++)
+    if (!strcmp(t->vars[k], name)) return k;
+  return -1;
+}
+
+static int event_code(const am_task* t, const char* name) {
+  for (int k = 0; k < t->n_events; k++)
+    if (!strcmp(t->events[k], name)) return k;
+  return -1;
+}
+
+//---------------------------------- scripted arm controller ---------------------------------------
+
+// Inverse kinematics of the two-link arm (shoulder at the origin, links 0.30 and 0.33 m,
+// elbow-positive branch), then joint-space PD error drives flexor/extensor pairs of excitations.
+typedef struct arm_ctl {
+  double kp, kd, c0;
+} arm_ctl;
+
+static void arm_ik(double x, double y, double q[2]) {
+  const double l1 = 0.30, l2 = 0.33;
+  double c2 = (x * x + y * y - l1 * l1 - l2 * l2) / (2 * l1 * l2);
+  c2 = c2 > 1 ? 1 : c2 < -1 ? -1 : c2;
+  q[1] = acos(c2);
+  q[0] = atan2(y, x) - atan2(l2 * sin(q[1]), l1 + l2 * cos(q[1]));
+}
+
+static double clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+
+static void arm_command(const arm_ctl* k, const mjData* d, const double goal[2], float* a) {
+  double q[2];
+  arm_ik(goal[0], goal[1], q);
+  double es = k->kp * (q[0] - d->qpos[0]) - k->kd * d->qvel[0];
+  double ee = k->kp * (q[1] - d->qpos[1]) - k->kd * d->qvel[1];
+  a[0] = (float)clamp01(k->c0 + es);
+  a[1] = (float)clamp01(k->c0 - es);
+  a[2] = (float)clamp01(k->c0 + ee);
+  a[3] = (float)clamp01(k->c0 - ee);
+  a[4] = (float)clamp01(k->c0 + 0.5 * (es + ee));
+  a[5] = (float)clamp01(k->c0 - 0.5 * (es + ee));
+}
+
+typedef struct run_stats {
+  int trials, success, catch_trials, catch_success;
+  int coh_trials[8], coh_success[8];
+  double rt_sum[8];
+} run_stats;
+
+// Runs `steps` control steps of an arm task with the scripted controller. rotation_deg: the
+// controller aims the hand so that the rotated cursor lands on the target. decision: integrates
+// the evidence and reaches to its sign.
+static void run_scripted(const am_task* t, int n_envs, int steps, double rotation_deg,
+                         int rt_variant, run_stats* st) {
+  memset(st, 0, sizeof *st);
+  am_pool* p = make_pool(t, n_envs, 7);
+  am_batch* b = am_pool_batch(p);
+  int tg = am_find_group(t->groups, t->n_groups, "task");
+  assert_true(tg >= 0);
+  int off = t->groups[tg].offset;
+  int vx = var_index(t, "target_x"), vsx = var_index(t, "start_x"), vc = var_index(t, "catch");
+  int vo = var_index(t, "outcome"), vcoh = var_index(t, "coherence");
+  int decision = !strcmp(t->name, "decision-reach");
+  int rt = decision && rt_variant;
+  int e_end = event_code(t, "trial_end"), e_go = event_code(t, "go_cue");
+  int e_onset = event_code(t, "movement_onset");
+  double* evidence = calloc((size_t)n_envs, sizeof(double));
+  int* go_step = calloc((size_t)n_envs, sizeof(int));
+  int* rt_steps = calloc((size_t)n_envs, sizeof(int));
+  double cr = cos(-rotation_deg * M_PI / 180), sr = sin(-rotation_deg * M_PI / 180);
+  arm_ctl k = {.kp = 3.0, .kd = 0.1, .c0 = 0.3};
+  for (int s = 0; s < steps; s++) {
+    for (int i = 0; i < n_envs; i++) {
+      const float* o = b->obs + (size_t)i * t->obs_dim + off;
+      const float* v = b->vars + (size_t)i * t->n_vars;
+      am_env* e = am_pool_env(p, i);
+      double start[2] = {v[vsx], v[vsx + 1]};
+      double goal[2] = {start[0], start[1]};
+      if (decision) {
+        // integrate the evidence; rt: commit when it reaches a bound (drift diffusion)
+        if (o[1] > 0.5) evidence[i] += o[0];
+        int commit = o[3] > 0.5 && (!rt || fabs(evidence[i]) >= 6 || o[1] < 0.5);
+        if (commit) goal[0] = start[0] + (evidence[i] >= 0 ? 0.1 : -0.1);
+      } else if (o[3] > 0.5) {
+        double dx = v[vx] - start[0], dy = v[vx + 1] - start[1];
+        goal[0] = start[0] + cr * dx - sr * dy;
+        goal[1] = start[1] + sr * dx + cr * dy;
+      }
+      arm_command(&k, e->d, goal, b->actions + (size_t)i * t->act_dim);
+    }
+    am_pool_step(p);
+    for (int i = 0; i < n_envs; i++) {
+      uint32_t ev = b->events[i];
+      if (ev & (1u << e_go)) go_step[i] = s;
+      const float* v = b->vars + (size_t)i * t->n_vars;
+      if (decision && e_onset >= 0 && (ev & (1u << e_onset))) rt_steps[i] = s - go_step[i];
+      if (!(ev & (1u << e_end))) continue;
+      // vars hold the ended trial (one trial per episode: read final values before reset).
+      int ok = v[vo] > 0;
+      st->trials++;
+      st->success += ok;
+      if (v[vc] > 0.5) {
+        st->catch_trials++;
+        st->catch_success += ok;
+      }
+      if (decision) {
+        double c = fabs(v[vcoh]);
+        int ci = c < 0.01 ? 0 : c < 0.05 ? 1 : c < 0.1 ? 2 : c < 0.2 ? 3 : c < 0.4 ? 4 : 5;
+        st->coh_trials[ci]++;
+        st->coh_success[ci] += ok;
+        st->rt_sum[ci] += rt_steps[i];
+      }
+      evidence[i] = 0;
+    }
+  }
+  free(evidence);
+  free(go_step);
+  free(rt_steps);
+  am_pool_free(p);
+}
+
+//---------------------------------- every task: random actions ----------------------------------
+
+// Runs random actions (uniform in ctrlrange, from a fixed-seed stream) and checks: finite
+// observations and rewards, episode lengths equal to the env's step count, terminated and
+// truncated exclusive, truncation only at max_steps (or instability), and trial events in order:
+// trial_start first, trial_end last, and the largest event code of a step never below the
+// largest code seen earlier in the trial (codes are numbered in trial order).
+static void check_random(const char* name, int n_envs, int steps, const char* const* kv) {
+  am_task t;
+  amt_params p;
+  memset(&p, 0, sizeof p);
+  for (; kv && *kv; kv++)
+    if (amt_params_add(&p, *kv, err, sizeof err)) fail_msg("%s", err);
+  if (amt_create(&t, name, &p, err, sizeof err)) fail_msg("%s: %s", name, err);
+  am_pool* pool = make_pool(&t, n_envs, 11);
+  am_batch* b = am_pool_batch(pool);
+  const mjModel* m = t.model->m;
+  am_rng rng;
+  am_rng_seed(&rng, 5, 0);
+  int e_start = event_code(&t, "trial_start"), e_end = event_code(&t, "trial_end");
+  int* max_code = calloc((size_t)n_envs, sizeof(int));
+  int* in_trial = calloc((size_t)n_envs, sizeof(int));
+  int episodes = 0, trials = 0;
+  for (int s = 0; s < steps; s++) {
+    for (int i = 0; i < n_envs * t.act_dim; i++) {
+      int u = i % t.act_dim;
+      double lo = m->actuator_ctrlrange[2 * u], hi = m->actuator_ctrlrange[2 * u + 1];
+      b->actions[i] = (float)am_rng_range(&rng, lo, hi);
+    }
+    int64_t len_before[256];
+    for (int i = 0; i < n_envs && i < 256; i++) len_before[i] = am_pool_env(pool, i)->step;
+    am_pool_step(pool);
+    for (int i = 0; i < n_envs; i++) {
+      for (int k = 0; k < t.obs_dim; k++) assert_true(isfinite(b->obs[(size_t)i * t.obs_dim + k]));
+      assert_true(isfinite(b->rewards[i]));
+      assert_false(b->terminated[i] && b->truncated[i]);
+      assert_int_equal(b->ep_step[i], len_before[i]);
+      int done = b->terminated[i] || b->truncated[i];
+      if (b->truncated[i] && !b->unstable[i]) assert_int_equal(b->ep_step[i] + 1, t.max_steps);
+      assert_false(b->unstable[i]);
+      uint32_t ev = b->events[i];
+      assert_true(t.n_events == 32 || (ev >> t.n_events) == 0);
+      if (e_start >= 0 && ev) {
+        if (ev & (1u << e_start)) {
+          assert_false(in_trial[i]);  // the previous trial ended first
+          in_trial[i] = 1;
+          max_code[i] = 0;
+        } else {
+          assert_true(in_trial[i]);  // no event outside a trial
+        }
+        int top = 31 - __builtin_clz(ev);
+        if (top < max_code[i])
+          fail_msg("%s env %d step %d: event %s after %s", name, i, s, t.events[top],
+                   t.events[max_code[i]]);
+        max_code[i] = top;
+        if (ev & (1u << e_end)) {
+          assert_int_equal(top, e_end);
+          in_trial[i] = 0;
+          trials++;
+        }
+      }
+      if (b->terminated[i] && e_end >= 0) assert_true(ev & (1u << e_end));
+      if (done) {
+        episodes++;
+        in_trial[i] = 0;
+      }
+    }
+  }
+  printf("# %s random actions: %d episodes, %d trials in %d x %d steps\n", name, episodes, trials,
+         n_envs, steps);
+  assert_true(episodes >= n_envs);
+  free(max_code);
+  free(in_trial);
+  am_pool_free(pool);
+  amt_destroy(&t);
+}
+
+static void test_random_arm(void** state) {
+  const char* none[] = {NULL};
+  const char* multi[] = {"trials=3", "delay=0", NULL};
+  const char* rt[] = {"variant=rt", "rt_max=0.5", NULL};
+  // a wide start zone: random flailing stays "at the start" long enough to see go cues
+  const char* easy[] = {"start_radius=0.06", "distance=0.15", NULL};
+  const char* easy_random[] = {"start_radius=0.06", NULL};
+  check_random("reach-center-out", 8, 400, none);
+  check_random("reach-center-out", 8, 400, multi);
+  check_random("reach-center-out", 8, 300, easy);
+  check_random("reach-random", 8, 300, easy_random);
+  check_random("force-field", 8, 300, easy);
+  check_random("visuomotor-rotation", 8, 300, easy);
+  check_random("decision-reach", 8, 300, none);
+  check_random("decision-reach", 8, 300, rt);
+}
+
+//---------------------------------- scripted controllers ------------------------------------------
+
+static void test_scripted_center_out(void** state) {
+  am_task t;
+  make_task(&t, "reach-center-out", NULL);
+  run_stats st;
+  run_scripted(&t, 16, 1500, 0, 0, &st);
+  printf("# reach-center-out scripted: %d/%d trials, catch %d/%d\n", st.success, st.trials,
+         st.catch_success, st.catch_trials);
+  assert_true(st.trials >= 30);
+  assert_true(st.success >= 0.9 * st.trials);
+  // The success metric is not trivially met: doing nothing only passes catch trials.
+  amt_destroy(&t);
+}
+
+static void test_scripted_others(void** state) {
+  am_task t;
+  run_stats st;
+  make_task(&t, "reach-random", NULL);
+  run_scripted(&t, 16, 1200, 0, 0, &st);
+  printf("# reach-random scripted: %d/%d\n", st.success, st.trials);
+  assert_true(st.trials >= 30 && st.success >= 0.85 * st.trials);
+  amt_destroy(&t);
+
+  make_task(&t, "force-field", "baseline_trials=2", "field_trials=20", "washout_trials=2", NULL);
+  run_scripted(&t, 16, 1500, 0, 0, &st);
+  printf("# force-field (curl) scripted: %d/%d\n", st.success, st.trials);
+  assert_true(st.trials >= 30 && st.success >= 0.8 * st.trials);
+  amt_destroy(&t);
+
+  make_task(&t, "visuomotor-rotation", "rotation=45", NULL);
+  run_scripted(&t, 16, 1200, 45, 0, &st);  // aims through the rotation: solves it
+  printf("# visuomotor-rotation (45 deg) scripted, compensating: %d/%d\n", st.success, st.trials);
+  assert_true(st.trials >= 30 && st.success >= 0.9 * st.trials);
+  run_stats naive;
+  run_scripted(&t, 16, 1200, 0, 0, &naive);  // aims at the target itself: misses it
+  printf("# visuomotor-rotation (45 deg) scripted, naive: %d/%d\n", naive.success, naive.trials);
+  assert_true(naive.success <= 0.2 * naive.trials);
+  amt_destroy(&t);
+
+  for (int rt = 0; rt < 2; rt++) {
+    make_task(&t, "decision-reach", rt ? "variant=rt" : "variant=fixed", NULL);
+    run_scripted(&t, 16, 1500, 0, rt, &st);
+    printf("# decision-reach (%s) scripted: %d/%d; accuracy by |coherence|:", rt ? "rt" : "fixed",
+           st.success, st.trials);
+    for (int c = 0; c < 6; c++)
+      printf(" %.2f", st.coh_trials[c] ? (double)st.coh_success[c] / st.coh_trials[c] : -1);
+    printf("; mean RT (steps from go):");
+    for (int c = 0; c < 6; c++) printf(" %.1f", st.coh_trials[c] ? st.rt_sum[c] / st.coh_trials[c] : -1);
+    printf("\n");
+    assert_true(st.trials >= 40);
+    if (rt) assert_true(st.rt_sum[5] / st.coh_trials[5] < st.rt_sum[0] / st.coh_trials[0]);
+    // strong evidence: nearly always right; zero coherence: chance
+    assert_true(st.coh_success[5] >= 0.85 * st.coh_trials[5]);
+    assert_true(st.coh_success[0] <= 0.85 * st.coh_trials[0] + 1);
+    amt_destroy(&t);
+  }
+}
+
+//---------------------------------- success metric, determinism, parameters ----------------------
+
+// Doing nothing (no excitation) never completes a reach: only catch trials succeed.
+static void test_idle_fails(void** state) {
+  am_task t;
+  make_task(&t, "reach-center-out", "catch_fraction=0.3", NULL);
+  am_pool* p = make_pool(&t, 8, 3);
+  am_batch* b = am_pool_batch(p);
+  int vo = var_index(&t, "outcome"), vc = var_index(&t, "catch");
+  int e_end = event_code(&t, "trial_end"), e_rew = event_code(&t, "reward");
+  int trials = 0, ok = 0, catch_ok = 0, catches = 0;
+  memset(b->actions, 0, sizeof(float) * 8 * (size_t)t.act_dim);
+  for (int s = 0; s < 600; s++) {
+    am_pool_step(p);
+    for (int i = 0; i < 8; i++) {
+      if (!(b->events[i] & (1u << e_end))) continue;
+      const float* v = b->vars + (size_t)i * t.n_vars;
+      trials++;
+      ok += v[vo] > 0;
+      assert_int_equal(v[vo] > 0, !!(b->events[i] & (1u << e_rew)));
+      if (v[vc] > 0.5) catches++, catch_ok += v[vo] > 0;
+      else assert_true(v[vo] < 0);
+    }
+  }
+  assert_true(trials > 10 && catches > 0);
+  assert_int_equal(ok, catch_ok);
+  amt_destroy(&t);
+  am_pool_free(p);
+}
+
+static const char* all_tasks[] = {"reach-center-out", "reach-random", "force-field",
+                                  "visuomotor-rotation", "decision-reach"};
+
+// Same seed, same everything; another seed differs. Also with prev_inputs and obs_noise on.
+static void test_determinism(void** state) {
+  for (size_t k = 0; k < sizeof all_tasks / sizeof all_tasks[0]; k++) {
+    am_task t;
+    make_task(&t, all_tasks[k], "prev_inputs=1", "obs_noise=0.01", "start_radius=0.06", NULL);
+    double sums[3] = {0};
+    for (int run = 0; run < 3; run++) {
+      am_pool* p = make_pool(&t, 4, run < 2 ? 42 : 43);
+      am_batch* b = am_pool_batch(p);
+      am_rng rng;
+      am_rng_seed(&rng, 9, 0);
+      double acc = 0;
+      for (int s = 0; s < 150; s++) {
+        for (int i = 0; i < 4 * t.act_dim; i++) b->actions[i] = (float)am_rng_uniform(&rng);
+        am_pool_step(p);
+        for (int i = 0; i < 4 * t.obs_dim; i++) acc += b->obs[i] * (1 + i % 7);
+        for (int i = 0; i < 4; i++) acc += b->rewards[i] + b->events[i] * 1e-3;
+      }
+      sums[run] = acc;
+      am_pool_free(p);
+    }
+    assert_true(sums[0] == sums[1]);
+    assert_true(sums[0] != sums[2]);
+    amt_destroy(&t);
+  }
+}
+
+static void test_params(void** state) {
+  am_task t;
+  amt_params p;
+  // unknown key: refused with the valid keys listed
+  memset(&p, 0, sizeof p);
+  assert_int_equal(amt_params_add(&p, "distanse=0.1", err, sizeof err), 0);
+  assert_int_equal(amt_create(&t, "reach-center-out", &p, err, sizeof err), -1);
+  assert_non_null(strstr(err, "distanse"));
+  assert_non_null(strstr(err, "valid:"));
+  assert_non_null(strstr(err, "catch_fraction"));
+  // bad values: refused naming task, key and value
+  const char* bad[][2] = {{"reach-center-out", "distance=abc"}, {"reach-center-out", "delay=0.5,0.1"},
+                          {"reach-center-out", "catch_fraction=2"}, {"force-field", "field=spiral"},
+                          {"force-field", "B=1,2,3"}, {"decision-reach", "variant=slow"},
+                          {"visuomotor-rotation", "rotation=400"}, {"reach-random", "elbow_range=-10,50"},
+                          {"reach-center-out", "prev_inputs=2"}, {"reach-center-out", "obs_noise=-1"}};
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    memset(&p, 0, sizeof p);
+    assert_int_equal(amt_params_add(&p, bad[k][1], err, sizeof err), 0);
+    if (amt_create(&t, bad[k][0], &p, err, sizeof err) != -1) fail_msg("accepted %s", bad[k][1]);
+    char key[64];
+    snprintf(key, sizeof key, "%s", bad[k][1]);
+    *strchr(key, '=') = 0;
+    if (!strstr(err, bad[k][0]) || !strstr(err, key)) fail_msg("message lacks task/key: %s", err);
+  }
+  // overrides take effect: observation size with prev_inputs, target distance, rotation
+  make_task(&t, "reach-center-out", NULL);
+  int base = t.obs_dim;
+  amt_destroy(&t);
+  make_task(&t, "reach-center-out", "prev_inputs=1", "distance=0.15", "catch_fraction=0",
+            "delay=0", NULL);
+  assert_int_equal(t.obs_dim, base + t.act_dim + 1);
+  int g = am_find_group(t.groups, t.n_groups, "prev_action_reward");
+  assert_true(g >= 0);
+  am_pool* pool = make_pool(&t, 4, 1);
+  am_batch* b = am_pool_batch(pool);
+  int vx = var_index(&t, "target_x");
+  for (int s = 0; s < 30; s++) {
+    for (int i = 0; i < 4 * t.act_dim; i++) b->actions[i] = 0.01f * (float)(i % t.act_dim);
+    am_pool_step(pool);
+    for (int i = 0; i < 4; i++) {
+      const float* v = b->vars + (size_t)i * t.n_vars;
+      assert_float_equal(hypot(v[vx] - v[vx + 2], v[vx + 1] - v[vx + 3]), 0.15, 1e-5);
+      const float* o = b->obs + (size_t)i * t.obs_dim + t.groups[g].offset;
+      if (b->terminated[i] || b->truncated[i]) continue;  // obs is the next episode's first
+      for (int a = 0; a < t.act_dim; a++) assert_float_equal(o[a], 0.01f * a, 1e-7);
+      assert_float_equal(o[t.act_dim], b->rewards[i], 1e-7);
+    }
+  }
+  am_pool_free(pool);
+  amt_destroy(&t);
+  // force-field blocks: field on only in the field block, counted in trials per env
+  make_task(&t, "force-field", "baseline_trials=1", "field_trials=2", "washout_trials=1",
+            "catch_fraction=0", "hold_time=0.01", "fix_timeout=0.01", "delay=0", "move_time=0.01",
+            NULL);
+  pool = make_pool(&t, 1, 1);
+  b = am_pool_batch(pool);
+  int vf = var_index(&t, "field_on"), vb = var_index(&t, "block"), vt = var_index(&t, "trial");
+  memset(b->actions, 0, sizeof(float) * (size_t)t.act_dim);
+  int seen = 0;
+  for (int s = 0; s < 200 && seen < 8; s++) {
+    am_pool_step(pool);
+    if (!(b->terminated[0] || b->truncated[0])) continue;
+    const float* v = b->vars;
+    int trial = (int)v[vt], expect_block = trial % 4 == 0 ? 0 : trial % 4 < 3 ? 1 : 2;
+    assert_int_equal(trial, seen);
+    assert_int_equal((int)v[vb], expect_block);
+    assert_int_equal((int)v[vf], expect_block == 1);
+    seen++;
+  }
+  assert_int_equal(seen, 8);
+  am_pool_free(pool);
+  amt_destroy(&t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_random_arm),
+      cmocka_unit_test(test_scripted_center_out),
+      cmocka_unit_test(test_scripted_others),
+      cmocka_unit_test(test_idle_fails),
+      cmocka_unit_test(test_determinism),
+      cmocka_unit_test(test_params),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
