@@ -10,6 +10,10 @@ static const cli_command commands[] = {
     {"tasks", "list tasks, or describe one: animat tasks NAME", cmd_tasks},
     {"bench", "benchmarks: animat bench physics --body NAME", cmd_bench},
     {"train", "train a policy with PPO: animat train --task NAME [--steps N] [--out DIR]", cmd_train},
+    {"record", "record episodes to a dataset: animat record RUN|--random --task NAME --out FILE", cmd_record},
+    {"inspect", "describe a dataset: metadata, channels, episodes, sizes", cmd_inspect},
+    {"verify", "check a dataset's checksums; --resim replays it", cmd_verify},
+    {"export", "export a dataset's channels to NumPy .npy or CSV", cmd_export},
     {"version", "print animat's and MuJoCo's versions", cmd_version},
 };
 

@@ -24,6 +24,10 @@ int cmd_bench(int argc, char** argv);
 int cmd_version(int argc, char** argv);
 int cmd_tasks(int argc, char** argv);
 int cmd_train(int, char**);
+int cmd_record(int argc, char** argv);   // datasets (issue 6)
+int cmd_inspect(int argc, char** argv);
+int cmd_verify(int argc, char** argv);
+int cmd_export(int argc, char** argv);
 
 // A flag table entry for cli_parse. Flags are "--name VALUE" or "--name=VALUE"; booleans take no
 // value. Repeatable string flags (e.g. --task-param) call `each` for every occurrence.

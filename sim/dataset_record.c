@@ -1,0 +1,395 @@
+// dataset_record.c: the recorder (env pool batch -> dataset rows) and replay (re-simulation).
+//
+// What it is: the standard channels of a task's pool, the model/task metadata, the initial state
+// of each episode, and am_ds_resim_episode, which replays recorded controls on the embedded model.
+// What it is not: the byte format (dataset.c); the network channels (the caller adds them with
+// am_rec_add_channel); printing.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "am_dataset.h"
+
+typedef struct rec_src {  // a channel filled from a batch array of num_envs rows
+  int ch;
+  const void* src;
+  size_t row_bytes;
+  int kind;  // 0 plain copy; 1 f64 copy of the pool's exported double state
+} rec_src;
+
+struct am_rec {
+  am_pool* pool;
+  const am_task* t;
+  am_ds_writer* w;
+  am_rec_config cfg;
+  int n;
+  int64_t next_id, done, rows;
+  int64_t* ep_id;   // per env: the dataset episode it is recording, -1: none
+  double* t0;       // per env: episode start time
+  float* prev_obs;  // the observation each env's policy saw before the step
+  double dt;        // control step (s)
+  int c_step, c_time, c_action, c_reward, c_terms, c_term, c_trunc, c_unst, c_events, c_vars;
+  int c_obs[AM_MAX_GROUPS];
+  int n_src;
+  rec_src src[AM_DS_MAX_CHANNELS];
+  int n_init;
+  double* init;
+  int begun;
+};
+
+static int add(am_rec* r, const char* name, const char* group, const char* units,
+               const char* labels, am_dtype dt, int n, uint32_t flags, char* err, size_t err_sz) {
+  am_channel_def d = {name, group, units, labels, dt, n < 0 ? 0 : 1, {n < 0 ? 0u : (uint32_t)n}, flags};
+  int c = am_ds_add_channel(r->w, &d);
+  if (c < 0) am_err(err, err_sz, "%s", am_ds_writer_error(r->w));
+  return c;
+}
+
+// Joins names (n of them, stride AM_NAME_LEN) or MuJoCo object names with commas.
+static char* join_names(const char (*names)[AM_NAME_LEN], int n) {
+  size_t len = 1;
+  for (int i = 0; i < n; i++) len += strlen(names[i]) + 1;
+  char* s = calloc(len, 1);
+  if (!s) return NULL;
+  for (int i = 0; i < n; i++) {
+    if (i) strcat(s, ",");
+    strcat(s, names[i]);
+  }
+  return s;
+}
+static char* join_obj_names(const mjModel* m, int type, int n) {
+  size_t len = 1;
+  for (int i = 0; i < n; i++) {
+    const char* nm = mj_id2name(m, type, i);
+    len += (nm ? strlen(nm) : 12) + 1;
+  }
+  char* s = calloc(len, 1);
+  if (!s) return NULL;
+  size_t o = 0;
+  for (int i = 0; i < n; i++) {
+    const char* nm = mj_id2name(m, type, i);
+    o += (size_t)snprintf(s + o, len - o, "%s%s", i ? "," : "", nm ? nm : "");
+    if (!nm) o += (size_t)snprintf(s + o, len - o, "#%d", i);
+  }
+  return s;
+}
+
+static void fill_init(am_rec* r, int i) {
+  const mjModel* m = r->t->model->m;
+  const mjData* d = am_pool_env(r->pool, i)->d;
+  double* x = r->init;
+  *x++ = d->time;
+  for (int k = 0; k < m->nq; k++) *x++ = d->qpos[k];
+  for (int k = 0; k < m->nv; k++) *x++ = d->qvel[k];
+  for (int k = 0; k < m->na; k++) *x++ = d->act[k];
+  r->t0[i] = d->time;
+}
+
+am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t err_sz) {
+  am_rec* r = calloc(1, sizeof *r);
+  if (!r) return am_err(err, err_sz, "out of memory"), NULL;
+  r->pool = pool;
+  r->t = am_pool_task(pool);
+  r->cfg = *cfg;
+  r->n = am_pool_num_envs(pool);
+  if (cfg->episodes < 1) {
+    free(r);
+    return am_err(err, err_sz, "episodes to record must be >= 1"), NULL;
+  }
+  if (!(r->w = am_ds_create(cfg->path, cfg->force, err, err_sz))) {
+    free(r);
+    return NULL;
+  }
+  const am_task* t = r->t;
+  const mjModel* m = t->model->m;
+  am_batch* b = am_pool_batch(pool);
+  r->dt = m->opt.timestep * t->frame_skip;
+  r->ep_id = calloc((size_t)r->n, sizeof(int64_t));
+  r->t0 = calloc((size_t)r->n, sizeof(double));
+  r->prev_obs = calloc((size_t)r->n * (size_t)(t->obs_dim ? t->obs_dim : 1), sizeof(float));
+  r->n_init = 1 + m->nq + m->nv + m->na;
+  r->init = calloc((size_t)r->n_init, sizeof(double));
+  if (!r->ep_id || !r->t0 || !r->prev_obs || !r->init) {
+    am_err(err, err_sz, "out of memory");
+    goto fail;
+  }
+  // metadata
+  char buf[256];
+  time_t now = time(NULL);
+  struct tm tmv;
+  gmtime_r(&now, &tmv);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+  am_ds_set_meta(r->w, "created", buf, -1);
+  am_ds_set_meta(r->w, "animat.version", ANIMAT_VERSION, -1);
+  snprintf(buf, sizeof buf, "%d", mj_version());
+  am_ds_set_meta(r->w, "mujoco.version", buf, -1);
+  am_ds_set_meta(r->w, "model.name", t->model->name, -1);
+  am_ds_set_meta(r->w, "model.xml", t->model->xml ? t->model->xml : "", -1);
+  am_ds_set_meta(r->w, "task.name", t->name, -1);
+  am_ds_set_meta(r->w, "task.params", cfg->task_params ? cfg->task_params : "", -1);
+  struct { const char* k; double v; } nums[] = {
+      {"task.frame_skip", t->frame_skip}, {"task.max_steps", t->max_steps},
+      {"model.nq", m->nq}, {"model.nv", m->nv}, {"model.na", m->na}, {"model.nu", m->nu},
+      {"envs", r->n}, {"episodes.requested", (double)cfg->episodes},
+      {"policy.step", (double)cfg->policy_step}};
+  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+    snprintf(buf, sizeof buf, "%.17g", nums[i].v);
+    am_ds_set_meta(r->w, nums[i].k, buf, -1);
+  }
+  snprintf(buf, sizeof buf, "%.17g", m->opt.timestep);
+  am_ds_set_meta(r->w, "model.timestep", buf, -1);
+  snprintf(buf, sizeof buf, "%.17g", r->dt);
+  am_ds_set_meta(r->w, "control_dt", buf, -1);
+  snprintf(buf, sizeof buf, "%llu", (unsigned long long)cfg->seed);
+  am_ds_set_meta(r->w, "seed", buf, -1);
+  am_ds_set_meta(r->w, "policy", cfg->policy ? cfg->policy : "unknown", -1);
+  if (cfg->policy_hash) am_ds_set_meta(r->w, "policy.hash", cfg->policy_hash, -1);
+  am_ds_set_meta(r->w, "init.layout", "time,qpos,qvel,act", -1);
+  am_ds_set_meta(r->w, "row.convention",
+                 "row t: obs seen before control step t, the action taken, then the reward, "
+                 "flags, events, task variables and body state at the end of step t", -1);
+
+  // channels
+  const uint32_t D = AM_DS_CH_DELTA;
+  if ((r->c_step = add(r, "step", "time", "control steps", NULL, AM_DT_I32, -1, D, err, err_sz)) < 0 ||
+      (r->c_time = add(r, "time", "time", "s", NULL, AM_DT_F64, -1, D, err, err_sz)) < 0)
+    goto fail;
+  for (int g = 0; g < t->n_groups; g++) {
+    char name[64];
+    snprintf(name, sizeof name, "obs/%s", t->groups[g].name);
+    if ((r->c_obs[g] = add(r, name, "obs", "", NULL, AM_DT_F32, t->groups[g].size, D, err, err_sz)) < 0)
+      goto fail;
+  }
+  if ((r->c_action = add(r, "action", "action", "", NULL, AM_DT_F32, t->act_dim, 0, err, err_sz)) < 0 ||
+      (r->c_reward = add(r, "reward", "reward", "", NULL, AM_DT_F32, -1, 0, err, err_sz)) < 0)
+    goto fail;
+  r->c_terms = r->c_vars = -1;
+  if (t->n_terms) {
+    char* l = join_names(t->terms, t->n_terms);
+    r->c_terms = add(r, "reward_terms", "reward", "", l, AM_DT_F32, t->n_terms, 0, err, err_sz);
+    free(l);
+    if (r->c_terms < 0) goto fail;
+  }
+  if ((r->c_term = add(r, "terminated", "reward", "", NULL, AM_DT_U8, -1, 0, err, err_sz)) < 0 ||
+      (r->c_trunc = add(r, "truncated", "reward", "", NULL, AM_DT_U8, -1, 0, err, err_sz)) < 0 ||
+      (r->c_unst = add(r, "unstable", "reward", "", NULL, AM_DT_U8, -1, 0, err, err_sz)) < 0)
+    goto fail;
+  {
+    char* l = join_names(t->events, t->n_events);
+    r->c_events = add(r, "events", "task", "bit k = event k", l, AM_DT_U32, -1, 0, err, err_sz);
+    free(l);
+    if (r->c_events < 0) goto fail;
+  }
+  if (t->n_vars) {
+    char* l = join_names(t->vars, t->n_vars);
+    r->c_vars = add(r, "task_vars", "task", "", l, AM_DT_F32, t->n_vars, D, err, err_sz);
+    free(l);
+    if (r->c_vars < 0) goto fail;
+  }
+  if (b->qpos) {
+    struct { const char* name; const char* units; const double* src; int n; int obj; } st[] = {
+        {"qpos", "rad or m per coordinate (MuJoCo qpos)", b->qpos, m->nq, -1},
+        {"qvel", "rad/s or m/s per dof", b->qvel, m->nv, -1},
+        {"act", "actuator activation (muscles: 0..1)", b->act, m->na, -1},
+        {"ctrl", "actuator control", b->ctrl, m->nu, mjOBJ_ACTUATOR},
+        {"actuator_force", "N or N m", b->actuator_force, m->nu, mjOBJ_ACTUATOR},
+        {"sensordata", "per sensor (MuJoCo units)", b->sensordata, m->nsensordata, -1}};
+    for (int k = 0; k < 6; k++) {
+      if (!st[k].n) continue;
+      char* l = st[k].obj >= 0 ? join_obj_names(m, st[k].obj, st[k].n) : NULL;
+      int c = add(r, st[k].name, "body", st[k].units, l, AM_DT_F64, st[k].n, D, err, err_sz);
+      free(l);
+      if (c < 0) goto fail;
+      r->src[r->n_src++] = (rec_src){c, st[k].src, sizeof(double) * (size_t)st[k].n, 0};
+    }
+  }
+  return r;
+fail:
+  am_rec_abort(r);
+  return NULL;
+}
+
+int am_rec_add_channel(am_rec* r, const am_channel_def* def, const void* src, char* err,
+                       size_t err_sz) {
+  if (r->begun) return am_err(err, err_sz, "channel '%s' added after recording began", def->name);
+  if (r->n_src >= AM_DS_MAX_CHANNELS) return am_err(err, err_sz, "too many channels");
+  int c = am_ds_add_channel(r->w, def);
+  if (c < 0) return am_err(err, err_sz, "%s", am_ds_writer_error(r->w));
+  size_t rb = am_dtype_size(def->dtype);
+  for (int i = 0; i < def->ndim; i++) rb *= def->shape[i];
+  r->src[r->n_src++] = (rec_src){c, src, rb, 0};
+  return c;
+}
+
+int am_rec_set_meta(am_rec* r, const char* key, const char* value) {
+  return am_ds_set_meta(r->w, key, value, -1);
+}
+
+static int start_episode(am_rec* r, int i, char* err, size_t err_sz) {
+  if (r->next_id >= r->cfg.episodes) {
+    r->ep_id[i] = -1;
+    return 0;
+  }
+  r->ep_id[i] = r->next_id++;
+  fill_init(r, i);
+  if (am_ds_episode_begin(r->w, i, r->ep_id[i], r->init))
+    return am_err(err, err_sz, "%s", am_ds_writer_error(r->w));
+  return 0;
+}
+
+int am_rec_begin(am_rec* r, char* err, size_t err_sz) {
+  if (am_ds_begin(r->w, r->n, r->cfg.chunk_rows, r->n_init))
+    return am_err(err, err_sz, "%s", am_ds_writer_error(r->w));
+  r->begun = 1;
+  for (int i = 0; i < r->n; i++)
+    if (start_episode(r, i, err, err_sz)) return -1;
+  const am_batch* b = am_pool_batch(r->pool);
+  memcpy(r->prev_obs, b->obs, sizeof(float) * (size_t)r->n * (size_t)r->t->obs_dim);
+  return 0;
+}
+
+int am_rec_step(am_rec* r, char* err, size_t err_sz) {
+  const am_task* t = r->t;
+  const am_batch* b = am_pool_batch(r->pool);
+  am_ds_writer* w = r->w;
+  for (int i = 0; i < r->n; i++) {
+    if (r->ep_id[i] < 0) continue;
+    int32_t step = b->ep_step[i];
+    double time = r->t0[i] + (step + 1) * r->dt;
+    memcpy(am_ds_row_ptr(w, i, r->c_step), &step, 4);
+    memcpy(am_ds_row_ptr(w, i, r->c_time), &time, 8);
+    const float* o = r->prev_obs + (size_t)i * t->obs_dim;
+    for (int g = 0; g < t->n_groups; g++)
+      memcpy(am_ds_row_ptr(w, i, r->c_obs[g]), o + t->groups[g].offset,
+             sizeof(float) * (size_t)t->groups[g].size);
+    memcpy(am_ds_row_ptr(w, i, r->c_action), b->actions + (size_t)i * t->act_dim,
+           sizeof(float) * (size_t)t->act_dim);
+    memcpy(am_ds_row_ptr(w, i, r->c_reward), &b->rewards[i], 4);
+    if (r->c_terms >= 0)
+      memcpy(am_ds_row_ptr(w, i, r->c_terms), b->terms + (size_t)i * t->n_terms,
+             sizeof(float) * (size_t)t->n_terms);
+    *(uint8_t*)am_ds_row_ptr(w, i, r->c_term) = b->terminated[i];
+    *(uint8_t*)am_ds_row_ptr(w, i, r->c_trunc) = b->truncated[i];
+    *(uint8_t*)am_ds_row_ptr(w, i, r->c_unst) = b->unstable[i];
+    memcpy(am_ds_row_ptr(w, i, r->c_events), &b->events[i], 4);
+    if (r->c_vars >= 0)
+      memcpy(am_ds_row_ptr(w, i, r->c_vars), b->vars + (size_t)i * t->n_vars,
+             sizeof(float) * (size_t)t->n_vars);
+    for (int k = 0; k < r->n_src; k++)
+      memcpy(am_ds_row_ptr(w, i, r->src[k].ch),
+             (const uint8_t*)r->src[k].src + (size_t)i * r->src[k].row_bytes, r->src[k].row_bytes);
+    int done = b->terminated[i] || b->truncated[i];
+    uint32_t end = done ? AM_DS_END | (b->terminated[i] ? AM_DS_TERMINATED : AM_DS_TRUNCATED) : 0;
+    if (am_ds_row_commit(w, i, end)) return am_err(err, err_sz, "%s", am_ds_writer_error(w));
+    r->rows++;
+    if (done) {
+      r->done++;
+      if (start_episode(r, i, err, err_sz)) return -1;
+    }
+  }
+  memcpy(r->prev_obs, b->obs, sizeof(float) * (size_t)r->n * (size_t)t->obs_dim);
+  return r->done >= r->cfg.episodes;
+}
+
+int64_t am_rec_episodes_done(const am_rec* r) { return r->done; }
+int64_t am_rec_rows(const am_rec* r) { return r->rows; }
+
+static void rec_free(am_rec* r) {
+  free(r->ep_id);
+  free(r->t0);
+  free(r->prev_obs);
+  free(r->init);
+  free(r);
+}
+
+int am_rec_close(am_rec* r, char* err, size_t err_sz) {
+  int rc = am_ds_close(r->w, err, err_sz);
+  rec_free(r);
+  return rc;
+}
+
+void am_rec_abort(am_rec* r) {
+  if (r->w) am_ds_abort(r->w);
+  rec_free(r);
+}
+
+//---------------------------------- replay --------------------------------------------------------
+
+static int meta_int(am_ds_reader* r, const char* key, long* out, char* err, size_t err_sz) {
+  const char* v = am_ds_meta(r, key, NULL);
+  char* end;
+  if (!v) return am_err(err, err_sz, "dataset has no '%s' metadata", key);
+  *out = strtol(v, &end, 10);
+  if (end == v) return am_err(err, err_sz, "metadata '%s' = '%s' is not a number", key, v);
+  return 0;
+}
+
+int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, double* max_dev,
+                        char* err, size_t err_sz) {
+  const mjModel* m = model->m;
+  const am_ds_episode* e = am_ds_get_episode(r, i);
+  if (!e) return am_err(err, err_sz, "no episode index %lld", (long long)i);
+  long fs, nq, nv, na;
+  if (meta_int(r, "task.frame_skip", &fs, err, err_sz) || meta_int(r, "model.nq", &nq, err, err_sz) ||
+      meta_int(r, "model.nv", &nv, err, err_sz) || meta_int(r, "model.na", &na, err, err_sz))
+    return -1;
+  if (nq != m->nq || nv != m->nv || na != m->na)
+    return am_err(err, err_sz, "model sizes (nq %d nv %d na %d) differ from the dataset's", m->nq,
+                  m->nv, m->na);
+  if (am_ds_num_init(r) != 1 + m->nq + m->nv + m->na)
+    return am_err(err, err_sz, "the initial state has %d values, expected %d", am_ds_num_init(r),
+                  1 + m->nq + m->nv + m->na);
+  int cq = am_ds_find_channel(r, "qpos"), cc = am_ds_find_channel(r, "ctrl"),
+      cu = am_ds_find_channel(r, "unstable");
+  if (cq < 0 || (m->nu && cc < 0))
+    return am_err(err, err_sz, "resim needs the qpos and ctrl channels (record with body state)");
+  if (am_ds_get_channel(r, cq)->dtype != AM_DT_F64 ||
+      am_ds_get_channel(r, cq)->elems != (size_t)m->nq ||
+      (m->nu && (am_ds_get_channel(r, cc)->dtype != AM_DT_F64 ||
+                 am_ds_get_channel(r, cc)->elems != (size_t)m->nu)))
+    return am_err(err, err_sz, "qpos/ctrl channels have unexpected types or shapes");
+  size_t T = (size_t)e->steps;
+  int nc = am_ds_num_channels(r);
+  void** dst = calloc((size_t)nc, sizeof(void*));
+  double* qpos = malloc(sizeof(double) * (T * (size_t)m->nq + 1));
+  double* ctrl = malloc(sizeof(double) * (T * (size_t)m->nu + 1));
+  uint8_t* unst = calloc(T + 1, 1);
+  double* init = malloc(sizeof(double) * (size_t)am_ds_num_init(r));
+  mjData* d = mj_makeData(m);
+  int rc = -1;
+  if (!dst || !qpos || !ctrl || !unst || !init || !d) {
+    am_err(err, err_sz, "out of memory");
+    goto done;
+  }
+  dst[cq] = qpos;
+  if (m->nu) dst[cc] = ctrl;
+  if (cu >= 0 && am_ds_get_channel(r, cu)->row_bytes == 1) dst[cu] = unst;
+  if (am_ds_read_episode(r, i, dst, init, err, err_sz)) goto done;
+  mj_resetData(m, d);
+  d->time = init[0];
+  memcpy(d->qpos, init + 1, sizeof(double) * (size_t)m->nq);
+  memcpy(d->qvel, init + 1 + m->nq, sizeof(double) * (size_t)m->nv);
+  memcpy(d->act, init + 1 + m->nq + m->nv, sizeof(double) * (size_t)m->na);
+  double dev = 0;
+  for (size_t s = 0; s < T; s++) {
+    if (unst[s]) break;  // the pool cut the episode here; the recorded state is not a physics step
+    memcpy(d->ctrl, ctrl + s * (size_t)m->nu, sizeof(double) * (size_t)m->nu);
+    for (long k = 0; k < fs; k++) mj_step(m, d);
+    for (int j = 0; j < m->nq; j++) {
+      double x = d->qpos[j] - qpos[s * (size_t)m->nq + (size_t)j];
+      if (x < 0) x = -x;
+      if (!(x <= dev)) dev = x;  // NaN counts as a deviation
+    }
+  }
+  *max_dev = dev;
+  rc = 0;
+done:
+  free(dst);
+  free(qpos);
+  free(ctrl);
+  free(unst);
+  free(init);
+  if (d) mj_deleteData(d);
+  return rc;
+}

@@ -1,0 +1,323 @@
+// cmd_record.c: `animat record`: runs a policy (a trained checkpoint, or random actions) on a
+// task's env pool and records every step of N episodes into a dataset (sim/am_dataset.h).
+//
+// With a checkpoint, the network's activity is recorded too: for each module (core, motor) its
+// state (GRU h; LSTM h and c; rate RNN x), output and gate activations, the critic's value, the
+// action mean, std, the noise and the sampled action before clipping.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "am_dataset.h"
+#include "ama_agents.h"
+#include "amt_tasks.h"
+#include "cli.h"
+
+static int add_param(const char* value, void* ctx, char* err, size_t err_sz) {
+  return amt_params_add((amt_params*)ctx, value, err, err_sz);
+}
+
+// FNV-1a 64 of a file, as "fnv1a64:<hex>".
+static int file_hash(const char* path, char* out, size_t out_sz) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return -1;
+  uint64_t h = 1469598103934665603ull;
+  unsigned char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    for (size_t i = 0; i < n; i++) h = (h ^ buf[i]) * 1099511628211ull;
+  fclose(f);
+  snprintf(out, out_sz, "fnv1a64:%016llx", (unsigned long long)h);
+  return 0;
+}
+
+typedef struct netrec {
+  ama_policy pol;
+  int loaded;
+  float* eps;      // (N x A) noise
+  float* sampled;  // (N x A) mean + std * eps, before clipping
+  float* stdv;     // (N x A)
+  float* obs_n;    // (N x O)
+  float* mask;     // (N)
+  float *lo, *hi;  // (A)
+} netrec;
+
+static int add_net_channels(am_rec* rec, netrec* nr, int N, char* err, size_t err_sz) {
+  ama_policy* p = &nr->pol;
+  int A = p->act_dim;
+  struct { const char* name; const char* units; const void* src; int d0, d1; const char* labels; } ch[12];
+  int n = 0;
+  const ama_cell* cells[2] = {&p->core, &p->motor};
+  const char* names[2] = {"core", "motor"};
+  const float* states[2] = {p->core_s, p->motor_s};
+  static char nm[2][3][48];
+  for (int k = 0; k < 2; k++) {
+    const ama_cell* c = cells[k];
+    int H = c->cfg.hidden;
+    if (c->S) {
+      snprintf(nm[k][0], 48, "%s/state", names[k]);
+      int lstm = c->cfg.type == AMA_CELL_LSTM;
+      ch[n++] = (typeof(ch[0])){nm[k][0], lstm ? "rows: h, c" : c->cfg.type == AMA_CELL_RNN ? "x (rate = relu(x))" : "h",
+                                states[k], lstm ? 2 : 0, c->S / (lstm ? 2 : 1), NULL};
+    }
+    snprintf(nm[k][1], 48, "%s/output", names[k]);
+    ch[n++] = (typeof(ch[0])){nm[k][1], "", k == 0 ? p->core_y : p->a_motor_k.y, 0, H, NULL};
+    if (c->G > 1) {
+      snprintf(nm[k][2], 48, "%s/gates", names[k]);
+      ch[n++] = (typeof(ch[0])){nm[k][2], c->cfg.type == AMA_CELL_LSTM ? "rows: i, f, g, o" : "rows: r, z, n",
+                                k == 0 ? p->a_core_k.act : p->a_motor_k.act, c->G, H, NULL};
+    }
+  }
+  ch[n++] = (typeof(ch[0])){"value", "critic's value estimate", p->a_value, 0, -1, NULL};
+  ch[n++] = (typeof(ch[0])){"action_mean", "", p->a_mean, 0, A, NULL};
+  ch[n++] = (typeof(ch[0])){"action_std", "", nr->stdv, 0, A, NULL};
+  ch[n++] = (typeof(ch[0])){"action_noise", "standard normal eps", nr->eps, 0, A, NULL};
+  ch[n++] = (typeof(ch[0])){"action_sampled", "mean + std * eps, before clipping", nr->sampled, 0, A, NULL};
+  (void)N;
+  for (int i = 0; i < n; i++) {
+    am_channel_def d = {ch[i].name, "network", ch[i].units, ch[i].labels, AM_DT_F32, 0, {0}, 0};
+    if (ch[i].d0) {
+      d.ndim = 2;
+      d.shape[0] = (uint32_t)ch[i].d0;
+      d.shape[1] = (uint32_t)ch[i].d1;
+    } else if (ch[i].d1 >= 0) {
+      d.ndim = 1;
+      d.shape[0] = (uint32_t)ch[i].d1;
+    }
+    if (am_rec_add_channel(rec, &d, ch[i].src, err, err_sz) < 0) return -1;
+  }
+  return 0;
+}
+
+int cmd_record(int argc, char** argv) {
+  const char* usage =
+      "usage: animat record CHECKPOINT_OR_RUN --episodes N --out FILE [FLAGS]\n"
+      "       animat record --random --task NAME --episodes N --out FILE [FLAGS]\n"
+      "  Records every control step of N episodes (body state, observations, actions, rewards,\n"
+      "  events, task variables and, for a trained policy, the network's activity) to a dataset.\n"
+      "  --random            random actions (uniform in [-1, 1], clipped by the task)\n"
+      "  --task NAME         task (required with --random; default: the checkpoint's)\n"
+      "  --task-param K=V    override a task parameter (repeatable)\n"
+      "  --episodes N        episodes to record (default 10)\n"
+      "  --out FILE          dataset to write (never overwritten unless --force)\n"
+      "  --force             overwrite FILE if it exists\n"
+      "  --envs N            envs stepped in parallel (default 8)\n"
+      "  --threads T         worker threads (default 2)\n"
+      "  --seed S            seed of the envs and the action noise (default 1)\n"
+      "  --deterministic     a trained policy acts with its mean action (no noise)\n"
+      "  --chunk-rows R      rows per chunk (default: about 512 KiB of raw data)\n"
+      "  --quiet             no progress line\n";
+  const char* task_name = NULL;
+  const char* out = NULL;
+  int random_policy = 0, episodes = 10, envs = 8, threads = 2, force = 0, det = 0, quiet = 0;
+  int chunk_rows = 0;
+  uint64_t seed = 1;
+  amt_params params = {0};
+  cli_flag flags[] = {
+      {"random", CLI_BOOL, &random_policy},
+      {"task", CLI_STRING, &task_name},
+      {"task-param", CLI_EACH, NULL, 0, 0, add_param, &params},
+      {"episodes", CLI_INT, &episodes, 1, 1e9},
+      {"out", CLI_STRING, &out},
+      {"force", CLI_BOOL, &force},
+      {"envs", CLI_INT, &envs, 1, 4096},
+      {"threads", CLI_INT, &threads, 1, 256},
+      {"seed", CLI_U64, &seed},
+      {"deterministic", CLI_BOOL, &det},
+      {"chunk-rows", CLI_INT, &chunk_rows, 1, 1 << 20},
+      {"quiet", CLI_BOOL, &quiet},
+  };
+  const char* pos[2];
+  int npos = 0, help = 0;
+  int rc = cli_parse(argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), pos, 2, &npos, &help,
+                     usage);
+  if (rc) return rc;
+  if (help) {
+    printf("%s", usage);
+    return 0;
+  }
+  if (!out) return cli_fail("record", "--out FILE is required"), 2;
+  if (random_policy == (npos == 1))
+    return cli_fail("record", "give either a checkpoint/run or --random"), 2;
+  if (npos > 1) return cli_fail("record", "one checkpoint or run at most"), 2;
+  char err[AM_ERR_LEN];
+  char ckpt[1200] = "", hash[64] = "";
+  ama_config acfg;
+  amt_params all = {0};
+  if (!random_policy) {
+    struct stat st;
+    if (stat(pos[0], &st)) return cli_fail("record", "cannot open %s", pos[0]);
+    if (S_ISDIR(st.st_mode)) snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", pos[0]);
+    else snprintf(ckpt, sizeof ckpt, "%s", pos[0]);
+    char* text = ama_ckpt_read_config(ckpt, err, sizeof err);
+    if (!text) return cli_fail("record", "%s", err);
+    ama_config_default(&acfg);
+    rc = ama_config_parse(&acfg, text, ckpt, err, sizeof err);
+    free(text);
+    if (rc) return cli_fail("record", "%s", err);
+    if (!task_name) task_name = acfg.task;
+    // the checkpoint's task parameters ("k=v;k=v"), then the command line's
+    char tp[sizeof acfg.task_params];
+    snprintf(tp, sizeof tp, "%s", acfg.task_params);
+    for (char* s = strtok(tp, ";"); s; s = strtok(NULL, ";"))
+      if (*s && amt_params_add(&all, s, err, sizeof err)) return cli_fail("record", "%s", err);
+    file_hash(ckpt, hash, sizeof hash);
+  } else if (!task_name) {
+    return cli_fail("record", "--random needs --task NAME (see `animat tasks`)"), 2;
+  }
+  for (int i = 0; i < params.n; i++) {
+    char kv[400];
+    snprintf(kv, sizeof kv, "%s=%s", params.key[i], params.value[i]);
+    if (amt_params_add(&all, kv, err, sizeof err)) return cli_fail("record", "%s", err);
+  }
+  am_task t;
+  if (amt_create(&t, task_name, &all, err, sizeof err)) return cli_fail("record", "%s", err);
+  char ptext[AMT_MAX_PARAMS * 330] = "";
+  size_t po = 0;
+  for (int i = 0; i < all.n; i++)
+    po += (size_t)snprintf(ptext + po, sizeof ptext - po, "%s=%s\n", all.key[i], all.value[i]);
+
+  am_pool_config pc = {.num_envs = envs, .num_threads = threads, .seed = seed, .export_state = 1};
+  am_pool* pool = am_pool_create(&t, &pc, err, sizeof err);
+  if (!pool) {
+    amt_destroy(&t);
+    return cli_fail("record", "%s", err);
+  }
+  am_batch* b = am_pool_batch(pool);
+  netrec nr;
+  memset(&nr, 0, sizeof nr);
+  int A = t.act_dim, O = t.obs_dim;
+  am_rec* rec = NULL;
+  int status = 1;
+  if (!random_policy) {
+    if (ama_ckpt_load_policy(&nr.pol, ckpt, t.groups, t.n_groups, O, A, envs, err, sizeof err)) {
+      cli_fail("record", "%s", err);
+      goto done;
+    }
+    nr.loaded = 1;
+    nr.eps = calloc((size_t)envs * A, sizeof(float));
+    nr.sampled = calloc((size_t)envs * A, sizeof(float));
+    nr.stdv = calloc((size_t)envs * A, sizeof(float));
+    nr.obs_n = calloc((size_t)envs * O, sizeof(float));
+    nr.mask = calloc((size_t)envs, sizeof(float));
+    nr.lo = calloc((size_t)A, sizeof(float));
+    nr.hi = calloc((size_t)A, sizeof(float));
+    if (!nr.eps || !nr.sampled || !nr.stdv || !nr.obs_n || !nr.mask || !nr.lo || !nr.hi) {
+      cli_fail("record", "out of memory");
+      goto done;
+    }
+    const mjModel* m = t.model->m;
+    for (int j = 0; j < A; j++) {  // the learner's action range (see ama_agents.h)
+      nr.lo[j] = -1;
+      nr.hi[j] = 1;
+      if (m->nu == A && m->actuator_ctrllimited[j]) {
+        nr.lo[j] = (float)m->actuator_ctrlrange[2 * j];
+        nr.hi[j] = (float)m->actuator_ctrlrange[2 * j + 1];
+      }
+    }
+    const float* logstd = ama_params_view(&nr.pol.params, "logstd");
+    if (!logstd && nr.pol.i_logstd >= 0)
+      logstd = nr.pol.params.w + nr.pol.params.t[nr.pol.i_logstd].offset;
+    for (int i = 0; i < envs; i++)
+      for (int j = 0; j < A; j++) nr.stdv[i * A + j] = det ? 0.0f : expf(logstd[j]);
+    for (int i = 0; i < envs; i++) nr.mask[i] = 0;  // every env starts an episode
+  }
+  am_rec_config rc_cfg = {.path = out, .force = force, .episodes = episodes,
+                          .chunk_rows = chunk_rows, .task_params = ptext, .seed = seed,
+                          .policy = random_policy ? "random" : ckpt,
+                          .policy_hash = random_policy ? NULL : hash, .policy_step = -1};
+  if (!(rec = am_rec_create(pool, &rc_cfg, err, sizeof err))) {
+    cli_fail("record", "%s", err);
+    goto done;
+  }
+  if (nr.loaded) {
+    char cfgtext[16384];
+    ama_config_write(&acfg, cfgtext, sizeof cfgtext);
+    am_rec_set_meta(rec, "policy.config", cfgtext);
+    am_rec_set_meta(rec, "policy.deterministic", det ? "1" : "0");
+    if (add_net_channels(rec, &nr, envs, err, sizeof err)) {
+      cli_fail("record", "%s", err);
+      am_rec_abort(rec);
+      rec = NULL;
+      goto done;
+    }
+  }
+  if (am_rec_begin(rec, err, sizeof err)) {
+    cli_fail("record", "%s (partial file removed)", err);
+    am_rec_abort(rec);
+    rec = NULL;
+    goto done;
+  }
+  cli_install_interrupt();
+  am_rng rng;
+  am_rng_seed(&rng, seed, 1000003);
+  double t0 = am_now(), last = 0;
+  int r = 0;
+  while (!cli_interrupted) {
+    if (random_policy) {
+      for (size_t k = 0; k < (size_t)envs * A; k++) b->actions[k] = (float)am_rng_range(&rng, -1, 1);
+    } else {
+      ama_policy* p = &nr.pol;
+      ama_norm_apply(&p->norm, b->obs, nr.obs_n, envs);
+      ama_policy_step(p, nr.obs_n, nr.mask, NULL, NULL);
+      for (int i = 0; i < envs; i++)
+        for (int j = 0; j < A; j++) {
+          size_t q = (size_t)i * A + j;
+          nr.eps[q] = det ? 0.0f : (float)am_rng_normal(&rng);
+          float a = p->a_mean[q] + nr.stdv[q] * nr.eps[q];
+          nr.sampled[q] = a;
+          b->actions[q] = a < nr.lo[j] ? nr.lo[j] : a > nr.hi[j] ? nr.hi[j] : a;
+        }
+    }
+    am_pool_step(pool);
+    if (nr.loaded) {
+      ama_policy_set_feedback(&nr.pol, b->actions, b->rewards);
+      for (int i = 0; i < envs; i++) nr.mask[i] = (b->terminated[i] || b->truncated[i]) ? 0.0f : 1.0f;
+    }
+    r = am_rec_step(rec, err, sizeof err);
+    if (r < 0) {
+      fprintf(stderr, "\n");
+      cli_fail("record", "%s; the partial file %s was removed", err, out);
+      am_rec_abort(rec);
+      rec = NULL;
+      goto done;
+    }
+    double now = am_now() - t0;
+    if (!quiet && (now - last > 0.5 || r)) {
+      last = now;
+      fprintf(stderr, "\rrecord: %lld/%d episodes, %lld steps, %.1f s", (long long)am_rec_episodes_done(rec),
+              episodes, (long long)am_rec_rows(rec), now);
+    }
+    if (r) break;
+  }
+  if (!quiet) fprintf(stderr, "\n");
+  int64_t done_eps = am_rec_episodes_done(rec), rows = am_rec_rows(rec);
+  if (am_rec_close(rec, err, sizeof err)) {
+    rec = NULL;
+    remove(out);
+    cli_fail("record", "%s; the partial file %s was removed", err, out);
+    goto done;
+  }
+  rec = NULL;
+  struct stat st;
+  double mb = stat(out, &st) ? 0 : st.st_size / 1e6;
+  printf("recorded %lld episodes (%lld steps) of %s with %s policy to %s (%.2f MB)%s\n",
+         (long long)done_eps, (long long)rows, t.name, random_policy ? "a random" : "the trained",
+         out, mb, cli_interrupted ? " (interrupted: unfinished episodes kept, marked incomplete)" : "");
+  status = cli_interrupted ? 130 : 0;
+done:
+  if (rec) am_rec_abort(rec);
+  if (nr.loaded) ama_policy_free(&nr.pol);
+  free(nr.eps);
+  free(nr.sampled);
+  free(nr.stdv);
+  free(nr.obs_n);
+  free(nr.mask);
+  free(nr.lo);
+  free(nr.hi);
+  am_pool_free(pool);
+  amt_destroy(&t);
+  return status;
+}
