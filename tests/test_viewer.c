@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "am_dataset.h"
+#include "amt_tasks.h"
 #include "amv.h"
 
 #ifndef ANIMAT_VIEW_EXE
@@ -259,6 +261,79 @@ static void test_bad_files(void** state) {
   assert_non_null(strstr(out, "no-such-task"));
 }
 
+// Records a small dataset with the recorder API: reacher, random actions, 3 episodes, plus a
+// synthetic "network" channel (8 units, smooth functions of time) so the neural panels have data.
+static void make_dataset(const char* path) {
+  char err[AM_ERR_LEN];
+  am_task t;
+  amt_params params = {0};
+  assert_int_equal(amt_params_add(&params, "episode_steps=80", err, sizeof err), 0);
+  if (amt_create(&t, "reacher", &params, err, sizeof err)) fail_msg("%s", err);
+  am_pool_config pc = {.num_envs = 2, .num_threads = 1, .seed = 3, .export_state = 1};
+  am_pool* pool = am_pool_create(&t, &pc, err, sizeof err);
+  if (!pool) fail_msg("%s", err);
+  am_rec_config rc = {.path = path, .force = 1, .episodes = 3, .task_params = "episode_steps=80",
+                      .seed = 3, .policy = "random (test)", .policy_step = -1};
+  am_rec* rec = am_rec_create(pool, &rc, err, sizeof err);
+  if (!rec) fail_msg("%s", err);
+  float units[2 * 8];
+  am_channel_def def = {"core/h", "network", "", NULL, AM_DT_F32, 1, {8}, 0};
+  if (am_rec_add_channel(rec, &def, units, err, sizeof err) < 0) fail_msg("%s", err);
+  if (am_rec_begin(rec, err, sizeof err)) fail_msg("%s", err);
+  am_batch* b = am_pool_batch(pool);
+  am_rng rng;
+  am_rng_seed(&rng, 3, 9);
+  int done = 0;
+  for (int step = 0; !done && step < 10000; step++) {
+    for (int k = 0; k < 2 * t.act_dim; k++) b->actions[k] = (float)am_rng_range(&rng, -1, 1);
+    am_pool_step(pool);
+    for (int e = 0; e < 2; e++)
+      for (int u = 0; u < 8; u++)
+        units[e * 8 + u] = (float)tanh(sin(0.08 * b->ep_step[e] * (1 + 0.3 * u) + u) + 0.2 * e);
+    done = am_rec_step(rec, err, sizeof err);
+    if (done < 0) fail_msg("%s", err);
+  }
+  if (am_rec_close(rec, err, sizeof err)) fail_msg("%s", err);
+  am_pool_free(pool);
+  amt_destroy(&t);
+}
+
+static void test_dataset_screenshot(void** state) {
+  if (!have_display) skip();
+  char ds[512], a[512], b[512], args[2000], out[4096];
+  snprintf(ds, sizeof ds, "%s/reacher.rollout", tmpdir);
+  make_dataset(ds);
+  snprintf(a, sizeof a, "%s/ds_a.png", tmpdir);
+  snprintf(b, sizeof b, "%s/ds_b.png", tmpdir);
+  snprintf(args, sizeof args, "%s --episode 1 --step 10 --size 900x560 --screenshot %s", ds, a);
+  int rc = run(args, out, sizeof out);
+  if (rc) fail_msg("animat-view exit %d: %s", rc, out);
+  snprintf(args, sizeof args, "%s --episode 1 --step 70 --size 900x560 --screenshot %s", ds, b);
+  rc = run(args, out, sizeof out);
+  if (rc) fail_msg("animat-view exit %d: %s", rc, out);
+  check_screens("dataset replay", a, b, 900, 560);
+  // frames: every 20th step of episode 2 -> 4 PNGs
+  snprintf(args, sizeof args, "%s --episode 2 --size 640x400 --frames %s/frames --every 20", ds,
+           tmpdir);
+  rc = run(args, out, sizeof out);
+  if (rc) fail_msg("animat-view exit %d: %s", rc, out);
+  for (int k = 0; k < 4; k++) {
+    image im;
+    snprintf(a, sizeof a, "%s/frames/frame_%06d.png", tmpdir, k);
+    assert_int_equal(png_read(a, &im), 0);
+    assert_int_equal(im.w, 640);
+    free(im.rgb);
+  }
+  snprintf(a, sizeof a, "%s/frames/frame_%06d.png", tmpdir, 4);
+  assert_int_not_equal(access(a, F_OK), 0);
+  // an episode that does not exist: a message, not a crash
+  snprintf(args, sizeof args, "%s --episode 7 --screenshot %s/x.png", ds, tmpdir);
+  rc = run(args, out, sizeof out);
+  assert_int_not_equal(rc, 0);
+  assert_true(rc < 128);
+  assert_non_null(strstr(out, "episode 7"));
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/animat-test-viewer-XXXXXX");
   if (!mkdtemp(tmpdir)) return 1;
@@ -273,11 +348,13 @@ int main(void) {
       cmocka_unit_test(test_layout),
       cmocka_unit_test(test_bad_files),
       cmocka_unit_test(test_task_screenshot),
+      cmocka_unit_test(test_dataset_screenshot),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   char cmd[400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  if (system(cmd)) {
+  if (getenv("ANIMAT_TEST_KEEP")) fprintf(stderr, "test_viewer: files kept in %s\n", tmpdir);
+  else if (system(cmd)) {
   }
   if (failed) return 1;
   return have_display ? 0 : 77;

@@ -341,8 +341,8 @@ static void draw_heatmap(amv_view* v, const amv_episode* e, int t, amv_rect r) {
   glEnd();
   frame_box(x0, y0, x1, y1, 0.5f, 0.5f, 0.55f);
   char s[256];
-  snprintf(s, sizeof s, "Neural: %s (%d units, %d/%d)  order: %s  window +-%d steps   [m] [o] [-/=]",
-           md->name, H, v->module + 1, e->n_modules, amv_order_name(v->order), W);
+  snprintf(s, sizeof s, "Neural: %s  %d units  (module %d/%d)  order: %s  +-%d steps", md->name, H,
+           v->module + 1, e->n_modules, amv_order_name(v->order), W);
   panel_title(v, r, s);
 }
 
@@ -407,10 +407,10 @@ static void draw_population(amv_view* v, const amv_meta* meta, const amv_episode
 #undef PY
   char s[256];
   double tv = v->c_total_var > 0 ? v->c_total_var : 1;
-  snprintf(s, sizeof s, "Population: %s on PC1 (%.0f%%) x PC2 (%.0f%%)%s",
+  snprintf(s, sizeof s, "Population: %s  PC1 %.0f%%  PC2 %.0f%%  %s",
            e->modules[v->module].name, 100 * v->c_var[0] / tv,
            v->c_npc > 1 ? 100 * v->c_var[1] / tv : 0.0,
-           cv >= 0 ? "  coloured by condition" : "  coloured by time");
+           cv >= 0 ? "colour: condition" : "colour: time (blue to orange)");
   panel_title(v, r, s);
   if (cv >= 0) {
     snprintf(s, sizeof s, "%s = %g", meta->vars[cv], e->vars[(size_t)t * e->n_vars + cv]);
