@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,11 +170,13 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   w_end(&w, s);
   // env states
   const am_task* task = am_pool_task(L->pool);
-  const mjModel* m = task->model->m;
   s = w_begin(&w, "ENVS");
   w_u32(&w, (uint32_t)N);
   w_u32(&w, (uint32_t)task->obs_dim);
   w_u64(&w, task->state_size);
+  w_u32(&w, (uint32_t)mj_version());
+  w_u32(&w, (uint32_t)offsetof(mjData, buffer));
+  w_u64(&w, (uint64_t)am_pool_env(L->pool, 0)->d->nbuffer);
   for (int i = 0; i < N; i++) {
     am_env* e = am_pool_env(L->pool, i);
     const mjData* d = e->d;
@@ -182,17 +185,10 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
     w_u64(&w, (uint64_t)e->unstable);
     w_f64s(&w, &e->episode_return, 1);
     for (int k = 0; k < 4; k++) w_u64(&w, e->rng.s[k]);
-    w_f64s(&w, &d->time, 1);
-    w_f64s(&w, d->qpos, m->nq);
-    w_f64s(&w, d->qvel, m->nv);
-    w_f64s(&w, d->act, m->na);
-    w_f64s(&w, d->ctrl, m->nu);
-    w_f64s(&w, d->qacc_warmstart, m->nv);
-    w_f64s(&w, d->qfrc_applied, m->nv);
-    w_f64s(&w, d->xfrc_applied, (size_t)6 * m->nbody);
-    w_f64s(&w, d->mocap_pos, (size_t)3 * m->nmocap);
-    w_f64s(&w, d->mocap_quat, (size_t)4 * m->nmocap);
-    w_f64s(&w, d->userdata, m->nuserdata);
+    // the whole mjData (info header + main buffer): tasks may read derived quantities (xipos,
+    // site_xpos...) left by the last mj_step, so the exact resume needs them as they were
+    w_bytes(&w, d, offsetof(mjData, buffer));
+    w_bytes(&w, d->buffer, (size_t)d->nbuffer);
     if (task->state_size) w_bytes(&w, e->task_state, task->state_size);
   }
   w_f32s(&w, am_pool_batch(L->pool)->obs, (size_t)N * task->obs_dim);
@@ -457,7 +453,6 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   int rc = -1;
   int N = L->N, A = p->act_dim;
   const am_task* task = am_pool_task(L->pool);
-  const mjModel* m = task->model->m;
   if (load_params_norm(&f, p, err, err_sz)) goto out;
   if (rf_section(&f, "LERN", &s, err, err_sz)) goto out;
   L->env_steps = (int64_t)rd_u64(&s);
@@ -503,6 +498,16 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
              path, ne, od, (unsigned long long)tss, N, task->obs_dim, task->state_size);
     goto out;
   }
+  uint32_t mjv = rd_u32(&s), hdr = rd_u32(&s);
+  uint64_t nbuf = rd_u64(&s);
+  if (mjv != (uint32_t)mj_version() || hdr != (uint32_t)offsetof(mjData, buffer) ||
+      nbuf != (uint64_t)am_pool_env(L->pool, 0)->d->nbuffer) {
+    snprintf(err, err_sz,
+             "%s: field 'envs': simulation state from MuJoCo %u (%llu-byte buffer), this build has "
+             "MuJoCo %d (%d bytes) for this model",
+             path, mjv, (unsigned long long)nbuf, mj_version(), am_pool_env(L->pool, 0)->d->nbuffer);
+    goto out;
+  }
   for (int i = 0; i < N && !s.bad; i++) {
     am_env* e = am_pool_env(L->pool, i);
     mjData* d = e->d;
@@ -511,17 +516,11 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
     e->unstable = (int64_t)rd_u64(&s);
     rd_f64s(&s, &e->episode_return, 1);
     for (int k = 0; k < 4; k++) e->rng.s[k] = rd_u64(&s);
-    rd_f64s(&s, &d->time, 1);
-    rd_f64s(&s, d->qpos, m->nq);
-    rd_f64s(&s, d->qvel, m->nv);
-    rd_f64s(&s, d->act, m->na);
-    rd_f64s(&s, d->ctrl, m->nu);
-    rd_f64s(&s, d->qacc_warmstart, m->nv);
-    rd_f64s(&s, d->qfrc_applied, m->nv);
-    rd_f64s(&s, d->xfrc_applied, (size_t)6 * m->nbody);
-    rd_f64s(&s, d->mocap_pos, (size_t)3 * m->nmocap);
-    rd_f64s(&s, d->mocap_quat, (size_t)4 * m->nmocap);
-    rd_f64s(&s, d->userdata, m->nuserdata);
+    void* buffer = d->buffer;
+    mjtNum* stack = d->stack;
+    rd_bytes(&s, d, offsetof(mjData, buffer));  // same sizes checked above; pointers untouched
+    (void)buffer, (void)stack;
+    rd_bytes(&s, d->buffer, (size_t)d->nbuffer);
     if (task->state_size) rd_bytes(&s, e->task_state, task->state_size);
   }
   rd_f32s(&s, am_pool_batch(L->pool)->obs, (size_t)N * task->obs_dim);
