@@ -3,8 +3,8 @@
 // The model is rebuilt from the file's own MJCF ("model.xml" metadata), so a dataset replays on a
 // machine without the original bodies. Channels used (by name, as the recorder writes them):
 // qpos (required), act, reward, events (labels: event names), task_vars (labels: variable names),
-// action and ctrl (behaviour traces), and every channel of group "network" (one heatmap module
-// each, e.g. "core/h"). Anything else is ignored; a file without qpos or a model is refused.
+// action (behaviour trace), value, and the "network" group: each module's "<module>/output" (one
+// heatmap module each; a file without them: every 1-D network channel). Anything else is ignored; a file without qpos or a model is refused.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,14 +164,35 @@ int amv_ds_load(amv_ds* D, const amv_meta* meta, int64_t i, amv_episode* ep, mjD
     if (k < 0) return -1;
     for (size_t s = 0; s < (size_t)T * na; s++) ep->channels[k].x[s] = (float)ep->act[s];
   }
-  // network modules
-  int nch = am_ds_num_channels(r);
-  for (int k = 0; k < nch && ep->n_modules < AMV_MAX_MODULES; k++) {
+  // network modules: each module's output ("core/output"), then 1-D states that are not the same
+  // thing ("rnn": x before the rate function); files without */output: every 1-D network channel
+  int nch = am_ds_num_channels(r), n_out = 0;
+  for (int k = 0; k < nch; k++) {
     const am_ds_channel* ch = am_ds_get_channel(r, k);
-    if (!ch->group || strcmp(ch->group, "network") != 0 || !is_num(ch->dtype) || ch->elems < 1)
-      continue;
-    int md = amv_episode_add_module(ep, ch->name, (int)ch->elems, err, err_sz);
-    if (md < 0 || read_conv(r, i, k, T, ep->modules[md].x, 0, err, err_sz)) return -1;
+    size_t n = strlen(ch->name);
+    n_out += ch->group && !strcmp(ch->group, "network") && n > 7 && !strcmp(ch->name + n - 7, "/output");
+  }
+  for (int pass = 0; pass < 2; pass++)
+    for (int k = 0; k < nch && ep->n_modules < AMV_MAX_MODULES; k++) {
+      const am_ds_channel* ch = am_ds_get_channel(r, k);
+      if (!ch->group || strcmp(ch->group, "network") != 0 || !is_num(ch->dtype) || ch->elems < 2 ||
+          ch->ndim != 1)
+        continue;
+      size_t n = strlen(ch->name);
+      int is_out = n > 7 && !strcmp(ch->name + n - 7, "/output");
+      int is_state = n > 6 && !strcmp(ch->name + n - 6, "/state");
+      if (n_out) {
+        if (pass == 0 && !is_out) continue;
+        if (pass == 1 && !(is_state && ch->units && strstr(ch->units, "rate"))) continue;
+      } else if (pass == 1) continue;
+      int md = amv_episode_add_module(ep, ch->name, (int)ch->elems, err, err_sz);
+      if (md < 0 || read_conv(r, i, k, T, ep->modules[md].x, 0, err, err_sz)) return -1;
+    }
+  // the critic's value estimate, when recorded, is a behaviour trace
+  int cv = am_ds_find_channel(r, "value");
+  if (cv >= 0 && am_ds_get_channel(r, cv)->elems == 1 && is_num(am_ds_get_channel(r, cv)->dtype)) {
+    int k = amv_episode_add_channel(ep, "value", 1, err, err_sz);
+    if (k < 0 || read_conv(r, i, cv, T, ep->channels[k].x, 0, err, err_sz)) return -1;
   }
   amv_episode_derive(ep, m, scratch);
   (void)meta;

@@ -12,7 +12,8 @@
 #include "amt_tasks.h"
 #include "amv.h"
 
-// A run directory: the newest *.ckpt file in it (or in its ckpt/ or checkpoints/ subfolder).
+// A run directory: its checkpoint.bin, else the newest *.ckpt or *.bin file in it (or in its
+// ckpt/ or checkpoints/ subfolder).
 static int resolve_checkpoint(const char* path, char* out, size_t out_sz, char* err,
                               size_t err_sz) {
   struct stat st;
@@ -21,6 +22,8 @@ static int resolve_checkpoint(const char* path, char* out, size_t out_sz, char* 
     snprintf(out, out_sz, "%s", path);
     return 0;
   }
+  snprintf(out, out_sz, "%s/checkpoint.bin", path);
+  if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return 0;
   static const char* subs[] = {"", "/ckpt", "/checkpoints"};
   double best = -1;
   for (int k = 0; k < 3; k++) {
@@ -31,7 +34,8 @@ static int resolve_checkpoint(const char* path, char* out, size_t out_sz, char* 
     struct dirent* de;
     while ((de = readdir(d))) {
       size_t n = strlen(de->d_name);
-      if (n < 6 || strcmp(de->d_name + n - 5, ".ckpt") != 0) continue;
+      if (n < 5 || (strcmp(de->d_name + n - 5, ".ckpt") != 0 && strcmp(de->d_name + n - 4, ".bin") != 0))
+        continue;
       char f[1400];
       snprintf(f, sizeof f, "%s/%s", dir, de->d_name);
       if (stat(f, &st) == 0 && (double)st.st_mtime > best) {
@@ -41,7 +45,8 @@ static int resolve_checkpoint(const char* path, char* out, size_t out_sz, char* 
     }
     closedir(d);
   }
-  return best < 0 ? am_err(err, err_sz, "run directory %s holds no *.ckpt file", path) : 0;
+  return best < 0 ? am_err(err, err_sz, "run directory %s holds no checkpoint (checkpoint.bin)", path)
+                  : 0;
 }
 
 static void fill_meta(const am_task* t, amv_meta* meta) {

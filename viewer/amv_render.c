@@ -26,6 +26,7 @@ int amv_view_init(amv_view* v, const mjModel* m, int w, int h, char* err, size_t
   if (!v->d) return am_err(err, err_sz, "viewer: cannot allocate mjData");
   mjv_defaultOption(&v->opt);
   v->opt.flags[mjVIS_ACTIVATION] = 1;  // muscles coloured by activation
+  v->opt.flags[mjVIS_RANGEFINDER] = 0;  // rays hide the body; key R shows them
   mjv_defaultScene(&v->scn);
   mjv_makeScene(v->m, &v->scn, 4000);
   mjr_defaultContext(&v->con);
@@ -37,6 +38,22 @@ int amv_view_init(amv_view* v, const mjModel* m, int w, int h, char* err, size_t
   v->cam_track.type = mjCAMERA_TRACKING;
   v->cam_track.trackbodyid = amv_track_body(v->m);
   v->cam_track.distance = 1.2 * v->m->stat.extent;
+  {  // frame the tracked body's subtree: 3x its radius at the default pose
+    int tb = v->cam_track.trackbodyid;
+    mj_forward(v->m, v->d);
+    double rad = 0;
+    for (int g = 0; g < v->m->ngeom; g++) {
+      int b = v->m->geom_bodyid[g];
+      while (b > 0 && b != tb) b = v->m->body_parentid[b];
+      if (b != tb || tb == 0 || v->m->geom_type[g] == mjGEOM_PLANE) continue;
+      double dx = v->d->geom_xpos[3 * g] - v->d->xpos[3 * tb],
+             dy = v->d->geom_xpos[3 * g + 1] - v->d->xpos[3 * tb + 1],
+             dz = v->d->geom_xpos[3 * g + 2] - v->d->xpos[3 * tb + 2];
+      double r = sqrt(dx * dx + dy * dy + dz * dz) + v->m->geom_rbound[g];
+      if (r > rad) rad = r;
+    }
+    if (rad > 0) v->cam_track.distance = 2.2 * rad;
+  }
   v->cam_track.elevation = -25;
   v->cam_track.azimuth = 120;
   mjv_defaultCamera(&v->cam_fixed);

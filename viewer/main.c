@@ -26,7 +26,7 @@ static const char* usage =
     "options:\n"
     "  --task NAME            task to run live (see `animat tasks`)\n"
     "  --task-param k=v       task parameter override (repeatable)\n"
-    "  --checkpoint PATH      checkpoint file or run directory (newest *.ckpt) to drive the body\n"
+    "  --checkpoint PATH      checkpoint file or run directory (its checkpoint.bin) to drive the body\n"
     "  --policy P             live policy without a checkpoint: untrained (default), random, zero\n"
     "  --seed N               seed of the live run (default 1)\n"
     "  --episode E            episode to show (dataset index, default 0)\n"
@@ -53,6 +53,7 @@ static const char* help_keys =
     "O          unit order: index, peak time, PC1\n"
     "- / =      narrower / wider heatmap window\n"
     "F          contact forces on/off\n"
+    "R          rangefinder rays on/off\n"
     "S          save a screenshot (animat-view-N.png)\n"
     "H / F1     this help\n"
     "Q / Esc    quit\n"
@@ -268,6 +269,7 @@ static void on_key(GLFWwindow* w, int key, int sc, int action, int mods) {
     case GLFW_KEY_MINUS: v->half_window = v->half_window > 10 ? v->half_window * 2 / 3 : 10; break;
     case GLFW_KEY_EQUAL: v->half_window = v->half_window < 5000 ? v->half_window * 3 / 2 : 5000; break;
     case GLFW_KEY_F: v->show_forces = !v->show_forces; break;
+    case GLFW_KEY_R: v->opt.flags[mjVIS_RANGEFINDER] = !v->opt.flags[mjVIS_RANGEFINDER]; break;
     case GLFW_KEY_H:
     case GLFW_KEY_F1: v->show_help = !v->show_help; break;
     case GLFW_KEY_S: {
