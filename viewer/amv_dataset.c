@@ -160,7 +160,7 @@ int amv_ds_load(amv_ds* D, const amv_meta* meta, int64_t i, amv_episode* ep, mjD
     if (k < 0 || read_conv(r, i, c.action, T, ep->channels[k].x, 0, err, err_sz)) return -1;
   }
   if (na) {
-    int k = amv_episode_add_channel(ep, "muscle activation", na, err, err_sz);
+    int k = amv_episode_add_channel(ep, "activation", na, err, err_sz);
     if (k < 0) return -1;
     for (size_t s = 0; s < (size_t)T * na; s++) ep->channels[k].x[s] = (float)ep->act[s];
   }

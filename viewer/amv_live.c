@@ -142,7 +142,7 @@ int amv_live_open(amv_live* L, const char* task, const void* params_v, const cha
   ep->dt = m->opt.timestep * t->frame_skip;
   ep->index = 0;
   L->ch_action = amv_episode_add_channel(ep, "action", t->act_dim, err, err_sz);
-  L->ch_act = m->na > 0 ? amv_episode_add_channel(ep, "muscle activation", m->na, err, err_sz) : -1;
+  L->ch_act = m->na > 0 ? amv_episode_add_channel(ep, "activation", m->na, err, err_sz) : -1;
   if (L->net) {
     ama_policy* p = L->net;
     if (amv_episode_add_module(ep, "core", p->cfg.core_hidden, err, err_sz) < 0 ||
