@@ -36,7 +36,27 @@ int amt_decision_create(am_task* t, const amt_params* params, char* err, size_t 
                             "reaction-time (Roitman & Shadlen 2002; Song et al. 2017)",        \
    amt_decision_params, amt_decision_create}
 
+// rat_tasks.c: naturalistic tasks for the rat.
+extern const amt_param_def amt_run_params[], amt_run_gaps_params[], amt_escape_bowl_params[],
+    amt_forage_maze_params[], amt_two_tap_params[];
+int amt_run_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_run_gaps_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_escape_bowl_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_forage_maze_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+#define AMT_RAT_TASKS                                                                          \
+  {"run", "rat", "run forward on flat ground at a target speed", amt_run_params,              \
+   amt_run_create},                                                                            \
+  {"run-gaps", "rat", "run along a 40 m corridor of platforms and gaps (Merel et al. 2020)",   \
+   amt_run_gaps_params, amt_run_gaps_create},                                                  \
+  {"escape-bowl", "rat", "climb out of a bumpy heightfield bowl (Merel et al. 2020)",          \
+   amt_escape_bowl_params, amt_escape_bowl_create},                                            \
+  {"forage-maze", "rat", "collect targets in a random 11x11 maze (Merel et al. 2020)",         \
+   amt_forage_maze_params, amt_forage_maze_create},                                            \
+  {"two-tap", "rat", "touch an orb twice 0.8 s apart (timing task, Merel et al. 2020)",        \
+   amt_two_tap_params, amt_two_tap_create}
+
 // Further task families append their entries here (comma-separated amt_info initialisers).
-#define AMT_EXTRA_TASKS AMT_ARM_TASKS
+#define AMT_EXTRA_TASKS AMT_ARM_TASKS, AMT_RAT_TASKS
 
 #endif  // AMT_TASKS_INTERNAL_H
