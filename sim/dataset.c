@@ -34,7 +34,7 @@ enum { CODEC_RAW = 0, CODEC_ZSTD = 1 };
 #define MAX_ROW_BYTES (16u << 20)  // sum of the channels' row sizes
 #define MAX_META 65536
 #define MAX_INIT (1u << 24)
-#define ZSTD_LEVEL 3
+#define ZSTD_LEVEL 1  // fast: recording must cost little next to the rollout
 
 // The fuzzing build (tests/fuzz/run.sh) ignores checksum mismatches so that the fuzzer reaches
 // the parsing behind them; every other check still applies.
@@ -124,6 +124,20 @@ static void filter(uint8_t* dst, const uint8_t* src, size_t rows, size_t elems, 
   size_t count = rows * elems;
   if (w == 1 && !delta) {
     memcpy(dst, src, count);
+    return;
+  }
+  if (w == 4) {  // the common case (f32, i32, u32), specialised
+    uint8_t *d0 = dst, *d1 = dst + count, *d2 = dst + 2 * count, *d3 = dst + 3 * count;
+    for (size_t k = 0; k < count; k++) {
+      uint32_t v, prev = 0;
+      memcpy(&v, src + 4 * k, 4);
+      if (delta && k >= elems) memcpy(&prev, src + 4 * (k - elems), 4);
+      v -= prev;
+      d0[k] = (uint8_t)v;
+      d1[k] = (uint8_t)(v >> 8);
+      d2[k] = (uint8_t)(v >> 16);
+      d3[k] = (uint8_t)(v >> 24);
+    }
     return;
   }
   for (size_t k = 0; k < count; k++) {

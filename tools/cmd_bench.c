@@ -129,6 +129,8 @@ static int bench_physics(int argc, char** argv) {
   return 0;
 }
 
+int bench_record(int argc, char** argv);  // tools/bench_record.c
+
 typedef struct bench_entry {
   const char* name;
   const char* summary;
@@ -137,6 +139,7 @@ typedef struct bench_entry {
 
 static const bench_entry benches[] = {
     {"physics", "env pool throughput vs the raw mj_step loop, and thread scaling", bench_physics},
+    {"record", "dataset recording overhead, compression, MB per million steps, read speed", bench_record},
 };
 
 int cmd_bench(int argc, char** argv) {

@@ -14,6 +14,7 @@
 #include "ama_agents.h"
 #include "amt_tasks.h"
 #include "cli.h"
+#include "record_net.h"
 
 static int add_param(const char* value, void* ctx, char* err, size_t err_sz) {
   return amt_params_add((amt_params*)ctx, value, err, err_sz);
@@ -33,18 +34,69 @@ static int file_hash(const char* path, char* out, size_t out_sz) {
   return 0;
 }
 
-typedef struct netrec {
-  ama_policy pol;
-  int loaded;
-  float* eps;      // (N x A) noise
-  float* sampled;  // (N x A) mean + std * eps, before clipping
-  float* stdv;     // (N x A)
-  float* obs_n;    // (N x O)
-  float* mask;     // (N)
-  float *lo, *hi;  // (A)
-} netrec;
 
-static int add_net_channels(am_rec* rec, netrec* nr, int N, char* err, size_t err_sz) {
+int netrec_setup(netrec* nr, const am_task* t, int envs, int det, char* err, size_t err_sz) {
+  int A = t->act_dim, O = t->obs_dim;
+  nr->loaded = 1;
+  nr->det = det;
+  nr->eps = calloc((size_t)envs * A, sizeof(float));
+  nr->sampled = calloc((size_t)envs * A, sizeof(float));
+  nr->stdv = calloc((size_t)envs * A, sizeof(float));
+  nr->obs_n = calloc((size_t)envs * O, sizeof(float));
+  nr->mask = calloc((size_t)envs, sizeof(float));  // 0: every env starts an episode
+  nr->lo = calloc((size_t)A, sizeof(float));
+  nr->hi = calloc((size_t)A, sizeof(float));
+  if (!nr->eps || !nr->sampled || !nr->stdv || !nr->obs_n || !nr->mask || !nr->lo || !nr->hi)
+    return am_err(err, err_sz, "out of memory");
+  const mjModel* m = t->model->m;
+  for (int j = 0; j < A; j++) {  // the learner's action range (see ama_agents.h)
+    nr->lo[j] = -1;
+    nr->hi[j] = 1;
+    if (m->nu == A && m->actuator_ctrllimited[j]) {
+      nr->lo[j] = (float)m->actuator_ctrlrange[2 * j];
+      nr->hi[j] = (float)m->actuator_ctrlrange[2 * j + 1];
+    }
+  }
+  const float* logstd = nr->pol.params.w + nr->pol.params.t[nr->pol.i_logstd].offset;
+  for (int i = 0; i < envs; i++)
+    for (int j = 0; j < A; j++) nr->stdv[i * A + j] = det ? 0.0f : expf(logstd[j]);
+  return 0;
+}
+
+void netrec_act(netrec* nr, am_batch* b, am_rng* rng) {
+  ama_policy* p = &nr->pol;
+  int N = p->N, A = p->act_dim;
+  ama_norm_apply(&p->norm, b->obs, nr->obs_n, N);
+  ama_policy_step(p, nr->obs_n, nr->mask, NULL, NULL);
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < A; j++) {
+      size_t q = (size_t)i * A + j;
+      nr->eps[q] = nr->det ? 0.0f : (float)am_rng_normal(rng);
+      float a = p->a_mean[q] + nr->stdv[q] * nr->eps[q];
+      nr->sampled[q] = a;
+      b->actions[q] = a < nr->lo[j] ? nr->lo[j] : a > nr->hi[j] ? nr->hi[j] : a;
+    }
+}
+
+void netrec_after_step(netrec* nr, const am_batch* b) {
+  ama_policy_set_feedback(&nr->pol, b->actions, b->rewards);
+  for (int i = 0; i < nr->pol.N; i++)
+    nr->mask[i] = (b->terminated[i] || b->truncated[i]) ? 0.0f : 1.0f;
+}
+
+void netrec_free(netrec* nr) {
+  if (nr->loaded) ama_policy_free(&nr->pol);
+  free(nr->eps);
+  free(nr->sampled);
+  free(nr->stdv);
+  free(nr->obs_n);
+  free(nr->mask);
+  free(nr->lo);
+  free(nr->hi);
+  memset(nr, 0, sizeof *nr);
+}
+
+int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
   ama_policy* p = &nr->pol;
   int A = p->act_dim;
   struct { const char* name; const char* units; const void* src; int d0, d1; const char* labels; } ch[12];
@@ -75,7 +127,6 @@ static int add_net_channels(am_rec* rec, netrec* nr, int N, char* err, size_t er
   ch[n++] = (typeof(ch[0])){"action_std", "", nr->stdv, 0, A, NULL};
   ch[n++] = (typeof(ch[0])){"action_noise", "standard normal eps", nr->eps, 0, A, NULL};
   ch[n++] = (typeof(ch[0])){"action_sampled", "mean + std * eps, before clipping", nr->sampled, 0, A, NULL};
-  (void)N;
   for (int i = 0; i < n; i++) {
     am_channel_def d = {ch[i].name, "network", ch[i].units, ch[i].labels, AM_DT_F32, 0, {0}, 0};
     if (ch[i].d0) {
@@ -189,6 +240,7 @@ int cmd_record(int argc, char** argv) {
   netrec nr;
   memset(&nr, 0, sizeof nr);
   int A = t.act_dim, O = t.obs_dim;
+  (void)A;
   am_rec* rec = NULL;
   int status = 1;
   if (!random_policy) {
@@ -197,32 +249,10 @@ int cmd_record(int argc, char** argv) {
       goto done;
     }
     nr.loaded = 1;
-    nr.eps = calloc((size_t)envs * A, sizeof(float));
-    nr.sampled = calloc((size_t)envs * A, sizeof(float));
-    nr.stdv = calloc((size_t)envs * A, sizeof(float));
-    nr.obs_n = calloc((size_t)envs * O, sizeof(float));
-    nr.mask = calloc((size_t)envs, sizeof(float));
-    nr.lo = calloc((size_t)A, sizeof(float));
-    nr.hi = calloc((size_t)A, sizeof(float));
-    if (!nr.eps || !nr.sampled || !nr.stdv || !nr.obs_n || !nr.mask || !nr.lo || !nr.hi) {
-      cli_fail("record", "out of memory");
+    if (netrec_setup(&nr, &t, envs, det, err, sizeof err)) {
+      cli_fail("record", "%s", err);
       goto done;
     }
-    const mjModel* m = t.model->m;
-    for (int j = 0; j < A; j++) {  // the learner's action range (see ama_agents.h)
-      nr.lo[j] = -1;
-      nr.hi[j] = 1;
-      if (m->nu == A && m->actuator_ctrllimited[j]) {
-        nr.lo[j] = (float)m->actuator_ctrlrange[2 * j];
-        nr.hi[j] = (float)m->actuator_ctrlrange[2 * j + 1];
-      }
-    }
-    const float* logstd = ama_params_view(&nr.pol.params, "logstd");
-    if (!logstd && nr.pol.i_logstd >= 0)
-      logstd = nr.pol.params.w + nr.pol.params.t[nr.pol.i_logstd].offset;
-    for (int i = 0; i < envs; i++)
-      for (int j = 0; j < A; j++) nr.stdv[i * A + j] = det ? 0.0f : expf(logstd[j]);
-    for (int i = 0; i < envs; i++) nr.mask[i] = 0;  // every env starts an episode
   }
   am_rec_config rc_cfg = {.path = out, .force = force, .episodes = episodes,
                           .chunk_rows = chunk_rows, .task_params = ptext, .seed = seed,
@@ -237,7 +267,7 @@ int cmd_record(int argc, char** argv) {
     ama_config_write(&acfg, cfgtext, sizeof cfgtext);
     am_rec_set_meta(rec, "policy.config", cfgtext);
     am_rec_set_meta(rec, "policy.deterministic", det ? "1" : "0");
-    if (add_net_channels(rec, &nr, envs, err, sizeof err)) {
+    if (netrec_channels(&nr, rec, err, sizeof err)) {
       cli_fail("record", "%s", err);
       am_rec_abort(rec);
       rec = NULL;
@@ -259,23 +289,10 @@ int cmd_record(int argc, char** argv) {
     if (random_policy) {
       for (size_t k = 0; k < (size_t)envs * A; k++) b->actions[k] = (float)am_rng_range(&rng, -1, 1);
     } else {
-      ama_policy* p = &nr.pol;
-      ama_norm_apply(&p->norm, b->obs, nr.obs_n, envs);
-      ama_policy_step(p, nr.obs_n, nr.mask, NULL, NULL);
-      for (int i = 0; i < envs; i++)
-        for (int j = 0; j < A; j++) {
-          size_t q = (size_t)i * A + j;
-          nr.eps[q] = det ? 0.0f : (float)am_rng_normal(&rng);
-          float a = p->a_mean[q] + nr.stdv[q] * nr.eps[q];
-          nr.sampled[q] = a;
-          b->actions[q] = a < nr.lo[j] ? nr.lo[j] : a > nr.hi[j] ? nr.hi[j] : a;
-        }
+      netrec_act(&nr, b, &rng);
     }
     am_pool_step(pool);
-    if (nr.loaded) {
-      ama_policy_set_feedback(&nr.pol, b->actions, b->rewards);
-      for (int i = 0; i < envs; i++) nr.mask[i] = (b->terminated[i] || b->truncated[i]) ? 0.0f : 1.0f;
-    }
+    if (nr.loaded) netrec_after_step(&nr, b);
     r = am_rec_step(rec, err, sizeof err);
     if (r < 0) {
       fprintf(stderr, "\n");
@@ -309,14 +326,7 @@ int cmd_record(int argc, char** argv) {
   status = cli_interrupted ? 130 : 0;
 done:
   if (rec) am_rec_abort(rec);
-  if (nr.loaded) ama_policy_free(&nr.pol);
-  free(nr.eps);
-  free(nr.sampled);
-  free(nr.stdv);
-  free(nr.obs_n);
-  free(nr.mask);
-  free(nr.lo);
-  free(nr.hi);
+  netrec_free(&nr);
   am_pool_free(pool);
   amt_destroy(&t);
   return status;

@@ -1,0 +1,161 @@
+// bench_record.c: `animat bench record`: what recording a dataset costs and gives. One thread,
+// the same seed and actions in both runs: (a) the rollout alone (policy forward + env pool),
+// (b) the rollout while recording every channel (state export, row copies, filters, zstd, writes).
+// Reports the overhead as % of rollout time, the compression ratio, MB per million steps and the
+// reading speed (open + decode every channel of every episode). With --policy gru|lstm|rnn (the
+// default gru) a fresh, untrained recurrent policy acts and its activity is recorded too.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "amt_tasks.h"
+#include "cli.h"
+#include "record_net.h"
+
+static int add_param(const char* value, void* ctx, char* err, size_t err_sz) {
+  return amt_params_add((amt_params*)ctx, value, err, err_sz);
+}
+
+// One rollout of `steps` control steps per env; records to path when path != NULL.
+static double run(const am_task* t, const char* policy, int envs, long steps, const char* path,
+                  int64_t* rows, char* err, size_t err_sz) {
+  am_pool_config pc = {.num_envs = envs, .num_threads = 1, .seed = 3, .export_state = path != NULL};
+  am_pool* pool = am_pool_create(t, &pc, err, err_sz);
+  if (!pool) return -1;
+  am_batch* b = am_pool_batch(pool);
+  netrec nr;
+  memset(&nr, 0, sizeof nr);
+  am_rec* rec = NULL;
+  double dt = -1;
+  if (strcmp(policy, "random")) {
+    ama_policy_cfg pcfg;
+    ama_policy_cfg_default(&pcfg);
+    snprintf(pcfg.core_type, sizeof pcfg.core_type, "%s", policy);
+    snprintf(pcfg.motor_type, sizeof pcfg.motor_type, "%s", policy);
+    if (ama_policy_init(&nr.pol, &pcfg, t->groups, t->n_groups, t->obs_dim, t->act_dim, 1, 1, envs,
+                        3, err, err_sz))
+      goto out;
+    nr.loaded = 1;
+    if (netrec_setup(&nr, t, envs, 0, err, err_sz)) goto out;
+  }
+  if (path) {
+    am_rec_config rc = {.path = path, .force = 1, .episodes = INT64_MAX / 2, .seed = 3,
+                        .policy = policy, .policy_step = -1};
+    if (!(rec = am_rec_create(pool, &rc, err, err_sz))) goto out;
+    if (nr.loaded && netrec_channels(&nr, rec, err, err_sz)) goto out;
+    if (am_rec_begin(rec, err, err_sz)) goto out;
+  }
+  am_rng rng;
+  am_rng_seed(&rng, 3, 99);
+  double t0 = am_now();
+  for (long s = 0; s < steps && !cli_interrupted; s++) {
+    if (nr.loaded) netrec_act(&nr, b, &rng);
+    else
+      for (int k = 0; k < envs * t->act_dim; k++) b->actions[k] = (float)am_rng_range(&rng, -1, 1);
+    am_pool_step(pool);
+    if (nr.loaded) netrec_after_step(&nr, b);
+    if (rec && am_rec_step(rec, err, err_sz) < 0) goto out;
+  }
+  if (rec) {
+    *rows = am_rec_rows(rec);
+    am_rec* r = rec;
+    rec = NULL;
+    if (am_rec_close(r, err, err_sz)) goto out;  // the index and sync are part of the cost
+  }
+  dt = am_now() - t0;
+out:
+  if (rec) am_rec_abort(rec);
+  netrec_free(&nr);
+  am_pool_free(pool);
+  return dt;
+}
+
+int bench_record(int argc, char** argv) {
+  const char* usage =
+      "usage: animat bench record [--task NAME] [--policy gru|lstm|rnn|random] [--envs N]\n"
+      "                           [--steps S] [--task-param K=V] [--out FILE] [--repeat R]\n"
+      "  --task NAME    task (default reach-center-out; body:rat for the bare rat)\n"
+      "  --policy P     untrained recurrent policy of this cell type, or random (default gru)\n"
+      "  --envs N       envs (default 16), one thread\n"
+      "  --steps S      control steps per env (default 500)\n"
+      "  --repeat R     alternate R rollouts with and without recording, keep the fastest (3)\n"
+      "  --out FILE     dataset written (default /tmp/animat-bench-record.rollout, removed after)\n";
+  const char* task_name = "reach-center-out";
+  const char* policy = "gru";
+  const char* out = "/tmp/animat-bench-record.rollout";
+  int envs = 16, repeat = 3;
+  double steps = 500;
+  amt_params params = {0};
+  cli_flag flags[] = {{"task", CLI_STRING, &task_name},
+                      {"policy", CLI_STRING, &policy},
+                      {"envs", CLI_INT, &envs, 1, 4096},
+                      {"steps", CLI_DOUBLE, &steps, 1, 1e9},
+                      {"repeat", CLI_INT, &repeat, 1, 100},
+                      {"task-param", CLI_EACH, NULL, 0, 0, add_param, &params},
+                      {"out", CLI_STRING, &out}};
+  const char* pos[1];
+  int npos, help;
+  int rc = cli_parse(argc, argv, flags, 7, pos, 0, &npos, &help, usage);
+  if (rc) return rc;
+  if (help) return printf("%s", usage), 0;
+  cli_install_interrupt();
+  char err[AM_ERR_LEN];
+  am_task t;
+  if (amt_create(&t, task_name, &params, err, sizeof err)) return cli_fail("bench", "%s", err);
+  printf("bench record: %s (nq %d, nu %d, na %d), %s policy, %d envs x %.0f steps, 1 thread\n",
+         t.name, t.model->m->nq, t.model->m->nu, t.model->m->na, policy, envs, steps);
+  fflush(stdout);
+  double base = 1e30, with = 1e30;
+  int64_t rows = 0;
+  for (int k = 0; k < repeat; k++) {
+    double a = run(&t, policy, envs, (long)steps, NULL, &rows, err, sizeof err);
+    double b = run(&t, policy, envs, (long)steps, out, &rows, err, sizeof err);
+    if (a < 0 || b < 0) {
+      amt_destroy(&t);
+      return cli_fail("bench", "%s", err);
+    }
+    if (a < base) base = a;
+    if (b < with) with = b;
+  }
+  printf("  rollout alone          %8.3f s  (%.0f steps/s)\n", base, rows / base);
+  printf("  rollout + recording    %8.3f s  overhead %.2f %% of rollout time\n", with,
+         100 * (with - base) / base);
+  am_ds_reader* r = am_ds_open(out, err, sizeof err);
+  if (!r) {
+    amt_destroy(&t);
+    return cli_fail("bench", "%s", err);
+  }
+  uint64_t fb, sb, rb;
+  am_ds_sizes(r, &fb, &sb, &rb);
+  size_t row = 0;
+  int nc = am_ds_num_channels(r);
+  for (int c = 0; c < nc; c++) row += am_ds_get_channel(r, c)->row_bytes;
+  printf("  %d channels, %zu bytes per step raw; %lld steps in %lld episodes\n", nc, row,
+         (long long)rows, (long long)am_ds_num_episodes(r));
+  printf("  file %.2f MB, compression ratio %.2f, %.1f MB per million steps\n", fb / 1e6,
+         (double)rb / sb, fb / 1e6 / (rows / 1e6));
+  am_ds_reader_free(r);
+  double best = 1e30;
+  for (int k = 0; k < repeat; k++) {
+    double t0 = am_now();
+    r = am_ds_open(out, err, sizeof err);
+    void** dst = calloc((size_t)nc, sizeof(void*));
+    for (int64_t i = 0; r && i < am_ds_num_episodes(r); i++) {
+      const am_ds_episode* e = am_ds_get_episode(r, i);
+      for (int c = 0; c < nc; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps + 1);
+      am_ds_read_episode(r, i, dst, NULL, err, sizeof err);
+      for (int c = 0; c < nc; c++) free(dst[c]);
+    }
+    free(dst);
+    am_ds_reader_free(r);
+    double dt = am_now() - t0;
+    if (dt < best) best = dt;
+  }
+  printf("  reading: %.0f MB/s of decoded data (%.0f MB/s of file), all channels, all episodes\n",
+         rb / 1e6 / best, fb / 1e6 / best);
+  unlink(out);
+  amt_destroy(&t);
+  return 0;
+}
