@@ -5,7 +5,8 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
-    {"demo", "train a small arm task briefly and report what was learned (default job)", cmd_demo},
+    {"demo", "train a reacher-arm policy for a few minutes and report what it learned (default)",
+     cmd_demo},
     {"bodies", "list bodies, or describe one: animat bodies NAME", cmd_bodies},
     {"tasks", "list tasks, or describe one: animat tasks NAME", cmd_tasks},
     {"bench", "benchmarks: animat bench physics --body NAME", cmd_bench},
