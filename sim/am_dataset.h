@@ -10,6 +10,9 @@
 // that the caller registers and fills). Errors are return codes with a message in err.
 //
 // Thread safety: a writer or reader is used by one thread at a time; open one reader per thread.
+// A writer compresses and writes its chunks on a background thread of its own (see
+// am_ds_set_background); that is invisible to the caller except that a write error may be reported
+// by a later call than the one that handed the chunk over (at the latest by am_ds_close).
 #ifndef AM_DATASET_H
 #define AM_DATASET_H
 
@@ -80,6 +83,12 @@ am_ds_writer* am_ds_create(const char* path, int force, char* err, size_t err_sz
 // Adds a metadata entry (text key, text or binary value of len bytes; len < 0: strlen). Before
 // am_ds_begin. Conventional keys are listed in docs/dataset-format.md ("model.xml", "task.name"...).
 int am_ds_set_meta(am_ds_writer* w, const char* key, const void* value, long len);
+
+// Before am_ds_begin: on (the default) filters, compresses and writes finished chunks on a
+// background thread, in order, while the caller goes on filling rows (the caller waits only when
+// a bounded number of chunks is queued); off: on the calling thread, inside am_ds_row_commit.
+// The file is the same either way.
+int am_ds_set_background(am_ds_writer* w, int on);
 
 // Registers a channel before am_ds_begin. Returns its index (0, 1, ...) or -1 (the message is in
 // am_ds_writer_error).

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -118,26 +120,36 @@ const char* am_dtype_name(am_dtype t) {
 
 // Filters rows x elems values of width w from src into dst: optional delta (each row minus the
 // previous one, as unsigned integers of width w, wrapping), then byte shuffle (byte j of value k
-// goes to dst[j * count + k]).
-static void filter(uint8_t* dst, const uint8_t* src, size_t rows, size_t elems, size_t w,
-                   int delta) {
-  size_t count = rows * elems;
+// goes to dst[j * count + k]). The loops for widths 4 and 8 have no branch in their bodies (the
+// first row, which has no predecessor, is a separate loop) so that the compiler can vectorise them.
+#define SHUFFLE_LOOP(W, T, DELTA)                                         \
+  for (size_t k = from; k < to; k++) {                                    \
+    T v, prev = 0;                                                        \
+    memcpy(&v, src + (W) * k, (W));                                       \
+    if (DELTA) memcpy(&prev, src + (W) * (k - lag), (W));                 \
+    v -= prev;                                                            \
+    for (size_t j = 0; j < (W); j++) dst[j * count + k] = (uint8_t)(v >> (8 * j)); \
+  }
+static void shuffle4(uint8_t* restrict dst, const uint8_t* restrict src, size_t from, size_t to,
+                     size_t count, size_t lag) {
+  if (lag) SHUFFLE_LOOP(4, uint32_t, 1) else SHUFFLE_LOOP(4, uint32_t, 0)
+}
+static void shuffle8(uint8_t* restrict dst, const uint8_t* restrict src, size_t from, size_t to,
+                     size_t count, size_t lag) {
+  if (lag) SHUFFLE_LOOP(8, uint64_t, 1) else SHUFFLE_LOOP(8, uint64_t, 0)
+}
+#undef SHUFFLE_LOOP
+static void filter(uint8_t* restrict dst, const uint8_t* restrict src, size_t rows, size_t elems,
+                   size_t w, int delta) {
+  size_t count = rows * elems, first = delta ? (elems < count ? elems : count) : count;
   if (w == 1 && !delta) {
     memcpy(dst, src, count);
     return;
   }
-  if (w == 4) {  // the common case (f32, i32, u32), specialised
-    uint8_t *d0 = dst, *d1 = dst + count, *d2 = dst + 2 * count, *d3 = dst + 3 * count;
-    for (size_t k = 0; k < count; k++) {
-      uint32_t v, prev = 0;
-      memcpy(&v, src + 4 * k, 4);
-      if (delta && k >= elems) memcpy(&prev, src + 4 * (k - elems), 4);
-      v -= prev;
-      d0[k] = (uint8_t)v;
-      d1[k] = (uint8_t)(v >> 8);
-      d2[k] = (uint8_t)(v >> 16);
-      d3[k] = (uint8_t)(v >> 24);
-    }
+  if (w == 4 || w == 8) {
+    void (*sh)(uint8_t*, const uint8_t*, size_t, size_t, size_t, size_t) = w == 4 ? shuffle4 : shuffle8;
+    sh(dst, src, 0, first, count, 0);  // no delta, or the first row
+    if (first < count) sh(dst, src, first, count, count, elems);
     return;
   }
   for (size_t k = 0; k < count; k++) {
@@ -183,16 +195,32 @@ static int seterr(char* err, size_t err_sz, const char* fmt, ...) {
 }
 
 //---------------------------------- writer --------------------------------------------------------
+//
+// The stepping thread only copies rows into the current chunk buffer of their slot. A full (or
+// ended) chunk is handed to a background thread through a FIFO queue; that thread filters,
+// compresses and writes chunks one after the other, in the order they were handed over, so the
+// file is byte for byte the one a synchronous writer makes. The buffers are allocated once by
+// am_ds_begin: one per slot plus a few spare ones; when no spare buffer is free, the stepping
+// thread waits (the queue is bounded). An error met by the background thread is kept and reported
+// by the next call on the stepping thread (or by am_ds_close); later chunks are dropped.
 
 typedef struct wchan {
   am_channel_def d;  // strings point into owned copies below
   char* s[4];        // name, group, units, labels
   size_t elems, w, row_bytes;
+  size_t col_off;    // offset of its column in a chunk buffer (chunk_rows x row_bytes each)
 } wchan;
 
+typedef struct wjob {  // a chunk buffer and, once handed over, what the chunk is
+  uint8_t* buf;        // the channels' columns, channel c at ch[c].col_off
+  double* init;        // n_init (+1) doubles
+  int64_t episode;
+  uint32_t env, first_step, rows, flags;
+  int has_init;
+} wjob;
+
 typedef struct wslot {
-  uint8_t** col;     // per channel: chunk_rows x row_bytes
-  double* init;      // n_init
+  wjob* cur;         // the chunk buffer being filled
   int64_t episode;
   uint32_t first_step, rows;
   int active, has_init;  // has_init: the next chunk is the episode's first
@@ -207,7 +235,7 @@ typedef struct wchunk {
 struct am_ds_writer {
   int fd;
   char path[1024];
-  char error[AM_ERR_LEN];
+  char error[AM_ERR_LEN];  // the stepping thread's error (what calls report)
   int begun;
   int n_meta;
   char** meta_key;
@@ -218,6 +246,8 @@ struct am_ds_writer {
   size_t row_bytes;
   int n_slots, chunk_rows, n_init;
   wslot* slots;
+  // Owned by whichever thread writes blocks: the stepping thread before the background thread
+  // starts and after it has been joined, the background thread in between.
   uint8_t* scratch;  // filtered body
   size_t scratch_cap;
   uint8_t* out;      // block header + prefix + compressed body
@@ -225,7 +255,22 @@ struct am_ds_writer {
   ZSTD_CCtx* cctx;
   wchunk* index;
   size_t n_index, index_cap;
-  uint64_t written, raw_written;
+  char io_error[AM_ERR_LEN];  // first error of a block write; published by io_failed
+  atomic_int io_failed;
+  _Atomic uint64_t written, raw_written;
+  // chunk buffers and the queue (under mu)
+  int background;    // use a background thread (am_ds_set_background; default 1)
+  int threaded;      // the thread is running
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv_work, cv_free;
+  int n_jobs;
+  wjob* jobs;
+  wjob** free_list;  // n_free of them
+  int n_free;
+  wjob** queue;      // ring of n_jobs: q_head, q_len
+  int q_head, q_len;
+  int stop, discard;
 };
 
 static int werr(am_ds_writer* w, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -237,6 +282,24 @@ static int werr(am_ds_writer* w, const char* fmt, ...) {
     va_end(ap);
   }
   return -1;
+}
+
+// An error of the block-writing side (either thread); the stepping thread reports it with
+// io_report once it sees io_failed.
+static int ioerr(am_ds_writer* w, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ioerr(am_ds_writer* w, const char* fmt, ...) {
+  if (!atomic_load_explicit(&w->io_failed, memory_order_relaxed)) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->io_error, sizeof w->io_error, fmt, ap);
+    va_end(ap);
+    atomic_store_explicit(&w->io_failed, 1, memory_order_release);
+  }
+  return -1;
+}
+static int io_report(am_ds_writer* w) {
+  if (!atomic_load_explicit(&w->io_failed, memory_order_acquire)) return 0;
+  return werr(w, "%s", w->io_error);
 }
 
 am_ds_writer* am_ds_create(const char* path, int force, char* err, size_t err_sz) {
@@ -256,13 +319,32 @@ am_ds_writer* am_ds_create(const char* path, int force, char* err, size_t err_sz
     return seterr(err, err_sz, "out of memory"), NULL;
   }
   w->fd = fd;
+  w->background = 1;
+  atomic_init(&w->io_failed, 0);
+  atomic_init(&w->written, 0);
+  atomic_init(&w->raw_written, 0);
   snprintf(w->path, sizeof w->path, "%s", path);
   return w;
 }
 
-const char* am_ds_writer_error(const am_ds_writer* w) { return w->error; }
-uint64_t am_ds_writer_bytes(const am_ds_writer* w) { return w->written; }
-uint64_t am_ds_writer_raw_bytes(const am_ds_writer* w) { return w->raw_written; }
+int am_ds_set_background(am_ds_writer* w, int on) {
+  if (w->error[0]) return -1;
+  if (w->begun) return werr(w, "am_ds_set_background called after am_ds_begin");
+  w->background = on != 0;
+  return 0;
+}
+
+const char* am_ds_writer_error(const am_ds_writer* w) {
+  if (w->error[0]) return w->error;
+  if (atomic_load_explicit(&w->io_failed, memory_order_acquire)) return w->io_error;
+  return "";
+}
+uint64_t am_ds_writer_bytes(const am_ds_writer* w) {
+  return atomic_load_explicit(&w->written, memory_order_relaxed);
+}
+uint64_t am_ds_writer_raw_bytes(const am_ds_writer* w) {
+  return atomic_load_explicit(&w->raw_written, memory_order_relaxed);
+}
 
 static char* dupstr(const char* s) {
   s = s ? s : "";
@@ -358,11 +440,11 @@ static int write_all(am_ds_writer* w, const void* buf, size_t n) {
     ssize_t k = write(w->fd, p, n);
     if (k < 0) {
       if (errno == EINTR) continue;
-      return werr(w, "cannot write %s: %s", w->path, strerror(errno));
+      return ioerr(w, "cannot write %s: %s", w->path, strerror(errno));
     }
     p += k;
     n -= (size_t)k;
-    w->written += (uint64_t)k;
+    atomic_fetch_add_explicit(&w->written, (uint64_t)k, memory_order_relaxed);
   }
   return 0;
 }
@@ -377,20 +459,106 @@ static int grow(uint8_t** buf, size_t* cap, size_t need) {
 }
 
 // Writes one block whose body (raw_n bytes at raw) is zstd-compressed, after a raw prefix.
+// Errors go to io_error (ioerr).
 static int write_block(am_ds_writer* w, int type, const uint8_t* prefix, size_t prefix_n,
                        const uint8_t* raw, size_t raw_n) {
-  if (raw_n > MAX_PAYLOAD) return werr(w, "block of %zu bytes exceeds the 64 MiB limit", raw_n);
+  if (raw_n > MAX_PAYLOAD) return ioerr(w, "block of %zu bytes exceeds the 64 MiB limit", raw_n);
   size_t bound = ZSTD_compressBound(raw_n);
-  if (grow(&w->out, &w->out_cap, BLOCK_HDR + prefix_n + bound)) return werr(w, "out of memory");
-  if (!w->cctx && !(w->cctx = ZSTD_createCCtx())) return werr(w, "out of memory (zstd)");
+  if (grow(&w->out, &w->out_cap, BLOCK_HDR + prefix_n + bound)) return ioerr(w, "out of memory");
+  if (!w->cctx && !(w->cctx = ZSTD_createCCtx())) return ioerr(w, "out of memory (zstd)");
   uint8_t* body = w->out + BLOCK_HDR + prefix_n;
   size_t z = ZSTD_compressCCtx(w->cctx, body, bound, raw, raw_n, ZSTD_LEVEL);
-  if (ZSTD_isError(z)) return werr(w, "zstd: %s", ZSTD_getErrorName(z));
+  if (ZSTD_isError(z)) return ioerr(w, "zstd: %s", ZSTD_getErrorName(z));
   if (prefix_n) memcpy(w->out + BLOCK_HDR, prefix, prefix_n);
   uint32_t payload = (uint32_t)(prefix_n + z);
   put_block_header(w->out, type, CODEC_ZSTD, (uint16_t)prefix_n, payload, (uint32_t)raw_n,
                    am_crc32(0, w->out + BLOCK_HDR, payload));
   return write_all(w, w->out, BLOCK_HDR + payload);
+}
+
+// Filters, compresses and writes one chunk and adds it to the index (the block-writing side).
+static int write_chunk(am_ds_writer* w, const wjob* j) {
+  size_t o = 0;
+  uint32_t n_init = 0;
+  if (j->has_init) {
+    n_init = (uint32_t)w->n_init;
+    for (int i = 0; i < w->n_init; i++) {
+      uint64_t bits;
+      memcpy(&bits, &j->init[i], 8);
+      put64(w->scratch + o, bits);
+      o += 8;
+    }
+  }
+  for (int c = 0; c < w->n_ch; c++) {
+    const wchan* ch = &w->ch[c];
+    filter(w->scratch + o, j->buf + ch->col_off, j->rows, ch->elems, ch->w,
+           (ch->d.flags & AM_DS_CH_DELTA) != 0);
+    o += j->rows * ch->row_bytes;
+  }
+  uint8_t pre[CHUNK_PREFIX];
+  put64(pre, (uint64_t)j->episode);
+  put32(pre + 8, j->env);
+  put32(pre + 12, j->first_step);
+  put32(pre + 16, j->rows);
+  put32(pre + 20, j->flags);
+  put32(pre + 24, n_init);
+  put32(pre + 28, 0);
+  if (w->n_index == w->index_cap) {
+    size_t cap = w->index_cap ? 2 * w->index_cap : 1024;
+    wchunk* x = realloc(w->index, cap * sizeof(wchunk));
+    if (!x) return ioerr(w, "out of memory");
+    w->index = x;
+    w->index_cap = cap;
+  }
+  uint64_t before = atomic_load_explicit(&w->written, memory_order_relaxed);
+  if (write_block(w, BT_CHUNK, pre, sizeof pre, w->scratch, o)) return -1;
+  wchunk* e = &w->index[w->n_index++];
+  e->offset = before;
+  e->episode = j->episode;
+  e->env = j->env;
+  e->first_step = j->first_step;
+  e->rows = j->rows;
+  e->flags = j->flags;
+  e->stored = (uint32_t)(atomic_load_explicit(&w->written, memory_order_relaxed) - before - BLOCK_HDR);
+  e->raw = (uint32_t)o;
+  atomic_fetch_add_explicit(&w->raw_written, (uint64_t)o, memory_order_relaxed);
+  return 0;
+}
+
+// The background thread: writes queued chunks in order until told to stop and the queue is empty.
+static void* writer_thread(void* arg) {
+  am_ds_writer* w = arg;
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    while (!w->q_len && !w->stop) pthread_cond_wait(&w->cv_work, &w->mu);
+    if (!w->q_len) break;  // stop, and nothing left
+    wjob* j = w->queue[w->q_head];
+    w->q_head = (w->q_head + 1) % w->n_jobs;
+    w->q_len--;
+    int skip = w->discard;
+    pthread_mutex_unlock(&w->mu);
+    if (!skip && !atomic_load_explicit(&w->io_failed, memory_order_relaxed)) write_chunk(w, j);
+    pthread_mutex_lock(&w->mu);
+    w->free_list[w->n_free++] = j;
+    pthread_cond_signal(&w->cv_free);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+// Stops the background thread after it has written the queue (discard: drops the queue).
+static void stop_thread(am_ds_writer* w, int discard) {
+  if (!w->threaded) return;
+  pthread_mutex_lock(&w->mu);
+  w->stop = 1;
+  w->discard |= discard;
+  pthread_cond_signal(&w->cv_work);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->thread, NULL);
+  w->threaded = 0;
+  pthread_cond_destroy(&w->cv_work);
+  pthread_cond_destroy(&w->cv_free);
+  pthread_mutex_destroy(&w->mu);
 }
 
 int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
@@ -416,7 +584,7 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   put16(h + 8, AM_DS_VERSION_MAJOR);
   put16(h + 10, AM_DS_VERSION_MINOR);
   put32(h + 12, 0);
-  if (write_all(w, h, sizeof h)) return -1;
+  if (write_all(w, h, sizeof h)) return io_report(w);
   // metadata
   size_t n = 4;
   for (int i = 0; i < w->n_meta; i++) n += 2 + strlen(w->meta_key[i]) + 4 + w->meta_len[i];
@@ -435,7 +603,7 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   }
   int rc = write_block(w, BT_META, NULL, 0, b, n);
   free(b);
-  if (rc) return -1;
+  if (rc) return io_report(w);
   // channel table
   n = 8;
   for (int i = 0; i < w->n_ch; i++) {
@@ -463,85 +631,95 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   }
   rc = write_block(w, BT_CHANNELS, NULL, 0, b, n);
   free(b);
-  if (rc) return -1;
-  // buffers
-  if (!(w->slots = calloc((size_t)n_slots, sizeof(wslot)))) return werr(w, "out of memory");
-  for (int s = 0; s < n_slots; s++) {
-    wslot* sl = &w->slots[s];
-    sl->col = calloc((size_t)w->n_ch, sizeof(uint8_t*));
-    sl->init = calloc((size_t)n_init + 1, sizeof(double));
-    if (!sl->col || !sl->init) return werr(w, "out of memory");
-    for (int c = 0; c < w->n_ch; c++)
-      if (!(sl->col[c] = calloc((size_t)chunk_rows, w->ch[c].row_bytes ? w->ch[c].row_bytes : 1)))
-        return werr(w, "out of memory for %d x %d rows of %zu bytes", n_slots, chunk_rows,
-                    w->row_bytes);
+  if (rc) return io_report(w);
+  // chunk buffers: one per slot, plus spares that hold chunks waiting for the background thread
+  // (as many as slots, since all envs tend to fill their chunks at the same step, within 2..32 MiB)
+  size_t chunk_bytes = (size_t)chunk_rows * w->row_bytes;
+  size_t fit = (32u << 20) / (chunk_bytes ? chunk_bytes : 1);  // spares that fit in 32 MiB
+  int spare = n_slots;
+  if ((size_t)spare > fit) spare = (int)fit;
+  if (spare < 2) spare = 2;
+  if (!w->background) spare = 0;
+  size_t off = 0;
+  for (int c = 0; c < w->n_ch; c++) {
+    w->ch[c].col_off = off;
+    off += (size_t)chunk_rows * w->ch[c].row_bytes;
   }
-  if (grow(&w->scratch, &w->scratch_cap, (size_t)n_init * 8 + (size_t)chunk_rows * w->row_bytes + 1))
+  w->n_jobs = n_slots + spare;
+  w->jobs = calloc((size_t)w->n_jobs, sizeof(wjob));
+  w->free_list = calloc((size_t)w->n_jobs, sizeof(wjob*));
+  w->queue = calloc((size_t)w->n_jobs, sizeof(wjob*));
+  w->slots = calloc((size_t)n_slots, sizeof(wslot));
+  if (!w->jobs || !w->free_list || !w->queue || !w->slots) return werr(w, "out of memory");
+  for (int k = 0; k < w->n_jobs; k++) {
+    wjob* j = &w->jobs[k];
+    j->buf = malloc(chunk_bytes ? chunk_bytes : 1);
+    j->init = calloc((size_t)n_init + 1, sizeof(double));
+    if (!j->buf || !j->init)
+      return werr(w, "out of memory for %d x %d rows of %zu bytes", w->n_jobs, chunk_rows,
+                  w->row_bytes);
+    memset(j->buf, 0, chunk_bytes);  // touch the pages now rather than while stepping
+    if (k < n_slots) w->slots[k].cur = j;
+    else w->free_list[w->n_free++] = j;
+  }
+  if (grow(&w->scratch, &w->scratch_cap, (size_t)n_init * 8 + chunk_bytes + 1))
     return werr(w, "out of memory");
+  if (!w->background) return 0;
+  // ZSTD's context is made here so that the thread does not allocate it while the stepping
+  // thread is timing its first chunk.
+  if (!w->cctx && !(w->cctx = ZSTD_createCCtx())) return werr(w, "out of memory (zstd)");
+  if (pthread_mutex_init(&w->mu, NULL)) return werr(w, "cannot create a mutex");
+  if (pthread_cond_init(&w->cv_work, NULL)) {
+    pthread_mutex_destroy(&w->mu);
+    return werr(w, "cannot create a condition variable");
+  }
+  if (pthread_cond_init(&w->cv_free, NULL)) {
+    pthread_cond_destroy(&w->cv_work);
+    pthread_mutex_destroy(&w->mu);
+    return werr(w, "cannot create a condition variable");
+  }
+  if (pthread_create(&w->thread, NULL, writer_thread, w)) {
+    pthread_cond_destroy(&w->cv_free);
+    pthread_cond_destroy(&w->cv_work);
+    pthread_mutex_destroy(&w->mu);
+    return 0;  // the spare buffers go unused; chunks are written on this thread
+  }
+  w->threaded = 1;
   return 0;
 }
 
-// Compresses and writes the slot's buffered rows as one chunk.
+// Hands the slot's buffered rows over as one chunk (written now without a background thread).
 static int flush_slot(am_ds_writer* w, int s, uint32_t end) {
   wslot* sl = &w->slots[s];
   if (!sl->rows && !(end & AM_DS_END) && !sl->has_init) return 0;
-  uint32_t flags = 0;
-  size_t o = 0;
-  uint32_t n_init = 0;
-  if (sl->has_init) {
-    flags |= AM_DS_CHUNK_FIRST;
-    n_init = (uint32_t)w->n_init;
-    for (int i = 0; i < w->n_init; i++) {
-      uint64_t bits;
-      memcpy(&bits, &sl->init[i], 8);
-      put64(w->scratch + o, bits);
-      o += 8;
-    }
+  wjob* j = sl->cur;
+  j->episode = sl->episode;
+  j->env = (uint32_t)s;
+  j->first_step = sl->first_step;
+  j->rows = sl->rows;
+  j->has_init = sl->has_init;
+  j->flags = (sl->has_init ? AM_DS_CHUNK_FIRST : 0) | (end & AM_DS_END ? AM_DS_CHUNK_LAST : 0) |
+             (end & AM_DS_TERMINATED ? AM_DS_CHUNK_TERMINATED : 0) |
+             (end & AM_DS_TRUNCATED ? AM_DS_CHUNK_TRUNCATED : 0);
+  if (w->threaded) {
+    pthread_mutex_lock(&w->mu);
+    while (!w->n_free) pthread_cond_wait(&w->cv_free, &w->mu);
+    sl->cur = w->free_list[--w->n_free];
+    w->queue[(w->q_head + w->q_len) % w->n_jobs] = j;
+    w->q_len++;
+    pthread_cond_signal(&w->cv_work);
+    pthread_mutex_unlock(&w->mu);
+  } else if (!atomic_load_explicit(&w->io_failed, memory_order_relaxed)) {
+    write_chunk(w, j);
   }
-  if (end & AM_DS_END) flags |= AM_DS_CHUNK_LAST;
-  if (end & AM_DS_TERMINATED) flags |= AM_DS_CHUNK_TERMINATED;
-  if (end & AM_DS_TRUNCATED) flags |= AM_DS_CHUNK_TRUNCATED;
-  for (int c = 0; c < w->n_ch; c++) {
-    const wchan* ch = &w->ch[c];
-    filter(w->scratch + o, sl->col[c], sl->rows, ch->elems, ch->w, (ch->d.flags & AM_DS_CH_DELTA) != 0);
-    o += sl->rows * ch->row_bytes;
-  }
-  uint8_t pre[CHUNK_PREFIX];
-  put64(pre, (uint64_t)sl->episode);
-  put32(pre + 8, (uint32_t)s);
-  put32(pre + 12, sl->first_step);
-  put32(pre + 16, sl->rows);
-  put32(pre + 20, flags);
-  put32(pre + 24, n_init);
-  put32(pre + 28, 0);
-  if (w->n_index == w->index_cap) {
-    size_t cap = w->index_cap ? 2 * w->index_cap : 1024;
-    wchunk* x = realloc(w->index, cap * sizeof(wchunk));
-    if (!x) return werr(w, "out of memory");
-    w->index = x;
-    w->index_cap = cap;
-  }
-  wchunk* e = &w->index[w->n_index];
-  e->offset = w->written;
-  e->episode = sl->episode;
-  e->env = (uint32_t)s;
-  e->first_step = sl->first_step;
-  e->rows = sl->rows;
-  e->flags = flags;
-  uint64_t before = w->written;
-  if (write_block(w, BT_CHUNK, pre, sizeof pre, w->scratch, o)) return -1;
-  e->stored = (uint32_t)(w->written - before - BLOCK_HDR);
-  e->raw = (uint32_t)o;
-  w->n_index++;
-  w->raw_written += o;
   sl->first_step += sl->rows;
   sl->rows = 0;
   sl->has_init = 0;
-  return 0;
+  return io_report(w);
 }
 
 int am_ds_episode_begin(am_ds_writer* w, int slot, int64_t episode, const double* init) {
-  if (w->error[0]) return -1;
+  if (w->error[0] || io_report(w)) return -1;
   if (!w->begun || slot < 0 || slot >= w->n_slots || episode < 0)
     return werr(w, "am_ds_episode_begin: bad slot %d or episode %lld", slot, (long long)episode);
   wslot* sl = &w->slots[slot];
@@ -553,29 +731,30 @@ int am_ds_episode_begin(am_ds_writer* w, int slot, int64_t episode, const double
   sl->has_init = 1;
   if (w->n_init) {
     if (!init) return werr(w, "episode %lld: no initial state given", (long long)episode);
-    memcpy(sl->init, init, sizeof(double) * (size_t)w->n_init);
+    memcpy(sl->cur->init, init, sizeof(double) * (size_t)w->n_init);
   }
   return 0;
 }
 
 void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch) {
   wslot* sl = &w->slots[slot];
-  return sl->col[ch] + (size_t)sl->rows * w->ch[ch].row_bytes;
+  return sl->cur->buf + w->ch[ch].col_off + (size_t)sl->rows * w->ch[ch].row_bytes;
 }
 
 int am_ds_row_commit(am_ds_writer* w, int slot, uint32_t end) {
-  if (w->error[0]) return -1;
+  if (w->error[0] || io_report(w)) return -1;
   wslot* sl = &w->slots[slot];
   if (!sl->active) return werr(w, "slot %d: a row without an episode", slot);
   sl->rows++;
   if ((end & AM_DS_END) || sl->rows == (uint32_t)w->chunk_rows) {
-    if (flush_slot(w, slot, end)) return -1;
     if (end & AM_DS_END) sl->active = 0;
+    if (flush_slot(w, slot, end)) return -1;
   }
   return 0;
 }
 
 static void writer_free(am_ds_writer* w) {
+  stop_thread(w, 1);
   for (int i = 0; i < w->n_meta; i++) {
     free(w->meta_key[i]);
     free(w->meta_val[i]);
@@ -583,13 +762,14 @@ static void writer_free(am_ds_writer* w) {
   free(w->meta_key);
   free(w->meta_val);
   free(w->meta_len);
-  if (w->slots)
-    for (int s = 0; s < w->n_slots; s++) {
-      if (w->slots[s].col)
-        for (int c = 0; c < w->n_ch; c++) free(w->slots[s].col[c]);
-      free(w->slots[s].col);
-      free(w->slots[s].init);
+  if (w->jobs)
+    for (int k = 0; k < w->n_jobs; k++) {
+      free(w->jobs[k].buf);
+      free(w->jobs[k].init);
     }
+  free(w->jobs);
+  free(w->free_list);
+  free(w->queue);
   for (int c = 0; c < w->n_ch; c++)
     for (int s = 0; s < 4; s++) free(w->ch[c].s[s]);
   free(w->ch);
@@ -607,6 +787,8 @@ int am_ds_close(am_ds_writer* w, char* err, size_t err_sz) {
     for (int s = 0; s < w->n_slots; s++)
       if (w->slots[s].active && (w->slots[s].rows || w->slots[s].has_init) && flush_slot(w, s, 0))
         break;
+  stop_thread(w, 0);  // writes what is queued
+  io_report(w);
   if (!w->error[0]) {
     size_t n = 8 + w->n_index * INDEX_ENTRY;
     uint8_t* b = malloc(n);
@@ -626,7 +808,7 @@ int am_ds_close(am_ds_writer* w, char* err, size_t err_sz) {
         put32(e + 32, w->index[i].stored);
         put32(e + 36, w->index[i].raw);
       }
-      uint64_t off = w->written;
+      uint64_t off = atomic_load_explicit(&w->written, memory_order_relaxed);
       if (!write_block(w, BT_INDEX, NULL, 0, b, n)) {
         uint8_t t[TRAILER];
         put64(t, off);
@@ -636,6 +818,7 @@ int am_ds_close(am_ds_writer* w, char* err, size_t err_sz) {
         write_all(w, t, sizeof t);
       }
       free(b);
+      io_report(w);
     }
   }
   if (!w->error[0] && fsync(w->fd) && errno != EINVAL && errno != EROFS)
@@ -650,6 +833,7 @@ int am_ds_close(am_ds_writer* w, char* err, size_t err_sz) {
 }
 
 void am_ds_abort(am_ds_writer* w) {
+  stop_thread(w, 1);
   struct stat st;
   int regular = !fstat(w->fd, &st) && S_ISREG(st.st_mode);  // never unlink a device (/dev/full)
   close(w->fd);
