@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,12 +60,15 @@ static void syn_value(int ch, int64_t ep, int64_t step, size_t k, void* out) {
   }
 }
 
+static int syn_background = 1;  // write_syn: am_ds_set_background
+
 static int64_t syn_len(int64_t ep) { return 1 + (ep * 37) % 23; }  // 1..23 steps
 
 // Writes n_eps episodes over n_slots slots, interleaved like an env pool (each slot steps in turn).
 static void write_syn(const char* path, int n_eps, int n_slots, int chunk_rows, int unfinished) {
   am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
   if (!w) fail_msg("%s", err);
+  assert_int_equal(am_ds_set_background(w, syn_background), 0);
   assert_int_equal(am_ds_set_meta(w, "task.name", "synthetic", -1), 0);
   assert_int_equal(am_ds_set_meta(w, "binary", "a\0b\n", 4), 0);
   for (int c = 0; c < NSYN; c++) assert_int_equal(am_ds_add_channel(w, &SYN[c]), c);
@@ -292,6 +297,77 @@ static void test_disk_full(void** state) {
   assert_int_equal(am_ds_close(w, err, sizeof err), -1);
   assert_non_null(strstr(err, "/dev/full"));
   assert_int_equal(access("/dev/full", F_OK), 0);
+}
+
+// The background writer thread writes exactly the file the synchronous path writes, with many
+// slots and tiny chunks so that the stepping thread often waits for a free chunk buffer.
+static void test_background_identical(void** state) {
+  struct { int eps, slots, chunk_rows, unfinished; } cases[] = {{12, 3, 4, 0}, {60, 40, 1, 1}, {30, 7, 0, 1}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    char pa[512], pb[512];
+    tmp_path(pa, sizeof pa, "bg.rollout");
+    tmp_path(pb, sizeof pb, "sync.rollout");
+    syn_background = 1;
+    write_syn(pa, cases[k].eps, cases[k].slots, cases[k].chunk_rows, cases[k].unfinished);
+    syn_background = 0;
+    write_syn(pb, cases[k].eps, cases[k].slots, cases[k].chunk_rows, cases[k].unfinished);
+    syn_background = 1;
+    size_t na, nb;
+    uint8_t *a = slurp(pa, &na), *b = slurp(pb, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a);
+    free(b);
+    am_ds_reader* r = am_ds_open(pa, err, sizeof err);
+    if (!r) fail_msg("%s", err);
+    assert_int_equal(am_ds_recovered(r, NULL), 0);
+    assert_int_equal(am_ds_num_episodes(r), cases[k].eps);
+    for (int64_t i = 0; i < cases[k].eps; i++)
+      check_syn_episode(r, i, cases[k].unfinished ? cases[k].eps - 1 : -1);
+    am_ds_reader_free(r);
+  }
+}
+
+// A write error met by the background thread (here: the file size limit, as a full disk would)
+// is reported by a later am_ds_row_commit and by am_ds_close, never lost.
+static void test_background_write_error(void** state) {
+  char path[512];
+  tmp_path(path, sizeof path, "fsize.rollout");
+  struct rlimit old, lim;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+  if (!w) fail_msg("%s", err);
+  am_channel_def d = {"noise", "x", "", NULL, AM_DT_U32, 1, {1024}, 0};
+  assert_int_equal(am_ds_add_channel(w, &d), 0);
+  assert_int_equal(am_ds_begin(w, 1, 4, 0), 0);
+  lim = old;
+  lim.rlim_cur = 64 << 10;  // a few chunks of 16 KiB of incompressible data
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  assert_int_equal(am_ds_episode_begin(w, 0, 0, NULL), 0);
+  uint32_t x = 12345;
+  int failed_at = -1;
+  for (int row = 0; row < 4000 && failed_at < 0; row++) {
+    uint32_t* p = am_ds_row_ptr(w, 0, 0);
+    for (int k = 0; k < 1024; k++) p[k] = (x = x * 1664525u + 1013904223u);
+    if (am_ds_row_commit(w, 0, 0)) failed_at = row;
+  }
+  assert_true(failed_at > 0);
+  assert_non_null(strstr(am_ds_writer_error(w), "cannot write"));
+  assert_non_null(strstr(am_ds_writer_error(w), path));
+  assert_int_equal(am_ds_row_commit(w, 0, 0), -1);  // every later call fails
+  assert_int_equal(am_ds_close(w, err, sizeof err), -1);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, old_sig);
+  assert_non_null(strstr(err, "cannot write"));
+  // the file holds what was written before the error: readable up to its last complete chunk
+  am_ds_reader* r = am_ds_open(path, err, sizeof err);
+  if (r) {
+    assert_int_equal(am_ds_recovered(r, NULL), 1);
+    assert_int_equal(am_ds_verify(r, NULL, err, sizeof err), 0);
+    am_ds_reader_free(r);
+  }
+  unlink(path);
 }
 
 //---------------------------------- golden files --------------------------------------------------
@@ -543,6 +619,8 @@ int main(void) {
       cmocka_unit_test(test_corrupted_checksum),
       cmocka_unit_test(test_never_overwrite),
       cmocka_unit_test(test_disk_full),
+      cmocka_unit_test(test_background_identical),
+      cmocka_unit_test(test_background_write_error),
       cmocka_unit_test(test_golden_files),
       cmocka_unit_test(test_fuzz_regressions),
       cmocka_unit_test(test_record_resim),
