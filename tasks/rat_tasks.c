@@ -472,7 +472,12 @@ static void rat_evaluate(const am_task* t, am_env* e, am_step_result* r) {
         reward += c->tap_reward;
         ev |= (1u << TE_FIRST) | (1u << TE_REWARD);
       } else if (s->tap_state == TAP_ONCE) {
-        if (onset && s->t_since < c->interval_lo) {
+        // the window closes first: a touch after interval_hi is no second touch, not a late one
+        if (s->t_since > c->interval_hi) {
+          s->tap_state = TAP_NO_SECOND;
+          s->timeout_left = c->timeout_steps;
+          ev |= 1u << TE_NO_SECOND;
+        } else if (onset && s->t_since < c->interval_lo) {
           s->tap_state = TAP_TOO_SOON;
           s->timeout_left = c->timeout_steps;
           ev |= 1u << TE_TOO_SOON;
@@ -482,10 +487,6 @@ static void rat_evaluate(const am_task* t, am_env* e, am_step_result* r) {
           s->taps++;
           ev |= (1u << TE_SECOND) | (1u << TE_REWARD);
           s->timeout_left = 1;  // trial_end and the orb moves at the next step
-        } else if (s->t_since > c->interval_hi) {
-          s->tap_state = TAP_NO_SECOND;
-          s->timeout_left = c->timeout_steps;
-          ev |= 1u << TE_NO_SECOND;
         }
       }
       break;
@@ -795,8 +796,12 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
 
   const int frame_skip = 10;  // 0.02 s control period at 2 ms physics (50 Hz, as in the paper)
   c.dt = frame_skip * m->opt.timestep;
-  c.interval_lo = (int)floor((interval - tol) / c.dt + 1e-9);
-  c.interval_hi = (int)ceil((interval + tol) / c.dt - 1e-9);
+  // the control steps k with interval - tol <= k dt <= interval + tol (rounded inwards)
+  c.interval_lo = (int)ceil((interval - tol) / c.dt - 1e-9);
+  c.interval_hi = (int)floor((interval + tol) / c.dt + 1e-9);
+  if (c.interval_hi < c.interval_lo)
+    return am_err(err, err_sz, "task %s: interval %g +- tolerance %g s contains no control step "
+                  "(of %g s): widen tolerance", name, interval, tol, c.dt);
   c.timeout_steps = (int)floor(timeout / c.dt + 0.5);
   if (c.timeout_steps < 1) c.timeout_steps = 1;
 
