@@ -56,7 +56,7 @@ static void syn_value(int ch, int64_t ep, int64_t step, size_t k, void* out) {
     case 3: { int32_t v = (int32_t)(step * 7 - 1000 * (int64_t)k) ^ (ep == 3 ? INT32_MIN : 0); memcpy(out, &v, 4); break; }
     case 4: { uint8_t v = (uint8_t)(step * 31 + k + ep); memcpy(out, &v, 1); break; }
     case 5: { uint32_t v = (uint32_t)(1u << (step % 32)) | (uint32_t)ep; memcpy(out, &v, 4); break; }
-    case 6: { int64_t v = (int64_t)(step * step) - (int64_t)k * INT64_C(4000000000000) + (ep == 4 ? INT64_MIN : 0); memcpy(out, &v, 8); break; }
+    case 6: { uint64_t v = (uint64_t)(step * step) - (uint64_t)k * UINT64_C(4000000000000) + (ep == 4 ? UINT64_C(1) << 63 : 0); memcpy(out, &v, 8); break; }  // i64 bits, wrapping
   }
 }
 
