@@ -1,0 +1,994 @@
+// test_tasks_rat.c: the rat tasks' rules (run, run-gaps, escape-bowl, forage-maze, two-tap),
+// proven by manipulating an env's state directly instead of needing a trained policy: set the free
+// root's position, orientation and velocity, teleport the rat so its head or a hand is where the
+// test wants it, then call the task's hooks (evaluate, observe, get_vars) or step the pool, and
+// compare reward, terms, events, terminated vs truncated, observations and variables with values
+// computed here from the documented formulas (docs/tasks.md, SPECS.md).
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "amt_tasks.h"
+
+static char err[AM_ERR_LEN];
+
+//---------------------------------- helpers -------------------------------------------------------
+
+// Creates task `name` with "k=v" overrides (NULL-terminated).
+static void make_task(am_task* t, const char* name, ...) {
+  amt_params p;
+  memset(&p, 0, sizeof p);
+  va_list ap;
+  va_start(ap, name);
+  for (const char* kv = va_arg(ap, const char*); kv; kv = va_arg(ap, const char*))
+    if (amt_params_add(&p, kv, err, sizeof err)) fail_msg("%s", err);
+  va_end(ap);
+  if (amt_create(t, name, &p, err, sizeof err)) fail_msg("%s: %s", name, err);
+}
+
+// One thread: the test calls hooks on env slots from the main thread between pool steps.
+static am_pool* make_pool(const am_task* t, int n, uint64_t seed) {
+  am_pool_config cfg = {.num_envs = n, .num_threads = 1, .seed = seed};
+  am_pool* p = am_pool_create(t, &cfg, err, sizeof err);
+  if (!p) fail_msg("%s", err);
+  return p;
+}
+
+static int var_index(const am_task* t, const char* name) {
+  for (int k = 0; k < t->n_vars; k++)
+    if (!strcmp(t->vars[k], name)) return k;
+  fail_msg("task %s has no variable %s", t->name, name);
+  return -1;
+}
+
+static uint32_t ev_bit(const am_task* t, const char* name) {
+  for (int k = 0; k < t->n_events; k++)
+    if (!strcmp(t->events[k], name)) return 1u << k;
+  fail_msg("task %s has no event %s", t->name, name);
+  return 0;
+}
+
+static int task_group(const am_task* t) {
+  int g = am_find_group(t->groups, t->n_groups, "task");
+  assert_true(g >= 0);
+  return t->groups[g].offset;
+}
+
+static int id_of(const mjModel* m, int type, const char* name) {
+  int id = mj_name2id(m, type, name);
+  if (id < 0) fail_msg("model has no object %s", name);
+  return id;
+}
+
+static int mocap_of(const mjModel* m, const char* body) {
+  int mc = m->body_mocapid[id_of(m, mjOBJ_BODY, body)];
+  assert_true(mc >= 0);
+  return mc;
+}
+
+typedef struct rat_ids {
+  int q, v;  // root qpos / qvel addresses
+  int torso, pelvis, head, hand[2], paw[4];
+} rat_ids;
+
+static rat_ids rat_lookup(const mjModel* m) {
+  rat_ids r;
+  int root = id_of(m, mjOBJ_JOINT, "root");
+  assert_int_equal(m->jnt_type[root], mjJNT_FREE);
+  r.q = m->jnt_qposadr[root];
+  r.v = m->jnt_dofadr[root];
+  r.torso = id_of(m, mjOBJ_BODY, "torso");
+  r.pelvis = id_of(m, mjOBJ_BODY, "pelvis");
+  r.head = id_of(m, mjOBJ_BODY, "head");
+  const char* paws[4] = {"hand_L", "hand_R", "foot_L", "foot_R"};
+  for (int k = 0; k < 4; k++) r.paw[k] = id_of(m, mjOBJ_SITE, paws[k]);
+  r.hand[0] = r.paw[0];
+  r.hand[1] = r.paw[1];
+  return r;
+}
+
+// Moves the whole rat by (dx, dy, dz) (root translation) and recomputes the kinematics.
+static void shift_root(am_env* e, const rat_ids* r, double dx, double dy, double dz) {
+  e->d->qpos[r->q] += dx;
+  e->d->qpos[r->q + 1] += dy;
+  e->d->qpos[r->q + 2] += dz;
+  mj_forward(e->m, e->d);
+}
+
+// Sets the root's orientation from a unit quaternion (w, x, y, z).
+static void set_root_quat(am_env* e, const rat_ids* r, double w, double x, double y, double z) {
+  double* q = e->d->qpos + r->q + 3;
+  q[0] = w, q[1] = x, q[2] = y, q[3] = z;
+  mj_forward(e->m, e->d);
+}
+
+// Moves the rat so that point p (world, already computed by mj_forward) lands on `goal`.
+static void bring_to(am_env* e, const rat_ids* r, const double* p, const double goal[3]) {
+  double dx = goal[0] - p[0], dy = goal[1] - p[1], dz = goal[2] - p[2];
+  shift_root(e, r, dx, dy, dz);
+}
+
+// One control step's evaluation through the task's hook, on the current state.
+static am_step_result evaluate(const am_task* t, am_env* e) {
+  am_step_result res;
+  memset(&res, 0, sizeof res);
+  t->evaluate(t, e, &res);
+  return res;
+}
+
+static double min_paw_z(const am_env* e, const rat_ids* r) {
+  double z = 1e9;
+  for (int k = 0; k < 4; k++) z = fmin(z, e->d->site_xpos[3 * r->paw[k] + 2]);
+  return z;
+}
+
+//---------------------------------- run -----------------------------------------------------------
+
+static double run_reward(double vx, double vstar) { return fmax(0, 1 - fabs(vx - vstar) / vstar); }
+
+static void check_run_speed(double vstar, const char* param) {
+  am_task t;
+  make_task(&t, "run", "init_noise=0", param, NULL);
+  am_pool* p = make_pool(&t, 1, 3);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  // The rat starts facing +x: the head is ahead of the torso along world x, and "forward" is x.
+  const double* head = e->d->xpos + 3 * r.head;
+  const double* torso = e->d->xpos + 3 * r.torso;
+  assert_true(head[0] - torso[0] > 0.03);
+  assert_true(fabs(head[1] - torso[1]) < 1e-6);
+  assert_int_equal(t.n_terms, 1);
+  assert_int_equal(t.n_events, 0);
+  float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+  t.observe(&t, e, obs);
+  assert_float_equal(obs[task_group(&t)], vstar, 1e-6);  // task group: the target speed
+  const double vxs[] = {-1, -0.2, 0, 0.25, 0.5, 0.99, 1, 1.3, 1.5, 2, 2.5, 3, 4.5};
+  for (size_t k = 0; k < sizeof vxs / sizeof *vxs; k++) {
+    e->d->qvel[r.v] = vxs[k];
+    e->d->qvel[r.v + 1] = 0.7;   // sideways and vertical speed must not count
+    e->d->qvel[r.v + 2] = -0.3;
+    am_step_result res = evaluate(&t, e);
+    double want = run_reward(vxs[k], vstar);
+    if (fabs(res.reward - want) > 1e-5)
+      fail_msg("run v*=%g vx=%g: reward %g, want %g", vstar, vxs[k], res.reward, want);
+    assert_float_equal(res.terms[0], want, 1e-5);
+    assert_int_equal(res.terminated, 0);
+    assert_int_equal(res.events, 0u);
+  }
+  // Heading matters not: vx is the world x velocity (the documented forward axis).
+  set_root_quat(e, &r, cos(M_PI / 4), 0, 0, sin(M_PI / 4));  // facing +y
+  e->d->qvel[r.v] = vstar;
+  e->d->qvel[r.v + 1] = 0;
+  assert_float_equal(evaluate(&t, e).reward, 1.0, 1e-6);
+  free(obs);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+// Through the pool (physics stepping, random actions): every step's reward equals the formula on
+// the root_vx variable, episodes are truncated (never terminated) exactly at the time limit.
+static void check_run_pool(void) {
+  am_task t;
+  make_task(&t, "run", "episode_time=0.3", "target_speed=0.5", NULL);
+  assert_int_equal(t.max_steps, 15);
+  am_pool* p = make_pool(&t, 2, 9);
+  am_batch* b = am_pool_batch(p);
+  int vvx = var_index(&t, "root_vx");
+  am_rng rng;
+  am_rng_seed(&rng, 1, 2);
+  int nonzero = 0;
+  for (int s = 0; s < 32; s++) {
+    for (int i = 0; i < 2 * t.act_dim; i++) b->actions[i] = (float)am_rng_range(&rng, -1, 1);
+    if (s == 3) {  // a push forward, so that the reward is far from 0 for a while
+      for (int i = 0; i < 2; i++) am_pool_env(p, i)->d->qvel[rat_lookup(t.model->m).v] = 0.6;
+    }
+    am_pool_step(p);
+    for (int i = 0; i < 2; i++) {
+      double vx = b->vars[(size_t)i * t.n_vars + vvx];
+      assert_float_equal(b->rewards[i], run_reward(vx, 0.5), 1e-4);
+      nonzero += b->rewards[i] > 0.2;
+      assert_int_equal(b->terminated[i], 0);
+      assert_int_equal(b->truncated[i], (s % 15) == 14);
+      assert_int_equal(b->ep_step[i], s % 15);
+    }
+  }
+  assert_true(nonzero >= 2);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+static void test_run(void** state) {
+  (void)state;
+  check_run_speed(1.0, NULL);
+  check_run_speed(2.0, "target_speed=2");
+  check_run_speed(0.4, "target_speed=0.4");
+  check_run_pool();
+}
+
+//---------------------------------- run-gaps ------------------------------------------------------
+
+typedef struct course {
+  int n;
+  double start[200], end[200];
+} course;
+
+// Reads the platforms from the env's mocap bodies: platform j is the pair of 0.4 m boxes
+// (2j, 2j+1) spanning [first centre - 0.2, second centre + 0.2]; parked pieces are deep below.
+static void read_course(const am_env* e, course* c) {
+  const mjModel* m = e->m;
+  char nm[32];
+  c->n = 0;
+  for (int k = 0;; k += 2) {
+    snprintf(nm, sizeof nm, "plat%d", k + 1);
+    if (mj_name2id(m, mjOBJ_BODY, nm) < 0) break;
+    const double* b = e->d->mocap_pos + 3 * mocap_of(m, nm);
+    snprintf(nm, sizeof nm, "plat%d", k);
+    const double* a = e->d->mocap_pos + 3 * mocap_of(m, nm);
+    if (a[2] < -1) {
+      assert_true(b[2] < -1);  // both halves parked together
+      continue;
+    }
+    assert_float_equal(a[2], -0.25, 1e-9);  // top surface at z = 0
+    assert_float_equal(b[2], -0.25, 1e-9);
+    assert_float_equal(a[1], 0, 1e-9);
+    assert_true(c->n < 200);
+    c->start[c->n] = a[0] - 0.2;
+    c->end[c->n] = b[0] + 0.2;
+    c->n++;
+  }
+}
+
+static void check_course(const course* c, const double plat[2], const double gap[2]) {
+  assert_true(c->n >= 30);
+  assert_float_equal(c->start[0], 5.5, 1e-9);  // right after the solid start (3 to 5.5 m)
+  for (int j = 0; j < c->n; j++) {
+    double L = c->end[j] - c->start[j];
+    if (!(L >= plat[0] - 1e-9 && L <= plat[1] + 1e-9))
+      fail_msg("platform %d length %g outside [%g, %g]", j, L, plat[0], plat[1]);
+    if (j + 1 < c->n) {
+      double g = c->start[j + 1] - c->end[j];
+      if (!(g >= gap[0] - 1e-9 && g <= gap[1] + 1e-9))
+        fail_msg("gap %d length %g outside [%g, %g]", j, g, gap[0], gap[1]);
+    }
+  }
+  assert_true(c->start[c->n - 1] < 40);          // platforms up to x = 40 m
+  assert_true(c->end[c->n - 1] + gap[1] >= 40);  // and none missing before it
+}
+
+static int same_course(const course* a, const course* b) {
+  return a->n == b->n && fabs(a->end[0] - b->end[0]) < 1e-12 && fabs(a->start[5] - b->start[5]) < 1e-12;
+}
+
+static void test_run_gaps_course(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "run-gaps", NULL);
+  assert_int_equal(t.max_steps, 1500);  // 30 s at 50 Hz
+  am_pool* p = make_pool(&t, 3, 21);
+  const double plat[2] = {0.4, 0.8}, gap[2] = {0.05, 0.2};
+  course c[3][3];
+  for (int ep = 0; ep < 3; ep++) {
+    if (ep) am_pool_reset(p);
+    for (int i = 0; i < 3; i++) {
+      read_course(am_pool_env(p, i), &c[ep][i]);
+      check_course(&c[ep][i], plat, gap);
+    }
+  }
+  for (int ep = 0; ep < 3; ep++)
+    for (int i = 0; i < 3; i++)
+      for (int ep2 = 0; ep2 < 3; ep2++)
+        for (int i2 = 0; i2 < 3; i2++)
+          if (ep != ep2 || i != i2) assert_false(same_course(&c[ep][i], &c[ep2][i2]));
+  // the lengths really spread over the ranges (not e.g. always the lower bound)
+  double lmin = 9, lmax = 0, gmin = 9, gmax = 0;
+  for (int j = 0; j + 1 < c[0][0].n; j++) {
+    lmin = fmin(lmin, c[0][0].end[j] - c[0][0].start[j]);
+    lmax = fmax(lmax, c[0][0].end[j] - c[0][0].start[j]);
+    gmin = fmin(gmin, c[0][0].start[j + 1] - c[0][0].end[j]);
+    gmax = fmax(gmax, c[0][0].start[j + 1] - c[0][0].end[j]);
+  }
+  assert_true(lmin < 0.5 && lmax > 0.7 && gmin < 0.08 && gmax > 0.17);
+  // the rat starts at x = 5 m on the solid start, facing +x
+  rat_ids r = rat_lookup(t.model->m);
+  am_env* e = am_pool_env(p, 0);
+  assert_float_equal(e->d->qpos[r.q], 5.0, 1e-9);
+  assert_true(e->d->xpos[3 * r.head] > e->d->xpos[3 * r.torso]);
+  am_pool_free(p);
+  amt_destroy(&t);
+
+  // overridden ranges are honoured
+  make_task(&t, "run-gaps", "platform_length=0.5,0.6", "gap_length=0.1,0.12", NULL);
+  p = make_pool(&t, 2, 5);
+  const double plat2[2] = {0.5, 0.6}, gap2[2] = {0.1, 0.12};
+  for (int i = 0; i < 2; i++) {
+    course cc;
+    read_course(am_pool_env(p, i), &cc);
+    check_course(&cc, plat2, gap2);
+  }
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+static void test_run_gaps_fall_and_limit(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "run-gaps", "episode_time=0.2", "init_noise=0", NULL);
+  assert_int_equal(t.max_steps, 10);
+  uint32_t FALL = ev_bit(&t, "fall"), GAP = ev_bit(&t, "gap_crossed");
+  assert_int_equal(FALL, 1u << 1);
+  assert_int_equal(GAP, 1u << 0);
+  int vg = var_index(&t, "gaps_crossed");
+  am_pool* p = make_pool(&t, 1, 8);
+  am_batch* b = am_pool_batch(p);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  memset(b->actions, 0, sizeof(float) * (size_t)t.act_dim);
+
+  // Time limit: standing still on the start, the 10th step truncates (not terminates).
+  for (int s = 0; s < 10; s++) {
+    am_pool_step(p);
+    assert_int_equal(b->ep_step[0], s);
+    assert_int_equal(b->terminated[0], 0);
+    assert_int_equal(b->truncated[0], s == 9);
+    assert_int_equal(b->events[0] & FALL, 0u);
+    assert_float_equal(b->rewards[0], run_reward(b->vars[3], 1.0), 1e-4);
+  }
+  assert_int_equal(e->episode, 2);
+
+  // Fall threshold, directly: off the corridor (|y| > 1 m: nothing below), lowest paw at
+  // -0.299 m: going on; at -0.301 m: terminated with the fall event.
+  shift_root(e, &r, 0, 1.6, 0);
+  shift_root(e, &r, 0, 0, -0.299 - min_paw_z(e, &r));
+  am_step_result res = evaluate(&t, e);
+  assert_int_equal(res.terminated, 0);
+  assert_int_equal(res.events & FALL, 0u);
+  shift_root(e, &r, 0, 0, -0.002);
+  res = evaluate(&t, e);
+  assert_int_equal(res.terminated, 1);
+  assert_int_equal(res.events & FALL, FALL);
+  // any paw counts: pitched nose-up the feet are the lowest paws, nose-down the hands
+  for (int tilt = -1; tilt <= 1; tilt += 2) {
+    double a = tilt * 0.6;
+    set_root_quat(e, &r, cos(a / 2), 0, sin(a / 2), 0);
+    int low = 0;
+    for (int k = 1; k < 4; k++)
+      if (e->d->site_xpos[3 * r.paw[k] + 2] < e->d->site_xpos[3 * r.paw[low] + 2]) low = k;
+    assert_true(tilt < 0 ? low >= 2 : low <= 1);  // pitching about y: feet vs hands lowest
+    shift_root(e, &r, 0, 0, -0.31 - min_paw_z(e, &r));
+    res = evaluate(&t, e);
+    assert_int_equal(res.terminated, 1);
+    shift_root(e, &r, 0, 0, 0.02);  // lowest paw at -0.29: not a fall
+    assert_int_equal(evaluate(&t, e).terminated, 0);
+  }
+
+  // Through the pool: falling off the corridor ends the episode as terminated, not truncated.
+  am_pool_reset(p);
+  int64_t ep0 = e->episode;
+  set_root_quat(e, &r, 1, 0, 0, 0);
+  shift_root(e, &r, 0, 1.6, -0.305 - min_paw_z(e, &r));
+  am_pool_step(p);
+  assert_int_equal(b->terminated[0], 1);
+  assert_int_equal(b->truncated[0], 0);
+  assert_int_equal(b->unstable[0], 0);
+  assert_int_equal(b->events[0] & FALL, FALL);
+  assert_int_equal(b->ep_step[0], 0);
+  assert_int_equal(e->episode, ep0 + 1);  // auto-reset: a new episode began
+  assert_float_equal(e->d->qpos[r.q], 5.0, 1e-9);
+
+  // gap_crossed: the root passing the end of a gap (the start of the next platform), once each
+  course c;
+  read_course(e, &c);
+  float vars[16];
+  t.get_vars(&t, e, vars);
+  assert_float_equal(vars[vg], 0, 0);
+  shift_root(e, &r, c.start[1] - 0.005 - e->d->qpos[r.q], 0, 0);  // just before it
+  res = evaluate(&t, e);
+  assert_int_equal(res.events & GAP, 0u);
+  shift_root(e, &r, 0.01, 0, 0);  // just past it
+  res = evaluate(&t, e);
+  assert_int_equal(res.events, GAP);
+  t.get_vars(&t, e, vars);
+  assert_float_equal(vars[vg], 1, 0);
+  res = evaluate(&t, e);  // still past it: not again
+  assert_int_equal(res.events, 0u);
+  shift_root(e, &r, c.start[4] + 0.01 - e->d->qpos[r.q], 0, 0);  // three more at once
+  res = evaluate(&t, e);
+  assert_int_equal(res.events, GAP);
+  t.get_vars(&t, e, vars);
+  assert_float_equal(vars[vg], 4, 0);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+//---------------------------------- escape-bowl ---------------------------------------------------
+
+// The documented upright factor for one body whose z-axis makes `deg` degrees with vertical.
+static double upright_of(double deg) { return deg <= 30 ? 1 : (180 - deg) / 150; }
+
+static double body_tilt_deg(const mjData* d, int body) {
+  double zz = d->xmat[9 * body + 8];
+  return acos(fmax(-1, fmin(1, zz))) * 180 / M_PI;
+}
+
+static void test_escape_bowl(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "escape-bowl", "init_noise=0", "terrains=2", NULL);
+  assert_int_equal(t.max_steps, 1000);  // 20 s
+  uint32_t ESC = ev_bit(&t, "escaped");
+  am_pool* p = make_pool(&t, 1, 4);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  int off = task_group(&t);
+  float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+  set_root_quat(e, &r, 1, 0, 0, 0);
+  // upright pose: torso and pelvis vertical (no joint noise)
+  assert_true(body_tilt_deg(e->d, r.torso) < 1e-6 && body_tilt_deg(e->d, r.pelvis) < 1e-6);
+
+  // Escape: 0 at the centre, linear in the distance, 1 from 6 m on; the event once, at the first
+  // evaluation at >= 6 m.
+  const double dist[] = {0, 0.6, 1.5, 3, 4.5, 5.9, 6.0001, 7.5, 9, 2, 8};
+  int escaped = 0;
+  for (size_t k = 0; k < sizeof dist / sizeof *dist; k++) {
+    double ang = 0.7 + k;  // any direction
+    e->d->qpos[r.q] = dist[k] * cos(ang);
+    e->d->qpos[r.q + 1] = dist[k] * sin(ang);
+    mj_forward(e->m, e->d);
+    am_step_result res = evaluate(&t, e);
+    double esc = fmin(1, dist[k] / 6);
+    assert_float_equal(res.terms[1], esc, 1e-6);
+    assert_float_equal(res.reward, esc, 1e-6);  // upright x escape with upright = 1
+    assert_float_equal(res.terms[0], esc, 1e-6);
+    assert_int_equal(res.terminated, 0);
+    assert_int_equal(res.events, dist[k] >= 6 && !escaped ? ESC : 0u);
+    escaped |= dist[k] >= 6;
+  }
+
+  // Upright: tilting the whole rat by a (pitch, roll, about a diagonal axis), torso and pelvis
+  // both tilt by a; at escape 1 the reward is the product of the two upright factors.
+  shift_root(e, &r, 7 - e->d->qpos[r.q], -e->d->qpos[r.q + 1], 0);
+  const double degs[] = {0, 10, 29, 30, 45, 60, 90, 120, 150, 179, 180};
+  const double axes[3][3] = {{0, 1, 0}, {1, 0, 0}, {0.6, 0.8, 0}};
+  double prev = 2;
+  for (int ax = 0; ax < 3; ax++)
+    for (size_t k = 0; k < sizeof degs / sizeof *degs; k++) {
+      double a = degs[k] * M_PI / 180;
+      set_root_quat(e, &r, cos(a / 2), axes[ax][0] * sin(a / 2), axes[ax][1] * sin(a / 2),
+                    axes[ax][2] * sin(a / 2));
+      assert_float_equal(body_tilt_deg(e->d, r.torso), degs[k], 1e-6);
+      assert_float_equal(body_tilt_deg(e->d, r.pelvis), degs[k], 1e-6);
+      double want = upright_of(degs[k]) * upright_of(degs[k]);
+      am_step_result res = evaluate(&t, e);
+      if (fabs(res.reward - want) > 1e-5)
+        fail_msg("escape-bowl tilt %g deg: reward %g, want %g", degs[k], res.reward, want);
+      assert_float_equal(res.terms[1], 1, 1e-6);
+      if (ax == 0) {
+        assert_true(res.reward <= prev + 1e-9);  // never rises with the tilt
+        prev = res.reward;
+      }
+    }
+  assert_float_equal(prev, 0, 1e-6);  // upside down: 0
+  // the spine bent: pelvis tilted by 20 more degrees than the torso (lumbar + sacral extension)
+  set_root_quat(e, &r, cos(0.4), 0, sin(0.4), 0);  // torso pitched 45.8 deg
+  int jl = id_of(e->m, mjOBJ_JOINT, "lumbar_extend"), js = id_of(e->m, mjOBJ_JOINT, "sacral_extend");
+  e->d->qpos[e->m->jnt_qposadr[jl]] = 0.2;
+  e->d->qpos[e->m->jnt_qposadr[js]] = 0.15;
+  mj_forward(e->m, e->d);
+  double tt = body_tilt_deg(e->d, r.torso), tp = body_tilt_deg(e->d, r.pelvis);
+  assert_true(fabs(tt - tp) > 10);
+  assert_float_equal(evaluate(&t, e).reward, upright_of(tt) * upright_of(tp), 1e-5);
+  e->d->qpos[e->m->jnt_qposadr[jl]] = 0;
+  e->d->qpos[e->m->jnt_qposadr[js]] = 0;
+
+  // Task group: direction to the centre in the torso frame and distance, in escape_distance units.
+  set_root_quat(e, &r, 1, 0, 0, 0);
+  shift_root(e, &r, 3 - e->d->qpos[r.q], -e->d->qpos[r.q + 1], 0);
+  t.observe(&t, e, obs);
+  assert_float_equal(obs[off], -0.5, 1e-5);
+  assert_float_equal(obs[off + 1], 0, 1e-5);
+  assert_float_equal(obs[off + 2], 0.5, 1e-5);
+  // facing +y, the centre (world -x) is on its left, the torso's +y
+  set_root_quat(e, &r, cos(M_PI / 4), 0, 0, sin(M_PI / 4));
+  t.observe(&t, e, obs);
+  assert_float_equal(obs[off], 0, 1e-5);
+  assert_float_equal(obs[off + 1], 0.5, 1e-5);
+  assert_float_equal(obs[off + 2], 0.5, 1e-5);
+  free(obs);
+  am_pool_free(p);
+  amt_destroy(&t);
+
+  // escape_distance override: 1 at 2 m, 0.5 at 1 m
+  make_task(&t, "escape-bowl", "init_noise=0", "terrains=1", "escape_distance=2", NULL);
+  p = make_pool(&t, 1, 4);
+  e = am_pool_env(p, 0);
+  r = rat_lookup(e->m);
+  set_root_quat(e, &r, 1, 0, 0, 0);
+  shift_root(e, &r, 1 - e->d->qpos[r.q], -e->d->qpos[r.q + 1], 0);
+  assert_float_equal(evaluate(&t, e).reward, 0.5, 1e-6);
+  shift_root(e, &r, 1, 0, 0);
+  am_step_result res = evaluate(&t, e);
+  assert_float_equal(res.reward, 1, 1e-6);
+  assert_int_equal(res.events, ESC);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+// Each episode raises one bank bowl (drawn from the env's RNG) and parks the others; headings vary.
+static void test_escape_bowl_terrain(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "escape-bowl", "terrains=4", NULL);
+  am_pool* p = make_pool(&t, 4, 12);
+  int mc[4], used[4] = {0};
+  for (int k = 0; k < 4; k++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "terrain%d", k);
+    mc[k] = mocap_of(t.model->m, nm);
+  }
+  double headings[24];
+  int nh = 0;
+  for (int ep = 0; ep < 6; ep++) {
+    if (ep) am_pool_reset(p);
+    for (int i = 0; i < 4; i++) {
+      am_env* e = am_pool_env(p, i);
+      int raised = 0;
+      for (int k = 0; k < 4; k++) {
+        const double* mp = e->d->mocap_pos + 3 * mc[k];
+        if (fabs(mp[2]) < 1e-12 && fabs(mp[0]) < 1e-12 && fabs(mp[1]) < 1e-12) raised++, used[k]++;
+        else assert_true(mp[2] < -1);
+      }
+      assert_int_equal(raised, 1);
+      rat_ids r = rat_lookup(e->m);
+      headings[nh++] = 2 * atan2(e->d->qpos[r.q + 6], e->d->qpos[r.q + 3]);
+    }
+  }
+  int distinct_used = 0;
+  for (int k = 0; k < 4; k++) distinct_used += used[k] > 0;
+  assert_true(distinct_used >= 3);
+  for (int k = 1; k < nh; k++) assert_true(fabs(headings[k] - headings[0]) > 1e-6 || k == 0);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+//---------------------------------- forage-maze ---------------------------------------------------
+
+static void test_forage_maze_collect(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "forage-maze", "init_noise=0", NULL);
+  assert_int_equal(t.max_steps, 1500);
+  uint32_t TGT = ev_bit(&t, "target_collected"), ALL = ev_bit(&t, "all_collected");
+  int vrem = var_index(&t, "remaining");
+  am_pool* p = make_pool(&t, 1, 6);
+  am_env* e = am_pool_env(p, 0);
+  const mjModel* m = e->m;
+  rat_ids r = rat_lookup(m);
+  int off = task_group(&t);
+  float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+  float vars[16];
+  const int n = 12;
+  int mc[12];
+  double pos[12][3];
+  for (int i = 0; i < n; i++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "target%d", i);
+    mc[i] = mocap_of(m, nm);
+    memcpy(pos[i], e->d->mocap_pos + 3 * mc[i], sizeof pos[i]);
+    assert_float_equal(pos[i][2], 0.125, 1e-12);  // at 0.125 m height, in a cell centre
+    for (int k = 0; k < 2; k++) {
+      double cell = (pos[i][k] + 2.75) / 0.5 - 0.5;
+      assert_float_equal(cell, round(cell), 1e-9);
+      assert_true(cell >= 0 && cell <= 10);
+    }
+    for (int j = 0; j < i; j++)  // distinct cells
+      assert_true(fabs(pos[i][0] - pos[j][0]) + fabs(pos[i][1] - pos[j][1]) > 0.4);
+  }
+  for (int i = 0; i < n; i++)  // the rat starts in a cell of its own
+    assert_true(fabs(e->d->qpos[r.q] - pos[i][0]) + fabs(e->d->qpos[r.q + 1] - pos[i][1]) > 0.4);
+  t.observe(&t, e, obs);
+  assert_float_equal(obs[off], 1, 1e-6);  // fraction remaining
+  double total = 0;
+  for (int i = 0; i < n; i++) {
+    const double* head = e->d->xpos + 3 * r.head;
+    // 0.12 m from the target (outside the 0.1 m reach): nothing
+    double near[3] = {pos[i][0] + 0.12, pos[i][1], pos[i][2]};
+    bring_to(e, &r, head, near);
+    am_step_result res = evaluate(&t, e);
+    assert_float_equal(res.reward, 0, 0);
+    assert_int_equal(res.events, 0u);
+    // the nearest remaining target in the observation: this one, 0.12 m behind/aside the head
+    t.observe(&t, e, obs);
+    double dist = sqrt(obs[off + 1] * obs[off + 1] + obs[off + 2] * obs[off + 2]);
+    assert_float_equal(dist, 0.12, 1e-4);
+    // 0.09 m away: collected, +50, event, counted once
+    double in[3] = {pos[i][0], pos[i][1] + 0.09, pos[i][2]};
+    bring_to(e, &r, head, in);
+    res = evaluate(&t, e);
+    total += res.reward;
+    assert_float_equal(res.reward, 50, 0);
+    assert_float_equal(res.terms[0], 50, 0);
+    assert_int_equal(res.events, i == n - 1 ? (TGT | ALL) : TGT);
+    assert_int_equal(res.terminated, i == n - 1);
+    t.get_vars(&t, e, vars);
+    assert_float_equal(vars[vrem], n - 1 - i, 0);
+    t.observe(&t, e, obs);
+    assert_float_equal(obs[off], (double)(n - 1 - i) / n, 1e-6);
+    // the collected target is gone (parked) and does not pay twice
+    assert_true(e->d->mocap_pos[3 * mc[i] + 2] < -1);
+    if (i < n - 1) {
+      bring_to(e, &r, head, pos[i]);
+      res = evaluate(&t, e);
+      assert_float_equal(res.reward, 0, 0);
+      assert_int_equal(res.events, 0u);
+    }
+  }
+  assert_float_equal(total, 50 * n, 0);
+  free(obs);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+// Through the pool: a target taken pays target_reward, the last one terminates the episode
+// (terminated, not truncated) and the next episode's maze is new. Mazes differ between envs.
+static void test_forage_maze_pool(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "forage-maze", "n_targets=2", "target_reward=7", "init_noise=0", NULL);
+  uint32_t TGT = ev_bit(&t, "target_collected"), ALL = ev_bit(&t, "all_collected");
+  am_pool* p = make_pool(&t, 2, 31);
+  am_batch* b = am_pool_batch(p);
+  am_env* e = am_pool_env(p, 0);
+  const mjModel* m = e->m;
+  rat_ids r = rat_lookup(m);
+  int nw = 0;
+  while (1) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "wall%d", nw);
+    if (mj_name2id(m, mjOBJ_BODY, nm) < 0) break;
+    nw++;
+  }
+  assert_int_equal(nw, 2 * 12 * 11);
+  int* wmc = malloc(sizeof(int) * (size_t)nw);
+  for (int k = 0; k < nw; k++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "wall%d", k);
+    wmc[k] = mocap_of(m, nm);
+  }
+  // walls present (z = 0.15) or parked: a maze, neither empty nor full, different per env
+  unsigned char on[3][264];
+  for (int i = 0; i < 2; i++) {
+    int count = 0;
+    for (int k = 0; k < nw; k++) {
+      double z = am_pool_env(p, i)->d->mocap_pos[3 * wmc[k] + 2];
+      assert_true(z < -1 || fabs(z - 0.15) < 1e-12);
+      on[i][k] = z > 0;
+      count += on[i][k];
+    }
+    // 44 border walls always; a spanning tree of 121 cells leaves 100 interior walls, of which
+    // open_fraction (0.35) are removed
+    if (!(count > 44 + 40 && count < 144)) fail_msg("forage-maze: %d walls", count);
+  }
+  assert_true(memcmp(on[0], on[1], (size_t)nw) != 0);
+  int mt0 = mocap_of(m, "target0"), mt1 = mocap_of(m, "target1");
+  // one target per pool step (targets are in distinct cells 0.5 m apart)
+  double t1[3];
+  memcpy(t1, e->d->mocap_pos + 3 * mt1, sizeof t1);
+  memset(b->actions, 0, sizeof(float) * 2 * (size_t)t.act_dim);
+  bring_to(e, &r, e->d->xpos + 3 * r.head, e->d->mocap_pos + 3 * mt0);
+  am_pool_step(p);
+  assert_float_equal(b->rewards[0], 7, 0);
+  assert_int_equal(b->events[0], TGT);
+  assert_int_equal(b->terminated[0] | b->truncated[0], 0);
+  bring_to(e, &r, e->d->xpos + 3 * r.head, t1);
+  int64_t ep0 = e->episode;
+  am_pool_step(p);
+  assert_float_equal(b->rewards[0], 7, 0);
+  assert_int_equal(b->events[0], TGT | ALL);
+  assert_int_equal(b->terminated[0], 1);
+  assert_int_equal(b->truncated[0], 0);
+  assert_int_equal(e->episode, ep0 + 1);
+  // the new episode: targets back up, a new maze
+  assert_float_equal(e->d->mocap_pos[3 * mt0 + 2], 0.125, 1e-12);
+  for (int k = 0; k < nw; k++) on[2][k] = e->d->mocap_pos[3 * wmc[k] + 2] > 0;
+  assert_true(memcmp(on[0], on[2], (size_t)nw) != 0);
+  free(wmc);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+//---------------------------------- two-tap -------------------------------------------------------
+
+typedef struct tap_rig {
+  am_task t;
+  am_pool* p;
+  am_env* e;
+  rat_ids r;
+  int orb_mc, off, v_state, v_pairs, v_orbx, v_orby;
+  double arena, reward;
+  uint32_t START, FIRST, SECOND, SOON, NOSEC, REW, END;
+  float obs[512];
+  float vars[16];
+} tap_rig;
+
+// Creates two-tap (no joint noise) with extra "k=v" overrides (NULL-terminated list or NULL).
+static void tap_open(tap_rig* g, const char* const* kv, double arena, double reward) {
+  amt_params p;
+  memset(&p, 0, sizeof p);
+  if (amt_params_add(&p, "init_noise=0", err, sizeof err)) fail_msg("%s", err);
+  for (; kv && *kv; kv++)
+    if (amt_params_add(&p, *kv, err, sizeof err)) fail_msg("%s", err);
+  if (amt_create(&g->t, "two-tap", &p, err, sizeof err)) fail_msg("two-tap: %s", err);
+  assert_true(g->t.obs_dim <= 512);
+  g->p = make_pool(&g->t, 1, 17);
+  g->e = am_pool_env(g->p, 0);
+  g->r = rat_lookup(g->e->m);
+  g->orb_mc = mocap_of(g->e->m, "orb");
+  g->off = task_group(&g->t);
+  g->v_state = var_index(&g->t, "tap_state");
+  g->v_pairs = var_index(&g->t, "pairs_done");
+  g->v_orbx = var_index(&g->t, "orb_x");
+  g->v_orby = var_index(&g->t, "orb_y");
+  g->arena = arena;
+  g->reward = reward;
+  const char* names[] = {"trial_start", "touch_first", "touch_second", "too_soon",
+                         "no_second",   "reward",      "trial_end"};
+  uint32_t* bits[] = {&g->START, &g->FIRST, &g->SECOND, &g->SOON, &g->NOSEC, &g->REW, &g->END};
+  for (int k = 0; k < 7; k++) {
+    *bits[k] = ev_bit(&g->t, names[k]);
+    assert_int_equal(*bits[k], 1u << k);  // documented codes 0..6
+  }
+}
+
+static void tap_close(tap_rig* g) {
+  am_pool_free(g->p);
+  amt_destroy(&g->t);
+}
+
+static const double* orb_pos(const tap_rig* g) { return g->e->d->mocap_pos + 3 * g->orb_mc; }
+
+// Places the left hand on the orb (touch) or the rat 0.5 m away from it (no touch).
+static void tap_hand(tap_rig* g, int touch) {
+  const double* o = orb_pos(g);
+  double goal[3] = {o[0], o[1], o[2]};
+  if (!touch) goal[0] += 0.5, goal[1] += 0.5;
+  bring_to(g->e, &g->r, g->e->d->site_xpos + 3 * g->r.hand[0], goal);
+}
+
+// The documented shaping: 0.25 exp(-3 L1(hand - orb)), with the nearer hand (in L1).
+static double tap_shaping(const tap_rig* g) {
+  const double* o = orb_pos(g);
+  double best = 1e9;
+  for (int h = 0; h < 2; h++) {
+    const double* x = g->e->d->site_xpos + 3 * g->r.hand[h];
+    best = fmin(best, fabs(x[0] - o[0]) + fabs(x[1] - o[1]) + fabs(x[2] - o[2]));
+  }
+  return 0.25 * exp(-3 * best);
+}
+
+// One control step through the hooks with the hand on or off the orb; checks the reward's split
+// into taps + shaping (shaping by the formula) and refreshes the observation and variables.
+static am_step_result tap_step(tap_rig* g, int touch) {
+  tap_hand(g, touch);
+  double shaping = tap_shaping(g);
+  am_step_result res = evaluate(&g->t, g->e);
+  assert_float_equal(res.terms[1], shaping, 1e-6);
+  assert_float_equal(res.reward, res.terms[0] + res.terms[1], 1e-5);
+  assert_int_equal(res.terminated, 0);
+  g->t.observe(&g->t, g->e, g->obs);
+  g->t.get_vars(&g->t, g->e, g->vars);
+  return res;
+}
+
+// The task-state one-hot (before, once, twice, too soon, no second) and the state variable.
+static void tap_expect_state(const tap_rig* g, int state) {
+  for (int k = 0; k < 5; k++)
+    if (g->obs[g->off + 3 + k] != (k == state))
+      fail_msg("two-tap: one-hot %g %g %g %g %g, want state %d", g->obs[g->off + 3],
+               g->obs[g->off + 4], g->obs[g->off + 5], g->obs[g->off + 6], g->obs[g->off + 7], state);
+  assert_float_equal(g->vars[g->v_state], state, 0);
+}
+
+// First touch after `pre` steps without one.
+static void tap_first(tap_rig* g, int pre) {
+  for (int s = 0; s < pre; s++) {
+    am_step_result res = tap_step(g, 0);
+    assert_float_equal(res.terms[0], 0, 0);
+    tap_expect_state(g, 0);
+  }
+  am_step_result res = tap_step(g, 1);
+  assert_int_equal(res.events & ~g->START, g->FIRST | g->REW);
+  assert_float_equal(res.terms[0], g->reward, 1e-5);
+  tap_expect_state(g, 1);
+  assert_float_equal(g->obs[g->off + 8], 0, 1e-6);  // time since the first touch
+}
+
+// One trial: first touch, then a second touch `gap` control steps (x 0.02 s) later. `late` is the
+// first step at which no second touch can count any more (no_second is decided there if the
+// second touch has not come before), `timeout` the failed-pair pause in steps. Checks the
+// outcome `want` (2 twice, 3 too soon, 4 no second), its events and reward, the pause, the orb's
+// move with trial_end, and trial_start at the step after.
+static void tap_trial(tap_rig* g, int gap, int late, int timeout, int want) {
+  double orb0[3];
+  memcpy(orb0, orb_pos(g), sizeof orb0);
+  float pairs = g->vars[g->v_pairs];
+  tap_first(g, 2);
+  int decide = gap < late ? gap : late;
+  am_step_result res;
+  for (int s = 1; s < decide; s++) {
+    res = tap_step(g, 0);
+    assert_int_equal(res.events, 0u);
+    assert_float_equal(res.terms[0], 0, 0);
+    tap_expect_state(g, 1);
+    assert_float_equal(g->obs[g->off + 8], s * 0.02, 1e-5);  // time since the first touch
+  }
+  res = tap_step(g, decide == gap);
+  uint32_t want_ev = want == 2 ? (g->SECOND | g->REW) : want == 3 ? g->SOON : g->NOSEC;
+  if (res.events != want_ev)
+    fail_msg("two-tap: second touch after %d steps (window ends at %d): events 0x%x, want 0x%x",
+             gap, late, res.events, want_ev);
+  assert_float_equal(res.terms[0], want == 2 ? g->reward : 0, 1e-5);
+  assert_float_equal(g->vars[g->v_pairs], pairs + (want == 2), 0);
+  tap_expect_state(g, want);
+  // After a counted pair the orb moves at the next step; otherwise after the timeout, during
+  // which touches do nothing.
+  int wait = want == 2 ? 1 : timeout;
+  for (int s = 1; s <= wait; s++) {
+    res = tap_step(g, s % 7 == 3);
+    assert_float_equal(res.terms[0], 0, 0);
+    if (s < wait) {
+      assert_int_equal(res.events, 0u);
+      tap_expect_state(g, want);
+      assert_float_equal(orb_pos(g)[0], orb0[0], 0);
+    } else {
+      assert_int_equal(res.events, g->END);
+      tap_expect_state(g, 0);
+      assert_true(fabs(orb_pos(g)[0] - orb0[0]) + fabs(orb_pos(g)[1] - orb0[1]) > 1e-6);
+      assert_float_equal(g->vars[g->v_orbx], orb_pos(g)[0], 1e-6);
+      assert_float_equal(g->vars[g->v_orby], orb_pos(g)[1], 1e-6);
+      assert_float_equal(orb_pos(g)[2], 0.14, 1e-12);
+      for (int k = 0; k < 2; k++) assert_true(fabs(orb_pos(g)[k]) <= g->arena);
+    }
+  }
+  res = tap_step(g, 0);  // the next step announces the new trial
+  assert_int_equal(res.events, g->START);
+  tap_expect_state(g, 0);
+}
+
+static void test_two_tap_rules(void** state) {
+  (void)state;
+  tap_rig g;
+  tap_open(&g, NULL, 1.5, 25);
+  assert_int_equal(g.t.max_steps, 1500);
+  // the first evaluation of an episode announces the trial; no touch yet
+  am_step_result res = tap_step(&g, 0);
+  assert_int_equal(res.events, g.START);
+  tap_expect_state(&g, 0);
+  assert_true(res.terms[1] > 0 && res.terms[1] < 0.25 * exp(-3 * 0.5));  // far: small shaping
+  // the orb relative to the head, in the torso frame
+  const mjData* d = g.e->d;
+  const double* h = d->xpos + 3 * g.r.head;
+  const double* R = d->xmat + 9 * g.r.torso;
+  for (int k = 0; k < 3; k++) {
+    double v = 0;
+    for (int j = 0; j < 3; j++) v += R[3 * j + k] * (orb_pos(&g)[j] - h[j]);
+    assert_float_equal(g.obs[g.off + k], v, 1e-5);
+  }
+  // 0.8 +- 0.1 s at 0.02 s steps: the second touch counts 35..45 steps after the first; from 46
+  // steps (0.92 s) on it is too late; the timeout is 1.2 s = 60 steps.
+  tap_trial(&g, 40, 46, 60, 2);  // 0.80 s
+  tap_trial(&g, 35, 46, 60, 2);  // 0.70 s
+  tap_trial(&g, 45, 46, 60, 2);  // 0.90 s
+  tap_trial(&g, 10, 46, 60, 3);  // 0.20 s: too soon
+  tap_trial(&g, 34, 46, 60, 3);  // 0.68 s: too soon
+  tap_trial(&g, 2, 46, 60, 3);   // at once (let go for one step)
+  tap_trial(&g, 46, 46, 60, 4);  // 0.92 s: too late
+  tap_trial(&g, 80, 46, 60, 4);  // never
+  // the hand resting on the orb is one touch, not a touch per step
+  tap_first(&g, 0);
+  for (int s = 1; s < 40; s++) {
+    res = tap_step(&g, 1);
+    assert_int_equal(res.events, 0u);
+    assert_float_equal(res.terms[0], 0, 0);
+    assert_float_equal(res.terms[1], 0.25, 1e-6);  // hand on the orb: full shaping
+  }
+  tap_close(&g);
+}
+
+// Shaping at hand-computed offsets: L1 = |dx| + |dy| + |dz| of the nearer hand.
+static void test_two_tap_shaping(void** state) {
+  (void)state;
+  tap_rig g;
+  tap_open(&g, NULL, 1.5, 25);
+  const double offs[][3] = {{0.1, 0, 0}, {0.1, -0.2, 0.05}, {-0.3, 0.3, 0.02}, {0.8, 0.1, -0.05}};
+  for (int k = 0; k < 4; k++) {
+    tap_hand(&g, 1);
+    shift_root(g.e, &g.r, offs[k][0], offs[k][1], offs[k][2]);
+    // the left hand is at orb + offs; if the right hand is nearer, the task must use it
+    double want_l = fabs(offs[k][0]) + fabs(offs[k][1]) + fabs(offs[k][2]);
+    const double* o = orb_pos(&g);
+    const double* hr = g.e->d->site_xpos + 3 * g.r.hand[1];
+    double lr = fabs(hr[0] - o[0]) + fabs(hr[1] - o[1]) + fabs(hr[2] - o[2]);
+    double want = 0.25 * exp(-3 * fmin(want_l, lr));
+    am_step_result res = evaluate(&g.t, g.e);
+    assert_float_equal(res.terms[1], want, 1e-6);
+    assert_float_equal(res.reward, want, 1e-6);  // no touch: shaping only
+  }
+  // the left hand 0.1 m straight above the orb (the right hand is farther): 0.25 exp(-0.3)
+  tap_hand(&g, 1);
+  shift_root(g.e, &g.r, 0, 0, 0.1);
+  assert_float_equal(evaluate(&g.t, g.e).terms[1], 0.25 * exp(-0.3), 1e-6);
+  tap_close(&g);
+}
+
+// Overrides change the window, the reward, the timeout and the arena: interval 0.5 +- 0.05 s is
+// steps 23..27 (0.46..0.54 s; 0.44 and 0.56 s are outside), timeout 0.4 s = 20 steps.
+static void test_two_tap_params(void** state) {
+  (void)state;
+  tap_rig g;
+  const char* kv[] = {"interval=0.5", "tolerance=0.05", "tap_reward=10", "timeout=0.4",
+                      "arena=0.3", NULL};
+  tap_open(&g, kv, 0.3, 10);
+  tap_step(&g, 0);  // trial_start
+  tap_trial(&g, 23, 28, 20, 2);
+  tap_trial(&g, 27, 28, 20, 2);
+  tap_trial(&g, 25, 28, 20, 2);
+  tap_trial(&g, 22, 28, 20, 3);
+  tap_trial(&g, 28, 28, 20, 4);
+  tap_trial(&g, 40, 28, 20, 4);
+  tap_close(&g);
+  // a window holding no control step (0.805 +- 0.005 s: between 0.80 and 0.82) is refused
+  amt_params p;
+  memset(&p, 0, sizeof p);
+  assert_int_equal(amt_params_add(&p, "interval=0.81", err, sizeof err), 0);
+  assert_int_equal(amt_params_add(&p, "tolerance=0.005", err, sizeof err), 0);
+  am_task t;
+  assert_int_equal(amt_create(&t, "two-tap", &p, err, sizeof err), -1);
+  assert_non_null(strstr(err, "two-tap"));
+  assert_non_null(strstr(err, "control step"));
+}
+
+// Through the pool with zero actions: trial_start comes at the first step of every episode, the
+// episode is truncated at the time limit, never terminated.
+static void test_two_tap_pool(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "two-tap", "episode_time=0.1", NULL);
+  assert_int_equal(t.max_steps, 5);
+  am_pool* p = make_pool(&t, 2, 2);
+  am_batch* b = am_pool_batch(p);
+  memset(b->actions, 0, sizeof(float) * 2 * (size_t)t.act_dim);
+  for (int s = 0; s < 15; s++) {
+    am_pool_step(p);
+    for (int i = 0; i < 2; i++) {
+      assert_int_equal(b->ep_step[i], s % 5);
+      assert_int_equal(b->events[i], b->ep_step[i] == 0 ? 1u : 0u);
+      assert_int_equal(b->terminated[i], 0);
+      assert_int_equal(b->truncated[i], b->ep_step[i] == 4);
+    }
+  }
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_run),
+      cmocka_unit_test(test_run_gaps_course),
+      cmocka_unit_test(test_run_gaps_fall_and_limit),
+      cmocka_unit_test(test_escape_bowl),
+      cmocka_unit_test(test_escape_bowl_terrain),
+      cmocka_unit_test(test_forage_maze_collect),
+      cmocka_unit_test(test_forage_maze_pool),
+      cmocka_unit_test(test_two_tap_rules),
+      cmocka_unit_test(test_two_tap_shaping),
+      cmocka_unit_test(test_two_tap_params),
+      cmocka_unit_test(test_two_tap_pool),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
