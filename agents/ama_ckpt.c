@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mujoco/mjxmacro.h>
+
 #include "ama_agents.h"
 #include "ama_internal.h"
 
@@ -93,6 +95,37 @@ static void w_end(wbuf* w, size_t start) {
   uint64_t len = w->n - start;
   for (int i = 0; i < 8; i++) w->p[start - 8 + i] = (uint8_t)(len >> (8 * i));
 }
+
+
+// Visits every array of mjData whose size the model fixes (state, controls and everything MuJoCo
+// derives in a step that tasks may read: poses, sensors, forces...), then the ncon active
+// contacts. The constraint arrays (efc_*) are skipped: mj_step rebuilds them from scratch.
+typedef void (*field_fn)(void* ctx, void* p, size_t bytes);
+static void mjdata_fields(const mjModel* m, mjData* d, field_fn fn, void* ctx) {
+  MJDATA_POINTERS_PREAMBLE(m)
+  (void)njmax;
+  // scalars and small vectors of the info header (not the solver/timer statistics: 50 kB)
+#define X(type, name)                                                  \
+  if (strcmp(#name, "nstack") != 0 && strcmp(#name, "nbuffer") != 0) \
+    fn(ctx, &d->name, sizeof(type));
+  MJDATA_SCALAR
+#undef X
+  fn(ctx, d->warning, sizeof(d->warning));
+  fn(ctx, d->solver_fwdinv, sizeof(d->solver_fwdinv));
+  fn(ctx, d->energy, sizeof(d->energy));
+#define X(type, name, nr, nc)                                \
+  if (strncmp(#name, "efc_", 4) != 0 && strcmp(#name, "contact") != 0) \
+    fn(ctx, d->name, sizeof(type) * (size_t)m->nr * (size_t)(nc));
+  MJDATA_POINTERS
+#undef X
+  if (d->ncon < 0 || d->ncon > m->nconmax) {  // only a corrupt file can say so: make the read fail
+    d->ncon = 0;
+    fn(ctx, NULL, (size_t)-1);
+    return;
+  }
+  fn(ctx, d->contact, sizeof(mjContact) * (size_t)d->ncon);
+}
+static void w_field(void* ctx, void* p, size_t n) { w_bytes((wbuf*)ctx, p, n); }
 
 static int state_S(const ama_cell* c) { return c->S ? c->S : 1; }
 
@@ -175,8 +208,8 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   w_u32(&w, (uint32_t)task->obs_dim);
   w_u64(&w, task->state_size);
   w_u32(&w, (uint32_t)mj_version());
-  w_u32(&w, (uint32_t)offsetof(mjData, buffer));
-  w_u64(&w, (uint64_t)am_pool_env(L->pool, 0)->d->nbuffer);
+  w_u32(&w, (uint32_t)sizeof(mjContact));
+  w_u64(&w, (uint64_t)am_pool_env(L->pool, 0)->d->nbuffer);  // identifies the model's layout
   for (int i = 0; i < N; i++) {
     am_env* e = am_pool_env(L->pool, i);
     const mjData* d = e->d;
@@ -187,8 +220,7 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
     for (int k = 0; k < 4; k++) w_u64(&w, e->rng.s[k]);
     // the whole mjData (info header + main buffer): tasks may read derived quantities (xipos,
     // site_xpos...) left by the last mj_step, so the exact resume needs them as they were
-    w_bytes(&w, d, offsetof(mjData, buffer));
-    w_bytes(&w, d->buffer, (size_t)d->nbuffer);
+    mjdata_fields(task->model->m, (mjData*)d, w_field, &w);
     if (task->state_size) w_bytes(&w, e->task_state, task->state_size);
   }
   w_f32s(&w, am_pool_batch(L->pool)->obs, (size_t)N * task->obs_dim);
@@ -278,13 +310,15 @@ static void rd_f64s(rsec* r, double* x, size_t n) {
   }
 }
 static void rd_bytes(rsec* r, void* dst, size_t n) {
-  if (r->pos + n > r->n) {
+  if (r->bad || n > r->n - r->pos) {
     r->bad = 1;
     return;
   }
   memcpy(dst, r->p + r->pos, n);
   r->pos += n;
 }
+typedef struct rsec_ctx { rsec* s; } rsec_ctx;
+static void r_field(void* ctx, void* p, size_t n) { rd_bytes(((rsec_ctx*)ctx)->s, p, n); }
 
 // Reads and validates the whole file (magic, version, checksum, section framing).
 static int rf_open(rfile* f, const char* path, char* err, size_t err_sz) {
@@ -500,7 +534,7 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   }
   uint32_t mjv = rd_u32(&s), hdr = rd_u32(&s);
   uint64_t nbuf = rd_u64(&s);
-  if (mjv != (uint32_t)mj_version() || hdr != (uint32_t)offsetof(mjData, buffer) ||
+  if (mjv != (uint32_t)mj_version() || hdr != (uint32_t)sizeof(mjContact) ||
       nbuf != (uint64_t)am_pool_env(L->pool, 0)->d->nbuffer) {
     snprintf(err, err_sz,
              "%s: field 'envs': simulation state from MuJoCo %u (%llu-byte buffer), this build has "
@@ -516,11 +550,8 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
     e->unstable = (int64_t)rd_u64(&s);
     rd_f64s(&s, &e->episode_return, 1);
     for (int k = 0; k < 4; k++) e->rng.s[k] = rd_u64(&s);
-    void* buffer = d->buffer;
-    mjtNum* stack = d->stack;
-    rd_bytes(&s, d, offsetof(mjData, buffer));  // same sizes checked above; pointers untouched
-    (void)buffer, (void)stack;
-    rd_bytes(&s, d->buffer, (size_t)d->nbuffer);
+    rsec_ctx rc_ = {&s};
+    mjdata_fields(task->model->m, d, r_field, &rc_);
     if (task->state_size) rd_bytes(&s, e->task_state, task->state_size);
   }
   rd_f32s(&s, am_pool_batch(L->pool)->obs, (size_t)N * task->obs_dim);

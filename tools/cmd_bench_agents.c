@@ -92,8 +92,10 @@ static int bench_gru(int argc, char** argv) {
   openblas_set_num_threads(1);
   if (!torch) return 0;
   char cmd[1024];
-  snprintf(cmd, sizeof(cmd), "python3 %s --in %d --hidden %d --T %d --B %d --reps %d --rounds %d",
-           py, I, H, T, B, reps, rounds);
+  // Debian's python3-torch lives under /usr/bin/python3 (a pyenv python3 on PATH may lack it)
+  const char* python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+  snprintf(cmd, sizeof(cmd), "%s %s --in %d --hidden %d --T %d --B %d --reps %d --rounds %d",
+           python, py, I, H, T, B, reps, rounds);
   FILE* f = popen(cmd, "r");
   if (!f) return cli_fail("bench", "cannot run %s", cmd);
   char line[512];
