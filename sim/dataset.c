@@ -36,7 +36,9 @@ enum { CODEC_RAW = 0, CODEC_ZSTD = 1 };
 #define MAX_ROW_BYTES (16u << 20)  // sum of the channels' row sizes
 #define MAX_META 65536
 #define MAX_INIT (1u << 24)
-#define ZSTD_LEVEL 1  // fast: recording must cost little next to the rollout
+#ifndef ZSTD_LEVEL
+#define ZSTD_LEVEL 1  // fast: recording must cost little next to the rollout (docs/benchmarks.md)
+#endif
 
 // The fuzzing build (tests/fuzz/run.sh) ignores checksum mismatches so that the fuzzer reaches
 // the parsing behind them; every other check still applies.
