@@ -48,6 +48,7 @@ typedef struct wbuf {
 } wbuf;
 
 static void w_bytes(wbuf* w, const void* src, size_t n) {
+  if (!src || n > ((size_t)1 << 40)) w->oom = 1;  // (only a corrupt mjData could ask for this)
   if (w->oom) return;
   if (w->n + n > w->cap) {
     size_t cap = w->cap ? w->cap : 4096;
