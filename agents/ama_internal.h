@@ -32,7 +32,7 @@ struct ama_ppo {
   float *mb_act, *mb_logp, *mb_adv, *mb_ret, *dmean, *dvalue;
   int* perm;            // (N)
   float *act_lo, *act_hi;  // (A) action clip range
-  int* success_ev;      // [0]: event code named "success", or -1
+  int* success_ev;      // [0]: success event code ("success" or "hold_complete"), [1]: "trial_end"; -1: none
   // per-env running episode statistics (saved in checkpoints so metrics resume exactly)
   double run_return[4096];
   int32_t run_length[4096];
@@ -42,6 +42,8 @@ struct ama_ppo {
   double rr_count, rr_mean, rr_m2;
   // this rollout's finished episodes
   int ep_count, ep_success;
+  int tr_count, tr_success;  // trials ended / succeeded (tasks with a trial_end event)
+  
   double ep_return;
   int64_t ep_length;
 };

@@ -209,7 +209,7 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
   L->perm = xcalloc(N, sizeof(int), &fail);
   L->act_lo = xcalloc(A, sizeof(float), &fail);
   L->act_hi = xcalloc(A, sizeof(float), &fail);
-  L->success_ev = xcalloc(1, sizeof(int), &fail);
+  L->success_ev = xcalloc(2, sizeof(int), &fail);
   if (fail) {
     ama_ppo_free(L);
     snprintf(err, err_sz, "out of memory for rollouts (T=%d N=%d)", T, N);
@@ -226,9 +226,15 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
       L->act_hi[j] = (float)m->actuator_ctrlrange[2 * j + 1];
     }
   }
-  L->success_ev[0] = -1;
+  // success: the event "success", else "hold_complete" (arm tasks); per trial when the task has a
+  // "trial_end" event, else per episode
+  L->success_ev[0] = L->success_ev[1] = -1;
   for (int e = 0; e < task->n_events; e++)
     if (strcmp(task->events[e], "success") == 0) L->success_ev[0] = e;
+  for (int e = 0; e < task->n_events && L->success_ev[0] < 0; e++)
+    if (strcmp(task->events[e], "hold_complete") == 0) L->success_ev[0] = e;
+  for (int e = 0; e < task->n_events; e++)
+    if (strcmp(task->events[e], "trial_end") == 0) L->success_ev[1] = e;
   am_rng_seed(&L->rng, cfg->seed, 0x6c6561726e6572ULL);  // "learner"
   if (cfg->load_module[0]) {
     if (ama_policy_load_module(&L->pol, cfg->load_path, cfg->load_module, 0, err, err_sz)) {
@@ -291,6 +297,7 @@ static void rollout(ama_ppo* L, int learn) {
   L->ep_return = 0;
   L->ep_length = 0;
   L->ep_success = 0;
+  L->tr_count = L->tr_success = 0;
   for (int t = 0; t < T; t++) {
     size_t row = (size_t)t * N;
     memcpy(L->raw_obs + row * O, bt->obs, sizeof(float) * N * O);
@@ -343,7 +350,11 @@ static void rollout(ama_ppo* L, int learn) {
       L->next_mask[b] = done ? 0.0f : 1.0f;
       L->run_return[b] += bt->rewards[b];
       L->run_length[b] += 1;
-      if (L->success_ev[0] >= 0 && (bt->events[b] >> L->success_ev[0]) & 1u) L->run_success[b] = 1;
+      if (L->success_ev[0] >= 0 && (bt->events[b] >> L->success_ev[0]) & 1u) {
+        L->run_success[b] = 1;
+        L->tr_success++;
+      }
+      if (L->success_ev[1] >= 0 && (bt->events[b] >> L->success_ev[1]) & 1u) L->tr_count++;
       if (done) {
         L->ep_count++;
         L->ep_return += L->run_return[b];
@@ -487,7 +498,11 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
     st->episodes = L->ep_count;
     st->mean_return = L->ep_count ? L->ep_return / L->ep_count : NAN;
     st->mean_length = L->ep_count ? (double)L->ep_length / L->ep_count : NAN;
-    st->success = (L->success_ev[0] >= 0 && L->ep_count) ? (double)L->ep_success / L->ep_count : NAN;
+    st->success = NAN;
+    if (L->success_ev[0] >= 0 && L->success_ev[1] >= 0 && L->tr_count)
+      st->success = (double)L->tr_success / L->tr_count;
+    else if (L->success_ev[0] >= 0 && L->success_ev[1] < 0 && L->ep_count)
+      st->success = (double)L->ep_success / L->ep_count;
     st->lr = lr;
     st->rollout_s = t1 - t0;
     st->learn_s = t2 - t1;
