@@ -207,6 +207,8 @@ int ama_policy_freeze(ama_policy* p, const char* module, int frozen, char* err, 
 
 //---------------------------------- PPO ------------------------------------------------------------
 
+#define AMA_MAX_ACT 64  // action dimensions the learner supports
+
 typedef struct ama_ppo_coefs {
   float clip, vf_coef, ent_coef;
 } ama_ppo_coefs;
@@ -218,6 +220,7 @@ typedef struct ama_ppo_stats {
 // The per-sample PPO objective for a Gaussian policy over N samples, scaled by `scale` (1/N for a
 // mean): loss = scale * sum_n [ -min(r A, clip(r) A) + vf_coef * 0.5 (V - R)^2 ] - ent_coef * H.
 // Writes dmean (N x A), dvalue (N) and ADDS to dlogstd (A). Stats are means over the samples.
+// A <= AMA_MAX_ACT (larger A: nothing is computed and st->loss is NaN).
 void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
                        const float* logstd, const float* value, const float* act,
                        const float* old_logp, const float* adv, const float* ret, float scale,

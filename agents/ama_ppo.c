@@ -21,8 +21,12 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
                        const float* old_logp, const float* adv, const float* ret, float scale,
                        float* dmean, float* dlogstd, float* dvalue, ama_ppo_stats* st) {
   double pg = 0, vl = 0, kl = 0, clipped = 0;
-  float inv_var[64], istd[64];
-  for (int j = 0; j < A && j < 64; j++) {
+  float inv_var[AMA_MAX_ACT], istd[AMA_MAX_ACT];
+  if (A > AMA_MAX_ACT) {
+    if (st) st->loss = NAN;
+    return;
+  }
+  for (int j = 0; j < A; j++) {
     istd[j] = expf(-logstd[j]);
     inv_var[j] = istd[j] * istd[j];
   }
@@ -168,7 +172,7 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
   L->T = pc->horizon;
   L->B = N / pc->minibatches;
   int O = task->obs_dim, A = task->act_dim, T = L->T;
-  if (A > 64 || N > 4096) {
+  if (A > AMA_MAX_ACT || N > 4096) {
     free(L);
     snprintf(err, err_sz, "at most 64 action dimensions and 4096 envs (task has %d, pool %d)", A, N);
     return NULL;
@@ -289,7 +293,7 @@ static void rollout(ama_ppo* L, int learn) {
   ama_seq* R = &L->roll;
   float* motor_noise_base = R->noise + (size_t)R->Tc * N * Hc;
   const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
-  float stdv[64];
+  float stdv[AMA_MAX_ACT];
   for (int j = 0; j < A; j++) stdv[j] = expf(logstd[j]);
   memcpy(R->core_s0, p->core_s, sizeof(float) * N * (p->core.S ? p->core.S : 1));
   memcpy(R->motor_s0, p->motor_s, sizeof(float) * N * (p->motor.S ? p->motor.S : 1));
