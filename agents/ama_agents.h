@@ -185,6 +185,7 @@ typedef struct ama_seq {
   // internals
   float *core_x, *motor_x, *vc, *dcore_y, *dmotor_y, *dmotor_x, *dvc;
   ama_cell_cache core_k, motor_k;
+  float activity_scale;  // weight of the activity term (1; 1/k when a batch is split in k parts)
 } ama_seq;
 
 int ama_seq_alloc(ama_seq* s, const ama_policy* p, int T, int B, char* err, size_t err_sz);

@@ -10,7 +10,11 @@ struct ama_ppo {
   int N, T, B;          // envs, horizon, envs per minibatch
   ama_policy pol;
   ama_seq roll;         // the rollout as T x N sequences (policy inputs, masks, noise, s0)
-  ama_seq seq;          // one minibatch, T x B
+  ama_seq half[2];      // one minibatch as two halves of B/2 envs (one half when B is odd)
+  int n_half, Bh;       // halves per minibatch (fixed by the config, not by threads), envs per half
+  ama_policy pol2;      // shallow copy of pol with its own gradient buffer and cell scratch: the
+                        // second half's gradient is computed on another thread, then added
+  int learn_threads;    // 1 or 2 (results do not depend on it)
   am_rng rng;           // the learner's stream
   int64_t env_steps, iteration;
   // rollout storage (T x N, time-major)

@@ -336,6 +336,7 @@ int ama_seq_alloc(ama_seq* s, const ama_policy* p, int T, int B, char* err, size
   }
   for (size_t i = 0; i < TB; i++) s->mask[i] = 1.0f;
   for (size_t i = 0; i < TcB; i++) s->core_mask[i] = 1.0f;
+  s->activity_scale = 1.0f;
   if (ama_cell_cache_alloc(&s->core_k, &p->core, s->Tc, B, err, err_sz) ||
       ama_cell_cache_alloc(&s->motor_k, &p->motor, T, B, err, err_sz)) {
     ama_seq_free(s);
@@ -381,7 +382,7 @@ double ama_policy_activity_cost(const ama_policy* p, const ama_seq* s, int T, in
   if (p->cfg.activity_reg == 0) return 0;
   int Tc = T / p->cfg.core_tick, Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden;
   double nc = (double)Tc * B * Hc, nm = (double)T * B * Hm;
-  return p->cfg.activity_reg *
+  return p->cfg.activity_reg * s->activity_scale *
          (sumsq(s->core_k.y, (size_t)nc) / nc + sumsq(s->motor_k.y, (size_t)nm) / nm);
 }
 
@@ -393,7 +394,7 @@ void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const floa
   // head
   ama_linear_backward(s->dmotor_y, PG(p, p->i_Wmu), PG(p, p->i_bmu), dmean, s->motor_k.y,
                       PW(p, p->i_Wmu), (int)TB, Hm, A, 0);
-  float reg = p->cfg.activity_reg;
+  float reg = p->cfg.activity_reg * s->activity_scale;
   if (reg != 0) {
     float cm = 2.0f * reg / (float)(TB * Hm);
     for (size_t i = 0; i < TB * Hm; i++) s->dmotor_y[i] += cm * s->motor_k.y[i];

@@ -7,6 +7,7 @@
 // learner's own xoshiro stream, drawn on the calling thread in env order, so a seed fixes the run
 // whatever the pool's thread count.
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,13 @@ int64_t ama_ppo_iteration(const ama_ppo* L) { return L->iteration; }
 void ama_ppo_free(ama_ppo* L) {
   if (!L) return;
   ama_policy_free(&L->pol);
-  ama_seq_free(&L->seq);
+  ama_seq_free(&L->half[0]);
+  ama_seq_free(&L->half[1]);
+  if (L->pol2.params.g) {  // pol2 shares everything with pol except these
+    free(L->pol2.params.g);
+    ama_cell_free(&L->pol2.core);
+    ama_cell_free(&L->pol2.motor);
+  }
   ama_seq_free(&L->roll);
   free(L->raw_obs);
   free(L->actions);
@@ -183,10 +190,20 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
     return NULL;
   }
   if (ama_seq_alloc(&L->roll, &L->pol, T, N, err, err_sz) ||
-      ama_seq_alloc(&L->seq, &L->pol, T, L->B, err, err_sz)) {
+      0) {
     ama_ppo_free(L);
     return NULL;
   }
+  L->n_half = L->B % 2 == 0 ? 2 : 1;
+  L->Bh = L->B / L->n_half;
+  for (int h = 0; h < L->n_half; h++) {
+    if (ama_seq_alloc(&L->half[h], &L->pol, T, L->Bh, err, err_sz)) {
+      ama_ppo_free(L);
+      return NULL;
+    }
+    L->half[h].activity_scale = 1.0f / (float)L->n_half;
+  }
+  L->learn_threads = am_pool_num_threads(pool) >= 2 ? 2 : 1;
   int fail = 0;
   size_t TN = (size_t)T * N;
   L->raw_obs = xcalloc(TN * O, sizeof(float), &fail);
@@ -246,6 +263,28 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
       return NULL;
     }
   }
+  if (L->n_half == 2) {  // the second half's policy view: own gradients and Dale scratch
+    L->pol2 = L->pol;
+    L->pol2.params.g = calloc(L->pol.params.count ? L->pol.params.count : 1, sizeof(float));
+    ama_cell* cells2[2] = {&L->pol2.core, &L->pol2.motor};
+    const ama_cell* cells[2] = {&L->pol.core, &L->pol.motor};
+    int oom = !L->pol2.params.g;
+    for (int i = 0; i < 2; i++) {
+      cells2[i]->Wh_eff = cells2[i]->sign = NULL;
+      if (cells[i]->Wh_eff) {
+        size_t H = (size_t)cells[i]->cfg.hidden;
+        cells2[i]->Wh_eff = calloc(2 * H * H, sizeof(float));
+        cells2[i]->sign = malloc(H * sizeof(float));
+        if (!cells2[i]->Wh_eff || !cells2[i]->sign) oom = 1;
+        else memcpy(cells2[i]->sign, cells[i]->sign, H * sizeof(float));
+      }
+    }
+    if (oom) {
+      ama_ppo_free(L);
+      snprintf(err, err_sz, "out of memory");
+      return NULL;
+    }
+  }
   if (cfg->freeze[0]) {
     char buf[32];
     snprintf(buf, sizeof(buf), "%s", cfg->freeze);
@@ -256,6 +295,7 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
         return NULL;
       }
   }
+  if (L->n_half == 2) memcpy(L->pol2.params.t, L->pol.params.t, sizeof(L->pol.params.t));
   return L;
 }
 
@@ -405,14 +445,16 @@ static void rollout(ama_ppo* L, int learn) {
 
 void ama_ppo_rollout_only(ama_ppo* L) { rollout(L, 0); }
 
-// Gathers the envs perm[j0 .. j0+B) of the rollout into the minibatch sequence.
-static void gather(ama_ppo* L, int j0) {
+// Gathers the envs perm[j0 .. j0+Bh) of the rollout into half h of the minibatch: its sequence
+// and the rows [h*T*Bh, (h+1)*T*Bh) of the minibatch arrays.
+static void gather(ama_ppo* L, int j0, int h) {
   ama_policy* p = &L->pol;
   ama_seq* R = &L->roll;
-  ama_seq* S = &L->seq;
-  const int T = L->T, N = L->N, B = L->B, A = p->act_dim, O = p->obs_dim, Tc = R->Tc;
+  ama_seq* S = &L->half[h];
+  const int T = L->T, N = L->N, B = L->Bh, A = p->act_dim, O = p->obs_dim, Tc = R->Tc;
   const int Sc = p->core.S ? p->core.S : 1, Sm = p->motor.S ? p->motor.S : 1;
   const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden;
+  const size_t off = (size_t)h * T * B;
   for (int j = 0; j < B; j++) {
     int e = L->perm[j0 + j];
     memcpy(S->core_s0 + (size_t)j * Sc, R->core_s0 + (size_t)e * Sc, sizeof(float) * Sc);
@@ -421,12 +463,12 @@ static void gather(ama_ppo* L, int j0) {
       size_t src = (size_t)t * N + e, dst = (size_t)t * B + j;
       memcpy(S->obs + dst * O, R->obs + src * O, sizeof(float) * O);
       memcpy(S->prev_act + dst * A, R->prev_act + src * A, sizeof(float) * A);
-      memcpy(L->mb_act + dst * A, L->actions + src * A, sizeof(float) * A);
+      memcpy(L->mb_act + (off + dst) * A, L->actions + src * A, sizeof(float) * A);
       S->prev_rew[dst] = R->prev_rew[src];
       S->mask[dst] = R->mask[src];
-      L->mb_logp[dst] = L->logp[src];
-      L->mb_adv[dst] = L->adv[src];
-      L->mb_ret[dst] = L->ret[src];
+      L->mb_logp[off + dst] = L->logp[src];
+      L->mb_adv[off + dst] = L->adv[src];
+      L->mb_ret[off + dst] = L->ret[src];
       memcpy(S->noise + (size_t)Tc * B * Hc + dst * Hm, R->noise + (size_t)Tc * N * Hc + src * Hm,
              sizeof(float) * Hm);
     }
@@ -436,6 +478,34 @@ static void gather(ama_ppo* L, int j0) {
       memcpy(S->noise + dst * Hc, R->noise + src * Hc, sizeof(float) * Hc);
     }
   }
+}
+
+// The gradient of one half of a minibatch (loss scaled by 1/(T*B) so that the halves add up to
+// the minibatch mean) into that half's policy view. Runs on its own thread for h = 1.
+typedef struct half_job {
+  ama_ppo* L;
+  int h;
+  ama_ppo_coefs co;
+  ama_ppo_stats ms;
+} half_job;
+
+static void* half_grad(void* arg) {
+  half_job* j = arg;
+  ama_ppo* L = j->L;
+  ama_policy* p = j->h ? &L->pol2 : &L->pol;
+  ama_seq* S = &L->half[j->h];
+  const int T = L->T, B = L->Bh, A = p->act_dim, TB = T * B;
+  const size_t off = (size_t)j->h * TB;
+  ama_policy_seq_forward(p, S, T, B);
+  memset(p->params.g, 0, sizeof(float) * p->params.count);
+  float* dlogstd = p->params.g + p->params.t[p->i_logstd].offset;
+  const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
+  ama_ppo_loss_grad(&j->co, TB, A, S->mean, logstd, S->value, L->mb_act + off * A,
+                    L->mb_logp + off, L->mb_adv + off, L->mb_ret + off,
+                    1.0f / (float)(TB * L->n_half), L->dmean + off * A, dlogstd, L->dvalue + off,
+                    &j->ms);
+  ama_policy_seq_backward(p, S, T, B, L->dmean + off * A, L->dvalue + off);
+  return NULL;
 }
 
 int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
@@ -454,7 +524,6 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   double gn_sum = 0;
   int n_mb = 0;
   const int TB = T * B;
-  float* dlogstd = p->params.g + p->params.t[p->i_logstd].offset;
   for (int ep = 0; ep < L->cfg.ppo.epochs; ep++) {
     for (int i = 0; i < N; i++) L->perm[i] = i;
     for (int i = N - 1; i > 0; i--) {  // Fisher-Yates with the learner's stream
@@ -464,8 +533,8 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       L->perm[j] = tmp;
     }
     for (int mb = 0; mb < L->cfg.ppo.minibatches; mb++) {
-      gather(L, mb * B);
-      if (L->cfg.ppo.norm_adv) {
+      for (int h = 0; h < L->n_half; h++) gather(L, mb * B + h * L->Bh, h);
+      if (L->cfg.ppo.norm_adv) {  // over the whole minibatch
         double s = 0, s2 = 0;
         for (int i = 0; i < TB; i++) s += L->mb_adv[i];
         double mu = s / TB;
@@ -473,12 +542,27 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
         double sd = sqrt(s2 / TB) + 1e-8;
         for (int i = 0; i < TB; i++) L->mb_adv[i] = (float)((L->mb_adv[i] - mu) / sd);
       }
-      ama_policy_seq_forward(p, &L->seq, T, B);
-      memset(p->params.g, 0, sizeof(float) * p->params.count);
-      const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
-      ama_ppo_loss_grad(&co, TB, A, L->seq.mean, logstd, L->seq.value, L->mb_act, L->mb_logp,
-                        L->mb_adv, L->mb_ret, 1.0f / TB, L->dmean, dlogstd, L->dvalue, &ms);
-      ama_policy_seq_backward(p, &L->seq, T, B, L->dmean, L->dvalue);
+      ama_ppo_coefs coh = co;  // the entropy term is per minibatch: half of it in each half
+      coh.ent_coef = co.ent_coef / (float)L->n_half;
+      half_job jobs[2] = {{L, 0, coh, {0}}, {L, 1, coh, {0}}};
+      pthread_t th;
+      int threaded = L->n_half == 2 && L->learn_threads > 1 &&
+                     pthread_create(&th, NULL, half_grad, &jobs[1]) == 0;
+      half_grad(&jobs[0]);
+      if (threaded) pthread_join(th, NULL);
+      else if (L->n_half == 2) half_grad(&jobs[1]);
+      if (L->n_half == 2) {  // fixed order: the same sums whatever ran where
+        const float* g2 = L->pol2.params.g;
+        for (size_t i = 0; i < p->params.count; i++) p->params.g[i] += g2[i];
+        ms.loss = jobs[0].ms.loss + jobs[1].ms.loss;
+        ms.pg_loss = jobs[0].ms.pg_loss + jobs[1].ms.pg_loss;
+        ms.v_loss = jobs[0].ms.v_loss + jobs[1].ms.v_loss;
+        ms.entropy = jobs[0].ms.entropy;
+        ms.approx_kl = 0.5 * (jobs[0].ms.approx_kl + jobs[1].ms.approx_kl);
+        ms.clip_frac = 0.5 * (jobs[0].ms.clip_frac + jobs[1].ms.clip_frac);
+      } else {
+        ms = jobs[0].ms;
+      }
       double gn = ama_grad_norm(&p->params);
       if (L->cfg.ppo.max_grad_norm > 0 && gn > L->cfg.ppo.max_grad_norm)
         ama_grad_scale(&p->params, (float)(L->cfg.ppo.max_grad_norm / (gn + 1e-6)));
