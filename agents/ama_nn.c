@@ -320,8 +320,15 @@ static inline float sigm(float x) { return 1.0f / (1.0f + fexp(-x)); }
 static inline float ftanh(float x) { return 1.0f - 2.0f / (fexp(2.0f * x) + 1.0f); }
 
 
-// Gate loops over one env's H units, with restrict pointers so that they vectorise.
-static void gru_fwd(int H, const float* restrict px, const float* restrict ph,
+// Gate loops over one env's H units, with restrict pointers so that they vectorise; compiled for
+// AVX-512, AVX2 and baseline x86-64 and picked at load time (ifunc). The loops are element-wise and
+// the library is built with -ffp-contract=off, so every variant gives the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AMA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define AMA_CLONES
+#endif
+AMA_CLONES static void gru_fwd(int H, const float* restrict px, const float* restrict ph,
                     const float* restrict hp, float* restrict act, float* restrict h) {
   for (int i = 0; i < H; i++) {
     float r = sigm(px[i] + ph[i]);
@@ -334,7 +341,7 @@ static void gru_fwd(int H, const float* restrict px, const float* restrict ph,
   }
 }
 
-static void gru_bwd(int H, const float* restrict act, const float* restrict ph,
+AMA_CLONES static void gru_bwd(int H, const float* restrict act, const float* restrict ph,
                     const float* restrict hp, const float* restrict dy, const float* restrict ds,
                     float* restrict gx, float* restrict gh, float* restrict dp) {
   for (int i = 0; i < H; i++) {
@@ -351,7 +358,7 @@ static void gru_bwd(int H, const float* restrict act, const float* restrict ph,
   }
 }
 
-static void lstm_fwd(int H, const float* restrict px, const float* restrict ph,
+AMA_CLONES static void lstm_fwd(int H, const float* restrict px, const float* restrict ph,
                      const float* restrict cp, float* restrict act, float* restrict h,
                      float* restrict c) {
   for (int i = 0; i < H; i++) {
@@ -369,7 +376,7 @@ static void lstm_fwd(int H, const float* restrict px, const float* restrict ph,
   }
 }
 
-static void lstm_bwd(int H, const float* restrict act, const float* restrict c,
+AMA_CLONES static void lstm_bwd(int H, const float* restrict act, const float* restrict c,
                      const float* restrict cp, const float* restrict dy, const float* restrict dsh,
                      const float* restrict dsc, float* restrict gx, float* restrict dph,
                      float* restrict dpc) {
