@@ -1,7 +1,7 @@
 // cmd_bench.c: `animat bench physics`: the env pool's throughput against MuJoCo's raw mj_step loop.
 //
-// In one run: (a) a single-thread loop of mj_step on one mjData of the same model (the physics
-// limit), (b) the env pool (observation assembly, task hooks, auto-reset) on 1 thread and on T
+// In one run: (a) a single-thread loop of mj_step on one mjData of the same model, started from
+// the state of the pool's first env after its reset (the physics limit), (b) the env pool (observation assembly, task hooks, auto-reset) on 1 thread and on T
 // threads. Prints physics steps per second, the pool's per-thread ratio to the raw loop, and the
 // scaling from 1 to T threads. Controls are zero (neutral) in both so the physics is comparable.
 #include <stdio.h>
@@ -11,11 +11,22 @@
 #include "amt_tasks.h"
 #include "cli.h"
 
-static double raw_loop(const mjModel* m, long steps) {
+// The physics limit: mj_step in a loop on one mjData, from the same initial state as the pool's
+// first env (a task's reset may put the body where the physics costs more than at qpos0).
+static double raw_loop(const am_task* t, long steps, char* err, size_t err_sz) {
+  am_pool_config cfg = {.num_envs = 1, .num_threads = 1, .seed = 1};
+  am_pool* p = am_pool_create(t, &cfg, err, err_sz);
+  if (!p) return -1;
+  const mjModel* m = t->model->m;
   mjData* d = mj_makeData(m);
-  if (!d) return 0;
-  if (m->nkey > 0) mj_resetDataKeyframe(m, d, 0);
-  mj_forward(m, d);
+  if (!d) {
+    am_pool_free(p);
+    am_err(err, err_sz, "out of memory");
+    return -1;
+  }
+  mj_copyData(d, m, am_pool_env(p, 0)->d);
+  am_pool_free(p);
+  for (int i = 0; i < 5 * t->frame_skip; i++) mj_step(m, d);  // warm up as the pool does
   double t0 = am_now();
   for (long i = 0; i < steps; i++) mj_step(m, d);
   double dt = am_now() - t0;
@@ -98,7 +109,11 @@ static int bench_physics(int argc, char** argv) {
   double raw = 0, one = 0, many = 0;
   int64_t unstable1 = 0, unstableT = 0;
   for (int r = 0; r < rounds; r++) {
-    double x = raw_loop(m, (long)steps);
+    double x = raw_loop(&t, (long)steps, err, sizeof err);
+    if (x < 0) {
+      amt_destroy(&t);
+      return cli_fail("bench", "%s", err);
+    }
     if (x > raw) raw = x;
     x = pool_rate(&t, envs, 1, (long)steps, &unstable1, err, sizeof err);
     if (x < 0) {
