@@ -147,7 +147,7 @@ typedef struct ama_policy {
 
 
 // Builds the policy for a task's observation groups, allocates parameters (initialised from
-// seed) and the acting state for N envs. T_max/B_max size nothing here (sequences have their own
+// seed) and the acting state for N envs. T_max/B_max are reserved (sequences have their own
 // buffers, see ama_seq). Returns 0 or -1 with a message (e.g. an unknown group name).
 int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group* groups,
                     int n_groups, int obs_dim, int act_dim, int T_max, int B_max, int N,

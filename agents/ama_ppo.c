@@ -601,7 +601,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
     st->loss.approx_kl = acc.approx_kl / n_mb;
     st->loss.clip_frac = acc.clip_frac / n_mb;
     st->grad_norm = gn_sum / n_mb;
-    double vm = 0, rm = 0, n = (double)T * N;
+    double rm = 0, n = (double)T * N;
     for (int i = 0; i < T * N; i++) rm += L->ret[i];
     rm /= n;
     double vr = 0, ve = 0;
@@ -609,7 +609,6 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       vr += (L->ret[i] - rm) * (L->ret[i] - rm);
       ve += (L->ret[i] - L->values[i]) * (L->ret[i] - L->values[i]);
     }
-    (void)vm;
     st->explained_var = vr > 0 ? 1.0 - ve / vr : NAN;
     const float* ls = p->params.w + p->params.t[p->i_logstd].offset;
     double sd = 0;
