@@ -254,6 +254,24 @@ int cmd_train(int argc, char** argv) {
   }
   snprintf(path, sizeof(path), "%s/metrics.csv", out);
   int exists = access(path, F_OK) == 0;
+  if (resume && exists) {
+    // drop rows written after the checkpoint (a crash between checkpoints): the resumed run
+    // writes them again
+    char* text = read_text(path, err, sizeof(err));
+    FILE* f = text ? fopen(path, "w") : NULL;
+    if (f) {
+      long long last = (long long)ama_ppo_iteration(L);
+      char* save = NULL;
+      int first = 1;
+      for (char* line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (!first && atoll(line) > last) continue;
+        fprintf(f, "%s\n", line);
+        first = 0;
+      }
+      fclose(f);
+    }
+    free(text);
+  }
   metrics = fopen(path, resume && exists ? "a" : "w");
   if (!metrics) {
     cli_fail("train", "cannot write %s: %s", path, strerror(errno));
