@@ -4,6 +4,8 @@
 
 #include "cli.h"
 
+void openblas_set_num_threads(int num_threads);  // OpenBLAS (its cblas.h defines I)
+
 static const cli_command commands[] = {
     {"demo", "train a reacher-arm policy for a few minutes and report what it learned (default)",
      cmd_demo},
@@ -31,6 +33,10 @@ static void usage(FILE* f) {
 }
 
 int main(int argc, char** argv) {
+  // animat's matrices are small (envs x units) and its own threads split the work; OpenBLAS's
+  // worker threads would only busy-wait on the other core, taking it from the env pool and the
+  // dataset writer (a recorded rollout used 2 cores' CPU time for 1 core of work).
+  openblas_set_num_threads(1);
   if (argc < 2) {
     char* args[] = {"demo", NULL};
     return cmd_demo(1, args);
