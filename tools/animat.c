@@ -11,7 +11,7 @@ static const cli_command commands[] = {
      cmd_demo},
     {"bodies", "list bodies, or describe one: animat bodies NAME", cmd_bodies},
     {"tasks", "list tasks, or describe one: animat tasks NAME", cmd_tasks},
-    {"bench", "benchmarks: animat bench physics --body NAME", cmd_bench},
+    {"bench", "benchmarks: physics, record, gru, overhead, learn (animat bench --help)", cmd_bench},
     {"train", "train a policy with PPO: animat train --task NAME [--steps N] [--out DIR]", cmd_train},
     {"record", "record episodes to a dataset: animat record RUN|--random --task NAME --out FILE", cmd_record},
     {"inspect", "describe a dataset: metadata, channels, episodes, sizes", cmd_inspect},

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench_gru_torch.py: the PyTorch side of `animat train bench-gru`.
+"""bench_gru_torch.py: the PyTorch side of `animat bench gru`.
 
 One GRU update on the same shapes as animat's benchmark: forward over T x B (time-major) from a
 zero initial state, backward of sum(y * dy) (so the gradient of the outputs is dy, as in the C

@@ -144,7 +144,10 @@ static int bench_physics(int argc, char** argv) {
   return 0;
 }
 
-int bench_record(int argc, char** argv);  // tools/bench_record.c
+int bench_record(int argc, char** argv);    // tools/bench_record.c
+int bench_gru(int argc, char** argv);       // tools/cmd_bench_agents.c
+int bench_overhead(int argc, char** argv);  // tools/cmd_bench_agents.c
+int bench_learn(int argc, char** argv);     // tools/cmd_bench_agents.c
 
 typedef struct bench_entry {
   const char* name;
@@ -155,6 +158,9 @@ typedef struct bench_entry {
 static const bench_entry benches[] = {
     {"physics", "env pool throughput vs the raw mj_step loop, and thread scaling", bench_physics},
     {"record", "dataset recording overhead, compression, MB per million steps, read speed", bench_record},
+    {"gru", "one GRU update (forward, BPTT, Adam) against PyTorch on the same shapes", bench_gru},
+    {"overhead", "training throughput (with learning) against the env pool alone", bench_overhead},
+    {"learn", "learning parity: return after N env steps over several seeds (reacher)", bench_learn},
 };
 
 int cmd_bench(int argc, char** argv) {

@@ -1,9 +1,8 @@
-// cmd_bench_agents.c: benchmarks of the agents (reached as `animat train bench-NAME ...` until
-// they are registered in `animat bench`):
-//   bench-gru       one GRU update (forward + BPTT + Adam; input 64, hidden 128, T 32, B 64)
-//                   timed here and in PyTorch (tools/bench_gru_torch.py) in the same run: a ratio
-//   bench-overhead  training throughput (env steps/s with learning) vs the env pool alone
-//   bench-learn     reacher learning parity: return after N env steps over several seeds
+// cmd_bench_agents.c: benchmarks of the agents, registered in `animat bench` (tools/cmd_bench.c):
+//   gru       one GRU update (forward + BPTT + Adam; input 64, hidden 128, T 32, B 64)
+//             timed here and in PyTorch (tools/bench_gru_torch.py) in the same run: a ratio
+//   overhead  training throughput (env steps/s with learning) vs the env pool alone
+//   learn     reacher learning parity: return after N env steps over several seeds
 // Nothing here is a test assertion; numbers go to stdout for docs/benchmarks.md.
 #include <math.h>
 #include <pthread.h>
@@ -94,12 +93,12 @@ static double gru_update_time(int I, int H, int T, int B, int mode, int reps, in
   return best;
 }
 
-static int bench_gru(int argc, char** argv) {
+int bench_gru(int argc, char** argv) {
   int I = 64, H = 128, T = 32, B = 64, reps = 50, rounds = 5, torch = 1;
   // next to the bodies in the source tree: <source>/tools/bench_gru_torch.py
   const char* py = ANIMAT_BODIES_DIR "/../tools/bench_gru_torch.py";
   const char* usage =
-      "usage: animat train bench-gru [--in 64] [--hidden 128] [--T 32] [--B 64] [--reps 50]\n"
+      "usage: animat bench gru [--in 64] [--hidden 128] [--T 32] [--B 64] [--reps 50]\n"
       "                              [--rounds 5] [--no-torch] [--script PATH]\n"
       "  PATH defaults to the source tree's tools/bench_gru_torch.py (run with Debian's python3)\n";
   int no_torch = 0;
@@ -156,12 +155,12 @@ static int make_task(const char* name, am_task* t, char* err, size_t n) {
   return amt_create(t, name, &params, err, n);
 }
 
-static int bench_overhead(int argc, char** argv) {
+int bench_overhead(int argc, char** argv) {
   const char* task_name = "reacher";
   int envs = 64, threads = 2, iters = 30;
   const char* config_file = NULL;
   const char* usage =
-      "usage: animat train bench-overhead [--task reacher] [--envs 64] [--threads 2] [--iters 30]\n"
+      "usage: animat bench overhead [--task reacher] [--envs 64] [--threads 2] [--iters 30]\n"
       "                                   [--config FILE]\n";
   cli_flag flags[] = {
       {"task", CLI_STRING, &task_name},    {"envs", CLI_INT, &envs, 1, 4096},
@@ -298,13 +297,13 @@ static double evaluate(ama_ppo* L, const am_task* t, int envs, int episodes, uin
   return sum / count;
 }
 
-static int bench_learn(int argc, char** argv) {
+int bench_learn(int argc, char** argv) {
   const char* task_name = "reacher";
   const char* config_file = NULL;
   double steps = 1e6;
   int seeds = 3, threads = 2;
   const char* usage =
-      "usage: animat train bench-learn [--task reacher] [--steps 1e6] [--seeds 3] [--threads 2]\n"
+      "usage: animat bench learn [--task reacher] [--steps 1e6] [--seeds 3] [--threads 2]\n"
       "                                [--config FILE]\n";
   cli_flag flags[] = {
       {"task", CLI_STRING, &task_name}, {"steps", CLI_DOUBLE, &steps, 1000, 1e12},
@@ -375,13 +374,4 @@ static int bench_learn(int argc, char** argv) {
          seeds, sum_train / seeds, sum_eval / seeds, sum_time / seeds);
   amt_destroy(&t);
   return 0;
-}
-
-int train_bench(int argc, char** argv) {
-  if (!strcmp(argv[0], "bench-gru")) return bench_gru(argc, argv);
-  if (!strcmp(argv[0], "bench-overhead")) return bench_overhead(argc, argv);
-  if (!strcmp(argv[0], "bench-learn")) return bench_learn(argc, argv);
-  fprintf(stderr, "animat train: unknown benchmark '%s' (bench-gru, bench-overhead, bench-learn)\n",
-          argv[0]);
-  return 2;
 }

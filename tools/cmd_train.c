@@ -18,7 +18,6 @@
 
 void openblas_set_num_threads(int num_threads);  // OpenBLAS (its cblas.h defines I)
 
-int train_bench(int argc, char** argv);  // tools/cmd_bench_agents.c
 
 static const char* USAGE =
     "usage: animat train --task NAME [--steps N] [--envs N] [--threads T] [--seed S] [--out DIR]\n"
@@ -112,7 +111,6 @@ static void fmt_time(double s, char* out, size_t n) {
 }
 
 int cmd_train(int argc, char** argv) {
-  if (argc >= 2 && strncmp(argv[1], "bench-", 6) == 0) return train_bench(argc - 1, argv + 1);
   const char* task_name = NULL;
   const char* out = NULL;
   const char* resume = NULL;
