@@ -3,6 +3,8 @@
 // What it is not: no policy logic, no allocation inside forward/backward.
 #include "ama_nn.h"
 
+#include "am_sim.h"  // am_err
+
 #include <cblas.h>
 #undef I  // OpenBLAS pulls in <complex.h>; I is a size here
 #include <math.h>
@@ -10,16 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int nn_err(char* err, size_t err_sz, const char* fmt, ...) {
-  if (err && err_sz) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_sz, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 //---------------------------------- flat parameter buffer -----------------------------------------
 
@@ -44,7 +36,7 @@ int ama_params_alloc(ama_params* p, char* err, size_t err_sz) {
   p->adam_t = 0;
   if (!p->w || !p->g || !p->m || !p->v) {
     ama_params_free(p);
-    return nn_err(err, err_sz, "out of memory for %zu parameters", p->count);
+    return am_err(err, err_sz, "out of memory for %zu parameters", p->count);
   }
   return 0;
 }
@@ -156,12 +148,12 @@ int ama_cell_init(ama_cell* c, const ama_cell_cfg* cfg, ama_params* p, const cha
   memset(c, 0, sizeof(*c));
   c->cfg = *cfg;
   int H = cfg->hidden, I = cfg->in;
-  if (H < 1 || I < 0) return nn_err(err, err_sz, "%s: bad cell size in=%d hidden=%d", prefix, I, H);
+  if (H < 1 || I < 0) return am_err(err, err_sz, "%s: bad cell size in=%d hidden=%d", prefix, I, H);
   if (cfg->type == AMA_CELL_RNN && !(cfg->tau > 0 && cfg->dt > 0 && cfg->dt <= cfg->tau))
-    return nn_err(err, err_sz, "%s: rate RNN needs 0 < dt <= tau (dt=%g tau=%g)", prefix, cfg->dt,
+    return am_err(err, err_sz, "%s: rate RNN needs 0 < dt <= tau (dt=%g tau=%g)", prefix, cfg->dt,
                   cfg->tau);
   if (cfg->dale && !(cfg->exc_frac > 0 && cfg->exc_frac < 1))
-    return nn_err(err, err_sz, "%s: Dale's law needs 0 < exc_frac < 1 (got %g)", prefix,
+    return am_err(err, err_sz, "%s: Dale's law needs 0 < exc_frac < 1 (got %g)", prefix,
                   cfg->exc_frac);
   c->G = cfg->type == AMA_CELL_GRU ? 3 : cfg->type == AMA_CELL_LSTM ? 4 : 1;
   c->S = cfg->type == AMA_CELL_MLP ? 0 : cfg->type == AMA_CELL_LSTM ? 2 * H : H;
@@ -181,13 +173,13 @@ int ama_cell_init(ama_cell* c, const ama_cell_cfg* cfg, ama_params* p, const cha
   }
   if (c->iWx < 0 || c->ibx < 0 || (cfg->type != AMA_CELL_MLP && c->iWh < 0) ||
       (cfg->type == AMA_CELL_GRU && c->ibh < 0))
-    return nn_err(err, err_sz, "%s: too many tensors", prefix);
+    return am_err(err, err_sz, "%s: too many tensors", prefix);
   if (cfg->type == AMA_CELL_RNN && cfg->dale) {
     c->Wh_eff = calloc((size_t)2 * H * H, sizeof(float));  // effective W, then its gradient
     c->sign = calloc((size_t)H, sizeof(float));
     if (!c->Wh_eff || !c->sign) {
       ama_cell_free(c);
-      return nn_err(err, err_sz, "%s: out of memory", prefix);
+      return am_err(err, err_sz, "%s: out of memory", prefix);
     }
     int ne = (int)lroundf(cfg->exc_frac * H);
     for (int j = 0; j < H; j++) c->sign[j] = j < ne ? 1.0f : -1.0f;
@@ -270,7 +262,7 @@ int ama_cell_cache_alloc(ama_cell_cache* k, const ama_cell* c, int T_max, int B_
   if (!k->px || !k->ph || !k->act || !k->s_in || !k->s_out || !k->y || !k->dGx || !k->dGh ||
       !k->ds || !k->hin || !k->tmp) {
     ama_cell_cache_free(k);
-    return nn_err(err, err_sz, "out of memory for a cell cache (T=%d B=%d)", T_max, B_max);
+    return am_err(err, err_sz, "out of memory for a cell cache (T=%d B=%d)", T_max, B_max);
   }
   return 0;
 }

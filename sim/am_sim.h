@@ -237,6 +237,10 @@ void am_pool_free(am_pool* p);
 
 double am_now(void);  // monotonic seconds
 
+// Reads a whole file into a NUL-terminated malloc'd buffer (*len_out: its length, may be NULL).
+// On failure returns NULL with a message naming the file and the OS error.
+char* am_read_text(const char* path, size_t* len_out, char* err, size_t err_sz);
+
 #ifdef __cplusplus
 }
 #endif

@@ -185,16 +185,6 @@ static void unfilter(uint8_t* dst, const uint8_t* src, size_t rows, size_t elems
   }
 }
 
-static int seterr(char* err, size_t err_sz, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
-static int seterr(char* err, size_t err_sz, const char* fmt, ...) {
-  if (err && err_sz) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_sz, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 //---------------------------------- writer --------------------------------------------------------
 //
@@ -305,20 +295,20 @@ static int io_report(am_ds_writer* w) {
 }
 
 am_ds_writer* am_ds_create(const char* path, int force, char* err, size_t err_sz) {
-  if (!path || !path[0]) return seterr(err, err_sz, "no output path given"), NULL;
+  if (!path || !path[0]) return am_err(err, err_sz, "no output path given"), NULL;
   int fd = open(path, O_WRONLY | O_CREAT | (force ? O_TRUNC : O_EXCL), 0644);
   if (fd < 0) {
     if (errno == EEXIST)
-      seterr(err, err_sz, "%s already exists (use --force to overwrite it)", path);
+      am_err(err, err_sz, "%s already exists (use --force to overwrite it)", path);
     else
-      seterr(err, err_sz, "cannot create %s: %s", path, strerror(errno));
+      am_err(err, err_sz, "cannot create %s: %s", path, strerror(errno));
     return NULL;
   }
   am_ds_writer* w = calloc(1, sizeof *w);
   if (!w) {
     close(fd);
     unlink(path);
-    return seterr(err, err_sz, "out of memory"), NULL;
+    return am_err(err, err_sz, "out of memory"), NULL;
   }
   w->fd = fd;
   w->background = 1;
@@ -828,7 +818,7 @@ int am_ds_close(am_ds_writer* w, char* err, size_t err_sz) {
   if (close(w->fd) && !w->error[0]) werr(w, "cannot close %s: %s", w->path, strerror(errno));
   int rc = 0;
   if (w->error[0]) {
-    rc = seterr(err, err_sz, "%s", w->error);
+    rc = am_err(err, err_sz, "%s", w->error);
   }
   writer_free(w);
   return rc;
@@ -911,13 +901,13 @@ static int read_bhdr(am_ds_reader* r, uint64_t off, bhdr* h, const char* what, c
                      size_t err_sz) {
   uint8_t b[BLOCK_HDR];
   if (read_at(r, off, b, sizeof b))
-    return seterr(err, err_sz, "%s: %s at offset %llu: truncated block header (file is %llu bytes)",
+    return am_err(err, err_sz, "%s: %s at offset %llu: truncated block header (file is %llu bytes)",
                   r->name, what, (unsigned long long)off, (unsigned long long)r->size);
   if (memcmp(b, BLOCK_MAGIC, 4))
-    return seterr(err, err_sz, "%s: %s at offset %llu: bad block magic", r->name, what,
+    return am_err(err, err_sz, "%s: %s at offset %llu: bad block magic", r->name, what,
                   (unsigned long long)off);
   if (CRC_BAD(get32(b + 20), am_crc32(0, b, 20)))
-    return seterr(err, err_sz, "%s: %s at offset %llu: block header checksum mismatch", r->name,
+    return am_err(err, err_sz, "%s: %s at offset %llu: block header checksum mismatch", r->name,
                   what, (unsigned long long)off);
   h->type = b[4];
   h->codec = b[5];
@@ -926,16 +916,16 @@ static int read_bhdr(am_ds_reader* r, uint64_t off, bhdr* h, const char* what, c
   h->raw = get32(b + 12);
   h->crc = get32(b + 16);
   if (h->codec != CODEC_RAW && h->codec != CODEC_ZSTD)
-    return seterr(err, err_sz, "%s: %s at offset %llu: unknown codec %d", r->name, what,
+    return am_err(err, err_sz, "%s: %s at offset %llu: unknown codec %d", r->name, what,
                   (unsigned long long)off, h->codec);
   if (h->payload > MAX_PAYLOAD || h->raw > MAX_PAYLOAD || h->prefix > h->payload)
-    return seterr(err, err_sz, "%s: %s at offset %llu: absurd sizes (payload %u, raw %u, prefix %u)",
+    return am_err(err, err_sz, "%s: %s at offset %llu: absurd sizes (payload %u, raw %u, prefix %u)",
                   r->name, what, (unsigned long long)off, h->payload, h->raw, h->prefix);
   if (h->codec == CODEC_RAW && h->raw != h->payload - h->prefix)
-    return seterr(err, err_sz, "%s: %s at offset %llu: raw body size %u != stored %u", r->name,
+    return am_err(err, err_sz, "%s: %s at offset %llu: raw body size %u != stored %u", r->name,
                   what, (unsigned long long)off, h->raw, h->payload - h->prefix);
   if (off + BLOCK_HDR + h->payload > r->size)
-    return seterr(err, err_sz, "%s: %s at offset %llu: truncated (needs %u payload bytes, %llu left)",
+    return am_err(err, err_sz, "%s: %s at offset %llu: truncated (needs %u payload bytes, %llu left)",
                   r->name, what, (unsigned long long)off, h->payload,
                   (unsigned long long)(r->size - off - BLOCK_HDR));
   return 0;
@@ -946,22 +936,22 @@ static int read_bhdr(am_ds_reader* r, uint64_t off, bhdr* h, const char* what, c
 static int read_payload(am_ds_reader* r, uint64_t off, const bhdr* h, const char* what, char* err,
                         size_t err_sz) {
   if (grow(&r->zbuf, &r->zcap, (size_t)h->payload + 1))
-    return seterr(err, err_sz, "%s: %s at offset %llu: out of memory", r->name, what,
+    return am_err(err, err_sz, "%s: %s at offset %llu: out of memory", r->name, what,
                   (unsigned long long)off);
   if (read_at(r, off + BLOCK_HDR, r->zbuf, h->payload))
-    return seterr(err, err_sz, "%s: %s at offset %llu: cannot read payload", r->name, what,
+    return am_err(err, err_sz, "%s: %s at offset %llu: cannot read payload", r->name, what,
                   (unsigned long long)off);
   if (CRC_BAD(am_crc32(0, r->zbuf, h->payload), h->crc))
-    return seterr(err, err_sz, "%s: %s at offset %llu: payload checksum mismatch (data corrupted)",
+    return am_err(err, err_sz, "%s: %s at offset %llu: payload checksum mismatch (data corrupted)",
                   r->name, what, (unsigned long long)off);
   const uint8_t* body = r->zbuf + h->prefix;
   size_t stored = h->payload - h->prefix;
   if (h->codec == CODEC_ZSTD && ZSTD_getFrameContentSize(body, stored) != h->raw)
-    return seterr(err, err_sz, "%s: %s at offset %llu: zstd frame size %lld != declared %u",
+    return am_err(err, err_sz, "%s: %s at offset %llu: zstd frame size %lld != declared %u",
                   r->name, what, (unsigned long long)off,
                   (long long)ZSTD_getFrameContentSize(body, stored), h->raw);
   if (grow(&r->raw, &r->rawcap, (size_t)h->raw + 1))
-    return seterr(err, err_sz, "%s: %s at offset %llu: out of memory", r->name, what,
+    return am_err(err, err_sz, "%s: %s at offset %llu: out of memory", r->name, what,
                   (unsigned long long)off);
   if (h->codec == CODEC_RAW) {
     memcpy(r->raw, body, stored);
@@ -969,13 +959,13 @@ static int read_payload(am_ds_reader* r, uint64_t off, const bhdr* h, const char
   }
   unsigned long long fcs = ZSTD_getFrameContentSize(body, stored);
   if (fcs != h->raw)
-    return seterr(err, err_sz, "%s: %s at offset %llu: zstd frame size %lld != declared %u",
+    return am_err(err, err_sz, "%s: %s at offset %llu: zstd frame size %lld != declared %u",
                   r->name, what, (unsigned long long)off, (long long)fcs, h->raw);
   if (!r->dctx && !(r->dctx = ZSTD_createDCtx()))
-    return seterr(err, err_sz, "%s: out of memory (zstd)", r->name);
+    return am_err(err, err_sz, "%s: out of memory (zstd)", r->name);
   size_t n = ZSTD_decompressDCtx(r->dctx, r->raw, h->raw, body, stored);
   if (ZSTD_isError(n) || n != h->raw)
-    return seterr(err, err_sz, "%s: %s at offset %llu: zstd: %s", r->name, what,
+    return am_err(err, err_sz, "%s: %s at offset %llu: zstd: %s", r->name, what,
                   (unsigned long long)off, ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame");
   return 0;
 }
@@ -1021,24 +1011,24 @@ static int parse_meta(am_ds_reader* r, char* err, size_t err_sz) {
   uint64_t off = FILE_HDR;
   if (read_bhdr(r, off, &h, "metadata block", err, err_sz)) return -1;
   if (h.type != BT_META)
-    return seterr(err, err_sz, "%s: first block is a %s (type %d), expected metadata", r->name,
+    return am_err(err, err_sz, "%s: first block is a %s (type %d), expected metadata", r->name,
                   block_name(h.type), h.type);
   if (read_payload(r, off, &h, "metadata block", err, err_sz)) return -1;
   c.p = r->raw;
   c.n = h.raw;
   uint32_t n = take32(&c);
   if (c.bad || n > MAX_META || n > h.raw / 6)
-    return seterr(err, err_sz, "%s: metadata: absurd entry count %u", r->name, n);
+    return am_err(err, err_sz, "%s: metadata: absurd entry count %u", r->name, n);
   r->meta_key = calloc(n + 1, sizeof(char*));
   r->meta_val = calloc(n + 1, sizeof(char*));
   r->meta_len = calloc(n + 1, sizeof(size_t));
-  if (!r->meta_key || !r->meta_val || !r->meta_len) return seterr(err, err_sz, "out of memory");
+  if (!r->meta_key || !r->meta_val || !r->meta_len) return am_err(err, err_sz, "out of memory");
   for (uint32_t i = 0; i < n; i++) {
     r->n_meta++;  // counted first: whatever was allocated is freed on failure
     r->meta_key[i] = take_str(&c, 0);
     size_t at = c.o;
     r->meta_val[i] = take_str(&c, 1);
-    if (c.bad) return seterr(err, err_sz, "%s: metadata entry %u overruns its block", r->name, i);
+    if (c.bad) return am_err(err, err_sz, "%s: metadata entry %u overruns its block", r->name, i);
     r->meta_len[i] = c.o - at - 4;
   }
   r->data_start = off + BLOCK_HDR + h.payload;
@@ -1050,45 +1040,45 @@ static int parse_channels(am_ds_reader* r, char* err, size_t err_sz) {
   uint64_t off = r->data_start;
   if (read_bhdr(r, off, &h, "channel table", err, err_sz)) return -1;
   if (h.type != BT_CHANNELS)
-    return seterr(err, err_sz, "%s: second block is a %s (type %d), expected the channel table",
+    return am_err(err, err_sz, "%s: second block is a %s (type %d), expected the channel table",
                   r->name, block_name(h.type), h.type);
   if (read_payload(r, off, &h, "channel table", err, err_sz)) return -1;
   cur c = {r->raw, h.raw, 0, 0};
   uint32_t n = take32(&c), n_init = take32(&c);
   if (c.bad || n == 0 || n > AM_DS_MAX_CHANNELS || n > h.raw / 16)
-    return seterr(err, err_sz, "%s: channel table: absurd channel count %u", r->name, n);
+    return am_err(err, err_sz, "%s: channel table: absurd channel count %u", r->name, n);
   if (n_init > MAX_INIT)
-    return seterr(err, err_sz, "%s: channel table: absurd initial-state size %u", r->name, n_init);
+    return am_err(err, err_sz, "%s: channel table: absurd initial-state size %u", r->name, n_init);
   r->n_init = (int)n_init;
-  if (!(r->ch = calloc(n, sizeof(am_ds_channel)))) return seterr(err, err_sz, "out of memory");
+  if (!(r->ch = calloc(n, sizeof(am_ds_channel)))) return am_err(err, err_sz, "out of memory");
   for (uint32_t i = 0; i < n; i++) {
     am_ds_channel* ch = &r->ch[i];
     const uint8_t* p = take(&c, 8);
-    if (!p) return seterr(err, err_sz, "%s: channel %u overruns the channel table", r->name, i);
+    if (!p) return am_err(err, err_sz, "%s: channel %u overruns the channel table", r->name, i);
     r->n_ch++;
     ch->dtype = (am_dtype)p[0];
     ch->ndim = p[1];
     ch->flags = get32(p + 4);
     size_t es = am_dtype_size(ch->dtype);
-    if (!es) return seterr(err, err_sz, "%s: channel %u: unknown dtype %d", r->name, i, p[0]);
+    if (!es) return am_err(err, err_sz, "%s: channel %u: unknown dtype %d", r->name, i, p[0]);
     if (ch->ndim > AM_DS_MAX_DIMS)
-      return seterr(err, err_sz, "%s: channel %u: ndim %d > %d", r->name, i, ch->ndim, AM_DS_MAX_DIMS);
+      return am_err(err, err_sz, "%s: channel %u: ndim %d > %d", r->name, i, ch->ndim, AM_DS_MAX_DIMS);
     ch->elems = 1;
     for (int k = 0; k < ch->ndim; k++) {
       ch->shape[k] = take32(&c);
       ch->elems *= ch->shape[k];
       if (ch->elems > MAX_ROW_BYTES)
-        return seterr(err, err_sz, "%s: channel %u: absurd shape", r->name, i);
+        return am_err(err, err_sz, "%s: channel %u: absurd shape", r->name, i);
     }
     ch->row_bytes = ch->elems * es;
     r->row_bytes += ch->row_bytes;
     if (r->row_bytes > MAX_ROW_BYTES)
-      return seterr(err, err_sz, "%s: channel %u: rows larger than %u bytes", r->name, i, MAX_ROW_BYTES);
+      return am_err(err, err_sz, "%s: channel %u: rows larger than %u bytes", r->name, i, MAX_ROW_BYTES);
     ch->name = take_str(&c, 0);
     ch->group = take_str(&c, 0);
     ch->units = take_str(&c, 0);
     ch->labels = take_str(&c, 0);
-    if (c.bad) return seterr(err, err_sz, "%s: channel %u overruns the channel table", r->name, i);
+    if (c.bad) return am_err(err, err_sz, "%s: channel %u overruns the channel table", r->name, i);
   }
   r->data_start = off + BLOCK_HDR + h.payload;
   return 0;
@@ -1124,14 +1114,14 @@ static int check_prefix(const am_ds_reader* r, const uint8_t* p, const bhdr* h, 
   uint32_t n_init = get32(p + 24);
   c->stored_bytes = h->payload;
   c->raw_bytes = h->raw;
-  if (c->episode < 0) return seterr(why, why_sz, "negative episode id");
+  if (c->episode < 0) return am_err(why, why_sz, "negative episode id");
   uint32_t want_init = (c->flags & AM_DS_CHUNK_FIRST) ? (uint32_t)r->n_init : 0;
   if (n_init != want_init)
-    return seterr(why, why_sz, "initial state of %u values, expected %u", n_init, want_init);
+    return am_err(why, why_sz, "initial state of %u values, expected %u", n_init, want_init);
   if ((c->flags & AM_DS_CHUNK_FIRST) && c->first_step)
-    return seterr(why, why_sz, "first chunk of its episode starts at step %u", c->first_step);
+    return am_err(why, why_sz, "first chunk of its episode starts at step %u", c->first_step);
   if ((uint64_t)c->rows * r->row_bytes + (uint64_t)n_init * 8 != h->raw)
-    return seterr(why, why_sz, "%u rows x %zu bytes + %u initial values != body size %u", c->rows,
+    return am_err(why, why_sz, "%u rows x %zu bytes + %u initial values != body size %u", c->rows,
                   r->row_bytes, n_init, h->raw);
   return 0;
 }
@@ -1150,16 +1140,16 @@ static int scan_chunks(am_ds_reader* r, const char* why_no_index, char* err, siz
       am_ds_chunk c = {.offset = off};
       char why[256];
       if (h.prefix != CHUNK_PREFIX || read_at(r, off + BLOCK_HDR, p, sizeof p)) {
-        seterr(msg, sizeof msg, "%s: chunk at offset %llu: bad prefix size %u", r->name,
+        am_err(msg, sizeof msg, "%s: chunk at offset %llu: bad prefix size %u", r->name,
                (unsigned long long)off, h.prefix);
         break;
       }
       if (check_prefix(r, p, &h, &c, why, sizeof why)) {
-        seterr(msg, sizeof msg, "%s: chunk at offset %llu: %s", r->name, (unsigned long long)off, why);
+        am_err(msg, sizeof msg, "%s: chunk at offset %llu: %s", r->name, (unsigned long long)off, why);
         break;
       }
       if (read_payload(r, off, &h, "chunk", msg, sizeof msg)) break;
-      if (add_chunk(r, &cap, &c)) return seterr(err, err_sz, "out of memory");
+      if (add_chunk(r, &cap, &c)) return am_err(err, err_sz, "out of memory");
     }
     off += BLOCK_HDR + h.payload;
   }
@@ -1174,22 +1164,22 @@ static int scan_chunks(am_ds_reader* r, const char* why_no_index, char* err, siz
 static int read_index(am_ds_reader* r, char* why, size_t why_sz) {
   uint8_t t[TRAILER];
   if (r->size < r->data_start + TRAILER || read_at(r, r->size - TRAILER, t, TRAILER))
-    return seterr(why, why_sz, "no trailer (file ends at %llu bytes)", (unsigned long long)r->size);
-  if (memcmp(t + 16, TRAILER_MAGIC, 8)) return seterr(why, why_sz, "no trailer (writer did not finish)");
-  if (CRC_BAD(get32(t + 12), am_crc32(0, t, 12))) return seterr(why, why_sz, "trailer checksum mismatch");
+    return am_err(why, why_sz, "no trailer (file ends at %llu bytes)", (unsigned long long)r->size);
+  if (memcmp(t + 16, TRAILER_MAGIC, 8)) return am_err(why, why_sz, "no trailer (writer did not finish)");
+  if (CRC_BAD(get32(t + 12), am_crc32(0, t, 12))) return am_err(why, why_sz, "trailer checksum mismatch");
   uint64_t off = get64(t);
   if (off < r->data_start || off > r->size - TRAILER)
-    return seterr(why, why_sz, "trailer: index offset %llu out of range", (unsigned long long)off);
+    return am_err(why, why_sz, "trailer: index offset %llu out of range", (unsigned long long)off);
   bhdr h;
   char msg[AM_ERR_LEN];
-  if (read_bhdr(r, off, &h, "index", msg, sizeof msg)) return seterr(why, why_sz, "%s", msg);
+  if (read_bhdr(r, off, &h, "index", msg, sizeof msg)) return am_err(why, why_sz, "%s", msg);
   if (h.type != BT_INDEX || off + BLOCK_HDR + h.payload != r->size - TRAILER)
-    return seterr(why, why_sz, "trailer does not point at an index block");
-  if (read_payload(r, off, &h, "index", msg, sizeof msg)) return seterr(why, why_sz, "%s", msg);
-  if (h.raw < 8) return seterr(why, why_sz, "index: too short");
+    return am_err(why, why_sz, "trailer does not point at an index block");
+  if (read_payload(r, off, &h, "index", msg, sizeof msg)) return am_err(why, why_sz, "%s", msg);
+  if (h.raw < 8) return am_err(why, why_sz, "index: too short");
   uint32_t n = get32(r->raw);
   if ((uint64_t)n * INDEX_ENTRY + 8 != h.raw)
-    return seterr(why, why_sz, "index: %u entries do not fill its %u bytes", n, h.raw);
+    return am_err(why, why_sz, "index: %u entries do not fill its %u bytes", n, h.raw);
   size_t cap = 0;
   r->n_chunks = 0;
   for (uint32_t i = 0; i < n; i++) {
@@ -1199,8 +1189,8 @@ static int read_index(am_ds_reader* r, char* why, size_t why_sz) {
                      .stored_bytes = get32(e + 32), .raw_bytes = get32(e + 36)};
     if (c.offset < r->data_start || c.offset >= off || c.episode < 0 ||
         (uint64_t)c.rows * r->row_bytes > MAX_PAYLOAD || c.stored_bytes > off - c.offset)
-      return seterr(why, why_sz, "index entry %u: bad offset or episode", i);
-    if (add_chunk(r, &cap, &c)) return seterr(why, why_sz, "out of memory");
+      return am_err(why, why_sz, "index entry %u: bad offset or episode", i);
+    if (add_chunk(r, &cap, &c)) return am_err(why, why_sz, "out of memory");
   }
   return 0;
 }
@@ -1209,7 +1199,7 @@ static int read_index(am_ds_reader* r, char* why, size_t why_sz) {
 static int build_episodes(am_ds_reader* r, char* err, size_t err_sz) {
   if (r->n_chunks) qsort(r->chunks, (size_t)r->n_chunks, sizeof(am_ds_chunk), cmp_chunk);
   r->eps = calloc((size_t)r->n_chunks + 1, sizeof(am_ds_episode));
-  if (!r->eps) return seterr(err, err_sz, "out of memory");
+  if (!r->eps) return am_err(err, err_sz, "out of memory");
   int64_t ne = 0;
   int keep = 0;  // chunks kept (a recovered episode may lose chunks after a gap)
   for (int i = 0; i < r->n_chunks; i++) {
@@ -1219,7 +1209,7 @@ static int build_episodes(am_ds_reader* r, char* err, size_t err_sz) {
       int gap = (int64_t)c.first_step != e->steps || e->complete || (c.flags & AM_DS_CHUNK_FIRST);
       if (gap) {
         if (!r->recovered)
-          return seterr(err, err_sz, "%s: index: episode %lld has a chunk at step %u (offset %llu), expected step %lld",
+          return am_err(err, err_sz, "%s: index: episode %lld has a chunk at step %u (offset %llu), expected step %lld",
                         r->name, (long long)c.episode, c.first_step, (unsigned long long)c.offset,
                         (long long)e->steps);
         continue;
@@ -1227,7 +1217,7 @@ static int build_episodes(am_ds_reader* r, char* err, size_t err_sz) {
     } else {
       if (!(c.flags & AM_DS_CHUNK_FIRST) || c.first_step) {
         if (!r->recovered)
-          return seterr(err, err_sz, "%s: index: episode %lld does not start with its first chunk",
+          return am_err(err, err_sz, "%s: index: episode %lld does not start with its first chunk",
                         r->name, (long long)c.episode);
         continue;
       }
@@ -1253,18 +1243,18 @@ static int build_episodes(am_ds_reader* r, char* err, size_t err_sz) {
 static am_ds_reader* open_common(am_ds_reader* r, char* err, size_t err_sz) {
   uint8_t h[FILE_HDR];
   if (read_at(r, 0, h, FILE_HDR)) {
-    seterr(err, err_sz, "%s: not an animat dataset (only %llu bytes, header needs %d)", r->name,
+    am_err(err, err_sz, "%s: not an animat dataset (only %llu bytes, header needs %d)", r->name,
            (unsigned long long)r->size, FILE_HDR);
     goto fail;
   }
   if (memcmp(h, FILE_MAGIC, 8)) {
-    seterr(err, err_sz, "%s: not an animat dataset (wrong magic number)", r->name);
+    am_err(err, err_sz, "%s: not an animat dataset (wrong magic number)", r->name);
     goto fail;
   }
   r->major = get16(h + 8);
   r->minor = get16(h + 10);
   if (r->major != AM_DS_VERSION_MAJOR) {
-    seterr(err, err_sz, "%s: format version %d.%d is not supported (this reader reads %d.x)",
+    am_err(err, err_sz, "%s: format version %d.%d is not supported (this reader reads %d.x)",
            r->name, r->major, r->minor, AM_DS_VERSION_MAJOR);
     goto fail;
   }
@@ -1282,16 +1272,16 @@ fail:
 
 am_ds_reader* am_ds_open(const char* path, char* err, size_t err_sz) {
   int fd = open(path, O_RDONLY);
-  if (fd < 0) return seterr(err, err_sz, "cannot open %s: %s", path, strerror(errno)), NULL;
+  if (fd < 0) return am_err(err, err_sz, "cannot open %s: %s", path, strerror(errno)), NULL;
   struct stat st;
   if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
     close(fd);
-    return seterr(err, err_sz, "%s: not a regular file", path), NULL;
+    return am_err(err, err_sz, "%s: not a regular file", path), NULL;
   }
   am_ds_reader* r = calloc(1, sizeof *r);
   if (!r) {
     close(fd);
-    return seterr(err, err_sz, "out of memory"), NULL;
+    return am_err(err, err_sz, "out of memory"), NULL;
   }
   r->fd = fd;
   r->size = (uint64_t)st.st_size;
@@ -1302,7 +1292,7 @@ am_ds_reader* am_ds_open(const char* path, char* err, size_t err_sz) {
 am_ds_reader* am_ds_open_memory(const void* data, size_t size, const char* name, char* err,
                                 size_t err_sz) {
   am_ds_reader* r = calloc(1, sizeof *r);
-  if (!r) return seterr(err, err_sz, "out of memory"), NULL;
+  if (!r) return am_err(err, err_sz, "out of memory"), NULL;
   r->fd = -1;
   r->mem = data ? data : (const uint8_t*)"";
   r->size = data ? size : 0;
@@ -1393,17 +1383,17 @@ static int load_chunk(am_ds_reader* r, int k, char* err, size_t err_sz) {
   bhdr h;
   if (read_bhdr(r, c->offset, &h, what, err, err_sz)) return -1;
   if (h.type != BT_CHUNK || h.prefix != CHUNK_PREFIX)
-    return seterr(err, err_sz, "%s: %s at offset %llu: not a chunk block", r->name, what,
+    return am_err(err, err_sz, "%s: %s at offset %llu: not a chunk block", r->name, what,
                   (unsigned long long)c->offset);
   if (read_payload(r, c->offset, &h, what, err, err_sz)) return -1;
   am_ds_chunk got = {.offset = c->offset};
   char why[256];
   if (check_prefix(r, r->zbuf, &h, &got, why, sizeof why))
-    return seterr(err, err_sz, "%s: %s at offset %llu: %s", r->name, what,
+    return am_err(err, err_sz, "%s: %s at offset %llu: %s", r->name, what,
                   (unsigned long long)c->offset, why);
   if (got.episode != c->episode || got.env != c->env || got.first_step != c->first_step ||
       got.rows != c->rows || got.flags != c->flags)
-    return seterr(err, err_sz, "%s: %s at offset %llu: does not match the index", r->name, what,
+    return am_err(err, err_sz, "%s: %s at offset %llu: does not match the index", r->name, what,
                   (unsigned long long)c->offset);
   c->stored_bytes = got.stored_bytes;
   c->raw_bytes = got.raw_bytes;
@@ -1413,7 +1403,7 @@ static int load_chunk(am_ds_reader* r, int k, char* err, size_t err_sz) {
 int am_ds_read_episode(am_ds_reader* r, int64_t i, void* const* dst, double* init, char* err,
                        size_t err_sz) {
   if (i < 0 || i >= r->n_eps)
-    return seterr(err, err_sz, "%s: no episode index %lld (%lld episodes)", r->name, (long long)i,
+    return am_err(err, err_sz, "%s: no episode index %lld (%lld episodes)", r->name, (long long)i,
                   (long long)r->n_eps);
   const am_ds_episode* e = &r->eps[i];
   for (int k = e->first_chunk; k < e->first_chunk + e->n_chunks; k++) {
@@ -1440,9 +1430,9 @@ int am_ds_read_episode(am_ds_reader* r, int64_t i, void* const* dst, double* ini
 }
 
 int am_ds_read_channel(am_ds_reader* r, int64_t i, int ch, void* dst, char* err, size_t err_sz) {
-  if (ch < 0 || ch >= r->n_ch) return seterr(err, err_sz, "%s: no channel %d", r->name, ch);
+  if (ch < 0 || ch >= r->n_ch) return am_err(err, err_sz, "%s: no channel %d", r->name, ch);
   void** d = calloc((size_t)r->n_ch, sizeof(void*));
-  if (!d) return seterr(err, err_sz, "out of memory");
+  if (!d) return am_err(err, err_sz, "out of memory");
   d[ch] = dst;
   int rc = am_ds_read_episode(r, i, d, NULL, err, err_sz);
   free(d);
@@ -1457,7 +1447,7 @@ int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz) {
       if (!bad++) snprintf(first, sizeof first, "%s", msg);
     }
   if (n_bad) *n_bad = bad;
-  if (bad) return seterr(err, err_sz, "%d bad chunk(s); first: %s", bad, first);
+  if (bad) return am_err(err, err_sz, "%d bad chunk(s); first: %s", bad, first);
   return 0;
 }
 

@@ -69,37 +69,6 @@ int am_list_bodies(char names[][64], int max, char* err, size_t err_sz) {
   return n;
 }
 
-static char* read_text(const char* path, size_t* len_out) {
-  FILE* f = fopen(path, "rb");
-  if (!f) return NULL;
-  char* buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len + 4096 + 1 > cap) {
-      cap = cap ? 2 * cap : 65536;
-      char* nb = realloc(buf, cap);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        return NULL;
-      }
-      buf = nb;
-    }
-    size_t r = fread(buf + len, 1, cap - len - 1, f);
-    len += r;
-    if (r == 0) break;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(buf);
-    return NULL;
-  }
-  buf[len] = 0;
-  if (len_out) *len_out = len;
-  return buf;
-}
-
 // Saves the just-loaded model's MJCF into a string. Caller holds load_lock.
 static char* save_last_xml(const mjModel* m, char* err, size_t err_sz) {
   char tmpl[] = "/tmp/animat-xml-XXXXXX";
@@ -113,8 +82,8 @@ static char* save_last_xml(const mjModel* m, char* err, size_t err_sz) {
   char* text = NULL;
   if (!mj_saveLastXML(tmpl, m, merr, sizeof merr)) {
     am_err(err, err_sz, "cannot save the model's XML: %s", merr);
-  } else if (!(text = read_text(tmpl, NULL))) {
-    am_err(err, err_sz, "cannot read back the model's XML from %s", tmpl);
+  } else {
+    text = am_read_text(tmpl, NULL, err, err_sz);
   }
   unlink(tmpl);
   return text;

@@ -1,7 +1,10 @@
 // util.c: error formatting, the per-env RNG (xoshiro256** seeded by splitmix64), a clock.
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "am_sim.h"
@@ -61,4 +64,40 @@ double am_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+char* am_read_text(const char* path, size_t* len_out, char* err, size_t err_sz) {
+  FILE* f = fopen(path, "rb");
+  if (!f) {
+    am_err(err, err_sz, "%s: %s", path, strerror(errno));
+    return NULL;
+  }
+  char* buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len + 4096 + 1 > cap) {
+      cap = cap ? 2 * cap : 65536;
+      char* nb = realloc(buf, cap);
+      if (!nb) {
+        free(buf);
+        fclose(f);
+        am_err(err, err_sz, "%s: out of memory", path);
+        return NULL;
+      }
+      buf = nb;
+    }
+    size_t r = fread(buf + len, 1, cap - len - 1, f);
+    len += r;
+    if (r == 0) break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    free(buf);
+    am_err(err, err_sz, "%s: read error", path);
+    return NULL;
+  }
+  buf[len] = 0;
+  if (len_out) *len_out = len;
+  return buf;
 }

@@ -149,23 +149,8 @@ static void sb_add(sbuf* b, const char* fmt, ...) {
 static char* rat_scene(const char* task, const char* arena, char* err, size_t err_sz) {
   char path[1024];
   if (am_body_path("rat", path, sizeof path, err, err_sz)) return NULL;
-  FILE* f = fopen(path, "rb");
-  if (!f) {
-    am_err(err, err_sz, "task %s: cannot read %s", task, path);
-    return NULL;
-  }
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char* body = malloc((size_t)len + 1);
-  if (!body || fread(body, 1, (size_t)len, f) != (size_t)len) {
-    fclose(f);
-    free(body);
-    am_err(err, err_sz, "task %s: cannot read %s", task, path);
-    return NULL;
-  }
-  fclose(f);
-  body[len] = 0;
+  char* body = am_read_text(path, NULL, err, err_sz);
+  if (!body) return NULL;
   char* a = strstr(body, "<geom name=\"floor\"");
   char* e = a ? strstr(a, "/>") : NULL;
   if (!a || !e) {

@@ -121,9 +121,7 @@ int cmd_bodies(int argc, char** argv) {
   if (n < 0) return cli_fail("bodies", "%s", err);
   printf("bodies in %s:\n", am_bodies_dir());
   for (int i = 0; i < n; i++) {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s.xml", am_bodies_dir(), names[i]);
-    am_model* model = am_model_load(path, err, sizeof err);
+    am_model* model = am_model_load_body(names[i], err, sizeof err);
     if (!model) {
       printf("  %-16s (does not load: %s)\n", names[i], err);
       continue;

@@ -69,27 +69,6 @@ static int add_task_param(const char* v, void* ctx, char* err, size_t err_sz) {
   return 0;
 }
 
-static char* read_text(const char* path, char* err, size_t err_sz) {
-  FILE* f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, err_sz, "%s: %s", path, strerror(errno));
-    return NULL;
-  }
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char* s = malloc((size_t)n + 1);
-  if (!s || fread(s, 1, (size_t)n, f) != (size_t)n) {
-    fclose(f);
-    free(s);
-    snprintf(err, err_sz, "%s: read failed", path);
-    return NULL;
-  }
-  s[n] = 0;
-  fclose(f);
-  return s;
-}
-
 static int mkdirs(const char* path) {
   char buf[1024];
   snprintf(buf, sizeof(buf), "%s", path);
@@ -179,7 +158,7 @@ int cmd_train(int argc, char** argv) {
     if (!out) out = resume;
   } else {
     if (config_file) {
-      char* text = read_text(config_file, err, sizeof(err));
+      char* text = am_read_text(config_file, NULL, err, sizeof(err));
       if (!text) return cli_fail("train", "%s", err);
       rc = ama_config_parse(&cfg, text, config_file, err, sizeof(err));
       free(text);
@@ -255,7 +234,7 @@ int cmd_train(int argc, char** argv) {
   if (resume && exists) {
     // drop rows written after the checkpoint (a crash between checkpoints): the resumed run
     // writes them again
-    char* text = read_text(path, err, sizeof(err));
+    char* text = am_read_text(path, NULL, err, sizeof(err));
     FILE* f = text ? fopen(path, "w") : NULL;
     if (f) {
       long long last = (long long)ama_ppo_iteration(L);
