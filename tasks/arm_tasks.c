@@ -61,8 +61,11 @@ enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION };
   {"target_radius", "0.02", "target zone radius (m)"},                                            \
   {"onset_speed", "0.05", "cursor speed that marks movement onset (m/s)"},                        \
   {"init_noise", "0.01", "uniform joint-angle noise at reset around the home posture (rad)"},     \
-  {"reward_success", "1", "reward at hold_complete"},                                             \
-  {"w_distance", "1", "distance cost weight: w * |cursor - goal| / 0.1 m per second"},            \
+  {"reward_success", "2", "reward at hold_complete (keep >= w_proximity * move_time)"},           \
+  {"w_proximity", "1", "proximity reward: w * exp(-|cursor - goal| / proximity_sigma) per second"},\
+  {"proximity_sigma", "0.05", "length scale of the proximity reward (m)"},                        \
+  {"abort_penalty", "1", "reward -abort_penalty when a trial aborts (left the start early)"},     \
+  {"w_distance", "0", "distance cost weight: w * |cursor - goal| / 0.1 m per second"},            \
   {"w_effort", "0.1", "effort cost weight: w * mean(excitation^2) per second"},                  \
   {"obs_scale", "10", "multiplier on positions in the task group (10: units of 0.1 m)"},          \
   AMT_OPTS_PARAMS
@@ -128,7 +131,7 @@ typedef struct arm_cfg {
   int trials, fix_steps, fix_timeout_steps, move_steps, hold_steps, iti_steps;
   int delay_min, delay_max;
   double start_radius, target_radius, onset_speed, init_noise;
-  double w_success, w_dist, w_effort, obs_scale;
+  double w_success, w_dist, w_effort, obs_scale, w_prox, prox_sigma, abort_penalty;
   double distance, catch_fraction;
   int n_targets;
   double min_dist, q_lo[2], q_hi[2];               // reach-random
@@ -151,6 +154,7 @@ typedef struct arm_state {
   int stim_on, go;
   uint32_t pending;
   double effort;
+  int aborted;  // this step's trial ended in an abort
 } arm_state;
 
 static void emit(const arm_cfg* c, uint32_t* ev, int e) {
@@ -318,6 +322,7 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   arm_state* s = e->task_state;
   uint32_t ev = 0;
   double reward = 0;
+  s->aborted = 0;
   if (s->epoch == EP_ITI && s->t_epoch + 1 >= c->iti_steps) begin_trial(c, e);
   for (int k = 0; k < E_COUNT; k++)
     if (s->pending & (1u << k)) emit(c, &ev, k);
@@ -365,6 +370,7 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
     case EP_DELAY:
       if (!in_start) {
         emit(c, &ev, E_ABORT);
+        s->aborted = 1;
         end_trial(c, s, &ev, 0, &reward);
       } else if (s->t_epoch >= s->delay_steps) {
         s->t_epoch = 0;
@@ -380,6 +386,7 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
     case EP_STIM:
       if (!in_start) {
         emit(c, &ev, E_ABORT);
+        s->aborted = 1;
         end_trial(c, s, &ev, 0, &reward);
       } else if (s->t_epoch >= c->stim_steps) {
         s->stim_on = 0;
@@ -393,6 +400,7 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
     case EP_CATCH:
       if (!in_start) {
         emit(c, &ev, E_ABORT);
+        s->aborted = 1;
         end_trial(c, s, &ev, 0, &reward);
       } else if (s->t_epoch >= c->move_steps) {
         emit(c, &ev, E_HOLD_COMPLETE);
@@ -462,13 +470,21 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
       goal = s->target;
     }
   }
-  double dist_term = -c->w_dist * dist2(p, goal) / 0.1 * c->dt;
-  if (s->epoch == EP_ITI) dist_term = 0;
+  // The proximity reward is never negative, so ending a trial early (an abort) only loses reward;
+  // an abort also costs abort_penalty. With the old cost-only shaping (w_distance) PPO learnt to
+  // abort at once (docs/tasks.md, Reward).
+  double d_goal = dist2(p, goal);
+  double dist_term = -c->w_dist * d_goal / 0.1 * c->dt;
+  double prox_term = c->w_prox * exp(-d_goal / c->prox_sigma) * c->dt;
+  if (s->epoch == EP_ITI) dist_term = prox_term = 0;
   double effort_term = -c->w_effort * s->effort * c->dt;
+  double abort_term = s->aborted ? -c->abort_penalty : 0;
   r->terms[0] = (float)reward;
-  r->terms[1] = (float)dist_term;
-  r->terms[2] = (float)effort_term;
-  r->reward = (float)(reward + dist_term + effort_term);
+  r->terms[1] = (float)prox_term;
+  r->terms[2] = (float)dist_term;
+  r->terms[3] = (float)effort_term;
+  r->terms[4] = (float)abort_term;
+  r->reward = (float)(reward + prox_term + dist_term + effort_term + abort_term);
   r->terminated = s->done;
   r->events = ev;
   amt_opts_reward(&s->opt, r->reward);
@@ -650,6 +666,10 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
       amt_param_double(info, params, "reward_success", &c.w_success, err, err_sz) ||
       amt_param_double(info, params, "w_distance", &c.w_dist, err, err_sz) ||
       amt_param_double(info, params, "w_effort", &c.w_effort, err, err_sz) ||
+      amt_param_double(info, params, "w_proximity", &c.w_prox, err, err_sz) ||
+      amt_param_double(info, params, "proximity_sigma", &c.prox_sigma, err, err_sz) ||
+      positive(info, "proximity_sigma", c.prox_sigma, err, err_sz) ||
+      amt_param_double(info, params, "abort_penalty", &c.abort_penalty, err, err_sz) ||
       amt_param_double(info, params, "obs_scale", &c.obs_scale, err, err_sz))
     return -1;
   if (c.init_noise < 0 || c.init_noise > 0.5)
@@ -791,10 +811,12 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
   int trial_max = c.fix_timeout_steps + c.delay_max + c.stim_steps + c.rt_steps + c.move_steps +
                   c.hold_steps + c.iti_steps + 2;
   t->max_steps = c.trials * trial_max + 1;
-  t->n_terms = 3;
+  t->n_terms = 5;
   snprintf(t->terms[0], AM_NAME_LEN, "success");
-  snprintf(t->terms[1], AM_NAME_LEN, "distance");
-  snprintf(t->terms[2], AM_NAME_LEN, "effort");
+  snprintf(t->terms[1], AM_NAME_LEN, "proximity");
+  snprintf(t->terms[2], AM_NAME_LEN, "distance");
+  snprintf(t->terms[3], AM_NAME_LEN, "effort");
+  snprintf(t->terms[4], AM_NAME_LEN, "abort");
   t->n_vars = V_COUNT;
   for (int k = 0; k < V_COUNT; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[k]);
   arm_cfg* cfg = malloc(sizeof *cfg);
