@@ -254,6 +254,11 @@ int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, doubl
 // CRC-32 (IEEE 802.3 polynomial, reflected, as zlib's crc32) continuing from crc (start with 0).
 uint32_t am_crc32(uint32_t crc, const void* data, size_t n);
 
+// Rebuilds the recorded model from the file alone: compiles metadata model.xml and restores the
+// heightfield samples of model.hfield_data (terrain that tasks generate in code) when present.
+// Returns NULL with a message naming the metadata field on failure.
+am_model* am_ds_load_model(am_ds_reader* r, char* err, size_t err_sz);
+
 #ifdef __cplusplus
 }
 #endif

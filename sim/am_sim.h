@@ -73,6 +73,15 @@ am_model* am_model_load_body(const char* name_or_path, char* err, size_t err_sz)
 am_model* am_model_load_string(const char* xml, const char* dir, const char* name, char* err,
                                size_t err_sz);
 
+// Serialises the compiled model exactly (MuJoCo's binary MJB format, specific to the MuJoCo
+// version that wrote it). Returns a malloc'd buffer and its size, or NULL with a message.
+void* am_model_to_mjb(const am_model* model, size_t* size, char* err, size_t err_sz);
+
+// Rebuilds a model from MJB bytes (as written by am_model_to_mjb with this MuJoCo version); `xml`
+// (may be NULL) is kept as the model's self-contained MJCF. Returns NULL with a message on failure.
+am_model* am_model_load_mjb(const void* mjb, size_t size, const char* xml, const char* name,
+                            char* err, size_t err_sz);
+
 void am_model_free(am_model* model);
 
 //---------------------------------- observation groups --------------------------------------------

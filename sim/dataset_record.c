@@ -83,6 +83,11 @@ static void fill_init(am_rec* r, int i) {
   for (int k = 0; k < m->nq; k++) *x++ = d->qpos[k];
   for (int k = 0; k < m->nv; k++) *x++ = d->qvel[k];
   for (int k = 0; k < m->na; k++) *x++ = d->act[k];
+  // Tasks place scenery per episode with mocap bodies (platforms, walls, orbs, bowls).
+  for (int k = 0; k < 3 * m->nmocap; k++) *x++ = d->mocap_pos[k];
+  for (int k = 0; k < 4 * m->nmocap; k++) *x++ = d->mocap_quat[k];
+  // The constraint solver starts from the last step's accelerations: part of the exact state.
+  for (int k = 0; k < m->nv; k++) *x++ = d->qacc_warmstart[k];
   r->t0[i] = d->time;
 }
 
@@ -108,7 +113,7 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
   r->ep_id = calloc((size_t)r->n, sizeof(int64_t));
   r->t0 = calloc((size_t)r->n, sizeof(double));
   r->prev_obs = calloc((size_t)r->n * (size_t)(t->obs_dim ? t->obs_dim : 1), sizeof(float));
-  r->n_init = 1 + m->nq + m->nv + m->na;
+  r->n_init = 1 + m->nq + 2 * m->nv + m->na + 7 * m->nmocap;
   r->init = calloc((size_t)r->n_init, sizeof(double));
   if (!r->ep_id || !r->t0 || !r->prev_obs || !r->init) {
     am_err(err, err_sz, "out of memory");
@@ -126,6 +131,40 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
   am_ds_set_meta(r->w, "mujoco.version", buf, -1);
   am_ds_set_meta(r->w, "model.name", t->model->name, -1);
   am_ds_set_meta(r->w, "model.xml", t->model->xml ? t->model->xml : "", -1);
+  {
+    // The compiled model, exactly: the XML above round-trips numbers with MuJoCo's printing
+    // precision (a rat's inertias move by ~4e-6), enough for a re-simulation to drift.
+    size_t mjb_n = 0;
+    void* mjb = am_model_to_mjb(t->model, &mjb_n, err, err_sz);
+    if (!mjb) goto fail;
+    int rc = am_ds_set_meta(r->w, "model.mjb", mjb, (long)mjb_n);
+    free(mjb);
+    if (rc) {
+      am_err(err, err_sz, "cannot store the binary model (%zu bytes) in the metadata", mjb_n);
+      goto fail;
+    }
+  }
+  if (m->nhfielddata > 0) {
+    // Heightfields that tasks generate in code are not in the XML: store their samples too, as
+    // little-endian float32, so the model can be rebuilt exactly from the file alone.
+    size_t nb = (size_t)m->nhfielddata * 4;
+    unsigned char* hf = malloc(nb);
+    if (!hf) {
+      am_err(err, err_sz, "out of memory");
+      goto fail;
+    }
+    for (int i = 0; i < m->nhfielddata; i++) {
+      uint32_t u;
+      memcpy(&u, &m->hfield_data[i], 4);
+      for (int k = 0; k < 4; k++) hf[4 * (size_t)i + k] = (unsigned char)(u >> (8 * k));
+    }
+    int rc = am_ds_set_meta(r->w, "model.hfield_data", hf, (long)nb);
+    free(hf);
+    if (rc) {
+      am_err(err, err_sz, "cannot store the heightfield data (%zu bytes) in the metadata", nb);
+      goto fail;
+    }
+  }
   am_ds_set_meta(r->w, "task.name", t->name, -1);
   am_ds_set_meta(r->w, "task.params", cfg->task_params ? cfg->task_params : "", -1);
   struct { const char* k; double v; } nums[] = {
@@ -145,7 +184,8 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
   am_ds_set_meta(r->w, "seed", buf, -1);
   am_ds_set_meta(r->w, "policy", cfg->policy ? cfg->policy : "unknown", -1);
   if (cfg->policy_hash) am_ds_set_meta(r->w, "policy.hash", cfg->policy_hash, -1);
-  am_ds_set_meta(r->w, "init.layout", "time,qpos,qvel,act", -1);
+  am_ds_set_meta(r->w, "init.layout", "time,qpos,qvel,act,mocap_pos,mocap_quat,qacc_warmstart",
+                 -1);
   am_ds_set_meta(r->w, "row.convention",
                  "row t: obs seen before control step t, the action taken, then the reward, "
                  "flags, events, task variables and body state at the end of step t", -1);
@@ -337,9 +377,11 @@ int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, doubl
   if (nq != m->nq || nv != m->nv || na != m->na)
     return am_err(err, err_sz, "model sizes (nq %d nv %d na %d) differ from the dataset's", m->nq,
                   m->nv, m->na);
-  if (am_ds_num_init(r) != 1 + m->nq + m->nv + m->na)
-    return am_err(err, err_sz, "the initial state has %d values, expected %d", am_ds_num_init(r),
-                  1 + m->nq + m->nv + m->na);
+  // Files of format 1.0 written before mocap and warm start were stored hold time,qpos,qvel,act.
+  int n_base = 1 + m->nq + m->nv + m->na, n_full = n_base + 7 * m->nmocap + m->nv;
+  int n_init = am_ds_num_init(r);
+  if (n_init != n_full && n_init != n_base)
+    return am_err(err, err_sz, "the initial state has %d values, expected %d", n_init, n_full);
   int cq = am_ds_find_channel(r, "qpos"), cc = am_ds_find_channel(r, "ctrl"),
       cu = am_ds_find_channel(r, "unstable");
   if (cq < 0 || (m->nu && cc < 0))
@@ -371,6 +413,11 @@ int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, doubl
   memcpy(d->qpos, init + 1, sizeof(double) * (size_t)m->nq);
   memcpy(d->qvel, init + 1 + m->nq, sizeof(double) * (size_t)m->nv);
   memcpy(d->act, init + 1 + m->nq + m->nv, sizeof(double) * (size_t)m->na);
+  if (n_init == n_full) {
+    memcpy(d->mocap_pos, init + n_base, sizeof(double) * 3 * (size_t)m->nmocap);
+    memcpy(d->mocap_quat, init + n_base + 3 * m->nmocap, sizeof(double) * 4 * (size_t)m->nmocap);
+    memcpy(d->qacc_warmstart, init + n_base + 7 * m->nmocap, sizeof(double) * (size_t)m->nv);
+  }
   double dev = 0;
   for (size_t s = 0; s < T; s++) {
     if (unst[s]) break;  // the pool cut the episode here; the recorded state is not a physics step
@@ -392,4 +439,47 @@ done:
   free(init);
   if (d) mj_deleteData(d);
   return rc;
+}
+
+am_model* am_ds_load_model(am_ds_reader* r, char* err, size_t err_sz) {
+  size_t xml_len = 0, mjb_len = 0;
+  const char* xml = am_ds_meta(r, "model.xml", &xml_len);
+  const char* name = am_ds_meta(r, "model.name", NULL);
+  const char* mjv = am_ds_meta(r, "mujoco.version", NULL);
+  const void* mjb = am_ds_meta(r, "model.mjb", &mjb_len);
+  char e2[AM_ERR_LEN];
+  char ours[16];
+  snprintf(ours, sizeof ours, "%d", mj_version());
+  if (mjb && mjv && !strcmp(mjv, ours)) {  // the exact model, when this MuJoCo wrote it
+    am_model* model = am_model_load_mjb(mjb, mjb_len, xml_len ? xml : NULL,
+                                        name && *name ? name : "dataset", e2, sizeof e2);
+    if (!model) am_err(err, err_sz, "metadata model.mjb: %s", e2);
+    return model;
+  }
+  if (!xml || !xml_len) {
+    am_err(err, err_sz, "the dataset embeds no model (metadata model.xml)");
+    return NULL;
+  }
+  am_model* model = am_model_load_string(xml, NULL, name && *name ? name : "dataset", e2, sizeof e2);
+  if (!model) {
+    am_err(err, err_sz, "the embedded model (metadata model.xml) does not compile: %s", e2);
+    return NULL;
+  }
+  size_t hf_len = 0;
+  const unsigned char* hf = (const unsigned char*)am_ds_meta(r, "model.hfield_data", &hf_len);
+  if (hf) {
+    mjModel* m = model->m;
+    if (hf_len != (size_t)m->nhfielddata * 4) {
+      am_err(err, err_sz, "metadata model.hfield_data holds %zu bytes; the embedded model has %d "
+             "heightfield samples (%zu bytes)", hf_len, m->nhfielddata, (size_t)m->nhfielddata * 4);
+      am_model_free(model);
+      return NULL;
+    }
+    for (int i = 0; i < m->nhfielddata; i++) {
+      uint32_t u = 0;
+      for (int k = 0; k < 4; k++) u |= (uint32_t)hf[4 * (size_t)i + k] << (8 * k);
+      memcpy(&m->hfield_data[i], &u, 4);
+    }
+  }
+  return model;
 }

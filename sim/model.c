@@ -202,6 +202,60 @@ am_model* am_model_load_string(const char* xml, const char* dir, const char* nam
   return am;
 }
 
+void* am_model_to_mjb(const am_model* model, size_t* size, char* err, size_t err_sz) {
+  int n = mj_sizeModel(model->m);
+  void* buf = n > 0 ? malloc((size_t)n) : NULL;
+  if (!buf) {
+    am_err(err, err_sz, "cannot serialise model '%s' (%d bytes)", model->name, n);
+    return NULL;
+  }
+  mj_saveModel(model->m, NULL, buf, n);
+  *size = (size_t)n;
+  return buf;
+}
+
+am_model* am_model_load_mjb(const void* mjb, size_t size, const char* xml, const char* name,
+                            char* err, size_t err_sz) {
+  pthread_once(&quiet_once, install_quiet);
+  if (!name || !*name) name = "model";
+  if (!mjb || size < 16 || size > (size_t)INT32_MAX) {
+    am_err(err, err_sz, "model '%s': binary model of %zu bytes is not plausible", name, size);
+    return NULL;
+  }
+  mjVFS* vfs = malloc(sizeof *vfs);  // large (file-name table): not on the stack
+  if (!vfs) {
+    am_err(err, err_sz, "out of memory");
+    return NULL;
+  }
+  mj_defaultVFS(vfs);
+  mjModel* m = NULL;
+  if (mj_makeEmptyFileVFS(vfs, "model.mjb", (int)size) == 0) {
+    int idx = mj_findFileVFS(vfs, "model.mjb");
+    memcpy(vfs->filedata[idx], mjb, size);
+    m = mj_loadModel("model.mjb", vfs);
+  }
+  mj_deleteVFS(vfs);
+  free(vfs);
+  if (!m) {
+    am_err(err, err_sz, "model '%s': the binary model does not load (written by another MuJoCo "
+           "version, or damaged)", name);
+    return NULL;
+  }
+  am_model* am = calloc(1, sizeof *am);
+  char* text = xml ? strdup(xml) : NULL;
+  if (!am || (xml && !text)) {
+    free(am);
+    free(text);
+    mj_deleteModel(m);
+    am_err(err, err_sz, "out of memory");
+    return NULL;
+  }
+  am->m = m;
+  am->xml = text;
+  snprintf(am->name, sizeof am->name, "%s", name);
+  return am;
+}
+
 void am_model_free(am_model* model) {
   if (!model) return;
   if (model->m) mj_deleteModel(model->m);

@@ -48,10 +48,9 @@ int cmd_verify(int argc, char** argv) {
            am_ds_num_chunks(r), (long long)am_ds_num_episodes(r), dt > 0 ? rb / 1e6 / dt : 0.0);
   }
   if (resim) {
-    const char* xml = am_ds_meta(r, "model.xml", NULL);
-    am_model* m = xml ? am_model_load_string(xml, NULL, "dataset", err, sizeof err) : NULL;
+    am_model* m = am_ds_load_model(r, err, sizeof err);
     if (!m) {
-      printf("resim: cannot rebuild the model: %s\n", xml ? err : "no model.xml metadata");
+      printf("resim: cannot rebuild the model: %s\n", err);
       am_ds_reader_free(r);
       return 1;
     }

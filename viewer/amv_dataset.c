@@ -44,18 +44,10 @@ int amv_ds_open(amv_ds* D, const char* path, amv_meta* meta, char* err, size_t e
     return am_err(err, err_sz, "%s: %s", path, e2);
   }
   D->reader = r;
-  size_t xml_len = 0;
-  const char* xml = am_ds_meta(r, "model.xml", &xml_len);
-  if (!xml || xml_len == 0) {
-    amv_ds_close(D);
-    return am_err(err, err_sz, "%s: the dataset embeds no model (metadata model.xml): nothing to "
-                  "replay", path);
-  }
-  const char* mname = am_ds_meta(r, "model.name", NULL);
-  D->model = am_model_load_string(xml, NULL, mname ? mname : "dataset", e2, sizeof e2);
+  D->model = am_ds_load_model(r, e2, sizeof e2);
   if (!D->model) {
     amv_ds_close(D);
-    return am_err(err, err_sz, "%s: the embedded model does not compile: %s", path, e2);
+    return am_err(err, err_sz, "%s: %s: nothing to replay", path, e2);
   }
   int qp = am_ds_find_channel(r, "qpos");
   const am_ds_channel* c = qp >= 0 ? am_ds_get_channel(r, qp) : NULL;
