@@ -117,7 +117,7 @@ int cmd_demo(int argc, char** argv) {
   snprintf(a_seed, sizeof a_seed, "%llu", (unsigned long long)seed);
   snprintf(a_out, sizeof a_out, "%s", out);
   char* targs[] = {"demo", "--task", "reacher", "--steps", a_steps, "--envs", a_envs, "--threads",
-                   a_threads, "--seed", a_seed, "--out", a_out};
+                   a_threads, "--seed", a_seed, "--out", a_out, "--force"};
   rc = cmd_train((int)(sizeof targs / sizeof targs[0]), targs);
   if (rc) {
     amt_destroy(&t);

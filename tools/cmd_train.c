@@ -22,7 +22,7 @@ void openblas_set_num_threads(int num_threads);  // OpenBLAS (its cblas.h define
 static const char* USAGE =
     "usage: animat train --task NAME [--steps N] [--envs N] [--threads T] [--seed S] [--out DIR]\n"
     "                    [--task-param k=v]... [--config FILE] [--set key=value]...\n"
-    "                    [--resume DIR] [--checkpoint-every SEC] [--quiet]\n"
+    "                    [--resume DIR] [--checkpoint-every SEC] [--quiet] [--force]\n"
     "  --task NAME             task to train on (see `animat tasks`; default reacher)\n"
     "  --steps N               env steps to train for (default 1e6; with --resume: the new total)\n"
     "  --envs N                parallel envs (default 64)\n"
@@ -37,6 +37,7 @@ static const char* USAGE =
     "  --resume DIR            continue the run in DIR from its checkpoint\n"
     "  --checkpoint-every SEC  seconds between checkpoints (default 60)\n"
     "  --quiet                 no progress line\n"
+    "  --force                 start over in a run directory that already holds a run\n"
     "configuration keys (--set / config files):\n";
 
 typedef struct sets {
@@ -97,7 +98,7 @@ int cmd_train(int argc, char** argv) {
   const char *core = NULL, *motor = NULL;
   int core_hidden = 0, motor_hidden = 0, core_tick = 0;
   double steps = -1, ckpt_every = 60;
-  int envs = -1, threads = 2, quiet = 0;
+  int envs = -1, threads = 2, quiet = 0, force = 0;
   uint64_t seed = 0;
   int seed_given = 0;
   static sets S;
@@ -123,6 +124,7 @@ int cmd_train(int argc, char** argv) {
       {"resume", CLI_STRING, &resume},
       {"checkpoint-every", CLI_DOUBLE, &ckpt_every, 1, 1e9},
       {"quiet", CLI_BOOL, &quiet},
+      {"force", CLI_BOOL, &force},
   };
   const char* pos[1];
   int npos, help;
@@ -183,6 +185,13 @@ int cmd_train(int argc, char** argv) {
     snprintf(out_default, sizeof(out_default), "runs/%s-s%llu", cfg.task,
              (unsigned long long)cfg.seed);
     out = out_default;
+  }
+  if (!resume && !force) {  // never overwrite a run's checkpoint and metrics by accident
+    char prev[1200];
+    snprintf(prev, sizeof(prev), "%s/checkpoint.bin", out);
+    if (access(prev, F_OK) == 0)
+      return cli_fail("train", "%s already holds a run (%s): continue it with --resume %s, or "
+                      "start over with --force", out, prev, out);
   }
   // the task
   amt_params params = {0};
