@@ -56,7 +56,12 @@ int cmd_inspect(int argc, char** argv) {
     size_t len;
     const char* v = am_ds_meta(r, k, &len);
     const char* nl = memchr(v, '\n', len);
-    if (!strcmp(k, "model.xml") || !strcmp(k, "policy.config"))
+    int binary = 0;  // e.g. model.mjb, model.hfield_data
+    for (size_t c = 0; c < len && !binary; c++)
+      binary = (unsigned char)v[c] < 0x20 && v[c] != '\n' && v[c] != '\t' && v[c] != '\r';
+    if (binary)
+      printf("  %-22s (%zu bytes, binary)\n", k, len);
+    else if (!strcmp(k, "model.xml") || !strcmp(k, "policy.config"))
       printf("  %-22s (%zu bytes; animat inspect FILE --meta %s)\n", k, len, k);
     else if (nl && (size_t)(nl - v) + 1 < len)
       printf("  %-22s %.*s ... (%zu bytes)\n", k, (int)(nl - v), v, len);

@@ -23,6 +23,7 @@ static const char* USAGE =
     "usage: animat train --task NAME [--steps N] [--envs N] [--threads T] [--seed S] [--out DIR]\n"
     "                    [--task-param k=v]... [--config FILE] [--set key=value]...\n"
     "                    [--resume DIR] [--checkpoint-every SEC] [--quiet] [--force]\n"
+    "                    [--record-every N [--record-episodes E]]\n"
     "  --task NAME             task to train on (see `animat tasks`; default reacher)\n"
     "  --steps N               env steps to train for (default 1e6; with --resume: the new total)\n"
     "  --envs N                parallel envs (default 64)\n"
@@ -38,6 +39,9 @@ static const char* USAGE =
     "  --checkpoint-every SEC  seconds between checkpoints (default 60)\n"
     "  --quiet                 no progress line\n"
     "  --force                 start over in a run directory that already holds a run\n"
+    "  --record-every N        every N env steps, record E evaluation episodes of the current\n"
+    "                          policy (mean action) to DIR/recordings/step-<steps>.rollout\n"
+    "  --record-episodes E     episodes per evaluation recording (default 10)\n"
     "configuration keys (--set / config files):\n";
 
 typedef struct sets {
@@ -90,6 +94,25 @@ static void fmt_time(double s, char* out, size_t n) {
   else snprintf(out, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
+// Saves a checkpoint and records `episodes` evaluation episodes of it (mean action) into
+// OUT/recordings/step-<steps>.rollout with `animat record`. Returns 0 or -1 (message printed).
+static int record_eval(ama_ppo* L, const char* out, const char* ckpt, int64_t steps, int episodes,
+                       int threads, char* err, size_t err_sz) {
+  if (ama_ckpt_save(L, ckpt, err, err_sz)) return cli_fail("train", "%s", err), -1;
+  char dir[1200], path[1300], a_eps[16], a_thr[16];
+  snprintf(dir, sizeof(dir), "%s/recordings", out);
+  if (mkdirs(dir)) return cli_fail("train", "cannot create %s: %s", dir, strerror(errno)), -1;
+  snprintf(path, sizeof(path), "%s/step-%lld.rollout", dir, (long long)steps);
+  snprintf(a_eps, sizeof(a_eps), "%d", episodes);
+  snprintf(a_thr, sizeof(a_thr), "%d", threads);
+  char* rargs[] = {"record", (char*)ckpt, "--episodes", a_eps, "--out", path, "--deterministic",
+                   "--quiet", "--threads", a_thr, "--force"};
+  int rc = cmd_record((int)(sizeof(rargs) / sizeof(rargs[0])), rargs);
+  fflush(stdout);
+  if (rc && !cli_interrupted) return cli_fail("train", "evaluation recording failed"), -1;
+  return 0;
+}
+
 int cmd_train(int argc, char** argv) {
   const char* task_name = NULL;
   const char* out = NULL;
@@ -97,7 +120,8 @@ int cmd_train(int argc, char** argv) {
   const char* config_file = NULL;
   const char *core = NULL, *motor = NULL;
   int core_hidden = 0, motor_hidden = 0, core_tick = 0;
-  double steps = -1, ckpt_every = 60;
+  double steps = -1, ckpt_every = 60, record_every = 0;
+  int record_episodes = 10;
   int envs = -1, threads = 2, quiet = 0, force = 0;
   uint64_t seed = 0;
   int seed_given = 0;
@@ -125,6 +149,8 @@ int cmd_train(int argc, char** argv) {
       {"checkpoint-every", CLI_DOUBLE, &ckpt_every, 1, 1e9},
       {"quiet", CLI_BOOL, &quiet},
       {"force", CLI_BOOL, &force},
+      {"record-every", CLI_DOUBLE, &record_every, 1, 1e13},
+      {"record-episodes", CLI_INT, &record_episodes, 1, 1 << 20},
   };
   const char* pos[1];
   int npos, help;
@@ -281,6 +307,9 @@ int cmd_train(int argc, char** argv) {
   int tty = isatty(fileno(stdout));
   double t_start = am_now(), t_ckpt = t_start, t_print = 0;
   int64_t steps0 = ama_ppo_env_steps(L);
+  // Evaluation recordings fall on multiples of --record-every (also after a resume).
+  int64_t rec_every = (int64_t)record_every;
+  int64_t next_rec = rec_every ? (steps0 / rec_every + 1) * rec_every : 0;
   double ret_ema = NAN, succ_ema = NAN;
   ama_iter_stats st;
   while (ama_ppo_env_steps(L) < cfg.total_steps && !cli_interrupted) {
@@ -308,6 +337,16 @@ int cmd_train(int argc, char** argv) {
              ret_ema, succ, 100 * st.learn_s / (st.learn_s + st.rollout_s), eta, tty ? "" : "\n");
       fflush(stdout);
       t_print = now;
+    }
+    if (rec_every && st.env_steps >= next_rec && !cli_interrupted) {
+      while (next_rec <= st.env_steps) next_rec += rec_every;
+      fflush(metrics);
+      if (tty && !quiet) printf("\n");
+      // The recording reads the policy back from a fresh checkpoint and runs its own envs, so
+      // the training run is exactly what it would be without it.
+      if (record_eval(L, out, ckpt_out, st.env_steps, record_episodes, threads, err, sizeof(err)))
+        goto done;
+      t_ckpt = am_now();  // record_eval saved a checkpoint
     }
     if (now - t_ckpt > ckpt_every) {
       fflush(metrics);
