@@ -281,6 +281,8 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz);
 int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz);
 // Reads only the configuration text stored in a checkpoint (malloc'd, caller frees). NULL on error.
 char* ama_ckpt_read_config(const char* path, char* err, size_t err_sz);
+// Reads only the env steps the checkpoint was trained for. Returns 0 or -1 with a message.
+int ama_ckpt_read_steps(const char* path, int64_t* env_steps, char* err, size_t err_sz);
 
 // Policy-only loading for evaluation/recording: builds a policy (acting state for N envs) from a
 // checkpoint. Returns 0 or -1.

@@ -410,6 +410,20 @@ char* ama_ckpt_read_config(const char* path, char* err, size_t err_sz) {
   return out;
 }
 
+int ama_ckpt_read_steps(const char* path, int64_t* env_steps, char* err, size_t err_sz) {
+  rfile f;
+  if (rf_open(&f, path, err, err_sz)) return -1;
+  rsec s;
+  int rc = rf_section(&f, "LERN", &s, err, err_sz);
+  if (!rc) {
+    uint64_t n = rd_u64(&s);
+    if (s.bad) rc = -1, snprintf(err, err_sz, "%s: field 'LERN': truncated", path);
+    else *env_steps = (int64_t)n;
+  }
+  free(f.p);
+  return rc;
+}
+
 // Checks the stored tensor table against the policy's (names and shapes).
 static int check_tensors(const rfile* f, const ama_policy* p, char* err, size_t err_sz) {
   rsec s;

@@ -91,6 +91,10 @@ static void test_train_protects_runs_and_records(void** state) {
   assert_true(file_exists(rec));
   assert_int_equal(animat("verify '%s' --resim", rec), 0);
   assert_non_null(strstr(out, "largest qpos deviation 0"));
+  assert_int_equal(animat("inspect '%s'", rec), 0);
+  const char* ps = strstr(out, "policy.step");
+  assert_non_null(ps);
+  assert_int_equal(atoi(ps + strlen("policy.step")), 8192);  // the checkpoint's training step
   // --force starts over.
   assert_int_equal(animat("%s --out '%s' --force", common, a), 0);
   assert_true(same_file(ca, cb));

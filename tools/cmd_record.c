@@ -195,6 +195,7 @@ int cmd_record(int argc, char** argv) {
   if (npos > 1) return cli_fail("record", "one checkpoint or run at most"), 2;
   char err[AM_ERR_LEN];
   char ckpt[1200] = "", hash[64] = "";
+  int64_t policy_step = -1;  // env steps the checkpoint was trained for
   ama_config acfg;
   amt_params all = {0};
   if (!random_policy) {
@@ -215,6 +216,7 @@ int cmd_record(int argc, char** argv) {
     for (char* s = strtok(tp, ";"); s; s = strtok(NULL, ";"))
       if (*s && amt_params_add(&all, s, err, sizeof err)) return cli_fail("record", "%s", err);
     file_hash(ckpt, hash, sizeof hash);
+    if (ama_ckpt_read_steps(ckpt, &policy_step, err, sizeof err)) return cli_fail("record", "%s", err);
   } else if (!task_name) {
     return cli_fail("record", "--random needs --task NAME (see `animat tasks`)"), 2;
   }
@@ -257,7 +259,7 @@ int cmd_record(int argc, char** argv) {
   am_rec_config rc_cfg = {.path = out, .force = force, .episodes = episodes,
                           .chunk_rows = chunk_rows, .task_params = ptext, .seed = seed,
                           .policy = random_policy ? "random" : ckpt,
-                          .policy_hash = random_policy ? NULL : hash, .policy_step = -1};
+                          .policy_hash = random_policy ? NULL : hash, .policy_step = policy_step};
   if (!(rec = am_rec_create(pool, &rc_cfg, err, sizeof err))) {
     cli_fail("record", "%s", err);
     goto done;
