@@ -34,6 +34,8 @@ enum { K_RUN, K_GAPS, K_BOWL, K_MAZE, K_TAP };
 const amt_param_def amt_run_params[] = {
     {"episode_time", "10", "episode length (s)"},
     {"target_speed", "1", "target forward speed v* (m/s); reward max(0, 1 - |vx - v*| / v*)"},
+    {"reward_floor", "0", "lower bound of the speed reward (the 0 in max(0, ...)); -1 stops "
+                          "back-and-forth jitter from paying (mean reward = mean vx / v* below v*)"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_run_gaps_params[] = {
@@ -75,7 +77,7 @@ typedef struct rat_cfg {
   double dt, init_noise;
   int root_q, root_v, torso, pelvis, head, paws[4], hands[2];
   int body_dim;
-  double target_speed;
+  double target_speed, reward_floor;  // reward_floor: run only (0 elsewhere)
   // gaps
   double plat[2], gap[2], fall_depth;
   int n_plat;                // mocap ids of platform halves
@@ -383,7 +385,7 @@ static void rat_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   switch (c->kind) {
     case K_RUN:
     case K_GAPS:
-      reward = fmax(0, 1 - fabs(vx - c->target_speed) / c->target_speed);
+      reward = fmax(c->reward_floor, 1 - fabs(vx - c->target_speed) / c->target_speed);
       if (c->kind == K_GAPS) {
         double x = d->qpos[c->root_q];
         while (s->next_gap < s->n_gaps && x > s->gap_end[s->next_gap]) {
@@ -620,6 +622,12 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
     if (!(c.target_speed > 0 && c.target_speed < 20))
       return am_err(err, err_sz, "task %s: parameter target_speed: '%g' must be in (0, 20) m/s",
                     name, c.target_speed);
+  }
+  if (kind == K_RUN) {
+    if (amt_param_double(info, params, "reward_floor", &c.reward_floor, err, err_sz)) return -1;
+    if (!(c.reward_floor >= -10 && c.reward_floor <= 0))
+      return am_err(err, err_sz, "task %s: parameter reward_floor: '%g' must be in [-10, 0]",
+                    name, c.reward_floor);
   }
   if (kind == K_GAPS) {
     if (range_param(info, params, "platform_length", c.plat, err, err_sz) ||
