@@ -16,7 +16,8 @@
 //          reward. Catch trials: no go cue; holding at the start for move_time is the success.
 //   ITI    between trials of one episode (trials > 1) the arm is free for iti seconds.
 // An episode is `trials` trials; it ends (terminated) when the last trial ends. The env's trial
-// counter persists across episodes (force-field blocks count trials per env).
+// counter persists across episodes (force-field blocks count trials per env; so does the training
+// curriculum, which enlarges the zones and shortens the delays over an env's first trials).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,8 @@ enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION };
   {"w_distance", "0", "distance cost weight: w * |cursor - goal| / 0.1 m per second"},            \
   {"w_effort", "0.1", "effort cost weight: w * mean(excitation^2) per second"},                  \
   {"obs_scale", "10", "multiplier on positions in the task group (10: units of 0.1 m)"},          \
+  {"curriculum", "0", "training curriculum over an env's first N trials (0: off): zone radii "     \
+                      "x(1 + f), delays x(1 - f), f = 1 - trials/N"},                              \
   AMT_OPTS_PARAMS
 
 #define ARM_REACH_PARAMS                                                                          \
@@ -131,6 +134,7 @@ typedef struct arm_cfg {
   int trials, fix_steps, fix_timeout_steps, move_steps, hold_steps, iti_steps;
   int delay_min, delay_max;
   double start_radius, target_radius, onset_speed, init_noise;
+  int curriculum;  // trials over which the curriculum anneals (0: off)
   double w_success, w_dist, w_effort, obs_scale, w_prox, prox_sigma, abort_penalty;
   double distance, catch_fraction;
   int n_targets;
@@ -155,6 +159,7 @@ typedef struct arm_state {
   uint32_t pending;
   double effort;
   int aborted;  // this step's trial ended in an abort
+  double r_start, r_target;  // this trial's zone radii (curriculum: larger at first)
 } arm_state;
 
 static void emit(const arm_cfg* c, uint32_t* ev, int e) {
@@ -216,6 +221,12 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
   s->delay_steps = c->delay_min + (c->delay_max > c->delay_min
                                        ? (int)(am_rng_uniform(&e->rng) * (c->delay_max - c->delay_min + 1))
                                        : 0);
+  // Curriculum: f falls linearly from 1 to 0 over the env's first `curriculum` trials.
+  double f = c->curriculum > 0 && s->env_trials < c->curriculum
+                 ? 1.0 - (double)s->env_trials / c->curriculum : 0.0;
+  s->r_start = c->start_radius * (1 + f);
+  s->r_target = c->target_radius * (1 + f);
+  s->delay_steps = (int)floor(s->delay_steps * (1 - f) + 0.5);
   if (c->kind == K_RANDOM) {
     double q1, q2, p[2];
     int tries = 0;
@@ -333,7 +344,7 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   double p[2], v[2];
   cursor(c, e->d, p, v);
   double speed = sqrt(v[0] * v[0] + v[1] * v[1]);
-  int in_start = dist2(p, c->start) <= c->start_radius;
+  int in_start = dist2(p, c->start) <= s->r_start;
 
   if (s->go && !s->onset && speed > c->onset_speed) {
     s->onset = 1;
@@ -412,8 +423,8 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
       if (c->kind == K_DECISION) {
         double right[2] = {c->start[0] + c->distance, c->start[1]};
         double left[2] = {c->start[0] - c->distance, c->start[1]};
-        int side = dist2(p, right) <= c->target_radius ? 1
-                   : dist2(p, left) <= c->target_radius ? -1 : 0;
+        int side = dist2(p, right) <= s->r_target ? 1
+                   : dist2(p, left) <= s->r_target ? -1 : 0;
         if (side) {
           s->choice = side;
           if (s->stim_on) {
@@ -431,7 +442,7 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
           }
           break;
         }
-      } else if (dist2(p, s->target) <= c->target_radius) {
+      } else if (dist2(p, s->target) <= s->r_target) {
         emit(c, &ev, E_TARGET_REACHED);
         s->epoch = EP_HOLD;
         s->t_count = 0;
@@ -444,7 +455,7 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
       break;
     }
     case EP_HOLD:
-      if (dist2(p, s->target) > c->target_radius) {
+      if (dist2(p, s->target) > s->r_target) {
         s->epoch = EP_MOVE;  // left the target: keep reaching (the move deadline still runs)
       } else if (++s->t_count >= c->hold_steps) {
         emit(c, &ev, E_HOLD_COMPLETE);
@@ -670,8 +681,12 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
       amt_param_double(info, params, "proximity_sigma", &c.prox_sigma, err, err_sz) ||
       positive(info, "proximity_sigma", c.prox_sigma, err, err_sz) ||
       amt_param_double(info, params, "abort_penalty", &c.abort_penalty, err, err_sz) ||
-      amt_param_double(info, params, "obs_scale", &c.obs_scale, err, err_sz))
+      amt_param_double(info, params, "obs_scale", &c.obs_scale, err, err_sz) ||
+      amt_param_int(info, params, "curriculum", &c.curriculum, err, err_sz))
     return -1;
+  if (c.curriculum < 0)
+    return am_err(err, err_sz, "task %s: parameter curriculum: '%d' must be >= 0", name,
+                  c.curriculum);
   if (c.init_noise < 0 || c.init_noise > 0.5)
     return am_err(err, err_sz, "task %s: parameter init_noise: '%g' must be in [0, 0.5] rad", name,
                   c.init_noise);
