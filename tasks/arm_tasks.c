@@ -39,12 +39,12 @@ static const char* event_names[E_COUNT] = {
 enum {
   V_TARGET_X, V_TARGET_Y, V_START_X, V_START_Y, V_CURSOR_X, V_CURSOR_Y, V_CONDITION, V_CATCH,
   V_DELAY, V_EPOCH, V_GO, V_FIELD_ON, V_BLOCK, V_TRIAL, V_COHERENCE, V_EVIDENCE, V_CHOICE,
-  V_OUTCOME, V_COUNT
+  V_OUTCOME, V_HAND_FX, V_HAND_FY, V_COUNT
 };
 static const char* var_names[V_COUNT] = {
     "target_x", "target_y", "start_x", "start_y", "cursor_x", "cursor_y", "condition", "catch",
     "delay", "epoch", "go_cue", "field_on", "block", "trial", "coherence", "evidence", "choice",
-    "outcome"};
+    "outcome", "hand_fx", "hand_fy"};
 
 enum { EP_FIX, EP_DELAY, EP_STIM, EP_CATCH, EP_MOVE, EP_HOLD, EP_ITI };
 enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION };
@@ -160,6 +160,7 @@ typedef struct arm_state {
   double effort;
   int aborted;  // this step's trial ended in an abort
   double r_start, r_target;  // this trial's zone radii (curriculum: larger at first)
+  double force[2];  // force-field force applied at the hand in the last physics step (N)
 } arm_state;
 
 static void emit(const arm_cfg* c, uint32_t* ev, int e) {
@@ -296,13 +297,16 @@ static void arm_act(const am_task* t, am_env* e, const float* a) {
 // Force field F = B v at the hand, applied before each physics step.
 static void arm_substep(const am_task* t, am_env* e) {
   const arm_cfg* c = t->cfg;
-  const arm_state* s = e->task_state;
+  arm_state* s = e->task_state;
   mjData* d = e->d;
   mju_zero(d->qfrc_applied, e->m->nv);
+  s->force[0] = s->force[1] = 0;
   if (!s->field_on) return;
   double v[2];
   hand_vel(c, d, v);
   mjtNum f[3] = {c->B[0] * v[0] + c->B[1] * v[1], c->B[2] * v[0] + c->B[3] * v[1], 0};
+  s->force[0] = f[0];
+  s->force[1] = f[1];
   mjtNum torque[3] = {0, 0, 0};
   mjtNum point[3];
   double q1 = d->qpos[c->q_sh], q12 = q1 + d->qpos[c->q_el];
@@ -558,6 +562,8 @@ static void arm_vars(const am_task* t, const am_env* e, float* x) {
   x[V_EVIDENCE] = (float)s->evidence;
   x[V_CHOICE] = (float)s->choice;
   x[V_OUTCOME] = (float)s->outcome;
+  x[V_HAND_FX] = (float)s->force[0];  // the viewer draws "<site>_fx/_fy" as an arrow at the site
+  x[V_HAND_FY] = (float)s->force[1];
 }
 
 static void arm_destroy(am_task* t) {

@@ -275,6 +275,59 @@ static void add_var_markers(amv_view* v, const amv_meta* meta, const amv_episode
   }
 }
 
+// Index of the task variable called name, or -1.
+static int var_index(const amv_meta* meta, const amv_episode* e, const char* name) {
+  for (int j = 0; j < meta->n_vars && j < e->n_vars; j++)
+    if (strcmp(meta->vars[j], name) == 0) return j;
+  return -1;
+}
+
+// Task variables "<name>_fx", "<name>_fy" (optionally "_fz") are a force in newtons applied where
+// "<name>_x/_y(/_z)" says, or else at the model's site <name> (e.g. a force field at the hand):
+// drawn as an arrow of 3 cm per newton (at most 0.5 m) pointing along the force, 5 cm above the
+// point so that the limb it pushes does not hide it.
+static void add_var_forces(amv_view* v, const amv_meta* meta, const amv_episode* e, int t) {
+  if (!e->n_vars || !e->vars) return;
+  const float* vars = e->vars + (size_t)t * e->n_vars;
+  for (int i = 0; i < meta->n_vars && i < e->n_vars; i++) {
+    const char* nm = meta->vars[i];
+    size_t n = strlen(nm);
+    if (n < 4 || strcmp(nm + n - 3, "_fx") != 0) continue;
+    char stem[AM_NAME_LEN], key[AM_NAME_LEN + 4];
+    snprintf(stem, sizeof stem, "%.*s", (int)(n - 3), nm);
+    snprintf(key, sizeof key, "%s_fy", stem);
+    int iy = var_index(meta, e, key);
+    snprintf(key, sizeof key, "%s_fz", stem);
+    int iz = var_index(meta, e, key);
+    if (iy < 0 || v->scn.ngeom >= v->scn.maxgeom) continue;
+    mjtNum f[3] = {vars[i], vars[iy], iz >= 0 ? vars[iz] : 0}, at[3] = {0, 0, 0};
+    snprintf(key, sizeof key, "%s_x", stem);
+    int px = var_index(meta, e, key);
+    snprintf(key, sizeof key, "%s_y", stem);
+    int py = var_index(meta, e, key);
+    int site = mj_name2id(v->m, mjOBJ_SITE, stem);
+    if (px >= 0 && py >= 0) {
+      at[0] = vars[px];
+      at[1] = vars[py];
+    } else if (site >= 0) {
+      mju_copy3(at, v->d->site_xpos + 3 * site);
+    } else {
+      continue;
+    }
+    mjtNum len = mju_norm3(f);
+    if (len < 1e-6) continue;
+    at[2] += 0.05;  // just above the point, so that the limb it pushes does not hide it
+    mjtNum scale = (len * 0.03 > 0.5 ? 0.5 : len * 0.03) / len;
+    float c[4] = {1.0f, 0.35f, 0.1f, 1.0f};
+    mjvGeom* g = &v->scn.geoms[v->scn.ngeom++];
+    mjtNum unit[3] = {1, 1, 1};
+    mjv_initGeom(g, mjGEOM_ARROW, unit, at, NULL, c);
+    mjv_makeConnector(g, mjGEOM_ARROW, 0.01, at[0], at[1], at[2], at[0] + scale * f[0],
+                      at[1] + scale * f[1], at[2] + scale * f[2]);
+    g->category = mjCAT_DECOR;
+  }
+}
+
 static void draw_body(amv_view* v, const amv_meta* meta, const amv_episode* e, int t,
                       amv_rect r) {
   mjModel* m = v->m;
@@ -290,7 +343,10 @@ static void draw_body(amv_view* v, const amv_meta* meta, const amv_episode* e, i
   v->opt.flags[mjVIS_CONTACTFORCE] = v->show_forces;
   v->opt.flags[mjVIS_PERTFORCE] = 1;
   mjv_updateScene(m, d, &v->opt, NULL, current_camera(v), mjCAT_ALL, &v->scn);
-  if (e->T > 0) add_var_markers(v, meta, e, t);
+  if (e->T > 0) {
+    add_var_markers(v, meta, e, t);
+    add_var_forces(v, meta, e, t);
+  }
   mjrRect rr = {r.left, r.bottom, r.width, r.height};
   mjr_render(rr, &v->scn, &v->con);
   static const char* cams[] = {"free", "tracking"};
