@@ -8,7 +8,8 @@
 // whose positions (d->mocap_pos) each env sets in reset; unused pieces are parked far below.
 // The escape bowl's heightfield is generated in code at task creation as `terrains` different
 // bowls (each on a mocap body); each episode raises one of them (drawn from the env's RNG) and
-// parks the rest, so terrain varies per episode from a fixed bank, not freshly per episode.
+// parks the rest, so terrain varies per episode from a fixed bank, not freshly per episode. Rays
+// see each bowl as a copy cut into tiles (cheaper to ray-cast; see rat_create).
 // What it is not: the rat's body (bodies/), or a copy of dm_control's code.
 #include <math.h>
 #include <stdarg.h>
@@ -25,8 +26,17 @@ enum { K_RUN, K_GAPS, K_BOWL, K_MAZE, K_TAP };
 #define MAX_TARGETS 32
 #define MAX_TERRAINS 8
 #define PARK_Z -20.0
+#define PARK_Y -50.0   // parked pieces: a line far below and beside the scene (see park)
+#define PARK_PITCH 3.0  // > the largest parked bounding-sphere diameter (a platform: 2.1 m)
 #define MAZE_N 11
 #define CELL 0.5
+// The escape bowl: a BOWL_N x BOWL_N heightfield, half-size BOWL_SIZE, height BOWL_H, base
+// BOWL_BASE below its lowest point. Rays see it as BOWL_TILES x BOWL_TILES tiles (see rat_create).
+#define BOWL_N 201
+#define BOWL_SIZE 6.0
+#define BOWL_H 0.5
+#define BOWL_BASE 0.1
+#define BOWL_TILES 5  // 200 / BOWL_TILES cells per tile side; 4 and 8 measured slower
 
 #define RAT_COMMON_PARAMS                                                                        \
   {"init_noise", "0.02", "uniform joint-angle noise at reset (rad)"}, AMT_OPTS_PARAMS
@@ -83,7 +93,7 @@ typedef struct rat_cfg {
   int n_plat;                // mocap ids of platform halves
   int plat_mocap[MAX_PIECES];
   // bowl
-  int n_terrains, terrain_mocap[MAX_TERRAINS];
+  int n_terrains, terrain_mocap[MAX_TERRAINS], tiles_mocap[MAX_TERRAINS];
   double escape_distance;
   // maze
   int n_walls, wall_mocap[MAX_PIECES];
@@ -177,9 +187,13 @@ static void to_torso(const rat_cfg* c, const mjData* d, const double w[3], doubl
   for (int k = 0; k < 3; k++) out[k] = R[k] * w[0] + R[3 + k] * w[1] + R[6 + k] * w[2];
 }
 
+// Parks a mocap body far below the scene, each at its own spot (x = PARK_PITCH x its mocap id,
+// y = PARK_Y): pieces piled at one point all overlap in MuJoCo's sweep-and-prune broadphase, which
+// then tests every pair of them each step (about 1 M instructions per step for the maze's ~150
+// parked walls); spread out they cost nothing there.
 static void park(mjData* d, int mocap) {
-  d->mocap_pos[3 * mocap] = 0;
-  d->mocap_pos[3 * mocap + 1] = 0;
+  d->mocap_pos[3 * mocap] = PARK_PITCH * mocap;
+  d->mocap_pos[3 * mocap + 1] = PARK_Y;
   d->mocap_pos[3 * mocap + 2] = PARK_Z;
 }
 
@@ -311,8 +325,13 @@ static void rat_reset(const am_task* t, am_env* e) {
     case K_BOWL: {
       int pick = (int)(am_rng_uniform(&e->rng) * c->n_terrains);
       for (int k = 0; k < c->n_terrains; k++)
-        if (k == pick) set_mocap(d, c->terrain_mocap[k], 0, 0, 0);
-        else park(d, c->terrain_mocap[k]);
+        if (k == pick) {
+          set_mocap(d, c->terrain_mocap[k], 0, 0, 0);
+          set_mocap(d, c->tiles_mocap[k], 0, 0, 0);
+        } else {
+          park(d, c->terrain_mocap[k]);
+          park(d, c->tiles_mocap[k]);
+        }
       place_rat(c, e, 0, 0, 0.02, am_rng_range(&e->rng, -M_PI, M_PI));
       break;
     }
@@ -567,10 +586,10 @@ static void rat_destroy(am_task* t) {
 
 // Bowl elevation in [0, 1]: 0.5 - cos(2 pi r)/2 for r = distance / size up to 0.5 (the rim), then
 // flat at 1, times bumps U(0.5, 1) on a 0.2 m grid, bilinearly interpolated.
-static void make_bowl(float* h, int n, double size, am_rng* rng) {
+static int make_bowl(float* h, int n, double size, am_rng* rng) {
   int nb = (int)(2 * size / 0.2) + 2;
   float* bumps = malloc(sizeof(float) * (size_t)nb * (size_t)nb);
-  if (!bumps) return;
+  if (!bumps) return -1;
   for (int i = 0; i < nb * nb; i++) bumps[i] = (float)am_rng_range(rng, 0.5, 1.0);
   for (int r = 0; r < n; r++)
     for (int col = 0; col < n; col++) {
@@ -587,6 +606,7 @@ static void make_bowl(float* h, int n, double size, am_rng* rng) {
       h[r * n + col] = (float)(prof * bump);
     }
   free(bumps);
+  return 0;
 }
 
 static int range_param(const amt_info* info, const amt_params* p, const char* key, double out[2],
@@ -675,6 +695,36 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
                     "tolerance < interval", name);
   }
 
+  // The bowls (elevations in [0, 1], row-major, y by row) are generated before the scene is built
+  // because the rays' tiles (below) are placed by their lowest and highest points.
+  const int NB = BOWL_N, TN = (BOWL_N - 1) / BOWL_TILES;  // TN cells per tile side
+  float* bowls = NULL;
+  float tile_lo[MAX_TERRAINS][BOWL_TILES * BOWL_TILES], tile_hi[MAX_TERRAINS][BOWL_TILES * BOWL_TILES];
+  if (kind == K_BOWL) {
+    bowls = malloc(sizeof(float) * (size_t)c.n_terrains * NB * NB);
+    if (!bowls) return am_err(err, err_sz, "out of memory");
+    for (int k = 0; k < c.n_terrains; k++) {
+      am_rng rng;
+      am_rng_seed(&rng, (uint64_t)terrain_seed, (uint64_t)k);
+      if (make_bowl(bowls + (size_t)k * NB * NB, NB, BOWL_SIZE, &rng)) {
+        free(bowls);
+        return am_err(err, err_sz, "out of memory");
+      }
+      for (int ti = 0; ti < BOWL_TILES * BOWL_TILES; ti++) {
+        int r0 = ti / BOWL_TILES * TN, c0 = ti % BOWL_TILES * TN;
+        float lo = 2, hi = -1;
+        for (int r = r0; r <= r0 + TN; r++)
+          for (int cc = c0; cc <= c0 + TN; cc++) {
+            float v = bowls[(size_t)k * NB * NB + (size_t)r * NB + cc];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+          }
+        tile_lo[k][ti] = lo;
+        tile_hi[k][ti] = hi;
+      }
+    }
+  }
+
   // Scene: the arena replaces the rat's floor line.
   sbuf a = {0};
   sb_add(&a, "<geom name=\"floor\" type=\"plane\" size=\"%g %g 0.05\" material=\"grid\" "
@@ -700,10 +750,35 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
              k, PARK_Z);
   }
   if (kind == K_BOWL) {
-    for (int k = 0; k < c.n_terrains; k++)
+    // Each bowl twice, on two mocap bodies that move together. terrain<k>: the whole heightfield,
+    // which the rat collides with, made invisible (alpha 0, no material) so that rangefinders skip
+    // it. terrain<k>_tiles: the same surface cut into BOWL_TILES^2 tiles that collide with nothing
+    // and are what rays (and the viewer) see. MuJoCo 2.2's ray-heightfield test checks every
+    // triangle in the bounding rectangle of the ray's path through the field's bounding box
+    // [0, max height], so a ray across the whole bowl tested up to 80,000 triangles (80 % of the
+    // task's time); a tile is offset to its lowest point and scaled to its own height range, so a
+    // ray only searches the tiles whose height band it passes through, over the tile's rectangle.
+    // Tiles share their edge rows and each one's base reaches BOWL_BASE below the field's zero, so
+    // the surface and the solid below it are the whole field's: a ray from above the ground reads
+    // the same distance (to float rounding; one starting inside the ground may not).
+    const double half = BOWL_SIZE / BOWL_TILES;
+    for (int k = 0; k < c.n_terrains; k++) {
       sb_add(&a, "<body name=\"terrain%d\" mocap=\"true\" pos=\"0 0 %g\"><geom name=\"terrain%d\" "
-                 "type=\"hfield\" hfield=\"bowl%d\" material=\"grid\" contype=\"0\" "
+                 "type=\"hfield\" hfield=\"bowl%d\" rgba=\"0 0 0 0\" contype=\"0\" "
                  "conaffinity=\"1\"/></body>", k, PARK_Z, k, k);
+      // (massless like terrain<k>; explicit because the compiler cannot place a centre of mass
+      // among massless offset geoms)
+      sb_add(&a, "<body name=\"terrain%d_tiles\" mocap=\"true\" pos=\"0 0 %g\"><inertial "
+                 "pos=\"0 0 0\" mass=\"0\" diaginertia=\"0 0 0\"/>", k, PARK_Z);
+      for (int ti = 0; ti < BOWL_TILES * BOWL_TILES; ti++) {
+        double lo = BOWL_H * tile_lo[k][ti];
+        double x = -BOWL_SIZE + (2 * (ti % BOWL_TILES) + 1) * half;
+        double y = -BOWL_SIZE + (2 * (ti / BOWL_TILES) + 1) * half;
+        sb_add(&a, "<geom type=\"hfield\" hfield=\"bowl%d_%d\" pos=\"%.17g %.17g %.17g\" "
+                   "material=\"bowlgrid\" contype=\"0\" conaffinity=\"0\"/>", k, ti, x, y, lo);
+      }
+      sb_add(&a, "</body>");
+    }
   }
   if (kind == K_MAZE) {
     c.n_walls = (MAZE_N + 1) * MAZE_N * 2;
@@ -724,7 +799,10 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
   char* scene = a.oom ? NULL : rat_scene(name, a.s, err, err_sz);
   int oom = a.oom;
   free(a.s);
-  if (!scene) return oom ? am_err(err, err_sz, "out of memory") : -1;
+  if (!scene) {
+    free(bowls);
+    return oom ? am_err(err, err_sz, "out of memory") : -1;
+  }
   if (kind == K_BOWL) {
     // the bowls' hfield assets: an <asset> block right after <mujoco ...>
     char* gt = strstr(scene, "<mujoco");
@@ -732,20 +810,44 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
     sbuf h = {0};
     if (gt) {
       sb_add(&h, "%.*s<asset>", (int)(gt + 1 - scene), scene);
-      for (int k = 0; k < c.n_terrains; k++)
-        sb_add(&h, "<hfield name=\"bowl%d\" nrow=\"201\" ncol=\"201\" size=\"6 6 0.5 0.1\"/>", k);
-      sb_add(&h, "</asset>%s", gt + 1);
+      sb_add(&h, "<material name=\"bowlgrid\" texture=\"grid\" texrepeat=\"%g %g\" "
+                 "reflectance=\"0.05\"/>", 40.0 / BOWL_TILES, 40.0 / BOWL_TILES);
+      for (int k = 0; k < c.n_terrains; k++) {
+        sb_add(&h, "<hfield name=\"bowl%d\" nrow=\"%d\" ncol=\"%d\" size=\"%g %g %g %g\"/>", k, NB,
+               NB, BOWL_SIZE, BOWL_SIZE, BOWL_H, BOWL_BASE);
+        // a tile: offset to its lowest point, elevation range its own, base down to the bowl's
+        for (int ti = 0; ti < BOWL_TILES * BOWL_TILES; ti++) {
+          double lo = BOWL_H * tile_lo[k][ti], hi = BOWL_H * tile_hi[k][ti];
+          sb_add(&h, "<hfield name=\"bowl%d_%d\" nrow=\"%d\" ncol=\"%d\" size=\"%.17g %.17g "
+                     "%.17g %.17g\"/>", k, ti, TN + 1, TN + 1, BOWL_SIZE / BOWL_TILES,
+                 BOWL_SIZE / BOWL_TILES, hi - lo > 1e-4 ? hi - lo : 1e-4, lo + BOWL_BASE);
+        }
+      }
+      // The tiles collide with nothing, but MuJoCo's broadphase pairs every body with the world's
+      // geoms and with any body holding a heightfield, then tests those pairs geom by geom:
+      // excluding the tile bodies from those pairs skips the tiles at once.
+      sb_add(&h, "</asset><contact>");
+      for (int k = 0; k < c.n_terrains; k++) {
+        sb_add(&h, "<exclude body1=\"world\" body2=\"terrain%d_tiles\"/>", k);
+        for (int j = 0; j < c.n_terrains; j++)
+          sb_add(&h, "<exclude body1=\"terrain%d\" body2=\"terrain%d_tiles\"/>", j, k);
+      }
+      sb_add(&h, "</contact>%s", gt + 1);
     }
     free(scene);
     if (!gt || h.oom) {
       free(h.s);
+      free(bowls);
       return am_err(err, err_sz, "task %s: cannot build the scene", name);
     }
     scene = h.s;
   }
   am_model* model = am_model_load_string(scene, am_bodies_dir(), name, err, err_sz);
   free(scene);
-  if (!model) return -1;
+  if (!model) {
+    free(bowls);
+    return -1;
+  }
   t->model = model;  // amt_create frees it on failure from here
   mjModel* m = model->m;
 
@@ -779,12 +881,27 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
   for (int k = 0; k < (kind == K_BOWL ? c.n_terrains : 0); k++) {
     snprintf(nm, sizeof nm, "terrain%d", k);
     c.terrain_mocap[k] = m->body_mocapid[mj_name2id(m, mjOBJ_BODY, nm)];
-    am_rng rng;
-    am_rng_seed(&rng, (uint64_t)terrain_seed, (uint64_t)k);
+    snprintf(nm, sizeof nm, "terrain%d_tiles", k);
+    c.tiles_mocap[k] = m->body_mocapid[mj_name2id(m, mjOBJ_BODY, nm)];
+    // the terrain's elevations in metres: the collision field's data x BOWL_H; a tile's data is
+    // its part of that, less its lowest point (its geom's z), over its own height range
+    const float* bowl = bowls + (size_t)k * NB * NB;
     snprintf(nm, sizeof nm, "bowl%d", k);
     int hf = mj_name2id(m, mjOBJ_HFIELD, nm);
-    make_bowl(m->hfield_data + m->hfield_adr[hf], m->hfield_nrow[hf], m->hfield_size[4 * hf], &rng);
+    memcpy(m->hfield_data + m->hfield_adr[hf], bowl, sizeof(float) * (size_t)NB * NB);
+    for (int ti = 0; ti < BOWL_TILES * BOWL_TILES; ti++) {
+      snprintf(nm, sizeof nm, "bowl%d_%d", k, ti);
+      hf = mj_name2id(m, mjOBJ_HFIELD, nm);
+      const double lo = BOWL_H * tile_lo[k][ti];
+      const double range = m->hfield_size[4 * hf + 2];
+      float* td = m->hfield_data + m->hfield_adr[hf];
+      int r0 = ti / BOWL_TILES * TN, c0 = ti % BOWL_TILES * TN;
+      for (int r = 0; r <= TN; r++)
+        for (int cc = 0; cc <= TN; cc++)
+          td[r * (TN + 1) + cc] = (float)((BOWL_H * bowl[(size_t)(r0 + r) * NB + c0 + cc] - lo) / range);
+    }
   }
+  free(bowls);
   if (kind == K_TAP) c.orb_mocap = m->body_mocapid[mj_name2id(m, mjOBJ_BODY, "orb")];
 
   const int frame_skip = 10;  // 0.02 s control period at 2 ms physics (50 Hz, as in the paper)
