@@ -32,6 +32,10 @@ typedef struct worker {
 
 struct am_pool {
   const am_task* task;
+  // The same model with sensors disabled, for the physics steps of a control step whose sensor
+  // values nobody reads (all but the last); NULL when there is nothing to save. Sensors never feed
+  // back into the dynamics, so the trajectory is identical.
+  mjModel* m_nosensor;
   int n, nthreads, started, export_state;  // started: threads running, caller included
   env_slot* slots;
   worker* workers;
@@ -105,7 +109,7 @@ static void env_step(struct am_pool* p, int i) {
   for (int k = 0; k < t->frame_skip; k++) {
     if (t->substep) t->substep(t, e);
     double t0 = d->time;
-    mj_step(m, d);
+    mj_step(p->m_nosensor && k + 1 < t->frame_skip ? p->m_nosensor : m, d);
     s->physics_steps++;
     // MuJoCo resets the data itself on a bad qpos/qvel/qacc (time jumps back); both count as bad.
     if (d->time < t0 || am_state_is_bad(m, d)) {
@@ -275,6 +279,15 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
   p->nthreads = cfg->num_threads < cfg->num_envs ? cfg->num_threads : cfg->num_envs;
   p->export_state = cfg->export_state;
   p->nq = m->nq, p->nv = m->nv, p->na = m->na, p->nu = m->nu, p->ns = m->nsensordata;
+  if (t->frame_skip > 1 && m->nsensor > 0 && !(m->opt.disableflags & mjDSBL_SENSOR)) {
+    p->m_nosensor = mj_copyModel(NULL, m);
+    if (!p->m_nosensor) {
+      free(p);
+      am_err(err, err_sz, "env pool: out of memory copying the model");
+      return NULL;
+    }
+    p->m_nosensor->opt.disableflags |= mjDSBL_SENSOR;
+  }
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv_start, NULL);
   pthread_cond_init(&p->cv_done, NULL);
@@ -394,6 +407,7 @@ void am_pool_free(am_pool* p) {
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
   free(p->slots);
   free(p->workers);
+  if (p->m_nosensor) mj_deleteModel(p->m_nosensor);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv_start);
   pthread_cond_destroy(&p->cv_done);

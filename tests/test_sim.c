@@ -198,6 +198,39 @@ static void test_frame_skip_exact(void** state) {
   amt_destroy(&t);
 }
 
+// The pool skips sensor computation on all but the last physics step of a control step; the
+// trajectory and the observation must equal full mj_steps bit for bit.
+static void test_sensors_on_last_substep_only(void** state) {
+  am_model* model = am_model_load_string(sensor_xml, NULL, "sensors", err, sizeof err);
+  if (!model) fail_msg("%s", err);
+  am_task t;
+  assert_int_equal(am_body_task_init(&t, model, 4, 0, 0.05, err, sizeof err), 0);
+  am_pool_config cfg = {.num_envs = 2, .num_threads = 1, .seed = 3, .export_state = 1};
+  am_pool* p = am_pool_create(&t, &cfg, err, sizeof err);
+  if (!p) fail_msg("%s", err);
+  const mjModel* m = model->m;
+  am_env* e = am_pool_env(p, 1);
+  mjData* ref = mj_makeData(m);
+  mj_copyData(ref, m, e->d);
+  am_batch* b = am_pool_batch(p);
+  float want[32];
+  for (int step = 0; step < 200; step++) {
+    for (int i = 0; i < 2; i++) b->actions[i] = 0.5f * (float)sin(0.1 * step + i);
+    ref->ctrl[0] = b->actions[1];
+    for (int k = 0; k < 4; k++) mj_step(m, ref);
+    am_pool_step(p);
+    assert_memory_equal(e->d->qpos, ref->qpos, sizeof(mjtNum) * m->nq);
+    assert_memory_equal(b->sensordata + m->nsensordata, ref->sensordata,
+                        sizeof(mjtNum) * m->nsensordata);
+    am_body_observe(m, ref, want);
+    assert_memory_equal(b->obs + t.obs_dim, want, sizeof(float) * t.obs_dim);
+  }
+  mj_deleteData(ref);
+  am_pool_free(p);
+  t.destroy(&t);
+  am_model_free(model);
+}
+
 static void test_auto_reset(void** state) {
   am_task t;
   make_body_task(&t, "reacher", 2, 5);
@@ -394,6 +427,7 @@ int main(void) {
       cmocka_unit_test(test_obs_groups_from_sensors),
       cmocka_unit_test(test_obs_groups_without_sensors),
       cmocka_unit_test(test_frame_skip_exact),
+      cmocka_unit_test(test_sensors_on_last_substep_only),
       cmocka_unit_test(test_auto_reset),
       cmocka_unit_test(test_instability),
       cmocka_unit_test(test_determinism_across_threads),
