@@ -46,6 +46,9 @@ const amt_param_def amt_run_params[] = {
     {"target_speed", "1", "target forward speed v* (m/s); reward max(0, 1 - |vx - v*| / v*)"},
     {"reward_floor", "0", "lower bound of the speed reward (the 0 in max(0, ...)); -1 stops "
                           "back-and-forth jitter from paying (mean reward = mean vx / v* below v*)"},
+    {"upright", "1", "1: a positive speed reward is multiplied by escape-bowl's upright factors of "
+                     "torso and pelvis (1 within 30 deg of vertical, 0 upside down), so only "
+                     "running on the feet pays; 0: speed alone (a policy may move on its back)"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_run_gaps_params[] = {
@@ -88,6 +91,7 @@ typedef struct rat_cfg {
   int root_q, root_v, torso, pelvis, head, paws[4], hands[2];
   int body_dim;
   double target_speed, reward_floor;  // reward_floor: run only (0 elsewhere)
+  int run_upright;                     // run: scale positive reward by the upright factors
   // gaps
   double plat[2], gap[2], fall_depth;
   int n_plat;                // mocap ids of platform halves
@@ -405,6 +409,7 @@ static void rat_evaluate(const am_task* t, am_env* e, am_step_result* r) {
     case K_RUN:
     case K_GAPS:
       reward = fmax(c->reward_floor, 1 - fabs(vx - c->target_speed) / c->target_speed);
+      if (c->run_upright && reward > 0) reward *= upright(d, c->torso) * upright(d, c->pelvis);
       if (c->kind == K_GAPS) {
         double x = d->qpos[c->root_q];
         while (s->next_gap < s->n_gaps && x > s->gap_end[s->next_gap]) {
@@ -648,6 +653,10 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
     if (!(c.reward_floor >= -10 && c.reward_floor <= 0))
       return am_err(err, err_sz, "task %s: parameter reward_floor: '%g' must be in [-10, 0]",
                     name, c.reward_floor);
+    if (amt_param_int(info, params, "upright", &c.run_upright, err, err_sz)) return -1;
+    if (c.run_upright != 0 && c.run_upright != 1)
+      return am_err(err, err_sz, "task %s: parameter upright: '%d' must be 0 or 1", name,
+                    c.run_upright);
   }
   if (kind == K_GAPS) {
     if (range_param(info, params, "platform_length", c.plat, err, err_sz) ||

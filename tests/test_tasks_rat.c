@@ -166,6 +166,15 @@ static void check_run_speed(double vstar, const char* param) {
   e->d->qvel[r.v] = vstar;
   e->d->qvel[r.v + 1] = 0;
   assert_float_equal(evaluate(&t, e).reward, 1.0, 1e-6);
+  // On its back the rat earns nothing for speed (upright=1, the default), unless upright=0.
+  set_root_quat(e, &r, 0, 1, 0, 0);  // rolled over: z axis pointing down
+  e->d->qvel[r.v] = vstar;
+  double on_back = evaluate(&t, e).reward;
+  if (param == NULL || strncmp(param, "upright=0", 9)) assert_float_equal(on_back, 0.0, 1e-9);
+  else assert_float_equal(on_back, 1.0, 1e-6);
+  set_root_quat(e, &r, cos(0.35), sin(0.35), 0, 0);  // rolled 40 deg: partly upright
+  double partial = evaluate(&t, e).reward;
+  if (param == NULL || strncmp(param, "upright=0", 9)) assert_true(partial > 0.5 && partial < 1);
   free(obs);
   am_pool_free(p);
   amt_destroy(&t);
@@ -175,7 +184,7 @@ static void check_run_speed(double vstar, const char* param) {
 // the root_vx variable, episodes are truncated (never terminated) exactly at the time limit.
 static void check_run_pool(void) {
   am_task t;
-  make_task(&t, "run", "episode_time=0.3", "target_speed=0.5", NULL);
+  make_task(&t, "run", "episode_time=0.3", "target_speed=0.5", "upright=0", NULL);
   assert_int_equal(t.max_steps, 15);
   am_pool* p = make_pool(&t, 2, 9);
   am_batch* b = am_pool_batch(p);
@@ -208,6 +217,7 @@ static void test_run(void** state) {
   check_run_speed(1.0, NULL);
   check_run_speed(2.0, "target_speed=2");
   check_run_speed(0.4, "target_speed=0.4");
+  check_run_speed(1.0, "upright=0");
   check_run_pool();
 }
 
