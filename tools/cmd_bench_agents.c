@@ -155,6 +155,16 @@ static int make_task(const char* name, am_task* t, char* err, size_t n) {
   return amt_create(t, name, &params, err, n);
 }
 
+// Applies a configuration file (`key = value` lines) to cfg. Returns 0, or 1 after printing why.
+static int load_config(ama_config* cfg, const char* path) {
+  char err[1024];
+  char* text = am_read_text(path, NULL, err, sizeof(err));
+  if (!text) return cli_fail("bench", "%s", err);
+  int rc = ama_config_parse(cfg, text, path, err, sizeof(err));
+  free(text);
+  return rc ? cli_fail("bench", "%s", err) : 0;
+}
+
 int bench_overhead(int argc, char** argv) {
   const char* task_name = "reacher";
   int envs = 64, threads = 2, iters = 30;
@@ -178,16 +188,7 @@ int bench_overhead(int argc, char** argv) {
   char err[1024];
   ama_config cfg;
   ama_config_default(&cfg);
-  if (config_file) {
-    FILE* f = fopen(config_file, "r");
-    if (!f) return cli_fail("bench", "cannot open %s", config_file);
-    static char text[65536];
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    text[n] = 0;
-    fclose(f);
-    if (ama_config_parse(&cfg, text, config_file, err, sizeof(err)))
-      return cli_fail("bench", "%s", err);
-  }
+  if (config_file && load_config(&cfg, config_file)) return 1;
   cfg.num_envs = envs;
   am_task t;
   if (make_task(task_name, &t, err, sizeof(err))) return cli_fail("bench", "%s", err);
@@ -321,16 +322,7 @@ int bench_learn(int argc, char** argv) {
   char err[1024];
   ama_config base;
   ama_config_default(&base);
-  if (config_file) {
-    FILE* f = fopen(config_file, "r");
-    if (!f) return cli_fail("bench", "cannot open %s", config_file);
-    static char text[65536];
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    text[n] = 0;
-    fclose(f);
-    if (ama_config_parse(&base, text, config_file, err, sizeof(err)))
-      return cli_fail("bench", "%s", err);
-  }
+  if (config_file && load_config(&base, config_file)) return 1;
   base.total_steps = (int64_t)steps;
   am_task t;
   if (make_task(task_name, &t, err, sizeof(err))) return cli_fail("bench", "%s", err);
