@@ -264,7 +264,9 @@ static void add_var_markers(amv_view* v, const amv_meta* meta, const amv_episode
     }
     if (iy < 0 || v->scn.ngeom >= v->scn.maxgeom) continue;
     mjtNum pos[3] = {vars[i], vars[iy], iz >= 0 ? vars[iz] : 0};
-    mjtNum size[3] = {0.02 * (v->m->stat.extent > 0.5 ? v->m->stat.extent : 0.5), 0, 0};
+    // 1-2 cm: the scene's extent is the arena's (a 100 m run plane), not the animal's.
+    double ext = v->m->stat.extent < 0.5 ? 0.5 : v->m->stat.extent > 1 ? 1 : v->m->stat.extent;
+    mjtNum size[3] = {0.02 * ext, 0, 0};
     float c[4];
     palette(3 + marker++, c);
     c[3] = 0.6f;
