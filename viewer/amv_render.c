@@ -88,7 +88,15 @@ void amv_view_next_camera(amv_view* v) {
 }
 
 static mjvCamera* current_camera(amv_view* v) {
-  if (v->cam_mode == AMV_CAM_TRACK) return &v->cam_track;
+  if (v->cam_mode == AMV_CAM_TRACK) {
+    // MuJoCo's tracking camera low-pass filters its look-at point, so after a jump in time (a
+    // scrub, a screenshot of a late step) or on a fast animal it trails behind. Looking at the
+    // tracked body's subtree centre of mass directly (d is current: mj_forward ran) never lags.
+    const mjtNum* com = v->d->subtree_com + 3 * v->cam_track.trackbodyid;
+    v->cam_track.type = mjCAMERA_FREE;
+    for (int k = 0; k < 3; k++) v->cam_track.lookat[k] = com[k];
+    return &v->cam_track;
+  }
   if (v->cam_mode >= AMV_CAM_FIXED) {
     v->cam_fixed.type = mjCAMERA_FIXED;
     v->cam_fixed.fixedcamid = v->cam_mode - AMV_CAM_FIXED;
