@@ -72,11 +72,11 @@ int cmd_demo(int argc, char** argv) {
   const char* usage =
       "usage: animat demo [--steps N] [--out DIR] [--envs N] [--threads T] [--seed S]\n"
       "  Trains a recurrent policy (GRU core + GRU motor module, PPO) on the reacher arm\n"
-      "  (Gymnasium Reacher-v4) for N env steps (default 600000, a few minutes on 2 cores), then\n"
+      "  (Gymnasium Reacher-v4) for N env steps (default 1.5M, about a minute on 2 quiet cores), then\n"
       "  compares its mean return with a random policy and a hand-written feedback controller.\n"
       "  The run directory (default runs/demo, replaced by each demo run) keeps the checkpoint\n"
       "  to record and replay.\n";
-  double steps = 600000;
+  double steps = 1500000;
   int envs = 64, threads = 2;
   uint64_t seed = 1;
   const char* out = "runs/demo";
