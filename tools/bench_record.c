@@ -124,7 +124,7 @@ int bench_record(int argc, char** argv) {
   int npos, help;
   int rc = cli_parse(argc, argv, flags, 7, pos, 0, &npos, &help, usage);
   if (rc) return rc;
-  if (help) return printf("%s", usage), 0;
+  if (help) return 0;
   cli_install_interrupt();
   char err[AM_ERR_LEN];
   am_task t;

@@ -121,5 +121,6 @@ int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const c
     char msg[512] = "";
     if (set_value(f, v, msg, sizeof msg)) return usage_error(cmd, usage, "%s%s", msg, "");
   }
+  if (*help) printf("%s", usage);
   return 0;
 }

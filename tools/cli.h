@@ -42,7 +42,8 @@ typedef struct cli_flag {
 } cli_flag;
 
 // Parses argv[1..argc) against flags. Positional arguments are stored in pos (up to max_pos) and
-// counted in *n_pos. "--help"/"-h" sets *help. On a bad flag or value prints
+// counted in *n_pos. "--help"/"-h" prints usage to stdout and sets *help (the caller then returns
+// 0). On a bad flag or value prints
 // "animat <cmd>: <message>" and the usage text to stderr and returns 2; else 0.
 int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const char** pos,
               int max_pos, int* n_pos, int* help, const char* usage);

@@ -82,10 +82,7 @@ static int bench_physics(int argc, char** argv) {
   int npos, help;
   int rc = cli_parse(argc, argv, flags, 7, pos, 0, &npos, &help, usage);
   if (rc) return rc;
-  if (help) {
-    printf("%s", usage);
-    return 0;
-  }
+  if (help) return 0;
   char err[AM_ERR_LEN];
   am_task t;
   amt_params params = {0};

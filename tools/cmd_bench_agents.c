@@ -112,10 +112,7 @@ int bench_gru(int argc, char** argv) {
   int npos, help;
   int rc = cli_parse(argc, argv, flags, 8, pos, 0, &npos, &help, usage);
   if (rc) return rc;
-  if (help) {
-    printf("%s", usage);
-    return 0;
-  }
+  if (help) return 0;
   torch = !no_torch;
   printf("bench gru: one update = forward + BPTT (incl. d input) + Adam; in %d hidden %d T %d B %d\n",
          I, H, T, B);
@@ -181,10 +178,7 @@ int bench_overhead(int argc, char** argv) {
   int npos, help;
   int rc = cli_parse(argc, argv, flags, 5, pos, 0, &npos, &help, usage);
   if (rc) return rc;
-  if (help) {
-    printf("%s", usage);
-    return 0;
-  }
+  if (help) return 0;
   char err[1024];
   ama_config cfg;
   ama_config_default(&cfg);
@@ -315,10 +309,7 @@ int bench_learn(int argc, char** argv) {
   int npos, help;
   int rc = cli_parse(argc, argv, flags, 5, pos, 0, &npos, &help, usage);
   if (rc) return rc;
-  if (help) {
-    printf("%s", usage);
-    return 0;
-  }
+  if (help) return 0;
   char err[1024];
   ama_config base;
   ama_config_default(&base);

@@ -89,10 +89,7 @@ int cmd_demo(int argc, char** argv) {
   int npos, help;
   int rc = cli_parse(argc, argv, flags, 5, pos, 0, &npos, &help, usage);
   if (rc) return rc;
-  if (help) {
-    printf("%s", usage);
-    return 0;
-  }
+  if (help) return 0;
   char err[AM_ERR_LEN];
   am_task t;
   if (amt_create(&t, "reacher", NULL, err, sizeof err)) return cli_fail("demo", "%s", err);

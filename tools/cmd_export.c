@@ -132,7 +132,7 @@ int cmd_export(int argc, char** argv) {
   int npos = 0, help = 0;
   int rc = cli_parse(argc, argv, flags, 4, pos, 2, &npos, &help, usage);
   if (rc) return rc;
-  if (help) return printf("%s", usage), 0;
+  if (help) return 0;
   if (npos != 1 || !out) return cli_fail("export", "give one dataset file and --out DIR"), 2;
   if (in_ranges(eps, 0) < 0) return cli_fail("export", "bad --episodes list '%s'", eps), 2;
   char err[AM_ERR_LEN];

@@ -6,15 +6,13 @@
 #include "cli.h"
 
 int cmd_version(int argc, char** argv) {
-  const char* usage = "usage: animat version\n";
+  const char* usage =
+      "usage: animat version\n\nPrints animat's version and the MuJoCo library it runs on.\n";
   const char* pos[1];
   int npos, help;
   int rc = cli_parse(argc, argv, NULL, 0, pos, 0, &npos, &help, usage);
   if (rc) return rc;
-  if (help) {
-    printf("%s\nPrints animat's version and the MuJoCo library it runs on.\n", usage);
-    return 0;
-  }
+  if (help) return 0;
   printf("animat %s (MuJoCo %d.%d.%d, header %d)\n", ANIMAT_VERSION, mj_version() / 100,
          (mj_version() / 10) % 10, mj_version() % 10, mjVERSION_HEADER);
   return 0;
@@ -111,10 +109,7 @@ int cmd_bodies(int argc, char** argv) {
   int npos, help;
   int rc = cli_parse(argc, argv, NULL, 0, pos, 1, &npos, &help, usage);
   if (rc) return rc;
-  if (help) {
-    printf("%s", usage);
-    return 0;
-  }
+  if (help) return 0;
   if (npos == 1) return describe_body(pos[0]);
   char names[128][64], err[AM_ERR_LEN];
   int n = am_list_bodies(names, 128, err, sizeof err);
@@ -192,10 +187,7 @@ int cmd_tasks(int argc, char** argv) {
   int npos, help;
   int rc = cli_parse(argc, argv, flags, 1, pos, 1, &npos, &help, usage);
   if (rc) return rc;
-  if (help) {
-    printf("%s", usage);
-    return 0;
-  }
+  if (help) return 0;
   if (npos == 1) return describe_task(pos[0], &params);
   int n;
   const amt_info* r = amt_registry(&n);

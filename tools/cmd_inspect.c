@@ -26,7 +26,7 @@ int cmd_inspect(int argc, char** argv) {
   int npos = 0, help = 0;
   int rc = cli_parse(argc, argv, flags, 2, pos, 2, &npos, &help, usage);
   if (rc) return rc;
-  if (help) return printf("%s", usage), 0;
+  if (help) return 0;
   if (npos != 1) return cli_fail("inspect", "give one dataset file"), 2;
   char err[AM_ERR_LEN];
   am_ds_reader* r = am_ds_open(pos[0], err, sizeof err);

@@ -185,10 +185,7 @@ int cmd_record(int argc, char** argv) {
   int rc = cli_parse(argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), pos, 2, &npos, &help,
                      usage);
   if (rc) return rc;
-  if (help) {
-    printf("%s", usage);
-    return 0;
-  }
+  if (help) return 0;
   if (!out) return cli_fail("record", "--out FILE is required"), 2;
   if (random_policy == (npos == 1))
     return cli_fail("record", "give either a checkpoint/run or --random"), 2;

@@ -161,10 +161,7 @@ int cmd_train(int argc, char** argv) {
   int rc = cli_parse(argc, argv, flags, (int)(sizeof(flags) / sizeof(flags[0])), pos, 0, &npos,
                      &help, usage);
   if (rc) return rc;
-  if (help) {
-    printf("%s", usage);
-    return 0;
-  }
+  if (help) return 0;
   seed_given = seed_flag != (uint64_t)-1;
   seed = seed_flag;
   char err[1024];
