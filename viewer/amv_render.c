@@ -513,6 +513,24 @@ typedef struct trace_row {
 
 static float timeline_h(const amv_view* v, amv_rect r) { return 1.1f * line_h(v, r); }
 
+
+// A vertical line from y0 to y1 at every step of the episode with a trial event, coloured by the
+// event's code (the same colours as the legend).
+static void event_lines(const amv_episode* e, int T, float x0, float x1, float span, float y0,
+                        float y1, float alpha) {
+  glBegin(GL_LINES);
+  for (int s = 0; s < T; s++) {
+    int k = first_bit(e->events[s]);
+    if (k < 0) continue;
+    float c[3], x = x0 + (x1 - x0) * s / span;
+    palette(k + 4, c);
+    glColor4f(c[0], c[1], c[2], alpha);
+    glVertex2f(x, y0);
+    glVertex2f(x, y1);
+  }
+  glEnd();
+}
+
 static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e, int t,
                         amv_rect r) {
   begin_panel(r);
@@ -532,17 +550,7 @@ static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e,
   if (T > 0) {
     begin_panel(r);
     glLineWidth(1);
-    glBegin(GL_LINES);
-    for (int s = 0; s < T; s++) {
-      int k = first_bit(e->events[s]);
-      if (k < 0) continue;
-      float c[3], x = x0 + (x1 - x0) * s / span;
-      palette(k + 4, c);
-      glColor4f(c[0], c[1], c[2], 0.7f);
-      glVertex2f(x, bot);
-      glVertex2f(x, top);
-    }
-    glEnd();
+    event_lines(e, T, x0, x1, span, bot, top, 0.7f);
   }
   for (int i = 0; i < n; i++) {
     float ya = top - (i + 1) * rowh, yb = top - i * rowh;
@@ -590,17 +598,7 @@ static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e,
   fill(x0, 0.01f, x1, tl, 0.25f, 0.25f, 0.3f, 1);
   if (T > 0) {
     fill(x0, 0.01f, x0 + (x1 - x0) * t / span, tl, 0.3f, 0.5f, 0.8f, 1);
-    glBegin(GL_LINES);
-    for (int s = 0; s < T; s++) {
-      int k = first_bit(e->events[s]);
-      if (k < 0) continue;
-      float c[3], x = x0 + (x1 - x0) * s / span;
-      palette(k + 4, c);
-      glColor4f(c[0], c[1], c[2], 1);
-      glVertex2f(x, 0.01f);
-      glVertex2f(x, tl);
-    }
-    glEnd();
+    event_lines(e, T, x0, x1, span, 0.01f, tl, 1);
     float xc = x0 + (x1 - x0) * t / span;
     fill(xc - 0.004f, 0.0f, xc + 0.004f, tl + 0.01f, 1, 1, 1, 1);
   }
