@@ -49,6 +49,10 @@ const amt_param_def amt_run_params[] = {
     {"upright", "1", "1: a positive speed reward is multiplied by escape-bowl's upright factors of "
                      "torso and pelvis (1 within 30 deg of vertical, 0 upside down), so only "
                      "running on the feet pays; 0: speed alone (a policy may move on its back)"},
+    {"fall_tilt", "60", "the episode ends (terminated, event 'fall') when the torso's up axis "
+                        "tilts more than this from vertical (deg); 180: never"},
+    {"alive_bonus", "0.2", "reward per step while the episode goes on (not on the falling step), "
+                           "so that staying on the feet pays before running does"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_run_gaps_params[] = {
@@ -92,6 +96,7 @@ typedef struct rat_cfg {
   int body_dim;
   double target_speed, reward_floor;  // reward_floor: run only (0 elsewhere)
   int run_upright;                     // run: scale positive reward by the upright factors
+  double fall_cos, alive_bonus;        // run: cos of the fall tilt; bonus per upright step
   // gaps
   double plat[2], gap[2], fall_depth;
   int n_plat;                // mocap ids of platform halves
@@ -121,7 +126,8 @@ typedef struct rat_state {
 } rat_state;
 
 // event codes per task
-enum { RE_GAP_CROSSED, RE_FALL };                       // run-gaps (run: none)
+enum { RE_GAP_CROSSED, RE_FALL };                       // run-gaps
+enum { RE_RUN_FALL };                                   // run
 enum { RE_ESCAPED };                                    // escape-bowl
 enum { RE_TARGET, RE_ALL };                             // forage-maze
 enum { TE_START, TE_FIRST, TE_SECOND, TE_TOO_SOON, TE_NO_SECOND, TE_REWARD, TE_END };  // two-tap
@@ -410,6 +416,15 @@ static void rat_evaluate(const am_task* t, am_env* e, am_step_result* r) {
     case K_GAPS:
       reward = fmax(c->reward_floor, 1 - fabs(vx - c->target_speed) / c->target_speed);
       if (c->run_upright && reward > 0) reward *= upright(d, c->torso) * upright(d, c->pelvis);
+      if (c->kind == K_RUN) {
+        if (d->xmat[9 * c->torso + 8] < c->fall_cos) {
+          r->terminated = 1;
+          ev |= 1u << RE_RUN_FALL;
+        } else {
+          reward += c->alive_bonus;
+          r->terms[1] = (float)c->alive_bonus;
+        }
+      }
       if (c->kind == K_GAPS) {
         double x = d->qpos[c->root_q];
         while (s->next_gap < s->n_gaps && x > s->gap_end[s->next_gap]) {
@@ -657,6 +672,17 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
     if (c.run_upright != 0 && c.run_upright != 1)
       return am_err(err, err_sz, "task %s: parameter upright: '%d' must be 0 or 1", name,
                     c.run_upright);
+    double tilt;
+    if (amt_param_double(info, params, "fall_tilt", &tilt, err, err_sz) ||
+        amt_param_double(info, params, "alive_bonus", &c.alive_bonus, err, err_sz))
+      return -1;
+    if (!(tilt > 0 && tilt <= 180))
+      return am_err(err, err_sz, "task %s: parameter fall_tilt: '%g' must be in (0, 180] deg",
+                    name, tilt);
+    c.fall_cos = tilt >= 180 ? -2 : cos(tilt * M_PI / 180);
+    if (!(c.alive_bonus >= 0 && c.alive_bonus <= 10))
+      return am_err(err, err_sz, "task %s: parameter alive_bonus: '%g' must be in [0, 10]", name,
+                    c.alive_bonus);
   }
   if (kind == K_GAPS) {
     if (range_param(info, params, "platform_length", c.plat, err, err_sz) ||
@@ -940,7 +966,10 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
   t->obs_dim += task_size;
   if (amt_opts_setup(t, &c.opts, err, err_sz)) return -1;
 
-  const char* term1 = kind == K_BOWL ? "escape" : kind == K_TAP ? "shaping" : NULL;
+  const char* term1 = kind == K_RUN    ? "alive"
+                      : kind == K_BOWL ? "escape"
+                      : kind == K_TAP  ? "shaping"
+                                       : NULL;
   t->n_terms = term1 ? 2 : 1;
   snprintf(t->terms[0], AM_NAME_LEN, "%s", kind == K_RUN || kind == K_GAPS ? "speed"
                                            : kind == K_BOWL ? "upright_escape_rest"
@@ -948,12 +977,17 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
   if (term1) snprintf(t->terms[1], AM_NAME_LEN, "%s", term1);
   if (kind == K_BOWL) snprintf(t->terms[0], AM_NAME_LEN, "upright_x_escape");
   static const char* ev_gaps[] = {"gap_crossed", "fall", NULL};
+  static const char* ev_run[] = {"fall", NULL};
   static const char* ev_bowl[] = {"escaped", NULL};
   static const char* ev_maze[] = {"target_collected", "all_collected", NULL};
   static const char* ev_tap[] = {"trial_start", "touch_first", "touch_second", "too_soon",
                                  "no_second", "reward", "trial_end", NULL};
-  const char** evs = kind == K_GAPS ? ev_gaps : kind == K_BOWL ? ev_bowl : kind == K_MAZE ? ev_maze
-                     : kind == K_TAP ? ev_tap : NULL;
+  const char** evs = kind == K_RUN    ? ev_run
+                     : kind == K_GAPS ? ev_gaps
+                     : kind == K_BOWL ? ev_bowl
+                     : kind == K_MAZE ? ev_maze
+                     : kind == K_TAP  ? ev_tap
+                                      : NULL;
   t->n_events = 0;
   for (; evs && *evs; evs++) snprintf(t->events[t->n_events++], AM_NAME_LEN, "%s", *evs);
   static const char* vars_common[] = {"root_x", "root_y", "root_z", "root_vx"};

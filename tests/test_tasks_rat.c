@@ -132,7 +132,10 @@ static double min_paw_z(const am_env* e, const rat_ids* r) {
 
 static double run_reward(double vx, double vstar) { return fmax(0, 1 - fabs(vx - vstar) / vstar); }
 
+// The speed part of run's reward (terms[0]); the alive bonus (terms[1], default 0.2) comes on top
+// while the torso is within fall_tilt (default 60 deg) of vertical.
 static void check_run_speed(double vstar, const char* param) {
+  const double alive = 0.2;
   am_task t;
   make_task(&t, "run", "init_noise=0", param, NULL);
   am_pool* p = make_pool(&t, 1, 3);
@@ -143,8 +146,11 @@ static void check_run_speed(double vstar, const char* param) {
   const double* torso = e->d->xpos + 3 * r.torso;
   assert_true(head[0] - torso[0] > 0.03);
   assert_true(fabs(head[1] - torso[1]) < 1e-6);
-  assert_int_equal(t.n_terms, 1);
-  assert_int_equal(t.n_events, 0);
+  assert_int_equal(t.n_terms, 2);
+  assert_string_equal(t.terms[0], "speed");
+  assert_string_equal(t.terms[1], "alive");
+  assert_int_equal(t.n_events, 1);
+  assert_string_equal(t.events[0], "fall");
   float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
   t.observe(&t, e, obs);
   assert_float_equal(obs[task_group(&t)], vstar, 1e-6);  // task group: the target speed
@@ -155,9 +161,10 @@ static void check_run_speed(double vstar, const char* param) {
     e->d->qvel[r.v + 2] = -0.3;
     am_step_result res = evaluate(&t, e);
     double want = run_reward(vxs[k], vstar);
-    if (fabs(res.reward - want) > 1e-5)
-      fail_msg("run v*=%g vx=%g: reward %g, want %g", vstar, vxs[k], res.reward, want);
+    if (fabs(res.reward - (want + alive)) > 1e-5)
+      fail_msg("run v*=%g vx=%g: reward %g, want %g", vstar, vxs[k], res.reward, want + alive);
     assert_float_equal(res.terms[0], want, 1e-5);
+    assert_float_equal(res.terms[1], alive, 1e-6);
     assert_int_equal(res.terminated, 0);
     assert_int_equal(res.events, 0u);
   }
@@ -165,16 +172,30 @@ static void check_run_speed(double vstar, const char* param) {
   set_root_quat(e, &r, cos(M_PI / 4), 0, 0, sin(M_PI / 4));  // facing +y
   e->d->qvel[r.v] = vstar;
   e->d->qvel[r.v + 1] = 0;
-  assert_float_equal(evaluate(&t, e).reward, 1.0, 1e-6);
-  // On its back the rat earns nothing for speed (upright=1, the default), unless upright=0.
+  assert_float_equal(evaluate(&t, e).reward, 1.0 + alive, 1e-6);
+  // On its back the rat has fallen: the episode ends (terminated, event "fall") without the
+  // alive bonus, and the speed earns nothing (upright=1, the default) unless upright=0.
+  int upright_on = param == NULL || strncmp(param, "upright=0", 9);
   set_root_quat(e, &r, 0, 1, 0, 0);  // rolled over: z axis pointing down
   e->d->qvel[r.v] = vstar;
-  double on_back = evaluate(&t, e).reward;
-  if (param == NULL || strncmp(param, "upright=0", 9)) assert_float_equal(on_back, 0.0, 1e-9);
-  else assert_float_equal(on_back, 1.0, 1e-6);
+  am_step_result back = evaluate(&t, e);
+  assert_int_equal(back.terminated, 1);
+  assert_int_equal(back.events, ev_bit(&t, "fall"));
+  assert_float_equal(back.terms[1], 0.0, 1e-9);
+  assert_float_equal(back.reward, upright_on ? 0.0 : 1.0, 1e-6);
   set_root_quat(e, &r, cos(0.35), sin(0.35), 0, 0);  // rolled 40 deg: partly upright
-  double partial = evaluate(&t, e).reward;
-  if (param == NULL || strncmp(param, "upright=0", 9)) assert_true(partial > 0.5 && partial < 1);
+  am_step_result partial = evaluate(&t, e);
+  assert_int_equal(partial.terminated, 0);
+  if (upright_on) assert_true(partial.terms[0] > 0.5 && partial.terms[0] < 1);
+  // The fall threshold: tilts of 59 and 61 deg about the y axis (pitch) and the x axis (roll).
+  for (int axis = 0; axis < 2; axis++)
+    for (int k = 0; k < 2; k++) {
+      double half = (k ? 61.0 : 59.0) * M_PI / 360, sn = sin(half);
+      set_root_quat(e, &r, cos(half), axis ? sn : 0, axis ? 0 : sn, 0);
+      am_step_result res = evaluate(&t, e);
+      assert_int_equal(res.terminated, k);
+      assert_float_equal(res.terms[1], k ? 0 : alive, 1e-6);
+    }
   free(obs);
   am_pool_free(p);
   amt_destroy(&t);
@@ -184,7 +205,8 @@ static void check_run_speed(double vstar, const char* param) {
 // the root_vx variable, episodes are truncated (never terminated) exactly at the time limit.
 static void check_run_pool(void) {
   am_task t;
-  make_task(&t, "run", "episode_time=0.3", "target_speed=0.5", "upright=0", NULL);
+  make_task(&t, "run", "episode_time=0.3", "target_speed=0.5", "upright=0", "fall_tilt=180",
+            "alive_bonus=0", NULL);
   assert_int_equal(t.max_steps, 15);
   am_pool* p = make_pool(&t, 2, 9);
   am_batch* b = am_pool_batch(p);
@@ -219,6 +241,45 @@ static void test_run(void** state) {
   check_run_speed(0.4, "target_speed=0.4");
   check_run_speed(1.0, "upright=0");
   check_run_pool();
+}
+
+// Through the pool, a fall ends the episode as terminated (not truncated) with the fall event, and
+// the env starts again standing; fall_tilt=180 never ends it. Bad values name the parameter.
+static void test_run_fall(void** state) {
+  (void)state;
+  for (int never = 0; never < 2; never++) {
+    am_task t;
+    make_task(&t, "run", "init_noise=0", never ? "fall_tilt=180" : "fall_tilt=45", NULL);
+    am_pool* p = make_pool(&t, 1, 4);
+    am_batch* b = am_pool_batch(p);
+    am_env* e = am_pool_env(p, 0);
+    rat_ids r = rat_lookup(e->m);
+    memset(b->actions, 0, sizeof(float) * (size_t)t.act_dim);
+    am_pool_step(p);
+    assert_int_equal(b->terminated[0], 0);
+    set_root_quat(e, &r, cos(M_PI / 4), sin(M_PI / 4), 0, 0);  // on its side: 90 deg
+    am_pool_step(p);
+    assert_int_equal(b->terminated[0], !never);
+    assert_int_equal(b->truncated[0], 0);
+    assert_int_equal(b->events[0], never ? 0u : ev_bit(&t, "fall"));
+    if (!never) {
+      assert_int_equal(b->ep_step[0], 1);  // the fallen episode's last step
+      assert_true(e->d->xmat[9 * r.torso + 8] > 0.99);  // reset: standing again
+    }
+    am_pool_free(p);
+    amt_destroy(&t);
+  }
+  const char* bad[][2] = {{"fall_tilt=0", "fall_tilt"},
+                          {"fall_tilt=200", "fall_tilt"},
+                          {"alive_bonus=-1", "alive_bonus"}};
+  for (int k = 0; k < 3; k++) {
+    amt_params p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(amt_params_add(&p, bad[k][0], err, sizeof err), 0);
+    am_task t;
+    assert_int_equal(amt_create(&t, "run", &p, err, sizeof err), -1);
+    if (!strstr(err, bad[k][1])) fail_msg("error for %s does not name it: %s", bad[k][0], err);
+  }
 }
 
 //---------------------------------- run-gaps ------------------------------------------------------
@@ -989,6 +1050,7 @@ static void test_two_tap_pool(void** state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run),
+      cmocka_unit_test(test_run_fall),
       cmocka_unit_test(test_run_gaps_course),
       cmocka_unit_test(test_run_gaps_fall_and_limit),
       cmocka_unit_test(test_escape_bowl),
