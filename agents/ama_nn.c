@@ -4,6 +4,7 @@
 #include "ama_nn.h"
 
 #include "am_sim.h"  // am_err
+#include "ama_gemm.h"
 
 #include <cblas.h>
 #undef I  // OpenBLAS pulls in <complex.h>; I is a size here
@@ -119,6 +120,32 @@ void ama_linear_backward(float* dx, float* dW, float* db, const float* dy, const
   if (dx && I > 0)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, O, 1.0f, dy, O, W, I,
                 accumulate_dx ? 1.0f : 0.0f, dx, I);
+}
+
+// The same two products for the cells, through ama_gemm with the cache's packing buffer.
+static void lin_fwd(float* y, const float* x, const float* W, const float* b, int N, int I, int O,
+                    float* pack) {
+  if (N <= 0) return;
+  if (b)
+    for (int n = 0; n < N; n++) memcpy(y + (size_t)n * O, b, sizeof(float) * O);
+  ama_gemm_pack(I, O, W, I, 1, pack);
+  ama_gemm(N, O, I, x, I, 1, pack, b ? 1.0f : 0.0f, y, O);
+}
+
+static void lin_bwd(float* dx, float* dW, float* db, const float* dy, const float* x,
+                    const float* W, int N, int I, int O, float* pack) {
+  if (N <= 0) return;
+  if (dW) {  // dW (O x I) += dy^T x: A = dy read transposed
+    ama_gemm_pack(N, I, x, I, 0, pack);
+    ama_gemm(O, I, N, dy, 1, O, pack, 1.0f, dW, I);
+  }
+  if (db)
+    for (int n = 0; n < N; n++)
+      for (int o = 0; o < O; o++) db[o] += dy[(size_t)n * O + o];
+  if (dx) {  // dx (N x I) = dy W
+    ama_gemm_pack(O, I, W, I, 0, pack);
+    ama_gemm(N, I, O, dy, O, 1, pack, 0.0f, dx, I);
+  }
 }
 
 //---------------------------------- cells ---------------------------------------------------------
@@ -259,8 +286,17 @@ int ama_cell_cache_alloc(ama_cell_cache* k, const ama_cell* c, int T_max, int B_
   k->ds = calloc((size_t)B_max * S, sizeof(float));
   k->hin = calloc(TB * H, sizeof(float));
   k->tmp = calloc((size_t)B_max * (GH > S ? GH : S), sizeof(float));
+  // the packed right-hand operands: weights (either way round) and the inputs of the weight
+  // gradients (all T*B rows of x or of the recurrent operand)
+  size_t I = (size_t)c->cfg.in, np = 0;
+  size_t sizes[6] = {ama_gemm_pack_size((int)I, (int)GH), ama_gemm_pack_size((int)GH, (int)I),
+                     ama_gemm_pack_size((int)TB, (int)I), ama_gemm_pack_size((int)H, (int)GH),
+                     ama_gemm_pack_size((int)GH, (int)H), ama_gemm_pack_size((int)TB, (int)H)};
+  for (int i = 0; i < 6; i++) np = sizes[i] > np ? sizes[i] : np;
+  size_t bytes = (np * sizeof(float) + 63) / 64 * 64;
+  k->pack = aligned_alloc(64, bytes ? bytes : 64);
   if (!k->px || !k->ph || !k->act || !k->s_in || !k->s_out || !k->y || !k->dGx || !k->dGh ||
-      !k->ds || !k->hin || !k->tmp) {
+      !k->ds || !k->hin || !k->tmp || !k->pack) {
     ama_cell_cache_free(k);
     return am_err(err, err_sz, "out of memory for a cell cache (T=%d B=%d)", T_max, B_max);
   }
@@ -279,6 +315,7 @@ void ama_cell_cache_free(ama_cell_cache* k) {
   free(k->ds);
   free(k->hin);
   free(k->tmp);
+  free(k->pack);
   memset(k, 0, sizeof(*k));
 }
 
@@ -398,7 +435,7 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
   const float* Wx = p->w + p->t[c->iWx].offset;
   const float* bx = p->w + p->t[c->ibx].offset;
   // input side for all T*B rows at once
-  ama_linear_forward(k->px, x, Wx, bx, T * B, I, GH, 0);
+  lin_fwd(k->px, x, Wx, bx, T * B, I, GH, k->pack);
   if (c->cfg.type == AMA_CELL_MLP) {
     size_t n = (size_t)T * B * H;
     for (size_t i = 0; i < n; i++) k->y[i] = ftanh(k->px[i]);
@@ -409,6 +446,7 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
   const float* bh = c->ibh >= 0 ? p->w + p->t[c->ibh].offset : NULL;
   const float alpha = c->cfg.type == AMA_CELL_RNN ? c->cfg.dt / c->cfg.tau : 0.0f;
   const float nscale = c->cfg.type == AMA_CELL_RNN ? sqrtf(2.0f * alpha) * c->cfg.noise : 0.0f;
+  ama_gemm_pack(H, GH, Wh, H, 1, k->pack);  // Wh^T, once for all T steps
   for (int t = 0; t < T; t++) {
     float* s_in = k->s_in + (size_t)t * B * S;
     float* s_out = k->s_out + (size_t)t * B * S;
@@ -431,7 +469,9 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
         memcpy(hb, sb, sizeof(float) * H);  // h is the first H of the state (lstm: h, c)
     }
     float* ph = k->ph + (size_t)t * B * GH;
-    ama_linear_forward(ph, hin, Wh, bh, B, H, GH, 0);
+    if (bh)
+      for (int b = 0; b < B; b++) memcpy(ph + (size_t)b * GH, bh, sizeof(float) * GH);
+    ama_gemm(B, GH, H, hin, H, 1, k->pack, bh ? 1.0f : 0.0f, ph, GH);
     const float* px = k->px + (size_t)t * B * GH;
     float* act = k->act + (size_t)t * B * GH;
     float* y = k->y + (size_t)t * B * H;
@@ -477,10 +517,11 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
   if (c->cfg.type == AMA_CELL_MLP) {
     size_t n = (size_t)T * B * H;
     for (size_t i = 0; i < n; i++) k->dGx[i] = dy[i] * (1.0f - k->y[i] * k->y[i]);
-    ama_linear_backward(dx, dWx, dbx, k->dGx, x, Wx, T * B, I, GH, 0);
+    lin_bwd(dx, dWx, dbx, k->dGx, x, Wx, T * B, I, GH, k->pack);
     return;
   }
   const float* Wh = cell_Wh(c, p);
+  ama_gemm_pack(GH, H, Wh, H, 0, k->pack);  // Wh, once for all T steps
   const float alpha = c->cfg.type == AMA_CELL_RNN ? c->cfg.dt / c->cfg.tau : 0.0f;
   const int shared = c->cfg.type != AMA_CELL_GRU;  // dGh == dGx except for the GRU
   memset(k->ds, 0, sizeof(float) * B * S);
@@ -522,16 +563,10 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
           break;
       }
     }
-    // recurrent path: d hin = dGh Wh  (B x GH) x (GH x H)
+    // recurrent path: d hin = dGh Wh  (B x GH) x (GH x H), into the first H of each state row
+    // (lstm: the h part; its c part is filled below)
     float* dhin = k->ds;  // reuse: ds is consumed above
-    if (S == H) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, GH, 1.0f, dGh, GH, Wh, H, 0.0f,
-                  dhin, H);
-    } else {  // lstm: h part of the state only; build into a strided layout
-      for (int b = 0; b < B; b++)
-        cblas_sgemv(CblasRowMajor, CblasTrans, GH, H, 1.0f, Wh, H, dGh + (size_t)b * GH, 1, 0.0f,
-                    dhin + (size_t)b * S, 1);
-    }
+    ama_gemm(B, H, GH, dGh, GH, 1, k->pack, 0.0f, dhin, S);
     for (int b = 0; b < B; b++) {
       float m = mask ? mask[(size_t)t * B + b] : 1.0f;
       float* dsb = k->ds + (size_t)b * S;
@@ -549,14 +584,14 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
     }
   }
   // parameter gradients over all T*B rows at once
-  ama_linear_backward(dx, dWx, dbx, k->dGx, x, Wx, T * B, I, GH, 0);
+  lin_bwd(dx, dWx, dbx, k->dGx, x, Wx, T * B, I, GH, k->pack);
   float* dbh = c->ibh >= 0 ? p->g + p->t[c->ibh].offset : NULL;
   const float* dGh = shared ? k->dGx : k->dGh;
   float* dWh = p->g + p->t[c->iWh].offset;
   if (c->Wh_eff) {
     float* dWe = c->Wh_eff + (size_t)H * H;
     memset(dWe, 0, sizeof(float) * H * H);
-    ama_linear_backward(NULL, dWe, NULL, dGh, k->hin, Wh, T * B, H, GH, 0);
+    lin_bwd(NULL, dWe, NULL, dGh, k->hin, Wh, T * B, H, GH, k->pack);
     const float* W = p->w + p->t[c->iWh].offset;
     for (int i = 0; i < H; i++)
       for (int j = 0; j < H; j++) {
@@ -565,7 +600,7 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
         dWh[q] += dWe[q] * c->sign[j] * sg;
       }
   } else {
-    ama_linear_backward(NULL, dWh, dbh, dGh, k->hin, Wh, T * B, H, GH, 0);
+    lin_bwd(NULL, dWh, dbh, dGh, k->hin, Wh, T * B, H, GH, k->pack);
   }
 }
 

@@ -126,6 +126,7 @@ typedef struct ama_cell_cache {
   float* ds;    // d state carried back                  (B x S)
   float* hin;   // the recurrent operand per step (h_prev, or relu(x_prev) for rnn) (T x B x H)
   float* tmp;   // (B x G*H)
+  float* pack;  // a right-hand operand packed for ama_gemm (64-byte aligned)
 } ama_cell_cache;
 
 int ama_cell_cache_alloc(ama_cell_cache* k, const ama_cell* c, int T_max, int B_max, char* err,

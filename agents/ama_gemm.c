@@ -1,0 +1,122 @@
+// ama_gemm.c: packed-panel matrix products for the recurrent cells. See ama_gemm.h.
+//
+// A register-blocked micro-kernel computes an MR x NR tile of C (MR = 6 rows, NR = 32 columns:
+// 12 accumulators of 16 floats) over a block of KC values of k, broadcasting one element of A per
+// row and reading two vectors of the packed panel per k. The k loop is cut into blocks of KC so that
+// the panel's block (KC x NR floats, 16 KiB) stays in L1 while the kernel walks down the rows of A.
+// Written with GCC's vector extensions and compiled for AVX-512, AVX2+FMA and baseline x86-64
+// (picked at load time); the file is compiled with FMA contraction on, so machines with and without
+// FMA round differently, but on one machine the bits depend only on the inputs.
+#include "ama_gemm.h"
+
+#include <string.h>
+
+#define NR AMA_GEMM_NR
+#define MR 6
+#define KC 128
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define GEMM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define GEMM_CLONES
+#endif
+
+size_t ama_gemm_pack_size(int K, int N) {
+  size_t panels = (size_t)(N + NR - 1) / NR;
+  return panels * NR * (size_t)(K > 0 ? K : 0);
+}
+
+void ama_gemm_pack(int K, int N, const float* b, size_t ldb, int trans, float* dst) {
+  for (int j0 = 0; j0 < N; j0 += NR) {
+    float* p = dst + (size_t)(j0 / NR) * K * NR;
+    int nc = N - j0 < NR ? N - j0 : NR;
+    if (!trans) {
+      for (int k = 0; k < K; k++) {
+        memcpy(p + (size_t)k * NR, b + (size_t)k * ldb + j0, sizeof(float) * nc);
+        if (nc < NR) memset(p + (size_t)k * NR + nc, 0, sizeof(float) * (NR - nc));
+      }
+    } else {
+      if (nc < NR) memset(p, 0, sizeof(float) * (size_t)K * NR);
+      for (int j = 0; j < nc; j++) {
+        const float* row = b + (size_t)(j0 + j) * ldb;
+        for (int k = 0; k < K; k++) p[(size_t)k * NR + j] = row[k];
+      }
+    }
+  }
+}
+
+// One MR x NR tile (mr rows, nc valid columns) over kc values of k. load: start from C, else 0.
+static inline __attribute__((always_inline)) void tile(int mr, int kc, const float* a, size_t rsa,
+                                                       size_t csa, const float* bp, float* c,
+                                                       size_t ldc, int nc, int load) {
+  v16 acc[MR][2];
+  float buf[MR][NR];
+  for (int r = 0; r < mr; r++) {
+    if (!load) {
+      acc[r][0] = (v16){0};
+      acc[r][1] = (v16){0};
+    } else if (nc == NR) {
+      acc[r][0] = *(const v16u*)(c + r * ldc);
+      acc[r][1] = *(const v16u*)(c + r * ldc + 16);
+    } else {
+      memset(buf[r], 0, sizeof buf[r]);
+      memcpy(buf[r], c + r * ldc, sizeof(float) * nc);
+      acc[r][0] = *(const v16u*)buf[r];
+      acc[r][1] = *(const v16u*)(buf[r] + 16);
+    }
+  }
+  for (int k = 0; k < kc; k++) {
+    const v16 b0 = *(const v16*)(bp + (size_t)k * NR);
+    const v16 b1 = *(const v16*)(bp + (size_t)k * NR + 16);
+    const float* ak = a + k * csa;
+    for (int r = 0; r < mr; r++) {
+      const float av = ak[r * rsa];
+      acc[r][0] += av * b0;
+      acc[r][1] += av * b1;
+    }
+  }
+  for (int r = 0; r < mr; r++) {
+    if (nc == NR) {
+      *(v16u*)(c + r * ldc) = acc[r][0];
+      *(v16u*)(c + r * ldc + 16) = acc[r][1];
+    } else {
+      *(v16u*)buf[r] = acc[r][0];
+      *(v16u*)(buf[r] + 16) = acc[r][1];
+      memcpy(c + r * ldc, buf[r], sizeof(float) * nc);
+    }
+  }
+}
+
+GEMM_CLONES void ama_gemm(int M, int N, int K, const float* a, size_t rsa, size_t csa,
+                          const float* bp, float beta, float* c, size_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (beta == 0)
+      for (int i = 0; i < M; i++) memset(c + (size_t)i * ldc, 0, sizeof(float) * N);
+    return;
+  }
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = K - k0 < KC ? K - k0 : KC;
+    const int load = k0 > 0 || beta != 0;
+    for (int j0 = 0; j0 < N; j0 += NR) {
+      const int nc = N - j0 < NR ? N - j0 : NR;
+      const float* panel = bp + (size_t)(j0 / NR) * K * NR + (size_t)k0 * NR;
+      for (int i0 = 0; i0 < M; i0 += MR) {
+        const float* ai = a + i0 * rsa + k0 * csa;
+        float* ci = c + i0 * ldc + j0;
+        // constant row counts, so that each case is unrolled in full
+        switch (M - i0 < MR ? M - i0 : MR) {
+          case 6: tile(6, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
+          case 5: tile(5, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
+          case 4: tile(4, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
+          case 3: tile(3, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
+          case 2: tile(2, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
+          default: tile(1, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
+        }
+      }
+    }
+  }
+}
