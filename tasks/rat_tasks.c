@@ -51,8 +51,7 @@ const amt_param_def amt_run_params[] = {
                      "running on the feet pays; 0: speed alone (a policy may move on its back)"},
     {"fall_tilt", "60", "the episode ends (terminated, event 'fall') when the torso's up axis "
                         "tilts more than this from vertical (deg); 180: never"},
-    {"alive_bonus", "0.2", "reward per step while the episode goes on (not on the falling step), "
-                           "so that staying on the feet pays before running does"},
+    {"alive_bonus", "0", "reward per step while the episode goes on (not on the falling step)"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_run_gaps_params[] = {
