@@ -132,11 +132,12 @@ static void lin_fwd(float* y, const float* x, const float* W, const float* b, in
   ama_gemm(N, O, I, x, I, 1, pack, b ? 1.0f : 0.0f, y, O);
 }
 
-static void lin_bwd(float* dx, float* dW, float* db, const float* dy, const float* x,
+// x has row stride ldx (>= I).
+static void lin_bwd(float* dx, float* dW, float* db, const float* dy, const float* x, size_t ldx,
                     const float* W, int N, int I, int O, float* pack) {
   if (N <= 0) return;
   if (dW) {  // dW (O x I) += dy^T x: A = dy read transposed
-    ama_gemm_pack(N, I, x, I, 0, pack);
+    ama_gemm_pack(N, I, x, ldx, 0, pack);
     ama_gemm(O, I, N, dy, 1, O, pack, 1.0f, dW, I);
   }
   if (db)
@@ -280,11 +281,14 @@ int ama_cell_cache_alloc(ama_cell_cache* k, const ama_cell* c, int T_max, int B_
   k->act = calloc(TB * GH, sizeof(float));
   k->s_in = calloc(TB * S, sizeof(float));
   k->s_out = calloc(TB * S, sizeof(float));
-  k->y = calloc(TB * H, sizeof(float));
+  // A GRU's output is its state (y aliases s_out); the recurrent operand of GRU and LSTM is the
+  // first H of the incoming state (read from s_in with its row stride): only the rate RNN (relu)
+  // needs its own hin.
+  k->y = c->cfg.type == AMA_CELL_GRU ? k->s_out : calloc(TB * H, sizeof(float));
   k->dGx = calloc(TB * GH, sizeof(float));
   k->dGh = calloc(TB * GH, sizeof(float));
   k->ds = calloc((size_t)B_max * S, sizeof(float));
-  k->hin = calloc(TB * H, sizeof(float));
+  k->hin = c->cfg.type == AMA_CELL_RNN ? calloc(TB * H, sizeof(float)) : k->s_in;
   k->tmp = calloc((size_t)B_max * (GH > S ? GH : S), sizeof(float));
   // the packed right-hand operands: weights (either way round) and the inputs of the weight
   // gradients (all T*B rows of x or of the recurrent operand)
@@ -309,11 +313,11 @@ void ama_cell_cache_free(ama_cell_cache* k) {
   free(k->act);
   free(k->s_in);
   free(k->s_out);
-  free(k->y);
+  if (k->y != k->s_out) free(k->y);
   free(k->dGx);
   free(k->dGh);
   free(k->ds);
-  free(k->hin);
+  if (k->hin != k->s_in) free(k->hin);
   free(k->tmp);
   free(k->pack);
   memset(k, 0, sizeof(*k));
@@ -459,19 +463,19 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
       else
         for (int i = 0; i < S; i++) d[i] = m * prev[(size_t)b * S + i];
     }
-    float* hin = k->hin + (size_t)t * B * H;
-    for (int b = 0; b < B; b++) {
-      const float* sb = s_in + (size_t)b * S;
-      float* hb = hin + (size_t)b * H;
-      if (c->cfg.type == AMA_CELL_RNN)
-        for (int i = 0; i < H; i++) hb[i] = sb[i] > 0 ? sb[i] : 0;
-      else
-        memcpy(hb, sb, sizeof(float) * H);  // h is the first H of the state (lstm: h, c)
+    // the recurrent operand: relu(x) for the rate RNN, else h, the first H of each state row
+    const float* hin = s_in;
+    size_t ldh = (size_t)S;
+    if (c->cfg.type == AMA_CELL_RNN) {
+      float* hr = k->hin + (size_t)t * B * H;
+      for (int i = 0; i < B * H; i++) hr[i] = s_in[i] > 0 ? s_in[i] : 0;
+      hin = hr;
+      ldh = (size_t)H;
     }
     float* ph = k->ph + (size_t)t * B * GH;
     if (bh)
       for (int b = 0; b < B; b++) memcpy(ph + (size_t)b * GH, bh, sizeof(float) * GH);
-    ama_gemm(B, GH, H, hin, H, 1, k->pack, bh ? 1.0f : 0.0f, ph, GH);
+    ama_gemm(B, GH, H, hin, ldh, 1, k->pack, bh ? 1.0f : 0.0f, ph, GH);
     const float* px = k->px + (size_t)t * B * GH;
     float* act = k->act + (size_t)t * B * GH;
     float* y = k->y + (size_t)t * B * H;
@@ -484,8 +488,7 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
       float* yb = y + (size_t)b * H;
       switch (c->cfg.type) {
         case AMA_CELL_GRU:
-          gru_fwd(H, pxb, phb, sb, ab, ob);
-          memcpy(yb, ob, sizeof(float) * H);
+          gru_fwd(H, pxb, phb, sb, ab, ob);  // y is s_out
           break;
         case AMA_CELL_LSTM:
           lstm_fwd(H, pxb, phb, sb + H, ab, ob, ob + H);
@@ -517,7 +520,7 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
   if (c->cfg.type == AMA_CELL_MLP) {
     size_t n = (size_t)T * B * H;
     for (size_t i = 0; i < n; i++) k->dGx[i] = dy[i] * (1.0f - k->y[i] * k->y[i]);
-    lin_bwd(dx, dWx, dbx, k->dGx, x, Wx, T * B, I, GH, k->pack);
+    lin_bwd(dx, dWx, dbx, k->dGx, x, I, Wx, T * B, I, GH, k->pack);
     return;
   }
   const float* Wh = cell_Wh(c, p);
@@ -584,14 +587,17 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
     }
   }
   // parameter gradients over all T*B rows at once
-  lin_bwd(dx, dWx, dbx, k->dGx, x, Wx, T * B, I, GH, k->pack);
+  lin_bwd(dx, dWx, dbx, k->dGx, x, I, Wx, T * B, I, GH, k->pack);
+  // the recurrent operand of every step, as in the forward pass
+  const float* hin = c->cfg.type == AMA_CELL_RNN ? k->hin : k->s_in;
+  const size_t ldh = c->cfg.type == AMA_CELL_RNN ? (size_t)H : (size_t)S;
   float* dbh = c->ibh >= 0 ? p->g + p->t[c->ibh].offset : NULL;
   const float* dGh = shared ? k->dGx : k->dGh;
   float* dWh = p->g + p->t[c->iWh].offset;
   if (c->Wh_eff) {
     float* dWe = c->Wh_eff + (size_t)H * H;
     memset(dWe, 0, sizeof(float) * H * H);
-    lin_bwd(NULL, dWe, NULL, dGh, k->hin, Wh, T * B, H, GH, k->pack);
+    lin_bwd(NULL, dWe, NULL, dGh, hin, ldh, Wh, T * B, H, GH, k->pack);
     const float* W = p->w + p->t[c->iWh].offset;
     for (int i = 0; i < H; i++)
       for (int j = 0; j < H; j++) {
@@ -600,7 +606,7 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
         dWh[q] += dWe[q] * c->sign[j] * sg;
       }
   } else {
-    lin_bwd(NULL, dWh, dbh, dGh, k->hin, Wh, T * B, H, GH, k->pack);
+    lin_bwd(NULL, dWh, dbh, dGh, hin, ldh, Wh, T * B, H, GH, k->pack);
   }
 }
 

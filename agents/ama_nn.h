@@ -120,11 +120,11 @@ typedef struct ama_cell_cache {
   float* act;   // gate activations                     (T x B x G*H)
   float* s_in;  // masked incoming state                (T x B x S)
   float* s_out; // state after the step                 (T x B x S)
-  float* y;     // outputs                              (T x B x H)
+  float* y;     // outputs                              (T x B x H) (gru: the same as s_out)
   float* dGx;   // d pre-activations from the input side (T x B x G*H)
   float* dGh;   // d pre-activations, recurrent side     (T x B x G*H)
   float* ds;    // d state carried back                  (B x S)
-  float* hin;   // the recurrent operand per step (h_prev, or relu(x_prev) for rnn) (T x B x H)
+  float* hin;   // rnn: relu(x_prev) per step (T x B x H); gru, lstm: s_in (h is its first H)
   float* tmp;   // (B x G*H)
   float* pack;  // a right-hand operand packed for ama_gemm (64-byte aligned)
 } ama_cell_cache;

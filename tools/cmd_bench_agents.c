@@ -37,12 +37,11 @@ static void* gru_part_run(void* arg) {
   return NULL;
 }
 
-// Seconds per GRU update (best of `rounds` blocks of `reps`). mode 1: one thread; mode 2: OpenBLAS
-// with 2 threads; mode 3: the batch in two halves on two threads (OpenBLAS single-threaded in
-// each), gradients summed, one Adam step: the learner's scheme.
+// Seconds per GRU update (best of `rounds` blocks of `reps`). mode 1: one thread; mode 2: the batch
+// in two halves on two threads, gradients summed, one Adam step: the learner's scheme. (The cells'
+// products are animat's own, agents/ama_gemm.c: OpenBLAS's thread count does not apply.)
 static double gru_update_time(int I, int H, int T, int B, int mode, int reps, int rounds) {
   char err[256];
-  openblas_set_num_threads(mode == 2 ? 2 : 1);
   ama_params p = {0};
   ama_cell c;
   ama_cell_cfg cfg = {.type = AMA_CELL_GRU, .in = I, .hidden = H};
@@ -51,7 +50,7 @@ static double gru_update_time(int I, int H, int T, int B, int mode, int reps, in
   am_rng rng;
   am_rng_seed(&rng, 1, 2);
   ama_cell_init_weights(&c, &p, u01, &rng);
-  int parts = mode == 3 ? 2 : 1, Bp = B / parts;
+  int parts = mode == 2 ? 2 : 1, Bp = B / parts;
   gru_part q[2];
   for (int h = 0; h < parts; h++) {
     q[h].c = &c;
@@ -118,8 +117,8 @@ int bench_gru(int argc, char** argv) {
          I, H, T, B);
   double best_c = 1e30;
   int best_mode = 1;
-  static const char* modes[4] = {"", "1 thread", "OpenBLAS 2 threads", "2 threads, batch halves"};
-  for (int mode = 1; mode <= 3; mode++) {
+  static const char* modes[3] = {"", "1 thread", "2 threads, batch halves"};
+  for (int mode = 1; mode <= 2; mode++) {
     double t = gru_update_time(I, H, T, B, mode, reps, rounds);
     printf("  animat (%s): %.3f ms/update\n", modes[mode], t * 1e3);
     if (t > 0 && t < best_c) best_c = t, best_mode = mode;
