@@ -122,17 +122,30 @@ void ama_linear_backward(float* dx, float* dW, float* db, const float* dy, const
                 accumulate_dx ? 1.0f : 0.0f, dx, I);
 }
 
-// The same two products for the cells, through ama_gemm with the cache's packing buffer.
-static void lin_fwd(float* y, const float* x, const float* W, const float* b, int N, int I, int O,
-                    float* pack) {
+// W^T (W: O x I) packed for the forward pass, reusing the last packing when W is bit for bit the
+// weights it was made from (`src`): acting calls the forward once per step with unchanged weights.
+static const float* packed_wt(const float* W, int O, int I, float* src, float* packed,
+                              int* valid) {
+  size_t n = (size_t)O * I;
+  if (!*valid || memcmp(src, W, sizeof(float) * n) != 0) {
+    memcpy(src, W, sizeof(float) * n);
+    ama_gemm_pack(I, O, W, I, 1, packed);
+    *valid = 1;
+  }
+  return packed;
+}
+
+// y (N x O) = x (N x I, row stride ldx) Wp + b, with Wp = W^T packed (K = I).
+static void lin_fwd_packed(float* y, const float* x, size_t ldx, const float* Wp, const float* b,
+                           int N, int I, int O) {
   if (N <= 0) return;
   if (b)
     for (int n = 0; n < N; n++) memcpy(y + (size_t)n * O, b, sizeof(float) * O);
-  ama_gemm_pack(I, O, W, I, 1, pack);
-  ama_gemm(N, O, I, x, I, 1, pack, b ? 1.0f : 0.0f, y, O);
+  ama_gemm(N, O, I, x, ldx, 1, Wp, b ? 1.0f : 0.0f, y, O);
 }
 
-// x has row stride ldx (>= I).
+// The backward products for the cells, through ama_gemm with the cache's packing buffer. x has
+// row stride ldx (>= I).
 static void lin_bwd(float* dx, float* dW, float* db, const float* dy, const float* x, size_t ldx,
                     const float* W, int N, int I, int O, float* pack) {
   if (N <= 0) return;
@@ -299,8 +312,15 @@ int ama_cell_cache_alloc(ama_cell_cache* k, const ama_cell* c, int T_max, int B_
   for (int i = 0; i < 6; i++) np = sizes[i] > np ? sizes[i] : np;
   size_t bytes = (np * sizeof(float) + 63) / 64 * 64;
   k->pack = aligned_alloc(64, bytes ? bytes : 64);
+  // the forward pass's packed weights, kept with a copy of the weights they were packed from
+  size_t nwx = ama_gemm_pack_size((int)I, (int)GH), nwh = ama_gemm_pack_size((int)H, (int)GH);
+  k->fw_wx = aligned_alloc(64, (nwx * sizeof(float) + 63) / 64 * 64 + 64);
+  k->fw_wh = aligned_alloc(64, (nwh * sizeof(float) + 63) / 64 * 64 + 64);
+  k->src_wx = malloc(sizeof(float) * (GH * I + 1));
+  k->src_wh = malloc(sizeof(float) * (GH * H + 1));
   if (!k->px || !k->ph || !k->act || !k->s_in || !k->s_out || !k->y || !k->dGx || !k->dGh ||
-      !k->ds || !k->hin || !k->tmp || !k->pack) {
+      !k->ds || !k->hin || !k->tmp || !k->pack || !k->fw_wx || !k->fw_wh || !k->src_wx ||
+      !k->src_wh) {
     ama_cell_cache_free(k);
     return am_err(err, err_sz, "out of memory for a cell cache (T=%d B=%d)", T_max, B_max);
   }
@@ -320,6 +340,10 @@ void ama_cell_cache_free(ama_cell_cache* k) {
   if (k->hin != k->s_in) free(k->hin);
   free(k->tmp);
   free(k->pack);
+  free(k->fw_wx);
+  free(k->fw_wh);
+  free(k->src_wx);
+  free(k->src_wh);
   memset(k, 0, sizeof(*k));
 }
 
@@ -439,7 +463,8 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
   const float* Wx = p->w + p->t[c->iWx].offset;
   const float* bx = p->w + p->t[c->ibx].offset;
   // input side for all T*B rows at once
-  lin_fwd(k->px, x, Wx, bx, T * B, I, GH, k->pack);
+  const float* Wxp = packed_wt(Wx, GH, I, k->src_wx, k->fw_wx, &k->fw_wx_ok);
+  lin_fwd_packed(k->px, x, I, Wxp, bx, T * B, I, GH);
   if (c->cfg.type == AMA_CELL_MLP) {
     size_t n = (size_t)T * B * H;
     for (size_t i = 0; i < n; i++) k->y[i] = ftanh(k->px[i]);
@@ -450,7 +475,7 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
   const float* bh = c->ibh >= 0 ? p->w + p->t[c->ibh].offset : NULL;
   const float alpha = c->cfg.type == AMA_CELL_RNN ? c->cfg.dt / c->cfg.tau : 0.0f;
   const float nscale = c->cfg.type == AMA_CELL_RNN ? sqrtf(2.0f * alpha) * c->cfg.noise : 0.0f;
-  ama_gemm_pack(H, GH, Wh, H, 1, k->pack);  // Wh^T, once for all T steps
+  const float* Whp = packed_wt(Wh, GH, H, k->src_wh, k->fw_wh, &k->fw_wh_ok);  // once for all T
   for (int t = 0; t < T; t++) {
     float* s_in = k->s_in + (size_t)t * B * S;
     float* s_out = k->s_out + (size_t)t * B * S;
@@ -473,9 +498,7 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
       ldh = (size_t)H;
     }
     float* ph = k->ph + (size_t)t * B * GH;
-    if (bh)
-      for (int b = 0; b < B; b++) memcpy(ph + (size_t)b * GH, bh, sizeof(float) * GH);
-    ama_gemm(B, GH, H, hin, ldh, 1, k->pack, bh ? 1.0f : 0.0f, ph, GH);
+    lin_fwd_packed(ph, hin, ldh, Whp, bh, B, H, GH);
     const float* px = k->px + (size_t)t * B * GH;
     float* act = k->act + (size_t)t * B * GH;
     float* y = k->y + (size_t)t * B * H;

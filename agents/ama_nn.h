@@ -127,6 +127,9 @@ typedef struct ama_cell_cache {
   float* hin;   // rnn: relu(x_prev) per step (T x B x H); gru, lstm: s_in (h is its first H)
   float* tmp;   // (B x G*H)
   float* pack;  // a right-hand operand packed for ama_gemm (64-byte aligned)
+  // forward pass: Wx^T and Wh^T packed, the weights they were packed from, and whether valid
+  float *fw_wx, *fw_wh, *src_wx, *src_wh;
+  int fw_wx_ok, fw_wh_ok;
 } ama_cell_cache;
 
 int ama_cell_cache_alloc(ama_cell_cache* k, const ama_cell* c, int T_max, int B_max, char* err,

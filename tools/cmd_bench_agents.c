@@ -146,8 +146,18 @@ int bench_gru(int argc, char** argv) {
   return 0;
 }
 
-static int make_task(const char* name, am_task* t, char* err, size_t n) {
+// The task of a benchmark: --task NAME when given (its default parameters), else the
+// configuration's task with its task_params ("k=v;k=v"; the default configuration: reacher).
+static int make_task(const char* name, const ama_config* cfg, am_task* t, char* err, size_t n) {
   amt_params params = {0};
+  if (!name) {
+    char tp[sizeof cfg->task_params];
+    snprintf(tp, sizeof tp, "%s", cfg->task_params);
+    char* save = NULL;
+    for (char* kv = strtok_r(tp, ";", &save); kv; kv = strtok_r(NULL, ";", &save))
+      if (amt_params_add(&params, kv, err, n)) return -1;
+    name = cfg->task;
+  }
   return amt_create(t, name, &params, err, n);
 }
 
@@ -162,12 +172,13 @@ static int load_config(ama_config* cfg, const char* path) {
 }
 
 int bench_overhead(int argc, char** argv) {
-  const char* task_name = "reacher";
-  int envs = 64, threads = 2, iters = 30;
+  const char* task_name = NULL;
+  int envs = 0, threads = 2, iters = 30;
   const char* config_file = NULL;
   const char* usage =
-      "usage: animat bench overhead [--task reacher] [--envs 64] [--threads 2] [--iters 30]\n"
-      "                                   [--config FILE]\n";
+      "usage: animat bench overhead [--config FILE] [--task NAME] [--envs N] [--threads 2]\n"
+      "                                   [--iters 30]\n"
+      "  task and envs default to the configuration's (without --config: reacher, 64 envs)\n";
   cli_flag flags[] = {
       {"task", CLI_STRING, &task_name},    {"envs", CLI_INT, &envs, 1, 4096},
       {"threads", CLI_INT, &threads, 1, 64}, {"iters", CLI_INT, &iters, 1, 100000},
@@ -182,9 +193,11 @@ int bench_overhead(int argc, char** argv) {
   ama_config cfg;
   ama_config_default(&cfg);
   if (config_file && load_config(&cfg, config_file)) return 1;
-  cfg.num_envs = envs;
+  if (envs) cfg.num_envs = envs;
+  envs = cfg.num_envs;
   am_task t;
-  if (make_task(task_name, &t, err, sizeof(err))) return cli_fail("bench", "%s", err);
+  if (make_task(task_name, &cfg, &t, err, sizeof(err))) return cli_fail("bench", "%s", err);
+  if (!task_name) task_name = cfg.task;
   openblas_set_num_threads(1);
   am_pool_config pc = {.num_envs = envs, .num_threads = threads, .seed = 1};
   // (a) the env pool alone, constant zero actions
@@ -292,13 +305,14 @@ static double evaluate(ama_ppo* L, const am_task* t, int envs, int episodes, uin
 }
 
 int bench_learn(int argc, char** argv) {
-  const char* task_name = "reacher";
+  const char* task_name = NULL;
   const char* config_file = NULL;
   double steps = 1e6;
   int seeds = 3, threads = 2;
   const char* usage =
-      "usage: animat bench learn [--task reacher] [--steps 1e6] [--seeds 3] [--threads 2]\n"
-      "                                [--config FILE]\n";
+      "usage: animat bench learn [--config FILE] [--task NAME] [--steps 1e6] [--seeds 3]\n"
+      "                                [--threads 2]\n"
+      "  the task defaults to the configuration's (without --config: reacher)\n";
   cli_flag flags[] = {
       {"task", CLI_STRING, &task_name}, {"steps", CLI_DOUBLE, &steps, 1000, 1e12},
       {"seeds", CLI_INT, &seeds, 1, 100}, {"threads", CLI_INT, &threads, 1, 64},
@@ -315,7 +329,8 @@ int bench_learn(int argc, char** argv) {
   if (config_file && load_config(&base, config_file)) return 1;
   base.total_steps = (int64_t)steps;
   am_task t;
-  if (make_task(task_name, &t, err, sizeof(err))) return cli_fail("bench", "%s", err);
+  if (make_task(task_name, &base, &t, err, sizeof(err))) return cli_fail("bench", "%s", err);
+  if (!task_name) task_name = base.task;
   openblas_set_num_threads(1);
   printf("bench learn: %s, %.0f env steps per seed, %d envs, %d threads, core %s(%d) motor %s(%d)\n",
          task_name, steps, base.num_envs, threads, base.policy.core_type, base.policy.core_hidden,
