@@ -1,7 +1,7 @@
 // ama_gemm.c: packed-panel matrix products for the recurrent cells. See ama_gemm.h.
 //
-// A register-blocked micro-kernel computes an MR x NR tile of C (MR = 6 rows, NR = 32 columns:
-// 12 accumulators of 16 floats) over a block of KC values of k, broadcasting one element of A per
+// A register-blocked micro-kernel computes an MR x NR tile of C (MR = 8 rows with AVX-512, else 6;
+// NR = 32 columns: 16 or 12 accumulators of 16 floats) over a block of KC values of k, broadcasting one element of A per
 // row and reading two vectors of the packed panel per k. The k loop is cut into blocks of KC so that
 // the panel's block (KC x NR floats, 16 KiB) stays in L1 while the kernel walks down the rows of A.
 // Written with GCC's vector extensions and compiled for AVX-512, AVX2+FMA and baseline x86-64
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define NR AMA_GEMM_NR
-#define MR 6
+#define MR 8  // rows per tile with AVX-512 (16 accumulators of its 32 vector registers); 6 else
 #define KC 128
 
 typedef float v16 __attribute__((vector_size(64)));
@@ -48,10 +48,11 @@ void ama_gemm_pack(int K, int N, const float* b, size_t ldb, int trans, float* d
   }
 }
 
-// One MR x NR tile (mr rows, nc valid columns) over kc values of k. load: start from C, else 0.
+// One MR x NR tile (mr rows, nc valid columns) over kc values of k; row k of the B panel starts
+// at bp + k * ldp. load: start from C, else 0.
 static inline __attribute__((always_inline)) void tile(int mr, int kc, const float* a, size_t rsa,
-                                                       size_t csa, const float* bp, float* c,
-                                                       size_t ldc, int nc, int load) {
+                                                       size_t csa, const float* bp, size_t ldp,
+                                                       float* c, size_t ldc, int nc, int load) {
   v16 acc[MR][2];
   float buf[MR][NR];
   for (int r = 0; r < mr; r++) {
@@ -69,8 +70,8 @@ static inline __attribute__((always_inline)) void tile(int mr, int kc, const flo
     }
   }
   for (int k = 0; k < kc; k++) {
-    const v16 b0 = *(const v16*)(bp + (size_t)k * NR);
-    const v16 b1 = *(const v16*)(bp + (size_t)k * NR + 16);
+    const v16 b0 = *(const v16u*)(bp + (size_t)k * ldp);
+    const v16 b1 = *(const v16u*)(bp + (size_t)k * ldp + 16);
     const float* ak = a + k * csa;
     for (int r = 0; r < mr; r++) {
       const float av = ak[r * rsa];
@@ -90,33 +91,55 @@ static inline __attribute__((always_inline)) void tile(int mr, int kc, const flo
   }
 }
 
-GEMM_CLONES void ama_gemm(int M, int N, int K, const float* a, size_t rsa, size_t csa,
-                          const float* bp, float beta, float* c, size_t ldc) {
+// The loops over k blocks, column panels and row tiles. Panel j of B starts at bp + j * pstride and
+// its rows are ldp floats apart: packed, ldp = NR and pstride = K * NR; a row-major B whose N is a
+// multiple of NR is read in place with ldp = ldb and pstride = NR.
+GEMM_CLONES static void gemm(int M, int N, int K, const float* a, size_t rsa, size_t csa,
+                             const float* bp, size_t ldp, size_t pstride, float beta, float* c,
+                             size_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (beta == 0)
       for (int i = 0; i < M; i++) memset(c + (size_t)i * ldc, 0, sizeof(float) * N);
     return;
   }
+  // 8-row tiles need 16 vector accumulators: AVX-512 has 32 registers, AVX2 16 (each 16-float
+  // vector is two of them there), so other machines use 6-row tiles. Either way each element of C
+  // is summed over k in the same order: the tile height does not change the bits.
+  const int mr_max = __builtin_cpu_supports("avx512f") ? 8 : 6;
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int kc = K - k0 < KC ? K - k0 : KC;
     const int load = k0 > 0 || beta != 0;
     for (int j0 = 0; j0 < N; j0 += NR) {
       const int nc = N - j0 < NR ? N - j0 : NR;
-      const float* panel = bp + (size_t)(j0 / NR) * K * NR + (size_t)k0 * NR;
-      for (int i0 = 0; i0 < M; i0 += MR) {
+      const float* panel = bp + (size_t)(j0 / NR) * pstride + (size_t)k0 * ldp;
+      for (int i0 = 0; i0 < M; i0 += mr_max) {
         const float* ai = a + i0 * rsa + k0 * csa;
         float* ci = c + i0 * ldc + j0;
         // constant row counts, so that each case is unrolled in full
-        switch (M - i0 < MR ? M - i0 : MR) {
-          case 6: tile(6, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
-          case 5: tile(5, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
-          case 4: tile(4, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
-          case 3: tile(3, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
-          case 2: tile(2, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
-          default: tile(1, kc, ai, rsa, csa, panel, ci, ldc, nc, load); break;
+        switch (M - i0 < mr_max ? M - i0 : mr_max) {
+          case 8: tile(8, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
+          case 7: tile(7, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
+          case 6: tile(6, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
+          case 5: tile(5, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
+          case 4: tile(4, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
+          case 3: tile(3, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
+          case 2: tile(2, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
+          default: tile(1, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
         }
       }
     }
   }
+}
+
+void ama_gemm(int M, int N, int K, const float* a, size_t rsa, size_t csa, const float* bp,
+              float beta, float* c, size_t ldc) {
+  gemm(M, N, K, a, rsa, csa, bp, NR, (size_t)K * NR, beta, c, ldc);
+}
+
+int ama_gemm_direct(int M, int N, int K, const float* a, size_t rsa, size_t csa, const float* b,
+                    size_t ldb, float beta, float* c, size_t ldc) {
+  if (N % NR != 0) return -1;
+  gemm(M, N, K, a, rsa, csa, b, ldb, NR, beta, c, ldc);
+  return 0;
 }

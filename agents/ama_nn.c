@@ -149,14 +149,15 @@ static void lin_fwd_packed(float* y, const float* x, size_t ldx, const float* Wp
 static void lin_bwd(float* dx, float* dW, float* db, const float* dy, const float* x, size_t ldx,
                     const float* W, int N, int I, int O, float* pack) {
   if (N <= 0) return;
-  if (dW) {  // dW (O x I) += dy^T x: A = dy read transposed
+  // B operands whose width is a multiple of the panel are read in place, others packed first
+  if (dW && ama_gemm_direct(O, I, N, dy, 1, O, x, ldx, 1.0f, dW, I)) {  // dW (O x I) += dy^T x
     ama_gemm_pack(N, I, x, ldx, 0, pack);
     ama_gemm(O, I, N, dy, 1, O, pack, 1.0f, dW, I);
   }
   if (db)
     for (int n = 0; n < N; n++)
       for (int o = 0; o < O; o++) db[o] += dy[(size_t)n * O + o];
-  if (dx) {  // dx (N x I) = dy W
+  if (dx && ama_gemm_direct(N, I, O, dy, O, 1, W, I, 0.0f, dx, I)) {  // dx (N x I) = dy W
     ama_gemm_pack(O, I, W, I, 0, pack);
     ama_gemm(N, I, O, dy, O, 1, pack, 0.0f, dx, I);
   }
@@ -547,7 +548,8 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
     return;
   }
   const float* Wh = cell_Wh(c, p);
-  ama_gemm_pack(GH, H, Wh, H, 0, k->pack);  // Wh, once for all T steps
+  const int wh_direct = H % AMA_GEMM_NR == 0;  // else Wh packed once for all T steps
+  if (!wh_direct) ama_gemm_pack(GH, H, Wh, H, 0, k->pack);
   const float alpha = c->cfg.type == AMA_CELL_RNN ? c->cfg.dt / c->cfg.tau : 0.0f;
   const int shared = c->cfg.type != AMA_CELL_GRU;  // dGh == dGx except for the GRU
   memset(k->ds, 0, sizeof(float) * B * S);
@@ -592,7 +594,8 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
     // recurrent path: d hin = dGh Wh  (B x GH) x (GH x H), into the first H of each state row
     // (lstm: the h part; its c part is filled below)
     float* dhin = k->ds;  // reuse: ds is consumed above
-    ama_gemm(B, H, GH, dGh, GH, 1, k->pack, 0.0f, dhin, S);
+    if (wh_direct) ama_gemm_direct(B, H, GH, dGh, GH, 1, Wh, H, 0.0f, dhin, S);
+    else ama_gemm(B, H, GH, dGh, GH, 1, k->pack, 0.0f, dhin, S);
     for (int b = 0; b < B; b++) {
       float m = mask ? mask[(size_t)t * B + b] : 1.0f;
       float* dsb = k->ds + (size_t)b * S;
