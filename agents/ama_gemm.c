@@ -49,16 +49,25 @@ void ama_gemm_pack(int K, int N, const float* b, size_t ldb, int trans, float* d
 }
 
 // One MR x NR tile (mr rows, nc valid columns) over kc values of k; row k of the B panel starts
-// at bp + k * ldp. load: start from C, else 0.
+// at bp + k * ldp. load: start from C, else from bias (nc values; NULL: 0).
 static inline __attribute__((always_inline)) void tile(int mr, int kc, const float* a, size_t rsa,
                                                        size_t csa, const float* bp, size_t ldp,
-                                                       float* c, size_t ldc, int nc, int load) {
+                                                       float* c, size_t ldc, int nc, int load,
+                                                       const float* bias) {
   v16 acc[MR][2];
   float buf[MR][NR];
   for (int r = 0; r < mr; r++) {
-    if (!load) {
+    if (!load && !bias) {
       acc[r][0] = (v16){0};
       acc[r][1] = (v16){0};
+    } else if (!load && nc == NR) {
+      acc[r][0] = *(const v16u*)bias;
+      acc[r][1] = *(const v16u*)(bias + 16);
+    } else if (!load) {
+      memset(buf[r], 0, sizeof buf[r]);
+      memcpy(buf[r], bias, sizeof(float) * nc);
+      acc[r][0] = *(const v16u*)buf[r];
+      acc[r][1] = *(const v16u*)(buf[r] + 16);
     } else if (nc == NR) {
       acc[r][0] = *(const v16u*)(c + r * ldc);
       acc[r][1] = *(const v16u*)(c + r * ldc + 16);
@@ -95,12 +104,14 @@ static inline __attribute__((always_inline)) void tile(int mr, int kc, const flo
 // its rows are ldp floats apart: packed, ldp = NR and pstride = K * NR; a row-major B whose N is a
 // multiple of NR is read in place with ldp = ldb and pstride = NR.
 GEMM_CLONES static void gemm(int M, int N, int K, const float* a, size_t rsa, size_t csa,
-                             const float* bp, size_t ldp, size_t pstride, float beta, float* c,
-                             size_t ldc) {
+                             const float* bp, size_t ldp, size_t pstride, float beta,
+                             const float* bias, float* c, size_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
-    if (beta == 0)
-      for (int i = 0; i < M; i++) memset(c + (size_t)i * ldc, 0, sizeof(float) * N);
+    for (int i = 0; i < M && beta == 0; i++) {
+      if (bias) memcpy(c + (size_t)i * ldc, bias, sizeof(float) * N);
+      else memset(c + (size_t)i * ldc, 0, sizeof(float) * N);
+    }
     return;
   }
   // 8-row tiles need 16 vector accumulators: AVX-512 has 32 registers, AVX2 16 (each 16-float
@@ -113,19 +124,20 @@ GEMM_CLONES static void gemm(int M, int N, int K, const float* a, size_t rsa, si
     for (int j0 = 0; j0 < N; j0 += NR) {
       const int nc = N - j0 < NR ? N - j0 : NR;
       const float* panel = bp + (size_t)(j0 / NR) * pstride + (size_t)k0 * ldp;
+      const float* bj = bias ? bias + j0 : NULL;
       for (int i0 = 0; i0 < M; i0 += mr_max) {
         const float* ai = a + i0 * rsa + k0 * csa;
         float* ci = c + i0 * ldc + j0;
         // constant row counts, so that each case is unrolled in full
         switch (M - i0 < mr_max ? M - i0 : mr_max) {
-          case 8: tile(8, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
-          case 7: tile(7, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
-          case 6: tile(6, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
-          case 5: tile(5, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
-          case 4: tile(4, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
-          case 3: tile(3, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
-          case 2: tile(2, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
-          default: tile(1, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load); break;
+          case 8: tile(8, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load, bj); break;
+          case 7: tile(7, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load, bj); break;
+          case 6: tile(6, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load, bj); break;
+          case 5: tile(5, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load, bj); break;
+          case 4: tile(4, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load, bj); break;
+          case 3: tile(3, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load, bj); break;
+          case 2: tile(2, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load, bj); break;
+          default: tile(1, kc, ai, rsa, csa, panel, ldp, ci, ldc, nc, load, bj); break;
         }
       }
     }
@@ -134,12 +146,17 @@ GEMM_CLONES static void gemm(int M, int N, int K, const float* a, size_t rsa, si
 
 void ama_gemm(int M, int N, int K, const float* a, size_t rsa, size_t csa, const float* bp,
               float beta, float* c, size_t ldc) {
-  gemm(M, N, K, a, rsa, csa, bp, NR, (size_t)K * NR, beta, c, ldc);
+  gemm(M, N, K, a, rsa, csa, bp, NR, (size_t)K * NR, beta, NULL, c, ldc);
+}
+
+void ama_gemm_bias(int M, int N, int K, const float* a, size_t rsa, size_t csa, const float* bp,
+                   const float* bias, float* c, size_t ldc) {
+  gemm(M, N, K, a, rsa, csa, bp, NR, (size_t)K * NR, 0.0f, bias, c, ldc);
 }
 
 int ama_gemm_direct(int M, int N, int K, const float* a, size_t rsa, size_t csa, const float* b,
                     size_t ldb, float beta, float* c, size_t ldc) {
   if (N % NR != 0) return -1;
-  gemm(M, N, K, a, rsa, csa, b, ldb, NR, beta, c, ldc);
+  gemm(M, N, K, a, rsa, csa, b, ldb, NR, beta, NULL, c, ldc);
   return 0;
 }

@@ -32,6 +32,11 @@ void ama_gemm_pack(int K, int N, const float* b, size_t ldb, int trans, float* d
 void ama_gemm(int M, int N, int K, const float* a, size_t rsa, size_t csa, const float* bp,
               float beta, float* c, size_t ldc);
 
+// C = bias + A Bp (bias: N floats added to every row, NULL: 0; C is never read). The same bits as
+// copying bias into every row of C and calling ama_gemm with beta 1.
+void ama_gemm_bias(int M, int N, int K, const float* a, size_t rsa, size_t csa, const float* bp,
+                   const float* bias, float* c, size_t ldc);
+
 // The same with B (K x N) row-major (B[k][n] = b[k * ldb + n]) read in place, without packing:
 // only when N is a multiple of AMA_GEMM_NR (returns -1 and does nothing otherwise). Same bits as
 // packing B and calling ama_gemm.

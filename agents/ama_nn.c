@@ -139,9 +139,7 @@ static const float* packed_wt(const float* W, int O, int I, float* src, float* p
 static void lin_fwd_packed(float* y, const float* x, size_t ldx, const float* Wp, const float* b,
                            int N, int I, int O) {
   if (N <= 0) return;
-  if (b)
-    for (int n = 0; n < N; n++) memcpy(y + (size_t)n * O, b, sizeof(float) * O);
-  ama_gemm(N, O, I, x, ldx, 1, Wp, b ? 1.0f : 0.0f, y, O);
+  ama_gemm_bias(N, O, I, x, ldx, 1, Wp, b, y, O);
 }
 
 // The backward products for the cells, through ama_gemm with the cache's packing buffer. x has

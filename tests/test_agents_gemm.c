@@ -50,6 +50,22 @@ static void check_shape(int M, int N, int K, int b_trans, int a_trans, float bet
   ama_gemm_pack(K, N, b, ldb, b_trans, bp);
   size_t rsa = a_trans ? 1 : (size_t)K, csa = a_trans ? (size_t)M : 1;
   ama_gemm(M, N, K, a, rsa, csa, bp, beta, c, ldc);
+  // bias rows: the same bits as copying the bias into C and adding with beta 1
+  if (beta != 0) {
+    float* c3 = malloc(sizeof(float) * (size_t)M * ldc);
+    for (size_t i = 0; i < (size_t)M * ldc; i++) c3[i] = NAN;
+    for (int i = 0; i < M; i++)
+      for (size_t j = (size_t)N; j < ldc; j++) c3[i * ldc + j] = 12345.0f;
+    const float* bias = c0;  // row 0 of the old C, added to every row
+    float* want = malloc(sizeof(float) * (size_t)M * ldc);
+    for (int i = 0; i < M; i++) memcpy(want + i * ldc, c0, sizeof(float) * ldc);
+    ama_gemm(M, N, K, a, rsa, csa, bp, 1.0f, want, ldc);
+    ama_gemm_bias(M, N, K, a, rsa, csa, bp, bias, c3, ldc);
+    for (int i = 0; i < M; i++) assert_memory_equal(c3 + i * ldc, want + i * ldc, sizeof(float) * N);
+    for (int i = 0; i < M; i++)
+      for (size_t j = (size_t)N; j < ldc; j++) assert_true(c3[i * ldc + j] == 12345.0f);
+    free(c3), free(want);
+  }
   // B read in place: the same bits when N is a multiple of the panel width, refused otherwise
   if (!b_trans) {
     float* c2 = malloc(sizeof(float) * (size_t)M * ldc);
