@@ -117,7 +117,11 @@ GEMM_CLONES static void gemm(int M, int N, int K, const float* a, size_t rsa, si
   // 8-row tiles need 16 vector accumulators: AVX-512 has 32 registers, AVX2 16 (each 16-float
   // vector is two of them there), so other machines use 6-row tiles. Either way each element of C
   // is summed over k in the same order: the tile height does not change the bits.
+#if defined(__x86_64__) && defined(__GNUC__)
   const int mr_max = __builtin_cpu_supports("avx512f") ? 8 : 6;
+#else
+  const int mr_max = 6;
+#endif
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int kc = K - k0 < KC ? K - k0 : KC;
     const int load = k0 > 0 || beta != 0;
