@@ -1,7 +1,8 @@
 // cmd_demo.c: the default job (`tools/animat` with no arguments). Trains a recurrent policy on the
-// reacher arm (about half a minute on 2 cores), then reports what was learned: the trained policy's mean return
-// (its mean action, over fresh episodes) beside a random policy and a hand-written feedback
-// controller, and leaves the run directory (checkpoint, metrics, config) to record and replay.
+// reacher arm (about half a minute on 2 cores), then reports what was learned: the trained
+// policy's mean return (its mean action, over fresh episodes) beside a random policy and a
+// hand-written feedback controller, and leaves the run directory (checkpoint, metrics, config)
+// to record and replay.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
