@@ -1,9 +1,10 @@
 // ama_gemm.c: packed-panel matrix products for the recurrent cells. See ama_gemm.h.
 //
-// A register-blocked micro-kernel computes an MR x NR tile of C (MR = 8 rows with AVX-512, else 6;
-// NR = 32 columns: 16 or 12 accumulators of 16 floats) over a block of KC values of k, broadcasting one element of A per
-// row and reading two vectors of the packed panel per k. The k loop is cut into blocks of KC so that
-// the panel's block (KC x NR floats, 16 KiB) stays in L1 while the kernel walks down the rows of A.
+// A register-blocked micro-kernel computes an MR x NR tile of C (MR = 8 rows with AVX-512, else
+// 6; NR = 32 columns: 16 or 12 accumulators of 16 floats) over a block of KC values of k,
+// broadcasting one element of A per row and reading two vectors of the B panel per k. The k loop
+// is cut into blocks of KC so that the panel's block (KC x NR floats, 16 KiB) stays in L1 while the
+// kernel walks down the rows of A.
 // Written with GCC's vector extensions and compiled for AVX-512, AVX2+FMA and baseline x86-64
 // (picked at load time); the file is compiled with FMA contraction on, so machines with and without
 // FMA round differently, but on one machine the bits depend only on the inputs.

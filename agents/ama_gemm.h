@@ -23,8 +23,9 @@ extern "C" {
 // Floats needed to pack a K x N right-hand operand.
 size_t ama_gemm_pack_size(int K, int N);
 
-// Packs B (K x N) into dst: trans = 0: B[k][n] = b[k * ldb + n]; trans = 1: B[k][n] = b[n * ldb + k]
-// (the transpose of a row-major N x K matrix, e.g. a weight matrix W (out x in) for x W^T).
+// Packs B (K x N) into dst: trans = 0: B[k][n] = b[k * ldb + n]; trans = 1:
+// B[k][n] = b[n * ldb + k] (the transpose of a row-major N x K matrix, e.g. a weight matrix
+// W (out x in) for x W^T).
 void ama_gemm_pack(int K, int N, const float* b, size_t ldb, int trans, float* dst);
 
 // C (M x N, row stride ldc) = beta C + A Bp, with A's element (i, k) at a[i * rsa + k * csa] and Bp
