@@ -13,37 +13,10 @@
 
 #include "amt_tasks.h"
 
-static char err[AM_ERR_LEN];
-
-// Creates task `name` with up to 8 "k=v" overrides (NULL-terminated).
-static void make_task(am_task* t, const char* name, ...) {
-  amt_params p;
-  memset(&p, 0, sizeof p);
-  va_list ap;
-  va_start(ap, name);
-  for (const char* kv = va_arg(ap, const char*); kv; kv = va_arg(ap, const char*))
-    if (amt_params_add(&p, kv, err, sizeof err)) fail_msg("%s", err);
-  va_end(ap);
-  if (amt_create(t, name, &p, err, sizeof err)) fail_msg("%s: %s", name, err);
-}
+#include "task_test_util.h"
 
 static am_pool* make_pool(const am_task* t, int n, uint64_t seed) {
-  am_pool_config cfg = {.num_envs = n, .num_threads = 2, .seed = seed};
-  am_pool* p = am_pool_create(t, &cfg, err, sizeof err);
-  if (!p) fail_msg("%s", err);
-  return p;
-}
-
-static int var_index(const am_task* t, const char* name) {
-  for (int k = 0; k < t->n_vars; k++)
-    if (!strcmp(t->vars[k], name)) return k;
-  return -1;
-}
-
-static int event_code(const am_task* t, const char* name) {
-  for (int k = 0; k < t->n_events; k++)
-    if (!strcmp(t->events[k], name)) return k;
-  return -1;
+  return make_pool_threads(t, n, 2, seed);
 }
 
 //---------------------------------- scripted arm controller ---------------------------------------
@@ -94,12 +67,12 @@ static void run_scripted(const am_task* t, int n_envs, int steps, double rotatio
   int tg = am_find_group(t->groups, t->n_groups, "task");
   assert_true(tg >= 0);
   int off = t->groups[tg].offset;
-  int vx = var_index(t, "target_x"), vsx = var_index(t, "start_x"), vc = var_index(t, "catch");
-  int vo = var_index(t, "outcome"), vcoh = var_index(t, "coherence");
+  int vx = find_var(t, "target_x"), vsx = find_var(t, "start_x"), vc = find_var(t, "catch");
+  int vo = find_var(t, "outcome"), vcoh = find_var(t, "coherence");
   int decision = !strcmp(t->name, "decision-reach");
   int rt = decision && rt_variant;
-  int e_end = event_code(t, "trial_end"), e_go = event_code(t, "go_cue");
-  int e_onset = event_code(t, "movement_onset");
+  int e_end = find_event(t, "trial_end"), e_go = find_event(t, "go_cue");
+  int e_onset = find_event(t, "movement_onset");
   double* evidence = calloc((size_t)n_envs, sizeof(double));
   int* go_step = calloc((size_t)n_envs, sizeof(int));
   int* rt_steps = calloc((size_t)n_envs, sizeof(int));
@@ -174,8 +147,8 @@ static void check_random(const char* name, int n_envs, int steps, const char* co
   const mjModel* m = t.model->m;
   am_rng rng;
   am_rng_seed(&rng, 5, 0);
-  int e_start = event_code(&t, "trial_start"), e_end = event_code(&t, "trial_end");
-  int e_reward = event_code(&t, "reward");
+  int e_start = find_event(&t, "trial_start"), e_end = find_event(&t, "trial_end");
+  int e_reward = find_event(&t, "reward");
   int* max_code = calloc((size_t)n_envs, sizeof(int));
   int* in_trial = calloc((size_t)n_envs, sizeof(int));
   int episodes = 0, trials = 0;
@@ -259,7 +232,7 @@ static void check_rat_stands(const char* name) {
   make_task(&t, name, "episode_time=1", NULL);
   am_pool* p = make_pool(&t, 2, 4);
   am_batch* b = am_pool_batch(p);
-  int vz = var_index(&t, "root_z");
+  int vz = find_var(&t, "root_z");
   memset(b->actions, 0, sizeof(float) * 2 * (size_t)t.act_dim);
   for (int s = 0; s < 40; s++) am_pool_step(p);
   for (int i = 0; i < 2; i++) {
@@ -350,8 +323,8 @@ static void test_idle_fails(void** state) {
   make_task(&t, "reach-center-out", "catch_fraction=0.3", NULL);
   am_pool* p = make_pool(&t, 8, 3);
   am_batch* b = am_pool_batch(p);
-  int vo = var_index(&t, "outcome"), vc = var_index(&t, "catch");
-  int e_end = event_code(&t, "trial_end"), e_rew = event_code(&t, "reward");
+  int vo = find_var(&t, "outcome"), vc = find_var(&t, "catch");
+  int e_end = find_event(&t, "trial_end"), e_rew = find_event(&t, "reward");
   int trials = 0, ok = 0, catch_ok = 0, catches = 0;
   memset(b->actions, 0, sizeof(float) * 8 * (size_t)t.act_dim);
   for (int s = 0; s < 600; s++) {
@@ -438,7 +411,7 @@ static void test_params(void** state) {
   assert_true(g >= 0);
   am_pool* pool = make_pool(&t, 4, 1);
   am_batch* b = am_pool_batch(pool);
-  int vx = var_index(&t, "target_x");
+  int vx = find_var(&t, "target_x");
   for (int s = 0; s < 30; s++) {
     for (int i = 0; i < 4 * t.act_dim; i++) b->actions[i] = 0.01f * (float)(i % t.act_dim);
     am_pool_step(pool);
@@ -459,7 +432,7 @@ static void test_params(void** state) {
             NULL);
   pool = make_pool(&t, 1, 1);
   b = am_pool_batch(pool);
-  int vf = var_index(&t, "field_on"), vb = var_index(&t, "block"), vt = var_index(&t, "trial");
+  int vf = find_var(&t, "field_on"), vb = find_var(&t, "block"), vt = find_var(&t, "trial");
   memset(b->actions, 0, sizeof(float) * (size_t)t.act_dim);
   int seen = 0;
   for (int s = 0; s < 200 && seen < 8; s++) {

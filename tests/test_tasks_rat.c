@@ -16,42 +16,26 @@
 
 #include "amt_tasks.h"
 
-static char err[AM_ERR_LEN];
+#include "task_test_util.h"
 
 //---------------------------------- helpers -------------------------------------------------------
 
-// Creates task `name` with "k=v" overrides (NULL-terminated).
-static void make_task(am_task* t, const char* name, ...) {
-  amt_params p;
-  memset(&p, 0, sizeof p);
-  va_list ap;
-  va_start(ap, name);
-  for (const char* kv = va_arg(ap, const char*); kv; kv = va_arg(ap, const char*))
-    if (amt_params_add(&p, kv, err, sizeof err)) fail_msg("%s", err);
-  va_end(ap);
-  if (amt_create(t, name, &p, err, sizeof err)) fail_msg("%s: %s", name, err);
-}
-
 // One thread: the test calls hooks on env slots from the main thread between pool steps.
 static am_pool* make_pool(const am_task* t, int n, uint64_t seed) {
-  am_pool_config cfg = {.num_envs = n, .num_threads = 1, .seed = seed};
-  am_pool* p = am_pool_create(t, &cfg, err, sizeof err);
-  if (!p) fail_msg("%s", err);
-  return p;
+  return make_pool_threads(t, n, 1, seed);
 }
 
+// Strict lookups: a missing variable or event fails the test.
 static int var_index(const am_task* t, const char* name) {
-  for (int k = 0; k < t->n_vars; k++)
-    if (!strcmp(t->vars[k], name)) return k;
-  fail_msg("task %s has no variable %s", t->name, name);
-  return -1;
+  int k = find_var(t, name);
+  if (k < 0) fail_msg("task %s has no variable %s", t->name, name);
+  return k;
 }
 
 static uint32_t ev_bit(const am_task* t, const char* name) {
-  for (int k = 0; k < t->n_events; k++)
-    if (!strcmp(t->events[k], name)) return 1u << k;
-  fail_msg("task %s has no event %s", t->name, name);
-  return 0;
+  int k = find_event(t, name);
+  if (k < 0) fail_msg("task %s has no event %s", t->name, name);
+  return 1u << k;
 }
 
 static int task_group(const am_task* t) {
