@@ -47,6 +47,10 @@ const amt_info* amt_find(const char* name);
 // Parses "key=value" into params (appending). Returns 0 or -1 with a message naming the text.
 int amt_params_add(amt_params* p, const char* key_eq_value, char* err, size_t err_sz);
 
+// Appends every "key=value" of a list separated by ';' or newlines (a configuration's task_params,
+// a dataset's task.params); empty items are skipped. Returns 0 or -1 as amt_params_add.
+int amt_params_add_list(amt_params* p, const char* list, char* err, size_t err_sz);
+
 // Checks every key in params against info->params; on an unknown key returns -1 with a message
 // that lists the valid keys.
 int amt_params_check(const amt_info* info, const amt_params* params, char* err, size_t err_sz);

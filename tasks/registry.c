@@ -43,6 +43,22 @@ int amt_params_add(amt_params* p, const char* kv, char* err, size_t err_sz) {
   return 0;
 }
 
+int amt_params_add_list(amt_params* p, const char* list, char* err, size_t err_sz) {
+  for (const char* s = list; s && *s;) {
+    size_t n = strcspn(s, ";\n");
+    if (n > 0) {
+      char kv[sizeof p->key[0] + sizeof p->value[0] + 2];
+      if (n >= sizeof kv) return am_err(err, err_sz, "task parameter too long: %.*s", (int)n, s);
+      memcpy(kv, s, n);
+      kv[n] = 0;
+      if (amt_params_add(p, kv, err, err_sz)) return -1;
+    }
+    s += n;
+    if (*s) s++;
+  }
+  return 0;
+}
+
 static const amt_param_def* find_def(const amt_info* info, const char* key) {
   for (const amt_param_def* d = info->params; d && d->key; d++)
     if (!strcmp(d->key, key)) return d;

@@ -149,6 +149,23 @@ static void test_parameters(void** state) {
   assert_non_null(strstr(err, "key=value"));
   assert_int_equal(amt_create(&t, "no-such-task", NULL, err, sizeof err), -1);
   assert_non_null(strstr(err, "no-such-task"));
+
+  // lists as configurations (';') and datasets (newlines) hold them; empty items skipped
+  amt_params list = {0};
+  assert_int_equal(amt_params_add_list(&list, "episode_steps=12;;target_radius=0.1\nx=y;", err,
+                                       sizeof err), 0);
+  assert_int_equal(list.n, 3);
+  assert_string_equal(list.key[0], "episode_steps");
+  assert_string_equal(list.value[0], "12");
+  assert_string_equal(list.key[1], "target_radius");
+  assert_string_equal(list.value[1], "0.1");
+  assert_string_equal(list.key[2], "x");
+  assert_string_equal(list.value[2], "y");
+  assert_int_equal(amt_params_add_list(&list, "", err, sizeof err), 0);
+  assert_int_equal(list.n, 3);
+  amt_params badl = {0};
+  assert_int_equal(amt_params_add_list(&badl, "episode_steps=12;novalue", err, sizeof err), -1);
+  assert_non_null(strstr(err, "novalue"));
 }
 
 int main(void) {

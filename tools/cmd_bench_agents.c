@@ -162,11 +162,7 @@ int bench_gru(int argc, char** argv) {
 static int make_task(const char* name, const ama_config* cfg, am_task* t, char* err, size_t n) {
   amt_params params = {0};
   if (!name) {
-    char tp[sizeof cfg->task_params];
-    snprintf(tp, sizeof tp, "%s", cfg->task_params);
-    char* save = NULL;
-    for (char* kv = strtok_r(tp, ";", &save); kv; kv = strtok_r(NULL, ";", &save))
-      if (amt_params_add(&params, kv, err, n)) return -1;
+    if (amt_params_add_list(&params, cfg->task_params, err, n)) return -1;
     name = cfg->task;
   }
   return amt_create(t, name, &params, err, n);

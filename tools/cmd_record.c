@@ -208,10 +208,8 @@ int cmd_record(int argc, char** argv) {
     if (rc) return cli_fail("record", "%s", err);
     if (!task_name) task_name = acfg.task;
     // the checkpoint's task parameters ("k=v;k=v"), then the command line's
-    char tp[sizeof acfg.task_params];
-    snprintf(tp, sizeof tp, "%s", acfg.task_params);
-    for (char* s = strtok(tp, ";"); s; s = strtok(NULL, ";"))
-      if (*s && amt_params_add(&all, s, err, sizeof err)) return cli_fail("record", "%s", err);
+    if (amt_params_add_list(&all, acfg.task_params, err, sizeof err))
+      return cli_fail("record", "%s", err);
     file_hash(ckpt, hash, sizeof hash);
     if (ama_ckpt_read_steps(ckpt, &policy_step, err, sizeof err)) return cli_fail("record", "%s", err);
   } else if (!task_name) {

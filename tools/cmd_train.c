@@ -218,13 +218,8 @@ int cmd_train(int argc, char** argv) {
   }
   // the task
   amt_params params = {0};
-  {
-    char tp[1024];
-    snprintf(tp, sizeof(tp), "%s", cfg.task_params);
-    char* save = NULL;
-    for (char* kv = strtok_r(tp, ";", &save); kv; kv = strtok_r(NULL, ";", &save))
-      if (amt_params_add(&params, kv, err, sizeof(err))) return cli_fail("train", "%s", err);
-  }
+  if (amt_params_add_list(&params, cfg.task_params, err, sizeof(err)))
+    return cli_fail("train", "%s", err);
   am_task task;
   if (amt_create(&task, cfg.task, &params, err, sizeof(err))) return cli_fail("train", "%s", err);
   am_pool_config pc = {.num_envs = cfg.num_envs, .num_threads = threads, .seed = cfg.seed};

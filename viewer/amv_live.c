@@ -83,10 +83,7 @@ int amv_live_open(amv_live* L, const char* task, const void* params_v, const cha
       if (rc) return -1;
       snprintf(ck_task, sizeof ck_task, "%s", cfg.task);
       if (!task || !*task) {  // the checkpoint's own task and parameters
-        char* save = NULL;
-        for (char* kv = strtok_r(cfg.task_params, ";\n", &save); kv;
-             kv = strtok_r(NULL, ";\n", &save))
-          if (*kv && amt_params_add(&ck_params, kv, err, err_sz)) return -1;
+        if (amt_params_add_list(&ck_params, cfg.task_params, err, err_sz)) return -1;
         params = &ck_params;
         task = ck_task;
       }
