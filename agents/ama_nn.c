@@ -135,11 +135,12 @@ static const float* packed_wt(const float* W, int O, int I, float* src, float* p
   return packed;
 }
 
-// y (N x O) = x (N x I, row stride ldx) Wp + b, with Wp = W^T packed (K = I).
-static void lin_fwd_packed(float* y, const float* x, size_t ldx, const float* Wp, const float* b,
-                           int N, int I, int O) {
-  if (N <= 0) return;
-  ama_gemm_bias(N, O, I, x, ldx, 1, Wp, b, y, O);
+// The recurrent operand of every step (T*B rows) and its row stride: relu(x) in k->hin for the rate
+// RNN, else h, the first H of each incoming state row in k->s_in.
+static const float* recurrent_operand(const ama_cell* c, const ama_cell_cache* k, size_t* ld) {
+  int rnn = c->cfg.type == AMA_CELL_RNN;
+  *ld = rnn ? (size_t)c->cfg.hidden : (size_t)c->S;
+  return rnn ? k->hin : k->s_in;
 }
 
 // The backward products for the cells, through ama_gemm with the cache's packing buffer. x has
@@ -463,7 +464,7 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
   const float* bx = p->w + p->t[c->ibx].offset;
   // input side for all T*B rows at once
   const float* Wxp = packed_wt(Wx, GH, I, k->src_wx, k->fw_wx, &k->fw_wx_ok);
-  lin_fwd_packed(k->px, x, I, Wxp, bx, T * B, I, GH);
+  ama_gemm_bias(T * B, GH, I, x, I, 1, Wxp, bx, k->px, GH);
   if (c->cfg.type == AMA_CELL_MLP) {
     size_t n = (size_t)T * B * H;
     for (size_t i = 0; i < n; i++) k->y[i] = ftanh(k->px[i]);
@@ -487,17 +488,14 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
       else
         for (int i = 0; i < S; i++) d[i] = m * prev[(size_t)b * S + i];
     }
-    // the recurrent operand: relu(x) for the rate RNN, else h, the first H of each state row
-    const float* hin = s_in;
-    size_t ldh = (size_t)S;
-    if (c->cfg.type == AMA_CELL_RNN) {
+    if (c->cfg.type == AMA_CELL_RNN) {  // relu(x), the rate RNN's recurrent operand
       float* hr = k->hin + (size_t)t * B * H;
       for (int i = 0; i < B * H; i++) hr[i] = s_in[i] > 0 ? s_in[i] : 0;
-      hin = hr;
-      ldh = (size_t)H;
     }
+    size_t ldh;
+    const float* hin = recurrent_operand(c, k, &ldh) + (size_t)t * B * ldh;
     float* ph = k->ph + (size_t)t * B * GH;
-    lin_fwd_packed(ph, hin, ldh, Whp, bh, B, H, GH);
+    ama_gemm_bias(B, GH, H, hin, ldh, 1, Whp, bh, ph, GH);
     const float* px = k->px + (size_t)t * B * GH;
     float* act = k->act + (size_t)t * B * GH;
     float* y = k->y + (size_t)t * B * H;
@@ -613,8 +611,8 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
   // parameter gradients over all T*B rows at once
   lin_bwd(dx, dWx, dbx, k->dGx, x, I, Wx, T * B, I, GH, k->pack);
   // the recurrent operand of every step, as in the forward pass
-  const float* hin = c->cfg.type == AMA_CELL_RNN ? k->hin : k->s_in;
-  const size_t ldh = c->cfg.type == AMA_CELL_RNN ? (size_t)H : (size_t)S;
+  size_t ldh;
+  const float* hin = recurrent_operand(c, k, &ldh);
   float* dbh = c->ibh >= 0 ? p->g + p->t[c->ibh].offset : NULL;
   const float* dGh = shared ? k->dGx : k->dGh;
   float* dWh = p->g + p->t[c->iWh].offset;
