@@ -206,6 +206,59 @@ int ama_policy_load_module(ama_policy* p, const char* ckpt_path, const char* mod
 // Marks every tensor of a module as frozen (or not).
 int ama_policy_freeze(ama_policy* p, const char* module, int frozen, char* err, size_t err_sz);
 
+//---------------------------------- acting ---------------------------------------------------------
+
+// The one acting path (ama_act.c): every caller that runs a policy on a pool (the learner's
+// rollouts, record, demo, benchmarks, the viewer's live mode) does, per control step,
+//   ama_actor_act(&a, batch->obs, batch->actions); am_pool_step(pool); ama_actor_observe(&a, batch);
+
+// Each action's range: the actuator's ctrlrange when the task's actions are the model's controls
+// and the actuator is ctrl-limited, else [-1, 1]. lo, hi: (act_dim).
+void ama_action_range(const am_task* t, float* lo, float* hi);
+
+typedef enum ama_act_kind {
+  AMA_ACT_POLICY,  // the network: Gaussian around its mean (or the mean when deterministic)
+  AMA_ACT_RANDOM,  // uniform in each action's range
+  AMA_ACT_ZERO,    // 0, clipped into each action's range
+} ama_act_kind;
+
+typedef struct ama_actor_cfg {
+  ama_act_kind kind;
+  int deterministic;  // the mean action and no recurrent noise
+  uint64_t seed;      // per-env acting streams: env i draws from stream (seed, i)
+  am_rng* shared;     // non-NULL: draw every env's noise from this one stream instead (the learner)
+} ama_actor_cfg;
+
+typedef struct ama_actor {
+  ama_act_kind kind;
+  int deterministic;
+  ama_policy* pol;      // not owned; NULL unless kind == AMA_ACT_POLICY
+  int N, A, O;
+  int Hc, Hm;           // units that receive recurrent noise (0: none: not a noisy rate RNN, or
+                        // deterministic)
+  float *lo, *hi;       // (A) action range
+  am_rng* rng;          // (N) per-env acting streams
+  am_rng* shared;       // not owned
+  // what the last step drew and did (record channels; the normalised input is pol->a_obs)
+  float* core_noise;    // (N x Hc) standard normals of the last core tick
+  float* motor_noise;   // (N x Hm) standard normals of the last step
+  float* eps;           // (N x A) action noise (0 when deterministic)
+  float* sampled;       // (N x A) mean + std * eps before clipping (random: the uniform draw)
+  float* std;           // (N x A) exp(logstd) (0 when deterministic)
+  float* logp;          // (N) log-density of sampled under the Gaussian
+  float* mask;          // (N) 0 where the next step starts an episode (the policy resets there)
+} ama_actor;
+
+// p must act for N envs with the task's sizes (ama_policy_init / ama_ckpt_load_policy with N).
+int ama_actor_init(ama_actor* a, const ama_actor_cfg* cfg, ama_policy* p, const am_task* t, int N,
+                   char* err, size_t err_sz);
+void ama_actor_free(ama_actor* a);
+// Writes the actions (N x A, clipped into range) for the observations obs (N x O, raw).
+void ama_actor_act(ama_actor* a, const float* obs, float* actions);
+// After am_pool_step: the previous action (clipped, as applied) and reward become the policy's
+// next inputs; envs whose episode ended start the next one with a fresh state.
+void ama_actor_observe(ama_actor* a, const am_batch* b);
+
 //---------------------------------- PPO ------------------------------------------------------------
 
 #define AMA_MAX_ACT 64  // action dimensions the learner supports

@@ -29,13 +29,12 @@ struct ama_ppo {
   float* next_value;    // (N) V after the last step
   float* adv;
   float* ret;
-  float* next_mask;     // (N) mask of the next step: 0 where the episode just ended
+  ama_actor act;         // the acting path (draws from rng)
+  float* next_mask;     // (N) mask of the next step: 0 where the episode just ended (act.mask)
   float* obs_n;         // (N x O) scratch
-  float* eps;           // (N x A) scratch
   // minibatch scratch (T x B)
   float *mb_act, *mb_logp, *mb_adv, *mb_ret, *dmean, *dvalue;
   int* perm;            // (N)
-  float *act_lo, *act_hi;  // (A) action clip range
   int* success_ev;      // [0]: success event code ("success" or "hold_complete"), [1]: "trial_end"; -1: none
   // per-env running episode statistics (saved in checkpoints so metrics resume exactly)
   double run_return[4096];

@@ -234,20 +234,14 @@ void ama_cell_free(ama_cell* c) {
   c->Wh_eff = c->sign = NULL;
 }
 
-static double rng_normal(double (*u01)(void*), void* rng) {
-  double u1 = u01(rng), u2 = u01(rng);
-  if (u1 < 1e-300) u1 = 1e-300;
-  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-void ama_cell_init_weights(ama_cell* c, ama_params* p, double (*u01)(void*), void* rng) {
+void ama_cell_init_weights(ama_cell* c, ama_params* p, am_rng* rng) {
   int H = c->cfg.hidden, I = c->cfg.in, G = c->G;
   float* Wx = p->w + p->t[c->iWx].offset;
   float* bx = p->w + p->t[c->ibx].offset;
   float bound = c->cfg.type == AMA_CELL_MLP ? 1.0f / sqrtf((float)(I > 0 ? I : 1))
                                             : 1.0f / sqrtf((float)H);
   if (c->cfg.type == AMA_CELL_RNN) bound = 1.0f / sqrtf((float)(I > 0 ? I : 1));
-  for (size_t i = 0; i < (size_t)G * H * I; i++) Wx[i] = (float)((2 * u01(rng) - 1) * bound);
+  for (size_t i = 0; i < (size_t)G * H * I; i++) Wx[i] = (float)((2 * am_rng_uniform(rng) - 1) * bound);
   memset(bx, 0, sizeof(float) * G * H);
   if (c->cfg.type == AMA_CELL_MLP) {
     for (size_t i = 0; i < (size_t)G * H; i++) bx[i] = 0;
@@ -263,7 +257,7 @@ void ama_cell_init_weights(ama_cell* c, ama_params* p, double (*u01)(void*), voi
       for (int j = 0; j < H; j++) ne += c->sign[j] > 0;
     for (int i = 0; i < H; i++)
       for (int j = 0; j < H; j++) {
-        double w = rng_normal(u01, rng) * g / sqrt((double)H);
+        double w = am_rng_normal(rng) * g / sqrt((double)H);
         if (c->sign) {
           w = fabs(w);
           if (c->sign[j] < 0 && ne < H) w *= (double)ne / (double)(H - ne);
@@ -272,11 +266,11 @@ void ama_cell_init_weights(ama_cell* c, ama_params* p, double (*u01)(void*), voi
       }
     return;
   }
-  for (size_t i = 0; i < (size_t)G * H * H; i++) Wh[i] = (float)((2 * u01(rng) - 1) * bound);
+  for (size_t i = 0; i < (size_t)G * H * H; i++) Wh[i] = (float)((2 * am_rng_uniform(rng) - 1) * bound);
   if (c->cfg.type == AMA_CELL_GRU) {
     float* bh = p->w + p->t[c->ibh].offset;
-    for (size_t i = 0; i < (size_t)G * H; i++) bx[i] = (float)((2 * u01(rng) - 1) * bound);
-    for (size_t i = 0; i < (size_t)G * H; i++) bh[i] = (float)((2 * u01(rng) - 1) * bound);
+    for (size_t i = 0; i < (size_t)G * H; i++) bx[i] = (float)((2 * am_rng_uniform(rng) - 1) * bound);
+    for (size_t i = 0; i < (size_t)G * H; i++) bh[i] = (float)((2 * am_rng_uniform(rng) - 1) * bound);
   }
   if (c->cfg.type == AMA_CELL_LSTM)
     for (int h = 0; h < H; h++) bx[H + h] = 1.0f;  // forget gate

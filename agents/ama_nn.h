@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "am_sim.h"  // am_rng
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -108,8 +110,9 @@ typedef struct ama_cell {
 int ama_cell_init(ama_cell* c, const ama_cell_cfg* cfg, ama_params* p, const char* prefix,
                   char* err, size_t err_sz);
 // Initialises the weights (after alloc): uniform(-1/sqrt(H), 1/sqrt(H)) like PyTorch for gru/lstm,
-// orthogonal-ish scaled normal for rnn, LSTM forget bias 1. rng_u01 returns uniform [0,1).
-void ama_cell_init_weights(ama_cell* c, ama_params* p, double (*rng_u01)(void*), void* rng);
+// Normal(0, 0.5^2/H) recurrent weights for rnn (absolute values under Dale's law, inhibitory columns
+// rescaled to balance), LSTM forget bias 1. Draws from rng (sim's xoshiro stream).
+void ama_cell_init_weights(ama_cell* c, ama_params* p, am_rng* rng);
 void ama_cell_free(ama_cell* c);
 
 // Per-sequence forward state kept for backward. Sized once for T_max x B_max.

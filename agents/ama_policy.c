@@ -9,8 +9,6 @@
 
 #include "ama_agents.h"
 
-static double u01(void* r) { return am_rng_uniform((am_rng*)r); }
-
 // Appends the observation indices of a comma-separated group list ("all", "none", names).
 static int route(const char* list, const am_obs_group* groups, int n_groups, int obs_dim,
                  int* idx, int* n, const char* what, char* err, size_t err_sz) {
@@ -139,13 +137,13 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
   }
   am_rng rng;
   am_rng_seed(&rng, seed, 0x706f6c6963790000ULL);  // "policy"
-  ama_cell_init_weights(&p->core, &p->params, u01, &rng);
-  ama_cell_init_weights(&p->motor, &p->params, u01, &rng);
+  ama_cell_init_weights(&p->core, &p->params, &rng);
+  ama_cell_init_weights(&p->motor, &p->params, &rng);
   float* Wmu = p->params.w + p->params.t[p->i_Wmu].offset;
   float* Wv = p->params.w + p->params.t[p->i_Wv].offset;
   float* ls = p->params.w + p->params.t[p->i_logstd].offset;
-  for (int i = 0; i < A * Hm; i++) Wmu[i] = (float)((2 * u01(&rng) - 1) * 0.01 / sqrt(Hm));
-  for (int i = 0; i < Hc; i++) Wv[i] = (float)((2 * u01(&rng) - 1) / sqrt(Hc));
+  for (int i = 0; i < A * Hm; i++) Wmu[i] = (float)((2 * am_rng_uniform(&rng) - 1) * 0.01 / sqrt(Hm));
+  for (int i = 0; i < Hc; i++) Wv[i] = (float)((2 * am_rng_uniform(&rng) - 1) / sqrt(Hc));
   for (int j = 0; j < A; j++) ls[j] = cfg->init_logstd;
   if (ama_norm_init(&p->norm, obs_dim, cfg->obs_clip, err, err_sz)) {
     ama_policy_free(p);

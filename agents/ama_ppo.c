@@ -134,9 +134,8 @@ void ama_ppo_free(ama_ppo* L) {
   free(L->next_value);
   free(L->adv);
   free(L->ret);
-  free(L->next_mask);
+  ama_actor_free(&L->act);  // owns next_mask
   free(L->obs_n);
-  free(L->eps);
   free(L->mb_act);
   free(L->mb_logp);
   free(L->mb_adv);
@@ -144,8 +143,6 @@ void ama_ppo_free(ama_ppo* L) {
   free(L->dmean);
   free(L->dvalue);
   free(L->perm);
-  free(L->act_lo);
-  free(L->act_hi);
   free(L->success_ev);
   free(L);
 }
@@ -217,9 +214,7 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
   L->next_value = xcalloc(N, sizeof(float), &fail);
   L->adv = xcalloc(TN, sizeof(float), &fail);
   L->ret = xcalloc(TN, sizeof(float), &fail);
-  L->next_mask = xcalloc(N, sizeof(float), &fail);
   L->obs_n = xcalloc((size_t)N * O, sizeof(float), &fail);
-  L->eps = xcalloc((size_t)N * A, sizeof(float), &fail);
   size_t TB = (size_t)T * L->B;
   L->mb_act = xcalloc(TB * A, sizeof(float), &fail);
   L->mb_logp = xcalloc(TB, sizeof(float), &fail);
@@ -228,25 +223,21 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
   L->dmean = xcalloc(TB * A, sizeof(float), &fail);
   L->dvalue = xcalloc(TB, sizeof(float), &fail);
   L->perm = xcalloc(N, sizeof(int), &fail);
-  L->act_lo = xcalloc(A, sizeof(float), &fail);
-  L->act_hi = xcalloc(A, sizeof(float), &fail);
   L->success_ev = xcalloc(2, sizeof(int), &fail);
   if (fail) {
     ama_ppo_free(L);
     snprintf(err, err_sz, "out of memory for rollouts (T=%d N=%d)", T, N);
     return NULL;
   }
-  for (int b = 0; b < N; b++) L->next_mask[b] = 1.0f;
-  // action range: the actuators' ctrlrange when the actions are the model's controls
-  const mjModel* m = task->model ? task->model->m : NULL;
-  for (int j = 0; j < A; j++) {
-    L->act_lo[j] = -1.0f;
-    L->act_hi[j] = 1.0f;
-    if (m && m->nu == A && m->actuator_ctrllimited[j]) {
-      L->act_lo[j] = (float)m->actuator_ctrlrange[2 * j];
-      L->act_hi[j] = (float)m->actuator_ctrlrange[2 * j + 1];
-    }
+  // acting: the one acting path, drawing from the learner's stream (ama_act.c)
+  am_rng_seed(&L->rng, cfg->seed, 0x6c6561726e6572ULL);  // "learner"
+  ama_actor_cfg acfg = {.kind = AMA_ACT_POLICY, .shared = &L->rng};
+  if (ama_actor_init(&L->act, &acfg, &L->pol, task, N, err, err_sz)) {
+    ama_ppo_free(L);
+    return NULL;
   }
+  L->next_mask = L->act.mask;
+  for (int b = 0; b < N; b++) L->next_mask[b] = 1.0f;
   // success: the event "success", else "hold_complete" (arm tasks); per trial when the task has a
   // "trial_end" event, else per episode
   L->success_ev[0] = L->success_ev[1] = -1;
@@ -256,7 +247,6 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
     if (strcmp(task->events[e], "hold_complete") == 0) L->success_ev[0] = e;
   for (int e = 0; e < task->n_events; e++)
     if (strcmp(task->events[e], "trial_end") == 0) L->success_ev[1] = e;
-  am_rng_seed(&L->rng, cfg->seed, 0x6c6561726e6572ULL);  // "learner"
   if (cfg->load_module[0]) {
     if (ama_policy_load_module(&L->pol, cfg->load_path, cfg->load_module, 0, err, err_sz)) {
       ama_ppo_free(L);
@@ -309,17 +299,6 @@ static float lr_at(const ama_ppo* L) {
   return lr;
 }
 
-// Standard normals from the learner's stream, two per Box-Muller pair.
-static void fill_normal(am_rng* r, float* x, size_t n) {
-  for (size_t i = 0; i < n; i += 2) {
-    double u1 = am_rng_uniform(r), u2 = am_rng_uniform(r);
-    if (u1 < 1e-300) u1 = 1e-300;
-    double rad = sqrt(-2.0 * log(u1));
-    x[i] = (float)(rad * cos(6.283185307179586 * u2));
-    if (i + 1 < n) x[i + 1] = (float)(rad * sin(6.283185307179586 * u2));
-  }
-}
-
 // The rollout: T control steps of all N envs. Fills roll (the policy's inputs, as sequences of
 // all N envs), actions, logp, values, rewards, flags and bootstrap values. learn = 0 skips what
 // only the update needs.
@@ -328,13 +307,9 @@ static void rollout(ama_ppo* L, int learn) {
   am_batch* bt = am_pool_batch(L->pool);
   const int T = L->T, N = L->N, A = p->act_dim, O = p->obs_dim, k = p->cfg.core_tick;
   const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden;
-  const int cnoise = p->core.cfg.type == AMA_CELL_RNN && p->core.cfg.noise > 0;
-  const int mnoise = p->motor.cfg.type == AMA_CELL_RNN && p->motor.cfg.noise > 0;
+  ama_actor* ac = &L->act;
   ama_seq* R = &L->roll;
   float* motor_noise_base = R->noise + (size_t)R->Tc * N * Hc;
-  const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
-  float stdv[AMA_MAX_ACT];
-  for (int j = 0; j < A; j++) stdv[j] = expf(logstd[j]);
   memcpy(R->core_s0, p->core_s, sizeof(float) * N * (p->core.S ? p->core.S : 1));
   memcpy(R->motor_s0, p->motor_s, sizeof(float) * N * (p->motor.S ? p->motor.S : 1));
   L->ep_count = 0;
@@ -345,37 +320,20 @@ static void rollout(ama_ppo* L, int learn) {
   for (int t = 0; t < T; t++) {
     size_t row = (size_t)t * N;
     memcpy(L->raw_obs + row * O, bt->obs, sizeof(float) * N * O);
-    ama_norm_apply(&p->norm, bt->obs, R->obs + row * O, N);
-    float* cn = NULL;
-    if (cnoise && t % k == 0) {
-      cn = R->noise + (size_t)(t / k) * N * Hc;
-      fill_normal(&L->rng, cn, (size_t)N * Hc);
-    }
-    float* mn = NULL;
-    if (mnoise) {
-      mn = motor_noise_base + row * Hm;
-      fill_normal(&L->rng, mn, (size_t)N * Hm);
-    }
     memcpy(R->mask + row, L->next_mask, sizeof(float) * N);
-    ama_policy_step(p, R->obs + row * O, L->next_mask, cn, mn);
+    int tick = t % k == 0;
+    ama_actor_act(ac, bt->obs, bt->actions);
+    // what the sequences replay: the normalised input, the recurrent noise, the reset masks
+    memcpy(R->obs + row * O, p->a_obs, sizeof(float) * N * O);
+    if (ac->Hc && tick)
+      memcpy(R->noise + (size_t)(t / k) * N * Hc, ac->core_noise, sizeof(float) * N * Hc);
+    if (ac->Hm) memcpy(motor_noise_base + row * Hm, ac->motor_noise, sizeof(float) * N * Hm);
     memcpy(R->prev_act + row * A, p->a_prev_act, sizeof(float) * N * A);
     memcpy(R->prev_rew + row, p->a_prev_rew, sizeof(float) * N);
     if (p->a_ticked) memcpy(R->core_mask + (size_t)(t / k) * N, p->a_core_mask, sizeof(float) * N);
     memcpy(L->values + row, p->a_value, sizeof(float) * N);
-    // sample actions
-    fill_normal(&L->rng, L->eps, (size_t)N * A);
-    float* a = L->actions + row * A;
-    for (int b = 0; b < N; b++) {
-      float lp = 0;
-      for (int j = 0; j < A; j++) {
-        size_t q = (size_t)b * A + j;
-        a[q] = p->a_mean[q] + stdv[j] * L->eps[q];
-        lp += -0.5f * L->eps[q] * L->eps[q] - logstd[j] - 0.5f * AMA_LOG_2PI;
-        float c = a[q];
-        bt->actions[q] = c < L->act_lo[j] ? L->act_lo[j] : c > L->act_hi[j] ? L->act_hi[j] : c;
-      }
-      L->logp[row + b] = lp;
-    }
+    memcpy(L->actions + row * A, ac->sampled, sizeof(float) * N * A);
+    memcpy(L->logp + row, ac->logp, sizeof(float) * N);
     am_pool_step(L->pool);
     int any_trunc = 0;
     for (int b = 0; b < N; b++) {
@@ -391,7 +349,6 @@ static void rollout(ama_ppo* L, int learn) {
       L->truncated[row + b] = bt->truncated[b] && !bt->terminated[b];
       any_trunc |= L->truncated[row + b];
       int done = bt->terminated[b] || bt->truncated[b];
-      L->next_mask[b] = done ? 0.0f : 1.0f;
       L->run_return[b] += bt->rewards[b];
       L->run_length[b] += 1;
       if (L->success_ev[0] >= 0 && (bt->events[b] >> L->success_ev[0]) & 1u) {
@@ -409,6 +366,7 @@ static void rollout(ama_ppo* L, int learn) {
         L->run_success[b] = 0;
       }
     }
+    ama_actor_observe(ac, bt);  // next_mask: 0 where an episode ended
     if (L->cfg.ppo.norm_reward) {
       // running variance of the discounted return (Chan's update with this step's N values),
       // then rewards divided by its std; accumulators restart with each episode
@@ -427,7 +385,6 @@ static void rollout(ama_ppo* L, int learn) {
         if (L->next_mask[b] == 0.0f) L->disc[b] = 0;
       }
     }
-    ama_policy_set_feedback(p, bt->actions, bt->rewards);
     if (learn && any_trunc) {
       // V(final obs): the value the policy would give the ended episode's next step
       ama_norm_apply(&p->norm, bt->final_obs, L->obs_n, N);

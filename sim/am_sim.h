@@ -41,6 +41,9 @@ uint64_t am_rng_next(am_rng* r);
 double   am_rng_uniform(am_rng* r);                   // [0, 1)
 double   am_rng_range(am_rng* r, double lo, double hi);  // [lo, hi)
 double   am_rng_normal(am_rng* r);                    // standard normal (Box-Muller, no cache)
+// n standard normals as floats, both members of each Box-Muller pair (an odd n drops the last
+// second member); x[0] equals what am_rng_normal would have returned.
+void     am_rng_normals(am_rng* r, float* x, size_t n);
 
 //---------------------------------- models --------------------------------------------------------
 

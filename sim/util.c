@@ -54,10 +54,29 @@ double am_rng_uniform(am_rng* r) { return (double)(am_rng_next(r) >> 11) * 0x1.0
 
 double am_rng_range(am_rng* r, double lo, double hi) { return lo + (hi - lo) * am_rng_uniform(r); }
 
-double am_rng_normal(am_rng* r) {
+// Box-Muller: two independent standard normals from two uniforms. The one Gaussian sampler of
+// animat: am_rng_normal keeps the first of the pair, am_rng_normals uses both.
+static void box_muller(am_rng* r, double* z0, double* z1) {
   double u1 = am_rng_uniform(r), u2 = am_rng_uniform(r);
   if (u1 < 1e-300) u1 = 1e-300;
-  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+  double rad = sqrt(-2.0 * log(u1));
+  *z0 = rad * cos(6.283185307179586 * u2);
+  *z1 = rad * sin(6.283185307179586 * u2);
+}
+
+double am_rng_normal(am_rng* r) {
+  double z0, z1;
+  box_muller(r, &z0, &z1);
+  return z0;
+}
+
+void am_rng_normals(am_rng* r, float* x, size_t n) {
+  for (size_t i = 0; i < n; i += 2) {
+    double z0, z1;
+    box_muller(r, &z0, &z1);
+    x[i] = (float)z0;
+    if (i + 1 < n) x[i + 1] = (float)z1;
+  }
 }
 
 double am_now(void) {

@@ -26,13 +26,13 @@ static am_pool* make_pool_threads(const am_task* t, int n, int threads, uint64_t
 }
 
 // Index of task variable / event `name`, or -1 when the task has none.
-static int find_var(const am_task* t, const char* name) {
+static inline int find_var(const am_task* t, const char* name) {
   for (int k = 0; k < t->n_vars; k++)
     if (!strcmp(t->vars[k], name)) return k;
   return -1;
 }
 
-static int find_event(const am_task* t, const char* name) {
+static inline int find_event(const am_task* t, const char* name) {
   for (int k = 0; k < t->n_events; k++)
     if (!strcmp(t->events[k], name)) return k;
   return -1;

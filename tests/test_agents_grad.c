@@ -18,13 +18,8 @@
 
 #include "ama_agents.h"
 
-static uint64_t g_rng = 12345;
-static double u01(void* unused) {
-  (void)unused;
-  g_rng = g_rng * 6364136223846793005ULL + 1442695040888963407ULL;
-  return (double)(g_rng >> 11) / 9007199254740992.0;
-}
-static float urand(float lo, float hi) { return lo + (hi - lo) * (float)u01(NULL); }
+static am_rng g_rng = {{12345, 67890, 13579, 24680}};
+static float urand(float lo, float hi) { return (float)am_rng_range(&g_rng, lo, hi); }
 
 // Compare analytic vs numeric; returns the number of mismatches.
 static int compare(const char* what, double a, double n, double tol, double atol) {
@@ -64,7 +59,7 @@ static int check_cell(ama_cell_type type, int dale, int use_mask, int corrupt) {
   cc.B = 3;
   assert_int_equal(ama_cell_init(&cc.c, &cfg, &cc.p, "cell", err, sizeof(err)), 0);
   assert_int_equal(ama_params_alloc(&cc.p, err, sizeof(err)), 0);
-  ama_cell_init_weights(&cc.c, &cc.p, u01, NULL);
+  ama_cell_init_weights(&cc.c, &cc.p, &g_rng);
   // bigger random weights than the default init so every path carries gradient
   for (size_t i = 0; i < cc.p.count; i++) cc.p.w[i] += urand(-0.3f, 0.3f);
   assert_int_equal(ama_cell_cache_alloc(&cc.k, &cc.c, cc.T, cc.B, err, sizeof(err)), 0);
@@ -165,7 +160,7 @@ static void test_dale_signs(void** s) {
                       .dale = 1, .exc_frac = 0.8f};
   assert_int_equal(ama_cell_init(&c, &cfg, &p, "rnn", err, sizeof(err)), 0);
   assert_int_equal(ama_params_alloc(&p, err, sizeof(err)), 0);
-  ama_cell_init_weights(&c, &p, u01, NULL);
+  ama_cell_init_weights(&c, &p, &g_rng);
   float* W = ama_params_view(&p, "rnn.Wh");
   for (int i = 0; i < 100; i++) W[i] = urand(-1, 1);
   ama_cell_prepare(&c, &p);

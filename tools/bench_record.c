@@ -53,8 +53,9 @@ static int run(const am_task* t, const char* policy, int envs, long steps, const
                         3, err, err_sz))
       goto out;
     nr.loaded = 1;
-    if (netrec_setup(&nr, t, envs, 0, err, err_sz)) goto out;
   }
+  if (netrec_setup(&nr, t, envs, nr.loaded ? AMA_ACT_POLICY : AMA_ACT_RANDOM, 0, 3, err, err_sz))
+    goto out;
   if (path) {
     am_rec_config rc = {.path = path, .force = 1, .episodes = INT64_MAX / 2, .seed = 3,
                         .policy = policy, .policy_step = -1};
@@ -62,16 +63,12 @@ static int run(const am_task* t, const char* policy, int envs, long steps, const
     if (nr.loaded && netrec_channels(&nr, rec, err, err_sz)) goto out;
     if (am_rec_begin(rec, err, err_sz)) goto out;
   }
-  am_rng rng;
-  am_rng_seed(&rng, 3, 99);
   tm->rec = 0;
   double t0 = am_now(), c0 = cpu_now();
   for (long s = 0; s < steps && !cli_interrupted; s++) {
-    if (nr.loaded) netrec_act(&nr, b, &rng);
-    else
-      for (int k = 0; k < envs * t->act_dim; k++) b->actions[k] = (float)am_rng_range(&rng, -1, 1);
+    ama_actor_act(&nr.act, b->obs, b->actions);
     am_pool_step(pool);
-    if (nr.loaded) netrec_after_step(&nr, b);
+    ama_actor_observe(&nr.act, b);
     if (rec) {
       double r0 = am_now();
       if (am_rec_step(rec, err, err_sz) < 0) goto out;

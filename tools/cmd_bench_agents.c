@@ -17,7 +17,6 @@
 
 void openblas_set_num_threads(int num_threads);  // OpenBLAS (its cblas.h defines I)
 
-static double u01(void* r) { return am_rng_uniform((am_rng*)r); }
 
 // One half of the batch: forward + BPTT into its own gradient buffer (what the learner does on
 // its two threads, see ama_ppo.c).
@@ -49,7 +48,7 @@ static double gru_update_time(int I, int H, int T, int B, int mode, int reps, in
     return -1;
   am_rng rng;
   am_rng_seed(&rng, 1, 2);
-  ama_cell_init_weights(&c, &p, u01, &rng);
+  ama_cell_init_weights(&c, &p, &rng);
   int parts = mode == 2 ? 2 : 1, Bp = B / parts;
   gru_part q[2];
   for (int h = 0; h < parts; h++) {
@@ -63,8 +62,8 @@ static double gru_update_time(int I, int H, int T, int B, int mode, int reps, in
     q[h].dx = malloc(sizeof(float) * T * Bp * I);
     q[h].h0 = calloc((size_t)Bp * H, sizeof(float));
     q[h].dy = malloc(sizeof(float) * T * Bp * H);
-    for (int i = 0; i < T * Bp * I; i++) q[h].x[i] = (float)(2 * u01(&rng) - 1);
-    for (int i = 0; i < T * Bp * H; i++) q[h].dy[i] = (float)(2 * u01(&rng) - 1) * 1e-3f;
+    for (int i = 0; i < T * Bp * I; i++) q[h].x[i] = (float)am_rng_range(&rng, -1, 1);
+    for (int i = 0; i < T * Bp * H; i++) q[h].dy[i] = (float)am_rng_range(&rng, -1, 1) * 1e-3f;
   }
   double best = 1e30;
   for (int r = 0; r < rounds + 1; r++) {  // round 0 warms up
@@ -272,40 +271,33 @@ static double evaluate(ama_ppo* L, const am_task* t, int envs, int episodes, uin
   memcpy(p.params.w, src->params.w, sizeof(float) * src->params.count);
   memcpy(p.norm.scale, src->norm.scale, sizeof(float) * t->obs_dim);
   memcpy(p.norm.shift, src->norm.shift, sizeof(float) * t->obs_dim);
+  ama_actor ac;
+  ama_actor_cfg acfg = {.kind = AMA_ACT_POLICY, .deterministic = 1, .seed = seed};
+  if (ama_actor_init(&ac, &acfg, &p, t, envs, err, n)) {
+    ama_policy_free(&p);
+    am_pool_free(pool);
+    return NAN;
+  }
   am_batch* b = am_pool_batch(pool);
-  float* obs_n = malloc(sizeof(float) * envs * t->obs_dim);
-  float* mask = malloc(sizeof(float) * envs);
-  for (int i = 0; i < envs; i++) mask[i] = 1;
   double sum = 0;
   int count = 0;
   int* done = calloc(envs, sizeof(int));
   double* ret = calloc(envs, sizeof(double));
-  const mjModel* m = t->model->m;
   while (count < envs * episodes) {
-    ama_norm_apply(&p.norm, b->obs, obs_n, envs);
-    ama_policy_step(&p, obs_n, mask, NULL, NULL);
-    for (int i = 0; i < envs * t->act_dim; i++) {
-      int j = i % t->act_dim;
-      float lo = -1, hi = 1;
-      if (m->nu == t->act_dim && m->actuator_ctrllimited[j])
-        lo = (float)m->actuator_ctrlrange[2 * j], hi = (float)m->actuator_ctrlrange[2 * j + 1];
-      float a = p.a_mean[i];
-      b->actions[i] = a < lo ? lo : a > hi ? hi : a;
-    }
+    ama_actor_act(&ac, b->obs, b->actions);
     am_pool_step(pool);
-    ama_policy_set_feedback(&p, b->actions, b->rewards);
+    ama_actor_observe(&ac, b);
     for (int i = 0; i < envs; i++) {
       ret[i] += b->rewards[i];
-      mask[i] = 1;
       if (b->terminated[i] || b->truncated[i]) {
         if (done[i] < episodes) sum += ret[i], count++;
         done[i]++;
         ret[i] = 0;
-        mask[i] = 0;
       }
     }
   }
-  free(obs_n), free(mask), free(done), free(ret);
+  free(done), free(ret);
+  ama_actor_free(&ac);
   ama_policy_free(&p);
   am_pool_free(pool);
   return sum / count;

@@ -36,35 +36,35 @@ static int evaluate(am_task* t, int kind, const char* ckpt, int envs, int thread
   if (!p) return cli_fail("demo", "%s", err);
   netrec nr;
   memset(&nr, 0, sizeof nr);
-  if (kind == POLICY_TRAINED &&
-      (ama_ckpt_load_policy(&nr.pol, ckpt, t->groups, t->n_groups, t->obs_dim, t->act_dim, envs,
-                            err, sizeof err) ||
-       netrec_setup(&nr, t, envs, 1, err, sizeof err))) {
+  if (kind == POLICY_TRAINED) {
+    if (ama_ckpt_load_policy(&nr.pol, ckpt, t->groups, t->n_groups, t->obs_dim, t->act_dim, envs,
+                             err, sizeof err)) {
+      am_pool_free(p);
+      return cli_fail("demo", "%s", err);
+    }
+    nr.loaded = 1;
+  }
+  if (kind != POLICY_FEEDBACK &&
+      netrec_setup(&nr, t, envs, kind == POLICY_TRAINED ? AMA_ACT_POLICY : AMA_ACT_RANDOM, 1, 7,
+                   err, sizeof err)) {
     netrec_free(&nr);
     am_pool_free(p);
     return cli_fail("demo", "%s", err);
   }
   am_batch* b = am_pool_batch(p);
-  am_rng rng;
-  am_rng_seed(&rng, 7, 1000);
   am_pool_stats s;
   do {
-    if (kind == POLICY_TRAINED) {
-      netrec_act(&nr, b, &rng);
-    } else {
-      for (int i = 0; i < envs; i++) {
-        float* a = b->actions + i * t->act_dim;
-        if (kind == POLICY_FEEDBACK) feedback_policy(b->obs + i * t->obs_dim, a);
-        else
-          for (int k = 0; k < t->act_dim; k++) a[k] = (float)am_rng_range(&rng, -1, 1);
-      }
-    }
+    if (kind == POLICY_FEEDBACK)
+      for (int i = 0; i < envs; i++)
+        feedback_policy(b->obs + i * t->obs_dim, b->actions + i * t->act_dim);
+    else
+      ama_actor_act(&nr.act, b->obs, b->actions);
     am_pool_step(p);
-    if (kind == POLICY_TRAINED) netrec_after_step(&nr, b);
+    if (kind != POLICY_FEEDBACK) ama_actor_observe(&nr.act, b);
     am_pool_get_stats(p, &s);
   } while (s.episodes < episodes && !cli_interrupted);
   *mean_return = s.episodes ? s.return_sum / s.episodes : 0;
-  if (kind == POLICY_TRAINED) netrec_free(&nr);
+  netrec_free(&nr);
   am_pool_free(p);
   return 0;
 }

@@ -35,76 +35,33 @@ static int file_hash(const char* path, char* out, size_t out_sz) {
 }
 
 
-int netrec_setup(netrec* nr, const am_task* t, int envs, int det, char* err, size_t err_sz) {
-  int A = t->act_dim, O = t->obs_dim;
-  nr->loaded = 1;
-  nr->det = det;
-  nr->eps = calloc((size_t)envs * A, sizeof(float));
-  nr->sampled = calloc((size_t)envs * A, sizeof(float));
-  nr->stdv = calloc((size_t)envs * A, sizeof(float));
-  nr->obs_n = calloc((size_t)envs * O, sizeof(float));
-  nr->mask = calloc((size_t)envs, sizeof(float));  // 0: every env starts an episode
-  nr->lo = calloc((size_t)A, sizeof(float));
-  nr->hi = calloc((size_t)A, sizeof(float));
-  if (!nr->eps || !nr->sampled || !nr->stdv || !nr->obs_n || !nr->mask || !nr->lo || !nr->hi)
-    return am_err(err, err_sz, "out of memory");
-  const mjModel* m = t->model->m;
-  for (int j = 0; j < A; j++) {  // the learner's action range (see ama_agents.h)
-    nr->lo[j] = -1;
-    nr->hi[j] = 1;
-    if (m->nu == A && m->actuator_ctrllimited[j]) {
-      nr->lo[j] = (float)m->actuator_ctrlrange[2 * j];
-      nr->hi[j] = (float)m->actuator_ctrlrange[2 * j + 1];
-    }
-  }
-  const float* logstd = nr->pol.params.w + nr->pol.params.t[nr->pol.i_logstd].offset;
-  for (int i = 0; i < envs; i++)
-    for (int j = 0; j < A; j++) nr->stdv[i * A + j] = det ? 0.0f : expf(logstd[j]);
-  return 0;
-}
-
-void netrec_act(netrec* nr, am_batch* b, am_rng* rng) {
-  ama_policy* p = &nr->pol;
-  int N = p->N, A = p->act_dim;
-  ama_norm_apply(&p->norm, b->obs, nr->obs_n, N);
-  ama_policy_step(p, nr->obs_n, nr->mask, NULL, NULL);
-  for (int i = 0; i < N; i++)
-    for (int j = 0; j < A; j++) {
-      size_t q = (size_t)i * A + j;
-      nr->eps[q] = nr->det ? 0.0f : (float)am_rng_normal(rng);
-      float a = p->a_mean[q] + nr->stdv[q] * nr->eps[q];
-      nr->sampled[q] = a;
-      b->actions[q] = a < nr->lo[j] ? nr->lo[j] : a > nr->hi[j] ? nr->hi[j] : a;
-    }
-}
-
-void netrec_after_step(netrec* nr, const am_batch* b) {
-  ama_policy_set_feedback(&nr->pol, b->actions, b->rewards);
-  for (int i = 0; i < nr->pol.N; i++)
-    nr->mask[i] = (b->terminated[i] || b->truncated[i]) ? 0.0f : 1.0f;
+int netrec_setup(netrec* nr, const am_task* t, int envs, ama_act_kind kind, int deterministic,
+                 uint64_t seed, char* err, size_t err_sz) {
+  ama_actor_cfg c = {.kind = kind, .deterministic = deterministic, .seed = seed};
+  return ama_actor_init(&nr->act, &c, nr->loaded ? &nr->pol : NULL, t, envs, err, err_sz);
 }
 
 void netrec_free(netrec* nr) {
   if (nr->loaded) ama_policy_free(&nr->pol);
-  free(nr->eps);
-  free(nr->sampled);
-  free(nr->stdv);
-  free(nr->obs_n);
-  free(nr->mask);
-  free(nr->lo);
-  free(nr->hi);
+  ama_actor_free(&nr->act);
   memset(nr, 0, sizeof *nr);
 }
 
 int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
+  if (!nr->loaded) return 0;
   ama_policy* p = &nr->pol;
+  const ama_actor* ac = &nr->act;
   int A = p->act_dim;
-  struct { const char* name; const char* units; const void* src; int d0, d1; const char* labels; } ch[12];
+  struct { const char* name; const char* units; const void* src; int d0, d1; const char* labels; } ch[16];
   int n = 0;
   const ama_cell* cells[2] = {&p->core, &p->motor};
   const char* names[2] = {"core", "motor"};
   const float* states[2] = {p->core_s, p->motor_s};
-  static char nm[2][3][48];
+  const float* noise[2] = {ac->Hc ? ac->core_noise : NULL, ac->Hm ? ac->motor_noise : NULL};
+  char nm[2][4][48];
+  // what the network received: the observation after the running normalisation and clipping
+  ch[n++] = (typeof(ch[0])){"input", "normalised observation: clip((obs - mean) / std), obs order",
+                            p->a_obs, 0, p->obs_dim, NULL};
   for (int k = 0; k < 2; k++) {
     const ama_cell* c = cells[k];
     int H = c->cfg.hidden;
@@ -121,12 +78,18 @@ int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
       ch[n++] = (typeof(ch[0])){nm[k][2], c->cfg.type == AMA_CELL_LSTM ? "rows: i, f, g, o" : "rows: r, z, n",
                                 k == 0 ? p->a_core_k.act : p->a_motor_k.act, c->G, H, NULL};
     }
+    if (noise[k]) {  // the rate RNN's recurrent noise (standard normals; times rnn_noise in the update)
+      snprintf(nm[k][3], 48, "%s/noise", names[k]);
+      ch[n++] = (typeof(ch[0])){nm[k][3], k == 0 ? "standard normal xi of the last core tick"
+                                                 : "standard normal xi",
+                                noise[k], 0, H, NULL};
+    }
   }
   ch[n++] = (typeof(ch[0])){"value", "critic's value estimate", p->a_value, 0, -1, NULL};
   ch[n++] = (typeof(ch[0])){"action_mean", "", p->a_mean, 0, A, NULL};
-  ch[n++] = (typeof(ch[0])){"action_std", "", nr->stdv, 0, A, NULL};
-  ch[n++] = (typeof(ch[0])){"action_noise", "standard normal eps", nr->eps, 0, A, NULL};
-  ch[n++] = (typeof(ch[0])){"action_sampled", "mean + std * eps, before clipping", nr->sampled, 0, A, NULL};
+  ch[n++] = (typeof(ch[0])){"action_std", "", ac->std, 0, A, NULL};
+  ch[n++] = (typeof(ch[0])){"action_noise", "standard normal eps", ac->eps, 0, A, NULL};
+  ch[n++] = (typeof(ch[0])){"action_sampled", "mean + std * eps, before clipping", ac->sampled, 0, A, NULL};
   for (int i = 0; i < n; i++) {
     am_channel_def d = {ch[i].name, "network", ch[i].units, ch[i].labels, AM_DT_F32, 0, {0}, 0};
     if (ch[i].d0) {
@@ -148,7 +111,7 @@ int cmd_record(int argc, char** argv) {
       "       animat record --random --task NAME --episodes N --out FILE [FLAGS]\n"
       "  Records every control step of N episodes (body state, observations, actions, rewards,\n"
       "  events, task variables and, for a trained policy, the network's activity) to a dataset.\n"
-      "  --random            random actions (uniform in [-1, 1], clipped by the task)\n"
+      "  --random            random actions, uniform in each actuator's control range\n"
       "  --task NAME         task (required with --random; default: the checkpoint's)\n"
       "  --task-param K=V    override a task parameter (repeatable)\n"
       "  --episodes N        episodes to record (default 10)\n"
@@ -156,8 +119,10 @@ int cmd_record(int argc, char** argv) {
       "  --force             overwrite FILE if it exists\n"
       "  --envs N            envs stepped in parallel (default 8)\n"
       "  --threads T         worker threads (default 2)\n"
-      "  --seed S            seed of the envs and the action noise (default 1)\n"
-      "  --deterministic     a trained policy acts with its mean action (no noise)\n"
+      "  --seed S            seed of the envs and of their acting streams (default 1)\n"
+      "  --deterministic     the policy acts with its mean action and without recurrent noise\n"
+      "                      (default: actions sampled from the policy's Gaussian and, for a\n"
+      "                      rate RNN with rnn_noise > 0, recurrent noise, as in training)\n"
       "  --chunk-rows R      rows per chunk (default: about 512 KiB of raw data)\n"
       "  --quiet             no progress line\n";
   const char* task_name = NULL;
@@ -237,19 +202,26 @@ int cmd_record(int argc, char** argv) {
   netrec nr;
   memset(&nr, 0, sizeof nr);
   int A = t.act_dim, O = t.obs_dim;
-  (void)A;
   am_rec* rec = NULL;
   int status = 1;
   if (!random_policy) {
     if (ama_ckpt_load_policy(&nr.pol, ckpt, t.groups, t.n_groups, O, A, envs, err, sizeof err)) {
-      cli_fail("record", "%s", err);
+      if (strcmp(acfg.task, t.name) != 0)
+        cli_fail("record", "%s (the checkpoint was trained on task %s, not %s)", err, acfg.task,
+                 t.name);
+      else
+        cli_fail("record", "%s", err);
       goto done;
     }
     nr.loaded = 1;
-    if (netrec_setup(&nr, &t, envs, det, err, sizeof err)) {
-      cli_fail("record", "%s", err);
-      goto done;
-    }
+    if (strcmp(acfg.task, t.name) != 0)
+      fprintf(stderr, "record: note: the checkpoint was trained on task %s; recording it on %s\n",
+              acfg.task, t.name);
+  }
+  if (netrec_setup(&nr, &t, envs, random_policy ? AMA_ACT_RANDOM : AMA_ACT_POLICY, det, seed, err,
+                   sizeof err)) {
+    cli_fail("record", "%s", err);
+    goto done;
   }
   am_rec_config rc_cfg = {.path = out, .force = force, .episodes = episodes,
                           .chunk_rows = chunk_rows, .task_params = ptext, .seed = seed,
@@ -264,6 +236,7 @@ int cmd_record(int argc, char** argv) {
     ama_config_write(&acfg, cfgtext, sizeof cfgtext);
     am_rec_set_meta(rec, "policy.config", cfgtext);
     am_rec_set_meta(rec, "policy.deterministic", det ? "1" : "0");
+    am_rec_set_meta(rec, "policy.recurrent_noise", nr.act.Hc || nr.act.Hm ? "1" : "0");
     if (netrec_channels(&nr, rec, err, sizeof err)) {
       cli_fail("record", "%s", err);
       am_rec_abort(rec);
@@ -278,18 +251,12 @@ int cmd_record(int argc, char** argv) {
     goto done;
   }
   cli_install_interrupt();
-  am_rng rng;
-  am_rng_seed(&rng, seed, 1000003);
   double t0 = am_now(), last = 0;
   int r = 0;
   while (!cli_interrupted) {
-    if (random_policy) {
-      for (size_t k = 0; k < (size_t)envs * A; k++) b->actions[k] = (float)am_rng_range(&rng, -1, 1);
-    } else {
-      netrec_act(&nr, b, &rng);
-    }
+    ama_actor_act(&nr.act, b->obs, b->actions);
     am_pool_step(pool);
-    if (nr.loaded) netrec_after_step(&nr, b);
+    ama_actor_observe(&nr.act, b);
     r = am_rec_step(rec, err, sizeof err);
     if (r < 0) {
       fprintf(stderr, "\n");

@@ -1,5 +1,6 @@
-// record_net.h: acting with a policy while recording its network activity (tools/cmd_record.c),
-// shared by `animat record` and `animat bench record`.
+// record_net.h: acting on a pool while recording what the agent did (tools/cmd_record.c), shared by
+// `animat record`, `animat demo` and `animat bench record`. Acting itself is agents/' one acting
+// path (ama_actor, ama_agents.h); this adds the policy it owns and its dataset channels.
 #ifndef ANIMAT_RECORD_NET_H
 #define ANIMAT_RECORD_NET_H
 
@@ -7,24 +8,17 @@
 #include "ama_agents.h"
 
 typedef struct netrec {
-  ama_policy pol;
-  int loaded, det;
-  float* eps;      // (N x A) noise
-  float* sampled;  // (N x A) mean + std * eps, before clipping
-  float* stdv;     // (N x A)
-  float* obs_n;    // (N x O)
-  float* mask;     // (N)
-  float *lo, *hi;  // (A)
+  ama_policy pol;   // valid when loaded
+  int loaded;
+  ama_actor act;
 } netrec;
 
-// After nr->pol is initialised (checkpoint or fresh): buffers, action range, std. Returns 0 or -1.
-int netrec_setup(netrec* nr, const am_task* t, int envs, int det, char* err, size_t err_sz);
-// Registers the network channels with the recorder.
+// The actor for `envs` envs of task t: kind AMA_ACT_POLICY needs nr->pol loaded (checkpoint or
+// fresh, acting for `envs` envs) and nr->loaded set. Acting streams from seed. Returns 0 or -1.
+int netrec_setup(netrec* nr, const am_task* t, int envs, ama_act_kind kind, int deterministic,
+                 uint64_t seed, char* err, size_t err_sz);
+// Registers the network channels with the recorder (nothing for a random or zero policy).
 int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz);
-// Policy step on the batch's observations; writes the clipped actions into the batch.
-void netrec_act(netrec* nr, am_batch* b, am_rng* rng);
-// After am_pool_step: previous action/reward and episode-start masks.
-void netrec_after_step(netrec* nr, const am_batch* b);
 void netrec_free(netrec* nr);
 
 #endif

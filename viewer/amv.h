@@ -122,21 +122,21 @@ typedef struct amv_live {
   am_task task;
   int have_task;
   am_pool* pool;
-  am_rng rng;
   int kind;                  // AMV_POLICY_*
   void* net;                 // ama_policy* for AMV_POLICY_NET (untrained or from a checkpoint)
-  int sample;                // NET: 1 sample actions around the mean, 0 use the mean
-  float *obs_n, *noise, *prev;  // scratch (obs_dim), (act_dim), (act_dim)
-  int new_episode;           // the next step starts an episode (policy state reset)
+  void* actor;               // ama_actor*: agents' one acting path, as `animat record` acts
   int ch_action, ch_act;     // channel indices in the episode (-1: none)
   mjData* kin;               // scratch for the speed trace
 } amv_live;
 
 // Opens a live run of a task: policy "zero", "random", "untrained" (a freshly initialised network,
 // activity shown) or a checkpoint file/run directory (then task may be NULL: the checkpoint's).
-// Fills meta and initialises ep for the first episode. Returns 0 or -1.
+// The policy acts exactly as `animat record --envs 1 --seed SEED [--deterministic]` would: the same
+// acting path (agents' ama_actor), noise and clipping. Fills meta and initialises ep for the first
+// episode. Returns 0 or -1.
 int amv_live_open(amv_live* L, const char* task, const void* params, const char* policy,
-                  uint64_t seed, amv_meta* meta, amv_episode* ep, char* err, size_t err_sz);
+                  uint64_t seed, int deterministic, amv_meta* meta, amv_episode* ep, char* err,
+                  size_t err_sz);
 // Takes one control step and appends it to ep. Returns 1 when the episode ended with this step,
 // 0 otherwise, -1 on error. After 1, call amv_live_next_episode before stepping on.
 int amv_live_step(amv_live* L, amv_episode* ep, char* err, size_t err_sz);

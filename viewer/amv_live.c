@@ -60,7 +60,8 @@ static void fill_meta(const am_task* t, amv_meta* meta) {
 }
 
 int amv_live_open(amv_live* L, const char* task, const void* params_v, const char* policy,
-                  uint64_t seed, amv_meta* meta, amv_episode* ep, char* err, size_t err_sz) {
+                  uint64_t seed, int deterministic, amv_meta* meta, amv_episode* ep, char* err,
+                  size_t err_sz) {
   memset(L, 0, sizeof *L);
   memset(meta, 0, sizeof *meta);
   const amt_params* params = params_v;
@@ -96,11 +97,6 @@ int amv_live_open(amv_live* L, const char* task, const void* params_v, const cha
   am_pool_config pc = {.num_envs = 1, .num_threads = 1, .seed = seed, .export_state = 1};
   L->pool = am_pool_create(t, &pc, err, err_sz);
   if (!L->pool) return amv_live_close(L), -1;
-  am_rng_seed(&L->rng, seed, 777);
-  L->obs_n = calloc((size_t)t->obs_dim, sizeof(float));
-  L->noise = calloc((size_t)t->act_dim, sizeof(float));
-  L->prev = calloc((size_t)t->act_dim, sizeof(float));
-  if (!L->obs_n || !L->noise || !L->prev) return amv_live_close(L), am_err(err, err_sz, "out of memory");
   if (L->kind == AMV_POLICY_NET) {
     ama_policy* p = calloc(1, sizeof *p);
     if (!p) return amv_live_close(L), am_err(err, err_sz, "out of memory");
@@ -119,8 +115,18 @@ int amv_live_open(amv_live* L, const char* task, const void* params_v, const cha
       return amv_live_close(L), -1;
     }
     L->net = p;
-    L->sample = ckpt[0] ? 0 : 1;
   }
+  ama_actor* ac = calloc(1, sizeof *ac);
+  if (!ac) return amv_live_close(L), am_err(err, err_sz, "out of memory");
+  ama_actor_cfg acfg = {.kind = L->kind == AMV_POLICY_ZERO     ? AMA_ACT_ZERO
+                                : L->kind == AMV_POLICY_RANDOM ? AMA_ACT_RANDOM
+                                                               : AMA_ACT_POLICY,
+                        .deterministic = deterministic, .seed = seed};
+  if (ama_actor_init(ac, &acfg, L->net, t, 1, err, err_sz)) {
+    free(ac);
+    return amv_live_close(L), -1;
+  }
+  L->actor = ac;
   const mjModel* m = t->model->m;
   fill_meta(t, meta);
   if (ckpt[0]) {
@@ -148,7 +154,6 @@ int amv_live_open(amv_live* L, const char* task, const void* params_v, const cha
   }
   L->kin = mj_makeData(m);
   if (!L->kin) return amv_live_close(L), am_err(err, err_sz, "out of memory");
-  L->new_episode = 1;
   return 0;
 }
 
@@ -159,25 +164,7 @@ int amv_live_step(amv_live* L, amv_episode* ep, char* err, size_t err_sz) {
   am_batch* b = am_pool_batch(L->pool);
   int A = t->act_dim;
   if (ep->T >= ep->cap && amv_episode_reserve(ep, ep->cap * 2, err, err_sz)) return -1;
-  switch (L->kind) {
-    case AMV_POLICY_ZERO: memset(b->actions, 0, sizeof(float) * A); break;
-    case AMV_POLICY_RANDOM:  // smoothed noise: an Ornstein-Uhlenbeck-like walk in [-1, 1]
-      for (int k = 0; k < A; k++) {
-        L->noise[k] = (float)(0.9 * L->noise[k] + 0.45 * am_rng_normal(&L->rng));
-        b->actions[k] = fmaxf(-1, fminf(1, L->noise[k]));
-      }
-      break;
-    default: {
-      ama_policy* p = L->net;
-      float mask = L->new_episode ? 0.0f : 1.0f;
-      ama_norm_apply(&p->norm, b->obs, L->obs_n, 1);
-      ama_policy_step(p, L->obs_n, &mask, NULL, NULL);
-      const float* ls = p->params.w + p->params.t[p->i_logstd].offset;
-      for (int k = 0; k < A; k++)
-        b->actions[k] = p->a_mean[k] + (L->sample ? expf(ls[k]) * (float)am_rng_normal(&L->rng) : 0);
-    }
-  }
-  L->new_episode = 0;
+  ama_actor_act(L->actor, b->obs, b->actions);
   am_pool_step(L->pool);
   const mjModel* m = t->model->m;
   int s = ep->T;
@@ -194,8 +181,8 @@ int amv_live_step(amv_live* L, amv_episode* ep, char* err, size_t err_sz) {
     int Hc = ep->modules[0].units, Hm = ep->modules[1].units;
     memcpy(ep->modules[0].x + (size_t)s * Hc, p->core_y, sizeof(float) * Hc);
     memcpy(ep->modules[1].x + (size_t)s * Hm, p->a_motor_k.y, sizeof(float) * Hm);
-    ama_policy_set_feedback(p, b->actions, b->rewards);
   }
+  ama_actor_observe(L->actor, b);
   // speed of the tracked body by finite difference of its position (kinematics on scratch data)
   ep->T = s + 1;
   ep->speed[s] = 0;
@@ -221,10 +208,14 @@ int amv_live_step(amv_live* L, amv_episode* ep, char* err, size_t err_sz) {
 void amv_live_next_episode(amv_live* L, amv_episode* ep) {
   ep->T = 0;
   ep->index++;
-  L->new_episode = 1;
+  (void)L;  // the actor already started the policy's next episode (ama_actor_observe)
 }
 
 void amv_live_close(amv_live* L) {
+  if (L->actor) {
+    ama_actor_free(L->actor);
+    free(L->actor);
+  }
   if (L->net) {
     ama_policy_free(L->net);
     free(L->net);
@@ -232,6 +223,5 @@ void amv_live_close(amv_live* L) {
   if (L->kin) mj_deleteData(L->kin);
   if (L->pool) am_pool_free(L->pool);
   if (L->have_task) amt_destroy(&L->task);
-  free(L->obs_n), free(L->noise), free(L->prev);
   memset(L, 0, sizeof *L);
 }

@@ -28,7 +28,9 @@ static const char* usage =
     "  --task-param k=v       task parameter override (repeatable)\n"
     "  --checkpoint PATH      checkpoint file or run directory (its checkpoint.bin) to drive the body\n"
     "  --policy P             live policy without a checkpoint: untrained (default), random, zero\n"
-    "  --seed N               seed of the live run (default 1)\n"
+    "  --seed N               seed of the live run (default 1): the policy acts as\n"
+    "                         `animat record --envs 1 --seed N` does (same noise and clipping)\n"
+    "  --deterministic        live policy acts with its mean action, no recurrent noise\n"
     "  --episode E            episode to show (dataset index, default 0)\n"
     "  --step S               step to show (default: the middle of the episode in headless mode)\n"
     "  --steps N              live headless: control steps to simulate (default: one episode)\n"
@@ -407,6 +409,7 @@ int main(int argc, char** argv) {
              *frames = NULL, *module = NULL, *order = NULL;
   int every = 1, step = -1, steps = 0, W = 1400, H = 860;
   long long episode = 0, seed = 1;
+  int deterministic = 0;
   amt_params params = {0};
   char err[AM_ERR_LEN];
   for (int i = 1; i < argc; i++) {
@@ -435,6 +438,8 @@ int main(int argc, char** argv) {
     } else if (!strcmp(a, "--seed")) {
       NEEDVAL();
       seed = atoll(val);
+    } else if (!strcmp(a, "--deterministic")) {
+      deterministic = 1;
     } else if (!strcmp(a, "--episode")) {
       NEEDVAL();
       episode = atoll(val);
@@ -488,7 +493,8 @@ int main(int argc, char** argv) {
   } else {
     A.live = 1;
     const char* pol = ckpt ? ckpt : policy ? policy : "untrained";
-    if (amv_live_open(&A.L, task, &params, pol, (uint64_t)seed, &A.meta, &A.ep, err, sizeof err))
+    if (amv_live_open(&A.L, task, &params, pol, (uint64_t)seed, deterministic, &A.meta, &A.ep,
+                      err, sizeof err))
       return fail("%s%s", err, ""), 1;
     A.m = amv_live_model(&A.L);
     if (headless_mode) {

@@ -1,0 +1,357 @@
+// test_agents_act.c: the one acting path (agents/ama_act.c) and what `animat record` makes of it:
+// action ranges, clipping, the random policy's range, per-env acting streams, the rate RNN's
+// recurrent noise (applied, recorded, replayable; off when deterministic), the recorded network
+// input, and a checkpoint recorded on another task.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "am_dataset.h"
+#include "ama_agents.h"
+#include "amt_tasks.h"
+#include "task_test_util.h"
+
+static ama_policy* fresh_policy(const am_task* t, int N, const char* core, const char* motor,
+                                float rnn_noise, float init_logstd) {
+  ama_policy_cfg c;
+  ama_policy_cfg_default(&c);
+  snprintf(c.core_type, sizeof c.core_type, "%s", core);
+  snprintf(c.motor_type, sizeof c.motor_type, "%s", motor);
+  c.core_hidden = 16;
+  c.motor_hidden = 12;
+  c.rnn_noise = rnn_noise;
+  c.init_logstd = init_logstd;
+  ama_policy* p = calloc(1, sizeof *p);
+  if (ama_policy_init(p, &c, t->groups, t->n_groups, t->obs_dim, t->act_dim, 1, 1, N, 5, err,
+                      sizeof err))
+    fail_msg("%s", err);
+  return p;
+}
+
+static void free_policy(ama_policy* p) {
+  ama_policy_free(p);
+  free(p);
+}
+
+// A random policy samples uniformly in each actuator's control range: the arm's excitations in
+// [0, 1] (never the half of U(-1, 1) that clips to 0), the reacher's torques in [-1, 1].
+static void test_random_policy_range(void** state) {
+  (void)state;
+  const char* tasks[2] = {"reach-center-out", "reacher"};
+  const float want_lo[2] = {0.0f, -1.0f};
+  for (int k = 0; k < 2; k++) {
+    am_task t;
+    make_task(&t, tasks[k], NULL);
+    am_pool* pool = make_pool_threads(&t, 4, 1, 3);
+    am_batch* b = am_pool_batch(pool);
+    ama_actor a;
+    ama_actor_cfg cfg = {.kind = AMA_ACT_RANDOM, .seed = 9};
+    assert_int_equal(ama_actor_init(&a, &cfg, NULL, &t, 4, err, sizeof err), 0);
+    for (int j = 0; j < t.act_dim; j++) {
+      assert_true(a.lo[j] == want_lo[k]);
+      assert_true(a.hi[j] == 1.0f);
+    }
+    double sum = 0;
+    long n = 0, at_lo = 0;
+    for (int s = 0; s < 200; s++) {
+      ama_actor_act(&a, b->obs, b->actions);
+      for (int q = 0; q < 4 * t.act_dim; q++) {
+        float x = b->actions[q];
+        assert_true(x >= a.lo[q % t.act_dim] && x <= a.hi[q % t.act_dim]);
+        sum += x;
+        n++;
+        at_lo += x == a.lo[q % t.act_dim];
+      }
+      am_pool_step(pool);
+      ama_actor_observe(&a, b);
+    }
+    double mid = 0.5 * (want_lo[k] + 1.0);
+    assert_true(fabs(sum / n - mid) < 0.05);
+    assert_true(at_lo == 0);
+    ama_actor_free(&a);
+    am_pool_free(pool);
+    amt_destroy(&t);
+  }
+}
+
+// Sampled actions are clipped into range on their way to the env; the unclipped sample is kept.
+static void test_actions_clipped(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "reach-center-out", NULL);
+  am_pool* pool = make_pool_threads(&t, 4, 1, 3);
+  am_batch* b = am_pool_batch(pool);
+  ama_policy* p = fresh_policy(&t, 4, "gru", "gru", 0, 1.0f);  // std e = 2.7: most samples clip
+  ama_actor a;
+  ama_actor_cfg cfg = {.kind = AMA_ACT_POLICY, .seed = 9};
+  assert_int_equal(ama_actor_init(&a, &cfg, p, &t, 4, err, sizeof err), 0);
+  int outside = 0, inside = 0;
+  for (int s = 0; s < 50; s++) {
+    ama_actor_act(&a, b->obs, b->actions);
+    for (int q = 0; q < 4 * t.act_dim; q++) {
+      float lo = a.lo[q % t.act_dim], hi = a.hi[q % t.act_dim], x = a.sampled[q];
+      float want = x < lo ? lo : x > hi ? hi : x;
+      assert_true(b->actions[q] == want);
+      assert_true(a.sampled[q] == p->a_mean[q] + a.std[q] * a.eps[q]);
+      if (x < lo || x > hi) outside++;
+      else inside++;
+    }
+    am_pool_step(pool);
+    ama_actor_observe(&a, b);
+  }
+  assert_true(outside > 0 && inside > 0);
+  ama_actor_free(&a);
+  free_policy(p);
+  am_pool_free(pool);
+  amt_destroy(&t);
+}
+
+// Env i acts from its own stream: its trajectory does not depend on how many envs run beside it
+// or on the thread count.
+static void test_per_env_streams(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "reacher", NULL);
+  float* acts[3];
+  const int Ns[3] = {2, 4, 4}, threads[3] = {1, 1, 2};
+  const int steps = 120;  // more than one 50-step episode: resets included
+  for (int r = 0; r < 3; r++) {
+    int N = Ns[r];
+    am_pool* pool = make_pool_threads(&t, N, threads[r], 11);
+    am_batch* b = am_pool_batch(pool);
+    ama_policy* p = fresh_policy(&t, N, "gru", "gru", 0, -0.5f);
+    ama_actor a;
+    ama_actor_cfg cfg = {.kind = AMA_ACT_POLICY, .seed = 21};
+    assert_int_equal(ama_actor_init(&a, &cfg, p, &t, N, err, sizeof err), 0);
+    acts[r] = calloc((size_t)steps * 2 * t.act_dim, sizeof(float));
+    for (int s = 0; s < steps; s++) {
+      ama_actor_act(&a, b->obs, b->actions);
+      memcpy(acts[r] + (size_t)s * 2 * t.act_dim, b->actions, sizeof(float) * 2 * t.act_dim);
+      am_pool_step(pool);
+      ama_actor_observe(&a, b);
+    }
+    ama_actor_free(&a);
+    free_policy(p);
+    am_pool_free(pool);
+  }
+  size_t n = (size_t)steps * 2 * t.act_dim;
+  assert_memory_equal(acts[0], acts[1], n * sizeof(float));
+  assert_memory_equal(acts[1], acts[2], n * sizeof(float));
+  // and env 0 and env 1 did not act alike
+  int differ = 0;
+  for (int s = 0; s < steps; s++) differ += acts[0][s * 2 * t.act_dim] != acts[0][s * 2 * t.act_dim + t.act_dim];
+  assert_true(differ > steps / 2);
+  for (int r = 0; r < 3; r++) free(acts[r]);
+  amt_destroy(&t);
+}
+
+// A noisy rate RNN: the acting path applies the recurrent noise (the state differs from the
+// noise-free update), exposes the standard normals it used, and a replay of the policy step with
+// the exposed input, masks and noise reproduces the state bit for bit. Deterministic acting draws
+// no noise and follows the noise-free update.
+static void test_recurrent_noise(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "reacher", NULL);
+  const int N = 3;
+  for (int det = 0; det < 2; det++) {
+    am_pool* pool = make_pool_threads(&t, N, 1, 4);
+    am_batch* b = am_pool_batch(pool);
+    ama_policy* p = fresh_policy(&t, N, "rnn", "rnn", 0.3f, -1.0f);
+    ama_policy* q = fresh_policy(&t, N, "rnn", "rnn", 0.3f, -1.0f);  // the replay
+    ama_actor a;
+    ama_actor_cfg cfg = {.kind = AMA_ACT_POLICY, .deterministic = det, .seed = 2};
+    assert_int_equal(ama_actor_init(&a, &cfg, p, &t, N, err, sizeof err), 0);
+    assert_int_equal(a.Hc, det ? 0 : 16);
+    assert_int_equal(a.Hm, det ? 0 : 12);
+    float mask[3];
+    double noise_abs = 0;
+    for (int s = 0; s < 70; s++) {
+      memcpy(mask, a.mask, sizeof mask);
+      ama_actor_act(&a, b->obs, b->actions);
+      // replay with the recorded noise: identical state
+      ama_policy_step(q, p->a_obs, mask, det ? NULL : a.core_noise, det ? NULL : a.motor_noise);
+      assert_memory_equal(q->core_s, p->core_s, sizeof(float) * N * 16);
+      assert_memory_equal(q->motor_s, p->motor_s, sizeof(float) * N * 12);
+      assert_memory_equal(q->a_mean, p->a_mean, sizeof(float) * N * t.act_dim);
+      if (s == 0) {  // a noise-free first step from the same (zero) state differs unless deterministic
+        ama_policy* z = fresh_policy(&t, N, "rnn", "rnn", 0.3f, -1.0f);
+        ama_policy_step(z, p->a_obs, mask, NULL, NULL);
+        int same = !memcmp(z->motor_s, p->motor_s, sizeof(float) * N * 12);
+        assert_int_equal(same, det);
+        free_policy(z);
+      }
+      am_pool_step(pool);
+      ama_actor_observe(&a, b);
+      ama_policy_set_feedback(q, b->actions, b->rewards);
+      for (int i = 0; i < N * a.Hm; i++) noise_abs += fabs((double)a.motor_noise[i]);
+    }
+    if (det) assert_true(noise_abs == 0);
+    else assert_true(noise_abs > 100);
+    ama_actor_free(&a);
+    free_policy(p);
+    free_policy(q);
+    am_pool_free(pool);
+  }
+  amt_destroy(&t);
+}
+
+//---------------------------------- animat record ------------------------------------------------
+
+static char tmpdir[256];
+static char out[65536];
+
+static int animat(const char* fmt, ...) {
+  char args[2048], cmd[3200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s/animat' %s 2>&1", tmpdir, ANIMAT_BUILD_DIR, args);
+  FILE* f = popen(cmd, "r");
+  assert_non_null(f);
+  size_t n = fread(out, 1, sizeof out - 1, f);
+  out[n] = 0;
+  int st = pclose(f);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int setup(void** state) {
+  (void)state;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/animat-test-act-XXXXXX");
+  if (!mkdtemp(tmpdir)) return -1;
+  // a small noisy rate-RNN policy on reacher
+  return animat("train --task reacher --steps 4096 --envs 8 --seed 2 --quiet --set core=rnn "
+                "--set motor=rnn --set rnn_noise=0.2 --set core_hidden=16 --set motor_hidden=8 "
+                "--set horizon=32 --set minibatches=2 --out run") != 0;
+}
+
+static int teardown(void** state) {
+  (void)state;
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  return system(cmd);
+}
+
+static am_ds_reader* open_ds(const char* name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+  am_ds_reader* r = am_ds_open(path, err, sizeof err);
+  if (!r) fail_msg("%s", err);
+  return r;
+}
+
+static float* read_ch(am_ds_reader* r, const char* name, int64_t ep, int* width) {
+  int c = am_ds_find_channel(r, name);
+  if (c < 0) fail_msg("no channel %s", name);
+  const am_ds_episode* e = am_ds_get_episode(r, ep);
+  size_t rb = am_ds_get_channel(r, c)->row_bytes;
+  float* x = malloc(rb * (size_t)e->steps);
+  if (am_ds_read_channel(r, ep, c, x, err, sizeof err)) fail_msg("%s", err);
+  if (width) *width = (int)(rb / sizeof(float));
+  return x;
+}
+
+static const char* meta(am_ds_reader* r, const char* key) { return am_ds_meta(r, key, NULL); }
+
+// `record --random` on the arm stores actions in [0, 1] (the excitations' range).
+static void test_record_random_arm(void** state) {
+  (void)state;
+  assert_int_equal(animat("record --random --task reach-center-out --episodes 2 --envs 2 --out arm.rollout --quiet"), 0);
+  am_ds_reader* r = open_ds("arm.rollout");
+  int w;
+  float* a = read_ch(r, "action", 0, &w);
+  int64_t T = am_ds_get_episode(r, 0)->steps;
+  double sum = 0;
+  for (int64_t i = 0; i < T * w; i++) {
+    assert_true(a[i] >= 0.0f && a[i] <= 1.0f);
+    assert_true(a[i] != 0.0f);
+    sum += a[i];
+  }
+  assert_true(fabs(sum / (T * w) - 0.5) < 0.05);
+  free(a);
+  am_ds_reader_free(r);
+}
+
+// A stochastic recording of a noisy rate RNN applies and records the recurrent noise; the
+// deterministic one has none; both record the network's input, which is the observation through
+// the checkpoint's normaliser.
+static void test_record_noise_and_input(void** state) {
+  (void)state;
+  assert_int_equal(animat("record run --episodes 2 --envs 2 --out sto.rollout --quiet"), 0);
+  assert_int_equal(animat("record run --episodes 2 --envs 2 --deterministic --out det.rollout --quiet"), 0);
+  am_task t;
+  make_task(&t, "reacher", NULL);
+  ama_policy pol;
+  char ck[400];
+  snprintf(ck, sizeof ck, "%s/run/checkpoint.bin", tmpdir);
+  assert_int_equal(ama_ckpt_load_policy(&pol, ck, t.groups, t.n_groups, t.obs_dim, t.act_dim, 1,
+                                        err, sizeof err), 0);
+  const char* names[2] = {"sto.rollout", "det.rollout"};
+  for (int k = 0; k < 2; k++) {
+    am_ds_reader* r = open_ds(names[k]);
+    assert_string_equal(meta(r, "policy.recurrent_noise"), k == 0 ? "1" : "0");
+    assert_true((am_ds_find_channel(r, "core/noise") >= 0) == (k == 0));
+    assert_true((am_ds_find_channel(r, "motor/noise") >= 0) == (k == 0));
+    int w;
+    float* in = read_ch(r, "input", 0, &w);
+    assert_int_equal(w, t.obs_dim);
+    int64_t T = am_ds_get_episode(r, 0)->steps;
+    float* obs = calloc((size_t)T * t.obs_dim, sizeof(float));
+    for (int g = 0; g < t.n_groups; g++) {
+      char nm[80];
+      snprintf(nm, sizeof nm, "obs/%s", t.groups[g].name);
+      int gw;
+      float* x = read_ch(r, nm, 0, &gw);
+      for (int64_t s = 0; s < T; s++)
+        memcpy(obs + s * t.obs_dim + t.groups[g].offset, x + s * gw, sizeof(float) * gw);
+      free(x);
+    }
+    float* want = calloc((size_t)T * t.obs_dim, sizeof(float));
+    ama_norm_apply(&pol.norm, obs, want, (int)T);
+    assert_memory_equal(in, want, sizeof(float) * T * t.obs_dim);
+    if (k == 0) {  // the noise is standard normal, one per unit and step
+      float* xi = read_ch(r, "motor/noise", 0, &w);
+      assert_int_equal(w, 8);
+      double s1 = 0, s2 = 0;
+      for (int64_t i = 0; i < T * w; i++) s1 += xi[i], s2 += (double)xi[i] * xi[i];
+      double n = (double)T * w;
+      assert_true(fabs(s1 / n) < 0.2 && fabs(s2 / n - 1) < 0.25);
+      free(xi);
+    }
+    free(in), free(obs), free(want);
+    am_ds_reader_free(r);
+  }
+  ama_policy_free(&pol);
+  amt_destroy(&t);
+}
+
+// A checkpoint recorded on another task: refused when the sizes differ (naming both tasks), a note
+// when they fit.
+static void test_record_other_task(void** state) {
+  (void)state;
+  assert_int_equal(animat("record run --task reach-center-out --episodes 1 --out x.rollout"), 1);
+  assert_non_null(strstr(out, "trained on task reacher, not reach-center-out"));
+  assert_true(access("x.rollout", F_OK) != 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_random_policy_range),
+      cmocka_unit_test(test_actions_clipped),
+      cmocka_unit_test(test_per_env_streams),
+      cmocka_unit_test(test_recurrent_noise),
+      cmocka_unit_test(test_record_random_arm),
+      cmocka_unit_test(test_record_noise_and_input),
+      cmocka_unit_test(test_record_other_task),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
