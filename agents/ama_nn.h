@@ -2,8 +2,9 @@
 //
 // What it is: plain forward/backward functions for a linear layer, a tanh layer ("mlp"), GRU,
 // LSTM and a leaky rate RNN (optionally obeying Dale's law), over batches of envs (acting: T = 1)
-// and over T x B sequences (learning, backpropagation through time). The matrix work is
-// cblas_sgemm batched over all T*B rows wherever the recurrence allows it.
+// and over T x B sequences (learning, backpropagation through time). The cells' matrix products are
+// animat's own packed products (ama_gemm.c), batched over all T*B rows wherever the recurrence
+// allows it; the linear heads call OpenBLAS.
 // What it is not: no allocation inside forward/backward (caches are made once), no parameters of
 // its own (a cell's weights are views into the agent's one flat buffer), no printing.
 //
