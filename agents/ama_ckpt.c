@@ -1,7 +1,9 @@
 // ama_ckpt.c: checkpoints: a versioned, checksummed, little-endian binary file holding the run's
 // configuration, the tensor table, parameters with Adam state, the observation normaliser, the
-// learner's counters and RNG, the policy's acting state and every env's simulation state, so a
-// resumed run continues bit for bit. Written atomically (tmp file, fsync, rename).
+// learner's counters and RNG, the policy's acting state, the observation groups and every env's
+// simulation state (serialised field by field by sim/env_state.c, so the bytes do not depend on
+// the thread count), so a resumed run continues bit for bit. Written atomically (tmp file, fsync,
+// rename). Also module reuse (ama_policy_load_module), which reads other checkpoints.
 // What it is not: no printing; the format is described in docs/agents.md.
 //
 // Layout: "AMACKPT1" | u32 version | u32 flags | sections... | u32 CRC-32 of all bytes before.
@@ -14,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <mujoco/mjxmacro.h>
 
 #include "ama_agents.h"
 #include "ama_internal.h"
