@@ -74,9 +74,10 @@ typedef struct ama_config {
   int64_t total_steps;      // env steps to train for
   int num_envs;
   uint64_t seed;
-  char load_module[16];     // "core" | "motor" | "": load this module's weights from load_path
-  char load_path[512];      // a checkpoint file
-  char freeze[32];          // "core", "motor", "core,motor" or "": modules not trained
+  char load_module[32];     // modules to copy from load_path: comma list of core, motor, head,
+                            // critic ("" none); motor also carries its inputs' normaliser over
+  char load_path[512];      // the checkpoint to copy them from (required with load_module)
+  char freeze[32];          // modules not trained: comma list of core, motor, head, critic, or ""
 } ama_config;
 
 void ama_config_default(ama_config* c);
@@ -96,9 +97,12 @@ int ama_config_help(char* buf, size_t sz);
 
 typedef struct ama_norm {
   int n;          // observation size
-  double count;   // samples seen
+  double count;   // rows seen by ama_norm_update
+  double* counts; // (n) samples behind each entry's statistics (differs from count for entries
+                  // carried over from a reused module's checkpoint)
   double* mean;   // (n)
   double* m2;     // (n) sum of squared deviations
+  uint8_t* frozen;// (n) 1: statistics kept as they are (inputs of a reused, frozen module)
   float* scale;   // (n) 1/sqrt(var + 1e-8), refreshed by ama_norm_update
   float* shift;   // (n) mean as float
   float clip;
@@ -106,8 +110,11 @@ typedef struct ama_norm {
 
 int ama_norm_init(ama_norm* z, int n, float clip, char* err, size_t err_sz);
 void ama_norm_free(ama_norm* z);
-// Adds rows (rows x n) to the statistics (Chan's parallel update, in double).
+// Adds rows (rows x n) to the statistics of every entry not frozen (Chan's parallel update, in
+// double, per entry).
 void ama_norm_update(ama_norm* z, const float* x, int rows);
+// Recomputes scale and shift from counts, mean and m2 (after setting them directly).
+void ama_norm_refresh(ama_norm* z);
 void ama_norm_apply(const ama_norm* z, const float* x, float* out, int rows);
 
 //---------------------------------- the hierarchical policy ---------------------------------------
@@ -199,9 +206,15 @@ double ama_policy_activity_cost(const ama_policy* p, const ama_seq* s, int T, in
 void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const float* dmean,
                              const float* dvalue);
 
-// Copies the tensors of a module ("core", "motor", "head", "critic") from another checkpoint's
-// parameters, checking names and shapes; optionally freezes them. Returns 0 or -1.
-int ama_policy_load_module(ama_policy* p, const char* ckpt_path, const char* module, int freeze,
+// Copies the tensors of modules (a comma list of "core", "motor", "head", "critic") from another
+// checkpoint, checking names and shapes. With "motor", the normaliser statistics of the motor's
+// shortcut inputs are copied too (matched by observation group name; the groups must be the same
+// as the source's motor_groups). Modules named in `freeze` (a comma list, may be NULL) are frozen,
+// and so are the carried-over normaliser entries when the motor is. Returns 0 or -1 naming the
+// file, module or tensor.
+// `groups` are this run's observation groups (the task's).
+int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_groups,
+                           const char* ckpt_path, const char* modules, const char* freeze,
                            char* err, size_t err_sz);
 // Marks every tensor of a module as frozen (or not).
 int ama_policy_freeze(ama_policy* p, const char* module, int frozen, char* err, size_t err_sz);
@@ -323,7 +336,10 @@ void ama_ppo_rollout_only(ama_ppo* L);
 
 // Format (little-endian, see docs/agents.md): magic "AMACKPT1", u32 version, u32 flags, then
 // tagged sections (u32 tag, u64 length, payload), then u32 CRC-32 of every byte before it.
-#define AMA_CKPT_VERSION 1
+// Version 2: env states field by field (sim/env_state.c), per-entry normaliser counts, the
+// observation group table. Version 1 files still load as policies (record, eval, load_module) but
+// cannot be resumed.
+#define AMA_CKPT_VERSION 2
 
 // Writes the learner's full state (config, parameters, Adam, normaliser, counters, RNG, acting
 // state and the env pool's per-env state so that a resume continues bit for bit) atomically:

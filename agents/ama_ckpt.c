@@ -1,7 +1,9 @@
 // ama_ckpt.c: checkpoints: a versioned, checksummed, little-endian binary file holding the run's
 // configuration, the tensor table, parameters with Adam state, the observation normaliser, the
-// learner's counters and RNG, the policy's acting state and every env's simulation state, so a
-// resumed run continues bit for bit. Written atomically (tmp file, fsync, rename).
+// learner's counters and RNG, the policy's acting state, the observation groups and every env's
+// simulation state (serialised field by field by sim/env_state.c, so the bytes do not depend on
+// the thread count), so a resumed run continues bit for bit. Written atomically (tmp file, fsync,
+// rename). Also module reuse (ama_policy_load_module), which reads other checkpoints.
 // What it is not: no printing; the format is described in docs/agents.md.
 //
 // Layout: "AMACKPT1" | u32 version | u32 flags | sections... | u32 CRC-32 of all bytes before.
@@ -14,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <mujoco/mjxmacro.h>
 
 #include "ama_agents.h"
 #include "ama_internal.h"
@@ -98,35 +98,16 @@ static void w_end(wbuf* w, size_t start) {
 }
 
 
-// Visits every array of mjData whose size the model fixes (state, controls and everything MuJoCo
-// derives in a step that tasks may read: poses, sensors, forces...), then the ncon active
-// contacts. The constraint arrays (efc_*) are skipped: mj_step rebuilds them from scratch.
-typedef void (*field_fn)(void* ctx, void* p, size_t bytes);
-static void mjdata_fields(const mjModel* m, mjData* d, field_fn fn, void* ctx) {
-  MJDATA_POINTERS_PREAMBLE(m)
-  (void)njmax;
-  // scalars and small vectors of the info header (not the solver/timer statistics: 50 kB)
-#define X(type, name)                                                  \
-  if (strcmp(#name, "nstack") != 0 && strcmp(#name, "nbuffer") != 0) \
-    fn(ctx, &d->name, sizeof(type));
-  MJDATA_SCALAR
-#undef X
-  fn(ctx, d->warning, sizeof(d->warning));
-  fn(ctx, d->solver_fwdinv, sizeof(d->solver_fwdinv));
-  fn(ctx, d->energy, sizeof(d->energy));
-#define X(type, name, nr, nc)                                \
-  if (strncmp(#name, "efc_", 4) != 0 && strcmp(#name, "contact") != 0) \
-    fn(ctx, d->name, sizeof(type) * (size_t)m->nr * (size_t)(nc));
-  MJDATA_POINTERS
-#undef X
-  if (d->ncon < 0 || d->ncon > m->nconmax) {  // only a corrupt file can say so: make the read fail
-    d->ncon = 0;
-    fn(ctx, NULL, (size_t)-1);
-    return;
+// Reserves n bytes at the end and returns them (NULL after a failure).
+static uint8_t* w_reserve(wbuf* w, size_t n) {
+  static const uint8_t zero[256];
+  size_t at = w->n;
+  while (!w->oom && w->n - at < n) {
+    size_t k = n - (w->n - at);
+    w_bytes(w, zero, k < sizeof zero ? k : sizeof zero);
   }
-  fn(ctx, d->contact, sizeof(mjContact) * (size_t)d->ncon);
+  return w->oom ? NULL : w->p + at;
 }
-static void w_field(void* ctx, void* p, size_t n) { w_bytes((wbuf*)ctx, p, n); }
 
 static int state_S(const ama_cell* c) { return c->S ? c->S : 1; }
 
@@ -175,6 +156,7 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   w_f64s(&w, &p->norm.count, 1);
   w_f64s(&w, p->norm.mean, p->norm.n);
   w_f64s(&w, p->norm.m2, p->norm.n);
+  w_f64s(&w, p->norm.counts, p->norm.n);
   w_end(&w, s);
   // learner counters and RNG
   s = w_begin(&w, "LERN");
@@ -202,27 +184,29 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   w_f64s(&w, &L->rr_mean, 1);
   w_f64s(&w, &L->rr_m2, 1);
   w_end(&w, s);
-  // env states
+  // observation groups (so that load_module can match normaliser entries by group name)
   const am_task* task = am_pool_task(L->pool);
+  s = w_begin(&w, "OGRP");
+  w_u32(&w, (uint32_t)task->n_groups);
+  for (int g = 0; g < task->n_groups; g++) {
+    uint32_t nl = (uint32_t)strlen(task->groups[g].name);
+    w_u32(&w, nl);
+    w_bytes(&w, task->groups[g].name, nl);
+    w_u32(&w, (uint32_t)task->groups[g].offset);
+    w_u32(&w, (uint32_t)task->groups[g].size);
+  }
+  w_end(&w, s);
+  // env states, each serialised field by field by sim/ (equal states, equal bytes)
   s = w_begin(&w, "ENVS");
   w_u32(&w, (uint32_t)N);
   w_u32(&w, (uint32_t)task->obs_dim);
   w_u64(&w, task->state_size);
-  w_u32(&w, (uint32_t)mj_version());
-  w_u32(&w, (uint32_t)sizeof(mjContact));
-  w_u64(&w, (uint64_t)am_pool_env(L->pool, 0)->d->nbuffer);  // identifies the model's layout
   for (int i = 0; i < N; i++) {
-    am_env* e = am_pool_env(L->pool, i);
-    const mjData* d = e->d;
-    w_u64(&w, (uint64_t)e->step);
-    w_u64(&w, (uint64_t)e->episode);
-    w_u64(&w, (uint64_t)e->unstable);
-    w_f64s(&w, &e->episode_return, 1);
-    for (int k = 0; k < 4; k++) w_u64(&w, e->rng.s[k]);
-    // the whole mjData (info header + main buffer): tasks may read derived quantities (xipos,
-    // site_xpos...) left by the last mj_step, so the exact resume needs them as they were
-    mjdata_fields(task->model->m, (mjData*)d, w_field, &w);
-    if (task->state_size) w_bytes(&w, e->task_state, task->state_size);
+    const am_env* e = am_pool_env(L->pool, i);
+    size_t len = am_env_state_write(task, e, NULL, 0);
+    w_u64(&w, len);
+    uint8_t* at = w_reserve(&w, len);
+    if (at) am_env_state_write(task, e, at, len);
   }
   w_f32s(&w, am_pool_batch(L->pool)->obs, (size_t)N * task->obs_dim);
   w_end(&w, s);
@@ -277,6 +261,7 @@ typedef struct rfile {
   uint8_t* p;
   size_t n;
   const char* path;
+  uint32_t version;  // 1 or AMA_CKPT_VERSION
 } rfile;
 
 typedef struct rsec {
@@ -318,8 +303,6 @@ static void rd_bytes(rsec* r, void* dst, size_t n) {
   memcpy(dst, r->p + r->pos, n);
   r->pos += n;
 }
-typedef struct rsec_ctx { rsec* s; } rsec_ctx;
-static void r_field(void* ctx, void* p, size_t n) { rd_bytes(((rsec_ctx*)ctx)->s, p, n); }
 
 // Reads and validates the whole file (magic, version, checksum, section framing).
 static int rf_open(rfile* f, const char* path, char* err, size_t err_sz) {
@@ -353,11 +336,13 @@ static int rf_open(rfile* f, const char* path, char* err, size_t err_sz) {
   }
   rsec h = {f->p + 8, 8, 0, 0};
   uint32_t ver = rd_u32(&h);
-  if (ver != AMA_CKPT_VERSION) {
-    snprintf(err, err_sz, "%s: field 'version': checkpoint version %u, this build reads version %d",
+  if (ver < 1 || ver > AMA_CKPT_VERSION) {
+    snprintf(err, err_sz,
+             "%s: field 'version': checkpoint version %u, this build reads versions 1 to %d",
              path, ver, AMA_CKPT_VERSION);
     goto fail;
   }
+  f->version = ver;
   rsec c = {f->p + f->n - 4, 4, 0, 0};
   uint32_t stored = rd_u32(&c), crc = ama_crc32(0, f->p, f->n - 4);
   if (stored != crc) {
@@ -475,22 +460,19 @@ static int load_params_norm(const rfile* f, ama_policy* p, char* err, size_t err
   p->params.adam_t = (int64_t)rd_u64(&s);
   if (rf_section(f, "NORM", &s, err, err_sz)) return -1;
   uint32_t n = rd_u32(&s);
-  if (n != (uint32_t)p->norm.n || s.n != 4 + 8 + 16 * (size_t)n) {
+  size_t per = f->version >= 2 ? 24 : 16;  // version 1 had no per-entry counts
+  if (n != (uint32_t)p->norm.n || s.n != 4 + 8 + per * (size_t)n) {
     snprintf(err, err_sz, "%s: field 'normaliser': size %u, this task's observations have %d",
              f->path, n, p->norm.n);
     return -1;
   }
-  double count_d;
-  rd_f64s(&s, &count_d, 1);
-  p->norm.count = 0;
+  rd_f64s(&s, &p->norm.count, 1);
   rd_f64s(&s, p->norm.mean, n);
   rd_f64s(&s, p->norm.m2, n);
-  p->norm.count = count_d;
-  for (int i = 0; i < p->norm.n; i++) {
-    double var = count_d > 1 ? p->norm.m2[i] / count_d : 1.0;
-    p->norm.scale[i] = (float)(1.0 / sqrt(var + 1e-8));
-    p->norm.shift[i] = (float)p->norm.mean[i];
-  }
+  if (f->version >= 2) rd_f64s(&s, p->norm.counts, n);
+  else
+    for (uint32_t i = 0; i < n; i++) p->norm.counts[i] = p->norm.count;
+  ama_norm_refresh(&p->norm);
   return 0;
 }
 
@@ -502,6 +484,14 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   int rc = -1;
   int N = L->N, A = p->act_dim;
   const am_task* task = am_pool_task(L->pool);
+  if (f.version < AMA_CKPT_VERSION) {
+    snprintf(err, err_sz,
+             "%s: field 'version': checkpoint version %u stores the simulation state in an older "
+             "layout and cannot be resumed by this build (version %d); it still loads as a policy "
+             "(record, eval, load_module)",
+             path, f.version, AMA_CKPT_VERSION);
+    goto out;
+  }
   if (load_params_norm(&f, p, err, err_sz)) goto out;
   if (rf_section(&f, "LERN", &s, err, err_sz)) goto out;
   L->env_steps = (int64_t)rd_u64(&s);
@@ -547,27 +537,22 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
              path, ne, od, (unsigned long long)tss, N, task->obs_dim, task->state_size);
     goto out;
   }
-  uint32_t mjv = rd_u32(&s), hdr = rd_u32(&s);
-  uint64_t nbuf = rd_u64(&s);
-  if (mjv != (uint32_t)mj_version() || hdr != (uint32_t)sizeof(mjContact) ||
-      nbuf != (uint64_t)am_pool_env(L->pool, 0)->d->nbuffer) {
-    snprintf(err, err_sz,
-             "%s: field 'envs': simulation state from MuJoCo %u (%llu-byte buffer), this build has "
-             "MuJoCo %d (%d bytes) for this model",
-             path, mjv, (unsigned long long)nbuf, mj_version(), am_pool_env(L->pool, 0)->d->nbuffer);
-    goto out;
-  }
   for (int i = 0; i < N && !s.bad; i++) {
-    am_env* e = am_pool_env(L->pool, i);
-    mjData* d = e->d;
-    e->step = (int64_t)rd_u64(&s);
-    e->episode = (int64_t)rd_u64(&s);
-    e->unstable = (int64_t)rd_u64(&s);
-    rd_f64s(&s, &e->episode_return, 1);
-    for (int k = 0; k < 4; k++) e->rng.s[k] = rd_u64(&s);
-    rsec_ctx rc_ = {&s};
-    mjdata_fields(task->model->m, d, r_field, &rc_);
-    if (task->state_size) rd_bytes(&s, e->task_state, task->state_size);
+    uint64_t len = rd_u64(&s);
+    if (s.bad || len > s.n - s.pos) {
+      s.bad = 1;
+      break;
+    }
+    char e2[AM_ERR_LEN];
+    int64_t used = am_env_state_read(task, am_pool_env(L->pool, i), s.p + s.pos, (size_t)len, e2,
+                                     sizeof e2);
+    if (used != (int64_t)len) {
+      if (used >= 0) snprintf(e2, sizeof e2, "env state: %lld of %llu bytes used", (long long)used,
+                              (unsigned long long)len);
+      snprintf(err, err_sz, "%s: field 'envs' (env %d): %s", path, i, e2);
+      goto out;
+    }
+    s.pos += (size_t)len;
   }
   rd_f32s(&s, am_pool_batch(L->pool)->obs, (size_t)N * task->obs_dim);
   if (s.bad || s.pos != s.n) {
@@ -603,16 +588,158 @@ int ama_ckpt_load_policy(ama_policy* p, const char* path, const am_obs_group* gr
   return rc;
 }
 
-int ama_policy_load_module(ama_policy* p, const char* ckpt_path, const char* module, int freeze,
+//---------------------------------- module reuse --------------------------------------------------
+
+static const char* const MODULES[] = {"core", "motor", "head", "critic"};
+
+// 1 if the comma list holds name (spaces around items ignored).
+static int list_has(const char* list, const char* name) {
+  size_t n = strlen(name);
+  for (const char* q = list; q && *q;) {
+    while (*q == ' ' || *q == ',') q++;
+    size_t k = strcspn(q, ",");
+    size_t e = k;
+    while (e > 0 && q[e - 1] == ' ') e--;
+    if (e == n && strncmp(q, name, n) == 0) return 1;
+    q += k;
+  }
+  return 0;
+}
+
+// Checks that every item of a comma list names a module. Returns 0 or -1.
+static int check_modules(const char* what, const char* list, char* err, size_t err_sz) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s", list);
+  char* save = NULL;
+  for (char* tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+    int ok = 0;
+    for (size_t i = 0; i < sizeof MODULES / sizeof MODULES[0]; i++) ok |= !strcmp(tok, MODULES[i]);
+    if (!ok) {
+      snprintf(err, err_sz, "%s: unknown module '%s' (core, motor, head, critic)", what, tok);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+// Resolves a group list ("all", "none", "a,b") against a group table into group indices.
+static int resolve_groups(const char* list, const am_obs_group* g, int n, int* out) {
+  int k = 0;
+  if (!strcmp(list, "none") || !list[0]) return 0;
+  if (!strcmp(list, "all")) {
+    for (int i = 0; i < n; i++) out[k++] = i;
+    return k;
+  }
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", list);
+  char* save = NULL;
+  for (char* tok = strtok_r(buf, ", ", &save); tok && k < AM_MAX_GROUPS;
+       tok = strtok_r(NULL, ", ", &save)) {
+    int i = am_find_group(g, n, tok);
+    if (i < 0) return -1;
+    out[k++] = i;
+  }
+  return k;
+}
+
+// Copies the normaliser statistics of the motor's shortcut inputs from the checkpoint, matched by
+// observation group name. The source must have routed the same groups (same names, order and
+// sizes) to its motor, or its weights would read other inputs.
+static int carry_norm(const rfile* f, ama_policy* p, const am_obs_group* groups, int n_groups,
+                      int freeze, char* err, size_t err_sz) {
+  rsec s;
+  if (f->version < 2) {
+    snprintf(err, err_sz,
+             "%s: field 'version': a version-1 checkpoint has no observation group table, so the "
+             "motor's input normaliser cannot be matched to this task (load core, head, critic "
+             "only, or a checkpoint written by this build)",
+             f->path);
+    return -1;
+  }
+  if (rf_section(f, "OGRP", &s, err, err_sz)) return -1;
+  am_obs_group src[AM_MAX_GROUPS];
+  uint32_t ns = rd_u32(&s);
+  if (ns > AM_MAX_GROUPS) s.bad = 1;
+  for (uint32_t i = 0; i < ns && !s.bad; i++) {
+    memset(&src[i], 0, sizeof src[i]);
+    uint32_t nl = rd_u32(&s);
+    if (nl >= AM_NAME_LEN) s.bad = 1;
+    else rd_bytes(&s, src[i].name, nl);
+    src[i].offset = (int)rd_u32(&s);
+    src[i].size = (int)rd_u32(&s);
+  }
+  char* text = NULL;
+  ama_config sc;
+  ama_config_default(&sc);
+  if (!s.bad) {
+    text = ama_ckpt_read_config(f->path, err, err_sz);
+    if (!text) return -1;
+    int rc = ama_config_parse(&sc, text, f->path, err, err_sz);
+    free(text);
+    if (rc) return -1;
+  }
+  rsec nm;
+  if (s.bad || rf_section(f, "NORM", &nm, err, err_sz)) {
+    if (s.bad) snprintf(err, err_sz, "%s: field 'groups': table truncated", f->path);
+    return -1;
+  }
+  uint32_t n = rd_u32(&nm);
+  if (nm.n != 4 + 8 + 24 * (size_t)n) {
+    snprintf(err, err_sz, "%s: field 'normaliser': wrong size", f->path);
+    return -1;
+  }
+  int gs[AM_MAX_GROUPS], gt[AM_MAX_GROUPS];
+  int ks = resolve_groups(sc.policy.motor_groups, src, (int)ns, gs);
+  int kt = resolve_groups(p->cfg.motor_groups, groups, n_groups, gt);
+  int same = ks == kt && ks >= 0;
+  for (int i = 0; same && i < ks; i++)
+    same = !strcmp(src[gs[i]].name, groups[gt[i]].name) && src[gs[i]].size == groups[gt[i]].size;
+  if (!same) {
+    snprintf(err, err_sz,
+             "%s: field 'motor_groups': the reused motor read '%s', this run's motor reads '%s' "
+             "(the groups, their order and sizes must be the same)",
+             f->path, sc.policy.motor_groups, p->cfg.motor_groups);
+    return -1;
+  }
+  const uint8_t* base = nm.p + 12;  // mean (n), m2 (n), counts (n), f64 each
+  for (int i = 0; i < kt; i++) {
+    const am_obs_group *a = &src[gs[i]], *b = &groups[gt[i]];
+    if (a->offset < 0 || a->offset + a->size > (int)n) {
+      snprintf(err, err_sz, "%s: field 'groups': group '%s' out of range", f->path, a->name);
+      return -1;
+    }
+    for (int j = 0; j < b->size; j++) {
+      int from = a->offset + j, to = b->offset + j;
+      for (int part = 0; part < 3; part++) {
+        rsec r = {base + 8 * ((size_t)part * n + (size_t)from), 8, 0, 0};
+        double* dst = part == 0 ? p->norm.mean : part == 1 ? p->norm.m2 : p->norm.counts;
+        rd_f64s(&r, &dst[to], 1);
+      }
+      if (freeze) p->norm.frozen[to] = 1;
+    }
+  }
+  ama_norm_refresh(&p->norm);
+  return 0;
+}
+
+int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_groups,
+                           const char* ckpt_path, const char* modules, const char* freeze,
                            char* err, size_t err_sz) {
+  if (check_modules("load_module", modules, err, err_sz) ||
+      (freeze && check_modules("freeze", freeze, err, err_sz)))
+    return -1;
+  if (!ckpt_path || !ckpt_path[0]) {
+    snprintf(err, err_sz,
+             "load_module = %s needs load_path (the checkpoint to copy the module from)", modules);
+    return -1;
+  }
   rfile f;
   if (rf_open(&f, ckpt_path, err, err_sz)) return -1;
   rsec s, ps;
-  int rc = -1, copied = 0;
+  int rc = -1, copied[4] = {0, 0, 0, 0};
   if (rf_section(&f, "TENS", &s, err, err_sz) || rf_section(&f, "PARM", &ps, err, err_sz))
     goto out;
   uint32_t n = rd_u32(&s);
-  size_t mlen = strlen(module);
   uint64_t count = rd_u64(&ps);
   for (uint32_t i = 0; i < n && !s.bad; i++) {
     char name[AMA_TNAME_LEN] = {0};
@@ -625,31 +752,45 @@ int ama_policy_load_module(ama_policy* p, const char* ckpt_path, const char* mod
     uint32_t rows = rd_u32(&s), cols = rd_u32(&s);
     uint64_t off = rd_u64(&s);
     rd_u32(&s);
-    if (strncmp(name, module, mlen) != 0 || name[mlen] != '.') continue;
+    int mod = -1;
+    for (int k = 0; k < 4; k++) {
+      size_t ml = strlen(MODULES[k]);
+      if (!strncmp(name, MODULES[k], ml) && name[ml] == '.' && list_has(modules, MODULES[k]))
+        mod = k;
+    }
+    if (mod < 0) continue;
     int ti = ama_params_find(&p->params, name);
     if (ti < 0 || p->params.t[ti].rows != (int)rows || p->params.t[ti].cols != (int)cols) {
       snprintf(err, err_sz,
                "%s: field 'tensor %s': shape %ux%u does not fit this policy's module '%s'",
-               ckpt_path, name, rows, cols, module);
+               ckpt_path, name, rows, cols, MODULES[mod]);
       goto out;
     }
-    if (off + (uint64_t)rows * cols > count) {
+    if (off + (uint64_t)rows * cols > count || 8 + 4 * (off + (uint64_t)rows * cols) > ps.n) {
       snprintf(err, err_sz, "%s: field 'tensor %s': offset out of range", ckpt_path, name);
       goto out;
     }
     rsec w = {ps.p + 8 + 4 * off, 4 * (size_t)rows * cols, 0, 0};
     rd_f32s(&w, p->params.w + p->params.t[ti].offset, (size_t)rows * cols);
-    if (freeze) p->params.t[ti].frozen = 1;
-    copied++;
+    copied[mod]++;
   }
   if (s.bad) {
     snprintf(err, err_sz, "%s: field 'tensors': table truncated", ckpt_path);
     goto out;
   }
-  if (!copied) {
-    snprintf(err, err_sz, "%s: no tensors of module '%s' in the checkpoint", ckpt_path, module);
+  for (int k = 0; k < 4; k++)
+    if (list_has(modules, MODULES[k]) && !copied[k]) {
+      snprintf(err, err_sz, "%s: no tensors of module '%s' in the checkpoint", ckpt_path,
+               MODULES[k]);
+      goto out;
+    }
+  if (list_has(modules, "motor") &&
+      carry_norm(&f, p, groups, n_groups, freeze && list_has(freeze, "motor"), err, err_sz))
     goto out;
-  }
+  for (int k = 0; k < 4; k++)
+    if (freeze && list_has(modules, MODULES[k]) && list_has(freeze, MODULES[k]) &&
+        ama_policy_freeze(p, MODULES[k], 1, err, err_sz))
+      goto out;
   // the module's cells may need their derived weights refreshed (Dale)
   ama_cell_prepare(&p->core, &p->params);
   ama_cell_prepare(&p->motor, &p->params);

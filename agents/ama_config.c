@@ -107,9 +107,11 @@ static const key_def KEYS[] = {
     {"action_cost", K_FLOAT, LO(action_cost), 0, "extra reward -c*|a|^2"},
     {"norm_reward", K_INT, LO(norm_reward), 0, "1: scale rewards by the return's running std"},
     {"adam_eps", K_FLOAT, LO(adam_eps), 0, "Adam epsilon"},
-    {"load_module", K_STR, CO(load_module), SZ(load_module), "module to load: core|motor"},
-    {"load_path", K_STR, CO(load_path), SZ(load_path), "checkpoint to load it from"},
-    {"freeze", K_STR, CO(freeze), SZ(freeze), "modules not trained: core,motor"},
+    {"load_module", K_STR, CO(load_module), SZ(load_module),
+     "modules to copy from load_path: comma list of core, motor, head, critic"},
+    {"load_path", K_STR, CO(load_path), SZ(load_path), "checkpoint to copy load_module from"},
+    {"freeze", K_STR, CO(freeze), SZ(freeze),
+     "modules not trained: comma list of core, motor, head, critic"},
 };
 #define N_KEYS ((int)(sizeof(KEYS) / sizeof(KEYS[0])))
 
@@ -241,11 +243,13 @@ int ama_norm_init(ama_norm* z, int n, float clip, char* err, size_t err_sz) {
   memset(z, 0, sizeof(*z));
   z->n = n;
   z->clip = clip;
+  z->counts = calloc((size_t)n + 1, sizeof(double));
   z->mean = calloc((size_t)n + 1, sizeof(double));
   z->m2 = calloc((size_t)n + 1, sizeof(double));
+  z->frozen = calloc((size_t)n + 1, 1);
   z->scale = calloc((size_t)n + 1, sizeof(float));
   z->shift = calloc((size_t)n + 1, sizeof(float));
-  if (!z->mean || !z->m2 || !z->scale || !z->shift) {
+  if (!z->counts || !z->mean || !z->m2 || !z->frozen || !z->scale || !z->shift) {
     ama_norm_free(z);
     snprintf(err, err_sz, "out of memory for the observation normaliser");
     return -1;
@@ -255,17 +259,21 @@ int ama_norm_init(ama_norm* z, int n, float clip, char* err, size_t err_sz) {
 }
 
 void ama_norm_free(ama_norm* z) {
+  free(z->counts);
   free(z->mean);
   free(z->m2);
+  free(z->frozen);
   free(z->scale);
   free(z->shift);
-  z->mean = z->m2 = NULL;
+  z->counts = z->mean = z->m2 = NULL;
+  z->frozen = NULL;
   z->scale = z->shift = NULL;
 }
 
 void ama_norm_update(ama_norm* z, const float* x, int rows) {
   if (rows <= 0) return;
   for (int i = 0; i < z->n; i++) {
+    if (z->frozen[i]) continue;
     double s = 0;
     for (int r = 0; r < rows; r++) s += x[(size_t)r * z->n + i];
     double bm = s / rows, bm2 = 0;
@@ -273,13 +281,18 @@ void ama_norm_update(ama_norm* z, const float* x, int rows) {
       double d = x[(size_t)r * z->n + i] - bm;
       bm2 += d * d;
     }
-    double na = z->count, nb = rows, nt = na + nb, delta = bm - z->mean[i];
+    double na = z->counts[i], nb = rows, nt = na + nb, delta = bm - z->mean[i];
     z->mean[i] += delta * nb / nt;
     z->m2[i] += bm2 + delta * delta * na * nb / nt;
+    z->counts[i] = nt;
   }
   z->count += rows;
+  ama_norm_refresh(z);
+}
+
+void ama_norm_refresh(ama_norm* z) {
   for (int i = 0; i < z->n; i++) {
-    double var = z->count > 1 ? z->m2[i] / z->count : 1.0;
+    double var = z->counts[i] > 1 ? z->m2[i] / z->counts[i] : 1.0;
     z->scale[i] = (float)(1.0 / sqrt(var + 1e-8));
     z->shift[i] = (float)z->mean[i];
   }

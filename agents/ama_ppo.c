@@ -247,8 +247,15 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
     if (strcmp(task->events[e], "hold_complete") == 0) L->success_ev[0] = e;
   for (int e = 0; e < task->n_events; e++)
     if (strcmp(task->events[e], "trial_end") == 0) L->success_ev[1] = e;
-  if (cfg->load_module[0]) {
-    if (ama_policy_load_module(&L->pol, cfg->load_path, cfg->load_module, 0, err, err_sz)) {
+  if (cfg->load_module[0] || cfg->load_path[0]) {  // module reuse (freezing them below too)
+    if (!cfg->load_module[0])
+      snprintf(err, err_sz,
+               "load_path = %s given without load_module (the modules to copy: core, motor, "
+               "head, critic)",
+               cfg->load_path);
+    if (!cfg->load_module[0] ||
+        ama_policy_load_module(&L->pol, task->groups, task->n_groups, cfg->load_path,
+                               cfg->load_module, cfg->freeze, err, err_sz)) {
       ama_ppo_free(L);
       return NULL;
     }

@@ -245,6 +245,26 @@ void am_pool_get_stats(const am_pool* p, am_pool_stats* s);
 
 void am_pool_free(am_pool* p);
 
+//---------------------------------- env state -----------------------------------------------------
+
+// One env's whole state as bytes, for checkpoints: little-endian, field by field (never a struct's
+// padding), so equal states give equal bytes whatever thread stepped them, and restoring them makes
+// the env continue bit for bit. Holds the env's counters and RNG stream, mjData's integration state
+// and everything the last mj_step derived (task hooks read some of it before the next physics
+// step), the active contacts and the task's state block; not the constraint arrays (mj_step
+// rebuilds them) nor timers. Layout: sim/env_state.c and docs/agents.md.
+#define AM_ENV_STATE_VERSION 1
+
+// Writes env e of task t into buf when cap is large enough. Returns the number of bytes the state
+// takes (call with buf = NULL to size the buffer; the size depends on the active contacts).
+size_t am_env_state_write(const am_task* t, const am_env* e, uint8_t* buf, size_t cap);
+
+// Restores env e from the n bytes at buf (as written by am_env_state_write for the same task and
+// model). Returns the bytes consumed, or -1 with a message naming the field (truncated, another
+// MuJoCo version, model layout or task state size); the env's data is then reset.
+int64_t am_env_state_read(const am_task* t, am_env* e, const uint8_t* buf, size_t n, char* err,
+                          size_t err_sz);
+
 //---------------------------------- misc ----------------------------------------------------------
 
 double am_now(void);  // monotonic seconds

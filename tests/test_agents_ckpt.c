@@ -190,6 +190,135 @@ static void write_file(const char* path, const void* p, size_t n) {
   fclose(f);
 }
 
+static uint8_t* read_all(const char* path, size_t* n) {
+  FILE* f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t* buf = malloc(*n);
+  assert_int_equal(fread(buf, 1, *n, f), *n);
+  fclose(f);
+  return buf;
+}
+
+static void assert_same_file(const char* a, const char* b) {
+  size_t na, nb;
+  uint8_t *pa = read_all(a, &na), *pb = read_all(b, &nb);
+  assert_int_equal(na, nb);
+  size_t first = na;
+  for (size_t i = 0; i < na && first == na; i++)
+    if (pa[i] != pb[i]) first = i;
+  if (first != na) fprintf(stderr, "%s and %s differ first at byte %zu of %zu\n", a, b, first, na);
+  assert_int_equal(first, na);
+  free(pa);
+  free(pb);
+}
+
+// For every kind of body and task (the reacher, an arm task with a force field read from the
+// hand's pose in a substep hook, the rat running, the rat in a maze of mocap walls): a checkpoint
+// written after two iterations with 1 thread is byte for byte the one written with 2 threads, and
+// a run resumed from it continues bit for bit (its next checkpoint equals the uninterrupted run's).
+static void test_threads_byte_identical(void** s) {
+  const char* tasks[] = {"reacher", "force-field", "run", "forage-maze"};
+  for (size_t k = 0; k < sizeof tasks / sizeof tasks[0]; k++) {
+    ama_config cfg;
+    small_config(&cfg);
+    snprintf(cfg.task, sizeof cfg.task, "%s", tasks[k]);
+    cfg.num_envs = 4;
+    cfg.ppo.horizon = 8;
+    cfg.ppo.minibatches = 2;
+    cfg.policy.core_hidden = 8;
+    cfg.policy.motor_hidden = 8;
+    char p1[400], p2[400], p3[400], p4[400], err[1024];
+    snprintf(p1, sizeof p1, "%s/%s-t1.bin", g_dir, tasks[k]);
+    snprintf(p2, sizeof p2, "%s/%s-t2.bin", g_dir, tasks[k]);
+    snprintf(p3, sizeof p3, "%s/%s-cont.bin", g_dir, tasks[k]);
+    snprintf(p4, sizeof p4, "%s/%s-resumed.bin", g_dir, tasks[k]);
+    ama_iter_stats st;
+    run a, b;
+    run_open(&a, &cfg, 1);
+    run_open(&b, &cfg, 2);
+    assert_int_equal(am_pool_num_threads(b.pool), 2);
+    for (int i = 0; i < 2; i++) {
+      ama_ppo_iterate(a.L, &st);
+      ama_ppo_iterate(b.L, &st);
+    }
+    assert_int_equal(ama_ckpt_save(a.L, p1, err, sizeof err), 0);
+    assert_int_equal(ama_ckpt_save(b.L, p2, err, sizeof err), 0);
+    fprintf(stderr, "%s: 1 vs 2 threads\n", tasks[k]);
+    assert_same_file(p1, p2);
+    run_close(&b);
+    // resume (2 threads) and compare with the uninterrupted run (1 thread) one iteration later
+    run c;
+    run_open(&c, &cfg, 2);
+    if (ama_ckpt_load(c.L, p1, err, sizeof err)) fprintf(stderr, "%s\n", err);
+    ama_ppo_iterate(a.L, &st);
+    ama_ppo_iterate(c.L, &st);
+    assert_int_equal(ama_ckpt_save(a.L, p3, err, sizeof err), 0);
+    assert_int_equal(ama_ckpt_save(c.L, p4, err, sizeof err), 0);
+    fprintf(stderr, "%s: uninterrupted vs resumed\n", tasks[k]);
+    assert_same_file(p3, p4);
+    run_close(&a);
+    run_close(&c);
+  }
+}
+
+// The env state bytes never contain struct padding (MuJoCo's contacts have 4 bytes of it, filled
+// with whatever the stack held), round-trip exactly, and refuse truncated or foreign bytes naming
+// the field.
+static void test_env_state_bytes(void** s) {
+  char err[1024];
+  am_task t, t2;
+  amt_params prm = {0};
+  assert_int_equal(amt_create(&t, "run", &prm, err, sizeof err), 0);
+  assert_int_equal(amt_create(&t2, "reacher", &prm, err, sizeof err), 0);
+  am_pool_config pc = {.num_envs = 1, .num_threads = 1, .seed = 5};
+  am_pool* p = am_pool_create(&t, &pc, err, sizeof err);
+  am_pool* q = am_pool_create(&t, &pc, err, sizeof err);
+  am_pool* r = am_pool_create(&t2, &pc, err, sizeof err);
+  assert_non_null(p);
+  for (int i = 0; i < 20; i++) am_pool_step(p);
+  am_env* e = am_pool_env(p, 0);
+  assert_true(e->d->ncon > 0);  // the rat stands on the floor: contacts are part of the state
+  size_t n = am_env_state_write(&t, e, NULL, 0);
+  uint8_t* b1 = malloc(n);
+  uint8_t* b2 = malloc(n);
+  assert_int_equal(am_env_state_write(&t, e, b1, n), n);
+  size_t pad = offsetof(mjContact, efc_address) + sizeof(int);
+  assert_true(pad < sizeof(mjContact));
+  for (int k = 0; k < e->d->ncon; k++) memset((char*)&e->d->contact[k] + pad, 0xA5, sizeof(mjContact) - pad);
+  assert_int_equal(am_env_state_write(&t, e, b2, n), n);
+  assert_memory_equal(b1, b2, n);
+  // round trip into another pool's env: same bytes, and both continue identically
+  am_env* f = am_pool_env(q, 0);
+  assert_int_equal(am_env_state_read(&t, f, b1, n, err, sizeof err), (int64_t)n);
+  memset(b2, 0, n);
+  assert_int_equal(am_env_state_write(&t, f, b2, n), n);
+  assert_memory_equal(b1, b2, n);
+  for (int i = 0; i < 5; i++) {
+    am_pool_step(p);
+    am_pool_step(q);
+  }
+  assert_memory_equal(am_pool_batch(p)->obs, am_pool_batch(q)->obs, sizeof(float) * t.obs_dim);
+  assert_memory_equal(e->d->qpos, f->d->qpos, sizeof(mjtNum) * e->m->nq);
+  // truncated: the field is named
+  assert_int_equal(am_env_state_read(&t, f, b1, n - 3, err, sizeof err), -1);
+  assert_non_null(strstr(err, "truncated in field 'task_state'"));
+  assert_int_equal(am_env_state_read(&t, f, b1, 100, err, sizeof err), -1);
+  assert_non_null(strstr(err, "truncated in field"));
+  // another body: refused before anything is read into it
+  assert_int_equal(am_env_state_read(&t2, am_pool_env(r, 0), b1, n, err, sizeof err), -1);
+  assert_non_null(strstr(err, "nbuffer"));
+  free(b1);
+  free(b2);
+  am_pool_free(p);
+  am_pool_free(q);
+  am_pool_free(r);
+  amt_destroy(&t);
+  amt_destroy(&t2);
+}
+
 static void test_bad_files(void** s) {
   ama_config cfg;
   small_config(&cfg);
@@ -232,6 +361,14 @@ static void test_bad_files(void** s) {
   write_file(bad, buf, n);
   assert_int_equal(ama_ckpt_load(a.L, bad, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "version"));
+  // version 1 (raw simulation state): refused for resuming, with the reason
+  buf[8] = 1;
+  crc = ama_crc32(0, buf, n - 4);
+  for (int i = 0; i < 4; i++) buf[n - 4 + i] = (uint8_t)(crc >> (8 * i));
+  write_file(bad, buf, n);
+  assert_int_equal(ama_ckpt_load(a.L, bad, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "version 1"));
+  assert_non_null(strstr(err, "cannot be resumed"));
   free(buf);
   // a different architecture
   ama_config other;
@@ -253,8 +390,42 @@ static void test_bad_files(void** s) {
   run_close(&a);
 }
 
-// A motor module trained elsewhere is loaded and frozen under a fresh core: its weights stay put
-// while the rest trains.
+static size_t tensor_floats(const ama_policy* p, const char* name) {
+  int i = ama_params_find(&p->params, name);
+  assert_true(i >= 0);
+  return (size_t)p->params.t[i].rows * p->params.t[i].cols;
+}
+
+// Every tensor of a module in b equals a's.
+static void assert_module_equal(const ama_policy* a, const ama_policy* b, const char* module) {
+  size_t ml = strlen(module);
+  int seen = 0;
+  for (int i = 0; i < b->params.n_tensors; i++) {
+    const char* name = b->params.t[i].name;
+    if (strncmp(name, module, ml) != 0 || name[ml] != '.') continue;
+    assert_memory_equal(ama_params_view(&a->params, name), ama_params_view(&b->params, name),
+                        tensor_floats(b, name) * sizeof(float));
+    seen++;
+  }
+  assert_true(seen > 0);
+}
+
+static ama_ppo* create_with(const ama_config* c, char* err, size_t err_sz) {
+  amt_params params = {0};
+  am_task t;
+  assert_int_equal(amt_create(&t, c->task, &params, err, err_sz), 0);
+  am_pool_config pc = {.num_envs = c->num_envs, .num_threads = 1, .seed = 1};
+  am_pool* pool = am_pool_create(&t, &pc, err, err_sz);
+  ama_ppo* L = ama_ppo_create(c, pool, err, err_sz);
+  if (L) ama_ppo_free(L);
+  am_pool_free(pool);
+  amt_destroy(&t);
+  return L;
+}
+
+// A motor system trained elsewhere (the motor module and its action head) is loaded and frozen
+// under a fresh core: its weights stay put while the rest trains, and the normaliser statistics
+// of its shortcut inputs come along (frozen with it); the other entries start fresh.
 static void test_load_and_freeze_module(void** s) {
   ama_config cfg;
   small_config(&cfg);
@@ -262,44 +433,107 @@ static void test_load_and_freeze_module(void** s) {
   run_open(&a, &cfg, 1);
   ama_iter_stats st;
   ama_ppo_iterate(a.L, &st);
+  ama_ppo_iterate(a.L, &st);
   char path[400], err[1024];
   snprintf(path, sizeof(path), "%s/motor.bin", g_dir);
   assert_int_equal(ama_ckpt_save(a.L, path, err, sizeof(err)), 0);
   ama_config c2 = cfg;
   c2.seed = 7;
-  snprintf(c2.load_module, sizeof(c2.load_module), "motor");
+  snprintf(c2.load_module, sizeof(c2.load_module), "motor,head");
   snprintf(c2.load_path, sizeof(c2.load_path), "%s", path);
-  snprintf(c2.freeze, sizeof(c2.freeze), "motor");
+  snprintf(c2.freeze, sizeof(c2.freeze), "motor,head");
   run b;
   run_open(&b, &c2, 1);
   ama_policy* pa = ama_ppo_policy(a.L);
   ama_policy* pb = ama_ppo_policy(b.L);
-  int iWx = ama_params_find(&pb->params, "motor.Wx");
-  int iCore = ama_params_find(&pb->params, "core.Wx");
-  size_t nm = (size_t)pb->params.t[iWx].rows * pb->params.t[iWx].cols;
-  float* ma = ama_params_view(&pa->params, "motor.Wx");
-  float* mb = ama_params_view(&pb->params, "motor.Wx");
-  assert_memory_equal(ma, mb, nm * sizeof(float));
-  size_t nc = (size_t)pb->params.t[iCore].rows * pb->params.t[iCore].cols;
+  assert_module_equal(pa, pb, "motor");
+  assert_module_equal(pa, pb, "head");
+  size_t nc = tensor_floats(pb, "core.Wx");
+  assert_memory_not_equal(ama_params_view(&pa->params, "core.Wx"),
+                          ama_params_view(&pb->params, "core.Wx"), nc * sizeof(float));
+  // the normaliser of the motor's inputs (proprioception) is the source's; the rest is fresh
+  const am_task* t = &b.task;
+  int g = am_find_group(t->groups, t->n_groups, "proprioception");
+  assert_true(g >= 0 && pb->n_motor_obs == t->groups[g].size);
+  for (int i = 0; i < t->obs_dim; i++) {
+    int motor = i >= t->groups[g].offset && i < t->groups[g].offset + t->groups[g].size;
+    assert_int_equal(pb->norm.frozen[i], motor);
+    if (motor) {
+      assert_memory_equal(&pb->norm.mean[i], &pa->norm.mean[i], sizeof(double));
+      assert_memory_equal(&pb->norm.m2[i], &pa->norm.m2[i], sizeof(double));
+      assert_memory_equal(&pb->norm.counts[i], &pa->norm.counts[i], sizeof(double));
+      assert_memory_equal(&pb->norm.scale[i], &pa->norm.scale[i], sizeof(float));
+    } else {
+      assert_true(pb->norm.counts[i] == 0);
+    }
+  }
+  assert_true(pa->norm.counts[0] > 0);
   float* core0 = malloc(nc * sizeof(float));
   memcpy(core0, ama_params_view(&pb->params, "core.Wx"), nc * sizeof(float));
+  double mean0 = pb->norm.mean[t->groups[g].offset];
   ama_ppo_iterate(b.L, &st);
-  assert_memory_equal(ma, mb, nm * sizeof(float));  // frozen
+  assert_module_equal(pa, pb, "motor");  // frozen
+  assert_module_equal(pa, pb, "head");
   assert_memory_not_equal(core0, ama_params_view(&pb->params, "core.Wx"), nc * sizeof(float));
+  assert_true(pb->norm.mean[t->groups[g].offset] == mean0);  // frozen with the motor
+  int other = t->groups[g].offset == 0 ? t->groups[g].size : 0;
+  assert_true(pb->norm.counts[other] > 0);  // the other entries learn
   free(core0);
   run_close(&b);
+
+  // not frozen: the carried statistics are merged with the new samples
+  ama_config c4 = c2;
+  c4.freeze[0] = 0;
+  run d;
+  run_open(&d, &c4, 1);
+  ama_policy* pd = ama_ppo_policy(d.L);
+  int i0 = t->groups[g].offset;
+  assert_int_equal(pd->norm.frozen[i0], 0);
+  ama_ppo_iterate(d.L, &st);
+  assert_true(pd->norm.counts[i0] == pa->norm.counts[i0] + cfg.num_envs * cfg.ppo.horizon);
+  run_close(&d);
+
   // a module whose shape does not fit is refused with the tensor named
   ama_config c3 = c2;
   c3.policy.motor_hidden = 11;
-  amt_params params = {0};
-  am_task t;
-  assert_int_equal(amt_create(&t, c3.task, &params, err, sizeof(err)), 0);
-  am_pool_config pc = {.num_envs = c3.num_envs, .num_threads = 1, .seed = 1};
-  am_pool* pool = am_pool_create(&t, &pc, err, sizeof(err));
-  assert_null(ama_ppo_create(&c3, pool, err, sizeof(err)));
+  assert_null(create_with(&c3, err, sizeof err));
   assert_non_null(strstr(err, "motor."));
-  am_pool_free(pool);
-  amt_destroy(&t);
+  // the motor read other groups in the source: refused (its weights would read other inputs)
+  c3 = c2;
+  snprintf(c3.policy.motor_groups, sizeof c3.policy.motor_groups, "target,velocity");  // 4 too
+  snprintf(c3.load_module, sizeof c3.load_module, "motor");
+  c3.policy.motor_hidden = cfg.policy.motor_hidden;
+  assert_null(create_with(&c3, err, sizeof err));
+  assert_non_null(strstr(err, "motor_groups"));
+  // load_module without load_path, load_path without load_module, a missing file, a bad name
+  c3 = c2;
+  c3.load_path[0] = 0;
+  assert_null(create_with(&c3, err, sizeof err));
+  assert_non_null(strstr(err, "load_module = motor,head needs load_path"));
+  c3 = c2;
+  c3.load_module[0] = 0;
+  assert_null(create_with(&c3, err, sizeof err));
+  assert_non_null(strstr(err, "without load_module"));
+  c3 = c2;
+  snprintf(c3.load_path, sizeof c3.load_path, "%s/no-such.bin", g_dir);
+  assert_null(create_with(&c3, err, sizeof err));
+  assert_non_null(strstr(err, c3.load_path));
+  assert_non_null(strstr(err, "cannot open"));
+  c3 = c2;
+  snprintf(c3.load_module, sizeof c3.load_module, "motor,arm");
+  assert_null(create_with(&c3, err, sizeof err));
+  assert_non_null(strstr(err, "unknown module 'arm' (core, motor, head, critic)"));
+  // the configuration help lists every loadable / freezable module
+  char help[8192];
+  ama_config_help(help, sizeof help);
+  const char* keys[] = {"load_module", "freeze"};
+  for (int k = 0; k < 2; k++) {
+    const char* line = strstr(help, keys[k]);
+    assert_non_null(line);
+    char one[256];
+    snprintf(one, sizeof one, "%.*s", (int)strcspn(line, "\n"), line);
+    assert_non_null(strstr(one, "core, motor, head, critic"));
+  }
   run_close(&a);
 }
 
@@ -308,6 +542,8 @@ int main(void) {
       cmocka_unit_test(test_config_roundtrip),
       cmocka_unit_test(test_roundtrip),
       cmocka_unit_test(test_resume_exact),
+      cmocka_unit_test(test_threads_byte_identical),
+      cmocka_unit_test(test_env_state_bytes),
       cmocka_unit_test(test_bad_files),
       cmocka_unit_test(test_load_and_freeze_module),
   };
