@@ -559,7 +559,7 @@ static void test_record_resim(void** state) {
 static void record_resim_task(const char* task, const char* kv) {
   am_task t;
   amt_params tp = {0};
-  assert_int_equal(amt_params_add(&tp, kv, err, sizeof err), 0);
+  assert_int_equal(amt_params_add_list(&tp, kv, err, sizeof err), 0);
   if (amt_create(&t, task, &tp, err, sizeof err)) fail_msg("%s", err);
   am_pool_config pc = {.num_envs = 2, .num_threads = 2, .seed = 9, .export_state = 1};
   am_pool* p = am_pool_create(&t, &pc, err, sizeof err);
@@ -584,8 +584,10 @@ static void record_resim_task(const char* task, const char* kv) {
   if (am_rec_close(rec, err, sizeof err)) fail_msg("%s", err);
   am_ds_reader* rd = am_ds_open(path, err, sizeof err);
   if (!rd) fail_msg("%s", err);
-  am_model* m = am_ds_load_model(rd, err, sizeof err);
+  char source[1024];
+  am_model* m = am_ds_load_model(rd, source, sizeof source, err, sizeof err);
   if (!m) fail_msg("%s", err);
+  if (strncmp(source, "metadata model.mjb", 18)) fail_msg("model from %s", source);
   const mjModel* a = t.model->m;
   assert_int_equal(m->m->nhfielddata, a->nhfielddata);
   if (a->nhfielddata)
@@ -596,6 +598,26 @@ static void record_resim_task(const char* task, const char* kv) {
     if (am_ds_resim_episode(rd, m, i, &dev, err, sizeof err)) fail_msg("%s", err);
     if (dev != 0.0) fail_msg("%s episode %lld: resim deviates by %g", task, (long long)i, dev);
   }
+  // A task with a substep hook records the force it applied in every physics step; the others
+  // have no such channel.
+  int cf = am_ds_find_channel(rd, "qfrc_applied");
+  if (!t.substep) assert_int_equal(cf, -1);
+  if (t.substep) {
+    assert_true(cf >= 0);
+    const am_ds_channel* ch = am_ds_get_channel(rd, cf);
+    assert_int_equal(ch->ndim, 2);
+    assert_int_equal(ch->shape[0], t.frame_skip);
+    assert_int_equal(ch->shape[1], a->nv);
+    // the field really pushed: a replay that ignored the channel would deviate
+    const am_ds_episode* e = am_ds_get_episode(rd, 0);
+    size_t n = (size_t)e->steps * ch->elems;
+    double* f = malloc(sizeof(double) * n);
+    assert_int_equal(am_ds_read_channel(rd, 0, cf, f, err, sizeof err), 0);
+    double biggest = 0;
+    for (size_t k = 0; k < n; k++) biggest = fabs(f[k]) > biggest ? fabs(f[k]) : biggest;
+    free(f);
+    if (!(biggest > 1e-3)) fail_msg("%s: the recorded force is never applied (max %g)", task, biggest);
+  }
   am_model_free(m);
   am_ds_reader_free(rd);
   am_pool_free(p);
@@ -605,6 +627,52 @@ static void record_resim_task(const char* task, const char* kv) {
 static void test_record_resim_rat_scenes(void** state) {
   record_resim_task("run-gaps", "episode_time=0.4");
   record_resim_task("escape-bowl", "episode_time=0.4");
+}
+
+// The model comes from model.mjb when this MuJoCo wrote it, else from model.xml (the MJCF
+// fallback), and the caller is told which and why.
+static void write_model_only(const char* path, const char* mjv, const char* mjb, long mjb_len) {
+  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+  if (!w) fail_msg("%s", err);
+  am_ds_set_meta(w, "model.name", "ball", -1);
+  am_ds_set_meta(w, "model.xml", "<mujoco><worldbody><body><freejoint/><geom size='0.1'/></body>"
+                                 "</worldbody></mujoco>", -1);
+  if (mjv) am_ds_set_meta(w, "mujoco.version", mjv, -1);
+  if (mjb) am_ds_set_meta(w, "model.mjb", mjb, mjb_len);
+  am_channel_def d = {"x", "time", "", NULL, AM_DT_F32, 0, {0}, 0};
+  assert_int_equal(am_ds_add_channel(w, &d), 0);
+  assert_int_equal(am_ds_begin(w, 1, 4, 0), 0);
+  if (am_ds_close(w, err, sizeof err)) fail_msg("%s", err);
+}
+
+static void test_load_model_source(void** state) {
+  char path[512], source[1024], ours[16];
+  tmp_path(path, sizeof path, "model-only.rollout");
+  snprintf(ours, sizeof ours, "%d", mj_version());
+  struct { const char* mjv; const char* mjb; const char* want; } cases[] = {
+      {ours, NULL, "model.xml (MJCF fallback: the dataset has no model.mjb"},
+      {"100", "0123456789abcdef0123", "model.xml (MJCF fallback: model.mjb was written by MuJoCo 100"},
+      {ours, "0123456789abcdef0123", "model.xml (MJCF fallback: metadata model.mjb: model 'ball'"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    write_model_only(path, cases[i].mjv, cases[i].mjb, 20);
+    am_ds_reader* r = am_ds_open(path, err, sizeof err);
+    if (!r) fail_msg("%s", err);
+    am_model* m = am_ds_load_model(r, source, sizeof source, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    assert_int_equal(m->m->nq, 7);
+    if (!strstr(source, cases[i].want)) fail_msg("case %zu: source '%s'", i, source);
+    am_model_free(m);
+    am_ds_reader_free(r);
+  }
+  unlink(path);
+}
+
+// A force field pushes the hand in every physics step (the task's substep hook): the dataset
+// records that force, and the replay re-applies it, exactly.
+static void test_record_resim_force_field(void** state) {
+  record_resim_task("force-field", "baseline_trials=0;catch_fraction=0;move_time=0.3;"
+                                   "fix_timeout=0.2;delay=0,0");
 }
 
 //---------------------------------- the Python reader ---------------------------------------------
@@ -679,6 +747,8 @@ int main(void) {
       cmocka_unit_test(test_fuzz_regressions),
       cmocka_unit_test(test_record_resim),
       cmocka_unit_test(test_record_resim_rat_scenes),
+      cmocka_unit_test(test_record_resim_force_field),
+      cmocka_unit_test(test_load_model_source),
       cmocka_unit_test(test_python_reader),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
