@@ -69,7 +69,8 @@ am_model* am_model_load(const char* path, char* err, size_t err_sz);
 am_model* am_model_load_body(const char* name_or_path, char* err, size_t err_sz);
 
 // Compiles MJCF text (e.g. a scene a task generated, or the XML embedded in a dataset). `dir` is
-// the directory that relative includes/assets resolve against (NULL: the bodies directory).
+// the directory that relative includes/assets resolve against (NULL: the bodies directory). Writes
+// no file: the text reaches MuJoCo through its virtual file system.
 am_model* am_model_load_string(const char* xml, const char* dir, const char* name, char* err,
                                size_t err_sz);
 
