@@ -3,6 +3,7 @@
 // invalid), fuzzer-found inputs, the recorder with bit-exact re-simulation, the Python reader.
 //
 // ANIMAT_WRITE_GOLDEN=1 regenerates tests/data/golden-*.rollout (only when the format changes).
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -457,42 +458,77 @@ static void test_golden_files(void** state) {
   }
 }
 
-// Every input the fuzzer ever found interesting enough to keep: opening and reading must not crash.
+// Every input the fuzzer ever found interesting enough to keep (tests/data/fuzz): each is either
+// rejected by am_ds_open with a message naming it, or opens and is read safely with a checked
+// outcome: verify says 0 (no bad chunk; then every episode reads back) or -1 (n bad chunks, a
+// message naming the first); a failed read names the dataset; the sizes add up.
 static void test_fuzz_regressions(void** state) {
   char dir[512];
   golden(dir, sizeof dir, "fuzz");
   DIR* d = opendir(dir);
-  if (!d) skip();
+  if (!d) fail_msg("%s: %s", dir, strerror(errno));
   struct dirent* de;
-  int files = 0;
+  int files = 0, rejected = 0;
   while ((de = readdir(d))) {
     if (de->d_name[0] == '.') continue;
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
     size_t n;
     uint8_t* b = slurp(path, &n);
-    if (!b) continue;
-    am_ds_reader* r = am_ds_open_memory(b, n, de->d_name, err, sizeof err);
-    if (r) {
-      am_ds_verify(r, NULL, err, sizeof err);
-      for (int64_t i = 0; i < am_ds_num_episodes(r) && i < 64; i++) {
-        const am_ds_episode* e = am_ds_get_episode(r, i);
-        int nc = am_ds_num_channels(r);
-        size_t row = 0;
-        for (int c = 0; c < nc; c++) row += am_ds_get_channel(r, c)->row_bytes;
-        if (e->steps > 100000 || (double)e->steps * row > 16e6) continue;
-        void* dst[AM_DS_MAX_CHANNELS];
-        for (int c = 0; c < nc; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps + 1);
-        am_ds_read_episode(r, i, dst, NULL, err, sizeof err);
-        for (int c = 0; c < nc; c++) free(dst[c]);
-      }
-      am_ds_reader_free(r);
-    }
-    free(b);
+    assert_non_null(b);
     files++;
+    err[0] = 0;
+    am_ds_reader* r = am_ds_open_memory(b, n, de->d_name, err, sizeof err);
+    if (!r) {
+      rejected++;
+      if (!strstr(err, de->d_name)) fail_msg("%s: rejected without naming it: '%s'", de->d_name, err);
+      free(b);
+      continue;
+    }
+    int n_bad = -1;
+    err[0] = 0;
+    int vrc = am_ds_verify(r, &n_bad, err, sizeof err);
+    if (vrc == 0) {
+      assert_int_equal(n_bad, 0);
+    } else {
+      assert_int_equal(vrc, -1);
+      assert_true(n_bad > 0 && n_bad <= am_ds_num_chunks(r));
+      if (!strstr(err, "bad chunk")) fail_msg("%s: verify says '%s'", de->d_name, err);
+    }
+    int nc = am_ds_num_channels(r);
+    assert_true(nc >= 1 && nc <= AM_DS_MAX_CHANNELS);
+    size_t row = 0;
+    for (int c = 0; c < nc; c++) row += am_ds_get_channel(r, c)->row_bytes;
+    int64_t steps = 0;
+    for (int64_t i = 0; i < am_ds_num_episodes(r); i++) {
+      const am_ds_episode* e = am_ds_get_episode(r, i);
+      assert_true(e->steps >= 0 && e->n_chunks >= 1);
+      steps += e->steps;
+      if (i >= 64 || e->steps > 100000 || (double)e->steps * row > 16e6) continue;
+      void* dst[AM_DS_MAX_CHANNELS];
+      for (int c = 0; c < nc; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps + 1);
+      double* init = malloc(sizeof(double) * ((size_t)am_ds_num_init(r) + 1));
+      err[0] = 0;
+      int rrc = am_ds_read_episode(r, i, dst, init, err, sizeof err);
+      if (vrc == 0 && rrc) fail_msg("%s: verified, yet episode %lld fails: %s", de->d_name, (long long)i, err);
+      if (rrc) {
+        assert_int_equal(rrc, -1);
+        if (!strstr(err, de->d_name)) fail_msg("%s: read error without the name: '%s'", de->d_name, err);
+      }
+      free(init);
+      for (int c = 0; c < nc; c++) free(dst[c]);
+    }
+    uint64_t fb, sb, rb;
+    am_ds_sizes(r, &fb, &sb, &rb);
+    assert_true(fb == n);
+    assert_true(rb == (uint64_t)steps * row);
+    am_ds_reader_free(r);
+    free(b);
   }
   closedir(d);
-  print_message("fuzz regressions: %d inputs\n", files);
+  assert_true(files >= 1);
+  print_message("fuzz regressions: %d inputs, %d rejected at open, the others read safely\n", files,
+                rejected);
 }
 
 //---------------------------------- recorder and replay -------------------------------------------
