@@ -358,8 +358,6 @@ int ama_ckpt_read_steps(const char* path, int64_t* env_steps, char* err, size_t 
 int ama_ckpt_load_policy(ama_policy* p, const char* path, const am_obs_group* groups, int n_groups,
                          int obs_dim, int act_dim, int N, char* err, size_t err_sz);
 
-// CRC-32 (IEEE 802.3, reflected, as in zlib) of a buffer, continuing from crc (start with 0).
-uint32_t ama_crc32(uint32_t crc, const void* data, size_t n);
 
 #ifdef __cplusplus
 }

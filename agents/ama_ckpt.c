@@ -22,23 +22,6 @@
 
 static const char MAGIC[8] = {'A', 'M', 'A', 'C', 'K', 'P', 'T', '1'};
 
-uint32_t ama_crc32(uint32_t crc, const void* data, size_t n) {
-  static uint32_t table[256];
-  static int init = 0;
-  if (!init) {  // benign race: every thread computes the same table
-    for (uint32_t i = 0; i < 256; i++) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      table[i] = c;
-    }
-    init = 1;
-  }
-  const uint8_t* p = data;
-  crc = ~crc;
-  for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
-
 //---------------------------------- writer --------------------------------------------------------
 
 typedef struct wbuf {
@@ -217,7 +200,7 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
     snprintf(err, err_sz, "%s: out of memory building the checkpoint", path);
     return -1;
   }
-  uint32_t crc = ama_crc32(0, w.p, w.n);
+  uint32_t crc = am_crc32(0, w.p, w.n);
   w_u32(&w, crc);
   // atomic write
   char tmp[1100];
@@ -344,7 +327,7 @@ static int rf_open(rfile* f, const char* path, char* err, size_t err_sz) {
   }
   f->version = ver;
   rsec c = {f->p + f->n - 4, 4, 0, 0};
-  uint32_t stored = rd_u32(&c), crc = ama_crc32(0, f->p, f->n - 4);
+  uint32_t stored = rd_u32(&c), crc = am_crc32(0, f->p, f->n - 4);
   if (stored != crc) {
     snprintf(err, err_sz,
              "%s: field 'crc32': checksum mismatch (stored %08x, computed %08x): the file is "

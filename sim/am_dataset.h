@@ -245,19 +245,21 @@ void am_rec_abort(am_rec* rec);  // deletes the file, frees rec
 
 //---------------------------------- replay --------------------------------------------------------
 
-// Re-simulates episode i of a dataset from its recorded initial state and controls on the model
-// rebuilt from the embedded MJCF, and writes the largest |qpos - recorded qpos| over its steps.
-// Needs the qpos and ctrl channels. Returns 0 or -1.
+// Re-simulates episode i of a dataset from its recorded initial state and controls on model
+// (e.g. from am_ds_load_model), and writes the largest |qpos - recorded qpos| over its steps (0
+// when the replay is exact). Needs the qpos and ctrl channels; when the dataset has the
+// qfrc_applied channel (tasks that push the body in each physics step, e.g. force fields), the
+// recorded force is applied in each physics step, as the task did. Returns 0 or -1.
 int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, double* max_dev,
                         char* err, size_t err_sz);
 
-// CRC-32 (IEEE 802.3 polynomial, reflected, as zlib's crc32) continuing from crc (start with 0).
-uint32_t am_crc32(uint32_t crc, const void* data, size_t n);
-
-// Rebuilds the recorded model from the file alone: compiles metadata model.xml and restores the
-// heightfield samples of model.hfield_data (terrain that tasks generate in code) when present.
+// Rebuilds the recorded model from the file alone: the exact compiled model of metadata model.mjb
+// when this MuJoCo version wrote it; else (the MJCF fallback) compiles metadata model.xml and
+// restores the heightfield samples of model.hfield_data (terrain that tasks generate in code).
+// source (may be NULL) receives which of the two was used, and why the fallback was taken.
 // Returns NULL with a message naming the metadata field on failure.
-am_model* am_ds_load_model(am_ds_reader* r, char* err, size_t err_sz);
+am_model* am_ds_load_model(am_ds_reader* r, char* source, size_t source_sz, char* err,
+                           size_t err_sz);
 
 #ifdef __cplusplus
 }

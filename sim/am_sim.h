@@ -72,7 +72,8 @@ am_model* am_model_load(const char* path, char* err, size_t err_sz);
 am_model* am_model_load_body(const char* name_or_path, char* err, size_t err_sz);
 
 // Compiles MJCF text (e.g. a scene a task generated, or the XML embedded in a dataset). `dir` is
-// the directory that relative includes/assets resolve against (NULL: the bodies directory).
+// the directory that relative includes/assets resolve against (NULL: the bodies directory). Writes
+// no file: the text reaches MuJoCo through its virtual file system.
 am_model* am_model_load_string(const char* xml, const char* dir, const char* name, char* err,
                                size_t err_sz);
 
@@ -185,7 +186,8 @@ typedef struct am_pool_config {
   int num_envs;      // N >= 1
   int num_threads;   // worker threads including the caller (>= 1); clamped to num_envs
   uint64_t seed;     // one seed fixes every env's stream
-  int export_state;  // also copy qpos, qvel, act, ctrl, actuator_force, sensordata per step
+  int export_state;  // also copy qpos, qvel, act, ctrl, actuator_force, sensordata (and
+                     // qfrc_applied when the task has a substep hook) per step
 } am_pool_config;
 
 // Statistics summed over all envs.
@@ -224,6 +226,9 @@ typedef struct am_batch {
   double* ctrl;          // (n x nu)
   double* actuator_force;// (n x nu)
   double* sensordata;    // (n x nsensordata)
+  // with export_state and a task substep hook, the generalized force applied in each physics
+  // step of the control step (what the hook left in qfrc_applied; replays re-apply it):
+  double* qfrc_applied;  // (n x frame_skip x nv); NULL without a substep hook
 } am_batch;
 
 // Creates N envs over the task's model and a worker pool. Resets every env (episode 1) and
@@ -268,6 +273,23 @@ int64_t am_env_state_read(const am_task* t, am_env* e, const uint8_t* buf, size_
 //---------------------------------- misc ----------------------------------------------------------
 
 double am_now(void);  // monotonic seconds
+
+// CRC-32 (IEEE 802.3 polynomial, reflected, as zlib's crc32) continuing from crc (start with 0).
+// The one checksum of the tree: datasets, checkpoints and the viewer's PNG chunks use it.
+uint32_t am_crc32(uint32_t crc, const void* data, size_t n);
+
+// A growable byte buffer: p holds len bytes in a block of cap bytes. Zero-initialise it
+// (am_buf b = {0}); am_buf_free releases it. Growth doubles the capacity, so appending is
+// amortised O(1). Typed arrays use it too: (T*)b.p with len a multiple of sizeof(T).
+typedef struct am_buf {
+  uint8_t* p;
+  size_t len, cap;
+} am_buf;
+// Makes cap >= need (len unchanged). Returns 0, or -1 when out of memory (the buffer is intact).
+int am_buf_reserve(am_buf* b, size_t need);
+// Appends n bytes (data may be NULL: n zero bytes). Returns 0 or -1 (out of memory).
+int am_buf_append(am_buf* b, const void* data, size_t n);
+void am_buf_free(am_buf* b);
 
 // Reads a whole file into a NUL-terminated malloc'd buffer (*len_out: its length, may be NULL).
 // On failure returns NULL with a message naming the file and the OS error.

@@ -1,9 +1,9 @@
-// dataset_record.c: the recorder (env pool batch -> dataset rows) and replay (re-simulation).
+// dataset_record.c: the recorder (env pool batch -> dataset rows).
 //
-// What it is: the standard channels of a task's pool, the model/task metadata, the initial state
-// of each episode, and am_ds_resim_episode, which replays recorded controls on the embedded model.
-// What it is not: the byte format (dataset.c); the network channels (the caller adds them with
-// am_rec_add_channel); printing.
+// What it is: the standard channels of a task's pool, the model/task metadata and the initial
+// state of each episode.
+// What it is not: the byte format (dataset_write.c); replay (dataset_resim.c); the network
+// channels (the caller adds them with am_rec_add_channel); printing.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +244,19 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
       r->src[r->n_src++] = (rec_src){c, st[k].src, sizeof(double) * (size_t)st[k].n, 0};
     }
   }
+  if (b->qfrc_applied && m->nv) {
+    // What the task's substep hook applied in each physics step (force fields): a replay
+    // re-applies it, so the dataset alone re-simulates the episode exactly.
+    am_channel_def d = {"qfrc_applied", "body", "N or N m per dof, per physics step", NULL,
+                        AM_DT_F64, 2, {(uint32_t)t->frame_skip, (uint32_t)m->nv}, D};
+    int ch = am_ds_add_channel(r->w, &d);
+    if (ch < 0) {
+      am_err(err, err_sz, "%s", am_ds_writer_error(r->w));
+      goto fail;
+    }
+    r->src[r->n_src++] =
+        (rec_src){ch, b->qfrc_applied, sizeof(double) * (size_t)t->frame_skip * (size_t)m->nv, 0};
+  }
   return r;
 fail:
   am_rec_abort(r);
@@ -352,134 +365,4 @@ int am_rec_close(am_rec* r, char* err, size_t err_sz) {
 void am_rec_abort(am_rec* r) {
   if (r->w) am_ds_abort(r->w);
   rec_free(r);
-}
-
-//---------------------------------- replay --------------------------------------------------------
-
-static int meta_int(am_ds_reader* r, const char* key, long* out, char* err, size_t err_sz) {
-  const char* v = am_ds_meta(r, key, NULL);
-  char* end;
-  if (!v) return am_err(err, err_sz, "dataset has no '%s' metadata", key);
-  *out = strtol(v, &end, 10);
-  if (end == v) return am_err(err, err_sz, "metadata '%s' = '%s' is not a number", key, v);
-  return 0;
-}
-
-int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, double* max_dev,
-                        char* err, size_t err_sz) {
-  const mjModel* m = model->m;
-  const am_ds_episode* e = am_ds_get_episode(r, i);
-  if (!e) return am_err(err, err_sz, "no episode index %lld", (long long)i);
-  long fs, nq, nv, na;
-  if (meta_int(r, "task.frame_skip", &fs, err, err_sz) || meta_int(r, "model.nq", &nq, err, err_sz) ||
-      meta_int(r, "model.nv", &nv, err, err_sz) || meta_int(r, "model.na", &na, err, err_sz))
-    return -1;
-  if (nq != m->nq || nv != m->nv || na != m->na)
-    return am_err(err, err_sz, "model sizes (nq %d nv %d na %d) differ from the dataset's", m->nq,
-                  m->nv, m->na);
-  // Files of format 1.0 written before mocap and warm start were stored hold time,qpos,qvel,act.
-  int n_base = 1 + m->nq + m->nv + m->na, n_full = n_base + 7 * m->nmocap + m->nv;
-  int n_init = am_ds_num_init(r);
-  if (n_init != n_full && n_init != n_base)
-    return am_err(err, err_sz, "the initial state has %d values, expected %d", n_init, n_full);
-  int cq = am_ds_find_channel(r, "qpos"), cc = am_ds_find_channel(r, "ctrl"),
-      cu = am_ds_find_channel(r, "unstable");
-  if (cq < 0 || (m->nu && cc < 0))
-    return am_err(err, err_sz, "resim needs the qpos and ctrl channels (record with body state)");
-  if (am_ds_get_channel(r, cq)->dtype != AM_DT_F64 ||
-      am_ds_get_channel(r, cq)->elems != (size_t)m->nq ||
-      (m->nu && (am_ds_get_channel(r, cc)->dtype != AM_DT_F64 ||
-                 am_ds_get_channel(r, cc)->elems != (size_t)m->nu)))
-    return am_err(err, err_sz, "qpos/ctrl channels have unexpected types or shapes");
-  size_t T = (size_t)e->steps;
-  int nc = am_ds_num_channels(r);
-  void** dst = calloc((size_t)nc, sizeof(void*));
-  double* qpos = malloc(sizeof(double) * (T * (size_t)m->nq + 1));
-  double* ctrl = malloc(sizeof(double) * (T * (size_t)m->nu + 1));
-  uint8_t* unst = calloc(T + 1, 1);
-  double* init = malloc(sizeof(double) * (size_t)am_ds_num_init(r));
-  mjData* d = mj_makeData(m);
-  int rc = -1;
-  if (!dst || !qpos || !ctrl || !unst || !init || !d) {
-    am_err(err, err_sz, "out of memory");
-    goto done;
-  }
-  dst[cq] = qpos;
-  if (m->nu) dst[cc] = ctrl;
-  if (cu >= 0 && am_ds_get_channel(r, cu)->row_bytes == 1) dst[cu] = unst;
-  if (am_ds_read_episode(r, i, dst, init, err, err_sz)) goto done;
-  mj_resetData(m, d);
-  d->time = init[0];
-  memcpy(d->qpos, init + 1, sizeof(double) * (size_t)m->nq);
-  memcpy(d->qvel, init + 1 + m->nq, sizeof(double) * (size_t)m->nv);
-  memcpy(d->act, init + 1 + m->nq + m->nv, sizeof(double) * (size_t)m->na);
-  if (n_init == n_full) {
-    memcpy(d->mocap_pos, init + n_base, sizeof(double) * 3 * (size_t)m->nmocap);
-    memcpy(d->mocap_quat, init + n_base + 3 * m->nmocap, sizeof(double) * 4 * (size_t)m->nmocap);
-    memcpy(d->qacc_warmstart, init + n_base + 7 * m->nmocap, sizeof(double) * (size_t)m->nv);
-  }
-  double dev = 0;
-  for (size_t s = 0; s < T; s++) {
-    if (unst[s]) break;  // the pool cut the episode here; the recorded state is not a physics step
-    memcpy(d->ctrl, ctrl + s * (size_t)m->nu, sizeof(double) * (size_t)m->nu);
-    for (long k = 0; k < fs; k++) mj_step(m, d);
-    for (int j = 0; j < m->nq; j++) {
-      double x = d->qpos[j] - qpos[s * (size_t)m->nq + (size_t)j];
-      if (x < 0) x = -x;
-      if (!(x <= dev)) dev = x;  // NaN counts as a deviation
-    }
-  }
-  *max_dev = dev;
-  rc = 0;
-done:
-  free(dst);
-  free(qpos);
-  free(ctrl);
-  free(unst);
-  free(init);
-  if (d) mj_deleteData(d);
-  return rc;
-}
-
-am_model* am_ds_load_model(am_ds_reader* r, char* err, size_t err_sz) {
-  size_t xml_len = 0, mjb_len = 0;
-  const char* xml = am_ds_meta(r, "model.xml", &xml_len);
-  const char* name = am_ds_meta(r, "model.name", NULL);
-  const char* mjv = am_ds_meta(r, "mujoco.version", NULL);
-  const void* mjb = am_ds_meta(r, "model.mjb", &mjb_len);
-  char e2[AM_ERR_LEN];
-  char ours[16];
-  snprintf(ours, sizeof ours, "%d", mj_version());
-  if (mjb && mjv && !strcmp(mjv, ours)) {  // the exact model, when this MuJoCo wrote it
-    am_model* model = am_model_load_mjb(mjb, mjb_len, xml_len ? xml : NULL,
-                                        name && *name ? name : "dataset", e2, sizeof e2);
-    if (!model) am_err(err, err_sz, "metadata model.mjb: %s", e2);
-    return model;
-  }
-  if (!xml || !xml_len) {
-    am_err(err, err_sz, "the dataset embeds no model (metadata model.xml)");
-    return NULL;
-  }
-  am_model* model = am_model_load_string(xml, NULL, name && *name ? name : "dataset", e2, sizeof e2);
-  if (!model) {
-    am_err(err, err_sz, "the embedded model (metadata model.xml) does not compile: %s", e2);
-    return NULL;
-  }
-  size_t hf_len = 0;
-  const unsigned char* hf = (const unsigned char*)am_ds_meta(r, "model.hfield_data", &hf_len);
-  if (hf) {
-    mjModel* m = model->m;
-    if (hf_len != (size_t)m->nhfielddata * 4) {
-      am_err(err, err_sz, "metadata model.hfield_data holds %zu bytes; the embedded model has %d "
-             "heightfield samples (%zu bytes)", hf_len, m->nhfielddata, (size_t)m->nhfielddata * 4);
-      am_model_free(model);
-      return NULL;
-    }
-    for (int i = 0; i < m->nhfielddata; i++) {
-      uint32_t u = 0;
-      for (int k = 0; k < 4; k++) u |= (uint32_t)hf[4 * (size_t)i + k] << (8 * k);
-      memcpy(&m->hfield_data[i], &u, 4);
-    }
-  }
-  return model;
 }

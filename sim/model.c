@@ -71,7 +71,9 @@ int am_list_bodies(char names[][64], int max, char* err, size_t err_sz) {
 
 // Saves the just-loaded model's MJCF into a string. Caller holds load_lock.
 static char* save_last_xml(const mjModel* m, char* err, size_t err_sz) {
-  char tmpl[] = "/tmp/animat-xml-XXXXXX";
+  const char* tmp = getenv("TMPDIR");
+  char tmpl[1024];
+  snprintf(tmpl, sizeof tmpl, "%s/animat-xml-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   int fd = mkstemp(tmpl);
   if (fd < 0) {
     am_err(err, err_sz, "cannot create a temporary file: %s", strerror(errno));
@@ -164,31 +166,39 @@ am_model* am_model_load_string(const char* xml, const char* dir, const char* nam
     return NULL;
   }
   if (!name || !*name) name = "model";
-  // The text goes through a temporary file inside `dir` so relative includes resolve as they would
-  // for a file of the same name there; if dir is not writable, the system temp dir is used.
+  // The text is handed to MuJoCo as a file of its virtual file system (nothing is written to
+  // disk) named as if it sat in `dir`: MuJoCo reads the main file from the VFS and resolves
+  // relative includes and assets against that directory on disk. The name is one no real include
+  // uses, since the VFS is searched first for every file.
   const char* where = dir ? dir : am_bodies_dir();
-  char path[1200];
-  snprintf(path, sizeof path, "%s/.animat-%s-XXXXXX", where, name);
-  int fd = mkstemp(path);
-  if (fd < 0) {
-    snprintf(path, sizeof path, "/tmp/.animat-%s-XXXXXX", name);
-    fd = mkstemp(path);
-  }
-  if (fd < 0) {
-    am_err(err, err_sz, "cannot create a temporary file for model '%s': %s", name, strerror(errno));
+  char path[mjMAXVFSNAME];
+  if ((size_t)snprintf(path, sizeof path, "%s/.animat-string-%s.xml", where, name) >= sizeof path) {
+    am_err(err, err_sz, "model '%s': directory name too long: %s", name, where);
     return NULL;
   }
   size_t len = strlen(xml);
-  ssize_t w = write(fd, xml, len);
-  close(fd);
-  if (w != (ssize_t)len) {
-    unlink(path);
-    am_err(err, err_sz, "cannot write temporary model file %s", path);
+  if (len > (size_t)INT32_MAX) {
+    am_err(err, err_sz, "model '%s': MJCF text of %zu bytes is too large", name, len);
     return NULL;
   }
+  mjVFS* vfs = malloc(sizeof *vfs);  // large (file-name table): not on the stack
+  if (!vfs) {
+    am_err(err, err_sz, "out of memory");
+    return NULL;
+  }
+  mj_defaultVFS(vfs);
+  int idx = mj_makeEmptyFileVFS(vfs, path, (int)len) == 0 ? mj_findFileVFS(vfs, path) : -1;
+  if (idx < 0) {
+    mj_deleteVFS(vfs);
+    free(vfs);
+    am_err(err, err_sz, "model '%s': cannot hold the MJCF text in MuJoCo's virtual file system",
+           name);
+    return NULL;
+  }
+  memcpy(vfs->filedata[idx], xml, len);
   char merr[1000] = "";
   pthread_mutex_lock(&load_lock);
-  mjModel* m = mj_loadXML(path, NULL, merr, sizeof merr);
+  mjModel* m = mj_loadXML(path, vfs, merr, sizeof merr);
   am_model* am = NULL;
   if (!m) {
     trim(merr);
@@ -198,7 +208,8 @@ am_model* am_model_load_string(const char* xml, const char* dir, const char* nam
     am = finish_load(m, NULL, name, err, err_sz);
   }
   pthread_mutex_unlock(&load_lock);
-  unlink(path);
+  mj_deleteVFS(vfs);
+  free(vfs);
   return am;
 }
 

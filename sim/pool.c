@@ -14,6 +14,16 @@
 
 #define SPIN_ITERS 20000
 
+// One iteration of a spin-wait: tells the CPU (x86 `pause`, Arm `yield`) that this is a busy loop,
+// which saves power and frees the core's resources for its sibling hyper-thread; nothing elsewhere.
+static inline void spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 enum { CMD_STEP, CMD_RESET, CMD_QUIT };
 
 typedef struct env_slot {
@@ -106,8 +116,11 @@ static void env_step(struct am_pool* p, int i) {
 
   t->act(t, e, b->actions + (size_t)i * t->act_dim);
   int bad = 0;
+  double* qfrc = b->qfrc_applied ? b->qfrc_applied + (size_t)i * t->frame_skip * p->nv : NULL;
+  if (qfrc) memset(qfrc, 0, sizeof(double) * (size_t)t->frame_skip * p->nv);
   for (int k = 0; k < t->frame_skip; k++) {
     if (t->substep) t->substep(t, e);
+    if (qfrc) memcpy(qfrc + (size_t)k * p->nv, d->qfrc_applied, sizeof(double) * (size_t)p->nv);
     double t0 = d->time;
     mj_step(p->m_nosensor && k + 1 < t->frame_skip ? p->m_nosensor : m, d);
     s->physics_steps++;
@@ -183,7 +196,7 @@ static void* worker_main(void* arg) {
     int spins = 0;
     while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
            spins < SPIN_ITERS) {
-      __builtin_ia32_pause();
+      spin_pause();
       spins++;
     }
     if (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) {
@@ -222,7 +235,7 @@ static void dispatch(struct am_pool* p, int cmd) {
   run_block(p, cmd, p->workers[0].begin, p->workers[0].end);
   int spins = 0;
   while (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0 && spins < SPIN_ITERS) {
-    __builtin_ia32_pause();
+    spin_pause();
     spins++;
   }
   if (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0) {
@@ -320,6 +333,7 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
     ALLOC(ctrl, n * p->nu);
     ALLOC(actuator_force, n * p->nu);
     ALLOC(sensordata, n * p->ns);
+    if (t->substep) ALLOC(qfrc_applied, n * t->frame_skip * p->nv);
   }
 #undef ALLOC
   p->slots = zalloc(sizeof(env_slot) * n);
@@ -403,7 +417,8 @@ void am_pool_free(am_pool* p) {
   am_batch* b = &p->b;
   void* bufs[] = {b->obs,    b->final_obs, b->actions, b->rewards, b->terms,          b->terminated,
                   b->truncated, b->unstable, b->events, b->ep_step, b->episode,        b->vars,
-                  b->qpos,   b->qvel,      b->act,     b->ctrl,    b->actuator_force, b->sensordata};
+                  b->qpos,   b->qvel,      b->act,     b->ctrl,    b->actuator_force, b->sensordata,
+                  b->qfrc_applied};
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
   free(p->slots);
   free(p->workers);

@@ -1,7 +1,9 @@
-// util.c: error formatting, the per-env RNG (xoshiro256** seeded by splitmix64), a clock.
+// util.c: error formatting, the per-env RNG (xoshiro256** seeded by splitmix64), a clock, reading a
+// file whole, and the growable buffer am_buf.
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,32 +93,51 @@ char* am_read_text(const char* path, size_t* len_out, char* err, size_t err_sz) 
     am_err(err, err_sz, "%s: %s", path, strerror(errno));
     return NULL;
   }
-  char* buf = NULL;
-  size_t len = 0, cap = 0;
+  am_buf b = {0};
   for (;;) {
-    if (len + 4096 + 1 > cap) {
-      cap = cap ? 2 * cap : 65536;
-      char* nb = realloc(buf, cap);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        am_err(err, err_sz, "%s: out of memory", path);
-        return NULL;
-      }
-      buf = nb;
+    if (am_buf_reserve(&b, b.len + 4096 + 1)) {
+      am_buf_free(&b);
+      fclose(f);
+      am_err(err, err_sz, "%s: out of memory", path);
+      return NULL;
     }
-    size_t r = fread(buf + len, 1, cap - len - 1, f);
-    len += r;
+    size_t r = fread(b.p + b.len, 1, b.cap - b.len - 1, f);
+    b.len += r;
     if (r == 0) break;
   }
   int bad = ferror(f);
   fclose(f);
   if (bad) {
-    free(buf);
+    am_buf_free(&b);
     am_err(err, err_sz, "%s: read error", path);
     return NULL;
   }
-  buf[len] = 0;
-  if (len_out) *len_out = len;
-  return buf;
+  b.p[b.len] = 0;
+  if (len_out) *len_out = b.len;
+  return (char*)b.p;
+}
+
+int am_buf_reserve(am_buf* b, size_t need) {
+  if (b->cap >= need) return 0;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < need) cap = cap > SIZE_MAX / 2 ? need : 2 * cap;
+  uint8_t* p = realloc(b->p, cap);
+  if (!p) return -1;
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+int am_buf_append(am_buf* b, const void* data, size_t n) {
+  if (n > SIZE_MAX - b->len || am_buf_reserve(b, b->len + n)) return -1;
+  if (data) memcpy(b->p + b->len, data, n);
+  else memset(b->p + b->len, 0, n);
+  b->len += n;
+  return 0;
+}
+
+void am_buf_free(am_buf* b) {
+  free(b->p);
+  b->p = NULL;
+  b->len = b->cap = 0;
 }

@@ -356,14 +356,14 @@ static void test_bad_files(void** s) {
   assert_non_null(strstr(err, "magic"));
   // a future version (with a valid checksum)
   buf[8] = 99;
-  uint32_t crc = ama_crc32(0, buf, n - 4);
+  uint32_t crc = am_crc32(0, buf, n - 4);
   for (int i = 0; i < 4; i++) buf[n - 4 + i] = (uint8_t)(crc >> (8 * i));
   write_file(bad, buf, n);
   assert_int_equal(ama_ckpt_load(a.L, bad, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "version"));
   // version 1 (raw simulation state): refused for resuming, with the reason
   buf[8] = 1;
-  crc = ama_crc32(0, buf, n - 4);
+  crc = am_crc32(0, buf, n - 4);
   for (int i = 0; i < 4; i++) buf[n - 4 + i] = (uint8_t)(crc >> (8 * i));
   write_file(bad, buf, n);
   assert_int_equal(ama_ckpt_load(a.L, bad, err, sizeof(err)), -1);

@@ -3,6 +3,7 @@
 // invalid), fuzzer-found inputs, the recorder with bit-exact re-simulation, the Python reader.
 //
 // ANIMAT_WRITE_GOLDEN=1 regenerates tests/data/golden-*.rollout (only when the format changes).
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -457,42 +458,77 @@ static void test_golden_files(void** state) {
   }
 }
 
-// Every input the fuzzer ever found interesting enough to keep: opening and reading must not crash.
+// Every input the fuzzer ever found interesting enough to keep (tests/data/fuzz): each is either
+// rejected by am_ds_open with a message naming it, or opens and is read safely with a checked
+// outcome: verify says 0 (no bad chunk; then every episode reads back) or -1 (n bad chunks, a
+// message naming the first); a failed read names the dataset; the sizes add up.
 static void test_fuzz_regressions(void** state) {
   char dir[512];
   golden(dir, sizeof dir, "fuzz");
   DIR* d = opendir(dir);
-  if (!d) skip();
+  if (!d) fail_msg("%s: %s", dir, strerror(errno));
   struct dirent* de;
-  int files = 0;
+  int files = 0, rejected = 0;
   while ((de = readdir(d))) {
     if (de->d_name[0] == '.') continue;
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
     size_t n;
     uint8_t* b = slurp(path, &n);
-    if (!b) continue;
-    am_ds_reader* r = am_ds_open_memory(b, n, de->d_name, err, sizeof err);
-    if (r) {
-      am_ds_verify(r, NULL, err, sizeof err);
-      for (int64_t i = 0; i < am_ds_num_episodes(r) && i < 64; i++) {
-        const am_ds_episode* e = am_ds_get_episode(r, i);
-        int nc = am_ds_num_channels(r);
-        size_t row = 0;
-        for (int c = 0; c < nc; c++) row += am_ds_get_channel(r, c)->row_bytes;
-        if (e->steps > 100000 || (double)e->steps * row > 16e6) continue;
-        void* dst[AM_DS_MAX_CHANNELS];
-        for (int c = 0; c < nc; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps + 1);
-        am_ds_read_episode(r, i, dst, NULL, err, sizeof err);
-        for (int c = 0; c < nc; c++) free(dst[c]);
-      }
-      am_ds_reader_free(r);
-    }
-    free(b);
+    assert_non_null(b);
     files++;
+    err[0] = 0;
+    am_ds_reader* r = am_ds_open_memory(b, n, de->d_name, err, sizeof err);
+    if (!r) {
+      rejected++;
+      if (!strstr(err, de->d_name)) fail_msg("%s: rejected without naming it: '%s'", de->d_name, err);
+      free(b);
+      continue;
+    }
+    int n_bad = -1;
+    err[0] = 0;
+    int vrc = am_ds_verify(r, &n_bad, err, sizeof err);
+    if (vrc == 0) {
+      assert_int_equal(n_bad, 0);
+    } else {
+      assert_int_equal(vrc, -1);
+      assert_true(n_bad > 0 && n_bad <= am_ds_num_chunks(r));
+      if (!strstr(err, "bad chunk")) fail_msg("%s: verify says '%s'", de->d_name, err);
+    }
+    int nc = am_ds_num_channels(r);
+    assert_true(nc >= 1 && nc <= AM_DS_MAX_CHANNELS);
+    size_t row = 0;
+    for (int c = 0; c < nc; c++) row += am_ds_get_channel(r, c)->row_bytes;
+    int64_t steps = 0;
+    for (int64_t i = 0; i < am_ds_num_episodes(r); i++) {
+      const am_ds_episode* e = am_ds_get_episode(r, i);
+      assert_true(e->steps >= 0 && e->n_chunks >= 1);
+      steps += e->steps;
+      if (i >= 64 || e->steps > 100000 || (double)e->steps * row > 16e6) continue;
+      void* dst[AM_DS_MAX_CHANNELS];
+      for (int c = 0; c < nc; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps + 1);
+      double* init = malloc(sizeof(double) * ((size_t)am_ds_num_init(r) + 1));
+      err[0] = 0;
+      int rrc = am_ds_read_episode(r, i, dst, init, err, sizeof err);
+      if (vrc == 0 && rrc) fail_msg("%s: verified, yet episode %lld fails: %s", de->d_name, (long long)i, err);
+      if (rrc) {
+        assert_int_equal(rrc, -1);
+        if (!strstr(err, de->d_name)) fail_msg("%s: read error without the name: '%s'", de->d_name, err);
+      }
+      free(init);
+      for (int c = 0; c < nc; c++) free(dst[c]);
+    }
+    uint64_t fb, sb, rb;
+    am_ds_sizes(r, &fb, &sb, &rb);
+    assert_true(fb == n);
+    assert_true(rb == (uint64_t)steps * row);
+    am_ds_reader_free(r);
+    free(b);
   }
   closedir(d);
-  print_message("fuzz regressions: %d inputs\n", files);
+  assert_true(files >= 1);
+  print_message("fuzz regressions: %d inputs, %d rejected at open, the others read safely\n", files,
+                rejected);
 }
 
 //---------------------------------- recorder and replay -------------------------------------------
@@ -559,7 +595,7 @@ static void test_record_resim(void** state) {
 static void record_resim_task(const char* task, const char* kv) {
   am_task t;
   amt_params tp = {0};
-  assert_int_equal(amt_params_add(&tp, kv, err, sizeof err), 0);
+  assert_int_equal(amt_params_add_list(&tp, kv, err, sizeof err), 0);
   if (amt_create(&t, task, &tp, err, sizeof err)) fail_msg("%s", err);
   am_pool_config pc = {.num_envs = 2, .num_threads = 2, .seed = 9, .export_state = 1};
   am_pool* p = am_pool_create(&t, &pc, err, sizeof err);
@@ -584,8 +620,10 @@ static void record_resim_task(const char* task, const char* kv) {
   if (am_rec_close(rec, err, sizeof err)) fail_msg("%s", err);
   am_ds_reader* rd = am_ds_open(path, err, sizeof err);
   if (!rd) fail_msg("%s", err);
-  am_model* m = am_ds_load_model(rd, err, sizeof err);
+  char source[1024];
+  am_model* m = am_ds_load_model(rd, source, sizeof source, err, sizeof err);
   if (!m) fail_msg("%s", err);
+  if (strncmp(source, "metadata model.mjb", 18)) fail_msg("model from %s", source);
   const mjModel* a = t.model->m;
   assert_int_equal(m->m->nhfielddata, a->nhfielddata);
   if (a->nhfielddata)
@@ -596,6 +634,26 @@ static void record_resim_task(const char* task, const char* kv) {
     if (am_ds_resim_episode(rd, m, i, &dev, err, sizeof err)) fail_msg("%s", err);
     if (dev != 0.0) fail_msg("%s episode %lld: resim deviates by %g", task, (long long)i, dev);
   }
+  // A task with a substep hook records the force it applied in every physics step; the others
+  // have no such channel.
+  int cf = am_ds_find_channel(rd, "qfrc_applied");
+  if (!t.substep) assert_int_equal(cf, -1);
+  if (t.substep) {
+    assert_true(cf >= 0);
+    const am_ds_channel* ch = am_ds_get_channel(rd, cf);
+    assert_int_equal(ch->ndim, 2);
+    assert_int_equal(ch->shape[0], t.frame_skip);
+    assert_int_equal(ch->shape[1], a->nv);
+    // the field really pushed: a replay that ignored the channel would deviate
+    const am_ds_episode* e = am_ds_get_episode(rd, 0);
+    size_t n = (size_t)e->steps * ch->elems;
+    double* f = malloc(sizeof(double) * n);
+    assert_int_equal(am_ds_read_channel(rd, 0, cf, f, err, sizeof err), 0);
+    double biggest = 0;
+    for (size_t k = 0; k < n; k++) biggest = fabs(f[k]) > biggest ? fabs(f[k]) : biggest;
+    free(f);
+    if (!(biggest > 1e-3)) fail_msg("%s: the recorded force is never applied (max %g)", task, biggest);
+  }
   am_model_free(m);
   am_ds_reader_free(rd);
   am_pool_free(p);
@@ -605,6 +663,52 @@ static void record_resim_task(const char* task, const char* kv) {
 static void test_record_resim_rat_scenes(void** state) {
   record_resim_task("run-gaps", "episode_time=0.4");
   record_resim_task("escape-bowl", "episode_time=0.4");
+}
+
+// The model comes from model.mjb when this MuJoCo wrote it, else from model.xml (the MJCF
+// fallback), and the caller is told which and why.
+static void write_model_only(const char* path, const char* mjv, const char* mjb, long mjb_len) {
+  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+  if (!w) fail_msg("%s", err);
+  am_ds_set_meta(w, "model.name", "ball", -1);
+  am_ds_set_meta(w, "model.xml", "<mujoco><worldbody><body><freejoint/><geom size='0.1'/></body>"
+                                 "</worldbody></mujoco>", -1);
+  if (mjv) am_ds_set_meta(w, "mujoco.version", mjv, -1);
+  if (mjb) am_ds_set_meta(w, "model.mjb", mjb, mjb_len);
+  am_channel_def d = {"x", "time", "", NULL, AM_DT_F32, 0, {0}, 0};
+  assert_int_equal(am_ds_add_channel(w, &d), 0);
+  assert_int_equal(am_ds_begin(w, 1, 4, 0), 0);
+  if (am_ds_close(w, err, sizeof err)) fail_msg("%s", err);
+}
+
+static void test_load_model_source(void** state) {
+  char path[512], source[1024], ours[16];
+  tmp_path(path, sizeof path, "model-only.rollout");
+  snprintf(ours, sizeof ours, "%d", mj_version());
+  struct { const char* mjv; const char* mjb; const char* want; } cases[] = {
+      {ours, NULL, "model.xml (MJCF fallback: the dataset has no model.mjb"},
+      {"100", "0123456789abcdef0123", "model.xml (MJCF fallback: model.mjb was written by MuJoCo 100"},
+      {ours, "0123456789abcdef0123", "model.xml (MJCF fallback: metadata model.mjb: model 'ball'"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    write_model_only(path, cases[i].mjv, cases[i].mjb, 20);
+    am_ds_reader* r = am_ds_open(path, err, sizeof err);
+    if (!r) fail_msg("%s", err);
+    am_model* m = am_ds_load_model(r, source, sizeof source, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    assert_int_equal(m->m->nq, 7);
+    if (!strstr(source, cases[i].want)) fail_msg("case %zu: source '%s'", i, source);
+    am_model_free(m);
+    am_ds_reader_free(r);
+  }
+  unlink(path);
+}
+
+// A force field pushes the hand in every physics step (the task's substep hook): the dataset
+// records that force, and the replay re-applies it, exactly.
+static void test_record_resim_force_field(void** state) {
+  record_resim_task("force-field", "baseline_trials=0;catch_fraction=0;move_time=0.3;"
+                                   "fix_timeout=0.2;delay=0,0");
 }
 
 //---------------------------------- the Python reader ---------------------------------------------
@@ -679,6 +783,8 @@ int main(void) {
       cmocka_unit_test(test_fuzz_regressions),
       cmocka_unit_test(test_record_resim),
       cmocka_unit_test(test_record_resim_rat_scenes),
+      cmocka_unit_test(test_record_resim_force_field),
+      cmocka_unit_test(test_load_model_source),
       cmocka_unit_test(test_python_reader),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

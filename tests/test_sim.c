@@ -1,5 +1,6 @@
-// test_sim.c: the simulation core: loading errors, observation groups, frame skip, auto-reset,
-// instability handling and determinism across thread counts.
+// test_sim.c: the simulation core: loading errors, loading from text (writes nothing), observation
+// groups, frame skip, auto-reset, instability handling, determinism across thread counts and
+// seeds that change the trajectory.
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -64,6 +67,56 @@ static void test_malformed_string(void** state) {
   assert_non_null(m);
   assert_non_null(strstr(m->xml, "<mujoco"));
   am_model_free(m);
+}
+
+// Loading from a string writes nothing (MuJoCo's virtual file system holds the text), yet its
+// includes resolve against the given directory: bodies/ keeps its entries and its mtime.
+static void dir_state(const char* dir, struct stat* st, char* names, size_t names_sz) {
+  assert_int_equal(stat(dir, st), 0);
+  names[0] = 0;
+  DIR* d = opendir(dir);
+  assert_non_null(d);
+  struct dirent* e;
+  while ((e = readdir(d))) {
+    size_t n = strlen(names);
+    snprintf(names + n, names_sz - n, "%s/", e->d_name);
+  }
+  closedir(d);
+}
+
+static void test_load_string_writes_nothing(void** state) {
+  const char* dir = am_bodies_dir();
+  struct stat before, after;
+  char names0[4096], names1[4096];
+  dir_state(dir, &before, names0, sizeof names0);
+  const char* scene =
+      "<mujoco model='scene'><include file='_rat_body.xml'/>"
+      "<worldbody><geom name='extra' type='box' size='1 1 0.01' pos='0 0 -1'/></worldbody></mujoco>";
+  am_model* rat = am_model_load_body("rat", err, sizeof err);
+  if (!rat) fail_msg("%s", err);
+  am_model* m = am_model_load_string(scene, NULL, "rat-scene", err, sizeof err);
+  if (!m) fail_msg("%s", err);
+  assert_int_equal(m->m->nbody, rat->m->nbody);  // the include was found in bodies/
+  assert_true(mj_name2id(m->m, mjOBJ_GEOM, "extra") >= 0);
+  am_model_free(m);
+  m = am_model_load_string(scene, dir, "rat-scene", err, sizeof err);  // the same, explicitly
+  if (!m) fail_msg("%s", err);
+  am_model_free(m);
+  // a failing load names the model, and leaves nothing behind either
+  assert_null(am_model_load_string("<mujoco><include file='no-such-file.xml'/></mujoco>", NULL,
+                                   "missing-include", err, sizeof err));
+  assert_non_null(strstr(err, "missing-include"));
+  assert_non_null(strstr(err, "no-such-file.xml"));
+  // a directory that does not exist: the text still loads (nothing is written there)
+  m = am_model_load_string("<mujoco><worldbody><geom size='0.1'/></worldbody></mujoco>",
+                           "/nonexistent/dir", "plain", err, sizeof err);
+  if (!m) fail_msg("%s", err);
+  am_model_free(m);
+  am_model_free(rat);
+  dir_state(dir, &after, names1, sizeof names1);
+  assert_string_equal(names0, names1);
+  assert_true(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+              before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
 }
 
 static void test_xml_roundtrip(void** state) {
@@ -332,11 +385,13 @@ static void test_instability(void** state) {
   amt_destroy(&t);
 }
 
-// Runs the reacher task with seeded random actions and returns a digest of the final state.
-static void run_reacher(int threads, int n, int steps, double* qpos_out, double* reward_sum) {
+// Runs the reacher task (pool seed `seed`) with the same seeded random actions and returns the
+// final state of every env and the sum of rewards.
+static void run_reacher(int threads, int n, int steps, uint64_t seed, double* qpos_out,
+                        double* reward_sum) {
   am_task t;
   assert_int_equal(amt_create(&t, "reacher", NULL, err, sizeof err), 0);
-  am_pool_config cfg = {.num_envs = n, .num_threads = threads, .seed = 1234};
+  am_pool_config cfg = {.num_envs = n, .num_threads = threads, .seed = seed};
   am_pool* p = am_pool_create(&t, &cfg, err, sizeof err);
   assert_non_null(p);
   am_batch* b = am_pool_batch(p);
@@ -356,23 +411,28 @@ static void run_reacher(int threads, int n, int steps, double* qpos_out, double*
 static void test_determinism_across_threads(void** state) {
   const int n = 8, steps = 1000;
   double q1[32], q2[32], q4[32], r1, r2, r4;
-  run_reacher(1, n, steps, q1, &r1);
-  run_reacher(2, n, steps, q2, &r2);
-  run_reacher(4, n, steps, q4, &r4);
+  run_reacher(1, n, steps, 1234, q1, &r1);
+  run_reacher(2, n, steps, 1234, q2, &r2);
+  run_reacher(4, n, steps, 1234, q4, &r4);
   assert_memory_equal(q1, q2, sizeof q1);
   assert_memory_equal(q1, q4, sizeof q1);
   assert_true(r1 == r2 && r1 == r4);
-  // And a different seed gives a different run (the test can fail).
-  double q5[32], r5;
-  am_task t;
-  assert_int_equal(amt_create(&t, "reacher", NULL, err, sizeof err), 0);
-  am_pool_config cfg = {.num_envs = n, .num_threads = 2, .seed = 1235};
-  am_pool* p = am_pool_create(&t, &cfg, err, sizeof err);
-  for (int i = 0; i < n; i++) memcpy(q5 + 4 * i, am_pool_env(p, i)->d->qpos, 4 * sizeof(double));
-  (void)r5;
-  assert_memory_not_equal(q1, q5, sizeof q1);
-  am_pool_free(p);
-  amt_destroy(&t);
+}
+
+// The same steps and actions under another pool seed end in other states (every env), with other
+// rewards; the same seed again reproduces the first run exactly.
+static void test_seed_changes_trajectory(void** state) {
+  const int n = 8, steps = 300;
+  double qa[32], qb[32], qc[32], ra, rb, rc;
+  run_reacher(2, n, steps, 1234, qa, &ra);
+  run_reacher(2, n, steps, 1235, qb, &rb);
+  run_reacher(2, n, steps, 1234, qc, &rc);
+  for (int i = 0; i < n; i++)
+    if (!memcmp(qa + 4 * i, qb + 4 * i, 4 * sizeof(double)))
+      fail_msg("env %d ends in the same state under seeds 1234 and 1235", i);
+  assert_true(ra != rb);
+  assert_memory_equal(qa, qc, sizeof qa);
+  assert_true(ra == rc);
 }
 
 static void test_env_streams_differ(void** state) {
@@ -422,6 +482,7 @@ int main(void) {
       cmocka_unit_test(test_missing_file),
       cmocka_unit_test(test_malformed_file),
       cmocka_unit_test(test_malformed_string),
+      cmocka_unit_test(test_load_string_writes_nothing),
       cmocka_unit_test(test_xml_roundtrip),
       cmocka_unit_test(test_list_bodies),
       cmocka_unit_test(test_obs_groups_from_sensors),
@@ -431,6 +492,7 @@ int main(void) {
       cmocka_unit_test(test_auto_reset),
       cmocka_unit_test(test_instability),
       cmocka_unit_test(test_determinism_across_threads),
+      cmocka_unit_test(test_seed_changes_trajectory),
       cmocka_unit_test(test_env_streams_differ),
       cmocka_unit_test(test_bad_config),
   };

@@ -60,7 +60,7 @@ static int png_read(const char* path, image* im) {
     uint32_t len = be32(d + p);
     if (p + 12 + (long)len > n) return free(d), free(z), -4;
     const unsigned char* type = d + p + 4;
-    if (amv_crc32(0, type, 4 + len) != be32(d + p + 8 + len)) return free(d), free(z), -5;
+    if (am_crc32(0, type, 4 + len) != be32(d + p + 8 + len)) return free(d), free(z), -5;
     if (!memcmp(type, "IHDR", 4)) {
       im->w = (int)be32(type + 4);
       im->h = (int)be32(type + 8);

@@ -1,6 +1,7 @@
 // cmd_verify.c: `animat verify FILE [--resim]`: checks every checksum of a dataset and, with
-// --resim, re-simulates each episode from its recorded initial state and controls on the model
-// embedded in the file, reporting the largest qpos deviation (zero expected).
+// --resim, re-simulates each episode from its recorded initial state, controls and applied forces
+// on the model embedded in the file (saying which: the exact binary model, or the MJCF fallback),
+// reporting the largest qpos deviation (zero expected).
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,11 +13,10 @@ int cmd_verify(int argc, char** argv) {
   const char* usage =
       "usage: animat verify FILE [--resim] [--tolerance X]\n"
       "  Checks every block's checksum, decompression and sizes. Exit status 0 when all is well.\n"
-      "  --resim        also replay each episode's recorded controls from its initial state on\n"
-      "                 the embedded model and report the largest qpos deviation\n"
-      "  --tolerance X  largest deviation accepted by --resim (default 0: bit-exact)\n"
-      "  Replay applies the recorded ctrl only: tasks that push the body in other ways (force\n"
-      "  fields, perturbations) show their pushes as deviations.\n";
+      "  --resim        also replay each episode's recorded controls (and the forces a task\n"
+      "                 applied, e.g. force fields) from its initial state on the embedded model\n"
+      "                 and report the largest qpos deviation\n"
+      "  --tolerance X  largest deviation accepted by --resim (default 0: bit-exact)\n";
   int resim = 0;
   double tol = 0;
   cli_flag flags[] = {{"resim", CLI_BOOL, &resim}, {"tolerance", CLI_DOUBLE, &tol, 0, 1e9}};
@@ -48,12 +48,14 @@ int cmd_verify(int argc, char** argv) {
            am_ds_num_chunks(r), (long long)am_ds_num_episodes(r), dt > 0 ? rb / 1e6 / dt : 0.0);
   }
   if (resim) {
-    am_model* m = am_ds_load_model(r, err, sizeof err);
+    char source[2 * AM_ERR_LEN];
+    am_model* m = am_ds_load_model(r, source, sizeof source, err, sizeof err);
     if (!m) {
       printf("resim: cannot rebuild the model: %s\n", err);
       am_ds_reader_free(r);
       return 1;
     }
+    printf("resim: model from %s\n", source);
     double worst = 0;
     int64_t worst_ep = -1, n = am_ds_num_episodes(r), failed = 0;
     for (int64_t i = 0; i < n && !cli_interrupted; i++) {

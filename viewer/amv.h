@@ -205,9 +205,8 @@ int amv_view_step_at(const amv_view* v, const amv_episode* e, int x, int y, int 
 //---------------------------------- PNG -----------------------------------------------------------
 
 // Writes 8-bit RGB pixels (h rows of w*3 bytes). flip: rows are bottom-up (OpenGL order).
-// Stored (uncompressed) deflate blocks, CRC-32 and Adler-32 computed here: no zlib.
+// Stored (uncompressed) deflate blocks, Adler-32 computed here, CRC-32 by am_crc32: no zlib.
 int amv_png_write(const char* path, const unsigned char* rgb, int w, int h, int flip, char* err,
                   size_t err_sz);
-uint32_t amv_crc32(uint32_t crc, const unsigned char* p, size_t n);
 
 #endif  // AMV_H

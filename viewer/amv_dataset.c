@@ -44,7 +44,7 @@ int amv_ds_open(amv_ds* D, const char* path, amv_meta* meta, char* err, size_t e
     return am_err(err, err_sz, "%s: %s", path, e2);
   }
   D->reader = r;
-  D->model = am_ds_load_model(r, e2, sizeof e2);
+  D->model = am_ds_load_model(r, NULL, 0, e2, sizeof e2);
   if (!D->model) {
     amv_ds_close(D);
     return am_err(err, err_sz, "%s: %s: nothing to replay", path, e2);

@@ -1,28 +1,12 @@
 // amv_png.c: a minimal PNG writer (8-bit RGB, no interlace) with stored deflate blocks.
 // The zlib stream is header 78 01, blocks of at most 65535 raw bytes (BTYPE 00), then Adler-32;
-// each chunk ends with the CRC-32 of its type and data. Files are larger than compressed PNGs
+// each chunk ends with the CRC-32 (am_crc32) of its type and data. Files are larger than compressed PNGs
 // (about w*h*3 bytes) but need no library.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "amv.h"
-
-uint32_t amv_crc32(uint32_t crc, const unsigned char* p, size_t n) {
-  static uint32_t table[256];
-  static int ready = 0;
-  if (!ready) {
-    for (uint32_t i = 0; i < 256; i++) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      table[i] = c;
-    }
-    ready = 1;
-  }
-  crc = ~crc;
-  for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
 
 static void put32(unsigned char* b, uint32_t v) {
   b[0] = (unsigned char)(v >> 24);
@@ -35,8 +19,8 @@ static int write_chunk(FILE* f, const char* type, const unsigned char* data, siz
   unsigned char hdr[8];
   put32(hdr, (uint32_t)n);
   memcpy(hdr + 4, type, 4);
-  uint32_t crc = amv_crc32(0, hdr + 4, 4);
-  crc = amv_crc32(crc, data, n);
+  uint32_t crc = am_crc32(0, hdr + 4, 4);
+  crc = am_crc32(crc, data, n);
   unsigned char tail[4];
   put32(tail, crc);
   return fwrite(hdr, 1, 8, f) == 8 && (n == 0 || fwrite(data, 1, n, f) == n) &&

@@ -1,4 +1,4 @@
-// fuzz_dataset.c: libFuzzer harness for the dataset reader (sim/dataset.c): opens the input as a
+// fuzz_dataset.c: libFuzzer harness for the dataset reader (sim/dataset_read.c): opens the input as a
 // dataset from memory, verifies every chunk and reads every episode. Any crash, sanitizer report
 // or leak is a bug; run it with tests/fuzz/run.sh.
 #include <stdint.h>

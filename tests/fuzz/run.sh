@@ -12,7 +12,8 @@ mkdir -p "$out/corpus" "$root/tests/data/fuzz"
 command -v clang >/dev/null || { echo "run.sh: clang not found (apt-get install clang)" >&2; exit 2; }
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$root/sim" $(pkg-config --cflags libzstd) -DANIMAT_VERSION='"fuzz"' -DAM_DS_FUZZING \
-  "$here/fuzz_dataset.c" "$root/sim/dataset.c" $(pkg-config --libs libzstd) -o "$out/fuzz_dataset"
+  "$here/fuzz_dataset.c" "$root/sim/dataset_read.c" "$root/sim/dataset_format.c" \
+  "$root/sim/crc32.c" "$root/sim/util.c" $(pkg-config --libs libzstd) -lm -o "$out/fuzz_dataset"
 cp "$root"/tests/data/*.rollout "$out/corpus/" 2>/dev/null || true
 cp "$root"/tests/data/fuzz/* "$out/corpus/" 2>/dev/null || true
 cd "$out"

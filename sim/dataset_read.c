@@ -1,0 +1,637 @@
+// dataset_read.c: the dataset format's reader, including recovery without the index
+// (docs/dataset-format.md).
+//
+// What it is: am_ds_open .. am_ds_reader_free: checks the header, metadata and channel table,
+// reads the index (or scans the chunks when it is missing or damaged), and decodes episodes.
+// Every size read from a file is checked against the file's size and fixed limits before it is
+// used. The layout constants and helpers it shares with the writer are in dataset_format.h.
+// What it is not: writing (dataset_write.c), replay (dataset_resim.c), printing.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "dataset_format.h"
+
+//---------------------------------- reader --------------------------------------------------------
+
+struct am_ds_reader {
+  int fd;                // -1 for a memory reader
+  const uint8_t* mem;
+  uint64_t size;
+  char name[512];
+  int major, minor;
+  int n_meta;
+  char** meta_key;
+  char** meta_val;
+  size_t* meta_len;
+  int n_ch;
+  am_ds_channel* ch;
+  size_t row_bytes;
+  int n_init;
+  int n_chunks;
+  am_ds_chunk* chunks;
+  int64_t n_eps;
+  am_ds_episode* eps;
+  int recovered;
+  char note[3 * AM_ERR_LEN];
+  uint64_t data_start;
+  am_buf zb;         // the last payload read (prefix + stored body)
+  am_buf rb;         // its decoded body
+  am_buf chunk_buf;  // owns chunks
+  ZSTD_DCtx* dctx;
+};
+
+static int read_at(am_ds_reader* r, uint64_t off, void* buf, size_t n) {
+  if (off > r->size || n > r->size - off) return -1;
+  if (r->mem) {
+    memcpy(buf, r->mem + off, n);
+    return 0;
+  }
+  uint8_t* p = buf;
+  while (n) {
+    ssize_t k = pread(r->fd, p, n, (off_t)off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return -1;
+    p += k;
+    n -= (size_t)k;
+    off += (uint64_t)k;
+  }
+  return 0;
+}
+
+static const char* block_name(int t) {
+  switch (t) {
+    case BT_META: return "metadata";
+    case BT_CHANNELS: return "channel table";
+    case BT_CHUNK: return "chunk";
+    case BT_INDEX: return "index";
+  }
+  return "block";
+}
+
+// Reads and checks a block header at off. what names the block in messages.
+static int read_bhdr(am_ds_reader* r, uint64_t off, am_ds_bhdr* h, const char* what, char* err,
+                     size_t err_sz) {
+  uint8_t b[BLOCK_HDR];
+  if (read_at(r, off, b, sizeof b))
+    return am_err(err, err_sz, "%s: %s at offset %llu: truncated block header (file is %llu bytes)",
+                  r->name, what, (unsigned long long)off, (unsigned long long)r->size);
+  if (memcmp(b, BLOCK_MAGIC, 4))
+    return am_err(err, err_sz, "%s: %s at offset %llu: bad block magic", r->name, what,
+                  (unsigned long long)off);
+  if (CRC_BAD(get32(b + 20), am_crc32(0, b, 20)))
+    return am_err(err, err_sz, "%s: %s at offset %llu: block header checksum mismatch", r->name,
+                  what, (unsigned long long)off);
+  h->type = b[4];
+  h->codec = b[5];
+  h->prefix = get16(b + 6);
+  h->payload = get32(b + 8);
+  h->raw = get32(b + 12);
+  h->crc = get32(b + 16);
+  if (h->codec != CODEC_RAW && h->codec != CODEC_ZSTD)
+    return am_err(err, err_sz, "%s: %s at offset %llu: unknown codec %d", r->name, what,
+                  (unsigned long long)off, h->codec);
+  if (h->payload > MAX_PAYLOAD || h->raw > MAX_PAYLOAD || h->prefix > h->payload)
+    return am_err(err, err_sz, "%s: %s at offset %llu: absurd sizes (payload %u, raw %u, prefix %u)",
+                  r->name, what, (unsigned long long)off, h->payload, h->raw, h->prefix);
+  if (h->codec == CODEC_RAW && h->raw != h->payload - h->prefix)
+    return am_err(err, err_sz, "%s: %s at offset %llu: raw body size %u != stored %u", r->name,
+                  what, (unsigned long long)off, h->raw, h->payload - h->prefix);
+  if (off + BLOCK_HDR + h->payload > r->size)
+    return am_err(err, err_sz, "%s: %s at offset %llu: truncated (needs %u payload bytes, %llu left)",
+                  r->name, what, (unsigned long long)off, h->payload,
+                  (unsigned long long)(r->size - off - BLOCK_HDR));
+  return 0;
+}
+
+// Reads the payload of a checked header: the prefix into r->zb.p, the body decompressed into
+// r->rb.p (h->raw bytes). Checks the CRC and the frame.
+static int read_payload(am_ds_reader* r, uint64_t off, const am_ds_bhdr* h, const char* what, char* err,
+                        size_t err_sz) {
+  if (am_buf_reserve(&r->zb, (size_t)h->payload + 1))
+    return am_err(err, err_sz, "%s: %s at offset %llu: out of memory", r->name, what,
+                  (unsigned long long)off);
+  if (read_at(r, off + BLOCK_HDR, r->zb.p, h->payload))
+    return am_err(err, err_sz, "%s: %s at offset %llu: cannot read payload", r->name, what,
+                  (unsigned long long)off);
+  if (CRC_BAD(am_crc32(0, r->zb.p, h->payload), h->crc))
+    return am_err(err, err_sz, "%s: %s at offset %llu: payload checksum mismatch (data corrupted)",
+                  r->name, what, (unsigned long long)off);
+  const uint8_t* body = r->zb.p + h->prefix;
+  size_t stored = h->payload - h->prefix;
+  if (h->codec == CODEC_ZSTD && ZSTD_getFrameContentSize(body, stored) != h->raw)
+    return am_err(err, err_sz, "%s: %s at offset %llu: zstd frame size %lld != declared %u",
+                  r->name, what, (unsigned long long)off,
+                  (long long)ZSTD_getFrameContentSize(body, stored), h->raw);
+  if (am_buf_reserve(&r->rb, (size_t)h->raw + 1))
+    return am_err(err, err_sz, "%s: %s at offset %llu: out of memory", r->name, what,
+                  (unsigned long long)off);
+  if (h->codec == CODEC_RAW) {
+    memcpy(r->rb.p, body, stored);
+    return 0;
+  }
+  unsigned long long fcs = ZSTD_getFrameContentSize(body, stored);
+  if (fcs != h->raw)
+    return am_err(err, err_sz, "%s: %s at offset %llu: zstd frame size %lld != declared %u",
+                  r->name, what, (unsigned long long)off, (long long)fcs, h->raw);
+  if (!r->dctx && !(r->dctx = ZSTD_createDCtx()))
+    return am_err(err, err_sz, "%s: out of memory (zstd)", r->name);
+  size_t n = ZSTD_decompressDCtx(r->dctx, r->rb.p, h->raw, body, stored);
+  if (ZSTD_isError(n) || n != h->raw)
+    return am_err(err, err_sz, "%s: %s at offset %llu: zstd: %s", r->name, what,
+                  (unsigned long long)off, ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame");
+  return 0;
+}
+
+// A bounded cursor over a decoded body.
+typedef struct cur {
+  const uint8_t* p;
+  size_t n, o;
+  int bad;
+} cur;
+static const uint8_t* take(cur* c, size_t n) {
+  if (c->bad || n > c->n - c->o) {
+    c->bad = 1;
+    return NULL;
+  }
+  const uint8_t* p = c->p + c->o;
+  c->o += n;
+  return p;
+}
+static uint32_t take32(cur* c) {
+  const uint8_t* p = take(c, 4);
+  return p ? get32(p) : 0;
+}
+static char* take_str(cur* c, int len32) {
+  const uint8_t* p = take(c, len32 ? 4 : 2);
+  if (!p) return NULL;
+  size_t l = len32 ? get32(p) : get16(p);
+  const uint8_t* s = take(c, l);
+  if (!s) return NULL;
+  char* out = malloc(l + 1);
+  if (!out) {
+    c->bad = 1;
+    return NULL;
+  }
+  memcpy(out, s, l);
+  out[l] = 0;
+  return out;
+}
+
+static int parse_meta(am_ds_reader* r, char* err, size_t err_sz) {
+  cur c = {r->rb.p, 0, 0, 0};
+  am_ds_bhdr h;
+  uint64_t off = FILE_HDR;
+  if (read_bhdr(r, off, &h, "metadata block", err, err_sz)) return -1;
+  if (h.type != BT_META)
+    return am_err(err, err_sz, "%s: first block is a %s (type %d), expected metadata", r->name,
+                  block_name(h.type), h.type);
+  if (read_payload(r, off, &h, "metadata block", err, err_sz)) return -1;
+  c.p = r->rb.p;
+  c.n = h.raw;
+  uint32_t n = take32(&c);
+  if (c.bad || n > MAX_META || n > h.raw / 6)
+    return am_err(err, err_sz, "%s: metadata: absurd entry count %u", r->name, n);
+  r->meta_key = calloc(n + 1, sizeof(char*));
+  r->meta_val = calloc(n + 1, sizeof(char*));
+  r->meta_len = calloc(n + 1, sizeof(size_t));
+  if (!r->meta_key || !r->meta_val || !r->meta_len) return am_err(err, err_sz, "out of memory");
+  for (uint32_t i = 0; i < n; i++) {
+    r->n_meta++;  // counted first: whatever was allocated is freed on failure
+    r->meta_key[i] = take_str(&c, 0);
+    size_t at = c.o;
+    r->meta_val[i] = take_str(&c, 1);
+    if (c.bad) return am_err(err, err_sz, "%s: metadata entry %u overruns its block", r->name, i);
+    r->meta_len[i] = c.o - at - 4;
+  }
+  r->data_start = off + BLOCK_HDR + h.payload;
+  return 0;
+}
+
+static int parse_channels(am_ds_reader* r, char* err, size_t err_sz) {
+  am_ds_bhdr h;
+  uint64_t off = r->data_start;
+  if (read_bhdr(r, off, &h, "channel table", err, err_sz)) return -1;
+  if (h.type != BT_CHANNELS)
+    return am_err(err, err_sz, "%s: second block is a %s (type %d), expected the channel table",
+                  r->name, block_name(h.type), h.type);
+  if (read_payload(r, off, &h, "channel table", err, err_sz)) return -1;
+  cur c = {r->rb.p, h.raw, 0, 0};
+  uint32_t n = take32(&c), n_init = take32(&c);
+  if (c.bad || n == 0 || n > AM_DS_MAX_CHANNELS || n > h.raw / 16)
+    return am_err(err, err_sz, "%s: channel table: absurd channel count %u", r->name, n);
+  if (n_init > MAX_INIT)
+    return am_err(err, err_sz, "%s: channel table: absurd initial-state size %u", r->name, n_init);
+  r->n_init = (int)n_init;
+  if (!(r->ch = calloc(n, sizeof(am_ds_channel)))) return am_err(err, err_sz, "out of memory");
+  for (uint32_t i = 0; i < n; i++) {
+    am_ds_channel* ch = &r->ch[i];
+    const uint8_t* p = take(&c, 8);
+    if (!p) return am_err(err, err_sz, "%s: channel %u overruns the channel table", r->name, i);
+    r->n_ch++;
+    ch->dtype = (am_dtype)p[0];
+    ch->ndim = p[1];
+    ch->flags = get32(p + 4);
+    size_t es = am_dtype_size(ch->dtype);
+    if (!es) return am_err(err, err_sz, "%s: channel %u: unknown dtype %d", r->name, i, p[0]);
+    if (ch->ndim > AM_DS_MAX_DIMS)
+      return am_err(err, err_sz, "%s: channel %u: ndim %d > %d", r->name, i, ch->ndim, AM_DS_MAX_DIMS);
+    ch->elems = 1;
+    for (int k = 0; k < ch->ndim; k++) {
+      ch->shape[k] = take32(&c);
+      ch->elems *= ch->shape[k];
+      if (ch->elems > MAX_ROW_BYTES)
+        return am_err(err, err_sz, "%s: channel %u: absurd shape", r->name, i);
+    }
+    ch->row_bytes = ch->elems * es;
+    r->row_bytes += ch->row_bytes;
+    if (r->row_bytes > MAX_ROW_BYTES)
+      return am_err(err, err_sz, "%s: channel %u: rows larger than %u bytes", r->name, i, MAX_ROW_BYTES);
+    ch->name = take_str(&c, 0);
+    ch->group = take_str(&c, 0);
+    ch->units = take_str(&c, 0);
+    ch->labels = take_str(&c, 0);
+    if (c.bad) return am_err(err, err_sz, "%s: channel %u overruns the channel table", r->name, i);
+  }
+  r->data_start = off + BLOCK_HDR + h.payload;
+  return 0;
+}
+
+static int cmp_chunk(const void* a, const void* b) {
+  const am_ds_chunk *x = a, *y = b;
+  if (x->episode != y->episode) return x->episode < y->episode ? -1 : 1;
+  if (x->first_step != y->first_step) return x->first_step < y->first_step ? -1 : 1;
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int add_chunk(am_ds_reader* r, const am_ds_chunk* c) {
+  if (am_buf_append(&r->chunk_buf, c, sizeof *c)) return -1;
+  r->chunks = (am_ds_chunk*)r->chunk_buf.p;
+  r->n_chunks++;
+  return 0;
+}
+
+// Checks a chunk prefix against the channel table. Returns 0 or -1 with a reason.
+static int check_prefix(const am_ds_reader* r, const uint8_t* p, const am_ds_bhdr* h, am_ds_chunk* c,
+                        char* why, size_t why_sz) {
+  c->episode = (int64_t)get64(p);
+  c->env = get32(p + 8);
+  c->first_step = get32(p + 12);
+  c->rows = get32(p + 16);
+  c->flags = get32(p + 20);
+  uint32_t n_init = get32(p + 24);
+  c->stored_bytes = h->payload;
+  c->raw_bytes = h->raw;
+  if (c->episode < 0) return am_err(why, why_sz, "negative episode id");
+  uint32_t want_init = (c->flags & AM_DS_CHUNK_FIRST) ? (uint32_t)r->n_init : 0;
+  if (n_init != want_init)
+    return am_err(why, why_sz, "initial state of %u values, expected %u", n_init, want_init);
+  if ((c->flags & AM_DS_CHUNK_FIRST) && c->first_step)
+    return am_err(why, why_sz, "first chunk of its episode starts at step %u", c->first_step);
+  if ((uint64_t)c->rows * r->row_bytes + (uint64_t)n_init * 8 != h->raw)
+    return am_err(why, why_sz, "%u rows x %zu bytes + %u initial values != body size %u", c->rows,
+                  r->row_bytes, n_init, h->raw);
+  return 0;
+}
+
+// Finds the chunks by walking the blocks from data_start; stops at the first bad block.
+static int scan_chunks(am_ds_reader* r, const char* why_no_index, char* err, size_t err_sz) {
+  uint64_t off = r->data_start;
+  char msg[AM_ERR_LEN] = "";
+  r->n_chunks = 0;
+  r->chunk_buf.len = 0;
+  while (off < r->size) {
+    am_ds_bhdr h;
+    if (read_bhdr(r, off, &h, "block", msg, sizeof msg)) break;
+    if (h.type == BT_CHUNK) {
+      uint8_t p[CHUNK_PREFIX];
+      am_ds_chunk c = {.offset = off};
+      char why[256];
+      if (h.prefix != CHUNK_PREFIX || read_at(r, off + BLOCK_HDR, p, sizeof p)) {
+        am_err(msg, sizeof msg, "%s: chunk at offset %llu: bad prefix size %u", r->name,
+               (unsigned long long)off, h.prefix);
+        break;
+      }
+      if (check_prefix(r, p, &h, &c, why, sizeof why)) {
+        am_err(msg, sizeof msg, "%s: chunk at offset %llu: %s", r->name, (unsigned long long)off, why);
+        break;
+      }
+      if (read_payload(r, off, &h, "chunk", msg, sizeof msg)) break;
+      if (add_chunk(r, &c)) return am_err(err, err_sz, "out of memory");
+    }
+    off += BLOCK_HDR + h.payload;
+  }
+  r->recovered = 1;
+  if (off >= r->size) snprintf(msg, sizeof msg, "reached the end of the file");
+  snprintf(r->note, sizeof r->note, "%s; recovered %d chunks by scanning; scan stopped at offset %llu: %s",
+           why_no_index, r->n_chunks, (unsigned long long)off, msg);
+  return 0;
+}
+
+// Reads the index through the trailer. Returns 0, or -1 with the reason in why (not fatal).
+static int read_index(am_ds_reader* r, char* why, size_t why_sz) {
+  uint8_t t[TRAILER];
+  if (r->size < r->data_start + TRAILER || read_at(r, r->size - TRAILER, t, TRAILER))
+    return am_err(why, why_sz, "no trailer (file ends at %llu bytes)", (unsigned long long)r->size);
+  if (memcmp(t + 16, TRAILER_MAGIC, 8)) return am_err(why, why_sz, "no trailer (writer did not finish)");
+  if (CRC_BAD(get32(t + 12), am_crc32(0, t, 12))) return am_err(why, why_sz, "trailer checksum mismatch");
+  uint64_t off = get64(t);
+  if (off < r->data_start || off > r->size - TRAILER)
+    return am_err(why, why_sz, "trailer: index offset %llu out of range", (unsigned long long)off);
+  am_ds_bhdr h;
+  char msg[AM_ERR_LEN];
+  if (read_bhdr(r, off, &h, "index", msg, sizeof msg)) return am_err(why, why_sz, "%s", msg);
+  if (h.type != BT_INDEX || off + BLOCK_HDR + h.payload != r->size - TRAILER)
+    return am_err(why, why_sz, "trailer does not point at an index block");
+  if (read_payload(r, off, &h, "index", msg, sizeof msg)) return am_err(why, why_sz, "%s", msg);
+  if (h.raw < 8) return am_err(why, why_sz, "index: too short");
+  uint32_t n = get32(r->rb.p);
+  if ((uint64_t)n * INDEX_ENTRY + 8 != h.raw)
+    return am_err(why, why_sz, "index: %u entries do not fill its %u bytes", n, h.raw);
+  r->n_chunks = 0;
+  r->chunk_buf.len = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const uint8_t* e = r->rb.p + 8 + (size_t)i * INDEX_ENTRY;
+    am_ds_chunk c = {.offset = get64(e), .episode = (int64_t)get64(e + 8), .env = get32(e + 16),
+                     .first_step = get32(e + 20), .rows = get32(e + 24), .flags = get32(e + 28),
+                     .stored_bytes = get32(e + 32), .raw_bytes = get32(e + 36)};
+    if (c.offset < r->data_start || c.offset >= off || c.episode < 0 ||
+        (uint64_t)c.rows * r->row_bytes > MAX_PAYLOAD || c.stored_bytes > off - c.offset)
+      return am_err(why, why_sz, "index entry %u: bad offset or episode", i);
+    if (add_chunk(r, &c)) return am_err(why, why_sz, "out of memory");
+  }
+  return 0;
+}
+
+// Sorts the chunks and groups them into episodes, checking continuity.
+static int build_episodes(am_ds_reader* r, char* err, size_t err_sz) {
+  if (r->n_chunks) qsort(r->chunks, (size_t)r->n_chunks, sizeof(am_ds_chunk), cmp_chunk);
+  r->eps = calloc((size_t)r->n_chunks + 1, sizeof(am_ds_episode));
+  if (!r->eps) return am_err(err, err_sz, "out of memory");
+  int64_t ne = 0;
+  int keep = 0;  // chunks kept (a recovered episode may lose chunks after a gap)
+  for (int i = 0; i < r->n_chunks; i++) {
+    am_ds_chunk c = r->chunks[i];
+    am_ds_episode* e = ne ? &r->eps[ne - 1] : NULL;
+    if (e && e->id == c.episode) {
+      int gap = (int64_t)c.first_step != e->steps || e->complete || (c.flags & AM_DS_CHUNK_FIRST);
+      if (gap) {
+        if (!r->recovered)
+          return am_err(err, err_sz, "%s: index: episode %lld has a chunk at step %u (offset %llu), expected step %lld",
+                        r->name, (long long)c.episode, c.first_step, (unsigned long long)c.offset,
+                        (long long)e->steps);
+        continue;
+      }
+    } else {
+      if (!(c.flags & AM_DS_CHUNK_FIRST) || c.first_step) {
+        if (!r->recovered)
+          return am_err(err, err_sz, "%s: index: episode %lld does not start with its first chunk",
+                        r->name, (long long)c.episode);
+        continue;
+      }
+      e = &r->eps[ne++];
+      e->id = c.episode;
+      e->env = (int)c.env;
+      e->first_chunk = keep;
+    }
+    e->steps += c.rows;
+    e->n_chunks++;
+    if (c.flags & AM_DS_CHUNK_LAST) {
+      e->complete = 1;
+      e->terminated = (c.flags & AM_DS_CHUNK_TERMINATED) != 0;
+      e->truncated = (c.flags & AM_DS_CHUNK_TRUNCATED) != 0;
+    }
+    r->chunks[keep++] = c;
+  }
+  r->n_chunks = keep;
+  r->n_eps = ne;
+  return 0;
+}
+
+static am_ds_reader* open_common(am_ds_reader* r, char* err, size_t err_sz) {
+  uint8_t h[FILE_HDR];
+  if (read_at(r, 0, h, FILE_HDR)) {
+    am_err(err, err_sz, "%s: not an animat dataset (only %llu bytes, header needs %d)", r->name,
+           (unsigned long long)r->size, FILE_HDR);
+    goto fail;
+  }
+  if (memcmp(h, FILE_MAGIC, 8)) {
+    am_err(err, err_sz, "%s: not an animat dataset (wrong magic number)", r->name);
+    goto fail;
+  }
+  r->major = get16(h + 8);
+  r->minor = get16(h + 10);
+  if (r->major != AM_DS_VERSION_MAJOR) {
+    am_err(err, err_sz, "%s: format version %d.%d is not supported (this reader reads %d.x)",
+           r->name, r->major, r->minor, AM_DS_VERSION_MAJOR);
+    goto fail;
+  }
+  if (parse_meta(r, err, err_sz) || parse_channels(r, err, err_sz)) goto fail;
+  char why[AM_ERR_LEN];
+  if (read_index(r, why, sizeof why)) {
+    if (scan_chunks(r, why, err, err_sz)) goto fail;
+  }
+  if (build_episodes(r, err, err_sz)) goto fail;
+  return r;
+fail:
+  am_ds_reader_free(r);
+  return NULL;
+}
+
+am_ds_reader* am_ds_open(const char* path, char* err, size_t err_sz) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return am_err(err, err_sz, "cannot open %s: %s", path, strerror(errno)), NULL;
+  struct stat st;
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return am_err(err, err_sz, "%s: not a regular file", path), NULL;
+  }
+  am_ds_reader* r = calloc(1, sizeof *r);
+  if (!r) {
+    close(fd);
+    return am_err(err, err_sz, "out of memory"), NULL;
+  }
+  r->fd = fd;
+  r->size = (uint64_t)st.st_size;
+  snprintf(r->name, sizeof r->name, "%s", path);
+  return open_common(r, err, err_sz);
+}
+
+am_ds_reader* am_ds_open_memory(const void* data, size_t size, const char* name, char* err,
+                                size_t err_sz) {
+  am_ds_reader* r = calloc(1, sizeof *r);
+  if (!r) return am_err(err, err_sz, "out of memory"), NULL;
+  r->fd = -1;
+  r->mem = data ? data : (const uint8_t*)"";
+  r->size = data ? size : 0;
+  snprintf(r->name, sizeof r->name, "%s", name ? name : "(memory)");
+  return open_common(r, err, err_sz);
+}
+
+void am_ds_reader_free(am_ds_reader* r) {
+  if (!r) return;
+  if (r->fd >= 0 && !r->mem) close(r->fd);
+  for (int i = 0; i < r->n_meta; i++) {
+    free(r->meta_key[i]);
+    free(r->meta_val[i]);
+  }
+  free(r->meta_key);
+  free(r->meta_val);
+  free(r->meta_len);
+  for (int i = 0; i < r->n_ch; i++) {
+    free(r->ch[i].name);
+    free(r->ch[i].group);
+    free(r->ch[i].units);
+    free(r->ch[i].labels);
+  }
+  free(r->ch);
+  am_buf_free(&r->chunk_buf);
+  free(r->eps);
+  am_buf_free(&r->zb);
+  am_buf_free(&r->rb);
+  ZSTD_freeDCtx(r->dctx);
+  free(r);
+}
+
+int am_ds_recovered(const am_ds_reader* r, const char** note) {
+  if (note) *note = r->note;
+  return r->recovered;
+}
+void am_ds_version(const am_ds_reader* r, int* major, int* minor) {
+  *major = r->major;
+  *minor = r->minor;
+}
+int am_ds_num_meta(const am_ds_reader* r) { return r->n_meta; }
+const char* am_ds_meta_key(const am_ds_reader* r, int i) {
+  return i >= 0 && i < r->n_meta ? r->meta_key[i] : NULL;
+}
+const char* am_ds_meta(const am_ds_reader* r, const char* key, size_t* len) {
+  for (int i = r->n_meta - 1; i >= 0; i--)
+    if (r->meta_key[i] && !strcmp(r->meta_key[i], key)) {
+      if (len) *len = r->meta_len[i];
+      return r->meta_val[i];
+    }
+  return NULL;
+}
+int am_ds_num_channels(const am_ds_reader* r) { return r->n_ch; }
+const am_ds_channel* am_ds_get_channel(const am_ds_reader* r, int i) {
+  return i >= 0 && i < r->n_ch ? &r->ch[i] : NULL;
+}
+int am_ds_find_channel(const am_ds_reader* r, const char* name) {
+  for (int i = 0; i < r->n_ch; i++)
+    if (!strcmp(r->ch[i].name, name)) return i;
+  return -1;
+}
+int64_t am_ds_num_episodes(const am_ds_reader* r) { return r->n_eps; }
+const am_ds_episode* am_ds_get_episode(const am_ds_reader* r, int64_t i) {
+  return i >= 0 && i < r->n_eps ? &r->eps[i] : NULL;
+}
+int64_t am_ds_find_episode(const am_ds_reader* r, int64_t id) {
+  int64_t lo = 0, hi = r->n_eps - 1;
+  while (lo <= hi) {
+    int64_t mid = (lo + hi) / 2;
+    if (r->eps[mid].id == id) return mid;
+    if (r->eps[mid].id < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+int am_ds_num_chunks(const am_ds_reader* r) { return r->n_chunks; }
+const am_ds_chunk* am_ds_get_chunk(const am_ds_reader* r, int i) {
+  return i >= 0 && i < r->n_chunks ? &r->chunks[i] : NULL;
+}
+int am_ds_num_init(const am_ds_reader* r) { return r->n_init; }
+
+// Loads chunk k into r->rb.p, checking it against its table entry.
+static int load_chunk(am_ds_reader* r, int k, char* err, size_t err_sz) {
+  am_ds_chunk* c = &r->chunks[k];
+  char what[96];
+  snprintf(what, sizeof what, "chunk %d (episode %lld, step %u)", k, (long long)c->episode,
+           c->first_step);
+  am_ds_bhdr h;
+  if (read_bhdr(r, c->offset, &h, what, err, err_sz)) return -1;
+  if (h.type != BT_CHUNK || h.prefix != CHUNK_PREFIX)
+    return am_err(err, err_sz, "%s: %s at offset %llu: not a chunk block", r->name, what,
+                  (unsigned long long)c->offset);
+  if (read_payload(r, c->offset, &h, what, err, err_sz)) return -1;
+  am_ds_chunk got = {.offset = c->offset};
+  char why[256];
+  if (check_prefix(r, r->zb.p, &h, &got, why, sizeof why))
+    return am_err(err, err_sz, "%s: %s at offset %llu: %s", r->name, what,
+                  (unsigned long long)c->offset, why);
+  if (got.episode != c->episode || got.env != c->env || got.first_step != c->first_step ||
+      got.rows != c->rows || got.flags != c->flags)
+    return am_err(err, err_sz, "%s: %s at offset %llu: does not match the index", r->name, what,
+                  (unsigned long long)c->offset);
+  c->stored_bytes = got.stored_bytes;
+  c->raw_bytes = got.raw_bytes;
+  return 0;
+}
+
+int am_ds_read_episode(am_ds_reader* r, int64_t i, void* const* dst, double* init, char* err,
+                       size_t err_sz) {
+  if (i < 0 || i >= r->n_eps)
+    return am_err(err, err_sz, "%s: no episode index %lld (%lld episodes)", r->name, (long long)i,
+                  (long long)r->n_eps);
+  const am_ds_episode* e = &r->eps[i];
+  for (int k = e->first_chunk; k < e->first_chunk + e->n_chunks; k++) {
+    if (load_chunk(r, k, err, err_sz)) return -1;
+    const am_ds_chunk* c = &r->chunks[k];
+    size_t o = 0;
+    if (c->flags & AM_DS_CHUNK_FIRST) {
+      if (init)
+        for (int j = 0; j < r->n_init; j++) {
+          uint64_t bits = get64(r->rb.p + 8 * (size_t)j);
+          memcpy(&init[j], &bits, 8);
+        }
+      o = 8 * (size_t)r->n_init;
+    }
+    for (int ch = 0; ch < r->n_ch; ch++) {
+      const am_ds_channel* x = &r->ch[ch];
+      if (dst && dst[ch])
+        am_ds_unfilter((uint8_t*)dst[ch] + (size_t)c->first_step * x->row_bytes, r->rb.p + o,
+                       c->rows, x->elems, am_dtype_size(x->dtype), (x->flags & AM_DS_CH_DELTA) != 0);
+      o += (size_t)c->rows * x->row_bytes;
+    }
+  }
+  return 0;
+}
+
+int am_ds_read_channel(am_ds_reader* r, int64_t i, int ch, void* dst, char* err, size_t err_sz) {
+  if (ch < 0 || ch >= r->n_ch) return am_err(err, err_sz, "%s: no channel %d", r->name, ch);
+  void** d = calloc((size_t)r->n_ch, sizeof(void*));
+  if (!d) return am_err(err, err_sz, "out of memory");
+  d[ch] = dst;
+  int rc = am_ds_read_episode(r, i, d, NULL, err, err_sz);
+  free(d);
+  return rc;
+}
+
+int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz) {
+  int bad = 0;
+  char first[AM_ERR_LEN] = "", msg[AM_ERR_LEN];
+  for (int k = 0; k < r->n_chunks; k++)
+    if (load_chunk(r, k, msg, sizeof msg)) {
+      if (!bad++) snprintf(first, sizeof first, "%s", msg);
+    }
+  if (n_bad) *n_bad = bad;
+  if (bad) return am_err(err, err_sz, "%d bad chunk(s); first: %s", bad, first);
+  return 0;
+}
+
+void am_ds_sizes(const am_ds_reader* r, uint64_t* file_bytes, uint64_t* stored_bytes,
+                 uint64_t* raw_bytes) {
+  uint64_t s = 0, w = 0;
+  for (int k = 0; k < r->n_chunks; k++) {
+    s += r->chunks[k].stored_bytes;
+    w += (uint64_t)r->chunks[k].rows * r->row_bytes;
+  }
+  if (file_bytes) *file_bytes = r->size;
+  if (stored_bytes) *stored_bytes = s;
+  if (raw_bytes) *raw_bytes = w;
+}

@@ -1,0 +1,640 @@
+// dataset_write.c: the dataset format's writer (docs/dataset-format.md).
+//
+// What it is: am_ds_create .. am_ds_close: the file header, metadata and channel table, chunks of
+// rows (filtered, zstd-compressed, CRC-32'd, on a background thread by default), the index and
+// the trailer. The layout constants and helpers it shares with the reader are in dataset_format.h.
+// What it is not: reading (dataset_read.c), the mapping from an env pool to channels
+// (dataset_record.c), replay (dataset_resim.c), printing.
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "dataset_format.h"
+
+//---------------------------------- writer --------------------------------------------------------
+//
+// The stepping thread only copies rows into the current chunk buffer of their slot. A full (or
+// ended) chunk is handed to a background thread through a FIFO queue; that thread filters,
+// compresses and writes chunks one after the other, in the order they were handed over, so the
+// file is byte for byte the one a synchronous writer makes. The buffers are allocated once by
+// am_ds_begin: one per slot plus a few spare ones; when no spare buffer is free, the stepping
+// thread waits (the queue is bounded). An error met by the background thread is kept and reported
+// by the next call on the stepping thread (or by am_ds_close); later chunks are dropped.
+
+typedef struct wchan {
+  am_channel_def d;  // strings point into owned copies below
+  char* s[4];        // name, group, units, labels
+  size_t elems, w, row_bytes;
+  size_t col_off;    // offset of its column in a chunk buffer (chunk_rows x row_bytes each)
+} wchan;
+
+typedef struct wjob {  // a chunk buffer and, once handed over, what the chunk is
+  uint8_t* buf;        // the channels' columns, channel c at ch[c].col_off
+  double* init;        // n_init (+1) doubles
+  int64_t episode;
+  uint32_t env, first_step, rows, flags;
+  int has_init;
+} wjob;
+
+typedef struct wslot {
+  wjob* cur;         // the chunk buffer being filled
+  int64_t episode;
+  uint32_t first_step, rows;
+  int active, has_init;  // has_init: the next chunk is the episode's first
+} wslot;
+
+typedef struct wchunk {
+  uint64_t offset;
+  int64_t episode;
+  uint32_t env, first_step, rows, flags, stored, raw;
+} wchunk;
+
+struct am_ds_writer {
+  int fd;
+  char path[1024];
+  char error[AM_ERR_LEN];  // the stepping thread's error (what calls report)
+  int begun;
+  int n_meta;
+  char** meta_key;
+  uint8_t** meta_val;
+  size_t* meta_len;
+  int n_ch;
+  wchan* ch;
+  size_t row_bytes;
+  int n_slots, chunk_rows, n_init;
+  wslot* slots;
+  // Owned by whichever thread writes blocks: the stepping thread before the background thread
+  // starts and after it has been joined, the background thread in between.
+  am_buf scratch;    // filtered body
+  am_buf out;        // block header + prefix + compressed body
+  ZSTD_CCtx* cctx;
+  am_buf index;      // wchunk entries, one per chunk written
+  char io_error[AM_ERR_LEN];  // first error of a block write; published by io_failed
+  atomic_int io_failed;
+  _Atomic uint64_t written, raw_written;
+  // chunk buffers and the queue (under mu)
+  int background;    // use a background thread (am_ds_set_background; default 1)
+  int threaded;      // the thread is running
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv_work, cv_free;
+  int n_jobs;
+  wjob* jobs;
+  wjob** free_list;  // n_free of them
+  int n_free;
+  wjob** queue;      // ring of n_jobs: q_head, q_len
+  int q_head, q_len;
+  int stop, discard;
+};
+
+static int werr(am_ds_writer* w, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static int werr(am_ds_writer* w, const char* fmt, ...) {
+  if (!w->error[0]) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->error, sizeof w->error, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+// An error of the block-writing side (either thread); the stepping thread reports it with
+// io_report once it sees io_failed.
+static int ioerr(am_ds_writer* w, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ioerr(am_ds_writer* w, const char* fmt, ...) {
+  if (!atomic_load_explicit(&w->io_failed, memory_order_relaxed)) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->io_error, sizeof w->io_error, fmt, ap);
+    va_end(ap);
+    atomic_store_explicit(&w->io_failed, 1, memory_order_release);
+  }
+  return -1;
+}
+static int io_report(am_ds_writer* w) {
+  if (!atomic_load_explicit(&w->io_failed, memory_order_acquire)) return 0;
+  return werr(w, "%s", w->io_error);
+}
+
+am_ds_writer* am_ds_create(const char* path, int force, char* err, size_t err_sz) {
+  if (!path || !path[0]) return am_err(err, err_sz, "no output path given"), NULL;
+  int fd = open(path, O_WRONLY | O_CREAT | (force ? O_TRUNC : O_EXCL), 0644);
+  if (fd < 0) {
+    if (errno == EEXIST)
+      am_err(err, err_sz, "%s already exists (use --force to overwrite it)", path);
+    else
+      am_err(err, err_sz, "cannot create %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  am_ds_writer* w = calloc(1, sizeof *w);
+  if (!w) {
+    close(fd);
+    unlink(path);
+    return am_err(err, err_sz, "out of memory"), NULL;
+  }
+  w->fd = fd;
+  w->background = 1;
+  atomic_init(&w->io_failed, 0);
+  atomic_init(&w->written, 0);
+  atomic_init(&w->raw_written, 0);
+  snprintf(w->path, sizeof w->path, "%s", path);
+  return w;
+}
+
+int am_ds_set_background(am_ds_writer* w, int on) {
+  if (w->error[0]) return -1;
+  if (w->begun) return werr(w, "am_ds_set_background called after am_ds_begin");
+  w->background = on != 0;
+  return 0;
+}
+
+const char* am_ds_writer_error(const am_ds_writer* w) {
+  if (w->error[0]) return w->error;
+  if (atomic_load_explicit(&w->io_failed, memory_order_acquire)) return w->io_error;
+  return "";
+}
+uint64_t am_ds_writer_bytes(const am_ds_writer* w) {
+  return atomic_load_explicit(&w->written, memory_order_relaxed);
+}
+uint64_t am_ds_writer_raw_bytes(const am_ds_writer* w) {
+  return atomic_load_explicit(&w->raw_written, memory_order_relaxed);
+}
+
+static char* dupstr(const char* s) {
+  s = s ? s : "";
+  size_t n = strlen(s);
+  char* c = malloc(n + 1);
+  if (c) memcpy(c, s, n + 1);
+  return c;
+}
+
+int am_ds_set_meta(am_ds_writer* w, const char* key, const void* value, long len) {
+  if (w->error[0]) return -1;
+  if (w->begun) return werr(w, "metadata '%s' set after the data began", key);
+  if (!key || !key[0] || strlen(key) > 65535) return werr(w, "bad metadata key");
+  if (len < 0) len = value ? (long)strlen(value) : 0;
+  if ((unsigned long)len > MAX_PAYLOAD / 2) return werr(w, "metadata '%s' too large", key);
+  for (int i = 0; i < w->n_meta; i++)
+    if (!strcmp(w->meta_key[i], key)) {  // replace
+      uint8_t* v = malloc((size_t)len + 1);
+      if (!v) return werr(w, "out of memory");
+      if (len) memcpy(v, value, (size_t)len);
+      free(w->meta_val[i]);
+      w->meta_val[i] = v;
+      w->meta_len[i] = (size_t)len;
+      return 0;
+    }
+  if (w->n_meta >= MAX_META) return werr(w, "too many metadata entries");
+  char** k = realloc(w->meta_key, sizeof(char*) * (w->n_meta + 1));
+  if (k) w->meta_key = k;
+  uint8_t** v = realloc(w->meta_val, sizeof(uint8_t*) * (w->n_meta + 1));
+  if (v) w->meta_val = v;
+  size_t* l = realloc(w->meta_len, sizeof(size_t) * (w->n_meta + 1));
+  if (l) w->meta_len = l;
+  if (!k || !v || !l) return werr(w, "out of memory");
+  w->meta_key[w->n_meta] = dupstr(key);
+  w->meta_val[w->n_meta] = malloc((size_t)len + 1);
+  if (!w->meta_key[w->n_meta] || !w->meta_val[w->n_meta]) return werr(w, "out of memory");
+  if (len) memcpy(w->meta_val[w->n_meta], value, (size_t)len);
+  w->meta_len[w->n_meta] = (size_t)len;
+  w->n_meta++;
+  return 0;
+}
+
+int am_ds_add_channel(am_ds_writer* w, const am_channel_def* def) {
+  if (w->error[0]) return -1;
+  if (w->begun) return werr(w, "channel '%s' added after the data began", def->name);
+  if (!def->name || !def->name[0]) return werr(w, "a channel needs a name");
+  if (w->n_ch >= AM_DS_MAX_CHANNELS) return werr(w, "too many channels");
+  size_t es = am_dtype_size(def->dtype);
+  if (!es) return werr(w, "channel '%s': unknown dtype %d", def->name, (int)def->dtype);
+  if (def->ndim < 0 || def->ndim > AM_DS_MAX_DIMS)
+    return werr(w, "channel '%s': ndim %d out of 0..%d", def->name, def->ndim, AM_DS_MAX_DIMS);
+  size_t elems = 1;
+  for (int i = 0; i < def->ndim; i++) {
+    elems *= def->shape[i];
+    if (elems > MAX_ROW_BYTES) return werr(w, "channel '%s': shape too large", def->name);
+  }
+  if (w->row_bytes + elems * es > MAX_ROW_BYTES) return werr(w, "rows too large");
+  const char* strs[4] = {def->name, def->group, def->units, def->labels};
+  for (int i = 0; i < 4; i++)
+    if (strs[i] && strlen(strs[i]) > 65535) return werr(w, "channel '%s': string too long", def->name);
+  for (int i = 0; i < w->n_ch; i++)
+    if (!strcmp(w->ch[i].s[0], def->name)) return werr(w, "channel '%s' added twice", def->name);
+  wchan* c = realloc(w->ch, sizeof(wchan) * (w->n_ch + 1));
+  if (!c) return werr(w, "out of memory");
+  w->ch = c;
+  wchan* x = &w->ch[w->n_ch];
+  memset(x, 0, sizeof *x);
+  x->d = *def;
+  for (int i = 0; i < 4; i++)
+    if (!(x->s[i] = dupstr(strs[i]))) return werr(w, "out of memory");
+  x->elems = elems;
+  x->w = es;
+  x->row_bytes = elems * es;
+  w->row_bytes += x->row_bytes;
+  return w->n_ch++;
+}
+
+static int write_all(am_ds_writer* w, const void* buf, size_t n) {
+  const uint8_t* p = buf;
+  while (n) {
+    ssize_t k = write(w->fd, p, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return ioerr(w, "cannot write %s: %s", w->path, strerror(errno));
+    }
+    p += k;
+    n -= (size_t)k;
+    atomic_fetch_add_explicit(&w->written, (uint64_t)k, memory_order_relaxed);
+  }
+  return 0;
+}
+
+// Writes one block whose body (raw_n bytes at raw) is zstd-compressed, after a raw prefix.
+// Errors go to io_error (ioerr).
+static int write_block(am_ds_writer* w, int type, const uint8_t* prefix, size_t prefix_n,
+                       const uint8_t* raw, size_t raw_n) {
+  if (raw_n > MAX_PAYLOAD) return ioerr(w, "block of %zu bytes exceeds the 64 MiB limit", raw_n);
+  size_t bound = ZSTD_compressBound(raw_n);
+  if (am_buf_reserve(&w->out, BLOCK_HDR + prefix_n + bound)) return ioerr(w, "out of memory");
+  if (!w->cctx && !(w->cctx = ZSTD_createCCtx())) return ioerr(w, "out of memory (zstd)");
+  uint8_t* body = w->out.p + BLOCK_HDR + prefix_n;
+  size_t z = ZSTD_compressCCtx(w->cctx, body, bound, raw, raw_n, ZSTD_LEVEL);
+  if (ZSTD_isError(z)) return ioerr(w, "zstd: %s", ZSTD_getErrorName(z));
+  if (prefix_n) memcpy(w->out.p + BLOCK_HDR, prefix, prefix_n);
+  uint32_t payload = (uint32_t)(prefix_n + z);
+  am_ds_put_bhdr(w->out.p, type, CODEC_ZSTD, (uint16_t)prefix_n, payload, (uint32_t)raw_n,
+                 am_crc32(0, w->out.p + BLOCK_HDR, payload));
+  return write_all(w, w->out.p, BLOCK_HDR + payload);
+}
+
+// Filters, compresses and writes one chunk and adds it to the index (the block-writing side).
+static int write_chunk(am_ds_writer* w, const wjob* j) {
+  size_t o = 0;
+  uint32_t n_init = 0;
+  if (j->has_init) {
+    n_init = (uint32_t)w->n_init;
+    for (int i = 0; i < w->n_init; i++) {
+      uint64_t bits;
+      memcpy(&bits, &j->init[i], 8);
+      put64(w->scratch.p + o, bits);
+      o += 8;
+    }
+  }
+  for (int c = 0; c < w->n_ch; c++) {
+    const wchan* ch = &w->ch[c];
+    am_ds_filter(w->scratch.p + o, j->buf + ch->col_off, j->rows, ch->elems, ch->w,
+                 (ch->d.flags & AM_DS_CH_DELTA) != 0);
+    o += j->rows * ch->row_bytes;
+  }
+  uint8_t pre[CHUNK_PREFIX];
+  put64(pre, (uint64_t)j->episode);
+  put32(pre + 8, j->env);
+  put32(pre + 12, j->first_step);
+  put32(pre + 16, j->rows);
+  put32(pre + 20, j->flags);
+  put32(pre + 24, n_init);
+  put32(pre + 28, 0);
+  // room for the index entry first: a chunk is written only when it can be indexed
+  if (am_buf_reserve(&w->index, w->index.len + sizeof(wchunk))) return ioerr(w, "out of memory");
+  uint64_t before = atomic_load_explicit(&w->written, memory_order_relaxed);
+  if (write_block(w, BT_CHUNK, pre, sizeof pre, w->scratch.p, o)) return -1;
+  wchunk* e = (wchunk*)(w->index.p + w->index.len);
+  w->index.len += sizeof(wchunk);
+  e->offset = before;
+  e->episode = j->episode;
+  e->env = j->env;
+  e->first_step = j->first_step;
+  e->rows = j->rows;
+  e->flags = j->flags;
+  e->stored = (uint32_t)(atomic_load_explicit(&w->written, memory_order_relaxed) - before - BLOCK_HDR);
+  e->raw = (uint32_t)o;
+  atomic_fetch_add_explicit(&w->raw_written, (uint64_t)o, memory_order_relaxed);
+  return 0;
+}
+
+// The background thread: writes queued chunks in order until told to stop and the queue is empty.
+static void* writer_thread(void* arg) {
+  am_ds_writer* w = arg;
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    while (!w->q_len && !w->stop) pthread_cond_wait(&w->cv_work, &w->mu);
+    if (!w->q_len) break;  // stop, and nothing left
+    wjob* j = w->queue[w->q_head];
+    w->q_head = (w->q_head + 1) % w->n_jobs;
+    w->q_len--;
+    int skip = w->discard;
+    pthread_mutex_unlock(&w->mu);
+    if (!skip && !atomic_load_explicit(&w->io_failed, memory_order_relaxed)) write_chunk(w, j);
+    pthread_mutex_lock(&w->mu);
+    w->free_list[w->n_free++] = j;
+    pthread_cond_signal(&w->cv_free);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+// Stops the background thread after it has written the queue (discard: drops the queue).
+static void stop_thread(am_ds_writer* w, int discard) {
+  if (!w->threaded) return;
+  pthread_mutex_lock(&w->mu);
+  w->stop = 1;
+  w->discard |= discard;
+  pthread_cond_signal(&w->cv_work);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->thread, NULL);
+  w->threaded = 0;
+  pthread_cond_destroy(&w->cv_work);
+  pthread_cond_destroy(&w->cv_free);
+  pthread_mutex_destroy(&w->mu);
+}
+
+int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
+  if (w->error[0]) return -1;
+  if (w->begun) return werr(w, "am_ds_begin called twice");
+  if (n_slots < 1 || n_init < 0 || (unsigned)n_init > MAX_INIT || chunk_rows < 0)
+    return werr(w, "am_ds_begin: bad arguments");
+  if (!w->n_ch) return werr(w, "a dataset needs at least one channel");
+  if (!chunk_rows) {
+    chunk_rows = (int)((512u << 10) / (w->row_bytes ? w->row_bytes : 1));
+    if (chunk_rows < 16) chunk_rows = 16;
+    if (chunk_rows > 4096) chunk_rows = 4096;
+  }
+  if ((uint64_t)chunk_rows * w->row_bytes + (uint64_t)n_init * 8 > MAX_PAYLOAD / 2)
+    return werr(w, "chunks of %d rows of %zu bytes are too large", chunk_rows, w->row_bytes);
+  w->n_slots = n_slots;
+  w->chunk_rows = chunk_rows;
+  w->n_init = n_init;
+  w->begun = 1;
+  // header
+  uint8_t h[FILE_HDR];
+  memcpy(h, FILE_MAGIC, 8);
+  put16(h + 8, AM_DS_VERSION_MAJOR);
+  put16(h + 10, AM_DS_VERSION_MINOR);
+  put32(h + 12, 0);
+  if (write_all(w, h, sizeof h)) return io_report(w);
+  // metadata
+  size_t n = 4;
+  for (int i = 0; i < w->n_meta; i++) n += 2 + strlen(w->meta_key[i]) + 4 + w->meta_len[i];
+  uint8_t* b = malloc(n);
+  if (!b) return werr(w, "out of memory");
+  put32(b, (uint32_t)w->n_meta);
+  size_t o = 4;
+  for (int i = 0; i < w->n_meta; i++) {
+    size_t kl = strlen(w->meta_key[i]);
+    put16(b + o, (uint16_t)kl);
+    memcpy(b + o + 2, w->meta_key[i], kl);
+    o += 2 + kl;
+    put32(b + o, (uint32_t)w->meta_len[i]);
+    memcpy(b + o + 4, w->meta_val[i], w->meta_len[i]);
+    o += 4 + w->meta_len[i];
+  }
+  int rc = write_block(w, BT_META, NULL, 0, b, n);
+  free(b);
+  if (rc) return io_report(w);
+  // channel table
+  n = 8;
+  for (int i = 0; i < w->n_ch; i++) {
+    n += 8 + 4 * (size_t)w->ch[i].d.ndim;
+    for (int s = 0; s < 4; s++) n += 2 + strlen(w->ch[i].s[s]);
+  }
+  if (!(b = malloc(n))) return werr(w, "out of memory");
+  put32(b, (uint32_t)w->n_ch);
+  put32(b + 4, (uint32_t)n_init);
+  o = 8;
+  for (int i = 0; i < w->n_ch; i++) {
+    const wchan* c = &w->ch[i];
+    b[o] = (uint8_t)c->d.dtype;
+    b[o + 1] = (uint8_t)c->d.ndim;
+    put16(b + o + 2, 0);
+    put32(b + o + 4, c->d.flags);
+    o += 8;
+    for (int k = 0; k < c->d.ndim; k++, o += 4) put32(b + o, c->d.shape[k]);
+    for (int s = 0; s < 4; s++) {
+      size_t l = strlen(c->s[s]);
+      put16(b + o, (uint16_t)l);
+      memcpy(b + o + 2, c->s[s], l);
+      o += 2 + l;
+    }
+  }
+  rc = write_block(w, BT_CHANNELS, NULL, 0, b, n);
+  free(b);
+  if (rc) return io_report(w);
+  // chunk buffers: one per slot, plus spares that hold chunks waiting for the background thread
+  // (as many as slots, since all envs tend to fill their chunks at the same step, within 2..32 MiB)
+  size_t chunk_bytes = (size_t)chunk_rows * w->row_bytes;
+  size_t fit = (32u << 20) / (chunk_bytes ? chunk_bytes : 1);  // spares that fit in 32 MiB
+  int spare = n_slots;
+  if ((size_t)spare > fit) spare = (int)fit;
+  if (spare < 2) spare = 2;
+  if (!w->background) spare = 0;
+  size_t off = 0;
+  for (int c = 0; c < w->n_ch; c++) {
+    w->ch[c].col_off = off;
+    off += (size_t)chunk_rows * w->ch[c].row_bytes;
+  }
+  w->n_jobs = n_slots + spare;
+  w->jobs = calloc((size_t)w->n_jobs, sizeof(wjob));
+  w->free_list = calloc((size_t)w->n_jobs, sizeof(wjob*));
+  w->queue = calloc((size_t)w->n_jobs, sizeof(wjob*));
+  w->slots = calloc((size_t)n_slots, sizeof(wslot));
+  if (!w->jobs || !w->free_list || !w->queue || !w->slots) return werr(w, "out of memory");
+  for (int k = 0; k < w->n_jobs; k++) {
+    wjob* j = &w->jobs[k];
+    j->buf = malloc(chunk_bytes ? chunk_bytes : 1);
+    j->init = calloc((size_t)n_init + 1, sizeof(double));
+    if (!j->buf || !j->init)
+      return werr(w, "out of memory for %d x %d rows of %zu bytes", w->n_jobs, chunk_rows,
+                  w->row_bytes);
+    memset(j->buf, 0, chunk_bytes);  // touch the pages now rather than while stepping
+    if (k < n_slots) w->slots[k].cur = j;
+    else w->free_list[w->n_free++] = j;
+  }
+  if (am_buf_reserve(&w->scratch, (size_t)n_init * 8 + chunk_bytes + 1))
+    return werr(w, "out of memory");
+  if (!w->background) return 0;
+  // ZSTD's context is made here so that the thread does not allocate it while the stepping
+  // thread is timing its first chunk.
+  if (!w->cctx && !(w->cctx = ZSTD_createCCtx())) return werr(w, "out of memory (zstd)");
+  if (pthread_mutex_init(&w->mu, NULL)) return werr(w, "cannot create a mutex");
+  if (pthread_cond_init(&w->cv_work, NULL)) {
+    pthread_mutex_destroy(&w->mu);
+    return werr(w, "cannot create a condition variable");
+  }
+  if (pthread_cond_init(&w->cv_free, NULL)) {
+    pthread_cond_destroy(&w->cv_work);
+    pthread_mutex_destroy(&w->mu);
+    return werr(w, "cannot create a condition variable");
+  }
+  if (pthread_create(&w->thread, NULL, writer_thread, w)) {
+    pthread_cond_destroy(&w->cv_free);
+    pthread_cond_destroy(&w->cv_work);
+    pthread_mutex_destroy(&w->mu);
+    return 0;  // the spare buffers go unused; chunks are written on this thread
+  }
+  w->threaded = 1;
+  return 0;
+}
+
+// Hands the slot's buffered rows over as one chunk (written now without a background thread).
+static int flush_slot(am_ds_writer* w, int s, uint32_t end) {
+  wslot* sl = &w->slots[s];
+  if (!sl->rows && !(end & AM_DS_END) && !sl->has_init) return 0;
+  wjob* j = sl->cur;
+  j->episode = sl->episode;
+  j->env = (uint32_t)s;
+  j->first_step = sl->first_step;
+  j->rows = sl->rows;
+  j->has_init = sl->has_init;
+  j->flags = (sl->has_init ? AM_DS_CHUNK_FIRST : 0) | (end & AM_DS_END ? AM_DS_CHUNK_LAST : 0) |
+             (end & AM_DS_TERMINATED ? AM_DS_CHUNK_TERMINATED : 0) |
+             (end & AM_DS_TRUNCATED ? AM_DS_CHUNK_TRUNCATED : 0);
+  if (w->threaded) {
+    pthread_mutex_lock(&w->mu);
+    while (!w->n_free) pthread_cond_wait(&w->cv_free, &w->mu);
+    sl->cur = w->free_list[--w->n_free];
+    w->queue[(w->q_head + w->q_len) % w->n_jobs] = j;
+    w->q_len++;
+    pthread_cond_signal(&w->cv_work);
+    pthread_mutex_unlock(&w->mu);
+  } else if (!atomic_load_explicit(&w->io_failed, memory_order_relaxed)) {
+    write_chunk(w, j);
+  }
+  sl->first_step += sl->rows;
+  sl->rows = 0;
+  sl->has_init = 0;
+  return io_report(w);
+}
+
+int am_ds_episode_begin(am_ds_writer* w, int slot, int64_t episode, const double* init) {
+  if (w->error[0] || io_report(w)) return -1;
+  if (!w->begun || slot < 0 || slot >= w->n_slots || episode < 0)
+    return werr(w, "am_ds_episode_begin: bad slot %d or episode %lld", slot, (long long)episode);
+  wslot* sl = &w->slots[slot];
+  if (sl->active && flush_slot(w, slot, 0)) return -1;
+  sl->active = 1;
+  sl->episode = episode;
+  sl->first_step = 0;
+  sl->rows = 0;
+  sl->has_init = 1;
+  if (w->n_init) {
+    if (!init) return werr(w, "episode %lld: no initial state given", (long long)episode);
+    memcpy(sl->cur->init, init, sizeof(double) * (size_t)w->n_init);
+  }
+  return 0;
+}
+
+void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch) {
+  wslot* sl = &w->slots[slot];
+  return sl->cur->buf + w->ch[ch].col_off + (size_t)sl->rows * w->ch[ch].row_bytes;
+}
+
+int am_ds_row_commit(am_ds_writer* w, int slot, uint32_t end) {
+  if (w->error[0] || io_report(w)) return -1;
+  wslot* sl = &w->slots[slot];
+  if (!sl->active) return werr(w, "slot %d: a row without an episode", slot);
+  sl->rows++;
+  if ((end & AM_DS_END) || sl->rows == (uint32_t)w->chunk_rows) {
+    if (end & AM_DS_END) sl->active = 0;
+    if (flush_slot(w, slot, end)) return -1;
+  }
+  return 0;
+}
+
+static void writer_free(am_ds_writer* w) {
+  stop_thread(w, 1);
+  for (int i = 0; i < w->n_meta; i++) {
+    free(w->meta_key[i]);
+    free(w->meta_val[i]);
+  }
+  free(w->meta_key);
+  free(w->meta_val);
+  free(w->meta_len);
+  if (w->jobs)
+    for (int k = 0; k < w->n_jobs; k++) {
+      free(w->jobs[k].buf);
+      free(w->jobs[k].init);
+    }
+  free(w->jobs);
+  free(w->free_list);
+  free(w->queue);
+  for (int c = 0; c < w->n_ch; c++)
+    for (int s = 0; s < 4; s++) free(w->ch[c].s[s]);
+  free(w->ch);
+  free(w->slots);
+  am_buf_free(&w->scratch);
+  am_buf_free(&w->out);
+  am_buf_free(&w->index);
+  ZSTD_freeCCtx(w->cctx);
+  free(w);
+}
+
+int am_ds_close(am_ds_writer* w, char* err, size_t err_sz) {
+  if (!w->error[0] && !w->begun) am_ds_begin(w, 1, 16, 0);
+  if (!w->error[0])
+    for (int s = 0; s < w->n_slots; s++)
+      if (w->slots[s].active && (w->slots[s].rows || w->slots[s].has_init) && flush_slot(w, s, 0))
+        break;
+  stop_thread(w, 0);  // writes what is queued
+  io_report(w);
+  if (!w->error[0]) {
+    const wchunk* ix = (const wchunk*)w->index.p;
+    size_t n_index = w->index.len / sizeof(wchunk), n = 8 + n_index * INDEX_ENTRY;
+    uint8_t* b = malloc(n);
+    if (!b) {
+      werr(w, "out of memory");
+    } else {
+      put32(b, (uint32_t)n_index);
+      put32(b + 4, 0);
+      for (size_t i = 0; i < n_index; i++) {
+        uint8_t* e = b + 8 + i * INDEX_ENTRY;
+        put64(e, ix[i].offset);
+        put64(e + 8, (uint64_t)ix[i].episode);
+        put32(e + 16, ix[i].env);
+        put32(e + 20, ix[i].first_step);
+        put32(e + 24, ix[i].rows);
+        put32(e + 28, ix[i].flags);
+        put32(e + 32, ix[i].stored);
+        put32(e + 36, ix[i].raw);
+      }
+      uint64_t off = atomic_load_explicit(&w->written, memory_order_relaxed);
+      if (!write_block(w, BT_INDEX, NULL, 0, b, n)) {
+        uint8_t t[TRAILER];
+        put64(t, off);
+        put32(t + 8, 0);
+        put32(t + 12, am_crc32(0, t, 12));
+        memcpy(t + 16, TRAILER_MAGIC, 8);
+        write_all(w, t, sizeof t);
+      }
+      free(b);
+      io_report(w);
+    }
+  }
+  if (!w->error[0] && fsync(w->fd) && errno != EINVAL && errno != EROFS)
+    werr(w, "cannot sync %s: %s", w->path, strerror(errno));
+  if (close(w->fd) && !w->error[0]) werr(w, "cannot close %s: %s", w->path, strerror(errno));
+  int rc = 0;
+  if (w->error[0]) {
+    rc = am_err(err, err_sz, "%s", w->error);
+  }
+  writer_free(w);
+  return rc;
+}
+
+void am_ds_abort(am_ds_writer* w) {
+  stop_thread(w, 1);
+  struct stat st;
+  int regular = !fstat(w->fd, &st) && S_ISREG(st.st_mode);  // never unlink a device (/dev/full)
+  close(w->fd);
+  if (regular) unlink(w->path);
+  writer_free(w);
+}
