@@ -25,27 +25,13 @@ static const char MAGIC[8] = {'A', 'M', 'A', 'C', 'K', 'P', 'T', '1'};
 //---------------------------------- writer --------------------------------------------------------
 
 typedef struct wbuf {
-  uint8_t* p;
-  size_t n, cap;
-  int oom;
+  am_buf b;
+  int oom;  // a write failed (out of memory): the file is not written
 } wbuf;
 
 static void w_bytes(wbuf* w, const void* src, size_t n) {
   if (!src || n > ((size_t)1 << 40)) w->oom = 1;  // (only a corrupt mjData could ask for this)
-  if (w->oom) return;
-  if (w->n + n > w->cap) {
-    size_t cap = w->cap ? w->cap : 4096;
-    while (cap < w->n + n) cap *= 2;
-    uint8_t* q = realloc(w->p, cap);
-    if (!q) {
-      w->oom = 1;
-      return;
-    }
-    w->p = q;
-    w->cap = cap;
-  }
-  memcpy(w->p + w->n, src, n);
-  w->n += n;
+  if (!w->oom && am_buf_append(&w->b, src, n)) w->oom = 1;
 }
 static void w_u32(wbuf* w, uint32_t v) {
   uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
@@ -72,24 +58,20 @@ static void w_f64s(wbuf* w, const double* x, size_t n) {
 static size_t w_begin(wbuf* w, const char tag[4]) {
   w_bytes(w, tag, 4);
   w_u64(w, 0);
-  return w->n;
+  return w->b.len;
 }
 static void w_end(wbuf* w, size_t start) {
   if (w->oom) return;
-  uint64_t len = w->n - start;
-  for (int i = 0; i < 8; i++) w->p[start - 8 + i] = (uint8_t)(len >> (8 * i));
+  uint64_t len = w->b.len - start;
+  for (int i = 0; i < 8; i++) w->b.p[start - 8 + i] = (uint8_t)(len >> (8 * i));
 }
 
 
-// Reserves n bytes at the end and returns them (NULL after a failure).
+// Reserves n zero bytes at the end and returns them (NULL after a failure).
 static uint8_t* w_reserve(wbuf* w, size_t n) {
-  static const uint8_t zero[256];
-  size_t at = w->n;
-  while (!w->oom && w->n - at < n) {
-    size_t k = n - (w->n - at);
-    w_bytes(w, zero, k < sizeof zero ? k : sizeof zero);
-  }
-  return w->oom ? NULL : w->p + at;
+  size_t at = w->b.len;
+  if (!w->oom && am_buf_append(&w->b, NULL, n)) w->oom = 1;
+  return w->oom ? NULL : w->b.p + at;
 }
 
 static int state_S(const ama_cell* c) { return c->S ? c->S : 1; }
@@ -196,11 +178,11 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   s = w_begin(&w, "END ");
   w_end(&w, s);
   if (w.oom) {
-    free(w.p);
+    am_buf_free(&w.b);
     snprintf(err, err_sz, "%s: out of memory building the checkpoint", path);
     return -1;
   }
-  uint32_t crc = am_crc32(0, w.p, w.n);
+  uint32_t crc = am_crc32(0, w.b.p, w.b.len);
   w_u32(&w, crc);
   // atomic write
   char tmp[1100];
@@ -208,23 +190,23 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) {
     snprintf(err, err_sz, "%s: cannot create: %s", tmp, strerror(errno));
-    free(w.p);
+    am_buf_free(&w.b);
     return -1;
   }
   size_t off = 0;
-  while (off < w.n) {
-    ssize_t k = write(fd, w.p + off, w.n - off);
+  while (off < w.b.len) {
+    ssize_t k = write(fd, w.b.p + off, w.b.len - off);
     if (k < 0) {
       if (errno == EINTR) continue;
       snprintf(err, err_sz, "%s: write failed: %s", tmp, strerror(errno));
       close(fd);
       unlink(tmp);
-      free(w.p);
+      am_buf_free(&w.b);
       return -1;
     }
     off += (size_t)k;
   }
-  free(w.p);
+  am_buf_free(&w.b);
   if (fsync(fd) != 0 || close(fd) != 0) {
     snprintf(err, err_sz, "%s: fsync/close failed: %s", tmp, strerror(errno));
     unlink(tmp);
