@@ -150,7 +150,7 @@ int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const c
     } else {
       return usage_error(cmd, usage, "flag --%s needs a value%s", f->name, "");
     }
-    char msg[512] = "";
+    char msg[4096] = "";  // room for the whole value in the message
     if (set_value(f, v, msg, sizeof msg)) return usage_error(cmd, usage, "%s%s", msg, "");
   }
   if (*help) printf("%s", usage);

@@ -53,10 +53,9 @@ typedef struct sets {
 
 static int add_set(const char* v, void* ctx, char* err, size_t err_sz) {
   sets* s = ctx;
-  if (s->n >= 64 || strlen(v) >= 600) {
-    snprintf(err, err_sz, "too many or too long --set values");
-    return -1;
-  }
+  if (s->n >= 64) return am_err(err, err_sz, "--set: more than 64 keys (use --config FILE)");
+  if (strlen(v) >= sizeof s->kv[0])
+    return am_err(err, err_sz, "--set '%s': longer than %zu chars", v, sizeof s->kv[0] - 1);
   snprintf(s->kv[s->n++], 600, "%s", v);
   return 0;
 }
@@ -190,6 +189,10 @@ int cmd_train(int argc, char** argv) {
                      &help, usage);
   if (rc) return rc;
   if (help) return 0;
+  // the paths below are built in fixed buffers: refuse what would not fit rather than cut it
+  if ((out && strlen(out) > 900) || (resume && strlen(resume) > 900))
+    return cli_fail("train", "the %s path is longer than 900 chars", out && strlen(out) > 900 ?
+                    "--out" : "--resume"), 2;
   seed_given = seed_flag != (uint64_t)-1;
   seed = seed_flag;
   char err[1024];
