@@ -82,15 +82,22 @@ typedef struct ama_config {
 
 void ama_config_default(ama_config* c);
 void ama_policy_cfg_default(ama_policy_cfg* c);
-// Sets one key ("core_hidden", "lr", ...) from text. Returns 0 or -1 naming the key and value.
+// Sets one key ("core_hidden", "lr", ...) from text. Every key has a valid range (numbers) or set
+// of values (strings; see ama_config_help); a value outside it, or one that does not parse, leaves
+// the config unchanged and returns -1 with a message naming the key, the value (whole) and what is
+// valid. Returns 0 on success.
 int ama_config_set(ama_config* c, const char* key, const char* value, char* err, size_t err_sz);
 // Parses "key=value" (also "key = value"); '#' starts a comment; blank lines ignored.
 int ama_config_set_line(ama_config* c, const char* line, char* err, size_t err_sz);
 // Parses a whole text of lines (a config file's content). `origin` names it in errors.
 int ama_config_parse(ama_config* c, const char* text, const char* origin, char* err, size_t err_sz);
+// Checks the rules between keys, once every key is set: dale = 1 needs rate RNN modules (core =
+// motor = rnn), a rate RNN needs dt <= tau, horizon a multiple of core_tick, minibatches dividing
+// num_envs, load_module and load_path together. Returns 0 or -1 with a message naming the keys.
+int ama_config_check(const ama_config* c, char* err, size_t err_sz);
 // Writes every key as "key = value\n". Returns the length (snprintf semantics).
 int ama_config_write(const ama_config* c, char* buf, size_t sz);
-// Lists the keys, one "key: meaning" per line, into buf.
+// Lists the keys, one "key meaning (valid range)" per line, into buf.
 int ama_config_help(char* buf, size_t sz);
 
 //---------------------------------- observation normaliser ----------------------------------------

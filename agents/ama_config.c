@@ -54,114 +54,231 @@ void ama_config_default(ama_config* c) {
 }
 
 typedef enum { K_INT, K_FLOAT, K_STR, K_I64, K_U64 } ktype;
+#define INF INFINITY
+// One configuration key. Numbers must lie in [lo, hi] (an open end when lo_open / hi_open; +-INF
+// for none). Strings with `choices` ("a|b|c") must be one of them, or with `list` a comma list of
+// them; `empty` allows "". Every value is checked whole before it is stored.
 typedef struct key_def {
   const char* key;
   ktype type;
   size_t off;
   size_t size;  // for strings
   const char* meaning;
+  double lo, hi;
+  int lo_open, hi_open;
+  const char* choices;
+  int list, empty;
 } key_def;
 
 #define PO(f) offsetof(ama_config, policy.f)
 #define LO(f) offsetof(ama_config, ppo.f)
 #define CO(f) offsetof(ama_config, f)
 #define SZ(f) sizeof(((ama_config*)0)->f)
+#define RANGE(lo, hi) lo, hi, 0, 0
+#define ABOVE(lo) lo, INF, 1, 0
+#define FLAG 0, 1, 0, 0
+#define CELLS "gru|lstm|rnn|mlp"
+#define MODULES "core|motor|head|critic"
 static const key_def KEYS[] = {
-    {"task", K_STR, CO(task), SZ(task), "task name"},
-    {"task_params", K_STR, CO(task_params), SZ(task_params), "task parameters k=v;k=v"},
-    {"total_steps", K_I64, CO(total_steps), 0, "env steps to train for"},
-    {"num_envs", K_INT, CO(num_envs), 0, "parallel envs"},
+    {"task", K_STR, CO(task), SZ(task), "task name (see `animat tasks`)"},
+    {"task_params", K_STR, CO(task_params), SZ(task_params), "task parameters k=v;k=v", 0, 0, 0,
+     0, NULL, 0, 1},
+    {"total_steps", K_I64, CO(total_steps), 0, "env steps to train for", RANGE(1, 1e13)},
+    {"num_envs", K_INT, CO(num_envs), 0, "parallel envs", RANGE(1, 4096)},
     {"seed", K_U64, CO(seed), 0, "seed of everything"},
-    {"core", K_STR, PO(core_type), SZ(policy.core_type), "core cell: gru|lstm|rnn|mlp"},
-    {"core_hidden", K_INT, PO(core_hidden), 0, "core units"},
-    {"core_tick", K_INT, PO(core_tick), 0, "core updates every k control steps"},
-    {"motor", K_STR, PO(motor_type), SZ(policy.motor_type), "motor cell: gru|lstm|rnn|mlp"},
-    {"motor_hidden", K_INT, PO(motor_hidden), 0, "motor units"},
+    {"core", K_STR, PO(core_type), SZ(policy.core_type), "core cell", 0, 0, 0, 0, CELLS},
+    {"core_hidden", K_INT, PO(core_hidden), 0, "core units", RANGE(1, 16384)},
+    {"core_tick", K_INT, PO(core_tick), 0, "core updates every k control steps", RANGE(1, 1000)},
+    {"motor", K_STR, PO(motor_type), SZ(policy.motor_type), "motor cell", 0, 0, 0, 0, CELLS},
+    {"motor_hidden", K_INT, PO(motor_hidden), 0, "motor units", RANGE(1, 16384)},
     {"core_groups", K_STR, PO(core_groups), SZ(policy.core_groups),
      "observation groups the core sees (comma list or all)"},
     {"motor_groups", K_STR, PO(motor_groups), SZ(policy.motor_groups),
      "groups of the motor shortcut (comma list, all, or none)"},
-    {"prev_action", K_INT, PO(prev_action), 0, "1: core gets the previous action"},
-    {"prev_reward", K_INT, PO(prev_reward), 0, "1: core gets the previous reward"},
-    {"tau", K_FLOAT, PO(tau), 0, "rate RNN time constant (s)"},
-    {"dt", K_FLOAT, PO(dt), 0, "rate RNN step (s)"},
-    {"rnn_noise", K_FLOAT, PO(rnn_noise), 0, "rate RNN recurrent noise sigma"},
-    {"dale", K_INT, PO(dale), 0, "1: rate RNN obeys Dale's law"},
-    {"exc_frac", K_FLOAT, PO(exc_frac), 0, "fraction of excitatory units (Dale)"},
-    {"activity_reg", K_FLOAT, PO(activity_reg), 0, "coefficient of mean squared activity"},
-    {"init_logstd", K_FLOAT, PO(init_logstd), 0, "initial action log-std"},
-    {"stop_grad_core", K_INT, PO(stop_grad_core), 0, "1: actor gradient does not reach the core"},
-    {"obs_clip", K_FLOAT, PO(obs_clip), 0, "clip of normalised observations"},
-    {"horizon", K_INT, LO(horizon), 0, "rollout length T (steps per env per iteration)"},
-    {"epochs", K_INT, LO(epochs), 0, "PPO epochs per rollout"},
-    {"minibatches", K_INT, LO(minibatches), 0, "minibatches per epoch (split over envs)"},
-    {"lr", K_FLOAT, LO(lr), 0, "Adam learning rate"},
-    {"lr_schedule", K_STR, LO(lr_schedule), SZ(ppo.lr_schedule), "constant|linear"},
-    {"gamma", K_FLOAT, LO(gamma), 0, "discount"},
-    {"lambda", K_FLOAT, LO(lambda), 0, "GAE lambda"},
-    {"clip", K_FLOAT, LO(clip), 0, "PPO ratio clip"},
-    {"vf_coef", K_FLOAT, LO(vf_coef), 0, "value loss coefficient"},
-    {"ent_coef", K_FLOAT, LO(ent_coef), 0, "entropy bonus coefficient"},
-    {"max_grad_norm", K_FLOAT, LO(max_grad_norm), 0, "gradient norm clip (0: none)"},
-    {"norm_adv", K_INT, LO(norm_adv), 0, "1: normalise advantages"},
-    {"action_cost", K_FLOAT, LO(action_cost), 0, "extra reward -c*|a|^2"},
-    {"norm_reward", K_INT, LO(norm_reward), 0, "1: scale rewards by the return's running std"},
-    {"adam_eps", K_FLOAT, LO(adam_eps), 0, "Adam epsilon"},
+    {"prev_action", K_INT, PO(prev_action), 0, "1: core gets the previous action", FLAG},
+    {"prev_reward", K_INT, PO(prev_reward), 0, "1: core gets the previous reward", FLAG},
+    {"tau", K_FLOAT, PO(tau), 0, "rate RNN time constant (s; dt <= tau)", ABOVE(0)},
+    {"dt", K_FLOAT, PO(dt), 0, "rate RNN step (s)", ABOVE(0)},
+    {"rnn_noise", K_FLOAT, PO(rnn_noise), 0, "rate RNN recurrent noise sigma", RANGE(0, INF)},
+    {"dale", K_INT, PO(dale), 0, "1: Dale's law (both modules must be rnn)", FLAG},
+    {"exc_frac", K_FLOAT, PO(exc_frac), 0, "fraction of excitatory units (Dale)", 0, 1, 1, 1},
+    {"activity_reg", K_FLOAT, PO(activity_reg), 0, "coefficient of mean squared activity",
+     RANGE(0, INF)},
+    {"init_logstd", K_FLOAT, PO(init_logstd), 0, "initial action log-std", RANGE(-20, 5)},
+    {"stop_grad_core", K_INT, PO(stop_grad_core), 0, "1: actor gradient does not reach the core",
+     FLAG},
+    {"obs_clip", K_FLOAT, PO(obs_clip), 0, "clip of normalised observations", ABOVE(0)},
+    {"horizon", K_INT, LO(horizon), 0, "rollout length T (a multiple of core_tick)",
+     RANGE(1, 100000)},
+    {"epochs", K_INT, LO(epochs), 0, "PPO epochs per rollout", RANGE(1, 1000)},
+    {"minibatches", K_INT, LO(minibatches), 0, "minibatches per epoch (must divide num_envs)",
+     RANGE(1, 4096)},
+    {"lr", K_FLOAT, LO(lr), 0, "Adam learning rate", 0, 1, 1, 0},
+    {"lr_schedule", K_STR, LO(lr_schedule), SZ(ppo.lr_schedule), "learning rate schedule", 0, 0,
+     0, 0, "constant|linear"},
+    {"gamma", K_FLOAT, LO(gamma), 0, "discount", RANGE(0, 1)},
+    {"lambda", K_FLOAT, LO(lambda), 0, "GAE lambda", RANGE(0, 1)},
+    {"clip", K_FLOAT, LO(clip), 0, "PPO ratio clip", ABOVE(0)},
+    {"vf_coef", K_FLOAT, LO(vf_coef), 0, "value loss coefficient", RANGE(0, INF)},
+    {"ent_coef", K_FLOAT, LO(ent_coef), 0, "entropy bonus coefficient", RANGE(0, INF)},
+    {"max_grad_norm", K_FLOAT, LO(max_grad_norm), 0, "gradient norm clip (0: none)",
+     RANGE(0, INF)},
+    {"norm_adv", K_INT, LO(norm_adv), 0, "1: normalise advantages", FLAG},
+    {"action_cost", K_FLOAT, LO(action_cost), 0, "extra reward -c*|a|^2", RANGE(0, INF)},
+    {"norm_reward", K_INT, LO(norm_reward), 0, "1: scale rewards by the return's running std",
+     FLAG},
+    {"adam_eps", K_FLOAT, LO(adam_eps), 0, "Adam epsilon", ABOVE(0)},
     {"load_module", K_STR, CO(load_module), SZ(load_module),
-     "modules to copy from load_path: comma list of core, motor, head, critic"},
-    {"load_path", K_STR, CO(load_path), SZ(load_path), "checkpoint to copy load_module from"},
-    {"freeze", K_STR, CO(freeze), SZ(freeze),
-     "modules not trained: comma list of core, motor, head, critic"},
+     "modules to copy from load_path (comma list; empty: none)", 0, 0, 0, 0, MODULES, 1, 1},
+    {"load_path", K_STR, CO(load_path), SZ(load_path), "checkpoint to copy load_module from", 0,
+     0, 0, 0, NULL, 0, 1},
+    {"freeze", K_STR, CO(freeze), SZ(freeze), "modules not trained (empty: none)", 0,
+     0, 0, 0, MODULES, 1, 1},
 };
 #define N_KEYS ((int)(sizeof(KEYS) / sizeof(KEYS[0])))
 
+// "0 <= gamma <= 1", "lr > 0", "0 or 1", "one of gru, lstm, rnn, mlp".
+static void valid_text(const key_def* k, char* buf, size_t sz) {
+  if (k->type == K_STR) {
+    size_t n = 0;
+    if (k->choices) {
+      n = (size_t)snprintf(buf, sz, "%s", k->list ? "a comma list of " : "one of ");
+      for (const char* s = k->choices; *s && n < sz;) {
+        size_t len = strcspn(s, "|");
+        n += (size_t)snprintf(buf + n, sz - n, "%s%.*s", s == k->choices ? "" : ", ", (int)len, s);
+        s += len + (s[len] == '|');
+      }
+    } else {
+      n = (size_t)snprintf(buf, sz, "%s", k->empty ? "any text" : "non-empty text");
+    }
+    if (k->choices && k->empty && n < sz) snprintf(buf + n, sz - n, ", or empty");
+    return;
+  }
+  if (k->type == K_U64) {
+    snprintf(buf, sz, "0 <= %s <= %llu", k->key, (unsigned long long)UINT64_MAX);
+  } else if (k->type == K_INT && k->lo == 0 && k->hi == 1) {
+    snprintf(buf, sz, "0 or 1");
+  } else if (isinf(k->hi)) {
+    snprintf(buf, sz, "%s %s %.15g", k->key, k->lo_open ? ">" : ">=", k->lo);
+  } else {
+    snprintf(buf, sz, "%.15g %s %s %s %.15g", k->lo, k->lo_open ? "<" : "<=", k->key,
+             k->hi_open ? "<" : "<=", k->hi);
+  }
+}
+
+static int in_range(const key_def* k, double v) {
+  return (k->lo_open ? v > k->lo : v >= k->lo) && (k->hi_open ? v < k->hi : v <= k->hi);
+}
+
+// Is s one of k->choices (a comma list of them when k->list)?
+static int valid_choice(const key_def* k, const char* s) {
+  if (!*s) return k->empty;
+  if (!k->choices) return 1;
+  for (;;) {
+    size_t len = k->list ? strcspn(s, ",") : strlen(s);
+    int hit = 0;
+    for (const char* c = k->choices; *c && !hit;) {
+      size_t cl = strcspn(c, "|");
+      hit = cl == len && strncmp(c, s, len) == 0;
+      c += cl + (c[cl] == '|');
+    }
+    if (!hit) return 0;
+    if (!s[len]) return 1;
+    s += len + 1;
+  }
+}
+
 int ama_config_set(ama_config* c, const char* key, const char* value, char* err, size_t err_sz) {
   for (int i = 0; i < N_KEYS; i++) {
-    if (strcmp(KEYS[i].key, key) != 0) continue;
-    char* p = (char*)c + KEYS[i].off;
+    const key_def* k = &KEYS[i];
+    if (strcmp(k->key, key) != 0) continue;
+    char* p = (char*)c + k->off;
     char* end = NULL;
+    char valid[160];
+    valid_text(k, valid, sizeof(valid));
+    const char* what = NULL;  // what the value is not, when it does not parse
+    double v = 0;
     errno = 0;
-    switch (KEYS[i].type) {
+    switch (k->type) {
       case K_INT: {
-        long v = strtol(value, &end, 10);
-        if (end == value || *end || errno) break;
-        *(int*)p = (int)v;
-        return 0;
+        long n = strtol(value, &end, 10);
+        if (end == value || *end || errno) what = "an integer";
+        v = (double)n;
+        break;
       }
       case K_I64: {
-        double v = strtod(value, &end);  // accepts 1e6
-        if (end == value || *end || errno || v != floor(v)) break;
-        *(int64_t*)p = (int64_t)v;
-        return 0;
+        v = strtod(value, &end);  // accepts 1e6
+        if (end == value || *end || errno || !isfinite(v) || v != floor(v)) what = "an integer";
+        break;
       }
       case K_U64: {
-        unsigned long long v = strtoull(value, &end, 10);
-        if (end == value || *end || errno) break;
-        *(uint64_t*)p = (uint64_t)v;
+        while (isspace((unsigned char)*value)) value++;
+        unsigned long long u = strtoull(value, &end, 10);  // (strtoull alone would take "-1")
+        if (*value == '-' || end == value || *end || errno) {
+          what = "a non-negative integer";
+          break;
+        }
+        *(uint64_t*)p = (uint64_t)u;
         return 0;
       }
       case K_FLOAT: {
-        float v = strtof(value, &end);
-        if (end == value || *end || errno || !isfinite(v)) break;
-        *(float*)p = v;
-        return 0;
+        v = strtod(value, &end);
+        if (end == value || *end || !isfinite(v) || !isfinite((float)v)) what = "a number";
+        v = (double)(float)v;  // the range applies to the value stored (1e-50 is 0 as a float)
+        break;
       }
       case K_STR:
-        if (strlen(value) >= KEYS[i].size) {
-          snprintf(err, err_sz, "config key '%s': value too long (max %zu chars)", key,
-                   KEYS[i].size - 1);
-          return -1;
-        }
-        snprintf(p, KEYS[i].size, "%s", value);
+        if (!valid_choice(k, value))
+          return am_err(err, err_sz, "config key '%s': '%s' is not valid (valid: %s)", key, value,
+                        valid);
+        if (strlen(value) >= k->size)
+          return am_err(err, err_sz, "config key '%s': value '%s' is too long (max %zu chars)", key,
+                        value, k->size - 1);
+        snprintf(p, k->size, "%s", value);
         return 0;
     }
-    snprintf(err, err_sz, "config key '%s': bad value '%s'", key, value);
-    return -1;
+    if (what)
+      return am_err(err, err_sz, "config key '%s': '%s' is not %s (valid: %s)", key, value, what,
+                    valid);
+    if (!in_range(k, v))
+      return am_err(err, err_sz, "config key '%s': %s is out of range (valid: %s)", key, value,
+                    valid);
+    if (k->type == K_INT) *(int*)p = (int)v;
+    else if (k->type == K_I64) *(int64_t*)p = (int64_t)v;
+    else *(float*)p = (float)v;
+    return 0;
   }
   int n = snprintf(err, err_sz, "unknown config key '%s'; valid keys:", key);
   for (int i = 0; i < N_KEYS && n > 0 && (size_t)n < err_sz; i++)
     n += snprintf(err + n, err_sz - n, " %s", KEYS[i].key);
   return -1;
+}
+
+int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
+  const ama_policy_cfg* p = &c->policy;
+  const char* mod[2] = {"core", "motor"};
+  const char* type[2] = {p->core_type, p->motor_type};
+  for (int m = 0; m < 2; m++) {
+    if (p->dale && strcmp(type[m], "rnn") != 0)
+      return am_err(err, err_sz,
+                    "dale = 1: Dale's law is implemented by the rate RNN cell only, but the %s "
+                    "module is a %s cell (%s = %s); set %s = rnn, or dale = 0",
+                    mod[m], type[m], mod[m], type[m], mod[m]);
+    if (!strcmp(type[m], "rnn") && p->dt > p->tau)
+      return am_err(err, err_sz,
+                    "dt = %g must not exceed tau = %g: the %s module is a rate RNN (%s = rnn)",
+                    p->dt, p->tau, mod[m], mod[m]);
+  }
+  if (c->ppo.horizon % p->core_tick)
+    return am_err(err, err_sz, "horizon = %d must be a multiple of core_tick = %d", c->ppo.horizon,
+                  p->core_tick);
+  if (c->num_envs % c->ppo.minibatches)
+    return am_err(err, err_sz, "minibatches = %d must divide num_envs = %d", c->ppo.minibatches,
+                  c->num_envs);
+  if (!c->load_module[0] != !c->load_path[0])
+    return am_err(err, err_sz, "load_module = '%s' and load_path = '%s': give both or neither",
+                  c->load_module, c->load_path);
+  return 0;
 }
 
 static char* trim(char* s) {
@@ -173,6 +290,9 @@ static char* trim(char* s) {
 
 int ama_config_set_line(ama_config* c, const char* line, char* err, size_t err_sz) {
   char buf[1600];
+  if (strlen(line) >= sizeof(buf))
+    return am_err(err, err_sz, "line too long (%zu chars, max %zu): '%.40s...'", strlen(line),
+                  sizeof(buf) - 1, line);
   snprintf(buf, sizeof(buf), "%s", line);
   char* hash = strchr(buf, '#');
   if (hash) *hash = 0;
@@ -195,11 +315,15 @@ int ama_config_parse(ama_config* c, const char* text, const char* origin, char* 
     const char* nl = strchr(p, '\n');
     size_t len = nl ? (size_t)(nl - p) : strlen(p);
     char line[1600];
-    if (len >= sizeof(line)) len = sizeof(line) - 1;
+    line_no++;
+    char e[1400];
+    if (len >= sizeof(line)) {
+      snprintf(err, err_sz, "%s:%d: line too long (%zu chars, max %zu)", origin, line_no, len,
+               sizeof(line) - 1);
+      return -1;
+    }
     memcpy(line, p, len);
     line[len] = 0;
-    line_no++;
-    char e[768];
     if (ama_config_set_line(c, line, e, sizeof(e)) != 0) {
       snprintf(err, err_sz, "%s:%d: %s", origin, line_no, e);
       return -1;
@@ -230,8 +354,11 @@ int ama_config_write(const ama_config* c, char* buf, size_t sz) {
 int ama_config_help(char* buf, size_t sz) {
   size_t n = 0;
   for (int i = 0; i < N_KEYS; i++) {
-    int k = snprintf(buf + (n < sz ? n : sz), n < sz ? sz - n : 0, "  %-16s %s\n", KEYS[i].key,
-                     KEYS[i].meaning);
+    char valid[160] = "";
+    if (KEYS[i].type != K_STR || KEYS[i].choices) valid_text(&KEYS[i], valid, sizeof(valid));
+    int k = snprintf(buf + (n < sz ? n : sz), n < sz ? sz - n : 0, "  %-16s %s%s%s%s\n",
+                     KEYS[i].key, KEYS[i].meaning, valid[0] ? " [" : "", valid,
+                     valid[0] ? "]" : "");
     n += (size_t)k;
   }
   return (int)n;

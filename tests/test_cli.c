@@ -1,6 +1,8 @@
 // test_cli.c: the `animat` command as a user meets it: exit codes and messages for bad input,
-// train's protection of existing runs, and evaluation recordings during training that leave the
-// training run bit-identical.
+// every configuration key's range and the rules between keys, train's protection of existing runs,
+// --task-param merged into a config file's task_params, --resume refusing a total already reached,
+// progress output without carriage returns off a terminal, and evaluation recordings during
+// training that leave the training run bit-identical.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,34 +15,189 @@
 
 #include <cmocka.h>
 
-static char tmpdir[256];
-static char out[65536];
+#include "ama_agents.h"
+#include "cli_test_util.h"
 
-// Runs `animat ARGS` (stdout and stderr captured into out); returns the exit status.
-static int animat(const char* fmt, ...) {
-  char args[2048], cmd[3200];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(cmd, sizeof cmd, "'%s/animat' %s 2>&1", ANIMAT_BUILD_DIR, args);
-  FILE* f = popen(cmd, "r");
+// Every configuration key refuses values outside its range with a message naming the key, the
+// whole value and the valid range; the config is left unchanged.
+static void test_config_ranges(void** state) {
+  struct {
+    const char *key, *value, *message;
+  } bad[] = {
+      {"lr", "-1", "'lr': -1 is out of range (valid: 0 < lr <= 1)"},
+      {"lr", "0", "valid: 0 < lr <= 1"},
+      {"gamma", "2", "'gamma': 2 is out of range (valid: 0 <= gamma <= 1)"},
+      {"lambda", "-1", "valid: 0 <= lambda <= 1"},
+      {"clip", "-1", "'clip': -1 is out of range (valid: clip > 0)"},
+      {"ent_coef", "-1", "valid: ent_coef >= 0"},
+      {"vf_coef", "-0.5", "valid: vf_coef >= 0"},
+      {"max_grad_norm", "-1", "valid: max_grad_norm >= 0"},
+      {"obs_clip", "0", "valid: obs_clip > 0"},
+      {"adam_eps", "0", "valid: adam_eps > 0"},
+      {"adam_eps", "1e-50", "valid: adam_eps > 0"},  // 0 as a float
+      {"activity_reg", "-5", "valid: activity_reg >= 0"},
+      {"action_cost", "-1", "valid: action_cost >= 0"},
+      {"rnn_noise", "-0.1", "valid: rnn_noise >= 0"},
+      {"tau", "0", "valid: tau > 0"},
+      {"dt", "-0.02", "valid: dt > 0"},
+      {"exc_frac", "1", "valid: 0 < exc_frac < 1"},
+      {"init_logstd", "40", "valid: -20 <= init_logstd <= 5"},
+      {"dale", "2", "'dale': 2 is out of range (valid: 0 or 1)"},
+      {"prev_action", "-1", "valid: 0 or 1"},
+      {"prev_reward", "3", "valid: 0 or 1"},
+      {"stop_grad_core", "2", "valid: 0 or 1"},
+      {"norm_adv", "2", "valid: 0 or 1"},
+      {"norm_reward", "yes", "'yes' is not an integer (valid: 0 or 1)"},
+      {"seed", "-1", "'seed': '-1' is not a non-negative integer (valid: 0 <= seed <= "
+                     "18446744073709551615)"},
+      {"seed", "1.5", "not a non-negative integer"},
+      {"total_steps", "0", "valid: 1 <= total_steps <= 10000000000000"},
+      {"total_steps", "1.5", "'1.5' is not an integer"},
+      {"num_envs", "0", "valid: 1 <= num_envs <= 4096"},
+      {"num_envs", "99999999999", "99999999999 is out of range"},
+      {"core_hidden", "0", "valid: 1 <= core_hidden <= 16384"},
+      {"motor_hidden", "-4", "valid: 1 <= motor_hidden <= 16384"},
+      {"core_tick", "0", "valid: 1 <= core_tick <= 1000"},
+      {"horizon", "abc", "'abc' is not an integer (valid: 1 <= horizon <= 100000)"},
+      {"epochs", "0", "valid: 1 <= epochs <= 1000"},
+      {"minibatches", "0", "valid: 1 <= minibatches <= 4096"},
+      {"gamma", "nan", "'nan' is not a number"},
+      {"lr", "1e99", "'1e99' is not a number"},
+      {"core", "transformer", "'core': 'transformer' is not valid (valid: one of gru, lstm, rnn, "
+                              "mlp)"},
+      {"motor", "", "'motor': '' is not valid (valid: one of gru, lstm, rnn, mlp)"},
+      {"lr_schedule", "cosine", "valid: one of constant, linear"},
+      {"load_module", "brain", "valid: a comma list of core, motor, head, critic, or empty"},
+      {"freeze", "core,brain", "'core,brain' is not valid (valid: a comma list of core, motor, "
+                               "head, critic, or empty)"},
+      {"task", "", "valid: non-empty text"},
+      {"core_groups", "", "valid: non-empty text"},
+      {"no_such_key", "1", "unknown config key 'no_such_key'"},
+  };
+  char err[2048], before[16384], after[16384];
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    ama_config c;
+    ama_config_default(&c);
+    ama_config_write(&c, before, sizeof before);
+    if (ama_config_set(&c, bad[k].key, bad[k].value, err, sizeof err) == 0)
+      fail_msg("%s = %s was accepted", bad[k].key, bad[k].value);
+    if (!strstr(err, bad[k].message))
+      fail_msg("%s = %s: expected '%s' in '%s'", bad[k].key, bad[k].value, bad[k].message, err);
+    ama_config_write(&c, after, sizeof after);
+    assert_string_equal(before, after);
+  }
+  // the edges of the ranges are valid, and a long value is named whole
+  ama_config c;
+  ama_config_default(&c);
+  const char* good[][2] = {{"gamma", "1"}, {"gamma", "0"}, {"lr", "1"}, {"max_grad_norm", "0"},
+                           {"seed", "18446744073709551615"}, {"freeze", "core,motor"},
+                           {"freeze", ""}, {"load_module", "core"}, {"total_steps", "1e6"}};
+  for (size_t k = 0; k < sizeof good / sizeof good[0]; k++)
+    if (ama_config_set(&c, good[k][0], good[k][1], err, sizeof err))
+      fail_msg("%s = %s: %s", good[k][0], good[k][1], err);
+  assert_int_equal(ama_config_set(&c, "core", "transformer-xl-with-memory", err, sizeof err), -1);
+  assert_non_null(strstr(err, "'transformer-xl-with-memory'"));
+  // the help lists the ranges
+  char help[8192];
+  ama_config_help(help, sizeof help);
+  assert_non_null(strstr(help, "[0 <= gamma <= 1]"));
+  assert_non_null(strstr(help, "[one of gru, lstm, rnn, mlp]"));
+  // through the command line: --set, a config file (file and line named), --core
+  assert_int_equal(animat("train --set gamma=2"), 1);
+  expect_out("animat train: --set gamma=2: config key 'gamma': 2 is out of range (valid: 0 <= "
+             "gamma <= 1)");
+  char cfg[600];
+  snprintf(cfg, sizeof cfg, "%s/bad.cfg", tmpdir);
+  FILE* f = fopen(cfg, "w");
   assert_non_null(f);
-  size_t n = fread(out, 1, sizeof out - 1, f);
-  out[n] = 0;
-  int st = pclose(f);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  fprintf(f, "# a comment\nlr = 3e-4\nlambda = -1\n");
+  fclose(f);
+  assert_int_equal(animat("train --config '%s'", cfg), 1);
+  expect_out("bad.cfg:3: config key 'lambda': -1 is out of range");
+  assert_int_equal(animat("train --core transformer"), 1);
+  expect_out("'transformer' is not valid (valid: one of gru, lstm, rnn, mlp)");
+  assert_int_equal(animat("train --task a-task-name-longer-than-sixty-three-characters-is-never-cut-"
+                          "short"), 1);
+  expect_out("'a-task-name-longer-than-sixty-three-characters-is-never-cut-short'");
 }
 
-static int file_exists(const char* path) {
-  struct stat st;
-  return stat(path, &st) == 0;
+// The rules between keys, checked before anything is built.
+static void test_config_rules(void** state) {
+  struct {
+    const char* sets[3];
+    const char* message;
+  } bad[] = {
+      {{"dale=1"}, "Dale's law is implemented by the rate RNN cell only, but the core module is a "
+                   "gru cell (core = gru); set core = rnn, or dale = 0"},
+      {{"dale=1", "core=rnn", "motor=lstm"}, "the motor module is a lstm cell (motor = lstm)"},
+      {{"core=rnn", "dt=0.5"}, "dt = 0.5 must not exceed tau = 0.1: the core module is a rate RNN"},
+      {{"core_tick=2", "horizon=63"}, "horizon = 63 must be a multiple of core_tick = 2"},
+      {{"minibatches=7"}, "minibatches = 7 must divide num_envs = 64"},
+      {{"load_module=core"}, "load_module = 'core' and load_path = '': give both or neither"},
+  };
+  char err[1024];
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    ama_config c;
+    ama_config_default(&c);
+    for (int j = 0; j < 3 && bad[k].sets[j]; j++)
+      if (ama_config_set_line(&c, bad[k].sets[j], err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(ama_config_check(&c, err, sizeof err), -1);
+    if (!strstr(err, bad[k].message)) fail_msg("expected '%s' in '%s'", bad[k].message, err);
+  }
+  ama_config c;
+  ama_config_default(&c);
+  assert_int_equal(ama_config_check(&c, err, sizeof err), 0);
+  for (const char* const* s = (const char* const[]){"dale=1", "core=rnn", "motor=rnn", NULL}; *s;
+       s++)
+    assert_int_equal(ama_config_set_line(&c, *s, err, sizeof err), 0);
+  assert_int_equal(ama_config_check(&c, err, sizeof err), 0);
+  // the command refuses before building anything
+  char run[600];
+  snprintf(run, sizeof run, "%s/dale", tmpdir);
+  assert_int_equal(animat("train --set dale=1 --core rnn --out '%s'", run), 1);
+  expect_out("animat train: dale = 1: Dale's law is implemented by the rate RNN cell only, but "
+             "the motor module is a gru cell (motor = gru)");
+  assert_false(file_exists(run));
 }
 
-static int same_file(const char* a, const char* b) {
-  char cmd[1400];
-  snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
-  return system(cmd) == 0;
+// --task-param merges into the config file's task_params; --resume refuses a total already
+// reached; progress off a terminal has no carriage returns; --quiet prints only the summary.
+static void test_train_task_params_resume_quiet(void** state) {
+  char cfg[600], run[600], path[700];
+  snprintf(cfg, sizeof cfg, "%s/tp.cfg", tmpdir);
+  snprintf(run, sizeof run, "%s/tp", tmpdir);
+  FILE* f = fopen(cfg, "w");
+  assert_non_null(f);
+  fprintf(f, "task = reacher\ntask_params = episode_steps=30;target_radius=0.15\n"
+             "num_envs = 2\nminibatches = 1\nhorizon = 16\n");
+  fclose(f);
+  const char* tiny = "--steps 32 --threads 1 --set epochs=1";
+  assert_int_equal(animat("train --config '%s' --task-param episode_steps=20 --task-param "
+                          "init_qpos_noise=0.05 %s --out '%s'", cfg, tiny, run), 0);
+  assert_null(strchr(out, '\r'));              // stderr is a pipe here: plain lines
+  expect_out("32/32 steps");                    // the progress line, once at the end at least
+  expect_out("done: 32 steps");
+  snprintf(path, sizeof path, "%s/config.txt", run);
+  f = fopen(path, "r");
+  assert_non_null(f);
+  char line[2048];
+  int found = 0;
+  while (fgets(line, sizeof line, f))
+    found += !strcmp(line, "task_params = episode_steps=20;target_radius=0.15;"
+                           "init_qpos_noise=0.05\n");
+  fclose(f);
+  assert_int_equal(found, 1);
+  // --resume: a total at or below the steps done is refused, naming them
+  assert_int_equal(animat("train --resume '%s' --steps 20", run), 1);
+  expect_out("--steps 20 is the new total, but the run has already done 32 env steps; give a "
+             "larger total, e.g. --steps 64");
+  assert_int_equal(animat("train --resume '%s' --steps 32", run), 1);
+  assert_int_equal(animat("train --resume '%s'", run), 1);
+  expect_out("the run has already done all its 32 env steps");
+  // a larger total continues; --quiet prints the final summary only
+  assert_int_equal(animat("train --resume '%s' --steps 64 --threads 1 --quiet", run), 0);
+  assert_true(strncmp(out, "done: 64 steps", 14) == 0);
+  assert_string_equal(strchr(out, '\n'), "\n");  // one line
 }
 
 static void test_bad_input(void** state) {
@@ -101,15 +258,15 @@ static void test_train_protects_runs_and_records(void** state) {
 }
 
 int main(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/animat-test-cli-XXXXXX");
-  if (!mkdtemp(tmpdir)) return 1;
+  if (make_tmpdir("cli")) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_config_ranges),
+      cmocka_unit_test(test_config_rules),
+      cmocka_unit_test(test_train_task_params_resume_quiet),
       cmocka_unit_test(test_train_protects_runs_and_records),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  char cmd[400];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  if (system(cmd)) {}
+  remove_tmpdir();
   return rc;
 }

@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "am_sim.h"
 #include "cli.h"
 
 volatile int cli_interrupted = 0;
@@ -24,7 +26,37 @@ void cli_install_interrupt(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
+static int progress_open;  // an in-place progress line is on the terminal (no newline yet)
+
+void cli_progress_start(cli_progress_state* p, int quiet) {
+  p->quiet = quiet;
+  p->tty = isatty(fileno(stderr));
+  p->last = -1;
+}
+
+void cli_progress(cli_progress_state* p, int force, const char* fmt, ...) {
+  if (p->quiet) return;
+  double now = am_now();
+  if (!force && p->last >= 0 && now - p->last < (p->tty ? 0.5 : 10.0)) return;
+  p->last = now;
+  if (p->tty) fputs("\r\033[K", stderr);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  if (!p->tty) fputc('\n', stderr);
+  progress_open = p->tty;
+  fflush(stderr);
+}
+
+void cli_progress_end(cli_progress_state* p) {
+  (void)p;
+  if (progress_open) fputc('\n', stderr);
+  progress_open = 0;
+}
+
 int cli_fail(const char* cmd, const char* fmt, ...) {
+  cli_progress_end(NULL);
   fprintf(stderr, "animat %s: ", cmd);
   va_list ap;
   va_start(ap, fmt);
@@ -118,7 +150,7 @@ int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const c
     } else {
       return usage_error(cmd, usage, "flag --%s needs a value%s", f->name, "");
     }
-    char msg[512] = "";
+    char msg[4096] = "";  // room for the whole value in the message
     if (set_value(f, v, msg, sizeof msg)) return usage_error(cmd, usage, "%s%s", msg, "");
   }
   if (*help) printf("%s", usage);

@@ -51,6 +51,23 @@ int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const c
 // Prints "animat <cmd>: <message>" to stderr; returns 1.
 int cli_fail(const char* cmd, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
+// Progress of a long job, on stderr (stdout keeps the results). On a terminal one line is rewritten
+// in place ("\r", at most every 0.5 s); when stderr is not a terminal (a file, a pipe, a CI log)
+// plain lines are printed at most every 10 s, so logs hold no carriage returns. Quiet: nothing.
+//   cli_progress_state pg;
+//   cli_progress_start(&pg, quiet);
+//   while (...) cli_progress(&pg, last_one, "%d/%d steps", i, n);  // rate-limited unless last_one
+//   cli_progress_end(&pg);  // ends the in-place line (call it before printing to stdout)
+// cli_fail ends an open in-place line itself, so an error never lands on the progress line.
+typedef struct cli_progress_state {
+  int quiet, tty;
+  double last;  // time of the last line (am_now seconds), < 0 before the first
+} cli_progress_state;
+void cli_progress_start(cli_progress_state* p, int quiet);
+void cli_progress(cli_progress_state* p, int force, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cli_progress_end(cli_progress_state* p);
+
 // Set by SIGINT/SIGTERM when cli_install_interrupt() was called; long jobs poll it.
 extern volatile int cli_interrupted;
 void cli_install_interrupt(void);

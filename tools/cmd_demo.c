@@ -139,11 +139,13 @@ int cmd_demo(int argc, char** argv) {
   printf("  published anchors at 1M steps: TD3 -3.6, SAC -2.6; APPO -4.5 at 10M\n");
   if (cli_interrupted) printf("  (training was interrupted; the checkpoint holds where it got)\n");
   printf("\nnext:\n");
-  printf("  tools/animat record %s --episodes 20 --out demo.rollout\n", out);
+  // (each command works as printed, also after a second demo run: the demo's files live in its
+  // run directory, which each demo run replaces)
+  printf("  tools/animat record %s --episodes 20 --out %s/demo.rollout --force\n", out, out);
   printf("      records behaviour and every unit of both modules\n");
-  printf("  build/animat-view demo.rollout\n");
+  printf("  build/animat-view %s/demo.rollout\n", out);
   printf("      replays the arm beside the network's activity\n");
-  printf("  tools/animat train --resume %s --steps 1000000\n", out);
-  printf("      keeps training the same run\n");
+  printf("  tools/animat train --resume %s --steps %.0f\n", out, 2 * steps);
+  printf("      keeps training the same run up to twice the steps\n");
   return 0;
 }

@@ -1,11 +1,18 @@
 // cmd_export.c: `animat export FILE --out DIR`: a dataset's channels as NumPy .npy files (or CSV),
 // one folder per episode: DIR/episode_000003/qpos.npy (channel "obs/touch" -> obs.touch.npy), and
 // DIR/episodes.csv listing the exported episodes. The .npy header (format 1.0) is written here.
+// DIR appears whole or not at all: the files go into DIR.tmp-XXXXXX (same parent), renamed to DIR
+// at the end and removed on any failure or Ctrl-C; an existing DIR is replaced only with --force
+// and only when it holds an earlier export.
+#define _XOPEN_SOURCE 700  // nftw
+#include <ctype.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "am_dataset.h"
 #include "cli.h"
@@ -39,12 +46,12 @@ static int write_npy(const char* path, const am_ds_channel* c, int64_t steps, co
   head[9] = (unsigned char)(hl >> 8);
   FILE* f = fopen(path, "wb");
   if (!f) return -1;
-  fwrite(head, 1, 10, f);
-  fwrite(dict, 1, (size_t)n, f);
+  size_t bytes = (size_t)steps * c->row_bytes;
+  int bad = fwrite(head, 1, 10, f) != 10 || fwrite(dict, 1, (size_t)n, f) != (size_t)n;
   for (int i = 0; i < pad; i++) fputc(' ', f);
   fputc('\n', f);
-  fwrite(data, 1, (size_t)steps * c->row_bytes, f);
-  return fclose(f) ? -1 : 0;
+  bad |= fwrite(data, 1, bytes, f) != bytes || ferror(f);
+  return fclose(f) || bad ? -1 : 0;
 }
 
 static void csv_value(FILE* f, am_dtype t, const unsigned char* p) {
@@ -87,66 +94,133 @@ static int write_csv(const char* path, const am_ds_channel* c, int64_t steps, co
     }
     fputc('\n', f);
   }
-  return fclose(f) ? -1 : 0;
+  int bad = ferror(f);
+  return fclose(f) || bad ? -1 : 0;
 }
 
-// Parses "0,3-5" into a membership test over episode ids.
-static int in_ranges(const char* spec, int64_t id) {
-  if (!spec) return 1;
-  const char* s = spec;
-  while (*s) {
+// The --episodes list: "0,3-5" as ranges of ids. Each item is N or A-B with 0 <= A <= B.
+typedef struct id_ranges {
+  int n;
+  int64_t lo[256], hi[256];
+} id_ranges;
+
+static int parse_ranges(const char* spec, id_ranges* r, char* err, size_t err_sz) {
+  r->n = 0;
+  if (!*spec) return am_err(err, err_sz, "--episodes is empty (give ids like 0,3-5)");
+  for (const char* s = spec; *s;) {
+    size_t len = strcspn(s, ",");
+    char item[64];
+    if (len == 0 || len >= sizeof item)
+      return am_err(err, err_sz, "--episodes '%s': %s item (give ids like 0,3-5)", spec,
+                    len ? "an overlong" : "an empty");
+    memcpy(item, s, len);
+    item[len] = 0;
     char* end;
-    long long a = strtoll(s, &end, 10), b = a;
-    if (end == s) return -1;
-    s = end;
-    if (*s == '-') {
-      b = strtoll(s + 1, &end, 10);
-      if (end == s + 1) return -1;
-      s = end;
+    const char* b = item;
+    errno = 0;
+    long long lo = isdigit((unsigned char)*b) ? strtoll(b, &end, 10) : -1, hi = lo;
+    if (lo >= 0 && *end == '-') {
+      b = end + 1;
+      hi = isdigit((unsigned char)*b) ? strtoll(b, &end, 10) : -1;
     }
-    if (id >= a && id <= b) return 1;
-    if (*s == ',') s++;
-    else if (*s) return -1;
+    if (lo < 0 || hi < 0 || *end || errno)
+      return am_err(err, err_sz, "--episodes '%s': '%s' is not an episode id or range A-B", spec,
+                    item);
+    if (hi < lo)
+      return am_err(err, err_sz, "--episodes '%s': the range %s is inverted (did you mean %lld-%lld?)",
+                    spec, item, hi, lo);
+    if (r->n >= (int)(sizeof r->lo / sizeof r->lo[0]))
+      return am_err(err, err_sz, "--episodes '%s': more than 256 items", spec);
+    r->lo[r->n] = lo;
+    r->hi[r->n++] = hi;
+    s += len + (s[len] == ',');
+    if (s[-1] == ',' && !*s) return am_err(err, err_sz, "--episodes '%s': an empty item", spec);
   }
   return 0;
 }
 
+static int in_ranges(const id_ranges* r, int64_t id) {
+  if (!r) return 1;
+  for (int i = 0; i < r->n; i++)
+    if (id >= r->lo[i] && id <= r->hi[i]) return 1;
+  return 0;
+}
+
+static int remove_entry(const char* path, const struct stat* st, int type, struct FTW* ftw) {
+  (void)st, (void)type, (void)ftw;
+  return remove(path);
+}
+
+// Removes a directory tree (an export's files). Returns 0 or -1 (errno set).
+static int remove_tree(const char* dir) {
+  return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int cmd_export(int argc, char** argv) {
   const char* usage =
-      "usage: animat export FILE --out DIR [--channels a,b] [--episodes 0,3-5] [--csv]\n"
+      "usage: animat export FILE --out DIR [--channels a,b] [--episodes 0,3-5] [--csv] [--force]\n"
       "  Writes each selected channel of each selected episode as DIR/episode_NNNNNN/NAME.npy\n"
       "  (NumPy format 1.0, little-endian; shape (steps, per-step shape...)), '/' in channel\n"
-      "  names becoming '.', plus DIR/episodes.csv (id, env, steps, end).\n"
+      "  names becoming '.', plus DIR/episodes.csv (id, env, steps, end). The files are written\n"
+      "  into a temporary directory next to DIR, renamed to DIR at the end: a failed or\n"
+      "  interrupted export leaves nothing behind.\n"
       "  --channels LIST  comma-separated channel names (default: all; see animat inspect)\n"
-      "  --episodes LIST  episode ids, e.g. 0,3-5 (default: all)\n"
-      "  --csv            write NAME.csv (a header row, one row per step) instead of .npy\n";
+      "  --episodes LIST  episode ids, e.g. 0,3-5 (default: all); must select at least one\n"
+      "  --csv            write NAME.csv (a header row, one row per step) instead of .npy\n"
+      "  --force          replace DIR if it holds an earlier export (it has episodes.csv)\n";
   const char* out = NULL;
   const char* chans = NULL;
   const char* eps = NULL;
-  int csv = 0;
+  int csv = 0, force = 0;
   cli_flag flags[] = {{"out", CLI_STRING, &out},
                       {"channels", CLI_STRING, &chans},
                       {"episodes", CLI_STRING, &eps},
-                      {"csv", CLI_BOOL, &csv}};
+                      {"csv", CLI_BOOL, &csv},
+                      {"force", CLI_BOOL, &force}};
   const char* pos[2];
   int npos = 0, help = 0;
-  int rc = cli_parse(argc, argv, flags, 4, pos, 2, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, 5, pos, 2, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
-  if (npos != 1 || !out) return cli_fail("export", "give one dataset file and --out DIR"), 2;
-  if (in_ranges(eps, 0) < 0) return cli_fail("export", "bad --episodes list '%s'", eps), 2;
+  if (npos != 1 || !out || !*out) return cli_fail("export", "give one dataset file and --out DIR"), 2;
   char err[AM_ERR_LEN];
+  static id_ranges ranges;
+  if (eps && parse_ranges(eps, &ranges, err, sizeof err)) return cli_fail("export", "%s", err), 2;
+  if (chans && !*chans) return cli_fail("export", "--channels is empty (see animat inspect)"), 2;
+  char path[4096], tmp[4096], dir[3072];
+  if (strlen(out) >= sizeof dir) return cli_fail("export", "--out path too long"), 2;
+  snprintf(dir, sizeof dir, "%s", out);  // DIR without trailing slashes
+  for (size_t k = strlen(dir); k > 1 && dir[k - 1] == '/'; k--) dir[k - 1] = 0;
+  struct stat st;
+  if (stat(out, &st) == 0) {
+    snprintf(path, sizeof path, "%s/episodes.csv", out);
+    if (!force)
+      return cli_fail("export", "%s already exists: choose another --out, or replace it with "
+                      "--force", out);
+    if (!S_ISDIR(st.st_mode) || access(path, F_OK) != 0)
+      return cli_fail("export", "%s exists and is not an earlier export (no episodes.csv): "
+                      "not replacing it, even with --force", out);
+  }
   am_ds_reader* r = am_ds_open(pos[0], err, sizeof err);
   if (!r) return cli_fail("export", "%s", err);
   int nc = am_ds_num_channels(r), status = 1;
   int* sel = calloc((size_t)nc, sizeof(int));
   void** dst = calloc((size_t)nc, sizeof(void*));
-  if (!sel || !dst) goto done;
+  FILE* idx = NULL;
+  tmp[0] = 0;
+  if (!sel || !dst) {
+    cli_fail("export", "out of memory");
+    goto done;
+  }
   if (!chans) {
     for (int c = 0; c < nc; c++) sel[c] = 1;
   } else {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", chans);
+    if (strlen(chans) >= sizeof buf) {
+      cli_fail("export", "--channels list too long");
+      goto done;
+    }
     for (char* s = strtok(buf, ","); s; s = strtok(NULL, ",")) {
       int c = am_ds_find_channel(r, s);
       if (c < 0) {
@@ -156,51 +230,61 @@ int cmd_export(int argc, char** argv) {
       sel[c] = 1;
     }
   }
-  if (mkdir(out, 0755) && errno != EEXIST) {
-    cli_fail("export", "cannot create %s: %s", out, strerror(errno));
+  int64_t n_sel = 0, n_eps = am_ds_num_episodes(r);
+  for (int64_t i = 0; i < n_eps; i++) n_sel += in_ranges(eps ? &ranges : NULL, am_ds_get_episode(r, i)->id);
+  if (n_sel == 0) {
+    if (n_eps)
+      cli_fail("export", "--episodes '%s' selects none of the %lld episodes of %s (ids %lld to %lld)",
+               eps ? eps : "", (long long)n_eps, pos[0], (long long)am_ds_get_episode(r, 0)->id,
+               (long long)am_ds_get_episode(r, n_eps - 1)->id);
+    else
+      cli_fail("export", "%s holds no episodes", pos[0]);
     goto done;
   }
-  char path[4096];
-  snprintf(path, sizeof path, "%s/episodes.csv", out);
-  FILE* idx = fopen(path, "w");
+  // everything goes into a temporary directory next to DIR, renamed to DIR when complete
+  snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", dir);
+  if (!mkdtemp(tmp)) {
+    cli_fail("export", "cannot create a directory next to %s: %s", out, strerror(errno));
+    tmp[0] = 0;
+    goto done;
+  }
+  cli_install_interrupt();
+  snprintf(path, sizeof path, "%s/episodes.csv", tmp);
+  idx = fopen(path, "w");
   if (!idx) {
     cli_fail("export", "cannot write %s: %s", path, strerror(errno));
     goto done;
   }
   fprintf(idx, "episode,env,steps,end\n");
   int64_t n_done = 0, files = 0;
-  for (int64_t i = 0; i < am_ds_num_episodes(r) && !cli_interrupted; i++) {
+  for (int64_t i = 0; i < n_eps && !cli_interrupted; i++) {
     const am_ds_episode* e = am_ds_get_episode(r, i);
-    if (in_ranges(eps, e->id) != 1) continue;
+    if (!in_ranges(eps ? &ranges : NULL, e->id)) continue;
     for (int c = 0; c < nc; c++)
       if (sel[c] && !(dst[c] = malloc((size_t)e->steps * am_ds_get_channel(r, c)->row_bytes + 1))) {
         cli_fail("export", "out of memory");
-        fclose(idx);
         goto done;
       }
     if (am_ds_read_episode(r, i, dst, NULL, err, sizeof err)) {
       cli_fail("export", "%s", err);
-      fclose(idx);
       goto done;
     }
-    snprintf(path, sizeof path, "%s/episode_%06lld", out, (long long)e->id);
-    if (mkdir(path, 0755) && errno != EEXIST) {
+    snprintf(path, sizeof path, "%s/episode_%06lld", tmp, (long long)e->id);
+    if (mkdir(path, 0755)) {
       cli_fail("export", "cannot create %s: %s", path, strerror(errno));
-      fclose(idx);
       goto done;
     }
     for (int c = 0; c < nc; c++) {
       if (!sel[c]) continue;
       const am_ds_channel* ch = am_ds_get_channel(r, c);
-      char name[256];
+      char name[1024];
       snprintf(name, sizeof name, "%s", ch->name);
       for (char* s = name; *s; s++)
         if (*s == '/') *s = '.';
-      snprintf(path, sizeof path, "%s/episode_%06lld/%s.%s", out, (long long)e->id, name,
+      snprintf(path, sizeof path, "%s/episode_%06lld/%s.%s", tmp, (long long)e->id, name,
                csv ? "csv" : "npy");
       if ((csv ? write_csv : write_npy)(path, ch, e->steps, dst[c])) {
         cli_fail("export", "cannot write %s: %s", path, strerror(errno));
-        fclose(idx);
         goto done;
       }
       free(dst[c]);
@@ -211,10 +295,32 @@ int cmd_export(int argc, char** argv) {
             !e->complete ? "incomplete" : e->terminated ? "terminated" : "truncated");
     n_done++;
   }
-  fclose(idx);
+  if (cli_interrupted) {
+    cli_fail("export", "interrupted; nothing was written to %s", out);
+    status = 130;
+    goto done;
+  }
+  int bad = ferror(idx);
+  if (fclose(idx) || bad) {
+    idx = NULL;
+    cli_fail("export", "cannot write %s/episodes.csv: %s", tmp, strerror(errno));
+    goto done;
+  }
+  idx = NULL;
+  if (stat(out, &st) == 0 && remove_tree(out)) {  // --force: the earlier export (checked above)
+    cli_fail("export", "cannot remove the earlier export %s: %s", out, strerror(errno));
+    goto done;
+  }
+  if (rename(tmp, dir)) {
+    cli_fail("export", "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
+    goto done;
+  }
+  tmp[0] = 0;
   printf("exported %lld episodes (%lld files) to %s\n", (long long)n_done, (long long)files, out);
   status = 0;
 done:
+  if (idx) fclose(idx);
+  if (tmp[0]) remove_tree(tmp);  // a failed export leaves nothing behind
   if (dst)
     for (int c = 0; c < nc; c++) free(dst[c]);
   free(dst);

@@ -5,6 +5,7 @@
 // --checkpoint-every seconds, at the end, and on Ctrl-C). --resume DIR continues a run exactly
 // where its checkpoint left it (same numbers as an uninterrupted run for the same seed).
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,19 +26,20 @@ static const char* USAGE =
     "                    [--resume DIR] [--checkpoint-every SEC] [--quiet] [--force]\n"
     "                    [--record-every N [--record-episodes E]]\n"
     "  --task NAME             task to train on (see `animat tasks`; default reacher)\n"
-    "  --steps N               env steps to train for (default 1e6; with --resume: the new total)\n"
+    "  --steps N               env steps to train for (default 1e6; with --resume: the new total,\n"
+    "                          more than the run has done)\n"
     "  --envs N                parallel envs (default 64)\n"
     "  --threads T             env worker threads (default 2); results do not depend on it\n"
     "  --seed S                seed of everything (default 1)\n"
     "  --out DIR               run directory (default runs/TASK-sSEED)\n"
-    "  --task-param k=v        task parameter (repeatable)\n"
+    "  --task-param k=v        task parameter (repeatable; merged into the config's task_params)\n"
     "  --config FILE           configuration file of `key = value` lines (as in config.txt)\n"
     "  --set key=value         one configuration key (repeatable; after --config)\n"
     "  --core/--motor TYPE     cell type of a module: gru, lstm, rnn, mlp\n"
     "  --core-hidden/--motor-hidden N, --core-tick K   module sizes; core update period\n"
     "  --resume DIR            continue the run in DIR from its checkpoint\n"
     "  --checkpoint-every SEC  seconds between checkpoints (default 60)\n"
-    "  --quiet                 no progress line\n"
+    "  --quiet                 print only errors and the final summary\n"
     "  --force                 start over in a run directory that already holds a run\n"
     "  --record-every N        every N env steps, record E evaluation episodes of the current\n"
     "                          policy (mean action) to DIR/recordings/step-<steps>.rollout\n"
@@ -51,27 +53,43 @@ typedef struct sets {
 
 static int add_set(const char* v, void* ctx, char* err, size_t err_sz) {
   sets* s = ctx;
-  if (s->n >= 64 || strlen(v) >= 600) {
-    snprintf(err, err_sz, "too many or too long --set values");
-    return -1;
-  }
+  if (s->n >= 64) return am_err(err, err_sz, "--set: more than 64 keys (use --config FILE)");
+  if (strlen(v) >= sizeof s->kv[0])
+    return am_err(err, err_sz, "--set '%s': longer than %zu chars", v, sizeof s->kv[0] - 1);
   snprintf(s->kv[s->n++], 600, "%s", v);
   return 0;
 }
 
 static int add_task_param(const char* v, void* ctx, char* err, size_t err_sz) {
-  char* tp = ctx;  // "k=v;k=v"
-  if (!strchr(v, '=')) {
-    snprintf(err, err_sz, "--task-param wants key=value, got '%s'", v);
-    return -1;
+  return amt_params_add(ctx, v, err, err_sz);
+}
+
+// Merges the command line's --task-param into the configuration's task_params ("k=v;k=v"): a key
+// given again takes the new value in its place, new keys are appended.
+static int merge_task_params(ama_config* cfg, const amt_params* extra, char* err, size_t err_sz) {
+  static amt_params all;
+  memset(&all, 0, sizeof all);
+  if (amt_params_add_list(&all, cfg->task_params, err, err_sz)) return -1;
+  for (int i = 0; i < extra->n; i++) {
+    char kv[sizeof all.key[0] + sizeof all.value[0] + 2];
+    snprintf(kv, sizeof kv, "%s=%s", extra->key[i], extra->value[i]);
+    if (amt_params_add(&all, kv, err, err_sz)) return -1;
   }
-  size_t n = strlen(tp);
-  if (n + strlen(v) + 2 >= 1024) {
-    snprintf(err, err_sz, "too many task parameters");
-    return -1;
+  char text[4 * sizeof cfg->task_params];
+  size_t n = 0;
+  for (int i = 0; i < all.n; i++) {
+    int last = i, first = 1;
+    for (int j = 0; j < all.n; j++)
+      if (!strcmp(all.key[j], all.key[i])) {
+        if (j < i) first = 0;
+        last = j;
+      }
+    if (first && n < sizeof text)
+      n += (size_t)snprintf(text + n, sizeof text - n, "%s%s=%s", n ? ";" : "", all.key[i],
+                            all.value[last]);
   }
-  snprintf(tp + n, 1024 - n, "%s%s", n ? ";" : "", v);
-  return 0;
+  if (n >= sizeof text) return am_err(err, err_sz, "task parameters too long");
+  return ama_config_set(cfg, "task_params", text, err, err_sz);
 }
 
 static int mkdirs(const char* path) {
@@ -95,9 +113,10 @@ static void fmt_time(double s, char* out, size_t n) {
 }
 
 // Saves a checkpoint and records `episodes` evaluation episodes of it (mean action) into
-// OUT/recordings/step-<steps>.rollout with `animat record`. Returns 0 or -1 (message printed).
+// OUT/recordings/step-<steps>.rollout with `animat record` (its summary line silenced when quiet).
+// Returns 0 or -1 (message printed).
 static int record_eval(ama_ppo* L, const char* out, const char* ckpt, int64_t steps, int episodes,
-                       int threads, char* err, size_t err_sz) {
+                       int threads, int quiet, char* err, size_t err_sz) {
   if (ama_ckpt_save(L, ckpt, err, err_sz)) return cli_fail("train", "%s", err), -1;
   char dir[1200], path[1300], a_eps[16], a_thr[16];
   snprintf(dir, sizeof(dir), "%s/recordings", out);
@@ -107,8 +126,16 @@ static int record_eval(ama_ppo* L, const char* out, const char* ckpt, int64_t st
   snprintf(a_thr, sizeof(a_thr), "%d", threads);
   char* rargs[] = {"record", (char*)ckpt, "--episodes", a_eps, "--out", path, "--deterministic",
                    "--quiet", "--threads", a_thr, "--force"};
+  fflush(stdout);
+  int saved = quiet ? dup(fileno(stdout)) : -1, null = saved >= 0 ? open("/dev/null", O_WRONLY) : -1;
+  if (null >= 0) dup2(null, fileno(stdout));
   int rc = cmd_record((int)(sizeof(rargs) / sizeof(rargs[0])), rargs);
   fflush(stdout);
+  if (null >= 0) {
+    dup2(saved, fileno(stdout));
+    close(null);
+  }
+  if (saved >= 0) close(saved);
   if (rc && !cli_interrupted) return cli_fail("train", "evaluation recording failed"), -1;
   return 0;
 }
@@ -126,9 +153,9 @@ int cmd_train(int argc, char** argv) {
   uint64_t seed = 0;
   int seed_given = 0;
   static sets S;
-  static char task_params[1024];
+  static amt_params task_params;
   S.n = 0;
-  task_params[0] = 0;
+  memset(&task_params, 0, sizeof task_params);
   uint64_t seed_flag = (uint64_t)-1;
   cli_flag flags[] = {
       {"task", CLI_STRING, &task_name},
@@ -137,7 +164,7 @@ int cmd_train(int argc, char** argv) {
       {"threads", CLI_INT, &threads, 1, 256},
       {"seed", CLI_U64, &seed_flag},
       {"out", CLI_STRING, &out},
-      {"task-param", CLI_EACH, NULL, 0, 0, add_task_param, task_params},
+      {"task-param", CLI_EACH, NULL, 0, 0, add_task_param, &task_params},
       {"config", CLI_STRING, &config_file},
       {"set", CLI_EACH, NULL, 0, 0, add_set, &S},
       {"core", CLI_STRING, &core},
@@ -162,6 +189,10 @@ int cmd_train(int argc, char** argv) {
                      &help, usage);
   if (rc) return rc;
   if (help) return 0;
+  // the paths below are built in fixed buffers: refuse what would not fit rather than cut it
+  if ((out && strlen(out) > 900) || (resume && strlen(resume) > 900))
+    return cli_fail("train", "the %s path is longer than 900 chars", out && strlen(out) > 900 ?
+                    "--out" : "--resume"), 2;
   seed_given = seed_flag != (uint64_t)-1;
   seed = seed_flag;
   char err[1024];
@@ -176,10 +207,22 @@ int cmd_train(int argc, char** argv) {
     free(text);
     if (rc) return cli_fail("train", "%s", err);
     if (task_name || envs > 0 || seed_given || config_file || S.n || core || motor ||
-        task_params[0] || core_hidden || motor_hidden || core_tick)
+        task_params.n || core_hidden || motor_hidden || core_tick)
       return cli_fail("train", "--resume continues a run with its saved configuration; only "
                                "--steps, --threads, --out, --checkpoint-every and --quiet apply");
+    int64_t done_steps = 0;
+    if (ama_ckpt_read_steps(ckpt_in, &done_steps, err, sizeof(err)))
+      return cli_fail("train", "%s", err);
     if (steps > 0) cfg.total_steps = (int64_t)steps;
+    if (cfg.total_steps <= done_steps && steps > 0)
+      return cli_fail("train", "--resume %s: --steps %lld is the new total, but the run has "
+                      "already done %lld env steps; give a larger total, e.g. --steps %lld",
+                      resume, (long long)cfg.total_steps, (long long)done_steps,
+                      (long long)(2 * done_steps));
+    if (cfg.total_steps <= done_steps)
+      return cli_fail("train", "--resume %s: the run has already done all its %lld env steps; "
+                      "give a larger total to continue it, e.g. --steps %lld", resume,
+                      (long long)done_steps, (long long)(2 * done_steps));
     if (!out) out = resume;
   } else {
     if (config_file) {
@@ -192,17 +235,22 @@ int cmd_train(int argc, char** argv) {
     for (int i = 0; i < S.n; i++)
       if (ama_config_set_line(&cfg, S.kv[i], err, sizeof(err)))
         return cli_fail("train", "--set %s: %s", S.kv[i], err);
-    if (task_name) snprintf(cfg.task, sizeof(cfg.task), "%s", task_name);
-    if (task_params[0]) snprintf(cfg.task_params, sizeof(cfg.task_params), "%s", task_params);
+    // the flags, through the same checks as the keys they set
+    const char* flag_keys[][2] = {{"task", task_name}, {"core", core}, {"motor", motor}};
+    for (int i = 0; i < 3; i++)
+      if (flag_keys[i][1] && ama_config_set(&cfg, flag_keys[i][0], flag_keys[i][1], err,
+                                            sizeof(err)))
+        return cli_fail("train", "--%s: %s", flag_keys[i][0], err);
+    if (task_params.n && merge_task_params(&cfg, &task_params, err, sizeof(err)))
+      return cli_fail("train", "--task-param: %s", err);
     if (steps > 0) cfg.total_steps = (int64_t)steps;
     if (envs > 0) cfg.num_envs = envs;
     if (seed_given) cfg.seed = seed;
-    if (core) snprintf(cfg.policy.core_type, sizeof(cfg.policy.core_type), "%s", core);
-    if (motor) snprintf(cfg.policy.motor_type, sizeof(cfg.policy.motor_type), "%s", motor);
     if (core_hidden) cfg.policy.core_hidden = core_hidden;
     if (motor_hidden) cfg.policy.motor_hidden = motor_hidden;
     if (core_tick) cfg.policy.core_tick = core_tick;
   }
+  if (ama_config_check(&cfg, err, sizeof(err))) return cli_fail("train", "%s", err);
   char out_default[256];
   if (!out) {
     snprintf(out_default, sizeof(out_default), "runs/%s-s%llu", cfg.task,
@@ -296,8 +344,9 @@ int cmd_train(int argc, char** argv) {
            cfg.policy.motor_type, cfg.policy.motor_hidden, pol->params.count, out,
            resume ? " (resumed)" : "");
   cli_install_interrupt();
-  int tty = isatty(fileno(stdout));
-  double t_start = am_now(), t_ckpt = t_start, t_print = 0;
+  cli_progress_state pg;
+  cli_progress_start(&pg, quiet);
+  double t_start = am_now(), t_ckpt = t_start;
   int64_t steps0 = ama_ppo_env_steps(L);
   // Evaluation recordings fall on multiples of --record-every (also after a resume).
   int64_t rec_every = (int64_t)record_every;
@@ -320,23 +369,23 @@ int cmd_train(int argc, char** argv) {
             st.mean_return, st.mean_length, st.success, st.lr, st.loss.loss, st.loss.pg_loss,
             st.loss.v_loss, st.loss.entropy, st.loss.approx_kl, st.loss.clip_frac, st.grad_norm,
             st.explained_var, st.action_std, st.rollout_s, st.learn_s);
-    if (!quiet && (now - t_print > (tty ? 0.5 : 10.0) || st.env_steps >= cfg.total_steps)) {
+    if (!quiet) {
       char eta[32], succ[32] = "";
       fmt_time((cfg.total_steps - st.env_steps) / (sps > 0 ? sps : 1), eta, sizeof(eta));
       if (!isnan(succ_ema)) snprintf(succ, sizeof(succ), "  success %.0f%%", 100 * succ_ema);
-      printf("%s%lld/%lld steps  %.0f steps/s  return %.3f%s  learn %.0f%%  ETA %s%s",
-             tty ? "\r\033[K" : "", (long long)st.env_steps, (long long)cfg.total_steps, sps,
-             ret_ema, succ, 100 * st.learn_s / (st.learn_s + st.rollout_s), eta, tty ? "" : "\n");
-      fflush(stdout);
-      t_print = now;
+      cli_progress(&pg, st.env_steps >= cfg.total_steps,
+                   "%lld/%lld steps  %.0f steps/s  return %.3f%s  learn %.0f%%  ETA %s",
+                   (long long)st.env_steps, (long long)cfg.total_steps, sps, ret_ema, succ,
+                   100 * st.learn_s / (st.learn_s + st.rollout_s), eta);
     }
     if (rec_every && st.env_steps >= next_rec && !cli_interrupted) {
       while (next_rec <= st.env_steps) next_rec += rec_every;
       fflush(metrics);
-      if (tty && !quiet) printf("\n");
+      cli_progress_end(&pg);
       // The recording reads the policy back from a fresh checkpoint and runs its own envs, so
       // the training run is exactly what it would be without it.
-      if (record_eval(L, out, ckpt_out, st.env_steps, record_episodes, threads, err, sizeof(err)))
+      if (record_eval(L, out, ckpt_out, st.env_steps, record_episodes, threads, quiet, err,
+                      sizeof(err)))
         goto done;
       t_ckpt = am_now();  // record_eval saved a checkpoint
     }
@@ -349,7 +398,7 @@ int cmd_train(int argc, char** argv) {
       t_ckpt = now;
     }
   }
-  if (tty && !quiet) printf("\n");
+  cli_progress_end(&pg);
   fflush(metrics);
   if (ama_ckpt_save(L, ckpt_out, err, sizeof(err))) {
     cli_fail("train", "%s", err);
@@ -359,7 +408,7 @@ int cmd_train(int argc, char** argv) {
     printf("interrupted at %lld steps: checkpoint saved to %s; continue with "
            "`animat train --resume %s`\n",
            (long long)ama_ppo_env_steps(L), ckpt_out, out);
-  else if (!quiet)
+  else
     printf("done: %lld steps in %.1f s, recent mean return %.3f; checkpoint %s\n",
            (long long)ama_ppo_env_steps(L), am_now() - t_start, ret_ema, ckpt_out);
   status = 0;
