@@ -16,6 +16,12 @@
 
 //---------------------------------- setup ---------------------------------------------------------
 
+static int has_free_joint(const mjModel* m) {
+  for (int j = 0; j < m->njnt; j++)
+    if (m->jnt_type[j] == mjJNT_FREE) return 1;
+  return 0;
+}
+
 int amv_view_init(amv_view* v, const mjModel* m, int w, int h, char* err, size_t err_sz) {
   memset(v, 0, sizeof *v);
   v->m = mj_copyModel(NULL, m);
@@ -37,29 +43,28 @@ int amv_view_init(amv_view* v, const mjModel* m, int w, int h, char* err, size_t
   mjv_defaultCamera(&v->cam_track);
   v->cam_track.type = mjCAMERA_TRACKING;
   v->cam_track.trackbodyid = amv_track_body(v->m);
-  v->cam_track.distance = 1.2 * v->m->stat.extent;
-  {  // frame the tracked body's subtree: 3x its radius at the default pose
-    int tb = v->cam_track.trackbodyid;
-    mj_forward(v->m, v->d);
-    double rad = 0;
-    for (int g = 0; g < v->m->ngeom; g++) {
-      int b = v->m->geom_bodyid[g];
-      while (b > 0 && b != tb) b = v->m->body_parentid[b];
-      if (b != tb || tb == 0 || v->m->geom_type[g] == mjGEOM_PLANE) continue;
-      double dx = v->d->geom_xpos[3 * g] - v->d->xpos[3 * tb],
-             dy = v->d->geom_xpos[3 * g + 1] - v->d->xpos[3 * tb + 1],
-             dz = v->d->geom_xpos[3 * g + 2] - v->d->xpos[3 * tb + 2];
-      double r = sqrt(dx * dx + dy * dy + dz * dz) + v->m->geom_rbound[g];
-      if (r > rad) rad = r;
-    }
-    if (rad > 0) v->cam_track.distance = 2.2 * rad;
+  v->in_animal = calloc((size_t)v->m->nbody, 1);
+  if (!v->in_animal) return am_err(err, err_sz, "viewer: out of memory");
+  amv_animal_bodies(v->m, v->in_animal);
+  // The tracking camera frames the animal: 2.2x its radius at the default pose. Not the model's
+  // extent: scenery parked far away (unused platforms, bowls, walls) makes that tens of metres.
+  mj_forward(v->m, v->d);
+  double rad = amv_animal_radius(v->m, v->d);
+  v->cam_track.distance = rad > 0 ? 3.5 * rad : 1.2 * v->m->stat.extent;
+  // MuJoCo puts the near clipping plane at znear x extent (1 m for run-gaps' 100 m extent: the
+  // rat, 0.5 m from the camera, vanished). Bring it to a tenth of the tracking distance at most.
+  double ext = v->m->stat.extent > 0 ? v->m->stat.extent : 1;
+  double near = fmin(v->m->vis.map.znear * ext, 0.1 * v->cam_track.distance);
+  v->m->vis.map.znear = (float)(near / ext);
+  v->cam_track.elevation = -35;
+  v->cam_track.azimuth = 60;  // from behind the left side of an animal heading +x: the path ahead shows
+  if (has_free_joint(v->m)) {  // the free camera starts where the tracking camera looks
+    v->cam_free = v->cam_track;
+    v->cam_free.type = mjCAMERA_FREE;
+    mju_copy3(v->cam_free.lookat, v->d->subtree_com + 3 * v->cam_track.trackbodyid);
   }
-  v->cam_track.elevation = -25;
-  v->cam_track.azimuth = 120;
   mjv_defaultCamera(&v->cam_fixed);
-  int has_free = 0;
-  for (int j = 0; j < v->m->njnt; j++) has_free |= v->m->jnt_type[j] == mjJNT_FREE;
-  v->cam_mode = has_free ? AMV_CAM_TRACK : v->m->ncam > 0 ? AMV_CAM_FIXED : AMV_CAM_FREE;
+  v->cam_mode = has_free_joint(v->m) ? AMV_CAM_TRACK : v->m->ncam > 0 ? AMV_CAM_FIXED : AMV_CAM_FREE;
   v->half_window = 100;
   v->c_module = -1;
   return 0;
@@ -77,14 +82,20 @@ void amv_view_free(amv_view* v) {
   cache_free(v);
   mjr_freeContext(&v->con);
   mjv_freeScene(&v->scn);
+  free(v->in_animal);
   if (v->d) mj_deleteData(v->d);
   if (v->m) mj_deleteModel(v->m);
   memset(v, 0, sizeof *v);
 }
 
 void amv_view_next_camera(amv_view* v) {
+  int prev = v->cam_mode;
   v->cam_mode++;
   if (v->cam_mode >= AMV_CAM_FIXED + v->m->ncam) v->cam_mode = AMV_CAM_FREE;
+  if (prev == AMV_CAM_TRACK && v->cam_mode == AMV_CAM_FREE) {  // go on from the tracking view
+    v->cam_free = v->cam_track;
+    v->cam_free.type = mjCAMERA_FREE;
+  }
 }
 
 static mjvCamera* current_camera(amv_view* v) {
@@ -250,28 +261,18 @@ static void panel_title(const amv_view* v, amv_rect r, const char* s) {
 
 //---------------------------------- body view -----------------------------------------------------
 
-// Task variables "<name>_x", "<name>_y" (and optionally "_z") whose <name> is not a body of the
-// model (a body is drawn anyway) become a marker sphere: targets, goals, cues.
+// Task variables that are points (amv_var_points): a mocap body's variables place it (before the
+// scene is built, see place_scenery); the others become labelled marker spheres: targets, goals,
+// cues.
 static void add_var_markers(amv_view* v, const amv_meta* meta, const amv_episode* e, int t) {
-  if (!e->n_vars || !e->vars) return;
+  if (!e->n_vars || !e->vars || meta->n_vars > e->n_vars) return;
   const float* vars = e->vars + (size_t)t * e->n_vars;
-  int marker = 0;
-  for (int i = 0; i < meta->n_vars && i < e->n_vars; i++) {
-    const char* nm = meta->vars[i];
-    size_t n = strlen(nm);
-    if (n < 3 || strcmp(nm + n - 2, "_x") != 0) continue;
-    char stem[AM_NAME_LEN], ny[AM_NAME_LEN + 2], nz[AM_NAME_LEN + 2];
-    snprintf(stem, sizeof stem, "%.*s", (int)(n - 2), nm);
-    if (mj_name2id(v->m, mjOBJ_BODY, stem) >= 0) continue;
-    snprintf(ny, sizeof ny, "%s_y", stem);
-    snprintf(nz, sizeof nz, "%s_z", stem);
-    int iy = -1, iz = -1;
-    for (int j = 0; j < meta->n_vars && j < e->n_vars; j++) {
-      if (strcmp(meta->vars[j], ny) == 0) iy = j;
-      if (strcmp(meta->vars[j], nz) == 0) iz = j;
-    }
-    if (iy < 0 || v->scn.ngeom >= v->scn.maxgeom) continue;
-    mjtNum pos[3] = {vars[i], vars[iy], iz >= 0 ? vars[iz] : 0};
+  amv_var_point pts[AM_MAX_VARS];
+  int np = amv_var_points(v->m, meta, pts, AM_MAX_VARS), marker = 0;
+  for (int k = 0; k < np; k++) {
+    const amv_var_point* p = &pts[k];
+    if (p->mocap >= 0 || v->scn.ngeom >= v->scn.maxgeom) continue;
+    mjtNum pos[3] = {vars[p->ix], vars[p->iy], p->iz >= 0 ? vars[p->iz] : 0};
     // 1-2 cm: the scene's extent is the arena's (a 100 m run plane), not the animal's.
     double ext = v->m->stat.extent < 0.5 ? 0.5 : v->m->stat.extent > 1 ? 1 : v->m->stat.extent;
     mjtNum size[3] = {0.02 * ext, 0, 0};
@@ -281,8 +282,55 @@ static void add_var_markers(amv_view* v, const amv_meta* meta, const amv_episode
     mjvGeom* g = &v->scn.geoms[v->scn.ngeom++];
     mjv_initGeom(g, mjGEOM_SPHERE, size, pos, NULL, c);
     g->category = mjCAT_DECOR;
-    snprintf(g->label, sizeof g->label, "%s", stem);
+    snprintf(g->label, sizeof g->label, "%.*s", (int)sizeof g->label - 1, p->name);
   }
+}
+
+// The scenery of step t: the recorded mocap poses in force, then mocap bodies placed by task
+// variables (the two-tap orb moves within an episode; its variables say where).
+static void place_scenery(amv_view* v, const amv_meta* meta, const amv_episode* e, int t) {
+  mjModel* m = v->m;
+  mjData* d = v->d;
+  const double* sc = e->nmocap == m->nmocap ? amv_episode_scene(e, t) : NULL;
+  if (sc) {
+    memcpy(d->mocap_pos, sc, sizeof(double) * 3 * m->nmocap);
+    memcpy(d->mocap_quat, sc + 3 * m->nmocap, sizeof(double) * 4 * m->nmocap);
+  } else {  // nothing recorded: the model's poses
+    for (int b = 0; b < m->nbody; b++)
+      if (m->body_mocapid[b] >= 0) {
+        mju_copy3(d->mocap_pos + 3 * m->body_mocapid[b], m->body_pos + 3 * b);
+        mju_copy4(d->mocap_quat + 4 * m->body_mocapid[b], m->body_quat + 4 * b);
+      }
+  }
+  if (e->T < 1 || !e->n_vars || !e->vars || meta->n_vars > e->n_vars) return;
+  const float* vars = e->vars + (size_t)t * e->n_vars;
+  amv_var_point pts[AM_MAX_VARS];
+  int np = amv_var_points(m, meta, pts, AM_MAX_VARS);
+  for (int k = 0; k < np; k++) {
+    if (pts[k].mocap < 0) continue;
+    mjtNum* p = d->mocap_pos + 3 * pts[k].mocap;
+    p[0] = vars[pts[k].ix];
+    p[1] = vars[pts[k].iy];
+    if (pts[k].iz >= 0) p[2] = vars[pts[k].iz];
+  }
+}
+
+// Leaves the animal or the scenery out of the scene (hide_body, hide_scenery).
+static void hide_geoms(amv_view* v) {
+  if (!v->hide_body && !v->hide_scenery) return;
+  const mjModel* m = v->m;
+  int n = 0;
+  for (int i = 0; i < v->scn.ngeom; i++) {
+    const mjvGeom* g = &v->scn.geoms[i];
+    int b = -1;
+    if (g->objtype == mjOBJ_GEOM) b = m->geom_bodyid[g->objid];
+    else if (g->objtype == mjOBJ_SITE) b = m->site_bodyid[g->objid];
+    int drop = (b >= 0 && v->hide_body && v->in_animal[b]) ||
+               (b >= 0 && v->hide_scenery && m->body_mocapid[b] >= 0) ||
+               (g->objtype == mjOBJ_TENDON && v->hide_body);
+    if (!drop) v->scn.geoms[n++] = *g;
+  }
+  v->scn.ngeom = n;
 }
 
 // Index of the task variable called name, or -1.
@@ -349,10 +397,12 @@ static void draw_body(amv_view* v, const amv_meta* meta, const amv_episode* e, i
     mju_zero(d->qvel, m->nv);
     d->time = t * e->dt;
   }
+  place_scenery(v, meta, e, e->T > 0 ? t : 0);
   mj_forward(m, d);
   v->opt.flags[mjVIS_CONTACTFORCE] = v->show_forces;
   v->opt.flags[mjVIS_PERTFORCE] = 1;
   mjv_updateScene(m, d, &v->opt, NULL, current_camera(v), mjCAT_ALL, &v->scn);
+  hide_geoms(v);
   if (e->T > 0) {
     add_var_markers(v, meta, e, t);
     add_var_forces(v, meta, e, t);
