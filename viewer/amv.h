@@ -148,6 +148,17 @@ typedef struct amv_rect {
 void amv_layout(int w, int h, amv_rect rects[AMV_NRECT]);
 extern const char* const amv_rect_names[AMV_NRECT];
 
+// Width in pixels of s in a font whose character widths are charw[0..126] (mjrContext.charWidth;
+// other bytes count as 'x').
+int amv_text_width(const int* charw, const char* s);
+// Flows n labels of widths w[i] left to right: the first line from x_first, the next ones from
+// x_left, none past x_right, gap pixels between labels, at most max_lines lines. Writes each
+// placed label's x and line (0 = first). Returns how many were placed (a prefix of the labels).
+int amv_flow(const int* w, int n, int x_first, int x_left, int x_right, int gap, int max_lines,
+             int* x, int* line);
+// Index of the first of n texts no wider than width pixels, or -1 when none is.
+int amv_fit(const int* charw, const char* const* texts, int n, int width);
+
 //---------------------------------- live source (a task run in the viewer) -----------------------
 
 enum { AMV_POLICY_ZERO = 0, AMV_POLICY_RANDOM = 1, AMV_POLICY_NET = 2 };

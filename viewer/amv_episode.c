@@ -211,3 +211,35 @@ void amv_layout(int w, int h, amv_rect r[AMV_NRECT]) {
   r[AMV_RECT_HEAT] = (amv_rect){split, right_split, w - split, h - right_split};
   r[AMV_RECT_POP] = (amv_rect){split, 0, w - split, right_split};
 }
+
+int amv_text_width(const int* charw, const char* s) {
+  int w = 0;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '\n') continue;
+    w += charw[c < 127 ? c : 'x'];
+  }
+  return w;
+}
+
+int amv_flow(const int* w, int n, int x_first, int x_left, int x_right, int gap, int max_lines,
+             int* x, int* line) {
+  int cx = x_first, ln = 0;
+  for (int i = 0; i < n; i++) {
+    if (cx + w[i] > x_right && cx > (ln ? x_left : x_first)) {  // a new line, unless it is empty
+      ln++;
+      cx = x_left;
+    }
+    if (ln >= max_lines || cx + w[i] > x_right) return i;
+    x[i] = cx;
+    line[i] = ln;
+    cx += w[i] + gap;
+  }
+  return n;
+}
+
+int amv_fit(const int* charw, const char* const* texts, int n, int width) {
+  for (int i = 0; i < n; i++)
+    if (amv_text_width(charw, texts[i]) <= width) return i;
+  return -1;
+}

@@ -255,8 +255,31 @@ static int first_bit(uint32_t x) {
   return -1;
 }
 
-static void panel_title(const amv_view* v, amv_rect r, const char* s) {
-  text(v, r, 0.01f, 1 - line_h(v, r) + 0.15f * line_h(v, r), s, 0.9f, 0.9f, 0.9f);
+// Copies s into out shortened with ".." to fit width pixels.
+static void ellipsize(const amv_view* v, const char* s, int width, char* out, size_t out_sz) {
+  snprintf(out, out_sz, "%s", s);
+  size_t n = strlen(out);
+  while (n > 0 && amv_text_width(v->con.charWidth, out) > width) {
+    n--;
+    snprintf(out + n, out_sz - n, "..");
+  }
+}
+
+// Text at (x, y) in a panel: the first of n texts (most to least detailed) that fits before the
+// panel's right edge, else the last one shortened.
+static void text_fit(const amv_view* v, amv_rect r, float x, float y, const char* const* texts,
+                     int n, float cr, float cg, float cb) {
+  int width = (int)((1 - x) * r.width) - 6;
+  int i = amv_fit(v->con.charWidth, texts, n, width);
+  char s[512];
+  ellipsize(v, texts[i >= 0 ? i : n - 1], width, s, sizeof s);
+  text(v, r, x, y, s, cr, cg, cb);
+}
+
+// The title line of a panel (text_fit).
+static void panel_title(const amv_view* v, amv_rect r, const char* const* texts, int n) {
+  text_fit(v, r, 6.0f / (r.width > 1 ? r.width : 1), 1 - line_h(v, r) + 0.15f * line_h(v, r), texts,
+           n, 0.9f, 0.9f, 0.9f);
 }
 
 //---------------------------------- body view -----------------------------------------------------
@@ -422,7 +445,8 @@ static void draw_body(amv_view* v, const amv_meta* meta, const amv_episode* e, i
            (long long)e->index, t, e->T > 0 ? e->T - 1 : 0, t * e->dt, cam);
   mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, rr, left, right, &v->con);
   char src[1400];
-  snprintf(src, sizeof src, "%s", meta->origin);
+  int status_w = v->status[0] ? amv_text_width(v->con.charWidth, v->status) + 30 : 0;
+  ellipsize(v, meta->origin, r.width - 30 - status_w, src, sizeof src);
   mjr_overlay(mjFONT_NORMAL, mjGRID_BOTTOMLEFT, rr, src, v->status, &v->con);
   if (!v->show_help) mjr_overlay(mjFONT_NORMAL, mjGRID_TOPRIGHT, rr, "h / F1: help", NULL, &v->con);
 }
@@ -434,10 +458,12 @@ static void draw_heatmap(amv_view* v, const amv_episode* e, int t, amv_rect r) {
   fill(0, 0, 1, 1, 0.08f, 0.08f, 0.1f, 1);
   float lh = line_h(v, r);
   if (e->n_modules == 0 || !v->c_ord) {
-    panel_title(v, r, "Neural activity");
-    text(v, r, 0.05f, 0.5f, "no neural activity in this episode", 0.7f, 0.7f, 0.7f);
-    text(v, r, 0.05f, 0.5f - lh, "(run with --checkpoint, or a dataset that recorded units)", 0.6f,
-         0.6f, 0.6f);
+    panel_title(v, r, (const char*[]){"Neural activity"}, 1);
+    text_fit(v, r, 0.05f, 0.5f, (const char*[]){"no neural activity in this episode",
+                                                  "no neural activity"}, 2, 0.7f, 0.7f, 0.7f);
+    text_fit(v, r, 0.05f, 0.5f - lh,
+             (const char*[]){"(run with --checkpoint, or a dataset that recorded units)",
+                             "(--checkpoint, or a dataset with units)"}, 2, 0.6f, 0.6f, 0.6f);
     return;
   }
   const amv_module* md = &e->modules[v->module];
@@ -473,10 +499,13 @@ static void draw_heatmap(amv_view* v, const amv_episode* e, int t, amv_rect r) {
   glVertex2f(xc, y1);
   glEnd();
   frame_box(x0, y0, x1, y1, 0.5f, 0.5f, 0.55f);
-  char s[256];
-  snprintf(s, sizeof s, "Neural: %s  %d units  (module %d/%d)  order: %s  +-%d steps", md->name, H,
-           v->module + 1, e->n_modules, amv_order_name(v->order), W);
-  panel_title(v, r, s);
+  char s[3][256];
+  snprintf(s[0], sizeof s[0], "Neural: %s  %d units  (module %d/%d)  order: %s  +-%d steps",
+           md->name, H, v->module + 1, e->n_modules, amv_order_name(v->order), W);
+  snprintf(s[1], sizeof s[1], "%s  %d units  (%d/%d)  %s  +-%d", md->name, H, v->module + 1,
+           e->n_modules, amv_order_name(v->order), W);
+  snprintf(s[2], sizeof s[2], "%s  %d units", md->name, H);
+  panel_title(v, r, (const char*[]){s[0], s[1], s[2]}, 3);
 }
 
 //---------------------------------- population panel ----------------------------------------------
@@ -487,7 +516,7 @@ static void draw_population(amv_view* v, const amv_meta* meta, const amv_episode
   fill(0, 0, 1, 1, 0.1f, 0.1f, 0.12f, 1);
   float lh = line_h(v, r);
   if (e->n_modules == 0 || !v->c_ord || v->c_npc < 1 || e->T < 2) {
-    panel_title(v, r, "Population (PCA)");
+    panel_title(v, r, (const char*[]){"Population (PCA)"}, 1);
     text(v, r, 0.05f, 0.5f, e->n_modules ? "too few steps for PCA" : "no neural activity",
          0.7f, 0.7f, 0.7f);
     return;
@@ -538,13 +567,16 @@ static void draw_population(amv_view* v, const amv_meta* meta, const amv_episode
   glEnd();
 #undef PX
 #undef PY
-  char s[256];
+  char s[256], ts[3][256];
   double tv = v->c_total_var > 0 ? v->c_total_var : 1;
-  snprintf(s, sizeof s, "Population: %s  PC1 %.0f%%  PC2 %.0f%%  %s",
-           e->modules[v->module].name, 100 * v->c_var[0] / tv,
-           v->c_npc > 1 ? 100 * v->c_var[1] / tv : 0.0,
+  const char* name = e->modules[v->module].name;
+  double pc1 = 100 * v->c_var[0] / tv, pc2 = v->c_npc > 1 ? 100 * v->c_var[1] / tv : 0.0;
+  snprintf(ts[0], sizeof ts[0], "Population: %s  PC1 %.0f%%  PC2 %.0f%%  %s", name, pc1, pc2,
            cv >= 0 ? "colour: condition" : "colour: time (blue to orange)");
-  panel_title(v, r, s);
+  snprintf(ts[1], sizeof ts[1], "%s  PC1 %.0f%%  PC2 %.0f%%  %s", name, pc1, pc2,
+           cv >= 0 ? "colour: condition" : "colour: time");
+  snprintf(ts[2], sizeof ts[2], "%s  PC1 %.0f%%  PC2 %.0f%%", name, pc1, pc2);
+  panel_title(v, r, (const char*[]){ts[0], ts[1], ts[2]}, 3);
   if (cv >= 0) {
     snprintf(s, sizeof s, "%s = %g", meta->vars[cv], e->vars[(size_t)t * e->n_vars + cv]);
     text(v, r, 0.09f, y0 + 0.02f, s, 0.8f, 0.8f, 0.8f);
@@ -581,22 +613,82 @@ static void event_lines(const amv_episode* e, int T, float x0, float x1, float s
   glEnd();
 }
 
-static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e, int t,
-                        amv_rect r) {
-  begin_panel(r);
-  fill(0, 0, 1, 1, 0.12f, 0.12f, 0.14f, 1);
-  float lh = line_h(v, r), tl = timeline_h(v, r);
-  trace_row rows[2 + AMV_MAX_CHANNELS];
+// The behaviour rows: reward, speed, then up to three channels.
+static int trace_rows(const amv_episode* e, trace_row* rows) {
   int n = 0;
   rows[n++] = (trace_row){"reward", e->reward, 1};
   rows[n++] = (trace_row){"speed (m/s)", e->speed, 1};
   for (int i = 0; i < e->n_channels && n < 5; i++)
     rows[n++] = (trace_row){e->channels[i].name, e->channels[i].x, e->channels[i].width};
+  return n;
+}
+
+// Left edge of the traces (fraction of the panel): right of the widest row label or value.
+static float trace_x0(const amv_view* v, const amv_episode* e, amv_rect r) {
+  trace_row rows[2 + AMV_MAX_CHANNELS];
+  int n = trace_rows(e, rows), w = amv_text_width(v->con.charWidth, "-0.0000e-00");
+  for (int i = 0; i < n; i++) {
+    int wi = amv_text_width(v->con.charWidth, rows[i].name);
+    if (wi > w) w = wi;
+  }
+  float x0 = (w + 10.0f) / (r.width > 1 ? r.width : 1);
+  return x0 < 0.12f ? 0.12f : x0 > 0.35f ? 0.35f : x0;
+}
+
+static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e, int t,
+                        amv_rect r) {
+  begin_panel(r);
+  fill(0, 0, 1, 1, 0.12f, 0.12f, 0.14f, 1);
+  float lh = line_h(v, r), tl = timeline_h(v, r);
   int T = e->T;
-  float x0 = 0.16f, x1 = 0.99f, top = 1 - 1.2f * lh, bot = tl + 0.02f;
+  // title and the legend of the events that occur in this episode, flowed over up to 3 lines
+  const int* cw = v->con.charWidth;
+  int names[32], widths[32], lx[32], lline[32], nl = 0;
+  uint32_t seen = 0;
+  for (int s = 0; s < T; s++) seen |= e->events[s];
+  for (int k = 0; k < 32; k++)
+    if (seen & (1u << k)) {
+      names[nl] = k;
+      widths[nl++] = amv_text_width(cw, k < meta->n_events ? meta->events[k] : "?");
+    }
+  const char* title = nl ? "Behaviour    events:" : "Behaviour";
+  int pad = 6, gap = amv_text_width(cw, "   "), right = r.width - pad;
+  int first = pad + amv_text_width(cw, title) + gap;
+  int left = pad + amv_text_width(cw, "Behaviour") + gap;
+  int placed = amv_flow(widths, nl, first, left, right, gap, 3, lx, lline);
+  if (placed < nl) {  // room for "+N more" at the end: drop labels until it fits
+    char more[32];
+    while (placed > 0) {
+      snprintf(more, sizeof more, "+%d more", nl - placed);
+      int mw = amv_text_width(cw, more), last = placed - 1;
+      if (lx[last] + widths[last] + gap + mw <= right) break;
+      placed--;
+    }
+  }
+  int lines = 1;
+  for (int i = 0; i < placed; i++)
+    if (lline[i] + 1 > lines) lines = lline[i] + 1;
+  float ytext = 1 - lh + 0.15f * lh;
+  text(v, r, (float)pad / r.width, ytext, title, 0.9f, 0.9f, 0.9f);
+  for (int i = 0; i < placed; i++) {
+    float c[3];
+    palette(names[i] + 4, c);
+    int k = names[i];
+    text(v, r, (float)lx[i] / r.width, ytext - lline[i] * lh, k < meta->n_events ? meta->events[k] : "?",
+         c[0], c[1], c[2]);
+  }
+  if (placed < nl) {
+    char more[32];
+    snprintf(more, sizeof more, "+%d more", nl - placed);
+    int xm = placed ? lx[placed - 1] + widths[placed - 1] + gap : first, lm = placed ? lline[placed - 1] : 0;
+    text(v, r, (float)xm / r.width, ytext - lm * lh, more, 0.7f, 0.7f, 0.7f);
+  }
+  trace_row rows[2 + AMV_MAX_CHANNELS];
+  int n = trace_rows(e, rows);
+  float x0 = trace_x0(v, e, r), x1 = 0.99f, top = 1 - (lines + 0.2f) * lh, bot = tl + 0.02f;
   float rowh = (top - bot) / n;
   float span = T > 1 ? (float)(T - 1) : 1;
-  // trial events: vertical lines across all rows, names at the top
+  // trial events: vertical lines across all rows
   if (T > 0) {
     begin_panel(r);
     glLineWidth(1);
@@ -629,9 +721,14 @@ static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e,
     char s[160];
     float cur = tr->x[(size_t)(t < T ? t : T - 1) * tr->width];
     if (tr->width == 1) snprintf(s, sizeof s, "%.4g", cur);
-    else snprintf(s, sizeof s, "(%d%s)", tr->width, tr->width > 12 ? ", 12 shown" : "");
-    text(v, r, 0.005f, ya + 0.5f * rowh, tr->name, 0.85f, 0.85f, 0.85f);
-    text(v, r, 0.005f, ya + 0.5f * rowh - lh, s, 0.6f, 0.6f, 0.6f);
+    else if (tr->width > 12) snprintf(s, sizeof s, "12 of %d", tr->width);
+    else snprintf(s, sizeof s, "%d lines", tr->width);
+    if (rowh >= 2 * lh) {  // name and value on two lines; a short row: the name only
+      text(v, r, 0.005f, ya + 0.5f * rowh, tr->name, 0.85f, 0.85f, 0.85f);
+      text(v, r, 0.005f, ya + 0.5f * rowh - lh, s, 0.6f, 0.6f, 0.6f);
+    } else {
+      text(v, r, 0.005f, ya + 0.5f * rowh - 0.4f * lh, tr->name, 0.85f, 0.85f, 0.85f);
+    }
   }
   // cursor
   begin_panel(r);
@@ -652,25 +749,6 @@ static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e,
     float xc = x0 + (x1 - x0) * t / span;
     fill(xc - 0.004f, 0.0f, xc + 0.004f, tl + 0.01f, 1, 1, 1, 1);
   }
-  // legend of event names that occur in this episode
-  char leg[512] = "Behaviour";
-  uint32_t seen = 0;
-  for (int s = 0; s < T; s++) seen |= e->events[s];
-  size_t len = strlen(leg);
-  if (seen) len += snprintf(leg + len, sizeof leg - len, "   events:");
-  int xo = 0;
-  (void)xo;
-  panel_title(v, r, leg);
-  float lx = 0.22f;
-  for (int k = 0; k < 32 && seen; k++) {
-    if (!(seen & (1u << k)) || lx > 0.95f) continue;
-    float c[3];
-    palette(k + 4, c);
-    const char* nm = k < meta->n_events ? meta->events[k] : "?";
-    text(v, r, lx, 1 - lh + 0.15f * lh, nm, c[0], c[1], c[2]);
-    lx += (strlen(nm) + 2) * (v->con.charWidth['x'] > 0 ? v->con.charWidth['x'] : 8) /
-          (float)(r.width > 1 ? r.width : 1);
-  }
   text(v, r, 0.005f, 0.01f + 0.1f * lh, "timeline", 0.7f, 0.7f, 0.7f);
 }
 
@@ -679,7 +757,7 @@ int amv_view_step_at(const amv_view* v, const amv_episode* e, int x, int y, int 
   amv_layout(w, h, rc);
   amv_rect r = rc[AMV_RECT_TRACE];
   if (x < r.left || x >= r.left + r.width || y < r.bottom || y >= r.bottom + r.height) return -1;
-  float fx = (float)(x - r.left) / r.width, x0 = 0.16f, x1 = 0.99f;
+  float fx = (float)(x - r.left) / r.width, x0 = trace_x0(v, e, r), x1 = 0.99f;
   if (fx < x0 - 0.02f || e->T < 1) return -1;
   float u = (fx - x0) / (x1 - x0);
   if (u < 0) u = 0;
