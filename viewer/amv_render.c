@@ -30,6 +30,17 @@ int amv_view_init(amv_view* v, const mjModel* m, int w, int h, char* err, size_t
   if (v->m->vis.global.offheight < h) v->m->vis.global.offheight = h;
   v->d = mj_makeData(v->m);
   if (!v->d) return am_err(err, err_sz, "viewer: cannot allocate mjData");
+  {  // The headlight plus the lights may exceed full intensity on a surface facing both (a floor
+     // seen from above turned white, checker and bowl gone): dim the headlight to keep 1.1.
+    float lights = 0;
+    for (int l = 0; l < v->m->nlight; l++) lights = fmaxf(lights, v->m->light_diffuse[3 * l]);
+    mjVisual* vis = &v->m->vis;
+    float head = vis->headlight.ambient[0] + vis->headlight.diffuse[0];
+    if (head > 0 && head + lights > 1.1f) {
+      float k = fmaxf(0.2f, 1.1f - lights) / head;
+      for (int c = 0; c < 3; c++) vis->headlight.ambient[c] *= k, vis->headlight.diffuse[c] *= k;
+    }
+  }
   mjv_defaultOption(&v->opt);
   v->opt.flags[mjVIS_ACTIVATION] = 1;  // muscles coloured by activation
   v->opt.flags[mjVIS_RANGEFINDER] = 0;  // rays hide the body; key R shows them
@@ -56,7 +67,8 @@ int amv_view_init(amv_view* v, const mjModel* m, int w, int h, char* err, size_t
   double ext = v->m->stat.extent > 0 ? v->m->stat.extent : 1;
   double near = fmin(v->m->vis.map.znear * ext, 0.1 * v->cam_track.distance);
   v->m->vis.map.znear = (float)(near / ext);
-  v->cam_track.elevation = -35;
+  // Steeper over scenery (maze walls 0.3 m high hid the rat from -35 deg).
+  v->cam_track.elevation = v->m->nmocap > 0 ? -60 : -35;
   v->cam_track.azimuth = 60;  // from behind the left side of an animal heading +x: the path ahead shows
   if (has_free_joint(v->m)) {  // the free camera starts where the tracking camera looks
     v->cam_free = v->cam_track;
