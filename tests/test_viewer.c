@@ -193,6 +193,90 @@ static void test_layout(void** state) {
   assert_int_equal(area, 1000L * 600);  // the panels tile the window
 }
 
+// Scenery keys: a key per change, lookup by step, a later key replaces what follows it.
+static void test_scene_keys(void** state) {
+  char err[AM_ERR_LEN];
+  amv_episode e;
+  assert_int_equal(amv_episode_init(&e, 16, 1, 0, 0, err, sizeof err), 0);
+  e.nmocap = 2;
+  assert_null(amv_episode_scene(&e, 0));
+  double pos[6] = {1, 2, 3, 4, 5, 6}, quat[8] = {1, 0, 0, 0, 1, 0, 0, 0};
+  assert_int_equal(amv_episode_set_scene(&e, 0, pos, quat, err, sizeof err), 0);
+  assert_int_equal(amv_episode_set_scene(&e, 3, pos, quat, err, sizeof err), 0);  // unchanged
+  assert_int_equal(e.n_scene, 1);
+  pos[5] = -20;  // the second body parked at step 7 (a target taken)
+  for (int k = 0; k < 6; k++) assert_int_equal(amv_episode_set_scene(&e, 7 + k, pos, quat, err, sizeof err), 0);
+  assert_int_equal(e.n_scene, 2);
+  assert_true(amv_episode_scene(&e, 6)[5] == 6);
+  assert_true(amv_episode_scene(&e, 7)[5] == -20);
+  assert_true(amv_episode_scene(&e, 1000)[5] == -20);
+  assert_true(amv_episode_scene(&e, 7)[6] == 1);  // quaternions follow the positions
+  pos[0] = 9;
+  assert_int_equal(amv_episode_set_scene(&e, 5, pos, quat, err, sizeof err), 0);  // rewrites 5..
+  assert_int_equal(e.n_scene, 2);
+  assert_true(amv_episode_scene(&e, 4)[0] == 1 && amv_episode_scene(&e, 9)[0] == 9);
+  amv_episode_clear_scene(&e);
+  assert_null(amv_episode_scene(&e, 0));
+  amv_episode_free(&e);
+}
+
+// Position variables: a mocap body's place it (two-tap's orb), the rat's root_x/_y are no marker
+// (the joint "root" is the rat), the arm's target/start/cursor are markers.
+static void test_var_points(void** state) {
+  char err[AM_ERR_LEN];
+  am_task t;
+  amv_meta meta = {0};
+  amv_var_point p[AM_MAX_VARS];
+  assert_int_equal(amt_create(&t, "two-tap", NULL, err, sizeof err), 0);
+  meta.n_vars = t.n_vars;
+  for (int k = 0; k < t.n_vars; k++) snprintf(meta.vars[k], AM_NAME_LEN, "%s", t.vars[k]);
+  assert_int_equal(amv_var_points(t.model->m, &meta, p, AM_MAX_VARS), 1);
+  assert_string_equal(p[0].name, "orb");
+  assert_true(p[0].mocap >= 0 && p[0].iz == -1);
+  assert_string_equal(meta.vars[p[0].ix], "orb_x");
+  assert_string_equal(meta.vars[p[0].iy], "orb_y");
+  unsigned char* in = calloc((size_t)t.model->m->nbody, 1);
+  int n = amv_animal_bodies(t.model->m, in);  // the rat's bodies, not the orb nor the world
+  assert_true(n > 10);
+  assert_int_equal(in[0], 0);
+  assert_int_equal(in[mj_name2id(t.model->m, mjOBJ_BODY, "orb")], 0);
+  free(in);
+  amt_destroy(&t);
+  assert_int_equal(amt_create(&t, "reach-center-out", NULL, err, sizeof err), 0);
+  meta.n_vars = t.n_vars;
+  for (int k = 0; k < t.n_vars; k++) snprintf(meta.vars[k], AM_NAME_LEN, "%s", t.vars[k]);
+  n = amv_var_points(t.model->m, &meta, p, AM_MAX_VARS);
+  assert_int_equal(n, 3);
+  const char* want[] = {"target", "start", "cursor"};
+  for (int k = 0; k < 3; k++) {
+    assert_string_equal(p[k].name, want[k]);
+    assert_int_equal(p[k].mocap, -1);
+  }
+  amt_destroy(&t);
+}
+
+// Text fitting: labels flow without overlapping and never pass the right edge; the first text
+// that fits is chosen.
+static void test_text_fit(void** state) {
+  int cw[127];
+  for (int c = 0; c < 127; c++) cw[c] = 8;
+  assert_int_equal(amv_text_width(cw, "trial_start"), 88);
+  const char* texts[] = {"a long title that does not fit", "short", "x"};
+  assert_int_equal(amv_fit(cw, texts, 3, 100), 1);
+  assert_int_equal(amv_fit(cw, texts, 3, 7), -1);
+  int w[9], x[9], line[9];
+  for (int i = 0; i < 9; i++) w[i] = 40 + 10 * i;
+  int placed = amv_flow(w, 9, 150, 80, 400, 24, 3, x, line);
+  assert_true(placed >= 4 && placed < 9);  // 3 lines of 320 px cannot hold 720 px of labels
+  for (int i = 0; i < placed; i++) {
+    assert_true(x[i] + w[i] <= 400);
+    assert_true(x[i] >= (line[i] ? 80 : 150));
+    if (i && line[i] == line[i - 1]) assert_true(x[i] >= x[i - 1] + w[i - 1] + 24);
+    if (i) assert_true(line[i] >= line[i - 1] && line[i] <= line[i - 1] + 1);
+  }
+  assert_int_equal(amv_flow(w, 9, 150, 80, 2000, 24, 1, x, line), 9);  // one wide line
+}
+
 //---------------------------------- rendering tests -----------------------------------------------
 
 static int run(const char* args, char* out, size_t out_sz) {
@@ -239,6 +323,72 @@ static void test_task_screenshot(void** state) {
   check_screens("live reacher", a, b, 800, 500);
 }
 
+// Pixels of the body view that differ between a and b: their count and centroid (pixels, bottom-
+// left origin).
+static long diff_centroid(const image* a, const image* b, amv_rect r, double* cx, double* cy) {
+  long n = 0;
+  double sx = 0, sy = 0;
+  for (int y = r.bottom; y < r.bottom + r.height; y++)
+    for (int x = r.left; x < r.left + r.width; x++) {
+      size_t i = ((size_t)(a->h - 1 - y) * a->w + x) * 3;
+      if (memcmp(a->rgb + i, b->rgb + i, 3)) n++, sx += x, sy += y;
+    }
+  *cx = n ? sx / n : -1;
+  *cy = n ? sy / n : -1;
+  return n;
+}
+
+// Every task, live: the animal is in the picture (its pixels differ from a render without it, and
+// their centre lies inside the body view, away from its edges), and a task with scenery (mocap
+// bodies: platforms, bowl, maze walls and targets, orb) shows it (pixels differ from a render
+// without it; the maze's walls cover a good part of the view).
+static void test_every_task_scene(void** state) {
+  if (!have_display) skip();
+  const char* tasks[] = {"reacher", "reach-center-out", "reach-random", "force-field",
+                         "visuomotor-rotation", "decision-reach", "run", "run-gaps",
+                         "escape-bowl", "forage-maze", "two-tap"};
+  const int W = 560, H = 360;
+  amv_rect rc[AMV_NRECT];
+  amv_layout(W, H, rc);
+  amv_rect body = rc[AMV_RECT_BODY];
+  for (size_t k = 0; k < sizeof tasks / sizeof *tasks; k++) {
+    char err[AM_ERR_LEN], args[2000], out[4096], shot[3][512];
+    am_task t;
+    if (amt_create(&t, tasks[k], NULL, err, sizeof err)) fail_msg("%s", err);
+    int nmocap = t.model->m->nmocap;
+    amt_destroy(&t);
+    // two-tap's orb within 0.3 m of the rat's start, so that the tracking camera sees it
+    const char* extra = !strcmp(tasks[k], "two-tap") ? "--task-param arena=0.3" : "";
+    const char* hide[3] = {"", "--hide body", "--hide scenery"};
+    image im[3];
+    for (int j = 0; j < (nmocap ? 3 : 2); j++) {
+      snprintf(shot[j], sizeof shot[j], "%s/%s-%d.png", tmpdir, tasks[k], j);
+      snprintf(args, sizeof args, "--task %s %s --policy zero --steps 6 --step 3 --size %dx%d %s "
+               "--screenshot %s", tasks[k], extra, W, H, hide[j], shot[j]);
+      int rc = run(args, out, sizeof out);
+      if (rc) fail_msg("%s: animat-view exit %d: %s", tasks[k], rc, out);
+      assert_int_equal(png_read(shot[j], &im[j]), 0);
+    }
+    double cx, cy;
+    long n_body = diff_centroid(&im[0], &im[1], body, &cx, &cy);
+    fprintf(stderr, "test_viewer: %-20s body %6ld px at (%.0f, %.0f)", tasks[k], n_body, cx, cy);
+    if (n_body < 150) fail_msg("%s: the body is not in the picture (%ld px)", tasks[k], n_body);
+    if (cx < body.left + 0.1 * body.width || cx > body.left + 0.9 * body.width ||
+        cy < body.bottom + 0.1 * body.height || cy > body.bottom + 0.9 * body.height)
+      fail_msg("%s: the body is at the edge of the view (centre %.0f, %.0f)", tasks[k], cx, cy);
+    if (nmocap) {
+      long n_scene = diff_centroid(&im[0], &im[2], body, &cx, &cy);
+      fprintf(stderr, "  scenery %6ld px", n_scene);
+      long need = !strcmp(tasks[k], "forage-maze") ? (long)body.width * body.height / 10 : 100;
+      if (n_scene < need)
+        fail_msg("%s: the scenery is not drawn (%ld px differ, want %ld)", tasks[k], n_scene, need);
+      free(im[2].rgb);
+    }
+    fprintf(stderr, "\n");
+    free(im[0].rgb), free(im[1].rgb);
+  }
+}
+
 static void test_bad_files(void** state) {
   char path[512], out[4096], args[1200];
   snprintf(path, sizeof path, "%s/foreign.rollout", tmpdir);
@@ -263,20 +413,20 @@ static void test_bad_files(void** state) {
 
 // Records a small dataset with the recorder API: reacher, random actions, 3 episodes, plus a
 // synthetic "network" channel (8 units, smooth functions of time) so the neural panels have data.
-static void make_dataset(const char* path) {
+static void record_dataset(const char* path, const char* task, const char* param, int episodes) {
   char err[AM_ERR_LEN];
   am_task t;
   amt_params params = {0};
-  assert_int_equal(amt_params_add(&params, "episode_steps=80", err, sizeof err), 0);
-  if (amt_create(&t, "reacher", &params, err, sizeof err)) fail_msg("%s", err);
+  assert_int_equal(amt_params_add(&params, param, err, sizeof err), 0);
+  if (amt_create(&t, task, &params, err, sizeof err)) fail_msg("%s", err);
   am_pool_config pc = {.num_envs = 2, .num_threads = 1, .seed = 3, .export_state = 1};
   am_pool* pool = am_pool_create(&t, &pc, err, sizeof err);
   if (!pool) fail_msg("%s", err);
-  am_rec_config rc = {.path = path, .force = 1, .episodes = 3, .task_params = "episode_steps=80",
+  am_rec_config rc = {.path = path, .force = 1, .episodes = episodes, .task_params = param,
                       .seed = 3, .policy = "random (test)", .policy_step = -1};
   am_rec* rec = am_rec_create(pool, &rc, err, sizeof err);
   if (!rec) fail_msg("%s", err);
-  float units[2 * 8];
+  float units[2 * 8] = {0};
   am_channel_def def = {"core/h", "network", "", NULL, AM_DT_F32, 1, {8}, 0};
   if (am_rec_add_channel(rec, &def, units, err, sizeof err) < 0) fail_msg("%s", err);
   if (am_rec_begin(rec, err, sizeof err)) fail_msg("%s", err);
@@ -297,6 +447,8 @@ static void make_dataset(const char* path) {
   am_pool_free(pool);
   amt_destroy(&t);
 }
+
+static void make_dataset(const char* path) { record_dataset(path, "reacher", "episode_steps=80", 3); }
 
 static void test_dataset_screenshot(void** state) {
   if (!have_display) skip();
@@ -334,6 +486,85 @@ static void test_dataset_screenshot(void** state) {
   assert_non_null(strstr(out, "episode 7"));
 }
 
+// Replay draws each episode's scenery from its recorded initial state (maze walls and targets,
+// the escape bowl's heightfield on its mocap body), and two episodes of the maze differ in it.
+static void test_dataset_scenery(void** state) {
+  if (!have_display) skip();
+  const char* tasks[] = {"forage-maze", "escape-bowl"};
+  for (int k = 0; k < 2; k++) {
+    char ds[512], shot[3][512], args[2000], out[4096];
+    snprintf(ds, sizeof ds, "%s/%s.rollout", tmpdir, tasks[k]);
+    record_dataset(ds, tasks[k], "episode_time=0.1", 2);
+    const char* opt[3] = {"--episode 0", "--episode 0 --hide scenery", "--episode 1"};
+    image im[3];
+    for (int j = 0; j < 3; j++) {
+      snprintf(shot[j], sizeof shot[j], "%s/ds-%s-%d.png", tmpdir, tasks[k], j);
+      snprintf(args, sizeof args, "%s %s --step 2 --size 560x360 --screenshot %s", ds, opt[j],
+               shot[j]);
+      int rc = run(args, out, sizeof out);
+      if (rc) fail_msg("%s: animat-view exit %d: %s", tasks[k], rc, out);
+      assert_int_equal(png_read(shot[j], &im[j]), 0);
+    }
+    amv_rect rc[AMV_NRECT];
+    amv_layout(560, 360, rc);
+    amv_rect body = rc[AMV_RECT_BODY];
+    double cx, cy;
+    long n = diff_centroid(&im[0], &im[1], body, &cx, &cy);
+    fprintf(stderr, "test_viewer: replay %s: scenery %ld px\n", tasks[k], n);
+    if (n < (long)body.width * body.height / 10)
+      fail_msg("%s replay: the scenery is not drawn (%ld px differ)", tasks[k], n);
+    if (k == 0 && diff_centroid(&im[0], &im[2], body, &cx, &cy) < 1000)
+      fail_msg("forage-maze replay: episodes 0 and 1 show the same maze");
+    for (int j = 0; j < 3; j++) free(im[j].rgb);
+  }
+}
+
+// Bad options: an unknown module or --hide value is an error before anything renders; a video is
+// reported only when ffmpeg wrote a non-empty file (a fake ffmpeg that writes nothing, then one
+// that writes bytes).
+static void test_options(void** state) {
+  if (!have_display) skip();
+  char out[4096], args[2000];
+  snprintf(args, sizeof args, "--task reacher --steps 3 --module nosuch --screenshot %s/m.png",
+           tmpdir);
+  int rc = run(args, out, sizeof out);
+  assert_int_equal(rc, 2);
+  assert_non_null(strstr(out, "--module nosuch"));
+  snprintf(args, sizeof args, "%s/m.png", tmpdir);
+  assert_int_not_equal(access(args, F_OK), 0);
+  snprintf(args, sizeof args, "--task reacher --steps 3 --module core --screenshot %s/m.png",
+           tmpdir);
+  rc = run(args, out, sizeof out);
+  if (rc) fail_msg("--module core: exit %d: %s", rc, out);
+  rc = run("--task reacher --hide legs --screenshot /dev/null", out, sizeof out);
+  assert_int_equal(rc, 2);
+  assert_non_null(strstr(out, "--hide wants body or scenery"));
+  const char* fakes[2] = {"exit 0", "for a; do o=$a; done; echo video > \"$o\""};
+  for (int k = 0; k < 2; k++) {
+    char bin[600], cmd[3000];
+    snprintf(bin, sizeof bin, "%s/bin%d", tmpdir, k);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && printf '#!/bin/sh\n%%s\n' '%s' > %s/ffmpeg && chmod +x %s/ffmpeg",
+             bin, fakes[k], bin, bin);
+    assert_int_equal(system(cmd), 0);
+    snprintf(args, sizeof args, "--task reacher --steps 4 --size 320x240 --frames %s/fr%d", tmpdir, k);
+    snprintf(cmd, sizeof cmd, "PATH=%s:$PATH %s %s 2>&1", bin, ANIMAT_VIEW_EXE, args);
+    FILE* p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    assert_int_equal(pclose(p), 0);
+    char mp4[600];
+    snprintf(mp4, sizeof mp4, "%s/fr%d/episode.mp4", tmpdir, k);
+    if (k == 0) {
+      assert_null(strstr(out, "episode.mp4"));
+      assert_non_null(strstr(out, "ffmpeg made no video"));
+      assert_int_not_equal(access(mp4, F_OK), 0);
+    } else {
+      assert_non_null(strstr(out, "wrote"));
+      assert_non_null(strstr(out, "episode.mp4 (6 bytes)"));
+    }
+  }
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/animat-test-viewer-XXXXXX");
   if (!mkdtemp(tmpdir)) return 1;
@@ -346,9 +577,15 @@ int main(void) {
       cmocka_unit_test(test_png_roundtrip),
       cmocka_unit_test(test_pca_and_order),
       cmocka_unit_test(test_layout),
+      cmocka_unit_test(test_scene_keys),
+      cmocka_unit_test(test_var_points),
+      cmocka_unit_test(test_text_fit),
       cmocka_unit_test(test_bad_files),
       cmocka_unit_test(test_task_screenshot),
+      cmocka_unit_test(test_every_task_scene),
       cmocka_unit_test(test_dataset_screenshot),
+      cmocka_unit_test(test_dataset_scenery),
+      cmocka_unit_test(test_options),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   char cmd[400];

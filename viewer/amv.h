@@ -49,6 +49,13 @@ typedef struct amv_episode {
   uint32_t* events;        // (cap) bit k = event code k
   float* vars;             // (cap x n_vars) task variables
   float* speed;            // (cap) speed of the tracked body (m/s), from qpos (amv_episode_derive)
+  // Scenery: the poses of the model's mocap bodies (maze walls, targets, platforms, terrain, orbs
+  // that tasks place per episode), as keys: key k holds from step scene_step[k] until the next
+  // key. Empty (n_scene 0): the model's default poses.
+  int nmocap;              // mocap bodies (0: no scenery)
+  int n_scene, scene_cap;
+  int* scene_step;         // (n_scene) ascending, the first is 0
+  double* scene;           // (n_scene x 7 nmocap) mocap_pos (3 nmocap) then mocap_quat (4 nmocap)
   int n_modules;
   amv_module modules[AMV_MAX_MODULES];
   int n_channels;
@@ -74,6 +81,14 @@ int amv_episode_reserve(amv_episode* e, int cap, char* err, size_t err_sz);
 int amv_episode_add_module(amv_episode* e, const char* name, int units, char* err, size_t err_sz);
 int amv_episode_add_channel(amv_episode* e, const char* name, int width, char* err, size_t err_sz);
 void amv_episode_free(amv_episode* e);
+// Records the scenery (pos: 3 nmocap, quat: 4 nmocap) from step on (replacing keys at or after
+// step). Nothing is added when it equals the scenery already in force. Returns 0 or -1.
+int amv_episode_set_scene(amv_episode* e, int step, const double* pos, const double* quat,
+                          char* err, size_t err_sz);
+// The scenery in force at step t (7 nmocap doubles), or NULL when none was recorded.
+const double* amv_episode_scene(const amv_episode* e, int t);
+// Drops the scenery keys (a new episode starts).
+void amv_episode_clear_scene(amv_episode* e);
 // The body tracked by the camera and the speed trace: the body of the first free joint, else the
 // last body of the tree (the hand of an arm).
 int amv_track_body(const mjModel* m);
@@ -81,6 +96,25 @@ int amv_track_body(const mjModel* m);
 void amv_episode_derive(amv_episode* e, const mjModel* m, mjData* d);
 // Finds a task variable that gives the trial condition ("condition", "cond", "target_index"...).
 int amv_find_condition_var(const amv_meta* meta);
+
+// Task variables that are positions: "<name>_x", "<name>_y" (optionally "<name>_z"). When <name>
+// is a mocap body of the model the variables place it (the two-tap orb moves with its variables
+// within an episode); when it is another body or a joint it is drawn anyway (a rat's root_x/_y is
+// the rat) and the point is skipped; otherwise it is a marker (targets, start, cursor).
+typedef struct amv_var_point {
+  char name[AM_NAME_LEN];
+  int ix, iy, iz;          // variable indices (iz -1: none)
+  int mocap;               // mocap index the point places, or -1 for a marker
+} amv_var_point;
+// Fills up to max points; returns their number.
+int amv_var_points(const mjModel* m, const amv_meta* meta, amv_var_point* out, int max);
+
+// The bodies of the animal: the tree (children of the world) holding the tracked body. Sets
+// in_animal[b] (nbody entries) to 1 for them; returns their number.
+int amv_animal_bodies(const mjModel* m, unsigned char* in_animal);
+// Radius of the animal around the tracked body at the pose in d (after kinematics): the largest
+// distance from the tracked body to a point of one of its geoms (planes excluded).
+double amv_animal_radius(const mjModel* m, const mjData* d);
 
 //---------------------------------- analyses ------------------------------------------------------
 
@@ -113,6 +147,17 @@ typedef struct amv_rect {
 } amv_rect;
 void amv_layout(int w, int h, amv_rect rects[AMV_NRECT]);
 extern const char* const amv_rect_names[AMV_NRECT];
+
+// Width in pixels of s in a font whose character widths are charw[0..126] (mjrContext.charWidth;
+// other bytes count as 'x').
+int amv_text_width(const int* charw, const char* s);
+// Flows n labels of widths w[i] left to right: the first line from x_first, the next ones from
+// x_left, none past x_right, gap pixels between labels, at most max_lines lines. Writes each
+// placed label's x and line (0 = first). Returns how many were placed (a prefix of the labels).
+int amv_flow(const int* w, int n, int x_first, int x_left, int x_right, int gap, int max_lines,
+             int* x, int* line);
+// Index of the first of n texts no wider than width pixels, or -1 when none is.
+int amv_fit(const int* charw, const char* const* texts, int n, int width);
 
 //---------------------------------- live source (a task run in the viewer) -----------------------
 
@@ -178,6 +223,9 @@ typedef struct amv_view {
   int half_window;          // heatmap shows steps t-half_window .. t+half_window
   int show_help;
   int show_forces;          // contact forces
+  int hide_body;            // leave the animal out (its geoms, sites and tendons)
+  int hide_scenery;         // leave the mocap bodies out (walls, targets, platforms, terrain, orb)
+  unsigned char* in_animal; // (nbody) amv_animal_bodies
   const char* help_text;    // key list (main.c)
   char status[256];         // bottom-line message (playback state, last action)
   // analysis cache for (episode, module, T)

@@ -4,7 +4,9 @@
 // machine without the original bodies. Channels used (by name, as the recorder writes them):
 // qpos (required), act, reward, events (labels: event names), task_vars (labels: variable names),
 // action (behaviour trace), value, and the "network" group: each module's "<module>/output" (one
-// heatmap module each; a file without them: every 1-D network channel). Anything else is ignored; a file without qpos or a model is refused.
+// heatmap module each; a file without them: every 1-D network channel). Anything else is ignored;
+// a file without qpos or a model is refused. The scenery (mocap bodies' poses) comes from each
+// episode's recorded initial state; heightfields from the embedded model (am_ds_load_model).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,49 @@ int amv_ds_open(amv_ds* D, const char* path, amv_meta* meta, char* err, size_t e
   return 0;
 }
 
+// The episode's scenery: the mocap poses in its recorded initial state, found by the metadata
+// "init.layout" (comma-separated fields: time, qpos, qvel, act, mocap_pos, mocap_quat, ...).
+// Files without mocap poses in the initial state (format 1.0 before they were stored) have no
+// scenery to show: the model's default poses are drawn.
+static int load_scene(amv_ds* D, int64_t i, amv_episode* ep, char* err, size_t err_sz) {
+  am_ds_reader* r = D->reader;
+  const mjModel* m = D->model->m;
+  const char* layout = am_ds_meta(r, "init.layout", NULL);
+  int n_init = am_ds_num_init(r), off = 0, at_pos = -1, at_quat = -1;
+  if (!m->nmocap || !layout || n_init < 1) return 0;
+  for (const char* p = layout; *p;) {
+    size_t len = strcspn(p, ",");
+    int size = -1;
+#define FIELD(nm, sz) if (len == strlen(nm) && !strncmp(p, nm, len)) size = (sz)
+    FIELD("time", 1);
+    FIELD("qpos", m->nq);
+    FIELD("qvel", m->nv);
+    FIELD("act", m->na);
+    FIELD("qacc_warmstart", m->nv);
+    FIELD("mocap_pos", 3 * m->nmocap);
+    FIELD("mocap_quat", 4 * m->nmocap);
+#undef FIELD
+    if (size < 0) break;  // an unknown field: the offsets after it are unknown
+    if (len == 9 && !strncmp(p, "mocap_pos", len)) at_pos = off;
+    if (len == 10 && !strncmp(p, "mocap_quat", len)) at_quat = off;
+    off += size;
+    p += len;
+    if (*p == ',') p++;
+  }
+  if (at_pos < 0 || at_quat < 0 || at_pos + 3 * m->nmocap > n_init ||
+      at_quat + 4 * m->nmocap > n_init)
+    return 0;
+  double* init = malloc(sizeof(double) * (size_t)n_init);
+  void** dst = calloc((size_t)am_ds_num_channels(r) + 1, sizeof(void*));
+  int rc = -1;
+  if (!init || !dst) am_err(err, err_sz, "out of memory reading the initial state");
+  else if (!am_ds_read_episode(r, i, dst, init, err, err_sz))
+    rc = amv_episode_set_scene(ep, 0, init + at_pos, init + at_quat, err, err_sz);
+  free(init);
+  free(dst);
+  return rc;
+}
+
 // Reads channel ch of episode i as floats or doubles into dst (T x elems).
 static int read_conv(am_ds_reader* r, int64_t i, int ch, int T, void* dst, int want_double,
                      char* err, size_t err_sz) {
@@ -145,6 +190,8 @@ int amv_ds_load(amv_ds* D, const amv_meta* meta, int64_t i, amv_episode* ep, mjD
   if (!rc && n_vars) rc = read_conv(r, i, c.vars, T, ep->vars, 0, err, err_sz);
   if (rc) return -1;
   ep->T = T;
+  ep->nmocap = m->nmocap;
+  if (load_scene(D, i, ep, err, err_sz)) return -1;
   // behaviour channels: the policy's actions, and muscle activations when recorded
   if (c.action >= 0) {
     const am_ds_channel* ch = am_ds_get_channel(r, c.action);

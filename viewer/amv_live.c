@@ -154,6 +154,10 @@ int amv_live_open(amv_live* L, const char* task, const void* params_v, const cha
   }
   L->kin = mj_makeData(m);
   if (!L->kin) return amv_live_close(L), am_err(err, err_sz, "out of memory");
+  ep->nmocap = m->nmocap;
+  const mjData* d = am_pool_env(L->pool, 0)->d;  // reset by the pool: the first episode's scenery
+  if (amv_episode_set_scene(ep, 0, d->mocap_pos, d->mocap_quat, err, err_sz))
+    return amv_live_close(L), -1;
   return 0;
 }
 
@@ -200,7 +204,15 @@ int amv_live_step(amv_live* L, amv_episode* ep, char* err, size_t err_sz) {
     ep->speed[s] = (float)(sqrt(dx * dx + dy * dy + dz * dz) / ep->dt);
     if (s == 1) ep->speed[0] = ep->speed[1];
   }
-  int done = b->terminated[0] || b->truncated[0];
+  int ended = b->terminated[0] || b->truncated[0];
+  // The scenery after the step (targets taken, an orb moved). After an episode's last step the
+  // env already holds the next episode (the pool resets it), so that step keeps the scenery
+  // before it; amv_live_next_episode takes the new one.
+  if (!ended) {
+    const mjData* d = am_pool_env(L->pool, 0)->d;
+    if (amv_episode_set_scene(ep, s, d->mocap_pos, d->mocap_quat, err, err_sz)) return -1;
+  }
+  int done = ended;
   if (t->max_steps <= 0 && ep->T >= 100000) done = 1;  // no time limit: keep memory bounded
   return done;
 }
@@ -208,7 +220,11 @@ int amv_live_step(amv_live* L, amv_episode* ep, char* err, size_t err_sz) {
 void amv_live_next_episode(amv_live* L, amv_episode* ep) {
   ep->T = 0;
   ep->index++;
-  (void)L;  // the actor already started the policy's next episode (ama_actor_observe)
+  // (the actor already started the policy's next episode: ama_actor_observe)
+  amv_episode_clear_scene(ep);
+  const mjData* d = am_pool_env(L->pool, 0)->d;
+  char err[AM_ERR_LEN];  // cannot fail: the first key fits the storage already allocated
+  (void)amv_episode_set_scene(ep, 0, d->mocap_pos, d->mocap_quat, err, sizeof err);
 }
 
 void amv_live_close(amv_live* L) {

@@ -16,6 +16,12 @@
 
 //---------------------------------- setup ---------------------------------------------------------
 
+static int has_free_joint(const mjModel* m) {
+  for (int j = 0; j < m->njnt; j++)
+    if (m->jnt_type[j] == mjJNT_FREE) return 1;
+  return 0;
+}
+
 int amv_view_init(amv_view* v, const mjModel* m, int w, int h, char* err, size_t err_sz) {
   memset(v, 0, sizeof *v);
   v->m = mj_copyModel(NULL, m);
@@ -24,6 +30,17 @@ int amv_view_init(amv_view* v, const mjModel* m, int w, int h, char* err, size_t
   if (v->m->vis.global.offheight < h) v->m->vis.global.offheight = h;
   v->d = mj_makeData(v->m);
   if (!v->d) return am_err(err, err_sz, "viewer: cannot allocate mjData");
+  {  // The headlight plus the lights may exceed full intensity on a surface facing both (a floor
+     // seen from above turned white, checker and bowl gone): dim the headlight to keep 1.1.
+    float lights = 0;
+    for (int l = 0; l < v->m->nlight; l++) lights = fmaxf(lights, v->m->light_diffuse[3 * l]);
+    mjVisual* vis = &v->m->vis;
+    float head = vis->headlight.ambient[0] + vis->headlight.diffuse[0];
+    if (head > 0 && head + lights > 1.1f) {
+      float k = fmaxf(0.2f, 1.1f - lights) / head;
+      for (int c = 0; c < 3; c++) vis->headlight.ambient[c] *= k, vis->headlight.diffuse[c] *= k;
+    }
+  }
   mjv_defaultOption(&v->opt);
   v->opt.flags[mjVIS_ACTIVATION] = 1;  // muscles coloured by activation
   v->opt.flags[mjVIS_RANGEFINDER] = 0;  // rays hide the body; key R shows them
@@ -37,29 +54,29 @@ int amv_view_init(amv_view* v, const mjModel* m, int w, int h, char* err, size_t
   mjv_defaultCamera(&v->cam_track);
   v->cam_track.type = mjCAMERA_TRACKING;
   v->cam_track.trackbodyid = amv_track_body(v->m);
-  v->cam_track.distance = 1.2 * v->m->stat.extent;
-  {  // frame the tracked body's subtree: 3x its radius at the default pose
-    int tb = v->cam_track.trackbodyid;
-    mj_forward(v->m, v->d);
-    double rad = 0;
-    for (int g = 0; g < v->m->ngeom; g++) {
-      int b = v->m->geom_bodyid[g];
-      while (b > 0 && b != tb) b = v->m->body_parentid[b];
-      if (b != tb || tb == 0 || v->m->geom_type[g] == mjGEOM_PLANE) continue;
-      double dx = v->d->geom_xpos[3 * g] - v->d->xpos[3 * tb],
-             dy = v->d->geom_xpos[3 * g + 1] - v->d->xpos[3 * tb + 1],
-             dz = v->d->geom_xpos[3 * g + 2] - v->d->xpos[3 * tb + 2];
-      double r = sqrt(dx * dx + dy * dy + dz * dz) + v->m->geom_rbound[g];
-      if (r > rad) rad = r;
-    }
-    if (rad > 0) v->cam_track.distance = 2.2 * rad;
+  v->in_animal = calloc((size_t)v->m->nbody, 1);
+  if (!v->in_animal) return am_err(err, err_sz, "viewer: out of memory");
+  amv_animal_bodies(v->m, v->in_animal);
+  // The tracking camera frames the animal: 2.2x its radius at the default pose. Not the model's
+  // extent: scenery parked far away (unused platforms, bowls, walls) makes that tens of metres.
+  mj_forward(v->m, v->d);
+  double rad = amv_animal_radius(v->m, v->d);
+  v->cam_track.distance = rad > 0 ? 3.5 * rad : 1.2 * v->m->stat.extent;
+  // MuJoCo puts the near clipping plane at znear x extent (1 m for run-gaps' 100 m extent: the
+  // rat, 0.5 m from the camera, vanished). Bring it to a tenth of the tracking distance at most.
+  double ext = v->m->stat.extent > 0 ? v->m->stat.extent : 1;
+  double near = fmin(v->m->vis.map.znear * ext, 0.1 * v->cam_track.distance);
+  v->m->vis.map.znear = (float)(near / ext);
+  // Steeper over scenery (maze walls 0.3 m high hid the rat from -35 deg).
+  v->cam_track.elevation = v->m->nmocap > 0 ? -60 : -35;
+  v->cam_track.azimuth = 60;  // from behind the left side of an animal heading +x: the path ahead shows
+  if (has_free_joint(v->m)) {  // the free camera starts where the tracking camera looks
+    v->cam_free = v->cam_track;
+    v->cam_free.type = mjCAMERA_FREE;
+    mju_copy3(v->cam_free.lookat, v->d->subtree_com + 3 * v->cam_track.trackbodyid);
   }
-  v->cam_track.elevation = -25;
-  v->cam_track.azimuth = 120;
   mjv_defaultCamera(&v->cam_fixed);
-  int has_free = 0;
-  for (int j = 0; j < v->m->njnt; j++) has_free |= v->m->jnt_type[j] == mjJNT_FREE;
-  v->cam_mode = has_free ? AMV_CAM_TRACK : v->m->ncam > 0 ? AMV_CAM_FIXED : AMV_CAM_FREE;
+  v->cam_mode = has_free_joint(v->m) ? AMV_CAM_TRACK : v->m->ncam > 0 ? AMV_CAM_FIXED : AMV_CAM_FREE;
   v->half_window = 100;
   v->c_module = -1;
   return 0;
@@ -77,14 +94,20 @@ void amv_view_free(amv_view* v) {
   cache_free(v);
   mjr_freeContext(&v->con);
   mjv_freeScene(&v->scn);
+  free(v->in_animal);
   if (v->d) mj_deleteData(v->d);
   if (v->m) mj_deleteModel(v->m);
   memset(v, 0, sizeof *v);
 }
 
 void amv_view_next_camera(amv_view* v) {
+  int prev = v->cam_mode;
   v->cam_mode++;
   if (v->cam_mode >= AMV_CAM_FIXED + v->m->ncam) v->cam_mode = AMV_CAM_FREE;
+  if (prev == AMV_CAM_TRACK && v->cam_mode == AMV_CAM_FREE) {  // go on from the tracking view
+    v->cam_free = v->cam_track;
+    v->cam_free.type = mjCAMERA_FREE;
+  }
 }
 
 static mjvCamera* current_camera(amv_view* v) {
@@ -244,34 +267,47 @@ static int first_bit(uint32_t x) {
   return -1;
 }
 
-static void panel_title(const amv_view* v, amv_rect r, const char* s) {
-  text(v, r, 0.01f, 1 - line_h(v, r) + 0.15f * line_h(v, r), s, 0.9f, 0.9f, 0.9f);
+// Copies s into out shortened with ".." to fit width pixels.
+static void ellipsize(const amv_view* v, const char* s, int width, char* out, size_t out_sz) {
+  snprintf(out, out_sz, "%s", s);
+  size_t n = strlen(out);
+  while (n > 0 && amv_text_width(v->con.charWidth, out) > width) {
+    n--;
+    snprintf(out + n, out_sz - n, "..");
+  }
+}
+
+// Text at (x, y) in a panel: the first of n texts (most to least detailed) that fits before the
+// panel's right edge, else the last one shortened.
+static void text_fit(const amv_view* v, amv_rect r, float x, float y, const char* const* texts,
+                     int n, float cr, float cg, float cb) {
+  int width = (int)((1 - x) * r.width) - 6;
+  int i = amv_fit(v->con.charWidth, texts, n, width);
+  char s[512];
+  ellipsize(v, texts[i >= 0 ? i : n - 1], width, s, sizeof s);
+  text(v, r, x, y, s, cr, cg, cb);
+}
+
+// The title line of a panel (text_fit).
+static void panel_title(const amv_view* v, amv_rect r, const char* const* texts, int n) {
+  text_fit(v, r, 6.0f / (r.width > 1 ? r.width : 1), 1 - line_h(v, r) + 0.15f * line_h(v, r), texts,
+           n, 0.9f, 0.9f, 0.9f);
 }
 
 //---------------------------------- body view -----------------------------------------------------
 
-// Task variables "<name>_x", "<name>_y" (and optionally "_z") whose <name> is not a body of the
-// model (a body is drawn anyway) become a marker sphere: targets, goals, cues.
+// Task variables that are points (amv_var_points): a mocap body's variables place it (before the
+// scene is built, see place_scenery); the others become labelled marker spheres: targets, goals,
+// cues.
 static void add_var_markers(amv_view* v, const amv_meta* meta, const amv_episode* e, int t) {
-  if (!e->n_vars || !e->vars) return;
+  if (!e->n_vars || !e->vars || meta->n_vars > e->n_vars) return;
   const float* vars = e->vars + (size_t)t * e->n_vars;
-  int marker = 0;
-  for (int i = 0; i < meta->n_vars && i < e->n_vars; i++) {
-    const char* nm = meta->vars[i];
-    size_t n = strlen(nm);
-    if (n < 3 || strcmp(nm + n - 2, "_x") != 0) continue;
-    char stem[AM_NAME_LEN], ny[AM_NAME_LEN + 2], nz[AM_NAME_LEN + 2];
-    snprintf(stem, sizeof stem, "%.*s", (int)(n - 2), nm);
-    if (mj_name2id(v->m, mjOBJ_BODY, stem) >= 0) continue;
-    snprintf(ny, sizeof ny, "%s_y", stem);
-    snprintf(nz, sizeof nz, "%s_z", stem);
-    int iy = -1, iz = -1;
-    for (int j = 0; j < meta->n_vars && j < e->n_vars; j++) {
-      if (strcmp(meta->vars[j], ny) == 0) iy = j;
-      if (strcmp(meta->vars[j], nz) == 0) iz = j;
-    }
-    if (iy < 0 || v->scn.ngeom >= v->scn.maxgeom) continue;
-    mjtNum pos[3] = {vars[i], vars[iy], iz >= 0 ? vars[iz] : 0};
+  amv_var_point pts[AM_MAX_VARS];
+  int np = amv_var_points(v->m, meta, pts, AM_MAX_VARS), marker = 0;
+  for (int k = 0; k < np; k++) {
+    const amv_var_point* p = &pts[k];
+    if (p->mocap >= 0 || v->scn.ngeom >= v->scn.maxgeom) continue;
+    mjtNum pos[3] = {vars[p->ix], vars[p->iy], p->iz >= 0 ? vars[p->iz] : 0};
     // 1-2 cm: the scene's extent is the arena's (a 100 m run plane), not the animal's.
     double ext = v->m->stat.extent < 0.5 ? 0.5 : v->m->stat.extent > 1 ? 1 : v->m->stat.extent;
     mjtNum size[3] = {0.02 * ext, 0, 0};
@@ -281,8 +317,55 @@ static void add_var_markers(amv_view* v, const amv_meta* meta, const amv_episode
     mjvGeom* g = &v->scn.geoms[v->scn.ngeom++];
     mjv_initGeom(g, mjGEOM_SPHERE, size, pos, NULL, c);
     g->category = mjCAT_DECOR;
-    snprintf(g->label, sizeof g->label, "%s", stem);
+    snprintf(g->label, sizeof g->label, "%.*s", (int)sizeof g->label - 1, p->name);
   }
+}
+
+// The scenery of step t: the recorded mocap poses in force, then mocap bodies placed by task
+// variables (the two-tap orb moves within an episode; its variables say where).
+static void place_scenery(amv_view* v, const amv_meta* meta, const amv_episode* e, int t) {
+  mjModel* m = v->m;
+  mjData* d = v->d;
+  const double* sc = e->nmocap == m->nmocap ? amv_episode_scene(e, t) : NULL;
+  if (sc) {
+    memcpy(d->mocap_pos, sc, sizeof(double) * 3 * m->nmocap);
+    memcpy(d->mocap_quat, sc + 3 * m->nmocap, sizeof(double) * 4 * m->nmocap);
+  } else {  // nothing recorded: the model's poses
+    for (int b = 0; b < m->nbody; b++)
+      if (m->body_mocapid[b] >= 0) {
+        mju_copy3(d->mocap_pos + 3 * m->body_mocapid[b], m->body_pos + 3 * b);
+        mju_copy4(d->mocap_quat + 4 * m->body_mocapid[b], m->body_quat + 4 * b);
+      }
+  }
+  if (e->T < 1 || !e->n_vars || !e->vars || meta->n_vars > e->n_vars) return;
+  const float* vars = e->vars + (size_t)t * e->n_vars;
+  amv_var_point pts[AM_MAX_VARS];
+  int np = amv_var_points(m, meta, pts, AM_MAX_VARS);
+  for (int k = 0; k < np; k++) {
+    if (pts[k].mocap < 0) continue;
+    mjtNum* p = d->mocap_pos + 3 * pts[k].mocap;
+    p[0] = vars[pts[k].ix];
+    p[1] = vars[pts[k].iy];
+    if (pts[k].iz >= 0) p[2] = vars[pts[k].iz];
+  }
+}
+
+// Leaves the animal or the scenery out of the scene (hide_body, hide_scenery).
+static void hide_geoms(amv_view* v) {
+  if (!v->hide_body && !v->hide_scenery) return;
+  const mjModel* m = v->m;
+  int n = 0;
+  for (int i = 0; i < v->scn.ngeom; i++) {
+    const mjvGeom* g = &v->scn.geoms[i];
+    int b = -1;
+    if (g->objtype == mjOBJ_GEOM) b = m->geom_bodyid[g->objid];
+    else if (g->objtype == mjOBJ_SITE) b = m->site_bodyid[g->objid];
+    int drop = (b >= 0 && v->hide_body && v->in_animal[b]) ||
+               (b >= 0 && v->hide_scenery && m->body_mocapid[b] >= 0) ||
+               (g->objtype == mjOBJ_TENDON && v->hide_body);
+    if (!drop) v->scn.geoms[n++] = *g;
+  }
+  v->scn.ngeom = n;
 }
 
 // Index of the task variable called name, or -1.
@@ -349,10 +432,12 @@ static void draw_body(amv_view* v, const amv_meta* meta, const amv_episode* e, i
     mju_zero(d->qvel, m->nv);
     d->time = t * e->dt;
   }
+  place_scenery(v, meta, e, e->T > 0 ? t : 0);
   mj_forward(m, d);
   v->opt.flags[mjVIS_CONTACTFORCE] = v->show_forces;
   v->opt.flags[mjVIS_PERTFORCE] = 1;
   mjv_updateScene(m, d, &v->opt, NULL, current_camera(v), mjCAT_ALL, &v->scn);
+  hide_geoms(v);
   if (e->T > 0) {
     add_var_markers(v, meta, e, t);
     add_var_forces(v, meta, e, t);
@@ -372,7 +457,8 @@ static void draw_body(amv_view* v, const amv_meta* meta, const amv_episode* e, i
            (long long)e->index, t, e->T > 0 ? e->T - 1 : 0, t * e->dt, cam);
   mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, rr, left, right, &v->con);
   char src[1400];
-  snprintf(src, sizeof src, "%s", meta->origin);
+  int status_w = v->status[0] ? amv_text_width(v->con.charWidth, v->status) + 30 : 0;
+  ellipsize(v, meta->origin, r.width - 30 - status_w, src, sizeof src);
   mjr_overlay(mjFONT_NORMAL, mjGRID_BOTTOMLEFT, rr, src, v->status, &v->con);
   if (!v->show_help) mjr_overlay(mjFONT_NORMAL, mjGRID_TOPRIGHT, rr, "h / F1: help", NULL, &v->con);
 }
@@ -384,10 +470,12 @@ static void draw_heatmap(amv_view* v, const amv_episode* e, int t, amv_rect r) {
   fill(0, 0, 1, 1, 0.08f, 0.08f, 0.1f, 1);
   float lh = line_h(v, r);
   if (e->n_modules == 0 || !v->c_ord) {
-    panel_title(v, r, "Neural activity");
-    text(v, r, 0.05f, 0.5f, "no neural activity in this episode", 0.7f, 0.7f, 0.7f);
-    text(v, r, 0.05f, 0.5f - lh, "(run with --checkpoint, or a dataset that recorded units)", 0.6f,
-         0.6f, 0.6f);
+    panel_title(v, r, (const char*[]){"Neural activity"}, 1);
+    text_fit(v, r, 0.05f, 0.5f, (const char*[]){"no neural activity in this episode",
+                                                  "no neural activity"}, 2, 0.7f, 0.7f, 0.7f);
+    text_fit(v, r, 0.05f, 0.5f - lh,
+             (const char*[]){"(run with --checkpoint, or a dataset that recorded units)",
+                             "(--checkpoint, or a dataset with units)"}, 2, 0.6f, 0.6f, 0.6f);
     return;
   }
   const amv_module* md = &e->modules[v->module];
@@ -423,10 +511,13 @@ static void draw_heatmap(amv_view* v, const amv_episode* e, int t, amv_rect r) {
   glVertex2f(xc, y1);
   glEnd();
   frame_box(x0, y0, x1, y1, 0.5f, 0.5f, 0.55f);
-  char s[256];
-  snprintf(s, sizeof s, "Neural: %s  %d units  (module %d/%d)  order: %s  +-%d steps", md->name, H,
-           v->module + 1, e->n_modules, amv_order_name(v->order), W);
-  panel_title(v, r, s);
+  char s[3][256];
+  snprintf(s[0], sizeof s[0], "Neural: %s  %d units  (module %d/%d)  order: %s  +-%d steps",
+           md->name, H, v->module + 1, e->n_modules, amv_order_name(v->order), W);
+  snprintf(s[1], sizeof s[1], "%s  %d units  (%d/%d)  %s  +-%d", md->name, H, v->module + 1,
+           e->n_modules, amv_order_name(v->order), W);
+  snprintf(s[2], sizeof s[2], "%s  %d units", md->name, H);
+  panel_title(v, r, (const char*[]){s[0], s[1], s[2]}, 3);
 }
 
 //---------------------------------- population panel ----------------------------------------------
@@ -437,7 +528,7 @@ static void draw_population(amv_view* v, const amv_meta* meta, const amv_episode
   fill(0, 0, 1, 1, 0.1f, 0.1f, 0.12f, 1);
   float lh = line_h(v, r);
   if (e->n_modules == 0 || !v->c_ord || v->c_npc < 1 || e->T < 2) {
-    panel_title(v, r, "Population (PCA)");
+    panel_title(v, r, (const char*[]){"Population (PCA)"}, 1);
     text(v, r, 0.05f, 0.5f, e->n_modules ? "too few steps for PCA" : "no neural activity",
          0.7f, 0.7f, 0.7f);
     return;
@@ -488,13 +579,16 @@ static void draw_population(amv_view* v, const amv_meta* meta, const amv_episode
   glEnd();
 #undef PX
 #undef PY
-  char s[256];
+  char s[256], ts[3][256];
   double tv = v->c_total_var > 0 ? v->c_total_var : 1;
-  snprintf(s, sizeof s, "Population: %s  PC1 %.0f%%  PC2 %.0f%%  %s",
-           e->modules[v->module].name, 100 * v->c_var[0] / tv,
-           v->c_npc > 1 ? 100 * v->c_var[1] / tv : 0.0,
+  const char* name = e->modules[v->module].name;
+  double pc1 = 100 * v->c_var[0] / tv, pc2 = v->c_npc > 1 ? 100 * v->c_var[1] / tv : 0.0;
+  snprintf(ts[0], sizeof ts[0], "Population: %s  PC1 %.0f%%  PC2 %.0f%%  %s", name, pc1, pc2,
            cv >= 0 ? "colour: condition" : "colour: time (blue to orange)");
-  panel_title(v, r, s);
+  snprintf(ts[1], sizeof ts[1], "%s  PC1 %.0f%%  PC2 %.0f%%  %s", name, pc1, pc2,
+           cv >= 0 ? "colour: condition" : "colour: time");
+  snprintf(ts[2], sizeof ts[2], "%s  PC1 %.0f%%  PC2 %.0f%%", name, pc1, pc2);
+  panel_title(v, r, (const char*[]){ts[0], ts[1], ts[2]}, 3);
   if (cv >= 0) {
     snprintf(s, sizeof s, "%s = %g", meta->vars[cv], e->vars[(size_t)t * e->n_vars + cv]);
     text(v, r, 0.09f, y0 + 0.02f, s, 0.8f, 0.8f, 0.8f);
@@ -531,22 +625,82 @@ static void event_lines(const amv_episode* e, int T, float x0, float x1, float s
   glEnd();
 }
 
-static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e, int t,
-                        amv_rect r) {
-  begin_panel(r);
-  fill(0, 0, 1, 1, 0.12f, 0.12f, 0.14f, 1);
-  float lh = line_h(v, r), tl = timeline_h(v, r);
-  trace_row rows[2 + AMV_MAX_CHANNELS];
+// The behaviour rows: reward, speed, then up to three channels.
+static int trace_rows(const amv_episode* e, trace_row* rows) {
   int n = 0;
   rows[n++] = (trace_row){"reward", e->reward, 1};
   rows[n++] = (trace_row){"speed (m/s)", e->speed, 1};
   for (int i = 0; i < e->n_channels && n < 5; i++)
     rows[n++] = (trace_row){e->channels[i].name, e->channels[i].x, e->channels[i].width};
+  return n;
+}
+
+// Left edge of the traces (fraction of the panel): right of the widest row label or value.
+static float trace_x0(const amv_view* v, const amv_episode* e, amv_rect r) {
+  trace_row rows[2 + AMV_MAX_CHANNELS];
+  int n = trace_rows(e, rows), w = amv_text_width(v->con.charWidth, "-0.0000e-00");
+  for (int i = 0; i < n; i++) {
+    int wi = amv_text_width(v->con.charWidth, rows[i].name);
+    if (wi > w) w = wi;
+  }
+  float x0 = (w + 10.0f) / (r.width > 1 ? r.width : 1);
+  return x0 < 0.12f ? 0.12f : x0 > 0.35f ? 0.35f : x0;
+}
+
+static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e, int t,
+                        amv_rect r) {
+  begin_panel(r);
+  fill(0, 0, 1, 1, 0.12f, 0.12f, 0.14f, 1);
+  float lh = line_h(v, r), tl = timeline_h(v, r);
   int T = e->T;
-  float x0 = 0.16f, x1 = 0.99f, top = 1 - 1.2f * lh, bot = tl + 0.02f;
+  // title and the legend of the events that occur in this episode, flowed over up to 3 lines
+  const int* cw = v->con.charWidth;
+  int names[32], widths[32], lx[32], lline[32], nl = 0;
+  uint32_t seen = 0;
+  for (int s = 0; s < T; s++) seen |= e->events[s];
+  for (int k = 0; k < 32; k++)
+    if (seen & (1u << k)) {
+      names[nl] = k;
+      widths[nl++] = amv_text_width(cw, k < meta->n_events ? meta->events[k] : "?");
+    }
+  const char* title = nl ? "Behaviour    events:" : "Behaviour";
+  int pad = 6, gap = amv_text_width(cw, "   "), right = r.width - pad;
+  int first = pad + amv_text_width(cw, title) + gap;
+  int left = pad + amv_text_width(cw, "Behaviour") + gap;
+  int placed = amv_flow(widths, nl, first, left, right, gap, 3, lx, lline);
+  if (placed < nl) {  // room for "+N more" at the end: drop labels until it fits
+    char more[32];
+    while (placed > 0) {
+      snprintf(more, sizeof more, "+%d more", nl - placed);
+      int mw = amv_text_width(cw, more), last = placed - 1;
+      if (lx[last] + widths[last] + gap + mw <= right) break;
+      placed--;
+    }
+  }
+  int lines = 1;
+  for (int i = 0; i < placed; i++)
+    if (lline[i] + 1 > lines) lines = lline[i] + 1;
+  float ytext = 1 - lh + 0.15f * lh;
+  text(v, r, (float)pad / r.width, ytext, title, 0.9f, 0.9f, 0.9f);
+  for (int i = 0; i < placed; i++) {
+    float c[3];
+    palette(names[i] + 4, c);
+    int k = names[i];
+    text(v, r, (float)lx[i] / r.width, ytext - lline[i] * lh, k < meta->n_events ? meta->events[k] : "?",
+         c[0], c[1], c[2]);
+  }
+  if (placed < nl) {
+    char more[32];
+    snprintf(more, sizeof more, "+%d more", nl - placed);
+    int xm = placed ? lx[placed - 1] + widths[placed - 1] + gap : first, lm = placed ? lline[placed - 1] : 0;
+    text(v, r, (float)xm / r.width, ytext - lm * lh, more, 0.7f, 0.7f, 0.7f);
+  }
+  trace_row rows[2 + AMV_MAX_CHANNELS];
+  int n = trace_rows(e, rows);
+  float x0 = trace_x0(v, e, r), x1 = 0.99f, top = 1 - (lines + 0.2f) * lh, bot = tl + 0.02f;
   float rowh = (top - bot) / n;
   float span = T > 1 ? (float)(T - 1) : 1;
-  // trial events: vertical lines across all rows, names at the top
+  // trial events: vertical lines across all rows
   if (T > 0) {
     begin_panel(r);
     glLineWidth(1);
@@ -579,9 +733,14 @@ static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e,
     char s[160];
     float cur = tr->x[(size_t)(t < T ? t : T - 1) * tr->width];
     if (tr->width == 1) snprintf(s, sizeof s, "%.4g", cur);
-    else snprintf(s, sizeof s, "(%d%s)", tr->width, tr->width > 12 ? ", 12 shown" : "");
-    text(v, r, 0.005f, ya + 0.5f * rowh, tr->name, 0.85f, 0.85f, 0.85f);
-    text(v, r, 0.005f, ya + 0.5f * rowh - lh, s, 0.6f, 0.6f, 0.6f);
+    else if (tr->width > 12) snprintf(s, sizeof s, "12 of %d", tr->width);
+    else snprintf(s, sizeof s, "%d lines", tr->width);
+    if (rowh >= 2 * lh) {  // name and value on two lines; a short row: the name only
+      text(v, r, 0.005f, ya + 0.5f * rowh, tr->name, 0.85f, 0.85f, 0.85f);
+      text(v, r, 0.005f, ya + 0.5f * rowh - lh, s, 0.6f, 0.6f, 0.6f);
+    } else {
+      text(v, r, 0.005f, ya + 0.5f * rowh - 0.4f * lh, tr->name, 0.85f, 0.85f, 0.85f);
+    }
   }
   // cursor
   begin_panel(r);
@@ -602,25 +761,6 @@ static void draw_traces(amv_view* v, const amv_meta* meta, const amv_episode* e,
     float xc = x0 + (x1 - x0) * t / span;
     fill(xc - 0.004f, 0.0f, xc + 0.004f, tl + 0.01f, 1, 1, 1, 1);
   }
-  // legend of event names that occur in this episode
-  char leg[512] = "Behaviour";
-  uint32_t seen = 0;
-  for (int s = 0; s < T; s++) seen |= e->events[s];
-  size_t len = strlen(leg);
-  if (seen) len += snprintf(leg + len, sizeof leg - len, "   events:");
-  int xo = 0;
-  (void)xo;
-  panel_title(v, r, leg);
-  float lx = 0.22f;
-  for (int k = 0; k < 32 && seen; k++) {
-    if (!(seen & (1u << k)) || lx > 0.95f) continue;
-    float c[3];
-    palette(k + 4, c);
-    const char* nm = k < meta->n_events ? meta->events[k] : "?";
-    text(v, r, lx, 1 - lh + 0.15f * lh, nm, c[0], c[1], c[2]);
-    lx += (strlen(nm) + 2) * (v->con.charWidth['x'] > 0 ? v->con.charWidth['x'] : 8) /
-          (float)(r.width > 1 ? r.width : 1);
-  }
   text(v, r, 0.005f, 0.01f + 0.1f * lh, "timeline", 0.7f, 0.7f, 0.7f);
 }
 
@@ -629,7 +769,7 @@ int amv_view_step_at(const amv_view* v, const amv_episode* e, int x, int y, int 
   amv_layout(w, h, rc);
   amv_rect r = rc[AMV_RECT_TRACE];
   if (x < r.left || x >= r.left + r.width || y < r.bottom || y >= r.bottom + r.height) return -1;
-  float fx = (float)(x - r.left) / r.width, x0 = 0.16f, x1 = 0.99f;
+  float fx = (float)(x - r.left) / r.width, x0 = trace_x0(v, e, r), x1 = 0.99f;
   if (fx < x0 - 0.02f || e->T < 1) return -1;
   float u = (fx - x0) / (x1 - x0);
   if (u < 0) u = 0;

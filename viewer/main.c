@@ -40,6 +40,7 @@ static const char* usage =
     "  --every K              frame stride for --frames (default 1)\n"
     "  --size WxH             size of the composed image (default 1400x860)\n"
     "  --module NAME          neural module shown first\n"
+    "  --hide body|scenery    leave the animal or the scenery (mocap bodies) out (repeatable)\n"
     "  --order index|peak|pc1 unit order of the heatmap\n"
     "  -h, --help             this text\n";
 
@@ -56,6 +57,7 @@ static const char* help_keys =
     "- / =      narrower / wider heatmap window\n"
     "F          contact forces on/off\n"
     "R          rangefinder rays on/off\n"
+    "B / G      hide / show the body / the scenery\n"
     "S          save a screenshot (animat-view-N.png)\n"
     "H / F1     this help\n"
     "Q / Esc    quit\n"
@@ -182,8 +184,15 @@ static int headless(app* A, const char* shot, const char* frames, int every, int
                "ffmpeg -loglevel error -y -framerate %.3f -i '%s/frame_%%06d.png' -pix_fmt yuv420p "
                "-vf 'scale=trunc(iw/2)*2:trunc(ih/2)*2' '%s/episode.mp4'",
                fps, frames, frames);
-      if (system(cmd) == 0) printf("animat-view: wrote %s/episode.mp4\n", frames);
-      else fprintf(stderr, "animat-view: ffmpeg failed; the PNG frames are in %s/\n", frames);
+      char mp4[1200];
+      snprintf(mp4, sizeof mp4, "%s/episode.mp4", frames);
+      struct stat st;
+      if (system(cmd) == 0 && stat(mp4, &st) == 0 && st.st_size > 0)
+        printf("animat-view: wrote %s (%lld bytes)\n", mp4, (long long)st.st_size);
+      else {
+        remove(mp4);  // nothing half-written left
+        fprintf(stderr, "animat-view: ffmpeg made no video; the PNG frames are in %s/\n", frames);
+      }
     } else if (!rc && n > 1)
       printf("animat-view: ffmpeg not installed: no MP4 (the PNG frames are there)\n");
   }
@@ -272,6 +281,8 @@ static void on_key(GLFWwindow* w, int key, int sc, int action, int mods) {
     case GLFW_KEY_EQUAL: v->half_window = v->half_window < 5000 ? v->half_window * 3 / 2 : 5000; break;
     case GLFW_KEY_F: v->show_forces = !v->show_forces; break;
     case GLFW_KEY_R: v->opt.flags[mjVIS_RANGEFINDER] = !v->opt.flags[mjVIS_RANGEFINDER]; break;
+    case GLFW_KEY_B: v->hide_body = !v->hide_body; break;
+    case GLFW_KEY_G: v->hide_scenery = !v->hide_scenery; break;
     case GLFW_KEY_H:
     case GLFW_KEY_F1: v->show_help = !v->show_help; break;
     case GLFW_KEY_S: {
@@ -407,7 +418,7 @@ static int interactive(app* A) {
 int main(int argc, char** argv) {
   const char *file = NULL, *task = NULL, *ckpt = NULL, *policy = NULL, *shot = NULL,
              *frames = NULL, *module = NULL, *order = NULL;
-  int every = 1, step = -1, steps = 0, W = 1400, H = 860;
+  int every = 1, step = -1, steps = 0, W = 1400, H = 860, hide_body = 0, hide_scenery = 0;
   long long episode = 0, seed = 1;
   int deterministic = 0;
   amt_params params = {0};
@@ -461,6 +472,11 @@ int main(int argc, char** argv) {
     } else if (!strcmp(a, "--module")) {
       NEEDVAL();
       module = val;
+    } else if (!strcmp(a, "--hide")) {
+      NEEDVAL();
+      if (!strcmp(val, "body")) hide_body = 1;
+      else if (!strcmp(val, "scenery")) hide_scenery = 1;
+      else return fail("--hide wants body or scenery (got %s)%s", val, ""), 2;
     } else if (!strcmp(a, "--order")) {
       NEEDVAL();
       order = val;
@@ -480,6 +496,13 @@ int main(int argc, char** argv) {
   if (file && (task || ckpt || policy))
     return fail("give a FILE to replay or --task/--checkpoint to run live, not both%s%s", "", ""), 2;
   int headless_mode = shot || frames;
+  int order_index = AMV_ORDER_INDEX, module_index = 0;
+  if (order) {
+    if (!strcmp(order, "peak")) order_index = AMV_ORDER_PEAK;
+    else if (!strcmp(order, "pc1")) order_index = AMV_ORDER_PC1;
+    else if (strcmp(order, "index") != 0)
+      return fail("--order wants index, peak or pc1 (got %s)%s", order, ""), 2;
+  }
 
   static app A;
   A.speed = 1;
@@ -504,6 +527,21 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (module) {  // checked before any window opens, like the data
+    char names[AM_NAME_LEN * AMV_MAX_MODULES + 64] = "";
+    module_index = -1;
+    for (int i = 0; i < A.ep.n_modules; i++) {
+      if (!strcmp(A.ep.modules[i].name, module)) module_index = i;
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+               A.ep.modules[i].name);
+    }
+    if (module_index < 0) {
+      fprintf(stderr, "animat-view: --module %s: no such module in this episode (%s)\n", module,
+              A.ep.n_modules ? names : "it holds no network activity");
+      return 2;
+    }
+  }
+
   if (!glfwInit()) {
     return fail("cannot initialise GLFW: no display? Run headless output under `xvfb-run -a "
                 "animat-view ...`%s%s", "", ""), 1;
@@ -520,19 +558,10 @@ int main(int argc, char** argv) {
   glfwSwapInterval(1);
   if (amv_view_init(&A.view, A.m, W, H, err, sizeof err)) return fail("%s%s", err, ""), 1;
   A.view.help_text = help_keys;
-  if (module) {
-    int found = -1;
-    for (int i = 0; i < A.ep.n_modules; i++)
-      if (!strcmp(A.ep.modules[i].name, module)) found = i;
-    if (found < 0) fprintf(stderr, "animat-view: no module %s in this episode\n", module);
-    else A.view.module = found;
-  }
-  if (order) {
-    if (!strcmp(order, "peak")) A.view.order = AMV_ORDER_PEAK;
-    else if (!strcmp(order, "pc1")) A.view.order = AMV_ORDER_PC1;
-    else if (strcmp(order, "index") != 0)
-      return fail("--order wants index, peak or pc1 (got %s)%s", order, ""), 2;
-  }
+  A.view.module = module_index;
+  A.view.order = order_index;
+  A.view.hide_body = hide_body;
+  A.view.hide_scenery = hide_scenery;
   int rc;
   if (headless_mode) {
     status(&A);
