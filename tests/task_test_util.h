@@ -6,7 +6,7 @@
 static char err[AM_ERR_LEN];
 
 // Creates task `name` with "k=v" overrides (NULL-terminated); fails the test on an error.
-static void make_task(am_task* t, const char* name, ...) {
+__attribute__((unused)) static void make_task(am_task* t, const char* name, ...) {
   amt_params p;
   memset(&p, 0, sizeof p);
   va_list ap;
@@ -18,7 +18,7 @@ static void make_task(am_task* t, const char* name, ...) {
 }
 
 // An env pool of n envs on `threads` worker threads.
-static am_pool* make_pool_threads(const am_task* t, int n, int threads, uint64_t seed) {
+__attribute__((unused)) static am_pool* make_pool_threads(const am_task* t, int n, int threads, uint64_t seed) {
   am_pool_config cfg = {.num_envs = n, .num_threads = threads, .seed = seed};
   am_pool* p = am_pool_create(t, &cfg, err, sizeof err);
   if (!p) fail_msg("%s", err);
@@ -26,13 +26,13 @@ static am_pool* make_pool_threads(const am_task* t, int n, int threads, uint64_t
 }
 
 // Index of task variable / event `name`, or -1 when the task has none.
-static int find_var(const am_task* t, const char* name) {
+__attribute__((unused)) static int find_var(const am_task* t, const char* name) {
   for (int k = 0; k < t->n_vars; k++)
     if (!strcmp(t->vars[k], name)) return k;
   return -1;
 }
 
-static int find_event(const am_task* t, const char* name) {
+__attribute__((unused)) static int find_event(const am_task* t, const char* name) {
   for (int k = 0; k < t->n_events; k++)
     if (!strcmp(t->events[k], name)) return k;
   return -1;
