@@ -814,6 +814,9 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
     c.ev[*l] = t->n_events;
     snprintf(t->events[t->n_events++], AM_NAME_LEN, "%s", event_names[*l]);
   }
+  t->trial_start_event = c.ev[E_TRIAL_START];
+  t->success_event = c.ev[E_HOLD_COMPLETE];
+  t->trial_end_event = c.ev[E_TRIAL_END];
 
   snprintf(t->name, sizeof t->name, "%s", name);
   t->state_size = sizeof(arm_state);

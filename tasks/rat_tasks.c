@@ -989,6 +989,10 @@ static int rat_create(am_task* t, const amt_params* params, int kind, const char
                                       : NULL;
   t->n_events = 0;
   for (; evs && *evs; evs++) snprintf(t->events[t->n_events++], AM_NAME_LEN, "%s", *evs);
+  t->trial_start_event = kind == K_TAP ? TE_START : -1;
+  t->success_event = kind == K_BOWL ? RE_ESCAPED : kind == K_MAZE ? RE_ALL
+                     : kind == K_TAP ? TE_SECOND : -1;
+  t->trial_end_event = kind == K_TAP ? TE_END : -1;
   static const char* vars_common[] = {"root_x", "root_y", "root_z", "root_vx"};
   t->n_vars = 4;
   for (int k = 0; k < 4; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", vars_common[k]);

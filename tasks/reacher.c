@@ -155,6 +155,7 @@ int amt_reacher_create(am_task* t, const amt_params* params, char* err, size_t e
   t->n_terms = 2;
   snprintf(t->terms[0], AM_NAME_LEN, "distance");
   snprintf(t->terms[1], AM_NAME_LEN, "control");
+  t->trial_start_event = t->success_event = t->trial_end_event = -1;  // no events
   t->n_vars = 4;
   snprintf(t->vars[0], AM_NAME_LEN, "target_x");
   snprintf(t->vars[1], AM_NAME_LEN, "target_y");
