@@ -36,7 +36,8 @@ int amt_decision_create(am_task* t, const amt_params* params, char* err, size_t 
                             "reaction-time (Roitman & Shadlen 2002; Song et al. 2017)",        \
    amt_decision_params, amt_decision_create}
 
-// rat_tasks.c: naturalistic tasks for the rat.
+// rat_run.c, rat_gaps.c, rat_bowl.c, rat_maze.c, rat_tap.c: naturalistic tasks for the rat (they
+// share rat_common.c).
 extern const amt_param_def amt_run_params[], amt_run_gaps_params[], amt_escape_bowl_params[],
     amt_forage_maze_params[], amt_two_tap_params[];
 int amt_run_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
