@@ -332,148 +332,154 @@ static void end_trial(const arm_cfg* c, arm_state* s, uint32_t* ev, int success,
   }
 }
 
-static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
-  const arm_cfg* c = t->cfg;
+// The epochs in which the cursor must stay at the start (DELAY, STIM, CATCH): leaving aborts the
+// trial. Returns 1 when it aborted.
+static int left_start(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev, double* reward) {
+  if (in_start) return 0;
+  emit(c, ev, E_ABORT);
+  s->aborted = 1;
+  end_trial(c, s, ev, 0, reward);
+  return 1;
+}
+
+// FIX: hold at the start for hold_time, then the target (decision-reach: the stimulus) appears.
+static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev, double* reward) {
+  s->t_count = in_start ? s->t_count + 1 : 0;
+  if (s->t_count >= c->fix_steps) {
+    emit(c, ev, E_TARGET_ON);
+    s->t_epoch = 0;
+    if (c->kind == K_DECISION) {
+      s->stim_on = 1;
+      emit(c, ev, E_STIM_ON);
+      if (c->rt) {
+        s->go = 1;
+        emit(c, ev, E_GO_CUE);
+        s->epoch = EP_MOVE;
+      } else {
+        s->epoch = EP_STIM;
+      }
+    } else {
+      s->epoch = EP_DELAY;
+    }
+  } else if (s->t_epoch >= c->fix_timeout_steps) {
+    emit(c, ev, E_TIMEOUT);
+    end_trial(c, s, ev, 0, reward);
+  }
+}
+
+// MOVE: enter the target (decision-reach: either target; the wrong one is an error) before the
+// deadline.
+static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_t* ev,
+                      double* reward) {
+  int limit = c->kind == K_DECISION && c->rt ? c->rt_steps : c->move_steps;
+  if (c->kind == K_DECISION) {
+    double right[2] = {c->start[0] + c->distance, c->start[1]};
+    double left[2] = {c->start[0] - c->distance, c->start[1]};
+    int side = dist2(p, right) <= s->r_target ? 1 : dist2(p, left) <= s->r_target ? -1 : 0;
+    if (side) {
+      s->choice = side;
+      if (s->stim_on) {
+        s->stim_on = 0;
+        emit(c, ev, E_STIM_OFF);
+      }
+      double correct = s->target[0] > c->start[0] ? 1 : -1;
+      if (side == correct) {
+        emit(c, ev, E_TARGET_REACHED);
+        s->epoch = EP_HOLD;
+        s->t_count = 0;
+      } else {
+        emit(c, ev, E_ERROR);
+        end_trial(c, s, ev, 0, reward);
+      }
+      return;
+    }
+  } else if (dist2(p, s->target) <= s->r_target) {
+    emit(c, ev, E_TARGET_REACHED);
+    s->epoch = EP_HOLD;
+    s->t_count = 0;
+    return;
+  }
+  if (s->t_go >= limit) {
+    emit(c, ev, E_TIMEOUT);
+    end_trial(c, s, ev, 0, reward);
+  }
+}
+
+// Advances the trial by one control step given the cursor p: epoch transitions, events and the
+// success reward (*reward).
+static void step_trial(const arm_cfg* c, am_env* e, const double p[2], double speed, uint32_t* ev,
+                       double* reward) {
   arm_state* s = e->task_state;
-  uint32_t ev = 0;
-  double reward = 0;
-  s->aborted = 0;
-  if (s->epoch == EP_ITI && s->t_epoch + 1 >= c->iti_steps) begin_trial(c, e);
   for (int k = 0; k < E_COUNT; k++)
-    if (s->pending & (1u << k)) emit(c, &ev, k);
+    if (s->pending & (1u << k)) emit(c, ev, k);
   s->pending = 0;
   s->t_epoch++;
   if (s->go) s->t_go++;
-
-  double p[2], v[2];
-  cursor(c, e->d, p, v);
-  double speed = sqrt(v[0] * v[0] + v[1] * v[1]);
   int in_start = dist2(p, c->start) <= s->r_start;
-
   if (s->go && !s->onset && speed > c->onset_speed) {
     s->onset = 1;
-    emit(c, &ev, E_MOVEMENT_ONSET);
+    emit(c, ev, E_MOVEMENT_ONSET);
     if (c->kind == K_DECISION && c->rt && s->stim_on) {
       s->stim_on = 0;
-      emit(c, &ev, E_STIM_OFF);
+      emit(c, ev, E_STIM_OFF);
     }
   }
   switch (s->epoch) {
     case EP_FIX:
-      s->t_count = in_start ? s->t_count + 1 : 0;
-      if (s->t_count >= c->fix_steps) {
-        emit(c, &ev, E_TARGET_ON);
-        s->t_epoch = 0;
-        if (c->kind == K_DECISION) {
-          s->stim_on = 1;
-          emit(c, &ev, E_STIM_ON);
-          if (c->rt) {
-            s->go = 1;
-            emit(c, &ev, E_GO_CUE);
-            s->epoch = EP_MOVE;
-          } else {
-            s->epoch = EP_STIM;
-          }
-        } else {
-          s->epoch = EP_DELAY;
-        }
-      } else if (s->t_epoch >= c->fix_timeout_steps) {
-        emit(c, &ev, E_TIMEOUT);
-        end_trial(c, s, &ev, 0, &reward);
-      }
+      step_fix(c, s, in_start, ev, reward);
       break;
     case EP_DELAY:
-      if (!in_start) {
-        emit(c, &ev, E_ABORT);
-        s->aborted = 1;
-        end_trial(c, s, &ev, 0, &reward);
-      } else if (s->t_epoch >= s->delay_steps) {
+      if (left_start(c, s, in_start, ev, reward)) break;
+      if (s->t_epoch >= s->delay_steps) {
         s->t_epoch = 0;
         if (s->catch_trial && c->kind != K_FORCE_FIELD) {
           s->epoch = EP_CATCH;
         } else {
           s->go = 1;
-          emit(c, &ev, E_GO_CUE);
+          emit(c, ev, E_GO_CUE);
           s->epoch = EP_MOVE;
         }
       }
       break;
     case EP_STIM:
-      if (!in_start) {
-        emit(c, &ev, E_ABORT);
-        s->aborted = 1;
-        end_trial(c, s, &ev, 0, &reward);
-      } else if (s->t_epoch >= c->stim_steps) {
+      if (left_start(c, s, in_start, ev, reward)) break;
+      if (s->t_epoch >= c->stim_steps) {
         s->stim_on = 0;
-        emit(c, &ev, E_STIM_OFF);
+        emit(c, ev, E_STIM_OFF);
         s->go = 1;
-        emit(c, &ev, E_GO_CUE);
+        emit(c, ev, E_GO_CUE);
         s->epoch = EP_MOVE;
         s->t_epoch = 0;
       }
       break;
     case EP_CATCH:
-      if (!in_start) {
-        emit(c, &ev, E_ABORT);
-        s->aborted = 1;
-        end_trial(c, s, &ev, 0, &reward);
-      } else if (s->t_epoch >= c->move_steps) {
-        emit(c, &ev, E_HOLD_COMPLETE);
-        end_trial(c, s, &ev, 1, &reward);
+      if (left_start(c, s, in_start, ev, reward)) break;
+      if (s->t_epoch >= c->move_steps) {
+        emit(c, ev, E_HOLD_COMPLETE);
+        end_trial(c, s, ev, 1, reward);
       }
       break;
-    case EP_MOVE: {
-      int limit = c->kind == K_DECISION && c->rt ? c->rt_steps : c->move_steps;
-      if (c->kind == K_DECISION) {
-        double right[2] = {c->start[0] + c->distance, c->start[1]};
-        double left[2] = {c->start[0] - c->distance, c->start[1]};
-        int side = dist2(p, right) <= s->r_target ? 1
-                   : dist2(p, left) <= s->r_target ? -1 : 0;
-        if (side) {
-          s->choice = side;
-          if (s->stim_on) {
-            s->stim_on = 0;
-            emit(c, &ev, E_STIM_OFF);
-          }
-          double correct = s->target[0] > c->start[0] ? 1 : -1;
-          if (side == correct) {
-            emit(c, &ev, E_TARGET_REACHED);
-            s->epoch = EP_HOLD;
-            s->t_count = 0;
-          } else {
-            emit(c, &ev, E_ERROR);
-            end_trial(c, s, &ev, 0, &reward);
-          }
-          break;
-        }
-      } else if (dist2(p, s->target) <= s->r_target) {
-        emit(c, &ev, E_TARGET_REACHED);
-        s->epoch = EP_HOLD;
-        s->t_count = 0;
-        break;
-      }
-      if (s->t_go >= limit) {
-        emit(c, &ev, E_TIMEOUT);
-        end_trial(c, s, &ev, 0, &reward);
-      }
+    case EP_MOVE:
+      step_move(c, s, p, ev, reward);
       break;
-    }
     case EP_HOLD:
       if (dist2(p, s->target) > s->r_target) {
         s->epoch = EP_MOVE;  // left the target: keep reaching (the move deadline still runs)
       } else if (++s->t_count >= c->hold_steps) {
-        emit(c, &ev, E_HOLD_COMPLETE);
-        end_trial(c, s, &ev, 1, &reward);
+        emit(c, ev, E_HOLD_COMPLETE);
+        end_trial(c, s, ev, 1, reward);
       }
       break;
     default:
       break;
   }
-  if (c->kind == K_DECISION)
-    s->evidence = s->stim_on ? s->coh + c->noise * am_rng_normal(&e->rng) : 0;
+}
 
-  // Shaping: distance from the cursor to the current goal (the start before the go cue and on
-  // catch trials; the target after it; decision-reach: the nearer choice target).
+// The reward terms besides success: shaping by the distance from the cursor p to the current
+// goal (the start before the go cue and on catch trials; the target after it; decision-reach: the
+// nearer choice target), effort and the abort penalty.
+static void shaping_terms(const arm_cfg* c, const arm_state* s, const double p[2], double* prox,
+                          double* dist, double* effort, double* abort) {
   const double* goal = c->start;
   double nearest[2];
   if (s->go && s->epoch != EP_ITI) {
@@ -486,14 +492,30 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
     }
   }
   // The proximity reward is never negative, so ending a trial early (an abort) only loses reward;
-  // an abort also costs abort_penalty. With the old cost-only shaping (w_distance) PPO learnt to
-  // abort at once (docs/tasks.md, Reward).
+  // an abort also costs abort_penalty. With cost-only shaping (w_distance) PPO learnt to abort at
+  // once (docs/tasks.md, Reward).
   double d_goal = dist2(p, goal);
-  double dist_term = -c->w_dist * d_goal / 0.1 * c->dt;
-  double prox_term = c->w_prox * exp(-d_goal / c->prox_sigma) * c->dt;
-  if (s->epoch == EP_ITI) dist_term = prox_term = 0;
-  double effort_term = -c->w_effort * s->effort * c->dt;
-  double abort_term = s->aborted ? -c->abort_penalty : 0;
+  *dist = -c->w_dist * d_goal / 0.1 * c->dt;
+  *prox = c->w_prox * exp(-d_goal / c->prox_sigma) * c->dt;
+  if (s->epoch == EP_ITI) *dist = *prox = 0;
+  *effort = -c->w_effort * s->effort * c->dt;
+  *abort = s->aborted ? -c->abort_penalty : 0;
+}
+
+static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
+  const arm_cfg* c = t->cfg;
+  arm_state* s = e->task_state;
+  uint32_t ev = 0;
+  double reward = 0;
+  s->aborted = 0;
+  if (s->epoch == EP_ITI && s->t_epoch + 1 >= c->iti_steps) begin_trial(c, e);
+  double p[2], v[2];
+  cursor(c, e->d, p, v);
+  step_trial(c, e, p, sqrt(v[0] * v[0] + v[1] * v[1]), &ev, &reward);
+  if (c->kind == K_DECISION)
+    s->evidence = s->stim_on ? s->coh + c->noise * am_rng_normal(&e->rng) : 0;
+  double prox_term, dist_term, effort_term, abort_term;
+  shaping_terms(c, s, p, &prox_term, &dist_term, &effort_term, &abort_term);
   r->terms[0] = (float)reward;
   r->terms[1] = (float)prox_term;
   r->terms[2] = (float)dist_term;
