@@ -283,9 +283,13 @@ static void arm_reset(const am_task* t, am_env* e) {
   begin_trial(c, e);
 }
 
+// A step that ends the ITI is the next trial's first: the trial begins here, before the step's
+// physics, so that its conditions (force-field: field_on) govern that physics and the step's task
+// variables describe it (hand_fx/hand_fy are the force of the field that field_on reports).
 static void arm_act(const am_task* t, am_env* e, const float* a) {
   const arm_cfg* c = t->cfg;
   arm_state* s = e->task_state;
+  if (s->epoch == EP_ITI && s->t_epoch + 1 >= c->iti_steps) begin_trial(c, e);
   am_write_ctrl(e->m, e->d, a);
   double sum = 0;
   for (int i = 0; i < e->m->nu; i++) sum += e->d->ctrl[i] * e->d->ctrl[i];
@@ -507,7 +511,6 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   uint32_t ev = 0;
   double reward = 0;
   s->aborted = 0;
-  if (s->epoch == EP_ITI && s->t_epoch + 1 >= c->iti_steps) begin_trial(c, e);
   double p[2], v[2];
   cursor(c, e->d, p, v);
   step_trial(c, e, p, sqrt(v[0] * v[0] + v[1] * v[1]), &ev, &reward);

@@ -452,6 +452,43 @@ static void test_params(void** state) {
   amt_destroy(&t);
 }
 
+// Force-field variables describe their step: hand_fx/hand_fy are zero whenever field_on is 0, also
+// at the first step of a null-field trial that follows a field trial in the same episode (the
+// force then used to be the previous trial's), and non-zero during field trials.
+static void test_force_field_vars(void** state) {
+  am_task t;
+  make_task(&t, "force-field", "start_radius=0.06", "distance=0.15", "trials=3",
+            "baseline_trials=1", "field_trials=1", "washout_trials=1", "hold_time=0.05", NULL);
+  am_pool* p = make_pool(&t, 2, 123);
+  am_batch* b = am_pool_batch(p);
+  int vf = find_var(&t, "field_on"), vx = find_var(&t, "hand_fx"), vy = find_var(&t, "hand_fy");
+  int e_start = find_event(&t, "trial_start");
+  am_rng rng;
+  am_rng_seed(&rng, 77, 0);
+  int prev_on[2] = {0, 0}, field_to_null = 0, pushed = 0;
+  for (int s = 0; s < 300; s++) {
+    for (int i = 0; i < 2 * t.act_dim; i++) b->actions[i] = (float)am_rng_uniform(&rng);
+    am_pool_step(p);
+    for (int i = 0; i < 2; i++) {
+      const float* v = b->vars + (size_t)i * t.n_vars;
+      if (v[vf] == 0) {
+        if (v[vx] != 0 || v[vy] != 0)
+          fail_msg("env %d step %d: field_on 0 but hand force (%g, %g)", i, s, v[vx], v[vy]);
+        if (prev_on[i] && b->ep_step[i] > 0 && (b->events[i] & (1u << e_start))) field_to_null++;
+      } else {
+        pushed += v[vx] != 0 || v[vy] != 0;
+      }
+      prev_on[i] = v[vf] != 0 && !(b->terminated[i] || b->truncated[i]);
+    }
+  }
+  printf("# force-field: %d field -> null trial starts within an episode, %d pushed steps\n",
+         field_to_null, pushed);
+  assert_true(field_to_null >= 1);
+  assert_true(pushed >= 100);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
 //---------------------------------- trial schema --------------------------------------------------
 
 // Every registered task declares its trial schema: the event names below, or none (-1).
@@ -560,6 +597,7 @@ int main(void) {
       cmocka_unit_test(test_idle_fails),
       cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_params),
+      cmocka_unit_test(test_force_field_vars),
       cmocka_unit_test(test_schema_declared),
       cmocka_unit_test(test_schema_learner),
   };

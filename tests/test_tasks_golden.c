@@ -39,7 +39,7 @@ static const golden table[] = {
     {"reach-center-out", {"start_radius=0.06", "distance=0.15", "trials=3", NULL}, 0x3fdb023f},
     {"reach-random", {"start_radius=0.06", "trials=3", NULL}, 0x224503b3},
     {"force-field", {"start_radius=0.06", "distance=0.15", "trials=3", "baseline_trials=1",
-                     "field_trials=1", "washout_trials=1", "hold_time=0.05", NULL}, 0xacde4b32},
+                     "field_trials=1", "washout_trials=1", "hold_time=0.05", NULL}, 0x678573c2},
     {"visuomotor-rotation", {"start_radius=0.06", "distance=0.15", "prev_inputs=1", NULL},
      0x50b71452},
     {"decision-reach", {"start_radius=0.06", "trials=3", "obs_noise=0.01", NULL}, 0xc5d81bbd},
