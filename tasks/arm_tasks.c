@@ -2,8 +2,12 @@
 //
 // What it is: one trial engine shared by five tasks (reach-center-out, reach-random, force-field,
 // visuomotor-rotation, decision-reach): epochs, success rules, reward, trial events and task
-// variables. The numbers and paradigms are those of SPECS.md ("Arm paradigms"); docs/tasks.md is
-// the user's description. What it is not: a model of the arm (bodies/arm.xml) or of learning.
+// variables. The paradigms follow the published experiments: center-out reaching (Georgopoulos et
+// al. 1982) with an instructed delay and catch trials (Churchland et al. 2012), curl and
+// velocity-dependent force fields with baseline/field/washout blocks (Shadmehr & Mussa-Ivaldi
+// 1994), visuomotor rotation (Krakauer et al. 2000), a random-dots decision reported by a reach
+// (Roitman & Shadlen 2002; Song, Yang & Wang 2017); docs/tasks.md is the user's description with
+// the full references. What it is not: a model of the arm (bodies/arm.xml) or of learning.
 //
 // A trial (control period 10 ms = 5 physics steps of 2 ms):
 //   FIX    the cursor must stay within start_radius of the start for hold_time (else, after
@@ -14,7 +18,8 @@
 //          first step the cursor speed exceeds onset_speed.
 //   HOLD   stay within target_radius for target_hold (leaving returns to MOVE) -> hold_complete,
 //          reward. Catch trials: no go cue; holding at the start for move_time is the success.
-//   ITI    between trials of one episode (trials > 1) the arm is free for iti seconds.
+//   ITI    between trials of one episode (trials > 1) the arm is free for iti seconds; the next
+//          trial begins in act, before the physics of its first step (see arm_act).
 // An episode is `trials` trials; it ends (terminated) when the last trial ends. The env's trial
 // counter persists across episodes (force-field blocks count trials per env; so does the training
 // curriculum, which enlarges the zones and shortens the delays over an env's first trials).

@@ -1,4 +1,5 @@
-// reacher.c: Gymnasium's Reacher-v4, reproduced exactly for learning parity (see SPECS.md).
+// reacher.c: Gymnasium's Reacher-v4 (Farama Foundation, gymnasium/envs/mujoco/reacher_v4.py),
+// reproduced exactly for learning parity.
 //
 // Observation (11, gymnasium's order): cos q0, cos q1, sin q0, sin q1, target x, target y,
 // qvel0, qvel1, fingertip - target (x, y, z; z is always 0).
