@@ -314,7 +314,8 @@ typedef struct ama_iter_stats {
   int episodes;            // finished in this rollout
   double mean_return;      // mean return of the episodes finished in this rollout (NaN: none)
   double mean_length;
-  double success;          // fraction of finished episodes with the "success" event (NaN: none)
+  double success;          // the task's success event (am_task.success_event) per ended trial, or per
+                           // finished episode when the task has no trial end (NaN: none)
   double lr;
   double rollout_s, learn_s;  // wall time of the two phases
   ama_ppo_stats loss;

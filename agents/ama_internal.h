@@ -35,7 +35,7 @@ struct ama_ppo {
   // minibatch scratch (T x B)
   float *mb_act, *mb_logp, *mb_adv, *mb_ret, *dmean, *dvalue;
   int* perm;            // (N)
-  int* success_ev;      // [0]: success event code ("success" or "hold_complete"), [1]: "trial_end"; -1: none
+  int* success_ev;      // [0]: the task's success event code, [1]: its trial-end code; -1: none
   // per-env running episode statistics (saved in checkpoints so metrics resume exactly)
   double run_return[4096];
   int32_t run_length[4096];

@@ -238,15 +238,12 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
   }
   L->next_mask = L->act.mask;
   for (int b = 0; b < N; b++) L->next_mask[b] = 1.0f;
-  // success: the event "success", else "hold_complete" (arm tasks); per trial when the task has a
-  // "trial_end" event, else per episode
-  L->success_ev[0] = L->success_ev[1] = -1;
-  for (int e = 0; e < task->n_events; e++)
-    if (strcmp(task->events[e], "success") == 0) L->success_ev[0] = e;
-  for (int e = 0; e < task->n_events && L->success_ev[0] < 0; e++)
-    if (strcmp(task->events[e], "hold_complete") == 0) L->success_ev[0] = e;
-  for (int e = 0; e < task->n_events; e++)
-    if (strcmp(task->events[e], "trial_end") == 0) L->success_ev[1] = e;
+  // success: the task's trial schema (am_task); per trial when it has a trial-end event, else per
+  // episode. Codes outside [0, n_events) mean none.
+  L->success_ev[0] = task->success_event >= 0 && task->success_event < task->n_events
+                         ? task->success_event : -1;
+  L->success_ev[1] = task->trial_end_event >= 0 && task->trial_end_event < task->n_events
+                         ? task->trial_end_event : -1;
   if (cfg->load_module[0] || cfg->load_path[0]) {  // module reuse (freezing them below too)
     if (!cfg->load_module[0])
       snprintf(err, err_sz,

@@ -158,6 +158,11 @@ typedef struct am_task {
   char terms[AM_MAX_TERMS][AM_NAME_LEN];
   int n_events;
   char events[AM_MAX_EVENTS][AM_NAME_LEN];  // events[k] names code k
+  // Trial schema: the event codes that mark a trial's start, its success and its end, or -1 where
+  // the task has no such event (a code outside [0, n_events) counts as none). The learner's success
+  // rate is successes per trial_end when the task has trials, else episodes with a success per
+  // episode. Every task constructor sets all three (a zeroed am_task would claim code 0).
+  int trial_start_event, success_event, trial_end_event;
   int n_vars;
   char vars[AM_MAX_VARS][AM_NAME_LEN];      // task variables (targets, cues...) for recording
 

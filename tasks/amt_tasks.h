@@ -3,7 +3,8 @@
 // What it is: tasks registered by name, each with a one-line description, a table of documented
 // parameters (key, default, meaning) that `--task-param key=value` overrides, and a constructor
 // that builds the scene model and fills an am_task (see sim/am_sim.h) for the env pool.
-// What it is not: the tasks' internals (one file per task family in tasks/).
+// What it is not: the tasks' internals (tasks/: reacher.c, arm_tasks.c for the five arm paradigms,
+// one rat_*.c file per rat task).
 #ifndef AMT_TASKS_H
 #define AMT_TASKS_H
 

@@ -2,8 +2,12 @@
 //
 // What it is: one trial engine shared by five tasks (reach-center-out, reach-random, force-field,
 // visuomotor-rotation, decision-reach): epochs, success rules, reward, trial events and task
-// variables. The numbers and paradigms are those of SPECS.md ("Arm paradigms"); docs/tasks.md is
-// the user's description. What it is not: a model of the arm (bodies/arm.xml) or of learning.
+// variables. The paradigms follow the published experiments: center-out reaching (Georgopoulos et
+// al. 1982) with an instructed delay and catch trials (Churchland et al. 2012), curl and
+// velocity-dependent force fields with baseline/field/washout blocks (Shadmehr & Mussa-Ivaldi
+// 1994), visuomotor rotation (Krakauer et al. 2000), a random-dots decision reported by a reach
+// (Roitman & Shadlen 2002; Song, Yang & Wang 2017); docs/tasks.md is the user's description with
+// the full references. What it is not: a model of the arm (bodies/arm.xml) or of learning.
 //
 // A trial (control period 10 ms = 5 physics steps of 2 ms):
 //   FIX    the cursor must stay within start_radius of the start for hold_time (else, after
@@ -14,7 +18,8 @@
 //          first step the cursor speed exceeds onset_speed.
 //   HOLD   stay within target_radius for target_hold (leaving returns to MOVE) -> hold_complete,
 //          reward. Catch trials: no go cue; holding at the start for move_time is the success.
-//   ITI    between trials of one episode (trials > 1) the arm is free for iti seconds.
+//   ITI    between trials of one episode (trials > 1) the arm is free for iti seconds; the next
+//          trial begins in act, before the physics of its first step (see arm_act).
 // An episode is `trials` trials; it ends (terminated) when the last trial ends. The env's trial
 // counter persists across episodes (force-field blocks count trials per env; so does the training
 // curriculum, which enlarges the zones and shortens the delays over an env's first trials).
@@ -219,9 +224,8 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
   s->catch_trial = 0;
   s->field_on = 0;
   s->block = 0;
-  s->delay_steps = c->delay_min + (c->delay_max > c->delay_min
-                                       ? (int)(am_rng_uniform(&e->rng) * (c->delay_max - c->delay_min + 1))
-                                       : 0);
+  int spread = c->delay_max - c->delay_min;
+  s->delay_steps = c->delay_min + (spread > 0 ? (int)(am_rng_uniform(&e->rng) * (spread + 1)) : 0);
   // Curriculum: f falls linearly from 1 to 0 over the env's first `curriculum` trials.
   double f = c->curriculum > 0 && s->env_trials < c->curriculum
                  ? 1.0 - (double)s->env_trials / c->curriculum : 0.0;
@@ -284,9 +288,13 @@ static void arm_reset(const am_task* t, am_env* e) {
   begin_trial(c, e);
 }
 
+// A step that ends the ITI is the next trial's first: the trial begins here, before the step's
+// physics, so that its conditions (force-field: field_on) govern that physics and the step's task
+// variables describe it (hand_fx/hand_fy are the force of the field that field_on reports).
 static void arm_act(const am_task* t, am_env* e, const float* a) {
   const arm_cfg* c = t->cfg;
   arm_state* s = e->task_state;
+  if (s->epoch == EP_ITI && s->t_epoch + 1 >= c->iti_steps) begin_trial(c, e);
   am_write_ctrl(e->m, e->d, a);
   double sum = 0;
   for (int i = 0; i < e->m->nu; i++) sum += e->d->ctrl[i] * e->d->ctrl[i];
@@ -332,148 +340,154 @@ static void end_trial(const arm_cfg* c, arm_state* s, uint32_t* ev, int success,
   }
 }
 
-static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
-  const arm_cfg* c = t->cfg;
+// The epochs in which the cursor must stay at the start (DELAY, STIM, CATCH): leaving aborts the
+// trial. Returns 1 when it aborted.
+static int left_start(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev, double* reward) {
+  if (in_start) return 0;
+  emit(c, ev, E_ABORT);
+  s->aborted = 1;
+  end_trial(c, s, ev, 0, reward);
+  return 1;
+}
+
+// FIX: hold at the start for hold_time, then the target (decision-reach: the stimulus) appears.
+static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev, double* reward) {
+  s->t_count = in_start ? s->t_count + 1 : 0;
+  if (s->t_count >= c->fix_steps) {
+    emit(c, ev, E_TARGET_ON);
+    s->t_epoch = 0;
+    if (c->kind == K_DECISION) {
+      s->stim_on = 1;
+      emit(c, ev, E_STIM_ON);
+      if (c->rt) {
+        s->go = 1;
+        emit(c, ev, E_GO_CUE);
+        s->epoch = EP_MOVE;
+      } else {
+        s->epoch = EP_STIM;
+      }
+    } else {
+      s->epoch = EP_DELAY;
+    }
+  } else if (s->t_epoch >= c->fix_timeout_steps) {
+    emit(c, ev, E_TIMEOUT);
+    end_trial(c, s, ev, 0, reward);
+  }
+}
+
+// MOVE: enter the target (decision-reach: either target; the wrong one is an error) before the
+// deadline.
+static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_t* ev,
+                      double* reward) {
+  int limit = c->kind == K_DECISION && c->rt ? c->rt_steps : c->move_steps;
+  if (c->kind == K_DECISION) {
+    double right[2] = {c->start[0] + c->distance, c->start[1]};
+    double left[2] = {c->start[0] - c->distance, c->start[1]};
+    int side = dist2(p, right) <= s->r_target ? 1 : dist2(p, left) <= s->r_target ? -1 : 0;
+    if (side) {
+      s->choice = side;
+      if (s->stim_on) {
+        s->stim_on = 0;
+        emit(c, ev, E_STIM_OFF);
+      }
+      double correct = s->target[0] > c->start[0] ? 1 : -1;
+      if (side == correct) {
+        emit(c, ev, E_TARGET_REACHED);
+        s->epoch = EP_HOLD;
+        s->t_count = 0;
+      } else {
+        emit(c, ev, E_ERROR);
+        end_trial(c, s, ev, 0, reward);
+      }
+      return;
+    }
+  } else if (dist2(p, s->target) <= s->r_target) {
+    emit(c, ev, E_TARGET_REACHED);
+    s->epoch = EP_HOLD;
+    s->t_count = 0;
+    return;
+  }
+  if (s->t_go >= limit) {
+    emit(c, ev, E_TIMEOUT);
+    end_trial(c, s, ev, 0, reward);
+  }
+}
+
+// Advances the trial by one control step given the cursor p: epoch transitions, events and the
+// success reward (*reward).
+static void step_trial(const arm_cfg* c, am_env* e, const double p[2], double speed, uint32_t* ev,
+                       double* reward) {
   arm_state* s = e->task_state;
-  uint32_t ev = 0;
-  double reward = 0;
-  s->aborted = 0;
-  if (s->epoch == EP_ITI && s->t_epoch + 1 >= c->iti_steps) begin_trial(c, e);
   for (int k = 0; k < E_COUNT; k++)
-    if (s->pending & (1u << k)) emit(c, &ev, k);
+    if (s->pending & (1u << k)) emit(c, ev, k);
   s->pending = 0;
   s->t_epoch++;
   if (s->go) s->t_go++;
-
-  double p[2], v[2];
-  cursor(c, e->d, p, v);
-  double speed = sqrt(v[0] * v[0] + v[1] * v[1]);
   int in_start = dist2(p, c->start) <= s->r_start;
-
   if (s->go && !s->onset && speed > c->onset_speed) {
     s->onset = 1;
-    emit(c, &ev, E_MOVEMENT_ONSET);
+    emit(c, ev, E_MOVEMENT_ONSET);
     if (c->kind == K_DECISION && c->rt && s->stim_on) {
       s->stim_on = 0;
-      emit(c, &ev, E_STIM_OFF);
+      emit(c, ev, E_STIM_OFF);
     }
   }
   switch (s->epoch) {
     case EP_FIX:
-      s->t_count = in_start ? s->t_count + 1 : 0;
-      if (s->t_count >= c->fix_steps) {
-        emit(c, &ev, E_TARGET_ON);
-        s->t_epoch = 0;
-        if (c->kind == K_DECISION) {
-          s->stim_on = 1;
-          emit(c, &ev, E_STIM_ON);
-          if (c->rt) {
-            s->go = 1;
-            emit(c, &ev, E_GO_CUE);
-            s->epoch = EP_MOVE;
-          } else {
-            s->epoch = EP_STIM;
-          }
-        } else {
-          s->epoch = EP_DELAY;
-        }
-      } else if (s->t_epoch >= c->fix_timeout_steps) {
-        emit(c, &ev, E_TIMEOUT);
-        end_trial(c, s, &ev, 0, &reward);
-      }
+      step_fix(c, s, in_start, ev, reward);
       break;
     case EP_DELAY:
-      if (!in_start) {
-        emit(c, &ev, E_ABORT);
-        s->aborted = 1;
-        end_trial(c, s, &ev, 0, &reward);
-      } else if (s->t_epoch >= s->delay_steps) {
+      if (left_start(c, s, in_start, ev, reward)) break;
+      if (s->t_epoch >= s->delay_steps) {
         s->t_epoch = 0;
         if (s->catch_trial && c->kind != K_FORCE_FIELD) {
           s->epoch = EP_CATCH;
         } else {
           s->go = 1;
-          emit(c, &ev, E_GO_CUE);
+          emit(c, ev, E_GO_CUE);
           s->epoch = EP_MOVE;
         }
       }
       break;
     case EP_STIM:
-      if (!in_start) {
-        emit(c, &ev, E_ABORT);
-        s->aborted = 1;
-        end_trial(c, s, &ev, 0, &reward);
-      } else if (s->t_epoch >= c->stim_steps) {
+      if (left_start(c, s, in_start, ev, reward)) break;
+      if (s->t_epoch >= c->stim_steps) {
         s->stim_on = 0;
-        emit(c, &ev, E_STIM_OFF);
+        emit(c, ev, E_STIM_OFF);
         s->go = 1;
-        emit(c, &ev, E_GO_CUE);
+        emit(c, ev, E_GO_CUE);
         s->epoch = EP_MOVE;
         s->t_epoch = 0;
       }
       break;
     case EP_CATCH:
-      if (!in_start) {
-        emit(c, &ev, E_ABORT);
-        s->aborted = 1;
-        end_trial(c, s, &ev, 0, &reward);
-      } else if (s->t_epoch >= c->move_steps) {
-        emit(c, &ev, E_HOLD_COMPLETE);
-        end_trial(c, s, &ev, 1, &reward);
+      if (left_start(c, s, in_start, ev, reward)) break;
+      if (s->t_epoch >= c->move_steps) {
+        emit(c, ev, E_HOLD_COMPLETE);
+        end_trial(c, s, ev, 1, reward);
       }
       break;
-    case EP_MOVE: {
-      int limit = c->kind == K_DECISION && c->rt ? c->rt_steps : c->move_steps;
-      if (c->kind == K_DECISION) {
-        double right[2] = {c->start[0] + c->distance, c->start[1]};
-        double left[2] = {c->start[0] - c->distance, c->start[1]};
-        int side = dist2(p, right) <= s->r_target ? 1
-                   : dist2(p, left) <= s->r_target ? -1 : 0;
-        if (side) {
-          s->choice = side;
-          if (s->stim_on) {
-            s->stim_on = 0;
-            emit(c, &ev, E_STIM_OFF);
-          }
-          double correct = s->target[0] > c->start[0] ? 1 : -1;
-          if (side == correct) {
-            emit(c, &ev, E_TARGET_REACHED);
-            s->epoch = EP_HOLD;
-            s->t_count = 0;
-          } else {
-            emit(c, &ev, E_ERROR);
-            end_trial(c, s, &ev, 0, &reward);
-          }
-          break;
-        }
-      } else if (dist2(p, s->target) <= s->r_target) {
-        emit(c, &ev, E_TARGET_REACHED);
-        s->epoch = EP_HOLD;
-        s->t_count = 0;
-        break;
-      }
-      if (s->t_go >= limit) {
-        emit(c, &ev, E_TIMEOUT);
-        end_trial(c, s, &ev, 0, &reward);
-      }
+    case EP_MOVE:
+      step_move(c, s, p, ev, reward);
       break;
-    }
     case EP_HOLD:
       if (dist2(p, s->target) > s->r_target) {
         s->epoch = EP_MOVE;  // left the target: keep reaching (the move deadline still runs)
       } else if (++s->t_count >= c->hold_steps) {
-        emit(c, &ev, E_HOLD_COMPLETE);
-        end_trial(c, s, &ev, 1, &reward);
+        emit(c, ev, E_HOLD_COMPLETE);
+        end_trial(c, s, ev, 1, reward);
       }
       break;
     default:
       break;
   }
-  if (c->kind == K_DECISION)
-    s->evidence = s->stim_on ? s->coh + c->noise * am_rng_normal(&e->rng) : 0;
+}
 
-  // Shaping: distance from the cursor to the current goal (the start before the go cue and on
-  // catch trials; the target after it; decision-reach: the nearer choice target).
+// The reward terms besides success: shaping by the distance from the cursor p to the current
+// goal (the start before the go cue and on catch trials; the target after it; decision-reach: the
+// nearer choice target), effort and the abort penalty.
+static void shaping_terms(const arm_cfg* c, const arm_state* s, const double p[2], double* prox,
+                          double* dist, double* effort, double* abort) {
   const double* goal = c->start;
   double nearest[2];
   if (s->go && s->epoch != EP_ITI) {
@@ -486,14 +500,29 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
     }
   }
   // The proximity reward is never negative, so ending a trial early (an abort) only loses reward;
-  // an abort also costs abort_penalty. With the old cost-only shaping (w_distance) PPO learnt to
-  // abort at once (docs/tasks.md, Reward).
+  // an abort also costs abort_penalty. With cost-only shaping (w_distance) PPO learnt to abort at
+  // once (docs/tasks.md, Reward).
   double d_goal = dist2(p, goal);
-  double dist_term = -c->w_dist * d_goal / 0.1 * c->dt;
-  double prox_term = c->w_prox * exp(-d_goal / c->prox_sigma) * c->dt;
-  if (s->epoch == EP_ITI) dist_term = prox_term = 0;
-  double effort_term = -c->w_effort * s->effort * c->dt;
-  double abort_term = s->aborted ? -c->abort_penalty : 0;
+  *dist = -c->w_dist * d_goal / 0.1 * c->dt;
+  *prox = c->w_prox * exp(-d_goal / c->prox_sigma) * c->dt;
+  if (s->epoch == EP_ITI) *dist = *prox = 0;
+  *effort = -c->w_effort * s->effort * c->dt;
+  *abort = s->aborted ? -c->abort_penalty : 0;
+}
+
+static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
+  const arm_cfg* c = t->cfg;
+  arm_state* s = e->task_state;
+  uint32_t ev = 0;
+  double reward = 0;
+  s->aborted = 0;
+  double p[2], v[2];
+  cursor(c, e->d, p, v);
+  step_trial(c, e, p, sqrt(v[0] * v[0] + v[1] * v[1]), &ev, &reward);
+  if (c->kind == K_DECISION)
+    s->evidence = s->stim_on ? s->coh + c->noise * am_rng_normal(&e->rng) : 0;
+  double prox_term, dist_term, effort_term, abort_term;
+  shaping_terms(c, s, p, &prox_term, &dist_term, &effort_term, &abort_term);
   r->terms[0] = (float)reward;
   r->terms[1] = (float)prox_term;
   r->terms[2] = (float)dist_term;
@@ -586,7 +615,8 @@ static int secs(const amt_info* info, const amt_params* p, const char* key, doub
 }
 
 static int positive(const amt_info* info, const char* key, double v, char* err, size_t err_sz) {
-  if (!(v > 0)) return am_err(err, err_sz, "task %s: parameter %s: '%g' must be > 0", info->name, key, v);
+  if (!(v > 0))
+    return am_err(err, err_sz, "task %s: parameter %s: '%g' must be > 0", info->name, key, v);
   return 0;
 }
 
@@ -615,6 +645,256 @@ done:
   if (d) mj_deleteData(d);
 }
 
+// Finds the arm's parts in m and measures it: joint addresses, home posture, link lengths and the
+// start (the hand at the home keyframe). Returns 0 or -1 with a message.
+static int bind_arm(const mjModel* m, const char* name, arm_cfg* c, int* js, int* je, char* err,
+                    size_t err_sz) {
+  c->hand_site = mj_name2id(m, mjOBJ_SITE, "hand");
+  c->forearm = mj_name2id(m, mjOBJ_BODY, "forearm");
+  c->upper_arm = mj_name2id(m, mjOBJ_BODY, "upper_arm");
+  *js = mj_name2id(m, mjOBJ_JOINT, "shoulder");
+  *je = mj_name2id(m, mjOBJ_JOINT, "elbow");
+  int key = mj_name2id(m, mjOBJ_KEY, "home");
+  if (c->hand_site < 0 || c->forearm < 0 || c->upper_arm < 0 || *js < 0 || *je < 0 || key < 0 ||
+      m->nu != 6 || m->nu > AMT_MAX_ACT)
+    return am_err(err, err_sz, "task %s: body 'arm' lacks site hand, bodies upper_arm/forearm, "
+                  "joints shoulder/elbow, keyframe home or six muscles", name);
+  c->q_sh = m->jnt_qposadr[*js];
+  c->q_el = m->jnt_qposadr[*je];
+  c->v_sh = m->jnt_dofadr[*js];
+  c->v_el = m->jnt_dofadr[*je];
+  c->qhome[0] = m->key_qpos[key * m->nq + c->q_sh];
+  c->qhome[1] = m->key_qpos[key * m->nq + c->q_el];
+  c->base[0] = m->body_pos[3 * c->upper_arm];
+  c->base[1] = m->body_pos[3 * c->upper_arm + 1];
+  c->l1 = m->body_pos[3 * c->forearm];
+  c->l2 = m->site_pos[3 * c->hand_site];
+  mjData* d = mj_makeData(m);
+  if (!d) return am_err(err, err_sz, "out of memory");
+  mj_resetDataKeyframe(m, d, key);
+  mj_forward(m, d);
+  c->start[0] = d->site_xpos[3 * c->hand_site];
+  c->start[1] = d->site_xpos[3 * c->hand_site + 1];
+  mj_deleteData(d);
+  return 0;
+}
+
+// The parameters every arm task has (ARM_COMMON_PARAMS), timings in control steps.
+static int read_common(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
+                       size_t err_sz) {
+  const char* name = info->name;
+  if (amt_param_int(info, params, "trials", &c->trials, err, err_sz)) return -1;
+  if (c->trials < 1)
+    return am_err(err, err_sz, "task %s: parameter trials: '%d' must be >= 1", name, c->trials);
+  if (secs(info, params, "hold_time", c->dt, &c->fix_steps, 1, err, err_sz) ||
+      secs(info, params, "fix_timeout", c->dt, &c->fix_timeout_steps, 1, err, err_sz) ||
+      secs(info, params, "move_time", c->dt, &c->move_steps, 1, err, err_sz) ||
+      secs(info, params, "target_hold", c->dt, &c->hold_steps, 1, err, err_sz) ||
+      secs(info, params, "iti", c->dt, &c->iti_steps, 1, err, err_sz))
+    return -1;
+  if (c->fix_timeout_steps < c->fix_steps)
+    return am_err(err, err_sz, "task %s: fix_timeout must be >= hold_time", name);
+  if (amt_param_double(info, params, "start_radius", &c->start_radius, err, err_sz) ||
+      positive(info, "start_radius", c->start_radius, err, err_sz) ||
+      amt_param_double(info, params, "target_radius", &c->target_radius, err, err_sz) ||
+      positive(info, "target_radius", c->target_radius, err, err_sz) ||
+      amt_param_double(info, params, "onset_speed", &c->onset_speed, err, err_sz) ||
+      positive(info, "onset_speed", c->onset_speed, err, err_sz) ||
+      amt_param_double(info, params, "init_noise", &c->init_noise, err, err_sz) ||
+      amt_param_double(info, params, "reward_success", &c->w_success, err, err_sz) ||
+      amt_param_double(info, params, "w_distance", &c->w_dist, err, err_sz) ||
+      amt_param_double(info, params, "w_effort", &c->w_effort, err, err_sz) ||
+      amt_param_double(info, params, "w_proximity", &c->w_prox, err, err_sz) ||
+      amt_param_double(info, params, "proximity_sigma", &c->prox_sigma, err, err_sz) ||
+      positive(info, "proximity_sigma", c->prox_sigma, err, err_sz) ||
+      amt_param_double(info, params, "abort_penalty", &c->abort_penalty, err, err_sz) ||
+      amt_param_double(info, params, "obs_scale", &c->obs_scale, err, err_sz) ||
+      amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz))
+    return -1;
+  if (c->curriculum < 0)
+    return am_err(err, err_sz, "task %s: parameter curriculum: '%d' must be >= 0", name,
+                  c->curriculum);
+  if (c->init_noise < 0 || c->init_noise > 0.5)
+    return am_err(err, err_sz, "task %s: parameter init_noise: '%g' must be in [0, 0.5] rad", name,
+                  c->init_noise);
+  return 0;
+}
+
+// distance (all but reach-random), delay and catch_fraction (all but decision-reach), n_targets
+// (the center-out family).
+static int read_targets(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
+                        size_t err_sz) {
+  const char* name = info->name;
+  if (c->kind != K_RANDOM) {
+    if (amt_param_double(info, params, "distance", &c->distance, err, err_sz)) return -1;
+    if (!(c->distance > c->start_radius + c->target_radius && c->distance <= 0.25))
+      return am_err(err, err_sz, "task %s: parameter distance: '%g' must be in (start_radius + "
+                    "target_radius, 0.25] m", name, c->distance);
+  }
+  if (c->kind != K_DECISION) {
+    double dl[2];
+    int nd;
+    if (amt_param_list(info, params, "delay", dl, 2, &nd, err, err_sz)) return -1;
+    if (nd == 1) dl[1] = dl[0];
+    if (dl[0] < 0 || dl[1] < dl[0] || dl[1] > 60)
+      return am_err(err, err_sz, "task %s: parameter delay: '%s' must be min,max with 0 <= min "
+                    "<= max <= 60 s", name, amt_param_get(info, params, "delay"));
+    c->delay_min = steps_of(dl[0], c->dt);
+    c->delay_max = steps_of(dl[1], c->dt);
+    if (amt_param_double(info, params, "catch_fraction", &c->catch_fraction, err, err_sz))
+      return -1;
+    if (c->catch_fraction < 0 || c->catch_fraction > 1)
+      return am_err(err, err_sz, "task %s: parameter catch_fraction: '%g' must be in [0, 1]", name,
+                    c->catch_fraction);
+  }
+  if (c->kind == K_CENTER_OUT || c->kind == K_FORCE_FIELD || c->kind == K_ROTATION) {
+    if (amt_param_int(info, params, "n_targets", &c->n_targets, err, err_sz)) return -1;
+    if (c->n_targets < 1 || c->n_targets > 360)
+      return am_err(err, err_sz, "task %s: parameter n_targets: '%d' must be in [1, 360]", name,
+                    c->n_targets);
+  }
+  return 0;
+}
+
+// reach-random: the joint-angle ranges targets are drawn from, within the joints' ranges.
+static int read_random(const amt_info* info, const amt_params* params, const mjModel* m, int js,
+                       int je, arm_cfg* c, char* err, size_t err_sz) {
+  double r[2];
+  int n;
+  if (amt_param_double(info, params, "min_distance", &c->min_dist, err, err_sz)) return -1;
+  for (int j = 0; j < 2; j++) {
+    const char* k = j ? "elbow_range" : "shoulder_range";
+    int jid = j ? je : js;
+    if (amt_param_list(info, params, k, r, 2, &n, err, err_sz)) return -1;
+    double lo = m->jnt_range[2 * jid] * 180 / M_PI, hi = m->jnt_range[2 * jid + 1] * 180 / M_PI;
+    if (n != 2 || r[0] >= r[1] || r[0] < lo - 1e-9 || r[1] > hi + 1e-9)
+      return am_err(err, err_sz, "task %s: parameter %s: '%s' must be lo,hi within the joint "
+                    "range [%g, %g] deg", info->name, k, amt_param_get(info, params, k), lo, hi);
+    c->q_lo[j] = r[0] * M_PI / 180;
+    c->q_hi[j] = r[1] * M_PI / 180;
+  }
+  return 0;
+}
+
+// force-field: the field matrix B and the block lengths.
+static int read_field(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
+                      size_t err_sz) {
+  const char* name = info->name;
+  const char* f = amt_param_get(info, params, "field");
+  double k, custom[4];
+  int n;
+  if (amt_param_double(info, params, "curl_k", &k, err, err_sz) ||
+      amt_param_list(info, params, "B", custom, 4, &n, err, err_sz))
+    return -1;
+  if (n != 4)
+    return am_err(err, err_sz, "task %s: parameter B: '%s' must have 4 values b11,b12,b21,b22",
+                  name, amt_param_get(info, params, "B"));
+  if (!strcmp(f, "curl")) {
+    c->field_kind = 1;
+    c->B[0] = 0, c->B[1] = k, c->B[2] = -k, c->B[3] = 0;
+  } else if (!strcmp(f, "smi")) {
+    c->field_kind = 2;
+    c->B[0] = -10.1, c->B[1] = -11.2, c->B[2] = -11.2, c->B[3] = 11.1;
+  } else if (!strcmp(f, "custom")) {
+    c->field_kind = 3;
+    memcpy(c->B, custom, sizeof c->B);
+  } else if (!strcmp(f, "none")) {
+    c->field_kind = 0;
+  } else {
+    return am_err(err, err_sz, "task %s: parameter field: '%s' is not one of curl, smi, custom, "
+                  "none", name, f);
+  }
+  const char* bk[3] = {"baseline_trials", "field_trials", "washout_trials"};
+  for (int b = 0; b < 3; b++) {
+    if (amt_param_int(info, params, bk[b], &c->blocks[b], err, err_sz)) return -1;
+    if (c->blocks[b] < 0)
+      return am_err(err, err_sz, "task %s: parameter %s: '%d' must be >= 0", name, bk[b],
+                    c->blocks[b]);
+  }
+  return 0;
+}
+
+// visuomotor-rotation: the cursor's rotation about the start.
+static int read_rotation(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
+                         size_t err_sz) {
+  if (amt_param_double(info, params, "rotation", &c->rotation, err, err_sz)) return -1;
+  if (fabs(c->rotation) > 180)
+    return am_err(err, err_sz, "task %s: parameter rotation: '%g' must be in [-180, 180] deg",
+                  info->name, c->rotation);
+  c->cosr = cos(c->rotation * M_PI / 180);
+  c->sinr = sin(c->rotation * M_PI / 180);
+  return 0;
+}
+
+// decision-reach: coherences, evidence noise, the variant and its timings.
+static int read_decision(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
+                         size_t err_sz) {
+  const char* name = info->name;
+  if (amt_param_list(info, params, "coherences", c->coh, MAX_COH, &c->n_coh, err, err_sz) ||
+      amt_param_double(info, params, "noise", &c->noise, err, err_sz) ||
+      secs(info, params, "stim_time", c->dt, &c->stim_steps, 1, err, err_sz) ||
+      secs(info, params, "rt_max", c->dt, &c->rt_steps, 1, err, err_sz))
+    return -1;
+  for (int i = 0; i < c->n_coh; i++)
+    if (c->coh[i] < 0 || c->coh[i] > 10)
+      return am_err(err, err_sz, "task %s: parameter coherences: '%g' must be in [0, 10] "
+                    "(unsigned; the sign is drawn per trial)", name, c->coh[i]);
+  if (c->noise < 0)
+    return am_err(err, err_sz, "task %s: parameter noise: '%g' must be >= 0", name, c->noise);
+  const char* var = amt_param_get(info, params, "variant");
+  if (!strcmp(var, "rt")) c->rt = 1;
+  else if (strcmp(var, "fixed"))
+    return am_err(err, err_sz, "task %s: parameter variant: '%s' is not fixed or rt", name, var);
+  return 0;
+}
+
+// The events this task can emit, in trial order, and its trial schema.
+static void declare_events(am_task* t, arm_cfg* c) {
+  static const int reach_ev[] = {E_TRIAL_START, E_CATCH, E_TARGET_ON, E_GO_CUE, E_MOVEMENT_ONSET,
+                                 E_TARGET_REACHED, E_HOLD_COMPLETE, E_REWARD, E_ABORT, E_TIMEOUT,
+                                 E_TRIAL_END, -1};
+  static const int decision_ev[] = {E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF,
+                                    E_GO_CUE, E_MOVEMENT_ONSET, E_TARGET_REACHED,
+                                    E_HOLD_COMPLETE, E_REWARD, E_ERROR, E_ABORT, E_TIMEOUT,
+                                    E_TRIAL_END, -1};
+  const int* list = c->kind == K_DECISION ? decision_ev : reach_ev;
+  for (int k = 0; k < E_COUNT; k++) c->ev[k] = -1;
+  t->n_events = 0;
+  for (const int* l = list; *l >= 0; l++) {
+    c->ev[*l] = t->n_events;
+    snprintf(t->events[t->n_events++], AM_NAME_LEN, "%s", event_names[*l]);
+  }
+  t->trial_start_event = c->ev[E_TRIAL_START];
+  t->success_event = c->ev[E_HOLD_COMPLETE];
+  t->trial_end_event = c->ev[E_TRIAL_END];
+}
+
+// Observation groups (the body's, "task" and the options'), episode length, reward terms and task
+// variables.
+static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err, size_t err_sz) {
+  t->state_size = sizeof(arm_state);
+  t->act_dim = m->nu;
+  t->n_groups = am_body_obs_groups(m, t->groups, &t->obs_dim);
+  c->body_dim = t->obs_dim;
+  locate_hand_obs(m, c, c->body_dim);
+  am_obs_group* g = &t->groups[t->n_groups++];
+  snprintf(g->name, AM_NAME_LEN, "task");
+  g->offset = t->obs_dim;
+  g->size = 6;
+  t->obs_dim += 6;
+  if (amt_opts_setup(t, &c->opts, err, err_sz)) return -1;
+  // Longest possible trial plus the ITI bounds the episode; the pool's limit is a safety net.
+  int trial_max = c->fix_timeout_steps + c->delay_max + c->stim_steps + c->rt_steps +
+                  c->move_steps + c->hold_steps + c->iti_steps + 2;
+  t->max_steps = c->trials * trial_max + 1;
+  static const char* terms[] = {"success", "proximity", "distance", "effort", "abort"};
+  t->n_terms = 5;
+  for (int k = 0; k < 5; k++) snprintf(t->terms[k], AM_NAME_LEN, "%s", terms[k]);
+  t->n_vars = V_COUNT;
+  for (int k = 0; k < V_COUNT; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[k]);
+  return 0;
+}
+
 static int arm_create(am_task* t, const amt_params* params, int kind, const char* name, char* err,
                       size_t err_sz) {
   const amt_info* info = amt_find(name);
@@ -624,222 +904,24 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
   c.task = info->name;
   c.cosr = 1;
   if (amt_opts_read(info, params, &c.opts, err, err_sz)) return -1;
-
   am_model* model = am_model_load_body("arm", err, err_sz);
   if (!model) return -1;
+  t->model = model;  // from here on amt_create's amt_destroy frees it on failure
   const mjModel* m = model->m;
   const int frame_skip = 5;
   c.dt = frame_skip * m->opt.timestep;
-  c.hand_site = mj_name2id(m, mjOBJ_SITE, "hand");
-  c.forearm = mj_name2id(m, mjOBJ_BODY, "forearm");
-  c.upper_arm = mj_name2id(m, mjOBJ_BODY, "upper_arm");
-  int js = mj_name2id(m, mjOBJ_JOINT, "shoulder"), je = mj_name2id(m, mjOBJ_JOINT, "elbow");
-  int key = mj_name2id(m, mjOBJ_KEY, "home");
-  if (c.hand_site < 0 || c.forearm < 0 || c.upper_arm < 0 || js < 0 || je < 0 || key < 0 ||
-      m->nu != 6 || m->nu > AMT_MAX_ACT) {
-    am_model_free(model);
-    return am_err(err, err_sz, "task %s: body 'arm' lacks site hand, bodies upper_arm/forearm, "
-                  "joints shoulder/elbow, keyframe home or six muscles", name);
-  }
-  t->model = model;  // from here on amt_create's amt_destroy frees it on failure
-  c.q_sh = m->jnt_qposadr[js];
-  c.q_el = m->jnt_qposadr[je];
-  c.v_sh = m->jnt_dofadr[js];
-  c.v_el = m->jnt_dofadr[je];
-  c.qhome[0] = m->key_qpos[key * m->nq + c.q_sh];
-  c.qhome[1] = m->key_qpos[key * m->nq + c.q_el];
-  c.base[0] = m->body_pos[3 * c.upper_arm];
-  c.base[1] = m->body_pos[3 * c.upper_arm + 1];
-  c.l1 = m->body_pos[3 * c.forearm];
-  c.l2 = m->site_pos[3 * c.hand_site];
-  {
-    mjData* d = mj_makeData(m);
-    if (!d) return am_err(err, err_sz, "out of memory");
-    mj_resetDataKeyframe(m, d, key);
-    mj_forward(m, d);
-    c.start[0] = d->site_xpos[3 * c.hand_site];
-    c.start[1] = d->site_xpos[3 * c.hand_site + 1];
-    mj_deleteData(d);
-  }
-
-  if (amt_param_int(info, params, "trials", &c.trials, err, err_sz)) return -1;
-  if (c.trials < 1)
-    return am_err(err, err_sz, "task %s: parameter trials: '%d' must be >= 1", name, c.trials);
-  if (secs(info, params, "hold_time", c.dt, &c.fix_steps, 1, err, err_sz) ||
-      secs(info, params, "fix_timeout", c.dt, &c.fix_timeout_steps, 1, err, err_sz) ||
-      secs(info, params, "move_time", c.dt, &c.move_steps, 1, err, err_sz) ||
-      secs(info, params, "target_hold", c.dt, &c.hold_steps, 1, err, err_sz) ||
-      secs(info, params, "iti", c.dt, &c.iti_steps, 1, err, err_sz))
+  int js, je;
+  if (bind_arm(m, name, &c, &js, &je, err, err_sz) || read_common(info, params, &c, err, err_sz) ||
+      read_targets(info, params, &c, err, err_sz) ||
+      (kind == K_RANDOM && read_random(info, params, m, js, je, &c, err, err_sz)) ||
+      (kind == K_FORCE_FIELD && read_field(info, params, &c, err, err_sz)) ||
+      (kind == K_ROTATION && read_rotation(info, params, &c, err, err_sz)) ||
+      (kind == K_DECISION && read_decision(info, params, &c, err, err_sz)))
     return -1;
-  if (c.fix_timeout_steps < c.fix_steps)
-    return am_err(err, err_sz, "task %s: fix_timeout must be >= hold_time", name);
-  if (amt_param_double(info, params, "start_radius", &c.start_radius, err, err_sz) ||
-      positive(info, "start_radius", c.start_radius, err, err_sz) ||
-      amt_param_double(info, params, "target_radius", &c.target_radius, err, err_sz) ||
-      positive(info, "target_radius", c.target_radius, err, err_sz) ||
-      amt_param_double(info, params, "onset_speed", &c.onset_speed, err, err_sz) ||
-      positive(info, "onset_speed", c.onset_speed, err, err_sz) ||
-      amt_param_double(info, params, "init_noise", &c.init_noise, err, err_sz) ||
-      amt_param_double(info, params, "reward_success", &c.w_success, err, err_sz) ||
-      amt_param_double(info, params, "w_distance", &c.w_dist, err, err_sz) ||
-      amt_param_double(info, params, "w_effort", &c.w_effort, err, err_sz) ||
-      amt_param_double(info, params, "w_proximity", &c.w_prox, err, err_sz) ||
-      amt_param_double(info, params, "proximity_sigma", &c.prox_sigma, err, err_sz) ||
-      positive(info, "proximity_sigma", c.prox_sigma, err, err_sz) ||
-      amt_param_double(info, params, "abort_penalty", &c.abort_penalty, err, err_sz) ||
-      amt_param_double(info, params, "obs_scale", &c.obs_scale, err, err_sz) ||
-      amt_param_int(info, params, "curriculum", &c.curriculum, err, err_sz))
-    return -1;
-  if (c.curriculum < 0)
-    return am_err(err, err_sz, "task %s: parameter curriculum: '%d' must be >= 0", name,
-                  c.curriculum);
-  if (c.init_noise < 0 || c.init_noise > 0.5)
-    return am_err(err, err_sz, "task %s: parameter init_noise: '%g' must be in [0, 0.5] rad", name,
-                  c.init_noise);
-
-  if (kind != K_RANDOM) {
-    if (amt_param_double(info, params, "distance", &c.distance, err, err_sz)) return -1;
-    if (!(c.distance > c.start_radius + c.target_radius && c.distance <= 0.25))
-      return am_err(err, err_sz, "task %s: parameter distance: '%g' must be in (start_radius + "
-                    "target_radius, 0.25] m", name, c.distance);
-  }
-  if (kind != K_DECISION) {
-    double dl[2];
-    int nd;
-    if (amt_param_list(info, params, "delay", dl, 2, &nd, err, err_sz)) return -1;
-    if (nd == 1) dl[1] = dl[0];
-    if (dl[0] < 0 || dl[1] < dl[0] || dl[1] > 60)
-      return am_err(err, err_sz, "task %s: parameter delay: '%s' must be min,max with 0 <= min "
-                    "<= max <= 60 s", name, amt_param_get(info, params, "delay"));
-    c.delay_min = steps_of(dl[0], c.dt);
-    c.delay_max = steps_of(dl[1], c.dt);
-    if (amt_param_double(info, params, "catch_fraction", &c.catch_fraction, err, err_sz)) return -1;
-    if (c.catch_fraction < 0 || c.catch_fraction > 1)
-      return am_err(err, err_sz, "task %s: parameter catch_fraction: '%g' must be in [0, 1]", name,
-                    c.catch_fraction);
-  }
-  if (kind == K_CENTER_OUT || kind == K_FORCE_FIELD || kind == K_ROTATION) {
-    if (amt_param_int(info, params, "n_targets", &c.n_targets, err, err_sz)) return -1;
-    if (c.n_targets < 1 || c.n_targets > 360)
-      return am_err(err, err_sz, "task %s: parameter n_targets: '%d' must be in [1, 360]", name,
-                    c.n_targets);
-  }
-  if (kind == K_RANDOM) {
-    double r[2];
-    int n;
-    if (amt_param_double(info, params, "min_distance", &c.min_dist, err, err_sz)) return -1;
-    for (int j = 0; j < 2; j++) {
-      const char* k = j ? "elbow_range" : "shoulder_range";
-      int jid = j ? je : js;
-      if (amt_param_list(info, params, k, r, 2, &n, err, err_sz)) return -1;
-      double lo = m->jnt_range[2 * jid] * 180 / M_PI, hi = m->jnt_range[2 * jid + 1] * 180 / M_PI;
-      if (n != 2 || r[0] >= r[1] || r[0] < lo - 1e-9 || r[1] > hi + 1e-9)
-        return am_err(err, err_sz, "task %s: parameter %s: '%s' must be lo,hi within the joint "
-                      "range [%g, %g] deg", name, k, amt_param_get(info, params, k), lo, hi);
-      c.q_lo[j] = r[0] * M_PI / 180;
-      c.q_hi[j] = r[1] * M_PI / 180;
-    }
-  }
-  if (kind == K_FORCE_FIELD) {
-    const char* f = amt_param_get(info, params, "field");
-    double k, custom[4];
-    int n;
-    if (amt_param_double(info, params, "curl_k", &k, err, err_sz) ||
-        amt_param_list(info, params, "B", custom, 4, &n, err, err_sz))
-      return -1;
-    if (n != 4)
-      return am_err(err, err_sz, "task %s: parameter B: '%s' must have 4 values b11,b12,b21,b22",
-                    name, amt_param_get(info, params, "B"));
-    if (!strcmp(f, "curl")) {
-      c.field_kind = 1;
-      c.B[0] = 0, c.B[1] = k, c.B[2] = -k, c.B[3] = 0;
-    } else if (!strcmp(f, "smi")) {
-      c.field_kind = 2;
-      c.B[0] = -10.1, c.B[1] = -11.2, c.B[2] = -11.2, c.B[3] = 11.1;
-    } else if (!strcmp(f, "custom")) {
-      c.field_kind = 3;
-      memcpy(c.B, custom, sizeof c.B);
-    } else if (!strcmp(f, "none")) {
-      c.field_kind = 0;
-    } else {
-      return am_err(err, err_sz, "task %s: parameter field: '%s' is not one of curl, smi, custom, "
-                    "none", name, f);
-    }
-    const char* bk[3] = {"baseline_trials", "field_trials", "washout_trials"};
-    for (int b = 0; b < 3; b++) {
-      if (amt_param_int(info, params, bk[b], &c.blocks[b], err, err_sz)) return -1;
-      if (c.blocks[b] < 0)
-        return am_err(err, err_sz, "task %s: parameter %s: '%d' must be >= 0", name, bk[b],
-                      c.blocks[b]);
-    }
-  }
-  if (kind == K_ROTATION) {
-    if (amt_param_double(info, params, "rotation", &c.rotation, err, err_sz)) return -1;
-    if (fabs(c.rotation) > 180)
-      return am_err(err, err_sz, "task %s: parameter rotation: '%g' must be in [-180, 180] deg",
-                    name, c.rotation);
-    c.cosr = cos(c.rotation * M_PI / 180);
-    c.sinr = sin(c.rotation * M_PI / 180);
-  }
-  if (kind == K_DECISION) {
-    if (amt_param_list(info, params, "coherences", c.coh, MAX_COH, &c.n_coh, err, err_sz) ||
-        amt_param_double(info, params, "noise", &c.noise, err, err_sz) ||
-        secs(info, params, "stim_time", c.dt, &c.stim_steps, 1, err, err_sz) ||
-        secs(info, params, "rt_max", c.dt, &c.rt_steps, 1, err, err_sz))
-      return -1;
-    for (int i = 0; i < c.n_coh; i++)
-      if (c.coh[i] < 0 || c.coh[i] > 10)
-        return am_err(err, err_sz, "task %s: parameter coherences: '%g' must be in [0, 10] "
-                      "(unsigned; the sign is drawn per trial)", name, c.coh[i]);
-    if (c.noise < 0)
-      return am_err(err, err_sz, "task %s: parameter noise: '%g' must be >= 0", name, c.noise);
-    const char* var = amt_param_get(info, params, "variant");
-    if (!strcmp(var, "rt")) c.rt = 1;
-    else if (strcmp(var, "fixed"))
-      return am_err(err, err_sz, "task %s: parameter variant: '%s' is not fixed or rt", name, var);
-  }
-
-  // Events this task can emit, in trial order.
-  static const int reach_ev[] = {E_TRIAL_START, E_CATCH, E_TARGET_ON, E_GO_CUE, E_MOVEMENT_ONSET,
-                                 E_TARGET_REACHED, E_HOLD_COMPLETE, E_REWARD, E_ABORT, E_TIMEOUT,
-                                 E_TRIAL_END, -1};
-  static const int decision_ev[] = {E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF,
-                                    E_GO_CUE, E_MOVEMENT_ONSET, E_TARGET_REACHED,
-                                    E_HOLD_COMPLETE, E_REWARD, E_ERROR, E_ABORT, E_TIMEOUT,
-                                    E_TRIAL_END, -1};
-  const int* list = kind == K_DECISION ? decision_ev : reach_ev;
-  for (int k = 0; k < E_COUNT; k++) c.ev[k] = -1;
-  t->n_events = 0;
-  for (const int* l = list; *l >= 0; l++) {
-    c.ev[*l] = t->n_events;
-    snprintf(t->events[t->n_events++], AM_NAME_LEN, "%s", event_names[*l]);
-  }
-
   snprintf(t->name, sizeof t->name, "%s", name);
-  t->state_size = sizeof(arm_state);
   t->frame_skip = frame_skip;
-  t->act_dim = m->nu;
-  t->n_groups = am_body_obs_groups(m, t->groups, &t->obs_dim);
-  c.body_dim = t->obs_dim;
-  locate_hand_obs(m, &c, c.body_dim);
-  am_obs_group* g = &t->groups[t->n_groups++];
-  snprintf(g->name, AM_NAME_LEN, "task");
-  g->offset = t->obs_dim;
-  g->size = 6;
-  t->obs_dim += 6;
-  if (amt_opts_setup(t, &c.opts, err, err_sz)) return -1;
-  // Longest possible trial plus the ITI bounds the episode; the pool's limit is a safety net.
-  int trial_max = c.fix_timeout_steps + c.delay_max + c.stim_steps + c.rt_steps + c.move_steps +
-                  c.hold_steps + c.iti_steps + 2;
-  t->max_steps = c.trials * trial_max + 1;
-  t->n_terms = 5;
-  snprintf(t->terms[0], AM_NAME_LEN, "success");
-  snprintf(t->terms[1], AM_NAME_LEN, "proximity");
-  snprintf(t->terms[2], AM_NAME_LEN, "distance");
-  snprintf(t->terms[3], AM_NAME_LEN, "effort");
-  snprintf(t->terms[4], AM_NAME_LEN, "abort");
-  t->n_vars = V_COUNT;
-  for (int k = 0; k < V_COUNT; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[k]);
+  declare_events(t, &c);
+  if (declare_interface(t, m, &c, err, err_sz)) return -1;
   arm_cfg* cfg = malloc(sizeof *cfg);
   if (!cfg) return am_err(err, err_sz, "out of memory");
   *cfg = c;

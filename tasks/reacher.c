@@ -1,4 +1,5 @@
-// reacher.c: Gymnasium's Reacher-v4, reproduced exactly for learning parity (see SPECS.md).
+// reacher.c: Gymnasium's Reacher-v4 (Farama Foundation, gymnasium/envs/mujoco/reacher_v4.py),
+// reproduced exactly for learning parity.
 //
 // Observation (11, gymnasium's order): cos q0, cos q1, sin q0, sin q1, target x, target y,
 // qvel0, qvel1, fingertip - target (x, y, z; z is always 0).
@@ -155,6 +156,7 @@ int amt_reacher_create(am_task* t, const amt_params* params, char* err, size_t e
   t->n_terms = 2;
   snprintf(t->terms[0], AM_NAME_LEN, "distance");
   snprintf(t->terms[1], AM_NAME_LEN, "control");
+  t->trial_start_event = t->success_event = t->trial_end_event = -1;  // no events
   t->n_vars = 4;
   snprintf(t->vars[0], AM_NAME_LEN, "target_x");
   snprintf(t->vars[1], AM_NAME_LEN, "target_y");

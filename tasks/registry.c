@@ -166,6 +166,7 @@ static int create_body_task(am_task* t, const char* body, const amt_params* para
     am_model_free(model);
     return -1;
   }
+  t->trial_start_event = t->success_event = t->trial_end_event = -1;  // no events
   return 0;
 }
 

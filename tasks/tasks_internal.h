@@ -30,13 +30,15 @@ int amt_decision_create(am_task* t, const amt_params* params, char* err, size_t 
   {"force-field", "arm", "center-out reaching in a velocity-dependent force field; baseline/"  \
                          "field/washout blocks (Shadmehr & Mussa-Ivaldi 1994)",                \
    amt_force_field_params, amt_force_field_create},                                            \
-  {"visuomotor-rotation", "arm", "center-out reaching with the cursor rotated about the start", \
+  {"visuomotor-rotation", "arm", "center-out reaching with the cursor rotated about the start " \
+                                 "(Krakauer et al. 2000)",                                     \
    amt_rotation_params, amt_rotation_create},                                                  \
   {"decision-reach", "arm", "noisy evidence, report left/right by reaching; fixed-duration or " \
                             "reaction-time (Roitman & Shadlen 2002; Song et al. 2017)",        \
    amt_decision_params, amt_decision_create}
 
-// rat_tasks.c: naturalistic tasks for the rat.
+// rat_run.c, rat_gaps.c, rat_bowl.c, rat_maze.c, rat_tap.c: naturalistic tasks for the rat (they
+// share rat_common.c).
 extern const amt_param_def amt_run_params[], amt_run_gaps_params[], amt_escape_bowl_params[],
     amt_forage_maze_params[], amt_two_tap_params[];
 int amt_run_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
@@ -53,7 +55,8 @@ int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t e
    amt_escape_bowl_params, amt_escape_bowl_create},                                            \
   {"forage-maze", "rat", "collect targets in a random 11x11 maze (Merel et al. 2020)",         \
    amt_forage_maze_params, amt_forage_maze_create},                                            \
-  {"two-tap", "rat", "touch an orb twice 0.8 s apart (timing task, Merel et al. 2020)",        \
+  {"two-tap", "rat", "touch an orb twice 0.8 s apart (timing task: Kawai et al. 2015; Merel "   \
+                     "et al. 2020)",                                                           \
    amt_two_tap_params, amt_two_tap_create}
 
 // Further task families append their entries here (comma-separated amt_info initialisers).

@@ -1,11 +1,13 @@
-// task_test_util.h: helpers shared by the task tests (test_tasks.c, test_tasks_rat.c). Include
-// after <cmocka.h> and "amt_tasks.h"; every function is static, one copy per test program.
+// task_test_util.h: helpers shared by the task tests (test_tasks*.c). Include after <cmocka.h>
+// and "amt_tasks.h"; every function is static (marked unused: a test may need only some), one
+// copy per test program.
 #ifndef TASK_TEST_UTIL_H
 #define TASK_TEST_UTIL_H
 
 static char err[AM_ERR_LEN];
 
 // Creates task `name` with "k=v" overrides (NULL-terminated); fails the test on an error.
+__attribute__((unused))
 static void make_task(am_task* t, const char* name, ...) {
   amt_params p;
   memset(&p, 0, sizeof p);
@@ -18,6 +20,7 @@ static void make_task(am_task* t, const char* name, ...) {
 }
 
 // An env pool of n envs on `threads` worker threads.
+__attribute__((unused))
 static am_pool* make_pool_threads(const am_task* t, int n, int threads, uint64_t seed) {
   am_pool_config cfg = {.num_envs = n, .num_threads = threads, .seed = seed};
   am_pool* p = am_pool_create(t, &cfg, err, sizeof err);
@@ -26,13 +29,15 @@ static am_pool* make_pool_threads(const am_task* t, int n, int threads, uint64_t
 }
 
 // Index of task variable / event `name`, or -1 when the task has none.
-static inline int find_var(const am_task* t, const char* name) {
+__attribute__((unused))
+static int find_var(const am_task* t, const char* name) {
   for (int k = 0; k < t->n_vars; k++)
     if (!strcmp(t->vars[k], name)) return k;
   return -1;
 }
 
-static inline int find_event(const am_task* t, const char* name) {
+__attribute__((unused))
+static int find_event(const am_task* t, const char* name) {
   for (int k = 0; k < t->n_events; k++)
     if (!strcmp(t->events[k], name)) return k;
   return -1;

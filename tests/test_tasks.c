@@ -1,6 +1,7 @@
 // test_tasks.c: the task registry's tasks: random actions for several episodes (no NaN, lengths,
 // terminated vs truncated, events in documented order), scripted controllers that solve the arm
-// tasks, determinism for a seed, parameter overrides and refusals, prev-action/reward inputs.
+// tasks, determinism for a seed, parameter overrides and refusals, prev-action/reward inputs, the
+// trial schema (declared by every task, read by the learner's success metric).
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "ama_agents.h"
 #include "amt_tasks.h"
 
 #include "task_test_util.h"
@@ -450,6 +452,142 @@ static void test_params(void** state) {
   amt_destroy(&t);
 }
 
+// Force-field variables describe their step: hand_fx/hand_fy are zero whenever field_on is 0, also
+// at the first step of a null-field trial that follows a field trial in the same episode (the
+// force then used to be the previous trial's), and non-zero during field trials.
+static void test_force_field_vars(void** state) {
+  am_task t;
+  make_task(&t, "force-field", "start_radius=0.06", "distance=0.15", "trials=3",
+            "baseline_trials=1", "field_trials=1", "washout_trials=1", "hold_time=0.05", NULL);
+  am_pool* p = make_pool(&t, 2, 123);
+  am_batch* b = am_pool_batch(p);
+  int vf = find_var(&t, "field_on"), vx = find_var(&t, "hand_fx"), vy = find_var(&t, "hand_fy");
+  int e_start = find_event(&t, "trial_start");
+  am_rng rng;
+  am_rng_seed(&rng, 77, 0);
+  int prev_on[2] = {0, 0}, field_to_null = 0, pushed = 0;
+  for (int s = 0; s < 300; s++) {
+    for (int i = 0; i < 2 * t.act_dim; i++) b->actions[i] = (float)am_rng_uniform(&rng);
+    am_pool_step(p);
+    for (int i = 0; i < 2; i++) {
+      const float* v = b->vars + (size_t)i * t.n_vars;
+      if (v[vf] == 0) {
+        if (v[vx] != 0 || v[vy] != 0)
+          fail_msg("env %d step %d: field_on 0 but hand force (%g, %g)", i, s, v[vx], v[vy]);
+        if (prev_on[i] && b->ep_step[i] > 0 && (b->events[i] & (1u << e_start))) field_to_null++;
+      } else {
+        pushed += v[vx] != 0 || v[vy] != 0;
+      }
+      prev_on[i] = v[vf] != 0 && !(b->terminated[i] || b->truncated[i]);
+    }
+  }
+  printf("# force-field: %d field -> null trial starts within an episode, %d pushed steps\n",
+         field_to_null, pushed);
+  assert_true(field_to_null >= 1);
+  assert_true(pushed >= 100);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+//---------------------------------- trial schema --------------------------------------------------
+
+// Every registered task declares its trial schema: the event names below, or none (-1).
+static void test_schema_declared(void** state) {
+  static const struct {
+    const char *task, *start, *success, *end;
+  } want[] = {
+      {"reacher", NULL, NULL, NULL},
+      {"reach-center-out", "trial_start", "hold_complete", "trial_end"},
+      {"reach-random", "trial_start", "hold_complete", "trial_end"},
+      {"force-field", "trial_start", "hold_complete", "trial_end"},
+      {"visuomotor-rotation", "trial_start", "hold_complete", "trial_end"},
+      {"decision-reach", "trial_start", "hold_complete", "trial_end"},
+      {"run", NULL, NULL, NULL},
+      {"run-gaps", NULL, NULL, NULL},
+      {"escape-bowl", NULL, "escaped", NULL},
+      {"forage-maze", NULL, "all_collected", NULL},
+      {"two-tap", "trial_start", "touch_second", "trial_end"},
+  };
+  int n;
+  const amt_info* reg = amt_registry(&n);
+  assert_int_equal(n, (int)(sizeof want / sizeof want[0]));
+  for (int k = 0; k < n; k++) {
+    assert_string_equal(reg[k].name, want[k].task);
+    am_task t;
+    // tiny episodes: the rat scenes are built in full either way
+    make_task(&t, reg[k].name, !strcmp(reg[k].body, "rat") ? "episode_time=0.1" : NULL, NULL);
+    const int code[3] = {t.trial_start_event, t.success_event, t.trial_end_event};
+    const char* name[3] = {want[k].start, want[k].success, want[k].end};
+    for (int r = 0; r < 3; r++) {
+      if (!name[r]) {
+        if (code[r] != -1) fail_msg("%s: schema role %d is %d, expected -1", t.name, r, code[r]);
+        continue;
+      }
+      if (code[r] < 0 || code[r] >= t.n_events || strcmp(t.events[code[r]], name[r]))
+        fail_msg("%s: schema role %d is code %d, expected event %s", t.name, r, code[r], name[r]);
+    }
+    // a trial has a start and an end or neither; its end is not its start
+    assert_int_equal(code[0] >= 0, code[2] >= 0);
+    if (code[0] >= 0) assert_int_not_equal(code[0], code[2]);
+    amt_destroy(&t);
+  }
+  // the bare body task has no events and says so
+  am_task t;
+  make_task(&t, "body:arm", NULL);
+  assert_int_equal(t.n_events, 0);
+  assert_int_equal(t.success_event, -1);
+  assert_int_equal(t.trial_end_event, -1);
+  assert_int_equal(t.trial_start_event, -1);
+  amt_destroy(&t);
+}
+
+// The learner's success metric after one iteration on reach-center-out (short trials: random
+// actions leave the start and time out within 0.1 s), with the task's schema rewritten.
+static double learner_success(am_task* t, int start, int success, int end) {
+  t->trial_start_event = start;
+  t->success_event = success;
+  t->trial_end_event = end;
+  ama_config cfg;
+  ama_config_default(&cfg);
+  cfg.num_envs = 4;
+  cfg.ppo.horizon = 64;
+  cfg.ppo.minibatches = 1;
+  cfg.ppo.epochs = 1;
+  cfg.policy.core_hidden = 8;
+  cfg.policy.motor_hidden = 8;
+  cfg.seed = 5;
+  am_pool* p = make_pool(t, cfg.num_envs, 5);
+  ama_ppo* L = ama_ppo_create(&cfg, p, err, sizeof err);
+  if (!L) fail_msg("%s", err);
+  ama_iter_stats st;
+  assert_int_equal(ama_ppo_iterate(L, &st), 0);
+  assert_true(st.episodes > 0);
+  ama_ppo_free(L);
+  am_pool_free(p);
+  return st.success;
+}
+
+// The learner reads the schema, not event names: planted schemas give planted answers.
+static void test_schema_learner(void** state) {
+  am_task t;
+  make_task(&t, "reach-center-out", "catch_fraction=0", "hold_time=0.05", "fix_timeout=0.1",
+            NULL);
+  int start = find_event(&t, "trial_start"), end = find_event(&t, "trial_end");
+  int catch_ev = find_event(&t, "catch");  // never happens: catch_fraction=0
+  // every trial that starts "succeeds" and "ends" at its start: exactly 1
+  assert_true(learner_success(&t, start, start, start) == 1.0);
+  // success on an event that never happens, per trial (trial_end) and per episode: exactly 0
+  assert_true(learner_success(&t, start, catch_ev, end) == 0.0);
+  assert_true(learner_success(&t, -1, catch_ev, -1) == 0.0);
+  // no success event: no metric, even when events carry the names the learner once looked for
+  snprintf(t.events[start], AM_NAME_LEN, "success");
+  snprintf(t.events[catch_ev], AM_NAME_LEN, "hold_complete");
+  assert_true(isnan(learner_success(&t, start, -1, end)));
+  // codes outside [0, n_events) count as none
+  assert_true(isnan(learner_success(&t, start, t.n_events, end)));
+  amt_destroy(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_arm),
@@ -459,6 +597,9 @@ int main(void) {
       cmocka_unit_test(test_idle_fails),
       cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_params),
+      cmocka_unit_test(test_force_field_vars),
+      cmocka_unit_test(test_schema_declared),
+      cmocka_unit_test(test_schema_learner),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

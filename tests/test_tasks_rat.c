@@ -3,7 +3,7 @@
 // root's position, orientation and velocity, teleport the rat so its head or a hand is where the
 // test wants it, then call the task's hooks (evaluate, observe, get_vars) or step the pool, and
 // compare reward, terms, events, terminated vs truncated, observations and variables with values
-// computed here from the documented formulas (docs/tasks.md, SPECS.md).
+// computed here from the documented formulas (docs/tasks.md).
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -167,6 +167,15 @@ static int describe_task(const char* name, const amt_params* params) {
   printf("  events (code name):");
   for (int k = 0; k < t.n_events; k++) printf(" %d %s%s", k, t.events[k], k + 1 < t.n_events ? "," : "");
   printf("%s\n", t.n_events ? "" : " none");
+  const int schema[3] = {t.trial_start_event, t.success_event, t.trial_end_event};
+  const char* role[3] = {"trial start", "success", "trial end"};
+  int has[3];
+  printf("  trial schema:");
+  for (int k = 0; k < 3; k++) {
+    has[k] = schema[k] >= 0 && schema[k] < t.n_events;
+    printf(" %s %s%s", role[k], has[k] ? t.events[schema[k]] : "none", k < 2 ? "," : "");
+  }
+  printf("%s\n", !has[1] ? "" : has[2] ? " (success rate per trial)" : " (success rate per episode)");
   printf("  task variables:");
   for (int k = 0; k < t.n_vars; k++) printf(" %s", t.vars[k]);
   printf("%s\n", t.n_vars ? "" : " none");

@@ -1,0 +1,319 @@
+// rat_bowl.c: the task "escape-bowl" (Merel et al. 2020): the rat climbs out of a bumpy
+// heightfield bowl; reward = upright x escape (distance from the centre / escape_distance, at
+// most 1).
+//
+// The heightfield is part of the shared model, so it cannot change per env: the task generates
+// `terrains` different bowls at creation (each on a mocap body); each episode raises one of them
+// (drawn from the env's RNG) and parks the rest, so terrain varies per episode from a fixed bank.
+// Rays see each bowl as a copy cut into tiles (cheaper to ray-cast; see build_arena).
+// docs/tasks.md describes the task for users.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rat_common.h"
+
+#define MAX_TERRAINS 8
+// The bowl: a BOWL_N x BOWL_N heightfield, half-size BOWL_SIZE, height BOWL_H, base BOWL_BASE
+// below its lowest point. Rays see it as BOWL_TILES x BOWL_TILES tiles of TILE_N cells a side.
+#define BOWL_N 201
+#define BOWL_SIZE 6.0
+#define BOWL_H 0.5
+#define BOWL_BASE 0.1
+#define BOWL_TILES 5  // 4 and 8 measured slower
+#define TILE_N ((BOWL_N - 1) / BOWL_TILES)
+#define N_TILES (BOWL_TILES * BOWL_TILES)
+
+const amt_param_def amt_escape_bowl_params[] = {
+    {"episode_time", "20", "episode length (s)"},
+    {"terrains", "4", "bowls generated at creation; each episode uses one of them (1..8)"},
+    {"terrain_seed", "1", "seed of the bowls' random bumps"},
+    {"escape_distance", "6", "distance from the centre at which escape reaches 1 (m)"},
+    RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+typedef struct bowl_cfg {
+  rat_body rat;  // first (rat_common.h)
+  int n_terrains, terrain_mocap[MAX_TERRAINS], tiles_mocap[MAX_TERRAINS];
+  double escape_distance;
+} bowl_cfg;
+
+typedef struct bowl_state {
+  amt_opt_state opt;  // first (task_opts.h)
+  int escaped;
+} bowl_state;
+
+enum { EV_ESCAPED };
+
+//---------------------------------- hooks ---------------------------------------------------------
+
+static void bowl_reset(const am_task* t, am_env* e) {
+  const bowl_cfg* c = t->cfg;
+  bowl_state* s = e->task_state;
+  memset(s, 0, sizeof *s);
+  mjData* d = e->d;
+  int pick = (int)(am_rng_uniform(&e->rng) * c->n_terrains);
+  for (int k = 0; k < c->n_terrains; k++)
+    if (k == pick) {
+      rat_set_mocap(d, c->terrain_mocap[k], 0, 0, 0);
+      rat_set_mocap(d, c->tiles_mocap[k], 0, 0, 0);
+    } else {
+      rat_park(d, c->terrain_mocap[k]);
+      rat_park(d, c->tiles_mocap[k]);
+    }
+  rat_place(&c->rat, e, 0, 0, 0.02, am_rng_range(&e->rng, -M_PI, M_PI));
+  mj_forward(e->m, d);
+  amt_opts_reset(&s->opt);
+}
+
+static void bowl_evaluate(const am_task* t, am_env* e, am_step_result* r) {
+  const bowl_cfg* c = t->cfg;
+  bowl_state* s = e->task_state;
+  const mjData* d = e->d;
+  double x = d->qpos[c->rat.root_q], y = d->qpos[c->rat.root_q + 1];
+  double dist = sqrt(x * x + y * y);
+  double esc = fmin(1, dist / c->escape_distance);
+  double reward = rat_upright(d, c->rat.torso) * rat_upright(d, c->rat.pelvis) * esc;
+  r->terms[1] = (float)esc;
+  if (esc >= 1 && !s->escaped) {
+    s->escaped = 1;
+    r->events = 1u << EV_ESCAPED;
+  }
+  r->terms[0] = (float)reward;  // the product; terms[1] is its escape factor
+  r->reward = (float)reward;
+  amt_opts_reward(&s->opt, r->reward);
+}
+
+// Task group: the direction to the centre in the torso frame (x, y) and the distance, in units of
+// escape_distance.
+static void bowl_observe(const am_task* t, am_env* e, float* o) {
+  const bowl_cfg* c = t->cfg;
+  bowl_state* s = e->task_state;
+  const mjData* d = e->d;
+  am_body_observe(e->m, d, o);
+  float* g = o + c->rat.body_dim;
+  double w[3], v[3];
+  w[0] = -d->qpos[c->rat.root_q];
+  w[1] = -d->qpos[c->rat.root_q + 1];
+  w[2] = 0;
+  rat_to_torso(&c->rat, d, w, v);
+  g[0] = (float)(v[0] / c->escape_distance);
+  g[1] = (float)(v[1] / c->escape_distance);
+  g[2] = (float)(sqrt(w[0] * w[0] + w[1] * w[1]) / c->escape_distance);
+  amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
+}
+
+static void bowl_vars(const am_task* t, const am_env* e, float* x) {
+  const bowl_cfg* c = t->cfg;
+  rat_common_vars(&c->rat, e->d, x);
+  x[4] = (float)sqrt(x[0] * x[0] + x[1] * x[1]);
+}
+
+//---------------------------------- construction --------------------------------------------------
+
+// The bowls generated at creation: elevations in [0, 1] (row-major, y by row) and each tile's
+// lowest and highest point, which place and scale the rays' tiles.
+typedef struct bowl_bank {
+  float* h;  // n_terrains x BOWL_N x BOWL_N
+  float tile_lo[MAX_TERRAINS][N_TILES], tile_hi[MAX_TERRAINS][N_TILES];
+} bowl_bank;
+
+// Bowl elevation in [0, 1]: 0.5 - cos(2 pi r)/2 for r = distance / size up to 0.5 (the rim), then
+// flat at 1, times bumps U(0.5, 1) on a 0.2 m grid, bilinearly interpolated.
+static int make_bowl(float* h, int n, double size, am_rng* rng) {
+  int nb = (int)(2 * size / 0.2) + 2;
+  float* bumps = malloc(sizeof(float) * (size_t)nb * (size_t)nb);
+  if (!bumps) return -1;
+  for (int i = 0; i < nb * nb; i++) bumps[i] = (float)am_rng_range(rng, 0.5, 1.0);
+  for (int r = 0; r < n; r++)
+    for (int col = 0; col < n; col++) {
+      double x = -size + 2 * size * col / (n - 1), y = -size + 2 * size * r / (n - 1);
+      double rad = sqrt(x * x + y * y) / size;
+      double prof = rad >= 0.5 ? 1 : 0.5 - cos(2 * M_PI * rad) / 2;
+      double bx = (x + size) / 0.2, by = (y + size) / 0.2;
+      int ix = (int)bx, iy = (int)by;
+      if (ix > nb - 2) ix = nb - 2;
+      if (iy > nb - 2) iy = nb - 2;
+      double fx = bx - ix, fy = by - iy;
+      double bump = (1 - fx) * (1 - fy) * bumps[iy * nb + ix] +
+                    fx * (1 - fy) * bumps[iy * nb + ix + 1] +
+                    (1 - fx) * fy * bumps[(iy + 1) * nb + ix] +
+                    fx * fy * bumps[(iy + 1) * nb + ix + 1];
+      h[r * n + col] = (float)(prof * bump);
+    }
+  free(bumps);
+  return 0;
+}
+
+// Generates bowl k from (terrain_seed, k) and the bounds of its tiles. Returns 0 or -1 (memory).
+static int make_bank(bowl_bank* b, int n_terrains, int terrain_seed) {
+  const int NB = BOWL_N;
+  b->h = malloc(sizeof(float) * (size_t)n_terrains * NB * NB);
+  if (!b->h) return -1;
+  for (int k = 0; k < n_terrains; k++) {
+    am_rng rng;
+    am_rng_seed(&rng, (uint64_t)terrain_seed, (uint64_t)k);
+    const float* bowl = b->h + (size_t)k * NB * NB;
+    if (make_bowl(b->h + (size_t)k * NB * NB, NB, BOWL_SIZE, &rng)) return -1;
+    for (int ti = 0; ti < N_TILES; ti++) {
+      int r0 = ti / BOWL_TILES * TILE_N, c0 = ti % BOWL_TILES * TILE_N;
+      float lo = 2, hi = -1;
+      for (int r = r0; r <= r0 + TILE_N; r++)
+        for (int cc = c0; cc <= c0 + TILE_N; cc++) {
+          float v = bowl[(size_t)r * NB + cc];
+          lo = v < lo ? v : lo;
+          hi = v > hi ? v : hi;
+        }
+      b->tile_lo[k][ti] = lo;
+      b->tile_hi[k][ti] = hi;
+    }
+  }
+  return 0;
+}
+
+// The arena: the floor out of the way and each bowl twice, on two mocap bodies that move together.
+// terrain<k>: the whole heightfield, which the rat collides with, made invisible (alpha 0, no
+// material) so that rangefinders skip it. terrain<k>_tiles: the same surface cut into
+// BOWL_TILES^2 tiles that collide with nothing and are what rays (and the viewer) see. MuJoCo
+// 2.2's ray-heightfield test checks every triangle in the bounding rectangle of the ray's path
+// through the field's bounding box [0, max height], so a ray across the whole bowl tested up to
+// 80,000 triangles (80 % of the task's time); a tile is offset to its lowest point and scaled to
+// its own height range, so a ray only searches the tiles whose height band it passes through, over
+// the tile's rectangle. Tiles share their edge rows and each one's base reaches BOWL_BASE below
+// the field's zero, so the surface and the solid below it are the whole field's: a ray from above
+// the ground reads the same distance (to float rounding; one starting inside the ground may not).
+static void build_arena(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* a) {
+  rat_add_floor(a, 5.0, 1);
+  const double half = BOWL_SIZE / BOWL_TILES;
+  for (int k = 0; k < c->n_terrains; k++) {
+    rat_sb_add(a, "<body name=\"terrain%d\" mocap=\"true\" pos=\"0 0 %g\"><geom name=\"terrain%d\" "
+                  "type=\"hfield\" hfield=\"bowl%d\" rgba=\"0 0 0 0\" contype=\"0\" "
+                  "conaffinity=\"1\"/></body>", k, RAT_PARK_Z, k, k);
+    // (massless like terrain<k>; explicit because the compiler cannot place a centre of mass
+    // among massless offset geoms)
+    rat_sb_add(a, "<body name=\"terrain%d_tiles\" mocap=\"true\" pos=\"0 0 %g\"><inertial "
+                  "pos=\"0 0 0\" mass=\"0\" diaginertia=\"0 0 0\"/>", k, RAT_PARK_Z);
+    for (int ti = 0; ti < N_TILES; ti++) {
+      double lo = BOWL_H * b->tile_lo[k][ti];
+      double x = -BOWL_SIZE + (2 * (ti % BOWL_TILES) + 1) * half;
+      double y = -BOWL_SIZE + (2 * (ti / BOWL_TILES) + 1) * half;
+      rat_sb_add(a, "<geom type=\"hfield\" hfield=\"bowl%d_%d\" pos=\"%.17g %.17g %.17g\" "
+                    "material=\"bowlgrid\" contype=\"0\" conaffinity=\"0\"/>", k, ti, x, y, lo);
+    }
+    rat_sb_add(a, "</body>");
+  }
+}
+
+// The assets (the tiles' material, the bowls' and tiles' hfields) and contact exclusions, placed
+// right after <mujoco ...>.
+static void build_prelude(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* h) {
+  rat_sb_add(h, "<asset>");
+  rat_sb_add(h, "<material name=\"bowlgrid\" texture=\"grid\" texrepeat=\"%g %g\" "
+                "reflectance=\"0.05\"/>", 40.0 / BOWL_TILES, 40.0 / BOWL_TILES);
+  for (int k = 0; k < c->n_terrains; k++) {
+    rat_sb_add(h, "<hfield name=\"bowl%d\" nrow=\"%d\" ncol=\"%d\" size=\"%g %g %g %g\"/>", k,
+               BOWL_N, BOWL_N, BOWL_SIZE, BOWL_SIZE, BOWL_H, BOWL_BASE);
+    // a tile: offset to its lowest point, elevation range its own, base down to the bowl's
+    for (int ti = 0; ti < N_TILES; ti++) {
+      double lo = BOWL_H * b->tile_lo[k][ti], hi = BOWL_H * b->tile_hi[k][ti];
+      rat_sb_add(h, "<hfield name=\"bowl%d_%d\" nrow=\"%d\" ncol=\"%d\" size=\"%.17g %.17g "
+                    "%.17g %.17g\"/>", k, ti, TILE_N + 1, TILE_N + 1, BOWL_SIZE / BOWL_TILES,
+                 BOWL_SIZE / BOWL_TILES, hi - lo > 1e-4 ? hi - lo : 1e-4, lo + BOWL_BASE);
+    }
+  }
+  // The tiles collide with nothing, but MuJoCo's broadphase pairs every body with the world's
+  // geoms and with any body holding a heightfield, then tests those pairs geom by geom:
+  // excluding the tile bodies from those pairs skips the tiles at once.
+  rat_sb_add(h, "</asset><contact>");
+  for (int k = 0; k < c->n_terrains; k++) {
+    rat_sb_add(h, "<exclude body1=\"world\" body2=\"terrain%d_tiles\"/>", k);
+    for (int j = 0; j < c->n_terrains; j++)
+      rat_sb_add(h, "<exclude body1=\"terrain%d\" body2=\"terrain%d_tiles\"/>", j, k);
+  }
+  rat_sb_add(h, "</contact>");
+}
+
+// Writes the elevations into the model: bowl<k>'s data is the bowl (x BOWL_H is metres); a tile's
+// data is its part of that, less its lowest point (its geom's z), over its own height range.
+static void fill_hfields(mjModel* m, const bowl_cfg* c, const bowl_bank* b) {
+  const int NB = BOWL_N, TN = TILE_N;
+  char nm[32];
+  for (int k = 0; k < c->n_terrains; k++) {
+    const float* bowl = b->h + (size_t)k * NB * NB;
+    snprintf(nm, sizeof nm, "bowl%d", k);
+    int hf = mj_name2id(m, mjOBJ_HFIELD, nm);
+    memcpy(m->hfield_data + m->hfield_adr[hf], bowl, sizeof(float) * (size_t)NB * NB);
+    for (int ti = 0; ti < N_TILES; ti++) {
+      snprintf(nm, sizeof nm, "bowl%d_%d", k, ti);
+      hf = mj_name2id(m, mjOBJ_HFIELD, nm);
+      const double lo = BOWL_H * b->tile_lo[k][ti];
+      const double range = m->hfield_size[4 * hf + 2];
+      float* td = m->hfield_data + m->hfield_adr[hf];
+      int r0 = ti / BOWL_TILES * TN, c0 = ti % BOWL_TILES * TN;
+      for (int r = 0; r <= TN; r++)
+        for (int cc = 0; cc <= TN; cc++)
+          td[r * (TN + 1) + cc] =
+              (float)((BOWL_H * bowl[(size_t)(r0 + r) * NB + c0 + cc] - lo) / range);
+    }
+  }
+}
+
+static int read_params(const amt_info* info, const amt_params* params, bowl_cfg* c,
+                       int* terrain_seed, char* err, size_t err_sz) {
+  if (amt_param_int(info, params, "terrains", &c->n_terrains, err, err_sz) ||
+      amt_param_int(info, params, "terrain_seed", terrain_seed, err, err_sz) ||
+      amt_param_double(info, params, "escape_distance", &c->escape_distance, err, err_sz))
+    return -1;
+  if (c->n_terrains < 1 || c->n_terrains > MAX_TERRAINS)
+    return am_err(err, err_sz, "task %s: parameter terrains: '%d' must be in [1, %d]", info->name,
+                  c->n_terrains, MAX_TERRAINS);
+  if (!(c->escape_distance > 0))
+    return am_err(err, err_sz, "task %s: parameter escape_distance: '%g' must be > 0", info->name,
+                  c->escape_distance);
+  return 0;
+}
+
+int amt_escape_bowl_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
+  const amt_info* info = amt_find("escape-bowl");
+  bowl_cfg c;
+  memset(&c, 0, sizeof c);
+  double episode_time;
+  int terrain_seed;
+  if (rat_read_common(info, params, &c.rat, &episode_time, err, err_sz) ||
+      read_params(info, params, &c, &terrain_seed, err, err_sz))
+    return -1;
+  // The bowls come first: the rays' tiles are placed by their lowest and highest points.
+  bowl_bank bank;
+  if (make_bank(&bank, c.n_terrains, terrain_seed)) {
+    free(bank.h);
+    return am_err(err, err_sz, "out of memory");
+  }
+  rat_sbuf prelude = {0}, arena = {0};
+  build_prelude(&c, &bank, &prelude);
+  build_arena(&c, &bank, &arena);
+  int rc = rat_load(t, info->name, &prelude, &arena, &c.rat, err, err_sz);
+  free(prelude.s);
+  free(arena.s);
+  if (!rc) fill_hfields(t->model->m, &c, &bank);
+  free(bank.h);
+  if (rc ||
+      rat_task_init(t, info->name, &c.rat, sizeof(bowl_state), episode_time, 3, err, err_sz))
+    return -1;
+  for (int k = 0; k < c.n_terrains; k++) {
+    c.terrain_mocap[k] = rat_mocap_id(t->model->m, "terrain%d", k);
+    c.tiles_mocap[k] = rat_mocap_id(t->model->m, "terrain%d_tiles", k);
+  }
+  t->n_terms = 2;
+  snprintf(t->terms[0], AM_NAME_LEN, "upright_x_escape");
+  snprintf(t->terms[1], AM_NAME_LEN, "escape");
+  t->n_events = 1;
+  snprintf(t->events[EV_ESCAPED], AM_NAME_LEN, "escaped");
+  t->trial_start_event = t->trial_end_event = -1;  // one attempt per episode
+  t->success_event = EV_ESCAPED;
+  snprintf(t->vars[t->n_vars++], AM_NAME_LEN, "distance");
+  t->reset = bowl_reset;
+  t->evaluate = bowl_evaluate;
+  t->observe = bowl_observe;
+  t->get_vars = bowl_vars;
+  return rat_task_finish(t, &c, sizeof c, err, err_sz);
+}

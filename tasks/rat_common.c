@@ -1,0 +1,225 @@
+// rat_common.c: what the rat tasks share (see rat_common.h).
+#include "rat_common.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rat_sb_add(rat_sbuf* b, const char* fmt, ...) {
+  if (b->oom) return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+    va_end(ap);
+    if (k < 0) {
+      b->oom = 1;
+      return;
+    }
+    if (b->s && b->n + (size_t)k < b->cap) {
+      b->n += (size_t)k;
+      return;
+    }
+    size_t cap = (b->cap + (size_t)k + 1) * 2;
+    char* q = realloc(b->s, cap);
+    if (!q) {
+      b->oom = 1;
+      return;
+    }
+    b->s = q;
+    b->cap = cap;
+  }
+}
+
+int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
+                    double* episode_time, char* err, size_t err_sz) {
+  if (amt_opts_read(info, params, &b->opts, err, err_sz)) return -1;
+  if (amt_param_double(info, params, "episode_time", episode_time, err, err_sz) ||
+      amt_param_double(info, params, "init_noise", &b->init_noise, err, err_sz))
+    return -1;
+  if (!(*episode_time > 0 && *episode_time <= 3600))
+    return am_err(err, err_sz, "task %s: parameter episode_time: '%g' must be in (0, 3600] s",
+                  info->name, *episode_time);
+  if (b->init_noise < 0 || b->init_noise > 0.5)
+    return am_err(err, err_sz, "task %s: parameter init_noise: '%g' must be in [0, 0.5] rad",
+                  info->name, b->init_noise);
+  return 0;
+}
+
+void rat_add_floor(rat_sbuf* a, double half, int out_of_the_way) {
+  rat_sb_add(a, "<geom name=\"floor\" type=\"plane\" size=\"%g %g 0.05\" material=\"grid\" "
+                "contype=\"0\" conaffinity=\"1\"%s/>",
+             half, half, out_of_the_way ? " pos=\"0 0 -100\"" : "");
+}
+
+// Finds the rat's root joint, torso/pelvis/head bodies and paw sites in m.
+static int rat_bind(const mjModel* m, const char* task, rat_body* b, char* err, size_t err_sz) {
+  int root = mj_name2id(m, mjOBJ_JOINT, "root");
+  b->torso = mj_name2id(m, mjOBJ_BODY, "torso");
+  b->pelvis = mj_name2id(m, mjOBJ_BODY, "pelvis");
+  b->head = mj_name2id(m, mjOBJ_BODY, "head");
+  const char* paws[4] = {"hand_L", "hand_R", "foot_L", "foot_R"};
+  int ok = root >= 0 && b->torso >= 0 && b->pelvis >= 0 && b->head >= 0;
+  for (int p = 0; p < 4; p++) ok &= (b->paws[p] = mj_name2id(m, mjOBJ_SITE, paws[p])) >= 0;
+  if (!ok)
+    return am_err(err, err_sz, "task %s: body 'rat' lacks joint root, bodies torso/pelvis/head or "
+                  "paw sites hand_L/hand_R/foot_L/foot_R", task);
+  b->hands[0] = b->paws[0];
+  b->hands[1] = b->paws[1];
+  b->root_q = m->jnt_qposadr[root];
+  b->root_v = m->jnt_dofadr[root];
+  return 0;
+}
+
+// The rat's MJCF with `prelude` inserted after the opening <mujoco ...> tag and its floor line
+// replaced by `arena`. Returns malloc'd text or NULL with a message.
+static char* rat_scene(const char* task, const char* prelude, const char* arena, char* err,
+                       size_t err_sz) {
+  char path[1024];
+  if (am_body_path("rat", path, sizeof path, err, err_sz)) return NULL;
+  char* body = am_read_text(path, NULL, err, err_sz);
+  if (!body) return NULL;
+  char* a = strstr(body, "<geom name=\"floor\"");
+  char* e = a ? strstr(a, "/>") : NULL;
+  char* gt = strstr(body, "<mujoco");
+  gt = gt ? strchr(gt, '>') : NULL;
+  if (!a || !e || !gt || gt > a) {
+    free(body);
+    am_err(err, err_sz, "task %s: %s has no <mujoco ...> tag followed by a single-line <geom "
+           "name=\"floor\" .../>", task, path);
+    return NULL;
+  }
+  rat_sbuf b = {0};
+  rat_sb_add(&b, "%.*s%s%.*s%s%s", (int)(gt + 1 - body), body, prelude, (int)(a - gt - 1), gt + 1,
+             arena, e + 2);
+  free(body);
+  if (b.oom) {
+    free(b.s);
+    am_err(err, err_sz, "out of memory");
+    return NULL;
+  }
+  return b.s;
+}
+
+int rat_load(am_task* t, const char* name, const rat_sbuf* prelude, const rat_sbuf* arena,
+             rat_body* b, char* err, size_t err_sz) {
+  if ((prelude && prelude->oom) || arena->oom) return am_err(err, err_sz, "out of memory");
+  char* scene = rat_scene(name, prelude && prelude->s ? prelude->s : "", arena->s ? arena->s : "",
+                          err, err_sz);
+  if (!scene) return -1;
+  am_model* model = am_model_load_string(scene, am_bodies_dir(), name, err, err_sz);
+  free(scene);
+  if (!model) return -1;
+  t->model = model;  // amt_create frees it on failure from here
+  return rat_bind(model->m, name, b, err, err_sz);
+}
+
+int rat_mocap_id(const mjModel* m, const char* fmt, int k) {
+  char nm[32];
+  snprintf(nm, sizeof nm, fmt, k);
+  return m->body_mocapid[mj_name2id(m, mjOBJ_BODY, nm)];
+}
+
+int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
+                  double episode_time, int task_size, char* err, size_t err_sz) {
+  const mjModel* m = t->model->m;
+  b->dt = RAT_FRAME_SKIP * m->opt.timestep;
+  snprintf(t->name, sizeof t->name, "%s", name);
+  t->state_size = state_size;
+  t->frame_skip = RAT_FRAME_SKIP;
+  t->max_steps = (int)floor(episode_time / b->dt + 0.5);
+  if (t->max_steps < 1) t->max_steps = 1;
+  t->act_dim = m->nu;
+  t->n_groups = am_body_obs_groups(m, t->groups, &t->obs_dim);
+  b->body_dim = t->obs_dim;
+  am_obs_group* g = &t->groups[t->n_groups++];
+  snprintf(g->name, AM_NAME_LEN, "task");
+  g->offset = t->obs_dim;
+  g->size = task_size;
+  t->obs_dim += task_size;
+  if (amt_opts_setup(t, &b->opts, err, err_sz)) return -1;
+  static const char* vars_common[] = {"root_x", "root_y", "root_z", "root_vx"};
+  t->n_vars = 4;
+  for (int k = 0; k < 4; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", vars_common[k]);
+  return 0;
+}
+
+// The shared hooks: every rat task's cfg starts with a rat_body, its state with an amt_opt_state.
+static void rat_act(const am_task* t, am_env* e, const float* a) {
+  const rat_body* b = t->cfg;
+  am_write_ctrl(e->m, e->d, a);
+  amt_opts_act(&b->opts, (amt_opt_state*)e->task_state, a);
+}
+
+static void rat_destroy(am_task* t) {
+  free((void*)t->cfg);
+  t->cfg = NULL;
+}
+
+int rat_task_finish(am_task* t, const void* cfg, size_t size, char* err, size_t err_sz) {
+  void* c = malloc(size);
+  if (!c) return am_err(err, err_sz, "out of memory");
+  memcpy(c, cfg, size);
+  t->cfg = c;
+  t->act = rat_act;
+  t->destroy = rat_destroy;
+  return 0;
+}
+
+void rat_place(const rat_body* b, am_env* e, double x, double y, double z, double heading) {
+  const mjModel* m = e->m;
+  mjData* d = e->d;
+  if (m->nkey > 0) mj_resetDataKeyframe(m, d, 0);
+  for (int j = 0; j < m->njnt; j++) {
+    int type = m->jnt_type[j];
+    if (type == mjJNT_HINGE || type == mjJNT_SLIDE)
+      d->qpos[m->jnt_qposadr[j]] += am_rng_range(&e->rng, -b->init_noise, b->init_noise);
+  }
+  mjtNum* q = d->qpos + b->root_q;
+  q[0] = x;
+  q[1] = y;
+  q[2] += z;
+  q[3] = cos(heading / 2);
+  q[4] = 0;
+  q[5] = 0;
+  q[6] = sin(heading / 2);
+}
+
+void rat_common_vars(const rat_body* b, const mjData* d, float* x) {
+  x[0] = (float)d->qpos[b->root_q];
+  x[1] = (float)d->qpos[b->root_q + 1];
+  x[2] = (float)d->qpos[b->root_q + 2];
+  x[3] = (float)d->qvel[b->root_v];
+}
+
+void rat_to_torso(const rat_body* b, const mjData* d, const double w[3], double out[3]) {
+  const mjtNum* R = d->xmat + 9 * b->torso;
+  for (int k = 0; k < 3; k++) out[k] = R[k] * w[0] + R[3 + k] * w[1] + R[6 + k] * w[2];
+}
+
+void rat_set_mocap(mjData* d, int mocap, double x, double y, double z) {
+  d->mocap_pos[3 * mocap] = x;
+  d->mocap_pos[3 * mocap + 1] = y;
+  d->mocap_pos[3 * mocap + 2] = z;
+}
+
+// Each parked piece has its own spot (x = RAT_PARK_PITCH x its mocap id, y = RAT_PARK_Y): pieces
+// piled at one point all overlap in MuJoCo's sweep-and-prune broadphase, which then tests every
+// pair of them each step (about 1 M instructions per step for the maze's ~150 parked walls);
+// spread out they cost nothing there.
+void rat_park(mjData* d, int mocap) {
+  rat_set_mocap(d, mocap, RAT_PARK_PITCH * mocap, RAT_PARK_Y, RAT_PARK_Z);
+}
+
+double rat_upright(const mjData* d, int body) {
+  double zz = d->xmat[9 * body + 8];
+  zz = zz > 1 ? 1 : zz < -1 ? -1 : zz;
+  double ang = acos(zz) * 180 / M_PI;
+  return ang <= 30 ? 1 : (180 - ang) / 150;
+}
+
+double rat_speed_reward(double vx, double target_speed, double lo) {
+  return fmax(lo, 1 - fabs(vx - target_speed) / target_speed);
+}

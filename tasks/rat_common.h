@@ -1,0 +1,103 @@
+// rat_common.h: what the rat tasks (rat_run.c, rat_gaps.c, rat_bowl.c, rat_maze.c, rat_tap.c)
+// share; private to tasks/.
+//
+// What it is: the parameters every rat task reads, the scene around the rat (its MJCF with the
+// floor line replaced by the task's arena), the rat's bodies and sites, the task skeleton (control
+// period, episode length, observation groups, the common task variables), placing the rat at
+// reset, mocap pieces (placing and parking), the upright factor, the speed reward, and the hooks
+// that are the same in every rat task (act, destroy).
+// Per-env geometry: the model is shared read-only by every env, so everything that changes per
+// episode lives in mjData: gap platforms, maze walls, forage targets, bowls and the orb are mocap
+// bodies whose positions (d->mocap_pos) each env sets in reset; unused pieces are parked far below.
+// What it is not: a task (each rat task is its own file) or the rat's body (bodies/rat.xml).
+#ifndef AMT_RAT_COMMON_H
+#define AMT_RAT_COMMON_H
+
+#include <stddef.h>
+
+#include "task_opts.h"
+#include "tasks_internal.h"
+
+#define RAT_FRAME_SKIP 10  // 0.02 s control period at 2 ms physics (50 Hz, as in Merel et al. 2020)
+
+// Parked mocap pieces: a line far below and beside the scene (see rat_park).
+#define RAT_PARK_Z -20.0
+#define RAT_PARK_Y -50.0
+#define RAT_PARK_PITCH 3.0  // > the largest parked bounding-sphere diameter (a platform: 2.1 m)
+
+// Parameters every rat task has (append to the task's table before {NULL}).
+#define RAT_COMMON_PARAMS                                                                        \
+  {"init_noise", "0.02", "uniform joint-angle noise at reset (rad)"}, AMT_OPTS_PARAMS
+
+// The rat in a task's scene: the FIRST member of every rat task's cfg (its own first member is
+// the amt_opts that task_opts.h asks to be first), so the shared hooks can read it.
+typedef struct rat_body {
+  amt_opts opts;  // first
+  double dt;      // control period (s)
+  double init_noise;
+  int root_q, root_v;         // qpos / qvel address of the free joint "root"
+  int torso, pelvis, head;    // body ids
+  int paws[4];                // site ids: hand_L, hand_R, foot_L, foot_R
+  int hands[2];               // site ids: hand_L, hand_R
+  int body_dim;               // size of the body observation (the task group follows it)
+} rat_body;
+
+// A growing text buffer (scene generation). On allocation failure oom is set and adds do nothing.
+typedef struct rat_sbuf {
+  char* s;
+  size_t n, cap;
+  int oom;
+} rat_sbuf;
+void rat_sb_add(rat_sbuf* b, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Reads the common parameters (prev_inputs, obs_noise, init_noise) and episode_time (s) into b
+// and *episode_time. Returns 0 or -1 with a message naming task, key and value.
+int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
+                    double* episode_time, char* err, size_t err_sz);
+
+// Appends the arena's floor: a plane of half-size `half` m that the rat collides with, or, with
+// out_of_the_way, the same plane 100 m below (for tasks that bring their own ground).
+void rat_add_floor(rat_sbuf* a, double half, int out_of_the_way);
+
+// Builds the scene (the rat's MJCF with `prelude` (may be NULL: assets, contact exclusions)
+// inserted after its opening <mujoco ...> tag and its floor line replaced by `arena`), loads it as
+// t->model (amt_create frees it on a later failure) and finds the rat's root joint, torso, pelvis
+// and head bodies and paw sites. Returns 0 or -1 with a message (also when a buffer ran out of
+// memory).
+int rat_load(am_task* t, const char* name, const rat_sbuf* prelude, const rat_sbuf* arena,
+             rat_body* b, char* err, size_t err_sz);
+
+// The mocap id of body `fmt` (printf-formatted with k), e.g. "plat%d".
+int rat_mocap_id(const mjModel* m, const char* fmt, int k);
+
+// Fills t's common part: name, state size, frame skip and episode length (episode_time), actions,
+// the rat's body observation groups then a "task" group of task_size values (and the options'
+// group), and the variables root_x, root_y, root_z, root_vx. Sets b->dt and b->body_dim.
+int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
+                  double episode_time, int task_size, char* err, size_t err_sz);
+
+// Copies cfg (size bytes, a rat task's cfg) to the heap as t->cfg and sets the shared hooks
+// act and destroy. Returns 0 or -1 (out of memory).
+int rat_task_finish(am_task* t, const void* cfg, size_t size, char* err, size_t err_sz);
+
+// Reset: keyframe 0, uniform noise on hinge/slide joints, root at (x, y), z raised by z, facing
+// `heading` (rad about z).
+void rat_place(const rat_body* b, am_env* e, double x, double y, double z, double heading);
+
+// Writes the common task variables root_x, root_y, root_z, root_vx into x[0..3].
+void rat_common_vars(const rat_body* b, const mjData* d, float* x);
+
+// Vector w (world) in the torso's frame.
+void rat_to_torso(const rat_body* b, const mjData* d, const double w[3], double out[3]);
+
+void rat_set_mocap(mjData* d, int mocap, double x, double y, double z);
+// Parks a mocap body far below the scene, each at its own spot (see rat_common.c).
+void rat_park(mjData* d, int mocap);
+
+// Upright: 1 within 30 deg of vertical, falling linearly with the angle to 0 upside down.
+double rat_upright(const mjData* d, int body);
+
+// The speed reward of run and run-gaps: max(lo, 1 - |vx - v*| / v*) (lo: the reward floor).
+double rat_speed_reward(double vx, double target_speed, double lo);
+
+#endif  // AMT_RAT_COMMON_H

@@ -1,0 +1,167 @@
+// rat_gaps.c: the task "run-gaps" (Merel et al. 2020): the rat runs along a corridor of platforms
+// and gaps, redrawn per episode, and the episode ends when a paw falls below fall_depth.
+//
+// The platforms are mocap bodies (two overlapping 0.4 m boxes each) placed by every env in reset;
+// those not needed are parked (rat_common.h). docs/tasks.md describes the task for users.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rat_common.h"
+
+#define MAX_PIECES 300  // platform halves
+
+const amt_param_def amt_run_gaps_params[] = {
+    {"episode_time", "30", "episode length (s)"},
+    {"target_speed", "1", "target forward speed v* (m/s); reward max(0, 1 - |vx - v*| / v*)"},
+    {"platform_length", "0.4,0.8", "platform length range (m)"},
+    {"gap_length", "0.05,0.2", "gap length range (m)"},
+    {"fall_depth", "-0.3", "the episode ends (terminated) when a paw is below this z (m)"},
+    RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+typedef struct gaps_cfg {
+  rat_body rat;  // first (rat_common.h)
+  double target_speed;
+  double plat[2], gap[2], fall_depth;  // platform and gap length ranges (m), fall depth (m)
+  int n_plat;                          // platform halves in the scene
+  int plat_mocap[MAX_PIECES];
+} gaps_cfg;
+
+typedef struct gaps_state {
+  amt_opt_state opt;  // first (task_opts.h)
+  double gap_end[MAX_PIECES / 2];  // x where each gap ends, in order
+  int n_gaps, next_gap;            // next_gap: gaps crossed so far
+} gaps_state;
+
+enum { EV_GAP_CROSSED, EV_FALL };
+
+static void gaps_reset(const am_task* t, am_env* e) {
+  const gaps_cfg* c = t->cfg;
+  gaps_state* s = e->task_state;
+  memset(s, 0, sizeof *s);
+  mjData* d = e->d;
+  double x = 5.5;
+  int k = 0;
+  while (k + 1 < c->n_plat && x < 40) {
+    double L = am_rng_range(&e->rng, c->plat[0], c->plat[1]);
+    double g = am_rng_range(&e->rng, c->gap[0], c->gap[1]);
+    // each platform is two boxes 0.4 m long, overlapping to give length L
+    rat_set_mocap(d, c->plat_mocap[k++], x + 0.2, 0, -0.25);
+    rat_set_mocap(d, c->plat_mocap[k++], x + L - 0.2, 0, -0.25);
+    x += L + g;
+    if (s->n_gaps < MAX_PIECES / 2) s->gap_end[s->n_gaps++] = x;
+  }
+  for (; k < c->n_plat; k++) rat_park(d, c->plat_mocap[k]);
+  rat_place(&c->rat, e, 5, 0, 0, 0);
+  mj_forward(e->m, d);
+  amt_opts_reset(&s->opt);
+}
+
+static void gaps_evaluate(const am_task* t, am_env* e, am_step_result* r) {
+  const gaps_cfg* c = t->cfg;
+  gaps_state* s = e->task_state;
+  const mjData* d = e->d;
+  double reward = rat_speed_reward(d->qvel[c->rat.root_v], c->target_speed, 0);
+  uint32_t ev = 0;
+  double x = d->qpos[c->rat.root_q];
+  while (s->next_gap < s->n_gaps && x > s->gap_end[s->next_gap]) {
+    s->next_gap++;
+    ev |= 1u << EV_GAP_CROSSED;
+  }
+  for (int p = 0; p < 4; p++)
+    if (d->site_xpos[3 * c->rat.paws[p] + 2] < c->fall_depth) {
+      r->terminated = 1;
+      ev |= 1u << EV_FALL;
+      break;
+    }
+  r->terms[0] = (float)reward;
+  r->reward = (float)reward;
+  r->events = ev;
+  amt_opts_reward(&s->opt, r->reward);
+}
+
+static void gaps_observe(const am_task* t, am_env* e, float* o) {
+  const gaps_cfg* c = t->cfg;
+  gaps_state* s = e->task_state;
+  am_body_observe(e->m, e->d, o);
+  o[c->rat.body_dim] = (float)c->target_speed;
+  amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
+}
+
+static void gaps_vars(const am_task* t, const am_env* e, float* x) {
+  const gaps_cfg* c = t->cfg;
+  const gaps_state* s = e->task_state;
+  rat_common_vars(&c->rat, e->d, x);
+  x[4] = (float)s->next_gap;
+}
+
+static int range_param(const amt_info* info, const amt_params* p, const char* key, double out[2],
+                       char* err, size_t err_sz) {
+  int n;
+  if (amt_param_list(info, p, key, out, 2, &n, err, err_sz)) return -1;
+  if (n != 2 || !(out[0] > 0) || out[1] < out[0])
+    return am_err(err, err_sz, "task %s: parameter %s: '%s' must be lo,hi with 0 < lo <= hi",
+                  info->name, key, amt_param_get(info, p, key));
+  return 0;
+}
+
+static int read_params(const amt_info* info, const amt_params* params, gaps_cfg* c, char* err,
+                       size_t err_sz) {
+  if (amt_param_double(info, params, "target_speed", &c->target_speed, err, err_sz)) return -1;
+  if (!(c->target_speed > 0 && c->target_speed < 20))
+    return am_err(err, err_sz, "task %s: parameter target_speed: '%g' must be in (0, 20) m/s",
+                  info->name, c->target_speed);
+  if (range_param(info, params, "platform_length", c->plat, err, err_sz) ||
+      range_param(info, params, "gap_length", c->gap, err, err_sz) ||
+      amt_param_double(info, params, "fall_depth", &c->fall_depth, err, err_sz))
+    return -1;
+  if (c->plat[0] < 0.4 || c->plat[1] > 0.8)
+    return am_err(err, err_sz, "task %s: parameter platform_length: lengths must be within "
+                  "[0.4, 0.8] m (platforms are two 0.4 m boxes)", info->name);
+  return 0;
+}
+
+// The corridor: the floor out of the way, a solid start from x = 3 to 5.5 m, and enough platform
+// halves for the worst case (shortest platforms and gaps over 34.5 m), all parked at first.
+static void build_arena(gaps_cfg* c, rat_sbuf* a) {
+  rat_add_floor(a, 5.0, 1);
+  rat_sb_add(a, "<geom name=\"start\" type=\"box\" pos=\"4.25 0 -0.25\" size=\"1.25 1 0.25\" "
+                "material=\"grid\" contype=\"0\" conaffinity=\"1\"/>");
+  int n = 2 * ((int)(34.5 / (c->plat[0] + c->gap[0])) + 2);
+  if (n > MAX_PIECES) n = MAX_PIECES;
+  c->n_plat = n;
+  for (int k = 0; k < n; k++)
+    rat_sb_add(a, "<body name=\"plat%d\" mocap=\"true\" pos=\"0 0 %g\"><geom type=\"box\" "
+                  "size=\"0.2 1 0.25\" rgba=\"0.6 0.62 0.66 1\" contype=\"0\" conaffinity=\"1\"/>"
+                  "</body>", k, RAT_PARK_Z);
+}
+
+int amt_run_gaps_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
+  const amt_info* info = amt_find("run-gaps");
+  gaps_cfg c;
+  memset(&c, 0, sizeof c);
+  double episode_time;
+  if (rat_read_common(info, params, &c.rat, &episode_time, err, err_sz) ||
+      read_params(info, params, &c, err, err_sz))
+    return -1;
+  rat_sbuf arena = {0};
+  build_arena(&c, &arena);
+  int rc = rat_load(t, info->name, NULL, &arena, &c.rat, err, err_sz);
+  free(arena.s);
+  if (rc || rat_task_init(t, info->name, &c.rat, sizeof(gaps_state), episode_time, 1, err, err_sz))
+    return -1;
+  for (int k = 0; k < c.n_plat; k++) c.plat_mocap[k] = rat_mocap_id(t->model->m, "plat%d", k);
+  t->n_terms = 1;
+  snprintf(t->terms[0], AM_NAME_LEN, "speed");
+  t->n_events = 2;
+  snprintf(t->events[EV_GAP_CROSSED], AM_NAME_LEN, "gap_crossed");
+  snprintf(t->events[EV_FALL], AM_NAME_LEN, "fall");
+  t->trial_start_event = t->success_event = t->trial_end_event = -1;  // no trials, no goal
+  snprintf(t->vars[t->n_vars++], AM_NAME_LEN, "gaps_crossed");
+  t->reset = gaps_reset;
+  t->evaluate = gaps_evaluate;
+  t->observe = gaps_observe;
+  t->get_vars = gaps_vars;
+  return rat_task_finish(t, &c, sizeof c, err, err_sz);
+}

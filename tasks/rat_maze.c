@@ -1,0 +1,254 @@
+// rat_maze.c: the task "forage-maze" (Merel et al. 2020): the rat collects targets in a random
+// 11 x 11 maze, regenerated per episode; the episode ends when all are taken.
+//
+// The walls and targets are mocap bodies placed by every env in reset; walls the maze does not
+// have and taken targets are parked (rat_common.h). docs/tasks.md describes the task for users.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rat_common.h"
+
+#define MAZE_N 11
+#define CELL 0.5                                 // cell size (m)
+#define N_WALLS ((MAZE_N + 1) * MAZE_N * 2)      // every possible wall: 264
+#define MAX_TARGETS 32
+
+const amt_param_def amt_forage_maze_params[] = {
+    {"episode_time", "30", "episode length (s)"},
+    {"n_targets", "12", "targets per episode (+50 each; the episode ends when all are taken)"},
+    {"open_fraction", "0.35", "fraction of interior maze walls removed to open rooms and loops"},
+    {"target_reward", "50", "reward per target"},
+    RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+typedef struct maze_cfg {
+  rat_body rat;  // first (rat_common.h)
+  int wall_mocap[N_WALLS];
+  int n_targets, target_mocap[MAX_TARGETS];
+  double open_fraction, target_reward;
+} maze_cfg;
+
+typedef struct maze_state {
+  amt_opt_state opt;  // first (task_opts.h)
+  int remaining, collected[MAX_TARGETS];
+} maze_state;
+
+enum { EV_TARGET, EV_ALL };
+
+//---------------------------------- the maze ------------------------------------------------------
+
+// Wall k: horizontal walls first ((N+1) rows x N), then vertical (N x (N+1) columns).
+static void wall_pos(int k, double* x, double* y) {
+  const int N = MAZE_N;
+  double o = -N * CELL / 2;
+  if (k < (N + 1) * N) {
+    int row = k / N, col = k % N;
+    *x = o + (col + 0.5) * CELL;
+    *y = o + row * CELL;
+  } else {
+    k -= (N + 1) * N;
+    int row = k / (N + 1), col = k % (N + 1);
+    *x = o + col * CELL;
+    *y = o + (row + 0.5) * CELL;
+  }
+}
+
+// Generates a maze into `on` (1: wall present): randomized depth-first carving, then a fraction
+// of the remaining interior walls removed. Uses only stack memory.
+static void make_maze(am_rng* rng, double open_fraction, unsigned char* on) {
+  const int N = MAZE_N, NH = (N + 1) * N;
+  int total = NH + N * (N + 1);
+  for (int k = 0; k < total; k++) on[k] = 1;
+  unsigned char seen[MAZE_N * MAZE_N] = {0};
+  int stack[MAZE_N * MAZE_N], top = 0;
+  int start = (int)(am_rng_uniform(rng) * N * N);
+  stack[top++] = start;
+  seen[start] = 1;
+  while (top) {
+    int cell = stack[top - 1], r = cell / N, cc = cell % N;
+    int nb[4], wall[4], n = 0;
+    if (r > 0 && !seen[cell - N]) nb[n] = cell - N, wall[n++] = r * N + cc;
+    if (r < N - 1 && !seen[cell + N]) nb[n] = cell + N, wall[n++] = (r + 1) * N + cc;
+    if (cc > 0 && !seen[cell - 1]) nb[n] = cell - 1, wall[n++] = NH + r * (N + 1) + cc;
+    if (cc < N - 1 && !seen[cell + 1]) nb[n] = cell + 1, wall[n++] = NH + r * (N + 1) + cc + 1;
+    if (!n) {
+      top--;
+      continue;
+    }
+    int k = (int)(am_rng_uniform(rng) * n);
+    on[wall[k]] = 0;
+    seen[nb[k]] = 1;
+    stack[top++] = nb[k];
+  }
+  for (int k = 0; k < total; k++) {
+    double x, y;
+    wall_pos(k, &x, &y);
+    int border = fabs(x) > N * CELL / 2 - 1e-6 || fabs(y) > N * CELL / 2 - 1e-6;
+    if (!border && on[k] && am_rng_uniform(rng) < open_fraction) on[k] = 0;
+  }
+}
+
+//---------------------------------- hooks ---------------------------------------------------------
+
+// A new maze; the targets and the rat in distinct random cells; a random heading.
+static void maze_reset(const am_task* t, am_env* e) {
+  const maze_cfg* c = t->cfg;
+  maze_state* s = e->task_state;
+  memset(s, 0, sizeof *s);
+  mjData* d = e->d;
+  unsigned char on[N_WALLS];
+  make_maze(&e->rng, c->open_fraction, on);
+  for (int k = 0; k < N_WALLS; k++) {
+    double x, y;
+    wall_pos(k, &x, &y);
+    if (on[k]) rat_set_mocap(d, c->wall_mocap[k], x, y, 0.15);
+    else rat_park(d, c->wall_mocap[k]);
+  }
+  int cells[MAZE_N * MAZE_N];  // a partial shuffle: cells[0] the rat's, then the targets'
+  for (int i = 0; i < MAZE_N * MAZE_N; i++) cells[i] = i;
+  for (int i = 0; i <= c->n_targets; i++) {
+    int j = i + (int)(am_rng_uniform(&e->rng) * (MAZE_N * MAZE_N - i));
+    int tmp = cells[i];
+    cells[i] = cells[j];
+    cells[j] = tmp;
+  }
+  double o = -MAZE_N * CELL / 2;
+  for (int i = 0; i < c->n_targets; i++) {
+    int cell = cells[i + 1];
+    rat_set_mocap(d, c->target_mocap[i], o + (cell % MAZE_N + 0.5) * CELL,
+                  o + (cell / MAZE_N + 0.5) * CELL, 0.125);
+  }
+  s->remaining = c->n_targets;
+  rat_place(&c->rat, e, o + (cells[0] % MAZE_N + 0.5) * CELL, o + (cells[0] / MAZE_N + 0.5) * CELL,
+            0, am_rng_range(&e->rng, -M_PI, M_PI));
+  mj_forward(e->m, d);
+  amt_opts_reset(&s->opt);
+}
+
+// A target is taken when the head is within 0.1 m of its centre; it is parked at once.
+static void maze_evaluate(const am_task* t, am_env* e, am_step_result* r) {
+  const maze_cfg* c = t->cfg;
+  maze_state* s = e->task_state;
+  mjData* d = e->d;
+  double reward = 0;
+  uint32_t ev = 0;
+  const mjtNum* h = d->xpos + 3 * c->rat.head;
+  for (int i = 0; i < c->n_targets; i++) {
+    if (s->collected[i]) continue;
+    const mjtNum* p = d->mocap_pos + 3 * c->target_mocap[i];
+    double dx = h[0] - p[0], dy = h[1] - p[1], dz = h[2] - p[2];
+    if (dx * dx + dy * dy + dz * dz < 0.1 * 0.1) {
+      s->collected[i] = 1;
+      s->remaining--;
+      reward += c->target_reward;
+      rat_park(d, c->target_mocap[i]);
+      ev |= 1u << EV_TARGET;
+    }
+  }
+  if (s->remaining <= 0) {
+    ev |= 1u << EV_ALL;
+    r->terminated = 1;
+  }
+  r->terms[0] = (float)reward;
+  r->reward = (float)reward;
+  r->events = ev;
+  amt_opts_reward(&s->opt, r->reward);
+}
+
+// Task group: the fraction of targets remaining and the vector from the head to the nearest
+// remaining target (in the horizontal plane) in the torso frame (x, y).
+static void maze_observe(const am_task* t, am_env* e, float* o) {
+  const maze_cfg* c = t->cfg;
+  maze_state* s = e->task_state;
+  const mjData* d = e->d;
+  am_body_observe(e->m, d, o);
+  float* g = o + c->rat.body_dim;
+  double w[3] = {0, 0, 0}, v[3];
+  double best = 1e9;
+  const mjtNum* h = d->xpos + 3 * c->rat.head;
+  for (int i = 0; i < c->n_targets; i++) {
+    if (s->collected[i]) continue;
+    const mjtNum* p = d->mocap_pos + 3 * c->target_mocap[i];
+    double dd = (p[0] - h[0]) * (p[0] - h[0]) + (p[1] - h[1]) * (p[1] - h[1]);
+    if (dd < best) best = dd, w[0] = p[0] - h[0], w[1] = p[1] - h[1];
+  }
+  rat_to_torso(&c->rat, d, w, v);
+  g[0] = (float)(c->n_targets ? (double)s->remaining / c->n_targets : 0);
+  g[1] = (float)v[0];
+  g[2] = (float)v[1];
+  amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
+}
+
+static void maze_vars(const am_task* t, const am_env* e, float* x) {
+  const maze_cfg* c = t->cfg;
+  const maze_state* s = e->task_state;
+  rat_common_vars(&c->rat, e->d, x);
+  x[4] = (float)s->remaining;
+}
+
+//---------------------------------- construction --------------------------------------------------
+
+static int read_params(const amt_info* info, const amt_params* params, maze_cfg* c, char* err,
+                       size_t err_sz) {
+  if (amt_param_int(info, params, "n_targets", &c->n_targets, err, err_sz) ||
+      amt_param_double(info, params, "open_fraction", &c->open_fraction, err, err_sz) ||
+      amt_param_double(info, params, "target_reward", &c->target_reward, err, err_sz))
+    return -1;
+  if (c->n_targets < 1 || c->n_targets > MAX_TARGETS)
+    return am_err(err, err_sz, "task %s: parameter n_targets: '%d' must be in [1, %d]", info->name,
+                  c->n_targets, MAX_TARGETS);
+  if (c->open_fraction < 0 || c->open_fraction > 1)
+    return am_err(err, err_sz, "task %s: parameter open_fraction: '%g' must be in [0, 1]",
+                  info->name, c->open_fraction);
+  return 0;
+}
+
+// The arena: a 3.5 m floor, every possible wall (0.3 m high, 0.04 m thick) and the targets
+// (spheres of radius 0.05 m that touch nothing), all parked at first.
+static void build_arena(const maze_cfg* c, rat_sbuf* a) {
+  rat_add_floor(a, 3.5, 0);
+  for (int k = 0; k < N_WALLS; k++) {
+    int horiz = k < (MAZE_N + 1) * MAZE_N;
+    rat_sb_add(a, "<body name=\"wall%d\" mocap=\"true\" pos=\"0 0 %g\"><geom type=\"box\" "
+                  "size=\"%g %g 0.15\" rgba=\"0.55 0.5 0.45 1\" contype=\"0\" conaffinity=\"1\"/>"
+                  "</body>", k, RAT_PARK_Z, horiz ? CELL / 2 + 0.02 : 0.02,
+               horiz ? 0.02 : CELL / 2 + 0.02);
+  }
+  for (int k = 0; k < c->n_targets; k++)
+    rat_sb_add(a, "<body name=\"target%d\" mocap=\"true\" pos=\"0 0 %g\"><geom type=\"sphere\" "
+                  "size=\"0.05\" rgba=\"0.9 0.7 0.1 1\" contype=\"0\" conaffinity=\"0\"/></body>",
+               k, RAT_PARK_Z);
+}
+
+int amt_forage_maze_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
+  const amt_info* info = amt_find("forage-maze");
+  maze_cfg c;
+  memset(&c, 0, sizeof c);
+  double episode_time;
+  if (rat_read_common(info, params, &c.rat, &episode_time, err, err_sz) ||
+      read_params(info, params, &c, err, err_sz))
+    return -1;
+  rat_sbuf arena = {0};
+  build_arena(&c, &arena);
+  int rc = rat_load(t, info->name, NULL, &arena, &c.rat, err, err_sz);
+  free(arena.s);
+  if (rc || rat_task_init(t, info->name, &c.rat, sizeof(maze_state), episode_time, 3, err, err_sz))
+    return -1;
+  for (int k = 0; k < N_WALLS; k++) c.wall_mocap[k] = rat_mocap_id(t->model->m, "wall%d", k);
+  for (int k = 0; k < c.n_targets; k++)
+    c.target_mocap[k] = rat_mocap_id(t->model->m, "target%d", k);
+  t->n_terms = 1;
+  snprintf(t->terms[0], AM_NAME_LEN, "targets");
+  t->n_events = 2;
+  snprintf(t->events[EV_TARGET], AM_NAME_LEN, "target_collected");
+  snprintf(t->events[EV_ALL], AM_NAME_LEN, "all_collected");
+  t->trial_start_event = t->trial_end_event = -1;  // one foraging bout per episode
+  t->success_event = EV_ALL;
+  snprintf(t->vars[t->n_vars++], AM_NAME_LEN, "remaining");
+  t->reset = maze_reset;
+  t->evaluate = maze_evaluate;
+  t->observe = maze_observe;
+  t->get_vars = maze_vars;
+  return rat_task_finish(t, &c, sizeof c, err, err_sz);
+}

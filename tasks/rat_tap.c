@@ -1,0 +1,234 @@
+// rat_tap.c: the task "two-tap" (Merel et al. 2020, after the rat timing task of Kawai et al.
+// 2015): the rat touches an orb twice, the second touch interval +- tolerance after the first.
+//
+// Per trial (the orb shown at a random spot): the first touch pays tap_reward; a second touch in
+// the window pays again and the orb moves at the next step; a touch too soon, or none by the end
+// of the window, starts a timeout after which the orb moves. docs/tasks.md describes it for users.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rat_common.h"
+
+const amt_param_def amt_two_tap_params[] = {
+    {"episode_time", "30", "episode length (s)"},
+    {"interval", "0.8", "required interval between the two touches (s)"},
+    {"tolerance", "0.1", "allowed deviation from the interval (s)"},
+    {"timeout", "1.2", "pause after a failed pair before the orb moves (s)"},
+    {"tap_reward", "25", "reward per counted touch"},
+    {"arena", "1.5", "the orb is placed uniformly within +-arena (m) in x and y"},
+    RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+typedef struct tap_cfg {
+  rat_body rat;  // first (rat_common.h)
+  int orb_mocap;
+  int interval_lo, interval_hi;  // control steps after the first touch that count as a second
+  int timeout_steps;
+  double tap_reward, arena;
+} tap_cfg;
+
+// the task state shown one-hot in the task group (and as the variable tap_state)
+enum { TAP_BEFORE, TAP_ONCE, TAP_TWICE, TAP_TOO_SOON, TAP_NO_SECOND };
+
+typedef struct tap_state {
+  amt_opt_state opt;  // first (task_opts.h)
+  int tap_state, t_since, timeout_left, touching, pending_start, taps;
+  double orb[3];
+} tap_state;
+
+enum { EV_START, EV_FIRST, EV_SECOND, EV_TOO_SOON, EV_NO_SECOND, EV_REWARD, EV_END };
+
+#define ORB_RADIUS 0.025
+#define TOUCH_MARGIN 0.015  // a touch: a hand site within ORB_RADIUS + TOUCH_MARGIN of the centre
+
+//---------------------------------- hooks ---------------------------------------------------------
+
+// A new trial: the orb at a random spot; trial_start is reported at the next evaluate.
+static void new_orb(const tap_cfg* c, am_env* e) {
+  tap_state* s = e->task_state;
+  s->orb[0] = am_rng_range(&e->rng, -c->arena, c->arena);
+  s->orb[1] = am_rng_range(&e->rng, -c->arena, c->arena);
+  s->orb[2] = 0.14;
+  rat_set_mocap(e->d, c->orb_mocap, s->orb[0], s->orb[1], s->orb[2]);
+  s->tap_state = TAP_BEFORE;
+  s->t_since = 0;
+  s->timeout_left = 0;
+  s->pending_start = 1;
+}
+
+static void tap_reset(const am_task* t, am_env* e) {
+  const tap_cfg* c = t->cfg;
+  tap_state* s = e->task_state;
+  memset(s, 0, sizeof *s);
+  rat_place(&c->rat, e, 0, 0, 0, am_rng_range(&e->rng, -M_PI, M_PI));
+  new_orb(c, e);
+  mj_forward(e->m, e->d);
+  amt_opts_reset(&s->opt);
+}
+
+// Distance (Euclidean; *l1: L1) from the orb to the nearer hand.
+static double hand_orb_dist(const tap_cfg* c, const mjData* d, const double orb[3], double* l1) {
+  double best = 1e9, best_l1 = 1e9;
+  for (int h = 0; h < 2; h++) {
+    const mjtNum* p = d->site_xpos + 3 * c->rat.hands[h];
+    double dx = p[0] - orb[0], dy = p[1] - orb[1], dz = p[2] - orb[2];
+    double dist = sqrt(dx * dx + dy * dy + dz * dz);
+    if (dist < best) best = dist;
+    double l = fabs(dx) + fabs(dy) + fabs(dz);
+    if (l < best_l1) best_l1 = l;
+  }
+  *l1 = best_l1;
+  return best;
+}
+
+// The trial's state machine on a touch onset; adds to *reward and *ev.
+static void tap_rules(const tap_cfg* c, tap_state* s, int onset, double* reward, uint32_t* ev) {
+  s->t_since++;
+  if (s->tap_state == TAP_BEFORE && onset) {
+    s->tap_state = TAP_ONCE;
+    s->t_since = 0;
+    *reward += c->tap_reward;
+    *ev |= (1u << EV_FIRST) | (1u << EV_REWARD);
+  } else if (s->tap_state == TAP_ONCE) {
+    // the window closes first: a touch after interval_hi is no second touch, not a late one
+    if (s->t_since > c->interval_hi) {
+      s->tap_state = TAP_NO_SECOND;
+      s->timeout_left = c->timeout_steps;
+      *ev |= 1u << EV_NO_SECOND;
+    } else if (onset && s->t_since < c->interval_lo) {
+      s->tap_state = TAP_TOO_SOON;
+      s->timeout_left = c->timeout_steps;
+      *ev |= 1u << EV_TOO_SOON;
+    } else if (onset) {
+      s->tap_state = TAP_TWICE;
+      *reward += c->tap_reward;
+      s->taps++;
+      *ev |= (1u << EV_SECOND) | (1u << EV_REWARD);
+      s->timeout_left = 1;  // trial_end and the orb moves at the next step
+    }
+  }
+}
+
+static void tap_evaluate(const am_task* t, am_env* e, am_step_result* r) {
+  const tap_cfg* c = t->cfg;
+  tap_state* s = e->task_state;
+  uint32_t ev = 0;
+  if (s->pending_start) {
+    ev |= 1u << EV_START;
+    s->pending_start = 0;
+  }
+  double l1;
+  double dist = hand_orb_dist(c, e->d, s->orb, &l1);
+  int touch = dist < ORB_RADIUS + TOUCH_MARGIN;
+  int onset = touch && !s->touching;
+  s->touching = touch;
+  double shaping = 0.25 * exp(-3 * l1);
+  r->terms[1] = (float)shaping;
+  double reward = shaping;
+  if (s->timeout_left > 0) {  // between trials: the rules wait
+    if (--s->timeout_left == 0) {
+      ev |= 1u << EV_END;
+      new_orb(c, e);
+    }
+  } else {
+    tap_rules(c, s, onset, &reward, &ev);
+  }
+  r->terms[0] = (float)reward - r->terms[1];
+  r->reward = (float)reward;
+  r->events = ev;
+  amt_opts_reward(&s->opt, r->reward);
+}
+
+// Task group (9): the orb relative to the head in the torso frame (3), the one-hot task state (5),
+// the time since the first touch (s; 0 unless touched once).
+static void tap_observe(const am_task* t, am_env* e, float* o) {
+  const tap_cfg* c = t->cfg;
+  tap_state* s = e->task_state;
+  const mjData* d = e->d;
+  am_body_observe(e->m, d, o);
+  float* g = o + c->rat.body_dim;
+  double w[3], v[3];
+  const mjtNum* h = d->xpos + 3 * c->rat.head;
+  for (int k = 0; k < 3; k++) w[k] = s->orb[k] - h[k];
+  rat_to_torso(&c->rat, d, w, v);
+  for (int k = 0; k < 3; k++) g[k] = (float)v[k];
+  for (int k = 0; k < 5; k++) g[3 + k] = (float)(s->tap_state == k);
+  g[8] = (float)(s->tap_state == TAP_ONCE ? s->t_since * c->rat.dt : 0);
+  amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
+}
+
+static void tap_vars(const am_task* t, const am_env* e, float* x) {
+  const tap_cfg* c = t->cfg;
+  const tap_state* s = e->task_state;
+  rat_common_vars(&c->rat, e->d, x);
+  x[4] = (float)s->orb[0];
+  x[5] = (float)s->orb[1];
+  x[6] = (float)s->tap_state;
+  x[7] = (float)s->taps;
+}
+
+//---------------------------------- construction --------------------------------------------------
+
+// Reads the parameters; the interval, tolerance and timeout become control steps (dt: the control
+// period).
+static int read_params(const amt_info* info, const amt_params* params, double dt, tap_cfg* c,
+                       char* err, size_t err_sz) {
+  const char* name = info->name;
+  double interval, tol, timeout;
+  if (amt_param_double(info, params, "interval", &interval, err, err_sz) ||
+      amt_param_double(info, params, "tolerance", &tol, err, err_sz) ||
+      amt_param_double(info, params, "timeout", &timeout, err, err_sz) ||
+      amt_param_double(info, params, "tap_reward", &c->tap_reward, err, err_sz) ||
+      amt_param_double(info, params, "arena", &c->arena, err, err_sz))
+    return -1;
+  if (!(interval > 0) || tol < 0 || tol >= interval || !(timeout > 0) || !(c->arena > 0))
+    return am_err(err, err_sz, "task %s: interval, timeout and arena must be > 0 and 0 <= "
+                  "tolerance < interval", name);
+  // the control steps k with interval - tol <= k dt <= interval + tol (rounded inwards)
+  c->interval_lo = (int)ceil((interval - tol) / dt - 1e-9);
+  c->interval_hi = (int)floor((interval + tol) / dt + 1e-9);
+  if (c->interval_hi < c->interval_lo)
+    return am_err(err, err_sz, "task %s: interval %g +- tolerance %g s contains no control step "
+                  "(of %g s): widen tolerance", name, interval, tol, dt);
+  c->timeout_steps = (int)floor(timeout / dt + 0.5);
+  if (c->timeout_steps < 1) c->timeout_steps = 1;
+  return 0;
+}
+
+int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
+  const amt_info* info = amt_find("two-tap");
+  tap_cfg c;
+  memset(&c, 0, sizeof c);
+  double episode_time;
+  if (rat_read_common(info, params, &c.rat, &episode_time, err, err_sz)) return -1;
+  rat_sbuf arena = {0};
+  rat_add_floor(&arena, 5.0, 0);
+  rat_sb_add(&arena, "<body name=\"orb\" mocap=\"true\" pos=\"0 0 0.14\"><geom type=\"sphere\" "
+                     "size=\"%g\" rgba=\"0.2 0.5 0.95 1\" contype=\"0\" conaffinity=\"0\"/></body>",
+             ORB_RADIUS);
+  int rc = rat_load(t, info->name, NULL, &arena, &c.rat, err, err_sz);
+  free(arena.s);
+  if (rc || rat_task_init(t, info->name, &c.rat, sizeof(tap_state), episode_time, 9, err, err_sz) ||
+      read_params(info, params, c.rat.dt, &c, err, err_sz))
+    return -1;
+  const mjModel* m = t->model->m;
+  c.orb_mocap = m->body_mocapid[mj_name2id(m, mjOBJ_BODY, "orb")];
+  t->n_terms = 2;
+  snprintf(t->terms[0], AM_NAME_LEN, "taps");
+  snprintf(t->terms[1], AM_NAME_LEN, "shaping");
+  static const char* ev[] = {"trial_start", "touch_first", "touch_second", "too_soon",
+                             "no_second", "reward", "trial_end"};
+  t->n_events = EV_END + 1;
+  for (int k = 0; k <= EV_END; k++) snprintf(t->events[k], AM_NAME_LEN, "%s", ev[k]);
+  t->trial_start_event = EV_START;
+  t->success_event = EV_SECOND;
+  t->trial_end_event = EV_END;
+  static const char* tv[] = {"orb_x", "orb_y", "tap_state", "pairs_done"};
+  for (int k = 0; k < 4; k++) snprintf(t->vars[t->n_vars++], AM_NAME_LEN, "%s", tv[k]);
+  t->reset = tap_reset;
+  t->evaluate = tap_evaluate;
+  t->observe = tap_observe;
+  t->get_vars = tap_vars;
+  return rat_task_finish(t, &c, sizeof c, err, err_sz);
+}
