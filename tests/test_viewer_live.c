@@ -8,27 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "am_dataset.h"
 #include "amt_tasks.h"
 #include "amv.h"
+#include "cli_test_util.h"
 
-static char tmpdir[256];
 static char err[AM_ERR_LEN];
-
-static int run(const char* fmt, ...) {
-  char args[2048], cmd[3200];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s/animat' %s >/dev/null 2>&1", tmpdir, ANIMAT_BUILD_DIR,
-           args);
-  int st = system(cmd);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static float* read_ch(am_ds_reader* r, const char* name, int64_t ep) {
   int c = am_ds_find_channel(r, name);
@@ -43,7 +32,7 @@ static void live_matches_record(const char* task, int det) {
   char ds[400], run_dir[400];
   snprintf(ds, sizeof ds, "%s/%s-%d.rollout", tmpdir, task, det);
   snprintf(run_dir, sizeof run_dir, "%s/%s", tmpdir, task);
-  assert_int_equal(run("record %s --envs 1 --threads 1 --seed 5 --episodes 2 --out %s-%d.rollout --quiet%s",
+  assert_int_equal(animat("record %s --envs 1 --threads 1 --seed 5 --episodes 2 --out %s-%d.rollout --quiet%s",
                        task, task, det, det ? " --deterministic" : ""), 0);
   am_ds_reader* r = am_ds_open(ds, err, sizeof err);
   if (!r) fail_msg("%s", err);
@@ -86,19 +75,17 @@ static void test_live_matches_record(void** state) {
 
 static int setup(void** state) {
   (void)state;
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/animat-test-live-XXXXXX");
-  if (!mkdtemp(tmpdir)) return -1;
-  return run("train --task reacher --steps 4096 --envs 8 --seed 2 --quiet --set horizon=32 "
+  if (make_tmpdir("live") || chdir(tmpdir)) return -1;  // the commands below write here
+  return animat("train --task reacher --steps 4096 --envs 8 --seed 2 --quiet --set horizon=32 "
              "--set minibatches=2 --out reacher") ||
-         run("train --task reach-center-out --steps 4096 --envs 8 --seed 2 --quiet --set horizon=32 "
+         animat("train --task reach-center-out --steps 4096 --envs 8 --seed 2 --quiet --set horizon=32 "
              "--set minibatches=2 --set init_logstd=0 --out reach-center-out");
 }
 
 static int teardown(void** state) {
   (void)state;
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  return system(cmd);
+  remove_tmpdir();
+  return 0;
 }
 
 int main(void) {

@@ -124,7 +124,7 @@ int cmd_record(int argc, char** argv) {
       "                      (default: actions sampled from the policy's Gaussian and, for a\n"
       "                      rate RNN with rnn_noise > 0, recurrent noise, as in training)\n"
       "  --chunk-rows R      rows per chunk (default: about 512 KiB of raw data)\n"
-      "  --quiet             no progress line\n";
+      "  --quiet             no progress (errors and the closing summary only)\n";
   const char* task_name = NULL;
   const char* out = NULL;
   int random_policy = 0, episodes = 10, envs = 8, threads = 2, force = 0, det = 0, quiet = 0;
@@ -251,29 +251,27 @@ int cmd_record(int argc, char** argv) {
     goto done;
   }
   cli_install_interrupt();
-  double t0 = am_now(), last = 0;
+  double t0 = am_now();
   int r = 0;
+  cli_progress_state pg;
+  cli_progress_start(&pg, quiet);
   while (!cli_interrupted) {
     ama_actor_act(&nr.act, b->obs, b->actions);
     am_pool_step(pool);
     ama_actor_observe(&nr.act, b);
     r = am_rec_step(rec, err, sizeof err);
     if (r < 0) {
-      fprintf(stderr, "\n");
       cli_fail("record", "%s; the partial file %s was removed", err, out);
       am_rec_abort(rec);
       rec = NULL;
       goto done;
     }
-    double now = am_now() - t0;
-    if (!quiet && (now - last > 0.5 || r)) {
-      last = now;
-      fprintf(stderr, "\rrecord: %lld/%d episodes, %lld steps, %.1f s", (long long)am_rec_episodes_done(rec),
-              episodes, (long long)am_rec_rows(rec), now);
-    }
+    cli_progress(&pg, r, "record: %lld/%d episodes, %lld steps, %.1f s",
+                 (long long)am_rec_episodes_done(rec), episodes, (long long)am_rec_rows(rec),
+                 am_now() - t0);
     if (r) break;
   }
-  if (!quiet) fprintf(stderr, "\n");
+  cli_progress_end(&pg);
   int64_t done_eps = am_rec_episodes_done(rec), rows = am_rec_rows(rec);
   if (am_rec_close(rec, err, sizeof err)) {
     rec = NULL;
