@@ -275,9 +275,15 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
   if (c->num_envs % c->ppo.minibatches)
     return am_err(err, err_sz, "minibatches = %d must divide num_envs = %d", c->ppo.minibatches,
                   c->num_envs);
-  if (!c->load_module[0] != !c->load_path[0])
-    return am_err(err, err_sz, "load_module = '%s' and load_path = '%s': give both or neither",
-                  c->load_module, c->load_path);
+  if (c->load_module[0] && !c->load_path[0])
+    return am_err(err, err_sz,
+                  "load_module = %s needs load_path (the checkpoint to copy the module from)",
+                  c->load_module);
+  if (c->load_path[0] && !c->load_module[0])
+    return am_err(err, err_sz,
+                  "load_path = %s given without load_module (the modules to copy: core, motor, "
+                  "head, critic)",
+                  c->load_path);
   return 0;
 }
 

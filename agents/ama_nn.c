@@ -193,6 +193,9 @@ int ama_cell_init(ama_cell* c, const ama_cell_cfg* cfg, ama_params* p, const cha
   if (cfg->type == AMA_CELL_RNN && !(cfg->tau > 0 && cfg->dt > 0 && cfg->dt <= cfg->tau))
     return am_err(err, err_sz, "%s: rate RNN needs 0 < dt <= tau (dt=%g tau=%g)", prefix, cfg->dt,
                   cfg->tau);
+  if (cfg->dale && cfg->type != AMA_CELL_RNN)
+    return am_err(err, err_sz, "%s: Dale's law is implemented by the rate RNN cell only (this is a %s "
+                  "cell)", prefix, cfg->type == AMA_CELL_GRU ? "gru" : cfg->type == AMA_CELL_LSTM ? "lstm" : "mlp");
   if (cfg->dale && !(cfg->exc_frac > 0 && cfg->exc_frac < 1))
     return am_err(err, err_sz, "%s: Dale's law needs 0 < exc_frac < 1 (got %g)", prefix,
                   cfg->exc_frac);

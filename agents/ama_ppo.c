@@ -151,6 +151,9 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
   const am_task* task = am_pool_task(pool);
   int N = am_pool_num_envs(pool);
   const ama_ppo_cfg* pc = &cfg->ppo;
+  ama_config chk = *cfg;  // the rules between keys, for the pool's env count
+  chk.num_envs = N;
+  if (ama_config_check(&chk, err, err_sz)) return NULL;
   if (pc->horizon < 1 || pc->epochs < 1 || pc->minibatches < 1) {
     snprintf(err, err_sz, "horizon, epochs and minibatches must be >= 1");
     return NULL;
@@ -244,14 +247,8 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
                          ? task->success_event : -1;
   L->success_ev[1] = task->trial_end_event >= 0 && task->trial_end_event < task->n_events
                          ? task->trial_end_event : -1;
-  if (cfg->load_module[0] || cfg->load_path[0]) {  // module reuse (freezing them below too)
-    if (!cfg->load_module[0])
-      snprintf(err, err_sz,
-               "load_path = %s given without load_module (the modules to copy: core, motor, "
-               "head, critic)",
-               cfg->load_path);
-    if (!cfg->load_module[0] ||
-        ama_policy_load_module(&L->pol, task->groups, task->n_groups, cfg->load_path,
+  if (cfg->load_module[0]) {  // module reuse (freezing them below too; both keys checked above)
+    if (ama_policy_load_module(&L->pol, task->groups, task->n_groups, cfg->load_path,
                                cfg->load_module, cfg->freeze, err, err_sz)) {
       ama_ppo_free(L);
       return NULL;

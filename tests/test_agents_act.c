@@ -205,6 +205,33 @@ static void test_recurrent_noise(void** state) {
   amt_destroy(&t);
 }
 
+// The library refuses what the command refuses: Dale's law on a cell without it, and the
+// learner's cross-key rules (ama_config_check) for a caller that skips the command.
+static void test_library_refusals(void** state) {
+  (void)state;
+  ama_params prm = {0};
+  ama_cell c;
+  ama_cell_cfg cc = {.type = AMA_CELL_LSTM, .in = 3, .hidden = 4, .dale = 1, .exc_frac = 0.8f};
+  assert_int_equal(ama_cell_init(&c, &cc, &prm, "motor", err, sizeof err), -1);
+  assert_non_null(strstr(err, "motor: Dale's law is implemented by the rate RNN cell only (this is a lstm cell)"));
+  ama_params_free(&prm);
+  am_task t;
+  make_task(&t, "reacher", NULL);
+  am_pool* pool = make_pool_threads(&t, 4, 1, 1);
+  ama_config cfg;
+  ama_config_default(&cfg);
+  cfg.policy.dale = 1;
+  assert_null(ama_ppo_create(&cfg, pool, err, sizeof err));
+  assert_non_null(strstr(err, "dale = 1"));
+  ama_config_default(&cfg);
+  snprintf(cfg.load_module, sizeof cfg.load_module, "motor");
+  cfg.ppo.minibatches = 2;
+  assert_null(ama_ppo_create(&cfg, pool, err, sizeof err));
+  assert_non_null(strstr(err, "load_module = motor needs load_path"));
+  am_pool_free(pool);
+  amt_destroy(&t);
+}
+
 //---------------------------------- animat record ------------------------------------------------
 
 static int setup(void** state) {
@@ -336,6 +363,7 @@ int main(void) {
       cmocka_unit_test(test_actions_clipped),
       cmocka_unit_test(test_per_env_streams),
       cmocka_unit_test(test_recurrent_noise),
+      cmocka_unit_test(test_library_refusals),
       cmocka_unit_test(test_record_random_arm),
       cmocka_unit_test(test_record_noise_and_input),
       cmocka_unit_test(test_record_other_task),
