@@ -304,13 +304,11 @@ int ama_config_set_line(ama_config* c, const char* line, char* err, size_t err_s
   if (hash) *hash = 0;
   char* s = trim(buf);
   if (!*s) return 0;
-  char* eq = strchr(s, '=');
-  if (!eq) {
-    snprintf(err, err_sz, "expected key = value, got '%s'", s);
-    return -1;
-  }
-  *eq = 0;
-  return ama_config_set(c, trim(s), trim(eq + 1), err, err_sz);
+  char key[64], value[sizeof buf];
+  int rc = am_kv_split(s, key, sizeof key, value, sizeof value);
+  if (rc == -2) return am_err(err, err_sz, "config key too long in '%s'", s);
+  if (rc) return am_err(err, err_sz, "expected key = value, got '%s'", s);
+  return ama_config_set(c, key, value, err, err_sz);
 }
 
 int ama_config_parse(ama_config* c, const char* text, const char* origin, char* err,

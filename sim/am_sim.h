@@ -283,6 +283,11 @@ double am_now(void);  // monotonic seconds
 // The one checksum of the tree: datasets, checkpoints and the viewer's PNG chunks use it.
 uint32_t am_crc32(uint32_t crc, const void* data, size_t n);
 
+// The one "key=value" splitter (config lines, task parameters): copies the key and the value,
+// each without surrounding spaces, into key and value. Returns 0; -1 when there is no '=' or the
+// key is empty; -2 when a part does not fit its buffer.
+int am_kv_split(const char* text, char* key, size_t key_sz, char* value, size_t value_sz);
+
 // A growable byte buffer: p holds len bytes in a block of cap bytes. Zero-initialise it
 // (am_buf b = {0}); am_buf_free releases it. Growth doubles the capacity, so appending is
 // amortised O(1). Typed arrays use it too: (T*)b.p with len a multiple of sizeof(T).

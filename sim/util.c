@@ -1,5 +1,6 @@
 // util.c: error formatting, the per-env RNG (xoshiro256** seeded by splitmix64), a clock, reading a
 // file whole, and the growable buffer am_buf.
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -140,4 +141,22 @@ void am_buf_free(am_buf* b) {
   free(b->p);
   b->p = NULL;
   b->len = b->cap = 0;
+}
+
+int am_kv_split(const char* text, char* key, size_t key_sz, char* value, size_t value_sz) {
+  const char* eq = text ? strchr(text, '=') : NULL;
+  if (!eq) return -1;
+  const char *k0 = text, *k1 = eq, *v0 = eq + 1, *v1 = eq + strlen(eq);
+  while (k0 < k1 && isspace((unsigned char)*k0)) k0++;
+  while (k1 > k0 && isspace((unsigned char)k1[-1])) k1--;
+  while (v0 < v1 && isspace((unsigned char)*v0)) v0++;
+  while (v1 > v0 && isspace((unsigned char)v1[-1])) v1--;
+  size_t kn = (size_t)(k1 - k0), vn = (size_t)(v1 - v0);
+  if (kn == 0) return -1;
+  if (kn >= key_sz || vn >= value_sz) return -2;
+  memcpy(key, k0, kn);
+  key[kn] = 0;
+  memcpy(value, v0, vn);
+  value[vn] = 0;
+  return 0;
 }

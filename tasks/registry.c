@@ -27,18 +27,12 @@ const amt_info* amt_find(const char* name) {
 }
 
 int amt_params_add(amt_params* p, const char* kv, char* err, size_t err_sz) {
-  const char* eq = kv ? strchr(kv, '=') : NULL;
-  if (!eq || eq == kv)
-    return am_err(err, err_sz, "task parameter '%s' is not of the form key=value", kv ? kv : "");
-  size_t klen = (size_t)(eq - kv);
-  if (klen >= sizeof p->key[0]) return am_err(err, err_sz, "task parameter key too long: %s", kv);
-  if (strlen(eq + 1) >= sizeof p->value[0])
-    return am_err(err, err_sz, "task parameter value too long: %s", kv);
   if (p->n >= AMT_MAX_PARAMS)
     return am_err(err, err_sz, "too many task parameters (max %d)", AMT_MAX_PARAMS);
-  memcpy(p->key[p->n], kv, klen);
-  p->key[p->n][klen] = 0;
-  snprintf(p->value[p->n], sizeof p->value[0], "%s", eq + 1);
+  int rc = am_kv_split(kv, p->key[p->n], sizeof p->key[0], p->value[p->n], sizeof p->value[0]);
+  if (rc == -2) return am_err(err, err_sz, "task parameter key or value too long: %s", kv);
+  if (rc)
+    return am_err(err, err_sz, "task parameter '%s' is not of the form key=value", kv ? kv : "");
   p->n++;
   return 0;
 }

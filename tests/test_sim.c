@@ -477,6 +477,26 @@ static void test_bad_config(void** state) {
   amt_destroy(&t);
 }
 
+// The one key=value splitter: spaces trimmed around both parts, '=' required, a key required,
+// parts that do not fit refused.
+static void test_kv_split(void** state) {
+  (void)state;
+  char k[8], v[16];
+  assert_int_equal(am_kv_split("  lr = 3e-4  ", k, sizeof k, v, sizeof v), 0);
+  assert_string_equal(k, "lr");
+  assert_string_equal(v, "3e-4");
+  assert_int_equal(am_kv_split("a=b=c", k, sizeof k, v, sizeof v), 0);
+  assert_string_equal(k, "a");
+  assert_string_equal(v, "b=c");
+  assert_int_equal(am_kv_split("key=", k, sizeof k, v, sizeof v), 0);
+  assert_string_equal(v, "");
+  assert_int_equal(am_kv_split("novalue", k, sizeof k, v, sizeof v), -1);
+  assert_int_equal(am_kv_split(" = 1", k, sizeof k, v, sizeof v), -1);
+  assert_int_equal(am_kv_split(NULL, k, sizeof k, v, sizeof v), -1);
+  assert_int_equal(am_kv_split("toolongkey=1", k, sizeof k, v, sizeof v), -2);
+  assert_int_equal(am_kv_split("k=0123456789abcdef", k, sizeof k, v, sizeof v), -2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_missing_file),
@@ -495,6 +515,7 @@ int main(void) {
       cmocka_unit_test(test_seed_changes_trajectory),
       cmocka_unit_test(test_env_streams_differ),
       cmocka_unit_test(test_bad_config),
+      cmocka_unit_test(test_kv_split),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
