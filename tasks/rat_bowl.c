@@ -292,8 +292,8 @@ int amt_escape_bowl_create(am_task* t, const amt_params* params, char* err, size
   build_prelude(&c, &bank, &prelude);
   build_arena(&c, &bank, &arena);
   int rc = rat_load(t, info->name, &prelude, &arena, &c.rat, err, err_sz);
-  free(prelude.s);
-  free(arena.s);
+  rat_sb_free(&prelude);
+  rat_sb_free(&arena);
   if (!rc) fill_hfields(t->model->m, &c, &bank);
   free(bank.h);
   if (rc ||

@@ -9,28 +9,25 @@
 
 void rat_sb_add(rat_sbuf* b, const char* fmt, ...) {
   if (b->oom) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) {
-      b->oom = 1;
-      return;
-    }
-    if (b->s && b->n + (size_t)k < b->cap) {
-      b->n += (size_t)k;
-      return;
-    }
-    size_t cap = (b->cap + (size_t)k + 1) * 2;
-    char* q = realloc(b->s, cap);
-    if (!q) {
-      b->oom = 1;
-      return;
-    }
-    b->s = q;
-    b->cap = cap;
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (k < 0 || am_buf_reserve(&b->b, b->b.len + (size_t)k + 1)) {
+    b->oom = 1;
+    return;
   }
+  va_start(ap, fmt);
+  vsnprintf((char*)b->b.p + b->b.len, (size_t)k + 1, fmt, ap);
+  va_end(ap);
+  b->b.len += (size_t)k;
+}
+
+const char* rat_sb_str(const rat_sbuf* b) { return b->b.p ? (const char*)b->b.p : ""; }
+
+void rat_sb_free(rat_sbuf* b) {
+  am_buf_free(&b->b);
+  b->oom = 0;
 }
 
 int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
@@ -96,17 +93,17 @@ static char* rat_scene(const char* task, const char* prelude, const char* arena,
              arena, e + 2);
   free(body);
   if (b.oom) {
-    free(b.s);
+    rat_sb_free(&b);
     am_err(err, err_sz, "out of memory");
     return NULL;
   }
-  return b.s;
+  return (char*)b.b.p;  // the caller frees it
 }
 
 int rat_load(am_task* t, const char* name, const rat_sbuf* prelude, const rat_sbuf* arena,
              rat_body* b, char* err, size_t err_sz) {
   if ((prelude && prelude->oom) || arena->oom) return am_err(err, err_sz, "out of memory");
-  char* scene = rat_scene(name, prelude && prelude->s ? prelude->s : "", arena->s ? arena->s : "",
+  char* scene = rat_scene(name, prelude ? rat_sb_str(prelude) : "", rat_sb_str(arena),
                           err, err_sz);
   if (!scene) return -1;
   am_model* model = am_model_load_string(scene, am_bodies_dir(), name, err, err_sz);

@@ -42,13 +42,15 @@ typedef struct rat_body {
   int body_dim;               // size of the body observation (the task group follows it)
 } rat_body;
 
-// A growing text buffer (scene generation). On allocation failure oom is set and adds do nothing.
+// A growing text buffer (scene generation) over sim's am_buf. On allocation failure oom is set and
+// adds do nothing. rat_sb_str gives the NUL-terminated text ("" when empty).
 typedef struct rat_sbuf {
-  char* s;
-  size_t n, cap;
+  am_buf b;
   int oom;
 } rat_sbuf;
 void rat_sb_add(rat_sbuf* b, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+const char* rat_sb_str(const rat_sbuf* b);
+void rat_sb_free(rat_sbuf* b);
 
 // Reads the common parameters (prev_inputs, obs_noise, init_noise) and episode_time (s) into b
 // and *episode_time. Returns 0 or -1 with a message naming task, key and value.

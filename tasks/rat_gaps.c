@@ -148,7 +148,7 @@ int amt_run_gaps_create(am_task* t, const amt_params* params, char* err, size_t 
   rat_sbuf arena = {0};
   build_arena(&c, &arena);
   int rc = rat_load(t, info->name, NULL, &arena, &c.rat, err, err_sz);
-  free(arena.s);
+  rat_sb_free(&arena);
   if (rc || rat_task_init(t, info->name, &c.rat, sizeof(gaps_state), episode_time, 1, err, err_sz))
     return -1;
   for (int k = 0; k < c.n_plat; k++) c.plat_mocap[k] = rat_mocap_id(t->model->m, "plat%d", k);

@@ -232,7 +232,7 @@ int amt_forage_maze_create(am_task* t, const amt_params* params, char* err, size
   rat_sbuf arena = {0};
   build_arena(&c, &arena);
   int rc = rat_load(t, info->name, NULL, &arena, &c.rat, err, err_sz);
-  free(arena.s);
+  rat_sb_free(&arena);
   if (rc || rat_task_init(t, info->name, &c.rat, sizeof(maze_state), episode_time, 3, err, err_sz))
     return -1;
   for (int k = 0; k < N_WALLS; k++) c.wall_mocap[k] = rat_mocap_id(t->model->m, "wall%d", k);

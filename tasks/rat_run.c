@@ -121,7 +121,7 @@ int amt_run_create(am_task* t, const amt_params* params, char* err, size_t err_s
   rat_sb_add(&arena, "<geom name=\"floor\" type=\"plane\" size=\"100 100 0.05\" material=\"grid\" "
                      "conaffinity=\"1\"/>");
   int rc = rat_load(t, info->name, NULL, &arena, &c.rat, err, err_sz);
-  free(arena.s);
+  rat_sb_free(&arena);
   if (rc || rat_task_init(t, info->name, &c.rat, sizeof(run_state), episode_time, 1, err, err_sz))
     return -1;
   t->n_terms = 2;

@@ -208,7 +208,7 @@ int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t e
                      "size=\"%g\" rgba=\"0.2 0.5 0.95 1\" contype=\"0\" conaffinity=\"0\"/></body>",
              ORB_RADIUS);
   int rc = rat_load(t, info->name, NULL, &arena, &c.rat, err, err_sz);
-  free(arena.s);
+  rat_sb_free(&arena);
   if (rc || rat_task_init(t, info->name, &c.rat, sizeof(tap_state), episode_time, 9, err, err_sz) ||
       read_params(info, params, c.rat.dt, &c, err, err_sz))
     return -1;
