@@ -234,6 +234,8 @@ typedef struct am_batch {
   // with export_state and a task substep hook, the generalized force applied in each physics
   // step of the control step (what the hook left in qfrc_applied; replays re-apply it):
   double* qfrc_applied;  // (n x frame_skip x nv); NULL without a substep hook
+  // the mocap bodies' positions at the end of the step (scenery a task moves: targets taken):
+  double* mocap_pos;     // (n x nmocap x 3); NULL when the model has no mocap bodies
 } am_batch;
 
 // Creates N envs over the task's model and a worker pool. Resets every env (episode 1) and

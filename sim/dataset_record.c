@@ -257,6 +257,18 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
     r->src[r->n_src++] =
         (rec_src){ch, b->qfrc_applied, sizeof(double) * (size_t)t->frame_skip * (size_t)m->nv, 0};
   }
+  if (b->mocap_pos) {
+    // The scenery at the end of each step (targets taken, pieces moved): replays and the viewer
+    // show it as it was; constant poses cost almost nothing after the delta filter.
+    am_channel_def d = {"mocap_pos", "body", "m, per mocap body (x, y, z)", NULL, AM_DT_F64, 2,
+                        {(uint32_t)m->nmocap, 3u}, D};
+    int ch = am_ds_add_channel(r->w, &d);
+    if (ch < 0) {
+      am_err(err, err_sz, "%s", am_ds_writer_error(r->w));
+      goto fail;
+    }
+    r->src[r->n_src++] = (rec_src){ch, b->mocap_pos, sizeof(double) * 3 * (size_t)m->nmocap, 0};
+  }
   return r;
 fail:
   am_rec_abort(r);

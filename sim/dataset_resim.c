@@ -58,7 +58,9 @@ int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, doubl
   // The generalized force a task applied in each physics step (force fields): recorded by tasks
   // with a substep hook; without it the replay applies none, as the task did.
   int cf = f64_channel(r, "qfrc_applied", (size_t)fs * (size_t)m->nv, err, err_sz);
-  if (cq == -2 || cc == -2 || cf == -2) return -1;
+  // The scenery at the end of each step (a task moves mocap bodies in its hooks, between steps).
+  int cm = m->nmocap ? f64_channel(r, "mocap_pos", 3 * (size_t)m->nmocap, err, err_sz) : -1;
+  if (cq == -2 || cc == -2 || cf == -2 || cm == -2) return -1;
   if (cq < 0 || (m->nu && cc < 0))
     return am_err(err, err_sz, "resim needs the qpos and ctrl channels (record with body state)");
   int cu = am_ds_find_channel(r, "unstable");
@@ -68,17 +70,21 @@ int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, doubl
   double* qpos = malloc(sizeof(double) * (T * (size_t)m->nq + 1));
   double* ctrl = malloc(sizeof(double) * (T * (size_t)m->nu + 1));
   double* qfrc = cf >= 0 ? malloc(sizeof(double) * (T * fv + 1)) : NULL;
+  size_t fm = 3 * (size_t)m->nmocap;
+  double* mocap = cm >= 0 ? malloc(sizeof(double) * (T * fm + 1)) : NULL;
   uint8_t* unst = calloc(T + 1, 1);
   double* init = malloc(sizeof(double) * (size_t)am_ds_num_init(r));
   mjData* d = mj_makeData(m);
   int rc = -1;
-  if (!dst || !qpos || !ctrl || (cf >= 0 && !qfrc) || !unst || !init || !d) {
+  if (!dst || !qpos || !ctrl || (cf >= 0 && !qfrc) || (cm >= 0 && !mocap) || !unst || !init ||
+      !d) {
     am_err(err, err_sz, "out of memory");
     goto done;
   }
   dst[cq] = qpos;
   if (m->nu) dst[cc] = ctrl;
   if (cf >= 0) dst[cf] = qfrc;
+  if (cm >= 0) dst[cm] = mocap;
   if (cu >= 0 && am_ds_get_channel(r, cu)->row_bytes == 1) dst[cu] = unst;
   if (am_ds_read_episode(r, i, dst, init, err, err_sz)) goto done;
   mj_resetData(m, d);
@@ -95,6 +101,7 @@ int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, doubl
   for (size_t s = 0; s < T; s++) {
     if (unst[s]) break;  // the pool cut the episode here; the recorded state is not a physics step
     memcpy(d->ctrl, ctrl + s * (size_t)m->nu, sizeof(double) * (size_t)m->nu);
+    if (mocap && s > 0) memcpy(d->mocap_pos, mocap + (s - 1) * fm, sizeof(double) * fm);
     for (long k = 0; k < fs; k++) {
       if (qfrc)
         memcpy(d->qfrc_applied, qfrc + s * fv + (size_t)k * (size_t)m->nv,
@@ -114,6 +121,7 @@ done:
   free(qpos);
   free(ctrl);
   free(qfrc);
+  free(mocap);
   free(unst);
   free(init);
   if (d) mj_deleteData(d);

@@ -50,7 +50,7 @@ struct am_pool {
   env_slot* slots;
   worker* workers;
   am_batch b;
-  int nq, nv, na, nu, ns;
+  int nq, nv, na, nu, ns, nmocap;
 
   atomic_int generation;
   atomic_int remaining;
@@ -81,14 +81,16 @@ static int sanitize(float* v, int n) {
 
 static void export_state(struct am_pool* p, int i, const mjData* d) {
   am_batch* b = &p->b;
-  struct { double* dst; const mjtNum* src; int n; } s[6] = {
+  struct { double* dst; const mjtNum* src; int n; } s[7] = {
       {b->qpos + (size_t)i * p->nq, d->qpos, p->nq},
       {b->qvel + (size_t)i * p->nv, d->qvel, p->nv},
       {b->act + (size_t)i * p->na, d->act, p->na},
       {b->ctrl + (size_t)i * p->nu, d->ctrl, p->nu},
       {b->actuator_force + (size_t)i * p->nu, d->actuator_force, p->nu},
-      {b->sensordata + (size_t)i * p->ns, d->sensordata, p->ns}};
-  for (int k = 0; k < 6; k++)
+      {b->sensordata + (size_t)i * p->ns, d->sensordata, p->ns},
+      {b->mocap_pos ? b->mocap_pos + (size_t)i * 3 * p->nmocap : NULL, d->mocap_pos,
+       b->mocap_pos ? 3 * p->nmocap : 0}};
+  for (int k = 0; k < 7; k++)
     for (int j = 0; j < s[k].n; j++) s[k].dst[j] = isfinite(s[k].src[j]) ? s[k].src[j] : 0;
 }
 
@@ -291,7 +293,7 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
   p->n = cfg->num_envs;
   p->nthreads = cfg->num_threads < cfg->num_envs ? cfg->num_threads : cfg->num_envs;
   p->export_state = cfg->export_state;
-  p->nq = m->nq, p->nv = m->nv, p->na = m->na, p->nu = m->nu, p->ns = m->nsensordata;
+  p->nq = m->nq, p->nv = m->nv, p->na = m->na, p->nu = m->nu, p->ns = m->nsensordata, p->nmocap = m->nmocap;
   if (t->frame_skip > 1 && m->nsensor > 0 && !(m->opt.disableflags & mjDSBL_SENSOR)) {
     p->m_nosensor = mj_copyModel(NULL, m);
     if (!p->m_nosensor) {
@@ -334,6 +336,7 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
     ALLOC(actuator_force, n * p->nu);
     ALLOC(sensordata, n * p->ns);
     if (t->substep) ALLOC(qfrc_applied, n * t->frame_skip * p->nv);
+    if (p->nmocap) ALLOC(mocap_pos, n * 3 * p->nmocap);
   }
 #undef ALLOC
   p->slots = zalloc(sizeof(env_slot) * n);
@@ -418,7 +421,7 @@ void am_pool_free(am_pool* p) {
   void* bufs[] = {b->obs,    b->final_obs, b->actions, b->rewards, b->terms,          b->terminated,
                   b->truncated, b->unstable, b->events, b->ep_step, b->episode,        b->vars,
                   b->qpos,   b->qvel,      b->act,     b->ctrl,    b->actuator_force, b->sensordata,
-                  b->qfrc_applied};
+                  b->qfrc_applied, b->mocap_pos};
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
   free(p->slots);
   free(p->workers);

@@ -1,6 +1,8 @@
-// test_viewer_live.c: the viewer's live mode acts exactly as `animat record` does (one acting path,
-// agents/ama_act.c): the same checkpoint, seed and --deterministic give the same actions (clipped)
-// and rewards step for step, with and without sampling.
+// test_viewer_live.c: what the viewer shows comes from what happened. Live mode acts exactly as
+// `animat record` does (one acting path, agents/ama_act.c): the same checkpoint, seed and
+// --deterministic give the same actions (clipped) and rewards step for step, with and without
+// sampling. Replay shows scenery moved during an episode (a forage-maze target taken) from the
+// step it moved, and `verify --resim` stays exact.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,6 +75,57 @@ static void test_live_matches_record(void** state) {
   live_matches_record("reach-center-out", 0);  // excitations clipped to [0, 1]
 }
 
+// A target taken in the middle of a forage-maze episode (parked as the task parks it): the file's
+// mocap_pos channel has it from that step on, the replayed scenery changes at that step and not
+// before, and the replay of the physics is still exact.
+static void test_replay_scenery_moves(void** state) {
+  (void)state;
+  am_task t;
+  if (amt_create(&t, "forage-maze", NULL, err, sizeof err)) fail_msg("%s", err);
+  am_pool_config pc = {.num_envs = 1, .num_threads = 1, .seed = 3, .export_state = 1};
+  am_pool* p = am_pool_create(&t, &pc, err, sizeof err);
+  if (!p) fail_msg("%s", err);
+  char path[400];
+  snprintf(path, sizeof path, "%s/maze.rollout", tmpdir);
+  am_rec_config rc = {.path = path, .episodes = 1, .seed = 3, .policy = "zero", .policy_step = -1};
+  am_rec* rec = am_rec_create(p, &rc, err, sizeof err);
+  if (!rec || am_rec_begin(rec, err, sizeof err)) fail_msg("%s", err);
+  const mjModel* m = t.model->m;
+  int target = m->body_mocapid[mj_name2id(m, mjOBJ_BODY, "target0")];
+  assert_true(target >= 0);
+  double before[3];
+  mjData* d = am_pool_env(p, 0)->d;
+  memcpy(before, d->mocap_pos + 3 * target, sizeof before);
+  for (int s = 0; s < 12; s++) {
+    memset(am_pool_batch(p)->actions, 0, sizeof(float) * t.act_dim);
+    if (s == 5) d->mocap_pos[3 * target + 2] = -5;  // taken: out of sight, before step 5
+    am_pool_step(p);
+    assert_true(am_rec_step(rec, err, sizeof err) >= 0);
+  }
+  if (am_rec_close(rec, err, sizeof err)) fail_msg("%s", err);
+  am_pool_free(p);
+  amv_ds D;
+  amv_meta meta;
+  amv_episode ep;
+  memset(&ep, 0, sizeof ep);
+  if (amv_ds_open(&D, path, &meta, err, sizeof err)) fail_msg("%s", err);
+  mjData* scratch = mj_makeData(D.model->m);
+  if (amv_ds_load(&D, &meta, 0, &ep, scratch, err, sizeof err)) fail_msg("%s", err);
+  assert_int_equal(ep.T, 12);
+  for (int s = 0; s < 12; s++) {
+    const double* sc = amv_episode_scene(&ep, s);
+    assert_non_null(sc);
+    if (s < 5) assert_memory_equal(sc + 3 * target, before, sizeof before);
+    else assert_true(sc[3 * target + 2] == -5);
+  }
+  amv_episode_free(&ep);
+  mj_deleteData(scratch);
+  amv_ds_close(&D);
+  assert_int_equal(animat("verify %s --resim", path), 0);
+  expect_out("largest qpos deviation 0");
+  amt_destroy(&t);
+}
+
 static int setup(void** state) {
   (void)state;
   if (make_tmpdir("live") || chdir(tmpdir)) return -1;  // the commands below write here
@@ -89,6 +142,7 @@ static int teardown(void** state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_live_matches_record)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_live_matches_record),
+                                     cmocka_unit_test(test_replay_scenery_moves)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -117,6 +117,19 @@ static int load_scene(amv_ds* D, int64_t i, amv_episode* ep, char* err, size_t e
   if (!init || !dst) am_err(err, err_sz, "out of memory reading the initial state");
   else if (!am_ds_read_episode(r, i, dst, init, err, err_sz))
     rc = amv_episode_set_scene(ep, 0, init + at_pos, init + at_quat, err, err_sz);
+  // the scenery at the end of every step when recorded (targets taken disappear when they were)
+  int cm = am_ds_find_channel(r, "mocap_pos");
+  double* pos = NULL;
+  if (!rc && cm >= 0 && am_ds_get_channel(r, cm)->dtype == AM_DT_F64 &&
+      am_ds_get_channel(r, cm)->elems == 3 * (size_t)m->nmocap) {
+    pos = malloc(sizeof(double) * 3 * (size_t)m->nmocap * (size_t)ep->T + 1);
+    if (!pos) rc = am_err(err, err_sz, "out of memory reading the scenery");
+    else rc = am_ds_read_channel(r, i, cm, pos, err, err_sz);
+    for (int s = 0; !rc && s < ep->T; s++)
+      rc = amv_episode_set_scene(ep, s, pos + (size_t)s * 3 * m->nmocap, init + at_quat, err,
+                                 err_sz);
+  }
+  free(pos);
   free(init);
   free(dst);
   return rc;
