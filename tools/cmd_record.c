@@ -112,7 +112,8 @@ int cmd_record(int argc, char** argv) {
       "  Records every control step of N episodes (body state, observations, actions, rewards,\n"
       "  events, task variables and, for a trained policy, the network's activity) to a dataset.\n"
       "  --random            random actions, uniform in each actuator's control range\n"
-      "  --task NAME         task (required with --random; default: the checkpoint's)\n"
+      "  --task NAME         task (required with --random; default: the checkpoint's, with its\n"
+      "                      task parameters; another task starts from its own defaults)\n"
       "  --task-param K=V    override a task parameter (repeatable)\n"
       "  --episodes N        episodes to record (default 10)\n"
       "  --out FILE          dataset to write (never overwritten unless --force)\n"
@@ -172,8 +173,9 @@ int cmd_record(int argc, char** argv) {
     free(text);
     if (rc) return cli_fail("record", "%s", err);
     if (!task_name) task_name = acfg.task;
-    // the checkpoint's task parameters ("k=v;k=v"), then the command line's
-    if (amt_params_add_list(&all, acfg.task_params, err, sizeof err))
+    // the checkpoint's task parameters ("k=v;k=v") when recording on its own task, then the
+    // command line's
+    if (!strcmp(task_name, acfg.task) && amt_params_add_list(&all, acfg.task_params, err, sizeof err))
       return cli_fail("record", "%s", err);
     file_hash(ckpt, hash, sizeof hash);
     if (ama_ckpt_read_steps(ckpt, &policy_step, err, sizeof err)) return cli_fail("record", "%s", err);
