@@ -1,0 +1,167 @@
+// ana.h: animat's analysis library (public header): the numerical core of the neural and
+// behavioural analyses (issue 13, "the science instruments").
+//
+// What it is: plain C functions over arrays. Matrices are row-major doubles; each function's
+// comment gives the shapes. Every function returns 0 on success or -1 with a message in a
+// caller-supplied buffer (AM_ERR_LEN bytes is enough); none prints. Outputs go into buffers the
+// caller allocates with the documented sizes; scratch space is malloc'ed inside a call and freed
+// before it returns (an allocation failure is an error like any other). Random choices (ridge
+// folds) come from sim's am_rng seeded by the caller, so one seed gives one answer.
+// What it is not: no file reading (datasets arrive through sim's reader, in tools), no plotting.
+// Linear algebra is LAPACK's (OpenBLAS): dsyev (symmetric eigenproblems), dgelsd (least squares).
+//
+// Prefix: ana_. docs/analysis.md gives each method's formula, source and tests.
+#ifndef ANA_H
+#define ANA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "am_sim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//---------------------------------- cosine tuning (Georgopoulos et al. 1982) ----------------------
+
+// One unit's fit of r = b0 + depth * cos(theta - pref).
+typedef struct ana_tuning {
+  double b0;      // baseline rate
+  double depth;   // modulation depth c1 (>= 0)
+  double pref;    // preferred direction, radians in (-pi, pi]
+  double r2;      // 1 - SSE / SST of the cosine model (0 when the unit's rate is constant)
+  double f;       // F statistic of the cosine model against the constant model, (2, n - 3) dof
+  double p;       // its p-value: P(F(2, n-3) > f) = (1 + 2 f / (n - 3))^(-(n - 3) / 2)
+} ana_tuning;
+
+// Least-squares cosine fit per unit. theta: n directions (radians); rates: n x units (one row per
+// sample: a trial, or a direction's mean rate). Needs n >= 4 and at least 3 distinct directions
+// (mod 2 pi). out: units entries.
+int ana_cosine_fit(const double* theta, const double* rates, int n, int units, ana_tuning* out,
+                   char* err, size_t err_sz);
+
+// Population vector (Georgopoulos et al. 1983): for each condition c,
+//   P_c = sum_i w_ci (cos pref_i, sin pref_i),  w_ci = (rates[c, i] - b0_i) / depth_i,
+// over the units with depth_i > 0 (and p_i <= max_p when max_p < 1; max_p >= 1 keeps all).
+// rates: conds x units. dir (conds): atan2 of P_c; len (conds, may be NULL): |P_c| / units used.
+// When target (conds) is given, ang_err (conds) gets dir - target wrapped to (-pi, pi].
+int ana_population_vector(const ana_tuning* tun, int units, double max_p, const double* rates,
+                          int conds, const double* target, double* dir, double* len,
+                          double* ang_err, char* err, size_t err_sz);
+
+// Rayleigh test of uniformity for n angles (radians): R = |mean exp(i theta)|, Z = n R^2 and
+// p = exp(sqrt(1 + 4n + 4(n^2 - Rn^2)) - (1 + 2n)), Rn = n R (Zar, Biostatistical Analysis,
+// eq. 27.4), clamped to [0, 1]. Any of R, Z, p may be NULL. Needs n >= 2.
+int ana_rayleigh(const double* theta, int n, double* R, double* Z, double* p, char* err,
+                 size_t err_sz);
+
+//---------------------------------- PCA ------------------------------------------------------------
+
+// PCA of X (n samples x p units), mean-centred by column, from the covariance (divided by n - 1)
+// via LAPACK dsyev. mean (p, may be NULL): the column means. var (p, may be NULL): all the
+// covariance eigenvalues, descending (the variance along each component). explained (p, may be
+// NULL): var / sum(var). comps (k x p, may be NULL when k = 0): the top k unit-norm components,
+// each with its largest-magnitude entry positive (so the sign is deterministic). 1 <= k <= p.
+int ana_pca(const double* X, int n, int p, int k, double* mean, double* comps, double* var,
+            double* explained, char* err, size_t err_sz);
+
+// Scores: out (n x k) = (X - mean) comps^T for X (n x p), mean (p, NULL = no centring), comps (k x p).
+int ana_pca_project(const double* X, int n, int p, const double* mean, const double* comps,
+                    int k, double* out, char* err, size_t err_sz);
+
+//---------------------------------- jPCA (Churchland et al. 2012) --------------------------------
+
+#define ANA_JPCA_MAX_K 16
+
+typedef struct ana_jpca {
+  int k;                                    // PCs kept (even)
+  double pca_explained;                     // fraction of the (mean-removed) variance in the k PCs
+  double r2_full, r2_skew;                  // fits of dX/dt = M X, M unconstrained / skew-symmetric
+  double M_full[ANA_JPCA_MAX_K * ANA_JPCA_MAX_K];  // k x k, row-major, in PC coordinates
+  double M_skew[ANA_JPCA_MAX_K * ANA_JPCA_MAX_K];
+  double freq_hz[ANA_JPCA_MAX_K / 2];       // rotation frequency of each plane (|imag eig| / 2 pi)
+  double plane_var[ANA_JPCA_MAX_K / 2];     // fraction of the (mean-removed) variance in each plane
+  double planes[ANA_JPCA_MAX_K * ANA_JPCA_MAX_K];  // k x k: rows 2j, 2j+1 span plane j, in PC coords
+} ana_jpca_result;
+
+// jPCA of condition-averaged trajectories X (conds x T x units, row-major: X[(c*T + t)*units + u]),
+// sampled every dt seconds, already cut to the window around the alignment time. Steps: subtract
+// the cross-condition mean at each time; PCA of the (conds*T) x units matrix, keep k PCs (k even,
+// 2 <= k <= min(ANA_JPCA_MAX_K, units); 0 = 6); per condition dX = (X[t+1] - X[t]) / dt and
+// Xm = (X[t+1] + X[t]) / 2 (midpoint, so a pure rotation fits exactly up to tan(w dt / 2) / (dt / 2)
+// versus w); fit dX = M Xm by least squares (LAPACK dgelsd) with M unconstrained and with
+// M = -M^T (k(k-1)/2 free parameters); R^2 = 1 - |dX - M Xm|^2 / |dX|^2 (as Churchland's code).
+// The planes are the invariant planes of M_skew, ordered by frequency (largest first), each
+// oriented so the trajectory rotates from its first row towards its second (counterclockwise).
+// jpcs (k x units, may be NULL): the planes mapped back to unit space (orthonormal rows).
+int ana_jpca(const double* X, int conds, int T, int units, double dt, int k, ana_jpca_result* out,
+             double* jpcs, char* err, size_t err_sz);
+
+//---------------------------------- representational similarity ----------------------------------
+
+// Linear CKA (Kornblith et al. 2019) of X (n x p1) and Y (n x p2), both column-centred inside:
+// |Y^T X|_F^2 / (|X^T X|_F |Y^T Y|_F), in [0, 1]. Error when either centred matrix is all zero.
+int ana_cka(const double* X, int n, int p1, const double* Y, int p2, double* cka, char* err,
+            size_t err_sz);
+
+enum { ANA_RDM_CORR = 0, ANA_RDM_EUCLID = 1 };
+
+// Representational dissimilarity matrix of condition means M (conds x p): rdm (conds x conds)
+// with rdm[i][j] = 1 - Pearson r(M_i, M_j) (ANA_RDM_CORR; error when a row is constant) or the
+// Euclidean distance |M_i - M_j| (ANA_RDM_EUCLID). Zero diagonal, symmetric.
+int ana_rdm(const double* M, int conds, int p, int metric, double* rdm, char* err, size_t err_sz);
+
+// Spearman correlation between the upper triangles (i < j) of two conds x conds RDMs.
+int ana_rdm_compare(const double* rdm1, const double* rdm2, int conds, double* rho, char* err,
+                    size_t err_sz);
+
+// Spearman rank correlation of x and y (n each): Pearson correlation of the ranks, ties given
+// their average rank. Error when n < 2 or either variable is constant.
+int ana_spearman(const double* x, const double* y, int n, double* rho, char* err, size_t err_sz);
+
+//---------------------------------- ridge decoding ------------------------------------------------
+
+typedef struct ana_ridge_config {
+  int folds;              // outer cross-validation folds (>= 2; 0 = 5)
+  int inner_folds;        // folds of the inner CV that picks lambda (>= 2; 0 = 5); unused if 1 lambda
+  uint64_t seed;          // fold assignment: a permutation of the samples drawn from am_rng(seed, 0)
+  const double* lambdas;  // relative ridge grid (NULL = 10^-6 .. 10^3, one per decade)
+  int n_lambdas;          // entries in lambdas
+} ana_ridge_config;
+
+// Cross-validated ridge regression from X (n x p) to Y (n x q). Each training set is centred (an
+// intercept) and the penalty is lambda * trace(Xc^T Xc) / p, so lambdas are relative to the mean
+// eigenvalue of the training Gram matrix and the grid does not depend on the units' scale. With
+// several lambdas, each outer fold picks the one with the best inner-CV R^2 (summed over outputs).
+// Sample s is in outer fold perm[s] % folds. r2 (q): per output, 1 - sum (y - yhat)^2 /
+// sum (y - mean y)^2 over the held-out predictions of all folds. lambda_used (folds, may be NULL):
+// the relative lambda chosen in each fold. Needs n >= 2 * folds.
+int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q,
+                 const ana_ridge_config* cfg, double* r2, double* lambda_used, char* err,
+                 size_t err_sz);
+
+//---------------------------------- psychometric / chronometric -----------------------------------
+
+typedef struct ana_psych {
+  double bias, slope, lapse;           // P(right) = lapse/2 + (1 - lapse) / (1 + exp(-(c - bias) / slope))
+  double se_bias, se_slope, se_lapse;  // from the inverse Fisher information at the optimum
+  double loglik;                       // log-likelihood at the optimum
+  int iterations;                      // Fisher-scoring iterations used
+} ana_psych;
+
+// Maximum-likelihood fit over n trials of signed coherence coh and choice (1 = right, 0 = left).
+// slope > 0 and lapse in [0, 0.5) are enforced by the parametrisation (log slope, lapse =
+// 0.5 logistic(u)); Fisher scoring with a backtracking line search. A lapse fitted near 0 has an
+// unreliable se_lapse (the bound). Needs n >= 4, both choices present and two distinct coherences.
+int ana_psychometric_fit(const double* coh, const int* choice, int n, ana_psych* out, char* err,
+                         size_t err_sz);
+
+// Chronometric summary: Spearman correlation between reaction time and |coherence| (n trials).
+int ana_chronometric(const double* coh, const double* rt, int n, double* rho, char* err,
+                     size_t err_sz);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
