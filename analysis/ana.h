@@ -27,12 +27,12 @@ extern "C" {
 
 // One unit's fit of r = b0 + depth * cos(theta - pref).
 typedef struct ana_tuning {
-  double b0;      // baseline rate
-  double depth;   // modulation depth c1 (>= 0)
-  double pref;    // preferred direction, radians in (-pi, pi]
-  double r2;      // 1 - SSE / SST of the cosine model (0 when the unit's rate is constant)
-  double f;       // F statistic of the cosine model against the constant model, (2, n - 3) dof
-  double p;       // its p-value: P(F(2, n-3) > f) = (1 + 2 f / (n - 3))^(-(n - 3) / 2)
+  double b0;     // baseline rate
+  double depth;  // modulation depth c1 (>= 0)
+  double pref;   // preferred direction, radians in (-pi, pi]
+  double r2;     // 1 - SSE / SST of the cosine model (0 when the unit's rate is constant)
+  double f;      // F statistic of the cosine model against the constant model, (2, n - 3) dof
+  double p;      // its p-value: P(F(2, n-3) > f) = (1 + 2 f / (n - 3))^(-(n - 3) / 2)
 } ana_tuning;
 
 // Least-squares cosine fit per unit. theta: n directions (radians); rates: n x units (one row per
@@ -51,12 +51,12 @@ int ana_population_vector(const ana_tuning* tun, int units, double max_p, const 
                           double* ang_err, char* err, size_t err_sz);
 
 // Rayleigh test of uniformity for n angles (radians): R = |mean exp(i theta)|, Z = n R^2 and
-// p = exp(sqrt(1 + 4n + 4(n^2 - Rn^2)) - (1 + 2n)), Rn = n R (Zar, Biostatistical Analysis,
-// eq. 27.4), clamped to [0, 1]. Any of R, Z, p may be NULL. Needs n >= 2.
+// p = exp(sqrt(1 + 4n + 4(n^2 - Rn^2)) - (1 + 2n)), Rn = n R (Zar, Biostatistical Analysis),
+// clamped to [0, 1]. Any of R, Z, p may be NULL. Needs n >= 2.
 int ana_rayleigh(const double* theta, int n, double* R, double* Z, double* p, char* err,
                  size_t err_sz);
 
-//---------------------------------- PCA ------------------------------------------------------------
+//---------------------------------- PCA -----------------------------------------------------------
 
 // PCA of X (n samples x p units), mean-centred by column, from the covariance (divided by n - 1)
 // via LAPACK dsyev. mean (p, may be NULL): the column means. var (p, may be NULL): all the
@@ -66,35 +66,37 @@ int ana_rayleigh(const double* theta, int n, double* R, double* Z, double* p, ch
 int ana_pca(const double* X, int n, int p, int k, double* mean, double* comps, double* var,
             double* explained, char* err, size_t err_sz);
 
-// Scores: out (n x k) = (X - mean) comps^T for X (n x p), mean (p, NULL = no centring), comps (k x p).
-int ana_pca_project(const double* X, int n, int p, const double* mean, const double* comps,
-                    int k, double* out, char* err, size_t err_sz);
+// Scores: out (n x k) = (X - mean) comps^T for X (n x p), mean (p, NULL = no centring),
+// comps (k x p).
+int ana_pca_project(const double* X, int n, int p, const double* mean, const double* comps, int k,
+                    double* out, char* err, size_t err_sz);
 
 //---------------------------------- jPCA (Churchland et al. 2012) --------------------------------
 
 #define ANA_JPCA_MAX_K 16
 
 typedef struct ana_jpca {
-  int k;                                    // PCs kept (even)
-  double pca_explained;                     // fraction of the (mean-removed) variance in the k PCs
-  double r2_full, r2_skew;                  // fits of dX/dt = M X, M unconstrained / skew-symmetric
+  int k;                    // PCs kept (even)
+  double pca_explained;     // fraction of the (mean-removed) variance in the k PCs
+  double r2_full, r2_skew;  // fits of dX/dt = M X, M unconstrained / skew-symmetric
   double M_full[ANA_JPCA_MAX_K * ANA_JPCA_MAX_K];  // k x k, row-major, in PC coordinates
   double M_skew[ANA_JPCA_MAX_K * ANA_JPCA_MAX_K];
-  double freq_hz[ANA_JPCA_MAX_K / 2];       // rotation frequency of each plane (|imag eig| / 2 pi)
-  double plane_var[ANA_JPCA_MAX_K / 2];     // fraction of the (mean-removed) variance in each plane
-  double planes[ANA_JPCA_MAX_K * ANA_JPCA_MAX_K];  // k x k: rows 2j, 2j+1 span plane j, in PC coords
+  double freq_hz[ANA_JPCA_MAX_K / 2];    // rotation frequency of each plane (|imag eig| / 2 pi)
+  double plane_var[ANA_JPCA_MAX_K / 2];  // fraction of the (mean-removed) variance in each plane
+  // k x k: rows 2j, 2j+1 span plane j, in PC coordinates
+  double planes[ANA_JPCA_MAX_K * ANA_JPCA_MAX_K];
 } ana_jpca_result;
 
 // jPCA of condition-averaged trajectories X (conds x T x units, row-major: X[(c*T + t)*units + u]),
 // sampled every dt seconds, already cut to the window around the alignment time. Steps: subtract
 // the cross-condition mean at each time; PCA of the (conds*T) x units matrix, keep k PCs (k even,
 // 2 <= k <= min(ANA_JPCA_MAX_K, units); 0 = 6); per condition dX = (X[t+1] - X[t]) / dt and
-// Xm = (X[t+1] + X[t]) / 2 (midpoint, so a pure rotation fits exactly up to tan(w dt / 2) / (dt / 2)
-// versus w); fit dX = M Xm by least squares (LAPACK dgelsd) with M unconstrained and with
-// M = -M^T (k(k-1)/2 free parameters); R^2 = 1 - |dX - M Xm|^2 / |dX|^2 (as Churchland's code).
-// The planes are the invariant planes of M_skew, ordered by frequency (largest first), each
-// oriented so the trajectory rotates from its first row towards its second (counterclockwise).
-// jpcs (k x units, may be NULL): the planes mapped back to unit space (orthonormal rows).
+// Xm = (X[t+1] + X[t]) / 2 (midpoint, so a pure rotation fits exactly up to tan(w dt / 2) / (dt /
+// 2) versus w); fit dX = M Xm by least squares (LAPACK dgelsd) with M unconstrained and with M =
+// -M^T (k(k-1)/2 free parameters); R^2 = 1 - |dX - M Xm|^2 / |dX|^2 (as Churchland's code). The
+// planes are the invariant planes of M_skew, ordered by frequency (largest first), each oriented so
+// the trajectory rotates from its first row towards its second (counterclockwise). jpcs (k x units,
+// may be NULL): the planes mapped back to unit space (orthonormal rows).
 int ana_jpca(const double* X, int conds, int T, int units, double dt, int k, ana_jpca_result* out,
              double* jpcs, char* err, size_t err_sz);
 
@@ -123,9 +125,9 @@ int ana_spearman(const double* x, const double* y, int n, double* rho, char* err
 //---------------------------------- ridge decoding ------------------------------------------------
 
 typedef struct ana_ridge_config {
-  int folds;              // outer cross-validation folds (>= 2; 0 = 5)
-  int inner_folds;        // folds of the inner CV that picks lambda (>= 2; 0 = 5); unused if 1 lambda
-  uint64_t seed;          // fold assignment: a permutation of the samples drawn from am_rng(seed, 0)
+  int folds;        // outer cross-validation folds (>= 2; 0 = 5)
+  int inner_folds;  // folds of the inner CV that picks lambda (>= 2; 0 = 5); unused if 1 lambda
+  uint64_t seed;    // fold assignment: a permutation of the samples drawn from am_rng(seed, 0)
   const double* lambdas;  // relative ridge grid (NULL = 10^-6 .. 10^3, one per decade)
   int n_lambdas;          // entries in lambdas
 } ana_ridge_config;
@@ -136,15 +138,15 @@ typedef struct ana_ridge_config {
 // several lambdas, each outer fold picks the one with the best inner-CV R^2 (summed over outputs).
 // Sample s is in outer fold perm[s] % folds. r2 (q): per output, 1 - sum (y - yhat)^2 /
 // sum (y - mean y)^2 over the held-out predictions of all folds. lambda_used (folds, may be NULL):
-// the relative lambda chosen in each fold. Needs n >= 2 * folds.
-int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q,
-                 const ana_ridge_config* cfg, double* r2, double* lambda_used, char* err,
-                 size_t err_sz);
+// the relative lambda chosen in each fold. Needs n >= 2 * folds, and with a grid
+// n >= 2 * folds * inner_folds.
+int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q, const ana_ridge_config* cfg,
+                 double* r2, double* lambda_used, char* err, size_t err_sz);
 
 //---------------------------------- psychometric / chronometric -----------------------------------
 
 typedef struct ana_psych {
-  double bias, slope, lapse;           // P(right) = lapse/2 + (1 - lapse) / (1 + exp(-(c - bias) / slope))
+  double bias, slope, lapse;  // P(right) = lapse/2 + (1 - lapse) / (1 + exp(-(c - bias) / slope))
   double se_bias, se_slope, se_lapse;  // from the inverse Fisher information at the optimum
   double loglik;                       // log-likelihood at the optimum
   int iterations;                      // Fisher-scoring iterations used

@@ -56,7 +56,8 @@ static int ridge_train(ridge_fit* f, const double* X, const double* Y, const int
   for (int j = 0; j < p; j++)
     for (int o = 0; o < q; o++) {
       double acc = 0;
-      for (int r = 0; r < m; r++) acc += f->Xc[(size_t)r * p + j] * (Y[(size_t)idx[r] * q + o] - f->my[o]);
+      for (int r = 0; r < m; r++)
+        acc += f->Xc[(size_t)r * p + j] * (Y[(size_t)idx[r] * q + o] - f->my[o]);
       f->C[(size_t)j * q + o] = acc;
     }
   ana_gemm(0, 0, p, q, p, 1, f->V, f->C, 0, f->Z);  // Z = V (Xc^T Yc)
@@ -92,30 +93,37 @@ static void ridge_test(ridge_fit* f, double lam, const double* X, const double* 
 static void split(const int* list, int m, int folds, int f, int* tr, int* ntr, int* te, int* nte) {
   *ntr = *nte = 0;
   for (int r = 0; r < m; r++) {
-    if (r % folds == f) te[(*nte)++] = list[r];
-    else tr[(*ntr)++] = list[r];
+    if (r % folds == f)
+      te[(*nte)++] = list[r];
+    else
+      tr[(*ntr)++] = list[r];
   }
 }
 
-int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q,
-                 const ana_ridge_config* cfg, double* r2, double* lambda_used, char* err,
-                 size_t err_sz) {
+int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q, const ana_ridge_config* cfg,
+                 double* r2, double* lambda_used, char* err, size_t err_sz) {
   if (!X || !Y || !cfg || !r2) return am_err(err, err_sz, "ridge: NULL argument");
   const int folds = cfg->folds ? cfg->folds : 5, inner = cfg->inner_folds ? cfg->inner_folds : 5;
   const double* lams = cfg->lambdas ? cfg->lambdas : default_lambdas;
-  const int nl = cfg->lambdas ? cfg->n_lambdas : (int)(sizeof default_lambdas / sizeof *default_lambdas);
-  if (p < 1 || q < 1) return am_err(err, err_sz, "ridge: need >= 1 unit and output (got %d, %d)", p, q);
-  if (folds < 2 || inner < 2) return am_err(err, err_sz, "ridge: folds (%d) and inner folds (%d) must be >= 2", folds, inner);
+  const int nl =
+      cfg->lambdas ? cfg->n_lambdas : (int)(sizeof default_lambdas / sizeof *default_lambdas);
+  if (p < 1 || q < 1)
+    return am_err(err, err_sz, "ridge: need >= 1 unit and output (got %d, %d)", p, q);
+  if (folds < 2 || inner < 2)
+    return am_err(err, err_sz, "ridge: folds (%d) and inner folds (%d) must be >= 2", folds, inner);
   if (n < 2 * folds || (nl > 1 && n < 2 * folds * inner))
-    return am_err(err, err_sz, "ridge: %d samples are too few for %d x %d folds", n, folds, nl > 1 ? inner : 1);
+    return am_err(err, err_sz, "ridge: %d samples are too few for %d x %d folds", n, folds,
+                  nl > 1 ? inner : 1);
   if (nl < 1) return am_err(err, err_sz, "ridge: empty lambda grid");
   for (int i = 0; i < nl; i++)
     if (!(lams[i] >= 0) || !isfinite(lams[i]))
       return am_err(err, err_sz, "ridge: lambda %d = %g must be finite and >= 0", i, lams[i]);
   for (size_t i = 0; i < (size_t)n * p; i++)
-    if (!isfinite(X[i])) return am_err(err, err_sz, "ridge: X[%zu][%zu] is not finite", i / p, i % p);
+    if (!isfinite(X[i]))
+      return am_err(err, err_sz, "ridge: X[%zu][%zu] is not finite", i / p, i % p);
   for (size_t i = 0; i < (size_t)n * q; i++)
-    if (!isfinite(Y[i])) return am_err(err, err_sz, "ridge: Y[%zu][%zu] is not finite", i / q, i % q);
+    if (!isfinite(Y[i]))
+      return am_err(err, err_sz, "ridge: Y[%zu][%zu] is not finite", i / q, i % q);
   int* perm = malloc(sizeof(int) * n);
   int* tr = malloc(sizeof(int) * n);
   int* te = malloc(sizeof(int) * n);
@@ -127,7 +135,8 @@ int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q,
   double* sst = malloc(sizeof(double) * q);
   ridge_fit f = {0};
   int rc = -1;
-  if (!perm || !tr || !te || !itr || !ite || !pred || !sse || !ym || !sst || ridge_alloc(&f, n, p, q)) {
+  if (!perm || !tr || !te || !itr || !ite || !pred || !sse || !ym || !sst ||
+      ridge_alloc(&f, n, p, q)) {
     am_err(err, err_sz, "ridge: out of memory (%d x %d -> %d)", n, p, q);
     goto done;
   }
@@ -158,7 +167,8 @@ int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q,
         int nitr, nite;
         split(tr, ntr, inner, fi, itr, &nitr, ite, &nite);
         if (ridge_train(&f, X, Y, itr, nitr, err, err_sz)) goto done;
-        for (int l = 0; l < nl; l++) ridge_test(&f, lams[l], X, Y, ite, nite, sse + (size_t)l * q, NULL);
+        for (int l = 0; l < nl; l++)
+          ridge_test(&f, lams[l], X, Y, ite, nite, sse + (size_t)l * q, NULL);
       }
       double best_score = -INFINITY;
       for (int l = 0; l < nl; l++) {

@@ -8,8 +8,8 @@
 
 // Row-major C (m x n) = alpha op(A) op(B) + beta C, op = transpose when ta / tb is non-zero.
 // A is stored m x kk (or kk x m when ta), B kk x n (or n x kk when tb).
-void ana_gemm(int ta, int tb, int m, int n, int kk, double alpha, const double* A,
-              const double* B, double beta, double* C);
+void ana_gemm(int ta, int tb, int m, int n, int kk, double alpha, const double* A, const double* B,
+              double beta, double* C);
 
 // Eigen-decomposition of the symmetric n x n matrix S (row-major; only symmetric input makes
 // sense): w (n) descending, V (n x n, may be NULL) row i = unit eigenvector of w[i].

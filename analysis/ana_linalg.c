@@ -11,16 +11,15 @@
 
 extern void dgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k,
                    const double* alpha, const double* A, const int* lda, const double* B,
-                   const int* ldb, const double* beta, double* C, const int* ldc, size_t,
-                   size_t);
+                   const int* ldb, const double* beta, double* C, const int* ldc, size_t, size_t);
 extern void dsyev_(const char* jobz, const char* uplo, const int* n, double* A, const int* lda,
                    double* w, double* work, const int* lwork, int* info, size_t, size_t);
 extern void dgelsd_(const int* m, const int* n, const int* nrhs, double* A, const int* lda,
                     double* B, const int* ldb, double* s, const double* rcond, int* rank,
                     double* work, const int* lwork, int* iwork, int* info);
 
-void ana_gemm(int ta, int tb, int m, int n, int kk, double alpha, const double* A,
-              const double* B, double beta, double* C) {
+void ana_gemm(int ta, int tb, int m, int n, int kk, double alpha, const double* A, const double* B,
+              double beta, double* C) {
   if (m <= 0 || n <= 0) return;
   if (kk <= 0) {
     for (size_t i = 0; i < (size_t)m * n; i++) C[i] = beta == 0 ? 0 : beta * C[i];
@@ -111,7 +110,10 @@ void ana_center(const double* X, int n, int p, double* mean, double* Xc) {
     for (int j = 0; j < p; j++) Xc[(size_t)i * p + j] = X[(size_t)i * p + j] - mean[j];
 }
 
-typedef struct { double v; int i; } rank_item;
+typedef struct {
+  double v;
+  int i;
+} rank_item;
 static int rank_cmp(const void* a, const void* b) {
   const rank_item *x = a, *y = b;
   if (x->v < y->v) return -1;

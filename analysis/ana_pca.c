@@ -11,11 +11,11 @@
 int ana_pca(const double* X, int n, int p, int k, double* mean, double* comps, double* var,
             double* explained, char* err, size_t err_sz) {
   if (!X || (k > 0 && !comps)) return am_err(err, err_sz, "PCA: NULL argument");
-  if (n < 2 || p < 1) return am_err(err, err_sz, "PCA: need >= 2 samples and >= 1 unit (got %d x %d)", n, p);
+  if (n < 2 || p < 1)
+    return am_err(err, err_sz, "PCA: need >= 2 samples and >= 1 unit (got %d x %d)", n, p);
   if (k < 0 || k > p) return am_err(err, err_sz, "PCA: components k = %d not in [0, %d]", k, p);
   for (size_t i = 0; i < (size_t)n * p; i++)
-    if (!isfinite(X[i]))
-      return am_err(err, err_sz, "PCA: X[%zu][%zu] is not finite", i / p, i % p);
+    if (!isfinite(X[i])) return am_err(err, err_sz, "PCA: X[%zu][%zu] is not finite", i / p, i % p);
   double* Xc = malloc(sizeof(double) * (size_t)n * p);
   double* mu = malloc(sizeof(double) * (size_t)p);
   double* C = malloc(sizeof(double) * (size_t)p * p);
@@ -52,8 +52,8 @@ done:
   return rc;
 }
 
-int ana_pca_project(const double* X, int n, int p, const double* mean, const double* comps,
-                    int k, double* out, char* err, size_t err_sz) {
+int ana_pca_project(const double* X, int n, int p, const double* mean, const double* comps, int k,
+                    double* out, char* err, size_t err_sz) {
   if (!X || !comps || !out) return am_err(err, err_sz, "PCA projection: NULL argument");
   if (n < 1 || p < 1 || k < 1)
     return am_err(err, err_sz, "PCA projection: bad shape (%d x %d, k = %d)", n, p, k);
@@ -99,12 +99,14 @@ int ana_jpca(const double* X, int conds, int T, int units, double dt, int k, ana
   if (!X || !out) return am_err(err, err_sz, "jPCA: NULL argument");
   if (k == 0) k = 6;
   if (conds < 1 || T < 2 || units < 2)
-    return am_err(err, err_sz, "jPCA: need >= 1 condition, >= 2 times, >= 2 units (got %d x %d x %d)",
-                  conds, T, units);
+    return am_err(err, err_sz,
+                  "jPCA: need >= 1 condition, >= 2 times, >= 2 units (got %d x %d x %d)", conds, T,
+                  units);
   if (k < 2 || k % 2 || k > ANA_JPCA_MAX_K || k > units)
     return am_err(err, err_sz, "jPCA: k = %d must be even, in [2, %d] and <= units (%d)", k,
                   ANA_JPCA_MAX_K, units);
-  if (!(dt > 0) || !isfinite(dt)) return am_err(err, err_sz, "jPCA: time step dt = %g must be > 0", dt);
+  if (!(dt > 0) || !isfinite(dt))
+    return am_err(err, err_sz, "jPCA: time step dt = %g must be > 0", dt);
   const int N = conds * T, S = conds * (T - 1), P = k * (k - 1) / 2;
   if (S < k) return am_err(err, err_sz, "jPCA: %d time steps in all, fewer than k = %d", S, k);
   memset(out, 0, sizeof *out);
@@ -168,13 +170,15 @@ int ana_jpca(const double* X, int conds, int T, int units, double dt, int k, ana
   }
   if (ana_lstsq(D, S * k, P, dY, 1, m, err, err_sz)) goto done;
   for (int i = 0, q = 0; i < k; i++)
-    for (int j = i + 1; j < k; j++, q++) out->M_skew[i * k + j] = m[q], out->M_skew[j * k + i] = -m[q];
+    for (int j = i + 1; j < k; j++, q++)
+      out->M_skew[i * k + j] = m[q], out->M_skew[j * k + i] = -m[q];
   out->r2_full = fit_r2(dY, Ym, out->M_full, S, k);
   out->r2_skew = fit_r2(dY, Ym, out->M_skew, S, k);
   // Invariant planes: M^T M = -M^2 has eigenvalue w_j^2 twice for plane j; take its eigenvectors
   // in descending order, u1 = the next one orthogonal to the planes so far, u2 = M u1 / |M u1|
   // (then M u1 = w u2 and M u2 = -w u1: counterclockwise rotation in (u1, u2)).
-  double G[ANA_JPCA_MAX_K * ANA_JPCA_MAX_K], ev[ANA_JPCA_MAX_K], EV[ANA_JPCA_MAX_K * ANA_JPCA_MAX_K];
+  double G[ANA_JPCA_MAX_K * ANA_JPCA_MAX_K], ev[ANA_JPCA_MAX_K],
+      EV[ANA_JPCA_MAX_K * ANA_JPCA_MAX_K];
   ana_gemm(1, 0, k, k, k, 1, out->M_skew, out->M_skew, 0, G);
   if (ana_symeig(G, k, ev, EV, err, err_sz)) goto done;
   int chosen = 0;

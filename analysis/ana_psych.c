@@ -6,7 +6,9 @@
 #include "ana.h"
 #include "ana_internal.h"
 
-static double logistic(double z) { return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z)); }
+static double logistic(double z) {
+  return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+}
 
 // Inverse of a symmetric 3 x 3 matrix by cofactors; -1 when (nearly) singular.
 static int inv3(const double A[9], double B[9]) {
@@ -56,16 +58,19 @@ int ana_psychometric_fit(const double* coh, const int* choice, int n, ana_psych*
   int rights = 0, distinct = 0;
   double cmax = 0;
   for (int i = 0; i < n; i++) {
-    if (!isfinite(coh[i])) return am_err(err, err_sz, "psychometric fit: coherence of trial %d is not finite", i);
+    if (!isfinite(coh[i]))
+      return am_err(err, err_sz, "psychometric fit: coherence of trial %d is not finite", i);
     if (choice[i] != 0 && choice[i] != 1)
-      return am_err(err, err_sz, "psychometric fit: choice of trial %d is %d (must be 0 or 1)", i, choice[i]);
+      return am_err(err, err_sz, "psychometric fit: choice of trial %d is %d (must be 0 or 1)", i,
+                    choice[i]);
     rights += choice[i];
     distinct |= coh[i] != coh[0];
     cmax = fmax(cmax, fabs(coh[i]));
   }
   if (rights == 0 || rights == n)
     return am_err(err, err_sz, "psychometric fit: every trial chose %s", rights ? "right" : "left");
-  if (!distinct) return am_err(err, err_sz, "psychometric fit: every trial has coherence %g", coh[0]);
+  if (!distinct)
+    return am_err(err, err_sz, "psychometric fit: every trial has coherence %g", coh[0]);
   // Optimised parameters: bias, log slope, u with lapse = 0.5 logistic(u).
   double th[3] = {0, log(0.25 * cmax), log(0.04 / 0.96)};
   double ll = 0, score[3], info[9], Iinv[9];
@@ -75,7 +80,9 @@ int ana_psychometric_fit(const double* coh, const int* choice, int n, ana_psych*
     const double jac[3] = {1, s, lapse * (1 - 2 * lapse)};
     ll = loglik(coh, choice, n, th[0], s, lapse, jac, score, info);
     double step[3] = {0, 0, 0};
-    for (double mu = 1e-9; mu < 1e9; mu *= 100) {  // Levenberg damping when the information is singular
+    // Levenberg damping when the information is singular; no inverse at all: no step, stop.
+    for (int i = 0; i < 9; i++) Iinv[i] = 0;
+    for (double mu = 1e-9; mu < 1e9; mu *= 100) {
       double A[9];
       for (int i = 0; i < 9; i++) A[i] = info[i] + (i % 4 == 0 ? mu * (info[i] + 1e-12) : 0);
       if (inv3(A, Iinv) == 0) break;
@@ -87,7 +94,8 @@ int ana_psychometric_fit(const double* coh, const int* choice, int n, ana_psych*
       for (int a = 0; a < 3; a++) cand[a] = th[a] + t * step[a];
       cand[1] = fmin(fmax(cand[1], -50), 50);
       cand[2] = fmin(fmax(cand[2], -40), 40);
-      ll_new = loglik(coh, choice, n, cand[0], exp(cand[1]), 0.5 * logistic(cand[2]), NULL, NULL, NULL);
+      ll_new =
+          loglik(coh, choice, n, cand[0], exp(cand[1]), 0.5 * logistic(cand[2]), NULL, NULL, NULL);
       if (ll_new >= ll) break;
     }
     if (!(ll_new >= ll)) break;  // no ascent direction left: at the optimum (to rounding)
@@ -109,7 +117,8 @@ int ana_psychometric_fit(const double* coh, const int* choice, int n, ana_psych*
     out->se_bias = out->se_slope = out->se_lapse = NAN;
   }
   if (!isfinite(out->bias) || !isfinite(out->slope))
-    return am_err(err, err_sz, "psychometric fit did not converge (bias %g, slope %g)", out->bias, out->slope);
+    return am_err(err, err_sz, "psychometric fit did not converge (bias %g, slope %g)", out->bias,
+                  out->slope);
   return 0;
 }
 

@@ -16,8 +16,9 @@ int ana_cka(const double* X, int n, int p1, const double* Y, int p2, double* cka
             size_t err_sz) {
   if (!X || !Y || !cka) return am_err(err, err_sz, "CKA: NULL argument");
   if (n < 2 || p1 < 1 || p2 < 1)
-    return am_err(err, err_sz, "CKA: need >= 2 samples and >= 1 column (got n = %d, p1 = %d, p2 = %d)",
-                  n, p1, p2);
+    return am_err(err, err_sz,
+                  "CKA: need >= 2 samples and >= 1 column (got n = %d, p1 = %d, p2 = %d)", n, p1,
+                  p2);
   const int pm = p1 > p2 ? p1 : p2;
   double* Xc = malloc(sizeof(double) * (size_t)n * p1);
   double* Yc = malloc(sizeof(double) * (size_t)n * p2);
@@ -60,8 +61,10 @@ int ana_spearman(const double* x, const double* y, int n, double* rho, char* err
     am_err(err, err_sz, "Spearman: out of memory (n = %d)", n);
   } else {
     const double r = ana_pearson(rx, ry, n);
-    if (isnan(r)) am_err(err, err_sz, "Spearman: %s is constant", isnan(ana_pearson(rx, rx, n)) ? "x" : "y");
-    else *rho = r, rc = 0;
+    if (isnan(r))
+      am_err(err, err_sz, "Spearman: %s is constant", isnan(ana_pearson(rx, rx, n)) ? "x" : "y");
+    else
+      *rho = r, rc = 0;
   }
   free(rx), free(ry);
   return rc;
@@ -83,7 +86,8 @@ int ana_rdm(const double* M, int conds, int p, int metric, double* rdm, char* er
       if (metric == ANA_RDM_CORR) {
         const double r = ana_pearson(a, b, p);
         if (isnan(r))
-          return am_err(err, err_sz, "RDM: condition %d is constant across units (correlation undefined)",
+          return am_err(err, err_sz,
+                        "RDM: condition %d is constant across units (correlation undefined)",
                         isnan(ana_pearson(a, a, p)) ? i : j);
         d = 1 - r;
       } else {
@@ -108,7 +112,8 @@ int ana_rdm_compare(const double* rdm1, const double* rdm2, int conds, double* r
     return am_err(err, err_sz, "RDM comparison: out of memory");
   }
   for (int i = 0, q = 0; i < conds; i++)
-    for (int j = i + 1; j < conds; j++, q++) a[q] = rdm1[(size_t)i * conds + j], b[q] = rdm2[(size_t)i * conds + j];
+    for (int j = i + 1; j < conds; j++, q++)
+      a[q] = rdm1[(size_t)i * conds + j], b[q] = rdm2[(size_t)i * conds + j];
   const int rc = ana_spearman(a, b, m, rho, err, err_sz);
   free(a), free(b);
   return rc;

@@ -13,7 +13,9 @@ static double wrap_angle(double a) {  // to (-pi, pi]
   return a;
 }
 
-static int same_dir(double a, double b) { return fabs(wrap_angle(a - b)) < 1e-9; }
+static int same_dir(double a, double b) {
+  return fabs(wrap_angle(a - b)) < 1e-9;
+}
 
 int ana_cosine_fit(const double* theta, const double* rates, int n, int units, ana_tuning* out,
                    char* err, size_t err_sz) {
@@ -24,12 +26,13 @@ int ana_cosine_fit(const double* theta, const double* rates, int n, int units, a
   int d1 = -1, d2 = -1;  // two more directions distinct from theta[0] and from each other
   for (int i = 1; i < n && d2 < 0; i++) {
     if (!isfinite(theta[i]) || same_dir(theta[i], theta[0])) continue;
-    if (d1 < 0) d1 = i;
-    else if (!same_dir(theta[i], theta[d1])) d2 = i;
+    if (d1 < 0)
+      d1 = i;
+    else if (!same_dir(theta[i], theta[d1]))
+      d2 = i;
   }
   if (d2 < 0)
-    return am_err(err, err_sz, "cosine fit: need >= 3 distinct directions among the %d samples",
-                  n);
+    return am_err(err, err_sz, "cosine fit: need >= 3 distinct directions among the %d samples", n);
   for (size_t i = 0; i < (size_t)n * units; i++)
     if (!isfinite(rates[i]))
       return am_err(err, err_sz, "cosine fit: rate of sample %zu, unit %zu is not finite",
@@ -40,7 +43,8 @@ int ana_cosine_fit(const double* theta, const double* rates, int n, int units, a
     free(A), free(beta);
     return am_err(err, err_sz, "cosine fit: out of memory");
   }
-  for (int i = 0; i < n; i++) A[i * 3] = 1, A[i * 3 + 1] = cos(theta[i]), A[i * 3 + 2] = sin(theta[i]);
+  for (int i = 0; i < n; i++)
+    A[i * 3] = 1, A[i * 3 + 1] = cos(theta[i]), A[i * 3 + 2] = sin(theta[i]);
   if (ana_lstsq(A, n, 3, rates, units, beta, err, err_sz)) {
     free(A), free(beta);
     return -1;
@@ -104,8 +108,7 @@ int ana_rayleigh(const double* theta, int n, double* R, double* Z, double* p, ch
   if (n < 2) return am_err(err, err_sz, "Rayleigh test: need >= 2 angles (got %d)", n);
   double c = 0, s = 0;
   for (int i = 0; i < n; i++) {
-    if (!isfinite(theta[i]))
-      return am_err(err, err_sz, "Rayleigh test: angle %d is not finite", i);
+    if (!isfinite(theta[i])) return am_err(err, err_sz, "Rayleigh test: angle %d is not finite", i);
     c += cos(theta[i]), s += sin(theta[i]);
   }
   const double Rn = hypot(c, s), r = Rn / n;

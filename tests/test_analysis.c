@@ -20,7 +20,9 @@
 
 #include "ana.h"
 
-static double angdiff(double a, double b) { return fabs(remainder(a - b, 2 * M_PI)); }
+static double angdiff(double a, double b) {
+  return fabs(remainder(a - b, 2 * M_PI));
+}
 
 // k orthonormal rows of length n (Gram-Schmidt of Gaussian vectors).
 static void random_basis(am_rng* rng, int k, int n, double* Q) {
@@ -39,9 +41,16 @@ static void random_basis(am_rng* rng, int k, int n, double* Q) {
   }
 }
 
-//---------------------------------- tuning ---------------------------------------------------------
+//---------------------------------- tuning --------------------------------------------------------
 
-enum { TUNED = 40, UNTUNED = 40, UNITS = TUNED + UNTUNED, DIRS = 8, REPS = 20, SAMPLES = DIRS * REPS };
+enum {
+  TUNED = 40,
+  UNTUNED = 40,
+  UNITS = TUNED + UNTUNED,
+  DIRS = 8,
+  REPS = 20,
+  SAMPLES = DIRS * REPS
+};
 
 typedef struct planted_tuning {
   double theta[SAMPLES], rates[SAMPLES * UNITS];
@@ -61,8 +70,8 @@ static void plant_tuning(planted_tuning* P) {
   for (int s = 0; s < SAMPLES; s++) {
     P->theta[s] = 2 * M_PI * (s % DIRS) / DIRS;
     for (int u = 0; u < UNITS; u++)
-      P->rates[s * UNITS + u] = P->b0[u] + P->depth[u] * cos(P->theta[s] - P->pref[u]) +
-                                NOISE * am_rng_normal(&rng);
+      P->rates[s * UNITS + u] =
+          P->b0[u] + P->depth[u] * cos(P->theta[s] - P->pref[u]) + NOISE * am_rng_normal(&rng);
   }
 }
 
@@ -79,12 +88,15 @@ static void test_cosine_recovery(void** state) {
     worst_depth = fmax(worst_depth, fabs(t[u].depth - P.depth[u]));
     worst_b0 = fmax(worst_b0, fabs(t[u].b0 - P.b0[u]));
     // Planted R^2: signal variance depth^2 / 2 (8 evenly spaced directions) over the total.
-    const double r2 = 0.5 * P.depth[u] * P.depth[u] / (0.5 * P.depth[u] * P.depth[u] + NOISE * NOISE);
+    const double r2 =
+        0.5 * P.depth[u] * P.depth[u] / (0.5 * P.depth[u] * P.depth[u] + NOISE * NOISE);
     worst_r2 = fmax(worst_r2, fabs(t[u].r2 - r2));
     max_p = fmax(max_p, t[u].p);
   }
-  print_message("cosine: worst |pref err| %.3f rad, |depth err| %.2f, |b0 err| %.2f, |R2 err| %.3f, "
-                "max p (tuned) %.1e\n", worst_pref, worst_depth, worst_b0, worst_r2, max_p);
+  print_message(
+      "cosine: worst |pref err| %.3f rad, |depth err| %.2f, |b0 err| %.2f, |R2 err| %.3f, "
+      "max p (tuned) %.1e\n",
+      worst_pref, worst_depth, worst_b0, worst_r2, max_p);
   assert_true(worst_pref < 0.15);
   assert_true(worst_depth < 1.2);
   assert_true(worst_b0 < 1.0);
@@ -105,7 +117,8 @@ static void test_cosine_recovery(void** state) {
   ana_tuning tm[UNITS];
   assert_int_equal(ana_cosine_fit(dirs, means, DIRS, UNITS, tm, err, sizeof err), 0);
   for (int u = 0; u < TUNED; u++) {
-    assert_true(fabs(tm[u].pref - t[u].pref) < 1e-9);  // same least-squares problem (balanced design)
+    assert_true(fabs(tm[u].pref - t[u].pref) <
+                1e-9);  // same least-squares problem (balanced design)
     assert_true(fabs(tm[u].depth - t[u].depth) < 1e-9);
   }
   // A pure cosine is fitted exactly: R^2 = 1, p = 0.
@@ -131,22 +144,26 @@ static void test_population_vector(void** state) {
   double means[DIRS * UNITS] = {0}, target[DIRS], dir[DIRS], len[DIRS], aerr[DIRS];
   for (int s = 0; s < SAMPLES; s++)
     for (int u = 0; u < UNITS; u++) means[(s % DIRS) * UNITS + u] += P.rates[s * UNITS + u] / REPS;
-  for (int d = 0; d < DIRS; d++) target[d] = P.theta[d] + 2 * M_PI;  // wrapping is the function's job
-  assert_int_equal(ana_population_vector(t, UNITS, 0.01, means, DIRS, target, dir, len, aerr, err,
-                                         sizeof err), 0);
+  for (int d = 0; d < DIRS; d++)
+    target[d] = P.theta[d] + 2 * M_PI;  // wrapping is the function's job
+  assert_int_equal(
+      ana_population_vector(t, UNITS, 0.01, means, DIRS, target, dir, len, aerr, err, sizeof err),
+      0);
   double worst = 0;
   for (int d = 0; d < DIRS; d++) {
     worst = fmax(worst, fabs(aerr[d]));
     assert_true(fabs(aerr[d] - remainder(dir[d] - P.theta[d], 2 * M_PI)) < 1e-12);
     assert_true(len[d] > 0.2);
   }
-  print_message("population vector: worst angular error %.3f rad over %d directions\n", worst, DIRS);
+  print_message("population vector: worst angular error %.3f rad over %d directions\n", worst,
+                DIRS);
   // 40 tuned units with random preferred directions: the bias of the vector sum is the PDs'
   // non-uniformity, well under 0.25 rad here.
   assert_true(worst < 0.25);
   // No tuned unit left after the significance filter: an error.
   ana_tuning flat[2] = {{.b0 = 1, .depth = 0, .p = 1}, {.b0 = 1, .depth = 1, .p = 0.5}};
-  assert_int_equal(ana_population_vector(flat, 2, 0.05, means, 1, NULL, dir, NULL, NULL, err, sizeof err), -1);
+  assert_int_equal(
+      ana_population_vector(flat, 2, 0.05, means, 1, NULL, dir, NULL, NULL, err, sizeof err), -1);
   assert_non_null(strstr(err, "no unit is tuned"));
 }
 
@@ -174,7 +191,7 @@ static void test_rayleigh(void** state) {
   assert_non_null(strstr(err, ">= 2 angles"));
 }
 
-//---------------------------------- PCA ------------------------------------------------------------
+//---------------------------------- PCA -----------------------------------------------------------
 
 enum { PCA_N = 500, PCA_P = 20, PCA_R = 3 };
 static const double PCA_SD[PCA_R] = {5, 3, 2}, PCA_NOISE = 0.3;
@@ -184,7 +201,8 @@ static void plant_lowrank(double* X, double* Q) {
   am_rng_seed(&rng, 21, 0);
   random_basis(&rng, PCA_R, PCA_P, Q);
   for (int i = 0; i < PCA_N; i++)
-    for (int j = 0; j < PCA_P; j++) X[i * PCA_P + j] = 1.5 + PCA_NOISE * am_rng_normal(&rng);  // offset: centring
+    for (int j = 0; j < PCA_P; j++)
+      X[i * PCA_P + j] = 1.5 + PCA_NOISE * am_rng_normal(&rng);  // offset: centring
   for (int i = 0; i < PCA_N; i++)
     for (int r = 0; r < PCA_R; r++) {
       const double z = PCA_SD[r] * am_rng_normal(&rng);
@@ -213,12 +231,14 @@ static void test_pca_planted(void** state) {
   for (int j = 1; j < PCA_P; j++) assert_true(var[j] <= var[j - 1]);
   double signal = 0;
   for (int r = 0; r < PCA_R; r++) signal += PCA_SD[r] * PCA_SD[r];
-  const double planted_top = (signal + PCA_R * PCA_NOISE * PCA_NOISE) / (signal + PCA_P * PCA_NOISE * PCA_NOISE);
+  const double planted_top =
+      (signal + PCA_R * PCA_NOISE * PCA_NOISE) / (signal + PCA_P * PCA_NOISE * PCA_NOISE);
   print_message("PCA: top %d explain %.4f (planted %.4f)\n", PCA_R, top, planted_top);
   assert_true(fabs(top - planted_top) < 0.01);
   for (int j = 0; j < PCA_P; j++) assert_true(fabs(mean[j] - 1.5) < 0.5);
   // Scores: their variances are the eigenvalues, and they are uncorrelated.
-  assert_int_equal(ana_pca_project(X, PCA_N, PCA_P, mean, comps, PCA_R, scores, err, sizeof err), 0);
+  assert_int_equal(ana_pca_project(X, PCA_N, PCA_P, mean, comps, PCA_R, scores, err, sizeof err),
+                   0);
   for (int a = 0; a < PCA_R; a++)
     for (int b = 0; b < PCA_R; b++) {
       double c = 0;
@@ -226,11 +246,12 @@ static void test_pca_planted(void** state) {
       c /= PCA_N - 1;
       assert_true(fabs(c - (a == b ? var[a] : 0)) < 1e-9 * var[0]);
     }
-  assert_int_equal(ana_pca(X, PCA_N, PCA_P, PCA_P + 1, NULL, comps, NULL, NULL, err, sizeof err), -1);
+  assert_int_equal(ana_pca(X, PCA_N, PCA_P, PCA_P + 1, NULL, comps, NULL, NULL, err, sizeof err),
+                   -1);
   assert_non_null(strstr(err, "k = 21"));
 }
 
-//---------------------------------- jPCA -----------------------------------------------------------
+//---------------------------------- jPCA ----------------------------------------------------------
 
 enum { JC = 8, JT = 61, JN = 50, JK = 6 };
 static const double JDT = 0.01, JFREQ[JK / 2] = {3.0, 1.5, 0.7}, JAMP[JK / 2] = {3, 2, 1.5};
@@ -246,7 +267,8 @@ static void plant_rotations(double* X, double* Q, double noise) {
     for (int j = 0; j < JK / 2; j++) ph[j] = am_rng_range(&rng, 0, 2 * M_PI);
     for (int t = 0; t < JT; t++) {
       double* x = X + ((size_t)c * JT + t) * JN;
-      for (int u = 0; u < JN; u++) x[u] = 4.0 * t * JDT * Q[JK * JN + u] + noise * am_rng_normal(&rng);
+      for (int u = 0; u < JN; u++)
+        x[u] = 4.0 * t * JDT * Q[JK * JN + u] + noise * am_rng_normal(&rng);
       for (int j = 0; j < JK / 2; j++) {
         const double a = ph[j] + 2 * M_PI * JFREQ[j] * t * JDT;
         for (int u = 0; u < JN; u++)
@@ -263,9 +285,12 @@ static void test_jpca_planted(void** state) {
   char err[AM_ERR_LEN];
   assert_int_equal(ana_jpca(X, JC, JT, JN, JDT, 0, &r, jpcs, err, sizeof err), 0);
   assert_int_equal(r.k, JK);
-  print_message("jPCA: R2 full %.4f skew %.4f, PCs explain %.4f; freq %.3f %.3f %.3f Hz (planted 3, 1.5, 0.7); "
-                "plane var %.3f %.3f %.3f\n", r.r2_full, r.r2_skew, r.pca_explained, r.freq_hz[0],
-                r.freq_hz[1], r.freq_hz[2], r.plane_var[0], r.plane_var[1], r.plane_var[2]);
+  print_message(
+      "jPCA: R2 full %.4f skew %.4f, PCs explain %.4f; freq %.3f %.3f %.3f Hz (planted 3, 1.5, "
+      "0.7); "
+      "plane var %.3f %.3f %.3f\n",
+      r.r2_full, r.r2_skew, r.pca_explained, r.freq_hz[0], r.freq_hz[1], r.freq_hz[2],
+      r.plane_var[0], r.plane_var[1], r.plane_var[2]);
   assert_true(r.r2_skew > 0.97);
   assert_true(r.r2_full - r.r2_skew < 0.01 && r.r2_full >= r.r2_skew - 1e-12);
   for (int j = 0; j < JK / 2; j++) {
@@ -286,7 +311,8 @@ static void test_jpca_planted(void** state) {
     for (int a = 0; a < 2; a++)
       for (int b = 0; b < 2; b++) {
         m[a][b] = 0;
-        for (int u = 0; u < JN; u++) m[a][b] += jpcs[(2 * j + a) * JN + u] * Q[(2 * j + b) * JN + u];
+        for (int u = 0; u < JN; u++)
+          m[a][b] += jpcs[(2 * j + a) * JN + u] * Q[(2 * j + b) * JN + u];
       }
     assert_true(m[0][0] * m[1][1] - m[0][1] * m[1][0] > 0.95);
   }
@@ -414,7 +440,8 @@ static void test_ridge_planted(void** state) {
   double norm2[RQ] = {0};
   for (int j = 0; j < RP; j++)
     for (int o = 0; o < RQ; o++) norm2[o] += w[j * RQ + o] * w[j * RQ + o];
-  for (int i = 0; i < RN * RP; i++) X[i] = am_rng_normal(&rng) * 5 + 1;  // scale: lambdas are relative
+  for (int i = 0; i < RN * RP; i++)
+    X[i] = am_rng_normal(&rng) * 5 + 1;  // scale: lambdas are relative
   for (int i = 0; i < RN; i++)
     for (int o = 0; o < RQ; o++) {
       double s = 0;
@@ -432,11 +459,13 @@ static void test_ridge_planted(void** state) {
     for (int i = 0; i < RN; i++) {
       double s = 0;
       for (int j = 0; j < RP; j++) s += (X[i * RP + j] - 1) / 5 * w[j * RQ + o];
-      sse += (Y[i * RQ + o] - s) * (Y[i * RQ + o] - s), sst += (Y[i * RQ + o] - m) * (Y[i * RQ + o] - m);
+      sse += (Y[i * RQ + o] - s) * (Y[i * RQ + o] - s),
+          sst += (Y[i * RQ + o] - m) * (Y[i * RQ + o] - m);
     }
     const double oracle = 1 - sse / sst, pop = norm2[o] / (norm2[o] + sigma[o] * sigma[o]);
-    print_message("ridge: output %d CV R2 %.3f, true readout %.3f (population %.3f; lambda fold 0: %g)\n",
-                  o, r2[o], oracle, pop, lam[0]);
+    print_message(
+        "ridge: output %d CV R2 %.3f, true readout %.3f (population %.3f; lambda fold 0: %g)\n", o,
+        r2[o], oracle, pop, lam[0]);
     assert_true(r2[o] < oracle + 0.01 && r2[o] > oracle - 0.05);
   }
   // Same seed, same answer (to the bit); a fixed lambda skips the inner CV.
@@ -485,9 +514,10 @@ static void test_psychometric_observer(void** state) {
   ana_psych f;
   simulate_observer(PB, PS, PL, 61, coh, choice);
   assert_int_equal(ana_psychometric_fit(coh, choice, PT, &f, err, sizeof err), 0);
-  print_message("psychometric: bias %.4f +- %.4f (0.05), slope %.4f +- %.4f (0.08), lapse %.4f +- %.4f "
-                "(0.06), %d iterations\n", f.bias, f.se_bias, f.slope, f.se_slope, f.lapse, f.se_lapse,
-                f.iterations);
+  print_message(
+      "psychometric: bias %.4f +- %.4f (0.05), slope %.4f +- %.4f (0.08), lapse %.4f +- %.4f "
+      "(0.06), %d iterations\n",
+      f.bias, f.se_bias, f.slope, f.se_slope, f.lapse, f.se_lapse, f.iterations);
   assert_true(fabs(f.bias - PB) < 0.015 && fabs(f.bias - PB) < 4 * f.se_bias);
   assert_true(fabs(f.slope - PS) < 0.015 && fabs(f.slope - PS) < 4 * f.se_slope);
   assert_true(fabs(f.lapse - PL) < 0.03 && fabs(f.lapse - PL) < 4 * f.se_lapse);
@@ -514,13 +544,16 @@ static void write_matrix(const char* dir, const char* name, const double* A, int
   FILE* f = fopen(path, "w");
   assert_non_null(f);
   for (int i = 0; i < rows; i++)
-    for (int j = 0; j < cols; j++) fprintf(f, "%.17g%c", A[(size_t)i * cols + j], j + 1 < cols ? ' ' : '\n');
+    for (int j = 0; j < cols; j++)
+      fprintf(f, "%.17g%c", A[(size_t)i * cols + j], j + 1 < cols ? ' ' : '\n');
   assert_int_equal(fclose(f), 0);
 }
 
 static void test_numpy_crosscheck(void** state) {
   if (system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) {
-    print_message("numpy cross-check skipped: /usr/bin/python3 has no numpy (apt-get install python3-numpy)\n");
+    print_message(
+        "numpy cross-check skipped: /usr/bin/python3 has no numpy (apt-get install "
+        "python3-numpy)\n");
     skip();
   }
   char dir[] = "/tmp/animat_ana_XXXXXX";
@@ -570,7 +603,8 @@ static void test_numpy_crosscheck(void** state) {
   const double pres[7] = {f.bias, f.slope, f.lapse, f.se_bias, f.se_slope, f.se_lapse, f.loglik};
   write_matrix(dir, "psy_results", pres, 1, 7);
   char cmd[2048];
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/../analysis_numpy_check.py %s", ANIMAT_TEST_DATA, dir);
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/../analysis_numpy_check.py %s", ANIMAT_TEST_DATA,
+           dir);
   const int rc = system(cmd);
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   assert_int_equal(system(cmd), 0);
@@ -579,11 +613,11 @@ static void test_numpy_crosscheck(void** state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_cosine_recovery),    cmocka_unit_test(test_population_vector),
-      cmocka_unit_test(test_rayleigh),           cmocka_unit_test(test_pca_planted),
-      cmocka_unit_test(test_jpca_planted),       cmocka_unit_test(test_cka),
-      cmocka_unit_test(test_rdm_spearman),       cmocka_unit_test(test_chronometric),
-      cmocka_unit_test(test_ridge_planted),      cmocka_unit_test(test_psychometric_observer),
+      cmocka_unit_test(test_cosine_recovery),  cmocka_unit_test(test_population_vector),
+      cmocka_unit_test(test_rayleigh),         cmocka_unit_test(test_pca_planted),
+      cmocka_unit_test(test_jpca_planted),     cmocka_unit_test(test_cka),
+      cmocka_unit_test(test_rdm_spearman),     cmocka_unit_test(test_chronometric),
+      cmocka_unit_test(test_ridge_planted),    cmocka_unit_test(test_psychometric_observer),
       cmocka_unit_test(test_numpy_crosscheck),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
