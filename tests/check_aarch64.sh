@@ -1,5 +1,5 @@
 #!/bin/sh
-# check_aarch64.sh ROOT: the C sources of sim/, tasks/, agents/ and tools/ must compile for a CPU
+# check_aarch64.sh ROOT: the C sources of sim/, tasks/, agents/, analysis/ and tools/ must compile for a CPU
 # other than x86-64. Runs `clang --target=aarch64-linux-gnu -fsyntax-only` over each (glibc's
 # aarch64 headers from libc6-dev-arm64-cross; MuJoCo, zstd and OpenBLAS headers from the host,
 # which are not architecture-specific) and fails on any error. Exits 77 (ctest: skipped) when
@@ -11,11 +11,11 @@ command -v clang >/dev/null 2>&1 || { echo "check_aarch64: clang not found: skip
 [ -f "$cross/stdio.h" ] || { echo "check_aarch64: $cross missing: skipped (apt-get install libc6-dev-arm64-cross)"; exit 77; }
 blas=$(pkg-config --cflags openblas 2>/dev/null)
 n=0 bad=0
-for f in "$root"/sim/*.c "$root"/tasks/*.c "$root"/agents/*.c "$root"/tools/*.c; do
+for f in "$root"/sim/*.c "$root"/tasks/*.c "$root"/agents/*.c "$root"/analysis/*.c "$root"/tools/*.c; do
   n=$((n + 1))
   # shellcheck disable=SC2086
   if ! clang --target=aarch64-linux-gnu -fsyntax-only -std=gnu11 -Werror=implicit-function-declaration \
-      -isystem "$cross" -I"$root/sim" -I"$root/tasks" -I"$root/agents" -I"$root/tools" $blas \
+      -isystem "$cross" -I"$root/sim" -I"$root/tasks" -I"$root/agents" -I"$root/analysis" -I"$root/tools" $blas \
       -DANIMAT_VERSION='"check"' -DANIMAT_BODIES_DIR='"/nonexistent"' "$f"; then
     echo "check_aarch64: $f does not compile for aarch64"
     bad=$((bad + 1))
