@@ -874,6 +874,95 @@ static void test_duplicate_channel_names(void** state) {
   am_ds_reader_free(r);
 }
 
+// 1 when episode index i of r holds exactly the synthetic formula's values for its length.
+static int syn_matches(am_ds_reader* r, int64_t i) {
+  const am_ds_episode* e = am_ds_get_episode(r, i);
+  void* dst[NSYN];
+  for (int c = 0; c < NSYN; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps + 1);
+  int ok = !am_ds_read_episode(r, i, dst, NULL, err, sizeof err);
+  for (int c = 0; c < NSYN && ok; c++) {
+    size_t es = am_dtype_size(SYN[c].dtype), elems = am_ds_get_channel(r, c)->elems;
+    for (int64_t s = 0; s < e->steps && ok; s++)
+      for (size_t k = 0; k < elems && ok; k++) {
+        uint8_t v[8];
+        syn_value(c, e->id, s, k, v);
+        ok = !memcmp(v, (uint8_t*)dst[c] + ((size_t)s * elems + k) * es, es);
+      }
+  }
+  for (int c = 0; c < NSYN; c++) free(dst[c]);
+  return ok;
+}
+
+// Issue 12: a corruption campaign on a small dataset: one bit flipped at every offset, the file
+// cut at every offset, and random overwrites of 1..8 bytes. Each variant is opened, verified and
+// "exported" (what export does without --allow-damaged: refuse a recovered file, stop at the
+// first unreadable episode). Counts: corruptions, detected (refused at open, recovered, or verify
+// fails), and exports that would succeed (exit 0) with data lost or changed, which must be none.
+// Undetected corruptions can only be harmless (the reserved header flags, a newer minor version).
+static void test_corruption_campaign(void** state) {
+  char path[512];
+  tmp_path(path, sizeof path, "campaign.rollout");
+  write_syn(path, 8, 2, 5, 0);
+  size_t n;
+  uint8_t* b = slurp(path, &n);
+  uint8_t* x = malloc(n);
+  int64_t want_steps = 0;
+  for (int64_t ep = 0; ep < 8; ep++) want_steps += syn_len(ep);
+  int total = 0, detected = 0, silent_loss = 0, harmless = 0;
+  uint32_t rng = 12345;
+  int n_random = 1500;
+  for (size_t v = 0; v < 2 * n + (size_t)n_random; v++) {
+    size_t len = n;
+    memcpy(x, b, n);
+    if (v < n) {
+      x[v] ^= (uint8_t)(1u << (v % 8));  // one bit at every offset
+    } else if (v < 2 * n) {
+      len = v - n;  // cut at every offset
+    } else {
+      rng = rng * 1664525u + 1013904223u;
+      size_t at = (rng >> 8) % n, k = 1 + (rng & 7);
+      for (size_t j = 0; j < k && at + j < n; j++) {
+        rng = rng * 1664525u + 1013904223u;
+        x[at + j] ^= (uint8_t)(1 + (rng >> 24) % 255);
+      }
+    }
+    total++;
+    am_ds_reader* r = am_ds_open_memory(x, len, "campaign", err, sizeof err);
+    if (!r) {
+      detected++;
+      continue;
+    }
+    int problems = 0;
+    int vrc = am_ds_verify(r, &problems, err, sizeof err);
+    int recovered = am_ds_recovered(r, NULL);
+    if (vrc || recovered) detected++;
+    if (!recovered) {  // export without --allow-damaged goes ahead
+      int ok = 1;
+      int64_t steps = 0;
+      for (int64_t i = 0; i < am_ds_num_episodes(r) && ok; i++) {
+        void* dst[NSYN] = {0};
+        ok = !am_ds_read_episode(r, i, dst, NULL, err, sizeof err);  // checks every chunk
+        steps += am_ds_get_episode(r, i)->steps;
+      }
+      if (ok) {  // exit 0: it must have every step, unchanged
+        int same = am_ds_num_episodes(r) == 8 && steps == want_steps;
+        for (int64_t i = 0; i < am_ds_num_episodes(r) && same; i++) same = syn_matches(r, i);
+        if (!same) silent_loss++;
+        else if (!vrc) harmless++;
+      }
+    }
+    am_ds_reader_free(r);
+  }
+  print_message("corruption campaign: %d corruptions of a %zu-byte file, %d detected, %d harmless "
+                "(undetected, data intact), %d exported with exit 0 and data lost\n",
+                total, n, detected, harmless, silent_loss);
+  assert_int_equal(silent_loss, 0);
+  assert_int_equal(detected + harmless, total);
+  assert_true(harmless <= 64);  // bytes 10..15 of the header (minor version, reserved flags)
+  free(x);
+  free(b);
+}
+
 //---------------------------------- recorder and replay -------------------------------------------
 
 static void test_record_resim(void** state) {
@@ -1129,6 +1218,7 @@ int main(void) {
       cmocka_unit_test(test_recovery_resync),
       cmocka_unit_test(test_verify_cross_check),
       cmocka_unit_test(test_duplicate_channel_names),
+      cmocka_unit_test(test_corruption_campaign),
       cmocka_unit_test(test_record_resim),
       cmocka_unit_test(test_record_resim_rat_scenes),
       cmocka_unit_test(test_record_resim_force_field),

@@ -55,6 +55,10 @@ int cmd_verify(int argc, char** argv) {
     printf("%s: %d chunks, %lld episodes: all checksums good, the index matches the chunks "
            "(%.0f MB/s of raw data)\n", pos[0], am_ds_num_chunks(r),
            (long long)am_ds_num_episodes(r), dt > 0 ? rb / 1e6 / dt : 0.0);
+  else if (!bad)  // recovered, every byte in a whole block: only the index is missing
+    printf("%s: FAILED: no index (the file was not closed); its %d chunks, %lld episodes are all "
+           "good and readable by scanning\n", pos[0], am_ds_num_chunks(r),
+           (long long)am_ds_num_episodes(r));
   else
     printf("%s: FAILED: %d problem(s)%s; %d chunks, %lld episodes readable\n", pos[0], bad,
            am_ds_recovered(r, NULL) ? " besides the missing index" : "", am_ds_num_chunks(r),
