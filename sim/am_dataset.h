@@ -4,8 +4,9 @@
 // byte in docs/dataset-format.md), and a recorder that turns an env pool's batch buffers into
 // dataset rows. A dataset is self-described: named channels (dtype, shape per step, group, units,
 // labels), one row per (episode, control step); rows of one episode are stored in chunks, each an
-// independent zstd frame with a CRC-32; an index at the end gives random access by episode. A file
-// whose writer died is readable up to its last complete chunk (the reader rescans it).
+// independent zstd frame with a CRC-32; an index at the end (in parts when long) gives random
+// access by episode. A file whose writer died or failed is readable without it: the reader scans
+// the chunks, resynchronising past damaged ones, and reports what was lost (am_ds_get_damage).
 // What it is not: no printing, no exiting, no networks (network channels are just more channels
 // that the caller registers and fills). Errors are return codes with a message in err.
 //

@@ -2,7 +2,9 @@
 // (docs/dataset-format.md).
 //
 // What it is: am_ds_open .. am_ds_reader_free: checks the header, metadata and channel table,
-// reads the index (or scans the chunks when it is missing or damaged), and decodes episodes.
+// reads the index (or scans the chunks when it is missing or damaged, resynchronising past a
+// damaged block and recording what was lost), decodes episodes, and verifies a file (every chunk,
+// and the index against the blocks actually present).
 // Every size read from a file is checked against the file's size and fixed limits before it is
 // used. The layout constants and helpers it shares with the writer are in dataset_format.h.
 // What it is not: writing (dataset_write.c), replay (dataset_resim.c), printing.

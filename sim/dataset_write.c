@@ -1,8 +1,9 @@
 // dataset_write.c: the dataset format's writer (docs/dataset-format.md).
 //
 // What it is: am_ds_create .. am_ds_close: the file header, metadata and channel table, chunks of
-// rows (filtered, zstd-compressed, CRC-32'd, on a background thread by default), the index and
-// the trailer. The layout constants and helpers it shares with the reader are in dataset_format.h.
+// rows (filtered, zstd-compressed, CRC-32'd, on a background thread by default), the index (in
+// parts of at most one 64 MiB block) and the trailer. On an error it keeps the chunks written
+// whole and cuts off anything after them, so that the file never looks complete. The layout constants and helpers it shares with the reader are in dataset_format.h.
 // What it is not: reading (dataset_read.c), the mapping from an env pool to channels
 // (dataset_record.c), replay (dataset_resim.c), printing.
 #include <errno.h>
