@@ -4,8 +4,9 @@
 // byte in docs/dataset-format.md), and a recorder that turns an env pool's batch buffers into
 // dataset rows. A dataset is self-described: named channels (dtype, shape per step, group, units,
 // labels), one row per (episode, control step); rows of one episode are stored in chunks, each an
-// independent zstd frame with a CRC-32; an index at the end gives random access by episode. A file
-// whose writer died is readable up to its last complete chunk (the reader rescans it).
+// independent zstd frame with a CRC-32; an index at the end (in parts when long) gives random
+// access by episode. A file whose writer died or failed is readable without it: the reader scans
+// the chunks, resynchronising past damaged ones, and reports what was lost (am_ds_get_damage).
 // What it is not: no printing, no exiting, no networks (network channels are just more channels
 // that the caller registers and fills). Errors are return codes with a message in err.
 //
@@ -26,7 +27,7 @@ extern "C" {
 #endif
 
 #define AM_DS_VERSION_MAJOR 1  // readers refuse other majors
-#define AM_DS_VERSION_MINOR 0  // readers accept newer minors (they only add things readers skip)
+#define AM_DS_VERSION_MINOR 1  // readers accept newer minors (1.1: index in parts, trailer flags)
 #define AM_DS_MAX_DIMS 4       // dimensions of a channel's per-step shape
 #define AM_DS_MAX_CHANNELS 1024
 
@@ -115,12 +116,26 @@ void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch);
 #define AM_DS_TRUNCATED 4u   // ... by the time limit or instability
 int am_ds_row_commit(am_ds_writer* w, int slot, uint32_t end);
 
-// Writes rows still buffered (their episodes marked incomplete), the index and the trailer, syncs
-// and closes. Frees w in every case. Returns 0 or -1 with a message (e.g. disk full).
+// Writes rows still buffered (their episodes marked incomplete), the index (split over several
+// INDEX blocks when it is long) and the trailer, syncs and closes. Frees w in every case. Returns 0,
+// or -1 with a message (e.g. disk full, now or earlier): then the file keeps every chunk written
+// whole and nothing after it (no index, no trailer: it never looks complete; readers recover the
+// chunks by scanning), and the message names the file and what it keeps; a file that got no
+// chunk is removed.
 int am_ds_close(am_ds_writer* w, char* err, size_t err_sz);
 
-// Closes and deletes the file (after an error or an interrupted recording the caller gives up).
+// Closes and deletes the file, whatever it holds: for a caller that gives up before recording
+// anything (after a failed am_ds_begin, say). A recording that fails later is closed with
+// am_ds_close, which keeps what was written.
 void am_ds_abort(am_ds_writer* w);
+
+// Before am_ds_close: the recording stopped before it had all it was asked for (e.g. Ctrl-C); the
+// trailer says so (am_ds_interrupted) and the episodes not finished are marked incomplete.
+void am_ds_set_interrupted(am_ds_writer* w);
+
+// Test hook: index entries per INDEX block (default and maximum: as many as fit in one 64 MiB
+// block, about 1.68 million chunks), so that a test writes an index in several parts.
+int am_ds_set_index_part(am_ds_writer* w, uint32_t entries);
 
 // The first error the writer met ("" when none). Once set, every call fails.
 const char* am_ds_writer_error(const am_ds_writer* w);
@@ -165,9 +180,26 @@ am_ds_reader* am_ds_open_memory(const void* data, size_t size, const char* name,
                                 size_t err_sz);
 void am_ds_reader_free(am_ds_reader* r);
 
-// 1 when the index was not usable and the chunks were found by scanning; note says why and where
-// the scan stopped ("" otherwise).
+// 1 when the index was not usable and the chunks were found by scanning; note says why, how many
+// chunks were found and whether any bytes were skipped ("" otherwise).
 int am_ds_recovered(const am_ds_reader* r, const char** note);
+
+// What a recovery could not keep. Scanning resynchronises past a damaged block on the next valid
+// block header (magic and header CRC), so one bad chunk loses that chunk only; the skipped byte
+// ranges are gaps. Chunks found whole but left out of their episode (it lost an earlier chunk or
+// its first one) are dropped. All zero for a file read through its index (am_ds_verify finds
+// damage there).
+typedef struct am_ds_damage {
+  int gaps;               // byte ranges that held no valid block (a bad chunk, a cut-off block...)
+  uint64_t gap_bytes;     // their total size
+  int dropped_chunks;     // good chunks left out of the episodes
+  const char* text;       // one line per gap / dropped chunk (the first 32), "" when none
+} am_ds_damage;
+void am_ds_get_damage(const am_ds_reader* r, am_ds_damage* d);
+
+// 1 when the writer closed the file before the recording had all it was asked for (Ctrl-C): the
+// file is intact, its unfinished episodes are marked incomplete.
+int am_ds_interrupted(const am_ds_reader* r);
 
 void am_ds_version(const am_ds_reader* r, int* major, int* minor);
 int am_ds_num_meta(const am_ds_reader* r);
@@ -194,8 +226,11 @@ int am_ds_read_episode(am_ds_reader* r, int64_t i, void* const* dst, double* ini
 // One channel of episode i into dst (steps x row_bytes bytes).
 int am_ds_read_channel(am_ds_reader* r, int64_t i, int ch, void* dst, char* err, size_t err_sz);
 
-// Reads and checks every block (header CRCs, payload CRCs, decompression, sizes). Returns 0, or -1
-// with a message naming the first bad chunk; *n_bad (may be NULL) counts bad chunks.
+// Reads and checks every chunk (header CRCs, payload CRCs, decompression, sizes, prefix against
+// the index entry), walks every block of the file and cross-checks it with the index (every index
+// entry is a valid chunk, every chunk in the file is indexed, no byte range holds garbage), and
+// counts the gaps and dropped chunks of a recovery. Returns 0, or -1 with a message counting the
+// problems and naming the first; *n_bad (may be NULL) counts the problems.
 int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz);
 
 // Sizes: the file, the chunks' payloads, and the raw (uncompressed, unfiltered) row data.
@@ -239,9 +274,11 @@ int am_rec_begin(am_rec* rec, char* err, size_t err_sz);
 int am_rec_step(am_rec* rec, char* err, size_t err_sz);
 int64_t am_rec_episodes_done(const am_rec* rec);
 int64_t am_rec_rows(const am_rec* rec);
-// Finishes the file (episodes not complete are kept and marked incomplete). Frees rec.
+// Finishes the file (episodes not complete are kept and marked incomplete; fewer complete episodes
+// than asked for mark the file interrupted). Frees rec. On an error (now or met earlier by
+// am_rec_step) the file keeps what was written whole, as am_ds_close says.
 int am_rec_close(am_rec* rec, char* err, size_t err_sz);
-void am_rec_abort(am_rec* rec);  // deletes the file, frees rec
+void am_rec_abort(am_rec* rec);  // deletes the file, frees rec (before recording began)
 
 //---------------------------------- replay --------------------------------------------------------
 

@@ -27,6 +27,10 @@ enum { CODEC_RAW = 0, CODEC_ZSTD = 1 };
 #define MAX_PAYLOAD (64u << 20)    // stored payload and raw body limits (64 MiB)
 #define MAX_ROW_BYTES (16u << 20)  // sum of the channels' row sizes
 #define MAX_META 65536
+// Entries of one INDEX block: as many as fit in MAX_PAYLOAD (8-byte header, 40 bytes each). A
+// longer index is split over consecutive INDEX blocks (format 1.1).
+#define INDEX_PART_MAX ((MAX_PAYLOAD - 8u) / INDEX_ENTRY)
+#define TRAILER_INTERRUPTED 1u  // trailer flags (bytes 8..11): the recording stopped early
 #define MAX_INIT (1u << 24)
 #ifndef ZSTD_LEVEL
 #define ZSTD_LEVEL 1  // fast: recording must cost little next to the rollout (docs/benchmarks.md)

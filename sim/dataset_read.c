@@ -2,12 +2,15 @@
 // (docs/dataset-format.md).
 //
 // What it is: am_ds_open .. am_ds_reader_free: checks the header, metadata and channel table,
-// reads the index (or scans the chunks when it is missing or damaged), and decodes episodes.
+// reads the index (or scans the chunks when it is missing or damaged, resynchronising past a
+// damaged block and recording what was lost), decodes episodes, and verifies a file (every chunk,
+// and the index against the blocks actually present).
 // Every size read from a file is checked against the file's size and fixed limits before it is
 // used. The layout constants and helpers it shares with the writer are in dataset_format.h.
 // What it is not: writing (dataset_write.c), replay (dataset_resim.c), printing.
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,13 @@
 #include "dataset_format.h"
 
 //---------------------------------- reader --------------------------------------------------------
+
+// What a block walk could not keep (see am_ds_damage).
+typedef struct damage {
+  int gaps, dropped, lines;
+  uint64_t gap_bytes;
+  char text[32 * 220];
+} damage;
 
 struct am_ds_reader {
   int fd;                // -1 for a memory reader
@@ -37,9 +47,11 @@ struct am_ds_reader {
   am_ds_chunk* chunks;
   int64_t n_eps;
   am_ds_episode* eps;
-  int recovered;
+  int recovered, interrupted;
   char note[3 * AM_ERR_LEN];
+  damage dmg;            // of a recovery
   uint64_t data_start;
+  uint64_t index_start;  // offset of the first INDEX block (0 when recovered)
   am_buf zb;         // the last payload read (prefix + stored body)
   am_buf rb;         // its decoded body
   am_buf chunk_buf;  // owns chunks
@@ -257,6 +269,10 @@ static int parse_channels(am_ds_reader* r, char* err, size_t err_sz) {
     ch->units = take_str(&c, 0);
     ch->labels = take_str(&c, 0);
     if (c.bad) return am_err(err, err_sz, "%s: channel %u overruns the channel table", r->name, i);
+    for (uint32_t k = 0; k < i; k++)
+      if (!strcmp(r->ch[k].name, ch->name))
+        return am_err(err, err_sz, "%s: channel table: channels %u and %u are both named '%s'",
+                      r->name, k, i, ch->name);
   }
   r->data_start = off + BLOCK_HDR + h.payload;
   return 0;
@@ -267,13 +283,6 @@ static int cmp_chunk(const void* a, const void* b) {
   if (x->episode != y->episode) return x->episode < y->episode ? -1 : 1;
   if (x->first_step != y->first_step) return x->first_step < y->first_step ? -1 : 1;
   return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-static int add_chunk(am_ds_reader* r, const am_ds_chunk* c) {
-  if (am_buf_append(&r->chunk_buf, c, sizeof *c)) return -1;
-  r->chunks = (am_ds_chunk*)r->chunk_buf.p;
-  r->n_chunks++;
-  return 0;
 }
 
 // Checks a chunk prefix against the channel table. Returns 0 or -1 with a reason.
@@ -299,72 +308,176 @@ static int check_prefix(const am_ds_reader* r, const uint8_t* p, const am_ds_bhd
   return 0;
 }
 
-// Finds the chunks by walking the blocks from data_start; stops at the first bad block.
-static int scan_chunks(am_ds_reader* r, const char* why_no_index, char* err, size_t err_sz) {
-  uint64_t off = r->data_start;
-  char msg[AM_ERR_LEN] = "";
-  r->n_chunks = 0;
-  r->chunk_buf.len = 0;
-  while (off < r->size) {
+static void damage_line(damage* d, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static void damage_line(damage* d, const char* fmt, ...) {
+  size_t o = strlen(d->text);
+  if (d->lines >= 32 || o + 2 >= sizeof d->text) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(d->text + o, sizeof d->text - o - 1, fmt, ap);
+  va_end(ap);
+  o = strlen(d->text);
+  d->text[o] = '\n';
+  d->text[o + 1] = 0;
+  d->lines++;
+}
+
+// A byte range [from, to) that holds no valid block.
+static void damage_gap(am_ds_reader* r, damage* d, uint64_t from, uint64_t to, const char* why) {
+  size_t nl = strlen(r->name);  // messages start with "name: "
+  if (!strncmp(why, r->name, nl) && !strncmp(why + nl, ": ", 2)) why += nl + 2;
+  d->gaps++;
+  d->gap_bytes += to - from;
+  damage_line(d, "bytes %llu..%llu (%llu bytes): %s", (unsigned long long)from,
+              (unsigned long long)to, (unsigned long long)(to - from), why);
+}
+
+// Reads a block header at off that must also end by end. Returns 0 or -1 with a reason.
+static int block_at(am_ds_reader* r, uint64_t off, uint64_t end, am_ds_bhdr* h, char* msg,
+                    size_t msg_sz) {
+  if (read_bhdr(r, off, h, "block", msg, msg_sz)) return -1;
+  if (off + BLOCK_HDR + h->payload > end)
+    return am_err(msg, msg_sz, "%s: block at offset %llu runs past offset %llu", r->name,
+                  (unsigned long long)off, (unsigned long long)end);
+  return 0;
+}
+
+// Resynchronisation: the first offset in [from, end) holding a valid block header (magic and
+// header CRC) whose block ends by end. Returns 0 (*at set) or -1 when there is none.
+static int find_block(am_ds_reader* r, uint64_t from, uint64_t end, uint64_t* at) {
+  enum { WIN = 1 << 16 };
+  static const size_t over = sizeof BLOCK_MAGIC - 1;
+  uint8_t* buf = malloc(WIN + over);
+  if (!buf) return -1;
+  int rc = -1;
+  for (uint64_t base = from; base + BLOCK_HDR <= end && rc; base += WIN) {
+    size_t n = end - base < WIN + over ? (size_t)(end - base) : WIN + over;
+    if (read_at(r, base, buf, n)) break;
+    for (size_t i = 0; i + sizeof BLOCK_MAGIC <= n && i < WIN; i++) {
+      if (buf[i] != BLOCK_MAGIC[0] || memcmp(buf + i, BLOCK_MAGIC, sizeof BLOCK_MAGIC)) continue;
+      am_ds_bhdr h;
+      char msg[AM_ERR_LEN];
+      if (!block_at(r, base + i, end, &h, msg, sizeof msg)) {
+        *at = base + i;
+        rc = 0;
+        break;
+      }
+    }
+  }
+  free(buf);
+  return rc;
+}
+
+static int cmp_u64(const void* a, const void* b) {
+  uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
+  return x < y ? -1 : x > y;
+}
+
+// Walks the blocks in [start, end), appending every good chunk to out (am_ds_chunk). A bad block
+// does not stop the walk: a block whose header is good is skipped by its size, a bad header by
+// searching for the next valid one; the bytes skipped go to d as gaps. Chunk blocks at the n_skip
+// sorted offsets skip[] are passed over unread (verify checks those through the index).
+static int walk_blocks(am_ds_reader* r, uint64_t start, uint64_t end, am_buf* out, damage* d,
+                       const uint64_t* skip, size_t n_skip) {
+  uint64_t off = start;
+  while (off < end) {
     am_ds_bhdr h;
-    if (read_bhdr(r, off, &h, "block", msg, sizeof msg)) break;
-    if (h.type == BT_CHUNK) {
+    char msg[AM_ERR_LEN];
+    if (block_at(r, off, end, &h, msg, sizeof msg)) {
+      uint64_t next = end;
+      find_block(r, off + 1, end, &next);
+      damage_gap(r, d, off, next, msg);
+      off = next;
+      continue;
+    }
+    uint64_t next = off + BLOCK_HDR + h.payload;
+    if (h.type == BT_CHUNK && !(n_skip && bsearch(&off, skip, n_skip, sizeof *skip, cmp_u64))) {
       uint8_t p[CHUNK_PREFIX];
       am_ds_chunk c = {.offset = off};
       char why[256];
       if (h.prefix != CHUNK_PREFIX || read_at(r, off + BLOCK_HDR, p, sizeof p)) {
-        am_err(msg, sizeof msg, "%s: chunk at offset %llu: bad prefix size %u", r->name,
-               (unsigned long long)off, h.prefix);
-        break;
+        am_err(msg, sizeof msg, "chunk at offset %llu: bad prefix size %u", (unsigned long long)off,
+               h.prefix);
+        damage_gap(r, d, off, next, msg);
+      } else if (read_payload(r, off, &h, "chunk", msg, sizeof msg)) {
+        damage_gap(r, d, off, next, msg);
+      } else if (check_prefix(r, p, &h, &c, why, sizeof why)) {
+        am_err(msg, sizeof msg, "chunk at offset %llu: %s", (unsigned long long)off, why);
+        damage_gap(r, d, off, next, msg);
+      } else if (am_buf_append(out, &c, sizeof c)) {
+        return -1;
       }
-      if (check_prefix(r, p, &h, &c, why, sizeof why)) {
-        am_err(msg, sizeof msg, "%s: chunk at offset %llu: %s", r->name, (unsigned long long)off, why);
-        break;
-      }
-      if (read_payload(r, off, &h, "chunk", msg, sizeof msg)) break;
-      if (add_chunk(r, &c)) return am_err(err, err_sz, "out of memory");
     }
-    off += BLOCK_HDR + h.payload;
+    off = next;
   }
-  r->recovered = 1;
-  if (off >= r->size) snprintf(msg, sizeof msg, "reached the end of the file");
-  snprintf(r->note, sizeof r->note, "%s; recovered %d chunks by scanning; scan stopped at offset %llu: %s",
-           why_no_index, r->n_chunks, (unsigned long long)off, msg);
   return 0;
 }
 
-// Reads the index through the trailer. Returns 0, or -1 with the reason in why (not fatal).
+// Finds the chunks by walking every block after the channel table (the index is not usable).
+static int scan_chunks(am_ds_reader* r, const char* why_no_index, char* err, size_t err_sz) {
+  r->chunk_buf.len = 0;
+  memset(&r->dmg, 0, sizeof r->dmg);
+  if (walk_blocks(r, r->data_start, r->size, &r->chunk_buf, &r->dmg, NULL, 0))
+    return am_err(err, err_sz, "%s: out of memory", r->name);
+  r->chunks = (am_ds_chunk*)r->chunk_buf.p;
+  r->n_chunks = (int)(r->chunk_buf.len / sizeof(am_ds_chunk));
+  r->recovered = 1;
+  r->index_start = 0;
+  int o = snprintf(r->note, sizeof r->note, "%s; recovered %d chunks by scanning to the end of the file",
+                   why_no_index, r->n_chunks);
+  if (o > 0 && (size_t)o < sizeof r->note)
+    snprintf(r->note + o, sizeof r->note - (size_t)o, r->dmg.gaps ? "; %d damaged byte range(s) skipped (%llu bytes)"
+             : "; every byte after the channel table is in a whole block", r->dmg.gaps,
+             (unsigned long long)r->dmg.gap_bytes);
+  return 0;
+}
+
+// Reads the index through the trailer: the INDEX blocks from the trailer's offset up to the
+// trailer, in order (part k says k). Returns 0, or -1 with the reason in why (not fatal).
 static int read_index(am_ds_reader* r, char* why, size_t why_sz) {
   uint8_t t[TRAILER];
   if (r->size < r->data_start + TRAILER || read_at(r, r->size - TRAILER, t, TRAILER))
     return am_err(why, why_sz, "no trailer (file ends at %llu bytes)", (unsigned long long)r->size);
-  if (memcmp(t + 16, TRAILER_MAGIC, 8)) return am_err(why, why_sz, "no trailer (writer did not finish)");
+  if (memcmp(t + 16, TRAILER_MAGIC, 8))
+    return am_err(why, why_sz, "no trailer (the writer did not finish: killed, or it failed)");
   if (CRC_BAD(get32(t + 12), am_crc32(0, t, 12))) return am_err(why, why_sz, "trailer checksum mismatch");
-  uint64_t off = get64(t);
-  if (off < r->data_start || off > r->size - TRAILER)
+  uint64_t off = get64(t), end = r->size - TRAILER;
+  if (off < r->data_start || off >= end)
     return am_err(why, why_sz, "trailer: index offset %llu out of range", (unsigned long long)off);
-  am_ds_bhdr h;
-  char msg[AM_ERR_LEN];
-  if (read_bhdr(r, off, &h, "index", msg, sizeof msg)) return am_err(why, why_sz, "%s", msg);
-  if (h.type != BT_INDEX || off + BLOCK_HDR + h.payload != r->size - TRAILER)
-    return am_err(why, why_sz, "trailer does not point at an index block");
-  if (read_payload(r, off, &h, "index", msg, sizeof msg)) return am_err(why, why_sz, "%s", msg);
-  if (h.raw < 8) return am_err(why, why_sz, "index: too short");
-  uint32_t n = get32(r->rb.p);
-  if ((uint64_t)n * INDEX_ENTRY + 8 != h.raw)
-    return am_err(why, why_sz, "index: %u entries do not fill its %u bytes", n, h.raw);
-  r->n_chunks = 0;
+  r->index_start = off;
   r->chunk_buf.len = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    const uint8_t* e = r->rb.p + 8 + (size_t)i * INDEX_ENTRY;
-    am_ds_chunk c = {.offset = get64(e), .episode = (int64_t)get64(e + 8), .env = get32(e + 16),
-                     .first_step = get32(e + 20), .rows = get32(e + 24), .flags = get32(e + 28),
-                     .stored_bytes = get32(e + 32), .raw_bytes = get32(e + 36)};
-    if (c.offset < r->data_start || c.offset >= off || c.episode < 0 ||
-        (uint64_t)c.rows * r->row_bytes > MAX_PAYLOAD || c.stored_bytes > off - c.offset)
-      return am_err(why, why_sz, "index entry %u: bad offset or episode", i);
-    if (add_chunk(r, &c)) return am_err(why, why_sz, "out of memory");
+  uint64_t prev_end = r->data_start;  // entries are in file order, blocks do not overlap
+  for (uint32_t part = 0; off < end; part++) {
+    am_ds_bhdr h;
+    char msg[AM_ERR_LEN];
+    if (read_bhdr(r, off, &h, "index", msg, sizeof msg)) return am_err(why, why_sz, "%s", msg);
+    if (h.type != BT_INDEX || off + BLOCK_HDR + h.payload > end)
+      return am_err(why, why_sz, "index part %u at offset %llu: not an index block ending by the trailer",
+                    part, (unsigned long long)off);
+    if (read_payload(r, off, &h, "index", msg, sizeof msg)) return am_err(why, why_sz, "%s", msg);
+    if (h.raw < 8) return am_err(why, why_sz, "index part %u: too short", part);
+    uint32_t n = get32(r->rb.p);
+    if ((uint64_t)n * INDEX_ENTRY + 8 != h.raw)
+      return am_err(why, why_sz, "index part %u: %u entries do not fill its %u bytes", part, n, h.raw);
+    if (get32(r->rb.p + 4) != part)
+      return am_err(why, why_sz, "index part %u says it is part %u", part, get32(r->rb.p + 4));
+    for (uint32_t i = 0; i < n; i++) {
+      const uint8_t* e = r->rb.p + 8 + (size_t)i * INDEX_ENTRY;
+      am_ds_chunk c = {.offset = get64(e), .episode = (int64_t)get64(e + 8), .env = get32(e + 16),
+                       .first_step = get32(e + 20), .rows = get32(e + 24), .flags = get32(e + 28),
+                       .stored_bytes = get32(e + 32), .raw_bytes = get32(e + 36)};
+      if (c.offset < prev_end || c.offset >= r->index_start || c.episode < 0 ||
+          (uint64_t)c.rows * r->row_bytes > MAX_PAYLOAD || c.stored_bytes > MAX_PAYLOAD ||
+          c.offset + BLOCK_HDR + c.stored_bytes > r->index_start)
+        return am_err(why, why_sz, "index part %u entry %u: bad offset, size or episode", part, i);
+      prev_end = c.offset + BLOCK_HDR + c.stored_bytes;
+      if (am_buf_append(&r->chunk_buf, &c, sizeof c)) return am_err(why, why_sz, "out of memory");
+    }
+    off += BLOCK_HDR + h.payload;
   }
+  r->chunks = (am_ds_chunk*)r->chunk_buf.p;
+  r->n_chunks = (int)(r->chunk_buf.len / sizeof(am_ds_chunk));
+  r->interrupted = (get32(t + 8) & TRAILER_INTERRUPTED) != 0;
   return 0;
 }
 
@@ -385,6 +498,11 @@ static int build_episodes(am_ds_reader* r, char* err, size_t err_sz) {
           return am_err(err, err_sz, "%s: index: episode %lld has a chunk at step %u (offset %llu), expected step %lld",
                         r->name, (long long)c.episode, c.first_step, (unsigned long long)c.offset,
                         (long long)e->steps);
+        r->dmg.dropped++;
+        damage_line(&r->dmg, "chunk at offset %llu (episode %lld, steps %u..%llu) dropped: its "
+                    "episode ends at step %lld (%s)", (unsigned long long)c.offset,
+                    (long long)c.episode, c.first_step, (unsigned long long)c.first_step + c.rows,
+                    (long long)e->steps, e->complete ? "complete" : "a chunk before it was lost");
         continue;
       }
     } else {
@@ -392,6 +510,10 @@ static int build_episodes(am_ds_reader* r, char* err, size_t err_sz) {
         if (!r->recovered)
           return am_err(err, err_sz, "%s: index: episode %lld does not start with its first chunk",
                         r->name, (long long)c.episode);
+        r->dmg.dropped++;
+        damage_line(&r->dmg, "chunk at offset %llu (episode %lld, steps %u..%llu) dropped: the "
+                    "episode's first chunk was lost", (unsigned long long)c.offset,
+                    (long long)c.episode, c.first_step, (unsigned long long)c.first_step + c.rows);
         continue;
       }
       e = &r->eps[ne++];
@@ -502,6 +624,13 @@ int am_ds_recovered(const am_ds_reader* r, const char** note) {
   if (note) *note = r->note;
   return r->recovered;
 }
+void am_ds_get_damage(const am_ds_reader* r, am_ds_damage* d) {
+  d->gaps = r->dmg.gaps;
+  d->gap_bytes = r->dmg.gap_bytes;
+  d->dropped_chunks = r->dmg.dropped;
+  d->text = r->dmg.text;
+}
+int am_ds_interrupted(const am_ds_reader* r) { return r->interrupted; }
 void am_ds_version(const am_ds_reader* r, int* major, int* minor) {
   *major = r->major;
   *minor = r->minor;
@@ -613,14 +742,47 @@ int am_ds_read_channel(am_ds_reader* r, int64_t i, int ch, void* dst, char* err,
 }
 
 int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz) {
-  int bad = 0;
+  int bad = 0, unindexed = 0, problems;
   char first[AM_ERR_LEN] = "", msg[AM_ERR_LEN];
   for (int k = 0; k < r->n_chunks; k++)
     if (load_chunk(r, k, msg, sizeof msg)) {
       if (!bad++) snprintf(first, sizeof first, "%s", msg);
     }
-  if (n_bad) *n_bad = bad;
-  if (bad) return am_err(err, err_sz, "%d bad chunk(s); first: %s", bad, first);
+  // the index against the blocks actually in the file (a recovery's chunks are those blocks)
+  damage d = r->dmg;
+  if (!r->recovered) {
+    memset(&d, 0, sizeof d);
+    am_buf found = {0};
+    uint64_t* ix = malloc(sizeof(uint64_t) * ((size_t)r->n_chunks + 1));
+    if (ix) {
+      for (int k = 0; k < r->n_chunks; k++) ix[k] = r->chunks[k].offset;
+      qsort(ix, (size_t)r->n_chunks, sizeof *ix, cmp_u64);
+    }
+    if (!ix || walk_blocks(r, r->data_start, r->index_start, &found, &d, ix, (size_t)r->n_chunks)) {
+      free(ix);
+      am_buf_free(&found);
+      return am_err(err, err_sz, "%s: out of memory", r->name);
+    }
+    const am_ds_chunk* f = (const am_ds_chunk*)found.p;
+    size_t nf = found.len / sizeof *f;
+    for (size_t i = 0; i < nf; i++)
+      if (!unindexed++ && !first[0])
+        am_err(first, sizeof first,
+                 "%s: chunk at offset %llu (episode %lld, steps %u..%llu) is not in the index",
+                 r->name, (unsigned long long)f[i].offset, (long long)f[i].episode,
+                 f[i].first_step, (unsigned long long)f[i].first_step + f[i].rows);
+    free(ix);
+    am_buf_free(&found);
+  }
+  if (!first[0] && d.lines)
+    am_err(first, sizeof first, "%s: %.*s", r->name, (int)strcspn(d.text, "\n"), d.text);
+  problems = bad + unindexed + d.gaps + d.dropped;
+  if (n_bad) *n_bad = problems;
+  if (problems)
+    return am_err(err, err_sz,
+                  "%d problem(s): %d bad chunk(s), %d chunk(s) not in the index, %d damaged byte "
+                  "range(s), %d chunk(s) dropped from their episode; first: %s",
+                  problems, bad, unindexed, d.gaps, d.dropped, first);
   return 0;
 }
 

@@ -369,6 +369,7 @@ static void rec_free(am_rec* r) {
 }
 
 int am_rec_close(am_rec* r, char* err, size_t err_sz) {
+  if (r->done < r->cfg.episodes) am_ds_set_interrupted(r->w);
   int rc = am_ds_close(r->w, err, err_sz);
   rec_free(r);
   return rc;

@@ -1,8 +1,9 @@
 // dataset_write.c: the dataset format's writer (docs/dataset-format.md).
 //
 // What it is: am_ds_create .. am_ds_close: the file header, metadata and channel table, chunks of
-// rows (filtered, zstd-compressed, CRC-32'd, on a background thread by default), the index and
-// the trailer. The layout constants and helpers it shares with the reader are in dataset_format.h.
+// rows (filtered, zstd-compressed, CRC-32'd, on a background thread by default), the index (in
+// parts of at most one 64 MiB block) and the trailer. On an error it keeps the chunks written
+// whole and cuts off anything after them, so that the file never looks complete. The layout constants and helpers it shares with the reader are in dataset_format.h.
 // What it is not: reading (dataset_read.c), the mapping from an env pool to channels
 // (dataset_record.c), replay (dataset_resim.c), printing.
 #include <errno.h>
@@ -77,6 +78,7 @@ struct am_ds_writer {
   am_buf out;        // block header + prefix + compressed body
   ZSTD_CCtx* cctx;
   am_buf index;      // wchunk entries, one per chunk written
+  uint64_t good_end; // end of the last block written whole (what a failed close keeps)
   char io_error[AM_ERR_LEN];  // first error of a block write; published by io_failed
   atomic_int io_failed;
   _Atomic uint64_t written, raw_written;
@@ -93,6 +95,8 @@ struct am_ds_writer {
   wjob** queue;      // ring of n_jobs: q_head, q_len
   int q_head, q_len;
   int stop, discard;
+  uint32_t index_part;  // index entries per INDEX block (am_ds_set_index_part)
+  int interrupted;      // am_ds_set_interrupted: the trailer says the recording stopped early
 };
 
 static int werr(am_ds_writer* w, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -142,6 +146,7 @@ am_ds_writer* am_ds_create(const char* path, int force, char* err, size_t err_sz
   }
   w->fd = fd;
   w->background = 1;
+  w->index_part = INDEX_PART_MAX;
   atomic_init(&w->io_failed, 0);
   atomic_init(&w->written, 0);
   atomic_init(&w->raw_written, 0);
@@ -155,6 +160,16 @@ int am_ds_set_background(am_ds_writer* w, int on) {
   w->background = on != 0;
   return 0;
 }
+
+int am_ds_set_index_part(am_ds_writer* w, uint32_t entries) {
+  if (w->error[0]) return -1;
+  if (entries < 1 || entries > INDEX_PART_MAX)
+    return werr(w, "index part of %u entries out of 1..%u", entries, (unsigned)INDEX_PART_MAX);
+  w->index_part = entries;
+  return 0;
+}
+
+void am_ds_set_interrupted(am_ds_writer* w) { w->interrupted = 1; }
 
 const char* am_ds_writer_error(const am_ds_writer* w) {
   if (w->error[0]) return w->error;
@@ -274,7 +289,9 @@ static int write_block(am_ds_writer* w, int type, const uint8_t* prefix, size_t 
   uint32_t payload = (uint32_t)(prefix_n + z);
   am_ds_put_bhdr(w->out.p, type, CODEC_ZSTD, (uint16_t)prefix_n, payload, (uint32_t)raw_n,
                  am_crc32(0, w->out.p + BLOCK_HDR, payload));
-  return write_all(w, w->out.p, BLOCK_HDR + payload);
+  if (write_all(w, w->out.p, BLOCK_HDR + payload)) return -1;
+  w->good_end = atomic_load_explicit(&w->written, memory_order_relaxed);
+  return 0;
 }
 
 // Filters, compresses and writes one chunk and adds it to the index (the block-writing side).
@@ -578,6 +595,50 @@ static void writer_free(am_ds_writer* w) {
   free(w);
 }
 
+// Writes the index, split over as many INDEX blocks as needed (w->index_part entries each; part k
+// holds k in its body's second word), then the trailer pointing at the first part.
+static void write_index(am_ds_writer* w) {
+  const wchunk* ix = (const wchunk*)w->index.p;
+  size_t n_index = w->index.len / sizeof(wchunk), per = w->index_part;
+  size_t max = n_index < per ? n_index : per;
+  uint8_t* b = malloc(8 + max * INDEX_ENTRY);
+  if (!b) {
+    werr(w, "out of memory for the index of %zu chunks", n_index);
+    return;
+  }
+  uint64_t first = atomic_load_explicit(&w->written, memory_order_relaxed);
+  size_t done = 0;
+  uint32_t part = 0;
+  do {
+    size_t n = n_index - done < per ? n_index - done : per;
+    put32(b, (uint32_t)n);
+    put32(b + 4, part++);
+    for (size_t i = 0; i < n; i++) {
+      const wchunk* c = &ix[done + i];
+      uint8_t* e = b + 8 + i * INDEX_ENTRY;
+      put64(e, c->offset);
+      put64(e + 8, (uint64_t)c->episode);
+      put32(e + 16, c->env);
+      put32(e + 20, c->first_step);
+      put32(e + 24, c->rows);
+      put32(e + 28, c->flags);
+      put32(e + 32, c->stored);
+      put32(e + 36, c->raw);
+    }
+    if (write_block(w, BT_INDEX, NULL, 0, b, 8 + n * INDEX_ENTRY)) break;
+    done += n;
+  } while (done < n_index);
+  free(b);
+  if (io_report(w)) return;
+  uint8_t t[TRAILER];
+  put64(t, first);
+  put32(t + 8, w->interrupted ? TRAILER_INTERRUPTED : 0);
+  put32(t + 12, am_crc32(0, t, 12));
+  memcpy(t + 16, TRAILER_MAGIC, 8);
+  write_all(w, t, sizeof t);
+  io_report(w);
+}
+
 int am_ds_close(am_ds_writer* w, char* err, size_t err_sz) {
   if (!w->error[0] && !w->begun) am_ds_begin(w, 1, 16, 0);
   if (!w->error[0])
@@ -586,45 +647,43 @@ int am_ds_close(am_ds_writer* w, char* err, size_t err_sz) {
         break;
   stop_thread(w, 0);  // writes what is queued
   io_report(w);
-  if (!w->error[0]) {
-    const wchunk* ix = (const wchunk*)w->index.p;
-    size_t n_index = w->index.len / sizeof(wchunk), n = 8 + n_index * INDEX_ENTRY;
-    uint8_t* b = malloc(n);
-    if (!b) {
-      werr(w, "out of memory");
-    } else {
-      put32(b, (uint32_t)n_index);
-      put32(b + 4, 0);
-      for (size_t i = 0; i < n_index; i++) {
-        uint8_t* e = b + 8 + i * INDEX_ENTRY;
-        put64(e, ix[i].offset);
-        put64(e + 8, (uint64_t)ix[i].episode);
-        put32(e + 16, ix[i].env);
-        put32(e + 20, ix[i].first_step);
-        put32(e + 24, ix[i].rows);
-        put32(e + 28, ix[i].flags);
-        put32(e + 32, ix[i].stored);
-        put32(e + 36, ix[i].raw);
-      }
-      uint64_t off = atomic_load_explicit(&w->written, memory_order_relaxed);
-      if (!write_block(w, BT_INDEX, NULL, 0, b, n)) {
-        uint8_t t[TRAILER];
-        put64(t, off);
-        put32(t + 8, 0);
-        put32(t + 12, am_crc32(0, t, 12));
-        memcpy(t + 16, TRAILER_MAGIC, 8);
-        write_all(w, t, sizeof t);
-      }
-      free(b);
-      io_report(w);
-    }
-  }
+  uint64_t chunks_end = w->good_end;  // every chunk written whole ends here
+  if (!w->error[0]) write_index(w);
   if (!w->error[0] && fsync(w->fd) && errno != EINVAL && errno != EROFS)
     werr(w, "cannot sync %s: %s", w->path, strerror(errno));
+  struct stat st;
+  int regular = !fstat(w->fd, &st) && S_ISREG(st.st_mode);  // never truncate a device (/dev/full)
+  const wchunk* ix = (const wchunk*)w->index.p;
+  size_t n_chunks = w->index.len / sizeof(wchunk);
+  if (w->error[0] && regular) {
+    // Keep every chunk written whole and nothing after it (no partial block, no index, no
+    // trailer), so that the file never looks complete and readers recover it by scanning. With no
+    // chunk, nothing was recorded: the file goes.
+    if (n_chunks) {
+      if (ftruncate(w->fd, (off_t)chunks_end) == 0) fsync(w->fd);
+    } else {
+      unlink(w->path);
+    }
+  }
   if (close(w->fd) && !w->error[0]) werr(w, "cannot close %s: %s", w->path, strerror(errno));
   int rc = 0;
   if (w->error[0]) {
-    rc = am_err(err, err_sz, "%s", w->error);
+    if (regular && n_chunks) {
+      long long eps = 0, complete = 0, rows = 0;
+      for (size_t i = 0; i < n_chunks; i++) {
+        eps += (ix[i].flags & AM_DS_CHUNK_FIRST) != 0;
+        complete += (ix[i].flags & AM_DS_CHUNK_LAST) != 0;
+        rows += ix[i].rows;
+      }
+      rc = am_err(err, err_sz,
+                  "%s; %s keeps the %zu chunks written whole (%lld episodes, %lld of them complete; "
+                  "%lld steps; %llu bytes) without an index: it is recoverable (readers find the "
+                  "chunks by scanning)",
+                  w->error, w->path, n_chunks, eps, complete, rows, (unsigned long long)chunks_end);
+    } else {
+      rc = am_err(err, err_sz, "%s%s", w->error,
+                  regular ? "; no chunk had been written, the file was removed" : "");
+    }
   }
   writer_free(w);
   return rc;

@@ -1,7 +1,9 @@
 // test_export.c: `animat export` as a user meets it: a recorded dataset exported to .npy and CSV
 // and read back against the dataset itself (am_ds_* reader), episode ranges, and the refusals
 // (inverted or empty ranges, an existing directory without --force) and that a failed export
-// leaves nothing behind (nor touches the earlier export it was to replace).
+// leaves nothing behind (nor touches the earlier export it was to replace); a damaged file is
+// refused unless --allow-damaged, which lists what was lost; a recording that meets a full disk
+// keeps what it wrote, recoverable, and says so.
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 #include <cmocka.h>
 
@@ -265,6 +269,88 @@ static void test_failure_leaves_nothing(void** state) {
   assert_int_equal(count_entries("failed"), 1);
 }
 
+static void write_file(const char* path, const unsigned char* b, size_t n) {
+  FILE* f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(b, 1, n, f), n);
+  fclose(f);
+}
+
+// Issue 12: export of a truncated file (no index, a cut-off chunk) says what it lost and refuses;
+// with --allow-damaged it exports what is left and lists the loss; a bad chunk in an indexed file
+// loses its episode only.
+static void test_damaged_refused(void** state) {
+  (void)state;
+  char cut[600], flipped[600], dir[600];
+  snprintf(cut, sizeof cut, "%s/cut.rollout", tmpdir);
+  snprintf(flipped, sizeof flipped, "%s/flipped2.rollout", tmpdir);
+  snprintf(dir, sizeof dir, "%s/damaged", tmpdir);
+  size_t n;
+  unsigned char* b = slurp(ds, &n);
+  write_file(cut, b, n - 300);  // the index, the trailer and the end of the last chunk
+  assert_int_equal(animat("export '%s' --out '%s'", cut, dir), 1);
+  expect_out("cut.rollout is damaged: no trailer");
+  expect_out("lost: bytes ");
+  expect_out("nothing exported");
+  expect_out("--allow-damaged");
+  assert_false(file_exists(dir));
+  assert_int_equal(count_entries("damaged"), 0);
+  assert_int_equal(animat("export '%s' --out '%s' --allow-damaged", cut, dir), 0);
+  expect_out("lost: bytes ");
+  expect_out("from a damaged file (--allow-damaged)");
+  assert_true(file_exists(dir));
+  // a flipped byte in an indexed file: refused; with --allow-damaged, all episodes but that one
+  am_ds_reader* r = am_ds_open(ds, err, sizeof err);
+  if (!r) fail_msg("%s", err);
+  int64_t ne = am_ds_num_episodes(r);
+  const am_ds_episode* e = am_ds_get_episode(r, 1);
+  b[am_ds_get_chunk(r, e->first_chunk)->offset + 24 + 40] ^= 0x10;
+  char lost[64];
+  snprintf(lost, sizeof lost, "lost: episode %lld", (long long)e->id);
+  am_ds_reader_free(r);
+  write_file(flipped, b, n);
+  free(b);
+  assert_int_equal(animat("export '%s' --out '%s' --force", flipped, dir), 1);
+  expect_out("checksum mismatch");
+  expect_out("--allow-damaged");
+  assert_int_equal(animat("export '%s' --out '%s' --force --allow-damaged", flipped, dir), 0);
+  expect_out(lost);
+  expect_out("1 selected episode(s) unreadable");
+  int64_t ids[16];
+  assert_int_equal(listed_ids(dir, ids, 16), ne - 1);
+}
+
+// Issue 12: a recording that meets a full disk (the file size limit here) keeps every chunk it
+// wrote whole, says so (file, chunks, episodes, recoverable), and leaves no index claiming
+// completeness: inspect says RECOVERED, verify fails without "all checksums good".
+static void test_record_disk_full(void** state) {
+  (void)state;
+  char path[600];
+  snprintf(path, sizeof path, "%s/full.rollout", tmpdir);
+  struct rlimit old, lim;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);  // inherited: write fails with EFBIG
+  lim = old;
+  lim.rlim_cur = 200 << 10;
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  int rc = animat("record --random --task reacher --episodes 400 --envs 2 --chunk-rows 16 --out '%s' "
+                  "--quiet", path);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, old_sig);
+  assert_int_equal(rc, 1);
+  expect_out("cannot write");
+  expect_out("keeps the");
+  expect_out("without an index: it is recoverable");
+  expect_out("animat inspect");
+  assert_true(file_exists(path));
+  assert_int_equal(animat("inspect '%s'", path), 0);
+  expect_out("RECOVERED without the index");
+  expect_out("every byte after the channel table is in a whole block");
+  assert_int_equal(animat("verify '%s'", path), 1);
+  expect_out("FAILED");
+  assert_null(strstr(out, "all checksums good"));
+}
+
 int main(void) {
   if (make_tmpdir("export")) return 1;
   const struct CMUnitTest tests[] = {
@@ -272,6 +358,8 @@ int main(void) {
       cmocka_unit_test(test_csv_channels_and_ranges),
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_failure_leaves_nothing),
+      cmocka_unit_test(test_damaged_refused),
+      cmocka_unit_test(test_record_disk_full),
   };
   int rc = cmocka_run_group_tests(tests, setup, NULL);
   remove_tmpdir();

@@ -3,7 +3,8 @@
 // DIR/episodes.csv listing the exported episodes. The .npy header (format 1.0) is written here.
 // DIR appears whole or not at all: the files go into DIR.tmp-XXXXXX (same parent), renamed to DIR
 // at the end and removed on any failure or Ctrl-C; an existing DIR is replaced only with --force
-// and only when it holds an earlier export.
+// and only when it holds an earlier export. A damaged file (recovered without its index, or with a
+// bad chunk) is refused unless --allow-damaged, which exports what is readable and lists the rest.
 #define _XOPEN_SOURCE 700  // nftw
 #include <ctype.h>
 #include <errno.h>
@@ -167,19 +168,23 @@ int cmd_export(int argc, char** argv) {
       "  --channels LIST  comma-separated channel names (default: all; see animat inspect)\n"
       "  --episodes LIST  episode ids, e.g. 0,3-5 (default: all); must select at least one\n"
       "  --csv            write NAME.csv (a header row, one row per step) instead of .npy\n"
-      "  --force          replace DIR if it holds an earlier export (it has episodes.csv)\n";
+      "  --force          replace DIR if it holds an earlier export (it has episodes.csv)\n"
+      "  --allow-damaged  export what a damaged file still holds (a file recovered without its\n"
+      "                   index, or with bad chunks), listing what was lost; without it such a\n"
+      "                   file is refused (exit 1) and nothing is written\n";
   const char* out = NULL;
   const char* chans = NULL;
   const char* eps = NULL;
-  int csv = 0, force = 0;
-  cli_flag flags[] = {{"out", CLI_STRING, &out},
+  int csv = 0, force = 0, allow = 0;
+  cli_flag flags[] = {{"allow-damaged", CLI_BOOL, &allow},
+                      {"out", CLI_STRING, &out},
                       {"channels", CLI_STRING, &chans},
                       {"episodes", CLI_STRING, &eps},
                       {"csv", CLI_BOOL, &csv},
                       {"force", CLI_BOOL, &force}};
   const char* pos[2];
   int npos = 0, help = 0;
-  int rc = cli_parse(argc, argv, flags, 5, pos, 2, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, 6, pos, 2, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   if (npos != 1 || !out || !*out) return cli_fail("export", "give one dataset file and --out DIR"), 2;
@@ -203,6 +208,25 @@ int cmd_export(int argc, char** argv) {
   }
   am_ds_reader* r = am_ds_open(pos[0], err, sizeof err);
   if (!r) return cli_fail("export", "%s", err);
+  // A damaged file: refused unless --allow-damaged; then what was lost is listed (stderr).
+  const char* note;
+  am_ds_damage dmg;
+  am_ds_get_damage(r, &dmg);
+  int recovered = am_ds_recovered(r, &note);
+  if (recovered) {
+    char lost[8192] = "";
+    size_t o = 0;
+    for (const char* s = dmg.text; *s && o < sizeof lost; s += strcspn(s, "\n") + 1)
+      o += (size_t)snprintf(lost + o, sizeof lost - o, "  lost: %.*s\n", (int)strcspn(s, "\n"), s);
+    if (!allow) {
+      cli_fail("export", "%s is damaged: %s\n%s  nothing exported: export what it still holds with "
+               "--allow-damaged (animat verify %s checks it)", pos[0], note, lost, pos[0]);
+      am_ds_reader_free(r);
+      return 1;
+    }
+    fprintf(stderr, "export: %s is damaged: %s\n%s", pos[0], note, lost);
+  }
+  int64_t n_lost = 0;  // episodes that could not be read (--allow-damaged)
   int nc = am_ds_num_channels(r), status = 1;
   int* sel = calloc((size_t)nc, sizeof(int));
   void** dst = calloc((size_t)nc, sizeof(void*));
@@ -266,8 +290,19 @@ int cmd_export(int argc, char** argv) {
         goto done;
       }
     if (am_ds_read_episode(r, i, dst, NULL, err, sizeof err)) {
-      cli_fail("export", "%s", err);
-      goto done;
+      if (!allow) {
+        cli_fail("export", "%s\n  nothing exported: export the other episodes with --allow-damaged",
+                 err);
+        goto done;
+      }
+      fprintf(stderr, "export: lost: episode %lld (%lld steps): %s\n", (long long)e->id,
+              (long long)e->steps, err);
+      n_lost++;
+      for (int c = 0; c < nc; c++) {
+        free(dst[c]);
+        dst[c] = NULL;
+      }
+      continue;
     }
     snprintf(path, sizeof path, "%s/episode_%06lld", tmp, (long long)e->id);
     if (mkdir(path, 0755)) {
@@ -317,6 +352,10 @@ int cmd_export(int argc, char** argv) {
   }
   tmp[0] = 0;
   printf("exported %lld episodes (%lld files) to %s\n", (long long)n_done, (long long)files, out);
+  if (recovered || n_lost)
+    printf("export: from a damaged file (--allow-damaged): %lld selected episode(s) unreadable, "
+           "%d damaged byte range(s) (%llu bytes) and %d chunk(s) dropped; see the lines above\n",
+           (long long)n_lost, dmg.gaps, (unsigned long long)dmg.gap_bytes, dmg.dropped_chunks);
   status = 0;
 done:
   if (idx) fclose(idx);

@@ -49,7 +49,16 @@ int cmd_inspect(int argc, char** argv) {
   am_ds_sizes(r, &fb, &sb, &rb);
   printf("%s: animat dataset, format %d.%d, %.3f MB\n", pos[0], major, minor, fb / 1e6);
   const char* note;
-  if (am_ds_recovered(r, &note)) printf("  RECOVERED without the index: %s\n", note);
+  if (am_ds_recovered(r, &note)) {
+    printf("  RECOVERED without the index: %s\n", note);
+    am_ds_damage dmg;
+    am_ds_get_damage(r, &dmg);
+    for (const char* s = dmg.text; *s; s += strcspn(s, "\n") + 1)
+      printf("  lost: %.*s\n", (int)strcspn(s, "\n"), s);
+  }
+  if (am_ds_interrupted(r))
+    printf("  INTERRUPTED: the recording stopped before its %s requested episodes were complete\n",
+           am_ds_meta(r, "episodes.requested", NULL) ? am_ds_meta(r, "episodes.requested", NULL) : "");
   printf("metadata:\n");
   for (int i = 0; i < am_ds_num_meta(r); i++) {
     const char* k = am_ds_meta_key(r, i);

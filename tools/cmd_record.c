@@ -247,7 +247,7 @@ int cmd_record(int argc, char** argv) {
     }
   }
   if (am_rec_begin(rec, err, sizeof err)) {
-    cli_fail("record", "%s (partial file removed)", err);
+    cli_fail("record", "%s (nothing was recorded; %s removed)", err, out);
     am_rec_abort(rec);
     rec = NULL;
     goto done;
@@ -262,12 +262,8 @@ int cmd_record(int argc, char** argv) {
     am_pool_step(pool);
     ama_actor_observe(&nr.act, b);
     r = am_rec_step(rec, err, sizeof err);
-    if (r < 0) {
-      cli_fail("record", "%s; the partial file %s was removed", err, out);
-      am_rec_abort(rec);
-      rec = NULL;
-      goto done;
-    }
+    if (r < 0) break;  // a write error: closing keeps what was written whole (below)
+
     cli_progress(&pg, r, "record: %lld/%d episodes, %lld steps, %.1f s",
                  (long long)am_rec_episodes_done(rec), episodes, (long long)am_rec_rows(rec),
                  am_now() - t0);
@@ -275,18 +271,30 @@ int cmd_record(int argc, char** argv) {
   }
   cli_progress_end(&pg);
   int64_t done_eps = am_rec_episodes_done(rec), rows = am_rec_rows(rec);
-  if (am_rec_close(rec, err, sizeof err)) {
-    rec = NULL;
-    remove(out);
-    cli_fail("record", "%s; the partial file %s was removed", err, out);
+  // A failure now (or met while stepping) keeps every chunk written whole, without an index or
+  // trailer, so that the file never looks complete; the message says what it keeps.
+  char cerr[AM_ERR_LEN];
+  int close_rc = am_rec_close(rec, cerr, sizeof cerr);
+  rec = NULL;
+  if (close_rc) snprintf(err, sizeof err, "%s", cerr);  // names the file and what it keeps
+  if (r < 0 || close_rc) {
+    struct stat st;
+    if (!stat(out, &st))
+      cli_fail("record", "%s\n  (animat inspect %s / animat verify %s show what it holds; "
+               "animat export --allow-damaged exports it)", err, out, out);
+    else
+      cli_fail("record", "%s", err);
     goto done;
   }
-  rec = NULL;
   struct stat st;
   double mb = stat(out, &st) ? 0 : st.st_size / 1e6;
-  printf("recorded %lld episodes (%lld steps) of %s with %s policy to %s (%.2f MB)%s\n",
+  printf("recorded %lld episodes (%lld steps) of %s with %s policy to %s (%.2f MB)\n",
          (long long)done_eps, (long long)rows, t.name, random_policy ? "a random" : "the trained",
-         out, mb, cli_interrupted ? " (interrupted: unfinished episodes kept, marked incomplete)" : "");
+         out, mb);
+  if (cli_interrupted)
+    printf("record: interrupted after %lld of %d episodes: %s is intact and marked interrupted; "
+           "its unfinished episodes are kept, marked incomplete\n",
+           (long long)done_eps, episodes, out);
   status = cli_interrupted ? 130 : 0;
 done:
   if (rec) am_rec_abort(rec);

@@ -1,4 +1,5 @@
-// cmd_verify.c: `animat verify FILE [--resim]`: checks every checksum of a dataset and, with
+// cmd_verify.c: `animat verify FILE [--resim]`: checks every checksum of a dataset and the index
+// against the chunks in the file ("all checksums good" only when there is no problem at all); with
 // --resim, re-simulates each episode from its recorded initial state, controls and applied forces
 // on the model embedded in the file (saying which: the exact binary model, or the MJCF fallback),
 // reporting the largest qpos deviation (zero expected).
@@ -12,7 +13,9 @@
 int cmd_verify(int argc, char** argv) {
   const char* usage =
       "usage: animat verify FILE [--resim] [--tolerance X]\n"
-      "  Checks every block's checksum, decompression and sizes. Exit status 0 when all is well.\n"
+      "  Checks every block's checksum, decompression and sizes, and the index against the chunks\n"
+      "  in the file (every entry a valid chunk, every chunk indexed, no damaged bytes). Exit\n"
+      "  status 0 when all is well, 1 on any problem (a file recovered without its index too).\n"
       "  --resim        also replay each episode's recorded controls (and the forces a task\n"
       "                 applied, e.g. force fields) from its initial state on the embedded model\n"
       "                 and report the largest qpos deviation\n"
@@ -32,21 +35,38 @@ int cmd_verify(int argc, char** argv) {
   int status = 0;
   const char* note;
   if (am_ds_recovered(r, &note)) {
-    printf("%s: index missing or damaged; %s\n", pos[0], note);
+    printf("%s: DAMAGED: index missing or damaged; %s\n", pos[0], note);
     status = 1;
   }
+  am_ds_damage dmg;
+  am_ds_get_damage(r, &dmg);
+  for (const char* s = dmg.text; *s; s += strcspn(s, "\n") + 1)
+    printf("  lost: %.*s\n", (int)strcspn(s, "\n"), s);
   int bad = 0;
   double t0 = am_now();
+  uint64_t fb, sb, rb;
+  am_ds_sizes(r, &fb, &sb, &rb);
   if (am_ds_verify(r, &bad, err, sizeof err)) {
     printf("%s: %s\n", pos[0], err);
     status = 1;
-  } else {
-    uint64_t fb, sb, rb;
-    am_ds_sizes(r, &fb, &sb, &rb);
-    double dt = am_now() - t0;
-    printf("%s: %d chunks, %lld episodes: all checksums good (%.0f MB/s of raw data)\n", pos[0],
-           am_ds_num_chunks(r), (long long)am_ds_num_episodes(r), dt > 0 ? rb / 1e6 / dt : 0.0);
   }
+  double dt = am_now() - t0;
+  if (!status)
+    printf("%s: %d chunks, %lld episodes: all checksums good, the index matches the chunks "
+           "(%.0f MB/s of raw data)\n", pos[0], am_ds_num_chunks(r),
+           (long long)am_ds_num_episodes(r), dt > 0 ? rb / 1e6 / dt : 0.0);
+  else if (!bad)  // recovered, every byte in a whole block: only the index is missing
+    printf("%s: FAILED: no index (the file was not closed); its %d chunks, %lld episodes are all "
+           "good and readable by scanning\n", pos[0], am_ds_num_chunks(r),
+           (long long)am_ds_num_episodes(r));
+  else
+    printf("%s: FAILED: %d problem(s)%s; %d chunks, %lld episodes readable\n", pos[0], bad,
+           am_ds_recovered(r, NULL) ? " besides the missing index" : "", am_ds_num_chunks(r),
+           (long long)am_ds_num_episodes(r));
+  if (am_ds_interrupted(r))
+    printf("%s: the recording was interrupted (metadata episodes.requested: %s); episodes not "
+           "finished are marked incomplete\n", pos[0],
+           am_ds_meta(r, "episodes.requested", NULL) ? am_ds_meta(r, "episodes.requested", NULL) : "?");
   if (resim) {
     char source[2 * AM_ERR_LEN];
     am_model* m = am_ds_load_model(r, source, sizeof source, err, sizeof err);
