@@ -311,9 +311,11 @@ void ama_gae(int T, int N, float gamma, float lambda, const float* rewards, cons
 typedef struct ama_iter_stats {
   int64_t env_steps;       // total so far
   int64_t iteration;
-  int episodes;            // finished in this rollout
-  double mean_return;      // mean return of the episodes finished in this rollout (NaN: none)
-  double mean_length;
+  int episodes;            // finished in this rollout (stable and unstable)
+  int unstable;            // of those, cut short by physics instability (NaN/Inf, MuJoCo warnings)
+  double mean_return;      // mean return of the stable episodes finished in this rollout (NaN:
+                           // none): an unstable episode's return (0 after the blow-up) is left out
+  double mean_length;      // mean length of the same stable episodes
   double success;          // the task's success event (am_task.success_event) per ended trial, or per
                            // finished episode when the task has no trial end (NaN: none)
   double lr;

@@ -8,6 +8,10 @@
 //
 // Layout: "AMACKPT1" | u32 version | u32 flags | sections... | u32 CRC-32 of all bytes before.
 // A section is u32 tag (4 ASCII bytes) | u64 payload length | payload. Unknown tags are skipped.
+// The reader trusts nothing it reads: a section's length is checked against the file, every count,
+// size and offset against its section's real length (and the policy's own sizes) before anything
+// is read or copied, so an inconsistent file (even with a valid checksum) is refused naming the
+// field.
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -260,6 +264,10 @@ static void rd_f64s(rsec* r, double* x, size_t n) {
     memcpy(&x[i], &u, 8);
   }
 }
+// 1 when count items of elem bytes fit in what is left of the section (no overflow).
+static int rd_fits(const rsec* r, uint64_t count, size_t elem) {
+  return !r->bad && count <= (r->n - r->pos) / elem;
+}
 static void rd_bytes(rsec* r, void* dst, size_t n) {
   if (r->bad || n > r->n - r->pos) {
     r->bad = 1;
@@ -330,7 +338,13 @@ static int rf_section(const rfile* f, const char tag[4], rsec* s, char* err, siz
   while (pos + 12 <= end) {
     rsec h = {f->p + pos + 4, 8, 0, 0};
     uint64_t len = rd_u64(&h);
-    if (len > end - pos - 12) break;
+    if (len > end - pos - 12) {
+      snprintf(err, err_sz,
+               "%s: field 'section %.4s length': %llu bytes, but only %zu bytes follow it in the "
+               "file",
+               f->path, (const char*)(f->p + pos), (unsigned long long)len, end - pos - 12);
+      return -1;
+    }
     if (memcmp(f->p + pos, tag, 4) == 0) {
       s->p = f->p + pos + 12;
       s->n = (size_t)len;
@@ -379,6 +393,12 @@ static int check_tensors(const rfile* f, const ama_policy* p, char* err, size_t 
   rsec s;
   if (rf_section(f, "TENS", &s, err, err_sz)) return -1;
   uint32_t n = rd_u32(&s);
+  if (!rd_fits(&s, n, 24)) {  // an entry takes at least 24 bytes (name length, shape, offset)
+    snprintf(err, err_sz,
+             "%s: field 'tensors': %u tensors do not fit in the table's %zu bytes", f->path, n,
+             s.n);
+    return -1;
+  }
   if (n != (uint32_t)p->params.n_tensors) {
     snprintf(err, err_sz,
              "%s: field 'tensors': %u tensors in the file, %d in this policy (the architecture "
@@ -389,16 +409,26 @@ static int check_tensors(const rfile* f, const ama_policy* p, char* err, size_t 
   for (uint32_t i = 0; i < n; i++) {
     char name[AMA_TNAME_LEN] = {0};
     uint32_t nl = rd_u32(&s);
-    if (nl >= AMA_TNAME_LEN) s.bad = 1;
-    if (!s.bad) rd_bytes(&s, name, nl);
+    if (nl >= AMA_TNAME_LEN) {
+      snprintf(err, err_sz, "%s: field 'tensor %u name length': %u (at most %d)", f->path, i, nl,
+               AMA_TNAME_LEN - 1);
+      return -1;
+    }
+    rd_bytes(&s, name, nl);
     uint32_t rows = rd_u32(&s), cols = rd_u32(&s);
-    rd_u64(&s);
+    uint64_t off = rd_u64(&s);
     rd_u32(&s);
     if (s.bad) {
-      snprintf(err, err_sz, "%s: field 'tensors': table truncated", f->path);
+      snprintf(err, err_sz, "%s: field 'tensors': table truncated at tensor %u", f->path, i);
       return -1;
     }
     const ama_tensor* t = &p->params.t[i];
+    if (off != t->offset) {
+      snprintf(err, err_sz,
+               "%s: field 'tensor %u offset': %llu, this policy's %s starts at %zu", f->path, i,
+               (unsigned long long)off, t->name, (size_t)t->offset);
+      return -1;
+    }
     if (strcmp(name, t->name) != 0 || rows != (uint32_t)t->rows || cols != (uint32_t)t->cols) {
       snprintf(err, err_sz,
                "%s: field 'tensor %u': file has %s (%ux%u), this policy has %s (%dx%d): the "
@@ -414,9 +444,16 @@ static int load_params_norm(const rfile* f, ama_policy* p, char* err, size_t err
   rsec s;
   if (check_tensors(f, p, err, err_sz) || rf_section(f, "PARM", &s, err, err_sz)) return -1;
   uint64_t count = rd_u64(&s);
-  if (count != p->params.count || s.n != 8 + 12 * count + 8) {
+  if (count != p->params.count) {
     snprintf(err, err_sz, "%s: field 'parameters': %llu floats, this policy has %zu", f->path,
              (unsigned long long)count, p->params.count);
+    return -1;
+  }
+  if (s.n != 8 + 12 * count + 8) {  // count is the policy's here: no overflow
+    snprintf(err, err_sz,
+             "%s: field 'parameters': the section holds %zu bytes, %llu parameters with Adam "
+             "state take %llu",
+             f->path, s.n, (unsigned long long)count, (unsigned long long)(8 + 12 * count + 8));
     return -1;
   }
   rd_f32s(&s, p->params.w, count);
@@ -426,9 +463,14 @@ static int load_params_norm(const rfile* f, ama_policy* p, char* err, size_t err
   if (rf_section(f, "NORM", &s, err, err_sz)) return -1;
   uint32_t n = rd_u32(&s);
   size_t per = f->version >= 2 ? 24 : 16;  // version 1 had no per-entry counts
-  if (n != (uint32_t)p->norm.n || s.n != 4 + 8 + per * (size_t)n) {
+  if (n != (uint32_t)p->norm.n) {
     snprintf(err, err_sz, "%s: field 'normaliser': size %u, this task's observations have %d",
              f->path, n, p->norm.n);
+    return -1;
+  }
+  if (s.n != 4 + 8 + per * (size_t)n) {
+    snprintf(err, err_sz, "%s: field 'normaliser': the section holds %zu bytes, %u entries take "
+             "%zu", f->path, s.n, n, 4 + 8 + per * (size_t)n);
     return -1;
   }
   rd_f64s(&s, &p->norm.count, 1);
@@ -462,8 +504,8 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   L->env_steps = (int64_t)rd_u64(&s);
   L->iteration = (int64_t)rd_u64(&s);
   for (int i = 0; i < 4; i++) L->rng.s[i] = rd_u64(&s);
-  if (s.bad) {
-    snprintf(err, err_sz, "%s: field 'learner': truncated", path);
+  if (s.bad || s.pos != s.n) {
+    snprintf(err, err_sz, "%s: field 'learner': the section holds %zu bytes, not 48", path, s.n);
     goto out;
   }
   if (rf_section(&f, "ACTS", &s, err, err_sz)) goto out;
@@ -489,7 +531,8 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   rd_f64s(&s, &L->rr_mean, 1);
   rd_f64s(&s, &L->rr_m2, 1);
   if (s.bad || s.pos != s.n) {
-    snprintf(err, err_sz, "%s: field 'acting state': wrong size for this policy", path);
+    snprintf(err, err_sz, "%s: field 'acting state': the section holds %zu bytes, this policy's "
+             "acting state takes %zu", path, s.n, s.bad ? (size_t)0 : s.pos);
     goto out;
   }
   if (rf_section(&f, "ENVS", &s, err, err_sz)) goto out;
@@ -504,9 +547,10 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   }
   for (int i = 0; i < N && !s.bad; i++) {
     uint64_t len = rd_u64(&s);
-    if (s.bad || len > s.n - s.pos) {
-      s.bad = 1;
-      break;
+    if (!s.bad && !rd_fits(&s, len, 1)) {
+      snprintf(err, err_sz, "%s: field 'envs' (env %d length): %llu bytes, the section has %zu "
+               "left", path, i, (unsigned long long)len, s.n - s.pos);
+      goto out;
     }
     char e2[AM_ERR_LEN];
     int64_t used = am_env_state_read(task, am_pool_env(L->pool, i), s.p + s.pos, (size_t)len, e2,
@@ -624,14 +668,28 @@ static int carry_norm(const rfile* f, ama_policy* p, const am_obs_group* groups,
   if (rf_section(f, "OGRP", &s, err, err_sz)) return -1;
   am_obs_group src[AM_MAX_GROUPS];
   uint32_t ns = rd_u32(&s);
-  if (ns > AM_MAX_GROUPS) s.bad = 1;
+  if (ns > AM_MAX_GROUPS) {
+    snprintf(err, err_sz, "%s: field 'groups': %u groups (at most %d)", f->path, ns,
+             AM_MAX_GROUPS);
+    return -1;
+  }
   for (uint32_t i = 0; i < ns && !s.bad; i++) {
     memset(&src[i], 0, sizeof src[i]);
     uint32_t nl = rd_u32(&s);
-    if (nl >= AM_NAME_LEN) s.bad = 1;
-    else rd_bytes(&s, src[i].name, nl);
-    src[i].offset = (int)rd_u32(&s);
-    src[i].size = (int)rd_u32(&s);
+    if (nl >= AM_NAME_LEN) {
+      snprintf(err, err_sz, "%s: field 'group %u name length': %u (at most %d)", f->path, i, nl,
+               AM_NAME_LEN - 1);
+      return -1;
+    }
+    rd_bytes(&s, src[i].name, nl);
+    uint32_t off = rd_u32(&s), size = rd_u32(&s);
+    if (!s.bad && (off > (uint32_t)INT32_MAX || size > (uint32_t)INT32_MAX)) {
+      snprintf(err, err_sz, "%s: field 'group %u': offset %u, size %u out of range", f->path, i,
+               off, size);
+      return -1;
+    }
+    src[i].offset = (int)off;
+    src[i].size = (int)size;
   }
   char* text = NULL;
   ama_config sc;
@@ -650,7 +708,8 @@ static int carry_norm(const rfile* f, ama_policy* p, const am_obs_group* groups,
   }
   uint32_t n = rd_u32(&nm);
   if (nm.n != 4 + 8 + 24 * (size_t)n) {
-    snprintf(err, err_sz, "%s: field 'normaliser': wrong size", f->path);
+    snprintf(err, err_sz, "%s: field 'normaliser': the section holds %zu bytes, %u entries take "
+             "%zu", f->path, nm.n, n, 4 + 8 + 24 * (size_t)n);
     return -1;
   }
   int gs[AM_MAX_GROUPS], gt[AM_MAX_GROUPS];
@@ -669,7 +728,7 @@ static int carry_norm(const rfile* f, ama_policy* p, const am_obs_group* groups,
   const uint8_t* base = nm.p + 12;  // mean (n), m2 (n), counts (n), f64 each
   for (int i = 0; i < kt; i++) {
     const am_obs_group *a = &src[gs[i]], *b = &groups[gt[i]];
-    if (a->offset < 0 || a->offset + a->size > (int)n) {
+    if ((int64_t)a->offset + a->size > (int64_t)n) {
       snprintf(err, err_sz, "%s: field 'groups': group '%s' out of range", f->path, a->name);
       return -1;
     }
@@ -706,17 +765,30 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
     goto out;
   uint32_t n = rd_u32(&s);
   uint64_t count = rd_u64(&ps);
+  if (!rd_fits(&s, n, 24)) {  // an entry takes at least 24 bytes
+    snprintf(err, err_sz, "%s: field 'tensors': %u tensors do not fit in the table's %zu bytes",
+             ckpt_path, n, s.n);
+    goto out;
+  }
+  // weights, Adam m and v (count floats each), then the Adam step
+  if (ps.bad || count > (ps.n - 16) / 12 || ps.n != 8 + 12 * count + 8) {
+    snprintf(err, err_sz, "%s: field 'parameters': %llu floats do not match the section's %zu "
+             "bytes", ckpt_path, (unsigned long long)count, ps.n);
+    goto out;
+  }
   for (uint32_t i = 0; i < n && !s.bad; i++) {
     char name[AMA_TNAME_LEN] = {0};
     uint32_t nl = rd_u32(&s);
     if (nl >= AMA_TNAME_LEN) {
-      s.bad = 1;
-      break;
+      snprintf(err, err_sz, "%s: field 'tensor %u name length': %u (at most %d)", ckpt_path, i,
+               nl, AMA_TNAME_LEN - 1);
+      goto out;
     }
     rd_bytes(&s, name, nl);
     uint32_t rows = rd_u32(&s), cols = rd_u32(&s);
     uint64_t off = rd_u64(&s);
     rd_u32(&s);
+    if (s.bad) break;
     int mod = -1;
     for (int k = 0; k < 4; k++) {
       size_t ml = strlen(MODULES[k]);
@@ -731,8 +803,11 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
                ckpt_path, name, rows, cols, MODULES[mod]);
       goto out;
     }
-    if (off + (uint64_t)rows * cols > count || 8 + 4 * (off + (uint64_t)rows * cols) > ps.n) {
-      snprintf(err, err_sz, "%s: field 'tensor %s': offset out of range", ckpt_path, name);
+    uint64_t size = (uint64_t)rows * cols;  // rows, cols are this policy's: no overflow
+    if (off > count || size > count - off) {
+      snprintf(err, err_sz, "%s: field 'tensor %s offset': %llu + %llu floats is beyond the %llu "
+               "parameters", ckpt_path, name, (unsigned long long)off, (unsigned long long)size,
+               (unsigned long long)count);
       goto out;
     }
     rsec w = {ps.p + 8 + 4 * off, 4 * (size_t)rows * cols, 0, 0};

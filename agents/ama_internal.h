@@ -45,6 +45,7 @@ struct ama_ppo {
   double rr_count, rr_mean, rr_m2;
   // this rollout's finished episodes
   int ep_count, ep_success;
+  int ep_unstable;      // of ep_count, episodes cut by physics instability (not in ep_return/length)
   int tr_count, tr_success;  // trials ended / succeeded (tasks with a trial_end event)
   
   double ep_return;

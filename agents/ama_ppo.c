@@ -317,6 +317,7 @@ static void rollout(ama_ppo* L, int learn) {
   L->ep_return = 0;
   L->ep_length = 0;
   L->ep_success = 0;
+  L->ep_unstable = 0;
   L->tr_count = L->tr_success = 0;
   for (int t = 0; t < T; t++) {
     size_t row = (size_t)t * N;
@@ -359,8 +360,12 @@ static void rollout(ama_ppo* L, int learn) {
       if (L->success_ev[1] >= 0 && (bt->events[b] >> L->success_ev[1]) & 1u) L->tr_count++;
       if (done) {
         L->ep_count++;
-        L->ep_return += L->run_return[b];
-        L->ep_length += L->run_length[b];
+        if (bt->unstable[b]) {  // cut by a blow-up: its return says nothing about the policy
+          L->ep_unstable++;
+        } else {
+          L->ep_return += L->run_return[b];
+          L->ep_length += L->run_length[b];
+        }
         L->ep_success += L->run_success[b];
         L->run_return[b] = 0;
         L->run_length[b] = 0;
@@ -542,8 +547,10 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
     st->env_steps = L->env_steps;
     st->iteration = L->iteration;
     st->episodes = L->ep_count;
-    st->mean_return = L->ep_count ? L->ep_return / L->ep_count : NAN;
-    st->mean_length = L->ep_count ? (double)L->ep_length / L->ep_count : NAN;
+    st->unstable = L->ep_unstable;
+    int stable = L->ep_count - L->ep_unstable;
+    st->mean_return = stable ? L->ep_return / stable : NAN;
+    st->mean_length = stable ? (double)L->ep_length / stable : NAN;
     st->success = NAN;
     if (L->success_ev[0] >= 0 && L->success_ev[1] >= 0 && L->tr_count)
       st->success = (double)L->tr_success / L->tr_count;

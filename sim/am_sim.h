@@ -10,6 +10,7 @@
 #ifndef AM_SIM_H
 #define AM_SIM_H
 
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,43 @@ extern "C" {
 
 // Formats an error message into err (may be NULL). Returns -1 so callers can `return am_err(...)`.
 int am_err(char* err, size_t err_sz, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+
+//---------------------------------- MuJoCo fatal errors -------------------------------------------
+
+// MuJoCo reports fatal errors (mju_error: out of memory, mjData stack overflow, a corrupt model)
+// through a process-wide hook whose default writes MUJOCO_LOG.TXT into the working directory,
+// prints "Press Enter to exit" and waits on stdin. animat replaces it (and the warning hook, by a
+// quiet one) with a handler that never returns into MuJoCo (its code after mju_error is not safe
+// to continue) and never waits or writes a file. On a fatal error, in this order:
+//   1. when the calling thread is inside a recovery point (am_mj_guard_push), the handler jumps
+//      back to it with MuJoCo's message in guard->msg (the caller turns it into an error);
+//   2. else it calls the fatal hook a tool registered (am_set_fatal_hook): the hook prints the
+//      message and ends the process (exit status non-zero); it must not return;
+//   3. else (or when the hook returns) it prints "animat: MuJoCo fatal error: MSG" on stderr and
+//      calls abort(). Library code never exits on its own.
+// Every model load installs the handlers; am_mujoco_install_handlers does it explicitly (for code
+// that calls MuJoCo before loading a model).
+typedef void (*am_fatal_hook)(const char* msg);
+void am_mujoco_install_handlers(void);
+// Registers the process-wide fatal hook (NULL: back to the abort default); installs the handlers.
+// Returns the previous hook.
+am_fatal_hook am_set_fatal_hook(am_fatal_hook fn);
+
+// A per-thread recovery point around MuJoCo calls whose failure a caller can survive:
+//   am_mj_guard g;
+//   am_mj_guard_push(&g);
+//   if (setjmp(g.jb)) { /* popped already; g.msg holds MuJoCo's message */ return error; }
+//   ... MuJoCo calls (C engine functions only: the jump must not cross C++ frames) ...
+//   am_mj_guard_pop(&g);
+// Guards nest (innermost first). Locals changed between setjmp and the jump must be volatile.
+// Whatever MuJoCo allocated before the error is leaked.
+typedef struct am_mj_guard {
+  jmp_buf jb;
+  struct am_mj_guard* prev;
+  char msg[256];
+} am_mj_guard;
+void am_mj_guard_push(am_mj_guard* g);
+void am_mj_guard_pop(am_mj_guard* g);
 
 //---------------------------------- RNG -----------------------------------------------------------
 

@@ -21,7 +21,57 @@ static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
 // not print, and per-data warnings are counted in mjData anyway, so the hook only keeps the text.
 static __thread char last_warning[256];
 static void quiet_warning(const char* msg) { snprintf(last_warning, sizeof last_warning, "%s", msg); }
-static void install_quiet(void) { mju_user_warning = quiet_warning; }
+
+// MuJoCo's fatal errors (see am_sim.h): the thread's innermost recovery point, else the tool's
+// hook, else abort. Never returns into MuJoCo.
+static __thread am_mj_guard* guard_top;
+static am_fatal_hook volatile fatal_hook;
+
+static void fatal_error(const char* msg) {
+  am_mj_guard* g = guard_top;
+  if (g) {
+    guard_top = g->prev;
+    snprintf(g->msg, sizeof g->msg, "%s", msg ? msg : "");
+    size_t n = strlen(g->msg);
+    while (n && (g->msg[n - 1] == '\n' || g->msg[n - 1] == ' ')) g->msg[--n] = 0;
+    longjmp(g->jb, 1);
+  }
+  am_fatal_hook hook = fatal_hook;
+  if (hook) hook(msg ? msg : "");
+  fprintf(stderr, "animat: MuJoCo fatal error: %s\n", msg ? msg : "");
+  fflush(stderr);
+  abort();
+}
+
+static void install_quiet(void) {
+  mju_user_warning = quiet_warning;
+  mju_user_error = fatal_error;
+}
+
+void am_mujoco_install_handlers(void) { pthread_once(&quiet_once, install_quiet); }
+
+am_fatal_hook am_set_fatal_hook(am_fatal_hook fn) {
+  am_mujoco_install_handlers();
+  am_fatal_hook prev = fatal_hook;
+  fatal_hook = fn;
+  return prev;
+}
+
+void am_mj_guard_push(am_mj_guard* g) {
+  am_mujoco_install_handlers();
+  g->msg[0] = 0;
+  g->prev = guard_top;
+  guard_top = g;
+}
+
+void am_mj_guard_pop(am_mj_guard* g) {
+  // pops g and whatever was pushed after it and not popped (a jump out of an inner guard's scope)
+  for (am_mj_guard* q = guard_top; q; q = q->prev)
+    if (q == g) {
+      guard_top = g->prev;
+      return;
+    }
+}
 
 const char* am_bodies_dir(void) {
   const char* env = getenv("ANIMAT_BODIES");
@@ -127,7 +177,7 @@ static am_model* finish_load(mjModel* m, const char* path, const char* name, cha
 }
 
 am_model* am_model_load(const char* path, char* err, size_t err_sz) {
-  pthread_once(&quiet_once, install_quiet);
+  am_mujoco_install_handlers();
   if (!path || !*path) {
     am_err(err, err_sz, "no model file given");
     return NULL;
@@ -160,7 +210,7 @@ am_model* am_model_load_body(const char* name_or_path, char* err, size_t err_sz)
 
 am_model* am_model_load_string(const char* xml, const char* dir, const char* name, char* err,
                                size_t err_sz) {
-  pthread_once(&quiet_once, install_quiet);
+  am_mujoco_install_handlers();
   if (!xml) {
     am_err(err, err_sz, "no model XML given");
     return NULL;
@@ -227,8 +277,8 @@ void* am_model_to_mjb(const am_model* model, size_t* size, char* err, size_t err
 
 am_model* am_model_load_mjb(const void* mjb, size_t size, const char* xml, const char* name,
                             char* err, size_t err_sz) {
-  pthread_once(&quiet_once, install_quiet);
-  if (!name || !*name) name = "model";
+  am_mujoco_install_handlers();
+  if (!name || !*name) return am_model_load_mjb(mjb, size, xml, "model", err, err_sz);
   if (!mjb || size < 16 || size > (size_t)INT32_MAX) {
     am_err(err, err_sz, "model '%s': binary model of %zu bytes is not plausible", name, size);
     return NULL;
@@ -239,12 +289,23 @@ am_model* am_model_load_mjb(const void* mjb, size_t size, const char* xml, const
     return NULL;
   }
   mj_defaultVFS(vfs);
-  mjModel* m = NULL;
+  mjModel* volatile m = NULL;
+  // damaged bytes can make MuJoCo's loader fail fatally (e.g. an allocation of a size read from
+  // the file): a recovery point turns that into an error
+  am_mj_guard g;
+  am_mj_guard_push(&g);
+  if (setjmp(g.jb)) {
+    mj_deleteVFS(vfs);
+    free(vfs);
+    am_err(err, err_sz, "model '%s': the binary model does not load: MuJoCo: %s", name, g.msg);
+    return NULL;
+  }
   if (mj_makeEmptyFileVFS(vfs, "model.mjb", (int)size) == 0) {
     int idx = mj_findFileVFS(vfs, "model.mjb");
     memcpy(vfs->filedata[idx], mjb, size);
     m = mj_loadModel("model.mjb", vfs);
   }
+  am_mj_guard_pop(&g);
   mj_deleteVFS(vfs);
   free(vfs);
   if (!m) {

@@ -537,6 +537,174 @@ static void test_load_and_freeze_module(void** s) {
   run_close(&a);
 }
 
+//---------------------------------- inconsistent checkpoints --------------------------------------
+
+// The payload offset and length of a section of a checkpoint image (fails when absent).
+static size_t find_section(const uint8_t* b, size_t n, const char* tag, size_t* len) {
+  size_t pos = 16;
+  while (pos + 12 <= n - 4) {
+    uint64_t l = 0;
+    for (int i = 0; i < 8; i++) l |= (uint64_t)b[pos + 4 + i] << (8 * i);
+    if (!memcmp(b + pos, tag, 4)) {
+      *len = (size_t)l;
+      return pos + 12;
+    }
+    pos += 12 + (size_t)l;
+  }
+  fail_msg("no section %s", tag);
+  return 0;
+}
+
+static void put_le(uint8_t* at, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) at[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void fix_crc(uint8_t* b, size_t n) { put_le(b + n - 4, am_crc32(0, b, n - 4), 4); }
+
+typedef struct ckpt_case {
+  const char* what;
+  uint8_t* img;
+  size_t n;
+} ckpt_case;
+
+// Writes the image (its checksum recomputed, so only the reader's checks can catch it) and expects
+// each reader to refuse it with a message holding `field` (NULL: that reader is not asked).
+static void expect_refused(run* r, const char* bad, uint8_t* img, size_t n, const char* field_load,
+                           const char* field_policy, const char* field_module,
+                           const char* modules) {
+  char err[1024];
+  fix_crc(img, n);
+  write_file(bad, img, n);
+  if (field_load) {
+    err[0] = 0;
+    assert_int_equal(ama_ckpt_load(r->L, bad, err, sizeof err), -1);
+    if (!strstr(err, field_load) || !strstr(err, bad))
+      fail_msg("ama_ckpt_load: expected '%s' in: %s", field_load, err);
+  }
+  const am_task* t = &r->task;
+  if (field_policy) {
+    ama_policy p;
+    err[0] = 0;
+    assert_int_equal(ama_ckpt_load_policy(&p, bad, t->groups, t->n_groups, t->obs_dim, t->act_dim,
+                                          2, err, sizeof err), -1);
+    if (!strstr(err, field_policy))
+      fail_msg("ama_ckpt_load_policy: expected '%s' in: %s", field_policy, err);
+  }
+  if (field_module) {
+    err[0] = 0;
+    assert_int_equal(ama_policy_load_module(ama_ppo_policy(r->L), t->groups, t->n_groups, bad,
+                                            modules, NULL, err, sizeof err), -1);
+    if (!strstr(err, field_module))
+      fail_msg("load_module(%s): expected '%s' in: %s", modules, field_module, err);
+  }
+}
+
+// Counts, sizes and offsets that disagree with their section (valid checksums) are refused by
+// ama_ckpt_load, ama_ckpt_load_policy and load_module with a message naming the field, never read
+// out of bounds (the run under ASan checks that too).
+static void test_inconsistent_files(void** s) {
+  ama_config cfg;
+  small_config(&cfg);
+  run a;
+  run_open(&a, &cfg, 1);
+  ama_iter_stats st;
+  ama_ppo_iterate(a.L, &st);
+  char path[400], bad[400], err[1024];
+  snprintf(path, sizeof(path), "%s/src.bin", g_dir);
+  snprintf(bad, sizeof(bad), "%s/inconsistent.bin", g_dir);
+  assert_int_equal(ama_ckpt_save(a.L, path, err, sizeof(err)), 0);
+  FILE* f = fopen(path, "rb");
+  fseek(f, 0, SEEK_END);
+  size_t n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t* good = malloc(n);
+  uint8_t* img = malloc(n);
+  assert_int_equal(fread(good, 1, n, f), n);
+  fclose(f);
+  size_t len, at;
+#define RESET() memcpy(img, good, n)
+  // tensor table: a count larger than the table, a huge name length, a wrong offset
+  RESET();
+  at = find_section(img, n, "TENS", &len);
+  put_le(img + at, 0xffffffffu, 4);
+  expect_refused(&a, bad, img, n, "field 'tensors': 4294967295 tensors do not fit",
+                 "field 'tensors': 4294967295 tensors do not fit",
+                 "field 'tensors': 4294967295 tensors do not fit", "core");
+  RESET();
+  put_le(img + at + 4, 0x7fffffffu, 4);
+  expect_refused(&a, bad, img, n, "field 'tensor 0 name length'", "field 'tensor 0 name length'",
+                 "field 'tensor 0 name length'", "core");
+  RESET();
+  uint32_t nl = img[at + 4];
+  char name0[64] = {0};
+  memcpy(name0, img + at + 8, nl);
+  put_le(img + at + 8 + nl + 8, (uint64_t)1 << 62, 8);  // tensor 0's offset
+  char want[160];
+  snprintf(want, sizeof want, "field 'tensor %s offset'", name0);
+  expect_refused(&a, bad, img, n, "field 'tensor 0 offset'", "field 'tensor 0 offset'", want,
+                 "core");
+  RESET();
+  put_le(img + at + 8 + nl + 8, 0x7fffffffffffffffULL - 3, 8);
+  expect_refused(&a, bad, img, n, "field 'tensor 0 offset'", NULL, want, "core");
+  // parameters: a count larger than the section (and one that overflows 12 * count)
+  RESET();
+  at = find_section(img, n, "PARM", &len);
+  put_le(img + at, ((uint64_t)1 << 62) + 5, 8);
+  expect_refused(&a, bad, img, n, "field 'parameters'", "field 'parameters'",
+                 "field 'parameters'", "core");
+  // a truncated parameter section (the file re-framed around it)
+  {
+    size_t cut = 100, m = n - cut;
+    uint8_t* t = malloc(n);
+    memcpy(t, good, at + len - cut);
+    memcpy(t + at + len - cut, good + at + len, n - (at + len));
+    put_le(t + at - 8, len - cut, 8);
+    expect_refused(&a, bad, t, m, "field 'parameters': the section holds",
+                   "field 'parameters': the section holds", "field 'parameters'", "core");
+    free(t);
+  }
+  // a section length beyond the end of the file
+  RESET();
+  at = find_section(img, n, "NORM", &len);
+  put_le(img + at - 8, (uint64_t)-1, 8);
+  expect_refused(&a, bad, img, n, "field 'section NORM length'", "field 'section NORM length'",
+                 "field 'section NORM length'", "motor");
+  // normaliser size, learner and env sections
+  RESET();
+  put_le(img + at, 0xfffffff0u, 4);
+  expect_refused(&a, bad, img, n, "field 'normaliser'", "field 'normaliser'", "field 'normaliser'",
+                 "motor");
+  RESET();
+  at = find_section(img, n, "ENVS", &len);
+  put_le(img + at + 16, (uint64_t)-100, 8);  // env 0's state length
+  expect_refused(&a, bad, img, n, "field 'envs' (env 0 length)", NULL, NULL, NULL);
+  // the observation group table load_module reads for the motor's normaliser
+  RESET();
+  at = find_section(img, n, "OGRP", &len);
+  put_le(img + at, 1000000, 4);
+  expect_refused(&a, bad, img, n, NULL, NULL, "field 'groups': 1000000 groups", "motor");
+  RESET();
+  put_le(img + at + 4, 0xffffff00u, 4);
+  expect_refused(&a, bad, img, n, NULL, NULL, "field 'group 0 name length'", "motor");
+  RESET();
+  nl = img[at + 4];
+  put_le(img + at + 8 + nl, 0xfffffff0u, 4);  // group 0's offset
+  expect_refused(&a, bad, img, n, NULL, NULL, "field 'group 0'", "motor");
+  RESET();
+  put_le(img + at + 8 + nl, 0x7ffffff0u, 4);
+  expect_refused(&a, bad, img, n, NULL, NULL, "out of range", "motor");
+  // the untouched image still loads everywhere
+  RESET();
+  write_file(bad, img, n);
+  assert_int_equal(ama_ckpt_load(a.L, bad, err, sizeof err), 0);
+  assert_int_equal(ama_policy_load_module(ama_ppo_policy(a.L), a.task.groups, a.task.n_groups, bad,
+                                          "core,motor", NULL, err, sizeof err), 0);
+#undef RESET
+  free(good);
+  free(img);
+  run_close(&a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_roundtrip),
@@ -545,6 +713,7 @@ int main(void) {
       cmocka_unit_test(test_threads_byte_identical),
       cmocka_unit_test(test_env_state_bytes),
       cmocka_unit_test(test_bad_files),
+      cmocka_unit_test(test_inconsistent_files),
       cmocka_unit_test(test_load_and_freeze_module),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

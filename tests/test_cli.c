@@ -1,14 +1,19 @@
 // test_cli.c: the `animat` command as a user meets it: exit codes and messages for bad input,
 // every configuration key's range and the rules between keys, train's protection of existing runs,
 // --task-param merged into a config file's task_params, --resume refusing a total already reached,
-// progress output without carriage returns off a terminal, and evaluation recordings during
-// training that leave the training run bit-identical.
+// progress output without carriage returns off a terminal, evaluation recordings during
+// training that leave the training run bit-identical, and train's faults: unstable episodes
+// counted (not a perfect return), a resume with another run's checkpoint, a second writer, kill -9
+// and a torn metrics row.
+#include <fcntl.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -257,6 +262,147 @@ static void test_train_protects_runs_and_records(void** state) {
   assert_true(same_file(ca, cb));
 }
 
+// metrics.csv's rows: fields[r][c] for up to 64 rows; returns the row count (header excluded) and
+// fails unless every line ends in a newline with the header's number of fields.
+static char mrows[64][24][32];
+static int read_metrics(const char* run, int* unstable_col, int* return_col) {
+  char path[700], line[4096];
+  snprintf(path, sizeof path, "%s/metrics.csv", run);
+  FILE* f = fopen(path, "r");
+  assert_non_null(f);
+  int rows = -1, cols = 0;
+  while (fgets(line, sizeof line, f)) {
+    size_t len = strlen(line);
+    if (!len || line[len - 1] != '\n') fail_msg("%s: line without a newline: '%s'", path, line);
+    line[len - 1] = 0;
+    int c = 0;
+    char* save = NULL;
+    for (char* tok = strtok_r(line, ",", &save); tok; tok = strtok_r(NULL, ",", &save), c++) {
+      if (rows < 0) {
+        if (!strcmp(tok, "unstable")) *unstable_col = c;
+        if (!strcmp(tok, "mean_return")) *return_col = c;
+      } else if (rows < 64 && c < 24) {
+        snprintf(mrows[rows][c], sizeof mrows[0][0], "%s", tok);
+      }
+    }
+    if (rows < 0) cols = c;
+    else if (c != cols) fail_msg("%s: row %d has %d fields, the header %d", path, rows + 1, c, cols);
+    rows++;
+  }
+  fclose(f);
+  return rows;
+}
+
+// A force field of enormous gain blows the arm's physics up: those episodes are counted in
+// metrics.csv's `unstable` column and the progress line, left out of the mean return (nan when no
+// episode was stable, never the perfect 0), and warned about.
+static void test_train_unstable_counted(void** state) {
+  char run[600];
+  snprintf(run, sizeof run, "%s/blowup", tmpdir);
+  assert_int_equal(animat("train --task force-field --task-param curl_k=1e7 --task-param "
+                          "baseline_trials=0 --steps 1024 --envs 8 --set minibatches=2 --threads 1 "
+                          "--out '%s'", run), 0);
+  expect_out("warning: iteration 1: 101 of 101 episodes (100 %) ended in a physics blow-up");
+  expect_out("return n/a  unstable 101/101");
+  expect_out("episodes unstable; checkpoint");
+  int uc = -1, rc = -1;
+  int rows = read_metrics(run, &uc, &rc);
+  assert_int_equal(rows, 2);
+  assert_int_equal(uc, 5);  // right after `episodes`
+  assert_string_equal(mrows[0][4], "101");
+  assert_string_equal(mrows[0][uc], "101");
+  assert_string_equal(mrows[0][rc], "nan");
+  assert_true(atoi(mrows[1][uc]) > 0);
+  // a stable run counts none
+  snprintf(run, sizeof run, "%s/stable", tmpdir);
+  assert_int_equal(animat("train --task reacher --steps 1024 --envs 8 --set minibatches=2 "
+                          "--threads 1 --out '%s'", run), 0);
+  assert_null(strstr(out, "unstable"));
+  rows = read_metrics(run, &uc, &rc);
+  assert_int_equal(rows, 2);
+  assert_string_equal(mrows[1][uc], "0");
+  assert_true(atof(mrows[1][rc]) < -1);  // reacher's returns are negative
+}
+
+static pid_t spawn_animat(const char* args) {
+  char cmd[2400];
+  snprintf(cmd, sizeof cmd, "exec '%s/animat' %s >/dev/null 2>&1", ANIMAT_BUILD_DIR, args);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd, (char*)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+// --resume refuses another run's checkpoint (naming the keys); a second writer is refused while
+// the first holds the directory, and a writer killed with -9 releases it; the resumed run keeps
+// only complete metrics rows up to its checkpoint (a torn row and rows after the checkpoint are
+// dropped), so metrics.csv counts every iteration once.
+static void test_train_resume_faults(void** state) {
+  char a[300], b[300], ck[400], lock[400], path[2000];
+  snprintf(a, sizeof a, "%s/fa", tmpdir);
+  snprintf(b, sizeof b, "%s/fb", tmpdir);
+  const char* tiny = "--envs 2 --set minibatches=1 --set horizon=16 --set epochs=1 --threads 1 "
+                     "--quiet";
+  assert_int_equal(animat("train --task reacher --steps 64 %s --out '%s'", tiny, a), 0);
+  assert_int_equal(animat("train --task force-field --steps 64 %s --out '%s'", tiny, b), 0);
+  // another run's checkpoint in the run directory
+  snprintf(ck, sizeof ck, "%s/checkpoint.bin", a);
+  snprintf(path, sizeof path, "cp '%s/checkpoint.bin' '%s.other'", b, ck);
+  assert_int_equal(system(path), 0);
+  snprintf(path, sizeof path, "cp '%s' '%s.mine' && cp '%s.other' '%s'", ck, ck, ck, ck);
+  assert_int_equal(system(path), 0);
+  assert_int_equal(animat("train --resume '%s' --steps 128", a), 1);
+  expect_out("is not this run's checkpoint: 1 key differs from");
+  expect_out("config.txt: task = force-field (checkpoint) vs reacher");
+  snprintf(path, sizeof path, "mv '%s.mine' '%s'", ck, ck);
+  assert_int_equal(system(path), 0);
+  // a second writer: this test holds the lock as a running train would
+  snprintf(lock, sizeof lock, "%s/.lock", a);
+  int fd = open(lock, O_RDWR | O_CREAT, 0644);
+  assert_true(fd >= 0);
+  assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+  assert_int_equal(ftruncate(fd, 0), 0);
+  assert_int_equal(write(fd, "12345\n", 6), 6);
+  assert_int_equal(animat("train --resume '%s' --steps 128", a), 1);
+  expect_out("is in use by another train (PID 12345");
+  expect_out(a);
+  assert_int_equal(animat("train --task reacher --steps 64 %s --out '%s' --force", tiny, a), 1);
+  expect_out("is in use by another train");
+  close(fd);
+  // kill -9 in the middle of a run (checkpoints every second): the lock goes with the process
+  char args[1200];
+  snprintf(args, sizeof args, "train --resume '%s' --steps 1e9 --checkpoint-every 1 --quiet", a);
+  pid_t pid = spawn_animat(args);
+  char err[AM_ERR_LEN];
+  int64_t steps = 64;
+  for (int i = 0; i < 600 && steps <= 64; i++) {
+    usleep(50000);
+    if (ama_ckpt_read_steps(ck, &steps, err, sizeof err)) steps = 64;  // mid-rename: retry
+  }
+  usleep(300000);  // a few more rows after the checkpoint
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  assert_true(steps > 64);
+  // the crash tore a row inside its iteration number
+  snprintf(path, sizeof path, "%s/metrics.csv", a);
+  FILE* f = fopen(path, "a");
+  assert_non_null(f);
+  fputs("1", f);
+  fclose(f);
+  assert_int_equal(ama_ckpt_read_steps(ck, &steps, err, sizeof err), 0);
+  long long total = steps + 64;
+  assert_int_equal(animat("train --resume '%s' --steps %lld --threads 1", a, total), 0);
+  expect_out("dropped");
+  int uc, rc;
+  int rows = read_metrics(a, &uc, &rc);  // every line complete
+  assert_int_equal(rows, (int)(total / 32));
+  if (rows > 64) rows = 64;
+  for (int r = 0; r < rows; r++) assert_int_equal(atoi(mrows[r][0]), r + 1);  // once each
+}
+
 int main(void) {
   if (make_tmpdir("cli")) return 1;
   const struct CMUnitTest tests[] = {
@@ -265,6 +411,8 @@ int main(void) {
       cmocka_unit_test(test_config_rules),
       cmocka_unit_test(test_train_task_params_resume_quiet),
       cmocka_unit_test(test_train_protects_runs_and_records),
+      cmocka_unit_test(test_train_unstable_counted),
+      cmocka_unit_test(test_train_resume_faults),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   remove_tmpdir();

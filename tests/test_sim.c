@@ -1,6 +1,7 @@
 // test_sim.c: the simulation core: loading errors, loading from text (writes nothing), observation
 // groups, frame skip, auto-reset, instability handling, determinism across thread counts and
-// seeds that change the trajectory.
+// seeds that change the trajectory; MuJoCo's fatal errors (recovery points, the tool hook, the
+// abort default: never a wait on stdin nor MUJOCO_LOG.TXT).
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -497,6 +500,108 @@ static void test_kv_split(void** state) {
   assert_int_equal(am_kv_split("k=0123456789abcdef", k, sizeof k, v, sizeof v), -2);
 }
 
+// A real MuJoCo fatal error: mjData's stack cannot hold the request (mju_error in mj_stackAlloc).
+static void overflow_stack(mjData* d) { mj_stackAlloc(d, (int)(d->nstack + 1000)); }
+
+// Inside a recovery point the error comes back to the caller as a message; guards nest, and the
+// thread continues with MuJoCo afterwards.
+static void test_mujoco_fatal_guard(void** state) {
+  am_model* m = am_model_load_body("reacher", err, sizeof err);
+  assert_non_null(m);
+  mjData* d = mj_makeData(m->m);
+  assert_non_null(d);
+  am_mj_guard outer, inner;
+  volatile int reached = 0;
+  am_mj_guard_push(&outer);
+  if (setjmp(outer.jb) == 0) {
+    am_mj_guard_push(&inner);
+    if (setjmp(inner.jb) == 0) {
+      overflow_stack(d);
+      reached = 1;  // not reached: the error never returns into MuJoCo
+    } else {
+      if (!strstr(inner.msg, "Stack overflow")) fail_msg("message: %s", inner.msg);
+    }
+    // the inner guard is popped by the jump: the next error reaches the outer one
+    mju_error("second error");
+    reached = 2;
+  } else {
+    assert_string_equal(outer.msg, "second error");
+  }
+  assert_int_equal(reached, 0);
+  mj_resetData(m->m, d);  // MuJoCo keeps working after a recovered error
+  mj_step(m->m, d);
+  mj_deleteData(d);
+  am_model_free(m);
+}
+
+static void child_hook(const char* msg) {
+  fprintf(stderr, "hook: %s\n", msg);
+  _exit(3);
+}
+
+// Runs a child that hits a MuJoCo fatal error with stdin an open pipe (MuJoCo's default handler
+// would wait on it) in a fresh directory; returns its wait status (fails after 20 s) and leaves its
+// stderr in text.
+static int run_fatal_child(int with_hook, const char* dir, char* text, size_t text_sz) {
+  int in[2], errp[2];
+  assert_int_equal(pipe(in), 0);
+  assert_int_equal(pipe(errp), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(errp[1], 2);
+    close(in[1]);
+    close(errp[0]);
+    if (chdir(dir)) _exit(90);
+    char e[AM_ERR_LEN];
+    am_model* m = am_model_load_body("reacher", e, sizeof e);
+    if (!m) _exit(91);
+    if (with_hook) am_set_fatal_hook(child_hook);
+    mjData* d = mj_makeData(m->m);
+    overflow_stack(d);
+    _exit(92);  // MuJoCo continued after its fatal error
+  }
+  close(in[0]);
+  close(errp[1]);
+  int st = 0, done = 0;
+  for (int i = 0; i < 2000 && !done; i++) {
+    done = waitpid(pid, &st, WNOHANG) == pid;
+    if (!done) usleep(10000);
+  }
+  if (!done) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+  }
+  ssize_t n = read(errp[0], text, text_sz - 1);
+  text[n > 0 ? n : 0] = 0;
+  close(errp[0]);
+  close(in[1]);
+  if (!done) fail_msg("the child blocked on a MuJoCo fatal error; stderr:\n%s", text);
+  return st;
+}
+
+static void test_mujoco_fatal_no_hang(void** state) {
+  char dir[] = "/tmp/animat-test-fatal-XXXXXX", log[600], text[4096];
+  assert_non_null(mkdtemp(dir));
+  snprintf(log, sizeof log, "%s/MUJOCO_LOG.TXT", dir);
+  // no hook: the message on stderr, then abort
+  int st = run_fatal_child(0, dir, text, sizeof text);
+  assert_true(WIFSIGNALED(st));
+  assert_int_equal(WTERMSIG(st), SIGABRT);
+  if (!strstr(text, "animat: MuJoCo fatal error: Stack overflow")) fail_msg("stderr: %s", text);
+  assert_null(strstr(text, "Press Enter"));
+  assert_int_equal(access(log, F_OK), -1);
+  // a tool's hook decides the exit
+  st = run_fatal_child(1, dir, text, sizeof text);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 3);
+  if (!strstr(text, "hook: Stack overflow")) fail_msg("stderr: %s", text);
+  assert_int_equal(access(log, F_OK), -1);
+  assert_int_equal(rmdir(dir), 0);  // nothing was written there
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_missing_file),
@@ -516,6 +621,8 @@ int main(void) {
       cmocka_unit_test(test_env_streams_differ),
       cmocka_unit_test(test_bad_config),
       cmocka_unit_test(test_kv_split),
+      cmocka_unit_test(test_mujoco_fatal_guard),
+      cmocka_unit_test(test_mujoco_fatal_no_hang),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

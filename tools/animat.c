@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   // worker threads would only busy-wait on the other core, taking it from the env pool and the
   // dataset writer (a recorded rollout used 2 cores' CPU time for 1 core of work).
   openblas_set_num_threads(1);
+  // a MuJoCo fatal error ends the command with a message and status 1 (never waits on stdin)
+  cli_install_fatal_hook(argc >= 2 && argv[1][0] != '-' ? argv[1] : "demo");
   if (argc < 2) {
     char* args[] = {"demo", NULL};
     return cmd_demo(1, args);

@@ -28,6 +28,30 @@ void cli_install_interrupt(void) {
 
 static int progress_open;  // an in-place progress line is on the terminal (no newline yet)
 
+// MuJoCo's fatal errors (am_set_fatal_hook): MuJoCo cannot continue, and the thread that failed may
+// be an env worker while the main thread is mid-write, so nothing is saved here: the files a tool
+// writes are complete as of their last write (checkpoints are replaced atomically; a resume keeps
+// only the metrics rows its checkpoint covers). _exit: no atexit handlers or stdio flushes from a
+// worker thread.
+static char fatal_cmd[32] = "";
+static void mujoco_fatal(const char* msg) {
+  char line[1200];
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
+  int len = snprintf(line, sizeof line,
+                     "%sanimat%s%s: MuJoCo fatal error: %.*s (stopped; files keep their last "
+                     "complete write)\n",
+                     progress_open ? "\n" : "", fatal_cmd[0] ? " " : "", fatal_cmd, (int)n, msg);
+  if (len > (int)sizeof line - 1) len = (int)sizeof line - 1;
+  if (write(STDERR_FILENO, line, (size_t)len) < 0) {}
+  _exit(1);
+}
+
+void cli_install_fatal_hook(const char* cmd) {
+  snprintf(fatal_cmd, sizeof fatal_cmd, "%s", cmd ? cmd : "");
+  am_set_fatal_hook(mujoco_fatal);
+}
+
 void cli_progress_start(cli_progress_state* p, int quiet) {
   p->quiet = quiet;
   p->tty = isatty(fileno(stderr));

@@ -68,6 +68,12 @@ void cli_progress(cli_progress_state* p, int force, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void cli_progress_end(cli_progress_state* p);
 
+// Registers the process's MuJoCo fatal-error hook (am_set_fatal_hook): on a MuJoCo fatal error it
+// prints "animat CMD: MuJoCo fatal error: MSG (stopped; files keep their last complete write)" on
+// stderr and exits with status 1, saving nothing (checkpoints are written atomically, so the last
+// one is intact). main() calls it with the subcommand's name before running it.
+void cli_install_fatal_hook(const char* cmd);
+
 // Set by SIGINT/SIGTERM when cli_install_interrupt() was called; long jobs poll it.
 extern volatile int cli_interrupted;
 void cli_install_interrupt(void);

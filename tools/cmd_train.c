@@ -4,12 +4,20 @@
 // metrics.csv (one row per iteration), checkpoint.bin (rewritten atomically every
 // --checkpoint-every seconds, at the end, and on Ctrl-C). --resume DIR continues a run exactly
 // where its checkpoint left it (same numbers as an uninterrupted run for the same seed).
+//
+// Faults (docs/training.md, "When things go wrong"): the run directory is locked (flock on
+// DIR/.lock, held for the process lifetime) so a second writer is refused; --resume refuses a
+// checkpoint whose configuration differs from the run's config.txt; on resume metrics.csv keeps
+// only the complete rows its checkpoint covers (rewritten atomically); episodes cut by a physics
+// blow-up are counted (metrics column `unstable`, the progress line) and left out of the mean
+// return, with a warning when they exceed UNSTABLE_WARN_FRAC of an iteration's episodes.
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +53,17 @@ static const char* USAGE =
     "                          policy (mean action) to DIR/recordings/step-<steps>.rollout\n"
     "  --record-episodes E     episodes per evaluation recording (default 10)\n"
     "configuration keys (--set / config files):\n";
+
+// metrics.csv's columns (one row per iteration)
+static const char METRICS_HEADER[] =
+    "iteration,env_steps,wall_s,steps_per_s,episodes,unstable,mean_return,mean_length,success,lr,"
+    "loss,pg_loss,v_loss,entropy,approx_kl,clip_frac,grad_norm,explained_var,action_std,"
+    "rollout_s,learn_s\n";
+
+// Unstable episodes above this fraction of an iteration's episodes are warned about, at most once
+// every UNSTABLE_WARN_EVERY iterations.
+#define UNSTABLE_WARN_FRAC 0.05
+#define UNSTABLE_WARN_EVERY 10
 
 typedef struct sets {
   int n;
@@ -140,6 +159,163 @@ static int record_eval(ama_ppo* L, const char* out, const char* ckpt, int64_t st
   return 0;
 }
 
+
+// Locks the run directory for this process's lifetime: flock on DIR/.lock (released by the kernel
+// when the process ends, however it ends, kill -9 included), which then holds the PID. Returns the
+// descriptor, or -1 after printing why (another train holds it: the directory and its PID).
+static int lock_run_dir(const char* dir) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/.lock", dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return cli_fail("train", "cannot create %s: %s", path, strerror(errno)), -1;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int busy = errno == EWOULDBLOCK;
+    char pid[32] = "";
+    ssize_t n = busy ? pread(fd, pid, sizeof pid - 1, 0) : -1;
+    pid[n > 0 ? n : 0] = 0;
+    pid[strcspn(pid, "\n")] = 0;
+    close(fd);
+    if (!busy) return cli_fail("train", "cannot lock %s: %s", path, strerror(errno)), -1;
+    return cli_fail("train", "run directory %s is in use by another train (PID %s, holding %s); "
+                    "wait for it to finish or stop it", dir, pid[0] ? pid : "unknown", path), -1;
+  }
+  char pid[32];
+  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)len, 0) != len) {}  // the PID is a courtesy
+  return fd;
+}
+
+// Writes text to path atomically (path.tmp, fsync, rename). Returns 0 or -1 (message printed).
+static int write_atomic(const char* path, const char* text, size_t len) {
+  char tmp[1300];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE* f = fopen(tmp, "w");
+  int ok = f && fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  if (f && fclose(f)) ok = 0;
+  if (!ok || rename(tmp, path)) {
+    cli_fail("train", "cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+static int count_fields(const char* line, size_t len) {
+  int n = 1;
+  for (size_t i = 0; i < len; i++) n += line[i] == ',';
+  return n;
+}
+
+// On resume: keeps metrics.csv's header and the complete rows its checkpoint covers (a row ending
+// in a newline, with as many fields as the file's header, whose iteration is a whole number <= the
+// checkpoint's), drops the rest (rows written after the checkpoint, a row torn by a crash), and
+// rewrites the file atomically in the current columns (a column the old file lacks is "nan").
+// Returns 0 or -1 (message printed).
+static int trim_metrics(const char* path, long long last_iter, int quiet) {
+  char err[1200];
+  size_t n = 0;
+  char* text = am_read_text(path, &n, err, sizeof err);
+  if (!text) return cli_fail("train", "%s", err), -1;
+  am_buf o = {0};
+  am_buf_append(&o, METRICS_HEADER, strlen(METRICS_HEADER));
+  const char* hdr_end = memchr(text, '\n', n);
+  int kept = 0, dropped = 0;
+  if (hdr_end) {
+    size_t hlen = (size_t)(hdr_end - text);
+    int old_cols = count_fields(text, hlen);
+    // where each current column sits in the old header (-1: absent)
+    int map[64], new_cols = 0;
+    for (const char* c = METRICS_HEADER; *c && new_cols < 64; new_cols++) {
+      size_t k = strcspn(c, ",\n");
+      map[new_cols] = -1;
+      const char* h = text;
+      for (int j = 0; j < old_cols; j++) {
+        size_t hk = strcspn(h, ",\n");
+        if (hk == k && !memcmp(h, c, k)) map[new_cols] = j;
+        h += hk + 1;
+      }
+      c += k + (c[k] ? 1 : 0);
+    }
+    int same = hlen + 1 == strlen(METRICS_HEADER) && !memcmp(text, METRICS_HEADER, hlen);
+    for (const char* line = hdr_end + 1; line < text + n;) {
+      const char* nl = memchr(line, '\n', (size_t)(text + n - line));
+      size_t len = nl ? (size_t)(nl - line) : (size_t)(text + n - line);
+      char* end = NULL;
+      long long it = strtoll(line, &end, 10);
+      int ok = nl && len && end > line && *end == ',' && line[0] != '-' && line[0] != '+' &&
+               it <= last_iter && count_fields(line, len) == old_cols;
+      if (ok && same) {
+        am_buf_append(&o, line, len + 1);
+      } else if (ok) {
+        const char* fields[64];
+        size_t flen[64];
+        const char* f = line;
+        for (int j = 0; j < old_cols && j < 64; j++) {
+          fields[j] = f;
+          flen[j] = strcspn(f, ",\n");
+          f += flen[j] + 1;
+        }
+        for (int c = 0; c < new_cols; c++) {
+          if (c) am_buf_append(&o, ",", 1);
+          if (map[c] >= 0 && map[c] < 64) am_buf_append(&o, fields[map[c]], flen[map[c]]);
+          else am_buf_append(&o, "nan", 3);
+        }
+        am_buf_append(&o, "\n", 1);
+      }
+      kept += ok;
+      dropped += !ok;
+      line += len + (nl ? 1 : 0);
+    }
+  }
+  free(text);
+  int rc = write_atomic(path, (const char*)o.p, o.len);
+  am_buf_free(&o);
+  if (!rc && dropped && !quiet)
+    printf("%s: kept %d rows up to iteration %lld, dropped %d (after the checkpoint, or "
+           "incomplete)\n", path, kept, last_iter, dropped);
+  return rc;
+}
+
+// --resume: the checkpoint must belong to the run whose config.txt sits in dir (when there is
+// one): every key but total_steps (which --steps changes) must agree. Returns 0, or -1 after
+// printing the differing keys.
+static int check_run_config(const char* dir, const char* ckpt, const ama_config* cc) {
+  char path[1100], err[1200];
+  snprintf(path, sizeof path, "%s/config.txt", dir);
+  if (access(path, F_OK) != 0) return 0;
+  char* text = am_read_text(path, NULL, err, sizeof err);
+  if (!text) return cli_fail("train", "%s", err), -1;
+  ama_config rc;
+  ama_config_default(&rc);
+  int bad = ama_config_parse(&rc, text, path, err, sizeof err);
+  free(text);
+  if (bad) return cli_fail("train", "--resume: %s", err), -1;
+  static char a[16384], b[16384];
+  ama_config_write(cc, a, sizeof a);
+  ama_config_write(&rc, b, sizeof b);
+  char diff[2048] = "";
+  size_t dn = 0;
+  int ndiff = 0;
+  char *sa = NULL, *sb = NULL;
+  for (char *la = strtok_r(a, "\n", &sa), *lb = strtok_r(b, "\n", &sb); la && lb;
+       la = strtok_r(NULL, "\n", &sa), lb = strtok_r(NULL, "\n", &sb)) {
+    char ka[64], va[600], kb[64], vb[600];
+    if (am_kv_split(la, ka, sizeof ka, va, sizeof va) ||
+        am_kv_split(lb, kb, sizeof kb, vb, sizeof vb) || strcmp(ka, kb))
+      continue;  // both are written in one fixed key order
+    if (!strcmp(ka, "total_steps") || !strcmp(va, vb)) continue;
+    ndiff++;
+    if (dn < sizeof diff)
+      dn += (size_t)snprintf(diff + dn, sizeof diff - dn, "%s%s = %.60s (checkpoint) vs %.60s",
+                             dn ? "; " : "", ka, va, vb);
+  }
+  if (!ndiff) return 0;
+  cli_fail("train", "--resume: %s is not this run's checkpoint: %d key%s differ%s from %s: %s. "
+           "Resume the run it belongs to, or start over with --force", ckpt, ndiff,
+           ndiff > 1 ? "s" : "", ndiff > 1 ? "" : "s", path, diff);
+  return -1;
+}
+
 int cmd_train(int argc, char** argv) {
   const char* task_name = NULL;
   const char* out = NULL;
@@ -210,6 +386,9 @@ int cmd_train(int argc, char** argv) {
         task_params.n || core_hidden || motor_hidden || core_tick)
       return cli_fail("train", "--resume continues a run with its saved configuration; only "
                                "--steps, --threads, --out, --checkpoint-every and --quiet apply");
+    if (check_run_config(resume, ckpt_in, &cfg) ||
+        (out && strcmp(out, resume) && check_run_config(out, ckpt_in, &cfg)))
+      return 1;
     int64_t done_steps = 0;
     if (ama_ckpt_read_steps(ckpt_in, &done_steps, err, sizeof(err)))
       return cli_fail("train", "%s", err);
@@ -283,7 +462,7 @@ int cmd_train(int argc, char** argv) {
     amt_destroy(&task);
     return cli_fail("train", "%s", err);
   }
-  int status = 1;
+  int status = 1, lock_fd = -1;
   FILE* metrics = NULL;
   if (resume && ama_ckpt_load(L, ckpt_in, err, sizeof(err))) {
     cli_fail("train", "%s", err);
@@ -293,6 +472,7 @@ int cmd_train(int argc, char** argv) {
     cli_fail("train", "cannot create run directory %s: %s", out, strerror(errno));
     goto done;
   }
+  if ((lock_fd = lock_run_dir(out)) < 0) goto done;  // before anything in it is written
   char path[1200], ckpt_out[1200];
   snprintf(path, sizeof(path), "%s/config.txt", out);
   {
@@ -306,34 +486,15 @@ int cmd_train(int argc, char** argv) {
   }
   snprintf(path, sizeof(path), "%s/metrics.csv", out);
   int exists = access(path, F_OK) == 0;
-  if (resume && exists) {
-    // drop rows written after the checkpoint (a crash between checkpoints): the resumed run
-    // writes them again
-    char* text = am_read_text(path, NULL, err, sizeof(err));
-    FILE* f = text ? fopen(path, "w") : NULL;
-    if (f) {
-      long long last = (long long)ama_ppo_iteration(L);
-      char* save = NULL;
-      int first = 1;
-      for (char* line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (!first && atoll(line) > last) continue;
-        fprintf(f, "%s\n", line);
-        first = 0;
-      }
-      fclose(f);
-    }
-    free(text);
-  }
+  // drop rows written after the checkpoint (a crash between checkpoints: the resumed run writes
+  // them again) and a row torn by a crash
+  if (resume && exists && trim_metrics(path, (long long)ama_ppo_iteration(L), quiet)) goto done;
   metrics = fopen(path, resume && exists ? "a" : "w");
   if (!metrics) {
     cli_fail("train", "cannot write %s: %s", path, strerror(errno));
     goto done;
   }
-  if (!(resume && exists))
-    fprintf(metrics,
-            "iteration,env_steps,wall_s,steps_per_s,episodes,mean_return,mean_length,success,lr,"
-            "loss,pg_loss,v_loss,entropy,approx_kl,clip_frac,grad_norm,explained_var,action_std,"
-            "rollout_s,learn_s\n");
+  if (!(resume && exists)) fputs(METRICS_HEADER, metrics);
   snprintf(ckpt_out, sizeof(ckpt_out), "%s/checkpoint.bin", out);
   ama_policy* pol = ama_ppo_policy(L);
   if (!quiet)
@@ -352,30 +513,48 @@ int cmd_train(int argc, char** argv) {
   int64_t rec_every = (int64_t)record_every;
   int64_t next_rec = rec_every ? (steps0 / rec_every + 1) * rec_every : 0;
   double ret_ema = NAN, succ_ema = NAN;
+  long long eps_total = 0, unstable_total = 0, warned_iter = -1;
   ama_iter_stats st;
   while (ama_ppo_env_steps(L) < cfg.total_steps && !cli_interrupted) {
     ama_ppo_iterate(L, &st);
     double now = am_now(), wall = now - t_start;
     double sps = (st.env_steps - steps0) / (wall > 1e-9 ? wall : 1e-9);
-    if (st.episodes) {
+    eps_total += st.episodes;
+    unstable_total += st.unstable;
+    if (st.episodes > st.unstable) {  // the return of stable episodes only
       ret_ema = isnan(ret_ema) ? st.mean_return : 0.8 * ret_ema + 0.2 * st.mean_return;
       if (!isnan(st.success))
         succ_ema = isnan(succ_ema) ? st.success : 0.8 * succ_ema + 0.2 * st.success;
     }
     fprintf(metrics,
-            "%lld,%lld,%.3f,%.1f,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
-            "%.6g,%.4f,%.4f\n",
-            (long long)st.iteration, (long long)st.env_steps, wall, sps, st.episodes,
+            "%lld,%lld,%.3f,%.1f,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
+            "%.6g,%.6g,%.4f,%.4f\n",
+            (long long)st.iteration, (long long)st.env_steps, wall, sps, st.episodes, st.unstable,
             st.mean_return, st.mean_length, st.success, st.lr, st.loss.loss, st.loss.pg_loss,
             st.loss.v_loss, st.loss.entropy, st.loss.approx_kl, st.loss.clip_frac, st.grad_norm,
             st.explained_var, st.action_std, st.rollout_s, st.learn_s);
+    if (st.episodes && st.unstable > UNSTABLE_WARN_FRAC * st.episodes &&
+        (warned_iter < 0 || st.iteration - warned_iter >= UNSTABLE_WARN_EVERY)) {
+      warned_iter = st.iteration;
+      cli_progress_end(&pg);
+      fprintf(stderr, "animat train: warning: iteration %lld: %d of %d episodes (%.0f %%) ended in "
+              "a physics blow-up (more than %.0f %%); they are left out of the mean return. "
+              "The actions, the task's parameters or the body drive the simulation beyond what "
+              "its timestep can integrate (warned at most every %d iterations)\n",
+              (long long)st.iteration, st.unstable, st.episodes,
+              100.0 * st.unstable / st.episodes, 100 * UNSTABLE_WARN_FRAC, UNSTABLE_WARN_EVERY);
+    }
     if (!quiet) {
-      char eta[32], succ[32] = "";
+      char eta[32], succ[32] = "", unst[48] = "", ret[32];
+      if (unstable_total)
+        snprintf(unst, sizeof unst, "  unstable %lld/%lld", unstable_total, eps_total);
+      if (isnan(ret_ema)) snprintf(ret, sizeof ret, "n/a");
+      else snprintf(ret, sizeof ret, "%.3f", ret_ema);
       fmt_time((cfg.total_steps - st.env_steps) / (sps > 0 ? sps : 1), eta, sizeof(eta));
       if (!isnan(succ_ema)) snprintf(succ, sizeof(succ), "  success %.0f%%", 100 * succ_ema);
       cli_progress(&pg, st.env_steps >= cfg.total_steps,
-                   "%lld/%lld steps  %.0f steps/s  return %.3f%s  learn %.0f%%  ETA %s",
-                   (long long)st.env_steps, (long long)cfg.total_steps, sps, ret_ema, succ,
+                   "%lld/%lld steps  %.0f steps/s  return %s%s%s  learn %.0f%%  ETA %s",
+                   (long long)st.env_steps, (long long)cfg.total_steps, sps, ret, unst, succ,
                    100 * st.learn_s / (st.learn_s + st.rollout_s), eta);
     }
     if (rec_every && st.env_steps >= next_rec && !cli_interrupted) {
@@ -408,12 +587,18 @@ int cmd_train(int argc, char** argv) {
     printf("interrupted at %lld steps: checkpoint saved to %s; continue with "
            "`animat train --resume %s`\n",
            (long long)ama_ppo_env_steps(L), ckpt_out, out);
+  else if (unstable_total)
+    printf("done: %lld steps in %.1f s, recent mean return %.3f (stable episodes), %lld of %lld "
+           "episodes unstable; checkpoint %s\n",
+           (long long)ama_ppo_env_steps(L), am_now() - t_start, ret_ema, unstable_total,
+           eps_total, ckpt_out);
   else
     printf("done: %lld steps in %.1f s, recent mean return %.3f; checkpoint %s\n",
            (long long)ama_ppo_env_steps(L), am_now() - t_start, ret_ema, ckpt_out);
   status = 0;
 done:
   if (metrics) fclose(metrics);
+  if (lock_fd >= 0) close(lock_fd);  // releases the run directory
   ama_ppo_free(L);
   am_pool_free(pool);
   amt_destroy(&task);

@@ -92,6 +92,16 @@ static int fail(const char* fmt, const char* a, const char* b) {
   return 1;
 }
 
+// MuJoCo's fatal errors (am_set_fatal_hook): MuJoCo cannot continue; the viewer writes nothing
+// that could be left half-done, so it says so and exits with status 1.
+static void mujoco_fatal(const char* msg) {
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
+  fprintf(stderr, "animat-view: MuJoCo fatal error: %.*s\n", (int)n, msg);
+  fflush(stderr);
+  _exit(1);
+}
+
 static int cur_step(const app* A) {
   int t = (int)floor(A->pos + 1e-9);
   if (t >= A->ep.T) t = A->ep.T - 1;
@@ -423,6 +433,7 @@ int main(int argc, char** argv) {
   int deterministic = 0;
   amt_params params = {0};
   char err[AM_ERR_LEN];
+  am_set_fatal_hook(mujoco_fatal);  // never "Press Enter to exit" nor MUJOCO_LOG.TXT
   for (int i = 1; i < argc; i++) {
     const char* a = argv[i];
     const char* val = i + 1 < argc ? argv[i + 1] : NULL;
