@@ -19,7 +19,8 @@ exception escapes for a bad file.
     ep = ds.episode(0)              # dict: channel name -> array (steps, *shape)
     qpos = ds.read(0, "qpos")       # one channel of the episode with index 0
 
-Command line: python3 animat_dataset.py FILE [--sum CHANNEL]  (a summary; used by the tests)
+Command line: python3 animat_dataset.py FILE [--sum CHANNEL]  (checks every chunk, prints a summary;
+exit status 1 with the error on a bad file; used by the tests)
 """
 import struct
 import sys
@@ -451,6 +452,7 @@ def main(argv):
         return 2
     try:
         ds = Dataset(argv[1])
+        ds.verify()
         steps = sum(e.steps for e in ds.episodes)
         print("episodes %d steps %d channels %d recovered %d" % (len(ds.episodes), steps, len(ds.channels), ds.recovered))
         if len(argv) >= 4 and argv[2] == "--sum":
