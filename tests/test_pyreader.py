@@ -125,7 +125,6 @@ def mutations(name, data, rng, edits=True, noise=True):
     """(label, bytes) pairs: the valid file and its mutations: with noise, bit flips and
     truncations; with edits, the consistent-looking edits."""
     yield name + ": valid", data
-    n = len(data)
     L = Layout(data)
     if noise:
         yield from noise_mutations(name, data, L, rng)
@@ -135,8 +134,8 @@ def mutations(name, data, rng, edits=True, noise=True):
 
 def noise_mutations(name, data, L, rng):
     n = len(data)
-    # bit flips: every byte of the file header, the first block headers and the trailer, then
-    # offsets spread over the whole file
+    # bit flips: in the file header, in the fields of the first blocks' headers, in the trailer,
+    # then at random offsets
     offs = {0, 7, 8, 9, 11, 12, n - 1, n - 8, n - 12, n - 16, n - 24}
     for b in L.blocks[:4]:
         offs |= {b[4] + k for k in (0, 4, 5, 6, 8, 12, 16, 20, 24, 40)}
@@ -151,7 +150,6 @@ def noise_mutations(name, data, L, rng):
     lens |= set(rng.sample(range(n), min(n, 10)))
     for k in sorted(x for x in lens if 0 <= x < n):
         yield "%s: truncated to %d bytes" % (name, k), data[:k]
-
 
 
 def edit_mutations(name, data, L):
@@ -177,7 +175,7 @@ def edit_mutations(name, data, L):
                 l.entries[i][0], l.entries[i][2:] = src[0], src[2:]
     yield edit("every episode's entries point at episode %d's chunks" % ep0, copies_of_first)
 
-    def dup_episode(l):  # episode 1 listed twice: its entries copied under another id
+    def dup_episode(l):  # the first episode listed twice: its entries copied under a new id
         new = max(eps) + 1
         l.entries += [[e[0], new] + e[2:] for e in l.entries if e[1] == ep0]
     yield edit("episode %d's entries duplicated under a new id" % ep0, dup_episode)

@@ -378,7 +378,7 @@ class Dataset:
     def _load_chunk(self, k, c, decode):
         """Checks chunk k of an episode against its index entry (header, prefix, payload CRC);
         with decode, also returns its decoded body."""
-        what = "chunk %d (episode %d, step %d)" % (k, c.episode, c.first)
+        what = "episode %d, its chunk %d (step %d)" % (c.episode, k, c.first)
         h = self._header(c.offset, what)
         if h[0] != CHUNK or h[2] != CHUNK_PREFIX:
             raise DatasetError("%s: %s at offset %d: not a chunk block" % (self.path, what, c.offset))
