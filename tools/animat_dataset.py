@@ -2,16 +2,25 @@
 """animat_dataset.py: read animat datasets (.rollout files) into NumPy arrays.
 
 An independent reader of the format in docs/dataset-format.md (numpy and zstandard, both in
-Debian: apt install python3-numpy python3-zstandard). Checks every checksum; recovers a file
-whose writer was killed (no index) by scanning its chunks, as the C reader does.
+Debian: apt install python3-numpy python3-zstandard) that checks what the C reader
+(sim/dataset_read.c) checks: magic and version, every block header and payload CRC, block sizes
+against the file's length and the format's limits before anything is allocated, zstd frame sizes,
+the metadata and channel table (known dtypes, ndim <= 4, shapes within the row limit, unique
+channel names), the trailer and index, the index entries against the chunks they point at
+(episode, env, first step, rows, flags, body size) and each episode's continuity (FIRST chunk at
+step 0, each next chunk where the previous ended, nothing after LAST: a gap is an error). A file
+without a usable index (writer killed) is recovered by scanning its chunks, as the C reader does.
+Every problem raises DatasetError (a ValueError) naming the file and the field or offset; no other
+exception escapes for a bad file.
 
-    from animat_dataset import Dataset
+    from animat_dataset import Dataset, DatasetError
     ds = Dataset("a.rollout")
     ds.meta["task.name"], [c.name for c in ds.channels], len(ds.episodes)
     ep = ds.episode(0)              # dict: channel name -> array (steps, *shape)
     qpos = ds.read(0, "qpos")       # one channel of the episode with index 0
 
-Command line: python3 animat_dataset.py FILE [--sum CHANNEL]  (a summary; used by the tests)
+Command line: python3 animat_dataset.py FILE [--sum CHANNEL]  (checks every chunk, prints a summary;
+exit status 1 with the error on a bad file; used by the tests)
 """
 import struct
 import sys
@@ -23,15 +32,25 @@ import zstandard
 FILE_MAGIC = b"\x89AMDS\r\n\x1a"
 BLOCK_MAGIC = b"AMBK"
 TRAILER_MAGIC = b"AMDSIDX\n"
+FILE_HDR, BLOCK_HDR, TRAILER, CHUNK_PREFIX, INDEX_ENTRY = 16, 24, 24, 32, 40
 META, CHANNELS, CHUNK, INDEX = 1, 2, 3, 4
+BLOCK_NAMES = {META: "metadata", CHANNELS: "channel table", CHUNK: "chunk", INDEX: "index"}
+CODEC_RAW, CODEC_ZSTD = 0, 1
 DTYPES = {1: "<f4", 2: "<f8", 3: "<i4", 4: "u1", 5: "<u4", 6: "<i8"}
 CH_DELTA = 1
 FIRST, LAST, TERMINATED, TRUNCATED = 1, 2, 4, 8
-MAX_PAYLOAD = 64 << 20
+MAX_PAYLOAD = 64 << 20     # block payload and body
+MAX_ROW_BYTES = 16 << 20   # sum of the channels' row sizes
+MAX_META = 65536
+MAX_CHANNELS = 1024
+MAX_DIMS = 4
+MAX_INIT = 1 << 24
+I64_MAX = (1 << 63) - 1
 
 
-class DatasetError(Exception):
-    pass
+class DatasetError(ValueError):
+    """A file that is not a valid dataset (or cannot be read); the message names the file and
+    the field or offset."""
 
 
 class Channel:
@@ -39,11 +58,25 @@ class Channel:
         self.name, self.group, self.units = name, group, units
         self.labels = labels.split(",") if labels else []
         self.dtype, self.shape, self.flags = np.dtype(dtype), tuple(shape), flags
-        self.elems = int(np.prod(shape)) if shape else 1
+        self.elems = 1
+        for s in shape:
+            self.elems *= s
         self.row_bytes = self.elems * self.dtype.itemsize
 
     def __repr__(self):
         return "Channel(%s %s%s %s)" % (self.name, self.dtype, list(self.shape), self.group)
+
+
+class Chunk:
+    """A chunk as listed by the index (or found by the recovery scan)."""
+    __slots__ = ("offset", "episode", "env", "first", "rows", "flags")
+
+    def __init__(self, offset, episode, env, first, rows, flags):
+        self.offset, self.episode, self.env = offset, episode, env
+        self.first, self.rows, self.flags = first, rows, flags
+
+    def key(self):
+        return (self.episode, self.first, self.offset)
 
 
 class Episode:
@@ -52,32 +85,67 @@ class Episode:
         self.complete = self.terminated = self.truncated = False
 
 
+class _Cursor:
+    """A bounded reader over a decoded body: every read past its end raises DatasetError."""
+
+    def __init__(self, body, what):
+        self.b, self.o, self.what = body, 0, what
+
+    def take(self, n, field):
+        if n > len(self.b) - self.o:
+            raise DatasetError("%s: %s overruns its block (%d bytes at %d, body is %d bytes)"
+                               % (self.what, field, n, self.o, len(self.b)))
+        p = self.b[self.o:self.o + n]
+        self.o += n
+        return p
+
+    def u(self, fmt, field):
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt), field))
+
+    def text(self, len_fmt, field):
+        (n,) = self.u(len_fmt, field)
+        return self.take(n, field)
+
+
+def _text(b):
+    """Bytes as str; bytes that are not UTF-8 keep their values (surrogate escapes)."""
+    return b.decode("utf-8", "surrogateescape")
+
+
 class Dataset:
     def __init__(self, path):
-        with open(path, "rb") as f:
-            self.buf = f.read()
-        self.path = path
+        self.path = str(path)
+        try:
+            with open(path, "rb") as f:
+                self.buf = f.read()
+        except OSError as e:
+            raise DatasetError("cannot open %s: %s" % (self.path, e.strerror or e)) from None
         self.recovered = False
         self.note = ""
         b = self.buf
-        if len(b) < 16 or b[:8] != FILE_MAGIC:
-            raise DatasetError("%s: not an animat dataset (wrong magic number)" % path)
+        if len(b) < FILE_HDR:
+            raise DatasetError("%s: not an animat dataset (only %d bytes, header needs %d)"
+                               % (self.path, len(b), FILE_HDR))
+        if b[:8] != FILE_MAGIC:
+            raise DatasetError("%s: not an animat dataset (wrong magic number)" % self.path)
         self.version = struct.unpack_from("<HH", b, 8)
         if self.version[0] != 1:
-            raise DatasetError("%s: format version %d.%d is not supported" % (path, *self.version))
-        off = 16
+            raise DatasetError("%s: format version %d.%d is not supported (this reader reads 1.x)"
+                               % (self.path, *self.version))
+        off = FILE_HDR
         h = self._header(off, "metadata block")
         if h[0] != META:
-            raise DatasetError("%s: first block is not metadata" % path)
+            raise DatasetError("%s: first block is a %s (type %d), expected metadata"
+                               % (self.path, BLOCK_NAMES.get(h[0], "block"), h[0]))
         self._parse_meta(self._body(off, h, "metadata block")[1])
-        off += 24 + h[3]
+        off += BLOCK_HDR + h[3]
         h = self._header(off, "channel table")
         if h[0] != CHANNELS:
-            raise DatasetError("%s: second block is not the channel table" % path)
+            raise DatasetError("%s: second block is a %s (type %d), expected the channel table"
+                               % (self.path, BLOCK_NAMES.get(h[0], "block"), h[0]))
         self._parse_channels(self._body(off, h, "channel table")[1])
-        off += 24 + h[3]
+        off += BLOCK_HDR + h[3]
         self.data_start = off
-        self.row_bytes = sum(c.row_bytes for c in self.channels)
         try:
             chunks = self._read_index()
         except DatasetError as e:
@@ -86,94 +154,173 @@ class Dataset:
 
     # -- blocks --
     def _header(self, off, what):
-        b = self.buf
-        if off + 24 > len(b):
-            raise DatasetError("%s: %s at offset %d: truncated block header" % (self.path, what, off))
+        """Checks the block header at off; returns (type, codec, prefix, payload, raw, crc)."""
+        b, p = self.buf, self.path
+        if off + BLOCK_HDR > len(b):
+            raise DatasetError("%s: %s at offset %d: truncated block header (file is %d bytes)"
+                               % (p, what, off, len(b)))
         if b[off:off + 4] != BLOCK_MAGIC:
-            raise DatasetError("%s: %s at offset %d: bad block magic" % (self.path, what, off))
+            raise DatasetError("%s: %s at offset %d: bad block magic" % (p, what, off))
         btype, codec, prefix, payload, raw, crc, hcrc = struct.unpack_from("<BBHIIII", b, off + 4)
         if zlib.crc32(b[off:off + 20]) != hcrc:
-            raise DatasetError("%s: %s at offset %d: block header checksum mismatch" % (self.path, what, off))
-        if codec not in (0, 1) or payload > MAX_PAYLOAD or raw > MAX_PAYLOAD or prefix > payload:
-            raise DatasetError("%s: %s at offset %d: bad codec or sizes" % (self.path, what, off))
-        if off + 24 + payload > len(b):
-            raise DatasetError("%s: %s at offset %d: truncated payload" % (self.path, what, off))
+            raise DatasetError("%s: %s at offset %d: block header checksum mismatch" % (p, what, off))
+        if codec not in (CODEC_RAW, CODEC_ZSTD):
+            raise DatasetError("%s: %s at offset %d: unknown codec %d" % (p, what, off, codec))
+        if payload > MAX_PAYLOAD or raw > MAX_PAYLOAD or prefix > payload:
+            raise DatasetError("%s: %s at offset %d: absurd sizes (payload %d, raw %d, prefix %d)"
+                               % (p, what, off, payload, raw, prefix))
+        if codec == CODEC_RAW and raw != payload - prefix:
+            raise DatasetError("%s: %s at offset %d: raw body size %d != stored %d"
+                               % (p, what, off, raw, payload - prefix))
+        if off + BLOCK_HDR + payload > len(b):
+            raise DatasetError("%s: %s at offset %d: truncated (needs %d payload bytes, %d left)"
+                               % (p, what, off, payload, len(b) - off - BLOCK_HDR))
         return btype, codec, prefix, payload, raw, crc
 
-    def _body(self, off, h, what):
-        btype, codec, prefix, payload, raw, crc = h
-        p = self.buf[off + 24:off + 24 + payload]
-        if zlib.crc32(p) != crc:
-            raise DatasetError("%s: %s at offset %d: payload checksum mismatch" % (self.path, what, off))
+    def _payload(self, off, h, what):
+        """The payload of a checked header, its CRC checked."""
+        p = self.buf[off + BLOCK_HDR:off + BLOCK_HDR + h[3]]
+        if zlib.crc32(p) != h[5]:
+            raise DatasetError("%s: %s at offset %d: payload checksum mismatch (data corrupted)"
+                               % (self.path, what, off))
+        return p
+
+    def _body(self, off, h, what, payload=None):
+        """(prefix, body) of a checked header: CRC, zstd frame size and decoded size checked."""
+        btype, codec, prefix, size, raw, crc = h
+        p = self._payload(off, h, what) if payload is None else payload
         body = p[prefix:]
-        if codec == 1:
+        if codec == CODEC_ZSTD:
             try:
-                body = zstandard.ZstdDecompressor().decompress(body, max_output_size=raw)
+                fcs = zstandard.frame_content_size(body)
+            except zstandard.ZstdError:
+                fcs = -2
+            if fcs != raw:
+                raise DatasetError("%s: %s at offset %d: zstd frame size %d != declared %d"
+                                   % (self.path, what, off, fcs, raw))
+            d = zstandard.ZstdDecompressor().decompressobj()
+            try:
+                body = d.decompress(body)  # no more than raw bytes: the frame says so
             except zstandard.ZstdError as e:
-                raise DatasetError("%s: %s at offset %d: zstd: %s" % (self.path, what, off, e))
+                raise DatasetError("%s: %s at offset %d: zstd: %s" % (self.path, what, off, e)) from None
+            if not d.eof or d.unused_data:
+                raise DatasetError("%s: %s at offset %d: zstd: the body is not one complete frame"
+                                   % (self.path, what, off))
         if len(body) != raw:
-            raise DatasetError("%s: %s at offset %d: body is %d bytes, expected %d" % (self.path, what, off, len(body), raw))
+            raise DatasetError("%s: %s at offset %d: body is %d bytes, expected %d"
+                               % (self.path, what, off, len(body), raw))
         return p[:prefix], body
 
     def _parse_meta(self, body):
+        c = _Cursor(body, "%s: metadata" % self.path)
+        (n,) = c.u("<I", "entry count")
+        if n > MAX_META or n > len(body) // 6:
+            raise DatasetError("%s: metadata: absurd entry count %d" % (self.path, n))
         self.meta = {}
-        (n,) = struct.unpack_from("<I", body, 0)
-        o = 4
-        for _ in range(n):
-            (kl,) = struct.unpack_from("<H", body, o)
-            key = body[o + 2:o + 2 + kl].decode()
-            o += 2 + kl
-            (vl,) = struct.unpack_from("<I", body, o)
-            val = body[o + 4:o + 4 + vl]
-            if len(val) != vl:
-                raise DatasetError("%s: metadata overruns its block" % self.path)
-            o += 4 + vl
+        for i in range(n):
+            key = _text(c.text("<H", "entry %d" % i))
+            val = c.text("<I", "entry %d" % i)
             try:
                 self.meta[key] = val.decode()
             except UnicodeDecodeError:
-                self.meta[key] = val
+                self.meta[key] = val  # binary values (model.mjb...) stay bytes
 
     def _parse_channels(self, body):
-        n, self.n_init = struct.unpack_from("<II", body, 0)
-        o = 8
-        self.channels = []
+        p = self.path
+        c = _Cursor(body, "%s: channel table" % p)
+        n, self.n_init = c.u("<II", "header")
+        if n == 0 or n > MAX_CHANNELS or n > len(body) // 16:
+            raise DatasetError("%s: channel table: absurd channel count %d" % (p, n))
+        if self.n_init > MAX_INIT:
+            raise DatasetError("%s: channel table: absurd initial-state size %d" % (p, self.n_init))
+        self.channels, self.by_name, self.row_bytes = [], {}, 0
         for i in range(n):
-            dt, ndim, _, flags = struct.unpack_from("<BBHI", body, o)
-            o += 8
-            if dt not in DTYPES or ndim > 4:
-                raise DatasetError("%s: channel %d: bad dtype %d or ndim %d" % (self.path, i, dt, ndim))
-            shape = struct.unpack_from("<%dI" % ndim, body, o)
-            o += 4 * ndim
-            s = []
-            for _ in range(4):
-                (l,) = struct.unpack_from("<H", body, o)
-                s.append(body[o + 2:o + 2 + l].decode())
-                o += 2 + l
-            self.channels.append(Channel(s[0], s[1], s[2], s[3], DTYPES[dt], shape, flags))
-        self.by_name = {c.name: i for i, c in enumerate(self.channels)}
+            field = "channel %d" % i
+            dt, ndim, _, flags = c.u("<BBHI", field)
+            if dt not in DTYPES:
+                raise DatasetError("%s: channel %d: unknown dtype %d" % (p, i, dt))
+            if ndim > MAX_DIMS:
+                raise DatasetError("%s: channel %d: ndim %d > %d" % (p, i, ndim, MAX_DIMS))
+            shape = c.u("<%dI" % ndim, field)
+            elems = 1
+            for s in shape:
+                elems *= s
+                if elems > MAX_ROW_BYTES:
+                    raise DatasetError("%s: channel %d: absurd shape %s" % (p, i, list(shape)))
+            self.row_bytes += elems * np.dtype(DTYPES[dt]).itemsize
+            if self.row_bytes > MAX_ROW_BYTES:
+                raise DatasetError("%s: channel %d: rows larger than %d bytes" % (p, i, MAX_ROW_BYTES))
+            name, group, units, labels = (_text(c.text("<H", field)) for _ in range(4))
+            if name in self.by_name:
+                raise DatasetError("%s: channel %d: name '%s' is already channel %d"
+                                   % (p, i, name, self.by_name[name]))
+            self.by_name[name] = i
+            self.channels.append(Channel(name, group, units, labels, DTYPES[dt], shape, flags))
+
+    # -- chunks --
+    def _check_prefix(self, pre, h):
+        """The Chunk a chunk block's prefix describes, checked against the channel table and the
+        block's body size; raises DatasetError with the reason (the caller adds where)."""
+        ep, env, first, rows, flags, n_init, _ = struct.unpack_from("<qIIIIII", pre, 0)
+        if ep < 0:
+            raise DatasetError("negative episode id")
+        want = self.n_init if flags & FIRST else 0
+        if n_init != want:
+            raise DatasetError("initial state of %d values, expected %d" % (n_init, want))
+        if flags & FIRST and first:
+            raise DatasetError("first chunk of its episode starts at step %d" % first)
+        if rows * self.row_bytes + 8 * n_init != h[4]:
+            raise DatasetError("%d rows x %d bytes + %d initial values != body size %d"
+                               % (rows, self.row_bytes, n_init, h[4]))
+        return Chunk(None, ep, env, first, rows, flags)
 
     def _read_index(self):
+        """The chunks the index lists. Raises DatasetError (the file is then recovered) when the
+        trailer, the index block or an entry is bad. The index is found through the trailer by
+        _index_blocks and decoded by _parse_index, so that an index in several blocks only
+        changes the first."""
+        out = []
+        for off, h in self._index_blocks():
+            out += self._parse_index(self._body(off, h, "index")[1], off)
+        return out
+
+    def _index_blocks(self):
+        """[(offset, header)] of the index block(s), checked; raises DatasetError."""
         b = self.buf
-        if len(b) < self.data_start + 24 or b[-8:] != TRAILER_MAGIC:
+        if len(b) < self.data_start + TRAILER:
+            raise DatasetError("no trailer (file ends at %d bytes)" % len(b))
+        t = b[-TRAILER:]
+        if t[16:] != TRAILER_MAGIC:
             raise DatasetError("no trailer (writer did not finish)")
-        t = b[-24:]
         if zlib.crc32(t[:12]) != struct.unpack_from("<I", t, 12)[0]:
             raise DatasetError("trailer checksum mismatch")
         (off,) = struct.unpack_from("<Q", t, 0)
+        if off < self.data_start or off > len(b) - TRAILER:
+            raise DatasetError("trailer: index offset %d out of range" % off)
         h = self._header(off, "index")
-        if h[0] != INDEX:
+        if h[0] != INDEX or off + BLOCK_HDR + h[3] != len(b) - TRAILER:
             raise DatasetError("trailer does not point at an index block")
-        body = self._body(off, h, "index")[1]
+        return [(off, h)]
+
+    def _parse_index(self, body, index_off):
+        """The entries of one index body; entries must point between the channel table and the
+        index block at index_off."""
+        if len(body) < 8:
+            raise DatasetError("index: too short")
         (n,) = struct.unpack_from("<I", body, 0)
-        if 8 + 40 * n != len(body):
-            raise DatasetError("index: bad size")
+        if 8 + INDEX_ENTRY * n != len(body):
+            raise DatasetError("index: %d entries do not fill its %d bytes" % (n, len(body)))
         out = []
         for i in range(n):
-            o, ep, env, first, rows, flags, _, _ = struct.unpack_from("<QQIIIIII", body, 8 + 40 * i)
-            out.append((ep, first, o, env, rows, flags))
+            o, ep, env, first, rows, flags, stored, _ = struct.unpack_from("<QQIIIIII", body, 8 + INDEX_ENTRY * i)
+            if (o < self.data_start or o >= index_off or ep > I64_MAX
+                    or rows * self.row_bytes > MAX_PAYLOAD or stored > index_off - o):
+                raise DatasetError("index entry %d: bad offset or episode" % i)
+            out.append(Chunk(o, ep, env, first, rows, flags))
         return out
 
     def _scan(self, why):
+        """Recovery: the good chunks from after the channel table up to the first bad block."""
         self.recovered = True
         out, off = [], self.data_start
         stop = "reached the end of the file"
@@ -181,63 +328,110 @@ class Dataset:
             try:
                 h = self._header(off, "block")
                 if h[0] == CHUNK:
-                    pre, body = self._body(off, h, "chunk")
-                    ep, env, first, rows, flags, n_init, _ = struct.unpack_from("<QIIIIII", pre, 0)
-                    if len(body) != rows * self.row_bytes + 8 * n_init:
-                        raise DatasetError("chunk at offset %d: bad size" % off)
-                    out.append((ep, first, off, env, rows, flags))
+                    if h[2] != CHUNK_PREFIX:
+                        raise DatasetError("%s: chunk at offset %d: bad prefix size %d" % (self.path, off, h[2]))
+                    pre = self.buf[off + BLOCK_HDR:off + BLOCK_HDR + CHUNK_PREFIX]
+                    try:
+                        c = self._check_prefix(pre, h)
+                    except DatasetError as e:
+                        raise DatasetError("%s: chunk at offset %d: %s" % (self.path, off, e)) from None
+                    self._body(off, h, "chunk")
+                    c.offset = off
+                    out.append(c)
             except DatasetError as e:
                 stop = str(e)
                 break
-            off += 24 + h[3]
-        self.note = "%s; recovered %d chunks by scanning; stopped at offset %d: %s" % (why, len(out), off, stop)
+            off += BLOCK_HDR + h[3]
+        self.note = ("%s; recovered %d chunks by scanning; scan stopped at offset %d: %s"
+                     % (why, len(out), off, stop))
         return out
 
     def _build(self, chunks):
-        chunks.sort()
+        """Groups the chunks into episodes (sorted by id), checking continuity: with the index a
+        gap is an error; in recovery the episode is cut there."""
+        chunks.sort(key=Chunk.key)
         self.episodes = []
-        for ep, first, off, env, rows, flags in chunks:
-            e = self.episodes[-1] if self.episodes and self.episodes[-1].id == ep else None
-            if e is None:
-                if not flags & FIRST or first != 0:
+        e = None
+        for c in chunks:
+            if e is not None and e.id == c.episode:
+                if c.first != e.steps or e.complete or c.flags & FIRST:
+                    if not self.recovered:
+                        raise DatasetError("%s: index: episode %d has a chunk at step %d (offset %d), expected step %d"
+                                           % (self.path, c.episode, c.first, c.offset, e.steps))
                     continue
-                e = Episode(ep, env)
+            else:
+                if not c.flags & FIRST or c.first:
+                    if not self.recovered:
+                        raise DatasetError("%s: index: episode %d does not start with its first chunk"
+                                           % (self.path, c.episode))
+                    continue
+                e = Episode(c.episode, c.env)
                 self.episodes.append(e)
-            elif first != e.steps or e.complete:
-                continue
-            e.chunks.append((off, first, rows, flags))
-            e.steps += rows
-            if flags & LAST:
+            e.chunks.append(c)
+            e.steps += c.rows
+            if c.flags & LAST:
                 e.complete = True
-                e.terminated = bool(flags & TERMINATED)
-                e.truncated = bool(flags & TRUNCATED)
+                e.terminated = bool(c.flags & TERMINATED)
+                e.truncated = bool(c.flags & TRUNCATED)
         self.ids = {e.id: i for i, e in enumerate(self.episodes)}
+
+    def _load_chunk(self, k, c, decode):
+        """Checks chunk k of an episode against its index entry (header, prefix, payload CRC);
+        with decode, also returns its decoded body."""
+        what = "episode %d, its chunk %d (step %d)" % (c.episode, k, c.first)
+        h = self._header(c.offset, what)
+        if h[0] != CHUNK or h[2] != CHUNK_PREFIX:
+            raise DatasetError("%s: %s at offset %d: not a chunk block" % (self.path, what, c.offset))
+        p = self._payload(c.offset, h, what)
+        try:
+            got = self._check_prefix(p, h)
+        except DatasetError as e:
+            raise DatasetError("%s: %s at offset %d: %s" % (self.path, what, c.offset, e)) from None
+        if (got.episode, got.env, got.first, got.rows, got.flags) != (c.episode, c.env, c.first, c.rows, c.flags):
+            raise DatasetError("%s: %s at offset %d: does not match the index (the chunk holds episode %d, env %d, step %d, %d rows, flags %d)"
+                               % (self.path, what, c.offset, got.episode, got.env, got.first, got.rows, got.flags))
+        return self._body(c.offset, h, what, p)[1] if decode else None
 
     # -- data --
     def episode(self, i, channels=None, init=False):
         """Channels of the episode with index i as {name: array (steps, *shape)}; with
-        init=True also "__init__": the initial state (time, qpos, qvel, act)."""
+        init=True also "__init__": the initial state (init.layout in the metadata)."""
+        if not 0 <= i < len(self.episodes):
+            raise DatasetError("%s: no episode index %d (%d episodes)" % (self.path, i, len(self.episodes)))
         e = self.episodes[i]
-        names = channels if channels is not None else [c.name for c in self.channels]
+        names = [c.name for c in self.channels] if channels is None else list(channels)
+        for n in names:
+            if n not in self.by_name:
+                raise KeyError("%s: no channel '%s'" % (self.path, n))
+        # every chunk is checked against its entry before the arrays are allocated, so that
+        # their size is backed by the file's bytes
+        for k, c in enumerate(e.chunks):
+            self._load_chunk(k, c, False)
         out = {n: np.empty((e.steps,) + self.channels[self.by_name[n]].shape,
                            self.channels[self.by_name[n]].dtype) for n in names}
-        for off, first, rows, flags in e.chunks:
-            h = self._header(off, "chunk")
-            pre, body = self._body(off, h, "chunk")
+        for k, c in enumerate(e.chunks):
+            body = self._load_chunk(k, c, True)
             o = 0
-            if flags & FIRST:
+            if c.flags & FIRST:
                 if init:
                     out["__init__"] = np.frombuffer(body, "<f8", self.n_init).copy()
                 o = 8 * self.n_init
-            for c in self.channels:
-                n = rows * c.row_bytes
-                if c.name in out:
-                    out[c.name][first:first + rows] = self._unfilter(body[o:o + n], rows, c)
+            for ch in self.channels:
+                n = c.rows * ch.row_bytes
+                if ch.name in out:
+                    out[ch.name][c.first:c.first + c.rows] = self._unfilter(body[o:o + n], c.rows, ch)
                 o += n
         return out
 
     def read(self, i, name):
         return self.episode(i, [name])[name]
+
+    def verify(self):
+        """Checks every chunk (header, CRCs, prefix against the index, zstd frame and size), as
+        `animat verify` does; raises DatasetError at the first bad one."""
+        for e in self.episodes:
+            for k, c in enumerate(e.chunks):
+                self._load_chunk(k, c, True)
 
     @staticmethod
     def _unfilter(b, rows, c):
@@ -258,16 +452,19 @@ def main(argv):
         return 2
     try:
         ds = Dataset(argv[1])
+        ds.verify()
+        steps = sum(e.steps for e in ds.episodes)
+        print("episodes %d steps %d channels %d recovered %d" % (len(ds.episodes), steps, len(ds.channels), ds.recovered))
+        if len(argv) >= 4 and argv[2] == "--sum":
+            if argv[3] not in ds.by_name:
+                raise DatasetError("%s: no channel '%s'" % (argv[1], argv[3]))
+            total = 0.0
+            for i in range(len(ds.episodes)):
+                total += float(np.sum(ds.read(i, argv[3]).astype(np.float64)))
+            print("sum %s %.17g" % (argv[3], total))
     except DatasetError as e:
         print("error:", e, file=sys.stderr)
         return 1
-    steps = sum(e.steps for e in ds.episodes)
-    print("episodes %d steps %d channels %d recovered %d" % (len(ds.episodes), steps, len(ds.channels), ds.recovered))
-    if len(argv) >= 4 and argv[2] == "--sum":
-        total = 0.0
-        for i in range(len(ds.episodes)):
-            total += float(np.sum(ds.read(i, argv[3]).astype(np.float64)))
-        print("sum %s %.17g" % (argv[3], total))
     return 0
 
 

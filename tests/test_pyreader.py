@@ -1,0 +1,465 @@
+#!/usr/bin/python3
+"""test_pyreader.py: the Python dataset reader (tools/animat_dataset.py) against the C reader on
+valid and mutated files.
+
+Usage: test_pyreader.py ANIMAT [READER_DIR]   (ctest: test_pyreader; READER_DIR default tools/)
+
+Records two small datasets with `ANIMAT record --random` (reacher, chunks of 8 rows, episodes of
+2 envs interleaving) and takes tests/data/golden-v1.rollout, then makes a few hundred mutations of
+each: bit flips at many offsets, truncations at many lengths, edited index entries (episodes that
+point at another episode's chunks, duplicate or missing entries, swapped chunks, wrong step, row,
+flag and env fields) and header fields changed with every checksum recomputed, so that only the
+reader's consistency checks can catch them (block types, codecs and sizes; chunk prefixes;
+channel tables with unknown dtypes, big ndims, absurd shapes, duplicate names; metadata counts;
+file versions). Each file is read by `ANIMAT export` and `ANIMAT verify` and by the Python reader
+(open, verify, every episode), and the verdicts must agree:
+  - the Python reader raises nothing but DatasetError;
+  - where export fails, the Python reader raises DatasetError (it returns no data the C reader
+    refuses);
+  - where export succeeds, the Python reader returns the same episodes (ids, envs, steps, ends)
+    and bit-identical arrays for every channel, and says "recovered" exactly when verify does.
+Prints one line per disagreement and a summary; exits 1 on any disagreement.
+"""
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import zstandard
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def put_bhdr(btype, codec, prefix, payload, raw, pcrc):
+    h = b"AMBK" + struct.pack("<BBHIII", btype, codec, prefix, payload, raw, pcrc)
+    return h + struct.pack("<I", zlib.crc32(h))
+
+
+class Layout:
+    """A dataset cut into its blocks (walking from offset 16), with the index decoded, so that
+    blocks can be edited and the file written again with every offset, size and CRC right."""
+
+    def __init__(self, data):
+        self.head = data[:16]
+        self.blocks = []  # [type, codec, prefix bytes, body bytes, old offset]
+        off = 16
+        end = len(data) - 24
+        while off < end:
+            t, codec, pre, payload, raw = struct.unpack_from("<BBHII", data, off + 4)
+            p = data[off + 24:off + 24 + payload]
+            body = p[pre:]
+            if codec == 1:
+                body = zstandard.ZstdDecompressor().decompress(body)
+            self.blocks.append([t, codec, p[:pre], body, off])
+            off += 24 + payload
+        assert self.blocks[-1][0] == 4, "the last block must be the index"
+        body = self.blocks.pop()[3]
+        (n,) = struct.unpack_from("<I", body, 0)
+        self.entries = [list(struct.unpack_from("<QQIIIIII", body, 8 + 40 * i)) for i in range(n)]
+
+    def chunk_blocks(self):
+        return [b for b in self.blocks if b[0] == 3]
+
+    def write(self, fix_offsets=True):
+        out = bytearray(self.head)
+        moved = {}
+        for t, codec, pre, body, old in self.blocks:
+            moved[old] = len(out)
+            stored = zstandard.ZstdCompressor(write_content_size=True).compress(body) if codec == 1 else body
+            p = pre + stored
+            out += put_bhdr(t, codec, len(pre), len(p), len(body), zlib.crc32(p)) + p
+        index_off = len(out)
+        ents = b"".join(struct.pack("<QQIIIIII", *([moved.get(e[0], e[0]) if fix_offsets else e[0]] + e[1:]))
+                        for e in self.entries)
+        body = struct.pack("<II", len(self.entries), 0) + ents
+        stored = zstandard.ZstdCompressor(write_content_size=True).compress(body)
+        out += put_bhdr(4, 1, 0, len(stored), len(body), zlib.crc32(stored)) + stored
+        t = struct.pack("<QI", index_off, 0)
+        out += t + struct.pack("<I", zlib.crc32(t)) + b"AMDSIDX\n"
+        return bytes(out)
+
+
+def set_prefix(block, **kw):
+    """Rewrites fields of a chunk block's 32-byte prefix."""
+    f = dict(zip(("episode", "env", "first", "rows", "flags", "n_init", "reserved"),
+                 struct.unpack("<qIIIIII", block[2])))
+    f.update(kw)
+    block[2] = struct.pack("<qIIIIII", *f.values())
+
+
+def channel_table(body):
+    """[(dtype, ndim, reserved, flags, shape, [name, group, units, labels])], n_init."""
+    n, n_init = struct.unpack_from("<II", body, 0)
+    o, out = 8, []
+    for _ in range(n):
+        dt, nd, res, fl = struct.unpack_from("<BBHI", body, o)
+        o += 8
+        shape = list(struct.unpack_from("<%dI" % nd, body, o))
+        o += 4 * nd
+        s = []
+        for _ in range(4):
+            (k,) = struct.unpack_from("<H", body, o)
+            s.append(body[o + 2:o + 2 + k])
+            o += 2 + k
+        out.append([dt, nd, res, fl, shape, s])
+    return out, n_init
+
+
+def put_channel_table(chs, n_init, count=None):
+    b = struct.pack("<II", len(chs) if count is None else count, n_init)
+    for dt, nd, res, fl, shape, s in chs:
+        b += struct.pack("<BBHI", dt, nd, res, fl) + struct.pack("<%dI" % len(shape), *shape)
+        for x in s:
+            b += struct.pack("<H", len(x)) + x
+    return b
+
+
+def mutations(name, data, rng, edits=True, noise=True):
+    """(label, bytes) pairs: the valid file and its mutations: with noise, bit flips and
+    truncations; with edits, the consistent-looking edits."""
+    yield name + ": valid", data
+    L = Layout(data)
+    if noise:
+        yield from noise_mutations(name, data, L, rng)
+    if edits:
+        yield from edit_mutations(name, data, L)
+
+
+def noise_mutations(name, data, L, rng):
+    n = len(data)
+    # bit flips: in the file header, in the fields of the first blocks' headers, in the trailer,
+    # then at random offsets
+    offs = {0, 7, 8, 9, 11, 12, n - 1, n - 8, n - 12, n - 16, n - 24}
+    for b in L.blocks[:4]:
+        offs |= {b[4] + k for k in (0, 4, 5, 6, 8, 12, 16, 20, 24, 40)}
+    offs |= set(rng.sample(range(n), min(n, 15)))
+    for o in sorted(x for x in offs if 0 <= x < n):
+        bit = rng.randrange(8)
+        yield "%s: bit %d of byte %d flipped" % (name, bit, o), data[:o] + bytes([data[o] ^ (1 << bit)]) + data[o + 1:]
+    # truncations: at block boundaries (+-1) and at spread lengths
+    lens = {0, 7, 16, 17, 40, n - 1, n - 23, n - 24, n - 25}
+    for b in L.blocks[:4] + L.blocks[-1:]:
+        lens |= {b[4] - 1, b[4], b[4] + 1, b[4] + 24}
+    lens |= set(rng.sample(range(n), min(n, 10)))
+    for k in sorted(x for x in lens if 0 <= x < n):
+        yield "%s: truncated to %d bytes" % (name, k), data[:k]
+
+
+def edit_mutations(name, data, L):
+    n = len(data)
+
+    def edit(label, fn, fix_offsets=True):
+        lay = Layout(data)
+        fn(lay)
+        return "%s: %s" % (name, label), lay.write(fix_offsets)
+
+    eps = sorted({e[1] for e in L.entries})
+    by_ep = {ep: [i for i, e in enumerate(L.entries) if e[1] == ep] for ep in eps}
+    ep0, ep_m = eps[0], max(eps, key=lambda ep: len(by_ep[ep]))  # the one with most chunks
+
+    # -- the index, rewritten with its checksums right --
+    yield edit("index rewritten unchanged", lambda l: None)
+
+    def copies_of_first(l):  # every episode's entries point at episode 0's chunks
+        first = [e for e in l.entries if e[1] == ep0]
+        for ep in eps[1:]:
+            for k, i in enumerate(by_ep[ep]):
+                src = first[min(k, len(first) - 1)]
+                l.entries[i][0], l.entries[i][2:] = src[0], src[2:]
+    yield edit("every episode's entries point at episode %d's chunks" % ep0, copies_of_first)
+
+    def dup_episode(l):  # the first episode listed twice: its entries copied under a new id
+        new = max(eps) + 1
+        l.entries += [[e[0], new] + e[2:] for e in l.entries if e[1] == ep0]
+    yield edit("episode %d's entries duplicated under a new id" % ep0, dup_episode)
+    yield edit("an entry listed twice", lambda l: l.entries.insert(1, list(l.entries[0])))
+    i0, i1, i2 = by_ep[ep_m][0], by_ep[ep_m][1 % len(by_ep[ep_m])], by_ep[ep_m][-1]
+
+    def swap_offsets(l):
+        l.entries[i1][0], l.entries[i2][0] = l.entries[i2][0], l.entries[i1][0]
+    yield edit("two chunks of episode %d swapped (offsets)" % ep_m, swap_offsets)
+
+    def swap_steps(l):
+        l.entries[i1][3], l.entries[i2][3] = l.entries[i2][3], l.entries[i1][3]
+    yield edit("two chunks of episode %d swapped (first steps)" % ep_m, swap_steps)
+    yield edit("entries in reverse order", lambda l: l.entries.reverse())
+    yield edit("a middle chunk's entry removed (gap)", lambda l: l.entries.pop(i1))
+    yield edit("a first chunk's entry removed", lambda l: l.entries.pop(i0))
+    yield edit("the last entry removed", lambda l: l.entries.pop())
+    yield edit("all entries removed", lambda l: l.entries.clear())
+    for field, col, deltas in (("offset", 0, (1, -1, 24)), ("episode", 1, (1, 1 << 63)),
+                               ("env", 2, (1,)), ("first step", 3, (1, -1 & 0xFFFFFFFF)),
+                               ("rows", 4, (1, -1 & 0xFFFFFFFF, 1 << 20)), ("flags", 5, (1, 2, 4, 16)),
+                               ("stored size", 6, (1 << 30,)), ("body size", 7, (1,))):
+        for d in deltas:
+            def f(l, col=col, d=d):
+                e = l.entries[i1]
+                e[col] = (e[col] + d) % (1 << (64 if col < 2 else 32)) if col != 5 else e[col] ^ d
+            yield edit("entry %d: %s changed by %d" % (i1, field, d), f, fix_offsets=col != 0)
+    yield edit("entry 0 points at the metadata block", lambda l: l.entries[0].__setitem__(0, 16), fix_offsets=False)
+
+    def steps_shifted(l):  # episode's steps all +1: consistent with each other, not with chunks
+        for i in by_ep[ep_m]:
+            l.entries[i][3] += 1
+    yield edit("episode %d's first steps all +1" % ep_m, steps_shifted)
+
+    def rows_moved(l):  # rows moved from one chunk to the next: the total stays right
+        l.entries[i0][4] -= 1
+        l.entries[i1][4] += 1
+        l.entries[i1][3] -= 1
+    yield edit("a row moved between two entries of episode %d" % ep_m, rows_moved)
+
+    def renumber(l):  # episode renumbered in the index only
+        for i in by_ep[ep_m]:
+            l.entries[i][1] = 1000
+    yield edit("episode %d renumbered in the index only" % ep_m, renumber)
+
+    # -- chunk prefixes changed (payload and header CRCs recomputed) --
+    def chunk_edit(k, **kw):
+        def f(l):
+            set_prefix(l.chunk_blocks()[k], **kw)
+        return f
+    def rows_plus_one(l):
+        b = l.chunk_blocks()[1]
+        set_prefix(b, rows=struct.unpack_from("<I", b[2], 16)[0] + 1)
+    yield edit("chunk 1: prefix rows +1", rows_plus_one)
+    yield edit("chunk 1: prefix episode 77", chunk_edit(1, episode=77))
+    yield edit("chunk 1: prefix episode -1", chunk_edit(1, episode=-1))
+    yield edit("chunk 1: prefix env 9", chunk_edit(1, env=9))
+    yield edit("chunk 1: prefix first step 3", chunk_edit(1, first=3))
+    yield edit("chunk 0: prefix flags without FIRST", chunk_edit(0, flags=0, n_init=0))
+    yield edit("chunk 0: prefix n_init 0", chunk_edit(0, n_init=0))
+
+    def chunk_body_shorter(l):
+        b = l.chunk_blocks()[1]
+        b[3] = b[3][:-1]
+    yield edit("chunk 1: body one byte short", chunk_body_shorter)
+
+    def chunk_type(l, t):
+        l.chunk_blocks()[1][0] = t
+    yield edit("chunk 1: block type 9 (unknown)", lambda l: chunk_type(l, 9))
+    yield edit("chunk 1: block type 1 (metadata)", lambda l: chunk_type(l, 1))
+
+    def chunk_raw(l):
+        l.chunk_blocks()[1][1] = 0
+    yield edit("chunk 1: stored raw (codec 0)", chunk_raw)
+
+    # -- channel table and metadata re-encoded (every offset after them moves) --
+    chs, n_init = channel_table(L.blocks[1][3])
+
+    def ct(label, fn, count=None):
+        def f(l):
+            c, ni = channel_table(l.blocks[1][3])
+            ni = fn(c, ni)
+            l.blocks[1][3] = put_channel_table(c, ni, count)
+        return edit("channel table: " + label, f)
+    yield ct("unchanged", lambda c, ni: ni)
+    yield ct("dtype 7", lambda c, ni: (c[0].__setitem__(0, 7), ni)[1])
+    yield ct("dtype 0", lambda c, ni: (c[1].__setitem__(0, 0), ni)[1])
+    yield ct("ndim 5", lambda c, ni: (c[1].__setitem__(1, 5), c[1][4].extend([1] * (5 - len(c[1][4]))), ni)[2])
+    yield ct("shape 2^20 x 2^20", lambda c, ni: (c[1].__setitem__(1, 2), c[1].__setitem__(4, [1 << 20, 1 << 20]), ni)[2])
+    yield ct("rows of 20 MB", lambda c, ni: (c[1].__setitem__(1, 1), c[1].__setitem__(4, [5 << 20]), ni)[2])
+    yield ct("duplicate channel name", lambda c, ni: (c[1][5].__setitem__(0, c[0][5][0]), ni)[1])
+    yield ct("channel name not UTF-8", lambda c, ni: (c[1][5].__setitem__(0, b"\xff\xfename"), ni)[1])
+    yield ct("n_init + 1", lambda c, ni: ni + 1)
+    yield ct("n_init 2^25", lambda c, ni: 1 << 25)
+    yield ct("a channel dropped", lambda c, ni: (c.pop(), ni)[1])
+    yield ct("count 0", lambda c, ni: ni, count=0)
+    yield ct("count + 1", lambda c, ni: ni, count=len(chs) + 1)
+    yield ct("count 5000", lambda c, ni: ni, count=5000)
+    yield ct("channel 0 delta flag toggled", lambda c, ni: (c[0].__setitem__(3, c[0][3] ^ 1), ni)[1])
+
+    def meta(label, fn):
+        def f(l):
+            l.blocks[0][3] = fn(l.blocks[0][3])
+        return edit("metadata: " + label, f)
+    yield meta("count + 1", lambda b: struct.pack("<I", struct.unpack_from("<I", b)[0] + 1) + b[4:])
+    yield meta("count 2^20", lambda b: struct.pack("<I", 1 << 20) + b[4:])
+    yield meta("count 0", lambda b: struct.pack("<I", 0) + b[4:])
+    yield meta("last byte cut", lambda b: b[:-1])
+    yield meta("a key not UTF-8", lambda b: b[:6] + b"\xff" + b[7:])
+    yield meta("empty", lambda b: b"")
+
+    def swap_first_blocks(l):
+        l.blocks[0], l.blocks[1] = l.blocks[1], l.blocks[0]
+    yield edit("metadata and channel table swapped", swap_first_blocks)
+
+    def extra_block(l):  # an unknown block type between chunks: readers skip it
+        l.blocks.insert(3, [42, 0, b"", b"future", -1])
+    yield edit("unknown block type inserted", extra_block)
+    # -- block header fields changed, header CRC recomputed --
+    for off in [b[4] for b in L.blocks[:3]] + [struct.unpack_from("<Q", data, n - 24)[0]]:
+        for field, pos, fmt, vals in (("type", 4, "<B", (3, 9)), ("codec", 5, "<B", (0, 2)),
+                                      ("prefix", 6, "<H", (32,)), ("payload", 8, "<I", (1, 1 << 27)),
+                                      ("raw", 12, "<I", (1,))):
+            (cur,) = struct.unpack_from(fmt, data, off + pos)
+            for v in vals:
+                v = cur + 1 if v == 1 else v
+                if v == cur:
+                    continue
+                m = bytearray(data)
+                struct.pack_into(fmt, m, off + pos, v)
+                struct.pack_into("<I", m, off + 20, zlib.crc32(m[off:off + 20]))
+                yield "%s: block at %d: %s %d (header CRC recomputed)" % (name, off, field, v), bytes(m)
+    # -- trailer and file header fields --
+    for label, v in (("index offset 0", 0), ("index offset + 1", None), ("index offset 2^60", 1 << 60)):
+        m = bytearray(data)
+        (cur,) = struct.unpack_from("<Q", m, n - 24)
+        struct.pack_into("<Q", m, n - 24, cur + 1 if v is None else v)
+        struct.pack_into("<I", m, n - 12, zlib.crc32(m[n - 24:n - 12]))
+        yield "%s: trailer %s (CRC recomputed)" % (name, label), bytes(m)
+    for label, pos, v in (("major version 0", 8, 0), ("major version 2", 8, 2),
+                          ("minor version 9", 10, 9), ("flags 0xffff", 12, 0xFFFF)):
+        m = bytearray(data)
+        struct.pack_into("<H", m, pos, v)
+        yield "%s: file header %s" % (name, label), bytes(m)
+    yield name + ": two copies concatenated", data + data
+    yield name + ": 100 zero bytes appended", data + bytes(100)
+
+
+def c_verdict(animat, path, tmp):
+    """(export ok, message, {episode id: (env, steps, end, {channel: array})}, recovered)."""
+    out = os.path.join(tmp, "export")
+    shutil.rmtree(out, ignore_errors=True)
+    p = subprocess.run([animat, "export", path, "--out", out], capture_output=True, text=True,
+                       errors="replace")
+    if p.returncode:
+        return False, (p.stderr or p.stdout).strip(), None, None, None
+    v = subprocess.run([animat, "verify", path], capture_output=True, text=True, errors="replace")
+    recovered = "index missing or damaged" in v.stdout
+    eps = {}
+    with open(os.path.join(out, "episodes.csv")) as f:
+        for line in f.read().split("\n")[1:]:
+            if line:
+                i, env, steps, end = line.split(",")
+                d = os.path.join(out, "episode_%06d" % int(i))
+                eps[int(i)] = (int(env) & 0xFFFFFFFF, int(steps), end,
+                               {fn[:-4]: np.load(os.path.join(d, fn)) for fn in os.listdir(d)})
+    return True, "", eps, recovered, v.returncode
+
+
+def py_verdict(mod, path):
+    """(ok, message, episodes as in c_verdict, recovered); raises what the reader raises other
+    than its DatasetError."""
+    try:
+        ds = mod.Dataset(path)
+        ds.verify()
+        eps = {}
+        for i, e in enumerate(ds.episodes):
+            arrays = ds.episode(i)
+            end = "incomplete" if not e.complete else "terminated" if e.terminated else "truncated"
+            eps[e.id] = (e.env, e.steps, end, {k.replace("/", "."): v for k, v in arrays.items()})
+        return True, "", eps, ds.recovered
+    except mod.DatasetError as e:
+        return False, str(e), None, None
+
+
+# Files the Python reader refuses on purpose although the C reader reads them: the format says
+# channel names are unique (docs/dataset-format.md) and a {name: array} result needs them to be.
+STRICTER = ("duplicate channel name",)
+
+
+def judge(label, c, p):
+    """None when the two verdicts agree, else what differs."""
+    c_ok, c_msg, c_eps, c_rec, v_rc = c
+    p_ok, p_msg, p_eps, p_rec = p
+    if p_ok is None:
+        return "the Python reader raised %s" % p_msg
+    if not c_ok and "holds no episodes" in c_msg:
+        return None if p_ok and not p_eps else "C: no episodes; Python: %s" % (p_msg or "%d episodes" % len(p_eps))
+    if not c_ok:
+        return None if not p_ok else "C refused (%s) but Python returned %d episodes" % (c_msg, len(p_eps))
+    if not p_ok:
+        if any(x in label for x in STRICTER):
+            return None
+        return "C accepted (%d episodes) but Python refused: %s" % (len(c_eps), p_msg)
+    if not c_rec and v_rc != 0:
+        return "export succeeded but verify failed on a file with its index"
+    if c_rec != p_rec:
+        return "recovered: C %s, Python %s" % (c_rec, p_rec)
+    if set(c_eps) != set(p_eps):
+        return "episodes: C %s, Python %s" % (sorted(c_eps), sorted(p_eps))
+    for i in c_eps:
+        ce, pe = c_eps[i], p_eps[i]
+        if ce[:3] != pe[:3]:
+            return "episode %d: (env, steps, end) C %s, Python %s" % (i, ce[:3], pe[:3])
+        if set(ce[3]) != set(pe[3]):
+            return "episode %d: channels C %s, Python %s" % (i, sorted(ce[3]), sorted(pe[3]))
+        for k, a in ce[3].items():
+            b = pe[3][k]
+            if a.dtype != b.dtype or a.shape != b.shape or a.tobytes() != b.tobytes():
+                return "episode %d channel %s: arrays differ" % (i, k)
+    return None
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    animat = os.path.abspath(argv[1])
+    sys.path.insert(0, argv[2] if len(argv) > 2 else os.path.join(ROOT, "tools"))
+    import animat_dataset as mod
+    assert issubclass(mod.DatasetError, ValueError)
+    rng = random.Random(12)
+    tmp = tempfile.mkdtemp(prefix="test_pyreader.")
+    try:
+        cases = []
+        for label, args in (("reacher", ["--episodes", "3", "--envs", "2", "--chunk-rows", "8"]),
+                            ("reacher-1env", ["--episodes", "2", "--envs", "1", "--chunk-rows", "7"])):
+            path = os.path.join(tmp, label + ".rollout")
+            subprocess.run([animat, "record", "--random", "--task", "reacher", "--threads", "1", "--quiet",
+                            "--task-param", "episode_steps=20", "--out", path] + args,
+                           check=True, capture_output=True)
+            with open(path, "rb") as f:
+                cases += mutations(label, f.read(), rng, noise=label == "reacher")
+        with open(os.path.join(ROOT, "tests", "data", "golden-v1.rollout"), "rb") as f:
+            cases += mutations("golden-v1", f.read(), rng, edits=False)
+
+        def run(k):
+            d = os.path.join(tmp, "w%d" % k)
+            os.mkdir(d)
+            path = os.path.join(d, "case.rollout")
+            with open(path, "wb") as f:
+                f.write(cases[k][1])
+            c = c_verdict(animat, path, d)
+            try:
+                p = py_verdict(mod, path)
+            except Exception as e:  # noqa: BLE001: anything but DatasetError is a failure
+                p = (None, "%s: %s" % (type(e).__name__, e), None, None)
+            shutil.rmtree(d, ignore_errors=True)
+            return c, p
+
+        stats = dict(cases=len(cases), c_ok=0, both_fail=0, recovered=0, stricter=0, bad=0)
+        verbose = os.environ.get("TEST_PYREADER_VERBOSE")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for (label, _), (c, p) in zip(cases, pool.map(run, range(len(cases)))):
+                why = judge(label, c, p)
+                if why:
+                    stats["bad"] += 1
+                    print("MISMATCH %s: %s" % (label, why))
+                elif c[0] and p[0]:
+                    stats["c_ok"] += 1
+                    stats["recovered"] += bool(c[3])
+                elif c[0]:
+                    stats["stricter"] += 1
+                else:
+                    stats["both_fail"] += 1
+                if verbose:
+                    print("%s: C: %s | Python: %s" % (label, c[1] or "ok", p[1] or "ok"))
+        print("test_pyreader: %(cases)d files: %(c_ok)d read identically by both readers "
+              "(%(recovered)d of them recovered), %(both_fail)d refused by both, %(stricter)d "
+              "refused by Python only (duplicate channel names), %(bad)d disagreements" % stats)
+        return 1 if stats["bad"] or not stats["c_ok"] or not stats["both_fail"] else 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
