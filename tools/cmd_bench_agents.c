@@ -350,8 +350,9 @@ int bench_learn(int argc, char** argv) {
     int tail_n = 0;
     while (ama_ppo_env_steps(L) < cfg.total_steps) {
       ama_ppo_iterate(L, &st);
-      if (st.env_steps >= 0.95 * cfg.total_steps && st.episodes)
-        tail_sum += st.mean_return * st.episodes, tail_n += st.episodes;
+      int stable = st.episodes - st.unstable;  // mean_return covers the stable episodes only
+      if (st.env_steps >= 0.95 * cfg.total_steps && stable > 0)
+        tail_sum += st.mean_return * stable, tail_n += stable;
     }
     double wall = am_now() - t0;
     double ev = evaluate(L, &t, 50, 2, 1000 + s, err, sizeof(err));
