@@ -2,7 +2,8 @@
 # run.sh: builds a libFuzzer harness (clang, ASan + UBSan) and runs it on one core.
 #   tests/fuzz/run.sh [dataset|ckpt] [SECONDS]        long run (default: dataset, 600 s); crashes,
 #       leaks and timeouts are collected, not fatal; crashing inputs land in tests/data/fuzz/
-#       (dataset) or tests/fuzz/known/ckpt/ (ckpt): commit them as regression inputs
+#       (dataset) or tests/fuzz/regress/ckpt/ (ckpt): fix the reader, then commit them to the
+#       corpus as regression inputs
 #   tests/fuzz/run.sh --ctest OUTDIR dataset|ckpt SECONDS
 #       what ctest runs (fuzz_dataset_run, fuzz_ckpt_run): builds into OUTDIR (a build failure
 #       fails the test), fuzzes a copy of the committed corpus and stops with an error at the
@@ -43,7 +44,7 @@ case "$name" in
     # shellcheck disable=SC2086
     clang $flags -mfma "$here/fuzz_ckpt.c" "$root"/agents/*.c "$root"/tasks/*.c "$root"/sim/*.c \
       -lmujoco $(pkg-config --libs libzstd openblas) -lpthread -lm -o "$out/fuzz_ckpt"
-    regress="$root/tests/fuzz/known/ckpt" ;;
+    regress="$root/tests/fuzz/regress/ckpt" ;;
   *) echo "run.sh: unknown harness '$name' (dataset, ckpt)" >&2; exit 2 ;;
 esac
 corpus="$out/corpus-$name"
