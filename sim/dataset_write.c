@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -130,13 +131,30 @@ static int io_report(am_ds_writer* w) {
 
 am_ds_writer* am_ds_create(const char* path, int force, char* err, size_t err_sz) {
   if (!path || !path[0]) return am_err(err, err_sz, "no output path given"), NULL;
-  int fd = open(path, O_WRONLY | O_CREAT | (force ? O_TRUNC : O_EXCL), 0644);
+  // Not truncated before it is locked: a file another writer holds is never touched.
+  int fd = open(path, O_WRONLY | O_CREAT | (force ? 0 : O_EXCL), 0644);
   if (fd < 0) {
     if (errno == EEXIST)
       am_err(err, err_sz, "%s already exists (use --force to overwrite it)", path);
     else
       am_err(err, err_sz, "cannot create %s: %s", path, strerror(errno));
     return NULL;
+  }
+  // One writer per file: the lock lives as long as the descriptor (the kernel drops it when the
+  // process dies, even by kill -9).
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    close(fd);
+    if (e == EWOULDBLOCK)
+      return am_err(err, err_sz, "%s is being written by another process (it holds the file's lock)",
+                    path), NULL;
+    return am_err(err, err_sz, "cannot lock %s: %s", path, strerror(e)), NULL;
+  }
+  struct stat st;
+  if (force && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(fd, 0) != 0) {
+    int e = errno;
+    close(fd);
+    return am_err(err, err_sz, "cannot truncate %s: %s", path, strerror(e)), NULL;
   }
   am_ds_writer* w = calloc(1, sizeof *w);
   if (!w) {

@@ -7,6 +7,7 @@
 // written by the 1.0 writer, and must go on reading.
 #include <errno.h>
 #include <math.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,6 +293,30 @@ static void test_never_overwrite(void** state) {
   free(b);
   assert_null(am_ds_create("/nonexistent-dir/x.rollout", 0, err, sizeof err));
   assert_non_null(strstr(err, "/nonexistent-dir/x.rollout"));
+}
+
+// One writer per file: a second writer (even with force) is refused while the first holds the
+// file, and the first one's bytes are not touched; once it is closed, force may replace it.
+static void test_one_writer_per_file(void** state) {
+  (void)state;
+  char path[512];
+  tmp_path(path, sizeof path, "locked.rollout");
+  am_ds_writer* a = am_ds_create(path, 1, err, sizeof err);
+  if (!a) fail_msg("%s", err);
+  int fd = open(path, O_WRONLY | O_APPEND);  // stand-in content of the first writer
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "bytes", 5), 5);
+  close(fd);
+  assert_null(am_ds_create(path, 1, err, sizeof err));
+  assert_non_null(strstr(err, "is being written by another process"));
+  size_t n;
+  uint8_t* b = slurp(path, &n);
+  assert_int_equal(n, 5);
+  free(b);
+  am_ds_abort(a);
+  am_ds_writer* c = am_ds_create(path, 1, err, sizeof err);
+  if (!c) fail_msg("%s", err);
+  am_ds_abort(c);
 }
 
 static void test_disk_full(void** state) {
@@ -1208,6 +1233,7 @@ int main(void) {
       cmocka_unit_test(test_recovery_truncated),
       cmocka_unit_test(test_corrupted_checksum),
       cmocka_unit_test(test_never_overwrite),
+      cmocka_unit_test(test_one_writer_per_file),
       cmocka_unit_test(test_disk_full),
       cmocka_unit_test(test_background_identical),
       cmocka_unit_test(test_background_write_error),
