@@ -5,19 +5,29 @@ valid and mutated files.
 Usage: test_pyreader.py ANIMAT [READER_DIR]   (ctest: test_pyreader; READER_DIR default tools/)
 
 Records two small datasets with `ANIMAT record --random` (reacher, chunks of 8 rows, episodes of
-2 envs interleaving) and takes tests/data/golden-v1.rollout, then makes a few hundred mutations of
-each: bit flips at many offsets, truncations at many lengths, edited index entries (episodes that
-point at another episode's chunks, duplicate or missing entries, swapped chunks, wrong step, row,
-flag and env fields) and header fields changed with every checksum recomputed, so that only the
-reader's consistency checks can catch them (block types, codecs and sizes; chunk prefixes;
-channel tables with unknown dtypes, big ndims, absurd shapes, duplicate names; metadata counts;
-file versions). Each file is read by `ANIMAT export` and `ANIMAT verify` and by the Python reader
-(open, verify, every episode), and the verdicts must agree:
+2 envs interleaving) and takes tests/data/golden-v1.rollout (format 1.0) and
+golden-v1.1-split.rollout (1.1: its index in 3 parts, the interrupted flag), then makes several
+hundred mutations: bit flips at many offsets, truncations at many lengths; edited index entries
+(episodes that point at another episode's chunks, duplicate or missing entries, swapped chunks,
+wrong step, row, flag and env fields) and header fields changed with every checksum recomputed,
+so that only the reader's consistency checks can catch them (block types, codecs and sizes; chunk
+prefixes; channel tables with unknown dtypes, big ndims, absurd shapes, duplicate names; metadata
+counts; file versions); the index split into parts, with parts misnumbered, moved, damaged,
+dropped or separated by another block, and the trailer's flags set; and damage the recovery must
+resynchronise past (a flipped chunk, a broken block header, junk with fake block magics, a chunk
+removed, written twice or cut) in files without their index and with it.
+
+Each file is read by the C reader, through `ANIMAT export` (its refusal saying the file is damaged),
+`ANIMAT export --allow-damaged` for a damaged file (what can still be read; the episodes lost) and
+`ANIMAT verify` (recovered, interrupted, its problem counts, the damage lines), and by the Python
+reader (open, every episode, verify, damage), and the verdicts must agree:
   - the Python reader raises nothing but DatasetError;
-  - where export fails, the Python reader raises DatasetError (it returns no data the C reader
-    refuses);
-  - where export succeeds, the Python reader returns the same episodes (ids, envs, steps, ends)
-    and bit-identical arrays for every channel, and says "recovered" exactly when verify does.
+  - it opens exactly the files the C reader opens;
+  - it reads the same episodes (ids, envs, steps, ends) with bit-identical arrays for every
+    channel, and loses the same ones;
+  - the same damaged / recovered / interrupted verdicts, the same verify problem counts (bad
+    chunks, chunks not in the index, damaged byte ranges, dropped chunks) and the same damage
+    lines (lost byte ranges and why; dropped chunks; what zstd said excepted).
 Prints one line per disagreement and a summary; exits 1 on any disagreement.
 """
 import os
@@ -225,6 +235,13 @@ def split_mutations(name, data, L):
         m = bytearray(split)
         struct.pack_into("<H", m, 10, 0)
         yield "%s: split index, file header minor version 0" % name, bytes(m)
+    for k, o in enumerate(idx):  # each part's header and payload damaged, the file cut in it
+        size = struct.unpack_from("<I", split, o + 8)[0]
+        for at, what in ((o + 1, "magic"), (o + 9, "payload size"), (o + 24 + size // 2, "payload")):
+            m = bytearray(split)
+            m[at] ^= 0x04
+            yield "%s: index part %d: %s byte %d flipped" % (name, k, what, at), bytes(m)
+        yield "%s: truncated in index part %d" % (name, k), split[:o + 24 + size // 2]
     for label, f in (("interrupted", 1), ("interrupted cleared", 0), ("0xfffffffe", 0xFFFFFFFE),
                      ("0xffffffff", 0xFFFFFFFF)):
         yield "%s: trailer flags %s (CRC recomputed)" % (name, label), set_trailer(split, flags=f)
@@ -238,7 +255,7 @@ def resync_mutations(name, data, L):
     index_off = struct.unpack_from("<Q", data, len(data) - 24)[0]
     cut = data[:index_off]
     yield "%s: index and trailer cut off" % name, cut
-    ks = sorted({0, 1, len(chunks) // 2, len(chunks) - 1})
+    ks = sorted({0, len(chunks) // 2, len(chunks) - 1})
     ends = {o: o + 24 + struct.unpack_from("<I", data, o + 8)[0] for o in chunks}
 
     def flip(d, at):
@@ -259,8 +276,9 @@ def resync_mutations(name, data, L):
         yield ("%s (indexed): chunk %d: block header replaced by junk" % (name, k),
                data[:o] + junk[:24] + data[o + 24:])
     # the index lost (a bad trailer) with a flipped chunk too: two kinds of damage at once
+    o = chunks[ks[1]]
     yield ("%s: trailer CRC and chunk %d both flipped" % (name, ks[1]),
-           flip(flip(data, len(data) - 12), (chunks[ks[1]] + ends[chunks[ks[1]]]) // 2))
+           flip(flip(data, len(data) - 12), (o + ends[o]) // 2))
 
 
 def noise_mutations(name, data, L, rng):
@@ -607,11 +625,12 @@ def main(argv):
                             "--task-param", "episode_steps=20", "--out", path] + args,
                            check=True, capture_output=True)
             with open(path, "rb") as f:
-                cases += mutations(label, f.read(), rng, noise=label == "reacher", resync=label == "reacher")
+                one = label == "reacher"
+                cases += mutations(label, f.read(), rng, noise=one, split=one, resync=one)
         # format 1.0, and 1.1 with its index in 3 parts and the interrupted flag (the C writer
         # splits an index only through a test hook, am_ds_set_index_part)
-        for label, kw in (("golden-v1", dict(edits=False, split=False, resync=False)),
-                          ("golden-v1.1-split", dict(resync=False))):
+        for label, kw in (("golden-v1", dict(noise=False, edits=False, split=False)),
+                          ("golden-v1.1-split", dict(noise=False, resync=False))):
             with open(os.path.join(ROOT, "tests", "data", label + ".rollout"), "rb") as f:
                 cases += mutations(label, f.read(), rng, **kw)
 
