@@ -1,26 +1,34 @@
 #!/usr/bin/python3
 """animat_dataset.py: read animat datasets (.rollout files) into NumPy arrays.
 
-An independent reader of the format in docs/dataset-format.md (numpy and zstandard, both in
-Debian: apt install python3-numpy python3-zstandard) that checks what the C reader
-(sim/dataset_read.c) checks: magic and version, every block header and payload CRC, block sizes
-against the file's length and the format's limits before anything is allocated, zstd frame sizes,
-the metadata and channel table (known dtypes, ndim <= 4, shapes within the row limit, unique
-channel names), the trailer and index, the index entries against the chunks they point at
-(episode, env, first step, rows, flags, body size) and each episode's continuity (FIRST chunk at
-step 0, each next chunk where the previous ended, nothing after LAST: a gap is an error). A file
-without a usable index (writer killed) is recovered by scanning its chunks, as the C reader does.
-Every problem raises DatasetError (a ValueError) naming the file and the field or offset; no other
-exception escapes for a bad file.
+An independent reader of the format in docs/dataset-format.md, versions 1.0 and 1.1 (numpy and
+zstandard, both in Debian: apt install python3-numpy python3-zstandard) that follows the C reader
+(sim/dataset_read.c) exactly: it checks magic and version, every block header and payload CRC,
+block sizes against the file's length and the format's limits before anything is allocated, zstd
+frame sizes, the metadata and channel table (known dtypes, ndim <= 4, shapes within the row limit,
+unique channel names), the trailer and every index part (part numbers 0, 1, ... running
+consecutively up to the trailer; entries in file order, between the channel table and the index),
+the index entries against the chunks they point at (episode, env, first step, rows, flags, body
+size) and each episode's continuity (FIRST chunk at step 0, each next chunk where the previous
+ended, nothing after LAST: with the index, a gap is an error). The trailer's INTERRUPTED flag is
+`interrupted`. A file without a usable index is recovered as the C reader recovers it
+(`recovered`, `note`): every block after the channel table is walked, a bad block with a good
+header is skipped by its size, at a bad header the walk resynchronises on the next valid block
+header, and `damage` lists the byte ranges lost and the chunks dropped because their episode lost
+an earlier chunk (am_ds_get_damage). verify() is am_ds_verify: every chunk, and the index against
+the blocks in the file. Every problem raises DatasetError (a ValueError) naming the file and the
+field or offset; no other exception escapes for a bad file.
 
     from animat_dataset import Dataset, DatasetError
     ds = Dataset("a.rollout")
     ds.meta["task.name"], [c.name for c in ds.channels], len(ds.episodes)
     ep = ds.episode(0)              # dict: channel name -> array (steps, *shape)
     qpos = ds.read(0, "qpos")       # one channel of the episode with index 0
+    ds.recovered, ds.damage.lines(), ds.interrupted
 
-Command line: python3 animat_dataset.py FILE [--sum CHANNEL]  (checks every chunk, prints a summary;
-exit status 1 with the error on a bad file; used by the tests)
+Command line: python3 animat_dataset.py FILE [--sum CHANNEL]  (verifies the file, prints a summary;
+exit status 1 with the error on a bad or recovered file, listing what a recovery lost; used by the
+tests)
 """
 import struct
 import sys
