@@ -1,26 +1,34 @@
 #!/usr/bin/python3
 """animat_dataset.py: read animat datasets (.rollout files) into NumPy arrays.
 
-An independent reader of the format in docs/dataset-format.md (numpy and zstandard, both in
-Debian: apt install python3-numpy python3-zstandard) that checks what the C reader
-(sim/dataset_read.c) checks: magic and version, every block header and payload CRC, block sizes
-against the file's length and the format's limits before anything is allocated, zstd frame sizes,
-the metadata and channel table (known dtypes, ndim <= 4, shapes within the row limit, unique
-channel names), the trailer and index, the index entries against the chunks they point at
-(episode, env, first step, rows, flags, body size) and each episode's continuity (FIRST chunk at
-step 0, each next chunk where the previous ended, nothing after LAST: a gap is an error). A file
-without a usable index (writer killed) is recovered by scanning its chunks, as the C reader does.
-Every problem raises DatasetError (a ValueError) naming the file and the field or offset; no other
-exception escapes for a bad file.
+An independent reader of the format in docs/dataset-format.md, versions 1.0 and 1.1 (numpy and
+zstandard, both in Debian: apt install python3-numpy python3-zstandard) that follows the C reader
+(sim/dataset_read.c) exactly: it checks magic and version, every block header and payload CRC,
+block sizes against the file's length and the format's limits before anything is allocated, zstd
+frame sizes, the metadata and channel table (known dtypes, ndim <= 4, shapes within the row limit,
+unique channel names), the trailer and every index part (part numbers 0, 1, ... running
+consecutively up to the trailer; entries in file order, between the channel table and the index),
+the index entries against the chunks they point at (episode, env, first step, rows, flags, body
+size) and each episode's continuity (FIRST chunk at step 0, each next chunk where the previous
+ended, nothing after LAST: with the index, a gap is an error). The trailer's INTERRUPTED flag is
+`interrupted`. A file without a usable index is recovered as the C reader recovers it
+(`recovered`, `note`): every block after the channel table is walked, a bad block with a good
+header is skipped by its size, at a bad header the walk resynchronises on the next valid block
+header, and `damage` lists the byte ranges lost and the chunks dropped because their episode lost
+an earlier chunk (am_ds_get_damage). verify() is am_ds_verify: every chunk, and the index against
+the blocks in the file. Every problem raises DatasetError (a ValueError) naming the file and the
+field or offset; no other exception escapes for a bad file.
 
     from animat_dataset import Dataset, DatasetError
     ds = Dataset("a.rollout")
     ds.meta["task.name"], [c.name for c in ds.channels], len(ds.episodes)
     ep = ds.episode(0)              # dict: channel name -> array (steps, *shape)
     qpos = ds.read(0, "qpos")       # one channel of the episode with index 0
+    ds.recovered, ds.damage.lines(), ds.interrupted
 
-Command line: python3 animat_dataset.py FILE [--sum CHANNEL]  (checks every chunk, prints a summary;
-exit status 1 with the error on a bad file; used by the tests)
+Command line: python3 animat_dataset.py FILE [--sum CHANNEL]  (verifies the file, prints a summary;
+exit status 1 with the error on a bad or recovered file, listing what a recovery lost; used by the
+tests)
 """
 import struct
 import sys
@@ -45,6 +53,7 @@ MAX_META = 65536
 MAX_CHANNELS = 1024
 MAX_DIMS = 4
 MAX_INIT = 1 << 24
+TRAILER_INTERRUPTED = 1    # trailer flags (1.1): the recording stopped early
 I64_MAX = (1 << 63) - 1
 
 
@@ -77,6 +86,35 @@ class Chunk:
 
     def key(self):
         return (self.episode, self.first, self.offset)
+
+
+class Damage:
+    """What a recovery could not keep, as the C reader's am_ds_get_damage: gaps, the byte ranges
+    [(start, end, why)] that held no valid block (a bad chunk, a cut-off block...), and dropped,
+    the good chunks [(offset, episode, first step, end step, why)] left out of their episode
+    because it lost an earlier chunk or its first one. Empty for a file read through its index
+    (verify() finds damage there)."""
+
+    def __init__(self):
+        self.gaps, self.dropped = [], []
+
+    @property
+    def gap_bytes(self):
+        return sum(b - a for a, b, _ in self.gaps)
+
+    def __bool__(self):
+        return bool(self.gaps or self.dropped)
+
+    def _gap(self, path, start, end, why):
+        if why.startswith(path + ": "):  # messages start with the file's name
+            why = why[len(path) + 2:]
+        self.gaps.append((start, end, why))
+
+    def lines(self):
+        """One line per gap, then per dropped chunk, worded as the C reader's (animat verify and
+        export print them after "lost: ")."""
+        return (["bytes %d..%d (%d bytes): %s" % (a, b, b - a, why) for a, b, why in self.gaps]
+                + ["chunk at offset %d (episode %d, steps %d..%d) dropped: %s" % d for d in self.dropped])
 
 
 class Episode:
@@ -120,8 +158,9 @@ class Dataset:
                 self.buf = f.read()
         except OSError as e:
             raise DatasetError("cannot open %s: %s" % (self.path, e.strerror or e)) from None
-        self.recovered = False
+        self.recovered = self.interrupted = False
         self.note = ""
+        self.damage = Damage()
         b = self.buf
         if len(b) < FILE_HDR:
             raise DatasetError("%s: not an animat dataset (only %d bytes, header needs %d)"
@@ -198,14 +237,21 @@ class Dataset:
             if fcs != raw:
                 raise DatasetError("%s: %s at offset %d: zstd frame size %d != declared %d"
                                    % (self.path, what, off, fcs, raw))
-            d = zstandard.ZstdDecompressor().decompressobj()
+            # the stored body must decode to exactly raw bytes; like ZSTD_decompressDCtx in the
+            # C reader, frames after the first (empty or skippable ones) are decoded too
+            parts, n, rest = [], 0, body
             try:
-                body = d.decompress(body)  # no more than raw bytes: the frame says so
+                while rest:
+                    d = zstandard.ZstdDecompressor().decompressobj()
+                    parts.append(d.decompress(rest))  # the first frame: raw bytes, it says so
+                    n += len(parts[-1])
+                    if not d.eof or n > raw:
+                        raise DatasetError("%s: %s at offset %d: zstd: the body is not %d bytes of complete frames"
+                                           % (self.path, what, off, raw))
+                    rest = d.unused_data
             except zstandard.ZstdError as e:
                 raise DatasetError("%s: %s at offset %d: zstd: %s" % (self.path, what, off, e)) from None
-            if not d.eof or d.unused_data:
-                raise DatasetError("%s: %s at offset %d: zstd: the body is not one complete frame"
-                                   % (self.path, what, off))
+            body = b"".join(parts)
         if len(body) != raw:
             raise DatasetError("%s: %s at offset %d: body is %d bytes, expected %d"
                                % (self.path, what, off, len(body), raw))
@@ -233,7 +279,7 @@ class Dataset:
             raise DatasetError("%s: channel table: absurd channel count %d" % (p, n))
         if self.n_init > MAX_INIT:
             raise DatasetError("%s: channel table: absurd initial-state size %d" % (p, self.n_init))
-        self.channels, self.by_name, self.row_bytes = [], {}, 0
+        self.channels, self.by_name, self.row_bytes, seen = [], {}, 0, {}
         for i in range(n):
             field = "channel %d" % i
             dt, ndim, _, flags = c.u("<BBHI", field)
@@ -251,10 +297,11 @@ class Dataset:
             if self.row_bytes > MAX_ROW_BYTES:
                 raise DatasetError("%s: channel %d: rows larger than %d bytes" % (p, i, MAX_ROW_BYTES))
             name, group, units, labels = (_text(c.text("<H", field)) for _ in range(4))
-            if name in self.by_name:
-                raise DatasetError("%s: channel %d: name '%s' is already channel %d"
-                                   % (p, i, name, self.by_name[name]))
-            self.by_name[name] = i
+            cut = name.split("\0")[0]  # compared as the C reader compares them (up to a NUL)
+            if cut in seen:
+                raise DatasetError("%s: channel table: channels %d and %d are both named '%s'"
+                                   % (p, seen[cut], i, name))
+            seen[cut] = self.by_name[name] = i
             self.channels.append(Channel(name, group, units, labels, DTYPES[dt], shape, flags))
 
     # -- chunks --
@@ -275,80 +322,117 @@ class Dataset:
         return Chunk(None, ep, env, first, rows, flags)
 
     def _read_index(self):
-        """The chunks the index lists. Raises DatasetError (the file is then recovered) when the
-        trailer, the index block or an entry is bad. The index is found through the trailer by
-        _index_blocks and decoded by _parse_index, so that an index in several blocks only
-        changes the first."""
-        out = []
-        for off, h in self._index_blocks():
-            out += self._parse_index(self._body(off, h, "index")[1], off)
-        return out
-
-    def _index_blocks(self):
-        """[(offset, header)] of the index block(s), checked; raises DatasetError."""
+        """The chunks the index lists, read through the trailer: the INDEX blocks from the
+        trailer's offset up to the trailer, one after the other, part k saying k (format 1.1; a
+        1.0 file has one part). Raises DatasetError (the file is then recovered) when the
+        trailer, an index block, a part number or an entry is bad; sets interrupted."""
         b = self.buf
         if len(b) < self.data_start + TRAILER:
             raise DatasetError("no trailer (file ends at %d bytes)" % len(b))
         t = b[-TRAILER:]
         if t[16:] != TRAILER_MAGIC:
-            raise DatasetError("no trailer (writer did not finish)")
+            raise DatasetError("no trailer (the writer did not finish: killed, or it failed)")
         if zlib.crc32(t[:12]) != struct.unpack_from("<I", t, 12)[0]:
             raise DatasetError("trailer checksum mismatch")
-        (off,) = struct.unpack_from("<Q", t, 0)
-        if off < self.data_start or off > len(b) - TRAILER:
+        off, flags = struct.unpack_from("<QI", t, 0)
+        end = len(b) - TRAILER
+        if off < self.data_start or off >= end:
             raise DatasetError("trailer: index offset %d out of range" % off)
-        h = self._header(off, "index")
-        if h[0] != INDEX or off + BLOCK_HDR + h[3] != len(b) - TRAILER:
-            raise DatasetError("trailer does not point at an index block")
-        return [(off, h)]
-
-    def _parse_index(self, body, index_off):
-        """The entries of one index body; entries must point between the channel table and the
-        index block at index_off."""
-        if len(body) < 8:
-            raise DatasetError("index: too short")
-        (n,) = struct.unpack_from("<I", body, 0)
-        if 8 + INDEX_ENTRY * n != len(body):
-            raise DatasetError("index: %d entries do not fill its %d bytes" % (n, len(body)))
-        out = []
-        for i in range(n):
-            o, ep, env, first, rows, flags, stored, _ = struct.unpack_from("<QQIIIIII", body, 8 + INDEX_ENTRY * i)
-            if (o < self.data_start or o >= index_off or ep > I64_MAX
-                    or rows * self.row_bytes > MAX_PAYLOAD or stored > index_off - o):
-                raise DatasetError("index entry %d: bad offset or episode" % i)
-            out.append(Chunk(o, ep, env, first, rows, flags))
+        self.index_start = off
+        out, prev_end, part = [], self.data_start, 0  # entries in file order, blocks apart
+        while off < end:
+            h = self._header(off, "index")
+            if h[0] != INDEX or off + BLOCK_HDR + h[3] > end:
+                raise DatasetError("index part %d at offset %d: not an index block ending by the trailer"
+                                   % (part, off))
+            body = self._body(off, h, "index")[1]
+            if len(body) < 8:
+                raise DatasetError("index part %d: too short" % part)
+            n, said = struct.unpack_from("<II", body, 0)
+            if 8 + INDEX_ENTRY * n != len(body):
+                raise DatasetError("index part %d: %d entries do not fill its %d bytes" % (part, n, len(body)))
+            if said != part:
+                raise DatasetError("index part %d says it is part %d" % (part, said))
+            for i in range(n):
+                o, ep, env, first, rows, fl, stored, _ = struct.unpack_from("<QQIIIIII", body, 8 + INDEX_ENTRY * i)
+                if (o < prev_end or o >= self.index_start or ep > I64_MAX
+                        or rows * self.row_bytes > MAX_PAYLOAD or stored > MAX_PAYLOAD
+                        or o + BLOCK_HDR + stored > self.index_start):
+                    raise DatasetError("index part %d entry %d: bad offset, size or episode" % (part, i))
+                prev_end = o + BLOCK_HDR + stored
+                out.append(Chunk(o, ep, env, first, rows, fl))
+            off += BLOCK_HDR + h[3]
+            part += 1
+        self.interrupted = bool(flags & TRAILER_INTERRUPTED)
         return out
 
-    def _scan(self, why):
-        """Recovery: the good chunks from after the channel table up to the first bad block."""
-        self.recovered = True
-        out, off = [], self.data_start
-        stop = "reached the end of the file"
-        while off < len(self.buf):
+    def _block_at(self, off, end):
+        """The checked header of a block at off that must also end by end; DatasetError else."""
+        h = self._header(off, "block")
+        if off + BLOCK_HDR + h[3] > end:
+            raise DatasetError("%s: block at offset %d runs past offset %d" % (self.path, off, end))
+        return h
+
+    def _find_block(self, start, end):
+        """Resynchronisation: the first offset in [start, end) holding a valid block header
+        (magic and header CRC) whose block ends by end; end when there is none."""
+        at = self.buf.find(BLOCK_MAGIC, start, end)
+        while at >= 0:
             try:
-                h = self._header(off, "block")
-                if h[0] == CHUNK:
+                self._block_at(at, end)
+                return at
+            except DatasetError:
+                at = self.buf.find(BLOCK_MAGIC, at + 1, end)
+        return end
+
+    def _walk(self, start, end, damage, skip=()):
+        """The good chunks of the blocks in [start, end). A bad block does not stop the walk: a
+        block whose header is good is skipped by its size, a bad header by searching for the next
+        valid one (_find_block); the bytes skipped go to damage as gaps. Chunk blocks at the
+        offsets in skip are passed over unread (verify checks those through the index)."""
+        out, off = [], start
+        while off < end:
+            try:
+                h = self._block_at(off, end)
+            except DatasetError as e:
+                nxt = self._find_block(off + 1, end)
+                damage._gap(self.path, off, nxt, str(e))
+                off = nxt
+                continue
+            nxt = off + BLOCK_HDR + h[3]
+            if h[0] == CHUNK and off not in skip:
+                try:
                     if h[2] != CHUNK_PREFIX:
-                        raise DatasetError("%s: chunk at offset %d: bad prefix size %d" % (self.path, off, h[2]))
-                    pre = self.buf[off + BLOCK_HDR:off + BLOCK_HDR + CHUNK_PREFIX]
+                        raise DatasetError("chunk at offset %d: bad prefix size %d" % (off, h[2]))
+                    pre = self._body(off, h, "chunk")[0]
                     try:
                         c = self._check_prefix(pre, h)
                     except DatasetError as e:
-                        raise DatasetError("%s: chunk at offset %d: %s" % (self.path, off, e)) from None
-                    self._body(off, h, "chunk")
+                        raise DatasetError("chunk at offset %d: %s" % (off, e)) from None
                     c.offset = off
                     out.append(c)
-            except DatasetError as e:
-                stop = str(e)
-                break
-            off += BLOCK_HDR + h[3]
-        self.note = ("%s; recovered %d chunks by scanning; scan stopped at offset %d: %s"
-                     % (why, len(out), off, stop))
+                except DatasetError as e:
+                    damage._gap(self.path, off, nxt, str(e))
+            off = nxt
+        return out
+
+    def _scan(self, why):
+        """Recovery: the good chunks of every block from after the channel table to the end of
+        the file, past any damaged ones (self.damage lists the byte ranges skipped)."""
+        self.recovered = True
+        self.index_start = 0
+        self.damage = Damage()
+        out = self._walk(self.data_start, len(self.buf), self.damage)
+        d = self.damage
+        self.note = "%s; recovered %d chunks by scanning to the end of the file" % (why, len(out))
+        self.note += ("; %d damaged byte range(s) skipped (%d bytes)" % (len(d.gaps), d.gap_bytes) if d.gaps
+                      else "; every byte after the channel table is in a whole block")
         return out
 
     def _build(self, chunks):
         """Groups the chunks into episodes (sorted by id), checking continuity: with the index a
-        gap is an error; in recovery the episode is cut there."""
+        gap is an error; in recovery the episode is cut there and the chunks after the gap are
+        dropped (self.damage.dropped)."""
         chunks.sort(key=Chunk.key)
         self.episodes = []
         e = None
@@ -358,12 +442,17 @@ class Dataset:
                     if not self.recovered:
                         raise DatasetError("%s: index: episode %d has a chunk at step %d (offset %d), expected step %d"
                                            % (self.path, c.episode, c.first, c.offset, e.steps))
+                    self.damage.dropped.append(
+                        (c.offset, c.episode, c.first, c.first + c.rows, "its episode ends at step %d (%s)"
+                         % (e.steps, "complete" if e.complete else "a chunk before it was lost")))
                     continue
             else:
                 if not c.flags & FIRST or c.first:
                     if not self.recovered:
                         raise DatasetError("%s: index: episode %d does not start with its first chunk"
                                            % (self.path, c.episode))
+                    self.damage.dropped.append((c.offset, c.episode, c.first, c.first + c.rows,
+                                                "the episode's first chunk was lost"))
                     continue
                 e = Episode(c.episode, c.env)
                 self.episodes.append(e)
@@ -427,11 +516,36 @@ class Dataset:
         return self.episode(i, [name])[name]
 
     def verify(self):
-        """Checks every chunk (header, CRCs, prefix against the index, zstd frame and size), as
-        `animat verify` does; raises DatasetError at the first bad one."""
+        """Checks the file as `animat verify` (am_ds_verify) does: every chunk (header, CRCs,
+        prefix against the index, zstd frame and size); with the index, also the blocks between
+        the channel table and the index (every chunk there indexed, no bytes outside whole
+        blocks); in a recovered file, what the recovery lost (self.damage). Raises DatasetError
+        counting the problems of each kind and naming the first; returns None when there is none
+        (a recovered file that lost nothing included: self.recovered says it had no index)."""
+        bad, first = 0, None
         for e in self.episodes:
             for k, c in enumerate(e.chunks):
-                self._load_chunk(k, c, True)
+                try:
+                    self._load_chunk(k, c, True)
+                except DatasetError as x:
+                    bad += 1
+                    first = first or str(x)
+        d, unindexed = self.damage, []
+        if not self.recovered:
+            d = Damage()
+            indexed = {c.offset for e in self.episodes for c in e.chunks}
+            unindexed = self._walk(self.data_start, self.index_start, d, indexed)
+            if unindexed and not first:
+                c = unindexed[0]
+                first = ("%s: chunk at offset %d (episode %d, steps %d..%d) is not in the index"
+                         % (self.path, c.offset, c.episode, c.first, c.first + c.rows))
+        if not first and d:
+            first = "%s: %s" % (self.path, d.lines()[0])
+        problems = bad + len(unindexed) + len(d.gaps) + len(d.dropped)
+        if problems:
+            raise DatasetError("%d problem(s): %d bad chunk(s), %d chunk(s) not in the index, %d damaged "
+                               "byte range(s), %d chunk(s) dropped from their episode; first: %s"
+                               % (problems, bad, len(unindexed), len(d.gaps), len(d.dropped), first))
 
     @staticmethod
     def _unfilter(b, rows, c):
@@ -452,9 +566,14 @@ def main(argv):
         return 2
     try:
         ds = Dataset(argv[1])
+        if ds.recovered:
+            print("%s: DAMAGED: index missing or damaged; %s" % (argv[1], ds.note), file=sys.stderr)
+            for line in ds.damage.lines():
+                print("  lost:", line, file=sys.stderr)
         ds.verify()
         steps = sum(e.steps for e in ds.episodes)
-        print("episodes %d steps %d channels %d recovered %d" % (len(ds.episodes), steps, len(ds.channels), ds.recovered))
+        print("episodes %d steps %d channels %d recovered %d interrupted %d"
+              % (len(ds.episodes), steps, len(ds.channels), ds.recovered, ds.interrupted))
         if len(argv) >= 4 and argv[2] == "--sum":
             if argv[3] not in ds.by_name:
                 raise DatasetError("%s: no channel '%s'" % (argv[1], argv[3]))
@@ -465,7 +584,7 @@ def main(argv):
     except DatasetError as e:
         print("error:", e, file=sys.stderr)
         return 1
-    return 0
+    return 1 if ds.recovered else 0
 
 
 if __name__ == "__main__":
