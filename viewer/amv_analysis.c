@@ -1,10 +1,11 @@
-// amv_analysis.c: unit ordering and principal components for the neural panels.
-// PCA: covariance C (H x H) of the mean-centred samples, then power iteration with deflation
-// (C <- C - lambda v v^T) for each component. Deterministic: fixed start vector, fixed iterations.
+// amv_analysis.c: unit ordering and principal components for the neural panels. The PCA is the
+// analysis library's (ana_pca: LAPACK on the covariance of the mean-centred samples), the same
+// one `animat analyze` uses.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ana.h"
 #include "amv.h"
 
 const char* amv_order_name(int order) {
@@ -18,69 +19,22 @@ const char* amv_order_name(int order) {
 int amv_pca(const float* X, int T, int H, int k, double* mean, double* comps, double* var) {
   if (T < 2 || H < 1 || k < 1) return 0;
   if (k > H) k = H;
-  double* C = calloc((size_t)H * H, sizeof(double));
-  double* v = malloc(sizeof(double) * H);
-  double* w = malloc(sizeof(double) * H);
-  if (!C || !v || !w) {
-    free(C), free(v), free(w);
-    return 0;
-  }
-  for (int j = 0; j < H; j++) mean[j] = 0;
-  for (int t = 0; t < T; t++)
-    for (int j = 0; j < H; j++) mean[j] += X[(size_t)t * H + j];
-  for (int j = 0; j < H; j++) mean[j] /= T;
-  for (int t = 0; t < T; t++) {
-    const float* x = X + (size_t)t * H;
-    for (int i = 0; i < H; i++) {
-      double xi = x[i] - mean[i];
-      if (xi == 0) continue;
-      double* Ci = C + (size_t)i * H;
-      for (int j = i; j < H; j++) Ci[j] += xi * (x[j] - mean[j]);
-    }
-  }
-  for (int i = 0; i < H; i++)
-    for (int j = i; j < H; j++) {
-      C[(size_t)i * H + j] /= (T - 1);
-      C[(size_t)j * H + i] = C[(size_t)i * H + j];
-    }
-  double trace = 0;
-  for (int i = 0; i < H; i++) trace += C[(size_t)i * H + i];
+  double* Xd = malloc(sizeof(double) * (size_t)T * H);
+  double* all = malloc(sizeof(double) * H);  // every component's variance, descending
+  char err[AM_ERR_LEN];
   int found = 0;
-  for (int c = 0; c < k && trace > 0; c++) {
-    for (int i = 0; i < H; i++) v[i] = 1.0 + 0.01 * ((i * 7919) % 101);  // fixed, generic start
-    double lambda = 0;
-    for (int it = 0; it < 300; it++) {
-      double nrm = 0;
-      for (int i = 0; i < H; i++) {
-        double s = 0;
-        const double* Ci = C + (size_t)i * H;
-        for (int j = 0; j < H; j++) s += Ci[j] * v[j];
-        w[i] = s;
-        nrm += s * s;
+  if (Xd && all) {
+    for (size_t i = 0; i < (size_t)T * H; i++) Xd[i] = X[i];
+    if (ana_pca(Xd, T, H, k, mean, comps, all, NULL, err, sizeof err) == 0) {
+      double trace = 0;
+      for (int j = 0; j < H; j++) trace += all[j];
+      while (found < k && trace > 0 && all[found] > 1e-12 * trace) {
+        var[found] = all[found];
+        found++;
       }
-      nrm = sqrt(nrm);
-      if (nrm < 1e-12 * trace) break;
-      double diff = 0;
-      for (int i = 0; i < H; i++) {
-        double nv = w[i] / nrm;
-        diff += fabs(nv - v[i]);
-        v[i] = nv;
-      }
-      lambda = nrm;
-      if (diff < 1e-10 * H) break;
     }
-    if (lambda <= 1e-12 * trace) break;
-    int big = 0;
-    for (int i = 1; i < H; i++)
-      if (fabs(v[i]) > fabs(v[big])) big = i;
-    double sgn = v[big] < 0 ? -1 : 1;
-    for (int i = 0; i < H; i++) comps[(size_t)c * H + i] = sgn * v[i];
-    var[c] = lambda;
-    for (int i = 0; i < H; i++)
-      for (int j = 0; j < H; j++) C[(size_t)i * H + j] -= lambda * v[i] * v[j];
-    found++;
   }
-  free(C), free(v), free(w);
+  free(Xd), free(all);
   return found;
 }
 
