@@ -249,25 +249,14 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
     // re-applies it, so the dataset alone re-simulates the episode exactly.
     am_channel_def d = {"qfrc_applied", "body", "N or N m per dof, per physics step", NULL,
                         AM_DT_F64, 2, {(uint32_t)t->frame_skip, (uint32_t)m->nv}, D};
-    int ch = am_ds_add_channel(r->w, &d);
-    if (ch < 0) {
-      am_err(err, err_sz, "%s", am_ds_writer_error(r->w));
-      goto fail;
-    }
-    r->src[r->n_src++] =
-        (rec_src){ch, b->qfrc_applied, sizeof(double) * (size_t)t->frame_skip * (size_t)m->nv, 0};
+    if (am_rec_add_channel(r, &d, b->qfrc_applied, err, err_sz) < 0) goto fail;
   }
   if (b->mocap_pos) {
     // The scenery at the end of each step (targets taken, pieces moved): replays and the viewer
     // show it as it was; constant poses cost almost nothing after the delta filter.
     am_channel_def d = {"mocap_pos", "body", "m, per mocap body (x, y, z)", NULL, AM_DT_F64, 2,
                         {(uint32_t)m->nmocap, 3u}, D};
-    int ch = am_ds_add_channel(r->w, &d);
-    if (ch < 0) {
-      am_err(err, err_sz, "%s", am_ds_writer_error(r->w));
-      goto fail;
-    }
-    r->src[r->n_src++] = (rec_src){ch, b->mocap_pos, sizeof(double) * 3 * (size_t)m->nmocap, 0};
+    if (am_rec_add_channel(r, &d, b->mocap_pos, err, err_sz) < 0) goto fail;
   }
   return r;
 fail:
