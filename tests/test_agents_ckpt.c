@@ -252,7 +252,7 @@ static void test_threads_byte_identical(void** s) {
     // resume (2 threads) and compare with the uninterrupted run (1 thread) one iteration later
     run c;
     run_open(&c, &cfg, 2);
-    if (ama_ckpt_load(c.L, p1, err, sizeof err)) fprintf(stderr, "%s\n", err);
+    if (ama_ckpt_load(c.L, p1, err, sizeof err)) fail_msg("%s", err);
     ama_ppo_iterate(a.L, &st);
     ama_ppo_iterate(c.L, &st);
     assert_int_equal(ama_ckpt_save(a.L, p3, err, sizeof err), 0);
