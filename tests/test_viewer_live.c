@@ -126,6 +126,43 @@ static void test_replay_scenery_moves(void** state) {
   amt_destroy(&t);
 }
 
+// Live scenery step by step is what a recording of the same seed stores (its mocap_pos channel),
+// the last step of each episode included (the pool exports it before resetting the env).
+static void test_live_scenery_matches_record(void** state) {
+  (void)state;
+  assert_int_equal(animat("record --random --task forage-maze --task-param episode_time=0.3 --envs 1 "
+                          "--threads 1 --seed 4 --episodes 2 --out maze-live.rollout --quiet"), 0);
+  char path[400];
+  snprintf(path, sizeof path, "%s/maze-live.rollout", tmpdir);
+  am_ds_reader* r = am_ds_open(path, err, sizeof err);
+  if (!r) fail_msg("%s", err);
+  amt_params prm = {0};
+  if (amt_params_add(&prm, "episode_time=0.3", err, sizeof err)) fail_msg("%s", err);
+  amv_live L;
+  amv_meta meta;
+  amv_episode ep;
+  memset(&ep, 0, sizeof ep);
+  if (amv_live_open(&L, "forage-maze", &prm, "random", 4, 0, &meta, &ep, err, sizeof err))
+    fail_msg("%s", err);
+  int nm = L.task.model->m->nmocap, c = am_ds_find_channel(r, "mocap_pos");
+  assert_true(nm > 0 && c >= 0);
+  for (int64_t e = 0; e < 2; e++) {
+    int64_t T = am_ds_get_episode(r, e)->steps;
+    double* pos = malloc(sizeof(double) * 3 * nm * T);
+    if (am_ds_read_channel(r, e, c, pos, err, sizeof err)) fail_msg("%s", err);
+    int rc = 0;
+    while (rc == 0) assert_true((rc = amv_live_step(&L, &ep, err, sizeof err)) >= 0);
+    assert_int_equal(ep.T, T);
+    for (int64_t s = 0; s < T; s++)
+      assert_memory_equal(amv_episode_scene(&ep, (int)s), pos + s * 3 * nm, sizeof(double) * 3 * nm);
+    free(pos);
+    amv_live_next_episode(&L, &ep);
+  }
+  amv_live_close(&L);
+  amv_episode_free(&ep);
+  am_ds_reader_free(r);
+}
+
 static int setup(void** state) {
   (void)state;
   if (make_tmpdir("live") || chdir(tmpdir)) return -1;  // the commands below write here
@@ -143,6 +180,7 @@ static int teardown(void** state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_live_matches_record),
-                                     cmocka_unit_test(test_replay_scenery_moves)};
+                                     cmocka_unit_test(test_replay_scenery_moves),
+                                     cmocka_unit_test(test_live_scenery_matches_record)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

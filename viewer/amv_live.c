@@ -205,12 +205,18 @@ int amv_live_step(amv_live* L, amv_episode* ep, char* err, size_t err_sz) {
     if (s == 1) ep->speed[0] = ep->speed[1];
   }
   int ended = b->terminated[0] || b->truncated[0];
-  // The scenery after the step (targets taken, an orb moved). After an episode's last step the
-  // env already holds the next episode (the pool resets it), so that step keeps the scenery
-  // before it; amv_live_next_episode takes the new one.
-  if (!ended) {
-    const mjData* d = am_pool_env(L->pool, 0)->d;
-    if (amv_episode_set_scene(ep, s, d->mocap_pos, d->mocap_quat, err, err_sz)) return -1;
+  // The scenery after the step (targets taken, an orb moved), as the pool exported it before any
+  // reset, so an episode's last step shows its own scenery too (what a recording stores). Tasks
+  // move mocap bodies by position only: the orientations are those in force.
+  const double* cur = amv_episode_scene(ep, s);
+  if (b->mocap_pos && cur) {
+    size_t nq = 4 * (size_t)m->nmocap;
+    double* quat = malloc(sizeof(double) * nq);  // cur may move when a key is added
+    if (!quat) return am_err(err, err_sz, "out of memory");
+    memcpy(quat, cur + 3 * (size_t)m->nmocap, sizeof(double) * nq);
+    int rc = amv_episode_set_scene(ep, s, b->mocap_pos, quat, err, err_sz);
+    free(quat);
+    if (rc) return -1;
   }
   int done = ended;
   if (t->max_steps <= 0 && ep->T >= 100000) done = 1;  // no time limit: keep memory bounded
