@@ -345,6 +345,11 @@ void am_buf_free(am_buf* b);
 // On failure returns NULL with a message naming the file and the OS error.
 char* am_read_text(const char* path, size_t* len_out, char* err, size_t err_sz);
 
+// Writes n bytes to path atomically: into path.tmp, fsync, then rename over path, so a reader sees
+// the old file or the whole new one, never a part. On failure path is untouched, path.tmp is
+// removed, and -1 comes back with a message naming the file and the OS error; else 0.
+int am_write_file_atomic(const char* path, const void* data, size_t n, char* err, size_t err_sz);
+
 #ifdef __cplusplus
 }
 #endif
