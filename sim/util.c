@@ -185,3 +185,19 @@ int am_kv_split(const char* text, char* key, size_t key_sz, char* value, size_t 
   value[vn] = 0;
   return 0;
 }
+
+int am_buf_printf(am_buf* b, const char* fmt, ...) {
+  va_list ap, ap2;
+  va_start(ap, fmt);
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  int rc = -1;
+  if (n >= 0 && !am_buf_reserve(b, b->len + (size_t)n + 1)) {
+    vsnprintf((char*)b->p + b->len, (size_t)n + 1, fmt, ap2);
+    b->len += (size_t)n;
+    rc = 0;
+  }
+  va_end(ap2);
+  return rc;
+}
