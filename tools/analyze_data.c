@@ -88,11 +88,6 @@ int az_selected(const ds_trials* d, const az_select* s, const ana_trial* t) {
   return 1;
 }
 
-static void key_of(const az_select* s, const ana_trial* t, float* key) {
-  memset(key, 0, sizeof(float) * AM_MAX_CONDITIONS);
-  for (int k = 0; k < s->n_by; k++) key[k] = t->cond[s->by[k]];
-}
-
 static int n_by_g;  // qsort has no context argument; az_gather sets it
 static int cmp_key(const void* a, const void* b) {
   const float *x = a, *y = b;
@@ -119,8 +114,71 @@ static void smooth_episode(float* x, int64_t steps, int units, double sigma_step
   }
 }
 
-int az_gather(const ds_trials* d, const ana_trials* tab, const az_select* s, az_data* a,
-              char* err, size_t err_sz) {
+// Grows a malloc'd array to hold n elements of size sz (capacity doubling in *cap).
+static int grow(void** p, int64_t n, int64_t* cap, size_t sz) {
+  if (n <= *cap) return 0;
+  int64_t c = *cap ? *cap : 64;
+  while (c < n) c *= 2;
+  void* q = realloc(*p, (size_t)c * sz);
+  if (!q) return -1;
+  *p = q, *cap = c;
+  return 0;
+}
+
+// The condition index of key, adding a new condition (zeroed accumulators) when it is new.
+static int cond_index(az_data* a, const float* key, int64_t* ccap, char* err, size_t err_sz) {
+  for (int k = 0; k < a->ncond; k++)
+    if (!cmp_key(a->keys[k], key)) return k;
+  int64_t n = a->ncond + 1, c0 = *ccap, c1 = *ccap, c2 = *ccap, c3 = *ccap;
+  size_t cells = (size_t)a->T * a->units;
+  if (grow((void**)&a->keys, n, &c0, sizeof *a->keys) ||
+      grow((void**)&a->sum, n, &c1, sizeof(double) * cells) ||
+      grow((void**)&a->sq, n, &c2, sizeof(double) * cells) ||
+      grow((void**)&a->cnt, n, &c3, sizeof(int64_t) * a->T))
+    return am_err(err, err_sz, "out of memory for %lld conditions", (long long)n);
+  *ccap = c0;
+  int k = a->ncond++;
+  memcpy(a->keys[k], key, sizeof *a->keys);
+  memset(a->sum + (size_t)k * cells, 0, sizeof(double) * cells);
+  memset(a->sq + (size_t)k * cells, 0, sizeof(double) * cells);
+  memset(a->cnt + (size_t)k * a->T, 0, sizeof(int64_t) * a->T);
+  return k;
+}
+
+// Sorts the conditions by key (the order they appeared in is the recording's, not the science's).
+static int sort_conditions(az_data* a, char* err, size_t err_sz) {
+  int n = a->ncond;
+  size_t cells = (size_t)a->T * a->units;
+  float(*keys)[AM_MAX_CONDITIONS] = malloc(sizeof *keys * (size_t)(n + 1));
+  int *rank = malloc(sizeof(int) * (size_t)(n + 1)), *where = malloc(sizeof(int) * (size_t)(n + 1));
+  double *sum = malloc(sizeof(double) * cells * n + 1), *sq = malloc(sizeof(double) * cells * n + 1);
+  int64_t* cnt = malloc(sizeof(int64_t) * a->T * n + 1);
+  int rc = 0;
+  if (!keys || !rank || !where || !sum || !sq || !cnt) {
+    rc = am_err(err, err_sz, "out of memory");
+  } else {
+    memcpy(keys, a->keys, sizeof *keys * (size_t)n);
+    qsort(keys, (size_t)n, sizeof *keys, cmp_key);
+    for (int k = 0; k < n; k++) {
+      float* f = bsearch(a->keys[k], keys, (size_t)n, sizeof *keys, cmp_key);
+      int j = (int)(((float(*)[AM_MAX_CONDITIONS])f) - keys);
+      rank[k] = j;
+      memcpy(sum + (size_t)j * cells, a->sum + (size_t)k * cells, sizeof(double) * cells);
+      memcpy(sq + (size_t)j * cells, a->sq + (size_t)k * cells, sizeof(double) * cells);
+      memcpy(cnt + (size_t)j * a->T, a->cnt + (size_t)k * a->T, sizeof(int64_t) * a->T);
+    }
+    for (int64_t i = 0; i < a->ntr; i++) a->tcond[i] = rank[a->tcond[i]];
+    memcpy(a->keys, keys, sizeof *keys * (size_t)n);
+    memcpy(a->sum, sum, sizeof(double) * cells * n);
+    memcpy(a->sq, sq, sizeof(double) * cells * n);
+    memcpy(a->cnt, cnt, sizeof(int64_t) * a->T * n);
+  }
+  free(keys), free(rank), free(where), free(sum), free(sq), free(cnt);
+  return rc;
+}
+
+int az_gather(ds_trials* d, ana_trials* tab, const az_select* s, az_data* a, char* err,
+              size_t err_sz) {
   am_ds_reader* r = d->r;
   int ch = am_ds_find_channel(r, s->channel);
   if (ch < 0) return am_err(err, err_sz, "no channel '%s' in the dataset (animat inspect lists "
@@ -131,132 +189,100 @@ int az_gather(const ds_trials* d, const ana_trials* tab, const az_select* s, az_
                   am_dtype_name(c->dtype));
   if (!(s->w1 > s->w0) || s->bin < 1)
     return am_err(err, err_sz, "window %g..%g s must have start < end, bin >= 1", s->w0, s->w1);
+  if (s->vars_too && d->ch_vars < 0)
+    return am_err(err, err_sz, "the dataset has no task_vars channel");
   a->units = (int)c->elems;
   a->bin_s = s->bin * d->dt;
   int64_t b0 = (int64_t)floor(s->w0 / d->dt + 1e-9), b1 = (int64_t)ceil(s->w1 / d->dt - 1e-9);
   a->T = (int)((b1 - b0 + s->bin - 1) / s->bin);
   a->t0 = b0 * d->dt;
   if (a->T < 1 || a->T > 100000) return am_err(err, err_sz, "window gives %d bins", a->T);
-  // the selected trials and their conditions
   n_by_g = s->n_by;
-  a->tr = malloc(sizeof(int64_t) * (size_t)(tab->n + 1));
-  float(*keys)[AM_MAX_CONDITIONS] = malloc(sizeof *keys * (size_t)(tab->n + 1));
-  if (!a->tr || !keys) return free(keys), am_err(err, err_sz, "out of memory");
-  for (int64_t i = 0; i < tab->n; i++) {
-    const ana_trial* t = &tab->rows[i];
-    if (!az_selected(d, s, t) || az_align_row(d, t, s->align) < 0) continue;
-    key_of(s, t, keys[a->ntr]);
-    a->tr[a->ntr++] = i;
-  }
-  if (a->ntr == 0) {
-    free(keys);
-    return am_err(err, err_sz, "no trial matches the selection (outcome %s, %d filters) with "
-                  "the alignment event '%s'", s->outcome ? s->outcome : "success", s->n_where,
-                  s->align);
-  }
-  // distinct keys, sorted
-  float(*uk)[AM_MAX_CONDITIONS] = malloc(sizeof *uk * (size_t)a->ntr);
-  if (!uk) return free(keys), am_err(err, err_sz, "out of memory");
-  memcpy(uk, keys, sizeof *uk * (size_t)a->ntr);
-  qsort(uk, (size_t)a->ntr, sizeof *uk, cmp_key);
-  int nu = 0;
-  for (int64_t i = 0; i < a->ntr; i++)
-    if (!nu || cmp_key(uk[nu - 1], uk[i])) memmove(uk[nu++], uk[i], sizeof *uk);
-  a->keys = uk;
-  a->ncond = nu;
-  a->tcond = malloc(sizeof(int) * (size_t)a->ntr);
-  size_t cells = (size_t)nu * a->T * a->units;
-  a->sum = calloc(cells, sizeof(double));
-  a->sq = calloc(cells, sizeof(double));
-  a->cnt = calloc((size_t)nu * a->T, sizeof(int64_t));
-  a->wmean = calloc((size_t)a->ntr * a->units, sizeof(double));
-  if (s->keep_trials) a->full = malloc(sizeof(float) * (size_t)a->ntr * a->T * a->units);
-  if (s->vars_too && d->n_vars)
-    a->fvars = malloc(sizeof(float) * (size_t)a->ntr * a->T * d->n_vars);
-  if (!a->tcond || !a->sum || !a->sq || !a->cnt || !a->wmean || (s->keep_trials && !a->full) ||
-      (s->vars_too && d->n_vars && !a->fvars)) {
-    free(keys);
-    return am_err(err, err_sz, "out of memory for %d conditions x %d bins x %d units", nu, a->T,
-                  a->units);
-  }
-  for (int64_t i = 0; i < a->ntr; i++) {
-    float* f = bsearch(keys[i], uk, (size_t)nu, sizeof *uk, cmp_key);
-    a->tcond[i] = (int)(f - uk[0]) / AM_MAX_CONDITIONS;
-  }
-  free(keys);
-  // the pass: episodes in table order (the table is built episode by episode, in index order)
-  float* ep = NULL;
-  double* tmp64 = NULL;
-  float *col = NULL, *vars = NULL;
-  size_t cap = 0;
+  int U = a->units, V = d->n_vars;
+  int64_t ccap = 0, tcap = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0;
+  void* raw = NULL;
+  size_t raw_cap = 0;
+  float *ep = NULL, *col = NULL;
+  size_t ep_cap = 0;
   int rc = 0;
-  int64_t i = 0;
-  while (i < a->ntr && !rc) {
-    const ana_trial* t0 = &tab->rows[a->tr[i]];
-    int64_t ei = am_ds_find_episode(r, t0->episode);
-    const am_ds_episode* e = am_ds_get_episode(r, ei);
-    size_t steps = (size_t)e->steps;
-    if (steps > cap) {
-      cap = steps;
-      free(ep), free(tmp64), free(col), free(vars);
-      ep = malloc(sizeof(float) * cap * a->units);
-      tmp64 = c->dtype == AM_DT_F64 ? malloc(sizeof(double) * cap * a->units) : NULL;
-      col = malloc(sizeof(float) * cap);
-      vars = a->fvars ? malloc(sizeof(float) * cap * d->n_vars) : NULL;
-      if (!ep || !col || (c->dtype == AM_DT_F64 && !tmp64) || (a->fvars && !vars)) {
+  int64_t n_eps = am_ds_num_episodes(r);
+  for (int64_t ei = 0; ei < n_eps && !rc; ei++) {
+    int64_t first = tab->n;
+    if ((rc = ds_trials_episode(d, ei, tab, ch, &raw, &raw_cap, err, err_sz))) break;
+    size_t steps = (size_t)am_ds_get_episode(r, ei)->steps;
+    if (tab->n == first) continue;
+    if (steps > ep_cap) {
+      free(ep), free(col);
+      ep_cap = steps;
+      ep = malloc(sizeof(float) * ep_cap * U);
+      col = malloc(sizeof(float) * ep_cap);
+      if (!ep || !col) {
         rc = am_err(err, err_sz, "out of memory for an episode of %zu steps", steps);
         break;
       }
     }
-    if (c->dtype == AM_DT_F64) {
-      if ((rc = am_ds_read_channel(r, ei, ch, tmp64, err, err_sz))) break;
-      for (size_t k = 0; k < steps * a->units; k++) ep[k] = (float)tmp64[k];
-    } else if ((rc = am_ds_read_channel(r, ei, ch, ep, err, err_sz))) {
-      break;
-    }
-    if (vars && (rc = am_ds_read_channel(r, ei, d->ch_vars, vars, err, err_sz))) break;
-    if (s->smooth > 0) smooth_episode(ep, (int64_t)steps, a->units, s->smooth / d->dt, col);
-    for (; i < a->ntr && tab->rows[a->tr[i]].episode == t0->episode; i++) {
-      const ana_trial* t = &tab->rows[a->tr[i]];
-      int64_t al = az_align_row(d, t, s->align);
-      int cnd = a->tcond[i];
-      double* wm = a->wmean + (size_t)i * a->units;
+    if (c->dtype == AM_DT_F64)
+      for (size_t k = 0; k < steps * U; k++) ep[k] = (float)((const double*)raw)[k];
+    else
+      memcpy(ep, raw, sizeof(float) * steps * U);
+    if (s->smooth > 0) smooth_episode(ep, (int64_t)steps, U, s->smooth / d->dt, col);
+    const float* vars = d->vals;
+    for (int64_t ti = first; ti < tab->n && !rc; ti++) {
+      const ana_trial* t = &tab->rows[ti];
+      int64_t al;
+      if (!az_selected(d, s, t) || (al = az_align_row(d, t, s->align)) < 0) continue;
+      float key[AM_MAX_CONDITIONS];
+      memset(key, 0, sizeof key);
+      for (int k = 0; k < s->n_by; k++) key[k] = t->cond[s->by[k]];
+      int cnd = cond_index(a, key, &ccap, err, err_sz);
+      int64_t i = a->ntr;
+      if (cnd < 0 || grow((void**)&a->tr, i + 1, &tcap, sizeof(int64_t)) ||
+          grow((void**)&a->tcond, i + 1, &c1, sizeof(int)) ||
+          grow((void**)&a->wmean, i + 1, &c2, sizeof(double) * U) ||
+          (s->keep_trials && grow((void**)&a->full, i + 1, &c3, sizeof(float) * a->T * U)) ||
+          (s->vars_too && grow((void**)&a->fvars, i + 1, &c4, sizeof(float) * a->T * V))) {
+        rc = cnd < 0 ? -1 : am_err(err, err_sz, "out of memory for %lld trials", (long long)i);
+        break;
+      }
+      a->ntr++;
+      a->tr[i] = ti, a->tcond[i] = cnd;
+      double* wm = a->wmean + (size_t)i * U;
+      memset(wm, 0, sizeof(double) * U);
       int64_t nw = 0;
       for (int b = 0; b < a->T; b++) {
-        float* fb = a->full ? a->full + ((size_t)i * a->T + b) * a->units : NULL;
-        float* vb = a->fvars ? a->fvars + ((size_t)i * a->T + b) * d->n_vars : NULL;
-        int64_t lo = al + b0 + (int64_t)b * s->bin, n = 0;
-        double* sm = a->sum + ((size_t)cnd * a->T + b) * a->units;
-        double* sq = a->sq + ((size_t)cnd * a->T + b) * a->units;
-        if (fb) memset(fb, 0, sizeof(float) * a->units);
-        if (vb) memset(vb, 0, sizeof(float) * d->n_vars);
-        for (int64_t row = lo; row < lo + s->bin; row++)
-          if (row >= 0 && row < (int64_t)steps) n++;
-        if (n < s->bin) {  // the bin leaves the episode: not counted
-          if (fb) for (int u = 0; u < a->units; u++) fb[u] = NAN;
-          if (vb) for (int v = 0; v < d->n_vars; v++) vb[v] = NAN;
+        float* fb = s->keep_trials ? a->full + ((size_t)i * a->T + b) * U : NULL;
+        float* vb = s->vars_too ? a->fvars + ((size_t)i * a->T + b) * V : NULL;
+        int64_t lo = al + b0 + (int64_t)b * s->bin;
+        if (lo < 0 || lo + s->bin > (int64_t)steps) {  // the bin leaves the episode: not counted
+          if (fb) for (int u = 0; u < U; u++) fb[u] = NAN;
+          if (vb) for (int v = 0; v < V; v++) vb[v] = NAN;
           continue;
         }
+        double* sm = a->sum + ((size_t)cnd * a->T + b) * U;
+        double* sq = a->sq + ((size_t)cnd * a->T + b) * U;
         a->cnt[(size_t)cnd * a->T + b]++;
-        for (int u = 0; u < a->units; u++) {
+        for (int u = 0; u < U; u++) {
           double x = 0;
-          for (int64_t row = lo; row < lo + s->bin; row++) x += ep[(size_t)row * a->units + u];
+          for (int64_t row = lo; row < lo + s->bin; row++) x += ep[(size_t)row * U + u];
           x /= s->bin;
           sm[u] += x, sq[u] += x * x, wm[u] += x;
           if (fb) fb[u] = (float)x;
         }
-        if (vb)
-          for (int v = 0; v < d->n_vars; v++) {
-            double x = 0;
-            for (int64_t row = lo; row < lo + s->bin; row++) x += vars[(size_t)row * d->n_vars + v];
-            vb[v] = (float)(x / s->bin);
-          }
+        for (int v = 0; vb && v < V; v++) {
+          double x = 0;
+          for (int64_t row = lo; row < lo + s->bin; row++) x += vars[(size_t)row * V + v];
+          vb[v] = (float)(x / s->bin);
+        }
         nw++;
       }
-      for (int u = 0; u < a->units; u++) wm[u] = nw ? wm[u] / nw : NAN;
+      for (int u = 0; u < U; u++) wm[u] = nw ? wm[u] / nw : NAN;
     }
   }
-  free(ep), free(tmp64), free(col), free(vars);
+  free(raw), free(ep), free(col);
+  if (!rc && a->ntr == 0)
+    rc = am_err(err, err_sz, "no trial matches the selection (outcome %s, %d filters) with the "
+                "alignment '%s'", s->outcome ? s->outcome : "success", s->n_where, s->align);
+  if (!rc) rc = sort_conditions(a, err, err_sz);
   return rc;
 }
 

@@ -54,9 +54,10 @@ int64_t az_align_row(const ds_trials* d, const ana_trial* t, const char* align);
 // Whether trial t passes the selection's outcome and where filters.
 int az_selected(const ds_trials* d, const az_select* s, const ana_trial* t);
 
-// One pass over the episodes with selected trials: fills out (zeroed by the caller).
-int az_gather(const ds_trials* d, const ana_trials* tab, const az_select* s, az_data* out,
-              char* err, size_t err_sz);
+// One pass over the dataset (each chunk decompressed once): builds the trial table into tab
+// (zeroed by the caller) and fills out (zeroed by the caller) from the selected trials.
+int az_gather(ds_trials* d, ana_trials* tab, const az_select* s, az_data* out, char* err,
+              size_t err_sz);
 void az_data_free(az_data* a);
 
 // Condition-averaged activity: mean (ncond x T x units) over trials; bins where a condition has

@@ -26,6 +26,7 @@ typedef struct az_ctx {
   uint64_t seed;
   const char* path2;     // cka/rsa: a second dataset
   const char* channel2;  // cka/rsa: a second channel (module) of the same dataset
+  const char** where;    // the --where texts (NULL-terminated)
   const char* targets;   // decode
   int folds;
   int k;                 // jpca / pca components
@@ -810,23 +811,26 @@ static int run_decode(az_ctx* c, az_data* a) {
 static int second_source(az_ctx* c, az_data* b2, ds_trials* d2, ana_trials* tab2,
                          am_ds_reader** r2) {
   az_select s2 = c->sel;
-  if (c->channel2) {
+  if (c->channel2) {  // another channel of the same dataset: a second pass
     s2.channel = c->channel2;
-    return az_gather(&c->d, &c->tab, &s2, b2, c->err, sizeof c->err);
+    return az_gather(&c->d, tab2, &s2, b2, c->err, sizeof c->err);
   }
   if (!c->path2)
     return am_err(c->err, sizeof c->err, "%s needs a second source: --module2/--channel2 (another "
                   "module of FILE) or a second dataset FILE2", c->method);
   *r2 = am_ds_open(c->path2, c->err, sizeof c->err);
-  if (!*r2 || ds_trials_open(d2, *r2, c->path2, c->d.schema.onset_frac, c->err, sizeof c->err) ||
-      ds_trials_build(d2, tab2, NULL, NULL, c->err, sizeof c->err))
+  if (!*r2 || ds_trials_open(d2, *r2, c->path2, c->d.schema.onset_frac, c->err, sizeof c->err))
     return -1;
+  s2.n_where = 0;  // the filters name this dataset's condition variables: parse them again
+  for (int i = 0; c->where[i]; i++)
+    if (az_parse_where(&s2, d2, c->where[i], c->err, sizeof c->err)) return -1;
+  if (az_parse_by(&s2, d2, c->by, c->err, sizeof c->err)) return -1;
   return az_gather(d2, tab2, &s2, b2, c->err, sizeof c->err);
 }
 
 static int run_similarity(az_ctx* c, az_data* a) {
   az_data b = {0};
-  ds_trials d2;
+  ds_trials d2 = {0};
   ana_trials tab2 = {0};
   am_ds_reader* r2 = NULL;
   int rc = second_source(c, &b, &d2, &tab2, &r2);
@@ -921,6 +925,7 @@ static int run_similarity(az_ctx* c, az_data* a) {
   free(ka), free(kb), free(ma), free(mb);
   az_data_free(&b);
   ana_trials_free(&tab2);
+  ds_trials_close(&d2);
   if (r2) am_ds_reader_free(r2);
   return rc;
 }
@@ -1057,8 +1062,9 @@ int cmd_analyze(int argc, char** argv) {
   if (!c.r) return cli_fail("analyze", "%s", c.err);
   az_data a = {0};
   rc = 1;
+  c.where = where;
   if (ds_trials_open(&c.d, c.r, c.path, frac, c.err, sizeof c.err) ||
-      ds_trials_build(&c.d, &c.tab, NULL, NULL, c.err, sizeof c.err) ||
+      (!m->neural && ds_trials_build(&c.d, &c.tab, NULL, NULL, c.err, sizeof c.err)) ||
       az_parse_by(&c.sel, &c.d, c.by, c.err, sizeof c.err)) {
     cli_fail("analyze", "%s", c.err);
     goto done;
@@ -1098,6 +1104,7 @@ int cmd_analyze(int argc, char** argv) {
 done:
   az_data_free(&a);
   ana_trials_free(&c.tab);
+  ds_trials_close(&c.d);
   am_ds_reader_free(c.r);
   return rc;
 }

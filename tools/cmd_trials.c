@@ -184,7 +184,7 @@ int cmd_trials(int argc, char** argv) {
   char err[AM_ERR_LEN];
   am_ds_reader* r = am_ds_open(pos[0], err, sizeof err);
   if (!r) return cli_fail("trials", "%s", err);
-  ds_trials d;
+  ds_trials d = {0};
   ana_trials tab = {0};
   table tb = {0};
   char** cols = NULL;
@@ -220,6 +220,7 @@ done:
   free(cols);
   table_free(&tb);
   ana_trials_free(&tab);
+  ds_trials_close(&d);
   am_ds_reader_free(r);
   return rc;
 }

@@ -161,48 +161,64 @@ int ds_trials_open(ds_trials* d, am_ds_reader* r, const char* path, double onset
   return 0;
 }
 
+void ds_trials_close(ds_trials* d) {
+  free(d->ev), free(d->vals), free(d->qpos), free(d->root), free(d->dst);
+  d->ev = NULL, d->vals = NULL, d->qpos = d->root = NULL, d->dst = NULL, d->cap = 0;
+}
+
+int ds_trials_episode(ds_trials* d, int64_t i, ana_trials* tab, int extra_ch, void** extra,
+                      size_t* extra_cap, char* err, size_t err_sz) {
+  const am_ds_episode* e = am_ds_get_episode(d->r, i);
+  size_t steps = (size_t)e->steps;
+  int nq = d->ch_qpos >= 0 ? (int)am_ds_get_channel(d->r, d->ch_qpos)->elems : 0;
+  int root = d->root_adr >= 0;
+  if (!d->dst && !(d->dst = calloc((size_t)am_ds_num_channels(d->r), sizeof(void*))))
+    return am_err(err, err_sz, "out of memory");
+  if (steps > d->cap) {
+    size_t cap = steps > 2 * d->cap ? steps : 2 * d->cap;
+    free(d->ev), free(d->vals), free(d->qpos), free(d->root);
+    d->ev = malloc(cap * sizeof *d->ev);
+    d->vals = malloc(cap * (size_t)(d->n_vars ? d->n_vars : 1) * sizeof *d->vals);
+    d->qpos = root ? malloc(cap * (size_t)nq * sizeof *d->qpos) : NULL;
+    d->root = root ? malloc(cap * 3 * sizeof *d->root) : NULL;
+    d->cap = cap;
+    if (!d->ev || !d->vals || (root && (!d->qpos || !d->root))) {
+      ds_trials_close(d);
+      return am_err(err, err_sz, "out of memory for an episode of %zu steps", steps);
+    }
+  }
+  if (extra_ch >= 0) {
+    size_t need = steps * am_ds_get_channel(d->r, extra_ch)->row_bytes + 1;
+    if (need > *extra_cap) {
+      void* p = realloc(*extra, need);
+      if (!p) return am_err(err, err_sz, "out of memory for an episode of %zu steps", steps);
+      *extra = p, *extra_cap = need;
+    }
+  }
+  int n = am_ds_num_channels(d->r);
+  for (int c = 0; c < n; c++) d->dst[c] = NULL;
+  if (d->ch_events >= 0) d->dst[d->ch_events] = d->ev;
+  if (d->ch_vars >= 0) d->dst[d->ch_vars] = d->vals;
+  if (root) d->dst[d->ch_qpos] = d->qpos;
+  if (extra_ch >= 0) d->dst[extra_ch] = *extra;
+  if (am_ds_read_episode(d->r, i, d->dst, NULL, err, err_sz)) return -1;
+  if (root)
+    for (size_t t = 0; t < steps; t++)
+      memcpy(d->root + 3 * t, d->qpos + t * (size_t)nq + d->root_adr, 3 * sizeof(double));
+  ana_episode_in in = {.episode = e->id, .env = e->env, .steps = e->steps,
+                       .complete = e->complete, .events = d->ch_events >= 0 ? d->ev : NULL,
+                       .vars = d->ch_vars >= 0 ? d->vals : NULL, .root = root ? d->root : NULL};
+  return ana_trials_add_episode(&d->schema, &in, tab, err, err_sz);
+}
+
 int ds_trials_build(ds_trials* d, ana_trials* tab, void (*progress)(int64_t, int64_t, void*),
                     void* ctx, char* err, size_t err_sz) {
   int64_t n = am_ds_num_episodes(d->r);
-  uint32_t* ev = NULL;
-  float* vars = NULL;
-  double *qpos = NULL, *root = NULL;
-  size_t cap = 0;
-  int nq = d->ch_qpos >= 0 ? (int)am_ds_get_channel(d->r, d->ch_qpos)->elems : 0;
-  int rc = 0;
-  for (int64_t i = 0; i < n && !rc; i++) {
-    const am_ds_episode* e = am_ds_get_episode(d->r, i);
-    size_t steps = (size_t)e->steps;
-    if (steps > cap) {
-      cap = steps;
-      free(ev), free(vars), free(qpos), free(root);
-      ev = malloc(cap * sizeof *ev);
-      vars = malloc(cap * (size_t)(d->n_vars ? d->n_vars : 1) * sizeof *vars);
-      qpos = d->root_adr >= 0 ? malloc(cap * (size_t)nq * sizeof *qpos) : NULL;
-      root = d->root_adr >= 0 ? malloc(cap * 3 * sizeof *root) : NULL;
-      if (!ev || !vars || (d->root_adr >= 0 && (!qpos || !root))) {
-        rc = am_err(err, err_sz, "out of memory for an episode of %zu steps", steps);
-        break;
-      }
-    }
-    if ((d->ch_events >= 0 && am_ds_read_channel(d->r, i, d->ch_events, ev, err, err_sz)) ||
-        (d->ch_vars >= 0 && am_ds_read_channel(d->r, i, d->ch_vars, vars, err, err_sz)) ||
-        (d->root_adr >= 0 && am_ds_read_channel(d->r, i, d->ch_qpos, qpos, err, err_sz))) {
-      rc = -1;
-      break;
-    }
-    if (d->root_adr >= 0)
-      for (size_t t = 0; t < steps; t++)
-        memcpy(root + 3 * t, qpos + t * (size_t)nq + d->root_adr, 3 * sizeof(double));
-    ana_episode_in in = {.episode = e->id, .env = e->env, .steps = e->steps,
-                         .complete = e->complete, .events = d->ch_events >= 0 ? ev : NULL,
-                         .vars = d->ch_vars >= 0 ? vars : NULL,
-                         .root = d->root_adr >= 0 ? root : NULL};
-    rc = ana_trials_add_episode(&d->schema, &in, tab, err, err_sz);
+  for (int64_t i = 0; i < n; i++) {
+    if (ds_trials_episode(d, i, tab, -1, NULL, NULL, err, err_sz)) return -1;
     if (progress) progress(i + 1, n, ctx);
   }
-  free(ev), free(vars), free(qpos), free(root);
-  return rc;
+  return 0;
 }
 
 const char* ds_trial_outcome(const ds_trials* d, const ana_trial* t) {

@@ -20,12 +20,26 @@ typedef struct ds_trials {
   int root_adr;                     // qpos address of the free root joint, -1 when none
   double dt;                        // control period (s)
   const char* schema_source;        // "metadata" or "task registry"
+  // scratch for one episode (ds_trials_episode)
+  uint32_t* ev;
+  float* vals;  // task variables (steps x n_vars)
+  double *qpos, *root;
+  void** dst;                       // per channel, for am_ds_read_episode
+  size_t cap;                       // steps the buffers hold
 } ds_trials;
 
 // Reads the schema of an open dataset. onset_frac: the kinematic onset threshold (fraction of
 // the trial's peak speed). Returns 0 or -1 with a message naming the file and field.
 int ds_trials_open(ds_trials* d, am_ds_reader* r, const char* path, double onset_frac, char* err,
                    size_t err_sz);
+
+void ds_trials_close(ds_trials* d);  // frees the scratch (not the reader)
+
+// Reads episode index i (one decompression of its chunks) and appends its trials to tab. When
+// extra_ch >= 0 that channel of the episode is read in the same pass into *extra (grown to
+// *extra_cap bytes as needed; the caller frees it).
+int ds_trials_episode(ds_trials* d, int64_t i, ana_trials* tab, int extra_ch, void** extra,
+                      size_t* extra_cap, char* err, size_t err_sz);
 
 // Builds the trial table of every episode (in id order) into tab (zeroed by the caller).
 // progress (may be NULL) is called after each episode with (done, total).
