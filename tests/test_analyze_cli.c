@@ -208,6 +208,21 @@ static void test_psychometric_recovers_observer(void** state) {
   assert_true(rho < -0.5);  // reaction times fall with |coherence|
 }
 
+static void test_report(void** state) {
+  char dir[600], html[700];
+  snprintf(dir, sizeof dir, "%s/report", tmpdir);
+  assert_int_equal(animat("analyze report '%s' --out '%s'", decision_path, dir), 0);
+  expect_out("psychometric: 900 trials with a choice");
+  expect_out("adaptation    skipped: adaptation needs a block");
+  snprintf(html, sizeof html, "%s/report.html", dir);
+  char* text = am_read_text(html, NULL, NULL, 0);
+  assert_non_null(text);
+  assert_non_null(strstr(text, "<img src=\"psychometric.svg\""));
+  assert_non_null(strstr(text, "<img src=\"psth.svg\""));
+  assert_non_null(strstr(text, "not applicable here: adaptation needs"));
+  free(text);
+}
+
 static void test_errors(void** state) {
   char dir[600];
   snprintf(dir, sizeof dir, "%s/err", tmpdir);
@@ -236,6 +251,7 @@ int main(void) {
       cmocka_unit_test(test_trials_kinematics),
       cmocka_unit_test(test_tuning_recovers_planted_directions),
       cmocka_unit_test(test_psychometric_recovers_observer),
+      cmocka_unit_test(test_report),
       cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -30,6 +30,8 @@ typedef struct az_ctx {
   const char* targets;   // decode
   int folds;
   int k;                 // jpca / pca components
+  int window_given;      // --window given (else each method's default window)
+  am_buf summary;        // what the method found, a few lines of text
   char err[AM_ERR_LEN];
 } az_ctx;
 
@@ -177,10 +179,10 @@ static int run_psth(az_ctx* c, az_data* a) {
   ana_fig_free(f);
   table_free(&t);
   am_buf_free(&j);
-  printf("psth: %d conditions x %d bins x %d units from %lld trials; most modulated units:",
+  am_buf_printf(&c->summary, "psth: %d conditions x %d bins x %d units from %lld trials; most modulated units:",
          a->ncond, a->T, a->units, (long long)a->ntr);
-  for (int i = 0; order && i < top; i++) printf(" %d", order[i]);
-  printf("\n");
+  for (int i = 0; order && i < top; i++) am_buf_printf(&c->summary, " %d", order[i]);
+  am_buf_printf(&c->summary, "\n");
   free(mean), free(sem), free(mod), free(order), free(x), free(m), free(e);
   return rc ? -1 : 0;
 }
@@ -332,7 +334,7 @@ static int run_tuning(az_ctx* c, az_data* a) {
   }
   table_free(&t);
   am_buf_free(&j);
-  printf("tuning (%s %g..%g s): %d of %d units cosine-tuned (p < 0.05), mean R2 %.3f; "
+  am_buf_printf(&c->summary, "tuning (%s %g..%g s): %d of %d units cosine-tuned (p < 0.05), mean R2 %.3f; "
          "preferred directions: Rayleigh R %.3f p %.3g; population vector mean |error| %.1f deg "
          "over %d directions\n", c->sel.align, c->sel.w0, c->sel.w1, nsig, U, r2sum / U, R, P,
          mean_abs_err, nd);
@@ -431,7 +433,7 @@ static int run_pca(az_ctx* c, az_data* a) {
     }
     table_free(&t);
     am_buf_free(&j);
-    printf("pca: %d conditions x %d bins x %d units; PC1-3 explain %.1f %%, %.1f %%, %.1f %%; "
+    am_buf_printf(&c->summary, "pca: %d conditions x %d bins x %d units; PC1-3 explain %.1f %%, %.1f %%, %.1f %%; "
            "%d components for 90 %%\n", nc, a->T, U, 100 * ex[0], U > 1 ? 100 * ex[1] : 0,
            U > 2 ? 100 * ex[2] : 0, n90);
   }
@@ -505,7 +507,7 @@ static int run_jpca(az_ctx* c, az_data* a) {
     table_free(&t);
     am_buf_free(&j);
     free(cm), free(px), free(py);
-    printf("jpca: %d conditions, %d bins (%g s), k = %d PCs (%.1f %% of variance): R2 full %.3f, "
+    am_buf_printf(&c->summary, "jpca: %d conditions, %d bins (%g s), k = %d PCs (%.1f %% of variance): R2 full %.3f, "
            "skew-symmetric %.3f (ratio %.2f); plane 1 rotates at %.2f Hz and holds %.1f %%\n", nc,
            a->T, a->bin_s, res.k, 100 * res.pca_explained, res.r2_full, res.r2_skew,
            res.r2_full > 0 ? res.r2_skew / res.r2_full : NAN, res.freq_hz[0],
@@ -609,7 +611,7 @@ static int run_psychometric(az_ctx* c) {
     }
     table_free(&t);
     am_buf_free(&j);
-    printf("psychometric: %d trials with a choice; bias %.4f, slope %.4f, lapse %.3f; "
+    am_buf_printf(&c->summary, "psychometric: %d trials with a choice; bias %.4f, slope %.4f, lapse %.3f; "
            "chronometric Spearman rho(RT, |coherence|) %.3f over %d trials\n", n, ps.bias,
            ps.slope, ps.lapse, rho, nrt);
   }
@@ -694,7 +696,7 @@ static int run_adaptation(az_ctx* c) {
   }
   table_free(&t);
   am_buf_free(&j);
-  printf("adaptation: baseline deviation %.4f m, first field trial %.4f, last 5 field %.4f, first "
+  am_buf_printf(&c->summary, "adaptation: baseline deviation %.4f m, first field trial %.4f, last 5 field %.4f, first "
          "washout %.4f (after-effect ratio %.2f)\n", base, first, lastf, after,
          (after - base) / (first - base));
   return rc ? -1 : 0;
@@ -797,9 +799,9 @@ static int run_decode(az_ctx* c, az_data* a) {
   }
   table_free(&t);
   am_buf_free(&j);
-  printf("decode from %s (%d trials, %d bins): best held-out R2", c->sel.channel, n, a->T);
-  for (int z = 0; z < q; z++) printf(" %s %.3f", names[z], best[z]);
-  printf("\n");
+  am_buf_printf(&c->summary, "decode from %s (%d trials, %d bins): best held-out R2", c->sel.channel, n, a->T);
+  for (int z = 0; z < q; z++) am_buf_printf(&c->summary, " %s %.3f", names[z], best[z]);
+  am_buf_printf(&c->summary, "\n");
   free(X), free(Y), free(r2), free(ok);
   return rc;
 }
@@ -917,7 +919,7 @@ static int run_similarity(az_ctx* c, az_data* a) {
       }
       table_free(&t);
       am_buf_free(&jb);
-      printf("%s: %s vs %s over %d conditions x %d bins: linear CKA %.3f; RDM Spearman %.3f\n",
+      am_buf_printf(&c->summary, "%s: %s vs %s over %d conditions x %d bins: linear CKA %.3f; RDM Spearman %.3f\n",
              c->method, c->sel.channel, src2, nc, T, cka, rho);
     }
     free(X), free(Y), free(wa), free(wb), free(rdma), free(rdmb);
@@ -955,6 +957,105 @@ static const method methods[] = {
 };
 #define N_METHODS (int)(sizeof methods / sizeof methods[0])
 
+// Runs one method: its default alignment and window unless given, one pass (or the trial table
+// alone), its outputs in c->out and its summary in c->summary.
+static int run_method(az_ctx* c, const method* m) {
+  az_select keep = c->sel;
+  az_data a = {0};
+  c->method = m->name;
+  if (!c->window_given) c->sel.w0 = m->w0, c->sel.w1 = m->w1;
+  if (!c->sel.align && m->neural) {  // the method's default, else the trial's start
+    const ana_trial_schema* s = &c->d.schema;
+    const char* start = s->trial_start >= 0 ? c->d.events[s->trial_start] : NULL;
+    c->sel.align = m->align;
+    if (strcmp(c->sel.align, "onset") && ds_find_name(c->d.events, c->d.n_events, c->sel.align) < 0)
+      c->sel.align = "onset";
+    if (!strcmp(c->sel.align, "onset") && (s->eff_x < 0 || s->go_event < 0)) c->sel.align = start;
+    if (!c->sel.align)
+      return am_err(c->err, sizeof c->err, "%s: task %s has no events to align on (no trial "
+                    "start, go cue or kinematic onset)", m->name, c->d.task);
+  }
+  c->sel.keep_trials = c->sel.vars_too = !strcmp(m->name, "decode");
+  ana_trials_free(&c->tab);
+  int rc;
+  if (m->neural)
+    rc = az_gather(&c->d, &c->tab, &c->sel, &a, c->err, sizeof c->err) || m->run_n(c, &a) ? -1 : 0;
+  else
+    rc = ds_trials_build(&c->d, &c->tab, NULL, NULL, c->err, sizeof c->err) || m->run_t(c) ? -1 : 0;
+  az_data_free(&a);
+  c->sel = keep;
+  return rc;
+}
+
+static void html_text(am_buf* b, const char* s, size_t n) {
+  for (size_t i = 0; i < n && s[i]; i++) {
+    char ch = s[i];
+    if (ch == '<') am_buf_printf(b, "&lt;");
+    else if (ch == '>') am_buf_printf(b, "&gt;");
+    else if (ch == '&') am_buf_printf(b, "&amp;");
+    else am_buf_append(b, &ch, 1);
+  }
+}
+
+// Every method that applies to the dataset, in one HTML page (report.html) beside their files.
+static int run_report(az_ctx* c, int window_given) {
+  am_buf h = {0};
+  const char* policy = am_ds_meta(c->r, "policy", NULL);
+  am_buf_printf(&h, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>animat report: ");
+  html_text(&h, c->path, strlen(c->path));
+  am_buf_printf(&h, "</title><style>body{font-family:sans-serif;max-width:1150px;margin:auto}"
+                "pre{background:#f4f4f4;padding:8px;white-space:pre-wrap}img{max-width:100%%}"
+                "</style></head><body>\n<h1>animat analyze report</h1>\n<p>");
+  html_text(&h, c->path, strlen(c->path));
+  am_buf_printf(&h, ": task <b>%s</b>, %lld episodes, policy ", c->d.task,
+                (long long)am_ds_num_episodes(c->r));
+  html_text(&h, policy ? policy : "unknown", 4096);
+  am_buf_printf(&h, "; channel %s; trials: outcome %s</p>\n", c->sel.channel,
+                c->sel.outcome ? c->sel.outcome : "success");
+  int done = 0;
+  for (int i = 0; i < N_METHODS; i++) {
+    const method* m = &methods[i];
+    if (!strcmp(m->name, "rsa")) continue;  // cka writes the RDMs too
+    int cka_same = !strcmp(m->name, "cka") && !c->path2 && !c->channel2;
+    char ch2[128];
+    if (cka_same) {  // the other module of the same dataset
+      const char* other = strncmp(c->sel.channel, "motor/", 6) ? "motor/output" : "core/output";
+      if (am_ds_find_channel(c->r, other) < 0) continue;
+      snprintf(ch2, sizeof ch2, "%s", other);
+      c->channel2 = ch2;
+    }
+    c->window_given = window_given;
+    c->summary.len = 0;
+    c->err[0] = 0;
+    int rc = run_method(c, m);
+    if (cka_same) c->channel2 = NULL;
+    am_buf_printf(&h, "<h2>%s</h2>\n", m->name);
+    if (rc) {
+      am_buf_printf(&h, "<p>not applicable here: ");
+      html_text(&h, c->err, sizeof c->err);
+      am_buf_printf(&h, "</p>\n");
+      printf("%-13s skipped: %s\n", m->name, c->err);
+      continue;
+    }
+    done++;
+    am_buf_printf(&h, "<pre>");
+    html_text(&h, (const char*)c->summary.p, c->summary.len);
+    am_buf_printf(&h, "</pre>\n<p><img src=\"%s.svg\" alt=\"%s\"></p>\n<p>numbers: <a href=\""
+                  "%s.json\">%s.json</a>, <a href=\"%s.csv\">%s.csv</a></p>\n", m->name, m->name,
+                  m->name, m->name, m->name, m->name);
+    fwrite(c->summary.p, 1, c->summary.len, stdout);
+  }
+  am_buf_printf(&h, "</body></html>\n");
+  char p[4096];
+  snprintf(p, sizeof p, "%s/report.html", c->out);
+  int rc = am_write_file_atomic(p, h.p, h.len, c->err, sizeof c->err);
+  am_buf_free(&h);
+  if (rc) return cli_fail("analyze", "%s", c->err);
+  if (!done) return cli_fail("analyze", "report: no method applies to %s", c->path);
+  printf("wrote %s (%d methods)\n", p, done);
+  return 0;
+}
+
 static int each_where(const char* v, void* ctx, char* err, size_t err_sz) {
   const char** list = ctx;
   for (int i = 0; i < AZ_MAX_WHERE; i++)
@@ -967,6 +1068,7 @@ static void usage_text(char* b, size_t n) {
       b, n,
       "usage: animat analyze METHOD FILE [FILE2] [flags]\n"
       "  Analyses of a recorded dataset; numbers as JSON and CSV, figures as SVG in --out DIR.\n"
+      "  animat analyze report FILE: every method that applies, in DIR/report.html.\n"
       "methods:\n");
   for (int i = 0; i < N_METHODS && o < n; i++)
     o += (size_t)snprintf(b + o, n - o, "  %-13s %s\n", methods[i].name, methods[i].summary);
@@ -1028,12 +1130,12 @@ int cmd_analyze(int argc, char** argv) {
   const method* m = NULL;
   for (int i = 0; i < N_METHODS; i++)
     if (!strcmp(pos[0], methods[i].name)) m = &methods[i];
-  if (!m) {
+  if (!m && strcmp(pos[0], "report")) {
     char names[256] = "";
     for (int i = 0; i < N_METHODS; i++) strcat(strcat(names, " "), methods[i].name);
-    return cli_fail("analyze", "unknown method '%s' (methods:%s, fixedpoints)", pos[0], names), 2;
+    return cli_fail("analyze", "unknown method '%s' (methods:%s, report)", pos[0], names), 2;
   }
-  c.method = m->name;
+  c.method = m ? m->name : "report";
   c.path = pos[1];
   c.path2 = npos == 3 ? pos[2] : NULL;
   char chbuf[128], ch2buf[128], outbuf[4096];
@@ -1042,29 +1144,25 @@ int cmd_analyze(int argc, char** argv) {
   c.sel.channel = channel ? channel : chbuf;
   if (module2) snprintf(ch2buf, sizeof ch2buf, "%s/output", module2), c.channel2 = ch2buf;
   if (channel2) c.channel2 = channel2;
+  c.window_given = window != NULL;
   if (window) {
     char* end;
     c.sel.w0 = strtod(window, &end);
     if (*end != ',' || (c.sel.w1 = strtod(end + 1, &end), *end) || !(c.sel.w1 > c.sel.w0))
       return cli_fail("analyze", "--window '%s': expected START,END in seconds with START < END",
                       window), 2;
-  } else {
-    c.sel.w0 = m->w0, c.sel.w1 = m->w1;
   }
   if (!c.out) {
     size_t n = strlen(c.path);
     int strip = n > 8 && !strcmp(c.path + n - 8, ".rollout");
-    snprintf(outbuf, sizeof outbuf, "%.*s.%s", (int)(strip ? n - 8 : n), c.path, m->name);
+    snprintf(outbuf, sizeof outbuf, "%.*s.%s", (int)(strip ? n - 8 : n), c.path, c.method);
     c.out = outbuf;
   }
-  if (!strcmp(m->name, "decode")) c.sel.keep_trials = c.sel.vars_too = 1;
+  c.where = where;
   c.r = am_ds_open(c.path, c.err, sizeof c.err);
   if (!c.r) return cli_fail("analyze", "%s", c.err);
-  az_data a = {0};
   rc = 1;
-  c.where = where;
   if (ds_trials_open(&c.d, c.r, c.path, frac, c.err, sizeof c.err) ||
-      (!m->neural && ds_trials_build(&c.d, &c.tab, NULL, NULL, c.err, sizeof c.err)) ||
       az_parse_by(&c.sel, &c.d, c.by, c.err, sizeof c.err)) {
     cli_fail("analyze", "%s", c.err);
     goto done;
@@ -1074,35 +1172,29 @@ int cmd_analyze(int argc, char** argv) {
       cli_fail("analyze", "%s", c.err);
       goto done;
     }
-  if (!c.sel.align) {  // the method's default, else the trial's start
-    c.sel.align = m->align;
-    if (m->neural && strcmp(c.sel.align, "onset") && ds_find_name(c.d.events, c.d.n_events, c.sel.align) < 0)
-      c.sel.align = c.d.schema.trial_start >= 0 ? c.d.events[c.d.schema.trial_start] : "onset";
-    if (m->neural && !strcmp(c.sel.align, "onset") &&
-        (c.d.schema.eff_x < 0 || c.d.schema.go_event < 0))
-      c.sel.align = c.d.schema.trial_start >= 0 ? c.d.events[c.d.schema.trial_start] : "go_cue";
-  } else if (strcmp(c.sel.align, "onset") && ds_find_name(c.d.events, c.d.n_events, c.sel.align) < 0) {
+  if (c.sel.align && strcmp(c.sel.align, "onset") &&
+      ds_find_name(c.d.events, c.d.n_events, c.sel.align) < 0) {
     cli_fail("analyze", "--align '%s': not an event of %s (events: %s) nor onset", c.sel.align,
-             c.d.task, am_ds_get_channel(c.r, c.d.ch_events)->labels);
+             c.d.task, c.d.ch_events >= 0 ? am_ds_get_channel(c.r, c.d.ch_events)->labels : "none");
     goto done;
   }
   if (mkdir(c.out, 0777) && errno != EEXIST) {
     cli_fail("analyze", "cannot create the output directory %s: %s", c.out, strerror(errno));
     goto done;
   }
-  if (m->neural) {
-    if (az_gather(&c.d, &c.tab, &c.sel, &a, c.err, sizeof c.err) || m->run_n(&c, &a)) {
-      cli_fail("analyze", "%s", c.err);
-      goto done;
-    }
-  } else if (m->run_t(&c)) {
+  if (!m) {
+    rc = run_report(&c, window != NULL);
+    goto done;
+  }
+  if (run_method(&c, m)) {
     cli_fail("analyze", "%s", c.err);
     goto done;
   }
+  fwrite(c.summary.p, 1, c.summary.len, stdout);
   printf("wrote %s/%s.json, .csv and .svg\n", c.out, m->name);
   rc = 0;
 done:
-  az_data_free(&a);
+  am_buf_free(&c.summary);
   ana_trials_free(&c.tab);
   ds_trials_close(&c.d);
   am_ds_reader_free(c.r);
