@@ -907,6 +907,17 @@ static int run_similarity(az_ctx* c, az_data* a) {
           ana_fig_labels(f, s, s ? src2 : c->sel.channel, "condition", "condition");
           ana_fig_image(f, s, &(ana_image){.z = s ? rdmb : rdma, .rows = nc, .cols = nc,
                                            .label = "1 - r"});
+          double at[64];
+          char tl[64][16];
+          const char* tp[64];
+          int nt = nc < 64 ? nc : 64;
+          for (int q = 0; q < nt; q++) {  // cell centres, labelled with the first condition value
+            at[q] = q + 0.5;
+            snprintf(tl[q], sizeof tl[q], "%g", a->keys[ka[q]][0]);
+            tp[q] = tl[q];
+          }
+          ana_fig_ticks(f, s, 0, at, tp, nt);
+          ana_fig_ticks(f, s, 1, at, tp, nt);
         }
         (void)n1;
         char fn[64], tn[64], jn[64];

@@ -122,6 +122,17 @@ static void print_summary(const ds_trials* d, const ana_trials* tab) {
       found = !memcmp(keys[k], tab->rows[i].cond, sizeof(float) * (size_t)s->n_cond);
     if (!found) memcpy(keys[nk++], tab->rows[i].cond, sizeof(float) * (size_t)s->n_cond);
   }
+  // sorted by their values (lexicographic over the condition variables)
+  for (int x = 1; x < nk; x++)
+    for (int y = x; y > 0; y--) {
+      int c = 0;
+      for (int k = 0; k < s->n_cond && !c; k++)
+        c = (keys[y][k] > keys[y - 1][k]) - (keys[y][k] < keys[y - 1][k]);
+      if (c >= 0) break;
+      float tmp[AM_MAX_CONDITIONS];
+      memcpy(tmp, keys[y], sizeof tmp), memcpy(keys[y], keys[y - 1], sizeof tmp);
+      memcpy(keys[y - 1], tmp, sizeof tmp);
+    }
   printf("%-28s %7s %9s", "condition", "trials", "success");
   if (kin) printf(" %9s %11s %12s", "RT (ms)", "peak (m/s)", "|dev| (mm)");
   printf("\n");
