@@ -35,6 +35,7 @@ void ama_action_range(const am_task* t, float* lo, float* hi) {
 }
 
 void ama_actor_free(ama_actor* a) {
+  ama_actor_perturb_free(a);
   free(a->lo);
   free(a->hi);
   free(a->rng);
@@ -134,6 +135,7 @@ void ama_actor_act(ama_actor* a, const float* obs, float* actions) {
   int tick = p->t_global % p->cfg.core_tick == 0;
   if (!a->deterministic) draw_noise(a, tick);
   ama_norm_apply(&p->norm, obs, p->a_obs, N);
+  if (a->n_pert) ama_actor_perturb_apply(a);
   ama_policy_step(p, p->a_obs, a->mask, tick && a->Hc ? a->core_noise : NULL,
                   a->Hm ? a->motor_noise : NULL);
   for (int i = 0; i < N; i++) {
@@ -154,4 +156,5 @@ void ama_actor_act(ama_actor* a, const float* obs, float* actions) {
 void ama_actor_observe(ama_actor* a, const am_batch* b) {
   if (a->pol) ama_policy_set_feedback(a->pol, b->actions, b->rewards);
   for (int i = 0; i < a->N; i++) a->mask[i] = (b->terminated[i] || b->truncated[i]) ? 0.0f : 1.0f;
+  if (a->n_pert) ama_actor_perturb_observe(a, b);
 }

@@ -157,6 +157,10 @@ typedef struct ama_policy {
   // scratch
   float *a_core_x, *a_motor_x, *a_peek_y;
   ama_cell_cache a_core_k, a_motor_k;
+  // perturbations (ama_perturb.c): per module (0 core, 1 motor), NULL or N x H per-unit gain and
+  // offset applied to the module's state (h; the rate RNN's x; the LSTM's h and, for the gain, c)
+  // and output right after it steps: s = s * gain + add. Set by the actor; not owned.
+  float *unit_gain[2], *unit_add[2];
 } ama_policy;
 
 
@@ -242,6 +246,32 @@ typedef enum ama_act_kind {
   AMA_ACT_ZERO,    // 0, clipped into each action's range
 } ama_act_kind;
 
+//---------------------------------- perturbations ------------------------------------------------
+
+// A perturbation of a module's units while acting (recording): silence (state and output 0),
+// clamp (set to value), noise (N(0, value^2) added each step), stim (value added each step: a
+// current), in the window [start, start + duration) s after each occurrence of event (the task's
+// event code; -1: the episode's start; duration < 0: until the episode ends); or lesion (a
+// fraction `value` of the recurrent weights into the units removed, for the whole recording).
+typedef enum { AMA_PT_SILENCE, AMA_PT_CLAMP, AMA_PT_NOISE, AMA_PT_STIM, AMA_PT_LESION,
+               AMA_PT_COUNT } ama_pt_kind;
+#define AMA_MAX_PERTURB 16
+typedef struct ama_perturb {
+  int kind;            // ama_pt_kind
+  int module;          // 0 core, 1 motor
+  int u0, u1;          // units [u0, u1)
+  float value;
+  int event;
+  double start, duration;
+  char text[160];      // the specification as given
+} ama_perturb;
+
+// Parses "kind=silence,module=core,units=0-31,event=go_cue,start=0,duration=0.3[,value=V]"
+// (units: all, N or N-M; event: a task event, absent = the episode's start) against the task's
+// events and the policy's modules. Returns 0 or -1 naming the field.
+int ama_perturb_parse(ama_perturb* pt, const char* spec, const am_task* t, const ama_policy* p,
+                      char* err, size_t err_sz);
+
 typedef struct ama_actor_cfg {
   ama_act_kind kind;
   int deterministic;  // the mean action and no recurrent noise
@@ -267,6 +297,14 @@ typedef struct ama_actor {
   float* std;           // (N x A) exp(logstd) (0 when deterministic)
   float* logp;          // (N) log-density of sampled under the Gaussian
   float* mask;          // (N) 0 where the next step starts an episode (the policy resets there)
+  // perturbations (ama_actor_perturb; none when n_pert is 0)
+  int n_pert;
+  ama_perturb pert[AMA_MAX_PERTURB];
+  double pert_dt;         // control period (s)
+  int64_t* pert_since;    // (N x n_pert) steps since the window's event, -1 before it
+  uint32_t* pert_active;  // (N) bit k: perturbation k acted in the last step (record channel)
+  am_rng* pert_rng;       // (N) noise perturbations' streams, seeded (seed, 0x70657274.. + i)
+  float *pert_gain[2], *pert_add[2];  // (N x H) per module
 } ama_actor;
 
 // p must act for N envs with the task's sizes (ama_policy_init / ama_ckpt_load_policy with N).
@@ -278,6 +316,15 @@ void ama_actor_act(ama_actor* a, const float* obs, float* actions);
 // After am_pool_step: the previous action (clipped, as applied) and reward become the policy's
 // next inputs; envs whose episode ended start the next one with a fresh state.
 void ama_actor_observe(ama_actor* a, const am_batch* b);
+// Perturbs the actor's policy with n perturbations (after ama_actor_init): lesions are applied to
+// the policy's weights at once (chosen from stream (seed, "lesion")), the windows act from the
+// next ama_actor_act. control_dt: seconds per step. Returns 0 or -1.
+int ama_actor_perturb(ama_actor* a, const ama_perturb* list, int n, double control_dt,
+                      uint64_t seed, char* err, size_t err_sz);
+// (internal to ama_act.c)
+void ama_actor_perturb_apply(ama_actor* a);
+void ama_actor_perturb_observe(ama_actor* a, const am_batch* b);
+void ama_actor_perturb_free(ama_actor* a);
 
 //---------------------------------- PPO ------------------------------------------------------------
 

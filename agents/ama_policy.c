@@ -211,6 +211,22 @@ static void motor_row(const ama_policy* p, float* dst, const float* core_y, cons
 #define PW(p, i) ((p)->params.w + (p)->params.t[(i)].offset)
 #define PG(p, i) ((p)->params.g + (p)->params.t[(i)].offset)
 
+// Perturbations (ama_perturb.c): s = s * gain + add on the module's state and the output follows
+// (the rate RNN's output is relu(x); the LSTM's cell c takes the gain only).
+static void perturb_units(const ama_cell* c, float* s, float* y, const float* gain,
+                          const float* add, int N) {
+  const int H = c->cfg.hidden, S = c->S;
+  for (int b = 0; b < N; b++)
+    for (int u = 0; u < H; u++) {
+      size_t q = (size_t)b * H + u;
+      if (gain[q] == 1 && add[q] == 0) continue;
+      float* h = s + (size_t)b * S + u;
+      *h = *h * gain[q] + add[q];
+      if (c->cfg.type == AMA_CELL_LSTM) s[(size_t)b * S + H + u] *= gain[q];
+      y[q] = c->cfg.type == AMA_CELL_RNN ? (*h > 0 ? *h : 0) : *h;
+    }
+}
+
 void ama_policy_step(ama_policy* p, const float* obs_n, const float* mask, const float* core_noise,
                      const float* motor_noise) {
   const int N = p->N, A = p->act_dim, O = p->obs_dim, Hc = p->cfg.core_hidden;
@@ -230,6 +246,8 @@ void ama_policy_step(ama_policy* p, const float* obs_n, const float* mask, const
     ama_cell_forward(&p->core, &p->params, &p->a_core_k, 1, N, p->a_core_x, p->core_s,
                      p->a_core_mask, core_noise, p->core_s);
     memcpy(p->core_y, p->a_core_k.y, sizeof(float) * N * Hc);
+    if (p->unit_gain[0]) perturb_units(&p->core, p->core_s, p->core_y, p->unit_gain[0],
+                                       p->unit_add[0], N);
     for (int b = 0; b < N; b++) p->core_acc[b] = 1.0f;
   } else {
     for (int b = 0; b < N; b++) p->core_acc[b] = p->a_core_mask[b];
@@ -240,6 +258,8 @@ void ama_policy_step(ama_policy* p, const float* obs_n, const float* mask, const
               p->a_obs + (size_t)b * O);
   ama_cell_forward(&p->motor, &p->params, &p->a_motor_k, 1, N, p->a_motor_x, p->motor_s, mask,
                    motor_noise, p->motor_s);
+  if (p->unit_gain[1]) perturb_units(&p->motor, p->motor_s, p->a_motor_k.y, p->unit_gain[1],
+                                     p->unit_add[1], N);
   ama_linear_forward(p->a_mean, p->a_motor_k.y, PW(p, p->i_Wmu), PW(p, p->i_bmu), N, Hm, A, 0);
   p->t_global++;
 }

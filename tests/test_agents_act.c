@@ -357,6 +357,141 @@ static void test_record_other_task(void** state) {
   assert_true(access("x.rollout", F_OK) != 0);
 }
 
+
+// Perturbations (ama_perturb.c): a silenced window reads zero in the module's output and state
+// exactly when its bit is set (aligned on an event, repeating per trial), a clamp reads its value,
+// a lesion removes the chosen recurrent weights, noise is reproducible for a seed, and bad
+// specifications are refused with the field named.
+static void test_perturbations(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "reach-center-out", "trials=3", NULL);
+  const int N = 2, steps = 200;
+  const char* kinds[3] = {"gru", "lstm", "rnn"};
+  for (int k = 0; k < 3; k++) {
+    am_pool* pool = make_pool_threads(&t, N, 1, 3);
+    am_batch* b = am_pool_batch(pool);
+    ama_policy* p = fresh_policy(&t, N, kinds[k], kinds[k], 0, -1.0f);
+    ama_actor a;
+    ama_actor_cfg cfg = {.kind = AMA_ACT_POLICY, .seed = 4, .deterministic = 1};
+    assert_int_equal(ama_actor_init(&a, &cfg, p, &t, N, err, sizeof err), 0);
+    ama_perturb pt[2];
+    assert_int_equal(ama_perturb_parse(&pt[0], "kind=silence,module=core,units=2-9,event=target_on,"
+                                       "start=0.02,duration=0.05", &t, p, err, sizeof err), 0);
+    assert_int_equal(ama_perturb_parse(&pt[1], "kind=clamp,module=motor,units=0,value=0.5,"
+                                       "duration=0.03", &t, p, err, sizeof err), 0);
+    assert_int_equal(ama_actor_perturb(&a, pt, 2, 0.01, 9, err, sizeof err), 0);
+    int e_on = -1;
+    for (int e = 0; e < t.n_events; e++)
+      if (!strcmp(t.events[e], "target_on")) e_on = e;
+    int64_t since[2] = {-1, -1}, ep_step[2] = {0, 0};
+    int windows = 0;
+    for (int s = 0; s < steps; s++) {
+      ama_actor_act(&a, b->obs, b->actions);
+      for (int i = 0; i < N; i++) {
+        int want0 = since[i] >= 2 && since[i] < 7;    // 0.02 .. 0.07 s after target_on
+        int want1 = ep_step[i] < 3;                   // the episode's first 0.03 s
+        assert_int_equal((a.pert_active[i] & 1u) != 0, want0);
+        assert_int_equal((a.pert_active[i] & 2u) != 0, want1);
+        windows += want0;
+        const float* y = p->core_y + (size_t)i * 16;
+        const float* sc = p->core_s + (size_t)i * p->core.S;
+        for (int u = 2; u <= 9 && want0; u++) {
+          assert_true(y[u] == 0.0f && sc[u] == 0.0f);
+          if (p->core.cfg.type == AMA_CELL_LSTM) assert_true(sc[16 + u] == 0.0f);
+        }
+        if (want0 && k < 2) assert_true(y[1] != 0.0f || y[10] != 0.0f);  // the others act (tanh-range units)
+        if (want1) assert_true(p->a_motor_k.y[(size_t)i * 12] == 0.5f);
+      }
+      am_pool_step(pool);
+      ama_actor_observe(&a, b);
+      for (int i = 0; i < N; i++) {
+        int ended = b->terminated[i] || b->truncated[i];
+        since[i] = ended ? -1 : (b->events[i] & (1u << e_on)) ? 0 : since[i] >= 0 ? since[i] + 1 : -1;
+        ep_step[i] = ended ? 0 : ep_step[i] + 1;
+      }
+    }
+    assert_true(windows >= 10);  // several trials' windows were seen
+    ama_actor_free(&a);
+    free_policy(p);
+    am_pool_free(pool);
+  }
+  // lesion: all recurrent weights into core units 0-3 removed, none of the others
+  ama_policy* p = fresh_policy(&t, N, "gru", "gru", 0, -1.0f);
+  ama_actor a;
+  ama_actor_cfg cfg = {.kind = AMA_ACT_POLICY, .seed = 4};
+  assert_int_equal(ama_actor_init(&a, &cfg, p, &t, N, err, sizeof err), 0);
+  ama_perturb les;
+  assert_int_equal(ama_perturb_parse(&les, "kind=lesion,units=0-3,value=1", &t, p, err, sizeof err), 0);
+  assert_int_equal(ama_actor_perturb(&a, &les, 1, 0.01, 9, err, sizeof err), 0);
+  const float* W = p->params.w + p->params.t[p->core.iWh].offset;
+  int zero_in = 0, zero_out = 0;
+  for (int g = 0; g < 3; g++)
+    for (int u = 0; u < 16; u++)
+      for (int j = 0; j < 16; j++) *(u < 4 ? &zero_in : &zero_out) += W[((size_t)g * 16 + u) * 16 + j] == 0;
+  assert_int_equal(zero_in, 3 * 4 * 16);
+  assert_int_equal(zero_out, 0);
+  ama_actor_free(&a);
+  // refusals name the field
+  const char* bad[][2] = {{"kind=zap", "kind 'zap'"},
+                          {"kind=silence,module=cortex", "module 'cortex'"},
+                          {"kind=silence,units=0-99", "units '0-99'"},
+                          {"kind=silence,event=nope", "no event 'nope'"},
+                          {"kind=clamp", "clamp needs value="},
+                          {"kind=lesion,value=2", "must be in [0, 1]"},
+                          {"kind=silence,colour=red", "unknown key 'colour'"},
+                          {"units=1", "no kind="}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(ama_perturb_parse(&les, bad[i][0], &t, p, err, sizeof err), -1);
+    if (!strstr(err, bad[i][1])) fail_msg("'%s': expected '%s' in: %s", bad[i][0], bad[i][1], err);
+  }
+  free_policy(p);
+  amt_destroy(&t);
+}
+
+// `record --perturb`: the perturb channel and metadata, silenced units read zero in the
+// recording exactly where the bit is set, and one seed gives the same file twice.
+static void test_record_perturbed(void** state) {
+  (void)state;
+  const char* pert = "--perturb kind=silence,module=core,units=0-7,start=0.05,duration=0.1 "
+                     "--perturb kind=noise,module=motor,value=0.3";
+  for (int k = 0; k < 2; k++)
+    assert_int_equal(animat("record run --episodes 3 --envs 2 --out pert%d.rollout --quiet %s",
+                            k, pert), 0);
+  char a[600], bpath[600];
+  snprintf(a, sizeof a, "%s/pert0.rollout", tmpdir);
+  snprintf(bpath, sizeof bpath, "%s/pert1.rollout", tmpdir);
+  am_ds_reader* r = open_ds("pert0.rollout");
+  assert_string_equal(meta(r, "perturb.0"), "kind=silence,module=core,units=0-7,start=0.05,duration=0.1");
+  int w, wp;
+  float* core = read_ch(r, "core/output", 0, &w);
+  uint32_t* bits = (uint32_t*)read_ch(r, "perturb", 0, &wp);
+  int64_t T = am_ds_get_episode(r, 0)->steps;
+  double dt = strtod(meta(r, "control_dt"), NULL);
+  int s0 = (int)lround(0.05 / dt), s1 = (int)lround(0.15 / dt);
+  for (int64_t s = 0; s < T; s++) {
+    int on = s >= s0 && s < s1;
+    assert_int_equal((bits[s] & 1u) != 0, on);
+    assert_true(bits[s] & 2u);  // the noise acts all the time
+    for (int u = 0; u < 8 && on; u++) assert_true(core[s * w + u] == 0.0f);
+  }
+  free(core), free(bits);
+  am_ds_reader_free(r);
+  // the same seed, the same rows (compare a channel: the files' creation times differ)
+  am_ds_reader* r1 = open_ds("pert1.rollout");
+  r = open_ds("pert0.rollout");
+  float* m0 = read_ch(r, "action", 1, &w);
+  float* m1 = read_ch(r1, "action", 1, &w);
+  assert_memory_equal(m0, m1, sizeof(float) * w * am_ds_get_episode(r, 1)->steps);
+  free(m0), free(m1);
+  am_ds_reader_free(r), am_ds_reader_free(r1);
+  assert_int_equal(animat("record --random --task reacher --episodes 1 --out x.rollout %s", pert), 1);
+  expect_out("--perturb needs a trained policy");
+  assert_int_equal(animat("record run --episodes 1 --out y.rollout --perturb kind=silence,module=x"), 1);
+  expect_out("module 'x' is not core or motor");
+  assert_false(file_exists("y.rollout"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_policy_range),
@@ -367,6 +502,8 @@ int main(void) {
       cmocka_unit_test(test_record_random_arm),
       cmocka_unit_test(test_record_noise_and_input),
       cmocka_unit_test(test_record_other_task),
+      cmocka_unit_test(test_perturbations),
+      cmocka_unit_test(test_record_perturbed),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

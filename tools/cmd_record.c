@@ -105,6 +105,35 @@ int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
   return 0;
 }
 
+static int add_perturb(const char* v, void* ctx, char* err, size_t err_sz) {
+  const char** list = ctx;
+  for (int i = 0; i < AMA_MAX_PERTURB; i++)
+    if (!list[i]) return list[i] = v, 0;
+  return am_err(err, err_sz, "--perturb: at most %d perturbations", AMA_MAX_PERTURB);
+}
+
+// Parses the --perturb specifications, applies them to the actor and registers the "perturb"
+// channel (bit k: perturbation k acted in the step) and its metadata.
+static int setup_perturb(netrec* nr, const am_task* t, const char* const* specs, uint64_t seed,
+                         am_rec* rec, char* err, size_t err_sz) {
+  ama_perturb list[AMA_MAX_PERTURB];
+  int n = 0;
+  for (; specs[n]; n++)
+    if (ama_perturb_parse(&list[n], specs[n], t, &nr->pol, err, err_sz)) return -1;
+  if (!n) return 0;
+  double dt = t->frame_skip * t->model->m->opt.timestep;
+  if (ama_actor_perturb(&nr->act, list, n, dt, seed, err, err_sz)) return -1;
+  char labels[AMA_MAX_PERTURB * 4] = "", key[32];
+  for (int k = 0; k < n; k++) {
+    snprintf(key, sizeof key, "perturb.%d", k);
+    am_rec_set_meta(rec, key, list[k].text);
+    snprintf(labels + strlen(labels), sizeof labels - strlen(labels), "%sp%d", k ? "," : "", k);
+  }
+  am_channel_def d = {.name = "perturb", .group = "network", .units = "bit k: metadata perturb.k",
+                      .labels = labels, .dtype = AM_DT_U32, .ndim = 0};
+  return am_rec_add_channel(rec, &d, nr->act.pert_active, err, err_sz) < 0 ? -1 : 0;
+}
+
 int cmd_record(int argc, char** argv) {
   const char* usage =
       "usage: animat record CHECKPOINT_OR_RUN --episodes N --out FILE [FLAGS]\n"
@@ -125,6 +154,9 @@ int cmd_record(int argc, char** argv) {
       "                      (default: actions sampled from the policy's Gaussian and, for a\n"
       "                      rate RNN with rnn_noise > 0, recurrent noise, as in training)\n"
       "  --chunk-rows R      rows per chunk (default: about 512 KiB of raw data)\n"
+      "  --perturb SPEC      perturb the network (repeatable; docs/agents.md, Perturbations):\n"
+      "                      kind=silence|clamp|noise|stim|lesion,module=core|motor,units=all|N-M,\n"
+      "                      event=EV,start=S,duration=D,value=V (channel perturb, bit k = SPEC k)\n"
       "  --quiet             no progress (errors and the closing summary only)\n";
   const char* task_name = NULL;
   const char* out = NULL;
@@ -132,7 +164,9 @@ int cmd_record(int argc, char** argv) {
   int chunk_rows = 0;
   uint64_t seed = 1;
   amt_params params = {0};
+  const char* pspec[AMA_MAX_PERTURB + 1] = {0};
   cli_flag flags[] = {
+      {"perturb", CLI_EACH, NULL, 0, 0, add_perturb, pspec},
       {"random", CLI_BOOL, &random_policy},
       {"task", CLI_STRING, &task_name},
       {"task-param", CLI_EACH, NULL, 0, 0, add_param, &params},
@@ -239,12 +273,19 @@ int cmd_record(int argc, char** argv) {
     am_rec_set_meta(rec, "policy.config", cfgtext);
     am_rec_set_meta(rec, "policy.deterministic", det ? "1" : "0");
     am_rec_set_meta(rec, "policy.recurrent_noise", nr.act.Hc || nr.act.Hm ? "1" : "0");
-    if (netrec_channels(&nr, rec, err, sizeof err)) {
+    if (netrec_channels(&nr, rec, err, sizeof err) ||
+        setup_perturb(&nr, &t, pspec, seed, rec, err, sizeof err)) {
       cli_fail("record", "%s", err);
       am_rec_abort(rec);
       rec = NULL;
       goto done;
     }
+  }
+  if (random_policy && pspec[0]) {
+    cli_fail("record", "--perturb needs a trained policy (the network), not --random");
+    am_rec_abort(rec);
+    rec = NULL;
+    goto done;
   }
   if (am_rec_begin(rec, err, sizeof err)) {
     cli_fail("record", "%s (nothing was recorded; %s removed)", err, out);
