@@ -691,6 +691,7 @@ static int run_adaptation(az_ctx* c) {
       if (b < 2) ana_fig_vline(f, 0, off - 0.5, NULL);
     }
     ana_fig_hline(f, 0, 0, NULL);
+    ana_fig_axes(f, 0, &(ana_axes){.legend = ANA_LEGEND_LR});
     rc = write_fig(c, "adaptation.svg", f) || write_table(c, "adaptation.csv", &t) ||
          write_json(c, "adaptation.json", &j);
   }
