@@ -138,7 +138,7 @@ static int finish(const ana_trial_schema* s, const ana_episode_in* ep, int64_t f
   }
   if (ep->vars) {
     const float* v = ep->vars + (size_t)last * s->n_vars;
-    for (int k = 0; k < s->n_cond; k++) r->cond[k] = v[s->cond[k]];
+    for (int k = 0; k < s->n_cond; k++) r->cond[k] = v[s->cond[k]] + 0.0f;  // -0 is 0
     if (s->choice >= 0) r->choice = v[s->choice];
     if (s->outcome >= 0) r->outcome = v[s->outcome];
     if (s->start_x >= 0 && s->start_y >= 0 && s->target_x >= 0 && s->target_y >= 0) {

@@ -753,20 +753,30 @@ static int run_decode(az_ctx* c, az_data* a) {
       continue;
     }
     char e2[AM_ERR_LEN];
-    if (ana_ridge_cv(X, m, U, Y, q, &rc_cfg, r2 + (size_t)b * q, NULL, e2, sizeof e2))
-      for (int z = 0; z < q; z++) r2[(size_t)b * q + z] = NAN;  // e.g. a constant output
+    if (ana_ridge_cv(X, m, U, Y, q, &rc_cfg, r2 + (size_t)b * q, NULL, e2, sizeof e2)) {
+      // e.g. a constant output (a target on one axis only): each output on its own, NaN where
+      // it cannot be decoded
+      double* y1 = malloc(sizeof(double) * (size_t)m);
+      for (int z = 0; z < q; z++) {
+        for (int i = 0; y1 && i < m; i++) y1[i] = Y[(size_t)i * q + z];
+        if (!y1 || ana_ridge_cv(X, m, U, y1, 1, &rc_cfg, r2 + (size_t)b * q + z, NULL, e2, sizeof e2))
+          r2[(size_t)b * q + z] = NAN;
+      }
+      free(y1);
+    }
   }
   const char* cols[9] = {"t"};
   for (int z = 0; z < q; z++) cols[1 + z] = names[z];
   table t;
   table_init(&t, 1 + q, cols);
   double best[7];
-  for (int z = 0; z < q; z++) best[z] = -INFINITY;
+  for (int z = 0; z < q; z++) best[z] = NAN;
   for (int b = 0; b < a->T; b++) {
     table_num(&t, bin_time(a, b));
     for (int z = 0; z < q; z++) {
       table_num(&t, r2[(size_t)b * q + z]);
-      if (r2[(size_t)b * q + z] > best[z]) best[z] = r2[(size_t)b * q + z];
+      if (r2[(size_t)b * q + z] > best[z] || (isnan(best[z]) && isfinite(r2[(size_t)b * q + z])))
+        best[z] = r2[(size_t)b * q + z];
     }
   }
   am_buf j = {0};
@@ -1040,6 +1050,23 @@ static int run_report(az_ctx* c, int window_given) {
     c->summary.len = 0;
     c->err[0] = 0;
     int rc = run_method(c, m);
+    const ana_trial_schema* sc = &c->d.schema;
+    if (rc && m->neural && !c->sel.align && !window_given && sc->trial_start >= 0 &&
+        (strstr(c->err, "no trial matches") || strstr(c->err, "cover"))) {
+      // too few trials reached the method's alignment (e.g. no go cue ever came): the same
+      // window's length from the trials' start
+      char why[AM_ERR_LEN];
+      snprintf(why, sizeof why, "%s", c->err);
+      c->summary.len = 0;
+      am_buf_printf(&c->summary, "(with its default alignment: %s; aligned on %s instead)\n", why,
+                    c->d.events[sc->trial_start]);
+      c->sel.align = c->d.events[sc->trial_start];
+      c->window_given = 1;
+      c->sel.w0 = 0, c->sel.w1 = m->w1 - m->w0;
+      rc = run_method(c, m);
+      c->sel.align = NULL;
+      c->window_given = 0;
+    }
     if (cka_same) c->channel2 = NULL;
     am_buf_printf(&h, "<h2>%s</h2>\n", m->name);
     if (rc) {
