@@ -1,0 +1,672 @@
+// nwb_export.c: `animat export FILE --nwb OUT.nwb`: a recording as one NWB 2.7.0 session file
+// (tools/nwb.c writes the HDF5). Layout (docs/datasets.md, "NWB"):
+//   /processing/behavior  body channels (BehavioralTimeSeries), body positions from the recorded
+//                         qpos by forward kinematics (body_xpos; Position/<root> for a free body)
+//   /processing/task      action, reward, flags, task variables (BehavioralTimeSeries), events
+//                         (BehavioralEvents), the episode's step and time
+//   /processing/network   every network channel as a TimeSeries, the table network_units
+//   /stimulus/presentation the observations (what the policy saw)
+//   /intervals/epochs     one row per episode; /intervals/trials from the task's trial events
+//   /general              task, body, parameters, policy identity; /general/animat: all metadata
+// Episodes are laid end to end on one timeline: episode k starts at (rows before it) x control_dt;
+// row t of an episode holds what the policy saw and did at the start of step t (observations,
+// action, network: time t dt) and the state at its end (body, reward, events: time (t+1) dt).
+#define _POSIX_C_SOURCE 200809L  // gmtime_r, mkstemp
+#include <errno.h>
+#include <math.h>
+#include <mujoco/mujoco.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "am_dataset.h"
+#include "ama_agents.h"
+#include "amt_tasks.h"
+#include "cli.h"
+#include "nwb.h"
+#include "nwb_export.h"
+
+#define NETWORK_DESC                                                                           \
+  "the policy network's activity while computing each step's action (one TimeSeries per "      \
+  "module and state; the units are described in network_units)"
+
+typedef struct series_out {
+  int ch;          // dataset channel (-1: derived)
+  nwb_series* s;
+  double t0;       // time of the series' row 0 within its episode (0 or dt)
+} series_out;
+
+// The HDF5 name of a channel ('/' would make groups).
+static void h5_name(const char* ch, char* out, size_t sz) {
+  snprintf(out, sz, "%s", ch);
+  for (char* s = out; *s; s++)
+    if (*s == '/') *s = '_';
+}
+
+static const char* meta_or(am_ds_reader* r, const char* key, const char* dflt) {
+  const char* v = am_ds_meta(r, key, NULL);
+  return v && *v ? v : dflt;
+}
+
+// Every metadata entry under /general/animat: text as text, binary values (model.mjb,
+// model.hfield_data) as uint8 arrays.
+static void write_meta(nwb_file* f, am_ds_reader* r) {
+  nwb_group(f, "/general/animat");
+  nwb_attr_text(f, "/general/animat", "description",
+                "every metadata entry of the animat recording (docs/dataset-format.md, METADATA "
+                "block): text values as text, binary values (model.mjb...) as uint8 arrays");
+  for (int i = 0; i < am_ds_num_meta(r); i++) {
+    const char* k = am_ds_meta_key(r, i);
+    size_t len;
+    const char* v = am_ds_meta(r, k, &len);
+    char p[512], name[256];
+    h5_name(k, name, sizeof name);
+    snprintf(p, sizeof p, "/general/animat/%s", name);
+    if (strlen(v) == len)
+      nwb_text(f, p, v);
+    else
+      nwb_bytes(f, p, v, len);
+  }
+}
+
+// The units of the network's modules: one row per unit (module, index, cell type, E or I when the
+// module obeys Dale's law: its first round(exc_frac H) units are excitatory, ama_nn.c).
+static int write_units(nwb_file* f, am_ds_reader* r, char* err, size_t err_sz) {
+  const char* text = am_ds_meta(r, "policy.config", NULL);
+  if (!text) return 0;
+  nwb_typed_group(f, "/processing/network", "ProcessingModule", "core", NETWORK_DESC);
+  ama_config c;
+  ama_config_default(&c);
+  if (ama_config_parse(&c, text, "metadata policy.config", err, err_sz)) return -1;
+  const ama_policy_cfg* p = &c.policy;
+  const char* mod[2] = {"core", "motor"};
+  const char* type[2] = {p->core_type, p->motor_type};
+  int H[2] = {p->core_hidden, p->motor_hidden};
+  int64_t n = H[0] + H[1];
+  const char** m = calloc((size_t)n, sizeof *m);
+  const char** cell = calloc((size_t)n, sizeof *cell);
+  const char** ei = calloc((size_t)n, sizeof *ei);
+  int32_t* idx = calloc((size_t)n, sizeof *idx);
+  if (!m || !cell || !ei || !idx) {
+    free(m), free(cell), free(ei), free(idx);
+    return am_err(err, err_sz, "out of memory");
+  }
+  int64_t row = 0;
+  for (int k = 0; k < 2; k++) {
+    int dale = p->dale && !strcmp(type[k], "rnn");
+    int ne = (int)lroundf(p->exc_frac * (float)H[k]);
+    for (int j = 0; j < H[k]; j++, row++) {
+      m[row] = mod[k];
+      cell[row] = type[k];
+      idx[row] = j;
+      ei[row] = !dale ? "" : j < ne ? "E" : "I";
+    }
+  }
+  nwb_column cols[] = {
+      {"module", "network module of the unit (core or motor); its activity is column index of "
+                 "the module's TimeSeries (MODULE_state, MODULE_output, ...)", NWB_COL_TEXT, 1, m},
+      {"index", "index of the unit within its module", NWB_COL_I32, 1, idx},
+      {"cell", "the module's cell type (rnn: leaky rate RNN, gru, lstm, mlp)", NWB_COL_TEXT, 1, cell},
+      {"ei", "E (excitatory) or I (inhibitory) under Dale's law (policy dale = 1: the unit's "
+             "outgoing recurrent weights all have this sign); empty when the module does not "
+             "obey Dale's law", NWB_COL_TEXT, 1, ei}};
+  int rc = nwb_table(f, "/processing/network/network_units", "DynamicTable", "hdmf-common",
+                     "the units of the policy network's modules (one row per unit)", n, NULL, cols,
+                     4);
+  free(m), free(cell), free(ei), free(idx);
+  return rc;
+}
+
+// Trials from the recorded events and the task's trial schema (am_task trial_start_event,
+// success_event, trial_end_event). A trial opens at a trial-start event and closes at the step of
+// its trial-end event, at the next trial start, or at the episode's end; a task without trial
+// starts but with a success event has one trial per episode. Rows are collected episode by episode.
+typedef struct trials {
+  int start_ev, success_ev, end_ev, n_events;
+  char names[AM_MAX_EVENTS][AM_NAME_LEN];
+  int64_t n, cap;
+  int64_t* episode;
+  int64_t* first_step;  // within the episode
+  int64_t* last_step;
+  double *start, *stop;
+  uint8_t *success, *ended;
+  double* ev_time;      // n x n_events: first time of each event in the trial (NaN: none)
+  int open;             // a trial is open in the current episode
+} trials;
+
+static int trials_push(trials* tr, int64_t ep, int64_t first, double start) {
+  if (tr->n == tr->cap) {
+    int64_t cap = tr->cap ? 2 * tr->cap : 64;
+    void* p[7] = {realloc(tr->episode, (size_t)cap * 8), realloc(tr->first_step, (size_t)cap * 8),
+                  realloc(tr->last_step, (size_t)cap * 8), realloc(tr->start, (size_t)cap * 8),
+                  realloc(tr->stop, (size_t)cap * 8), realloc(tr->success, (size_t)cap),
+                  realloc(tr->ended, (size_t)cap)};
+    // realloc keeps the old block on failure: adopt what succeeded, then report
+    if (p[0]) tr->episode = p[0];
+    if (p[1]) tr->first_step = p[1];
+    if (p[2]) tr->last_step = p[2];
+    if (p[3]) tr->start = p[3];
+    if (p[4]) tr->stop = p[4];
+    if (p[5]) tr->success = p[5];
+    if (p[6]) tr->ended = p[6];
+    double* ev = realloc(tr->ev_time, (size_t)cap * (size_t)(tr->n_events ? tr->n_events : 1) * 8);
+    if (ev) tr->ev_time = ev;
+    for (int i = 0; i < 7; i++)
+      if (!p[i]) return -1;
+    if (!ev) return -1;
+    tr->cap = cap;
+  }
+  int64_t i = tr->n++;
+  tr->episode[i] = ep;
+  tr->first_step[i] = tr->last_step[i] = first;
+  tr->start[i] = tr->stop[i] = start;
+  tr->success[i] = tr->ended[i] = 0;
+  for (int k = 0; k < tr->n_events; k++) tr->ev_time[i * tr->n_events + k] = NAN;
+  tr->open = 1;
+  return 0;
+}
+
+static int trials_episode(trials* tr, int64_t ep, const uint32_t* events, int64_t steps, double t0,
+                          double dt) {
+  tr->open = 0;
+  if (tr->start_ev < 0 && trials_push(tr, ep, 0, t0)) return -1;
+  for (int64_t t = 0; t < steps; t++) {
+    uint32_t e = events[t];
+    if (tr->start_ev >= 0 && (e >> tr->start_ev & 1u) && trials_push(tr, ep, t, t0 + (double)t * dt))
+      return -1;
+    if (!tr->open) continue;
+    int64_t i = tr->n - 1;
+    tr->last_step[i] = t;
+    tr->stop[i] = t0 + (double)(t + 1) * dt;
+    for (int k = 0; k < tr->n_events; k++)
+      if ((e >> k & 1u) && isnan(tr->ev_time[i * tr->n_events + k]))
+        tr->ev_time[i * tr->n_events + k] = t0 + (double)(t + 1) * dt;
+    if (tr->success_ev >= 0 && (e >> tr->success_ev & 1u)) tr->success[i] = 1;
+    if (tr->end_ev >= 0 && (e >> tr->end_ev & 1u)) {
+      tr->ended[i] = 1;
+      tr->open = 0;
+    }
+  }
+  return 0;
+}
+
+static int trials_write(nwb_file* f, const trials* tr) {
+  int ne = tr->n_events;
+  nwb_column* cols = calloc((size_t)ne + 5, sizeof *cols);
+  double* ev = calloc((size_t)(tr->n ? tr->n : 1) * (size_t)(ne ? ne : 1), sizeof *ev);
+  char(*names)[AM_NAME_LEN + 8] = calloc((size_t)(ne ? ne : 1), sizeof *names);
+  char(*descs)[160] = calloc((size_t)(ne ? ne : 1), sizeof *descs);
+  if (!cols || !ev || !names || !descs) {
+    free(cols), free(ev), free(names), free(descs);
+    return -1;
+  }
+  int n = 0;
+  cols[n++] = (nwb_column){"episode", "id of the episode the trial belongs to (intervals/epochs)",
+                           NWB_COL_I64, 1, tr->episode};
+  cols[n++] = (nwb_column){"first_step", "the episode's step (row) where the trial starts",
+                           NWB_COL_I64, 1, tr->first_step};
+  cols[n++] = (nwb_column){"last_step", "the episode's last step (row) in the trial",
+                           NWB_COL_I64, 1, tr->last_step};
+  cols[n++] = (nwb_column){"success", "1: the task's success event happened in the trial",
+                           NWB_COL_U8, 1, tr->success};
+  cols[n++] = (nwb_column){"ended", "1: the trial ended with the task's trial-end event (0: cut "
+                           "by the next trial start or by the episode's end)", NWB_COL_U8, 1,
+                           tr->ended};
+  for (int k = 0; k < ne; k++) {
+    for (int64_t i = 0; i < tr->n; i++) ev[k * tr->n + i] = tr->ev_time[i * ne + k];
+    snprintf(names[k], sizeof names[k], "%s_time", tr->names[k]);
+    snprintf(descs[k], sizeof descs[k], "time (s) of the trial's first %s event (the end of the "
+             "step it happened in); NaN: none", tr->names[k]);
+    cols[n++] = (nwb_column){names[k], descs[k], NWB_COL_F64, 1, ev + k * tr->n};
+  }
+  int rc = nwb_intervals(f, "/intervals/trials", "trials found in the recorded events by the "
+                         "task's trial schema (trial start, success and end events)", tr->n, NULL,
+                         tr->start, tr->stop, cols, n);
+  free(cols), free(ev), free(names), free(descs);
+  return rc;
+}
+
+static void trials_free(trials* tr) {
+  free(tr->episode), free(tr->first_step), free(tr->last_step), free(tr->start), free(tr->stop);
+  free(tr->success), free(tr->ended), free(tr->ev_time);
+}
+
+// The task's trial schema, by building the task the recording names. 0: none (no table), 1: found.
+static int trial_schema(am_ds_reader* r, trials* tr, char* note, size_t note_sz) {
+  const char* name = am_ds_meta(r, "task.name", NULL);
+  if (!name) return snprintf(note, note_sz, "no metadata task.name"), 0;
+  amt_params params = {0};
+  am_task t;
+  char err[AM_ERR_LEN];
+  if (amt_params_add_list(&params, meta_or(r, "task.params", ""), err, sizeof err) ||
+      amt_create(&t, name, &params, err, sizeof err))
+    return snprintf(note, note_sz, "%s", err), 0;
+  tr->start_ev = t.trial_start_event < t.n_events ? t.trial_start_event : -1;
+  tr->success_ev = t.success_event < t.n_events ? t.success_event : -1;
+  tr->end_ev = t.trial_end_event < t.n_events ? t.trial_end_event : -1;
+  tr->n_events = t.n_events < 32 ? t.n_events : 32;
+  for (int k = 0; k < tr->n_events; k++) snprintf(tr->names[k], AM_NAME_LEN, "%s", t.events[k]);
+  amt_destroy(&t);
+  if (tr->start_ev < 0 && tr->success_ev < 0)
+    return snprintf(note, note_sz, "task %s declares no trial start or success event", name), 0;
+  return 1;
+}
+
+// Names of the model's qpos coordinates ("shoulder", "root_x"... "root_qw") into a
+// comma-separated list.
+static void qpos_names(const mjModel* m, char* out, size_t sz) {
+  size_t o = 0;
+  out[0] = 0;
+  static const char* freeq[7] = {"x", "y", "z", "qw", "qx", "qy", "qz"};
+  static const char* ballq[4] = {"qw", "qx", "qy", "qz"};
+  for (int j = 0; j < m->njnt && o < sz; j++) {
+    const char* jn = mj_id2name(m, mjOBJ_JOINT, j);
+    char base[64];
+    snprintf(base, sizeof base, "%s", jn && *jn ? jn : "joint");
+    int nq = m->jnt_type[j] == mjJNT_FREE ? 7 : m->jnt_type[j] == mjJNT_BALL ? 4 : 1;
+    for (int k = 0; k < nq && o < sz; k++) {
+      const char* suffix = nq == 7 ? freeq[k] : nq == 4 ? ballq[k] : NULL;
+      o += (size_t)snprintf(out + o, sz - o, "%s%s%s%s", o ? "," : "", base, suffix ? "_" : "",
+                            suffix ? suffix : "");
+    }
+  }
+}
+
+int nwb_export(am_ds_reader* r, const char* in_path, const char* out, const int64_t* eps,
+               int64_t n_eps, const int* sel, int allow_damaged, int force) {
+  char err[AM_ERR_LEN], tmp[4200] = "";
+  int status = 1, nc = am_ds_num_channels(r);
+  struct stat st;
+  if (stat(out, &st) == 0 && !force)
+    return cli_fail("export", "%s already exists: choose another --nwb path, or replace it with "
+                    "--force", out);
+  if (stat(out, &st) == 0 && !S_ISREG(st.st_mode))
+    return cli_fail("export", "%s exists and is not a file: not replacing it, even with --force",
+                    out);
+  const char* dts = am_ds_meta(r, "control_dt", NULL);
+  char* end = NULL;
+  double dt = dts ? strtod(dts, &end) : 0;
+  if (!dts || end == dts || *end || !(dt > 0) || !isfinite(dt))
+    return cli_fail("export", "%s: metadata control_dt is %s%s%s: the NWB timeline needs the "
+                    "seconds per control step", in_path, dts ? "'" : "missing", dts ? dts : "",
+                    dts ? "', not a positive number" : "");
+  // a regular time base when the sampling rate is exact as the float32 NWB stores it
+  double rate = 1.0 / dt;
+  int regular = fabs(1.0 / (double)(float)rate - dt) <= 1e-12 * dt;
+  if (!regular) rate = 0;
+
+  int c_events = am_ds_find_channel(r, "events"), c_qpos = am_ds_find_channel(r, "qpos");
+  int c_mocap = am_ds_find_channel(r, "mocap_pos");
+  nwb_file* f = NULL;
+  series_out* so = calloc((size_t)nc + 2, sizeof *so);
+  void** dst = calloc((size_t)nc, sizeof *dst);
+  double* times = NULL;
+  double* xpos = NULL;
+  mjData* md = NULL;
+  am_model* model = NULL;
+  int n_so = 0;
+  trials tr = {0};
+  int64_t* ep_id = calloc((size_t)n_eps, sizeof(int64_t));
+  int64_t* ep_steps = calloc((size_t)n_eps, sizeof(int64_t));
+  int64_t* ep_row = calloc((size_t)n_eps, sizeof(int64_t));
+  int32_t* ep_env = calloc((size_t)n_eps, sizeof(int32_t));
+  const char** ep_end = calloc((size_t)n_eps, sizeof(char*));
+  double *ep_t0 = calloc((size_t)n_eps, sizeof(double)), *ep_t1 = calloc((size_t)n_eps, sizeof(double));
+  int n_init = am_ds_num_init(r);
+  double* ep_init = calloc((size_t)n_eps * (size_t)(n_init ? n_init : 1), sizeof(double));
+  if (!so || !dst || !ep_id || !ep_steps || !ep_row || !ep_env || !ep_end || !ep_t0 || !ep_t1 ||
+      !ep_init) {
+    cli_fail("export", "out of memory");
+    goto done;
+  }
+  // the file is written to OUT.tmp-XXXXXX next to OUT and renamed when complete
+  snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", out);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    cli_fail("export", "cannot create a file next to %s: %s", out, strerror(errno));
+    tmp[0] = 0;
+    goto done;
+  }
+  mode_t mask = umask(0);  // a file as fopen makes it (mkstemp's is private)
+  umask(mask);
+  int perm_bad = fchmod(fd, 0666 & ~mask);
+  close(fd);
+  if (perm_bad) {
+    cli_fail("export", "cannot set the permissions of %s: %s", tmp, strerror(errno));
+    goto done;
+  }
+  cli_install_interrupt();
+
+  // identity: the recording (its metadata) and the selection; the same export, the same ids
+  uint32_t h1 = 0, h2 = 0x9e3779b9u;
+  for (int i = 0; i < am_ds_num_meta(r); i++) {
+    size_t len;
+    const char* k = am_ds_meta_key(r, i);
+    const char* v = am_ds_meta(r, k, &len);
+    h1 = am_crc32(am_crc32(h1, k, strlen(k) + 1), v, len);
+    h2 = am_crc32(am_crc32(h2, v, len), k, strlen(k) + 1);
+  }
+  h1 = am_crc32(am_crc32(h1, eps, (size_t)n_eps * 8), sel, (size_t)nc * sizeof(int));
+  h2 = am_crc32(am_crc32(h2, sel, (size_t)nc * sizeof(int)), eps, (size_t)n_eps * 8);
+  uint64_t seed = (uint64_t)h1 << 32 | h2;
+  char ident[64], created[32], desc[1024];
+  snprintf(ident, sizeof ident, "animat-%016llx", (unsigned long long)seed);
+  time_t now = time(NULL);
+  struct tm tmv;
+  gmtime_r(&now, &tmv);
+  strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+  const char* task = meta_or(r, "task.name", "unknown task");
+  const char* body = meta_or(r, "model.name", "unknown body");
+  const char* policy = meta_or(r, "policy", "unknown policy");
+  int64_t total_steps = 0;
+  for (int64_t i = 0; i < n_eps; i++) total_steps += am_ds_get_episode(r, eps[i])->steps;
+  snprintf(desc, sizeof desc, "animat simulation: task %s on the %s body, policy %s; %lld "
+           "episodes (%lld control steps of %g s) laid end to end on one timeline", task, body,
+           policy, (long long)n_eps, (long long)total_steps, dt);
+  nwb_session ses = {ident, desc, meta_or(r, "created", created), created};
+  if (!(f = nwb_create(tmp, &ses, seed, err, sizeof err))) {
+    cli_fail("export", "%s", err);
+    goto done;
+  }
+
+  // metadata: /general
+  const amt_info* ti = amt_find(task);
+  char text[4096];
+  snprintf(text, sizeof text, "task %s%s%s", task, ti ? ": " : "", ti ? ti->summary : "");
+  nwb_text(f, "/general/experiment_description", text);
+  const char* params = meta_or(r, "task.params", "");
+  snprintf(text, sizeof text, "task %s, parameters (key=value overrides of the task's defaults, "
+           "`animat tasks`): %s", task, *params ? params : "none (defaults)");
+  nwb_text(f, "/general/protocol", text);
+  const char* sl = strrchr(in_path, '/');
+  nwb_text(f, "/general/session_id", sl ? sl + 1 : in_path);
+  snprintf(text, sizeof text, "simulated with MuJoCo %s by animat %s; seed %s, %s envs; policy %s "
+           "(%s, trained for %s env steps, deterministic %s)", meta_or(r, "mujoco.version", "?"),
+           meta_or(r, "animat.version", "?"), meta_or(r, "seed", "?"), meta_or(r, "envs", "?"),
+           policy, meta_or(r, "policy.hash", "no hash"), meta_or(r, "policy.step", "?"),
+           meta_or(r, "policy.deterministic", "n/a"));
+  nwb_text(f, "/general/data_collection", text);
+  snprintf(text, sizeof text, "%s. Timeline: episodes laid end to end (intervals/epochs); the "
+           "series of observations, actions and network activity sample the start of each "
+           "control step (starting_time 0), those of body state, reward and events its end "
+           "(starting_time = control_dt).", meta_or(r, "row.convention", ""));
+  nwb_text(f, "/general/notes", text);
+  const char* kw[] = {"simulation", "MuJoCo", "reinforcement learning", "animat", task, body};
+  nwb_text_array(f, "/general/keywords", kw, 6);
+  snprintf(text, sizeof text, "simulated %s body (MuJoCo model %s; its MJCF is "
+           "/general/animat/model.xml)", body, body);
+  nwb_typed_group(f, "/general/subject", "Subject", "core", NULL);
+  nwb_text(f, "/general/subject/description", text);
+  nwb_text(f, "/general/subject/subject_id", body);
+  write_meta(f, r);
+  nwb_typed_group(f, "/processing/behavior", "ProcessingModule", "core",
+                  "the body: MuJoCo state at the end of each control step, and body positions");
+  nwb_typed_group(f, "/processing/behavior/BehavioralTimeSeries", "BehavioralTimeSeries", "core",
+                  NULL);
+  nwb_typed_group(f, "/processing/task", "ProcessingModule", "core",
+                  "the task: actions, rewards, episode flags, events and task variables");
+  nwb_typed_group(f, "/processing/task/BehavioralTimeSeries", "BehavioralTimeSeries", "core", NULL);
+
+  // the body model: joint names of qpos, body positions by forward kinematics
+  char qnames[8192] = "";
+  const mjModel* m = NULL;
+  if (c_qpos >= 0) {
+    char src[512];
+    model = am_ds_load_model(r, src, sizeof src, err, sizeof err);
+    if (!model)
+      fprintf(stderr, "export: note: no body positions (the model does not load: %s)\n", err);
+    else if ((size_t)model->m->nq != am_ds_get_channel(r, c_qpos)->elems) {
+      fprintf(stderr, "export: note: no body positions (the model's nq %d is not qpos's %zu)\n",
+              model->m->nq, am_ds_get_channel(r, c_qpos)->elems);
+    } else if (!(md = mj_makeData(model->m))) {
+      cli_fail("export", "out of memory");
+      goto done;
+    } else {
+      m = model->m;
+      qpos_names(m, qnames, sizeof qnames);
+    }
+  }
+
+  // one TimeSeries per selected channel
+  for (int c = 0; c < nc; c++) {
+    if (!sel[c]) continue;
+    const am_ds_channel* ch = am_ds_get_channel(r, c);
+    char name[256], path[512], d[2048];
+    h5_name(ch->name, name, sizeof name);
+    const char* g = ch->group;
+    int at_start = !strcmp(g, "obs") || !strcmp(g, "action") || !strcmp(g, "network");
+    const char* labels = c == c_qpos && qnames[0] ? qnames : ch->labels;
+    // network channels' units are what the values are, not units: in the description
+    nwb_series_def sd = {.type = "TimeSeries", .unit = strcmp(g, "network") ? ch->units : "a.u.",
+                         .dtype = ch->dtype,
+                         .ndim = ch->ndim, .starting_time = at_start ? 0 : dt, .rate = rate,
+                         .continuity = !strcmp(g, "body") || !strcmp(g, "obs") ? "continuous"
+                                                                               : "step"};
+    memcpy(sd.shape, ch->shape, sizeof sd.shape);
+    if (!strcmp(g, "body"))
+      snprintf(path, sizeof path, "/processing/behavior/BehavioralTimeSeries/%s", name);
+    else if (!strcmp(g, "obs"))
+      snprintf(path, sizeof path, "/stimulus/presentation/%s", name);
+    else if (!strcmp(g, "network")) {
+      nwb_typed_group(f, "/processing/network", "ProcessingModule", "core", NETWORK_DESC);
+      snprintf(path, sizeof path, "/processing/network/%s", name);
+    } else if (c == c_events) {
+      nwb_typed_group(f, "/processing/task/BehavioralEvents", "BehavioralEvents", "core", NULL);
+      snprintf(path, sizeof path, "/processing/task/BehavioralEvents/%s", name);
+    } else if (!strcmp(g, "action") || !strcmp(g, "reward") || !strcmp(g, "task") ||
+               !strcmp(g, "time"))
+      snprintf(path, sizeof path, "/processing/task/BehavioralTimeSeries/%s%s",
+               !strcmp(g, "time") ? "episode_" : "", name);
+    else {
+      char gn[128], gp[256];
+      h5_name(g, gn, sizeof gn);
+      snprintf(gp, sizeof gp, "/processing/%s", gn);
+      nwb_typed_group(f, gp, "ProcessingModule", "core", "animat channels of this group");
+      snprintf(path, sizeof path, "%s/%s", gp, name);
+    }
+    size_t o = (size_t)snprintf(d, sizeof d, "animat channel %s (group %s, %s", ch->name, g,
+                                am_dtype_name(ch->dtype));
+    for (int k = 0; k < ch->ndim && o < sizeof d; k++)
+      o += (size_t)snprintf(d + o, sizeof d - o, "%s%u", k ? " x " : " per step: ", ch->shape[k]);
+    if (o < sizeof d)
+      o += (size_t)snprintf(d + o, sizeof d - o, ")%s%s%s%s", *ch->units ? "; units: " : "",
+                            ch->units, c == c_events ? "; bit k set: event k happened" : "",
+                            labels[0] ? "; entries (last dimension) in the comments" : "");
+    sd.path = path;
+    sd.description = d;
+    sd.comments = labels[0] ? labels : NULL;
+    so[n_so] = (series_out){c, nwb_series_create(f, &sd), sd.starting_time};
+    if (!so[n_so++].s) break;
+  }
+  series_out* xs = NULL;  // body positions (derived)
+  series_out* root = NULL;
+  if (m && !nwb_error(f)[0]) {
+    char bn[8192] = "";
+    size_t o = 0;
+    for (int b = 1; b < m->nbody && o < sizeof bn; b++) {
+      const char* s = mj_id2name(m, mjOBJ_BODY, b);
+      o += (size_t)snprintf(bn + o, sizeof bn - o, "%s%s", b > 1 ? "," : "", s && *s ? s : "body");
+    }
+    nwb_series_def sd = {"/processing/behavior/BehavioralTimeSeries/body_xpos", "TimeSeries",
+                         "world position of every body of the model (all but the world body, in "
+                         "model order; names in the comments) at the end of each step, by forward "
+                         "kinematics of the recorded qpos (and mocap_pos)", bn, "meters",
+                         "continuous", AM_DT_F64, 2, {(uint32_t)m->nbody - 1, 3}, dt, rate};
+    xs = &so[n_so];
+    so[n_so] = (series_out){-1, nwb_series_create(f, &sd), dt};
+    if (so[n_so++].s && m->njnt > 0 && m->jnt_type[0] == mjJNT_FREE) {
+      const char* rn = mj_id2name(m, mjOBJ_BODY, m->jnt_bodyid[0]);
+      char p[512], d2[512];
+      nwb_typed_group(f, "/processing/behavior/Position", "Position", "core", NULL);
+      snprintf(p, sizeof p, "/processing/behavior/Position/%s", rn && *rn ? rn : "root");
+      snprintf(d2, sizeof d2, "world position of the free-moving root body %s (its free joint's "
+               "x, y, z) at the end of each step", rn && *rn ? rn : "root");
+      nwb_series_def rd = {p, "SpatialSeries", d2, NULL, "meters", "continuous", AM_DT_F64, 1,
+                           {3}, dt, rate};
+      root = &so[n_so];
+      so[n_so] = (series_out){-1, nwb_series_create(f, &rd), dt};
+      if (so[n_so++].s) {
+        snprintf(p + strlen(p), sizeof p - strlen(p), "/reference_frame");
+        nwb_text(f, p, "the MuJoCo model's world frame (z up, meters)");
+      }
+    }
+  }
+  if (nwb_error(f)[0]) {
+    cli_fail("export", "%s", nwb_error(f));
+    goto done;
+  }
+  int have_trials = 0;
+  char note[AM_ERR_LEN] = "";
+  if (c_events >= 0) have_trials = trial_schema(r, &tr, note, sizeof note);
+  else snprintf(note, sizeof note, "no events channel");
+
+  // the episodes, one after the other
+  int64_t row = 0, n_done = 0, n_lost = 0;
+  for (int64_t i = 0; i < n_eps && !cli_interrupted; i++) {
+    const am_ds_episode* e = am_ds_get_episode(r, eps[i]);
+    int need_events = have_trials && c_events >= 0;
+    for (int c = 0; c < nc; c++) {
+      int need = sel[c] || (need_events && c == c_events) || (m && (c == c_qpos || c == c_mocap));
+      if (need && !(dst[c] = malloc((size_t)e->steps * am_ds_get_channel(r, c)->row_bytes + 1))) {
+        cli_fail("export", "out of memory");
+        goto done;
+      }
+    }
+    if (am_ds_read_episode(r, eps[i], dst, ep_init + n_done * n_init, err, sizeof err)) {
+      if (!allow_damaged) {
+        cli_fail("export", "%s\n  nothing exported: export the other episodes with --allow-damaged",
+                 err);
+        goto done;
+      }
+      fprintf(stderr, "export: lost: episode %lld (%lld steps): %s\n", (long long)e->id,
+              (long long)e->steps, err);
+      n_lost++;
+    } else {
+      double t0 = (double)row * dt;
+      if (!regular) {
+        free(times);
+        if (!(times = malloc((size_t)(e->steps + 1) * sizeof *times))) {
+          cli_fail("export", "out of memory");
+          goto done;
+        }
+      }
+      for (int k = 0; k < n_so && so[k].ch >= 0; k++) {
+        if (times)
+          for (int64_t t = 0; t < e->steps; t++) times[t] = t0 + so[k].t0 + (double)t * dt;
+        nwb_series_append(f, so[k].s, dst[so[k].ch], e->steps, times);
+      }
+      if (xs) {
+        int nb = m->nbody - 1;
+        free(xpos);
+        if (!(xpos = malloc((size_t)e->steps * (size_t)nb * 3 * sizeof *xpos))) {
+          cli_fail("export", "out of memory");
+          goto done;
+        }
+        const double* q = dst[c_qpos];
+        for (int64_t t = 0; t < e->steps; t++) {
+          memcpy(md->qpos, q + t * m->nq, (size_t)m->nq * sizeof(double));
+          if (c_mocap >= 0)
+            memcpy(md->mocap_pos, (const double*)dst[c_mocap] + t * 3 * m->nmocap,
+                   (size_t)m->nmocap * 3 * sizeof(double));
+          mj_kinematics(m, md);
+          memcpy(xpos + t * nb * 3, md->xpos + 3, (size_t)nb * 3 * sizeof(double));
+        }
+        if (times)
+          for (int64_t t = 0; t < e->steps; t++) times[t] = t0 + dt + (double)t * dt;
+        nwb_series_append(f, xs->s, xpos, e->steps, times);
+        if (root) {
+          for (int64_t t = 0; t < e->steps; t++)
+            memcpy(xpos + 3 * t, q + t * m->nq, 3 * sizeof(double));
+          nwb_series_append(f, root->s, xpos, e->steps, times);
+        }
+      }
+      if (have_trials && trials_episode(&tr, e->id, dst[c_events], e->steps, t0, dt)) {
+        cli_fail("export", "out of memory");
+        goto done;
+      }
+      ep_id[n_done] = e->id;
+      ep_env[n_done] = e->env;
+      ep_steps[n_done] = e->steps;
+      ep_row[n_done] = row;
+      ep_end[n_done] = !e->complete ? "incomplete" : e->terminated ? "terminated" : "truncated";
+      ep_t0[n_done] = t0;
+      ep_t1[n_done] = (double)(row + e->steps) * dt;
+      row += e->steps;
+      n_done++;
+    }
+    for (int c = 0; c < nc; c++) {
+      free(dst[c]);
+      dst[c] = NULL;
+    }
+    if (nwb_error(f)[0]) break;
+  }
+  if (cli_interrupted) {
+    cli_fail("export", "interrupted; nothing was written to %s", out);
+    status = 130;
+    goto done;
+  }
+  if (n_done == 0 && !nwb_error(f)[0]) {
+    cli_fail("export", "none of the selected episodes of %s could be read: nothing exported",
+             in_path);
+    goto done;
+  }
+  for (int k = 0; k < n_so; k++) {
+    nwb_series_free(so[k].s);
+    so[k].s = NULL;
+  }
+  char layout[1024];
+  snprintf(layout, sizeof layout, "the episode's initial state (%d doubles, layout %s: everything "
+           "MuJoCo needs to replay it)", n_init, meta_or(r, "init.layout", "time,qpos,qvel,act"));
+  nwb_column cols[] = {
+      {"env", "the env (slot) that ran the episode", NWB_COL_I32, 1, ep_env},
+      {"steps", "control steps (rows) of the episode", NWB_COL_I64, 1, ep_steps},
+      {"first_row", "row of every TimeSeries where the episode starts", NWB_COL_I64, 1, ep_row},
+      {"end", "how the episode ended: terminated (by the task's rules), truncated (time limit or "
+              "instability) or incomplete (the recording stopped first)", NWB_COL_TEXT, 1, ep_end},
+      {"initial_state", layout, NWB_COL_F64, n_init, ep_init}};
+  nwb_intervals(f, "/intervals/epochs", "the recording's episodes, laid end to end (id: episode "
+                "id)", n_done, ep_id, ep_t0, ep_t1, cols, n_init > 0 ? 5 : 4);
+  if (have_trials && trials_write(f, &tr) && !nwb_error(f)[0]) {
+    cli_fail("export", "out of memory");
+    goto done;
+  }
+  if (write_units(f, r, err, sizeof err)) {
+    cli_fail("export", "%s", err);
+    goto done;
+  }
+  int rc = nwb_close(f, err, sizeof err);
+  f = NULL;
+  if (rc) {
+    cli_fail("export", "%s", err);
+    goto done;
+  }
+  if (rename(tmp, out)) {
+    cli_fail("export", "cannot rename %s to %s: %s", tmp, out, strerror(errno));
+    goto done;
+  }
+  tmp[0] = 0;
+  stat(out, &st);
+  printf("exported %lld episodes (%lld steps, %d time series, %lld trials) to %s (%.2f MB)\n",
+         (long long)n_done, (long long)row, n_so, (long long)tr.n, out, (double)st.st_size / 1e6);
+  if (!have_trials) printf("export: no trials table (%s)\n", note);
+  if (n_lost)
+    printf("export: from a damaged file (--allow-damaged): %lld selected episode(s) unreadable; "
+           "see the lines above\n", (long long)n_lost);
+  status = 0;
+done:
+  for (int k = 0; k < n_so; k++) nwb_series_free(so[k].s);
+  if (f) nwb_close(f, NULL, 0);
+  if (tmp[0]) unlink(tmp);
+  if (dst)
+    for (int c = 0; c < nc; c++) free(dst[c]);
+  free(dst), free(so), free(times), free(xpos);
+  free(ep_id), free(ep_steps), free(ep_row), free(ep_env), free(ep_end), free(ep_t0), free(ep_t1);
+  free(ep_init);
+  trials_free(&tr);
+  if (md) mj_deleteData(md);
+  if (model) am_model_free(model);
+  return status;
+}
