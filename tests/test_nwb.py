@@ -268,10 +268,16 @@ def check_values(f, ds, np, name, trial_schema=None):
         got = f[p + "/data"][()]
         check(got.dtype == want.dtype and got.shape == want.shape and
               got.tobytes() == want.tobytes(), "%s: %s equals the .rollout bit for bit" % (name, p))
-        st = f[p + "/starting_time"]
         t0 = 0.0 if ch.group in ("obs", "action", "network") else dt
-        check(st[()] == t0 and abs(1.0 / float(st.attrs["rate"]) - dt) < 1e-12,
-              "%s: %s time base (starting_time %r, rate %r)" % (name, p, st[()], st.attrs["rate"]))
+        if "starting_time" in f[p]:
+            st = f[p + "/starting_time"]
+            check(st[()] == t0 and abs(1.0 / float(st.attrs["rate"]) - dt) < 1e-12,
+                  "%s: %s time base (starting_time %r, rate %r)" % (name, p, st[()],
+                                                                    st.attrs["rate"]))
+        else:  # a rate that float32 cannot hold exactly: timestamps
+            ts = f[p + "/timestamps"][()]
+            check(np.allclose(ts, t0 + np.arange(len(want)) * dt, rtol=0, atol=1e-12),
+                  "%s: %s timestamps" % (name, p))
     ep = f["intervals/epochs"]
     check(list(ep["id"][:]) == [e.id for e in ds.episodes], "%s: epoch ids" % name)
     check(list(ep["env"][:]) == [e.env for e in ds.episodes], "%s: epoch envs" % name)
@@ -425,7 +431,20 @@ def main(argv):
             check("stimulus/presentation/obs_proprioception" not in f and
                   "processing/task/BehavioralTimeSeries/action" in f, "rat: --channels selects")
 
-        # 4. errors
+        # 4. a control period whose rate float32 cannot hold (1 / 0.03 s): timestamps
+        p = run([animat, "record", "--random", "--task", "body:reacher", "--task-param",
+                 "frame_skip=3", "--task-param", "episode_steps=7", "--episodes", "2", "--envs",
+                 "1", "--quiet", "--out", j("b3.rollout")])
+        assert p.returncode == 0, p.stdout + p.stderr
+        p = run([animat, "export", j("b3.rollout"), "--nwb", j("b3.nwb")])
+        check(p.returncode == 0, "body:reacher export: %s %s" % (p.stdout, p.stderr))
+        with h5py.File(j("b3.nwb"), "r") as f:
+            check_structure(f, h5py, np, "body:reacher")
+            check("timestamps" in f["processing/behavior/BehavioralTimeSeries/qpos"],
+                  "body:reacher: timestamps, not a rate")
+            check_values(f, Dataset(j("b3.rollout")), np, "body:reacher")
+
+        # 5. errors
         p = run([animat, "export", j("r.rollout"), "--nwb", j("x.nwb"), "--out", j("x")])
         check(p.returncode == 2 and "--nwb writes one file: give it without --out" in p.stderr,
               "--nwb with --out refused: %s" % p.stderr)
