@@ -20,11 +20,17 @@ struct nwb_file {
   char err[AM_ERR_LEN];
 };
 
+// Rows are gathered into whole chunks before they reach HDF5 (appending a few rows at a time
+// would recompress a partly filled chunk at every append).
 struct nwb_series {
   hid_t data, stamps;
   hid_t mem;  // memory type of the rows
   int rank;   // 1 + the per-row ndim
-  hsize_t dims[AM_DS_MAX_DIMS + 1];
+  hsize_t dims[AM_DS_MAX_DIMS + 1];  // rows written so far, per-row shape
+  size_t row_bytes;
+  int64_t chunk_rows, n_buf;         // rows per chunk, rows gathered
+  unsigned char* buf;                // chunk_rows rows
+  double* tbuf;                      // their timestamps (series without a rate)
   char path[512];
 };
 
@@ -242,6 +248,11 @@ int nwb_close(nwb_file* f, char* err, size_t err_sz) {
 //---------------------------------- TimeSeries ----------------------------------------------------
 
 // An empty extendible dataset of rank dims (dims[0] = 0 rows), chunked and gzip-compressed.
+static hsize_t chunk_rows(size_t row_bytes) {
+  hsize_t rows = NWB_CHUNK_BYTES / (row_bytes ? row_bytes : 1);
+  return rows < 1 ? 1 : rows;
+}
+
 static hid_t extendible(nwb_file* f, const char* path, hid_t ftype, size_t elem, int rank,
                         const hsize_t* dims) {
   hsize_t maxd[AM_DS_MAX_DIMS + 1], chunk[AM_DS_MAX_DIMS + 1];
@@ -251,8 +262,7 @@ static hid_t extendible(nwb_file* f, const char* path, hid_t ftype, size_t elem,
     chunk[i] = dims[i] ? dims[i] : 1;
     if (i) row *= dims[i];
   }
-  hsize_t rows = NWB_CHUNK_BYTES / (row ? row : 1);
-  chunk[0] = rows < 1 ? 1 : rows;
+  chunk[0] = chunk_rows(row);
   hid_t sp = H5Screate_simple(rank, dims, maxd);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(dcpl, rank, chunk);
@@ -273,7 +283,19 @@ nwb_series* nwb_series_create(nwb_file* f, const nwb_series_def* d) {
   snprintf(s->path, sizeof s->path, "%s", d->path);
   s->mem = mem_type(d->dtype);
   s->rank = 1 + d->ndim;
-  for (int i = 0; i < d->ndim; i++) s->dims[1 + i] = d->shape[i];
+  s->row_bytes = am_dtype_size(d->dtype);
+  for (int i = 0; i < d->ndim; i++) {
+    s->dims[1 + i] = d->shape[i];
+    s->row_bytes *= d->shape[i];
+  }
+  s->chunk_rows = (int64_t)chunk_rows(s->row_bytes);
+  s->buf = malloc((size_t)s->chunk_rows * s->row_bytes + 1);
+  s->tbuf = d->rate > 0 ? NULL : malloc((size_t)s->chunk_rows * sizeof(double));
+  if (!s->buf || (d->rate <= 0 && !s->tbuf)) {
+    fail(f, "out of memory");
+    nwb_series_free(s);
+    return NULL;
+  }
   char p[600];
   nwb_typed_group(f, d->path, d->type, "core", d->description);
   if (d->comments) nwb_attr_text(f, d->path, "comments", d->comments);
@@ -324,22 +346,46 @@ static int append(nwb_file* f, hid_t d, hid_t mem, int rank, hsize_t* dims, cons
   return bad ? fail(f, "cannot write %lld rows to %s (disk full?)", (long long)n, what) : 0;
 }
 
+static int flush(nwb_file* f, nwb_series* s) {
+  if (f->err[0] || s->n_buf == 0) return f->err[0] ? -1 : 0;
+  int64_t n = s->n_buf;
+  s->n_buf = 0;
+  hsize_t tdims[1] = {s->dims[0]};
+  if (append(f, s->data, s->mem, s->rank, s->dims, s->buf, n, s->path)) return -1;
+  return s->tbuf ? append(f, s->stamps, H5T_NATIVE_DOUBLE, 1, tdims, s->tbuf, n, s->path) : 0;
+}
+
 int nwb_series_append(nwb_file* f, nwb_series* s, const void* rows, int64_t n, const double* times) {
   if (f->err[0]) return -1;
-  if (n <= 0) return 0;
-  if (append(f, s->data, s->mem, s->rank, s->dims, rows, n, s->path)) return -1;
-  if (s->stamps >= 0) {
-    hsize_t tdims[1] = {s->dims[0] - (hsize_t)n};
-    if (!times) return fail(f, "%s: timestamps missing", s->path);
-    return append(f, s->stamps, H5T_NATIVE_DOUBLE, 1, tdims, times, n, s->path);
+  if (s->tbuf && !times) return fail(f, "%s: timestamps missing", s->path);
+  const unsigned char* p = rows;
+  while (n > 0) {
+    int64_t k = s->chunk_rows - s->n_buf < n ? s->chunk_rows - s->n_buf : n;
+    memcpy(s->buf + (size_t)s->n_buf * s->row_bytes, p, (size_t)k * s->row_bytes);
+    if (s->tbuf) {
+      memcpy(s->tbuf + s->n_buf, times, (size_t)k * sizeof(double));
+      times += k;
+    }
+    s->n_buf += k;
+    p += (size_t)k * s->row_bytes;
+    n -= k;
+    if (s->n_buf == s->chunk_rows && flush(f, s)) return -1;
   }
   return 0;
+}
+
+int nwb_series_finish(nwb_file* f, nwb_series* s) {
+  int rc = s ? flush(f, s) : 0;
+  nwb_series_free(s);
+  return rc;
 }
 
 void nwb_series_free(nwb_series* s) {
   if (!s) return;
   if (s->data >= 0) H5Dclose(s->data);
   if (s->stamps >= 0) H5Dclose(s->stamps);
+  free(s->buf);
+  free(s->tbuf);
   free(s);
 }
 

@@ -80,7 +80,9 @@ nwb_series* nwb_series_create(nwb_file* f, const nwb_series_def* d);
 // Appends n rows (n x row bytes, the dtype's native little-endian layout); times: n timestamps
 // when the series has no rate (else NULL).
 int nwb_series_append(nwb_file* f, nwb_series* s, const void* rows, int64_t n, const double* times);
-void nwb_series_free(nwb_series* s);  // closes its datasets (before nwb_close)
+// Writes the rows still gathered (rows reach the file in whole chunks), closes and frees s.
+int nwb_series_finish(nwb_file* f, nwb_series* s);
+void nwb_series_free(nwb_series* s);  // closes and frees s, dropping rows not yet written
 
 //---------------------------------- tables --------------------------------------------------------
 

@@ -614,7 +614,7 @@ int nwb_export(am_ds_reader* r, const char* in_path, const char* out, const int6
     goto done;
   }
   for (int k = 0; k < n_so; k++) {
-    nwb_series_free(so[k].s);
+    nwb_series_finish(f, so[k].s);
     so[k].s = NULL;
   }
   char layout[1024];
