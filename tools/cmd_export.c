@@ -18,9 +18,7 @@
 
 #include "am_dataset.h"
 #include "cli.h"
-#ifdef ANIMAT_HAVE_HDF5
 #include "nwb_export.h"
-#endif
 
 static const char* npy_descr(am_dtype t) {
   switch (t) {
@@ -142,6 +140,28 @@ static int parse_ranges(const char* spec, id_ranges* r, char* err, size_t err_sz
     if (s[-1] == ',' && !*s) return am_err(err, err_sz, "--episodes '%s': an empty item", spec);
   }
   return 0;
+}
+
+int export_read_episode(am_ds_reader* r, int64_t i, const int* need, void** dst, double* init,
+                        int allow_damaged, int64_t* n_lost) {
+  const am_ds_episode* e = am_ds_get_episode(r, i);
+  char err[AM_ERR_LEN];
+  int nc = am_ds_num_channels(r);
+  for (int c = 0; c < nc; c++)
+    if (need[c] && !(dst[c] = malloc((size_t)e->steps * am_ds_get_channel(r, c)->row_bytes + 1)))
+      return cli_fail("export", "out of memory"), -1;
+  if (!am_ds_read_episode(r, i, dst, init, err, sizeof err)) return 0;
+  if (!allow_damaged)
+    return cli_fail("export", "%s\n  nothing exported: export the other episodes with "
+                    "--allow-damaged", err), -1;
+  fprintf(stderr, "export: lost: episode %lld (%lld steps): %s\n", (long long)e->id,
+          (long long)e->steps, err);
+  (*n_lost)++;
+  for (int c = 0; c < nc; c++) {
+    free(dst[c]);
+    dst[c] = NULL;
+  }
+  return 1;
 }
 
 static int in_ranges(const id_ranges* r, int64_t id) {
@@ -319,26 +339,9 @@ int cmd_export(int argc, char** argv) {
   for (int64_t i = 0; i < n_eps && !cli_interrupted; i++) {
     const am_ds_episode* e = am_ds_get_episode(r, i);
     if (!in_ranges(eps ? &ranges : NULL, e->id)) continue;
-    for (int c = 0; c < nc; c++)
-      if (sel[c] && !(dst[c] = malloc((size_t)e->steps * am_ds_get_channel(r, c)->row_bytes + 1))) {
-        cli_fail("export", "out of memory");
-        goto done;
-      }
-    if (am_ds_read_episode(r, i, dst, NULL, err, sizeof err)) {
-      if (!allow) {
-        cli_fail("export", "%s\n  nothing exported: export the other episodes with --allow-damaged",
-                 err);
-        goto done;
-      }
-      fprintf(stderr, "export: lost: episode %lld (%lld steps): %s\n", (long long)e->id,
-              (long long)e->steps, err);
-      n_lost++;
-      for (int c = 0; c < nc; c++) {
-        free(dst[c]);
-        dst[c] = NULL;
-      }
-      continue;
-    }
+    int got = export_read_episode(r, i, sel, dst, NULL, allow, &n_lost);
+    if (got < 0) goto done;
+    if (got) continue;
     snprintf(path, sizeof path, "%s/episode_%06lld", tmp, (long long)e->id);
     if (mkdir(path, 0755)) {
       cli_fail("export", "cannot create %s: %s", path, strerror(errno));

@@ -303,6 +303,7 @@ int nwb_export(am_ds_reader* r, const char* in_path, const char* out, const int6
   nwb_file* f = NULL;
   series_out* so = calloc((size_t)nc + 2, sizeof *so);
   void** dst = calloc((size_t)nc, sizeof *dst);
+  int* need = calloc((size_t)nc, sizeof *need);
   double* times = NULL;
   double* xpos = NULL;
   mjData* md = NULL;
@@ -317,7 +318,7 @@ int nwb_export(am_ds_reader* r, const char* in_path, const char* out, const int6
   double *ep_t0 = calloc((size_t)n_eps, sizeof(double)), *ep_t1 = calloc((size_t)n_eps, sizeof(double));
   int n_init = am_ds_num_init(r);
   double* ep_init = calloc((size_t)n_eps * (size_t)(n_init ? n_init : 1), sizeof(double));
-  if (!so || !dst || !ep_id || !ep_steps || !ep_row || !ep_env || !ep_end || !ep_t0 || !ep_t1 ||
+  if (!so || !dst || !need || !ep_id || !ep_steps || !ep_row || !ep_env || !ep_end || !ep_t0 || !ep_t1 ||
       !ep_init) {
     cli_fail("export", "out of memory");
     goto done;
@@ -527,24 +528,12 @@ int nwb_export(am_ds_reader* r, const char* in_path, const char* out, const int6
   int64_t row = 0, n_done = 0, n_lost = 0;
   for (int64_t i = 0; i < n_eps && !cli_interrupted; i++) {
     const am_ds_episode* e = am_ds_get_episode(r, eps[i]);
-    int need_events = have_trials && c_events >= 0;
-    for (int c = 0; c < nc; c++) {
-      int need = sel[c] || (need_events && c == c_events) || (m && (c == c_qpos || c == c_mocap));
-      if (need && !(dst[c] = malloc((size_t)e->steps * am_ds_get_channel(r, c)->row_bytes + 1))) {
-        cli_fail("export", "out of memory");
-        goto done;
-      }
-    }
-    if (am_ds_read_episode(r, eps[i], dst, ep_init + n_done * n_init, err, sizeof err)) {
-      if (!allow_damaged) {
-        cli_fail("export", "%s\n  nothing exported: export the other episodes with --allow-damaged",
-                 err);
-        goto done;
-      }
-      fprintf(stderr, "export: lost: episode %lld (%lld steps): %s\n", (long long)e->id,
-              (long long)e->steps, err);
-      n_lost++;
-    } else {
+    for (int c = 0; c < nc; c++)
+      need[c] = sel[c] || (have_trials && c == c_events) || (m && (c == c_qpos || c == c_mocap));
+    int got = export_read_episode(r, eps[i], need, dst, ep_init + n_done * n_init, allow_damaged,
+                                  &n_lost);
+    if (got < 0) goto done;
+    if (!got) {
       double t0 = (double)row * dt;
       if (!regular) {
         free(times);
@@ -662,7 +651,7 @@ done:
   if (tmp[0]) unlink(tmp);
   if (dst)
     for (int c = 0; c < nc; c++) free(dst[c]);
-  free(dst), free(so), free(times), free(xpos);
+  free(dst), free(need), free(so), free(times), free(xpos);
   free(ep_id), free(ep_steps), free(ep_row), free(ep_env), free(ep_end), free(ep_t0), free(ep_t1);
   free(ep_init);
   trials_free(&tr);
