@@ -73,7 +73,8 @@ static void write_meta(nwb_file* f, am_ds_reader* r) {
 }
 
 // The units of the network's modules: one row per unit (module, index, cell type, E or I when the
-// module obeys Dale's law: its first round(exc_frac H) units are excitatory, ama_nn.c).
+// module obeys Dale's law: its first ama_dale_excitatory units are excitatory, as ama_nn.c signs
+// them).
 static int write_units(nwb_file* f, am_ds_reader* r, char* err, size_t err_sz) {
   const char* text = am_ds_meta(r, "policy.config", NULL);
   if (!text) return 0;
@@ -96,8 +97,9 @@ static int write_units(nwb_file* f, am_ds_reader* r, char* err, size_t err_sz) {
   }
   int64_t row = 0;
   for (int k = 0; k < 2; k++) {
-    int dale = p->dale && !strcmp(type[k], "rnn");
-    int ne = (int)lroundf(p->exc_frac * (float)H[k]);
+    ama_cell_cfg cc = {.hidden = H[k], .dale = p->dale, .exc_frac = p->exc_frac};
+    int dale = ama_cell_type_parse(type[k], &cc.type) == 0 && cc.type == AMA_CELL_RNN && p->dale;
+    int ne = ama_dale_excitatory(&cc);
     for (int j = 0; j < H[k]; j++, row++) {
       m[row] = mod[k];
       cell[row] = type[k];
