@@ -93,7 +93,8 @@ def check_structure(f, h5py, np, name):
         t = text(t)
         typed[path] = t
         ns = text(o.attrs.get("namespace"))
-        want = "hdmf-common" if t in ("DynamicTable", "VectorData", "ElementIdentifiers") else "core"
+        hdmf = t in ("DynamicTable", "VectorData", "ElementIdentifiers")
+        want = "hdmf-common" if hdmf else "core"
         check(ns == want, "%s: %s %s has namespace %s, not %s" % (name, path, t, ns, want))
         oid = text(o.attrs.get("object_id", ""))
         check(UUID4.match(oid) is not None, "%s: %s object_id %r is a UUID4" % (name, path, oid))
@@ -315,7 +316,8 @@ def main(argv):
         import h5py
         import numpy as np
     except ImportError as e:
-        print("test_nwb: skipped: %s (apt install python3-h5py python3-numpy, or tools/setup.sh)" % e)
+        print("test_nwb: skipped: %s (apt install python3-h5py python3-numpy, or tools/setup.sh)"
+              % e)
         return 77
     p = run([animat, "export", "/nonexistent.rollout", "--nwb", "/nonexistent.nwb"])
     if "built without HDF5" in p.stderr:
@@ -475,7 +477,8 @@ def main(argv):
         check(left == [], "nothing left behind by a failed export: %s" % left)
         p = run([animat, "export", j("bad.rollout"), "--nwb", j("bad.nwb"), "--allow-damaged"])
         check(p.returncode == 0 and "exported 3 episodes" in p.stdout and "lost: episode 1" in
-              p.stderr, "--allow-damaged exports the readable episodes: %s %s" % (p.stdout, p.stderr))
+              p.stderr, "--allow-damaged exports the readable episodes: %s %s"
+              % (p.stdout, p.stderr))
         with h5py.File(j("bad.nwb"), "r") as f:
             check(list(f["intervals/epochs/id"][:]) == [0, 2, 3], "the lost episode is left out")
             st = [e.steps for e in rc.episodes]

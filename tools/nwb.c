@@ -339,7 +339,8 @@ static int append(nwb_file* f, hid_t d, hid_t mem, int rank, hsize_t* dims, cons
   if (H5Dset_extent(d, dims) < 0) return fail(f, "cannot extend %s", what);
   hid_t fs = H5Dget_space(d);
   hid_t ms = H5Screate_simple(rank, count, NULL);
-  int bad = fs < 0 || ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+  int bad = fs < 0 || ms < 0 ||
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
             H5Dwrite(d, mem, ms, fs, H5P_DEFAULT, rows) < 0;
   if (ms >= 0) H5Sclose(ms);
   if (fs >= 0) H5Sclose(fs);
@@ -355,7 +356,8 @@ static int flush(nwb_file* f, nwb_series* s) {
   return s->tbuf ? append(f, s->stamps, H5T_NATIVE_DOUBLE, 1, tdims, s->tbuf, n, s->path) : 0;
 }
 
-int nwb_series_append(nwb_file* f, nwb_series* s, const void* rows, int64_t n, const double* times) {
+int nwb_series_append(nwb_file* f, nwb_series* s, const void* rows, int64_t n,
+                      const double* times) {
   if (f->err[0]) return -1;
   if (s->tbuf && !times) return fail(f, "%s: timestamps missing", s->path);
   const unsigned char* p = rows;
@@ -396,13 +398,15 @@ static int column(nwb_file* f, const char* table, const nwb_column* c, int64_t n
   snprintf(p, sizeof p, "%s/%s", table, c->name);
   hsize_t dims[2] = {(hsize_t)n, (hsize_t)(c->width > 1 ? c->width : 1)};
   int rank = c->width > 1 ? 2 : 1;
+  hid_t ft = -1, mt = -1;
   switch (c->kind) {
-    case NWB_COL_F64: dataset_write(f, p, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank, dims, c->data, 1); break;
-    case NWB_COL_I64: dataset_write(f, p, H5T_STD_I64LE, H5T_NATIVE_INT64, rank, dims, c->data, 1); break;
-    case NWB_COL_I32: dataset_write(f, p, H5T_STD_I32LE, H5T_NATIVE_INT32, rank, dims, c->data, 1); break;
-    case NWB_COL_U8: dataset_write(f, p, H5T_STD_U8LE, H5T_NATIVE_UINT8, rank, dims, c->data, 1); break;
-    case NWB_COL_TEXT: dataset_write(f, p, f->str, f->str, 1, dims, c->data, 0); break;
+    case NWB_COL_F64: ft = H5T_IEEE_F64LE, mt = H5T_NATIVE_DOUBLE; break;
+    case NWB_COL_I64: ft = H5T_STD_I64LE, mt = H5T_NATIVE_INT64; break;
+    case NWB_COL_I32: ft = H5T_STD_I32LE, mt = H5T_NATIVE_INT32; break;
+    case NWB_COL_U8: ft = H5T_STD_U8LE, mt = H5T_NATIVE_UINT8; break;
+    case NWB_COL_TEXT: ft = mt = f->str; rank = 1; break;
   }
+  dataset_write(f, p, ft, mt, rank, dims, c->data, c->kind != NWB_COL_TEXT);
   nwb_attr_text(f, p, "description", c->description ? c->description : "");
   return type_attrs(f, p, "VectorData", "hdmf-common");
 }
@@ -438,8 +442,10 @@ int nwb_intervals(nwb_file* f, const char* path, const char* description, int64_
                   const nwb_column* extra, int n_extra) {
   nwb_column* cols = calloc((size_t)n_extra + 2, sizeof *cols);
   if (!cols) return fail(f, "out of memory");
-  cols[0] = (nwb_column){"start_time", "Start time of the interval, in seconds.", NWB_COL_F64, 1, start};
-  cols[1] = (nwb_column){"stop_time", "Stop time of the interval, in seconds.", NWB_COL_F64, 1, stop};
+  cols[0] = (nwb_column){"start_time", "Start time of the interval, in seconds.", NWB_COL_F64, 1,
+                         start};
+  cols[1] = (nwb_column){"stop_time", "Stop time of the interval, in seconds.", NWB_COL_F64, 1,
+                         stop};
   for (int i = 0; i < n_extra; i++) cols[2 + i] = extra[i];
   int rc = nwb_table(f, path, "TimeIntervals", "core", description, n_rows, ids, cols, n_extra + 2);
   free(cols);

@@ -61,7 +61,8 @@ int nwb_f64(nwb_file* f, const char* path, double value);
 //---------------------------------- TimeSeries ----------------------------------------------------
 
 // A TimeSeries (or a subtype such as SpatialSeries) whose data rows are appended in blocks. Its
-// time base is regular (starting_time + rate) when rate > 0, else timestamps appended with the rows.
+// time base is regular (starting_time + rate) when rate > 0, else timestamps appended with the
+// rows.
 typedef struct nwb_series_def {
   const char* path;          // the TimeSeries group
   const char* type;          // "TimeSeries", "SpatialSeries"
@@ -86,7 +87,13 @@ void nwb_series_free(nwb_series* s);  // closes and frees s, dropping rows not y
 
 //---------------------------------- tables --------------------------------------------------------
 
-typedef enum nwb_col_kind { NWB_COL_F64, NWB_COL_I64, NWB_COL_I32, NWB_COL_U8, NWB_COL_TEXT } nwb_col_kind;
+typedef enum nwb_col_kind {
+  NWB_COL_F64,
+  NWB_COL_I64,
+  NWB_COL_I32,
+  NWB_COL_U8,
+  NWB_COL_TEXT
+} nwb_col_kind;
 
 // A column of n_rows values: data points at n_rows x width values of kind (width 1: a plain
 // column; width > 1: a 2-D column of n_rows x width), or, for NWB_COL_TEXT, n_rows strings

@@ -111,7 +111,8 @@ static int write_units(nwb_file* f, am_ds_reader* r, char* err, size_t err_sz) {
       {"module", "network module of the unit (core or motor); its activity is column index of "
                  "the module's TimeSeries (MODULE_state, MODULE_output, ...)", NWB_COL_TEXT, 1, m},
       {"index", "index of the unit within its module", NWB_COL_I32, 1, idx},
-      {"cell", "the module's cell type (rnn: leaky rate RNN, gru, lstm, mlp)", NWB_COL_TEXT, 1, cell},
+      {"cell", "the module's cell type (rnn: leaky rate RNN, gru, lstm, mlp)", NWB_COL_TEXT, 1,
+       cell},
       {"ei", "E (excitatory) or I (inhibitory) under Dale's law (policy dale = 1: the unit's "
              "outgoing recurrent weights all have this sign); empty when the module does not "
              "obey Dale's law", NWB_COL_TEXT, 1, ei}};
@@ -177,7 +178,8 @@ static int trials_episode(trials* tr, int64_t ep, const uint32_t* events, int64_
   if (tr->start_ev < 0 && trials_push(tr, ep, 0, t0)) return -1;
   for (int64_t t = 0; t < steps; t++) {
     uint32_t e = events[t];
-    if (tr->start_ev >= 0 && (e >> tr->start_ev & 1u) && trials_push(tr, ep, t, t0 + (double)t * dt))
+    if (tr->start_ev >= 0 && (e >> tr->start_ev & 1u) &&
+        trials_push(tr, ep, t, t0 + (double)t * dt))
       return -1;
     if (!tr->open) continue;
     int64_t i = tr->n - 1;
@@ -317,11 +319,12 @@ int nwb_export(am_ds_reader* r, const char* in_path, const char* out, const int6
   int64_t* ep_row = calloc((size_t)n_eps, sizeof(int64_t));
   int32_t* ep_env = calloc((size_t)n_eps, sizeof(int32_t));
   const char** ep_end = calloc((size_t)n_eps, sizeof(char*));
-  double *ep_t0 = calloc((size_t)n_eps, sizeof(double)), *ep_t1 = calloc((size_t)n_eps, sizeof(double));
+  double* ep_t0 = calloc((size_t)n_eps, sizeof(double));
+  double* ep_t1 = calloc((size_t)n_eps, sizeof(double));
   int n_init = am_ds_num_init(r);
   double* ep_init = calloc((size_t)n_eps * (size_t)(n_init ? n_init : 1), sizeof(double));
-  if (!so || !dst || !need || !ep_id || !ep_steps || !ep_row || !ep_env || !ep_end || !ep_t0 || !ep_t1 ||
-      !ep_init) {
+  if (!so || !dst || !need || !ep_id || !ep_steps || !ep_row || !ep_env || !ep_end || !ep_t0 ||
+      !ep_t1 || !ep_init) {
     cli_fail("export", "out of memory");
     goto done;
   }
