@@ -188,40 +188,9 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   }
   uint32_t crc = am_crc32(0, w.b.p, w.b.len);
   w_u32(&w, crc);
-  // atomic write
-  char tmp[1100];
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) {
-    snprintf(err, err_sz, "%s: cannot create: %s", tmp, strerror(errno));
-    am_buf_free(&w.b);
-    return -1;
-  }
-  size_t off = 0;
-  while (off < w.b.len) {
-    ssize_t k = write(fd, w.b.p + off, w.b.len - off);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      snprintf(err, err_sz, "%s: write failed: %s", tmp, strerror(errno));
-      close(fd);
-      unlink(tmp);
-      am_buf_free(&w.b);
-      return -1;
-    }
-    off += (size_t)k;
-  }
+  int rc = am_write_file_atomic(path, w.b.p, w.b.len, err, err_sz);
   am_buf_free(&w.b);
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    snprintf(err, err_sz, "%s: fsync/close failed: %s", tmp, strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  if (rename(tmp, path) != 0) {
-    snprintf(err, err_sz, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  return 0;
+  return rc;
 }
 
 //---------------------------------- reader --------------------------------------------------------
