@@ -22,9 +22,9 @@ running with a random policy (a free-moving body: Position). Exports each and ch
     hdmf-common schema it ships (with a planted error, to show it catches one);
   - values: every exported channel equals the episodes of the .rollout (tools/animat_dataset.py)
     laid end to end, bit for bit; the time bases and the epochs table (ids, envs, steps, rows,
-    start and stop times, ends, initial states) match; the trials table equals trials found
-    independently from the events and the task's trial schema; the units table has one row per
-    unit with round(0.8 H) excitatory units first; body positions by forward kinematics agree
+    start and stop times, ends, initial states) match; the trials table holds the rows and values
+    of `animat trials` (the trial table), its times on the file's timeline; the units table has
+    one row per unit with round(0.8 H) excitatory units first; body positions by forward kinematics agree
     with the fingertip position the reacher task records, and the rat's root position with its
     qpos;
   - errors: --nwb with --out, an existing output without --force (kept as it was), a missing or
@@ -230,33 +230,49 @@ def series_path(ch):
     return "processing/task/BehavioralTimeSeries/" + ("episode_" if ch.group == "time" else "") + n
 
 
-def trial_rows(ds, eps, np, start_ev, success_ev, end_ev, dt):
-    """Trials from the events, as docs/datasets.md defines them (an independent implementation)."""
-    rows, t0 = [], 0.0
-    for i in eps:
-        ev = ds.episode(i, ["events"])["events"]
-        cur = None
-        if start_ev < 0:
-            cur = dict(ep=ds.episodes[i].id, first=0, last=0, start=t0, stop=t0, success=0, ended=0)
-            rows.append(cur)
-        for t, e in enumerate(int(x) for x in ev):
-            if start_ev >= 0 and e >> start_ev & 1:
-                cur = dict(ep=ds.episodes[i].id, first=t, last=t, start=t0 + t * dt,
-                           stop=t0 + t * dt, success=0, ended=0)
-                rows.append(cur)
-            if cur is None:
-                continue
-            cur["last"], cur["stop"] = t, t0 + (t + 1) * dt
-            if success_ev >= 0 and e >> success_ev & 1:
-                cur["success"] = 1
-            if end_ev >= 0 and e >> end_ev & 1:
-                cur["ended"] = 1
-                cur = None
-        t0 += len(ev) * dt
-    return rows
+def check_trials(f, animat, rollout, csv_path, np, name):
+    """intervals/trials against the trial table of `animat trials FILE --out trials.csv`: the
+    same rows and values; times moved onto the file's timeline (the episode's start in it)."""
+    import csv
+    p = run([animat, "trials", rollout, "--out", csv_path, "--quiet"])
+    if not check(p.returncode == 0, "%s: animat trials: %s" % (name, p.stderr)):
+        return
+    with open(csv_path) as fh:
+        rows = list(csv.DictReader(fh))
+    tr = f["intervals/trials"]
+    if not check(len(rows) == len(tr["id"]) and len(rows) > 0,
+                 "%s: %d trials, as animat trials (%d)" % (name, len(tr["id"]), len(rows))):
+        return
+    ep = f["intervals/epochs"]
+    t0 = dict(zip(ep["id"][:], ep["start_time"][:]))
+    start = np.array([t0[int(r["episode"])] + float(r["start_time"]) for r in rows])
+    num = lambda v: float(v) if v != "" else np.nan  # noqa: E731
+    same = lambda a, b: np.allclose(a, b, rtol=1e-8, atol=1e-9, equal_nan=True)  # noqa: E731
+    check(same(tr["start_time"][:], start), "%s: trial start times" % name)
+    check(same(tr["stop_time"][:], start + [float(r["duration"]) for r in rows]),
+          "%s: trial stop times" % name)
+    for col in ("episode", "env", "trial", "first_step", "last_step", "complete", "success"):
+        check(list(tr[col][:]) == [int(r[col]) for r in rows], "%s: trials %s" % (name, col))
+    check([text(x) for x in tr["outcome"][:]] == [r["outcome"] for r in rows],
+          "%s: trial outcomes" % name)
+    cols = [text(c) for c in tr.attrs["colnames"]]
+    n_ev = 0
+    for key in rows[0]:
+        if key.startswith("t_"):  # event: its time on the timeline, and its count
+            ev = key[2:]
+            n_ev += 1
+            check(same(tr[ev + "_time"][:], start + [num(r[key]) for r in rows]),
+                  "%s: trials %s_time" % (name, ev))
+            check(list(tr[ev + "_count"][:]) == [int(r["n_" + ev]) for r in rows],
+                  "%s: trials %s_count" % (name, ev))
+        elif key not in ("start_time", "duration", "outcome") and not key.startswith(("step_",
+                                                                                       "n_")):
+            check(key in cols and same(tr[key][:], [num(r[key]) for r in rows]),
+                  "%s: trials %s" % (name, key))
+    check(n_ev == sum(c.endswith("_count") for c in cols), "%s: every event" % name)
 
 
-def check_values(f, ds, np, name, trial_schema=None):
+def check_values(f, ds, np, name):
     dt = float(ds.meta["control_dt"])
     n = len(ds.episodes)
     eps = [ds.episode(i, init=True) for i in range(n)]
@@ -293,17 +309,6 @@ def check_values(f, ds, np, name, trial_schema=None):
     check([text(x) for x in ep["end"][:]] == ends, "%s: epoch ends" % name)
     check(np.array_equal(ep["initial_state"][()], np.stack([e["__init__"] for e in eps])),
           "%s: initial states" % name)
-    if trial_schema:
-        want = trial_rows(ds, range(n), np, *trial_schema, dt)
-        tr = f.get("intervals/trials")
-        if check(tr is not None, "%s: a trials table" % name):
-            check(len(tr["id"]) == len(want) and len(want) > 0, "%s: %d trials" % (name, len(want)))
-            for k, col in (("ep", "episode"), ("first", "first_step"), ("last", "last_step"),
-                           ("success", "success"), ("ended", "ended")):
-                check(list(tr[col][:]) == [r[k] for r in want], "%s: trials %s" % (name, col))
-            check(np.allclose(tr["start_time"][:], [r["start"] for r in want], atol=1e-9) and
-                  np.allclose(tr["stop_time"][:], [r["stop"] for r in want], atol=1e-9),
-                  "%s: trial times" % name)
     return eps
 
 
@@ -340,13 +345,12 @@ def main(argv):
         p = run([animat, "export", j("r.rollout"), "--nwb", j("r.nwb")])
         check(p.returncode == 0 and "exported 3 episodes (90 steps" in p.stdout,
               "reacher export: %s %s" % (p.stdout, p.stderr))
-        check("no trials table (task reacher declares no trial start or success event)" in p.stdout,
-              "reacher: says why there is no trials table: %s" % p.stdout)
         check(oct(os.stat(j("r.nwb")).st_mode & 0o777) != "0o600", "r.nwb is not private")
         ds = Dataset(j("r.rollout"))
         with h5py.File(j("r.nwb"), "r") as f:
             typed = check_structure(f, h5py, np, "reacher")
             eps = check_values(f, ds, np, "reacher")
+            check_trials(f, animat, j("r.rollout"), j("r.csv"), np, "reacher")
             u = f["processing/network/network_units"]
             mods = [text(x) for x in u["module"][:]]
             ei = [text(x) for x in u["ei"][:]]
@@ -400,11 +404,10 @@ def main(argv):
         p = run([animat, "export", j("rc.rollout"), "--nwb", j("rc.nwb")])
         check(p.returncode == 0, "reach-center-out export: %s %s" % (p.stdout, p.stderr))
         ds = rc = Dataset(j("rc.rollout"))
-        evn = ds.channels[ds.by_name["events"]].labels
-        schema = (evn.index("trial_start"), evn.index("hold_complete"), evn.index("trial_end"))
         with h5py.File(j("rc.nwb"), "r") as f:
             typed = check_structure(f, h5py, np, "reach-center-out")
-            check_values(f, ds, np, "reach-center-out", schema)
+            check_values(f, ds, np, "reach-center-out")
+            check_trials(f, animat, j("rc.rollout"), j("rc.csv"), np, "reach-center-out")
             tr = f["intervals/trials"]
             go = tr["go_cue_time"][:]
             check(all(np.isnan(g) or s <= g <= e for g, s, e in
@@ -424,6 +427,7 @@ def main(argv):
         ds = Dataset(j("rat.rollout"))
         with h5py.File(j("rat.nwb"), "r") as f:
             check_structure(f, h5py, np, "rat")
+            check_trials(f, animat, j("rat.rollout"), j("rat.csv"), np, "rat")
             pos = f["processing/behavior/Position"]
             check(list(pos) == ["torso"], "rat: Position/torso: %s" % list(pos))
             q = np.concatenate([ds.episode(i, ["qpos"])["qpos"] for i in range(len(ds.episodes))])

@@ -6,7 +6,7 @@
 //                         (BehavioralEvents), the episode's step and time
 //   /processing/network   every network channel as a TimeSeries, the table network_units
 //   /stimulus/presentation the observations (what the policy saw)
-//   /intervals/epochs     one row per episode; /intervals/trials from the task's trial events
+//   /intervals/epochs     one row per episode; /intervals/trials: the trial table (ds_trials.h)
 //   /general              task, body, parameters, policy identity; /general/animat: all metadata
 // Episodes are laid end to end on one timeline: episode k starts at (rows before it) x control_dt;
 // row t of an episode holds what the policy saw and did at the start of step t (observations,
@@ -26,12 +26,15 @@
 #include "ama_agents.h"
 #include "amt_tasks.h"
 #include "cli.h"
+#include "ds_trials.h"
 #include "nwb.h"
 #include "nwb_export.h"
 
 #define NETWORK_DESC                                                                           \
   "the policy network's activity while computing each step's action (one TimeSeries per "      \
   "module and state; the units are described in network_units)"
+
+#define TRIAL_ONSET_FRAC 0.2  // movement onset threshold: `animat trials`' default --onset-frac
 
 typedef struct series_out {
   int ch;          // dataset channel (-1: derived)
@@ -123,140 +126,136 @@ static int write_units(nwb_file* f, am_ds_reader* r, char* err, size_t err_sz) {
   return rc;
 }
 
-// Trials from the recorded events and the task's trial schema (am_task trial_start_event,
-// success_event, trial_end_event). A trial opens at a trial-start event and closes at the step of
-// its trial-end event, at the next trial start, or at the episode's end; a task without trial
-// starts but with a success event has one trial per episode. Rows are collected episode by episode.
-typedef struct trials {
-  int start_ev, success_ev, end_ev, n_events;
-  char names[AM_MAX_EVENTS][AM_NAME_LEN];
-  int64_t n, cap;
-  int64_t* episode;
-  int64_t* first_step;  // within the episode
-  int64_t* last_step;
-  double *start, *stop;
-  uint8_t *success, *ended;
-  double* ev_time;      // n x n_events: first time of each event in the trial (NaN: none)
-  int open;             // a trial is open in the current episode
-} trials;
+// The trial table (`animat trials`: tools/ds_trials.c, analysis/ana_trials.c) as intervals/trials:
+// one row per trial, its columns those of the trial table; times on the file's timeline (t0: the
+// episode's start there; a row's time is the start of its step, as in the trial table).
+typedef struct trial_cols {
+  int64_t *episode, *first, *last;
+  int32_t *env, *trial;
+  uint8_t *complete, *success;
+  const char** outcome;
+  double *start, *stop, *num;  // num: n_num columns of n rows
+} trial_cols;
 
-static int trials_push(trials* tr, int64_t ep, int64_t first, double start) {
-  if (tr->n == tr->cap) {
-    int64_t cap = tr->cap ? 2 * tr->cap : 64;
-    void* p[7] = {realloc(tr->episode, (size_t)cap * 8), realloc(tr->first_step, (size_t)cap * 8),
-                  realloc(tr->last_step, (size_t)cap * 8), realloc(tr->start, (size_t)cap * 8),
-                  realloc(tr->stop, (size_t)cap * 8), realloc(tr->success, (size_t)cap),
-                  realloc(tr->ended, (size_t)cap)};
-    // realloc keeps the old block on failure: adopt what succeeded, then report
-    if (p[0]) tr->episode = p[0];
-    if (p[1]) tr->first_step = p[1];
-    if (p[2]) tr->last_step = p[2];
-    if (p[3]) tr->start = p[3];
-    if (p[4]) tr->stop = p[4];
-    if (p[5]) tr->success = p[5];
-    if (p[6]) tr->ended = p[6];
-    double* ev = realloc(tr->ev_time, (size_t)cap * (size_t)(tr->n_events ? tr->n_events : 1) * 8);
-    if (ev) tr->ev_time = ev;
-    for (int i = 0; i < 7; i++)
-      if (!p[i]) return -1;
-    if (!ev) return -1;
-    tr->cap = cap;
-  }
-  int64_t i = tr->n++;
-  tr->episode[i] = ep;
-  tr->first_step[i] = tr->last_step[i] = first;
-  tr->start[i] = tr->stop[i] = start;
-  tr->success[i] = tr->ended[i] = 0;
-  for (int k = 0; k < tr->n_events; k++) tr->ev_time[i * tr->n_events + k] = NAN;
-  tr->open = 1;
-  return 0;
-}
+#define KIN_COLS 10
+static const char* const kin_names[KIN_COLS] = {
+    "go", "onset", "rt", "offset", "movement_time", "peak_speed", "path_length", "max_dev",
+    "end_err", "dir_err"};
+static const char* const kin_desc[KIN_COLS] = {
+    "go cue, s from the trial's start", "kinematic movement onset, s from the trial's start",
+    "reaction time: onset - go (s)", "movement end, s from the trial's start",
+    "offset - onset (s)", "peak speed of the effector after the go cue (m/s)",
+    "path length from onset to offset (m)",
+    "signed largest distance from the straight start-target line (m; + counterclockwise side)",
+    "distance from the target at the offset (m)",
+    "initial direction error (degrees, in (-180, 180])"};
+static const char* const body_names[4] = {"distance", "displacement", "mean_speed",
+                                          "forward_speed"};
+static const char* const body_desc[4] = {
+    "path length of the free root body over the trial (m)", "its net displacement (m)",
+    "its mean speed (m/s)", "its mean forward (+x) speed (m/s)"};
 
-static int trials_episode(trials* tr, int64_t ep, const uint32_t* events, int64_t steps, double t0,
-                          double dt) {
-  tr->open = 0;
-  if (tr->start_ev < 0 && trials_push(tr, ep, 0, t0)) return -1;
-  for (int64_t t = 0; t < steps; t++) {
-    uint32_t e = events[t];
-    if (tr->start_ev >= 0 && (e >> tr->start_ev & 1u) &&
-        trials_push(tr, ep, t, t0 + (double)t * dt))
-      return -1;
-    if (!tr->open) continue;
-    int64_t i = tr->n - 1;
-    tr->last_step[i] = t;
-    tr->stop[i] = t0 + (double)(t + 1) * dt;
-    for (int k = 0; k < tr->n_events; k++)
-      if ((e >> k & 1u) && isnan(tr->ev_time[i * tr->n_events + k]))
-        tr->ev_time[i * tr->n_events + k] = t0 + (double)(t + 1) * dt;
-    if (tr->success_ev >= 0 && (e >> tr->success_ev & 1u)) tr->success[i] = 1;
-    if (tr->end_ev >= 0 && (e >> tr->end_ev & 1u)) {
-      tr->ended[i] = 1;
-      tr->open = 0;
+static int trials_write(nwb_file* f, const ds_trials* d, const ana_trials* tab,
+                        const double* ep_t0, const int64_t* ep_id, int64_t n_done) {
+  const ana_trial_schema* s = &d->schema;
+  int64_t n = tab->n, n1 = n ? n : 1;
+  int kin = s->eff_x >= 0 && s->go_event >= 0, body = d->root_adr >= 0;
+  int n_num = s->n_cond + (s->choice >= 0) + (kin ? KIN_COLS : 0) + (body ? 4 : 0) +
+              2 * d->n_events;
+  trial_cols c = {calloc((size_t)n1, 8), calloc((size_t)n1, 8), calloc((size_t)n1, 8),
+                  calloc((size_t)n1, 4), calloc((size_t)n1, 4), calloc((size_t)n1, 1),
+                  calloc((size_t)n1, 1), calloc((size_t)n1, sizeof(char*)),
+                  calloc((size_t)n1, 8), calloc((size_t)n1, 8),
+                  calloc((size_t)n1 * (size_t)(n_num ? n_num : 1), 8)};
+  nwb_column* cols = calloc((size_t)n_num + 8, sizeof *cols);
+  char(*names)[AM_NAME_LEN + 8] = calloc((size_t)n_num + 1, sizeof *names);
+  char(*descs)[200] = calloc((size_t)n_num + 1, sizeof *descs);
+  int rc = -1;
+  if (!c.episode || !c.first || !c.last || !c.env || !c.trial || !c.complete || !c.success ||
+      !c.outcome || !c.start || !c.stop || !c.num || !cols || !names || !descs)
+    goto out;
+  int64_t e = 0;  // the episode of row i (trials come in episode order)
+  for (int64_t i = 0; i < n; i++) {
+    const ana_trial* t = &tab->rows[i];
+    while (e < n_done && ep_id[e] != t->episode) e++;
+    double t0 = e < n_done ? ep_t0[e] : NAN;
+    c.episode[i] = t->episode, c.env[i] = t->env, c.trial[i] = t->trial;
+    c.first[i] = t->first, c.last[i] = t->last;
+    c.complete[i] = (uint8_t)t->complete, c.success[i] = (uint8_t)t->success;
+    c.outcome[i] = ds_trial_outcome(d, t);
+    c.start[i] = t0 + (double)t->first * d->dt;
+    c.stop[i] = t0 + (double)(t->last + 1) * d->dt;
+    int k = 0;
+    double* col = c.num;
+#define PUT(v) (col[(int64_t)(k++) * n + i] = (v))
+    for (int j = 0; j < s->n_cond; j++) PUT(t->cond[j]);
+    if (s->choice >= 0) PUT(t->choice);
+    if (kin) {
+      const double kv[KIN_COLS] = {t->go, t->onset, t->rt, t->offset, t->duration, t->peak_speed,
+                                   t->path, t->max_dev, t->end_err, t->dir_err};
+      for (int j = 0; j < KIN_COLS; j++) PUT(kv[j]);
     }
+    if (body) {
+      PUT(t->distance), PUT(t->displacement), PUT(t->mean_speed), PUT(t->forward_speed);
+    }
+    for (int j = 0; j < d->n_events; j++) {
+      int r = t->ev_row[j];
+      PUT(r >= 0 ? c.start[i] + (double)r * d->dt : NAN);
+      PUT((double)t->ev_count[j]);
+    }
+#undef PUT
   }
-  return 0;
-}
-
-static int trials_write(nwb_file* f, const trials* tr) {
-  int ne = tr->n_events;
-  nwb_column* cols = calloc((size_t)ne + 5, sizeof *cols);
-  double* ev = calloc((size_t)(tr->n ? tr->n : 1) * (size_t)(ne ? ne : 1), sizeof *ev);
-  char(*names)[AM_NAME_LEN + 8] = calloc((size_t)(ne ? ne : 1), sizeof *names);
-  char(*descs)[160] = calloc((size_t)(ne ? ne : 1), sizeof *descs);
-  if (!cols || !ev || !names || !descs) {
-    free(cols), free(ev), free(names), free(descs);
-    return -1;
+  int m = 0, k = 0;
+  cols[m++] = (nwb_column){"episode", "id of the episode the trial belongs to (intervals/epochs)",
+                           NWB_COL_I64, 1, c.episode};
+  cols[m++] = (nwb_column){"env", "the env that ran the episode", NWB_COL_I32, 1, c.env};
+  cols[m++] = (nwb_column){"trial", "index of the trial within its episode", NWB_COL_I32, 1,
+                           c.trial};
+  cols[m++] = (nwb_column){"first_step", "the trial's first row (control step) in its episode",
+                           NWB_COL_I64, 1, c.first};
+  cols[m++] = (nwb_column){"last_step", "the trial's last row in its episode", NWB_COL_I64, 1,
+                           c.last};
+  cols[m++] = (nwb_column){"complete", "1: its end was recorded (trial end, or the episode's)",
+                           NWB_COL_U8, 1, c.complete};
+  cols[m++] = (nwb_column){"success", "1: the task's success event occurred in the trial",
+                           NWB_COL_U8, 1, c.success};
+  cols[m++] = (nwb_column){"outcome", "success, the event that ended the trial (abort, timeout...), "
+                           "ended or incomplete", NWB_COL_TEXT, 1, c.outcome};
+  for (int j = 0; j < s->n_cond; j++, k++) {
+    snprintf(names[k], sizeof names[0], "%s", d->vars[s->cond[j]]);
+    snprintf(descs[k], sizeof descs[0], "condition: task variable %s in the trial's last row",
+             d->vars[s->cond[j]]);
   }
-  int n = 0;
-  cols[n++] = (nwb_column){"episode", "id of the episode the trial belongs to (intervals/epochs)",
-                           NWB_COL_I64, 1, tr->episode};
-  cols[n++] = (nwb_column){"first_step", "the episode's step (row) where the trial starts",
-                           NWB_COL_I64, 1, tr->first_step};
-  cols[n++] = (nwb_column){"last_step", "the episode's last step (row) in the trial",
-                           NWB_COL_I64, 1, tr->last_step};
-  cols[n++] = (nwb_column){"success", "1: the task's success event happened in the trial",
-                           NWB_COL_U8, 1, tr->success};
-  cols[n++] = (nwb_column){"ended", "1: the trial ended with the task's trial-end event (0: cut "
-                           "by the next trial start or by the episode's end)", NWB_COL_U8, 1,
-                           tr->ended};
-  for (int k = 0; k < ne; k++) {
-    for (int64_t i = 0; i < tr->n; i++) ev[k * tr->n + i] = tr->ev_time[i * ne + k];
-    snprintf(names[k], sizeof names[k], "%s_time", tr->names[k]);
-    snprintf(descs[k], sizeof descs[k], "time (s) of the trial's first %s event (the end of the "
-             "step it happened in); NaN: none", tr->names[k]);
-    cols[n++] = (nwb_column){names[k], descs[k], NWB_COL_F64, 1, ev + k * tr->n};
+  if (s->choice >= 0) {
+    snprintf(names[k], sizeof names[0], "choice");
+    snprintf(descs[k++], sizeof descs[0], "task variable choice in the trial's last row");
   }
-  int rc = nwb_intervals(f, "/intervals/trials", "trials found in the recorded events by the "
-                         "task's trial schema (trial start, success and end events)", tr->n, NULL,
-                         tr->start, tr->stop, cols, n);
-  free(cols), free(ev), free(names), free(descs);
+  for (int j = 0; kin && j < KIN_COLS; j++, k++) {
+    snprintf(names[k], sizeof names[0], "%s", kin_names[j]);
+    snprintf(descs[k], sizeof descs[0], "%s", kin_desc[j]);
+  }
+  for (int j = 0; body && j < 4; j++, k++) {
+    snprintf(names[k], sizeof names[0], "%s", body_names[j]);
+    snprintf(descs[k], sizeof descs[0], "%s", body_desc[j]);
+  }
+  for (int j = 0; j < d->n_events; j++) {
+    snprintf(names[k], sizeof names[0], "%s_time", d->events[j]);
+    snprintf(descs[k++], sizeof descs[0], "time (s) of the first row in the trial with the event "
+             "%s (the start of that step); NaN: none", d->events[j]);
+    snprintf(names[k], sizeof names[0], "%s_count", d->events[j]);
+    snprintf(descs[k++], sizeof descs[0], "rows in the trial with the event %s", d->events[j]);
+  }
+  for (int j = 0; j < n_num; j++)
+    cols[m++] = (nwb_column){names[j], descs[j], NWB_COL_F64, 1, c.num + (int64_t)j * n};
+  char desc[512];
+  snprintf(desc, sizeof desc, "the trial table of `animat trials` (docs/analysis.md): one row per "
+           "trial, by the task's trial schema (from the %s)", d->schema_source);
+  rc = nwb_intervals(f, "/intervals/trials", desc, n, NULL, c.start, c.stop, cols, m);
+out:
+  free(c.episode), free(c.first), free(c.last), free(c.env), free(c.trial), free(c.complete);
+  free(c.success), free(c.outcome), free(c.start), free(c.stop), free(c.num);
+  free(cols), free(names), free(descs);
   return rc;
-}
-
-static void trials_free(trials* tr) {
-  free(tr->episode), free(tr->first_step), free(tr->last_step), free(tr->start), free(tr->stop);
-  free(tr->success), free(tr->ended), free(tr->ev_time);
-}
-
-// The task's trial schema, by building the task the recording names. 0: none (no table), 1: found.
-static int trial_schema(am_ds_reader* r, trials* tr, char* note, size_t note_sz) {
-  const char* name = am_ds_meta(r, "task.name", NULL);
-  if (!name) return snprintf(note, note_sz, "no metadata task.name"), 0;
-  amt_params params = {0};
-  am_task t;
-  char err[AM_ERR_LEN];
-  if (amt_params_add_list(&params, meta_or(r, "task.params", ""), err, sizeof err) ||
-      amt_create(&t, name, &params, err, sizeof err))
-    return snprintf(note, note_sz, "%s", err), 0;
-  tr->start_ev = t.trial_start_event < t.n_events ? t.trial_start_event : -1;
-  tr->success_ev = t.success_event < t.n_events ? t.success_event : -1;
-  tr->end_ev = t.trial_end_event < t.n_events ? t.trial_end_event : -1;
-  tr->n_events = t.n_events < 32 ? t.n_events : 32;
-  for (int k = 0; k < tr->n_events; k++) snprintf(tr->names[k], AM_NAME_LEN, "%s", t.events[k]);
-  amt_destroy(&t);
-  if (tr->start_ev < 0 && tr->success_ev < 0)
-    return snprintf(note, note_sz, "task %s declares no trial start or success event", name), 0;
-  return 1;
 }
 
 // Names of the model's qpos coordinates ("shoulder", "root_x"... "root_qw") into a
@@ -313,7 +312,10 @@ int nwb_export(am_ds_reader* r, const char* in_path, const char* out, const int6
   mjData* md = NULL;
   am_model* model = NULL;
   int n_so = 0;
-  trials tr = {0};
+  ds_trials dtr;
+  memset(&dtr, 0, sizeof dtr);
+  ana_trials tab = {0};
+  double* root_xyz = NULL;
   int64_t* ep_id = calloc((size_t)n_eps, sizeof(int64_t));
   int64_t* ep_steps = calloc((size_t)n_eps, sizeof(int64_t));
   int64_t* ep_row = calloc((size_t)n_eps, sizeof(int64_t));
@@ -524,17 +526,22 @@ int nwb_export(am_ds_reader* r, const char* in_path, const char* out, const int6
     cli_fail("export", "%s", nwb_error(f));
     goto done;
   }
-  int have_trials = 0;
+  // the trial table, built from the rows read for the export (ds_trials: its schema and names)
   char note[AM_ERR_LEN] = "";
-  if (c_events >= 0) have_trials = trial_schema(r, &tr, note, sizeof note);
-  else snprintf(note, sizeof note, "no events channel");
+  int have_trials = ds_trials_open(&dtr, r, in_path, TRIAL_ONSET_FRAC, note, sizeof note) == 0;
+  if (have_trials && dtr.ch_events < 0) {
+    snprintf(note, sizeof note, "no events channel");
+    have_trials = 0;
+  }
 
   // the episodes, one after the other
   int64_t row = 0, n_done = 0, n_lost = 0;
   for (int64_t i = 0; i < n_eps && !cli_interrupted; i++) {
     const am_ds_episode* e = am_ds_get_episode(r, eps[i]);
     for (int c = 0; c < nc; c++)
-      need[c] = sel[c] || (have_trials && c == c_events) || (m && (c == c_qpos || c == c_mocap));
+      need[c] = sel[c] || (m && (c == c_qpos || c == c_mocap)) ||
+                (have_trials && (c == dtr.ch_events || c == dtr.ch_vars ||
+                                 (dtr.root_adr >= 0 && c == dtr.ch_qpos)));
     int got = export_read_episode(r, eps[i], need, dst, ep_init + n_done * n_init, allow_damaged,
                                   &n_lost);
     if (got < 0) goto done;
@@ -577,9 +584,25 @@ int nwb_export(am_ds_reader* r, const char* in_path, const char* out, const int6
           nwb_series_append(f, root->s, xpos, e->steps, times);
         }
       }
-      if (have_trials && trials_episode(&tr, e->id, dst[c_events], e->steps, t0, dt)) {
-        cli_fail("export", "out of memory");
-        goto done;
+      if (have_trials) {
+        if (dtr.root_adr >= 0) {
+          free(root_xyz);
+          if (!(root_xyz = malloc((size_t)e->steps * 3 * sizeof *root_xyz))) {
+            cli_fail("export", "out of memory");
+            goto done;
+          }
+          size_t nq = am_ds_get_channel(r, dtr.ch_qpos)->elems;
+          for (int64_t t = 0; t < e->steps; t++)
+            memcpy(root_xyz + 3 * t, (const double*)dst[dtr.ch_qpos] + (size_t)t * nq +
+                   dtr.root_adr, 3 * sizeof(double));
+        }
+        ana_episode_in in = {e->id, e->env, e->steps, e->complete, dst[dtr.ch_events],
+                             dtr.ch_vars >= 0 ? dst[dtr.ch_vars] : NULL,
+                             dtr.root_adr >= 0 ? root_xyz : NULL};
+        if (ana_trials_add_episode(&dtr.schema, &in, &tab, err, sizeof err)) {
+          cli_fail("export", "%s: episode %lld: %s", in_path, (long long)e->id, err);
+          goto done;
+        }
       }
       ep_id[n_done] = e->id;
       ep_env[n_done] = e->env;
@@ -623,7 +646,7 @@ int nwb_export(am_ds_reader* r, const char* in_path, const char* out, const int6
       {"initial_state", layout, NWB_COL_F64, n_init, ep_init}};
   nwb_intervals(f, "/intervals/epochs", "the recording's episodes, laid end to end (id: episode "
                 "id)", n_done, ep_id, ep_t0, ep_t1, cols, n_init > 0 ? 5 : 4);
-  if (have_trials && trials_write(f, &tr) && !nwb_error(f)[0]) {
+  if (have_trials && trials_write(f, &dtr, &tab, ep_t0, ep_id, n_done) && !nwb_error(f)[0]) {
     cli_fail("export", "out of memory");
     goto done;
   }
@@ -644,7 +667,7 @@ int nwb_export(am_ds_reader* r, const char* in_path, const char* out, const int6
   tmp[0] = 0;
   stat(out, &st);
   printf("exported %lld episodes (%lld steps, %d time series, %lld trials) to %s (%.2f MB)\n",
-         (long long)n_done, (long long)row, n_so, (long long)tr.n, out, (double)st.st_size / 1e6);
+         (long long)n_done, (long long)row, n_so, (long long)tab.n, out, (double)st.st_size / 1e6);
   if (!have_trials) printf("export: no trials table (%s)\n", note);
   if (n_lost)
     printf("export: from a damaged file (--allow-damaged): %lld selected episode(s) unreadable; "
@@ -659,7 +682,9 @@ done:
   free(dst), free(need), free(so), free(times), free(xpos);
   free(ep_id), free(ep_steps), free(ep_row), free(ep_env), free(ep_end), free(ep_t0), free(ep_t1);
   free(ep_init);
-  trials_free(&tr);
+  ana_trials_free(&tab);
+  ds_trials_close(&dtr);
+  free(root_xyz);
   if (md) mj_deleteData(md);
   if (model) am_model_free(model);
   return status;
