@@ -184,6 +184,11 @@ int ama_cell_type_parse(const char* s, ama_cell_type* out) {
   return -1;
 }
 
+int ama_dale_excitatory(const ama_cell_cfg* cfg) {
+  if (!cfg->dale || cfg->type != AMA_CELL_RNN) return 0;
+  return (int)lroundf(cfg->exc_frac * (float)cfg->hidden);
+}
+
 int ama_cell_init(ama_cell* c, const ama_cell_cfg* cfg, ama_params* p, const char* prefix,
                   char* err, size_t err_sz) {
   memset(c, 0, sizeof(*c));
@@ -225,7 +230,7 @@ int ama_cell_init(ama_cell* c, const ama_cell_cfg* cfg, ama_params* p, const cha
       ama_cell_free(c);
       return am_err(err, err_sz, "%s: out of memory", prefix);
     }
-    int ne = (int)lroundf(cfg->exc_frac * H);
+    int ne = ama_dale_excitatory(cfg);
     for (int j = 0; j < H; j++) c->sign[j] = j < ne ? 1.0f : -1.0f;
   }
   return 0;

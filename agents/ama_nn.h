@@ -107,6 +107,10 @@ typedef struct ama_cell {
   float* sign;    // (H) +1 excitatory / -1 inhibitory presynaptic sign (owned), else NULL
 } ama_cell;
 
+// Dale's law: the number of excitatory units (the first ones; the rest are inhibitory) of a rate
+// RNN cell with dale = 1, round(exc_frac H); 0 when the cell does not obey Dale's law.
+int ama_dale_excitatory(const ama_cell_cfg* cfg);
+
 // Registers the cell's tensors under prefix ("core" -> "core.Wx" ...). Call before alloc.
 int ama_cell_init(ama_cell* c, const ama_cell_cfg* cfg, ama_params* p, const char* prefix,
                   char* err, size_t err_sz);

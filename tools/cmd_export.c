@@ -5,6 +5,7 @@
 // at the end and removed on any failure or Ctrl-C; an existing DIR is replaced only with --force
 // and only when it holds an earlier export. A damaged file (recovered without its index, or with a
 // bad chunk) is refused unless --allow-damaged, which exports what is readable and lists the rest.
+// `--nwb OUT.nwb` writes one NWB session file instead (tools/nwb_export.c; needs HDF5 at build).
 #define _XOPEN_SOURCE 700  // nftw
 #include <ctype.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 #include "am_dataset.h"
 #include "cli.h"
+#include "nwb_export.h"
 
 static const char* npy_descr(am_dtype t) {
   switch (t) {
@@ -140,6 +142,28 @@ static int parse_ranges(const char* spec, id_ranges* r, char* err, size_t err_sz
   return 0;
 }
 
+int export_read_episode(am_ds_reader* r, int64_t i, const int* need, void** dst, double* init,
+                        int allow_damaged, int64_t* n_lost) {
+  const am_ds_episode* e = am_ds_get_episode(r, i);
+  char err[AM_ERR_LEN];
+  int nc = am_ds_num_channels(r);
+  for (int c = 0; c < nc; c++)
+    if (need[c] && !(dst[c] = malloc((size_t)e->steps * am_ds_get_channel(r, c)->row_bytes + 1)))
+      return cli_fail("export", "out of memory"), -1;
+  if (!am_ds_read_episode(r, i, dst, init, err, sizeof err)) return 0;
+  if (!allow_damaged)
+    return cli_fail("export", "%s\n  nothing exported: export the other episodes with "
+                    "--allow-damaged", err), -1;
+  fprintf(stderr, "export: lost: episode %lld (%lld steps): %s\n", (long long)e->id,
+          (long long)e->steps, err);
+  (*n_lost)++;
+  for (int c = 0; c < nc; c++) {
+    free(dst[c]);
+    dst[c] = NULL;
+  }
+  return 1;
+}
+
 static int in_ranges(const id_ranges* r, int64_t id) {
   if (!r) return 1;
   for (int i = 0; i < r->n; i++)
@@ -160,6 +184,7 @@ static int remove_tree(const char* dir) {
 int cmd_export(int argc, char** argv) {
   const char* usage =
       "usage: animat export FILE --out DIR [--channels a,b] [--episodes 0,3-5] [--csv] [--force]\n"
+      "       animat export FILE --nwb OUT.nwb [--channels a,b] [--episodes 0,3-5] [--force]\n"
       "  Writes each selected channel of each selected episode as DIR/episode_NNNNNN/NAME.npy\n"
       "  (NumPy format 1.0, little-endian; shape (steps, per-step shape...)), '/' in channel\n"
       "  names becoming '.', plus DIR/episodes.csv (id, env, steps, end). The files are written\n"
@@ -168,26 +193,42 @@ int cmd_export(int argc, char** argv) {
       "  --channels LIST  comma-separated channel names (default: all; see animat inspect)\n"
       "  --episodes LIST  episode ids, e.g. 0,3-5 (default: all); must select at least one\n"
       "  --csv            write NAME.csv (a header row, one row per step) instead of .npy\n"
-      "  --force          replace DIR if it holds an earlier export (it has episodes.csv)\n"
+      "  --nwb OUT.nwb    write one Neurodata Without Borders 2.7 file (HDF5) instead: body,\n"
+      "                   task and network time series, episodes and trials as interval\n"
+      "                   tables, the recording's metadata (docs/datasets.md, NWB)\n"
+      "  --force          replace DIR if it holds an earlier export (it has episodes.csv);\n"
+      "                   replace OUT.nwb (once the new one is complete)\n"
       "  --allow-damaged  export what a damaged file still holds (a file recovered without its\n"
       "                   index, or with bad chunks), listing what was lost; without it such a\n"
       "                   file is refused (exit 1) and nothing is written\n";
   const char* out = NULL;
   const char* chans = NULL;
   const char* eps = NULL;
+  const char* nwb = NULL;
   int csv = 0, force = 0, allow = 0;
   cli_flag flags[] = {{"allow-damaged", CLI_BOOL, &allow},
                       {"out", CLI_STRING, &out},
                       {"channels", CLI_STRING, &chans},
                       {"episodes", CLI_STRING, &eps},
                       {"csv", CLI_BOOL, &csv},
-                      {"force", CLI_BOOL, &force}};
+                      {"force", CLI_BOOL, &force},
+                      {"nwb", CLI_STRING, &nwb}};
   const char* pos[2];
   int npos = 0, help = 0;
-  int rc = cli_parse(argc, argv, flags, 6, pos, 2, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, 7, pos, 2, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
-  if (npos != 1 || !out || !*out) return cli_fail("export", "give one dataset file and --out DIR"), 2;
+  if (nwb && (out || csv))
+    return cli_fail("export", "--nwb writes one file: give it without --out and --csv"), 2;
+  if (nwb && !*nwb) return cli_fail("export", "--nwb needs a file name (e.g. --nwb a.nwb)"), 2;
+#ifndef ANIMAT_HAVE_HDF5
+  if (nwb)
+    return cli_fail("export", "--nwb: this animat was built without HDF5 (install libhdf5-dev, "
+                    "e.g. by tools/setup.sh, and rebuild)"), 2;
+#endif
+  if (nwb) out = nwb;
+  if (npos != 1 || !out || !*out)
+    return cli_fail("export", "give one dataset file and --out DIR (or --nwb OUT.nwb)"), 2;
   char err[AM_ERR_LEN];
   static id_ranges ranges;
   if (eps && parse_ranges(eps, &ranges, err, sizeof err)) return cli_fail("export", "%s", err), 2;
@@ -197,7 +238,7 @@ int cmd_export(int argc, char** argv) {
   snprintf(dir, sizeof dir, "%s", out);  // DIR without trailing slashes
   for (size_t k = strlen(dir); k > 1 && dir[k - 1] == '/'; k--) dir[k - 1] = 0;
   struct stat st;
-  if (stat(out, &st) == 0) {
+  if (!nwb && stat(out, &st) == 0) {
     snprintf(path, sizeof path, "%s/episodes.csv", out);
     if (!force)
       return cli_fail("export", "%s already exists: choose another --out, or replace it with "
@@ -265,6 +306,20 @@ int cmd_export(int argc, char** argv) {
       cli_fail("export", "%s holds no episodes", pos[0]);
     goto done;
   }
+#ifdef ANIMAT_HAVE_HDF5
+  if (nwb) {
+    int64_t* idx_sel = malloc((size_t)n_sel * sizeof *idx_sel), k = 0;
+    if (!idx_sel) {
+      cli_fail("export", "out of memory");
+      goto done;
+    }
+    for (int64_t i = 0; i < n_eps; i++)
+      if (in_ranges(eps ? &ranges : NULL, am_ds_get_episode(r, i)->id)) idx_sel[k++] = i;
+    status = nwb_export(r, pos[0], nwb, idx_sel, n_sel, sel, allow, force);
+    free(idx_sel);
+    goto done;
+  }
+#endif
   // everything goes into a temporary directory next to DIR, renamed to DIR when complete
   snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", dir);
   if (!mkdtemp(tmp)) {
@@ -284,26 +339,9 @@ int cmd_export(int argc, char** argv) {
   for (int64_t i = 0; i < n_eps && !cli_interrupted; i++) {
     const am_ds_episode* e = am_ds_get_episode(r, i);
     if (!in_ranges(eps ? &ranges : NULL, e->id)) continue;
-    for (int c = 0; c < nc; c++)
-      if (sel[c] && !(dst[c] = malloc((size_t)e->steps * am_ds_get_channel(r, c)->row_bytes + 1))) {
-        cli_fail("export", "out of memory");
-        goto done;
-      }
-    if (am_ds_read_episode(r, i, dst, NULL, err, sizeof err)) {
-      if (!allow) {
-        cli_fail("export", "%s\n  nothing exported: export the other episodes with --allow-damaged",
-                 err);
-        goto done;
-      }
-      fprintf(stderr, "export: lost: episode %lld (%lld steps): %s\n", (long long)e->id,
-              (long long)e->steps, err);
-      n_lost++;
-      for (int c = 0; c < nc; c++) {
-        free(dst[c]);
-        dst[c] = NULL;
-      }
-      continue;
-    }
+    int got = export_read_episode(r, i, sel, dst, NULL, allow, &n_lost);
+    if (got < 0) goto done;
+    if (got) continue;
     snprintf(path, sizeof path, "%s/episode_%06lld", tmp, (long long)e->id);
     if (mkdir(path, 0755)) {
       cli_fail("export", "cannot create %s: %s", path, strerror(errno));
