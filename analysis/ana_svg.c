@@ -109,9 +109,9 @@ static uint32_t oklch(double L, double C, double h) {
 uint32_t ana_color_cycle(double t) {
   if (!isfinite(t)) return ANA_GREY;
   t -= floor(t);
-  // hue 0 at t = 0 starts at a red; L and C chosen so that every hue but a little of the cyan
-  // stays inside the sRGB gamut
-  return oklch(0.66, 0.14, 2 * M_PI * t + 0.5);
+  // t = 0 is a red; at L = 0.65 every hue stays inside the sRGB gamut up to C = 0.110, so no
+  // colour is clipped (clipping would change its lightness)
+  return oklch(0.65, 0.105, 2 * M_PI * t + 0.5);
 }
 
 uint32_t ana_color_map(int cmap, double t) {

@@ -275,6 +275,24 @@ static void test_colors(void** state) {
     for (int j = 0; j < i; j++) assert_true(dist2(ana_color_cycle(i / 8.0), ana_color_cycle(j / 8.0)) > 1600);
   for (int i = 0; i < ANA_N_CAT; i++)
     for (int j = 0; j < i; j++) assert_true(dist2(ana_color_cat(i), ana_color_cat(j)) > 1600);
+  // the hue circle: constant OKLab lightness 0.65 and chroma 0.105 (Ottosson 2020), none clipped
+  // (up to the 8-bit rounding of its sRGB values)
+  for (int i = 0; i < 64; i++) {
+    uint32_t c = ana_color_cycle(i / 64.0);
+    double rgb[3];
+    for (int ch = 0; ch < 3; ch++) {
+      double v = ((c >> (16 - 8 * ch)) & 255) / 255.0;
+      rgb[ch] = v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
+    }
+    double l = cbrt(0.4122214708 * rgb[0] + 0.5363325363 * rgb[1] + 0.0514459929 * rgb[2]);
+    double m = cbrt(0.2119034982 * rgb[0] + 0.6806995451 * rgb[1] + 0.1073969566 * rgb[2]);
+    double q = cbrt(0.0883024619 * rgb[0] + 0.2817188376 * rgb[1] + 0.6299787005 * rgb[2]);
+    double L = 0.2104542553 * l + 0.7936177850 * m - 0.0040720468 * q;
+    double a = 1.9779984951 * l - 2.4285922050 * m + 0.4505937099 * q;
+    double b = 0.0259040371 * l + 0.7827717662 * m - 0.8086757660 * q;
+    assert_true(fabs(L - 0.65) < 0.005);
+    assert_true(fabs(hypot(a, b) - 0.105) < 0.005);
+  }
   // viridis grows in luminance along the map
   double last = -1;
   for (int i = 0; i <= 20; i++) {
