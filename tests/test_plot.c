@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "cli_test_util.h"
+#include "svg_test_util.h"
 
 static char run[400];
 
@@ -28,27 +29,15 @@ static int teardown(void** state) {
   return 0;
 }
 
-// Per panel of the SVG at path: "title:polylines:texts-in-plot" separated by spaces, into res.
+// Per panel of the SVG at path, "title:polylines" (spaces in the title as '_'), space-separated.
 static void panels(const char* path, char* res, size_t n) {
-  char cmd[2000];
-  snprintf(cmd, sizeof cmd,
-           "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as E\n"
-           "ns = '{http://www.w3.org/2000/svg}'\n"
-           "r = E.parse(sys.argv[1]).getroot()\n"
-           "out = []\n"
-           "for g in r.iter(ns + 'g'):\n"
-           "  if g.get('class') != 'panel': continue\n"
-           "  t = [e.text for e in g.findall(ns + 'text') if e.get('font-weight') == 'bold'][0]\n"
-           "  out.append('%%s:%%d' %% (t.replace(' ', '_'), len(list(g.iter(ns + 'polyline')))))\n"
-           "print(' '.join(out))\n"
-           "\" '%s' 2>&1",
-           path);
-  FILE* p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t k = fread(res, 1, n - 1, p);
-  res[k] = 0;
-  if (k && res[k - 1] == '\n') res[k - 1] = 0;
-  if (pclose(p)) fail_msg("python could not parse %s:\n%s", path, res);
+  svg_python("out = []\n"
+             "for g in r.iter(ns + 'g'):\n"
+             "  if g.get('class') != 'panel': continue\n"
+             "  t = [e.text for e in g.findall(ns + 'text') if e.get('font-weight') == 'bold'][0]\n"
+             "  out.append('%s:%d' % (t.replace(' ', '_'), len(list(g.iter(ns + 'polyline')))))\n"
+             "print(' '.join(out))\n",
+             path, res, n);
 }
 
 static void write_file(const char* path, const char* text) {
@@ -126,27 +115,28 @@ static void test_plot_errors(void** state) {
   assert_int_equal(animat("plot '%s'", dir), 1);
   expect_out("bad/metrics.csv: no metrics.csv in this directory");
 
-  write_file(csv, "");
-  assert_int_equal(animat("plot '%s'", dir), 1);
-  expect_out("bad/metrics.csv: empty file (no header)");
-  write_file(csv, "iteration,env_steps,mean_return\n");
-  assert_int_equal(animat("plot '%s'", dir), 1);
-  expect_out("bad/metrics.csv: no rows yet");
-  write_file(csv, "iteration,env_steps,mean_return\n1,100,-5\n2,200,x7\n");
-  assert_int_equal(animat("plot '%s'", dir), 1);
-  expect_out("bad/metrics.csv line 3, column 3 (mean_return): 'x7' is not a number");
-  write_file(csv, "iteration,env_steps,mean_return\n1,100,-5\n2,200\n");
-  assert_int_equal(animat("plot '%s'", dir), 1);
-  expect_out("bad/metrics.csv line 3: 2 fields, the header has 3");
-  write_file(csv, "iteration,env_steps,mean_return\n1,100,-5,7\n");
-  assert_int_equal(animat("plot '%s'", dir), 1);
-  expect_out("bad/metrics.csv line 2: 4 fields, the header has 3");
-  write_file(csv, "iteration,steps,mean_return\n1,100,-5\n");
-  assert_int_equal(animat("plot '%s'", dir), 1);
-  expect_out("no column 'env_steps' (columns: iteration, steps, mean_return)");
-  write_file(csv, "iteration,env_steps,mean_return\n1,100,-5\n");
-  assert_int_equal(animat("plot '%s' --columns mean_return,sucess", dir), 1);
-  expect_out("--columns: no column 'sucess' in");
+  // bad metrics.csv contents, and the message each gets (file, line and column named)
+  static const struct {
+    const char *csv, *args, *message;
+  } bad[] = {
+      {"", "", "bad/metrics.csv: empty file (no header)"},
+      {"iteration,env_steps,mean_return\n", "", "bad/metrics.csv: no rows yet"},
+      {"iteration,env_steps,mean_return\n1,100,-5\n2,200,x7\n", "",
+       "bad/metrics.csv line 3, column 3 (mean_return): 'x7' is not a number"},
+      {"iteration,env_steps,mean_return\n1,100,-5\n2,200\n", "",
+       "bad/metrics.csv line 3: 2 fields, the header has 3"},
+      {"iteration,env_steps,mean_return\n1,100,-5,7\n", "",
+       "bad/metrics.csv line 2: 4 fields, the header has 3"},
+      {"iteration,steps,mean_return\n1,100,-5\n", "",
+       "no column 'env_steps' (columns: iteration, steps, mean_return)"},
+      {"iteration,env_steps,mean_return\n1,100,-5\n", "--columns mean_return,sucess",
+       "--columns: no column 'sucess' in"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    write_file(csv, bad[i].csv);
+    assert_int_equal(animat("plot '%s' %s", dir, bad[i].args), 1);
+    expect_out(bad[i].message);
+  }
   assert_false(file_exists(svg));  // no figure from any of these
   // an unwritable output: named, nothing left behind
   assert_int_equal(animat("plot '%s' --columns mean_return --out '%s/no-dir/f.svg'", dir, dir), 1);

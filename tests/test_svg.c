@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ana_svg.h"
+#include "svg_test_util.h"
 
 static char tmpdir[256];
 
@@ -44,24 +45,15 @@ static int count(const char* text, const char* s) {
   return n;
 }
 
-// Parses path with Python's XML parser; out gets "tag=count ..." for the SVG elements (sorted by
-// tag) and the text of every <text> element on one line each. Fails the test when the parse fails.
+// The counts of the SVG's elements ("tag=count ...", sorted by tag) on the first line, then the
+// text of every <text> element on a line each ("T:text").
 static void parse_svg(const char* path, char* out, size_t out_sz) {
-  char cmd[1600];
-  snprintf(cmd, sizeof cmd,
-           "/usr/bin/python3 -c \"import sys, collections, xml.etree.ElementTree as E\n"
-           "r = E.parse(sys.argv[1]).getroot()\n"
-           "c = collections.Counter(e.tag.split('}')[-1] for e in r.iter())\n"
-           "print(' '.join('%%s=%%d' %% kv for kv in sorted(c.items())))\n"
-           "for e in r.iter('{http://www.w3.org/2000/svg}text'): print('T:' + (e.text or ''))\n"
-           "\" '%s' 2>&1",
-           path);
-  FILE* p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t n = fread(out, 1, out_sz - 1, p);
-  out[n] = 0;
-  int st = pclose(p);
-  if (st) fail_msg("python could not parse %s:\n%s", path, out);
+  svg_python("c = collections.Counter(e.tag.split('}')[-1] for e in r.iter())\n"
+             "print(' '.join('%s=%d' % kv for kv in sorted(c.items())))\n"
+             "for e in r.iter(ns + 'text'): print('T:' + (e.text or ''))\n",
+             path, out, out_sz);
+  size_t n = strlen(out);
+  if (n + 1 < out_sz) out[n] = '\n', out[n + 1] = 0;  // every "T:" line ends in a newline
 }
 
 // The count of tag in parse_svg's output ("polyline=3" -> 3; absent -> 0).
