@@ -517,12 +517,12 @@ static void put(out* o, const char* fmt, ...) {
 }
 
 // A coordinate with at most 2 decimals and no trailing zeros, clamped to +-1e6 px (points far
-// outside fixed limits are clipped anyway). Uses one of 8 rotating buffers, so up to 8 may appear
-// in one put().
+// outside fixed limits are clipped anyway). Uses one of 16 rotating buffers, so up to 16 may
+// appear in one put().
 static const char* N(double v) {
-  static _Thread_local char ring[8][32];
-  static _Thread_local int k;
-  char* s = ring[k++ & 7];
+  static _Thread_local char ring[16][32];
+  static _Thread_local unsigned k;
+  char* s = ring[k++ & 15];
   v = v < -1e6 ? -1e6 : v > 1e6 ? 1e6 : v;
   snprintf(s, 32, "%.2f", v);
   char* e = s + strlen(s);

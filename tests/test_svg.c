@@ -242,6 +242,33 @@ static void test_image(void** state) {
   am_buf_free(&b);
 }
 
+// An error bar's geometry: a vertical bar from mean - e to mean + e with caps centred on it, its
+// marker at the mean; y is up (mean + e above mean - e).
+static void test_errbar_geometry(void** state) {
+  char err[AM_ERR_LEN];
+  ana_fig* f = ana_fig_new(1, 1, 0, 0, err, sizeof err);
+  double x[2] = {0, 10}, m[2] = {5, 5}, e[2] = {2, 1};
+  assert_int_equal(ana_fig_errbars(f, 0, x, m, e, 2, &(ana_style){.size = 4}), 0);
+  am_buf b = {0};
+  render(f, &b);
+  const char* d = strstr((const char*)b.p, " d=\"M");
+  assert_non_null(d);
+  double bx, lo, hi, c0, clo, c1, c2, chi, c3;
+  assert_int_equal(sscanf(d, " d=\"M%lf %lfV%lfM%lf %lfH%lfM%lf %lfH%lf", &bx, &lo, &hi, &c0, &clo,
+                          &c1, &c2, &chi, &c3), 9);
+  assert_true(lo > hi);                                 // mean - e is lower on the page
+  assert_true(fabs(clo - lo) < 1e-9 && fabs(chi - hi) < 1e-9);
+  assert_true(fabs(c0 - (bx - 5)) < 1e-9 && fabs(c1 - (bx + 5)) < 1e-9);  // caps: size + 1
+  assert_true(fabs(c2 - (bx - 5)) < 1e-9 && fabs(c3 - (bx + 5)) < 1e-9);
+  const char* circle = strstr((const char*)b.p, "<circle cx=\"");
+  assert_non_null(circle);
+  double cx, cy;
+  assert_int_equal(sscanf(circle, "<circle cx=\"%lf\" cy=\"%lf\"", &cx, &cy), 2);
+  assert_true(fabs(cx - bx) < 1e-9 && fabs(cy - (lo + hi) / 2) < 0.011);
+  am_buf_free(&b);
+  ana_fig_free(f);
+}
+
 static int dist2(uint32_t a, uint32_t b) {
   int d = 0;
   for (int sh = 0; sh <= 16; sh += 8) {
@@ -360,6 +387,7 @@ int main(void) {
       cmocka_unit_test(test_nonfinite_breaks_lines),
       cmocka_unit_test(test_escaping),
       cmocka_unit_test(test_image),
+      cmocka_unit_test(test_errbar_geometry),
       cmocka_unit_test(test_colors),
       cmocka_unit_test(test_errors),
   };
