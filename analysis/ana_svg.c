@@ -139,6 +139,7 @@ int ana_nice_axis(double lo, double hi, int target, double* amin, double* amax, 
   if (target <= 0) target = 5;
   target = target < 2 ? 2 : target > 20 ? 20 : target;
   widen(&lo, &hi);
+  if (!isfinite(hi - lo)) return -1;  // a range beyond the doubles
   double raw = (hi - lo) / target, p = pow(10, floor(log10(raw))), f = raw / p;
   // the 1-2-5 step nearest to the raw one (geometric midpoints 1.41, 3.16, 7.07)
   double s = (f < 1.41 ? 1 : f < 3.16 ? 2 : f < 7.07 ? 5 : 10) * p;
@@ -645,21 +646,18 @@ static void data_range(const ana_fig* f, int p, double* xlo, double* xhi, double
 static void axis_limits(double fmin, double fmax, double dlo, double dhi, int image, int target,
                         double* amin, double* amax, double* step) {
   double a, b;
-  if (fmin < fmax) {
-    ana_nice_axis(fmin, fmax, target, &a, &b, step);
-    *amin = fmin;
-    *amax = fmax;
-    return;
-  }
+  int fixed = fmin < fmax;
+  if (fixed) dlo = fmin, dhi = fmax;
   if (dlo > dhi) dlo = 0, dhi = 1;  // no data
-  if (image) {
-    widen(&dlo, &dhi);
-    ana_nice_axis(dlo, dhi, target, &a, &b, step);
-    *amin = dlo;
-    *amax = dhi;
+  widen(&dlo, &dhi);
+  if (ana_nice_axis(dlo, dhi, target, &a, &b, step) < 0) {  // beyond the doubles: no ticks
+    *amin = -1e300;
+    *amax = 1e300;
+    *step = 1e301;
     return;
   }
-  ana_nice_axis(dlo, dhi, target, amin, amax, step);
+  *amin = fixed || image ? dlo : a;  // fixed limits and images are not rounded out
+  *amax = fixed || image ? dhi : b;
 }
 
 // A tick label: decimals from the step ("0.0", "0.5", "1.0"); when the axis reaches 1e4, each value

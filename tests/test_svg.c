@@ -192,6 +192,15 @@ static void test_nonfinite_breaks_lines(void** state) {
   // the y axis covers the finite points only: 1 .. 8 (hi[6]; hi[7] = 9 stands beside y = -inf)
   assert_non_null(strstr(s, ">8<"));
   assert_null(strstr(s, ">10<"));
+  // values at the ends of the doubles (their range overflows) still give a finite document
+  double huge[2] = {-1.7e308, 1.7e308};
+  assert_int_equal(ana_fig_line(f, 0, x, huge, 2, NULL), 0);
+  render(f, &b);
+  s = (const char*)b.p;
+  assert_int_equal(count(s, "<polyline"), 3);
+  for (const char* p = s; *p; p++) assert_false(!strncasecmp(p, "nan", 3) || !strncasecmp(p, "inf", 3));
+  double a, hi2, st;
+  assert_int_equal(ana_nice_axis(-1.7e308, 1.7e308, 5, &a, &hi2, &st), -1);
   am_buf_free(&b);
   ana_fig_free(f);
 }
