@@ -15,7 +15,7 @@
 
 #define MAX_TICKS 64
 
-enum { EL_LINE, EL_ARROW, EL_SCATTER, EL_BAND, EL_ERRBARS, EL_VLINE, EL_HLINE, EL_TEXT };
+enum { EL_LINE, EL_ARROW, EL_SCATTER, EL_BAND, EL_ERRBARS, EL_VLINE, EL_HLINE, EL_TEXT, EL_NOTE };
 
 typedef struct element {
   int type, panel, n;
@@ -330,19 +330,19 @@ static element* add_el(ana_fig* f, int type, int panel_i, const ana_style* st, c
     return fail(f, "%s in panel %d: width %g or size %g is not in [0, 1000)", what, panel_i,
                 e->st.width, e->st.size),
            NULL;
-  if (e->st.label && e->st.label[0] && type != EL_TEXT &&
+  if (e->st.label && e->st.label[0] && type != EL_TEXT && type != EL_NOTE &&
       !(e->label = dupstr(e->st.label)))
     return fail(f, "figure: out of memory"), NULL;
   e->st.label = e->label;
   if (!e->st.color) {
     if (type == EL_VLINE || type == EL_HLINE) e->st.color = ANA_GREY;
-    else if (type == EL_TEXT) e->st.color = ANA_BLACK;
+    else if (type == EL_TEXT || type == EL_NOTE) e->st.color = ANA_BLACK;
     else e->st.color = ana_color_cat(P->n_auto++);
   }
   if ((type == EL_VLINE || type == EL_HLINE) && !(st && st->dash)) e->st.dash = ANA_DASH_DASHED;
   if ((type == EL_VLINE || type == EL_HLINE) && !(st && st->width)) e->st.width = 1;
   if (!e->st.width) e->st.width = 1.5;
-  if (!e->st.size) e->st.size = type == EL_TEXT ? 11 : 3;
+  if (!e->st.size) e->st.size = type == EL_TEXT || type == EL_NOTE ? 11 : 3;
   f->n_els++;  // committed; the caller fills the data (and drops it again on failure)
   return e;
 }
@@ -440,6 +440,14 @@ int ana_fig_text(ana_fig* f, int p, double x, double y, const char* text, const 
   if (!e) return -1;
   e->v = x;
   e->w = y;
+  if (text && *text && !(e->label = dupstr(text))) return fail(f, "figure: out of memory");
+  return 0;
+}
+
+int ana_fig_note(ana_fig* f, int p, const char* text, const ana_style* st) {
+  if (!f) return -1;
+  element* e = add_el(f, EL_NOTE, p, st, "note");
+  if (!e) return -1;
   if (text && *text && !(e->label = dupstr(text))) return fail(f, "figure: out of memory");
   return 0;
 }
@@ -624,7 +632,8 @@ static void data_range(const ana_fig* f, int p, double* xlo, double* xhi, double
     if (e->panel != p) continue;
     if (e->type == EL_VLINE) grow(xlo, xhi, e->v);
     if (e->type == EL_HLINE) grow(ylo, yhi, e->v);
-    if (e->type == EL_TEXT || e->type == EL_VLINE || e->type == EL_HLINE) continue;
+    if (e->type == EL_TEXT || e->type == EL_NOTE || e->type == EL_VLINE || e->type == EL_HLINE)
+      continue;
     for (int k = 0; k < e->n; k++) {
       double x = e->x[k], y = e->y[k];
       if (!isfinite(x) || !isfinite(y)) continue;
@@ -903,7 +912,7 @@ static void draw_legend(out* o, const ana_fig* f, int p, const frame* fr, int co
   size_t longest = 0;
   for (int i = 0; i < f->n_els; i++) {
     const element* e = &f->els[i];
-    if (e->panel != p || e->type == EL_TEXT || !e->st.label) continue;
+    if (e->panel != p || e->type == EL_TEXT || e->type == EL_NOTE || !e->st.label) continue;
     n++;
     size_t len = strlen(e->st.label);
     longest = len > longest ? len : longest;
@@ -917,7 +926,7 @@ static void draw_legend(out* o, const ana_fig* f, int p, const frame* fr, int co
   int k = 0;
   for (int i = 0; i < f->n_els; i++) {
     const element* e = &f->els[i];
-    if (e->panel != p || e->type == EL_TEXT || !e->st.label) continue;
+    if (e->panel != p || e->type == EL_TEXT || e->type == EL_NOTE || !e->st.label) continue;
     double cy = y + 4 + row * (k++ + 0.5), lx = x + 6;
     if (e->type == EL_SCATTER) {
       marker_group(o, &e->st);
@@ -1009,6 +1018,7 @@ static void draw_panel(out* o, const ana_fig* f, int p, double cx, double cy) {
          "</clipPath></defs>\n<g clip-path=\"url(#%s)\">\n",
       clip, N(fr.x0 - 5), N(fr.y0 - 5), N(fr.w + 10), N(fr.h + 10), clip);
   if (P->has_image) draw_image(o, &fr, &P->im);
+  double note_y = 4;  // where the next note goes below the plot area's top
   for (int i = 0; i < f->n_els; i++) {
     const element* e = &f->els[i];
     if (e->panel != p) continue;
@@ -1034,13 +1044,17 @@ static void draw_panel(out* o, const ana_fig* f, int p, double cx, double cy) {
         put(o, "/>\n");
         break;
       }
-      case EL_TEXT: {
+      case EL_TEXT:
+      case EL_NOTE: {
         char c[8];
         color_attr(c, e->st.color);
         static const char* anchors[] = {"start", "middle", "end"};
-        int an = e->st.anchor >= 0 && e->st.anchor <= 2 ? e->st.anchor : 0;
+        int an = e->type == EL_NOTE ? 0 : e->st.anchor >= 0 && e->st.anchor <= 2 ? e->st.anchor : 0;
+        double tx = e->type == EL_NOTE ? fr.x0 + 6 : X(&fr, e->v);
+        double ty = e->type == EL_NOTE ? fr.y0 + note_y + 0.6 * e->st.size : Y(&fr, e->w);
+        if (e->type == EL_NOTE) note_y += 1.3 * e->st.size;
         put(o, "<text x=\"%s\" y=\"%s\" dy=\"0.35em\" text-anchor=\"%s\" font-size=\"%s\" "
-               "fill=\"%s\"", N(X(&fr, e->v)), N(Y(&fr, e->w)), anchors[an], N(e->st.size), c);
+               "fill=\"%s\"", N(tx), N(ty), anchors[an], N(e->st.size), c);
         if (e->st.opacity > 0 && e->st.opacity < 1) put(o, " opacity=\"%s\"", N(e->st.opacity));
         put(o, ">");
         esc(o, e->label);

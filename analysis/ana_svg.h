@@ -4,8 +4,8 @@
 // What it is: a figure is a grid of panels (rows x cols, numbered row by row from 0). Each panel has
 // a title, axis labels and linear axes, automatic (limits and ticks at 1-2-5 steps covering the
 // data) or fixed; it holds elements drawn in the order they were added: lines, scatter points,
-// shaded bands, error bars, reference lines, text, arrows and one heatmap (matrix -> colour map,
-// with a colour bar). The figure is rendered to a standalone SVG document, in memory or to a file
+// shaded bands, error bars, reference lines, text and notes, arrows and one heatmap (matrix ->
+// colour map, with a colour bar). The figure is rendered to a standalone SVG document, in memory or to a file
 // written atomically. Data are copied when added, so the caller's arrays may be freed at once.
 // What it is not: no log axes, no 3-D, no interactive output, no raster formats.
 //
@@ -154,6 +154,10 @@ int ana_fig_hline(ana_fig* f, int panel, double y, const ana_style* st);
 // Text at data coordinates (x, y) (not counted in the limits; default colour black).
 int ana_fig_text(ana_fig* f, int panel, double x, double y, const char* text,
                  const ana_style* st);
+
+// A note in the panel's upper left corner, inside the plot area (e.g. "R^2 = 0.93"): notes stack
+// downwards in the order added, whatever the data (st: colour and font size; default black, 11).
+int ana_fig_note(ana_fig* f, int panel, const char* text, const ana_style* st);
 
 // A matrix as an image: cell (r, c) of z (rows x cols, row-major) fills x in [x0 + c dx, x0 + (c+1)
 // dx], y in [y0 + r dy, y0 + (r+1) dy] with dx = (x1 - x0) / cols, dy = (y1 - y0) / rows, coloured

@@ -141,6 +141,8 @@ static void test_elements_well_formed(void** state) {
   assert_int_equal(ana_fig_arrow(f, 1, x, y, 6, NULL), 0);
   assert_int_equal(ana_fig_errbars(f, 1, NULL, y, e, 6, &(ana_style){.marker = ANA_MARK_SQUARE}), 0);
   assert_int_equal(ana_fig_text(f, 1, 2, 3, "note", &(ana_style){.anchor = 1}), 0);
+  assert_int_equal(ana_fig_note(f, 1, "R^2 = 0.93", NULL), 0);
+  assert_int_equal(ana_fig_note(f, 1, "n = 160", &(ana_style){.label = "not a legend entry"}), 0);
   assert_int_equal(ana_fig_axes(f, 1, &(ana_axes){.legend = ANA_LEGEND_NONE, .grid = 1}), 0);
   // panel 2: a 3 x 4 image of distinct values (12 rects) with a colour bar
   double z[12];
@@ -160,6 +162,8 @@ static void test_elements_well_formed(void** state) {
   assert_int_equal(tag_count(parsed, "linearGradient"), 1);
   assert_non_null(strstr(parsed, "T:all elements\n"));
   assert_non_null(strstr(parsed, "T:note\n"));
+  assert_non_null(strstr(parsed, "T:R^2 = 0.93\nT:n = 160\n"));  // notes in order
+  assert_null(strstr(parsed, "not a legend entry"));
   // the y ticks of panels 0 and 1 cover 0.13 - 1 .. 9.7 + 1 (band, error bars) at a step of 2
   assert_non_null(strstr(parsed, "T:-2\n"));
   assert_non_null(strstr(parsed, "T:12\n"));
