@@ -90,7 +90,8 @@ enum { ANA_LEGEND_UR = 0, ANA_LEGEND_UL, ANA_LEGEND_LR, ANA_LEGEND_LL, ANA_LEGEN
 // Axis options of a panel. A zero struct is the default: automatic limits, no grid.
 typedef struct ana_axes {
   // Fixed limits when min < max, else automatic: the data range (with the reference lines) widened
-  // to the enclosing multiples of a 1-2-5 tick step (ana_nice_axis). Fixed limits clip the data.
+  // to the enclosing multiples of a 1-2-5 tick step (ana_nice_axis), except that an end passing a
+  // tick by less than 5 % of the range stops at the data. Fixed limits clip the data.
   double xmin, xmax, ymin, ymax;
   int equal;   // one data unit is as long on x as on y (the plot area shrinks on one axis)
   int ydown;   // y grows downwards (matrix displays: row 0 at the top)
