@@ -209,6 +209,25 @@ static void test_nonfinite_breaks_lines(void** state) {
   ana_fig_free(f);
 }
 
+// An automatic axis end passing a tick by a sliver stops at the data; by more, it goes to the
+// next tick.
+static void test_axis_ends(void** state) {
+  char err[AM_ERR_LEN];
+  am_buf b = {0};
+  for (int k = 0; k < 2; k++) {
+    ana_fig* f = ana_fig_new(1, 1, 0, 0, err, sizeof err);
+    double x[2] = {0, k ? 4.3e6 : 4001792}, y[2] = {0, 1};
+    assert_int_equal(ana_fig_line(f, 0, x, y, 2, NULL), 0);
+    render(f, &b);
+    const char* s = (const char*)b.p;
+    assert_non_null(strstr(s, ">4M<"));
+    if (k) assert_non_null(strstr(s, ">5M<"));  // 0.3M past 4M is 7 % of the range
+    else assert_null(strstr(s, ">5M<"));        // 1792 past 4M: the axis ends at 4001792
+    ana_fig_free(f);
+  }
+  am_buf_free(&b);
+}
+
 // Titles, labels, legends and text are escaped; control characters and invalid UTF-8 become '?'.
 static void test_escaping(void** state) {
   char err[AM_ERR_LEN], path[400], parsed[65536];
@@ -398,6 +417,7 @@ int main(void) {
       cmocka_unit_test(test_nice_axis),
       cmocka_unit_test(test_elements_well_formed),
       cmocka_unit_test(test_nonfinite_breaks_lines),
+      cmocka_unit_test(test_axis_ends),
       cmocka_unit_test(test_escaping),
       cmocka_unit_test(test_image),
       cmocka_unit_test(test_errbar_geometry),
