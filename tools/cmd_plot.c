@@ -29,19 +29,19 @@ static const char* USAGE =
 #define MAX_COLS 64
 #define MAX_PANELS 12
 
-typedef struct table {
+typedef struct csv_table {
   int cols, rows;
   char name[MAX_COLS][64];
   double* v;  // rows x cols
-} table;
+} csv_table;
 
-static int col_index(const table* t, const char* name) {
+static int col_index(const csv_table* t, const char* name) {
   for (int c = 0; c < t->cols; c++)
     if (!strcmp(t->name[c], name)) return c;
   return -1;
 }
 
-static void col_list(const table* t, char* s, size_t n) {
+static void col_list(const csv_table* t, char* s, size_t n) {
   size_t o = 0;
   s[0] = 0;
   for (int c = 0; c < t->cols && o < n; c++)
@@ -50,7 +50,7 @@ static void col_list(const table* t, char* s, size_t n) {
 
 // Reads a CSV of numbers with a header line. Returns 0, or 1 after printing the error. *torn is set
 // when a last line without a newline was left out.
-static int read_table(const char* path, table* t, int* torn) {
+static int read_table(const char* path, csv_table* t, int* torn) {
   char err[AM_ERR_LEN + 64];
   size_t n = 0;
   char* text = am_read_text(path, &n, err, sizeof err);
@@ -198,7 +198,7 @@ int cmd_plot(int argc, char** argv) {
   snprintf(svg, sizeof svg, "%s/training.svg", dir);
   if (!out_path) out_path = svg;
 
-  table t;
+  csv_table t;
   int torn = 0;
   if (read_table(csv, &t, &torn)) return 1;
   int status = 1;
