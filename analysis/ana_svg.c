@@ -15,7 +15,7 @@
 
 #define MAX_TICKS 64
 
-enum { EL_LINE, EL_ARROW, EL_SCATTER, EL_BAND, EL_ERRBARS, EL_VLINE, EL_HLINE, EL_TEXT };
+enum { EL_LINE, EL_ARROW, EL_SCATTER, EL_BAND, EL_ERRBARS, EL_VLINE, EL_HLINE, EL_TEXT, EL_NOTE };
 
 typedef struct element {
   int type, panel, n;
@@ -109,9 +109,9 @@ static uint32_t oklch(double L, double C, double h) {
 uint32_t ana_color_cycle(double t) {
   if (!isfinite(t)) return ANA_GREY;
   t -= floor(t);
-  // hue 0 at t = 0 starts at a red; L and C chosen so that every hue but a little of the cyan
-  // stays inside the sRGB gamut
-  return oklch(0.66, 0.14, 2 * M_PI * t + 0.5);
+  // t = 0 is a red; at L = 0.65 every hue stays inside the sRGB gamut up to C = 0.110, so no
+  // colour is clipped (clipping would change its lightness)
+  return oklch(0.65, 0.105, 2 * M_PI * t + 0.5);
 }
 
 uint32_t ana_color_map(int cmap, double t) {
@@ -139,6 +139,7 @@ int ana_nice_axis(double lo, double hi, int target, double* amin, double* amax, 
   if (target <= 0) target = 5;
   target = target < 2 ? 2 : target > 20 ? 20 : target;
   widen(&lo, &hi);
+  if (!isfinite(hi - lo)) return -1;  // a range beyond the doubles
   double raw = (hi - lo) / target, p = pow(10, floor(log10(raw))), f = raw / p;
   // the 1-2-5 step nearest to the raw one (geometric midpoints 1.41, 3.16, 7.07)
   double s = (f < 1.41 ? 1 : f < 3.16 ? 2 : f < 7.07 ? 5 : 10) * p;
@@ -329,19 +330,19 @@ static element* add_el(ana_fig* f, int type, int panel_i, const ana_style* st, c
     return fail(f, "%s in panel %d: width %g or size %g is not in [0, 1000)", what, panel_i,
                 e->st.width, e->st.size),
            NULL;
-  if (e->st.label && e->st.label[0] && type != EL_TEXT &&
+  if (e->st.label && e->st.label[0] && type != EL_TEXT && type != EL_NOTE &&
       !(e->label = dupstr(e->st.label)))
     return fail(f, "figure: out of memory"), NULL;
   e->st.label = e->label;
   if (!e->st.color) {
     if (type == EL_VLINE || type == EL_HLINE) e->st.color = ANA_GREY;
-    else if (type == EL_TEXT) e->st.color = ANA_BLACK;
+    else if (type == EL_TEXT || type == EL_NOTE) e->st.color = ANA_BLACK;
     else e->st.color = ana_color_cat(P->n_auto++);
   }
   if ((type == EL_VLINE || type == EL_HLINE) && !(st && st->dash)) e->st.dash = ANA_DASH_DASHED;
   if ((type == EL_VLINE || type == EL_HLINE) && !(st && st->width)) e->st.width = 1;
   if (!e->st.width) e->st.width = 1.5;
-  if (!e->st.size) e->st.size = type == EL_TEXT ? 11 : 3;
+  if (!e->st.size) e->st.size = type == EL_TEXT || type == EL_NOTE ? 11 : 3;
   f->n_els++;  // committed; the caller fills the data (and drops it again on failure)
   return e;
 }
@@ -443,6 +444,14 @@ int ana_fig_text(ana_fig* f, int p, double x, double y, const char* text, const 
   return 0;
 }
 
+int ana_fig_note(ana_fig* f, int p, const char* text, const ana_style* st) {
+  if (!f) return -1;
+  element* e = add_el(f, EL_NOTE, p, st, "note");
+  if (!e) return -1;
+  if (text && *text && !(e->label = dupstr(text))) return fail(f, "figure: out of memory");
+  return 0;
+}
+
 int ana_fig_image(ana_fig* f, int p, const ana_image* im) {
   panel* P = get_panel(f, p, "image");
   if (!P) return -1;
@@ -517,12 +526,12 @@ static void put(out* o, const char* fmt, ...) {
 }
 
 // A coordinate with at most 2 decimals and no trailing zeros, clamped to +-1e6 px (points far
-// outside fixed limits are clipped anyway). Uses one of 8 rotating buffers, so up to 8 may appear
-// in one put().
+// outside fixed limits are clipped anyway). Uses one of 16 rotating buffers, so up to 16 may
+// appear in one put().
 static const char* N(double v) {
-  static _Thread_local char ring[8][32];
-  static _Thread_local int k;
-  char* s = ring[k++ & 7];
+  static _Thread_local char ring[16][32];
+  static _Thread_local unsigned k;
+  char* s = ring[k++ & 15];
   v = v < -1e6 ? -1e6 : v > 1e6 ? 1e6 : v;
   snprintf(s, 32, "%.2f", v);
   char* e = s + strlen(s);
@@ -623,7 +632,8 @@ static void data_range(const ana_fig* f, int p, double* xlo, double* xhi, double
     if (e->panel != p) continue;
     if (e->type == EL_VLINE) grow(xlo, xhi, e->v);
     if (e->type == EL_HLINE) grow(ylo, yhi, e->v);
-    if (e->type == EL_TEXT || e->type == EL_VLINE || e->type == EL_HLINE) continue;
+    if (e->type == EL_TEXT || e->type == EL_NOTE || e->type == EL_VLINE || e->type == EL_HLINE)
+      continue;
     for (int k = 0; k < e->n; k++) {
       double x = e->x[k], y = e->y[k];
       if (!isfinite(x) || !isfinite(y)) continue;
@@ -645,21 +655,23 @@ static void data_range(const ana_fig* f, int p, double* xlo, double* xhi, double
 static void axis_limits(double fmin, double fmax, double dlo, double dhi, int image, int target,
                         double* amin, double* amax, double* step) {
   double a, b;
-  if (fmin < fmax) {
-    ana_nice_axis(fmin, fmax, target, &a, &b, step);
-    *amin = fmin;
-    *amax = fmax;
-    return;
-  }
+  int fixed = fmin < fmax;
+  if (fixed) dlo = fmin, dhi = fmax;
   if (dlo > dhi) dlo = 0, dhi = 1;  // no data
-  if (image) {
-    widen(&dlo, &dhi);
-    ana_nice_axis(dlo, dhi, target, &a, &b, step);
-    *amin = dlo;
-    *amax = dhi;
+  widen(&dlo, &dhi);
+  if (ana_nice_axis(dlo, dhi, target, &a, &b, step) < 0) {  // beyond the doubles: no ticks
+    *amin = -1e300;
+    *amax = 1e300;
+    *step = 1e301;
     return;
   }
-  ana_nice_axis(dlo, dhi, target, amin, amax, step);
+  *amin = fixed || image ? dlo : a;  // fixed limits and images are not rounded out
+  *amax = fixed || image ? dhi : b;
+  // an end that passes a tick by less than 5 % of the range stops at the data instead of taking a
+  // whole step more (4001792 steps: an axis to 4.0M, not 5M)
+  double slack = 0.05 * (dhi - dlo);
+  if (!fixed && !image && a + *step - dlo > 0 && a + *step - dlo <= slack) *amin = dlo;
+  if (!fixed && !image && dhi - (b - *step) > 0 && dhi - (b - *step) <= slack) *amax = dhi;
 }
 
 // A tick label: decimals from the step ("0.0", "0.5", "1.0"); when the axis reaches 1e4, each value
@@ -905,7 +917,7 @@ static void draw_legend(out* o, const ana_fig* f, int p, const frame* fr, int co
   size_t longest = 0;
   for (int i = 0; i < f->n_els; i++) {
     const element* e = &f->els[i];
-    if (e->panel != p || e->type == EL_TEXT || !e->st.label) continue;
+    if (e->panel != p || e->type == EL_TEXT || e->type == EL_NOTE || !e->st.label) continue;
     n++;
     size_t len = strlen(e->st.label);
     longest = len > longest ? len : longest;
@@ -919,7 +931,7 @@ static void draw_legend(out* o, const ana_fig* f, int p, const frame* fr, int co
   int k = 0;
   for (int i = 0; i < f->n_els; i++) {
     const element* e = &f->els[i];
-    if (e->panel != p || e->type == EL_TEXT || !e->st.label) continue;
+    if (e->panel != p || e->type == EL_TEXT || e->type == EL_NOTE || !e->st.label) continue;
     double cy = y + 4 + row * (k++ + 0.5), lx = x + 6;
     if (e->type == EL_SCATTER) {
       marker_group(o, &e->st);
@@ -1011,6 +1023,7 @@ static void draw_panel(out* o, const ana_fig* f, int p, double cx, double cy) {
          "</clipPath></defs>\n<g clip-path=\"url(#%s)\">\n",
       clip, N(fr.x0 - 5), N(fr.y0 - 5), N(fr.w + 10), N(fr.h + 10), clip);
   if (P->has_image) draw_image(o, &fr, &P->im);
+  double note_y = 4;  // where the next note goes below the plot area's top
   for (int i = 0; i < f->n_els; i++) {
     const element* e = &f->els[i];
     if (e->panel != p) continue;
@@ -1036,13 +1049,17 @@ static void draw_panel(out* o, const ana_fig* f, int p, double cx, double cy) {
         put(o, "/>\n");
         break;
       }
-      case EL_TEXT: {
+      case EL_TEXT:
+      case EL_NOTE: {
         char c[8];
         color_attr(c, e->st.color);
         static const char* anchors[] = {"start", "middle", "end"};
-        int an = e->st.anchor >= 0 && e->st.anchor <= 2 ? e->st.anchor : 0;
+        int an = e->type == EL_NOTE ? 0 : e->st.anchor >= 0 && e->st.anchor <= 2 ? e->st.anchor : 0;
+        double tx = e->type == EL_NOTE ? fr.x0 + 6 : X(&fr, e->v);
+        double ty = e->type == EL_NOTE ? fr.y0 + note_y + 0.6 * e->st.size : Y(&fr, e->w);
+        if (e->type == EL_NOTE) note_y += 1.3 * e->st.size;
         put(o, "<text x=\"%s\" y=\"%s\" dy=\"0.35em\" text-anchor=\"%s\" font-size=\"%s\" "
-               "fill=\"%s\"", N(X(&fr, e->v)), N(Y(&fr, e->w)), anchors[an], N(e->st.size), c);
+               "fill=\"%s\"", N(tx), N(ty), anchors[an], N(e->st.size), c);
         if (e->st.opacity > 0 && e->st.opacity < 1) put(o, " opacity=\"%s\"", N(e->st.opacity));
         put(o, ">");
         esc(o, e->label);

@@ -4,8 +4,8 @@
 // What it is: a figure is a grid of panels (rows x cols, numbered row by row from 0). Each panel has
 // a title, axis labels and linear axes, automatic (limits and ticks at 1-2-5 steps covering the
 // data) or fixed; it holds elements drawn in the order they were added: lines, scatter points,
-// shaded bands, error bars, reference lines, text, arrows and one heatmap (matrix -> colour map,
-// with a colour bar). The figure is rendered to a standalone SVG document, in memory or to a file
+// shaded bands, error bars, reference lines, text and notes, arrows and one heatmap (matrix ->
+// colour map, with a colour bar). The figure is rendered to a standalone SVG document, in memory or to a file
 // written atomically. Data are copied when added, so the caller's arrays may be freed at once.
 // What it is not: no log axes, no 3-D, no interactive output, no raster formats.
 //
@@ -90,7 +90,8 @@ enum { ANA_LEGEND_UR = 0, ANA_LEGEND_UL, ANA_LEGEND_LR, ANA_LEGEND_LL, ANA_LEGEN
 // Axis options of a panel. A zero struct is the default: automatic limits, no grid.
 typedef struct ana_axes {
   // Fixed limits when min < max, else automatic: the data range (with the reference lines) widened
-  // to the enclosing multiples of a 1-2-5 tick step (ana_nice_axis). Fixed limits clip the data.
+  // to the enclosing multiples of a 1-2-5 tick step (ana_nice_axis), except that an end passing a
+  // tick by less than 5 % of the range stops at the data. Fixed limits clip the data.
   double xmin, xmax, ymin, ymax;
   int equal;   // one data unit is as long on x as on y (the plot area shrinks on one axis)
   int ydown;   // y grows downwards (matrix displays: row 0 at the top)
@@ -154,6 +155,10 @@ int ana_fig_hline(ana_fig* f, int panel, double y, const ana_style* st);
 // Text at data coordinates (x, y) (not counted in the limits; default colour black).
 int ana_fig_text(ana_fig* f, int panel, double x, double y, const char* text,
                  const ana_style* st);
+
+// A note in the panel's upper left corner, inside the plot area (e.g. "R^2 = 0.93"): notes stack
+// downwards in the order added, whatever the data (st: colour and font size; default black, 11).
+int ana_fig_note(ana_fig* f, int panel, const char* text, const ana_style* st);
 
 // A matrix as an image: cell (r, c) of z (rows x cols, row-major) fills x in [x0 + c dx, x0 + (c+1)
 // dx], y in [y0 + r dy, y0 + (r+1) dy] with dx = (x1 - x0) / cols, dy = (y1 - y0) / rows, coloured

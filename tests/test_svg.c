@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ana_svg.h"
+#include "svg_test_util.h"
 
 static char tmpdir[256];
 
@@ -44,24 +45,15 @@ static int count(const char* text, const char* s) {
   return n;
 }
 
-// Parses path with Python's XML parser; out gets "tag=count ..." for the SVG elements (sorted by
-// tag) and the text of every <text> element on one line each. Fails the test when the parse fails.
+// The counts of the SVG's elements ("tag=count ...", sorted by tag) on the first line, then the
+// text of every <text> element on a line each ("T:text").
 static void parse_svg(const char* path, char* out, size_t out_sz) {
-  char cmd[1600];
-  snprintf(cmd, sizeof cmd,
-           "/usr/bin/python3 -c \"import sys, collections, xml.etree.ElementTree as E\n"
-           "r = E.parse(sys.argv[1]).getroot()\n"
-           "c = collections.Counter(e.tag.split('}')[-1] for e in r.iter())\n"
-           "print(' '.join('%%s=%%d' %% kv for kv in sorted(c.items())))\n"
-           "for e in r.iter('{http://www.w3.org/2000/svg}text'): print('T:' + (e.text or ''))\n"
-           "\" '%s' 2>&1",
-           path);
-  FILE* p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t n = fread(out, 1, out_sz - 1, p);
-  out[n] = 0;
-  int st = pclose(p);
-  if (st) fail_msg("python could not parse %s:\n%s", path, out);
+  svg_python("c = collections.Counter(e.tag.split('}')[-1] for e in r.iter())\n"
+             "print(' '.join('%s=%d' % kv for kv in sorted(c.items())))\n"
+             "for e in r.iter(ns + 'text'): print('T:' + (e.text or ''))\n",
+             path, out, out_sz);
+  size_t n = strlen(out);
+  if (n + 1 < out_sz) out[n] = '\n', out[n + 1] = 0;  // every "T:" line ends in a newline
 }
 
 // The count of tag in parse_svg's output ("polyline=3" -> 3; absent -> 0).
@@ -149,6 +141,8 @@ static void test_elements_well_formed(void** state) {
   assert_int_equal(ana_fig_arrow(f, 1, x, y, 6, NULL), 0);
   assert_int_equal(ana_fig_errbars(f, 1, NULL, y, e, 6, &(ana_style){.marker = ANA_MARK_SQUARE}), 0);
   assert_int_equal(ana_fig_text(f, 1, 2, 3, "note", &(ana_style){.anchor = 1}), 0);
+  assert_int_equal(ana_fig_note(f, 1, "R^2 = 0.93", NULL), 0);
+  assert_int_equal(ana_fig_note(f, 1, "n = 160", &(ana_style){.label = "not a legend entry"}), 0);
   assert_int_equal(ana_fig_axes(f, 1, &(ana_axes){.legend = ANA_LEGEND_NONE, .grid = 1}), 0);
   // panel 2: a 3 x 4 image of distinct values (12 rects) with a colour bar
   double z[12];
@@ -168,6 +162,8 @@ static void test_elements_well_formed(void** state) {
   assert_int_equal(tag_count(parsed, "linearGradient"), 1);
   assert_non_null(strstr(parsed, "T:all elements\n"));
   assert_non_null(strstr(parsed, "T:note\n"));
+  assert_non_null(strstr(parsed, "T:R^2 = 0.93\nT:n = 160\n"));  // notes in order
+  assert_null(strstr(parsed, "not a legend entry"));
   // the y ticks of panels 0 and 1 cover 0.13 - 1 .. 9.7 + 1 (band, error bars) at a step of 2
   assert_non_null(strstr(parsed, "T:-2\n"));
   assert_non_null(strstr(parsed, "T:12\n"));
@@ -200,8 +196,36 @@ static void test_nonfinite_breaks_lines(void** state) {
   // the y axis covers the finite points only: 1 .. 8 (hi[6]; hi[7] = 9 stands beside y = -inf)
   assert_non_null(strstr(s, ">8<"));
   assert_null(strstr(s, ">10<"));
+  // values at the ends of the doubles (their range overflows) still give a finite document
+  double huge[2] = {-1.7e308, 1.7e308};
+  assert_int_equal(ana_fig_line(f, 0, x, huge, 2, NULL), 0);
+  render(f, &b);
+  s = (const char*)b.p;
+  assert_int_equal(count(s, "<polyline"), 3);
+  for (const char* p = s; *p; p++) assert_false(!strncasecmp(p, "nan", 3) || !strncasecmp(p, "inf", 3));
+  double a, hi2, st;
+  assert_int_equal(ana_nice_axis(-1.7e308, 1.7e308, 5, &a, &hi2, &st), -1);
   am_buf_free(&b);
   ana_fig_free(f);
+}
+
+// An automatic axis end passing a tick by a sliver stops at the data; by more, it goes to the
+// next tick.
+static void test_axis_ends(void** state) {
+  char err[AM_ERR_LEN];
+  am_buf b = {0};
+  for (int k = 0; k < 2; k++) {
+    ana_fig* f = ana_fig_new(1, 1, 0, 0, err, sizeof err);
+    double x[2] = {0, k ? 4.3e6 : 4001792}, y[2] = {0, 1};
+    assert_int_equal(ana_fig_line(f, 0, x, y, 2, NULL), 0);
+    render(f, &b);
+    const char* s = (const char*)b.p;
+    assert_non_null(strstr(s, ">4M<"));
+    if (k) assert_non_null(strstr(s, ">5M<"));  // 0.3M past 4M is 7 % of the range
+    else assert_null(strstr(s, ">5M<"));        // 1792 past 4M: the axis ends at 4001792
+    ana_fig_free(f);
+  }
+  am_buf_free(&b);
 }
 
 // Titles, labels, legends and text are escaped; control characters and invalid UTF-8 become '?'.
@@ -250,6 +274,33 @@ static void test_image(void** state) {
   am_buf_free(&b);
 }
 
+// An error bar's geometry: a vertical bar from mean - e to mean + e with caps centred on it, its
+// marker at the mean; y is up (mean + e above mean - e).
+static void test_errbar_geometry(void** state) {
+  char err[AM_ERR_LEN];
+  ana_fig* f = ana_fig_new(1, 1, 0, 0, err, sizeof err);
+  double x[2] = {0, 10}, m[2] = {5, 5}, e[2] = {2, 1};
+  assert_int_equal(ana_fig_errbars(f, 0, x, m, e, 2, &(ana_style){.size = 4}), 0);
+  am_buf b = {0};
+  render(f, &b);
+  const char* d = strstr((const char*)b.p, " d=\"M");
+  assert_non_null(d);
+  double bx, lo, hi, c0, clo, c1, c2, chi, c3;
+  assert_int_equal(sscanf(d, " d=\"M%lf %lfV%lfM%lf %lfH%lfM%lf %lfH%lf", &bx, &lo, &hi, &c0, &clo,
+                          &c1, &c2, &chi, &c3), 9);
+  assert_true(lo > hi);                                 // mean - e is lower on the page
+  assert_true(fabs(clo - lo) < 1e-9 && fabs(chi - hi) < 1e-9);
+  assert_true(fabs(c0 - (bx - 5)) < 1e-9 && fabs(c1 - (bx + 5)) < 1e-9);  // caps: size + 1
+  assert_true(fabs(c2 - (bx - 5)) < 1e-9 && fabs(c3 - (bx + 5)) < 1e-9);
+  const char* circle = strstr((const char*)b.p, "<circle cx=\"");
+  assert_non_null(circle);
+  double cx, cy;
+  assert_int_equal(sscanf(circle, "<circle cx=\"%lf\" cy=\"%lf\"", &cx, &cy), 2);
+  assert_true(fabs(cx - bx) < 1e-9 && fabs(cy - (lo + hi) / 2) < 0.011);
+  am_buf_free(&b);
+  ana_fig_free(f);
+}
+
 static int dist2(uint32_t a, uint32_t b) {
   int d = 0;
   for (int sh = 0; sh <= 16; sh += 8) {
@@ -275,6 +326,24 @@ static void test_colors(void** state) {
     for (int j = 0; j < i; j++) assert_true(dist2(ana_color_cycle(i / 8.0), ana_color_cycle(j / 8.0)) > 1600);
   for (int i = 0; i < ANA_N_CAT; i++)
     for (int j = 0; j < i; j++) assert_true(dist2(ana_color_cat(i), ana_color_cat(j)) > 1600);
+  // the hue circle: constant OKLab lightness 0.65 and chroma 0.105 (Ottosson 2020), none clipped
+  // (up to the 8-bit rounding of its sRGB values)
+  for (int i = 0; i < 64; i++) {
+    uint32_t c = ana_color_cycle(i / 64.0);
+    double rgb[3];
+    for (int ch = 0; ch < 3; ch++) {
+      double v = ((c >> (16 - 8 * ch)) & 255) / 255.0;
+      rgb[ch] = v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
+    }
+    double l = cbrt(0.4122214708 * rgb[0] + 0.5363325363 * rgb[1] + 0.0514459929 * rgb[2]);
+    double m = cbrt(0.2119034982 * rgb[0] + 0.6806995451 * rgb[1] + 0.1073969566 * rgb[2]);
+    double q = cbrt(0.0883024619 * rgb[0] + 0.2817188376 * rgb[1] + 0.6299787005 * rgb[2]);
+    double L = 0.2104542553 * l + 0.7936177850 * m - 0.0040720468 * q;
+    double a = 1.9779984951 * l - 2.4285922050 * m + 0.4505937099 * q;
+    double b = 0.0259040371 * l + 0.7827717662 * m - 0.8086757660 * q;
+    assert_true(fabs(L - 0.65) < 0.005);
+    assert_true(fabs(hypot(a, b) - 0.105) < 0.005);
+  }
   // viridis grows in luminance along the map
   double last = -1;
   for (int i = 0; i <= 20; i++) {
@@ -348,8 +417,10 @@ int main(void) {
       cmocka_unit_test(test_nice_axis),
       cmocka_unit_test(test_elements_well_formed),
       cmocka_unit_test(test_nonfinite_breaks_lines),
+      cmocka_unit_test(test_axis_ends),
       cmocka_unit_test(test_escaping),
       cmocka_unit_test(test_image),
+      cmocka_unit_test(test_errbar_geometry),
       cmocka_unit_test(test_colors),
       cmocka_unit_test(test_errors),
   };
