@@ -7,7 +7,8 @@
 // caller allocates with the documented sizes; scratch space is malloc'ed inside a call and freed
 // before it returns (an allocation failure is an error like any other). Random choices (ridge
 // folds) come from sim's am_rng seeded by the caller, so one seed gives one answer.
-// What it is not: no file reading (datasets arrive through sim's reader, in tools), no plotting.
+// What it is not: no file reading (datasets arrive through sim's reader, in tools); figures are
+// ana_svg.h's.
 // Linear algebra is LAPACK's (OpenBLAS): dsyev (symmetric eigenproblems), dgelsd (least squares).
 //
 // Prefix: ana_. docs/analysis.md gives each method's formula, source and tests.

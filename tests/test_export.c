@@ -184,6 +184,25 @@ static void test_csv_channels_and_ranges(void** state) {
   char* text = (char*)slurp(path, &n);
   assert_true(strncmp(text, "target_x,target_y,fingertip_x,fingertip_y\n", 42) == 0);
   free(text);
+  // meta.json describes the directory: valid JSON, the selected channels with their files, the
+  // event and variable names, the metadata and the exported episodes' trial table
+  snprintf(path, sizeof path, "%s/meta.json", dir);
+  text = (char*)slurp(path, &n);
+  assert_non_null(strstr(text, "{\"name\": \"reward\", \"file\": \"reward.csv\", \"dtype\": \"f32\""));
+  assert_null(strstr(text, "\"name\": \"action\""));  // not exported
+  assert_non_null(strstr(text, "\"task_vars\": [\"target_x\", \"target_y\", \"fingertip_x\""));
+  assert_non_null(strstr(text, "\"task.name\": \"reacher\""));
+  assert_null(strstr(text, "model.xml"));
+  const char* tr = strstr(text, "\"trials\": {\"columns\": [\"episode\"");
+  assert_non_null(tr);
+  int rows = 0;
+  for (const char* q = strstr(tr, "\"data\""); q && (q = strstr(q, "\n  [")); q++) rows++;
+  assert_int_equal(rows, 3);  // reacher: one row per exported episode
+  free(text);
+  char cmd[900];
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' '%s'",
+           path);
+  assert_int_equal(system(cmd), 0);
 }
 
 static void test_refusals(void** state) {

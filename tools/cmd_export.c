@@ -18,6 +18,8 @@
 
 #include "am_dataset.h"
 #include "cli.h"
+#include "ds_trials.h"
+#include "table.h"
 #include "nwb_export.h"
 
 static const char* npy_descr(am_dtype t) {
@@ -179,6 +181,125 @@ static int remove_entry(const char* path, const struct stat* st, int type, struc
 // Removes a directory tree (an export's files). Returns 0 or -1 (errno set).
 static int remove_tree(const char* dir) {
   return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+
+// DIR/meta.json: what an export directory holds, so that it describes itself: the channels
+// (file name, dtype, shape, group, units, labels), the event names per bit, the task variables,
+// the trial schema and condition variables, the control period, the task parameters, every text
+// metadata entry of the recording (not the model's binary or XML; `animat inspect --meta`), and the
+// trial table of the exported episodes (the columns of `animat trials`).
+static int write_meta_json(am_ds_reader* r, const char* src, const char* dir, const int* sel,
+                           const id_ranges* eps, const char* ext, char* err, size_t err_sz) {
+  am_buf b = {0};
+  int major, minor;
+  am_ds_version(r, &major, &minor);
+  am_buf_printf(&b, "{\"format\": \"animat export\", \"source\": ");
+  table_json_string(&b, src);
+  am_buf_printf(&b, ", \"dataset_version\": \"%d.%d\", \"episodes\": \"episodes.csv\",\n "
+                "\"channels\": [", major, minor);
+  int first = 1;
+  for (int c = 0; c < am_ds_num_channels(r); c++) {
+    if (!sel[c]) continue;
+    const am_ds_channel* ch = am_ds_get_channel(r, c);
+    char file[1024];
+    snprintf(file, sizeof file, "%s.%s", ch->name, ext);
+    for (char* q = file; *q; q++)
+      if (*q == '/') *q = '.';
+    am_buf_printf(&b, "%s\n  {\"name\": ", first ? "" : ",");
+    first = 0;
+    table_json_string(&b, ch->name);
+    am_buf_printf(&b, ", \"file\": ");
+    table_json_string(&b, file);
+    am_buf_printf(&b, ", \"dtype\": \"%s\", \"shape\": [", am_dtype_name(ch->dtype));
+    for (int k = 0; k < ch->ndim; k++) am_buf_printf(&b, "%s%u", k ? ", " : "", ch->shape[k]);
+    am_buf_printf(&b, "], \"group\": ");
+    table_json_string(&b, ch->group);
+    am_buf_printf(&b, ", \"units\": ");
+    table_json_string(&b, ch->units);
+    am_buf_printf(&b, ", \"labels\": [");
+    const char* l = ch->labels;
+    for (int k = 0; l && *l; k++) {
+      size_t n = strcspn(l, ",");
+      char name[256];
+      snprintf(name, sizeof name, "%.*s", (int)(n < 255 ? n : 255), l);
+      am_buf_printf(&b, "%s", k ? ", " : "");
+      table_json_string(&b, name);
+      l += n + (l[n] == ',');
+    }
+    am_buf_printf(&b, "]}");
+  }
+  am_buf_printf(&b, "],\n \"metadata\": {");
+  first = 1;
+  for (int i = 0; i < am_ds_num_meta(r); i++) {
+    const char* k = am_ds_meta_key(r, i);
+    size_t len;
+    const char* v = am_ds_meta(r, k, &len);
+    if (!strncmp(k, "model.", 6) && strcmp(k, "model.name") && strcmp(k, "model.timestep") &&
+        strncmp(k, "model.n", 7))
+      continue;  // the model's MJCF and binaries: animat inspect --meta KEY
+    if (!v || strlen(v) != len) continue;  // binary values
+    am_buf_printf(&b, "%s\n  ", first ? "" : ",");
+    first = 0;
+    table_json_string(&b, k);
+    am_buf_printf(&b, ": ");
+    table_json_string(&b, v);
+  }
+  am_buf_printf(&b, "}");
+  // the trial schema and table (of the exported episodes)
+  ds_trials d = {0};
+  ana_trials tab = {0};
+  table tb = {0};
+  char note[AM_ERR_LEN];
+  int rc = 0;
+  if (ds_trials_open(&d, r, src, 0.2, note, sizeof note) == 0) {
+    am_buf_printf(&b, ",\n \"control_dt\": %.17g, \"task\": ", d.dt);
+    table_json_string(&b, d.task);
+    am_buf_printf(&b, ",\n \"events\": [");
+    for (int k = 0; k < d.n_events; k++) {
+      am_buf_printf(&b, "%s", k ? ", " : "");
+      table_json_string(&b, d.events[k]);
+    }
+    am_buf_printf(&b, "],\n \"task_vars\": [");
+    for (int k = 0; k < d.n_vars; k++) {
+      am_buf_printf(&b, "%s", k ? ", " : "");
+      table_json_string(&b, d.vars[k]);
+    }
+    am_buf_printf(&b, "],\n \"conditions\": [");
+    for (int k = 0; k < d.schema.n_cond; k++) {
+      am_buf_printf(&b, "%s", k ? ", " : "");
+      table_json_string(&b, d.vars[d.schema.cond[k]]);
+    }
+    const int codes[3] = {d.schema.trial_start, d.schema.success, d.schema.trial_end};
+    const char* names[3] = {"trial_start", "success", "trial_end"};
+    am_buf_printf(&b, "],\n \"trial_events\": {");
+    for (int k = 0; k < 3; k++) {
+      am_buf_printf(&b, "%s\"%s\": ", k ? ", " : "", names[k]);
+      if (codes[k] >= 0) table_json_string(&b, d.events[codes[k]]);
+      else am_buf_printf(&b, "null");
+    }
+    am_buf_printf(&b, "},\n \"trials\": ");
+    for (int64_t i = 0; i < am_ds_num_episodes(r) && !rc; i++)
+      if (in_ranges(eps, am_ds_get_episode(r, i)->id))
+        rc = ds_trials_episode(&d, i, &tab, -1, NULL, NULL, note, sizeof note);
+    am_buf trials = {0};
+    if (!rc && !ds_trials_table(&d, &tab, &tb) && !table_render(&tb, 1, &trials)) {
+      while (trials.len && (trials.p[trials.len - 1] == '\n')) trials.len--;
+      am_buf_append(&b, trials.p, trials.len);
+    } else {
+      am_buf_printf(&b, "null");
+    }
+    am_buf_free(&trials);
+  }
+  am_buf_printf(&b, "}\n");
+  table_free(&tb);
+  ana_trials_free(&tab);
+  ds_trials_close(&d);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/meta.json", dir);
+  rc = am_write_file_atomic(path, b.p, b.len, err, err_sz);
+  am_buf_free(&b);
+  return rc;
 }
 
 int cmd_export(int argc, char** argv) {
@@ -380,6 +501,14 @@ int cmd_export(int argc, char** argv) {
     goto done;
   }
   idx = NULL;
+  {
+    char merr[AM_ERR_LEN];
+    if (write_meta_json(r, pos[0], tmp, sel, eps ? &ranges : NULL, csv ? "csv" : "npy", merr,
+                        sizeof merr)) {
+      cli_fail("export", "%s", merr);
+      goto done;
+    }
+  }
   if (stat(out, &st) == 0 && remove_tree(out)) {  // --force: the earlier export (checked above)
     cli_fail("export", "cannot remove the earlier export %s: %s", out, strerror(errno));
     goto done;

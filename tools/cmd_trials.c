@@ -10,72 +10,6 @@
 #include "ds_trials.h"
 #include "table.h"
 
-// Column names of the trial table for this dataset (names: caller frees each and the array).
-static int trial_columns(const ds_trials* d, char*** names_out) {
-  const ana_trial_schema* s = &d->schema;
-  int kin = s->eff_x >= 0 && s->go_event >= 0, root = d->root_adr >= 0;
-  int cap = 16 + AM_MAX_CONDITIONS + 12 + 3 * AM_MAX_EVENTS, n = 0;
-  char** c = calloc((size_t)cap, sizeof *c);
-  if (!c) return -1;
-  static const char* base[] = {"episode", "env", "trial", "first_step", "last_step",
-                               "start_time", "duration", "complete", "success", "outcome"};
-  for (size_t k = 0; k < sizeof base / sizeof base[0]; k++) c[n++] = strdup(base[k]);
-  for (int k = 0; k < s->n_cond; k++) c[n++] = strdup(d->vars[s->cond[k]]);
-  if (s->choice >= 0) c[n++] = strdup("choice");
-  static const char* kn[] = {"go", "onset", "rt", "offset", "movement_time", "peak_speed",
-                             "path_length", "max_dev", "end_err", "dir_err"};
-  if (kin)
-    for (size_t k = 0; k < sizeof kn / sizeof kn[0]; k++) c[n++] = strdup(kn[k]);
-  static const char* bn[] = {"distance", "displacement", "mean_speed", "forward_speed"};
-  if (root)
-    for (size_t k = 0; k < 4; k++) c[n++] = strdup(bn[k]);
-  for (int e = 0; e < d->n_events; e++) {
-    char b[AM_NAME_LEN + 8];
-    const char* pre[3] = {"t_", "step_", "n_"};
-    for (int k = 0; k < 3; k++) {
-      snprintf(b, sizeof b, "%s%s", pre[k], d->events[e]);
-      c[n++] = strdup(b);
-    }
-  }
-  for (int i = 0; i < n; i++)
-    if (!c[i]) return -1;
-  *names_out = c;
-  return n;
-}
-
-static void trial_row(const ds_trials* d, const ana_trial* t, table* tb) {
-  const ana_trial_schema* s = &d->schema;
-  table_int(tb, t->episode);
-  table_int(tb, t->env);
-  table_int(tb, t->trial);
-  table_int(tb, t->first);
-  table_int(tb, t->last);
-  table_num(tb, (double)t->first * d->dt);
-  table_num(tb, (double)(t->last - t->first + 1) * d->dt);
-  table_int(tb, t->complete);
-  table_int(tb, t->success);
-  table_str(tb, ds_trial_outcome(d, t));
-  for (int k = 0; k < s->n_cond; k++) table_num(tb, t->cond[k]);
-  if (s->choice >= 0) table_num(tb, t->choice);
-  if (s->eff_x >= 0 && s->go_event >= 0) {
-    const double kv[] = {t->go, t->onset, t->rt, t->offset, t->duration, t->peak_speed,
-                         t->path, t->max_dev, t->end_err, t->dir_err};
-    for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++) table_num(tb, kv[k]);
-  }
-  if (d->root_adr >= 0) {
-    table_num(tb, t->distance);
-    table_num(tb, t->displacement);
-    table_num(tb, t->mean_speed);
-    table_num(tb, t->forward_speed);
-  }
-  for (int e = 0; e < d->n_events; e++) {
-    int r = t->ev_row[e];
-    table_num(tb, r >= 0 ? r * d->dt : NAN);
-    table_num(tb, r >= 0 ? (double)(t->first + r) : NAN);
-    table_int(tb, t->ev_count[e]);
-  }
-}
-
 static int cmp_double(const void* a, const void* b) {
   double x = *(const double*)a, y = *(const double*)b;
   return (x > y) - (x < y);
@@ -198,7 +132,6 @@ int cmd_trials(int argc, char** argv) {
   ds_trials d = {0};
   ana_trials tab = {0};
   table tb = {0};
-  char** cols = NULL;
   int ncol = -1;
   rc = 1;
   cli_progress_state pg;
@@ -213,12 +146,11 @@ int cmd_trials(int argc, char** argv) {
          (long long)am_ds_num_episodes(r), d.schema_source);
   print_summary(&d, &tab);
   if (out) {
-    if ((ncol = trial_columns(&d, &cols)) < 0 ||
-        table_init(&tb, ncol, (const char* const*)cols)) {
+    if (ds_trials_table(&d, &tab, &tb)) {
       cli_fail("trials", "out of memory");
       goto done;
     }
-    for (int64_t i = 0; i < tab.n; i++) trial_row(&d, &tab.rows[i], &tb);
+    ncol = tb.ncol;
     if (table_write(&tb, out, err, sizeof err)) {
       cli_fail("trials", "%s", err);
       goto done;
@@ -227,8 +159,6 @@ int cmd_trials(int argc, char** argv) {
   }
   rc = 0;
 done:
-  for (int i = 0; cols && i < ncol; i++) free(cols[i]);
-  free(cols);
   table_free(&tb);
   ana_trials_free(&tab);
   ds_trials_close(&d);

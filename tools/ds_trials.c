@@ -7,6 +7,13 @@
 #include <string.h>
 
 #include "amt_tasks.h"
+#include "table.h"
+
+const char* const ds_kin_names[DS_KIN_COLS] = {"go", "onset", "rt", "offset", "movement_time",
+                                               "peak_speed", "path_length", "max_dev",
+                                               "end_err", "dir_err"};
+const char* const ds_body_names[DS_BODY_COLS] = {"distance", "displacement", "mean_speed",
+                                                 "forward_speed"};
 
 int ds_split_labels(const char* labels, char (*names)[AM_NAME_LEN], int max) {
   int n = 0;
@@ -225,4 +232,77 @@ const char* ds_trial_outcome(const ds_trials* d, const ana_trial* t) {
   if (t->success) return "success";
   if (t->end_event >= 0 && t->end_event < d->n_events) return d->events[t->end_event];
   return t->complete ? "ended" : "incomplete";
+}
+
+// Column names of the trial table for this dataset (names: caller frees each and the array).
+static int trial_columns(const ds_trials* d, char*** names_out) {
+  const ana_trial_schema* s = &d->schema;
+  int kin = s->eff_x >= 0 && s->go_event >= 0, root = d->root_adr >= 0;
+  int cap = 16 + AM_MAX_CONDITIONS + 12 + 3 * AM_MAX_EVENTS, n = 0;
+  char** c = calloc((size_t)cap, sizeof *c);
+  if (!c) return -1;
+  static const char* base[] = {"episode", "env", "trial", "first_step", "last_step",
+                               "start_time", "duration", "complete", "success", "outcome"};
+  for (size_t k = 0; k < sizeof base / sizeof base[0]; k++) c[n++] = strdup(base[k]);
+  for (int k = 0; k < s->n_cond; k++) c[n++] = strdup(d->vars[s->cond[k]]);
+  if (s->choice >= 0) c[n++] = strdup("choice");
+  if (kin)
+    for (int k = 0; k < DS_KIN_COLS; k++) c[n++] = strdup(ds_kin_names[k]);
+  if (root)
+    for (int k = 0; k < DS_BODY_COLS; k++) c[n++] = strdup(ds_body_names[k]);
+  for (int e = 0; e < d->n_events; e++) {
+    char b[AM_NAME_LEN + 8];
+    const char* pre[3] = {"t_", "step_", "n_"};
+    for (int k = 0; k < 3; k++) {
+      snprintf(b, sizeof b, "%s%s", pre[k], d->events[e]);
+      c[n++] = strdup(b);
+    }
+  }
+  for (int i = 0; i < n; i++)
+    if (!c[i]) return -1;
+  *names_out = c;
+  return n;
+}
+
+static void trial_row(const ds_trials* d, const ana_trial* t, table* tb) {
+  const ana_trial_schema* s = &d->schema;
+  table_int(tb, t->episode);
+  table_int(tb, t->env);
+  table_int(tb, t->trial);
+  table_int(tb, t->first);
+  table_int(tb, t->last);
+  table_num(tb, (double)t->first * d->dt);
+  table_num(tb, (double)(t->last - t->first + 1) * d->dt);
+  table_int(tb, t->complete);
+  table_int(tb, t->success);
+  table_str(tb, ds_trial_outcome(d, t));
+  for (int k = 0; k < s->n_cond; k++) table_num(tb, t->cond[k]);
+  if (s->choice >= 0) table_num(tb, t->choice);
+  if (s->eff_x >= 0 && s->go_event >= 0) {
+    const double kv[] = {t->go, t->onset, t->rt, t->offset, t->duration, t->peak_speed,
+                         t->path, t->max_dev, t->end_err, t->dir_err};
+    for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++) table_num(tb, kv[k]);
+  }
+  if (d->root_adr >= 0) {
+    table_num(tb, t->distance);
+    table_num(tb, t->displacement);
+    table_num(tb, t->mean_speed);
+    table_num(tb, t->forward_speed);
+  }
+  for (int e = 0; e < d->n_events; e++) {
+    int r = t->ev_row[e];
+    table_num(tb, r >= 0 ? r * d->dt : NAN);
+    table_num(tb, r >= 0 ? (double)(t->first + r) : NAN);
+    table_int(tb, t->ev_count[e]);
+  }
+}
+
+int ds_trials_table(const ds_trials* d, const ana_trials* tab, table* tb) {
+  char** cols = NULL;
+  int n = trial_columns(d, &cols);
+  int rc = n < 0 || table_init(tb, n, (const char* const*)cols) ? -1 : 0;
+  for (int i = 0; cols && i < n; i++) free(cols[i]);
+  free(cols);
+  for (int64_t i = 0; !rc && i < tab->n; i++) trial_row(d, &tab->rows[i], tb);
+  return rc || tb->oom ? -1 : 0;
 }

@@ -53,6 +53,17 @@ int ds_split_labels(const char* labels, char (*names)[AM_NAME_LEN], int max);
 // Index of name in names (n), -1 when absent.
 int ds_find_name(const char (*names)[AM_NAME_LEN], int n, const char* name);
 
+// The trial table's kinematic and body column names (the trial table, the NWB trials table).
+#define DS_KIN_COLS 10
+#define DS_BODY_COLS 4
+extern const char* const ds_kin_names[DS_KIN_COLS];
+extern const char* const ds_body_names[DS_BODY_COLS];
+
+// The trial table as a table (table.h; zeroed by the caller): the columns of `animat trials`
+// (docs/analysis.md) for this dataset, one row per trial. Returns 0 or -1 (out of memory).
+struct table;
+int ds_trials_table(const ds_trials* d, const ana_trials* tab, struct table* tb);
+
 // A trial's outcome as text: "success", the name of the event that ended it (abort, timeout,
 // error...), "incomplete" (cut by the episode's end) or "ended".
 const char* ds_trial_outcome(const ds_trials* d, const ana_trial* t);

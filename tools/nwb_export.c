@@ -137,10 +137,8 @@ typedef struct trial_cols {
   double *start, *stop, *num;  // num: n_num columns of n rows
 } trial_cols;
 
-#define KIN_COLS 10
-static const char* const kin_names[KIN_COLS] = {
-    "go", "onset", "rt", "offset", "movement_time", "peak_speed", "path_length", "max_dev",
-    "end_err", "dir_err"};
+#define KIN_COLS DS_KIN_COLS
+#define kin_names ds_kin_names
 static const char* const kin_desc[KIN_COLS] = {
     "go cue, s from the trial's start", "kinematic movement onset, s from the trial's start",
     "reaction time: onset - go (s)", "movement end, s from the trial's start",
@@ -149,8 +147,7 @@ static const char* const kin_desc[KIN_COLS] = {
     "signed largest distance from the straight start-target line (m; + counterclockwise side)",
     "distance from the target at the offset (m)",
     "initial direction error (degrees, in (-180, 180])"};
-static const char* const body_names[4] = {"distance", "displacement", "mean_speed",
-                                          "forward_speed"};
+#define body_names ds_body_names
 static const char* const body_desc[4] = {
     "path length of the free root body over the trial (m)", "its net displacement (m)",
     "its mean speed (m/s)", "its mean forward (+x) speed (m/s)"};

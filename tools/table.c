@@ -52,7 +52,7 @@ static int put_csv(am_buf* o, const char* s) {
   return rc | put(o, "\"");
 }
 
-static int put_json(am_buf* o, const char* s) {
+int table_json_string(am_buf* o, const char* s) {
   int rc = put(o, "\"");
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
@@ -70,7 +70,7 @@ int table_render(const table* t, int json, am_buf* o) {
   rc |= put(o, json ? "{\"columns\": [" : "");
   for (int i = 0; i < t->ncol; i++) {
     if (i) rc |= put(o, json ? ", " : ",");
-    rc |= json ? put_json(o, t->cols[i]) : put_csv(o, t->cols[i]);
+    rc |= json ? table_json_string(o, t->cols[i]) : put_csv(o, t->cols[i]);
   }
   rc |= put(o, json ? "],\n \"data\": [" : "\n");
   const char* p = (const char*)t->cells.p;
@@ -79,7 +79,7 @@ int table_render(const table* t, int json, am_buf* o) {
     for (int i = 0; i < t->ncol; i++) {
       char type = *p++;
       if (i) rc |= put(o, json ? ", " : ",");
-      if (json) rc |= type == 's' ? put_json(o, p) : put(o, *p ? p : "null");
+      if (json) rc |= type == 's' ? table_json_string(o, p) : put(o, *p ? p : "null");
       else rc |= put_csv(o, p);
       p += strlen(p) + 1;
     }

@@ -27,6 +27,8 @@ void table_str(table* t, const char* s);
 // Writes the table to path: JSON when path ends in ".json", else CSV. Returns 0 or -1 with a
 // message (a row left unfinished is an error).
 int table_write(const table* t, const char* path, char* err, size_t err_sz);
+// Appends s as a JSON string (quoted, escaped). Returns 0 or -1 (out of memory).
+int table_json_string(am_buf* out, const char* s);
 // The same text into a buffer (json: 0 CSV, 1 JSON).
 int table_render(const table* t, int json, am_buf* out);
 
