@@ -55,27 +55,22 @@ static void out_path(const az_ctx* c, const char* name, char* p, size_t n) {
   snprintf(p, n, "%s/%s", c->out, name);
 }
 
-static int write_json(az_ctx* c, const char* name, am_buf* b) {
-  char p[4096];
-  out_path(c, name, p, sizeof p);
-  int rc = am_write_file_atomic(p, b->p, b->len, c->err, sizeof c->err);
-  am_buf_free(b);
-  return rc;
-}
-
-static int write_table(az_ctx* c, const char* name, table* t) {
-  char p[4096];
-  out_path(c, name, p, sizeof p);
-  int rc = table_write(t, p, c->err, sizeof c->err);
-  table_free(t);
-  return rc;
-}
-
-static int write_fig(az_ctx* c, const char* name, ana_fig* f) {
-  char p[4096];
-  out_path(c, name, p, sizeof p);
-  int rc = ana_fig_write(f, p, c->err, sizeof c->err);
+// Writes the method's three outputs, METHOD.svg, METHOD.csv and METHOD.json, into --out (each
+// atomically) and frees them. Returns 0 or -1 (message in c->err).
+static int write_outputs(az_ctx* c, ana_fig* f, table* t, am_buf* j) {
+  char p[3][4096];
+  const char* ext[3] = {"svg", "csv", "json"};
+  for (int k = 0; k < 3; k++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.%s", c->method, ext[k]);
+    out_path(c, name, p[k], sizeof p[k]);
+  }
+  int rc = ana_fig_write(f, p[0], c->err, sizeof c->err) ||
+           table_write(t, p[1], c->err, sizeof c->err) ||
+           am_write_file_atomic(p[2], j->p, j->len, c->err, sizeof c->err) ? -1 : 0;
   ana_fig_free(f);
+  table_free(t);
+  am_buf_free(j);
   return rc;
 }
 
@@ -172,8 +167,7 @@ static int run_psth(az_ctx* c, az_data* a) {
       }
       ana_fig_vline(f, i, 0.0, NULL);
     }
-    rc = write_fig(c, "psth.svg", f) || write_table(c, "psth.csv", &t) ||
-         write_json(c, "psth.json", &j);
+    rc = write_outputs(c, f, &t, &j);
     f = NULL;
   }
   ana_fig_free(f);
@@ -329,8 +323,7 @@ static int run_tuning(az_ctx* c, az_data* a) {
       ana_fig_line(f, 5, tx, ty, 2, &(ana_style){.color = col, .dash = ANA_DASH_DOTTED});
       ana_fig_arrow(f, 5, px, py, 2, &(ana_style){.color = col, .width = 2});
     }
-    rc = write_fig(c, "tuning.svg", f) || write_table(c, "tuning.csv", &t) ||
-         write_json(c, "tuning.json", &j);
+    rc = write_outputs(c, f, &t, &j);
   }
   table_free(&t);
   am_buf_free(&j);
@@ -428,8 +421,7 @@ static int run_pca(az_ctx* c, az_data* a) {
         ana_fig_scatter(f, 1, px, py, 1, &(ana_style){.color = cond_color(a, keep[q])});
       }
       free(px), free(py);
-      rc = write_fig(c, "pca.svg", f) || write_table(c, "pca.csv", &t) ||
-           write_json(c, "pca.json", &j) ? -1 : 0;
+      rc = write_outputs(c, f, &t, &j) ? -1 : 0;
     }
     table_free(&t);
     am_buf_free(&j);
@@ -499,8 +491,7 @@ static int run_jpca(az_ctx* c, az_data* a) {
         ana_fig_scatter(f, 0, px + (size_t)q * a->T, py + (size_t)q * a->T, 1,
                         &(ana_style){.color = cond_color(a, keep[q])});
       }
-      rc = write_fig(c, "jpca.svg", f) || write_table(c, "jpca.csv", &t) ||
-           write_json(c, "jpca.json", &j) ? -1 : 0;
+      rc = write_outputs(c, f, &t, &j) ? -1 : 0;
       f = NULL;
     }
     ana_fig_free(f);
@@ -606,8 +597,7 @@ static int run_psychometric(az_ctx* c) {
       ana_fig_hline(f, 0, 0.5, NULL);
       ana_fig_labels(f, 1, "chronometric", "signed coherence", "reaction time (s)");
       ana_fig_errbars(f, 1, lv, mrt, srt, nl, NULL);
-      rc = write_fig(c, "psychometric.svg", f) || write_table(c, "psychometric.csv", &t) ||
-           write_json(c, "psychometric.json", &j) ? -1 : 0;
+      rc = write_outputs(c, f, &t, &j) ? -1 : 0;
     }
     table_free(&t);
     am_buf_free(&j);
@@ -692,8 +682,7 @@ static int run_adaptation(az_ctx* c) {
     }
     ana_fig_hline(f, 0, 0, NULL);
     ana_fig_axes(f, 0, &(ana_axes){.legend = ANA_LEGEND_LR});
-    rc = write_fig(c, "adaptation.svg", f) || write_table(c, "adaptation.csv", &t) ||
-         write_json(c, "adaptation.json", &j);
+    rc = write_outputs(c, f, &t, &j);
   }
   table_free(&t);
   am_buf_free(&j);
@@ -803,8 +792,7 @@ static int run_decode(az_ctx* c, az_data* a) {
     free(x), free(y);
     ana_fig_axes(f, 0, &(ana_axes){.ymax = 1, .ymin = 0, .legend = ANA_LEGEND_LR});
     ana_fig_vline(f, 0, 0, NULL);
-    rc = write_fig(c, "decode.svg", f) || write_table(c, "decode.csv", &t) ||
-         write_json(c, "decode.json", &j) ? -1 : 0;
+    rc = write_outputs(c, f, &t, &j) ? -1 : 0;
   } else {
     rc = -1;
   }
@@ -909,7 +897,7 @@ static int run_similarity(az_ctx* c, az_data* a) {
       am_buf_printf(&jb, ", \"rdm\": \"%s.csv\"}\n", c->method);
       ana_fig* f = ana_fig_new(1, 2, 380, 340, c->err, sizeof c->err);
       if (f) {
-        char title[400], n1[32];
+        char title[400];
         snprintf(title, sizeof title, "RDMs (1 - r) by condition: Spearman %.2f; linear CKA %.2f",
                  rho, cka);
         ana_fig_title(f, title);
@@ -930,12 +918,7 @@ static int run_similarity(az_ctx* c, az_data* a) {
           ana_fig_ticks(f, s, 0, at, tp, nt);
           ana_fig_ticks(f, s, 1, at, tp, nt);
         }
-        (void)n1;
-        char fn[64], tn[64], jn[64];
-        snprintf(fn, sizeof fn, "%s.svg", c->method);
-        snprintf(tn, sizeof tn, "%s.csv", c->method);
-        snprintf(jn, sizeof jn, "%s.json", c->method);
-        rc = write_fig(c, fn, f) || write_table(c, tn, &t) || write_json(c, jn, &jb) ? -1 : 0;
+        rc = write_outputs(c, f, &t, &jb);
       } else {
         rc = -1;
       }
