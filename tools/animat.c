@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"export", "export a dataset's channels to NumPy .npy or CSV", cmd_export},
     {"trials", "a dataset's trial table (conditions, events, outcome, kinematics) as CSV/JSON", cmd_trials},
     {"analyze", "analyses: psth, tuning, pca, jpca, decode, cka, rsa, psychometric, adaptation", cmd_analyze},
+    {"fixedpoints", "fixed and slow points of a module: animat fixedpoints RUN --data FILE", cmd_fixedpoints},
     {"version", "print animat's and MuJoCo's versions", cmd_version},
 };
 

@@ -30,6 +30,7 @@ int cmd_verify(int argc, char** argv);
 int cmd_export(int argc, char** argv);
 int cmd_trials(int argc, char** argv);   // analyses (issue 13)
 int cmd_analyze(int argc, char** argv);
+int cmd_fixedpoints(int argc, char** argv);  // issue 13 (Sussillo & Barak 2013)
 
 // A flag table entry for cli_parse. Flags are "--name VALUE" or "--name=VALUE"; booleans take no
 // value. Repeatable string flags (e.g. --task-param) call `each` for every occurrence.
