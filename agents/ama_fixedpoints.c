@@ -253,6 +253,7 @@ void ama_fp_config_default(ama_fp_config* c) {
   c->tol_fixed = 1e-12;
   c->tol_slow = 1e-5;
   c->dedup = 1e-3;
+  c->eig_tol = 1e-3;
   c->start_noise = 0;
   c->seed = 0;
 }
@@ -377,8 +378,10 @@ int ama_fixedpoints(ama_cellmap* m, const double* starts, int n_starts, const am
   if (!(cfg.tol_fixed > 0) || !(cfg.tol_slow >= cfg.tol_fixed))
     return am_err(err, err_sz, "fixed points: need 0 < tol_fixed <= tol_slow (got %g, %g)",
                   cfg.tol_fixed, cfg.tol_slow);
-  if (!(cfg.dedup >= 0) || !(cfg.start_noise >= 0) || !(cfg.tol_q >= 0) || !(cfg.tol_step >= 0))
-    return am_err(err, err_sz, "fixed points: dedup, start_noise, tol_q and tol_step must be >= 0");
+  if (!(cfg.dedup >= 0) || !(cfg.start_noise >= 0) || !(cfg.tol_q >= 0) || !(cfg.tol_step >= 0) ||
+      !(cfg.eig_tol >= 0))
+    return am_err(err, err_sz, "fixed points: dedup, start_noise, tol_q, tol_step and eig_tol must "
+                  "be >= 0");
   const int S = m->S;
   const size_t SS = (size_t)S * S;
   lm_work w;
@@ -468,7 +471,11 @@ int ama_fixedpoints(ama_cellmap* m, const double* starts, int n_starts, const am
     ama_cellmap_step(m, P->s, fscr, Jscr);
     if (ama_eig_general(Jscr, S, P->eig_re, P->eig_im, err, err_sz)) goto done;
     P->max_abs = hypot(P->eig_re[0], P->eig_im[0]);
-    for (int i = 0; i < S; i++) P->n_unstable += hypot(P->eig_re[i], P->eig_im[i]) > 1.0;
+    for (int i = 0; i < S; i++) {
+      double a = hypot(P->eig_re[i], P->eig_im[i]);
+      P->n_unstable += a > 1.0 + cfg.eig_tol;
+      P->n_marginal += fabs(a - 1.0) <= cfg.eig_tol;
+    }
     if (P->kind == AMA_FP_FIXED) out->n_fixed++;
     else out->n_slow++;
   }

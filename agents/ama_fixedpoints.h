@@ -6,7 +6,8 @@
 // minimise q(s) = 1/2 |F(s) - s|^2 (Levenberg-Marquardt on the residual F(s) - s), keep the points
 // where q is (nearly) zero (fixed points) or small (slow points), merge the ones that coincide and
 // give the eigenvalues of dF/ds at each (LAPACK dgeev): |lambda| < 1 for every eigenvalue is a
-// stable fixed point of the discrete-time map, one above 1 an unstable direction.
+// stable fixed point of the discrete-time map, one above 1 an unstable direction, one at 1 a
+// direction along which the state persists.
 // What it is not: no dataset reading or choice of inputs (tools/cmd_fixedpoints.c), no printing.
 //
 // The state s is the cell's recurrent state as the network carries it (ama_cell.S floats): GRU h;
@@ -60,6 +61,7 @@ typedef struct ama_fp_config {
   double tol_fixed;    // q < tol_fixed: a fixed point (1e-12)
   double tol_slow;     // else q < tol_slow: a slow point; else rejected (1e-5)
   double dedup;        // optimised points within this Euclidean distance are one point (1e-3)
+  double eig_tol;      // |lambda| > 1 + eig_tol: unstable; within eig_tol of 1: marginal (1e-3)
   double start_noise;  // standard deviation of Gaussian noise added to every start (0)
   uint64_t seed;       // that noise's stream (am_rng(seed, 0))
 } ama_fp_config;
@@ -78,7 +80,9 @@ typedef struct ama_fp_point {
   double* eig_re;     // (S) eigenvalues of dF/ds at s, |lambda| descending
   double* eig_im;     // (S)
   double max_abs;     // largest |lambda|
-  int n_unstable;     // eigenvalues with |lambda| > 1
+  int n_unstable;     // eigenvalues with |lambda| > 1 + eig_tol (directions that grow)
+  int n_marginal;     // eigenvalues with ||lambda| - 1| <= eig_tol (directions that persist: a line
+                      // or manifold of fixed points, or saturated gates)
 } ama_fp_point;
 
 typedef struct ama_fp_result {

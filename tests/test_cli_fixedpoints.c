@@ -41,7 +41,7 @@ static int check_json(const char* dir, int state_size, double max_replay) {
           "        assert abs(p['max_abs_eig'] - abs(complex(*p['eig'][0]))) < 1e-9\n"
           "        rows += 1\n"
           "csv = open(sys.argv[1] + '/fixedpoints.csv').read().splitlines()\n"
-          "assert csv[0].startswith('condition,point,kind,q,count,n_unstable,max_abs_eig,pc1,pc2,pc3,eig1_re')\n"
+          "assert csv[0].startswith('condition,point,kind,q,count,n_unstable,n_marginal,max_abs_eig,pc1,pc2,pc3,eig1_re')\n"
           "assert len(csv) == rows + 1, (len(csv), rows)\n");
   fclose(f);
   snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' %d %g", py, dir, state_size, max_replay);

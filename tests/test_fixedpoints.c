@@ -104,6 +104,7 @@ static void test_bistable_rnn(void** state) {
       assert_true(P->max_abs < 1);
     } else {  // saddle: 1 + a and 1 - 3a
       assert_int_equal(P->n_unstable, 1);
+      assert_int_equal(P->n_marginal, 0);
       assert_true(fabs(P->eig_re[0] - (1 + a)) < 1e-9 && fabs(P->eig_im[0]) < 1e-12);
       assert_true(fabs(P->eig_re[1] - (1 - 3 * a)) < 1e-9);
       assert_true(fabs(P->max_abs - (1 + a)) < 1e-9);
@@ -151,7 +152,8 @@ static void test_line_attractor(void** state) {
     assert_true(P->s[0] > 0);
     assert_true(fabs(P->eig_re[0] - 1) < 1e-9);  // marginal direction along the line
     assert_true(fabs(P->eig_re[1] - (1 - a)) < 1e-9);
-    assert_int_equal(P->n_unstable, 0);  // |1| is not > 1
+    assert_int_equal(P->n_unstable, 0);  // |1| is not > 1 + eig_tol
+    assert_int_equal(P->n_marginal, 1);
   }
   ama_fp_result_free(&r);
   ama_cellmap_free(&m);

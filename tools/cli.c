@@ -3,6 +3,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -178,5 +179,19 @@ int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const c
     if (set_value(f, v, msg, sizeof msg)) return usage_error(cmd, usage, "%s%s", msg, "");
   }
   if (*help) printf("%s", usage);
+  return 0;
+}
+
+int cli_write_atomic(const char* cmd, const char* path, const void* data, size_t len) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE* f = fopen(tmp, "w");
+  int ok = f && fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  if (f && fclose(f)) ok = 0;
+  if (!ok || rename(tmp, path)) {
+    cli_fail(cmd, "cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
   return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef ANIMAT_CLI_H
 #define ANIMAT_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -76,6 +77,10 @@ void cli_progress_end(cli_progress_state* p);
 // stderr and exits with status 1, saving nothing (checkpoints are written atomically, so the last
 // one is intact). main() calls it with the subcommand's name before running it.
 void cli_install_fatal_hook(const char* cmd);
+
+// Writes len bytes to path atomically (path.tmp, fsync, rename): a reader sees the old file or the
+// whole new one. Returns 0, or -1 after printing "animat CMD: cannot write PATH: reason".
+int cli_write_atomic(const char* cmd, const char* path, const void* data, size_t len);
 
 // Set by SIGINT/SIGTERM when cli_install_interrupt() was called; long jobs poll it.
 extern volatile int cli_interrupted;

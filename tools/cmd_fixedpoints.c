@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "am_dataset.h"
 #include "ama_agents.h"
@@ -125,20 +124,11 @@ static void jstr(am_buf* b, int* oom, const char* s) {
   appendf(b, oom, "\"");
 }
 
-// Writes len bytes to dir/name through dir/name.tmp (fsync, rename). Returns 0 or -1 (printed).
+// Writes b to dir/name atomically. Returns 0 or -1 (printed).
 static int write_file(const char* dir, const char* name, const am_buf* b) {
-  char path[1300], tmp[1310];
+  char path[1300];
   snprintf(path, sizeof path, "%s/%s", dir, name);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE* f = fopen(tmp, "w");
-  int ok = f && fwrite(b->p, 1, b->len, f) == b->len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  if (f && fclose(f)) ok = 0;
-  if (!ok || rename(tmp, path)) {
-    cli_fail("fixedpoints", "cannot write %s: %s", path, strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  return 0;
+  return cli_write_atomic("fixedpoints", path, b->p, b->len);
 }
 
 typedef struct cond_result {
@@ -168,6 +158,7 @@ int cmd_fixedpoints(int argc, char** argv) {
       "  --tol-fixed Q     q below this: a fixed point (default 1e-12)\n"
       "  --tol-slow Q      q below this: a slow point (default 1e-5); above: rejected\n"
       "  --dedup D         points closer than D are one (default 1e-3)\n"
+      "  --eig-tol E       |eigenvalue| above 1 + E: unstable; within E of 1: marginal (1e-3)\n"
       "  --eig K           eigenvalues per point in the output, largest |lambda| first (default 8)\n"
       "  --out DIR         write DIR/fixedpoints.json and DIR/fixedpoints.csv\n"
       "  --quiet           no progress\n";
@@ -188,6 +179,7 @@ int cmd_fixedpoints(int argc, char** argv) {
       {"tol-fixed", CLI_DOUBLE, &fc.tol_fixed, 1e-300, 1e6},
       {"tol-slow", CLI_DOUBLE, &fc.tol_slow, 1e-300, 1e6},
       {"dedup", CLI_DOUBLE, &fc.dedup, 0, 1e6},
+      {"eig-tol", CLI_DOUBLE, &fc.eig_tol, 0, 1},
       {"eig", CLI_INT, &n_eig, 1, 1 << 20},
       {"out", CLI_STRING, &outdir},
       {"quiet", CLI_BOOL, &quiet},
@@ -494,21 +486,24 @@ int cmd_fixedpoints(int argc, char** argv) {
   printf("conditions: values of '%s'", cond_name);
   if (epoch >= 0) printf(", inputs averaged over epoch %d", epoch);
   printf(" (q < %g fixed, < %g slow)\n", fc.tol_fixed, fc.tol_slow);
-  printf("%-10s %8s %6s %6s %9s %10s %9s\n", cond_name, "steps", "fixed", "slow", "rejected",
-         "max|eig|", "unstable");
+  printf("%-10s %8s %6s %6s %9s %9s %9s %9s\n", cond_name, "steps", "fixed", "slow", "rejected",
+         "unstable", "marginal", "max|eig|");
   for (int k = 0; k < n_res; k++) {
     const ama_fp_result* f = &res[k].fp;
     double mx = NAN;
-    int unst = 0;
+    int unst = 0, marg = 0;
     for (int p = 0; p < f->n_points; p++) {
-      if (!(f->points[p].max_abs <= mx)) mx = f->points[p].max_abs;
-      unst += f->points[p].n_unstable > 0;
+      const ama_fp_point* P = &f->points[p];
+      if (!(P->max_abs <= mx)) mx = P->max_abs;
+      unst += P->n_unstable > 0;
+      marg = P->n_marginal > marg ? P->n_marginal : marg;
     }
-    printf("%-10g %8lld %6d %6d %9d %10.4f %9d\n", res[k].value, (long long)res[k].steps,
-           f->n_fixed, f->n_slow, f->n_rejected, mx, unst);
+    printf("%-10g %8lld %6d %6d %9d %9d %9d %9.4f\n", res[k].value, (long long)res[k].steps,
+           f->n_fixed, f->n_slow, f->n_rejected, unst, marg, mx);
   }
-  printf("max|eig|: largest |eigenvalue| of dF/ds over the points; unstable: points with an "
-         "|eigenvalue| > 1\n");
+  printf("unstable: points with an |eigenvalue| of dF/ds above 1 + %g; marginal: the most "
+         "eigenvalues within %g of |1| at a point; max|eig|: the largest |eigenvalue|\n",
+         fc.eig_tol, fc.eig_tol);
   if (replay)
     printf("replay: F(recorded state, rebuilt input) gives the next recorded state to %.2g (largest "
            "|difference| over %lld steps)\n", replay_err, (long long)replay_rows);
@@ -544,6 +539,8 @@ int cmd_fixedpoints(int argc, char** argv) {
     jnum(&json, &oom, fc.tol_slow);
     appendf(&json, &oom, ",\n  \"dedup\": ");
     jnum(&json, &oom, fc.dedup);
+    appendf(&json, &oom, ",\n  \"eig_tol\": ");
+    jnum(&json, &oom, fc.eig_tol);
     appendf(&json, &oom, ",\n  \"replay_steps\": %lld,\n  \"replay_max_error\": ",
             (long long)replay_rows);
     if (replay) jnum(&json, &oom, replay_err);
@@ -554,7 +551,7 @@ int cmd_fixedpoints(int argc, char** argv) {
       jnum(&json, &oom, pexp[j]);
     }
     appendf(&json, &oom, "]},\n  \"conditions\": [");
-    appendf(&csv, &oom, "condition,point,kind,q,count,n_unstable,max_abs_eig");
+    appendf(&csv, &oom, "condition,point,kind,q,count,n_unstable,n_marginal,max_abs_eig");
     for (int j = 0; j < npc; j++) appendf(&csv, &oom, ",pc%d", j + 1);
     for (int j = 0; j < n_eig; j++) appendf(&csv, &oom, ",eig%d_re,eig%d_im", j + 1, j + 1);
     appendf(&csv, &oom, "\n");
@@ -570,8 +567,8 @@ int cmd_fixedpoints(int argc, char** argv) {
         appendf(&json, &oom, "%s\n      {\"kind\": \"%s\", \"q\": ", p ? "," : "",
                 ama_fp_kind_name(P->kind));
         jnum(&json, &oom, P->q);
-        appendf(&json, &oom, ", \"count\": %d, \"n_unstable\": %d, \"max_abs_eig\": ", P->count,
-                P->n_unstable);
+        appendf(&json, &oom, ", \"count\": %d, \"n_unstable\": %d, \"n_marginal\": %d, "
+                "\"max_abs_eig\": ", P->count, P->n_unstable, P->n_marginal);
         jnum(&json, &oom, P->max_abs);
         appendf(&json, &oom, ", \"pc\": [");
         for (int j = 0; j < npc; j++) {
@@ -592,8 +589,9 @@ int cmd_fixedpoints(int argc, char** argv) {
           jnum(&json, &oom, P->s[i]);
         }
         appendf(&json, &oom, "]}");
-        appendf(&csv, &oom, "%.9g,%d,%s,%.9g,%d,%d,%.9g", res[k].value, p,
-                ama_fp_kind_name(P->kind), P->q, P->count, P->n_unstable, P->max_abs);
+        appendf(&csv, &oom, "%.9g,%d,%s,%.9g,%d,%d,%d,%.9g", res[k].value, p,
+                ama_fp_kind_name(P->kind), P->q, P->count, P->n_unstable, P->n_marginal,
+                P->max_abs);
         for (int j = 0; j < npc; j++) appendf(&csv, &oom, ",%.9g", pc[j]);
         for (int j = 0; j < n_eig; j++) appendf(&csv, &oom, ",%.9g,%.9g", P->eig_re[j], P->eig_im[j]);
         appendf(&csv, &oom, "\n");
