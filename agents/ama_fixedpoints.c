@@ -275,6 +275,15 @@ void ama_fp_result_free(ama_fp_result* r) {
   memset(r, 0, sizeof(*r));
 }
 
+// Keeps a state inside the set the cell can reach: a GRU's h and an LSTM's h stay in [-1, 1]
+// (h' is a convex combination of tanh and h; h' = o tanh(c')); outside it the gates saturate and
+// the map has spurious fixed points no trajectory visits. The rate RNN's x and the LSTM's c are
+// unbounded.
+static void clamp_reachable(const ama_cellmap* m, double* s) {
+  if (m->type != AMA_CELL_GRU && m->type != AMA_CELL_LSTM) return;
+  for (int i = 0; i < m->H; i++) s[i] = s[i] > 1 ? 1 : s[i] < -1 ? -1 : s[i];
+}
+
 // Scratch of one Levenberg-Marquardt run.
 typedef struct lm_work {
   double *f, *r, *J, *A, *M, *g, *d, *s_new, *f_new, *J_new;
@@ -323,6 +332,7 @@ static double lm_minimise(ama_cellmap* m, double* s, const ama_fp_config* cfg, l
         continue;
       }
       for (int i = 0; i < S; i++) w->s_new[i] = s[i] + w->d[i];
+      clamp_reachable(m, w->s_new);
       ama_cellmap_step(m, w->s_new, w->f_new, w->J_new);
       evals++;
       double q_new = 0;
@@ -416,6 +426,7 @@ int ama_fixedpoints(ama_cellmap* m, const double* starts, int n_starts, const am
     memcpy(s, starts + (size_t)k * S, sizeof(double) * S);
     if (cfg.start_noise > 0)
       for (int i = 0; i < S; i++) s[i] += cfg.start_noise * am_rng_normal(&rng);
+    clamp_reachable(m, s);
     double q = lm_minimise(m, s, &cfg, &w, &out->start_iters[k]);
     memcpy(ends + (size_t)k * S, s, sizeof(double) * S);
     out->start_q[k] = q;
@@ -468,6 +479,13 @@ int ama_fixedpoints(ama_cellmap* m, const double* starts, int n_starts, const am
       goto done;
     }
     memcpy(P->s, ends + (size_t)P->start * S, sizeof(double) * S);
+    P->dist_start = INFINITY;
+    for (int k = 0; k < n_starts; k++) {
+      const double* b = starts + (size_t)k * S;
+      double d2 = 0;
+      for (int i = 0; i < S; i++) d2 += (P->s[i] - b[i]) * (P->s[i] - b[i]);
+      P->dist_start = fmin(P->dist_start, sqrt(d2));
+    }
     ama_cellmap_step(m, P->s, fscr, Jscr);
     if (ama_eig_general(Jscr, S, P->eig_re, P->eig_im, err, err_sz)) goto done;
     P->max_abs = hypot(P->eig_re[0], P->eig_im[0]);

@@ -11,7 +11,9 @@
 // What it is not: no dataset reading or choice of inputs (tools/cmd_fixedpoints.c), no printing.
 //
 // The state s is the cell's recurrent state as the network carries it (ama_cell.S floats): GRU h;
-// LSTM h then c (2H); rate RNN x (the rate is relu(x)). Matrices are row-major doubles.
+// LSTM h then c (2H); rate RNN x (the rate is relu(x)). Matrices are row-major doubles. The search
+// keeps GRU and LSTM h inside [-1, 1], the set the cell can reach (every step and start is clamped
+// to it): outside it the gates saturate and the map has fixed points no trajectory can visit.
 #ifndef AMA_FIXEDPOINTS_H
 #define AMA_FIXEDPOINTS_H
 
@@ -77,6 +79,8 @@ typedef struct ama_fp_point {
   int kind;           // AMA_FP_FIXED or AMA_FP_SLOW
   int start;          // the start that reached it (the lowest q among those merged into it)
   int count;          // starts that ended within `dedup` of it
+  double dist_start;  // Euclidean distance to the nearest start (as given, before noise): how far
+                      // the point lies from the states the starts came from
   double* eig_re;     // (S) eigenvalues of dF/ds at s, |lambda| descending
   double* eig_im;     // (S)
   double max_abs;     // largest |lambda|

@@ -37,11 +37,11 @@ static int check_json(const char* dir, int state_size, double max_replay) {
           "        assert p['kind'] in ('fixed', 'slow')\n"
           "        assert p['q'] < d['tol_slow']\n"
           "        assert (p['kind'] == 'fixed') == (p['q'] < d['tol_fixed'])\n"
-          "        assert len(p['pc']) == 3 and len(p['state']) == S\n"
+          "        assert len(p['pc']) == 3 and len(p['state']) == S and p['dist_start'] >= 0\n"
           "        assert abs(p['max_abs_eig'] - abs(complex(*p['eig'][0]))) < 1e-9\n"
           "        rows += 1\n"
           "csv = open(sys.argv[1] + '/fixedpoints.csv').read().splitlines()\n"
-          "assert csv[0].startswith('condition,point,kind,q,count,n_unstable,n_marginal,max_abs_eig,pc1,pc2,pc3,eig1_re')\n"
+          "assert csv[0].startswith('condition,point,kind,q,count,dist_start,n_unstable,n_marginal,max_abs_eig,pc1,pc2,pc3,eig1_re')\n"
           "assert len(csv) == rows + 1, (len(csv), rows)\n");
   fclose(f);
   snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' %d %g", py, dir, state_size, max_replay);

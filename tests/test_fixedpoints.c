@@ -194,6 +194,13 @@ static void test_gru_planted(void** state) {
     assert_true(fabs(r.points[0].eig_im[i]) < 1e-12);
   }
   assert_int_equal(r.points[0].n_unstable, 0);
+  double dmin = INFINITY;  // dist_start: the distance to the nearest start
+  for (int k = 0; k < 3; k++) {
+    double d2 = 0;
+    for (int i = 0; i < H; i++) d2 += pow(starts[k * H + i] - r.points[0].s[i], 2);
+    dmin = fmin(dmin, sqrt(d2));
+  }
+  assert_true(dmin > 0.1 && fabs(r.points[0].dist_start - dmin) < 1e-12);
   ama_fp_result_free(&r);
   ama_cellmap_free(&m);
   free_cell(&t);
@@ -343,6 +350,8 @@ static void test_deterministic(void** state) {
   run_random_gru(5, &b);
   run_random_gru(6, &c);
   assert_true(a.n_points >= 1);
+  for (int p = 0; p < a.n_points; p++)  // the search keeps a GRU's h in [-1, 1]
+    for (int i = 0; i < a.S; i++) assert_true(fabs(a.points[p].s[i]) <= 1);
   assert_int_equal(a.n_points, b.n_points);
   assert_memory_equal(a.start_q, b.start_q, sizeof(double) * a.n_starts);
   assert_memory_equal(a.start_point, b.start_point, sizeof(int) * a.n_starts);

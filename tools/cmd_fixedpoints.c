@@ -486,8 +486,8 @@ int cmd_fixedpoints(int argc, char** argv) {
   printf("conditions: values of '%s'", cond_name);
   if (epoch >= 0) printf(", inputs averaged over epoch %d", epoch);
   printf(" (q < %g fixed, < %g slow)\n", fc.tol_fixed, fc.tol_slow);
-  printf("%-10s %8s %6s %6s %9s %9s %9s %9s\n", cond_name, "steps", "fixed", "slow", "rejected",
-         "unstable", "marginal", "max|eig|");
+  printf("%-10s %8s %6s %6s %9s %9s %9s %9s %9s\n", cond_name, "steps", "fixed", "slow",
+         "rejected", "unstable", "marginal", "max|eig|", "dist");
   for (int k = 0; k < n_res; k++) {
     const ama_fp_result* f = &res[k].fp;
     double mx = NAN;
@@ -498,12 +498,13 @@ int cmd_fixedpoints(int argc, char** argv) {
       unst += P->n_unstable > 0;
       marg = P->n_marginal > marg ? P->n_marginal : marg;
     }
-    printf("%-10g %8lld %6d %6d %9d %9d %9d %9.4f\n", res[k].value, (long long)res[k].steps,
-           f->n_fixed, f->n_slow, f->n_rejected, unst, marg, mx);
+    printf("%-10g %8lld %6d %6d %9d %9d %9d %9.4f %9.3g\n", res[k].value, (long long)res[k].steps,
+           f->n_fixed, f->n_slow, f->n_rejected, unst, marg, mx,
+           f->n_points ? f->points[0].dist_start : NAN);
   }
   printf("unstable: points with an |eigenvalue| of dF/ds above 1 + %g; marginal: the most "
-         "eigenvalues within %g of |1| at a point; max|eig|: the largest |eigenvalue|\n",
-         fc.eig_tol, fc.eig_tol);
+         "eigenvalues within %g of |1| at a point; max|eig|: the largest |eigenvalue|; dist: the "
+         "lowest-q point's distance from the nearest start\n", fc.eig_tol, fc.eig_tol);
   if (replay)
     printf("replay: F(recorded state, rebuilt input) gives the next recorded state to %.2g (largest "
            "|difference| over %lld steps)\n", replay_err, (long long)replay_rows);
@@ -551,7 +552,7 @@ int cmd_fixedpoints(int argc, char** argv) {
       jnum(&json, &oom, pexp[j]);
     }
     appendf(&json, &oom, "]},\n  \"conditions\": [");
-    appendf(&csv, &oom, "condition,point,kind,q,count,n_unstable,n_marginal,max_abs_eig");
+    appendf(&csv, &oom, "condition,point,kind,q,count,dist_start,n_unstable,n_marginal,max_abs_eig");
     for (int j = 0; j < npc; j++) appendf(&csv, &oom, ",pc%d", j + 1);
     for (int j = 0; j < n_eig; j++) appendf(&csv, &oom, ",eig%d_re,eig%d_im", j + 1, j + 1);
     appendf(&csv, &oom, "\n");
@@ -567,8 +568,10 @@ int cmd_fixedpoints(int argc, char** argv) {
         appendf(&json, &oom, "%s\n      {\"kind\": \"%s\", \"q\": ", p ? "," : "",
                 ama_fp_kind_name(P->kind));
         jnum(&json, &oom, P->q);
-        appendf(&json, &oom, ", \"count\": %d, \"n_unstable\": %d, \"n_marginal\": %d, "
-                "\"max_abs_eig\": ", P->count, P->n_unstable, P->n_marginal);
+        appendf(&json, &oom, ", \"count\": %d, \"dist_start\": ", P->count);
+        jnum(&json, &oom, P->dist_start);
+        appendf(&json, &oom, ", \"n_unstable\": %d, \"n_marginal\": %d, \"max_abs_eig\": ",
+                P->n_unstable, P->n_marginal);
         jnum(&json, &oom, P->max_abs);
         appendf(&json, &oom, ", \"pc\": [");
         for (int j = 0; j < npc; j++) {
@@ -589,9 +592,9 @@ int cmd_fixedpoints(int argc, char** argv) {
           jnum(&json, &oom, P->s[i]);
         }
         appendf(&json, &oom, "]}");
-        appendf(&csv, &oom, "%.9g,%d,%s,%.9g,%d,%d,%d,%.9g", res[k].value, p,
-                ama_fp_kind_name(P->kind), P->q, P->count, P->n_unstable, P->n_marginal,
-                P->max_abs);
+        appendf(&csv, &oom, "%.9g,%d,%s,%.9g,%d,%.9g,%d,%d,%.9g", res[k].value, p,
+                ama_fp_kind_name(P->kind), P->q, P->count, P->dist_start, P->n_unstable,
+                P->n_marginal, P->max_abs);
         for (int j = 0; j < npc; j++) appendf(&csv, &oom, ",%.9g", pc[j]);
         for (int j = 0; j < n_eig; j++) appendf(&csv, &oom, ",%.9g,%.9g", P->eig_re[j], P->eig_im[j]);
         appendf(&csv, &oom, "\n");
