@@ -30,7 +30,7 @@ static int check_json(const char* dir, int state_size, double max_replay) {
           "assert len(d['conditions']) >= 2, len(d['conditions'])\n"
           "rows = 0\n"
           "for c in d['conditions']:\n"
-          "    assert c['steps'] > 0\n"
+          "    assert c['steps'] > 0 and c['min_q'] <= min([p['q'] for p in c['points']] + [1e300])\n"
           "    assert c['fixed'] + c['slow'] == len(c['points'])\n"
           "    assert sum(p['count'] for p in c['points']) + c['rejected'] == d['starts']\n"
           "    for p in c['points']:\n"

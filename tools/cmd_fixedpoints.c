@@ -486,8 +486,8 @@ int cmd_fixedpoints(int argc, char** argv) {
   printf("conditions: values of '%s'", cond_name);
   if (epoch >= 0) printf(", inputs averaged over epoch %d", epoch);
   printf(" (q < %g fixed, < %g slow)\n", fc.tol_fixed, fc.tol_slow);
-  printf("%-10s %8s %6s %6s %9s %9s %9s %9s %9s\n", cond_name, "steps", "fixed", "slow",
-         "rejected", "unstable", "marginal", "max|eig|", "dist");
+  printf("%-10s %8s %6s %6s %9s %9s %9s %9s %9s %9s\n", cond_name, "steps", "fixed", "slow",
+         "rejected", "min q", "unstable", "marginal", "max|eig|", "dist");
   for (int k = 0; k < n_res; k++) {
     const ama_fp_result* f = &res[k].fp;
     double mx = NAN;
@@ -498,13 +498,21 @@ int cmd_fixedpoints(int argc, char** argv) {
       unst += P->n_unstable > 0;
       marg = P->n_marginal > marg ? P->n_marginal : marg;
     }
-    printf("%-10g %8lld %6d %6d %9d %9d %9d %9.4f %9.3g\n", res[k].value, (long long)res[k].steps,
-           f->n_fixed, f->n_slow, f->n_rejected, unst, marg, mx,
-           f->n_points ? f->points[0].dist_start : NAN);
+    double qmin = INFINITY;
+    for (int j = 0; j < f->n_starts; j++) qmin = fmin(qmin, f->start_q[j]);
+    char c_mx[16] = "-", c_dist[16] = "-";
+    if (f->n_points) {
+      snprintf(c_mx, sizeof c_mx, "%.4f", mx);
+      snprintf(c_dist, sizeof c_dist, "%.3g", f->points[0].dist_start);
+    }
+    printf("%-10g %8lld %6d %6d %9d %9.2g %9d %9d %9s %9s\n", res[k].value,
+           (long long)res[k].steps, f->n_fixed, f->n_slow, f->n_rejected, qmin, unst, marg, c_mx,
+           c_dist);
   }
-  printf("unstable: points with an |eigenvalue| of dF/ds above 1 + %g; marginal: the most "
-         "eigenvalues within %g of |1| at a point; max|eig|: the largest |eigenvalue|; dist: the "
-         "lowest-q point's distance from the nearest start\n", fc.eig_tol, fc.eig_tol);
+  printf("min q: the lowest q any start reached; unstable: points with an |eigenvalue| of dF/ds "
+         "above 1 + %g; marginal: the most eigenvalues within %g of 1 at a point; max|eig|: the "
+         "largest; dist: the lowest-q point's distance from the nearest start\n", fc.eig_tol,
+         fc.eig_tol);
   if (replay)
     printf("replay: F(recorded state, rebuilt input) gives the next recorded state to %.2g (largest "
            "|difference| over %lld steps)\n", replay_err, (long long)replay_rows);
@@ -560,8 +568,12 @@ int cmd_fixedpoints(int argc, char** argv) {
       const ama_fp_result* f = &res[k].fp;
       appendf(&json, &oom, "%s\n    {\"value\": ", k ? "," : "");
       jnum(&json, &oom, res[k].value);
+      double qmin = INFINITY;
+      for (int j = 0; j < f->n_starts; j++) qmin = fmin(qmin, f->start_q[j]);
       appendf(&json, &oom, ", \"steps\": %lld, \"fixed\": %d, \"slow\": %d, \"rejected\": %d, "
-              "\"points\": [", (long long)res[k].steps, f->n_fixed, f->n_slow, f->n_rejected);
+              "\"min_q\": ", (long long)res[k].steps, f->n_fixed, f->n_slow, f->n_rejected);
+      jnum(&json, &oom, qmin);
+      appendf(&json, &oom, ", \"points\": [");
       for (int p = 0; p < f->n_points; p++) {
         const ama_fp_point* P = &f->points[p];
         const double* pc = res[k].pcs + (size_t)p * npc;
