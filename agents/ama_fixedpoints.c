@@ -342,6 +342,7 @@ static double lm_minimise(ama_cellmap* m, double* s, const ama_fp_config* cfg, l
       }
       if (q_new < q) {
         accepted = 1;
+        for (int i = 0; i < S; i++) w->d[i] = w->s_new[i] - s[i];  // the step taken (clamped)
         double step = norm2(w->d, S);
         memcpy(s, w->s_new, sizeof(double) * S);
         double* t = w->f;
