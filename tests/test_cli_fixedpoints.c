@@ -4,7 +4,7 @@
 // replay check), writes JSON that parses with the fields documented in docs/analysis.md and a CSV
 // with one row per point, gives the same bytes for the same seed; and its error paths: an unknown
 // module, an mlp module, no such condition variable, an epoch that never occurs, a recording
-// without network channels, a missing --data.
+// without network channels, another architecture's recording, no checkpoint, a missing --data.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -125,6 +125,8 @@ static void test_fixedpoints_cli(void** state) {
                           "--out '%s'", rnd), 0);
   assert_int_equal(animat("fixedpoints '%s' --data '%s'", run, rnd), 1);
   expect_out("has no channel core/state");
+  assert_int_equal(animat("fixedpoints '%s/no-such-run' --data '%s'", tmpdir, rec), 1);
+  expect_out("cannot open");
   assert_int_equal(animat("fixedpoints '%s'", run), 2);
   expect_out("--data FILE is required");
   assert_int_equal(animat("train --task reach-center-out %s --set motor=mlp --out '%s'", tiny, run3),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "am_sim.h"
@@ -193,5 +194,13 @@ int cli_write_atomic(const char* cmd, const char* path, const void* data, size_t
     unlink(tmp);
     return -1;
   }
+  return 0;
+}
+
+int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_sz) {
+  struct stat st;
+  if (stat(arg, &st)) return cli_fail(cmd, "cannot open %s: %s", arg, strerror(errno)), -1;
+  if (S_ISDIR(st.st_mode)) snprintf(out, out_sz, "%s/checkpoint.bin", arg);
+  else snprintf(out, out_sz, "%s", arg);
   return 0;
 }

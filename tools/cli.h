@@ -82,6 +82,10 @@ void cli_install_fatal_hook(const char* cmd);
 // whole new one. Returns 0, or -1 after printing "animat CMD: cannot write PATH: reason".
 int cli_write_atomic(const char* cmd, const char* path, const void* data, size_t len);
 
+// The checkpoint a command-line argument names: a run directory's checkpoint.bin, or the file
+// itself. Returns 0, or -1 after printing "animat CMD: cannot open ARG: reason".
+int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_sz);
+
 // Set by SIGINT/SIGTERM when cli_install_interrupt() was called; long jobs poll it.
 extern volatile int cli_interrupted;
 void cli_install_interrupt(void);

@@ -200,10 +200,7 @@ int cmd_fixedpoints(int argc, char** argv) {
   fc.seed = seed;
   const int motor = !strcmp(module, "motor");
   char err[AM_ERR_LEN], ckpt[1200];
-  struct stat st;
-  if (stat(pos[0], &st)) return cli_fail("fixedpoints", "cannot open %s", pos[0]);
-  if (S_ISDIR(st.st_mode)) snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", pos[0]);
-  else snprintf(ckpt, sizeof ckpt, "%s", pos[0]);
+  if (cli_checkpoint_path("fixedpoints", pos[0], ckpt, sizeof ckpt)) return 1;
 
   am_ds_reader* r = am_ds_open(data, err, sizeof err);
   if (!r) return cli_fail("fixedpoints", "%s", err);
