@@ -183,20 +183,6 @@ int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const c
   return 0;
 }
 
-int cli_write_atomic(const char* cmd, const char* path, const void* data, size_t len) {
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE* f = fopen(tmp, "w");
-  int ok = f && fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  if (f && fclose(f)) ok = 0;
-  if (!ok || rename(tmp, path)) {
-    cli_fail(cmd, "cannot write %s: %s", path, strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  return 0;
-}
-
 int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_sz) {
   struct stat st;
   if (stat(arg, &st)) return cli_fail(cmd, "cannot open %s: %s", arg, strerror(errno)), -1;

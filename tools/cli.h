@@ -78,10 +78,6 @@ void cli_progress_end(cli_progress_state* p);
 // one is intact). main() calls it with the subcommand's name before running it.
 void cli_install_fatal_hook(const char* cmd);
 
-// Writes len bytes to path atomically (path.tmp, fsync, rename): a reader sees the old file or the
-// whole new one. Returns 0, or -1 after printing "animat CMD: cannot write PATH: reason".
-int cli_write_atomic(const char* cmd, const char* path, const void* data, size_t len);
-
 // The checkpoint a command-line argument names: a run directory's checkpoint.bin, or the file
 // itself. Returns 0, or -1 after printing "animat CMD: cannot open ARG: reason".
 int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_sz);

@@ -26,6 +26,8 @@
 #include "ama_fixedpoints.h"
 #include "ana.h"
 #include "cli.h"
+#include "ds_trials.h"
+#include "table.h"
 
 #define MAX_CONDS 256
 #define PCA_ROWS 20000
@@ -58,19 +60,6 @@ static int picker_take(row_picker* p) {
   return take;
 }
 
-// Index of name in a comma-separated label list, -1 when absent.
-static int label_index(const char* labels, const char* name) {
-  size_t n = strlen(name);
-  int i = 0;
-  for (const char* s = labels; s && *s; i++) {
-    size_t k = strcspn(s, ",");
-    if (k == n && !strncmp(s, name, n)) return i;
-    s += k;
-    if (*s == ',') s++;
-  }
-  return -1;
-}
-
 // The f32 channel `name` of r with `elems` elements per step (elems < 0: any): `what` it holds.
 // Returns its index, or -1 with a message.
 static int need_channel(am_ds_reader* r, const char* file, const char* name, long elems,
@@ -90,45 +79,22 @@ static int need_channel(am_ds_reader* r, const char* file, const char* name, lon
   return c;
 }
 
-static void appendf(am_buf* b, int* oom, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
-static void appendf(am_buf* b, int* oom, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n < 0 || am_buf_reserve(b, b->len + (size_t)n + 1)) {
-    *oom = 1;
-    return;
-  }
-  va_start(ap, fmt);
-  vsnprintf((char*)b->p + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
-}
-
 // A JSON number, the shortest of %.15g / %.17g that reads back exactly (null for NaN and
 // infinities).
 static void jnum(am_buf* b, int* oom, double v) {
   char t[32];
   snprintf(t, sizeof t, "%.15g", v);
   if (strtod(t, NULL) != v) snprintf(t, sizeof t, "%.17g", v);
-  appendf(b, oom, "%s", isfinite(v) ? t : "null");
+  *oom |= am_buf_printf(b, "%s", isfinite(v) ? t : "null");
 }
 
 // A JSON string (quotes and backslashes escaped, control characters dropped).
 static void jstr(am_buf* b, int* oom, const char* s) {
-  appendf(b, oom, "\"");
+  *oom |= am_buf_printf(b, "\"");
   for (; *s; s++)
-    if (*s == '"' || *s == '\\') appendf(b, oom, "\\%c", *s);
-    else if ((unsigned char)*s >= 0x20) appendf(b, oom, "%c", *s);
-  appendf(b, oom, "\"");
-}
-
-// Writes b to dir/name atomically. Returns 0 or -1 (printed).
-static int write_file(const char* dir, const char* name, const am_buf* b) {
-  char path[1300];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  return cli_write_atomic("fixedpoints", path, b->p, b->len);
+    if (*s == '"' || *s == '\\') *oom |= am_buf_printf(b, "\\%c", *s);
+    else if ((unsigned char)*s >= 0x20) *oom |= am_buf_printf(b, "%c", *s);
+  *oom |= am_buf_printf(b, "\"");
 }
 
 typedef struct cond_result {
@@ -216,7 +182,7 @@ int cmd_fixedpoints(int argc, char** argv) {
   memset(res, 0, sizeof res);
   float *ebuf = NULL, *obs_raw = NULL, *obs_n = NULL, *xin = NULL;
   double *xd = NULL, *starts = NULL, *pcaX = NULL, *pmean = NULL, *comps = NULL, *pvar = NULL, *pexp = NULL;
-  am_buf json = {0}, csv = {0};
+  am_buf json = {0};
 
   // the observation layout from the recording's obs/<group> channels (in the task's group order)
   am_obs_group groups[AM_MAX_GROUPS];
@@ -272,8 +238,10 @@ int cmd_fixedpoints(int argc, char** argv) {
     goto done;
   }
   const am_ds_channel* vch = am_ds_get_channel(r, ch_vars);
-  int v_cond = label_index(vch->labels, cond_name);
-  int v_epoch = epoch >= 0 ? label_index(vch->labels, "epoch") : -1;
+  char vnames[AM_MAX_VARS][AM_NAME_LEN];
+  int n_vn = ds_split_labels(vch->labels, vnames, AM_MAX_VARS);
+  int v_cond = ds_find_name(vnames, n_vn, cond_name);
+  int v_epoch = epoch >= 0 ? ds_find_name(vnames, n_vn, "epoch") : -1;
   if (v_cond < 0 || (epoch >= 0 && v_epoch < 0)) {
     cli_fail("fixedpoints", "%s: no task variable '%s' (it has: %s)", data,
              v_cond < 0 ? cond_name : "epoch", vch->labels[0] ? vch->labels : "none");
@@ -525,98 +493,128 @@ int cmd_fixedpoints(int argc, char** argv) {
       goto done;
     }
     int oom = 0;
-    appendf(&json, &oom, "{\n  \"checkpoint\": ");
-    jstr(&json, &oom, ckpt);
-    appendf(&json, &oom, ",\n  \"data\": ");
-    jstr(&json, &oom, data);
-    appendf(&json, &oom, ",\n  \"module\": \"%s\",\n  \"cell\": \"%s\",\n  \"units\": %d,\n"
-            "  \"state_size\": %d,\n  \"condition_var\": ", module,
-            ama_cell_type_name(cell->cfg.type), map.H, S);
-    jstr(&json, &oom, cond_name);
-    appendf(&json, &oom, ",\n  \"epoch\": ");
-    if (epoch >= 0) appendf(&json, &oom, "%d", epoch);
-    else appendf(&json, &oom, "null");
-    appendf(&json, &oom, ",\n  \"recorded_states\": %lld,\n  \"starts\": %d,\n  \"seed\": %llu,\n"
-            "  \"noise\": ", (long long)rows, got_start, (unsigned long long)seed);
-    jnum(&json, &oom, fc.start_noise);
-    appendf(&json, &oom, ",\n  \"max_iter\": %d,\n  \"tol_fixed\": ", fc.max_iter);
-    jnum(&json, &oom, fc.tol_fixed);
-    appendf(&json, &oom, ",\n  \"tol_slow\": ");
-    jnum(&json, &oom, fc.tol_slow);
-    appendf(&json, &oom, ",\n  \"dedup\": ");
-    jnum(&json, &oom, fc.dedup);
-    appendf(&json, &oom, ",\n  \"eig_tol\": ");
-    jnum(&json, &oom, fc.eig_tol);
-    appendf(&json, &oom, ",\n  \"replay_steps\": %lld,\n  \"replay_max_error\": ",
-            (long long)replay_rows);
-    if (replay) jnum(&json, &oom, replay_err);
-    else appendf(&json, &oom, "null");
-    appendf(&json, &oom, ",\n  \"pca\": {\"states\": %d, \"explained\": [", got_pca);
-    for (int j = 0; j < npc; j++) {
-      appendf(&json, &oom, j ? ", " : "");
-      jnum(&json, &oom, pexp[j]);
+    am_buf* j = &json;
+    oom |= am_buf_printf(j, "{\n  \"checkpoint\": ");
+    jstr(j, &oom, ckpt);
+    oom |= am_buf_printf(j, ",\n  \"data\": ");
+    jstr(j, &oom, data);
+    oom |= am_buf_printf(j, ",\n  \"module\": \"%s\",\n  \"cell\": \"%s\",\n  \"units\": %d,\n"
+                         "  \"state_size\": %d,\n  \"condition_var\": ", module,
+                         ama_cell_type_name(cell->cfg.type), map.H, S);
+    jstr(j, &oom, cond_name);
+    if (epoch >= 0) oom |= am_buf_printf(j, ",\n  \"epoch\": %d", epoch);
+    else oom |= am_buf_printf(j, ",\n  \"epoch\": null");
+    oom |= am_buf_printf(j, ",\n  \"recorded_states\": %lld,\n  \"starts\": %d,\n  \"seed\": %llu",
+                         (long long)rows, got_start, (unsigned long long)seed);
+    const char* knames[5] = {"noise", "tol_fixed", "tol_slow", "dedup", "eig_tol"};
+    const double kvals[5] = {fc.start_noise, fc.tol_fixed, fc.tol_slow, fc.dedup, fc.eig_tol};
+    for (int k = 0; k < 5; k++) {
+      oom |= am_buf_printf(j, ",\n  \"%s\": ", knames[k]);
+      jnum(j, &oom, kvals[k]);
     }
-    appendf(&json, &oom, "]},\n  \"conditions\": [");
-    appendf(&csv, &oom, "condition,point,kind,q,count,dist_start,n_unstable,n_marginal,max_abs_eig");
-    for (int j = 0; j < npc; j++) appendf(&csv, &oom, ",pc%d", j + 1);
-    for (int j = 0; j < n_eig; j++) appendf(&csv, &oom, ",eig%d_re,eig%d_im", j + 1, j + 1);
-    appendf(&csv, &oom, "\n");
-    for (int k = 0; k < n_res; k++) {
+    oom |= am_buf_printf(j, ",\n  \"max_iter\": %d,\n  \"replay_steps\": %lld,\n"
+                         "  \"replay_max_error\": ", fc.max_iter, (long long)replay_rows);
+    jnum(j, &oom, replay ? replay_err : NAN);
+    oom |= am_buf_printf(j, ",\n  \"pca\": {\"states\": %d, \"explained\": [", got_pca);
+    for (int q = 0; q < npc; q++) {
+      oom |= am_buf_printf(j, "%s", q ? ", " : "");
+      jnum(j, &oom, pexp[q]);
+    }
+    oom |= am_buf_printf(j, "]},\n  \"conditions\": [");
+    // the CSV: one row per point
+    int ncol = 9 + npc + 2 * n_eig;
+    char(*cn)[24] = calloc((size_t)ncol, sizeof *cn);
+    const char** cols = calloc((size_t)ncol, sizeof *cols);
+    table csv;
+    memset(&csv, 0, sizeof csv);
+    const char* fixed_cols[9] = {"condition", "point", "kind", "q", "count", "dist_start",
+                                 "n_unstable", "n_marginal", "max_abs_eig"};
+    if (cn && cols) {
+      for (int c = 0; c < ncol; c++) {
+        if (c < 9) snprintf(cn[c], sizeof cn[c], "%s", fixed_cols[c]);
+        else if (c < 9 + npc) snprintf(cn[c], sizeof cn[c], "pc%d", c - 9 + 1);
+        else snprintf(cn[c], sizeof cn[c], "eig%d_%s", (c - 9 - npc) / 2 + 1,
+                      (c - 9 - npc) % 2 ? "im" : "re");
+        cols[c] = cn[c];
+      }
+    }
+    oom |= !cn || !cols || table_init(&csv, ncol, cols) != 0;
+    free(cols);
+    free(cn);
+    for (int k = 0; k < n_res && !oom; k++) {
       const ama_fp_result* f = &res[k].fp;
-      appendf(&json, &oom, "%s\n    {\"value\": ", k ? "," : "");
-      jnum(&json, &oom, res[k].value);
       double qmin = INFINITY;
-      for (int j = 0; j < f->n_starts; j++) qmin = fmin(qmin, f->start_q[j]);
-      appendf(&json, &oom, ", \"steps\": %lld, \"fixed\": %d, \"slow\": %d, \"rejected\": %d, "
-              "\"min_q\": ", (long long)res[k].steps, f->n_fixed, f->n_slow, f->n_rejected);
-      jnum(&json, &oom, qmin);
-      appendf(&json, &oom, ", \"points\": [");
+      for (int q = 0; q < f->n_starts; q++) qmin = fmin(qmin, f->start_q[q]);
+      oom |= am_buf_printf(j, "%s\n    {\"value\": ", k ? "," : "");
+      jnum(j, &oom, res[k].value);
+      oom |= am_buf_printf(j, ", \"steps\": %lld, \"fixed\": %d, \"slow\": %d, \"rejected\": %d, "
+                           "\"min_q\": ", (long long)res[k].steps, f->n_fixed, f->n_slow,
+                           f->n_rejected);
+      jnum(j, &oom, qmin);
+      oom |= am_buf_printf(j, ", \"points\": [");
       for (int p = 0; p < f->n_points; p++) {
         const ama_fp_point* P = &f->points[p];
         const double* pc = res[k].pcs + (size_t)p * npc;
-        appendf(&json, &oom, "%s\n      {\"kind\": \"%s\", \"q\": ", p ? "," : "",
-                ama_fp_kind_name(P->kind));
-        jnum(&json, &oom, P->q);
-        appendf(&json, &oom, ", \"count\": %d, \"dist_start\": ", P->count);
-        jnum(&json, &oom, P->dist_start);
-        appendf(&json, &oom, ", \"n_unstable\": %d, \"n_marginal\": %d, \"max_abs_eig\": ",
-                P->n_unstable, P->n_marginal);
-        jnum(&json, &oom, P->max_abs);
-        appendf(&json, &oom, ", \"pc\": [");
-        for (int j = 0; j < npc; j++) {
-          appendf(&json, &oom, j ? ", " : "");
-          jnum(&json, &oom, pc[j]);
+        oom |= am_buf_printf(j, "%s\n      {\"kind\": \"%s\", \"q\": ", p ? "," : "",
+                             ama_fp_kind_name(P->kind));
+        jnum(j, &oom, P->q);
+        oom |= am_buf_printf(j, ", \"count\": %d, \"dist_start\": ", P->count);
+        jnum(j, &oom, P->dist_start);
+        oom |= am_buf_printf(j, ", \"n_unstable\": %d, \"n_marginal\": %d, \"max_abs_eig\": ",
+                             P->n_unstable, P->n_marginal);
+        jnum(j, &oom, P->max_abs);
+        oom |= am_buf_printf(j, ", \"pc\": [");
+        for (int q = 0; q < npc; q++) {
+          oom |= am_buf_printf(j, "%s", q ? ", " : "");
+          jnum(j, &oom, pc[q]);
         }
-        appendf(&json, &oom, "], \"eig\": [");
-        for (int j = 0; j < n_eig; j++) {
-          appendf(&json, &oom, j ? ", [" : "[");
-          jnum(&json, &oom, P->eig_re[j]);
-          appendf(&json, &oom, ", ");
-          jnum(&json, &oom, P->eig_im[j]);
-          appendf(&json, &oom, "]");
+        oom |= am_buf_printf(j, "], \"eig\": [");
+        for (int q = 0; q < n_eig; q++) {
+          oom |= am_buf_printf(j, "%s[", q ? ", " : "");
+          jnum(j, &oom, P->eig_re[q]);
+          oom |= am_buf_printf(j, ", ");
+          jnum(j, &oom, P->eig_im[q]);
+          oom |= am_buf_printf(j, "]");
         }
-        appendf(&json, &oom, "], \"state\": [");
+        oom |= am_buf_printf(j, "], \"state\": [");
         for (int i = 0; i < S; i++) {
-          appendf(&json, &oom, i ? ", " : "");
-          jnum(&json, &oom, P->s[i]);
+          oom |= am_buf_printf(j, "%s", i ? ", " : "");
+          jnum(j, &oom, P->s[i]);
         }
-        appendf(&json, &oom, "]}");
-        appendf(&csv, &oom, "%.9g,%d,%s,%.9g,%d,%.9g,%d,%d,%.9g", res[k].value, p,
-                ama_fp_kind_name(P->kind), P->q, P->count, P->dist_start, P->n_unstable,
-                P->n_marginal, P->max_abs);
-        for (int j = 0; j < npc; j++) appendf(&csv, &oom, ",%.9g", pc[j]);
-        for (int j = 0; j < n_eig; j++) appendf(&csv, &oom, ",%.9g,%.9g", P->eig_re[j], P->eig_im[j]);
-        appendf(&csv, &oom, "\n");
+        oom |= am_buf_printf(j, "]}");
+        table_num(&csv, res[k].value);
+        table_int(&csv, p);
+        table_str(&csv, ama_fp_kind_name(P->kind));
+        table_num(&csv, P->q);
+        table_int(&csv, P->count);
+        table_num(&csv, P->dist_start);
+        table_int(&csv, P->n_unstable);
+        table_int(&csv, P->n_marginal);
+        table_num(&csv, P->max_abs);
+        for (int q = 0; q < npc; q++) table_num(&csv, pc[q]);
+        for (int q = 0; q < n_eig; q++) {
+          table_num(&csv, P->eig_re[q]);
+          table_num(&csv, P->eig_im[q]);
+        }
       }
-      appendf(&json, &oom, "%s]}", f->n_points ? "\n    " : "");
+      oom |= am_buf_printf(j, "%s]}", f->n_points ? "\n    " : "");
     }
-    appendf(&json, &oom, "\n  ]\n}\n");
-    if (oom) {
+    oom |= am_buf_printf(j, "\n  ]\n}\n");
+    char path[1300];
+    if (oom || csv.oom) {
+      table_free(&csv);
       cli_fail("fixedpoints", "out of memory writing the results");
       goto done;
     }
-    if (write_file(outdir, "fixedpoints.json", &json) || write_file(outdir, "fixedpoints.csv", &csv))
+    snprintf(path, sizeof path, "%s/fixedpoints.json", outdir);
+    int bad = am_write_file_atomic(path, json.p, json.len, err, sizeof err);
+    snprintf(path, sizeof path, "%s/fixedpoints.csv", outdir);
+    bad = bad || table_write(&csv, path, err, sizeof err);
+    table_free(&csv);
+    if (bad) {
+      cli_fail("fixedpoints", "%s", err);
       goto done;
+    }
     printf("wrote %s/fixedpoints.json and %s/fixedpoints.csv\n", outdir, outdir);
   }
   status = 0;
@@ -627,7 +625,6 @@ done:
     free(res[k].pcs);
   }
   am_buf_free(&json);
-  am_buf_free(&csv);
   free(ebuf);
   free(obs_raw);
   free(obs_n);
