@@ -15,7 +15,6 @@
 // prints a summary per condition.
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
