@@ -184,6 +184,12 @@ void ama_policy_step(ama_policy* p, const float* obs_n, const float* mask, const
 void ama_policy_peek_value(ama_policy* p, const float* obs_n, const float* mask, float* value);
 // Sets the previous action (N x A) and reward (N) that the next step's inputs are made from.
 void ama_policy_set_feedback(ama_policy* p, const float* actions, const float* rewards);
+// The input vector of one module as the policy builds it (motor = 0: the core, p->core_in floats:
+// the routed normalised observation, then the previous action and reward when the config feeds
+// them; motor = 1: the motor, p->motor_in floats: the core's output, then the routed observation
+// shortcut). obs_n (obs_dim); prev_act (act_dim, NULL: zeros); core_y (core_hidden, motor only).
+void ama_policy_module_input(const ama_policy* p, int motor, const float* obs_n,
+                             const float* prev_act, float prev_rew, const float* core_y, float* x);
 
 // A batch of sequences for learning: inputs, the forward caches and gradient scratch.
 typedef struct ama_seq {

@@ -198,7 +198,7 @@ static void core_row(const ama_policy* p, float* dst, const float* obs, const fl
   int k = 0;
   for (int i = 0; i < p->n_core_obs; i++) dst[k++] = obs[p->core_obs_idx[i]];
   if (p->cfg.prev_action)
-    for (int j = 0; j < p->act_dim; j++) dst[k++] = pa[j];
+    for (int j = 0; j < p->act_dim; j++) dst[k++] = pa ? pa[j] : 0.0f;
   if (p->cfg.prev_reward) dst[k++] = pr;
 }
 
@@ -206,6 +206,15 @@ static void motor_row(const ama_policy* p, float* dst, const float* core_y, cons
   int Hc = p->cfg.core_hidden;
   memcpy(dst, core_y, sizeof(float) * Hc);
   for (int i = 0; i < p->n_motor_obs; i++) dst[Hc + i] = obs[p->motor_obs_idx[i]];
+}
+
+void ama_policy_module_input(const ama_policy* p, int motor, const float* obs_n,
+                             const float* prev_act, float prev_rew, const float* core_y, float* x) {
+  if (motor) {
+    motor_row(p, x, core_y, obs_n);
+    return;
+  }
+  core_row(p, x, obs_n, prev_act, prev_rew);
 }
 
 #define PW(p, i) ((p)->params.w + (p)->params.t[(i)].offset)

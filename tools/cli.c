@@ -3,8 +3,10 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "am_sim.h"
@@ -178,5 +180,13 @@ int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const c
     if (set_value(f, v, msg, sizeof msg)) return usage_error(cmd, usage, "%s%s", msg, "");
   }
   if (*help) printf("%s", usage);
+  return 0;
+}
+
+int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_sz) {
+  struct stat st;
+  if (stat(arg, &st)) return cli_fail(cmd, "cannot open %s: %s", arg, strerror(errno)), -1;
+  if (S_ISDIR(st.st_mode)) snprintf(out, out_sz, "%s/checkpoint.bin", arg);
+  else snprintf(out, out_sz, "%s", arg);
   return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef ANIMAT_CLI_H
 #define ANIMAT_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -31,6 +32,7 @@ int cmd_export(int argc, char** argv);
 int cmd_trials(int argc, char** argv);   // analyses (issue 13)
 int cmd_analyze(int argc, char** argv);
 int cmd_plot(int argc, char** argv);      // training curves (issue 13)
+int cmd_fixedpoints(int argc, char** argv);  // issue 13 (Sussillo & Barak 2013)
 
 // A flag table entry for cli_parse. Flags are "--name VALUE" or "--name=VALUE"; booleans take no
 // value. Repeatable string flags (e.g. --task-param) call `each` for every occurrence.
@@ -76,6 +78,10 @@ void cli_progress_end(cli_progress_state* p);
 // stderr and exits with status 1, saving nothing (checkpoints are written atomically, so the last
 // one is intact). main() calls it with the subcommand's name before running it.
 void cli_install_fatal_hook(const char* cmd);
+
+// The checkpoint a command-line argument names: a run directory's checkpoint.bin, or the file
+// itself. Returns 0, or -1 after printing "animat CMD: cannot open ARG: reason".
+int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_sz);
 
 // Set by SIGINT/SIGTERM when cli_install_interrupt() was called; long jobs poll it.
 extern volatile int cli_interrupted;

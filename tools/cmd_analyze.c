@@ -1091,6 +1091,7 @@ static void usage_text(char* b, size_t n) {
       "usage: animat analyze METHOD FILE [FILE2] [flags]\n"
       "  Analyses of a recorded dataset; numbers as JSON and CSV, figures as SVG in --out DIR.\n"
       "  animat analyze report FILE: every method that applies, in DIR/report.html.\n"
+      "  animat analyze fixedpoints RUN --data FILE ...: fixed and slow points (animat fixedpoints)\n"
       "methods:\n");
   for (int i = 0; i < N_METHODS && o < n; i++)
     o += (size_t)snprintf(b + o, n - o, "  %-13s %s\n", methods[i].name, methods[i].summary);
@@ -1118,6 +1119,8 @@ static void usage_text(char* b, size_t n) {
 int cmd_analyze(int argc, char** argv) {
   char usage[4096];
   usage_text(usage, sizeof usage);
+  // fixed points need the checkpoint beside the recording: its own flags (animat fixedpoints)
+  if (argc >= 2 && !strcmp(argv[1], "fixedpoints")) return cmd_fixedpoints(argc - 1, argv + 1);
   az_ctx c;
   memset(&c, 0, sizeof c);
   const char *module = NULL, *channel = NULL, *module2 = NULL, *channel2 = NULL, *window = NULL;
@@ -1155,7 +1158,8 @@ int cmd_analyze(int argc, char** argv) {
   if (!m && strcmp(pos[0], "report")) {
     char names[256] = "";
     for (int i = 0; i < N_METHODS; i++) strcat(strcat(names, " "), methods[i].name);
-    return cli_fail("analyze", "unknown method '%s' (methods:%s, report)", pos[0], names), 2;
+    return cli_fail("analyze", "unknown method '%s' (methods:%s, report, fixedpoints)", pos[0],
+                    names), 2;
   }
   c.method = m ? m->name : "report";
   c.path = pos[1];

@@ -196,10 +196,7 @@ int cmd_record(int argc, char** argv) {
   ama_config acfg;
   amt_params all = {0};
   if (!random_policy) {
-    struct stat st;
-    if (stat(pos[0], &st)) return cli_fail("record", "cannot open %s", pos[0]);
-    if (S_ISDIR(st.st_mode)) snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", pos[0]);
-    else snprintf(ckpt, sizeof ckpt, "%s", pos[0]);
+    if (cli_checkpoint_path("record", pos[0], ckpt, sizeof ckpt)) return 1;
     char* text = ama_ckpt_read_config(ckpt, err, sizeof err);
     if (!text) return cli_fail("record", "%s", err);
     ama_config_default(&acfg);
