@@ -250,6 +250,7 @@ int am_ds_read_channel(am_ds_reader* r, int64_t i, int ch, void* dst, char* err,
 // entry is a valid chunk, every chunk in the file is indexed, no byte range holds garbage), and
 // counts the gaps and dropped chunks of a recovery. Returns 0, or -1 with a message counting the
 // problems and naming the first; *n_bad (may be NULL) counts the problems.
+// In a 1.2 file every chunk is also decoded (filters undone, bit-layout padding checked).
 int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz);
 
 // Sizes: the file, the chunks' payloads, and the raw (uncompressed, unfiltered) row data.

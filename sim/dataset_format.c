@@ -85,27 +85,6 @@ LOADER(double)
     default: memcpy(out, src, count * sizeof(T));                                                \
   }
 
-#define PRED_DEC(T)                                                                              \
-  switch (f.pred) {                                                                              \
-    case PRED_SUB:                                                                               \
-      for (size_t k = 0; k < first; k++) ST(T, dst, k, LD(T, in, k));                            \
-      for (size_t k = first; k < count; k++) ST(T, dst, k, LD(T, in, k) + LD(T, dst, k - elems)); \
-      break;                                                                                     \
-    case PRED_SUBZ:                                                                              \
-      for (size_t k = 0; k < first; k++) ST(T, dst, k, UNZIG(T, LD(T, in, k)));                  \
-      for (size_t k = first; k < count; k++)                                                     \
-        ST(T, dst, k, UNZIG(T, LD(T, in, k)) + LD(T, dst, k - elems));                           \
-      break;                                                                                     \
-    case PRED_XOR:                                                                               \
-      for (size_t k = 0; k < first; k++) ST(T, dst, k, LD(T, in, k));                            \
-      for (size_t k = first; k < count; k++) ST(T, dst, k, LD(T, in, k) ^ LD(T, dst, k - elems)); \
-      break;                                                                                     \
-    case PRED_REF:                                                                               \
-      for (size_t k = 0; k < count; k++) ST(T, dst, k, LD(T, in, k) ^ LD(T, ref, k));            \
-      break;                                                                                     \
-    default: memcpy(dst, in, count * sizeof(T));                                                 \
-  }
-
 static void predict(uint8_t* restrict out, const uint8_t* restrict src, const uint8_t* ref,
                     size_t count, size_t elems, size_t sw, am_ds_filt f) {
   size_t first = elems < count ? elems : count;
@@ -116,17 +95,6 @@ static void predict(uint8_t* restrict out, const uint8_t* restrict src, const ui
     default: PRED_ENC(uint64_t) break;
   }
 }
-static void unpredict(uint8_t* restrict dst, const uint8_t* restrict in, const uint8_t* ref,
-                      size_t count, size_t elems, size_t sw, am_ds_filt f) {
-  size_t first = elems < count ? elems : count;
-  switch (sw) {
-    case 1: PRED_DEC(uint8_t) break;
-    case 2: PRED_DEC(uint16_t) break;
-    case 4: PRED_DEC(uint32_t) break;
-    default: PRED_DEC(uint64_t) break;
-  }
-}
-
 //---------------------------------- layouts -------------------------------------------------------
 //
 // BYTE: byte j of value k at j x count + k. BIT: bit b (0 = least significant) of byte j of value
@@ -172,34 +140,6 @@ static void lay(uint8_t* restrict dst, const uint8_t* restrict v, size_t count, 
   }
 }
 
-static int unlay(uint8_t* restrict v, const uint8_t* restrict src, size_t count, size_t sw,
-                 int layout) {
-  if (layout != LAYOUT_BIT) {
-    if (sw == 1) {
-      memcpy(v, src, count);
-      return 0;
-    }
-    for (size_t j = 0; j < sw; j++) {
-      const uint8_t* plane = src + j * count;
-      for (size_t k = 0; k < count; k++) v[k * sw + j] = plane[k];
-    }
-    return 0;
-  }
-  size_t nb = (count + 7) / 8, tail = count % 8;
-  for (size_t j = 0; j < sw; j++) {
-    const uint8_t* plane = src + 8 * j * nb;
-    for (size_t g = 0; g < nb; g++) {
-      uint64_t x = 0;
-      for (size_t b = 0; b < 8; b++) x |= (uint64_t)plane[b * nb + g] << (8 * b);
-      x = transpose8(x);
-      size_t n = g + 1 < nb || !tail ? 8 : tail;
-      if (n < 8 && (x >> (8 * n))) return -1;  // padding bits set
-      for (size_t m = 0; m < n; m++) v[(8 * g + m) * sw + j] = (uint8_t)(x >> (8 * m));
-    }
-  }
-  return 0;
-}
-
 void am_ds_encode(uint8_t* restrict dst, const uint8_t* restrict src, const uint8_t* ref,
                   size_t rows, size_t elems, size_t sw, am_ds_filt f, uint8_t* restrict tmp) {
   size_t count = rows * elems;
@@ -211,8 +151,6 @@ void am_ds_encode(uint8_t* restrict dst, const uint8_t* restrict src, const uint
   lay(dst, tmp, count, sw, f.layout);
 }
 
-// The byte layout's decoder for widths 2, 4 and 8, un-shuffling and un-predicting in one pass
-// (the common case, kept fast: reading must stay well above 500 MB/s).
 // One row of n values (from value k0 of count) out of byte planes, un-predicted against prev (the
 // previous row, or the reference's values; NULL for the first row). restrict lets the compiler
 // vectorise the loop over the row.
@@ -228,6 +166,7 @@ void am_ds_encode(uint8_t* restrict dst, const uint8_t* restrict src, const uint
       ST(T, out, e, x);                                                                        \
     }                                                                                          \
   }
+ROW_DEC(uint8_t)
 ROW_DEC(uint16_t)
 ROW_DEC(uint32_t)
 ROW_DEC(uint64_t)
@@ -235,7 +174,8 @@ ROW_DEC(uint64_t)
 static void byte_decode(uint8_t* restrict dst, const uint8_t* restrict src, const uint8_t* ref,
                         size_t count, size_t elems, size_t sw, am_ds_filt f) {
   void (*row)(uint8_t*, const uint8_t*, const uint8_t*, size_t, size_t, size_t, int) =
-      sw == 2 ? row_dec_uint16_t : sw == 4 ? row_dec_uint32_t : row_dec_uint64_t;
+      sw == 1 ? row_dec_uint8_t : sw == 2 ? row_dec_uint16_t : sw == 4 ? row_dec_uint32_t
+                                                                  : row_dec_uint64_t;
   if (f.pred == PRED_NONE || f.pred == PRED_REF) {  // no dependence between rows: one long row
     row(dst, f.pred == PRED_REF ? ref : NULL, src, count, 0, count, PRED_XOR);
     return;
@@ -274,18 +214,11 @@ static int bits_to_bytes(uint8_t* restrict planes, const uint8_t* restrict src, 
 int am_ds_decode(uint8_t* restrict dst, const uint8_t* restrict src, const uint8_t* ref,
                  size_t rows, size_t elems, size_t sw, am_ds_filt f, uint8_t* restrict tmp) {
   size_t count = rows * elems;
-  if (f.layout == LAYOUT_BIT && sw > 1) {  // bits -> byte planes (tmp) -> values
+  if (f.layout == LAYOUT_BIT) {  // bits -> byte planes (in tmp), then as the byte layout
     if (bits_to_bytes(tmp, src, count, sw)) return -1;
-    byte_decode(dst, tmp, ref, count, elems, sw, f);
-    return 0;
+    src = tmp;
   }
-  if (f.layout == LAYOUT_BYTE && sw > 1) {
-    byte_decode(dst, src, ref, count, elems, sw, f);
-    return 0;
-  }
-  if (f.pred == PRED_NONE) return unlay(dst, src, count, sw, f.layout);
-  if (unlay(tmp, src, count, sw, f.layout)) return -1;
-  unpredict(dst, tmp, ref, count, elems, sw, f);
+  byte_decode(dst, src, ref, count, elems, sw, f);
   return 0;
 }
 

@@ -762,9 +762,9 @@ static int load_chunk(am_ds_reader* r, int k, char* err, size_t err_sz) {
 }
 
 // Decodes the rows of chunk c (body in r->rb) into dst (channels with dst[ch] != NULL, at row
-// c->first_step). 1.0/1.1: {SUB or NONE, BYTE} from the DELTA flag; 1.2: the chunk's filter table.
-static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst, double* init,
-                        const char* what, char* err, size_t err_sz) {
+// row0). 1.0/1.1: {SUB or NONE, BYTE} from the DELTA flag; 1.2: the chunk's filter table.
+static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst, size_t row0,
+                        double* init, const char* what, char* err, size_t err_sz) {
   const uint8_t* body = r->rb.p;
   int v12 = r->minor >= 2;
   size_t o = v12 ? (size_t)r->n_ch * FILTER_ENTRY : 0;
@@ -803,7 +803,7 @@ static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst,
                               get16(body + (size_t)ch * FILTER_ENTRY + 2)};
     size_t n = am_ds_laid_size(count, sw, f.layout);
     col_at[ch] = NULL;
-    if (dst && dst[ch]) col_at[ch] = (uint8_t*)dst[ch] + (size_t)c->first_step * x->row_bytes;
+    if (dst && dst[ch]) col_at[ch] = (uint8_t*)dst[ch] + row0 * x->row_bytes;
     else if (need[ch]) col_at[ch] = r->fcols.p + cols_o, cols_o += rows * x->row_bytes;
     if (col_at[ch]) {
       const uint8_t* ref = NULL;
@@ -837,7 +837,8 @@ int am_ds_read_episode(am_ds_reader* r, int64_t i, void* const* dst, double* ini
     char what[96];
     snprintf(what, sizeof what, "chunk %d (episode %lld, step %u)", k,
              (long long)r->chunks[k].episode, r->chunks[k].first_step);
-    if (decode_chunk(r, &r->chunks[k], dst, init, what, err, err_sz)) return -1;
+    if (decode_chunk(r, &r->chunks[k], dst, r->chunks[k].first_step, init, what, err, err_sz))
+      return -1;
   }
   return 0;
 }
@@ -873,10 +874,30 @@ int am_ds_read_channel(am_ds_reader* r, int64_t i, int ch, void* dst, char* err,
 int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz) {
   int bad = 0, unindexed = 0, problems;
   char first[AM_ERR_LEN] = "", msg[AM_ERR_LEN];
-  for (int k = 0; k < r->n_chunks; k++)
-    if (load_chunk(r, k, msg, sizeof msg)) {
-      if (!bad++) snprintf(first, sizeof first, "%s", msg);
+  // 1.2: every chunk is also decoded (its filters undone: a bit layout's padding is checked)
+  am_buf cols = {0};
+  void* dst[AM_DS_MAX_CHANNELS] = {0};
+  for (int k = 0; k < r->n_chunks; k++) {
+    int rc = load_chunk(r, k, msg, sizeof msg);
+    if (!rc && r->minor >= 2) {
+      const am_ds_chunk* c = &r->chunks[k];
+      if (am_buf_reserve(&cols, (size_t)c->rows * r->row_bytes + 1)) {
+        rc = am_err(msg, sizeof msg, "%s: out of memory", r->name);
+      } else {
+        size_t o = 0;
+        for (int ch = 0; ch < r->n_ch; ch++) {
+          dst[ch] = cols.p + o;
+          o += (size_t)c->rows * r->ch[ch].row_bytes;
+        }
+        char what[96];
+        snprintf(what, sizeof what, "chunk %d (episode %lld, step %u)", k, (long long)c->episode,
+                 c->first_step);
+        rc = decode_chunk(r, c, dst, 0, NULL, what, msg, sizeof msg);
+      }
     }
+    if (rc && !bad++) snprintf(first, sizeof first, "%s", msg);
+  }
+  am_buf_free(&cols);
   // the index against the blocks actually in the file (a recovery's chunks are those blocks)
   damage d = r->dmg;
   if (!r->recovered) {

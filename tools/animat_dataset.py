@@ -717,7 +717,8 @@ class Dataset:
 
     def verify(self):
         """Checks the file as `animat verify` (am_ds_verify) does: every chunk (header, CRCs,
-        prefix against the index, zstd frame and size); with the index, also the blocks between
+        prefix against the index, zstd frame and size; 1.2: its filter table, and its columns
+        decoded); with the index, also the blocks between
         the channel table and the index (every chunk there indexed, no bytes outside whole
         blocks); in a recovered file, what the recovery lost (self.damage). Raises DatasetError
         counting the problems of each kind and naming the first; returns None when there is none
@@ -726,7 +727,9 @@ class Dataset:
         for e in self.episodes:
             for k, c in enumerate(e.chunks):
                 try:
-                    self._load_chunk(k, c, True)
+                    body = self._load_chunk(k, c, True)
+                    if self.version[1] >= 2:  # 1.2: decoded too (bit-layout padding checked)
+                        self._decode_chunk(c, body, [ch.name for ch in self.channels])
                 except DatasetError as x:
                     bad += 1
                     first = first or str(x)
