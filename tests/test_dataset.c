@@ -614,6 +614,46 @@ static void test_filter_choice(void** state) {
   unlink(path);
 }
 
+// A re-simulation refuses a file whose state channels are lossy, naming the channel.
+static void test_resim_refuses_lossy_state(void** state) {
+  am_task t;
+  if (amt_create(&t, "reacher", NULL, err, sizeof err)) fail_msg("%s", err);
+  const mjModel* m = t.model->m;
+  char path[512], num[32];
+  tmp_path(path, sizeof path, "lossy-state.rollout");
+  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+  assert_non_null(w);
+  const char* keys[] = {"task.frame_skip", "model.nq", "model.nv", "model.na"};
+  int vals[] = {t.frame_skip, m->nq, m->nv, m->na};
+  for (int k = 0; k < 4; k++) {
+    snprintf(num, sizeof num, "%d", vals[k]);
+    assert_int_equal(am_ds_set_meta(w, keys[k], num, -1), 0);
+  }
+  am_channel_def q = {"qpos", "body", "", NULL, AM_DT_F64, 1, {(uint32_t)m->nq}, AM_DS_CH_LOSSY};
+  am_channel_def c = {"ctrl", "body", "", NULL, AM_DT_F64, 1, {(uint32_t)m->nu}, 0};
+  assert_int_equal(am_ds_add_channel(w, &q), 0);
+  assert_int_equal(am_ds_add_channel(w, &c), 1);
+  int n_init = 1 + m->nq + 2 * m->nv + m->na + 7 * m->nmocap;
+  assert_int_equal(am_ds_begin(w, 1, 16, n_init), 0);
+  double* init = calloc((size_t)n_init, sizeof(double));
+  assert_int_equal(am_ds_episode_begin(w, 0, 0, init), 0);
+  for (int s = 0; s < 2; s++) {
+    memset(am_ds_row_ptr(w, 0, 0), 0, sizeof(double) * (size_t)m->nq);
+    memset(am_ds_row_ptr(w, 0, 1), 0, sizeof(double) * (size_t)m->nu);
+    assert_int_equal(am_ds_row_commit(w, 0, s ? AM_DS_END : 0), 0);
+  }
+  free(init);
+  if (am_ds_close(w, err, sizeof err)) fail_msg("%s", err);
+  am_ds_reader* r = am_ds_open(path, err, sizeof err);
+  if (!r) fail_msg("%s", err);
+  double dev;
+  assert_int_equal(am_ds_resim_episode(r, t.model, 0, &dev, err, sizeof err), -1);
+  if (!strstr(err, "channel 'qpos' is stored lossy")) fail_msg("got '%s'", err);
+  am_ds_reader_free(r);
+  unlink(path);
+  amt_destroy(&t);
+}
+
 //---------------------------------- golden files --------------------------------------------------
 
 static void golden(char* out, size_t n, const char* name) {
@@ -1467,6 +1507,7 @@ int main(void) {
       cmocka_unit_test(test_filters_roundtrip),
       cmocka_unit_test(test_f16),
       cmocka_unit_test(test_filter_choice),
+      cmocka_unit_test(test_resim_refuses_lossy_state),
       cmocka_unit_test(test_golden_files),
       cmocka_unit_test(test_fuzz_regressions),
       cmocka_unit_test(test_index_in_parts),
