@@ -260,27 +260,18 @@ uint32_t am_f16_to_f32(uint16_t h) {
 }
 
 void am_ds_lossy_pack(uint8_t* dst, const uint8_t* src, size_t count, size_t w) {
-  for (size_t k = 0; k < count; k++) {
-    if (w == 4) {
-      uint16_t h = am_f32_to_f16(LD(uint32_t, src, k));
-      ST(uint16_t, dst, k, h);
-    } else {
-      double d = LD(double, src, k);
-      ST(float, dst, k, (float)d);
-    }
-  }
+  if (w == 4)
+    for (size_t k = 0; k < count; k++) ST(uint16_t, dst, k, am_f32_to_f16(LD(uint32_t, src, k)));
+  else
+    for (size_t k = 0; k < count; k++) ST(float, dst, k, (float)LD(double, src, k));
 }
 
 void am_ds_lossy_unpack(uint8_t* dst, const uint8_t* src, size_t count, size_t w) {
-  for (size_t k = 0; k < count; k++) {
-    if (w == 4) {
-      uint32_t b = am_f16_to_f32(LD(uint16_t, src, k));
-      ST(uint32_t, dst, k, b);
-    } else {
-      float x = LD(float, src, k);
-      ST(double, dst, k, (double)x);
-    }
+  if (w == 8) {  // binary32 -> binary64, exactly
+    am_ds_ref_convert(dst, src, count, 4, 8);
+    return;
   }
+  for (size_t k = 0; k < count; k++) ST(uint32_t, dst, k, am_f16_to_f32(LD(uint16_t, src, k)));
 }
 
 int am_ds_ref_ok(int xt, int xl, int ct, int cl) {

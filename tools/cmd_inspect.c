@@ -89,7 +89,7 @@ int cmd_inspect(int argc, char** argv) {
     n_lossy += (am_ds_get_channel(r, i)->flags & AM_DS_CH_LOSSY) != 0;
   if (n_lossy)
     printf("  LOSSY: %d channel(s) stored with half the bits (f32 as 16-bit floats, f64 as f32), "
-           "marked 'lossy'\n", n_lossy);
+           "marked LOSSY below\n", n_lossy);
   printf("  %-22s %-8s %-12s %-16s %s\n", "name", "group", "shape", "filter", "units [labels]");
   for (int i = 0; i < am_ds_num_channels(r); i++) {
     const am_ds_channel* c = am_ds_get_channel(r, i);
