@@ -205,7 +205,10 @@ int am_ds_set_filter(am_ds_writer* w, int ch, int pred, int layout, int ref) {
   wchan* c = &w->ch[ch];
   if (pred == PRED_REF) {
     const wchan* x = ref >= 0 && ref < ch ? &w->ch[ref] : NULL;
-    if (!x || x->elems != c->elems || x->filt.pred == PRED_REF ||
+    int referred = 0;  // a later channel refers to this one: no chains
+    for (int d = ch + 1; d < w->n_ch; d++)
+      referred |= w->ch[d].filt.pred == PRED_REF && w->ch[d].filt.ref == ch;
+    if (!x || referred || x->elems != c->elems || x->filt.pred == PRED_REF ||
         !am_ds_ref_ok(x->d.dtype, x->sw != x->w, c->d.dtype, c->sw != c->w))
       return werr(w, "am_ds_set_filter: channel %d cannot refer to channel %d", ch, ref);
   }
@@ -367,7 +370,10 @@ static void ref_values(am_ds_writer* w, const wjob* j, int r, int c) {
 static void choose_filter(am_ds_writer* w, const wjob* j, int c, const uint8_t* src) {
   wchan* ch = &w->ch[c];
   size_t count = j->rows * ch->elems;
-  for (int r = 0; r < c; r++) {
+  int referred = 0;  // a later channel refers to this one (am_ds_set_filter): no chains
+  for (int d = c + 1; d < w->n_ch; d++)
+    referred |= w->ch[d].filt.pred == PRED_REF && w->ch[d].filt.ref == c;
+  for (int r = 0; r < c && !referred; r++) {
     const wchan* x = &w->ch[r];
     if (x->elems != ch->elems || x->filt.pred == PRED_REF ||
         !am_ds_ref_ok(x->d.dtype, x->sw != x->w, ch->d.dtype, ch->sw != ch->w))

@@ -3,7 +3,7 @@
 #   animat_setup BUILD_DIR [extra cmake args...]
 ANIMAT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ANIMAT_PACKAGES="cmake make gcc pkg-config libmujoco-dev libglfw3-dev libopenblas-dev libzstd-dev
-libcmocka-dev xvfb xauth python3 python3-numpy python3-zstandard clang libc6-dev-arm64-cross"
+libcmocka-dev xvfb xauth python3 python3-numpy python3-zstandard clang libc6-dev-arm64-cross zstd xz-utils"
 
 animat_log() { echo "animat: $*" >&2; }
 
