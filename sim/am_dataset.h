@@ -27,7 +27,8 @@ extern "C" {
 #endif
 
 #define AM_DS_VERSION_MAJOR 1  // readers refuse other majors
-#define AM_DS_VERSION_MINOR 1  // readers accept newer minors (1.1: index in parts, trailer flags)
+#define AM_DS_VERSION_MINOR 2  // readers accept newer minors (1.1: index in parts, trailer flags;
+                               // 1.2: per-chunk filters, lossy channels)
 #define AM_DS_MAX_DIMS 4       // dimensions of a channel's per-step shape
 #define AM_DS_MAX_CHANNELS 1024
 
@@ -45,7 +46,10 @@ typedef enum am_dtype {
 size_t am_dtype_size(am_dtype t);       // bytes per element, 0 for an unknown dtype
 const char* am_dtype_name(am_dtype t);  // "f32", "f64", "i32", "u8", "u32", "i64" or "?"
 
-#define AM_DS_CH_DELTA 1u  // stored as differences between consecutive rows (smooth channels)
+#define AM_DS_CH_DELTA 1u  // smooth channel: 1.0/1.1 store differences between consecutive rows;
+                           // 1.2 writers use it only until they have chosen the channel's filter
+#define AM_DS_CH_LOSSY 2u  // 1.2, f32 and f64 only: stored with half the bits (f32 as IEEE
+                           // binary16, f64 as binary32, rounded to nearest); read back widened
 
 // A channel's description. Strings are copied by the writer (NULL: empty).
 typedef struct am_channel_def {
@@ -133,6 +137,15 @@ void am_ds_abort(am_ds_writer* w);
 // trailer says so (am_ds_interrupted) and the episodes not finished are marked incomplete.
 void am_ds_set_interrupted(am_ds_writer* w);
 
+// Filters of format 1.2 (docs/dataset-format.md, "Filters"): a predictor and a layout per channel
+// and chunk. A writer chooses each channel's on its first chunk of 64 rows or more.
+enum { AM_DS_PRED_NONE, AM_DS_PRED_SUB, AM_DS_PRED_SUBZ, AM_DS_PRED_XOR, AM_DS_PRED_REF };
+enum { AM_DS_LAYOUT_BYTE, AM_DS_LAYOUT_BIT };
+// Test hook (golden files, fuzz seeds), after am_ds_add_channel: channel ch always uses this
+// predictor and layout (ref: the earlier channel that predicts it with AM_DS_PRED_REF, which must
+// be allowed: see docs/dataset-format.md). 0 or -1.
+int am_ds_set_filter(am_ds_writer* w, int ch, int pred, int layout, int ref);
+
 // Test hook: index entries per INDEX block (default and maximum: as many as fit in one 64 MiB
 // block, about 1.68 million chunks), so that a test writes an index in several parts.
 int am_ds_set_index_part(am_ds_writer* w, uint32_t entries);
@@ -170,6 +183,12 @@ typedef struct am_ds_chunk {
 #define AM_DS_CHUNK_LAST 2u        // the episode ended in this chunk
 #define AM_DS_CHUNK_TERMINATED 4u
 #define AM_DS_CHUNK_TRUNCATED 8u
+
+// How chunk k stores channel ch: the predictor ("none", "sub", "subz", "xor", "ref") and layout
+// ("byte", "bit") names, and the channel it refers to (ref, -1 when none). For 1.0/1.1 files, from
+// the channel's DELTA flag; for 1.2, from the chunk's filter table (the chunk is read). 0 or -1.
+int am_ds_chunk_filter(am_ds_reader* r, int k, int ch, const char** pred, const char** layout,
+                       int* ref, char* err, size_t err_sz);
 
 // Opens a dataset: checks the header, metadata and channel table, then reads the index; when the
 // index is missing or damaged, scans the chunks instead (am_ds_recovered says so and why).
@@ -231,6 +250,7 @@ int am_ds_read_channel(am_ds_reader* r, int64_t i, int ch, void* dst, char* err,
 // entry is a valid chunk, every chunk in the file is indexed, no byte range holds garbage), and
 // counts the gaps and dropped chunks of a recovery. Returns 0, or -1 with a message counting the
 // problems and naming the first; *n_bad (may be NULL) counts the problems.
+// In a 1.2 file every chunk is also decoded (filters undone, bit-layout padding checked).
 int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz);
 
 // Sizes: the file, the chunks' payloads, and the raw (uncompressed, unfiltered) row data.
@@ -257,6 +277,8 @@ typedef struct am_rec_config {
   const char* policy;       // "random", or the checkpoint's path
   const char* policy_hash;  // identity of the checkpoint (e.g. its hash), or NULL
   int64_t policy_step;      // training step of the checkpoint (-1: none)
+  int lossy;  // store observations, sensordata and network activity with half the bits
+              // (AM_DS_CH_LOSSY); the body state a re-simulation needs stays exact
 } am_rec_config;
 
 // The pool must have been created with export_state = 1 (else the body channels are absent) and

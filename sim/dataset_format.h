@@ -74,14 +74,56 @@ void am_ds_put_bhdr(uint8_t* h, int type, int codec, uint16_t prefix, uint32_t p
                     uint32_t raw, uint32_t payload_crc);
 
 //---------------------------------- filters -------------------------------------------------------
+//
+// A channel's column of a chunk (rows x elems values, row-major) is stored as: the values in
+// their stored form (the dtype's bits; a LOSSY channel: f32 as binary16, f64 as binary32), then a
+// predictor (each value replaced by its residual against a prediction), then a layout (the
+// residuals' bytes or bits regrouped into planes). Format 1.0/1.1 files use {SUB or NONE, BYTE}
+// for every chunk (from the channel's DELTA flag); 1.2 files name the filter of each channel in
+// each chunk (docs/dataset-format.md, "Filters").
 
-// Filters rows x elems values of width w from src into dst: optional delta (each row minus the
-// previous one, as unsigned integers of width w, wrapping), then byte shuffle (byte j of value k
-// goes to dst[j * count + k]).
-void am_ds_filter(uint8_t* restrict dst, const uint8_t* restrict src, size_t rows, size_t elems,
-                  size_t w, int delta);
-// Inverse of am_ds_filter.
-void am_ds_unfilter(uint8_t* dst, const uint8_t* src, size_t rows, size_t elems, size_t w,
-                    int delta);
+enum {
+  PRED_NONE = AM_DS_PRED_NONE,  // the value itself
+  PRED_SUB = AM_DS_PRED_SUB,    // minus the same element of the previous row (unsigned, wrapping)
+  PRED_SUBZ = AM_DS_PRED_SUBZ,  // the same difference, zigzag-mapped (small negative -> small positive)
+  PRED_XOR = AM_DS_PRED_XOR,    // XOR the same element of the previous row
+  PRED_REF = AM_DS_PRED_REF,    // XOR the same element of another channel (filter.ref)
+  PRED_COUNT
+};
+enum { LAYOUT_BYTE = AM_DS_LAYOUT_BYTE, LAYOUT_BIT = AM_DS_LAYOUT_BIT, LAYOUT_COUNT };
+#define FILTER_ENTRY 4  // bytes per channel in a 1.2 chunk's filter table: pred, layout, u16 ref
+
+typedef struct am_ds_filt {
+  uint8_t pred, layout;
+  uint16_t ref;  // PRED_REF: the channel whose values predict this one's (an earlier one)
+} am_ds_filt;
+
+// Bytes that count values of width sw take once laid out (BIT pads each bit plane to whole bytes).
+size_t am_ds_laid_size(size_t count, size_t sw, int layout);
+
+// Encodes rows x elems values of width sw (src; ref: the PRED_REF prediction, count values of
+// width sw, else NULL) into dst (am_ds_laid_size bytes), using tmp (count x sw bytes).
+void am_ds_encode(uint8_t* restrict dst, const uint8_t* restrict src, const uint8_t* ref,
+                  size_t rows, size_t elems, size_t sw, am_ds_filt f, uint8_t* restrict tmp);
+// Inverse of am_ds_encode: src (am_ds_laid_size bytes) into dst (count x sw bytes), with tmp of
+// count x sw bytes. A BIT layout's padding bits must be zero: returns -1 when they are not.
+int am_ds_decode(uint8_t* restrict dst, const uint8_t* restrict src, const uint8_t* ref,
+                 size_t rows, size_t elems, size_t sw, am_ds_filt f, uint8_t* restrict tmp);
+
+// Lossy stored forms (channel flag AM_DS_CH_LOSSY): IEEE binary32 <-> binary16 with rounding to
+// nearest, ties to even (overflow to infinity, NaN kept NaN), and binary64 -> binary32 (C's
+// conversion, round to nearest).
+uint16_t am_f32_to_f16(uint32_t bits);
+uint32_t am_f16_to_f32(uint16_t bits);
+// Converts count values of dtype dt (width w) into their lossy stored form (width w / 2), and back.
+void am_ds_lossy_pack(uint8_t* dst, const uint8_t* src, size_t count, size_t w);
+void am_ds_lossy_unpack(uint8_t* dst, const uint8_t* src, size_t count, size_t w);
+// PRED_REF: converts count values of a reference channel of width rw into the bits of the
+// predicted channel's dtype (width w): the same bits when rw == w, f32 -> f64 when 4 -> 8.
+void am_ds_ref_convert(uint8_t* dst, const uint8_t* src, size_t count, size_t rw, size_t w);
+// Whether channel x (dtype xt, lossy xl) can predict channel c by PRED_REF: both exact, of the same
+// dtype or f32 predicting f64; or both lossy of the same dtype (the prediction is then x's stored
+// form). Shapes must match too (the caller checks).
+int am_ds_ref_ok(int xt, int xl, int ct, int cl);
 
 #endif  // AM_DATASET_FORMAT_H

@@ -55,6 +55,8 @@ struct am_ds_reader {
   am_buf zb;         // the last payload read (prefix + stored body)
   am_buf rb;         // its decoded body
   am_buf chunk_buf;  // owns chunks
+  am_buf ftmp, fstage, fref, fcols;  // decoding scratch: residuals, lossy values, references,
+                                     // columns decoded only as another's reference
   ZSTD_DCtx* dctx;
 };
 
@@ -251,6 +253,10 @@ static int parse_channels(am_ds_reader* r, char* err, size_t err_sz) {
     ch->flags = get32(p + 4);
     size_t es = am_dtype_size(ch->dtype);
     if (!es) return am_err(err, err_sz, "%s: channel %u: unknown dtype %d", r->name, i, p[0]);
+    if ((ch->flags & AM_DS_CH_LOSSY) &&
+        (r->minor < 2 || (ch->dtype != AM_DT_F32 && ch->dtype != AM_DT_F64)))
+      return am_err(err, err_sz, "%s: channel %u: lossy flag on a %s channel of a %d.%d file",
+                    r->name, i, am_dtype_name(ch->dtype), r->major, r->minor);
     if (ch->ndim > AM_DS_MAX_DIMS)
       return am_err(err, err_sz, "%s: channel %u: ndim %d > %d", r->name, i, ch->ndim, AM_DS_MAX_DIMS);
     ch->elems = 1;
@@ -285,7 +291,40 @@ static int cmp_chunk(const void* a, const void* b) {
   return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-// Checks a chunk prefix against the channel table. Returns 0 or -1 with a reason.
+static size_t stored_width(const am_ds_channel* ch) {
+  size_t w = am_dtype_size(ch->dtype);
+  return ch->flags & AM_DS_CH_LOSSY ? w / 2 : w;
+}
+
+// Reads and checks channel k's entry of a 1.2 chunk's filter table (at t).
+static int chunk_filter(const am_ds_reader* r, const uint8_t* t, int k, am_ds_filt* f, char* why,
+                        size_t why_sz) {
+  const uint8_t* e = t + (size_t)k * FILTER_ENTRY;
+  *f = (am_ds_filt){e[0], e[1], get16(e + 2)};
+  const am_ds_channel* ch = &r->ch[k];
+  if (f->pred >= PRED_COUNT || f->layout >= LAYOUT_COUNT)
+    return am_err(why, why_sz, "channel '%s': unknown filter (predictor %d, layout %d)", ch->name,
+                  f->pred, f->layout);
+  if (f->pred != PRED_REF) {
+    if (f->ref) return am_err(why, why_sz, "channel '%s': reference %u without the reference predictor",
+                               ch->name, f->ref);
+    return 0;
+  }
+  if (f->ref >= k)
+    return am_err(why, why_sz, "channel '%s' refers to channel %u, not an earlier one", ch->name, f->ref);
+  const am_ds_channel* x = &r->ch[f->ref];
+  if (x->elems != ch->elems || !am_ds_ref_ok(x->dtype, (x->flags & AM_DS_CH_LOSSY) != 0, ch->dtype,
+                                              (ch->flags & AM_DS_CH_LOSSY) != 0))
+    return am_err(why, why_sz, "channel '%s' cannot refer to channel '%s' (lossy, shape or dtype)",
+                  ch->name, x->name);
+  if (t[(size_t)f->ref * FILTER_ENTRY] == PRED_REF)
+    return am_err(why, why_sz, "channel '%s' refers to '%s', which itself refers to another",
+                  ch->name, x->name);
+  return 0;
+}
+
+// Checks a chunk prefix against the channel table (for a 1.2 file also the filter table of the
+// decoded body in r->rb). Returns 0 or -1 with a reason.
 static int check_prefix(const am_ds_reader* r, const uint8_t* p, const am_ds_bhdr* h, am_ds_chunk* c,
                         char* why, size_t why_sz) {
   c->episode = (int64_t)get64(p);
@@ -302,9 +341,25 @@ static int check_prefix(const am_ds_reader* r, const uint8_t* p, const am_ds_bhd
     return am_err(why, why_sz, "initial state of %u values, expected %u", n_init, want_init);
   if ((c->flags & AM_DS_CHUNK_FIRST) && c->first_step)
     return am_err(why, why_sz, "first chunk of its episode starts at step %u", c->first_step);
-  if ((uint64_t)c->rows * r->row_bytes + (uint64_t)n_init * 8 != h->raw)
-    return am_err(why, why_sz, "%u rows x %zu bytes + %u initial values != body size %u", c->rows,
-                  r->row_bytes, n_init, h->raw);
+  if (r->minor < 2) {
+    if ((uint64_t)c->rows * r->row_bytes + (uint64_t)n_init * 8 != h->raw)
+      return am_err(why, why_sz, "%u rows x %zu bytes + %u initial values != body size %u", c->rows,
+                    r->row_bytes, n_init, h->raw);
+    return 0;
+  }
+  // 1.2: the decoded body (r->rb) starts with the filter table, which sets the columns' sizes
+  uint64_t want = (uint64_t)r->n_ch * FILTER_ENTRY + (uint64_t)n_init * 8;
+  if (h->raw < want)
+    return am_err(why, why_sz, "body of %u bytes has no room for the filter table", h->raw);
+  for (int k = 0; k < r->n_ch; k++) {
+    am_ds_filt f;
+    if (chunk_filter(r, r->rb.p, k, &f, why, why_sz)) return -1;
+    want += am_ds_laid_size((size_t)c->rows * r->ch[k].elems, stored_width(&r->ch[k]), f.layout);
+  }
+  if (want != h->raw)
+    return am_err(why, why_sz, "%u rows of the channels as filtered + %u initial values + filter "
+                  "table = %llu bytes != body size %u", c->rows, n_init, (unsigned long long)want,
+                  h->raw);
   return 0;
 }
 
@@ -616,6 +671,10 @@ void am_ds_reader_free(am_ds_reader* r) {
   free(r->eps);
   am_buf_free(&r->zb);
   am_buf_free(&r->rb);
+  am_buf_free(&r->ftmp);
+  am_buf_free(&r->fstage);
+  am_buf_free(&r->fref);
+  am_buf_free(&r->fcols);
   ZSTD_freeDCtx(r->dctx);
   free(r);
 }
@@ -702,6 +761,71 @@ static int load_chunk(am_ds_reader* r, int k, char* err, size_t err_sz) {
   return 0;
 }
 
+// Decodes the rows of chunk c (body in r->rb) into dst (channels with dst[ch] != NULL, at row
+// row0). 1.0/1.1: {SUB or NONE, BYTE} from the DELTA flag; 1.2: the chunk's filter table.
+static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst, size_t row0,
+                        double* init, const char* what, char* err, size_t err_sz) {
+  const uint8_t* body = r->rb.p;
+  int v12 = r->minor >= 2;
+  size_t o = v12 ? (size_t)r->n_ch * FILTER_ENTRY : 0;
+  if (c->flags & AM_DS_CHUNK_FIRST) {
+    if (init)
+      for (int j = 0; j < r->n_init; j++) {
+        uint64_t bits = get64(body + o + 8 * (size_t)j);
+        memcpy(&init[j], &bits, 8);
+      }
+    o += 8 * (size_t)r->n_init;
+  }
+  // which channels to decode: those asked for, and those another one asked for refers to
+  size_t need_cols = 0, rows = c->rows;
+  uint8_t need[AM_DS_MAX_CHANNELS] = {0};
+  for (int ch = 0; ch < r->n_ch; ch++) {
+    if (!dst || !dst[ch] || !v12 || body[(size_t)ch * FILTER_ENTRY] != PRED_REF) continue;
+    int ref = get16(body + (size_t)ch * FILTER_ENTRY + 2);
+    if (!dst[ref] && !need[ref]) {
+      need[ref] = 1;
+      need_cols += rows * r->ch[ref].row_bytes;
+    }
+  }
+  size_t big = 0;
+  for (int ch = 0; ch < r->n_ch; ch++)
+    if (rows * r->ch[ch].row_bytes > big) big = rows * r->ch[ch].row_bytes;
+  if (am_buf_reserve(&r->ftmp, big + 1) || am_buf_reserve(&r->fstage, big + 1) ||
+      am_buf_reserve(&r->fref, big + 1) || am_buf_reserve(&r->fcols, need_cols + 1))
+    return am_err(err, err_sz, "%s: out of memory", r->name);
+  uint8_t* col_at[AM_DS_MAX_CHANNELS];  // where each decoded channel's rows of this chunk are
+  size_t cols_o = 0;
+  for (int ch = 0; ch < r->n_ch; ch++) {
+    const am_ds_channel* x = &r->ch[ch];
+    size_t w = am_dtype_size(x->dtype), sw = stored_width(x), count = rows * x->elems;
+    am_ds_filt f = {x->flags & AM_DS_CH_DELTA ? PRED_SUB : PRED_NONE, LAYOUT_BYTE, 0};
+    if (v12) f = (am_ds_filt){body[(size_t)ch * FILTER_ENTRY], body[(size_t)ch * FILTER_ENTRY + 1],
+                              get16(body + (size_t)ch * FILTER_ENTRY + 2)};
+    size_t n = am_ds_laid_size(count, sw, f.layout);
+    col_at[ch] = NULL;
+    if (dst && dst[ch]) col_at[ch] = (uint8_t*)dst[ch] + row0 * x->row_bytes;
+    else if (need[ch]) col_at[ch] = r->fcols.p + cols_o, cols_o += rows * x->row_bytes;
+    if (col_at[ch]) {
+      const uint8_t* ref = NULL;
+      if (f.pred == PRED_REF) {
+        const am_ds_channel* y = &r->ch[f.ref];
+        if (y->flags & AM_DS_CH_LOSSY)  // its stored form again (exact: it was widened from it)
+          am_ds_lossy_pack(r->fref.p, col_at[f.ref], count, w);
+        else
+          am_ds_ref_convert(r->fref.p, col_at[f.ref], count, am_dtype_size(y->dtype), w);
+        ref = r->fref.p;
+      }
+      uint8_t* out = sw == w ? col_at[ch] : r->fstage.p;
+      if (am_ds_decode(out, body + o, ref, rows, x->elems, sw, f, r->ftmp.p))
+        return am_err(err, err_sz, "%s: %s at offset %llu: channel '%s': bit-plane padding is not zero",
+                      r->name, what, (unsigned long long)c->offset, x->name);
+      if (sw != w) am_ds_lossy_unpack(col_at[ch], out, count, w);
+    }
+    o += n;
+  }
+  return 0;
+}
+
 int am_ds_read_episode(am_ds_reader* r, int64_t i, void* const* dst, double* init, char* err,
                        size_t err_sz) {
   if (i < 0 || i >= r->n_eps)
@@ -710,24 +834,30 @@ int am_ds_read_episode(am_ds_reader* r, int64_t i, void* const* dst, double* ini
   const am_ds_episode* e = &r->eps[i];
   for (int k = e->first_chunk; k < e->first_chunk + e->n_chunks; k++) {
     if (load_chunk(r, k, err, err_sz)) return -1;
-    const am_ds_chunk* c = &r->chunks[k];
-    size_t o = 0;
-    if (c->flags & AM_DS_CHUNK_FIRST) {
-      if (init)
-        for (int j = 0; j < r->n_init; j++) {
-          uint64_t bits = get64(r->rb.p + 8 * (size_t)j);
-          memcpy(&init[j], &bits, 8);
-        }
-      o = 8 * (size_t)r->n_init;
-    }
-    for (int ch = 0; ch < r->n_ch; ch++) {
-      const am_ds_channel* x = &r->ch[ch];
-      if (dst && dst[ch])
-        am_ds_unfilter((uint8_t*)dst[ch] + (size_t)c->first_step * x->row_bytes, r->rb.p + o,
-                       c->rows, x->elems, am_dtype_size(x->dtype), (x->flags & AM_DS_CH_DELTA) != 0);
-      o += (size_t)c->rows * x->row_bytes;
-    }
+    char what[96];
+    snprintf(what, sizeof what, "chunk %d (episode %lld, step %u)", k,
+             (long long)r->chunks[k].episode, r->chunks[k].first_step);
+    if (decode_chunk(r, &r->chunks[k], dst, r->chunks[k].first_step, init, what, err, err_sz))
+      return -1;
   }
+  return 0;
+}
+
+int am_ds_chunk_filter(am_ds_reader* r, int k, int ch, const char** pred, const char** layout,
+                       int* ref, char* err, size_t err_sz) {
+  static const char* preds[PRED_COUNT] = {"none", "sub", "subz", "xor", "ref"};
+  static const char* layouts[LAYOUT_COUNT] = {"byte", "bit"};
+  if (k < 0 || k >= r->n_chunks || ch < 0 || ch >= r->n_ch)
+    return am_err(err, err_sz, "%s: no chunk %d or channel %d", r->name, k, ch);
+  am_ds_filt f = {r->ch[ch].flags & AM_DS_CH_DELTA ? PRED_SUB : PRED_NONE, LAYOUT_BYTE, 0};
+  if (r->minor >= 2) {
+    if (load_chunk(r, k, err, err_sz)) return -1;  // its filter table was checked there
+    const uint8_t* e = r->rb.p + (size_t)ch * FILTER_ENTRY;
+    f = (am_ds_filt){e[0], e[1], get16(e + 2)};
+  }
+  *pred = preds[f.pred];
+  *layout = layouts[f.layout];
+  *ref = f.pred == PRED_REF ? f.ref : -1;
   return 0;
 }
 
@@ -744,10 +874,30 @@ int am_ds_read_channel(am_ds_reader* r, int64_t i, int ch, void* dst, char* err,
 int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz) {
   int bad = 0, unindexed = 0, problems;
   char first[AM_ERR_LEN] = "", msg[AM_ERR_LEN];
-  for (int k = 0; k < r->n_chunks; k++)
-    if (load_chunk(r, k, msg, sizeof msg)) {
-      if (!bad++) snprintf(first, sizeof first, "%s", msg);
+  // 1.2: every chunk is also decoded (its filters undone: a bit layout's padding is checked)
+  am_buf cols = {0};
+  void* dst[AM_DS_MAX_CHANNELS] = {0};
+  for (int k = 0; k < r->n_chunks; k++) {
+    int rc = load_chunk(r, k, msg, sizeof msg);
+    if (!rc && r->minor >= 2) {
+      const am_ds_chunk* c = &r->chunks[k];
+      if (am_buf_reserve(&cols, (size_t)c->rows * r->row_bytes + 1)) {
+        rc = am_err(msg, sizeof msg, "%s: out of memory", r->name);
+      } else {
+        size_t o = 0;
+        for (int ch = 0; ch < r->n_ch; ch++) {
+          dst[ch] = cols.p + o;
+          o += (size_t)c->rows * r->ch[ch].row_bytes;
+        }
+        char what[96];
+        snprintf(what, sizeof what, "chunk %d (episode %lld, step %u)", k, (long long)c->episode,
+                 c->first_step);
+        rc = decode_chunk(r, c, dst, 0, NULL, what, msg, sizeof msg);
+      }
     }
+    if (rc && !bad++) snprintf(first, sizeof first, "%s", msg);
+  }
+  am_buf_free(&cols);
   // the index against the blocks actually in the file (a recovery's chunks are those blocks)
   damage d = r->dmg;
   if (!r->recovered) {

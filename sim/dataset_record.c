@@ -38,9 +38,20 @@ struct am_rec {
   int begun;
 };
 
+// The flags a channel gets: with cfg.lossy, the lossy flag on the float channels that are
+// observations, sensor readings or network activity; never on the body state a re-simulation
+// needs (qpos, qvel, act, ctrl, qfrc_applied, mocap_pos) nor on time, actions, rewards or events.
+static uint32_t rec_flags(const am_rec* r, const am_channel_def* d) {
+  int float_ch = d->dtype == AM_DT_F32 || d->dtype == AM_DT_F64;
+  int kind = (d->group && (!strcmp(d->group, "obs") || !strcmp(d->group, "network"))) ||
+             !strcmp(d->name, "sensordata");
+  return d->flags | (r->cfg.lossy && float_ch && kind ? AM_DS_CH_LOSSY : 0u);
+}
+
 static int add(am_rec* r, const char* name, const char* group, const char* units,
                const char* labels, am_dtype dt, int n, uint32_t flags, char* err, size_t err_sz) {
   am_channel_def d = {name, group, units, labels, dt, n < 0 ? 0 : 1, {n < 0 ? 0u : (uint32_t)n}, flags};
+  d.flags = rec_flags(r, &d);
   int c = am_ds_add_channel(r->w, &d);
   if (c < 0) am_err(err, err_sz, "%s", am_ds_writer_error(r->w));
   return c;
@@ -285,7 +296,9 @@ int am_rec_add_channel(am_rec* r, const am_channel_def* def, const void* src, ch
                        size_t err_sz) {
   if (r->begun) return am_err(err, err_sz, "channel '%s' added after recording began", def->name);
   if (r->n_src >= AM_DS_MAX_CHANNELS) return am_err(err, err_sz, "too many channels");
-  int c = am_ds_add_channel(r->w, def);
+  am_channel_def d = *def;
+  d.flags = rec_flags(r, def);
+  int c = am_ds_add_channel(r->w, &d);
   if (c < 0) return am_err(err, err_sz, "%s", am_ds_writer_error(r->w));
   size_t rb = am_dtype_size(def->dtype);
   for (int i = 0; i < def->ndim; i++) rb *= def->shape[i];

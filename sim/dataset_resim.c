@@ -20,8 +20,8 @@ static int meta_int(am_ds_reader* r, const char* key, long* out, char* err, size
   return 0;
 }
 
-// The channel named name when it holds f64 values of elems per step, -1 when absent; -2 (with a
-// message) when present with another type or shape.
+// The channel named name when it holds exact f64 values of elems per step, -1 when absent; -2
+// (with a message) when present with another type or shape, or stored lossy.
 static int f64_channel(am_ds_reader* r, const char* name, size_t elems, char* err, size_t err_sz) {
   int c = am_ds_find_channel(r, name);
   if (c < 0) return -1;
@@ -29,6 +29,11 @@ static int f64_channel(am_ds_reader* r, const char* name, size_t elems, char* er
   if (ch->dtype != AM_DT_F64 || ch->elems != elems) {
     am_err(err, err_sz, "channel '%s' holds %zu %s per step, expected %zu f64", name, ch->elems,
            am_dtype_name(ch->dtype), elems);
+    return -2;
+  }
+  if (ch->flags & AM_DS_CH_LOSSY) {  // a re-simulation needs the exact state
+    am_err(err, err_sz, "channel '%s' is stored lossy (16/32-bit floats); re-simulation needs it "
+           "exact (record without --lossy)", name);
     return -2;
   }
   return c;

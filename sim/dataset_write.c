@@ -35,8 +35,15 @@ typedef struct wchan {
   am_channel_def d;  // strings point into owned copies below
   char* s[4];        // name, group, units, labels
   size_t elems, w, row_bytes;
+  size_t sw;         // stored width: w, or w / 2 for a lossy channel
   size_t col_off;    // offset of its column in a chunk buffer (chunk_rows x row_bytes each)
+  am_ds_filt filt;   // the filter its chunks use (chosen on the first chunk of CHOOSE_ROWS rows)
+  int chosen;
 } wchan;
+
+// A channel's filter is chosen by trying every candidate on the first chunk of at least this many
+// rows (before that: SUBZ for a DELTA channel, else NONE, byte layout).
+#define CHOOSE_ROWS 64
 
 typedef struct wjob {  // a chunk buffer and, once handed over, what the chunk is
   uint8_t* buf;        // the channels' columns, channel c at ch[c].col_off
@@ -76,6 +83,7 @@ struct am_ds_writer {
   // Owned by whichever thread writes blocks: the stepping thread before the background thread
   // starts and after it has been joined, the background thread in between.
   am_buf scratch;    // filtered body
+  am_buf tmp, stage, refv, trial;  // filter scratch: residuals, lossy values, references, trials
   am_buf out;        // block header + prefix + compressed body
   ZSTD_CCtx* cctx;
   am_buf index;      // wchunk entries, one per chunk written
@@ -189,6 +197,26 @@ int am_ds_set_index_part(am_ds_writer* w, uint32_t entries) {
 
 void am_ds_set_interrupted(am_ds_writer* w) { w->interrupted = 1; }
 
+int am_ds_set_filter(am_ds_writer* w, int ch, int pred, int layout, int ref) {
+  if (w->error[0]) return -1;
+  if (w->begun || ch < 0 || ch >= w->n_ch || pred < 0 || pred >= PRED_COUNT || layout < 0 ||
+      layout >= LAYOUT_COUNT)
+    return werr(w, "am_ds_set_filter: bad channel %d, predictor %d or layout %d", ch, pred, layout);
+  wchan* c = &w->ch[ch];
+  if (pred == PRED_REF) {
+    const wchan* x = ref >= 0 && ref < ch ? &w->ch[ref] : NULL;
+    int referred = 0;  // a later channel refers to this one: no chains
+    for (int d = ch + 1; d < w->n_ch; d++)
+      referred |= w->ch[d].filt.pred == PRED_REF && w->ch[d].filt.ref == ch;
+    if (!x || referred || x->elems != c->elems || x->filt.pred == PRED_REF ||
+        !am_ds_ref_ok(x->d.dtype, x->sw != x->w, c->d.dtype, c->sw != c->w))
+      return werr(w, "am_ds_set_filter: channel %d cannot refer to channel %d", ch, ref);
+  }
+  c->filt = (am_ds_filt){(uint8_t)pred, (uint8_t)layout, (uint16_t)(pred == PRED_REF ? ref : 0)};
+  c->chosen = 1;
+  return 0;
+}
+
 const char* am_ds_writer_error(const am_ds_writer* w) {
   if (w->error[0]) return w->error;
   if (atomic_load_explicit(&w->io_failed, memory_order_acquire)) return w->io_error;
@@ -249,6 +277,10 @@ int am_ds_add_channel(am_ds_writer* w, const am_channel_def* def) {
   if (w->n_ch >= AM_DS_MAX_CHANNELS) return werr(w, "too many channels");
   size_t es = am_dtype_size(def->dtype);
   if (!es) return werr(w, "channel '%s': unknown dtype %d", def->name, (int)def->dtype);
+  if (def->flags & ~(AM_DS_CH_DELTA | AM_DS_CH_LOSSY))
+    return werr(w, "channel '%s': unknown flags 0x%x", def->name, def->flags);
+  if ((def->flags & AM_DS_CH_LOSSY) && def->dtype != AM_DT_F32 && def->dtype != AM_DT_F64)
+    return werr(w, "channel '%s': only f32 and f64 channels can be lossy", def->name);
   if (def->ndim < 0 || def->ndim > AM_DS_MAX_DIMS)
     return werr(w, "channel '%s': ndim %d out of 0..%d", def->name, def->ndim, AM_DS_MAX_DIMS);
   size_t elems = 1;
@@ -272,6 +304,8 @@ int am_ds_add_channel(am_ds_writer* w, const am_channel_def* def) {
     if (!(x->s[i] = dupstr(strs[i]))) return werr(w, "out of memory");
   x->elems = elems;
   x->w = es;
+  x->sw = def->flags & AM_DS_CH_LOSSY ? es / 2 : es;
+  x->filt = (am_ds_filt){def->flags & AM_DS_CH_DELTA ? PRED_SUBZ : PRED_NONE, LAYOUT_BYTE, 0};
   x->row_bytes = elems * es;
   w->row_bytes += x->row_bytes;
   return w->n_ch++;
@@ -293,6 +327,7 @@ static int write_all(am_ds_writer* w, const void* buf, size_t n) {
 }
 
 // Writes one block whose body (raw_n bytes at raw) is zstd-compressed, after a raw prefix.
+// (A chunk's body is its stored form: smaller than its rows' bytes when channels are lossy.)
 // Errors go to io_error (ioerr).
 static int write_block(am_ds_writer* w, int type, const uint8_t* prefix, size_t prefix_n,
                        const uint8_t* raw, size_t raw_n) {
@@ -312,9 +347,65 @@ static int write_block(am_ds_writer* w, int type, const uint8_t* prefix, size_t 
   return 0;
 }
 
+// The values of channel c in chunk j in their stored form (packed into w->stage when lossy).
+static const uint8_t* stored_column(am_ds_writer* w, const wjob* j, int c) {
+  const wchan* ch = &w->ch[c];
+  const uint8_t* col = j->buf + ch->col_off;
+  if (ch->sw == ch->w) return col;
+  am_ds_lossy_pack(w->stage.p, col, j->rows * ch->elems, ch->w);
+  return w->stage.p;
+}
+
+// The PRED_REF prediction of channel c by channel r in chunk j, into w->refv.
+static void ref_values(am_ds_writer* w, const wjob* j, int r, int c) {
+  const wchan *x = &w->ch[r], *ch = &w->ch[c];
+  size_t count = j->rows * ch->elems;
+  if (x->sw != x->w) am_ds_lossy_pack(w->refv.p, j->buf + x->col_off, count, x->w);
+  else am_ds_ref_convert(w->refv.p, j->buf + x->col_off, count, x->w, ch->w);
+}
+
+// Chooses channel c's filter on chunk j: a channel whose values equal an earlier (exact, not
+// itself referencing) channel's, in its dtype, refers to it; otherwise every predictor and layout
+// is tried with zstd and the smallest wins (ties: the first tried).
+static void choose_filter(am_ds_writer* w, const wjob* j, int c, const uint8_t* src) {
+  wchan* ch = &w->ch[c];
+  size_t count = j->rows * ch->elems;
+  int referred = 0;  // a later channel refers to this one (am_ds_set_filter): no chains
+  for (int d = c + 1; d < w->n_ch; d++)
+    referred |= w->ch[d].filt.pred == PRED_REF && w->ch[d].filt.ref == c;
+  for (int r = 0; r < c && !referred; r++) {
+    const wchan* x = &w->ch[r];
+    if (x->elems != ch->elems || x->filt.pred == PRED_REF ||
+        !am_ds_ref_ok(x->d.dtype, x->sw != x->w, ch->d.dtype, ch->sw != ch->w))
+      continue;
+    ref_values(w, j, r, c);
+    if (!memcmp(w->refv.p, src, count * ch->sw)) {
+      ch->filt = (am_ds_filt){PRED_REF, LAYOUT_BYTE, (uint16_t)r};
+      return;
+    }
+  }
+  static const uint8_t preds[] = {PRED_NONE, PRED_SUBZ, PRED_XOR};
+  size_t best = SIZE_MAX;
+  for (size_t p = 0; p < sizeof preds; p++)
+    for (int l = 0; l < LAYOUT_COUNT; l++) {
+      am_ds_filt f = {preds[p], (uint8_t)l, 0};
+      size_t n = am_ds_laid_size(count, ch->sw, l);
+      uint8_t* dst = w->trial.p;
+      am_ds_encode(dst, src, NULL, j->rows, ch->elems, ch->sw, f, w->tmp.p);
+      size_t bound = ZSTD_compressBound(n);
+      size_t z = ZSTD_compressCCtx(w->cctx, dst + n, bound, dst, n, ZSTD_LEVEL);
+      if (!ZSTD_isError(z) && z < best) {
+        best = z;
+        ch->filt = f;
+      }
+    }
+}
+
 // Filters, compresses and writes one chunk and adds it to the index (the block-writing side).
+// The body: the filter table (FILTER_ENTRY bytes per channel), the initial state, the columns.
 static int write_chunk(am_ds_writer* w, const wjob* j) {
-  size_t o = 0;
+  if (!w->cctx && !(w->cctx = ZSTD_createCCtx())) return ioerr(w, "out of memory (zstd)");
+  size_t o = (size_t)w->n_ch * FILTER_ENTRY;
   uint32_t n_init = 0;
   if (j->has_init) {
     n_init = (uint32_t)w->n_init;
@@ -326,10 +417,23 @@ static int write_chunk(am_ds_writer* w, const wjob* j) {
     }
   }
   for (int c = 0; c < w->n_ch; c++) {
-    const wchan* ch = &w->ch[c];
-    am_ds_filter(w->scratch.p + o, j->buf + ch->col_off, j->rows, ch->elems, ch->w,
-                 (ch->d.flags & AM_DS_CH_DELTA) != 0);
-    o += j->rows * ch->row_bytes;
+    wchan* ch = &w->ch[c];
+    const uint8_t* src = stored_column(w, j, c);
+    if (!ch->chosen && j->rows >= CHOOSE_ROWS) {
+      choose_filter(w, j, c, src);
+      ch->chosen = 1;
+    }
+    const uint8_t* ref = NULL;
+    if (ch->filt.pred == PRED_REF) {
+      ref_values(w, j, ch->filt.ref, c);
+      ref = w->refv.p;
+    }
+    uint8_t* e = w->scratch.p + (size_t)c * FILTER_ENTRY;
+    e[0] = ch->filt.pred;
+    e[1] = ch->filt.layout;
+    put16(e + 2, ch->filt.ref);
+    am_ds_encode(w->scratch.p + o, src, ref, j->rows, ch->elems, ch->sw, ch->filt, w->tmp.p);
+    o += am_ds_laid_size(j->rows * ch->elems, ch->sw, ch->filt.layout);
   }
   uint8_t pre[CHUNK_PREFIX];
   put64(pre, (uint64_t)j->episode);
@@ -353,7 +457,8 @@ static int write_chunk(am_ds_writer* w, const wjob* j) {
   e->flags = j->flags;
   e->stored = (uint32_t)(atomic_load_explicit(&w->written, memory_order_relaxed) - before - BLOCK_HDR);
   e->raw = (uint32_t)o;
-  atomic_fetch_add_explicit(&w->raw_written, (uint64_t)o, memory_order_relaxed);
+  atomic_fetch_add_explicit(&w->raw_written, (uint64_t)j->rows * w->row_bytes + 8ull * n_init,
+                            memory_order_relaxed);
   return 0;
 }
 
@@ -494,7 +599,18 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
     if (k < n_slots) w->slots[k].cur = j;
     else w->free_list[w->n_free++] = j;
   }
-  if (am_buf_reserve(&w->scratch, (size_t)n_init * 8 + chunk_bytes + 1))
+  // the body: filter table, initial state, columns (a BIT layout pads each of its <= 64 bit
+  // planes to whole bytes); filter scratch for the largest column; trials need room for the
+  // column and its compressed form
+  size_t col_max = 0;
+  for (int c = 0; c < w->n_ch; c++)
+    if ((size_t)chunk_rows * w->ch[c].row_bytes > col_max) col_max = (size_t)chunk_rows * w->ch[c].row_bytes;
+  col_max += 64;
+  if (am_buf_reserve(&w->scratch, (size_t)w->n_ch * (FILTER_ENTRY + 64) + (size_t)n_init * 8 +
+                                      chunk_bytes + 1) ||
+      am_buf_reserve(&w->tmp, col_max) || am_buf_reserve(&w->stage, col_max) ||
+      am_buf_reserve(&w->refv, col_max) ||
+      am_buf_reserve(&w->trial, col_max + ZSTD_compressBound(col_max)))
     return werr(w, "out of memory");
   if (!w->background) return 0;
   // ZSTD's context is made here so that the thread does not allocate it while the stepping
@@ -607,6 +723,10 @@ static void writer_free(am_ds_writer* w) {
   free(w->ch);
   free(w->slots);
   am_buf_free(&w->scratch);
+  am_buf_free(&w->tmp);
+  am_buf_free(&w->stage);
+  am_buf_free(&w->refv);
+  am_buf_free(&w->trial);
   am_buf_free(&w->out);
   am_buf_free(&w->index);
   ZSTD_freeCCtx(w->cctx);

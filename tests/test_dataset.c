@@ -2,9 +2,10 @@
 // access by episode, recovery from truncated files, corrupted checksums, golden files (valid and
 // invalid), fuzzer-found inputs, the recorder with bit-exact re-simulation, the Python reader.
 //
-// ANIMAT_WRITE_GOLDEN=1 regenerates tests/data/golden-v1.1-split.rollout (only when the format
-// changes); the 1.0 files (golden-v1.rollout and its broken variants) are frozen: they were
-// written by the 1.0 writer, and must go on reading.
+// ANIMAT_WRITE_GOLDEN=1 regenerates tests/data/golden-v1.2.rollout (only when the format
+// changes); the 1.0 files (golden-v1.rollout and its broken variants) and the 1.1 file
+// (golden-v1.1-split.rollout) are frozen: they were written by the 1.0 and 1.1 writers, and must
+// go on reading.
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 
 #include "am_dataset.h"
 #include "amt_tasks.h"
+#include "dataset_format.h"  // the filters and lossy conversions, tested directly
 
 static char err[AM_ERR_LEN];
 static char tmpdir[256];
@@ -50,6 +52,18 @@ static const am_channel_def SYN[] = {
     {"i64", "b", "", NULL, AM_DT_I64, 3, {1, 2, 1}, AM_DS_CH_DELTA},
 };
 #define NSYN ((int)(sizeof SYN / sizeof SYN[0]))
+// Format 1.2's additions, written when syn_v12 is set: a copy of channel "f64" (predicted from it),
+// f64 values of channel "f32" (predicted from it across dtypes), lossy f32 and f64 channels whose
+// values are exact in their stored forms (binary16, binary32).
+static const am_channel_def SYN12[] = {
+    {"f64_copy", "c", "", NULL, AM_DT_F64, 2, {2, 2}, 0},
+    {"f32_as_f64", "c", "", NULL, AM_DT_F64, 1, {3}, 0},
+    {"f32_lossy", "c", "", NULL, AM_DT_F32, 1, {3}, AM_DS_CH_LOSSY},
+    {"f64_lossy", "c", "", NULL, AM_DT_F64, 0, {0}, AM_DS_CH_LOSSY | AM_DS_CH_DELTA},
+};
+#define NSYN_ALL (NSYN + 4)
+static int syn_v12;  // write_syn: add SYN12 and give every channel a fixed filter (all kinds)
+static const am_channel_def* syn_def(int c) { return c < NSYN ? &SYN[c] : &SYN12[c - NSYN]; }
 
 static void syn_value(int ch, int64_t ep, int64_t step, size_t k, void* out) {
   double x = ep * 1000.0 + step + 0.25 * (double)k;
@@ -61,6 +75,10 @@ static void syn_value(int ch, int64_t ep, int64_t step, size_t k, void* out) {
     case 4: { uint8_t v = (uint8_t)(step * 31 + k + ep); memcpy(out, &v, 1); break; }
     case 5: { uint32_t v = (uint32_t)(1u << (step % 32)) | (uint32_t)ep; memcpy(out, &v, 4); break; }
     case 6: { uint64_t v = (uint64_t)(step * step) - (uint64_t)k * UINT64_C(4000000000000) + (ep == 4 ? UINT64_C(1) << 63 : 0); memcpy(out, &v, 8); break; }  // i64 bits, wrapping
+    case 7: syn_value(1, ep, step, k, out); break;
+    case 8: { float f; syn_value(0, ep, step, k, &f); double v = f; memcpy(out, &v, 8); break; }
+    case 9: { float v = ((float)(step % 50) * 0.125f + (float)k * 8 + (float)ep) * (k % 2 ? -1 : 1); memcpy(out, &v, 4); break; }
+    case 10: { double v = (double)(float)(x * 1e-3) * (step % 3 ? 1 : -1); memcpy(out, &v, 8); break; }
   }
 }
 
@@ -79,7 +97,19 @@ static void write_syn(const char* path, int n_eps, int n_slots, int chunk_rows, 
   if (syn_interrupted) am_ds_set_interrupted(w);
   assert_int_equal(am_ds_set_meta(w, "task.name", "synthetic", -1), 0);
   assert_int_equal(am_ds_set_meta(w, "binary", "a\0b\n", 4), 0);
-  for (int c = 0; c < NSYN; c++) assert_int_equal(am_ds_add_channel(w, &SYN[c]), c);
+  int n_ch = syn_v12 ? NSYN_ALL : NSYN;
+  for (int c = 0; c < n_ch; c++) assert_int_equal(am_ds_add_channel(w, syn_def(c)), c);
+  if (syn_v12) {  // every predictor and layout, on every width
+    static const int f[NSYN_ALL][3] = {
+        {AM_DS_PRED_SUBZ, AM_DS_LAYOUT_BIT, 0}, {AM_DS_PRED_XOR, AM_DS_LAYOUT_BYTE, 0},
+        {AM_DS_PRED_NONE, AM_DS_LAYOUT_BIT, 0}, {AM_DS_PRED_SUB, AM_DS_LAYOUT_BYTE, 0},
+        {AM_DS_PRED_XOR, AM_DS_LAYOUT_BIT, 0},  {AM_DS_PRED_SUBZ, AM_DS_LAYOUT_BYTE, 0},
+        {AM_DS_PRED_SUB, AM_DS_LAYOUT_BIT, 0},  {AM_DS_PRED_REF, AM_DS_LAYOUT_BYTE, 1},
+        {AM_DS_PRED_REF, AM_DS_LAYOUT_BIT, 0},  {AM_DS_PRED_SUBZ, AM_DS_LAYOUT_BIT, 0},
+        {AM_DS_PRED_XOR, AM_DS_LAYOUT_BYTE, 0}};
+    for (int c = 0; c < n_ch; c++)
+      if (am_ds_set_filter(w, c, f[c][0], f[c][1], f[c][2])) fail_msg("%s", am_ds_writer_error(w));
+  }
   assert_int_equal(am_ds_begin(w, n_slots, chunk_rows, 3), 0);
   int64_t next = 0, ep[64], step[64];
   for (int s = 0; s < n_slots; s++) {
@@ -93,9 +123,10 @@ static void write_syn(const char* path, int n_eps, int n_slots, int chunk_rows, 
     for (int s = 0; s < n_slots; s++) {
       if (ep[s] < 0) continue;
       any = 1;
-      for (int c = 0; c < NSYN; c++) {
-        size_t es = am_dtype_size(SYN[c].dtype), elems = 1;
-        for (int d = 0; d < SYN[c].ndim; d++) elems *= SYN[c].shape[d];
+      for (int c = 0; c < n_ch; c++) {
+        const am_channel_def* def = syn_def(c);
+        size_t es = am_dtype_size(def->dtype), elems = 1;
+        for (int d = 0; d < def->ndim; d++) elems *= def->shape[d];
         uint8_t* p = am_ds_row_ptr(w, s, c);
         for (size_t k = 0; k < elems; k++) syn_value(c, ep[s], step[s], k, p + k * es);
       }
@@ -124,12 +155,14 @@ static void check_syn_episode(am_ds_reader* r, int64_t i, int unfinished_id) {
   assert_int_equal(e->steps, want);
   assert_int_equal(e->complete, e->id != unfinished_id);
   if (e->complete) assert_int_equal(e->terminated, (int)(e->id % 2));
-  void* dst[NSYN];
-  for (int c = 0; c < NSYN; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps);
+  void* dst[NSYN_ALL];
+  int n_ch = am_ds_num_channels(r);
+  assert_true(n_ch == NSYN || n_ch == NSYN_ALL);
+  for (int c = 0; c < n_ch; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps);
   double init[3];
   if (am_ds_read_episode(r, i, dst, init, err, sizeof err)) fail_msg("%s", err);
   assert_true(init[0] == (double)e->id && init[1] == 1.5 && init[2] == -2);
-  for (int c = 0; c < NSYN; c++) {
+  for (int c = 0; c < n_ch; c++) {
     const am_ds_channel* ch = am_ds_get_channel(r, c);
     size_t es = am_dtype_size(ch->dtype);
     for (int64_t s = 0; s < e->steps; s++)
@@ -407,25 +440,242 @@ static void test_background_write_error(void** state) {
   unlink(path);
 }
 
+//---------------------------------- filters (format 1.2) ------------------------------------------
+
+// Every predictor and layout on every width, for row counts whose values do and do not fill the
+// bit layout's groups of 8: decoding gives back the bits; a bit layout's padding must be zero.
+static void test_filters_roundtrip(void** state) {
+  am_rng rng;
+  am_rng_seed(&rng, 7, 1);
+  size_t widths[] = {1, 2, 4, 8}, shapes[][2] = {{1, 1}, {3, 5}, {9, 3}, {64, 7}, {40, 1}};
+  uint8_t src[64 * 7 * 8], ref[64 * 7 * 8], enc[64 * 7 * 8 + 64], dec[64 * 7 * 8], tmp[64 * 7 * 8];
+  for (size_t wi = 0; wi < 4; wi++)
+    for (size_t si = 0; si < 5; si++)
+      for (int smooth = 0; smooth < 2; smooth++) {
+        size_t w = widths[wi], rows = shapes[si][0], elems = shapes[si][1], n = rows * elems * w;
+        for (size_t k = 0; k < n; k++) {
+          src[k] = smooth ? (uint8_t)(k / w % 3 + (k % w == w - 1 ? 0x40 : 0)) : (uint8_t)(uint32_t)am_rng_next(&rng);
+          ref[k] = (uint8_t)(src[k] ^ (k % 5 == 0));
+        }
+        for (int p = 0; p < PRED_COUNT; p++)
+          for (int l = 0; l < LAYOUT_COUNT; l++) {
+            am_ds_filt f = {(uint8_t)p, (uint8_t)l, 0};
+            size_t laid = am_ds_laid_size(rows * elems, w, l);
+            memset(enc, 0xEE, sizeof enc);
+            am_ds_encode(enc, src, ref, rows, elems, w, f, tmp);
+            assert_int_equal(enc[laid], 0xEE);  // nothing written past the laid size
+            memset(dec, 0, sizeof dec);
+            assert_int_equal(am_ds_decode(dec, enc, ref, rows, elems, w, f, tmp), 0);
+            if (memcmp(dec, src, n))
+              fail_msg("width %zu, %zu x %zu, predictor %d, layout %d: decoded differs", w, rows,
+                       elems, p, l);
+            if (l == LAYOUT_BIT && (rows * elems) % 8) {  // set the last padding bit of plane 0
+              enc[(rows * elems + 7) / 8 - 1] |= 0x80;
+              assert_int_equal(am_ds_decode(dec, enc, ref, rows, elems, w, f, tmp), -1);
+            }
+          }
+        // the 1.0/1.1 filters are {SUB, BYTE} and {NONE, BYTE}: byte j of value k at j x count + k
+        am_ds_encode(enc, src, NULL, rows, elems, w, (am_ds_filt){PRED_NONE, LAYOUT_BYTE, 0}, tmp);
+        for (size_t k = 0; k < rows * elems; k++)
+          for (size_t j = 0; j < w; j++) assert_int_equal(enc[j * rows * elems + k], src[k * w + j]);
+      }
+  // the bit layout, from its definition: bit b of byte j of value k at plane 8j + b, bit k % 8
+  uint32_t v[11];
+  for (int k = 0; k < 11; k++) v[k] = (uint32_t)am_rng_next(&rng);
+  am_ds_encode(enc, (const uint8_t*)v, NULL, 11, 1, 4, (am_ds_filt){PRED_NONE, LAYOUT_BIT, 0}, tmp);
+  for (int k = 0; k < 11; k++)
+    for (int bit = 0; bit < 32; bit++)
+      assert_int_equal((enc[bit * 2 + k / 8] >> (k % 8)) & 1, (v[k] >> bit) & 1);
+  // SUBZ: zigzag of the wrapped difference (0 -> 0, -1 -> 1, 1 -> 2, -2 -> 3)
+  uint16_t z[4] = {0, 0xFFFF, 0, 2}, ze[4];  // one element: differences 0, -1, 1, 2
+  am_ds_encode((uint8_t*)ze, (const uint8_t*)z, NULL, 4, 1, 2, (am_ds_filt){PRED_SUBZ, LAYOUT_BIT, 0}, tmp);
+  am_ds_encode((uint8_t*)ze, (const uint8_t*)z, NULL, 4, 1, 2, (am_ds_filt){PRED_SUBZ, LAYOUT_BYTE, 0}, tmp);
+  uint8_t want[8] = {0, 1, 2, 4, 0, 0, 0, 0};  // low bytes of 0, 1, 2, 4, then the high bytes
+  assert_memory_equal(ze, want, 8);
+}
+
+// binary16: every half round-trips through binary32; rounding to nearest even against the
+// compiler's _Float16 on planted and random values; overflow, underflow, NaN.
+static void test_f16(void** state) {
+  for (uint32_t h = 0; h < 65536; h++) {
+    uint32_t f = am_f16_to_f32((uint16_t)h);
+    int nan = (h & 0x7c00) == 0x7c00 && (h & 0x3ff);
+    if (nan) {
+      assert_true((f & 0x7f800000u) == 0x7f800000u && (f & 0x7fffffu));
+      continue;
+    }
+    assert_int_equal(am_f32_to_f16(f), h);
+    float x;
+    memcpy(&x, &f, 4);
+    _Float16 y;
+    uint16_t hb = (uint16_t)h;
+    memcpy(&y, &hb, 2);
+    assert_true(x == (float)y || (x != x && y != y));
+  }
+  am_rng rng;
+  am_rng_seed(&rng, 3, 4);
+  float planted[] = {65504.0f, 65519.99f, 65520.0f, 1e9f, 1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f,
+                     0x1p-24f, 0x1p-25f, 1.5f * 0x1p-25f, 0x1p-26f, -0.0f, 1e-40f, 3.14159f};
+  for (int i = 0; i < 200000; i++) {
+    float x;
+    if (i < (int)(sizeof planted / sizeof planted[0])) {
+      x = planted[i];
+    } else {
+      uint32_t b = (uint32_t)am_rng_next(&rng);
+      b = (b & 0x807fffffu) | ((96u + b % 60u) << 23);  // exponents around binary16's range
+      memcpy(&x, &b, 4);
+    }
+    _Float16 y = (_Float16)x;
+    uint16_t want;
+    memcpy(&want, &y, 2);
+    uint32_t xb;
+    memcpy(&xb, &x, 4);
+    if (am_f32_to_f16(xb) != want) fail_msg("%a: got 0x%04x, want 0x%04x", x, am_f32_to_f16(xb), want);
+  }
+  uint32_t nan = 0x7fc01234u;
+  uint16_t hn = am_f32_to_f16(nan);
+  assert_true((hn & 0x7c00) == 0x7c00 && (hn & 0x3ff));
+}
+
+// The writer chooses: a channel equal to an earlier one refers to it (same dtype, or the f64 of
+// an f32); a constant channel is not stored as noise; the choice is made on the first chunk of 64
+// rows and the file reads back bit for bit.
+static void test_filter_choice(void** state) {
+  char path[512];
+  tmp_path(path, sizeof path, "choice.rollout");
+  am_channel_def defs[] = {
+      {"a", "x", "", NULL, AM_DT_F32, 1, {4}, AM_DS_CH_DELTA},
+      {"a_copy", "x", "", NULL, AM_DT_F32, 1, {4}, 0},
+      {"a_f64", "x", "", NULL, AM_DT_F64, 1, {4}, 0},
+      {"noise", "x", "", NULL, AM_DT_F64, 1, {4}, AM_DS_CH_DELTA},
+      {"lossy", "x", "", NULL, AM_DT_F32, 1, {4}, AM_DS_CH_LOSSY},
+  };
+  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+  assert_non_null(w);
+  for (int c = 0; c < 5; c++) assert_int_equal(am_ds_add_channel(w, &defs[c]), c);
+  am_channel_def bad = {"i", "x", "", NULL, AM_DT_I32, 0, {0}, AM_DS_CH_LOSSY};
+  assert_int_equal(am_ds_add_channel(w, &bad), -1);
+  assert_non_null(strstr(am_ds_writer_error(w), "only f32 and f64 channels can be lossy"));
+  am_ds_abort(w);
+  w = am_ds_create(path, 1, err, sizeof err);
+  for (int c = 0; c < 5; c++) assert_int_equal(am_ds_add_channel(w, &defs[c]), c);
+  assert_int_equal(am_ds_begin(w, 1, 100, 0), 0);
+  assert_int_equal(am_ds_episode_begin(w, 0, 0, NULL), 0);
+  am_rng rng;
+  am_rng_seed(&rng, 5, 6);
+  enum { STEPS = 250 };
+  static float a[STEPS][4], l[STEPS][4];
+  static double nz[STEPS][4];
+  for (int s = 0; s < STEPS; s++) {
+    for (int k = 0; k < 4; k++) {
+      a[s][k] = sinf(0.01f * (float)s + (float)k);
+      nz[s][k] = am_rng_normal(&rng);
+      l[s][k] = (float)am_rng_normal(&rng);
+    }
+    double af[4];
+    for (int k = 0; k < 4; k++) af[k] = a[s][k];
+    memcpy(am_ds_row_ptr(w, 0, 0), a[s], sizeof a[s]);
+    memcpy(am_ds_row_ptr(w, 0, 1), a[s], sizeof a[s]);
+    memcpy(am_ds_row_ptr(w, 0, 2), af, sizeof af);
+    memcpy(am_ds_row_ptr(w, 0, 3), nz[s], sizeof nz[s]);
+    memcpy(am_ds_row_ptr(w, 0, 4), l[s], sizeof l[s]);
+    assert_int_equal(am_ds_row_commit(w, 0, s == STEPS - 1 ? AM_DS_END : 0), 0);
+  }
+  if (am_ds_close(w, err, sizeof err)) fail_msg("%s", err);
+  am_ds_reader* r = am_ds_open(path, err, sizeof err);
+  if (!r) fail_msg("%s", err);
+  assert_int_equal(am_ds_num_chunks(r), 3);
+  const char *pred, *lay;
+  int ref;
+  assert_int_equal(am_ds_chunk_filter(r, 1, 1, &pred, &lay, &ref, err, sizeof err), 0);
+  assert_true(!strcmp(pred, "ref") && ref == 0);
+  assert_int_equal(am_ds_chunk_filter(r, 2, 2, &pred, &lay, &ref, err, sizeof err), 0);
+  assert_true(!strcmp(pred, "ref") && ref == 0);
+  assert_int_equal(am_ds_chunk_filter(r, 0, 3, &pred, &lay, &ref, err, sizeof err), 0);
+  assert_true(ref == -1);
+  static float ga[STEPS][4], gc[STEPS][4], gl[STEPS][4];
+  static double gf[STEPS][4], gn[STEPS][4];
+  void* dst[5] = {ga, gc, gf, gn, gl};
+  if (am_ds_read_episode(r, 0, dst, NULL, err, sizeof err)) fail_msg("%s", err);
+  assert_memory_equal(ga, a, sizeof a);
+  assert_memory_equal(gc, a, sizeof a);
+  assert_memory_equal(gn, nz, sizeof nz);
+  for (int s = 0; s < STEPS; s++)
+    for (int k = 0; k < 4; k++) {
+      assert_true(gf[s][k] == (double)a[s][k]);
+      assert_true(gl[s][k] == (float)(_Float16)l[s][k]);  // the lossy channel: binary16 values
+    }
+  // a reference decoded alone: the channel it refers to is decoded on the side
+  memset(gc, 0, sizeof gc);
+  assert_int_equal(am_ds_read_channel(r, 0, 1, gc, err, sizeof err), 0);
+  assert_memory_equal(gc, a, sizeof a);
+  assert_int_equal(am_ds_verify(r, NULL, err, sizeof err), 0);
+  am_ds_reader_free(r);
+  unlink(path);
+}
+
+// A re-simulation refuses a file whose state channels are lossy, naming the channel.
+static void test_resim_refuses_lossy_state(void** state) {
+  am_task t;
+  if (amt_create(&t, "reacher", NULL, err, sizeof err)) fail_msg("%s", err);
+  const mjModel* m = t.model->m;
+  char path[512], num[32];
+  tmp_path(path, sizeof path, "lossy-state.rollout");
+  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+  assert_non_null(w);
+  const char* keys[] = {"task.frame_skip", "model.nq", "model.nv", "model.na"};
+  int vals[] = {t.frame_skip, m->nq, m->nv, m->na};
+  for (int k = 0; k < 4; k++) {
+    snprintf(num, sizeof num, "%d", vals[k]);
+    assert_int_equal(am_ds_set_meta(w, keys[k], num, -1), 0);
+  }
+  am_channel_def q = {"qpos", "body", "", NULL, AM_DT_F64, 1, {(uint32_t)m->nq}, AM_DS_CH_LOSSY};
+  am_channel_def c = {"ctrl", "body", "", NULL, AM_DT_F64, 1, {(uint32_t)m->nu}, 0};
+  assert_int_equal(am_ds_add_channel(w, &q), 0);
+  assert_int_equal(am_ds_add_channel(w, &c), 1);
+  int n_init = 1 + m->nq + 2 * m->nv + m->na + 7 * m->nmocap;
+  assert_int_equal(am_ds_begin(w, 1, 16, n_init), 0);
+  double* init = calloc((size_t)n_init, sizeof(double));
+  assert_int_equal(am_ds_episode_begin(w, 0, 0, init), 0);
+  for (int s = 0; s < 2; s++) {
+    memset(am_ds_row_ptr(w, 0, 0), 0, sizeof(double) * (size_t)m->nq);
+    memset(am_ds_row_ptr(w, 0, 1), 0, sizeof(double) * (size_t)m->nu);
+    assert_int_equal(am_ds_row_commit(w, 0, s ? AM_DS_END : 0), 0);
+  }
+  free(init);
+  if (am_ds_close(w, err, sizeof err)) fail_msg("%s", err);
+  am_ds_reader* r = am_ds_open(path, err, sizeof err);
+  if (!r) fail_msg("%s", err);
+  double dev;
+  assert_int_equal(am_ds_resim_episode(r, t.model, 0, &dev, err, sizeof err), -1);
+  if (!strstr(err, "channel 'qpos' is stored lossy")) fail_msg("got '%s'", err);
+  am_ds_reader_free(r);
+  unlink(path);
+  amt_destroy(&t);
+}
+
 //---------------------------------- golden files --------------------------------------------------
 
 static void golden(char* out, size_t n, const char* name) {
   snprintf(out, n, "%s/%s", ANIMAT_TEST_DATA, name);
 }
 
-// Regenerates the 1.1 golden file (ANIMAT_WRITE_GOLDEN=1): its index is split over INDEX blocks
-// of 4 entries and its trailer says the recording was interrupted. (The 1.0 golden files and
-// their broken variants were made from golden-v1.rollout by flipping or cutting bytes: bad magic
-// at 1, major version at 8, the metadata header's size at 25, the first chunk's body at its
-// offset + 60, the file cut in half, and its first 10 bytes.)
+// Regenerates the 1.2 golden file (ANIMAT_WRITE_GOLDEN=1): every predictor and layout, lossy
+// channels, its index split over INDEX blocks of 4 entries, its trailer saying the recording was
+// interrupted. The 1.1 file (frozen since 1.2) was written the same way without syn_v12. (The 1.0
+// golden files and their broken variants were made from golden-v1.rollout by flipping or cutting
+// bytes: bad magic at 1, major version at 8, the metadata header's size at 25, the first chunk's
+// body at its offset + 60, the file cut in half, and its first 10 bytes.)
 static void write_goldens(void) {
   char path[512];
-  golden(path, sizeof path, "golden-v1.1-split.rollout");
+  golden(path, sizeof path, "golden-v1.2.rollout");
   syn_index_part = 4;
   syn_interrupted = 1;
+  syn_v12 = 1;
   write_syn(path, 6, 2, 8, 1);
   syn_index_part = 0;
   syn_interrupted = 0;
+  syn_v12 = 0;
 }
 
 static void test_golden_files(void** state) {
@@ -454,6 +704,23 @@ static void test_golden_files(void** state) {
   assert_int_equal(am_ds_num_episodes(r), 6);
   for (int64_t i = 0; i < 6; i++) check_syn_episode(r, i, 5);
   assert_int_equal(am_ds_verify(r, NULL, err, sizeof err), 0);
+  am_ds_reader_free(r);
+  // 1.2: the same episodes and channels plus SYN12, with every predictor and layout
+  golden(path, sizeof path, "golden-v1.2.rollout");
+  if (!(r = am_ds_open(path, err, sizeof err))) fail_msg("%s", err);
+  am_ds_version(r, &major, &minor);
+  assert_true(major == 1 && minor == 2);
+  assert_int_equal(am_ds_num_channels(r), NSYN_ALL);
+  assert_int_equal(am_ds_num_episodes(r), 6);
+  for (int64_t i = 0; i < 6; i++) check_syn_episode(r, i, 5);
+  assert_int_equal(am_ds_verify(r, NULL, err, sizeof err), 0);
+  const char *pred, *lay;
+  int ref;
+  assert_int_equal(am_ds_chunk_filter(r, 0, 7, &pred, &lay, &ref, err, sizeof err), 0);
+  assert_true(!strcmp(pred, "ref") && !strcmp(lay, "byte") && ref == 1);
+  assert_int_equal(am_ds_chunk_filter(r, 0, 0, &pred, &lay, &ref, err, sizeof err), 0);
+  assert_true(!strcmp(pred, "subz") && !strcmp(lay, "bit") && ref == -1);
+  assert_true(am_ds_get_channel(r, 9)->flags & AM_DS_CH_LOSSY);
   am_ds_reader_free(r);
   struct { const char* name; const char* open_err; const char* verify_err; int recovered; } bad[] = {
       {"bad-magic.rollout", "wrong magic", NULL, 0},
@@ -1237,6 +1504,10 @@ int main(void) {
       cmocka_unit_test(test_disk_full),
       cmocka_unit_test(test_background_identical),
       cmocka_unit_test(test_background_write_error),
+      cmocka_unit_test(test_filters_roundtrip),
+      cmocka_unit_test(test_f16),
+      cmocka_unit_test(test_filter_choice),
+      cmocka_unit_test(test_resim_refuses_lossy_state),
       cmocka_unit_test(test_golden_files),
       cmocka_unit_test(test_fuzz_regressions),
       cmocka_unit_test(test_index_in_parts),

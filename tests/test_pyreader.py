@@ -4,14 +4,17 @@ valid and mutated files.
 
 Usage: test_pyreader.py ANIMAT [READER_DIR]   (ctest: test_pyreader; READER_DIR default tools/)
 
-Records two small datasets with `ANIMAT record --random` (reacher, chunks of 8 rows, episodes of
-2 envs interleaving) and takes tests/data/golden-v1.rollout (format 1.0) and
-golden-v1.1-split.rollout (1.1: its index in 3 parts, the interrupted flag), then makes several
+Records three small datasets with `ANIMAT record --random` (reacher, chunks of 8 rows, episodes of
+2 envs interleaving; and one --lossy with chunks of 70 rows, whose filters the writer chooses) and
+takes tests/data/golden-v1.rollout (format 1.0), golden-v1.1-split.rollout (1.1: its index in 3
+parts, the interrupted flag) and golden-v1.2.rollout (1.2: every filter, lossy channels), then
+makes several
 hundred mutations: bit flips at many offsets, truncations at many lengths; edited index entries
 (episodes that point at another episode's chunks, duplicate or missing entries, swapped chunks,
 wrong step, row, flag and env fields) and header fields changed with every checksum recomputed,
 so that only the reader's consistency checks can catch them (block types, codecs and sizes; chunk
-prefixes; channel tables with unknown dtypes, big ndims, absurd shapes, duplicate names; metadata
+prefixes; 1.2 filter tables with unknown or valid but different filters and bad references; lossy
+flags; channel tables with unknown dtypes, big ndims, absurd shapes, duplicate names; metadata
 counts; file versions); the index split into parts, with parts misnumbered, moved, damaged,
 dropped or separated by another block, and the trailer's flags set; and damage the recovery must
 resynchronise past (a flipped chunk, a broken block header, junk with fake block magics, a chunk
@@ -301,6 +304,34 @@ def noise_mutations(name, data, L, rng):
         yield "%s: truncated to %d bytes" % (name, k), data[:k]
 
 
+def filter_mutations(edit, chs):
+    """1.2: a chunk's filter table edited (the body recompressed, every checksum right): unknown
+    predictors and layouts, bad references, and valid filters that decode the stored bytes into
+    other values (both readers must agree on them)."""
+    n = len(chs)
+
+    def ft(k, label, **kw):
+        def f(l):
+            b = l.chunk_blocks()[1]
+            body = bytearray(b[3])
+            pred, lay, ref = struct.unpack_from("<BBH", body, 4 * k)
+            f = dict(pred=pred, lay=lay, ref=ref)
+            f.update(kw)
+            struct.pack_into("<BBH", body, 4 * k, f["pred"], f["lay"], f["ref"])
+            b[3] = bytes(body)
+        return edit("chunk 1: filter of channel %d: %s" % (k, label), f)
+    yield ft(0, "predictor 9", pred=9)
+    yield ft(0, "layout 2", lay=2)
+    yield ft(0, "ref to itself", pred=4, ref=0)
+    yield ft(1, "ref 0 without the ref predictor", ref=1)
+    yield ft(n - 1, "ref to channel 0", pred=4, ref=0)
+    for p in range(4):
+        yield ft(0, "predictor %d" % p, pred=p)
+        yield ft(n - 1, "predictor %d" % p, pred=p)
+    yield ft(0, "layout 1", lay=1)
+    yield ft(n - 1, "layout flipped", lay=1)
+
+
 def edit_mutations(name, data, L):
     n = len(data)
 
@@ -424,6 +455,15 @@ def edit_mutations(name, data, L):
     yield ct("count + 1", lambda c, ni: ni, count=len(chs) + 1)
     yield ct("count 5000", lambda c, ni: ni, count=5000)
     yield ct("channel 0 delta flag toggled", lambda c, ni: (c[0].__setitem__(3, c[0][3] ^ 1), ni)[1])
+    ints = [k for k, c in enumerate(chs) if c[0] not in (1, 2)]
+    floats = [k for k, c in enumerate(chs) if c[0] in (1, 2)]
+    if ints:
+        yield ct("lossy flag on an integer channel", lambda c, ni: (c[ints[0]].__setitem__(3, c[ints[0]][3] | 2), ni)[1])
+    if floats:  # a 1.0/1.1 file: refused; a 1.2 file: the chunks no longer have the sizes it says
+        yield ct("lossy flag toggled on a float channel",
+                 lambda c, ni: (c[floats[0]].__setitem__(3, c[floats[0]][3] ^ 2), ni)[1])
+    if struct.unpack_from("<H", data, 10)[0] >= 2:
+        yield from filter_mutations(edit, chs)
 
     def meta(label, fn):
         def f(l):
@@ -619,18 +659,23 @@ def main(argv):
     try:
         cases = []
         for label, args in (("reacher", ["--episodes", "3", "--envs", "2", "--chunk-rows", "8"]),
-                            ("reacher-1env", ["--episodes", "2", "--envs", "1", "--chunk-rows", "7"])):
+                            ("reacher-1env", ["--episodes", "2", "--envs", "1", "--chunk-rows", "7"]),
+                            # chunks of 70 rows: the writer chooses the filters; lossy obs
+                            ("reacher-lossy", ["--episodes", "1", "--envs", "1", "--chunk-rows", "70",
+                                               "--lossy", "--task-param", "episode_steps=90"])):
             path = os.path.join(tmp, label + ".rollout")
             subprocess.run([animat, "record", "--random", "--task", "reacher", "--threads", "1", "--quiet",
                             "--task-param", "episode_steps=20", "--out", path] + args,
                            check=True, capture_output=True)
             with open(path, "rb") as f:
                 one = label == "reacher"
-                cases += mutations(label, f.read(), rng, noise=one, split=one, resync=one)
+                cases += mutations(label, f.read(), rng, noise=one, split=one, resync=one,
+                                   edits=label != "reacher-1env")
         # format 1.0, and 1.1 with its index in 3 parts and the interrupted flag (the C writer
         # splits an index only through a test hook, am_ds_set_index_part)
         for label, kw in (("golden-v1", dict(noise=False, edits=False, split=False)),
-                          ("golden-v1.1-split", dict(noise=False, resync=False))):
+                          ("golden-v1.1-split", dict(noise=False, resync=False)),
+                          ("golden-v1.2", dict(noise=False, split=False, resync=False))):
             with open(os.path.join(ROOT, "tests", "data", label + ".rollout"), "rb") as f:
                 cases += mutations(label, f.read(), rng, **kw)
 

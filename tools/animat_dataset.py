@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """animat_dataset.py: read animat datasets (.rollout files) into NumPy arrays.
 
-An independent reader of the format in docs/dataset-format.md, versions 1.0 and 1.1 (numpy and
+An independent reader of the format in docs/dataset-format.md, versions 1.0, 1.1 and 1.2 (numpy and
 zstandard, both in Debian: apt install python3-numpy python3-zstandard) that follows the C reader
 (sim/dataset_read.c) exactly: it checks magic and version, every block header and payload CRC,
 block sizes against the file's length and the format's limits before anything is allocated, zstd
@@ -17,19 +17,31 @@ header is skipped by its size, at a bad header the walk resynchronises on the ne
 header, and `damage` lists the byte ranges lost and the chunks dropped because their episode lost
 an earlier chunk (am_ds_get_damage). verify() is am_ds_verify: every chunk, and the index against
 the blocks in the file. Every problem raises DatasetError (a ValueError) naming the file and the
-field or offset; no other exception escapes for a bad file.
+field or offset; no other exception escapes for a bad file. 1.2's filters (predictors none, sub,
+subz, xor, ref; byte or bit layouts) and lossy channels (Channel.lossy: f32 stored as float16, f64
+as float32, returned widened) are decoded as the C reader decodes them.
+
+The file is read as needed, not loaded: opening reads the header, metadata, channel table and
+index (or, to recover, walks the blocks one at a time); episode(), read(), chunks() and steps()
+read one chunk at a time, so memory is bounded by what they return (an episode), by one chunk
+(chunks()), or by one chunk plus one step (steps()).
 
     from animat_dataset import Dataset, DatasetError
-    ds = Dataset("a.rollout")
-    ds.meta["task.name"], [c.name for c in ds.channels], len(ds.episodes)
-    ep = ds.episode(0)              # dict: channel name -> array (steps, *shape)
-    qpos = ds.read(0, "qpos")       # one channel of the episode with index 0
-    ds.recovered, ds.damage.lines(), ds.interrupted
+    with Dataset("a.rollout") as ds:
+        ds.meta["task.name"], [c.name for c in ds.channels], len(ds.episodes)
+        ep = ds.episode(0)              # dict: channel name -> array (steps, *shape)
+        qpos = ds.read(0, "qpos")       # one channel of the episode with index 0
+        for i, first, rows in ds.chunks(["qpos"]):  # chunk by chunk: episode index, first step,
+            ...                                     # {name: array (rows in the chunk, *shape)}
+        for t, row in ds.steps(0, ["qpos", "action"]):  # step by step, one chunk in memory
+            ...
+        ds.recovered, ds.damage.lines(), ds.interrupted
 
 Command line: python3 animat_dataset.py FILE [--sum CHANNEL]  (verifies the file, prints a summary;
 exit status 1 with the error on a bad or recovered file, listing what a recovery lost; used by the
 tests)
 """
+import os
 import struct
 import sys
 import zlib
@@ -45,7 +57,11 @@ META, CHANNELS, CHUNK, INDEX = 1, 2, 3, 4
 BLOCK_NAMES = {META: "metadata", CHANNELS: "channel table", CHUNK: "chunk", INDEX: "index"}
 CODEC_RAW, CODEC_ZSTD = 0, 1
 DTYPES = {1: "<f4", 2: "<f8", 3: "<i4", 4: "u1", 5: "<u4", 6: "<i8"}
-CH_DELTA = 1
+CH_DELTA, CH_LOSSY = 1, 2
+PRED_NONE, PRED_SUB, PRED_SUBZ, PRED_XOR, PRED_REF = range(5)   # 1.2 filters
+LAYOUT_BYTE, LAYOUT_BIT = 0, 1
+FILTER_ENTRY = 4
+LOSSY_STORED = {"<f4": "<f2", "<f8": "<f4"}
 FIRST, LAST, TERMINATED, TRUNCATED = 1, 2, 4, 8
 MAX_PAYLOAD = 64 << 20     # block payload and body
 MAX_ROW_BYTES = 16 << 20   # sum of the channels' row sizes
@@ -67,6 +83,8 @@ class Channel:
         self.name, self.group, self.units = name, group, units
         self.labels = labels.split(",") if labels else []
         self.dtype, self.shape, self.flags = np.dtype(dtype), tuple(shape), flags
+        self.lossy = bool(flags & CH_LOSSY)  # stored with half the bits (format 1.2)
+        self.stored = np.dtype(LOSSY_STORED[dtype]) if self.lossy else self.dtype
         self.elems = 1
         for s in shape:
             self.elems *= s
@@ -153,18 +171,68 @@ def _text(b):
 class Dataset:
     def __init__(self, path):
         self.path = str(path)
+        self._f = None
         try:
-            with open(path, "rb") as f:
-                self.buf = f.read()
+            self._f = open(path, "rb")
+            self.size = os.fstat(self._f.fileno()).st_size
         except OSError as e:
             raise DatasetError("cannot open %s: %s" % (self.path, e.strerror or e)) from None
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        """Closes the file (the reader cannot read chunks after this)."""
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _read(self, off, n):
+        """n bytes at offset off (the caller has checked that they lie inside the file)."""
+        if self._f is None:
+            raise DatasetError("%s: the dataset was closed" % self.path)
+        try:
+            self._f.seek(off)
+            b = self._f.read(n)
+        except OSError as e:
+            raise DatasetError("%s: cannot read %d bytes at offset %d: %s" % (self.path, n, off, e)) from None
+        if len(b) != n:
+            raise DatasetError("%s: cannot read %d bytes at offset %d (the file shrank?)" % (self.path, n, off))
+        return b
+
+    def _find(self, pat, start, end):
+        """The first offset in [start, end) where pat begins and ends by end, or -1; read in
+        windows of 1 MiB."""
+        step = 1 << 20
+        while start < end:
+            n = min(step + len(pat) - 1, end - start)
+            at = self._read(start, n).find(pat)
+            if at >= 0:
+                return start + at
+            if n < len(pat):
+                return -1
+            start += n - len(pat) + 1
+        return -1
+
+    def _open(self):
         self.recovered = self.interrupted = False
         self.note = ""
         self.damage = Damage()
-        b = self.buf
-        if len(b) < FILE_HDR:
+        if self.size < FILE_HDR:
             raise DatasetError("%s: not an animat dataset (only %d bytes, header needs %d)"
-                               % (self.path, len(b), FILE_HDR))
+                               % (self.path, self.size, FILE_HDR))
+        b = self._read(0, FILE_HDR)
         if b[:8] != FILE_MAGIC:
             raise DatasetError("%s: not an animat dataset (wrong magic number)" % self.path)
         self.version = struct.unpack_from("<HH", b, 8)
@@ -194,14 +262,15 @@ class Dataset:
     # -- blocks --
     def _header(self, off, what):
         """Checks the block header at off; returns (type, codec, prefix, payload, raw, crc)."""
-        b, p = self.buf, self.path
-        if off + BLOCK_HDR > len(b):
+        p, size = self.path, self.size
+        if off + BLOCK_HDR > size:
             raise DatasetError("%s: %s at offset %d: truncated block header (file is %d bytes)"
-                               % (p, what, off, len(b)))
-        if b[off:off + 4] != BLOCK_MAGIC:
+                               % (p, what, off, size))
+        b = self._read(off, BLOCK_HDR)
+        if b[:4] != BLOCK_MAGIC:
             raise DatasetError("%s: %s at offset %d: bad block magic" % (p, what, off))
-        btype, codec, prefix, payload, raw, crc, hcrc = struct.unpack_from("<BBHIIII", b, off + 4)
-        if zlib.crc32(b[off:off + 20]) != hcrc:
+        btype, codec, prefix, payload, raw, crc, hcrc = struct.unpack_from("<BBHIIII", b, 4)
+        if zlib.crc32(b[:20]) != hcrc:
             raise DatasetError("%s: %s at offset %d: block header checksum mismatch" % (p, what, off))
         if codec not in (CODEC_RAW, CODEC_ZSTD):
             raise DatasetError("%s: %s at offset %d: unknown codec %d" % (p, what, off, codec))
@@ -211,14 +280,14 @@ class Dataset:
         if codec == CODEC_RAW and raw != payload - prefix:
             raise DatasetError("%s: %s at offset %d: raw body size %d != stored %d"
                                % (p, what, off, raw, payload - prefix))
-        if off + BLOCK_HDR + payload > len(b):
+        if off + BLOCK_HDR + payload > size:
             raise DatasetError("%s: %s at offset %d: truncated (needs %d payload bytes, %d left)"
-                               % (p, what, off, payload, len(b) - off - BLOCK_HDR))
+                               % (p, what, off, payload, size - off - BLOCK_HDR))
         return btype, codec, prefix, payload, raw, crc
 
     def _payload(self, off, h, what):
         """The payload of a checked header, its CRC checked."""
-        p = self.buf[off + BLOCK_HDR:off + BLOCK_HDR + h[3]]
+        p = self._read(off + BLOCK_HDR, h[3])
         if zlib.crc32(p) != h[5]:
             raise DatasetError("%s: %s at offset %d: payload checksum mismatch (data corrupted)"
                                % (self.path, what, off))
@@ -285,6 +354,9 @@ class Dataset:
             dt, ndim, _, flags = c.u("<BBHI", field)
             if dt not in DTYPES:
                 raise DatasetError("%s: channel %d: unknown dtype %d" % (p, i, dt))
+            if flags & CH_LOSSY and (self.version[1] < 2 or DTYPES[dt] not in LOSSY_STORED):
+                raise DatasetError("%s: channel %d: lossy flag on a %s channel of a %d.%d file"
+                                   % (p, i, np.dtype(DTYPES[dt]).name, *self.version))
             if ndim > MAX_DIMS:
                 raise DatasetError("%s: channel %d: ndim %d > %d" % (p, i, ndim, MAX_DIMS))
             shape = c.u("<%dI" % ndim, field)
@@ -305,9 +377,41 @@ class Dataset:
             self.channels.append(Channel(name, group, units, labels, DTYPES[dt], shape, flags))
 
     # -- chunks --
-    def _check_prefix(self, pre, h):
+    def _filters(self, body):
+        """A 1.2 chunk's filter table (decoded body): [(predictor, layout, ref)] per channel,
+        checked; raises DatasetError with the reason."""
+        out = []
+        for k, ch in enumerate(self.channels):
+            pred, lay, ref = struct.unpack_from("<BBH", body, FILTER_ENTRY * k)
+            if pred > PRED_REF or lay > LAYOUT_BIT:
+                raise DatasetError("channel '%s': unknown filter (predictor %d, layout %d)" % (ch.name, pred, lay))
+            if pred != PRED_REF:
+                if ref:
+                    raise DatasetError("channel '%s': reference %d without the reference predictor" % (ch.name, ref))
+            else:
+                if ref >= k:
+                    raise DatasetError("channel '%s' refers to channel %d, not an earlier one" % (ch.name, ref))
+                x = self.channels[ref]
+                same = x.dtype == ch.dtype
+                ok = (x.lossy and ch.lossy and same) if (x.lossy or ch.lossy) else (
+                    same or (x.dtype == np.dtype("<f4") and ch.dtype == np.dtype("<f8")))
+                if x.elems != ch.elems or not ok:
+                    raise DatasetError("channel '%s' cannot refer to channel '%s' (lossy, shape or dtype)"
+                                       % (ch.name, x.name))
+                if body[FILTER_ENTRY * ref] == PRED_REF:
+                    raise DatasetError("channel '%s' refers to '%s', which itself refers to another"
+                                       % (ch.name, x.name))
+            out.append((pred, lay, ref))
+        return out
+
+    @staticmethod
+    def _laid(count, sw, layout):
+        return sw * 8 * ((count + 7) // 8) if layout == LAYOUT_BIT else count * sw
+
+    def _check_prefix(self, pre, h, body=None):
         """The Chunk a chunk block's prefix describes, checked against the channel table and the
-        block's body size; raises DatasetError with the reason (the caller adds where)."""
+        block's body size (1.2: the decoded body, whose filter table sets the columns' sizes);
+        raises DatasetError with the reason (the caller adds where)."""
         ep, env, first, rows, flags, n_init, _ = struct.unpack_from("<qIIIIII", pre, 0)
         if ep < 0:
             raise DatasetError("negative episode id")
@@ -316,9 +420,19 @@ class Dataset:
             raise DatasetError("initial state of %d values, expected %d" % (n_init, want))
         if flags & FIRST and first:
             raise DatasetError("first chunk of its episode starts at step %d" % first)
-        if rows * self.row_bytes + 8 * n_init != h[4]:
-            raise DatasetError("%d rows x %d bytes + %d initial values != body size %d"
-                               % (rows, self.row_bytes, n_init, h[4]))
+        if self.version[1] < 2:
+            if rows * self.row_bytes + 8 * n_init != h[4]:
+                raise DatasetError("%d rows x %d bytes + %d initial values != body size %d"
+                                   % (rows, self.row_bytes, n_init, h[4]))
+        else:
+            want = FILTER_ENTRY * len(self.channels) + 8 * n_init
+            if h[4] < want:
+                raise DatasetError("body of %d bytes has no room for the filter table" % h[4])
+            for ch, (_, lay, _) in zip(self.channels, self._filters(body)):
+                want += self._laid(rows * ch.elems, ch.stored.itemsize, lay)
+            if want != h[4]:
+                raise DatasetError("%d rows of the channels as filtered + %d initial values + filter "
+                                   "table = %d bytes != body size %d" % (rows, n_init, want, h[4]))
         return Chunk(None, ep, env, first, rows, flags)
 
     def _read_index(self):
@@ -326,16 +440,16 @@ class Dataset:
         trailer's offset up to the trailer, one after the other, part k saying k (format 1.1; a
         1.0 file has one part). Raises DatasetError (the file is then recovered) when the
         trailer, an index block, a part number or an entry is bad; sets interrupted."""
-        b = self.buf
-        if len(b) < self.data_start + TRAILER:
-            raise DatasetError("no trailer (file ends at %d bytes)" % len(b))
-        t = b[-TRAILER:]
+        size = self.size
+        if size < self.data_start + TRAILER:
+            raise DatasetError("no trailer (file ends at %d bytes)" % size)
+        t = self._read(size - TRAILER, TRAILER)
         if t[16:] != TRAILER_MAGIC:
             raise DatasetError("no trailer (the writer did not finish: killed, or it failed)")
         if zlib.crc32(t[:12]) != struct.unpack_from("<I", t, 12)[0]:
             raise DatasetError("trailer checksum mismatch")
         off, flags = struct.unpack_from("<QI", t, 0)
-        end = len(b) - TRAILER
+        end = size - TRAILER
         if off < self.data_start or off >= end:
             raise DatasetError("trailer: index offset %d out of range" % off)
         self.index_start = off
@@ -376,13 +490,13 @@ class Dataset:
     def _find_block(self, start, end):
         """Resynchronisation: the first offset in [start, end) holding a valid block header
         (magic and header CRC) whose block ends by end; end when there is none."""
-        at = self.buf.find(BLOCK_MAGIC, start, end)
+        at = self._find(BLOCK_MAGIC, start, end)
         while at >= 0:
             try:
                 self._block_at(at, end)
                 return at
             except DatasetError:
-                at = self.buf.find(BLOCK_MAGIC, at + 1, end)
+                at = self._find(BLOCK_MAGIC, at + 1, end)
         return end
 
     def _walk(self, start, end, damage, skip=()):
@@ -404,9 +518,9 @@ class Dataset:
                 try:
                     if h[2] != CHUNK_PREFIX:
                         raise DatasetError("chunk at offset %d: bad prefix size %d" % (off, h[2]))
-                    pre = self._body(off, h, "chunk")[0]
+                    pre, body = self._body(off, h, "chunk")
                     try:
-                        c = self._check_prefix(pre, h)
+                        c = self._check_prefix(pre, h, body)
                     except DatasetError as e:
                         raise DatasetError("chunk at offset %d: %s" % (off, e)) from None
                     c.offset = off
@@ -422,7 +536,7 @@ class Dataset:
         self.recovered = True
         self.index_start = 0
         self.damage = Damage()
-        out = self._walk(self.data_start, len(self.buf), self.damage)
+        out = self._walk(self.data_start, self.size, self.damage)
         d = self.damage
         self.note = "%s; recovered %d chunks by scanning to the end of the file" % (why, len(out))
         self.note += ("; %d damaged byte range(s) skipped (%d bytes)" % (len(d.gaps), d.gap_bytes) if d.gaps
@@ -472,26 +586,99 @@ class Dataset:
         if h[0] != CHUNK or h[2] != CHUNK_PREFIX:
             raise DatasetError("%s: %s at offset %d: not a chunk block" % (self.path, what, c.offset))
         p = self._payload(c.offset, h, what)
+        v12 = self.version[1] >= 2
+        body = self._body(c.offset, h, what, p)[1] if decode or v12 else None
         try:
-            got = self._check_prefix(p, h)
+            got = self._check_prefix(p, h, body)
         except DatasetError as e:
             raise DatasetError("%s: %s at offset %d: %s" % (self.path, what, c.offset, e)) from None
         if (got.episode, got.env, got.first, got.rows, got.flags) != (c.episode, c.env, c.first, c.rows, c.flags):
             raise DatasetError("%s: %s at offset %d: does not match the index (the chunk holds episode %d, env %d, step %d, %d rows, flags %d)"
                                % (self.path, what, c.offset, got.episode, got.env, got.first, got.rows, got.flags))
-        return self._body(c.offset, h, what, p)[1] if decode else None
+        return body if decode else None
 
     # -- data --
+    def _names(self, channels):
+        names = [c.name for c in self.channels] if channels is None else list(channels)
+        for n in names:
+            if n not in self.by_name:
+                raise KeyError("%s: no channel '%s'" % (self.path, n))
+        return names
+
+    def _decode_chunk(self, c, body, names):
+        """The rows of chunk c (its decoded body) of the channels named, {name: array (rows,
+        *shape)}, and the initial state (None unless FIRST). 1.0/1.1: each channel {sub or none,
+        byte} from its DELTA flag; 1.2: the chunk's filter table."""
+        v12 = self.version[1] >= 2
+        n_ch = len(self.channels)
+        filters = (self._filters(body) if v12 else
+                   [(PRED_SUB if ch.flags & CH_DELTA else PRED_NONE, LAYOUT_BYTE, 0) for ch in self.channels])
+        o = FILTER_ENTRY * n_ch if v12 else 0
+        init = None
+        if c.flags & FIRST:
+            init = np.frombuffer(body, "<f8", self.n_init, o).copy()
+            o += 8 * self.n_init
+        want = {self.by_name[n] for n in names}
+        for k in list(want):  # and the channels those refer to
+            if filters[k][0] == PRED_REF:
+                want.add(filters[k][2])
+        vals, out = {}, {}
+        for k, ch in enumerate(self.channels):
+            pred, lay, ref = filters[k]
+            n = self._laid(c.rows * ch.elems, ch.stored.itemsize, lay)
+            if k in want:
+                vals[k] = self._unfilter(body[o:o + n], c, ch, pred, lay,
+                                         self._ref_bits(vals[ref], self.channels[ref], ch) if pred == PRED_REF else None)
+                if ch.name in names:
+                    out[ch.name] = vals[k]
+            o += n
+        return out, init
+
+    @staticmethod
+    def _ref_bits(x, xc, ch):
+        """The prediction of channel ch by the decoded values x of channel xc: unsigned integers
+        of ch's stored width (xc's stored form when both are lossy; f32 -> f64 bits)."""
+        if xc.lossy:
+            x = x.astype(xc.stored)
+        elif xc.dtype != ch.dtype:
+            x = x.astype(ch.dtype)
+        w = ch.stored.itemsize
+        return np.ascontiguousarray(x).view("<u%d" % w).reshape(-1, ch.elems)
+
+    def _unfilter(self, b, c, ch, pred, lay, ref):
+        rows, w, count = c.rows, ch.stored.itemsize, c.rows * ch.elems
+        a = np.frombuffer(b, np.uint8)
+        if lay == LAYOUT_BIT:
+            nb = (count + 7) // 8
+            bits = np.unpackbits(a.reshape(8 * w, nb), axis=1, bitorder="little")
+            if bits[:, count:].any():
+                raise DatasetError("%s: chunk at offset %d: channel '%s': bit-plane padding is not zero"
+                                   % (self.path, c.offset, ch.name))
+            a = np.packbits(bits[:, :count].reshape(w, 8, count).transpose(2, 0, 1), axis=2,
+                            bitorder="little").reshape(count, w)
+        elif w > 1:
+            a = a.reshape(w, count).T  # un-shuffle: byte planes back into values
+        u = np.ascontiguousarray(a).view(np.dtype("<u%d" % w) if w > 1 else np.uint8).reshape((rows, ch.elems))
+        if pred == PRED_SUBZ:
+            u = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
+        if pred in (PRED_SUB, PRED_SUBZ):
+            u = np.cumsum(u, axis=0, dtype=u.dtype)  # wraps modulo 2^(8w), like the writer
+        elif pred == PRED_XOR:
+            u = np.bitwise_xor.accumulate(u, axis=0)
+        elif pred == PRED_REF:
+            u = u ^ ref
+        v = u.view(ch.stored)
+        if ch.lossy:
+            v = v.astype(ch.dtype)
+        return v.reshape((rows,) + ch.shape)
+
     def episode(self, i, channels=None, init=False):
         """Channels of the episode with index i as {name: array (steps, *shape)}; with
         init=True also "__init__": the initial state (init.layout in the metadata)."""
         if not 0 <= i < len(self.episodes):
             raise DatasetError("%s: no episode index %d (%d episodes)" % (self.path, i, len(self.episodes)))
         e = self.episodes[i]
-        names = [c.name for c in self.channels] if channels is None else list(channels)
-        for n in names:
-            if n not in self.by_name:
-                raise KeyError("%s: no channel '%s'" % (self.path, n))
+        names = self._names(channels)
         # every chunk is checked against its entry before the arrays are allocated, so that
         # their size is backed by the file's bytes
         for k, c in enumerate(e.chunks):
@@ -499,25 +686,39 @@ class Dataset:
         out = {n: np.empty((e.steps,) + self.channels[self.by_name[n]].shape,
                            self.channels[self.by_name[n]].dtype) for n in names}
         for k, c in enumerate(e.chunks):
-            body = self._load_chunk(k, c, True)
-            o = 0
-            if c.flags & FIRST:
-                if init:
-                    out["__init__"] = np.frombuffer(body, "<f8", self.n_init).copy()
-                o = 8 * self.n_init
-            for ch in self.channels:
-                n = c.rows * ch.row_bytes
-                if ch.name in out:
-                    out[ch.name][c.first:c.first + c.rows] = self._unfilter(body[o:o + n], c.rows, ch)
-                o += n
+            part, first = self._decode_chunk(c, self._load_chunk(k, c, True), names)
+            if first is not None and init:
+                out["__init__"] = first
+            for n in names:
+                out[n][c.first:c.first + c.rows] = part[n]
         return out
+
+    def chunks(self, channels=None, episodes=None):
+        """Streams the data chunk by chunk: yields (episode index, first step, {name: array
+        (rows, *shape)}) for every chunk of every episode (or of the episode indices given), in
+        episode order; only one chunk is in memory at a time."""
+        names = self._names(channels)
+        for i in range(len(self.episodes)) if episodes is None else episodes:
+            if not 0 <= i < len(self.episodes):
+                raise DatasetError("%s: no episode index %d (%d episodes)" % (self.path, i, len(self.episodes)))
+            for k, c in enumerate(self.episodes[i].chunks):
+                yield i, c.first, self._decode_chunk(c, self._load_chunk(k, c, True), names)[0]
+
+    def steps(self, i, channels=None):
+        """Streams episode i step by step: yields (step, {name: array (*shape)}), reading one
+        chunk at a time."""
+        for _, first, part in self.chunks(channels, [i]):
+            rows = len(next(iter(part.values()))) if part else 0
+            for t in range(rows):
+                yield first + t, {n: a[t] for n, a in part.items()}
 
     def read(self, i, name):
         return self.episode(i, [name])[name]
 
     def verify(self):
         """Checks the file as `animat verify` (am_ds_verify) does: every chunk (header, CRCs,
-        prefix against the index, zstd frame and size); with the index, also the blocks between
+        prefix against the index, zstd frame and size; 1.2: its filter table, and its columns
+        decoded); with the index, also the blocks between
         the channel table and the index (every chunk there indexed, no bytes outside whole
         blocks); in a recovered file, what the recovery lost (self.damage). Raises DatasetError
         counting the problems of each kind and naming the first; returns None when there is none
@@ -526,7 +727,9 @@ class Dataset:
         for e in self.episodes:
             for k, c in enumerate(e.chunks):
                 try:
-                    self._load_chunk(k, c, True)
+                    body = self._load_chunk(k, c, True)
+                    if self.version[1] >= 2:  # 1.2: decoded too (bit-layout padding checked)
+                        self._decode_chunk(c, body, [ch.name for ch in self.channels])
                 except DatasetError as x:
                     bad += 1
                     first = first or str(x)
@@ -546,18 +749,6 @@ class Dataset:
             raise DatasetError("%d problem(s): %d bad chunk(s), %d chunk(s) not in the index, %d damaged "
                                "byte range(s), %d chunk(s) dropped from their episode; first: %s"
                                % (problems, bad, len(unindexed), len(d.gaps), len(d.dropped), first))
-
-    @staticmethod
-    def _unfilter(b, rows, c):
-        w = c.dtype.itemsize
-        count = rows * c.elems
-        a = np.frombuffer(b, np.uint8)
-        if w > 1:
-            a = a.reshape(w, count).T.copy()  # un-shuffle: byte planes back into values
-        u = a.view(np.dtype("<u%d" % w) if w > 1 else np.uint8).reshape((rows, c.elems))
-        if c.flags & CH_DELTA:
-            u = np.cumsum(u, axis=0, dtype=u.dtype)  # wraps modulo 2^(8w), like the writer
-        return u.view(c.dtype).reshape((rows,) + c.shape)
 
 
 def main(argv):

@@ -6,7 +6,10 @@
 // separately the time of closing the file (writing the chunks still queued, the index, fsync) and
 // the CPU time of the whole process (both threads), then the compression ratio, MB per million
 // steps and the reading speed (open + decode every channel of every episode). With --policy gru|lstm|rnn (the
-// default gru) a fresh, untrained recurrent policy acts and its activity is recorded too.
+// default gru) a fresh, untrained recurrent policy acts and its activity is recorded too; with
+// --checkpoint RUN a trained one (on its own task). --lossy records as `animat record --lossy`.
+// --anchors also compresses the same raw rows (each step's channels in table order, episode
+// after episode) with `zstd -19` and `xz -9` (single-threaded, when installed), for reference.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +37,8 @@ typedef struct timing {
 } timing;
 
 // One rollout of `steps` control steps per env; records to path when path != NULL.
-static int run(const am_task* t, const char* policy, int envs, long steps, const char* path,
-               int64_t* rows, timing* tm, char* err, size_t err_sz) {
+static int run(const am_task* t, const char* policy, const char* ckpt, int lossy, int envs,
+               long steps, const char* path, int64_t* rows, timing* tm, char* err, size_t err_sz) {
   am_pool_config pc = {.num_envs = envs, .num_threads = 1, .seed = 3, .export_state = path != NULL};
   am_pool* pool = am_pool_create(t, &pc, err, err_sz);
   if (!pool) return -1;
@@ -44,7 +47,12 @@ static int run(const am_task* t, const char* policy, int envs, long steps, const
   memset(&nr, 0, sizeof nr);
   am_rec* rec = NULL;
   int status = -1;
-  if (strcmp(policy, "random")) {
+  if (ckpt) {
+    if (ama_ckpt_load_policy(&nr.pol, ckpt, t->groups, t->n_groups, t->obs_dim, t->act_dim, envs,
+                             err, err_sz))
+      goto out;
+    nr.loaded = 1;
+  } else if (strcmp(policy, "random")) {
     ama_policy_cfg pcfg;
     ama_policy_cfg_default(&pcfg);
     snprintf(pcfg.core_type, sizeof pcfg.core_type, "%s", policy);
@@ -58,7 +66,7 @@ static int run(const am_task* t, const char* policy, int envs, long steps, const
     goto out;
   if (path) {
     am_rec_config rc = {.path = path, .force = 1, .episodes = INT64_MAX / 2, .seed = 3,
-                        .policy = policy, .policy_step = -1};
+                        .policy = ckpt ? ckpt : policy, .policy_step = -1, .lossy = lossy};
     if (!(rec = am_rec_create(pool, &rc, err, err_sz))) goto out;
     if (nr.loaded && netrec_channels(&nr, rec, err, err_sz)) goto out;
     if (am_rec_begin(rec, err, err_sz)) goto out;
@@ -94,12 +102,102 @@ out:
   return status;
 }
 
+// Writes the raw rows of every episode of the dataset at path (each step's channels in table
+// order) to raw, then compresses that with `cmd < raw | wc -c` for each anchor command.
+static void anchors(const char* path, const char* raw, char* err, size_t err_sz) {
+  am_ds_reader* r = am_ds_open(path, err, err_sz);
+  FILE* f = r ? fopen(raw, "wb") : NULL;
+  if (!f) {
+    printf("  anchors: %s\n", r ? "cannot write the raw rows" : err);
+    if (r) am_ds_reader_free(r);
+    return;
+  }
+  int nc = am_ds_num_channels(r);
+  size_t row = 0;
+  for (int c = 0; c < nc; c++) row += am_ds_get_channel(r, c)->row_bytes;
+  uint64_t total = 0;
+  void** dst = calloc((size_t)nc, sizeof(void*));
+  uint8_t* line = malloc(row + 1);
+  for (int64_t i = 0; dst && line && i < am_ds_num_episodes(r); i++) {
+    const am_ds_episode* e = am_ds_get_episode(r, i);
+    for (int c = 0; c < nc; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps + 1);
+    if (!am_ds_read_episode(r, i, dst, NULL, err, err_sz))
+      for (int64_t s = 0; s < e->steps; s++) {
+        size_t o = 0;
+        for (int c = 0; c < nc; c++) {
+          size_t rb = am_ds_get_channel(r, c)->row_bytes;
+          memcpy(line + o, (uint8_t*)dst[c] + (size_t)s * rb, rb);
+          o += rb;
+        }
+        total += fwrite(line, 1, row, f);
+      }
+    for (int c = 0; c < nc; c++) free(dst[c]);
+  }
+  free(line);
+  free(dst);
+  fclose(f);
+  am_ds_reader_free(r);
+  const char* cmds[] = {"zstd -19 -T1 -q -c", "xz -9 -T1 -c"};
+  for (int k = 0; k < 2; k++) {
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "%s < '%s' 2>/dev/null | wc -c", cmds[k], raw);
+    double t0 = am_now();
+    FILE* p = popen(cmd, "r");
+    unsigned long long n = 0;
+    if (!p || fscanf(p, "%llu", &n) != 1) n = 0;
+    if (p) pclose(p);
+    if (n > 100)  // an empty output: the compressor is not installed
+      printf("  anchor: %-20s ratio %.2f on the same %.1f MB of raw rows (%.1f s)\n", cmds[k],
+             (double)total / n, total / 1e6, am_now() - t0);
+    else
+      printf("  anchor: %s not available\n", cmds[k]);
+  }
+  unlink(raw);
+}
+
+// Reads every channel of every episode of path, repeat times; prints the best wall and CPU rates.
+static void read_speed(const char* path, int repeat) {
+  char err[AM_ERR_LEN];
+  double best = 1e30, best_cpu = 1e30;
+  uint64_t fb = 0, sb = 0, rb = 0;
+  for (int k = 0; k < repeat; k++) {
+    double t0 = am_now(), c0 = cpu_now();
+    am_ds_reader* r = am_ds_open(path, err, sizeof err);
+    if (!r) {
+      printf("  reading: %s\n", err);
+      return;
+    }
+    am_ds_sizes(r, &fb, &sb, &rb);
+    int nc = am_ds_num_channels(r);
+    void** dst = calloc((size_t)nc, sizeof(void*));
+    for (int64_t i = 0; dst && i < am_ds_num_episodes(r); i++) {
+      const am_ds_episode* e = am_ds_get_episode(r, i);
+      for (int c = 0; c < nc; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps + 1);
+      if (am_ds_read_episode(r, i, dst, NULL, err, sizeof err)) printf("  reading: %s\n", err);
+      for (int c = 0; c < nc; c++) free(dst[c]);
+    }
+    free(dst);
+    am_ds_reader_free(r);
+    double dt = am_now() - t0, dc = cpu_now() - c0;
+    if (dt < best) best = dt;
+    if (dc < best_cpu) best_cpu = dc;
+  }
+  printf("  reading: %.0f MB/s of decoded data (%.0f MB/s of file), all channels, all episodes, "
+         "best of %d; per CPU second: %.0f MB/s decoded\n", rb / 1e6 / best, fb / 1e6 / best, repeat,
+         rb / 1e6 / best_cpu);
+}
+
 int bench_record(int argc, char** argv) {
   const char* usage =
       "usage: animat bench record [--task NAME] [--policy gru|lstm|rnn|random] [--envs N]\n"
       "                           [--steps S] [--task-param K=V] [--out FILE] [--repeat R]\n"
+      "                           [--checkpoint RUN] [--lossy] [--anchors] | --read FILE\n"
       "  --task NAME    task (default reach-center-out; body:rat for the bare rat)\n"
       "  --policy P     untrained recurrent policy of this cell type, or random (default gru)\n"
+      "  --checkpoint RUN  a trained policy (run directory or checkpoint) instead, on its task\n"
+      "  --lossy        record observations, sensordata and network activity lossy\n"
+      "  --anchors      also compress the raw rows with zstd -19 and xz -9 (slow)\n"
+      "  --read FILE    only measure reading FILE (every channel of every episode, R times)\n"
       "  --envs N       envs (default 16), one thread\n"
       "  --steps S      control steps per env (default 500)\n"
       "  --repeat R     alternate R rollouts with and without recording, keep the fastest (3)\n"
@@ -107,7 +205,9 @@ int bench_record(int argc, char** argv) {
   const char* task_name = "reach-center-out";
   const char* policy = "gru";
   const char* out = "/tmp/animat-bench-record.rollout";
-  int envs = 16, repeat = 3;
+  const char* run_dir = NULL;
+  const char* read_only = NULL;
+  int envs = 16, repeat = 3, lossy = 0, with_anchors = 0;
   double steps = 500;
   amt_params params = {0};
   cli_flag flags[] = {{"task", CLI_STRING, &task_name},
@@ -116,25 +216,59 @@ int bench_record(int argc, char** argv) {
                       {"steps", CLI_DOUBLE, &steps, 1, 1e9},
                       {"repeat", CLI_INT, &repeat, 1, 100},
                       {"task-param", CLI_EACH, NULL, 0, 0, add_param, &params},
-                      {"out", CLI_STRING, &out}};
+                      {"out", CLI_STRING, &out},
+                      {"checkpoint", CLI_STRING, &run_dir},
+                      {"lossy", CLI_BOOL, &lossy},
+                      {"anchors", CLI_BOOL, &with_anchors},
+                      {"read", CLI_STRING, &read_only}};
   const char* pos[1];
   int npos, help;
-  int rc = cli_parse(argc, argv, flags, 7, pos, 0, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, 11, pos, 0, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
+  if (read_only) {
+    printf("bench record --read %s\n", read_only);
+    read_speed(read_only, repeat);
+    return 0;
+  }
   cli_install_interrupt();
   char err[AM_ERR_LEN];
+  char ckpt[1200] = "";
+  amt_params ck_params = {0};
+  if (run_dir) {  // the checkpoint's task and task parameters, then the command line's
+    struct stat st;
+    if (stat(run_dir, &st)) return cli_fail("bench", "cannot open %s", run_dir);
+    snprintf(ckpt, sizeof ckpt, S_ISDIR(st.st_mode) ? "%s/checkpoint.bin" : "%s", run_dir);
+    char* text = ama_ckpt_read_config(ckpt, err, sizeof err);
+    if (!text) return cli_fail("bench", "%s", err);
+    static ama_config acfg;
+    ama_config_default(&acfg);
+    rc = ama_config_parse(&acfg, text, ckpt, err, sizeof err);
+    free(text);
+    if (rc || amt_params_add_list(&ck_params, acfg.task_params, err, sizeof err))
+      return cli_fail("bench", "%s", err);
+    task_name = acfg.task;
+    policy = "trained";
+    for (int i = 0; i < params.n; i++) {
+      char kv[400];
+      snprintf(kv, sizeof kv, "%s=%s", params.key[i], params.value[i]);
+      if (amt_params_add(&ck_params, kv, err, sizeof err)) return cli_fail("bench", "%s", err);
+    }
+    params = ck_params;
+  }
   am_task t;
   if (amt_create(&t, task_name, &params, err, sizeof err)) return cli_fail("bench", "%s", err);
-  printf("bench record: %s (nq %d, nu %d, na %d), %s policy, %d envs x %.0f steps, 1 thread\n",
-         t.name, t.model->m->nq, t.model->m->nu, t.model->m->na, policy, envs, steps);
+  printf("bench record: %s (nq %d, nu %d, na %d), %s policy%s%s, %d envs x %.0f steps, 1 thread%s\n",
+         t.name, t.model->m->nq, t.model->m->nu, t.model->m->na, policy, run_dir ? " " : "",
+         run_dir ? run_dir : "", envs, steps, lossy ? ", LOSSY" : "");
   fflush(stdout);
   timing base = {1e30, 1e30, 1e30, 1e30}, with = {1e30, 1e30, 1e30, 1e30};
   int64_t rows = 0;
   for (int k = 0; k < repeat; k++) {
     timing a, b;
-    if (run(&t, policy, envs, (long)steps, NULL, &rows, &a, err, sizeof err) ||
-        run(&t, policy, envs, (long)steps, out, &rows, &b, err, sizeof err)) {
+    const char* ck = run_dir ? ckpt : NULL;
+    if (run(&t, policy, ck, lossy, envs, (long)steps, NULL, &rows, &a, err, sizeof err) ||
+        run(&t, policy, ck, lossy, envs, (long)steps, out, &rows, &b, err, sizeof err)) {
       amt_destroy(&t);
       return cli_fail("bench", "%s", err);
     }
@@ -170,24 +304,12 @@ int bench_record(int argc, char** argv) {
   printf("  file %.2f MB, compression ratio %.2f, %.1f MB per million steps\n", fb / 1e6,
          (double)rb / sb, fb / 1e6 / (rows / 1e6));
   am_ds_reader_free(r);
-  double best = 1e30;
-  for (int k = 0; k < repeat; k++) {
-    double t0 = am_now();
-    r = am_ds_open(out, err, sizeof err);
-    void** dst = calloc((size_t)nc, sizeof(void*));
-    for (int64_t i = 0; r && i < am_ds_num_episodes(r); i++) {
-      const am_ds_episode* e = am_ds_get_episode(r, i);
-      for (int c = 0; c < nc; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps + 1);
-      am_ds_read_episode(r, i, dst, NULL, err, sizeof err);
-      for (int c = 0; c < nc; c++) free(dst[c]);
-    }
-    free(dst);
-    am_ds_reader_free(r);
-    double dt = am_now() - t0;
-    if (dt < best) best = dt;
+  read_speed(out, repeat);
+  if (with_anchors) {
+    char raw[1100];
+    snprintf(raw, sizeof raw, "%s.raw", out);
+    anchors(out, raw, err, sizeof err);
   }
-  printf("  reading: %.0f MB/s of decoded data (%.0f MB/s of file), all channels, all episodes\n",
-         rb / 1e6 / best, fb / 1e6 / best);
   unlink(out);
   amt_destroy(&t);
   return 0;

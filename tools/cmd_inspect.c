@@ -80,13 +80,30 @@ int cmd_inspect(int argc, char** argv) {
   size_t row = 0;
   for (int i = 0; i < am_ds_num_channels(r); i++) row += am_ds_get_channel(r, i)->row_bytes;
   printf("channels: %d (%zu bytes per step)\n", am_ds_num_channels(r), row);
+  // filters: as the largest chunk stores each channel (a writer chooses them on its first chunk
+  // of 64 rows or more)
+  int big = -1, n_lossy = 0;
+  for (int k = 0; k < am_ds_num_chunks(r); k++)
+    if (big < 0 || am_ds_get_chunk(r, k)->rows > am_ds_get_chunk(r, big)->rows) big = k;
+  for (int i = 0; i < am_ds_num_channels(r); i++)
+    n_lossy += (am_ds_get_channel(r, i)->flags & AM_DS_CH_LOSSY) != 0;
+  if (n_lossy)
+    printf("  LOSSY: %d channel(s) stored with half the bits (f32 as 16-bit floats, f64 as f32), "
+           "marked LOSSY below\n", n_lossy);
+  printf("  %-22s %-8s %-12s %-16s %s\n", "name", "group", "shape", "filter", "units [labels]");
   for (int i = 0; i < am_ds_num_channels(r); i++) {
     const am_ds_channel* c = am_ds_get_channel(r, i);
-    char sh[64];
+    char sh[64], filt[96] = "?";
     shape_text(c, sh, sizeof sh);
-    printf("  %-22s %-8s %-12s%s %s%s%s%s\n", c->name, c->group, sh,
-           (c->flags & AM_DS_CH_DELTA) ? " delta" : "      ", c->units,
-           c->labels[0] ? " [" : "", c->labels[0] ? c->labels : "", c->labels[0] ? "]" : "");
+    const char *pred, *lay;
+    int ref;
+    if (big >= 0 && !am_ds_chunk_filter(r, big, i, &pred, &lay, &ref, err, sizeof err)) {
+      if (ref >= 0) snprintf(filt, sizeof filt, "=%s", am_ds_get_channel(r, ref)->name);
+      else snprintf(filt, sizeof filt, "%s/%s", pred, lay);
+    }
+    printf("  %-22s %-8s %-12s %-16s %s%s%s%s%s\n", c->name, c->group, sh, filt,
+           (c->flags & AM_DS_CH_LOSSY) ? "LOSSY " : "", c->units, c->labels[0] ? " [" : "",
+           c->labels[0] ? c->labels : "", c->labels[0] ? "]" : "");
   }
   int64_t ne = am_ds_num_episodes(r), steps = 0, complete = 0, term = 0, trunc = 0;
   int64_t lo = ne ? INT64_MAX : 0, hi = 0;

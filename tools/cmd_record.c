@@ -154,6 +154,10 @@ int cmd_record(int argc, char** argv) {
       "                      (default: actions sampled from the policy's Gaussian and, for a\n"
       "                      rate RNN with rnn_noise > 0, recurrent noise, as in training)\n"
       "  --chunk-rows R      rows per chunk (default: about 512 KiB of raw data)\n"
+      "  --lossy             LOSSY: store observations, sensordata and the network's activity\n"
+      "                      with half the bits (f32 as 16-bit floats, f64 as f32: about 3\n"
+      "                      significant digits for f32); body state, actions, rewards, events\n"
+      "                      stay exact, so verify --resim still works\n"
       "  --perturb SPEC      perturb the network (repeatable; docs/agents.md, Perturbations):\n"
       "                      kind=silence|clamp|noise|stim|lesion,module=core|motor,units=all|N-M,\n"
       "                      event=EV,start=S,duration=D,value=V (channel perturb, bit k = SPEC k)\n"
@@ -161,7 +165,7 @@ int cmd_record(int argc, char** argv) {
   const char* task_name = NULL;
   const char* out = NULL;
   int random_policy = 0, episodes = 10, envs = 8, threads = 2, force = 0, det = 0, quiet = 0;
-  int chunk_rows = 0;
+  int chunk_rows = 0, lossy = 0;
   uint64_t seed = 1;
   amt_params params = {0};
   const char* pspec[AMA_MAX_PERTURB + 1] = {0};
@@ -179,6 +183,7 @@ int cmd_record(int argc, char** argv) {
       {"deterministic", CLI_BOOL, &det},
       {"chunk-rows", CLI_INT, &chunk_rows, 1, 1 << 20},
       {"quiet", CLI_BOOL, &quiet},
+      {"lossy", CLI_BOOL, &lossy},
   };
   const char* pos[2];
   int npos = 0, help = 0;
@@ -259,7 +264,8 @@ int cmd_record(int argc, char** argv) {
   am_rec_config rc_cfg = {.path = out, .force = force, .episodes = episodes,
                           .chunk_rows = chunk_rows, .task_params = ptext, .seed = seed,
                           .policy = random_policy ? "random" : ckpt,
-                          .policy_hash = random_policy ? NULL : hash, .policy_step = policy_step};
+                          .policy_hash = random_policy ? NULL : hash, .policy_step = policy_step,
+                          .lossy = lossy};
   if (!(rec = am_rec_create(pool, &rc_cfg, err, sizeof err))) {
     cli_fail("record", "%s", err);
     goto done;

@@ -67,8 +67,17 @@ int cmd_verify(int argc, char** argv) {
     printf("%s: the recording was interrupted (metadata episodes.requested: %s); episodes not "
            "finished are marked incomplete\n", pos[0],
            am_ds_meta(r, "episodes.requested", NULL) ? am_ds_meta(r, "episodes.requested", NULL) : "?");
+  int n_lossy = 0;
+  for (int i = 0; i < am_ds_num_channels(r); i++)
+    n_lossy += (am_ds_get_channel(r, i)->flags & AM_DS_CH_LOSSY) != 0;
+  if (n_lossy)
+    printf("%s: LOSSY: %d channel(s) stored with half the bits (animat inspect marks them)\n",
+           pos[0], n_lossy);
   if (resim) {
     char source[2 * AM_ERR_LEN];
+    if (n_lossy)  // the replay uses only exact channels; am_ds_resim_episode refuses lossy ones
+      printf("resim: the lossy channels are not used: the replay reads the exact initial state, "
+             "ctrl, qfrc_applied and mocap_pos, and compares qpos\n");
     am_model* m = am_ds_load_model(r, source, sizeof source, err, sizeof err);
     if (!m) {
       printf("resim: cannot rebuild the model: %s\n", err);

@@ -1,5 +1,6 @@
 // fuzz_dataset.c: libFuzzer harness for the dataset reader (sim/dataset_read.c): opens the input as a
-// dataset from memory, verifies every chunk and reads every episode. Any crash, sanitizer report
+// dataset from memory, verifies every chunk, reads every episode (format 1.2: its filters and lossy
+// channels) and the filter tables of the first chunks. Any crash, sanitizer report
 // or leak is a bug; run it with tests/fuzz/run.sh.
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +25,12 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     free(init);
     for (int c = 0; c < nc; c++) free(dst[c]);
   }
+  for (int k = 0; k < am_ds_num_chunks(r) && k < 4; k++)  // 1.2: the filter tables
+    for (int c = 0; c < nc; c++) {
+      const char *pred, *layout;
+      int ref;
+      if (am_ds_chunk_filter(r, k, c, &pred, &layout, &ref, err, sizeof err)) break;
+    }
   for (int i = 0; i < am_ds_num_meta(r); i++) am_ds_meta(r, am_ds_meta_key(r, i), NULL);
   uint64_t a, b, c;
   am_ds_sizes(r, &a, &b, &c);
