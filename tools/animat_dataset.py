@@ -36,6 +36,8 @@ read one chunk at a time, so memory is bounded by what they return (an episode),
         for t, row in ds.steps(0, ["qpos", "action"]):  # step by step, one chunk in memory
             ...
         ds.recovered, ds.damage.lines(), ds.interrupted
+        tr = ds.trials()                # the trial table: {column: array} (runs `animat trials`)
+    meta = export_meta("a_npy")         # an export directory's meta.json, its trial table too
 
 Command line: python3 animat_dataset.py FILE [--sum CHANNEL]  (verifies the file, prints a summary;
 exit status 1 with the error on a bad or recovered file, listing what a recovery lost; used by the
@@ -715,6 +717,13 @@ class Dataset:
     def read(self, i, name):
         return self.episode(i, [name])[name]
 
+    def trials(self, animat=None, onset_frac=None):
+        """The trial table (docs/analysis.md: one row per trial, its condition, events, outcome
+        and kinematics) as {column: numpy array}, computed by `animat trials` (the one
+        implementation; this module does not re-implement it). animat: the animat binary (default:
+        $ANIMAT, else build/animat beside this file's tools/ folder, else `animat` on PATH)."""
+        return trials(self.path, animat=animat, onset_frac=onset_frac)
+
     def verify(self):
         """Checks the file as `animat verify` (am_ds_verify) does: every chunk (header, CRCs,
         prefix against the index, zstd frame and size; 1.2: its filter table, and its columns
@@ -749,6 +758,58 @@ class Dataset:
             raise DatasetError("%d problem(s): %d bad chunk(s), %d chunk(s) not in the index, %d damaged "
                                "byte range(s), %d chunk(s) dropped from their episode; first: %s"
                                % (problems, bad, len(unindexed), len(d.gaps), len(d.dropped), first))
+
+
+def _animat_binary(animat=None):
+    if animat:
+        return animat
+    if os.environ.get("ANIMAT"):
+        return os.environ["ANIMAT"]
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "animat")
+    return here if os.access(here, os.X_OK) else "animat"
+
+
+def table_columns(tab):
+    """A {"columns": [...], "data": [[...], ...]} table (animat trials --out X.json, the "trials"
+    of an export's meta.json) as {column: numpy array}: numbers as float64 (missing: NaN), text
+    columns (outcome) as str arrays."""
+    cols, data = tab["columns"], tab["data"]
+    out = {}
+    for k, name in enumerate(cols):
+        vals = [row[k] for row in data]
+        if any(isinstance(v, str) for v in vals):
+            out[name] = np.array(["" if v is None else v for v in vals], dtype=str)
+        else:
+            out[name] = np.array([np.nan if v is None else v for v in vals], dtype=np.float64)
+    return out
+
+
+def trials(path, animat=None, onset_frac=None):
+    """The trial table of the dataset at path (see Dataset.trials)."""
+    import json
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "trials.json")
+        cmd = [_animat_binary(animat), "trials", path, "--out", out, "--quiet"]
+        if onset_frac is not None:
+            cmd += ["--onset-frac", str(onset_frac)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise DatasetError("%s: animat trials failed: %s" % (path, (r.stderr or r.stdout).strip()))
+        with open(out) as f:
+            return table_columns(json.load(f))
+
+
+def export_meta(directory):
+    """An export directory's meta.json (animat export; docs/datasets.md) as a dict, its "trials"
+    as {column: numpy array}."""
+    import json
+    with open(os.path.join(directory, "meta.json")) as f:
+        meta = json.load(f)
+    if meta.get("trials"):
+        meta["trials"] = table_columns(meta["trials"])
+    return meta
 
 
 def main(argv):
