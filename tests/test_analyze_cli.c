@@ -175,7 +175,7 @@ static void test_tuning_recovers_planted_directions(void** state) {
     assert_true(fabs(d) < 3);
     assert_true(csv_value(csv, u, "r2") > 0.9);
   }
-  for (const char* m = "psth pca jpca decode"; *m;) {
+  for (const char* m = "psth pca jpca decode rsa"; *m;) {
     char name[16];
     int n = 0;
     while (*m && *m != ' ') name[n++] = *m++;

@@ -829,12 +829,23 @@ static int second_source(az_ctx* c, az_data* b2, ds_trials* d2, ana_trials* tab2
   return az_gather(d2, tab2, &s2, b2, c->err, sizeof c->err);
 }
 
+static double mean_offdiag(const double* m, int n) {
+  double s = 0;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) s += i != j ? m[i * n + j] : 0;
+  return n > 1 ? s / (n * (n - 1)) : NAN;
+}
+
 static int run_similarity(az_ctx* c, az_data* a) {
-  az_data b = {0};
+  az_data b2 = {0};
   ds_trials d2 = {0};
   ana_trials tab2 = {0};
   am_ds_reader* r2 = NULL;
-  int rc = second_source(c, &b, &d2, &tab2, &r2);
+  // rsa of one source: its RDM alone (the second source is the first: nothing compared)
+  int single = !c->channel2 && !c->path2 && !strcmp(c->method, "rsa");
+  int rc = single ? 0 : second_source(c, &b2, &d2, &tab2, &r2);
+  az_data* bp = single ? a : &b2;
+#define b (*bp)
   // conditions present in both, with every bin covered
   int *ka = malloc(sizeof(int) * (size_t)a->ncond), *kb = NULL, nc = 0;
   if (!rc) kb = malloc(sizeof(int) * (size_t)(b.ncond + 1));
@@ -874,16 +885,17 @@ static int run_similarity(az_ctx* c, az_data* a) {
         for (int u = 0; u < Ua; u++) wa[(size_t)q * Ua + u] += X[((size_t)q * T + t) * Ua + u] / T;
         for (int u = 0; u < Ub; u++) wb[(size_t)q * Ub + u] += Y[((size_t)q * T + t) * Ub + u] / T;
       }
-    if (!rc) rc = ana_cka(X, nc * T, Ua, Y, Ub, &cka, c->err, sizeof c->err);
+    if (!rc && !single) rc = ana_cka(X, nc * T, Ua, Y, Ub, &cka, c->err, sizeof c->err);
     if (!rc) rc = ana_rdm(wa, nc, Ua, ANA_RDM_CORR, rdma, c->err, sizeof c->err) ||
                   ana_rdm(wb, nc, Ub, ANA_RDM_CORR, rdmb, c->err, sizeof c->err) ||
-                  ana_rdm_compare(rdma, rdmb, nc, &rho, c->err, sizeof c->err) ? -1 : 0;
-    const char* src2 = c->channel2 ? c->channel2 : c->path2;
+                  (!single && ana_rdm_compare(rdma, rdmb, nc, &rho, c->err, sizeof c->err)) ? -1 : 0;
+    const char* src2 = c->channel2 ? c->channel2 : c->path2 ? c->path2 : "none";
+    int ns = single ? 1 : 2;  // sources
     if (!rc) {
       const char* cols[] = {"source", "row", "col", "dissimilarity"};
       table t;
       table_init(&t, 4, cols);
-      for (int s = 0; s < 2; s++)
+      for (int s = 0; s < ns; s++)
         for (int i = 0; i < nc; i++)
           for (int j = 0; j < nc; j++)
             table_str(&t, s ? src2 : c->sel.channel), table_int(&t, i), table_int(&t, j),
@@ -895,13 +907,16 @@ static int run_similarity(az_ctx* c, az_data* a) {
       am_buf_printf(&jb, ", \"rdm_spearman\": ");
       jnum(&jb, rho);
       am_buf_printf(&jb, ", \"rdm\": \"%s.csv\"}\n", c->method);
-      ana_fig* f = ana_fig_new(1, 2, 380, 340, c->err, sizeof c->err);
+      ana_fig* f = ana_fig_new(1, ns, 380, 340, c->err, sizeof c->err);
       if (f) {
         char title[400];
-        snprintf(title, sizeof title, "RDMs (1 - r) by condition: Spearman %.2f; linear CKA %.2f",
-                 rho, cka);
+        if (single)
+          snprintf(title, sizeof title, "RDM (1 - r) by condition of %s", c->sel.channel);
+        else
+          snprintf(title, sizeof title, "RDMs (1 - r) by condition: Spearman %.2f; linear CKA %.2f",
+                   rho, cka);
         ana_fig_title(f, title);
-        for (int s = 0; s < 2; s++) {
+        for (int s = 0; s < ns; s++) {
           ana_fig_axes(f, s, &(ana_axes){.equal = 1, .ydown = 1});
           ana_fig_labels(f, s, s ? src2 : c->sel.channel, "condition", "condition");
           ana_fig_image(f, s, &(ana_image){.z = s ? rdmb : rdma, .rows = nc, .cols = nc,
@@ -924,13 +939,19 @@ static int run_similarity(az_ctx* c, az_data* a) {
       }
       table_free(&t);
       am_buf_free(&jb);
-      am_buf_printf(&c->summary, "%s: %s vs %s over %d conditions x %d bins: linear CKA %.3f; RDM Spearman %.3f\n",
-             c->method, c->sel.channel, src2, nc, T, cka, rho);
+      if (single)
+        am_buf_printf(&c->summary, "%s: RDM of %s over %d conditions (window means of %d bins); "
+                      "mean dissimilarity %.3f\n", c->method, c->sel.channel, nc, T,
+                      mean_offdiag(rdma, nc));
+      else
+        am_buf_printf(&c->summary, "%s: %s vs %s over %d conditions x %d bins: linear CKA %.3f; "
+                      "RDM Spearman %.3f\n", c->method, c->sel.channel, src2, nc, T, cka, rho);
     }
     free(X), free(Y), free(wa), free(wb), free(rdma), free(rdmb);
   }
   free(ka), free(kb), free(ma), free(mb);
-  az_data_free(&b);
+#undef b
+  az_data_free(&b2);
   ana_trials_free(&tab2);
   ds_trials_close(&d2);
   if (r2) am_ds_reader_free(r2);
@@ -956,7 +977,7 @@ static const method methods[] = {
     {"jpca", "rotational dynamics (Churchland et al. 2012)", 1, "onset", -0.05, 0.15, run_jpca, NULL},
     {"decode", "cross-validated ridge decoding of behaviour per time bin", 1, "onset", -0.2, 0.25, run_decode, NULL},
     {"cka", "linear CKA and RDMs between two modules or two datasets", 1, "onset", -0.2, 0.25, run_similarity, NULL},
-    {"rsa", "representational dissimilarity matrices by condition (same as cka)", 1, "onset", -0.2, 0.25, run_similarity, NULL},
+    {"rsa", "representational dissimilarity matrix by condition (of two sources: compared, as cka)", 1, "onset", -0.2, 0.25, run_similarity, NULL},
     {"psychometric", "choice vs signed coherence (logistic), chronometric RT", 0, NULL, 0, 0, NULL, run_psychometric},
     {"adaptation", "per-trial deviation across baseline, field and washout blocks", 0, NULL, 0, 0, NULL, run_adaptation},
 };
