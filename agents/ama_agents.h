@@ -375,6 +375,9 @@ uint64_t ama_rank_seed(uint64_t seed, int rank);
 // (ama_ckpt_save/load): rank 0 writes and reads the file, which holds every rank's envs, acting
 // state and stream. comm must outlive L. size 1 changes nothing.
 int ama_ppo_set_comm(ama_ppo* L, const ama_comm* comm, char* err, size_t err_sz);
+// The CRC-32 of the parameters and Adam state into *crc; with a communicator (collective) also
+// checks that every rank's is rank 0's. Returns 0, or -1 naming the first rank that differs.
+int ama_ppo_check_ranks(ama_ppo* L, uint32_t* crc, char* err, size_t err_sz);
 // Rollout only (no learning), for throughput measurements.
 void ama_ppo_rollout_only(ama_ppo* L);
 

@@ -694,13 +694,15 @@ static int load_all(const rfile* f, ama_ppo* L, int rank, int size, char* err, s
   int written = ckpt_ranks(f, &rk);
   if (written != size) {
     if (written == 0) snprintf(err, err_sz, "%s: field 'ranks': unreadable rank table", f->path);
+    else if (written > 1)
+      snprintf(err, err_sz,
+               "%s: field 'ranks': the checkpoint was written by %d ranks, this run has %d; resume "
+               "it under the same rank count (mpirun -np %d animat train --resume, "
+               "docs/distributed.md)", f->path, written, size, written);
     else
       snprintf(err, err_sz,
-               "%s: field 'ranks': the checkpoint was written by %d rank%s, this run has %d; resume "
-               "it under the same rank count (%s)",
-               f->path, written, written > 1 ? "s" : "", size,
-               written > 1 ? "mpirun -np N animat train --resume, docs/distributed.md"
-                           : "animat train --resume, without mpirun");
+               "%s: field 'ranks': the checkpoint was written by one process, this run has %d "
+               "ranks; resume it with `animat train --resume`, without mpirun", f->path, size);
     return -1;
   }
   if (load_params_norm(f, &L->pol, err, err_sz)) return -1;

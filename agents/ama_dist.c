@@ -170,6 +170,42 @@ int ama_dist_grad(ama_ppo* L) {
   return 0;
 }
 
+// The checksum of the parameters and their Adam state.
+static uint32_t params_crc(const ama_params* P) {
+  uint32_t crc = am_crc32(0, P->w, sizeof(float) * P->count);
+  crc = am_crc32(crc, P->m, sizeof(float) * P->count);
+  return am_crc32(crc, P->v, sizeof(float) * P->count);
+}
+
+// Compares every rank's checksum (crc[r * stride]) with rank 0's: 0, or -1 naming the first rank
+// that differs.
+static int check_crcs(const ama_ppo* L, const double* crc, size_t stride, char* err,
+                      size_t err_sz) {
+  for (int r = 1; r < L->comm->size; r++)
+    if (crc[(size_t)r * stride] != crc[0]) {
+      snprintf(err, err_sz,
+               "the parameters of rank %d differ from rank 0's after update %lld (checksums %08x "
+               "and %08x): the ranks no longer train the same model. Every rank must run the same "
+               "animat build on the same kind of CPU",
+               r, (long long)L->pol.params.adam_t, (uint32_t)crc[(size_t)r * stride],
+               (uint32_t)crc[0]);
+      return -1;
+    }
+  return 0;
+}
+
+int ama_ppo_check_ranks(ama_ppo* L, uint32_t* crc, char* err, size_t err_sz) {
+  double mine = params_crc(&L->pol.params);
+  *crc = (uint32_t)mine;
+  if (!L->comm) return 0;
+  double* all = malloc(sizeof(double) * (size_t)L->comm->size);
+  if (!all) return am_err(err, err_sz, "out of memory");
+  int rc = L->comm->allgather(L->comm->ctx, &mine, all, sizeof mine, err, err_sz);
+  if (!rc) rc = check_crcs(L, all, 1, err, err_sz);
+  free(all);
+  return rc;
+}
+
 // The values each rank sends at the end of an iteration.
 enum {
   S_EP_COUNT, S_EP_RETURN, S_EP_LENGTH, S_EP_SUCCESS, S_EP_UNSTABLE, S_TR_COUNT, S_TR_SUCCESS,
@@ -178,10 +214,7 @@ enum {
 
 int ama_dist_iter_end(ama_ppo* L, ama_ppo_stats* acc) {
   const ama_comm* c = L->comm;
-  const ama_params* P = &L->pol.params;
-  uint32_t crc = am_crc32(0, P->w, sizeof(float) * P->count);
-  crc = am_crc32(crc, P->m, sizeof(float) * P->count);
-  crc = am_crc32(crc, P->v, sizeof(float) * P->count);
+  uint32_t crc = params_crc(&L->pol.params);
   double mine[S_N] = {
       [S_EP_COUNT] = L->ep_count,     [S_EP_RETURN] = L->ep_return,
       [S_EP_LENGTH] = (double)L->ep_length, [S_EP_SUCCESS] = L->ep_success,
@@ -204,17 +237,10 @@ int ama_dist_iter_end(ama_ppo* L, ama_ppo_stats* acc) {
   double sum[S_N] = {0};
   for (int r = 0; r < c->size; r++)  // in rank order
     for (int j = 0; j < S_N; j++) sum[j] += all[(size_t)r * S_N + j];
-  for (int r = 1; r < c->size; r++)
-    if (all[(size_t)r * S_N + S_CRC] != all[S_CRC]) {
-      snprintf(L->err, sizeof L->err,
-               "the parameters of rank %d differ from rank 0's after update %lld (checksums %08x "
-               "and %08x): the ranks no longer train the same model. Every rank must run the same "
-               "animat build on the same kind of CPU",
-               r, (long long)P->adam_t, (uint32_t)all[(size_t)r * S_N + S_CRC],
-               (uint32_t)all[S_CRC]);
-      free(all);
-      return -1;
-    }
+  if (check_crcs(L, all + S_CRC, S_N, L->err, sizeof L->err)) {
+    free(all);
+    return -1;
+  }
   if (L->cfg.ppo.norm_reward) {  // the statistics before this rollout, then every rank's rollout
     L->rr_count = L->rr0_count, L->rr_mean = L->rr0_mean, L->rr_m2 = L->rr0_m2;
     for (int r = 0; r < c->size; r++) {
