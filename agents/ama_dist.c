@@ -7,14 +7,19 @@
 // Reproducibility: results must not depend on how the communication library orders its
 // reductions. Statistics are gathered and merged here in rank order; the gradient, the one large
 // message, is summed as 64-bit fixed-point integers (exact, so any order gives the same sum) with a
-// power-of-two scale taken from the largest element over all ranks.
+// power-of-two scale taken from the largest element over all ranks (ama_dist_grad).
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ama_agents.h"
 #include "ama_internal.h"
+
+// The gradient's fixed point (ama_dist_grad): exponents rounded up to multiples of Q; bins of
+// exponents E_MIN.., the last one counting non-finite gradients.
+enum { Q = 8, E_MIN = -160, N_BINS = 300, BIN_NONFINITE = N_BINS - 1 };
 
 uint64_t ama_rank_seed(uint64_t seed, int rank) {
   return rank ? seed + 0x9e3779b97f4a7c15ULL * (uint64_t)rank : seed;
@@ -85,7 +90,7 @@ int ama_ppo_set_comm(ama_ppo* L, const ama_comm* c, char* err, size_t err_sz) {
              "started with the same flags and files", diff);
   free(mine);
   if (ama_dist_agree(c, msg, err, err_sz) != -1) return -1;
-  L->gsum = calloc(L->pol.params.count ? L->pol.params.count : 1, sizeof(int64_t));
+  L->gsum = calloc(L->pol.params.count + N_BINS, sizeof(int64_t));
   if (!L->gsum) {
     snprintf(err, err_sz, "out of memory");
     return -1;
@@ -130,43 +135,61 @@ int ama_dist_obs_norm(ama_ppo* L) {
   return 0;
 }
 
+// The gradient's fixed point: element g is sent as llrint(g * 2^(62 - Eq - k)) where 2^k >= size
+// and Eq is the largest element's binary exponent over all ranks (|g| < 2^E) rounded up to a
+// multiple of Q: the sum over the ranks stays below 2^62 and keeps about 62 - Q - k bits below the
+// largest element, far more than a float's 24. The exponents travel in the same sum, one count per
+// exponent (bins), so one allreduce usually does: each rank guesses Eq from the last minibatch,
+// and only when the bins show that Eq changed is the sum done again with the new one. The result
+// depends on Eq alone (never on the guess), so runs and resumed runs give the same bits.
+
+// Fills the first n entries of L->gsum with g at exponent eq (zeros when this rank's largest
+// element, of exponent e_loc, does not fit: the sum is then redone at the right eq).
+static void encode(ama_ppo* L, int eq, int k, int e_loc) {
+  const float* g = L->pol.params.g;
+  const size_t n = L->pol.params.count;
+  int sh = 62 - eq - k;
+  if (e_loc > eq) memset(L->gsum, 0, sizeof(int64_t) * n);
+  else
+    for (size_t i = 0; i < n; i++) L->gsum[i] = (int64_t)llrint(ldexp((double)g[i], sh));
+}
+
 int ama_dist_grad(ama_ppo* L) {
   const ama_comm* c = L->comm;
   ama_params* P = &L->pol.params;
   float* g = P->g;
   const size_t n = P->count;
+  int k = 0;
+  while ((1 << k) < c->size) k++;
   double mx = 0;
   for (size_t i = 0; i < n; i++) {
     double a = fabs((double)g[i]);
     if (a != a) a = INFINITY;
     if (a > mx) mx = a;
   }
-  double* all = malloc(sizeof(double) * (size_t)c->size);
-  if (!all) {
-    snprintf(L->err, sizeof L->err, "out of memory");
-    return -1;
-  }
-  if (c->allgather(c->ctx, &mx, all, sizeof mx, L->err, sizeof L->err)) {
-    free(all);
-    return -1;
-  }
-  mx = 0;
-  for (int r = 0; r < c->size; r++)
-    if (all[r] > mx) mx = all[r];
-  free(all);
-  if (!isfinite(mx)) {  // a rank's gradient is not finite: so is the mean (as in one process)
+  int e_loc = INT32_MIN;  // this rank's largest exponent (none: all zero)
+  if (mx > 0 && isfinite(mx)) frexp(mx, &e_loc);
+  encode(L, L->g_eq, k, isfinite(mx) ? e_loc : INT32_MAX);
+  int64_t* bins = L->gsum + n;
+  memset(bins, 0, sizeof(int64_t) * N_BINS);
+  if (!isfinite(mx)) bins[BIN_NONFINITE] = 1;
+  else if (mx > 0) bins[e_loc - E_MIN] = 1;
+  if (c->sum_i64(c->ctx, L->gsum, n + N_BINS, L->err, sizeof L->err)) return -1;
+  if (bins[BIN_NONFINITE]) {  // a rank's gradient is not finite: so is the mean (as in one process)
     for (size_t i = 0; i < n; i++) g[i] = NAN;
     return 0;
   }
-  if (mx == 0) return 0;  // every rank's gradient is zero
-  // |g| < 2^e everywhere; with 2^k >= size, |g| * 2^(62-e-k) summed over the ranks stays < 2^62
-  int e, k = 0;
-  frexp(mx, &e);
-  while ((1 << k) < c->size) k++;
-  int sh = 62 - e - k;
-  for (size_t i = 0; i < n; i++) L->gsum[i] = (int64_t)llrint(ldexp((double)g[i], sh));
-  if (c->sum_i64(c->ctx, L->gsum, n, L->err, sizeof L->err)) return -1;
-  for (size_t i = 0; i < n; i++) g[i] = (float)(ldexp((double)L->gsum[i], -sh) / c->size);
+  int E = INT32_MIN;
+  for (int b = BIN_NONFINITE - 1; b >= 0 && E == INT32_MIN; b--)
+    if (bins[b]) E = b + E_MIN;
+  if (E == INT32_MIN) return 0;  // every rank's gradient is zero
+  int eq = E >= 0 ? (E + Q - 1) / Q * Q : -(-E / Q * Q);  // E rounded up to a multiple of Q
+  if (eq != L->g_eq) {  // the guess was wrong: again at the right exponent
+    L->g_eq = eq;
+    encode(L, eq, k, e_loc);
+    if (c->sum_i64(c->ctx, L->gsum, n, L->err, sizeof L->err)) return -1;
+  }
+  for (size_t i = 0; i < n; i++) g[i] = (float)(ldexp((double)L->gsum[i], -(62 - eq - k)) / c->size);
   return 0;
 }
 

@@ -58,7 +58,8 @@ struct ama_ppo {
   int64_t ep_length;
   // data-parallel training (ama_ppo_set_comm; NULL: one process)
   const ama_comm* comm;
-  int64_t* gsum;        // (params.count) the gradient in fixed point, summed over the ranks
+  int64_t* gsum;        // (params.count + exponent bins) the gradient in fixed point, summed
+  int g_eq;             // the gradient's fixed-point exponent of the last minibatch (a guess)
   double rr0_count, rr0_mean, rr0_m2;  // reward statistics at the start of the rollout
   double it_count, it_mean, it_m2;     // this rank's reward statistics of the rollout alone
   char err[AM_ERR_LEN];  // the last failure of ama_ppo_iterate

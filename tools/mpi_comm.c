@@ -22,9 +22,52 @@ static int launched_size(void) {
 
 #ifdef ANIMAT_HAVE_MPI
 #include <mpi.h>
+#include <pthread.h>
+#include <unistd.h>
 
 static double* g_comm_s;
 static int g_started;
+
+// The watchdog: a rank that stops answering without dying (stopped, stuck in a kernel call, a
+// lost network link) would leave the others waiting in a collective forever. A thread checks once
+// a second how long the current call has waited; past ANIMAT_MPI_TIMEOUT seconds (default 600:
+// rank 0 may be recording evaluation episodes while the others wait; 0: never) it reports and
+// ends this process with status 1, and mpirun then stops the job.
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static const char* wd_what;  // the call under way (NULL: none)
+static double wd_since, wd_limit;
+static int wd_rank, wd_size;
+
+static void* watchdog(void* arg) {
+  for (;;) {
+    sleep(1);
+    pthread_mutex_lock(&wd_mu);
+    const char* what = wd_what;
+    double waited = what ? am_now() - wd_since : 0;
+    pthread_mutex_unlock(&wd_mu);
+    if (what && waited > wd_limit) {
+      fprintf(stderr, "animat: rank %d of %d: no answer from the other ranks in %s for %.0f s "
+              "(ANIMAT_MPI_TIMEOUT): a rank is stopped or unreachable; ending the job\n",
+              wd_rank, wd_size, what, waited);
+      _exit(1);
+    }
+  }
+  return arg;
+}
+
+static void wd_begin(const char* what) {
+  pthread_mutex_lock(&wd_mu);
+  wd_what = what;
+  wd_since = am_now();
+  pthread_mutex_unlock(&wd_mu);
+}
+
+static void wd_end(void) {
+  pthread_mutex_lock(&wd_mu);
+  if (g_comm_s) *g_comm_s += am_now() - wd_since;
+  wd_what = NULL;
+  pthread_mutex_unlock(&wd_mu);
+}
 
 static int mpi_fail(int rc, const char* what, char* err, size_t err_sz) {
   char msg[MPI_MAX_ERROR_STRING] = "";
@@ -36,25 +79,25 @@ static int mpi_fail(int rc, const char* what, char* err, size_t err_sz) {
 
 static int c_allgather(void* ctx, const void* in, void* out, size_t n, char* err, size_t err_sz) {
   if (n > INT_MAX) return am_err(err, err_sz, "MPI_Allgather: %zu bytes is more than MPI's int", n);
-  double t0 = am_now();
+  wd_begin("MPI_Allgather");
   int rc = MPI_Allgather(in, (int)n, MPI_BYTE, out, (int)n, MPI_BYTE, MPI_COMM_WORLD);
-  if (g_comm_s) *g_comm_s += am_now() - t0;
+  wd_end();
   return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Allgather", err, err_sz);
 }
 
 static int c_sum_i64(void* ctx, int64_t* buf, size_t n, char* err, size_t err_sz) {
   if (n > INT_MAX) return am_err(err, err_sz, "MPI_Allreduce: %zu values is more than MPI's int", n);
-  double t0 = am_now();
+  wd_begin("MPI_Allreduce");
   int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-  if (g_comm_s) *g_comm_s += am_now() - t0;
+  wd_end();
   return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Allreduce", err, err_sz);
 }
 
 static int c_bcast(void* ctx, void* buf, size_t n, char* err, size_t err_sz) {
   if (n > INT_MAX) return am_err(err, err_sz, "MPI_Bcast: %zu bytes is more than MPI's int", n);
-  double t0 = am_now();
+  wd_begin("MPI_Bcast");
   int rc = MPI_Bcast(buf, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
-  if (g_comm_s) *g_comm_s += am_now() - t0;
+  wd_end();
   return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Bcast", err, err_sz);
 }
 
@@ -80,6 +123,12 @@ int cli_mpi_start(const char* cmd, ama_comm* c, double* comm_s) {
     static char tag[64];
     snprintf(tag, sizeof tag, "rank %d of %d: ", c->rank, c->size);
     cli_rank_tag = tag;
+    const char* t = getenv("ANIMAT_MPI_TIMEOUT");
+    wd_limit = t && *t ? atof(t) : 600;
+    wd_rank = c->rank;
+    wd_size = c->size;
+    pthread_t th;
+    if (wd_limit > 0 && pthread_create(&th, NULL, watchdog, NULL) == 0) pthread_detach(th);
   }
   return 0;
 }
