@@ -75,19 +75,21 @@ stop_rank() {
   wait $job
   echo "$? $((SECONDS - t0))"
 }
+# check_stop SIGNAL DIR PATTERN: rank 1 gets SIGNAL mid-run; the job must end non-zero with
+# PATTERN in its output.
+check_stop() {
+  local rc secs
+  read -r rc secs < <(stop_rank "$1" "$2")
+  [ "$rc" != 0 ] && [ "$rc" != hang ] && [ "$rc" != no-rank-1 ] || fail "SIG$1 to rank 1: status $rc"
+  grep -q "$3" "$2.out" || fail "SIG$1 to rank 1: no '$3' in the output: $(cat "$2.out")"
+  echo "SIG$1 to rank 1: the job ended with status $rc after ${secs}s"
+}
 export ANIMAT_MPI_TIMEOUT=600
-read -r rc secs < <(stop_rank KILL f)
-[ "$rc" != 0 ] && [ "$rc" != hang ] && [ "$rc" != no-rank-1 ] || fail "killed rank: status $rc"
-grep -q "rank 1" f.out || fail "the message does not name the killed rank: $(cat f.out)"
-echo "killed rank 1: job ended with status $rc after ${secs}s"
+check_stop KILL f "rank 1"
 "${mpi[@]}" "$animat" train --resume f --steps 65536 --quiet > f2.out 2>&1 ||
   fail "the last checkpoint before the kill does not resume: $(cat f2.out)"
-
-export ANIMAT_MPI_TIMEOUT=2
-read -r rc secs < <(stop_rank STOP g)
-[ "$rc" != 0 ] && [ "$rc" != hang ] && [ "$rc" != no-rank-1 ] || fail "stopped rank: status $rc"
-grep -q "no answer from the other ranks" g.out || fail "no watchdog message: $(cat g.out)"
-echo "stopped rank 1: job ended with status $rc after ${secs}s"
+export ANIMAT_MPI_TIMEOUT=2  # the watchdog: a stopped rank never answers
+check_stop STOP g "no answer from the other ranks"
 
 [ $fails = 0 ] && echo "all MPI checks passed"
 exit $((fails > 0))
