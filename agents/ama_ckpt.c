@@ -154,40 +154,6 @@ static void w_rank_state(wbuf* w, const ama_ppo* L) {
   w_crc(w);
 }
 
-// Writes bytes to path atomically (path.tmp, fsync, rename). Returns 0 or -1.
-static int write_file(const char* path, const uint8_t* p, size_t n, char* err, size_t err_sz) {
-  char tmp[1100];
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) {
-    snprintf(err, err_sz, "%s: cannot create: %s", tmp, strerror(errno));
-    return -1;
-  }
-  size_t off = 0;
-  while (off < n) {
-    ssize_t k = write(fd, p + off, n - off);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      snprintf(err, err_sz, "%s: write failed: %s", tmp, strerror(errno));
-      close(fd);
-      unlink(tmp);
-      return -1;
-    }
-    off += (size_t)k;
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    snprintf(err, err_sz, "%s: fsync/close failed: %s", tmp, strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  if (rename(tmp, path) != 0) {
-    snprintf(err, err_sz, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  return 0;
-}
-
 // The whole checkpoint into w. ranks: the other ranks' state containers (RNKS: u32 rank count,
 // then per rank 1.. u64 length and the container), NULL for a single process.
 static int build(wbuf* w, ama_ppo* L, const uint8_t* ranks, const uint64_t* rank_len, int n_ranks,
@@ -298,7 +264,7 @@ static int save_dist(ama_ppo* L, const char* path, char* err, size_t err_sz) {
     lens[0] = stride;
     wbuf w = {0};
     if (build(&w, L, all, lens, c->size, path, msg, sizeof msg) == 0)
-      write_file(path, w.b.p, w.b.len, msg, sizeof msg);
+      am_write_file_atomic(path, w.b.p, w.b.len, msg, sizeof msg);
     am_buf_free(&w.b);
   }
   if (c->bcast(c->ctx, msg, sizeof msg, err, err_sz)) goto out;
@@ -318,7 +284,7 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   if (L->comm) return save_dist(L, path, err, err_sz);
   wbuf w = {0};
   int rc = build(&w, L, NULL, NULL, 0, path, err, err_sz);
-  if (!rc) rc = write_file(path, w.b.p, w.b.len, err, err_sz);
+  if (!rc) rc = am_write_file_atomic(path, w.b.p, w.b.len, err, err_sz);
   am_buf_free(&w.b);
   return rc;
 }

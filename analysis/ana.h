@@ -163,6 +163,89 @@ int ana_psychometric_fit(const double* coh, const int* choice, int n, ana_psych*
 int ana_chronometric(const double* coh, const double* rt, int n, double* rho, char* err,
                      size_t err_sz);
 
+//---------------------------------- trial table ---------------------------------------------------
+
+// Where a task's trials and kinematics are found in its recorded rows (animat trials builds this
+// from a dataset's metadata; tests plant it). Every index is -1 when the task has no such thing.
+typedef struct ana_trial_schema {
+  int n_events;                         // event codes 0 .. n_events - 1 (bits of the events word)
+  int trial_start, success, trial_end;  // event codes of the trial schema (am_task)
+  int go_event;                         // the cue that starts movement (go_cue): kinematics' origin
+  int n_vars;                           // task variables per row
+  int n_cond;                           // variables that define the condition (am_task.conditions)
+  int cond[AM_MAX_CONDITIONS];
+  int eff_x, eff_y;                     // effector position variables (the arm's cursor)
+  int start_x, start_y, target_x, target_y;
+  int choice, outcome;                  // variables copied into the row (last row of the trial)
+  double dt;                            // control period (s)
+  double onset_frac;                    // kinematic onset threshold as a fraction of peak speed
+} ana_trial_schema;
+
+// One trial. Steps are rows of the episode (row t: control step t). NaN where a value does not
+// apply (no effector, no go cue, a trial that ended before moving...).
+typedef struct ana_trial {
+  int64_t episode;
+  int env, trial;              // trial: index within the episode (0, 1, ...)
+  int64_t first, last;         // the trial's first and last rows
+  int complete;                // its end was recorded (trial_end, or the episode's end)
+  int success;                 // the success event occurred in it
+  int end_event;               // how it ended: the success event when it succeeded, else the
+                               // first event (besides trial_start/end) set in its last row
+                               // (abort, timeout, error...), -1 when none
+  float cond[AM_MAX_CONDITIONS];
+  float choice, outcome;
+  double target_dir;           // direction of the target from the start (radians), NaN if none
+  int ev_row[AM_MAX_EVENTS];    // first row of each event relative to `first`, -1 when absent
+  int ev_count[AM_MAX_EVENTS];  // rows in the trial with the event set
+  // Kinematics of the effector (time in s from the trial's first row; distances in m):
+  double go;          // go cue
+  double onset;       // kinematic movement onset (see ana_trials_add_episode)
+  double rt;          // onset - go
+  double offset;      // movement end: first row after the peak below onset_frac x peak speed
+  double duration;    // offset - onset
+  double peak_speed;  // m/s, after the go cue
+  double path;        // path length from onset to offset
+  double max_dev;     // signed largest perpendicular distance from the straight start->target
+                      // line between onset and offset (positive: left of the line, i.e. the
+                      // counterclockwise side)
+  double end_err;     // distance from the target at the offset
+  double dir_err;     // direction of the displacement from onset to peak speed minus the target's
+                      // direction from the start, degrees in (-180, 180]
+  // Body (free root) over the trial: path length, net displacement (m), mean and forward (+x)
+  // speed (m/s).
+  double distance, displacement, mean_speed, forward_speed;
+} ana_trial;
+
+typedef struct ana_trials {
+  ana_trial* rows;
+  int64_t n, cap;
+} ana_trials;
+
+// One recorded episode, as the trial table reads it.
+typedef struct ana_episode_in {
+  int64_t episode;
+  int env;
+  int64_t steps;            // rows
+  int complete;             // the episode's end was recorded
+  const uint32_t* events;   // steps (NULL: no events channel)
+  const float* vars;        // steps x n_vars (NULL when n_vars is 0)
+  const double* root;       // steps x 3: the free root body's position (NULL: no free root)
+} ana_episode_in;
+
+// Appends the episode's trials to tab (which grows; start from a zeroed ana_trials).
+// Trials: a trial starts at a row with trial_start (or after the previous trial's end, or at row
+// 0) and ends at a row with trial_end; rows between a trial_end and the next trial_start (inter-
+// trial intervals) belong to no trial; a trial cut by the episode's end is kept with complete = 0.
+// A task without trial_start and trial_end events has one trial per episode. Conditions, choice
+// and outcome are the variables' values in the trial's last row (where tasks keep them).
+// Kinematic onset: speed is |p[t] - p[t-1]| / dt of the effector; after the go cue, the peak speed
+// is found, and the onset is the first row of the run of rows at or above onset_frac x peak that
+// ends at the peak (the hand is never still at the start, so a fixed speed threshold would fire at
+// the go cue). A trial without a go cue gets no kinematics.
+int ana_trials_add_episode(const ana_trial_schema* s, const ana_episode_in* ep, ana_trials* tab,
+                           char* err, size_t err_sz);
+void ana_trials_free(ana_trials* tab);
+
 #ifdef __cplusplus
 }
 #endif

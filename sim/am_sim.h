@@ -26,6 +26,7 @@ extern "C" {
 #define AM_MAX_TERMS 8        // max reward terms per task
 #define AM_MAX_EVENTS 32      // event codes 0..31 (one bit each in the events word)
 #define AM_MAX_VARS 32        // max task variables exported per env
+#define AM_MAX_CONDITIONS 8   // task variables that define a trial's condition
 
 //---------------------------------- errors --------------------------------------------------------
 
@@ -203,6 +204,11 @@ typedef struct am_task {
   int trial_start_event, success_event, trial_end_event;
   int n_vars;
   char vars[AM_MAX_VARS][AM_NAME_LEN];      // task variables (targets, cues...) for recording
+  // The task variables whose values define a trial's condition (target index, coherence, block,
+  // field...), as indices into vars; analyses group trials by them (animat trials, analyze). Their
+  // value is read at the trial's last step. 0 entries: the task has no discrete conditions.
+  int n_conditions;
+  int conditions[AM_MAX_CONDITIONS];
 
   void (*reset)(const struct am_task* t, am_env* e);
   void (*act)(const struct am_task* t, am_env* e, const float* action);
@@ -340,10 +346,17 @@ int am_buf_reserve(am_buf* b, size_t need);
 // Appends n bytes (data may be NULL: n zero bytes). Returns 0 or -1 (out of memory).
 int am_buf_append(am_buf* b, const void* data, size_t n);
 void am_buf_free(am_buf* b);
+// Appends printf-formatted text (no NUL). Returns 0 or -1 (out of memory or a format error).
+int am_buf_printf(am_buf* b, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
 // Reads a whole file into a NUL-terminated malloc'd buffer (*len_out: its length, may be NULL).
 // On failure returns NULL with a message naming the file and the OS error.
 char* am_read_text(const char* path, size_t* len_out, char* err, size_t err_sz);
+
+// Writes n bytes to path atomically: into path.tmp, fsync, then rename over path, so a reader sees
+// the old file or the whole new one, never a part. On failure path is untouched, path.tmp is
+// removed, and -1 comes back with a message naming the file and the OS error; else 0.
+int am_write_file_atomic(const char* path, const void* data, size_t n, char* err, size_t err_sz);
 
 #ifdef __cplusplus
 }

@@ -184,6 +184,23 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
   am_ds_set_meta(r->w, "seed", buf, -1);
   am_ds_set_meta(r->w, "policy", cfg->policy ? cfg->policy : "unknown", -1);
   if (cfg->policy_hash) am_ds_set_meta(r->w, "policy.hash", cfg->policy_hash, -1);
+  // The trial schema (analyses find trials and conditions from it): event names, "" for none.
+  {
+    const int codes[3] = {t->trial_start_event, t->success_event, t->trial_end_event};
+    const char* nm[3];
+    for (int k = 0; k < 3; k++)
+      nm[k] = codes[k] >= 0 && codes[k] < t->n_events ? t->events[codes[k]] : "";
+    char tb[3 * AM_NAME_LEN + 48];
+    snprintf(tb, sizeof tb, "trial_start=%s,success=%s,trial_end=%s", nm[0], nm[1], nm[2]);
+    am_ds_set_meta(r->w, "task.trial_events", tb, -1);
+    char cb[AM_MAX_CONDITIONS * (AM_NAME_LEN + 1) + 1] = "";
+    for (int k = 0; k < t->n_conditions; k++)
+      if (t->conditions[k] >= 0 && t->conditions[k] < t->n_vars) {
+        if (cb[0]) strcat(cb, ",");
+        strcat(cb, t->vars[t->conditions[k]]);
+      }
+    am_ds_set_meta(r->w, "task.conditions", cb, -1);
+  }
   am_ds_set_meta(r->w, "init.layout", "time,qpos,qvel,act,mocap_pos,mocap_quat,qacc_warmstart",
                  -1);
   am_ds_set_meta(r->w, "row.convention",

@@ -1,5 +1,5 @@
 // util.c: error formatting, the per-env RNG (xoshiro256** seeded by splitmix64), a clock, reading a
-// file whole, and the growable buffer am_buf.
+// file whole or writing one atomically, and the growable buffer am_buf.
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "am_sim.h"
 
@@ -118,6 +119,30 @@ char* am_read_text(const char* path, size_t* len_out, char* err, size_t err_sz) 
   return (char*)b.p;
 }
 
+int am_write_file_atomic(const char* path, const void* data, size_t n, char* err, size_t err_sz) {
+  size_t plen = strlen(path);
+  char* tmp = malloc(plen + 5);
+  if (!tmp) return am_err(err, err_sz, "%s: out of memory", path);
+  memcpy(tmp, path, plen);
+  memcpy(tmp + plen, ".tmp", 5);
+  FILE* f = fopen(tmp, "wb");
+  if (!f) {
+    am_err(err, err_sz, "cannot write %s: %s", path, strerror(errno));
+    free(tmp);
+    return -1;
+  }
+  int ok = fwrite(data, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  int e = errno;
+  if (fclose(f) && ok) ok = 0, e = errno;
+  if (ok && rename(tmp, path)) ok = 0, e = errno;
+  if (!ok) {
+    unlink(tmp);
+    am_err(err, err_sz, "cannot write %s: %s", path, strerror(e));
+  }
+  free(tmp);
+  return ok ? 0 : -1;
+}
+
 int am_buf_reserve(am_buf* b, size_t need) {
   if (b->cap >= need) return 0;
   size_t cap = b->cap ? b->cap : 64;
@@ -159,4 +184,20 @@ int am_kv_split(const char* text, char* key, size_t key_sz, char* value, size_t 
   memcpy(value, v0, vn);
   value[vn] = 0;
   return 0;
+}
+
+int am_buf_printf(am_buf* b, const char* fmt, ...) {
+  va_list ap, ap2;
+  va_start(ap, fmt);
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  int rc = -1;
+  if (n >= 0 && !am_buf_reserve(b, b->len + (size_t)n + 1)) {
+    vsnprintf((char*)b->p + b->len, (size_t)n + 1, fmt, ap2);
+    b->len += (size_t)n;
+    rc = 0;
+  }
+  va_end(ap2);
+  return rc;
 }

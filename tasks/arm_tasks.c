@@ -15,7 +15,9 @@
 //   DELAY  target shown (target_on); the cursor must stay at the start for a delay drawn from
 //          [delay_min, delay_max] (leaving: abort). Decision-reach: STIM instead (evidence on).
 //   MOVE   after go_cue: reach the target within move_time (else timeout); movement_onset is the
-//          first step the cursor speed exceeds onset_speed.
+//          first step after the go cue that ends with the cursor outside the start zone (a
+//          trained hand is never still at the start, so a speed threshold fired at the go cue;
+//          the kinematic onset from the speed profile is computed by the trial table).
 //   HOLD   stay within target_radius for target_hold (leaving returns to MOVE) -> hold_complete,
 //          reward. Catch trials: no go cue; holding at the start for move_time is the success.
 //   ITI    between trials of one episode (trials > 1) the arm is free for iti seconds; the next
@@ -65,7 +67,6 @@ enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION };
   {"iti", "0.2", "inter-trial interval between trials of one episode (s)"},                       \
   {"start_radius", "0.02", "start zone radius (m)"},                                              \
   {"target_radius", "0.02", "target zone radius (m)"},                                            \
-  {"onset_speed", "0.05", "cursor speed that marks movement onset (m/s)"},                        \
   {"init_noise", "0.01", "uniform joint-angle noise at reset around the home posture (rad)"},     \
   {"reward_success", "2", "reward at hold_complete (keep >= w_proximity * move_time)"},           \
   {"w_proximity", "1", "proximity reward: w * exp(-|cursor - goal| / proximity_sigma) per second"},\
@@ -138,7 +139,7 @@ typedef struct arm_cfg {
   double dt;  // control period (s)
   int trials, fix_steps, fix_timeout_steps, move_steps, hold_steps, iti_steps;
   int delay_min, delay_max;
-  double start_radius, target_radius, onset_speed, init_noise;
+  double start_radius, target_radius, init_noise;
   int curriculum;  // trials over which the curriculum anneals (0: off)
   double w_success, w_dist, w_effort, obs_scale, w_prox, prox_sigma, abort_penalty;
   double distance, catch_fraction;
@@ -415,7 +416,7 @@ static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_
 
 // Advances the trial by one control step given the cursor p: epoch transitions, events and the
 // success reward (*reward).
-static void step_trial(const arm_cfg* c, am_env* e, const double p[2], double speed, uint32_t* ev,
+static void step_trial(const arm_cfg* c, am_env* e, const double p[2], uint32_t* ev,
                        double* reward) {
   arm_state* s = e->task_state;
   for (int k = 0; k < E_COUNT; k++)
@@ -424,7 +425,7 @@ static void step_trial(const arm_cfg* c, am_env* e, const double p[2], double sp
   s->t_epoch++;
   if (s->go) s->t_go++;
   int in_start = dist2(p, c->start) <= s->r_start;
-  if (s->go && !s->onset && speed > c->onset_speed) {
+  if (s->go && !s->onset && !in_start) {
     s->onset = 1;
     emit(c, ev, E_MOVEMENT_ONSET);
     if (c->kind == K_DECISION && c->rt && s->stim_on) {
@@ -518,7 +519,7 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   s->aborted = 0;
   double p[2], v[2];
   cursor(c, e->d, p, v);
-  step_trial(c, e, p, sqrt(v[0] * v[0] + v[1] * v[1]), &ev, &reward);
+  step_trial(c, e, p, &ev, &reward);
   if (c->kind == K_DECISION)
     s->evidence = s->stim_on ? s->coh + c->noise * am_rng_normal(&e->rng) : 0;
   double prox_term, dist_term, effort_term, abort_term;
@@ -698,8 +699,6 @@ static int read_common(const amt_info* info, const amt_params* params, arm_cfg* 
       positive(info, "start_radius", c->start_radius, err, err_sz) ||
       amt_param_double(info, params, "target_radius", &c->target_radius, err, err_sz) ||
       positive(info, "target_radius", c->target_radius, err, err_sz) ||
-      amt_param_double(info, params, "onset_speed", &c->onset_speed, err, err_sz) ||
-      positive(info, "onset_speed", c->onset_speed, err, err_sz) ||
       amt_param_double(info, params, "init_noise", &c->init_noise, err, err_sz) ||
       amt_param_double(info, params, "reward_success", &c->w_success, err, err_sz) ||
       amt_param_double(info, params, "w_distance", &c->w_dist, err, err_sz) ||
@@ -869,6 +868,19 @@ static void declare_events(am_task* t, arm_cfg* c) {
   t->trial_end_event = c->ev[E_TRIAL_END];
 }
 
+// The task variables that define a trial's condition (am_task.conditions).
+static void declare_conditions(am_task* t, const arm_cfg* c) {
+  static const int center_out[] = {V_CONDITION, V_CATCH, -1};
+  static const int field[] = {V_CONDITION, V_BLOCK, V_FIELD_ON, -1};
+  static const int rotation[] = {V_CONDITION, -1};
+  static const int decision[] = {V_COHERENCE, -1};
+  static const int none[] = {-1};
+  const int* l = c->kind == K_CENTER_OUT ? center_out : c->kind == K_FORCE_FIELD ? field
+                 : c->kind == K_ROTATION ? rotation : c->kind == K_DECISION ? decision : none;
+  t->n_conditions = 0;
+  for (; *l >= 0; l++) t->conditions[t->n_conditions++] = *l;
+}
+
 // Observation groups (the body's, "task" and the options'), episode length, reward terms and task
 // variables.
 static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err, size_t err_sz) {
@@ -922,6 +934,7 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
   t->frame_skip = frame_skip;
   declare_events(t, &c);
   if (declare_interface(t, m, &c, err, err_sz)) return -1;
+  declare_conditions(t, &c);
   arm_cfg* cfg = malloc(sizeof *cfg);
   if (!cfg) return am_err(err, err_sz, "out of memory");
   *cfg = c;

@@ -611,6 +611,45 @@ static void test_numpy_crosscheck(void** state) {
   assert_int_equal(rc, 0);
 }
 
+
+// Trial segmentation: two trials with an inter-trial interval, the second aborted, then a third cut
+// by the episode's end; conditions, outcome events and kinematics' absence without a go cue.
+static void test_trial_segmentation(void** state) {
+  enum { START = 0, GO = 1, OK = 2, ABORT = 3, END = 4 };
+  uint32_t ev[20] = {0};
+  float vars[20 * 2];
+  ev[0] = 1u << START, ev[3] = 1u << GO, ev[6] = 1u << OK | 1u << END;  // trial 0: rows 0-6
+  ev[9] = 1u << START, ev[11] = 1u << ABORT | 1u << END;                 // ITI 7-8, trial 1: 9-11
+  ev[15] = 1u << START;                                                  // trial 2: 15-19, cut
+  for (int t = 0; t < 20; t++) vars[2 * t] = (float)(t / 8), vars[2 * t + 1] = 0;
+  ana_trial_schema s = {.n_events = 5, .trial_start = START, .success = OK, .trial_end = END,
+                        .go_event = GO, .n_vars = 2, .n_cond = 1, .cond = {0}, .eff_x = -1,
+                        .eff_y = -1, .start_x = -1, .start_y = -1, .target_x = -1,
+                        .target_y = -1, .choice = -1, .outcome = -1, .dt = 0.01,
+                        .onset_frac = 0.2};
+  ana_episode_in ep = {.episode = 7, .env = 2, .steps = 20, .complete = 1, .events = ev,
+                       .vars = vars};
+  ana_trials tab = {0};
+  char err[AM_ERR_LEN];
+  assert_int_equal(ana_trials_add_episode(&s, &ep, &tab, err, sizeof err), 0);
+  assert_int_equal(tab.n, 3);
+  const ana_trial* r = tab.rows;
+  assert_true(r[0].first == 0 && r[0].last == 6 && r[0].complete && r[0].success);
+  assert_int_equal(r[0].end_event, OK);
+  assert_int_equal(r[0].ev_row[GO], 3);
+  assert_true(isnan(r[0].onset));  // no effector: no kinematics
+  assert_true(r[1].first == 9 && r[1].last == 11 && r[1].complete && !r[1].success);
+  assert_int_equal(r[1].end_event, ABORT);
+  assert_float_equal(r[1].cond[0], 1, 0);  // read at the trial's last row (11 / 8)
+  assert_true(r[2].first == 15 && r[2].last == 19 && !r[2].complete && r[2].trial == 2);
+  assert_true(r[2].episode == 7 && r[2].env == 2);
+  // a schema pointing outside the variables is refused
+  s.cond[0] = 5;
+  assert_int_equal(ana_trials_add_episode(&s, &ep, &tab, err, sizeof err), -1);
+  assert_non_null(strstr(err, "condition"));
+  ana_trials_free(&tab);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cosine_recovery),  cmocka_unit_test(test_population_vector),
@@ -618,7 +657,7 @@ int main(void) {
       cmocka_unit_test(test_jpca_planted),     cmocka_unit_test(test_cka),
       cmocka_unit_test(test_rdm_spearman),     cmocka_unit_test(test_chronometric),
       cmocka_unit_test(test_ridge_planted),    cmocka_unit_test(test_psychometric_observer),
-      cmocka_unit_test(test_numpy_crosscheck),
+      cmocka_unit_test(test_numpy_crosscheck), cmocka_unit_test(test_trial_segmentation),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,8 @@ static const cli_command commands[] = {
     {"inspect", "describe a dataset: metadata, channels, episodes, sizes", cmd_inspect},
     {"verify", "check a dataset's checksums; --resim replays it", cmd_verify},
     {"export", "export a dataset's channels to NumPy .npy or CSV", cmd_export},
+    {"trials", "a dataset's trial table (conditions, events, outcome, kinematics) as CSV/JSON", cmd_trials},
+    {"analyze", "analyses: psth, tuning, pca, jpca, decode, cka, rsa, psychometric, adaptation", cmd_analyze},
     {"version", "print animat's and MuJoCo's versions", cmd_version},
 };
 

@@ -28,6 +28,8 @@ int cmd_record(int argc, char** argv);   // datasets (issue 6)
 int cmd_inspect(int argc, char** argv);
 int cmd_verify(int argc, char** argv);
 int cmd_export(int argc, char** argv);
+int cmd_trials(int argc, char** argv);   // analyses (issue 13)
+int cmd_analyze(int argc, char** argv);
 
 // A flag table entry for cli_parse. Flags are "--name VALUE" or "--name=VALUE"; booleans take no
 // value. Repeatable string flags (e.g. --task-param) call `each` for every occurrence.

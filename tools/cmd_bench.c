@@ -142,6 +142,7 @@ static int bench_physics(int argc, char** argv) {
 }
 
 int bench_record(int argc, char** argv);    // tools/bench_record.c
+int bench_analyze(int argc, char** argv);   // tools/bench_analyze.c
 int bench_gru(int argc, char** argv);       // tools/cmd_bench_agents.c
 int bench_overhead(int argc, char** argv);  // tools/cmd_bench_agents.c
 int bench_learn(int argc, char** argv);     // tools/cmd_bench_agents.c
@@ -159,6 +160,7 @@ static const bench_entry benches[] = {
     {"gru", "one GRU update (forward, BPTT, Adam) against PyTorch on the same shapes", bench_gru},
     {"overhead", "training throughput (with learning) against the env pool alone", bench_overhead},
     {"learn", "learning parity: return after N env steps over several seeds (reacher)", bench_learn},
+    {"analyze", "analyses' read rate and peak memory against animat verify on one file", bench_analyze},
     {"mpi", "MPI ranks: 2 ranks vs 1 throughput, gradient allreduce share, 64-rank projection", bench_mpi},
 };
 

@@ -135,12 +135,12 @@ static double loadavg(void) {
 }
 
 int bench_mpi(int argc, char** argv) {
-  const char* tasks = "reacher,rat";
+  const char* tasks = "reacher,run";
   const char* task = "reacher";
   const char* ranks_list = "2,4,8";
   int envs = 32, threads = 1, iters = 10, rounds = 3, rank_job_mode = 0;
   const char* usage =
-      "usage: animat bench mpi [--tasks reacher,rat] [--envs 32] [--threads 1] [--iters 10]\n"
+      "usage: animat bench mpi [--tasks reacher,run] [--envs 32] [--threads 1] [--iters 10]\n"
       "                        [--rounds 3] [--ranks 2,4,8]\n"
       "  runs mpirun (Open MPI) itself; envs and threads are per rank\n";
   cli_flag flags[] = {

@@ -188,21 +188,6 @@ static int lock_run_dir(const char* dir) {
   return fd;
 }
 
-// Writes text to path atomically (path.tmp, fsync, rename). Returns 0 or -1 (message printed).
-static int write_atomic(const char* path, const char* text, size_t len) {
-  char tmp[1300];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE* f = fopen(tmp, "w");
-  int ok = f && fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  if (f && fclose(f)) ok = 0;
-  if (!ok || rename(tmp, path)) {
-    cli_fail("train", "cannot write %s: %s", path, strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  return 0;
-}
-
 static int count_fields(const char* line, size_t len) {
   int n = 1;
   for (size_t i = 0; i < len; i++) n += line[i] == ',';
@@ -271,8 +256,9 @@ static int trim_metrics(const char* path, long long last_iter, int quiet) {
     }
   }
   free(text);
-  int rc = write_atomic(path, (const char*)o.p, o.len);
+  int rc = am_write_file_atomic(path, o.p, o.len, err, sizeof err);
   am_buf_free(&o);
+  if (rc) cli_fail("train", "%s", err);
   if (!rc && dropped && !quiet)
     printf("%s: kept %d rows up to iteration %lld, dropped %d (after the checkpoint, or "
            "incomplete)\n", path, kept, last_iter, dropped);

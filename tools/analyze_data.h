@@ -1,0 +1,70 @@
+// analyze_data.h: what `animat analyze` methods share: the selection of a module or channel,
+// trials (by condition values and outcome) and an alignment (an event or the kinematic onset with
+// a window), and one streaming pass over a dataset that accumulates condition-averaged activity
+// (sum, sum of squares, count per condition x time bin x unit) and each trial's mean over the
+// window. Memory: one episode's channel at a time plus the accumulators and the trial table.
+#ifndef ANIMAT_ANALYZE_DATA_H
+#define ANIMAT_ANALYZE_DATA_H
+
+#include "ds_trials.h"
+
+#define AZ_MAX_WHERE 8
+#define AZ_MAX_VALUES 32
+
+typedef struct az_select {
+  const char* channel;   // dataset channel (e.g. core/output)
+  const char* align;     // event name, "onset" (kinematic) or NULL (the method's default)
+  double w0, w1;         // window around the alignment (s), w0 < w1
+  int bin;               // control steps per time bin (>= 1)
+  double smooth;         // Gaussian smoothing sigma (s) applied along time, 0: none
+  const char* outcome;   // "success" (default), "all", or an outcome name
+  int by[AM_MAX_CONDITIONS], n_by;  // condition variables (indices into schema.cond) grouping
+  int n_where;                      // trial filters: condition variable in a set of values
+  int where_var[AZ_MAX_WHERE];
+  int where_n[AZ_MAX_WHERE];
+  float where_val[AZ_MAX_WHERE][AZ_MAX_VALUES];
+  int keep_trials;       // also keep every selected trial's binned activity (decode)
+  int vars_too;          // also keep each selected trial's binned task variables (decode)
+} az_select;
+
+typedef struct az_data {
+  int units, T;            // units of the channel, time bins in the window
+  double bin_s;            // seconds per bin
+  double t0;               // time of bin 0's start relative to the alignment (s)
+  int ncond;
+  float (*keys)[AM_MAX_CONDITIONS];  // ncond condition values (the `by` variables), sorted
+  double *sum, *sq;        // ncond x T x units
+  int64_t* cnt;            // ncond x T: trials contributing
+  int64_t ntr;             // selected trials (aligned, window at least partly inside the episode)
+  int64_t* tr;             // their rows in the trial table
+  int* tcond;              // their condition index
+  double* wmean;           // ntr x units: mean activity over the window
+  float* full;             // keep_trials: ntr x T x units (NaN outside the episode)
+  float* fvars;            // vars_too: ntr x T x n_vars (NaN outside the episode)
+} az_data;
+
+// Parses "VAR=V1,V2,..." for --where against the dataset's condition variables.
+int az_parse_where(az_select* s, const ds_trials* d, const char* text, char* err, size_t err_sz);
+// Parses "VAR1,VAR2" for --by (default: every condition variable).
+int az_parse_by(az_select* s, const ds_trials* d, const char* text, char* err, size_t err_sz);
+
+// The alignment row of trial t (-1 when the trial has no such event / onset) for align.
+int64_t az_align_row(const ds_trials* d, const ana_trial* t, const char* align);
+
+// Whether trial t passes the selection's outcome and where filters.
+int az_selected(const ds_trials* d, const az_select* s, const ana_trial* t);
+
+// One pass over the dataset (each chunk decompressed once): builds the trial table into tab
+// (zeroed by the caller) and fills out (zeroed by the caller) from the selected trials.
+int az_gather(ds_trials* d, ana_trials* tab, const az_select* s, az_data* out, char* err,
+              size_t err_sz);
+void az_data_free(az_data* a);
+
+// Condition-averaged activity: mean (ncond x T x units) over trials; bins where a condition has
+// fewer than min_trials trials are NaN. sem may be NULL.
+void az_cond_mean(const az_data* a, int64_t min_trials, double* mean, double* sem);
+
+// A condition's label, e.g. "condition=3 catch=0".
+void az_cond_label(const ds_trials* d, const az_select* s, const float* key, char* out, size_t n);
+
+#endif
