@@ -6,7 +6,8 @@
 //   2. for 2, 4, 8 ranks (oversubscribed on a small machine): the share of the update time spent in
 //      the gradient allreduce during training (waiting for slower ranks included) and the cost of
 //      the allreduce alone (after a barrier);
-//   3. a projection to 64 ranks from the message size and stated network bandwidth and latency.
+//   3. a projection to 64 ranks from the message size and stated network bandwidth and latency
+//      (ring and recursive halving-doubling allreduce).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,8 +212,10 @@ int bench_mpi(int argc, char** argv) {
            1e3 * alone_it, 100 * alone_it / per_it);
     last = r;
   }
-  // 3. projection: ring allreduce, t = 2 (p - 1) alpha + 2 (p - 1) / p * M / beta, against the
-  // update's compute per minibatch measured with one rank (it does not change with the rank count)
+  // 3. projection: the allreduce of M bytes over p ranks with latency alpha and bandwidth beta,
+  // ring: 2 (p - 1) alpha + 2 (p - 1) / p * M / beta; recursive halving and doubling (Rabenseifner,
+  // what MPI libraries use for large messages): 2 log2(p) alpha + 2 (p - 1) / p * M / beta. The
+  // update's compute per minibatch, measured with 1 rank, does not change with the rank count.
   if (one_reacher.updates && last.msg_bytes) {
     double per_update = one_reacher.learn / one_reacher.updates, M = (double)last.msg_bytes;
     const struct {
@@ -221,12 +224,14 @@ int bench_mpi(int argc, char** argv) {
     } nets[] = {{"10 Gbit/s Ethernet (latency 30 us, 1.1 GB/s)", 30e-6, 1.1e9},
                 {"InfiniBand EDR (latency 2 us, 11 GB/s)", 2e-6, 11e9}};
     const int p = 64;
-    printf("projection to %d ranks (ring allreduce of %.0f kB; update compute %.2f ms per "
-           "minibatch, measured with 1 rank):\n", p, M / 1e3, 1e3 * per_update);
+    printf("projection to %d ranks (allreduce of %.0f kB; update compute %.2f ms per minibatch, "
+           "measured with 1 rank):\n", p, M / 1e3, 1e3 * per_update);
     for (int i = 0; i < 2; i++) {
-      double t = 2.0 * (p - 1) * nets[i].alpha + 2.0 * (p - 1) / p * M / nets[i].beta;
-      printf("  %-48s allreduce %.2f ms, %.1f %% of the update\n", nets[i].name, 1e3 * t,
-             100 * t / (t + per_update));
+      double bw = 2.0 * (p - 1) / p * M / nets[i].beta;
+      double ring = 2.0 * (p - 1) * nets[i].alpha + bw, rab = 2.0 * log2(p) * nets[i].alpha + bw;
+      printf("  %-46s ring %.2f ms (%.1f %% of the update), halving-doubling %.2f ms (%.1f %%)\n",
+             nets[i].name, 1e3 * ring, 100 * ring / (ring + per_update), 1e3 * rab,
+             100 * rab / (rab + per_update));
     }
   }
   printf("load average %.1f at the end\n", loadavg());
