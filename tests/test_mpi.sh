@@ -19,7 +19,7 @@ dir="$(mktemp -d "${TMPDIR:-/tmp}/animat-mpi.XXXXXX")"
 trap 'rm -rf "$dir"' EXIT
 cd "$dir" || exit 1
 mpi=("$mpiexec" -np 2 --bind-to none --oversubscribe)
-# 16 envs x 128 steps per rank and iteration, 2 minibatch updates; a constant learning rate so
+# 16 envs x 64 steps per rank and iteration, 2 minibatch updates; a constant learning rate so
 # that a run stopped early and resumed to the same total follows the same schedule as the
 # uninterrupted one
 small=(--task reacher --envs 16 --threads 1 --set lr_schedule=constant --set epochs=1
