@@ -21,6 +21,7 @@
 #include "ama_agents.h"
 #include "ama_internal.h"
 #include "amt_tasks.h"
+#include "agents_test_util.h"
 
 //---------------------------------- an in-memory communicator of 2 ranks --------------------------
 
@@ -87,22 +88,11 @@ typedef struct rank_job {
   size_t n_params;
 } rank_job;
 
-static void small_config(ama_config* c, int envs) {
-  ama_config_default(c);
-  c->num_envs = envs;
-  c->ppo.horizon = 16;
-  c->ppo.epochs = 2;
-  c->ppo.minibatches = 2;
-  c->policy.core_hidden = 12;
-  c->policy.motor_hidden = 10;
-  c->total_steps = 100000;
-  c->seed = 42;
-}
-
 static void* rank_main(void* arg) {
   rank_job* j = arg;
   ama_config cfg;
-  small_config(&cfg, j->envs);
+  small_config(&cfg);
+  cfg.num_envs = j->envs;
   am_task task;
   amt_params params = {0};
   j->rc = -1;
@@ -258,7 +248,7 @@ static void test_checkpoint_resume(void** state) {
   assert_int_equal(rest[0].steps, full[0].steps);
   // one process
   ama_config cfg;
-  small_config(&cfg, 8);
+  small_config(&cfg);
   am_task task;
   amt_params params = {0};
   char err[1024];
