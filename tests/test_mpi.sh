@@ -91,7 +91,9 @@ check_stop() {
 }
 export ANIMAT_MPI_TIMEOUT=600
 check_stop KILL f "rank 1"
-"${mpi[@]}" "$animat" train --resume f --steps 65536 --quiet > f2.out 2>&1 ||
+# a total beyond what the killed run reached (its checkpoint has at most metrics.csv's last steps)
+total=$(($(tail -n 1 f/metrics.csv | cut -d, -f2) + 8192))
+"${mpi[@]}" "$animat" train --resume f --steps $total --quiet > f2.out 2>&1 ||
   fail "the last checkpoint before the kill does not resume: $(cat f2.out)"
 # the watchdog: a stopped rank never answers (5 s: more than a checkpoint write or the ranks'
 # start-up skew take on a loaded machine)
