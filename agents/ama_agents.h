@@ -390,8 +390,47 @@ ama_policy* ama_ppo_policy(ama_ppo* L);
 const ama_config* ama_ppo_config(const ama_ppo* L);
 int64_t ama_ppo_env_steps(const ama_ppo* L);
 int64_t ama_ppo_iteration(const ama_ppo* L);
-// One iteration: a rollout of horizon steps and the PPO update. Returns 0.
+// One iteration: a rollout of horizon steps and the PPO update. Returns 0, or -1 when a
+// communicator operation failed (message: ama_ppo_error).
 int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st);
+// The message of the last failure of ama_ppo_iterate ("" if none).
+const char* ama_ppo_error(const ama_ppo* L);
+
+//---------------------------------- data-parallel training ----------------------------------------
+
+// A communicator between `size` processes (ranks) that each run the same learner on their own env
+// pool (docs/distributed.md). The library never calls MPI itself: tools/mpi_comm.c implements this
+// over MPI. Every operation is collective (all ranks call it, in the same order) and returns 0, or
+// -1 with a message.
+typedef struct ama_comm {
+  int rank, size;
+  void* ctx;
+  // Every rank's n bytes `in`, in rank order, into `out` (size * n bytes) on every rank.
+  int (*allgather)(void* ctx, const void* in, void* out, size_t n, char* err, size_t err_sz);
+  // Element-wise sum of n int64 over the ranks, in place on every rank. Integer sums are exact,
+  // so the result does not depend on the order in which the library combines the ranks.
+  int (*sum_i64)(void* ctx, int64_t* buf, size_t n, char* err, size_t err_sz);
+  // Rank 0's n bytes into buf on every rank.
+  int (*bcast)(void* ctx, void* buf, size_t n, char* err, size_t err_sz);
+} ama_comm;
+
+// The seed of rank `rank`'s envs and learner stream: `seed` itself for rank 0 (so rank 0 of any
+// run is the single-process run's first envs), a different stream for every other rank.
+uint64_t ama_rank_seed(uint64_t seed, int rank);
+// Makes L one rank of a data-parallel run (collective, once, right after ama_ppo_create and before
+// ama_ckpt_load): refuses a rank whose configuration (or env count) differs from rank 0's, naming
+// the rank and the first differing key; reseeds the learner stream with ama_rank_seed; copies
+// rank 0's parameters to every rank. Afterwards each iteration combines the minibatch gradients
+// (mean over ranks, summed exactly in 64-bit fixed point, so bitwise reproducible), the
+// observation and reward normaliser statistics (merged in rank order) and the episode and loss
+// statistics, counts every rank's env steps, and checks once per iteration that the parameters
+// are bit-identical on all ranks (an error naming the rank if not). Checkpoints become collective
+// (ama_ckpt_save/load): rank 0 writes and reads the file, which holds every rank's envs, acting
+// state and stream. comm must outlive L. size 1 changes nothing.
+int ama_ppo_set_comm(ama_ppo* L, const ama_comm* comm, char* err, size_t err_sz);
+// The CRC-32 of the parameters and Adam state into *crc; with a communicator (collective) also
+// checks that every rank's is rank 0's. Returns 0, or -1 naming the first rank that differs.
+int ama_ppo_check_ranks(ama_ppo* L, uint32_t* crc, char* err, size_t err_sz);
 // Rollout only (no learning), for throughput measurements.
 void ama_ppo_rollout_only(ama_ppo* L);
 
@@ -407,6 +446,9 @@ void ama_ppo_rollout_only(ama_ppo* L);
 // Writes the learner's full state (config, parameters, Adam, normaliser, counters, RNG, acting
 // state and the env pool's per-env state so that a resume continues bit for bit) atomically:
 // path.tmp, fsync, rename. Returns 0 or -1.
+// With a communicator (ama_ppo_set_comm) both are collective: rank 0 alone writes (or reads and
+// sends) the file, which then also holds every other rank's learner stream, acting state and envs
+// (section RNKS); a checkpoint resumes only under the rank count that wrote it.
 int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz);
 // Restores a learner created from the same configuration. A bad file (magic, version, checksum,
 // truncation) or a mismatch (architecture, task, env count) is an error naming the file and field.

@@ -80,12 +80,86 @@ static uint8_t* w_reserve(wbuf* w, size_t n) {
 
 static int state_S(const ama_cell* c) { return c->S ? c->S : 1; }
 
-int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
+// The learner's counters and stream (LERN).
+static void w_lern(wbuf* w, const ama_ppo* L) {
+  size_t s = w_begin(w, "LERN");
+  w_u64(w, (uint64_t)L->env_steps);
+  w_u64(w, (uint64_t)L->iteration);
+  for (int i = 0; i < 4; i++) w_u64(w, L->rng.s[i]);
+  w_end(w, s);
+}
+
+// The acting state of every env (ACTS).
+static void w_acts(wbuf* w, const ama_ppo* L) {
+  const ama_policy* p = &L->pol;
+  int N = L->N, A = p->act_dim;
+  size_t s = w_begin(w, "ACTS");
+  w_u32(w, (uint32_t)N);
+  w_u64(w, (uint64_t)p->t_global);
+  w_f32s(w, p->core_s, (size_t)N * state_S(&p->core));
+  w_f32s(w, p->motor_s, (size_t)N * state_S(&p->motor));
+  w_f32s(w, p->core_y, (size_t)N * p->cfg.core_hidden);
+  w_f32s(w, p->core_acc, N);
+  w_f32s(w, p->prev_act, (size_t)N * A);
+  w_f32s(w, p->prev_rew, N);
+  w_f32s(w, L->next_mask, N);
+  w_f64s(w, L->run_return, N);
+  for (int b = 0; b < N; b++) w_u32(w, (uint32_t)L->run_length[b]);
+  for (int b = 0; b < N; b++) w_u32(w, (uint32_t)L->run_success[b]);
+  w_f64s(w, L->disc, N);
+  w_f64s(w, &L->rr_count, 1);
+  w_f64s(w, &L->rr_mean, 1);
+  w_f64s(w, &L->rr_m2, 1);
+  w_end(w, s);
+}
+
+// Every env's simulation state, serialised field by field by sim/ (ENVS).
+static void w_envs(wbuf* w, const ama_ppo* L) {
+  const am_task* task = am_pool_task(L->pool);
+  int N = L->N;
+  size_t s = w_begin(w, "ENVS");
+  w_u32(w, (uint32_t)N);
+  w_u32(w, (uint32_t)task->obs_dim);
+  w_u64(w, task->state_size);
+  for (int i = 0; i < N; i++) {
+    const am_env* e = am_pool_env(L->pool, i);
+    size_t len = am_env_state_write(task, e, NULL, 0);
+    w_u64(w, len);
+    uint8_t* at = w_reserve(w, len);
+    if (at) am_env_state_write(task, e, at, len);
+  }
+  w_f32s(w, am_pool_batch(L->pool)->obs, (size_t)N * task->obs_dim);
+  w_end(w, s);
+}
+
+// Magic, version and flags; the end: the CRC-32 of every byte before it.
+static void w_head(wbuf* w) {
+  w_bytes(w, MAGIC, 8);
+  w_u32(w, AMA_CKPT_VERSION);
+  w_u32(w, 0);
+}
+static void w_crc(wbuf* w) {
+  if (!w->oom) w_u32(w, am_crc32(0, w->b.p, w->b.len));
+}
+
+// A rank's own state (its stream, acting state and envs) as a checkpoint container of its own:
+// what section RNKS holds for every rank but 0.
+static void w_rank_state(wbuf* w, const ama_ppo* L) {
+  w_head(w);
+  w_lern(w, L);
+  w_acts(w, L);
+  w_envs(w, L);
+  size_t s = w_begin(w, "END ");
+  w_end(w, s);
+  w_crc(w);
+}
+
+// The whole checkpoint into w. ranks: the other ranks' state containers (RNKS: u32 rank count,
+// then per rank 1.. u64 length and the container), NULL for a single process.
+static int build(wbuf* w, ama_ppo* L, const uint8_t* ranks, const uint64_t* rank_len, int n_ranks,
+                 const char* path, char* err, size_t err_sz) {
   ama_policy* p = &L->pol;
-  wbuf w = {0};
-  w_bytes(&w, MAGIC, 8);
-  w_u32(&w, AMA_CKPT_VERSION);
-  w_u32(&w, 0);
+  w_head(w);
   // configuration text
   char* conf = malloc(16384);
   if (!conf) {
@@ -93,102 +167,124 @@ int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
     return -1;
   }
   int cl = ama_config_write(&L->cfg, conf, 16384);
-  size_t s = w_begin(&w, "CONF");
-  w_bytes(&w, conf, (size_t)cl < 16384 ? (size_t)cl : 16383);
-  w_end(&w, s);
+  size_t s = w_begin(w, "CONF");
+  w_bytes(w, conf, (size_t)cl < 16384 ? (size_t)cl : 16383);
+  w_end(w, s);
   free(conf);
   // tensor table
-  s = w_begin(&w, "TENS");
-  w_u32(&w, (uint32_t)p->params.n_tensors);
+  s = w_begin(w, "TENS");
+  w_u32(w, (uint32_t)p->params.n_tensors);
   for (int i = 0; i < p->params.n_tensors; i++) {
     const ama_tensor* t = &p->params.t[i];
     uint32_t nl = (uint32_t)strlen(t->name);
-    w_u32(&w, nl);
-    w_bytes(&w, t->name, nl);
-    w_u32(&w, (uint32_t)t->rows);
-    w_u32(&w, (uint32_t)t->cols);
-    w_u64(&w, t->offset);
-    w_u32(&w, (uint32_t)t->frozen);
+    w_u32(w, nl);
+    w_bytes(w, t->name, nl);
+    w_u32(w, (uint32_t)t->rows);
+    w_u32(w, (uint32_t)t->cols);
+    w_u64(w, t->offset);
+    w_u32(w, (uint32_t)t->frozen);
   }
-  w_end(&w, s);
+  w_end(w, s);
   // parameters and Adam
-  s = w_begin(&w, "PARM");
-  w_u64(&w, p->params.count);
-  w_f32s(&w, p->params.w, p->params.count);
-  w_f32s(&w, p->params.m, p->params.count);
-  w_f32s(&w, p->params.v, p->params.count);
-  w_u64(&w, (uint64_t)p->params.adam_t);
-  w_end(&w, s);
+  s = w_begin(w, "PARM");
+  w_u64(w, p->params.count);
+  w_f32s(w, p->params.w, p->params.count);
+  w_f32s(w, p->params.m, p->params.count);
+  w_f32s(w, p->params.v, p->params.count);
+  w_u64(w, (uint64_t)p->params.adam_t);
+  w_end(w, s);
   // normaliser
-  s = w_begin(&w, "NORM");
-  w_u32(&w, (uint32_t)p->norm.n);
-  w_f64s(&w, &p->norm.count, 1);
-  w_f64s(&w, p->norm.mean, p->norm.n);
-  w_f64s(&w, p->norm.m2, p->norm.n);
-  w_f64s(&w, p->norm.counts, p->norm.n);
-  w_end(&w, s);
-  // learner counters and RNG
-  s = w_begin(&w, "LERN");
-  w_u64(&w, (uint64_t)L->env_steps);
-  w_u64(&w, (uint64_t)L->iteration);
-  for (int i = 0; i < 4; i++) w_u64(&w, L->rng.s[i]);
-  w_end(&w, s);
-  // acting state
-  int N = L->N, A = p->act_dim;
-  s = w_begin(&w, "ACTS");
-  w_u32(&w, (uint32_t)N);
-  w_u64(&w, (uint64_t)p->t_global);
-  w_f32s(&w, p->core_s, (size_t)N * state_S(&p->core));
-  w_f32s(&w, p->motor_s, (size_t)N * state_S(&p->motor));
-  w_f32s(&w, p->core_y, (size_t)N * p->cfg.core_hidden);
-  w_f32s(&w, p->core_acc, N);
-  w_f32s(&w, p->prev_act, (size_t)N * A);
-  w_f32s(&w, p->prev_rew, N);
-  w_f32s(&w, L->next_mask, N);
-  w_f64s(&w, L->run_return, N);
-  for (int b = 0; b < N; b++) w_u32(&w, (uint32_t)L->run_length[b]);
-  for (int b = 0; b < N; b++) w_u32(&w, (uint32_t)L->run_success[b]);
-  w_f64s(&w, L->disc, N);
-  w_f64s(&w, &L->rr_count, 1);
-  w_f64s(&w, &L->rr_mean, 1);
-  w_f64s(&w, &L->rr_m2, 1);
-  w_end(&w, s);
+  s = w_begin(w, "NORM");
+  w_u32(w, (uint32_t)p->norm.n);
+  w_f64s(w, &p->norm.count, 1);
+  w_f64s(w, p->norm.mean, p->norm.n);
+  w_f64s(w, p->norm.m2, p->norm.n);
+  w_f64s(w, p->norm.counts, p->norm.n);
+  w_end(w, s);
+  w_lern(w, L);
+  w_acts(w, L);
   // observation groups (so that load_module can match normaliser entries by group name)
   const am_task* task = am_pool_task(L->pool);
-  s = w_begin(&w, "OGRP");
-  w_u32(&w, (uint32_t)task->n_groups);
+  s = w_begin(w, "OGRP");
+  w_u32(w, (uint32_t)task->n_groups);
   for (int g = 0; g < task->n_groups; g++) {
     uint32_t nl = (uint32_t)strlen(task->groups[g].name);
-    w_u32(&w, nl);
-    w_bytes(&w, task->groups[g].name, nl);
-    w_u32(&w, (uint32_t)task->groups[g].offset);
-    w_u32(&w, (uint32_t)task->groups[g].size);
+    w_u32(w, nl);
+    w_bytes(w, task->groups[g].name, nl);
+    w_u32(w, (uint32_t)task->groups[g].offset);
+    w_u32(w, (uint32_t)task->groups[g].size);
   }
-  w_end(&w, s);
-  // env states, each serialised field by field by sim/ (equal states, equal bytes)
-  s = w_begin(&w, "ENVS");
-  w_u32(&w, (uint32_t)N);
-  w_u32(&w, (uint32_t)task->obs_dim);
-  w_u64(&w, task->state_size);
-  for (int i = 0; i < N; i++) {
-    const am_env* e = am_pool_env(L->pool, i);
-    size_t len = am_env_state_write(task, e, NULL, 0);
-    w_u64(&w, len);
-    uint8_t* at = w_reserve(&w, len);
-    if (at) am_env_state_write(task, e, at, len);
+  w_end(w, s);
+  w_envs(w, L);
+  if (ranks) {
+    s = w_begin(w, "RNKS");
+    w_u32(w, (uint32_t)n_ranks);
+    for (int r = 1; r < n_ranks; r++) {
+      w_u64(w, rank_len[r]);
+      w_bytes(w, ranks + (size_t)r * rank_len[0], rank_len[r]);  // rank_len[0]: the stride
+    }
+    w_end(w, s);
   }
-  w_f32s(&w, am_pool_batch(L->pool)->obs, (size_t)N * task->obs_dim);
-  w_end(&w, s);
-  s = w_begin(&w, "END ");
-  w_end(&w, s);
-  if (w.oom) {
-    am_buf_free(&w.b);
+  s = w_begin(w, "END ");
+  w_end(w, s);
+  if (w->oom) {
     snprintf(err, err_sz, "%s: out of memory building the checkpoint", path);
     return -1;
   }
-  uint32_t crc = am_crc32(0, w.b.p, w.b.len);
-  w_u32(&w, crc);
-  int rc = am_write_file_atomic(path, w.b.p, w.b.len, err, err_sz);
+  w_crc(w);
+  return 0;
+}
+
+// Collective save (L->comm): every rank's state container to every rank, rank 0 writes, and its
+// outcome goes to every rank.
+static int save_dist(ama_ppo* L, const char* path, char* err, size_t err_sz) {
+  const ama_comm* c = L->comm;
+  wbuf mine = {0};
+  if (c->rank) w_rank_state(&mine, L);
+  uint64_t len = mine.oom ? UINT64_MAX : mine.b.len, stride = 0;
+  uint64_t* lens = calloc((size_t)c->size, sizeof(uint64_t));
+  uint8_t* all = NULL;
+  char msg[400] = "";
+  int rc = -1;
+  if (!lens || c->allgather(c->ctx, &len, lens, sizeof len, err, err_sz)) goto out;
+  for (int r = 0; r < c->size; r++) {
+    if (lens[r] == UINT64_MAX) {
+      snprintf(err, err_sz, "%s: rank %d ran out of memory building its state", path, r);
+      goto out;
+    }
+    if (lens[r] > stride) stride = lens[r];
+  }
+  all = malloc((size_t)stride * (size_t)c->size + 1);
+  if (!all || am_buf_append(&mine.b, NULL, (size_t)(stride - len))) {
+    snprintf(err, err_sz, "%s: out of memory gathering the ranks' states", path);
+    goto out;  // (the other ranks then fail in the exchange: the job ends)
+  }
+  if (c->allgather(c->ctx, mine.b.p ? mine.b.p : all, all, (size_t)stride, err, err_sz)) goto out;
+  if (c->rank == 0) {
+    lens[0] = stride;
+    wbuf w = {0};
+    if (build(&w, L, all, lens, c->size, path, msg, sizeof msg) == 0)
+      am_write_file_atomic(path, w.b.p, w.b.len, msg, sizeof msg);
+    am_buf_free(&w.b);
+  }
+  if (c->bcast(c->ctx, msg, sizeof msg, err, err_sz)) goto out;
+  if (msg[0]) {
+    snprintf(err, err_sz, "rank 0: %s", msg);
+    goto out;
+  }
+  rc = 0;
+out:
+  am_buf_free(&mine.b);
+  free(lens);
+  free(all);
+  return rc;
+}
+
+int ama_ckpt_save(ama_ppo* L, const char* path, char* err, size_t err_sz) {
+  if (L->comm) return save_dist(L, path, err, err_sz);
+  wbuf w = {0};
+  int rc = build(&w, L, NULL, NULL, 0, path, err, err_sz);
+  if (!rc) rc = am_write_file_atomic(path, w.b.p, w.b.len, err, err_sz);
   am_buf_free(&w.b);
   return rc;
 }
@@ -246,6 +342,8 @@ static void rd_bytes(rsec* r, void* dst, size_t n) {
   r->pos += n;
 }
 
+static int rf_check(rfile* f, char* err, size_t err_sz);
+
 // Reads and validates the whole file (magic, version, checksum, section framing).
 static int rf_open(rfile* f, const char* path, char* err, size_t err_sz) {
   memset(f, 0, sizeof(*f));
@@ -272,6 +370,16 @@ static int rf_open(rfile* f, const char* path, char* err, size_t err_sz) {
   }
   fclose(fp);
   f->n = (size_t)sz;
+  return rf_check(f, err, err_sz);
+}
+
+// Validates a file held in f->p (magic, version, checksum); frees f->p on failure.
+static int rf_check(rfile* f, char* err, size_t err_sz) {
+  const char* path = f->path;
+  if (f->n < 20) {
+    snprintf(err, err_sz, "%s: not an animat checkpoint (only %zu bytes)", path, f->n);
+    goto fail;
+  }
   if (memcmp(f->p, MAGIC, 8) != 0) {
     snprintf(err, err_sz, "%s: field 'magic': not an animat checkpoint (expected AMACKPT1)", path);
     goto fail;
@@ -452,37 +560,27 @@ static int load_params_norm(const rfile* f, ama_policy* p, char* err, size_t err
   return 0;
 }
 
-int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
-  rfile f;
-  if (rf_open(&f, path, err, err_sz)) return -1;
+// A rank's own state (LERN, ACTS, ENVS) from f, the main file or a rank's container in RNKS.
+static int load_rank(const rfile* f, ama_ppo* L, char* err, size_t err_sz) {
   ama_policy* p = &L->pol;
+  const char* path = f->path;
   rsec s;
-  int rc = -1;
   int N = L->N, A = p->act_dim;
   const am_task* task = am_pool_task(L->pool);
-  if (f.version < AMA_CKPT_VERSION) {
-    snprintf(err, err_sz,
-             "%s: field 'version': checkpoint version %u stores the simulation state in an older "
-             "layout and cannot be resumed by this build (version %d); it still loads as a policy "
-             "(record, eval, load_module)",
-             path, f.version, AMA_CKPT_VERSION);
-    goto out;
-  }
-  if (load_params_norm(&f, p, err, err_sz)) goto out;
-  if (rf_section(&f, "LERN", &s, err, err_sz)) goto out;
+  if (rf_section(f, "LERN", &s, err, err_sz)) return -1;
   L->env_steps = (int64_t)rd_u64(&s);
   L->iteration = (int64_t)rd_u64(&s);
   for (int i = 0; i < 4; i++) L->rng.s[i] = rd_u64(&s);
   if (s.bad || s.pos != s.n) {
     snprintf(err, err_sz, "%s: field 'learner': the section holds %zu bytes, not 48", path, s.n);
-    goto out;
+    return -1;
   }
-  if (rf_section(&f, "ACTS", &s, err, err_sz)) goto out;
+  if (rf_section(f, "ACTS", &s, err, err_sz)) return -1;
   uint32_t n_env = rd_u32(&s);
   if (n_env != (uint32_t)N) {
     snprintf(err, err_sz, "%s: field 'num_envs': the checkpoint has %u envs, this run %d", path,
              n_env, N);
-    goto out;
+    return -1;
   }
   p->t_global = (int64_t)rd_u64(&s);
   rd_f32s(&s, p->core_s, (size_t)N * state_S(&p->core));
@@ -502,9 +600,9 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   if (s.bad || s.pos != s.n) {
     snprintf(err, err_sz, "%s: field 'acting state': the section holds %zu bytes, this policy's "
              "acting state takes %zu", path, s.n, s.bad ? (size_t)0 : s.pos);
-    goto out;
+    return -1;
   }
-  if (rf_section(&f, "ENVS", &s, err, err_sz)) goto out;
+  if (rf_section(f, "ENVS", &s, err, err_sz)) return -1;
   uint32_t ne = rd_u32(&s), od = rd_u32(&s);
   uint64_t tss = rd_u64(&s);
   if (ne != (uint32_t)N || od != (uint32_t)task->obs_dim || tss != task->state_size) {
@@ -512,14 +610,14 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
              "%s: field 'envs': %u envs, obs %u, task state %llu bytes; this run has %d, %d, %zu "
              "(a different task?)",
              path, ne, od, (unsigned long long)tss, N, task->obs_dim, task->state_size);
-    goto out;
+    return -1;
   }
   for (int i = 0; i < N && !s.bad; i++) {
     uint64_t len = rd_u64(&s);
     if (!s.bad && !rd_fits(&s, len, 1)) {
       snprintf(err, err_sz, "%s: field 'envs' (env %d length): %llu bytes, the section has %zu "
                "left", path, i, (unsigned long long)len, s.n - s.pos);
-      goto out;
+      return -1;
     }
     char e2[AM_ERR_LEN];
     int64_t used = am_env_state_read(task, am_pool_env(L->pool, i), s.p + s.pos, (size_t)len, e2,
@@ -528,17 +626,126 @@ int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
       if (used >= 0) snprintf(e2, sizeof e2, "env state: %lld of %llu bytes used", (long long)used,
                               (unsigned long long)len);
       snprintf(err, err_sz, "%s: field 'envs' (env %d): %s", path, i, e2);
-      goto out;
+      return -1;
     }
     s.pos += (size_t)len;
   }
   rd_f32s(&s, am_pool_batch(L->pool)->obs, (size_t)N * task->obs_dim);
   if (s.bad || s.pos != s.n) {
     snprintf(err, err_sz, "%s: field 'envs': wrong size for this model (a different body?)", path);
-    goto out;
+    return -1;
   }
-  rc = 0;
-out:
+  return 0;
+}
+
+// The rank count that wrote f (1 without section RNKS); RNKS's payload after the count into s.
+static int ckpt_ranks(const rfile* f, rsec* s) {
+  char scratch[AM_ERR_LEN];
+  if (rf_section(f, "RNKS", s, scratch, sizeof scratch)) return 1;
+  uint32_t n = rd_u32(s);
+  return s->bad || n < 1 || n > 1u << 20 ? 0 : (int)n;
+}
+
+// Everything of a validated file f for this process (rank `rank` of `size`).
+static int load_all(const rfile* f, ama_ppo* L, int rank, int size, char* err, size_t err_sz) {
+  if (f->version < AMA_CKPT_VERSION) {
+    snprintf(err, err_sz,
+             "%s: field 'version': checkpoint version %u stores the simulation state in an older "
+             "layout and cannot be resumed by this build (version %d); it still loads as a policy "
+             "(record, eval, load_module)",
+             f->path, f->version, AMA_CKPT_VERSION);
+    return -1;
+  }
+  rsec rk;
+  int written = ckpt_ranks(f, &rk);
+  if (written != size) {
+    if (written == 0) snprintf(err, err_sz, "%s: field 'ranks': unreadable rank table", f->path);
+    else if (written > 1)
+      snprintf(err, err_sz,
+               "%s: field 'ranks': the checkpoint was written by %d ranks, this run has %d; resume "
+               "it under the same rank count (mpirun -np %d animat train --resume, "
+               "docs/distributed.md)", f->path, written, size, written);
+    else
+      snprintf(err, err_sz,
+               "%s: field 'ranks': the checkpoint was written by one process, this run has %d "
+               "ranks; resume it with `animat train --resume`, without mpirun", f->path, size);
+    return -1;
+  }
+  if (load_params_norm(f, &L->pol, err, err_sz)) return -1;
+  if (rank == 0) return load_rank(f, L, err, err_sz);
+  for (int r = 1; r <= rank; r++) {  // skip to this rank's container
+    uint64_t len = rd_u64(&rk);
+    if (rk.bad || !rd_fits(&rk, len, 1)) {
+      snprintf(err, err_sz, "%s: field 'ranks' (rank %d): truncated", f->path, r);
+      return -1;
+    }
+    if (r < rank) {
+      rk.pos += (size_t)len;
+      continue;
+    }
+    char name[1200];
+    snprintf(name, sizeof name, "%s (rank %d)", f->path, rank);
+    rfile sub = {malloc(len ? (size_t)len : 1), (size_t)len, name, 0};
+    if (!sub.p) {
+      snprintf(err, err_sz, "%s (rank %d): out of memory", f->path, rank);
+      return -1;
+    }
+    memcpy(sub.p, rk.p + rk.pos, (size_t)len);
+    if (rf_check(&sub, err, err_sz)) return -1;
+    int rc = load_rank(&sub, L, err, err_sz);
+    free(sub.p);
+    return rc;
+  }
+  return -1;
+}
+
+// Collective load: rank 0 reads the file and sends it to every rank; every rank takes its part
+// and learns whether every other rank could.
+static int load_dist(ama_ppo* L, const char* path, char* err, size_t err_sz) {
+  const ama_comm* c = L->comm;
+  rfile f = {0};
+  f.path = path;
+  struct {
+    uint64_t len;
+    char msg[400];
+  } head = {0, ""};
+  if (c->rank == 0) {
+    if (rf_open(&f, path, head.msg, sizeof head.msg)) f.p = NULL;
+    else head.len = f.n;
+  }
+  if (c->bcast(c->ctx, &head, sizeof head, err, err_sz)) goto fail;
+  if (head.msg[0]) {  // every rank reports rank 0's failure to read the file
+    snprintf(err, err_sz, "%s", head.msg);
+    goto fail;
+  }
+  if (c->rank) {
+    f.n = (size_t)head.len;
+    f.p = malloc(f.n ? f.n : 1);
+    if (!f.p) {
+      snprintf(err, err_sz, "%s: out of memory", path);
+      return -1;  // (the job ends: rank 0 waits in the broadcast)
+    }
+  }
+  if (c->bcast(c->ctx, f.p, f.n, err, err_sz)) goto fail;
+  char mine[AM_ERR_LEN] = "";
+  if (c->rank && rf_check(&f, mine, sizeof mine)) f.p = NULL;  // (freed by rf_check)
+  else if (load_all(&f, L, c->rank, c->size, mine, sizeof mine) && !mine[0])
+    snprintf(mine, sizeof mine, "%s: failed", path);
+  free(f.p);
+  f.p = NULL;
+  // every rank's outcome, so that all go on or all stop
+  if (ama_dist_agree(c, mine, err, err_sz) != -1) return -1;
+  return 0;
+fail:
+  free(f.p);
+  return -1;
+}
+
+int ama_ckpt_load(ama_ppo* L, const char* path, char* err, size_t err_sz) {
+  if (L->comm) return load_dist(L, path, err, err_sz);
+  rfile f;
+  if (rf_open(&f, path, err, err_sz)) return -1;
+  int rc = load_all(&f, L, 0, 1, err, err_sz);
   free(f.p);
   return rc;
 }

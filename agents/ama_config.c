@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ama_agents.h"
+#include "ama_internal.h"
 
 void ama_policy_cfg_default(ama_policy_cfg* c) {
   memset(c, 0, sizeof(*c));
@@ -401,21 +402,32 @@ void ama_norm_free(ama_norm* z) {
   z->scale = z->shift = NULL;
 }
 
+void ama_col_stats(const float* x, int rows, int n, int i, double* mean, double* m2) {
+  double s = 0;
+  for (int r = 0; r < rows; r++) s += x[(size_t)r * n + i];
+  double bm = s / rows, bm2 = 0;
+  for (int r = 0; r < rows; r++) {
+    double d = x[(size_t)r * n + i] - bm;
+    bm2 += d * d;
+  }
+  *mean = bm;
+  *m2 = bm2;
+}
+
+void ama_chan_merge(double* count, double* mean, double* m2, double nb, double bm, double bm2) {
+  double na = *count, nt = na + nb, delta = bm - *mean;
+  *mean += delta * nb / nt;
+  *m2 += bm2 + delta * delta * na * nb / nt;
+  *count = nt;
+}
+
 void ama_norm_update(ama_norm* z, const float* x, int rows) {
   if (rows <= 0) return;
   for (int i = 0; i < z->n; i++) {
     if (z->frozen[i]) continue;
-    double s = 0;
-    for (int r = 0; r < rows; r++) s += x[(size_t)r * z->n + i];
-    double bm = s / rows, bm2 = 0;
-    for (int r = 0; r < rows; r++) {
-      double d = x[(size_t)r * z->n + i] - bm;
-      bm2 += d * d;
-    }
-    double na = z->counts[i], nb = rows, nt = na + nb, delta = bm - z->mean[i];
-    z->mean[i] += delta * nb / nt;
-    z->m2[i] += bm2 + delta * delta * na * nb / nt;
-    z->counts[i] = nt;
+    double bm, bm2;
+    ama_col_stats(x, rows, z->n, i, &bm, &bm2);
+    ama_chan_merge(&z->counts[i], &z->mean[i], &z->m2[i], rows, bm, bm2);
   }
   z->count += rows;
   ama_norm_refresh(z);

@@ -4,6 +4,12 @@
 
 #include "ama_agents.h"
 
+// Column i's mean and sum of squared deviations over rows (x: rows x n, summed in row order).
+void ama_col_stats(const float* x, int rows, int n, int i, double* mean, double* m2);
+// Chan et al.'s pairwise update: merges a batch of nb samples with mean bm and sum of squared
+// deviations bm2 into the running (count, mean, m2).
+void ama_chan_merge(double* count, double* mean, double* m2, double nb, double bm, double bm2);
+
 struct ama_ppo {
   ama_config cfg;
   am_pool* pool;        // not owned
@@ -50,6 +56,24 @@ struct ama_ppo {
   
   double ep_return;
   int64_t ep_length;
+  // data-parallel training (ama_ppo_set_comm; NULL: one process)
+  const ama_comm* comm;
+  int64_t* gsum;        // (params.count + exponent bins) the gradient in fixed point, summed
+  int g_eq;             // the gradient's fixed-point exponent of the last minibatch (a guess)
+  double rr0_count, rr0_mean, rr0_m2;  // reward statistics at the start of the rollout
+  double it_count, it_mean, it_m2;     // this rank's reward statistics of the rollout alone
+  char err[AM_ERR_LEN];  // the last failure of ama_ppo_iterate
 };
+
+// Data-parallel steps (ama_dist.c), called by ama_ppo_iterate when L->comm is set; each returns 0
+// or -1 with L->err set.
+int ama_dist_obs_norm(ama_ppo* L);  // the observation statistics of every rank's rollout
+int ama_dist_grad(ama_ppo* L);      // the minibatch gradient: mean over the ranks
+// After the update: the reward statistics, the episode and loss statistics (acc: this rank's
+// loss sums, replaced by the mean over ranks) and the parameter check.
+int ama_dist_iter_end(ama_ppo* L, ama_ppo_stats* acc);
+// Every rank's message (msg: "" for none) to every rank: returns the lowest rank with a message,
+// copied into err as "rank R: message", or -1 when no rank has one (-2: the exchange failed).
+int ama_dist_agree(const ama_comm* c, const char* msg, char* err, size_t err_sz);
 
 #endif  // AMA_INTERNAL_H

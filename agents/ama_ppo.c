@@ -111,6 +111,7 @@ ama_policy* ama_ppo_policy(ama_ppo* L) { return &L->pol; }
 const ama_config* ama_ppo_config(const ama_ppo* L) { return &L->cfg; }
 int64_t ama_ppo_env_steps(const ama_ppo* L) { return L->env_steps; }
 int64_t ama_ppo_iteration(const ama_ppo* L) { return L->iteration; }
+const char* ama_ppo_error(const ama_ppo* L) { return L->err; }
 
 void ama_ppo_free(ama_ppo* L) {
   if (!L) return;
@@ -144,6 +145,7 @@ void ama_ppo_free(ama_ppo* L) {
   free(L->dvalue);
   free(L->perm);
   free(L->success_ev);
+  free(L->gsum);
   free(L);
 }
 
@@ -319,6 +321,8 @@ static void rollout(ama_ppo* L, int learn) {
   L->ep_success = 0;
   L->ep_unstable = 0;
   L->tr_count = L->tr_success = 0;
+  L->rr0_count = L->rr_count, L->rr0_mean = L->rr_mean, L->rr0_m2 = L->rr_m2;
+  L->it_count = L->it_mean = L->it_m2 = 0;
   for (int t = 0; t < T; t++) {
     size_t row = (size_t)t * N;
     memcpy(L->raw_obs + row * O, bt->obs, sizeof(float) * N * O);
@@ -380,10 +384,8 @@ static void rollout(ama_ppo* L, int learn) {
       for (int b = 0; b < N; b++) s += L->disc[b];
       double bm = s / N;
       for (int b = 0; b < N; b++) s2 += (L->disc[b] - bm) * (L->disc[b] - bm);
-      double na = L->rr_count, nt = na + N, d = bm - L->rr_mean;
-      L->rr_mean += d * N / nt;
-      L->rr_m2 += s2 + d * d * na * N / nt;
-      L->rr_count = nt;
+      ama_chan_merge(&L->rr_count, &L->rr_mean, &L->rr_m2, N, bm, s2);
+      if (L->comm) ama_chan_merge(&L->it_count, &L->it_mean, &L->it_m2, N, bm, s2);
       float inv = (float)(1.0 / sqrt(L->rr_m2 / L->rr_count + 1e-8));
       for (int b = 0; b < N; b++) {
         float r = L->rewards[row + b] * inv;
@@ -403,7 +405,7 @@ static void rollout(ama_ppo* L, int learn) {
     ama_norm_apply(&p->norm, bt->obs, L->obs_n, N);
     ama_policy_peek_value(p, L->obs_n, L->next_mask, L->next_value);
   }
-  L->env_steps += (int64_t)T * N;
+  L->env_steps += (int64_t)T * N * (L->comm ? L->comm->size : 1);
 }
 
 void ama_ppo_rollout_only(ama_ppo* L) { rollout(L, 0); }
@@ -480,7 +482,9 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   ama_gae(T, N, L->cfg.ppo.gamma, L->cfg.ppo.lambda, L->rewards, L->values, L->terminated,
           L->truncated, L->final_value, L->next_value, L->adv, L->ret);
   // update the observation statistics with this rollout (used from the next rollout on)
-  ama_norm_update(&p->norm, L->raw_obs, T * N);
+  L->err[0] = 0;
+  if (!L->comm) ama_norm_update(&p->norm, L->raw_obs, T * N);
+  else if (ama_dist_obs_norm(L)) return -1;
   float lr = lr_at(L);
   ama_ppo_coefs co = {L->cfg.ppo.clip, L->cfg.ppo.vf_coef, L->cfg.ppo.ent_coef};
   ama_ppo_stats acc = {0}, ms;
@@ -526,6 +530,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       } else {
         ms = jobs[0].ms;
       }
+      if (L->comm && ama_dist_grad(L)) return -1;
       double gn = ama_grad_norm(&p->params);
       if (L->cfg.ppo.max_grad_norm > 0 && gn > L->cfg.ppo.max_grad_norm)
         ama_grad_scale(&p->params, (float)(L->cfg.ppo.max_grad_norm / (gn + 1e-6)));
@@ -541,6 +546,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
     }
   }
   L->iteration++;
+  if (L->comm && ama_dist_iter_end(L, &acc)) return -1;
   double t2 = am_now();
   if (st) {
     memset(st, 0, sizeof(*st));

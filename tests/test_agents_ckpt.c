@@ -16,6 +16,7 @@
 
 #include "ama_agents.h"
 #include "amt_tasks.h"
+#include "agents_test_util.h"
 
 static char g_dir[256];
 
@@ -29,18 +30,6 @@ static int teardown(void** s) {
   char cmd[300];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
   return system(cmd);
-}
-
-static void small_config(ama_config* c) {
-  ama_config_default(c);
-  c->num_envs = 8;
-  c->ppo.horizon = 16;
-  c->ppo.epochs = 2;
-  c->ppo.minibatches = 2;
-  c->policy.core_hidden = 12;
-  c->policy.motor_hidden = 10;
-  c->total_steps = 100000;
-  c->seed = 42;
 }
 
 typedef struct run {

@@ -81,9 +81,11 @@ void cli_progress_end(cli_progress_state* p) {
   progress_open = 0;
 }
 
+const char* cli_rank_tag = "";
+
 int cli_fail(const char* cmd, const char* fmt, ...) {
   cli_progress_end(NULL);
-  fprintf(stderr, "animat %s: ", cmd);
+  fprintf(stderr, "animat %s: %s", cmd, cli_rank_tag);
   va_list ap;
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);

@@ -53,7 +53,9 @@ typedef struct cli_flag {
 int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const char** pos,
               int max_pos, int* n_pos, int* help, const char* usage);
 
-// Prints "animat <cmd>: <message>" to stderr; returns 1.
+// Prints "animat <cmd>: <message>" to stderr; returns 1. In a run of several MPI ranks the message
+// starts with cli_rank_tag ("rank R of N: ", set by cli_mpi_start).
+extern const char* cli_rank_tag;
 int cli_fail(const char* cmd, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
 // Progress of a long job, on stderr (stdout keeps the results). On a terminal one line is rewritten

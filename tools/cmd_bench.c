@@ -146,6 +146,7 @@ int bench_analyze(int argc, char** argv);   // tools/bench_analyze.c
 int bench_gru(int argc, char** argv);       // tools/cmd_bench_agents.c
 int bench_overhead(int argc, char** argv);  // tools/cmd_bench_agents.c
 int bench_learn(int argc, char** argv);     // tools/cmd_bench_agents.c
+int bench_mpi(int argc, char** argv);       // tools/cmd_bench_mpi.c
 
 typedef struct bench_entry {
   const char* name;
@@ -160,6 +161,7 @@ static const bench_entry benches[] = {
     {"overhead", "training throughput (with learning) against the env pool alone", bench_overhead},
     {"learn", "learning parity: return after N env steps over several seeds (reacher)", bench_learn},
     {"analyze", "analyses' read rate and peak memory against animat verify on one file", bench_analyze},
+    {"mpi", "MPI ranks: 2 ranks vs 1 throughput, gradient allreduce share, 64-rank projection", bench_mpi},
 };
 
 int cmd_bench(int argc, char** argv) {

@@ -24,6 +24,7 @@
 #include "ama_agents.h"
 #include "amt_tasks.h"
 #include "cli.h"
+#include "mpi_comm.h"
 
 void openblas_set_num_threads(int num_threads);  // OpenBLAS (its cblas.h defines I)
 
@@ -133,10 +134,12 @@ static void fmt_time(double s, char* out, size_t n) {
 
 // Saves a checkpoint and records `episodes` evaluation episodes of it (mean action) into
 // OUT/recordings/step-<steps>.rollout with `animat record` (its summary line silenced when quiet).
-// Returns 0 or -1 (message printed).
+// With several ranks every rank saves (collective) and rank 0 alone records. Returns 0 or -1
+// (message printed).
 static int record_eval(ama_ppo* L, const char* out, const char* ckpt, int64_t steps, int episodes,
-                       int threads, int quiet, char* err, size_t err_sz) {
+                       int threads, int quiet, int rank, char* err, size_t err_sz) {
   if (ama_ckpt_save(L, ckpt, err, err_sz)) return cli_fail("train", "%s", err), -1;
+  if (rank) return 0;
   char dir[1200], path[1300], a_eps[16], a_thr[16];
   snprintf(dir, sizeof(dir), "%s/recordings", out);
   if (mkdirs(dir)) return cli_fail("train", "cannot create %s: %s", dir, strerror(errno)), -1;
@@ -302,7 +305,22 @@ static int check_run_config(const char* dir, const char* ckpt, const ama_config*
   return -1;
 }
 
+// What the ranks of a multi-rank run agree on after every iteration (ama_comm allgather): stop when
+// any rank was interrupted, checkpoint when rank 0's timer says so.
+typedef struct rank_ctl {
+  int32_t interrupted, save;
+} rank_ctl;
+
+static int train_run(int argc, char** argv, const ama_comm* comm);
+
 int cmd_train(int argc, char** argv) {
+  ama_comm comm;
+  if (cli_mpi_start("train", &comm, NULL)) return 1;
+  return cli_mpi_end(&comm, train_run(argc, argv, &comm));
+}
+
+static int train_run(int argc, char** argv, const ama_comm* comm) {
+  const int rank = comm->rank, ranks = comm->size;
   const char* task_name = NULL;
   const char* out = NULL;
   const char* resume = NULL;
@@ -351,6 +369,7 @@ int cmd_train(int argc, char** argv) {
                      &help, usage);
   if (rc) return rc;
   if (help) return 0;
+  if (rank) quiet = 1;  // rank 0 reports for the run; the others print only errors
   // the paths below are built in fixed buffers: refuse what would not fit rather than cut it
   if ((out && strlen(out) > 900) || (resume && strlen(resume) > 900))
     return cli_fail("train", "the %s path is longer than 900 chars", out && strlen(out) > 900 ?
@@ -361,8 +380,17 @@ int cmd_train(int argc, char** argv) {
   ama_config cfg;
   ama_config_default(&cfg);
   char ckpt_in[1100] = "";
-  if (resume) {
+  if (resume)
     snprintf(ckpt_in, sizeof(ckpt_in), "%s/checkpoint.bin", resume);
+  if (resume && rank) {  // rank 0 reads and checks the run's configuration, then sends it
+    if (task_name || envs > 0 || seed_given || config_file || S.n || core || motor ||
+        task_params.n || core_hidden || motor_hidden || core_tick)
+      return cli_fail("train", "--resume continues a run with its saved configuration; only "
+                               "--steps, --threads, --out, --checkpoint-every and --quiet apply");
+    if (comm->bcast(comm->ctx, &cfg, sizeof cfg, err, sizeof err))
+      return cli_fail("train", "%s", err);
+    if (!out) out = resume;
+  } else if (resume) {
     char* text = ama_ckpt_read_config(ckpt_in, err, sizeof(err));
     if (!text) return cli_fail("train", "%s", err);
     rc = ama_config_parse(&cfg, text, ckpt_in, err, sizeof(err));
@@ -389,6 +417,8 @@ int cmd_train(int argc, char** argv) {
                       "give a larger total to continue it, e.g. --steps %lld", resume,
                       (long long)done_steps, (long long)(2 * done_steps));
     if (!out) out = resume;
+    if (ranks > 1 && comm->bcast(comm->ctx, &cfg, sizeof cfg, err, sizeof err))
+      return cli_fail("train", "%s", err);
   } else {
     if (config_file) {
       char* text = am_read_text(config_file, NULL, err, sizeof(err));
@@ -422,7 +452,7 @@ int cmd_train(int argc, char** argv) {
              (unsigned long long)cfg.seed);
     out = out_default;
   }
-  if (!resume && !force) {  // never overwrite a run's checkpoint and metrics by accident
+  if (!resume && !force && !rank) {  // never overwrite a run's checkpoint and metrics by accident
     char prev[1200];
     snprintf(prev, sizeof(prev), "%s/checkpoint.bin", out);
     if (access(prev, F_OK) == 0)
@@ -435,7 +465,9 @@ int cmd_train(int argc, char** argv) {
     return cli_fail("train", "%s", err);
   am_task task;
   if (amt_create(&task, cfg.task, &params, err, sizeof(err))) return cli_fail("train", "%s", err);
-  am_pool_config pc = {.num_envs = cfg.num_envs, .num_threads = threads, .seed = cfg.seed};
+  // every rank its own envs (rank 0's are those of a single-process run)
+  am_pool_config pc = {.num_envs = cfg.num_envs, .num_threads = threads,
+                       .seed = ama_rank_seed(cfg.seed, rank)};
   am_pool* pool = am_pool_create(&task, &pc, err, sizeof(err));
   if (!pool) {
     amt_destroy(&task);
@@ -450,16 +482,22 @@ int cmd_train(int argc, char** argv) {
   }
   int status = 1, lock_fd = -1;
   FILE* metrics = NULL;
+  char path[1200], ckpt_out[1200];
+  snprintf(ckpt_out, sizeof(ckpt_out), "%s/checkpoint.bin", out);
+  if (ama_ppo_set_comm(L, comm, err, sizeof err)) {
+    cli_fail("train", "%s", err);
+    goto done;
+  }
   if (resume && ama_ckpt_load(L, ckpt_in, err, sizeof(err))) {
     cli_fail("train", "%s", err);
     goto done;
   }
+  if (rank) goto train;  // rank 0 alone writes the run directory
   if (mkdirs(out)) {
     cli_fail("train", "cannot create run directory %s: %s", out, strerror(errno));
     goto done;
   }
   if ((lock_fd = lock_run_dir(out)) < 0) goto done;  // before anything in it is written
-  char path[1200], ckpt_out[1200];
   snprintf(path, sizeof(path), "%s/config.txt", out);
   {
     char text[16384];
@@ -481,12 +519,17 @@ int cmd_train(int argc, char** argv) {
     goto done;
   }
   if (!(resume && exists)) fputs(METRICS_HEADER, metrics);
-  snprintf(ckpt_out, sizeof(ckpt_out), "%s/checkpoint.bin", out);
+train:;
   ama_policy* pol = ama_ppo_policy(L);
+  char rank_note[64] = "";
+  char rank_launch[64] = "";  // how to start this run again
+  if (ranks > 1) snprintf(rank_note, sizeof rank_note, " x %d ranks", ranks);
+  if (ranks > 1) snprintf(rank_launch, sizeof rank_launch, "mpirun -np %d ", ranks);
   if (!quiet)
-    printf("train %s: %d envs, %d threads, seed %llu, core %s(%d) tick %d, motor %s(%d), %zu "
+    printf("train %s: %d envs%s, %d threads, seed %llu, core %s(%d) tick %d, motor %s(%d), %zu "
            "parameters, run dir %s%s\n",
-           cfg.task, cfg.num_envs, am_pool_num_threads(pool), (unsigned long long)cfg.seed,
+           cfg.task, cfg.num_envs, rank_note, am_pool_num_threads(pool),
+           (unsigned long long)cfg.seed,
            cfg.policy.core_type, cfg.policy.core_hidden, cfg.policy.core_tick,
            cfg.policy.motor_type, cfg.policy.motor_hidden, pol->params.count, out,
            resume ? " (resumed)" : "");
@@ -501,9 +544,25 @@ int cmd_train(int argc, char** argv) {
   double ret_ema = NAN, succ_ema = NAN;
   long long eps_total = 0, unstable_total = 0, warned_iter = -1;
   ama_iter_stats st;
-  while (ama_ppo_env_steps(L) < cfg.total_steps && !cli_interrupted) {
-    ama_ppo_iterate(L, &st);
+  int stop = 0;
+  while (ama_ppo_env_steps(L) < cfg.total_steps && !stop) {
+    if (ama_ppo_iterate(L, &st)) {
+      cli_fail("train", "%s", ama_ppo_error(L));
+      goto done;
+    }
     double now = am_now(), wall = now - t_start;
+    // the ranks agree on stopping and checkpointing (one process: its own flags)
+    rank_ctl ctl = {cli_interrupted, now - t_ckpt > ckpt_every};
+    if (ranks > 1) {
+      rank_ctl all[ranks];
+      if (comm->allgather(comm->ctx, &ctl, all, sizeof ctl, err, sizeof err)) {
+        cli_fail("train", "%s", err);
+        goto done;
+      }
+      ctl.save = all[0].save;
+      for (int r = 0; r < ranks; r++) ctl.interrupted |= all[r].interrupted;
+    }
+    stop = ctl.interrupted;
     double sps = (st.env_steps - steps0) / (wall > 1e-9 ? wall : 1e-9);
     eps_total += st.episodes;
     unstable_total += st.unstable;
@@ -512,14 +571,15 @@ int cmd_train(int argc, char** argv) {
       if (!isnan(st.success))
         succ_ema = isnan(succ_ema) ? st.success : 0.8 * succ_ema + 0.2 * st.success;
     }
-    fprintf(metrics,
+    if (metrics)
+      fprintf(metrics,
             "%lld,%lld,%.3f,%.1f,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
             "%.6g,%.6g,%.4f,%.4f\n",
             (long long)st.iteration, (long long)st.env_steps, wall, sps, st.episodes, st.unstable,
             st.mean_return, st.mean_length, st.success, st.lr, st.loss.loss, st.loss.pg_loss,
             st.loss.v_loss, st.loss.entropy, st.loss.approx_kl, st.loss.clip_frac, st.grad_norm,
             st.explained_var, st.action_std, st.rollout_s, st.learn_s);
-    if (st.episodes && st.unstable > UNSTABLE_WARN_FRAC * st.episodes &&
+    if (!rank && st.episodes && st.unstable > UNSTABLE_WARN_FRAC * st.episodes &&
         (warned_iter < 0 || st.iteration - warned_iter >= UNSTABLE_WARN_EVERY)) {
       warned_iter = st.iteration;
       cli_progress_end(&pg);
@@ -543,19 +603,19 @@ int cmd_train(int argc, char** argv) {
                    (long long)st.env_steps, (long long)cfg.total_steps, sps, ret, unst, succ,
                    100 * st.learn_s / (st.learn_s + st.rollout_s), eta);
     }
-    if (rec_every && st.env_steps >= next_rec && !cli_interrupted) {
+    if (rec_every && st.env_steps >= next_rec && !stop) {
       while (next_rec <= st.env_steps) next_rec += rec_every;
-      fflush(metrics);
+      if (metrics) fflush(metrics);
       cli_progress_end(&pg);
       // The recording reads the policy back from a fresh checkpoint and runs its own envs, so
       // the training run is exactly what it would be without it.
-      if (record_eval(L, out, ckpt_out, st.env_steps, record_episodes, threads, quiet, err,
+      if (record_eval(L, out, ckpt_out, st.env_steps, record_episodes, threads, quiet, rank, err,
                       sizeof(err)))
         goto done;
       t_ckpt = am_now();  // record_eval saved a checkpoint
     }
-    if (now - t_ckpt > ckpt_every) {
-      fflush(metrics);
+    if (ctl.save) {
+      if (metrics) fflush(metrics);
       if (ama_ckpt_save(L, ckpt_out, err, sizeof(err))) {
         cli_fail("train", "%s", err);
         goto done;
@@ -564,15 +624,24 @@ int cmd_train(int argc, char** argv) {
     }
   }
   cli_progress_end(&pg);
-  fflush(metrics);
+  if (metrics) fflush(metrics);
   if (ama_ckpt_save(L, ckpt_out, err, sizeof(err))) {
     cli_fail("train", "%s", err);
     goto done;
   }
-  if (cli_interrupted)
+  uint32_t crc;
+  if (ranks > 1 && ama_ppo_check_ranks(L, &crc, err, sizeof err)) {
+    cli_fail("train", "%s", err);
+    goto done;
+  }
+  if (ranks > 1 && !rank)
+    printf("%d ranks: parameters bit-identical on every rank (crc32 %08x)\n", ranks, crc);
+  if (rank)
+    ;  // rank 0 reports
+  else if (stop)
     printf("interrupted at %lld steps: checkpoint saved to %s; continue with "
-           "`animat train --resume %s`\n",
-           (long long)ama_ppo_env_steps(L), ckpt_out, out);
+           "`%sanimat train --resume %s`\n",
+           (long long)ama_ppo_env_steps(L), ckpt_out, rank_launch, out);
   else if (unstable_total)
     printf("done: %lld steps in %.1f s, recent mean return %.3f (stable episodes), %lld of %lld "
            "episodes unstable; checkpoint %s\n",

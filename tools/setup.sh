@@ -4,7 +4,7 @@
 ANIMAT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ANIMAT_PACKAGES="cmake make gcc pkg-config libmujoco-dev libglfw3-dev libopenblas-dev libzstd-dev
 libcmocka-dev xvfb xauth python3 python3-numpy python3-zstandard clang libc6-dev-arm64-cross
-libhdf5-dev python3-h5py python3-hdmf zstd xz-utils"
+libhdf5-dev python3-h5py python3-hdmf zstd xz-utils libopenmpi-dev openmpi-bin"
 
 animat_log() { echo "animat: $*" >&2; }
 
@@ -27,12 +27,13 @@ animat_install_missing() {
   $sudo apt-get update -qq >&2 || { animat_log "apt-get update failed"; return 1; }
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
     { animat_log "apt-get install failed for: ${missing[*]}"; return 1; }
+  ANIMAT_INSTALLED=1  # a build configured before may now find optional packages (MPI, GLFW)
 }
 
 animat_build() {
   local dir="$1"; shift
   mkdir -p "$dir"
-  if [ ! -f "$dir/CMakeCache.txt" ]; then
+  if [ ! -f "$dir/CMakeCache.txt" ] || [ -n "${ANIMAT_INSTALLED:-}" ]; then
     animat_log "configuring $dir ($*)"
     cmake -S "$ANIMAT_ROOT" -B "$dir" "$@" >"$dir/configure.log" 2>&1 ||
       { cat "$dir/configure.log" >&2; animat_log "cmake configure failed"; return 1; }
