@@ -11,14 +11,14 @@ static const cli_command commands[] = {
      cmd_demo},
     {"bodies", "list bodies, or describe one: animat bodies NAME", cmd_bodies},
     {"tasks", "list tasks, or describe one: animat tasks NAME", cmd_tasks},
-    {"bench", "benchmarks: physics, record, gru, overhead, learn (animat bench --help)", cmd_bench},
+    {"bench", "benchmarks: physics, record, gru, overhead, learn, analyze, mpi (animat bench --help)", cmd_bench},
     {"train", "train a policy with PPO: animat train --task NAME [--steps N] [--out DIR]", cmd_train},
     {"record", "record episodes to a dataset: animat record RUN|--random --task NAME --out FILE", cmd_record},
     {"inspect", "describe a dataset: metadata, channels, episodes, sizes", cmd_inspect},
     {"verify", "check a dataset's checksums; --resim replays it", cmd_verify},
-    {"export", "export a dataset's channels to NumPy .npy or CSV", cmd_export},
+    {"export", "export a dataset to NumPy .npy or CSV (with meta.json), or to NWB (--nwb)", cmd_export},
     {"trials", "a dataset's trial table (conditions, events, outcome, kinematics) as CSV/JSON", cmd_trials},
-    {"analyze", "analyses: psth, tuning, pca, jpca, decode, cka, rsa, psychometric, adaptation", cmd_analyze},
+    {"analyze", "analyses: psth, tuning, pca, jpca, decode, cka, rsa, psychometric, adaptation, report", cmd_analyze},
     {"plot", "draw a training run's curves (metrics.csv) as SVG: animat plot RUN", cmd_plot},
     {"fixedpoints", "fixed and slow points of a module: animat fixedpoints RUN --data FILE", cmd_fixedpoints},
     {"version", "print animat's and MuJoCo's versions", cmd_version},
@@ -33,7 +33,7 @@ static void usage(FILE* f) {
   int n;
   const cli_command* c = cli_commands(&n);
   fprintf(f, "usage: animat COMMAND [FLAGS]   (animat COMMAND --help for its flags)\n\ncommands:\n");
-  for (int i = 0; i < n; i++) fprintf(f, "  %-10s %s\n", c[i].name, c[i].summary);
+  for (int i = 0; i < n; i++) fprintf(f, "  %-12s %s\n", c[i].name, c[i].summary);
 }
 
 int main(int argc, char** argv) {
