@@ -155,6 +155,7 @@ int am_buf_reserve(am_buf* b, size_t need) {
 }
 
 int am_buf_append(am_buf* b, const void* data, size_t n) {
+  if (n == 0) return 0;  // (an empty buffer has no block yet: memcpy may not see NULL)
   if (n > SIZE_MAX - b->len || am_buf_reserve(b, b->len + n)) return -1;
   if (data) memcpy(b->p + b->len, data, n);
   else memset(b->p + b->len, 0, n);

@@ -487,7 +487,8 @@ static void test_filters_roundtrip(void** state) {
     for (int bit = 0; bit < 32; bit++)
       assert_int_equal((enc[bit * 2 + k / 8] >> (k % 8)) & 1, (v[k] >> bit) & 1);
   // SUBZ: zigzag of the wrapped difference (0 -> 0, -1 -> 1, 1 -> 2, -2 -> 3)
-  uint16_t z[4] = {0, 0xFFFF, 0, 2}, ze[4];  // one element: differences 0, -1, 1, 2
+  uint16_t z[4] = {0, 0xFFFF, 0, 2}, ze[8];  // one element: differences 0, -1, 1, 2 (the bit
+                                             // layout pads each of its 16 planes to a byte)
   am_ds_encode((uint8_t*)ze, (const uint8_t*)z, NULL, 4, 1, 2, (am_ds_filt){PRED_SUBZ, LAYOUT_BIT, 0}, tmp);
   am_ds_encode((uint8_t*)ze, (const uint8_t*)z, NULL, 4, 1, 2, (am_ds_filt){PRED_SUBZ, LAYOUT_BYTE, 0}, tmp);
   uint8_t want[8] = {0, 1, 2, 4, 0, 0, 0, 0};  // low bytes of 0, 1, 2, 4, then the high bytes

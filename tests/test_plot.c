@@ -107,7 +107,7 @@ static void test_plot_errors(void** state) {
   assert_int_equal(animat("plot --help"), 0);
   expect_out("usage: animat plot RUN");
   assert_int_equal(animat("--help"), 0);
-  expect_out("  plot       draw a training run's curves");
+  expect_out("  plot         draw a training run's curves");
   assert_int_equal(animat("plot"), 2);
   expect_out("usage: animat plot RUN");
   assert_int_equal(animat("plot '%s/nope'", tmpdir), 1);
