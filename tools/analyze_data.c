@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cond_slot(const ds_trials* d, const char* name) {
+int az_cond_slot(const ds_trials* d, const char* name) {
   for (int k = 0; k < d->schema.n_cond; k++)
     if (!strcmp(d->vars[d->schema.cond[k]], name)) return k;
   return -1;
@@ -27,7 +27,7 @@ int az_parse_where(az_select* s, const ds_trials* d, const char* text, char* err
     return am_err(err, err_sz, "--where: at most %d filters", AZ_MAX_WHERE);
   if (am_kv_split(text, key, sizeof key, val, sizeof val))
     return am_err(err, err_sz, "--where '%s': expected VAR=VALUE[,VALUE...]", text);
-  int k = cond_slot(d, key);
+  int k = az_cond_slot(d, key);
   if (k < 0) {
     cond_names(d, names, sizeof names);
     return am_err(err, err_sz, "--where '%s': '%s' is not a condition variable of task %s "
@@ -57,7 +57,7 @@ int az_parse_by(az_select* s, const ds_trials* d, const char* text, char* err, s
   char names[AM_MAX_CONDITIONS][AM_NAME_LEN], all[256];
   int n = ds_split_labels(text, names, AM_MAX_CONDITIONS);
   for (int i = 0; i < n; i++) {
-    int k = cond_slot(d, names[i]);
+    int k = az_cond_slot(d, names[i]);
     if (k < 0) {
       cond_names(d, all, sizeof all);
       return am_err(err, err_sz, "--by: '%s' is not a condition variable of task %s (condition "

@@ -43,6 +43,10 @@ typedef struct az_data {
   float* fvars;            // vars_too: ntr x T x n_vars (NaN outside the episode)
 } az_data;
 
+// The position of the task variable `name` among the dataset's condition variables (an index
+// into schema.cond and ana_trial.cond), -1 when it is not one.
+int az_cond_slot(const ds_trials* d, const char* name);
+
 // Parses "VAR=V1,V2,..." for --where against the dataset's condition variables.
 int az_parse_where(az_select* s, const ds_trials* d, const char* text, char* err, size_t err_sz);
 // Parses "VAR1,VAR2" for --by (default: every condition variable).

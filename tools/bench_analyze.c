@@ -21,9 +21,7 @@ extern char** environ;
 // Runs this animat with args (stdout and stderr to /dev/null); wall seconds and peak RSS (MB).
 static int run_child(char* const* args, double* wall, double* rss_mb) {
   char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return -1;
-  self[n] = 0;
+  if (cli_self_path(self, sizeof self)) return -1;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);

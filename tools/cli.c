@@ -185,6 +185,20 @@ int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const c
   return 0;
 }
 
+int cli_collect(const char* value, void* ctx, char* err, size_t err_sz) {
+  cli_strings* l = ctx;
+  for (int i = 0; i < l->max; i++)
+    if (!l->items[i]) return l->items[i] = value, 0;
+  return am_err(err, err_sz, "%s: at most %d values", l->flag, l->max);
+}
+
+int cli_self_path(char* out, size_t out_sz) {
+  ssize_t n = readlink("/proc/self/exe", out, out_sz - 1);
+  if (n <= 0) return -1;
+  out[n] = 0;
+  return 0;
+}
+
 int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_sz) {
   struct stat st;
   if (stat(arg, &st)) return cli_fail(cmd, "cannot open %s: %s", arg, strerror(errno)), -1;

@@ -83,6 +83,18 @@ void cli_install_fatal_hook(const char* cmd);
 
 // The checkpoint a command-line argument names: a run directory's checkpoint.bin, or the file
 // itself. Returns 0, or -1 after printing "animat CMD: cannot open ARG: reason".
+// A repeatable string flag's values, collected in order into items (max of them, then a NULL):
+// {"where", CLI_EACH, NULL, 0, 0, cli_collect, &list} with cli_strings list = {items, max, "--where"}.
+typedef struct cli_strings {
+  const char** items;  // max + 1 entries, zeroed
+  int max;
+  const char* flag;    // for the message when there are more than max
+} cli_strings;
+int cli_collect(const char* value, void* ctx, char* err, size_t err_sz);
+
+// The path of the running animat (/proc/self/exe) into out. Returns 0 or -1.
+int cli_self_path(char* out, size_t out_sz);
+
 int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_sz);
 
 // Set by SIGINT/SIGTERM when cli_install_interrupt() was called; long jobs poll it.

@@ -510,14 +510,8 @@ static int run_jpca(az_ctx* c, az_data* a) {
 
 //---------------------------------- psychometric / adaptation (trial table only) ------------------
 
-static int find_cond(const ds_trials* d, const char* name) {
-  for (int k = 0; k < d->schema.n_cond; k++)
-    if (!strcmp(d->vars[d->schema.cond[k]], name)) return k;
-  return -1;
-}
-
 static int run_psychometric(az_ctx* c) {
-  int kc = find_cond(&c->d, "coherence");
+  int kc = az_cond_slot(&c->d, "coherence");
   if (kc < 0 || c->d.schema.choice < 0)
     return am_err(c->err, sizeof c->err, "psychometric needs a coherence condition variable and "
                   "a choice variable (decision-reach); %s has none", c->d.task);
@@ -610,7 +604,7 @@ static int run_psychometric(az_ctx* c) {
 }
 
 static int run_adaptation(az_ctx* c) {
-  int kb = find_cond(&c->d, "block");
+  int kb = az_cond_slot(&c->d, "block");
   if (kb < 0 || c->d.schema.eff_x < 0)
     return am_err(c->err, sizeof c->err, "adaptation needs a block condition variable and the "
                   "effector's kinematics (force-field); %s has none", c->d.task);
@@ -1099,13 +1093,6 @@ static int run_report(az_ctx* c, int window_given) {
   return 0;
 }
 
-static int each_where(const char* v, void* ctx, char* err, size_t err_sz) {
-  const char** list = ctx;
-  for (int i = 0; i < AZ_MAX_WHERE; i++)
-    if (!list[i]) return list[i] = v, 0;
-  return am_err(err, err_sz, "--where: at most %d filters", AZ_MAX_WHERE);
-}
-
 static void usage_text(char* b, size_t n) {
   size_t o = (size_t)snprintf(
       b, n,
@@ -1146,6 +1133,7 @@ int cmd_analyze(int argc, char** argv) {
   memset(&c, 0, sizeof c);
   const char *module = NULL, *channel = NULL, *module2 = NULL, *channel2 = NULL, *window = NULL;
   const char* where[AZ_MAX_WHERE + 1] = {0};
+  cli_strings where_list = {where, AZ_MAX_WHERE, "--where"};
   double frac = 0.2;
   c.seed = 1;
   c.sel.bin = 1;
@@ -1159,7 +1147,7 @@ int cmd_analyze(int argc, char** argv) {
                       {"bin", CLI_INT, &c.sel.bin, 1, 1000},
                       {"smooth", CLI_DOUBLE, &c.sel.smooth, 0, 100},
                       {"outcome", CLI_STRING, &c.sel.outcome},
-                      {"where", CLI_EACH, NULL, 0, 0, each_where, where},
+                      {"where", CLI_EACH, NULL, 0, 0, cli_collect, &where_list},
                       {"by", CLI_STRING, &c.by},
                       {"onset-frac", CLI_DOUBLE, &frac, 0.001, 0.999},
                       {"targets", CLI_STRING, &c.targets},

@@ -163,9 +163,8 @@ int bench_mpi(int argc, char** argv) {
   if (system("command -v mpirun > /dev/null 2>&1") != 0)
     return cli_fail("bench", "mpirun not found (Debian: openmpi-bin)");
   char self[1024];
-  ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (k <= 0) return cli_fail("bench", "cannot find this executable (/proc/self/exe)");
-  self[k] = 0;
+  if (cli_self_path(self, sizeof self))
+    return cli_fail("bench", "cannot find this executable (/proc/self/exe)");
   if (getuid() == 0) {  // Open MPI refuses root without these (containers)
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);

@@ -105,13 +105,6 @@ int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
   return 0;
 }
 
-static int add_perturb(const char* v, void* ctx, char* err, size_t err_sz) {
-  const char** list = ctx;
-  for (int i = 0; i < AMA_MAX_PERTURB; i++)
-    if (!list[i]) return list[i] = v, 0;
-  return am_err(err, err_sz, "--perturb: at most %d perturbations", AMA_MAX_PERTURB);
-}
-
 // Parses the --perturb specifications, applies them to the actor and registers the "perturb"
 // channel (bit k: perturbation k acted in the step) and its metadata.
 static int setup_perturb(netrec* nr, const am_task* t, const char* const* specs, uint64_t seed,
@@ -169,8 +162,9 @@ int cmd_record(int argc, char** argv) {
   uint64_t seed = 1;
   amt_params params = {0};
   const char* pspec[AMA_MAX_PERTURB + 1] = {0};
+  cli_strings pspec_list = {pspec, AMA_MAX_PERTURB, "--perturb"};
   cli_flag flags[] = {
-      {"perturb", CLI_EACH, NULL, 0, 0, add_perturb, pspec},
+      {"perturb", CLI_EACH, NULL, 0, 0, cli_collect, &pspec_list},
       {"random", CLI_BOOL, &random_policy},
       {"task", CLI_STRING, &task_name},
       {"task-param", CLI_EACH, NULL, 0, 0, add_param, &params},
