@@ -37,10 +37,7 @@ typedef struct az_ctx {
 
 //---------------------------------- output helpers ------------------------------------------------
 
-static void jnum(am_buf* b, double v) {
-  if (isfinite(v)) am_buf_printf(b, "%.9g", v);
-  else am_buf_printf(b, "null");
-}
+static void jnum(am_buf* b, double v) { table_json_number(b, v); }
 
 static void jarr(am_buf* b, const double* v, int n) {
   am_buf_printf(b, "[");
@@ -76,10 +73,15 @@ static int write_outputs(az_ctx* c, ana_fig* f, table* t, am_buf* j) {
 
 // The selection as JSON fields (what was analysed).
 static void json_head(const az_ctx* c, am_buf* b, const az_data* a) {
-  am_buf_printf(b, "{\"method\": \"%s\", \"file\": \"%s\", \"task\": \"%s\", \"channel\": \"%s\", "
-                "\"align\": \"%s\", \"window\": [%g, %g], \"bin_s\": %g, \"outcome\": \"%s\"",
-                c->method, c->path, c->d.task, c->sel.channel, c->sel.align, c->sel.w0,
-                c->sel.w1, a ? a->bin_s : c->d.dt, c->sel.outcome ? c->sel.outcome : "success");
+  const char* keys[6] = {"method", "file", "task", "channel", "align", "outcome"};
+  const char* vals[6] = {c->method, c->path, c->d.task, c->sel.channel,
+                         c->sel.align ? c->sel.align : "", c->sel.outcome ? c->sel.outcome : "success"};
+  for (int k = 0; k < 6; k++) {
+    am_buf_printf(b, "%s\"%s\": ", k ? ", " : "{", keys[k]);
+    table_json_string(b, vals[k]);  // file names may hold quotes
+  }
+  am_buf_printf(b, ", \"window\": [%g, %g], \"bin_s\": %g", c->sel.w0, c->sel.w1,
+                a ? a->bin_s : c->d.dt);
   if (a) am_buf_printf(b, ", \"trials\": %lld, \"units\": %d", (long long)a->ntr, a->units);
 }
 
@@ -132,7 +134,9 @@ static int run_psth(az_ctx* c, az_data* a) {
     az_cond_label(&c->d, &c->sel, a->keys[k], lab, sizeof lab);
     int64_t n = 0;
     for (int b = 0; b < a->T; b++) n = a->cnt[(size_t)k * a->T + b] > n ? a->cnt[(size_t)k * a->T + b] : n;
-    am_buf_printf(&j, "%s{\"label\": \"%s\", \"trials\": %lld}", k ? ", " : "", lab, (long long)n);
+    am_buf_printf(&j, "%s{\"label\": ", k ? ", " : "");
+    table_json_string(&j, lab);
+    am_buf_printf(&j, ", \"trials\": %lld}", (long long)n);
   }
   am_buf_printf(&j, "], \"most_modulated_units\": [");
   int top = a->units < 6 ? a->units : 6;
@@ -896,7 +900,9 @@ static int run_similarity(az_ctx* c, az_data* a) {
                 table_num(&t, (s ? rdmb : rdma)[i * nc + j]);
       am_buf jb = {0};
       json_head(c, &jb, a);
-      am_buf_printf(&jb, ", \"second\": \"%s\", \"conditions\": %d, \"cka\": ", src2, nc);
+      am_buf_printf(&jb, ", \"second\": ");
+      table_json_string(&jb, src2);
+      am_buf_printf(&jb, ", \"conditions\": %d, \"cka\": ", nc);
       jnum(&jb, cka);
       am_buf_printf(&jb, ", \"rdm_spearman\": ");
       jnum(&jb, rho);

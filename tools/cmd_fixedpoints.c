@@ -78,23 +78,9 @@ static int need_channel(am_ds_reader* r, const char* file, const char* name, lon
   return c;
 }
 
-// A JSON number, the shortest of %.15g / %.17g that reads back exactly (null for NaN and
-// infinities).
-static void jnum(am_buf* b, int* oom, double v) {
-  char t[32];
-  snprintf(t, sizeof t, "%.15g", v);
-  if (strtod(t, NULL) != v) snprintf(t, sizeof t, "%.17g", v);
-  *oom |= am_buf_printf(b, "%s", isfinite(v) ? t : "null");
-}
-
-// A JSON string (quotes and backslashes escaped, control characters dropped).
-static void jstr(am_buf* b, int* oom, const char* s) {
-  *oom |= am_buf_printf(b, "\"");
-  for (; *s; s++)
-    if (*s == '"' || *s == '\\') *oom |= am_buf_printf(b, "\\%c", *s);
-    else if ((unsigned char)*s >= 0x20) *oom |= am_buf_printf(b, "%c", *s);
-  *oom |= am_buf_printf(b, "\"");
-}
+// JSON values (table.h's writers), remembering an allocation failure in *oom.
+static void jnum(am_buf* b, int* oom, double v) { *oom |= table_json_number(b, v); }
+static void jstr(am_buf* b, int* oom, const char* s) { *oom |= table_json_string(b, s); }
 
 typedef struct cond_result {
   float value;

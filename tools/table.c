@@ -65,6 +65,13 @@ int table_json_string(am_buf* o, const char* s) {
   return rc | put(o, "\"");
 }
 
+int table_json_number(am_buf* o, double v) {
+  char t[32];
+  snprintf(t, sizeof t, "%.15g", v);
+  if (strtod(t, NULL) != v) snprintf(t, sizeof t, "%.17g", v);
+  return put(o, isfinite(v) ? t : "null");
+}
+
 int table_render(const table* t, int json, am_buf* o) {
   int rc = 0;
   rc |= put(o, json ? "{\"columns\": [" : "");

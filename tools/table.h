@@ -29,6 +29,9 @@ void table_str(table* t, const char* s);
 int table_write(const table* t, const char* path, char* err, size_t err_sz);
 // Appends s as a JSON string (quoted, escaped). Returns 0 or -1 (out of memory).
 int table_json_string(am_buf* out, const char* s);
+// Appends v as a JSON number: the shortest of %.15g / %.17g that reads back exactly; null for
+// NaN and infinities. Returns 0 or -1 (out of memory).
+int table_json_number(am_buf* out, double v);
 // The same text into a buffer (json: 0 CSV, 1 JSON).
 int table_render(const table* t, int json, am_buf* out);
 
