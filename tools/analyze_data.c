@@ -150,11 +150,11 @@ static int sort_conditions(az_data* a, char* err, size_t err_sz) {
   int n = a->ncond;
   size_t cells = (size_t)a->T * a->units;
   float(*keys)[AM_MAX_CONDITIONS] = malloc(sizeof *keys * (size_t)(n + 1));
-  int *rank = malloc(sizeof(int) * (size_t)(n + 1)), *where = malloc(sizeof(int) * (size_t)(n + 1));
+  int* rank = malloc(sizeof(int) * (size_t)(n + 1));
   double *sum = malloc(sizeof(double) * cells * n + 1), *sq = malloc(sizeof(double) * cells * n + 1);
   int64_t* cnt = malloc(sizeof(int64_t) * a->T * n + 1);
   int rc = 0;
-  if (!keys || !rank || !where || !sum || !sq || !cnt) {
+  if (!keys || !rank || !sum || !sq || !cnt) {
     rc = am_err(err, err_sz, "out of memory");
   } else {
     memcpy(keys, a->keys, sizeof *keys * (size_t)n);
@@ -173,7 +173,7 @@ static int sort_conditions(az_data* a, char* err, size_t err_sz) {
     memcpy(a->sq, sq, sizeof(double) * cells * n);
     memcpy(a->cnt, cnt, sizeof(int64_t) * a->T * n);
   }
-  free(keys), free(rank), free(where), free(sum), free(sq), free(cnt);
+  free(keys), free(rank), free(sum), free(sq), free(cnt);
   return rc;
 }
 
