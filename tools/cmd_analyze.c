@@ -807,7 +807,7 @@ static int run_adaptation(az_ctx* c) {
       if (b < nb - 1) ana_fig_vline(f, 0, off - 0.5, NULL);
     }
     free(x);
-    ana_fig_hline(f, 0, base, NULL);
+    if (isfinite(base)) ana_fig_hline(f, 0, base, NULL);
     ana_fig_axes(f, 0, &(ana_axes){.legend = ANA_LEGEND_LR});
     rc = write_outputs(c, f, &t, &j);
   }

@@ -8,7 +8,7 @@
 //                        network's activity and the `update` channel: updates applied so far)
 //   DIR/updates.csv      per update: trials done, rewards, losses, KL, gradient and step norms
 //   DIR/params.rollout   the parameters at update 0, every snapshot_every updates and at the end
-//   DIR/final.ckpt       the learner at the end (learning = ppo)
+//   DIR/checkpoint.bin       the learner at the end (learning = ppo)
 //   DIR/trials.csv       the trial table (animat trials), DIR/adaptation/ (animat analyze
 //                        adaptation: per-block error curves, after-effects, savings)
 // docs/experiments.md is the user's description.
@@ -38,6 +38,8 @@ typedef struct protocol {
   int envs;
   char learning[8];             // "ppo" | "none"
   int snapshot_every;           // updates between parameter snapshots
+  int record_network;           // record = all (1: the network's activity too) | behaviour (0)
+  int lossy;                    // lossy = 1: observations and activity with half the bits
   uint64_t seed;
   int n_keys;                   // learner keys (ama_config), applied on the checkpoint's config
   char key[24][32], value[24][128];
@@ -104,6 +106,13 @@ static int protocol_set(protocol* p, const char* k, const char* v, char* err, si
     if (parse_int(v, 1, 1000000, &p->snapshot_every))
       return am_err(err, err_sz, "snapshot_every: '%s' must be an integer in [1, 1000000] "
                     "(updates)", v);
+  } else if (!strcmp(k, "record")) {
+    if (strcmp(v, "all") && strcmp(v, "behaviour"))
+      return am_err(err, err_sz, "record: '%s' must be all (body, task and network) or behaviour "
+                    "(without the network's activity)", v);
+    p->record_network = !strcmp(v, "all");
+  } else if (!strcmp(k, "lossy")) {
+    if (parse_int(v, 0, 1, &p->lossy)) return am_err(err, err_sz, "lossy: '%s' must be 0 or 1", v);
   } else if (!strcmp(k, "seed")) {
     if (parse_u64(v, &p->seed)) return am_err(err, err_sz, "seed: '%s' is not an integer", v);
   } else if (is_learner_key(k)) {
@@ -120,7 +129,7 @@ static int protocol_set(protocol* p, const char* k, const char* v, char* err, si
       snprintf(keys + strlen(keys), sizeof keys - strlen(keys), "%s%s", i ? ", " : "",
                LEARNER_KEYS[i]);
     return am_err(err, err_sz, "unknown key '%s' (valid: task, task_param, block, envs, learning, "
-                  "snapshot_every, seed, and the learner's %s)", k, keys);
+                  "snapshot_every, record, lossy, seed, and the learner's %s)", k, keys);
   }
   return 0;
 }
@@ -129,6 +138,7 @@ static int protocol_read(protocol* p, const char* path, char* err, size_t err_sz
   memset(p, 0, sizeof *p);
   p->envs = 16;
   p->snapshot_every = 10;
+  p->record_network = 1;
   p->seed = 1;
   snprintf(p->learning, sizeof p->learning, "ppo");
   char e[AM_ERR_LEN];
@@ -167,8 +177,9 @@ static void protocol_write(const protocol* p, am_buf* b) {
   for (int i = 0; i < p->n_blocks; i++)
     am_buf_printf(b, "block = %s %d %.17g\n", p->block_name[i], p->block_trials[i],
                   p->block_value[i]);
-  am_buf_printf(b, "envs = %d\nlearning = %s\nsnapshot_every = %d\nseed = %llu\n", p->envs,
-                p->learning, p->snapshot_every, (unsigned long long)p->seed);
+  am_buf_printf(b, "envs = %d\nlearning = %s\nsnapshot_every = %d\nrecord = %s\nlossy = %d\n"
+                "seed = %llu\n", p->envs, p->learning, p->snapshot_every,
+                p->record_network ? "all" : "behaviour", p->lossy, (unsigned long long)p->seed);
   for (int i = 0; i < p->n_keys; i++) am_buf_printf(b, "%s = %s\n", p->key[i], p->value[i]);
 }
 
@@ -274,7 +285,7 @@ static int dir_empty_or_absent(const char* dir) {
   struct stat st;
   if (stat(dir, &st)) return 1;
   char probe[1200];
-  const char* names[] = {"protocol.txt", "session.rollout", "params.rollout", "final.ckpt", NULL};
+  const char* names[] = {"protocol.txt", "session.rollout", "params.rollout", "checkpoint.bin", NULL};
   for (int i = 0; names[i]; i++) {
     snprintf(probe, sizeof probe, "%s/%s", dir, names[i]);
     if (!stat(probe, &st)) return 0;
@@ -294,25 +305,24 @@ int cmd_session(int argc, char** argv) {
       "                    learning, snapshot_every, seed and learner keys (lr, epochs, ...);\n"
       "                    tools/protocols/ has the classic ones\n"
       "  --out DIR         output directory (refused if it holds a session, unless --force)\n"
-      "  --learning L      ppo or none (overrides the protocol's)\n"
-      "  --seed S          seed of the envs and the learner (overrides the protocol's)\n"
       "  --task-param K=V  one more task parameter (repeatable)\n"
+      "  --set KEY=VALUE   one protocol key (repeatable; after the file's), e.g.\n"
+      "                    --set learning=none (fixed weights), --set seed=2, --set envs=8,\n"
+      "                    --set record=behaviour (no network activity), --set lr=1e-4\n"
       "  --threads T       worker threads (default 2; results do not depend on it)\n"
       "  --force           write into a DIR that holds a session\n"
       "  --quiet           no progress\n";
   const char* proto_path = NULL;
   const char* out = NULL;
-  const char* learning = NULL;
-  uint64_t seed = 0;
   int threads = 2, force = 0, quiet = 0;
   amt_params extra = {0};
-  const char* seed_arg = NULL;
+  const char* sets[33] = {0};
+  cli_strings set_list = {sets, 32, "--set"};
   cli_flag flags[] = {
       {"protocol", CLI_STRING, &proto_path},
       {"out", CLI_STRING, &out},
-      {"learning", CLI_STRING, &learning},
-      {"seed", CLI_STRING, &seed_arg},
       {"task-param", CLI_EACH, NULL, 0, 0, add_param, &extra},
+      {"set", CLI_EACH, NULL, 0, 0, cli_collect, &set_list},
       {"threads", CLI_INT, &threads, 1, 256},
       {"force", CLI_BOOL, &force},
       {"quiet", CLI_BOOL, &quiet},
@@ -329,12 +339,11 @@ int cmd_session(int argc, char** argv) {
   char err[AM_ERR_LEN], e2[AM_ERR_LEN];
   protocol P;
   if (protocol_read(&P, proto_path, err, sizeof err)) return cli_fail("session", "%s", err);
-  if (learning && protocol_set(&P, "learning", learning, err, sizeof err))
-    return cli_fail("session", "--learning %s", err);
-  if (seed_arg) {
-    if (parse_u64(seed_arg, &seed))
-      return cli_fail("session", "--seed: '%s' is not a non-negative integer", seed_arg), 2;
-    P.seed = seed;
+  for (int i = 0; sets[i]; i++) {
+    char key[64], value[512];
+    if (am_kv_split(sets[i], key, sizeof key, value, sizeof value))
+      return cli_fail("session", "--set: expected KEY=VALUE, got '%s'", sets[i]), 2;
+    if (protocol_set(&P, key, value, err, sizeof err)) return cli_fail("session", "--set %s", err), 2;
   }
   for (int i = 0; i < extra.n; i++) {
     char kv[400];
@@ -426,7 +435,7 @@ int cmd_session(int argc, char** argv) {
   snprintf(p_cfg, sizeof p_cfg, "%s/config.txt", out);
   snprintf(p_rec, sizeof p_rec, "%s/session.rollout", out);
   snprintf(p_par, sizeof p_par, "%s/params.rollout", out);
-  snprintf(p_ckpt, sizeof p_ckpt, "%s/final.ckpt", out);
+  snprintf(p_ckpt, sizeof p_ckpt, "%s/checkpoint.bin", out);
   snprintf(p_upd, sizeof p_upd, "%s/updates.csv", out);
   snprintf(p_trials, sizeof p_trials, "%s/trials.csv", out);
   snprintf(p_adapt, sizeof p_adapt, "%s/adaptation", out);
@@ -454,7 +463,7 @@ int cmd_session(int argc, char** argv) {
   int64_t per_env = total / per_ep;
   am_rec_config rcfg = {.path = p_rec, .force = 1, .episodes = per_env * P.envs, .per_env = per_env,
                         .task_params = task_lines, .seed = P.seed, .policy = ckpt,
-                        .policy_hash = hash, .policy_step = policy_step};
+                        .policy_hash = hash, .policy_step = policy_step, .lossy = P.lossy};
   if (!(S.rec = am_rec_create(pool, &rcfg, err, sizeof err))) {
     cli_fail("session", "%s", err);
     goto done;
@@ -471,7 +480,8 @@ int cmd_session(int argc, char** argv) {
   am_channel_def ud = {"update", "learning", "updates applied before the step", NULL, AM_DT_I32, 0,
                        {0}, 0};
   ama_policy* pol = ama_ppo_policy(S.L);
-  if (!S.upd || rec_net_channels(pol, ama_ppo_actor(S.L), S.rec, err, sizeof err) ||
+  if (!S.upd ||
+      (P.record_network && rec_net_channels(pol, ama_ppo_actor(S.L), S.rec, err, sizeof err)) ||
       am_rec_add_channel(S.rec, &ud, S.upd, err, sizeof err) < 0 ||
       am_rec_begin(S.rec, err, sizeof err)) {
     cli_fail("session", "%s", err);
@@ -555,11 +565,11 @@ int cmd_session(int argc, char** argv) {
     goto done;
   }
   fflush(stdout);
-  if (run_tool(cmd_trials, "trials", p_rec, "--out", p_trials, NULL, NULL) ||
+  if (run_tool(cmd_trials, "trials", p_rec, "--out", p_trials, "--quiet", NULL) ||
       run_tool(cmd_analyze, "analyze", "adaptation", p_rec, "--out", p_adapt, NULL))
     goto done;
   printf("session: wrote %s/ (protocol.txt, config.txt, session.rollout, %strials.csv, "
-         "adaptation/)\n", out, learn ? "updates.csv, params.rollout, final.ckpt, " : "");
+         "adaptation/)\n", out, learn ? "updates.csv, params.rollout, checkpoint.bin, " : "");
   status = 0;
 done:
   free(w_prev);
