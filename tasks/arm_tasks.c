@@ -108,6 +108,10 @@ const amt_param_def amt_force_field_params[] = {
     {"blocks", "", "block schedule N:GAIN,N:GAIN,... replacing the three blocks above: N trials "
                    "per env with the field times GAIN (0: off, -1: mirrored); the last block "
                    "goes on"},
+    {"hidden_blocks", "", "MIN,MAX: unannounced blocks of MIN..MAX trials (uniform) whose gain "
+                          "is drawn from hidden_values, a new one at each switch, from each "
+                          "episode's start (meta-learned adaptation; replaces the blocks)"},
+    {"hidden_values", "0,1", "field gains of the hidden blocks"},
     {"catch_fraction", "0.1", "fraction of field-block trials with the field off (catch)"},
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -119,6 +123,10 @@ const amt_param_def amt_rotation_params[] = {
     {"rotation", "30", "rotation of the cursor about the start (deg, counter-clockwise)"},
     {"blocks", "", "block schedule N:DEG,N:DEG,... replacing rotation: N trials per env with the "
                    "cursor rotated by DEG; the last block goes on"},
+    {"hidden_blocks", "", "MIN,MAX: unannounced blocks of MIN..MAX trials (uniform) whose "
+                          "rotation is drawn from hidden_values, a new one at each switch, from "
+                          "each episode's start (meta-learned adaptation; replaces rotation)"},
+    {"hidden_values", "0,30", "rotations of the hidden blocks (deg)"},
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_decision_params[] = {
@@ -156,6 +164,8 @@ typedef struct arm_cfg {
   double rotation;                                 // visuomotor rotation (deg)
   int n_blk, blk_trials[MAX_BLOCKS];               // the `blocks` schedule (force-field, rotation)
   double blk_value[MAX_BLOCKS];                    // field gain or rotation (deg) per block
+  int hb_min, hb_max, n_hv;                        // hidden blocks (0: none) and their values
+  double hv[MAX_BLOCKS];
   double coh[MAX_COH], noise;                      // decision
   int n_coh, rt, stim_steps, rt_steps;
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
@@ -177,6 +187,8 @@ typedef struct arm_state {
   double force[2];  // force-field force applied at the hand in the last physics step (N)
   double gain;      // this trial's field gain (force-field: F = gain B v while field_on)
   double rot, cosr, sinr;  // this trial's cursor rotation (deg; visuomotor-rotation)
+  int hb_left, hb_value;   // hidden blocks: trials left in the block (0: start one), the index
+  int hb_started;          // of its value in hidden_values; a block has begun in this episode
 } arm_state;
 
 static void emit(const arm_cfg* c, uint32_t* ev, int e) {
@@ -279,12 +291,27 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     s->block = b;
     if (c->kind == K_FORCE_FIELD) s->gain = c->blk_value[b];
     else s->rot = c->blk_value[b];
+  } else if (c->hb_max > 0) {  // hidden blocks: a new value (never the same) when one ends
+    if (s->hb_left <= 0) {  // the episode's first block: any value
+      if (!s->hb_started || c->n_hv < 2) {
+        s->hb_value = (int)(am_rng_uniform(&e->rng) * c->n_hv);
+      } else {
+        int k = (int)(am_rng_uniform(&e->rng) * (c->n_hv - 1));
+        s->hb_value = k >= s->hb_value ? k + 1 : k;
+      }
+      s->hb_started = 1;
+      s->hb_left = c->hb_min + (int)(am_rng_uniform(&e->rng) * (c->hb_max - c->hb_min + 1));
+    }
+    s->hb_left--;
+    s->block = s->hb_value;
+    if (c->kind == K_FORCE_FIELD) s->gain = c->hv[s->hb_value];
+    else s->rot = c->hv[s->hb_value];
   }
   s->cosr = cos(s->rot * M_PI / 180);
   s->sinr = sin(s->rot * M_PI / 180);
   if (c->kind == K_FORCE_FIELD) {
     int field_block;
-    if (c->n_blk > 0) {
+    if (c->n_blk > 0 || c->hb_max > 0) {
       field_block = s->gain != 0;
     } else {
       int period = c->blocks[0] + c->blocks[1] + c->blocks[2];
@@ -864,6 +891,23 @@ static int read_blocks(const amt_info* info, const amt_params* params, arm_cfg* 
   const char* text = amt_param_get(info, params, "blocks");
   const char* what = c->kind == K_FORCE_FIELD ? "GAIN" : "DEG";
   c->n_blk = 0;
+  double hb[2];
+  int n_hb;
+  if (amt_param_list(info, params, "hidden_blocks", hb, 2, &n_hb, err, err_sz) ||
+      amt_param_list(info, params, "hidden_values", c->hv, MAX_BLOCKS, &c->n_hv, err, err_sz))
+    return -1;
+  if (n_hb && (n_hb != 2 || hb[0] < 1 || hb[1] < hb[0] || hb[1] > 1e6 || hb[0] != floor(hb[0]) ||
+               hb[1] != floor(hb[1])))
+    return am_err(err, err_sz, "task %s: parameter hidden_blocks: '%s' must be MIN,MAX trials "
+                  "(1 <= MIN <= MAX)", info->name, amt_param_get(info, params, "hidden_blocks"));
+  if (n_hb && c->n_hv < 1)
+    return am_err(err, err_sz, "task %s: parameter hidden_values: needs at least one value",
+                  info->name);
+  c->hb_min = n_hb ? (int)hb[0] : 0;
+  c->hb_max = n_hb ? (int)hb[1] : 0;
+  if (n_hb && *text)
+    return am_err(err, err_sz, "task %s: parameters blocks and hidden_blocks: give one of them",
+                  info->name);
   for (const char* q = text; *q;) {
     char* end;
     long n = strtol(q, &end, 10);
