@@ -115,7 +115,7 @@ static int xp_step_run(xp* x, const char* name, int required, const char* const*
 #define XP_STEP(x, name, required, ...) \
   xp_step_run((x), (name), (required), (const char* const[]){__VA_ARGS__, NULL})
 
-// The last step's log (NUL-terminated, malloc'd) or NULL.
+// What step s printed (NUL-terminated, malloc'd), or NULL.
 static char* step_log(const xp* x, const xp_step* s) {
   char p[4200], err[AM_ERR_LEN];
   snprintf(p, sizeof p, "%s/%s", x->out, s->log);
@@ -277,7 +277,8 @@ static int xp_trials(xp* x, double* success_pct) {
     double pct;
     if (sscanf(line, "%lld trials (%lld complete), %lf %% successful", &n, &c, &pct) == 3)
       *success_pct = pct;
-    if (!strncmp(line, "outcomes:", 9)) snprintf(x->outcomes, sizeof x->outcomes, "%s", line + 9);
+    if (!strncmp(line, "outcomes:", 9))
+      snprintf(x->outcomes, sizeof x->outcomes, "%s", line + 9 + strspn(line + 9, " "));
   }
   free(t);
   return rc;
@@ -377,8 +378,12 @@ static int xp_center_out(xp* x) {
 static int xp_decision(xp* x) {
   char cfg[4096];
   const char* extra[8] = {NULL};
+  const char* how = "the configuration given with --config";
   if (x->config) snprintf(cfg, sizeof cfg, "%s", x->config);
-  else if (config_path("decision.cfg", cfg, sizeof cfg)) {
+  else if (!config_path("decision.cfg", cfg, sizeof cfg)) how = "tools/decision.cfg";
+  else {
+    how = "tools/reach.cfg on decision-reach's default parameters (there is no tools/decision.cfg "
+          "yet)";
     // no tuned configuration yet: the reach settings on decision-reach's own defaults
     if (config_path("reach.cfg", cfg, sizeof cfg))
       return cli_fail("experiment", "cannot find the training configuration %s", cfg);
@@ -401,6 +406,7 @@ static int xp_decision(xp* x) {
              "coherence",);
 
   am_buf* f = &x->findings;
+  if (x->trained_here) am_buf_printf(f, "Trained with %s.\n\n", how);
   const char* pj = "analysis/psychometric/psychometric.json";
   am_buf_printf(f, "| quantity | published | measured here |\n|---|---|---|\n");
   row(x, "successful trials", "monkeys: ~50 % correct at 0 % coherence, ~100 % at 51.2 % [5]",
@@ -418,7 +424,7 @@ static int xp_decision(xp* x) {
   if (ps && ps->status)
     am_buf_printf(f, "\n**What the agent does.** The psychometric analysis did not apply (its "
                   "output is below): the agent does not perform the task (%.1f %% of trials "
-                  "successful; outcomes:%s), so there are no psychometric or chronometric curves "
+                  "successful; outcomes: %s), so there are no psychometric or chronometric curves "
                   "to compare with the published ones.\n", success, x->outcomes);
   else if (isfinite(success) && success < 60)
     am_buf_printf(f, "\n**What the agent does.** %.1f %% of trials successful: near chance or "
@@ -461,7 +467,7 @@ static const char* const references =
 
 static const experiment experiments[] = {
     {"center-out", "delayed center-out reaching: cosine tuning, preparatory activity, jPCA",
-     "6 min (train 4M steps 5 min)",
+     "11 min (training 4M steps: 651 s)",
      "Motor cortex cells fire most for movements in one preferred direction and less the further "
      "the movement is from it, following a cosine: 75 % of arm-related M1 cells are tuned, and "
      "their preferred directions cover the circle [1]; the population vector (preferred directions "
@@ -472,7 +478,7 @@ static const experiment experiments[] = {
      "1-2 Hz, all conditions rotating the same way [4].",
      xp_center_out},
     {"decision", "perceptual decision on decision-reach: psychometric and chronometric curves",
-     "4 min (train 2M steps)",
+     "5 min (training 2M steps: 284 s)",
      "Monkeys viewing random-dot motion choose its direction correctly more often the stronger "
      "the motion (~50 % at 0 % coherence, ~100 % at 51.2 %) and, in the reaction-time version, "
      "respond sooner the stronger the motion [5]: the psychometric and chronometric curves.",
@@ -485,9 +491,9 @@ static const experiment experiments[] = {
      "needs animat session (issue 15)",
      "With the visual feedback rotated (e.g. 30°), the initial direction error falls over the "
      "block and comes back opposite after it [7].", xp_rotation},
-    {"bandit", "meta-RL two-armed bandit", "not present (the paradigms issue builds the task)",
+    {"bandit", "meta-RL two-armed bandit", "not present (paradigms issue)",
      NULL, NULL},
-    {"two-step", "meta-RL two-step task", "not present (the paradigms issue builds the task)",
+    {"two-step", "meta-RL two-step task", "not present (paradigms issue)",
      NULL, NULL},
 };
 #define N_EXPERIMENTS ((int)(sizeof experiments / sizeof experiments[0]))
