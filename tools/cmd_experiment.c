@@ -434,19 +434,27 @@ static int xp_decision(xp* x) {
   return 0;
 }
 
-// Needs a command that another part of issue 15 builds.
-static int needs_command(const char* cmd, const char* what) {
+// Whether this animat has the command name.
+static int has_command(const char* name) {
   int n;
   const cli_command* c = cli_commands(&n);
   for (int i = 0; i < n; i++)
-    if (!strcmp(c[i].name, cmd))
-      return cli_fail("experiment", "%s: `animat %s` exists but this experiment is not wired to "
-                      "it yet (issue 15)", what, cmd);
-  return cli_fail("experiment", "%s needs animat %s (issue 15): learning during a block protocol "
-                  "is not built yet", what, cmd);
+    if (!strcmp(c[i].name, name)) return 1;
+  return 0;
 }
-static int xp_force_field(xp* x) { (void)x; return needs_command("session", "force-field"); }
-static int xp_rotation(xp* x) { (void)x; return needs_command("session", "rotation"); }
+
+// The adaptation experiments need learning during a block protocol (`animat session`, issue 15).
+static int needs_session(const char* what, const char* protocol) {
+  if (has_command("session"))
+    return cli_fail("experiment", "%s: `animat session` exists but this experiment is not wired "
+                    "to it yet (issue 15); run the protocol directly: animat session RUN "
+                    "--protocol tools/protocols/%s --out DIR (docs/experiments.md)", what,
+                    protocol);
+  return cli_fail("experiment", "%s needs animat session (issue 15): learning during a block "
+                  "protocol is not built yet", what);
+}
+static int xp_force_field(xp* x) { (void)x; return needs_session("force-field", "force-field.protocol"); }
+static int xp_rotation(xp* x) { (void)x; return needs_session("rotation", "rotation.protocol"); }
 
 static const char* const references =
     "1. Georgopoulos AP, Kalaska JF, Caminiti R, Massey JT (1982). On the relations between the "
@@ -573,9 +581,13 @@ static int dir_empty(const char* path) {
 
 static void list(FILE* f) {
   fprintf(f, "%-12s %-36s %s\n", "experiment", "full run on 2 cores", "what");
-  for (int i = 0; i < N_EXPERIMENTS; i++)
-    fprintf(f, "%-12s %-36s %s\n", experiments[i].name, experiments[i].runtime,
-            experiments[i].what);
+  for (int i = 0; i < N_EXPERIMENTS; i++) {
+    const experiment* e = &experiments[i];
+    int session = e->run == xp_force_field || e->run == xp_rotation;
+    fprintf(f, "%-12s %-36s %s\n", e->name,
+            session && has_command("session") ? "not wired to animat session yet" : e->runtime,
+            e->what);
+  }
 }
 
 int cmd_experiment(int argc, char** argv) {
