@@ -1,8 +1,8 @@
 // test_experiment.c: `animat experiment` (tools/cmd_experiment.c) end to end on a tiny training:
 // center-out --quick writes a complete report (its sections, every step's command line and log,
 // the figures it links, the trial table); --run reuses a trained run and records the same trials
-// for the same seed; the refusals (unknown experiment, a non-empty DIR, experiments that need
-// animat session or are not present); a failed or interrupted experiment leaves
+// for the same seed; force-field --quick compares a learning session with fixed weights; the
+// refusals (unknown experiment, a non-empty DIR, experiments not present); a failed or interrupted experiment leaves
 // report.incomplete.md and no report.md.
 #include <setjmp.h>
 #include <signal.h>
@@ -119,6 +119,36 @@ static void test_reuse_run(void** state) {
   assert_false(file_exists(p));
 }
 
+// force-field --quick on the quick run: the session with learning and the fixed-weight control,
+// their adaptation figures and the table comparing them.
+static void test_force_field_quick(void** state) {
+  (void)state;
+  if (!quick_dir[0]) skip();
+  char dir[600], p[1024];
+  snprintf(dir, sizeof dir, "%s/ff", tmpdir);
+  if (animat("experiment force-field --quick --run %s/run --out %s --quiet", quick_dir, dir))
+    fail_msg("%s", out);
+  snprintf(p, sizeof p, "%s/report.md", dir);
+  char* r = read_text(p);
+  expect_in(r, "| learning in session | fixed weights |");
+  expect_in(r, "error reduction");
+  expect_in(r, "after-effect ratio");
+  expect_in(r, "savings");
+  expect_in(r, "learning=none");
+  const char* figs[] = {"analysis/session/adaptation/adaptation.svg",
+                        "analysis/session-fixed/adaptation/adaptation.svg"};
+  for (int i = 0; i < 2; i++) {
+    expect_in(r, figs[i]);
+    snprintf(p, sizeof p, "%s/%s", dir, figs[i]);
+    char* svg = read_text(p);
+    expect_in(svg, "<svg");
+    free(svg);
+  }
+  snprintf(p, sizeof p, "%s/analysis/session/params.rollout", dir);
+  assert_true(file_exists(p));
+  free(r);
+}
+
 static void test_refusals(void** state) {
   (void)state;
   assert_int_equal(animat("experiment no-such --out %s/x", tmpdir), 2);
@@ -140,17 +170,7 @@ static void test_refusals(void** state) {
   assert_false(file_exists(p));
   snprintf(p, sizeof p, "%s/logs", dir);
   assert_false(file_exists(p));
-  // the adaptation experiments need animat session (and are not wired to it yet where it
-  // exists); the meta-RL ones are not present
-  assert_int_equal(animat("--help"), 0);
-  int session = strstr(out, "\n  session ") != NULL;
-  const char* why = session ? "exists but this experiment is not wired to it yet (issue 15)"
-                            : "needs animat session (issue 15)";
-  assert_int_equal(animat("experiment force-field --out %s/ff", tmpdir), 1);
-  expect_out(why);
-  if (session) expect_out("--protocol tools/protocols/force-field.protocol");
-  assert_int_equal(animat("experiment rotation --out %s/rot", tmpdir), 1);
-  expect_out(why);
+  // the meta-RL ones are not present
   assert_int_equal(animat("experiment bandit --out %s/b", tmpdir), 1);
   expect_out("not present");
   assert_int_equal(animat("experiment --list"), 0);
@@ -228,6 +248,7 @@ int main(void) {
       cmocka_unit_test(test_interrupted),
       cmocka_unit_test(test_center_out_quick),
       cmocka_unit_test(test_reuse_run),
+      cmocka_unit_test(test_force_field_quick),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

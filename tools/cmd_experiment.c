@@ -434,27 +434,135 @@ static int xp_decision(xp* x) {
   return 0;
 }
 
-// Whether this animat has the command name.
-static int has_command(const char* name) {
-  int n;
-  const cli_command* c = cli_commands(&n);
-  for (int i = 0; i < n; i++)
-    if (!strcmp(c[i].name, name)) return 1;
-  return 0;
+// A number of block b in an adaptation.json (`animat analyze adaptation`): key of the object
+// {"block": b, ...}; NAN when missing or null.
+static double json_block(const xp* x, const char* file, int b, const char* key) {
+  char p[4200], err[AM_ERR_LEN], pat[64];
+  snprintf(p, sizeof p, "%s/%s", x->out, file);
+  char* text = am_read_text(p, NULL, err, sizeof err);
+  if (!text) return NAN;
+  snprintf(pat, sizeof pat, "{\"block\": %d,", b);
+  const char* at = strstr(text, pat);
+  const char* end = at ? strchr(at, '}') : NULL;
+  double v = NAN;
+  snprintf(pat, sizeof pat, "\"%s\": ", key);
+  at = at ? strstr(at, pat) : NULL;
+  if (at && at < end) {
+    char* e;
+    double d = strtod(at + strlen(pat), &e);
+    if (e != at + strlen(pat)) v = d;
+  }
+  free(text);
+  return v;
 }
 
-// The adaptation experiments need learning during a block protocol (`animat session`, issue 15).
-static int needs_session(const char* what, const char* protocol) {
-  if (has_command("session"))
-    return cli_fail("experiment", "%s: `animat session` exists but this experiment is not wired "
-                    "to it yet (issue 15); run the protocol directly: animat session RUN "
-                    "--protocol tools/protocols/%s --out DIR (docs/experiments.md)", what,
-                    protocol);
-  return cli_fail("experiment", "%s needs animat session (issue 15): learning during a block "
-                  "protocol is not built yet", what);
+// Force-field adaptation (Shadmehr & Mussa-Ivaldi 1994) and visuomotor rotation (Krakauer et al.
+// 2000): the trained reacher runs the shipped protocol (baseline, perturbation, washout, a second
+// exposure, washout) learning in session (`animat session`), then again with fixed weights as the
+// control. --quick: 4 envs and blocks of 3/6/3/6/3 trials.
+static int xp_adaptation(xp* x, const char* protocol, int rotation) {
+  char cfg[4096], proto[4300];
+  if (x->config) snprintf(cfg, sizeof cfg, "%s", x->config);
+  else if (config_path("reach.cfg", cfg, sizeof cfg))
+    return cli_fail("experiment", "cannot find the training configuration %s", cfg);
+  char rel[128];
+  snprintf(rel, sizeof rel, "protocols/%s", protocol);
+  if (config_path(rel, proto, sizeof proto))
+    return cli_fail("experiment", "cannot find the protocol %s", proto);
+  if (x->quick) {  // the protocol's keys with short blocks and 4 envs
+    char err[AM_ERR_LEN], qp[4200];
+    char* text = am_read_text(proto, NULL, err, sizeof err);
+    if (!text) return cli_fail("experiment", "%s", err);
+    am_buf q = {0};
+    const int len[5] = {3, 6, 3, 6, 3};
+    int k = 0;
+    for (char* line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+      char key[64], v[512];
+      if (!am_kv_split(line, key, sizeof key, v, sizeof v) && !strcmp(key, "block") && k < 5) {
+        char name[64];
+        double val;
+        if (sscanf(v, "%63s %*d %lf", name, &val) == 2)
+          am_buf_printf(&q, "block = %s %d %g\n", name, len[k++], val);
+      } else if (am_kv_split(line, key, sizeof key, v, sizeof v) || strcmp(key, "envs")) {
+        am_buf_printf(&q, "%s\n", line);
+      }
+    }
+    am_buf_printf(&q, "envs = 4\n");
+    free(text);
+    snprintf(qp, sizeof qp, "%s/quick.protocol", x->out);
+    int rc = am_write_file_atomic(qp, q.p, q.len, err, sizeof err);
+    am_buf_free(&q);
+    if (rc) return cli_fail("experiment", "%s", err);
+    snprintf(proto, sizeof proto, "%s", qp);
+  }
+  if (xp_train(x, cfg, 200000, NULL)) return 1;
+  char seed[48], learn[4000], fixed[4000];
+  snprintf(seed, sizeof seed, "seed=%llu", (unsigned long long)x->seed);
+  snprintf(learn, sizeof learn, "%s/analysis/session", x->out);
+  snprintf(fixed, sizeof fixed, "%s/analysis/session-fixed", x->out);
+  snprintf(x->rollout, sizeof x->rollout, "%s/session.rollout", learn);
+  if (XP_STEP(x, "session", 1, "session", x->run, "--protocol", proto, "--out", learn, "--set",
+              seed, "--force", "--quiet"))
+    return 1;
+  double success;
+  if (xp_trials(x, &success)) return 1;
+  XP_STEP(x, "session-fixed", 0, "session", x->run, "--protocol", proto, "--out", fixed, "--set",
+          seed, "--set", "learning=none", "--set", "record=behaviour", "--force", "--quiet");
+  const char* lj = "analysis/session/adaptation/adaptation.json";
+  const char* fj = "analysis/session-fixed/adaptation/adaptation.json";
+  double sc = rotation ? 1 : 1000;  // deviation in mm, direction error in deg
+  const char* unit = rotation ? "°" : " mm";
+  const char* what = rotation ? "direction error" : "signed maximum deviation";
+  am_buf* f = &x->findings;
+  am_buf_printf(f, "Measure: the %s of each trial (mean over the session's envs; "
+                "`animat analyze adaptation`). Learning: PPO on the session's own experience "
+                "(the protocol's learner keys); control: the same protocol and seed with fixed "
+                "weights.\n\n", what);
+  am_buf_printf(f, "| quantity | published | learning in session | fixed weights |\n"
+                "|---|---|---|---|\n");
+  const char* L = "session";
+  const char* F = "session-fixed";
+  const xp_step* sl = find_step(x, L);
+  const xp_step* sf = find_step(x, F);
+  struct { const char* q; const char* pub; int block; const char* key; double scale; const char* u; } rows[] = {
+      {"baseline (mean of block 0)", "near 0", -1, "baseline", sc, unit},
+      {"first 3 trials of the first exposure", "large, in the perturbation's direction", 1,
+       "first3", sc, unit},
+      {"last 10 trials of the first exposure", "small: the error is compensated", 1, "last10", sc,
+       unit},
+      {"error reduction (first 3 - last 10) / (first 3 - baseline)", "close to 1", 1,
+       "error_reduction", 1, ""},
+      {"first 3 washout trials", "opposite to the first exposure's error (after-effect)", 2,
+       "first3", sc, unit},
+      {"after-effect ratio (washout - baseline) / (first exposure - baseline)",
+       "negative (opposite side)", 2, "aftereffect_ratio", 1, ""},
+      {"last 10 washout trials", "back near baseline", 2, "last10", sc, unit},
+      {"savings (1 - mean |error| of the second exposure's first 10 / the first's)",
+       "positive: faster relearning", 3, "savings", 1, ""}};
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    double v[2];
+    const char* file[2] = {lj, fj};
+    for (int k = 0; k < 2; k++)
+      v[k] = rows[i].block < 0 ? json_number(x, file[k], rows[i].key)
+                               : json_block(x, file[k], rows[i].block, rows[i].key);
+    am_buf_printf(f, "| %s | %s |", rows[i].q, rows[i].pub);
+    const xp_step* st[2] = {sl, sf};
+    for (int k = 0; k < 2; k++) {
+      if (!st[k] || st[k]->status || !isfinite(v[k])) am_buf_printf(f, " n/a |");
+      else am_buf_printf(f, " %.2f%s |", v[k] * rows[i].scale, rows[i].u);
+    }
+    am_buf_printf(f, "\n");
+  }
+  row(x, "successful trials in the learning session", "", "trials", success, "%.1f %%");
+  if (x->quick)
+    am_buf_printf(f, "\n--quick: a short training and blocks of 3/6/3/6/3 trials on 4 envs; the "
+                  "numbers test the pipeline, not the finding.\n");
+  figure(x, "session/adaptation", "adaptation", "Error by trial, learning in session");
+  figure(x, "session-fixed/adaptation", "adaptation", "Error by trial, fixed weights (control)");
+  return 0;
 }
-static int xp_force_field(xp* x) { (void)x; return needs_session("force-field", "force-field.protocol"); }
-static int xp_rotation(xp* x) { (void)x; return needs_session("rotation", "rotation.protocol"); }
+static int xp_force_field(xp* x) { return xp_adaptation(x, "force-field.protocol", 0); }
+static int xp_rotation(xp* x) { return xp_adaptation(x, "rotation.protocol", 1); }
 
 static const char* const references =
     "1. Georgopoulos AP, Kalaska JF, Caminiti R, Massey JT (1982). On the relations between the "
@@ -491,12 +599,13 @@ static const experiment experiments[] = {
      "the motion (~50 % at 0 % coherence, ~100 % at 51.2 %) and, in the reaction-time version, "
      "respond sooner the stronger the motion [5]: the psychometric and chronometric curves.",
      xp_decision},
-    {"force-field", "force-field adaptation with after-effects (baseline, field, washout)",
-     "needs animat session (issue 15)",
+    {"force-field", "force-field adaptation with after-effects and savings (animat session)",
+     "FFTIME",
      "Reaches in a velocity-dependent curl field deviate, straighten over the field block, and "
-     "deviate the opposite way when the field is removed (after-effects) [6].", xp_force_field},
-    {"rotation", "visuomotor rotation: adaptation of the reach direction",
-     "needs animat session (issue 15)",
+     "deviate the opposite way when the field is removed (after-effects) [6]; a second exposure "
+     "is learnt faster (savings).", xp_force_field},
+    {"rotation", "visuomotor rotation: adaptation of the reach direction (animat session)",
+     "ROTTIME",
      "With the visual feedback rotated (e.g. 30°), the initial direction error falls over the "
      "block and comes back opposite after it [7].", xp_rotation},
     {"bandit", "meta-RL two-armed bandit", "not present (paradigms issue)",
@@ -583,10 +692,7 @@ static void list(FILE* f) {
   fprintf(f, "%-12s %-36s %s\n", "experiment", "full run on 2 cores", "what");
   for (int i = 0; i < N_EXPERIMENTS; i++) {
     const experiment* e = &experiments[i];
-    int session = e->run == xp_force_field || e->run == xp_rotation;
-    fprintf(f, "%-12s %-36s %s\n", e->name,
-            session && has_command("session") ? "not wired to animat session yet" : e->runtime,
-            e->what);
+    fprintf(f, "%-12s %-36s %s\n", e->name, e->runtime, e->what);
   }
 }
 
@@ -646,7 +752,6 @@ int cmd_experiment(int argc, char** argv) {
   }
   if (!e->run) return cli_fail("experiment", "%s: %s", e->name, e->runtime);
   if (!out) return cli_fail("experiment", "give --out DIR"), 2;
-  if (e->run == xp_force_field || e->run == xp_rotation) return e->run(&x);
   if (!dir_empty(out) && !x.force)
     return cli_fail("experiment", "%s exists and is not empty (another experiment's? give a new "
                     "--out DIR, or --force to replace its results)", out), 2;
