@@ -537,7 +537,7 @@ static int xp_adaptation(xp* x, const char* protocol, int rotation) {
       {"after-effect ratio (washout - baseline) / (first exposure - baseline)",
        "negative (opposite side)", 2, "aftereffect_ratio", 1, ""},
       {"last 10 washout trials", "back near baseline", 2, "last10", sc, unit},
-      {"savings (1 - mean |error| of the second exposure's first 10 / the first's)",
+      {"savings (1 - mean \\|error\\| of the second exposure's first 10 / the first's)",
        "positive: faster relearning", 3, "savings", 1, ""}};
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     double v[2];
@@ -600,7 +600,7 @@ static const experiment experiments[] = {
      "respond sooner the stronger the motion [5]: the psychometric and chronometric curves.",
      xp_decision},
     {"force-field", "force-field adaptation with after-effects and savings (animat session)",
-     "FFTIME",
+     "train + 1.5 min (sessions: 84 s)",
      "Reaches in a velocity-dependent curl field deviate, straighten over the field block, and "
      "deviate the opposite way when the field is removed (after-effects) [6]; a second exposure "
      "is learnt faster (savings).", xp_force_field},
