@@ -113,8 +113,8 @@ static void env_reset(struct am_pool* p, int i) {
 // The caller's pushes of env i (ft: n_push x 6), added to d->qfrc_applied as generalized forces
 // (mj_applyFT at each point, with the kinematics of the current state; mj_step recomputes the
 // same from qpos, so only the force changes the trajectory and a replay of the recorded
-// qfrc_applied is exact). Without a substep hook, nothing else
-// writes qfrc_applied, so the pushes replace last physics step's.
+// qfrc_applied is exact). A substep hook rewrites qfrc_applied in every physics step (the force
+// field zeroes it first); without one the pool zeroes it, so the pushes never accumulate.
 static void apply_push(const struct am_pool* p, const am_task* t, am_env* e, const double* ft) {
   const mjModel* m = e->m;
   mjData* d = e->d;
@@ -325,7 +325,8 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
   }
   for (int k = 0; k < cfg->n_push; k++) {
     const am_push_point* pt = &cfg->push[k];
-    int n = pt->type == mjOBJ_BODY ? t->model->m->nbody : pt->type == mjOBJ_SITE ? t->model->m->nsite : 0;
+    const mjModel* mm = t->model->m;
+    int n = pt->type == mjOBJ_BODY ? mm->nbody : pt->type == mjOBJ_SITE ? mm->nsite : 0;
     if (!n || pt->id < (pt->type == mjOBJ_BODY) || pt->id >= n) {  // body 0 is the world
       am_err(err, err_sz, "env pool: push point %d (type %d, id %d) is not a body or site of the "
              "model", k, pt->type, pt->id);
@@ -447,7 +448,6 @@ int am_pool_push_points(const am_pool* p, const am_push_point** points) {
   if (points) *points = p->push;
   return p->n_push;
 }
-
 
 void am_pool_get_stats(const am_pool* p, am_pool_stats* s) {
   memset(s, 0, sizeof *s);

@@ -359,6 +359,15 @@ static void test_record_other_task(void** state) {
 }
 
 
+// Each specification bad[i][0] is refused with a message holding bad[i][1].
+static void expect_refusals(const char* bad[][2], size_t n, const am_task* t, const ama_policy* p) {
+  ama_perturb pt;
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(ama_perturb_parse(&pt, bad[i][0], t, p, err, sizeof err), -1);
+    if (!strstr(err, bad[i][1])) fail_msg("'%s': expected '%s' in: %s", bad[i][0], bad[i][1], err);
+  }
+}
+
 // Perturbations (ama_perturb.c): a silenced window reads zero in the module's output and state
 // exactly when its bit is set (aligned on an event, repeating per trial), a clamp reads its value,
 // a lesion removes the chosen recurrent weights, noise is reproducible for a seed, and bad
@@ -442,10 +451,7 @@ static void test_perturbations(void** state) {
                           {"kind=lesion,value=2", "must be in [0, 1]"},
                           {"kind=silence,colour=red", "unknown key 'colour'"},
                           {"units=1", "no kind="}};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    assert_int_equal(ama_perturb_parse(&les, bad[i][0], &t, p, err, sizeof err), -1);
-    if (!strstr(err, bad[i][1])) fail_msg("'%s': expected '%s' in: %s", bad[i][0], bad[i][1], err);
-  }
+  expect_refusals(bad, sizeof bad / sizeof bad[0], &t, p);
   free_policy(p);
   amt_destroy(&t);
 }
@@ -676,10 +682,7 @@ static void test_force_pulse_refusals(void** state) {
       {"kind=silence,site=hand", "belong to kind=force"},
       {"kind=silence", "silence perturbs the network: it needs a trained policy"},
       {"kind=force,site=hand,force=0,3,event=nope", "no event 'nope'"}};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    assert_int_equal(ama_perturb_parse(&pt, bad[i][0], &t, NULL, err, sizeof err), -1);
-    if (!strstr(err, bad[i][1])) fail_msg("'%s': expected '%s' in: %s", bad[i][0], bad[i][1], err);
-  }
+  expect_refusals(bad, sizeof bad / sizeof bad[0], &t, NULL);
   // good ones: a 3-D force with a torque, a 2-D force (FZ = 0)
   assert_int_equal(ama_perturb_parse(&pt, "kind=force,body=forearm,force=1,2,3,torque=0,0,0.5,"
                                      "event=go_cue,start=0.1,duration=0.05", &t, NULL, err,
