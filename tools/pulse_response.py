@@ -234,9 +234,9 @@ def main():
     dur = max(len(x["p"]["pulse"]) for x in pairs) * dt * 1e3
     ax[1].axvspan(0, dur, color="0.88", zorder=0, label="pulse")
     ax[1].axhline(0, color="k", lw=0.5)
-    ax[1].set_xlim(0, 400)
+    ax[1].set_xlim(0, 1e3 * dt * max(len(x["dev"]) for x in pairs if x["cond"] in show) + 10)
     ax[1].set_xlabel("time from pulse onset (ms)")
-    ax[1].set_ylabel("perpendicular deviation vs same trial unperturbed (mm)")
+    ax[1].set_ylabel("deviation from its twin (mm, + left)")
     ax[1].set_title(", ".join("target %d %s" % (c, colors[i].split(":")[1]) for i, c in enumerate(show)),
                     fontsize=9)
     fig.suptitle(spec, fontsize=9)
