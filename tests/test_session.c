@@ -2,7 +2,8 @@
 // the protocol's blocks in order and nothing after them; learning changes the weights and the
 // recorded parameter snapshots start at the checkpoint's and end at the final checkpoint's, bit for
 // bit; with learning = none the weights never change; a seed reproduces a session whatever the
-// thread count; bad protocols are refused naming the line and key.
+// thread count; perturbations act and are recorded; bad protocols are refused naming the line and
+// key.
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -212,6 +213,50 @@ static void test_fixed_session(void** state) {
   assert_false(file_exists(path));
 }
 
+// Perturbations during a session: silenced core units read 0 while their bit is set, the hand
+// pulse is in the push channel exactly then.
+static void test_perturbed_session(void** state) {
+  (void)state;
+  char dir[500], path[600];
+  snprintf(dir, sizeof dir, "%s/perturbed", tmpdir);
+  if (animat("session '%s' --protocol '%s' --out '%s' --quiet "
+             "--perturb kind=silence,module=core,units=0-3,event=trial_start,start=0.05,duration=0.1 "
+             "--perturb kind=force,site=hand,force=0,5,event=trial_start,start=0.05,duration=0.1",
+             run, proto, dir))
+    fail_msg("%s", out);
+  snprintf(path, sizeof path, "%s/session.rollout", dir);
+  am_ds_reader* r = am_ds_open(path, err, sizeof err);
+  if (!r) fail_msg("%s", err);
+  int cp = am_ds_find_channel(r, "perturb"), cy = am_ds_find_channel(r, "core/output");
+  int cf = am_ds_find_channel(r, "push");
+  assert_true(cp >= 0 && cy >= 0 && cf >= 0);
+  int H = (int)am_ds_get_channel(r, cy)->shape[0];
+  int64_t on = 0;
+  for (int64_t e = 0; e < am_ds_num_episodes(r); e++) {
+    int64_t n = am_ds_get_episode(r, e)->steps;
+    uint32_t* bits = malloc(4 * (size_t)n);
+    float* y = malloc(sizeof(float) * (size_t)n * H);
+    double* f = malloc(sizeof(double) * (size_t)n * 6);
+    if (am_ds_read_channel(r, e, cp, bits, err, sizeof err) ||
+        am_ds_read_channel(r, e, cy, y, err, sizeof err) ||
+        am_ds_read_channel(r, e, cf, f, err, sizeof err))
+      fail_msg("%s", err);
+    for (int64_t t = 0; t < n; t++) {
+      assert_int_equal(bits[t] & 1u, (bits[t] >> 1) & 1u);  // the same window
+      if (bits[t] & 1u) {
+        on++;
+        for (int u = 0; u < 4; u++) assert_float_equal(y[t * H + u], 0, 0);
+        assert_float_equal(f[t * 6 + 1], 5, 0);
+      } else {
+        assert_float_equal(f[t * 6 + 1], 0, 0);
+      }
+    }
+    free(bits), free(y), free(f);
+  }
+  assert_int_equal(on, (int64_t)ENVS * TOTAL * 10);  // 10 control steps of every trial
+  am_ds_reader_free(r);
+}
+
 static void test_bad_protocols(void** state) {
   (void)state;
   char p[500], dir[500];
@@ -244,6 +289,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_learning_session),
       cmocka_unit_test(test_fixed_session),
+      cmocka_unit_test(test_perturbed_session),
       cmocka_unit_test(test_bad_protocols),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

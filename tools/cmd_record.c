@@ -92,14 +92,11 @@ int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char
   return 0;
 }
 
-// Applies the parsed --perturb specifications to the actor and registers the "perturb" channel
-// (bit k: perturbation k acted in the step) and its metadata (force pulses: the pool's push points
-// and the push channel, sim/dataset_record.c).
-static int setup_perturb(netrec* nr, const am_task* t, ama_perturb* list, int n, uint64_t seed,
-                         am_batch* b, am_rec* rec, char* err, size_t err_sz) {
+int rec_perturb(ama_actor* act, const am_task* t, ama_perturb* list, int n, uint64_t seed,
+                am_batch* b, am_rec* rec, char* err, size_t err_sz) {
   if (!n) return 0;
   double dt = t->frame_skip * t->model->m->opt.timestep;
-  if (ama_actor_perturb(&nr->act, list, n, dt, seed, b, err, err_sz)) return -1;
+  if (ama_actor_perturb(act, list, n, dt, seed, b, err, err_sz)) return -1;
   char labels[AMA_MAX_PERTURB * 4] = "", key[32];
   for (int k = 0; k < n; k++) {
     snprintf(key, sizeof key, "perturb.%d", k);
@@ -108,7 +105,7 @@ static int setup_perturb(netrec* nr, const am_task* t, ama_perturb* list, int n,
   }
   am_channel_def d = {.name = "perturb", .group = "network", .units = "bit k: metadata perturb.k",
                       .labels = labels, .dtype = AM_DT_U32, .ndim = 0};
-  return am_rec_add_channel(rec, &d, nr->act.pert_active, err, err_sz) < 0 ? -1 : 0;
+  return am_rec_add_channel(rec, &d, act->pert_active, err, err_sz) < 0 ? -1 : 0;
 }
 
 int cmd_record(int argc, char** argv) {
@@ -272,7 +269,7 @@ int cmd_record(int argc, char** argv) {
       goto done;
     }
   }
-  if (setup_perturb(&nr, &t, plist, n_pert, seed, b, rec, err, sizeof err)) {
+  if (rec_perturb(&nr.act, &t, plist, n_pert, seed, b, rec, err, sizeof err)) {
     cli_fail("record", "%s", err);
     goto done;
   }

@@ -309,6 +309,8 @@ int cmd_session(int argc, char** argv) {
       "  --set KEY=VALUE   one protocol key (repeatable; after the file's), e.g.\n"
       "                    --set learning=none (fixed weights), --set seed=2, --set envs=8,\n"
       "                    --set record=behaviour (no network activity), --set lr=1e-4\n"
+      "  --perturb SPEC    perturb the network or push the body during the session, as in\n"
+      "                    animat record (repeatable; docs/agents.md, Perturbations)\n"
       "  --threads T       worker threads (default 2; results do not depend on it)\n"
       "  --force           write into a DIR that holds a session\n"
       "  --quiet           no progress\n";
@@ -318,11 +320,14 @@ int cmd_session(int argc, char** argv) {
   amt_params extra = {0};
   const char* sets[33] = {0};
   cli_strings set_list = {sets, 32, "--set"};
+  const char* pspec[AMA_MAX_PERTURB + 1] = {0};
+  cli_strings pspec_list = {pspec, AMA_MAX_PERTURB, "--perturb"};
   cli_flag flags[] = {
       {"protocol", CLI_STRING, &proto_path},
       {"out", CLI_STRING, &out},
       {"task-param", CLI_EACH, NULL, 0, 0, add_param, &extra},
       {"set", CLI_EACH, NULL, 0, 0, cli_collect, &set_list},
+      {"perturb", CLI_EACH, NULL, 0, 0, cli_collect, &pspec_list},
       {"threads", CLI_INT, &threads, 1, 256},
       {"force", CLI_BOOL, &force},
       {"quiet", CLI_BOOL, &quiet},
@@ -412,9 +417,24 @@ int cmd_session(int argc, char** argv) {
 
   am_task task;
   if (amt_create(&task, P.task, &tp, err, sizeof err)) return cli_fail("session", "%s", err);
+  // perturbations: parsed against the checkpoint's policy; force pulses need the pool's push points
+  ama_perturb plist[AMA_MAX_PERTURB];
+  int n_pert = 0;
   am_pool_config pc = {.num_envs = P.envs, .num_threads = threads, .seed = P.seed, .export_state = 1};
-  am_pool* pool = am_pool_create(&task, &pc, err, sizeof err);
-  if (!pool) {
+  am_pool* pool = NULL;
+  if (pspec[0]) {
+    ama_policy pp;
+    if (ama_ckpt_load_policy(&pp, ckpt, task.groups, task.n_groups, task.obs_dim, task.act_dim, 1,
+                             err, sizeof err)) {
+      amt_destroy(&task);
+      return cli_fail("session", "%s", err);
+    }
+    for (; pspec[n_pert] && !rc; n_pert++)
+      rc = ama_perturb_parse(&plist[n_pert], pspec[n_pert], &task, &pp, err, sizeof err);
+    ama_policy_free(&pp);
+  }
+  if (rc || ama_perturb_push_points(plist, n_pert, &pc, err, sizeof err) ||
+      !(pool = am_pool_create(&task, &pc, err, sizeof err))) {
     amt_destroy(&task);
     return cli_fail("session", "%s", err);
   }
@@ -483,6 +503,8 @@ int cmd_session(int argc, char** argv) {
   if (!S.upd ||
       (P.record_network && rec_net_channels(pol, ama_ppo_actor(S.L), S.rec, err, sizeof err)) ||
       am_rec_add_channel(S.rec, &ud, S.upd, err, sizeof err) < 0 ||
+      rec_perturb(ama_ppo_actor(S.L), &task, plist, n_pert, P.seed, am_pool_batch(pool), S.rec,
+                  err, sizeof err) ||
       am_rec_begin(S.rec, err, sizeof err)) {
     cli_fail("session", "%s", err);
     am_rec_abort(S.rec);

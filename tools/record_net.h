@@ -23,5 +23,11 @@ int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz);
 int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char* err,
                      size_t err_sz);
 void netrec_free(netrec* nr);
+// Applies parsed --perturb specifications to an actor (record's or a learner's) and registers the
+// "perturb" channel (bit k: perturbation k acted in the step) and its metadata perturb.k (force
+// pulses: the pool's push points and the push channel, sim/dataset_record.c). b: the batch of the
+// pool created with ama_perturb_push_points' configuration. Returns 0 or -1.
+int rec_perturb(ama_actor* act, const am_task* t, ama_perturb* list, int n, uint64_t seed,
+                am_batch* b, am_rec* rec, char* err, size_t err_sz);
 
 #endif
