@@ -13,7 +13,9 @@
 //   FIX    the cursor must stay within start_radius of the start for hold_time (else, after
 //          fix_timeout, the trial ends: timeout)
 //   DELAY  target shown (target_on); the cursor must stay at the start for a delay drawn from
-//          [delay_min, delay_max] (leaving: abort). Decision-reach: STIM instead (evidence on).
+//          [delay_min, delay_max] (leaving: abort). Decision-reach: STIM instead (evidence on;
+//          the rt variant goes straight to MOVE with the stimulus on until the cursor leaves the
+//          start zone; its timeouts cost abort_penalty, entering the wrong target is an error).
 //   MOVE   after go_cue: reach the target within move_time (else timeout); movement_onset is the
 //          first step after the go cue that ends with the cursor outside the start zone (a
 //          trained hand is never still at the start, so a speed threshold fired at the go cue;
@@ -134,9 +136,11 @@ const amt_param_def amt_decision_params[] = {
     {"coherences", "0,0.032,0.064,0.128,0.256,0.512", "unsigned coherences; the sign is random"},
     {"noise", "1", "std of the evidence noise per control step"},
     {"variant", "fixed", "fixed: stimulus for stim_time, then go; rt: go at stimulus onset, "
-                         "stimulus until movement onset"},
+                         "stimulus until the cursor leaves the start zone"},
     {"stim_time", "0.8", "stimulus duration in the fixed variant (s)"},
     {"rt_max", "2.0", "time allowed to respond in the rt variant (s)"},
+    {"error_penalty", "0", "reward -error_penalty when the wrong target is entered"},
+    {"target_sigma", "0.1", "length scale of the proximity reward toward the correct target (m)"},
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 //---------------------------------- config and state ----------------------------------------------
@@ -168,6 +172,7 @@ typedef struct arm_cfg {
   double hv[MAX_BLOCKS];
   double coh[MAX_COH], noise;                      // decision
   int n_coh, rt, stim_steps, rt_steps;
+  double error_penalty, target_sigma;
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
   int body_dim;
   int ev[E_COUNT];  // event -> code (bit) in this task, -1 if the task has no such event
@@ -179,10 +184,14 @@ typedef struct arm_state {
   int epoch, t_epoch, t_count, t_go, trial;
   int delay_steps, catch_trial, cond, field_on, block, onset, choice, outcome, done;
   double target[2], coh, evidence;
+  double noise;      // decision-reach: this trial's evidence noise (curriculum: smaller at first)
+  int stim_steps;    // decision-reach, fixed: this trial's stimulus duration (curriculum: shorter)
+  int stim_to_choice;  // decision-reach: the stimulus lasts until the choice (curriculum)
   int stim_on, go;
   uint32_t pending;
   double effort;
-  int aborted;  // this step's trial ended in an abort
+  int aborted;  // this step's trial ended in an abort (decision-reach: or a timeout)
+  int erred;    // this step's trial ended in an error (decision-reach: the wrong target)
   double r_start, r_target;  // this trial's zone radii (curriculum: larger at first)
   double force[2];  // force-field force applied at the hand in the last physics step (N)
   double gain;      // this trial's field gain (force-field: F = gain B v while field_on)
@@ -271,8 +280,21 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
   } else if (c->kind == K_DECISION) {
     int k = (int)(am_rng_uniform(&e->rng) * c->n_coh);
     double sign = am_rng_uniform(&e->rng) < 0.5 ? -1 : 1;
+    // Curriculum: with probability f the trial has the highest coherence; with probability f
+    // (drawn apart) the stimulus lasts until the choice, so the evidence is there while the hand
+    // moves; the noise and the fixed stimulus duration are scaled by 1 - f (at least one step).
+    s->stim_to_choice = 0;
+    if (f > 0) {
+      if (am_rng_uniform(&e->rng) < f)
+        for (int j = 0; j < c->n_coh; j++)
+          if (c->coh[j] > c->coh[k]) k = j;
+      s->stim_to_choice = am_rng_uniform(&e->rng) < f;
+    }
     s->coh = sign * c->coh[k];
     s->cond = k;
+    s->noise = c->noise * (1 - f);
+    s->stim_steps = (int)floor(c->stim_steps * (1 - f) + 0.5);
+    if (s->stim_steps < 1) s->stim_steps = 1;
     s->target[0] = c->start[0] + sign * c->distance;  // the correct target (right = +x)
     s->target[1] = c->start[1];
   } else {
@@ -431,6 +453,7 @@ static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev,
     }
   } else if (s->t_epoch >= c->fix_timeout_steps) {
     emit(c, ev, E_TIMEOUT);
+    if (c->kind == K_DECISION) s->aborted = 1;  // a timeout costs like an abort (never free)
     end_trial(c, s, ev, 0, reward);
   }
 }
@@ -457,6 +480,7 @@ static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_
         s->t_count = 0;
       } else {
         emit(c, ev, E_ERROR);
+        s->erred = 1;
         end_trial(c, s, ev, 0, reward);
       }
       return;
@@ -469,6 +493,7 @@ static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_
   }
   if (s->t_go >= limit) {
     emit(c, ev, E_TIMEOUT);
+    if (c->kind == K_DECISION) s->aborted = 1;
     end_trial(c, s, ev, 0, reward);
   }
 }
@@ -487,7 +512,7 @@ static void step_trial(const arm_cfg* c, am_env* e, const double p[2], uint32_t*
   if (s->go && !s->onset && !in_start) {
     s->onset = 1;
     emit(c, ev, E_MOVEMENT_ONSET);
-    if (c->kind == K_DECISION && c->rt && s->stim_on) {
+    if (c->kind == K_DECISION && c->rt && s->stim_on && !s->stim_to_choice) {
       s->stim_on = 0;
       emit(c, ev, E_STIM_OFF);
     }
@@ -511,9 +536,11 @@ static void step_trial(const arm_cfg* c, am_env* e, const double p[2], uint32_t*
       break;
     case EP_STIM:
       if (left_start(c, s, in_start, ev, reward)) break;
-      if (s->t_epoch >= c->stim_steps) {
-        s->stim_on = 0;
-        emit(c, ev, E_STIM_OFF);
+      if (s->t_epoch >= s->stim_steps) {
+        if (!s->stim_to_choice) {
+          s->stim_on = 0;
+          emit(c, ev, E_STIM_OFF);
+        }
         s->go = 1;
         emit(c, ev, E_GO_CUE);
         s->epoch = EP_MOVE;
@@ -544,19 +571,22 @@ static void step_trial(const arm_cfg* c, am_env* e, const double p[2], uint32_t*
 }
 
 // The reward terms besides success: shaping by the distance from the cursor p to the current
-// goal (the start before the go cue and on catch trials; the target after it; decision-reach: the
-// nearer choice target), effort and the abort penalty.
+// goal (the start before the go cue and on catch trials; the target after it), effort and the
+// abort penalty. Decision-reach: after the go cue no shaping until the cursor leaves the start
+// (waiting for evidence earns nothing, so the reaction-time variant does not reward staying nor
+// leaving), then toward the correct target (a hidden state like the success reward: the policy
+// does not see rewards unless prev_inputs is on); the abort term also holds the cost of a
+// timeout (abort_penalty) and of an error (error_penalty).
 static void shaping_terms(const arm_cfg* c, const arm_state* s, const double p[2], double* prox,
                           double* dist, double* effort, double* abort) {
   const double* goal = c->start;
-  double nearest[2];
+  double sigma = c->prox_sigma;
+  int shaped = s->epoch != EP_ITI;
   if (s->go && s->epoch != EP_ITI) {
+    goal = s->target;
     if (c->kind == K_DECISION) {
-      nearest[0] = c->start[0] + (p[0] >= c->start[0] ? c->distance : -c->distance);
-      nearest[1] = c->start[1];
-      goal = nearest;
-    } else {
-      goal = s->target;
+      if (!s->onset) shaped = 0;
+      sigma = c->target_sigma;
     }
   }
   // The proximity reward is never negative, so ending a trial early (an abort) only loses reward;
@@ -564,10 +594,10 @@ static void shaping_terms(const arm_cfg* c, const arm_state* s, const double p[2
   // once (docs/tasks.md, Reward).
   double d_goal = dist2(p, goal);
   *dist = -c->w_dist * d_goal / 0.1 * c->dt;
-  *prox = c->w_prox * exp(-d_goal / c->prox_sigma) * c->dt;
-  if (s->epoch == EP_ITI) *dist = *prox = 0;
+  *prox = c->w_prox * exp(-d_goal / sigma) * c->dt;
+  if (!shaped) *dist = *prox = 0;
   *effort = -c->w_effort * s->effort * c->dt;
-  *abort = s->aborted ? -c->abort_penalty : 0;
+  *abort = (s->aborted ? -c->abort_penalty : 0) + (s->erred ? -c->error_penalty : 0);
 }
 
 static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
@@ -575,12 +605,12 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   arm_state* s = e->task_state;
   uint32_t ev = 0;
   double reward = 0;
-  s->aborted = 0;
+  s->aborted = s->erred = 0;
   double p[2], v[2];
   cursor(c, s, e->d, p, v);
   step_trial(c, e, p, &ev, &reward);
   if (c->kind == K_DECISION)
-    s->evidence = s->stim_on ? s->coh + c->noise * am_rng_normal(&e->rng) : 0;
+    s->evidence = s->stim_on ? s->coh + s->noise * am_rng_normal(&e->rng) : 0;
   double prox_term, dist_term, effort_term, abort_term;
   shaping_terms(c, s, p, &prox_term, &dist_term, &effort_term, &abort_term);
   r->terms[0] = (float)reward;
@@ -938,7 +968,10 @@ static int read_decision(const amt_info* info, const amt_params* params, arm_cfg
   if (amt_param_list(info, params, "coherences", c->coh, MAX_COH, &c->n_coh, err, err_sz) ||
       amt_param_double(info, params, "noise", &c->noise, err, err_sz) ||
       secs(info, params, "stim_time", c->dt, &c->stim_steps, 1, err, err_sz) ||
-      secs(info, params, "rt_max", c->dt, &c->rt_steps, 1, err, err_sz))
+      secs(info, params, "rt_max", c->dt, &c->rt_steps, 1, err, err_sz) ||
+      amt_param_double(info, params, "error_penalty", &c->error_penalty, err, err_sz) ||
+      amt_param_double(info, params, "target_sigma", &c->target_sigma, err, err_sz) ||
+      positive(info, "target_sigma", c->target_sigma, err, err_sz))
     return -1;
   for (int i = 0; i < c->n_coh; i++)
     if (c->coh[i] < 0 || c->coh[i] > 10)

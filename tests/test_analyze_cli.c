@@ -15,7 +15,9 @@
 
 enum { STEPS = 70, GO = 20, MOVE0 = 25, MOVE_N = 20, UNITS = 16 };
 static const double DT = 0.01, DIST = 0.1, BUMP = 0.01;
-static char reach_path[400], decision_path[400];
+static char reach_path[400], decision_path[400], decision_ev_path[400];
+// The files written with a movement_onset event (code 4) have it at row onset_row of each episode.
+static int onset_event, onset_row = -1;
 
 // Minimum-jerk fraction of the path at tau in [0, 1].
 static double minjerk(double tau) {
@@ -44,6 +46,7 @@ static void write_reach(am_ds_writer* w, int64_t id, double th, int m0, float co
     if (t == 0) ev |= 1u;               // trial_start
     if (t == GO) ev |= 2u;              // go_cue
     if (t == STEPS - 1) ev |= 4u | 8u;  // hold_complete, trial_end
+    if (onset_event && t == onset_row) ev |= 16u;  // movement_onset
     memcpy(am_ds_row_ptr(w, 0, ch_ev), &ev, 4);
     double tau = (t - m0) / (double)MOVE_N;
     double along = DIST * minjerk(tau), side = tau > 0 && tau < 1 ? bump * sin(M_PI * tau) : 0;
@@ -69,7 +72,9 @@ static am_ds_writer* open_writer(const char* path, const char* task, const char*
   assert_non_null(w);
   put_meta(w, task, conds);
   am_channel_def e = {.name = "events", .group = "task", .dtype = AM_DT_U32, .ndim = 0,
-                      .labels = "trial_start,go_cue,hold_complete,trial_end"};
+                      .labels = onset_event ? "trial_start,go_cue,hold_complete,trial_end,"
+                                              "movement_onset"
+                                            : "trial_start,go_cue,hold_complete,trial_end"};
   am_channel_def v = {.name = "task_vars", .group = "task", .dtype = AM_DT_F32, .ndim = 1,
                       .shape = {NV}, .labels = VARS};
   am_channel_def c = {.name = "core/output", .group = "network", .dtype = AM_DT_F32, .ndim = 1,
@@ -109,6 +114,19 @@ static int setup(void** state) {
                 &rng, ev, vars, core);
   }
   assert_int_equal(am_ds_close(w, err, sizeof err), 0);
+  // decision with the task's movement_onset event (the commitment): at GO + 30 - 50 |coh| rows
+  // while the kinematic onset stays at MOVE0; the psychometric RT must follow the event
+  snprintf(decision_ev_path, sizeof decision_ev_path, "%s/decision_ev.rollout", tmpdir);
+  onset_event = 1;
+  w = open_writer(decision_ev_path, "decision-reach", "coherence", &ev, &vars, &core);
+  for (int i = 0; i < 90; i++) {
+    double coh = cohs[i % 9];
+    onset_row = GO + 30 - (int)lround(50 * fabs(coh));
+    write_reach(w, i, coh >= 0 ? 0 : M_PI, MOVE0, (float)(i % 9), (float)coh,
+                coh >= 0 ? 1.0f : -1.0f, 0, &rng, ev, vars, core);
+  }
+  assert_int_equal(am_ds_close(w, err, sizeof err), 0);
+  onset_event = 0;
   return 0;
 }
 
@@ -208,6 +226,26 @@ static void test_psychometric_recovers_observer(void** state) {
   assert_true(rho < -0.5);  // reaction times fall with |coherence|
 }
 
+// With a movement_onset event the RT runs from the go cue to it (decision-reach: leaving the start
+// zone, the commitment), not to the kinematic onset (here the same row in every trial).
+static void test_psychometric_rt_from_event(void** state) {
+  char dir[600], js[700], csv[700];
+  snprintf(dir, sizeof dir, "%s/psy_ev", tmpdir);
+  assert_int_equal(animat("analyze psychometric '%s' --out '%s'", decision_ev_path, dir), 0);
+  expect_out("(RT: go_cue to movement_onset)");
+  snprintf(js, sizeof js, "%s/psychometric.json", dir);
+  char* text = am_read_text(js, NULL, NULL, 0);
+  assert_non_null(text);
+  assert_non_null(strstr(text, "\"rt_from\": \"go_cue to movement_onset\""));
+  double rho = strtod(strstr(text, "\"chronometric_rho\": ") + 20, NULL);
+  free(text);
+  assert_true(rho < -0.9);
+  snprintf(csv, sizeof csv, "%s/psychometric.csv", dir);
+  // rows by signed coherence: -0.4 first (onset at GO + 10: 0.1 s), 0 fifth (GO + 30: 0.3 s)
+  assert_float_equal(csv_value(csv, 0, "mean_rt"), 0.1, 1e-9);
+  assert_float_equal(csv_value(csv, 4, "mean_rt"), 0.3, 1e-9);
+}
+
 static void test_report(void** state) {
   char dir[600], html[700];
   snprintf(dir, sizeof dir, "%s/report", tmpdir);
@@ -251,6 +289,7 @@ int main(void) {
       cmocka_unit_test(test_trials_kinematics),
       cmocka_unit_test(test_tuning_recovers_planted_directions),
       cmocka_unit_test(test_psychometric_recovers_observer),
+      cmocka_unit_test(test_psychometric_rt_from_event),
       cmocka_unit_test(test_report),
       cmocka_unit_test(test_errors),
   };

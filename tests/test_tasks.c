@@ -317,6 +317,123 @@ static void test_scripted_others(void** state) {
   }
 }
 
+//---------------------------------- decision-reach rules ------------------------------------------
+
+// One decision-reach trial of env 0 driven by the scripted arm: the hand holds at the start (fix:
+// 0: at the start during FIX, 1: 0.06 m below it, so the fixation never completes), waits `wait`
+// steps after the go cue (-1: forever), then reaches to the correct (side = 1) or wrong (-1)
+// target. Records the step of each event, the terms and what the policy saw.
+typedef struct dec_obs {
+  int go, stim_off, onset, error, reached, hold, timeout, end, reward;  // steps (-1: none)
+  int stim_steps;           // steps whose observation showed the stimulus on
+  int stim_fixed;           // of those, steps before the go cue (the fixed variant's stimulus)
+  double max_dev;           // largest |evidence - coherence| while the stimulus was shown
+  double prox_waiting;      // proximity reward summed over steps after go with the hand at start
+  double prox_moving;       // proximity reward summed after movement onset
+  double abort_term, coherence, choice;
+} dec_obs;
+
+static void dec_trial(const am_task* t, am_pool* p, int fix, int wait, int side, dec_obs* r) {
+  am_batch* b = am_pool_batch(p);
+  int off = t->groups[am_find_group(t->groups, t->n_groups, "task")].offset;
+  int vsx = find_var(t, "start_x"), vcoh = find_var(t, "coherence"), vch = find_var(t, "choice");
+  const char* names[] = {"go_cue", "stim_off", "movement_onset", "error", "target_reached",
+                         "hold_complete", "timeout", "trial_end", "reward"};
+  int code[9];
+  for (int k = 0; k < 9; k++) code[k] = find_event(t, names[k]);
+  int* at[9] = {&r->go, &r->stim_off, &r->onset, &r->error, &r->reached, &r->hold, &r->timeout,
+                &r->end, &r->reward};
+  memset(r, 0, sizeof *r);
+  for (int k = 0; k < 9; k++) *at[k] = -1;
+  arm_ctl k = {.kp = 3.0, .kd = 0.1, .c0 = 0.3};
+  am_env* e = am_pool_env(p, 0);
+  for (int s = 0; s < 1000 && r->end < 0; s++) {
+    const float* v = b->vars;
+    double goal[2] = {v[vsx], v[vsx + 1]};
+    if (r->go < 0 && fix) goal[1] -= 0.06;
+    double sign = v[vcoh] >= 0 ? 1 : -1;
+    if (r->go >= 0 && wait >= 0 && s - r->go > wait) goal[0] += side * sign * 0.1;
+    arm_command(&k, e->d, goal, b->actions);
+    am_pool_step(p);
+    const float* o = b->terminated[0] ? b->final_obs + off : b->obs + off;
+    for (int j = 0; j < 9; j++)
+      if (code[j] >= 0 && (b->events[0] & (1u << code[j])) && *at[j] < 0) *at[j] = s;
+    if (o[1] > 0.5) {
+      r->stim_steps++;
+      r->stim_fixed += r->go < 0;
+      r->max_dev = fmax(r->max_dev, fabs(o[0] - v[vcoh]));
+    }
+    if (r->go >= 0 && r->onset < 0) r->prox_waiting += b->terms[1];
+    if (r->onset >= 0) r->prox_moving += b->terms[1];
+    r->abort_term += b->terms[4];
+    r->coherence = v[vcoh];
+    r->choice = v[vch];
+  }
+}
+
+// The rules that make the task learnable (docs/tasks.md, decision-reach): rt: the stimulus stays
+// on while the hand waits at the start and ends when it leaves (movement_onset); no shaping while
+// waiting, then proximity toward the correct target; the wrong target is an error costing
+// error_penalty; a timeout (no response; no fixation) costs abort_penalty. The curriculum's
+// schedule: the first trials have the highest coherence, no noise and (fixed) a short stimulus.
+static void test_decision_rules(void** state) {
+  am_task t;
+  make_task(&t, "decision-reach", "variant=rt", "coherences=0.256", "noise=0", "rt_max=1",
+            "error_penalty=0.5", "abort_penalty=1", NULL);
+  am_pool* p = make_pool(&t, 1, 3);
+  dec_obs r;
+  dec_trial(&t, p, 0, 40, 1, &r);  // waits 0.4 s, then the correct target
+  assert_true(r.go >= 0 && r.onset > r.go + 30 && r.stim_off == r.onset);
+  assert_int_equal(r.stim_steps, r.onset - r.go);  // evidence shown from go until leaving
+  assert_true(r.max_dev == 0);  // noise 0: the sample is the coherence
+  assert_true(r.prox_waiting == 0 && r.prox_moving > 0);
+  assert_true(r.reached > r.onset && r.hold > r.reached && r.reward == r.end && r.error < 0);
+  assert_true(r.choice == (r.coherence > 0 ? 1 : -1) && r.abort_term == 0);
+  dec_trial(&t, p, 0, 5, -1, &r);  // the wrong target: an error, error_penalty
+  assert_true(r.error > r.onset && r.error == r.end && r.reward < 0 && r.reached < 0);
+  assert_true(r.choice == (r.coherence > 0 ? -1 : 1));
+  assert_float_equal(r.abort_term, -0.5, 1e-6);
+  assert_true(r.prox_moving < 0.05);  // shaping only near the correct target
+  dec_trial(&t, p, 0, -1, 0, &r);  // never responds: timeout at rt_max, abort_penalty
+  assert_true(r.timeout == r.end && r.timeout - r.go == 100 && r.stim_steps == 100);
+  assert_float_equal(r.abort_term, -1, 1e-6);
+  am_pool_free(p);
+  amt_destroy(&t);
+
+  make_task(&t, "decision-reach", "variant=fixed", "fix_timeout=0.5", NULL);
+  p = make_pool(&t, 1, 3);
+  dec_trial(&t, p, 1, 0, 1, &r);  // away from the start: the fixation times out, costing 1
+  assert_true(r.go < 0 && r.timeout == r.end && r.end < 60);
+  assert_float_equal(r.abort_term, -1, 1e-6);
+  am_pool_free(p);
+  amt_destroy(&t);
+
+  // Curriculum over 4 trials: f = 1, 0.75, 0.5, 0.25, then 0. Noise x (1 - f), stim_time x
+  // (1 - f) (at least one step); with probability f the highest coherence and, apart, a stimulus
+  // that lasts until the choice (f = 1: always; f = 0: never).
+  make_task(&t, "decision-reach", "variant=fixed", "curriculum=4", "coherences=0,0.512",
+            "noise=2", "stim_time=0.4", "start_radius=0.03", NULL);
+  p = make_pool(&t, 1, 5);
+  int stim[6];
+  double dev[6];
+  for (int i = 0; i < 6; i++) {
+    dec_trial(&t, p, 0, 10, 1, &r);
+    stim[i] = r.stim_fixed, dev[i] = r.max_dev;
+    if (i == 0) {  // f = 1: the highest coherence, and the evidence stays on until the choice
+      assert_float_equal(fabs(r.coherence), 0.512, 1e-6);
+      assert_true(r.stim_off == r.reached && r.stim_steps > r.stim_fixed);
+    }
+    if (i >= 4) assert_true(r.stim_off == r.go - 0 && r.stim_steps == r.stim_fixed);
+  }
+  int want[6] = {1, 10, 20, 30, 40, 40};
+  for (int i = 0; i < 6; i++) assert_int_equal(stim[i], want[i]);
+  assert_true(dev[0] == 0);                       // no noise at f = 1
+  assert_true(dev[2] > 0.5 && dev[2] < 1 * 4);    // noise 1 (20 samples)
+  assert_true(dev[4] > 2 && dev[4] < 2 * 4.5);    // the full noise 2 (40 samples)
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
 //---------------------------------- success metric, determinism, parameters ----------------------
 
 // Doing nothing (no excitation) never completes a reach: only catch trials succeed.
@@ -675,6 +792,7 @@ int main(void) {
       cmocka_unit_test(test_random_rat),
       cmocka_unit_test(test_scripted_center_out),
       cmocka_unit_test(test_scripted_others),
+      cmocka_unit_test(test_decision_rules),
       cmocka_unit_test(test_idle_fails),
       cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_params),

@@ -42,7 +42,7 @@ static const golden table[] = {
                      "field_trials=1", "washout_trials=1", "hold_time=0.05", NULL}, 0x21b34963},
     {"visuomotor-rotation", {"start_radius=0.06", "distance=0.15", "prev_inputs=1", NULL},
      0x55bb833b},
-    {"decision-reach", {"start_radius=0.06", "trials=3", "obs_noise=0.01", NULL}, 0xcdf88bf9},
+    {"decision-reach", {"start_radius=0.06", "trials=3", "obs_noise=0.01", NULL}, 0xdbdc84f5},
     {"run", {"episode_time=2", NULL}, 0xb8751da8},
     {"run-gaps", {"episode_time=2", NULL}, 0x23ede29f},
     {"escape-bowl", {"episode_time=2", "terrains=2", NULL}, 0x1a2c1e4f},

@@ -526,6 +526,13 @@ static int run_psychometric(az_ctx* c) {
   double *rcoh = malloc(sizeof(double) * N);
   if (!coh || !rt || !ch || !rcoh)
     return free(coh), free(rt), free(ch), free(rcoh), am_err(c->err, sizeof c->err, "out of memory");
+  // RT: from the go cue to the task's movement_onset event when it has one (decision-reach: the
+  // cursor leaves the start zone, which in the rt variant ends the stimulus: the commitment),
+  // else the kinematic reaction time of the trial table. A hand that creeps inside the start zone
+  // can pass the kinematic threshold (a fraction of the peak speed) before it commits.
+  int e_go = ds_find_name(c->d.events, c->d.n_events, "go_cue");
+  int e_on = ds_find_name(c->d.events, c->d.n_events, "movement_onset");
+  int by_event = e_go >= 0 && e_on >= 0;
   for (int64_t i = 0; i < N; i++) {
     const ana_trial* t = &c->tab.rows[i];
     if (!t->complete || !(t->choice == 1 || t->choice == -1)) continue;  // a choice was made
@@ -535,7 +542,10 @@ static int run_psychometric(az_ctx* c) {
     coh[n] = t->cond[kc];
     ch[n] = t->choice > 0;
     n++;
-    if (isfinite(t->rt)) rcoh[nrt] = t->cond[kc], rt[nrt++] = t->rt;
+    double trt = !by_event ? t->rt
+                 : t->ev_row[e_go] >= 0 && t->ev_row[e_on] >= 0
+                     ? (t->ev_row[e_on] - t->ev_row[e_go]) * c->d.dt : NAN;
+    if (isfinite(trt)) rcoh[nrt] = t->cond[kc], rt[nrt++] = trt;
   }
   ana_psych ps;
   int rc = ana_psychometric_fit(coh, ch, n, &ps, c->err, sizeof c->err);
@@ -579,7 +589,8 @@ static int run_psychometric(az_ctx* c) {
                   "\"chronometric_rho\": ", n, ps.bias, ps.slope, ps.lapse, ps.se_bias,
                   ps.se_slope, ps.se_lapse);
     jnum(&j, rho);
-    am_buf_printf(&j, ", \"by_coherence\": \"psychometric.csv\"}\n");
+    am_buf_printf(&j, ", \"rt_from\": \"%s\", \"by_coherence\": \"psychometric.csv\"}\n",
+                  by_event ? "go_cue to movement_onset" : "kinematic onset");
     ana_fig* f = ana_fig_new(1, 2, 0, 0, c->err, sizeof c->err);
     if (f) {
       ana_fig_title(f, c->d.task);
@@ -600,8 +611,8 @@ static int run_psychometric(az_ctx* c) {
     table_free(&t);
     am_buf_free(&j);
     am_buf_printf(&c->summary, "psychometric: %d trials with a choice; bias %.4f, slope %.4f, lapse %.3f; "
-           "chronometric Spearman rho(RT, |coherence|) %.3f over %d trials\n", n, ps.bias,
-           ps.slope, ps.lapse, rho, nrt);
+           "chronometric Spearman rho(RT, |coherence|) %.3f over %d trials (RT: %s)\n", n, ps.bias,
+           ps.slope, ps.lapse, rho, nrt, by_event ? "go_cue to movement_onset" : "kinematic onset");
   }
   free(coh), free(rt), free(ch), free(rcoh);
   return rc;
