@@ -376,12 +376,15 @@ static int xp_center_out(xp* x) {
 }
 
 static int xp_decision(xp* x) {
-  char cfg[4096];
+  char cfg[4096], fine[4096];
   const char* extra[8] = {NULL};
   const char* how = "the configuration given with --config";
+  int two_stage = 0;
   if (x->config) snprintf(cfg, sizeof cfg, "%s", x->config);
-  else if (!config_path("decision.cfg", cfg, sizeof cfg)) how = "tools/decision.cfg";
-  else {
+  else if (!config_path("decision.cfg", cfg, sizeof cfg)) {
+    how = "tools/decision.cfg, then tools/decision-finetune.cfg (docs/tasks.md, decision-reach)";
+    two_stage = !config_path("decision-finetune.cfg", fine, sizeof fine);
+  } else {
     how = "tools/reach.cfg on decision-reach's default parameters (there is no tools/decision.cfg "
           "yet)";
     // no tuned configuration yet: the reach settings on decision-reach's own defaults
@@ -390,14 +393,26 @@ static int xp_decision(xp* x) {
     extra[0] = "--task", extra[1] = "decision-reach";
     if (!x->steps && !x->quick) extra[2] = "--steps", extra[3] = "2000000";
   }
-  if (xp_train(x, cfg, 200000, extra)) return 1;
   char eps[32], seed[32];
-  snprintf(eps, sizeof eps, "%d", x->episodes ? x->episodes : x->quick ? 200 : 1000);
   snprintf(seed, sizeof seed, "%llu", (unsigned long long)x->seed);
-  // the run's own task parameters (variant, coherences), without the training curriculum; the
-  // policy samples its actions as in training
-  if (XP_STEP(x, "record", 1, "record", x->run, "--task-param", "curriculum=0", "--episodes", eps,
-              "--seed", seed, "--out", x->rollout, "--force"))
+  if (two_stage && x->trained_here) {  // stage 1 into DIR/run-1, stage 2 from it into DIR/run
+    char run1[4200], load[4300], steps[32];
+    snprintf(run1, sizeof run1, "%s/run-1", x->out);
+    snprintf(load, sizeof load, "load_path=%s/checkpoint.bin", run1);
+    uint64_t n = x->steps ? x->steps : x->quick ? 200000 : 0;
+    snprintf(steps, sizeof steps, "%llu", (unsigned long long)n);
+    const char* a1[16] = {"train", "--config", cfg, "--out", run1, "--seed", seed, "--force"};
+    const char* a2[16] = {"train", "--config", fine, "--set", load, "--out", x->run, "--seed", seed};
+    if (n) a1[8] = "--steps", a1[9] = steps, a2[9] = "--steps", a2[10] = steps;
+    if (xp_step_run(x, "train-1", 1, a1) || xp_step_run(x, "train", 1, a2)) return 1;
+  } else if (xp_train(x, cfg, 200000, extra)) {
+    return 1;
+  }
+  snprintf(eps, sizeof eps, "%d", x->episodes ? x->episodes : x->quick ? 200 : 2000);
+  // the run's own task parameters (variant, coherences), without the training curriculum, with
+  // the policy's mean action (2000 fresh trials, as in docs/tasks.md)
+  if (XP_STEP(x, "record", 1, "record", x->run, "--deterministic", "--task-param", "curriculum=0",
+              "--episodes", eps, "--seed", seed, "--out", x->rollout, "--force"))
     return 1;
   double success;
   if (xp_trials(x, &success)) return 1;
@@ -594,7 +609,7 @@ static const experiment experiments[] = {
      "1-2 Hz, all conditions rotating the same way [4].",
      xp_center_out},
     {"decision", "perceptual decision on decision-reach: psychometric and chronometric curves",
-     "5 min (training 2M steps: 284 s)",
+     "35 min (2 training stages, 9M steps: 2063 s)",
      "Monkeys viewing random-dot motion choose its direction correctly more often the stronger "
      "the motion (~50 % at 0 % coherence, ~100 % at 51.2 %) and, in the reaction-time version, "
      "respond sooner the stronger the motion [5]: the psychometric and chronometric curves.",
