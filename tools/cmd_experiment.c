@@ -609,7 +609,7 @@ static const experiment experiments[] = {
      "1-2 Hz, all conditions rotating the same way [4].",
      xp_center_out},
     {"decision", "perceptual decision on decision-reach: psychometric and chronometric curves",
-     "35 min (2 training stages, 9M steps: 2063 s)",
+     "35 min (2 stages, 9M steps: 2063 s)",
      "Monkeys viewing random-dot motion choose its direction correctly more often the stronger "
      "the motion (~50 % at 0 % coherence, ~100 % at 51.2 %) and, in the reaction-time version, "
      "respond sooner the stronger the motion [5]: the psychometric and chronometric curves.",
