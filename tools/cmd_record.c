@@ -43,6 +43,9 @@ int netrec_setup(netrec* nr, const am_task* t, int envs, ama_act_kind kind, int 
 
 void netrec_free(netrec* nr) {
   if (nr->loaded) ama_policy_free(&nr->pol);
+  free(nr->rpe);
+  free(nr->rpe_obs);
+  free(nr->rpe_next);
   ama_actor_free(&nr->act);
   memset(nr, 0, sizeof *nr);
 }
@@ -52,7 +55,7 @@ int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
   ama_policy* p = &nr->pol;
   const ama_actor* ac = &nr->act;
   int A = p->act_dim;
-  struct { const char* name; const char* units; const void* src; int d0, d1; const char* labels; } ch[16];
+  struct { const char* name; const char* units; const void* src; int d0, d1; const char* labels; } ch[20];
   int n = 0;
   const ama_cell* cells[2] = {&p->core, &p->motor};
   const char* names[2] = {"core", "motor"};
@@ -86,6 +89,34 @@ int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
     }
   }
   ch[n++] = (typeof(ch[0])){"value", "critic's value estimate", p->a_value, 0, -1, NULL};
+  char* head_labels = NULL;
+  if (p->n_heads > 1) {  // the distributional critic: the "dopamine" population (netrec_rpe)
+    const int K = p->n_heads, N = p->N;
+    char taus[AMA_MAX_HEADS * 16] = "";
+    head_labels = calloc((size_t)K * 8 + 1, 1);
+    nr->rpe = calloc((size_t)N * K, sizeof(float));
+    nr->rpe_next = calloc((size_t)N * K, sizeof(float));
+    nr->rpe_obs = calloc((size_t)N * p->obs_dim + 1, sizeof(float));
+    if (!head_labels || !nr->rpe || !nr->rpe_next || !nr->rpe_obs) {
+      free(head_labels);
+      return am_err(err, err_sz, "out of memory for the critic channels");
+    }
+    for (int i = 0; i < K; i++) {
+      size_t l = strlen(taus);
+      snprintf(taus + l, sizeof taus - l, "%s%.6g", i ? "," : "", p->head_tau[i]);
+      l = strlen(head_labels);
+      snprintf(head_labels + l, (size_t)K * 8 + 1 - l, "%sh%d", i ? "," : "", i);
+    }
+    am_rec_set_meta(rec, "critic.tau", taus);
+    char g[32];
+    snprintf(g, sizeof g, "%.9g", nr->gamma);
+    am_rec_set_meta(rec, "critic.gamma", g);
+    ch[n++] = (typeof(ch[0])){"critic/heads", "V_i(s_t), head i's asymmetry: metadata critic.tau",
+                              p->a_heads, 0, K, head_labels};
+    ch[n++] = (typeof(ch[0])){"critic/rpe", "delta_i = r_t + gamma V_i(s_t+1) - V_i(s_t) "
+                              "(raw task reward; gamma: metadata critic.gamma)", nr->rpe, 0, K,
+                              head_labels};
+  }
   ch[n++] = (typeof(ch[0])){"action_mean", "", p->a_mean, 0, A, NULL};
   ch[n++] = (typeof(ch[0])){"action_std", "", ac->std, 0, A, NULL};
   ch[n++] = (typeof(ch[0])){"action_noise", "standard normal eps", ac->eps, 0, A, NULL};
@@ -100,9 +131,17 @@ int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
       d.ndim = 1;
       d.shape[0] = (uint32_t)ch[i].d1;
     }
-    if (am_rec_add_channel(rec, &d, ch[i].src, err, err_sz) < 0) return -1;
+    if (am_rec_add_channel(rec, &d, ch[i].src, err, err_sz) < 0) {
+      free(head_labels);
+      return -1;
+    }
   }
+  free(head_labels);
   return 0;
+}
+
+void netrec_rpe(netrec* nr, const am_batch* b) {
+  if (nr->rpe) ama_policy_rpe(&nr->pol, b, nr->gamma, nr->rpe_obs, nr->rpe_next, nr->rpe);
 }
 
 // Parses the --perturb specifications, applies them to the actor and registers the "perturb"
@@ -246,6 +285,7 @@ int cmd_record(int argc, char** argv) {
       goto done;
     }
     nr.loaded = 1;
+    nr.gamma = acfg.ppo.gamma;
     if (strcmp(acfg.task, t.name) != 0)
       fprintf(stderr, "record: note: the checkpoint was trained on task %s; recording it on %s\n",
               acfg.task, t.name);
@@ -299,6 +339,7 @@ int cmd_record(int argc, char** argv) {
     ama_actor_act(&nr.act, b->obs, b->actions);
     am_pool_step(pool);
     ama_actor_observe(&nr.act, b);
+    netrec_rpe(&nr, b);
     r = am_rec_step(rec, err, sizeof err);
     if (r < 0) break;  // a write error: closing keeps what was written whole (below)
 

@@ -11,6 +11,9 @@ typedef struct netrec {
   ama_policy pol;   // valid when loaded
   int loaded;
   ama_actor act;
+  // the distributional critic's reward prediction errors (critic_heads > 1; netrec_rpe)
+  float gamma;           // the run's discount (set before netrec_channels)
+  float *rpe, *rpe_obs, *rpe_next;
 } netrec;
 
 // The actor for `envs` envs of task t: kind AMA_ACT_POLICY needs nr->pol loaded (checkpoint or
@@ -20,5 +23,8 @@ int netrec_setup(netrec* nr, const am_task* t, int envs, ama_act_kind kind, int 
 // Registers the network channels with the recorder (nothing for a random or zero policy).
 int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz);
 void netrec_free(netrec* nr);
+// After each env step and the actor's observe: every value head's reward prediction error of the
+// step (channel critic/rpe; nothing unless the policy has more than one value head).
+void netrec_rpe(netrec* nr, const am_batch* b);
 
 #endif
