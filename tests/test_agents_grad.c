@@ -303,7 +303,7 @@ static void test_grad_expectile_loss(void** s) {
 }
 
 // Planted answer: descending the expectile loss moves a head to the tau-expectile of the targets
-// (the 7 reward magnitudes of Stauffer et al. 2014), found independently by bisection on the
+// (the 7 reward magnitudes of Eshel et al. 2016), found independently by bisection on the
 // expectile's defining equation tau E[(R - e)+] = (1 - tau) E[(e - R)+].
 static void test_expectile_minimiser(void** s) {
   enum { N = 7, K = 3 };

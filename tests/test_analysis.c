@@ -615,7 +615,7 @@ static void test_numpy_crosscheck(void** state) {
 // Trial segmentation: two trials with an inter-trial interval, the second aborted, then a third cut
 // by the episode's end; conditions, outcome events and kinematics' absence without a go cue.
 // The distributional-critic analyses (ana_dist.c) on planted answers: expectiles of the 7 reward
-// sizes of Stauffer et al. 2014 (tau = 0.5: the mean; the defining equation holds), a reversal
+// sizes of Eshel et al. 2016 (tau = 0.5: the mean; the defining equation holds), a reversal
 // point on an exact line and its errors, expectile imputation recovering a distribution from
 // its own expectiles, and the 1-Wasserstein distance of shifted samples.
 static void test_distributional(void** state) {
