@@ -455,8 +455,24 @@ int ama_ppo_set_comm(ama_ppo* L, const ama_comm* comm, char* err, size_t err_sz)
 // The CRC-32 of the parameters and Adam state into *crc; with a communicator (collective) also
 // checks that every rank's is rank 0's. Returns 0, or -1 naming the first rank that differs.
 int ama_ppo_check_ranks(ama_ppo* L, uint32_t* crc, char* err, size_t err_sz);
-// Rollout only (no learning), for throughput measurements.
-void ama_ppo_rollout_only(ama_ppo* L);
+// Rollout only: one rollout of horizon steps with the current weights, no update (throughput
+// measurements; sessions with learning off). Returns 0, or -1 when the step hook failed.
+int ama_ppo_rollout_only(ama_ppo* L);
+// A function the rollout calls after each control step, once the pool has stepped and the actor
+// has observed the result (the state `animat record` records: ama_ppo_policy's a_* and acting
+// state, ama_ppo_actor's draws, the pool's batch). Returns 0, or -1 with a message: the rollout
+// then runs to its end without calling it again and ama_ppo_iterate / ama_ppo_rollout_only
+// return -1 with the message (ama_ppo_error).
+typedef int (*ama_step_hook)(void* ctx, char* err, size_t err_sz);
+void ama_ppo_set_step_hook(ama_ppo* L, ama_step_hook hook, void* ctx);
+// The learner's actor (the draws of the last step: noise, sampled action, std, log-density).
+ama_actor* ama_ppo_actor(ama_ppo* L);
+// Starts a learner from a trained checkpoint's policy (e.g. a session adapting a trained agent on
+// another task of the same body): the parameters, the observation normaliser and the reward
+// normaliser's running statistics; a fresh Adam state; the learner's own envs, counters and stream.
+// The checkpoint's architecture and observation size must be the learner's. Returns 0 or -1
+// naming the file and field.
+int ama_ppo_start_from(ama_ppo* L, const char* ckpt_path, char* err, size_t err_sz);
 
 //---------------------------------- checkpoints ---------------------------------------------------
 

@@ -1015,3 +1015,32 @@ out:
   free(f.p);
   return rc;
 }
+
+//---------------------------------- starting from a trained policy --------------------------------
+
+int ama_ppo_start_from(ama_ppo* L, const char* path, char* err, size_t err_sz) {
+  rfile f;
+  if (rf_open(&f, path, err, err_sz)) return -1;
+  ama_policy* p = &L->pol;
+  int rc = load_params_norm(&f, p, err, err_sz);
+  rsec s;
+  // the reward normaliser's running statistics: the last three doubles of the acting state
+  if (!rc && !(rc = rf_section(&f, "ACTS", &s, err, err_sz))) {
+    if (s.n < 24) {
+      snprintf(err, err_sz, "%s: field 'acting state': %zu bytes, too short", path, s.n);
+      rc = -1;
+    } else {
+      s.pos = s.n - 24;
+      rd_f64s(&s, &L->rr_count, 1);
+      rd_f64s(&s, &L->rr_mean, 1);
+      rd_f64s(&s, &L->rr_m2, 1);
+    }
+  }
+  free(f.p);
+  if (rc) return -1;
+  size_t n = p->params.count;
+  memset(p->params.m, 0, n * sizeof(float));
+  memset(p->params.v, 0, n * sizeof(float));
+  p->params.adam_t = 0;
+  return 0;
+}

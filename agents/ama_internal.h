@@ -61,6 +61,10 @@ struct ama_ppo {
   int64_t ep_length;
   // data-parallel training (ama_ppo_set_comm; NULL: one process)
   const ama_comm* comm;
+  // ama_ppo_set_step_hook: called after every control step of a rollout (NULL: none)
+  ama_step_hook hook;
+  void* hook_ctx;
+  int hook_failed;       // the hook failed in this rollout (its message is in err)
   int64_t* gsum;        // (params.count + exponent bins) the gradient in fixed point, summed
   int g_eq;             // the gradient's fixed-point exponent of the last minibatch (a guess)
   double rr0_count, rr0_mean, rr0_m2;  // reward statistics at the start of the rollout

@@ -340,6 +340,7 @@ static void rollout(ama_ppo* L, int learn) {
   L->tr_count = L->tr_success = 0;
   L->rr0_count = L->rr_count, L->rr0_mean = L->rr_mean, L->rr0_m2 = L->rr_m2;
   L->it_count = L->it_mean = L->it_m2 = 0;
+  L->hook_failed = 0;
   for (int t = 0; t < T; t++) {
     size_t row = (size_t)t * N;
     memcpy(L->raw_obs + row * O, bt->obs, sizeof(float) * N * O);
@@ -396,6 +397,8 @@ static void rollout(ama_ppo* L, int learn) {
       }
     }
     ama_actor_observe(ac, bt);  // next_mask: 0 where an episode ended
+    if (L->hook && !L->hook_failed && L->hook(L->hook_ctx, L->err, sizeof L->err))
+      L->hook_failed = 1;
     if (L->cfg.ppo.norm_reward) {
       // running variance of the discounted return (Chan's update with this step's N values),
       // then rewards divided by its std; accumulators restart with each episode
@@ -428,7 +431,18 @@ static void rollout(ama_ppo* L, int learn) {
   L->env_steps += (int64_t)T * N * (L->comm ? L->comm->size : 1);
 }
 
-void ama_ppo_rollout_only(ama_ppo* L) { rollout(L, 0); }
+int ama_ppo_rollout_only(ama_ppo* L) {
+  L->err[0] = 0;
+  rollout(L, 0);
+  return L->hook_failed ? -1 : 0;
+}
+
+void ama_ppo_set_step_hook(ama_ppo* L, ama_step_hook hook, void* ctx) {
+  L->hook = hook;
+  L->hook_ctx = ctx;
+}
+
+ama_actor* ama_ppo_actor(ama_ppo* L) { return &L->act; }
 
 // Gathers the envs perm[j0 .. j0+Bh) of the rollout into half h of the minibatch: its sequence
 // and the rows [h*T*Bh, (h+1)*T*Bh) of the minibatch arrays.
@@ -499,7 +513,9 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   ama_policy* p = &L->pol;
   const int T = L->T, N = L->N, B = L->B, A = p->act_dim;
   double t0 = am_now();
+  L->err[0] = 0;
   rollout(L, 1);
+  if (L->hook_failed) return -1;
   double t1 = am_now();
   // every value head's GAE on its own values; the policy's advantage is their mean (= GAE on the
   // mean of the heads, GAE being linear in the values)
@@ -518,7 +534,6 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       L->adv_sum[q] = a / (float)K;
     }
   // update the observation statistics with this rollout (used from the next rollout on)
-  L->err[0] = 0;
   if (!L->comm) ama_norm_update(&p->norm, L->raw_obs, T * N);
   else if (ama_dist_obs_norm(L)) return -1;
   float lr = lr_at(L);

@@ -271,6 +271,8 @@ typedef struct am_rec_config {
   const char* path;
   int force;            // overwrite an existing file
   int64_t episodes;     // episodes to record (ids 0..episodes-1, in the order they start)
+  int64_t per_env;      // > 0: each env records its first per_env episodes (episodes must then be
+                        // num_envs x per_env): a fixed protocol per env (animat session)
   int chunk_rows;       // 0: automatic
   const char* task_params;  // the task's key=value overrides, one per line (metadata)
   uint64_t seed;

@@ -26,6 +26,7 @@ struct am_rec {
   int n;
   int64_t next_id, done, rows;
   int64_t* ep_id;   // per env: the dataset episode it is recording, -1: none
+  int64_t* env_eps; // per env: episodes it started recording (cfg.per_env)
   double* t0;       // per env: episode start time
   float* prev_obs;  // the observation each env's policy saw before the step
   double dt;        // control step (s)
@@ -113,6 +114,12 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
     free(r);
     return am_err(err, err_sz, "episodes to record must be >= 1"), NULL;
   }
+  if (cfg->per_env > 0 && cfg->episodes != cfg->per_env * r->n) {
+    int n = r->n;
+    free(r);
+    return am_err(err, err_sz, "episodes to record (%lld) must be %d envs x %lld per env",
+                  (long long)cfg->episodes, n, (long long)cfg->per_env), NULL;
+  }
   if (!(r->w = am_ds_create(cfg->path, cfg->force, err, err_sz))) {
     free(r);
     return NULL;
@@ -122,11 +129,12 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
   am_batch* b = am_pool_batch(pool);
   r->dt = m->opt.timestep * t->frame_skip;
   r->ep_id = calloc((size_t)r->n, sizeof(int64_t));
+  r->env_eps = calloc((size_t)r->n, sizeof(int64_t));
   r->t0 = calloc((size_t)r->n, sizeof(double));
   r->prev_obs = calloc((size_t)r->n * (size_t)(t->obs_dim ? t->obs_dim : 1), sizeof(float));
   r->n_init = 1 + m->nq + 2 * m->nv + m->na + 7 * m->nmocap;
   r->init = calloc((size_t)r->n_init, sizeof(double));
-  if (!r->ep_id || !r->t0 || !r->prev_obs || !r->init) {
+  if (!r->ep_id || !r->env_eps || !r->t0 || !r->prev_obs || !r->init) {
     am_err(err, err_sz, "out of memory");
     goto fail;
   }
@@ -311,10 +319,11 @@ int am_rec_set_meta(am_rec* r, const char* key, const char* value) {
 }
 
 static int start_episode(am_rec* r, int i, char* err, size_t err_sz) {
-  if (r->next_id >= r->cfg.episodes) {
+  if (r->next_id >= r->cfg.episodes || (r->cfg.per_env > 0 && r->env_eps[i] >= r->cfg.per_env)) {
     r->ep_id[i] = -1;
     return 0;
   }
+  r->env_eps[i]++;
   r->ep_id[i] = r->next_id++;
   fill_init(r, i);
   if (am_ds_episode_begin(r->w, i, r->ep_id[i], r->init))
@@ -381,6 +390,7 @@ int64_t am_rec_rows(const am_rec* r) { return r->rows; }
 
 static void rec_free(am_rec* r) {
   free(r->ep_id);
+  free(r->env_eps);
   free(r->t0);
   free(r->prev_obs);
   free(r->init);

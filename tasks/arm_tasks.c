@@ -46,12 +46,12 @@ static const char* event_names[E_COUNT] = {
 enum {
   V_TARGET_X, V_TARGET_Y, V_START_X, V_START_Y, V_CURSOR_X, V_CURSOR_Y, V_CONDITION, V_CATCH,
   V_DELAY, V_EPOCH, V_GO, V_FIELD_ON, V_BLOCK, V_TRIAL, V_COHERENCE, V_EVIDENCE, V_CHOICE,
-  V_OUTCOME, V_HAND_FX, V_HAND_FY, V_COUNT
+  V_OUTCOME, V_HAND_FX, V_HAND_FY, V_FIELD_GAIN, V_ROTATION, V_COUNT
 };
 static const char* var_names[V_COUNT] = {
     "target_x", "target_y", "start_x", "start_y", "cursor_x", "cursor_y", "condition", "catch",
     "delay", "epoch", "go_cue", "field_on", "block", "trial", "coherence", "evidence", "choice",
-    "outcome", "hand_fx", "hand_fy"};
+    "outcome", "hand_fx", "hand_fy", "field_gain", "rotation"};
 
 enum { EP_FIX, EP_DELAY, EP_STIM, EP_CATCH, EP_MOVE, EP_HOLD, EP_ITI };
 enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION };
@@ -108,6 +108,13 @@ const amt_param_def amt_force_field_params[] = {
     {"baseline_trials", "20", "null-field trials per env before the field block"},
     {"field_trials", "100", "field trials per env"},
     {"washout_trials", "20", "null-field trials after the field block (then the blocks repeat)"},
+    {"blocks", "", "block schedule N:GAIN,N:GAIN,... replacing the three blocks above: N trials "
+                   "per env with the field times GAIN (0: off, -1: mirrored); the last block "
+                   "goes on"},
+    {"hidden_blocks", "", "MIN,MAX: unannounced blocks of MIN..MAX trials (uniform) whose gain "
+                          "is drawn from hidden_values, a new one at each switch, from each "
+                          "episode's start (meta-learned adaptation; replaces the blocks)"},
+    {"hidden_values", "0,1", "field gains of the hidden blocks"},
     {"catch_fraction", "0.1", "fraction of field-block trials with the field off (catch)"},
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -117,6 +124,12 @@ const amt_param_def amt_rotation_params[] = {
     {"delay", "0,0.6", "instructed delay range min,max (s)"},
     {"catch_fraction", "0", "fraction of catch trials (no go cue)"},
     {"rotation", "30", "rotation of the cursor about the start (deg, counter-clockwise)"},
+    {"blocks", "", "block schedule N:DEG,N:DEG,... replacing rotation: N trials per env with the "
+                   "cursor rotated by DEG; the last block goes on"},
+    {"hidden_blocks", "", "MIN,MAX: unannounced blocks of MIN..MAX trials (uniform) whose "
+                          "rotation is drawn from hidden_values, a new one at each switch, from "
+                          "each episode's start (meta-learned adaptation; replaces rotation)"},
+    {"hidden_values", "0,30", "rotations of the hidden blocks (deg)"},
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_decision_params[] = {
@@ -132,6 +145,7 @@ const amt_param_def amt_decision_params[] = {
 //---------------------------------- config and state ----------------------------------------------
 
 #define MAX_COH 16
+#define MAX_BLOCKS 32
 
 typedef struct arm_cfg {
   amt_opts opts;  // first (task_opts.h)
@@ -152,7 +166,11 @@ typedef struct arm_cfg {
   double min_dist, q_lo[2], q_hi[2];               // reach-random
   double B[4];                                     // force-field
   int field_kind, blocks[3];
-  double cosr, sinr, rotation;                     // visuomotor rotation
+  double rotation;                                 // visuomotor rotation (deg)
+  int n_blk, blk_trials[MAX_BLOCKS];               // the `blocks` schedule (force-field, rotation)
+  double blk_value[MAX_BLOCKS];                    // field gain or rotation (deg) per block
+  int hb_min, hb_max, n_hv;                        // hidden blocks (0: none) and their values
+  double hv[MAX_BLOCKS];
   double coh[MAX_COH], noise;                      // decision
   int n_coh, rt, stim_steps, rt_steps;
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
@@ -172,6 +190,10 @@ typedef struct arm_state {
   int aborted;  // this step's trial ended in an abort
   double r_start, r_target;  // this trial's zone radii (curriculum: larger at first)
   double force[2];  // force-field force applied at the hand in the last physics step (N)
+  double gain;      // this trial's field gain (force-field: F = gain B v while field_on)
+  double rot, cosr, sinr;  // this trial's cursor rotation (deg; visuomotor-rotation)
+  int hb_left, hb_value;   // hidden blocks: trials left in the block (0: start one), the index
+  int hb_started;          // of its value in hidden_values; a block has begun in this episode
 } arm_state;
 
 static void emit(const arm_cfg* c, uint32_t* ev, int e) {
@@ -193,19 +215,21 @@ static void hand_vel(const arm_cfg* c, const mjData* d, double v[2]) {
   v[1] = c->l1 * cos(q1) * w1 + c->l2 * cos(q12) * (w1 + w2);
 }
 
-// The cursor: the hand, rotated about the start in visuomotor-rotation.
-static void rotate(const arm_cfg* c, const double in[2], double out[2], int about_start) {
+// The cursor: the hand, rotated about the start by the trial's rotation (visuomotor-rotation).
+static void rotate(const arm_cfg* c, const arm_state* s, const double in[2], double out[2],
+                   int about_start) {
   double x = in[0] - (about_start ? c->start[0] : 0), y = in[1] - (about_start ? c->start[1] : 0);
-  out[0] = c->cosr * x - c->sinr * y + (about_start ? c->start[0] : 0);
-  out[1] = c->sinr * x + c->cosr * y + (about_start ? c->start[1] : 0);
+  out[0] = s->cosr * x - s->sinr * y + (about_start ? c->start[0] : 0);
+  out[1] = s->sinr * x + s->cosr * y + (about_start ? c->start[1] : 0);
 }
 
-static void cursor(const arm_cfg* c, const mjData* d, double p[2], double v[2]) {
+static void cursor(const arm_cfg* c, const arm_state* s, const mjData* d, double p[2],
+                   double v[2]) {
   double h[2], hv[2];
   hand_pos(c, d, h);
   hand_vel(c, d, hv);
-  rotate(c, h, p, 1);
-  rotate(c, hv, v, 0);
+  rotate(c, s, h, p, 1);
+  rotate(c, s, hv, v, 0);
 }
 
 static double dist2(const double a[2], const double b[2]) {
@@ -263,12 +287,46 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     s->target[1] = c->start[1] + c->distance * sin(a);
   }
   double u = am_rng_uniform(&e->rng);
+  s->gain = 0;
+  s->rot = c->rotation;
+  if (c->n_blk > 0) {  // the `blocks` schedule: the env's trial count picks the block
+    int64_t k = s->env_trials;
+    int b = 0;
+    while (b < c->n_blk - 1 && k >= c->blk_trials[b]) k -= c->blk_trials[b++];
+    s->block = b;
+    if (c->kind == K_FORCE_FIELD) s->gain = c->blk_value[b];
+    else s->rot = c->blk_value[b];
+  } else if (c->hb_max > 0) {  // hidden blocks: a new value (never the same) when one ends
+    if (s->hb_left <= 0) {  // the episode's first block: any value
+      if (!s->hb_started || c->n_hv < 2) {
+        s->hb_value = (int)(am_rng_uniform(&e->rng) * c->n_hv);
+      } else {
+        int k = (int)(am_rng_uniform(&e->rng) * (c->n_hv - 1));
+        s->hb_value = k >= s->hb_value ? k + 1 : k;
+      }
+      s->hb_started = 1;
+      s->hb_left = c->hb_min + (int)(am_rng_uniform(&e->rng) * (c->hb_max - c->hb_min + 1));
+    }
+    s->hb_left--;
+    s->block = s->hb_value;
+    if (c->kind == K_FORCE_FIELD) s->gain = c->hv[s->hb_value];
+    else s->rot = c->hv[s->hb_value];
+  }
+  s->cosr = cos(s->rot * M_PI / 180);
+  s->sinr = sin(s->rot * M_PI / 180);
   if (c->kind == K_FORCE_FIELD) {
-    int period = c->blocks[0] + c->blocks[1] + c->blocks[2];
-    int k = period > 0 ? (int)(s->env_trials % period) : 0;
-    s->block = k < c->blocks[0] ? 0 : k < c->blocks[0] + c->blocks[1] ? 1 : 2;
-    s->field_on = s->block == 1 && c->field_kind != 0;
-    if (s->block == 1 && u < c->catch_fraction) {
+    int field_block;
+    if (c->n_blk > 0 || c->hb_max > 0) {
+      field_block = s->gain != 0;
+    } else {
+      int period = c->blocks[0] + c->blocks[1] + c->blocks[2];
+      int k = period > 0 ? (int)(s->env_trials % period) : 0;
+      s->block = k < c->blocks[0] ? 0 : k < c->blocks[0] + c->blocks[1] ? 1 : 2;
+      field_block = s->block == 1;
+      s->gain = field_block ? 1 : 0;
+    }
+    s->field_on = field_block && c->field_kind != 0;
+    if (field_block && u < c->catch_fraction) {
       s->catch_trial = 1;
       s->field_on = 0;
     }
@@ -318,7 +376,8 @@ static void arm_substep(const am_task* t, am_env* e) {
   if (!s->field_on) return;
   double v[2];
   hand_vel(c, d, v);
-  mjtNum f[3] = {c->B[0] * v[0] + c->B[1] * v[1], c->B[2] * v[0] + c->B[3] * v[1], 0};
+  double g = s->gain;
+  mjtNum f[3] = {g * (c->B[0] * v[0] + c->B[1] * v[1]), g * (c->B[2] * v[0] + c->B[3] * v[1]), 0};
   s->force[0] = f[0];
   s->force[1] = f[1];
   mjtNum torque[3] = {0, 0, 0};
@@ -523,7 +582,7 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   double reward = 0;
   s->aborted = 0;
   double p[2], v[2];
-  cursor(c, e->d, p, v);
+  cursor(c, s, e->d, p, v);
   step_trial(c, e, p, &ev, &reward);
   if (c->n_sizes && (ev >> c->ev[E_REWARD]) & 1u)  // reward_sizes: a magnitude drawn at delivery
     reward += c->sizes[(int)(am_rng_uniform(&e->rng) * c->n_sizes) % c->n_sizes];
@@ -547,7 +606,7 @@ static void arm_observe(const am_task* t, am_env* e, float* o) {
   arm_state* s = e->task_state;
   am_body_observe(e->m, e->d, o);
   double p[2], v[2];
-  cursor(c, e->d, p, v);
+  cursor(c, s, e->d, p, v);
   if (c->kind == K_ROTATION) {  // the hand feedback the policy sees is the rotated cursor
     if (c->hand_obs[0] >= 0) {
       o[c->hand_obs[0]] = (float)p[0];
@@ -580,7 +639,7 @@ static void arm_vars(const am_task* t, const am_env* e, float* x) {
   const arm_cfg* c = t->cfg;
   const arm_state* s = e->task_state;
   double p[2], v[2];
-  cursor(c, e->d, p, v);
+  cursor(c, s, e->d, p, v);
   x[V_TARGET_X] = (float)s->target[0];
   x[V_TARGET_Y] = (float)s->target[1];
   x[V_START_X] = (float)c->start[0];
@@ -601,6 +660,8 @@ static void arm_vars(const am_task* t, const am_env* e, float* x) {
   x[V_OUTCOME] = (float)s->outcome;
   x[V_HAND_FX] = (float)s->force[0];  // the viewer draws "<site>_fx/_fy" as an arrow at the site
   x[V_HAND_FY] = (float)s->force[1];
+  x[V_FIELD_GAIN] = (float)(s->field_on ? s->gain : 0);
+  x[V_ROTATION] = (float)s->rot;
 }
 
 static void arm_destroy(am_task* t) {
@@ -836,8 +897,52 @@ static int read_rotation(const amt_info* info, const amt_params* params, arm_cfg
   if (fabs(c->rotation) > 180)
     return am_err(err, err_sz, "task %s: parameter rotation: '%g' must be in [-180, 180] deg",
                   info->name, c->rotation);
-  c->cosr = cos(c->rotation * M_PI / 180);
-  c->sinr = sin(c->rotation * M_PI / 180);
+  return 0;
+}
+
+// force-field and visuomotor-rotation: the `blocks` schedule "N:V,N:V,..." (V: the field's gain,
+// or the rotation in deg). Empty: none (the three force-field blocks or the fixed rotation).
+static int read_blocks(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
+                       size_t err_sz) {
+  const char* text = amt_param_get(info, params, "blocks");
+  const char* what = c->kind == K_FORCE_FIELD ? "GAIN" : "DEG";
+  c->n_blk = 0;
+  double hb[2];
+  int n_hb;
+  if (amt_param_list(info, params, "hidden_blocks", hb, 2, &n_hb, err, err_sz) ||
+      amt_param_list(info, params, "hidden_values", c->hv, MAX_BLOCKS, &c->n_hv, err, err_sz))
+    return -1;
+  if (n_hb && (n_hb != 2 || hb[0] < 1 || hb[1] < hb[0] || hb[1] > 1e6 || hb[0] != floor(hb[0]) ||
+               hb[1] != floor(hb[1])))
+    return am_err(err, err_sz, "task %s: parameter hidden_blocks: '%s' must be MIN,MAX trials "
+                  "(1 <= MIN <= MAX)", info->name, amt_param_get(info, params, "hidden_blocks"));
+  if (n_hb && c->n_hv < 1)
+    return am_err(err, err_sz, "task %s: parameter hidden_values: needs at least one value",
+                  info->name);
+  c->hb_min = n_hb ? (int)hb[0] : 0;
+  c->hb_max = n_hb ? (int)hb[1] : 0;
+  if (n_hb && *text)
+    return am_err(err, err_sz, "task %s: parameters blocks and hidden_blocks: give one of them",
+                  info->name);
+  for (const char* q = text; *q;) {
+    char* end;
+    long n = strtol(q, &end, 10);
+    double v = 0;
+    int ok = end != q && *end == ':' && n >= 1 && n <= 1000000000L;
+    if (ok) {
+      q = end + 1;
+      v = strtod(q, &end);
+      ok = end != q && (*end == ',' || !*end) && isfinite(v) &&
+           (c->kind == K_FORCE_FIELD ? fabs(v) <= 100 : fabs(v) <= 180);
+    }
+    if (!ok || c->n_blk == MAX_BLOCKS)
+      return am_err(err, err_sz, "task %s: parameter blocks: '%s' must be up to %d blocks "
+                    "N:%s,N:%s,... (N >= 1 trials; %s)", info->name, text, MAX_BLOCKS, what, what,
+                    c->kind == K_FORCE_FIELD ? "|GAIN| <= 100" : "|DEG| <= 180");
+    c->blk_trials[c->n_blk] = (int)n;
+    c->blk_value[c->n_blk++] = v;
+    q = *end ? end + 1 : end;
+  }
   return 0;
 }
 
@@ -887,8 +992,8 @@ static void declare_events(am_task* t, arm_cfg* c) {
 // The task variables that define a trial's condition (am_task.conditions).
 static void declare_conditions(am_task* t, const arm_cfg* c) {
   static const int center_out[] = {V_CONDITION, V_CATCH, -1};
-  static const int field[] = {V_CONDITION, V_BLOCK, V_FIELD_ON, -1};
-  static const int rotation[] = {V_CONDITION, -1};
+  static const int field[] = {V_CONDITION, V_BLOCK, V_FIELD_ON, V_FIELD_GAIN, -1};
+  static const int rotation[] = {V_CONDITION, V_BLOCK, V_ROTATION, -1};
   static const int decision[] = {V_COHERENCE, -1};
   static const int none[] = {-1};
   const int* l = c->kind == K_CENTER_OUT ? center_out : c->kind == K_FORCE_FIELD ? field
@@ -930,7 +1035,6 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
   memset(&c, 0, sizeof c);
   c.kind = kind;
   c.task = info->name;
-  c.cosr = 1;
   if (amt_opts_read(info, params, &c.opts, err, err_sz)) return -1;
   am_model* model = am_model_load_body("arm", err, err_sz);
   if (!model) return -1;
@@ -944,6 +1048,7 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
       (kind == K_RANDOM && read_random(info, params, m, js, je, &c, err, err_sz)) ||
       (kind == K_FORCE_FIELD && read_field(info, params, &c, err, err_sz)) ||
       (kind == K_ROTATION && read_rotation(info, params, &c, err, err_sz)) ||
+      ((kind == K_FORCE_FIELD || kind == K_ROTATION) && read_blocks(info, params, &c, err, err_sz)) ||
       (kind == K_DECISION && read_decision(info, params, &c, err, err_sz)))
     return -1;
   snprintf(t->name, sizeof t->name, "%s", name);

@@ -41,7 +41,7 @@ __attribute__((unused)) static int file_exists(const char* path) {
 }
 
 __attribute__((unused)) static int same_file(const char* a, const char* b) {
-  char cmd[1400];
+  char cmd[4200];
   snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
   return system(cmd) == 0;
 }

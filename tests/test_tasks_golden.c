@@ -36,13 +36,13 @@ typedef struct golden {
 // force-field: blocks of one trial, so that episodes hold null -> field -> null transitions.
 static const golden table[] = {
     {"reacher", {NULL}, 0x3de4cf1d},
-    {"reach-center-out", {"start_radius=0.06", "distance=0.15", "trials=3", NULL}, 0x3fdb023f},
-    {"reach-random", {"start_radius=0.06", "trials=3", NULL}, 0x224503b3},
+    {"reach-center-out", {"start_radius=0.06", "distance=0.15", "trials=3", NULL}, 0x6d808270},
+    {"reach-random", {"start_radius=0.06", "trials=3", NULL}, 0xf92730b0},
     {"force-field", {"start_radius=0.06", "distance=0.15", "trials=3", "baseline_trials=1",
-                     "field_trials=1", "washout_trials=1", "hold_time=0.05", NULL}, 0x678573c2},
+                     "field_trials=1", "washout_trials=1", "hold_time=0.05", NULL}, 0x21b34963},
     {"visuomotor-rotation", {"start_radius=0.06", "distance=0.15", "prev_inputs=1", NULL},
-     0x50b71452},
-    {"decision-reach", {"start_radius=0.06", "trials=3", "obs_noise=0.01", NULL}, 0xc5d81bbd},
+     0x55bb833b},
+    {"decision-reach", {"start_radius=0.06", "trials=3", "obs_noise=0.01", NULL}, 0xcdf88bf9},
     {"run", {"episode_time=2", NULL}, 0xb8751da8},
     {"run-gaps", {"episode_time=2", NULL}, 0x23ede29f},
     {"escape-bowl", {"episode_time=2", "terrains=2", NULL}, 0x1a2c1e4f},

@@ -14,6 +14,8 @@ static const cli_command commands[] = {
     {"bench", "benchmarks: physics, record, gru, overhead, learn, analyze, mpi (animat bench --help)", cmd_bench},
     {"train", "train a policy with PPO: animat train --task NAME [--steps N] [--out DIR]", cmd_train},
     {"record", "record episodes to a dataset: animat record RUN|--random --task NAME --out FILE", cmd_record},
+    {"session", "a block protocol (e.g. force field) run by a trained agent that keeps learning: "
+                "animat session RUN --protocol FILE --out DIR", cmd_session},
     {"inspect", "describe a dataset: metadata, channels, episodes, sizes", cmd_inspect},
     {"verify", "check a dataset's checksums; --resim replays it", cmd_verify},
     {"export", "export a dataset to NumPy .npy or CSV (with meta.json), or to NWB (--nwb)", cmd_export},

@@ -206,3 +206,17 @@ int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_
   else snprintf(out, out_sz, "%s", arg);
   return 0;
 }
+
+// FNV-1a 64 of a file, as "fnv1a64:<hex>".
+int cli_file_hash(const char* path, char* out, size_t out_sz) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return -1;
+  uint64_t h = 1469598103934665603ull;
+  unsigned char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    for (size_t i = 0; i < n; i++) h = (h ^ buf[i]) * 1099511628211ull;
+  fclose(f);
+  snprintf(out, out_sz, "fnv1a64:%016llx", (unsigned long long)h);
+  return 0;
+}

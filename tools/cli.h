@@ -26,6 +26,7 @@ int cmd_version(int argc, char** argv);
 int cmd_tasks(int argc, char** argv);
 int cmd_train(int, char**);
 int cmd_record(int argc, char** argv);   // datasets (issue 6)
+int cmd_session(int argc, char** argv);  // learning during an experiment (issue 15)
 int cmd_inspect(int argc, char** argv);
 int cmd_verify(int argc, char** argv);
 int cmd_export(int argc, char** argv);
@@ -94,6 +95,9 @@ int cli_collect(const char* value, void* ctx, char* err, size_t err_sz);
 
 // The path of the running animat (/proc/self/exe) into out. Returns 0 or -1.
 int cli_self_path(char* out, size_t out_sz);
+// The identity of a file (a checkpoint): FNV-1a 64 of its bytes as "fnv1a64:<16 hex digits>".
+// Returns 0 or -1 (unreadable).
+int cli_file_hash(const char* path, char* out, size_t out_sz);
 
 int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_sz);
 

@@ -607,86 +607,213 @@ static int run_psychometric(az_ctx* c) {
   return rc;
 }
 
+// Adaptation across a block protocol (force-field: the signed maximum deviation; visuomotor
+// rotation: the signed direction error): per env the trials in order, each block's error curve
+// (mean over envs by position in the block), and per block its first trial, the mean of its first
+// 3 and last 10, the error reduction of perturbation blocks, the after-effect of the null blocks
+// that follow one, and the savings of a repeated exposure. A block's perturbation is the largest
+// |field_gain| (or |rotation|) of its trials; recordings without those variables use the three
+// classic blocks (0 baseline, 1 field, 2 washout). Block names: metadata session.blocks.
+#define AD_MAXB 32
+#define AD_MAXP 1024
+typedef struct ad_block {
+  double value;          // the perturbation (field gain, rotation in deg; 0: null)
+  int len;               // positions with a trial in some env
+  double* curve;         // (AD_MAXP) mean error by position
+  int* cnt;
+  double first, first3, last10, mean_abs10;  // mean_abs10: mean |error - baseline| of the first 10
+  char name[32];
+} ad_block;
+
+static double ad_mean(const double* v, int a, int b) {
+  double s = 0;
+  int n = 0;
+  for (int i = a; i < b; i++)
+    if (isfinite(v[i])) s += v[i], n++;
+  return n ? s / n : NAN;
+}
+
 static int run_adaptation(az_ctx* c) {
   int kb = az_cond_slot(&c->d, "block");
   if (kb < 0 || c->d.schema.eff_x < 0)
     return am_err(c->err, sizeof c->err, "adaptation needs a block condition variable and the "
-                  "effector's kinematics (force-field); %s has none", c->d.task);
-  // per env, trials in order; the trial's position within its block run
+                  "effector's kinematics (force-field, visuomotor-rotation); %s has none", c->d.task);
+  int kg = az_cond_slot(&c->d, "field_gain"), kr = az_cond_slot(&c->d, "rotation");
+  int kf = az_cond_slot(&c->d, "field_on");
+  int rot = kr >= 0 && kg < 0;  // the error measure: direction error (deg) or deviation (m)
+  const char* unit = rot ? "deg" : "m";
   int64_t N = c->tab.n;
   const char* cols[] = {"env", "episode", "trial", "block", "position", "max_dev", "dir_err",
-                        "success"};
+                        "success", "catch"};
   table t;
-  table_init(&t, 8, cols);
-  enum { MAXP = 512 };
-  double sum[3][MAXP] = {{0}};
-  int cnt[3][MAXP] = {{0}};
-  int envs = 0;
-  for (int64_t i = 0; i < N; i++) envs = c->tab.rows[i].env + 1 > envs ? c->tab.rows[i].env + 1 : envs;
+  table_init(&t, 9, cols);
+  ad_block B[AD_MAXB];
+  memset(B, 0, sizeof B);
+  int nb = 0, envs = 0, rc = 0;
+  double* mem = calloc((size_t)AD_MAXB * AD_MAXP, sizeof(double));
+  int* cmem = calloc((size_t)AD_MAXB * AD_MAXP, sizeof(int));
+  if (!mem || !cmem) {
+    free(mem), free(cmem), table_free(&t);
+    return am_err(c->err, sizeof c->err, "out of memory");
+  }
+  for (int b = 0; b < AD_MAXB; b++) B[b].curve = mem + (size_t)b * AD_MAXP, B[b].cnt = cmem + (size_t)b * AD_MAXP;
+  for (int64_t i = 0; i < N; i++) {
+    const ana_trial* tr = &c->tab.rows[i];
+    envs = tr->env + 1 > envs ? tr->env + 1 : envs;
+    int b = (int)tr->cond[kb];
+    if (b < 0 || b >= AD_MAXB) continue;
+    nb = b + 1 > nb ? b + 1 : nb;
+    double v = kg >= 0 ? tr->cond[kg] : kr >= 0 ? tr->cond[kr] : b == 1;
+    if (fabs(v) > fabs(B[b].value)) B[b].value = v;
+  }
+  // catch trials: a perturbation block's trials without the perturbation (force-field field off)
+  int catch_n = 0;
+  double catch_sum = 0;
   for (int e = 0; e < envs; e++) {
-    int pos = 0;
-    float last = -1;
+    int pos = 0, last = -1;
     for (int64_t i = 0; i < N; i++) {
       const ana_trial* tr = &c->tab.rows[i];
-      if (tr->env != e || !tr->complete || !isfinite(tr->max_dev)) continue;
+      double err = rot ? tr->dir_err : tr->max_dev;
+      if (tr->env != e || !tr->complete || !isfinite(err)) continue;
       int b = (int)tr->cond[kb];
+      if (b < 0 || b >= AD_MAXB) continue;
       pos = b == last ? pos + 1 : 0;
-      last = (float)b;
+      last = b;
+      int is_catch = !rot && kf >= 0 && B[b].value != 0 && tr->cond[kf] == 0;
       table_int(&t, e), table_int(&t, tr->episode), table_int(&t, tr->trial), table_int(&t, b);
       table_int(&t, pos), table_num(&t, tr->max_dev), table_num(&t, tr->dir_err);
-      table_int(&t, tr->success);
-      if (b >= 0 && b < 3 && pos < MAXP) sum[b][pos] += tr->max_dev, cnt[b][pos]++;
+      table_int(&t, tr->success), table_int(&t, is_catch);
+      if (is_catch) {
+        catch_sum += err, catch_n++;
+        continue;
+      }
+      if (pos < AD_MAXP) B[b].curve[pos] += err, B[b].cnt[pos]++;
     }
   }
-  double curve[3][MAXP];
-  int len[3] = {0};
-  for (int b = 0; b < 3; b++)
-    for (int p = 0; p < MAXP && cnt[b][p]; p++) curve[b][p] = sum[b][p] / cnt[b][p], len[b] = p + 1;
-  double base = 0;
-  for (int p = 0; p < len[0]; p++) base += curve[0][p] / len[0];
-  double first = len[1] ? curve[1][0] : NAN, lastf = NAN, after = len[2] ? curve[2][0] : NAN;
-  if (len[1] >= 5) {
-    lastf = 0;
-    for (int p = len[1] - 5; p < len[1]; p++) lastf += curve[1][p] / 5;
+  // block names: the session's, else the classic three
+  const char* names = am_ds_meta(c->r, "session.blocks", NULL);
+  for (int b = 0; b < nb; b++) {
+    static const char* classic[3] = {"baseline", "field", "washout"};
+    snprintf(B[b].name, sizeof B[b].name, "%s", b < 3 && !names ? classic[b] : "");
+    if (!names) continue;
+    const char* q = names;
+    for (int k = 0; k < b && q; k++) q = strchr(q, ','), q = q ? q + 1 : NULL;
+    if (q) snprintf(B[b].name, sizeof B[b].name, "%.*s", (int)strcspn(q, ","), q);
+  }
+  for (int b = 0; b < nb; b++) {
+    ad_block* k = &B[b];
+    for (int p = 0; p < AD_MAXP; p++) {
+      if (!k->cnt[p]) {
+        k->curve[p] = NAN;
+        continue;
+      }
+      k->curve[p] /= k->cnt[p];
+      k->len = p + 1;
+    }
+    k->first = k->len ? k->curve[0] : NAN;
+    k->first3 = ad_mean(k->curve, 0, k->len < 3 ? k->len : 3);
+    k->last10 = ad_mean(k->curve, k->len > 10 ? k->len - 10 : 0, k->len);
+  }
+  double base = nb ? ad_mean(B[0].curve, 0, B[0].len) : NAN;
+  for (int b = 0; b < nb; b++) {
+    double s = 0;
+    int n = 0;
+    for (int p = 0; p < B[b].len && p < 10; p++)
+      if (isfinite(B[b].curve[p])) s += fabs(B[b].curve[p] - base), n++;
+    B[b].mean_abs10 = n ? s / n : NAN;
   }
   am_buf j = {0};
   json_head(c, &j, NULL);
-  am_buf_printf(&j, ", \"baseline_dev\": ");
-  jnum(&j, len[0] ? base : NAN);
-  am_buf_printf(&j, ", \"field_first_dev\": ");
-  jnum(&j, first);
-  am_buf_printf(&j, ", \"field_last5_dev\": ");
-  jnum(&j, lastf);
-  am_buf_printf(&j, ", \"washout_first_dev\": ");
-  jnum(&j, after);
-  am_buf_printf(&j, ", \"error_reduction\": ");
-  jnum(&j, (first - lastf) / (first - base));
-  am_buf_printf(&j, ", \"aftereffect_ratio\": ");
-  jnum(&j, (after - base) / (first - base));
-  am_buf_printf(&j, ", \"per_trial\": \"adaptation.csv\"}\n");
-  ana_fig* f = ana_fig_new(1, 1, 640, 320, c->err, sizeof c->err);
-  int rc = !f;
-  if (f) {
-    ana_fig_title(f, "adaptation: mean signed maximum deviation by trial");
-    ana_fig_labels(f, 0, NULL, "trial (baseline | field | washout)", "max deviation (m)");
-    const char* names[3] = {"baseline", "field", "washout"};
-    int off = 0;
-    for (int b = 0; b < 3; b++) {
-      double x[MAXP];
-      for (int p = 0; p < len[b]; p++) x[p] = off + p;
-      ana_fig_line(f, 0, x, curve[b], len[b], &(ana_style){.color = ana_color_cat(b), .label = names[b]});
-      off += len[b];
-      if (b < 2) ana_fig_vline(f, 0, off - 0.5, NULL);
+  am_buf_printf(&j, ", \"measure\": \"%s\", \"unit\": \"%s\", \"baseline\": ",
+                rot ? "dir_err" : "max_dev", unit);
+  jnum(&j, base);
+  am_buf_printf(&j, ", \"catch_trials\": %d, \"catch_mean\": ", catch_n);
+  jnum(&j, catch_n ? catch_sum / catch_n : NAN);
+  am_buf_printf(&j, ", \"blocks\": [");
+  am_buf_printf(&c->summary, "adaptation (%s, %s; baseline %.4g):\n", rot ? "direction error" :
+                "signed maximum deviation", unit, base);
+  int first_pert = -1;  // the first perturbation block: its initial error is the reference
+  for (int b = 0; b < nb; b++) {
+    ad_block* k = &B[b];
+    double reduction = NAN, after = NAN, savings = NAN;
+    int prev = -1;  // the last perturbation block before this one
+    for (int q = 0; q < b; q++)
+      if (B[q].value != 0) prev = q;
+    if (k->value != 0) {
+      if (first_pert < 0) first_pert = b;
+      reduction = (k->first3 - k->last10) / (k->first3 - base);
+      for (int q = 0; q < b; q++)  // an earlier exposure to the same perturbation
+        if (B[q].value == k->value && isfinite(B[q].mean_abs10) && B[q].mean_abs10 > 0) {
+          savings = 1 - k->mean_abs10 / B[q].mean_abs10;
+          break;
+        }
+    } else if (prev >= 0) {
+      after = (k->first3 - base) / (B[prev].first3 - base);
     }
-    ana_fig_hline(f, 0, 0, NULL);
+    am_buf_printf(&j, "%s{\"block\": %d, \"name\": ", b ? ", " : "", b);
+    table_json_string(&j, k->name);
+    am_buf_printf(&j, ", \"value\": ");
+    jnum(&j, k->value);
+    am_buf_printf(&j, ", \"trials\": %d, \"first\": ", k->len);
+    jnum(&j, k->first);
+    am_buf_printf(&j, ", \"first3\": ");
+    jnum(&j, k->first3);
+    am_buf_printf(&j, ", \"last10\": ");
+    jnum(&j, k->last10);
+    am_buf_printf(&j, ", \"error_reduction\": ");
+    jnum(&j, reduction);
+    am_buf_printf(&j, ", \"aftereffect_ratio\": ");
+    jnum(&j, after);
+    am_buf_printf(&j, ", \"savings\": ");
+    jnum(&j, savings);
+    am_buf_printf(&j, "}");
+    am_buf_printf(&c->summary, "  block %d %-10s value %-6g %4d trials: first %.4g, first 3 %.4g, "
+                  "last 10 %.4g", b, k->name, k->value, k->len, k->first, k->first3, k->last10);
+    if (isfinite(reduction)) am_buf_printf(&c->summary, "; error reduction %.2f", reduction);
+    if (isfinite(after)) am_buf_printf(&c->summary, "; after-effect ratio %.2f", after);
+    if (isfinite(savings)) am_buf_printf(&c->summary, "; savings %.2f", savings);
+    am_buf_printf(&c->summary, "\n");
+  }
+  am_buf_printf(&j, "], \"per_trial\": \"adaptation.csv\"}\n");
+  if (catch_n)
+    am_buf_printf(&c->summary, "  catch trials (perturbation off in a perturbation block): %d, "
+                  "mean %.4g\n", catch_n, catch_sum / catch_n);
+  ana_fig* f = ana_fig_new(1, 1, 720, 320, c->err, sizeof c->err);
+  rc = !f;
+  if (f) {
+    ana_fig_title(f, rot ? "adaptation: mean signed direction error by trial"
+                         : "adaptation: mean signed maximum deviation by trial");
+    ana_fig_labels(f, 0, NULL, "trial (blocks in order)", rot ? "direction error (deg)"
+                                                                 : "max deviation (m)");
+    int off = 0;
+    double ytop = -INFINITY;  // the block names go above the highest point
+    for (int b = 0; b < nb; b++)
+      for (int p = 0; p < B[b].len; p++)
+        if (isfinite(B[b].curve[p]) && B[b].curve[p] > ytop) ytop = B[b].curve[p];
+    if (!isfinite(ytop)) ytop = 0;
+    double* x = malloc(sizeof(double) * AD_MAXP);
+    for (int b = 0; x && b < nb; b++) {
+      for (int p = 0; p < B[b].len; p++) x[p] = off + p;
+      // colours: null blocks, positive and negative perturbations; one legend entry each
+      int col = B[b].value == 0 ? 0 : B[b].value > 0 ? 1 : 2, labelled = 0;
+      for (int q = 0; q < b; q++) labelled |= B[q].value == B[b].value;
+      char lab[64];
+      snprintf(lab, sizeof lab, "%s", B[b].value == 0 ? "null" : rot ? "rotation" : "field");
+      if (B[b].value < 0) snprintf(lab, sizeof lab, "%s (mirrored)", rot ? "rotation" : "field");
+      ana_fig_line(f, 0, x, B[b].curve, B[b].len,
+                   &(ana_style){.color = ana_color_cat(col), .label = labelled ? NULL : lab});
+      if (B[b].name[0]) ana_fig_text(f, 0, off + 1, ytop, B[b].name, &(ana_style){.size = 10});
+      off += B[b].len;
+      if (b < nb - 1) ana_fig_vline(f, 0, off - 0.5, NULL);
+    }
+    free(x);
+    if (isfinite(base)) ana_fig_hline(f, 0, base, NULL);
     ana_fig_axes(f, 0, &(ana_axes){.legend = ANA_LEGEND_LR});
     rc = write_outputs(c, f, &t, &j);
   }
   table_free(&t);
   am_buf_free(&j);
-  am_buf_printf(&c->summary, "adaptation: baseline deviation %.4f m, first field trial %.4f, last 5 field %.4f, first "
-         "washout %.4f (after-effect ratio %.2f)\n", base, first, lastf, after,
-         (after - base) / (first - base));
+  free(mem), free(cmem);
   return rc ? -1 : 0;
 }
 
@@ -993,7 +1120,7 @@ static const method methods[] = {
     {"cka", "linear CKA and RDMs between two modules or two datasets", 1, "onset", -0.2, 0.25, run_similarity, NULL},
     {"rsa", "representational dissimilarity matrix by condition (of two sources: compared, as cka)", 1, "onset", -0.2, 0.25, run_similarity, NULL},
     {"psychometric", "choice vs signed coherence (logistic), chronometric RT", 0, NULL, 0, 0, NULL, run_psychometric},
-    {"adaptation", "per-trial deviation across baseline, field and washout blocks", 0, NULL, 0, 0, NULL, run_adaptation},
+    {"adaptation", "error curves across a block protocol: reduction, after-effects, savings", 0, NULL, 0, 0, NULL, run_adaptation},
     {"dopamine", "value heads as a dopamine population: reversal points vs asymmetry, decoded reward distribution (Dabney et al. 2020)", 0, NULL, 0, 0, NULL, run_dopamine},
 };
 #define N_METHODS (int)(sizeof methods / sizeof methods[0])

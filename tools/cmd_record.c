@@ -20,21 +20,6 @@ static int add_param(const char* value, void* ctx, char* err, size_t err_sz) {
   return amt_params_add((amt_params*)ctx, value, err, err_sz);
 }
 
-// FNV-1a 64 of a file, as "fnv1a64:<hex>".
-static int file_hash(const char* path, char* out, size_t out_sz) {
-  FILE* f = fopen(path, "rb");
-  if (!f) return -1;
-  uint64_t h = 1469598103934665603ull;
-  unsigned char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-    for (size_t i = 0; i < n; i++) h = (h ^ buf[i]) * 1099511628211ull;
-  fclose(f);
-  snprintf(out, out_sz, "fnv1a64:%016llx", (unsigned long long)h);
-  return 0;
-}
-
-
 int netrec_setup(netrec* nr, const am_task* t, int envs, ama_act_kind kind, int deterministic,
                  uint64_t seed, char* err, size_t err_sz) {
   ama_actor_cfg c = {.kind = kind, .deterministic = deterministic, .seed = seed};
@@ -51,9 +36,11 @@ void netrec_free(netrec* nr) {
 }
 
 int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
-  if (!nr->loaded) return 0;
-  ama_policy* p = &nr->pol;
-  const ama_actor* ac = &nr->act;
+  return nr->loaded ? rec_net_channels(&nr->pol, &nr->act, rec, err, err_sz) : 0;
+}
+
+int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char* err,
+                     size_t err_sz) {
   int A = p->act_dim;
   struct { const char* name; const char* units; const void* src; int d0, d1; const char* labels; } ch[20];
   int n = 0;
@@ -246,7 +233,7 @@ int cmd_record(int argc, char** argv) {
     // command line's
     if (!strcmp(task_name, acfg.task) && amt_params_add_list(&all, acfg.task_params, err, sizeof err))
       return cli_fail("record", "%s", err);
-    file_hash(ckpt, hash, sizeof hash);
+    cli_file_hash(ckpt, hash, sizeof hash);
     if (ama_ckpt_read_steps(ckpt, &policy_step, err, sizeof err)) return cli_fail("record", "%s", err);
   } else if (!task_name) {
     return cli_fail("record", "--random needs --task NAME (see `animat tasks`)"), 2;

@@ -22,6 +22,9 @@ int netrec_setup(netrec* nr, const am_task* t, int envs, ama_act_kind kind, int 
                  uint64_t seed, char* err, size_t err_sz);
 // Registers the network channels with the recorder (nothing for a random or zero policy).
 int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz);
+// The same for any policy acting through an actor (e.g. a learner's: animat session).
+int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char* err,
+                     size_t err_sz);
 void netrec_free(netrec* nr);
 // After each env step and the actor's observe: every value head's reward prediction error of the
 // step (channel critic/rpe; nothing unless the policy has more than one value head).
