@@ -35,14 +35,49 @@ void netrec_free(netrec* nr) {
   memset(nr, 0, sizeof *nr);
 }
 
+// The distributional critic (critic_heads > 1): the "dopamine" population, every head's value
+// (critic/heads) and reward prediction error (critic/rpe, filled by netrec_rpe), tau_i and gamma
+// in the metadata.
+static int critic_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
+  const ama_policy* p = &nr->pol;
+  const int K = p->n_heads, N = p->N;
+  if (K < 2) return 0;
+  char taus[AMA_MAX_HEADS * 16] = "", labels[AMA_MAX_HEADS * 4] = "", g[32];
+  nr->rpe = calloc((size_t)N * K, sizeof(float));
+  nr->rpe_next = calloc((size_t)N * K, sizeof(float));
+  nr->rpe_obs = calloc((size_t)N * p->obs_dim + 1, sizeof(float));
+  if (!nr->rpe || !nr->rpe_next || !nr->rpe_obs)
+    return am_err(err, err_sz, "out of memory for the critic channels");
+  for (int i = 0; i < K; i++) {
+    size_t l = strlen(taus);
+    snprintf(taus + l, sizeof taus - l, "%s%.6g", i ? "," : "", p->head_tau[i]);
+    l = strlen(labels);
+    snprintf(labels + l, sizeof labels - l, "%sh%d", i ? "," : "", i);
+  }
+  snprintf(g, sizeof g, "%.9g", nr->gamma);
+  am_rec_set_meta(rec, "critic.tau", taus);
+  am_rec_set_meta(rec, "critic.gamma", g);
+  am_channel_def v = {"critic/heads", "network", "V_i(s_t), head i's asymmetry: metadata critic.tau",
+                      labels, AM_DT_F32, 1, {(uint32_t)K}, 0};
+  am_channel_def d = {"critic/rpe", "network", "delta_i = r_t + gamma V_i(s_t+1) - V_i(s_t) (raw "
+                      "task reward; gamma: metadata critic.gamma)", labels, AM_DT_F32, 1,
+                      {(uint32_t)K}, 0};
+  if (am_rec_add_channel(rec, &v, p->a_heads, err, err_sz) < 0 ||
+      am_rec_add_channel(rec, &d, nr->rpe, err, err_sz) < 0)
+    return -1;
+  return 0;
+}
+
 int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
-  return nr->loaded ? rec_net_channels(&nr->pol, &nr->act, rec, err, err_sz) : 0;
+  if (!nr->loaded) return 0;
+  return rec_net_channels(&nr->pol, &nr->act, rec, err, err_sz) ||
+         critic_channels(nr, rec, err, err_sz) ? -1 : 0;
 }
 
 int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char* err,
                      size_t err_sz) {
   int A = p->act_dim;
-  struct { const char* name; const char* units; const void* src; int d0, d1; const char* labels; } ch[20];
+  struct { const char* name; const char* units; const void* src; int d0, d1; const char* labels; } ch[16];
   int n = 0;
   const ama_cell* cells[2] = {&p->core, &p->motor};
   const char* names[2] = {"core", "motor"};
@@ -76,34 +111,6 @@ int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char
     }
   }
   ch[n++] = (typeof(ch[0])){"value", "critic's value estimate", p->a_value, 0, -1, NULL};
-  char* head_labels = NULL;
-  if (p->n_heads > 1) {  // the distributional critic: the "dopamine" population (netrec_rpe)
-    const int K = p->n_heads, N = p->N;
-    char taus[AMA_MAX_HEADS * 16] = "";
-    head_labels = calloc((size_t)K * 8 + 1, 1);
-    nr->rpe = calloc((size_t)N * K, sizeof(float));
-    nr->rpe_next = calloc((size_t)N * K, sizeof(float));
-    nr->rpe_obs = calloc((size_t)N * p->obs_dim + 1, sizeof(float));
-    if (!head_labels || !nr->rpe || !nr->rpe_next || !nr->rpe_obs) {
-      free(head_labels);
-      return am_err(err, err_sz, "out of memory for the critic channels");
-    }
-    for (int i = 0; i < K; i++) {
-      size_t l = strlen(taus);
-      snprintf(taus + l, sizeof taus - l, "%s%.6g", i ? "," : "", p->head_tau[i]);
-      l = strlen(head_labels);
-      snprintf(head_labels + l, (size_t)K * 8 + 1 - l, "%sh%d", i ? "," : "", i);
-    }
-    am_rec_set_meta(rec, "critic.tau", taus);
-    char g[32];
-    snprintf(g, sizeof g, "%.9g", nr->gamma);
-    am_rec_set_meta(rec, "critic.gamma", g);
-    ch[n++] = (typeof(ch[0])){"critic/heads", "V_i(s_t), head i's asymmetry: metadata critic.tau",
-                              p->a_heads, 0, K, head_labels};
-    ch[n++] = (typeof(ch[0])){"critic/rpe", "delta_i = r_t + gamma V_i(s_t+1) - V_i(s_t) "
-                              "(raw task reward; gamma: metadata critic.gamma)", nr->rpe, 0, K,
-                              head_labels};
-  }
   ch[n++] = (typeof(ch[0])){"action_mean", "", p->a_mean, 0, A, NULL};
   ch[n++] = (typeof(ch[0])){"action_std", "", ac->std, 0, A, NULL};
   ch[n++] = (typeof(ch[0])){"action_noise", "standard normal eps", ac->eps, 0, A, NULL};
@@ -118,12 +125,8 @@ int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char
       d.ndim = 1;
       d.shape[0] = (uint32_t)ch[i].d1;
     }
-    if (am_rec_add_channel(rec, &d, ch[i].src, err, err_sz) < 0) {
-      free(head_labels);
-      return -1;
-    }
+    if (am_rec_add_channel(rec, &d, ch[i].src, err, err_sz) < 0) return -1;
   }
-  free(head_labels);
   return 0;
 }
 
