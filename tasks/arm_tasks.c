@@ -908,9 +908,10 @@ static int read_blocks(const amt_info* info, const amt_params* params, arm_cfg* 
   const char* what = c->kind == K_FORCE_FIELD ? "GAIN" : "DEG";
   c->n_blk = 0;
   double hb[2];
-  int n_hb;
-  if (amt_param_list(info, params, "hidden_blocks", hb, 2, &n_hb, err, err_sz) ||
-      amt_param_list(info, params, "hidden_values", c->hv, MAX_BLOCKS, &c->n_hv, err, err_sz))
+  int n_hb = 0;
+  if (*amt_param_get(info, params, "hidden_blocks") &&
+      (amt_param_list(info, params, "hidden_blocks", hb, 2, &n_hb, err, err_sz) ||
+       amt_param_list(info, params, "hidden_values", c->hv, MAX_BLOCKS, &c->n_hv, err, err_sz)))
     return -1;
   if (n_hb && (n_hb != 2 || hb[0] < 1 || hb[1] < hb[0] || hb[1] > 1e6 || hb[0] != floor(hb[0]) ||
                hb[1] != floor(hb[1])))

@@ -491,6 +491,87 @@ static void test_params(void** state) {
   amt_destroy(&t);
 }
 
+// The block variables of the trials one env runs, read at each trial's end (at most max).
+static int trial_blocks(const am_task* t, int max, int* block, float* value, const char* var) {
+  am_pool* pool = make_pool(t, 1, 3);
+  am_batch* b = am_pool_batch(pool);
+  int vb = find_var(t, "block"), vv = find_var(t, var), end = find_event(t, "trial_end");
+  memset(b->actions, 0, sizeof(float) * (size_t)t->act_dim);
+  int n = 0;
+  for (int s = 0; s < 100000 && n < max; s++) {
+    am_pool_step(pool);
+    if (!((b->events[0] >> end) & 1u)) continue;
+    block[n] = (int)b->vars[vb];
+    value[n++] = b->vars[vv];
+  }
+  am_pool_free(pool);
+  return n;
+}
+
+// Block schedules: `blocks` (per env, the last block goes on) and `hidden_blocks` (runs of MIN..MAX
+// trials inside an episode, a different value at each switch), for the field and the rotation.
+static void test_block_schedules(void** state) {
+  (void)state;
+  const char* quick[] = {"catch_fraction=0", "hold_time=0.01", "fix_timeout=0.01", "delay=0",
+                         "move_time=0.01"};
+  am_task t;
+  int block[64];
+  float value[64];
+  make_task(&t, "force-field", quick[0], quick[1], quick[2], quick[3], quick[4],
+            "blocks=1:0,2:-1,1:0.5", NULL);
+  assert_int_equal(trial_blocks(&t, 6, block, value, "field_gain"), 6);
+  const int eb[6] = {0, 1, 1, 2, 2, 2};
+  const float ev[6] = {0, -1, -1, 0.5f, 0.5f, 0.5f};
+  for (int i = 0; i < 6; i++) {
+    assert_int_equal(block[i], eb[i]);
+    assert_float_equal(value[i], ev[i], 0);
+  }
+  amt_destroy(&t);
+  make_task(&t, "visuomotor-rotation", quick[0], quick[1], quick[2], quick[3], quick[4],
+            "blocks=2:0,1:45", NULL);
+  assert_int_equal(trial_blocks(&t, 5, block, value, "rotation"), 5);
+  const float er[5] = {0, 0, 45, 45, 45};
+  for (int i = 0; i < 5; i++) assert_float_equal(value[i], er[i], 0);
+  amt_destroy(&t);
+  // hidden blocks inside one 60-trial episode: runs of 2..4 trials, the value changes at each
+  make_task(&t, "visuomotor-rotation", quick[0], quick[1], quick[2], quick[3], quick[4],
+            "trials=60", "hidden_blocks=2,4", "hidden_values=0,30,-30", NULL);
+  int n = trial_blocks(&t, 60, block, value, "rotation");
+  assert_int_equal(n, 60);
+  int run = 1, runs = 0;
+  for (int i = 1; i < n; i++) {
+    const float hv[3] = {0, 30, -30};
+    assert_float_equal(value[i], hv[block[i]], 0);
+    if (block[i] == block[i - 1]) {
+      run++;
+      continue;
+    }
+    if (run < 2 || run > 4) fail_msg("a hidden block of %d trials (2..4)", run);
+    run = 1, runs++;
+  }
+  assert_true(runs >= 60 / 4 - 1);
+  amt_destroy(&t);
+  // bad schedules
+  const char* bad[][3] = {{"force-field", "blocks=0:1", "blocks"},
+                          {"force-field", "blocks=3:x", "blocks"},
+                          {"visuomotor-rotation", "blocks=3:200", "blocks"},
+                          {"force-field", "hidden_blocks=3,2", "hidden_blocks"},
+                          {"force-field", "hidden_blocks=2", "hidden_blocks"}};
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    amt_params p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(amt_params_add(&p, bad[k][1], err, sizeof err), 0);
+    if (amt_create(&t, bad[k][0], &p, err, sizeof err) != -1) fail_msg("accepted %s", bad[k][1]);
+    if (!strstr(err, bad[k][2])) fail_msg("message lacks %s: %s", bad[k][2], err);
+  }
+  amt_params p;
+  memset(&p, 0, sizeof p);
+  amt_params_add(&p, "blocks=2:1", err, sizeof err);
+  amt_params_add(&p, "hidden_blocks=2,3", err, sizeof err);
+  assert_int_equal(amt_create(&t, "force-field", &p, err, sizeof err), -1);
+  assert_non_null(strstr(err, "give one of them"));
+}
+
 // Force-field variables describe their step: hand_fx/hand_fy are zero whenever field_on is 0, also
 // at the first step of a null-field trial that follows a field trial in the same episode (the
 // force then used to be the previous trial's), and non-zero during field trials.
@@ -637,6 +718,7 @@ int main(void) {
       cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_params),
       cmocka_unit_test(test_force_field_vars),
+      cmocka_unit_test(test_block_schedules),
       cmocka_unit_test(test_schema_declared),
       cmocka_unit_test(test_schema_learner),
   };
