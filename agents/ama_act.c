@@ -111,6 +111,7 @@ static void draw_noise(ama_actor* a, int core_tick) {
 
 void ama_actor_act(ama_actor* a, const float* obs, float* actions) {
   const int N = a->N, A = a->A;
+  if (a->n_pert) ama_actor_perturb_apply(a);  // the network's windows and the pushes
   if (a->kind == AMA_ACT_RANDOM) {
     for (int i = 0; i < N; i++)
       for (int j = 0; j < A; j++) {
@@ -135,7 +136,6 @@ void ama_actor_act(ama_actor* a, const float* obs, float* actions) {
   int tick = p->t_global % p->cfg.core_tick == 0;
   if (!a->deterministic) draw_noise(a, tick);
   ama_norm_apply(&p->norm, obs, p->a_obs, N);
-  if (a->n_pert) ama_actor_perturb_apply(a);
   ama_policy_step(p, p->a_obs, a->mask, tick && a->Hc ? a->core_noise : NULL,
                   a->Hm ? a->motor_noise : NULL);
   for (int i = 0; i < N; i++) {

@@ -278,8 +278,10 @@ typedef enum ama_act_kind {
 // current), in the window [start, start + duration) s after each occurrence of event (the task's
 // event code; -1: the episode's start; duration < 0: until the episode ends); or lesion (a
 // fraction `value` of the recurrent weights into the units removed, for the whole recording).
+// Or a mechanical one, force: a force and torque (world frame) on a body (at its centre of mass)
+// or at a site, applied by the env pool in every physics step of the window (batch push).
 typedef enum { AMA_PT_SILENCE, AMA_PT_CLAMP, AMA_PT_NOISE, AMA_PT_STIM, AMA_PT_LESION,
-               AMA_PT_COUNT } ama_pt_kind;
+               AMA_PT_FORCE, AMA_PT_COUNT } ama_pt_kind;
 #define AMA_MAX_PERTURB 16
 typedef struct ama_perturb {
   int kind;            // ama_pt_kind
@@ -288,14 +290,24 @@ typedef struct ama_perturb {
   float value;
   int event;
   double start, duration;
-  char text[160];      // the specification as given
+  am_push_point point; // force: the body or site pushed
+  double ft[6];        // force: force (N) and torque (N m), x y z each, world frame
+  int push;            // force: its row of the pool's push points (ama_perturb_push_points)
+  char text[256];      // the specification as given
 } ama_perturb;
 
 // Parses "kind=silence,module=core,units=0-31,event=go_cue,start=0,duration=0.3[,value=V]"
 // (units: all, N or N-M; event: a task event, absent = the episode's start) against the task's
-// events and the policy's modules. Returns 0 or -1 naming the field.
+// events and the policy's modules, or "kind=force,site=hand,force=FX,FY[,FZ][,torque=TX,TY,TZ],
+// event=..,start=..,duration=.." (body=NAME or site=NAME of the task's model). p may be NULL for
+// force (no network needed). Returns 0 or -1 naming the field and value.
 int ama_perturb_parse(ama_perturb* pt, const char* spec, const am_task* t, const ama_policy* p,
                       char* err, size_t err_sz);
+// The push points the force perturbations of list need, written into the pool configuration
+// (pc->n_push, pc->push; one per distinct body or site) and into each one's push row. Call before
+// am_pool_create. Returns 0 or -1.
+int ama_perturb_push_points(ama_perturb* list, int n, am_pool_config* pc, char* err,
+                            size_t err_sz);
 
 typedef struct ama_actor_cfg {
   ama_act_kind kind;
@@ -330,6 +342,8 @@ typedef struct ama_actor {
   uint32_t* pert_active;  // (N) bit k: perturbation k acted in the last step (record channel)
   am_rng* pert_rng;       // (N) noise perturbations' streams, seeded (seed, 0x70657274.. + i)
   float *pert_gain[2], *pert_add[2];  // (N x H) per module
+  double* push;           // the pool's batch push (N x n_push x 6), written each step; not owned
+  int n_push;
 } ama_actor;
 
 // p must act for N envs with the task's sizes (ama_policy_init / ama_ckpt_load_policy with N).
@@ -343,9 +357,11 @@ void ama_actor_act(ama_actor* a, const float* obs, float* actions);
 void ama_actor_observe(ama_actor* a, const am_batch* b);
 // Perturbs the actor's policy with n perturbations (after ama_actor_init): lesions are applied to
 // the policy's weights at once (chosen from stream (seed, "lesion")), the windows act from the
-// next ama_actor_act. control_dt: seconds per step. Returns 0 or -1.
+// next ama_actor_act. control_dt: seconds per step. Force perturbations write the pool's batch
+// push (b: the pool created with ama_perturb_push_points' configuration; NULL when there are
+// none) in every ama_actor_act, and need no policy. Returns 0 or -1.
 int ama_actor_perturb(ama_actor* a, const ama_perturb* list, int n, double control_dt,
-                      uint64_t seed, char* err, size_t err_sz);
+                      uint64_t seed, am_batch* b, char* err, size_t err_sz);
 // (internal to ama_act.c)
 void ama_actor_perturb_apply(ama_actor* a);
 void ama_actor_perturb_observe(ama_actor* a, const am_batch* b);

@@ -231,12 +231,22 @@ int am_state_is_bad(const mjModel* m, const mjData* d);  // NaN/Inf in qpos/qvel
 
 //---------------------------------- env pool ------------------------------------------------------
 
+// A point where the caller may push the body (mechanical perturbations): a body (the force acts at
+// its centre of mass) or a site (at the site, on the site's body), by MuJoCo id.
+#define AM_MAX_PUSH 8
+typedef struct am_push_point {
+  int type;  // mjOBJ_BODY or mjOBJ_SITE
+  int id;
+} am_push_point;
+
 typedef struct am_pool_config {
   int num_envs;      // N >= 1
   int num_threads;   // worker threads including the caller (>= 1); clamped to num_envs
   uint64_t seed;     // one seed fixes every env's stream
   int export_state;  // also copy qpos, qvel, act, ctrl, actuator_force, sensordata (and
-                     // qfrc_applied when the task has a substep hook) per step
+                     // qfrc_applied when the task has a substep hook or push points) per step
+  int n_push;        // push points (0..AM_MAX_PUSH): the caller's external forces (batch push)
+  am_push_point push[AM_MAX_PUSH];
 } am_pool_config;
 
 // Statistics summed over all envs.
@@ -275,9 +285,16 @@ typedef struct am_batch {
   double* ctrl;          // (n x nu)
   double* actuator_force;// (n x nu)
   double* sensordata;    // (n x nsensordata)
-  // with export_state and a task substep hook, the generalized force applied in each physics
-  // step of the control step (what the hook left in qfrc_applied; replays re-apply it):
-  double* qfrc_applied;  // (n x frame_skip x nv); NULL without a substep hook
+  // with export_state and a task substep hook or push points, the generalized force applied in
+  // each physics step of the control step (what the hook left in qfrc_applied plus the pushes;
+  // replays re-apply it):
+  double* qfrc_applied;  // (n x frame_skip x nv); NULL without a substep hook or push points
+  // external forces, written by the caller like actions (push points of am_pool_config): force
+  // (N) and torque (N m) in the world frame, x y z each, at each push point, applied in every
+  // physics step of the next am_pool_step and added to what the task applies (force fields);
+  // the pool leaves them as written:
+  int n_push;
+  double* push;          // (n x n_push x 6); NULL without push points
   // the mocap bodies' positions at the end of the step (scenery a task moves: targets taken):
   double* mocap_pos;     // (n x nmocap x 3); NULL when the model has no mocap bodies
 } am_batch;
@@ -297,6 +314,8 @@ const am_task* am_pool_task(const am_pool* p);
 am_env* am_pool_env(am_pool* p, int i);
 int am_pool_num_envs(const am_pool* p);
 int am_pool_num_threads(const am_pool* p);
+// The push points the pool was created with (the layout of batch push); returns their number.
+int am_pool_push_points(const am_pool* p, const am_push_point** points);
 void am_pool_get_stats(const am_pool* p, am_pool_stats* s);
 
 void am_pool_free(am_pool* p);

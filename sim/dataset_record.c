@@ -281,11 +281,29 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
     }
   }
   if (b->qfrc_applied && m->nv) {
-    // What the task's substep hook applied in each physics step (force fields): a replay
-    // re-applies it, so the dataset alone re-simulates the episode exactly.
+    // What the task's substep hook applied in each physics step (force fields) plus the caller's
+    // pushes: a replay re-applies it, so the dataset alone re-simulates the episode exactly.
     am_channel_def d = {"qfrc_applied", "body", "N or N m per dof, per physics step", NULL,
                         AM_DT_F64, 2, {(uint32_t)t->frame_skip, (uint32_t)m->nv}, D};
     if (am_rec_add_channel(r, &d, b->qfrc_applied, err, err_sz) < 0) goto fail;
+  }
+  if (b->push) {
+    // The caller's external forces (mechanical perturbations), per push point, applied in every
+    // physics step of the control step; qfrc_applied holds them as generalized forces too.
+    const am_push_point* pts;
+    int np = am_pool_push_points(pool, &pts);
+    char names[AM_MAX_PUSH * 80] = "";
+    for (int k = 0; k < np; k++) {
+      const char* nm = mj_id2name(m, pts[k].type, pts[k].id);
+      size_t o = strlen(names);
+      snprintf(names + o, sizeof names - o, "%s%s:%s", k ? "," : "",
+               pts[k].type == mjOBJ_SITE ? "site" : "body", nm ? nm : "?");
+    }
+    am_ds_set_meta(r->w, "push.points", names, -1);
+    am_channel_def d = {"push", "body",
+                        "N (fx fy fz) and N m (tx ty tz), world frame; rows: metadata push.points",
+                        "fx,fy,fz,tx,ty,tz", AM_DT_F64, 2, {(uint32_t)np, 6u}, D};
+    if (am_rec_add_channel(r, &d, b->push, err, err_sz) < 0) goto fail;
   }
   if (b->mocap_pos) {
     // The scenery at the end of each step (targets taken, pieces moved): replays and the viewer

@@ -47,6 +47,8 @@ struct am_pool {
   // back into the dynamics, so the trajectory is identical.
   mjModel* m_nosensor;
   int n, nthreads, started, export_state;  // started: threads running, caller included
+  int n_push;
+  am_push_point push[AM_MAX_PUSH];
   env_slot* slots;
   worker* workers;
   am_batch b;
@@ -108,6 +110,39 @@ static void env_reset(struct am_pool* p, int i) {
   sanitize(obs, t->obs_dim);
 }
 
+// The caller's pushes of env i (ft: n_push x 6), added to d->qfrc_applied as generalized forces
+// (mj_applyFT at each point, with the kinematics of the current state; mj_step recomputes the
+// same from qpos, so only the force changes the trajectory and a replay of the recorded
+// qfrc_applied is exact). A substep hook rewrites qfrc_applied in every physics step (the force
+// field zeroes it first); without one the pool zeroes it, so the pushes never accumulate.
+static void apply_push(const struct am_pool* p, const am_task* t, am_env* e, const double* ft) {
+  const mjModel* m = e->m;
+  mjData* d = e->d;
+  if (!t->substep) mju_zero(d->qfrc_applied, m->nv);
+  int any = 0;
+  for (int k = 0; k < 6 * p->n_push; k++) any |= ft[k] != 0;
+  if (!any) return;
+  // mj_kinematics normalises free and ball joints' quaternions in qpos in place; mj_step will
+  // normalise them once, as a replay does, so qpos is put back bit for bit afterwards
+  int mark = d->pstack;
+  mjtNum* qpos = mj_stackAlloc(d, m->nq);
+  mju_copy(qpos, d->qpos, m->nq);
+  mj_kinematics(m, d);
+  mj_comPos(m, d);
+  for (int k = 0; k < p->n_push; k++) {
+    const double* f = ft + 6 * k;
+    if (!f[0] && !f[1] && !f[2] && !f[3] && !f[4] && !f[5]) continue;
+    const am_push_point* pt = &p->push[k];
+    int site = pt->type == mjOBJ_SITE;
+    int body = site ? m->site_bodyid[pt->id] : pt->id;
+    mjtNum force[3] = {f[0], f[1], f[2]}, torque[3] = {f[3], f[4], f[5]}, point[3];
+    mju_copy3(point, site ? d->site_xpos + 3 * pt->id : d->xipos + 3 * body);
+    mj_applyFT(m, d, force, torque, point, body, d->qfrc_applied);
+  }
+  mju_copy(d->qpos, qpos, m->nq);
+  d->pstack = mark;
+}
+
 static void env_step(struct am_pool* p, int i) {
   const am_task* t = p->task;
   env_slot* s = &p->slots[i];
@@ -122,6 +157,7 @@ static void env_step(struct am_pool* p, int i) {
   if (qfrc) memset(qfrc, 0, sizeof(double) * (size_t)t->frame_skip * p->nv);
   for (int k = 0; k < t->frame_skip; k++) {
     if (t->substep) t->substep(t, e);
+    if (p->n_push) apply_push(p, t, e, b->push + (size_t)i * 6 * p->n_push);
     if (qfrc) memcpy(qfrc + (size_t)k * p->nv, d->qfrc_applied, sizeof(double) * (size_t)p->nv);
     double t0 = d->time;
     mj_step(p->m_nosensor && k + 1 < t->frame_skip ? p->m_nosensor : m, d);
@@ -283,6 +319,20 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
     am_err(err, err_sz, "env pool: num_threads must be >= 1 (got %d)", cfg->num_threads);
     return NULL;
   }
+  if (cfg->n_push < 0 || cfg->n_push > AM_MAX_PUSH) {
+    am_err(err, err_sz, "env pool: %d push points (at most %d)", cfg->n_push, AM_MAX_PUSH);
+    return NULL;
+  }
+  for (int k = 0; k < cfg->n_push; k++) {
+    const am_push_point* pt = &cfg->push[k];
+    const mjModel* mm = t->model->m;
+    int n = pt->type == mjOBJ_BODY ? mm->nbody : pt->type == mjOBJ_SITE ? mm->nsite : 0;
+    if (!n || pt->id < (pt->type == mjOBJ_BODY) || pt->id >= n) {  // body 0 is the world
+      am_err(err, err_sz, "env pool: push point %d (type %d, id %d) is not a body or site of the "
+             "model", k, pt->type, pt->id);
+      return NULL;
+    }
+  }
   struct am_pool* p = calloc(1, sizeof *p);
   if (!p) {
     am_err(err, err_sz, "out of memory");
@@ -293,6 +343,8 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
   p->n = cfg->num_envs;
   p->nthreads = cfg->num_threads < cfg->num_envs ? cfg->num_threads : cfg->num_envs;
   p->export_state = cfg->export_state;
+  p->n_push = cfg->n_push;
+  memcpy(p->push, cfg->push, sizeof(am_push_point) * (size_t)cfg->n_push);
   p->nq = m->nq, p->nv = m->nv, p->na = m->na, p->nu = m->nu, p->ns = m->nsensordata, p->nmocap = m->nmocap;
   if (t->frame_skip > 1 && m->nsensor > 0 && !(m->opt.disableflags & mjDSBL_SENSOR)) {
     p->m_nosensor = mj_copyModel(NULL, m);
@@ -328,6 +380,8 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
   ALLOC(ep_step, n);
   ALLOC(episode, n);
   ALLOC(vars, n * t->n_vars);
+  b->n_push = p->n_push;
+  if (p->n_push) ALLOC(push, n * 6 * p->n_push);
   if (p->export_state) {
     ALLOC(qpos, n * p->nq);
     ALLOC(qvel, n * p->nv);
@@ -335,7 +389,7 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
     ALLOC(ctrl, n * p->nu);
     ALLOC(actuator_force, n * p->nu);
     ALLOC(sensordata, n * p->ns);
-    if (t->substep) ALLOC(qfrc_applied, n * t->frame_skip * p->nv);
+    if (t->substep || p->n_push) ALLOC(qfrc_applied, n * t->frame_skip * p->nv);
     if (p->nmocap) ALLOC(mocap_pos, n * 3 * p->nmocap);
   }
 #undef ALLOC
@@ -390,6 +444,10 @@ const am_task* am_pool_task(const am_pool* p) { return p->task; }
 am_env* am_pool_env(am_pool* p, int i) { return (i >= 0 && i < p->n) ? &p->slots[i].e : NULL; }
 int am_pool_num_envs(const am_pool* p) { return p->n; }
 int am_pool_num_threads(const am_pool* p) { return p->nthreads; }
+int am_pool_push_points(const am_pool* p, const am_push_point** points) {
+  if (points) *points = p->push;
+  return p->n_push;
+}
 
 void am_pool_get_stats(const am_pool* p, am_pool_stats* s) {
   memset(s, 0, sizeof *s);
@@ -421,7 +479,7 @@ void am_pool_free(am_pool* p) {
   void* bufs[] = {b->obs,    b->final_obs, b->actions, b->rewards, b->terms,          b->terminated,
                   b->truncated, b->unstable, b->events, b->ep_step, b->episode,        b->vars,
                   b->qpos,   b->qvel,      b->act,     b->ctrl,    b->actuator_force, b->sensordata,
-                  b->qfrc_applied, b->mocap_pos};
+                  b->qfrc_applied, b->mocap_pos, b->push};
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
   free(p->slots);
   free(p->workers);

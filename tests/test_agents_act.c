@@ -1,7 +1,8 @@
 // test_agents_act.c: the one acting path (agents/ama_act.c) and what `animat record` makes of it:
 // action ranges, clipping, the random policy's range, per-env acting streams, the rate RNN's
 // recurrent noise (applied, recorded, replayable; off when deterministic), the recorded network
-// input, and a checkpoint recorded on another task.
+// input, a checkpoint recorded on another task, and perturbations: of the network, and mechanical
+// (force pulses on the arm's hand and the rat's torso: applied by the pool, recorded, replayable).
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -358,6 +359,15 @@ static void test_record_other_task(void** state) {
 }
 
 
+// Each specification bad[i][0] is refused with a message holding bad[i][1].
+static void expect_refusals(const char* bad[][2], size_t n, const am_task* t, const ama_policy* p) {
+  ama_perturb pt;
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(ama_perturb_parse(&pt, bad[i][0], t, p, err, sizeof err), -1);
+    if (!strstr(err, bad[i][1])) fail_msg("'%s': expected '%s' in: %s", bad[i][0], bad[i][1], err);
+  }
+}
+
 // Perturbations (ama_perturb.c): a silenced window reads zero in the module's output and state
 // exactly when its bit is set (aligned on an event, repeating per trial), a clamp reads its value,
 // a lesion removes the chosen recurrent weights, noise is reproducible for a seed, and bad
@@ -380,7 +390,7 @@ static void test_perturbations(void** state) {
                                        "start=0.02,duration=0.05", &t, p, err, sizeof err), 0);
     assert_int_equal(ama_perturb_parse(&pt[1], "kind=clamp,module=motor,units=0,value=0.5,"
                                        "duration=0.03", &t, p, err, sizeof err), 0);
-    assert_int_equal(ama_actor_perturb(&a, pt, 2, 0.01, 9, err, sizeof err), 0);
+    assert_int_equal(ama_actor_perturb(&a, pt, 2, 0.01, 9, NULL, err, sizeof err), 0);
     int e_on = -1;
     for (int e = 0; e < t.n_events; e++)
       if (!strcmp(t.events[e], "target_on")) e_on = e;
@@ -423,7 +433,7 @@ static void test_perturbations(void** state) {
   assert_int_equal(ama_actor_init(&a, &cfg, p, &t, N, err, sizeof err), 0);
   ama_perturb les;
   assert_int_equal(ama_perturb_parse(&les, "kind=lesion,units=0-3,value=1", &t, p, err, sizeof err), 0);
-  assert_int_equal(ama_actor_perturb(&a, &les, 1, 0.01, 9, err, sizeof err), 0);
+  assert_int_equal(ama_actor_perturb(&a, &les, 1, 0.01, 9, NULL, err, sizeof err), 0);
   const float* W = p->params.w + p->params.t[p->core.iWh].offset;
   int zero_in = 0, zero_out = 0;
   for (int g = 0; g < 3; g++)
@@ -441,10 +451,7 @@ static void test_perturbations(void** state) {
                           {"kind=lesion,value=2", "must be in [0, 1]"},
                           {"kind=silence,colour=red", "unknown key 'colour'"},
                           {"units=1", "no kind="}};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    assert_int_equal(ama_perturb_parse(&les, bad[i][0], &t, p, err, sizeof err), -1);
-    if (!strstr(err, bad[i][1])) fail_msg("'%s': expected '%s' in: %s", bad[i][0], bad[i][1], err);
-  }
+  expect_refusals(bad, sizeof bad / sizeof bad[0], &t, p);
   free_policy(p);
   amt_destroy(&t);
 }
@@ -486,10 +493,214 @@ static void test_record_perturbed(void** state) {
   free(m0), free(m1);
   am_ds_reader_free(r), am_ds_reader_free(r1);
   assert_int_equal(animat("record --random --task reacher --episodes 1 --out x.rollout %s", pert), 1);
-  expect_out("--perturb needs a trained policy");
+  expect_out("silence perturbs the network: it needs a trained policy");
   assert_int_equal(animat("record run --episodes 1 --out y.rollout --perturb kind=silence,module=x"), 1);
   expect_out("module 'x' is not core or motor");
   assert_false(file_exists("y.rollout"));
+}
+
+// The arm's hand (site "hand" on the forearm, 0.33 m from the elbow; upper arm 0.30 m; shoulder at
+// the origin, both joints about +z): the joint torques of a planar force F at the hand, tau = J^T F.
+static void arm_hand_torque(const double* qpos, double fx, double fy, double tau[2]) {
+  double q1 = qpos[0], q12 = qpos[0] + qpos[1];
+  double ex = 0.30 * cos(q1), ey = 0.30 * sin(q1);
+  double hx = ex + 0.33 * cos(q12), hy = ey + 0.33 * sin(q12);
+  tau[0] = hx * fy - hy * fx;
+  tau[1] = (hx - ex) * fy - (hy - ey) * fx;
+}
+
+// A force pulse through the pool (batch push) adds to the force-field task's own force: two pools
+// with the same seed and actions, one pulsed, step identically until the pulse; in its first
+// physics step the pulsed pool's applied generalized force is the field's (the other pool's) plus
+// J^T F at the hand exactly, and the field is not zero there (so both are seen).
+static void test_force_pulse_pool(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "force-field", "baseline_trials=0", "catch_fraction=0", NULL);
+  const int N = 2, pulse_step = 12;
+  ama_perturb pt;
+  assert_int_equal(ama_perturb_parse(&pt, "kind=force,site=hand,force=2.5,-4,start=0.12,"
+                                     "duration=0.03", &t, NULL, err, sizeof err), 0);
+  am_pool_config pc[2] = {{.num_envs = N, .num_threads = 1, .seed = 5, .export_state = 1},
+                          {.num_envs = N, .num_threads = 1, .seed = 5, .export_state = 1}};
+  assert_int_equal(ama_perturb_push_points(&pt, 1, &pc[0], err, sizeof err), 0);
+  assert_int_equal(pc[0].n_push, 1);
+  assert_int_equal(pt.push, 0);
+  am_pool* pool[2];
+  ama_actor a[2];
+  ama_actor_cfg cfg = {.kind = AMA_ACT_RANDOM, .seed = 3};
+  for (int k = 0; k < 2; k++) {
+    pool[k] = am_pool_create(&t, &pc[k], err, sizeof err);
+    if (!pool[k]) fail_msg("%s", err);
+    assert_int_equal(ama_actor_init(&a[k], &cfg, NULL, &t, N, err, sizeof err), 0);
+  }
+  assert_int_equal(ama_actor_perturb(&a[0], &pt, 1, 0.01, 1, am_pool_batch(pool[0]), err,
+                                     sizeof err), 0);
+  // without the pool's push point the pulse has nowhere to go
+  ama_actor a2;
+  assert_int_equal(ama_actor_init(&a2, &cfg, NULL, &t, N, err, sizeof err), 0);
+  assert_int_equal(ama_actor_perturb(&a2, &pt, 1, 0.01, 1, am_pool_batch(pool[1]), err,
+                                     sizeof err), -1);
+  assert_non_null(strstr(err, "no push point"));
+  ama_actor_free(&a2);
+  const int nv = 2, fs = t.frame_skip;
+  double prev_qpos[2][4];
+  for (int s = 0; s < 20; s++) {
+    for (int k = 0; k < 2; k++) {
+      am_batch* b = am_pool_batch(pool[k]);
+      memcpy(prev_qpos[k], b->qpos, sizeof(double) * 2 * N);
+      ama_actor_act(&a[k], b->obs, b->actions);
+      am_pool_step(pool[k]);
+      ama_actor_observe(&a[k], b);
+    }
+    am_batch *b0 = am_pool_batch(pool[0]), *b1 = am_pool_batch(pool[1]);
+    int on = s >= pulse_step && s < pulse_step + 3;
+    for (int i = 0; i < N; i++) {
+      assert_int_equal(a[0].pert_active[i], (uint32_t)on);
+      const double* push = b0->push + 6 * i;
+      assert_true(push[0] == (on ? 2.5 : 0) && push[1] == (on ? -4 : 0) && push[2] == 0);
+      const double* q0 = b0->qfrc_applied + (size_t)i * fs * nv;
+      const double* q1 = b1->qfrc_applied + (size_t)i * fs * nv;
+      if (s < pulse_step) {  // identical so far, field included
+        assert_memory_equal(q0, q1, sizeof(double) * fs * nv);
+        assert_memory_equal(b0->qpos + 2 * i, b1->qpos + 2 * i, sizeof(double) * 2);
+      } else if (s == pulse_step) {
+        double tau[2];
+        arm_hand_torque(prev_qpos[0] + 2 * i, 2.5, -4, tau);
+        assert_true(fabs(q1[0]) + fabs(q1[1]) > 1e-4);  // the field acts
+        for (int j = 0; j < nv; j++) assert_true(fabs(q0[j] - q1[j] - tau[j]) < 1e-9);
+      }
+    }
+  }
+  for (int k = 0; k < 2; k++) ama_actor_free(&a[k]), am_pool_free(pool[k]);
+  // a bad push point is refused by the pool
+  am_pool_config bad = {.num_envs = 1, .num_threads = 1, .n_push = 1, .push = {{mjOBJ_BODY, 0}}};
+  assert_null(am_pool_create(&t, &bad, err, sizeof err));
+  assert_non_null(strstr(err, "push point 0"));
+  amt_destroy(&t);
+}
+
+// `record --perturb kind=force`: the pulse shows in the push channel and the perturb bit exactly
+// in its window (after each go cue... here after the episode's start, as a random arm aborts
+// before any cue), in qfrc_applied as J^T F there and nowhere else, the metadata names it, and the
+// recording re-simulates exactly; the rat's torso push changes the torso's velocity (against the
+// same recording without the push) and replays exactly too.
+static void test_record_force_pulse(void** state) {
+  (void)state;
+  const char* pulse = "kind=force,site=hand,force=0,3,start=0.2,duration=0.05";
+  assert_int_equal(animat("record --random --task reach-center-out --episodes 3 --envs 2 --quiet "
+                          "--out pulse.rollout --perturb %s", pulse), 0);
+  am_ds_reader* r = open_ds("pulse.rollout");
+  assert_string_equal(meta(r, "perturb.0"), pulse);
+  assert_string_equal(meta(r, "push.points"), "site:hand");
+  am_model* model = am_ds_load_model(r, NULL, 0, err, sizeof err);
+  if (!model) fail_msg("%s", err);
+  double dt = strtod(meta(r, "control_dt"), NULL);
+  int s0 = (int)lround(0.2 / dt), s1 = (int)lround(0.25 / dt), fs = atoi(meta(r, "task.frame_skip"));
+  for (int64_t ep = 0; ep < am_ds_num_episodes(r); ep++) {
+    int w;
+    uint32_t* bits = (uint32_t*)read_ch(r, "perturb", ep, &w);
+    double* push = (double*)read_ch(r, "push", ep, &w);
+    double* qf = (double*)read_ch(r, "qfrc_applied", ep, &w);
+    double* qpos = (double*)read_ch(r, "qpos", ep, &w);
+    int64_t T = am_ds_get_episode(r, ep)->steps;
+    assert_true(T > s1);
+    for (int64_t s = 0; s < T; s++) {
+      int on = s >= s0 && s < s1;
+      assert_int_equal(bits[s], (uint32_t)on);
+      for (int j = 0; j < 6; j++) assert_true(push[6 * s + j] == (on && j == 1 ? 3.0 : 0.0));
+      for (int k = 0; k < fs; k++)
+        for (int j = 0; j < 2; j++) assert_int_equal(qf[(s * fs + k) * 2 + j] != 0, on);
+      if (on) {  // the first physics step of the step acts at the previous step's end state
+        double tau[2];
+        arm_hand_torque(qpos + 2 * (s - 1), 0, 3, tau);
+        for (int j = 0; j < 2; j++) assert_true(fabs(qf[s * fs * 2 + j] - tau[j]) < 1e-9);
+      }
+    }
+    double dev = -1;
+    if (am_ds_resim_episode(r, model, ep, &dev, err, sizeof err)) fail_msg("%s", err);
+    assert_true(dev == 0);
+    free(bits), free(push), free(qf), free(qpos);
+  }
+  am_model_free(model);
+  am_ds_reader_free(r);
+  assert_int_equal(animat("verify --resim pulse.rollout"), 0);
+  expect_out("largest qpos deviation 0");
+
+  // the rat: a 1 N sideways push on the torso, 50 ms from 0.1 s
+  const char* push = "kind=force,body=torso,force=0,1,0,start=0.1,duration=0.05";
+  assert_int_equal(animat("record --random --task run --episodes 1 --envs 1 --quiet "
+                          "--task-param episode_time=0.8 --out rat0.rollout"), 0);
+  assert_int_equal(animat("record --random --task run --episodes 1 --envs 1 --quiet "
+                          "--task-param episode_time=0.8 --out rat1.rollout --perturb %s", push), 0);
+  am_ds_reader *r0 = open_ds("rat0.rollout"), *r1 = open_ds("rat1.rollout");
+  assert_string_equal(meta(r1, "push.points"), "body:torso");
+  dt = strtod(meta(r1, "control_dt"), NULL);
+  s0 = (int)lround(0.1 / dt), s1 = (int)lround(0.15 / dt);
+  int w0, w1, wb;
+  double* v0 = (double*)read_ch(r0, "qvel", 0, &w0);
+  double* v1 = (double*)read_ch(r1, "qvel", 0, &w1);
+  uint32_t* bits = (uint32_t*)read_ch(r1, "perturb", 0, &wb);
+  w0 /= 2;
+  int64_t T = am_ds_get_episode(r1, 0)->steps;
+  for (int64_t s = 0; s < T; s++) {
+    assert_int_equal(bits[s], (uint32_t)(s >= s0 && s < s1));
+    if (s < s0) assert_memory_equal(v0 + s * w0, v1 + s * w0, sizeof(double) * w0);
+  }
+  // the free joint's linear velocity (dofs 0-2, world frame): pushed along +y
+  double dvy = v1[(s1 - 1) * w0 + 1] - v0[(s1 - 1) * w0 + 1];
+  assert_true(dvy > 0.02);
+  free(v0), free(v1), free(bits);
+  am_ds_reader_free(r0), am_ds_reader_free(r1);
+  assert_int_equal(animat("verify --resim rat1.rollout"), 0);
+  expect_out("largest qpos deviation 0");
+}
+
+// Bad force specifications are refused naming the field and its value (library and command line;
+// nothing is left behind).
+static void test_force_pulse_refusals(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "reach-center-out", NULL);
+  ama_perturb pt;
+  const char* bad[][2] = {
+      {"kind=force,body=hand,force=0,3", "body 'hand' is not a body of the model (bodies: "
+                                         "upper_arm, forearm; a site is named 'hand': site=hand)"},
+      {"kind=force,site=fist,force=0,3", "site 'fist' is not a site"},
+      {"kind=force,site=hand,force=3", "force has 1 component; it takes 2 (FX,FY) or 3"},
+      {"kind=force,site=hand,force=1,2,3,4", "force has 4 components"},
+      {"kind=force,site=hand,force=1,nan", "force component 2 'nan' is not a finite number"},
+      {"kind=force,site=hand,force=1,inf,0", "force component 2 'inf'"},
+      {"kind=force,site=hand,force=1,x", "force component 2 'x'"},
+      {"kind=force,site=hand,torque=0,1", "torque has 2 components; it takes 3"},
+      {"kind=force,force=0,3", "force needs body=NAME or site=NAME"},
+      {"kind=force,site=hand", "force needs force=FX,FY[,FZ]"},
+      {"kind=force,site=hand,force=0,3,units=2", "not units="},
+      {"kind=force,site=hand,force=0,3,duration=0", "duration 0"},
+      {"kind=force,site=hand,body=forearm,force=0,3", "give one body= or site="},
+      {"kind=force,site=hand,force=0,3,force=1,1", "force= given twice"},
+      {"kind=silence,site=hand", "belong to kind=force"},
+      {"kind=silence", "silence perturbs the network: it needs a trained policy"},
+      {"kind=force,site=hand,force=0,3,event=nope", "no event 'nope'"}};
+  expect_refusals(bad, sizeof bad / sizeof bad[0], &t, NULL);
+  // good ones: a 3-D force with a torque, a 2-D force (FZ = 0)
+  assert_int_equal(ama_perturb_parse(&pt, "kind=force,body=forearm,force=1,2,3,torque=0,0,0.5,"
+                                     "event=go_cue,start=0.1,duration=0.05", &t, NULL, err,
+                                     sizeof err), 0);
+  assert_true(pt.kind == AMA_PT_FORCE && pt.point.type == mjOBJ_BODY && pt.ft[2] == 3 &&
+              pt.ft[5] == 0.5 && pt.duration == 0.05);
+  assert_int_equal(ama_perturb_parse(&pt, "kind=force,site=hand,force=-1,2", &t, NULL, err,
+                                     sizeof err), 0);
+  assert_true(pt.point.type == mjOBJ_SITE && pt.ft[0] == -1 && pt.ft[1] == 2 && pt.ft[2] == 0);
+  amt_destroy(&t);
+  assert_int_equal(animat("record --random --task reach-center-out --episodes 1 --out bad.rollout "
+                          "--perturb kind=force,site=hand,force=0,nan"), 1);
+  expect_out("force component 2 'nan' is not a finite number");
+  assert_false(file_exists("bad.rollout"));
+  assert_int_equal(animat("record --random --task run --episodes 1 --out bad.rollout "
+                          "--perturb kind=force,body=trunk,force=0,1,0"), 1);
+  expect_out("body 'trunk' is not a body of the model (bodies: torso, neck");
+  assert_false(file_exists("bad.rollout"));
 }
 
 int main(void) {
@@ -504,6 +715,9 @@ int main(void) {
       cmocka_unit_test(test_record_other_task),
       cmocka_unit_test(test_perturbations),
       cmocka_unit_test(test_record_perturbed),
+      cmocka_unit_test(test_force_pulse_pool),
+      cmocka_unit_test(test_record_force_pulse),
+      cmocka_unit_test(test_force_pulse_refusals),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

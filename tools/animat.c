@@ -22,6 +22,7 @@ static const cli_command commands[] = {
     {"trials", "a dataset's trial table (conditions, events, outcome, kinematics) as CSV/JSON", cmd_trials},
     {"analyze", "analyses: psth, tuning, pca, jpca, decode, cka, rsa, psychometric, adaptation, report", cmd_analyze},
     {"plot", "draw a training run's curves (metrics.csv) as SVG: animat plot RUN", cmd_plot},
+    {"experiment", "a classic experiment end to end: train, record, analyse, report (--list)", cmd_experiment},
     {"fixedpoints", "fixed and slow points of a module: animat fixedpoints RUN --data FILE", cmd_fixedpoints},
     {"version", "print animat's and MuJoCo's versions", cmd_version},
 };

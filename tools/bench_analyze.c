@@ -3,41 +3,14 @@
 // peak resident memory is its own, from wait4's rusage), R times; the best wall time counts.
 // Rates are raw (decoded) dataset bytes per second.
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "am_dataset.h"
 #include "cli.h"
-
-extern char** environ;
-
-// Runs this animat with args (stdout and stderr to /dev/null); wall seconds and peak RSS (MB).
-static int run_child(char* const* args, double* wall, double* rss_mb) {
-  char self[4096];
-  if (cli_self_path(self, sizeof self)) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  double t0 = am_now();
-  int rc = posix_spawn(&pid, self, &fa, NULL, args, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc) return -1;
-  int st;
-  struct rusage ru;
-  if (wait4(pid, &st, 0, &ru) < 0) return -1;
-  *wall = am_now() - t0;
-  *rss_mb = ru.ru_maxrss / 1024.0;
-  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-}
 
 int bench_analyze(int argc, char** argv) {
   const char* usage =
@@ -78,7 +51,7 @@ int bench_analyze(int argc, char** argv) {
     double best = 1e300, rss = 0;
     for (int i = 0; i < rounds; i++) {
       double w, m;
-      if (run_child(cmds[k], &w, &m))
+      if (cli_run_self(cmds[k], NULL, &w, &m))
         return cli_fail("bench", "analyze: `animat %s %s` failed (run it to see why)", names[k],
                         pos[0]);
       if (w < best) best = w;

@@ -1,12 +1,18 @@
 // cli.c: flag parsing and error reporting shared by the animat subcommands.
+#define _GNU_SOURCE  // nftw, wait4
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "am_sim.h"
@@ -199,6 +205,40 @@ int cli_self_path(char* out, size_t out_sz) {
   return 0;
 }
 
+extern char** environ;
+
+int cli_run_self(char* const* args, const char* log_path, double* wall, double* rss_mb) {
+  char self[4096];
+  if (cli_self_path(self, sizeof self)) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (log_path) {
+    posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  } else {
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  }
+  pid_t pid;
+  double t0 = am_now();
+  int rc = posix_spawn(&pid, self, &fa, NULL, args, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc) return -1;
+  int st;
+  struct rusage ru;
+  int forwarded = 0;
+  while (wait4(pid, &st, 0, &ru) < 0) {
+    if (errno != EINTR) return -1;
+    // interrupted (cli_install_interrupt): the child stops too (a terminal's ^C reaches it
+    // already; a SIGTERM sent to this process alone does not)
+    if (cli_interrupted && !forwarded) kill(pid, SIGINT), forwarded = 1;
+  }
+  if (wall) *wall = am_now() - t0;
+  if (rss_mb) *rss_mb = ru.ru_maxrss / 1024.0;
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_sz) {
   struct stat st;
   if (stat(arg, &st)) return cli_fail(cmd, "cannot open %s: %s", arg, strerror(errno)), -1;
@@ -219,4 +259,15 @@ int cli_file_hash(const char* path, char* out, size_t out_sz) {
   fclose(f);
   snprintf(out, out_sz, "fnv1a64:%016llx", (unsigned long long)h);
   return 0;
+}
+
+static int remove_entry(const char* path, const struct stat* st, int type, struct FTW* ftw) {
+  (void)st, (void)type, (void)ftw;
+  return remove(path);
+}
+
+int cli_remove_tree(const char* path) {
+  struct stat st;
+  if (lstat(path, &st)) return errno == ENOENT ? 0 : -1;
+  return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -34,6 +34,7 @@ int cmd_trials(int argc, char** argv);   // analyses (issue 13)
 int cmd_analyze(int argc, char** argv);
 int cmd_plot(int argc, char** argv);      // training curves (issue 13)
 int cmd_fixedpoints(int argc, char** argv);  // issue 13 (Sussillo & Barak 2013)
+int cmd_experiment(int argc, char** argv);   // the classic experiments, one command each (issue 15)
 
 // A flag table entry for cli_parse. Flags are "--name VALUE" or "--name=VALUE"; booleans take no
 // value. Repeatable string flags (e.g. --task-param) call `each` for every occurrence.
@@ -98,6 +99,17 @@ int cli_self_path(char* out, size_t out_sz);
 // The identity of a file (a checkpoint): FNV-1a 64 of its bytes as "fnv1a64:<16 hex digits>".
 // Returns 0 or -1 (unreadable).
 int cli_file_hash(const char* path, char* out, size_t out_sz);
+
+// Runs this animat (cli_self_path) as a child process with args (args[0] is its name, NULL-
+// terminated) and waits for it. Its stdout and stderr go to log_path (created or truncated), or
+// to /dev/null when log_path is NULL. wall: its wall seconds; rss_mb: its peak resident memory
+// (MB, from wait4); either may be NULL. Returns its exit status (0 ok), 128 + the signal that
+// ended it, or -1 when it could not be started.
+int cli_run_self(char* const* args, const char* log_path, double* wall, double* rss_mb);
+
+// Removes path: a file, or a directory and everything in it (symbolic links themselves, never
+// what they point to). A missing path is fine. Returns 0 or -1 (errno set).
+int cli_remove_tree(const char* path);
 
 int cli_checkpoint_path(const char* cmd, const char* arg, char* out, size_t out_sz);
 

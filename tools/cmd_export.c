@@ -6,10 +6,8 @@
 // and only when it holds an earlier export. A damaged file (recovered without its index, or with a
 // bad chunk) is refused unless --allow-damaged, which exports what is readable and lists the rest.
 // `--nwb OUT.nwb` writes one NWB session file instead (tools/nwb_export.c; needs HDF5 at build).
-#define _XOPEN_SOURCE 700  // nftw
 #include <ctype.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,16 +169,6 @@ static int in_ranges(const id_ranges* r, int64_t id) {
   for (int i = 0; i < r->n; i++)
     if (id >= r->lo[i] && id <= r->hi[i]) return 1;
   return 0;
-}
-
-static int remove_entry(const char* path, const struct stat* st, int type, struct FTW* ftw) {
-  (void)st, (void)type, (void)ftw;
-  return remove(path);
-}
-
-// Removes a directory tree (an export's files). Returns 0 or -1 (errno set).
-static int remove_tree(const char* dir) {
-  return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 
@@ -509,7 +497,7 @@ int cmd_export(int argc, char** argv) {
       goto done;
     }
   }
-  if (stat(out, &st) == 0 && remove_tree(out)) {  // --force: the earlier export (checked above)
+  if (stat(out, &st) == 0 && cli_remove_tree(out)) {  // --force: the earlier export (checked above)
     cli_fail("export", "cannot remove the earlier export %s: %s", out, strerror(errno));
     goto done;
   }
@@ -526,7 +514,7 @@ int cmd_export(int argc, char** argv) {
   status = 0;
 done:
   if (idx) fclose(idx);
-  if (tmp[0]) remove_tree(tmp);  // a failed export leaves nothing behind
+  if (tmp[0]) cli_remove_tree(tmp);  // a failed export leaves nothing behind
   if (dst)
     for (int c = 0; c < nc; c++) free(dst[c]);
   free(dst);

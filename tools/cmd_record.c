@@ -134,17 +134,14 @@ void netrec_rpe(netrec* nr, const am_batch* b) {
   if (nr->rpe) ama_policy_rpe(&nr->pol, b, nr->gamma, nr->rpe_obs, nr->rpe_next, nr->rpe);
 }
 
-// Parses the --perturb specifications, applies them to the actor and registers the "perturb"
-// channel (bit k: perturbation k acted in the step) and its metadata.
-static int setup_perturb(netrec* nr, const am_task* t, const char* const* specs, uint64_t seed,
-                         am_rec* rec, char* err, size_t err_sz) {
-  ama_perturb list[AMA_MAX_PERTURB];
-  int n = 0;
-  for (; specs[n]; n++)
-    if (ama_perturb_parse(&list[n], specs[n], t, &nr->pol, err, err_sz)) return -1;
+// Applies the parsed --perturb specifications to the actor and registers the "perturb" channel
+// (bit k: perturbation k acted in the step) and its metadata (force pulses: the pool's push points
+// and the push channel, sim/dataset_record.c).
+static int setup_perturb(netrec* nr, const am_task* t, ama_perturb* list, int n, uint64_t seed,
+                         am_batch* b, am_rec* rec, char* err, size_t err_sz) {
   if (!n) return 0;
   double dt = t->frame_skip * t->model->m->opt.timestep;
-  if (ama_actor_perturb(&nr->act, list, n, dt, seed, err, err_sz)) return -1;
+  if (ama_actor_perturb(&nr->act, list, n, dt, seed, b, err, err_sz)) return -1;
   char labels[AMA_MAX_PERTURB * 4] = "", key[32];
   for (int k = 0; k < n; k++) {
     snprintf(key, sizeof key, "perturb.%d", k);
@@ -180,9 +177,12 @@ int cmd_record(int argc, char** argv) {
       "                      with half the bits (f32 as 16-bit floats, f64 as f32: about 3\n"
       "                      significant digits for f32); body state, actions, rewards, events\n"
       "                      stay exact, so verify --resim still works\n"
-      "  --perturb SPEC      perturb the network (repeatable; docs/agents.md, Perturbations):\n"
-      "                      kind=silence|clamp|noise|stim|lesion,module=core|motor,units=all|N-M,\n"
-      "                      event=EV,start=S,duration=D,value=V (channel perturb, bit k = SPEC k)\n"
+      "  --perturb SPEC      perturb the network or push the body (repeatable; docs/agents.md,\n"
+      "                      Perturbations): kind=silence|clamp|noise|stim|lesion,module=core|motor,\n"
+      "                      units=all|N-M,event=EV,start=S,duration=D,value=V, or\n"
+      "                      kind=force,body=B|site=S,force=FX,FY[,FZ][,torque=TX,TY,TZ],event=EV,\n"
+      "                      start=S,duration=D (N, N m, world frame; also with --random)\n"
+      "                      (channel perturb, bit k = SPEC k; pushes: channels push, qfrc_applied)\n"
       "  --quiet             no progress (errors and the closing summary only)\n";
   const char* task_name = NULL;
   const char* out = NULL;
@@ -253,18 +253,14 @@ int cmd_record(int argc, char** argv) {
   for (int i = 0; i < all.n; i++)
     po += (size_t)snprintf(ptext + po, sizeof ptext - po, "%s=%s\n", all.key[i], all.value[i]);
 
-  am_pool_config pc = {.num_envs = envs, .num_threads = threads, .seed = seed, .export_state = 1};
-  am_pool* pool = am_pool_create(&t, &pc, err, sizeof err);
-  if (!pool) {
-    amt_destroy(&t);
-    return cli_fail("record", "%s", err);
-  }
-  am_batch* b = am_pool_batch(pool);
   netrec nr;
   memset(&nr, 0, sizeof nr);
   int A = t.act_dim, O = t.obs_dim;
   am_rec* rec = NULL;
-  int status = 1;
+  am_pool* pool = NULL;
+  am_batch* b = NULL;
+  int status = 1, n_pert = 0;
+  ama_perturb plist[AMA_MAX_PERTURB];
   if (!random_policy) {
     if (ama_ckpt_load_policy(&nr.pol, ckpt, t.groups, t.n_groups, O, A, envs, err, sizeof err)) {
       if (strcmp(acfg.task, t.name) != 0)
@@ -280,6 +276,20 @@ int cmd_record(int argc, char** argv) {
       fprintf(stderr, "record: note: the checkpoint was trained on task %s; recording it on %s\n",
               acfg.task, t.name);
   }
+  // the perturbations (force pulses need push points in the pool, so before creating it)
+  am_pool_config pc = {.num_envs = envs, .num_threads = threads, .seed = seed, .export_state = 1};
+  for (; pspec[n_pert]; n_pert++)
+    if (ama_perturb_parse(&plist[n_pert], pspec[n_pert], &t, nr.loaded ? &nr.pol : NULL, err,
+                          sizeof err)) {
+      cli_fail("record", "%s", err);
+      goto done;
+    }
+  if (ama_perturb_push_points(plist, n_pert, &pc, err, sizeof err) ||
+      !(pool = am_pool_create(&t, &pc, err, sizeof err))) {
+    cli_fail("record", "%s", err);
+    goto done;
+  }
+  b = am_pool_batch(pool);
   if (netrec_setup(&nr, &t, envs, random_policy ? AMA_ACT_RANDOM : AMA_ACT_POLICY, det, seed, err,
                    sizeof err)) {
     cli_fail("record", "%s", err);
@@ -300,18 +310,13 @@ int cmd_record(int argc, char** argv) {
     am_rec_set_meta(rec, "policy.config", cfgtext);
     am_rec_set_meta(rec, "policy.deterministic", det ? "1" : "0");
     am_rec_set_meta(rec, "policy.recurrent_noise", nr.act.Hc || nr.act.Hm ? "1" : "0");
-    if (netrec_channels(&nr, rec, err, sizeof err) ||
-        setup_perturb(&nr, &t, pspec, seed, rec, err, sizeof err)) {
+    if (netrec_channels(&nr, rec, err, sizeof err)) {
       cli_fail("record", "%s", err);
-      am_rec_abort(rec);
-      rec = NULL;
       goto done;
     }
   }
-  if (random_policy && pspec[0]) {
-    cli_fail("record", "--perturb needs a trained policy (the network), not --random");
-    am_rec_abort(rec);
-    rec = NULL;
+  if (setup_perturb(&nr, &t, plist, n_pert, seed, b, rec, err, sizeof err)) {
+    cli_fail("record", "%s", err);
     goto done;
   }
   if (am_rec_begin(rec, err, sizeof err)) {

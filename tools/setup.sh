@@ -4,7 +4,7 @@
 ANIMAT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ANIMAT_PACKAGES="cmake make gcc pkg-config libmujoco-dev libglfw3-dev libopenblas-dev libzstd-dev
 libcmocka-dev xvfb xauth python3 python3-numpy python3-zstandard clang libc6-dev-arm64-cross
-libhdf5-dev python3-h5py python3-hdmf zstd xz-utils libopenmpi-dev openmpi-bin"
+libhdf5-dev python3-h5py python3-hdmf zstd xz-utils libopenmpi-dev openmpi-bin python3-matplotlib"
 
 animat_log() { echo "animat: $*" >&2; }
 
