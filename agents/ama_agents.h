@@ -45,7 +45,15 @@ typedef struct ama_policy_cfg {
   float init_logstd;        // initial log standard deviation of the actions
   int stop_grad_core;       // 1: the actor's gradient does not reach the core (value only)
   float obs_clip;           // normalised observations clipped to +-obs_clip
+  int critic_heads;         // K value heads on the core (1: the classic critic)
+  char critic_tau[512];     // the heads' asymmetries: "spread" ((i + 0.5) / K), one number for
+                            // every head, or a comma list of K numbers, each in (0, 1)
 } ama_policy_cfg;
+
+#define AMA_MAX_HEADS 64  // value heads of the distributional critic
+// The heads' asymmetries tau (K = cfg->critic_heads values) from cfg->critic_tau. Returns 0, or
+// -1 with a message naming critic_tau / critic_heads and the bad value.
+int ama_critic_taus(const ama_policy_cfg* cfg, float* tau, char* err, size_t err_sz);
 
 // The learner's settings.
 typedef struct ama_ppo_cfg {
@@ -135,7 +143,9 @@ typedef struct ama_policy {
   int core_in, motor_in;        // input sizes
   ama_cell core, motor;
   ama_params params;            // every weight of the agent
-  int i_Wmu, i_bmu, i_logstd, i_Wv, i_bv;  // head tensors
+  int i_Wmu, i_bmu, i_logstd, i_Wv, i_bv;  // head tensors (critic: Wv K x Hc, bv K)
+  int n_heads;                  // K value heads (cfg.critic_heads)
+  float head_tau[AMA_MAX_HEADS];// their asymmetries tau_i
   ama_norm norm;
   // acting state for N envs (one control step at a time; nothing allocated per step)
   int N;
@@ -153,7 +163,8 @@ typedef struct ama_policy {
   float* a_core_mask;  // (N) core reset mask used (valid when a_ticked)
   int a_ticked;        // the core ticked in the last step
   float* a_mean;       // (N x A)
-  float* a_value;      // (N)
+  float* a_value;      // (N) the critic's value: the mean of the K heads
+  float* a_heads;      // (N x K) every value head
   // scratch
   float *a_core_x, *a_motor_x, *a_peek_y;
   ama_cell_cache a_core_k, a_motor_k;
@@ -180,8 +191,16 @@ void ama_policy_reset_state(ama_policy* p);
 // a_* records, and advances the state. Allocates nothing.
 void ama_policy_step(ama_policy* p, const float* obs_n, const float* mask, const float* core_noise,
                      const float* motor_noise);
-// The value the next ama_policy_step would output for obs_n and mask, without changing the state.
+// The value heads (N x K) the next ama_policy_step would output for obs_n and mask, without
+// changing the state.
 void ama_policy_peek_value(ama_policy* p, const float* obs_n, const float* mask, float* value);
+// The reward prediction error of every value head for the step just taken (call after the env
+// step and the actor's observe): delta_i = r + gamma * V_i(s') - V_i(s), V_i(s) the heads of the
+// last ama_policy_step (a_heads), s' the next observation (b->final_obs where the episode ended;
+// V_i(s') = 0 where it terminated), r the task's reward b->rewards (the learner's delta when
+// action_cost = 0 and norm_reward = 0). Scratch: obs_n (N x O), vnext (N x K); out: rpe (N x K).
+void ama_policy_rpe(ama_policy* p, const am_batch* b, float gamma, float* obs_n, float* vnext,
+                    float* rpe);
 // Sets the previous action (N x A) and reward (N) that the next step's inputs are made from.
 void ama_policy_set_feedback(ama_policy* p, const float* actions, const float* rewards);
 // The input vector of one module as the policy builds it (motor = 0: the core, p->core_in floats:
@@ -205,7 +224,7 @@ typedef struct ama_seq {
   size_t noise_len;
   // outputs
   float* mean;           // (T x B x A)
-  float* value;          // (T x B)
+  float* value;          // (T x B x K) the value heads
   // internals
   float *core_x, *motor_x, *vc, *dcore_y, *dmotor_y, *dmotor_x, *dvc;
   ama_cell_cache core_k, motor_k;
@@ -218,7 +237,7 @@ void ama_seq_free(ama_seq* s);
 void ama_policy_seq_forward(ama_policy* p, ama_seq* s, int T, int B);
 // The activity regularisation term of the last forward (activity_reg * mean squared activity).
 double ama_policy_activity_cost(const ama_policy* p, const ama_seq* s, int T, int B);
-// Backward from dmean (T x B x A) and dvalue (T x B), including the activity term; accumulates
+// Backward from dmean (T x B x A) and dvalue (T x B x K), including the activity term; accumulates
 // into p->params.g (the caller zeroes it and adds the log-std gradient itself).
 void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const float* dmean,
                              const float* dvalue);
@@ -354,6 +373,8 @@ void ama_actor_perturb_free(ama_actor* a);
 
 typedef struct ama_ppo_coefs {
   float clip, vf_coef, ent_coef;
+  int heads;           // value heads K (0 or 1 with tau NULL: the classic critic)
+  const float* tau;    // (K) the heads' asymmetries (NULL: classic squared error, one head)
 } ama_ppo_coefs;
 
 typedef struct ama_ppo_stats {
@@ -362,7 +383,10 @@ typedef struct ama_ppo_stats {
 
 // The per-sample PPO objective for a Gaussian policy over N samples, scaled by `scale` (1/N for a
 // mean): loss = scale * sum_n [ -min(r A, clip(r) A) + vf_coef * 0.5 (V - R)^2 ] - ent_coef * H.
-// Writes dmean (N x A), dvalue (N) and ADDS to dlogstd (A). Stats are means over the samples.
+// With co->tau (the distributional critic, K = co->heads heads) value, ret and dvalue are N x K
+// and the value term is vf_coef * (1/K) sum_i |tau_i - 1[delta_i < 0]| delta_i^2, delta_i =
+// R_i - V_i: the expectile loss, whose minimiser is the tau_i-expectile of R_i (tau = 0.5: the
+// classic term). Writes dmean (N x A), dvalue and ADDS to dlogstd (A). Stats are sample means.
 // A <= AMA_MAX_ACT (larger A: nothing is computed and st->loss is NaN).
 void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
                        const float* logstd, const float* value, const float* act,

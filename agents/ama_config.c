@@ -28,6 +28,8 @@ void ama_policy_cfg_default(ama_policy_cfg* c) {
   c->exc_frac = 0.8f;
   c->init_logstd = -0.5f;
   c->obs_clip = 5.0f;
+  c->critic_heads = 1;
+  snprintf(c->critic_tau, sizeof(c->critic_tau), "spread");
 }
 
 void ama_config_default(ama_config* c) {
@@ -109,6 +111,11 @@ static const key_def KEYS[] = {
     {"stop_grad_core", K_INT, PO(stop_grad_core), 0, "1: actor gradient does not reach the core",
      FLAG},
     {"obs_clip", K_FLOAT, PO(obs_clip), 0, "clip of normalised observations", ABOVE(0)},
+    {"critic_heads", K_INT, PO(critic_heads), 0,
+     "value heads K (1: classic critic; >1: distributional, expectile heads)",
+     RANGE(1, AMA_MAX_HEADS)},
+    {"critic_tau", K_STR, PO(critic_tau), SZ(policy.critic_tau),
+     "head asymmetries tau_i in (0,1): spread ((i+0.5)/K), one number, or a list of K"},
     {"horizon", K_INT, LO(horizon), 0, "rollout length T (a multiple of core_tick)",
      RANGE(1, 100000)},
     {"epochs", K_INT, LO(epochs), 0, "PPO epochs per rollout", RANGE(1, 1000)},
@@ -137,6 +144,29 @@ static const key_def KEYS[] = {
      0, 0, 0, MODULES, 1, 1},
 };
 #define N_KEYS ((int)(sizeof(KEYS) / sizeof(KEYS[0])))
+
+// critic_tau's text: "spread" (*n = 0) or up to AMA_MAX_HEADS numbers in (0, 1) (*n of them).
+static int parse_taus(const char* s, float* tau, int* n, char* err, size_t err_sz) {
+  *n = 0;
+  if (!strcmp(s, "spread")) return 0;
+  for (const char* q = s;;) {
+    char* end = NULL;
+    double v = strtod(q, &end);
+    while (end && isspace((unsigned char)*end)) end++;
+    if (end == q || (*end && *end != ','))
+      return am_err(err, err_sz, "config key 'critic_tau': '%s' is not valid (valid: spread, one "
+                    "number, or a comma list of critic_heads numbers, each in (0, 1))", s);
+    if (!(v > 0 && v < 1))
+      return am_err(err, err_sz, "config key 'critic_tau': %g (in '%s') is out of range (each "
+                    "tau must lie in (0, 1))", v, s);
+    if (*n == AMA_MAX_HEADS)
+      return am_err(err, err_sz, "config key 'critic_tau': '%s' has more than %d values", s,
+                    AMA_MAX_HEADS);
+    tau[(*n)++] = (float)v;
+    if (!*end) return 0;
+    q = end + 1;
+  }
+}
 
 // "0 <= gamma <= 1", "lr > 0", "0 or 1", "one of gru, lstm, rnn, mlp".
 static void valid_text(const key_def* k, char* buf, size_t sz) {
@@ -232,6 +262,11 @@ int ama_config_set(ama_config* c, const char* key, const char* value, char* err,
         if (!valid_choice(k, value))
           return am_err(err, err_sz, "config key '%s': '%s' is not valid (valid: %s)", key, value,
                         valid);
+        if (k->off == PO(critic_tau)) {  // numbers in (0, 1) or spread; their count: at check
+          float tau[AMA_MAX_HEADS];
+          int n;
+          if (parse_taus(value, tau, &n, err, err_sz)) return -1;
+        }
         if (strlen(value) >= k->size)
           return am_err(err, err_sz, "config key '%s': value '%s' is too long (max %zu chars)", key,
                         value, k->size - 1);
@@ -276,6 +311,8 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
   if (c->num_envs % c->ppo.minibatches)
     return am_err(err, err_sz, "minibatches = %d must divide num_envs = %d", c->ppo.minibatches,
                   c->num_envs);
+  float tau[AMA_MAX_HEADS];
+  if (ama_critic_taus(p, tau, err, err_sz)) return -1;
   if (c->load_module[0] && !c->load_path[0])
     return am_err(err, err_sz,
                   "load_module = %s needs load_path (the checkpoint to copy the module from)",
@@ -285,6 +322,20 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
                   "load_path = %s given without load_module (the modules to copy: core, motor, "
                   "head, critic)",
                   c->load_path);
+  return 0;
+}
+
+int ama_critic_taus(const ama_policy_cfg* cfg, float* tau, char* err, size_t err_sz) {
+  int K = cfg->critic_heads, n;
+  if (K < 1 || K > AMA_MAX_HEADS)
+    return am_err(err, err_sz, "critic_heads = %d is out of range (valid: 1 <= critic_heads <= %d)",
+                  K, AMA_MAX_HEADS);
+  float t[AMA_MAX_HEADS];
+  if (parse_taus(cfg->critic_tau, t, &n, err, err_sz)) return -1;
+  if (n > 1 && n != K)
+    return am_err(err, err_sz, "critic_tau = %s has %d values but critic_heads = %d (give one "
+                  "number, %d numbers, or spread)", cfg->critic_tau, n, K, K);
+  for (int i = 0; i < K; i++) tau[i] = n == 0 ? (float)((i + 0.5) / K) : t[n == 1 ? 0 : i];
   return 0;
 }
 

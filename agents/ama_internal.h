@@ -23,23 +23,26 @@ struct ama_ppo {
   int learn_threads;    // 1 or 2 (results do not depend on it)
   am_rng rng;           // the learner's stream
   int64_t env_steps, iteration;
-  // rollout storage (T x N, time-major)
+  // rollout storage (T x N, time-major; per value head: K planes of T x N, head i at i * T * N)
   float* raw_obs;       // (T x N x O) for the normaliser
   float* actions;       // (T x N x A) unclipped Gaussian samples
   float* logp;          // (T x N)
-  float* values;
+  float* values;        // (K x T x N) every head's V(s_t)
   float* rewards;
   uint8_t* terminated;
   uint8_t* truncated;
-  float* final_value;   // V(final obs) where truncated
-  float* next_value;    // (N) V after the last step
-  float* adv;
-  float* ret;
+  float* final_value;   // (K x T x N) V(final obs) where truncated
+  float* next_value;    // (N x K) V after the last step (the policy's peek layout)
+  float* next_plane;    // (K x N) the same, head-major for GAE
+  float* adv;           // (K x T x N) each head's GAE, then (K > 1) a plane of their mean
+  float* adv_sum;       // (T x N) the policy's advantage: the mean of the heads' (adv when K = 1)
+  float* ret;           // (K x T x N) each head's return target
   ama_actor act;         // the acting path (draws from rng)
   float* next_mask;     // (N) mask of the next step: 0 where the episode just ended (act.mask)
   float* obs_n;         // (N x O) scratch
   // minibatch scratch (T x B)
-  float *mb_act, *mb_logp, *mb_adv, *mb_ret, *dmean, *dvalue;
+  float *mb_act, *mb_logp, *mb_adv, *dmean;
+  float *mb_ret, *dvalue;  // (T x B x K)
   int* perm;            // (N)
   int* success_ev;      // [0]: the task's success event code, [1]: its trial-end code; -1: none
   // per-env running episode statistics (saved in checkpoints so metrics resume exactly)

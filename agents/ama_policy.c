@@ -1,5 +1,5 @@
-// ama_policy.c: the hierarchical policy (core module -> motor module -> Gaussian head; value head
-// on the core): observation routing, parameter layout, acting one step for N envs, and
+// ama_policy.c: the hierarchical policy (core module -> motor module -> Gaussian head; K value
+// heads on the core, K = 1 the classic critic): observation routing, parameter layout, acting one step for N envs, and
 // forward/backward over T x B sequences for learning.
 // What it is not: no RL (ama_ppo.c), no file formats (ama_ckpt.c).
 #include <math.h>
@@ -73,6 +73,7 @@ void ama_policy_free(ama_policy* p) {
   free(p->a_core_mask);
   free(p->a_mean);
   free(p->a_value);
+  free(p->a_heads);
   free(p->a_core_x);
   free(p->a_motor_x);
   free(p->a_peek_y);
@@ -116,6 +117,11 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
     return -1;
   }
   int Hc = cfg->core_hidden, Hm = cfg->motor_hidden, A = act_dim;
+  if (ama_critic_taus(cfg, p->head_tau, err, err_sz)) {
+    ama_policy_free(p);
+    return -1;
+  }
+  const int K = p->n_heads = cfg->critic_heads;
   p->motor_in = Hc + p->n_motor_obs;
   ama_cell_cfg cc, mc;
   if (cell_cfg(cfg, cfg->core_type, p->core_in, Hc, &cc, "core", err, err_sz) ||
@@ -128,8 +134,8 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
   p->i_Wmu = ama_params_add(&p->params, "head.Wmu", A, Hm);
   p->i_bmu = ama_params_add(&p->params, "head.bmu", A, 1);
   p->i_logstd = ama_params_add(&p->params, "head.logstd", A, 1);
-  p->i_Wv = ama_params_add(&p->params, "critic.Wv", 1, Hc);
-  p->i_bv = ama_params_add(&p->params, "critic.bv", 1, 1);
+  p->i_Wv = ama_params_add(&p->params, "critic.Wv", K, Hc);
+  p->i_bv = ama_params_add(&p->params, "critic.bv", K, 1);
   if (p->i_bv < 0 || ama_params_alloc(&p->params, err, err_sz)) {
     ama_policy_free(p);
     if (p->i_bv < 0) snprintf(err, err_sz, "too many tensors");
@@ -143,7 +149,7 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
   float* Wv = p->params.w + p->params.t[p->i_Wv].offset;
   float* ls = p->params.w + p->params.t[p->i_logstd].offset;
   for (int i = 0; i < A * Hm; i++) Wmu[i] = (float)((2 * am_rng_uniform(&rng) - 1) * 0.01 / sqrt(Hm));
-  for (int i = 0; i < Hc; i++) Wv[i] = (float)((2 * am_rng_uniform(&rng) - 1) / sqrt(Hc));
+  for (int i = 0; i < K * Hc; i++) Wv[i] = (float)((2 * am_rng_uniform(&rng) - 1) / sqrt(Hc));
   for (int j = 0; j < A; j++) ls[j] = cfg->init_logstd;
   if (ama_norm_init(&p->norm, obs_dim, cfg->obs_clip, err, err_sz)) {
     ama_policy_free(p);
@@ -162,12 +168,13 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
   p->a_core_mask = calloc((size_t)N, sizeof(float));
   p->a_mean = calloc((size_t)N * A, sizeof(float));
   p->a_value = calloc((size_t)N, sizeof(float));
+  p->a_heads = calloc((size_t)N * K, sizeof(float));
   p->a_core_x = calloc((size_t)N * p->core_in, sizeof(float));
   p->a_motor_x = calloc((size_t)N * p->motor_in, sizeof(float));
   p->a_peek_y = calloc((size_t)N * (A + 1), sizeof(float));
   if (!p->core_s || !p->motor_s || !p->core_y || !p->core_acc || !p->prev_act || !p->prev_rew ||
       !p->a_obs || !p->a_prev_act || !p->a_prev_rew || !p->a_core_mask || !p->a_mean ||
-      !p->a_value || !p->a_core_x || !p->a_motor_x || !p->a_peek_y)
+      !p->a_value || !p->a_heads || !p->a_core_x || !p->a_motor_x || !p->a_peek_y)
     goto oom;
   if (ama_cell_cache_alloc(&p->a_core_k, &p->core, 1, N, err, err_sz) ||
       ama_cell_cache_alloc(&p->a_motor_k, &p->motor, 1, N, err, err_sz)) {
@@ -261,7 +268,13 @@ void ama_policy_step(ama_policy* p, const float* obs_n, const float* mask, const
   } else {
     for (int b = 0; b < N; b++) p->core_acc[b] = p->a_core_mask[b];
   }
-  ama_linear_forward(p->a_value, p->core_y, PW(p, p->i_Wv), PW(p, p->i_bv), N, Hc, 1, 0);
+  const int K = p->n_heads;
+  ama_linear_forward(p->a_heads, p->core_y, PW(p, p->i_Wv), PW(p, p->i_bv), N, Hc, K, 0);
+  for (int b = 0; b < N; b++) {  // the value: the mean of the heads
+    float v = 0;
+    for (int i = 0; i < K; i++) v += p->a_heads[(size_t)b * K + i];
+    p->a_value[b] = v / (float)K;
+  }
   for (int b = 0; b < N; b++)
     motor_row(p, p->a_motor_x + (size_t)b * p->motor_in, p->core_y + (size_t)b * Hc,
               p->a_obs + (size_t)b * O);
@@ -290,7 +303,24 @@ void ama_policy_peek_value(ama_policy* p, const float* obs_n, const float* mask,
                      NULL);
     y = p->a_core_k.y;
   }
-  ama_linear_forward(value, y, PW(p, p->i_Wv), PW(p, p->i_bv), N, Hc, 1, 0);
+  ama_linear_forward(value, y, PW(p, p->i_Wv), PW(p, p->i_bv), N, Hc, p->n_heads, 0);
+}
+
+void ama_policy_rpe(ama_policy* p, const am_batch* b, float gamma, float* obs_n, float* vnext,
+                    float* rpe) {
+  const int N = p->N, O = p->obs_dim, K = p->n_heads;
+  for (int e = 0; e < N; e++) {
+    int done = b->terminated[e] || b->truncated[e];
+    memcpy(obs_n + (size_t)e * O, (done ? b->final_obs : b->obs) + (size_t)e * O, sizeof(float) * O);
+  }
+  ama_norm_apply(&p->norm, obs_n, obs_n, N);
+  ama_policy_peek_value(p, obs_n, NULL, vnext);  // V(s') as the episode's next step would see it
+  for (int e = 0; e < N; e++)
+    for (int i = 0; i < K; i++) {
+      size_t q = (size_t)e * K + i;
+      float boot = b->terminated[e] ? 0.0f : gamma * vnext[q];
+      rpe[q] = b->rewards[e] + boot - p->a_heads[q];
+    }
 }
 
 void ama_policy_set_feedback(ama_policy* p, const float* actions, const float* rewards) {
@@ -346,14 +376,15 @@ int ama_seq_alloc(ama_seq* s, const ama_policy* p, int T, int B, char* err, size
   s->motor_s0 = calloc((size_t)B * Sm, sizeof(float));
   s->noise = calloc(s->noise_len, sizeof(float));
   s->mean = calloc(TB * A, sizeof(float));
-  s->value = calloc(TB, sizeof(float));
+  const int K = p->n_heads;
+  s->value = calloc(TB * K, sizeof(float));
   s->core_x = calloc(TcB * p->core_in, sizeof(float));
   s->motor_x = calloc(TB * p->motor_in, sizeof(float));
-  s->vc = calloc(TcB, sizeof(float));
+  s->vc = calloc(TcB * K, sizeof(float));
   s->dcore_y = calloc(TcB * Hc, sizeof(float));
   s->dmotor_y = calloc(TB * Hm, sizeof(float));
   s->dmotor_x = calloc(TB * p->motor_in, sizeof(float));
-  s->dvc = calloc(TcB, sizeof(float));
+  s->dvc = calloc(TcB * K, sizeof(float));
   if (!s->obs || !s->prev_act || !s->prev_rew || !s->mask || !s->core_mask || !s->core_s0 ||
       !s->motor_s0 || !s->noise || !s->mean || !s->value || !s->core_x || !s->motor_x || !s->vc ||
       !s->dcore_y || !s->dmotor_y || !s->dmotor_x || !s->dvc) {
@@ -376,7 +407,7 @@ static int rnn_noise_on(const ama_cell* c) { return c->cfg.type == AMA_CELL_RNN 
 
 void ama_policy_seq_forward(ama_policy* p, ama_seq* s, int T, int B) {
   const int k = p->cfg.core_tick, Tc = T / k, O = p->obs_dim, A = p->act_dim;
-  const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden;
+  const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden, K = p->n_heads;
   for (int tc = 0; tc < Tc; tc++)
     for (int b = 0; b < B; b++) {
       size_t row = (size_t)tc * k * B + b;
@@ -387,12 +418,12 @@ void ama_policy_seq_forward(ama_policy* p, ama_seq* s, int T, int B) {
   const float* mn = rnn_noise_on(&p->motor) ? s->noise + (size_t)Tc * B * Hc : NULL;
   ama_cell_forward(&p->core, &p->params, &s->core_k, Tc, B, s->core_x, s->core_s0, s->core_mask,
                    cn, NULL);
-  ama_linear_forward(s->vc, s->core_k.y, PW(p, p->i_Wv), PW(p, p->i_bv), Tc * B, Hc, 1, 0);
+  ama_linear_forward(s->vc, s->core_k.y, PW(p, p->i_Wv), PW(p, p->i_bv), Tc * B, Hc, K, 0);
   for (int t = 0; t < T; t++)
     for (int b = 0; b < B; b++) {
       size_t row = (size_t)t * B + b, crow = (size_t)(t / k) * B + b;
       motor_row(p, s->motor_x + row * p->motor_in, s->core_k.y + crow * Hc, s->obs + row * O);
-      s->value[row] = s->vc[crow];
+      memcpy(s->value + row * K, s->vc + crow * K, sizeof(float) * K);
     }
   ama_cell_forward(&p->motor, &p->params, &s->motor_k, T, B, s->motor_x, s->motor_s0, s->mask, mn,
                    NULL);
@@ -416,7 +447,7 @@ double ama_policy_activity_cost(const ama_policy* p, const ama_seq* s, int T, in
 void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const float* dmean,
                              const float* dvalue) {
   const int k = p->cfg.core_tick, Tc = T / k, A = p->act_dim;
-  const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden, Im = p->motor_in;
+  const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden, Im = p->motor_in, K = p->n_heads;
   const size_t TB = (size_t)T * B, TcB = (size_t)Tc * B;
   // head
   ama_linear_backward(s->dmotor_y, PG(p, p->i_Wmu), PG(p, p->i_bmu), dmean, s->motor_k.y,
@@ -430,11 +461,11 @@ void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const floa
                     p->cfg.stop_grad_core ? NULL : s->dmotor_x);
   // core: gradient from the motor inputs (held over the tick's block) and from the value head
   memset(s->dcore_y, 0, sizeof(float) * TcB * Hc);
-  memset(s->dvc, 0, sizeof(float) * TcB);
+  memset(s->dvc, 0, sizeof(float) * TcB * K);
   for (int t = 0; t < T; t++)
     for (int b = 0; b < B; b++) {
       size_t row = (size_t)t * B + b, crow = (size_t)(t / k) * B + b;
-      s->dvc[crow] += dvalue[row];
+      for (int i = 0; i < K; i++) s->dvc[crow * K + i] += dvalue[row * K + i];
       if (!p->cfg.stop_grad_core) {
         const float* src = s->dmotor_x + row * Im;
         float* dst = s->dcore_y + crow * Hc;
@@ -442,7 +473,7 @@ void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const floa
       }
     }
   ama_linear_backward(s->dcore_y, PG(p, p->i_Wv), PG(p, p->i_bv), s->dvc, s->core_k.y,
-                      PW(p, p->i_Wv), (int)TcB, Hc, 1, 1);
+                      PW(p, p->i_Wv), (int)TcB, Hc, K, 1);
   if (reg != 0) {
     float cc = 2.0f * reg / (float)(TcB * Hc);
     for (size_t i = 0; i < TcB * Hc; i++) s->dcore_y[i] += cc * s->core_k.y[i];

@@ -58,9 +58,22 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
       dmean[(size_t)n * A + j] = dlp * d * inv_var[j];
       dlogstd[j] += dlp * (d * d * inv_var[j] - 1.0f);
     }
-    float dv = value[n] - ret[n];
-    vl += 0.5 * dv * dv;
-    dvalue[n] = co->vf_coef * dv * scale;
+    if (!co->tau) {
+      float dv = value[n] - ret[n];
+      vl += 0.5 * dv * dv;
+      dvalue[n] = co->vf_coef * dv * scale;
+      continue;
+    }
+    // the distributional critic: head i's expectile loss |tau_i - 1[delta_i < 0]| delta_i^2
+    // (delta_i = R_i - V_i), averaged over the K heads
+    const int K = co->heads;
+    for (int i = 0; i < K; i++) {
+      size_t q = (size_t)n * K + i;
+      float dv = value[q] - ret[q];  // = -delta_i
+      float w = dv > 0 ? 1.0f - co->tau[i] : co->tau[i];
+      vl += (double)w * dv * dv / K;
+      dvalue[q] = co->vf_coef * (2.0f * w / (float)K) * dv * scale;
+    }
   }
   float ent = ama_gauss_entropy(logstd, A);
   for (int j = 0; j < A; j++) dlogstd[j] += -co->ent_coef;
@@ -133,6 +146,7 @@ void ama_ppo_free(ama_ppo* L) {
   free(L->truncated);
   free(L->final_value);
   free(L->next_value);
+  free(L->next_plane);
   free(L->adv);
   free(L->ret);
   ama_actor_free(&L->act);  // owns next_mask
@@ -208,25 +222,28 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
   L->learn_threads = am_pool_num_threads(pool) >= 2 ? 2 : 1;
   int fail = 0;
   size_t TN = (size_t)T * N;
+  const size_t K = (size_t)L->pol.n_heads;
   L->raw_obs = xcalloc(TN * O, sizeof(float), &fail);
   L->actions = xcalloc(TN * A, sizeof(float), &fail);
   L->logp = xcalloc(TN, sizeof(float), &fail);
-  L->values = xcalloc(TN, sizeof(float), &fail);
+  L->values = xcalloc(K * TN, sizeof(float), &fail);
   L->rewards = xcalloc(TN, sizeof(float), &fail);
   L->terminated = xcalloc(TN, 1, &fail);
   L->truncated = xcalloc(TN, 1, &fail);
-  L->final_value = xcalloc(TN, sizeof(float), &fail);
-  L->next_value = xcalloc(N, sizeof(float), &fail);
-  L->adv = xcalloc(TN, sizeof(float), &fail);
-  L->ret = xcalloc(TN, sizeof(float), &fail);
+  L->final_value = xcalloc(K * TN, sizeof(float), &fail);
+  L->next_value = xcalloc(K * N, sizeof(float), &fail);
+  L->next_plane = xcalloc(K * N, sizeof(float), &fail);
+  L->adv = xcalloc((K + (K > 1)) * TN, sizeof(float), &fail);
+  L->adv_sum = L->adv ? L->adv + (K > 1 ? K * TN : 0) : NULL;
+  L->ret = xcalloc(K * TN, sizeof(float), &fail);
   L->obs_n = xcalloc((size_t)N * O, sizeof(float), &fail);
   size_t TB = (size_t)T * L->B;
   L->mb_act = xcalloc(TB * A, sizeof(float), &fail);
   L->mb_logp = xcalloc(TB, sizeof(float), &fail);
   L->mb_adv = xcalloc(TB, sizeof(float), &fail);
-  L->mb_ret = xcalloc(TB, sizeof(float), &fail);
+  L->mb_ret = xcalloc(TB * K, sizeof(float), &fail);
   L->dmean = xcalloc(TB * A, sizeof(float), &fail);
-  L->dvalue = xcalloc(TB, sizeof(float), &fail);
+  L->dvalue = xcalloc(TB * K, sizeof(float), &fail);
   L->perm = xcalloc(N, sizeof(int), &fail);
   L->success_ev = xcalloc(2, sizeof(int), &fail);
   if (fail) {
@@ -338,7 +355,9 @@ static void rollout(ama_ppo* L, int learn) {
     memcpy(R->prev_act + row * A, p->a_prev_act, sizeof(float) * N * A);
     memcpy(R->prev_rew + row, p->a_prev_rew, sizeof(float) * N);
     if (p->a_ticked) memcpy(R->core_mask + (size_t)(t / k) * N, p->a_core_mask, sizeof(float) * N);
-    memcpy(L->values + row, p->a_value, sizeof(float) * N);
+    for (int i = 0; i < p->n_heads; i++)  // head i's plane
+      for (int b = 0; b < N; b++)
+        L->values[(size_t)i * T * N + row + b] = p->a_heads[b * p->n_heads + i];
     memcpy(L->actions + row * A, ac->sampled, sizeof(float) * N * A);
     memcpy(L->logp + row, ac->logp, sizeof(float) * N);
     am_pool_step(L->pool);
@@ -401,7 +420,8 @@ static void rollout(ama_ppo* L, int learn) {
       ama_norm_apply(&p->norm, bt->final_obs, L->obs_n, N);
       ama_policy_peek_value(p, L->obs_n, NULL, L->next_value);
       for (int b = 0; b < N; b++)
-        if (L->truncated[row + b]) L->final_value[row + b] = L->next_value[b];
+        for (int i = 0; L->truncated[row + b] && i < p->n_heads; i++)
+          L->final_value[(size_t)i * T * N + row + b] = L->next_value[b * p->n_heads + i];
     }
   }
   if (learn) {
@@ -432,7 +452,7 @@ static void gather(ama_ppo* L, int j0, int h) {
   ama_seq* S = &L->half[h];
   const int T = L->T, N = L->N, B = L->Bh, A = p->act_dim, O = p->obs_dim, Tc = R->Tc;
   const int Sc = p->core.S ? p->core.S : 1, Sm = p->motor.S ? p->motor.S : 1;
-  const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden;
+  const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden, K = p->n_heads;
   const size_t off = (size_t)h * T * B;
   for (int j = 0; j < B; j++) {
     int e = L->perm[j0 + j];
@@ -446,8 +466,9 @@ static void gather(ama_ppo* L, int j0, int h) {
       S->prev_rew[dst] = R->prev_rew[src];
       S->mask[dst] = R->mask[src];
       L->mb_logp[off + dst] = L->logp[src];
-      L->mb_adv[off + dst] = L->adv[src];
-      L->mb_ret[off + dst] = L->ret[src];
+      L->mb_adv[off + dst] = L->adv_sum[src];
+      for (int i = 0; i < K; i++)
+        L->mb_ret[(off + dst) * K + i] = L->ret[(size_t)i * T * N + src];
       memcpy(S->noise + (size_t)Tc * B * Hc + dst * Hm, R->noise + (size_t)Tc * N * Hc + src * Hm,
              sizeof(float) * Hm);
     }
@@ -479,11 +500,12 @@ static void* half_grad(void* arg) {
   memset(p->params.g, 0, sizeof(float) * p->params.count);
   float* dlogstd = p->params.g + p->params.t[p->i_logstd].offset;
   const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
+  const size_t K = (size_t)p->n_heads;
   ama_ppo_loss_grad(&j->co, TB, A, S->mean, logstd, S->value, L->mb_act + off * A,
-                    L->mb_logp + off, L->mb_adv + off, L->mb_ret + off,
-                    1.0f / (float)(TB * L->n_half), L->dmean + off * A, dlogstd, L->dvalue + off,
-                    &j->ms);
-  ama_policy_seq_backward(p, S, T, B, L->dmean + off * A, L->dvalue + off);
+                    L->mb_logp + off, L->mb_adv + off, L->mb_ret + off * K,
+                    1.0f / (float)(TB * L->n_half), L->dmean + off * A, dlogstd,
+                    L->dvalue + off * K, &j->ms);
+  ama_policy_seq_backward(p, S, T, B, L->dmean + off * A, L->dvalue + off * K);
   return NULL;
 }
 
@@ -495,13 +517,27 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   rollout(L, 1);
   if (L->hook_failed) return -1;
   double t1 = am_now();
-  ama_gae(T, N, L->cfg.ppo.gamma, L->cfg.ppo.lambda, L->rewards, L->values, L->terminated,
-          L->truncated, L->final_value, L->next_value, L->adv, L->ret);
+  // every value head's GAE on its own values; the policy's advantage is their mean (= GAE on the
+  // mean of the heads, GAE being linear in the values)
+  const int K = p->n_heads;
+  const size_t TN = (size_t)T * N;
+  for (int i = 0; i < K; i++)
+    for (int b = 0; b < N; b++) L->next_plane[i * N + b] = L->next_value[b * K + i];
+  for (int i = 0; i < K; i++)
+    ama_gae(T, N, L->cfg.ppo.gamma, L->cfg.ppo.lambda, L->rewards, L->values + i * TN,
+            L->terminated, L->truncated, L->final_value + i * TN, L->next_plane + i * N,
+            L->adv + i * TN, L->ret + i * TN);
+  if (K > 1)
+    for (size_t q = 0; q < TN; q++) {
+      float a = 0;
+      for (int i = 0; i < K; i++) a += L->adv[i * TN + q];
+      L->adv_sum[q] = a / (float)K;
+    }
   // update the observation statistics with this rollout (used from the next rollout on)
   if (!L->comm) ama_norm_update(&p->norm, L->raw_obs, T * N);
   else if (ama_dist_obs_norm(L)) return -1;
   float lr = lr_at(L);
-  ama_ppo_coefs co = {L->cfg.ppo.clip, L->cfg.ppo.vf_coef, L->cfg.ppo.ent_coef};
+  ama_ppo_coefs co = {L->cfg.ppo.clip, L->cfg.ppo.vf_coef, L->cfg.ppo.ent_coef, K, p->head_tau};
   ama_ppo_stats acc = {0}, ms;
   double gn_sum = 0;
   int n_mb = 0;
@@ -588,12 +624,14 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
     st->loss.clip_frac = acc.clip_frac / n_mb;
     st->grad_norm = gn_sum / n_mb;
     double rm = 0, n = (double)T * N;
-    for (int i = 0; i < T * N; i++) rm += L->ret[i];
+    const float* ret = L->ret + (size_t)(K / 2) * TN;  // the middle head's (K = 1: the critic's)
+    const float* val = L->values + (size_t)(K / 2) * TN;
+    for (int i = 0; i < T * N; i++) rm += ret[i];
     rm /= n;
     double vr = 0, ve = 0;
     for (int i = 0; i < T * N; i++) {
-      vr += (L->ret[i] - rm) * (L->ret[i] - rm);
-      ve += (L->ret[i] - L->values[i]) * (L->ret[i] - L->values[i]);
+      vr += (ret[i] - rm) * (ret[i] - rm);
+      ve += (ret[i] - val[i]) * (ret[i] - val[i]);
     }
     st->explained_var = vr > 0 ? 1.0 - ve / vr : NAN;
     const float* ls = p->params.w + p->params.t[p->i_logstd].offset;

@@ -123,6 +123,26 @@ int ana_rdm_compare(const double* rdm1, const double* rdm2, int conds, double* r
 // their average rank. Error when n < 2 or either variable is constant.
 int ana_spearman(const double* x, const double* y, int n, double* rho, char* err, size_t err_sz);
 
+//---------------------------------- distributional critic (ana_dist.c) ---------------------------
+
+// The tau-expectile of a sample x (n values), tau in (0, 1): the e with tau E(x - e)+ =
+// (1 - tau) E(e - x)+ (tau = 0.5: the mean). NaN when n < 1 or tau is outside (0, 1).
+double ana_expectile(const double* x, int n, double tau);
+// A value head's reversal point (Dabney et al. 2020): the reward size at which its prediction
+// error at reward delivery changes sign, from n (reward r, error d) pairs: the zero of the
+// least-squares line d = a + b r (*slope = b). Error when n < 2 or the line is flat.
+int ana_reversal_point(const double* r, const double* d, int n, double* rev, double* slope,
+                       char* err, size_t err_sz);
+// Expectile imputation (Dabney et al. 2020, Methods): M samples z (out) whose tau_i-expectiles
+// are as close as possible to e_i (K heads): minimises sum_i g_i(z)^2 / K with g_i = mean_m
+// [tau_i (z_m - e_i)+ - (1 - tau_i)(e_i - z_m)+] by iters Adam steps from samples spread evenly
+// over the range of e. *loss: the minimum reached. Deterministic.
+int ana_expectile_impute(const double* tau, const double* e, int K, int M, int iters, double* z,
+                         double* loss, char* err, size_t err_sz);
+// The 1-Wasserstein (earth mover's) distance between the empirical distributions of x (nx) and
+// y (ny): the integral of |F_x - F_y|. NaN when either is empty.
+double ana_wasserstein1(const double* x, int nx, const double* y, int ny);
+
 //---------------------------------- ridge decoding ------------------------------------------------
 
 typedef struct ana_ridge_config {

@@ -85,7 +85,10 @@ enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION };
   {"distance", "0.1", "target distance from the start (m)"},                                      \
   {"n_targets", "8", "number of targets, evenly spaced from 0 deg (8: every 45 deg)"},            \
   {"delay", "0,0.6", "instructed delay range min,max (s); 0 allowed; one value: fixed"},          \
-  {"catch_fraction", "0.1", "fraction of catch trials (no go cue; the hand must stay)"}
+  {"catch_fraction", "0.1", "fraction of catch trials (no go cue; the hand must stay)"},          \
+  {"reward_sizes", "", "variable reward: the success reward drawn at hold_complete, uniformly "   \
+                       "from this comma list (e.g. 0.1,0.3,1.2,2.5,5,10,20); empty: "             \
+                       "reward_success"}
 
 const amt_param_def amt_center_out_params[] = {ARM_REACH_PARAMS, ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -162,6 +165,8 @@ typedef struct arm_cfg {
   double w_success, w_dist, w_effort, obs_scale, w_prox, prox_sigma, abort_penalty;
   double distance, catch_fraction;
   int n_targets;
+  double sizes[16];                                // reward_sizes (center-out)
+  int n_sizes;
   double min_dist, q_lo[2], q_hi[2];               // reach-random
   double B[4];                                     // force-field
   int field_kind, blocks[3];
@@ -410,7 +415,7 @@ static void end_trial(const arm_cfg* c, arm_state* s, uint32_t* ev, int success,
   emit(c, ev, E_TRIAL_END);
   if (success) {
     emit(c, ev, E_REWARD);
-    *reward += c->w_success;
+    if (!c->n_sizes) *reward += c->w_success;  // else drawn in arm_evaluate (reward_sizes)
   }
   s->outcome = success ? 1 : -1;
   s->stim_on = 0;
@@ -609,6 +614,8 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   double p[2], v[2];
   cursor(c, s, e->d, p, v);
   step_trial(c, e, p, &ev, &reward);
+  if (c->n_sizes && (ev >> c->ev[E_REWARD]) & 1u)  // reward_sizes: a magnitude drawn at delivery
+    reward += c->sizes[(int)(am_rng_uniform(&e->rng) * c->n_sizes) % c->n_sizes];
   if (c->kind == K_DECISION)
     s->evidence = s->stim_on ? s->coh + s->noise * am_rng_normal(&e->rng) : 0;
   double prox_term, dist_term, effort_term, abort_term;
@@ -842,6 +849,15 @@ static int read_targets(const amt_info* info, const amt_params* params, arm_cfg*
     if (c->n_targets < 1 || c->n_targets > 360)
       return am_err(err, err_sz, "task %s: parameter n_targets: '%d' must be in [1, 360]", name,
                     c->n_targets);
+  }
+  const char* rs = c->kind == K_CENTER_OUT ? amt_param_get(info, params, "reward_sizes") : NULL;
+  if (rs && rs[0]) {
+    if (amt_param_list(info, params, "reward_sizes", c->sizes, 16, &c->n_sizes, err, err_sz))
+      return -1;
+    for (int i = 0; i < c->n_sizes; i++)
+      if (!(c->sizes[i] >= 0 && c->sizes[i] <= 1000))
+        return am_err(err, err_sz, "task %s: parameter reward_sizes: '%g' must be in [0, 1000]",
+                      name, c->sizes[i]);
   }
   return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef CLI_TEST_UTIL_H
 #define CLI_TEST_UTIL_H
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,23 @@ static void remove_tmpdir(void) {
   char cmd[400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd)) {}
+}
+
+// The value of column `col` in row `row` (0-based data row) of a CSV file.
+__attribute__((unused)) static double csv_value(const char* path, int row, const char* col) {
+  FILE* f = fopen(path, "r");
+  assert_non_null(f);
+  static char line[1 << 16];
+  assert_non_null(fgets(line, sizeof line, f));
+  int k = -1, i = 0;
+  for (char* s = strtok(line, ",\n"); s; s = strtok(NULL, ",\n"), i++)
+    if (!strcmp(s, col)) k = i;
+  if (k < 0) fail_msg("no column %s in %s", col, path);
+  for (int r = 0; r <= row; r++) assert_non_null(fgets(line, sizeof line, f));
+  fclose(f);
+  char* s = line;
+  for (i = 0; i < k; i++) s = strchr(s, ',') + 1;
+  return *s == ',' || *s == '\n' ? NAN : strtod(s, NULL);
 }
 
 #endif  // CLI_TEST_UTIL_H

@@ -239,6 +239,106 @@ static void test_grad_ppo_loss(void** s) {
   assert_true(st.clip_frac > 0 && st.clip_frac < 1);  // both regimes were exercised
 }
 
+// The distributional critic's value term (expectile loss of K heads) against finite differences,
+// and the classic critic as its tau = 0.5, K = 1 case (bit for bit).
+static void test_grad_expectile_loss(void** s) {
+  enum { N = 5, A = 2, K = 4 };
+  float mean[N * A], act[N * A], logstd[A], value[N * K], old_logp[N], adv[N], ret[N * K];
+  const float tau[K] = {0.1f, 0.35f, 0.5f, 0.9f};
+  for (int i = 0; i < N * A; i++) mean[i] = urand(-1, 1), act[i] = urand(-1, 1);
+  for (int j = 0; j < A; j++) logstd[j] = urand(-1, 0);
+  for (int n = 0; n < N; n++) adv[n] = urand(-1, 1);
+  for (int q = 0; q < N * K; q++) {  // |V - R| > 0.05: away from the kink of the weight
+    value[q] = urand(-1, 1);
+    ret[q] = value[q] + (q % 2 ? 1 : -1) * urand(0.05f, 1);
+  }
+  ama_gauss_logp(old_logp, act, mean, logstd, N, A);
+  ama_ppo_coefs co = {.clip = 0.2f, .vf_coef = 0.7f, .ent_coef = 0, .heads = K, .tau = tau};
+  float dmean[N * A], dlogstd[A] = {0}, dvalue[N * K], dm2[N * A], dl2[A], dv2[N * K];
+  ama_ppo_stats st;
+  ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
+                    dlogstd, dvalue, &st);
+  const float eps = 1e-3f;
+  int bad = 0;
+  char what[64];
+  double direct = 0;  // the value term, evaluated directly
+  for (int n = 0; n < N; n++)
+    for (int i = 0; i < K; i++) {
+      double d = ret[n * K + i] - value[n * K + i];
+      direct += fabs(tau[i] - (d < 0)) * d * d / K / N;
+    }
+  bad += compare("v_loss", st.v_loss, direct, 1e-5, 1e-7);
+  for (int q = 0; q < N * K; q++) {
+    float v0 = value[q];
+    double l[2];
+    for (int sgn = 0; sgn < 2; sgn++) {
+      value[q] = v0 + (sgn ? -eps : eps);
+      memset(dl2, 0, sizeof(dl2));
+      ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dm2,
+                        dl2, dv2, &st);
+      l[sgn] = st.loss;
+    }
+    value[q] = v0;
+    snprintf(what, sizeof(what), "dvalue[n=%d, head %d]", q / K, q % K);
+    bad += compare(what, dvalue[q], (l[0] - l[1]) / (2 * eps), 2e-2, 1e-4);
+    // the sign of the weight: head i pulls V up with weight tau_i, down with 1 - tau_i
+    double w = ret[q] > value[q] ? tau[q % K] : 1 - tau[q % K];
+    bad += compare("dvalue weight", dvalue[q],
+                   co.vf_coef * 2 * w / K * (value[q] - ret[q]) / N, 1e-4, 1e-7);
+  }
+  assert_int_equal(bad, 0);
+  // one head at tau = 0.5 is the classic critic, bit for bit
+  const float half = 0.5f;
+  ama_ppo_coefs c1 = {.clip = 0.2f, .vf_coef = 0.7f, .ent_coef = 0.01f, .heads = 1, .tau = &half};
+  ama_ppo_coefs c0 = {.clip = 0.2f, .vf_coef = 0.7f, .ent_coef = 0.01f};
+  float dva[N], dvb[N];
+  ama_ppo_stats sa, sb;
+  memset(dl2, 0, sizeof(dl2));
+  ama_ppo_loss_grad(&c1, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dm2, dl2,
+                    dva, &sa);
+  ama_ppo_loss_grad(&c0, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dm2, dl2,
+                    dvb, &sb);
+  assert_memory_equal(dva, dvb, sizeof(dva));
+  assert_true(sa.v_loss == sb.v_loss && sa.loss == sb.loss);
+}
+
+// Planted answer: descending the expectile loss moves a head to the tau-expectile of the targets
+// (the 7 reward magnitudes of Eshel et al. 2016), found independently by bisection on the
+// expectile's defining equation tau E[(R - e)+] = (1 - tau) E[(e - R)+].
+static void test_expectile_minimiser(void** s) {
+  enum { N = 7, K = 3 };
+  const float R7[N] = {0.1f, 0.3f, 1.2f, 2.5f, 5, 10, 20};
+  const float tau[K] = {0.1f, 0.5f, 0.9f};
+  float value[N * K], ret[N * K], dvalue[N * K], v[K] = {0}, dmean[N], dlogstd[1];
+  float mean[N] = {0}, act[N] = {0}, logstd[1] = {0}, old_logp[N] = {0}, adv[N] = {0};
+  for (int n = 0; n < N; n++)
+    for (int i = 0; i < K; i++) ret[n * K + i] = R7[n];
+  ama_ppo_coefs co = {.clip = 0.2f, .vf_coef = 1, .heads = K, .tau = tau};
+  for (int it = 0; it < 20000; it++) {
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < K; i++) value[n * K + i] = v[i];
+    dlogstd[0] = 0;
+    ama_ppo_loss_grad(&co, N, 1, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
+                      dlogstd, dvalue, NULL);
+    for (int i = 0; i < K; i++) {
+      double g = 0;
+      for (int n = 0; n < N; n++) g += dvalue[n * K + i];
+      v[i] -= (float)(0.5 * K * g);
+    }
+  }
+  for (int i = 0; i < K; i++) {
+    double lo = 0, hi = 20;
+    for (int b = 0; b < 60; b++) {
+      double e = 0.5 * (lo + hi), up = 0, dn = 0;
+      for (int n = 0; n < N; n++) up += R7[n] > e ? R7[n] - e : 0, dn += R7[n] < e ? e - R7[n] : 0;
+      if (tau[i] * up > (1 - tau[i]) * dn) lo = e;
+      else hi = e;
+    }
+    assert_float_equal(v[i], 0.5 * (lo + hi), 1e-3);
+  }
+  assert_float_equal(v[1], (0.1 + 0.3 + 1.2 + 2.5 + 5 + 10 + 20) / 7, 1e-3);  // tau 0.5: the mean
+}
+
 // Gaussian log-density against a direct double-precision evaluation.
 static void test_gauss_logp(void** s) {
   float a[4] = {0.3f, -1.0f, 2.0f, 0.0f}, m[4] = {0.0f, 0.5f, 1.0f, 0.0f}, ls[2] = {-0.5f, 0.2f};
@@ -259,7 +359,7 @@ static void test_gauss_logp(void** s) {
 
 // Gradient of a loss on the policy's outputs (action means, log-std, values, activity) w.r.t.
 // every parameter, through time, the core tick, the routing and the heads.
-static int check_policy(const char* core, const char* motor, int tick, int extras) {
+static int check_policy(const char* core, const char* motor, int tick, int extras, int heads) {
   ama_policy_cfg cfg;
   ama_policy_cfg_default(&cfg);
   char err[512];
@@ -272,6 +372,7 @@ static int check_policy(const char* core, const char* motor, int tick, int extra
   cfg.prev_reward = extras;
   cfg.activity_reg = extras ? 0.3f : 0.0f;
   cfg.rnn_noise = 0.1f;
+  cfg.critic_heads = heads;
   am_obs_group groups[2] = {{"proprioception", 0, 3}, {"task", 3, 2}};
   ama_policy pol;
   int T = 6, B = 2, A = 2, O = 5;
@@ -287,9 +388,9 @@ static int check_policy(const char* core, const char* motor, int tick, int extra
   for (int i = 0; i < B * pol.motor.S; i++) seq.motor_s0[i] = urand(-0.5f, 0.5f);
   for (size_t i = 0; i < seq.noise_len; i++) seq.noise[i] = urand(-1, 1);
   float* Rm = malloc(sizeof(float) * T * B * A);
-  float* Rv = malloc(sizeof(float) * T * B);
+  float* Rv = malloc(sizeof(float) * T * B * heads);
   for (int i = 0; i < T * B * A; i++) Rm[i] = urand(-1, 1);
-  for (int i = 0; i < T * B; i++) Rv[i] = urand(-1, 1);
+  for (int i = 0; i < T * B * heads; i++) Rv[i] = urand(-1, 1);
   float Rs[2] = {0.7f, -0.4f};
   // L = sum Rm*mean + sum Rv*value + Rs.logstd + activity penalty (returned by backward)
 #define PLOSS()                                                                              \
@@ -297,7 +398,7 @@ static int check_policy(const char* core, const char* motor, int tick, int extra
     ama_policy_seq_forward(&pol, &seq, T, B);                                                \
     double L = 0;                                                                            \
     for (int i = 0; i < T * B * A; i++) L += (double)Rm[i] * seq.mean[i];                    \
-    for (int i = 0; i < T * B; i++) L += (double)Rv[i] * seq.value[i];                       \
+    for (int i = 0; i < T * B * heads; i++) L += (double)Rv[i] * seq.value[i];               \
     const float* ls = pol.params.w + pol.params.t[pol.i_logstd].offset;                      \
     for (int j = 0; j < A; j++) L += Rs[j] * ls[j];                                          \
     L + ama_policy_activity_cost(&pol, &seq, T, B);                                          \
@@ -337,11 +438,19 @@ static int check_policy(const char* core, const char* motor, int tick, int extra
   return bad;
 }
 
-static void test_grad_policy_gru(void** s) { assert_int_equal(check_policy("gru", "gru", 1, 0), 0); }
-static void test_grad_policy_tick(void** s) {
-  assert_int_equal(check_policy("lstm", "gru", 2, 1), 0);
+static void test_grad_policy_gru(void** s) {
+  assert_int_equal(check_policy("gru", "gru", 1, 0, 1), 0);
 }
-static void test_grad_policy_rnn(void** s) { assert_int_equal(check_policy("rnn", "mlp", 3, 1), 0); }
+static void test_grad_policy_tick(void** s) {
+  assert_int_equal(check_policy("lstm", "gru", 2, 1, 1), 0);
+}
+static void test_grad_policy_rnn(void** s) {
+  assert_int_equal(check_policy("rnn", "mlp", 3, 1, 1), 0);
+}
+// the distributional critic: K value heads on the core, through the core tick
+static void test_grad_policy_heads(void** s) {
+  assert_int_equal(check_policy("gru", "gru", 2, 1, 5), 0);
+}
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -351,6 +460,8 @@ int main(void) {
       cmocka_unit_test(test_dale_signs),      cmocka_unit_test(test_gauss_logp),
       cmocka_unit_test(test_grad_ppo_loss),   cmocka_unit_test(test_grad_policy_gru),
       cmocka_unit_test(test_grad_policy_tick), cmocka_unit_test(test_grad_policy_rnn),
+      cmocka_unit_test(test_grad_expectile_loss), cmocka_unit_test(test_expectile_minimiser),
+      cmocka_unit_test(test_grad_policy_heads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -614,6 +614,57 @@ static void test_numpy_crosscheck(void** state) {
 
 // Trial segmentation: two trials with an inter-trial interval, the second aborted, then a third cut
 // by the episode's end; conditions, outcome events and kinematics' absence without a go cue.
+// The distributional-critic analyses (ana_dist.c) on planted answers: expectiles of the 7 reward
+// sizes of Eshel et al. 2016 (tau = 0.5: the mean; the defining equation holds), a reversal
+// point on an exact line and its errors, expectile imputation recovering a distribution from
+// its own expectiles, and the 1-Wasserstein distance of shifted samples.
+static void test_distributional(void** state) {
+  (void)state;
+  const double R[7] = {0.1, 0.3, 1.2, 2.5, 5, 10, 20};
+  assert_float_equal(ana_expectile(R, 7, 0.5), 39.1 / 7, 1e-9);
+  for (double tau = 0.05; tau < 1; tau += 0.15) {
+    double e = ana_expectile(R, 7, tau), up = 0, dn = 0;
+    for (int i = 0; i < 7; i++) up += R[i] > e ? R[i] - e : 0, dn += R[i] < e ? e - R[i] : 0;
+    assert_float_equal(tau * up, (1 - tau) * dn, 1e-8);
+  }
+  assert_true(ana_expectile(R, 7, 0.1) < ana_expectile(R, 7, 0.9));
+  assert_true(isnan(ana_expectile(R, 7, 1.0)));
+  // reversal point: delta = 1.5 (r - 3.2) exactly
+  double r[6] = {0.1, 1, 2, 4, 8, 16}, d[6], rev, slope;
+  char err[256];
+  for (int i = 0; i < 6; i++) d[i] = 1.5 * (r[i] - 3.2);
+  assert_int_equal(ana_reversal_point(r, d, 6, &rev, &slope, err, sizeof err), 0);
+  assert_float_equal(rev, 3.2, 1e-9);
+  assert_float_equal(slope, 1.5, 1e-9);
+  double flat[6] = {1, 1, 1, 1, 1, 1};
+  assert_int_equal(ana_reversal_point(r, flat, 6, &rev, &slope, err, sizeof err), -1);
+  assert_non_null(strstr(err, "does not depend on the reward's size"));
+  assert_int_equal(ana_reversal_point(flat, d, 6, &rev, &slope, err, sizeof err), -1);
+  assert_non_null(strstr(err, "every reward has the same size"));
+  // imputation: the expectiles of R at 20 asymmetries decode back to a distribution close to R
+  enum { K = 20, M = 140 };
+  double tau[K], e[K], z[M], loss;
+  for (int i = 0; i < K; i++) tau[i] = (i + 0.5) / K, e[i] = ana_expectile(R, 7, tau[i]);
+  assert_int_equal(ana_expectile_impute(tau, e, K, M, 4000, z, &loss, err, sizeof err), 0);
+  double w_dec = ana_wasserstein1(z, M, R, 7), mean = 0;
+  for (int m = 0; m < M; m++) mean += z[m] / M;
+  assert_float_equal(mean, 39.1 / 7, 0.05);  // the tau = 0.5-ish conditions pin the mean
+  for (int i = 0; i < K; i++) {
+    double ez = ana_expectile(z, M, tau[i]);
+    assert_float_equal(ez, e[i], 0.05 * (1 + e[i]));
+  }
+  // a point mass at the mean (all heads agreeing) is much farther from R than the decoding
+  double point[M];
+  for (int m = 0; m < M; m++) point[m] = 39.1 / 7;
+  assert_true(w_dec < 0.5 * ana_wasserstein1(point, M, R, 7));
+  assert_int_equal(ana_expectile_impute(tau, e, K, M, 0, z, &loss, err, sizeof err), -1);
+  // 1-Wasserstein: a sample against itself shifted by 0.7
+  double x[5] = {3, 1, 4, 1, 5}, y[5];
+  for (int i = 0; i < 5; i++) y[i] = x[i] + 0.7;
+  assert_float_equal(ana_wasserstein1(x, 5, y, 5), 0.7, 1e-12);
+  assert_float_equal(ana_wasserstein1(x, 5, x, 5), 0, 1e-12);
+}
+
 static void test_trial_segmentation(void** state) {
   enum { START = 0, GO = 1, OK = 2, ABORT = 3, END = 4 };
   uint32_t ev[20] = {0};
@@ -658,6 +709,7 @@ int main(void) {
       cmocka_unit_test(test_rdm_spearman),     cmocka_unit_test(test_chronometric),
       cmocka_unit_test(test_ridge_planted),    cmocka_unit_test(test_psychometric_observer),
       cmocka_unit_test(test_numpy_crosscheck), cmocka_unit_test(test_trial_segmentation),
+      cmocka_unit_test(test_distributional),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,23 +135,6 @@ static int teardown(void** state) {
   return 0;
 }
 
-// The value of column `col` in row `row` (0-based data row) of a CSV file.
-static double csv_value(const char* path, int row, const char* col) {
-  FILE* f = fopen(path, "r");
-  assert_non_null(f);
-  static char line[1 << 16];
-  assert_non_null(fgets(line, sizeof line, f));
-  int k = -1, i = 0;
-  for (char* s = strtok(line, ",\n"); s; s = strtok(NULL, ",\n"), i++)
-    if (!strcmp(s, col)) k = i;
-  if (k < 0) fail_msg("no column %s in %s", col, path);
-  for (int r = 0; r <= row; r++) assert_non_null(fgets(line, sizeof line, f));
-  fclose(f);
-  char* s = line;
-  for (i = 0; i < k; i++) s = strchr(s, ',') + 1;
-  return *s == ',' || *s == '\n' ? NAN : strtod(s, NULL);
-}
-
 static void test_trials_kinematics(void** state) {
   char csv[600], json[600];
   snprintf(csv, sizeof csv, "%s/trials.csv", tmpdir);

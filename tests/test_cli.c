@@ -78,6 +78,12 @@ static void test_config_ranges(void** state) {
       {"task", "", "valid: non-empty text"},
       {"core_groups", "", "valid: non-empty text"},
       {"no_such_key", "1", "unknown config key 'no_such_key'"},
+      {"critic_heads", "0", "valid: 1 <= critic_heads <= 64"},
+      {"critic_heads", "65", "valid: 1 <= critic_heads <= 64"},
+      {"critic_tau", "1", "1 (in '1') is out of range (each tau must lie in (0, 1))"},
+      {"critic_tau", "0.2,0,0.5", "0 (in '0.2,0,0.5') is out of range"},
+      {"critic_tau", "wide", "'critic_tau': 'wide' is not valid (valid: spread, one number"},
+      {"critic_tau", "0.2,,0.4", "'0.2,,0.4' is not valid"},
   };
   char err[2048], before[16384], after[16384];
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -139,6 +145,9 @@ static void test_config_rules(void** state) {
       {{"core_tick=2", "horizon=63"}, "horizon = 63 must be a multiple of core_tick = 2"},
       {{"minibatches=7"}, "minibatches = 7 must divide num_envs = 64"},
       {{"load_module=core"}, "load_module = core needs load_path"},
+      {{"critic_heads=4", "critic_tau=0.1,0.9"}, "critic_tau = 0.1,0.9 has 2 values but "
+                                                  "critic_heads = 4 (give one number, 4 numbers, "
+                                                  "or spread)"},
   };
   char err[1024];
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -152,6 +161,18 @@ static void test_config_rules(void** state) {
   ama_config c;
   ama_config_default(&c);
   assert_int_equal(ama_config_check(&c, err, sizeof err), 0);
+  // the critic's asymmetries: spread, one for all, or one per head
+  float tau[AMA_MAX_HEADS];
+  c.policy.critic_heads = 4;
+  assert_int_equal(ama_critic_taus(&c.policy, tau, err, sizeof err), 0);
+  assert_true(tau[0] == 0.125f && tau[3] == 0.875f);
+  assert_int_equal(ama_config_set(&c, "critic_tau", "0.3", err, sizeof err), 0);
+  assert_int_equal(ama_critic_taus(&c.policy, tau, err, sizeof err), 0);
+  assert_true(tau[0] == 0.3f && tau[3] == 0.3f);
+  assert_int_equal(ama_config_set(&c, "critic_tau", "0.1, 0.2,0.7,0.95", err, sizeof err), 0);
+  assert_int_equal(ama_critic_taus(&c.policy, tau, err, sizeof err), 0);
+  assert_true(tau[1] == 0.2f && tau[3] == 0.95f);
+  ama_config_default(&c);
   for (const char* const* s = (const char* const[]){"dale=1", "core=rnn", "motor=rnn", NULL}; *s;
        s++)
     assert_int_equal(ama_config_set_line(&c, *s, err, sizeof err), 0);

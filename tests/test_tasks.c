@@ -464,6 +464,45 @@ static void test_idle_fails(void** state) {
   am_pool_free(p);
 }
 
+// reward_sizes: the success reward (term "success") is drawn at each reward from the list; the
+// other trials get none. Zero actions on catch-only trials: every trial that holds succeeds.
+static void test_reward_sizes(void** state) {
+  am_task t;
+  make_task(&t, "reach-center-out", "catch_fraction=1", "reward_sizes=0.5,2,20", NULL);
+  am_pool* p = make_pool(&t, 8, 3);
+  am_batch* b = am_pool_batch(p);
+  int e_rew = find_event(&t, "reward");
+  int seen[3] = {0}, rewards = 0;
+  memset(b->actions, 0, sizeof(float) * 8 * (size_t)t.act_dim);
+  for (int s = 0; s < 800; s++) {
+    am_pool_step(p);
+    for (int i = 0; i < 8; i++) {
+      float r = b->terms[(size_t)i * t.n_terms];  // "success"
+      if (!(b->events[i] & (1u << e_rew))) {
+        assert_true(r == 0);
+        continue;
+      }
+      rewards++;
+      int k = r == 0.5f ? 0 : r == 2.0f ? 1 : r == 20.0f ? 2 : -1;
+      if (k < 0) fail_msg("success reward %g is not one of reward_sizes", r);
+      seen[k]++;
+    }
+  }
+  assert_true(rewards >= 20);
+  assert_true(seen[0] > 0 && seen[1] > 0 && seen[2] > 0);
+  am_pool_free(p);
+  amt_destroy(&t);
+  amt_params q;
+  const char* bad[][2] = {{"reward_sizes=1,x", "'x' is not a number"},
+                          {"reward_sizes=1,-2", "reward_sizes: '-2' must be in [0, 1000]"}};
+  for (int k = 0; k < 2; k++) {
+    memset(&q, 0, sizeof q);
+    assert_int_equal(amt_params_add(&q, bad[k][0], err, sizeof err), 0);
+    assert_int_equal(amt_create(&t, "reach-center-out", &q, err, sizeof err), -1);
+    if (!strstr(err, bad[k][1])) fail_msg("expected '%s' in '%s'", bad[k][1], err);
+  }
+}
+
 static const char* all_tasks[] = {"reach-center-out", "reach-random", "force-field",
                                   "visuomotor-rotation", "decision-reach"};
 
@@ -794,6 +833,7 @@ int main(void) {
       cmocka_unit_test(test_scripted_others),
       cmocka_unit_test(test_decision_rules),
       cmocka_unit_test(test_idle_fails),
+      cmocka_unit_test(test_reward_sizes),
       cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_params),
       cmocka_unit_test(test_force_field_vars),

@@ -6,6 +6,7 @@
 #ifndef ANIMAT_ANALYZE_DATA_H
 #define ANIMAT_ANALYZE_DATA_H
 
+#include "ana_svg.h"
 #include "ds_trials.h"
 
 #define AZ_MAX_WHERE 8
@@ -70,5 +71,14 @@ void az_cond_mean(const az_data* a, int64_t min_trials, double* mean, double* se
 
 // A condition's label, e.g. "condition=3 catch=0".
 void az_cond_label(const ds_trials* d, const az_select* s, const float* key, char* out, size_t n);
+
+// `animat analyze dopamine` (analyze_dopamine.c): the distributional critic's heads as a dopamine
+// population (reversal points vs asymmetry, the reward distribution decoded from them) from the
+// trial table tab of d, over the rewarded trials sel selects (outcome, where). Builds the figure
+// (*fig), the per-head table t (zeroed by the caller) and appends its numbers to json (an open
+// object); one line to summary. Returns 0 or -1.
+struct table;
+int az_dopamine(ds_trials* d, const ana_trials* tab, const az_select* sel, ana_fig** fig,
+                struct table* t, am_buf* json, am_buf* summary, char* err, size_t err_sz);
 
 #endif

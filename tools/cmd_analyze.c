@@ -1096,6 +1096,20 @@ static int run_similarity(az_ctx* c, az_data* a) {
   return rc;
 }
 
+static int run_dopamine(az_ctx* c) {  // analyze_dopamine.c
+  ana_fig* f = NULL;
+  table t = {0};
+  am_buf j = {0};
+  json_head(c, &j, NULL);
+  if (az_dopamine(&c->d, &c->tab, &c->sel, &f, &t, &j, &c->summary, c->err, sizeof c->err)) {
+    ana_fig_free(f);
+    table_free(&t);
+    am_buf_free(&j);
+    return -1;
+  }
+  return write_outputs(c, f, &t, &j);
+}
+
 //---------------------------------- the command ---------------------------------------------------
 
 typedef struct method {
@@ -1118,6 +1132,7 @@ static const method methods[] = {
     {"rsa", "representational dissimilarity matrix by condition (of two sources: compared, as cka)", 1, "onset", -0.2, 0.25, run_similarity, NULL},
     {"psychometric", "choice vs signed coherence (logistic), chronometric RT", 0, NULL, 0, 0, NULL, run_psychometric},
     {"adaptation", "error curves across a block protocol: reduction, after-effects, savings", 0, NULL, 0, 0, NULL, run_adaptation},
+    {"dopamine", "value heads as a dopamine population: reversal points vs asymmetry, decoded reward distribution (Dabney et al. 2020)", 0, NULL, 0, 0, NULL, run_dopamine},
 };
 #define N_METHODS (int)(sizeof methods / sizeof methods[0])
 

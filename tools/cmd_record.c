@@ -28,12 +28,50 @@ int netrec_setup(netrec* nr, const am_task* t, int envs, ama_act_kind kind, int 
 
 void netrec_free(netrec* nr) {
   if (nr->loaded) ama_policy_free(&nr->pol);
+  free(nr->rpe);
+  free(nr->rpe_obs);
+  free(nr->rpe_next);
   ama_actor_free(&nr->act);
   memset(nr, 0, sizeof *nr);
 }
 
+// The distributional critic (critic_heads > 1): the "dopamine" population, every head's value
+// (critic/heads) and reward prediction error (critic/rpe, filled by netrec_rpe), tau_i and gamma
+// in the metadata.
+static int critic_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
+  const ama_policy* p = &nr->pol;
+  const int K = p->n_heads, N = p->N;
+  if (K < 2) return 0;
+  char taus[AMA_MAX_HEADS * 16] = "", labels[AMA_MAX_HEADS * 4] = "", g[32];
+  nr->rpe = calloc((size_t)N * K, sizeof(float));
+  nr->rpe_next = calloc((size_t)N * K, sizeof(float));
+  nr->rpe_obs = calloc((size_t)N * p->obs_dim + 1, sizeof(float));
+  if (!nr->rpe || !nr->rpe_next || !nr->rpe_obs)
+    return am_err(err, err_sz, "out of memory for the critic channels");
+  for (int i = 0; i < K; i++) {
+    size_t l = strlen(taus);
+    snprintf(taus + l, sizeof taus - l, "%s%.6g", i ? "," : "", p->head_tau[i]);
+    l = strlen(labels);
+    snprintf(labels + l, sizeof labels - l, "%sh%d", i ? "," : "", i);
+  }
+  snprintf(g, sizeof g, "%.9g", nr->gamma);
+  am_rec_set_meta(rec, "critic.tau", taus);
+  am_rec_set_meta(rec, "critic.gamma", g);
+  am_channel_def v = {"critic/heads", "network", "V_i(s_t), head i's asymmetry: metadata critic.tau",
+                      labels, AM_DT_F32, 1, {(uint32_t)K}, 0};
+  am_channel_def d = {"critic/rpe", "network", "delta_i = r_t + gamma V_i(s_t+1) - V_i(s_t) (raw "
+                      "task reward; gamma: metadata critic.gamma)", labels, AM_DT_F32, 1,
+                      {(uint32_t)K}, 0};
+  if (am_rec_add_channel(rec, &v, p->a_heads, err, err_sz) < 0 ||
+      am_rec_add_channel(rec, &d, nr->rpe, err, err_sz) < 0)
+    return -1;
+  return 0;
+}
+
 int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
-  return nr->loaded ? rec_net_channels(&nr->pol, &nr->act, rec, err, err_sz) : 0;
+  if (!nr->loaded) return 0;
+  return rec_net_channels(&nr->pol, &nr->act, rec, err, err_sz) ||
+         critic_channels(nr, rec, err, err_sz) ? -1 : 0;
 }
 
 int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char* err,
@@ -90,6 +128,10 @@ int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char
     if (am_rec_add_channel(rec, &d, ch[i].src, err, err_sz) < 0) return -1;
   }
   return 0;
+}
+
+void netrec_rpe(netrec* nr, const am_batch* b) {
+  if (nr->rpe) ama_policy_rpe(&nr->pol, b, nr->gamma, nr->rpe_obs, nr->rpe_next, nr->rpe);
 }
 
 int rec_perturb(ama_actor* act, const am_task* t, ama_perturb* list, int n, uint64_t seed,
@@ -226,6 +268,7 @@ int cmd_record(int argc, char** argv) {
       goto done;
     }
     nr.loaded = 1;
+    nr.gamma = acfg.ppo.gamma;
     if (strcmp(acfg.task, t.name) != 0)
       fprintf(stderr, "record: note: the checkpoint was trained on task %s; recording it on %s\n",
               acfg.task, t.name);
@@ -288,6 +331,7 @@ int cmd_record(int argc, char** argv) {
     ama_actor_act(&nr.act, b->obs, b->actions);
     am_pool_step(pool);
     ama_actor_observe(&nr.act, b);
+    netrec_rpe(&nr, b);
     r = am_rec_step(rec, err, sizeof err);
     if (r < 0) break;  // a write error: closing keeps what was written whole (below)
 

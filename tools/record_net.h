@@ -11,6 +11,9 @@ typedef struct netrec {
   ama_policy pol;   // valid when loaded
   int loaded;
   ama_actor act;
+  // the distributional critic's reward prediction errors (critic_heads > 1; netrec_rpe)
+  float gamma;           // the run's discount (set before netrec_channels)
+  float *rpe, *rpe_obs, *rpe_next;
 } netrec;
 
 // The actor for `envs` envs of task t: kind AMA_ACT_POLICY needs nr->pol loaded (checkpoint or
@@ -29,5 +32,8 @@ void netrec_free(netrec* nr);
 // pool created with ama_perturb_push_points' configuration. Returns 0 or -1.
 int rec_perturb(ama_actor* act, const am_task* t, ama_perturb* list, int n, uint64_t seed,
                 am_batch* b, am_rec* rec, char* err, size_t err_sz);
+// After each env step and the actor's observe: every value head's reward prediction error of the
+// step (channel critic/rpe; nothing unless the policy has more than one value head).
+void netrec_rpe(netrec* nr, const am_batch* b);
 
 #endif
