@@ -122,12 +122,18 @@ static char* step_log(const xp* x, const xp_step* s) {
   return am_read_text(p, NULL, err, sizeof err);
 }
 
+// The text of DIR/file (malloc'd), or NULL.
+static char* json_text(const xp* x, const char* file) {
+  char p[4200], err[AM_ERR_LEN];
+  snprintf(p, sizeof p, "%s/%s", x->out, file);
+  return am_read_text(p, NULL, err, sizeof err);
+}
+
 // A number from a JSON file the analyses wrote: key is "name" or "object.name" (the first
 // occurrence of each part, in order); null, a missing file or key give NAN.
 static double json_number(const xp* x, const char* file, const char* key) {
-  char p[4200], err[AM_ERR_LEN], part[64];
-  snprintf(p, sizeof p, "%s/%s", x->out, file);
-  char* text = am_read_text(p, NULL, err, sizeof err);
+  char part[64];
+  char* text = json_text(x, file);
   if (!text) return NAN;
   const char* at = text;
   double v = NAN;
@@ -149,9 +155,8 @@ static double json_number(const xp* x, const char* file, const char* key) {
 
 // A number of json_number's array "key": its element i.
 static double json_element(const xp* x, const char* file, const char* key, int i) {
-  char p[4200], err[AM_ERR_LEN], pat[64];
-  snprintf(p, sizeof p, "%s/%s", x->out, file);
-  char* text = am_read_text(p, NULL, err, sizeof err);
+  char pat[64];
+  char* text = json_text(x, file);
   if (!text) return NAN;
   snprintf(pat, sizeof pat, "\"%s\": [", key);
   const char* at = strstr(text, pat);
@@ -452,9 +457,8 @@ static int xp_decision(xp* x) {
 // A number of block b in an adaptation.json (`animat analyze adaptation`): key of the object
 // {"block": b, ...}; NAN when missing or null.
 static double json_block(const xp* x, const char* file, int b, const char* key) {
-  char p[4200], err[AM_ERR_LEN], pat[64];
-  snprintf(p, sizeof p, "%s/%s", x->out, file);
-  char* text = am_read_text(p, NULL, err, sizeof err);
+  char pat[64];
+  char* text = json_text(x, file);
   if (!text) return NAN;
   snprintf(pat, sizeof pat, "{\"block\": %d,", b);
   const char* at = strstr(text, pat);
