@@ -192,6 +192,14 @@ static void test_learning_session(void** state) {
   // an existing session is not overwritten
   assert_int_not_equal(animat("session '%s' --protocol '%s' --out '%s'", run, proto, dir), 0);
   expect_out("already holds a session");
+  // --force: nothing of the earlier session is left (a fixed-weight session has no snapshots)
+  if (animat("session '%s' --protocol '%s' --out '%s' --force --set learning=none --quiet", run,
+             proto, dir))
+    fail_msg("%s", out);
+  snprintf(path, sizeof path, "%s/params.rollout", dir);
+  assert_false(file_exists(path));
+  snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+  assert_false(file_exists(path));
 }
 
 static void test_fixed_session(void** state) {

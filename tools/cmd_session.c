@@ -414,6 +414,16 @@ int cmd_session(int argc, char** argv) {
     return cli_fail("session", "%s already holds a session (use --force to overwrite)", out), 1;
   if (mkdir(out, 0777) && errno != EEXIST)
     return cli_fail("session", "cannot create %s: %s", out, strerror(errno));
+  if (force) {  // nothing of an earlier session may be left to mix with this one's
+    const char* old[] = {"params.rollout", "checkpoint.bin", "updates.csv", "trials.csv", "adaptation",
+                         NULL};
+    char op[1300];
+    for (int i = 0; old[i]; i++) {
+      snprintf(op, sizeof op, "%s/%s", out, old[i]);
+      if (cli_remove_tree(op))
+        return cli_fail("session", "cannot remove %s: %s", op, strerror(errno));
+    }
+  }
 
   am_task task;
   if (amt_create(&task, P.task, &tp, err, sizeof err)) return cli_fail("session", "%s", err);
@@ -561,12 +571,14 @@ int cmd_session(int argc, char** argv) {
   ama_ppo_set_step_hook(S.L, NULL, NULL);
   if (!failed && learn) {
     double trials = (double)am_rec_episodes_done(S.rec) * per_ep / P.envs;
-    if (snap_take(&S, trials, err, sizeof err) || snap_commit(&S, AM_DS_END | AM_DS_TERMINATED, err, sizeof err) ||
-        am_ds_close(S.pw, err, sizeof err)) {
+    if (snap_take(&S, trials, err, sizeof err) ||
+        snap_commit(&S, AM_DS_END | AM_DS_TERMINATED, err, sizeof err)) {
+      failed = 1;  // params.rollout is discarded below
+    } else {
+      int c = am_ds_close(S.pw, err, sizeof err);
       S.pw = NULL;
-      failed = 1;
+      failed = c != 0;
     }
-    S.pw = NULL;
     if (!failed && (table_write(&ut, p_upd, err, sizeof err) ||
                     ama_ckpt_save(S.L, p_ckpt, err, sizeof err)))
       failed = 1;
