@@ -21,10 +21,6 @@
 #include "cli.h"
 #include "record_net.h"
 
-static int add_param(const char* value, void* ctx, char* err, size_t err_sz) {
-  return amt_params_add((amt_params*)ctx, value, err, err_sz);
-}
-
 static double cpu_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -215,7 +211,7 @@ int bench_record(int argc, char** argv) {
                       {"envs", CLI_INT, &envs, 1, 4096},
                       {"steps", CLI_DOUBLE, &steps, 1, 1e9},
                       {"repeat", CLI_INT, &repeat, 1, 100},
-                      {"task-param", CLI_EACH, NULL, 0, 0, add_param, &params},
+                      {"task-param", CLI_EACH, NULL, 0, 0, cli_task_param, &params},
                       {"out", CLI_STRING, &out},
                       {"checkpoint", CLI_STRING, &run_dir},
                       {"lossy", CLI_BOOL, &lossy},

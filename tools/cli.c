@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "am_sim.h"
+#include "amt_tasks.h"
 #include "cli.h"
 
 volatile int cli_interrupted = 0;
@@ -270,4 +271,8 @@ int cli_remove_tree(const char* path) {
   struct stat st;
   if (lstat(path, &st)) return errno == ENOENT ? 0 : -1;
   return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int cli_task_param(const char* value, void* ctx, char* err, size_t err_sz) {
+  return amt_params_add((amt_params*)ctx, value, err, err_sz);
 }

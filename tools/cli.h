@@ -93,6 +93,9 @@ typedef struct cli_strings {
   const char* flag;    // for the message when there are more than max
 } cli_strings;
 int cli_collect(const char* value, void* ctx, char* err, size_t err_sz);
+// The --task-param flag's collector: {"task-param", CLI_EACH, NULL, 0, 0, cli_task_param, &params}
+// with amt_params params = {0}; each "k=v" goes through amt_params_add.
+int cli_task_param(const char* value, void* ctx, char* err, size_t err_sz);
 
 // The path of the running animat (/proc/self/exe) into out. Returns 0 or -1.
 int cli_self_path(char* out, size_t out_sz);

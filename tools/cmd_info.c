@@ -138,10 +138,6 @@ static int print_params(const amt_info* info) {
   return 0;
 }
 
-static int add_param(const char* v, void* ctx, char* err, size_t err_sz) {
-  return amt_params_add(ctx, v, err, err_sz);
-}
-
 static int describe_task(const char* name, const amt_params* params) {
   char err[AM_ERR_LEN];
   am_task t;
@@ -191,7 +187,7 @@ int cmd_tasks(int argc, char** argv) {
       "  size, control period, episode length, reward terms, events and every parameter.\n";
   static amt_params params;
   memset(&params, 0, sizeof params);
-  cli_flag flags[] = {{"task-param", CLI_EACH, NULL, 1, 0, add_param, &params}};
+  cli_flag flags[] = {{"task-param", CLI_EACH, NULL, 1, 0, cli_task_param, &params}};
   const char* pos[1];
   int npos, help;
   int rc = cli_parse(argc, argv, flags, 1, pos, 1, &npos, &help, usage);

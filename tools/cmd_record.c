@@ -16,10 +16,6 @@
 #include "cli.h"
 #include "record_net.h"
 
-static int add_param(const char* value, void* ctx, char* err, size_t err_sz) {
-  return amt_params_add((amt_params*)ctx, value, err, err_sz);
-}
-
 int netrec_setup(netrec* nr, const am_task* t, int envs, ama_act_kind kind, int deterministic,
                  uint64_t seed, char* err, size_t err_sz) {
   ama_actor_cfg c = {.kind = kind, .deterministic = deterministic, .seed = seed};
@@ -193,7 +189,7 @@ int cmd_record(int argc, char** argv) {
       {"perturb", CLI_EACH, NULL, 0, 0, cli_collect, &pspec_list},
       {"random", CLI_BOOL, &random_policy},
       {"task", CLI_STRING, &task_name},
-      {"task-param", CLI_EACH, NULL, 0, 0, add_param, &params},
+      {"task-param", CLI_EACH, NULL, 0, 0, cli_task_param, &params},
       {"episodes", CLI_INT, &episodes, 1, 1e9},
       {"out", CLI_STRING, &out},
       {"force", CLI_BOOL, &force},

@@ -268,10 +268,6 @@ static int snap_open(session* s, const char* path, const char* protocol_text, ch
 
 //---------------------------------- the command ---------------------------------------------------
 
-static int add_param(const char* value, void* ctx, char* err, size_t err_sz) {
-  return amt_params_add((amt_params*)ctx, value, err, err_sz);
-}
-
 // Runs another animat command in this process (the trial table and the adaptation analysis).
 static int run_tool(int (*fn)(int, char**), const char* a0, const char* a1, const char* a2,
                     const char* a3, const char* a4, const char* a5) {
@@ -325,7 +321,7 @@ int cmd_session(int argc, char** argv) {
   cli_flag flags[] = {
       {"protocol", CLI_STRING, &proto_path},
       {"out", CLI_STRING, &out},
-      {"task-param", CLI_EACH, NULL, 0, 0, add_param, &extra},
+      {"task-param", CLI_EACH, NULL, 0, 0, cli_task_param, &extra},
       {"set", CLI_EACH, NULL, 0, 0, cli_collect, &set_list},
       {"perturb", CLI_EACH, NULL, 0, 0, cli_collect, &pspec_list},
       {"threads", CLI_INT, &threads, 1, 256},

@@ -80,10 +80,6 @@ static int add_set(const char* v, void* ctx, char* err, size_t err_sz) {
   return 0;
 }
 
-static int add_task_param(const char* v, void* ctx, char* err, size_t err_sz) {
-  return amt_params_add(ctx, v, err, err_sz);
-}
-
 // Merges the command line's --task-param into the configuration's task_params ("k=v;k=v"): a key
 // given again takes the new value in its place, new keys are appended.
 static int merge_task_params(ama_config* cfg, const amt_params* extra, char* err, size_t err_sz) {
@@ -344,7 +340,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
       {"threads", CLI_INT, &threads, 1, 256},
       {"seed", CLI_U64, &seed_flag},
       {"out", CLI_STRING, &out},
-      {"task-param", CLI_EACH, NULL, 0, 0, add_task_param, &task_params},
+      {"task-param", CLI_EACH, NULL, 0, 0, cli_task_param, &task_params},
       {"config", CLI_STRING, &config_file},
       {"set", CLI_EACH, NULL, 0, 0, add_set, &S},
       {"core", CLI_STRING, &core},
