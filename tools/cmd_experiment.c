@@ -497,12 +497,13 @@ static int xp_adaptation(xp* x, const char* protocol, int rotation) {
     int k = 0;
     for (char* line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
       char key[64], v[512];
-      if (!am_kv_split(line, key, sizeof key, v, sizeof v) && !strcmp(key, "block") && k < 5) {
+      int kv = am_kv_split(line, key, sizeof key, v, sizeof v);
+      if (!kv && !strcmp(key, "block") && k < 5) {
         char name[64];
         double val;
         if (sscanf(v, "%63s %*d %lf", name, &val) == 2)
           am_buf_printf(&q, "block = %s %d %g\n", name, len[k++], val);
-      } else if (am_kv_split(line, key, sizeof key, v, sizeof v) || strcmp(key, "envs")) {
+      } else if (kv || strcmp(key, "envs")) {
         am_buf_printf(&q, "%s\n", line);
       }
     }
