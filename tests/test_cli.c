@@ -226,6 +226,30 @@ static void test_train_task_params_resume_quiet(void** state) {
   assert_string_equal(strchr(out, '\n'), "\n");  // one line
 }
 
+// --budget: the run stops at the end of the first iteration past the wall time, with a checkpoint
+// that --resume continues.
+static void test_train_budget(void** state) {
+  (void)state;
+  char run[600], a[700];
+  snprintf(run, sizeof run, "%s/budget", tmpdir);
+  const char* tiny = "--task reacher --envs 2 --threads 1 --set minibatches=1 --set horizon=16 "
+                     "--set epochs=1";
+  assert_int_equal(animat("train %s --steps 1e9 --budget 0.01 --quiet --out '%s'", tiny, run), 0);
+  expect_out("budget: stopped after");
+  expect_out("of 1000000000 steps");
+  long long done = 0;
+  const char* at = strstr(out, "min at ");
+  assert_non_null(at);
+  assert_int_equal(sscanf(at, "min at %lld", &done), 1);
+  assert_true(done > 0 && done < 1000000000LL && done % 32 == 0);
+  snprintf(a, sizeof a, "%s/checkpoint.bin", run);
+  assert_true(file_exists(a));
+  assert_int_equal(animat("train --resume '%s' --steps %lld --quiet", run, done + 64), 0);
+  expect_out("done: ");
+  assert_int_not_equal(animat("train %s --budget 0 --out '%s/b0'", tiny, tmpdir), 0);
+  expect_out("--budget");
+}
+
 static void test_bad_input(void** state) {
   assert_int_equal(animat("no-such-command"), 2);
   assert_non_null(strstr(out, "unknown command 'no-such-command'"));
@@ -434,6 +458,7 @@ int main(void) {
       cmocka_unit_test(test_train_protects_runs_and_records),
       cmocka_unit_test(test_train_unstable_counted),
       cmocka_unit_test(test_train_resume_faults),
+      cmocka_unit_test(test_train_budget),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   remove_tmpdir();

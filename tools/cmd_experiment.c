@@ -43,6 +43,9 @@ typedef struct xp {
   int episodes;          // --episodes (0: the experiment's)
   uint64_t seed;
   int quick, quiet, force, trained_here;
+  double budget;         // --budget: minutes for the whole experiment (0: none)
+  double after;          // minutes the experiment needs after training (experiment.after)
+  char budget_arg[32];   // the training step's --budget value
   char run_buf[4096], rollout[4096];
   char outcomes[256];    // `animat trials`' outcome counts ("success 399  timeout 1")
   xp_step st[XP_MAX_STEPS];
@@ -56,6 +59,7 @@ typedef struct experiment {
   const char* name;
   const char* what;      // one line for --list
   const char* runtime;   // measured full run on 2 cores (docs/experiments.md)
+  double after;          // minutes its recording and analyses take after training (--budget)
   const char* finding;   // the published finding and its references (markdown)
   int (*run)(xp* x);     // NULL: not available (reason in runtime)
 } experiment;
@@ -255,6 +259,17 @@ static int config_path(const char* file, char* out, size_t n) {
 
 // Trains DIR/run with config (plus extra flags) unless --run gave a trained run. quick_steps:
 // the training length of --quick.
+// --budget: the minutes a training step may take, `share` of what is left of the budget once the
+// experiment's time after training is kept aside (--budget of `animat train`); NULL without a
+// budget (at least 0.01 min: a step that starts late trains one iteration).
+static const char* train_budget(xp* x, double share) {
+  if (x->budget <= 0) return NULL;
+  double left = (x->budget - x->after - (am_now() - x->t0) / 60) * share;
+  if (left < 0.01) left = 0.01;
+  snprintf(x->budget_arg, sizeof x->budget_arg, "%.2f", left);
+  return x->budget_arg;
+}
+
 static int xp_train(xp* x, const char* config, uint64_t quick_steps, const char* const* extra) {
   if (!x->trained_here) return 0;
   char steps[32] = "";
@@ -265,6 +280,8 @@ static int xp_train(xp* x, const char* config, uint64_t quick_steps, const char*
   const char* args[40] = {"train", "--config", config, "--out", x->run, "--seed", seed};
   int k = 7;
   if (n) args[k++] = "--steps", args[k++] = steps;
+  const char* b = train_budget(x, 1);
+  if (b) args[k++] = "--budget", args[k++] = b;
   for (int i = 0; extra && extra[i] && k < 39; i++) args[k++] = extra[i];
   args[k] = NULL;
   return xp_step_run(x, "train", 1, args);
@@ -408,8 +425,13 @@ static int xp_decision(xp* x) {
     snprintf(steps, sizeof steps, "%llu", (unsigned long long)n);
     const char* a1[16] = {"train", "--config", cfg, "--out", run1, "--seed", seed, "--force"};
     const char* a2[16] = {"train", "--config", fine, "--set", load, "--out", x->run, "--seed", seed};
-    if (n) a1[8] = "--steps", a1[9] = steps, a2[9] = "--steps", a2[10] = steps;
-    if (xp_step_run(x, "train-1", 1, a1) || xp_step_run(x, "train", 1, a2)) return 1;
+    int k1 = 8, k2 = 9;
+    if (n) a1[k1++] = "--steps", a1[k1++] = steps, a2[k2++] = "--steps", a2[k2++] = steps;
+    const char* b = train_budget(x, 2.0 / 3);  // stage 1 takes 6M of the 9M steps
+    if (b) a1[k1++] = "--budget", a1[k1++] = b;
+    if (xp_step_run(x, "train-1", 1, a1)) return 1;
+    if ((b = train_budget(x, 1))) a2[k2++] = "--budget", a2[k2++] = b;
+    if (xp_step_run(x, "train", 1, a2)) return 1;
   } else if (xp_train(x, cfg, 200000, extra)) {
     return 1;
   }
@@ -603,7 +625,7 @@ static const char* const references =
 
 static const experiment experiments[] = {
     {"center-out", "delayed center-out reaching: cosine tuning, preparatory activity, jPCA",
-     "11 min (training 4M steps: 651 s)",
+     "11 min (training 4M steps: 651 s)", 1.5,
      "Motor cortex cells fire most for movements in one preferred direction and less the further "
      "the movement is from it, following a cosine: 75 % of arm-related M1 cells are tuned, and "
      "their preferred directions cover the circle [1]; the population vector (preferred directions "
@@ -614,23 +636,23 @@ static const experiment experiments[] = {
      "1-2 Hz, all conditions rotating the same way [4].",
      xp_center_out},
     {"decision", "perceptual decision on decision-reach: psychometric and chronometric curves",
-     "35 min (2 stages, 9M steps: 2063 s)",
+     "35 min (2 stages, 9M steps: 2063 s)", 1.5,
      "Monkeys viewing random-dot motion choose its direction correctly more often the stronger "
      "the motion (~50 % at 0 % coherence, ~100 % at 51.2 %) and, in the reaction-time version, "
      "respond sooner the stronger the motion [5]: the psychometric and chronometric curves.",
      xp_decision},
     {"force-field", "force-field adaptation with after-effects and savings (animat session)",
-     "train + 1.5 min (sessions: 84 s)",
+     "train + 1.5 min (sessions: 84 s)", 3,
      "Reaches in a velocity-dependent curl field deviate, straighten over the field block, and "
      "deviate the opposite way when the field is removed (after-effects) [6]; a second exposure "
      "is learnt faster (savings).", xp_force_field},
     {"rotation", "visuomotor rotation: adaptation of the reach direction (animat session)",
-     "train + 2.5 min (sessions: 139 s)",
+     "train + 2.5 min (sessions: 139 s)", 5,
      "With the visual feedback rotated (e.g. 30°), the initial direction error falls over the "
      "block and comes back opposite after it [7].", xp_rotation},
-    {"bandit", "meta-RL two-armed bandit", "not present (paradigms issue)",
+    {"bandit", "meta-RL two-armed bandit", "not present (paradigms issue)", 0,
      NULL, NULL},
-    {"two-step", "meta-RL two-step task", "not present (paradigms issue)",
+    {"two-step", "meta-RL two-step task", "not present (paradigms issue)", 0,
      NULL, NULL},
 };
 #define N_EXPERIMENTS ((int)(sizeof experiments / sizeof experiments[0]))
@@ -731,6 +753,9 @@ int cmd_experiment(int argc, char** argv) {
       "  --quick          a short training and recording (tests the pipeline in about a minute)\n"
       "  --config FILE    training configuration (default: the experiment's file in tools/)\n"
       "  --steps N        training steps (default: the configuration's; --quick 200000)\n"
+      "  --budget MIN     minutes for the whole experiment: training stops early (at the end\n"
+      "                   of an iteration, with a checkpoint) to leave the recording and the\n"
+      "                   analyses their time (--list); the report states the steps reached\n"
       "  --episodes N     episodes recorded (default: the experiment's protocol)\n"
       "  --seed S         seed of the training and the recording (default 1)\n"
       "  --force          use DIR even if it is not empty (its run/, logs/ and analysis/ are\n"
@@ -748,6 +773,7 @@ int cmd_experiment(int argc, char** argv) {
       {"quick", CLI_BOOL, &x.quick},
       {"config", CLI_STRING, &x.config},
       {"steps", CLI_U64, &x.steps, 1, 1e13},
+      {"budget", CLI_DOUBLE, &x.budget, 0.1, 1e7},
       {"episodes", CLI_INT, &x.episodes, 1, 1e8},
       {"seed", CLI_U64, &x.seed},
       {"force", CLI_BOOL, &x.force},
@@ -777,6 +803,11 @@ int cmd_experiment(int argc, char** argv) {
                     "--out DIR, or --force to replace its results)", out), 2;
   x.name = e->name;
   x.out = out;
+  x.after = e->after;
+  if (x.budget > 0 && x.run == NULL && x.budget < x.after + 0.5)
+    return cli_fail("experiment", "--budget %g: too short for %s, whose recording and analyses "
+                    "take about %g min after training; give at least %g, or --run a trained "
+                    "agent", x.budget, e->name, e->after, e->after + 0.5), 2;
   x.trained_here = x.run == NULL;
   if (x.trained_here) {
     snprintf(x.run_buf, sizeof x.run_buf, "%s/run", out);

@@ -33,7 +33,7 @@ static const char* USAGE =
     "usage: animat train --task NAME [--steps N] [--envs N] [--threads T] [--seed S] [--out DIR]\n"
     "                    [--task-param k=v]... [--config FILE] [--set key=value]...\n"
     "                    [--resume DIR] [--checkpoint-every SEC] [--quiet] [--force]\n"
-    "                    [--record-every N [--record-episodes E]]\n"
+    "                    [--record-every N [--record-episodes E]] [--budget MINUTES]\n"
     "  --task NAME             task to train on (see `animat tasks`; default reacher)\n"
     "  --steps N               env steps to train for (default 1e6; with --resume: the new total,\n"
     "                          more than the run has done)\n"
@@ -53,6 +53,9 @@ static const char* USAGE =
     "  --record-every N        every N env steps, record E evaluation episodes of the current\n"
     "                          policy (mean action) to DIR/recordings/step-<steps>.rollout\n"
     "  --record-episodes E     episodes per evaluation recording (default 10)\n"
+    "  --budget MINUTES        stop at the end of the first iteration past this wall time, with a\n"
+    "                          checkpoint (continue with --resume); the steps then depend on the\n"
+    "                          machine's speed, the run up to them on the seed alone\n"
     "configuration keys (--set / config files):\n";
 
 // metrics.csv's columns (one row per iteration)
@@ -302,9 +305,9 @@ static int check_run_config(const char* dir, const char* ckpt, const ama_config*
 }
 
 // What the ranks of a multi-rank run agree on after every iteration (ama_comm allgather): stop when
-// any rank was interrupted, checkpoint when rank 0's timer says so.
+// any rank was interrupted, checkpoint and stop at the time budget when rank 0's timers say so.
 typedef struct rank_ctl {
-  int32_t interrupted, save;
+  int32_t interrupted, save, over_budget;
 } rank_ctl;
 
 static int train_run(int argc, char** argv, const ama_comm* comm);
@@ -323,7 +326,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
   const char* config_file = NULL;
   const char *core = NULL, *motor = NULL;
   int core_hidden = 0, motor_hidden = 0, core_tick = 0;
-  double steps = -1, ckpt_every = 60, record_every = 0;
+  double steps = -1, ckpt_every = 60, record_every = 0, budget_min = 0;
   int record_episodes = 10;
   int envs = -1, threads = 2, quiet = 0, force = 0;
   uint64_t seed = 0;
@@ -354,6 +357,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
       {"force", CLI_BOOL, &force},
       {"record-every", CLI_DOUBLE, &record_every, 1, 1e13},
       {"record-episodes", CLI_INT, &record_episodes, 1, 1 << 20},
+      {"budget", CLI_DOUBLE, &budget_min, 0.01, 1e7},
   };
   const char* pos[1];
   int npos, help;
@@ -382,7 +386,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
     if (task_name || envs > 0 || seed_given || config_file || S.n || core || motor ||
         task_params.n || core_hidden || motor_hidden || core_tick)
       return cli_fail("train", "--resume continues a run with its saved configuration; only "
-                               "--steps, --threads, --out, --checkpoint-every and --quiet apply");
+                               "--steps, --threads, --out, --checkpoint-every, --budget and --quiet apply");
     if (comm->bcast(comm->ctx, &cfg, sizeof cfg, err, sizeof err))
       return cli_fail("train", "%s", err);
     if (!out) out = resume;
@@ -395,7 +399,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
     if (task_name || envs > 0 || seed_given || config_file || S.n || core || motor ||
         task_params.n || core_hidden || motor_hidden || core_tick)
       return cli_fail("train", "--resume continues a run with its saved configuration; only "
-                               "--steps, --threads, --out, --checkpoint-every and --quiet apply");
+                               "--steps, --threads, --out, --checkpoint-every, --budget and --quiet apply");
     if (check_run_config(resume, ckpt_in, &cfg) ||
         (out && strcmp(out, resume) && check_run_config(out, ckpt_in, &cfg)))
       return 1;
@@ -540,15 +544,16 @@ train:;
   double ret_ema = NAN, succ_ema = NAN;
   long long eps_total = 0, unstable_total = 0, warned_iter = -1;
   ama_iter_stats st;
-  int stop = 0;
-  while (ama_ppo_env_steps(L) < cfg.total_steps && !stop) {
+  int stop = 0, over_budget = 0;
+  while (ama_ppo_env_steps(L) < cfg.total_steps && !stop && !over_budget) {
     if (ama_ppo_iterate(L, &st)) {
       cli_fail("train", "%s", ama_ppo_error(L));
       goto done;
     }
     double now = am_now(), wall = now - t_start;
     // the ranks agree on stopping and checkpointing (one process: its own flags)
-    rank_ctl ctl = {cli_interrupted, now - t_ckpt > ckpt_every};
+    rank_ctl ctl = {cli_interrupted, now - t_ckpt > ckpt_every,
+                    budget_min > 0 && wall > 60 * budget_min};
     if (ranks > 1) {
       rank_ctl all[ranks];
       if (comm->allgather(comm->ctx, &ctl, all, sizeof ctl, err, sizeof err)) {
@@ -556,9 +561,11 @@ train:;
         goto done;
       }
       ctl.save = all[0].save;
+      ctl.over_budget = all[0].over_budget;
       for (int r = 0; r < ranks; r++) ctl.interrupted |= all[r].interrupted;
     }
     stop = ctl.interrupted;
+    over_budget = ctl.over_budget;
     double sps = (st.env_steps - steps0) / (wall > 1e-9 ? wall : 1e-9);
     eps_total += st.episodes;
     unstable_total += st.unstable;
@@ -638,6 +645,11 @@ train:;
     printf("interrupted at %lld steps: checkpoint saved to %s; continue with "
            "`%sanimat train --resume %s`\n",
            (long long)ama_ppo_env_steps(L), ckpt_out, rank_launch, out);
+  else if (over_budget && ama_ppo_env_steps(L) < cfg.total_steps)
+    printf("budget: stopped after %.1f min at %lld of %lld steps, recent mean return %.3f; "
+           "checkpoint %s; continue with `%sanimat train --resume %s`\n",
+           (am_now() - t_start) / 60, (long long)ama_ppo_env_steps(L),
+           (long long)cfg.total_steps, ret_ema, ckpt_out, rank_launch, out);
   else if (unstable_total)
     printf("done: %lld steps in %.1f s, recent mean return %.3f (stable episodes), %lld of %lld "
            "episodes unstable; checkpoint %s\n",
