@@ -485,10 +485,13 @@ void ama_ppo_set_step_hook(ama_ppo* L, ama_step_hook hook, void* ctx);
 ama_actor* ama_ppo_actor(ama_ppo* L);
 // Starts a learner from a trained checkpoint's policy (e.g. a session adapting a trained agent on
 // another task of the same body): the parameters, the observation normaliser and the reward
-// normaliser's running statistics; a fresh Adam state; the learner's own envs, counters and stream.
+// normaliser's running statistics; the learner's own envs, counters and stream. The Adam state is
+// fresh (zero moments: the first update moves every parameter by about lr) or, with keep_adam,
+// the checkpoint's (each parameter's step keeps the scale its gradients had in training).
 // The checkpoint's architecture and observation size must be the learner's. Returns 0 or -1
 // naming the file and field.
-int ama_ppo_start_from(ama_ppo* L, const char* ckpt_path, char* err, size_t err_sz);
+int ama_ppo_start_from(ama_ppo* L, const char* ckpt_path, int keep_adam, char* err,
+                       size_t err_sz);
 
 //---------------------------------- checkpoints ---------------------------------------------------
 

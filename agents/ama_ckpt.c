@@ -1018,7 +1018,7 @@ out:
 
 //---------------------------------- starting from a trained policy --------------------------------
 
-int ama_ppo_start_from(ama_ppo* L, const char* path, char* err, size_t err_sz) {
+int ama_ppo_start_from(ama_ppo* L, const char* path, int keep_adam, char* err, size_t err_sz) {
   rfile f;
   if (rf_open(&f, path, err, err_sz)) return -1;
   ama_policy* p = &L->pol;
@@ -1038,6 +1038,7 @@ int ama_ppo_start_from(ama_ppo* L, const char* path, char* err, size_t err_sz) {
   }
   free(f.p);
   if (rc) return -1;
+  if (keep_adam) return 0;
   size_t n = p->params.count;
   memset(p->params.m, 0, n * sizeof(float));
   memset(p->params.v, 0, n * sizeof(float));

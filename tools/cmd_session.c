@@ -40,6 +40,7 @@ typedef struct protocol {
   int snapshot_every;           // updates between parameter snapshots
   int record_network;           // record = all (1: the network's activity too) | behaviour (0)
   int lossy;                    // lossy = 1: observations and activity with half the bits
+  int adam_from_checkpoint;     // optimizer = checkpoint (1) | fresh (0): the Adam state to start
   uint64_t seed;
   int n_keys;                   // learner keys (ama_config), applied on the checkpoint's config
   char key[24][32], value[24][128];
@@ -113,6 +114,11 @@ static int protocol_set(protocol* p, const char* k, const char* v, char* err, si
     p->record_network = !strcmp(v, "all");
   } else if (!strcmp(k, "lossy")) {
     if (parse_int(v, 0, 1, &p->lossy)) return am_err(err, err_sz, "lossy: '%s' must be 0 or 1", v);
+  } else if (!strcmp(k, "optimizer")) {
+    if (strcmp(v, "fresh") && strcmp(v, "checkpoint"))
+      return am_err(err, err_sz, "optimizer: '%s' must be fresh (zero Adam moments) or "
+                    "checkpoint (the trained run's Adam moments)", v);
+    p->adam_from_checkpoint = !strcmp(v, "checkpoint");
   } else if (!strcmp(k, "seed")) {
     if (parse_u64(v, &p->seed)) return am_err(err, err_sz, "seed: '%s' is not an integer", v);
   } else if (is_learner_key(k)) {
@@ -129,7 +135,7 @@ static int protocol_set(protocol* p, const char* k, const char* v, char* err, si
       snprintf(keys + strlen(keys), sizeof keys - strlen(keys), "%s%s", i ? ", " : "",
                LEARNER_KEYS[i]);
     return am_err(err, err_sz, "unknown key '%s' (valid: task, task_param, block, envs, learning, "
-                  "snapshot_every, record, lossy, seed, and the learner's %s)", k, keys);
+                  "snapshot_every, record, lossy, optimizer, seed, and the learner's %s)", k, keys);
   }
   return 0;
 }
@@ -178,8 +184,9 @@ static void protocol_write(const protocol* p, am_buf* b) {
     am_buf_printf(b, "block = %s %d %.17g\n", p->block_name[i], p->block_trials[i],
                   p->block_value[i]);
   am_buf_printf(b, "envs = %d\nlearning = %s\nsnapshot_every = %d\nrecord = %s\nlossy = %d\n"
-                "seed = %llu\n", p->envs, p->learning, p->snapshot_every,
-                p->record_network ? "all" : "behaviour", p->lossy, (unsigned long long)p->seed);
+                "optimizer = %s\nseed = %llu\n", p->envs, p->learning, p->snapshot_every,
+                p->record_network ? "all" : "behaviour", p->lossy,
+                p->adam_from_checkpoint ? "checkpoint" : "fresh", (unsigned long long)p->seed);
   for (int i = 0; i < p->n_keys; i++) am_buf_printf(b, "%s = %s\n", p->key[i], p->value[i]);
 }
 
@@ -298,7 +305,7 @@ int cmd_session(int argc, char** argv) {
       "  records every trial, every update and the parameters (docs/experiments.md).\n"
       "  RUN               a run directory or checkpoint (the agent before the session)\n"
       "  --protocol FILE   the protocol: task, task_param, block = NAME TRIALS VALUE lines, envs,\n"
-      "                    learning, snapshot_every, seed and learner keys (lr, epochs, ...);\n"
+      "                    learning, snapshot_every, optimizer, seed and learner keys (lr, ...);\n"
       "                    tools/protocols/ has the classic ones\n"
       "  --out DIR         output directory (refused if it holds a session, unless --force)\n"
       "  --task-param K=V  one more task parameter (repeatable)\n"
@@ -472,7 +479,7 @@ int cmd_session(int argc, char** argv) {
   table_init(&ut, 16, upd_cols);
   float* w_prev = NULL;
   if (!(S.L = ama_ppo_create(&cfg, pool, err, sizeof err)) ||
-      ama_ppo_start_from(S.L, ckpt, err, sizeof err)) {
+      ama_ppo_start_from(S.L, ckpt, P.adam_from_checkpoint, err, sizeof err)) {
     cli_fail("session", "%s", err);
     goto done;
   }
