@@ -685,7 +685,16 @@ static void report_write(xp* x, int complete, const char* why) {
   run_settings(x, &settings);
   if (settings.len) am_buf_printf(&b, ": %.*s", (int)settings.len, (char*)settings.p);
   am_buf_free(&settings);
-  am_buf_printf(&b, "). Recording: `%s`; trial table: `trials.csv`.\n\n", x->rollout);
+  am_buf_printf(&b, ")");
+  // a training stopped by --budget: its own summary line says where
+  for (int i = 0; i < x->n; i++) {
+    if (strncmp(x->st[i].name, "train", 5)) continue;
+    char* t = step_log(x, &x->st[i]);
+    char* at = t ? strstr(t, "budget: stopped after") : NULL;
+    if (at) am_buf_printf(&b, "; %s %.*s", x->st[i].name, (int)strcspn(at, ";\n"), at);
+    free(t);
+  }
+  am_buf_printf(&b, ". Recording: `%s`; trial table: `trials.csv`.\n\n", x->rollout);
   if (e && e->finding) am_buf_printf(&b, "## Published finding\n\n%s\n\n", e->finding);
   if (complete) {
     am_buf_printf(&b, "## Measured\n\n%.*s\n", (int)x->findings.len,
