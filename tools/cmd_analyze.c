@@ -819,7 +819,9 @@ static int run_adaptation(az_ctx* c) {
     }
     free(x);
     if (isfinite(base)) ana_fig_hline(f, 0, base, NULL);
-    ana_fig_axes(f, 0, &(ana_axes){.legend = ANA_LEGEND_LR});
+    // room past the last trial for the legend, which would otherwise hide the last block's curve
+    ana_fig_axes(f, 0, &(ana_axes){.xmin = 0, .xmax = off > 0 ? 1.22 * off : 1,
+                                   .legend = ANA_LEGEND_LR});
     rc = write_outputs(c, f, &t, &j);
   }
   table_free(&t);
