@@ -802,6 +802,14 @@ static int run_adaptation(az_ctx* c) {
       for (int p = 0; p < B[b].len; p++)
         if (isfinite(B[b].curve[p]) && B[b].curve[p] > ytop) ytop = B[b].curve[p];
     if (!isfinite(ytop)) ytop = 0;
+    double ybot = INFINITY;
+    int total = 0, prev_low = 0;
+    for (int b = 0; b < nb; b++) {
+      total += B[b].len;
+      for (int p = 0; p < B[b].len; p++)
+        if (isfinite(B[b].curve[p]) && B[b].curve[p] < ybot) ybot = B[b].curve[p];
+    }
+    double yspan = isfinite(ybot) && ytop > ybot ? ytop - ybot : 1;
     double* x = malloc(sizeof(double) * AD_MAXP);
     for (int b = 0; x && b < nb; b++) {
       for (int p = 0; p < B[b].len; p++) x[p] = off + p;
@@ -813,7 +821,14 @@ static int run_adaptation(az_ctx* c) {
       if (B[b].value < 0) snprintf(lab, sizeof lab, "%s (mirrored)", rot ? "rotation" : "field");
       ana_fig_line(f, 0, x, B[b].curve, B[b].len,
                    &(ana_style){.color = ana_color_cat(col), .label = labelled ? NULL : lab});
-      if (B[b].name[0]) ana_fig_text(f, 0, off + 1, ytop, B[b].name, &(ana_style){.size = 10});
+      // a name wider than the block before it goes one line lower (10 px text: about 1/90 of
+      // the axis per character)
+      int low = b > 0 && B[b - 1].name[0] && !prev_low &&
+                B[b - 1].len < (double)strlen(B[b - 1].name) * 1.22 * total / 90;
+      if (B[b].name[0])
+        ana_fig_text(f, 0, off + 1, low ? ytop - 0.07 * yspan : ytop, B[b].name,
+                     &(ana_style){.size = 10});
+      prev_low = low;
       off += B[b].len;
       if (b < nb - 1) ana_fig_vline(f, 0, off - 0.5, NULL);
     }
