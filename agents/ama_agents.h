@@ -48,6 +48,12 @@ typedef struct ama_policy_cfg {
   int critic_heads;         // K value heads on the core (1: the classic critic)
   char critic_tau[512];     // the heads' asymmetries: "spread" ((i + 0.5) / K), one number for
                             // every head, or a comma list of K numbers, each in (0, 1)
+  // recurrent connectivity (ama_mask.c, docs/biology.md): which recurrent weights exist
+  char conn[16];            // "full" | "random" | "ring" | "modules" | "file"
+  float conn_density;       // random, ring, modules: each unit receives round(density H) inputs
+  int conn_blocks;          // modules: blocks of consecutive units (inputs from the own block first)
+  char conn_modules[16];    // the modules masked: "core", "motor" or "core,motor"
+  char conn_file[512];      // file: a CSV matrix H x H (row: receiving unit, column: sending unit)
 } ama_policy_cfg;
 
 #define AMA_MAX_HEADS 64  // value heads of the distributional critic
@@ -172,6 +178,9 @@ typedef struct ama_policy {
   // offset applied to the module's state (h; the rate RNN's x; the LSTM's h and, for the gain, c)
   // and output right after it steps: s = s * gain + add. Set by the actor; not owned.
   float *unit_gain[2], *unit_add[2];
+  // recurrent connectivity (ama_mask.c): per module (0 core, 1 motor) an H x H matrix of 0/1
+  // (row: receiving unit, column: sending unit), NULL: fully connected. params.keep applies it.
+  uint8_t* conn[2];
 } ama_policy;
 
 
@@ -182,6 +191,23 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
                     int n_groups, int obs_dim, int act_dim, int T_max, int B_max, int N,
                     uint64_t seed, char* err, size_t err_sz);
 void ama_policy_free(ama_policy* p);
+// Recurrent connectivity (ama_mask.c). Builds the masks cfg.conn asks for (random and modules from
+// the stream (seed, "conn"), the file read and checked), sets params.keep, zeroes the absent
+// weights and scales each unit's remaining recurrent inputs by sqrt(H / inputs) so the recurrent
+// gain matches the full network's. Called by ama_policy_init after the weights are drawn.
+// Returns 0 or -1 naming the key, file, line or value.
+int ama_policy_conn_init(ama_policy* p, uint64_t seed, char* err, size_t err_sz);
+// Replaces module m's matrix (H x H bytes, copied; NULL: full) and rebuilds params.keep, zeroing
+// the absent weights (checkpoints). Returns 0 or -1 (out of memory).
+int ama_policy_conn_set(ama_policy* p, int m, const uint8_t* conn, char* err, size_t err_sz);
+// Reads an H x H connectivity matrix from a CSV file: H lines of H numbers separated by commas
+// (or spaces), nonzero = connected, row = receiving unit, column = sending unit; '#' starts a
+// comment, blank lines are skipped. Returns 0 or -1 naming the file, line, column and value.
+int ama_conn_read_csv(const char* path, int H, uint8_t* conn, char* err, size_t err_sz);
+// A one-line description of module m's connectivity ("full", "random density 0.2: 13 of 64
+// inputs per unit", ...) into buf.
+void ama_conn_describe(const ama_policy* p, int m, char* buf, size_t sz);
+
 // Zeroes the acting state (all envs start fresh episodes).
 void ama_policy_reset_state(ama_policy* p);
 
