@@ -79,10 +79,22 @@ typedef struct ama_ppo_cfg {
   float adam_eps;
 } ama_ppo_cfg;
 
+// Evolution strategies (ama_es.c, Salimans et al. 2017): learner = es.
+typedef struct ama_es_cfg {
+  int pairs;            // n antithetic pairs (theta + sigma eps_i, theta - sigma eps_i) per
+                        // iteration; num_envs must be a multiple of 2n (envs per candidate)
+  float sigma;          // perturbation scale
+  char optimizer[8];    // "adam" (lr, adam_eps) | "sgd" (lr, momentum)
+  float momentum;       // sgd momentum
+  float weight_decay;   // L2 coefficient added to the gradient estimate (decay towards 0)
+} ama_es_cfg;
+
 // The whole configuration of a run: written as "key = value" lines, read back the same way.
 typedef struct ama_config {
   ama_policy_cfg policy;
   ama_ppo_cfg ppo;
+  char learner[8];          // "ppo" | "es" (evolution strategies, no backpropagation)
+  ama_es_cfg es;
   char task[64];
   char task_params[1024];   // "k=v;k=v" as given to the task
   int64_t total_steps;      // env steps to train for
@@ -461,6 +473,22 @@ int64_t ama_ppo_iteration(const ama_ppo* L);
 int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st);
 // The message of the last failure of ama_ppo_iterate ("" if none).
 const char* ama_ppo_error(const ama_ppo* L);
+
+//---------------------------------- evolution strategies ------------------------------------------
+
+// The pieces of learner = es (ama_es.c; Salimans et al. 2017), plain functions over arrays.
+// Perturbation i of iteration it: n standard normals from the stream (seed, it, i), 0 where
+// pert[q] is 0. The same arguments give the same numbers (perturbations are regenerated, never
+// stored).
+void ama_es_perturbation(uint64_t seed, int64_t it, int i, const uint8_t* pert, size_t n,
+                         float* eps);
+// Centred ranks of K fitnesses: u[k] = rank(k) / (K - 1) - 0.5, in [-0.5, 0.5] (ties: the lower
+// index ranks lower). order: K ints of scratch.
+void ama_es_centred_ranks(const double* fit, int K, int* order, double* u);
+// The estimate g (n) = 1/(2 pairs) sum_i (u[2i] - u[2i+1]) eps_i of the ascent direction, candidate
+// 2i being theta + sigma eps_i and 2i+1 theta - sigma eps_i. eps: n floats of scratch.
+void ama_es_estimate(uint64_t seed, int64_t it, int pairs, const double* u, const uint8_t* pert,
+                     size_t n, float* eps, double* g);
 
 //---------------------------------- data-parallel training ----------------------------------------
 

@@ -54,6 +54,12 @@ void ama_config_default(ama_config* c) {
   p->norm_adv = 1;
   p->adam_eps = 1e-5f;
   p->norm_reward = 1;
+  snprintf(c->learner, sizeof(c->learner), "ppo");
+  c->es.pairs = 16;
+  c->es.sigma = 0.02f;
+  snprintf(c->es.optimizer, sizeof(c->es.optimizer), "adam");
+  c->es.momentum = 0.9f;
+  c->es.weight_decay = 0.005f;
   snprintf(c->task, sizeof(c->task), "reacher");
   c->total_steps = 1000000;
   c->num_envs = 64;
@@ -80,6 +86,7 @@ typedef struct key_def {
 #define PO(f) offsetof(ama_config, policy.f)
 #define LO(f) offsetof(ama_config, ppo.f)
 #define CO(f) offsetof(ama_config, f)
+#define EO(f) offsetof(ama_config, es.f)
 #define SZ(f) sizeof(((ama_config*)0)->f)
 #define RANGE(lo, hi) lo, hi, 0, 0
 #define ABOVE(lo) lo, INF, 1, 0
@@ -150,6 +157,17 @@ static const key_def KEYS[] = {
     {"norm_reward", K_INT, LO(norm_reward), 0, "1: scale rewards by the return's running std",
      FLAG},
     {"adam_eps", K_FLOAT, LO(adam_eps), 0, "Adam epsilon", ABOVE(0)},
+    {"learner", K_STR, CO(learner), SZ(learner),
+     "ppo, or es: evolution strategies without backpropagation (docs/biology.md)", 0, 0, 0, 0,
+     "ppo|es"},
+    {"es_pairs", K_INT, EO(pairs), 0, "es: antithetic pairs per iteration (2n divides num_envs)",
+     RANGE(1, 2048)},
+    {"es_sigma", K_FLOAT, EO(sigma), 0, "es: perturbation scale", ABOVE(0)},
+    {"es_optimizer", K_STR, EO(optimizer), SZ(es.optimizer), "es: optimiser of the estimate (lr)",
+     0, 0, 0, 0, "adam|sgd"},
+    {"es_momentum", K_FLOAT, EO(momentum), 0, "es: sgd momentum", 0, 1, 0, 1},
+    {"es_weight_decay", K_FLOAT, EO(weight_decay), 0, "es: L2 coefficient on the parameters",
+     RANGE(0, INF)},
     {"load_module", K_STR, CO(load_module), SZ(load_module),
      "modules to copy from load_path (comma list; empty: none)", 0, 0, 0, 0, MODULES, 1, 1},
     {"load_path", K_STR, CO(load_path), SZ(load_path), "checkpoint to copy load_module from", 0,
@@ -334,6 +352,10 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
   if (p->conn_file[0] && strcmp(p->conn, "file"))
     return am_err(err, err_sz, "conn_file = %s is given but conn = %s (set conn = file)",
                   p->conn_file, p->conn);
+  if (!strcmp(c->learner, "es") && c->num_envs % (2 * c->es.pairs))
+    return am_err(err, err_sz, "learner = es: num_envs = %d must be a multiple of 2 x es_pairs = "
+                  "%d (each of the %d perturbations is evaluated on the same number of envs)",
+                  c->num_envs, 2 * c->es.pairs, 2 * c->es.pairs);
   if (c->ppo.horizon % p->core_tick)
     return am_err(err, err_sz, "horizon = %d must be a multiple of core_tick = %d", c->ppo.horizon,
                   p->core_tick);
