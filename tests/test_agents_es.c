@@ -19,20 +19,9 @@
 #include "amt_tasks.h"
 #include "agents_test_util.h"
 
-static char g_dir[256];
-
 static int setup(void** s) {
   (void)s;
-  snprintf(g_dir, sizeof(g_dir), "/tmp/animat_test_es_%d", (int)getpid());
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "mkdir -p %s", g_dir);
-  return system(cmd);
-}
-static int teardown(void** s) {
-  (void)s;
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-  return system(cmd);
+  return test_dir_make("es");
 }
 
 // Regenerated perturbations are identical; different pairs and iterations differ; the mask holds.
@@ -149,12 +138,6 @@ static void test_quadratic(void** s) {
   ama_params_free(&P);
 }
 
-typedef struct run {
-  am_task task;
-  am_pool* pool;
-  ama_ppo* L;
-} run;
-
 static void es_config(ama_config* c) {
   small_config(c);
   char err[1024];
@@ -162,24 +145,6 @@ static void es_config(ama_config* c) {
                            {"lr", "0.01"}, {"conn", "random"}, {"conn_density", "0.5"}};
   for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
     if (ama_config_set(c, sets[i][0], sets[i][1], err, sizeof err)) fail_msg("%s", err);
-}
-
-static void run_open(run* r, const ama_config* cfg, int threads) {
-  char err[1024];
-  amt_params params = {0};
-  assert_int_equal(amt_create(&r->task, cfg->task, &params, err, sizeof(err)), 0);
-  am_pool_config pc = {.num_envs = cfg->num_envs, .num_threads = threads, .seed = cfg->seed};
-  r->pool = am_pool_create(&r->task, &pc, err, sizeof(err));
-  assert_non_null(r->pool);
-  r->L = ama_ppo_create(cfg, r->pool, err, sizeof(err));
-  if (!r->L) fprintf(stderr, "%s\n", err);
-  assert_non_null(r->L);
-}
-
-static void run_close(run* r) {
-  ama_ppo_free(r->L);
-  am_pool_free(r->pool);
-  amt_destroy(&r->task);
 }
 
 static void assert_same(ama_ppo* a, ama_ppo* b) {
@@ -285,5 +250,5 @@ int main(void) {
       cmocka_unit_test(test_learner_threads), cmocka_unit_test(test_resume),
       cmocka_unit_test(test_refusals),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, test_dir_remove);
 }

@@ -20,44 +20,9 @@
 #include "amt_tasks.h"
 #include "agents_test_util.h"
 
-static char g_dir[256];
-
 static int setup(void** s) {
   (void)s;
-  snprintf(g_dir, sizeof(g_dir), "/tmp/animat_test_wiring_%d", (int)getpid());
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "mkdir -p %s", g_dir);
-  return system(cmd);
-}
-static int teardown(void** s) {
-  (void)s;
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-  return system(cmd);
-}
-
-typedef struct run {
-  am_task task;
-  am_pool* pool;
-  ama_ppo* L;
-} run;
-
-static void run_open(run* r, const ama_config* cfg) {
-  char err[1024];
-  amt_params params = {0};
-  assert_int_equal(amt_create(&r->task, cfg->task, &params, err, sizeof(err)), 0);
-  am_pool_config pc = {.num_envs = cfg->num_envs, .num_threads = 1, .seed = cfg->seed};
-  r->pool = am_pool_create(&r->task, &pc, err, sizeof(err));
-  assert_non_null(r->pool);
-  r->L = ama_ppo_create(cfg, r->pool, err, sizeof(err));
-  if (!r->L) fprintf(stderr, "%s\n", err);
-  assert_non_null(r->L);
-}
-
-static void run_close(run* r) {
-  ama_ppo_free(r->L);
-  am_pool_free(r->pool);
-  amt_destroy(&r->task);
+  return test_dir_make("wiring");
 }
 
 static void set(ama_config* c, const char* k, const char* v) {
@@ -105,7 +70,7 @@ static void test_random_gru_masks_hold(void** s) {
   set(&cfg, "conn", "random");
   set(&cfg, "conn_density", "0.25");
   run r;
-  run_open(&r, &cfg);
+  run_open(&r, &cfg, 1);
   ama_policy* p = ama_ppo_policy(r.L);
   for (int m = 0; m < 2; m++) {
     int H = m ? 10 : 12, k = (int)lround(0.25 * H);
@@ -143,7 +108,7 @@ static void test_dale_modules(void** s) {
   set(&cfg, "conn_density", "0.375");  // 6 inputs: the own block's 4, then 2 from the others
   set(&cfg, "conn_modules", "core");
   run r;
-  run_open(&r, &cfg);
+  run_open(&r, &cfg, 1);
   ama_policy* p = ama_ppo_policy(r.L);
   assert_null(p->conn[1]);
   const uint8_t* M = p->conn[0];
@@ -180,7 +145,7 @@ static void test_ring(void** s) {
   set(&cfg, "conn_density", "0.25");  // 3 of 12
   set(&cfg, "conn_modules", "core");
   run r;
-  run_open(&r, &cfg);
+  run_open(&r, &cfg, 1);
   const uint8_t* M = ama_ppo_policy(r.L)->conn[0];
   for (int i = 0; i < 12; i++)
     for (int j = 0; j < 12; j++) {
@@ -247,7 +212,7 @@ static void test_file_checkpoint(void** s) {
   set(&cfg, "conn_file", csv);
   set(&cfg, "conn_modules", "core");
   run a, b;
-  run_open(&a, &cfg);
+  run_open(&a, &cfg, 1);
   ama_iter_stats st;
   assert_int_equal(ama_ppo_iterate(a.L, &st), 0);
   ama_policy* pa = ama_ppo_policy(a.L);
@@ -255,7 +220,7 @@ static void test_file_checkpoint(void** s) {
     for (int j = 0; j < 12; j++) assert_int_equal(pa->conn[0][i * 12 + j], (i + 2 * j) % 3 == 0);
   check_module(pa, 0, NULL);
   assert_int_equal(ama_ckpt_save(a.L, ck, err, sizeof err), 0);
-  run_open(&b, &cfg);
+  run_open(&b, &cfg, 1);
   assert_int_equal(ama_ckpt_load(b.L, ck, err, sizeof err), 0);
   ama_policy* pb = ama_ppo_policy(b.L);
   assert_memory_equal(pa->conn[0], pb->conn[0], 144);
@@ -330,5 +295,5 @@ int main(void) {
       cmocka_unit_test(test_ring),                  cmocka_unit_test(test_csv),
       cmocka_unit_test(test_file_checkpoint),       cmocka_unit_test(test_refusals),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, test_dir_remove);
 }
