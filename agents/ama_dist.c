@@ -65,11 +65,6 @@ int ama_dist_agree(const ama_comm* c, const char* msg, char* err, size_t err_sz)
 
 int ama_ppo_set_comm(ama_ppo* L, const ama_comm* c, char* err, size_t err_sz) {
   if (!c || c->size <= 1) return 0;
-  if (L->es) {
-    snprintf(err, err_sz, "learner = es runs in one process: evolution strategies under MPI (ranks "
-             "exchanging only returns) is not built; run it without mpirun (docs/biology.md)");
-    return -1;
-  }
   if (c->rank < 0 || c->rank >= c->size || !c->allgather || !c->sum_i64 || !c->bcast) {
     snprintf(err, err_sz, "invalid communicator (rank %d of %d)", c->rank, c->size);
     return -1;

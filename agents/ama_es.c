@@ -18,7 +18,10 @@
 // and runs until each env's first episode has ended (envs that finished early go on acting and
 // their steps are counted), so episodes start where the envs' own streams put them and a seed
 // reproduces a run whatever the thread count.
-// What it is not: not distributed (refused under MPI, docs/biology.md), no printing.
+// Under MPI (ama_ppo_set_comm) every rank evaluates the same 2n candidates on its own envs and the
+// ranks exchange only the returns (and the observation and episode statistics), never gradients
+// or parameters: every rank regenerates the perturbations and takes the same step.
+// What it is not: no printing.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +49,13 @@ struct ama_es {
   int* tr_succ;        // (N) successes in it
   int* order;          // (K) scratch for the ranks
   double* u;           // (K) centred ranks
+  double* xbuf;        // what the ranks exchange: this rank's (K + X_N + 3 O), then every rank's
+  int xbuf_ranks;      // the rank count xbuf is sized for
 };
+
+// The statistics each rank sends after the K returns (then the observation statistics: counts,
+// means, m2 of the O entries).
+enum { X_STEPS, X_STABLE, X_RET, X_LEN, X_UNSTABLE, X_SUCC, X_TRC, X_TRS, X_OBS, X_N };
 
 void ama_es_free(ama_es* E) {
   if (!E) return;
@@ -70,6 +79,7 @@ void ama_es_free(ama_es* E) {
   free(E->tr_succ);
   free(E->order);
   free(E->u);
+  free(E->xbuf);
   free(E);
 }
 
@@ -264,25 +274,66 @@ int ama_es_iterate(ama_ppo* L, ama_iter_stats* st) {
       ama_actor_observe(&E->act[k], &v);
     }
   }
-  L->env_steps += steps * N;
-  // the observation statistics of this iteration join the learner's (used from the next one on)
-  for (int i = 0; i < O; i++)
-    if (!p->norm.frozen[i])
-      ama_chan_merge(&p->norm.counts[i], &p->norm.mean[i], &p->norm.m2[i], E->acc.counts[i],
-                     E->acc.mean[i], E->acc.m2[i]);
-  p->norm.count += E->acc.count;
+  // What this process (rank) found: each candidate's summed returns, the episode statistics and
+  // the observation statistics. With several ranks (docs/distributed.md) every rank evaluated the
+  // same 2n candidates on its own envs: the ranks exchange these numbers (returns, not gradients or
+  // parameters), merge them in rank order, and so take the same step.
+  const int R = L->comm ? L->comm->size : 1;
+  const size_t nloc = (size_t)K + X_N + 3 * (size_t)O;
+  if (E->xbuf_ranks != R) {  // sized once the rank count is known
+    free(E->xbuf);
+    E->xbuf = malloc(sizeof(double) * nloc * (size_t)(R + 1));
+    E->xbuf_ranks = E->xbuf ? R : 0;
+    if (!E->xbuf) return am_err(L->err, sizeof L->err, "out of memory for the ranks' returns");
+  }
+  double* loc = E->xbuf;
+  double* all = E->xbuf + nloc;
+  memset(loc, 0, sizeof(double) * nloc);
+  for (int k = 0; k < K; k++)
+    for (int b = 0; b < m; b++) loc[k] += E->ret[k * m + b];
+  double* x = loc + K;
+  x[X_STEPS] = (double)steps * N;
+  for (int e = 0; e < N; e++) {
+    x[X_UNSTABLE] += E->unstable[e];
+    x[X_SUCC] += E->succ[e];
+    x[X_TRC] += E->tr_count[e];
+    x[X_TRS] += E->tr_succ[e];
+    if (E->unstable[e]) continue;
+    x[X_STABLE] += 1;
+    x[X_RET] += E->ret[e];
+    x[X_LEN] += E->len[e];
+  }
+  x[X_OBS] = E->acc.count;
+  memcpy(x + X_N, E->acc.counts, sizeof(double) * O);
+  memcpy(x + X_N + O, E->acc.mean, sizeof(double) * O);
+  memcpy(x + X_N + 2 * O, E->acc.m2, sizeof(double) * O);
+  if (!L->comm) memcpy(all, loc, sizeof(double) * nloc);
+  else if (L->comm->allgather(L->comm->ctx, loc, all, sizeof(double) * nloc, L->err,
+                              sizeof L->err))
+    return -1;
+  double tot[X_N] = {0};
+  memset(E->fit, 0, sizeof(double) * K);
+  for (int r = 0; r < R; r++) {  // in rank order
+    const double* a = all + (size_t)r * nloc;
+    for (int k = 0; k < K; k++) E->fit[k] += a[k];
+    for (int j = 0; j < X_N; j++) tot[j] += a[K + j];
+    // the observation statistics of this iteration join the learner's (used from the next one on)
+    const double* c = a + K + X_N;
+    for (int i = 0; i < O; i++)
+      if (!p->norm.frozen[i] && c[i] > 0)
+        ama_chan_merge(&p->norm.counts[i], &p->norm.mean[i], &p->norm.m2[i], c[i], c[O + i],
+                       c[2 * O + i]);
+    p->norm.count += a[K + X_OBS];
+  }
   ama_norm_refresh(&p->norm);
   memset(E->acc.counts, 0, sizeof(double) * O);
   memset(E->acc.mean, 0, sizeof(double) * O);
   memset(E->acc.m2, 0, sizeof(double) * O);
   E->acc.count = 0;
+  L->env_steps += (int64_t)tot[X_STEPS];
   double t1 = am_now();
-  // fitness, centred ranks, the estimate
-  for (int k = 0; k < K; k++) {
-    double s = 0;
-    for (int b = 0; b < m; b++) s += E->ret[k * m + b];
-    E->fit[k] = s / m;
-  }
+  // fitness (the mean return of the candidate's episodes on every rank), centred ranks, estimate
+  for (int k = 0; k < K; k++) E->fit[k] /= (double)m * R;
   ama_es_centred_ranks(E->fit, K, E->order, E->u);
   ama_es_estimate(L->cfg.seed, it, K / 2, E->u, E->pert, P->count, E->eps, E->ghat);
   const float wd = L->cfg.es.weight_decay;
@@ -307,29 +358,20 @@ int ama_es_iterate(ama_ppo* L, ama_iter_stats* st) {
   }
   ama_params_mask_apply(P);
   L->iteration++;
+  uint32_t crc;  // with ranks: every rank's parameters must still be rank 0's
+  if (L->comm && ama_ppo_check_ranks(L, &crc, L->err, sizeof L->err)) return -1;
   double t2 = am_now();
   if (st) {
     memset(st, 0, sizeof *st);
     st->env_steps = L->env_steps;
     st->iteration = L->iteration;
-    st->episodes = N;
-    double rs = 0, ls = 0;
-    int stable = 0, ep_succ = 0, trc = 0, trs = 0;
-    for (int e = 0; e < N; e++) {
-      st->unstable += E->unstable[e];
-      ep_succ += E->succ[e];
-      trc += E->tr_count[e];
-      trs += E->tr_succ[e];
-      if (E->unstable[e]) continue;
-      stable++;
-      rs += E->ret[e];
-      ls += E->len[e];
-    }
-    st->mean_return = stable ? rs / stable : NAN;
-    st->mean_length = stable ? ls / stable : NAN;
+    st->episodes = (int)(tot[X_STABLE] + tot[X_UNSTABLE]);
+    st->unstable = (int)tot[X_UNSTABLE];
+    st->mean_return = tot[X_STABLE] > 0 ? tot[X_RET] / tot[X_STABLE] : NAN;
+    st->mean_length = tot[X_STABLE] > 0 ? tot[X_LEN] / tot[X_STABLE] : NAN;
     st->success = NAN;
-    if (sev >= 0 && tev >= 0 && trc) st->success = (double)trs / trc;
-    else if (sev >= 0 && tev < 0) st->success = (double)ep_succ / N;
+    if (sev >= 0 && tev >= 0 && tot[X_TRC] > 0) st->success = tot[X_TRS] / tot[X_TRC];
+    else if (sev >= 0 && tev < 0) st->success = tot[X_SUCC] / st->episodes;
     st->lr = lr;
     st->rollout_s = t1 - t0;
     st->learn_s = t2 - t1;
