@@ -48,6 +48,12 @@ typedef struct ama_policy_cfg {
   int critic_heads;         // K value heads on the core (1: the classic critic)
   char critic_tau[512];     // the heads' asymmetries: "spread" ((i + 0.5) / K), one number for
                             // every head, or a comma list of K numbers, each in (0, 1)
+  // recurrent connectivity (ama_mask.c, docs/biology.md): which recurrent weights exist
+  char conn[16];            // "full" | "random" | "ring" | "modules" | "file"
+  float conn_density;       // random, ring, modules: each unit receives round(density H) inputs
+  int conn_blocks;          // modules: blocks of consecutive units (inputs from the own block first)
+  char conn_modules[16];    // the modules masked: "core", "motor" or "core,motor"
+  char conn_file[512];      // file: a CSV matrix H x H (row: receiving unit, column: sending unit)
 } ama_policy_cfg;
 
 #define AMA_MAX_HEADS 64  // value heads of the distributional critic
@@ -73,10 +79,22 @@ typedef struct ama_ppo_cfg {
   float adam_eps;
 } ama_ppo_cfg;
 
+// Evolution strategies (ama_es.c, Salimans et al. 2017): learner = es.
+typedef struct ama_es_cfg {
+  int pairs;            // n antithetic pairs (theta + sigma eps_i, theta - sigma eps_i) per
+                        // iteration; num_envs must be a multiple of 2n (envs per candidate)
+  float sigma;          // perturbation scale
+  char optimizer[8];    // "adam" (lr, adam_eps) | "sgd" (lr, momentum)
+  float momentum;       // sgd momentum
+  float weight_decay;   // L2 coefficient added to the gradient estimate (decay towards 0)
+} ama_es_cfg;
+
 // The whole configuration of a run: written as "key = value" lines, read back the same way.
 typedef struct ama_config {
   ama_policy_cfg policy;
   ama_ppo_cfg ppo;
+  char learner[8];          // "ppo" | "es" (evolution strategies, no backpropagation)
+  ama_es_cfg es;
   char task[64];
   char task_params[1024];   // "k=v;k=v" as given to the task
   int64_t total_steps;      // env steps to train for
@@ -172,6 +190,9 @@ typedef struct ama_policy {
   // offset applied to the module's state (h; the rate RNN's x; the LSTM's h and, for the gain, c)
   // and output right after it steps: s = s * gain + add. Set by the actor; not owned.
   float *unit_gain[2], *unit_add[2];
+  // recurrent connectivity (ama_mask.c): per module (0 core, 1 motor) an H x H matrix of 0/1
+  // (row: receiving unit, column: sending unit), NULL: fully connected. params.keep applies it.
+  uint8_t* conn[2];
 } ama_policy;
 
 
@@ -182,6 +203,23 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
                     int n_groups, int obs_dim, int act_dim, int T_max, int B_max, int N,
                     uint64_t seed, char* err, size_t err_sz);
 void ama_policy_free(ama_policy* p);
+// Recurrent connectivity (ama_mask.c). Builds the masks cfg.conn asks for (random and modules from
+// the stream (seed, "conn"), the file read and checked), sets params.keep, zeroes the absent
+// weights and scales each unit's remaining recurrent inputs by sqrt(H / inputs) so the recurrent
+// gain matches the full network's. Called by ama_policy_init after the weights are drawn.
+// Returns 0 or -1 naming the key, file, line or value.
+int ama_policy_conn_init(ama_policy* p, uint64_t seed, char* err, size_t err_sz);
+// Replaces module m's matrix (H x H bytes, copied; NULL: full) and rebuilds params.keep, zeroing
+// the absent weights (checkpoints). Returns 0 or -1 (out of memory).
+int ama_policy_conn_set(ama_policy* p, int m, const uint8_t* conn, char* err, size_t err_sz);
+// Reads an H x H connectivity matrix from a CSV file: H lines of H numbers separated by commas
+// (or spaces), nonzero = connected, row = receiving unit, column = sending unit; '#' starts a
+// comment, blank lines are skipped. Returns 0 or -1 naming the file, line, column and value.
+int ama_conn_read_csv(const char* path, int H, uint8_t* conn, char* err, size_t err_sz);
+// A one-line description of module m's connectivity ("full", "random density 0.2: 13 of 64
+// inputs per unit", ...) into buf.
+void ama_conn_describe(const ama_policy* p, int m, char* buf, size_t sz);
+
 // Zeroes the acting state (all envs start fresh episodes).
 void ama_policy_reset_state(ama_policy* p);
 
@@ -435,6 +473,22 @@ int64_t ama_ppo_iteration(const ama_ppo* L);
 int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st);
 // The message of the last failure of ama_ppo_iterate ("" if none).
 const char* ama_ppo_error(const ama_ppo* L);
+
+//---------------------------------- evolution strategies ------------------------------------------
+
+// The pieces of learner = es (ama_es.c; Salimans et al. 2017), plain functions over arrays.
+// Perturbation i of iteration it: n standard normals from the stream (seed, it, i), 0 where
+// pert[q] is 0. The same arguments give the same numbers (perturbations are regenerated, never
+// stored).
+void ama_es_perturbation(uint64_t seed, int64_t it, int i, const uint8_t* pert, size_t n,
+                         float* eps);
+// Centred ranks of K fitnesses: u[k] = rank(k) / (K - 1) - 0.5, in [-0.5, 0.5] (ties: the lower
+// index ranks lower). order: K ints of scratch.
+void ama_es_centred_ranks(const double* fit, int K, int* order, double* u);
+// The estimate g (n) = 1/(2 pairs) sum_i (u[2i] - u[2i+1]) eps_i of the ascent direction, candidate
+// 2i being theta + sigma eps_i and 2i+1 theta - sigma eps_i. eps: n floats of scratch.
+void ama_es_estimate(uint64_t seed, int64_t it, int pairs, const double* u, const uint8_t* pert,
+                     size_t n, float* eps, double* g);
 
 //---------------------------------- data-parallel training ----------------------------------------
 

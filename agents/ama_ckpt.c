@@ -193,6 +193,20 @@ static int build(wbuf* w, ama_ppo* L, const uint8_t* ranks, const uint64_t* rank
   w_f32s(w, p->params.v, p->params.count);
   w_u64(w, (uint64_t)p->params.adam_t);
   w_end(w, s);
+  // recurrent connectivity (only when a module is masked): u32 modules (2), per module u32 H and
+  // u8 present, then H*H bytes 0/1 when present (row: receiving unit)
+  if (p->conn[0] || p->conn[1]) {
+    s = w_begin(w, "CONN");
+    w_u32(w, 2);
+    for (int m = 0; m < 2; m++) {
+      int H = m ? p->cfg.motor_hidden : p->cfg.core_hidden;
+      w_u32(w, (uint32_t)H);
+      uint8_t present = p->conn[m] != NULL;
+      w_bytes(w, &present, 1);
+      if (present) w_bytes(w, p->conn[m], (size_t)H * H);
+    }
+    w_end(w, s);
+  }
   // normaliser
   s = w_begin(w, "NORM");
   w_u32(w, (uint32_t)p->norm.n);
@@ -517,6 +531,50 @@ static int check_tensors(const rfile* f, const ama_policy* p, char* err, size_t 
   return 0;
 }
 
+// The recurrent connectivity (section CONN, written when a module is masked): replaces the
+// policy's masks (the checkpoint's are the ones the weights were trained with) and zeroes the
+// absent weights. A checkpoint without the section is fully connected.
+static int load_conn(const rfile* f, ama_policy* p, char* err, size_t err_sz) {
+  rsec s;
+  char scratch[AM_ERR_LEN];
+  if (rf_section(f, "CONN", &s, scratch, sizeof scratch)) {
+    if (!p->conn[0] && !p->conn[1]) return 0;
+    snprintf(err, err_sz, "%s: field 'connectivity': the checkpoint has no section CONN but its "
+             "configuration says conn = %s", f->path, p->cfg.conn);
+    return -1;
+  }
+  uint32_t n = rd_u32(&s);
+  if (s.bad || n != 2) {
+    snprintf(err, err_sz, "%s: field 'connectivity': %u modules, expected 2", f->path, n);
+    return -1;
+  }
+  for (int m = 0; m < 2; m++) {
+    int H = m ? p->cfg.motor_hidden : p->cfg.core_hidden;
+    uint32_t h = rd_u32(&s);
+    uint8_t present = 0;
+    rd_bytes(&s, &present, 1);
+    if (s.bad || h != (uint32_t)H || present > 1 || (present && !rd_fits(&s, (uint64_t)H * H, 1))) {
+      snprintf(err, err_sz, "%s: field 'connectivity' (%s): %u units, present %u; this policy "
+               "has %d units", f->path, m ? "motor" : "core", h, present, H);
+      return -1;
+    }
+    const uint8_t* M = present ? s.p + s.pos : NULL;
+    for (size_t i = 0; M && i < (size_t)H * H; i++)
+      if (M[i] > 1) {
+        snprintf(err, err_sz, "%s: field 'connectivity' (%s): entry %zu is %u, not 0 or 1",
+                 f->path, m ? "motor" : "core", i, M[i]);
+        return -1;
+      }
+    if (present) s.pos += (size_t)H * H;
+    if (ama_policy_conn_set(p, m, M, err, err_sz)) return -1;
+  }
+  if (s.pos != s.n) {
+    snprintf(err, err_sz, "%s: field 'connectivity': %zu bytes left over", f->path, s.n - s.pos);
+    return -1;
+  }
+  return 0;
+}
+
 static int load_params_norm(const rfile* f, ama_policy* p, char* err, size_t err_sz) {
   rsec s;
   if (check_tensors(f, p, err, err_sz) || rf_section(f, "PARM", &s, err, err_sz)) return -1;
@@ -537,6 +595,9 @@ static int load_params_norm(const rfile* f, ama_policy* p, char* err, size_t err
   rd_f32s(&s, p->params.m, count);
   rd_f32s(&s, p->params.v, count);
   p->params.adam_t = (int64_t)rd_u64(&s);
+  if (load_conn(f, p, err, err_sz)) return -1;
+  ama_cell_prepare(&p->core, &p->params);
+  ama_cell_prepare(&p->motor, &p->params);
   if (rf_section(f, "NORM", &s, err, err_sz)) return -1;
   uint32_t n = rd_u32(&s);
   size_t per = f->version >= 2 ? 24 : 16;  // version 1 had no per-entry counts
@@ -759,9 +820,13 @@ int ama_ckpt_load_policy(ama_policy* p, const char* path, const am_obs_group* gr
   int rc = ama_config_parse(&cfg, text, path, err, err_sz);
   free(text);
   if (rc) return -1;
-  if (ama_policy_init(p, &cfg.policy, groups, n_groups, obs_dim, act_dim, 1, 1, N, cfg.seed, err,
+  // the masks come from the checkpoint (section CONN): a connectivity file need not exist here
+  ama_policy_cfg pc = cfg.policy;
+  if (!strcmp(pc.conn, "file")) snprintf(pc.conn, sizeof pc.conn, "full");
+  if (ama_policy_init(p, &pc, groups, n_groups, obs_dim, act_dim, 1, 1, N, cfg.seed, err,
                       err_sz))
     return -1;
+  p->cfg = cfg.policy;
   rfile f;
   if (rf_open(&f, path, err, err_sz)) {
     ama_policy_free(p);
@@ -1007,7 +1072,9 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
     if (freeze && list_has(modules, MODULES[k]) && list_has(freeze, MODULES[k]) &&
         ama_policy_freeze(p, MODULES[k], 1, err, err_sz))
       goto out;
-  // the module's cells may need their derived weights refreshed (Dale)
+  // absent connections stay absent; the module's cells may need their derived weights refreshed
+  // (Dale)
+  ama_params_mask_apply(&p->params);
   ama_cell_prepare(&p->core, &p->params);
   ama_cell_prepare(&p->motor, &p->params);
   rc = 0;

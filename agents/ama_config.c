@@ -30,6 +30,10 @@ void ama_policy_cfg_default(ama_policy_cfg* c) {
   c->obs_clip = 5.0f;
   c->critic_heads = 1;
   snprintf(c->critic_tau, sizeof(c->critic_tau), "spread");
+  snprintf(c->conn, sizeof(c->conn), "full");
+  c->conn_density = 1.0f;
+  c->conn_blocks = 4;
+  snprintf(c->conn_modules, sizeof(c->conn_modules), "core,motor");
 }
 
 void ama_config_default(ama_config* c) {
@@ -50,6 +54,12 @@ void ama_config_default(ama_config* c) {
   p->norm_adv = 1;
   p->adam_eps = 1e-5f;
   p->norm_reward = 1;
+  snprintf(c->learner, sizeof(c->learner), "ppo");
+  c->es.pairs = 16;
+  c->es.sigma = 0.02f;
+  snprintf(c->es.optimizer, sizeof(c->es.optimizer), "adam");
+  c->es.momentum = 0.9f;
+  c->es.weight_decay = 0.005f;
   snprintf(c->task, sizeof(c->task), "reacher");
   c->total_steps = 1000000;
   c->num_envs = 64;
@@ -76,6 +86,7 @@ typedef struct key_def {
 #define PO(f) offsetof(ama_config, policy.f)
 #define LO(f) offsetof(ama_config, ppo.f)
 #define CO(f) offsetof(ama_config, f)
+#define EO(f) offsetof(ama_config, es.f)
 #define SZ(f) sizeof(((ama_config*)0)->f)
 #define RANGE(lo, hi) lo, hi, 0, 0
 #define ABOVE(lo) lo, INF, 1, 0
@@ -116,6 +127,16 @@ static const key_def KEYS[] = {
      RANGE(1, AMA_MAX_HEADS)},
     {"critic_tau", K_STR, PO(critic_tau), SZ(policy.critic_tau),
      "head asymmetries tau_i in (0,1): spread ((i+0.5)/K), one number, or a list of K"},
+    {"conn", K_STR, PO(conn), SZ(policy.conn), "recurrent connectivity (docs/biology.md)", 0, 0,
+     0, 0, "full|random|ring|modules|file"},
+    {"conn_density", K_FLOAT, PO(conn_density), 0,
+     "fraction of recurrent inputs each unit receives (random, ring, modules)", 0, 1, 1, 0},
+    {"conn_blocks", K_INT, PO(conn_blocks), 0, "conn = modules: blocks of consecutive units",
+     RANGE(1, 16384)},
+    {"conn_modules", K_STR, PO(conn_modules), SZ(policy.conn_modules),
+     "recurrent modules the connectivity applies to", 0, 0, 0, 0, "core|motor", 1},
+    {"conn_file", K_STR, PO(conn_file), SZ(policy.conn_file),
+     "conn = file: CSV matrix H x H of 0/1 (row receives, column sends)", 0, 0, 0, 0, NULL, 0, 1},
     {"horizon", K_INT, LO(horizon), 0, "rollout length T (a multiple of core_tick)",
      RANGE(1, 100000)},
     {"epochs", K_INT, LO(epochs), 0, "PPO epochs per rollout", RANGE(1, 1000)},
@@ -136,6 +157,17 @@ static const key_def KEYS[] = {
     {"norm_reward", K_INT, LO(norm_reward), 0, "1: scale rewards by the return's running std",
      FLAG},
     {"adam_eps", K_FLOAT, LO(adam_eps), 0, "Adam epsilon", ABOVE(0)},
+    {"learner", K_STR, CO(learner), SZ(learner),
+     "ppo, or es: evolution strategies without backpropagation (docs/biology.md)", 0, 0, 0, 0,
+     "ppo|es"},
+    {"es_pairs", K_INT, EO(pairs), 0, "es: antithetic pairs per iteration (2n divides num_envs)",
+     RANGE(1, 2048)},
+    {"es_sigma", K_FLOAT, EO(sigma), 0, "es: perturbation scale", ABOVE(0)},
+    {"es_optimizer", K_STR, EO(optimizer), SZ(es.optimizer), "es: optimiser of the estimate (lr)",
+     0, 0, 0, 0, "adam|sgd"},
+    {"es_momentum", K_FLOAT, EO(momentum), 0, "es: sgd momentum", 0, 1, 0, 1},
+    {"es_weight_decay", K_FLOAT, EO(weight_decay), 0, "es: L2 coefficient on the parameters",
+     RANGE(0, INF)},
     {"load_module", K_STR, CO(load_module), SZ(load_module),
      "modules to copy from load_path (comma list; empty: none)", 0, 0, 0, 0, MODULES, 1, 1},
     {"load_path", K_STR, CO(load_path), SZ(load_path), "checkpoint to copy load_module from", 0,
@@ -298,13 +330,32 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
     if (p->dale && strcmp(type[m], "rnn") != 0)
       return am_err(err, err_sz,
                     "dale = 1: Dale's law is implemented by the rate RNN cell only, but the %s "
-                    "module is a %s cell (%s = %s); set %s = rnn, or dale = 0",
-                    mod[m], type[m], mod[m], type[m], mod[m]);
+                    "module is a %s cell (%s = %s): %s; set %s = rnn, or dale = 0",
+                    mod[m], type[m], mod[m], type[m],
+                    !strcmp(type[m], "mlp")
+                        ? "an mlp has no recurrent weights to sign"
+                        : "its output h is signed (tanh, in (-1, 1)), so a unit's effect on the "
+                          "others changes sign with its activity whatever the signs of its "
+                          "weights: no unit is excitatory or inhibitory",
+                    mod[m]);
     if (!strcmp(type[m], "rnn") && p->dt > p->tau)
       return am_err(err, err_sz,
                     "dt = %g must not exceed tau = %g: the %s module is a rate RNN (%s = rnn)",
                     p->dt, p->tau, mod[m], mod[m]);
   }
+  if (!strcmp(p->conn, "full") && p->conn_density != 1.0f)
+    return am_err(err, err_sz, "conn_density = %g has no effect with conn = full (set conn = "
+                  "random, ring or modules)", p->conn_density);
+  if (!strcmp(p->conn, "file") && !p->conn_file[0])
+    return am_err(err, err_sz, "conn = file needs conn_file (a CSV matrix of the recurrent "
+                  "connections, docs/biology.md)");
+  if (p->conn_file[0] && strcmp(p->conn, "file"))
+    return am_err(err, err_sz, "conn_file = %s is given but conn = %s (set conn = file)",
+                  p->conn_file, p->conn);
+  if (!strcmp(c->learner, "es") && c->num_envs % (2 * c->es.pairs))
+    return am_err(err, err_sz, "learner = es: num_envs = %d must be a multiple of 2 x es_pairs = "
+                  "%d (each of the %d perturbations is evaluated on the same number of envs)",
+                  c->num_envs, 2 * c->es.pairs, 2 * c->es.pairs);
   if (c->ppo.horizon % p->core_tick)
     return am_err(err, err_sz, "horizon = %d must be a multiple of core_tick = %d", c->ppo.horizon,
                   p->core_tick);

@@ -10,6 +10,8 @@ void ama_col_stats(const float* x, int rows, int n, int i, double* mean, double*
 // deviations bm2 into the running (count, mean, m2).
 void ama_chan_merge(double* count, double* mean, double* m2, double nb, double bm, double bm2);
 
+typedef struct ama_es ama_es;  // evolution strategies' state (ama_es.c)
+
 struct ama_ppo {
   ama_config cfg;
   am_pool* pool;        // not owned
@@ -70,7 +72,16 @@ struct ama_ppo {
   double rr0_count, rr0_mean, rr0_m2;  // reward statistics at the start of the rollout
   double it_count, it_mean, it_m2;     // this rank's reward statistics of the rollout alone
   char err[AM_ERR_LEN];  // the last failure of ama_ppo_iterate
+  ama_es* es;           // learner = es: the candidates and scratch (ama_es.c); NULL for PPO
 };
+
+// The learning rate of the coming update (lr, linear schedule to 0 at total_steps).
+float ama_lr_at(const ama_ppo* L);
+// Evolution strategies (ama_es.c): created by ama_ppo_create when learner = es; ama_ppo_iterate
+// then runs ama_es_iterate instead of a PPO iteration. Returns NULL / -1 with a message.
+ama_es* ama_es_create(ama_ppo* L, char* err, size_t err_sz);
+void ama_es_free(ama_es* E);
+int ama_es_iterate(ama_ppo* L, ama_iter_stats* st);
 
 // Data-parallel steps (ama_dist.c), called by ama_ppo_iterate when L->comm is set; each returns 0
 // or -1 with L->err set.

@@ -47,7 +47,15 @@ void ama_params_free(ama_params* p) {
   free(p->g);
   free(p->m);
   free(p->v);
+  free(p->keep);
   p->w = p->g = p->m = p->v = NULL;
+  p->keep = NULL;
+}
+
+void ama_params_mask_apply(ama_params* p) {
+  if (!p->keep) return;
+  for (size_t i = 0; i < p->count; i++)
+    if (!p->keep[i]) p->w[i] = p->g[i] = p->m[i] = p->v[i] = 0.0f;
 }
 
 int ama_params_find(const ama_params* p, const char* name) {
@@ -65,6 +73,9 @@ double ama_grad_norm(ama_params* p) {
   for (int i = 0; i < p->n_tensors; i++)
     if (p->t[i].frozen)
       memset(p->g + p->t[i].offset, 0, sizeof(float) * (size_t)p->t[i].rows * p->t[i].cols);
+  if (p->keep)
+    for (size_t i = 0; i < p->count; i++)
+      if (!p->keep[i]) p->g[i] = 0.0f;
   double s = 0;
   for (size_t i = 0; i < p->count; i++) s += (double)p->g[i] * p->g[i];
   return sqrt(s);
@@ -84,6 +95,10 @@ void ama_adam_step(ama_params* p, float lr, float beta1, float beta2, float eps)
     if (p->t[k].frozen) continue;
     size_t a = p->t[k].offset, b = a + (size_t)p->t[k].rows * p->t[k].cols;
     for (size_t i = a; i < b; i++) {
+      if (p->keep && !p->keep[i]) {  // an absent connection: stays exactly 0
+        p->w[i] = p->m[i] = p->v[i] = 0.0f;
+        continue;
+      }
       float g = p->g[i];
       float m = p->m[i] = beta1 * p->m[i] + (1.0f - beta1) * g;
       float v = p->v[i] = beta2 * p->v[i] + (1.0f - beta2) * g * g;

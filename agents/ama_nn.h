@@ -45,6 +45,8 @@ typedef struct ama_params {
   float* m;      // Adam first moment (count)
   float* v;      // Adam second moment (count)
   int64_t adam_t;  // Adam steps taken
+  uint8_t* keep;   // (count) connectivity mask (ama_mask.c): 0 = the weight is absent and stays
+                   // exactly 0 (w, g, m, v); NULL: every weight is trained
 } ama_params;
 
 // Appends a tensor of rows x cols to the layout (before ama_params_alloc). Returns its index.
@@ -55,11 +57,14 @@ void ama_params_free(ama_params* p);
 int ama_params_find(const ama_params* p, const char* name);  // index or -1
 float* ama_params_view(const ama_params* p, const char* name);  // w + offset, or NULL
 
-// Zeroes gradients of frozen tensors; returns the global L2 norm of the gradient.
+// Zeroes w, g, m and v wherever keep is 0 (nothing when keep is NULL).
+void ama_params_mask_apply(ama_params* p);
+// Zeroes gradients of frozen tensors and masked weights; returns the global L2 norm of the gradient.
 double ama_grad_norm(ama_params* p);
 // Scales all gradients by s.
 void ama_grad_scale(ama_params* p, float s);
-// One Adam step over the whole buffer (frozen tensors untouched). eps added to sqrt(v_hat).
+// One Adam step over the whole buffer (frozen tensors untouched; masked weights, keep = 0, and
+// their moments stay exactly 0). eps added to sqrt(v_hat).
 void ama_adam_step(ama_params* p, float lr, float beta1, float beta2, float eps);
 
 //---------------------------------- linear ------------------------------------------------------

@@ -60,6 +60,8 @@ void ama_policy_free(ama_policy* p) {
   ama_cell_free(&p->core);
   ama_cell_free(&p->motor);
   ama_params_free(&p->params);
+  free(p->conn[0]);
+  free(p->conn[1]);
   ama_norm_free(&p->norm);
   free(p->core_s);
   free(p->motor_s);
@@ -151,6 +153,10 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
   for (int i = 0; i < A * Hm; i++) Wmu[i] = (float)((2 * am_rng_uniform(&rng) - 1) * 0.01 / sqrt(Hm));
   for (int i = 0; i < K * Hc; i++) Wv[i] = (float)((2 * am_rng_uniform(&rng) - 1) / sqrt(Hc));
   for (int j = 0; j < A; j++) ls[j] = cfg->init_logstd;
+  if (ama_policy_conn_init(p, seed, err, err_sz)) {
+    ama_policy_free(p);
+    return -1;
+  }
   if (ama_norm_init(&p->norm, obs_dim, cfg->obs_clip, err, err_sz)) {
     ama_policy_free(p);
     return -1;

@@ -128,6 +128,7 @@ const char* ama_ppo_error(const ama_ppo* L) { return L->err; }
 
 void ama_ppo_free(ama_ppo* L) {
   if (!L) return;
+  ama_es_free(L->es);
   ama_policy_free(&L->pol);
   ama_seq_free(&L->half[0]);
   ama_seq_free(&L->half[1]);
@@ -306,10 +307,14 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
       }
   }
   if (L->n_half == 2) memcpy(L->pol2.params.t, L->pol.params.t, sizeof(L->pol.params.t));
+  if (!strcmp(cfg->learner, "es") && !(L->es = ama_es_create(L, err, err_sz))) {
+    ama_ppo_free(L);
+    return NULL;
+  }
   return L;
 }
 
-static float lr_at(const ama_ppo* L) {
+float ama_lr_at(const ama_ppo* L) {
   float lr = L->cfg.ppo.lr;
   if (strcmp(L->cfg.ppo.lr_schedule, "linear") == 0 && L->cfg.total_steps > 0) {
     double frac = 1.0 - (double)L->env_steps / (double)L->cfg.total_steps;
@@ -512,6 +517,7 @@ static void* half_grad(void* arg) {
 int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   ama_policy* p = &L->pol;
   const int T = L->T, N = L->N, B = L->B, A = p->act_dim;
+  if (L->es) return ama_es_iterate(L, st);  // learner = es (ama_es.c)
   double t0 = am_now();
   L->err[0] = 0;
   rollout(L, 1);
@@ -536,7 +542,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   // update the observation statistics with this rollout (used from the next rollout on)
   if (!L->comm) ama_norm_update(&p->norm, L->raw_obs, T * N);
   else if (ama_dist_obs_norm(L)) return -1;
-  float lr = lr_at(L);
+  float lr = ama_lr_at(L);
   ama_ppo_coefs co = {L->cfg.ppo.clip, L->cfg.ppo.vf_coef, L->cfg.ppo.ent_coef, K, p->head_tau};
   ama_ppo_stats acc = {0}, ms;
   double gn_sum = 0;

@@ -18,42 +18,9 @@
 #include "amt_tasks.h"
 #include "agents_test_util.h"
 
-static char g_dir[256];
-
 static int setup(void** s) {
-  snprintf(g_dir, sizeof(g_dir), "/tmp/animat_test_ckpt_%d", (int)getpid());
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "mkdir -p %s", g_dir);
-  return system(cmd);
-}
-static int teardown(void** s) {
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-  return system(cmd);
-}
-
-typedef struct run {
-  am_task task;
-  am_pool* pool;
-  ama_ppo* L;
-} run;
-
-static void run_open(run* r, const ama_config* cfg, int threads) {
-  char err[1024];
-  amt_params params = {0};
-  assert_int_equal(amt_create(&r->task, cfg->task, &params, err, sizeof(err)), 0);
-  am_pool_config pc = {.num_envs = cfg->num_envs, .num_threads = threads, .seed = cfg->seed};
-  r->pool = am_pool_create(&r->task, &pc, err, sizeof(err));
-  assert_non_null(r->pool);
-  r->L = ama_ppo_create(cfg, r->pool, err, sizeof(err));
-  if (!r->L) fprintf(stderr, "%s\n", err);
-  assert_non_null(r->L);
-}
-
-static void run_close(run* r) {
-  ama_ppo_free(r->L);
-  am_pool_free(r->pool);
-  amt_destroy(&r->task);
+  (void)s;
+  return test_dir_make("ckpt");
 }
 
 static void test_config_roundtrip(void** s) {
@@ -705,5 +672,5 @@ int main(void) {
       cmocka_unit_test(test_inconsistent_files),
       cmocka_unit_test(test_load_and_freeze_module),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, test_dir_remove);
 }

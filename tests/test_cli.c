@@ -139,7 +139,7 @@ static void test_config_rules(void** state) {
     const char* message;
   } bad[] = {
       {{"dale=1"}, "Dale's law is implemented by the rate RNN cell only, but the core module is a "
-                   "gru cell (core = gru); set core = rnn, or dale = 0"},
+                   "gru cell (core = gru): its output h is signed"},
       {{"dale=1", "core=rnn", "motor=lstm"}, "the motor module is a lstm cell (motor = lstm)"},
       {{"core=rnn", "dt=0.5"}, "dt = 0.5 must not exceed tau = 0.1: the core module is a rate RNN"},
       {{"core_tick=2", "horizon=63"}, "horizon = 63 must be a multiple of core_tick = 2"},

@@ -55,6 +55,19 @@ grep -q "written by 2 ranks, this run has 1" d.out || fail "unclear refusal: $(c
 grep -q "rank 1: its configuration differs from rank 0's: 'num_envs = 32'" e.out ||
   fail "unclear mismatch message: $(cat e.out)"
 
+# Evolution strategies (learner = es): the ranks exchange only returns and statistics and stay
+# bit-identical; both ranks' episodes and steps are counted; an interrupted run resumes exactly.
+es=(--task reacher --envs 8 --threads 1 --set learner=es --set es_pairs=2 --set lr=0.01
+    --set lr_schedule=constant --set minibatches=2 --quiet)
+"${mpi[@]}" "$animat" train "${es[@]}" --steps 4000 --out es > es.out 2>&1 || fail "ES run: $(cat es.out)"
+grep -q "2 ranks: parameters bit-identical on every rank" es.out || fail "ES: no check line: $(cat es.out)"
+[ "$(tail -n 1 es/metrics.csv | cut -d, -f2,5)" = 4000,16 ] ||
+  fail "ES metrics do not count both ranks: $(tail -n 1 es/metrics.csv)"
+"${mpi[@]}" "$animat" train "${es[@]}" --steps 2400 --out es2 > es2.out 2>&1 || fail "ES half: $(cat es2.out)"
+"${mpi[@]}" "$animat" train --resume es2 --steps 4000 --threads 2 --quiet > es3.out 2>&1 ||
+  fail "ES resume: $(cat es3.out)"
+cmp es/checkpoint.bin es2/checkpoint.bin || fail "ES: resumed run differs from the uninterrupted one"
+
 # A rank killed (-9) or stopped mid-run: the job ends non-zero, naming a rank, within 30 s (a
 # bound against a hang, not a speed measurement).
 # stop_rank SIGNAL OUTDIR: starts a long run, sends SIGNAL to rank 1 once a checkpoint exists, and

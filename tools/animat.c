@@ -12,7 +12,7 @@ static const cli_command commands[] = {
     {"bodies", "list bodies, or describe one: animat bodies NAME", cmd_bodies},
     {"tasks", "list tasks, or describe one: animat tasks NAME", cmd_tasks},
     {"bench", "benchmarks: physics, record, gru, overhead, learn, analyze, mpi (animat bench --help)", cmd_bench},
-    {"train", "train a policy with PPO: animat train --task NAME [--steps N] [--out DIR]", cmd_train},
+    {"train", "train a policy with PPO (or ES): animat train --task NAME [--steps N] [--out DIR]", cmd_train},
     {"record", "record episodes to a dataset: animat record RUN|--random --task NAME --out FILE", cmd_record},
     {"session", "a block protocol (e.g. force field) run by a trained agent that keeps learning: "
                 "animat session RUN --protocol FILE --out DIR", cmd_session},

@@ -70,8 +70,42 @@ int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
          critic_channels(nr, rec, err, err_sz) ? -1 : 0;
 }
 
+// The wiring of each module in the metadata: MOD.ei (one letter per unit, E or I, under Dale's law),
+// MOD.conn (a description) and MOD.mask (H lines of H characters 0/1, line i: the inputs of unit
+// i, column j: from unit j) when its recurrent connectivity is masked.
+static int wiring_meta(const ama_policy* p, am_rec* rec, char* err, size_t err_sz) {
+  const ama_cell* cells[2] = {&p->core, &p->motor};
+  const char* names[2] = {"core", "motor"};
+  for (int k = 0; k < 2; k++) {
+    const int H = cells[k]->cfg.hidden, ne = ama_dale_excitatory(&cells[k]->cfg);
+    char key[32];
+    char* text = malloc((size_t)H * (H + 1) + 600);
+    if (!text) return am_err(err, err_sz, "out of memory for the wiring metadata");
+    if (cells[k]->sign) {
+      for (int j = 0; j < H; j++) text[j] = j < ne ? 'E' : 'I';
+      text[H] = 0;
+      snprintf(key, sizeof key, "%s.ei", names[k]);
+      am_rec_set_meta(rec, key, text);
+    }
+    if (p->conn[k]) {
+      ama_conn_describe(p, k, text, (size_t)H * (H + 1) + 600);
+      snprintf(key, sizeof key, "%s.conn", names[k]);
+      am_rec_set_meta(rec, key, text);
+      for (int i = 0; i < H; i++) {
+        for (int j = 0; j < H; j++) text[(size_t)i * (H + 1) + j] = p->conn[k][(size_t)i * H + j] ? '1' : '0';
+        text[(size_t)i * (H + 1) + H] = i + 1 < H ? '\n' : 0;
+      }
+      snprintf(key, sizeof key, "%s.mask", names[k]);
+      am_rec_set_meta(rec, key, text);
+    }
+    free(text);
+  }
+  return 0;
+}
+
 int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char* err,
                      size_t err_sz) {
+  if (wiring_meta(p, rec, err, err_sz)) return -1;
   int A = p->act_dim;
   struct { const char* name; const char* units; const void* src; int d0, d1; const char* labels; } ch[16];
   int n = 0;

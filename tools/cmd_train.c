@@ -1,4 +1,5 @@
-// cmd_train.c: `animat train`: trains the hierarchical recurrent policy on a task with PPO.
+// cmd_train.c: `animat train`: trains the hierarchical recurrent policy on a task with PPO (or
+// evolution strategies: learner = es, docs/biology.md).
 //
 // The run directory (--out) receives config.txt (the full configuration, loadable with --config),
 // metrics.csv (one row per iteration), checkpoint.bin (rewritten atomically every
@@ -525,13 +526,22 @@ train:;
   char rank_launch[64] = "";  // how to start this run again
   if (ranks > 1) snprintf(rank_note, sizeof rank_note, " x %d ranks", ranks);
   if (ranks > 1) snprintf(rank_launch, sizeof rank_launch, "mpirun -np %d ", ranks);
+  char extra[160] = "";  // the learner when it is not PPO, and masked connectivity
+  if (!strcmp(cfg.learner, "es"))
+    snprintf(extra, sizeof extra, ", evolution strategies (%d pairs, sigma %g)", cfg.es.pairs,
+             cfg.es.sigma);
+  if (strcmp(cfg.policy.conn, "full")) {
+    size_t l = strlen(extra);
+    snprintf(extra + l, sizeof extra - l, ", conn %s %s", cfg.policy.conn_modules,
+             cfg.policy.conn);
+  }
   if (!quiet)
     printf("train %s: %d envs%s, %d threads, seed %llu, core %s(%d) tick %d, motor %s(%d), %zu "
-           "parameters, run dir %s%s\n",
+           "parameters%s, run dir %s%s\n",
            cfg.task, cfg.num_envs, rank_note, am_pool_num_threads(pool),
            (unsigned long long)cfg.seed,
            cfg.policy.core_type, cfg.policy.core_hidden, cfg.policy.core_tick,
-           cfg.policy.motor_type, cfg.policy.motor_hidden, pol->params.count, out,
+           cfg.policy.motor_type, cfg.policy.motor_hidden, pol->params.count, extra, out,
            resume ? " (resumed)" : "");
   cli_install_interrupt();
   cli_progress_state pg;
