@@ -30,6 +30,7 @@ void ama_policy_cfg_default(ama_policy_cfg* c) {
   c->obs_clip = 5.0f;
   c->critic_heads = 1;
   snprintf(c->critic_tau, sizeof(c->critic_tau), "spread");
+  snprintf(c->action_head, sizeof(c->action_head), "gaussian");
 }
 
 void ama_config_default(ama_config* c) {
@@ -116,6 +117,9 @@ static const key_def KEYS[] = {
      RANGE(1, AMA_MAX_HEADS)},
     {"critic_tau", K_STR, PO(critic_tau), SZ(policy.critic_tau),
      "head asymmetries tau_i in (0,1): spread ((i+0.5)/K), one number, or a list of K"},
+    {"action_head", K_STR, PO(action_head), SZ(policy.action_head),
+     "action head: gaussian, or categorical (tasks with discrete actions)", 0, 0, 0, 0,
+     "gaussian|categorical"},
     {"horizon", K_INT, LO(horizon), 0, "rollout length T (a multiple of core_tick)",
      RANGE(1, 100000)},
     {"epochs", K_INT, LO(epochs), 0, "PPO epochs per rollout", RANGE(1, 1000)},

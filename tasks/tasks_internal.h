@@ -59,7 +59,18 @@ int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t e
                      "et al. 2020)",                                                           \
    amt_two_tap_params, amt_two_tap_create}
 
+// cog_tasks.c: body-less value-based tasks with discrete actions (meta-RL).
+extern const amt_param_def amt_bandit_params[], amt_two_step_params[];
+int amt_bandit_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_two_step_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+#define AMT_COG_TASKS                                                                          \
+  {"bandit", "none", "two-armed bandit, reward probabilities drawn per episode; choose left/"   \
+                     "right (meta-RL: Wang et al. 2018)", amt_bandit_params, amt_bandit_create}, \
+  {"two-step", "none", "two-step task: common/rare transitions, drifting or swapping reward "  \
+                       "(Daw et al. 2011; Wang et al. 2018)", amt_two_step_params,             \
+   amt_two_step_create}
+
 // Further task families append their entries here (comma-separated amt_info initialisers).
-#define AMT_EXTRA_TASKS AMT_ARM_TASKS, AMT_RAT_TASKS
+#define AMT_EXTRA_TASKS AMT_ARM_TASKS, AMT_RAT_TASKS, AMT_COG_TASKS
 
 #endif  // AMT_TASKS_INTERNAL_H

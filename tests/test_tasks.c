@@ -744,6 +744,8 @@ static void test_schema_declared(void** state) {
       {"escape-bowl", NULL, "escaped", NULL},
       {"forage-maze", NULL, "all_collected", NULL},
       {"two-tap", "trial_start", "touch_second", "trial_end"},
+      {"bandit", "trial_start", "reward", "trial_end"},
+      {"two-step", "trial_start", "reward", "trial_end"},
   };
   int n;
   const amt_info* reg = amt_registry(&n);

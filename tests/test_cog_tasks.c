@@ -1,0 +1,296 @@
+// test_cog_tasks.c: the body-less meta-RL tasks (tasks/cog_tasks.c: bandit, two-step) and the
+// categorical action head that acts on them: the rules (rewards follow the drawn probabilities,
+// transitions, swaps and reflecting walks, the variables and events of every trial, the feedback
+// inputs), reproducibility across thread counts, and the categorical actor's sampling.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ama_agents.h"
+#include "amt_tasks.h"
+#include "task_test_util.h"
+
+// Steps n envs of t for `steps` steps always choosing `arm` (one-hot), calling check after each.
+typedef void (*step_check)(const am_task* t, const am_batch* b, int i, int step, void* ctx);
+static void drive(const am_task* t, int n, int steps, int arm, uint64_t seed, step_check check,
+                  void* ctx) {
+  am_pool* pool = make_pool_threads(t, n, 1, seed);
+  am_batch* b = am_pool_batch(pool);
+  for (int s = 0; s < steps; s++) {
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < t->act_dim; j++) b->actions[i * t->act_dim + j] = j == arm;
+    am_pool_step(pool);
+    for (int i = 0; i < n; i++) check(t, b, i, s, ctx);
+  }
+  am_pool_free(pool);
+}
+
+typedef struct bandit_acc {
+  int v_choice, v_out, v_p1, v_p2, v_reg, v_trial, e_rew, e_norew, e_start, e_end;
+  double p_sum, r_sum;
+  int trials, episodes, dependent;
+} bandit_acc;
+
+static void bandit_check(const am_task* t, const am_batch* b, int i, int step, void* ctx) {
+  bandit_acc* a = ctx;
+  const float* v = b->vars + (size_t)i * t->n_vars;
+  uint32_t ev = b->events[i];
+  // every step is one whole trial: start, end, and reward xor no reward
+  assert_true(ev & (1u << a->e_start) && ev & (1u << a->e_end));
+  assert_true(!(ev & (1u << a->e_rew)) != !(ev & (1u << a->e_norew)));
+  assert_float_equal(v[a->v_out], b->rewards[i], 0);
+  assert_int_equal(!!(ev & (1u << a->e_rew)), (int)v[a->v_out]);
+  assert_float_equal(v[a->v_choice], -1, 0);  // left, always
+  assert_float_equal(v[a->v_trial], b->ep_step[i], 0);
+  assert_float_equal(v[a->v_reg], fmaxf(v[a->v_p1], v[a->v_p2]) - v[a->v_p1], 1e-6);
+  if (a->dependent) assert_float_equal(v[a->v_p2], 1 - v[a->v_p1], 1e-6);
+  // feedback: the choice just made (left) and its reward, zeros at a new episode's first step
+  const float* o = b->obs + (size_t)i * t->obs_dim;
+  if (b->terminated[i]) {
+    assert_int_equal(b->ep_step[i] + 1, t->max_steps);
+    assert_true(o[0] == 0 && o[1] == 0 && o[2] == 0);
+    a->episodes++;
+  } else {
+    assert_true(o[0] == 1 && o[1] == 0 && o[2] == b->rewards[i]);
+  }
+  a->p_sum += v[a->v_p1];
+  a->r_sum += b->rewards[i];
+  a->trials++;
+}
+
+static bandit_acc bandit_setup(const am_task* t) {
+  bandit_acc a = {find_var(t, "choice"), find_var(t, "outcome"), find_var(t, "p_left"),
+                  find_var(t, "p_right"), find_var(t, "regret"), find_var(t, "trial"),
+                  find_event(t, "reward"), find_event(t, "no_reward"),
+                  t->trial_start_event, t->trial_end_event};
+  assert_true(a.v_choice >= 0 && a.v_out >= 0 && a.v_p1 >= 0 && a.v_reg >= 0 && a.v_trial >= 0);
+  return a;
+}
+
+// Reward frequency follows the drawn probability of the chosen arm (independent and dependent).
+static void test_bandit_rules(void** s) {
+  for (int dep = 0; dep < 2; dep++) {
+    am_task t;
+    make_task(&t, "bandit", "trials=20", dep ? "variant=dependent" : "variant=independent", NULL);
+    assert_true(t.discrete);
+    assert_int_equal(t.act_dim, 2);
+    assert_int_equal(t.model->m->nq, 0);
+    bandit_acc a = bandit_setup(&t);
+    a.dependent = dep;
+    drive(&t, 8, 2000, 0, 3 + dep, bandit_check, &a);
+    assert_int_equal(a.episodes, 8 * 2000 / 20);
+    // 16000 Bernoulli draws: their mean is within 0.02 of the mean probability
+    assert_true(fabs(a.r_sum / a.trials - a.p_sum / a.trials) < 0.02);
+    assert_true(fabs(a.p_sum / a.trials - 0.5) < 0.05);  // p_left is uniform
+    amt_destroy(&t);
+  }
+  am_task t;
+  amt_params p = {0};
+  amt_params_add(&p, "variant=both", err, sizeof err);
+  assert_int_equal(amt_create(&t, "bandit", &p, err, sizeof err), -1);
+  assert_non_null(strstr(err, "variant"));
+}
+
+typedef struct two_acc {
+  int v_choice, v_out, v_pa, v_pb, v_state, v_trans, e_rew;
+  int right, common_expected;  // the chosen arm; -1: either transition
+  int rare, trials;
+  double walk_sd, lo, hi, last_pa, d2;  // walk: bounds and squared steps of p_a
+  int swap_high;                        // swap, p_high = 1: the state that pays always
+} two_acc;
+
+static void two_check(const am_task* t, const am_batch* b, int i, int step, void* ctx) {
+  two_acc* a = ctx;
+  const float* v = b->vars + (size_t)i * t->n_vars;
+  const float* o = b->obs + (size_t)i * t->obs_dim;
+  uint32_t ev = b->events[i];
+  if (b->ep_step[i] % 2 == 0) {  // stage 1 ended: the second-stage state is shown
+    assert_true(ev & (1u << t->trial_start_event));
+    assert_false(ev & (1u << t->trial_end_event));
+    assert_float_equal(b->rewards[i], 0, 0);
+    int st = (int)v[a->v_state] - 1;
+    assert_true(o[0] == 0 && o[1 + st] == 1 && o[2 - st] == 0);
+    assert_int_equal(v[a->v_trans], st == a->right);
+    return;
+  }
+  assert_true(ev & (1u << t->trial_end_event));
+  assert_float_equal(v[a->v_choice], a->right ? 1 : -1, 0);
+  assert_float_equal(v[a->v_out], b->rewards[i], 0);
+  int st = (int)v[a->v_state] - 1;
+  if (a->common_expected >= 0) assert_int_equal((int)v[a->v_trans], a->common_expected);
+  a->rare += v[a->v_trans] == 0;
+  a->trials++;
+  if (a->walk_sd > 0) {
+    assert_true(v[a->v_pa] >= a->lo && v[a->v_pa] <= a->hi && v[a->v_pb] >= a->lo &&
+                v[a->v_pb] <= a->hi);
+    if (b->ep_step[i] > 1) a->d2 += pow(v[a->v_pa] - a->last_pa, 2);
+    a->last_pa = v[a->v_pa];
+  } else {
+    assert_float_equal(v[a->v_pa] + v[a->v_pb], 1, 1e-6);
+    if (a->swap_high >= 0) {  // p_high 1 without swaps: the same state pays all episode
+      if (b->ep_step[i] == 1) a->swap_high = v[a->v_pa] == 1 ? 0 : 1;
+      assert_float_equal(v[a->v_pa], a->swap_high == 0, 0);
+      assert_float_equal(b->rewards[i], st == a->swap_high, 0);
+    }
+  }
+  if (!b->terminated[i]) assert_true(o[0] == 1 && o[3 + a->right] == 1 && o[5] == b->rewards[i]);
+}
+
+static two_acc two_setup(const am_task* t, int right) {
+  two_acc a = {find_var(t, "choice"), find_var(t, "outcome"), find_var(t, "p_a"),
+               find_var(t, "p_b"), find_var(t, "state"), find_var(t, "transition"),
+               find_event(t, "reward")};
+  a.right = right;
+  a.common_expected = -1;
+  a.swap_high = -1;
+  return a;
+}
+
+static void test_two_step_rules(void** s) {
+  am_task t;
+  // always common, always rare
+  for (int c = 0; c < 2; c++) {
+    make_task(&t, "two-step", "trials=10", c ? "common_prob=1" : "common_prob=0", NULL);
+    two_acc a = two_setup(&t, 1);
+    a.common_expected = c;
+    drive(&t, 4, 400, 1, 9, two_check, &a);
+    assert_int_equal(a.trials, 4 * 200);
+    amt_destroy(&t);
+  }
+  // the default 0.8: about 20 % rare transitions
+  make_task(&t, "two-step", NULL);
+  two_acc a = two_setup(&t, 0);
+  drive(&t, 8, 4000, 0, 2, two_check, &a);
+  assert_true(fabs((double)a.rare / a.trials - 0.2) < 0.03);
+  amt_destroy(&t);
+  // swap with p_high 1 and no swaps: reward exactly when the paying state is reached
+  make_task(&t, "two-step", "p_high=1", "swap_prob=0", NULL);
+  a = two_setup(&t, 1);
+  a.swap_high = 0;
+  drive(&t, 1, 2000, 1, 4, two_check, &a);  // one env: swap_high is per episode
+  amt_destroy(&t);
+  // swaps happen at swap_prob per trial: p_high 1, swap_prob 0.5
+  make_task(&t, "two-step", "p_high=1", "swap_prob=0.5", "trials=1000", NULL);
+  {
+    am_pool* pool = make_pool_threads(&t, 1, 1, 8);
+    am_batch* b = am_pool_batch(pool);
+    int va = find_var(&t, "p_a"), swaps = 0;
+    float last = -1;
+    for (int k = 0; k < 2000; k++) {
+      b->actions[0] = 1, b->actions[1] = 0;
+      am_pool_step(pool);
+      if (k % 2 == 1) {
+        if (last >= 0 && b->vars[va] != last) swaps++;
+        last = b->vars[va];
+      }
+    }
+    assert_true(swaps > 430 && swaps < 570);  // 999 chances at 0.5
+    am_pool_free(pool);
+  }
+  amt_destroy(&t);
+  // the walk: probabilities stay within the bounds and move by about walk_sd per trial
+  make_task(&t, "two-step", "variant=walk", "walk_sd=0.05", "walk_bounds=0.2,0.8", NULL);
+  a = two_setup(&t, 0);
+  a.walk_sd = 0.05, a.lo = 0.2, a.hi = 0.8;
+  drive(&t, 1, 8000, 0, 6, two_check, &a);  // one env: last_pa follows its episodes
+  double sd = sqrt(a.d2 / (a.trials - a.trials / 100));
+  assert_true(sd > 0.04 && sd < 0.06);
+  amt_destroy(&t);
+}
+
+// One seed fixes every env whatever the thread count.
+static void test_cog_determinism(void** s) {
+  const char* names[2] = {"bandit", "two-step"};
+  for (int k = 0; k < 2; k++) {
+    uint32_t h[2];
+    for (int th = 0; th < 2; th++) {
+      am_task t;
+      make_task(&t, names[k], "trials=7", NULL);
+      am_pool* pool = make_pool_threads(&t, 6, th + 1, 21);
+      am_batch* b = am_pool_batch(pool);
+      am_rng rng;
+      am_rng_seed(&rng, 3, 0);
+      h[th] = 0;
+      for (int st = 0; st < 100; st++) {
+        for (int i = 0; i < 6 * t.act_dim; i++) b->actions[i] = (float)am_rng_range(&rng, -1, 1);
+        am_pool_step(pool);
+        h[th] = am_crc32(h[th], b->obs, sizeof(float) * 6 * t.obs_dim);
+        h[th] = am_crc32(h[th], b->vars, sizeof(float) * 6 * t.n_vars);
+        h[th] = am_crc32(h[th], b->rewards, sizeof(float) * 6);
+      }
+      am_pool_free(pool);
+      amt_destroy(&t);
+    }
+    assert_int_equal(h[0], h[1]);
+  }
+}
+
+// The categorical actor: choices one-hot, drawn with the softmax's frequencies, log-probabilities
+// of the choice; deterministic: the argmax; refused on a task with continuous actions.
+static void test_categorical_actor(void** s) {
+  am_task t;
+  make_task(&t, "bandit", NULL);
+  ama_policy_cfg pc;
+  ama_policy_cfg_default(&pc);
+  snprintf(pc.action_head, sizeof pc.action_head, "categorical");
+  snprintf(pc.motor_groups, sizeof pc.motor_groups, "none");
+  const int N = 400;
+  ama_policy pol;
+  assert_int_equal(ama_policy_init(&pol, &pc, t.groups, t.n_groups, t.obs_dim, t.act_dim, 1, 1, N,
+                                   3, err, sizeof err), 0);
+  // logits = bias only: log(0.3), log(0.7)
+  float* W = pol.params.w + pol.params.t[pol.i_Wmu].offset;
+  float* bias = pol.params.w + pol.params.t[pol.i_bmu].offset;
+  memset(W, 0, sizeof(float) * 2 * pc.motor_hidden);
+  bias[0] = logf(0.3f), bias[1] = logf(0.7f);
+  for (int det = 0; det < 2; det++) {
+    ama_actor ac;
+    ama_actor_cfg acfg = {.kind = AMA_ACT_POLICY, .seed = 4, .deterministic = det};
+    assert_int_equal(ama_actor_init(&ac, &acfg, &pol, &t, N, err, sizeof err), 0);
+    float* obs = calloc((size_t)N * t.obs_dim, sizeof(float));
+    float* act = calloc((size_t)N * 2, sizeof(float));
+    int right = 0;
+    for (int rep = 0; rep < 5; rep++) {
+      ama_actor_act(&ac, obs, act);
+      for (int i = 0; i < N; i++) {
+        assert_float_equal(act[2 * i] + act[2 * i + 1], 1, 0);
+        assert_float_equal(ac.std[2 * i + 1], 0.7, 1e-5);
+        assert_float_equal(ac.logp[i], logf(act[2 * i + 1] ? 0.7f : 0.3f), 1e-5);
+        right += act[2 * i + 1] == 1;
+      }
+    }
+    if (det) assert_int_equal(right, 5 * N);
+    else assert_true(fabs(right / (5.0 * N) - 0.7) < 0.03);
+    free(obs), free(act);
+    ama_actor_free(&ac);
+  }
+  ama_policy_free(&pol);
+  amt_destroy(&t);
+  // a categorical head on a continuous task is refused by name
+  am_task r;
+  make_task(&r, "reacher", NULL);
+  snprintf(pc.motor_groups, sizeof pc.motor_groups, "none");
+  assert_int_equal(ama_policy_init(&pol, &pc, r.groups, r.n_groups, r.obs_dim, r.act_dim, 1, 1, 2,
+                                   3, err, sizeof err), 0);
+  ama_actor ac;
+  ama_actor_cfg acfg = {.kind = AMA_ACT_POLICY, .seed = 4};
+  assert_int_equal(ama_actor_init(&ac, &acfg, &pol, &r, 2, err, sizeof err), -1);
+  assert_non_null(strstr(err, "categorical"));
+  ama_policy_free(&pol);
+  amt_destroy(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_bandit_rules),     cmocka_unit_test(test_two_step_rules),
+      cmocka_unit_test(test_cog_determinism),  cmocka_unit_test(test_categorical_actor),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
