@@ -63,12 +63,16 @@ int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t e
 extern const amt_param_def amt_bandit_params[], amt_two_step_params[];
 int amt_bandit_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_two_step_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+extern const amt_param_def amt_bandit_reach_params[];  // arm_tasks.c
+int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 #define AMT_COG_TASKS                                                                          \
   {"bandit", "none", "two-armed bandit, reward probabilities drawn per episode; choose left/"   \
                      "right (meta-RL: Wang et al. 2018)", amt_bandit_params, amt_bandit_create}, \
   {"two-step", "none", "two-step task: common/rare transitions, drifting or swapping reward "  \
                        "(Daw et al. 2011; Wang et al. 2018)", amt_two_step_params,             \
-   amt_two_step_create}
+   amt_two_step_create},                                                                       \
+  {"bandit-reach", "arm", "two-armed bandit chosen by reaching left or right (meta-RL: Wang et "  \
+                          "al. 2018)", amt_bandit_reach_params, amt_bandit_reach_create}
 
 // Further task families append their entries here (comma-separated amt_info initialisers).
 #define AMT_EXTRA_TASKS AMT_ARM_TASKS, AMT_RAT_TASKS, AMT_COG_TASKS

@@ -51,6 +51,7 @@ static const golden table[] = {
      0xbfbbbecd},
     {"bandit", {"trials=30", "variant=dependent", NULL}, 0x8e501df3},
     {"two-step", {"trials=30", "variant=walk", NULL}, 0xdebc4659},
+    {"bandit-reach", {"start_radius=0.06", "trials=3", NULL}, 0x8eb1abb5},
 };
 
 #define N_ENVS 2

@@ -199,7 +199,9 @@ int az_two_step(ds_trials* d, const ana_trials* tab, ana_fig** fig, table* t, am
   *fig = ana_fig_new(1, 1, 0, 0, err, err_sz);
   if (!*fig) return -1;
   ana_fig_title(*fig, d->task);
-  ana_fig_labels(*fig, 0, "stay probability (Daw et al. 2011)", NULL, "P(stay)");
+  char title[128];
+  snprintf(title, sizeof title, "P(stay); model-based index %.3f +- %.3f", st.mb, st.mb_se);
+  ana_fig_labels(*fig, 0, title, NULL, "P(stay) of the first-stage choice");
   for (int c = 1; c >= 0; c--) {
     double x[2] = {c ? 0 : 0.5, c ? 2 : 2.5}, y[2] = {st.p[1][c], st.p[0][c]};
     double e[2] = {st.se[1][c], st.se[0][c]};
@@ -212,9 +214,6 @@ int az_two_step(ds_trials* d, const ana_trials* tab, ana_fig** fig, table* t, am
   ana_fig_ticks(*fig, 0, 0, at, lab, 2);
   ana_fig_axes(*fig, 0, &(ana_axes){.xmin = -0.5, .xmax = 3, .ymin = 0, .ymax = 1,
                                     .legend = ANA_LEGEND_LR});
-  char note[96];
-  snprintf(note, sizeof note, "model-based index %.3f +- %.3f", st.mb, st.mb_se);
-  ana_fig_note(*fig, 0, note, NULL);
   am_buf_printf(summary, "two-step: P(stay) rewarded common %.3f, rewarded rare %.3f, unrewarded "
                 "common %.3f, unrewarded rare %.3f; model-based index (reward x transition) "
                 "%.3f +- %.3f, model-free index (reward) %.3f +- %.3f\n", st.p[1][1], st.p[1][0],
