@@ -208,8 +208,7 @@ static void cog_destroy(am_task* t) {
   t->cfg = NULL;
 }
 
-// The empty scene of body-less tasks: no joints, no actuators; a control step is one physics step.
-static am_model* none_model(char* err, size_t err_sz) {
+am_model* amt_none_model(char* err, size_t err_sz) {
   static const char xml[] = "<mujoco model=\"none\"><option timestep=\"0.1\"/><worldbody/></mujoco>";
   return am_model_load_string(xml, NULL, "none", err, err_sz);
 }
@@ -253,7 +252,7 @@ static int cog_create(am_task* t, const char* name, int two_step, const amt_para
                     "walk_sd >= 0", name);
     c.lo = b[0], c.hi = b[1];
   }
-  am_model* model = none_model(err, err_sz);
+  am_model* model = amt_none_model(err, err_sz);
   if (!model) return -1;
   cog_cfg* cfg = malloc(sizeof *cfg);
   if (!cfg) {

@@ -59,10 +59,17 @@ int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t e
                      "et al. 2020)",                                                           \
    amt_two_tap_params, amt_two_tap_create}
 
-// cog_tasks.c: body-less value-based tasks with discrete actions (meta-RL).
+// The empty scene of body-less tasks ("none": no joints, no actuators, timestep 0.1 s; a control
+// step is one physics step). cog_tasks.c.
+am_model* amt_none_model(char* err, size_t err_sz);
+
+// cog_tasks.c: body-less value-based tasks with discrete actions (meta-RL); cog_decision.c: the
+// body-less perceptual decision (fixate/left/right; NeuroGym's PerceptualDecisionMaking).
 extern const amt_param_def amt_bandit_params[], amt_two_step_params[];
 int amt_bandit_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_two_step_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+extern const amt_param_def amt_perceptual_decision_params[];
+int amt_perceptual_decision_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 extern const amt_param_def amt_bandit_reach_params[];  // arm_tasks.c
 int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 #define AMT_COG_TASKS                                                                          \
@@ -72,7 +79,10 @@ int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, siz
                        "(Daw et al. 2011; Wang et al. 2018)", amt_two_step_params,             \
    amt_two_step_create},                                                                       \
   {"bandit-reach", "arm", "two-armed bandit chosen by reaching left or right (meta-RL: Wang et "  \
-                          "al. 2018)", amt_bandit_reach_params, amt_bandit_reach_create}
+                          "al. 2018)", amt_bandit_reach_params, amt_bandit_reach_create},        \
+  {"perceptual-decision", "none", "noisy evidence, fixate then choose left/right (body-less; "  \
+                                  "NeuroGym PerceptualDecisionMaking; Song et al. 2017)",       \
+   amt_perceptual_decision_params, amt_perceptual_decision_create}
 
 // Further task families append their entries here (comma-separated amt_info initialisers).
 #define AMT_EXTRA_TASKS AMT_ARM_TASKS, AMT_RAT_TASKS, AMT_COG_TASKS

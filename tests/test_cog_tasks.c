@@ -205,10 +205,74 @@ static void test_two_step_rules(void** s) {
   amt_destroy(&t);
 }
 
+// perceptual-decision: fixating through a trial is a miss (timeout) after fix + stim + decision
+// steps; leaving fixation early aborts (-abort_penalty); in the decision period the side of the
+// coherence's sign is rewarded and the other is an error; the evidence channels average (1 -+ c)/2.
+static void test_perceptual_decision_rules(void** s) {
+  am_task t;
+  make_task(&t, "perceptual-decision", "trials=1000", "coherences=0.2", "noise=0.5",
+            "stim_time=0.5", "abort_penalty=0.3", NULL);
+  assert_true(t.discrete);
+  assert_int_equal(t.act_dim, 3);
+  am_pool* pool = make_pool_threads(&t, 1, 1, 5);
+  am_batch* b = am_pool_batch(pool);
+  int vc = find_var(&t, "coherence"), vch = find_var(&t, "choice"), vo = find_var(&t, "outcome");
+  int e_end = t.trial_end_event, e_to = find_event(&t, "timeout"), e_ab = find_event(&t, "abort");
+  int e_rew = find_event(&t, "reward"), e_err = find_event(&t, "error");
+  int e_go = find_event(&t, "go_cue");
+  // policy by trial: 0 fixate throughout, 1 break fixation at once, 2 correct, 3 wrong
+  int mode = 0, len = 0, go = 0, trials[4] = {0};
+  double ev_sum = 0;
+  int ev_n = 0;
+  for (int st = 0; st < 20000; st++) {
+    float coh = b->vars[vc];
+    int act = 0;
+    if (mode == 1) act = 1;
+    if (go && mode == 2) act = coh > 0 ? 2 : 1;
+    if (go && mode == 3) act = coh > 0 ? 1 : 2;
+    for (int j = 0; j < 3; j++) b->actions[j] = j == act;
+    if (b->obs[1] != 0 || b->obs[2] != 0) {  // the evidence shown: right - left averages c
+      assert_float_equal(b->obs[0], 1, 0);      // with the fixation cue on
+      ev_sum += (b->obs[2] - b->obs[1]) * (coh > 0 ? 1 : -1), ev_n++;
+    }
+    am_pool_step(pool);
+    len++;
+    uint32_t ev = b->events[0];
+    if (ev & (1u << e_go)) go = 1, assert_float_equal(b->obs[0], 0, 0);  // fixation cue off
+    if (!(ev & (1u << e_end))) continue;
+    const float* v = b->vars;
+    if (mode == 0) {
+      assert_true(ev & (1u << e_to));
+      assert_int_equal(len, 1 + 5 + 1);
+      assert_float_equal(b->rewards[0], 0, 0);
+      assert_float_equal(v[vo], -1, 0);
+    } else if (mode == 1) {
+      assert_true(ev & (1u << e_ab));
+      assert_int_equal(len, 1);
+      assert_float_equal(b->rewards[0], -0.3f, 1e-6);
+    } else if (mode == 2) {
+      assert_true(ev & (1u << e_rew));
+      assert_float_equal(b->rewards[0], 1, 0);
+      assert_float_equal(v[vch], v[vc] > 0 ? 1 : -1, 0);
+      assert_float_equal(v[vo], 1, 0);
+    } else {
+      assert_true(ev & (1u << e_err));
+      assert_float_equal(b->rewards[0], 0, 0);
+      assert_float_equal(v[vo], 0, 0);
+    }
+    trials[mode]++;
+    mode = (mode + 1) % 4, len = 0, go = 0;
+  }
+  for (int k = 0; k < 4; k++) assert_true(trials[k] > 100);
+  assert_true(fabs(ev_sum / ev_n - 0.2) < 0.03);  // noise 0.5 per channel, thousands of samples
+  am_pool_free(pool);
+  amt_destroy(&t);
+}
+
 // One seed fixes every env whatever the thread count.
 static void test_cog_determinism(void** s) {
-  const char* names[2] = {"bandit", "two-step"};
-  for (int k = 0; k < 2; k++) {
+  const char* names[3] = {"bandit", "two-step", "perceptual-decision"};
+  for (int k = 0; k < 3; k++) {
     uint32_t h[2];
     for (int th = 0; th < 2; th++) {
       am_task t;
@@ -218,7 +282,7 @@ static void test_cog_determinism(void** s) {
       am_rng rng;
       am_rng_seed(&rng, 3, 0);
       h[th] = 0;
-      for (int st = 0; st < 100; st++) {
+      for (int st = 0; st < 300; st++) {
         for (int i = 0; i < 6 * t.act_dim; i++) b->actions[i] = (float)am_rng_range(&rng, -1, 1);
         am_pool_step(pool);
         h[th] = am_crc32(h[th], b->obs, sizeof(float) * 6 * t.obs_dim);
@@ -291,6 +355,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bandit_rules),     cmocka_unit_test(test_two_step_rules),
       cmocka_unit_test(test_cog_determinism),  cmocka_unit_test(test_categorical_actor),
+      cmocka_unit_test(test_perceptual_decision_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -793,6 +793,7 @@ static void test_schema_declared(void** state) {
       {"bandit", "trial_start", "reward", "trial_end"},
       {"two-step", "trial_start", "reward", "trial_end"},
       {"bandit-reach", "trial_start", "reward", "trial_end"},
+      {"perceptual-decision", "trial_start", "reward", "trial_end"},
   };
   int n;
   const amt_info* reg = amt_registry(&n);
