@@ -22,10 +22,10 @@
 
 enum { E_TRIAL_START, E_STIM_ON, E_GO_CUE, E_REWARD, E_ERROR, E_ABORT, E_TIMEOUT, E_TRIAL_END,
        E_COUNT };
-static const char* event_names[E_COUNT] = {"trial_start", "stim_on", "go_cue", "reward", "error",
+static const char* const event_names[E_COUNT] = {"trial_start", "stim_on", "go_cue", "reward", "error",
                                            "abort", "timeout", "trial_end"};
 enum { V_TRIAL, V_COHERENCE, V_CHOICE, V_OUTCOME, V_EPOCH, V_EV_LEFT, V_EV_RIGHT, V_COUNT };
-static const char* var_names[V_COUNT] = {"trial", "coherence", "choice", "outcome", "epoch",
+static const char* const var_names[V_COUNT] = {"trial", "coherence", "choice", "outcome", "epoch",
                                          "evidence_left", "evidence_right"};
 enum { EP_FIX, EP_STIM, EP_DECISION };
 
@@ -165,11 +165,6 @@ static void pd_vars(const am_task* t, const am_env* e, float* v) {
   v[V_EV_RIGHT] = (float)s->ev[1];
 }
 
-static void pd_destroy(am_task* t) {
-  free((void*)t->cfg);
-  t->cfg = NULL;
-}
-
 static int steps_of(const amt_info* info, const amt_params* p, const char* key, int* out,
                     char* err, size_t err_sz) {
   double v;
@@ -203,33 +198,13 @@ int amt_perceptual_decision_create(am_task* t, const amt_params* params, char* e
                     "(unsigned)", info->name, c.coh[i]);
   if (!(c.noise >= 0))
     return am_err(err, err_sz, "task %s: parameter noise: '%g' must be >= 0", info->name, c.noise);
-  am_model* model = amt_none_model(err, err_sz);
-  if (!model) return -1;
-  pd_cfg* cfg = malloc(sizeof *cfg);
-  if (!cfg) {
-    am_model_free(model);
-    return am_err(err, err_sz, "out of memory");
-  }
-  *cfg = c;
-  snprintf(t->name, sizeof t->name, "%s", info->name);
-  t->model = model;
-  t->cfg = cfg;
-  t->state_size = sizeof(pd_state);
-  t->frame_skip = 1;
+  if (amt_bodyless_init(t, info->name, &c, sizeof c, sizeof(pd_state), 3, event_names, E_COUNT,
+                        var_names, V_COUNT, err, err_sz))
+    return -1;
   t->max_steps = c.trials * (c.fix_steps + c.stim_steps + c.dec_steps);
-  t->act_dim = 3;
-  t->discrete = 1;
   t->n_groups = 1;
   t->groups[0] = (am_obs_group){"stimulus", 0, 3};  // fixation cue, evidence left, right
   t->obs_dim = 3;
-  t->n_terms = 0;
-  t->n_events = E_COUNT;
-  for (int k = 0; k < E_COUNT; k++) snprintf(t->events[k], AM_NAME_LEN, "%s", event_names[k]);
-  t->trial_start_event = E_TRIAL_START;
-  t->success_event = E_REWARD;
-  t->trial_end_event = E_TRIAL_END;
-  t->n_vars = V_COUNT;
-  for (int k = 0; k < V_COUNT; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[k]);
   t->n_conditions = 1;
   t->conditions[0] = V_COHERENCE;
   t->reset = pd_reset;
@@ -237,6 +212,5 @@ int amt_perceptual_decision_create(am_task* t, const amt_params* params, char* e
   t->evaluate = pd_evaluate;
   t->observe = pd_observe;
   t->get_vars = pd_vars;
-  t->destroy = pd_destroy;
-  return amt_opts_setup(t, &cfg->opts, err, err_sz);
+  return amt_opts_setup(t, &((pd_cfg*)t->cfg)->opts, err, err_sz);
 }

@@ -27,15 +27,15 @@
 #include "tasks_internal.h"
 
 enum { E_TRIAL_START, E_STAGE2, E_REWARD, E_NO_REWARD, E_TRIAL_END, E_COUNT };
-static const char* event_names[E_COUNT] = {"trial_start", "stage2", "reward", "no_reward",
+static const char* const event_names[E_COUNT] = {"trial_start", "stage2", "reward", "no_reward",
                                            "trial_end"};
 // Variables (the last row of a trial holds the trial's values): trial index in the episode, the
 // (first-stage) choice -1 left / +1 right (0 before any), outcome 1 rewarded / 0 not, the reward
 // probabilities, the regret of the choice (max p - p chosen; bandit), two-step: the second-stage
 // state (1 A, 2 B) and the transition (1 common, 0 rare).
 enum { V_TRIAL, V_CHOICE, V_OUTCOME, V_P1, V_P2, V_REGRET, V_STATE, V_TRANSITION, V_COUNT };
-static const char* bandit_vars[] = {"trial", "choice", "outcome", "p_left", "p_right", "regret"};
-static const char* two_step_vars[] = {"trial", "choice", "outcome", "p_a", "p_b", "regret",
+static const char* const bandit_vars[] = {"trial", "choice", "outcome", "p_left", "p_right", "regret"};
+static const char* const two_step_vars[] = {"trial", "choice", "outcome", "p_a", "p_b", "regret",
                                       "state", "transition"};
 
 const amt_param_def amt_bandit_params[] = {
@@ -203,14 +203,45 @@ static void cog_vars(const am_task* t, const am_env* e, float* v) {
   }
 }
 
-static void cog_destroy(am_task* t) {
+static void bodyless_destroy(am_task* t) {
   free((void*)t->cfg);
   t->cfg = NULL;
 }
 
-am_model* amt_none_model(char* err, size_t err_sz) {
+int amt_bodyless_init(am_task* t, const char* name, const void* cfg, size_t cfg_size,
+                      size_t state_size, int act_dim, const char* const* events, int n_events,
+                      const char* const* vars, int n_vars, char* err, size_t err_sz) {
   static const char xml[] = "<mujoco model=\"none\"><option timestep=\"0.1\"/><worldbody/></mujoco>";
-  return am_model_load_string(xml, NULL, "none", err, err_sz);
+  if (n_events > AM_MAX_EVENTS || n_vars > AM_MAX_VARS)
+    return am_err(err, err_sz, "task %s: too many events or variables", name);
+  am_model* model = am_model_load_string(xml, NULL, "none", err, err_sz);
+  if (!model) return -1;
+  void* copy = malloc(cfg_size);
+  if (!copy) {
+    am_model_free(model);
+    return am_err(err, err_sz, "out of memory");
+  }
+  memcpy(copy, cfg, cfg_size);
+  snprintf(t->name, sizeof t->name, "%s", name);
+  t->model = model;
+  t->cfg = copy;
+  t->destroy = bodyless_destroy;
+  t->state_size = state_size;
+  t->frame_skip = 1;
+  t->act_dim = act_dim;
+  t->discrete = 1;
+  t->n_terms = 0;
+  t->n_events = n_events;
+  t->trial_start_event = t->success_event = t->trial_end_event = -1;
+  for (int k = 0; k < n_events; k++) {
+    snprintf(t->events[k], AM_NAME_LEN, "%s", events[k]);
+    if (!strcmp(events[k], "trial_start")) t->trial_start_event = k;
+    if (!strcmp(events[k], "reward")) t->success_event = k;
+    if (!strcmp(events[k], "trial_end")) t->trial_end_event = k;
+  }
+  t->n_vars = n_vars;
+  for (int k = 0; k < n_vars; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", vars[k]);
+  return 0;
 }
 
 static int cog_create(am_task* t, const char* name, int two_step, const amt_params* params,
@@ -252,35 +283,15 @@ static int cog_create(am_task* t, const char* name, int two_step, const amt_para
                     "walk_sd >= 0", name);
     c.lo = b[0], c.hi = b[1];
   }
-  am_model* model = amt_none_model(err, err_sz);
-  if (!model) return -1;
-  cog_cfg* cfg = malloc(sizeof *cfg);
-  if (!cfg) {
-    am_model_free(model);
-    return am_err(err, err_sz, "out of memory");
-  }
-  *cfg = c;
-  snprintf(t->name, sizeof t->name, "%s", name);
-  t->model = model;
-  t->cfg = cfg;
-  t->state_size = sizeof(cog_state);
-  t->frame_skip = 1;
+  if (amt_bodyless_init(t, name, &c, sizeof c, sizeof(cog_state), 2, event_names, E_COUNT,
+                        two_step ? two_step_vars : bandit_vars, two_step ? V_COUNT : V_STATE, err,
+                        err_sz))
+    return -1;
   t->max_steps = c.trials * (two_step ? 2 : 1);
-  t->act_dim = 2;
-  t->discrete = 1;
   t->n_groups = 0;
   if (two_step) t->groups[t->n_groups++] = (am_obs_group){"stage", 0, 3};
   t->groups[t->n_groups++] = (am_obs_group){"feedback", two_step ? 3 : 0, 3};
   t->obs_dim = two_step ? 6 : 3;
-  t->n_terms = 0;
-  t->n_events = E_COUNT;
-  for (int k = 0; k < E_COUNT; k++) snprintf(t->events[k], AM_NAME_LEN, "%s", event_names[k]);
-  t->trial_start_event = E_TRIAL_START;
-  t->success_event = E_REWARD;
-  t->trial_end_event = E_TRIAL_END;
-  t->n_vars = two_step ? V_COUNT : V_STATE;
-  for (int k = 0; k < t->n_vars; k++)
-    snprintf(t->vars[k], AM_NAME_LEN, "%s", two_step ? two_step_vars[k] : bandit_vars[k]);
   t->n_conditions = 0;
   t->conditions[t->n_conditions++] = V_P1;
   t->conditions[t->n_conditions++] = V_P2;
@@ -290,8 +301,7 @@ static int cog_create(am_task* t, const char* name, int two_step, const amt_para
   t->evaluate = cog_evaluate;
   t->observe = cog_observe;
   t->get_vars = cog_vars;
-  t->destroy = cog_destroy;
-  return amt_opts_setup(t, &cfg->opts, err, err_sz);
+  return amt_opts_setup(t, &((cog_cfg*)t->cfg)->opts, err, err_sz);
 }
 
 int amt_bandit_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {

@@ -59,9 +59,14 @@ int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t e
                      "et al. 2020)",                                                           \
    amt_two_tap_params, amt_two_tap_create}
 
-// The empty scene of body-less tasks ("none": no joints, no actuators, timestep 0.1 s; a control
-// step is one physics step). cog_tasks.c.
-am_model* amt_none_model(char* err, size_t err_sz);
+// What every body-less task shares (cog_tasks.c): the empty scene "none" (no joints, no
+// actuators, timestep 0.1 s; a control step is one physics step), a malloc'd copy of its cfg
+// (cfg_size bytes; freed by t->destroy), discrete actions (act_dim choices), no reward terms, the
+// event and variable names, and the trial schema from the events named trial_start, reward and
+// trial_end. The caller sets the rest (groups, max_steps, conditions, hooks). Returns 0 or -1.
+int amt_bodyless_init(am_task* t, const char* name, const void* cfg, size_t cfg_size,
+                      size_t state_size, int act_dim, const char* const* events, int n_events,
+                      const char* const* vars, int n_vars, char* err, size_t err_sz);
 
 // cog_tasks.c: body-less value-based tasks with discrete actions (meta-RL); cog_decision.c: the
 // body-less perceptual decision (fixate/left/right; NeuroGym's PerceptualDecisionMaking).

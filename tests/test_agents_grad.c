@@ -180,6 +180,42 @@ static void test_dale_signs(void** s) {
 
 //---------------------------------- Gaussian head and PPO loss ------------------------------------
 
+// One call of ama_ppo_loss_grad for finite differences (logstd NULL: the categorical head); dm,
+// dl, dv are scratch for the gradients it writes, st its statistics.
+typedef struct ppo_case {
+  ama_ppo_coefs co;
+  int N, A;
+  float *mean, *logstd, *value, *act, *old_logp, *adv, *ret;
+  float *dm, *dl, *dv;
+  ama_ppo_stats st;
+} ppo_case;
+
+static double ppo_case_loss(ppo_case* c) {
+  if (c->logstd) memset(c->dl, 0, sizeof(float) * c->A);
+  ama_ppo_loss_grad(&c->co, c->N, c->A, c->mean, c->logstd, c->value, c->act, c->old_logp,
+                    c->adv, c->ret, 1.0f / c->N, c->dm, c->dl, c->dv, &c->st);
+  return c->st.loss;
+}
+
+// The analytic gradient g (n) of the loss in x (n entries of one of c's inputs) against central
+// differences; returns the number of mismatches.
+static int ppo_fd(ppo_case* c, const char* name, float* x, const float* g, int n) {
+  const float eps = 1e-3f;
+  int bad = 0;
+  char what[64];
+  for (int i = 0; i < n; i++) {
+    float x0 = x[i];
+    x[i] = x0 + eps;
+    double lp = ppo_case_loss(c);
+    x[i] = x0 - eps;
+    double lm = ppo_case_loss(c);
+    x[i] = x0;
+    snprintf(what, sizeof(what), "%s[%d]", name, i);
+    bad += compare(what, g[i], (lp - lm) / (2 * eps), 2e-2, 1e-3);
+  }
+  return bad;
+}
+
 // Checks ama_ppo_loss_grad (the per-sample PPO objective for a Gaussian policy) against finite
 // differences in mean, log-std and value.
 static void test_grad_ppo_loss(void** s) {
@@ -197,44 +233,10 @@ static void test_grad_ppo_loss(void** s) {
   memset(dlogstd, 0, sizeof(dlogstd));
   ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
                     dlogstd, dvalue, &st);
-  const float eps = 1e-3f;
-  int bad = 0;
-  char what[64];
   float dm2[N * A], dl2[A], dv2[N];
-#define LOSS() (memset(dl2, 0, sizeof(dl2)),                                                     \
-                ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret,     \
-                                  1.0f / N, dm2, dl2, dv2, &st), st.loss)
-  for (int i = 0; i < N * A; i++) {
-    float m0 = mean[i];
-    mean[i] = m0 + eps;
-    double lp = LOSS();
-    mean[i] = m0 - eps;
-    double lm = LOSS();
-    mean[i] = m0;
-    snprintf(what, sizeof(what), "dmean[%d]", i);
-    bad += compare(what, dmean[i], (lp - lm) / (2 * eps), 2e-2, 1e-3);
-  }
-  for (int j = 0; j < A; j++) {
-    float l0 = logstd[j];
-    logstd[j] = l0 + eps;
-    double lp = LOSS();
-    logstd[j] = l0 - eps;
-    double lm = LOSS();
-    logstd[j] = l0;
-    snprintf(what, sizeof(what), "dlogstd[%d]", j);
-    bad += compare(what, dlogstd[j], (lp - lm) / (2 * eps), 2e-2, 1e-3);
-  }
-  for (int n = 0; n < N; n++) {
-    float v0 = value[n];
-    value[n] = v0 + eps;
-    double lp = LOSS();
-    value[n] = v0 - eps;
-    double lm = LOSS();
-    value[n] = v0;
-    snprintf(what, sizeof(what), "dvalue[%d]", n);
-    bad += compare(what, dvalue[n], (lp - lm) / (2 * eps), 2e-2, 1e-3);
-  }
-#undef LOSS
+  ppo_case c = {co, N, A, mean, logstd, value, act, old_logp, adv, ret, dm2, dl2, dv2, {0}};
+  int bad = ppo_fd(&c, "dmean", mean, dmean, N * A) + ppo_fd(&c, "dlogstd", logstd, dlogstd, A) +
+            ppo_fd(&c, "dvalue", value, dvalue, N);
   assert_int_equal(bad, 0);
   assert_true(st.clip_frac > 0 && st.clip_frac < 1);  // both regimes were exercised
 }
@@ -275,35 +277,9 @@ static void test_grad_categorical_loss(void** s) {
   for (int n = 0; n < N; n++) old_logp[n] += (n % 3 == 0) ? 0.5f : urand(-0.05f, 0.05f);
   ama_ppo_loss_grad(&co, N, A, z, NULL, value, act, old_logp, adv, ret, 1.0f / N, dmean, NULL,
                     dvalue, &st);
-  const float eps = 1e-3f;
-  int bad = 0;
-  char what[64];
-#define LOSS() (ama_ppo_loss_grad(&co, N, A, z, NULL, value, act, old_logp, adv, ret, 1.0f / N, \
-                                  dm2, NULL, dv2, &st), st.loss)
-  for (int i = 0; i < N * A; i++) {
-    float m0 = z[i];
-    z[i] = m0 + eps;
-    double lp = LOSS();
-    z[i] = m0 - eps;
-    double lm = LOSS();
-    z[i] = m0;
-    snprintf(what, sizeof(what), "dlogits[%d]", i);
-    bad += compare(what, dmean[i], (lp - lm) / (2 * eps), 2e-2, 1e-3);
-  }
-  for (int n = 0; n < N; n++) {
-    float v0 = value[n];
-    value[n] = v0 + eps;
-    double lp = LOSS();
-    value[n] = v0 - eps;
-    double lm = LOSS();
-    value[n] = v0;
-    snprintf(what, sizeof(what), "dvalue[%d]", n);
-    bad += compare(what, dvalue[n], (lp - lm) / (2 * eps), 2e-2, 1e-3);
-  }
-#undef LOSS
+  ppo_case c = {co, N, A, z, NULL, value, act, old_logp, adv, ret, dm2, NULL, dv2, {0}};
+  int bad = ppo_fd(&c, "dlogits", z, dmean, N * A) + ppo_fd(&c, "dvalue", value, dvalue, N);
   assert_int_equal(bad, 0);
-  ama_ppo_loss_grad(&co, N, A, z, NULL, value, act, old_logp, adv, ret, 1.0f / N, dm2, NULL, dv2,
-                    &st);
   assert_true(st.clip_frac > 0 && st.clip_frac < 1);  // both regimes were exercised
 }
 
