@@ -153,9 +153,7 @@ const amt_param_def amt_decision_params[] = {
 // there chooses it; the reward is reward_success with the chosen arm's probability.
 const amt_param_def amt_bandit_reach_params[] = {
     {"distance", "0.1", "left/right target distance from the start (m)"},
-    {"variant", "independent", "independent: p_left, p_right each uniform in [0,1] per episode; "
-                               "dependent: p_right = 1 - p_left"},
-    ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+    AMT_BANDIT_PARAMS, ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 //---------------------------------- config and state ----------------------------------------------
 
@@ -189,7 +187,7 @@ typedef struct arm_cfg {
   double coh[MAX_COH], noise;                      // decision
   int n_coh, rt, stim_steps, rt_steps;
   double error_penalty, target_sigma;
-  int dependent;                                   // bandit-reach: p_right = 1 - p_left
+  amt_bandit_probs probs;                           // bandit-reach
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
   int body_dim;
   int ev[E_COUNT];  // event -> code (bit) in this task, -1 if the task has no such event
@@ -384,8 +382,7 @@ static void arm_reset(const am_task* t, am_env* e) {
   s->env_trials = n;
   amt_opts_reset(&s->opt);
   if (c->kind == K_BANDIT) {
-    s->p_arm[0] = am_rng_uniform(&e->rng);
-    s->p_arm[1] = c->dependent ? 1 - s->p_arm[0] : am_rng_uniform(&e->rng);
+    amt_bandit_probs_draw(&c->probs, &e->rng, s->p_arm);
   }
   mjData* d = e->d;
   d->qpos[c->q_sh] = c->qhome[0] + am_rng_range(&e->rng, -c->init_noise, c->init_noise);
@@ -1146,13 +1143,7 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
       ((kind == K_FORCE_FIELD || kind == K_ROTATION) && read_blocks(info, params, &c, err, err_sz)) ||
       (kind == K_DECISION && read_decision(info, params, &c, err, err_sz)))
     return -1;
-  if (kind == K_BANDIT) {
-    const char* var = amt_param_get(info, params, "variant");
-    c.dependent = !strcmp(var, "dependent");
-    if (!c.dependent && strcmp(var, "independent"))
-      return am_err(err, err_sz, "task %s: parameter variant: '%s' is not independent or "
-                    "dependent", name, var);
-  }
+  if (kind == K_BANDIT && amt_bandit_probs_read(info, params, &c.probs, err, err_sz)) return -1;
   snprintf(t->name, sizeof t->name, "%s", name);
   t->frame_skip = frame_skip;
   declare_events(t, &c);

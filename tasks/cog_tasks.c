@@ -40,9 +40,7 @@ static const char* const two_step_vars[] = {"trial", "choice", "outcome", "p_a",
 
 const amt_param_def amt_bandit_params[] = {
     {"trials", "100", "trials (one step each) per episode"},
-    {"variant", "independent", "independent: p_left, p_right each uniform in [0,1] per episode; "
-                               "dependent: p_right = 1 - p_left"},
-    AMT_OPTS_PARAMS, {NULL, NULL, NULL}};
+    AMT_BANDIT_PARAMS, AMT_OPTS_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_two_step_params[] = {
     {"trials", "100", "trials (two steps each) per episode"},
@@ -57,7 +55,8 @@ const amt_param_def amt_two_step_params[] = {
 
 typedef struct cog_cfg {
   amt_opts opts;  // first (task_opts.h)
-  int two_step, trials, dependent, walk;
+  int two_step, trials, walk;
+  amt_bandit_probs probs;  // bandit
   double common, p_high, swap_prob, walk_sd, lo, hi;
 } cog_cfg;
 
@@ -87,6 +86,35 @@ static double reflect(double x, double lo, double hi) {
   return x < lo ? lo : x > hi ? hi : x;
 }
 
+int amt_bandit_probs_read(const amt_info* info, const amt_params* params, amt_bandit_probs* b,
+                          char* err, size_t err_sz) {
+  memset(b, 0, sizeof *b);
+  const char* variant = amt_param_get(info, params, "variant");
+  b->dependent = !strcmp(variant, "dependent");
+  if (!b->dependent && strcmp(variant, "independent"))
+    return am_err(err, err_sz, "task %s: parameter variant: '%s' is not independent or dependent",
+                  info->name, variant);
+  if (*amt_param_get(info, params, "p_set") &&
+      amt_param_list(info, params, "p_set", b->set, 16, &b->n_set, err, err_sz))
+    return -1;
+  for (int i = 0; i < b->n_set; i++)
+    if (!(b->set[i] >= 0 && b->set[i] <= 1))
+      return am_err(err, err_sz, "task %s: parameter p_set: '%g' must be in [0, 1]", info->name,
+                    b->set[i]);
+  return 0;
+}
+
+void amt_bandit_probs_draw(const amt_bandit_probs* b, am_rng* r, double p[2]) {
+  for (int k = 0; k < 2; k++) {
+    double u = am_rng_uniform(r);
+    p[k] = b->n_set ? b->set[(int)(u * b->n_set) % b->n_set] : u;
+    if (b->dependent) {
+      p[1] = 1 - p[0];
+      break;
+    }
+  }
+}
+
 static void cog_reset(const am_task* t, am_env* e) {
   const cog_cfg* c = t->cfg;
   cog_state* s = e->task_state;
@@ -94,8 +122,7 @@ static void cog_reset(const am_task* t, am_env* e) {
   amt_opts_reset(&s->opt);
   s->prev_choice = s->trial_choice = -1;
   if (!c->two_step) {
-    s->p[0] = am_rng_uniform(&e->rng);
-    s->p[1] = c->dependent ? 1.0 - s->p[0] : am_rng_uniform(&e->rng);
+    amt_bandit_probs_draw(&c->probs, &e->rng, s->p);
   } else if (c->walk) {
     s->p[0] = am_rng_range(&e->rng, c->lo, c->hi);
     s->p[1] = am_rng_range(&e->rng, c->lo, c->hi);
@@ -257,10 +284,7 @@ static int cog_create(am_task* t, const char* name, int two_step, const amt_para
     return am_err(err, err_sz, "task %s: parameter trials: %d must be in [1, 100000]", name,
                   c.trials);
   if (!two_step) {
-    c.dependent = !strcmp(variant, "dependent");
-    if (!c.dependent && strcmp(variant, "independent"))
-      return am_err(err, err_sz, "task %s: parameter variant: '%s' is not independent or "
-                    "dependent", name, variant);
+    if (amt_bandit_probs_read(info, params, &c.probs, err, err_sz)) return -1;
   } else {
     double b[2];
     int nb = 0;

@@ -71,6 +71,21 @@ int amt_bodyless_init(am_task* t, const char* name, const void* cfg, size_t cfg_
 // cog_tasks.c: body-less value-based tasks with discrete actions (meta-RL); cog_decision.c: the
 // body-less perceptual decision (fixate/left/right; NeuroGym's PerceptualDecisionMaking).
 extern const amt_param_def amt_bandit_params[], amt_two_step_params[];
+// The bandits' reward probabilities per episode (bandit, bandit-reach): parameters variant
+// (independent | dependent: p_right = 1 - p_left) and p_set (empty: uniform in [0, 1]; else the
+// values p_left, and with independent arms p_right, are drawn from: Wang et al.'s easy, medium
+// and hard bandits are p_set=0.1,0.9 / 0.25,0.75 / 0.4,0.6 with dependent arms).
+#define AMT_BANDIT_PARAMS                                                                       \
+  {"variant", "independent", "independent: p_left, p_right drawn apart per episode; dependent: " \
+                             "p_right = 1 - p_left"},                                            \
+  {"p_set", "", "values the probabilities are drawn from (e.g. 0.1,0.9); empty: uniform [0,1]"}
+typedef struct amt_bandit_probs {
+  int dependent, n_set;
+  double set[16];
+} amt_bandit_probs;
+int amt_bandit_probs_read(const amt_info* info, const amt_params* params, amt_bandit_probs* b,
+                          char* err, size_t err_sz);
+void amt_bandit_probs_draw(const amt_bandit_probs* b, am_rng* r, double p[2]);
 int amt_bandit_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_two_step_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 extern const amt_param_def amt_perceptual_decision_params[];

@@ -96,6 +96,27 @@ static void test_bandit_rules(void** s) {
   amt_params_add(&p, "variant=both", err, sizeof err);
   assert_int_equal(amt_create(&t, "bandit", &p, err, sizeof err), -1);
   assert_non_null(strstr(err, "variant"));
+  memset(&p, 0, sizeof p);
+  amt_params_add(&p, "p_set=0.5,1.5", err, sizeof err);
+  assert_int_equal(amt_create(&t, "bandit", &p, err, sizeof err), -1);
+  assert_non_null(strstr(err, "p_set"));
+  // p_set: the probabilities come from the set (Wang et al.'s medium bandit), both values used
+  make_task(&t, "bandit", "trials=5", "variant=dependent", "p_set=0.25,0.75", NULL);
+  am_pool* pool = make_pool_threads(&t, 4, 1, 2);
+  am_batch* b = am_pool_batch(pool);
+  int v1 = find_var(&t, "p_left"), v2 = find_var(&t, "p_right"), seen[2] = {0};
+  for (int st = 0; st < 200; st++) {
+    am_pool_step(pool);
+    for (int i = 0; i < 4; i++) {
+      float pl = b->vars[i * t.n_vars + v1];
+      assert_true(pl == 0.25f || pl == 0.75f);
+      assert_float_equal(b->vars[i * t.n_vars + v2], 1 - pl, 1e-6);
+      seen[pl > 0.5f] = 1;
+    }
+  }
+  assert_true(seen[0] && seen[1]);
+  am_pool_free(pool);
+  amt_destroy(&t);
 }
 
 typedef struct two_acc {
