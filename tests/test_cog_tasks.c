@@ -16,6 +16,7 @@
 #include "ama_agents.h"
 #include "amt_tasks.h"
 #include "task_test_util.h"
+#include "cli_test_util.h"
 
 // Steps n envs of t for `steps` steps always choosing `arm` (one-hot), calling check after each.
 typedef void (*step_check)(const am_task* t, const am_batch* b, int i, int step, void* ctx);
@@ -372,11 +373,31 @@ static void test_categorical_actor(void** s) {
   amt_destroy(&r);
 }
 
+// A body-less task through the tools: a recording (random choices), `verify --resim` (nothing to
+// replay: deviation 0), the trial table (one row per trial) and the two-step analysis.
+static void test_cog_cli(void** s) {
+  assert_int_equal(make_tmpdir("cog"), 0);
+  assert_int_equal(animat("record --random --task two-step --task-param trials=50 --episodes 4 "
+                          "--out %s/ts.rollout", tmpdir), 0);
+  assert_int_equal(animat("verify %s/ts.rollout --resim", tmpdir), 0);
+  expect_out("4 episodes replayed, largest qpos deviation 0");
+  assert_int_equal(animat("trials %s/ts.rollout --out %s/ts.csv", tmpdir, tmpdir), 0);
+  expect_out("200 trials (200 complete)");
+  char p[512];
+  snprintf(p, sizeof p, "%s/ts.csv", tmpdir);
+  assert_float_equal(csv_value(p, 0, "trial"), 0, 0);
+  assert_int_equal(animat("analyze two-step %s/ts.rollout --out %s/an", tmpdir, tmpdir), 0);
+  expect_out("model-based index");
+  assert_int_equal(animat("analyze bandit %s/ts.rollout --out %s/an", tmpdir, tmpdir), 1);
+  expect_out("p_left");  // the wrong analysis says what it needs
+  remove_tmpdir();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bandit_rules),     cmocka_unit_test(test_two_step_rules),
       cmocka_unit_test(test_cog_determinism),  cmocka_unit_test(test_categorical_actor),
-      cmocka_unit_test(test_perceptual_decision_rules),
+      cmocka_unit_test(test_perceptual_decision_rules), cmocka_unit_test(test_cog_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
