@@ -5,7 +5,8 @@
 // What it does per control step, for N envs: normalises the observations with the policy's running
 // statistics (clipped to +-obs_clip) into p->a_obs, draws the rate-RNN recurrent noise (core: on
 // its ticks; motor: every step) and the action noise, steps the policy, samples
-// a = mean + exp(logstd) * eps, and writes a clipped into each actuator's control range. A random
+// a = mean + exp(logstd) * eps, and writes a clipped into each actuator's control range (a
+// categorical head: a choice drawn from softmax(logits), written one-hot). A random
 // policy samples uniformly in that range; a zero policy writes 0 clipped into it.
 // What it is not: no learning (ama_ppo.c keeps what the update needs), no file formats.
 //
@@ -59,8 +60,12 @@ int ama_actor_init(ama_actor* a, const ama_actor_cfg* cfg, ama_policy* p, const 
                   "the policy acts for %d envs with observation %d and action %d; the task has "
                   "observation %d and action %d for %d envs",
                   p->N, p->obs_dim, p->act_dim, t->obs_dim, t->act_dim, N);
+  if (p && cfg->kind == AMA_ACT_POLICY && p->categorical && !t->discrete)
+    return am_err(err, err_sz, "the policy has a categorical action head (action_head = "
+                  "categorical) but task %s's actions are continuous", t->name);
   a->kind = cfg->kind;
   a->deterministic = cfg->deterministic;
+  a->categorical = cfg->kind == AMA_ACT_POLICY && p->categorical;
   a->pol = cfg->kind == AMA_ACT_POLICY ? p : NULL;
   a->shared = cfg->shared;
   a->N = N;
@@ -99,13 +104,43 @@ static void draw_noise(ama_actor* a, int core_tick) {
   if (a->shared) {
     if (Hc) am_rng_normals(a->shared, a->core_noise, (size_t)N * Hc);
     if (Hm) am_rng_normals(a->shared, a->motor_noise, (size_t)N * Hm);
-    am_rng_normals(a->shared, a->eps, (size_t)N * A);
+    if (!a->categorical) am_rng_normals(a->shared, a->eps, (size_t)N * A);
+    for (int i = 0; a->categorical && i < N; i++) a->eps[(size_t)i * A] = (float)am_rng_uniform(a->shared);
     return;
   }
   for (int i = 0; i < N; i++) {
     if (Hc) am_rng_normals(&a->rng[i], a->core_noise + (size_t)i * Hc, (size_t)Hc);
     if (Hm) am_rng_normals(&a->rng[i], a->motor_noise + (size_t)i * Hm, (size_t)Hm);
-    am_rng_normals(&a->rng[i], a->eps + (size_t)i * A, (size_t)A);
+    if (a->categorical) a->eps[(size_t)i * A] = (float)am_rng_uniform(&a->rng[i]);
+    else am_rng_normals(&a->rng[i], a->eps + (size_t)i * A, (size_t)A);
+  }
+}
+
+// The categorical head: choice probabilities softmax(logits) into a->std, the choice (the first k
+// whose cumulative probability exceeds the uniform eps[i*A]; deterministic: the argmax) one-hot
+// into sampled and actions, its log-probability into logp.
+static void act_categorical(ama_actor* a, float* actions) {
+  const int N = a->N, A = a->A;
+  const ama_policy* p = a->pol;
+  for (int i = 0; i < N; i++) {
+    const float* z = p->a_mean + (size_t)i * A;
+    float* pr = a->std + (size_t)i * A;
+    float mx = z[0];
+    int best = 0;
+    for (int j = 1; j < A; j++)
+      if (z[j] > mx) mx = z[j], best = j;
+    double sum = 0;
+    for (int j = 0; j < A; j++) sum += exp((double)z[j] - mx);
+    float lse = mx + (float)log(sum);
+    for (int j = 0; j < A; j++) pr[j] = expf(z[j] - lse);
+    int k = best;
+    if (!a->deterministic) {
+      double u = a->eps[(size_t)i * A], c = 0;
+      for (k = 0; k < A - 1; k++)
+        if (u < (c += pr[k])) break;
+    }
+    for (int j = 0; j < A; j++) actions[(size_t)i * A + j] = a->sampled[(size_t)i * A + j] = j == k;
+    a->logp[i] = z[k] - lse;
   }
 }
 
@@ -130,14 +165,18 @@ void ama_actor_act(ama_actor* a, const float* obs, float* actions) {
     return;
   }
   ama_policy* p = a->pol;
-  const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
-  float stdv[AMA_MAX_ACT];
-  for (int j = 0; j < A; j++) stdv[j] = a->deterministic ? 0.0f : expf(logstd[j]);
   int tick = p->t_global % p->cfg.core_tick == 0;
   if (!a->deterministic) draw_noise(a, tick);
   ama_norm_apply(&p->norm, obs, p->a_obs, N);
   ama_policy_step(p, p->a_obs, a->mask, tick && a->Hc ? a->core_noise : NULL,
                   a->Hm ? a->motor_noise : NULL);
+  if (a->categorical) {
+    act_categorical(a, actions);
+    return;
+  }
+  const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
+  float stdv[AMA_MAX_ACT];
+  for (int j = 0; j < A; j++) stdv[j] = a->deterministic ? 0.0f : expf(logstd[j]);
   for (int i = 0; i < N; i++) {
     float lp = 0;
     for (int j = 0; j < A; j++) {

@@ -3,14 +3,17 @@
 //
 // What it is: a "core" recurrent module that sees all observation groups (after running
 // normalisation) and ticks every k control steps; a "motor" recurrent module that sees the core's
-// output plus a shortcut from chosen groups (default proprioception) and runs every step; a
-// Gaussian action head on the motor output (mean, learned state-independent log-std) and a value
-// head on the core output. PPO with truncated BPTT and GAE trains them.
+// output plus a shortcut from chosen groups (default proprioception) and runs every step; an
+// action head on the motor output, Gaussian (mean, learned state-independent log-std) or
+// categorical (logits over the choices of a task with discrete actions, am_task.discrete), and a
+// value head on the core output. PPO with truncated BPTT and GAE trains them.
 // What it is not: no printing, no exiting; errors are return codes with messages.
 //
 // Action range: the policy samples a = mean + exp(logstd) * eps (unbounded) and the learner stores
 // that sample for the likelihood ratio; the env receives a clipped into the actuators' ctrlrange
 // (when the task's actions are the model's controls and they are ctrl-limited, else [-1, 1]).
+// Categorical head: the policy samples choice k from softmax(logits) and the env receives (and the
+// learner stores) the one-hot vector of k, whose argmax the task takes.
 #ifndef AMA_AGENTS_H
 #define AMA_AGENTS_H
 
@@ -54,6 +57,7 @@ typedef struct ama_policy_cfg {
   int conn_blocks;          // modules: blocks of consecutive units (inputs from the own block first)
   char conn_modules[16];    // the modules masked: "core", "motor" or "core,motor"
   char conn_file[512];      // file: a CSV matrix H x H (row: receiving unit, column: sending unit)
+  char action_head[16];     // "gaussian" | "categorical" (needs a task with discrete actions)
 } ama_policy_cfg;
 
 #define AMA_MAX_HEADS 64  // value heads of the distributional critic
@@ -161,7 +165,10 @@ typedef struct ama_policy {
   int core_in, motor_in;        // input sizes
   ama_cell core, motor;
   ama_params params;            // every weight of the agent
-  int i_Wmu, i_bmu, i_logstd, i_Wv, i_bv;  // head tensors (critic: Wv K x Hc, bv K)
+  int i_Wmu, i_bmu, i_logstd, i_Wv, i_bv;  // head tensors (critic: Wv K x Hc, bv K; i_logstd -1
+                                           // for a categorical head, which has no log-std)
+  int categorical;              // 1: cfg.action_head = categorical: a_mean (and the sequences'
+                                // mean) hold logits over act_dim choices
   int n_heads;                  // K value heads (cfg.critic_heads)
   float head_tau[AMA_MAX_HEADS];// their asymmetries tau_i
   ama_norm norm;
@@ -357,6 +364,7 @@ typedef struct ama_actor_cfg {
 typedef struct ama_actor {
   ama_act_kind kind;
   int deterministic;
+  int categorical;      // the policy's head is categorical (the buffers below say what changes)
   ama_policy* pol;      // not owned; NULL unless kind == AMA_ACT_POLICY
   int N, A, O;
   int Hc, Hm;           // units that receive recurrent noise (0: none: not a noisy rate RNN, or
@@ -367,10 +375,14 @@ typedef struct ama_actor {
   // what the last step drew and did (record channels; the normalised input is pol->a_obs)
   float* core_noise;    // (N x Hc) standard normals of the last core tick
   float* motor_noise;   // (N x Hm) standard normals of the last step
-  float* eps;           // (N x A) action noise (0 when deterministic)
-  float* sampled;       // (N x A) mean + std * eps before clipping (random: the uniform draw)
-  float* std;           // (N x A) exp(logstd) (0 when deterministic)
-  float* logp;          // (N) log-density of sampled under the Gaussian
+  float* eps;           // (N x A) action noise (0 when deterministic); categorical: column 0
+                        // holds the uniform draw that chose the action
+  float* sampled;       // (N x A) mean + std * eps before clipping (random: the uniform draw;
+                        // categorical: the one-hot choice)
+  float* std;           // (N x A) exp(logstd) (0 when deterministic); categorical: the choice
+                        // probabilities softmax(logits)
+  float* logp;          // (N) log-density of sampled under the Gaussian (categorical: log
+                        // probability of the choice)
   float* mask;          // (N) 0 where the next step starts an episode (the policy resets there)
   // perturbations (ama_actor_perturb; none when n_pert is 0)
   int n_pert;
@@ -426,6 +438,9 @@ typedef struct ama_ppo_stats {
 // R_i - V_i: the expectile loss, whose minimiser is the tau_i-expectile of R_i (tau = 0.5: the
 // classic term). Writes dmean (N x A), dvalue and ADDS to dlogstd (A). Stats are sample means.
 // A <= AMA_MAX_ACT (larger A: nothing is computed and st->loss is NaN).
+// logstd NULL: a categorical policy: mean holds the logits (N x A), act the one-hot choices,
+// log p = log softmax(logits) at the choice, the entropy term is -ent_coef * (1/N) sum_n H_n
+// (H_n the entropy of sample n's softmax) and dlogstd is not touched.
 void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
                        const float* logstd, const float* value, const float* act,
                        const float* old_logp, const float* adv, const float* ret, float scale,

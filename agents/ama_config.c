@@ -34,6 +34,7 @@ void ama_policy_cfg_default(ama_policy_cfg* c) {
   c->conn_density = 1.0f;
   c->conn_blocks = 4;
   snprintf(c->conn_modules, sizeof(c->conn_modules), "core,motor");
+  snprintf(c->action_head, sizeof(c->action_head), "gaussian");
 }
 
 void ama_config_default(ama_config* c) {
@@ -137,6 +138,9 @@ static const key_def KEYS[] = {
      "recurrent modules the connectivity applies to", 0, 0, 0, 0, "core|motor", 1},
     {"conn_file", K_STR, PO(conn_file), SZ(policy.conn_file),
      "conn = file: CSV matrix H x H of 0/1 (row receives, column sends)", 0, 0, 0, 0, NULL, 0, 1},
+    {"action_head", K_STR, PO(action_head), SZ(policy.action_head),
+     "action head: gaussian, or categorical (tasks with discrete actions)", 0, 0, 0, 0,
+     "gaussian|categorical"},
     {"horizon", K_INT, LO(horizon), 0, "rollout length T (a multiple of core_tick)",
      RANGE(1, 100000)},
     {"epochs", K_INT, LO(epochs), 0, "PPO epochs per rollout", RANGE(1, 1000)},

@@ -1,4 +1,5 @@
-// ama_policy.c: the hierarchical policy (core module -> motor module -> Gaussian head; K value
+// ama_policy.c: the hierarchical policy (core module -> motor module -> Gaussian or categorical
+// action head; K value
 // heads on the core, K = 1 the classic critic): observation routing, parameter layout, acting one step for N envs, and
 // forward/backward over T x B sequences for learning.
 // What it is not: no RL (ama_ppo.c), no file formats (ama_ckpt.c).
@@ -133,9 +134,22 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
     ama_policy_free(p);
     return -1;
   }
+  p->categorical = !strcmp(cfg->action_head, "categorical");
+  if (!p->categorical && strcmp(cfg->action_head, "gaussian")) {
+    ama_policy_free(p);
+    snprintf(err, err_sz, "action_head: unknown head '%s' (gaussian, categorical)",
+             cfg->action_head);
+    return -1;
+  }
+  if (p->categorical && A < 2) {
+    ama_policy_free(p);
+    snprintf(err, err_sz, "action_head = categorical needs at least 2 choices (the task has %d "
+             "action values)", A);
+    return -1;
+  }
   p->i_Wmu = ama_params_add(&p->params, "head.Wmu", A, Hm);
   p->i_bmu = ama_params_add(&p->params, "head.bmu", A, 1);
-  p->i_logstd = ama_params_add(&p->params, "head.logstd", A, 1);
+  p->i_logstd = p->categorical ? -1 : ama_params_add(&p->params, "head.logstd", A, 1);
   p->i_Wv = ama_params_add(&p->params, "critic.Wv", K, Hc);
   p->i_bv = ama_params_add(&p->params, "critic.bv", K, 1);
   if (p->i_bv < 0 || ama_params_alloc(&p->params, err, err_sz)) {
@@ -149,10 +163,12 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
   ama_cell_init_weights(&p->motor, &p->params, &rng);
   float* Wmu = p->params.w + p->params.t[p->i_Wmu].offset;
   float* Wv = p->params.w + p->params.t[p->i_Wv].offset;
-  float* ls = p->params.w + p->params.t[p->i_logstd].offset;
   for (int i = 0; i < A * Hm; i++) Wmu[i] = (float)((2 * am_rng_uniform(&rng) - 1) * 0.01 / sqrt(Hm));
   for (int i = 0; i < K * Hc; i++) Wv[i] = (float)((2 * am_rng_uniform(&rng) - 1) / sqrt(Hc));
-  for (int j = 0; j < A; j++) ls[j] = cfg->init_logstd;
+  if (!p->categorical) {
+    float* ls = p->params.w + p->params.t[p->i_logstd].offset;
+    for (int j = 0; j < A; j++) ls[j] = cfg->init_logstd;
+  }
   if (ama_policy_conn_init(p, seed, err, err_sz)) {
     ama_policy_free(p);
     return -1;

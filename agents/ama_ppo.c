@@ -27,17 +27,35 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
     if (st) st->loss = NAN;
     return;
   }
-  for (int j = 0; j < A; j++) {
+  const int cat = logstd == NULL;  // categorical: mean holds logits, act one-hot choices
+  double ent_sum = 0;
+  float pr[AMA_MAX_ACT], logpr[AMA_MAX_ACT];
+  for (int j = 0; j < A && !cat; j++) {
     istd[j] = expf(-logstd[j]);
     inv_var[j] = istd[j] * istd[j];
   }
   for (int n = 0; n < N; n++) {
     const float* a = act + (size_t)n * A;
     const float* m = mean + (size_t)n * A;
-    float lp = 0;
-    for (int j = 0; j < A; j++) {
-      float z = (a[j] - m[j]) * istd[j];
-      lp += -0.5f * z * z - logstd[j] - 0.5f * AMA_LOG_2PI;
+    float lp = 0, H = 0;
+    if (cat) {  // log softmax, the chosen entry's log-probability, the entropy
+      float mx = m[0];
+      for (int j = 1; j < A; j++) mx = fmaxf(mx, m[j]);
+      double sum = 0;
+      for (int j = 0; j < A; j++) sum += exp((double)m[j] - mx);
+      float lse = mx + (float)log(sum);
+      for (int j = 0; j < A; j++) {
+        logpr[j] = m[j] - lse;
+        pr[j] = expf(logpr[j]);
+        lp += a[j] * logpr[j];
+        H -= pr[j] * logpr[j];
+      }
+      ent_sum += H;
+    } else {
+      for (int j = 0; j < A; j++) {
+        float z = (a[j] - m[j]) * istd[j];
+        lp += -0.5f * z * z - logstd[j] - 0.5f * AMA_LOG_2PI;
+      }
     }
     float logr = lp - old_logp[n];
     float r = expf(logr);
@@ -53,10 +71,16 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
     }
     if (fabsf(r - 1.0f) > co->clip) clipped += 1;
     kl += (r - 1.0f) - logr;
-    for (int j = 0; j < A; j++) {
-      float d = a[j] - m[j];
-      dmean[(size_t)n * A + j] = dlp * d * inv_var[j];
-      dlogstd[j] += dlp * (d * d * inv_var[j] - 1.0f);
+    if (cat) {  // d log p / dz_j = a_j - p_j; dH/dz_j = -p_j (log p_j + H)
+      float ec = co->ent_coef / (float)N;
+      for (int j = 0; j < A; j++)
+        dmean[(size_t)n * A + j] = dlp * (a[j] - pr[j]) + ec * pr[j] * (logpr[j] + H);
+    } else {
+      for (int j = 0; j < A; j++) {
+        float d = a[j] - m[j];
+        dmean[(size_t)n * A + j] = dlp * d * inv_var[j];
+        dlogstd[j] += dlp * (d * d * inv_var[j] - 1.0f);
+      }
     }
     if (!co->tau) {
       float dv = value[n] - ret[n];
@@ -75,8 +99,8 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
       dvalue[q] = co->vf_coef * (2.0f * w / (float)K) * dv * scale;
     }
   }
-  float ent = ama_gauss_entropy(logstd, A);
-  for (int j = 0; j < A; j++) dlogstd[j] += -co->ent_coef;
+  float ent = cat ? (float)(N ? ent_sum / N : 0) : ama_gauss_entropy(logstd, A);
+  for (int j = 0; j < A && !cat; j++) dlogstd[j] += -co->ent_coef;
   if (st) {
     st->pg_loss = pg * scale;
     st->v_loss = vl * scale;
@@ -503,8 +527,8 @@ static void* half_grad(void* arg) {
   const size_t off = (size_t)j->h * TB;
   ama_policy_seq_forward(p, S, T, B);
   memset(p->params.g, 0, sizeof(float) * p->params.count);
-  float* dlogstd = p->params.g + p->params.t[p->i_logstd].offset;
-  const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
+  float* dlogstd = p->categorical ? NULL : p->params.g + p->params.t[p->i_logstd].offset;
+  const float* logstd = p->categorical ? NULL : p->params.w + p->params.t[p->i_logstd].offset;
   const size_t K = (size_t)p->n_heads;
   ama_ppo_loss_grad(&j->co, TB, A, S->mean, logstd, S->value, L->mb_act + off * A,
                     L->mb_logp + off, L->mb_adv + off, L->mb_ret + off * K,
@@ -581,7 +605,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
         ms.loss = jobs[0].ms.loss + jobs[1].ms.loss;
         ms.pg_loss = jobs[0].ms.pg_loss + jobs[1].ms.pg_loss;
         ms.v_loss = jobs[0].ms.v_loss + jobs[1].ms.v_loss;
-        ms.entropy = jobs[0].ms.entropy;
+        ms.entropy = 0.5 * (jobs[0].ms.entropy + jobs[1].ms.entropy);  // halves of equal size
         ms.approx_kl = 0.5 * (jobs[0].ms.approx_kl + jobs[1].ms.approx_kl);
         ms.clip_frac = 0.5 * (jobs[0].ms.clip_frac + jobs[1].ms.clip_frac);
       } else {
@@ -640,10 +664,13 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       ve += (ret[i] - val[i]) * (ret[i] - val[i]);
     }
     st->explained_var = vr > 0 ? 1.0 - ve / vr : NAN;
-    const float* ls = p->params.w + p->params.t[p->i_logstd].offset;
-    double sd = 0;
-    for (int j = 0; j < A; j++) sd += exp(ls[j]);
-    st->action_std = sd / A;
+    st->action_std = NAN;  // a categorical head has none
+    if (!p->categorical) {
+      const float* ls = p->params.w + p->params.t[p->i_logstd].offset;
+      double sd = 0;
+      for (int j = 0; j < A; j++) sd += exp(ls[j]);
+      st->action_std = sd / A;
+    }
   }
   return 0;
 }

@@ -184,6 +184,55 @@ int ana_psychometric_fit(const double* coh, const int* choice, int n, ana_psych*
 int ana_chronometric(const double* coh, const double* rt, int n, double* rho, char* err,
                      size_t err_sz);
 
+//---------------------------------- bandits and the two-step task (meta-RL) -----------------------
+
+// Per-trial curves of two-armed bandit episodes: regret[t] = mean over episodes of the expected
+// regret of trial t (max(p) - p of the arm chosen), p_best[t] = the fraction of trials t that chose
+// the better arm (episodes with p_left = p_right count 1/2), count[t] = the episodes with a trial t.
+typedef struct ana_bandit_curve {
+  int trials;
+  double* regret;   // (trials)
+  double* p_best;   // (trials)
+  int64_t* count;   // (trials)
+} ana_bandit_curve;
+
+int ana_bandit_curve_init(ana_bandit_curve* c, int trials, char* err, size_t err_sz);
+void ana_bandit_curve_free(ana_bandit_curve* c);
+// Adds one trial: its index t in the episode (ignored unless 0 <= t < trials), the arms'
+// probabilities p (2) and the chosen arm (0 or 1).
+void ana_bandit_curve_add(ana_bandit_curve* c, int t, const double* p, int arm);
+// Turns the sums into means (after the last add).
+void ana_bandit_curve_finish(ana_bandit_curve* c);
+
+// Thompson sampling (Beta(1, 1) priors, Bernoulli rewards; Thompson 1933) on n_ep episodes of
+// `trials` trials with the arms' probabilities p (n_ep x 2), `reps` runs per episode with rewards
+// and samples from am_rng stream (seed, 0x7473..): the curves of its choices (c, initialised with
+// `trials`). Beta draws: Marsaglia & Tsang's gamma method.
+int ana_bandit_thompson(const double* p, int n_ep, int trials, int reps, uint64_t seed,
+                        ana_bandit_curve* c, char* err, size_t err_sz);
+
+// The random chooser's curves (each arm with probability 1/2: regret |p_left - p_right| / 2,
+// p_best 1/2), exactly, for the same episodes.
+void ana_bandit_random(const double* p, int n_ep, ana_bandit_curve* c);
+
+// The two-step task's stay probabilities (Daw et al. 2011): for each pair of consecutive trials of
+// an episode, whether the second repeats the first's first-stage choice, by the first's outcome
+// (r: 1 rewarded, 0 not) and transition (common: 1, rare: 0). Trials are given in order: episode
+// id ep (n), choice (n, any two distinct values), rewarded (n), common (n); trials with choice
+// NaN are skipped (and break the pair).
+typedef struct ana_stay {
+  double p[2][2];     // [rewarded][common] P(stay)
+  double se[2][2];    // binomial standard errors
+  int64_t n[2][2];    // pairs
+  double mb, mb_se;   // model-based index: the reward x transition interaction
+                      // (p[1][1] - p[1][0]) - (p[0][1] - p[0][0])
+  double mf, mf_se;   // model-free index: the main effect of reward
+                      // (p[1][1] + p[1][0] - p[0][1] - p[0][0]) / 2
+} ana_stay;
+
+int ana_two_step_stay(const int64_t* ep, const double* choice, const int* rewarded,
+                      const int* common, int64_t n, ana_stay* out, char* err, size_t err_sz);
+
 //---------------------------------- trial table ---------------------------------------------------
 
 // Where a task's trials and kinematics are found in its recorded rows (animat trials builds this

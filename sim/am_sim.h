@@ -190,6 +190,8 @@ typedef struct am_task {
   int frame_skip;            // physics steps per control step (>= 1)
   int max_steps;             // episode length in control steps; reaching it truncates (0: none)
   int act_dim;               // action size (floats per env)
+  int discrete;              // 1: the action is a choice among act_dim options: the task takes the
+                             // argmax of the action vector (a categorical head writes one-hot)
   int obs_dim;               // observation size
   int n_groups;
   am_obs_group groups[AM_MAX_GROUPS];

@@ -58,7 +58,8 @@ int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, doubl
   int n_init = am_ds_num_init(r);
   if (n_init != n_full && n_init != n_base)
     return am_err(err, err_sz, "the initial state has %d values, expected %d", n_init, n_full);
-  int cq = f64_channel(r, "qpos", (size_t)m->nq, err, err_sz);
+  // A body-less scene (the empty model of tasks without a body) has no qpos: nothing to compare.
+  int cq = m->nq ? f64_channel(r, "qpos", (size_t)m->nq, err, err_sz) : -1;
   int cc = m->nu ? f64_channel(r, "ctrl", (size_t)m->nu, err, err_sz) : -1;
   // The generalized force a task applied in each physics step (force fields): recorded by tasks
   // with a substep hook; without it the replay applies none, as the task did.
@@ -66,7 +67,7 @@ int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, doubl
   // The scenery at the end of each step (a task moves mocap bodies in its hooks, between steps).
   int cm = m->nmocap ? f64_channel(r, "mocap_pos", 3 * (size_t)m->nmocap, err, err_sz) : -1;
   if (cq == -2 || cc == -2 || cf == -2 || cm == -2) return -1;
-  if (cq < 0 || (m->nu && cc < 0))
+  if ((m->nq && cq < 0) || (m->nu && cc < 0))
     return am_err(err, err_sz, "resim needs the qpos and ctrl channels (record with body state)");
   int cu = am_ds_find_channel(r, "unstable");
   size_t T = (size_t)e->steps, fv = (size_t)fs * (size_t)m->nv;
@@ -86,7 +87,7 @@ int am_ds_resim_episode(am_ds_reader* r, const am_model* model, int64_t i, doubl
     am_err(err, err_sz, "out of memory");
     goto done;
   }
-  dst[cq] = qpos;
+  if (m->nq) dst[cq] = qpos;
   if (m->nu) dst[cc] = ctrl;
   if (cf >= 0) dst[cf] = qfrc;
   if (cm >= 0) dst[cm] = mocap;

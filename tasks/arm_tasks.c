@@ -56,7 +56,9 @@ static const char* var_names[V_COUNT] = {
     "outcome", "hand_fx", "hand_fy", "field_gain", "rotation"};
 
 enum { EP_FIX, EP_DELAY, EP_STIM, EP_CATCH, EP_MOVE, EP_HOLD, EP_ITI };
-enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION };
+enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION, K_BANDIT };
+// bandit-reach's two extra variables, after the shared ones (the other tasks keep V_COUNT)
+enum { V_P_LEFT = V_COUNT, V_P_RIGHT, V_BANDIT_COUNT };
 
 //---------------------------------- parameters ----------------------------------------------------
 
@@ -146,6 +148,13 @@ const amt_param_def amt_decision_params[] = {
     {"target_sigma", "0.1", "length scale of the proximity reward toward the correct target (m)"},
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
+// bandit-reach: the two-armed bandit of Wang et al. 2018 chosen by reaching (cog_tasks.c has the
+// body-less one): both targets and the go cue appear after the hold; entering a target and holding
+// there chooses it; the reward is reward_success with the chosen arm's probability.
+const amt_param_def amt_bandit_reach_params[] = {
+    {"distance", "0.1", "left/right target distance from the start (m)"},
+    AMT_BANDIT_PARAMS, ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
 //---------------------------------- config and state ----------------------------------------------
 
 #define MAX_COH 16
@@ -178,6 +187,7 @@ typedef struct arm_cfg {
   double coh[MAX_COH], noise;                      // decision
   int n_coh, rt, stim_steps, rt_steps;
   double error_penalty, target_sigma;
+  amt_bandit_probs probs;                           // bandit-reach
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
   int body_dim;
   int ev[E_COUNT];  // event -> code (bit) in this task, -1 if the task has no such event
@@ -189,6 +199,8 @@ typedef struct arm_state {
   int epoch, t_epoch, t_count, t_go, trial;
   int delay_steps, catch_trial, cond, field_on, block, onset, choice, outcome, done;
   double target[2], coh, evidence;
+  double p_arm[2];   // bandit-reach: this episode's reward probabilities (left, right)
+  int last_choice, last_reward;  // bandit-reach: the previous trial's choice (-1, 0, 1) and reward
   double noise;      // decision-reach: this trial's evidence noise (curriculum: smaller at first)
   int stim_steps;    // decision-reach, fixed: this trial's stimulus duration (curriculum: shorter)
   int stim_to_choice;  // decision-reach: the stimulus lasts until the choice (curriculum)
@@ -282,6 +294,8 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     } while (dist2(p, c->start) < c->min_dist && ++tries < 1000);
     s->target[0] = p[0];
     s->target[1] = p[1];
+  } else if (c->kind == K_BANDIT) {
+    s->target[0] = c->start[0], s->target[1] = c->start[1];  // the chosen target, once chosen
   } else if (c->kind == K_DECISION) {
     int k = (int)(am_rng_uniform(&e->rng) * c->n_coh);
     double sign = am_rng_uniform(&e->rng) < 0.5 ? -1 : 1;
@@ -352,7 +366,7 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
       s->catch_trial = 1;
       s->field_on = 0;
     }
-  } else if (c->kind != K_DECISION) {
+  } else if (c->kind != K_DECISION && c->kind != K_BANDIT) {
     s->catch_trial = u < c->catch_fraction;
   }
   s->env_trials++;
@@ -367,6 +381,9 @@ static void arm_reset(const am_task* t, am_env* e) {
   memset(s, 0, sizeof *s);
   s->env_trials = n;
   amt_opts_reset(&s->opt);
+  if (c->kind == K_BANDIT) {
+    amt_bandit_probs_draw(&c->probs, &e->rng, s->p_arm);
+  }
   mjData* d = e->d;
   d->qpos[c->q_sh] = c->qhome[0] + am_rng_range(&e->rng, -c->init_noise, c->init_noise);
   d->qpos[c->q_el] = c->qhome[1] + am_rng_range(&e->rng, -c->init_noise, c->init_noise);
@@ -418,6 +435,7 @@ static void end_trial(const arm_cfg* c, arm_state* s, uint32_t* ev, int success,
     if (!c->n_sizes) *reward += c->w_success;  // else drawn in arm_evaluate (reward_sizes)
   }
   s->outcome = success ? 1 : -1;
+  if (c->kind == K_BANDIT) s->last_choice = s->choice, s->last_reward = success;
   s->stim_on = 0;
   s->trial++;
   if (s->trial >= c->trials) s->done = 1;
@@ -453,12 +471,16 @@ static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev,
       } else {
         s->epoch = EP_STIM;
       }
+    } else if (c->kind == K_BANDIT) {  // both targets and the go cue at once
+      s->go = 1;
+      emit(c, ev, E_GO_CUE);
+      s->epoch = EP_MOVE;
     } else {
       s->epoch = EP_DELAY;
     }
   } else if (s->t_epoch >= c->fix_timeout_steps) {
     emit(c, ev, E_TIMEOUT);
-    if (c->kind == K_DECISION) s->aborted = 1;  // a timeout costs like an abort (never free)
+    if (c->kind == K_DECISION || c->kind == K_BANDIT) s->aborted = 1;  // a timeout costs like an abort
     end_trial(c, s, ev, 0, reward);
   }
 }
@@ -468,7 +490,25 @@ static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev,
 static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_t* ev,
                       double* reward) {
   int limit = c->kind == K_DECISION && c->rt ? c->rt_steps : c->move_steps;
-  if (c->kind == K_DECISION) {
+  if (c->kind == K_BANDIT && s->choice == 0) {  // the first target entered is the choice
+    double right[2] = {c->start[0] + c->distance, c->start[1]};
+    double left[2] = {c->start[0] - c->distance, c->start[1]};
+    int side = dist2(p, right) <= s->r_target ? 1 : dist2(p, left) <= s->r_target ? -1 : 0;
+    if (side) {
+      s->choice = side;
+      s->target[0] = side > 0 ? right[0] : left[0];
+      emit(c, ev, E_TARGET_REACHED);
+      s->epoch = EP_HOLD;
+      s->t_count = 0;
+      return;
+    }
+  } else if (c->kind == K_BANDIT) {  // back in MOVE after leaving the chosen target
+    if (dist2(p, s->target) <= s->r_target) {
+      s->epoch = EP_HOLD;
+      s->t_count = 0;
+      return;
+    }
+  } else if (c->kind == K_DECISION) {
     double right[2] = {c->start[0] + c->distance, c->start[1]};
     double left[2] = {c->start[0] - c->distance, c->start[1]};
     int side = dist2(p, right) <= s->r_target ? 1 : dist2(p, left) <= s->r_target ? -1 : 0;
@@ -498,7 +538,7 @@ static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_
   }
   if (s->t_go >= limit) {
     emit(c, ev, E_TIMEOUT);
-    if (c->kind == K_DECISION) s->aborted = 1;
+    if (c->kind == K_DECISION || c->kind == K_BANDIT) s->aborted = 1;
     end_trial(c, s, ev, 0, reward);
   }
 }
@@ -567,7 +607,8 @@ static void step_trial(const arm_cfg* c, am_env* e, const double p[2], uint32_t*
         s->epoch = EP_MOVE;  // left the target: keep reaching (the move deadline still runs)
       } else if (++s->t_count >= c->hold_steps) {
         emit(c, ev, E_HOLD_COMPLETE);
-        end_trial(c, s, ev, 1, reward);
+        end_trial(c, s, ev,
+                  c->kind != K_BANDIT || am_rng_uniform(&e->rng) < s->p_arm[s->choice > 0], reward);
       }
       break;
     default:
@@ -589,6 +630,9 @@ static void shaping_terms(const arm_cfg* c, const arm_state* s, const double p[2
   int shaped = s->epoch != EP_ITI;
   if (s->go && s->epoch != EP_ITI) {
     goal = s->target;
+    double right[2] = {c->start[0] + c->distance, c->start[1]};
+    double left[2] = {c->start[0] - c->distance, c->start[1]};
+    if (c->kind == K_BANDIT && !s->choice) goal = dist2(p, right) < dist2(p, left) ? right : left;
     if (c->kind == K_DECISION) {
       if (!s->onset) shaped = 0;
       sigma = c->target_sigma;
@@ -650,7 +694,11 @@ static void arm_observe(const am_task* t, am_env* e, float* o) {
   float* g = o + c->body_dim;
   double sc = c->obs_scale;
   int shown = s->epoch != EP_FIX && s->epoch != EP_ITI;
-  if (c->kind == K_DECISION) {
+  if (c->kind == K_BANDIT) {  // the previous trial's choice and reward (meta-RL feedback)
+    g[0] = (float)s->last_choice;
+    g[1] = (float)s->last_reward;
+    g[2] = (float)(shown ? 1 : 0);  // both targets
+  } else if (c->kind == K_DECISION) {
     g[0] = (float)s->evidence;
     g[1] = (float)s->stim_on;
     g[2] = (float)(shown ? 1 : 0);  // both targets, at -distance and +distance along x
@@ -692,6 +740,7 @@ static void arm_vars(const am_task* t, const am_env* e, float* x) {
   x[V_HAND_FY] = (float)s->force[1];
   x[V_FIELD_GAIN] = (float)(s->field_on ? s->gain : 0);
   x[V_ROTATION] = (float)s->rot;
+  if (c->kind == K_BANDIT) x[V_P_LEFT] = (float)s->p_arm[0], x[V_P_RIGHT] = (float)s->p_arm[1];
 }
 
 static void arm_destroy(am_task* t) {
@@ -828,7 +877,7 @@ static int read_targets(const amt_info* info, const amt_params* params, arm_cfg*
       return am_err(err, err_sz, "task %s: parameter distance: '%g' must be in (start_radius + "
                     "target_radius, 0.25] m", name, c->distance);
   }
-  if (c->kind != K_DECISION) {
+  if (c->kind != K_DECISION && c->kind != K_BANDIT) {
     double dl[2];
     int nd;
     if (amt_param_list(info, params, "delay", dl, 2, &nd, err, err_sz)) return -1;
@@ -1011,7 +1060,10 @@ static void declare_events(am_task* t, arm_cfg* c) {
                                     E_GO_CUE, E_MOVEMENT_ONSET, E_TARGET_REACHED,
                                     E_HOLD_COMPLETE, E_REWARD, E_ERROR, E_ABORT, E_TIMEOUT,
                                     E_TRIAL_END, -1};
-  const int* list = c->kind == K_DECISION ? decision_ev : reach_ev;
+  static const int bandit_ev[] = {E_TRIAL_START, E_TARGET_ON, E_GO_CUE, E_MOVEMENT_ONSET,
+                                  E_TARGET_REACHED, E_HOLD_COMPLETE, E_REWARD, E_ABORT, E_TIMEOUT,
+                                  E_TRIAL_END, -1};
+  const int* list = c->kind == K_DECISION ? decision_ev : c->kind == K_BANDIT ? bandit_ev : reach_ev;
   for (int k = 0; k < E_COUNT; k++) c->ev[k] = -1;
   t->n_events = 0;
   for (const int* l = list; *l >= 0; l++) {
@@ -1019,7 +1071,7 @@ static void declare_events(am_task* t, arm_cfg* c) {
     snprintf(t->events[t->n_events++], AM_NAME_LEN, "%s", event_names[*l]);
   }
   t->trial_start_event = c->ev[E_TRIAL_START];
-  t->success_event = c->ev[E_HOLD_COMPLETE];
+  t->success_event = c->ev[c->kind == K_BANDIT ? E_REWARD : E_HOLD_COMPLETE];
   t->trial_end_event = c->ev[E_TRIAL_END];
 }
 
@@ -1029,9 +1081,11 @@ static void declare_conditions(am_task* t, const arm_cfg* c) {
   static const int field[] = {V_CONDITION, V_BLOCK, V_FIELD_ON, V_FIELD_GAIN, -1};
   static const int rotation[] = {V_CONDITION, V_BLOCK, V_ROTATION, -1};
   static const int decision[] = {V_COHERENCE, -1};
+  static const int bandit[] = {V_P_LEFT, V_P_RIGHT, -1};
   static const int none[] = {-1};
   const int* l = c->kind == K_CENTER_OUT ? center_out : c->kind == K_FORCE_FIELD ? field
-                 : c->kind == K_ROTATION ? rotation : c->kind == K_DECISION ? decision : none;
+                 : c->kind == K_ROTATION ? rotation : c->kind == K_DECISION ? decision
+                 : c->kind == K_BANDIT ? bandit : none;
   t->n_conditions = 0;
   for (; *l >= 0; l++) t->conditions[t->n_conditions++] = *l;
 }
@@ -1057,8 +1111,12 @@ static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err
   static const char* terms[] = {"success", "proximity", "distance", "effort", "abort"};
   t->n_terms = 5;
   for (int k = 0; k < 5; k++) snprintf(t->terms[k], AM_NAME_LEN, "%s", terms[k]);
-  t->n_vars = V_COUNT;
+  t->n_vars = c->kind == K_BANDIT ? V_BANDIT_COUNT : V_COUNT;
   for (int k = 0; k < V_COUNT; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[k]);
+  if (c->kind == K_BANDIT) {
+    snprintf(t->vars[V_P_LEFT], AM_NAME_LEN, "p_left");
+    snprintf(t->vars[V_P_RIGHT], AM_NAME_LEN, "p_right");
+  }
   return 0;
 }
 
@@ -1085,6 +1143,7 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
       ((kind == K_FORCE_FIELD || kind == K_ROTATION) && read_blocks(info, params, &c, err, err_sz)) ||
       (kind == K_DECISION && read_decision(info, params, &c, err, err_sz)))
     return -1;
+  if (kind == K_BANDIT && amt_bandit_probs_read(info, params, &c.probs, err, err_sz)) return -1;
   snprintf(t->name, sizeof t->name, "%s", name);
   t->frame_skip = frame_skip;
   declare_events(t, &c);
@@ -1118,4 +1177,7 @@ int amt_rotation_create(am_task* t, const amt_params* p, char* err, size_t err_s
 }
 int amt_decision_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
   return arm_create(t, p, K_DECISION, "decision-reach", err, err_sz);
+}
+int amt_bandit_reach_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_BANDIT, "bandit-reach", err, err_sz);
 }

@@ -59,7 +59,52 @@ int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t e
                      "et al. 2020)",                                                           \
    amt_two_tap_params, amt_two_tap_create}
 
+// What every body-less task shares (cog_tasks.c): the empty scene "none" (no joints, no
+// actuators, timestep 0.1 s; a control step is one physics step), a malloc'd copy of its cfg
+// (cfg_size bytes; freed by t->destroy), discrete actions (act_dim choices), no reward terms, the
+// event and variable names, and the trial schema from the events named trial_start, reward and
+// trial_end. The caller sets the rest (groups, max_steps, conditions, hooks). Returns 0 or -1.
+int amt_bodyless_init(am_task* t, const char* name, const void* cfg, size_t cfg_size,
+                      size_t state_size, int act_dim, const char* const* events, int n_events,
+                      const char* const* vars, int n_vars, char* err, size_t err_sz);
+
+// cog_tasks.c: body-less value-based tasks with discrete actions (meta-RL); cog_decision.c: the
+// body-less perceptual decision (fixate/left/right; NeuroGym's PerceptualDecisionMaking).
+extern const amt_param_def amt_bandit_params[], amt_two_step_params[];
+// The bandits' reward probabilities per episode (bandit, bandit-reach): parameters variant
+// (independent | dependent: p_right = 1 - p_left) and p_set (empty: uniform in [0, 1]; else the
+// values p_left, and with independent arms p_right, are drawn from: Wang et al.'s easy, medium
+// and hard bandits are p_set=0.1,0.9 / 0.25,0.75 / 0.4,0.6 with dependent arms).
+#define AMT_BANDIT_PARAMS                                                                       \
+  {"variant", "independent", "independent: p_left, p_right drawn apart per episode; dependent: " \
+                             "p_right = 1 - p_left"},                                            \
+  {"p_set", "", "values the probabilities are drawn from (e.g. 0.1,0.9); empty: uniform [0,1]"}
+typedef struct amt_bandit_probs {
+  int dependent, n_set;
+  double set[16];
+} amt_bandit_probs;
+int amt_bandit_probs_read(const amt_info* info, const amt_params* params, amt_bandit_probs* b,
+                          char* err, size_t err_sz);
+void amt_bandit_probs_draw(const amt_bandit_probs* b, am_rng* r, double p[2]);
+int amt_bandit_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_two_step_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+extern const amt_param_def amt_perceptual_decision_params[];
+int amt_perceptual_decision_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+extern const amt_param_def amt_bandit_reach_params[];  // arm_tasks.c
+int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+#define AMT_COG_TASKS                                                                          \
+  {"bandit", "none", "two-armed bandit, reward probabilities drawn per episode; choose left/"   \
+                     "right (meta-RL: Wang et al. 2018)", amt_bandit_params, amt_bandit_create}, \
+  {"two-step", "none", "two-step task: common/rare transitions, drifting or swapping reward "  \
+                       "(Daw et al. 2011; Wang et al. 2018)", amt_two_step_params,             \
+   amt_two_step_create},                                                                       \
+  {"bandit-reach", "arm", "two-armed bandit chosen by reaching left or right (meta-RL: Wang et "  \
+                          "al. 2018)", amt_bandit_reach_params, amt_bandit_reach_create},        \
+  {"perceptual-decision", "none", "noisy evidence, fixate then choose left/right (body-less; "  \
+                                  "NeuroGym PerceptualDecisionMaking; Song et al. 2017)",       \
+   amt_perceptual_decision_params, amt_perceptual_decision_create}
+
 // Further task families append their entries here (comma-separated amt_info initialisers).
-#define AMT_EXTRA_TASKS AMT_ARM_TASKS, AMT_RAT_TASKS
+#define AMT_EXTRA_TASKS AMT_ARM_TASKS, AMT_RAT_TASKS, AMT_COG_TASKS
 
 #endif  // AMT_TASKS_INTERNAL_H

@@ -180,6 +180,42 @@ static void test_dale_signs(void** s) {
 
 //---------------------------------- Gaussian head and PPO loss ------------------------------------
 
+// One call of ama_ppo_loss_grad for finite differences (logstd NULL: the categorical head); dm,
+// dl, dv are scratch for the gradients it writes, st its statistics.
+typedef struct ppo_case {
+  ama_ppo_coefs co;
+  int N, A;
+  float *mean, *logstd, *value, *act, *old_logp, *adv, *ret;
+  float *dm, *dl, *dv;
+  ama_ppo_stats st;
+} ppo_case;
+
+static double ppo_case_loss(ppo_case* c) {
+  if (c->logstd) memset(c->dl, 0, sizeof(float) * c->A);
+  ama_ppo_loss_grad(&c->co, c->N, c->A, c->mean, c->logstd, c->value, c->act, c->old_logp,
+                    c->adv, c->ret, 1.0f / c->N, c->dm, c->dl, c->dv, &c->st);
+  return c->st.loss;
+}
+
+// The analytic gradient g (n) of the loss in x (n entries of one of c's inputs) against central
+// differences; returns the number of mismatches.
+static int ppo_fd(ppo_case* c, const char* name, float* x, const float* g, int n) {
+  const float eps = 1e-3f;
+  int bad = 0;
+  char what[64];
+  for (int i = 0; i < n; i++) {
+    float x0 = x[i];
+    x[i] = x0 + eps;
+    double lp = ppo_case_loss(c);
+    x[i] = x0 - eps;
+    double lm = ppo_case_loss(c);
+    x[i] = x0;
+    snprintf(what, sizeof(what), "%s[%d]", name, i);
+    bad += compare(what, g[i], (lp - lm) / (2 * eps), 2e-2, 1e-3);
+  }
+  return bad;
+}
+
 // Checks ama_ppo_loss_grad (the per-sample PPO objective for a Gaussian policy) against finite
 // differences in mean, log-std and value.
 static void test_grad_ppo_loss(void** s) {
@@ -197,46 +233,74 @@ static void test_grad_ppo_loss(void** s) {
   memset(dlogstd, 0, sizeof(dlogstd));
   ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
                     dlogstd, dvalue, &st);
-  const float eps = 1e-3f;
-  int bad = 0;
-  char what[64];
   float dm2[N * A], dl2[A], dv2[N];
-#define LOSS() (memset(dl2, 0, sizeof(dl2)),                                                     \
-                ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret,     \
-                                  1.0f / N, dm2, dl2, dv2, &st), st.loss)
-  for (int i = 0; i < N * A; i++) {
-    float m0 = mean[i];
-    mean[i] = m0 + eps;
-    double lp = LOSS();
-    mean[i] = m0 - eps;
-    double lm = LOSS();
-    mean[i] = m0;
-    snprintf(what, sizeof(what), "dmean[%d]", i);
-    bad += compare(what, dmean[i], (lp - lm) / (2 * eps), 2e-2, 1e-3);
-  }
-  for (int j = 0; j < A; j++) {
-    float l0 = logstd[j];
-    logstd[j] = l0 + eps;
-    double lp = LOSS();
-    logstd[j] = l0 - eps;
-    double lm = LOSS();
-    logstd[j] = l0;
-    snprintf(what, sizeof(what), "dlogstd[%d]", j);
-    bad += compare(what, dlogstd[j], (lp - lm) / (2 * eps), 2e-2, 1e-3);
-  }
-  for (int n = 0; n < N; n++) {
-    float v0 = value[n];
-    value[n] = v0 + eps;
-    double lp = LOSS();
-    value[n] = v0 - eps;
-    double lm = LOSS();
-    value[n] = v0;
-    snprintf(what, sizeof(what), "dvalue[%d]", n);
-    bad += compare(what, dvalue[n], (lp - lm) / (2 * eps), 2e-2, 1e-3);
-  }
-#undef LOSS
+  ppo_case c = {co, N, A, mean, logstd, value, act, old_logp, adv, ret, dm2, dl2, dv2, {0}};
+  int bad = ppo_fd(&c, "dmean", mean, dmean, N * A) + ppo_fd(&c, "dlogstd", logstd, dlogstd, A) +
+            ppo_fd(&c, "dvalue", value, dvalue, N);
   assert_int_equal(bad, 0);
   assert_true(st.clip_frac > 0 && st.clip_frac < 1);  // both regimes were exercised
+}
+
+// The categorical head's PPO objective (logstd NULL: logits in mean, one-hot choices in act, the
+// entropy bonus per sample) against finite differences in the logits and values, in both the
+// clipped and the unclipped regime; at old_logp = log p the ratio is 1 (no KL).
+static void test_grad_categorical_loss(void** s) {
+  enum { N = 8, A = 3 };
+  float z[N * A], act[N * A], value[N], old_logp[N], adv[N], ret[N];
+  for (int i = 0; i < N * A; i++) z[i] = urand(-2, 2), act[i] = 0;
+  for (int n = 0; n < N; n++) {
+    int k = n % A;
+    act[n * A + k] = 1;
+    value[n] = urand(-1, 1), adv[n] = urand(-1, 1), ret[n] = urand(-1, 1);
+    float mx = fmaxf(fmaxf(z[n * A], z[n * A + 1]), z[n * A + 2]);
+    double sum = 0;
+    for (int j = 0; j < A; j++) sum += exp(z[n * A + j] - mx);
+    old_logp[n] = z[n * A + k] - mx - (float)log(sum);
+  }
+  ama_ppo_coefs co = {.clip = 0.2f, .vf_coef = 0.5f, .ent_coef = 0.05f};
+  float dmean[N * A], dvalue[N], dm2[N * A], dv2[N];
+  ama_ppo_stats st;
+  ama_ppo_loss_grad(&co, N, A, z, NULL, value, act, old_logp, adv, ret, 1.0f / N, dmean, NULL,
+                    dvalue, &st);
+  assert_true(fabs(st.approx_kl) < 1e-6 && st.clip_frac == 0);
+  double H = 0;  // the mean entropy, by hand
+  for (int n = 0; n < N; n++) {
+    float mx = fmaxf(fmaxf(z[n * A], z[n * A + 1]), z[n * A + 2]);
+    double sum = 0;
+    for (int j = 0; j < A; j++) sum += exp(z[n * A + j] - mx);
+    for (int j = 0; j < A; j++) {
+      double p = exp(z[n * A + j] - mx) / sum;
+      H -= p * log(p) / N;
+    }
+  }
+  assert_float_equal(st.entropy, H, 1e-5);
+  for (int n = 0; n < N; n++) old_logp[n] += (n % 3 == 0) ? 0.5f : urand(-0.05f, 0.05f);
+  ama_ppo_loss_grad(&co, N, A, z, NULL, value, act, old_logp, adv, ret, 1.0f / N, dmean, NULL,
+                    dvalue, &st);
+  ppo_case c = {co, N, A, z, NULL, value, act, old_logp, adv, ret, dm2, NULL, dv2, {0}};
+  int bad = ppo_fd(&c, "dlogits", z, dmean, N * A) + ppo_fd(&c, "dvalue", value, dvalue, N);
+  assert_int_equal(bad, 0);
+  assert_true(st.clip_frac > 0 && st.clip_frac < 1);  // both regimes were exercised
+}
+
+// A categorical policy has no log-std tensor; its outputs are logits over the choices.
+static void test_categorical_policy(void** s) {
+  ama_policy_cfg cfg;
+  ama_policy_cfg_default(&cfg);
+  snprintf(cfg.action_head, sizeof cfg.action_head, "categorical");
+  snprintf(cfg.motor_groups, sizeof cfg.motor_groups, "none");
+  char err[512];
+  am_obs_group groups[1] = {{"feedback", 0, 3}};
+  ama_policy pol;
+  assert_int_equal(ama_policy_init(&pol, &cfg, groups, 1, 3, 3, 4, 2, 1, 7, err, sizeof err), 0);
+  assert_true(pol.categorical);
+  assert_int_equal(pol.i_logstd, -1);
+  for (int i = 0; i < pol.params.n_tensors; i++)
+    assert_string_not_equal(pol.params.t[i].name, "head.logstd");
+  ama_policy_free(&pol);
+  // one choice is no choice
+  assert_int_equal(ama_policy_init(&pol, &cfg, groups, 1, 3, 1, 4, 2, 1, 7, err, sizeof err), -1);
+  assert_non_null(strstr(err, "categorical"));
 }
 
 // The distributional critic's value term (expectile loss of K heads) against finite differences,
@@ -461,7 +525,8 @@ int main(void) {
       cmocka_unit_test(test_grad_ppo_loss),   cmocka_unit_test(test_grad_policy_gru),
       cmocka_unit_test(test_grad_policy_tick), cmocka_unit_test(test_grad_policy_rnn),
       cmocka_unit_test(test_grad_expectile_loss), cmocka_unit_test(test_expectile_minimiser),
-      cmocka_unit_test(test_grad_policy_heads),
+      cmocka_unit_test(test_grad_policy_heads), cmocka_unit_test(test_grad_categorical_loss),
+      cmocka_unit_test(test_categorical_policy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

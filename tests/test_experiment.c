@@ -2,7 +2,7 @@
 // center-out --quick writes a complete report (its sections, every step's command line and log,
 // the figures it links, the trial table); --run reuses a trained run and records the same trials
 // for the same seed; force-field --quick compares a learning session with fixed weights; the
-// refusals (unknown experiment, a non-empty DIR, experiments not present); a failed or interrupted experiment leaves
+// refusals (unknown experiment, a non-empty DIR); bandit --quick with a tiny training; a failed or interrupted experiment leaves
 // report.incomplete.md and no report.md.
 #include <setjmp.h>
 #include <signal.h>
@@ -170,9 +170,15 @@ static void test_refusals(void** state) {
   assert_false(file_exists(p));
   snprintf(p, sizeof p, "%s/logs", dir);
   assert_false(file_exists(p));
-  // the meta-RL ones are not present
-  assert_int_equal(animat("experiment bandit --out %s/b", tmpdir), 1);
-  expect_out("not present");
+  // the meta-RL ones run end to end (a tiny training: the pipeline, not the finding)
+  assert_int_equal(animat("experiment bandit --quick --steps 6400 --episodes 20 --out %s/b --quiet",
+                          tmpdir), 0);
+  snprintf(p, sizeof p, "%s/b/report.md", tmpdir);
+  char* rep = am_read_text(p, NULL, NULL, 0);
+  assert_non_null(rep);
+  assert_non_null(strstr(rep, "cumulative expected regret: Thompson sampling"));
+  assert_non_null(strstr(rep, "Wang JX"));
+  free(rep);
   assert_int_equal(animat("experiment --list"), 0);
   const char* names[] = {"center-out", "decision", "force-field", "rotation", "bandit", "two-step"};
   for (int i = 0; i < 6; i++) expect_out(names[i]);

@@ -434,6 +434,52 @@ static void test_decision_rules(void** state) {
   amt_destroy(&t);
 }
 
+// bandit-reach: a hand that always reaches left chooses left (choice -1) in every completed trial;
+// the reward event pays reward_success and comes with the left arm's probability; the task group
+// shows the previous trial's choice and reward.
+static void test_bandit_reach_rules(void** state) {
+  am_task t;
+  make_task(&t, "bandit-reach", "trials=4", "variant=dependent", "reward_success=3", NULL);
+  am_pool* p = make_pool(&t, 1, 3);
+  am_batch* b = am_pool_batch(p);
+  int off = t.groups[am_find_group(t.groups, t.n_groups, "task")].offset;
+  int vsx = find_var(&t, "start_x"), vch = find_var(&t, "choice"), vpl = find_var(&t, "p_left");
+  int vpr = find_var(&t, "p_right"), e_go = find_event(&t, "go_cue");
+  int e_rew = find_event(&t, "reward"), e_hold = find_event(&t, "hold_complete");
+  int e_end = find_event(&t, "trial_end");
+  arm_ctl k = {.kp = 3.0, .kd = 0.1, .c0 = 0.3};
+  am_env* e = am_pool_env(p, 0);
+  int go = 0, held = 0, rewarded = 0, last_reward = -1;
+  double p_sum = 0;
+  for (int s = 0; s < 40000; s++) {
+    const float* v = b->vars;
+    double goal[2] = {v[vsx], v[vsx + 1]};
+    if (go) goal[0] -= 0.1;  // the left target
+    arm_command(&k, e->d, goal, b->actions);
+    am_pool_step(p);
+    uint32_t ev = b->events[0];
+    if (ev & (1u << e_go)) go = 1;
+    assert_float_equal(b->vars[vpr], 1 - b->vars[vpl], 1e-6);
+    if (ev & (1u << e_hold)) {
+      held++;
+      assert_float_equal(b->vars[vch], -1, 0);
+      p_sum += b->vars[vpl];
+      if (ev & (1u << e_rew)) rewarded++, assert_float_equal(b->terms[0], 3, 1e-6);
+      else assert_float_equal(b->terms[0], 0, 0);
+      last_reward = !!(ev & (1u << e_rew));
+    }
+    if (ev & (1u << e_end)) go = 0;
+    const float* o = b->obs + off;
+    if (!b->terminated[0] && last_reward >= 0 && !(ev & (1u << e_end)) && go)
+      assert_true(o[0] == -1 && o[1] == last_reward);  // the previous trial's feedback
+    if (b->terminated[0]) last_reward = -1;
+  }
+  assert_true(held > 300);  // the scripted hand completes most trials
+  assert_true(fabs((double)rewarded / held - p_sum / held) < 0.08);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
 //---------------------------------- success metric, determinism, parameters ----------------------
 
 // Doing nothing (no excitation) never completes a reach: only catch trials succeed.
@@ -744,6 +790,10 @@ static void test_schema_declared(void** state) {
       {"escape-bowl", NULL, "escaped", NULL},
       {"forage-maze", NULL, "all_collected", NULL},
       {"two-tap", "trial_start", "touch_second", "trial_end"},
+      {"bandit", "trial_start", "reward", "trial_end"},
+      {"two-step", "trial_start", "reward", "trial_end"},
+      {"bandit-reach", "trial_start", "reward", "trial_end"},
+      {"perceptual-decision", "trial_start", "reward", "trial_end"},
   };
   int n;
   const amt_info* reg = amt_registry(&n);
@@ -832,6 +882,7 @@ int main(void) {
       cmocka_unit_test(test_scripted_center_out),
       cmocka_unit_test(test_scripted_others),
       cmocka_unit_test(test_decision_rules),
+      cmocka_unit_test(test_bandit_reach_rules),
       cmocka_unit_test(test_idle_fails),
       cmocka_unit_test(test_reward_sizes),
       cmocka_unit_test(test_determinism),

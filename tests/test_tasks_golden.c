@@ -49,6 +49,10 @@ static const golden table[] = {
     {"forage-maze", {"episode_time=2", NULL}, 0xd75bdc75},
     {"two-tap", {"episode_time=2", "arena=0.05", "prev_inputs=1", "obs_noise=0.1", NULL},
      0xbfbbbecd},
+    {"bandit", {"trials=30", "variant=dependent", NULL}, 0x8e501df3},
+    {"two-step", {"trials=30", "variant=walk", NULL}, 0xdebc4659},
+    {"bandit-reach", {"start_radius=0.06", "trials=3", NULL}, 0x8eb1abb5},
+    {"perceptual-decision", {"trials=5", "stim_time=0.3", NULL}, 0x0ffe9a5c},
 };
 
 #define N_ENVS 2
@@ -69,8 +73,8 @@ static uint32_t run_hash(const golden* g) {
   uint32_t h = am_crc32(0, b->obs, sizeof(float) * N_ENVS * (size_t)t.obs_dim);
   for (int s = 0; s < STEPS; s++) {
     for (int i = 0; i < N_ENVS * t.act_dim; i++) {
-      int u = i % t.act_dim;
-      double lo = m->actuator_ctrlrange[2 * u], hi = m->actuator_ctrlrange[2 * u + 1];
+      int u = i % t.act_dim, ctl = m->nu == t.act_dim;  // body-less tasks: scores in [-1, 1]
+      double lo = ctl ? m->actuator_ctrlrange[2 * u] : -1, hi = ctl ? m->actuator_ctrlrange[2 * u + 1] : 1;
       b->actions[i] = (float)am_rng_range(&rng, lo, hi);
     }
     am_pool_step(pool);

@@ -81,4 +81,14 @@ struct table;
 int az_dopamine(ds_trials* d, const ana_trials* tab, const az_select* sel, ana_fig** fig,
                 struct table* t, am_buf* json, am_buf* summary, char* err, size_t err_sz);
 
+// `animat analyze bandit` and `animat analyze two-step` (analyze_bandit.c): meta-RL behaviour from
+// the trial table tab of d: the bandit's regret and P(better arm) by trial against Thompson
+// sampling (its draws from seed) and a random chooser; the two-step task's stay probabilities
+// and model-based index. Build the figure (*fig), the table t (zeroed by the caller), append their
+// numbers to json (an open object) and one line to summary. Return 0 or -1.
+int az_bandit(ds_trials* d, const ana_trials* tab, uint64_t seed, ana_fig** fig, struct table* t,
+              am_buf* json, am_buf* summary, char* err, size_t err_sz);
+int az_two_step(ds_trials* d, const ana_trials* tab, ana_fig** fig, struct table* t, am_buf* json,
+                am_buf* summary, char* err, size_t err_sz);
+
 #endif

@@ -1127,6 +1127,22 @@ static int run_dopamine(az_ctx* c) {  // analyze_dopamine.c
   return write_outputs(c, f, &t, &j);
 }
 
+static int run_bandit(az_ctx* c) {  // analyze_bandit.c (bandit and two-step)
+  ana_fig* f = NULL;
+  table t = {0};
+  am_buf j = {0};
+  json_head(c, &j, NULL);
+  int two = !strcmp(c->method, "two-step");
+  if (two ? az_two_step(&c->d, &c->tab, &f, &t, &j, &c->summary, c->err, sizeof c->err)
+          : az_bandit(&c->d, &c->tab, c->seed, &f, &t, &j, &c->summary, c->err, sizeof c->err)) {
+    ana_fig_free(f);
+    table_free(&t);
+    am_buf_free(&j);
+    return -1;
+  }
+  return write_outputs(c, f, &t, &j);
+}
+
 //---------------------------------- the command ---------------------------------------------------
 
 typedef struct method {
@@ -1149,6 +1165,8 @@ static const method methods[] = {
     {"rsa", "representational dissimilarity matrix by condition (of two sources: compared, as cka)", 1, "onset", -0.2, 0.25, run_similarity, NULL},
     {"psychometric", "choice vs signed coherence (logistic), chronometric RT", 0, NULL, 0, 0, NULL, run_psychometric},
     {"adaptation", "error curves across a block protocol: reduction, after-effects, savings", 0, NULL, 0, 0, NULL, run_adaptation},
+    {"bandit", "regret and P(better arm) by trial vs Thompson sampling and a random chooser (Wang et al. 2018)", 0, NULL, 0, 0, NULL, run_bandit},
+    {"two-step", "stay probability by reward x transition, model-based index (Daw et al. 2011)", 0, NULL, 0, 0, NULL, run_bandit},
     {"dopamine", "value heads as a dopamine population: reversal points vs asymmetry, decoded reward distribution (Dabney et al. 2020)", 0, NULL, 0, 0, NULL, run_dopamine},
 };
 #define N_METHODS (int)(sizeof methods / sizeof methods[0])
@@ -1297,7 +1315,7 @@ static void usage_text(char* b, size_t n) {
              "  --targets LIST     decode: target, hand_pos, hand_vel, choice (target,hand_vel)\n"
              "  --folds N          decode: cross-validation folds (5)\n"
              "  -k N               pca / jpca: components (3 / 6)\n"
-             "  --seed N           decode: fold assignment (1)\n");
+             "  --seed N           decode: fold assignment; bandit: Thompson draws (1)\n");
 }
 
 int cmd_analyze(int argc, char** argv) {

@@ -606,6 +606,76 @@ static int xp_adaptation(xp* x, const char* protocol, int rotation) {
 static int xp_force_field(xp* x) { return xp_adaptation(x, "force-field.protocol", 0); }
 static int xp_rotation(xp* x) { return xp_adaptation(x, "rotation.protocol", 1); }
 
+// Meta-RL (Wang et al. 2018): the bandit and the two-step task, body-less with a categorical
+// head (tools/bandit.cfg, tools/two-step.cfg). Recording samples the policy's choices (as in
+// training and as the published agents act) on fresh episodes; the analysis compares the bandit
+// agent's regret with Thompson sampling and a random chooser on the same episodes, and measures
+// the two-step agent's stay probabilities.
+static int xp_metarl(xp* x, int two_step) {
+  char cfg[4096];
+  const char* file = two_step ? "two-step.cfg" : "bandit.cfg";
+  if (x->config) snprintf(cfg, sizeof cfg, "%s", x->config);
+  else if (config_path(file, cfg, sizeof cfg))
+    return cli_fail("experiment", "cannot find the training configuration %s", cfg);
+  if (xp_train(x, cfg, 300000, NULL)) return 1;
+  char eps[32], seed[32];
+  snprintf(eps, sizeof eps, "%d", x->episodes ? x->episodes : x->quick ? 100 : 1000);
+  snprintf(seed, sizeof seed, "%llu", (unsigned long long)x->seed + 1000);  // fresh episodes
+  if (XP_STEP(x, "record", 1, "record", x->run, "--episodes", eps, "--seed", seed, "--out",
+              x->rollout, "--force"))
+    return 1;
+  double success;
+  if (xp_trials(x, &success)) return 1;
+  const char* method = two_step ? "two-step" : "bandit";
+  XP_ANALYZE(x, method, method, "all", );
+  am_buf* f = &x->findings;
+  char j[64], t[160];
+  snprintf(j, sizeof j, "analysis/%s/%s.json", method, method);
+  am_buf_printf(f, "| quantity | published | measured here |\n|---|---|---|\n");
+  row(x, "rewarded trials", "", "trials", success, "%.1f %%");
+  if (!two_step) {
+    double a = json_number(x, j, "cum_regret.agent"), se = json_number(x, j, "agent_sem");
+    snprintf(t, sizeof t, "%.2f (sem %.2f)", a, se);
+    row_text(x, "cumulative expected regret over the episode: agent",
+             "close to Thompson sampling and Gittins indices, far below random [8]", method,
+             isfinite(a) ? t : NULL);
+    row(x, "cumulative expected regret: Thompson sampling, same episodes", "", method,
+        json_number(x, j, "cum_regret.thompson"), "%.2f");
+    row(x, "cumulative expected regret: random chooser, same episodes", "", method,
+        json_number(x, j, "cum_regret.random"), "%.2f");
+    row(x, "P(better arm), first 10 trials of the episode (weights fixed)",
+        "rises within the episode: learning by the recurrent activity [8]", method,
+        json_number(x, j, "p_best.agent_first10"), "%.3f");
+    row(x, "P(better arm), last 10 trials", "", method, json_number(x, j, "p_best.agent_last10"),
+        "%.3f");
+  } else {
+    const char* cell[4][2] = {{"rewarded, common", "p_stay.rewarded_common"},
+                              {"rewarded, rare", "p_stay.rewarded_rare"},
+                              {"unrewarded, common", "p_stay.unrewarded_common"},
+                              {"unrewarded, rare", "p_stay.unrewarded_rare"}};
+    const char* pub[4] = {"high", "lower than after common (model-based) [9, 8]",
+                          "lower than after rare (model-based) [9, 8]", "high"};
+    for (int k = 0; k < 4; k++) {
+      snprintf(t, sizeof t, "P(stay) after %s", cell[k][0]);
+      row(x, t, pub[k], method, json_number(x, j, cell[k][1]), "%.3f");
+    }
+    double mb = json_number(x, j, "model_based_index"), se = json_number(x, j, "model_based_se");
+    snprintf(t, sizeof t, "%.3f +- %.3f", mb, se);
+    row_text(x, "model-based index (reward x transition interaction)",
+             "positive: the transition structure is used [9, 8]", method, isfinite(mb) ? t : NULL);
+    row(x, "model-free index (main effect of reward)", "small for a model-based agent [8]",
+        method, json_number(x, j, "model_free_index"), "%.3f");
+  }
+  if (x->quick)
+    am_buf_printf(f, "\n--quick: a short training and 100 episodes; the numbers test the "
+                  "pipeline, not the finding.\n");
+  figure(x, method, method, two_step ? "Stay probability by reward and transition"
+                                     : "Cumulative regret and P(better arm) by trial");
+  return 0;
+}
+static int xp_bandit(xp* x) { return xp_metarl(x, 0); }
+static int xp_two_step(xp* x) { return xp_metarl(x, 1); }
+
 static const char* const references =
     "1. Georgopoulos AP, Kalaska JF, Caminiti R, Massey JT (1982). On the relations between the "
     "direction of two-dimensional arm movements and cell discharge in primate motor cortex. "
@@ -621,7 +691,12 @@ static const char* const references =
     "6. Shadmehr R, Mussa-Ivaldi FA (1994). Adaptive representation of dynamics during learning "
     "of a motor task. J Neurosci 14:3208-3224.\n"
     "7. Krakauer JW, Pine ZM, Ghilardi MF, Ghez C (2000). Learning of visuomotor transformations "
-    "for vectorial planning of reaching trajectories. J Neurosci 20:8916-8924.\n";
+    "for vectorial planning of reaching trajectories. J Neurosci 20:8916-8924.\n"
+    "8. Wang JX, Kurth-Nelson Z, Kumaran D, Tirumala D, Soyer H, Leibo JZ, Hassabis D, Botvinick "
+    "M (2018). Prefrontal cortex as a meta-reinforcement learning system. Nat Neurosci "
+    "21:860-868.\n"
+    "9. Daw ND, Gershman SJ, Seymour B, Dayan P, Dolan RJ (2011). Model-based influences on "
+    "humans' choices and striatal prediction errors. Neuron 69:1204-1215.\n";
 
 static const experiment experiments[] = {
     {"center-out", "delayed center-out reaching: cosine tuning, preparatory activity, jPCA",
@@ -650,10 +725,21 @@ static const experiment experiments[] = {
      "train + 2.5 min (sessions: 139 s)", 5,
      "With the visual feedback rotated (e.g. 30°), the initial direction error falls over the "
      "block and comes back opposite after it [7].", xp_rotation},
-    {"bandit", "meta-RL two-armed bandit", "not present (paradigms issue)", 0,
-     NULL, NULL},
-    {"two-step", "meta-RL two-step task", "not present (paradigms issue)", 0,
-     NULL, NULL},
+    {"bandit", "meta-RL two-armed bandit: regret vs Thompson sampling, adaptation in-episode",
+     "3 min (training 3M steps: 139 s)", 1,
+     "A recurrent network trained by reinforcement learning on many bandit problems (reward "
+     "probabilities drawn per episode) learns, with its weights then fixed, to explore and "
+     "exploit within each new episode through its activity alone: its cumulative regret is close "
+     "to that of Thompson sampling and Gittins indices, and on dependent arms (p1 = 1 - p2) it "
+     "exploits the structure [8].", xp_bandit},
+    {"two-step", "meta-RL two-step task: stay probabilities, model-based signature",
+     "7 min (training 6M steps: 370 s)", 1,
+     "In the two-step task a first-stage choice leads to one of two second-stage states by a "
+     "common (0.8) or rare (0.2) transition. A model-free learner repeats rewarded choices "
+     "whatever the transition; a model-based one repeats a choice rewarded after a common "
+     "transition but switches after a rewarded rare one (and the reverse after no reward): the "
+     "reward x transition interaction of the stay probability [9]. The meta-RL agent shows the "
+     "model-based pattern [8].", xp_two_step},
 };
 #define N_EXPERIMENTS ((int)(sizeof experiments / sizeof experiments[0]))
 

@@ -150,7 +150,8 @@ static int describe_task(const char* name, const amt_params* params) {
   for (int g = 0; g < t.n_groups; g++)
     printf("    %-22s [%d, %d) size %d\n", t.groups[g].name, t.groups[g].offset,
            t.groups[g].offset + t.groups[g].size, t.groups[g].size);
-  printf("  action %d values\n", t.act_dim);
+  if (t.discrete) printf("  action: a choice among %d (one-hot; the task takes the argmax; action_head = categorical)\n", t.act_dim);
+  else printf("  action %d values\n", t.act_dim);
   double period = t.frame_skip * m->opt.timestep;
   printf("  control period %g s (%d physics steps of %g s)\n", period, t.frame_skip,
          m->opt.timestep);

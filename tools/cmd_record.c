@@ -141,10 +141,16 @@ int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char
     }
   }
   ch[n++] = (typeof(ch[0])){"value", "critic's value estimate", p->a_value, 0, -1, NULL};
-  ch[n++] = (typeof(ch[0])){"action_mean", "", p->a_mean, 0, A, NULL};
-  ch[n++] = (typeof(ch[0])){"action_std", "", ac->std, 0, A, NULL};
-  ch[n++] = (typeof(ch[0])){"action_noise", "standard normal eps", ac->eps, 0, A, NULL};
-  ch[n++] = (typeof(ch[0])){"action_sampled", "mean + std * eps, before clipping", ac->sampled, 0, A, NULL};
+  if (ac->categorical) {  // the categorical head (docs/agents.md)
+    ch[n++] = (typeof(ch[0])){"action_logits", "", p->a_mean, 0, A, NULL};
+    ch[n++] = (typeof(ch[0])){"action_prob", "softmax(logits)", ac->std, 0, A, NULL};
+    ch[n++] = (typeof(ch[0])){"action_sampled", "one-hot choice", ac->sampled, 0, A, NULL};
+  } else {
+    ch[n++] = (typeof(ch[0])){"action_mean", "", p->a_mean, 0, A, NULL};
+    ch[n++] = (typeof(ch[0])){"action_std", "", ac->std, 0, A, NULL};
+    ch[n++] = (typeof(ch[0])){"action_noise", "standard normal eps", ac->eps, 0, A, NULL};
+    ch[n++] = (typeof(ch[0])){"action_sampled", "mean + std * eps, before clipping", ac->sampled, 0, A, NULL};
+  }
   for (int i = 0; i < n; i++) {
     am_channel_def d = {ch[i].name, "network", ch[i].units, ch[i].labels, AM_DT_F32, 0, {0}, 0};
     if (ch[i].d0) {

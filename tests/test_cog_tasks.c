@@ -1,0 +1,403 @@
+// test_cog_tasks.c: the body-less meta-RL tasks (tasks/cog_tasks.c: bandit, two-step) and the
+// categorical action head that acts on them: the rules (rewards follow the drawn probabilities,
+// transitions, swaps and reflecting walks, the variables and events of every trial, the feedback
+// inputs), reproducibility across thread counts, and the categorical actor's sampling.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ama_agents.h"
+#include "amt_tasks.h"
+#include "task_test_util.h"
+#include "cli_test_util.h"
+
+// Steps n envs of t for `steps` steps always choosing `arm` (one-hot), calling check after each.
+typedef void (*step_check)(const am_task* t, const am_batch* b, int i, int step, void* ctx);
+static void drive(const am_task* t, int n, int steps, int arm, uint64_t seed, step_check check,
+                  void* ctx) {
+  am_pool* pool = make_pool_threads(t, n, 1, seed);
+  am_batch* b = am_pool_batch(pool);
+  for (int s = 0; s < steps; s++) {
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < t->act_dim; j++) b->actions[i * t->act_dim + j] = j == arm;
+    am_pool_step(pool);
+    for (int i = 0; i < n; i++) check(t, b, i, s, ctx);
+  }
+  am_pool_free(pool);
+}
+
+typedef struct bandit_acc {
+  int v_choice, v_out, v_p1, v_p2, v_reg, v_trial, e_rew, e_norew, e_start, e_end;
+  double p_sum, r_sum;
+  int trials, episodes, dependent;
+} bandit_acc;
+
+static void bandit_check(const am_task* t, const am_batch* b, int i, int step, void* ctx) {
+  bandit_acc* a = ctx;
+  const float* v = b->vars + (size_t)i * t->n_vars;
+  uint32_t ev = b->events[i];
+  // every step is one whole trial: start, end, and reward xor no reward
+  assert_true(ev & (1u << a->e_start) && ev & (1u << a->e_end));
+  assert_true(!(ev & (1u << a->e_rew)) != !(ev & (1u << a->e_norew)));
+  assert_float_equal(v[a->v_out], b->rewards[i], 0);
+  assert_int_equal(!!(ev & (1u << a->e_rew)), (int)v[a->v_out]);
+  assert_float_equal(v[a->v_choice], -1, 0);  // left, always
+  assert_float_equal(v[a->v_trial], b->ep_step[i], 0);
+  assert_float_equal(v[a->v_reg], fmaxf(v[a->v_p1], v[a->v_p2]) - v[a->v_p1], 1e-6);
+  if (a->dependent) assert_float_equal(v[a->v_p2], 1 - v[a->v_p1], 1e-6);
+  // feedback: the choice just made (left) and its reward, zeros at a new episode's first step
+  const float* o = b->obs + (size_t)i * t->obs_dim;
+  if (b->terminated[i]) {
+    assert_int_equal(b->ep_step[i] + 1, t->max_steps);
+    assert_true(o[0] == 0 && o[1] == 0 && o[2] == 0);
+    a->episodes++;
+  } else {
+    assert_true(o[0] == 1 && o[1] == 0 && o[2] == b->rewards[i]);
+  }
+  a->p_sum += v[a->v_p1];
+  a->r_sum += b->rewards[i];
+  a->trials++;
+}
+
+static bandit_acc bandit_setup(const am_task* t) {
+  bandit_acc a = {find_var(t, "choice"), find_var(t, "outcome"), find_var(t, "p_left"),
+                  find_var(t, "p_right"), find_var(t, "regret"), find_var(t, "trial"),
+                  find_event(t, "reward"), find_event(t, "no_reward"),
+                  t->trial_start_event, t->trial_end_event};
+  assert_true(a.v_choice >= 0 && a.v_out >= 0 && a.v_p1 >= 0 && a.v_reg >= 0 && a.v_trial >= 0);
+  return a;
+}
+
+// Reward frequency follows the drawn probability of the chosen arm (independent and dependent).
+static void test_bandit_rules(void** s) {
+  for (int dep = 0; dep < 2; dep++) {
+    am_task t;
+    make_task(&t, "bandit", "trials=20", dep ? "variant=dependent" : "variant=independent", NULL);
+    assert_true(t.discrete);
+    assert_int_equal(t.act_dim, 2);
+    assert_int_equal(t.model->m->nq, 0);
+    bandit_acc a = bandit_setup(&t);
+    a.dependent = dep;
+    drive(&t, 8, 2000, 0, 3 + dep, bandit_check, &a);
+    assert_int_equal(a.episodes, 8 * 2000 / 20);
+    // 16000 Bernoulli draws: their mean is within 0.02 of the mean probability
+    assert_true(fabs(a.r_sum / a.trials - a.p_sum / a.trials) < 0.02);
+    assert_true(fabs(a.p_sum / a.trials - 0.5) < 0.05);  // p_left is uniform
+    amt_destroy(&t);
+  }
+  am_task t;
+  amt_params p = {0};
+  amt_params_add(&p, "variant=both", err, sizeof err);
+  assert_int_equal(amt_create(&t, "bandit", &p, err, sizeof err), -1);
+  assert_non_null(strstr(err, "variant"));
+  memset(&p, 0, sizeof p);
+  amt_params_add(&p, "p_set=0.5,1.5", err, sizeof err);
+  assert_int_equal(amt_create(&t, "bandit", &p, err, sizeof err), -1);
+  assert_non_null(strstr(err, "p_set"));
+  // p_set: the probabilities come from the set (Wang et al.'s medium bandit), both values used
+  make_task(&t, "bandit", "trials=5", "variant=dependent", "p_set=0.25,0.75", NULL);
+  am_pool* pool = make_pool_threads(&t, 4, 1, 2);
+  am_batch* b = am_pool_batch(pool);
+  int v1 = find_var(&t, "p_left"), v2 = find_var(&t, "p_right"), seen[2] = {0};
+  for (int st = 0; st < 200; st++) {
+    am_pool_step(pool);
+    for (int i = 0; i < 4; i++) {
+      float pl = b->vars[i * t.n_vars + v1];
+      assert_true(pl == 0.25f || pl == 0.75f);
+      assert_float_equal(b->vars[i * t.n_vars + v2], 1 - pl, 1e-6);
+      seen[pl > 0.5f] = 1;
+    }
+  }
+  assert_true(seen[0] && seen[1]);
+  am_pool_free(pool);
+  amt_destroy(&t);
+}
+
+typedef struct two_acc {
+  int v_choice, v_out, v_pa, v_pb, v_state, v_trans, e_rew;
+  int right, common_expected;  // the chosen arm; -1: either transition
+  int rare, trials;
+  double walk_sd, lo, hi, last_pa, d2;  // walk: bounds and squared steps of p_a
+  int swap_high;                        // swap, p_high = 1: the state that pays always
+} two_acc;
+
+static void two_check(const am_task* t, const am_batch* b, int i, int step, void* ctx) {
+  two_acc* a = ctx;
+  const float* v = b->vars + (size_t)i * t->n_vars;
+  const float* o = b->obs + (size_t)i * t->obs_dim;
+  uint32_t ev = b->events[i];
+  if (b->ep_step[i] % 2 == 0) {  // stage 1 ended: the second-stage state is shown
+    assert_true(ev & (1u << t->trial_start_event));
+    assert_false(ev & (1u << t->trial_end_event));
+    assert_float_equal(b->rewards[i], 0, 0);
+    int st = (int)v[a->v_state] - 1;
+    assert_true(o[0] == 0 && o[1 + st] == 1 && o[2 - st] == 0);
+    assert_int_equal(v[a->v_trans], st == a->right);
+    return;
+  }
+  assert_true(ev & (1u << t->trial_end_event));
+  assert_float_equal(v[a->v_choice], a->right ? 1 : -1, 0);
+  assert_float_equal(v[a->v_out], b->rewards[i], 0);
+  int st = (int)v[a->v_state] - 1;
+  if (a->common_expected >= 0) assert_int_equal((int)v[a->v_trans], a->common_expected);
+  a->rare += v[a->v_trans] == 0;
+  a->trials++;
+  if (a->walk_sd > 0) {
+    assert_true(v[a->v_pa] >= a->lo && v[a->v_pa] <= a->hi && v[a->v_pb] >= a->lo &&
+                v[a->v_pb] <= a->hi);
+    if (b->ep_step[i] > 1) a->d2 += pow(v[a->v_pa] - a->last_pa, 2);
+    a->last_pa = v[a->v_pa];
+  } else {
+    assert_float_equal(v[a->v_pa] + v[a->v_pb], 1, 1e-6);
+    if (a->swap_high >= 0) {  // p_high 1 without swaps: the same state pays all episode
+      if (b->ep_step[i] == 1) a->swap_high = v[a->v_pa] == 1 ? 0 : 1;
+      assert_float_equal(v[a->v_pa], a->swap_high == 0, 0);
+      assert_float_equal(b->rewards[i], st == a->swap_high, 0);
+    }
+  }
+  if (!b->terminated[i]) assert_true(o[0] == 1 && o[3 + a->right] == 1 && o[5] == b->rewards[i]);
+}
+
+static two_acc two_setup(const am_task* t, int right) {
+  two_acc a = {find_var(t, "choice"), find_var(t, "outcome"), find_var(t, "p_a"),
+               find_var(t, "p_b"), find_var(t, "state"), find_var(t, "transition"),
+               find_event(t, "reward")};
+  a.right = right;
+  a.common_expected = -1;
+  a.swap_high = -1;
+  return a;
+}
+
+static void test_two_step_rules(void** s) {
+  am_task t;
+  // always common, always rare
+  for (int c = 0; c < 2; c++) {
+    make_task(&t, "two-step", "trials=10", c ? "common_prob=1" : "common_prob=0", NULL);
+    two_acc a = two_setup(&t, 1);
+    a.common_expected = c;
+    drive(&t, 4, 400, 1, 9, two_check, &a);
+    assert_int_equal(a.trials, 4 * 200);
+    amt_destroy(&t);
+  }
+  // the default 0.8: about 20 % rare transitions
+  make_task(&t, "two-step", NULL);
+  two_acc a = two_setup(&t, 0);
+  drive(&t, 8, 4000, 0, 2, two_check, &a);
+  assert_true(fabs((double)a.rare / a.trials - 0.2) < 0.03);
+  amt_destroy(&t);
+  // swap with p_high 1 and no swaps: reward exactly when the paying state is reached
+  make_task(&t, "two-step", "p_high=1", "swap_prob=0", NULL);
+  a = two_setup(&t, 1);
+  a.swap_high = 0;
+  drive(&t, 1, 2000, 1, 4, two_check, &a);  // one env: swap_high is per episode
+  amt_destroy(&t);
+  // swaps happen at swap_prob per trial: p_high 1, swap_prob 0.5
+  make_task(&t, "two-step", "p_high=1", "swap_prob=0.5", "trials=1000", NULL);
+  {
+    am_pool* pool = make_pool_threads(&t, 1, 1, 8);
+    am_batch* b = am_pool_batch(pool);
+    int va = find_var(&t, "p_a"), swaps = 0;
+    float last = -1;
+    for (int k = 0; k < 2000; k++) {
+      b->actions[0] = 1, b->actions[1] = 0;
+      am_pool_step(pool);
+      if (k % 2 == 1) {
+        if (last >= 0 && b->vars[va] != last) swaps++;
+        last = b->vars[va];
+      }
+    }
+    assert_true(swaps > 430 && swaps < 570);  // 999 chances at 0.5
+    am_pool_free(pool);
+  }
+  amt_destroy(&t);
+  // the walk: probabilities stay within the bounds and move by about walk_sd per trial
+  make_task(&t, "two-step", "variant=walk", "walk_sd=0.05", "walk_bounds=0.2,0.8", NULL);
+  a = two_setup(&t, 0);
+  a.walk_sd = 0.05, a.lo = 0.2, a.hi = 0.8;
+  drive(&t, 1, 8000, 0, 6, two_check, &a);  // one env: last_pa follows its episodes
+  double sd = sqrt(a.d2 / (a.trials - a.trials / 100));
+  assert_true(sd > 0.04 && sd < 0.06);
+  amt_destroy(&t);
+}
+
+// perceptual-decision: fixating through a trial is a miss (timeout) after fix + stim + decision
+// steps; leaving fixation early aborts (-abort_penalty); in the decision period the side of the
+// coherence's sign is rewarded and the other is an error; the evidence channels average (1 -+ c)/2.
+static void test_perceptual_decision_rules(void** s) {
+  am_task t;
+  make_task(&t, "perceptual-decision", "trials=1000", "coherences=0.2", "noise=0.5",
+            "stim_time=0.5", "abort_penalty=0.3", NULL);
+  assert_true(t.discrete);
+  assert_int_equal(t.act_dim, 3);
+  am_pool* pool = make_pool_threads(&t, 1, 1, 5);
+  am_batch* b = am_pool_batch(pool);
+  int vc = find_var(&t, "coherence"), vch = find_var(&t, "choice"), vo = find_var(&t, "outcome");
+  int e_end = t.trial_end_event, e_to = find_event(&t, "timeout"), e_ab = find_event(&t, "abort");
+  int e_rew = find_event(&t, "reward"), e_err = find_event(&t, "error");
+  int e_go = find_event(&t, "go_cue");
+  // policy by trial: 0 fixate throughout, 1 break fixation at once, 2 correct, 3 wrong
+  int mode = 0, len = 0, go = 0, trials[4] = {0};
+  double ev_sum = 0;
+  int ev_n = 0;
+  for (int st = 0; st < 20000; st++) {
+    float coh = b->vars[vc];
+    int act = 0;
+    if (mode == 1) act = 1;
+    if (go && mode == 2) act = coh > 0 ? 2 : 1;
+    if (go && mode == 3) act = coh > 0 ? 1 : 2;
+    for (int j = 0; j < 3; j++) b->actions[j] = j == act;
+    if (b->obs[1] != 0 || b->obs[2] != 0) {  // the evidence shown: right - left averages c
+      assert_float_equal(b->obs[0], 1, 0);      // with the fixation cue on
+      ev_sum += (b->obs[2] - b->obs[1]) * (coh > 0 ? 1 : -1), ev_n++;
+    }
+    am_pool_step(pool);
+    len++;
+    uint32_t ev = b->events[0];
+    if (ev & (1u << e_go)) go = 1, assert_float_equal(b->obs[0], 0, 0);  // fixation cue off
+    if (!(ev & (1u << e_end))) continue;
+    const float* v = b->vars;
+    if (mode == 0) {
+      assert_true(ev & (1u << e_to));
+      assert_int_equal(len, 1 + 5 + 1);
+      assert_float_equal(b->rewards[0], 0, 0);
+      assert_float_equal(v[vo], -1, 0);
+    } else if (mode == 1) {
+      assert_true(ev & (1u << e_ab));
+      assert_int_equal(len, 1);
+      assert_float_equal(b->rewards[0], -0.3f, 1e-6);
+    } else if (mode == 2) {
+      assert_true(ev & (1u << e_rew));
+      assert_float_equal(b->rewards[0], 1, 0);
+      assert_float_equal(v[vch], v[vc] > 0 ? 1 : -1, 0);
+      assert_float_equal(v[vo], 1, 0);
+    } else {
+      assert_true(ev & (1u << e_err));
+      assert_float_equal(b->rewards[0], 0, 0);
+      assert_float_equal(v[vo], 0, 0);
+    }
+    trials[mode]++;
+    mode = (mode + 1) % 4, len = 0, go = 0;
+  }
+  for (int k = 0; k < 4; k++) assert_true(trials[k] > 100);
+  assert_true(fabs(ev_sum / ev_n - 0.2) < 0.03);  // noise 0.5 per channel, thousands of samples
+  am_pool_free(pool);
+  amt_destroy(&t);
+}
+
+// One seed fixes every env whatever the thread count.
+static void test_cog_determinism(void** s) {
+  const char* names[3] = {"bandit", "two-step", "perceptual-decision"};
+  for (int k = 0; k < 3; k++) {
+    uint32_t h[2];
+    for (int th = 0; th < 2; th++) {
+      am_task t;
+      make_task(&t, names[k], "trials=7", NULL);
+      am_pool* pool = make_pool_threads(&t, 6, th + 1, 21);
+      am_batch* b = am_pool_batch(pool);
+      am_rng rng;
+      am_rng_seed(&rng, 3, 0);
+      h[th] = 0;
+      for (int st = 0; st < 300; st++) {
+        for (int i = 0; i < 6 * t.act_dim; i++) b->actions[i] = (float)am_rng_range(&rng, -1, 1);
+        am_pool_step(pool);
+        h[th] = am_crc32(h[th], b->obs, sizeof(float) * 6 * t.obs_dim);
+        h[th] = am_crc32(h[th], b->vars, sizeof(float) * 6 * t.n_vars);
+        h[th] = am_crc32(h[th], b->rewards, sizeof(float) * 6);
+      }
+      am_pool_free(pool);
+      amt_destroy(&t);
+    }
+    assert_int_equal(h[0], h[1]);
+  }
+}
+
+// The categorical actor: choices one-hot, drawn with the softmax's frequencies, log-probabilities
+// of the choice; deterministic: the argmax; refused on a task with continuous actions.
+static void test_categorical_actor(void** s) {
+  am_task t;
+  make_task(&t, "bandit", NULL);
+  ama_policy_cfg pc;
+  ama_policy_cfg_default(&pc);
+  snprintf(pc.action_head, sizeof pc.action_head, "categorical");
+  snprintf(pc.motor_groups, sizeof pc.motor_groups, "none");
+  const int N = 400;
+  ama_policy pol;
+  assert_int_equal(ama_policy_init(&pol, &pc, t.groups, t.n_groups, t.obs_dim, t.act_dim, 1, 1, N,
+                                   3, err, sizeof err), 0);
+  // logits = bias only: log(0.3), log(0.7)
+  float* W = pol.params.w + pol.params.t[pol.i_Wmu].offset;
+  float* bias = pol.params.w + pol.params.t[pol.i_bmu].offset;
+  memset(W, 0, sizeof(float) * 2 * pc.motor_hidden);
+  bias[0] = logf(0.3f), bias[1] = logf(0.7f);
+  for (int det = 0; det < 2; det++) {
+    ama_actor ac;
+    ama_actor_cfg acfg = {.kind = AMA_ACT_POLICY, .seed = 4, .deterministic = det};
+    assert_int_equal(ama_actor_init(&ac, &acfg, &pol, &t, N, err, sizeof err), 0);
+    float* obs = calloc((size_t)N * t.obs_dim, sizeof(float));
+    float* act = calloc((size_t)N * 2, sizeof(float));
+    int right = 0;
+    for (int rep = 0; rep < 5; rep++) {
+      ama_actor_act(&ac, obs, act);
+      for (int i = 0; i < N; i++) {
+        assert_float_equal(act[2 * i] + act[2 * i + 1], 1, 0);
+        assert_float_equal(ac.std[2 * i + 1], 0.7, 1e-5);
+        assert_float_equal(ac.logp[i], logf(act[2 * i + 1] ? 0.7f : 0.3f), 1e-5);
+        right += act[2 * i + 1] == 1;
+      }
+    }
+    if (det) assert_int_equal(right, 5 * N);
+    else assert_true(fabs(right / (5.0 * N) - 0.7) < 0.03);
+    free(obs), free(act);
+    ama_actor_free(&ac);
+  }
+  ama_policy_free(&pol);
+  amt_destroy(&t);
+  // a categorical head on a continuous task is refused by name
+  am_task r;
+  make_task(&r, "reacher", NULL);
+  snprintf(pc.motor_groups, sizeof pc.motor_groups, "none");
+  assert_int_equal(ama_policy_init(&pol, &pc, r.groups, r.n_groups, r.obs_dim, r.act_dim, 1, 1, 2,
+                                   3, err, sizeof err), 0);
+  ama_actor ac;
+  ama_actor_cfg acfg = {.kind = AMA_ACT_POLICY, .seed = 4};
+  assert_int_equal(ama_actor_init(&ac, &acfg, &pol, &r, 2, err, sizeof err), -1);
+  assert_non_null(strstr(err, "categorical"));
+  ama_policy_free(&pol);
+  amt_destroy(&r);
+}
+
+// A body-less task through the tools: a recording (random choices), `verify --resim` (nothing to
+// replay: deviation 0), the trial table (one row per trial) and the two-step analysis.
+static void test_cog_cli(void** s) {
+  assert_int_equal(make_tmpdir("cog"), 0);
+  assert_int_equal(animat("record --random --task two-step --task-param trials=50 --episodes 4 "
+                          "--out %s/ts.rollout", tmpdir), 0);
+  assert_int_equal(animat("verify %s/ts.rollout --resim", tmpdir), 0);
+  expect_out("4 episodes replayed, largest qpos deviation 0");
+  assert_int_equal(animat("trials %s/ts.rollout --out %s/ts.csv", tmpdir, tmpdir), 0);
+  expect_out("200 trials (200 complete)");
+  char p[512];
+  snprintf(p, sizeof p, "%s/ts.csv", tmpdir);
+  assert_float_equal(csv_value(p, 0, "trial"), 0, 0);
+  assert_int_equal(animat("analyze two-step %s/ts.rollout --out %s/an", tmpdir, tmpdir), 0);
+  expect_out("model-based index");
+  assert_int_equal(animat("analyze bandit %s/ts.rollout --out %s/an", tmpdir, tmpdir), 1);
+  expect_out("p_left");  // the wrong analysis says what it needs
+  remove_tmpdir();
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_bandit_rules),     cmocka_unit_test(test_two_step_rules),
+      cmocka_unit_test(test_cog_determinism),  cmocka_unit_test(test_categorical_actor),
+      cmocka_unit_test(test_perceptual_decision_rules), cmocka_unit_test(test_cog_cli),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
