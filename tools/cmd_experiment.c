@@ -722,7 +722,7 @@ static const experiment experiments[] = {
      "deviate the opposite way when the field is removed (after-effects) [6]; a second exposure "
      "is learnt faster (savings).", xp_force_field},
     {"rotation", "visuomotor rotation: adaptation of the reach direction (animat session)",
-     "train + 2.5 min (sessions: 139 s)", 5,
+     "train + 22 min (sessions 2x11 min)", 24,
      "With the visual feedback rotated (e.g. 30°), the initial direction error falls over the "
      "block and comes back opposite after it [7].", xp_rotation},
     {"bandit", "meta-RL two-armed bandit: regret vs Thompson sampling, adaptation in-episode",
