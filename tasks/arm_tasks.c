@@ -38,25 +38,29 @@
 //---------------------------------- events and variables ------------------------------------------
 
 enum {
-  E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF, E_GO_CUE, E_MOVEMENT_ONSET, E_TARGET_REACHED,
-  E_HOLD_COMPLETE, E_REWARD, E_CATCH, E_ERROR, E_ABORT, E_TIMEOUT, E_TRIAL_END, E_COUNT
+  E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF, E_STIM2_ON, E_GO_CUE, E_MOVEMENT_ONSET,
+  E_STIM2_OFF, E_TARGET_REACHED, E_HOLD_COMPLETE, E_REWARD, E_CATCH, E_ERROR, E_ABORT, E_TIMEOUT,
+  E_TRIAL_END, E_COUNT
 };
 static const char* event_names[E_COUNT] = {
-    "trial_start", "target_on", "stim_on", "stim_off", "go_cue", "movement_onset",
-    "target_reached", "hold_complete", "reward", "catch", "error", "abort", "timeout", "trial_end"};
+    "trial_start", "target_on", "stim_on", "stim_off", "stim2_on", "go_cue", "movement_onset",
+    "stim2_off", "target_reached", "hold_complete", "reward", "catch", "error", "abort", "timeout",
+    "trial_end"};
 
 enum {
   V_TARGET_X, V_TARGET_Y, V_START_X, V_START_Y, V_CURSOR_X, V_CURSOR_Y, V_CONDITION, V_CATCH,
   V_DELAY, V_EPOCH, V_GO, V_FIELD_ON, V_BLOCK, V_TRIAL, V_COHERENCE, V_EVIDENCE, V_CHOICE,
-  V_OUTCOME, V_HAND_FX, V_HAND_FY, V_FIELD_GAIN, V_ROTATION, V_COUNT
+  V_OUTCOME, V_HAND_FX, V_HAND_FY, V_FIELD_GAIN, V_ROTATION,
+  V_BASE_COUNT,  // every arm task has the variables above; the paradigms below add their own
+  V_F1 = V_BASE_COUNT, V_F2, V_DF, V_COUNT
 };
 static const char* var_names[V_COUNT] = {
     "target_x", "target_y", "start_x", "start_y", "cursor_x", "cursor_y", "condition", "catch",
     "delay", "epoch", "go_cue", "field_on", "block", "trial", "coherence", "evidence", "choice",
-    "outcome", "hand_fx", "hand_fy", "field_gain", "rotation"};
+    "outcome", "hand_fx", "hand_fy", "field_gain", "rotation", "f1", "f2", "df"};
 
 enum { EP_FIX, EP_DELAY, EP_STIM, EP_CATCH, EP_MOVE, EP_HOLD, EP_ITI };
-enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION };
+enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION, K_ROMO };
 
 //---------------------------------- parameters ----------------------------------------------------
 
@@ -134,16 +138,30 @@ const amt_param_def amt_rotation_params[] = {
     {"hidden_values", "0,30", "rotations of the hidden blocks (deg)"},
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
+// The choice-by-reaching paradigms (two targets at start -+ distance along x; the first one
+// entered is the choice): decision-reach, romo-reach.
+#define ARM_CHOICE_PARAMS(noise, stim, stim_meaning, rt, rt_meaning)                              \
+  {"distance", "0.1", "left/right target distance from the start (m)"},                           \
+  {"noise", noise, "std of the noise added to the stimulus channel per control step"},           \
+  {"stim_time", stim, stim_meaning},                                                              \
+  {"rt_max", rt, rt_meaning},                                                                     \
+  {"error_penalty", "0", "reward -error_penalty when the wrong target is entered"},              \
+  {"target_sigma", "0.1", "length scale of the proximity reward toward the correct target (m)"}
+
 const amt_param_def amt_decision_params[] = {
-    {"distance", "0.1", "left/right target distance from the start (m)"},
     {"coherences", "0,0.032,0.064,0.128,0.256,0.512", "unsigned coherences; the sign is random"},
-    {"noise", "1", "std of the evidence noise per control step"},
     {"variant", "fixed", "fixed: stimulus for stim_time, then go; rt: go at stimulus onset, "
                          "stimulus until the cursor leaves the start zone"},
-    {"stim_time", "0.8", "stimulus duration in the fixed variant (s)"},
-    {"rt_max", "2.0", "time allowed to respond in the rt variant (s)"},
-    {"error_penalty", "0", "reward -error_penalty when the wrong target is entered"},
-    {"target_sigma", "0.1", "length scale of the proximity reward toward the correct target (m)"},
+    ARM_CHOICE_PARAMS("1", "0.8", "stimulus duration in the fixed variant (s)", "2.0",
+                      "time allowed to respond in the rt variant (s)"),
+    ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+const amt_param_def amt_romo_params[] = {
+    {"f1", "10,14,18,22,26,30,34", "base frequencies f1 (Hz), drawn uniformly per trial"},
+    {"df", "2,4,8", "|f1 - f2| (Hz), drawn uniformly per trial with a random sign"},
+    {"delay", "0.2,0.4", "delay between f1 and f2, min,max (s); one value: fixed"},
+    ARM_CHOICE_PARAMS("0.1", "0.1", "duration of f1 (s); f2 lasts until the hand leaves the start",
+                      "1.0", "time allowed to reach a target after f2's onset (s)"),
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 //---------------------------------- config and state ----------------------------------------------
@@ -175,8 +193,10 @@ typedef struct arm_cfg {
   double blk_value[MAX_BLOCKS];                    // field gain or rotation (deg) per block
   int hb_min, hb_max, n_hv;                        // hidden blocks (0: none) and their values
   double hv[MAX_BLOCKS];
-  double coh[MAX_COH], noise;                      // decision
+  double coh[MAX_COH], noise;                      // decision (romo: the |f1 - f2| list)
   int n_coh, rt, stim_steps, rt_steps;
+  double f1s[MAX_COH];                             // romo: the f1 list (Hz)
+  int n_f1;
   double error_penalty, target_sigma;
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
   int body_dim;
@@ -188,7 +208,9 @@ typedef struct arm_state {
   int64_t env_trials; // trials started by this env (persists across episodes)
   int epoch, t_epoch, t_count, t_go, trial;
   int delay_steps, catch_trial, cond, field_on, block, onset, choice, outcome, done;
-  double target[2], coh, evidence;
+  double target[2], coh, evidence;  // romo: coh = f1 - f2 (Hz)
+  double f1, f2;     // romo: this trial's frequencies (Hz)
+  int stim2;         // romo: the stimulus shown is f2
   double noise;      // decision-reach: this trial's evidence noise (curriculum: smaller at first)
   int stim_steps;    // decision-reach, fixed: this trial's stimulus duration (curriculum: shorter)
   int stim_to_choice;  // decision-reach: the stimulus lasts until the choice (curriculum)
@@ -207,6 +229,16 @@ typedef struct arm_state {
 
 static void emit(const arm_cfg* c, uint32_t* ev, int e) {
   if (c->ev[e] >= 0) *ev |= 1u << c->ev[e];
+}
+
+// The paradigms that choose by reaching one of two targets (left/right of the start).
+static int choice_task(const arm_cfg* c) { return c->kind == K_DECISION || c->kind == K_ROMO; }
+
+// Ends the stimulus shown (romo: f1 or f2, each with its own event).
+static void stim_off(const arm_cfg* c, arm_state* s, uint32_t* ev) {
+  if (!s->stim_on) return;
+  s->stim_on = 0;
+  emit(c, ev, s->stim2 ? E_STIM2_OFF : E_STIM_OFF);
 }
 
 //---------------------------------- geometry ------------------------------------------------------
@@ -247,6 +279,10 @@ static double dist2(const double a[2], const double b[2]) {
 
 //---------------------------------- trials --------------------------------------------------------
 
+// romo-reach shows a frequency f (Hz) as (f - ROMO_F_MID) / ROMO_F_SCALE: 10-34 Hz as -1.2..1.2.
+#define ROMO_F_MID 22.0
+#define ROMO_F_SCALE 10.0
+
 static int steps_of(double seconds, double dt) { return (int)floor(seconds / dt + 0.5); }
 
 // Draws the next trial's conditions from the env's RNG and enters FIX.
@@ -282,12 +318,13 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     } while (dist2(p, c->start) < c->min_dist && ++tries < 1000);
     s->target[0] = p[0];
     s->target[1] = p[1];
-  } else if (c->kind == K_DECISION) {
+  } else if (choice_task(c)) {
     int k = (int)(am_rng_uniform(&e->rng) * c->n_coh);
     double sign = am_rng_uniform(&e->rng) < 0.5 ? -1 : 1;
-    // Curriculum: with probability f the trial has the highest coherence; with probability f
-    // (drawn apart) the stimulus lasts until the choice, so the evidence is there while the hand
-    // moves; the noise and the fixed stimulus duration are scaled by 1 - f (at least one step).
+    // Curriculum: with probability f the trial has the highest coherence (romo: the largest
+    // |f1 - f2|); with probability f (drawn apart) the stimulus (romo: f2) lasts until the choice,
+    // so the evidence is there while the hand moves; the noise and the fixed stimulus duration
+    // (romo: f1's) are scaled by 1 - f (at least one step).
     s->stim_to_choice = 0;
     if (f > 0) {
       if (am_rng_uniform(&e->rng) < f)
@@ -302,6 +339,11 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     if (s->stim_steps < 1) s->stim_steps = 1;
     s->target[0] = c->start[0] + sign * c->distance;  // the correct target (right = +x)
     s->target[1] = c->start[1];
+    s->stim2 = 0;
+    if (c->kind == K_ROMO) {  // f1 > f2 (coh > 0): right
+      s->f1 = c->f1s[(int)(am_rng_uniform(&e->rng) * c->n_f1)];
+      s->f2 = s->f1 - s->coh;
+    }
   } else {
     s->cond = (int)(am_rng_uniform(&e->rng) * c->n_targets);
     double a = 2 * M_PI * s->cond / c->n_targets;
@@ -352,7 +394,7 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
       s->catch_trial = 1;
       s->field_on = 0;
     }
-  } else if (c->kind != K_DECISION) {
+  } else if (!choice_task(c)) {
     s->catch_trial = u < c->catch_fraction;
   }
   s->env_trials++;
@@ -443,10 +485,10 @@ static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev,
   if (s->t_count >= c->fix_steps) {
     emit(c, ev, E_TARGET_ON);
     s->t_epoch = 0;
-    if (c->kind == K_DECISION) {
+    if (choice_task(c)) {
       s->stim_on = 1;
       emit(c, ev, E_STIM_ON);
-      if (c->rt) {
+      if (c->kind == K_DECISION && c->rt) {
         s->go = 1;
         emit(c, ev, E_GO_CUE);
         s->epoch = EP_MOVE;
@@ -458,7 +500,7 @@ static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev,
     }
   } else if (s->t_epoch >= c->fix_timeout_steps) {
     emit(c, ev, E_TIMEOUT);
-    if (c->kind == K_DECISION) s->aborted = 1;  // a timeout costs like an abort (never free)
+    if (choice_task(c)) s->aborted = 1;  // a timeout costs like an abort (never free)
     end_trial(c, s, ev, 0, reward);
   }
 }
@@ -467,17 +509,14 @@ static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev,
 // deadline.
 static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_t* ev,
                       double* reward) {
-  int limit = c->kind == K_DECISION && c->rt ? c->rt_steps : c->move_steps;
-  if (c->kind == K_DECISION) {
+  int limit = choice_task(c) && c->rt ? c->rt_steps : c->move_steps;
+  if (choice_task(c)) {
     double right[2] = {c->start[0] + c->distance, c->start[1]};
     double left[2] = {c->start[0] - c->distance, c->start[1]};
     int side = dist2(p, right) <= s->r_target ? 1 : dist2(p, left) <= s->r_target ? -1 : 0;
     if (side) {
       s->choice = side;
-      if (s->stim_on) {
-        s->stim_on = 0;
-        emit(c, ev, E_STIM_OFF);
-      }
+      stim_off(c, s, ev);
       double correct = s->target[0] > c->start[0] ? 1 : -1;
       if (side == correct) {
         emit(c, ev, E_TARGET_REACHED);
@@ -498,7 +537,7 @@ static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_
   }
   if (s->t_go >= limit) {
     emit(c, ev, E_TIMEOUT);
-    if (c->kind == K_DECISION) s->aborted = 1;
+    if (choice_task(c)) s->aborted = 1;
     end_trial(c, s, ev, 0, reward);
   }
 }
@@ -517,10 +556,7 @@ static void step_trial(const arm_cfg* c, am_env* e, const double p[2], uint32_t*
   if (s->go && !s->onset && !in_start) {
     s->onset = 1;
     emit(c, ev, E_MOVEMENT_ONSET);
-    if (c->kind == K_DECISION && c->rt && s->stim_on && !s->stim_to_choice) {
-      s->stim_on = 0;
-      emit(c, ev, E_STIM_OFF);
-    }
+    if (choice_task(c) && c->rt && !s->stim_to_choice) stim_off(c, s, ev);
   }
   switch (s->epoch) {
     case EP_FIX:
@@ -530,7 +566,13 @@ static void step_trial(const arm_cfg* c, am_env* e, const double p[2], uint32_t*
       if (left_start(c, s, in_start, ev, reward)) break;
       if (s->t_epoch >= s->delay_steps) {
         s->t_epoch = 0;
-        if (s->catch_trial && c->kind != K_FORCE_FIELD) {
+        if (c->kind == K_ROMO) {  // f2 and the go cue: respond while f2 is on
+          s->stim2 = s->stim_on = 1;
+          emit(c, ev, E_STIM2_ON);
+          s->go = 1;
+          emit(c, ev, E_GO_CUE);
+          s->epoch = EP_MOVE;
+        } else if (s->catch_trial && c->kind != K_FORCE_FIELD) {
           s->epoch = EP_CATCH;
         } else {
           s->go = 1;
@@ -541,11 +583,12 @@ static void step_trial(const arm_cfg* c, am_env* e, const double p[2], uint32_t*
       break;
     case EP_STIM:
       if (left_start(c, s, in_start, ev, reward)) break;
-      if (s->t_epoch >= s->stim_steps) {
-        if (!s->stim_to_choice) {
-          s->stim_on = 0;
-          emit(c, ev, E_STIM_OFF);
-        }
+      if (s->t_epoch >= s->stim_steps && c->kind == K_ROMO) {  // f1 ends: the memory delay
+        stim_off(c, s, ev);
+        s->epoch = EP_DELAY;
+        s->t_epoch = 0;
+      } else if (s->t_epoch >= s->stim_steps) {
+        if (!s->stim_to_choice) stim_off(c, s, ev);
         s->go = 1;
         emit(c, ev, E_GO_CUE);
         s->epoch = EP_MOVE;
@@ -589,7 +632,7 @@ static void shaping_terms(const arm_cfg* c, const arm_state* s, const double p[2
   int shaped = s->epoch != EP_ITI;
   if (s->go && s->epoch != EP_ITI) {
     goal = s->target;
-    if (c->kind == K_DECISION) {
+    if (choice_task(c)) {
       if (!s->onset) shaped = 0;
       sigma = c->target_sigma;
     }
@@ -616,8 +659,11 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   step_trial(c, e, p, &ev, &reward);
   if (c->n_sizes && (ev >> c->ev[E_REWARD]) & 1u)  // reward_sizes: a magnitude drawn at delivery
     reward += c->sizes[(int)(am_rng_uniform(&e->rng) * c->n_sizes) % c->n_sizes];
-  if (c->kind == K_DECISION)
-    s->evidence = s->stim_on ? s->coh + s->noise * am_rng_normal(&e->rng) : 0;
+  if (choice_task(c)) {
+    double mean = c->kind == K_DECISION ? s->coh
+                  : ((s->stim2 ? s->f2 : s->f1) - ROMO_F_MID) / ROMO_F_SCALE;
+    s->evidence = s->stim_on ? mean + s->noise * am_rng_normal(&e->rng) : 0;
+  }
   double prox_term, dist_term, effort_term, abort_term;
   shaping_terms(c, s, p, &prox_term, &dist_term, &effort_term, &abort_term);
   r->terms[0] = (float)reward;
@@ -650,7 +696,7 @@ static void arm_observe(const am_task* t, am_env* e, float* o) {
   float* g = o + c->body_dim;
   double sc = c->obs_scale;
   int shown = s->epoch != EP_FIX && s->epoch != EP_ITI;
-  if (c->kind == K_DECISION) {
+  if (choice_task(c)) {
     g[0] = (float)s->evidence;
     g[1] = (float)s->stim_on;
     g[2] = (float)(shown ? 1 : 0);  // both targets, at -distance and +distance along x
@@ -665,9 +711,10 @@ static void arm_observe(const am_task* t, am_env* e, float* o) {
   amt_opts_observe(&c->opts, &s->opt, &e->rng, o);
 }
 
-static void arm_vars(const am_task* t, const am_env* e, float* x) {
+static void arm_vars(const am_task* t, const am_env* e, float* out) {
   const arm_cfg* c = t->cfg;
   const arm_state* s = e->task_state;
+  float x[V_COUNT];  // every variable; the task declares the first t->n_vars
   double p[2], v[2];
   cursor(c, s, e->d, p, v);
   x[V_TARGET_X] = (float)s->target[0];
@@ -684,7 +731,7 @@ static void arm_vars(const am_task* t, const am_env* e, float* x) {
   x[V_FIELD_ON] = (float)s->field_on;
   x[V_BLOCK] = (float)s->block;
   x[V_TRIAL] = (float)(s->env_trials - 1);
-  x[V_COHERENCE] = (float)s->coh;
+  x[V_COHERENCE] = (float)(c->kind == K_ROMO ? 0 : s->coh);  // romo: df
   x[V_EVIDENCE] = (float)s->evidence;
   x[V_CHOICE] = (float)s->choice;
   x[V_OUTCOME] = (float)s->outcome;
@@ -692,6 +739,10 @@ static void arm_vars(const am_task* t, const am_env* e, float* x) {
   x[V_HAND_FY] = (float)s->force[1];
   x[V_FIELD_GAIN] = (float)(s->field_on ? s->gain : 0);
   x[V_ROTATION] = (float)s->rot;
+  x[V_F1] = (float)s->f1;
+  x[V_F2] = (float)s->f2;
+  x[V_DF] = (float)(c->kind == K_ROMO ? s->coh : 0);
+  memcpy(out, x, sizeof(float) * (size_t)t->n_vars);
 }
 
 static void arm_destroy(am_task* t) {
@@ -817,7 +868,8 @@ static int read_common(const amt_info* info, const amt_params* params, arm_cfg* 
   return 0;
 }
 
-// distance (all but reach-random), delay and catch_fraction (all but decision-reach), n_targets
+// distance (all but reach-random), delay (all but decision-reach), catch_fraction (all but the
+// choice paradigms), n_targets
 // (the center-out family).
 static int read_targets(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
                         size_t err_sz) {
@@ -828,7 +880,7 @@ static int read_targets(const amt_info* info, const amt_params* params, arm_cfg*
       return am_err(err, err_sz, "task %s: parameter distance: '%g' must be in (start_radius + "
                     "target_radius, 0.25] m", name, c->distance);
   }
-  if (c->kind != K_DECISION) {
+  if (c->kind != K_DECISION) {  // romo: the delay between f1 and f2
     double dl[2];
     int nd;
     if (amt_param_list(info, params, "delay", dl, 2, &nd, err, err_sz)) return -1;
@@ -838,6 +890,8 @@ static int read_targets(const amt_info* info, const amt_params* params, arm_cfg*
                     "<= max <= 60 s", name, amt_param_get(info, params, "delay"));
     c->delay_min = steps_of(dl[0], c->dt);
     c->delay_max = steps_of(dl[1], c->dt);
+  }
+  if (!choice_task(c)) {
     if (amt_param_double(info, params, "catch_fraction", &c->catch_fraction, err, err_sz))
       return -1;
     if (c->catch_fraction < 0 || c->catch_fraction > 1)
@@ -977,24 +1031,45 @@ static int read_blocks(const amt_info* info, const amt_params* params, arm_cfg* 
   return 0;
 }
 
-// decision-reach: coherences, evidence noise, the variant and its timings.
-static int read_decision(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
-                         size_t err_sz) {
+// A list of at most MAX_COH numbers in [lo, hi].
+static int read_range_list(const amt_info* info, const amt_params* params, const char* key,
+                           double lo, double hi, const char* note, double* out, int* n, char* err,
+                           size_t err_sz) {
+  if (amt_param_list(info, params, key, out, MAX_COH, n, err, err_sz)) return -1;
+  for (int i = 0; i < *n; i++)
+    if (!(out[i] >= lo && out[i] <= hi))
+      return am_err(err, err_sz, "task %s: parameter %s: '%g' must be in [%g, %g]%s", info->name,
+                    key, out[i], lo, hi, note);
+  return 0;
+}
+
+// The choice paradigms (ARM_CHOICE_PARAMS): stimulus noise and timings, error penalty, shaping;
+// decision-reach: coherences and the variant; romo-reach: the frequencies (always the rt form:
+// f2 lasts until the hand leaves the start).
+static int read_choice(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
+                       size_t err_sz) {
   const char* name = info->name;
-  if (amt_param_list(info, params, "coherences", c->coh, MAX_COH, &c->n_coh, err, err_sz) ||
-      amt_param_double(info, params, "noise", &c->noise, err, err_sz) ||
+  if (c->kind == K_ROMO) {
+    c->rt = 1;
+    if (read_range_list(info, params, "f1", 1, 1000, " Hz", c->f1s, &c->n_f1, err, err_sz) ||
+        read_range_list(info, params, "df", 0, 1000, " Hz (unsigned; the sign is drawn per trial)",
+                        c->coh, &c->n_coh, err, err_sz))
+      return -1;
+  } else if (read_range_list(info, params, "coherences", 0, 10,
+                             " (unsigned; the sign is drawn per trial)", c->coh, &c->n_coh, err,
+                             err_sz)) {
+    return -1;
+  }
+  if (amt_param_double(info, params, "noise", &c->noise, err, err_sz) ||
       secs(info, params, "stim_time", c->dt, &c->stim_steps, 1, err, err_sz) ||
       secs(info, params, "rt_max", c->dt, &c->rt_steps, 1, err, err_sz) ||
       amt_param_double(info, params, "error_penalty", &c->error_penalty, err, err_sz) ||
       amt_param_double(info, params, "target_sigma", &c->target_sigma, err, err_sz) ||
       positive(info, "target_sigma", c->target_sigma, err, err_sz))
     return -1;
-  for (int i = 0; i < c->n_coh; i++)
-    if (c->coh[i] < 0 || c->coh[i] > 10)
-      return am_err(err, err_sz, "task %s: parameter coherences: '%g' must be in [0, 10] "
-                    "(unsigned; the sign is drawn per trial)", name, c->coh[i]);
   if (c->noise < 0)
     return am_err(err, err_sz, "task %s: parameter noise: '%g' must be >= 0", name, c->noise);
+  if (c->kind == K_ROMO) return 0;
   const char* var = amt_param_get(info, params, "variant");
   if (!strcmp(var, "rt")) c->rt = 1;
   else if (strcmp(var, "fixed"))
@@ -1011,7 +1086,11 @@ static void declare_events(am_task* t, arm_cfg* c) {
                                     E_GO_CUE, E_MOVEMENT_ONSET, E_TARGET_REACHED,
                                     E_HOLD_COMPLETE, E_REWARD, E_ERROR, E_ABORT, E_TIMEOUT,
                                     E_TRIAL_END, -1};
-  const int* list = c->kind == K_DECISION ? decision_ev : reach_ev;
+  static const int romo_ev[] = {E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF, E_STIM2_ON,
+                                E_GO_CUE, E_MOVEMENT_ONSET, E_STIM2_OFF, E_TARGET_REACHED,
+                                E_HOLD_COMPLETE, E_REWARD, E_ERROR, E_ABORT, E_TIMEOUT,
+                                E_TRIAL_END, -1};
+  const int* list = c->kind == K_DECISION ? decision_ev : c->kind == K_ROMO ? romo_ev : reach_ev;
   for (int k = 0; k < E_COUNT; k++) c->ev[k] = -1;
   t->n_events = 0;
   for (const int* l = list; *l >= 0; l++) {
@@ -1029,9 +1108,11 @@ static void declare_conditions(am_task* t, const arm_cfg* c) {
   static const int field[] = {V_CONDITION, V_BLOCK, V_FIELD_ON, V_FIELD_GAIN, -1};
   static const int rotation[] = {V_CONDITION, V_BLOCK, V_ROTATION, -1};
   static const int decision[] = {V_COHERENCE, -1};
+  static const int romo[] = {V_DF, V_F1, -1};
   static const int none[] = {-1};
   const int* l = c->kind == K_CENTER_OUT ? center_out : c->kind == K_FORCE_FIELD ? field
-                 : c->kind == K_ROTATION ? rotation : c->kind == K_DECISION ? decision : none;
+                 : c->kind == K_ROTATION ? rotation : c->kind == K_DECISION ? decision
+                 : c->kind == K_ROMO ? romo : none;
   t->n_conditions = 0;
   for (; *l >= 0; l++) t->conditions[t->n_conditions++] = *l;
 }
@@ -1057,8 +1138,8 @@ static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err
   static const char* terms[] = {"success", "proximity", "distance", "effort", "abort"};
   t->n_terms = 5;
   for (int k = 0; k < 5; k++) snprintf(t->terms[k], AM_NAME_LEN, "%s", terms[k]);
-  t->n_vars = V_COUNT;
-  for (int k = 0; k < V_COUNT; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[k]);
+  t->n_vars = c->kind == K_ROMO ? V_COUNT : V_BASE_COUNT;
+  for (int k = 0; k < t->n_vars; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[k]);
   return 0;
 }
 
@@ -1083,7 +1164,7 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
       (kind == K_FORCE_FIELD && read_field(info, params, &c, err, err_sz)) ||
       (kind == K_ROTATION && read_rotation(info, params, &c, err, err_sz)) ||
       ((kind == K_FORCE_FIELD || kind == K_ROTATION) && read_blocks(info, params, &c, err, err_sz)) ||
-      (kind == K_DECISION && read_decision(info, params, &c, err, err_sz)))
+      ((kind == K_DECISION || kind == K_ROMO) && read_choice(info, params, &c, err, err_sz)))
     return -1;
   snprintf(t->name, sizeof t->name, "%s", name);
   t->frame_skip = frame_skip;
@@ -1118,4 +1199,7 @@ int amt_rotation_create(am_task* t, const amt_params* p, char* err, size_t err_s
 }
 int amt_decision_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
   return arm_create(t, p, K_DECISION, "decision-reach", err, err_sz);
+}
+int amt_romo_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_ROMO, "romo-reach", err, err_sz);
 }

@@ -225,6 +225,7 @@ static void test_random_arm(void** state) {
   check_random("visuomotor-rotation", 8, 300, easy);
   check_random("decision-reach", 8, 300, none);
   check_random("decision-reach", 8, 300, rt);
+  check_random("romo-reach", 8, 300, easy_random);
 }
 
 // With zero actions the rat stands on each task's ground (terrain, platforms, maze floor): the
@@ -434,6 +435,147 @@ static void test_decision_rules(void** state) {
   amt_destroy(&t);
 }
 
+//---------------------------------- romo-reach rules ----------------------------------------------
+
+// One romo-reach trial of env 0 driven by the scripted arm: the hand holds at the start, except
+// that `leave` = 1 leaves it during the delay; after the go cue it waits `wait` steps and reaches
+// to the correct (side = 1) or wrong (-1) target (side 0: stays). Records the step of each event
+// (-1: none), what the task group showed, and the trial's variables at its end.
+typedef struct romo_obs {
+  int ev[16];                   // step of the first occurrence of event code k (-1: none)
+  double shown_f1, shown_f2;    // task observation 0 during f1 and during f2 (last seen)
+  int f1_steps, f2_steps, delay_dark;  // steps showing f1, f2; delay steps with nothing shown
+  double f1, f2, df, choice, outcome, target_x, start_x, abort_term, reward;
+} romo_obs;
+
+static void romo_trial(const am_task* t, am_pool* p, int leave, int wait, int side, romo_obs* r) {
+  am_batch* b = am_pool_batch(p);
+  int off = t->groups[am_find_group(t->groups, t->n_groups, "task")].offset;
+  int vsx = find_var(t, "start_x"), vdf = find_var(t, "df"), vf1 = find_var(t, "f1");
+  int vf2 = find_var(t, "f2"), vch = find_var(t, "choice"), vo = find_var(t, "outcome");
+  int vtx = find_var(t, "target_x");
+  int e_go = find_event(t, "go_cue"), e_off = find_event(t, "stim_off");
+  int e_on2 = find_event(t, "stim2_on"), e_end = find_event(t, "trial_end");
+  memset(r, 0, sizeof *r);
+  for (int k = 0; k < 16; k++) r->ev[k] = -1;
+  arm_ctl k = {.kp = 3.0, .kd = 0.1, .c0 = 0.3};
+  am_env* e = am_pool_env(p, 0);
+  for (int s = 0; s < 1000 && r->ev[e_end] < 0; s++) {
+    const float* v = b->vars;
+    double goal[2] = {v[vsx], v[vsx + 1]};
+    if (leave && r->ev[e_off] >= 0) goal[1] -= 0.06;
+    double right = v[vdf] > 0 ? 1 : -1;
+    if (r->ev[e_go] >= 0 && s - r->ev[e_go] > wait) goal[0] += side * right * 0.1;
+    arm_command(&k, e->d, goal, b->actions);
+    am_pool_step(p);
+    for (int j = 0; j < t->n_events; j++)
+      if ((b->events[0] & (1u << j)) && r->ev[j] < 0) r->ev[j] = s;
+    const float* o = b->terminated[0] ? b->final_obs + off : b->obs + off;
+    if (o[1] > 0.5 && r->ev[e_on2] < 0) r->f1_steps++, r->shown_f1 = o[0];
+    if (o[1] > 0.5 && r->ev[e_on2] >= 0) r->f2_steps++, r->shown_f2 = o[0];
+    if (o[1] < 0.5 && o[0] == 0 && r->ev[e_off] >= 0 && r->ev[e_on2] < 0) r->delay_dark++;
+    r->abort_term += b->terms[4];
+    r->reward += b->rewards[0];
+    r->f1 = v[vf1], r->f2 = v[vf2], r->df = v[vdf], r->choice = v[vch], r->outcome = v[vo];
+    r->target_x = v[vtx], r->start_x = v[vsx];
+  }
+}
+
+// The rules of romo-reach (docs/tasks.md): target_on and f1 (stim_on) when the fixation hold
+// completes; f1 for stim_time, then a delay in which nothing is shown; then f2 (stim2_on) with
+// the go cue, shown until the hand leaves the start (stim2_off = movement_onset); the correct
+// target is right when f1 > f2; the wrong one is an error; leaving during the delay aborts; the
+// observation shows (f - 22 Hz) / 10 Hz; the variables hold f1, f2, df = f1 - f2 and the choice.
+static void test_romo_rules(void** state) {
+  am_task t;
+  make_task(&t, "romo-reach", "f1=14,30", "df=4,8", "noise=0", "delay=0.3", "stim_time=0.1",
+            "error_penalty=0.5", "abort_penalty=1", NULL);
+  int E[16];
+  const char* names[] = {"trial_start", "target_on", "stim_on", "stim_off", "stim2_on", "go_cue",
+                         "movement_onset", "stim2_off", "target_reached", "hold_complete",
+                         "reward", "error", "abort", "timeout", "trial_end"};
+  assert_int_equal(t.n_events, 15);
+  for (int j = 0; j < 15; j++) assert_int_equal(E[j] = find_event(&t, names[j]), j);
+  am_pool* p = make_pool(&t, 1, 3);
+  romo_obs r;
+  int rights = 0, lefts = 0;
+  for (int trial = 0; trial < 12; trial++) {
+    romo_trial(&t, p, 0, 5, 1, &r);  // the correct target
+    assert_true(r.f1 == 14 || r.f1 == 30);
+    assert_true(fabs(r.df) == 4 || fabs(r.df) == 8);
+    assert_float_equal(r.df, r.f1 - r.f2, 1e-6);
+    assert_float_equal(r.shown_f1, (r.f1 - 22) / 10, 1e-6);
+    assert_float_equal(r.shown_f2, (r.f2 - 22) / 10, 1e-6);
+    assert_true(r.ev[E[1]] >= 0 && r.ev[E[2]] == r.ev[E[1]]);  // targets and f1 together
+    assert_int_equal(r.ev[E[3]] - r.ev[E[2]], 10);             // f1: 0.1 s
+    assert_int_equal(r.ev[E[4]] - r.ev[E[3]], 30);             // delay: 0.3 s
+    assert_int_equal(r.f1_steps, 10);
+    assert_int_equal(r.delay_dark, 30);
+    assert_true(r.ev[E[5]] == r.ev[E[4]]);                     // go with f2
+    assert_true(r.ev[E[6]] > r.ev[E[5]] && r.ev[E[7]] == r.ev[E[6]]);  // f2 until leaving
+    assert_int_equal(r.f2_steps, r.ev[E[6]] - r.ev[E[5]]);
+    assert_true(r.ev[E[8]] > r.ev[E[6]] && r.ev[E[9]] > r.ev[E[8]] && r.ev[E[10]] == r.ev[E[14]]);
+    assert_true(r.ev[E[11]] < 0 && r.ev[E[12]] < 0 && r.ev[E[13]] < 0);
+    double side = r.df > 0 ? 1 : -1;  // f1 > f2: right
+    assert_float_equal(r.target_x - r.start_x, side * 0.1, 1e-6);
+    assert_true(r.choice == side && r.outcome == 1 && r.abort_term == 0);
+    rights += side > 0, lefts += side < 0;
+  }
+  assert_true(rights >= 2 && lefts >= 2);
+  romo_trial(&t, p, 0, 5, -1, &r);  // the wrong target: an error costing error_penalty
+  assert_true(r.ev[E[11]] >= 0 && r.ev[E[11]] == r.ev[E[14]] && r.ev[E[8]] < 0);
+  assert_true(r.choice == (r.df > 0 ? -1 : 1) && r.outcome == -1);
+  assert_float_equal(r.abort_term, -0.5, 1e-6);
+  romo_trial(&t, p, 1, 5, 1, &r);  // leaves during the delay: abort, no f2, abort_penalty
+  assert_true(r.ev[E[12]] > r.ev[E[3]] && r.ev[E[12]] == r.ev[E[14]] && r.ev[E[4]] < 0);
+  assert_float_equal(r.abort_term, -1, 1e-6);
+  romo_trial(&t, p, 0, 5, 0, &r);  // never responds: timeout at rt_max (1 s), f2 shown throughout
+  assert_true(r.ev[E[13]] == r.ev[E[14]] && r.ev[E[13]] - r.ev[E[5]] == 100 && r.f2_steps == 100);
+  assert_float_equal(r.abort_term, -1, 1e-6);
+  am_pool_free(p);
+  amt_destroy(&t);
+
+  // Curriculum over 3 trials: the first (f = 1) has the largest |df|, its delay scaled to 0
+  // (one dark step: the delay epoch lasts at least one step) and f2 shown until the choice; at
+  // f = 0 the documented delay and f2 until the hand leaves the start.
+  make_task(&t, "romo-reach", "noise=0", "curriculum=3", "start_radius=0.03", NULL);
+  p = make_pool(&t, 1, 9);
+  romo_trial(&t, p, 0, 5, 1, &r);  // f = 1
+  assert_float_equal(fabs(r.df), 8, 1e-6);
+  assert_int_equal(r.delay_dark, 1);
+  assert_true(r.ev[E[7]] == r.ev[E[8]]);  // f2 off when the target is entered
+  for (int i = 0; i < 3; i++) romo_trial(&t, p, 0, 5, 1, &r);  // f = 2/3, 1/3, 0
+  assert_true(r.ev[E[7]] == r.ev[E[6]] && r.delay_dark >= 20 && r.delay_dark <= 40);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+// Same seed, same trials (f1, f2, events, observations); another seed, other trials.
+static void test_romo_reproducible(void** state) {
+  am_task t;
+  make_task(&t, "romo-reach", "trials=3", "start_radius=0.06", NULL);
+  double sums[3];
+  for (int run = 0; run < 3; run++) {
+    am_pool* p = make_pool_threads(&t, 4, run == 1 ? 1 : 2, run < 2 ? 21 : 22);
+    am_batch* b = am_pool_batch(p);
+    am_rng rng;
+    am_rng_seed(&rng, 4, 0);
+    double acc = 0;
+    for (int s = 0; s < 300; s++) {
+      for (int i = 0; i < 4 * t.act_dim; i++) b->actions[i] = (float)am_rng_uniform(&rng) * 0.3f;
+      am_pool_step(p);
+      for (int i = 0; i < 4 * t.obs_dim; i++) acc += b->obs[i] * (1 + i % 5);
+      for (int i = 0; i < 4 * t.n_vars; i++) acc += b->vars[i] * (1 + i % 3);
+      for (int i = 0; i < 4; i++) acc += b->events[i] * 1e-3 + b->rewards[i];
+    }
+    sums[run] = acc;
+    am_pool_free(p);
+  }
+  assert_true(sums[0] == sums[1]);  // 2 threads vs 1
+  assert_true(sums[0] != sums[2]);
+  amt_destroy(&t);
+}
+
 //---------------------------------- success metric, determinism, parameters ----------------------
 
 // Doing nothing (no excitation) never completes a reach: only catch trials succeed.
@@ -504,7 +646,7 @@ static void test_reward_sizes(void** state) {
 }
 
 static const char* all_tasks[] = {"reach-center-out", "reach-random", "force-field",
-                                  "visuomotor-rotation", "decision-reach"};
+                                  "visuomotor-rotation", "decision-reach", "romo-reach"};
 
 // Same seed, same everything; another seed differs. Also with prev_inputs and obs_noise on.
 static void test_determinism(void** state) {
@@ -739,6 +881,7 @@ static void test_schema_declared(void** state) {
       {"force-field", "trial_start", "hold_complete", "trial_end"},
       {"visuomotor-rotation", "trial_start", "hold_complete", "trial_end"},
       {"decision-reach", "trial_start", "hold_complete", "trial_end"},
+      {"romo-reach", "trial_start", "hold_complete", "trial_end"},
       {"run", NULL, NULL, NULL},
       {"run-gaps", NULL, NULL, NULL},
       {"escape-bowl", NULL, "escaped", NULL},
@@ -832,6 +975,8 @@ int main(void) {
       cmocka_unit_test(test_scripted_center_out),
       cmocka_unit_test(test_scripted_others),
       cmocka_unit_test(test_decision_rules),
+      cmocka_unit_test(test_romo_rules),
+      cmocka_unit_test(test_romo_reproducible),
       cmocka_unit_test(test_idle_fails),
       cmocka_unit_test(test_reward_sizes),
       cmocka_unit_test(test_determinism),
