@@ -52,15 +52,16 @@ enum {
   V_DELAY, V_EPOCH, V_GO, V_FIELD_ON, V_BLOCK, V_TRIAL, V_COHERENCE, V_EVIDENCE, V_CHOICE,
   V_OUTCOME, V_HAND_FX, V_HAND_FY, V_FIELD_GAIN, V_ROTATION,
   V_BASE_COUNT,  // every arm task has the variables above; the paradigms below add their own
-  V_F1 = V_BASE_COUNT, V_F2, V_DF, V_COUNT
+  V_F1 = V_BASE_COUNT, V_F2, V_DF, V_MOTION, V_COLOUR, V_CONTEXT, V_COUNT
 };
 static const char* var_names[V_COUNT] = {
     "target_x", "target_y", "start_x", "start_y", "cursor_x", "cursor_y", "condition", "catch",
     "delay", "epoch", "go_cue", "field_on", "block", "trial", "coherence", "evidence", "choice",
-    "outcome", "hand_fx", "hand_fy", "field_gain", "rotation", "f1", "f2", "df"};
+    "outcome", "hand_fx", "hand_fy", "field_gain", "rotation", "f1", "f2", "df", "motion",
+    "colour", "context"};
 
 enum { EP_FIX, EP_DELAY, EP_STIM, EP_CATCH, EP_MOVE, EP_HOLD, EP_ITI };
-enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION, K_ROMO };
+enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION, K_ROMO, K_MANTE };
 
 //---------------------------------- parameters ----------------------------------------------------
 
@@ -139,7 +140,7 @@ const amt_param_def amt_rotation_params[] = {
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 // The choice-by-reaching paradigms (two targets at start -+ distance along x; the first one
-// entered is the choice): decision-reach, romo-reach.
+// entered is the choice): decision-reach, romo-reach, mante-reach.
 #define ARM_CHOICE_PARAMS(noise, stim, stim_meaning, rt, rt_meaning)                              \
   {"distance", "0.1", "left/right target distance from the start (m)"},                           \
   {"noise", noise, "std of the noise added to the stimulus channel per control step"},           \
@@ -153,6 +154,15 @@ const amt_param_def amt_decision_params[] = {
     {"variant", "fixed", "fixed: stimulus for stim_time, then go; rt: go at stimulus onset, "
                          "stimulus until the cursor leaves the start zone"},
     ARM_CHOICE_PARAMS("1", "0.8", "stimulus duration in the fixed variant (s)", "2.0",
+                      "time allowed to respond in the rt variant (s)"),
+    ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+const amt_param_def amt_mante_params[] = {
+    {"coherences", "0.032,0.064,0.128,0.256,0.512", "unsigned coherences of each stream (motion, "
+                                                    "colour), drawn apart; signs random"},
+    {"variant", "fixed", "fixed: stimulus for stim_time, then go; rt: go at stimulus onset, "
+                         "stimulus until the cursor leaves the start zone"},
+    ARM_CHOICE_PARAMS("1", "0.75", "stimulus duration in the fixed variant (s)", "2.0",
                       "time allowed to respond in the rt variant (s)"),
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -201,6 +211,8 @@ typedef struct arm_cfg {
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
   int body_dim;
   int ev[E_COUNT];  // event -> code (bit) in this task, -1 if the task has no such event
+  int vars[V_COUNT];  // the task's variables (t->n_vars of them) as V_ codes
+  int task_dim;       // size of the task observation group (6; mante-reach 9)
 } arm_cfg;
 
 typedef struct arm_state {
@@ -210,6 +222,8 @@ typedef struct arm_state {
   int delay_steps, catch_trial, cond, field_on, block, onset, choice, outcome, done;
   double target[2], coh, evidence;  // romo: coh = f1 - f2 (Hz)
   double f1, f2;     // romo: this trial's frequencies (Hz)
+  double motion, colour, evidence2;  // mante: signed coherences, this step's colour sample
+  int context;       // mante: 0 report motion, 1 report colour
   int stim2;         // romo: the stimulus shown is f2
   double noise;      // decision-reach: this trial's evidence noise (curriculum: smaller at first)
   int stim_steps;    // decision-reach, fixed: this trial's stimulus duration (curriculum: shorter)
@@ -232,7 +246,9 @@ static void emit(const arm_cfg* c, uint32_t* ev, int e) {
 }
 
 // The paradigms that choose by reaching one of two targets (left/right of the start).
-static int choice_task(const arm_cfg* c) { return c->kind == K_DECISION || c->kind == K_ROMO; }
+static int choice_task(const arm_cfg* c) {
+  return c->kind == K_DECISION || c->kind == K_ROMO || c->kind == K_MANTE;
+}
 
 // Ends the stimulus shown (romo: f1 or f2, each with its own event).
 static void stim_off(const arm_cfg* c, arm_state* s, uint32_t* ev) {
@@ -343,6 +359,12 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     if (c->kind == K_ROMO) {  // f1 > f2 (coh > 0): right
       s->f1 = c->f1s[(int)(am_rng_uniform(&e->rng) * c->n_f1)];
       s->f2 = s->f1 - s->coh;
+    } else if (c->kind == K_MANTE) {  // coh is the cued stream's; the other is drawn apart
+      s->context = am_rng_uniform(&e->rng) < 0.5;
+      int k2 = (int)(am_rng_uniform(&e->rng) * c->n_coh);
+      double other = (am_rng_uniform(&e->rng) < 0.5 ? -1 : 1) * c->coh[k2];
+      s->motion = s->context ? other : s->coh;
+      s->colour = s->context ? s->coh : other;
     }
   } else {
     s->cond = (int)(am_rng_uniform(&e->rng) * c->n_targets);
@@ -488,7 +510,7 @@ static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev,
     if (choice_task(c)) {
       s->stim_on = 1;
       emit(c, ev, E_STIM_ON);
-      if (c->kind == K_DECISION && c->rt) {
+      if (c->kind != K_ROMO && c->rt) {
         s->go = 1;
         emit(c, ev, E_GO_CUE);
         s->epoch = EP_MOVE;
@@ -660,9 +682,11 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   if (c->n_sizes && (ev >> c->ev[E_REWARD]) & 1u)  // reward_sizes: a magnitude drawn at delivery
     reward += c->sizes[(int)(am_rng_uniform(&e->rng) * c->n_sizes) % c->n_sizes];
   if (choice_task(c)) {
-    double mean = c->kind == K_DECISION ? s->coh
+    double mean = c->kind == K_DECISION ? s->coh : c->kind == K_MANTE ? s->motion
                   : ((s->stim2 ? s->f2 : s->f1) - ROMO_F_MID) / ROMO_F_SCALE;
     s->evidence = s->stim_on ? mean + s->noise * am_rng_normal(&e->rng) : 0;
+    if (c->kind == K_MANTE)
+      s->evidence2 = s->stim_on ? s->colour + s->noise * am_rng_normal(&e->rng) : 0;
   }
   double prox_term, dist_term, effort_term, abort_term;
   shaping_terms(c, s, p, &prox_term, &dist_term, &effort_term, &abort_term);
@@ -708,13 +732,18 @@ static void arm_observe(const am_task* t, am_env* e, float* o) {
   g[3] = (float)(s->go && s->epoch != EP_ITI);
   g[4] = (float)((p[0] - c->start[0]) * sc);
   g[5] = (float)((p[1] - c->start[1]) * sc);
+  if (c->kind == K_MANTE) {  // the colour sample and the context cue (one-hot, outside the ITI)
+    g[6] = (float)s->evidence2;
+    g[7] = (float)(s->epoch != EP_ITI && s->context == 0);
+    g[8] = (float)(s->epoch != EP_ITI && s->context == 1);
+  }
   amt_opts_observe(&c->opts, &s->opt, &e->rng, o);
 }
 
 static void arm_vars(const am_task* t, const am_env* e, float* out) {
   const arm_cfg* c = t->cfg;
   const arm_state* s = e->task_state;
-  float x[V_COUNT];  // every variable; the task declares the first t->n_vars
+  float x[V_COUNT];  // every variable; the task declares c->vars
   double p[2], v[2];
   cursor(c, s, e->d, p, v);
   x[V_TARGET_X] = (float)s->target[0];
@@ -731,7 +760,7 @@ static void arm_vars(const am_task* t, const am_env* e, float* out) {
   x[V_FIELD_ON] = (float)s->field_on;
   x[V_BLOCK] = (float)s->block;
   x[V_TRIAL] = (float)(s->env_trials - 1);
-  x[V_COHERENCE] = (float)(c->kind == K_ROMO ? 0 : s->coh);  // romo: df
+  x[V_COHERENCE] = (float)(c->kind == K_DECISION ? s->coh : 0);  // romo: df; mante: motion...
   x[V_EVIDENCE] = (float)s->evidence;
   x[V_CHOICE] = (float)s->choice;
   x[V_OUTCOME] = (float)s->outcome;
@@ -742,7 +771,10 @@ static void arm_vars(const am_task* t, const am_env* e, float* out) {
   x[V_F1] = (float)s->f1;
   x[V_F2] = (float)s->f2;
   x[V_DF] = (float)(c->kind == K_ROMO ? s->coh : 0);
-  memcpy(out, x, sizeof(float) * (size_t)t->n_vars);
+  x[V_MOTION] = (float)s->motion;
+  x[V_COLOUR] = (float)s->colour;
+  x[V_CONTEXT] = (float)s->context;
+  for (int k = 0; k < t->n_vars; k++) out[k] = x[c->vars[k]];
 }
 
 static void arm_destroy(am_task* t) {
@@ -868,7 +900,7 @@ static int read_common(const amt_info* info, const amt_params* params, arm_cfg* 
   return 0;
 }
 
-// distance (all but reach-random), delay (all but decision-reach), catch_fraction (all but the
+// distance (all but reach-random), delay (not decision-reach, mante-reach), catch_fraction (not the
 // choice paradigms), n_targets
 // (the center-out family).
 static int read_targets(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
@@ -880,7 +912,7 @@ static int read_targets(const amt_info* info, const amt_params* params, arm_cfg*
       return am_err(err, err_sz, "task %s: parameter distance: '%g' must be in (start_radius + "
                     "target_radius, 0.25] m", name, c->distance);
   }
-  if (c->kind != K_DECISION) {  // romo: the delay between f1 and f2
+  if (c->kind != K_DECISION && c->kind != K_MANTE) {  // romo: the delay between f1 and f2
     double dl[2];
     int nd;
     if (amt_param_list(info, params, "delay", dl, 2, &nd, err, err_sz)) return -1;
@@ -1090,7 +1122,8 @@ static void declare_events(am_task* t, arm_cfg* c) {
                                 E_GO_CUE, E_MOVEMENT_ONSET, E_STIM2_OFF, E_TARGET_REACHED,
                                 E_HOLD_COMPLETE, E_REWARD, E_ERROR, E_ABORT, E_TIMEOUT,
                                 E_TRIAL_END, -1};
-  const int* list = c->kind == K_DECISION ? decision_ev : c->kind == K_ROMO ? romo_ev : reach_ev;
+  const int* list = c->kind == K_DECISION || c->kind == K_MANTE ? decision_ev
+                    : c->kind == K_ROMO ? romo_ev : reach_ev;
   for (int k = 0; k < E_COUNT; k++) c->ev[k] = -1;
   t->n_events = 0;
   for (const int* l = list; *l >= 0; l++) {
@@ -1109,12 +1142,15 @@ static void declare_conditions(am_task* t, const arm_cfg* c) {
   static const int rotation[] = {V_CONDITION, V_BLOCK, V_ROTATION, -1};
   static const int decision[] = {V_COHERENCE, -1};
   static const int romo[] = {V_DF, V_F1, -1};
+  static const int mante[] = {V_MOTION, V_COLOUR, V_CONTEXT, -1};
   static const int none[] = {-1};
   const int* l = c->kind == K_CENTER_OUT ? center_out : c->kind == K_FORCE_FIELD ? field
                  : c->kind == K_ROTATION ? rotation : c->kind == K_DECISION ? decision
-                 : c->kind == K_ROMO ? romo : none;
+                 : c->kind == K_ROMO ? romo : c->kind == K_MANTE ? mante : none;
   t->n_conditions = 0;
-  for (; *l >= 0; l++) t->conditions[t->n_conditions++] = *l;
+  for (; *l >= 0; l++)  // as positions in the task's variable list
+    for (int k = 0; k < t->n_vars; k++)
+      if (c->vars[k] == *l) t->conditions[t->n_conditions++] = k;
 }
 
 // Observation groups (the body's, "task" and the options'), episode length, reward terms and task
@@ -1128,8 +1164,8 @@ static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err
   am_obs_group* g = &t->groups[t->n_groups++];
   snprintf(g->name, AM_NAME_LEN, "task");
   g->offset = t->obs_dim;
-  g->size = 6;
-  t->obs_dim += 6;
+  g->size = c->task_dim = c->kind == K_MANTE ? 9 : 6;
+  t->obs_dim += g->size;
   if (amt_opts_setup(t, &c->opts, err, err_sz)) return -1;
   // Longest possible trial plus the ITI bounds the episode; the pool's limit is a safety net.
   int trial_max = c->fix_timeout_steps + c->delay_max + c->stim_steps + c->rt_steps +
@@ -1138,8 +1174,14 @@ static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err
   static const char* terms[] = {"success", "proximity", "distance", "effort", "abort"};
   t->n_terms = 5;
   for (int k = 0; k < 5; k++) snprintf(t->terms[k], AM_NAME_LEN, "%s", terms[k]);
-  t->n_vars = c->kind == K_ROMO ? V_COUNT : V_BASE_COUNT;
-  for (int k = 0; k < t->n_vars; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[k]);
+  // every arm task's variables, then the paradigm's own
+  static const int romo[] = {V_F1, V_F2, V_DF, -1}, mante[] = {V_MOTION, V_COLOUR, V_CONTEXT, -1};
+  const int* extra = c->kind == K_ROMO ? romo : c->kind == K_MANTE ? mante : romo + 3;
+  t->n_vars = 0;
+  for (int k = 0; k < V_BASE_COUNT; k++) c->vars[t->n_vars++] = k;
+  for (; *extra >= 0; extra++) c->vars[t->n_vars++] = *extra;
+  for (int k = 0; k < t->n_vars; k++)
+    snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[c->vars[k]]);
   return 0;
 }
 
@@ -1164,7 +1206,7 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
       (kind == K_FORCE_FIELD && read_field(info, params, &c, err, err_sz)) ||
       (kind == K_ROTATION && read_rotation(info, params, &c, err, err_sz)) ||
       ((kind == K_FORCE_FIELD || kind == K_ROTATION) && read_blocks(info, params, &c, err, err_sz)) ||
-      ((kind == K_DECISION || kind == K_ROMO) && read_choice(info, params, &c, err, err_sz)))
+      (choice_task(&c) && read_choice(info, params, &c, err, err_sz)))
     return -1;
   snprintf(t->name, sizeof t->name, "%s", name);
   t->frame_skip = frame_skip;
@@ -1202,4 +1244,7 @@ int amt_decision_create(am_task* t, const amt_params* p, char* err, size_t err_s
 }
 int amt_romo_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
   return arm_create(t, p, K_ROMO, "romo-reach", err, err_sz);
+}
+int amt_mante_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_MANTE, "mante-reach", err, err_sz);
 }

@@ -226,6 +226,7 @@ static void test_random_arm(void** state) {
   check_random("decision-reach", 8, 300, none);
   check_random("decision-reach", 8, 300, rt);
   check_random("romo-reach", 8, 300, easy_random);
+  check_random("mante-reach", 8, 300, rt);
 }
 
 // With zero actions the rat stands on each task's ground (terrain, platforms, maze floor): the
@@ -550,6 +551,85 @@ static void test_romo_rules(void** state) {
   amt_destroy(&t);
 }
 
+// mante-reach (docs/tasks.md): the context cue (one-hot, task observations 7 and 8) says which
+// stream to report: motion (observation 0) or colour (observation 6), each its signed coherence
+// plus noise; the correct target is the cued stream's sign. A scripted integrator of the cued
+// stream is right on nearly every strong trial and agrees with the uncued stream's sign only at
+// chance; one integrating the uncued stream is at chance against the correct side.
+static void test_mante_rules(void** state) {
+  am_task t;
+  make_task(&t, "mante-reach", "variant=fixed", "coherences=0.128,0.512", "noise=0",
+            "stim_time=0.1", NULL);
+  int off = t.groups[am_find_group(t.groups, t.n_groups, "task")].offset;
+  assert_int_equal(t.groups[am_find_group(t.groups, t.n_groups, "task")].size, 9);
+  int vm = find_var(&t, "motion"), vc = find_var(&t, "colour"), vx = find_var(&t, "context");
+  int vtx = find_var(&t, "target_x"), vsx = find_var(&t, "start_x"), vch = find_var(&t, "choice");
+  int vo = find_var(&t, "outcome"), e_end = find_event(&t, "trial_end");
+  assert_true(t.n_conditions == 3 && !strcmp(t.vars[t.conditions[0]], "motion") &&
+              !strcmp(t.vars[t.conditions[2]], "context"));
+  // noise 0: the samples are the coherences; the cue is the context; the target is its sign
+  am_pool* p = make_pool(&t, 4, 2);
+  am_batch* b = am_pool_batch(p);
+  int shown = 0, ctx[2] = {0, 0};
+  for (int s = 0; s < 400; s++) {
+    memset(b->actions, 0, sizeof(float) * 4 * (size_t)t.act_dim);
+    am_pool_step(p);
+    for (int i = 0; i < 4; i++) {
+      const float* o = b->obs + (size_t)i * t.obs_dim + off;
+      const float* v = b->vars + (size_t)i * t.n_vars;
+      if (b->terminated[i] || b->truncated[i]) continue;
+      assert_true((o[7] == 1 && o[8] == 0 && v[vx] == 0) || (o[7] == 0 && o[8] == 1 && v[vx] == 1));
+      double cued = v[vx] ? v[vc] : v[vm];
+      assert_float_equal(v[vtx] - v[vsx], (cued > 0 ? 0.1 : -0.1), 1e-6);
+      if (o[1] > 0.5) {
+        assert_float_equal(o[0], v[vm], 1e-6);
+        assert_float_equal(o[6], v[vc], 1e-6);
+        shown++;
+        ctx[(int)v[vx]]++;
+      }
+    }
+  }
+  assert_true(shown > 20 && ctx[0] > 0 && ctx[1] > 0);
+  am_pool_free(p);
+  amt_destroy(&t);
+
+  // scripted integrators of the cued stream and of the uncued one, with noise
+  make_task(&t, "mante-reach", "variant=fixed", "coherences=0.512", "noise=1", NULL);
+  for (int use_cued = 1; use_cued >= 0; use_cued--) {
+    p = make_pool(&t, 16, 4);
+    b = am_pool_batch(p);
+    double acc[16] = {0};
+    int trials = 0, correct = 0;
+    arm_ctl k = {.kp = 3.0, .kd = 0.1, .c0 = 0.3};
+    for (int s = 0; s < 1500; s++) {
+      for (int i = 0; i < 16; i++) {
+        const float* o = b->obs + (size_t)i * t.obs_dim + off;
+        const float* v = b->vars + (size_t)i * t.n_vars;
+        int cue_colour = o[8] > 0.5;
+        int read_colour = use_cued ? cue_colour : !cue_colour;
+        if (o[1] > 0.5) acc[i] += read_colour ? o[6] : o[0];
+        double goal[2] = {v[vsx], v[vsx + 1]};
+        if (o[3] > 0.5) goal[0] += acc[i] >= 0 ? 0.1 : -0.1;
+        arm_command(&k, am_pool_env(p, i)->d, goal, b->actions + (size_t)i * t.act_dim);
+      }
+      am_pool_step(p);
+      for (int i = 0; i < 16; i++) {
+        if (!(b->events[i] & (1u << e_end))) continue;
+        const float* v = b->vars + (size_t)i * t.n_vars;
+        if (v[vch] != 0) trials++, correct += v[vo] > 0;
+        acc[i] = 0;
+      }
+    }
+    printf("# mante-reach scripted, integrating the %s stream: %d/%d correct\n",
+           use_cued ? "cued" : "uncued", correct, trials);
+    assert_true(trials >= 40);
+    if (use_cued) assert_true(correct >= 0.9 * trials);
+    else assert_true(correct >= 0.3 * trials && correct <= 0.7 * trials);
+    am_pool_free(p);
+  }
+  amt_destroy(&t);
+}
+
 // Same seed, same trials (f1, f2, events, observations); another seed, other trials.
 static void test_romo_reproducible(void** state) {
   am_task t;
@@ -646,7 +726,7 @@ static void test_reward_sizes(void** state) {
 }
 
 static const char* all_tasks[] = {"reach-center-out", "reach-random", "force-field",
-                                  "visuomotor-rotation", "decision-reach", "romo-reach"};
+                                  "visuomotor-rotation", "decision-reach", "romo-reach", "mante-reach"};
 
 // Same seed, same everything; another seed differs. Also with prev_inputs and obs_noise on.
 static void test_determinism(void** state) {
@@ -882,6 +962,7 @@ static void test_schema_declared(void** state) {
       {"visuomotor-rotation", "trial_start", "hold_complete", "trial_end"},
       {"decision-reach", "trial_start", "hold_complete", "trial_end"},
       {"romo-reach", "trial_start", "hold_complete", "trial_end"},
+      {"mante-reach", "trial_start", "hold_complete", "trial_end"},
       {"run", NULL, NULL, NULL},
       {"run-gaps", NULL, NULL, NULL},
       {"escape-bowl", NULL, "escaped", NULL},
@@ -977,6 +1058,7 @@ int main(void) {
       cmocka_unit_test(test_decision_rules),
       cmocka_unit_test(test_romo_rules),
       cmocka_unit_test(test_romo_reproducible),
+      cmocka_unit_test(test_mante_rules),
       cmocka_unit_test(test_idle_fails),
       cmocka_unit_test(test_reward_sizes),
       cmocka_unit_test(test_determinism),
