@@ -514,11 +514,15 @@ static int run_jpca(az_ctx* c, az_data* a) {
 
 //---------------------------------- psychometric / adaptation (trial table only) ------------------
 
+// P(right) against a signed condition variable x: `--by VAR` (one variable), else coherence
+// (decision-reach; romo-reach: --by df). A choice is correct when its sign is x's (x != 0).
 static int run_psychometric(az_ctx* c) {
-  int kc = az_cond_slot(&c->d, "coherence");
-  if (kc < 0 || c->d.schema.choice < 0)
-    return am_err(c->err, sizeof c->err, "psychometric needs a coherence condition variable and "
-                  "a choice variable (decision-reach); %s has none", c->d.task);
+  const char* xname = c->by ? c->by : "coherence";
+  int kc = az_cond_slot(&c->d, xname);
+  if (strchr(xname, ',') || kc < 0 || c->d.schema.choice < 0)
+    return am_err(c->err, sizeof c->err, "psychometric needs one signed condition variable (%s; "
+                  "--by VAR picks another) and a choice variable (decision-reach, romo-reach); %s "
+                  "has none", xname, c->d.task);
   int64_t N = c->tab.n;
   double *coh = calloc((size_t)N + 1, sizeof(double)), *rt = calloc((size_t)N + 1, sizeof(double));
   int* ch = calloc((size_t)N + 1, sizeof(int));
@@ -567,9 +571,9 @@ static int run_psychometric(az_ctx* c) {
       for (int y = x + 1; y < nl; y++)
         if (lv[y] < lv[x]) { double z = lv[x]; lv[x] = lv[y]; lv[y] = z; }
     double pr[64], se[64], mrt[64], srt[64];
-    const char* cols[] = {"coherence", "trials", "p_right", "sem", "mean_rt", "sem_rt"};
+    const char* cols[] = {xname, "trials", "p_right", "sem", "mean_rt", "sem_rt", "p_correct"};
     table t;
-    table_init(&t, 6, cols);
+    table_init(&t, 7, cols);
     for (int x = 0; x < nl; x++) {
       int m = 0, r = 0, mr = 0;
       double s = 0, s2 = 0;
@@ -581,6 +585,7 @@ static int run_psychometric(az_ctx* c) {
       srt[x] = mr > 1 ? sqrt((s2 - s * s / mr) / (mr - 1) / mr) : NAN;
       table_num(&t, lv[x]), table_int(&t, m), table_num(&t, pr[x]), table_num(&t, se[x]);
       table_num(&t, mrt[x]), table_num(&t, srt[x]);
+      table_num(&t, lv[x] > 0 ? pr[x] : lv[x] < 0 ? 1 - pr[x] : NAN);
     }
     am_buf j = {0};
     json_head(c, &j, NULL);
@@ -589,12 +594,15 @@ static int run_psychometric(az_ctx* c) {
                   "\"chronometric_rho\": ", n, ps.bias, ps.slope, ps.lapse, ps.se_bias,
                   ps.se_slope, ps.se_lapse);
     jnum(&j, rho);
-    am_buf_printf(&j, ", \"rt_from\": \"%s\", \"by_coherence\": \"psychometric.csv\"}\n",
-                  by_event ? "go_cue to movement_onset" : "kinematic onset");
+    am_buf_printf(&j, ", \"rt_from\": \"%s\", \"x\": \"%s\", \"by_coherence\": "
+                  "\"psychometric.csv\"}\n", by_event ? "go_cue to movement_onset" : "kinematic onset",
+                  xname);
     ana_fig* f = ana_fig_new(1, 2, 0, 0, c->err, sizeof c->err);
     if (f) {
       ana_fig_title(f, c->d.task);
-      ana_fig_labels(f, 0, "psychometric", "signed coherence", "P(right)");
+      char xl[AM_NAME_LEN + 8];
+      snprintf(xl, sizeof xl, "%s", kc >= 0 && !c->by ? "signed coherence" : xname);
+      ana_fig_labels(f, 0, "psychometric", xl, "P(right)");
       ana_fig_errbars(f, 0, lv, pr, se, nl, NULL);
       double fx[201], fy[201];
       for (int z = 0; z <= 200; z++) {
@@ -604,15 +612,16 @@ static int run_psychometric(az_ctx* c) {
       ana_fig_line(f, 0, fx, fy, 201, NULL);
       ana_fig_axes(f, 0, &(ana_axes){.ymin = 0, .ymax = 1});
       ana_fig_hline(f, 0, 0.5, NULL);
-      ana_fig_labels(f, 1, "chronometric", "signed coherence", "reaction time (s)");
+      ana_fig_labels(f, 1, "chronometric", xl, "reaction time (s)");
       ana_fig_errbars(f, 1, lv, mrt, srt, nl, NULL);
       rc = write_outputs(c, f, &t, &j) ? -1 : 0;
     }
     table_free(&t);
     am_buf_free(&j);
-    am_buf_printf(&c->summary, "psychometric: %d trials with a choice; bias %.4f, slope %.4f, lapse %.3f; "
-           "chronometric Spearman rho(RT, |coherence|) %.3f over %d trials (RT: %s)\n", n, ps.bias,
-           ps.slope, ps.lapse, rho, nrt, by_event ? "go_cue to movement_onset" : "kinematic onset");
+    am_buf_printf(&c->summary, "psychometric: %d trials with a choice (x = %s); bias %.4f, slope %.4f, "
+           "lapse %.3f; chronometric Spearman rho(RT, |%s|) %.3f over %d trials (RT: %s)\n", n,
+           xname, ps.bias, ps.slope, ps.lapse, xname, rho, nrt,
+           by_event ? "go_cue to movement_onset" : "kinematic onset");
   }
   free(coh), free(rt), free(ch), free(rcoh);
   return rc;
