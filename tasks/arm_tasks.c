@@ -52,16 +52,18 @@ enum {
   V_DELAY, V_EPOCH, V_GO, V_FIELD_ON, V_BLOCK, V_TRIAL, V_COHERENCE, V_EVIDENCE, V_CHOICE,
   V_OUTCOME, V_HAND_FX, V_HAND_FY, V_FIELD_GAIN, V_ROTATION,
   V_BASE_COUNT,  // every arm task has the variables above; the paradigms below add their own
-  V_F1 = V_BASE_COUNT, V_F2, V_DF, V_MOTION, V_COLOUR, V_CONTEXT, V_COUNT
+  V_F1 = V_BASE_COUNT, V_F2, V_DF, V_MOTION, V_COLOUR, V_CONTEXT, V_OFFER_A, V_OFFER_B,
+  V_VALUE_A, V_VALUE_B, V_B_SIDE, V_LOG_RATIO, V_CHOSEN_VALUE, V_COUNT
 };
 static const char* var_names[V_COUNT] = {
     "target_x", "target_y", "start_x", "start_y", "cursor_x", "cursor_y", "condition", "catch",
     "delay", "epoch", "go_cue", "field_on", "block", "trial", "coherence", "evidence", "choice",
     "outcome", "hand_fx", "hand_fy", "field_gain", "rotation", "f1", "f2", "df", "motion",
-    "colour", "context"};
+    "colour", "context", "offer_a", "offer_b", "value_a", "value_b", "b_side", "log_ratio",
+    "chosen_value"};
 
 enum { EP_FIX, EP_DELAY, EP_STIM, EP_CATCH, EP_MOVE, EP_HOLD, EP_ITI };
-enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION, K_ROMO, K_MANTE };
+enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION, K_ROMO, K_MANTE, K_VALUE };
 
 //---------------------------------- parameters ----------------------------------------------------
 
@@ -140,7 +142,7 @@ const amt_param_def amt_rotation_params[] = {
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 // The choice-by-reaching paradigms (two targets at start -+ distance along x; the first one
-// entered is the choice): decision-reach, romo-reach, mante-reach.
+// entered is the choice): decision-reach, romo-reach, mante-reach, value-reach.
 #define ARM_CHOICE_PARAMS(noise, stim, stim_meaning, rt, rt_meaning)                              \
   {"distance", "0.1", "left/right target distance from the start (m)"},                           \
   {"noise", noise, "std of the noise added to the stimulus channel per control step"},           \
@@ -163,6 +165,17 @@ const amt_param_def amt_mante_params[] = {
     {"variant", "fixed", "fixed: stimulus for stim_time, then go; rt: go at stimulus onset, "
                          "stimulus until the cursor leaves the start zone"},
     ARM_CHOICE_PARAMS("1", "0.75", "stimulus duration in the fixed variant (s)", "2.0",
+                      "time allowed to respond in the rt variant (s)"),
+    ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+const amt_param_def amt_value_params[] = {
+    {"offers", "1:1,1:2,1:3,1:4,1:6,1:10,2:1", "offer types qA:qB (drops of juice A and B, each "
+                                               "> 0), drawn uniformly per trial"},
+    {"rho", "2.5", "relative value: one drop of A is worth rho drops of B (the indifference "
+                   "point qB/qA)"},
+    {"variant", "fixed", "fixed: offers for stim_time, then go; rt: go at offer onset, offers "
+                         "until the cursor leaves the start zone"},
+    ARM_CHOICE_PARAMS("0", "0.5", "offer duration in the fixed variant (s)", "2.0",
                       "time allowed to respond in the rt variant (s)"),
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -207,6 +220,7 @@ typedef struct arm_cfg {
   int n_coh, rt, stim_steps, rt_steps;
   double f1s[MAX_COH];                             // romo: the f1 list (Hz)
   int n_f1;
+  double qa[MAX_COH], qb[MAX_COH], rho, max_value;  // value: offer types (coh: |rho qA - qB|)
   double error_penalty, target_sigma;
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
   int body_dim;
@@ -224,6 +238,8 @@ typedef struct arm_state {
   double f1, f2;     // romo: this trial's frequencies (Hz)
   double motion, colour, evidence2;  // mante: signed coherences, this step's colour sample
   int context;       // mante: 0 report motion, 1 report colour
+  double qa, qb, chosen_value;  // value: this trial's offers (drops) and the chosen value (B units)
+  int a_side;        // value: juice A is offered on the right (+1) or the left (-1)
   int stim2;         // romo: the stimulus shown is f2
   double noise;      // decision-reach: this trial's evidence noise (curriculum: smaller at first)
   int stim_steps;    // decision-reach, fixed: this trial's stimulus duration (curriculum: shorter)
@@ -247,7 +263,7 @@ static void emit(const arm_cfg* c, uint32_t* ev, int e) {
 
 // The paradigms that choose by reaching one of two targets (left/right of the start).
 static int choice_task(const arm_cfg* c) {
-  return c->kind == K_DECISION || c->kind == K_ROMO || c->kind == K_MANTE;
+  return c->kind == K_DECISION || c->kind == K_ROMO || c->kind == K_MANTE || c->kind == K_VALUE;
 }
 
 // Ends the stimulus shown (romo: f1 or f2, each with its own event).
@@ -298,6 +314,8 @@ static double dist2(const double a[2], const double b[2]) {
 // romo-reach shows a frequency f (Hz) as (f - ROMO_F_MID) / ROMO_F_SCALE: 10-34 Hz as -1.2..1.2.
 #define ROMO_F_MID 22.0
 #define ROMO_F_SCALE 10.0
+// value-reach shows q drops of juice as q / VALUE_Q_SCALE.
+#define VALUE_Q_SCALE 5.0
 
 static int steps_of(double seconds, double dt) { return (int)floor(seconds / dt + 0.5); }
 
@@ -308,6 +326,7 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
   s->t_epoch = s->t_count = s->t_go = 0;
   s->onset = s->stim_on = s->go = 0;
   s->choice = 0;
+  s->chosen_value = 0;
   s->outcome = 0;
   s->evidence = 0;
   s->coh = 0;
@@ -359,6 +378,13 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     if (c->kind == K_ROMO) {  // f1 > f2 (coh > 0): right
       s->f1 = c->f1s[(int)(am_rng_uniform(&e->rng) * c->n_f1)];
       s->f2 = s->f1 - s->coh;
+    } else if (c->kind == K_VALUE) {  // offer k, A on side `sign`; the better one is "correct"
+      s->qa = c->qa[k], s->qb = c->qb[k];
+      s->a_side = (int)sign;
+      s->coh = c->rho * s->qa - s->qb;
+      double better = s->coh > 0 ? sign : s->coh < 0 ? -sign
+                      : (am_rng_uniform(&e->rng) < 0.5 ? -1 : 1);  // equal values: either
+      s->target[0] = c->start[0] + better * c->distance;
     } else if (c->kind == K_MANTE) {  // coh is the cued stream's; the other is drawn apart
       s->context = am_rng_uniform(&e->rng) < 0.5;
       int k2 = (int)(am_rng_uniform(&e->rng) * c->n_coh);
@@ -479,7 +505,10 @@ static void end_trial(const arm_cfg* c, arm_state* s, uint32_t* ev, int success,
   emit(c, ev, E_TRIAL_END);
   if (success) {
     emit(c, ev, E_REWARD);
-    if (!c->n_sizes) *reward += c->w_success;  // else drawn in arm_evaluate (reward_sizes)
+    if (c->kind == K_VALUE)  // the chosen offer's value, the best offer type's worth w_success
+      *reward += c->w_success * s->chosen_value / c->max_value;
+    else if (!c->n_sizes)
+      *reward += c->w_success;  // else drawn in arm_evaluate (reward_sizes)
   }
   s->outcome = success ? 1 : -1;
   s->stim_on = 0;
@@ -539,6 +568,10 @@ static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_
     if (side) {
       s->choice = side;
       stim_off(c, s, ev);
+      if (c->kind == K_VALUE) {  // either offer is taken: hold it for its value
+        s->target[0] = c->start[0] + side * c->distance;
+        s->chosen_value = side == s->a_side ? c->rho * s->qa : s->qb;
+      }
       double correct = s->target[0] > c->start[0] ? 1 : -1;
       if (side == correct) {
         emit(c, ev, E_TARGET_REACHED);
@@ -683,10 +716,13 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
     reward += c->sizes[(int)(am_rng_uniform(&e->rng) * c->n_sizes) % c->n_sizes];
   if (choice_task(c)) {
     double mean = c->kind == K_DECISION ? s->coh : c->kind == K_MANTE ? s->motion
+                  : c->kind == K_VALUE ? s->qa / VALUE_Q_SCALE
                   : ((s->stim2 ? s->f2 : s->f1) - ROMO_F_MID) / ROMO_F_SCALE;
     s->evidence = s->stim_on ? mean + s->noise * am_rng_normal(&e->rng) : 0;
-    if (c->kind == K_MANTE)
-      s->evidence2 = s->stim_on ? s->colour + s->noise * am_rng_normal(&e->rng) : 0;
+    if (c->kind == K_MANTE || c->kind == K_VALUE) {
+      double mean2 = c->kind == K_MANTE ? s->colour : s->qb / VALUE_Q_SCALE;
+      s->evidence2 = s->stim_on ? mean2 + s->noise * am_rng_normal(&e->rng) : 0;
+    }
   }
   double prox_term, dist_term, effort_term, abort_term;
   shaping_terms(c, s, p, &prox_term, &dist_term, &effort_term, &abort_term);
@@ -736,6 +772,9 @@ static void arm_observe(const am_task* t, am_env* e, float* o) {
     g[6] = (float)s->evidence2;
     g[7] = (float)(s->epoch != EP_ITI && s->context == 0);
     g[8] = (float)(s->epoch != EP_ITI && s->context == 1);
+  } else if (c->kind == K_VALUE) {  // drops of B, and the side of A while the offers are on
+    g[6] = (float)s->evidence2;
+    g[7] = (float)(s->stim_on ? s->a_side : 0);
   }
   amt_opts_observe(&c->opts, &s->opt, &e->rng, o);
 }
@@ -774,6 +813,13 @@ static void arm_vars(const am_task* t, const am_env* e, float* out) {
   x[V_MOTION] = (float)s->motion;
   x[V_COLOUR] = (float)s->colour;
   x[V_CONTEXT] = (float)s->context;
+  x[V_OFFER_A] = (float)s->qa;
+  x[V_OFFER_B] = (float)s->qb;
+  x[V_VALUE_A] = (float)(c->rho * s->qa);
+  x[V_VALUE_B] = (float)s->qb;
+  x[V_B_SIDE] = (float)-s->a_side;
+  x[V_LOG_RATIO] = (float)(s->qa > 0 && s->qb > 0 ? log(s->qb / s->qa) : 0);
+  x[V_CHOSEN_VALUE] = (float)s->chosen_value;
   for (int k = 0; k < t->n_vars; k++) out[k] = x[c->vars[k]];
 }
 
@@ -900,8 +946,8 @@ static int read_common(const amt_info* info, const amt_params* params, arm_cfg* 
   return 0;
 }
 
-// distance (all but reach-random), delay (not decision-reach, mante-reach), catch_fraction (not the
-// choice paradigms), n_targets
+// distance (all but reach-random), delay (all but the choice paradigms; romo-reach: f1 to f2),
+// catch_fraction (not the choice paradigms), n_targets
 // (the center-out family).
 static int read_targets(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
                         size_t err_sz) {
@@ -912,7 +958,7 @@ static int read_targets(const amt_info* info, const amt_params* params, arm_cfg*
       return am_err(err, err_sz, "task %s: parameter distance: '%g' must be in (start_radius + "
                     "target_radius, 0.25] m", name, c->distance);
   }
-  if (c->kind != K_DECISION && c->kind != K_MANTE) {  // romo: the delay between f1 and f2
+  if (c->kind == K_ROMO || !choice_task(c)) {  // romo: the delay between f1 and f2
     double dl[2];
     int nd;
     if (amt_param_list(info, params, "delay", dl, 2, &nd, err, err_sz)) return -1;
@@ -1016,6 +1062,23 @@ static int read_rotation(const amt_info* info, const amt_params* params, arm_cfg
   return 0;
 }
 
+// Parses "A:B,A:B,..." (numbers) into a[], b[] (at most max pairs). Returns the count (0 for an
+// empty text) or -1 when the text is not such a list.
+static int parse_pairs(const char* text, double* a, double* b, int max) {
+  int n = 0;
+  for (const char* q = text; *q; n++) {
+    char* end;
+    if (n == max) return -1;
+    a[n] = strtod(q, &end);
+    if (end == q || *end != ':' || !isfinite(a[n])) return -1;
+    q = end + 1;
+    b[n] = strtod(q, &end);
+    if (end == q || (*end != ',' && *end) || !isfinite(b[n])) return -1;
+    q = *end ? end + 1 : end;
+  }
+  return n;
+}
+
 // force-field and visuomotor-rotation: the `blocks` schedule "N:V,N:V,..." (V: the field's gain,
 // or the rotation in deg). Empty: none (the three force-field blocks or the fixed rotation).
 static int read_blocks(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
@@ -1041,25 +1104,20 @@ static int read_blocks(const amt_info* info, const amt_params* params, arm_cfg* 
   if (n_hb && *text)
     return am_err(err, err_sz, "task %s: parameters blocks and hidden_blocks: give one of them",
                   info->name);
-  for (const char* q = text; *q;) {
-    char* end;
-    long n = strtol(q, &end, 10);
-    double v = 0;
-    int ok = end != q && *end == ':' && n >= 1 && n <= 1000000000L;
-    if (ok) {
-      q = end + 1;
-      v = strtod(q, &end);
-      ok = end != q && (*end == ',' || !*end) && isfinite(v) &&
-           (c->kind == K_FORCE_FIELD ? fabs(v) <= 100 : fabs(v) <= 180);
-    }
-    if (!ok || c->n_blk == MAX_BLOCKS)
-      return am_err(err, err_sz, "task %s: parameter blocks: '%s' must be up to %d blocks "
-                    "N:%s,N:%s,... (N >= 1 trials; %s)", info->name, text, MAX_BLOCKS, what, what,
-                    c->kind == K_FORCE_FIELD ? "|GAIN| <= 100" : "|DEG| <= 180");
-    c->blk_trials[c->n_blk] = (int)n;
-    c->blk_value[c->n_blk++] = v;
-    q = *end ? end + 1 : end;
+  double n[MAX_BLOCKS];
+  c->n_blk = parse_pairs(text, n, c->blk_value, MAX_BLOCKS);
+  for (int b = 0; b < c->n_blk; b++) {
+    double v = c->blk_value[b];
+    if (!(n[b] >= 1 && n[b] <= 1e9 && n[b] == floor(n[b])) ||
+        !(c->kind == K_FORCE_FIELD ? fabs(v) <= 100 : fabs(v) <= 180))
+      c->n_blk = -1;
+    else
+      c->blk_trials[b] = (int)n[b];
   }
+  if (c->n_blk < 0)
+    return am_err(err, err_sz, "task %s: parameter blocks: '%s' must be up to %d blocks "
+                  "N:%s,N:%s,... (N >= 1 trials; %s)", info->name, text, MAX_BLOCKS, what, what,
+                  c->kind == K_FORCE_FIELD ? "|GAIN| <= 100" : "|DEG| <= 180");
   return 0;
 }
 
@@ -1081,7 +1139,23 @@ static int read_range_list(const amt_info* info, const amt_params* params, const
 static int read_choice(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
                        size_t err_sz) {
   const char* name = info->name;
-  if (c->kind == K_ROMO) {
+  if (c->kind == K_VALUE) {
+    const char* text = amt_param_get(info, params, "offers");
+    c->n_coh = parse_pairs(text, c->qa, c->qb, MAX_COH);
+    if (amt_param_double(info, params, "rho", &c->rho, err, err_sz)) return -1;
+    if (!(c->rho > 0 && c->rho <= 100))
+      return am_err(err, err_sz, "task %s: parameter rho: '%g' must be in (0, 100]", name, c->rho);
+    c->max_value = 0;
+    for (int i = 0; i < c->n_coh; i++) {
+      if (!(c->qa[i] > 0 && c->qa[i] <= 100 && c->qb[i] > 0 && c->qb[i] <= 100)) c->n_coh = -1;
+      if (c->n_coh < 0) break;
+      c->coh[i] = fabs(c->rho * c->qa[i] - c->qb[i]);  // the curriculum's "strongest" offers
+      c->max_value = fmax(c->max_value, fmax(c->rho * c->qa[i], c->qb[i]));
+    }
+    if (c->n_coh < 1)
+      return am_err(err, err_sz, "task %s: parameter offers: '%s' must be up to %d offer types "
+                    "qA:qB,qA:qB,... with 0 < q <= 100", name, text, MAX_COH);
+  } else if (c->kind == K_ROMO) {
     c->rt = 1;
     if (read_range_list(info, params, "f1", 1, 1000, " Hz", c->f1s, &c->n_f1, err, err_sz) ||
         read_range_list(info, params, "df", 0, 1000, " Hz (unsigned; the sign is drawn per trial)",
@@ -1122,8 +1196,11 @@ static void declare_events(am_task* t, arm_cfg* c) {
                                 E_GO_CUE, E_MOVEMENT_ONSET, E_STIM2_OFF, E_TARGET_REACHED,
                                 E_HOLD_COMPLETE, E_REWARD, E_ERROR, E_ABORT, E_TIMEOUT,
                                 E_TRIAL_END, -1};
+  static const int value_ev[] = {E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF, E_GO_CUE,
+                                 E_MOVEMENT_ONSET, E_TARGET_REACHED, E_HOLD_COMPLETE, E_REWARD,
+                                 E_ABORT, E_TIMEOUT, E_TRIAL_END, -1};  // no wrong offer
   const int* list = c->kind == K_DECISION || c->kind == K_MANTE ? decision_ev
-                    : c->kind == K_ROMO ? romo_ev : reach_ev;
+                    : c->kind == K_ROMO ? romo_ev : c->kind == K_VALUE ? value_ev : reach_ev;
   for (int k = 0; k < E_COUNT; k++) c->ev[k] = -1;
   t->n_events = 0;
   for (const int* l = list; *l >= 0; l++) {
@@ -1143,10 +1220,12 @@ static void declare_conditions(am_task* t, const arm_cfg* c) {
   static const int decision[] = {V_COHERENCE, -1};
   static const int romo[] = {V_DF, V_F1, -1};
   static const int mante[] = {V_MOTION, V_COLOUR, V_CONTEXT, -1};
+  static const int value[] = {V_LOG_RATIO, V_B_SIDE, V_OFFER_A, V_OFFER_B, -1};
   static const int none[] = {-1};
   const int* l = c->kind == K_CENTER_OUT ? center_out : c->kind == K_FORCE_FIELD ? field
                  : c->kind == K_ROTATION ? rotation : c->kind == K_DECISION ? decision
-                 : c->kind == K_ROMO ? romo : c->kind == K_MANTE ? mante : none;
+                 : c->kind == K_ROMO ? romo : c->kind == K_MANTE ? mante
+                 : c->kind == K_VALUE ? value : none;
   t->n_conditions = 0;
   for (; *l >= 0; l++)  // as positions in the task's variable list
     for (int k = 0; k < t->n_vars; k++)
@@ -1164,7 +1243,7 @@ static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err
   am_obs_group* g = &t->groups[t->n_groups++];
   snprintf(g->name, AM_NAME_LEN, "task");
   g->offset = t->obs_dim;
-  g->size = c->task_dim = c->kind == K_MANTE ? 9 : 6;
+  g->size = c->task_dim = c->kind == K_MANTE ? 9 : c->kind == K_VALUE ? 8 : 6;
   t->obs_dim += g->size;
   if (amt_opts_setup(t, &c->opts, err, err_sz)) return -1;
   // Longest possible trial plus the ITI bounds the episode; the pool's limit is a safety net.
@@ -1176,7 +1255,10 @@ static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err
   for (int k = 0; k < 5; k++) snprintf(t->terms[k], AM_NAME_LEN, "%s", terms[k]);
   // every arm task's variables, then the paradigm's own
   static const int romo[] = {V_F1, V_F2, V_DF, -1}, mante[] = {V_MOTION, V_COLOUR, V_CONTEXT, -1};
-  const int* extra = c->kind == K_ROMO ? romo : c->kind == K_MANTE ? mante : romo + 3;
+  static const int value[] = {V_OFFER_A, V_OFFER_B, V_VALUE_A, V_VALUE_B, V_B_SIDE, V_LOG_RATIO,
+                              V_CHOSEN_VALUE, -1};
+  const int* extra = c->kind == K_ROMO ? romo : c->kind == K_MANTE ? mante
+                     : c->kind == K_VALUE ? value : romo + 3;
   t->n_vars = 0;
   for (int k = 0; k < V_BASE_COUNT; k++) c->vars[t->n_vars++] = k;
   for (; *extra >= 0; extra++) c->vars[t->n_vars++] = *extra;
@@ -1247,4 +1329,7 @@ int amt_romo_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
 }
 int amt_mante_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
   return arm_create(t, p, K_MANTE, "mante-reach", err, err_sz);
+}
+int amt_value_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_VALUE, "value-reach", err, err_sz);
 }

@@ -227,6 +227,7 @@ static void test_random_arm(void** state) {
   check_random("decision-reach", 8, 300, rt);
   check_random("romo-reach", 8, 300, easy_random);
   check_random("mante-reach", 8, 300, rt);
+  check_random("value-reach", 8, 300, rt);
 }
 
 // With zero actions the rat stands on each task's ground (terrain, platforms, maze floor): the
@@ -630,6 +631,83 @@ static void test_mante_rules(void** state) {
   amt_destroy(&t);
 }
 
+// value-reach (docs/tasks.md): the offers are observed as drops / 5 (A: task observation 0, B: 6)
+// with A's side (7); either target is taken and held for the chosen offer's value (reward_success
+// x value / the best offer type's value; no error event); the variables hold the offers, their
+// values (A: rho qA, in drops of B), B's side, log(qB/qA) and the chosen value. A scripted chooser
+// that values A at rho' picks the better offer on every trial when rho' = rho and takes less
+// value when rho' = 1.
+static double value_run(const am_task* t, double rho_agent, int* trials, int* best) {
+  am_pool* p = make_pool(t, 8, 6);
+  am_batch* b = am_pool_batch(p);
+  int off = t->groups[am_find_group(t->groups, t->n_groups, "task")].offset;
+  int vsx = find_var(t, "start_x"), vqa = find_var(t, "offer_a"), vqb = find_var(t, "offer_b");
+  int vva = find_var(t, "value_a"), vvb = find_var(t, "value_b"), vbs = find_var(t, "b_side");
+  int vlr = find_var(t, "log_ratio"), vcv = find_var(t, "chosen_value");
+  int vch = find_var(t, "choice"), vtx = find_var(t, "target_x");
+  int e_end = find_event(t, "trial_end"), e_hold = find_event(t, "hold_complete");
+  assert_true(find_event(t, "error") < 0);
+  double total = 0, pick[8] = {0};
+  *trials = *best = 0;
+  arm_ctl k = {.kp = 3.0, .kd = 0.1, .c0 = 0.3};
+  for (int s = 0; s < 1500; s++) {
+    for (int i = 0; i < 8; i++) {
+      const float* o = b->obs + (size_t)i * t->obs_dim + off;
+      const float* v = b->vars + (size_t)i * t->n_vars;
+      double goal[2] = {v[vsx], v[vsx + 1]};
+      if (o[1] > 0.5) {  // offers on: A is worth rho_agent B
+        assert_float_equal(o[0], v[vqa] / 5, 1e-6);
+        assert_float_equal(o[6], v[vqb] / 5, 1e-6);
+        assert_float_equal(o[7], -v[vbs], 1e-6);
+        pick[i] = rho_agent * o[0] > o[6] ? o[7] : -o[7];
+      }
+      if (o[3] > 0.5) goal[0] += 0.1 * pick[i];  // after the go cue: the pick
+      arm_command(&k, am_pool_env(p, i)->d, goal, b->actions + (size_t)i * t->act_dim);
+    }
+    am_pool_step(p);
+    for (int i = 0; i < 8; i++) {
+      if (!(b->events[i] & (1u << e_end))) continue;
+      const float* v = b->vars + (size_t)i * t->n_vars;
+      assert_true(b->events[i] & (1u << e_hold));  // either offer completes the trial
+      assert_float_equal(v[vva], 2.5 * v[vqa], 1e-5);
+      assert_float_equal(v[vvb], v[vqb], 1e-6);
+      assert_float_equal(v[vlr], log(v[vqb] / v[vqa]), 1e-5);
+      double chosen = v[vch] == v[vbs] ? v[vvb] : v[vva];
+      assert_float_equal(v[vcv], chosen, 1e-5);
+      assert_float_equal(b->terms[(size_t)i * t->n_terms], 4 * chosen / 25, 1e-5);  // 10:.. max
+      assert_float_equal(v[vtx] - v[vsx], 0.1 * v[vch], 1e-6);  // the target held: the chosen
+      *best += fabs(chosen - fmax(v[vva], v[vvb])) < 1e-6;
+      (*trials)++;
+      total += chosen;
+    }
+  }
+  am_pool_free(p);
+  return total;
+}
+
+static void test_value_rules(void** state) {
+  am_task t;
+  make_task(&t, "value-reach", "variant=fixed", "stim_time=0.1", "offers=1:1,1:2,1:3,10:1",
+            "rho=2.5", "reward_success=4", NULL);
+  int n1, b1, n2, b2;
+  double v1 = value_run(&t, 2.5, &n1, &b1), v2 = value_run(&t, 1, &n2, &b2);
+  printf("# value-reach scripted: rho' = rho: %d/%d best offers, mean value %.3f; rho' = 1: "
+         "%d/%d, mean value %.3f\n", b1, n1, v1 / n1, b2, n2, v2 / n2);
+  assert_true(n1 >= 40 && n2 >= 40);
+  assert_int_equal(b1, n1);
+  assert_true(b2 < n2 && v2 / n2 < v1 / n1);
+  amt_destroy(&t);
+  // refusals: offers must be qA:qB pairs of positive quantities; rho > 0
+  const char* bad[] = {"offers=1:0", "offers=1-2", "offers=", "rho=0"};
+  for (int i = 0; i < 4; i++) {
+    amt_params p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(amt_params_add(&p, bad[i], err, sizeof err), 0);
+    assert_int_equal(amt_create(&t, "value-reach", &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "value-reach"));
+  }
+}
+
 // Same seed, same trials (f1, f2, events, observations); another seed, other trials.
 static void test_romo_reproducible(void** state) {
   am_task t;
@@ -726,7 +804,8 @@ static void test_reward_sizes(void** state) {
 }
 
 static const char* all_tasks[] = {"reach-center-out", "reach-random", "force-field",
-                                  "visuomotor-rotation", "decision-reach", "romo-reach", "mante-reach"};
+                                  "visuomotor-rotation", "decision-reach", "romo-reach", "mante-reach",
+                                  "value-reach"};
 
 // Same seed, same everything; another seed differs. Also with prev_inputs and obs_noise on.
 static void test_determinism(void** state) {
@@ -963,6 +1042,7 @@ static void test_schema_declared(void** state) {
       {"decision-reach", "trial_start", "hold_complete", "trial_end"},
       {"romo-reach", "trial_start", "hold_complete", "trial_end"},
       {"mante-reach", "trial_start", "hold_complete", "trial_end"},
+      {"value-reach", "trial_start", "hold_complete", "trial_end"},
       {"run", NULL, NULL, NULL},
       {"run-gaps", NULL, NULL, NULL},
       {"escape-bowl", NULL, "escaped", NULL},
@@ -1059,6 +1139,7 @@ int main(void) {
       cmocka_unit_test(test_romo_rules),
       cmocka_unit_test(test_romo_reproducible),
       cmocka_unit_test(test_mante_rules),
+      cmocka_unit_test(test_value_rules),
       cmocka_unit_test(test_idle_fails),
       cmocka_unit_test(test_reward_sizes),
       cmocka_unit_test(test_determinism),

@@ -23,6 +23,7 @@ typedef struct az_ctx {
   ana_trials tab;
   az_select sel;
   const char* by;
+  const char* chosen;    // psychometric: count choices toward this side variable's sign
   uint64_t seed;
   const char* path2;     // cka/rsa: a second dataset
   const char* channel2;  // cka/rsa: a second channel (module) of the same dataset
@@ -516,9 +517,15 @@ static int run_jpca(az_ctx* c, az_data* a) {
 
 // P(right) against a signed condition variable x: `--by VAR` (one variable), else coherence
 // (decision-reach; romo-reach: --by df). A choice is correct when its sign is x's (x != 0).
+// `--chosen SIDE` counts choices of the option on side SIDE (a condition variable, -1 left, +1
+// right) instead of rightward ones (value-reach: --by log_ratio --chosen b_side, P(choose B)).
 static int run_psychometric(az_ctx* c) {
   const char* xname = c->by ? c->by : "coherence";
   int kc = az_cond_slot(&c->d, xname);
+  int kside = c->chosen ? az_cond_slot(&c->d, c->chosen) : -1;
+  if (c->chosen && kside < 0)
+    return am_err(c->err, sizeof c->err, "psychometric: --chosen %s is not a condition variable "
+                  "of task %s", c->chosen, c->d.task);
   if (strchr(xname, ',') || kc < 0 || c->d.schema.choice < 0)
     return am_err(c->err, sizeof c->err, "psychometric needs one signed condition variable (%s; "
                   "--by VAR picks another) and a choice variable (decision-reach, romo-reach); %s "
@@ -544,7 +551,7 @@ static int run_psychometric(az_ctx* c) {
     all.outcome = "all";
     if (!az_selected(&c->d, &all, t)) continue;
     coh[n] = t->cond[kc];
-    ch[n] = t->choice > 0;
+    ch[n] = kside < 0 ? t->choice > 0 : (t->choice > 0) == (t->cond[kside] > 0);
     n++;
     double trt = !by_event ? t->rt
                  : t->ev_row[e_go] >= 0 && t->ev_row[e_on] >= 0
@@ -571,6 +578,7 @@ static int run_psychometric(az_ctx* c) {
       for (int y = x + 1; y < nl; y++)
         if (lv[y] < lv[x]) { double z = lv[x]; lv[x] = lv[y]; lv[y] = z; }
     double pr[64], se[64], mrt[64], srt[64];
+    // p_right: the fraction choosing right (with --chosen: the option on that side)
     const char* cols[] = {xname, "trials", "p_right", "sem", "mean_rt", "sem_rt", "p_correct"};
     table t;
     table_init(&t, 7, cols);
@@ -585,7 +593,7 @@ static int run_psychometric(az_ctx* c) {
       srt[x] = mr > 1 ? sqrt((s2 - s * s / mr) / (mr - 1) / mr) : NAN;
       table_num(&t, lv[x]), table_int(&t, m), table_num(&t, pr[x]), table_num(&t, se[x]);
       table_num(&t, mrt[x]), table_num(&t, srt[x]);
-      table_num(&t, lv[x] > 0 ? pr[x] : lv[x] < 0 ? 1 - pr[x] : NAN);
+      table_num(&t, c->chosen ? NAN : lv[x] > 0 ? pr[x] : lv[x] < 0 ? 1 - pr[x] : NAN);
     }
     am_buf j = {0};
     json_head(c, &j, NULL);
@@ -602,7 +610,9 @@ static int run_psychometric(az_ctx* c) {
       ana_fig_title(f, c->d.task);
       char xl[AM_NAME_LEN + 8];
       snprintf(xl, sizeof xl, "%s", kc >= 0 && !c->by ? "signed coherence" : xname);
-      ana_fig_labels(f, 0, "psychometric", xl, "P(right)");
+      char yl[AM_NAME_LEN + 16];
+      snprintf(yl, sizeof yl, c->chosen ? "P(choose %s)" : "P(right)", c->chosen);
+      ana_fig_labels(f, 0, "psychometric", xl, yl);
       ana_fig_errbars(f, 0, lv, pr, se, nl, NULL);
       double fx[201], fy[201];
       for (int z = 0; z <= 200; z++) {
@@ -1284,7 +1294,9 @@ static void usage_text(char* b, size_t n) {
              "  --smooth S         Gaussian smoothing sigma in seconds (0)\n"
              "  --outcome O        success (default), all, or an outcome (abort, timeout...)\n"
              "  --where VAR=V,...  keep trials whose condition variable VAR is one of the values\n"
-             "  --by VAR,...       group conditions by these condition variables (default: all)\n"
+             "  --by VAR,...       group conditions by these condition variables (default: all);\n"
+             "                     psychometric: the signed x variable (default coherence)\n"
+             "  --chosen SIDE      psychometric: P(choosing the option on side variable SIDE)\n"
              "  --onset-frac F     kinematic onset threshold, fraction of peak speed (0.2)\n"
              "  --targets LIST     decode: target, hand_pos, hand_vel, choice (target,hand_vel)\n"
              "  --folds N          decode: cross-validation folds (5)\n"
@@ -1317,6 +1329,7 @@ int cmd_analyze(int argc, char** argv) {
                       {"outcome", CLI_STRING, &c.sel.outcome},
                       {"where", CLI_EACH, NULL, 0, 0, cli_collect, &where_list},
                       {"by", CLI_STRING, &c.by},
+                      {"chosen", CLI_STRING, &c.chosen},
                       {"onset-frac", CLI_DOUBLE, &frac, 0.001, 0.999},
                       {"targets", CLI_STRING, &c.targets},
                       {"folds", CLI_INT, &c.folds, 2, 100},
