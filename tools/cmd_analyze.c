@@ -527,9 +527,9 @@ static int run_psychometric(az_ctx* c) {
     return am_err(c->err, sizeof c->err, "psychometric: --chosen %s is not a condition variable "
                   "of task %s", c->chosen, c->d.task);
   if (strchr(xname, ',') || kc < 0 || c->d.schema.choice < 0)
-    return am_err(c->err, sizeof c->err, "psychometric needs one signed condition variable (%s; "
-                  "--by VAR picks another) and a choice variable (decision-reach, romo-reach); %s "
-                  "has none", xname, c->d.task);
+    return am_err(c->err, sizeof c->err, "psychometric needs a %s condition variable (--by VAR: "
+                  "one signed condition variable) and a choice variable (decision-reach, "
+                  "romo-reach...); %s has none", xname, c->d.task);
   int64_t N = c->tab.n;
   double *coh = calloc((size_t)N + 1, sizeof(double)), *rt = calloc((size_t)N + 1, sizeof(double));
   int* ch = calloc((size_t)N + 1, sizeof(int));
