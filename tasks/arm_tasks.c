@@ -151,33 +151,28 @@ const amt_param_def amt_rotation_params[] = {
   {"error_penalty", "0", "reward -error_penalty when the wrong target is entered"},              \
   {"target_sigma", "0.1", "length scale of the proximity reward toward the correct target (m)"}
 
+// decision-reach, mante-reach, value-reach: a fixed or a reaction-time stimulus (`what`).
+#define ARM_VARIANT_PARAMS(noise, stim, what)                                                     \
+  {"variant", "fixed", "fixed: " what " for stim_time, then go; rt: go at " what " onset, " what \
+                       " until the cursor leaves the start zone"},                                \
+  ARM_CHOICE_PARAMS(noise, stim, "duration of the " what " in the fixed variant (s)", "2.0",    \
+                    "time allowed to respond in the rt variant (s)")
+
 const amt_param_def amt_decision_params[] = {
     {"coherences", "0,0.032,0.064,0.128,0.256,0.512", "unsigned coherences; the sign is random"},
-    {"variant", "fixed", "fixed: stimulus for stim_time, then go; rt: go at stimulus onset, "
-                         "stimulus until the cursor leaves the start zone"},
-    ARM_CHOICE_PARAMS("1", "0.8", "stimulus duration in the fixed variant (s)", "2.0",
-                      "time allowed to respond in the rt variant (s)"),
-    ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+    ARM_VARIANT_PARAMS("1", "0.8", "stimulus"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_mante_params[] = {
     {"coherences", "0.032,0.064,0.128,0.256,0.512", "unsigned coherences of each stream (motion, "
                                                     "colour), drawn apart; signs random"},
-    {"variant", "fixed", "fixed: stimulus for stim_time, then go; rt: go at stimulus onset, "
-                         "stimulus until the cursor leaves the start zone"},
-    ARM_CHOICE_PARAMS("1", "0.75", "stimulus duration in the fixed variant (s)", "2.0",
-                      "time allowed to respond in the rt variant (s)"),
-    ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+    ARM_VARIANT_PARAMS("1", "0.75", "stimulus"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_value_params[] = {
     {"offers", "1:1,1:2,1:3,1:4,1:6,1:10,2:1", "offer types qA:qB (drops of juice A and B, each "
                                                "> 0), drawn uniformly per trial"},
     {"rho", "2.5", "relative value: one drop of A is worth rho drops of B (the indifference "
                    "point qB/qA)"},
-    {"variant", "fixed", "fixed: offers for stim_time, then go; rt: go at offer onset, offers "
-                         "until the cursor leaves the start zone"},
-    ARM_CHOICE_PARAMS("0", "0.5", "offer duration in the fixed variant (s)", "2.0",
-                      "time allowed to respond in the rt variant (s)"),
-    ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+    ARM_VARIANT_PARAMS("0", "0.5", "offers"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_romo_params[] = {
     {"f1", "10,14,18,22,26,30,34", "base frequencies f1 (Hz), drawn uniformly per trial"},
