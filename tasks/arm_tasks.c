@@ -767,9 +767,12 @@ static void arm_observe(const am_task* t, am_env* e, float* o) {
     g[6] = (float)s->evidence2;
     g[7] = (float)(s->epoch != EP_ITI && s->context == 0);
     g[8] = (float)(s->epoch != EP_ITI && s->context == 1);
-  } else if (c->kind == K_VALUE) {  // drops of B, and the side of A while the offers are on
-    g[6] = (float)s->evidence2;
-    g[7] = (float)(s->stim_on ? s->a_side : 0);
+  } else if (c->kind == K_VALUE) {  // per side, drops of A and of B (0 for the juice not there)
+    int a_right = s->a_side > 0;
+    g[0] = (float)(a_right ? 0 : s->evidence);   // left: A
+    g[6] = (float)(a_right ? s->evidence2 : 0);  // left: B
+    g[7] = (float)(a_right ? s->evidence : 0);   // right: A
+    g[8] = (float)(a_right ? 0 : s->evidence2);  // right: B
   }
   amt_opts_observe(&c->opts, &s->opt, &e->rng, o);
 }
@@ -1238,7 +1241,7 @@ static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err
   am_obs_group* g = &t->groups[t->n_groups++];
   snprintf(g->name, AM_NAME_LEN, "task");
   g->offset = t->obs_dim;
-  g->size = c->task_dim = c->kind == K_MANTE ? 9 : c->kind == K_VALUE ? 8 : 6;
+  g->size = c->task_dim = c->kind == K_MANTE || c->kind == K_VALUE ? 9 : 6;
   t->obs_dim += g->size;
   if (amt_opts_setup(t, &c->opts, err, err_sz)) return -1;
   // Longest possible trial plus the ITI bounds the episode; the pool's limit is a safety net.

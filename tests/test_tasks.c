@@ -631,8 +631,8 @@ static void test_mante_rules(void** state) {
   amt_destroy(&t);
 }
 
-// value-reach (docs/tasks.md): the offers are observed as drops / 5 (A: task observation 0, B: 6)
-// with A's side (7); either target is taken and held for the chosen offer's value (reward_success
+// value-reach (docs/tasks.md): the offers are observed per side as drops / 5 (task observations
+// 0 left A, 6 left B, 7 right A, 8 right B); either target is taken and held for the chosen offer's value (reward_success
 // x value / the best offer type's value; no error event); the variables hold the offers, their
 // values (A: rho qA, in drops of B), B's side, log(qB/qA) and the chosen value. A scripted chooser
 // that values A at rho' picks the better offer on every trial when rho' = rho and takes less
@@ -655,11 +655,13 @@ static double value_run(const am_task* t, double rho_agent, int* trials, int* be
       const float* o = b->obs + (size_t)i * t->obs_dim + off;
       const float* v = b->vars + (size_t)i * t->n_vars;
       double goal[2] = {v[vsx], v[vsx + 1]};
-      if (o[1] > 0.5) {  // offers on: A is worth rho_agent B
-        assert_float_equal(o[0], v[vqa] / 5, 1e-6);
-        assert_float_equal(o[6], v[vqb] / 5, 1e-6);
-        assert_float_equal(o[7], -v[vbs], 1e-6);
-        pick[i] = rho_agent * o[0] > o[6] ? o[7] : -o[7];
+      if (o[1] > 0.5) {  // offers on, per side (left A, left B, right A, right B): A = rho_agent B
+        int a_right = v[vbs] < 0;
+        assert_float_equal(o[a_right ? 7 : 0], v[vqa] / 5, 1e-6);
+        assert_float_equal(o[a_right ? 6 : 8], v[vqb] / 5, 1e-6);
+        assert_true(o[a_right ? 0 : 7] == 0 && o[a_right ? 8 : 6] == 0);
+        double left = rho_agent * o[0] + o[6], right = rho_agent * o[7] + o[8];
+        pick[i] = right > left ? 1 : -1;
       }
       if (o[3] > 0.5) goal[0] += 0.1 * pick[i];  // after the go cue: the pick
       arm_command(&k, am_pool_env(p, i)->d, goal, b->actions + (size_t)i * t->act_dim);
