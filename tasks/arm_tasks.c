@@ -172,6 +172,8 @@ const amt_param_def amt_value_params[] = {
                                                "> 0), drawn uniformly per trial"},
     {"rho", "2.5", "relative value: one drop of A is worth rho drops of B (the indifference "
                    "point qB/qA)"},
+    {"relative", "0", "1: the reward is the chosen minus the unchosen offer's value (same best "
+                      "choice, same indifference point; a fixed side then earns nothing)"},
     ARM_VARIANT_PARAMS("0", "0.5", "offers"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_romo_params[] = {
@@ -216,6 +218,7 @@ typedef struct arm_cfg {
   double f1s[MAX_COH];                             // romo: the f1 list (Hz)
   int n_f1;
   double qa[MAX_COH], qb[MAX_COH], rho, max_value;  // value: offer types (coh: |rho qA - qB|)
+  int relative;                                    // value: reward chosen - unchosen value
   double error_penalty, target_sigma;
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
   int body_dim;
@@ -234,6 +237,7 @@ typedef struct arm_state {
   double motion, colour, evidence2;  // mante: signed coherences, this step's colour sample
   int context;       // mante: 0 report motion, 1 report colour
   double qa, qb, chosen_value;  // value: this trial's offers (drops) and the chosen value (B units)
+  double unchosen_value;        // value: the other offer's value
   int a_side;        // value: juice A is offered on the right (+1) or the left (-1)
   int stim2;         // romo: the stimulus shown is f2
   double noise;      // decision-reach: this trial's evidence noise (curriculum: smaller at first)
@@ -501,7 +505,8 @@ static void end_trial(const arm_cfg* c, arm_state* s, uint32_t* ev, int success,
   if (success) {
     emit(c, ev, E_REWARD);
     if (c->kind == K_VALUE)  // the chosen offer's value, the best offer type's worth w_success
-      *reward += c->w_success * s->chosen_value / c->max_value;
+      *reward += c->w_success *
+                 (s->chosen_value - (c->relative ? s->unchosen_value : 0)) / c->max_value;
     else if (!c->n_sizes)
       *reward += c->w_success;  // else drawn in arm_evaluate (reward_sizes)
   }
@@ -566,6 +571,7 @@ static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_
       if (c->kind == K_VALUE) {  // either offer is taken: hold it for its value
         s->target[0] = c->start[0] + side * c->distance;
         s->chosen_value = side == s->a_side ? c->rho * s->qa : s->qb;
+        s->unchosen_value = side == s->a_side ? s->qb : c->rho * s->qa;
       }
       double correct = s->target[0] > c->start[0] ? 1 : -1;
       if (side == correct) {
@@ -1140,7 +1146,12 @@ static int read_choice(const amt_info* info, const amt_params* params, arm_cfg* 
   if (c->kind == K_VALUE) {
     const char* text = amt_param_get(info, params, "offers");
     c->n_coh = parse_pairs(text, c->qa, c->qb, MAX_COH);
-    if (amt_param_double(info, params, "rho", &c->rho, err, err_sz)) return -1;
+    if (amt_param_double(info, params, "rho", &c->rho, err, err_sz) ||
+        amt_param_int(info, params, "relative", &c->relative, err, err_sz))
+      return -1;
+    if (c->relative != 0 && c->relative != 1)
+      return am_err(err, err_sz, "task %s: parameter relative: '%d' must be 0 or 1", name,
+                    c->relative);
     if (!(c->rho > 0 && c->rho <= 100))
       return am_err(err, err_sz, "task %s: parameter rho: '%g' must be in (0, 100]", name, c->rho);
     c->max_value = 0;

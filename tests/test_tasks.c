@@ -637,7 +637,7 @@ static void test_mante_rules(void** state) {
 // values (A: rho qA, in drops of B), B's side, log(qB/qA) and the chosen value. A scripted chooser
 // that values A at rho' picks the better offer on every trial when rho' = rho and takes less
 // value when rho' = 1.
-static double value_run(const am_task* t, double rho_agent, int* trials, int* best) {
+static double value_run(const am_task* t, double rho_agent, int relative, int* trials, int* best) {
   am_pool* p = make_pool(t, 8, 6);
   am_batch* b = am_pool_batch(p);
   int off = t->groups[am_find_group(t->groups, t->n_groups, "task")].offset;
@@ -676,7 +676,9 @@ static double value_run(const am_task* t, double rho_agent, int* trials, int* be
       assert_float_equal(v[vlr], log(v[vqb] / v[vqa]), 1e-5);
       double chosen = v[vch] == v[vbs] ? v[vvb] : v[vva];
       assert_float_equal(v[vcv], chosen, 1e-5);
-      assert_float_equal(b->terms[(size_t)i * t->n_terms], 4 * chosen / 25, 1e-5);  // 10:.. max
+      double other = v[vch] == v[vbs] ? v[vva] : v[vvb];  // the best offer type: 10 A = 25 B
+      assert_float_equal(b->terms[(size_t)i * t->n_terms], 4 * (chosen - relative * other) / 25,
+                         1e-5);
       assert_float_equal(v[vtx] - v[vsx], 0.1 * v[vch], 1e-6);  // the target held: the chosen
       *best += fabs(chosen - fmax(v[vva], v[vvb])) < 1e-6;
       (*trials)++;
@@ -692,16 +694,22 @@ static void test_value_rules(void** state) {
   make_task(&t, "value-reach", "variant=fixed", "stim_time=0.1", "offers=1:1,1:2,1:3,10:1",
             "rho=2.5", "reward_success=4", NULL);
   int n1, b1, n2, b2;
-  double v1 = value_run(&t, 2.5, &n1, &b1), v2 = value_run(&t, 1, &n2, &b2);
+  double v1 = value_run(&t, 2.5, 0, &n1, &b1), v2 = value_run(&t, 1, 0, &n2, &b2);
   printf("# value-reach scripted: rho' = rho: %d/%d best offers, mean value %.3f; rho' = 1: "
          "%d/%d, mean value %.3f\n", b1, n1, v1 / n1, b2, n2, v2 / n2);
   assert_true(n1 >= 40 && n2 >= 40);
   assert_int_equal(b1, n1);
   assert_true(b2 < n2 && v2 / n2 < v1 / n1);
   amt_destroy(&t);
+  // relative=1: the reward is the chosen minus the unchosen value (negative for the worse offer)
+  make_task(&t, "value-reach", "variant=fixed", "stim_time=0.1", "offers=1:1,1:2,1:3,10:1",
+            "rho=2.5", "reward_success=4", "relative=1", NULL);
+  value_run(&t, 1, 1, &n2, &b2);
+  assert_true(n2 >= 40 && b2 < n2);
+  amt_destroy(&t);
   // refusals: offers must be qA:qB pairs of positive quantities; rho > 0
-  const char* bad[] = {"offers=1:0", "offers=1-2", "offers=", "rho=0"};
-  for (int i = 0; i < 4; i++) {
+  const char* bad[] = {"offers=1:0", "offers=1-2", "offers=", "rho=0", "relative=2"};
+  for (int i = 0; i < 5; i++) {
     amt_params p;
     memset(&p, 0, sizeof p);
     assert_int_equal(amt_params_add(&p, bad[i], err, sizeof err), 0);
