@@ -38,27 +38,33 @@
 //---------------------------------- events and variables ------------------------------------------
 
 enum {
-  E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF, E_GO_CUE, E_MOVEMENT_ONSET, E_TARGET_REACHED,
-  E_HOLD_COMPLETE, E_REWARD, E_CATCH, E_ERROR, E_ABORT, E_TIMEOUT, E_TRIAL_END, E_COUNT
+  E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF, E_STIM2_ON, E_GO_CUE, E_MOVEMENT_ONSET,
+  E_STIM2_OFF, E_TARGET_REACHED, E_HOLD_COMPLETE, E_REWARD, E_CATCH, E_ERROR, E_ABORT, E_TIMEOUT,
+  E_TRIAL_END, E_COUNT
 };
 static const char* event_names[E_COUNT] = {
-    "trial_start", "target_on", "stim_on", "stim_off", "go_cue", "movement_onset",
-    "target_reached", "hold_complete", "reward", "catch", "error", "abort", "timeout", "trial_end"};
+    "trial_start", "target_on", "stim_on", "stim_off", "stim2_on", "go_cue", "movement_onset",
+    "stim2_off", "target_reached", "hold_complete", "reward", "catch", "error", "abort", "timeout",
+    "trial_end"};
 
 enum {
   V_TARGET_X, V_TARGET_Y, V_START_X, V_START_Y, V_CURSOR_X, V_CURSOR_Y, V_CONDITION, V_CATCH,
   V_DELAY, V_EPOCH, V_GO, V_FIELD_ON, V_BLOCK, V_TRIAL, V_COHERENCE, V_EVIDENCE, V_CHOICE,
-  V_OUTCOME, V_HAND_FX, V_HAND_FY, V_FIELD_GAIN, V_ROTATION, V_COUNT
+  V_OUTCOME, V_HAND_FX, V_HAND_FY, V_FIELD_GAIN, V_ROTATION,
+  V_BASE_COUNT,  // every arm task has the variables above; the paradigms below add their own
+  V_F1 = V_BASE_COUNT, V_F2, V_DF, V_MOTION, V_COLOUR, V_CONTEXT, V_OFFER_A, V_OFFER_B,
+  V_VALUE_A, V_VALUE_B, V_B_SIDE, V_LOG_RATIO, V_CHOSEN_VALUE, V_P_LEFT, V_P_RIGHT, V_COUNT
 };
 static const char* var_names[V_COUNT] = {
     "target_x", "target_y", "start_x", "start_y", "cursor_x", "cursor_y", "condition", "catch",
     "delay", "epoch", "go_cue", "field_on", "block", "trial", "coherence", "evidence", "choice",
-    "outcome", "hand_fx", "hand_fy", "field_gain", "rotation"};
+    "outcome", "hand_fx", "hand_fy", "field_gain", "rotation", "f1", "f2", "df", "motion",
+    "colour", "context", "offer_a", "offer_b", "value_a", "value_b", "b_side", "log_ratio",
+    "chosen_value", "p_left", "p_right"};
 
 enum { EP_FIX, EP_DELAY, EP_STIM, EP_CATCH, EP_MOVE, EP_HOLD, EP_ITI };
-enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION, K_BANDIT };
-// bandit-reach's two extra variables, after the shared ones (the other tasks keep V_COUNT)
-enum { V_P_LEFT = V_COUNT, V_P_RIGHT, V_BANDIT_COUNT };
+enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION, K_ROMO, K_MANTE, K_VALUE,
+       K_BANDIT };
 
 //---------------------------------- parameters ----------------------------------------------------
 
@@ -136,16 +142,47 @@ const amt_param_def amt_rotation_params[] = {
     {"hidden_values", "0,30", "rotations of the hidden blocks (deg)"},
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
+// The choice-by-reaching paradigms (two targets at start -+ distance along x; the first one
+// entered is the choice): decision-reach, romo-reach, mante-reach, value-reach.
+#define ARM_CHOICE_PARAMS(noise, stim, stim_meaning, rt, rt_meaning)                              \
+  {"distance", "0.1", "left/right target distance from the start (m)"},                           \
+  {"noise", noise, "std of the noise added to the stimulus channel per control step"},           \
+  {"stim_time", stim, stim_meaning},                                                              \
+  {"rt_max", rt, rt_meaning},                                                                     \
+  {"error_penalty", "0", "reward -error_penalty when the wrong target is entered"},              \
+  {"target_sigma", "0.1", "length scale of the proximity reward toward the correct target (m)"}
+
+// decision-reach, mante-reach, value-reach: a fixed or a reaction-time stimulus (`what`).
+#define ARM_VARIANT_PARAMS(noise, stim, what)                                                     \
+  {"variant", "fixed", "fixed: " what " for stim_time, then go; rt: go at " what " onset, " what \
+                       " until the cursor leaves the start zone"},                                \
+  ARM_CHOICE_PARAMS(noise, stim, "duration of the " what " in the fixed variant (s)", "2.0",    \
+                    "time allowed to respond in the rt variant (s)")
+
 const amt_param_def amt_decision_params[] = {
-    {"distance", "0.1", "left/right target distance from the start (m)"},
     {"coherences", "0,0.032,0.064,0.128,0.256,0.512", "unsigned coherences; the sign is random"},
-    {"noise", "1", "std of the evidence noise per control step"},
-    {"variant", "fixed", "fixed: stimulus for stim_time, then go; rt: go at stimulus onset, "
-                         "stimulus until the cursor leaves the start zone"},
-    {"stim_time", "0.8", "stimulus duration in the fixed variant (s)"},
-    {"rt_max", "2.0", "time allowed to respond in the rt variant (s)"},
-    {"error_penalty", "0", "reward -error_penalty when the wrong target is entered"},
-    {"target_sigma", "0.1", "length scale of the proximity reward toward the correct target (m)"},
+    ARM_VARIANT_PARAMS("1", "0.8", "stimulus"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+const amt_param_def amt_mante_params[] = {
+    {"coherences", "0.032,0.064,0.128,0.256,0.512", "unsigned coherences of each stream (motion, "
+                                                    "colour), drawn apart; signs random"},
+    ARM_VARIANT_PARAMS("1", "0.75", "stimulus"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+const amt_param_def amt_value_params[] = {
+    {"offers", "1:1,1:2,1:3,1:4,1:6,1:10,2:1", "offer types qA:qB (drops of juice A and B, each "
+                                               "> 0), drawn uniformly per trial"},
+    {"rho", "2.5", "relative value: one drop of A is worth rho drops of B (the indifference "
+                   "point qB/qA)"},
+    {"relative", "0", "1: the reward is the chosen minus the unchosen offer's value (same best "
+                      "choice, same indifference point; a fixed side then earns nothing)"},
+    ARM_VARIANT_PARAMS("0", "0.5", "offers"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
+const amt_param_def amt_romo_params[] = {
+    {"f1", "10,14,18,22,26,30,34", "base frequencies f1 (Hz), drawn uniformly per trial"},
+    {"df", "2,4,8", "|f1 - f2| (Hz), drawn uniformly per trial with a random sign"},
+    {"delay", "0.2,0.4", "delay between f1 and f2, min,max (s); one value: fixed"},
+    ARM_CHOICE_PARAMS("0.1", "0.1", "duration of f1 (s); f2 lasts until the hand leaves the start",
+                      "1.0", "time allowed to reach a target after f2's onset (s)"),
     ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 // bandit-reach: the two-armed bandit of Wang et al. 2018 chosen by reaching (cog_tasks.c has the
@@ -184,13 +221,19 @@ typedef struct arm_cfg {
   double blk_value[MAX_BLOCKS];                    // field gain or rotation (deg) per block
   int hb_min, hb_max, n_hv;                        // hidden blocks (0: none) and their values
   double hv[MAX_BLOCKS];
-  double coh[MAX_COH], noise;                      // decision
+  double coh[MAX_COH], noise;                      // decision (romo: the |f1 - f2| list)
   int n_coh, rt, stim_steps, rt_steps;
+  double f1s[MAX_COH];                             // romo: the f1 list (Hz)
+  int n_f1;
+  double qa[MAX_COH], qb[MAX_COH], rho, max_value;  // value: offer types (coh: |rho qA - qB|)
+  int relative;                                    // value: reward chosen - unchosen value
   double error_penalty, target_sigma;
   amt_bandit_probs probs;                           // bandit-reach
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
   int body_dim;
   int ev[E_COUNT];  // event -> code (bit) in this task, -1 if the task has no such event
+  int vars[V_COUNT];  // the task's variables (t->n_vars of them) as V_ codes
+  int task_dim;       // size of the task observation group (6; mante-reach 9)
 } arm_cfg;
 
 typedef struct arm_state {
@@ -198,9 +241,16 @@ typedef struct arm_state {
   int64_t env_trials; // trials started by this env (persists across episodes)
   int epoch, t_epoch, t_count, t_go, trial;
   int delay_steps, catch_trial, cond, field_on, block, onset, choice, outcome, done;
-  double target[2], coh, evidence;
+  double target[2], coh, evidence;  // romo: coh = f1 - f2 (Hz)
+  double f1, f2;     // romo: this trial's frequencies (Hz)
+  double motion, colour, evidence2;  // mante: signed coherences, this step's colour sample
+  int context;       // mante: 0 report motion, 1 report colour
+  double qa, qb, chosen_value;  // value: this trial's offers (drops) and the chosen value (B units)
+  double unchosen_value;        // value: the other offer's value
+  int a_side;        // value: juice A is offered on the right (+1) or the left (-1)
   double p_arm[2];   // bandit-reach: this episode's reward probabilities (left, right)
   int last_choice, last_reward;  // bandit-reach: the previous trial's choice (-1, 0, 1) and reward
+  int stim2;         // romo: the stimulus shown is f2
   double noise;      // decision-reach: this trial's evidence noise (curriculum: smaller at first)
   int stim_steps;    // decision-reach, fixed: this trial's stimulus duration (curriculum: shorter)
   int stim_to_choice;  // decision-reach: the stimulus lasts until the choice (curriculum)
@@ -219,6 +269,18 @@ typedef struct arm_state {
 
 static void emit(const arm_cfg* c, uint32_t* ev, int e) {
   if (c->ev[e] >= 0) *ev |= 1u << c->ev[e];
+}
+
+// The paradigms that choose by reaching one of two targets (left/right of the start).
+static int choice_task(const arm_cfg* c) {
+  return c->kind == K_DECISION || c->kind == K_ROMO || c->kind == K_MANTE || c->kind == K_VALUE;
+}
+
+// Ends the stimulus shown (romo: f1 or f2, each with its own event).
+static void stim_off(const arm_cfg* c, arm_state* s, uint32_t* ev) {
+  if (!s->stim_on) return;
+  s->stim_on = 0;
+  emit(c, ev, s->stim2 ? E_STIM2_OFF : E_STIM_OFF);
 }
 
 //---------------------------------- geometry ------------------------------------------------------
@@ -259,6 +321,12 @@ static double dist2(const double a[2], const double b[2]) {
 
 //---------------------------------- trials --------------------------------------------------------
 
+// romo-reach shows a frequency f (Hz) as (f - ROMO_F_MID) / ROMO_F_SCALE: 10-34 Hz as -1.2..1.2.
+#define ROMO_F_MID 22.0
+#define ROMO_F_SCALE 10.0
+// value-reach shows q drops of juice as q / VALUE_Q_SCALE.
+#define VALUE_Q_SCALE 5.0
+
 static int steps_of(double seconds, double dt) { return (int)floor(seconds / dt + 0.5); }
 
 // Draws the next trial's conditions from the env's RNG and enters FIX.
@@ -268,6 +336,7 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
   s->t_epoch = s->t_count = s->t_go = 0;
   s->onset = s->stim_on = s->go = 0;
   s->choice = 0;
+  s->chosen_value = 0;
   s->outcome = 0;
   s->evidence = 0;
   s->coh = 0;
@@ -296,12 +365,13 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     s->target[1] = p[1];
   } else if (c->kind == K_BANDIT) {
     s->target[0] = c->start[0], s->target[1] = c->start[1];  // the chosen target, once chosen
-  } else if (c->kind == K_DECISION) {
+  } else if (choice_task(c)) {
     int k = (int)(am_rng_uniform(&e->rng) * c->n_coh);
     double sign = am_rng_uniform(&e->rng) < 0.5 ? -1 : 1;
-    // Curriculum: with probability f the trial has the highest coherence; with probability f
-    // (drawn apart) the stimulus lasts until the choice, so the evidence is there while the hand
-    // moves; the noise and the fixed stimulus duration are scaled by 1 - f (at least one step).
+    // Curriculum: with probability f the trial has the highest coherence (romo: the largest
+    // |f1 - f2|); with probability f (drawn apart) the stimulus (romo: f2) lasts until the choice,
+    // so the evidence is there while the hand moves; the noise and the fixed stimulus duration
+    // (romo: f1's) are scaled by 1 - f (at least one step).
     s->stim_to_choice = 0;
     if (f > 0) {
       if (am_rng_uniform(&e->rng) < f)
@@ -316,6 +386,24 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     if (s->stim_steps < 1) s->stim_steps = 1;
     s->target[0] = c->start[0] + sign * c->distance;  // the correct target (right = +x)
     s->target[1] = c->start[1];
+    s->stim2 = 0;
+    if (c->kind == K_ROMO) {  // f1 > f2 (coh > 0): right
+      s->f1 = c->f1s[(int)(am_rng_uniform(&e->rng) * c->n_f1)];
+      s->f2 = s->f1 - s->coh;
+    } else if (c->kind == K_VALUE) {  // offer k, A on side `sign`; the better one is "correct"
+      s->qa = c->qa[k], s->qb = c->qb[k];
+      s->a_side = (int)sign;
+      s->coh = c->rho * s->qa - s->qb;
+      double better = s->coh > 0 ? sign : s->coh < 0 ? -sign
+                      : (am_rng_uniform(&e->rng) < 0.5 ? -1 : 1);  // equal values: either
+      s->target[0] = c->start[0] + better * c->distance;
+    } else if (c->kind == K_MANTE) {  // coh is the cued stream's; the other is drawn apart
+      s->context = am_rng_uniform(&e->rng) < 0.5;
+      int k2 = (int)(am_rng_uniform(&e->rng) * c->n_coh);
+      double other = (am_rng_uniform(&e->rng) < 0.5 ? -1 : 1) * c->coh[k2];
+      s->motion = s->context ? other : s->coh;
+      s->colour = s->context ? s->coh : other;
+    }
   } else {
     s->cond = (int)(am_rng_uniform(&e->rng) * c->n_targets);
     double a = 2 * M_PI * s->cond / c->n_targets;
@@ -366,7 +454,7 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
       s->catch_trial = 1;
       s->field_on = 0;
     }
-  } else if (c->kind != K_DECISION && c->kind != K_BANDIT) {
+  } else if (!choice_task(c) && c->kind != K_BANDIT) {
     s->catch_trial = u < c->catch_fraction;
   }
   s->env_trials++;
@@ -432,7 +520,11 @@ static void end_trial(const arm_cfg* c, arm_state* s, uint32_t* ev, int success,
   emit(c, ev, E_TRIAL_END);
   if (success) {
     emit(c, ev, E_REWARD);
-    if (!c->n_sizes) *reward += c->w_success;  // else drawn in arm_evaluate (reward_sizes)
+    if (c->kind == K_VALUE)  // the chosen offer's value, the best offer type's worth w_success
+      *reward += c->w_success *
+                 (s->chosen_value - (c->relative ? s->unchosen_value : 0)) / c->max_value;
+    else if (!c->n_sizes)
+      *reward += c->w_success;  // else drawn in arm_evaluate (reward_sizes)
   }
   s->outcome = success ? 1 : -1;
   if (c->kind == K_BANDIT) s->last_choice = s->choice, s->last_reward = success;
@@ -461,10 +553,10 @@ static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev,
   if (s->t_count >= c->fix_steps) {
     emit(c, ev, E_TARGET_ON);
     s->t_epoch = 0;
-    if (c->kind == K_DECISION) {
+    if (choice_task(c)) {
       s->stim_on = 1;
       emit(c, ev, E_STIM_ON);
-      if (c->rt) {
+      if (c->kind != K_ROMO && c->rt) {
         s->go = 1;
         emit(c, ev, E_GO_CUE);
         s->epoch = EP_MOVE;
@@ -480,7 +572,7 @@ static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev,
     }
   } else if (s->t_epoch >= c->fix_timeout_steps) {
     emit(c, ev, E_TIMEOUT);
-    if (c->kind == K_DECISION || c->kind == K_BANDIT) s->aborted = 1;  // a timeout costs like an abort
+    if (choice_task(c) || c->kind == K_BANDIT) s->aborted = 1;  // a timeout costs like an abort
     end_trial(c, s, ev, 0, reward);
   }
 }
@@ -489,7 +581,7 @@ static void step_fix(const arm_cfg* c, arm_state* s, int in_start, uint32_t* ev,
 // deadline.
 static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_t* ev,
                       double* reward) {
-  int limit = c->kind == K_DECISION && c->rt ? c->rt_steps : c->move_steps;
+  int limit = choice_task(c) && c->rt ? c->rt_steps : c->move_steps;
   if (c->kind == K_BANDIT && s->choice == 0) {  // the first target entered is the choice
     double right[2] = {c->start[0] + c->distance, c->start[1]};
     double left[2] = {c->start[0] - c->distance, c->start[1]};
@@ -508,15 +600,17 @@ static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_
       s->t_count = 0;
       return;
     }
-  } else if (c->kind == K_DECISION) {
+  } else if (choice_task(c)) {
     double right[2] = {c->start[0] + c->distance, c->start[1]};
     double left[2] = {c->start[0] - c->distance, c->start[1]};
     int side = dist2(p, right) <= s->r_target ? 1 : dist2(p, left) <= s->r_target ? -1 : 0;
     if (side) {
       s->choice = side;
-      if (s->stim_on) {
-        s->stim_on = 0;
-        emit(c, ev, E_STIM_OFF);
+      stim_off(c, s, ev);
+      if (c->kind == K_VALUE) {  // either offer is taken: hold it for its value
+        s->target[0] = c->start[0] + side * c->distance;
+        s->chosen_value = side == s->a_side ? c->rho * s->qa : s->qb;
+        s->unchosen_value = side == s->a_side ? s->qb : c->rho * s->qa;
       }
       double correct = s->target[0] > c->start[0] ? 1 : -1;
       if (side == correct) {
@@ -538,7 +632,7 @@ static void step_move(const arm_cfg* c, arm_state* s, const double p[2], uint32_
   }
   if (s->t_go >= limit) {
     emit(c, ev, E_TIMEOUT);
-    if (c->kind == K_DECISION || c->kind == K_BANDIT) s->aborted = 1;
+    if (choice_task(c) || c->kind == K_BANDIT) s->aborted = 1;
     end_trial(c, s, ev, 0, reward);
   }
 }
@@ -557,10 +651,7 @@ static void step_trial(const arm_cfg* c, am_env* e, const double p[2], uint32_t*
   if (s->go && !s->onset && !in_start) {
     s->onset = 1;
     emit(c, ev, E_MOVEMENT_ONSET);
-    if (c->kind == K_DECISION && c->rt && s->stim_on && !s->stim_to_choice) {
-      s->stim_on = 0;
-      emit(c, ev, E_STIM_OFF);
-    }
+    if (choice_task(c) && c->rt && !s->stim_to_choice) stim_off(c, s, ev);
   }
   switch (s->epoch) {
     case EP_FIX:
@@ -570,7 +661,13 @@ static void step_trial(const arm_cfg* c, am_env* e, const double p[2], uint32_t*
       if (left_start(c, s, in_start, ev, reward)) break;
       if (s->t_epoch >= s->delay_steps) {
         s->t_epoch = 0;
-        if (s->catch_trial && c->kind != K_FORCE_FIELD) {
+        if (c->kind == K_ROMO) {  // f2 and the go cue: respond while f2 is on
+          s->stim2 = s->stim_on = 1;
+          emit(c, ev, E_STIM2_ON);
+          s->go = 1;
+          emit(c, ev, E_GO_CUE);
+          s->epoch = EP_MOVE;
+        } else if (s->catch_trial && c->kind != K_FORCE_FIELD) {
           s->epoch = EP_CATCH;
         } else {
           s->go = 1;
@@ -581,11 +678,12 @@ static void step_trial(const arm_cfg* c, am_env* e, const double p[2], uint32_t*
       break;
     case EP_STIM:
       if (left_start(c, s, in_start, ev, reward)) break;
-      if (s->t_epoch >= s->stim_steps) {
-        if (!s->stim_to_choice) {
-          s->stim_on = 0;
-          emit(c, ev, E_STIM_OFF);
-        }
+      if (s->t_epoch >= s->stim_steps && c->kind == K_ROMO) {  // f1 ends: the memory delay
+        stim_off(c, s, ev);
+        s->epoch = EP_DELAY;
+        s->t_epoch = 0;
+      } else if (s->t_epoch >= s->stim_steps) {
+        if (!s->stim_to_choice) stim_off(c, s, ev);
         s->go = 1;
         emit(c, ev, E_GO_CUE);
         s->epoch = EP_MOVE;
@@ -633,7 +731,7 @@ static void shaping_terms(const arm_cfg* c, const arm_state* s, const double p[2
     double right[2] = {c->start[0] + c->distance, c->start[1]};
     double left[2] = {c->start[0] - c->distance, c->start[1]};
     if (c->kind == K_BANDIT && !s->choice) goal = dist2(p, right) < dist2(p, left) ? right : left;
-    if (c->kind == K_DECISION) {
+    if (choice_task(c)) {
       if (!s->onset) shaped = 0;
       sigma = c->target_sigma;
     }
@@ -660,8 +758,16 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   step_trial(c, e, p, &ev, &reward);
   if (c->n_sizes && (ev >> c->ev[E_REWARD]) & 1u)  // reward_sizes: a magnitude drawn at delivery
     reward += c->sizes[(int)(am_rng_uniform(&e->rng) * c->n_sizes) % c->n_sizes];
-  if (c->kind == K_DECISION)
-    s->evidence = s->stim_on ? s->coh + s->noise * am_rng_normal(&e->rng) : 0;
+  if (choice_task(c)) {
+    double mean = c->kind == K_DECISION ? s->coh : c->kind == K_MANTE ? s->motion
+                  : c->kind == K_VALUE ? s->qa / VALUE_Q_SCALE
+                  : ((s->stim2 ? s->f2 : s->f1) - ROMO_F_MID) / ROMO_F_SCALE;
+    s->evidence = s->stim_on ? mean + s->noise * am_rng_normal(&e->rng) : 0;
+    if (c->kind == K_MANTE || c->kind == K_VALUE) {
+      double mean2 = c->kind == K_MANTE ? s->colour : s->qb / VALUE_Q_SCALE;
+      s->evidence2 = s->stim_on ? mean2 + s->noise * am_rng_normal(&e->rng) : 0;
+    }
+  }
   double prox_term, dist_term, effort_term, abort_term;
   shaping_terms(c, s, p, &prox_term, &dist_term, &effort_term, &abort_term);
   r->terms[0] = (float)reward;
@@ -698,7 +804,7 @@ static void arm_observe(const am_task* t, am_env* e, float* o) {
     g[0] = (float)s->last_choice;
     g[1] = (float)s->last_reward;
     g[2] = (float)(shown ? 1 : 0);  // both targets
-  } else if (c->kind == K_DECISION) {
+  } else if (choice_task(c)) {
     g[0] = (float)s->evidence;
     g[1] = (float)s->stim_on;
     g[2] = (float)(shown ? 1 : 0);  // both targets, at -distance and +distance along x
@@ -710,12 +816,24 @@ static void arm_observe(const am_task* t, am_env* e, float* o) {
   g[3] = (float)(s->go && s->epoch != EP_ITI);
   g[4] = (float)((p[0] - c->start[0]) * sc);
   g[5] = (float)((p[1] - c->start[1]) * sc);
+  if (c->kind == K_MANTE) {  // the colour sample and the context cue (one-hot, outside the ITI)
+    g[6] = (float)s->evidence2;
+    g[7] = (float)(s->epoch != EP_ITI && s->context == 0);
+    g[8] = (float)(s->epoch != EP_ITI && s->context == 1);
+  } else if (c->kind == K_VALUE) {  // per side, drops of A and of B (0 for the juice not there)
+    int a_right = s->a_side > 0;
+    g[0] = (float)(a_right ? 0 : s->evidence);   // left: A
+    g[6] = (float)(a_right ? s->evidence2 : 0);  // left: B
+    g[7] = (float)(a_right ? s->evidence : 0);   // right: A
+    g[8] = (float)(a_right ? 0 : s->evidence2);  // right: B
+  }
   amt_opts_observe(&c->opts, &s->opt, &e->rng, o);
 }
 
-static void arm_vars(const am_task* t, const am_env* e, float* x) {
+static void arm_vars(const am_task* t, const am_env* e, float* out) {
   const arm_cfg* c = t->cfg;
   const arm_state* s = e->task_state;
+  float x[V_COUNT];  // every variable; the task declares c->vars
   double p[2], v[2];
   cursor(c, s, e->d, p, v);
   x[V_TARGET_X] = (float)s->target[0];
@@ -732,7 +850,7 @@ static void arm_vars(const am_task* t, const am_env* e, float* x) {
   x[V_FIELD_ON] = (float)s->field_on;
   x[V_BLOCK] = (float)s->block;
   x[V_TRIAL] = (float)(s->env_trials - 1);
-  x[V_COHERENCE] = (float)s->coh;
+  x[V_COHERENCE] = (float)(c->kind == K_DECISION ? s->coh : 0);  // romo: df; mante: motion...
   x[V_EVIDENCE] = (float)s->evidence;
   x[V_CHOICE] = (float)s->choice;
   x[V_OUTCOME] = (float)s->outcome;
@@ -740,7 +858,22 @@ static void arm_vars(const am_task* t, const am_env* e, float* x) {
   x[V_HAND_FY] = (float)s->force[1];
   x[V_FIELD_GAIN] = (float)(s->field_on ? s->gain : 0);
   x[V_ROTATION] = (float)s->rot;
-  if (c->kind == K_BANDIT) x[V_P_LEFT] = (float)s->p_arm[0], x[V_P_RIGHT] = (float)s->p_arm[1];
+  x[V_F1] = (float)s->f1;
+  x[V_F2] = (float)s->f2;
+  x[V_DF] = (float)(c->kind == K_ROMO ? s->coh : 0);
+  x[V_MOTION] = (float)s->motion;
+  x[V_COLOUR] = (float)s->colour;
+  x[V_CONTEXT] = (float)s->context;
+  x[V_OFFER_A] = (float)s->qa;
+  x[V_OFFER_B] = (float)s->qb;
+  x[V_VALUE_A] = (float)(c->rho * s->qa);
+  x[V_VALUE_B] = (float)s->qb;
+  x[V_B_SIDE] = (float)-s->a_side;
+  x[V_LOG_RATIO] = (float)(s->qa > 0 && s->qb > 0 ? log(s->qb / s->qa) : 0);
+  x[V_CHOSEN_VALUE] = (float)s->chosen_value;
+  x[V_P_LEFT] = (float)(c->kind == K_BANDIT ? s->p_arm[0] : 0);
+  x[V_P_RIGHT] = (float)(c->kind == K_BANDIT ? s->p_arm[1] : 0);
+  for (int k = 0; k < t->n_vars; k++) out[k] = x[c->vars[k]];
 }
 
 static void arm_destroy(am_task* t) {
@@ -866,7 +999,8 @@ static int read_common(const amt_info* info, const amt_params* params, arm_cfg* 
   return 0;
 }
 
-// distance (all but reach-random), delay and catch_fraction (all but decision-reach), n_targets
+// distance (all but reach-random), delay (all but the choice paradigms; romo-reach: f1 to f2),
+// catch_fraction (not the choice paradigms), n_targets
 // (the center-out family).
 static int read_targets(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
                         size_t err_sz) {
@@ -877,7 +1011,8 @@ static int read_targets(const amt_info* info, const amt_params* params, arm_cfg*
       return am_err(err, err_sz, "task %s: parameter distance: '%g' must be in (start_radius + "
                     "target_radius, 0.25] m", name, c->distance);
   }
-  if (c->kind != K_DECISION && c->kind != K_BANDIT) {
+  // romo: the delay between f1 and f2
+  if (c->kind == K_ROMO || (!choice_task(c) && c->kind != K_BANDIT)) {
     double dl[2];
     int nd;
     if (amt_param_list(info, params, "delay", dl, 2, &nd, err, err_sz)) return -1;
@@ -887,6 +1022,8 @@ static int read_targets(const amt_info* info, const amt_params* params, arm_cfg*
                     "<= max <= 60 s", name, amt_param_get(info, params, "delay"));
     c->delay_min = steps_of(dl[0], c->dt);
     c->delay_max = steps_of(dl[1], c->dt);
+  }
+  if (!choice_task(c) && c->kind != K_BANDIT) {
     if (amt_param_double(info, params, "catch_fraction", &c->catch_fraction, err, err_sz))
       return -1;
     if (c->catch_fraction < 0 || c->catch_fraction > 1)
@@ -979,6 +1116,23 @@ static int read_rotation(const amt_info* info, const amt_params* params, arm_cfg
   return 0;
 }
 
+// Parses "A:B,A:B,..." (numbers) into a[], b[] (at most max pairs). Returns the count (0 for an
+// empty text) or -1 when the text is not such a list.
+static int parse_pairs(const char* text, double* a, double* b, int max) {
+  int n = 0;
+  for (const char* q = text; *q; n++) {
+    char* end;
+    if (n == max) return -1;
+    a[n] = strtod(q, &end);
+    if (end == q || *end != ':' || !isfinite(a[n])) return -1;
+    q = end + 1;
+    b[n] = strtod(q, &end);
+    if (end == q || (*end != ',' && *end) || !isfinite(b[n])) return -1;
+    q = *end ? end + 1 : end;
+  }
+  return n;
+}
+
 // force-field and visuomotor-rotation: the `blocks` schedule "N:V,N:V,..." (V: the field's gain,
 // or the rotation in deg). Empty: none (the three force-field blocks or the fixed rotation).
 static int read_blocks(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
@@ -1004,46 +1158,83 @@ static int read_blocks(const amt_info* info, const amt_params* params, arm_cfg* 
   if (n_hb && *text)
     return am_err(err, err_sz, "task %s: parameters blocks and hidden_blocks: give one of them",
                   info->name);
-  for (const char* q = text; *q;) {
-    char* end;
-    long n = strtol(q, &end, 10);
-    double v = 0;
-    int ok = end != q && *end == ':' && n >= 1 && n <= 1000000000L;
-    if (ok) {
-      q = end + 1;
-      v = strtod(q, &end);
-      ok = end != q && (*end == ',' || !*end) && isfinite(v) &&
-           (c->kind == K_FORCE_FIELD ? fabs(v) <= 100 : fabs(v) <= 180);
-    }
-    if (!ok || c->n_blk == MAX_BLOCKS)
-      return am_err(err, err_sz, "task %s: parameter blocks: '%s' must be up to %d blocks "
-                    "N:%s,N:%s,... (N >= 1 trials; %s)", info->name, text, MAX_BLOCKS, what, what,
-                    c->kind == K_FORCE_FIELD ? "|GAIN| <= 100" : "|DEG| <= 180");
-    c->blk_trials[c->n_blk] = (int)n;
-    c->blk_value[c->n_blk++] = v;
-    q = *end ? end + 1 : end;
+  double n[MAX_BLOCKS];
+  c->n_blk = parse_pairs(text, n, c->blk_value, MAX_BLOCKS);
+  for (int b = 0; b < c->n_blk; b++) {
+    double v = c->blk_value[b];
+    if (!(n[b] >= 1 && n[b] <= 1e9 && n[b] == floor(n[b])) ||
+        !(c->kind == K_FORCE_FIELD ? fabs(v) <= 100 : fabs(v) <= 180))
+      c->n_blk = -1;
+    else
+      c->blk_trials[b] = (int)n[b];
   }
+  if (c->n_blk < 0)
+    return am_err(err, err_sz, "task %s: parameter blocks: '%s' must be up to %d blocks "
+                  "N:%s,N:%s,... (N >= 1 trials; %s)", info->name, text, MAX_BLOCKS, what, what,
+                  c->kind == K_FORCE_FIELD ? "|GAIN| <= 100" : "|DEG| <= 180");
   return 0;
 }
 
-// decision-reach: coherences, evidence noise, the variant and its timings.
-static int read_decision(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
-                         size_t err_sz) {
+// A list of at most MAX_COH numbers in [lo, hi].
+static int read_range_list(const amt_info* info, const amt_params* params, const char* key,
+                           double lo, double hi, const char* note, double* out, int* n, char* err,
+                           size_t err_sz) {
+  if (amt_param_list(info, params, key, out, MAX_COH, n, err, err_sz)) return -1;
+  for (int i = 0; i < *n; i++)
+    if (!(out[i] >= lo && out[i] <= hi))
+      return am_err(err, err_sz, "task %s: parameter %s: '%g' must be in [%g, %g]%s", info->name,
+                    key, out[i], lo, hi, note);
+  return 0;
+}
+
+// The choice paradigms (ARM_CHOICE_PARAMS): stimulus noise and timings, error penalty, shaping;
+// decision-reach: coherences and the variant; romo-reach: the frequencies (always the rt form:
+// f2 lasts until the hand leaves the start).
+static int read_choice(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
+                       size_t err_sz) {
   const char* name = info->name;
-  if (amt_param_list(info, params, "coherences", c->coh, MAX_COH, &c->n_coh, err, err_sz) ||
-      amt_param_double(info, params, "noise", &c->noise, err, err_sz) ||
+  if (c->kind == K_VALUE) {
+    const char* text = amt_param_get(info, params, "offers");
+    c->n_coh = parse_pairs(text, c->qa, c->qb, MAX_COH);
+    if (amt_param_double(info, params, "rho", &c->rho, err, err_sz) ||
+        amt_param_int(info, params, "relative", &c->relative, err, err_sz))
+      return -1;
+    if (c->relative != 0 && c->relative != 1)
+      return am_err(err, err_sz, "task %s: parameter relative: '%d' must be 0 or 1", name,
+                    c->relative);
+    if (!(c->rho > 0 && c->rho <= 100))
+      return am_err(err, err_sz, "task %s: parameter rho: '%g' must be in (0, 100]", name, c->rho);
+    c->max_value = 0;
+    for (int i = 0; i < c->n_coh; i++) {
+      if (!(c->qa[i] > 0 && c->qa[i] <= 100 && c->qb[i] > 0 && c->qb[i] <= 100)) c->n_coh = -1;
+      if (c->n_coh < 0) break;
+      c->coh[i] = fabs(c->rho * c->qa[i] - c->qb[i]);  // the curriculum's "strongest" offers
+      c->max_value = fmax(c->max_value, fmax(c->rho * c->qa[i], c->qb[i]));
+    }
+    if (c->n_coh < 1)
+      return am_err(err, err_sz, "task %s: parameter offers: '%s' must be up to %d offer types "
+                    "qA:qB,qA:qB,... with 0 < q <= 100", name, text, MAX_COH);
+  } else if (c->kind == K_ROMO) {
+    c->rt = 1;
+    if (read_range_list(info, params, "f1", 1, 1000, " Hz", c->f1s, &c->n_f1, err, err_sz) ||
+        read_range_list(info, params, "df", 0, 1000, " Hz (unsigned; the sign is drawn per trial)",
+                        c->coh, &c->n_coh, err, err_sz))
+      return -1;
+  } else if (read_range_list(info, params, "coherences", 0, 10,
+                             " (unsigned; the sign is drawn per trial)", c->coh, &c->n_coh, err,
+                             err_sz)) {
+    return -1;
+  }
+  if (amt_param_double(info, params, "noise", &c->noise, err, err_sz) ||
       secs(info, params, "stim_time", c->dt, &c->stim_steps, 1, err, err_sz) ||
       secs(info, params, "rt_max", c->dt, &c->rt_steps, 1, err, err_sz) ||
       amt_param_double(info, params, "error_penalty", &c->error_penalty, err, err_sz) ||
       amt_param_double(info, params, "target_sigma", &c->target_sigma, err, err_sz) ||
       positive(info, "target_sigma", c->target_sigma, err, err_sz))
     return -1;
-  for (int i = 0; i < c->n_coh; i++)
-    if (c->coh[i] < 0 || c->coh[i] > 10)
-      return am_err(err, err_sz, "task %s: parameter coherences: '%g' must be in [0, 10] "
-                    "(unsigned; the sign is drawn per trial)", name, c->coh[i]);
   if (c->noise < 0)
     return am_err(err, err_sz, "task %s: parameter noise: '%g' must be >= 0", name, c->noise);
+  if (c->kind == K_ROMO) return 0;
   const char* var = amt_param_get(info, params, "variant");
   if (!strcmp(var, "rt")) c->rt = 1;
   else if (strcmp(var, "fixed"))
@@ -1060,10 +1251,19 @@ static void declare_events(am_task* t, arm_cfg* c) {
                                     E_GO_CUE, E_MOVEMENT_ONSET, E_TARGET_REACHED,
                                     E_HOLD_COMPLETE, E_REWARD, E_ERROR, E_ABORT, E_TIMEOUT,
                                     E_TRIAL_END, -1};
+  static const int romo_ev[] = {E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF, E_STIM2_ON,
+                                E_GO_CUE, E_MOVEMENT_ONSET, E_STIM2_OFF, E_TARGET_REACHED,
+                                E_HOLD_COMPLETE, E_REWARD, E_ERROR, E_ABORT, E_TIMEOUT,
+                                E_TRIAL_END, -1};
+  static const int value_ev[] = {E_TRIAL_START, E_TARGET_ON, E_STIM_ON, E_STIM_OFF, E_GO_CUE,
+                                 E_MOVEMENT_ONSET, E_TARGET_REACHED, E_HOLD_COMPLETE, E_REWARD,
+                                 E_ABORT, E_TIMEOUT, E_TRIAL_END, -1};  // no wrong offer
   static const int bandit_ev[] = {E_TRIAL_START, E_TARGET_ON, E_GO_CUE, E_MOVEMENT_ONSET,
                                   E_TARGET_REACHED, E_HOLD_COMPLETE, E_REWARD, E_ABORT, E_TIMEOUT,
                                   E_TRIAL_END, -1};
-  const int* list = c->kind == K_DECISION ? decision_ev : c->kind == K_BANDIT ? bandit_ev : reach_ev;
+  const int* list = c->kind == K_DECISION || c->kind == K_MANTE ? decision_ev
+                    : c->kind == K_ROMO ? romo_ev : c->kind == K_VALUE ? value_ev
+                    : c->kind == K_BANDIT ? bandit_ev : reach_ev;
   for (int k = 0; k < E_COUNT; k++) c->ev[k] = -1;
   t->n_events = 0;
   for (const int* l = list; *l >= 0; l++) {
@@ -1081,13 +1281,19 @@ static void declare_conditions(am_task* t, const arm_cfg* c) {
   static const int field[] = {V_CONDITION, V_BLOCK, V_FIELD_ON, V_FIELD_GAIN, -1};
   static const int rotation[] = {V_CONDITION, V_BLOCK, V_ROTATION, -1};
   static const int decision[] = {V_COHERENCE, -1};
+  static const int romo[] = {V_DF, V_F1, -1};
+  static const int mante[] = {V_MOTION, V_COLOUR, V_CONTEXT, -1};
+  static const int value[] = {V_LOG_RATIO, V_B_SIDE, V_OFFER_A, V_OFFER_B, -1};
   static const int bandit[] = {V_P_LEFT, V_P_RIGHT, -1};
   static const int none[] = {-1};
   const int* l = c->kind == K_CENTER_OUT ? center_out : c->kind == K_FORCE_FIELD ? field
                  : c->kind == K_ROTATION ? rotation : c->kind == K_DECISION ? decision
-                 : c->kind == K_BANDIT ? bandit : none;
+                 : c->kind == K_ROMO ? romo : c->kind == K_MANTE ? mante
+                 : c->kind == K_VALUE ? value : c->kind == K_BANDIT ? bandit : none;
   t->n_conditions = 0;
-  for (; *l >= 0; l++) t->conditions[t->n_conditions++] = *l;
+  for (; *l >= 0; l++)  // as positions in the task's variable list
+    for (int k = 0; k < t->n_vars; k++)
+      if (c->vars[k] == *l) t->conditions[t->n_conditions++] = k;
 }
 
 // Observation groups (the body's, "task" and the options'), episode length, reward terms and task
@@ -1101,8 +1307,8 @@ static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err
   am_obs_group* g = &t->groups[t->n_groups++];
   snprintf(g->name, AM_NAME_LEN, "task");
   g->offset = t->obs_dim;
-  g->size = 6;
-  t->obs_dim += 6;
+  g->size = c->task_dim = c->kind == K_MANTE || c->kind == K_VALUE ? 9 : 6;
+  t->obs_dim += g->size;
   if (amt_opts_setup(t, &c->opts, err, err_sz)) return -1;
   // Longest possible trial plus the ITI bounds the episode; the pool's limit is a safety net.
   int trial_max = c->fix_timeout_steps + c->delay_max + c->stim_steps + c->rt_steps +
@@ -1111,12 +1317,18 @@ static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err
   static const char* terms[] = {"success", "proximity", "distance", "effort", "abort"};
   t->n_terms = 5;
   for (int k = 0; k < 5; k++) snprintf(t->terms[k], AM_NAME_LEN, "%s", terms[k]);
-  t->n_vars = c->kind == K_BANDIT ? V_BANDIT_COUNT : V_COUNT;
-  for (int k = 0; k < V_COUNT; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[k]);
-  if (c->kind == K_BANDIT) {
-    snprintf(t->vars[V_P_LEFT], AM_NAME_LEN, "p_left");
-    snprintf(t->vars[V_P_RIGHT], AM_NAME_LEN, "p_right");
-  }
+  // every arm task's variables, then the paradigm's own
+  static const int romo[] = {V_F1, V_F2, V_DF, -1}, mante[] = {V_MOTION, V_COLOUR, V_CONTEXT, -1};
+  static const int value[] = {V_OFFER_A, V_OFFER_B, V_VALUE_A, V_VALUE_B, V_B_SIDE, V_LOG_RATIO,
+                              V_CHOSEN_VALUE, -1};
+  static const int bandit[] = {V_P_LEFT, V_P_RIGHT, -1};
+  const int* extra = c->kind == K_ROMO ? romo : c->kind == K_MANTE ? mante
+                     : c->kind == K_VALUE ? value : c->kind == K_BANDIT ? bandit : romo + 3;
+  t->n_vars = 0;
+  for (int k = 0; k < V_BASE_COUNT; k++) c->vars[t->n_vars++] = k;
+  for (; *extra >= 0; extra++) c->vars[t->n_vars++] = *extra;
+  for (int k = 0; k < t->n_vars; k++)
+    snprintf(t->vars[k], AM_NAME_LEN, "%s", var_names[c->vars[k]]);
   return 0;
 }
 
@@ -1141,7 +1353,7 @@ static int arm_create(am_task* t, const amt_params* params, int kind, const char
       (kind == K_FORCE_FIELD && read_field(info, params, &c, err, err_sz)) ||
       (kind == K_ROTATION && read_rotation(info, params, &c, err, err_sz)) ||
       ((kind == K_FORCE_FIELD || kind == K_ROTATION) && read_blocks(info, params, &c, err, err_sz)) ||
-      (kind == K_DECISION && read_decision(info, params, &c, err, err_sz)))
+      (choice_task(&c) && read_choice(info, params, &c, err, err_sz)))
     return -1;
   if (kind == K_BANDIT && amt_bandit_probs_read(info, params, &c.probs, err, err_sz)) return -1;
   snprintf(t->name, sizeof t->name, "%s", name);
@@ -1180,4 +1392,13 @@ int amt_decision_create(am_task* t, const amt_params* p, char* err, size_t err_s
 }
 int amt_bandit_reach_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
   return arm_create(t, p, K_BANDIT, "bandit-reach", err, err_sz);
+}
+int amt_romo_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_ROMO, "romo-reach", err, err_sz);
+}
+int amt_mante_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_MANTE, "mante-reach", err, err_sz);
+}
+int amt_value_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_VALUE, "value-reach", err, err_sz);
 }

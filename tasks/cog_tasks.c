@@ -201,7 +201,7 @@ static void cog_evaluate(const am_task* t, am_env* e, am_step_result* r) {
 
 static void cog_observe(const am_task* t, am_env* e, float* o) {
   const cog_cfg* c = t->cfg;
-  const cog_state* s = e->task_state;
+  cog_state* s = e->task_state;
   int n = 0;
   if (c->two_step) {  // group "stage": stage 1, state A, state B (one-hot)
     o[n++] = s->stage == 0;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "task_opts.h"
 #include "tasks_internal.h"
 
 const amt_param_def amt_reacher_params[] = {
@@ -20,14 +21,17 @@ const amt_param_def amt_reacher_params[] = {
     {"target_radius", "0.2", "targets are uniform in a disk of this radius (m)"},
     {"init_qpos_noise", "0.1", "uniform joint-position noise at reset (rad)"},
     {"init_qvel_noise", "0.005", "uniform joint-velocity noise at reset (rad/s)"},
+    AMT_OPTS_PARAMS,  // off by default: Reacher-v4 exactly
     {NULL, NULL, NULL}};
 
 typedef struct reacher_cfg {
+  amt_opts opts;  // first (task_opts.h)
   double target_radius, qpos_noise, qvel_noise;
   int fingertip, target;  // body ids
 } reacher_cfg;
 
 typedef struct reacher_state {
+  amt_opt_state opt;   // first (task_opts.h)
   double dist_before;  // |fingertip - target| at the start of the current step
   double ctrl_cost;    // |action|^2 of the current step
 } reacher_state;
@@ -54,6 +58,7 @@ static void reacher_reset(const am_task* t, am_env* e) {
   for (int i = 0; i < m->nv; i++) d->qvel[i] = am_rng_range(&e->rng, -c->qvel_noise, c->qvel_noise);
   d->qvel[2] = d->qvel[3] = 0;
   mj_forward(m, d);
+  amt_opts_reset(e->task_state);
 }
 
 static void reacher_act(const am_task* t, am_env* e, const float* a) {
@@ -66,15 +71,17 @@ static void reacher_act(const am_task* t, am_env* e, const float* a) {
   // Reacher-v4 penalises the action the policy sent, before MuJoCo clamps it to ctrlrange.
   s->ctrl_cost = 0;
   for (int i = 0; i < 2; i++) s->ctrl_cost += (double)a[i] * a[i];
+  amt_opts_act(&c->opts, &s->opt, a);
 }
 
 static void reacher_evaluate(const am_task* t, am_env* e, am_step_result* r) {
-  const reacher_state* s = e->task_state;
+  reacher_state* s = e->task_state;
   r->terms[0] = (float)-s->dist_before;
   r->terms[1] = (float)-s->ctrl_cost;
   r->reward = (float)(-s->dist_before - s->ctrl_cost);
   r->terminated = 0;
   r->events = 0;
+  amt_opts_reward(&s->opt, r->reward);
 }
 
 static void reacher_observe(const am_task* t, am_env* e, float* o) {
@@ -93,6 +100,7 @@ static void reacher_observe(const am_task* t, am_env* e, float* o) {
   o[8] = (float)v[0];
   o[9] = (float)v[1];
   o[10] = (float)v[2];
+  amt_opts_observe(&c->opts, e->task_state, &e->rng, o);
 }
 
 static void reacher_vars(const am_task* t, const am_env* e, float* vars) {
@@ -116,7 +124,8 @@ int amt_reacher_create(am_task* t, const amt_params* params, char* err, size_t e
   if (amt_param_int(info, params, "episode_steps", &steps, err, err_sz) ||
       amt_param_double(info, params, "target_radius", &c.target_radius, err, err_sz) ||
       amt_param_double(info, params, "init_qpos_noise", &c.qpos_noise, err, err_sz) ||
-      amt_param_double(info, params, "init_qvel_noise", &c.qvel_noise, err, err_sz))
+      amt_param_double(info, params, "init_qvel_noise", &c.qvel_noise, err, err_sz) ||
+      amt_opts_read(info, params, &c.opts, err, err_sz))
     return -1;
   if (steps < 1) return am_err(err, err_sz, "task reacher: episode_steps must be >= 1 (got %d)", steps);
   if (!(c.target_radius > 0 && c.target_radius <= 0.21))
@@ -168,5 +177,5 @@ int amt_reacher_create(am_task* t, const amt_params* params, char* err, size_t e
   t->observe = reacher_observe;
   t->get_vars = reacher_vars;
   t->destroy = reacher_destroy;
-  return 0;
+  return amt_opts_setup(t, &cfg->opts, err, err_sz);  // on failure amt_create destroys t
 }

@@ -15,12 +15,16 @@ int amt_reacher_create(am_task* t, const amt_params* params, char* err, size_t e
 
 // arm_tasks.c: motor-control paradigms on the six-muscle arm.
 extern const amt_param_def amt_center_out_params[], amt_reach_random_params[],
-    amt_force_field_params[], amt_rotation_params[], amt_decision_params[];
+    amt_force_field_params[], amt_rotation_params[], amt_decision_params[], amt_romo_params[],
+    amt_mante_params[], amt_value_params[];
 int amt_center_out_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_reach_random_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_force_field_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_rotation_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_decision_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_romo_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_mante_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_value_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 #define AMT_ARM_TASKS                                                                          \
   {"reach-center-out", "arm", "delayed center-out reaching to 8 targets with catch trials "    \
                               "(Georgopoulos 1982; Churchland 2012)",                          \
@@ -35,7 +39,15 @@ int amt_decision_create(am_task* t, const amt_params* params, char* err, size_t 
    amt_rotation_params, amt_rotation_create},                                                  \
   {"decision-reach", "arm", "noisy evidence, report left/right by reaching; fixed-duration or " \
                             "reaction-time (Roitman & Shadlen 2002; Song et al. 2017)",        \
-   amt_decision_params, amt_decision_create}
+   amt_decision_params, amt_decision_create},                                                  \
+  {"romo-reach", "arm", "parametric working memory: report f1 > f2 by reaching (Romo et al. "  \
+                        "1999)", amt_romo_params, amt_romo_create},                          \
+  {"mante-reach", "arm", "context-dependent integration: report the cued one of two noisy "    \
+                         "streams by reaching (Mante et al. 2013)", amt_mante_params,          \
+   amt_mante_create},                                                                          \
+  {"value-reach", "arm", "economic choice between two juice offers by reaching; the relative "  \
+                         "value is a parameter (Padoa-Schioppa & Assad 2006)", amt_value_params, \
+   amt_value_create}
 
 // rat_run.c, rat_gaps.c, rat_bowl.c, rat_maze.c, rat_tap.c: naturalistic tasks for the rat (they
 // share rat_common.c).

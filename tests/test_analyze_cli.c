@@ -229,6 +229,33 @@ static void test_psychometric_rt_from_event(void** state) {
   assert_float_equal(csv_value(csv, 4, "mean_rt"), 0.3, 1e-9);
 }
 
+// --by picks the signed x variable (here the same coherence, so the same fit) and an unknown one
+// is refused; p_correct is P(right) for x > 0 and P(left) for x < 0; --chosen VAR counts choices
+// of the side VAR's sign points to (value-reach: b_side), so at x = -0.4 it flips P(right).
+static void test_psychometric_by_chosen(void** state) {
+  char dir[600], csv[700], dir2[600], csv2[700];
+  snprintf(dir, sizeof dir, "%s/psy_by", tmpdir);
+  assert_int_equal(animat("analyze psychometric '%s' --by coherence --out '%s'", decision_path,
+                          dir), 0);
+  expect_out("psychometric: 900 trials with a choice (x = coherence)");
+  snprintf(csv, sizeof csv, "%s/psychometric.csv", dir);
+  double p0 = csv_value(csv, 0, "p_right"), p8 = csv_value(csv, 8, "p_right");
+  assert_float_equal(csv_value(csv, 0, "p_correct"), 1 - p0, 1e-12);
+  assert_float_equal(csv_value(csv, 8, "p_correct"), p8, 1e-12);
+  snprintf(dir2, sizeof dir2, "%s/psy_chosen", tmpdir);
+  assert_int_equal(animat("analyze psychometric '%s' --chosen coherence --out '%s'",
+                          decision_path, dir2), 0);
+  snprintf(csv2, sizeof csv2, "%s/psychometric.csv", dir2);
+  assert_float_equal(csv_value(csv2, 0, "p_right"), 1 - p0, 1e-12);  // the side coherence points to
+  assert_float_equal(csv_value(csv2, 8, "p_right"), p8, 1e-12);
+  assert_int_equal(animat("analyze psychometric '%s' --by nope --out '%s'", decision_path, dir),
+                   1);
+  expect_out("'nope' is not a condition variable");
+  assert_int_equal(animat("analyze psychometric '%s' --chosen nope --out '%s'", decision_path,
+                          dir), 1);
+  expect_out("--chosen nope is not a condition variable");
+}
+
 static void test_report(void** state) {
   char dir[600], html[700];
   snprintf(dir, sizeof dir, "%s/report", tmpdir);
@@ -273,6 +300,7 @@ int main(void) {
       cmocka_unit_test(test_tuning_recovers_planted_directions),
       cmocka_unit_test(test_psychometric_recovers_observer),
       cmocka_unit_test(test_psychometric_rt_from_event),
+      cmocka_unit_test(test_psychometric_by_chosen),
       cmocka_unit_test(test_report),
       cmocka_unit_test(test_errors),
   };

@@ -225,6 +225,9 @@ static void test_random_arm(void** state) {
   check_random("visuomotor-rotation", 8, 300, easy);
   check_random("decision-reach", 8, 300, none);
   check_random("decision-reach", 8, 300, rt);
+  check_random("romo-reach", 8, 300, easy_random);
+  check_random("mante-reach", 8, 300, rt);
+  check_random("value-reach", 8, 300, rt);
 }
 
 // With zero actions the rat stands on each task's ground (terrain, platforms, maze floor): the
@@ -480,6 +483,313 @@ static void test_bandit_reach_rules(void** state) {
   amt_destroy(&t);
 }
 
+//---------------------------------- romo-reach rules ----------------------------------------------
+
+// One romo-reach trial of env 0 driven by the scripted arm: the hand holds at the start, except
+// that `leave` = 1 leaves it during the delay; after the go cue it waits `wait` steps and reaches
+// to the correct (side = 1) or wrong (-1) target (side 0: stays). Records the step of each event
+// (-1: none), what the task group showed, and the trial's variables at its end.
+typedef struct romo_obs {
+  int ev[16];                   // step of the first occurrence of event code k (-1: none)
+  double shown_f1, shown_f2;    // task observation 0 during f1 and during f2 (last seen)
+  int f1_steps, f2_steps, delay_dark;  // steps showing f1, f2; delay steps with nothing shown
+  double f1, f2, df, choice, outcome, target_x, start_x, abort_term, reward;
+} romo_obs;
+
+static void romo_trial(const am_task* t, am_pool* p, int leave, int wait, int side, romo_obs* r) {
+  am_batch* b = am_pool_batch(p);
+  int off = t->groups[am_find_group(t->groups, t->n_groups, "task")].offset;
+  int vsx = find_var(t, "start_x"), vdf = find_var(t, "df"), vf1 = find_var(t, "f1");
+  int vf2 = find_var(t, "f2"), vch = find_var(t, "choice"), vo = find_var(t, "outcome");
+  int vtx = find_var(t, "target_x");
+  int e_go = find_event(t, "go_cue"), e_off = find_event(t, "stim_off");
+  int e_on2 = find_event(t, "stim2_on"), e_end = find_event(t, "trial_end");
+  memset(r, 0, sizeof *r);
+  for (int k = 0; k < 16; k++) r->ev[k] = -1;
+  arm_ctl k = {.kp = 3.0, .kd = 0.1, .c0 = 0.3};
+  am_env* e = am_pool_env(p, 0);
+  for (int s = 0; s < 1000 && r->ev[e_end] < 0; s++) {
+    const float* v = b->vars;
+    double goal[2] = {v[vsx], v[vsx + 1]};
+    if (leave && r->ev[e_off] >= 0) goal[1] -= 0.06;
+    double right = v[vdf] > 0 ? 1 : -1;
+    if (r->ev[e_go] >= 0 && s - r->ev[e_go] > wait) goal[0] += side * right * 0.1;
+    arm_command(&k, e->d, goal, b->actions);
+    am_pool_step(p);
+    for (int j = 0; j < t->n_events; j++)
+      if ((b->events[0] & (1u << j)) && r->ev[j] < 0) r->ev[j] = s;
+    const float* o = b->terminated[0] ? b->final_obs + off : b->obs + off;
+    if (o[1] > 0.5 && r->ev[e_on2] < 0) r->f1_steps++, r->shown_f1 = o[0];
+    if (o[1] > 0.5 && r->ev[e_on2] >= 0) r->f2_steps++, r->shown_f2 = o[0];
+    if (o[1] < 0.5 && o[0] == 0 && r->ev[e_off] >= 0 && r->ev[e_on2] < 0) r->delay_dark++;
+    r->abort_term += b->terms[4];
+    r->reward += b->rewards[0];
+    r->f1 = v[vf1], r->f2 = v[vf2], r->df = v[vdf], r->choice = v[vch], r->outcome = v[vo];
+    r->target_x = v[vtx], r->start_x = v[vsx];
+  }
+}
+
+// The rules of romo-reach (docs/tasks.md): target_on and f1 (stim_on) when the fixation hold
+// completes; f1 for stim_time, then a delay in which nothing is shown; then f2 (stim2_on) with
+// the go cue, shown until the hand leaves the start (stim2_off = movement_onset); the correct
+// target is right when f1 > f2; the wrong one is an error; leaving during the delay aborts; the
+// observation shows (f - 22 Hz) / 10 Hz; the variables hold f1, f2, df = f1 - f2 and the choice.
+static void test_romo_rules(void** state) {
+  am_task t;
+  make_task(&t, "romo-reach", "f1=14,30", "df=4,8", "noise=0", "delay=0.3", "stim_time=0.1",
+            "error_penalty=0.5", "abort_penalty=1", NULL);
+  int E[16];
+  const char* names[] = {"trial_start", "target_on", "stim_on", "stim_off", "stim2_on", "go_cue",
+                         "movement_onset", "stim2_off", "target_reached", "hold_complete",
+                         "reward", "error", "abort", "timeout", "trial_end"};
+  assert_int_equal(t.n_events, 15);
+  for (int j = 0; j < 15; j++) assert_int_equal(E[j] = find_event(&t, names[j]), j);
+  am_pool* p = make_pool(&t, 1, 3);
+  romo_obs r;
+  int rights = 0, lefts = 0;
+  for (int trial = 0; trial < 12; trial++) {
+    romo_trial(&t, p, 0, 5, 1, &r);  // the correct target
+    assert_true(r.f1 == 14 || r.f1 == 30);
+    assert_true(fabs(r.df) == 4 || fabs(r.df) == 8);
+    assert_float_equal(r.df, r.f1 - r.f2, 1e-6);
+    assert_float_equal(r.shown_f1, (r.f1 - 22) / 10, 1e-6);
+    assert_float_equal(r.shown_f2, (r.f2 - 22) / 10, 1e-6);
+    assert_true(r.ev[E[1]] >= 0 && r.ev[E[2]] == r.ev[E[1]]);  // targets and f1 together
+    assert_int_equal(r.ev[E[3]] - r.ev[E[2]], 10);             // f1: 0.1 s
+    assert_int_equal(r.ev[E[4]] - r.ev[E[3]], 30);             // delay: 0.3 s
+    assert_int_equal(r.f1_steps, 10);
+    assert_int_equal(r.delay_dark, 30);
+    assert_true(r.ev[E[5]] == r.ev[E[4]]);                     // go with f2
+    assert_true(r.ev[E[6]] > r.ev[E[5]] && r.ev[E[7]] == r.ev[E[6]]);  // f2 until leaving
+    assert_int_equal(r.f2_steps, r.ev[E[6]] - r.ev[E[5]]);
+    assert_true(r.ev[E[8]] > r.ev[E[6]] && r.ev[E[9]] > r.ev[E[8]] && r.ev[E[10]] == r.ev[E[14]]);
+    assert_true(r.ev[E[11]] < 0 && r.ev[E[12]] < 0 && r.ev[E[13]] < 0);
+    double side = r.df > 0 ? 1 : -1;  // f1 > f2: right
+    assert_float_equal(r.target_x - r.start_x, side * 0.1, 1e-6);
+    assert_true(r.choice == side && r.outcome == 1 && r.abort_term == 0);
+    rights += side > 0, lefts += side < 0;
+  }
+  assert_true(rights >= 2 && lefts >= 2);
+  romo_trial(&t, p, 0, 5, -1, &r);  // the wrong target: an error costing error_penalty
+  assert_true(r.ev[E[11]] >= 0 && r.ev[E[11]] == r.ev[E[14]] && r.ev[E[8]] < 0);
+  assert_true(r.choice == (r.df > 0 ? -1 : 1) && r.outcome == -1);
+  assert_float_equal(r.abort_term, -0.5, 1e-6);
+  romo_trial(&t, p, 1, 5, 1, &r);  // leaves during the delay: abort, no f2, abort_penalty
+  assert_true(r.ev[E[12]] > r.ev[E[3]] && r.ev[E[12]] == r.ev[E[14]] && r.ev[E[4]] < 0);
+  assert_float_equal(r.abort_term, -1, 1e-6);
+  romo_trial(&t, p, 0, 5, 0, &r);  // never responds: timeout at rt_max (1 s), f2 shown throughout
+  assert_true(r.ev[E[13]] == r.ev[E[14]] && r.ev[E[13]] - r.ev[E[5]] == 100 && r.f2_steps == 100);
+  assert_float_equal(r.abort_term, -1, 1e-6);
+  am_pool_free(p);
+  amt_destroy(&t);
+
+  // Curriculum over 3 trials: the first (f = 1) has the largest |df|, its delay scaled to 0
+  // (one dark step: the delay epoch lasts at least one step) and f2 shown until the choice; at
+  // f = 0 the documented delay and f2 until the hand leaves the start.
+  make_task(&t, "romo-reach", "noise=0", "curriculum=3", "start_radius=0.03", NULL);
+  p = make_pool(&t, 1, 9);
+  romo_trial(&t, p, 0, 5, 1, &r);  // f = 1
+  assert_float_equal(fabs(r.df), 8, 1e-6);
+  assert_int_equal(r.delay_dark, 1);
+  assert_true(r.ev[E[7]] == r.ev[E[8]]);  // f2 off when the target is entered
+  for (int i = 0; i < 3; i++) romo_trial(&t, p, 0, 5, 1, &r);  // f = 2/3, 1/3, 0
+  assert_true(r.ev[E[7]] == r.ev[E[6]] && r.delay_dark >= 20 && r.delay_dark <= 40);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+// mante-reach (docs/tasks.md): the context cue (one-hot, task observations 7 and 8) says which
+// stream to report: motion (observation 0) or colour (observation 6), each its signed coherence
+// plus noise; the correct target is the cued stream's sign. A scripted integrator of the cued
+// stream is right on nearly every strong trial and agrees with the uncued stream's sign only at
+// chance; one integrating the uncued stream is at chance against the correct side.
+static void test_mante_rules(void** state) {
+  am_task t;
+  make_task(&t, "mante-reach", "variant=fixed", "coherences=0.128,0.512", "noise=0",
+            "stim_time=0.1", NULL);
+  int off = t.groups[am_find_group(t.groups, t.n_groups, "task")].offset;
+  assert_int_equal(t.groups[am_find_group(t.groups, t.n_groups, "task")].size, 9);
+  int vm = find_var(&t, "motion"), vc = find_var(&t, "colour"), vx = find_var(&t, "context");
+  int vtx = find_var(&t, "target_x"), vsx = find_var(&t, "start_x"), vch = find_var(&t, "choice");
+  int vo = find_var(&t, "outcome"), e_end = find_event(&t, "trial_end");
+  assert_true(t.n_conditions == 3 && !strcmp(t.vars[t.conditions[0]], "motion") &&
+              !strcmp(t.vars[t.conditions[2]], "context"));
+  // noise 0: the samples are the coherences; the cue is the context; the target is its sign
+  am_pool* p = make_pool(&t, 4, 2);
+  am_batch* b = am_pool_batch(p);
+  int shown = 0, ctx[2] = {0, 0};
+  for (int s = 0; s < 400; s++) {
+    memset(b->actions, 0, sizeof(float) * 4 * (size_t)t.act_dim);
+    am_pool_step(p);
+    for (int i = 0; i < 4; i++) {
+      const float* o = b->obs + (size_t)i * t.obs_dim + off;
+      const float* v = b->vars + (size_t)i * t.n_vars;
+      if (b->terminated[i] || b->truncated[i]) continue;
+      assert_true((o[7] == 1 && o[8] == 0 && v[vx] == 0) || (o[7] == 0 && o[8] == 1 && v[vx] == 1));
+      double cued = v[vx] ? v[vc] : v[vm];
+      assert_float_equal(v[vtx] - v[vsx], (cued > 0 ? 0.1 : -0.1), 1e-6);
+      if (o[1] > 0.5) {
+        assert_float_equal(o[0], v[vm], 1e-6);
+        assert_float_equal(o[6], v[vc], 1e-6);
+        shown++;
+        ctx[(int)v[vx]]++;
+      }
+    }
+  }
+  assert_true(shown > 20 && ctx[0] > 0 && ctx[1] > 0);
+  am_pool_free(p);
+  amt_destroy(&t);
+
+  // scripted integrators of the cued stream and of the uncued one, with noise
+  make_task(&t, "mante-reach", "variant=fixed", "coherences=0.512", "noise=1", NULL);
+  for (int use_cued = 1; use_cued >= 0; use_cued--) {
+    p = make_pool(&t, 16, 4);
+    b = am_pool_batch(p);
+    double acc[16] = {0};
+    int trials = 0, correct = 0;
+    arm_ctl k = {.kp = 3.0, .kd = 0.1, .c0 = 0.3};
+    for (int s = 0; s < 1500; s++) {
+      for (int i = 0; i < 16; i++) {
+        const float* o = b->obs + (size_t)i * t.obs_dim + off;
+        const float* v = b->vars + (size_t)i * t.n_vars;
+        int cue_colour = o[8] > 0.5;
+        int read_colour = use_cued ? cue_colour : !cue_colour;
+        if (o[1] > 0.5) acc[i] += read_colour ? o[6] : o[0];
+        double goal[2] = {v[vsx], v[vsx + 1]};
+        if (o[3] > 0.5) goal[0] += acc[i] >= 0 ? 0.1 : -0.1;
+        arm_command(&k, am_pool_env(p, i)->d, goal, b->actions + (size_t)i * t.act_dim);
+      }
+      am_pool_step(p);
+      for (int i = 0; i < 16; i++) {
+        if (!(b->events[i] & (1u << e_end))) continue;
+        const float* v = b->vars + (size_t)i * t.n_vars;
+        if (v[vch] != 0) trials++, correct += v[vo] > 0;
+        acc[i] = 0;
+      }
+    }
+    printf("# mante-reach scripted, integrating the %s stream: %d/%d correct\n",
+           use_cued ? "cued" : "uncued", correct, trials);
+    assert_true(trials >= 40);
+    if (use_cued) assert_true(correct >= 0.9 * trials);
+    else assert_true(correct >= 0.3 * trials && correct <= 0.7 * trials);
+    am_pool_free(p);
+  }
+  amt_destroy(&t);
+}
+
+// value-reach (docs/tasks.md): the offers are observed per side as drops / 5 (task observations
+// 0 left A, 6 left B, 7 right A, 8 right B); either target is taken and held for the chosen offer's value (reward_success
+// x value / the best offer type's value; no error event); the variables hold the offers, their
+// values (A: rho qA, in drops of B), B's side, log(qB/qA) and the chosen value. A scripted chooser
+// that values A at rho' picks the better offer on every trial when rho' = rho and takes less
+// value when rho' = 1.
+static double value_run(const am_task* t, double rho_agent, int relative, int* trials, int* best) {
+  am_pool* p = make_pool(t, 8, 6);
+  am_batch* b = am_pool_batch(p);
+  int off = t->groups[am_find_group(t->groups, t->n_groups, "task")].offset;
+  int vsx = find_var(t, "start_x"), vqa = find_var(t, "offer_a"), vqb = find_var(t, "offer_b");
+  int vva = find_var(t, "value_a"), vvb = find_var(t, "value_b"), vbs = find_var(t, "b_side");
+  int vlr = find_var(t, "log_ratio"), vcv = find_var(t, "chosen_value");
+  int vch = find_var(t, "choice"), vtx = find_var(t, "target_x");
+  int e_end = find_event(t, "trial_end"), e_hold = find_event(t, "hold_complete");
+  assert_true(find_event(t, "error") < 0);
+  double total = 0, pick[8] = {0};
+  *trials = *best = 0;
+  arm_ctl k = {.kp = 3.0, .kd = 0.1, .c0 = 0.3};
+  for (int s = 0; s < 1500; s++) {
+    for (int i = 0; i < 8; i++) {
+      const float* o = b->obs + (size_t)i * t->obs_dim + off;
+      const float* v = b->vars + (size_t)i * t->n_vars;
+      double goal[2] = {v[vsx], v[vsx + 1]};
+      if (o[1] > 0.5) {  // offers on, per side (left A, left B, right A, right B): A = rho_agent B
+        int a_right = v[vbs] < 0;
+        assert_float_equal(o[a_right ? 7 : 0], v[vqa] / 5, 1e-6);
+        assert_float_equal(o[a_right ? 6 : 8], v[vqb] / 5, 1e-6);
+        assert_true(o[a_right ? 0 : 7] == 0 && o[a_right ? 8 : 6] == 0);
+        double left = rho_agent * o[0] + o[6], right = rho_agent * o[7] + o[8];
+        pick[i] = right > left ? 1 : -1;
+      }
+      if (o[3] > 0.5) goal[0] += 0.1 * pick[i];  // after the go cue: the pick
+      arm_command(&k, am_pool_env(p, i)->d, goal, b->actions + (size_t)i * t->act_dim);
+    }
+    am_pool_step(p);
+    for (int i = 0; i < 8; i++) {
+      if (!(b->events[i] & (1u << e_end))) continue;
+      const float* v = b->vars + (size_t)i * t->n_vars;
+      assert_true(b->events[i] & (1u << e_hold));  // either offer completes the trial
+      assert_float_equal(v[vva], 2.5 * v[vqa], 1e-5);
+      assert_float_equal(v[vvb], v[vqb], 1e-6);
+      assert_float_equal(v[vlr], log(v[vqb] / v[vqa]), 1e-5);
+      double chosen = v[vch] == v[vbs] ? v[vvb] : v[vva];
+      assert_float_equal(v[vcv], chosen, 1e-5);
+      double other = v[vch] == v[vbs] ? v[vva] : v[vvb];  // the best offer type: 10 A = 25 B
+      assert_float_equal(b->terms[(size_t)i * t->n_terms], 4 * (chosen - relative * other) / 25,
+                         1e-5);
+      assert_float_equal(v[vtx] - v[vsx], 0.1 * v[vch], 1e-6);  // the target held: the chosen
+      *best += fabs(chosen - fmax(v[vva], v[vvb])) < 1e-6;
+      (*trials)++;
+      total += chosen;
+    }
+  }
+  am_pool_free(p);
+  return total;
+}
+
+static void test_value_rules(void** state) {
+  am_task t;
+  make_task(&t, "value-reach", "variant=fixed", "stim_time=0.1", "offers=1:1,1:2,1:3,10:1",
+            "rho=2.5", "reward_success=4", NULL);
+  int n1, b1, n2, b2;
+  double v1 = value_run(&t, 2.5, 0, &n1, &b1), v2 = value_run(&t, 1, 0, &n2, &b2);
+  printf("# value-reach scripted: rho' = rho: %d/%d best offers, mean value %.3f; rho' = 1: "
+         "%d/%d, mean value %.3f\n", b1, n1, v1 / n1, b2, n2, v2 / n2);
+  assert_true(n1 >= 40 && n2 >= 40);
+  assert_int_equal(b1, n1);
+  assert_true(b2 < n2 && v2 / n2 < v1 / n1);
+  amt_destroy(&t);
+  // relative=1: the reward is the chosen minus the unchosen value (negative for the worse offer)
+  make_task(&t, "value-reach", "variant=fixed", "stim_time=0.1", "offers=1:1,1:2,1:3,10:1",
+            "rho=2.5", "reward_success=4", "relative=1", NULL);
+  value_run(&t, 1, 1, &n2, &b2);
+  assert_true(n2 >= 40 && b2 < n2);
+  amt_destroy(&t);
+  // refusals: offers must be qA:qB pairs of positive quantities; rho > 0
+  const char* bad[] = {"offers=1:0", "offers=1-2", "offers=", "rho=0", "relative=2"};
+  for (int i = 0; i < 5; i++) {
+    amt_params p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(amt_params_add(&p, bad[i], err, sizeof err), 0);
+    assert_int_equal(amt_create(&t, "value-reach", &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "value-reach"));
+  }
+}
+
+// Same seed, same trials (f1, f2, events, observations); another seed, other trials.
+static void test_romo_reproducible(void** state) {
+  am_task t;
+  make_task(&t, "romo-reach", "trials=3", "start_radius=0.06", NULL);
+  double sums[3];
+  for (int run = 0; run < 3; run++) {
+    am_pool* p = make_pool_threads(&t, 4, run == 1 ? 1 : 2, run < 2 ? 21 : 22);
+    am_batch* b = am_pool_batch(p);
+    am_rng rng;
+    am_rng_seed(&rng, 4, 0);
+    double acc = 0;
+    for (int s = 0; s < 300; s++) {
+      for (int i = 0; i < 4 * t.act_dim; i++) b->actions[i] = (float)am_rng_uniform(&rng) * 0.3f;
+      am_pool_step(p);
+      for (int i = 0; i < 4 * t.obs_dim; i++) acc += b->obs[i] * (1 + i % 5);
+      for (int i = 0; i < 4 * t.n_vars; i++) acc += b->vars[i] * (1 + i % 3);
+      for (int i = 0; i < 4; i++) acc += b->events[i] * 1e-3 + b->rewards[i];
+    }
+    sums[run] = acc;
+    am_pool_free(p);
+  }
+  assert_true(sums[0] == sums[1]);  // 2 threads vs 1
+  assert_true(sums[0] != sums[2]);
+  amt_destroy(&t);
+}
+
 //---------------------------------- success metric, determinism, parameters ----------------------
 
 // Doing nothing (no excitation) never completes a reach: only catch trials succeed.
@@ -550,7 +860,8 @@ static void test_reward_sizes(void** state) {
 }
 
 static const char* all_tasks[] = {"reach-center-out", "reach-random", "force-field",
-                                  "visuomotor-rotation", "decision-reach"};
+                                  "visuomotor-rotation", "decision-reach", "romo-reach", "mante-reach",
+                                  "value-reach"};
 
 // Same seed, same everything; another seed differs. Also with prev_inputs and obs_noise on.
 static void test_determinism(void** state) {
@@ -785,6 +1096,9 @@ static void test_schema_declared(void** state) {
       {"force-field", "trial_start", "hold_complete", "trial_end"},
       {"visuomotor-rotation", "trial_start", "hold_complete", "trial_end"},
       {"decision-reach", "trial_start", "hold_complete", "trial_end"},
+      {"romo-reach", "trial_start", "hold_complete", "trial_end"},
+      {"mante-reach", "trial_start", "hold_complete", "trial_end"},
+      {"value-reach", "trial_start", "hold_complete", "trial_end"},
       {"run", NULL, NULL, NULL},
       {"run-gaps", NULL, NULL, NULL},
       {"escape-bowl", NULL, "escaped", NULL},
@@ -883,6 +1197,10 @@ int main(void) {
       cmocka_unit_test(test_scripted_others),
       cmocka_unit_test(test_decision_rules),
       cmocka_unit_test(test_bandit_reach_rules),
+      cmocka_unit_test(test_romo_rules),
+      cmocka_unit_test(test_romo_reproducible),
+      cmocka_unit_test(test_mante_rules),
+      cmocka_unit_test(test_value_rules),
       cmocka_unit_test(test_idle_fails),
       cmocka_unit_test(test_reward_sizes),
       cmocka_unit_test(test_determinism),

@@ -23,6 +23,7 @@ typedef struct az_ctx {
   ana_trials tab;
   az_select sel;
   const char* by;
+  const char* chosen;    // psychometric: count choices toward this side variable's sign
   uint64_t seed;
   const char* path2;     // cka/rsa: a second dataset
   const char* channel2;  // cka/rsa: a second channel (module) of the same dataset
@@ -514,11 +515,21 @@ static int run_jpca(az_ctx* c, az_data* a) {
 
 //---------------------------------- psychometric / adaptation (trial table only) ------------------
 
+// P(right) against a signed condition variable x: `--by VAR` (one variable), else coherence
+// (decision-reach; romo-reach: --by df). A choice is correct when its sign is x's (x != 0).
+// `--chosen SIDE` counts choices of the option on side SIDE (a condition variable, -1 left, +1
+// right) instead of rightward ones (value-reach: --by log_ratio --chosen b_side, P(choose B)).
 static int run_psychometric(az_ctx* c) {
-  int kc = az_cond_slot(&c->d, "coherence");
-  if (kc < 0 || c->d.schema.choice < 0)
-    return am_err(c->err, sizeof c->err, "psychometric needs a coherence condition variable and "
-                  "a choice variable (decision-reach); %s has none", c->d.task);
+  const char* xname = c->by ? c->by : "coherence";
+  int kc = az_cond_slot(&c->d, xname);
+  int kside = c->chosen ? az_cond_slot(&c->d, c->chosen) : -1;
+  if (c->chosen && kside < 0)
+    return am_err(c->err, sizeof c->err, "psychometric: --chosen %s is not a condition variable "
+                  "of task %s", c->chosen, c->d.task);
+  if (strchr(xname, ',') || kc < 0 || c->d.schema.choice < 0)
+    return am_err(c->err, sizeof c->err, "psychometric needs a %s condition variable (--by VAR: "
+                  "one signed condition variable) and a choice variable (decision-reach, "
+                  "romo-reach...); %s has none", xname, c->d.task);
   int64_t N = c->tab.n;
   double *coh = calloc((size_t)N + 1, sizeof(double)), *rt = calloc((size_t)N + 1, sizeof(double));
   int* ch = calloc((size_t)N + 1, sizeof(int));
@@ -540,7 +551,7 @@ static int run_psychometric(az_ctx* c) {
     all.outcome = "all";
     if (!az_selected(&c->d, &all, t)) continue;
     coh[n] = t->cond[kc];
-    ch[n] = t->choice > 0;
+    ch[n] = kside < 0 ? t->choice > 0 : (t->choice > 0) == (t->cond[kside] > 0);
     n++;
     double trt = !by_event ? t->rt
                  : t->ev_row[e_go] >= 0 && t->ev_row[e_on] >= 0
@@ -567,9 +578,10 @@ static int run_psychometric(az_ctx* c) {
       for (int y = x + 1; y < nl; y++)
         if (lv[y] < lv[x]) { double z = lv[x]; lv[x] = lv[y]; lv[y] = z; }
     double pr[64], se[64], mrt[64], srt[64];
-    const char* cols[] = {"coherence", "trials", "p_right", "sem", "mean_rt", "sem_rt"};
+    // p_right: the fraction choosing right (with --chosen: the option on that side)
+    const char* cols[] = {xname, "trials", "p_right", "sem", "mean_rt", "sem_rt", "p_correct"};
     table t;
-    table_init(&t, 6, cols);
+    table_init(&t, 7, cols);
     for (int x = 0; x < nl; x++) {
       int m = 0, r = 0, mr = 0;
       double s = 0, s2 = 0;
@@ -581,6 +593,7 @@ static int run_psychometric(az_ctx* c) {
       srt[x] = mr > 1 ? sqrt((s2 - s * s / mr) / (mr - 1) / mr) : NAN;
       table_num(&t, lv[x]), table_int(&t, m), table_num(&t, pr[x]), table_num(&t, se[x]);
       table_num(&t, mrt[x]), table_num(&t, srt[x]);
+      table_num(&t, c->chosen ? NAN : lv[x] > 0 ? pr[x] : lv[x] < 0 ? 1 - pr[x] : NAN);
     }
     am_buf j = {0};
     json_head(c, &j, NULL);
@@ -589,12 +602,17 @@ static int run_psychometric(az_ctx* c) {
                   "\"chronometric_rho\": ", n, ps.bias, ps.slope, ps.lapse, ps.se_bias,
                   ps.se_slope, ps.se_lapse);
     jnum(&j, rho);
-    am_buf_printf(&j, ", \"rt_from\": \"%s\", \"by_coherence\": \"psychometric.csv\"}\n",
-                  by_event ? "go_cue to movement_onset" : "kinematic onset");
+    am_buf_printf(&j, ", \"rt_from\": \"%s\", \"x\": \"%s\", \"by_coherence\": "
+                  "\"psychometric.csv\"}\n", by_event ? "go_cue to movement_onset" : "kinematic onset",
+                  xname);
     ana_fig* f = ana_fig_new(1, 2, 0, 0, c->err, sizeof c->err);
     if (f) {
       ana_fig_title(f, c->d.task);
-      ana_fig_labels(f, 0, "psychometric", "signed coherence", "P(right)");
+      char xl[AM_NAME_LEN + 8];
+      snprintf(xl, sizeof xl, "%s", kc >= 0 && !c->by ? "signed coherence" : xname);
+      char yl[AM_NAME_LEN + 16];
+      snprintf(yl, sizeof yl, c->chosen ? "P(choose %s)" : "P(right)", c->chosen);
+      ana_fig_labels(f, 0, "psychometric", xl, yl);
       ana_fig_errbars(f, 0, lv, pr, se, nl, NULL);
       double fx[201], fy[201];
       for (int z = 0; z <= 200; z++) {
@@ -604,15 +622,16 @@ static int run_psychometric(az_ctx* c) {
       ana_fig_line(f, 0, fx, fy, 201, NULL);
       ana_fig_axes(f, 0, &(ana_axes){.ymin = 0, .ymax = 1});
       ana_fig_hline(f, 0, 0.5, NULL);
-      ana_fig_labels(f, 1, "chronometric", "signed coherence", "reaction time (s)");
+      ana_fig_labels(f, 1, "chronometric", xl, "reaction time (s)");
       ana_fig_errbars(f, 1, lv, mrt, srt, nl, NULL);
       rc = write_outputs(c, f, &t, &j) ? -1 : 0;
     }
     table_free(&t);
     am_buf_free(&j);
-    am_buf_printf(&c->summary, "psychometric: %d trials with a choice; bias %.4f, slope %.4f, lapse %.3f; "
-           "chronometric Spearman rho(RT, |coherence|) %.3f over %d trials (RT: %s)\n", n, ps.bias,
-           ps.slope, ps.lapse, rho, nrt, by_event ? "go_cue to movement_onset" : "kinematic onset");
+    am_buf_printf(&c->summary, "psychometric: %d trials with a choice (x = %s); bias %.4f, slope %.4f, "
+           "lapse %.3f; chronometric Spearman rho(RT, |%s|) %.3f over %d trials (RT: %s)\n", n,
+           xname, ps.bias, ps.slope, ps.lapse, xname, rho, nrt,
+           by_event ? "go_cue to movement_onset" : "kinematic onset");
   }
   free(coh), free(rt), free(ch), free(rcoh);
   return rc;
@@ -1310,7 +1329,9 @@ static void usage_text(char* b, size_t n) {
              "  --smooth S         Gaussian smoothing sigma in seconds (0)\n"
              "  --outcome O        success (default), all, or an outcome (abort, timeout...)\n"
              "  --where VAR=V,...  keep trials whose condition variable VAR is one of the values\n"
-             "  --by VAR,...       group conditions by these condition variables (default: all)\n"
+             "  --by VAR,...       group conditions by these condition variables (default: all);\n"
+             "                     psychometric: the signed x variable (default coherence)\n"
+             "  --chosen SIDE      psychometric: P(choosing the option on side variable SIDE)\n"
              "  --onset-frac F     kinematic onset threshold, fraction of peak speed (0.2)\n"
              "  --targets LIST     decode: target, hand_pos, hand_vel, choice (target,hand_vel)\n"
              "  --folds N          decode: cross-validation folds (5)\n"
@@ -1343,6 +1364,7 @@ int cmd_analyze(int argc, char** argv) {
                       {"outcome", CLI_STRING, &c.sel.outcome},
                       {"where", CLI_EACH, NULL, 0, 0, cli_collect, &where_list},
                       {"by", CLI_STRING, &c.by},
+                      {"chosen", CLI_STRING, &c.chosen},
                       {"onset-frac", CLI_DOUBLE, &frac, 0.001, 0.999},
                       {"targets", CLI_STRING, &c.targets},
                       {"folds", CLI_INT, &c.folds, 2, 100},
