@@ -595,7 +595,10 @@ static int xp_adaptation(xp* x, const char* protocol, int rotation) {
     }
     am_buf_printf(f, "\n");
   }
-  row(x, "successful trials in the learning session", "", "trials", success, "%.1f %%");
+  if (isfinite(success))  // a row of the four-column table (the fixed session's cell is empty)
+    am_buf_printf(f, "| successful trials in the learning session | | %.1f %% | |\n", success);
+  else
+    am_buf_printf(f, "| successful trials in the learning session | | n/a | |\n");
   if (x->quick)
     am_buf_printf(f, "\n--quick: a short training and blocks of 3/6/3/6/3 trials on 4 envs; the "
                   "numbers test the pipeline, not the finding.\n");
@@ -722,7 +725,7 @@ static const experiment experiments[] = {
      "deviate the opposite way when the field is removed (after-effects) [6]; a second exposure "
      "is learnt faster (savings).", xp_force_field},
     {"rotation", "visuomotor rotation: adaptation of the reach direction (animat session)",
-     "train + 22 min (sessions 2x11 min)", 24,
+     "train + 9 min (sessions 330+200 s)", 12,
      "With the visual feedback rotated (e.g. 30°), the initial direction error falls over the "
      "block and comes back opposite after it [7].", xp_rotation},
     {"bandit", "meta-RL two-armed bandit: regret vs Thompson sampling, adaptation in-episode",
