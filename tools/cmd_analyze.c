@@ -605,7 +605,8 @@ static int run_psychometric(az_ctx* c) {
     am_buf_printf(&j, ", \"rt_from\": \"%s\", \"x\": \"%s\", \"by_coherence\": "
                   "\"psychometric.csv\"}\n", by_event ? "go_cue to movement_onset" : "kinematic onset",
                   xname);
-    ana_fig* f = ana_fig_new(1, 2, 0, 0, c->err, sizeof c->err);
+    // a task without reaction times (a fixed-duration body-less task): no chronometric panel
+    ana_fig* f = ana_fig_new(1, nrt > 0 ? 2 : 1, 0, 0, c->err, sizeof c->err);
     if (f) {
       ana_fig_title(f, c->d.task);
       char xl[AM_NAME_LEN + 8];
@@ -622,16 +623,21 @@ static int run_psychometric(az_ctx* c) {
       ana_fig_line(f, 0, fx, fy, 201, NULL);
       ana_fig_axes(f, 0, &(ana_axes){.ymin = 0, .ymax = 1});
       ana_fig_hline(f, 0, 0.5, NULL);
-      ana_fig_labels(f, 1, "chronometric", xl, "reaction time (s)");
-      ana_fig_errbars(f, 1, lv, mrt, srt, nl, NULL);
+      if (nrt > 0) {
+        ana_fig_labels(f, 1, "chronometric", xl, "reaction time (s)");
+        ana_fig_errbars(f, 1, lv, mrt, srt, nl, NULL);
+      }
       rc = write_outputs(c, f, &t, &j) ? -1 : 0;
     }
     table_free(&t);
     am_buf_free(&j);
     am_buf_printf(&c->summary, "psychometric: %d trials with a choice (x = %s); bias %.4f, slope %.4f, "
-           "lapse %.3f; chronometric Spearman rho(RT, |%s|) %.3f over %d trials (RT: %s)\n", n,
-           xname, ps.bias, ps.slope, ps.lapse, xname, rho, nrt,
-           by_event ? "go_cue to movement_onset" : "kinematic onset");
+           "lapse %.3f; ", n, xname, ps.bias, ps.slope, ps.lapse);
+    if (nrt > 0)
+      am_buf_printf(&c->summary, "chronometric Spearman rho(RT, |%s|) %.3f over %d trials (RT: %s)\n",
+                    xname, rho, nrt, by_event ? "go_cue to movement_onset" : "kinematic onset");
+    else
+      am_buf_printf(&c->summary, "no reaction times (no movement onset in these trials)\n");
   }
   free(coh), free(rt), free(ch), free(rcoh);
   return rc;
