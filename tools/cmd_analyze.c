@@ -822,18 +822,18 @@ static int run_adaptation(az_ctx* c) {
     ana_fig_labels(f, 0, NULL, "trial (blocks in order)", rot ? "direction error (deg)"
                                                                  : "max deviation (m)");
     int off = 0;
-    double ytop = -INFINITY;  // the block names go above the highest point
-    for (int b = 0; b < nb; b++)
-      for (int p = 0; p < B[b].len; p++)
-        if (isfinite(B[b].curve[p]) && B[b].curve[p] > ytop) ytop = B[b].curve[p];
-    if (!isfinite(ytop)) ytop = 0;
-    double ybot = INFINITY;
+    // the block names go at the highest point; the data's range and the trials in all
+    double ytop = -INFINITY, ybot = INFINITY;
     int total = 0, prev_low = 0;
     for (int b = 0; b < nb; b++) {
       total += B[b].len;
       for (int p = 0; p < B[b].len; p++)
-        if (isfinite(B[b].curve[p]) && B[b].curve[p] < ybot) ybot = B[b].curve[p];
+        if (isfinite(B[b].curve[p])) {
+          if (B[b].curve[p] > ytop) ytop = B[b].curve[p];
+          if (B[b].curve[p] < ybot) ybot = B[b].curve[p];
+        }
     }
+    if (!isfinite(ytop)) ytop = 0;
     double yspan = isfinite(ybot) && ytop > ybot ? ytop - ybot : 1;
     double* x = malloc(sizeof(double) * AD_MAXP);
     for (int b = 0; x && b < nb; b++) {
