@@ -257,8 +257,6 @@ static int config_path(const char* file, char* out, size_t n) {
   return access(out, R_OK) ? -1 : 0;
 }
 
-// Trains DIR/run with config (plus extra flags) unless --run gave a trained run. quick_steps:
-// the training length of --quick.
 // --budget: the minutes a training step may take, `share` of what is left of the budget once the
 // experiment's time after training is kept aside (--budget of `animat train`); NULL without a
 // budget (at least 0.01 min: a step that starts late trains one iteration).
@@ -270,6 +268,8 @@ static const char* train_budget(xp* x, double share) {
   return x->budget_arg;
 }
 
+// Trains DIR/run with config (plus extra flags) unless --run gave a trained run. quick_steps:
+// the training length of --quick.
 static int xp_train(xp* x, const char* config, uint64_t quick_steps, const char* const* extra) {
   if (!x->trained_here) return 0;
   char steps[32] = "";
