@@ -305,6 +305,11 @@ static int check_run_config(const char* dir, const char* ckpt, const ama_config*
   return -1;
 }
 
+// The refusal of configuration flags beside --resume.
+static const char RESUME_FLAGS[] =
+    "--resume continues a run with its saved configuration; only --steps, --threads, --out, "
+    "--checkpoint-every, --budget and --quiet apply";
+
 // What the ranks of a multi-rank run agree on after every iteration (ama_comm allgather): stop when
 // any rank was interrupted, checkpoint and stop at the time budget when rank 0's timers say so.
 typedef struct rank_ctl {
@@ -386,8 +391,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
   if (resume && rank) {  // rank 0 reads and checks the run's configuration, then sends it
     if (task_name || envs > 0 || seed_given || config_file || S.n || core || motor ||
         task_params.n || core_hidden || motor_hidden || core_tick)
-      return cli_fail("train", "--resume continues a run with its saved configuration; only "
-                               "--steps, --threads, --out, --checkpoint-every, --budget and --quiet apply");
+      return cli_fail("train", "%s", RESUME_FLAGS);
     if (comm->bcast(comm->ctx, &cfg, sizeof cfg, err, sizeof err))
       return cli_fail("train", "%s", err);
     if (!out) out = resume;
@@ -399,8 +403,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
     if (rc) return cli_fail("train", "%s", err);
     if (task_name || envs > 0 || seed_given || config_file || S.n || core || motor ||
         task_params.n || core_hidden || motor_hidden || core_tick)
-      return cli_fail("train", "--resume continues a run with its saved configuration; only "
-                               "--steps, --threads, --out, --checkpoint-every, --budget and --quiet apply");
+      return cli_fail("train", "%s", RESUME_FLAGS);
     if (check_run_config(resume, ckpt_in, &cfg) ||
         (out && strcmp(out, resume) && check_run_config(out, ckpt_in, &cfg)))
       return 1;
