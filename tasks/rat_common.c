@@ -220,3 +220,34 @@ double rat_upright(const mjData* d, int body) {
 double rat_speed_reward(double vx, double target_speed, double lo) {
   return fmax(lo, 1 - fabs(vx - target_speed) / target_speed);
 }
+
+int rat_read_run_reward(const amt_info* info, const amt_params* params, rat_run_reward* r,
+                        char* err, size_t err_sz) {
+  const char* name = info->name;
+  if (amt_param_double(info, params, "target_speed", &r->target_speed, err, err_sz)) return -1;
+  if (!(r->target_speed > 0 && r->target_speed < 20))
+    return am_err(err, err_sz, "task %s: parameter target_speed: '%g' must be in (0, 20) m/s",
+                  name, r->target_speed);
+  if (amt_param_double(info, params, "reward_floor", &r->reward_floor, err, err_sz)) return -1;
+  if (!(r->reward_floor >= -10 && r->reward_floor <= 0))
+    return am_err(err, err_sz, "task %s: parameter reward_floor: '%g' must be in [-10, 0]", name,
+                  r->reward_floor);
+  if (amt_param_int(info, params, "upright", &r->upright, err, err_sz)) return -1;
+  if (r->upright != 0 && r->upright != 1)
+    return am_err(err, err_sz, "task %s: parameter upright: '%d' must be 0 or 1", name,
+                  r->upright);
+  double tilt;
+  if (amt_param_double(info, params, "fall_tilt", &tilt, err, err_sz)) return -1;
+  if (!(tilt > 0 && tilt <= 180))
+    return am_err(err, err_sz, "task %s: parameter fall_tilt: '%g' must be in (0, 180] deg", name,
+                  tilt);
+  r->fall_cos = tilt >= 180 ? -2 : cos(tilt * M_PI / 180);
+  return 0;
+}
+
+double rat_run_reward_eval(const rat_run_reward* r, const rat_body* b, const mjData* d, int* fell) {
+  double reward = rat_speed_reward(d->qvel[b->root_v], r->target_speed, r->reward_floor);
+  if (r->upright && reward > 0) reward *= rat_upright(d, b->torso) * rat_upright(d, b->pelvis);
+  *fell = d->xmat[9 * b->torso + 8] < r->fall_cos;
+  return reward;
+}

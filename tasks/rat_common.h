@@ -102,4 +102,34 @@ double rat_upright(const mjData* d, int body);
 // The speed reward of run and run-gaps: max(lo, 1 - |vx - v*| / v*) (lo: the reward floor).
 double rat_speed_reward(double vx, double target_speed, double lo);
 
+// The running reward that run and run-gaps share: the speed reward with its floor, optionally
+// scaled by the upright factors, and a fall when the torso tilts past a limit. Each task gives
+// its own defaults (run: the shaping that keeps the rat on its feet; run-gaps: the published
+// speed reward alone) through RAT_RUN_PARAMS(floor, upright, tilt).
+#define RAT_RUN_PARAMS(floor, upright, tilt)                                                     \
+  {"target_speed", "1", "target forward speed v* (m/s); reward max(0, 1 - |vx - v*| / v*)"},     \
+  {"reward_floor", floor,                                                                        \
+   "lower bound of the speed reward (the 0 in max(0, ...)); -1 stops back-and-forth jitter from " \
+   "paying (mean reward = mean vx / v* below v*)"},                                              \
+  {"upright", upright,                                                                           \
+   "1: a positive speed reward is multiplied by escape-bowl's upright factors of torso and "     \
+   "pelvis (1 within 30 deg of vertical, 0 upside down), so only running on the feet pays; 0: "  \
+   "speed alone (a policy may move on its back)"},                                               \
+  {"fall_tilt", tilt,                                                                            \
+   "the episode ends (terminated, event 'fall') when the torso's up axis tilts more than this "  \
+   "from vertical (deg); 180: never"}
+
+typedef struct rat_run_reward {
+  double target_speed, reward_floor;
+  int upright;      // scale a positive reward by the upright factors
+  double fall_cos;  // cos of the fall tilt (-2: never)
+} rat_run_reward;
+
+// Reads RAT_RUN_PARAMS' keys into r. Returns 0 or -1 with a message naming task, key and value.
+int rat_read_run_reward(const amt_info* info, const amt_params* params, rat_run_reward* r,
+                        char* err, size_t err_sz);
+
+// The running reward of the current state; *fell is set to 1 when the torso tilts past the limit.
+double rat_run_reward_eval(const rat_run_reward* r, const rat_body* b, const mjData* d, int* fell);
+
 #endif  // AMT_RAT_COMMON_H

@@ -1,5 +1,6 @@
 // rat_gaps.c: the task "run-gaps" (Merel et al. 2020): the rat runs along a corridor of platforms
-// and gaps, redrawn per episode, and the episode ends when a paw falls below fall_depth.
+// and gaps, redrawn per episode, and the episode ends when a paw falls below fall_depth (or, with
+// the run task's fall_tilt shaping, when the torso tips over). The reward is run's (rat_common.h).
 //
 // The platforms are mocap bodies (two overlapping 0.4 m boxes each) placed by every env in reset;
 // those not needed are parked (rat_common.h). docs/tasks.md describes the task for users.
@@ -14,7 +15,7 @@
 
 const amt_param_def amt_run_gaps_params[] = {
     {"episode_time", "30", "episode length (s)"},
-    {"target_speed", "1", "target forward speed v* (m/s); reward max(0, 1 - |vx - v*| / v*)"},
+    RAT_RUN_PARAMS("0", "0", "180"),
     {"platform_length", "0.4,0.8", "platform length range (m)"},
     {"gap_length", "0.05,0.2", "gap length range (m)"},
     {"fall_depth", "-0.3", "the episode ends (terminated) when a paw is below this z (m)"},
@@ -22,7 +23,7 @@ const amt_param_def amt_run_gaps_params[] = {
 
 typedef struct gaps_cfg {
   rat_body rat;  // first (rat_common.h)
-  double target_speed;
+  rat_run_reward run;                  // the published speed reward by default (no shaping)
   double plat[2], gap[2], fall_depth;  // platform and gap length ranges (m), fall depth (m)
   int n_plat;                          // platform halves in the scene
   int plat_mocap[MAX_PIECES];
@@ -62,19 +63,19 @@ static void gaps_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   const gaps_cfg* c = t->cfg;
   gaps_state* s = e->task_state;
   const mjData* d = e->d;
-  double reward = rat_speed_reward(d->qvel[c->rat.root_v], c->target_speed, 0);
+  int fell;
+  double reward = rat_run_reward_eval(&c->run, &c->rat, d, &fell);
   uint32_t ev = 0;
   double x = d->qpos[c->rat.root_q];
   while (s->next_gap < s->n_gaps && x > s->gap_end[s->next_gap]) {
     s->next_gap++;
     ev |= 1u << EV_GAP_CROSSED;
   }
-  for (int p = 0; p < 4; p++)
-    if (d->site_xpos[3 * c->rat.paws[p] + 2] < c->fall_depth) {
-      r->terminated = 1;
-      ev |= 1u << EV_FALL;
-      break;
-    }
+  for (int p = 0; p < 4 && !fell; p++) fell = d->site_xpos[3 * c->rat.paws[p] + 2] < c->fall_depth;
+  if (fell) {
+    r->terminated = 1;
+    ev |= 1u << EV_FALL;
+  }
   r->terms[0] = (float)reward;
   r->reward = (float)reward;
   r->events = ev;
@@ -85,7 +86,7 @@ static void gaps_observe(const am_task* t, am_env* e, float* o) {
   const gaps_cfg* c = t->cfg;
   gaps_state* s = e->task_state;
   am_body_observe(e->m, e->d, o);
-  o[c->rat.body_dim] = (float)c->target_speed;
+  o[c->rat.body_dim] = (float)c->run.target_speed;
   amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
 }
 
@@ -108,10 +109,7 @@ static int range_param(const amt_info* info, const amt_params* p, const char* ke
 
 static int read_params(const amt_info* info, const amt_params* params, gaps_cfg* c, char* err,
                        size_t err_sz) {
-  if (amt_param_double(info, params, "target_speed", &c->target_speed, err, err_sz)) return -1;
-  if (!(c->target_speed > 0 && c->target_speed < 20))
-    return am_err(err, err_sz, "task %s: parameter target_speed: '%g' must be in (0, 20) m/s",
-                  info->name, c->target_speed);
+  if (rat_read_run_reward(info, params, &c->run, err, err_sz)) return -1;
   if (range_param(info, params, "platform_length", c->plat, err, err_sz) ||
       range_param(info, params, "gap_length", c->gap, err, err_sz) ||
       amt_param_double(info, params, "fall_depth", &c->fall_depth, err, err_sz))

@@ -12,23 +12,13 @@
 
 const amt_param_def amt_run_params[] = {
     {"episode_time", "10", "episode length (s)"},
-    {"target_speed", "1", "target forward speed v* (m/s); reward max(0, 1 - |vx - v*| / v*)"},
-    {"reward_floor", "0",
-     "lower bound of the speed reward (the 0 in max(0, ...)); -1 stops back-and-forth jitter from "
-     "paying (mean reward = mean vx / v* below v*)"},
-    {"upright", "1", "1: a positive speed reward is multiplied by escape-bowl's upright factors of "
-                     "torso and pelvis (1 within 30 deg of vertical, 0 upside down), so only "
-                     "running on the feet pays; 0: speed alone (a policy may move on its back)"},
-    {"fall_tilt", "60", "the episode ends (terminated, event 'fall') when the torso's up axis "
-                        "tilts more than this from vertical (deg); 180: never"},
+    RAT_RUN_PARAMS("0", "1", "60"),
     {"alive_bonus", "0", "reward per step while the episode goes on (not on the falling step)"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct run_cfg {
   rat_body rat;  // first (rat_common.h)
-  double target_speed, reward_floor;
-  int upright;       // scale a positive reward by the upright factors
-  double fall_cos;   // cos of the fall tilt (-2: never)
+  rat_run_reward run;
   double alive_bonus;
 } run_cfg;
 
@@ -51,10 +41,9 @@ static void run_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   const run_cfg* c = t->cfg;
   run_state* s = e->task_state;
   const mjData* d = e->d;
-  double reward = rat_speed_reward(d->qvel[c->rat.root_v], c->target_speed, c->reward_floor);
-  if (c->upright && reward > 0)
-    reward *= rat_upright(d, c->rat.torso) * rat_upright(d, c->rat.pelvis);
-  if (d->xmat[9 * c->rat.torso + 8] < c->fall_cos) {
+  int fell;
+  double reward = rat_run_reward_eval(&c->run, &c->rat, d, &fell);
+  if (fell) {
     r->terminated = 1;
     r->events = 1u << EV_FALL;
   } else {
@@ -70,7 +59,7 @@ static void run_observe(const am_task* t, am_env* e, float* o) {
   const run_cfg* c = t->cfg;
   run_state* s = e->task_state;
   am_body_observe(e->m, e->d, o);
-  o[c->rat.body_dim] = (float)c->target_speed;
+  o[c->rat.body_dim] = (float)c->run.target_speed;
   amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
 }
 
@@ -82,26 +71,9 @@ static void run_vars(const am_task* t, const am_env* e, float* x) {
 static int read_params(const amt_info* info, const amt_params* params, run_cfg* c, char* err,
                        size_t err_sz) {
   const char* name = info->name;
-  if (amt_param_double(info, params, "target_speed", &c->target_speed, err, err_sz)) return -1;
-  if (!(c->target_speed > 0 && c->target_speed < 20))
-    return am_err(err, err_sz, "task %s: parameter target_speed: '%g' must be in (0, 20) m/s",
-                  name, c->target_speed);
-  if (amt_param_double(info, params, "reward_floor", &c->reward_floor, err, err_sz)) return -1;
-  if (!(c->reward_floor >= -10 && c->reward_floor <= 0))
-    return am_err(err, err_sz, "task %s: parameter reward_floor: '%g' must be in [-10, 0]", name,
-                  c->reward_floor);
-  if (amt_param_int(info, params, "upright", &c->upright, err, err_sz)) return -1;
-  if (c->upright != 0 && c->upright != 1)
-    return am_err(err, err_sz, "task %s: parameter upright: '%d' must be 0 or 1", name,
-                  c->upright);
-  double tilt;
-  if (amt_param_double(info, params, "fall_tilt", &tilt, err, err_sz) ||
+  if (rat_read_run_reward(info, params, &c->run, err, err_sz) ||
       amt_param_double(info, params, "alive_bonus", &c->alive_bonus, err, err_sz))
     return -1;
-  if (!(tilt > 0 && tilt <= 180))
-    return am_err(err, err_sz, "task %s: parameter fall_tilt: '%g' must be in (0, 180] deg", name,
-                  tilt);
-  c->fall_cos = tilt >= 180 ? -2 : cos(tilt * M_PI / 180);
   if (!(c->alive_bonus >= 0 && c->alive_bonus <= 10))
     return am_err(err, err_sz, "task %s: parameter alive_bonus: '%g' must be in [0, 10]", name,
                   c->alive_bonus);

@@ -228,12 +228,12 @@ static void test_run(void** state) {
 }
 
 // Through the pool, a fall ends the episode as terminated (not truncated) with the fall event, and
-// the env starts again standing; fall_tilt=180 never ends it. Bad values name the parameter.
-static void test_run_fall(void** state) {
-  (void)state;
+// the env starts again standing; fall_tilt=180 never ends it (run-gaps' default: its published
+// reward has no tilt limit). Bad values name the parameter.
+static void check_tilt_fall(const char* task, const char* never_param) {
   for (int never = 0; never < 2; never++) {
     am_task t;
-    make_task(&t, "run", "init_noise=0", never ? "fall_tilt=180" : "fall_tilt=45", NULL);
+    make_task(&t, task, "init_noise=0", never ? never_param : "fall_tilt=45", NULL);
     am_pool* p = make_pool(&t, 1, 4);
     am_batch* b = am_pool_batch(p);
     am_env* e = am_pool_env(p, 0);
@@ -253,6 +253,12 @@ static void test_run_fall(void** state) {
     am_pool_free(p);
     amt_destroy(&t);
   }
+}
+
+static void test_run_fall(void** state) {
+  (void)state;
+  check_tilt_fall("run", "fall_tilt=180");
+  check_tilt_fall("run-gaps", NULL);
   const char* bad[][2] = {{"fall_tilt=0", "fall_tilt"},
                           {"fall_tilt=200", "fall_tilt"},
                           {"alive_bonus=-1", "alive_bonus"}};
