@@ -151,6 +151,16 @@ typedef struct ana_ridge_config {
   uint64_t seed;    // fold assignment: a permutation of the samples drawn from am_rng(seed, 0)
   const double* lambdas;  // relative ridge grid (NULL = 10^-6 .. 10^3, one per decade)
   int n_lambdas;          // entries in lambdas
+  // Optional: the group of each sample (n values >= 0, e.g. its episode), so that samples of one
+  // group are always held out together (time series: neighbouring steps are nearly equal, and
+  // splitting them between training and test sets inflates the score). The folds are then drawn
+  // over the groups (a seeded permutation of the group ids; group rank % folds, and for the inner
+  // CV (rank / folds) % inner_folds). NULL: every sample is its own group (the permutation of
+  // samples above).
+  const int* groups;
+  // Optional output: the held-out prediction of every sample (n x q), e.g. for classification
+  // by the largest of one-hot outputs. NULL: not returned.
+  double* pred;
 } ana_ridge_config;
 
 // Cross-validated ridge regression from X (n x p) to Y (n x q). Each training set is centred (an

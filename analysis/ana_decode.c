@@ -100,6 +100,20 @@ static void split(const int* list, int m, int folds, int f, int* tr, int* ntr, i
   }
 }
 
+// With groups: the rows list[0..m) whose group has rank k (its position in the permutation of
+// groups) with (k / div) % folds == f are the test set (div 1: the outer folds; div = the outer
+// folds' count: the inner folds within an outer training set, whose ranks share k % outer).
+static void split_groups(const int* list, int m, const int* groups, const int* rank, int div,
+                         int folds, int f, int* tr, int* ntr, int* te, int* nte) {
+  *ntr = *nte = 0;
+  for (int r = 0; r < m; r++) {
+    if ((rank[groups[list[r]]] / div) % folds == f)
+      te[(*nte)++] = list[r];
+    else
+      tr[(*ntr)++] = list[r];
+  }
+}
+
 int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q, const ana_ridge_config* cfg,
                  double* r2, double* lambda_used, char* err, size_t err_sz) {
   if (!X || !Y || !cfg || !r2) return am_err(err, err_sz, "ridge: NULL argument");
@@ -125,6 +139,7 @@ int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q, const an
     if (!isfinite(Y[i]))
       return am_err(err, err_sz, "ridge: Y[%zu][%zu] is not finite", i / q, i % q);
   int* perm = malloc(sizeof(int) * n);
+  int* rank = NULL;  // with groups: each group's position in the permutation (+ scratch)
   int* tr = malloc(sizeof(int) * n);
   int* te = malloc(sizeof(int) * n);
   int* itr = malloc(sizeof(int) * n);
@@ -140,18 +155,46 @@ int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q, const an
     am_err(err, err_sz, "ridge: out of memory (%d x %d -> %d)", n, p, q);
     goto done;
   }
-  // Deterministic folds: the samples in the order of a seeded random permutation.
+  // Deterministic folds: the samples (or the groups) in the order of a seeded random permutation.
+  int n_groups = 0;
+  if (cfg->groups) {
+    for (int i = 0; i < n; i++) {
+      if (cfg->groups[i] < 0) {
+        am_err(err, err_sz, "ridge: group of sample %d is %d (must be >= 0)", i, cfg->groups[i]);
+        goto done;
+      }
+      if (cfg->groups[i] >= n_groups) n_groups = cfg->groups[i] + 1;
+    }
+    if (n_groups < folds || (nl > 1 && n_groups < folds * inner)) {
+      am_err(err, err_sz, "ridge: %d groups are too few for %d x %d folds", n_groups, folds,
+             nl > 1 ? inner : 1);
+      goto done;
+    }
+    if (!(rank = malloc(sizeof(int) * 2 * (size_t)n_groups))) {
+      am_err(err, err_sz, "ridge: out of memory (%d groups)", n_groups);
+      goto done;
+    }
+  }
+  const int units = cfg->groups ? n_groups : n;
+  int* order = cfg->groups ? rank + n_groups : perm;
   am_rng rng;
   am_rng_seed(&rng, cfg->seed, 0);
-  for (int i = 0; i < n; i++) perm[i] = i;
-  for (int i = n - 1; i > 0; i--) {
+  for (int i = 0; i < units; i++) order[i] = i;
+  for (int i = units - 1; i > 0; i--) {
     const int j = (int)(am_rng_next(&rng) % (uint64_t)(i + 1));
-    const int t = perm[i];
-    perm[i] = perm[j], perm[j] = t;
+    const int t = order[i];
+    order[i] = order[j], order[j] = t;
+  }
+  if (cfg->groups) {  // rank[g]: the group's position in the permutation; samples in index order
+    for (int i = 0; i < n_groups; i++) rank[order[i]] = i;
+    for (int i = 0; i < n; i++) perm[i] = i;
   }
   for (int fo = 0; fo < folds; fo++) {
     int ntr, nte;
-    split(perm, n, folds, fo, tr, &ntr, te, &nte);
+    if (cfg->groups)
+      split_groups(perm, n, cfg->groups, rank, 1, folds, fo, tr, &ntr, te, &nte);
+    else
+      split(perm, n, folds, fo, tr, &ntr, te, &nte);
     int best = 0;
     if (nl > 1) {
       memset(sse, 0, sizeof(double) * (size_t)nl * q);
@@ -165,7 +208,10 @@ int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q, const an
         }
       for (int fi = 0; fi < inner; fi++) {
         int nitr, nite;
-        split(tr, ntr, inner, fi, itr, &nitr, ite, &nite);
+        if (cfg->groups)
+          split_groups(tr, ntr, cfg->groups, rank, folds, inner, fi, itr, &nitr, ite, &nite);
+        else
+          split(tr, ntr, inner, fi, itr, &nitr, ite, &nite);
         if (ridge_train(&f, X, Y, itr, nitr, err, err_sz)) goto done;
         for (int l = 0; l < nl; l++)
           ridge_test(&f, lams[l], X, Y, ite, nite, sse + (size_t)l * q, NULL);
@@ -196,9 +242,10 @@ int ana_ridge_cv(const double* X, int n, int p, const double* Y, int q, const an
     }
     r2[o] = 1 - se / st;
   }
+  if (cfg->pred) memcpy(cfg->pred, pred, sizeof(double) * (size_t)n * q);
   rc = 0;
 done:
-  free(perm), free(tr), free(te), free(itr), free(ite), free(pred), free(sse), free(ym), free(sst);
+  free(perm), free(rank), free(tr), free(te), free(itr), free(ite), free(pred), free(sse), free(ym), free(sst);
   ridge_free(&f);
   return rc;
 }

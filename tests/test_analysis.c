@@ -490,6 +490,55 @@ static void test_ridge_planted(void** state) {
   assert_non_null(strstr(err, "8 samples are too few"));
 }
 
+// Grouped folds: 40 groups of 5 identical samples (60 units), targets drawn per group and unrelated
+// to the activity. Folds over samples put each sample's twins in the training set, and a ridge with
+// more units than groups memorises them (R^2 near 1: leakage); folds over groups hold every group
+// out whole and find nothing. The held-out predictions returned give the same R^2.
+static void test_ridge_groups(void** state) {
+  (void)state;
+  enum { G = 40, K = 5, N = G * K, P = 60 };
+  static double X[N * P], Y[N], pred[N];
+  int groups[N];
+  char err[AM_ERR_LEN];
+  am_rng rng;
+  am_rng_seed(&rng, 77, 0);
+  for (int g = 0; g < G; g++) {
+    double x[P];
+    for (int j = 0; j < P; j++) x[j] = am_rng_normal(&rng);
+    const double y = am_rng_normal(&rng);
+    for (int k = 0; k < K; k++) {
+      memcpy(X + (size_t)(g * K + k) * P, x, sizeof x);
+      Y[g * K + k] = y;
+      groups[g * K + k] = 3 * g + 1;  // ids need not be dense
+    }
+  }
+  const double tiny = 1e-6;
+  ana_ridge_config by_sample = {.folds = 5, .seed = 3, .lambdas = &tiny, .n_lambdas = 1};
+  ana_ridge_config by_group = by_sample;
+  by_group.groups = groups;
+  by_group.pred = pred;
+  double r2s, r2g;
+  assert_int_equal(ana_ridge_cv(X, N, P, Y, 1, &by_sample, &r2s, NULL, err, sizeof err), 0);
+  assert_int_equal(ana_ridge_cv(X, N, P, Y, 1, &by_group, &r2g, NULL, err, sizeof err), 0);
+  print_message("ridge: twins, folds over samples R2 %.3f, over groups %.3f\n", r2s, r2g);
+  assert_true(r2s > 0.95);
+  assert_true(r2g < 0.1);
+  double m = 0, se = 0, st = 0;
+  for (int i = 0; i < N; i++) m += Y[i] / N;
+  for (int i = 0; i < N; i++) se += (Y[i] - pred[i]) * (Y[i] - pred[i]), st += (Y[i] - m) * (Y[i] - m);
+  assert_true(fabs((1 - se / st) - r2g) < 1e-9);
+  // every group's samples were predicted by one model (one fold): identical rows, identical output
+  for (int g = 0; g < G; g++)
+    for (int k = 1; k < K; k++) assert_true(pred[g * K + k] == pred[g * K]);
+  // errors name the problem
+  groups[7] = -2;
+  assert_int_equal(ana_ridge_cv(X, N, P, Y, 1, &by_group, &r2g, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "group of sample 7 is -2"));
+  for (int i = 0; i < N; i++) groups[i] = i % 3;
+  assert_int_equal(ana_ridge_cv(X, N, P, Y, 1, &by_group, &r2g, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "groups are too few"));
+}
+
 //---------------------------------- psychometric --------------------------------------------------
 
 enum { PT = 4000 };
@@ -707,7 +756,7 @@ int main(void) {
       cmocka_unit_test(test_rayleigh),         cmocka_unit_test(test_pca_planted),
       cmocka_unit_test(test_jpca_planted),     cmocka_unit_test(test_cka),
       cmocka_unit_test(test_rdm_spearman),     cmocka_unit_test(test_chronometric),
-      cmocka_unit_test(test_ridge_planted),    cmocka_unit_test(test_psychometric_observer),
+      cmocka_unit_test(test_ridge_planted),    cmocka_unit_test(test_ridge_groups),    cmocka_unit_test(test_psychometric_observer),
       cmocka_unit_test(test_numpy_crosscheck), cmocka_unit_test(test_trial_segmentation),
       cmocka_unit_test(test_distributional),
   };
