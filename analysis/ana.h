@@ -143,6 +143,15 @@ int ana_expectile_impute(const double* tau, const double* e, int K, int M, int i
 // y (ny): the integral of |F_x - F_y|. NaN when either is empty.
 double ana_wasserstein1(const double* x, int nx, const double* y, int ny);
 
+//---------------------------------- spectra (ana_spectrum.c) --------------------------------------
+
+// Power spectral density of x (T samples every dt seconds, mean removed, Hann window) at the nf
+// frequencies freqs (Hz, in [0, Nyquist]) by a direct Fourier sum: power[k] = |sum_t w_t (x_t -
+// mean) e^(-2 pi i f_k t dt)|^2 dt / sum_t w_t^2 (a sinusoid's peak sits at its frequency, with a
+// main lobe 4 / (T dt) Hz wide). Needs T >= 4.
+int ana_periodogram(const double* x, int T, double dt, const double* freqs, int nf, double* power,
+                    char* err, size_t err_sz);
+
 //---------------------------------- ridge decoding ------------------------------------------------
 
 typedef struct ana_ridge_config {

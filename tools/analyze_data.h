@@ -91,4 +91,13 @@ int az_bandit(ds_trials* d, const ana_trials* tab, uint64_t seed, ana_fig** fig,
 int az_two_step(ds_trials* d, const ana_trials* tab, ana_fig** fig, struct table* t, am_buf* json,
                 am_buf* summary, char* err, size_t err_sz);
 
+// `animat analyze ethology` (analyze_ethology.c): a recorded rat's behaviour segmented from its
+// kinematics, and for every module (*/output channel) the decoding of behaviour (and of the task,
+// with a task variable task_id) with episodes held out (folds from seed), its dimensionality and
+// its dynamics during running (jPCA against the stride frequency). Builds the figure (*fig), the
+// per-module table t (zeroed by the caller), appends its numbers to json (an open object) and a
+// few lines to summary. Returns 0 or -1.
+int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, struct table* t, am_buf* json,
+                am_buf* summary, char* err, size_t err_sz);
+
 #endif

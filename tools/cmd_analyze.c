@@ -1168,6 +1168,20 @@ static int run_bandit(az_ctx* c) {  // analyze_bandit.c (bandit and two-step)
   return write_outputs(c, f, &t, &j);
 }
 
+static int run_ethology(az_ctx* c) {  // analyze_ethology.c
+  ana_fig* f = NULL;
+  table t = {0};
+  am_buf j = {0};
+  json_head(c, &j, NULL);
+  if (az_ethology(&c->d, c->seed, &f, &t, &j, &c->summary, c->err, sizeof c->err)) {
+    ana_fig_free(f);
+    table_free(&t);
+    am_buf_free(&j);
+    return -1;
+  }
+  return write_outputs(c, f, &t, &j);
+}
+
 //---------------------------------- the command ---------------------------------------------------
 
 typedef struct method {
@@ -1193,6 +1207,7 @@ static const method methods[] = {
     {"bandit", "regret and P(better arm) by trial vs Thompson sampling and a random chooser (Wang et al. 2018)", 0, NULL, 0, 0, NULL, run_bandit},
     {"two-step", "stay probability by reward x transition, model-based index (Daw et al. 2011)", 0, NULL, 0, 0, NULL, run_bandit},
     {"dopamine", "value heads as a dopamine population: reversal points vs asymmetry, decoded reward distribution (Dabney et al. 2020)", 0, NULL, 0, 0, NULL, run_dopamine},
+    {"ethology", "rat behaviour from kinematics; per module: behaviour/task decoding, dimensionality, running dynamics (Merel et al. 2020)", 0, NULL, 0, 0, NULL, run_ethology},
 };
 #define N_METHODS (int)(sizeof methods / sizeof methods[0])
 
@@ -1342,7 +1357,7 @@ static void usage_text(char* b, size_t n) {
              "  --targets LIST     decode: target, hand_pos, hand_vel, choice (target,hand_vel)\n"
              "  --folds N          decode: cross-validation folds (5)\n"
              "  -k N               pca / jpca: components (3 / 6)\n"
-             "  --seed N           decode: fold assignment; bandit: Thompson draws (1)\n");
+             "  --seed N           decode, ethology: fold assignment; bandit: Thompson draws (1)\n");
 }
 
 int cmd_analyze(int argc, char** argv) {
