@@ -1,6 +1,6 @@
 // rat_bowl.c: the task "escape-bowl" (Merel et al. 2020): the rat climbs out of a bumpy
 // heightfield bowl; reward = upright x escape (distance from the centre / escape_distance, at
-// most 1).
+// most 1). Optional shaping (fall_tilt < 180): the episode ends when the torso tips over.
 //
 // The heightfield is part of the shared model, so it cannot change per env: the task generates
 // `terrains` different bowls at creation (each on a mocap body); each episode raises one of them
@@ -30,12 +30,14 @@ const amt_param_def amt_escape_bowl_params[] = {
     {"terrains", "4", "bowls generated at creation; each episode uses one of them (1..8)"},
     {"terrain_seed", "1", "seed of the bowls' random bumps"},
     {"escape_distance", "6", "distance from the centre at which escape reaches 1 (m)"},
+    {"fall_tilt", "180", RAT_FALL_TILT_HELP},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct bowl_cfg {
   rat_body rat;  // first (rat_common.h)
   int n_terrains, terrain_mocap[MAX_TERRAINS], tiles_mocap[MAX_TERRAINS];
   double escape_distance;
+  double fall_cos;  // the fall limit's cosine (-2: never, the published task)
 } bowl_cfg;
 
 typedef struct bowl_state {
@@ -43,7 +45,7 @@ typedef struct bowl_state {
   int escaped;
 } bowl_state;
 
-enum { EV_ESCAPED };
+enum { EV_ESCAPED, EV_FALL };
 
 //---------------------------------- hooks ---------------------------------------------------------
 
@@ -78,6 +80,10 @@ static void bowl_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   if (esc >= 1 && !s->escaped) {
     s->escaped = 1;
     r->events = 1u << EV_ESCAPED;
+  }
+  if (rat_fallen(&c->rat, d, c->fall_cos)) {
+    r->terminated = 1;
+    r->events |= 1u << EV_FALL;
   }
   r->terms[0] = (float)reward;  // the product; terms[1] is its escape factor
   r->reward = (float)reward;
@@ -262,7 +268,8 @@ static int read_params(const amt_info* info, const amt_params* params, bowl_cfg*
                        int* terrain_seed, char* err, size_t err_sz) {
   if (amt_param_int(info, params, "terrains", &c->n_terrains, err, err_sz) ||
       amt_param_int(info, params, "terrain_seed", terrain_seed, err, err_sz) ||
-      amt_param_double(info, params, "escape_distance", &c->escape_distance, err, err_sz))
+      amt_param_double(info, params, "escape_distance", &c->escape_distance, err, err_sz) ||
+      rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz))
     return -1;
   if (c->n_terrains < 1 || c->n_terrains > MAX_TERRAINS)
     return am_err(err, err_sz, "task %s: parameter terrains: '%d' must be in [1, %d]", info->name,
@@ -306,8 +313,9 @@ int amt_escape_bowl_create(am_task* t, const amt_params* params, char* err, size
   t->n_terms = 2;
   snprintf(t->terms[0], AM_NAME_LEN, "upright_x_escape");
   snprintf(t->terms[1], AM_NAME_LEN, "escape");
-  t->n_events = 1;
+  t->n_events = 2;
   snprintf(t->events[EV_ESCAPED], AM_NAME_LEN, "escaped");
+  snprintf(t->events[EV_FALL], AM_NAME_LEN, "fall");
   t->trial_start_event = t->trial_end_event = -1;  // one attempt per episode
   t->success_event = EV_ESCAPED;
   snprintf(t->vars[t->n_vars++], AM_NAME_LEN, "distance");

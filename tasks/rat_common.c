@@ -236,18 +236,27 @@ int rat_read_run_reward(const amt_info* info, const amt_params* params, rat_run_
   if (r->upright != 0 && r->upright != 1)
     return am_err(err, err_sz, "task %s: parameter upright: '%d' must be 0 or 1", name,
                   r->upright);
+  return rat_read_fall_tilt(info, params, &r->fall_cos, err, err_sz);
+}
+
+int rat_read_fall_tilt(const amt_info* info, const amt_params* params, double* fall_cos, char* err,
+                       size_t err_sz) {
   double tilt;
   if (amt_param_double(info, params, "fall_tilt", &tilt, err, err_sz)) return -1;
   if (!(tilt > 0 && tilt <= 180))
-    return am_err(err, err_sz, "task %s: parameter fall_tilt: '%g' must be in (0, 180] deg", name,
-                  tilt);
-  r->fall_cos = tilt >= 180 ? -2 : cos(tilt * M_PI / 180);
+    return am_err(err, err_sz, "task %s: parameter fall_tilt: '%g' must be in (0, 180] deg",
+                  info->name, tilt);
+  *fall_cos = tilt >= 180 ? -2 : cos(tilt * M_PI / 180);
   return 0;
+}
+
+int rat_fallen(const rat_body* b, const mjData* d, double fall_cos) {
+  return d->xmat[9 * b->torso + 8] < fall_cos;
 }
 
 double rat_run_reward_eval(const rat_run_reward* r, const rat_body* b, const mjData* d, int* fell) {
   double reward = rat_speed_reward(d->qvel[b->root_v], r->target_speed, r->reward_floor);
   if (r->upright && reward > 0) reward *= rat_upright(d, b->torso) * rat_upright(d, b->pelvis);
-  *fell = d->xmat[9 * b->torso + 8] < r->fall_cos;
+  *fell = rat_fallen(b, d, r->fall_cos);
   return reward;
 }

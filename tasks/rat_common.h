@@ -115,15 +115,23 @@ double rat_speed_reward(double vx, double target_speed, double lo);
    "1: a positive speed reward is multiplied by escape-bowl's upright factors of torso and "     \
    "pelvis (1 within 30 deg of vertical, 0 upside down), so only running on the feet pays; 0: "  \
    "speed alone (a policy may move on its back)"},                                               \
-  {"fall_tilt", tilt,                                                                            \
-   "the episode ends (terminated, event 'fall') when the torso's up axis tilts more than this "  \
-   "from vertical (deg); 180: never"}
+  {"fall_tilt", tilt, RAT_FALL_TILT_HELP}
 
 typedef struct rat_run_reward {
   double target_speed, reward_floor;
   int upright;      // scale a positive reward by the upright factors
   double fall_cos;  // cos of the fall tilt (-2: never)
 } rat_run_reward;
+
+// The fall limit: the key fall_tilt (deg, in (0, 180]; 180: never) as the cosine that
+// rat_fallen compares with (-2 for never). Returns 0 or -1 with a message naming task and value.
+#define RAT_FALL_TILT_HELP                                                                        \
+  "the episode ends (terminated, event 'fall') when the torso's up axis tilts more than this "    \
+  "from vertical (deg); 180: never"
+int rat_read_fall_tilt(const amt_info* info, const amt_params* params, double* fall_cos, char* err,
+                       size_t err_sz);
+// Whether the torso's up axis is tilted past the limit.
+int rat_fallen(const rat_body* b, const mjData* d, double fall_cos);
 
 // Reads RAT_RUN_PARAMS' keys into r. Returns 0 or -1 with a message naming task, key and value.
 int rat_read_run_reward(const amt_info* info, const amt_params* params, rat_run_reward* r,

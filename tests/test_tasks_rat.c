@@ -228,8 +228,8 @@ static void test_run(void** state) {
 }
 
 // Through the pool, a fall ends the episode as terminated (not truncated) with the fall event, and
-// the env starts again standing; fall_tilt=180 never ends it (run-gaps' default: its published
-// reward has no tilt limit). Bad values name the parameter.
+// the env starts again standing; fall_tilt=180 never ends it (the default of run-gaps and
+// escape-bowl, whose published rewards have no tilt limit). Bad values name the parameter.
 static void check_tilt_fall(const char* task, const char* never_param) {
   for (int never = 0; never < 2; never++) {
     am_task t;
@@ -259,6 +259,7 @@ static void test_run_fall(void** state) {
   (void)state;
   check_tilt_fall("run", "fall_tilt=180");
   check_tilt_fall("run-gaps", NULL);
+  check_tilt_fall("escape-bowl", NULL);
   const char* bad[][2] = {{"fall_tilt=0", "fall_tilt"},
                           {"fall_tilt=200", "fall_tilt"},
                           {"alive_bonus=-1", "alive_bonus"}};
