@@ -141,6 +141,9 @@ static void test_trials_kinematics(void** state) {
   snprintf(json, sizeof json, "%s/trials.json", tmpdir);
   assert_int_equal(animat("trials '%s' --out '%s' --quiet", reach_path, csv), 0);
   expect_out("96 trials (96 complete), 100.0 % successful");
+  // every trial has one row of each planted event
+  expect_out("events, rows per trial (share of trials with one):  trial_start 1 (100 %)  go_cue 1 "
+             "(100 %)  hold_complete 1 (100 %)  trial_end 1 (100 %)\n");
   expect_out("condition=3");
   // planted: movement from row 25 over 20 rows (peak of a min-jerk profile: 1.875 x 0.1 m / 0.2 s)
   // with a 10 mm bump to the left; onset at 20 % of peak speed: tau = 0.128 -> row 28

@@ -44,6 +44,32 @@ static void print_summary(const ds_trials* d, const ana_trials* tab) {
   for (int64_t i = 0; i < tab->n; i++) inc += !tab->rows[i].complete;
   if (inc) printf("  incomplete %lld", (long long)inc);
   printf("\n");
+  // events: mean count per trial and the share of trials with at least one (targets collected,
+  // gaps crossed, falls...)
+  if (tab->n && d->n_events) {
+    printf("events, rows per trial (share of trials with one):");
+    for (int e = 0; e < d->n_events; e++) {
+      int64_t sum = 0, with = 0;
+      for (int64_t i = 0; i < tab->n; i++)
+        sum += tab->rows[i].ev_count[e], with += tab->rows[i].ev_count[e] > 0;
+      printf("  %s %.3g (%.0f %%)", d->events[e], (double)sum / tab->n, 100.0 * with / tab->n);
+    }
+    printf("\n");
+  }
+  // a body with a free root (the rat): its speed over the trials
+  if (d->root_adr >= 0 && tab->n) {
+    double sf = 0, sf2 = 0, sm = 0;
+    int64_t n = 0;
+    for (int64_t i = 0; i < tab->n; i++) {
+      const ana_trial* t = &tab->rows[i];
+      if (!isfinite(t->forward_speed) || !isfinite(t->mean_speed)) continue;
+      sf += t->forward_speed, sf2 += t->forward_speed * t->forward_speed, sm += t->mean_speed, n++;
+    }
+    if (n)
+      printf("body: forward (+x) speed %.3f m/s (sd %.3f), speed %.3f m/s, mean over %lld trials\n",
+             sf / n, n > 1 ? sqrt(fmax(0, (sf2 - sf * sf / n) / (n - 1))) : 0.0, sm / n,
+             (long long)n);
+  }
   if (!s->n_cond) return;
   int kin = s->eff_x >= 0 && s->go_event >= 0;
   // distinct conditions, in order of first appearance (up to 64 printed)
