@@ -129,8 +129,8 @@ static void test_planted_rat(void** state) {
   assert_true(csv_value(p, 1, "behaviour_balanced_accuracy") < 0.4);  // noise: chance is 0.2
   assert_true(csv_value(p, 0, "participation_ratio") < csv_value(p, 1, "participation_ratio"));
   assert_int_equal((int)csv_value(p, 0, "running_segments"), 15);  // 5 episodes x 3 s
-  assert_float_equal(csv_value(p, 0, "jpca_plane1_hz"), 4.0, 0.3);
-  assert_float_equal(csv_value(p, 0, "jpca_plane1_peak_hz"), 4.0, 0.26);
+  assert_float_equal(csv_value(p, 0, "jpca_plane_hz"), 4.0, 0.3);
+  assert_float_equal(csv_value(p, 0, "jpca_plane_peak_hz"), 4.0, 0.26);
   assert_true(csv_value(p, 0, "jpca_r2_skew") > 0.8);
   assert_true(csv_value(p, 0, "jpca_r2_skew_shuffled") < 0.2);
   assert_true(csv_value(p, 1, "jpca_r2_skew") < 0.2);

@@ -6,6 +6,7 @@
 // the recording holds several: a task variable `task_id`), by cross-validated linear decoding with
 // whole episodes held out; the dimensionality of its activity (participation ratio, components for
 // 80 and 90 % of the variance); and its dynamics during running (jPCA of 1 s running segments,
+// its plane with the most variance,
 // against the stride frequency from the feet's height and a time-shuffled control).
 // docs/analysis.md ("Neuroethology") gives the categories' thresholds and every number's
 // definition.
@@ -25,7 +26,10 @@
 enum { B_FALLEN, B_REARING, B_RUNNING, B_TURNING, B_WALKING, B_REACHING, B_STILL, ETH_N };
 static const char* const eth_names[ETH_N] = {"fallen",  "rearing",  "running", "turning",
                                               "walking", "reaching", "still"};
-#define ETH_SMOOTH 5         // centred box filter over the kinematic signals (steps; 0.1 s at 50 Hz)
+// Centred box filters (steps; at 50 Hz): speed and yaw rate over 0.3 s, longer than a stride (a
+// galloping torso yaws from side to side at the stride frequency, ~5 Hz), hand speed over 0.1 s.
+#define ETH_SMOOTH_BODY 15
+#define ETH_SMOOTH_HAND 5
 #define ETH_UP_MIN 0.5       // fallen: the torso's up axis more than 60 deg from vertical
 #define ETH_REAR_SIN 0.5     // rearing: the torso's forward axis pitched up more than 30 deg
 #define ETH_RUN_SPEED 0.3    // running: horizontal speed of the torso (m/s)
@@ -56,8 +60,8 @@ typedef struct eth_result {
   double* traj;    // segments shown x ETH_SEG x 2: the first jPC plane
 } eth_result;
 
-static double box_at(const double* x, int T, int t) {
-  int a = t - ETH_SMOOTH / 2, b = t + ETH_SMOOTH / 2;
+static double box_at(const double* x, int T, int t, int w) {
+  int a = t - w / 2, b = t + w / 2;
   if (a < 0) a = 0;
   if (b > T - 1) b = T - 1;
   double s = 0;
@@ -69,7 +73,8 @@ static double box_at(const double* x, int T, int t) {
 static void label_steps(const double* speed, const double* yaw, const double* up,
                         const double* pitch, const double* hand, int T, int* lab) {
   for (int t = 0; t < T; t++) {
-    const double v = box_at(speed, T, t), w = fabs(box_at(yaw, T, t)), h = box_at(hand, T, t);
+    const double v = box_at(speed, T, t, ETH_SMOOTH_BODY), w = fabs(box_at(yaw, T, t, ETH_SMOOTH_BODY));
+    const double h = box_at(hand, T, t, ETH_SMOOTH_HAND);
     int b;
     if (up[t] < ETH_UP_MIN) b = B_FALLEN;
     else if (pitch[t] > ETH_REAR_SIN) b = B_REARING;
@@ -391,8 +396,12 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
                  sizeof(double) * U);
       if (!bad && ana_jpca(S, nseg, ETH_SEG, U, dt, 6, &jr, jp, err, err_sz)) bad = 2;
       if (!bad) {
-        e->r2_skew = jr.r2_skew, e->r2_full = jr.r2_full, e->jfreq = jr.freq_hz[0];
-        e->jvar = jr.plane_var[0];
+        // the plane holding the most variance (jPCA orders planes by frequency)
+        int pl = 0;
+        for (int j = 1; j < 3; j++)
+          if (jr.plane_var[j] > jr.plane_var[pl]) pl = j;
+        e->r2_skew = jr.r2_skew, e->r2_full = jr.r2_full, e->jfreq = jr.freq_hz[pl];
+        e->jvar = jr.plane_var[pl];
         // the first plane's projections (segment mean removed by the periodogram) and spectrum
         double acc[ETH_NF] = {0};
         for (int q = 0; q < nseg; q++)
@@ -400,7 +409,7 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
             for (int a = 0; a < 2; a++) {
               double v = 0;
               const double* row = S + ((size_t)q * ETH_SEG + t) * U;
-              for (int u = 0; u < U; u++) v += jp[(size_t)a * U + u] * row[u];
+              for (int u = 0; u < U; u++) v += jp[(size_t)(2 * pl + a) * U + u] * row[u];
               proj[((size_t)q * ETH_SEG + t) * 2 + a] = v;
             }
         for (int a = 0; a < 2 && !bad; a++)
@@ -440,7 +449,7 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
                           "task_accuracy", "task_balanced_accuracy", "task_majority",
                           "participation_ratio", "pcs_80", "pcs_90", "running_segments",
                           "stride_hz", "jpca_r2_skew", "jpca_r2_full", "jpca_r2_skew_shuffled",
-                          "jpca_plane1_hz", "jpca_plane1_var", "jpca_plane1_peak_hz"};
+                          "jpca_plane_hz", "jpca_plane_var", "jpca_plane_peak_hz"};
     table_init(tb, 22, cols);
     for (int k = 0; k < nm; k++) {
       const eth_result* e = &res[k];
@@ -480,7 +489,7 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
     table_json_number(json, e->r2_skew);
     am_buf_printf(json, ", \"jpca_r2_skew_shuffled\": ");
     table_json_number(json, e->r2_shuf);
-    am_buf_printf(json, ", \"jpca_plane1_hz\": ");
+    am_buf_printf(json, ", \"jpca_plane_hz\": ");
     table_json_number(json, e->jfreq);
     am_buf_printf(json, "}");
     am_buf_printf(summary, "  %-8s %3d units: behaviour decoded %.2f balanced (chance %.2f, %d "
@@ -488,8 +497,9 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
     if (ntask > 1) am_buf_printf(summary, ", task %.2f", e->task_bal);
     am_buf_printf(summary, "; participation ratio %.1f, %g PCs for 90%%", e->pr, e->n90);
     if (!isnan(e->r2_skew))
-      am_buf_printf(summary, "; running: jPCA R2 skew %.2f (full %.2f, shuffled %.2f), plane 1 "
-                    "%.2f Hz", e->r2_skew, e->r2_full, e->r2_shuf, e->jfreq);
+      am_buf_printf(summary, "; running: jPCA R2 skew %.2f (full %.2f, shuffled %.2f), main plane "
+                    "%.2f Hz (%.0f%% of the variance)", e->r2_skew, e->r2_full, e->r2_shuf, e->jfreq,
+                    100 * e->jvar);
     am_buf_printf(summary, "\n");
   }
   am_buf_printf(json, "], \"data\": \"ethology.csv\"}\n");
@@ -560,20 +570,31 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
       if (res[k].traj && (g < 0 || res[k].r2_skew > res[g].r2_skew)) g = k;
     char title[512];
     if (g >= 0) {
-      snprintf(title, sizeof title, "%s during running: jPC plane 1", mod[g].name);
-      ana_fig_labels(f, 3, title, "jPC 1", "jPC 2");
-      ana_fig_axes(f, 3, &(ana_axes){.equal = 1, .no_xticks = 1, .no_yticks = 1});
-      const int show = nseg < 6 ? nseg : 6;
+      snprintf(title, sizeof title, "%s during running: main jPC plane", mod[g].name);
+      ana_fig_labels(f, 3, title, "jPC a", "jPC b");
+      const int show = nseg < 2 ? nseg : 2;  // 1 s each: about 5 strides
+      double lo = INFINITY, hi = -INFINITY, xl = INFINITY, xh = -INFINITY;
+      for (size_t q = 0; q < (size_t)show * ETH_SEG; q++) {
+        xl = fmin(xl, res[g].traj[2 * q]), xh = fmax(xh, res[g].traj[2 * q]);
+        lo = fmin(lo, res[g].traj[2 * q + 1]), hi = fmax(hi, res[g].traj[2 * q + 1]);
+      }
+      // room above the trajectories for the notes
+      ana_fig_axes(f, 3, &(ana_axes){.equal = 1, .no_xticks = 1, .no_yticks = 1, .xmin = xl,
+                                     .xmax = xh + 0.8 * (xh - xl), .ymin = lo,
+                                     .ymax = hi + 0.6 * (hi - lo)});
       for (int q = 0; q < show; q++) {
         double px[ETH_SEG], py[ETH_SEG];
         for (int t = 0; t < ETH_SEG; t++)
           px[t] = res[g].traj[((size_t)q * ETH_SEG + t) * 2], py[t] = res[g].traj[((size_t)q * ETH_SEG + t) * 2 + 1];
-        ana_fig_arrow(f, 3, px, py, ETH_SEG, &(ana_style){.color = ana_color_cycle(q / 6.0), .width = 1.2});
+        ana_fig_arrow(f, 3, px, py, ETH_SEG, &(ana_style){.color = ana_color_cat(q), .width = 1.2});
       }
       char note[512];
       snprintf(note, sizeof note, "R2 skew %.2f (shuffled %.2f)", res[g].r2_skew, res[g].r2_shuf);
       ana_fig_note(f, 3, note, NULL);
-      snprintf(note, sizeof note, "plane 1 %.2f Hz, stride %.2f Hz", res[g].jfreq, stride_hz);
+      snprintf(note, sizeof note, "plane %.2f Hz, %.0f%% of the variance", res[g].jfreq,
+               100 * res[g].jvar);
+      ana_fig_note(f, 3, note, NULL);
+      snprintf(note, sizeof note, "stride (left foot) %.2f Hz", stride_hz);
       ana_fig_note(f, 3, note, NULL);
       for (int k = 0; k < nm; k++)
         if (k != g && res[k].traj) {
