@@ -199,7 +199,7 @@ int amt_perceptual_decision_create(am_task* t, const amt_params* params, char* e
   if (!(c.noise >= 0))
     return am_err(err, err_sz, "task %s: parameter noise: '%g' must be >= 0", info->name, c.noise);
   if (amt_bodyless_init(t, info->name, &c, sizeof c, sizeof(pd_state), 3, event_names, E_COUNT,
-                        var_names, V_COUNT, err, err_sz))
+                        var_names, V_COUNT, 0.1, err, err_sz))
     return -1;
   t->max_steps = c.trials * (c.fix_steps + c.stim_steps + c.dec_steps);
   t->n_groups = 1;
