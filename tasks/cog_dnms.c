@@ -150,18 +150,6 @@ static void dnms_vars(const am_task* t, const am_env* e, float* v) {
   memcpy(v, s->vars, sizeof(float) * V_COUNT);
 }
 
-static int steps_of(const amt_info* info, const amt_params* p, const char* key, double dt,
-                    int* out, char* err, size_t err_sz) {
-  double v;
-  if (amt_param_double(info, p, key, &v, err, err_sz)) return -1;
-  double n = v / dt;
-  if (!(n >= 1 - 1e-9 && v <= 600) || fabs(n - floor(n + 0.5)) > 1e-6)
-    return am_err(err, err_sz, "task %s: parameter %s: '%g' must be a whole number (>= 1) of "
-                  "steps of dt = %g s, at most 600 s", info->name, key, v, dt);
-  *out = (int)floor(n + 0.5);
-  return 0;
-}
-
 int amt_dnms_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
   const amt_info* info = amt_find("dnms");
   dnms_cfg c = {0};
@@ -177,10 +165,10 @@ int amt_dnms_create(am_task* t, const amt_params* params, char* err, size_t err_
     return am_err(err, err_sz, "task %s: parameter trials: %d must be in [1, 100000]", info->name,
                   c.trials);
   int ns, nd, nw, nr;
-  if (steps_of(info, params, "stim_time", dt, &ns, err, err_sz) ||
-      steps_of(info, params, "delay", dt, &nd, err, err_sz) ||
-      steps_of(info, params, "wait", dt, &nw, err, err_sz) ||
-      steps_of(info, params, "response_time", dt, &nr, err, err_sz))
+  if (amt_bodyless_steps(info, params, "stim_time", dt, &ns, err, err_sz) ||
+      amt_bodyless_steps(info, params, "delay", dt, &nd, err, err_sz) ||
+      amt_bodyless_steps(info, params, "wait", dt, &nw, err, err_sz) ||
+      amt_bodyless_steps(info, params, "response_time", dt, &nr, err, err_sz))
     return -1;
   c.n[EP_STIM1] = c.n[EP_STIM2] = ns;
   c.n[EP_DELAY] = nd;

@@ -230,6 +230,17 @@ static void cog_vars(const am_task* t, const am_env* e, float* v) {
   }
 }
 
+int amt_bodyless_steps(const amt_info* info, const amt_params* p, const char* key, double dt,
+                       int* out, char* err, size_t err_sz) {
+  double v;
+  if (amt_param_double(info, p, key, &v, err, err_sz)) return -1;
+  if (!(v >= dt - 1e-9 && v <= 600))
+    return am_err(err, err_sz, "task %s: parameter %s: '%g' must be in [%g, 600] s (steps of "
+                  "%g s)", info->name, key, v, dt, dt);
+  *out = (int)floor(v / dt + 0.5);
+  return 0;
+}
+
 static void bodyless_destroy(am_task* t) {
   free((void*)t->cfg);
   t->cfg = NULL;

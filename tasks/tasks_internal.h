@@ -81,6 +81,11 @@ int amt_bodyless_init(am_task* t, const char* name, const void* cfg, size_t cfg_
                       size_t state_size, int act_dim, const char* const* events, int n_events,
                       const char* const* vars, int n_vars, double timestep, char* err,
                       size_t err_sz);
+// A duration parameter `key` (seconds) of a body-less task as control steps of dt: the nearest
+// whole number of steps; a value below one step or above 600 s is an error naming the task, the
+// key and the value. Returns 0 or -1.
+int amt_bodyless_steps(const amt_info* info, const amt_params* p, const char* key, double dt,
+                       int* out, char* err, size_t err_sz);
 
 // cog_tasks.c: body-less value-based tasks with discrete actions (meta-RL); cog_decision.c: the
 // body-less perceptual decision (fixate/left/right; NeuroGym's PerceptualDecisionMaking).

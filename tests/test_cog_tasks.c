@@ -363,10 +363,10 @@ static void test_dnms_rules(void** s) {
   assert_int_equal(correct[3], 0);
   am_pool_free(pool);
   amt_destroy(&t);
-  // parameters off the step grid are refused, naming them
+  // a duration shorter than one step is refused, naming it
   amt_params params = {0};
   char e2[AM_ERR_LEN];
-  assert_int_equal(amt_params_add(&params, "stim_time=0.015", e2, sizeof e2), 0);
+  assert_int_equal(amt_params_add(&params, "stim_time=0.004", e2, sizeof e2), 0);
   assert_int_equal(amt_create(&t, "dnms", &params, e2, sizeof e2), -1);
   assert_non_null(strstr(e2, "stim_time"));
 }
