@@ -86,19 +86,6 @@ static void hebb_config(ama_config* c, int H) {
     if (ama_config_set(c, sets[i][0], sets[i][1], err, sizeof err)) fail_msg("%s", err);
 }
 
-// A learner on its task (with the config's task parameters) and pool.
-static void open_run(run* r, const ama_config* cfg, int threads) {
-  char err[1024];
-  amt_params params = {0};
-  assert_int_equal(amt_params_add_list(&params, cfg->task_params, err, sizeof err), 0);
-  assert_int_equal(amt_create(&r->task, cfg->task, &params, err, sizeof err), 0);
-  am_pool_config pc = {.num_envs = cfg->num_envs, .num_threads = threads, .seed = cfg->seed};
-  r->pool = am_pool_create(&r->task, &pc, err, sizeof err);
-  assert_non_null(r->pool);
-  r->L = ama_ppo_create(cfg, r->pool, err, sizeof err);
-  if (!r->L) fail_msg("%s", err);
-}
-
 // A planted perturbation D on unit 1's input at step 2 (added to x after the cell's step as
 // a D, a = dt / tau) through ama_policy_step, against x(t) = (1 - a) x + a (W r + Wx u + b + D),
 // r = tanh(x), computed here in double; the action is r_0 (readout = unit).
@@ -107,7 +94,7 @@ static void test_perturbation_by_hand(void** s) {
   ama_config cfg;
   hebb_config(&cfg, 3);
   run r;
-  open_run(&r, &cfg, 1);
+  run_open(&r, &cfg, 1);
   ama_policy* p = ama_ppo_policy(r.L);
   float* W = p->params.w + p->params.t[p->core.iWh].offset;
   float* Wx = p->params.w + p->params.t[p->core.iWx].offset;
@@ -150,7 +137,7 @@ static void test_perturbation_by_hand(void** s) {
 // Success per trial over trials [a, b) of a run's iterations (one trial each).
 static double run_trials(const ama_config* cfg, int n, double* early, double* late) {
   run r;
-  open_run(&r, cfg, 1);
+  run_open(&r, cfg, 1);
   ama_iter_stats st;
   int s_early = 0, s_late = 0;
   double err_late = 0;
@@ -215,7 +202,7 @@ static void test_resume(void** s) {
   snprintf(pb, sizeof pb, "%s/b.bin", g_dir);
   snprintf(pc, sizeof pc, "%s/c.bin", g_dir);
   run a, b;
-  open_run(&a, &cfg, 1);
+  run_open(&a, &cfg, 1);
   ama_policy* p = ama_ppo_policy(a.L);
   float* w0 = malloc(sizeof(float) * p->params.count);
   memcpy(w0, p->params.w, sizeof(float) * p->params.count);
@@ -226,7 +213,7 @@ static void test_resume(void** s) {
   assert_non_null(text);
   assert_non_null(strstr(text, "learner = hebbian"));
   free(text);
-  open_run(&b, &cfg, 2);
+  run_open(&b, &cfg, 2);
   assert_int_equal(ama_ckpt_load(b.L, pa, err, sizeof err), 0);
   for (int it = 0; it < 6; it++) {
     assert_int_equal(ama_ppo_iterate(a.L, &st), 0);
@@ -258,7 +245,7 @@ static void test_resume(void** s) {
   hebb_config(&cfg, 12);
   assert_int_equal(ama_config_set(&cfg, "num_envs", "2", err, sizeof err), 0);
   assert_int_equal(ama_config_set(&cfg, "horizon", "130", err, sizeof err), 0);
-  open_run(&c, &cfg, 1);  // (no plastic input: a smaller state)
+  run_open(&c, &cfg, 1);  // (no plastic input: a smaller state)
   assert_int_equal(ama_ckpt_load(c.L, pa, err, sizeof err), -1);
   assert_non_null(strstr(err, "hebbian state"));
   run_close(&c);

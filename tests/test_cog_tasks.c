@@ -453,16 +453,25 @@ static void test_categorical_actor(void** s) {
   amt_destroy(&r);
 }
 
+// Records `episodes` episodes of random actions of task (one task parameter) to tmpdir/name.rollout,
+// replays them exactly (`verify --resim`) and writes their trial table (whose summary is `trials`).
+static void record_replay(const char* task, const char* param, const char* name, int episodes,
+                          const char* trials) {
+  assert_int_equal(animat("record --random --task %s --task-param %s --episodes %d "
+                          "--out %s/%s.rollout", task, param, episodes, tmpdir, name), 0);
+  assert_int_equal(animat("verify %s/%s.rollout --resim", tmpdir, name), 0);
+  char want[64];
+  snprintf(want, sizeof want, "%d episodes replayed, largest qpos deviation 0", episodes);
+  expect_out(want);
+  assert_int_equal(animat("trials %s/%s.rollout --out %s/%s.csv", tmpdir, name, tmpdir, name), 0);
+  expect_out(trials);
+}
+
 // A body-less task through the tools: a recording (random choices), `verify --resim` (nothing to
 // replay: deviation 0), the trial table (one row per trial) and the two-step analysis.
 static void test_cog_cli(void** s) {
   assert_int_equal(make_tmpdir("cog"), 0);
-  assert_int_equal(animat("record --random --task two-step --task-param trials=50 --episodes 4 "
-                          "--out %s/ts.rollout", tmpdir), 0);
-  assert_int_equal(animat("verify %s/ts.rollout --resim", tmpdir), 0);
-  expect_out("4 episodes replayed, largest qpos deviation 0");
-  assert_int_equal(animat("trials %s/ts.rollout --out %s/ts.csv", tmpdir, tmpdir), 0);
-  expect_out("200 trials (200 complete)");
+  record_replay("two-step", "trials=50", "ts", 4, "200 trials (200 complete)");
   char p[512];
   snprintf(p, sizeof p, "%s/ts.csv", tmpdir);
   assert_float_equal(csv_value(p, 0, "trial"), 0, 0);
@@ -471,12 +480,7 @@ static void test_cog_cli(void** s) {
   assert_int_equal(animat("analyze bandit %s/ts.rollout --out %s/an", tmpdir, tmpdir), 1);
   expect_out("p_left");  // the wrong analysis says what it needs
   // dnms: random outputs recorded, replayed exactly, one trial per episode
-  assert_int_equal(animat("record --random --task dnms --task-param dt=0.01 --episodes 6 "
-                          "--out %s/dn.rollout", tmpdir), 0);
-  assert_int_equal(animat("verify %s/dn.rollout --resim", tmpdir), 0);
-  expect_out("6 episodes replayed, largest qpos deviation 0");
-  assert_int_equal(animat("trials %s/dn.rollout --out %s/dn.csv", tmpdir, tmpdir), 0);
-  expect_out("6 trials (6 complete)");
+  record_replay("dnms", "dt=0.01", "dn", 6, "6 trials (6 complete)");
   remove_tmpdir();
 }
 
