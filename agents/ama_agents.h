@@ -58,6 +58,11 @@ typedef struct ama_policy_cfg {
   char conn_modules[16];    // the modules masked: "core", "motor" or "core,motor"
   char conn_file[512];      // file: a CSV matrix H x H (row: receiving unit, column: sending unit)
   char action_head[16];     // "gaussian" | "categorical" (needs a task with discrete actions)
+  char rnn_act[8];          // rate RNN's rate function: "relu" | "tanh" (Miconi 2017)
+  float rnn_gain;           // rate RNN: recurrent weights drawn Normal(0, rnn_gain^2 / H)
+  char readout[8];          // "head": the action head reads the motor module; "unit": the action
+                            // (mean or logits) is the core's units 0..A-1 themselves (r = their
+                            // rates; Miconi 2017's output neuron), the motor and head unused
 } ama_policy_cfg;
 
 #define AMA_MAX_HEADS 64  // value heads of the distributional critic
@@ -93,12 +98,28 @@ typedef struct ama_es_cfg {
   float weight_decay;   // L2 coefficient added to the gradient estimate (decay towards 0)
 } ama_es_cfg;
 
+// Node perturbation with a reward-modulated Hebbian trace (ama_hebb.c, Miconi 2017): learner =
+// hebbian. Rates are per control step; amplitudes in units of the rate RNN's input.
+typedef struct ama_hebb_cfg {
+  float eta;            // learning rate
+  float max_dw;         // each weight's change per trial is clipped to [-max_dw, max_dw]
+  float pert_prob;      // probability per unit and control step of a perturbation
+  float pert_amp;       // perturbation uniform in [-pert_amp, pert_amp], added to the unit's input
+  float xbar;           // xbar <- xbar * xbar_decay + (1 - xbar_decay) x (fast running mean of x)
+  float rbar;           // Rbar <- rbar Rbar + (1 - rbar) R per trial type
+  int rbar_scale;       // 1: the update is also scaled by |Rbar| (the authors' code)
+  int warmup;           // trials (over all envs) before the first weight change
+  int plastic_input;    // 1: the input weights core.Wx learn too (Miconi: only the recurrent ones)
+} ama_hebb_cfg;
+
 // The whole configuration of a run: written as "key = value" lines, read back the same way.
 typedef struct ama_config {
   ama_policy_cfg policy;
   ama_ppo_cfg ppo;
-  char learner[8];          // "ppo" | "es" (evolution strategies, no backpropagation)
+  char learner[8];          // "ppo" | "es" (evolution strategies, no backpropagation) |
+                            // "hebbian" (node perturbation, Miconi 2017, no backpropagation)
   ama_es_cfg es;
+  ama_hebb_cfg hebb;
   char task[64];
   char task_params[1024];   // "k=v;k=v" as given to the task
   int64_t total_steps;      // env steps to train for
@@ -169,6 +190,7 @@ typedef struct ama_policy {
                                            // for a categorical head, which has no log-std)
   int categorical;              // 1: cfg.action_head = categorical: a_mean (and the sequences'
                                 // mean) hold logits over act_dim choices
+  int readout_unit;             // 1: cfg.readout = unit: a_mean is core units 0..A-1 (acting only)
   int n_heads;                  // K value heads (cfg.critic_heads)
   float head_tau[AMA_MAX_HEADS];// their asymmetries tau_i
   ama_norm norm;
@@ -504,6 +526,22 @@ void ama_es_centred_ranks(const double* fit, int K, int* order, double* u);
 // 2i being theta + sigma eps_i and 2i+1 theta - sigma eps_i. eps: n floats of scratch.
 void ama_es_estimate(uint64_t seed, int64_t it, int pairs, const double* u, const uint8_t* pert,
                      size_t n, float* eps, double* g);
+
+//---------------------------------- node perturbation ---------------------------------------------
+
+// The pieces of learner = hebbian (ama_hebb.c; Miconi 2017), plain functions over arrays.
+// One step of one env's eligibility traces: dx_i = x_i - xbar_i; e_ij += (rprev_j dx_i)^3 (e: H x
+// H, row i the receiving unit); with ein (H x I, may be NULL) also ein_ik += (u_k dx_i)^3; with
+// eb (H, may be NULL) eb_i += dx_i^3 (the bias: a constant rate 1); then xbar_i <- xbar_decay
+// xbar_i + (1 - xbar_decay) x_i. dx: H floats of scratch (left holding dx).
+void ama_hebb_trace(int H, int I, const float* rprev, const float* u, const float* x,
+                    double* xbar, float xbar_decay, float* dx, double* e, double* ein,
+                    double* eb);
+// The trial-end change of n weights: W_q += clip(eta e_q adv, -max_dw, max_dw), adv the
+// (scaled) R - Rbar, skipping entries whose keep byte is 0 (keep may be NULL). Returns the sum of
+// the squared changes.
+double ama_hebb_update(float* W, const uint8_t* keep, const double* e, size_t n, double eta,
+                       double adv, double max_dw);
 
 //---------------------------------- data-parallel training ----------------------------------------
 

@@ -230,6 +230,14 @@ static int build(wbuf* w, ama_ppo* L, const uint8_t* ranks, const uint64_t* rank
   }
   w_end(w, s);
   w_envs(w, L);
+  if (L->hebb) {  // node perturbation's traces and running means: u64 count, count doubles
+    size_t n;
+    const double* hs = ama_hebb_state(L->hebb, &n);
+    s = w_begin(w, "HEBB");
+    w_u64(w, n);
+    w_f64s(w, hs, n);
+    w_end(w, s);
+  }
   if (ranks) {
     s = w_begin(w, "RNKS");
     w_u32(w, (uint32_t)n_ranks);
@@ -733,6 +741,20 @@ static int load_all(const rfile* f, ama_ppo* L, int rank, int size, char* err, s
     return -1;
   }
   if (load_params_norm(f, &L->pol, err, err_sz)) return -1;
+  if (rank == 0 && L->hebb) {
+    rsec hs;
+    if (rf_section(f, "HEBB", &hs, err, err_sz)) return -1;
+    size_t n;
+    double* st = ama_hebb_state(L->hebb, &n);
+    uint64_t m = rd_u64(&hs);
+    if (hs.bad || m != n || !rd_fits(&hs, m, 8)) {
+      snprintf(err, err_sz, "%s: field 'hebbian state': %llu values, this learner has %zu (another "
+               "network size, env count or hebb_plastic_input?)", f->path, (unsigned long long)m,
+               n);
+      return -1;
+    }
+    rd_f64s(&hs, st, n);
+  }
   if (rank == 0) return load_rank(f, L, err, err_sz);
   for (int r = 1; r <= rank; r++) {  // skip to this rank's container
     uint64_t len = rd_u64(&rk);

@@ -35,6 +35,9 @@ void ama_policy_cfg_default(ama_policy_cfg* c) {
   c->conn_blocks = 4;
   snprintf(c->conn_modules, sizeof(c->conn_modules), "core,motor");
   snprintf(c->action_head, sizeof(c->action_head), "gaussian");
+  snprintf(c->rnn_act, sizeof(c->rnn_act), "relu");
+  c->rnn_gain = 0.5f;
+  snprintf(c->readout, sizeof(c->readout), "head");
 }
 
 void ama_config_default(ama_config* c) {
@@ -61,6 +64,15 @@ void ama_config_default(ama_config* c) {
   snprintf(c->es.optimizer, sizeof(c->es.optimizer), "adam");
   c->es.momentum = 0.9f;
   c->es.weight_decay = 0.005f;
+  c->hebb.eta = 0.1f;
+  c->hebb.max_dw = 3e-4f;
+  c->hebb.pert_prob = 0.03f;
+  c->hebb.pert_amp = 1.6f;
+  c->hebb.xbar = 0.05f;
+  c->hebb.rbar = 0.75f;
+  c->hebb.rbar_scale = 1;
+  c->hebb.warmup = 100;
+  c->hebb.plastic_input = 0;
   snprintf(c->task, sizeof(c->task), "reacher");
   c->total_steps = 1000000;
   c->num_envs = 64;
@@ -88,6 +100,7 @@ typedef struct key_def {
 #define LO(f) offsetof(ama_config, ppo.f)
 #define CO(f) offsetof(ama_config, f)
 #define EO(f) offsetof(ama_config, es.f)
+#define HO(f) offsetof(ama_config, hebb.f)
 #define SZ(f) sizeof(((ama_config*)0)->f)
 #define RANGE(lo, hi) lo, hi, 0, 0
 #define ABOVE(lo) lo, INF, 1, 0
@@ -117,6 +130,13 @@ static const key_def KEYS[] = {
     {"rnn_noise", K_FLOAT, PO(rnn_noise), 0, "rate RNN recurrent noise sigma", RANGE(0, INF)},
     {"dale", K_INT, PO(dale), 0, "1: Dale's law (both modules must be rnn)", FLAG},
     {"exc_frac", K_FLOAT, PO(exc_frac), 0, "fraction of excitatory units (Dale)", 0, 1, 1, 1},
+    {"rnn_act", K_STR, PO(rnn_act), SZ(policy.rnn_act), "rate RNN rate function r(x)", 0, 0, 0,
+     0, "relu|tanh"},
+    {"rnn_gain", K_FLOAT, PO(rnn_gain), 0, "rate RNN: initial recurrent weights N(0, gain^2/H)",
+     ABOVE(0)},
+    {"readout", K_STR, PO(readout), SZ(policy.readout),
+     "head: action head on the motor; unit: the action is core units 0..A-1", 0, 0, 0, 0,
+     "head|unit"},
     {"activity_reg", K_FLOAT, PO(activity_reg), 0, "coefficient of mean squared activity",
      RANGE(0, INF)},
     {"init_logstd", K_FLOAT, PO(init_logstd), 0, "initial action log-std", RANGE(-20, 5)},
@@ -162,8 +182,8 @@ static const key_def KEYS[] = {
      FLAG},
     {"adam_eps", K_FLOAT, LO(adam_eps), 0, "Adam epsilon", ABOVE(0)},
     {"learner", K_STR, CO(learner), SZ(learner),
-     "ppo, or es: evolution strategies without backpropagation (docs/biology.md)", 0, 0, 0, 0,
-     "ppo|es"},
+     "ppo; es: evolution strategies; hebbian: node perturbation (Miconi 2017); the last two "
+     "without backpropagation (docs/biology.md)", 0, 0, 0, 0, "ppo|es|hebbian"},
     {"es_pairs", K_INT, EO(pairs), 0, "es: antithetic pairs per iteration (2n divides num_envs)",
      RANGE(1, 2048)},
     {"es_sigma", K_FLOAT, EO(sigma), 0, "es: perturbation scale", ABOVE(0)},
@@ -172,6 +192,22 @@ static const key_def KEYS[] = {
     {"es_momentum", K_FLOAT, EO(momentum), 0, "es: sgd momentum", 0, 1, 0, 1},
     {"es_weight_decay", K_FLOAT, EO(weight_decay), 0, "es: L2 coefficient on the parameters",
      RANGE(0, INF)},
+    {"hebb_eta", K_FLOAT, HO(eta), 0, "hebbian: learning rate", RANGE(0, INF)},
+    {"hebb_max_dw", K_FLOAT, HO(max_dw), 0, "hebbian: clip of each weight's change per trial",
+     ABOVE(0)},
+    {"hebb_pert_prob", K_FLOAT, HO(pert_prob), 0,
+     "hebbian: probability per unit and step of a perturbation", RANGE(0, 1)},
+    {"hebb_pert_amp", K_FLOAT, HO(pert_amp), 0,
+     "hebbian: perturbation uniform in [-amp, amp] added to a unit's input", RANGE(0, INF)},
+    {"hebb_xbar", K_FLOAT, HO(xbar), 0, "hebbian: decay of the running mean of x per step",
+     0, 1, 0, 1},
+    {"hebb_rbar", K_FLOAT, HO(rbar), 0, "hebbian: decay of the mean reward per trial type",
+     0, 1, 0, 1},
+    {"hebb_rbar_scale", K_INT, HO(rbar_scale), 0, "hebbian: 1: scale updates by |Rbar|", FLAG},
+    {"hebb_warmup", K_INT, HO(warmup), 0, "hebbian: trials before the first weight change",
+     RANGE(0, 1e9)},
+    {"hebb_plastic_input", K_INT, HO(plastic_input), 0, "hebbian: 1: input weights learn too",
+     FLAG},
     {"load_module", K_STR, CO(load_module), SZ(load_module),
      "modules to copy from load_path (comma list; empty: none)", 0, 0, 0, 0, MODULES, 1, 1},
     {"load_path", K_STR, CO(load_path), SZ(load_path), "checkpoint to copy load_module from", 0,
@@ -360,6 +396,33 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
     return am_err(err, err_sz, "learner = es: num_envs = %d must be a multiple of 2 x es_pairs = "
                   "%d (each of the %d perturbations is evaluated on the same number of envs)",
                   c->num_envs, 2 * c->es.pairs, 2 * c->es.pairs);
+  if (!strcmp(p->readout, "unit") && !strcmp(c->learner, "ppo"))
+    return am_err(err, err_sz, "readout = unit: the action is the core's own units, which PPO "
+                  "cannot train through its action head (no gradient path); use readout = head "
+                  "with learner = ppo, or learner = hebbian or es");
+  if (!strcmp(c->learner, "hebbian")) {
+    if (strcmp(p->core_type, "rnn"))
+      return am_err(err, err_sz, "learner = hebbian trains a leaky rate RNN core (Miconi 2017), "
+                    "but core = %s%s; set core = rnn", p->core_type,
+                    !strcmp(p->core_type, "gru") || !strcmp(p->core_type, "lstm")
+                        ? ": a gated cell's units have no single input to perturb and its gates' "
+                          "weights no Hebbian rule"
+                        : "");
+    if (strcmp(p->readout, "unit"))
+      return am_err(err, err_sz, "learner = hebbian needs readout = unit (the action is read from "
+                    "core units 0..A-1, as Miconi's output neuron; the motor module and the "
+                    "action head are not trained by the Hebbian rule)");
+    if (p->core_tick != 1)
+      return am_err(err, err_sz, "learner = hebbian needs core_tick = 1 (got %d): the trace "
+                    "follows every step of the core", p->core_tick);
+    if (p->dale)
+      return am_err(err, err_sz, "learner = hebbian with dale = 1 is not supported: the rule "
+                    "changes raw weights freely (Miconi 2017 has no Dale's law)");
+    if (p->rnn_noise > 0)
+      return am_err(err, err_sz, "learner = hebbian with rnn_noise = %g is not supported: the "
+                    "rule's exploration is its own perturbations (hebb_pert_prob, "
+                    "hebb_pert_amp); set rnn_noise = 0", p->rnn_noise);
+  }
   if (c->ppo.horizon % p->core_tick)
     return am_err(err, err_sz, "horizon = %d must be a multiple of core_tick = %d", c->ppo.horizon,
                   p->core_tick);

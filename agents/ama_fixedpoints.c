@@ -3,8 +3,8 @@
 // What it is not: no dataset reading, no printing.
 //
 // The cells' equations are ama_nn.c's (GRU as PyTorch; LSTM gates i f g o; leaky rate RNN
-// x' = (1-a) x + a (W_h relu(x) + W_x u + b)), here with the library's exp/tanh instead of the
-// network's fast float approximations: F agrees with ama_cell_forward to float rounding.
+// x' = (1-a) x + a (W_h r(x) + W_x u + b), r = relu or tanh), here with the library's exp/tanh
+// instead of the network's fast float approximations: F agrees with ama_cell_forward to float rounding.
 #include "ama_fixedpoints.h"
 
 #include <cblas.h>
@@ -48,6 +48,7 @@ int ama_cellmap_init(ama_cellmap* m, const ama_cell* c, const ama_params* p, cha
   m->G = c->G;
   m->S = c->S;
   m->alpha = m->type == AMA_CELL_RNN ? (double)(c->cfg.dt / c->cfg.tau) : 0.0;  // as the network
+  m->tanh_act = m->type == AMA_CELL_RNN && c->cfg.tanh_act;  // r = tanh(x) (rnn_act = tanh)
   size_t GH = (size_t)m->G * m->H, nx = GH * (size_t)m->I, nh = GH * (size_t)m->H;
   m->Wx = malloc(sizeof(double) * (nx + 1));
   m->bx = malloc(sizeof(double) * GH);
@@ -94,7 +95,7 @@ void ama_cellmap_set_input(ama_cellmap* m, const double* x) {
 
 static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-// pre = Wh v (G*H), v the recurrent operand (H): h, or the rate RNN's relu(x).
+// pre = Wh v (G*H), v the recurrent operand (H): h, or the rate RNN's r(x).
 static void pre_activations(ama_cellmap* m, const double* v) {
   int GH = m->G * m->H, H = m->H;
   for (int r = 0; r < GH; r++) {
@@ -111,8 +112,8 @@ void ama_cellmap_step(ama_cellmap* m, const double* s, double* f, double* J) {
   if (J) memset(J, 0, sizeof(double) * (size_t)S * S);
   switch (m->type) {
     case AMA_CELL_RNN: {
-      double* r = m->act;  // relu(x)
-      for (int j = 0; j < H; j++) r[j] = s[j] > 0 ? s[j] : 0;
+      double* r = m->act;  // relu(x), or tanh(x)
+      for (int j = 0; j < H; j++) r[j] = m->tanh_act ? tanh(s[j]) : s[j] > 0 ? s[j] : 0;
       pre_activations(m, r);
       const double a = m->alpha;
       for (int i = 0; i < H; i++) f[i] = (1 - a) * s[i] + a * (m->px[i] + m->pre[i]);
@@ -120,7 +121,8 @@ void ama_cellmap_step(ama_cellmap* m, const double* s, double* f, double* J) {
         for (int i = 0; i < H; i++) {
           double* Ji = J + (size_t)i * S;
           const double* w = Wh + (size_t)i * H;
-          for (int j = 0; j < H; j++) Ji[j] = s[j] > 0 ? a * w[j] : 0;
+          for (int j = 0; j < H; j++)
+            Ji[j] = m->tanh_act ? a * w[j] * (1 - r[j] * r[j]) : s[j] > 0 ? a * w[j] : 0;
           Ji[i] += 1 - a;
         }
     } break;

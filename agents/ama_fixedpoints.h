@@ -31,6 +31,7 @@ typedef struct ama_cellmap {
   ama_cell_type type;
   int I, H, G, S;     // input size, units, gates, state size
   double alpha;       // rate RNN: dt / tau
+  int tanh_act;       // rate RNN: 1 when r = tanh(x) (rnn_act = tanh), else relu(x)
   double* Wx;         // (G*H x I)
   double* bx;         // (G*H)
   double* Wh;         // (G*H x H) recurrent weights as the recurrence uses them

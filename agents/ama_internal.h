@@ -11,6 +11,7 @@ void ama_col_stats(const float* x, int rows, int n, int i, double* mean, double*
 void ama_chan_merge(double* count, double* mean, double* m2, double nb, double bm, double bm2);
 
 typedef struct ama_es ama_es;  // evolution strategies' state (ama_es.c)
+typedef struct ama_hebb ama_hebb;  // node perturbation's state (ama_hebb.c)
 
 struct ama_ppo {
   ama_config cfg;
@@ -73,6 +74,7 @@ struct ama_ppo {
   double it_count, it_mean, it_m2;     // this rank's reward statistics of the rollout alone
   char err[AM_ERR_LEN];  // the last failure of ama_ppo_iterate
   ama_es* es;           // learner = es: the candidates and scratch (ama_es.c); NULL for PPO
+  ama_hebb* hebb;       // learner = hebbian: traces and running means (ama_hebb.c); else NULL
 };
 
 // The learning rate of the coming update (lr, linear schedule to 0 at total_steps).
@@ -82,6 +84,13 @@ float ama_lr_at(const ama_ppo* L);
 ama_es* ama_es_create(ama_ppo* L, char* err, size_t err_sz);
 void ama_es_free(ama_es* E);
 int ama_es_iterate(ama_ppo* L, ama_iter_stats* st);
+// Node perturbation (ama_hebb.c): created by ama_ppo_create when learner = hebbian; its iteration
+// is horizon control steps of every env, the weights changing at each trial's end.
+ama_hebb* ama_hebb_create(ama_ppo* L, char* err, size_t err_sz);
+void ama_hebb_free(ama_hebb* E);
+int ama_hebb_iterate(ama_ppo* L, ama_iter_stats* st);
+// Its whole state (traces, running means, counters) as n doubles (checkpoint section HEBB).
+double* ama_hebb_state(ama_hebb* E, size_t* n);
 
 // Data-parallel steps (ama_dist.c), called by ama_ppo_iterate when L->comm is set; each returns 0
 // or -1 with L->err set.

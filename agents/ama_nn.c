@@ -272,9 +272,9 @@ void ama_cell_init_weights(ama_cell* c, ama_params* p, am_rng* rng) {
   }
   float* Wh = p->w + p->t[c->iWh].offset;
   if (c->cfg.type == AMA_CELL_RNN) {
-    // Normal(0, g^2/H), g = 0.5: stable leaky dynamics. With Dale's law the raw magnitudes of
+    // Normal(0, g^2/H), g = 0.5 (cfg.gain): stable leaky dynamics (1.5: Miconi's edge of chaos). With Dale's law the raw magnitudes of
     // inhibitory columns are scaled by n_exc/n_inh so excitation and inhibition balance.
-    double g = 0.5;
+    double g = c->cfg.gain > 0 ? c->cfg.gain : 0.5;
     int ne = 0;
     if (c->sign)
       for (int j = 0; j < H; j++) ne += c->sign[j] > 0;
@@ -505,9 +505,12 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
       else
         for (int i = 0; i < S; i++) d[i] = m * prev[(size_t)b * S + i];
     }
-    if (c->cfg.type == AMA_CELL_RNN) {  // relu(x), the rate RNN's recurrent operand
+    if (c->cfg.type == AMA_CELL_RNN) {  // r = relu(x) or tanh(x), the recurrent operand
       float* hr = k->hin + (size_t)t * B * H;
-      for (int i = 0; i < B * H; i++) hr[i] = s_in[i] > 0 ? s_in[i] : 0;
+      if (c->cfg.tanh_act)
+        for (int i = 0; i < B * H; i++) hr[i] = ftanh(s_in[i]);
+      else
+        for (int i = 0; i < B * H; i++) hr[i] = s_in[i] > 0 ? s_in[i] : 0;
     }
     size_t ldh;
     const float* hin = recurrent_operand(c, k, &ldh) + (size_t)t * B * ldh;
@@ -537,7 +540,7 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
             float xs = (1.0f - alpha) * sb[i] + alpha * (pxb[i] + phb[i]);
             if (nb) xs += nscale * nb[i];
             ob[i] = xs;
-            yb[i] = xs > 0 ? xs : 0;
+            yb[i] = c->cfg.tanh_act ? ftanh(xs) : xs > 0 ? xs : 0;
           }
         } break;
         default:
@@ -595,7 +598,9 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
           break;
         case AMA_CELL_RNN:
           for (int i = 0; i < H; i++) {
-            float dxs = (ob[i] > 0 ? dyb[i] : 0.0f) + dsb[i];
+            const float yi = k->y[((size_t)t * B + b) * H + i];
+            float dr = c->cfg.tanh_act ? 1.0f - yi * yi : ob[i] > 0 ? 1.0f : 0.0f;  // dr/dx
+            float dxs = dr * dyb[i] + dsb[i];
             gx[i] = alpha * dxs;
             dp[i] = (1.0f - alpha) * dxs;
           }
@@ -614,7 +619,10 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
       float* dsb = k->ds + (size_t)b * S;
       const float* dp = dprev + (size_t)b * S;
       const float* sb = s_in + (size_t)b * S;
-      if (c->cfg.type == AMA_CELL_RNN)
+      if (c->cfg.type == AMA_CELL_RNN && c->cfg.tanh_act) {
+        const float* hr = k->hin + ((size_t)t * B + b) * H;  // tanh(x_in)
+        for (int i = 0; i < H; i++) dsb[i] = m * (dp[i] + (1.0f - hr[i] * hr[i]) * dsb[i]);
+      } else if (c->cfg.type == AMA_CELL_RNN)
         for (int i = 0; i < H; i++) dsb[i] = m * (dp[i] + (sb[i] > 0 ? dsb[i] : 0.0f));
       else if (c->cfg.type == AMA_CELL_LSTM)
         for (int i = 0; i < H; i++) {

@@ -83,7 +83,7 @@ typedef enum {
   AMA_CELL_MLP = 0,  // y = tanh(Wx x + bx), no state
   AMA_CELL_GRU = 1,  // PyTorch GRU equations, state h (H)
   AMA_CELL_LSTM = 2, // gates i f g o, state (h, c) (2H), output h
-  AMA_CELL_RNN = 3,  // leaky rate RNN, state x (H), output r = relu(x)
+  AMA_CELL_RNN = 3,  // leaky rate RNN, state x (H), output r = relu(x) (or tanh(x): tanh_act)
 } ama_cell_type;
 
 const char* ama_cell_type_name(ama_cell_type t);
@@ -93,11 +93,14 @@ typedef struct ama_cell_cfg {
   ama_cell_type type;
   int in;          // input size I
   int hidden;      // hidden / output size H
-  // leaky rate RNN only: x' = (1-a) x + a (W_h relu(x) + W_x u + b) + sqrt(2a) sigma xi, a = dt/tau
+  // leaky rate RNN only: x' = (1-a) x + a (W_h r + W_x u + b) + sqrt(2a) sigma xi, a = dt/tau,
+  // r = relu(x) (tanh(x) with tanh_act)
   float tau, dt;   // time constant and step (same unit)
   float noise;     // sigma of the recurrent noise (xi supplied by the caller, standard normal)
   int dale;        // 1: W_h = |W_raw| * sign(presynaptic unit); first exc_frac*H units excitatory
   float exc_frac;  // fraction of excitatory units (default 0.8)
+  int tanh_act;    // rate RNN only: 1: r = tanh(x) (Miconi 2017), 0: r = relu(x)
+  float gain;      // rate RNN only: recurrent weights drawn Normal(0, gain^2 / H) (0: 0.5)
 } ama_cell_cfg;
 
 // A cell: its configuration and views of its parameters / gradients in the flat buffer.

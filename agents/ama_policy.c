@@ -52,6 +52,8 @@ static int cell_cfg(const ama_policy_cfg* c, const char* type, int in, int hidde
   out->noise = c->rnn_noise;
   out->dale = c->dale;
   out->exc_frac = c->exc_frac;
+  out->tanh_act = !strcmp(c->rnn_act, "tanh");
+  out->gain = c->rnn_gain;
   return 0;
 }
 
@@ -132,6 +134,13 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
       ama_cell_init(&p->core, &cc, &p->params, "core", err, err_sz) ||
       ama_cell_init(&p->motor, &mc, &p->params, "motor", err, err_sz)) {
     ama_policy_free(p);
+    return -1;
+  }
+  p->readout_unit = !strcmp(cfg->readout, "unit");
+  if (p->readout_unit && A > Hc) {
+    ama_policy_free(p);
+    snprintf(err, err_sz, "readout = unit reads the action from core units 0..%d, but the core "
+             "has %d units (core_hidden)", A - 1, Hc);
     return -1;
   }
   p->categorical = !strcmp(cfg->action_head, "categorical");
@@ -261,7 +270,7 @@ static void perturb_units(const ama_cell* c, float* s, float* y, const float* ga
       float* h = s + (size_t)b * S + u;
       *h = *h * gain[q] + add[q];
       if (c->cfg.type == AMA_CELL_LSTM) s[(size_t)b * S + H + u] *= gain[q];
-      y[q] = c->cfg.type == AMA_CELL_RNN ? (*h > 0 ? *h : 0) : *h;
+      y[q] = c->cfg.type != AMA_CELL_RNN ? *h : c->cfg.tanh_act ? tanhf(*h) : *h > 0 ? *h : 0;
     }
 }
 
@@ -305,6 +314,9 @@ void ama_policy_step(ama_policy* p, const float* obs_n, const float* mask, const
   if (p->unit_gain[1]) perturb_units(&p->motor, p->motor_s, p->a_motor_k.y, p->unit_gain[1],
                                      p->unit_add[1], N);
   ama_linear_forward(p->a_mean, p->a_motor_k.y, PW(p, p->i_Wmu), PW(p, p->i_bmu), N, Hm, A, 0);
+  if (p->readout_unit)  // the action is the core's units 0..A-1 (docs/biology.md)
+    for (int b = 0; b < N; b++)
+      memcpy(p->a_mean + (size_t)b * A, p->core_y + (size_t)b * Hc, sizeof(float) * A);
   p->t_global++;
 }
 

@@ -153,6 +153,7 @@ const char* ama_ppo_error(const ama_ppo* L) { return L->err; }
 void ama_ppo_free(ama_ppo* L) {
   if (!L) return;
   ama_es_free(L->es);
+  ama_hebb_free(L->hebb);
   ama_policy_free(&L->pol);
   ama_seq_free(&L->half[0]);
   ama_seq_free(&L->half[1]);
@@ -332,6 +333,10 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
   }
   if (L->n_half == 2) memcpy(L->pol2.params.t, L->pol.params.t, sizeof(L->pol.params.t));
   if (!strcmp(cfg->learner, "es") && !(L->es = ama_es_create(L, err, err_sz))) {
+    ama_ppo_free(L);
+    return NULL;
+  }
+  if (!strcmp(cfg->learner, "hebbian") && !(L->hebb = ama_hebb_create(L, err, err_sz))) {
     ama_ppo_free(L);
     return NULL;
   }
@@ -542,6 +547,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   ama_policy* p = &L->pol;
   const int T = L->T, N = L->N, B = L->B, A = p->act_dim;
   if (L->es) return ama_es_iterate(L, st);  // learner = es (ama_es.c)
+  if (L->hebb) return ama_hebb_iterate(L, st);  // learner = hebbian (ama_hebb.c)
   double t0 = am_now();
   L->err[0] = 0;
   rollout(L, 1);

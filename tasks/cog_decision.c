@@ -165,17 +165,6 @@ static void pd_vars(const am_task* t, const am_env* e, float* v) {
   v[V_EV_RIGHT] = (float)s->ev[1];
 }
 
-static int steps_of(const amt_info* info, const amt_params* p, const char* key, int* out,
-                    char* err, size_t err_sz) {
-  double v;
-  if (amt_param_double(info, p, key, &v, err, err_sz)) return -1;
-  if (!(v >= 0.1 - 1e-9 && v <= 600))
-    return am_err(err, err_sz, "task %s: parameter %s: '%g' must be in [0.1, 600] s (steps of "
-                  "0.1 s)", info->name, key, v);
-  *out = (int)floor(v / 0.1 + 0.5);
-  return 0;
-}
-
 int amt_perceptual_decision_create(am_task* t, const amt_params* params, char* err,
                                    size_t err_sz) {
   const amt_info* info = amt_find("perceptual-decision");
@@ -185,9 +174,9 @@ int amt_perceptual_decision_create(am_task* t, const amt_params* params, char* e
       amt_param_list(info, params, "coherences", c.coh, MAX_COH, &c.n_coh, err, err_sz) ||
       amt_param_double(info, params, "noise", &c.noise, err, err_sz) ||
       amt_param_double(info, params, "abort_penalty", &c.abort_penalty, err, err_sz) ||
-      steps_of(info, params, "fix_time", &c.fix_steps, err, err_sz) ||
-      steps_of(info, params, "stim_time", &c.stim_steps, err, err_sz) ||
-      steps_of(info, params, "decision_time", &c.dec_steps, err, err_sz))
+      amt_bodyless_steps(info, params, "fix_time", 0.1, &c.fix_steps, err, err_sz) ||
+      amt_bodyless_steps(info, params, "stim_time", 0.1, &c.stim_steps, err, err_sz) ||
+      amt_bodyless_steps(info, params, "decision_time", 0.1, &c.dec_steps, err, err_sz))
     return -1;
   if (c.trials < 1 || c.trials > 100000)
     return am_err(err, err_sz, "task %s: parameter trials: %d must be in [1, 100000]", info->name,
@@ -199,7 +188,7 @@ int amt_perceptual_decision_create(am_task* t, const amt_params* params, char* e
   if (!(c.noise >= 0))
     return am_err(err, err_sz, "task %s: parameter noise: '%g' must be >= 0", info->name, c.noise);
   if (amt_bodyless_init(t, info->name, &c, sizeof c, sizeof(pd_state), 3, event_names, E_COUNT,
-                        var_names, V_COUNT, err, err_sz))
+                        var_names, V_COUNT, 0.1, err, err_sz))
     return -1;
   t->max_steps = c.trials * (c.fix_steps + c.stim_steps + c.dec_steps);
   t->n_groups = 1;

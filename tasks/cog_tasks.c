@@ -230,6 +230,17 @@ static void cog_vars(const am_task* t, const am_env* e, float* v) {
   }
 }
 
+int amt_bodyless_steps(const amt_info* info, const amt_params* p, const char* key, double dt,
+                       int* out, char* err, size_t err_sz) {
+  double v;
+  if (amt_param_double(info, p, key, &v, err, err_sz)) return -1;
+  if (!(v >= dt - 1e-9 && v <= 600))
+    return am_err(err, err_sz, "task %s: parameter %s: '%g' must be in [%g, 600] s (steps of "
+                  "%g s)", info->name, key, v, dt, dt);
+  *out = (int)floor(v / dt + 0.5);
+  return 0;
+}
+
 static void bodyless_destroy(am_task* t) {
   free((void*)t->cfg);
   t->cfg = NULL;
@@ -237,8 +248,11 @@ static void bodyless_destroy(am_task* t) {
 
 int amt_bodyless_init(am_task* t, const char* name, const void* cfg, size_t cfg_size,
                       size_t state_size, int act_dim, const char* const* events, int n_events,
-                      const char* const* vars, int n_vars, char* err, size_t err_sz) {
-  static const char xml[] = "<mujoco model=\"none\"><option timestep=\"0.1\"/><worldbody/></mujoco>";
+                      const char* const* vars, int n_vars, double timestep, char* err,
+                      size_t err_sz) {
+  char xml[128];
+  snprintf(xml, sizeof xml, "<mujoco model=\"none\"><option timestep=\"%.17g\"/><worldbody/>"
+           "</mujoco>", timestep);
   if (n_events > AM_MAX_EVENTS || n_vars > AM_MAX_VARS)
     return am_err(err, err_sz, "task %s: too many events or variables", name);
   am_model* model = am_model_load_string(xml, NULL, "none", err, err_sz);
@@ -308,8 +322,8 @@ static int cog_create(am_task* t, const char* name, int two_step, const amt_para
     c.lo = b[0], c.hi = b[1];
   }
   if (amt_bodyless_init(t, name, &c, sizeof c, sizeof(cog_state), 2, event_names, E_COUNT,
-                        two_step ? two_step_vars : bandit_vars, two_step ? V_COUNT : V_STATE, err,
-                        err_sz))
+                        two_step ? two_step_vars : bandit_vars, two_step ? V_COUNT : V_STATE, 0.1,
+                        err, err_sz))
     return -1;
   t->max_steps = c.trials * (two_step ? 2 : 1);
   t->n_groups = 0;

@@ -72,13 +72,20 @@ int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t e
    amt_two_tap_params, amt_two_tap_create}
 
 // What every body-less task shares (cog_tasks.c): the empty scene "none" (no joints, no
-// actuators, timestep 0.1 s; a control step is one physics step), a malloc'd copy of its cfg
+// actuators, timestep `timestep` s (0.1 for most; a control step is one physics step), a malloc'd
+// copy of its cfg
 // (cfg_size bytes; freed by t->destroy), discrete actions (act_dim choices), no reward terms, the
 // event and variable names, and the trial schema from the events named trial_start, reward and
 // trial_end. The caller sets the rest (groups, max_steps, conditions, hooks). Returns 0 or -1.
 int amt_bodyless_init(am_task* t, const char* name, const void* cfg, size_t cfg_size,
                       size_t state_size, int act_dim, const char* const* events, int n_events,
-                      const char* const* vars, int n_vars, char* err, size_t err_sz);
+                      const char* const* vars, int n_vars, double timestep, char* err,
+                      size_t err_sz);
+// A duration parameter `key` (seconds) of a body-less task as control steps of dt: the nearest
+// whole number of steps; a value below one step or above 600 s is an error naming the task, the
+// key and the value. Returns 0 or -1.
+int amt_bodyless_steps(const amt_info* info, const amt_params* p, const char* key, double dt,
+                       int* out, char* err, size_t err_sz);
 
 // cog_tasks.c: body-less value-based tasks with discrete actions (meta-RL); cog_decision.c: the
 // body-less perceptual decision (fixate/left/right; NeuroGym's PerceptualDecisionMaking).
@@ -102,6 +109,8 @@ int amt_bandit_create(am_task* t, const amt_params* params, char* err, size_t er
 int amt_two_step_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 extern const amt_param_def amt_perceptual_decision_params[];
 int amt_perceptual_decision_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+extern const amt_param_def amt_dnms_params[];  // cog_dnms.c
+int amt_dnms_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 extern const amt_param_def amt_bandit_reach_params[];  // arm_tasks.c
 int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 #define AMT_COG_TASKS                                                                          \
@@ -114,7 +123,9 @@ int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, siz
                           "al. 2018)", amt_bandit_reach_params, amt_bandit_reach_create},        \
   {"perceptual-decision", "none", "noisy evidence, fixate then choose left/right (body-less; "  \
                                   "NeuroGym PerceptualDecisionMaking; Song et al. 2017)",       \
-   amt_perceptual_decision_params, amt_perceptual_decision_create}
+   amt_perceptual_decision_params, amt_perceptual_decision_create},                            \
+  {"dnms", "none", "delayed non-match-to-sample: output +1 if two stimuli differ, -1 if the "  \
+                   "same (body-less; Miconi 2017)", amt_dnms_params, amt_dnms_create}
 
 // Further task families append their entries here (comma-separated amt_info initialisers).
 #define AMT_EXTRA_TASKS AMT_ARM_TASKS, AMT_RAT_TASKS, AMT_COG_TASKS

@@ -38,7 +38,7 @@ static int test_dir_remove(void** s) {
   return system(cmd);
 }
 
-// A learner on its own task and env pool.
+// A learner on its own task (with the config's task parameters) and env pool.
 typedef struct run {
   am_task task;
   am_pool* pool;
@@ -49,6 +49,7 @@ __attribute__((unused))
 static void run_open(run* r, const ama_config* cfg, int threads) {
   char err[1024];
   amt_params params = {0};
+  assert_int_equal(amt_params_add_list(&params, cfg->task_params, err, sizeof(err)), 0);
   assert_int_equal(amt_create(&r->task, cfg->task, &params, err, sizeof(err)), 0);
   am_pool_config pc = {.num_envs = cfg->num_envs, .num_threads = threads, .seed = cfg->seed};
   r->pool = am_pool_create(&r->task, &pc, err, sizeof(err));

@@ -49,12 +49,14 @@ static double cell_loss(cell_case* cc) {
   return L;
 }
 
+static int g_tanh;  // 1: rate RNN cells with rnn_act = tanh (Miconi 2017)
+
 static int check_cell(ama_cell_type type, int dale, int use_mask, int corrupt) {
   cell_case cc;
   memset(&cc, 0, sizeof(cc));
   char err[256];
   ama_cell_cfg cfg = {.type = type, .in = 5, .hidden = 7, .tau = 0.1f, .dt = 0.02f,
-                      .noise = 0.1f, .dale = dale, .exc_frac = 0.8f};
+                      .noise = 0.1f, .dale = dale, .exc_frac = 0.8f, .tanh_act = g_tanh};
   cc.T = 6;
   cc.B = 3;
   assert_int_equal(ama_cell_init(&cc.c, &cfg, &cc.p, "cell", err, sizeof(err)), 0);
@@ -145,6 +147,12 @@ static void test_grad_gru(void** s) { assert_int_equal(check_cell(AMA_CELL_GRU, 
 static void test_grad_lstm(void** s) { assert_int_equal(check_cell(AMA_CELL_LSTM, 0, 1, 0), 0); }
 static void test_grad_rnn(void** s) { assert_int_equal(check_cell(AMA_CELL_RNN, 0, 1, 0), 0); }
 static void test_grad_rnn_dale(void** s) { assert_int_equal(check_cell(AMA_CELL_RNN, 1, 1, 0), 0); }
+static void test_grad_rnn_tanh(void** s) {
+  g_tanh = 1;
+  int bad = check_cell(AMA_CELL_RNN, 0, 1, 0);
+  g_tanh = 0;
+  assert_int_equal(bad, 0);
+}
 static void test_grad_check_has_teeth(void** s) {
   assert_true(check_cell(AMA_CELL_GRU, 0, 1, 1) > 0);
 }
@@ -521,6 +529,7 @@ int main(void) {
       cmocka_unit_test(test_grad_mlp),        cmocka_unit_test(test_grad_gru),
       cmocka_unit_test(test_grad_lstm),       cmocka_unit_test(test_grad_rnn),
       cmocka_unit_test(test_grad_rnn_dale),   cmocka_unit_test(test_grad_check_has_teeth),
+      cmocka_unit_test(test_grad_rnn_tanh),
       cmocka_unit_test(test_dale_signs),      cmocka_unit_test(test_gauss_logp),
       cmocka_unit_test(test_grad_ppo_loss),   cmocka_unit_test(test_grad_policy_gru),
       cmocka_unit_test(test_grad_policy_tick), cmocka_unit_test(test_grad_policy_rnn),

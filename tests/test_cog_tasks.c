@@ -291,10 +291,90 @@ static void test_perceptual_decision_rules(void** s) {
   amt_destroy(&t);
 }
 
+// dnms (tasks/cog_dnms.c): the epochs' inputs, the response period's reward, the trial error and
+// the correct/error events, with an output scripted per trial: the target (error 0), the opposite
+// (error 2), 0.25 (error 0.75 or 1.25: correct only on non-match trials) and a switch half way
+// through the response period (error 1: not correct, the criterion is error < 1).
+static void test_dnms_rules(void** s) {
+  (void)s;
+  am_task t;
+  make_task(&t, "dnms", "trials=400", "dt=0.01", "stim_time=0.05", "delay=0.03", "wait=0.02",
+            "response_time=0.04", NULL);
+  assert_false(t.discrete);
+  assert_int_equal(t.act_dim, 1);
+  assert_int_equal(t.obs_dim, 2);
+  assert_int_equal(t.max_steps, 400 * 19);  // 5 + 3 + 5 + 2 + 4 steps per trial
+  am_pool* pool = make_pool_threads(&t, 1, 1, 3);
+  am_batch* b = am_pool_batch(pool);
+  int v1 = find_var(&t, "stim1"), v2 = find_var(&t, "stim2"), vm = find_var(&t, "match");
+  int vt = find_var(&t, "target"), ve = find_var(&t, "error"), vep = find_var(&t, "epoch");
+  int e_start = t.trial_start_event, e_end = t.trial_end_event;
+  int e_rew = find_event(&t, "reward"), e_err = find_event(&t, "error");
+  int e_s2 = find_event(&t, "stim2_on"), e_resp = find_event(&t, "response_on");
+  assert_true(e_start >= 0 && e_end >= 0 && e_rew == t.success_event && e_err >= 0);
+  int mode = 0, k = 0, types[4] = {0}, correct[4] = {0}, n[4] = {0};
+  double ret = 0;
+  for (int st = 0; st < 400 * 19; st++) {
+    // the stimulus shown before step k: A or B (one-hot) in the stimulus epochs, else nothing
+    const float* o = b->obs;
+    int a = (int)b->vars[v1] - 1, bb = (int)b->vars[v2] - 1;
+    if (k == 0) a = -1;  // (the row of the last step still holds the previous trial's values)
+    if (k > 0 && k < 5) assert_true(o[a] == 1 && o[1 - a] == 0);
+    if ((k >= 5 && k < 8) || k >= 13) assert_true(o[0] == 0 && o[1] == 0);
+    if (k >= 8 && k < 13) assert_true(o[bb] == 1 && o[1 - bb] == 0);
+    float target = b->vars[vt];
+    float out = mode == 0 ? target : mode == 1 ? -target : mode == 2 ? 0.25f : (k < 17 ? 1 : -1);
+    b->actions[0] = k >= 15 ? out : 0.0f;  // (only the response period counts)
+    am_pool_step(pool);
+    uint32_t ev = b->events[0];
+    assert_int_equal(!!(ev & (1u << e_start)), k == 0);
+    assert_int_equal(!!(ev & (1u << e_s2)), k == 8);
+    assert_int_equal(!!(ev & (1u << e_resp)), k == 15);
+    assert_float_equal(b->vars[vep], k < 5 ? 0 : k < 8 ? 1 : k < 13 ? 2 : k < 15 ? 3 : 4, 0);
+    if (k < 15) assert_float_equal(b->rewards[0], 0, 0);
+    else assert_float_equal(b->rewards[0], -fabsf(out - b->vars[vt]) / 4, 1e-6);
+    ret += b->rewards[0];
+    k++;
+    if (k < 19) {
+      assert_false(ev & (1u << e_end));
+      continue;
+    }
+    // the trial's last row: its values, its error = minus its return
+    assert_true(ev & (1u << e_end));
+    float m = b->vars[vm];
+    assert_float_equal(m, b->vars[v1] == b->vars[v2], 0);
+    assert_float_equal(b->vars[vt], m ? -1 : 1, 0);
+    double want = mode == 0 ? 0 : mode == 1 ? 2 : mode == 2 ? (m ? 1.25 : 0.75) : 1;
+    assert_float_equal(b->vars[ve], want, 1e-6);
+    assert_float_equal(-ret, want, 1e-5);
+    int ok = want < 1;
+    assert_int_equal(!!(ev & (1u << e_rew)), ok);
+    assert_int_equal(!!(ev & (1u << e_err)), !ok);
+    types[(int)(b->vars[v1] - 1) * 2 + (int)(b->vars[v2] - 1)]++;
+    n[mode]++;
+    correct[mode] += ok;
+    mode = (mode + 1) % 4, k = 0, ret = 0;
+  }
+  assert_true(b->terminated[0]);
+  for (int q = 0; q < 4; q++) assert_true(types[q] > 70);  // the four types, each about 100
+  assert_int_equal(correct[0], n[0]);
+  assert_int_equal(correct[1], 0);
+  assert_true(correct[2] > 30 && correct[2] < 70);  // the non-match trials of 100
+  assert_int_equal(correct[3], 0);
+  am_pool_free(pool);
+  amt_destroy(&t);
+  // a duration shorter than one step is refused, naming it
+  amt_params params = {0};
+  char e2[AM_ERR_LEN];
+  assert_int_equal(amt_params_add(&params, "stim_time=0.004", e2, sizeof e2), 0);
+  assert_int_equal(amt_create(&t, "dnms", &params, e2, sizeof e2), -1);
+  assert_non_null(strstr(e2, "stim_time"));
+}
+
 // One seed fixes every env whatever the thread count.
 static void test_cog_determinism(void** s) {
-  const char* names[3] = {"bandit", "two-step", "perceptual-decision"};
-  for (int k = 0; k < 3; k++) {
+  const char* names[4] = {"bandit", "two-step", "perceptual-decision", "dnms"};
+  for (int k = 0; k < 4; k++) {
     uint32_t h[2];
     for (int th = 0; th < 2; th++) {
       am_task t;
@@ -373,16 +453,25 @@ static void test_categorical_actor(void** s) {
   amt_destroy(&r);
 }
 
+// Records `episodes` episodes of random actions of task (one task parameter) to tmpdir/name.rollout,
+// replays them exactly (`verify --resim`) and writes their trial table (whose summary is `trials`).
+static void record_replay(const char* task, const char* param, const char* name, int episodes,
+                          const char* trials) {
+  assert_int_equal(animat("record --random --task %s --task-param %s --episodes %d "
+                          "--out %s/%s.rollout", task, param, episodes, tmpdir, name), 0);
+  assert_int_equal(animat("verify %s/%s.rollout --resim", tmpdir, name), 0);
+  char want[64];
+  snprintf(want, sizeof want, "%d episodes replayed, largest qpos deviation 0", episodes);
+  expect_out(want);
+  assert_int_equal(animat("trials %s/%s.rollout --out %s/%s.csv", tmpdir, name, tmpdir, name), 0);
+  expect_out(trials);
+}
+
 // A body-less task through the tools: a recording (random choices), `verify --resim` (nothing to
 // replay: deviation 0), the trial table (one row per trial) and the two-step analysis.
 static void test_cog_cli(void** s) {
   assert_int_equal(make_tmpdir("cog"), 0);
-  assert_int_equal(animat("record --random --task two-step --task-param trials=50 --episodes 4 "
-                          "--out %s/ts.rollout", tmpdir), 0);
-  assert_int_equal(animat("verify %s/ts.rollout --resim", tmpdir), 0);
-  expect_out("4 episodes replayed, largest qpos deviation 0");
-  assert_int_equal(animat("trials %s/ts.rollout --out %s/ts.csv", tmpdir, tmpdir), 0);
-  expect_out("200 trials (200 complete)");
+  record_replay("two-step", "trials=50", "ts", 4, "200 trials (200 complete)");
   char p[512];
   snprintf(p, sizeof p, "%s/ts.csv", tmpdir);
   assert_float_equal(csv_value(p, 0, "trial"), 0, 0);
@@ -390,6 +479,8 @@ static void test_cog_cli(void** s) {
   expect_out("model-based index");
   assert_int_equal(animat("analyze bandit %s/ts.rollout --out %s/an", tmpdir, tmpdir), 1);
   expect_out("p_left");  // the wrong analysis says what it needs
+  // dnms: random outputs recorded, replayed exactly, one trial per episode
+  record_replay("dnms", "dt=0.01", "dn", 6, "6 trials (6 complete)");
   remove_tmpdir();
 }
 
@@ -397,7 +488,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bandit_rules),     cmocka_unit_test(test_two_step_rules),
       cmocka_unit_test(test_cog_determinism),  cmocka_unit_test(test_categorical_actor),
-      cmocka_unit_test(test_perceptual_decision_rules), cmocka_unit_test(test_cog_cli),
+      cmocka_unit_test(test_perceptual_decision_rules), cmocka_unit_test(test_dnms_rules),
+      cmocka_unit_test(test_cog_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

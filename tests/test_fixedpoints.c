@@ -25,11 +25,13 @@ typedef struct test_cell {
   ama_cell c;
 } test_cell;
 
+static int g_tanh;  // 1: rate RNN cells with rnn_act = tanh
+
 static void make_cell(test_cell* t, ama_cell_type type, int in, int hidden, float dt, float tau,
                       int dale) {
   memset(t, 0, sizeof(*t));
   ama_cell_cfg cfg = {.type = type, .in = in, .hidden = hidden, .tau = tau, .dt = dt, .dale = dale,
-                      .exc_frac = 0.5f};
+                      .exc_frac = 0.5f, .tanh_act = g_tanh};
   char err[AM_ERR_LEN];
   assert_int_equal(ama_cell_init(&t->c, &cfg, &t->P, "core", err, sizeof err), 0);
   assert_int_equal(ama_params_alloc(&t->P, err, sizeof err), 0);
@@ -300,6 +302,9 @@ static void test_jacobians(void** state) {
   (void)state;
   check_map(AMA_CELL_RNN, 0, 1);
   check_map(AMA_CELL_RNN, 1, 2);
+  g_tanh = 1;
+  check_map(AMA_CELL_RNN, 0, 5);  // tanh rates (rnn_act = tanh)
+  g_tanh = 0;
   check_map(AMA_CELL_GRU, 0, 3);
   check_map(AMA_CELL_LSTM, 0, 4);
 }

@@ -123,7 +123,8 @@ int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char
     if (c->S) {
       snprintf(nm[k][0], 48, "%s/state", names[k]);
       int lstm = c->cfg.type == AMA_CELL_LSTM;
-      ch[n++] = (typeof(ch[0])){nm[k][0], lstm ? "rows: h, c" : c->cfg.type == AMA_CELL_RNN ? "x (rate = relu(x))" : "h",
+      ch[n++] = (typeof(ch[0])){nm[k][0], lstm ? "rows: h, c" : c->cfg.type != AMA_CELL_RNN ? "h"
+                                      : c->cfg.tanh_act ? "x (rate = tanh(x))" : "x (rate = relu(x))",
                                 states[k], lstm ? 2 : 0, c->S / (lstm ? 2 : 1), NULL};
     }
     snprintf(nm[k][1], 48, "%s/output", names[k]);

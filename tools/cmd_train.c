@@ -1,5 +1,5 @@
 // cmd_train.c: `animat train`: trains the hierarchical recurrent policy on a task with PPO (or
-// evolution strategies: learner = es, docs/biology.md).
+// evolution strategies: learner = es; node perturbation: learner = hebbian; docs/biology.md).
 //
 // The run directory (--out) receives config.txt (the full configuration, loadable with --config),
 // metrics.csv (one row per iteration), checkpoint.bin (rewritten atomically every
@@ -533,6 +533,10 @@ train:;
   if (!strcmp(cfg.learner, "es"))
     snprintf(extra, sizeof extra, ", evolution strategies (%d pairs, sigma %g)", cfg.es.pairs,
              cfg.es.sigma);
+  if (!strcmp(cfg.learner, "hebbian"))
+    snprintf(extra, sizeof extra, ", node perturbation (Hebbian trace, eta %g, %g perturbations "
+             "per unit and step, readout core units 0..%d)", cfg.hebb.eta, cfg.hebb.pert_prob,
+             pol->act_dim - 1);
   if (strcmp(cfg.policy.conn, "full")) {
     size_t l = strlen(extra);
     snprintf(extra + l, sizeof extra - l, ", conn %s %s", cfg.policy.conn_modules,
