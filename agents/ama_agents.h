@@ -245,6 +245,10 @@ int ama_policy_conn_set(ama_policy* p, int m, const uint8_t* conn, char* err, si
 // (or spaces), nonzero = connected, row = receiving unit, column = sending unit; '#' starts a
 // comment, blank lines are skipped. Returns 0 or -1 naming the file, line, column and value.
 int ama_conn_read_csv(const char* path, int H, uint8_t* conn, char* err, size_t err_sz);
+// The same matrix from a NumPy .npy file (conn_file ending in .npy): shape (H, H), dtype bool,
+// (u)int8..64 or float32/64, little-endian, C or Fortran order; nonzero = connected. Returns 0 or
+// -1 naming the file and what is wrong (magic, header, shape, dtype, size, a NaN).
+int ama_conn_read_npy(const char* path, int H, uint8_t* conn, char* err, size_t err_sz);
 // A one-line description of module m's connectivity ("full", "random density 0.2: 13 of 64
 // inputs per unit", ...) into buf.
 void ama_conn_describe(const ama_policy* p, int m, char* buf, size_t sz);

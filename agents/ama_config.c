@@ -157,7 +157,8 @@ static const key_def KEYS[] = {
     {"conn_modules", K_STR, PO(conn_modules), SZ(policy.conn_modules),
      "recurrent modules the connectivity applies to", 0, 0, 0, 0, "core|motor", 1},
     {"conn_file", K_STR, PO(conn_file), SZ(policy.conn_file),
-     "conn = file: CSV matrix H x H of 0/1 (row receives, column sends)", 0, 0, 0, 0, NULL, 0, 1},
+     "conn = file: a .npy or CSV matrix H x H, nonzero = connected (row receives, column sends)",
+     0, 0, 0, 0, NULL, 0, 1},
     {"action_head", K_STR, PO(action_head), SZ(policy.action_head),
      "action head: gaussian, or categorical (tasks with discrete actions)", 0, 0, 0, 0,
      "gaussian|categorical"},
@@ -387,7 +388,7 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
     return am_err(err, err_sz, "conn_density = %g has no effect with conn = full (set conn = "
                   "random, ring or modules)", p->conn_density);
   if (!strcmp(p->conn, "file") && !p->conn_file[0])
-    return am_err(err, err_sz, "conn = file needs conn_file (a CSV matrix of the recurrent "
+    return am_err(err, err_sz, "conn = file needs conn_file (a .npy or CSV matrix of the recurrent "
                   "connections, docs/biology.md)");
   if (p->conn_file[0] && strcmp(p->conn, "file"))
     return am_err(err, err_sz, "conn_file = %s is given but conn = %s (set conn = file)",

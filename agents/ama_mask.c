@@ -132,6 +132,114 @@ out:
   return rc;
 }
 
+// NumPy's .npy format (format versions 1.0 to 3.0): the magic "\x93NUMPY", the version, a header
+// length (2 bytes little-endian in 1.0, 4 in 2.0/3.0), a Python dict literal with 'descr',
+// 'fortran_order' and 'shape', then the raw array. The value of a dict key in hdr, copied into out.
+static int npy_field(const char* hdr, const char* key, char* out, size_t n) {
+  char k[32];
+  snprintf(k, sizeof k, "'%s'", key);
+  const char* p = strstr(hdr, k);
+  if (!p) return -1;
+  p = strchr(p + strlen(k), ':');
+  if (!p) return -1;
+  p++;
+  while (*p == ' ') p++;
+  const char* end;
+  if (*p == '\'') end = strchr(p + 1, '\''), p++;
+  else if (*p == '(') end = strchr(p, ')') ? strchr(p, ')') + 1 : NULL;
+  else end = p + strcspn(p, ",}");
+  if (!end || (size_t)(end - p) >= n) return -1;
+  memcpy(out, p, (size_t)(end - p));
+  out[end - p] = 0;
+  return 0;
+}
+
+int ama_conn_read_npy(const char* path, int H, uint8_t* conn, char* err, size_t err_sz) {
+  size_t len = 0;
+  char* data = am_read_text(path, &len, err, err_sz);
+  if (!data) return -1;
+  const unsigned char* u = (const unsigned char*)data;
+  int rc = -1;
+  char descr[16], order[16], shape[64];
+  if (len < 10 || memcmp(data, "\x93NUMPY", 6) || u[6] < 1 || u[6] > 3) {
+    am_err(err, err_sz, "%s: not a NumPy .npy file (no \\x93NUMPY magic of format 1 to 3)", path);
+    goto out;
+  }
+  const size_t hl = u[6] == 1 ? (size_t)u[8] | (size_t)u[9] << 8
+                              : (size_t)u[8] | (size_t)u[9] << 8 | (size_t)u[10] << 16 |
+                                    (size_t)u[11] << 24;
+  const size_t off = (u[6] == 1 ? 10 : 12) + hl;
+  if (off > len) {
+    am_err(err, err_sz, "%s: the .npy header (%zu bytes) runs past the file's end", path, hl);
+    goto out;
+  }
+  char* hdr = malloc(hl + 1);
+  if (!hdr) {
+    am_err(err, err_sz, "%s: out of memory", path);
+    goto out;
+  }
+  memcpy(hdr, data + off - hl, hl);
+  hdr[hl] = 0;
+  int bad = npy_field(hdr, "descr", descr, sizeof descr) ||
+            npy_field(hdr, "fortran_order", order, sizeof order) ||
+            npy_field(hdr, "shape", shape, sizeof shape);
+  free(hdr);
+  if (bad) {
+    am_err(err, err_sz, "%s: the .npy header lacks descr, fortran_order or shape", path);
+    goto out;
+  }
+  long r = -1, c = -1;
+  if (sscanf(shape, "(%ld, %ld)", &r, &c) != 2 || r != H || c != H) {
+    am_err(err, err_sz, "%s: shape %s, the module has %d units (the matrix is (%d, %d): row = "
+           "receiving unit)", path, shape, H, H, H);
+    goto out;
+  }
+  // element kind and size: bool, signed/unsigned integers and floats, little-endian (or 1 byte)
+  const char kind = descr[1];
+  const int size = atoi(descr + 2);
+  const int le = descr[0] == '<' || descr[0] == '|' || descr[0] == '=';
+  if (!le || !strchr("biuf", kind) || !(size == 1 || size == 2 || size == 4 || size == 8) ||
+      (kind == 'f' && size < 4)) {
+    am_err(err, err_sz, "%s: dtype '%s' is not supported (little-endian bool, int, uint, float32 "
+           "or float64)", path, descr);
+    goto out;
+  }
+  if (len - off < (size_t)H * H * size) {
+    am_err(err, err_sz, "%s: %zu data bytes, a (%d, %d) '%s' array needs %zu", path, len - off, H,
+           H, descr, (size_t)H * H * size);
+    goto out;
+  }
+  const int fortran = !strcmp(order, "True");
+  for (size_t k = 0; k < (size_t)H * H; k++) {
+    const unsigned char* e = u + off + k * size;
+    double v;
+    if (kind == 'f') {
+      if (size == 4) {
+        float f;
+        memcpy(&f, e, 4);
+        v = f;
+      } else {
+        memcpy(&v, e, 8);
+      }
+      if (!isfinite(v)) {
+        am_err(err, err_sz, "%s: element %zu (row %zu, column %zu) is not a number", path, k,
+               fortran ? k % H : k / H, fortran ? k / H : k % H);
+        goto out;
+      }
+    } else {
+      uint64_t x = 0;
+      for (int b = 0; b < size; b++) x |= (uint64_t)e[b] << (8 * b);
+      v = x != 0;
+    }
+    const size_t i = fortran ? k % H : k / H, j = fortran ? k / H : k % H;
+    conn[i * H + j] = v != 0.0;
+  }
+  rc = 0;
+out:
+  free(data);
+  return rc;
+}
+
 // The recurrent tensor of module m, or NULL when it has none (mlp).
 static const ama_cell* cell_of(const ama_policy* p, int m) { return m ? &p->motor : &p->core; }
 
@@ -187,7 +295,10 @@ int ama_policy_conn_init(ama_policy* p, uint64_t seed, char* err, size_t err_sz)
     }
     int rc = 0;
     if (!strcmp(c->conn, "file")) {
-      rc = ama_conn_read_csv(c->conn_file, H, M, err, err_sz);
+      const size_t L = strlen(c->conn_file);
+      rc = L > 4 && !strcmp(c->conn_file + L - 4, ".npy")
+               ? ama_conn_read_npy(c->conn_file, H, M, err, err_sz)
+               : ama_conn_read_csv(c->conn_file, H, M, err, err_sz);
     } else {
       am_rng rng;
       am_rng_seed(&rng, seed, 0x636f6e6e0000ULL + (uint64_t)m);  // "conn", per module

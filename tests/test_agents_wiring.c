@@ -194,6 +194,73 @@ static void test_csv(void** s) {
   assert_non_null(strstr(err, "missing.csv"));
 }
 
+// A .npy file as numpy writes it (format 1.0: magic, version, header length, the dict padded with
+// spaces to a multiple of 64 bytes with the preamble, '\n'), then the data.
+static void write_npy(const char* path, const char* descr, const char* order, const char* shape,
+                      const void* data, size_t n, int version) {
+  char dict[256];
+  int d = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }", descr,
+                   order, shape);
+  const int pre = version == 1 ? 10 : 12;
+  int total = ((pre + d + 1 + 63) / 64) * 64;
+  int hl = total - pre;
+  FILE* f = fopen(path, "wb");
+  assert_non_null(f);
+  fwrite("\x93NUMPY", 1, 6, f);
+  fputc(version, f), fputc(0, f);
+  for (int b = 0; b < (version == 1 ? 2 : 4); b++) fputc((hl >> (8 * b)) & 255, f);
+  fwrite(dict, 1, (size_t)d, f);
+  for (int k = d; k < hl - 1; k++) fputc(' ', f);
+  fputc('\n', f);
+  fwrite(data, 1, n, f);
+  fclose(f);
+}
+
+static void expect_npy_error(const char* descr, const char* order, const char* shape,
+                             const void* data, size_t n, const char* want) {
+  char path[400], err[1024];
+  snprintf(path, sizeof path, "%s/bad.npy", g_dir);
+  write_npy(path, descr, order, shape, data, n, 1);
+  uint8_t M[9];
+  assert_int_equal(ama_conn_read_npy(path, 3, M, err, sizeof err), -1);
+  if (!strstr(err, want) || !strstr(err, path)) fail_msg("got '%s', want '%s'", err, want);
+}
+
+// The .npy reader (conn_file ending in .npy): float64 C order, bool Fortran order (transposed
+// back), int64, format 2.0; errors name the file and the problem.
+static void test_npy(void** s) {
+  (void)s;
+  char path[400], err[1024];
+  const uint8_t want[9] = {1, 0, 0, 1, 1, 0, 0, 1, 1};
+  uint8_t M[9];
+  const double f8[9] = {1, 0, 0, 1, 1, 0, 0, 0.5, 1};
+  snprintf(path, sizeof path, "%s/f8.npy", g_dir);
+  write_npy(path, "<f8", "False", "(3, 3)", f8, sizeof f8, 1);
+  assert_int_equal(ama_conn_read_npy(path, 3, M, err, sizeof err), 0);
+  assert_memory_equal(M, want, 9);
+  const uint8_t b1f[9] = {1, 1, 0, 0, 1, 1, 0, 0, 1};  // column by column
+  snprintf(path, sizeof path, "%s/b1.npy", g_dir);
+  write_npy(path, "|b1", "True", "(3, 3)", b1f, sizeof b1f, 1);
+  memset(M, 7, sizeof M);
+  assert_int_equal(ama_conn_read_npy(path, 3, M, err, sizeof err), 0);
+  assert_memory_equal(M, want, 9);
+  const int64_t i8[9] = {1, 0, 0, 1, 1, 0, 0, -3, 1};
+  snprintf(path, sizeof path, "%s/i8.npy", g_dir);
+  write_npy(path, "<i8", "False", "(3, 3)", i8, sizeof i8, 2);
+  memset(M, 7, sizeof M);
+  assert_int_equal(ama_conn_read_npy(path, 3, M, err, sizeof err), 0);
+  assert_memory_equal(M, want, 9);
+  expect_npy_error("<f8", "False", "(3, 4)", f8, sizeof f8, "shape (3, 4), the module has 3 units");
+  expect_npy_error(">f8", "False", "(3, 3)", f8, sizeof f8, "dtype '>f8' is not supported");
+  expect_npy_error("<f8", "False", "(3, 3)", f8, 40, "40 data bytes, a (3, 3) '<f8' array needs 72");
+  const double nan9[9] = {1, 0, 0, 1, NAN, 0, 0, 1, 1};
+  expect_npy_error("<f8", "False", "(3, 3)", nan9, sizeof nan9, "element 4 (row 1, column 1)");
+  snprintf(path, sizeof path, "%s/text.npy", g_dir);
+  write_file(path, "1,0,0\n1,1,0\n0,1,1\n");
+  assert_int_equal(ama_conn_read_npy(path, 3, M, err, sizeof err), -1);
+  assert_non_null(strstr(err, "not a NumPy .npy file"));
+}
+
 // A file mask through training, a checkpoint and back: the resumed learner and a policy loaded
 // for recording (after the CSV file is gone) have the same matrix and weights.
 static void test_file_checkpoint(void** s) {
@@ -292,7 +359,7 @@ static void test_refusals(void** s) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_gru_masks_hold), cmocka_unit_test(test_dale_modules),
-      cmocka_unit_test(test_ring),                  cmocka_unit_test(test_csv),
+      cmocka_unit_test(test_ring),                  cmocka_unit_test(test_csv), cmocka_unit_test(test_npy),
       cmocka_unit_test(test_file_checkpoint),       cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, setup, test_dir_remove);
