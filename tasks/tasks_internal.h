@@ -102,6 +102,8 @@ int amt_bandit_create(am_task* t, const amt_params* params, char* err, size_t er
 int amt_two_step_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 extern const amt_param_def amt_perceptual_decision_params[];
 int amt_perceptual_decision_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+extern const amt_param_def amt_wager_params[];  // cog_decision.c: the post-decision wager
+int amt_wager_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 extern const amt_param_def amt_bandit_reach_params[];  // arm_tasks.c
 int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 #define AMT_COG_TASKS                                                                          \
@@ -114,7 +116,10 @@ int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, siz
                           "al. 2018)", amt_bandit_reach_params, amt_bandit_reach_create},        \
   {"perceptual-decision", "none", "noisy evidence, fixate then choose left/right (body-less; "  \
                                   "NeuroGym PerceptualDecisionMaking; Song et al. 2017)",       \
-   amt_perceptual_decision_params, amt_perceptual_decision_create}
+   amt_perceptual_decision_params, amt_perceptual_decision_create},                            \
+  {"wager", "none", "post-decision wager: noisy evidence, then left/right or a sure target "     \
+                    "offered on half the trials (body-less; Kiani & Shadlen 2009)",             \
+   amt_wager_params, amt_wager_create}
 
 // Further task families append their entries here (comma-separated amt_info initialisers).
 #define AMT_EXTRA_TASKS AMT_ARM_TASKS, AMT_RAT_TASKS, AMT_COG_TASKS

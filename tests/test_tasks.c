@@ -1108,6 +1108,7 @@ static void test_schema_declared(void** state) {
       {"two-step", "trial_start", "reward", "trial_end"},
       {"bandit-reach", "trial_start", "reward", "trial_end"},
       {"perceptual-decision", "trial_start", "reward", "trial_end"},
+      {"wager", "trial_start", "reward", "trial_end"},
   };
   int n;
   const amt_info* reg = amt_registry(&n);
