@@ -454,10 +454,65 @@ static void test_wager_analysis_planted(void** s) {
   remove_tmpdir();
 }
 
+// value-choice: the offers shown per side (drops / 5), the variables of the trial just chosen
+// (offers, values, b_side, log_ratio, chosen_value), the reward = chosen value / the best offer
+// type's value, and the "better" event: a chooser that values A at rho takes the better offer on
+// every trial (P(choose B) a step at log rho), one that values A at 1 takes the worse one on the
+// offer types between (1:2 with rho 3).
+static void test_value_choice_rules(void** s) {
+  am_task t;
+  make_task(&t, "value-choice", "trials=50", "rho=3", "offers=1:1,1:2,1:4,2:1", NULL);
+  assert_true(t.discrete);
+  assert_int_equal(t.act_dim, 2);
+  int voa = find_var(&t, "offer_a"), vob = find_var(&t, "offer_b"), vva = find_var(&t, "value_a");
+  int vvb = find_var(&t, "value_b"), vbs = find_var(&t, "b_side"), vlr = find_var(&t, "log_ratio");
+  int vcv = find_var(&t, "chosen_value"), vch = find_var(&t, "choice"), vo = find_var(&t, "outcome");
+  int e_b = find_event(&t, "better"), e_w = find_event(&t, "worse");
+  assert_int_equal(t.success_event, e_b);
+  for (int valuer = 0; valuer < 2; valuer++) {  // 0: values A at rho = 3, 1: at 1
+    am_pool* pool = make_pool_threads(&t, 1, 1, 4);
+    am_batch* b = am_pool_batch(pool);
+    int better = 0, worse = 0, n = 0, mid = 0;
+    for (int st = 0; st < 2000; st++) {
+      const float* o = b->obs;  // left A, left B, right A, right B (drops / 5)
+      int a_right = o[2] > 0;
+      double qa = 5 * (a_right ? o[2] : o[0]), qb = 5 * (a_right ? o[1] : o[3]);
+      assert_true(qa > 0 && qb > 0);
+      assert_float_equal(a_right ? o[0] : o[2], 0, 0);
+      assert_float_equal(a_right ? o[3] : o[1], 0, 0);
+      double wa = (valuer ? 1 : 3) * qa;
+      int take_a = wa >= qb, right = take_a == a_right;
+      b->actions[0] = !right, b->actions[1] = (float)right;
+      am_pool_step(pool);
+      const float* v = b->vars;
+      assert_float_equal(v[voa], qa, 1e-6);
+      assert_float_equal(v[vob], qb, 1e-6);
+      assert_float_equal(v[vva], 3 * qa, 1e-5);
+      assert_float_equal(v[vvb], qb, 1e-6);
+      assert_float_equal(v[vbs], a_right ? -1 : 1, 0);
+      assert_float_equal(v[vlr], log(qb / qa), 1e-6);
+      assert_float_equal(v[vch], right ? 1 : -1, 0);
+      double chosen = take_a ? 3 * qa : qb, other = take_a ? qb : 3 * qa;
+      assert_float_equal(v[vcv], chosen, 1e-5);
+      assert_float_equal(b->rewards[0], chosen / 6.0, 1e-6);  // best offer type 2:1 = 6
+      int good = chosen >= other;
+      assert_int_equal(!!(b->events[0] & (1u << e_b)), good);
+      assert_int_equal(!!(b->events[0] & (1u << e_w)), !good);
+      assert_float_equal(v[vo], good, 0);
+      better += good, worse += !good, n++;
+      mid += qa == 1 && qb == 2;
+    }
+    if (!valuer) assert_int_equal(better, n);
+    else assert_int_equal(worse, mid), assert_true(mid > 300);  // only 1:2 (B at 2 > A at 1)
+    am_pool_free(pool);
+  }
+  amt_destroy(&t);
+}
+
 // One seed fixes every env whatever the thread count.
 static void test_cog_determinism(void** s) {
-  const char* names[4] = {"bandit", "two-step", "perceptual-decision", "wager"};
-  for (int k = 0; k < 4; k++) {
+  const char* names[5] = {"bandit", "two-step", "perceptual-decision", "wager", "value-choice"};
+  for (int k = 0; k < 5; k++) {
     uint32_t h[2];
     for (int th = 0; th < 2; th++) {
       am_task t;
@@ -562,6 +617,7 @@ int main(void) {
       cmocka_unit_test(test_cog_determinism),  cmocka_unit_test(test_categorical_actor),
       cmocka_unit_test(test_perceptual_decision_rules), cmocka_unit_test(test_cog_cli),
       cmocka_unit_test(test_wager_rules),      cmocka_unit_test(test_wager_analysis_planted),
+      cmocka_unit_test(test_value_choice_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1109,6 +1109,7 @@ static void test_schema_declared(void** state) {
       {"bandit-reach", "trial_start", "reward", "trial_end"},
       {"perceptual-decision", "trial_start", "reward", "trial_end"},
       {"wager", "trial_start", "reward", "trial_end"},
+      {"value-choice", "trial_start", "better", "trial_end"},
   };
   int n;
   const amt_info* reg = amt_registry(&n);
