@@ -172,6 +172,9 @@ const amt_param_def amt_value_params[] = {
     AMT_OFFER_PARAMS,
     {"relative", "0", "1: the reward is the chosen minus the unchosen offer's value (same best "
                       "choice, same indifference point; a fixed side then earns nothing)"},
+    {"offer_curriculum", "0", "1: during the curriculum (fraction f) the offer types are drawn "
+                              "among those whose value difference |rho qA - qB| is at least f x "
+                              "the largest (from the extremes toward the indifference point)"},
     ARM_VARIANT_PARAMS("0", "0.5", "offers"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_romo_params[] = {
@@ -224,6 +227,7 @@ typedef struct arm_cfg {
   int n_f1;
   double qa[MAX_COH], qb[MAX_COH], rho, max_value;  // value: offer types (coh: |rho qA - qB|)
   int relative;                                    // value: reward chosen - unchosen value
+  int offer_curriculum;                            // value: the curriculum narrows the offers
   double error_penalty, target_sigma;
   amt_bandit_probs probs;                           // bandit-reach
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
@@ -368,7 +372,16 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     // so the evidence is there while the hand moves; the noise and the fixed stimulus duration
     // (romo: f1's) are scaled by 1 - f (at least one step).
     s->stim_to_choice = 0;
-    if (f > 0) {
+    if (f > 0 && c->offer_curriculum) {  // value: among the offers at least f x the largest apart
+      double top = 0;
+      int n = 0, pick;
+      for (int j = 0; j < c->n_coh; j++) top = fmax(top, c->coh[j]);
+      for (int j = 0; j < c->n_coh; j++) n += c->coh[j] >= f * top;
+      pick = (int)(am_rng_uniform(&e->rng) * n) % n;
+      for (int j = 0; j < c->n_coh; j++)
+        if (c->coh[j] >= f * top && pick-- == 0) k = j;
+      s->stim_to_choice = am_rng_uniform(&e->rng) < f;
+    } else if (f > 0) {
       if (am_rng_uniform(&e->rng) < f)
         for (int j = 0; j < c->n_coh; j++)
           if (c->coh[j] > c->coh[k]) k = j;
@@ -1174,8 +1187,12 @@ static int read_choice(const amt_info* info, const amt_params* params, arm_cfg* 
   if (c->kind == K_VALUE) {
     amt_offers o;
     if (amt_offers_read(info, params, &o, err, err_sz) ||
-        amt_param_int(info, params, "relative", &c->relative, err, err_sz))
+        amt_param_int(info, params, "relative", &c->relative, err, err_sz) ||
+        amt_param_int(info, params, "offer_curriculum", &c->offer_curriculum, err, err_sz))
       return -1;
+    if (c->offer_curriculum != 0 && c->offer_curriculum != 1)
+      return am_err(err, err_sz, "task %s: parameter offer_curriculum: '%d' must be 0 or 1", name,
+                    c->offer_curriculum);
     if (c->relative != 0 && c->relative != 1)
       return am_err(err, err_sz, "task %s: parameter relative: '%d' must be 0 or 1", name,
                     c->relative);
