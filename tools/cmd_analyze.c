@@ -597,10 +597,12 @@ static int run_psychometric(az_ctx* c) {
     }
     am_buf j = {0};
     json_head(c, &j, NULL);
-    am_buf_printf(&j, ", \"trials\": %d, \"bias\": %.6g, \"slope\": %.6g, \"lapse\": %.6g, "
-                  "\"se_bias\": %.6g, \"se_slope\": %.6g, \"se_lapse\": %.6g, "
-                  "\"chronometric_rho\": ", n, ps.bias, ps.slope, ps.lapse, ps.se_bias,
-                  ps.se_slope, ps.se_lapse);
+    // standard errors are NaN when the information is singular (a step: JSON null)
+    const char* keys[6] = {"bias", "slope", "lapse", "se_bias", "se_slope", "se_lapse"};
+    const double vals[6] = {ps.bias, ps.slope, ps.lapse, ps.se_bias, ps.se_slope, ps.se_lapse};
+    am_buf_printf(&j, ", \"trials\": %d", n);
+    for (int k = 0; k < 6; k++) am_buf_printf(&j, ", \"%s\": ", keys[k]), jnum(&j, vals[k]);
+    am_buf_printf(&j, ", \"chronometric_rho\": ");
     jnum(&j, rho);
     am_buf_printf(&j, ", \"rt_from\": \"%s\", \"x\": \"%s\", \"by_coherence\": "
                   "\"psychometric.csv\"}\n", by_event ? "go_cue to movement_onset" : "kinematic onset",
