@@ -194,7 +194,8 @@ typedef struct ana_psych {
 
 // Maximum-likelihood fit over n trials of signed coherence coh and choice (1 = right, 0 = left).
 // slope > 0 and lapse in [0, 0.5) are enforced by the parametrisation (log slope, lapse =
-// 0.5 logistic(u)); Fisher scoring with a backtracking line search. A lapse fitted near 0 has an
+// 0.5 logistic(u)); Fisher scoring with a backtracking line search from two starts (bias 0 and
+// the midpoint of the two choices' mean coherence; the better optimum). A lapse fitted near 0 has an
 // unreliable se_lapse (the bound). Needs n >= 4, both choices present and two distinct coherences.
 int ana_psychometric_fit(const double* coh, const int* choice, int n, ana_psych* out, char* err,
                          size_t err_sz);

@@ -51,28 +51,9 @@ static double loglik(const double* c, const int* y, int n, double b, double s, d
   return ll;
 }
 
-int ana_psychometric_fit(const double* coh, const int* choice, int n, ana_psych* out, char* err,
-                         size_t err_sz) {
-  if (!coh || !choice || !out) return am_err(err, err_sz, "psychometric fit: NULL argument");
-  if (n < 4) return am_err(err, err_sz, "psychometric fit: need >= 4 trials (got %d)", n);
-  int rights = 0, distinct = 0;
-  double cmax = 0;
-  for (int i = 0; i < n; i++) {
-    if (!isfinite(coh[i]))
-      return am_err(err, err_sz, "psychometric fit: coherence of trial %d is not finite", i);
-    if (choice[i] != 0 && choice[i] != 1)
-      return am_err(err, err_sz, "psychometric fit: choice of trial %d is %d (must be 0 or 1)", i,
-                    choice[i]);
-    rights += choice[i];
-    distinct |= coh[i] != coh[0];
-    cmax = fmax(cmax, fabs(coh[i]));
-  }
-  if (rights == 0 || rights == n)
-    return am_err(err, err_sz, "psychometric fit: every trial chose %s", rights ? "right" : "left");
-  if (!distinct)
-    return am_err(err, err_sz, "psychometric fit: every trial has coherence %g", coh[0]);
-  // Optimised parameters: bias, log slope, u with lapse = 0.5 logistic(u).
-  double th[3] = {0, log(0.25 * cmax), log(0.04 / 0.96)};
+// Fisher scoring with a backtracking line search from th (bias, log slope, u with lapse = 0.5
+// logistic(u)) to the optimum in th; returns the log-likelihood there, *iters the iterations.
+static double fit_from(const double* coh, const int* choice, int n, double th[3], int* iters) {
   double ll = 0, score[3], info[9], Iinv[9];
   int it = 0;
   for (; it < 500; it++) {
@@ -105,6 +86,47 @@ int ana_psychometric_fit(const double* coh, const int* choice, int n, ana_psych*
     ll = ll_new;
     if (gain < 1e-10 && move < 1e-7) break;
   }
+  *iters = it;
+  return ll;
+}
+
+int ana_psychometric_fit(const double* coh, const int* choice, int n, ana_psych* out, char* err,
+                         size_t err_sz) {
+  if (!coh || !choice || !out) return am_err(err, err_sz, "psychometric fit: NULL argument");
+  if (n < 4) return am_err(err, err_sz, "psychometric fit: need >= 4 trials (got %d)", n);
+  int rights = 0, distinct = 0;
+  double cmax = 0;
+  for (int i = 0; i < n; i++) {
+    if (!isfinite(coh[i]))
+      return am_err(err, err_sz, "psychometric fit: coherence of trial %d is not finite", i);
+    if (choice[i] != 0 && choice[i] != 1)
+      return am_err(err, err_sz, "psychometric fit: choice of trial %d is %d (must be 0 or 1)", i,
+                    choice[i]);
+    rights += choice[i];
+    distinct |= coh[i] != coh[0];
+    cmax = fmax(cmax, fabs(coh[i]));
+  }
+  if (rights == 0 || rights == n)
+    return am_err(err, err_sz, "psychometric fit: every trial chose %s", rights ? "right" : "left");
+  if (!distinct)
+    return am_err(err, err_sz, "psychometric fit: every trial has coherence %g", coh[0]);
+  // Two starts: bias 0 (coherences: the unbiased observer) and halfway between the mean x of
+  // the two choices (a curve centred elsewhere, e.g. an indifference point at log rho, which a
+  // start at 0 can miss when the curve is a step); the better optimum is kept.
+  double sx[2] = {0, 0};
+  for (int i = 0; i < n; i++) sx[choice[i]] += coh[i];
+  const double mid = 0.5 * (sx[0] / (n - rights) + sx[1] / rights);
+  double th[3] = {0, log(0.25 * cmax), log(0.04 / 0.96)};
+  int it = 0;
+  double ll = fit_from(coh, choice, n, th, &it);
+  double th2[3] = {mid, log(0.25 * cmax), log(0.04 / 0.96)};
+  int it2 = 0;
+  const double ll2 = fit_from(coh, choice, n, th2, &it2);
+  if (ll2 > ll + 1e-9) {
+    for (int a = 0; a < 3; a++) th[a] = th2[a];
+    ll = ll2, it = it2;
+  }
+  double score[3], info[9], Iinv[9];
   out->bias = th[0], out->slope = exp(th[1]), out->lapse = 0.5 * logistic(th[2]);
   out->loglik = ll, out->iterations = it;
   // Standard errors: inverse Fisher information in (bias, slope, lapse).

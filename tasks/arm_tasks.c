@@ -169,12 +169,12 @@ const amt_param_def amt_mante_params[] = {
     ARM_VARIANT_PARAMS("1", "0.75", "stimulus"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_value_params[] = {
-    {"offers", "1:1,1:2,1:3,1:4,1:6,1:10,2:1", "offer types qA:qB (drops of juice A and B, each "
-                                               "> 0), drawn uniformly per trial"},
-    {"rho", "2.5", "relative value: one drop of A is worth rho drops of B (the indifference "
-                   "point qB/qA)"},
+    AMT_OFFER_PARAMS,
     {"relative", "0", "1: the reward is the chosen minus the unchosen offer's value (same best "
                       "choice, same indifference point; a fixed side then earns nothing)"},
+    {"offer_curriculum", "0", "1: during the curriculum (fraction f) the offer types are drawn "
+                              "among those whose value difference |rho qA - qB| is at least f x "
+                              "the largest (from the extremes toward the indifference point)"},
     ARM_VARIANT_PARAMS("0", "0.5", "offers"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 const amt_param_def amt_romo_params[] = {
@@ -227,6 +227,7 @@ typedef struct arm_cfg {
   int n_f1;
   double qa[MAX_COH], qb[MAX_COH], rho, max_value;  // value: offer types (coh: |rho qA - qB|)
   int relative;                                    // value: reward chosen - unchosen value
+  int offer_curriculum;                            // value: the curriculum narrows the offers
   double error_penalty, target_sigma;
   amt_bandit_probs probs;                           // bandit-reach
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
@@ -324,8 +325,6 @@ static double dist2(const double a[2], const double b[2]) {
 // romo-reach shows a frequency f (Hz) as (f - ROMO_F_MID) / ROMO_F_SCALE: 10-34 Hz as -1.2..1.2.
 #define ROMO_F_MID 22.0
 #define ROMO_F_SCALE 10.0
-// value-reach shows q drops of juice as q / VALUE_Q_SCALE.
-#define VALUE_Q_SCALE 5.0
 
 static int steps_of(double seconds, double dt) { return (int)floor(seconds / dt + 0.5); }
 
@@ -373,7 +372,16 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     // so the evidence is there while the hand moves; the noise and the fixed stimulus duration
     // (romo: f1's) are scaled by 1 - f (at least one step).
     s->stim_to_choice = 0;
-    if (f > 0) {
+    if (f > 0 && c->offer_curriculum) {  // value: among the offers at least f x the largest apart
+      double top = 0;
+      int n = 0, pick;
+      for (int j = 0; j < c->n_coh; j++) top = fmax(top, c->coh[j]);
+      for (int j = 0; j < c->n_coh; j++) n += c->coh[j] >= f * top;
+      pick = (int)(am_rng_uniform(&e->rng) * n) % n;
+      for (int j = 0; j < c->n_coh; j++)
+        if (c->coh[j] >= f * top && pick-- == 0) k = j;
+      s->stim_to_choice = am_rng_uniform(&e->rng) < f;
+    } else if (f > 0) {
       if (am_rng_uniform(&e->rng) < f)
         for (int j = 0; j < c->n_coh; j++)
           if (c->coh[j] > c->coh[k]) k = j;
@@ -760,11 +768,11 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
     reward += c->sizes[(int)(am_rng_uniform(&e->rng) * c->n_sizes) % c->n_sizes];
   if (choice_task(c)) {
     double mean = c->kind == K_DECISION ? s->coh : c->kind == K_MANTE ? s->motion
-                  : c->kind == K_VALUE ? s->qa / VALUE_Q_SCALE
+                  : c->kind == K_VALUE ? s->qa / AMT_VALUE_Q_SCALE
                   : ((s->stim2 ? s->f2 : s->f1) - ROMO_F_MID) / ROMO_F_SCALE;
     s->evidence = s->stim_on ? mean + s->noise * am_rng_normal(&e->rng) : 0;
     if (c->kind == K_MANTE || c->kind == K_VALUE) {
-      double mean2 = c->kind == K_MANTE ? s->colour : s->qb / VALUE_Q_SCALE;
+      double mean2 = c->kind == K_MANTE ? s->colour : s->qb / AMT_VALUE_Q_SCALE;
       s->evidence2 = s->stim_on ? mean2 + s->noise * am_rng_normal(&e->rng) : 0;
     }
   }
@@ -1116,23 +1124,6 @@ static int read_rotation(const amt_info* info, const amt_params* params, arm_cfg
   return 0;
 }
 
-// Parses "A:B,A:B,..." (numbers) into a[], b[] (at most max pairs). Returns the count (0 for an
-// empty text) or -1 when the text is not such a list.
-static int parse_pairs(const char* text, double* a, double* b, int max) {
-  int n = 0;
-  for (const char* q = text; *q; n++) {
-    char* end;
-    if (n == max) return -1;
-    a[n] = strtod(q, &end);
-    if (end == q || *end != ':' || !isfinite(a[n])) return -1;
-    q = end + 1;
-    b[n] = strtod(q, &end);
-    if (end == q || (*end != ',' && *end) || !isfinite(b[n])) return -1;
-    q = *end ? end + 1 : end;
-  }
-  return n;
-}
-
 // force-field and visuomotor-rotation: the `blocks` schedule "N:V,N:V,..." (V: the field's gain,
 // or the rotation in deg). Empty: none (the three force-field blocks or the fixed rotation).
 static int read_blocks(const amt_info* info, const amt_params* params, arm_cfg* c, char* err,
@@ -1159,7 +1150,7 @@ static int read_blocks(const amt_info* info, const amt_params* params, arm_cfg* 
     return am_err(err, err_sz, "task %s: parameters blocks and hidden_blocks: give one of them",
                   info->name);
   double n[MAX_BLOCKS];
-  c->n_blk = parse_pairs(text, n, c->blk_value, MAX_BLOCKS);
+  c->n_blk = amt_parse_pairs(text, n, c->blk_value, MAX_BLOCKS);
   for (int b = 0; b < c->n_blk; b++) {
     double v = c->blk_value[b];
     if (!(n[b] >= 1 && n[b] <= 1e9 && n[b] == floor(n[b])) ||
@@ -1194,26 +1185,22 @@ static int read_choice(const amt_info* info, const amt_params* params, arm_cfg* 
                        size_t err_sz) {
   const char* name = info->name;
   if (c->kind == K_VALUE) {
-    const char* text = amt_param_get(info, params, "offers");
-    c->n_coh = parse_pairs(text, c->qa, c->qb, MAX_COH);
-    if (amt_param_double(info, params, "rho", &c->rho, err, err_sz) ||
-        amt_param_int(info, params, "relative", &c->relative, err, err_sz))
+    amt_offers o;
+    if (amt_offers_read(info, params, &o, err, err_sz) ||
+        amt_param_int(info, params, "relative", &c->relative, err, err_sz) ||
+        amt_param_int(info, params, "offer_curriculum", &c->offer_curriculum, err, err_sz))
       return -1;
+    if (c->offer_curriculum != 0 && c->offer_curriculum != 1)
+      return am_err(err, err_sz, "task %s: parameter offer_curriculum: '%d' must be 0 or 1", name,
+                    c->offer_curriculum);
     if (c->relative != 0 && c->relative != 1)
       return am_err(err, err_sz, "task %s: parameter relative: '%d' must be 0 or 1", name,
                     c->relative);
-    if (!(c->rho > 0 && c->rho <= 100))
-      return am_err(err, err_sz, "task %s: parameter rho: '%g' must be in (0, 100]", name, c->rho);
-    c->max_value = 0;
-    for (int i = 0; i < c->n_coh; i++) {
-      if (!(c->qa[i] > 0 && c->qa[i] <= 100 && c->qb[i] > 0 && c->qb[i] <= 100)) c->n_coh = -1;
-      if (c->n_coh < 0) break;
+    c->n_coh = o.n, c->rho = o.rho, c->max_value = o.max_value;
+    for (int i = 0; i < o.n; i++) {
+      c->qa[i] = o.qa[i], c->qb[i] = o.qb[i];
       c->coh[i] = fabs(c->rho * c->qa[i] - c->qb[i]);  // the curriculum's "strongest" offers
-      c->max_value = fmax(c->max_value, fmax(c->rho * c->qa[i], c->qb[i]));
     }
-    if (c->n_coh < 1)
-      return am_err(err, err_sz, "task %s: parameter offers: '%s' must be up to %d offer types "
-                    "qA:qB,qA:qB,... with 0 < q <= 100", name, text, MAX_COH);
   } else if (c->kind == K_ROMO) {
     c->rt = 1;
     if (read_range_list(info, params, "f1", 1, 1000, " Hz", c->f1s, &c->n_f1, err, err_sz) ||

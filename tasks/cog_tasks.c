@@ -349,3 +349,161 @@ int amt_bandit_create(am_task* t, const amt_params* params, char* err, size_t er
 int amt_two_step_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
   return cog_create(t, "two-step", 1, params, err, err_sz);
 }
+
+//---------------------------------- value-choice -------------------------------------------------
+// The economic choice of Padoa-Schioppa & Assad 2006 without a body (value-reach is the embodied
+// one): each step is a trial; the observation shows the offer of each side (group "offers": left
+// A, left B, right A, right B, as drops / AMT_VALUE_Q_SCALE; 0 for the juice not on that side),
+// an offer type qA:qB drawn from `offers` and A's side at random; the action chooses left or right
+// and pays the chosen offer's value (a drop of A is worth rho drops of B) / the best offer type's
+// value. The variables of a step are the trial just chosen (the next offer is already shown).
+
+int amt_offers_read(const amt_info* info, const amt_params* params, amt_offers* o, char* err,
+                    size_t err_sz) {
+  const char* text = amt_param_get(info, params, "offers");
+  memset(o, 0, sizeof *o);
+  o->n = amt_parse_pairs(text, o->qa, o->qb, 16);
+  if (amt_param_double(info, params, "rho", &o->rho, err, err_sz)) return -1;
+  if (!(o->rho > 0 && o->rho <= 100))
+    return am_err(err, err_sz, "task %s: parameter rho: '%g' must be in (0, 100]", info->name,
+                  o->rho);
+  for (int i = 0; i < o->n; i++) {
+    if (!(o->qa[i] > 0 && o->qa[i] <= 100 && o->qb[i] > 0 && o->qb[i] <= 100)) o->n = -1;
+    if (o->n < 0) break;
+    o->max_value = fmax(o->max_value, fmax(o->rho * o->qa[i], o->qb[i]));
+  }
+  if (o->n < 1)
+    return am_err(err, err_sz, "task %s: parameter offers: '%s' must be up to 16 offer types "
+                  "qA:qB,qA:qB,... with 0 < q <= 100", info->name, text);
+  return 0;
+}
+
+enum { VE_TRIAL_START, VE_BETTER, VE_WORSE, VE_TRIAL_END, VE_COUNT };
+static const char* const value_events[VE_COUNT] = {"trial_start", "better", "worse", "trial_end"};
+enum { VV_TRIAL, VV_CHOICE, VV_OUTCOME, VV_OFFER_A, VV_OFFER_B, VV_VALUE_A, VV_VALUE_B, VV_B_SIDE,
+       VV_LOG_RATIO, VV_CHOSEN_VALUE, VV_COUNT };
+static const char* const value_vars[VV_COUNT] = {"trial", "choice", "outcome", "offer_a", "offer_b",
+                                                 "value_a", "value_b", "b_side", "log_ratio",
+                                                 "chosen_value"};
+
+const amt_param_def amt_value_choice_params[] = {
+    {"trials", "20", "trials (one step each) per episode"},
+    AMT_OFFER_PARAMS, AMT_OPTS_PARAMS, {NULL, NULL, NULL}};
+
+typedef struct vc_cfg {
+  amt_opts opts;  // first (task_opts.h)
+  int trials;
+  amt_offers offers;
+} vc_cfg;
+
+typedef struct vc_offer {
+  double qa, qb;
+  int a_side;  // -1 left, +1 right
+} vc_offer;
+
+typedef struct vc_state {
+  amt_opt_state opt;  // first (task_opts.h)
+  int trial, choice, done;
+  vc_offer shown, last;  // the offer on screen; the trial just chosen (the variables)
+  double chosen_value;
+  int better;
+} vc_state;
+
+static void vc_draw(const vc_cfg* c, am_rng* r, vc_offer* o) {
+  int k = (int)(am_rng_uniform(r) * c->offers.n) % c->offers.n;
+  o->qa = c->offers.qa[k], o->qb = c->offers.qb[k];
+  o->a_side = am_rng_uniform(r) < 0.5 ? -1 : 1;
+}
+
+static void vc_reset(const am_task* t, am_env* e) {
+  const vc_cfg* c = t->cfg;
+  vc_state* s = e->task_state;
+  memset(s, 0, sizeof *s);
+  amt_opts_reset(&s->opt);
+  vc_draw(c, &e->rng, &s->shown);
+  mj_forward(e->m, e->d);
+}
+
+static void vc_act(const am_task* t, am_env* e, const float* a) {
+  const vc_cfg* c = t->cfg;
+  vc_state* s = e->task_state;
+  amt_opts_act(&c->opts, &s->opt, a);
+  s->choice = choice_of(a, t->act_dim) ? 1 : -1;
+}
+
+static void vc_evaluate(const am_task* t, am_env* e, am_step_result* r) {
+  const vc_cfg* c = t->cfg;
+  vc_state* s = e->task_state;
+  const vc_offer* o = &s->shown;
+  double va = c->offers.rho * o->qa, vb = o->qb;
+  int chose_a = s->choice == o->a_side;
+  s->chosen_value = chose_a ? va : vb;
+  s->better = s->chosen_value >= (chose_a ? vb : va);
+  s->last = *o;
+  float reward = (float)(s->chosen_value / c->offers.max_value);
+  r->reward = reward;
+  r->events = 1u << VE_TRIAL_START | 1u << (s->better ? VE_BETTER : VE_WORSE) | 1u << VE_TRIAL_END;
+  s->trial++;
+  s->done = s->trial >= c->trials;
+  r->terminated = s->done;
+  amt_opts_reward(&s->opt, reward);
+  vc_draw(c, &e->rng, &s->shown);  // the next trial's offer
+}
+
+static void vc_observe(const am_task* t, am_env* e, float* o) {
+  const vc_cfg* c = t->cfg;
+  vc_state* s = e->task_state;
+  const vc_offer* f = &s->shown;
+  double qa = f->qa / AMT_VALUE_Q_SCALE, qb = f->qb / AMT_VALUE_Q_SCALE;
+  int a_right = f->a_side > 0;
+  o[0] = (float)(a_right ? 0 : qa);  // left: A
+  o[1] = (float)(a_right ? qb : 0);  // left: B
+  o[2] = (float)(a_right ? qa : 0);  // right: A
+  o[3] = (float)(a_right ? 0 : qb);  // right: B
+  amt_opts_observe(&c->opts, &s->opt, &e->rng, o);
+}
+
+static void vc_vars(const am_task* t, const am_env* e, float* v) {
+  const vc_cfg* c = t->cfg;
+  const vc_state* s = e->task_state;
+  const vc_offer* o = &s->last;
+  v[VV_TRIAL] = (float)(s->trial > 0 ? s->trial - 1 : 0);
+  v[VV_CHOICE] = (float)(s->trial > 0 ? s->choice : 0);
+  v[VV_OUTCOME] = (float)s->better;
+  v[VV_OFFER_A] = (float)o->qa;
+  v[VV_OFFER_B] = (float)o->qb;
+  v[VV_VALUE_A] = (float)(c->offers.rho * o->qa);
+  v[VV_VALUE_B] = (float)o->qb;
+  v[VV_B_SIDE] = (float)-o->a_side;
+  v[VV_LOG_RATIO] = (float)(o->qa > 0 && o->qb > 0 ? log(o->qb / o->qa) : 0);
+  v[VV_CHOSEN_VALUE] = (float)s->chosen_value;
+}
+
+int amt_value_choice_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
+  const amt_info* info = amt_find("value-choice");
+  vc_cfg c = {0};
+  if (amt_opts_read(info, params, &c.opts, err, err_sz) ||
+      amt_param_int(info, params, "trials", &c.trials, err, err_sz) ||
+      amt_offers_read(info, params, &c.offers, err, err_sz))
+    return -1;
+  if (c.trials < 1 || c.trials > 100000)
+    return am_err(err, err_sz, "task %s: parameter trials: %d must be in [1, 100000]", info->name,
+                  c.trials);
+  if (amt_bodyless_init(t, info->name, &c, sizeof c, sizeof(vc_state), 2, value_events, VE_COUNT,
+                        value_vars, VV_COUNT, 0.1, err, err_sz))
+    return -1;
+  t->success_event = VE_BETTER;  // the better offer (or either of equal ones) chosen
+  t->max_steps = c.trials;
+  t->n_groups = 1;
+  t->groups[0] = (am_obs_group){"offers", 0, 4};
+  t->obs_dim = 4;
+  t->n_conditions = 0;
+  const int cond[4] = {VV_LOG_RATIO, VV_B_SIDE, VV_OFFER_A, VV_OFFER_B};
+  for (int k = 0; k < 4; k++) t->conditions[t->n_conditions++] = cond[k];
+  t->reset = vc_reset;
+  t->act = vc_act;
+  t->evaluate = vc_evaluate;
+  t->observe = vc_observe;
+  t->get_vars = vc_vars;
+  return amt_opts_setup(t, &((vc_cfg*)t->cfg)->opts, err, err_sz);
+}

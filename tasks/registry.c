@@ -186,3 +186,18 @@ void amt_destroy(am_task* t) {
   am_model_free((am_model*)t->model);
   memset(t, 0, sizeof *t);
 }
+
+int amt_parse_pairs(const char* text, double* a, double* b, int max) {
+  int n = 0;
+  for (const char* q = text; *q; n++) {
+    char* end;
+    if (n == max) return -1;
+    a[n] = strtod(q, &end);
+    if (end == q || *end != ':' || !isfinite(a[n])) return -1;
+    q = end + 1;
+    b[n] = strtod(q, &end);
+    if (end == q || (*end != ',' && *end) || !isfinite(b[n])) return -1;
+    q = *end ? end + 1 : end;
+  }
+  return n;
+}

@@ -87,6 +87,28 @@ int amt_bodyless_init(am_task* t, const char* name, const void* cfg, size_t cfg_
 int amt_bodyless_steps(const amt_info* info, const amt_params* p, const char* key, double dt,
                        int* out, char* err, size_t err_sz);
 
+// Parses "A:B,A:B,..." (numbers) into a[], b[] (at most max pairs). Returns the count (0 for an
+// empty text) or -1 when the text is not such a list. (registry.c)
+int amt_parse_pairs(const char* text, double* a, double* b, int max);
+
+// Juice offers of the economic-choice tasks (value-reach, value-choice; Padoa-Schioppa & Assad
+// 2006): offer types qA:qB and the relative value rho (one drop of A is worth rho drops of B).
+// Offers are shown as drops / AMT_VALUE_Q_SCALE.
+#define AMT_VALUE_Q_SCALE 5.0
+#define AMT_OFFER_PARAMS                                                                        \
+  {"offers", "1:1,1:2,1:3,1:4,1:6,1:10,2:1", "offer types qA:qB (drops of juice A and B, each "   \
+                                             "> 0), drawn uniformly per trial"},                  \
+  {"rho", "2.5", "relative value: one drop of A is worth rho drops of B (the indifference "       \
+                 "point qB/qA)"}
+typedef struct amt_offers {
+  int n;                   // offer types
+  double qa[16], qb[16];   // drops of A and of B
+  double rho, max_value;   // the relative value; the best offer type's value (drops of B)
+} amt_offers;
+// Reads offers and rho (cog_tasks.c). Returns 0 or -1 with a message naming task and parameter.
+int amt_offers_read(const amt_info* info, const amt_params* params, amt_offers* o, char* err,
+                    size_t err_sz);
+
 // cog_tasks.c: body-less value-based tasks with discrete actions (meta-RL); cog_decision.c: the
 // body-less perceptual decision (fixate/left/right; NeuroGym's PerceptualDecisionMaking).
 extern const amt_param_def amt_bandit_params[], amt_two_step_params[];
@@ -111,6 +133,10 @@ extern const amt_param_def amt_perceptual_decision_params[];
 int amt_perceptual_decision_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 extern const amt_param_def amt_dnms_params[];  // cog_dnms.c
 int amt_dnms_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+extern const amt_param_def amt_value_choice_params[];  // cog_tasks.c: economic choice
+int amt_value_choice_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+extern const amt_param_def amt_wager_params[];  // cog_decision.c: the post-decision wager
+int amt_wager_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 extern const amt_param_def amt_bandit_reach_params[];  // arm_tasks.c
 int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 #define AMT_COG_TASKS                                                                          \
@@ -125,7 +151,13 @@ int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, siz
                                   "NeuroGym PerceptualDecisionMaking; Song et al. 2017)",       \
    amt_perceptual_decision_params, amt_perceptual_decision_create},                            \
   {"dnms", "none", "delayed non-match-to-sample: output +1 if two stimuli differ, -1 if the "  \
-                   "same (body-less; Miconi 2017)", amt_dnms_params, amt_dnms_create}
+                   "same (body-less; Miconi 2017)", amt_dnms_params, amt_dnms_create},          \
+  {"wager", "none", "post-decision wager: noisy evidence, then left/right or a sure target "     \
+                    "offered on half the trials (body-less; Kiani & Shadlen 2009)",             \
+   amt_wager_params, amt_wager_create},                                                        \
+  {"value-choice", "none", "economic choice between two juice offers, choose left/right "       \
+                           "(body-less value-reach; Padoa-Schioppa & Assad 2006)",              \
+   amt_value_choice_params, amt_value_choice_create}
 
 // Further task families append their entries here (comma-separated amt_info initialisers).
 #define AMT_EXTRA_TASKS AMT_ARM_TASKS, AMT_RAT_TASKS, AMT_COG_TASKS

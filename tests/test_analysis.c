@@ -577,6 +577,15 @@ static void test_psychometric_observer(void** state) {
   print_message("psychometric (no lapses): bias %.4f (-0.1), slope %.4f (0.05), lapse %.4f (0)\n",
                 f.bias, f.slope, f.lapse);
   assert_true(fabs(f.bias + 0.1) < 0.01 && fabs(f.slope - 0.05) < 0.01 && f.lapse < 0.02);
+  // A step far from 0 (a chooser's P(choose B) against log(qB/qA) with the indifference point
+  // at log 3, half B there): the fit centres on it (a single start at bias 0 ended at 1.22 on
+  // such data, slope 1).
+  static const double lr[7] = {-0.6931, 0, 0.6931, 1.0986, 1.3863, 1.7918, 2.3026};
+  for (int i = 0; i < 700; i++)
+    coh[i] = lr[i % 7], choice[i] = i % 7 > 3 || (i % 7 == 3 && (i / 7) % 2);
+  assert_int_equal(ana_psychometric_fit(coh, choice, 700, &f, err, sizeof err), 0);
+  print_message("psychometric (step at log 3): bias %.4f (1.0986), slope %.4f\n", f.bias, f.slope);
+  assert_true(fabs(f.bias - 1.0986) < 0.01 && f.slope < 0.05);
   for (int i = 0; i < PT; i++) choice[i] = 1;
   assert_int_equal(ana_psychometric_fit(coh, choice, PT, &f, err, sizeof err), -1);
   assert_non_null(strstr(err, "every trial chose right"));

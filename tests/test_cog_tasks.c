@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "am_dataset.h"
 #include "ama_agents.h"
 #include "amt_tasks.h"
 #include "task_test_util.h"
@@ -371,10 +372,228 @@ static void test_dnms_rules(void** s) {
   assert_non_null(strstr(e2, "stim_time"));
 }
 
+// wager: fixating through a trial is a miss after fix + stimulus + delay + decision steps, the
+// stimulus lasting the trial's stim_duration (0.1..0.5 s here, every length drawn); the sure
+// target appears (sure_on, observation 3) sure_onset into the delay on the offered trials only
+// (about sure_prob of them) and stays until the choice; choosing it pays sure_reward (outcome 2,
+// chose_sure 1) when offered and is a miss when not; left/right are rewarded or errors by the
+// coherence's sign (correct 1 / 0); breaking fixation in the delay aborts.
+static void test_wager_rules(void** s) {
+  am_task t;
+  make_task(&t, "wager", "trials=1000", "coherences=0.3", "noise=0", "stim_time=0.1,0.5",
+            "delay_time=0.3", "sure_onset=0.1", "sure_prob=0.4", "sure_reward=0.6",
+            "abort_penalty=0.3", NULL);
+  assert_true(t.discrete);
+  assert_int_equal(t.act_dim, 4);
+  assert_int_equal(t.obs_dim, 4);
+  am_pool* pool = make_pool_threads(&t, 1, 1, 9);
+  am_batch* b = am_pool_batch(pool);
+  int vc = find_var(&t, "coherence"), vo = find_var(&t, "outcome"), vd = find_var(&t, "stim_duration");
+  int vso = find_var(&t, "sure_offered"), vcs = find_var(&t, "chose_sure");
+  int vcr = find_var(&t, "correct"), vch = find_var(&t, "choice");
+  int e_end = t.trial_end_event, e_to = find_event(&t, "timeout"), e_ab = find_event(&t, "abort");
+  int e_rew = find_event(&t, "reward"), e_err = find_event(&t, "error");
+  int e_sure = find_event(&t, "sure"), e_son = find_event(&t, "sure_on");
+  int e_go = find_event(&t, "go_cue"), e_off = find_event(&t, "stim_off");
+  // policy by trial: 0 fixate throughout, 1 break fixation in the delay, 2 correct, 3 wrong,
+  // 4 sure
+  int mode = 0, len = 0, go = 0, off = 0, stim = 0, son = -1, trials[5] = {0}, offered = 0, n = 0;
+  int dur_seen[6] = {0};
+  for (int st = 0; st < 30000; st++) {
+    float coh = b->vars[vc];
+    int act = 0;
+    if (mode == 1 && off) act = 2;
+    if (go && mode == 2) act = coh > 0 ? 2 : 1;
+    if (go && mode == 3) act = coh > 0 ? 1 : 2;
+    if (go && mode == 4) act = 3;
+    for (int j = 0; j < 4; j++) b->actions[j] = j == act;
+    if (b->obs[1] != 0 || b->obs[2] != 0) {  // noise 0: the channels are (1 -+ c) / 2
+      assert_float_equal(b->obs[2] - b->obs[1], coh, 1e-6);
+      stim++;
+    }
+    am_pool_step(pool);
+    len++;
+    uint32_t ev = b->events[0];
+    const float* v = b->vars;
+    if (ev & (1u << e_off)) off = len;
+    if (ev & (1u << e_son)) son = len;
+    if (off && !(ev & (1u << e_end))) assert_float_equal(b->obs[3], son >= 0, 0);  // sure target
+    if (ev & (1u << e_go)) go = len, assert_float_equal(b->obs[0], 0, 0);
+    if (!(ev & (1u << e_end))) continue;
+    int steps = (int)lroundf(v[vd] * 10), sure = v[vso] == 1;
+    assert_true(steps >= 1 && steps <= 5);
+    dur_seen[steps] = 1;
+    if (mode != 1) {
+      assert_int_equal(stim, steps);            // the evidence shown for the drawn duration
+      assert_int_equal(off, 1 + steps);         // fixation step, the stimulus
+      assert_int_equal(go, off + 3);            // the delay
+      assert_int_equal(son, sure ? off + 1 : -1);  // 0.1 s into the delay, offered trials only
+    }
+    assert_float_equal(v[vcs], mode == 4 && sure, 0);
+    if (mode == 0) {
+      assert_true(ev & (1u << e_to));
+      assert_int_equal(len, go + 1);
+      assert_float_equal(v[vo], -1, 0);
+      assert_float_equal(v[vcr], -1, 0);
+    } else if (mode == 1) {
+      assert_true(ev & (1u << e_ab));
+      assert_int_equal(len, off + 1);
+      assert_float_equal(b->rewards[0], -0.3f, 1e-6);
+    } else if (mode == 2 || mode == 3) {
+      assert_true(ev & (1u << (mode == 2 ? e_rew : e_err)));
+      assert_float_equal(b->rewards[0], mode == 2, 0);
+      assert_float_equal(v[vch], (coh > 0) == (mode == 2) ? 1 : -1, 0);
+      assert_float_equal(v[vcr], mode == 2, 0);
+      assert_float_equal(v[vo], mode == 2, 0);
+    } else if (sure) {
+      assert_true(ev & (1u << e_sure));
+      assert_float_equal(b->rewards[0], 0.6f, 1e-6);
+      assert_float_equal(v[vo], 2, 0);
+      assert_float_equal(v[vch], 0, 0);
+    } else {  // no sure target to choose: a miss
+      assert_true(ev & (1u << e_to));
+      assert_float_equal(b->rewards[0], 0, 0);
+      assert_float_equal(v[vo], -1, 0);
+    }
+    trials[mode]++, offered += sure, n++;
+    mode = (mode + 1) % 5, len = go = off = stim = 0, son = -1;
+  }
+  for (int k = 0; k < 5; k++) assert_true(trials[k] > 100);
+  for (int k = 1; k <= 5; k++) assert_true(dur_seen[k]);
+  assert_true(fabs((double)offered / n - 0.4) < 0.05);
+  am_pool_free(pool);
+  amt_destroy(&t);
+  // bad parameters are refused by name
+  const char* bad[][2] = {{"sure_onset=0.3", "sure_onset"}, {"sure_prob=1.5", "sure_prob"},
+                          {"sure_reward=2", "sure_reward"}, {"stim_time=0.5,0.2", "stim_time"}};
+  for (int k = 0; k < 4; k++) {
+    amt_params p = {0};
+    assert_int_equal(amt_params_add(&p, bad[k][0], err, sizeof err), 0);
+    am_task u;
+    assert_int_equal(amt_create(&u, "wager", &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, bad[k][1]));
+  }
+}
+
+// analyze wager on a planted trial table: 40 one-trial episodes at |c| 0 and 0.512, the sure
+// target offered on half, with P(sure | offered) 0.8 and 0.2, accuracy waived 0.5 and 1.0, without
+// the sure target 0.5 and 0.9 (waived - no sure, weighted by waived trials: (2 x 0 + 8 x 0.1) / 10).
+static void test_wager_analysis_planted(void** s) {
+  assert_int_equal(make_tmpdir("wager"), 0);
+  char path[600], csv[700];
+  snprintf(path, sizeof path, "%s/planted.rollout", tmpdir);
+  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+  assert_non_null(w);
+  am_ds_set_meta(w, "task.name", "wager", -1);
+  am_ds_set_meta(w, "control_dt", "0.1", -1);
+  am_ds_set_meta(w, "task.trial_events", "trial_start=trial_start,success=reward,trial_end=trial_end",
+                 -1);
+  am_ds_set_meta(w, "task.conditions", "coherence,sure_offered,stim_duration", -1);
+  am_channel_def ev = {.name = "events", .group = "task", .dtype = AM_DT_U32, .ndim = 0,
+                       .labels = "trial_start,reward,error,sure,trial_end"};
+  am_channel_def va = {.name = "task_vars", .group = "task", .dtype = AM_DT_F32, .ndim = 1,
+                       .shape = {5}, .labels = "coherence,sure_offered,stim_duration,choice,outcome"};
+  int c_ev = am_ds_add_channel(w, &ev), c_va = am_ds_add_channel(w, &va);
+  assert_true(c_ev >= 0 && c_va >= 0);
+  assert_int_equal(am_ds_begin(w, 1, 0, 0), 0);
+  // per (coherence, offered): 10 trials; outcome by index: sure (2) first, then correct (1), error
+  const int sure_n[2][2] = {{0, 8}, {0, 2}}, ok_n[2][2] = {{5, 1}, {9, 8}};
+  int ep = 0;
+  for (int ci = 0; ci < 2; ci++)
+    for (int off = 0; off < 2; off++)
+      for (int i = 0; i < 10; i++, ep++) {
+        int o = i < sure_n[ci][off] ? 2 : i < sure_n[ci][off] + ok_n[ci][off] ? 1 : 0;
+        assert_int_equal(am_ds_episode_begin(w, 0, ep, NULL), 0);
+        for (int t = 0; t < 2; t++) {
+          uint32_t bits = t == 0 ? 1u : (o == 1 ? 2u : o == 0 ? 4u : 8u) | 16u;
+          memcpy(am_ds_row_ptr(w, 0, c_ev), &bits, 4);
+          float* v = am_ds_row_ptr(w, 0, c_va);
+          v[0] = ci ? (i % 2 ? 0.512f : -0.512f) : 0, v[1] = (float)off;
+          v[2] = ci ? 0.9f : 0.1f, v[3] = t && o != 2 ? 1.0f : 0.0f, v[4] = t ? (float)o : 0;
+          assert_int_equal(am_ds_row_commit(w, 0, t ? AM_DS_END | AM_DS_TERMINATED : 0), 0);
+        }
+      }
+  assert_int_equal(am_ds_close(w, err, sizeof err), 0);
+  assert_int_equal(animat("analyze wager %s --out %s/an", path, tmpdir), 0);
+  expect_out("wager: 40 trials with a choice, sure target offered in 20, chosen in 10; P(sure | "
+             "offered) 0.800 at |c| = 0, 0.200 at |c| = 0.512; accuracy waived - no sure target "
+             "at the same coherence +0.080");
+  snprintf(csv, sizeof csv, "%s/an/wager.csv", tmpdir);
+  const double want[2][4] = {{0.8, 0.5, 0.5, 10}, {0.2, 1.0, 0.9, 10}};
+  for (int r = 0; r < 2; r++) {
+    assert_float_equal(csv_value(csv, r, "p_sure"), want[r][0], 1e-9);
+    assert_float_equal(csv_value(csv, r, "acc_waived"), want[r][1], 1e-9);
+    assert_float_equal(csv_value(csv, r, "acc_no_sure"), want[r][2], 1e-9);
+    assert_float_equal(csv_value(csv, r, "no_sure"), want[r][3], 0);
+  }
+  // another task's recording is refused with what the analysis needs
+  assert_int_equal(animat("record --random --task bandit --task-param trials=5 --episodes 2 "
+                          "--out %s/b.rollout", tmpdir), 0);
+  assert_int_equal(animat("analyze wager %s/b.rollout --out %s/an2", tmpdir, tmpdir), 1);
+  expect_out("sure_offered");
+  remove_tmpdir();
+}
+
+// value-choice: the offers shown per side (drops / 5), the variables of the trial just chosen
+// (offers, values, b_side, log_ratio, chosen_value), the reward = chosen value / the best offer
+// type's value, and the "better" event: a chooser that values A at rho takes the better offer on
+// every trial (P(choose B) a step at log rho), one that values A at 1 takes the worse one on the
+// offer types between (1:2 with rho 3).
+static void test_value_choice_rules(void** s) {
+  am_task t;
+  make_task(&t, "value-choice", "trials=50", "rho=3", "offers=1:1,1:2,1:4,2:1", NULL);
+  assert_true(t.discrete);
+  assert_int_equal(t.act_dim, 2);
+  int voa = find_var(&t, "offer_a"), vob = find_var(&t, "offer_b"), vva = find_var(&t, "value_a");
+  int vvb = find_var(&t, "value_b"), vbs = find_var(&t, "b_side"), vlr = find_var(&t, "log_ratio");
+  int vcv = find_var(&t, "chosen_value"), vch = find_var(&t, "choice"), vo = find_var(&t, "outcome");
+  int e_b = find_event(&t, "better"), e_w = find_event(&t, "worse");
+  assert_int_equal(t.success_event, e_b);
+  for (int valuer = 0; valuer < 2; valuer++) {  // 0: values A at rho = 3, 1: at 1
+    am_pool* pool = make_pool_threads(&t, 1, 1, 4);
+    am_batch* b = am_pool_batch(pool);
+    int better = 0, worse = 0, n = 0, mid = 0;
+    for (int st = 0; st < 2000; st++) {
+      const float* o = b->obs;  // left A, left B, right A, right B (drops / 5)
+      int a_right = o[2] > 0;
+      double qa = 5 * (a_right ? o[2] : o[0]), qb = 5 * (a_right ? o[1] : o[3]);
+      assert_true(qa > 0 && qb > 0);
+      assert_float_equal(a_right ? o[0] : o[2], 0, 0);
+      assert_float_equal(a_right ? o[3] : o[1], 0, 0);
+      double wa = (valuer ? 1 : 3) * qa;
+      int take_a = wa >= qb, right = take_a == a_right;
+      b->actions[0] = !right, b->actions[1] = (float)right;
+      am_pool_step(pool);
+      const float* v = b->vars;
+      assert_float_equal(v[voa], qa, 1e-6);
+      assert_float_equal(v[vob], qb, 1e-6);
+      assert_float_equal(v[vva], 3 * qa, 1e-5);
+      assert_float_equal(v[vvb], qb, 1e-6);
+      assert_float_equal(v[vbs], a_right ? -1 : 1, 0);
+      assert_float_equal(v[vlr], log(qb / qa), 1e-6);
+      assert_float_equal(v[vch], right ? 1 : -1, 0);
+      double chosen = take_a ? 3 * qa : qb, other = take_a ? qb : 3 * qa;
+      assert_float_equal(v[vcv], chosen, 1e-5);
+      assert_float_equal(b->rewards[0], chosen / 6.0, 1e-6);  // best offer type 2:1 = 6
+      int good = chosen >= other;
+      assert_int_equal(!!(b->events[0] & (1u << e_b)), good);
+      assert_int_equal(!!(b->events[0] & (1u << e_w)), !good);
+      assert_float_equal(v[vo], good, 0);
+      better += good, worse += !good, n++;
+      mid += qa == 1 && qb == 2;
+    }
+    if (!valuer) assert_int_equal(better, n);
+    else assert_int_equal(worse, mid), assert_true(mid > 300);  // only 1:2 (B at 2 > A at 1)
+    am_pool_free(pool);
+  }
+  amt_destroy(&t);
+}
+
 // One seed fixes every env whatever the thread count.
 static void test_cog_determinism(void** s) {
-  const char* names[4] = {"bandit", "two-step", "perceptual-decision", "dnms"};
-  for (int k = 0; k < 4; k++) {
+  const char* names[6] = {"bandit", "two-step", "perceptual-decision", "dnms", "wager",
+                          "value-choice"};
+  for (int k = 0; k < 6; k++) {
     uint32_t h[2];
     for (int th = 0; th < 2; th++) {
       am_task t;
@@ -490,6 +709,8 @@ int main(void) {
       cmocka_unit_test(test_cog_determinism),  cmocka_unit_test(test_categorical_actor),
       cmocka_unit_test(test_perceptual_decision_rules), cmocka_unit_test(test_dnms_rules),
       cmocka_unit_test(test_cog_cli),
+      cmocka_unit_test(test_wager_rules),      cmocka_unit_test(test_wager_analysis_planted),
+      cmocka_unit_test(test_value_choice_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

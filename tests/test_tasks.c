@@ -753,9 +753,39 @@ static void test_value_rules(void** state) {
   value_run(&t, 1, 1, &n2, &b2);
   assert_true(n2 >= 40 && b2 < n2);
   amt_destroy(&t);
+  // offer_curriculum=1: over each env's first 40 of curriculum=50 trials (f from 1 to 0.2) only
+  // the offer types at least f x 7.5 (1:10's |rho qA - qB|) apart: 1:10 (7.5) first, then 2:1
+  // (4), 1:6 (3.5), never 1:2 or 1:3 (0.5)
+  make_task(&t, "value-reach", "variant=rt", "rt_max=0.1", "rho=2.5", "curriculum=50",
+            "offer_curriculum=1", NULL);
+  {
+    enum { NE = 8 };
+    am_pool* p = make_pool(&t, NE, 5);
+    am_batch* b = am_pool_batch(p);
+    int va = find_var(&t, "offer_a"), vb = find_var(&t, "offer_b");
+    int e_end = find_event(&t, "trial_end"), idx[NE] = {0}, seen[2] = {0, 0};
+    memset(b->actions, 0, sizeof(float) * NE * (size_t)t.act_dim);
+    for (int st = 0; st < 4000; st++) {
+      am_pool_step(p);
+      for (int i = 0; i < NE; i++) {
+        if (!(b->events[i] & (1u << e_end)) || idx[i] >= 40) continue;
+        const float* v = b->vars + (size_t)i * t.n_vars;
+        double diff = fabs(2.5 * v[va] - v[vb]), f = 1 - (idx[i] + 1) / 50.0;
+        assert_true(diff >= f * 7.5 - 1e-6);
+        assert_true(diff > 1);
+        seen[diff > 5]++;
+        idx[i]++;
+      }
+    }
+    for (int i = 0; i < NE; i++) assert_true(idx[i] >= 20);
+    assert_true(seen[0] > 10 && seen[1] > 10);
+    am_pool_free(p);
+  }
+  amt_destroy(&t);
   // refusals: offers must be qA:qB pairs of positive quantities; rho > 0
-  const char* bad[] = {"offers=1:0", "offers=1-2", "offers=", "rho=0", "relative=2"};
-  for (int i = 0; i < 5; i++) {
+  const char* bad[] = {"offers=1:0", "offers=1-2", "offers=", "rho=0", "relative=2",
+                       "offer_curriculum=2"};
+  for (int i = 0; i < 6; i++) {
     amt_params p;
     memset(&p, 0, sizeof p);
     assert_int_equal(amt_params_add(&p, bad[i], err, sizeof err), 0);
@@ -1109,6 +1139,8 @@ static void test_schema_declared(void** state) {
       {"bandit-reach", "trial_start", "reward", "trial_end"},
       {"perceptual-decision", "trial_start", "reward", "trial_end"},
       {"dnms", "trial_start", "reward", "trial_end"},
+      {"wager", "trial_start", "reward", "trial_end"},
+      {"value-choice", "trial_start", "better", "trial_end"},
   };
   int n;
   const amt_info* reg = amt_registry(&n);

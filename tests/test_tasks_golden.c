@@ -57,6 +57,8 @@ static const golden table[] = {
     {"bandit-reach", {"start_radius=0.06", "trials=3", NULL}, 0x8eb1abb5},
     {"perceptual-decision", {"trials=5", "stim_time=0.3", NULL}, 0x0ffe9a5c},
     {"dnms", {"trials=5", "dt=0.01", NULL}, 0x6d279dcb},
+    {"wager", {"trials=5", "stim_time=0.1,0.3", NULL}, 0x18a32038},
+    {"value-choice", {"trials=30", "rho=2", NULL}, 0x7ea5c2c8},
 };
 
 #define N_ENVS 2

@@ -100,4 +100,11 @@ int az_two_step(ds_trials* d, const ana_trials* tab, ana_fig** fig, struct table
 int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, struct table* t, am_buf* json,
                 am_buf* summary, char* err, size_t err_sz);
 
+// `animat analyze wager` (analyze_wager.c): the post-decision wager (Kiani & Shadlen 2009): P(sure
+// | offered) by |coherence| and by stimulus duration, the accuracy of waived and no-sure trials by
+// |coherence|. Builds the figure (*fig), the table t (zeroed by the caller), appends its numbers
+// to json (an open object) and one line to summary. Returns 0 or -1.
+int az_wager(ds_trials* d, const ana_trials* tab, ana_fig** fig, struct table* t, am_buf* json,
+             am_buf* summary, char* err, size_t err_sz);
+
 #endif

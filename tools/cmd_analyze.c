@@ -597,10 +597,12 @@ static int run_psychometric(az_ctx* c) {
     }
     am_buf j = {0};
     json_head(c, &j, NULL);
-    am_buf_printf(&j, ", \"trials\": %d, \"bias\": %.6g, \"slope\": %.6g, \"lapse\": %.6g, "
-                  "\"se_bias\": %.6g, \"se_slope\": %.6g, \"se_lapse\": %.6g, "
-                  "\"chronometric_rho\": ", n, ps.bias, ps.slope, ps.lapse, ps.se_bias,
-                  ps.se_slope, ps.se_lapse);
+    // standard errors are NaN when the information is singular (a step: JSON null)
+    const char* keys[6] = {"bias", "slope", "lapse", "se_bias", "se_slope", "se_lapse"};
+    const double vals[6] = {ps.bias, ps.slope, ps.lapse, ps.se_bias, ps.se_slope, ps.se_lapse};
+    am_buf_printf(&j, ", \"trials\": %d", n);
+    for (int k = 0; k < 6; k++) am_buf_printf(&j, ", \"%s\": ", keys[k]), jnum(&j, vals[k]);
+    am_buf_printf(&j, ", \"chronometric_rho\": ");
     jnum(&j, rho);
     am_buf_printf(&j, ", \"rt_from\": \"%s\", \"x\": \"%s\", \"by_coherence\": "
                   "\"psychometric.csv\"}\n", by_event ? "go_cue to movement_onset" : "kinematic onset",
@@ -1152,14 +1154,15 @@ static int run_dopamine(az_ctx* c) {  // analyze_dopamine.c
   return write_outputs(c, f, &t, &j);
 }
 
-static int run_bandit(az_ctx* c) {  // analyze_bandit.c (bandit and two-step)
+static int run_bandit(az_ctx* c) {  // analyze_bandit.c (bandit, two-step), analyze_wager.c
   ana_fig* f = NULL;
   table t = {0};
   am_buf j = {0};
   json_head(c, &j, NULL);
-  int two = !strcmp(c->method, "two-step");
-  if (two ? az_two_step(&c->d, &c->tab, &f, &t, &j, &c->summary, c->err, sizeof c->err)
-          : az_bandit(&c->d, &c->tab, c->seed, &f, &t, &j, &c->summary, c->err, sizeof c->err)) {
+  int two = !strcmp(c->method, "two-step"), wager = !strcmp(c->method, "wager");
+  if (wager ? az_wager(&c->d, &c->tab, &f, &t, &j, &c->summary, c->err, sizeof c->err)
+      : two ? az_two_step(&c->d, &c->tab, &f, &t, &j, &c->summary, c->err, sizeof c->err)
+            : az_bandit(&c->d, &c->tab, c->seed, &f, &t, &j, &c->summary, c->err, sizeof c->err)) {
     ana_fig_free(f);
     table_free(&t);
     am_buf_free(&j);
@@ -1206,6 +1209,7 @@ static const method methods[] = {
     {"adaptation", "error curves across a block protocol: reduction, after-effects, savings", 0, NULL, 0, 0, NULL, run_adaptation},
     {"bandit", "regret and P(better arm) by trial vs Thompson sampling and a random chooser (Wang et al. 2018)", 0, NULL, 0, 0, NULL, run_bandit},
     {"two-step", "stay probability by reward x transition, model-based index (Daw et al. 2011)", 0, NULL, 0, 0, NULL, run_bandit},
+    {"wager", "post-decision wager: P(sure) by coherence and duration, accuracy waived vs no sure target (Kiani & Shadlen 2009)", 0, NULL, 0, 0, NULL, run_bandit},
     {"dopamine", "value heads as a dopamine population: reversal points vs asymmetry, decoded reward distribution (Dabney et al. 2020)", 0, NULL, 0, 0, NULL, run_dopamine},
     {"ethology", "rat behaviour from kinematics; per module: behaviour/task decoding, dimensionality, running dynamics (Merel et al. 2020)", 0, NULL, 0, 0, NULL, run_ethology},
 };
