@@ -365,8 +365,7 @@ int rat_part_create(am_task* t, const rat_part* part, const amt_params* params, 
   t->evaluate = part_evaluate;
   t->observe = part_observe;
   t->get_vars = part_vars;
-  t->cfg = c;
-  t->act = rat_act;
-  t->destroy = rat_destroy;
-  return 0;
+  int rc2 = rat_task_finish(t, c, part->cfg_size, err, err_sz);
+  free(c);
+  return rc2;
 }

@@ -28,18 +28,6 @@ static int task_group(const am_task* t, int* size) {
   return t->groups[g].offset;
 }
 
-static int var_of(const am_task* t, const char* name) {
-  int k = find_var(t, name);
-  if (k < 0) fail_msg("task %s has no variable %s", t->name, name);
-  return k;
-}
-
-static uint32_t ev_bit(const am_task* t, const char* name) {
-  int k = find_event(t, name);
-  if (k < 0) fail_msg("task %s has no event %s", t->name, name);
-  return 1u << k;
-}
-
 static int term_of(const am_task* t, const char* name) {
   for (int k = 0; k < t->n_terms; k++)
     if (!strcmp(t->terms[k], name)) return k;
@@ -110,7 +98,7 @@ static void test_multi_assign_env(void** state) {
     int k = i % 4;
     check_parked(e, k);
     t.get_vars(&t, e, vars);
-    assert_float_equal(vars[var_of(&t, "task_id")], k, 0);
+    assert_float_equal(vars[var_index(&t, "task_id")], k, 0);
     // the single task, same seed, same env index
     am_task s;
     make_task(&s, members[k], NULL);
@@ -153,7 +141,7 @@ static void test_multi_assign_env(void** state) {
   for (int i = 0; i < N; i++) {
     am_pool_reset(p);
     check_parked(am_pool_env(p, i), i % 4);
-    assert_float_equal(b->vars[(size_t)i * t.n_vars + var_of(&t, "task_id")], (i % 4), 0);
+    assert_float_equal(b->vars[(size_t)i * t.n_vars + var_index(&t, "task_id")], (i % 4), 0);
   }
   free(vars);
   am_pool_free(p);
@@ -173,7 +161,7 @@ static void test_multi_assign_episode(void** state) {
   am_pool* p = make_pool_threads(&t, 3, 1, 5);
   am_batch* b = am_pool_batch(p);
   memset(b->actions, 0, sizeof(float) * 3 * (size_t)t.act_dim);
-  int seen[2] = {0, 0}, tid = var_of(&t, "task_id");
+  int seen[2] = {0, 0}, tid = var_index(&t, "task_id");
   for (int s = 0; s < 40; s++) {
     am_pool_step(p);
     for (int i = 0; i < 3; i++) {
@@ -275,8 +263,8 @@ static void test_multi_events(void** state) {
   assert_true(r.terms[term_of(&t, "two-tap.shaping")] > 0.2);
   float* vars = malloc(sizeof(float) * (size_t)t.n_vars);
   t.get_vars(&t, e, vars);
-  assert_float_equal(vars[var_of(&t, "two-tap.tap_state")], 1, 0);  // touched once
-  assert_float_equal(vars[var_of(&t, "two-tap.orb_x")], (float)orb[0], 0);
+  assert_float_equal(vars[var_index(&t, "two-tap.tap_state")], 1, 0);  // touched once
+  assert_float_equal(vars[var_index(&t, "two-tap.orb_x")], (float)orb[0], 0);
   free(vars);
   am_pool_free(p);
   amt_destroy(&t);
