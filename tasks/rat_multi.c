@@ -296,7 +296,10 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
     rat_body* b = (rat_body*)c->sub[k];
     rat_body_copy_bound(b, &c->rat);
     c->steps[k] = rat_episode_steps(episode_time[k], c->rat.dt);
-    if (c->part[k]->bind(b, m, err, err_sz) || rat_fixed_find(b, m, c->part[k]->name, err, err_sz)) {
+    char e2[AM_ERR_LEN];
+    if (c->part[k]->bind(b, m, e2, sizeof e2) ||
+        rat_fixed_find(b, m, c->part[k]->name, e2, sizeof e2)) {
+      am_err(err, err_sz, "task %s: %s (set as %s.KEY)", info->name, e2, c->part[k]->name);
       free(c);
       return -1;
     }

@@ -322,6 +322,8 @@ static void test_multi_params(void** state) {
   check_error("task rat-multi: task two-tap: interval", "two-tap.KEY", "two-tap.interval=-1",
               NULL);
   check_error("rat-multi", "episode_time", "forage-maze.episode_time=0", NULL);
+  check_error("task rat-multi: task two-tap: interval 0.81 +- tolerance 0.005 s contains no "
+              "control step", "two-tap.KEY", "two-tap.interval=0.81", "two-tap.tolerance=0.005");
   // a member's parameter reaches the member: run-gaps' task group holds its target speed
   am_task t;
   make_task(&t, "rat-multi", "run-gaps.target_speed=2.5", "tasks=two-tap,run-gaps", NULL);
