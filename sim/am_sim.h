@@ -174,6 +174,8 @@ typedef struct am_step_result {
   float reward;
   float terms[AM_MAX_TERMS];  // reward terms (task->n_terms of them); reward need not be their sum
   int terminated;             // episode ended by the task's own rules (no bootstrap)
+  int truncated;              // the task cut the episode for time before max_steps (bootstrap,
+                              // as at max_steps): a composite's member with a shorter episode
   uint32_t events;            // bit k set: event code k happened during this step
 } am_step_result;
 

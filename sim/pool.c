@@ -191,7 +191,7 @@ static void env_step(struct am_pool* p, int i) {
     e->unstable++;
     s->unstable++;
   }
-  int truncated = bad || (t->max_steps > 0 && e->step >= t->max_steps);
+  int truncated = bad || r.truncated || (t->max_steps > 0 && e->step >= t->max_steps);
   int terminated = !bad && r.terminated;
   if (terminated) truncated = 0;
 

@@ -39,6 +39,10 @@ typedef struct amt_info {
   const amt_param_def* params;  // terminated by a {NULL} entry
   // Builds the task (loads/generates its scene, applies params). Returns 0 or -1 with a message.
   int (*create)(am_task* t, const amt_params* params, char* err, size_t err_sz);
+  // Composites only (NULL elsewhere): the member tasks, NULL-terminated, whose parameters pass
+  // through as "TASK.key" (e.g. two-tap.interval=0.8); amt_params_check checks them against the
+  // member's own table.
+  const char* const* members;
 } amt_info;
 
 // All registered tasks, in display order; *n receives the count.
@@ -52,8 +56,8 @@ int amt_params_add(amt_params* p, const char* key_eq_value, char* err, size_t er
 // a dataset's task.params); empty items are skipped. Returns 0 or -1 as amt_params_add.
 int amt_params_add_list(amt_params* p, const char* list, char* err, size_t err_sz);
 
-// Checks every key in params against info->params; on an unknown key returns -1 with a message
-// that lists the valid keys.
+// Checks every key in params against info->params (and "TASK.key" against member TASK's table for
+// a composite); on an unknown key returns -1 with a message that lists the valid keys.
 int amt_params_check(const amt_info* info, const amt_params* params, char* err, size_t err_sz);
 
 // Looks up a parameter: the last override if any, else the default from the table.

@@ -5,8 +5,9 @@
 // The heightfield is part of the shared model, so it cannot change per env: the task generates
 // `terrains` different bowls at creation (each on a mocap body); each episode raises one of them
 // (drawn from the env's RNG) and parks the rest, so terrain varies per episode from a fixed bank.
-// Rays see each bowl as a copy cut into tiles (cheaper to ray-cast; see build_arena).
-// docs/tasks.md describes the task for users.
+// Rays see each bowl as a copy cut into tiles (cheaper to ray-cast; see bowl_build). The task is a
+// rat_part (rat_common.h), which the composite rat-multi also holds. docs/tasks.md describes the
+// task for users.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ const amt_param_def amt_escape_bowl_params[] = {
 
 typedef struct bowl_cfg {
   rat_body rat;  // first (rat_common.h)
-  int n_terrains, terrain_mocap[MAX_TERRAINS], tiles_mocap[MAX_TERRAINS];
+  int n_terrains, terrain_seed, terrain_mocap[MAX_TERRAINS], tiles_mocap[MAX_TERRAINS];
   double escape_distance;
   double fall_cos;  // the fall limit's cosine (-2: never, the published task)
 } bowl_cfg;
@@ -49,9 +50,17 @@ enum { EV_ESCAPED, EV_FALL };
 
 //---------------------------------- hooks ---------------------------------------------------------
 
-static void bowl_reset(const am_task* t, am_env* e) {
-  const bowl_cfg* c = t->cfg;
-  bowl_state* s = e->task_state;
+static void bowl_park(const void* cfg, mjData* d) {
+  const bowl_cfg* c = cfg;
+  for (int k = 0; k < c->n_terrains; k++) {
+    rat_park(d, c->terrain_mocap[k]);
+    rat_park(d, c->tiles_mocap[k]);
+  }
+}
+
+static void bowl_reset(const void* cfg, void* state, am_env* e) {
+  const bowl_cfg* c = cfg;
+  bowl_state* s = state;
   memset(s, 0, sizeof *s);
   mjData* d = e->d;
   int pick = (int)(am_rng_uniform(&e->rng) * c->n_terrains);
@@ -65,12 +74,11 @@ static void bowl_reset(const am_task* t, am_env* e) {
     }
   rat_place(&c->rat, e, 0, 0, 0.02, am_rng_range(&e->rng, -M_PI, M_PI));
   mj_forward(e->m, d);
-  amt_opts_reset(&s->opt);
 }
 
-static void bowl_evaluate(const am_task* t, am_env* e, am_step_result* r) {
-  const bowl_cfg* c = t->cfg;
-  bowl_state* s = e->task_state;
+static void bowl_evaluate(const void* cfg, void* state, am_env* e, am_step_result* r) {
+  const bowl_cfg* c = cfg;
+  bowl_state* s = state;
   const mjData* d = e->d;
   double x = d->qpos[c->rat.root_q], y = d->qpos[c->rat.root_q + 1];
   double dist = sqrt(x * x + y * y);
@@ -87,17 +95,13 @@ static void bowl_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   }
   r->terms[0] = (float)reward;  // the product; terms[1] is its escape factor
   r->reward = (float)reward;
-  amt_opts_reward(&s->opt, r->reward);
 }
 
 // Task group: the direction to the centre in the torso frame (x, y) and the distance, in units of
 // escape_distance.
-static void bowl_observe(const am_task* t, am_env* e, float* o) {
-  const bowl_cfg* c = t->cfg;
-  bowl_state* s = e->task_state;
-  const mjData* d = e->d;
-  am_body_observe(e->m, d, o);
-  float* g = o + c->rat.body_dim;
+static void bowl_observe(const void* cfg, const void* state, const mjData* d, float* g) {
+  const bowl_cfg* c = cfg;
+  (void)state;
   double w[3], v[3];
   w[0] = -d->qpos[c->rat.root_q];
   w[1] = -d->qpos[c->rat.root_q + 1];
@@ -106,13 +110,14 @@ static void bowl_observe(const am_task* t, am_env* e, float* o) {
   g[0] = (float)(v[0] / c->escape_distance);
   g[1] = (float)(v[1] / c->escape_distance);
   g[2] = (float)(sqrt(w[0] * w[0] + w[1] * w[1]) / c->escape_distance);
-  amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
 }
 
-static void bowl_vars(const am_task* t, const am_env* e, float* x) {
-  const bowl_cfg* c = t->cfg;
-  rat_common_vars(&c->rat, e->d, x);
-  x[4] = (float)sqrt(x[0] * x[0] + x[1] * x[1]);
+// distance: from the root's recorded (float) x and y, as the variables root_x and root_y hold them
+static void bowl_vars(const void* cfg, const void* state, const mjData* d, float* x) {
+  const bowl_cfg* c = cfg;
+  (void)state;
+  float rx = (float)d->qpos[c->rat.root_q], ry = (float)d->qpos[c->rat.root_q + 1];
+  x[0] = (float)sqrt(rx * rx + ry * ry);
 }
 
 //---------------------------------- construction --------------------------------------------------
@@ -188,8 +193,8 @@ static int make_bank(bowl_bank* b, int n_terrains, int terrain_seed) {
 // the tile's rectangle. Tiles share their edge rows and each one's base reaches BOWL_BASE below
 // the field's zero, so the surface and the solid below it are the whole field's: a ray from above
 // the ground reads the same distance (to float rounding; one starting inside the ground may not).
-static void build_arena(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* a) {
-  rat_add_floor(a, 5.0, 1);
+static void build_arena(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* a, int movable) {
+  rat_add_floor(a, 5.0, 1, movable ? "escape-bowl" : NULL);
   const double half = BOWL_SIZE / BOWL_TILES;
   for (int k = 0; k < c->n_terrains; k++) {
     rat_sb_add(a, "<body name=\"terrain%d\" mocap=\"true\" pos=\"0 0 %g\"><geom name=\"terrain%d\" "
@@ -264,10 +269,11 @@ static void fill_hfields(mjModel* m, const bowl_cfg* c, const bowl_bank* b) {
   }
 }
 
-static int read_params(const amt_info* info, const amt_params* params, bowl_cfg* c,
-                       int* terrain_seed, char* err, size_t err_sz) {
+static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
+                     size_t err_sz) {
+  bowl_cfg* c = cfg;
   if (amt_param_int(info, params, "terrains", &c->n_terrains, err, err_sz) ||
-      amt_param_int(info, params, "terrain_seed", terrain_seed, err, err_sz) ||
+      amt_param_int(info, params, "terrain_seed", &c->terrain_seed, err, err_sz) ||
       amt_param_double(info, params, "escape_distance", &c->escape_distance, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz))
     return -1;
@@ -280,48 +286,49 @@ static int read_params(const amt_info* info, const amt_params* params, bowl_cfg*
   return 0;
 }
 
-int amt_escape_bowl_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
-  const amt_info* info = amt_find("escape-bowl");
-  bowl_cfg c;
-  memset(&c, 0, sizeof c);
-  double episode_time;
-  int terrain_seed;
-  if (rat_read_common(info, params, &c.rat, &episode_time, err, err_sz) ||
-      read_params(info, params, &c, &terrain_seed, err, err_sz))
-    return -1;
-  // The bowls come first: the rays' tiles are placed by their lowest and highest points.
+// The bowls come first: the rays' tiles are placed by their lowest and highest points. The bank
+// is generated again by bowl_bind (from terrain_seed: the same bowls) to fill the heightfields.
+static int bowl_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* arena, int movable) {
+  const bowl_cfg* c = cfg;
   bowl_bank bank;
-  if (make_bank(&bank, c.n_terrains, terrain_seed)) {
+  if (make_bank(&bank, c->n_terrains, c->terrain_seed)) {
+    free(bank.h);
+    return -1;
+  }
+  build_prelude(c, &bank, prelude);
+  build_arena(c, &bank, arena, movable);
+  free(bank.h);
+  return prelude->oom || arena->oom;
+}
+
+static int bowl_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
+  bowl_cfg* c = cfg;
+  bowl_bank bank;
+  if (make_bank(&bank, c->n_terrains, c->terrain_seed)) {
     free(bank.h);
     return am_err(err, err_sz, "out of memory");
   }
-  rat_sbuf prelude = {0}, arena = {0};
-  build_prelude(&c, &bank, &prelude);
-  build_arena(&c, &bank, &arena);
-  int rc = rat_load(t, info->name, &prelude, &arena, &c.rat, err, err_sz);
-  rat_sb_free(&prelude);
-  rat_sb_free(&arena);
-  if (!rc) fill_hfields(t->model->m, &c, &bank);
+  fill_hfields(m, c, &bank);
   free(bank.h);
-  if (rc ||
-      rat_task_init(t, info->name, &c.rat, sizeof(bowl_state), episode_time, 3, err, err_sz))
-    return -1;
-  for (int k = 0; k < c.n_terrains; k++) {
-    c.terrain_mocap[k] = rat_mocap_id(t->model->m, "terrain%d", k);
-    c.tiles_mocap[k] = rat_mocap_id(t->model->m, "terrain%d_tiles", k);
+  for (int k = 0; k < c->n_terrains; k++) {
+    c->terrain_mocap[k] = rat_mocap_id(m, "terrain%d", k);
+    c->tiles_mocap[k] = rat_mocap_id(m, "terrain%d_tiles", k);
   }
-  t->n_terms = 2;
-  snprintf(t->terms[0], AM_NAME_LEN, "upright_x_escape");
-  snprintf(t->terms[1], AM_NAME_LEN, "escape");
-  t->n_events = 2;
-  snprintf(t->events[EV_ESCAPED], AM_NAME_LEN, "escaped");
-  snprintf(t->events[EV_FALL], AM_NAME_LEN, "fall");
-  t->trial_start_event = t->trial_end_event = -1;  // one attempt per episode
-  t->success_event = EV_ESCAPED;
-  snprintf(t->vars[t->n_vars++], AM_NAME_LEN, "distance");
-  t->reset = bowl_reset;
-  t->evaluate = bowl_evaluate;
-  t->observe = bowl_observe;
-  t->get_vars = bowl_vars;
-  return rat_task_finish(t, &c, sizeof c, err, err_sz);
+  return 0;
+}
+
+static const char* const bowl_terms[] = {"upright_x_escape", "escape"};
+static const char* const bowl_events[] = {"escaped", "fall"};
+static const char* const bowl_vars_names[] = {"distance"};
+
+const rat_part rat_bowl_part = {
+    .name = "escape-bowl", .cfg_size = sizeof(bowl_cfg), .state_size = sizeof(bowl_state),
+    .task_size = 3, .n_terms = 2, .n_events = 2, .n_vars = 1, .term_names = bowl_terms,
+    .event_names = bowl_events, .var_names = bowl_vars_names,
+    .trial_start = -1, .success = EV_ESCAPED, .trial_end = -1,  // one attempt per episode
+    .read = bowl_read, .build = bowl_build, .bind = bowl_bind, .reset = bowl_reset,
+    .evaluate = bowl_evaluate, .observe = bowl_observe, .vars = bowl_vars, .park = bowl_park};
+
+int amt_escape_bowl_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
+  return rat_part_create(t, &rat_bowl_part, params, err, err_sz);
 }

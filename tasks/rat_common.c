@@ -45,7 +45,14 @@ int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
   return 0;
 }
 
-void rat_add_floor(rat_sbuf* a, double half, int out_of_the_way) {
+void rat_add_floor(rat_sbuf* a, double half, int out_of_the_way, const char* movable) {
+  if (movable) {
+    rat_sb_add(a, "<body name=\"%s.floor\" mocap=\"true\" pos=\"0 0 %g\"><geom name=\"%s.floor\" "
+                  "type=\"plane\" size=\"%g %g 0.05\" material=\"grid\" contype=\"0\" "
+                  "conaffinity=\"1\"/></body>", movable, out_of_the_way ? -100.0 : 0.0, movable,
+               half, half);
+    return;
+  }
   rat_sb_add(a, "<geom name=\"floor\" type=\"plane\" size=\"%g %g 0.05\" material=\"grid\" "
                 "contype=\"0\" conaffinity=\"1\"%s/>",
              half, half, out_of_the_way ? " pos=\"0 0 -100\"" : "");
@@ -119,6 +126,11 @@ int rat_mocap_id(const mjModel* m, const char* fmt, int k) {
   return m->body_mocapid[mj_name2id(m, mjOBJ_BODY, nm)];
 }
 
+int rat_episode_steps(double episode_time, double dt) {
+  int n = (int)floor(episode_time / dt + 0.5);
+  return n < 1 ? 1 : n;
+}
+
 int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
                   double episode_time, int task_size, char* err, size_t err_sz) {
   const mjModel* m = t->model->m;
@@ -126,8 +138,7 @@ int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
   snprintf(t->name, sizeof t->name, "%s", name);
   t->state_size = state_size;
   t->frame_skip = RAT_FRAME_SKIP;
-  t->max_steps = (int)floor(episode_time / b->dt + 0.5);
-  if (t->max_steps < 1) t->max_steps = 1;
+  t->max_steps = rat_episode_steps(episode_time, b->dt);
   t->act_dim = m->nu;
   t->n_groups = am_body_obs_groups(m, t->groups, &t->obs_dim);
   b->body_dim = t->obs_dim;
@@ -210,6 +221,33 @@ void rat_park(mjData* d, int mocap) {
   rat_set_mocap(d, mocap, RAT_PARK_PITCH * mocap, RAT_PARK_Y, RAT_PARK_Z);
 }
 
+int rat_fixed_find(rat_body* b, const mjModel* m, const char* task, char* err, size_t err_sz) {
+  size_t len = strlen(task);
+  b->n_fixed = 0;
+  for (int i = 0; i < m->nbody; i++) {
+    const char* nm = mj_id2name(m, mjOBJ_BODY, i);
+    if (!nm || strncmp(nm, task, len) || nm[len] != '.' || m->body_mocapid[i] < 0) continue;
+    if (b->n_fixed == RAT_MAX_FIXED)
+      return am_err(err, err_sz, "task %s: more than %d fixed pieces", task, RAT_MAX_FIXED);
+    b->fixed_mocap[b->n_fixed] = m->body_mocapid[i];
+    for (int k = 0; k < 3; k++) b->fixed_pos[b->n_fixed][k] = m->body_pos[3 * i + k];
+    b->n_fixed++;
+  }
+  return 0;
+}
+
+void rat_fixed_raise(const rat_body* b, mjData* d) {
+  for (int k = 0; k < b->n_fixed; k++)
+    rat_set_mocap(d, b->fixed_mocap[k], b->fixed_pos[k][0], b->fixed_pos[k][1],
+                  b->fixed_pos[k][2]);
+}
+
+void rat_fixed_park(const rat_body* b, mjData* d) {
+  for (int k = 0; k < b->n_fixed; k++)
+    rat_set_mocap(d, b->fixed_mocap[k], RAT_PARK_PITCH * b->fixed_mocap[k], RAT_PARK_Y,
+                  RAT_PARK_DEEP_Z);
+}
+
 double rat_upright(const mjData* d, int body) {
   double zz = d->xmat[9 * body + 8];
   zz = zz > 1 ? 1 : zz < -1 ? -1 : zz;
@@ -259,4 +297,84 @@ double rat_run_reward_eval(const rat_run_reward* r, const rat_body* b, const mjD
   if (r->upright && reward > 0) reward *= rat_upright(d, b->torso) * rat_upright(d, b->pelvis);
   *fell = rat_fallen(b, d, r->fall_cos);
   return reward;
+}
+
+//---------------------------------- parts as single tasks -----------------------------------------
+
+void rat_body_copy_bound(rat_body* to, const rat_body* from) {
+  to->dt = from->dt;
+  to->root_q = from->root_q;
+  to->root_v = from->root_v;
+  to->torso = from->torso;
+  to->pelvis = from->pelvis;
+  to->head = from->head;
+  memcpy(to->paws, from->paws, sizeof to->paws);
+  memcpy(to->hands, from->hands, sizeof to->hands);
+  to->body_dim = from->body_dim;
+}
+
+// The single task's hooks: the part's rules on the task's cfg and state (which start with a
+// rat_body and an amt_opt_state), with the observation options around them.
+static void part_reset(const am_task* t, am_env* e) {
+  const rat_body* b = t->cfg;
+  b->part->reset(t->cfg, e->task_state, e);
+  amt_opts_reset((amt_opt_state*)e->task_state);
+}
+
+static void part_evaluate(const am_task* t, am_env* e, am_step_result* r) {
+  const rat_body* b = t->cfg;
+  b->part->evaluate(t->cfg, e->task_state, e, r);
+  amt_opts_reward((amt_opt_state*)e->task_state, r->reward);
+}
+
+static void part_observe(const am_task* t, am_env* e, float* o) {
+  const rat_body* b = t->cfg;
+  am_body_observe(e->m, e->d, o);
+  b->part->observe(t->cfg, e->task_state, e->d, o + b->body_dim);
+  amt_opts_observe(&b->opts, (amt_opt_state*)e->task_state, &e->rng, o);
+}
+
+static void part_vars(const am_task* t, const am_env* e, float* x) {
+  const rat_body* b = t->cfg;
+  rat_common_vars(b, e->d, x);
+  b->part->vars(t->cfg, e->task_state, e->d, x + 4);
+}
+
+int rat_part_create(am_task* t, const rat_part* part, const amt_params* params, char* err,
+                    size_t err_sz) {
+  const amt_info* info = amt_find(part->name);
+  rat_body* c = calloc(1, part->cfg_size);
+  if (!c) return am_err(err, err_sz, "out of memory");
+  c->part = part;
+  double episode_time;
+  rat_sbuf prelude = {0}, arena = {0};
+  int rc = rat_read_common(info, params, c, &episode_time, err, err_sz) ||
+           part->read(info, params, c, err, err_sz);
+  if (!rc && part->build(c, &prelude, &arena, 0)) rc = am_err(err, err_sz, "out of memory");
+  if (!rc) rc = rat_load(t, info->name, &prelude, &arena, c, err, err_sz);
+  rat_sb_free(&prelude);
+  rat_sb_free(&arena);
+  if (rc || rat_task_init(t, info->name, c, part->state_size, episode_time, part->task_size, err,
+                          err_sz) ||
+      part->bind(c, (mjModel*)t->model->m, err, err_sz)) {
+    free(c);
+    return -1;
+  }
+  t->n_terms = part->n_terms;
+  for (int k = 0; k < part->n_terms; k++) snprintf(t->terms[k], AM_NAME_LEN, "%s", part->term_names[k]);
+  t->n_events = part->n_events;
+  for (int k = 0; k < part->n_events; k++)
+    snprintf(t->events[k], AM_NAME_LEN, "%s", part->event_names[k]);
+  t->trial_start_event = part->trial_start;
+  t->success_event = part->success;
+  t->trial_end_event = part->trial_end;
+  for (int k = 0; k < part->n_vars; k++)
+    snprintf(t->vars[t->n_vars++], AM_NAME_LEN, "%s", part->var_names[k]);
+  t->reset = part_reset;
+  t->evaluate = part_evaluate;
+  t->observe = part_observe;
+  t->get_vars = part_vars;
+  int rc2 = rat_task_finish(t, c, part->cfg_size, err, err_sz);
+  free(c);
+  return rc2;
 }

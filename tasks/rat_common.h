@@ -25,6 +25,15 @@
 #define RAT_PARK_Y -50.0
 #define RAT_PARK_PITCH 3.0  // > the largest parked bounding-sphere diameter (a platform: 2.1 m)
 
+// Pieces that are static in a single task (the floor, run-gaps' start block) become mocap bodies in
+// the composite rat-multi, which raises them for the env's active task and parks the others' far
+// below every task's own ground (planes collide as half-spaces, so they go deeper than the -100 m
+// floor of run-gaps and escape-bowl).
+#define RAT_PARK_DEEP_Z -1000.0
+#define RAT_MAX_FIXED 2
+
+struct rat_part;
+
 // Parameters every rat task has (append to the task's table before {NULL}).
 #define RAT_COMMON_PARAMS                                                                        \
   {"init_noise", "0.02", "uniform joint-angle noise at reset (rad)"}, AMT_OPTS_PARAMS
@@ -40,6 +49,10 @@ typedef struct rat_body {
   int paws[4];                // site ids: hand_L, hand_R, foot_L, foot_R
   int hands[2];               // site ids: hand_L, hand_R
   int body_dim;               // size of the body observation (the task group follows it)
+  const struct rat_part* part;  // the task's rules when it is a rat_part (NULL: run)
+  // in a composite only: its pieces that are static in the single task (see RAT_PARK_DEEP_Z)
+  int n_fixed, fixed_mocap[RAT_MAX_FIXED];
+  double fixed_pos[RAT_MAX_FIXED][3];
 } rat_body;
 
 // A growing text buffer (scene generation) over sim's am_buf. On allocation failure oom is set and
@@ -58,8 +71,10 @@ int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
                     double* episode_time, char* err, size_t err_sz);
 
 // Appends the arena's floor: a plane of half-size `half` m that the rat collides with, or, with
-// out_of_the_way, the same plane 100 m below (for tasks that bring their own ground).
-void rat_add_floor(rat_sbuf* a, double half, int out_of_the_way);
+// out_of_the_way, the same plane 100 m below (for tasks that bring their own ground). With
+// `movable` (a task name: a composite's scene) the plane sits on a mocap body "TASK.floor" (a
+// fixed piece, see rat_fixed_find); NULL: a static geom "floor".
+void rat_add_floor(rat_sbuf* a, double half, int out_of_the_way, const char* movable);
 
 // Builds the scene (the rat's MJCF with `prelude` (may be NULL: assets, contact exclusions)
 // inserted after its opening <mujoco ...> tag and its floor line replaced by `arena`), loads it as
@@ -95,6 +110,16 @@ void rat_to_torso(const rat_body* b, const mjData* d, const double w[3], double 
 void rat_set_mocap(mjData* d, int mocap, double x, double y, double z);
 // Parks a mocap body far below the scene, each at its own spot (see rat_common.c).
 void rat_park(mjData* d, int mocap);
+
+// Episode length in control steps of episode_time s at control period dt (at least 1).
+int rat_episode_steps(double episode_time, double dt);
+
+// Composite scenes: finds the mocap bodies named "TASK.*" (a part's fixed pieces) and records
+// their ids and model positions in b. Returns 0 or -1 when there are more than RAT_MAX_FIXED.
+int rat_fixed_find(rat_body* b, const mjModel* m, const char* task, char* err, size_t err_sz);
+// Puts b's fixed pieces at their places (the active task) or parks them deep (the others).
+void rat_fixed_raise(const rat_body* b, mjData* d);
+void rat_fixed_park(const rat_body* b, mjData* d);
 
 // Upright: 1 within 30 deg of vertical, falling linearly with the angle to 0 upside down.
 double rat_upright(const mjData* d, int body);
@@ -139,5 +164,49 @@ int rat_read_run_reward(const amt_info* info, const amt_params* params, rat_run_
 
 // The running reward of the current state; *fell is set to 1 when the torso tilts past the limit.
 double rat_run_reward_eval(const rat_run_reward* r, const rat_body* b, const mjData* d, int* fell);
+
+//---------------------------------- parts ---------------------------------------------------------
+
+// A rat task written as a part: its parameters, arena and rules on an explicit cfg and per-env
+// state, so that the single task (rat_part_create) and the composite rat-multi (rat_multi.c) run
+// one implementation. The cfg starts with a rat_body, the state with an amt_opt_state (used by
+// the single task's options; a composite keeps its own). run-gaps, escape-bowl, forage-maze and
+// two-tap are parts.
+typedef struct rat_part {
+  const char* name;             // the registered task
+  size_t cfg_size, state_size;
+  int task_size;                // values in its task group
+  int n_terms, n_events, n_vars;
+  const char* const* term_names;   // reward terms
+  const char* const* event_names;  // events (code k = event_names[k])
+  const char* const* var_names;    // its own task variables (after the 4 common ones)
+  int trial_start, success, trial_end;  // event codes of its trial schema, -1: none
+  // Reads its own parameters into cfg (whose rat_body rat_read_common filled). 0 or -1.
+  int (*read)(const amt_info* info, const amt_params* p, void* cfg, char* err, size_t err_sz);
+  // Appends its assets and contact exclusions (if any) to prelude and its pieces to arena; with
+  // movable (a composite) its fixed pieces are mocap bodies named "TASK.*". 0 or -1 (memory).
+  int (*build)(const void* cfg, rat_sbuf* prelude, rat_sbuf* arena, int movable);
+  // After the load (cfg's rat_body bound, dt set): mocap ids, heightfield data, steps. 0 or -1.
+  int (*bind)(void* cfg, mjModel* m, char* err, size_t err_sz);
+  // The rules: reset places its pieces and the rat (and calls mj_forward); evaluate fills r;
+  // observe writes its task group g; vars its own variables x.
+  void (*reset)(const void* cfg, void* state, am_env* e);
+  void (*evaluate)(const void* cfg, void* state, am_env* e, am_step_result* r);
+  void (*observe)(const void* cfg, const void* state, const mjData* d, float* g);
+  void (*vars)(const void* cfg, const void* state, const mjData* d, float* x);
+  // Parks every mocap piece it places (not the fixed ones: rat_fixed_park).
+  void (*park)(const void* cfg, mjData* d);
+} rat_part;
+
+extern const rat_part rat_gaps_part, rat_bowl_part, rat_maze_part, rat_tap_part;
+
+// The single task of a part: reads the common and the part's parameters, builds and loads the
+// scene, fills t (names, schema) and sets hooks that call the part's rules with the task's cfg
+// and state around the observation options. Returns 0 or -1 with a message.
+int rat_part_create(am_task* t, const rat_part* part, const amt_params* params, char* err,
+                    size_t err_sz);
+
+// Copies the bound rat (ids, dt, body_dim) of `from` into `to`, keeping to's own parameters.
+void rat_body_copy_bound(rat_body* to, const rat_body* from);
 
 #endif  // AMT_RAT_COMMON_H

@@ -3,7 +3,8 @@
 // the run task's fall_tilt shaping, when the torso tips over). The reward is run's (rat_common.h).
 //
 // The platforms are mocap bodies (two overlapping 0.4 m boxes each) placed by every env in reset;
-// those not needed are parked (rat_common.h). docs/tasks.md describes the task for users.
+// those not needed are parked (rat_common.h). The task is a rat_part (rat_common.h), which the
+// composite rat-multi also holds. docs/tasks.md describes the task for users.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +38,14 @@ typedef struct gaps_state {
 
 enum { EV_GAP_CROSSED, EV_FALL };
 
-static void gaps_reset(const am_task* t, am_env* e) {
-  const gaps_cfg* c = t->cfg;
-  gaps_state* s = e->task_state;
+static void gaps_park(const void* cfg, mjData* d) {
+  const gaps_cfg* c = cfg;
+  for (int k = 0; k < c->n_plat; k++) rat_park(d, c->plat_mocap[k]);
+}
+
+static void gaps_reset(const void* cfg, void* state, am_env* e) {
+  const gaps_cfg* c = cfg;
+  gaps_state* s = state;
   memset(s, 0, sizeof *s);
   mjData* d = e->d;
   double x = 5.5;
@@ -56,12 +62,11 @@ static void gaps_reset(const am_task* t, am_env* e) {
   for (; k < c->n_plat; k++) rat_park(d, c->plat_mocap[k]);
   rat_place(&c->rat, e, 5, 0, 0, 0);
   mj_forward(e->m, d);
-  amt_opts_reset(&s->opt);
 }
 
-static void gaps_evaluate(const am_task* t, am_env* e, am_step_result* r) {
-  const gaps_cfg* c = t->cfg;
-  gaps_state* s = e->task_state;
+static void gaps_evaluate(const void* cfg, void* state, am_env* e, am_step_result* r) {
+  const gaps_cfg* c = cfg;
+  gaps_state* s = state;
   const mjData* d = e->d;
   int fell;
   double reward = rat_run_reward_eval(&c->run, &c->rat, d, &fell);
@@ -79,22 +84,18 @@ static void gaps_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   r->terms[0] = (float)reward;
   r->reward = (float)reward;
   r->events = ev;
-  amt_opts_reward(&s->opt, r->reward);
 }
 
-static void gaps_observe(const am_task* t, am_env* e, float* o) {
-  const gaps_cfg* c = t->cfg;
-  gaps_state* s = e->task_state;
-  am_body_observe(e->m, e->d, o);
-  o[c->rat.body_dim] = (float)c->run.target_speed;
-  amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
+static void gaps_observe(const void* cfg, const void* state, const mjData* d, float* g) {
+  const gaps_cfg* c = cfg;
+  (void)state, (void)d;
+  g[0] = (float)c->run.target_speed;
 }
 
-static void gaps_vars(const am_task* t, const am_env* e, float* x) {
-  const gaps_cfg* c = t->cfg;
-  const gaps_state* s = e->task_state;
-  rat_common_vars(&c->rat, e->d, x);
-  x[4] = (float)s->next_gap;
+static void gaps_vars(const void* cfg, const void* state, const mjData* d, float* x) {
+  const gaps_state* s = state;
+  (void)cfg, (void)d;
+  x[0] = (float)s->next_gap;
 }
 
 static int range_param(const amt_info* info, const amt_params* p, const char* key, double out[2],
@@ -107,8 +108,11 @@ static int range_param(const amt_info* info, const amt_params* p, const char* ke
   return 0;
 }
 
-static int read_params(const amt_info* info, const amt_params* params, gaps_cfg* c, char* err,
-                       size_t err_sz) {
+// The run reward's keys, the ranges, the fall depth, and the number of platform halves the
+// worst case needs (shortest platforms and gaps over 34.5 m).
+static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
+                     size_t err_sz) {
+  gaps_cfg* c = cfg;
   if (rat_read_run_reward(info, params, &c->run, err, err_sz)) return -1;
   if (range_param(info, params, "platform_length", c->plat, err, err_sz) ||
       range_param(info, params, "gap_length", c->gap, err, err_sz) ||
@@ -117,49 +121,50 @@ static int read_params(const amt_info* info, const amt_params* params, gaps_cfg*
   if (c->plat[0] < 0.4 || c->plat[1] > 0.8)
     return am_err(err, err_sz, "task %s: parameter platform_length: lengths must be within "
                   "[0.4, 0.8] m (platforms are two 0.4 m boxes)", info->name);
+  int n = 2 * ((int)(34.5 / (c->plat[0] + c->gap[0])) + 2);
+  c->n_plat = n > MAX_PIECES ? MAX_PIECES : n;
   return 0;
 }
 
-// The corridor: the floor out of the way, a solid start from x = 3 to 5.5 m, and enough platform
-// halves for the worst case (shortest platforms and gaps over 34.5 m), all parked at first.
-static void build_arena(gaps_cfg* c, rat_sbuf* a) {
-  rat_add_floor(a, 5.0, 1);
-  rat_sb_add(a, "<geom name=\"start\" type=\"box\" pos=\"4.25 0 -0.25\" size=\"1.25 1 0.25\" "
-                "material=\"grid\" contype=\"0\" conaffinity=\"1\"/>");
-  int n = 2 * ((int)(34.5 / (c->plat[0] + c->gap[0])) + 2);
-  if (n > MAX_PIECES) n = MAX_PIECES;
-  c->n_plat = n;
-  for (int k = 0; k < n; k++)
+// The corridor: the floor out of the way, a solid start from x = 3 to 5.5 m, and the platform
+// halves, all parked at first.
+static int gaps_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* a, int movable) {
+  const gaps_cfg* c = cfg;
+  (void)prelude;
+  rat_add_floor(a, 5.0, 1, movable ? "run-gaps" : NULL);
+  if (movable)  // the start block on a mocap body, so that a composite can park it
+    rat_sb_add(a, "<body name=\"run-gaps.start\" mocap=\"true\" pos=\"4.25 0 -0.25\"><geom "
+                  "name=\"start\" type=\"box\" size=\"1.25 1 0.25\" material=\"grid\" "
+                  "contype=\"0\" conaffinity=\"1\"/></body>");
+  else
+    rat_sb_add(a, "<geom name=\"start\" type=\"box\" pos=\"4.25 0 -0.25\" size=\"1.25 1 0.25\" "
+                  "material=\"grid\" contype=\"0\" conaffinity=\"1\"/>");
+  for (int k = 0; k < c->n_plat; k++)
     rat_sb_add(a, "<body name=\"plat%d\" mocap=\"true\" pos=\"0 0 %g\"><geom type=\"box\" "
                   "size=\"0.2 1 0.25\" rgba=\"0.6 0.62 0.66 1\" contype=\"0\" conaffinity=\"1\"/>"
                   "</body>", k, RAT_PARK_Z);
+  return a->oom;
 }
 
+static int gaps_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
+  gaps_cfg* c = cfg;
+  (void)err, (void)err_sz;
+  for (int k = 0; k < c->n_plat; k++) c->plat_mocap[k] = rat_mocap_id(m, "plat%d", k);
+  return 0;
+}
+
+static const char* const gaps_terms[] = {"speed"};
+static const char* const gaps_events[] = {"gap_crossed", "fall"};
+static const char* const gaps_vars_names[] = {"gaps_crossed"};
+
+const rat_part rat_gaps_part = {
+    .name = "run-gaps", .cfg_size = sizeof(gaps_cfg), .state_size = sizeof(gaps_state),
+    .task_size = 1, .n_terms = 1, .n_events = 2, .n_vars = 1, .term_names = gaps_terms,
+    .event_names = gaps_events, .var_names = gaps_vars_names,
+    .trial_start = -1, .success = -1, .trial_end = -1,  // no trials, no goal
+    .read = gaps_read, .build = gaps_build, .bind = gaps_bind, .reset = gaps_reset,
+    .evaluate = gaps_evaluate, .observe = gaps_observe, .vars = gaps_vars, .park = gaps_park};
+
 int amt_run_gaps_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
-  const amt_info* info = amt_find("run-gaps");
-  gaps_cfg c;
-  memset(&c, 0, sizeof c);
-  double episode_time;
-  if (rat_read_common(info, params, &c.rat, &episode_time, err, err_sz) ||
-      read_params(info, params, &c, err, err_sz))
-    return -1;
-  rat_sbuf arena = {0};
-  build_arena(&c, &arena);
-  int rc = rat_load(t, info->name, NULL, &arena, &c.rat, err, err_sz);
-  rat_sb_free(&arena);
-  if (rc || rat_task_init(t, info->name, &c.rat, sizeof(gaps_state), episode_time, 1, err, err_sz))
-    return -1;
-  for (int k = 0; k < c.n_plat; k++) c.plat_mocap[k] = rat_mocap_id(t->model->m, "plat%d", k);
-  t->n_terms = 1;
-  snprintf(t->terms[0], AM_NAME_LEN, "speed");
-  t->n_events = 2;
-  snprintf(t->events[EV_GAP_CROSSED], AM_NAME_LEN, "gap_crossed");
-  snprintf(t->events[EV_FALL], AM_NAME_LEN, "fall");
-  t->trial_start_event = t->success_event = t->trial_end_event = -1;  // no trials, no goal
-  snprintf(t->vars[t->n_vars++], AM_NAME_LEN, "gaps_crossed");
-  t->reset = gaps_reset;
-  t->evaluate = gaps_evaluate;
-  t->observe = gaps_observe;
-  t->get_vars = gaps_vars;
-  return rat_task_finish(t, &c, sizeof c, err, err_sz);
+  return rat_part_create(t, &rat_gaps_part, params, err, err_sz);
 }

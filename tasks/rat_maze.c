@@ -2,7 +2,8 @@
 // 11 x 11 maze, regenerated per episode; the episode ends when all are taken.
 //
 // The walls and targets are mocap bodies placed by every env in reset; walls the maze does not
-// have and taken targets are parked (rat_common.h). docs/tasks.md describes the task for users.
+// have and taken targets are parked (rat_common.h). The task is a rat_part (rat_common.h), which
+// the composite rat-multi also holds. docs/tasks.md describes the task for users.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,10 +92,16 @@ static void make_maze(am_rng* rng, double open_fraction, unsigned char* on) {
 
 //---------------------------------- hooks ---------------------------------------------------------
 
+static void maze_park(const void* cfg, mjData* d) {
+  const maze_cfg* c = cfg;
+  for (int k = 0; k < N_WALLS; k++) rat_park(d, c->wall_mocap[k]);
+  for (int k = 0; k < c->n_targets; k++) rat_park(d, c->target_mocap[k]);
+}
+
 // A new maze; the targets and the rat in distinct random cells; a random heading.
-static void maze_reset(const am_task* t, am_env* e) {
-  const maze_cfg* c = t->cfg;
-  maze_state* s = e->task_state;
+static void maze_reset(const void* cfg, void* state, am_env* e) {
+  const maze_cfg* c = cfg;
+  maze_state* s = state;
   memset(s, 0, sizeof *s);
   mjData* d = e->d;
   unsigned char on[N_WALLS];
@@ -123,13 +130,12 @@ static void maze_reset(const am_task* t, am_env* e) {
   rat_place(&c->rat, e, o + (cells[0] % MAZE_N + 0.5) * CELL, o + (cells[0] / MAZE_N + 0.5) * CELL,
             0, am_rng_range(&e->rng, -M_PI, M_PI));
   mj_forward(e->m, d);
-  amt_opts_reset(&s->opt);
 }
 
 // A target is taken when the head is within 0.1 m of its centre; it is parked at once.
-static void maze_evaluate(const am_task* t, am_env* e, am_step_result* r) {
-  const maze_cfg* c = t->cfg;
-  maze_state* s = e->task_state;
+static void maze_evaluate(const void* cfg, void* state, am_env* e, am_step_result* r) {
+  const maze_cfg* c = cfg;
+  maze_state* s = state;
   mjData* d = e->d;
   double reward = 0;
   uint32_t ev = 0;
@@ -153,17 +159,13 @@ static void maze_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   r->terms[0] = (float)reward;
   r->reward = (float)reward;
   r->events = ev;
-  amt_opts_reward(&s->opt, r->reward);
 }
 
 // Task group: the fraction of targets remaining and the vector from the head to the nearest
 // remaining target (in the horizontal plane) in the torso frame (x, y).
-static void maze_observe(const am_task* t, am_env* e, float* o) {
-  const maze_cfg* c = t->cfg;
-  maze_state* s = e->task_state;
-  const mjData* d = e->d;
-  am_body_observe(e->m, d, o);
-  float* g = o + c->rat.body_dim;
+static void maze_observe(const void* cfg, const void* state, const mjData* d, float* g) {
+  const maze_cfg* c = cfg;
+  const maze_state* s = state;
   double w[3] = {0, 0, 0}, v[3];
   double best = 1e9;
   const mjtNum* h = d->xpos + 3 * c->rat.head;
@@ -177,20 +179,19 @@ static void maze_observe(const am_task* t, am_env* e, float* o) {
   g[0] = (float)(c->n_targets ? (double)s->remaining / c->n_targets : 0);
   g[1] = (float)v[0];
   g[2] = (float)v[1];
-  amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
 }
 
-static void maze_vars(const am_task* t, const am_env* e, float* x) {
-  const maze_cfg* c = t->cfg;
-  const maze_state* s = e->task_state;
-  rat_common_vars(&c->rat, e->d, x);
-  x[4] = (float)s->remaining;
+static void maze_vars(const void* cfg, const void* state, const mjData* d, float* x) {
+  const maze_state* s = state;
+  (void)cfg, (void)d;
+  x[0] = (float)s->remaining;
 }
 
 //---------------------------------- construction --------------------------------------------------
 
-static int read_params(const amt_info* info, const amt_params* params, maze_cfg* c, char* err,
-                       size_t err_sz) {
+static int maze_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
+                     size_t err_sz) {
+  maze_cfg* c = cfg;
   if (amt_param_int(info, params, "n_targets", &c->n_targets, err, err_sz) ||
       amt_param_double(info, params, "open_fraction", &c->open_fraction, err, err_sz) ||
       amt_param_double(info, params, "target_reward", &c->target_reward, err, err_sz))
@@ -206,8 +207,10 @@ static int read_params(const amt_info* info, const amt_params* params, maze_cfg*
 
 // The arena: a 3.5 m floor, every possible wall (0.3 m high, 0.04 m thick) and the targets
 // (spheres of radius 0.05 m that touch nothing), all parked at first.
-static void build_arena(const maze_cfg* c, rat_sbuf* a) {
-  rat_add_floor(a, 3.5, 0);
+static int maze_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* a, int movable) {
+  const maze_cfg* c = cfg;
+  (void)prelude;
+  rat_add_floor(a, 3.5, 0, movable ? "forage-maze" : NULL);
   for (int k = 0; k < N_WALLS; k++) {
     int horiz = k < (MAZE_N + 1) * MAZE_N;
     rat_sb_add(a, "<body name=\"wall%d\" mocap=\"true\" pos=\"0 0 %g\"><geom type=\"box\" "
@@ -219,36 +222,29 @@ static void build_arena(const maze_cfg* c, rat_sbuf* a) {
     rat_sb_add(a, "<body name=\"target%d\" mocap=\"true\" pos=\"0 0 %g\"><geom type=\"sphere\" "
                   "size=\"0.05\" rgba=\"0.9 0.7 0.1 1\" contype=\"0\" conaffinity=\"0\"/></body>",
                k, RAT_PARK_Z);
+  return a->oom;
 }
 
+static int maze_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
+  maze_cfg* c = cfg;
+  (void)err, (void)err_sz;
+  for (int k = 0; k < N_WALLS; k++) c->wall_mocap[k] = rat_mocap_id(m, "wall%d", k);
+  for (int k = 0; k < c->n_targets; k++) c->target_mocap[k] = rat_mocap_id(m, "target%d", k);
+  return 0;
+}
+
+static const char* const maze_terms[] = {"targets"};
+static const char* const maze_events[] = {"target_collected", "all_collected"};
+static const char* const maze_vars_names[] = {"remaining"};
+
+const rat_part rat_maze_part = {
+    .name = "forage-maze", .cfg_size = sizeof(maze_cfg), .state_size = sizeof(maze_state),
+    .task_size = 3, .n_terms = 1, .n_events = 2, .n_vars = 1, .term_names = maze_terms,
+    .event_names = maze_events, .var_names = maze_vars_names,
+    .trial_start = -1, .success = EV_ALL, .trial_end = -1,  // one foraging bout per episode
+    .read = maze_read, .build = maze_build, .bind = maze_bind, .reset = maze_reset,
+    .evaluate = maze_evaluate, .observe = maze_observe, .vars = maze_vars, .park = maze_park};
+
 int amt_forage_maze_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
-  const amt_info* info = amt_find("forage-maze");
-  maze_cfg c;
-  memset(&c, 0, sizeof c);
-  double episode_time;
-  if (rat_read_common(info, params, &c.rat, &episode_time, err, err_sz) ||
-      read_params(info, params, &c, err, err_sz))
-    return -1;
-  rat_sbuf arena = {0};
-  build_arena(&c, &arena);
-  int rc = rat_load(t, info->name, NULL, &arena, &c.rat, err, err_sz);
-  rat_sb_free(&arena);
-  if (rc || rat_task_init(t, info->name, &c.rat, sizeof(maze_state), episode_time, 3, err, err_sz))
-    return -1;
-  for (int k = 0; k < N_WALLS; k++) c.wall_mocap[k] = rat_mocap_id(t->model->m, "wall%d", k);
-  for (int k = 0; k < c.n_targets; k++)
-    c.target_mocap[k] = rat_mocap_id(t->model->m, "target%d", k);
-  t->n_terms = 1;
-  snprintf(t->terms[0], AM_NAME_LEN, "targets");
-  t->n_events = 2;
-  snprintf(t->events[EV_TARGET], AM_NAME_LEN, "target_collected");
-  snprintf(t->events[EV_ALL], AM_NAME_LEN, "all_collected");
-  t->trial_start_event = t->trial_end_event = -1;  // one foraging bout per episode
-  t->success_event = EV_ALL;
-  snprintf(t->vars[t->n_vars++], AM_NAME_LEN, "remaining");
-  t->reset = maze_reset;
-  t->evaluate = maze_evaluate;
-  t->observe = maze_observe;
-  t->get_vars = maze_vars;
-  return rat_task_finish(t, &c, sizeof c, err, err_sz);
+  return rat_part_create(t, &rat_maze_part, params, err, err_sz);
 }

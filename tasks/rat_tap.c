@@ -3,7 +3,8 @@
 //
 // Per trial (the orb shown at a random spot): the first touch pays tap_reward; a second touch in
 // the window pays again and the orb moves at the next step; a touch too soon, or none by the end
-// of the window, starts a timeout after which the orb moves. docs/tasks.md describes it for users.
+// of the window, starts a timeout after which the orb moves. The task is a rat_part (rat_common.h),
+// which the composite rat-multi also holds. docs/tasks.md describes it for users.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ const amt_param_def amt_two_tap_params[] = {
 
 typedef struct tap_cfg {
   rat_body rat;  // first (rat_common.h)
+  double interval, tolerance, timeout;  // s (the parameters)
   int orb_mocap;
   int interval_lo, interval_hi;  // control steps after the first touch that count as a second
   int timeout_steps;
@@ -45,8 +47,7 @@ enum { EV_START, EV_FIRST, EV_SECOND, EV_TOO_SOON, EV_NO_SECOND, EV_REWARD, EV_E
 //---------------------------------- hooks ---------------------------------------------------------
 
 // A new trial: the orb at a random spot; trial_start is reported at the next evaluate.
-static void new_orb(const tap_cfg* c, am_env* e) {
-  tap_state* s = e->task_state;
+static void new_orb(const tap_cfg* c, tap_state* s, am_env* e) {
   s->orb[0] = am_rng_range(&e->rng, -c->arena, c->arena);
   s->orb[1] = am_rng_range(&e->rng, -c->arena, c->arena);
   s->orb[2] = 0.14;
@@ -57,14 +58,18 @@ static void new_orb(const tap_cfg* c, am_env* e) {
   s->pending_start = 1;
 }
 
-static void tap_reset(const am_task* t, am_env* e) {
-  const tap_cfg* c = t->cfg;
-  tap_state* s = e->task_state;
+static void tap_park(const void* cfg, mjData* d) {
+  const tap_cfg* c = cfg;
+  rat_park(d, c->orb_mocap);
+}
+
+static void tap_reset(const void* cfg, void* state, am_env* e) {
+  const tap_cfg* c = cfg;
+  tap_state* s = state;
   memset(s, 0, sizeof *s);
   rat_place(&c->rat, e, 0, 0, 0, am_rng_range(&e->rng, -M_PI, M_PI));
-  new_orb(c, e);
+  new_orb(c, s, e);
   mj_forward(e->m, e->d);
-  amt_opts_reset(&s->opt);
 }
 
 // Distance (Euclidean; *l1: L1) from the orb to the nearer hand.
@@ -110,9 +115,9 @@ static void tap_rules(const tap_cfg* c, tap_state* s, int onset, double* reward,
   }
 }
 
-static void tap_evaluate(const am_task* t, am_env* e, am_step_result* r) {
-  const tap_cfg* c = t->cfg;
-  tap_state* s = e->task_state;
+static void tap_evaluate(const void* cfg, void* state, am_env* e, am_step_result* r) {
+  const tap_cfg* c = cfg;
+  tap_state* s = state;
   uint32_t ev = 0;
   if (s->pending_start) {
     ev |= 1u << EV_START;
@@ -129,7 +134,7 @@ static void tap_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   if (s->timeout_left > 0) {  // between trials: the rules wait
     if (--s->timeout_left == 0) {
       ev |= 1u << EV_END;
-      new_orb(c, e);
+      new_orb(c, s, e);
     }
   } else {
     tap_rules(c, s, onset, &reward, &ev);
@@ -137,17 +142,13 @@ static void tap_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   r->terms[0] = (float)reward - r->terms[1];
   r->reward = (float)reward;
   r->events = ev;
-  amt_opts_reward(&s->opt, r->reward);
 }
 
 // Task group (9): the orb relative to the head in the torso frame (3), the one-hot task state (5),
 // the time since the first touch (s; 0 unless touched once).
-static void tap_observe(const am_task* t, am_env* e, float* o) {
-  const tap_cfg* c = t->cfg;
-  tap_state* s = e->task_state;
-  const mjData* d = e->d;
-  am_body_observe(e->m, d, o);
-  float* g = o + c->rat.body_dim;
+static void tap_observe(const void* cfg, const void* state, const mjData* d, float* g) {
+  const tap_cfg* c = cfg;
+  const tap_state* s = state;
   double w[3], v[3];
   const mjtNum* h = d->xpos + 3 * c->rat.head;
   for (int k = 0; k < 3; k++) w[k] = s->orb[k] - h[k];
@@ -155,80 +156,73 @@ static void tap_observe(const am_task* t, am_env* e, float* o) {
   for (int k = 0; k < 3; k++) g[k] = (float)v[k];
   for (int k = 0; k < 5; k++) g[3 + k] = (float)(s->tap_state == k);
   g[8] = (float)(s->tap_state == TAP_ONCE ? s->t_since * c->rat.dt : 0);
-  amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
 }
 
-static void tap_vars(const am_task* t, const am_env* e, float* x) {
-  const tap_cfg* c = t->cfg;
-  const tap_state* s = e->task_state;
-  rat_common_vars(&c->rat, e->d, x);
-  x[4] = (float)s->orb[0];
-  x[5] = (float)s->orb[1];
-  x[6] = (float)s->tap_state;
-  x[7] = (float)s->taps;
+static void tap_vars(const void* cfg, const void* state, const mjData* d, float* x) {
+  const tap_state* s = state;
+  (void)cfg, (void)d;
+  x[0] = (float)s->orb[0];
+  x[1] = (float)s->orb[1];
+  x[2] = (float)s->tap_state;
+  x[3] = (float)s->taps;
 }
 
 //---------------------------------- construction --------------------------------------------------
 
-// Reads the parameters; the interval, tolerance and timeout become control steps (dt: the control
-// period).
-static int read_params(const amt_info* info, const amt_params* params, double dt, tap_cfg* c,
-                       char* err, size_t err_sz) {
-  const char* name = info->name;
-  double interval, tol, timeout;
-  if (amt_param_double(info, params, "interval", &interval, err, err_sz) ||
-      amt_param_double(info, params, "tolerance", &tol, err, err_sz) ||
-      amt_param_double(info, params, "timeout", &timeout, err, err_sz) ||
+static int tap_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
+                    size_t err_sz) {
+  tap_cfg* c = cfg;
+  if (amt_param_double(info, params, "interval", &c->interval, err, err_sz) ||
+      amt_param_double(info, params, "tolerance", &c->tolerance, err, err_sz) ||
+      amt_param_double(info, params, "timeout", &c->timeout, err, err_sz) ||
       amt_param_double(info, params, "tap_reward", &c->tap_reward, err, err_sz) ||
       amt_param_double(info, params, "arena", &c->arena, err, err_sz))
     return -1;
-  if (!(interval > 0) || tol < 0 || tol >= interval || !(timeout > 0) || !(c->arena > 0))
+  if (!(c->interval > 0) || c->tolerance < 0 || c->tolerance >= c->interval ||
+      !(c->timeout > 0) || !(c->arena > 0))
     return am_err(err, err_sz, "task %s: interval, timeout and arena must be > 0 and 0 <= "
-                  "tolerance < interval", name);
-  // the control steps k with interval - tol <= k dt <= interval + tol (rounded inwards)
-  c->interval_lo = (int)ceil((interval - tol) / dt - 1e-9);
-  c->interval_hi = (int)floor((interval + tol) / dt + 1e-9);
-  if (c->interval_hi < c->interval_lo)
-    return am_err(err, err_sz, "task %s: interval %g +- tolerance %g s contains no control step "
-                  "(of %g s): widen tolerance", name, interval, tol, dt);
-  c->timeout_steps = (int)floor(timeout / dt + 0.5);
-  if (c->timeout_steps < 1) c->timeout_steps = 1;
+                  "tolerance < interval", info->name);
   return 0;
 }
 
-int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
-  const amt_info* info = amt_find("two-tap");
-  tap_cfg c;
-  memset(&c, 0, sizeof c);
-  double episode_time;
-  if (rat_read_common(info, params, &c.rat, &episode_time, err, err_sz)) return -1;
-  rat_sbuf arena = {0};
-  rat_add_floor(&arena, 5.0, 0);
-  rat_sb_add(&arena, "<body name=\"orb\" mocap=\"true\" pos=\"0 0 0.14\"><geom type=\"sphere\" "
-                     "size=\"%g\" rgba=\"0.2 0.5 0.95 1\" contype=\"0\" conaffinity=\"0\"/></body>",
+static int tap_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* a, int movable) {
+  (void)cfg, (void)prelude;
+  rat_add_floor(a, 5.0, 0, movable ? "two-tap" : NULL);
+  rat_sb_add(a, "<body name=\"orb\" mocap=\"true\" pos=\"0 0 0.14\"><geom type=\"sphere\" "
+                "size=\"%g\" rgba=\"0.2 0.5 0.95 1\" contype=\"0\" conaffinity=\"0\"/></body>",
              ORB_RADIUS);
-  int rc = rat_load(t, info->name, NULL, &arena, &c.rat, err, err_sz);
-  rat_sb_free(&arena);
-  if (rc || rat_task_init(t, info->name, &c.rat, sizeof(tap_state), episode_time, 9, err, err_sz) ||
-      read_params(info, params, c.rat.dt, &c, err, err_sz))
-    return -1;
-  const mjModel* m = t->model->m;
-  c.orb_mocap = m->body_mocapid[mj_name2id(m, mjOBJ_BODY, "orb")];
-  t->n_terms = 2;
-  snprintf(t->terms[0], AM_NAME_LEN, "taps");
-  snprintf(t->terms[1], AM_NAME_LEN, "shaping");
-  static const char* ev[] = {"trial_start", "touch_first", "touch_second", "too_soon",
-                             "no_second", "reward", "trial_end"};
-  t->n_events = EV_END + 1;
-  for (int k = 0; k <= EV_END; k++) snprintf(t->events[k], AM_NAME_LEN, "%s", ev[k]);
-  t->trial_start_event = EV_START;
-  t->success_event = EV_SECOND;
-  t->trial_end_event = EV_END;
-  static const char* tv[] = {"orb_x", "orb_y", "tap_state", "pairs_done"};
-  for (int k = 0; k < 4; k++) snprintf(t->vars[t->n_vars++], AM_NAME_LEN, "%s", tv[k]);
-  t->reset = tap_reset;
-  t->evaluate = tap_evaluate;
-  t->observe = tap_observe;
-  t->get_vars = tap_vars;
-  return rat_task_finish(t, &c, sizeof c, err, err_sz);
+  return a->oom;
+}
+
+// The interval, tolerance and timeout become control steps (the control period is known now).
+static int tap_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
+  tap_cfg* c = cfg;
+  const double dt = c->rat.dt;
+  // the control steps k with interval - tol <= k dt <= interval + tol (rounded inwards)
+  c->interval_lo = (int)ceil((c->interval - c->tolerance) / dt - 1e-9);
+  c->interval_hi = (int)floor((c->interval + c->tolerance) / dt + 1e-9);
+  if (c->interval_hi < c->interval_lo)
+    return am_err(err, err_sz, "task two-tap: interval %g +- tolerance %g s contains no control "
+                  "step (of %g s): widen tolerance", c->interval, c->tolerance, dt);
+  c->timeout_steps = (int)floor(c->timeout / dt + 0.5);
+  if (c->timeout_steps < 1) c->timeout_steps = 1;
+  c->orb_mocap = m->body_mocapid[mj_name2id(m, mjOBJ_BODY, "orb")];
+  return 0;
+}
+
+static const char* const tap_terms[] = {"taps", "shaping"};
+static const char* const tap_events[] = {"trial_start", "touch_first", "touch_second", "too_soon",
+                                         "no_second", "reward", "trial_end"};
+static const char* const tap_vars_names[] = {"orb_x", "orb_y", "tap_state", "pairs_done"};
+
+const rat_part rat_tap_part = {
+    .name = "two-tap", .cfg_size = sizeof(tap_cfg), .state_size = sizeof(tap_state),
+    .task_size = 9, .n_terms = 2, .n_events = EV_END + 1, .n_vars = 4, .term_names = tap_terms,
+    .event_names = tap_events, .var_names = tap_vars_names,
+    .trial_start = EV_START, .success = EV_SECOND, .trial_end = EV_END,
+    .read = tap_read, .build = tap_build, .bind = tap_bind, .reset = tap_reset,
+    .evaluate = tap_evaluate, .observe = tap_observe, .vars = tap_vars, .park = tap_park};
+
+int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
+  return rat_part_create(t, &rat_tap_part, params, err, err_sz);
 }

@@ -59,17 +59,50 @@ static const amt_param_def* find_def(const amt_info* info, const char* key) {
   return NULL;
 }
 
+// The valid keys of info, comma-separated, into keys ("none" when it has none).
+static void list_keys(const amt_info* info, char* keys, size_t n) {
+  size_t len = 0;
+  keys[0] = 0;
+  for (const amt_param_def* d = info->params; d && d->key; d++)
+    len += (size_t)snprintf(keys + len, len < n ? n - len : 0, "%s%s", len ? ", " : "", d->key);
+  if (!keys[0]) snprintf(keys, n, "none");
+}
+
+// A composite's "TASK.key": TASK must be a member and key one of its parameters. Returns 1 when
+// key names no member (the caller reports an unknown key), 0 when valid, -1 with a message.
+static int check_member_key(const amt_info* info, const char* key, char* err, size_t err_sz) {
+  const char* dot = strchr(key, '.');
+  if (!info->members || !dot) return 1;
+  for (const char* const* m = info->members; *m; m++) {
+    if (strlen(*m) != (size_t)(dot - key) || strncmp(*m, key, (size_t)(dot - key))) continue;
+    const amt_info* sub = amt_find(*m);
+    if (sub && find_def(sub, dot + 1)) return 0;
+    char keys[1024];
+    if (sub) list_keys(sub, keys, sizeof keys);
+    return am_err(err, err_sz, "task %s: parameter '%s': task %s has no parameter '%s' (valid: "
+                  "%s)", info->name, key, *m, dot + 1, sub ? keys : "none");
+  }
+  return 1;
+}
+
 int amt_params_check(const amt_info* info, const amt_params* params, char* err, size_t err_sz) {
   if (!params) return 0;
   for (int i = 0; i < params->n; i++) {
     if (find_def(info, params->key[i])) continue;
-    char keys[1024] = "";
+    int rc = check_member_key(info, params->key[i], err, err_sz);
+    if (rc <= 0) {
+      if (rc < 0) return -1;
+      continue;
+    }
+    char keys[1024], members[256] = "";
+    list_keys(info, keys, sizeof keys);
     size_t len = 0;
-    for (const amt_param_def* d = info->params; d && d->key; d++)
-      len += (size_t)snprintf(keys + len, len < sizeof keys ? sizeof keys - len : 0, "%s%s",
-                              len ? ", " : "", d->key);
-    return am_err(err, err_sz, "task %s has no parameter '%s' (valid: %s)", info->name,
-                  params->key[i], keys[0] ? keys : "none");
+    for (const char* const* m = info->members; m && *m; m++)
+      len += (size_t)snprintf(members + len, len < sizeof members ? sizeof members - len : 0,
+                              "%s%s", len ? ", " : "", *m);
+    return am_err(err, err_sz, "task %s has no parameter '%s' (valid: %s%s%s%s)", info->name,
+                  params->key[i], keys, members[0] ? "; and TASK.KEY for the members " : "",
+                  members, members[0] ? ": `animat tasks TASK` lists their keys" : "");
   }
   return 0;
 }

@@ -49,7 +49,7 @@ int amt_value_create(am_task* t, const amt_params* params, char* err, size_t err
                          "value is a parameter (Padoa-Schioppa & Assad 2006)", amt_value_params, \
    amt_value_create}
 
-// rat_run.c, rat_gaps.c, rat_bowl.c, rat_maze.c, rat_tap.c: naturalistic tasks for the rat (they
+// rat_run.c, rat_gaps.c, rat_bowl.c, rat_maze.c, rat_tap.c, rat_multi.c: naturalistic tasks for the rat (they
 // share rat_common.c).
 extern const amt_param_def amt_run_params[], amt_run_gaps_params[], amt_escape_bowl_params[],
     amt_forage_maze_params[], amt_two_tap_params[];
@@ -58,6 +58,10 @@ int amt_run_gaps_create(am_task* t, const amt_params* params, char* err, size_t 
 int amt_escape_bowl_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_forage_maze_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+// rat_multi.c: the composite of the four tasks above.
+extern const amt_param_def amt_rat_multi_params[];
+extern const char* const amt_rat_multi_members[];
+int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 #define AMT_RAT_TASKS                                                                          \
   {"run", "rat", "run forward on flat ground at a target speed", amt_run_params,              \
    amt_run_create},                                                                            \
@@ -69,7 +73,10 @@ int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t e
    amt_forage_maze_params, amt_forage_maze_create},                                            \
   {"two-tap", "rat", "touch an orb twice 0.8 s apart (timing task: Kawai et al. 2015; Merel "   \
                      "et al. 2020)",                                                           \
-   amt_two_tap_params, amt_two_tap_create}
+   amt_two_tap_params, amt_two_tap_create},                                                    \
+  {"rat-multi", "rat", "one rat on several of the tasks above at once, the envs split across "  \
+                       "them (Merel et al. 2020's multi-task rodent)",                         \
+   amt_rat_multi_params, amt_rat_multi_create, amt_rat_multi_members}
 
 // What every body-less task shares (cog_tasks.c): the empty scene "none" (no joints, no
 // actuators, timestep `timestep` s (0.1 for most; a control step is one physics step), a malloc'd

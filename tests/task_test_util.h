@@ -43,4 +43,19 @@ static int find_event(const am_task* t, const char* name) {
   return -1;
 }
 
+// Strict lookups: a missing variable or event fails the test.
+__attribute__((unused))
+static int var_index(const am_task* t, const char* name) {
+  int k = find_var(t, name);
+  if (k < 0) fail_msg("task %s has no variable %s", t->name, name);
+  return k;
+}
+
+__attribute__((unused))
+static uint32_t ev_bit(const am_task* t, const char* name) {
+  int k = find_event(t, name);
+  if (k < 0) fail_msg("task %s has no event %s", t->name, name);
+  return 1u << k;
+}
+
 #endif

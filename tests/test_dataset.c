@@ -1388,6 +1388,10 @@ static void record_resim_task(const char* task, const char* kv) {
 static void test_record_resim_rat_scenes(void** state) {
   record_resim_task("run-gaps", "episode_time=0.4");
   record_resim_task("escape-bowl", "episode_time=0.4");
+  // the composite: members drawn per episode, one of them cut short (truncated) at its own length
+  record_resim_task("rat-multi", "assign=episode;run-gaps.episode_time=0.4;"
+                    "escape-bowl.episode_time=0.3;forage-maze.episode_time=0.4;"
+                    "two-tap.episode_time=0.4");
 }
 
 // The model comes from model.mjb when this MuJoCo wrote it, else from model.xml (the MJCF

@@ -52,6 +52,11 @@ static const golden table[] = {
     {"forage-maze", {"episode_time=2", NULL}, 0xd75bdc75},
     {"two-tap", {"episode_time=2", "arena=0.05", "prev_inputs=1", "obs_noise=0.1", NULL},
      0xbfbbbecd},
+    // rat-multi: members drawn per episode (so that 2 envs meet all four), short episodes,
+    // escape-bowl's shorter (truncated at its own length)
+    {"rat-multi", {"assign=episode", "task_input=1", "run-gaps.episode_time=1",
+                   "escape-bowl.episode_time=0.6", "forage-maze.episode_time=1",
+                   "two-tap.episode_time=1", "two-tap.arena=0.05", NULL}, 0x17a7fae7},
     {"bandit", {"trials=30", "variant=dependent", NULL}, 0x8e501df3},
     {"two-step", {"trials=30", "variant=walk", NULL}, 0xdebc4659},
     {"bandit-reach", {"start_radius=0.06", "trials=3", NULL}, 0x8eb1abb5},

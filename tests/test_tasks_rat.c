@@ -25,19 +25,6 @@ static am_pool* make_pool(const am_task* t, int n, uint64_t seed) {
   return make_pool_threads(t, n, 1, seed);
 }
 
-// Strict lookups: a missing variable or event fails the test.
-static int var_index(const am_task* t, const char* name) {
-  int k = find_var(t, name);
-  if (k < 0) fail_msg("task %s has no variable %s", t->name, name);
-  return k;
-}
-
-static uint32_t ev_bit(const am_task* t, const char* name) {
-  int k = find_event(t, name);
-  if (k < 0) fail_msg("task %s has no event %s", t->name, name);
-  return 1u << k;
-}
-
 static int task_group(const am_task* t) {
   int g = am_find_group(t->groups, t->n_groups, "task");
   assert_true(g >= 0);

@@ -242,6 +242,14 @@ static void test_var_points(void** state) {
   assert_int_equal(in[mj_name2id(t.model->m, mjOBJ_BODY, "orb")], 0);
   free(in);
   amt_destroy(&t);
+  // the composite's member variables two-tap.orb_x/_y place the same orb (no marker)
+  assert_int_equal(amt_create(&t, "rat-multi", NULL, err, sizeof err), 0);
+  meta.n_vars = t.n_vars;
+  for (int k = 0; k < t.n_vars; k++) snprintf(meta.vars[k], AM_NAME_LEN, "%s", t.vars[k]);
+  assert_int_equal(amv_var_points(t.model->m, &meta, p, AM_MAX_VARS), 1);
+  assert_string_equal(p[0].name, "two-tap.orb");
+  assert_int_equal(p[0].mocap, t.model->m->body_mocapid[mj_name2id(t.model->m, mjOBJ_BODY, "orb")]);
+  amt_destroy(&t);
   assert_int_equal(amt_create(&t, "reach-center-out", NULL, err, sizeof err), 0);
   meta.n_vars = t.n_vars;
   for (int k = 0; k < t.n_vars; k++) snprintf(meta.vars[k], AM_NAME_LEN, "%s", t.vars[k]);

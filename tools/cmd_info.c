@@ -135,6 +135,12 @@ static int print_params(const amt_info* info) {
   printf("  parameters (--task-param key=value):\n");
   for (const amt_param_def* d = info->params; d && d->key; d++)
     printf("    %-22s = %-12s %s\n", d->key, d->def, d->meaning);
+  if (info->members) {
+    printf("  and each member's own parameters as TASK.key (e.g. %s.episode_time=20); members:",
+           info->members[0]);
+    for (const char* const* m = info->members; *m; m++) printf(" %s", *m);
+    printf(" (`animat tasks TASK` lists their keys)\n");
+  }
   return 0;
 }
 
@@ -176,6 +182,11 @@ static int describe_task(const char* name, const amt_params* params) {
   printf("  task variables:");
   for (int k = 0; k < t.n_vars; k++) printf(" %s", t.vars[k]);
   printf("%s\n", t.n_vars ? "" : " none");
+  if (t.n_conditions) {
+    printf("  trial condition:");
+    for (int k = 0; k < t.n_conditions; k++) printf(" %s", t.vars[t.conditions[k]]);
+    printf("\n");
+  }
   if (info) print_params(info);
   amt_destroy(&t);
   return 0;

@@ -100,7 +100,9 @@ int amv_find_condition_var(const amv_meta* meta);
 // Task variables that are positions: "<name>_x", "<name>_y" (optionally "<name>_z"). When <name>
 // is a mocap body of the model the variables place it (the two-tap orb moves with its variables
 // within an episode); when it is another body or a joint it is drawn anyway (a rat's root_x/_y is
-// the rat) and the point is skipped; otherwise it is a marker (targets, start, cursor).
+// the rat) and the point is skipped; otherwise it is a marker (targets, start, cursor). A
+// composite's member variable "TASK.<name>_x" stands for <name> when there is no body "TASK.<name>"
+// (rat-multi's "two-tap.orb_x" places the orb).
 typedef struct amv_var_point {
   char name[AM_NAME_LEN];
   int ix, iy, iz;          // variable indices (iz -1: none)

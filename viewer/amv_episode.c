@@ -195,6 +195,9 @@ int amv_var_points(const mjModel* m, const amv_meta* meta, amv_var_point* out, i
     }
     if (p.iy < 0 || mj_name2id(m, mjOBJ_JOINT, p.name) >= 0) continue;
     int b = mj_name2id(m, mjOBJ_BODY, p.name);
+    // a composite's member variable ("two-tap.orb_x") places the member's body ("orb")
+    const char* dot = strrchr(p.name, '.');
+    if (b < 0 && dot) b = mj_name2id(m, mjOBJ_BODY, dot + 1);
     if (b >= 0 && m->body_mocapid[b] < 0) continue;
     if (b >= 0) p.mocap = m->body_mocapid[b];
     out[n++] = p;

@@ -1,0 +1,318 @@
+// rat_multi.c: the composite task "rat-multi": one rat, several rat tasks in one scene, the
+// pool's envs split across them (Merel et al. 2020 trained one virtual rodent on run-gaps,
+// escape-bowl, forage-maze and two-tap at once).
+//
+// What it is: a task whose members are rat_parts (rat_common.h): the scene holds every member's
+// arena (each member's pieces on mocap bodies; the floors and run-gaps' start block, static in the
+// single tasks, are mocap bodies here too), and each env runs one member at a time: reset raises
+// the active member's pieces (its own reset places them exactly as the single task does) and
+// parks every other member's. The rules are the members' own code on their own cfg and state;
+// this file only routes: the task group holds each member's values in its own slot (zeros when
+// inactive), reward terms, events and variables are the union with the member's name as prefix,
+// plus the variable task_id (the trial condition) and an event `success` (the active member's
+// success event). Episodes are trials. A member with a shorter episode than the longest is
+// truncated at its own length (am_step_result.truncated).
+// What it is not: a general task mixer (only rat_parts share a body and a scene).
+// docs/tasks.md ("rat-multi") describes it for users.
+#include <math.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rat_common.h"
+
+#define MULTI_MAX 4
+#define MEMBER_CFG_MAX 4096  // bytes of a member's cfg (checked at creation)
+
+static const rat_part* const all_parts[MULTI_MAX] = {&rat_gaps_part, &rat_bowl_part,
+                                                     &rat_maze_part, &rat_tap_part};
+const char* const amt_rat_multi_members[] = {"run-gaps", "escape-bowl", "forage-maze", "two-tap",
+                                             NULL};
+
+const amt_param_def amt_rat_multi_params[] = {
+    {"tasks", "run-gaps,escape-bowl,forage-maze,two-tap",
+     "member tasks, comma-separated, each at most once; the variable task_id is the position in "
+     "this list"},
+    {"assign", "env", "env: env i runs tasks[i mod n] for its whole life (the pool split across "
+                      "tasks); episode: each episode draws its task from the env's RNG"},
+    {"task_input", "0", "1: append a one-hot of the active task to the task group (0: the policy "
+                        "is not told the task)"},
+    AMT_OPTS_PARAMS, {NULL, NULL, NULL}};
+
+typedef struct multi_cfg {
+  rat_body rat;  // first (rat_common.h): the composite's options, bound ids, dt, body_dim
+  int n, assign_episode, task_input;
+  const rat_part* part[MULTI_MAX];
+  int steps[MULTI_MAX];  // each member's episode length (control steps)
+  int slot[MULTI_MAX];   // offset of each member's values in the task group
+  int onehot;            // offset of the one-hot in the task group (task_input)
+  int task_size;         // the whole task group
+  int term0[MULTI_MAX], ev0[MULTI_MAX], var0[MULTI_MAX];  // each member's first term/event/var
+  int ev_success;        // the composite's event `success`
+  int n_vars;
+  size_t member_state;   // byte offset of the active member's state in the state block
+  alignas(max_align_t) unsigned char sub[MULTI_MAX][MEMBER_CFG_MAX];  // the members' cfgs
+} multi_cfg;
+
+typedef struct multi_state {
+  amt_opt_state opt;  // first (task_opts.h)
+  int active;         // index of the env's member in the episode
+} multi_state;
+
+static const rat_body* member(const multi_cfg* c, int k) { return (const rat_body*)c->sub[k]; }
+
+static void* member_state(const multi_cfg* c, const am_env* e) {
+  return (char*)e->task_state + c->member_state;
+}
+
+//---------------------------------- hooks ---------------------------------------------------------
+
+static void multi_reset(const am_task* t, am_env* e) {
+  const multi_cfg* c = t->cfg;
+  multi_state* s = e->task_state;
+  int k = c->assign_episode ? (int)(am_rng_uniform(&e->rng) * c->n) : e->index % c->n;
+  for (int j = 0; j < c->n; j++)
+    if (j != k) {
+      c->part[j]->park(c->sub[j], e->d);
+      rat_fixed_park(member(c, j), e->d);
+    }
+  rat_fixed_raise(member(c, k), e->d);
+  c->part[k]->reset(c->sub[k], member_state(c, e), e);
+  amt_opts_reset(&s->opt);
+  s->active = k;
+}
+
+static void multi_evaluate(const am_task* t, am_env* e, am_step_result* r) {
+  const multi_cfg* c = t->cfg;
+  multi_state* s = e->task_state;
+  const int k = s->active;
+  const rat_part* p = c->part[k];
+  am_step_result m;
+  memset(&m, 0, sizeof m);
+  p->evaluate(c->sub[k], member_state(c, e), e, &m);
+  r->reward = m.reward;
+  r->terminated = m.terminated;
+  for (int i = 0; i < p->n_terms; i++) r->terms[c->term0[k] + i] = m.terms[i];
+  r->events = m.events << c->ev0[k];
+  if (p->success >= 0 && (m.events >> p->success & 1u)) r->events |= 1u << c->ev_success;
+  if (!m.terminated && c->steps[k] < t->max_steps && e->step >= c->steps[k]) r->truncated = 1;
+  amt_opts_reward(&s->opt, r->reward);
+}
+
+static void multi_observe(const am_task* t, am_env* e, float* o) {
+  const multi_cfg* c = t->cfg;
+  multi_state* s = e->task_state;
+  const int k = s->active;
+  am_body_observe(e->m, e->d, o);
+  float* g = o + c->rat.body_dim;
+  memset(g, 0, sizeof(float) * (size_t)c->task_size);
+  c->part[k]->observe(c->sub[k], member_state(c, e), e->d, g + c->slot[k]);
+  if (c->task_input) g[c->onehot + k] = 1;
+  amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
+}
+
+static void multi_vars(const am_task* t, const am_env* e, float* x) {
+  const multi_cfg* c = t->cfg;
+  const multi_state* s = e->task_state;
+  const int k = s->active;
+  rat_common_vars(&c->rat, e->d, x);
+  x[4] = (float)k;
+  memset(x + 5, 0, sizeof(float) * (size_t)(c->n_vars - 5));
+  c->part[k]->vars(c->sub[k], member_state(c, e), e->d, x + c->var0[k]);
+}
+
+//---------------------------------- construction --------------------------------------------------
+
+// `tasks` into c->part. Returns 0 or -1 with a message naming the value.
+static int read_tasks(const amt_info* info, const amt_params* params, multi_cfg* c, char* err,
+                      size_t err_sz) {
+  const char* v = amt_param_get(info, params, "tasks");
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", v);
+  char* save = NULL;
+  c->n = 0;
+  for (char* tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    while (*tok == ' ') tok++;
+    for (char* end = tok + strlen(tok); end > tok && end[-1] == ' ';) *--end = 0;
+    const rat_part* p = NULL;
+    for (int k = 0; k < MULTI_MAX; k++)
+      if (!strcmp(all_parts[k]->name, tok)) p = all_parts[k];
+    if (!p)
+      return am_err(err, err_sz, "task %s: parameter tasks: '%s' is not a member task (members: "
+                    "run-gaps, escape-bowl, forage-maze, two-tap)", info->name, tok);
+    for (int k = 0; k < c->n; k++)
+      if (c->part[k] == p)
+        return am_err(err, err_sz, "task %s: parameter tasks: '%s' is listed twice in '%s'",
+                      info->name, tok, v);
+    c->part[c->n++] = p;
+  }
+  if (!c->n) return am_err(err, err_sz, "task %s: parameter tasks: empty list", info->name);
+  return 0;
+}
+
+static int read_params(const amt_info* info, const amt_params* params, multi_cfg* c, char* err,
+                       size_t err_sz) {
+  if (amt_opts_read(info, params, &c->rat.opts, err, err_sz) ||
+      read_tasks(info, params, c, err, err_sz))
+    return -1;
+  const char* assign = amt_param_get(info, params, "assign");
+  if (strcmp(assign, "env") && strcmp(assign, "episode"))
+    return am_err(err, err_sz, "task %s: parameter assign: '%s' must be env or episode",
+                  info->name, assign);
+  c->assign_episode = !strcmp(assign, "episode");
+  if (amt_param_int(info, params, "task_input", &c->task_input, err, err_sz)) return -1;
+  if (c->task_input != 0 && c->task_input != 1)
+    return am_err(err, err_sz, "task %s: parameter task_input: '%d' must be 0 or 1", info->name,
+                  c->task_input);
+  return 0;
+}
+
+// Member k's parameters: every "TASK.key=value" of params for its TASK, without the prefix (the
+// keys were checked against the member's table by amt_params_check). A prefix naming a task not
+// in `tasks`, or an observation option (the composite's own), is an error naming the key.
+static int member_params(const amt_info* info, const amt_params* params, const multi_cfg* c,
+                         int k, amt_params* out, char* err, size_t err_sz) {
+  memset(out, 0, sizeof *out);
+  for (int i = 0; params && i < params->n; i++) {
+    const char* key = params->key[i];
+    const char* dot = strchr(key, '.');
+    if (!dot) continue;
+    size_t len = (size_t)(dot - key);
+    int in = -1;
+    for (int j = 0; j < c->n; j++)
+      if (strlen(c->part[j]->name) == len && !strncmp(c->part[j]->name, key, len)) in = j;
+    if (in < 0)
+      return am_err(err, err_sz, "task %s: parameter '%s': %.*s is not in tasks", info->name,
+                    key, (int)len, key);
+    if (!strcmp(dot + 1, "prev_inputs") || !strcmp(dot + 1, "obs_noise") ||
+        !strcmp(dot + 1, "obs_delay"))
+      return am_err(err, err_sz, "task %s: parameter '%s': observation options are the "
+                    "composite's (set %s without a prefix)", info->name, key, dot + 1);
+    if (in != k) continue;
+    char kv[sizeof out->key[0] + sizeof out->value[0] + 2];
+    snprintf(kv, sizeof kv, "%s=%s", dot + 1, params->value[i]);
+    if (amt_params_add(out, kv, err, err_sz)) return -1;
+  }
+  return 0;
+}
+
+// Appends "PREFIX.NAME" to names (n of at most max). Returns 0 or -1 with a message.
+static int add_name(char (*names)[AM_NAME_LEN], int* n, int max, const char* prefix,
+                    const char* name, const char* what, char* err, size_t err_sz) {
+  if (*n >= max) return am_err(err, err_sz, "task rat-multi: more than %d %s", max, what);
+  if (snprintf(names[*n], AM_NAME_LEN, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", name) >=
+      AM_NAME_LEN)
+    return am_err(err, err_sz, "task rat-multi: %s name '%s.%s' longer than %d characters", what,
+                  prefix, name, AM_NAME_LEN - 1);
+  (*n)++;
+  return 0;
+}
+
+// Names (terms, events, variables), slots and the trial schema.
+static int describe(am_task* t, multi_cfg* c, char* err, size_t err_sz) {
+  int slot = 0;
+  t->n_terms = t->n_events = 0;
+  if (add_name(t->vars, &t->n_vars, AM_MAX_VARS, NULL, "task_id", "variables", err, err_sz))
+    return -1;
+  t->n_conditions = 1;
+  t->conditions[0] = t->n_vars - 1;
+  for (int k = 0; k < c->n; k++) {
+    const rat_part* p = c->part[k];
+    c->slot[k] = slot;
+    slot += p->task_size;
+    c->term0[k] = t->n_terms;
+    c->ev0[k] = t->n_events;
+    c->var0[k] = t->n_vars;
+    for (int i = 0; i < p->n_terms; i++)
+      if (add_name(t->terms, &t->n_terms, AM_MAX_TERMS, p->name, p->term_names[i], "reward terms",
+                   err, err_sz))
+        return -1;
+    for (int i = 0; i < p->n_events; i++)
+      if (add_name(t->events, &t->n_events, AM_MAX_EVENTS, p->name, p->event_names[i], "events",
+                   err, err_sz))
+        return -1;
+    for (int i = 0; i < p->n_vars; i++)
+      if (add_name(t->vars, &t->n_vars, AM_MAX_VARS, p->name, p->var_names[i], "variables", err,
+                   err_sz))
+        return -1;
+  }
+  c->onehot = slot;
+  c->n_vars = t->n_vars;
+  c->ev_success = t->n_events;
+  if (add_name(t->events, &t->n_events, AM_MAX_EVENTS, NULL, "success", "events", err, err_sz))
+    return -1;
+  // Episodes are trials: the trial table has a row per episode with its task_id and every
+  // member's event counts; success is the active member's success event (none for run-gaps).
+  t->trial_start_event = t->trial_end_event = -1;
+  t->success_event = c->ev_success;
+  return 0;
+}
+
+int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
+  const amt_info* info = amt_find("rat-multi");
+  multi_cfg* c = calloc(1, sizeof *c);
+  if (!c) return am_err(err, err_sz, "out of memory");
+  double episode_time[MULTI_MAX], longest = 0;
+  size_t state = 0;
+  rat_sbuf prelude = {0}, arena = {0};
+  int rc = read_params(info, params, c, err, err_sz);
+  for (int k = 0; !rc && k < c->n; k++) {  // each member's own parameters
+    const rat_part* p = c->part[k];
+    rat_body* b = (rat_body*)c->sub[k];
+    amt_params mp;
+    char e2[AM_ERR_LEN];
+    if (p->cfg_size > MEMBER_CFG_MAX) {
+      rc = am_err(err, err_sz, "task %s: member %s's cfg (%zu bytes) exceeds %d", info->name,
+                  p->name, p->cfg_size, MEMBER_CFG_MAX);
+      break;
+    }
+    b->part = p;
+    if ((rc = member_params(info, params, c, k, &mp, err, err_sz))) break;
+    if (rat_read_common(amt_find(p->name), &mp, b, &episode_time[k], e2, sizeof e2) ||
+        p->read(amt_find(p->name), &mp, b, e2, sizeof e2)) {
+      rc = am_err(err, err_sz, "task %s: %s (set as %s.KEY)", info->name, e2, p->name);
+      break;
+    }
+    if (episode_time[k] > longest) longest = episode_time[k];
+    if (p->state_size > state) state = p->state_size;
+  }
+  for (int k = 0; !rc && k < c->n; k++)
+    if (c->part[k]->build(c->sub[k], &prelude, &arena, 1)) rc = am_err(err, err_sz, "out of memory");
+  if (!rc) rc = rat_load(t, info->name, &prelude, &arena, &c->rat, err, err_sz);
+  rat_sb_free(&prelude);
+  rat_sb_free(&arena);
+  c->member_state = (sizeof(multi_state) + 15) & ~(size_t)15;
+  for (int k = 0; k < c->n; k++) c->task_size += c->part[k]->task_size;
+  if (c->task_input) c->task_size += c->n;
+  if (rc || rat_task_init(t, info->name, &c->rat, c->member_state + state, longest, c->task_size,
+                          err, err_sz)) {
+    free(c);
+    return -1;
+  }
+  mjModel* m = t->model->m;
+  for (int k = 0; k < c->n; k++) {
+    rat_body* b = (rat_body*)c->sub[k];
+    rat_body_copy_bound(b, &c->rat);
+    c->steps[k] = rat_episode_steps(episode_time[k], c->rat.dt);
+    char e2[AM_ERR_LEN];
+    if (c->part[k]->bind(b, m, e2, sizeof e2) ||
+        rat_fixed_find(b, m, c->part[k]->name, e2, sizeof e2)) {
+      am_err(err, err_sz, "task %s: %s (set as %s.KEY)", info->name, e2, c->part[k]->name);
+      free(c);
+      return -1;
+    }
+  }
+  if (describe(t, c, err, err_sz)) {
+    free(c);
+    return -1;
+  }
+  t->reset = multi_reset;
+  t->evaluate = multi_evaluate;
+  t->observe = multi_observe;
+  t->get_vars = multi_vars;
+  rc = rat_task_finish(t, c, sizeof *c, err, err_sz);
+  free(c);
+  return rc;
+}
