@@ -93,7 +93,7 @@ typedef struct eth_body {
 
 // One episode's kinematics from its recorded qpos and qvel (T steps) through the model's forward
 // kinematics: into kin (columns of maxT: torso horizontal speed, yaw rate, up-axis z, forward-axis
-// z (pitch sine), the faster hand's speed relative to the torso, the left foot's height).
+// z (pitch sine), the faster hand's speed relative to the torso, the left foot's height above the torso).
 static void episode_kinematics(const mjModel* m, mjData* md, const eth_body* bd, const double* qpos,
                                const double* qvel, int T, double dt, double* kin, int64_t maxT) {
   double *sp = kin, *yw = kin + maxT, *upv = kin + 2 * maxT, *pit = kin + 3 * maxT,
@@ -120,7 +120,7 @@ static void episode_kinematics(const mjModel* m, mjData* md, const eth_body* bd,
       if (t > 0 && sqrt(dv) / dt > hmax) hmax = sqrt(dv) / dt;
     }
     hs[t] = hmax;
-    fz[t] = md->site_xpos[3 * bd->foot + 2];
+    fz[t] = md->site_xpos[3 * bd->foot + 2] - md->xpos[3 * bd->torso + 2];  // not the terrain's slope
   }
 }
 
@@ -329,7 +329,7 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
     am_err(err, err_sz, "ethology: %lld steps are too few to analyse", (long long)n);
     goto done;
   }
-  // Stride frequency: the mean spectrum of the left foot's height over the running segments.
+  // Stride frequency: the mean spectrum of the left foot's height above the torso over the running segments.
   double freqs[ETH_NF], foot_pw[ETH_NF] = {0}, stride_hz = NAN;
   for (int k = 0; k < ETH_NF; k++) freqs[k] = 0.5 + 0.25 * k;
   const size_t seg_stride = (size_t)ETH_SEG * (units_all + 2);
