@@ -239,12 +239,9 @@ static int stim_range(const amt_info* info, const amt_params* p, pd_cfg* c, char
   int n = 0;
   if (amt_param_list(info, p, "stim_time", v, 2, &n, err, err_sz)) return -1;
   if (n == 1) v[1] = v[0];
-  for (int k = 0; k < 2; k++)
-    if (!(v[k] >= 0.1 - 1e-9 && v[k] <= 600))
-      return am_err(err, err_sz, "task %s: parameter stim_time: '%g' must be in [0.1, 600] s "
-                    "(steps of 0.1 s)", info->name, v[k]);
-  c->stim_steps = (int)floor(v[0] / 0.1 + 0.5);
-  c->stim_max = (int)floor(v[1] / 0.1 + 0.5);
+  if (amt_bodyless_to_steps(info, "stim_time", v[0], 0.1, &c->stim_steps, err, err_sz) ||
+      amt_bodyless_to_steps(info, "stim_time", v[1], 0.1, &c->stim_max, err, err_sz))
+    return -1;
   if (c->stim_max < c->stim_steps)
     return am_err(err, err_sz, "task %s: parameter stim_time: min %g > max %g", info->name, v[0],
                   v[1]);

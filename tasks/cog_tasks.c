@@ -234,6 +234,11 @@ int amt_bodyless_steps(const amt_info* info, const amt_params* p, const char* ke
                        int* out, char* err, size_t err_sz) {
   double v;
   if (amt_param_double(info, p, key, &v, err, err_sz)) return -1;
+  return amt_bodyless_to_steps(info, key, v, dt, out, err, err_sz);
+}
+
+int amt_bodyless_to_steps(const amt_info* info, const char* key, double v, double dt, int* out,
+                          char* err, size_t err_sz) {
   if (!(v >= dt - 1e-9 && v <= 600))
     return am_err(err, err_sz, "task %s: parameter %s: '%g' must be in [%g, 600] s (steps of "
                   "%g s)", info->name, key, v, dt, dt);

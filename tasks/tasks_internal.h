@@ -93,6 +93,9 @@ int amt_bodyless_init(am_task* t, const char* name, const void* cfg, size_t cfg_
 // key and the value. Returns 0 or -1.
 int amt_bodyless_steps(const amt_info* info, const amt_params* p, const char* key, double dt,
                        int* out, char* err, size_t err_sz);
+// The same for a value v already read (seconds) of parameter `key` (e.g. one entry of a list).
+int amt_bodyless_to_steps(const amt_info* info, const char* key, double v, double dt, int* out,
+                          char* err, size_t err_sz);
 
 // Parses "A:B,A:B,..." (numbers) into a[], b[] (at most max pairs). Returns the count (0 for an
 // empty text) or -1 when the text is not such a list. (registry.c)
