@@ -253,7 +253,7 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
   mjData* md = mj_makeData(m);
   double *qpos = malloc(sizeof(double) * (size_t)maxT * m->nq),
          *qvel = malloc(sizeof(double) * (size_t)maxT * m->nv);
-  double* kin = malloc(sizeof(double) * (size_t)maxT * 7);  // speed yaw up pitch hand footL footR
+  double* kin = malloc(sizeof(double) * (size_t)maxT * 6);  // episode_kinematics' 6 columns
   int* lab = malloc(sizeof(int) * (size_t)maxT);
   int* elab = malloc(sizeof(int) * (size_t)maxT * ETH_SHOW);  // the ethogram's episodes' labels
   float* vars = task_var >= 0 ? malloc(sizeof(float) * (size_t)maxT * d->n_vars) : NULL;
@@ -261,7 +261,8 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
   int* ytask = malloc(sizeof(int) * (size_t)cap);
   int* grp = malloc(sizeof(int) * (size_t)cap);
   double* X = malloc(sizeof(double) * (size_t)cap * (units_all ? units_all : 1));
-  double* seg = malloc(sizeof(double) * (size_t)ETH_MAX_SEG * ETH_SEG * (units_all + 2));
+  const int W = units_all + 1;  // a segment row: every module's units, then the foot's height
+  double* seg = malloc(sizeof(double) * (size_t)ETH_MAX_SEG * ETH_SEG * W);
   int64_t count[ETH_N] = {0}, n = 0, steps_all = 0;
   int nseg = 0, ntask = 0;
   eth_result res[ETH_MAX_MODULES];
@@ -287,7 +288,7 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
     if (task_var >= 0) dst[d->ch_vars] = vars;
     if (am_ds_read_episode(r, i, dst, NULL, err, err_sz)) goto done;
     episode_kinematics(m, md, &bd, qpos, qvel, T, dt, kin, maxT);
-    const double *sp = kin, *fz = kin + 5 * maxT;
+    const double* fz = kin + 5 * maxT;
     label_steps(kin, kin + maxT, kin + 2 * maxT, kin + 3 * maxT, kin + 4 * maxT, T, lab);
     for (int t = 0; t < T; t++) count[lab[t]]++;
     if (i < ETH_SHOW) memcpy(elab + (size_t)i * maxT, lab, sizeof(int) * (size_t)T);
@@ -312,14 +313,13 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
         t++;
         continue;
       }
-      double* s = seg + (size_t)nseg * ETH_SEG * (units_all + 2);
+      double* s = seg + (size_t)nseg * ETH_SEG * W;
       for (int k = 0; k < ETH_SEG; k++) {
-        double* row = s + (size_t)k * (units_all + 2);
+        double* row = s + (size_t)k * W;
         for (int q = 0, o = 0; q < nm; o += mod[q].units, q++)
           for (int u = 0; u < mod[q].units; u++)
             row[o + u] = mod[q].ep[(size_t)(t + k) * mod[q].units + u];
         row[units_all] = fz[t + k];
-        row[units_all + 1] = sp[t + k];
       }
       nseg++;
       t += ETH_SEG;
@@ -332,9 +332,9 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
   // Stride frequency: the mean spectrum of the left foot's height above the torso over the running segments.
   double freqs[ETH_NF], foot_pw[ETH_NF] = {0}, stride_hz = NAN;
   for (int k = 0; k < ETH_NF; k++) freqs[k] = 0.5 + 0.25 * k;
-  const size_t seg_stride = (size_t)ETH_SEG * (units_all + 2);
+  const size_t seg_stride = (size_t)ETH_SEG * W;
   if (nseg >= 2) {
-    if (mean_spectrum(seg + units_all, nseg, ETH_SEG, seg_stride, units_all + 2, dt, freqs,
+    if (mean_spectrum(seg + units_all, nseg, ETH_SEG, seg_stride, W, dt, freqs,
                       foot_pw, err, err_sz))
       goto done;
     stride_hz = grid_peak(freqs, foot_pw);
@@ -392,7 +392,7 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
       int bad = !S || !jp || !proj;
       for (int q = 0; !bad && q < nseg; q++)
         for (int t = 0; t < ETH_SEG; t++)
-          memcpy(S + ((size_t)q * ETH_SEG + t) * U, seg + q * seg_stride + (size_t)t * (units_all + 2) + o,
+          memcpy(S + ((size_t)q * ETH_SEG + t) * U, seg + q * seg_stride + (size_t)t * W + o,
                  sizeof(double) * U);
       if (!bad && ana_jpca(S, nseg, ETH_SEG, U, dt, 6, &jr, jp, err, err_sz)) bad = 2;
       if (!bad) {
