@@ -75,4 +75,18 @@ __attribute__((unused)) static double csv_value(const char* path, int row, const
   return *s == ',' || *s == '\n' ? NAN : strtod(s, NULL);
 }
 
+// The number after the first `"key": ` in a JSON file (the analyses' METHOD.json).
+__attribute__((unused)) static double json_value(const char* path, const char* key) {
+  FILE* f = fopen(path, "r");
+  if (!f) fail_msg("cannot open %s", path);
+  static char js[1 << 16];
+  js[fread(js, 1, sizeof js - 1, f)] = 0;
+  fclose(f);
+  char k[128];
+  snprintf(k, sizeof k, "\"%s\": ", key);
+  const char* p = strstr(js, k);
+  if (!p) fail_msg("no %s in %s", key, path);
+  return strtod(p + strlen(k), NULL);
+}
+
 #endif  // CLI_TEST_UTIL_H

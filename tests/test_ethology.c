@@ -26,14 +26,6 @@ static void quat_axis(double* q, double ax, double ay, double az, double angle) 
   q[3] = az * sin(angle / 2);
 }
 
-static double json_number(const char* js, const char* key) {
-  char k[128];
-  snprintf(k, sizeof k, "\"%s\": ", key);
-  const char* p = strstr(js, k);
-  if (!p) fail_msg("no %s in the json", key);
-  return strtod(p + strlen(k), NULL);
-}
-
 static void write_planted(const char* path) {
   char err[AM_ERR_LEN];
   am_model* model = am_model_load_body("rat", err, sizeof err);
@@ -112,16 +104,11 @@ static void test_planted_rat(void** state) {
   printf("%s", out);
   expect_out("ethology: 3750 steps of 25 episodes");
   snprintf(p, sizeof p, "%s/ethology.json", dir);
-  FILE* fj = fopen(p, "r");
-  assert_non_null(fj);
-  static char js[1 << 16];
-  js[fread(js, 1, sizeof js - 1, fj)] = 0;
-  fclose(fj);
   // every planted behaviour is found on its own steps (the box filter's edges cost none here:
   // each episode holds one behaviour)
-  for (int k = 0; k < KINDS; k++) assert_float_equal(json_number(js, kind_names[k]), 0.2, 1e-9);
-  assert_float_equal(json_number(js, "walking"), 0, 1e-12);
-  assert_float_equal(json_number(js, "stride_hz"), 4.0, 0.26);
+  for (int k = 0; k < KINDS; k++) assert_float_equal(json_value(p, kind_names[k]), 0.2, 1e-9);
+  assert_float_equal(json_value(p, "walking"), 0, 1e-12);
+  assert_float_equal(json_value(p, "stride_hz"), 4.0, 0.26);
   snprintf(p, sizeof p, "%s/ethology.csv", dir);
   // row 0: core, row 1: motor
   assert_int_equal((int)csv_value(p, 0, "behaviour_classes"), 5);
