@@ -51,34 +51,57 @@ static double loglik(const double* c, const int* y, int n, double b, double s, d
   return ll;
 }
 
+// The damped Newton step info^-1 score over the first k parameters (the others: 0). Levenberg
+// damping when the information is singular; no inverse at all: no step.
+static void newton_step(const double info[9], const double score[3], int k, double step[3]) {
+  double Iinv[9] = {0};
+  for (double mu = 1e-9; mu < 1e9; mu *= 100) {
+    double A[9];
+    for (int i = 0; i < 9; i++) A[i] = info[i] + (i % 4 == 0 ? mu * (info[i] + 1e-12) : 0);
+    if (k == 2) A[2] = A[5] = A[6] = A[7] = 0, A[8] = 1;  // (bias, slope) alone
+    if (inv3(A, Iinv) == 0) break;
+  }
+  for (int a = 0; a < 3; a++) {
+    step[a] = 0;
+    for (int b = 0; b < k; b++) step[a] += Iinv[a * 3 + b] * score[b];
+  }
+}
+
+// Backtracking line search along step from th: the first candidate (halving from the full step)
+// whose log-likelihood is at least ll, in cand; returns its log-likelihood (-inf: none).
+static double line_search(const double* coh, const int* choice, int n, const double th[3],
+                          const double step[3], double ll, double cand[3]) {
+  double t = 1;
+  for (int h = 0; h < 40; h++, t *= 0.5) {
+    for (int a = 0; a < 3; a++) cand[a] = th[a] + t * step[a];
+    cand[1] = fmin(fmax(cand[1], -50), 50);
+    cand[2] = fmin(fmax(cand[2], -40), 40);
+    const double l =
+        loglik(coh, choice, n, cand[0], exp(cand[1]), 0.5 * logistic(cand[2]), NULL, NULL, NULL);
+    if (l >= ll) return l;
+  }
+  return -INFINITY;
+}
+
 // Fisher scoring with a backtracking line search from th (bias, log slope, u with lapse = 0.5
 // logistic(u)) to the optimum in th; returns the log-likelihood there, *iters the iterations.
+// Each iteration also tries the step in (bias, slope) alone with the lapse held: when the lapse
+// runs to its bound 0 its direction's information vanishes, the joint step is all lapse, and the
+// line search would shrink it (and with it bias and slope) to nothing.
 static double fit_from(const double* coh, const int* choice, int n, double th[3], int* iters) {
-  double ll = 0, score[3], info[9], Iinv[9];
+  double ll = 0, score[3], info[9];
   int it = 0;
   for (; it < 500; it++) {
     const double s = exp(th[1]), lapse = 0.5 * logistic(th[2]);
     const double jac[3] = {1, s, lapse * (1 - 2 * lapse)};
     ll = loglik(coh, choice, n, th[0], s, lapse, jac, score, info);
-    double step[3] = {0, 0, 0};
-    // Levenberg damping when the information is singular; no inverse at all: no step, stop.
-    for (int i = 0; i < 9; i++) Iinv[i] = 0;
-    for (double mu = 1e-9; mu < 1e9; mu *= 100) {
-      double A[9];
-      for (int i = 0; i < 9; i++) A[i] = info[i] + (i % 4 == 0 ? mu * (info[i] + 1e-12) : 0);
-      if (inv3(A, Iinv) == 0) break;
-    }
-    for (int a = 0; a < 3; a++)
-      for (int b = 0; b < 3; b++) step[a] += Iinv[a * 3 + b] * score[b];
-    double t = 1, ll_new = -INFINITY, cand[3];
-    for (int h = 0; h < 40; h++, t *= 0.5) {
-      for (int a = 0; a < 3; a++) cand[a] = th[a] + t * step[a];
-      cand[1] = fmin(fmax(cand[1], -50), 50);
-      cand[2] = fmin(fmax(cand[2], -40), 40);
-      ll_new =
-          loglik(coh, choice, n, cand[0], exp(cand[1]), 0.5 * logistic(cand[2]), NULL, NULL, NULL);
-      if (ll_new >= ll) break;
-    }
+    double step[3], cand[3], step2[3], cand2[3];
+    newton_step(info, score, 3, step);
+    newton_step(info, score, 2, step2);
+    double ll_new = line_search(coh, choice, n, th, step, ll, cand);
+    const double ll2 = line_search(coh, choice, n, th, step2, ll, cand2);
+    if (ll2 > ll_new)
+      for (int a = 0; a < 3; a++) cand[a] = cand2[a], ll_new = ll2;
     if (!(ll_new >= ll)) break;  // no ascent direction left: at the optimum (to rounding)
     const double gain = ll_new - ll;
     double move = 0;

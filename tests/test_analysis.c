@@ -586,6 +586,16 @@ static void test_psychometric_observer(void** state) {
   assert_int_equal(ana_psychometric_fit(coh, choice, 700, &f, err, sizeof err), 0);
   print_message("psychometric (step at log 3): bias %.4f (1.0986), slope %.4f\n", f.bias, f.slope);
   assert_true(fabs(f.bias - 1.0986) < 0.01 && f.slope < 0.05);
+  // A shallow lapse-free curve (100 trials per level, rightward counts of a scale-0.2 observer):
+  // the lapse runs to its bound 0, where the joint Newton step used to stall the scale at 0.233;
+  // the maximum-likelihood scale is 0.20129 (scipy's Nelder-Mead on the same likelihood).
+  static const double sc[8] = {-0.4, -0.2, -0.1, -0.05, 0.05, 0.1, 0.2, 0.4};
+  static const int rights[8] = {12, 27, 38, 44, 56, 62, 73, 88};
+  for (int i = 0; i < 800; i++) coh[i] = sc[i / 100], choice[i] = i % 100 < rights[i / 100];
+  assert_int_equal(ana_psychometric_fit(coh, choice, 800, &f, err, sizeof err), 0);
+  print_message("psychometric (shallow, no lapses): slope %.5f (0.20129), lapse %.2g\n", f.slope,
+                f.lapse);
+  assert_true(fabs(f.slope - 0.20129) < 2e-4 && f.lapse < 1e-3 && fabs(f.bias) < 1e-6);
   for (int i = 0; i < PT; i++) choice[i] = 1;
   assert_int_equal(ana_psychometric_fit(coh, choice, PT, &f, err, sizeof err), -1);
   assert_non_null(strstr(err, "every trial chose right"));
