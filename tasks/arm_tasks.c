@@ -53,18 +53,19 @@ enum {
   V_OUTCOME, V_HAND_FX, V_HAND_FY, V_FIELD_GAIN, V_ROTATION,
   V_BASE_COUNT,  // every arm task has the variables above; the paradigms below add their own
   V_F1 = V_BASE_COUNT, V_F2, V_DF, V_MOTION, V_COLOUR, V_CONTEXT, V_OFFER_A, V_OFFER_B,
-  V_VALUE_A, V_VALUE_B, V_B_SIDE, V_LOG_RATIO, V_CHOSEN_VALUE, V_P_LEFT, V_P_RIGHT, V_COUNT
+  V_VALUE_A, V_VALUE_B, V_B_SIDE, V_LOG_RATIO, V_CHOSEN_VALUE, V_P_LEFT, V_P_RIGHT, V_MODALITY, V_COUNT
 };
 static const char* var_names[V_COUNT] = {
     "target_x", "target_y", "start_x", "start_y", "cursor_x", "cursor_y", "condition", "catch",
     "delay", "epoch", "go_cue", "field_on", "block", "trial", "coherence", "evidence", "choice",
     "outcome", "hand_fx", "hand_fy", "field_gain", "rotation", "f1", "f2", "df", "motion",
     "colour", "context", "offer_a", "offer_b", "value_a", "value_b", "b_side", "log_ratio",
-    "chosen_value", "p_left", "p_right"};
+    "chosen_value", "p_left", "p_right", "modality"};
 
 enum { EP_FIX, EP_DELAY, EP_STIM, EP_CATCH, EP_MOVE, EP_HOLD, EP_ITI };
 enum { K_CENTER_OUT, K_RANDOM, K_FORCE_FIELD, K_ROTATION, K_DECISION, K_ROMO, K_MANTE, K_VALUE,
-       K_BANDIT };
+       K_BANDIT, K_MULTI };
+enum { MOD_VISUAL, MOD_AUDITORY, MOD_BOTH };  // multisensory-reach: the modalities of a trial
 
 //---------------------------------- parameters ----------------------------------------------------
 
@@ -168,6 +169,15 @@ const amt_param_def amt_mante_params[] = {
                                                     "colour), drawn apart; signs random"},
     ARM_VARIANT_PARAMS("1", "0.75", "stimulus"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
 
+const amt_param_def amt_multi_params[] = {
+    {"coherences", "0,0.032,0.064,0.128,0.256,0.512", "unsigned evidence strengths; the sign is "
+                                                      "random, the same in both modalities"},
+    {"noise2", "1", "std of the noise on the auditory stream per control step (noise: the "
+                    "visual one's)"},
+    {"modality_weights", "1,1,1", "relative frequencies of visual-only, auditory-only and "
+                                  "multisensory trials"},
+    ARM_VARIANT_PARAMS("1", "0.75", "stimulus"), ARM_COMMON_PARAMS, {NULL, NULL, NULL}};
+
 const amt_param_def amt_value_params[] = {
     AMT_OFFER_PARAMS,
     {"relative", "0", "1: the reward is the chosen minus the unchosen offer's value (same best "
@@ -228,6 +238,7 @@ typedef struct arm_cfg {
   double qa[MAX_COH], qb[MAX_COH], rho, max_value;  // value: offer types (coh: |rho qA - qB|)
   int relative;                                    // value: reward chosen - unchosen value
   int offer_curriculum;                            // value: the curriculum narrows the offers
+  double noise2, mod_cdf[3];                       // multisensory: auditory noise, modality CDF
   double error_penalty, target_sigma;
   amt_bandit_probs probs;                           // bandit-reach
   int hand_obs[6];  // body-observation indices of the hand_pos/hand_vel sensor values (-1: none)
@@ -246,6 +257,7 @@ typedef struct arm_state {
   double f1, f2;     // romo: this trial's frequencies (Hz)
   double motion, colour, evidence2;  // mante: signed coherences, this step's colour sample
   int context;       // mante: 0 report motion, 1 report colour
+  int modality;      // multisensory: MOD_VISUAL, MOD_AUDITORY or MOD_BOTH
   double qa, qb, chosen_value;  // value: this trial's offers (drops) and the chosen value (B units)
   double unchosen_value;        // value: the other offer's value
   int a_side;        // value: juice A is offered on the right (+1) or the left (-1)
@@ -253,6 +265,7 @@ typedef struct arm_state {
   int last_choice, last_reward;  // bandit-reach: the previous trial's choice (-1, 0, 1) and reward
   int stim2;         // romo: the stimulus shown is f2
   double noise;      // decision-reach: this trial's evidence noise (curriculum: smaller at first)
+  double noise2;     // multisensory: this trial's auditory noise
   int stim_steps;    // decision-reach, fixed: this trial's stimulus duration (curriculum: shorter)
   int stim_to_choice;  // decision-reach: the stimulus lasts until the choice (curriculum)
   int stim_on, go;
@@ -274,7 +287,8 @@ static void emit(const arm_cfg* c, uint32_t* ev, int e) {
 
 // The paradigms that choose by reaching one of two targets (left/right of the start).
 static int choice_task(const arm_cfg* c) {
-  return c->kind == K_DECISION || c->kind == K_ROMO || c->kind == K_MANTE || c->kind == K_VALUE;
+  return c->kind == K_DECISION || c->kind == K_ROMO || c->kind == K_MANTE || c->kind == K_VALUE ||
+         c->kind == K_MULTI;
 }
 
 // Ends the stimulus shown (romo: f1 or f2, each with its own event).
@@ -390,6 +404,7 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
     s->coh = sign * c->coh[k];
     s->cond = k;
     s->noise = c->noise * (1 - f);
+    s->noise2 = c->noise2 * (1 - f);
     s->stim_steps = (int)floor(c->stim_steps * (1 - f) + 0.5);
     if (s->stim_steps < 1) s->stim_steps = 1;
     s->target[0] = c->start[0] + sign * c->distance;  // the correct target (right = +x)
@@ -411,6 +426,9 @@ static void begin_trial(const arm_cfg* c, am_env* e) {
       double other = (am_rng_uniform(&e->rng) < 0.5 ? -1 : 1) * c->coh[k2];
       s->motion = s->context ? other : s->coh;
       s->colour = s->context ? s->coh : other;
+    } else if (c->kind == K_MULTI) {  // the same signed strength in each modality shown
+      double u = am_rng_uniform(&e->rng);
+      s->modality = u < c->mod_cdf[0] ? MOD_VISUAL : u < c->mod_cdf[1] ? MOD_AUDITORY : MOD_BOTH;
     }
   } else {
     s->cond = (int)(am_rng_uniform(&e->rng) * c->n_targets);
@@ -770,7 +788,13 @@ static void arm_evaluate(const am_task* t, am_env* e, am_step_result* r) {
     double mean = c->kind == K_DECISION ? s->coh : c->kind == K_MANTE ? s->motion
                   : c->kind == K_VALUE ? s->qa / AMT_VALUE_Q_SCALE
                   : ((s->stim2 ? s->f2 : s->f1) - ROMO_F_MID) / ROMO_F_SCALE;
-    s->evidence = s->stim_on ? mean + s->noise * am_rng_normal(&e->rng) : 0;
+    if (c->kind == K_MULTI) {  // each modality shown carries its own noise; an absent one is 0
+      int vis = s->modality != MOD_AUDITORY, aud = s->modality != MOD_VISUAL;
+      s->evidence = s->stim_on && vis ? s->coh + s->noise * am_rng_normal(&e->rng) : 0;
+      s->evidence2 = s->stim_on && aud ? s->coh + s->noise2 * am_rng_normal(&e->rng) : 0;
+    } else {
+      s->evidence = s->stim_on ? mean + s->noise * am_rng_normal(&e->rng) : 0;
+    }
     if (c->kind == K_MANTE || c->kind == K_VALUE) {
       double mean2 = c->kind == K_MANTE ? s->colour : s->qb / AMT_VALUE_Q_SCALE;
       s->evidence2 = s->stim_on ? mean2 + s->noise * am_rng_normal(&e->rng) : 0;
@@ -828,6 +852,10 @@ static void arm_observe(const am_task* t, am_env* e, float* o) {
     g[6] = (float)s->evidence2;
     g[7] = (float)(s->epoch != EP_ITI && s->context == 0);
     g[8] = (float)(s->epoch != EP_ITI && s->context == 1);
+  } else if (c->kind == K_MULTI) {  // the auditory sample and each modality's carrier
+    g[6] = (float)s->evidence2;
+    g[7] = (float)(s->stim_on && s->modality != MOD_AUDITORY);
+    g[8] = (float)(s->stim_on && s->modality != MOD_VISUAL);
   } else if (c->kind == K_VALUE) {  // per side, drops of A and of B (0 for the juice not there)
     int a_right = s->a_side > 0;
     g[0] = (float)(a_right ? 0 : s->evidence);   // left: A
@@ -858,7 +886,7 @@ static void arm_vars(const am_task* t, const am_env* e, float* out) {
   x[V_FIELD_ON] = (float)s->field_on;
   x[V_BLOCK] = (float)s->block;
   x[V_TRIAL] = (float)(s->env_trials - 1);
-  x[V_COHERENCE] = (float)(c->kind == K_DECISION ? s->coh : 0);  // romo: df; mante: motion...
+  x[V_COHERENCE] = (float)(c->kind == K_DECISION || c->kind == K_MULTI ? s->coh : 0);
   x[V_EVIDENCE] = (float)s->evidence;
   x[V_CHOICE] = (float)s->choice;
   x[V_OUTCOME] = (float)s->outcome;
@@ -877,6 +905,7 @@ static void arm_vars(const am_task* t, const am_env* e, float* out) {
   x[V_VALUE_A] = (float)(c->rho * s->qa);
   x[V_VALUE_B] = (float)s->qb;
   x[V_B_SIDE] = (float)-s->a_side;
+  x[V_MODALITY] = (float)s->modality;
   x[V_LOG_RATIO] = (float)(s->qa > 0 && s->qb > 0 ? log(s->qb / s->qa) : 0);
   x[V_CHOSEN_VALUE] = (float)s->chosen_value;
   x[V_P_LEFT] = (float)(c->kind == K_BANDIT ? s->p_arm[0] : 0);
@@ -1221,6 +1250,21 @@ static int read_choice(const amt_info* info, const amt_params* params, arm_cfg* 
     return -1;
   if (c->noise < 0)
     return am_err(err, err_sz, "task %s: parameter noise: '%g' must be >= 0", name, c->noise);
+  if (c->kind == K_MULTI) {  // the auditory noise and the modalities' frequencies (as a CDF)
+    double w[MAX_COH];
+    int nw;
+    if (amt_param_double(info, params, "noise2", &c->noise2, err, err_sz) ||
+        read_range_list(info, params, "modality_weights", 0, 1e9,
+                        " (visual, auditory, multisensory)", w, &nw, err, err_sz))
+      return -1;
+    if (c->noise2 < 0)
+      return am_err(err, err_sz, "task %s: parameter noise2: '%g' must be >= 0", name, c->noise2);
+    if (nw != 3 || w[0] + w[1] + w[2] <= 0)
+      return am_err(err, err_sz, "task %s: parameter modality_weights: needs 3 weights (visual, "
+                    "auditory, multisensory), not all 0", name);
+    double tot = w[0] + w[1] + w[2];
+    c->mod_cdf[0] = w[0] / tot, c->mod_cdf[1] = (w[0] + w[1]) / tot, c->mod_cdf[2] = 1;
+  }
   if (c->kind == K_ROMO) return 0;
   const char* var = amt_param_get(info, params, "variant");
   if (!strcmp(var, "rt")) c->rt = 1;
@@ -1248,7 +1292,7 @@ static void declare_events(am_task* t, arm_cfg* c) {
   static const int bandit_ev[] = {E_TRIAL_START, E_TARGET_ON, E_GO_CUE, E_MOVEMENT_ONSET,
                                   E_TARGET_REACHED, E_HOLD_COMPLETE, E_REWARD, E_ABORT, E_TIMEOUT,
                                   E_TRIAL_END, -1};
-  const int* list = c->kind == K_DECISION || c->kind == K_MANTE ? decision_ev
+  const int* list = c->kind == K_DECISION || c->kind == K_MANTE || c->kind == K_MULTI ? decision_ev
                     : c->kind == K_ROMO ? romo_ev : c->kind == K_VALUE ? value_ev
                     : c->kind == K_BANDIT ? bandit_ev : reach_ev;
   for (int k = 0; k < E_COUNT; k++) c->ev[k] = -1;
@@ -1270,13 +1314,15 @@ static void declare_conditions(am_task* t, const arm_cfg* c) {
   static const int decision[] = {V_COHERENCE, -1};
   static const int romo[] = {V_DF, V_F1, -1};
   static const int mante[] = {V_MOTION, V_COLOUR, V_CONTEXT, -1};
+  static const int multi[] = {V_COHERENCE, V_MODALITY, -1};
   static const int value[] = {V_LOG_RATIO, V_B_SIDE, V_OFFER_A, V_OFFER_B, -1};
   static const int bandit[] = {V_P_LEFT, V_P_RIGHT, -1};
   static const int none[] = {-1};
   const int* l = c->kind == K_CENTER_OUT ? center_out : c->kind == K_FORCE_FIELD ? field
                  : c->kind == K_ROTATION ? rotation : c->kind == K_DECISION ? decision
                  : c->kind == K_ROMO ? romo : c->kind == K_MANTE ? mante
-                 : c->kind == K_VALUE ? value : c->kind == K_BANDIT ? bandit : none;
+                 : c->kind == K_VALUE ? value : c->kind == K_BANDIT ? bandit
+                 : c->kind == K_MULTI ? multi : none;
   t->n_conditions = 0;
   for (; *l >= 0; l++)  // as positions in the task's variable list
     for (int k = 0; k < t->n_vars; k++)
@@ -1294,7 +1340,7 @@ static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err
   am_obs_group* g = &t->groups[t->n_groups++];
   snprintf(g->name, AM_NAME_LEN, "task");
   g->offset = t->obs_dim;
-  g->size = c->task_dim = c->kind == K_MANTE || c->kind == K_VALUE ? 9 : 6;
+  g->size = c->task_dim = c->kind == K_MANTE || c->kind == K_VALUE || c->kind == K_MULTI ? 9 : 6;
   t->obs_dim += g->size;
   if (amt_opts_setup(t, &c->opts, err, err_sz)) return -1;
   // Longest possible trial plus the ITI bounds the episode; the pool's limit is a safety net.
@@ -1308,9 +1354,10 @@ static int declare_interface(am_task* t, const mjModel* m, arm_cfg* c, char* err
   static const int romo[] = {V_F1, V_F2, V_DF, -1}, mante[] = {V_MOTION, V_COLOUR, V_CONTEXT, -1};
   static const int value[] = {V_OFFER_A, V_OFFER_B, V_VALUE_A, V_VALUE_B, V_B_SIDE, V_LOG_RATIO,
                               V_CHOSEN_VALUE, -1};
-  static const int bandit[] = {V_P_LEFT, V_P_RIGHT, -1};
+  static const int bandit[] = {V_P_LEFT, V_P_RIGHT, -1}, multi[] = {V_MODALITY, -1};
   const int* extra = c->kind == K_ROMO ? romo : c->kind == K_MANTE ? mante
-                     : c->kind == K_VALUE ? value : c->kind == K_BANDIT ? bandit : romo + 3;
+                     : c->kind == K_VALUE ? value : c->kind == K_BANDIT ? bandit
+                     : c->kind == K_MULTI ? multi : romo + 3;
   t->n_vars = 0;
   for (int k = 0; k < V_BASE_COUNT; k++) c->vars[t->n_vars++] = k;
   for (; *extra >= 0; extra++) c->vars[t->n_vars++] = *extra;
@@ -1385,6 +1432,9 @@ int amt_romo_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
 }
 int amt_mante_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
   return arm_create(t, p, K_MANTE, "mante-reach", err, err_sz);
+}
+int amt_multi_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
+  return arm_create(t, p, K_MULTI, "multisensory-reach", err, err_sz);
 }
 int amt_value_create(am_task* t, const amt_params* p, char* err, size_t err_sz) {
   return arm_create(t, p, K_VALUE, "value-reach", err, err_sz);

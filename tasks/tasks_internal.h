@@ -16,7 +16,7 @@ int amt_reacher_create(am_task* t, const amt_params* params, char* err, size_t e
 // arm_tasks.c: motor-control paradigms on the six-muscle arm.
 extern const amt_param_def amt_center_out_params[], amt_reach_random_params[],
     amt_force_field_params[], amt_rotation_params[], amt_decision_params[], amt_romo_params[],
-    amt_mante_params[], amt_value_params[];
+    amt_mante_params[], amt_value_params[], amt_multi_params[];
 int amt_center_out_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_reach_random_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_force_field_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
@@ -25,6 +25,7 @@ int amt_decision_create(am_task* t, const amt_params* params, char* err, size_t 
 int amt_romo_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_mante_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_value_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+int amt_multi_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 #define AMT_ARM_TASKS                                                                          \
   {"reach-center-out", "arm", "delayed center-out reaching to 8 targets with catch trials "    \
                               "(Georgopoulos 1982; Churchland 2012)",                          \
@@ -45,6 +46,9 @@ int amt_value_create(am_task* t, const amt_params* params, char* err, size_t err
   {"mante-reach", "arm", "context-dependent integration: report the cued one of two noisy "    \
                          "streams by reaching (Mante et al. 2013)", amt_mante_params,          \
    amt_mante_create},                                                                          \
+  {"multisensory-reach", "arm", "multisensory integration: one choice from a visual, an "       \
+                                "auditory or both noisy streams, by reaching (Raposo et al. "   \
+                                "2012)", amt_multi_params, amt_multi_create},                  \
   {"value-reach", "arm", "economic choice between two juice offers by reaching; the relative "  \
                          "value is a parameter (Padoa-Schioppa & Assad 2006)", amt_value_params, \
    amt_value_create}

@@ -227,6 +227,7 @@ static void test_random_arm(void** state) {
   check_random("decision-reach", 8, 300, rt);
   check_random("romo-reach", 8, 300, easy_random);
   check_random("mante-reach", 8, 300, rt);
+  check_random("multisensory-reach", 8, 300, rt);
   check_random("value-reach", 8, 300, rt);
 }
 
@@ -675,6 +676,71 @@ static void test_mante_rules(void** state) {
     am_pool_free(p);
   }
   amt_destroy(&t);
+}
+
+// multisensory-reach (docs/tasks.md): per trial one signed strength, shown by the visual stream
+// (task observation 0, carrier 7), the auditory one (6, carrier 8) or both; a stream not shown is
+// exactly 0 and its carrier off; each stream's noise is its own (noise, noise2); the modalities
+// come in the set proportions; the correct target is the strength's sign. Bad weights and a
+// negative noise2 are refused.
+static void test_multisensory_rules(void** state) {
+  am_task t;
+  make_task(&t, "multisensory-reach", "variant=rt", "rt_max=0.3", "coherences=0.5", "noise=0.5",
+            "noise2=2", "modality_weights=1,2,1", NULL);
+  int off = t.groups[am_find_group(t.groups, t.n_groups, "task")].offset;
+  assert_int_equal(t.groups[am_find_group(t.groups, t.n_groups, "task")].size, 9);
+  int vc = find_var(&t, "coherence"), vm = find_var(&t, "modality"), vtx = find_var(&t, "target_x");
+  int vsx = find_var(&t, "start_x"), e_start = find_event(&t, "trial_start");
+  assert_true(t.n_conditions == 2 && !strcmp(t.vars[t.conditions[0]], "coherence") &&
+              !strcmp(t.vars[t.conditions[1]], "modality"));
+  am_pool* p = make_pool(&t, 16, 3);
+  am_batch* b = am_pool_batch(p);
+  int trials[3] = {0, 0, 0}, n[2] = {0, 0};
+  double sum[2] = {0, 0}, sum2[2] = {0, 0};
+  for (int s = 0; s < 3000; s++) {
+    memset(b->actions, 0, sizeof(float) * 16 * (size_t)t.act_dim);  // the hand stays: timeouts
+    am_pool_step(p);
+    for (int i = 0; i < 16; i++) {
+      if (b->terminated[i] || b->truncated[i]) continue;
+      const float* o = b->obs + (size_t)i * t.obs_dim + off;
+      const float* v = b->vars + (size_t)i * t.n_vars;
+      int m = (int)v[vm], vis = m != 1, aud = m != 0;
+      assert_true(m >= 0 && m <= 2 && fabs(v[vc]) == 0.5f);
+      assert_float_equal(v[vtx] - v[vsx], v[vc] > 0 ? 0.1 : -0.1, 1e-6);
+      if (b->events[i] & (1u << e_start)) trials[m]++;
+      assert_true(o[7] == (float)(o[1] > 0.5 && vis) && o[8] == (float)(o[1] > 0.5 && aud));
+      if (o[1] < 0.5 || !vis) assert_true(o[0] == 0);
+      if (o[1] < 0.5 || !aud) assert_true(o[6] == 0);
+      for (int k = 0; k < 2; k++)
+        if (o[7 + k] > 0.5) {
+          double r = o[k ? 6 : 0] - v[vc];
+          n[k]++, sum[k] += r, sum2[k] += r * r;
+        }
+    }
+  }
+  int all = trials[0] + trials[1] + trials[2];
+  double sd0 = sqrt(sum2[0] / n[0]), sd1 = sqrt(sum2[1] / n[1]);
+  printf("# multisensory-reach: trials %d/%d/%d, visual noise %.3f (%d samples), auditory %.3f "
+         "(%d)\n", trials[0], trials[1], trials[2], sd0, n[0], sd1, n[1]);
+  assert_true(all > 300 && fabs((double)trials[1] / all - 0.5) < 0.08 &&
+              fabs((double)trials[0] / all - 0.25) < 0.08);
+  assert_true(fabs(sd0 - 0.5) < 0.03 && fabs(sd1 - 2) < 0.12);
+  assert_true(fabs(sum[0] / n[0]) < 0.05 && fabs(sum[1] / n[1]) < 0.2);
+  am_pool_free(p);
+  amt_destroy(&t);
+  const char* bad[] = {"modality_weights=1,1", "modality_weights=0,0,0", "modality_weights=1,-1,1",
+                       "noise2=-1"};
+  for (int i = 0; i < 4; i++) {
+    amt_params q;
+    memset(&q, 0, sizeof q);
+    assert_int_equal(amt_params_add(&q, bad[i], err, sizeof err), 0);
+    assert_int_equal(amt_create(&t, "multisensory-reach", &q, err, sizeof err), -1);
+    assert_non_null(strstr(err, "multisensory-reach"));
+    char key[64];
+    snprintf(key, sizeof key, "%s", bad[i]);
+    *strchr(key, '=') = 0;
+    assert_non_null(strstr(err, key));
+  }
 }
 
 // value-reach (docs/tasks.md): the offers are observed per side as drops / 5 (task observations
@@ -1128,6 +1194,7 @@ static void test_schema_declared(void** state) {
       {"decision-reach", "trial_start", "hold_complete", "trial_end"},
       {"romo-reach", "trial_start", "hold_complete", "trial_end"},
       {"mante-reach", "trial_start", "hold_complete", "trial_end"},
+      {"multisensory-reach", "trial_start", "hold_complete", "trial_end"},
       {"value-reach", "trial_start", "hold_complete", "trial_end"},
       {"run", NULL, NULL, NULL},
       {"run-gaps", NULL, NULL, NULL},
@@ -1236,6 +1303,7 @@ int main(void) {
       cmocka_unit_test(test_romo_rules),
       cmocka_unit_test(test_romo_reproducible),
       cmocka_unit_test(test_mante_rules),
+      cmocka_unit_test(test_multisensory_rules),
       cmocka_unit_test(test_value_rules),
       cmocka_unit_test(test_idle_fails),
       cmocka_unit_test(test_reward_sizes),

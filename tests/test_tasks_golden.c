@@ -45,6 +45,7 @@ static const golden table[] = {
     {"decision-reach", {"start_radius=0.06", "trials=3", "obs_noise=0.01", NULL}, 0xdbdc84f5},
     {"romo-reach", {"start_radius=0.06", "trials=3", "delay=0.05,0.1", NULL}, 0x135fe7e8},
     {"mante-reach", {"start_radius=0.06", "trials=3", "variant=rt", NULL}, 0x2a5c49d2},
+    {"multisensory-reach", {"start_radius=0.06", "trials=3", "variant=rt", NULL}, 0x61990522},
     {"value-reach", {"start_radius=0.06", "trials=3", "variant=rt", NULL}, 0xda05d8f3},
     {"run", {"episode_time=2", NULL}, 0xb8751da8},
     {"run-gaps", {"episode_time=2", NULL}, 0x23ede29f},

@@ -88,7 +88,64 @@ int az_selected(const ds_trials* d, const az_select* s, const ana_trial* t) {
   return 1;
 }
 
-static int n_by_g;  // qsort has no context argument; az_gather sets it
+int az_choices(const ds_trials* d, const ana_trials* tab, const az_select* sel, int kc, int kside,
+               double* x, int* chose, double* rt, int64_t* row, int* by_event) {
+  // RT: from the go cue to the task's movement_onset event when it has one (decision-reach: the
+  // cursor leaves the start zone, which in the rt variant ends the stimulus: the commitment),
+  // else the kinematic reaction time of the trial table. A hand that creeps inside the start zone
+  // can pass the kinematic threshold (a fraction of the peak speed) before it commits.
+  int e_go = ds_find_name(d->events, d->n_events, "go_cue");
+  int e_on = ds_find_name(d->events, d->n_events, "movement_onset");
+  *by_event = e_go >= 0 && e_on >= 0;
+  az_select all = *sel;
+  all.outcome = "all";
+  int n = 0;
+  for (int64_t i = 0; i < tab->n; i++) {
+    const ana_trial* t = &tab->rows[i];
+    if (!t->complete || !(t->choice == 1 || t->choice == -1)) continue;  // a choice was made
+    if (!az_selected(d, &all, t)) continue;
+    x[n] = t->cond[kc];
+    chose[n] = kside < 0 ? t->choice > 0 : (t->choice > 0) == (t->cond[kside] > 0);
+    rt[n] = !*by_event ? t->rt
+            : t->ev_row[e_go] >= 0 && t->ev_row[e_on] >= 0 ? (t->ev_row[e_on] - t->ev_row[e_go]) * d->dt
+                                                           : NAN;
+    if (row) row[n] = i;
+    n++;
+  }
+  return n;
+}
+
+static int cmp_level(const void* a, const void* b) {
+  double x = ((const az_level*)a)->x, y = ((const az_level*)b)->x;
+  return x < y ? -1 : x > y;
+}
+
+int az_choice_levels(const double* x, const int* chose, const double* rt, int n, az_level* out,
+                     int max) {
+  int nl = 0;
+  for (int i = 0; i < n; i++) {
+    int k = 0;
+    while (k < nl && out[k].x != x[i]) k++;
+    if (k == nl) {
+      if (nl == max) continue;
+      out[nl++] = (az_level){.x = x[i]};
+    }
+    out[k].n++, out[k].p += chose[i];
+    if (isfinite(rt[i])) out[k].nrt++, out[k].rt += rt[i], out[k].sem_rt += rt[i] * rt[i];
+  }
+  for (int k = 0; k < nl; k++) {
+    az_level* l = &out[k];
+    double s = l->rt, s2 = l->sem_rt;
+    l->p /= l->n;
+    l->sem = sqrt(l->p * (1 - l->p) / l->n);
+    l->rt = l->nrt ? s / l->nrt : NAN;
+    l->sem_rt = l->nrt > 1 ? sqrt((s2 - s * s / l->nrt) / (l->nrt - 1) / l->nrt) : NAN;
+  }
+  qsort(out, (size_t)nl, sizeof *out, cmp_level);
+  return nl;
+}
+
+static int n_by_g;  // qsort has no context argument; az_gather sets itstatic int n_by_g;  // qsort has no context argument; az_gather sets it
 static int cmp_key(const void* a, const void* b) {
   const float *x = a, *y = b;
   for (int k = 0; k < n_by_g; k++)

@@ -72,6 +72,24 @@ void az_cond_mean(const az_data* a, int64_t min_trials, double* mean, double* se
 // A condition's label, e.g. "condition=3 catch=0".
 void az_cond_label(const ds_trials* d, const az_select* s, const float* key, char* out, size_t n);
 
+// The choices of the trials sel selects whatever their outcome (complete, left or right chosen):
+// x[i] the condition in slot kc, chose[i] 1 for a rightward choice (kside >= 0: for the option on
+// the side in condition slot kside), rt[i] from the go cue to the movement_onset event when the task
+// has both (*by_event = 1), else the kinematic reaction time (NaN when missing); row[i] (row may be
+// NULL) the trial's row in tab. The arrays hold tab->n entries. Returns the number of trials.
+int az_choices(const ds_trials* d, const ana_trials* tab, const az_select* sel, int kc, int kside,
+               double* x, int* chose, double* rt, int64_t* row, int* by_event);
+
+// Per distinct value of x (sorted, at most max): the trials, P(chose), its binomial s.e., the mean
+// RT over the finite ones and its s.e. Returns the number of levels.
+typedef struct az_level {
+  double x;
+  int n, nrt;
+  double p, sem, rt, sem_rt;
+} az_level;
+int az_choice_levels(const double* x, const int* chose, const double* rt, int n, az_level* out,
+                     int max);
+
 // `animat analyze dopamine` (analyze_dopamine.c): the distributional critic's heads as a dopamine
 // population (reversal points vs asymmetry, the reward distribution decoded from them) from the
 // trial table tab of d, over the rewarded trials sel selects (outcome, where). Builds the figure
@@ -106,5 +124,16 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, struct table* t, am_
 // to json (an open object) and one line to summary. Returns 0 or -1.
 int az_wager(ds_trials* d, const ana_trials* tab, ana_fig** fig, struct table* t, am_buf* json,
              am_buf* summary, char* err, size_t err_sz);
+
+// `animat analyze multisensory` (analyze_multisensory.c): multisensory integration (Raposo et al.
+// 2012) over the trials sel selects (outcome ignored: every choice): per modality (condition
+// variable `modality`: 0 visual, 1 auditory, 2 both) P(right) against the signed x (`by`, default
+// coherence) with a logistic fit and the mean RT, and the multisensory logistic scale an optimal
+// combination of the two single-modality ones predicts. Builds the figure (*fig), the table t
+// (zeroed by the caller), appends its numbers to json (an open object) and one line to summary.
+// Returns 0 or -1.
+int az_multisensory(ds_trials* d, const ana_trials* tab, const az_select* sel, const char* by,
+                    ana_fig** fig, struct table* t, am_buf* json, am_buf* summary, char* err,
+                    size_t err_sz);
 
 #endif

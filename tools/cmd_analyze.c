@@ -533,65 +533,34 @@ static int run_psychometric(az_ctx* c) {
   int64_t N = c->tab.n;
   double *coh = calloc((size_t)N + 1, sizeof(double)), *rt = calloc((size_t)N + 1, sizeof(double));
   int* ch = calloc((size_t)N + 1, sizeof(int));
-  int n = 0, nrt = 0;
-  double *rcoh = malloc(sizeof(double) * N);
-  if (!coh || !rt || !ch || !rcoh)
-    return free(coh), free(rt), free(ch), free(rcoh), am_err(c->err, sizeof c->err, "out of memory");
-  // RT: from the go cue to the task's movement_onset event when it has one (decision-reach: the
-  // cursor leaves the start zone, which in the rt variant ends the stimulus: the commitment),
-  // else the kinematic reaction time of the trial table. A hand that creeps inside the start zone
-  // can pass the kinematic threshold (a fraction of the peak speed) before it commits.
-  int e_go = ds_find_name(c->d.events, c->d.n_events, "go_cue");
-  int e_on = ds_find_name(c->d.events, c->d.n_events, "movement_onset");
-  int by_event = e_go >= 0 && e_on >= 0;
-  for (int64_t i = 0; i < N; i++) {
-    const ana_trial* t = &c->tab.rows[i];
-    if (!t->complete || !(t->choice == 1 || t->choice == -1)) continue;  // a choice was made
-    az_select all = c->sel;
-    all.outcome = "all";
-    if (!az_selected(&c->d, &all, t)) continue;
-    coh[n] = t->cond[kc];
-    ch[n] = kside < 0 ? t->choice > 0 : (t->choice > 0) == (t->cond[kside] > 0);
-    n++;
-    double trt = !by_event ? t->rt
-                 : t->ev_row[e_go] >= 0 && t->ev_row[e_on] >= 0
-                     ? (t->ev_row[e_on] - t->ev_row[e_go]) * c->d.dt : NAN;
-    if (isfinite(trt)) rcoh[nrt] = t->cond[kc], rt[nrt++] = trt;
-  }
+  double *rcoh = malloc(sizeof(double) * (N + 1)), *rrt = malloc(sizeof(double) * (N + 1));
+  if (!coh || !rt || !ch || !rcoh || !rrt)
+    return free(coh), free(rt), free(ch), free(rcoh), free(rrt),
+           am_err(c->err, sizeof c->err, "out of memory");
+  int by_event;
+  int n = az_choices(&c->d, &c->tab, &c->sel, kc, kside, coh, ch, rt, NULL, &by_event), nrt = 0;
+  for (int i = 0; i < n; i++)
+    if (isfinite(rt[i])) rcoh[nrt] = coh[i], rrt[nrt++] = rt[i];
   ana_psych ps;
   int rc = ana_psychometric_fit(coh, ch, n, &ps, c->err, sizeof c->err);
   double rho = NAN;
   if (!rc && nrt >= 3) {
     char e2[AM_ERR_LEN];
-    if (ana_chronometric(rcoh, rt, nrt, &rho, e2, sizeof e2)) rho = NAN;
+    if (ana_chronometric(rcoh, rrt, nrt, &rho, e2, sizeof e2)) rho = NAN;
   }
   if (!rc) {
     // per coherence: P(right), mean RT
-    double lv[64];
-    int nl = 0;
-    for (int i = 0; i < n && nl < 64; i++) {
-      int seen = 0;
-      for (int k = 0; k < nl; k++) seen |= lv[k] == coh[i];
-      if (!seen) lv[nl++] = coh[i];
-    }
-    for (int x = 0; x < nl; x++)
-      for (int y = x + 1; y < nl; y++)
-        if (lv[y] < lv[x]) { double z = lv[x]; lv[x] = lv[y]; lv[y] = z; }
-    double pr[64], se[64], mrt[64], srt[64];
+    az_level lev[64];
+    int nl = az_choice_levels(coh, ch, rt, n, lev, 64);
+    double lv[64], pr[64], se[64], mrt[64], srt[64];
     // p_right: the fraction choosing right (with --chosen: the option on that side)
     const char* cols[] = {xname, "trials", "p_right", "sem", "mean_rt", "sem_rt", "p_correct"};
     table t;
     table_init(&t, 7, cols);
     for (int x = 0; x < nl; x++) {
-      int m = 0, r = 0, mr = 0;
-      double s = 0, s2 = 0;
-      for (int i = 0; i < n; i++) if (coh[i] == lv[x]) m++, r += ch[i];
-      for (int i = 0; i < nrt; i++) if (rcoh[i] == lv[x]) mr++, s += rt[i], s2 += rt[i] * rt[i];
-      pr[x] = m ? (double)r / m : NAN;
-      se[x] = m ? sqrt(pr[x] * (1 - pr[x]) / m) : NAN;
-      mrt[x] = mr ? s / mr : NAN;
-      srt[x] = mr > 1 ? sqrt((s2 - s * s / mr) / (mr - 1) / mr) : NAN;
-      table_num(&t, lv[x]), table_int(&t, m), table_num(&t, pr[x]), table_num(&t, se[x]);
+      lv[x] = lev[x].x, pr[x] = lev[x].p, se[x] = lev[x].sem, mrt[x] = lev[x].rt;
+      srt[x] = lev[x].sem_rt;
+      table_num(&t, lv[x]), table_int(&t, lev[x].n), table_num(&t, pr[x]), table_num(&t, se[x]);
       table_num(&t, mrt[x]), table_num(&t, srt[x]);
       table_num(&t, c->chosen ? NAN : lv[x] > 0 ? pr[x] : lv[x] < 0 ? 1 - pr[x] : NAN);
     }
@@ -641,7 +610,7 @@ static int run_psychometric(az_ctx* c) {
     else
       am_buf_printf(&c->summary, "no reaction times (no movement onset in these trials)\n");
   }
-  free(coh), free(rt), free(ch), free(rcoh);
+  free(coh), free(rt), free(ch), free(rcoh), free(rrt);
   return rc;
 }
 
@@ -1154,13 +1123,17 @@ static int run_dopamine(az_ctx* c) {  // analyze_dopamine.c
   return write_outputs(c, f, &t, &j);
 }
 
-static int run_bandit(az_ctx* c) {  // analyze_bandit.c (bandit, two-step), analyze_wager.c
+// analyze_bandit.c (bandit, two-step), analyze_wager.c, analyze_multisensory.c: the trial table's
+static int run_bandit(az_ctx* c) {
   ana_fig* f = NULL;
   table t = {0};
   am_buf j = {0};
   json_head(c, &j, NULL);
   int two = !strcmp(c->method, "two-step"), wager = !strcmp(c->method, "wager");
-  if (wager ? az_wager(&c->d, &c->tab, &f, &t, &j, &c->summary, c->err, sizeof c->err)
+  int multi = !strcmp(c->method, "multisensory");
+  if (multi ? az_multisensory(&c->d, &c->tab, &c->sel, c->by, &f, &t, &j, &c->summary, c->err,
+                              sizeof c->err)
+      : wager ? az_wager(&c->d, &c->tab, &f, &t, &j, &c->summary, c->err, sizeof c->err)
       : two ? az_two_step(&c->d, &c->tab, &f, &t, &j, &c->summary, c->err, sizeof c->err)
             : az_bandit(&c->d, &c->tab, c->seed, &f, &t, &j, &c->summary, c->err, sizeof c->err)) {
     ana_fig_free(f);
@@ -1211,6 +1184,7 @@ static const method methods[] = {
     {"two-step", "stay probability by reward x transition, model-based index (Daw et al. 2011)", 0, NULL, 0, 0, NULL, run_bandit},
     {"wager", "post-decision wager: P(sure) by coherence and duration, accuracy waived vs no sure target (Kiani & Shadlen 2009)", 0, NULL, 0, 0, NULL, run_bandit},
     {"dopamine", "value heads as a dopamine population: reversal points vs asymmetry, decoded reward distribution (Dabney et al. 2020)", 0, NULL, 0, 0, NULL, run_dopamine},
+    {"multisensory", "multisensory integration: psychometric curves per modality, the optimal combination's prediction (Raposo et al. 2012)", 0, NULL, 0, 0, NULL, run_bandit},
     {"ethology", "rat behaviour from kinematics; per module: behaviour/task decoding, dimensionality, running dynamics (Merel et al. 2020)", 0, NULL, 0, 0, NULL, run_ethology},
 };
 #define N_METHODS (int)(sizeof methods / sizeof methods[0])
