@@ -534,6 +534,70 @@ static void test_wager_analysis_planted(void** s) {
   remove_tmpdir();
 }
 
+// analyze multisensory on a planted trial table: per modality (visual, auditory, both) 100
+// one-trial episodes at each of 8 signed coherences, with the rightward choices of a logistic
+// observer of scale 0.2, 0.1 and 0.06 (counts rounded); the fits recover the scales, the optimal
+// prediction is 0.2 x 0.1 / sqrt(0.2^2 + 0.1^2) = 0.0894 and the multisensory scale beats it.
+static void test_multisensory_analysis_planted(void** s) {
+  assert_int_equal(make_tmpdir("multi"), 0);
+  char path[600], csv[700], js[700];
+  snprintf(path, sizeof path, "%s/planted.rollout", tmpdir);
+  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+  assert_non_null(w);
+  am_ds_set_meta(w, "task.name", "multisensory-reach", -1);
+  am_ds_set_meta(w, "control_dt", "0.1", -1);
+  am_ds_set_meta(w, "task.trial_events",
+                 "trial_start=trial_start,success=hold_complete,trial_end=trial_end", -1);
+  am_ds_set_meta(w, "task.conditions", "coherence,modality", -1);
+  am_channel_def ev = {.name = "events", .group = "task", .dtype = AM_DT_U32, .ndim = 0,
+                       .labels = "trial_start,hold_complete,error,trial_end"};
+  am_channel_def va = {.name = "task_vars", .group = "task", .dtype = AM_DT_F32, .ndim = 1,
+                       .shape = {4}, .labels = "coherence,modality,choice,outcome"};
+  int c_ev = am_ds_add_channel(w, &ev), c_va = am_ds_add_channel(w, &va);
+  assert_true(c_ev >= 0 && c_va >= 0);
+  assert_int_equal(am_ds_begin(w, 1, 0, 0), 0);
+  const double scale[3] = {0.2, 0.1, 0.06}, coh[8] = {-0.4, -0.2, -0.1, -0.05, 0.05, 0.1, 0.2, 0.4};
+  int right[3][8], ep = 0;
+  for (int m = 0; m < 3; m++)
+    for (int k = 0; k < 8; k++) {
+      right[m][k] = (int)floor(100 / (1 + exp(-coh[k] / scale[m])) + 0.5);
+      for (int i = 0; i < 100; i++, ep++) {
+        int r = i < right[m][k], ok = r == (coh[k] > 0);
+        assert_int_equal(am_ds_episode_begin(w, 0, ep, NULL), 0);
+        for (int t = 0; t < 2; t++) {
+          uint32_t bits = t == 0 ? 1u : (ok ? 2u : 4u) | 8u;
+          memcpy(am_ds_row_ptr(w, 0, c_ev), &bits, 4);
+          float* v = am_ds_row_ptr(w, 0, c_va);
+          v[0] = (float)coh[k], v[1] = (float)m, v[2] = t ? (r ? 1.0f : -1.0f) : 0;
+          v[3] = t ? (float)ok : 0;
+          assert_int_equal(am_ds_row_commit(w, 0, t ? AM_DS_END | AM_DS_TERMINATED : 0), 0);
+        }
+      }
+    }
+  assert_int_equal(am_ds_close(w, err, sizeof err), 0);
+  assert_int_equal(animat("analyze multisensory %s --out %s/an", path, tmpdir), 0);
+  expect_out("multisensory: 2400 trials with a choice");
+  snprintf(csv, sizeof csv, "%s/an/multisensory.csv", tmpdir);
+  snprintf(js, sizeof js, "%s/an/multisensory.json", tmpdir);
+  for (int m = 0; m < 3; m++)
+    for (int k = 0; k < 8; k++) {
+      assert_float_equal(csv_value(csv, 8 * m + k, "coherence"), (float)coh[k], 1e-6);
+      assert_float_equal(csv_value(csv, 8 * m + k, "p_right"), right[m][k] / 100.0, 1e-9);
+    }
+  double sv = json_value(js, "slope"), pred = json_value(js, "predicted_slope");
+  double ratio = json_value(js, "slope_ratio"), benefit = json_value(js, "benefit");
+  print_message("multisensory planted: visual scale %.4f (0.2), predicted %.4f (0.0894), ratio "
+                "%.3f (0.671), benefit %.3f (0.6)\n", sv, pred, ratio, benefit);
+  assert_true(fabs(sv - 0.2) < 0.01 && fabs(pred - 0.0894) < 0.005);
+  assert_true(fabs(ratio - 0.06 / 0.0894) < 0.05 && fabs(benefit - 0.6) < 0.05);
+  // a task without a modality is refused naming what the analysis needs
+  assert_int_equal(animat("record --random --task bandit --task-param trials=5 --episodes 2 "
+                          "--out %s/b.rollout", tmpdir), 0);
+  assert_int_equal(animat("analyze multisensory %s/b.rollout --out %s/an2", tmpdir, tmpdir), 1);
+  expect_out("modality");
+  remove_tmpdir();
+}
+
 // value-choice: the offers shown per side (drops / 5), the variables of the trial just chosen
 // (offers, values, b_side, log_ratio, chosen_value), the reward = chosen value / the best offer
 // type's value, and the "better" event: a chooser that values A at rho takes the better offer on
@@ -710,6 +774,7 @@ int main(void) {
       cmocka_unit_test(test_perceptual_decision_rules), cmocka_unit_test(test_dnms_rules),
       cmocka_unit_test(test_cog_cli),
       cmocka_unit_test(test_wager_rules),      cmocka_unit_test(test_wager_analysis_planted),
+      cmocka_unit_test(test_multisensory_analysis_planted),
       cmocka_unit_test(test_value_choice_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
