@@ -475,6 +475,32 @@ static void test_wager_rules(void** s) {
   }
 }
 
+// A dataset of planted one-env trials for the trial-table analyses (control period 0.1 s): task,
+// its success event (between trial_start and trial_end), condition variables, an events channel
+// with event_labels and a task_vars channel with var_labels; begun, its channels in *c_ev, *c_va.
+static am_ds_writer* planted_writer(const char* path, const char* task, const char* success,
+                                    const char* conds, const char* event_labels,
+                                    const char* var_labels, int* c_ev, int* c_va) {
+  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+  assert_non_null(w);
+  char schema[256];
+  snprintf(schema, sizeof schema, "trial_start=trial_start,success=%s,trial_end=trial_end", success);
+  am_ds_set_meta(w, "task.name", task, -1);
+  am_ds_set_meta(w, "control_dt", "0.1", -1);
+  am_ds_set_meta(w, "task.trial_events", schema, -1);
+  am_ds_set_meta(w, "task.conditions", conds, -1);
+  int nv = 1;
+  for (const char* c = var_labels; *c; c++) nv += *c == ',';
+  am_channel_def ev = {.name = "events", .group = "task", .dtype = AM_DT_U32, .ndim = 0,
+                       .labels = event_labels};
+  am_channel_def va = {.name = "task_vars", .group = "task", .dtype = AM_DT_F32, .ndim = 1,
+                       .shape = {nv}, .labels = var_labels};
+  *c_ev = am_ds_add_channel(w, &ev), *c_va = am_ds_add_channel(w, &va);
+  assert_true(*c_ev >= 0 && *c_va >= 0);
+  assert_int_equal(am_ds_begin(w, 1, 0, 0), 0);
+  return w;
+}
+
 // analyze wager on a planted trial table: 40 one-trial episodes at |c| 0 and 0.512, the sure
 // target offered on half, with P(sure | offered) 0.8 and 0.2, accuracy waived 0.5 and 1.0, without
 // the sure target 0.5 and 0.9 (waived - no sure, weighted by waived trials: (2 x 0 + 8 x 0.1) / 10).
@@ -482,20 +508,11 @@ static void test_wager_analysis_planted(void** s) {
   assert_int_equal(make_tmpdir("wager"), 0);
   char path[600], csv[700];
   snprintf(path, sizeof path, "%s/planted.rollout", tmpdir);
-  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
-  assert_non_null(w);
-  am_ds_set_meta(w, "task.name", "wager", -1);
-  am_ds_set_meta(w, "control_dt", "0.1", -1);
-  am_ds_set_meta(w, "task.trial_events", "trial_start=trial_start,success=reward,trial_end=trial_end",
-                 -1);
-  am_ds_set_meta(w, "task.conditions", "coherence,sure_offered,stim_duration", -1);
-  am_channel_def ev = {.name = "events", .group = "task", .dtype = AM_DT_U32, .ndim = 0,
-                       .labels = "trial_start,reward,error,sure,trial_end"};
-  am_channel_def va = {.name = "task_vars", .group = "task", .dtype = AM_DT_F32, .ndim = 1,
-                       .shape = {5}, .labels = "coherence,sure_offered,stim_duration,choice,outcome"};
-  int c_ev = am_ds_add_channel(w, &ev), c_va = am_ds_add_channel(w, &va);
-  assert_true(c_ev >= 0 && c_va >= 0);
-  assert_int_equal(am_ds_begin(w, 1, 0, 0), 0);
+  int c_ev, c_va;
+  am_ds_writer* w = planted_writer(path, "wager", "reward", "coherence,sure_offered,stim_duration",
+                                   "trial_start,reward,error,sure,trial_end",
+                                   "coherence,sure_offered,stim_duration,choice,outcome", &c_ev,
+                                   &c_va);
   // per (coherence, offered): 10 trials; outcome by index: sure (2) first, then correct (1), error
   const int sure_n[2][2] = {{0, 8}, {0, 2}}, ok_n[2][2] = {{5, 1}, {9, 8}};
   int ep = 0;
@@ -542,20 +559,10 @@ static void test_multisensory_analysis_planted(void** s) {
   assert_int_equal(make_tmpdir("multi"), 0);
   char path[600], csv[700], js[700];
   snprintf(path, sizeof path, "%s/planted.rollout", tmpdir);
-  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
-  assert_non_null(w);
-  am_ds_set_meta(w, "task.name", "multisensory-reach", -1);
-  am_ds_set_meta(w, "control_dt", "0.1", -1);
-  am_ds_set_meta(w, "task.trial_events",
-                 "trial_start=trial_start,success=hold_complete,trial_end=trial_end", -1);
-  am_ds_set_meta(w, "task.conditions", "coherence,modality", -1);
-  am_channel_def ev = {.name = "events", .group = "task", .dtype = AM_DT_U32, .ndim = 0,
-                       .labels = "trial_start,hold_complete,error,trial_end"};
-  am_channel_def va = {.name = "task_vars", .group = "task", .dtype = AM_DT_F32, .ndim = 1,
-                       .shape = {4}, .labels = "coherence,modality,choice,outcome"};
-  int c_ev = am_ds_add_channel(w, &ev), c_va = am_ds_add_channel(w, &va);
-  assert_true(c_ev >= 0 && c_va >= 0);
-  assert_int_equal(am_ds_begin(w, 1, 0, 0), 0);
+  int c_ev, c_va;
+  am_ds_writer* w = planted_writer(path, "multisensory-reach", "hold_complete", "coherence,modality",
+                                   "trial_start,hold_complete,error,trial_end",
+                                   "coherence,modality,choice,outcome", &c_ev, &c_va);
   const double scale[3] = {0.2, 0.1, 0.06}, coh[8] = {-0.4, -0.2, -0.1, -0.05, 0.05, 0.1, 0.2, 0.4};
   int right[3][8], ep = 0;
   for (int m = 0; m < 3; m++)

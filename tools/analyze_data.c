@@ -106,9 +106,8 @@ int az_choices(const ds_trials* d, const ana_trials* tab, const az_select* sel, 
     if (!az_selected(d, &all, t)) continue;
     x[n] = t->cond[kc];
     chose[n] = kside < 0 ? t->choice > 0 : (t->choice > 0) == (t->cond[kside] > 0);
-    rt[n] = !*by_event ? t->rt
-            : t->ev_row[e_go] >= 0 && t->ev_row[e_on] >= 0 ? (t->ev_row[e_on] - t->ev_row[e_go]) * d->dt
-                                                           : NAN;
+    int timed = *by_event && t->ev_row[e_go] >= 0 && t->ev_row[e_on] >= 0;
+    rt[n] = !*by_event ? t->rt : timed ? (t->ev_row[e_on] - t->ev_row[e_go]) * d->dt : NAN;
     if (row) row[n] = i;
     n++;
   }

@@ -99,7 +99,8 @@ int az_multisensory(ds_trials* d, const ana_trials* tab, const az_select* sel, c
     table_json_number(json, m[a].nonzero ? (double)m[a].ok / m[a].nonzero : NAN);
     const char* keys[6] = {"bias", "slope", "lapse", "se_bias", "se_slope", "se_lapse"};
     const double vals[6] = {f->bias, f->slope, f->lapse, f->se_bias, f->se_slope, f->se_lapse};
-    for (int i = 0; i < 6; i++) am_buf_printf(json, ", \"%s\": ", keys[i]), table_json_number(json, vals[i]);
+    for (int i = 0; i < 6; i++)
+      am_buf_printf(json, ", \"%s\": ", keys[i]), table_json_number(json, vals[i]);
     am_buf_printf(json, ", \"mean_rt\": ");
     table_json_number(json, m[a].rt);
     am_buf_printf(json, "}");
@@ -155,8 +156,9 @@ int az_multisensory(ds_trials* d, const ana_trials* tab, const az_select* sel, c
   static const char* const ticks[4] = {"vis", "aud", "both", "pred"};
   double at[4] = {0, 1, 2, 3};
   ana_fig_ticks(f, 1, 0, at, ticks, 4);
-  ana_fig_axes(f, 1, &(ana_axes){.xmin = -0.5, .xmax = 3.5, .ymin = 0, .ymax = 1.2 * fmax(fmax(sv, sa), fmax(sm, pred)) + 1e-9,
-                                 .legend = ANA_LEGEND_UR});
+  const double top = 1.2 * fmax(fmax(sv, sa), fmax(sm, pred)) + 1e-9;
+  ana_fig_axes(f, 1, &(ana_axes){.xmin = -0.5, .xmax = 3.5, .ymin = 0, .ymax = top,
+                                 .legend = ANA_LEGEND_LR});
   char note[96];
   snprintf(note, sizeof note, "measured / predicted %.2f", ratio);
   ana_fig_note(f, 1, note, NULL);
