@@ -368,8 +368,11 @@ int rat_part_create(am_task* t, const rat_part* part, const amt_params* params, 
   t->trial_start_event = part->trial_start;
   t->success_event = part->success;
   t->trial_end_event = part->trial_end;
-  for (int k = 0; k < part->n_vars; k++)
+  for (int k = 0; k < part->n_vars; k++) {
+    if (part->condition && !strcmp(part->condition, part->var_names[k]))
+      t->conditions[t->n_conditions++] = t->n_vars;
     snprintf(t->vars[t->n_vars++], AM_NAME_LEN, "%s", part->var_names[k]);
+  }
   t->reset = part_reset;
   t->evaluate = part_evaluate;
   t->observe = part_observe;

@@ -170,8 +170,8 @@ double rat_run_reward_eval(const rat_run_reward* r, const rat_body* b, const mjD
 // A rat task written as a part: its parameters, arena and rules on an explicit cfg and per-env
 // state, so that the single task (rat_part_create) and the composite rat-multi (rat_multi.c) run
 // one implementation. The cfg starts with a rat_body, the state with an amt_opt_state (used by
-// the single task's options; a composite keeps its own). run-gaps, escape-bowl, forage-maze and
-// two-tap are parts.
+// the single task's options; a composite keeps its own). run-gaps, escape-bowl, forage-maze,
+// two-tap and water-maze are parts (rat-multi holds the first four, Merel et al.'s).
 typedef struct rat_part {
   const char* name;             // the registered task
   size_t cfg_size, state_size;
@@ -181,6 +181,7 @@ typedef struct rat_part {
   const char* const* event_names;  // events (code k = event_names[k])
   const char* const* var_names;    // its own task variables (after the 4 common ones)
   int trial_start, success, trial_end;  // event codes of its trial schema, -1: none
+  const char* condition;        // its own variable that is the trials' condition (NULL: none)
   // Reads its own parameters into cfg (whose rat_body rat_read_common filled). 0 or -1.
   int (*read)(const amt_info* info, const amt_params* p, void* cfg, char* err, size_t err_sz);
   // Appends its assets and contact exclusions (if any) to prelude and its pieces to arena; with
@@ -198,7 +199,7 @@ typedef struct rat_part {
   void (*park)(const void* cfg, mjData* d);
 } rat_part;
 
-extern const rat_part rat_gaps_part, rat_bowl_part, rat_maze_part, rat_tap_part;
+extern const rat_part rat_gaps_part, rat_bowl_part, rat_maze_part, rat_tap_part, rat_water_part;
 
 // The single task of a part: reads the common and the part's parameters, builds and loads the
 // scene, fills t (names, schema) and sets hooks that call the part's rules with the task's cfg

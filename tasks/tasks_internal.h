@@ -56,13 +56,14 @@ int amt_multi_create(am_task* t, const amt_params* params, char* err, size_t err
 // rat_run.c, rat_gaps.c, rat_bowl.c, rat_maze.c, rat_tap.c, rat_multi.c: naturalistic tasks for the rat (they
 // share rat_common.c).
 extern const amt_param_def amt_run_params[], amt_run_gaps_params[], amt_escape_bowl_params[],
-    amt_forage_maze_params[], amt_two_tap_params[];
+    amt_forage_maze_params[], amt_two_tap_params[], amt_water_maze_params[];
 int amt_run_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_run_gaps_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_escape_bowl_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_forage_maze_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 int amt_two_tap_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
-// rat_multi.c: the composite of the four tasks above.
+int amt_water_maze_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+// rat_multi.c: the composite of run-gaps, escape-bowl, forage-maze and two-tap.
 extern const amt_param_def amt_rat_multi_params[];
 extern const char* const amt_rat_multi_members[];
 int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
@@ -78,6 +79,9 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
   {"two-tap", "rat", "touch an orb twice 0.8 s apart (timing task: Kawai et al. 2015; Merel "   \
                      "et al. 2020)",                                                           \
    amt_two_tap_params, amt_two_tap_create},                                                    \
+  {"water-maze", "rat", "find a hidden goal, placed anew each episode, in several searches "   \
+                        "(Morris 1981; Bellec et al. 2018's learning to learn)",              \
+   amt_water_maze_params, amt_water_maze_create},                                              \
   {"rat-multi", "rat", "one rat on several of the tasks above at once, the envs split across "  \
                        "them (Merel et al. 2020's multi-task rodent)",                         \
    amt_rat_multi_params, amt_rat_multi_create, amt_rat_multi_members}

@@ -260,6 +260,8 @@ static void test_random_rat(void** state) {
   check_random("escape-bowl", 4, 60, short_ep);
   check_random("forage-maze", 4, 60, short_ep);
   check_random("two-tap", 4, 60, tap);
+  const char* water[] = {"episode_time=1", "search_time=0.2", NULL};
+  check_random("water-maze", 4, 60, water);
 }
 
 //---------------------------------- scripted controllers ------------------------------------------
@@ -1201,6 +1203,7 @@ static void test_schema_declared(void** state) {
       {"escape-bowl", NULL, "escaped", NULL},
       {"forage-maze", NULL, "all_collected", NULL},
       {"two-tap", "trial_start", "touch_second", "trial_end"},
+      {"water-maze", "trial_start", "goal_found", "trial_end"},
       {"rat-multi", NULL, "success", NULL},  // episodes are trials
       {"bandit", "trial_start", "reward", "trial_end"},
       {"two-step", "trial_start", "reward", "trial_end"},

@@ -1,4 +1,5 @@
-// test_tasks_rat.c: the rat tasks' rules (run, run-gaps, escape-bowl, forage-maze, two-tap),
+// test_tasks_rat.c: the rat tasks' rules (run, run-gaps, escape-bowl, forage-maze, two-tap,
+// water-maze),
 // proven by manipulating an env's state directly instead of needing a trained policy: set the free
 // root's position, orientation and velocity, teleport the rat so its head or a hand is where the
 // test wants it, then call the task's hooks (evaluate, observe, get_vars) or step the pool, and
@@ -751,6 +752,108 @@ static void test_forage_maze_pool(void** state) {
   amt_destroy(&t);
 }
 
+//---------------------------------- water-maze ----------------------------------------------------
+
+// water-maze (docs/tasks.md): the goal is hidden inside the arena; the torso within goal_radius of
+// it ends the search (goal_found, +goal_reward, trial_end) and shows the start cue by the wall, at
+// least cue_min_distance from the rat; the torso at the cue pays cue_reward and starts the next
+// search (trial_start, variable search + 1); a search with no find ends at search_time (timeout,
+// trial_end); the last search terminates the episode. The task group shows the position, heading,
+// phase, the cue's vector (its distance here) and the find.
+static void test_water_maze_rules(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "water-maze", "init_noise=0", "trials=3", "search_time=0.5", NULL);
+  assert_int_equal(t.max_steps, 3000);
+  assert_true(t.n_conditions == 1 && !strcmp(t.vars[t.conditions[0]], "search"));
+  uint32_t START = ev_bit(&t, "trial_start"), FOUND = ev_bit(&t, "goal_found");
+  uint32_t TIMEOUT = ev_bit(&t, "timeout"), END = ev_bit(&t, "trial_end");
+  uint32_t CUE = ev_bit(&t, "cue_reached");
+  int vgx = var_index(&t, "goal_x"), vph = var_index(&t, "phase"), vse = var_index(&t, "search");
+  int vcx = var_index(&t, "cue_x");
+  am_pool* p = make_pool(&t, 1, 9);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  int off = task_group(&t), cue_mc = mocap_of(e->m, "cue");
+  float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+  float v[16];
+  t.get_vars(&t, e, v);
+  double goal[2] = {v[vgx], v[vgx + 1]};
+  const double* torso = e->d->xpos + 3 * r.torso;
+  // the goal 0.3 m inside the wall, the rat by the wall (0.75 m from the centre), the cue parked
+  assert_true(hypot(goal[0], goal[1]) <= 0.7 + 1e-9);
+  assert_float_equal(hypot(e->d->qpos[r.q], e->d->qpos[r.q + 1]), 0.75, 1e-9);
+  assert_true(e->d->mocap_pos[3 * cue_mc + 2] < -1);
+  t.observe(&t, e, obs);
+  assert_float_equal(obs[off], torso[0], 1e-5);  // arena_radius 1
+  assert_float_equal(obs[off + 2] * obs[off + 2] + obs[off + 3] * obs[off + 3], 1, 1e-5);
+  assert_true(obs[off + 4] == 1 && obs[off + 5] == 0 && obs[off + 8] == 0);
+  // first step: the search starts; 0.2 m from the goal: nothing more
+  double near[3] = {goal[0] + 0.2, goal[1], torso[2]};
+  bring_to(e, &r, torso, near);
+  am_step_result res = evaluate(&t, e);
+  assert_int_equal(res.events, START);
+  assert_float_equal(res.reward, 0, 0);
+  // 0.1 m from it: found
+  double in[3] = {goal[0], goal[1] + 0.1, torso[2]};
+  bring_to(e, &r, torso, in);
+  res = evaluate(&t, e);
+  assert_int_equal(res.events, FOUND | END);
+  assert_float_equal(res.reward, 10, 0);
+  assert_int_equal(res.terminated, 0);
+  t.get_vars(&t, e, v);
+  assert_true(v[vph] == 1 && v[vse] == 1);
+  double cue[2] = {v[vcx], v[vcx + 1]};
+  assert_float_equal(hypot(cue[0], cue[1]), 0.75, 1e-5);
+  assert_true(hypot(cue[0] - torso[0], cue[1] - torso[1]) >= 0.5);
+  assert_float_equal(e->d->mocap_pos[3 * cue_mc], cue[0], 1e-6);
+  t.observe(&t, e, obs);
+  double head_cue = hypot(cue[0] - e->d->xpos[3 * r.head], cue[1] - e->d->xpos[3 * r.head + 1]);
+  assert_true(obs[off + 4] == 0 && obs[off + 5] == 1 && obs[off + 8] == 1);
+  assert_float_equal(hypot(obs[off + 6], obs[off + 7]), head_cue, 0.03);  // torso frame, tilted
+  // at the goal again while returning: nothing; at the cue: +1, the second search starts
+  res = evaluate(&t, e);
+  assert_int_equal(res.events, 0u);
+  double at_cue[3] = {cue[0], cue[1], torso[2]};
+  bring_to(e, &r, torso, at_cue);
+  res = evaluate(&t, e);
+  assert_int_equal(res.events, CUE | START);
+  assert_float_equal(res.reward, 1, 0);
+  t.get_vars(&t, e, v);
+  assert_true(v[vph] == 0 && v[vse] == 2);
+  assert_true(e->d->mocap_pos[3 * cue_mc + 2] < -1);
+  // no find for 0.5 s (25 steps): timeout on the 25th
+  for (int k = 1; k <= 25; k++) {
+    res = evaluate(&t, e);
+    assert_int_equal(res.events, k < 25 ? 0u : (TIMEOUT | END));
+  }
+  t.get_vars(&t, e, v);  // the new cue
+  bring_to(e, &r, torso, (double[3]){v[vcx], v[vcx + 1], torso[2]});
+  res = evaluate(&t, e);
+  assert_int_equal(res.events, CUE | START);
+  // the third (last) search: found ends the episode (terminated)
+  bring_to(e, &r, torso, (double[3]){goal[0], goal[1], torso[2]});
+  res = evaluate(&t, e);
+  assert_int_equal(res.events, FOUND | END);
+  assert_int_equal(res.terminated, 1);
+  free(obs);
+  am_pool_free(p);
+  amt_destroy(&t);
+  // refusals name the key
+  const char* bad[] = {"trials=0", "arena_radius=0.5", "goal_radius=0", "search_time=0",
+                       "cue_min_distance=5"};
+  for (int i = 0; i < 5; i++) {
+    amt_params q;
+    memset(&q, 0, sizeof q);
+    assert_int_equal(amt_params_add(&q, bad[i], err, sizeof err), 0);
+    assert_int_equal(amt_create(&t, "water-maze", &q, err, sizeof err), -1);
+    char key[64];
+    snprintf(key, sizeof key, "%s", bad[i]);
+    *strchr(key, '=') = 0;
+    if (!strstr(err, "water-maze") || !strstr(err, key)) fail_msg("message lacks task/key: %s", err);
+  }
+}
+
 //---------------------------------- two-tap -------------------------------------------------------
 
 typedef struct tap_rig {
@@ -1039,6 +1142,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_shaping),
       cmocka_unit_test(test_two_tap_params),
       cmocka_unit_test(test_two_tap_pool),
+      cmocka_unit_test(test_water_maze_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
