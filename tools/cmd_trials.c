@@ -94,7 +94,9 @@ static void print_summary(const ds_trials* d, const ana_trials* tab) {
       memcpy(keys[y - 1], tmp, sizeof tmp);
     }
   printf("%-28s %7s %9s", "condition", "trials", "success");
+  // tasks without a reach: the mean length of the complete trials (a search's latency)
   if (kin) printf(" %9s %11s %12s", "RT (ms)", "peak (m/s)", "|dev| (mm)");
+  else printf(" %11s", "length (s)");
   printf("\n");
   double* rt = malloc(sizeof(double) * (size_t)(tab->n + 1));
   for (int k = 0; k < nk && rt; k++) {
@@ -104,11 +106,11 @@ static void print_summary(const ds_trials* d, const ana_trials* tab) {
       o += (size_t)snprintf(name + o, sizeof name - o, "%s%s=%g", c ? " " : "",
                             d->vars[s->cond[c]], keys[k][c]);
     int64_t n = 0, ok = 0, nrt = 0, nk2 = 0;
-    double peak = 0, dev = 0;
+    double peak = 0, dev = 0, len = 0;
     for (int64_t i = 0; i < tab->n; i++) {
       const ana_trial* t = &tab->rows[i];
       if (!t->complete || memcmp(keys[k], t->cond, sizeof(float) * (size_t)s->n_cond)) continue;
-      n++, ok += t->success;
+      n++, ok += t->success, len += ds_trial_length(d, t);
       if (t->success && isfinite(t->rt)) rt[nrt++] = t->rt;
       if (t->success && isfinite(t->peak_speed) && isfinite(t->max_dev))
         peak += t->peak_speed, dev += fabs(t->max_dev), nk2++;
@@ -117,6 +119,8 @@ static void print_summary(const ds_trials* d, const ana_trials* tab) {
     if (kin)
       printf(" %9.0f %11.3f %12.1f", 1000 * median(rt, (int)nrt), nk2 ? peak / nk2 : NAN,
              nk2 ? 1000 * dev / nk2 : NAN);
+    else
+      printf(" %11.2f", n ? len / n : NAN);
     printf("\n");
   }
   free(rt);

@@ -228,6 +228,10 @@ int ds_trials_build(ds_trials* d, ana_trials* tab, void (*progress)(int64_t, int
   return 0;
 }
 
+double ds_trial_length(const ds_trials* d, const ana_trial* t) {
+  return (double)(t->last - t->first + 1) * d->dt;
+}
+
 const char* ds_trial_outcome(const ds_trials* d, const ana_trial* t) {
   if (t->success) return "success";
   if (t->end_event >= 0 && t->end_event < d->n_events) return d->events[t->end_event];
@@ -272,7 +276,7 @@ static void trial_row(const ds_trials* d, const ana_trial* t, table* tb) {
   table_int(tb, t->first);
   table_int(tb, t->last);
   table_num(tb, (double)t->first * d->dt);
-  table_num(tb, (double)(t->last - t->first + 1) * d->dt);
+  table_num(tb, ds_trial_length(d, t));
   table_int(tb, t->complete);
   table_int(tb, t->success);
   table_str(tb, ds_trial_outcome(d, t));

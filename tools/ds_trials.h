@@ -68,4 +68,7 @@ int ds_trials_table(const ds_trials* d, const ana_trials* tab, struct table* tb)
 // error...), "incomplete" (cut by the episode's end) or "ended".
 const char* ds_trial_outcome(const ds_trials* d, const ana_trial* t);
 
+// A trial's length (s): its rows times the control period (a search's latency in water-maze).
+double ds_trial_length(const ds_trials* d, const ana_trial* t);
+
 #endif
