@@ -53,7 +53,8 @@ enum {
   V_OUTCOME, V_HAND_FX, V_HAND_FY, V_FIELD_GAIN, V_ROTATION,
   V_BASE_COUNT,  // every arm task has the variables above; the paradigms below add their own
   V_F1 = V_BASE_COUNT, V_F2, V_DF, V_MOTION, V_COLOUR, V_CONTEXT, V_OFFER_A, V_OFFER_B,
-  V_VALUE_A, V_VALUE_B, V_B_SIDE, V_LOG_RATIO, V_CHOSEN_VALUE, V_P_LEFT, V_P_RIGHT, V_MODALITY, V_COUNT
+  V_VALUE_A, V_VALUE_B, V_B_SIDE, V_LOG_RATIO, V_CHOSEN_VALUE, V_P_LEFT, V_P_RIGHT, V_MODALITY,
+  V_COUNT
 };
 static const char* var_names[V_COUNT] = {
     "target_x", "target_y", "start_x", "start_y", "cursor_x", "cursor_y", "condition", "catch",

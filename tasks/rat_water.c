@@ -26,7 +26,8 @@ const amt_param_def amt_water_maze_params[] = {
     {"episode_time", "60", "episode length (s)"},
     {"trials", "4", "searches per episode (the episode terminates after the last)"},
     {"arena_radius", "1", "radius of the circular arena inside its wall (m)"},
-    {"goal_radius", "0.15", "the hidden goal is found with the torso within this of its centre (m)"},
+    {"goal_radius", "0.15", "the hidden goal is found with the torso within this of its centre "
+                            "(m)"},
     {"search_time", "10", "a search without finding the goal ends after this (s): timeout"},
     {"goal_reward", "10", "reward when the goal is found"},
     {"cue_reward", "1", "reward when the start cue is reached (the next search starts)"},
@@ -224,8 +225,8 @@ static int water_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* a, int mova
   const double half = (c->radius + 0.03) * tan(M_PI / N_WALL) + 0.02;
   for (int k = 0; k < N_WALL; k++) {
     double th = 2 * M_PI * k / N_WALL;
-    rat_sb_add(a, "<geom name=\"wall%d\" type=\"box\" pos=\"%.6f %.6f 0.15\" quat=\"%.6f 0 0 %.6f\" "
-                  "size=\"0.03 %.6f 0.15\" rgba=\"0.45 0.55 0.65 1\"/>", k,
+    rat_sb_add(a, "<geom name=\"wall%d\" type=\"box\" pos=\"%.6f %.6f 0.15\" "
+                  "quat=\"%.6f 0 0 %.6f\" size=\"0.03 %.6f 0.15\" rgba=\"0.45 0.55 0.65 1\"/>", k,
                (c->radius + 0.03) * cos(th), (c->radius + 0.03) * sin(th), cos(th / 2),
                sin(th / 2), half);
   }

@@ -850,7 +850,8 @@ static void test_water_maze_rules(void** state) {
     char key[64];
     snprintf(key, sizeof key, "%s", bad[i]);
     *strchr(key, '=') = 0;
-    if (!strstr(err, "water-maze") || !strstr(err, key)) fail_msg("message lacks task/key: %s", err);
+    if (!strstr(err, "water-maze") || !strstr(err, key))
+      fail_msg("message lacks task/key: %s", err);
   }
 }
 
