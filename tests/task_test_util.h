@@ -19,6 +19,22 @@ static void make_task(am_task* t, const char* name, ...) {
   if (amt_create(t, name, &p, err, sizeof err)) fail_msg("%s: %s", name, err);
 }
 
+// Task `name` with the one override "key=value" must be refused, the message naming the task and
+// the key.
+__attribute__((unused))
+static void expect_refused(const char* name, const char* kv) {
+  amt_params p;
+  memset(&p, 0, sizeof p);
+  if (amt_params_add(&p, kv, err, sizeof err)) fail_msg("%s", err);
+  am_task t;
+  if (amt_create(&t, name, &p, err, sizeof err) != -1) fail_msg("%s: accepted %s", name, kv);
+  char key[64];
+  snprintf(key, sizeof key, "%s", kv);
+  char* eq = strchr(key, '=');
+  if (eq) *eq = 0;
+  if (!strstr(err, name) || !strstr(err, key)) fail_msg("message lacks task/key: %s", err);
+}
+
 // An env pool of n envs on `threads` worker threads.
 __attribute__((unused))
 static am_pool* make_pool_threads(const am_task* t, int n, int threads, uint64_t seed) {
