@@ -69,6 +69,11 @@ int amt_param_double(const amt_info* info, const amt_params* params, const char*
                      char* err, size_t err_sz);
 int amt_param_int(const amt_info* info, const amt_params* params, const char* key, int* out,
                   char* err, size_t err_sz);
+// two-tap's counted window: the control steps k (of dt s) after the first touch with interval -
+// tolerance <= k dt <= interval + tolerance, rounded inwards, as [*lo, *hi] (empty: *hi < *lo).
+// The task and `animat analyze two-tap` share it.
+void amt_two_tap_window(double interval, double tolerance, double dt, int* lo, int* hi);
+
 // Comma-separated list of numbers; *n receives the count (<= max).
 int amt_param_list(const amt_info* info, const amt_params* params, const char* key, double* out,
                    int max, int* n, char* err, size_t err_sz);

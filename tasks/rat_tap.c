@@ -194,13 +194,16 @@ static int tap_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* a, int movabl
   return a->oom;
 }
 
+void amt_two_tap_window(double interval, double tolerance, double dt, int* lo, int* hi) {
+  *lo = (int)ceil((interval - tolerance) / dt - 1e-9);
+  *hi = (int)floor((interval + tolerance) / dt + 1e-9);
+}
+
 // The interval, tolerance and timeout become control steps (the control period is known now).
 static int tap_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   tap_cfg* c = cfg;
   const double dt = c->rat.dt;
-  // the control steps k with interval - tol <= k dt <= interval + tol (rounded inwards)
-  c->interval_lo = (int)ceil((c->interval - c->tolerance) / dt - 1e-9);
-  c->interval_hi = (int)floor((c->interval + c->tolerance) / dt + 1e-9);
+  amt_two_tap_window(c->interval, c->tolerance, dt, &c->interval_lo, &c->interval_hi);
   if (c->interval_hi < c->interval_lo)
     return am_err(err, err_sz, "task two-tap: interval %g +- tolerance %g s contains no control "
                   "step (of %g s): widen tolerance", c->interval, c->tolerance, dt);

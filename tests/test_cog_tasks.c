@@ -476,11 +476,13 @@ static void test_wager_rules(void** s) {
 }
 
 // A dataset of planted one-env trials for the trial-table analyses (control period 0.1 s): task,
-// its success event (between trial_start and trial_end), condition variables, an events channel
-// with event_labels and a task_vars channel with var_labels; begun, its channels in *c_ev, *c_va.
-static am_ds_writer* planted_writer(const char* path, const char* task, const char* success,
-                                    const char* conds, const char* event_labels,
-                                    const char* var_labels, int* c_ev, int* c_va) {
+// its task.params (NULL: none), its success event (between trial_start and trial_end), condition
+// variables, an events channel with event_labels and a task_vars channel with var_labels; begun,
+// its channels in *c_ev, *c_va.
+static am_ds_writer* planted_writer(const char* path, const char* task, const char* params,
+                                    const char* success, const char* conds,
+                                    const char* event_labels, const char* var_labels, int* c_ev,
+                                    int* c_va) {
   am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
   assert_non_null(w);
   char schema[256];
@@ -489,6 +491,7 @@ static am_ds_writer* planted_writer(const char* path, const char* task, const ch
   am_ds_set_meta(w, "control_dt", "0.1", -1);
   am_ds_set_meta(w, "task.trial_events", schema, -1);
   am_ds_set_meta(w, "task.conditions", conds, -1);
+  if (params) am_ds_set_meta(w, "task.params", params, -1);
   int nv = 1;
   for (const char* c = var_labels; *c; c++) nv += *c == ',';
   am_channel_def ev = {.name = "events", .group = "task", .dtype = AM_DT_U32, .ndim = 0,
@@ -509,7 +512,7 @@ static void test_wager_analysis_planted(void** s) {
   char path[600], csv[700];
   snprintf(path, sizeof path, "%s/planted.rollout", tmpdir);
   int c_ev, c_va;
-  am_ds_writer* w = planted_writer(path, "wager", "reward", "coherence,sure_offered,stim_duration",
+  am_ds_writer* w = planted_writer(path, "wager", NULL, "reward", "coherence,sure_offered,stim_duration",
                                    "trial_start,reward,error,sure,trial_end",
                                    "coherence,sure_offered,stim_duration,choice,outcome", &c_ev,
                                    &c_va);
@@ -560,7 +563,7 @@ static void test_multisensory_analysis_planted(void** s) {
   char path[600], csv[700], js[700];
   snprintf(path, sizeof path, "%s/planted.rollout", tmpdir);
   int c_ev, c_va;
-  am_ds_writer* w = planted_writer(path, "multisensory-reach", "hold_complete", "coherence,modality",
+  am_ds_writer* w = planted_writer(path, "multisensory-reach", NULL, "hold_complete", "coherence,modality",
                                    "trial_start,hold_complete,error,trial_end",
                                    "coherence,modality,choice,outcome", &c_ev, &c_va);
   const double scale[3] = {0.2, 0.1, 0.06}, coh[8] = {-0.4, -0.2, -0.1, -0.05, 0.05, 0.1, 0.2, 0.4};
@@ -602,6 +605,55 @@ static void test_multisensory_analysis_planted(void** s) {
                           "--out %s/b.rollout", tmpdir), 0);
   assert_int_equal(animat("analyze multisensory %s/b.rollout --out %s/an2", tmpdir, tmpdir), 1);
   expect_out("modality");
+  remove_tmpdir();
+}
+
+// analyze two-tap on a planted trial table (control period 0.1 s, so the default 0.8 +- 0.1 s
+// window is steps 7-9 and the decision comes at 1.0 s): 10 trials with a second touch 0.8 s after
+// the first, 5 with one too soon (0.2 s), 5 without; with task.params interval=0.5 the window is
+// 0.4-0.6 s of 0.7 s, the uniform baseline 3/7.
+static void test_two_tap_analysis_planted(void** s) {
+  assert_int_equal(make_tmpdir("tap"), 0);
+  char path[600], csv[700], js[700];
+  for (int variant = 0; variant < 2; variant++) {
+    snprintf(path, sizeof path, "%s/planted%d.rollout", tmpdir, variant);
+    int c_ev, c_va;
+    am_ds_writer* w = planted_writer(path, "two-tap", variant ? "interval=0.5" : NULL,
+                                     "touch_second", "",
+                                     "trial_start,touch_first,touch_second,too_soon,no_second,"
+                                     "reward,trial_end", "tap_state", &c_ev, &c_va);
+    for (int ep = 0; ep < 20; ep++) {
+      int kind = ep < 10 ? 2 : ep < 15 ? 3 : 4;  // the event that follows the first touch
+      int at = kind == 2 ? 9 : kind == 3 ? 3 : 11, rows = at + 2;
+      assert_int_equal(am_ds_episode_begin(w, 0, ep, NULL), 0);
+      for (int t = 0; t < rows; t++) {
+        uint32_t bits = (t == 0 ? 1u : 0) | (t == 1 ? 2u : 0) | (t == at ? 1u << kind : 0) |
+                        (t == rows - 1 ? 64u : 0);
+        memcpy(am_ds_row_ptr(w, 0, c_ev), &bits, 4);
+        *(float*)am_ds_row_ptr(w, 0, c_va) = 0;
+        assert_int_equal(am_ds_row_commit(w, 0, t == rows - 1 ? AM_DS_END | AM_DS_TERMINATED : 0),
+                         0);
+      }
+    }
+    assert_int_equal(am_ds_close(w, err, sizeof err), 0);
+    assert_int_equal(animat("analyze two-tap %s --out %s/an%d", path, tmpdir, variant), 0);
+    snprintf(js, sizeof js, "%s/an%d/two-tap.json", tmpdir, variant);
+    assert_float_equal(json_value(js, "in_window_uniform"), variant ? 3.0 / 7 : 0.3, 1e-5);
+    if (variant) continue;
+    expect_out("two-tap: 20 first touches: 10 counted pairs (50.0 %), 5 too soon, 5 without a "
+               "second; second touches in the 0.70-0.90 s window 0.667 (uniform timing 0.300); "
+               "median interval 0.800 s");
+    snprintf(csv, sizeof csv, "%s/an0/two-tap.csv", tmpdir);
+    for (int b = 0; b < 26; b++)
+      assert_float_equal(csv_value(csv, b, "second_touches"), b == 5 ? 5 : b == 20 ? 10 : 0, 0);
+    assert_float_equal(csv_value(csv, 20, "in_window"), 1, 0);
+    assert_float_equal(csv_value(csv, 5, "in_window"), 0, 0);
+  }
+  // another task's recording is refused naming what the analysis needs
+  assert_int_equal(animat("record --random --task bandit --task-param trials=5 --episodes 2 "
+                          "--out %s/b.rollout", tmpdir), 0);
+  assert_int_equal(animat("analyze two-tap %s/b.rollout --out %s/an2", tmpdir, tmpdir), 1);
+  expect_out("touch_first");
   remove_tmpdir();
 }
 
@@ -782,6 +834,7 @@ int main(void) {
       cmocka_unit_test(test_cog_cli),
       cmocka_unit_test(test_wager_rules),      cmocka_unit_test(test_wager_analysis_planted),
       cmocka_unit_test(test_multisensory_analysis_planted),
+      cmocka_unit_test(test_two_tap_analysis_planted),
       cmocka_unit_test(test_value_choice_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -125,6 +125,14 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, struct table* t, am_
 int az_wager(ds_trials* d, const ana_trials* tab, ana_fig** fig, struct table* t, am_buf* json,
              am_buf* summary, char* err, size_t err_sz);
 
+// `animat analyze two-tap` (analyze_tap.c): the two-tap task's timing: for each trial with a first
+// touch the interval to the next touch (counted second or too soon) or none; their histogram, the
+// share of second touches in the counted window against uniform timing. Builds the figure (*fig),
+// the table t (zeroed by the caller), appends its numbers to json (an open object) and one line to
+// summary. Returns 0 or -1.
+int az_two_tap(ds_trials* d, const ana_trials* tab, ana_fig** fig, struct table* t, am_buf* json,
+               am_buf* summary, char* err, size_t err_sz);
+
 // `animat analyze multisensory` (analyze_multisensory.c): multisensory integration (Raposo et al.
 // 2012) over the trials sel selects (outcome ignored: every choice): per modality (condition
 // variable `modality`: 0 visual, 1 auditory, 2 both) P(right) against the signed x (`by`, default

@@ -1123,16 +1123,18 @@ static int run_dopamine(az_ctx* c) {  // analyze_dopamine.c
   return write_outputs(c, f, &t, &j);
 }
 
-// analyze_bandit.c (bandit, two-step), analyze_wager.c, analyze_multisensory.c: the trial table's
+// analyze_bandit.c (bandit, two-step), analyze_wager.c, analyze_multisensory.c, analyze_tap.c: the
+// methods that read the trial table alone
 static int run_bandit(az_ctx* c) {
   ana_fig* f = NULL;
   table t = {0};
   am_buf j = {0};
   json_head(c, &j, NULL);
   int two = !strcmp(c->method, "two-step"), wager = !strcmp(c->method, "wager");
-  int multi = !strcmp(c->method, "multisensory");
-  if (multi ? az_multisensory(&c->d, &c->tab, &c->sel, c->by, &f, &t, &j, &c->summary, c->err,
-                              sizeof c->err)
+  int multi = !strcmp(c->method, "multisensory"), tap = !strcmp(c->method, "two-tap");
+  if (tap ? az_two_tap(&c->d, &c->tab, &f, &t, &j, &c->summary, c->err, sizeof c->err)
+      : multi ? az_multisensory(&c->d, &c->tab, &c->sel, c->by, &f, &t, &j, &c->summary, c->err,
+                                sizeof c->err)
       : wager ? az_wager(&c->d, &c->tab, &f, &t, &j, &c->summary, c->err, sizeof c->err)
       : two ? az_two_step(&c->d, &c->tab, &f, &t, &j, &c->summary, c->err, sizeof c->err)
             : az_bandit(&c->d, &c->tab, c->seed, &f, &t, &j, &c->summary, c->err, sizeof c->err)) {
@@ -1184,6 +1186,7 @@ static const method methods[] = {
     {"two-step", "stay probability by reward x transition, model-based index (Daw et al. 2011)", 0, NULL, 0, 0, NULL, run_bandit},
     {"wager", "post-decision wager: P(sure) by coherence and duration, accuracy waived vs no sure target (Kiani & Shadlen 2009)", 0, NULL, 0, 0, NULL, run_bandit},
     {"dopamine", "value heads as a dopamine population: reversal points vs asymmetry, decoded reward distribution (Dabney et al. 2020)", 0, NULL, 0, 0, NULL, run_dopamine},
+    {"two-tap", "two-tap timing: intervals from the first touch to the next, share in the counted window vs uniform timing (Kawai et al. 2015; Merel et al. 2020)", 0, NULL, 0, 0, NULL, run_bandit},
     {"multisensory", "multisensory integration: psychometric curves per modality, the optimal combination's prediction (Raposo et al. 2012)", 0, NULL, 0, 0, NULL, run_bandit},
     {"ethology", "rat behaviour from kinematics; per module: behaviour/task decoding, dimensionality, running dynamics (Merel et al. 2020)", 0, NULL, 0, 0, NULL, run_ethology},
 };
