@@ -563,7 +563,8 @@ static void test_multisensory_analysis_planted(void** s) {
   char path[600], csv[700], js[700];
   snprintf(path, sizeof path, "%s/planted.rollout", tmpdir);
   int c_ev, c_va;
-  am_ds_writer* w = planted_writer(path, "multisensory-reach", NULL, "hold_complete", "coherence,modality",
+  am_ds_writer* w = planted_writer(path, "multisensory-reach", NULL, "hold_complete",
+                                   "coherence,modality",
                                    "trial_start,hold_complete,error,trial_end",
                                    "coherence,modality,choice,outcome", &c_ev, &c_va);
   const double scale[3] = {0.2, 0.1, 0.06}, coh[8] = {-0.4, -0.2, -0.1, -0.05, 0.05, 0.1, 0.2, 0.4};
