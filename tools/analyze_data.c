@@ -144,7 +144,7 @@ int az_choice_levels(const double* x, const int* chose, const double* rt, int n,
   return nl;
 }
 
-static int n_by_g;  // qsort has no context argument; az_gather sets itstatic int n_by_g;  // qsort has no context argument; az_gather sets it
+static int n_by_g;  // qsort has no context argument; az_gather sets it
 static int cmp_key(const void* a, const void* b) {
   const float *x = a, *y = b;
   for (int k = 0; k < n_by_g; k++)
