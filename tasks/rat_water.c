@@ -8,7 +8,8 @@
 // nor vision see it) at a random spot; the rat at a random start by the wall. A search (the trial)
 // ends when the torso comes within goal_radius of the goal's centre (goal_found, +goal_reward) or
 // after search_time (timeout). The rat is not lifted out as in the pool: a visible start cue then
-// appears at a random spot by the wall, at least cue_min_distance from the rat, and reaching it
+// appears at a random spot by the wall, at least cue_min_distance from the rat and from the goal
+// (as the first start is from the goal), and reaching it
 // (+cue_reward) starts the next search from there, so that the body's state stays continuous and
 // every episode replays exactly under `verify --resim`. After `trials` searches the episode
 // terminates. docs/tasks.md describes the task for users.
@@ -31,7 +32,8 @@ const amt_param_def amt_water_maze_params[] = {
     {"search_time", "10", "a search without finding the goal ends after this (s): timeout"},
     {"goal_reward", "10", "reward when the goal is found"},
     {"cue_reward", "1", "reward when the start cue is reached (the next search starts)"},
-    {"cue_min_distance", "0.5", "the start cue appears at least this far from the rat (m)"},
+    {"cue_min_distance", "0.5", "every start (the first, and the cue) is at least this far from "
+                                "the goal, and the cue this far from the rat (m)"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -54,10 +56,19 @@ enum { EV_START, EV_FOUND, EV_TIMEOUT, EV_END, EV_CUE, EV_FALL };
 
 //---------------------------------- hooks ---------------------------------------------------------
 
-// A spot by the wall (0.25 m inside it) at a random angle.
-static void by_the_wall(const water_cfg* c, am_env* e, double p[2]) {
-  double a = am_rng_range(&e->rng, -M_PI, M_PI), r = c->radius - 0.25;
-  p[0] = r * cos(a), p[1] = r * sin(a);
+// A spot by the wall (0.25 m inside it) at a random angle, at least cue_min_distance from the
+// goal and from `from` (the rat; NULL: the goal only). The spots span 2 (radius - 0.25) >=
+// cue_min_distance and the goal lies inside them, so some spot is far enough from both; 100
+// draws, then the last one.
+static void by_the_wall(const water_cfg* c, am_env* e, const double goal[2], const double* from,
+                        double p[2]) {
+  for (int tries = 0; tries < 100; tries++) {
+    double a = am_rng_range(&e->rng, -M_PI, M_PI), r = c->radius - 0.25;
+    p[0] = r * cos(a), p[1] = r * sin(a);
+    if (hypot(p[0] - goal[0], p[1] - goal[1]) >= c->cue_min &&
+        (!from || hypot(p[0] - from[0], p[1] - from[1]) >= c->cue_min))
+      break;
+  }
 }
 
 static void water_park(const void* cfg, mjData* d) {
@@ -74,7 +85,7 @@ static void water_reset(const void* cfg, void* state, am_env* e) {
   double r = (c->radius - 0.3) * sqrt(am_rng_uniform(&e->rng));
   s->goal[0] = r * cos(a), s->goal[1] = r * sin(a);
   double start[2];
-  by_the_wall(c, e, start);
+  by_the_wall(c, e, s->goal, NULL, start);
   rat_place(&c->rat, e, start[0], start[1], 0, am_rng_range(&e->rng, -M_PI, M_PI));
   water_park(c, e->d);
   s->phase = PH_SEARCH;
@@ -97,10 +108,8 @@ static void end_search(const water_cfg* c, water_state* s, am_env* e, uint32_t* 
     return;
   }
   const mjtNum* x = e->d->xpos + 3 * c->rat.torso;
-  for (int tries = 0; tries < 100; tries++) {  // at least cue_min from the rat (the wall spots
-    by_the_wall(c, e, s->cue);                 // span 2 (radius - 0.25): always some far enough)
-    if (hypot(s->cue[0] - x[0], s->cue[1] - x[1]) >= c->cue_min) break;
-  }
+  const double rat_xy[2] = {x[0], x[1]};
+  by_the_wall(c, e, s->goal, rat_xy, s->cue);
   rat_set_mocap(e->d, c->cue_mocap, s->cue[0], s->cue[1], 0.1);
   s->phase = PH_RETURN;
 }

@@ -756,7 +756,8 @@ static void test_forage_maze_pool(void** state) {
 
 // water-maze (docs/tasks.md): the goal is hidden inside the arena; the torso within goal_radius of
 // it ends the search (goal_found, +goal_reward, trial_end) and shows the start cue by the wall, at
-// least cue_min_distance from the rat; the torso at the cue pays cue_reward and starts the next
+// least cue_min_distance from the rat and the goal (the first start too); the torso at the cue
+// pays cue_reward and starts the next
 // search (trial_start, variable search + 1); a search with no find ends at search_time (timeout,
 // trial_end); the last search terminates the episode. The task group shows the position, heading,
 // phase, the cue's vector (its distance here) and the find.
@@ -783,6 +784,7 @@ static void test_water_maze_rules(void** state) {
   // the goal 0.3 m inside the wall, the rat by the wall (0.75 m from the centre), the cue parked
   assert_true(hypot(goal[0], goal[1]) <= 0.7 + 1e-9);
   assert_float_equal(hypot(e->d->qpos[r.q], e->d->qpos[r.q + 1]), 0.75, 1e-9);
+  assert_true(hypot(e->d->qpos[r.q] - goal[0], e->d->qpos[r.q + 1] - goal[1]) >= 0.5);
   assert_true(e->d->mocap_pos[3 * cue_mc + 2] < -1);
   t.observe(&t, e, obs);
   assert_float_equal(obs[off], torso[0], 1e-5);  // arena_radius 1
@@ -806,6 +808,7 @@ static void test_water_maze_rules(void** state) {
   double cue[2] = {v[vcx], v[vcx + 1]};
   assert_float_equal(hypot(cue[0], cue[1]), 0.75, 1e-5);
   assert_true(hypot(cue[0] - torso[0], cue[1] - torso[1]) >= 0.5);
+  assert_true(hypot(cue[0] - goal[0], cue[1] - goal[1]) >= 0.5);
   assert_float_equal(e->d->mocap_pos[3 * cue_mc], cue[0], 1e-6);
   t.observe(&t, e, obs);
   double head_cue = hypot(cue[0] - e->d->xpos[3 * r.head], cue[1] - e->d->xpos[3 * r.head + 1]);
