@@ -38,8 +38,8 @@ int az_multisensory(ds_trials* d, const ana_trials* tab, const az_select* sel, c
   int kc = az_cond_slot(d, xname), km = az_cond_slot(d, "modality");
   if (kc < 0 || km < 0 || d->schema.choice < 0)
     return am_err(err, err_sz, "multisensory needs the condition variables %s and modality and a "
-                  "choice variable (multisensory-reach); %s has %s", xname, d->task,
-                  kc < 0 ? "no such coherence" : km < 0 ? "no modality" : "no choice");
+                  "choice variable (multisensory-reach); %s has no %s", xname, d->task,
+                  kc < 0 ? xname : km < 0 ? "modality" : "choice variable");
   int64_t N = tab->n;
   double *x = malloc(sizeof(double) * (N + 1)), *rt = malloc(sizeof(double) * (N + 1));
   double *xm = malloc(sizeof(double) * (N + 1)), *rtm = malloc(sizeof(double) * (N + 1));
