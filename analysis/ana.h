@@ -142,6 +142,8 @@ int ana_expectile_impute(const double* tau, const double* e, int K, int M, int i
 // The 1-Wasserstein (earth mover's) distance between the empirical distributions of x (nx) and
 // y (ny): the integral of |F_x - F_y|. NaN when either is empty.
 double ana_wasserstein1(const double* x, int nx, const double* y, int ny);
+// The median of v (n values; sorts v in place). NaN when n is 0.
+double ana_median(double* v, int n);
 
 //---------------------------------- spectra (ana_spectrum.c) --------------------------------------
 

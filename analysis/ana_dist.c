@@ -109,6 +109,12 @@ static int cmp_double(const void* a, const void* b) {
   return x < y ? -1 : x > y;
 }
 
+double ana_median(double* v, int n) {
+  if (n <= 0) return NAN;
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 double ana_wasserstein1(const double* x, int nx, const double* y, int ny) {
   if (nx < 1 || ny < 1) return NAN;
   double *a = malloc(sizeof(double) * nx), *b = malloc(sizeof(double) * ny);

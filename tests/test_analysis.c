@@ -731,6 +731,10 @@ static void test_distributional(void** state) {
   for (int i = 0; i < 5; i++) y[i] = x[i] + 0.7;
   assert_float_equal(ana_wasserstein1(x, 5, y, 5), 0.7, 1e-12);
   assert_float_equal(ana_wasserstein1(x, 5, x, 5), 0, 1e-12);
+  // median: odd and even counts (sorted in place), none
+  assert_float_equal(ana_median(x, 5), 3, 0);
+  assert_float_equal(ana_median(x, 4), 2, 0);  // x sorted: 1 1 3 4 5
+  assert_true(isnan(ana_median(x, 0)));
 }
 
 static void test_trial_segmentation(void** state) {

@@ -18,11 +18,6 @@
 
 #define TAP_BIN 0.04  // histogram bin (s): two control steps of the rat
 
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return x < y ? -1 : x > y;
-}
-
 // The task's interval and tolerance (s): the recording's task.params over the registry defaults.
 static int tap_window(const ds_trials* d, double* interval, double* tol, char* err,
                       size_t err_sz) {
@@ -66,8 +61,7 @@ int az_two_tap(ds_trials* d, const ana_trials* tab, ana_fig** fig, table* t, am_
     else continue;  // cut by the episode's end before its outcome
     firsts++;
   }
-  qsort(iv, (size_t)n, sizeof *iv, cmp_double);
-  double median = n ? (n % 2 ? iv[n / 2] : 0.5 * (iv[n / 2 - 1] + iv[n / 2])) : NAN;
+  double median = ana_median(iv, n);
   double in_window = n ? (double)pairs / n : NAN;
   double chance = (hi - lo + 1) * d->dt / end;  // uniform timing over (0, end]
   int nb = (int)ceil(end / TAP_BIN) + 1;

@@ -10,17 +10,6 @@
 #include "ds_trials.h"
 #include "table.h"
 
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double* v, int n) {
-  if (n == 0) return NAN;
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // Per condition: trials, success rate, median RT, mean peak speed and |max deviation|.
 static void print_summary(const ds_trials* d, const ana_trials* tab) {
   const ana_trial_schema* s = &d->schema;
@@ -117,7 +106,7 @@ static void print_summary(const ds_trials* d, const ana_trials* tab) {
     }
     printf("%-28s %7lld %8.1f%%", name, (long long)n, n ? 100.0 * ok / n : 0.0);
     if (kin)
-      printf(" %9.0f %11.3f %12.1f", 1000 * median(rt, (int)nrt), nk2 ? peak / nk2 : NAN,
+      printf(" %9.0f %11.3f %12.1f", 1000 * ana_median(rt, (int)nrt), nk2 ? peak / nk2 : NAN,
              nk2 ? 1000 * dev / nk2 : NAN);
     else
       printf(" %11.2f", n ? len / n : NAN);
