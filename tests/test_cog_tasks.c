@@ -504,6 +504,15 @@ static am_ds_writer* planted_writer(const char* path, const char* task, const ch
   return w;
 }
 
+// `animat analyze METHOD` on another task's recording (a random bandit) fails, its message naming
+// `needs` (what the analysis needs that the recording lacks).
+static void expect_analysis_refused(const char* method, const char* needs) {
+  assert_int_equal(animat("record --random --task bandit --task-param trials=5 --episodes 2 "
+                          "--out %s/b.rollout", tmpdir), 0);
+  assert_int_equal(animat("analyze %s %s/b.rollout --out %s/refused", method, tmpdir, tmpdir), 1);
+  expect_out(needs);
+}
+
 // analyze wager on a planted trial table: 40 one-trial episodes at |c| 0 and 0.512, the sure
 // target offered on half, with P(sure | offered) 0.8 and 0.2, accuracy waived 0.5 and 1.0, without
 // the sure target 0.5 and 0.9 (waived - no sure, weighted by waived trials: (2 x 0 + 8 x 0.1) / 10).
@@ -546,11 +555,7 @@ static void test_wager_analysis_planted(void** s) {
     assert_float_equal(csv_value(csv, r, "acc_no_sure"), want[r][2], 1e-9);
     assert_float_equal(csv_value(csv, r, "no_sure"), want[r][3], 0);
   }
-  // another task's recording is refused with what the analysis needs
-  assert_int_equal(animat("record --random --task bandit --task-param trials=5 --episodes 2 "
-                          "--out %s/b.rollout", tmpdir), 0);
-  assert_int_equal(animat("analyze wager %s/b.rollout --out %s/an2", tmpdir, tmpdir), 1);
-  expect_out("sure_offered");
+  expect_analysis_refused("wager", "sure_offered");
   remove_tmpdir();
 }
 
@@ -601,11 +606,7 @@ static void test_multisensory_analysis_planted(void** s) {
                 "%.3f (0.671), benefit %.3f (0.6)\n", sv, pred, ratio, benefit);
   assert_true(fabs(sv - 0.2) < 0.01 && fabs(pred - 0.0894) < 0.005);
   assert_true(fabs(ratio - 0.06 / 0.0894) < 0.05 && fabs(benefit - 0.6) < 0.05);
-  // a task without a modality is refused naming what the analysis needs
-  assert_int_equal(animat("record --random --task bandit --task-param trials=5 --episodes 2 "
-                          "--out %s/b.rollout", tmpdir), 0);
-  assert_int_equal(animat("analyze multisensory %s/b.rollout --out %s/an2", tmpdir, tmpdir), 1);
-  expect_out("modality");
+  expect_analysis_refused("multisensory", "modality");
   remove_tmpdir();
 }
 
@@ -650,11 +651,7 @@ static void test_two_tap_analysis_planted(void** s) {
     assert_float_equal(csv_value(csv, 20, "in_window"), 1, 0);
     assert_float_equal(csv_value(csv, 5, "in_window"), 0, 0);
   }
-  // another task's recording is refused naming what the analysis needs
-  assert_int_equal(animat("record --random --task bandit --task-param trials=5 --episodes 2 "
-                          "--out %s/b.rollout", tmpdir), 0);
-  assert_int_equal(animat("analyze two-tap %s/b.rollout --out %s/an2", tmpdir, tmpdir), 1);
-  expect_out("touch_first");
+  expect_analysis_refused("two-tap", "touch_first");
   remove_tmpdir();
 }
 
