@@ -1125,7 +1125,7 @@ static int run_dopamine(az_ctx* c) {  // analyze_dopamine.c
 
 // analyze_bandit.c (bandit, two-step), analyze_wager.c, analyze_multisensory.c, analyze_tap.c: the
 // methods that read the trial table alone
-static int run_bandit(az_ctx* c) {
+static int run_trial_table(az_ctx* c) {
   ana_fig* f = NULL;
   table t = {0};
   am_buf j = {0};
@@ -1182,12 +1182,12 @@ static const method methods[] = {
     {"rsa", "representational dissimilarity matrix by condition (of two sources: compared, as cka)", 1, "onset", -0.2, 0.25, run_similarity, NULL},
     {"psychometric", "choice vs signed coherence (logistic), chronometric RT", 0, NULL, 0, 0, NULL, run_psychometric},
     {"adaptation", "error curves across a block protocol: reduction, after-effects, savings", 0, NULL, 0, 0, NULL, run_adaptation},
-    {"bandit", "regret and P(better arm) by trial vs Thompson sampling and a random chooser (Wang et al. 2018)", 0, NULL, 0, 0, NULL, run_bandit},
-    {"two-step", "stay probability by reward x transition, model-based index (Daw et al. 2011)", 0, NULL, 0, 0, NULL, run_bandit},
-    {"wager", "post-decision wager: P(sure) by coherence and duration, accuracy waived vs no sure target (Kiani & Shadlen 2009)", 0, NULL, 0, 0, NULL, run_bandit},
+    {"bandit", "regret and P(better arm) by trial vs Thompson sampling and a random chooser (Wang et al. 2018)", 0, NULL, 0, 0, NULL, run_trial_table},
+    {"two-step", "stay probability by reward x transition, model-based index (Daw et al. 2011)", 0, NULL, 0, 0, NULL, run_trial_table},
+    {"wager", "post-decision wager: P(sure) by coherence and duration, accuracy waived vs no sure target (Kiani & Shadlen 2009)", 0, NULL, 0, 0, NULL, run_trial_table},
     {"dopamine", "value heads as a dopamine population: reversal points vs asymmetry, decoded reward distribution (Dabney et al. 2020)", 0, NULL, 0, 0, NULL, run_dopamine},
-    {"two-tap", "two-tap timing: intervals from the first touch to the next, share in the counted window vs uniform timing (Kawai et al. 2015; Merel et al. 2020)", 0, NULL, 0, 0, NULL, run_bandit},
-    {"multisensory", "multisensory integration: psychometric curves per modality, the optimal combination's prediction (Raposo et al. 2012)", 0, NULL, 0, 0, NULL, run_bandit},
+    {"two-tap", "two-tap timing: intervals from the first touch to the next, share in the counted window vs uniform timing (Kawai et al. 2015; Merel et al. 2020)", 0, NULL, 0, 0, NULL, run_trial_table},
+    {"multisensory", "multisensory integration: psychometric curves per modality, the optimal combination's prediction (Raposo et al. 2012)", 0, NULL, 0, 0, NULL, run_trial_table},
     {"ethology", "rat behaviour from kinematics; per module: behaviour/task decoding, dimensionality, running dynamics (Merel et al. 2020)", 0, NULL, 0, 0, NULL, run_ethology},
 };
 #define N_METHODS (int)(sizeof methods / sizeof methods[0])
