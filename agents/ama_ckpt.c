@@ -914,22 +914,20 @@ static int resolve_groups(const char* list, const am_obs_group* g, int n, int* o
   return k;
 }
 
-// Copies the normaliser statistics of the motor's shortcut inputs from the checkpoint, matched by
-// observation group name. The source must have routed the same groups (same names, order and
-// sizes) to its motor, or its weights would read other inputs.
-static int carry_norm(const rfile* f, ama_policy* p, const am_obs_group* groups, int n_groups,
-                      int freeze, char* err, size_t err_sz) {
+// The source checkpoint's observation layout: its group table, its config (which groups it routed
+// to each module) and its normaliser section. Version-2 checkpoints only.
+typedef struct src_layout {
+  am_obs_group g[AM_MAX_GROUPS];
+  int n;
+  ama_config cfg;
+  rsec norm;        // the NORM section, past its header
+  uint32_t norm_n;  // its entries
+} src_layout;
+
+static int read_src_layout(const rfile* f, src_layout* L, char* err, size_t err_sz) {
   rsec s;
-  if (f->version < 2) {
-    snprintf(err, err_sz,
-             "%s: field 'version': a version-1 checkpoint has no observation group table, so the "
-             "motor's input normaliser cannot be matched to this task (load core, head, critic "
-             "only, or a checkpoint written by this build)",
-             f->path);
-    return -1;
-  }
+  memset(L, 0, sizeof *L);
   if (rf_section(f, "OGRP", &s, err, err_sz)) return -1;
-  am_obs_group src[AM_MAX_GROUPS];
   uint32_t ns = rd_u32(&s);
   if (ns > AM_MAX_GROUPS) {
     snprintf(err, err_sz, "%s: field 'groups': %u groups (at most %d)", f->path, ns,
@@ -937,76 +935,134 @@ static int carry_norm(const rfile* f, ama_policy* p, const am_obs_group* groups,
     return -1;
   }
   for (uint32_t i = 0; i < ns && !s.bad; i++) {
-    memset(&src[i], 0, sizeof src[i]);
     uint32_t nl = rd_u32(&s);
     if (nl >= AM_NAME_LEN) {
       snprintf(err, err_sz, "%s: field 'group %u name length': %u (at most %d)", f->path, i, nl,
                AM_NAME_LEN - 1);
       return -1;
     }
-    rd_bytes(&s, src[i].name, nl);
+    rd_bytes(&s, L->g[i].name, nl);
     uint32_t off = rd_u32(&s), size = rd_u32(&s);
     if (!s.bad && (off > (uint32_t)INT32_MAX || size > (uint32_t)INT32_MAX)) {
       snprintf(err, err_sz, "%s: field 'group %u': offset %u, size %u out of range", f->path, i,
                off, size);
       return -1;
     }
-    src[i].offset = (int)off;
-    src[i].size = (int)size;
+    L->g[i].offset = (int)off;
+    L->g[i].size = (int)size;
   }
-  char* text = NULL;
-  ama_config sc;
-  ama_config_default(&sc);
-  if (!s.bad) {
-    text = ama_ckpt_read_config(f->path, err, err_sz);
-    if (!text) return -1;
-    int rc = ama_config_parse(&sc, text, f->path, err, err_sz);
-    free(text);
-    if (rc) return -1;
-  }
-  rsec nm;
-  if (s.bad || rf_section(f, "NORM", &nm, err, err_sz)) {
-    if (s.bad) snprintf(err, err_sz, "%s: field 'groups': table truncated", f->path);
+  if (s.bad) {
+    snprintf(err, err_sz, "%s: field 'groups': table truncated", f->path);
     return -1;
   }
-  uint32_t n = rd_u32(&nm);
-  if (nm.n != 4 + 8 + 24 * (size_t)n) {
+  L->n = (int)ns;
+  ama_config_default(&L->cfg);
+  char* text = ama_ckpt_read_config(f->path, err, err_sz);
+  if (!text) return -1;
+  int rc = ama_config_parse(&L->cfg, text, f->path, err, err_sz);
+  free(text);
+  if (rc || rf_section(f, "NORM", &L->norm, err, err_sz)) return -1;
+  L->norm_n = rd_u32(&L->norm);
+  if (L->norm.n != 4 + 8 + 24 * (size_t)L->norm_n) {
     snprintf(err, err_sz, "%s: field 'normaliser': the section holds %zu bytes, %u entries take "
-             "%zu", f->path, nm.n, n, 4 + 8 + 24 * (size_t)n);
+             "%zu", f->path, L->norm.n, L->norm_n, 4 + 8 + 24 * (size_t)L->norm_n);
     return -1;
   }
+  for (int i = 0; i < L->n; i++)
+    if ((int64_t)L->g[i].offset + L->g[i].size > (int64_t)L->norm_n) {
+      snprintf(err, err_sz, "%s: field 'groups': group '%s' out of range", f->path, L->g[i].name);
+      return -1;
+    }
+  return 0;
+}
+
+// Copies the normaliser statistics of source group a into this policy's entries of group b (same
+// size), optionally freezing them.
+static void copy_norm_group(const src_layout* L, const am_obs_group* a, ama_policy* p,
+                            const am_obs_group* b, int freeze) {
+  const uint8_t* base = L->norm.p + 12;  // mean (n), m2 (n), counts (n), f64 each
+  size_t n = L->norm_n;
+  for (int j = 0; j < b->size; j++) {
+    int from = a->offset + j, to = b->offset + j;
+    for (int part = 0; part < 3; part++) {
+      rsec r = {base + 8 * ((size_t)part * n + (size_t)from), 8, 0, 0};
+      double* dst = part == 0 ? p->norm.mean : part == 1 ? p->norm.m2 : p->norm.counts;
+      rd_f64s(&r, &dst[to], 1);
+    }
+    if (freeze) p->norm.frozen[to] = 1;
+  }
+}
+
+// Carries the normaliser statistics of the motor's shortcut inputs over, matched by observation
+// group name. The source must have routed the same groups (same names, order and sizes) to its
+// motor, or its weights would read other inputs.
+static int carry_motor_norm(const rfile* f, const src_layout* L, ama_policy* p,
+                            const am_obs_group* groups, int n_groups, int freeze, char* err,
+                            size_t err_sz) {
   int gs[AM_MAX_GROUPS], gt[AM_MAX_GROUPS];
-  int ks = resolve_groups(sc.policy.motor_groups, src, (int)ns, gs);
+  int ks = resolve_groups(L->cfg.policy.motor_groups, L->g, L->n, gs);
   int kt = resolve_groups(p->cfg.motor_groups, groups, n_groups, gt);
   int same = ks == kt && ks >= 0;
   for (int i = 0; same && i < ks; i++)
-    same = !strcmp(src[gs[i]].name, groups[gt[i]].name) && src[gs[i]].size == groups[gt[i]].size;
+    same = !strcmp(L->g[gs[i]].name, groups[gt[i]].name) && L->g[gs[i]].size == groups[gt[i]].size;
   if (!same) {
     snprintf(err, err_sz,
              "%s: field 'motor_groups': the reused motor read '%s', this run's motor reads '%s' "
              "(the groups, their order and sizes must be the same)",
-             f->path, sc.policy.motor_groups, p->cfg.motor_groups);
+             f->path, L->cfg.policy.motor_groups, p->cfg.motor_groups);
     return -1;
   }
-  const uint8_t* base = nm.p + 12;  // mean (n), m2 (n), counts (n), f64 each
-  for (int i = 0; i < kt; i++) {
-    const am_obs_group *a = &src[gs[i]], *b = &groups[gt[i]];
-    if ((int64_t)a->offset + a->size > (int64_t)n) {
-      snprintf(err, err_sz, "%s: field 'groups': group '%s' out of range", f->path, a->name);
-      return -1;
-    }
-    for (int j = 0; j < b->size; j++) {
-      int from = a->offset + j, to = b->offset + j;
-      for (int part = 0; part < 3; part++) {
-        rsec r = {base + 8 * ((size_t)part * n + (size_t)from), 8, 0, 0};
-        double* dst = part == 0 ? p->norm.mean : part == 1 ? p->norm.m2 : p->norm.counts;
-        rd_f64s(&r, &dst[to], 1);
-      }
-      if (freeze) p->norm.frozen[to] = 1;
-    }
-  }
-  ama_norm_refresh(&p->norm);
+  for (int i = 0; i < kt; i++) copy_norm_group(L, &L->g[gs[i]], p, &groups[gt[i]], freeze);
   return 0;
+}
+
+// The reused core's input columns, matched by observation group name: map[j] is the source column
+// of this policy's core input j, or -1 for an input the source did not have (a group it did not
+// route to its core, or one of another size), whose weights start at zero so that the reused core
+// first behaves as it did and learns to use the new input. Also carries the matched groups'
+// normaliser statistics. Returns the number of matched columns, or -1 (err set).
+static int core_input_map(const rfile* f, const src_layout* L, ama_policy* p,
+                          const am_obs_group* groups, int n_groups, uint32_t src_cols,
+                          int freeze, int* map, char* err, size_t err_sz) {
+  int gs[AM_MAX_GROUPS], gt[AM_MAX_GROUPS];
+  int ks = resolve_groups(L->cfg.policy.core_groups, L->g, L->n, gs);
+  int kt = resolve_groups(p->cfg.core_groups, groups, n_groups, gt);
+  if (ks < 0 || kt < 0) {
+    snprintf(err, err_sz, "%s: field 'core_groups': '%s' names a group the checkpoint lacks",
+             f->path, L->cfg.policy.core_groups);
+    return -1;
+  }
+  int src_obs = 0;
+  for (int i = 0; i < ks; i++) src_obs += L->g[gs[i]].size;
+  int src_pr = L->cfg.policy.prev_reward ? 1 : 0;
+  int src_pa = L->cfg.policy.prev_action ? (int)src_cols - src_obs - src_pr : 0;
+  if ((int64_t)src_obs + src_pa + src_pr != (int64_t)src_cols || src_pa < 0) {
+    snprintf(err, err_sz, "%s: field 'tensor core.Wx': %u input columns, but its core_groups "
+             "'%s' hold %d values", f->path, src_cols, L->cfg.policy.core_groups, src_obs);
+    return -1;
+  }
+  int j = 0, matched = 0;
+  for (int i = 0; i < kt; i++) {
+    const am_obs_group* b = &groups[gt[i]];
+    int from = -1, off = 0;
+    for (int k = 0; k < ks && from < 0; k++) {
+      const am_obs_group* a = &L->g[gs[k]];
+      if (!strcmp(a->name, b->name) && a->size == b->size) {
+        from = off;
+        copy_norm_group(L, a, p, b, freeze);
+      }
+      off += a->size;
+    }
+    for (int e = 0; e < b->size; e++) map[j++] = from < 0 ? -1 : from + e;
+    if (from >= 0) matched += b->size;
+  }
+  int A = p->act_dim;
+  if (p->cfg.prev_action)
+    for (int e = 0; e < A; e++) map[j++] = src_pa == A ? src_obs + e : -1;
+  if (p->cfg.prev_reward) map[j++] = src_pr ? src_obs + src_pa : -1;
+  if (p->cfg.prev_action && src_pa == A) matched += A;
+  if (p->cfg.prev_reward && src_pr) matched++;
+  return matched;
 }
 
 int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_groups,
@@ -1024,8 +1080,26 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
   if (rf_open(&f, ckpt_path, err, err_sz)) return -1;
   rsec s, ps;
   int rc = -1, copied[4] = {0, 0, 0, 0};
+  int* map = NULL;
+  float* tmp = NULL;
+  src_layout* L = NULL;  // the source's groups (version 2): the core's inputs matched by name
   if (rf_section(&f, "TENS", &s, err, err_sz) || rf_section(&f, "PARM", &ps, err, err_sz))
     goto out;
+  if (f.version >= 2 && (list_has(modules, "core") || list_has(modules, "motor"))) {
+    L = malloc(sizeof *L);
+    if (!L) {
+      snprintf(err, err_sz, "out of memory");
+      goto out;
+    }
+    if (read_src_layout(&f, L, err, err_sz)) goto out;
+  } else if (list_has(modules, "motor")) {
+    snprintf(err, err_sz,
+             "%s: field 'version': a version-1 checkpoint has no observation group table, so the "
+             "motor's input normaliser cannot be matched to this task (load core, head, critic "
+             "only, or a checkpoint written by this build)",
+             ckpt_path);
+    goto out;
+  }
   uint32_t n = rd_u32(&s);
   uint64_t count = rd_u64(&ps);
   if (!rd_fits(&s, n, 24)) {  // an entry takes at least 24 bytes
@@ -1060,21 +1134,42 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
     }
     if (mod < 0) continue;
     int ti = ama_params_find(&p->params, name);
-    if (ti < 0 || p->params.t[ti].rows != (int)rows || p->params.t[ti].cols != (int)cols) {
+    // the core's input weights: columns matched by observation group (new inputs start at 0)
+    int remap = L && !strcmp(name, "core.Wx") && ti >= 0 && p->params.t[ti].rows == (int)rows &&
+                cols >= 1 && cols <= (uint32_t)INT32_MAX / (rows ? rows : 1);
+    if (ti < 0 || p->params.t[ti].rows != (int)rows ||
+        (!remap && p->params.t[ti].cols != (int)cols)) {
       snprintf(err, err_sz,
                "%s: field 'tensor %s': shape %ux%u does not fit this policy's module '%s'",
                ckpt_path, name, rows, cols, MODULES[mod]);
       goto out;
     }
-    uint64_t size = (uint64_t)rows * cols;  // rows, cols are this policy's: no overflow
+    uint64_t size = (uint64_t)rows * cols;  // rows fit this policy, cols checked: no overflow
     if (off > count || size > count - off) {
       snprintf(err, err_sz, "%s: field 'tensor %s offset': %llu + %llu floats is beyond the %llu "
                "parameters", ckpt_path, name, (unsigned long long)off, (unsigned long long)size,
                (unsigned long long)count);
       goto out;
     }
-    rsec w = {ps.p + 8 + 4 * off, 4 * (size_t)rows * cols, 0, 0};
-    rd_f32s(&w, p->params.w + p->params.t[ti].offset, (size_t)rows * cols);
+    rsec w = {ps.p + 8 + 4 * off, 4 * (size_t)size, 0, 0};
+    float* dst = p->params.w + p->params.t[ti].offset;
+    if (!remap) {
+      rd_f32s(&w, dst, (size_t)size);
+    } else {
+      int in = p->params.t[ti].cols;
+      map = malloc(sizeof(int) * (size_t)in);
+      tmp = malloc(sizeof(float) * (size_t)size);
+      if (!map || !tmp) {
+        snprintf(err, err_sz, "out of memory");
+        goto out;
+      }
+      int fr = freeze && list_has(freeze, "core");
+      if (core_input_map(&f, L, p, groups, n_groups, cols, fr, map, err, err_sz) < 0) goto out;
+      rd_f32s(&w, tmp, (size_t)size);
+      for (uint32_t r = 0; r < rows; r++)
+        for (int j = 0; j < in; j++)
+          dst[(size_t)r * in + j] = map[j] < 0 ? 0.0f : tmp[(size_t)r * cols + map[j]];
+    }
     copied[mod]++;
   }
   if (s.bad) {
@@ -1088,8 +1183,10 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
       goto out;
     }
   if (list_has(modules, "motor") &&
-      carry_norm(&f, p, groups, n_groups, freeze && list_has(freeze, "motor"), err, err_sz))
+      carry_motor_norm(&f, L, p, groups, n_groups, freeze && list_has(freeze, "motor"), err,
+                       err_sz))
     goto out;
+  ama_norm_refresh(&p->norm);
   for (int k = 0; k < 4; k++)
     if (freeze && list_has(modules, MODULES[k]) && list_has(freeze, MODULES[k]) &&
         ama_policy_freeze(p, MODULES[k], 1, err, err_sz))
@@ -1101,6 +1198,9 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
   ama_cell_prepare(&p->motor, &p->params);
   rc = 0;
 out:
+  free(map);
+  free(tmp);
+  free(L);
   free(f.p);
   return rc;
 }

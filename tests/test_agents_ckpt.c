@@ -493,6 +493,78 @@ static void test_load_and_freeze_module(void** s) {
   run_close(&a);
 }
 
+// A trained core reused on a task whose observations differ (Merel et al. reuse trained modules on
+// new tasks): the core's input weights are matched by observation group name, whatever the order;
+// the inputs the source did not have (a group it did not route, prev_reward) start at weight 0,
+// so the reused core first computes what it did; the matched groups' normaliser statistics come
+// along. With the same groups the weights are copied as they are.
+static void test_load_core_new_inputs(void** s) {
+  (void)s;
+  ama_config cfg;
+  small_config(&cfg);
+  snprintf(cfg.policy.core_groups, sizeof cfg.policy.core_groups, "proprioception,task,velocity");
+  run a;
+  run_open(&a, &cfg, 1);
+  ama_iter_stats st;
+  ama_ppo_iterate(a.L, &st);
+  char path[400], err[1024];
+  snprintf(path, sizeof(path), "%s/core.bin", g_dir);
+  assert_int_equal(ama_ckpt_save(a.L, path, err, sizeof(err)), 0);
+  ama_config c2 = cfg;
+  c2.seed = 9;
+  snprintf(c2.policy.core_groups, sizeof c2.policy.core_groups, "task,target,proprioception");
+  c2.policy.prev_reward = 1;
+  snprintf(c2.load_module, sizeof c2.load_module, "core");
+  snprintf(c2.load_path, sizeof c2.load_path, "%s", path);
+  run b;
+  run_open(&b, &c2, 1);
+  ama_policy *pa = ama_ppo_policy(a.L), *pb = ama_ppo_policy(b.L);
+  assert_int_equal(pa->core_in, 4 + 3 + 2);
+  assert_int_equal(pb->core_in, 3 + 2 + 4 + 1);
+  const float* wa = ama_params_view(&pa->params, "core.Wx");
+  const float* wb = ama_params_view(&pb->params, "core.Wx");
+  // b's column j comes from a's column from[j] (-1: new, 0)
+  const int from[10] = {4, 5, 6, -1, -1, 0, 1, 2, 3, -1};
+  int rows = (int)(tensor_floats(pb, "core.Wx") / 10), nonzero = 0;
+  assert_int_equal(rows * 9, (int)tensor_floats(pa, "core.Wx"));
+  for (int r = 0; r < rows; r++)
+    for (int j = 0; j < 10; j++) {
+      float want = from[j] < 0 ? 0.0f : wa[r * 9 + from[j]];
+      assert_memory_equal(&wb[r * 10 + j], &want, sizeof(float));
+      nonzero += wb[r * 10 + j] != 0;
+    }
+  assert_true(nonzero > rows * 6);  // the copied columns are not zero themselves
+  const char* same[] = {"core.Wh", "core.bx", "core.bh"};
+  for (int k = 0; k < 3; k++)
+    assert_memory_equal(ama_params_view(&pa->params, same[k]), ama_params_view(&pb->params, same[k]),
+                        tensor_floats(pb, same[k]) * sizeof(float));
+  // the normaliser of matched core groups is the source's (not frozen); target, velocity fresh
+  const am_task* t = &b.task;
+  for (int i = 0; i < t->obs_dim; i++) {
+    int g = 0;
+    while (!(i >= t->groups[g].offset && i < t->groups[g].offset + t->groups[g].size)) g++;
+    int carried = !strcmp(t->groups[g].name, "task") || !strcmp(t->groups[g].name, "proprioception");
+    assert_int_equal(pb->norm.frozen[i], 0);
+    if (carried) {
+      assert_memory_equal(&pb->norm.mean[i], &pa->norm.mean[i], sizeof(double));
+      assert_memory_equal(&pb->norm.counts[i], &pa->norm.counts[i], sizeof(double));
+    } else {
+      assert_true(pb->norm.counts[i] == 0);
+    }
+  }
+  ama_ppo_iterate(b.L, &st);  // the new columns learn
+  int learnt = 0;
+  for (int r = 0; r < rows; r++) learnt += wb[r * 10 + 3] != 0 || wb[r * 10 + 9] != 0;
+  assert_true(learnt > 0);
+  run_close(&b);
+  // a core of another size is still refused, naming the tensor
+  ama_config c3 = c2;
+  c3.policy.core_hidden = 7;
+  assert_null(create_with(&c3, err, sizeof err));
+  assert_non_null(strstr(err, "core."));
+  run_close(&a);
+}
+
 //---------------------------------- inconsistent checkpoints --------------------------------------
 
 // The payload offset and length of a section of a checkpoint image (fails when absent).
@@ -671,6 +743,7 @@ int main(void) {
       cmocka_unit_test(test_bad_files),
       cmocka_unit_test(test_inconsistent_files),
       cmocka_unit_test(test_load_and_freeze_module),
+      cmocka_unit_test(test_load_core_new_inputs),
   };
   return cmocka_run_group_tests(tests, setup, test_dir_remove);
 }
