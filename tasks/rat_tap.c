@@ -19,6 +19,10 @@ const amt_param_def amt_two_tap_params[] = {
     {"timeout", "1.2", "pause after a failed pair before the orb moves (s)"},
     {"tap_reward", "25", "reward per counted touch"},
     {"arena", "1.5", "the orb is placed uniformly within +-arena (m) in x and y"},
+    {"timed_shaping", "0",
+     "1: the hand-to-orb shaping pays only before the first touch and from the window's opening "
+     "(not while the rat must wait, nor in timeouts)"},
+    {"too_soon_cost", "0", "reward subtracted for a second touch too soon"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct tap_cfg {
@@ -28,6 +32,8 @@ typedef struct tap_cfg {
   int interval_lo, interval_hi;  // control steps after the first touch that count as a second
   int timeout_steps;
   double tap_reward, arena;
+  int timed_shaping;     // shaping only where a touch would count
+  double too_soon_cost;  // >= 0
 } tap_cfg;
 
 // the task state shown one-hot in the task group (and as the variable tap_state)
@@ -104,6 +110,7 @@ static void tap_rules(const tap_cfg* c, tap_state* s, int onset, double* reward,
     } else if (onset && s->t_since < c->interval_lo) {
       s->tap_state = TAP_TOO_SOON;
       s->timeout_left = c->timeout_steps;
+      *reward -= c->too_soon_cost;
       *ev |= 1u << EV_TOO_SOON;
     } else if (onset) {
       s->tap_state = TAP_TWICE;
@@ -128,7 +135,11 @@ static void tap_evaluate(const void* cfg, void* state, am_env* e, am_step_result
   int touch = dist < ORB_RADIUS + TOUCH_MARGIN;
   int onset = touch && !s->touching;
   s->touching = touch;
-  double shaping = 0.25 * exp(-3 * l1);
+  // timed: only where a touch would count (the rules below judge this step at t_since + 1)
+  int shape = !c->timed_shaping ||
+              (s->timeout_left == 0 && (s->tap_state == TAP_BEFORE ||
+                                        (s->tap_state == TAP_ONCE && s->t_since + 1 >= c->interval_lo)));
+  double shaping = shape ? 0.25 * exp(-3 * l1) : 0.0;
   r->terms[1] = (float)shaping;
   double reward = shaping;
   if (s->timeout_left > 0) {  // between trials: the rules wait
@@ -176,8 +187,16 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_double(info, params, "tolerance", &c->tolerance, err, err_sz) ||
       amt_param_double(info, params, "timeout", &c->timeout, err, err_sz) ||
       amt_param_double(info, params, "tap_reward", &c->tap_reward, err, err_sz) ||
-      amt_param_double(info, params, "arena", &c->arena, err, err_sz))
+      amt_param_double(info, params, "arena", &c->arena, err, err_sz) ||
+      amt_param_int(info, params, "timed_shaping", &c->timed_shaping, err, err_sz) ||
+      amt_param_double(info, params, "too_soon_cost", &c->too_soon_cost, err, err_sz))
     return -1;
+  if (c->timed_shaping != 0 && c->timed_shaping != 1)
+    return am_err(err, err_sz, "task %s: timed_shaping must be 0 or 1 (got %d)", info->name,
+                  c->timed_shaping);
+  if (!(c->too_soon_cost >= 0))
+    return am_err(err, err_sz, "task %s: too_soon_cost must be >= 0 (got %g)", info->name,
+                  c->too_soon_cost);
   if (!(c->interval > 0) || c->tolerance < 0 || c->tolerance >= c->interval ||
       !(c->timeout > 0) || !(c->arena > 0))
     return am_err(err, err_sz, "task %s: interval, timeout and arena must be > 0 and 0 <= "

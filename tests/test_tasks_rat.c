@@ -857,6 +857,7 @@ typedef struct tap_rig {
   rat_ids r;
   int orb_mc, off, v_state, v_pairs, v_orbx, v_orby;
   double arena, reward;
+  int shaping_off;  // timed_shaping: the next step must pay no shaping
   uint32_t START, FIRST, SECOND, SOON, NOSEC, REW, END;
   float obs[512];
   float vars[16];
@@ -866,6 +867,7 @@ typedef struct tap_rig {
 static void tap_open(tap_rig* g, const char* const* kv, double arena, double reward) {
   amt_params p;
   memset(&p, 0, sizeof p);
+  g->shaping_off = 0;
   if (amt_params_add(&p, "init_noise=0", err, sizeof err)) fail_msg("%s", err);
   for (; kv && *kv; kv++)
     if (amt_params_add(&p, *kv, err, sizeof err)) fail_msg("%s", err);
@@ -921,7 +923,7 @@ static double tap_shaping(const tap_rig* g) {
 // into taps + shaping (shaping by the formula) and refreshes the observation and variables.
 static am_step_result tap_step(tap_rig* g, int touch) {
   tap_hand(g, touch);
-  double shaping = tap_shaping(g);
+  double shaping = g->shaping_off ? 0 : tap_shaping(g);
   am_step_result res = evaluate(&g->t, g->e);
   assert_float_equal(res.terms[1], shaping, 1e-6);
   assert_float_equal(res.reward, res.terms[0] + res.terms[1], 1e-5);
@@ -1099,6 +1101,53 @@ static void test_two_tap_params(void** state) {
   assert_non_null(strstr(err, "control step"));
 }
 
+// timed_shaping=1 pays the hand-to-orb shaping only where a touch would count: before the first
+// touch and from the window's opening (35 steps after it), not while the rat must wait nor during
+// a timeout; too_soon_cost is subtracted on a touch too soon. Bad values are refused by name.
+static void test_two_tap_timed_shaping(void** state) {
+  (void)state;
+  tap_rig g;
+  const char* kv[] = {"timed_shaping=1", "too_soon_cost=5", NULL};
+  tap_open(&g, kv, 1.5, 25);
+  am_step_result res = tap_step(&g, 0);  // trial_start: shaping on before the first touch
+  assert_true(res.terms[1] > 0);
+  tap_first(&g, 1);  // judged before the touch: full shaping (checked by tap_step)
+  g.shaping_off = 1;
+  for (int s = 1; s <= 34; s++) {  // the hand rests on the orb while the rat must wait: nothing
+    res = tap_step(&g, 1);
+    assert_int_equal(res.events, 0u);
+  }
+  g.shaping_off = 0;
+  res = tap_step(&g, 0);  // step 35: the window is open, shaping again (the hand lifted)
+  assert_true(res.terms[1] > 0);
+  res = tap_step(&g, 1);  // step 36: a counted second touch with full shaping
+  assert_int_equal(res.events, g.SECOND | g.REW);
+  assert_float_equal(res.terms[0], 25, 1e-5);
+  assert_float_equal(res.terms[1], 0.25, 1e-6);
+  g.shaping_off = 1;  // the step after the pair: trial_end (timeout_left was 1)
+  res = tap_step(&g, 0);
+  assert_int_equal(res.events, g.END);
+  g.shaping_off = 0;
+  tap_step(&g, 0);  // trial_start
+  tap_first(&g, 0);
+  g.shaping_off = 1;
+  tap_step(&g, 0);  // let go
+  res = tap_step(&g, 1);  // too soon: the cost, and no shaping through the timeout
+  assert_int_equal(res.events, g.SOON);
+  assert_float_equal(res.terms[0], -5, 1e-5);
+  for (int s = 1; s < 60; s++) assert_int_equal(tap_step(&g, 1).events, 0u);
+  tap_close(&g);
+  const char* bad[][2] = {{"timed_shaping=2", "timed_shaping"}, {"too_soon_cost=-1", "too_soon_cost"}};
+  for (int k = 0; k < 2; k++) {
+    amt_params p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(amt_params_add(&p, bad[k][0], err, sizeof err), 0);
+    am_task t;
+    assert_int_equal(amt_create(&t, "two-tap", &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, bad[k][1]));
+  }
+}
+
 // Through the pool with zero actions: trial_start comes at the first step of every episode, the
 // episode is truncated at the time limit, never terminated.
 static void test_two_tap_pool(void** state) {
@@ -1135,6 +1184,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_rules),
       cmocka_unit_test(test_two_tap_shaping),
       cmocka_unit_test(test_two_tap_params),
+      cmocka_unit_test(test_two_tap_timed_shaping),
       cmocka_unit_test(test_two_tap_pool),
       cmocka_unit_test(test_water_maze_rules),
   };
