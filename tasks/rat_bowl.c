@@ -16,11 +16,10 @@
 #include "rat_common.h"
 
 #define MAX_TERRAINS 8
-// The bowl: a BOWL_N x BOWL_N heightfield, half-size BOWL_SIZE, height BOWL_H, base BOWL_BASE
+// The bowl: a BOWL_N x BOWL_N heightfield, half-size BOWL_SIZE, height `height`, base BOWL_BASE
 // below its lowest point. Rays see it as BOWL_TILES x BOWL_TILES tiles of TILE_N cells a side.
 #define BOWL_N 201
 #define BOWL_SIZE 6.0
-#define BOWL_H 0.5
 #define BOWL_BASE 0.1
 #define BOWL_TILES 5  // 4 and 8 measured slower
 #define TILE_N ((BOWL_N - 1) / BOWL_TILES)
@@ -31,13 +30,16 @@ const amt_param_def amt_escape_bowl_params[] = {
     {"terrains", "4", "bowls generated at creation; each episode uses one of them (1..8)"},
     {"terrain_seed", "1", "seed of the bowls' random bumps"},
     {"escape_distance", "6", "distance from the centre at which escape reaches 1 (m)"},
+    {"height", "0.5",
+     "the bowl's height (m), its bumps scaled with it (0.5: the published bowl); a list gives "
+     "each of the terrains its own (a mixture of difficulties)"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct bowl_cfg {
   rat_body rat;  // first (rat_common.h)
   int n_terrains, terrain_seed, terrain_mocap[MAX_TERRAINS], tiles_mocap[MAX_TERRAINS];
-  double escape_distance;
+  double escape_distance, height[MAX_TERRAINS];  // height: per terrain
   double fall_cos;  // the fall limit's cosine (-2: never, the published task)
 } bowl_cfg;
 
@@ -205,7 +207,7 @@ static void build_arena(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* a, int 
     rat_sb_add(a, "<body name=\"terrain%d_tiles\" mocap=\"true\" pos=\"0 0 %g\"><inertial "
                   "pos=\"0 0 0\" mass=\"0\" diaginertia=\"0 0 0\"/>", k, RAT_PARK_Z);
     for (int ti = 0; ti < N_TILES; ti++) {
-      double lo = BOWL_H * b->tile_lo[k][ti];
+      double lo = c->height[k] * b->tile_lo[k][ti];
       double x = -BOWL_SIZE + (2 * (ti % BOWL_TILES) + 1) * half;
       double y = -BOWL_SIZE + (2 * (ti / BOWL_TILES) + 1) * half;
       rat_sb_add(a, "<geom type=\"hfield\" hfield=\"bowl%d_%d\" pos=\"%.17g %.17g %.17g\" "
@@ -223,10 +225,10 @@ static void build_prelude(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* h) {
                 "reflectance=\"0.05\"/>", 40.0 / BOWL_TILES, 40.0 / BOWL_TILES);
   for (int k = 0; k < c->n_terrains; k++) {
     rat_sb_add(h, "<hfield name=\"bowl%d\" nrow=\"%d\" ncol=\"%d\" size=\"%g %g %g %g\"/>", k,
-               BOWL_N, BOWL_N, BOWL_SIZE, BOWL_SIZE, BOWL_H, BOWL_BASE);
+               BOWL_N, BOWL_N, BOWL_SIZE, BOWL_SIZE, c->height[k], BOWL_BASE);
     // a tile: offset to its lowest point, elevation range its own, base down to the bowl's
     for (int ti = 0; ti < N_TILES; ti++) {
-      double lo = BOWL_H * b->tile_lo[k][ti], hi = BOWL_H * b->tile_hi[k][ti];
+      double lo = c->height[k] * b->tile_lo[k][ti], hi = c->height[k] * b->tile_hi[k][ti];
       rat_sb_add(h, "<hfield name=\"bowl%d_%d\" nrow=\"%d\" ncol=\"%d\" size=\"%.17g %.17g "
                     "%.17g %.17g\"/>", k, ti, TILE_N + 1, TILE_N + 1, BOWL_SIZE / BOWL_TILES,
                  BOWL_SIZE / BOWL_TILES, hi - lo > 1e-4 ? hi - lo : 1e-4, lo + BOWL_BASE);
@@ -244,7 +246,7 @@ static void build_prelude(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* h) {
   rat_sb_add(h, "</contact>");
 }
 
-// Writes the elevations into the model: bowl<k>'s data is the bowl (x BOWL_H is metres); a tile's
+// Writes the elevations into the model: bowl<k>'s data is the bowl (x height is metres); a tile's
 // data is its part of that, less its lowest point (its geom's z), over its own height range.
 static void fill_hfields(mjModel* m, const bowl_cfg* c, const bowl_bank* b) {
   const int NB = BOWL_N, TN = TILE_N;
@@ -257,14 +259,14 @@ static void fill_hfields(mjModel* m, const bowl_cfg* c, const bowl_bank* b) {
     for (int ti = 0; ti < N_TILES; ti++) {
       snprintf(nm, sizeof nm, "bowl%d_%d", k, ti);
       hf = mj_name2id(m, mjOBJ_HFIELD, nm);
-      const double lo = BOWL_H * b->tile_lo[k][ti];
+      const double lo = c->height[k] * b->tile_lo[k][ti];
       const double range = m->hfield_size[4 * hf + 2];
       float* td = m->hfield_data + m->hfield_adr[hf];
       int r0 = ti / BOWL_TILES * TN, c0 = ti % BOWL_TILES * TN;
       for (int r = 0; r <= TN; r++)
         for (int cc = 0; cc <= TN; cc++)
           td[r * (TN + 1) + cc] =
-              (float)((BOWL_H * bowl[(size_t)(r0 + r) * NB + c0 + cc] - lo) / range);
+              (float)((c->height[k] * bowl[(size_t)(r0 + r) * NB + c0 + cc] - lo) / range);
     }
   }
 }
@@ -272,14 +274,25 @@ static void fill_hfields(mjModel* m, const bowl_cfg* c, const bowl_bank* b) {
 static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
                      size_t err_sz) {
   bowl_cfg* c = cfg;
+  int nh = 0;
   if (amt_param_int(info, params, "terrains", &c->n_terrains, err, err_sz) ||
       amt_param_int(info, params, "terrain_seed", &c->terrain_seed, err, err_sz) ||
       amt_param_double(info, params, "escape_distance", &c->escape_distance, err, err_sz) ||
+      amt_param_list(info, params, "height", c->height, MAX_TERRAINS, &nh, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz))
     return -1;
   if (c->n_terrains < 1 || c->n_terrains > MAX_TERRAINS)
     return am_err(err, err_sz, "task %s: parameter terrains: '%d' must be in [1, %d]", info->name,
                   c->n_terrains, MAX_TERRAINS);
+  if (nh != 1 && nh != c->n_terrains)
+    return am_err(err, err_sz, "task %s: parameter height: %d values for %d terrains (give one, "
+                  "or one per terrain)", info->name, nh, c->n_terrains);
+  for (int k = 0; k < c->n_terrains; k++) {
+    if (nh == 1) c->height[k] = c->height[0];
+    if (!(c->height[k] > 0 && c->height[k] <= 2))
+      return am_err(err, err_sz, "task %s: parameter height: '%g' must be in (0, 2] m",
+                    info->name, c->height[k]);
+  }
   if (!(c->escape_distance > 0))
     return am_err(err, err_sz, "task %s: parameter escape_distance: '%g' must be > 0", info->name,
                   c->escape_distance);

@@ -606,6 +606,56 @@ static void test_escape_bowl_terrain(void** state) {
   amt_destroy(&t);
 }
 
+// height scales the bowl and its bumps (the heightfield's elevation and every tile's offset and
+// range), the same bumps from the same terrain_seed; bad heights are refused naming the key.
+static void test_escape_bowl_height(void** state) {
+  (void)state;
+  am_task a, b;
+  make_task(&a, "escape-bowl", "terrains=1", NULL);
+  make_task(&b, "escape-bowl", "terrains=1", "height=0.2", NULL);
+  const mjModel *ma = a.model->m, *mb = b.model->m;
+  int hf = mj_name2id(ma, mjOBJ_HFIELD, "bowl0");
+  assert_true(hf >= 0);
+  assert_float_equal(ma->hfield_size[4 * hf + 2], 0.5, 1e-12);
+  assert_float_equal(mb->hfield_size[4 * hf + 2], 0.2, 1e-12);
+  assert_int_equal(ma->nhfielddata, mb->nhfielddata);
+  assert_memory_equal(ma->hfield_data + ma->hfield_adr[hf], mb->hfield_data + mb->hfield_adr[hf],
+                      sizeof(float) * (size_t)ma->hfield_nrow[hf] * ma->hfield_ncol[hf]);
+  int tiles = 0;
+  for (int g = 0; g < ma->ngeom; g++) {
+    if (ma->geom_type[g] != mjGEOM_HFIELD || ma->geom_dataid[g] == hf) continue;
+    int th = ma->geom_dataid[g];  // a tile: its offset and height range scale with the bowl
+    assert_float_equal(mb->geom_pos[3 * g + 2], 0.4 * ma->geom_pos[3 * g + 2], 1e-9);
+    if (ma->hfield_size[4 * th + 2] > 1e-3)
+      assert_float_equal(mb->hfield_size[4 * th + 2], 0.4 * ma->hfield_size[4 * th + 2], 1e-9);
+    tiles++;
+  }
+  assert_int_equal(tiles, 25);
+  amt_destroy(&a);
+  amt_destroy(&b);
+  // a list: each terrain its own height (a mixture of difficulties)
+  make_task(&a, "escape-bowl", "terrains=2", "height=0.2,0.45", NULL);
+  for (int k = 0; k < 2; k++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "bowl%d", k);
+    int h = mj_name2id(a.model->m, mjOBJ_HFIELD, nm);
+    assert_float_equal(a.model->m->hfield_size[4 * h + 2], k ? 0.45 : 0.2, 1e-12);
+  }
+  amt_destroy(&a);
+  const char* bad[][2] = {{"height=0", ""},           {"height=-1", ""},
+                          {"height=3", ""},           {"height=0.2,0.5", "terrains=3"},
+                          {"height=0.2,x", "terrains=2"}};
+  for (int k = 0; k < 5; k++) {
+    amt_params p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(amt_params_add(&p, bad[k][0], err, sizeof err), 0);
+    if (bad[k][1][0]) assert_int_equal(amt_params_add(&p, bad[k][1], err, sizeof err), 0);
+    am_task t;
+    assert_int_equal(amt_create(&t, "escape-bowl", &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "height"));
+  }
+}
+
 //---------------------------------- forage-maze ---------------------------------------------------
 
 static void test_forage_maze_collect(void** state) {
@@ -1179,6 +1229,7 @@ int main(void) {
       cmocka_unit_test(test_run_gaps_fall_and_limit),
       cmocka_unit_test(test_escape_bowl),
       cmocka_unit_test(test_escape_bowl_terrain),
+      cmocka_unit_test(test_escape_bowl_height),
       cmocka_unit_test(test_forage_maze_collect),
       cmocka_unit_test(test_forage_maze_pool),
       cmocka_unit_test(test_two_tap_rules),
