@@ -19,13 +19,13 @@ static void make_task(am_task* t, const char* name, ...) {
   if (amt_create(t, name, &p, err, sizeof err)) fail_msg("%s: %s", name, err);
 }
 
-// Task `name` with the one override "key=value" must be refused, the message naming the task and
-// the key.
+// Task `name` with the overrides "key=value[;key2=value2...]" must be refused, the message naming
+// the task and the first key.
 __attribute__((unused))
 static void expect_refused(const char* name, const char* kv) {
   amt_params p;
   memset(&p, 0, sizeof p);
-  if (amt_params_add(&p, kv, err, sizeof err)) fail_msg("%s", err);
+  if (amt_params_add_list(&p, kv, err, sizeof err)) fail_msg("%s", err);
   am_task t;
   if (amt_create(&t, name, &p, err, sizeof err) != -1) fail_msg("%s: accepted %s", name, kv);
   char key[64];
