@@ -379,6 +379,18 @@ static ama_ppo* create_with(const ama_config* c, char* err, size_t err_sz) {
   return L;
 }
 
+// A run trained for `iters` iterations whose checkpoint (g_dir/file, into path) a module is
+// reused from.
+static void source_run(run* a, const ama_config* cfg, int iters, const char* file, char* path,
+                       size_t path_sz) {
+  char err[1024];
+  run_open(a, cfg, 1);
+  ama_iter_stats st;
+  for (int i = 0; i < iters; i++) ama_ppo_iterate(a->L, &st);
+  snprintf(path, path_sz, "%s/%s", g_dir, file);
+  assert_int_equal(ama_ckpt_save(a->L, path, err, sizeof(err)), 0);
+}
+
 // A motor system trained elsewhere (the motor module and its action head) is loaded and frozen
 // under a fresh core: its weights stay put while the rest trains, and the normaliser statistics
 // of its shortcut inputs come along (frozen with it); the other entries start fresh.
@@ -386,13 +398,9 @@ static void test_load_and_freeze_module(void** s) {
   ama_config cfg;
   small_config(&cfg);
   run a;
-  run_open(&a, &cfg, 1);
-  ama_iter_stats st;
-  ama_ppo_iterate(a.L, &st);
-  ama_ppo_iterate(a.L, &st);
   char path[400], err[1024];
-  snprintf(path, sizeof(path), "%s/motor.bin", g_dir);
-  assert_int_equal(ama_ckpt_save(a.L, path, err, sizeof(err)), 0);
+  source_run(&a, &cfg, 2, "motor.bin", path, sizeof path);
+  ama_iter_stats st;
   ama_config c2 = cfg;
   c2.seed = 7;
   snprintf(c2.load_module, sizeof(c2.load_module), "motor,head");
@@ -504,12 +512,9 @@ static void test_load_core_new_inputs(void** s) {
   small_config(&cfg);
   snprintf(cfg.policy.core_groups, sizeof cfg.policy.core_groups, "proprioception,task,velocity");
   run a;
-  run_open(&a, &cfg, 1);
-  ama_iter_stats st;
-  ama_ppo_iterate(a.L, &st);
   char path[400], err[1024];
-  snprintf(path, sizeof(path), "%s/core.bin", g_dir);
-  assert_int_equal(ama_ckpt_save(a.L, path, err, sizeof(err)), 0);
+  source_run(&a, &cfg, 1, "core.bin", path, sizeof path);
+  ama_iter_stats st;
   ama_config c2 = cfg;
   c2.seed = 9;
   snprintf(c2.policy.core_groups, sizeof c2.policy.core_groups, "task,target,proprioception");
