@@ -86,6 +86,7 @@ typedef struct ama_ppo_cfg {
   float action_cost;    // extra reward -action_cost * |a|^2 (energy), 0: none
   int norm_reward;      // 1: divide rewards by the running std of the discounted return
   float adam_eps;
+  int critic_warmup;    // iterations at the run's start in which only the critic learns
 } ama_ppo_cfg;
 
 // Evolution strategies (ama_es.c, Salimans et al. 2017): learner = es.

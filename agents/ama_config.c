@@ -182,6 +182,9 @@ static const key_def KEYS[] = {
     {"norm_reward", K_INT, LO(norm_reward), 0, "1: scale rewards by the return's running std",
      FLAG},
     {"adam_eps", K_FLOAT, LO(adam_eps), 0, "Adam epsilon", ABOVE(0)},
+    {"critic_warmup", K_INT, LO(critic_warmup), 0,
+     "iterations at the start in which only the critic learns (a loaded policy is not moved by "
+     "a fresh critic's advantages)", RANGE(0, 1000000)},
     {"learner", K_STR, CO(learner), SZ(learner),
      "ppo; es: evolution strategies; hebbian: node perturbation (Miconi 2017); the last two "
      "without backpropagation (docs/biology.md)", 0, 0, 0, 0, "ppo|es|hebbian"},

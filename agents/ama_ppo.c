@@ -543,6 +543,14 @@ static void* half_grad(void* arg) {
   return NULL;
 }
 
+// Ends a critic warm-up iteration: the tensors it held learn again.
+static void release_held(ama_policy* p, uint8_t* held) {
+  if (!held) return;
+  for (int i = 0; i < p->params.n_tensors; i++)
+    if (held[i]) p->params.t[i].frozen = 0;
+  free(held);
+}
+
 int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   ama_policy* p = &L->pol;
   const int T = L->T, N = L->N, B = L->B, A = p->act_dim;
@@ -578,6 +586,18 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   double gn_sum = 0;
   int n_mb = 0;
   const int TB = T * B;
+  // critic warm-up: every other tensor held for these iterations (the user's freeze kept)
+  uint8_t* held = NULL;
+  if (L->iteration < L->cfg.ppo.critic_warmup) {
+    held = calloc((size_t)p->params.n_tensors, 1);
+    if (!held) {
+      snprintf(L->err, sizeof L->err, "out of memory");
+      return -1;
+    }
+    for (int i = 0; i < p->params.n_tensors; i++)
+      if (strncmp(p->params.t[i].name, "critic.", 7) && !p->params.t[i].frozen)
+        held[i] = 1, p->params.t[i].frozen = 1;
+  }
   for (int ep = 0; ep < L->cfg.ppo.epochs; ep++) {
     for (int i = 0; i < N; i++) L->perm[i] = i;
     for (int i = N - 1; i > 0; i--) {  // Fisher-Yates with the learner's stream
@@ -617,7 +637,10 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       } else {
         ms = jobs[0].ms;
       }
-      if (L->comm && ama_dist_grad(L)) return -1;
+      if (L->comm && ama_dist_grad(L)) {
+        release_held(p, held);
+        return -1;
+      }
       double gn = ama_grad_norm(&p->params);
       if (L->cfg.ppo.max_grad_norm > 0 && gn > L->cfg.ppo.max_grad_norm)
         ama_grad_scale(&p->params, (float)(L->cfg.ppo.max_grad_norm / (gn + 1e-6)));
@@ -632,6 +655,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       n_mb++;
     }
   }
+  release_held(p, held);
   L->iteration++;
   if (L->comm && ama_dist_iter_end(L, &acc)) return -1;
   double t2 = am_now();

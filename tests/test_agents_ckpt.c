@@ -570,6 +570,40 @@ static void test_load_core_new_inputs(void** s) {
   run_close(&a);
 }
 
+// critic_warmup = 2: in the first two iterations only the critic learns (the core, motor and head
+// stay exactly as loaded), from the third everything does, and a module the user froze stays
+// frozen throughout.
+static void test_critic_warmup(void** s) {
+  (void)s;
+  ama_config cfg;
+  small_config(&cfg);
+  cfg.ppo.critic_warmup = 2;
+  snprintf(cfg.freeze, sizeof cfg.freeze, "motor");
+  run a;
+  run_open(&a, &cfg, 1);
+  ama_policy* p = ama_ppo_policy(a.L);
+  size_t n = p->params.count;
+  float* w0 = malloc(n * sizeof(float));
+  memcpy(w0, p->params.w, n * sizeof(float));
+  ama_iter_stats st;
+  for (int it = 0; it < 3; it++) {
+    assert_int_equal(ama_ppo_iterate(a.L, &st), 0);
+    for (int i = 0; i < p->params.n_tensors; i++) {
+      const char* name = p->params.t[i].name;
+      const float* w = p->params.w + p->params.t[i].offset;
+      size_t sz = (size_t)p->params.t[i].rows * p->params.t[i].cols * sizeof(float);
+      int critic = !strncmp(name, "critic.", 7), motor = !strncmp(name, "motor.", 6);
+      if (critic || (it == 2 && !motor))
+        assert_memory_not_equal(w, w0 + p->params.t[i].offset, sz);
+      else
+        assert_memory_equal(w, w0 + p->params.t[i].offset, sz);
+      assert_int_equal(p->params.t[i].frozen, motor);  // the warm-up's hold is released
+    }
+  }
+  free(w0);
+  run_close(&a);
+}
+
 //---------------------------------- inconsistent checkpoints --------------------------------------
 
 // The payload offset and length of a section of a checkpoint image (fails when absent).
@@ -749,6 +783,7 @@ int main(void) {
       cmocka_unit_test(test_inconsistent_files),
       cmocka_unit_test(test_load_and_freeze_module),
       cmocka_unit_test(test_load_core_new_inputs),
+      cmocka_unit_test(test_critic_warmup),
   };
   return cmocka_run_group_tests(tests, setup, test_dir_remove);
 }
