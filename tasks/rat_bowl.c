@@ -33,6 +33,9 @@ const amt_param_def amt_escape_bowl_params[] = {
     {"height", "0.5",
      "the bowl's height (m), its bumps scaled with it (0.5: the published bowl); a list gives "
      "each of the terrains its own (a mixture of difficulties)"},
+    {"escape_end", "0",
+     "1: escaping ends the episode (terminated), paid as if every remaining step earned the full "
+     "reward 1 (the published reward's best continuation, without its risk of a fall)"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -40,6 +43,8 @@ typedef struct bowl_cfg {
   rat_body rat;  // first (rat_common.h)
   int n_terrains, terrain_seed, terrain_mocap[MAX_TERRAINS], tiles_mocap[MAX_TERRAINS];
   double escape_distance, height[MAX_TERRAINS];  // height: per terrain
+  int escape_end, episode_steps;  // episode_steps: from episode_time (bind)
+  double episode_time;
   double fall_cos;  // the fall limit's cosine (-2: never, the published task)
 } bowl_cfg;
 
@@ -90,6 +95,10 @@ static void bowl_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
   if (esc >= 1 && !s->escaped) {
     s->escaped = 1;
     r->events = 1u << EV_ESCAPED;
+    if (c->escape_end) {  // the rest of the episode at the reward's maximum, 1 per step
+      r->terminated = 1;
+      if (e->step < c->episode_steps) reward += (double)(c->episode_steps - e->step);
+    }
   }
   if (rat_fallen(&c->rat, d, c->fall_cos)) {
     r->terminated = 1;
@@ -276,6 +285,8 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
   bowl_cfg* c = cfg;
   int nh = 0;
   if (amt_param_int(info, params, "terrains", &c->n_terrains, err, err_sz) ||
+      amt_param_int(info, params, "escape_end", &c->escape_end, err, err_sz) ||
+      amt_param_double(info, params, "episode_time", &c->episode_time, err, err_sz) ||
       amt_param_int(info, params, "terrain_seed", &c->terrain_seed, err, err_sz) ||
       amt_param_double(info, params, "escape_distance", &c->escape_distance, err, err_sz) ||
       amt_param_list(info, params, "height", c->height, MAX_TERRAINS, &nh, err, err_sz) ||
@@ -284,6 +295,9 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (c->n_terrains < 1 || c->n_terrains > MAX_TERRAINS)
     return am_err(err, err_sz, "task %s: parameter terrains: '%d' must be in [1, %d]", info->name,
                   c->n_terrains, MAX_TERRAINS);
+  if (c->escape_end != 0 && c->escape_end != 1)
+    return am_err(err, err_sz, "task %s: parameter escape_end: '%d' must be 0 or 1", info->name,
+                  c->escape_end);
   if (nh != 1 && nh != c->n_terrains)
     return am_err(err, err_sz, "task %s: parameter height: %d values for %d terrains (give one, "
                   "or one per terrain)", info->name, nh, c->n_terrains);
@@ -316,6 +330,7 @@ static int bowl_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* arena, int m
 
 static int bowl_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   bowl_cfg* c = cfg;
+  c->episode_steps = rat_episode_steps(c->episode_time, c->rat.dt);
   bowl_bank bank;
   if (make_bank(&bank, c->n_terrains, c->terrain_seed)) {
     free(bank.h);

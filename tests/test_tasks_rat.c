@@ -565,8 +565,31 @@ static void test_escape_bowl(void** state) {
   am_step_result res = evaluate(&t, e);
   assert_float_equal(res.reward, 1, 1e-6);
   assert_int_equal(res.events, ESC);
+  assert_int_equal(res.terminated, 0);
   am_pool_free(p);
   amt_destroy(&t);
+
+  // escape_end: escaping terminates, paid 1 for each of the episode's remaining steps (10 s at
+  // 0.02 s: 500 steps; the 30th step leaves 470)
+  make_task(&t, "escape-bowl", "init_noise=0", "terrains=1", "escape_distance=2", "escape_end=1",
+            "episode_time=10", NULL);
+  p = make_pool(&t, 1, 4);
+  e = am_pool_env(p, 0);
+  r = rat_lookup(e->m);
+  set_root_quat(e, &r, 1, 0, 0, 0);
+  shift_root(e, &r, 1 - e->d->qpos[r.q], -e->d->qpos[r.q + 1], 0);
+  e->step = 30;
+  res = evaluate(&t, e);
+  assert_float_equal(res.reward, 0.5, 1e-6);
+  assert_int_equal(res.terminated, 0);
+  shift_root(e, &r, 1, 0, 0);
+  res = evaluate(&t, e);
+  assert_float_equal(res.reward, 1 + 470, 1e-4);
+  assert_int_equal(res.events, ESC);
+  assert_int_equal(res.terminated, 1);
+  am_pool_free(p);
+  amt_destroy(&t);
+  expect_refused("escape-bowl", "escape_end=2");
 }
 
 // Each episode raises one bank bowl (drawn from the env's RNG) and parks the others; headings vary.
