@@ -562,6 +562,15 @@ static void test_load_core_new_inputs(void** s) {
   for (int r = 0; r < rows; r++) learnt += wb[r * 10 + 3] != 0 || wb[r * 10 + 9] != 0;
   assert_true(learnt > 0);
   run_close(&b);
+  // the same groups: the weights copied as they are
+  ama_config c4 = cfg;
+  c4.seed = 11;
+  snprintf(c4.load_module, sizeof c4.load_module, "core");
+  snprintf(c4.load_path, sizeof c4.load_path, "%s", path);
+  run d;
+  run_open(&d, &c4, 1);
+  assert_module_equal(pa, ama_ppo_policy(d.L), "core");
+  run_close(&d);
   // a core of another size is still refused, naming the tensor
   ama_config c3 = c2;
   c3.policy.core_hidden = 7;
