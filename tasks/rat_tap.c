@@ -136,9 +136,9 @@ static void tap_evaluate(const void* cfg, void* state, am_env* e, am_step_result
   int onset = touch && !s->touching;
   s->touching = touch;
   // timed: only where a touch would count (the rules below judge this step at t_since + 1)
+  int in_window = s->tap_state == TAP_ONCE && s->t_since + 1 >= c->interval_lo;
   int shape = !c->timed_shaping ||
-              (s->timeout_left == 0 && (s->tap_state == TAP_BEFORE ||
-                                        (s->tap_state == TAP_ONCE && s->t_since + 1 >= c->interval_lo)));
+              (s->timeout_left == 0 && (s->tap_state == TAP_BEFORE || in_window));
   double shaping = shape ? 0.25 * exp(-3 * l1) : 0.0;
   r->terms[1] = (float)shaping;
   double reward = shaping;

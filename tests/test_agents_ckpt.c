@@ -541,14 +541,16 @@ static void test_load_core_new_inputs(void** s) {
   assert_true(nonzero > rows * 6);  // the copied columns are not zero themselves
   const char* same[] = {"core.Wh", "core.bx", "core.bh"};
   for (int k = 0; k < 3; k++)
-    assert_memory_equal(ama_params_view(&pa->params, same[k]), ama_params_view(&pb->params, same[k]),
+    assert_memory_equal(ama_params_view(&pa->params, same[k]),
+                        ama_params_view(&pb->params, same[k]),
                         tensor_floats(pb, same[k]) * sizeof(float));
   // the normaliser of matched core groups is the source's (not frozen); target, velocity fresh
   const am_task* t = &b.task;
   for (int i = 0; i < t->obs_dim; i++) {
     int g = 0;
     while (!(i >= t->groups[g].offset && i < t->groups[g].offset + t->groups[g].size)) g++;
-    int carried = !strcmp(t->groups[g].name, "task") || !strcmp(t->groups[g].name, "proprioception");
+    const char* gn = t->groups[g].name;
+    int carried = !strcmp(gn, "task") || !strcmp(gn, "proprioception");
     assert_int_equal(pb->norm.frozen[i], 0);
     if (carried) {
       assert_memory_equal(&pb->norm.mean[i], &pa->norm.mean[i], sizeof(double));
