@@ -148,10 +148,11 @@ int ama_dist_obs_norm(ama_ppo* L) {
 static void encode(ama_ppo* L, int eq, int k, int e_loc) {
   const float* g = L->pol.params.g;
   const size_t n = L->pol.params.count;
-  int sh = 62 - eq - k;
+  // a product with an exact power of two scales exactly as ldexp does, without a call per element
+  const double scale = ldexp(1.0, 62 - eq - k);
   if (e_loc > eq) memset(L->gsum, 0, sizeof(int64_t) * n);
   else
-    for (size_t i = 0; i < n; i++) L->gsum[i] = (int64_t)llrint(ldexp((double)g[i], sh));
+    for (size_t i = 0; i < n; i++) L->gsum[i] = (int64_t)llrint((double)g[i] * scale);
 }
 
 int ama_dist_grad(ama_ppo* L) {
@@ -189,7 +190,8 @@ int ama_dist_grad(ama_ppo* L) {
     encode(L, eq, k, e_loc);
     if (c->sum_i64(c->ctx, L->gsum, n, L->err, sizeof L->err)) return -1;
   }
-  for (size_t i = 0; i < n; i++) g[i] = (float)(ldexp((double)L->gsum[i], -(62 - eq - k)) / c->size);
+  const double unscale = ldexp(1.0, -(62 - eq - k));  // exact, as in encode
+  for (size_t i = 0; i < n; i++) g[i] = (float)((double)L->gsum[i] * unscale / c->size);
   return 0;
 }
 
