@@ -191,7 +191,12 @@ int ama_dist_grad(ama_ppo* L) {
     if (c->sum_i64(c->ctx, L->gsum, n, L->err, sizeof L->err)) return -1;
   }
   const double unscale = ldexp(1.0, -(62 - eq - k));  // exact, as in encode
-  for (size_t i = 0; i < n; i++) g[i] = (float)((double)L->gsum[i] * unscale / c->size);
+  if ((c->size & (c->size - 1)) == 0) {  // a power of two: the mean's division is exact too
+    const double s = unscale / c->size;
+    for (size_t i = 0; i < n; i++) g[i] = (float)((double)L->gsum[i] * s);
+  } else {
+    for (size_t i = 0; i < n; i++) g[i] = (float)((double)L->gsum[i] * unscale / c->size);
+  }
   return 0;
 }
 
