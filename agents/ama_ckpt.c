@@ -1157,6 +1157,8 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
       rd_f32s(&w, dst, (size_t)size);
     } else {
       int in = p->params.t[ti].cols;
+      free(map);  // a table naming core.Wx twice: the last entry wins, as for other tensors
+      free(tmp);
       map = malloc(sizeof(int) * (size_t)in);
       tmp = malloc(sizeof(float) * (size_t)size);
       if (!map || !tmp) {
