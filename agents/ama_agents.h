@@ -493,6 +493,8 @@ typedef struct ama_iter_stats {
                            // finished episode when the task has no trial end (NaN: none)
   double lr;
   double rollout_s, learn_s;  // wall time of the two phases
+  double exchange_s;       // of learn_s, in the gradient's mean over MPI ranks (waits included)
+  int exchanges;           // how many such means (0 in one process)
   ama_ppo_stats loss;
   double grad_norm;
   double explained_var;
@@ -573,13 +575,21 @@ uint64_t ama_rank_seed(uint64_t seed, int rank);
 // ama_ckpt_load): refuses a rank whose configuration (or env count) differs from rank 0's, naming
 // the rank and the first differing key; reseeds the learner stream with ama_rank_seed; copies
 // rank 0's parameters to every rank. Afterwards each iteration combines the minibatch gradients
-// (mean over ranks, summed exactly in 64-bit fixed point, so bitwise reproducible), the
-// observation and reward normaliser statistics (merged in rank order) and the episode and loss
-// statistics, counts every rank's env steps, and checks once per iteration that the parameters
-// are bit-identical on all ranks (an error naming the rank if not). Checkpoints become collective
-// (ama_ckpt_save/load): rank 0 writes and reads the file, which holds every rank's envs, acting
-// state and stream. comm must outlive L. size 1 changes nothing.
+// (mean over ranks, summed in rank order, or for more than 4 ranks exactly in 64-bit fixed point:
+// bitwise reproducible either way), the observation and reward normaliser statistics (merged in
+// rank order) and the episode and loss statistics, counts every rank's env steps, and checks once
+// per iteration that the parameters are bit-identical on all ranks (an error naming the rank if
+// not). Checkpoints become collective (ama_ckpt_save/load): rank 0 writes and reads the file,
+// which holds every rank's envs, acting state and stream. comm must outlive L. size 1 changes
+// nothing.
 int ama_ppo_set_comm(ama_ppo* L, const ama_comm* comm, char* err, size_t err_sz);
+// The gradient's mean over the ranks, as after every minibatch (collective; benchmarks time it):
+// the parameters' gradient replaced by the mean. Returns 0, or -1 (ama_ppo_error).
+int ama_ppo_grad_mean(ama_ppo* L);
+// The bytes each rank sends in that exchange for a policy of `params` parameters over `ranks`
+// ranks: up to 4 ranks every rank's float gradient is gathered (4 bytes per parameter), beyond it
+// is summed as 64-bit fixed point (8 bytes per parameter, and 300 exponent counts).
+size_t ama_grad_message_bytes(size_t params, int ranks);
 // The CRC-32 of the parameters and Adam state into *crc; with a communicator (collective) also
 // checks that every rank's is rank 0's. Returns 0, or -1 naming the first rank that differs.
 int ama_ppo_check_ranks(ama_ppo* L, uint32_t* crc, char* err, size_t err_sz);

@@ -5,9 +5,11 @@
 // What it is not: no MPI (tools/mpi_comm.c), no checkpoint format (ama_ckpt.c), no printing.
 //
 // Reproducibility: results must not depend on how the communication library orders its
-// reductions. Statistics are gathered and merged here in rank order; the gradient, the one large
-// message, is summed as 64-bit fixed-point integers (exact, so any order gives the same sum) with a
-// power-of-two scale taken from the largest element over all ranks (ama_dist_grad).
+// reductions. Statistics are gathered and merged here in rank order; so is the gradient, the one
+// large message, up to GATHER_MAX ranks (each rank's floats, summed in rank order); beyond, where
+// gathering would move more bytes than reducing, it is summed as 64-bit fixed-point integers
+// (exact, so any order gives the same sum) with a power-of-two scale taken from the largest
+// element over all ranks (ama_dist_grad).
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +22,11 @@
 // The gradient's fixed point (ama_dist_grad): exponents rounded up to multiples of Q; bins of
 // exponents E_MIN.., the last one counting non-finite gradients.
 enum { Q = 8, E_MIN = -160, N_BINS = 300, BIN_NONFINITE = N_BINS - 1 };
+// Up to this many ranks the gradient is gathered rather than reduced: a ring allgather of 4-byte
+// floats moves 4 (p - 1) bytes per parameter into each rank, the fixed-point allreduce
+// 16 (p - 1) / p, so gathering moves no more up to 4 ranks, in half the steps, and needs no
+// encoding (2 ranks: 4 bytes against 8).
+enum { GATHER_MAX = 4 };
 
 uint64_t ama_rank_seed(uint64_t seed, int rank) {
   return rank ? seed + 0x9e3779b97f4a7c15ULL * (uint64_t)rank : seed;
@@ -90,7 +97,10 @@ int ama_ppo_set_comm(ama_ppo* L, const ama_comm* c, char* err, size_t err_sz) {
              "started with the same flags and files", diff);
   free(mine);
   if (ama_dist_agree(c, msg, err, err_sz) != -1) return -1;
-  L->gsum = calloc(L->pol.params.count + N_BINS, sizeof(int64_t));
+  // the exchange's buffer: every rank's gradient (gathered) or the fixed-point sum and bins
+  const size_t n = L->pol.params.count;
+  L->gsum = malloc(c->size <= GATHER_MAX ? sizeof(float) * n * (size_t)c->size
+                                         : ama_grad_message_bytes(n, c->size));
   if (!L->gsum) {
     snprintf(err, err_sz, "out of memory");
     return -1;
@@ -155,8 +165,44 @@ static void encode(ama_ppo* L, int eq, int k, int e_loc) {
     for (size_t i = 0; i < n; i++) L->gsum[i] = (int64_t)llrint((double)g[i] * scale);
 }
 
+// Up to GATHER_MAX ranks: every rank's float gradient, summed in rank order (so the same bits
+// whatever the library does) and divided by the rank count. Row by row, so that it vectorises.
+static int grad_gathered(ama_ppo* L) {
+  const ama_comm* c = L->comm;
+  const size_t n = L->pol.params.count;
+  if (c->allgather(c->ctx, L->pol.params.g, L->gsum, sizeof(float) * n, L->err, sizeof L->err))
+    return -1;
+  float* restrict g = L->pol.params.g;
+  const float* restrict all = (const float*)L->gsum;
+  memcpy(g, all, sizeof(float) * n);
+  for (int r = 1; r < c->size; r++) {
+    const float* restrict a = all + (size_t)r * n;
+    for (size_t i = 0; i < n; i++) g[i] += a[i];
+  }
+  const float inv = 1.0f / (float)c->size;  // exact for 2 and 4 ranks
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; i++) {
+    g[i] *= inv;
+    uint32_t u;
+    memcpy(&u, &g[i], sizeof u);
+    bad |= (u & 0x7f800000u) == 0x7f800000u;  // Inf or NaN
+  }
+  if (bad)  // a rank's gradient is not finite: so is the mean (as in one process)
+    for (size_t i = 0; i < n; i++) g[i] = NAN;
+  return 0;
+}
+
+size_t ama_grad_message_bytes(size_t params, int ranks) {
+  return ranks <= GATHER_MAX ? sizeof(float) * params : sizeof(int64_t) * (params + N_BINS);
+}
+
+int ama_ppo_grad_mean(ama_ppo* L) {
+  return L->comm ? ama_dist_grad(L) : 0;
+}
+
 int ama_dist_grad(ama_ppo* L) {
   const ama_comm* c = L->comm;
+  if (c->size <= GATHER_MAX) return grad_gathered(L);
   ama_params* P = &L->pol.params;
   float* g = P->g;
   const size_t n = P->count;

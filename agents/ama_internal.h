@@ -68,7 +68,8 @@ struct ama_ppo {
   ama_step_hook hook;
   void* hook_ctx;
   int hook_failed;       // the hook failed in this rollout (its message is in err)
-  int64_t* gsum;        // (params.count + exponent bins) the gradient in fixed point, summed
+  int64_t* gsum;        // the gradient exchange's buffer (ama_dist.c): every rank's float gradient
+                        // (up to 4 ranks), else the fixed-point sum and exponent bins
   int g_eq;             // the gradient's fixed-point exponent of the last minibatch (a guess)
   double rr0_count, rr0_mean, rr0_m2;  // reward statistics at the start of the rollout
   double it_count, it_mean, it_m2;     // this rank's reward statistics of the rollout alone

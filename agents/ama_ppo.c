@@ -584,7 +584,8 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   ama_ppo_coefs co = {L->cfg.ppo.clip, L->cfg.ppo.vf_coef, L->cfg.ppo.ent_coef, K, p->head_tau};
   ama_ppo_stats acc = {0}, ms;
   double gn_sum = 0;
-  int n_mb = 0;
+  int n_mb = 0, n_exch = 0;
+  double exch_s = 0;
   const int TB = T * B;
   // critic warm-up: every other tensor held for these iterations (the user's freeze kept)
   uint8_t* held = NULL;
@@ -637,9 +638,14 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       } else {
         ms = jobs[0].ms;
       }
-      if (L->comm && ama_dist_grad(L)) {
-        release_held(p, held);
-        return -1;
+      if (L->comm) {  // the mean over the ranks (timed: benchmarks)
+        double te = am_now();
+        if (ama_dist_grad(L)) {
+          release_held(p, held);
+          return -1;
+        }
+        exch_s += am_now() - te;
+        n_exch++;
       }
       double gn = ama_grad_norm(&p->params);
       if (L->cfg.ppo.max_grad_norm > 0 && gn > L->cfg.ppo.max_grad_norm)
@@ -676,6 +682,8 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
     st->lr = lr;
     st->rollout_s = t1 - t0;
     st->learn_s = t2 - t1;
+    st->exchange_s = exch_s;
+    st->exchanges = n_exch;
     st->loss.loss = acc.loss / n_mb;
     st->loss.pg_loss = acc.pg_loss / n_mb;
     st->loss.v_loss = acc.v_loss / n_mb;

@@ -1,10 +1,10 @@
 // test_agents_dist.c: data-parallel training through the communicator seam (ama_comm), without MPI:
 // two "ranks" are two threads of this process joined by an in-memory communicator. Checked: the
 // gradient mean over ranks is exact for planted gradients (large and tiny elements, zeros, a
-// non-finite rank); two ranks end with bit-identical parameters and count both ranks' steps; a
-// rank whose parameters drift is named in the error; a rank with another configuration is refused;
-// a two-rank checkpoint resumes exactly and is refused by one process. (tests/test_mpi.sh runs the
-// same over real MPI ranks.)
+// non-finite rank), gathered (2 ranks) and in fixed point (5 ranks); two ranks end with
+// bit-identical parameters and count both ranks' steps; a rank whose parameters drift is named in
+// the error; a rank with another configuration is refused; a two-rank checkpoint resumes exactly
+// and is refused by one process. (tests/test_mpi.sh runs the same over real MPI ranks.)
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -25,11 +25,13 @@
 
 //---------------------------------- an in-memory communicator of 2 ranks --------------------------
 
-#define RANKS 2
+#define RANKS 2      // the training tests'
+#define MAX_RANKS 5  // more than ama_dist.c gathers: the gradient goes through the fixed point
 
 typedef struct shared {
   pthread_barrier_t bar;
-  const void* slot[RANKS];
+  int n;  // ranks
+  const void* slot[MAX_RANKS];
 } shared;
 
 typedef struct rank_ctx {
@@ -41,7 +43,7 @@ static int t_allgather(void* ctx, const void* in, void* out, size_t n, char* err
   rank_ctx* c = ctx;
   c->sh->slot[c->rank] = in;
   pthread_barrier_wait(&c->sh->bar);
-  for (int r = 0; r < RANKS; r++) memcpy((char*)out + (size_t)r * n, c->sh->slot[r], n);
+  for (int r = 0; r < c->sh->n; r++) memcpy((char*)out + (size_t)r * n, c->sh->slot[r], n);
   pthread_barrier_wait(&c->sh->bar);
   return 0;
 }
@@ -51,7 +53,7 @@ static int t_sum_i64(void* ctx, int64_t* buf, size_t n, char* err, size_t sz) {
   int64_t* sum = calloc(n ? n : 1, sizeof(int64_t));
   c->sh->slot[c->rank] = buf;
   pthread_barrier_wait(&c->sh->bar);
-  for (int r = RANKS - 1; r >= 0; r--)  // the reverse of rank order: the sum must not care
+  for (int r = c->sh->n - 1; r >= 0; r--)  // the reverse of rank order: the sum must not care
     for (size_t i = 0; i < n; i++) sum[i] += ((const int64_t*)c->sh->slot[r])[i];
   pthread_barrier_wait(&c->sh->bar);
   memcpy(buf, sum, n * sizeof(int64_t));
@@ -136,13 +138,13 @@ out:
   return NULL;
 }
 
-// Runs the two ranks' jobs (kind, envs per rank, iterations) to their end.
-static void run_ranks(rank_job* jobs, job_kind kind, const int envs[RANKS], int iters,
-                      const char* path) {
-  shared sh;
-  pthread_barrier_init(&sh.bar, NULL, RANKS);
-  pthread_t th[RANKS];
-  for (int r = 0; r < RANKS; r++) {
+// Runs nr ranks' jobs (kind, envs per rank, iterations) to their end.
+static void run_n(rank_job* jobs, int nr, job_kind kind, const int* envs, int iters,
+                  const char* path) {
+  shared sh = {.n = nr};
+  pthread_barrier_init(&sh.bar, NULL, (unsigned)nr);
+  pthread_t th[MAX_RANKS];
+  for (int r = 0; r < nr; r++) {
     rank_job* j = &jobs[r];
     j->kind = kind;
     j->rank = r;
@@ -150,52 +152,61 @@ static void run_ranks(rank_job* jobs, job_kind kind, const int envs[RANKS], int 
     j->iters = iters;
     j->path = path;
     j->ctx = (rank_ctx){&sh, r};
-    j->comm = (ama_comm){r, RANKS, &j->ctx, t_allgather, t_sum_i64, t_bcast};
+    j->comm = (ama_comm){r, nr, &j->ctx, t_allgather, t_sum_i64, t_bcast};
     assert_int_equal(pthread_create(&th[r], NULL, rank_main, j), 0);
   }
-  for (int r = 0; r < RANKS; r++) pthread_join(th[r], NULL);
+  for (int r = 0; r < nr; r++) pthread_join(th[r], NULL);
   pthread_barrier_destroy(&sh.bar);
 }
 
-static const int SAME_ENVS[RANKS] = {8, 8};
+static void run_ranks(rank_job* jobs, job_kind kind, const int envs[RANKS], int iters,
+                      const char* path) {
+  run_n(jobs, RANKS, kind, envs, iters, path);
+}
+
+static const int SAME_ENVS[MAX_RANKS] = {8, 8, 8, 8, 8};
 
 //---------------------------------- tests ---------------------------------------------------------
 
-// Planted gradients: elements whose mean is exactly representable come back exactly, tiny
-// elements next to a large one survive, zeros stay zero, and both ranks get the same bits.
-static void test_grad_mean_exact(void** state) {
-  rank_job jobs[RANKS] = {0};
-  run_ranks(jobs, JOB_GRAD, SAME_ENVS, 0, NULL);  // (learns the parameter count)
+// Planted gradients over nr ranks: elements whose mean is exactly representable come back
+// exactly, tiny elements next to a large one survive, zeros stay zero, every rank gets the same
+// bits, and a non-finite element on one rank makes the whole mean non-finite.
+static void grad_mean_exact(int nr) {
+  rank_job jobs[MAX_RANKS] = {0};
+  run_n(jobs, nr, JOB_GRAD, SAME_ENVS, 0, NULL);  // (learns the parameter count)
   assert_int_equal(jobs[0].rc, 0);
   size_t n = jobs[0].n_params;
   assert_true(n > 8);
-  free(jobs[0].grad_out);
-  free(jobs[1].grad_out);
-  float* g[RANKS];
-  for (int r = 0; r < RANKS; r++) g[r] = calloc(n, sizeof(float));
-  g[0][0] = 3.0f, g[1][0] = 1.0f;            // mean 2
-  g[0][1] = 1000.0f, g[1][1] = -999.0f;      // 0.5
-  g[0][2] = 1e-6f, g[1][2] = 3e-6f;          // next to 1000: tiny, not lost
-  g[0][3] = -0.25f, g[1][3] = -0.75f;        // -0.5
-  g[0][4] = 0.0f, g[1][4] = 0.0f;            // 0
-  for (int r = 0; r < RANKS; r++) jobs[r] = (rank_job){.planted = g[r]};
-  run_ranks(jobs, JOB_GRAD, SAME_ENVS, 0, NULL);
-  for (int r = 0; r < RANKS; r++) assert_int_equal(jobs[r].rc, 0);
+  float* g[MAX_RANKS];
+  for (int r = 0; r < nr; r++) {
+    g[r] = calloc(n, sizeof(float));
+    g[r][0] = r ? 1.0f : 1.0f + (float)nr;                            // mean 2
+    g[r][1] = r == 0 ? 1000.0f : r == 1 ? -1000.0f + 0.5f * (float)nr : 0;  // 0.5
+    g[r][2] = 1e-6f * (float)(r + 1);             // next to 1000: tiny, not lost
+    g[r][3] = r == 0 ? -0.25f : r == 1 ? -0.75f : -0.5f;               // -0.5
+    g[r][4] = 0.0f;                                                    // 0
+  }
+  for (int r = 0; r < nr; r++) jobs[r] = (rank_job){.planted = g[r]};
+  run_n(jobs, nr, JOB_GRAD, SAME_ENVS, 0, NULL);
+  for (int r = 0; r < nr; r++) assert_int_equal(jobs[r].rc, 0);
   const float* m = jobs[0].grad_out;
   assert_true(m[0] == 2.0f);
   assert_true(m[1] == 0.5f);
-  assert_true(fabsf(m[2] - 2e-6f) < 1e-12f);
+  assert_true(fabsf(m[2] - 0.5e-6f * (float)(nr + 1)) < 1e-12f);
   assert_true(m[3] == -0.5f);
   assert_true(m[4] == 0.0f);
-  assert_memory_equal(jobs[0].grad_out, jobs[1].grad_out, n * sizeof(float));
-  for (int r = 0; r < RANKS; r++) free(jobs[r].grad_out);
-  // a rank with a non-finite gradient makes the mean non-finite on every rank (as one process)
-  g[1][5] = NAN;
-  for (int r = 0; r < RANKS; r++) jobs[r] = (rank_job){.planted = g[r]};
-  run_ranks(jobs, JOB_GRAD, SAME_ENVS, 0, NULL);
-  assert_true(isnan(jobs[0].grad_out[0]) && isnan(jobs[1].grad_out[0]));
-  for (int r = 0; r < RANKS; r++) free(jobs[r].grad_out), free(g[r]);
+  for (int r = 1; r < nr; r++)
+    assert_memory_equal(jobs[0].grad_out, jobs[r].grad_out, n * sizeof(float));
+  for (int r = 0; r < nr; r++) free(jobs[r].grad_out);
+  g[nr - 1][5] = NAN;
+  for (int r = 0; r < nr; r++) jobs[r] = (rank_job){.planted = g[r]};
+  run_n(jobs, nr, JOB_GRAD, SAME_ENVS, 0, NULL);
+  for (int r = 0; r < nr; r++) assert_true(isnan(jobs[r].grad_out[0]));
+  for (int r = 0; r < nr; r++) free(jobs[r].grad_out), free(g[r]);
 }
+
+static void test_grad_mean_gathered(void** state) { grad_mean_exact(2); }
+static void test_grad_mean_fixed_point(void** state) { grad_mean_exact(MAX_RANKS); }
 
 // Two ranks train to bit-identical parameters, count both ranks' env steps, and do so again.
 static void test_ranks_identical(void** state) {
@@ -267,7 +278,8 @@ static void test_checkpoint_resume(void** state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_grad_mean_exact),
+      cmocka_unit_test(test_grad_mean_gathered),
+      cmocka_unit_test(test_grad_mean_fixed_point),
       cmocka_unit_test(test_ranks_identical),
       cmocka_unit_test(test_drift_detected),
       cmocka_unit_test(test_config_mismatch),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_mpi.sh ANIMAT MPIEXEC: data-parallel training on 2 MPI ranks on this machine
 # (docs/distributed.md): the ranks end with bit-identical parameters; the same seed gives a
-# bitwise identical checkpoint twice; a run resumed under 2 ranks (with another thread count)
+# bitwise identical checkpoint twice (2 ranks, and 5 whose gradient is summed in fixed point); a
+# run resumed under 2 ranks (with another thread count)
 # equals the uninterrupted one; a 2-rank checkpoint is refused by a single process and ranks
 # with different configurations are refused at start; a rank killed with -9, or stopped, ends the
 # job with a non-zero status and a message naming a rank, and the last checkpoint resumes.
@@ -41,6 +42,16 @@ grep -q "env_steps" a/metrics.csv && [ "$(tail -n 1 a/metrics.csv | cut -d, -f2)
 
 "${mpi[@]}" "$animat" train "${small[@]}" --steps 8192 --out b > b.out 2>&1 || fail "second run: $(cat b.out)"
 cmp a/checkpoint.bin b/checkpoint.bin || fail "same seed, different checkpoints"
+
+# 5 ranks (more than ama_dist.c gathers): the gradient is summed in fixed point by MPI_Allreduce,
+# whose order Open MPI picks; the ranks stay identical and the same seed gives the same bits.
+mpi5=("$mpiexec" -np 5 --bind-to none --oversubscribe)
+for out in five five2; do
+  "${mpi5[@]}" "$animat" train "${small[@]}" --envs 4 --steps 2560 --out $out > $out.out 2>&1 ||
+    fail "5-rank run: $(cat $out.out)"
+done
+grep -q "5 ranks: parameters bit-identical on every rank" five.out || fail "5 ranks: $(cat five.out)"
+cmp five/checkpoint.bin five2/checkpoint.bin || fail "5 ranks: same seed, different checkpoints"
 
 "${mpi[@]}" "$animat" train "${small[@]}" --steps 4096 --out c > c.out 2>&1 || fail "first half: $(cat c.out)"
 "${mpi[@]}" "$animat" train --resume c --steps 8192 --threads 2 --quiet > c2.out 2>&1 ||

@@ -4,8 +4,8 @@
 //   1. training throughput of 2 ranks x T threads against 1 rank x T threads, the same envs per
 //      rank, per task (alternating rounds, best of each);
 //   2. for 2, 4, 8 ranks (oversubscribed on a small machine): the share of the update time spent in
-//      the gradient allreduce during training (waiting for slower ranks included) and the cost of
-//      the allreduce alone (after a barrier);
+//      the gradient exchange during training (waiting for slower ranks included) and the cost of
+//      the exchange alone (after a barrier);
 //   3. a projection to 64 ranks from the message size and stated network bandwidth and latency
 //      (ring and recursive halving-doubling allreduce).
 #include <math.h>
@@ -28,18 +28,17 @@ typedef struct job_result {
   long long steps;     // env steps of the timed iterations, all ranks
   double wall;         // seconds of the timed iterations
   double learn;        // rank 0: update phase seconds
-  double grad_comm;    // rank 0: seconds in the gradient allreduce during the update
+  double grad_comm;    // rank 0: seconds in the gradient exchange during the update
   long grad_calls;
-  double alone;        // seconds of one gradient allreduce after a barrier (mean)
-  long long msg_bytes; // the gradient allreduce's message
+  double alone;        // seconds of one gradient exchange after a barrier (mean)
+  size_t params;       // the policy's parameters
   long long updates;   // minibatch updates of the timed iterations
 } job_result;
 
 // The rank side: trains `iters` timed iterations after one warm-up, then times the allreduce alone.
 static int rank_job(const char* task_name, int envs, int threads, int iters) {
   ama_comm comm;
-  cli_mpi_times tm = {0};
-  if (cli_mpi_start("bench", &comm, &tm)) return 1;
+  if (cli_mpi_start("bench", &comm)) return 1;
   char err[1024];
   ama_config cfg;
   ama_config_default(&cfg);
@@ -62,39 +61,35 @@ static int rank_job(const char* task_name, int envs, int threads, int iters) {
   if (ama_ppo_iterate(L, &st)) return cli_mpi_end(&comm, cli_fail("bench", "%s", ama_ppo_error(L)));
   if (comm.size > 1 && comm.allgather(comm.ctx, &b, bb, 1, err, sizeof err))  // a barrier
     return cli_mpi_end(&comm, cli_fail("bench", "%s", err));
-  memset(&tm, 0, sizeof tm);
   int64_t s0 = ama_ppo_env_steps(L);
-  double learn = 0, t0 = am_now();
+  double learn = 0, exch = 0, t0 = am_now();
+  long n_exch = 0;
   for (int i = 0; i < iters; i++) {
     if (ama_ppo_iterate(L, &st))
       return cli_mpi_end(&comm, cli_fail("bench", "%s", ama_ppo_error(L)));
     learn += st.learn_s;
+    exch += st.exchange_s;
+    n_exch += st.exchanges;
   }
   double wall = am_now() - t0;
-  cli_mpi_times during = tm;
-  // the allreduce alone: the gradient's message (parameters + exponent bins, ama_dist.c)
-  size_t n = ama_ppo_policy(L)->params.count + 300;
+  // the gradient exchange alone, after a barrier
+  size_t n = ama_ppo_policy(L)->params.count;
   double alone = 0;
   int reps = 20;
-  if (comm.size > 1) {
-    int64_t* buf = calloc(n, sizeof(int64_t));
-    if (!buf) return cli_mpi_end(&comm, cli_fail("bench", "out of memory"));
+  if (comm.size > 1)
     for (int r = 0; r < reps; r++) {
       if (comm.allgather(comm.ctx, &b, bb, 1, err, sizeof err))
         return cli_mpi_end(&comm, cli_fail("bench", "%s", err));
       double a = am_now();
-      if (comm.sum_i64(comm.ctx, buf, n, err, sizeof err))
-        return cli_mpi_end(&comm, cli_fail("bench", "%s", err));
+      if (ama_ppo_grad_mean(L))
+        return cli_mpi_end(&comm, cli_fail("bench", "%s", ama_ppo_error(L)));
       alone += am_now() - a;
     }
-    free(buf);
-  }
   if (comm.rank == 0)
     printf("RESULT ranks=%d steps=%lld wall=%.6f learn=%.6f grad_comm=%.6f grad_calls=%ld "
-           "alone=%.9f msg_bytes=%lld updates=%lld\n",
-           comm.size, (long long)(ama_ppo_env_steps(L) - s0), wall, learn, during.sum_s,
-           during.sum_calls, alone / reps, (long long)(n * sizeof(int64_t)),
-           (long long)iters * cfg.ppo.epochs * cfg.ppo.minibatches);
+           "alone=%.9f params=%zu updates=%lld\n",
+           comm.size, (long long)(ama_ppo_env_steps(L) - s0), wall, learn, exch, n_exch,
+           alone / reps, n, (long long)iters * cfg.ppo.epochs * cfg.ppo.minibatches);
   fflush(stdout);
   ama_ppo_free(L);
   am_pool_free(pool);
@@ -117,9 +112,9 @@ static int run_job(const char* mpirun, const char* self, int ranks, const char* 
   memset(r, 0, sizeof *r);
   while (fgets(line, sizeof line, f))
     if (sscanf(line, "RESULT ranks=%d steps=%lld wall=%lf learn=%lf grad_comm=%lf grad_calls=%ld "
-               "alone=%lf msg_bytes=%lld updates=%lld",
+               "alone=%lf params=%zu updates=%lld",
                &r->ranks, &r->steps, &r->wall, &r->learn, &r->grad_comm, &r->grad_calls,
-               &r->alone, &r->msg_bytes, &r->updates) == 9)
+               &r->alone, &r->params, &r->updates) == 9)
       got = 1;
   if (pclose(f) != 0 || !got) return cli_fail("bench", "the MPI job failed: %s", cmd);
   return 0;
@@ -194,9 +189,10 @@ int bench_mpi(int argc, char** argv) {
     printf("%s: 2 ranks / 1 rank throughput ratio %.2f (best of %d rounds: %.0f vs %.0f env "
            "steps/s)\n", tk, best[2] / best[1], rounds, best[2], best[1]);
   }
-  // 2. the gradient allreduce's share of the update, reacher
-  printf("gradient allreduce, reacher (%d envs per rank):\n", envs);
-  printf("  ranks  message    update/iter  allreduce in training  share   allreduce alone  share\n");
+  // 2. the gradient exchange's share of the update, reacher
+  printf("gradient exchange, reacher (%d envs per rank; up to 4 ranks an allgather of floats, "
+         "beyond an allreduce of fixed point):\n", envs);
+  printf("  ranks  message    update/iter  exchange in training   share   exchange alone   share\n");
   snprintf(list, sizeof list, "%s", ranks_list);
   job_result last = {0};
   for (char* tk = strtok_r(list, ",", &save); tk; tk = strtok_r(NULL, ",", &save)) {
@@ -207,7 +203,7 @@ int bench_mpi(int argc, char** argv) {
     double per_it = r.learn / iters, comm_it = r.grad_comm / iters;
     double alone_it = r.alone * r.grad_calls / iters;
     printf("  %5d  %6.0f kB  %9.1f ms  %18.1f ms  %5.1f %%  %12.1f ms  %5.1f %%\n", np,
-           r.msg_bytes / 1e3, 1e3 * per_it, 1e3 * comm_it, 100 * comm_it / per_it,
+           ama_grad_message_bytes(r.params, np) / 1e3, 1e3 * per_it, 1e3 * comm_it, 100 * comm_it / per_it,
            1e3 * alone_it, 100 * alone_it / per_it);
     last = r;
   }
@@ -215,14 +211,15 @@ int bench_mpi(int argc, char** argv) {
   // ring: 2 (p - 1) alpha + 2 (p - 1) / p * M / beta; recursive halving and doubling (Rabenseifner,
   // what MPI libraries use for large messages): 2 log2(p) alpha + 2 (p - 1) / p * M / beta. The
   // update's compute per minibatch, measured with 1 rank, does not change with the rank count.
-  if (one_reacher.updates && last.msg_bytes) {
-    double per_update = one_reacher.learn / one_reacher.updates, M = (double)last.msg_bytes;
+  if (one_reacher.updates && last.params) {
+    const int p = 64;
+    double per_update = one_reacher.learn / one_reacher.updates;
+    double M = (double)ama_grad_message_bytes(last.params, p);
     const struct {
       const char* name;
       double alpha, beta;
     } nets[] = {{"10 Gbit/s Ethernet (latency 30 us, 1.1 GB/s)", 30e-6, 1.1e9},
                 {"InfiniBand EDR (latency 2 us, 11 GB/s)", 2e-6, 11e9}};
-    const int p = 64;
     printf("projection to %d ranks (allreduce of %.0f kB; update compute %.2f ms per minibatch, "
            "measured with 1 rank):\n", p, M / 1e3, 1e3 * per_update);
     for (int i = 0; i < 2; i++) {

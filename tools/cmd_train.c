@@ -320,7 +320,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm);
 
 int cmd_train(int argc, char** argv) {
   ama_comm comm;
-  if (cli_mpi_start("train", &comm, NULL)) return 1;
+  if (cli_mpi_start("train", &comm)) return 1;
   return cli_mpi_end(&comm, train_run(argc, argv, &comm));
 }
 

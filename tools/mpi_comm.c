@@ -25,7 +25,6 @@ static int launched_size(void) {
 #include <pthread.h>
 #include <unistd.h>
 
-static cli_mpi_times* g_times;
 static int g_started;
 
 // The watchdog: a rank that stops answering without dying (stopped, stuck in a kernel call, a
@@ -64,11 +63,6 @@ static void wd_begin(const char* what) {
 
 static void wd_end(void) {
   pthread_mutex_lock(&wd_mu);
-  double dt = am_now() - wd_since;
-  if (g_times) {
-    g_times->all_s += dt;
-    if (!strcmp(wd_what, "MPI_Allreduce")) g_times->sum_s += dt, g_times->sum_calls++;
-  }
   wd_what = NULL;
   pthread_mutex_unlock(&wd_mu);
 }
@@ -107,7 +101,7 @@ static int c_bcast(void* ctx, void* buf, size_t n, char* err, size_t err_sz) {
 
 int cli_mpi_built(void) { return 1; }
 
-int cli_mpi_start(const char* cmd, ama_comm* c, cli_mpi_times* times) {
+int cli_mpi_start(const char* cmd, ama_comm* c) {
   memset(c, 0, sizeof *c);
   c->size = 1;
   if (!launched_size()) return 0;
@@ -122,7 +116,6 @@ int cli_mpi_start(const char* cmd, ama_comm* c, cli_mpi_times* times) {
   c->allgather = c_allgather;
   c->sum_i64 = c_sum_i64;
   c->bcast = c_bcast;
-  g_times = times;
   if (c->size > 1) {
     static char tag[64];
     snprintf(tag, sizeof tag, "rank %d of %d: ", c->rank, c->size);
@@ -151,7 +144,7 @@ int cli_mpi_end(const ama_comm* c, int status) {
 
 int cli_mpi_built(void) { return 0; }
 
-int cli_mpi_start(const char* cmd, ama_comm* c, cli_mpi_times* times) {
+int cli_mpi_start(const char* cmd, ama_comm* c) {
   memset(c, 0, sizeof *c);
   c->size = 1;
   int n = launched_size();

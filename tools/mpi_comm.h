@@ -8,17 +8,10 @@
 
 // 1 when this animat was built with MPI.
 int cli_mpi_built(void);
-// Time spent in the communicator (seconds, this rank), for benchmarks.
-typedef struct cli_mpi_times {
-  double all_s;    // every call
-  double sum_s;    // sum_i64 calls (the gradient)
-  long sum_calls;
-} cli_mpi_times;
-
 // Starts MPI if the process runs under mpirun/srun, and fills c (size 1, no MPI, otherwise). Sets
-// cli_fail's rank tag ("rank R of N: ") when there are several ranks, and adds the time of every
-// communicator call to *times when times is not NULL. Returns 0, or 1 after printing why.
-int cli_mpi_start(const char* cmd, ama_comm* c, cli_mpi_times* times);
+// cli_fail's rank tag ("rank R of N: ") when there are several ranks. Returns 0, or 1 after
+// printing why.
+int cli_mpi_start(const char* cmd, ama_comm* c);
 // Ends MPI: with several ranks a non-zero status aborts the whole job (MPI_Abort: mpirun stops
 // every rank and exits non-zero); status 0 finalises. Returns status.
 int cli_mpi_end(const ama_comm* c, int status);
