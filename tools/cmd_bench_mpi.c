@@ -35,7 +35,7 @@ typedef struct job_result {
   long long updates;   // minibatch updates of the timed iterations
 } job_result;
 
-// The rank side: trains `iters` timed iterations after one warm-up, then times the allreduce alone.
+// The rank side: trains `iters` timed iterations after one warm-up, then times the exchange alone.
 static int rank_job(const char* task_name, int envs, int threads, int iters) {
   ama_comm comm;
   if (cli_mpi_start("bench", &comm)) return 1;
