@@ -50,7 +50,8 @@ for out in five five2; do
   "${mpi5[@]}" "$animat" train "${small[@]}" --envs 4 --steps 2560 --out $out > $out.out 2>&1 ||
     fail "5-rank run: $(cat $out.out)"
 done
-grep -q "5 ranks: parameters bit-identical on every rank" five.out || fail "5 ranks: $(cat five.out)"
+grep -q "5 ranks: parameters bit-identical on every rank" five.out ||
+  fail "5 ranks: $(cat five.out)"
 cmp five/checkpoint.bin five2/checkpoint.bin || fail "5 ranks: same seed, different checkpoints"
 
 "${mpi[@]}" "$animat" train "${small[@]}" --steps 4096 --out c > c.out 2>&1 || fail "first half: $(cat c.out)"

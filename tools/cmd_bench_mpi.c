@@ -192,7 +192,8 @@ int bench_mpi(int argc, char** argv) {
   // 2. the gradient exchange's share of the update, reacher
   printf("gradient exchange, reacher (%d envs per rank; up to 4 ranks an allgather of floats, "
          "beyond an allreduce of fixed point):\n", envs);
-  printf("  ranks  message    update/iter  exchange in training   share   exchange alone   share\n");
+  printf("  ranks  message    update/iter  exchange in training   share   "
+         "exchange alone   share\n");
   snprintf(list, sizeof list, "%s", ranks_list);
   job_result last = {0};
   for (char* tk = strtok_r(list, ",", &save); tk; tk = strtok_r(NULL, ",", &save)) {
@@ -203,7 +204,8 @@ int bench_mpi(int argc, char** argv) {
     double per_it = r.learn / iters, comm_it = r.grad_comm / iters;
     double alone_it = r.alone * r.grad_calls / iters;
     printf("  %5d  %6.0f kB  %9.1f ms  %18.1f ms  %5.1f %%  %12.1f ms  %5.1f %%\n", np,
-           ama_grad_message_bytes(r.params, np) / 1e3, 1e3 * per_it, 1e3 * comm_it, 100 * comm_it / per_it,
+           ama_grad_message_bytes(r.params, np) / 1e3, 1e3 * per_it, 1e3 * comm_it,
+           100 * comm_it / per_it,
            1e3 * alone_it, 100 * alone_it / per_it);
     last = r;
   }
