@@ -21,18 +21,22 @@ const amt_param_def amt_forage_maze_params[] = {
     {"n_targets", "12", "targets per episode (+50 each; the episode ends when all are taken)"},
     {"open_fraction", "0.35", "fraction of interior maze walls removed to open rooms and loops"},
     {"target_reward", "50", "reward per target"},
+    {"approach", "0",
+     "shaping (term 'approach'): reward per metre the head comes closer to the nearest remaining "
+     "target (potential-based: moving away costs the same); 0: off, the published task"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct maze_cfg {
   rat_body rat;  // first (rat_common.h)
   int wall_mocap[N_WALLS];
   int n_targets, target_mocap[MAX_TARGETS];
-  double open_fraction, target_reward;
+  double open_fraction, target_reward, approach;
 } maze_cfg;
 
 typedef struct maze_state {
   amt_opt_state opt;  // first (task_opts.h)
   int remaining, collected[MAX_TARGETS];
+  double near_d;  // the head's distance to the nearest remaining target at the last step (m)
 } maze_state;
 
 enum { EV_TARGET, EV_ALL };
@@ -92,6 +96,21 @@ static void make_maze(am_rng* rng, double open_fraction, unsigned char* on) {
 
 //---------------------------------- hooks ---------------------------------------------------------
 
+// The horizontal distance from the head to the nearest remaining target, and the vector to it
+// (world frame) in w (0 and a zero vector when none remains).
+static double nearest(const maze_cfg* c, const maze_state* s, const mjData* d, double w[3]) {
+  double best = -1;
+  const mjtNum* h = d->xpos + 3 * c->rat.head;
+  w[0] = w[1] = w[2] = 0;
+  for (int i = 0; i < c->n_targets; i++) {
+    if (s->collected[i]) continue;
+    const mjtNum* p = d->mocap_pos + 3 * c->target_mocap[i];
+    double dd = hypot(p[0] - h[0], p[1] - h[1]);
+    if (best < 0 || dd < best) best = dd, w[0] = p[0] - h[0], w[1] = p[1] - h[1];
+  }
+  return best < 0 ? 0 : best;
+}
+
 static void maze_park(const void* cfg, mjData* d) {
   const maze_cfg* c = cfg;
   for (int k = 0; k < N_WALLS; k++) rat_park(d, c->wall_mocap[k]);
@@ -130,15 +149,20 @@ static void maze_reset(const void* cfg, void* state, am_env* e) {
   rat_place(&c->rat, e, o + (cells[0] % MAZE_N + 0.5) * CELL, o + (cells[0] / MAZE_N + 0.5) * CELL,
             0, am_rng_range(&e->rng, -M_PI, M_PI));
   mj_forward(e->m, d);
+  double w[3];
+  s->near_d = nearest(c, s, d, w);
 }
 
-// A target is taken when the head is within 0.1 m of its centre; it is parked at once.
+// A target is taken when the head is within 0.1 m of its centre; it is parked at once. The
+// approach shaping is the change of the distance to the nearest target over the step, measured
+// among the targets that remained before it (a take does not count as moving away).
 static void maze_evaluate(const void* cfg, void* state, am_env* e, am_step_result* r) {
   const maze_cfg* c = cfg;
   maze_state* s = state;
   mjData* d = e->d;
-  double reward = 0;
+  double reward = 0, w[3];
   uint32_t ev = 0;
+  double approach = c->approach * (s->near_d - nearest(c, s, d, w));
   const mjtNum* h = d->xpos + 3 * c->rat.head;
   for (int i = 0; i < c->n_targets; i++) {
     if (s->collected[i]) continue;
@@ -156,8 +180,10 @@ static void maze_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
     ev |= 1u << EV_ALL;
     r->terminated = 1;
   }
+  s->near_d = nearest(c, s, d, w);
   r->terms[0] = (float)reward;
-  r->reward = (float)reward;
+  r->terms[1] = (float)approach;
+  r->reward = (float)(reward + approach);
   r->events = ev;
 }
 
@@ -166,15 +192,8 @@ static void maze_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
 static void maze_observe(const void* cfg, const void* state, const mjData* d, float* g) {
   const maze_cfg* c = cfg;
   const maze_state* s = state;
-  double w[3] = {0, 0, 0}, v[3];
-  double best = 1e9;
-  const mjtNum* h = d->xpos + 3 * c->rat.head;
-  for (int i = 0; i < c->n_targets; i++) {
-    if (s->collected[i]) continue;
-    const mjtNum* p = d->mocap_pos + 3 * c->target_mocap[i];
-    double dd = (p[0] - h[0]) * (p[0] - h[0]) + (p[1] - h[1]) * (p[1] - h[1]);
-    if (dd < best) best = dd, w[0] = p[0] - h[0], w[1] = p[1] - h[1];
-  }
+  double w[3], v[3];
+  nearest(c, s, d, w);
   rat_to_torso(&c->rat, d, w, v);
   g[0] = (float)(c->n_targets ? (double)s->remaining / c->n_targets : 0);
   g[1] = (float)v[0];
@@ -194,7 +213,8 @@ static int maze_read(const amt_info* info, const amt_params* params, void* cfg, 
   maze_cfg* c = cfg;
   if (amt_param_int(info, params, "n_targets", &c->n_targets, err, err_sz) ||
       amt_param_double(info, params, "open_fraction", &c->open_fraction, err, err_sz) ||
-      amt_param_double(info, params, "target_reward", &c->target_reward, err, err_sz))
+      amt_param_double(info, params, "target_reward", &c->target_reward, err, err_sz) ||
+      amt_param_double(info, params, "approach", &c->approach, err, err_sz))
     return -1;
   if (c->n_targets < 1 || c->n_targets > MAX_TARGETS)
     return am_err(err, err_sz, "task %s: parameter n_targets: '%d' must be in [1, %d]", info->name,
@@ -233,13 +253,13 @@ static int maze_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   return 0;
 }
 
-static const char* const maze_terms[] = {"targets"};
+static const char* const maze_terms[] = {"targets", "approach"};
 static const char* const maze_events[] = {"target_collected", "all_collected"};
 static const char* const maze_vars_names[] = {"remaining"};
 
 const rat_part rat_maze_part = {
     .name = "forage-maze", .cfg_size = sizeof(maze_cfg), .state_size = sizeof(maze_state),
-    .task_size = 3, .n_terms = 1, .n_events = 2, .n_vars = 1, .term_names = maze_terms,
+    .task_size = 3, .n_terms = 2, .n_events = 2, .n_vars = 1, .term_names = maze_terms,
     .event_names = maze_events, .var_names = maze_vars_names,
     .trial_start = -1, .success = EV_ALL, .trial_end = -1,  // one foraging bout per episode
     .read = maze_read, .build = maze_build, .bind = maze_bind, .reset = maze_reset,

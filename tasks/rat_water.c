@@ -34,6 +34,10 @@ const amt_param_def amt_water_maze_params[] = {
     {"cue_reward", "1", "reward when the start cue is reached (the next search starts)"},
     {"cue_min_distance", "0.5", "every start (the first, and the cue) is at least this far from "
                                 "the goal, and the cue this far from the rat (m)"},
+    {"approach", "0",
+     "shaping (term 'approach'): reward per metre the torso comes closer to the visible start "
+     "cue while it is shown (potential-based: moving away costs the same; never toward the hidden "
+     "goal); 0: off"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -41,7 +45,7 @@ typedef struct water_cfg {
   rat_body rat;  // first (rat_common.h)
   int trials, search_steps, cue_mocap;
   double search_time;  // s (search_steps: in control steps, set in bind)
-  double radius, goal_radius, goal_reward, cue_reward, cue_min, fall_cos;
+  double radius, goal_radius, goal_reward, cue_reward, cue_min, approach, fall_cos;
 } water_cfg;
 
 enum { PH_SEARCH, PH_RETURN };
@@ -50,6 +54,7 @@ typedef struct water_state {
   amt_opt_state opt;  // first (task_opts.h)
   int phase, t_phase, search, found_pulse, pending_start, done;
   double goal[2], cue[2];
+  double cue_d;  // the torso's distance to the cue at the last step (return phase; m)
 } water_state;
 
 enum { EV_START, EV_FOUND, EV_TIMEOUT, EV_END, EV_CUE, EV_FALL };
@@ -112,13 +117,14 @@ static void end_search(const water_cfg* c, water_state* s, am_env* e, uint32_t* 
   by_the_wall(c, e, s->goal, rat_xy, s->cue);
   rat_set_mocap(e->d, c->cue_mocap, s->cue[0], s->cue[1], 0.1);
   s->phase = PH_RETURN;
+  s->cue_d = torso_dist(c, e->d, s->cue);
 }
 
 static void water_evaluate(const void* cfg, void* state, am_env* e, am_step_result* r) {
   const water_cfg* c = cfg;
   water_state* s = state;
   uint32_t ev = 0;
-  double reward = 0;
+  double reward = 0, approach = 0;
   s->found_pulse = 0;
   if (s->pending_start) {
     ev |= 1u << EV_START;
@@ -135,20 +141,26 @@ static void water_evaluate(const void* cfg, void* state, am_env* e, am_step_resu
       ev |= 1u << EV_TIMEOUT;
       end_search(c, s, e, &ev);
     }
-  } else if (torso_dist(c, e->d, s->cue) < CUE_RADIUS) {  // the next search starts here
-    reward += c->cue_reward;
-    ev |= (1u << EV_CUE) | (1u << EV_START);
-    rat_park(e->d, c->cue_mocap);
-    s->phase = PH_SEARCH;
-    s->t_phase = 0;
-    s->search++;
+  } else {
+    double dc = torso_dist(c, e->d, s->cue);
+    approach = c->approach * (s->cue_d - dc);
+    s->cue_d = dc;
+    if (dc < CUE_RADIUS) {  // the next search starts here
+      reward += c->cue_reward;
+      ev |= (1u << EV_CUE) | (1u << EV_START);
+      rat_park(e->d, c->cue_mocap);
+      s->phase = PH_SEARCH;
+      s->t_phase = 0;
+      s->search++;
+    }
   }
   if (rat_fallen(&c->rat, e->d, c->fall_cos)) {
     ev |= 1u << EV_FALL;
     s->done = 1;
   }
   r->terms[0] = (float)reward;
-  r->reward = (float)reward;
+  r->terms[1] = (float)approach;
+  r->reward = (float)(reward + approach);
   r->terminated = s->done;
   r->events = ev;
 }
@@ -204,6 +216,7 @@ static int water_read(const amt_info* info, const amt_params* params, void* cfg,
       amt_param_double(info, params, "goal_reward", &c->goal_reward, err, err_sz) ||
       amt_param_double(info, params, "cue_reward", &c->cue_reward, err, err_sz) ||
       amt_param_double(info, params, "cue_min_distance", &c->cue_min, err, err_sz) ||
+      amt_param_double(info, params, "approach", &c->approach, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz))
     return -1;
   const char* name = info->name;
@@ -255,7 +268,7 @@ static int water_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   return 0;
 }
 
-static const char* const water_terms[] = {"goal"};
+static const char* const water_terms[] = {"goal", "approach"};
 static const char* const water_events[] = {"trial_start", "goal_found", "timeout", "trial_end",
                                            "cue_reached", "fall"};
 static const char* const water_vars_names[] = {"goal_x", "goal_y", "phase", "search", "cue_x",
@@ -263,7 +276,7 @@ static const char* const water_vars_names[] = {"goal_x", "goal_y", "phase", "sea
 
 const rat_part rat_water_part = {
     .name = "water-maze", .cfg_size = sizeof(water_cfg), .state_size = sizeof(water_state),
-    .task_size = 10, .n_terms = 1, .n_events = EV_FALL + 1, .n_vars = 6, .term_names = water_terms,
+    .task_size = 10, .n_terms = 2, .n_events = EV_FALL + 1, .n_vars = 6, .term_names = water_terms,
     .event_names = water_events, .var_names = water_vars_names,
     .trial_start = EV_START, .success = EV_FOUND, .trial_end = EV_END, .condition = "search",
     .read = water_read, .build = water_build, .bind = water_bind, .reset = water_reset,

@@ -212,7 +212,7 @@ static void test_multi_events(void** state) {
   assert_int_equal(t.success_event, find_event(&t, "success"));
   assert_int_equal(t.trial_start_event, -1);  // episodes are trials
   assert_int_equal(t.trial_end_event, -1);
-  assert_int_equal(t.n_terms, 6);
+  assert_int_equal(t.n_terms, 7);  // forage-maze: targets and approach
   am_pool* p = make_pool_threads(&t, 4, 1, 8);
   const mjModel* m = am_pool_env(p, 0)->m;
 
@@ -248,6 +248,7 @@ static void test_multi_events(void** state) {
                                  ev_bit(&t, "forage-maze.all_collected") | ev_bit(&t, "success"));
   assert_int_equal(r.terminated, 1);
   assert_float_equal(r.terms[term_of(&t, "forage-maze.targets")], 50, 0);
+  assert_float_equal(r.terms[term_of(&t, "forage-maze.approach")], 0, 0);  // off by default
   assert_float_equal(r.reward, 50, 0);
 
   // two-tap (env 3): the first evaluation reports the trial start; a hand on the orb is the first

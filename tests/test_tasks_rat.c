@@ -748,6 +748,51 @@ static void test_forage_maze_collect(void** state) {
   amt_destroy(&t);
 }
 
+// approach=10: the shaping term pays 10 per metre the head comes closer to the nearest remaining
+// target and costs as much moving away; the take's step is measured to the target taken, and the
+// switch to the next nearest target afterwards costs nothing. The published term is unchanged.
+static void test_forage_maze_approach(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "forage-maze", "init_noise=0", "n_targets=2", "approach=10", NULL);
+  assert_true(t.n_terms == 2 && !strcmp(t.terms[1], "approach"));
+  am_pool* p = make_pool(&t, 1, 6);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  double p0[3], p1[3];
+  memcpy(p0, e->d->mocap_pos + 3 * mocap_of(e->m, "target0"), sizeof p0);
+  memcpy(p1, e->d->mocap_pos + 3 * mocap_of(e->m, "target1"), sizeof p1);
+  const double* head = e->d->xpos + 3 * r.head;
+  double d_reset = fmin(hypot(head[0] - p0[0], head[1] - p0[1]),
+                        hypot(head[0] - p1[0], head[1] - p1[1]));
+  // u points from target1 through target0: on it, target0 stays the nearest
+  double l = hypot(p0[0] - p1[0], p0[1] - p1[1]), u[2] = {(p0[0] - p1[0]) / l, (p0[1] - p1[1]) / l};
+  const double at[4] = {0.4, 0.2, 0.3, 0.05};  // distances from target0 along u
+  const double want[4] = {10 * (d_reset - 0.4), 2, -1, 2.5};
+  for (int k = 0; k < 4; k++) {
+    bring_to(e, &r, head, (double[3]){p0[0] + at[k] * u[0], p0[1] + at[k] * u[1], p0[2]});
+    am_step_result res = evaluate(&t, e);
+    assert_float_equal(res.terms[1], want[k], 1e-4);
+    assert_float_equal(res.terms[0], k == 3 ? 50 : 0, 0);
+    assert_float_equal(res.reward, res.terms[0] + res.terms[1], 1e-4);
+  }
+  // target0 taken: target1 (farther) is now the nearest, and standing still pays nothing
+  am_step_result res = evaluate(&t, e);
+  assert_float_equal(res.terms[1], 0, 1e-6);
+  assert_float_equal(res.reward, 0, 1e-6);
+  am_pool_free(p);
+  amt_destroy(&t);
+  // off by default: the term stays 0
+  make_task(&t, "forage-maze", "init_noise=0", NULL);
+  p = make_pool(&t, 1, 6);
+  e = am_pool_env(p, 0);
+  shift_root(e, &r, 0.2, 0.1, 0);
+  res = evaluate(&t, e);
+  assert_float_equal(res.terms[1], 0, 0);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
 // Through the pool: a target taken pays target_reward, the last one terminates the episode
 // (terminated, not truncated) and the next episode's maze is new. Mazes differ between envs.
 static void test_forage_maze_pool(void** state) {
@@ -910,6 +955,50 @@ static void test_water_maze_rules(void** state) {
   const char* bad[] = {"trials=0", "arena_radius=0.5", "goal_radius=0", "search_time=0",
                        "cue_min_distance=5"};
   for (int i = 0; i < 5; i++) expect_refused("water-maze", bad[i]);
+}
+
+// approach=3: in the return phase the shaping pays 3 per metre the torso comes closer to the cue
+// (and costs moving away), never during a search (the goal is hidden).
+static void test_water_maze_approach(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "water-maze", "init_noise=0", "trials=3", "approach=3", NULL);
+  assert_true(t.n_terms == 2 && !strcmp(t.terms[1], "approach"));
+  int vgx = var_index(&t, "goal_x"), vcx = var_index(&t, "cue_x");
+  am_pool* p = make_pool(&t, 1, 9);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  const double* torso = e->d->xpos + 3 * r.torso;
+  float v[16];
+  t.get_vars(&t, e, v);
+  double goal[2] = {v[vgx], v[vgx + 1]};
+  // searching: coming closer to the goal pays no shaping
+  bring_to(e, &r, torso, (double[3]){goal[0] + 0.3, goal[1], torso[2]});
+  am_step_result res = evaluate(&t, e);
+  assert_float_equal(res.terms[1], 0, 0);
+  bring_to(e, &r, torso, (double[3]){goal[0] + 0.05, goal[1], torso[2]});
+  res = evaluate(&t, e);  // found: the cue appears
+  assert_float_equal(res.terms[1], 0, 0);
+  assert_float_equal(res.reward, 10, 0);
+  t.get_vars(&t, e, v);
+  double cue[2] = {v[vcx], v[vcx + 1]}, x0[2] = {torso[0], torso[1]};
+  double l = hypot(cue[0] - x0[0], cue[1] - x0[1]), u[2] = {(cue[0] - x0[0]) / l, (cue[1] - x0[1]) / l};
+  // along the line to the cue: 0.3 m on, 0.1 m back, then to 0.1 m from it (reached)
+  const double s_at[3] = {0.3, 0.2, l - 0.1}, want[3] = {0.9, -0.3, 3 * (l - 0.1 - 0.2)};
+  for (int k = 0; k < 3; k++) {
+    bring_to(e, &r, torso, (double[3]){x0[0] + s_at[k] * u[0], x0[1] + s_at[k] * u[1], torso[2]});
+    res = evaluate(&t, e);
+    assert_float_equal(res.terms[1], want[k], 1e-4);
+    assert_float_equal(res.terms[0], k == 2 ? 1 : 0, 0);
+    assert_float_equal(res.reward, res.terms[0] + res.terms[1], 1e-4);
+  }
+  // the next search: no shaping
+  shift_root(e, &r, 0.2, 0, 0);
+  res = evaluate(&t, e);
+  assert_float_equal(res.terms[1], 0, 0);
+  am_pool_free(p);
+  amt_destroy(&t);
+  expect_refused("water-maze", "approach=x");
 }
 
 //---------------------------------- two-tap -------------------------------------------------------
@@ -1238,6 +1327,7 @@ int main(void) {
       cmocka_unit_test(test_escape_bowl_terrain),
       cmocka_unit_test(test_escape_bowl_height),
       cmocka_unit_test(test_forage_maze_collect),
+      cmocka_unit_test(test_forage_maze_approach),
       cmocka_unit_test(test_forage_maze_pool),
       cmocka_unit_test(test_two_tap_rules),
       cmocka_unit_test(test_two_tap_shaping),
@@ -1245,6 +1335,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_timed_shaping),
       cmocka_unit_test(test_two_tap_pool),
       cmocka_unit_test(test_water_maze_rules),
+      cmocka_unit_test(test_water_maze_approach),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
