@@ -87,6 +87,9 @@ typedef struct ama_ppo_cfg {
   int norm_reward;      // 1: divide rewards by the running std of the discounted return
   float adam_eps;
   int critic_warmup;    // iterations at the run's start in which only the critic learns
+  float anchor;         // beta of a KL(pi_ref || pi) penalty per step toward the policy the run
+                        // started from (pi_ref: its parameters at creation, after load_module);
+                        // 0: none
 } ama_ppo_cfg;
 
 // Evolution strategies (ama_es.c, Salimans et al. 2017): learner = es.
@@ -452,10 +455,14 @@ typedef struct ama_ppo_coefs {
   float clip, vf_coef, ent_coef;
   int heads;           // value heads K (0 or 1 with tau NULL: the classic critic)
   const float* tau;    // (K) the heads' asymmetries (NULL: classic squared error, one head)
+  float anchor;        // beta of the KL(pi_ref || pi) penalty (0: none; Gaussian heads only)
+  const float* ref_mean;    // (N x A) pi_ref's means at the samples (with anchor > 0)
+  const float* ref_logstd;  // (A) pi_ref's log standard deviations
 } ama_ppo_coefs;
 
 typedef struct ama_ppo_stats {
   double loss, pg_loss, v_loss, entropy, approx_kl, clip_frac;
+  double anchor_kl;  // mean KL(pi_ref || pi) per sample (0 without an anchor)
 } ama_ppo_stats;
 
 // The per-sample PPO objective for a Gaussian policy over N samples, scaled by `scale` (1/N for a
@@ -463,7 +470,9 @@ typedef struct ama_ppo_stats {
 // With co->tau (the distributional critic, K = co->heads heads) value, ret and dvalue are N x K
 // and the value term is vf_coef * (1/K) sum_i |tau_i - 1[delta_i < 0]| delta_i^2, delta_i =
 // R_i - V_i: the expectile loss, whose minimiser is the tau_i-expectile of R_i (tau = 0.5: the
-// classic term). Writes dmean (N x A), dvalue and ADDS to dlogstd (A). Stats are sample means.
+// classic term). With co->anchor > 0 (Gaussian heads) the loss adds anchor * scale * sum_n
+// KL(N(ref_mean_n, ref_std) || N(mean_n, std)), summed over the action dimensions: a pull toward a
+// reference policy. Writes dmean (N x A), dvalue and ADDS to dlogstd (A). Stats are sample means.
 // A <= AMA_MAX_ACT (larger A: nothing is computed and st->loss is NaN).
 // logstd NULL: a categorical policy: mean holds the logits (N x A), act the one-hot choices,
 // log p = log softmax(logits) at the choice, the entropy term is -ent_coef * (1/N) sum_n H_n

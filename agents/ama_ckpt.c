@@ -89,20 +89,24 @@ static void w_lern(wbuf* w, const ama_ppo* L) {
   w_end(w, s);
 }
 
-// The acting state of every env (ACTS).
-static void w_acts(wbuf* w, const ama_ppo* L) {
-  const ama_policy* p = &L->pol;
-  int N = L->N, A = p->act_dim;
-  size_t s = w_begin(w, "ACTS");
-  w_u32(w, (uint32_t)N);
+// A policy's acting state for N envs and its actor's reset mask.
+static void w_policy_state(wbuf* w, const ama_policy* p, const float* mask, int N) {
   w_u64(w, (uint64_t)p->t_global);
   w_f32s(w, p->core_s, (size_t)N * state_S(&p->core));
   w_f32s(w, p->motor_s, (size_t)N * state_S(&p->motor));
   w_f32s(w, p->core_y, (size_t)N * p->cfg.core_hidden);
   w_f32s(w, p->core_acc, N);
-  w_f32s(w, p->prev_act, (size_t)N * A);
+  w_f32s(w, p->prev_act, (size_t)N * p->act_dim);
   w_f32s(w, p->prev_rew, N);
-  w_f32s(w, L->next_mask, N);
+  w_f32s(w, mask, N);
+}
+
+// The acting state of every env (ACTS); with an anchor, its reference's after the rest.
+static void w_acts(wbuf* w, const ama_ppo* L) {
+  int N = L->N;
+  size_t s = w_begin(w, "ACTS");
+  w_u32(w, (uint32_t)N);
+  w_policy_state(w, &L->pol, L->next_mask, N);
   w_f64s(w, L->run_return, N);
   for (int b = 0; b < N; b++) w_u32(w, (uint32_t)L->run_length[b]);
   for (int b = 0; b < N; b++) w_u32(w, (uint32_t)L->run_success[b]);
@@ -110,6 +114,7 @@ static void w_acts(wbuf* w, const ama_ppo* L) {
   w_f64s(w, &L->rr_count, 1);
   w_f64s(w, &L->rr_mean, 1);
   w_f64s(w, &L->rr_m2, 1);
+  if (L->anchored) w_policy_state(w, &L->ref, L->ref_act.mask, N);
   w_end(w, s);
 }
 
@@ -629,12 +634,24 @@ static int load_params_norm(const rfile* f, ama_policy* p, char* err, size_t err
   return 0;
 }
 
+// Reads what w_policy_state wrote.
+static void rd_policy_state(rsec* s, ama_policy* p, float* mask, int N) {
+  p->t_global = (int64_t)rd_u64(s);
+  rd_f32s(s, p->core_s, (size_t)N * state_S(&p->core));
+  rd_f32s(s, p->motor_s, (size_t)N * state_S(&p->motor));
+  rd_f32s(s, p->core_y, (size_t)N * p->cfg.core_hidden);
+  rd_f32s(s, p->core_acc, N);
+  rd_f32s(s, p->prev_act, (size_t)N * p->act_dim);
+  rd_f32s(s, p->prev_rew, N);
+  rd_f32s(s, mask, N);
+}
+
 // A rank's own state (LERN, ACTS, ENVS) from f, the main file or a rank's container in RNKS.
 static int load_rank(const rfile* f, ama_ppo* L, char* err, size_t err_sz) {
   ama_policy* p = &L->pol;
   const char* path = f->path;
   rsec s;
-  int N = L->N, A = p->act_dim;
+  int N = L->N;
   const am_task* task = am_pool_task(L->pool);
   if (rf_section(f, "LERN", &s, err, err_sz)) return -1;
   L->env_steps = (int64_t)rd_u64(&s);
@@ -651,14 +668,7 @@ static int load_rank(const rfile* f, ama_ppo* L, char* err, size_t err_sz) {
              n_env, N);
     return -1;
   }
-  p->t_global = (int64_t)rd_u64(&s);
-  rd_f32s(&s, p->core_s, (size_t)N * state_S(&p->core));
-  rd_f32s(&s, p->motor_s, (size_t)N * state_S(&p->motor));
-  rd_f32s(&s, p->core_y, (size_t)N * p->cfg.core_hidden);
-  rd_f32s(&s, p->core_acc, N);
-  rd_f32s(&s, p->prev_act, (size_t)N * A);
-  rd_f32s(&s, p->prev_rew, N);
-  rd_f32s(&s, L->next_mask, N);
+  rd_policy_state(&s, p, L->next_mask, N);
   rd_f64s(&s, L->run_return, N);
   for (int b = 0; b < N; b++) L->run_length[b] = (int32_t)rd_u32(&s);
   for (int b = 0; b < N; b++) L->run_success[b] = (int32_t)rd_u32(&s);
@@ -666,6 +676,8 @@ static int load_rank(const rfile* f, ama_ppo* L, char* err, size_t err_sz) {
   rd_f64s(&s, &L->rr_count, 1);
   rd_f64s(&s, &L->rr_mean, 1);
   rd_f64s(&s, &L->rr_m2, 1);
+  // the anchor's reference (absent: a checkpoint written without one; it starts afresh)
+  if (L->anchored && !s.bad && s.pos < s.n) rd_policy_state(&s, &L->ref, L->ref_act.mask, N);
   if (s.bad || s.pos != s.n) {
     snprintf(err, err_sz, "%s: field 'acting state': the section holds %zu bytes, this policy's "
              "acting state takes %zu", path, s.n, s.bad ? (size_t)0 : s.pos);

@@ -185,6 +185,9 @@ static const key_def KEYS[] = {
     {"critic_warmup", K_INT, LO(critic_warmup), 0,
      "iterations at the start in which only the critic learns (a loaded policy is not moved by "
      "a fresh critic's advantages)", RANGE(0, 1000000)},
+    {"anchor", K_FLOAT, LO(anchor), 0,
+     "beta of a KL(start || policy) penalty per step toward the policy the run started from (its "
+     "loaded modules: a reused gait kept while the rest learns; 0: none)", RANGE(0, INF)},
     {"learner", K_STR, CO(learner), SZ(learner),
      "ppo; es: evolution strategies; hebbian: node perturbation (Miconi 2017); the last two "
      "without backpropagation (docs/biology.md)", 0, 0, 0, 0, "ppo|es|hebbian"},
@@ -439,6 +442,15 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
     return am_err(err, err_sz,
                   "load_module = %s needs load_path (the checkpoint to copy the module from)",
                   c->load_module);
+  if (c->ppo.anchor > 0 && !c->load_module[0])
+    return am_err(err, err_sz, "anchor = %g needs load_module (the policy to stay near is the one "
+                  "loaded at the start)", c->ppo.anchor);
+  if (c->ppo.anchor > 0 && strcmp(c->learner, "ppo"))
+    return am_err(err, err_sz, "anchor = %g is a term of the PPO loss; learner = %s has none",
+                  c->ppo.anchor, c->learner);
+  if (c->ppo.anchor > 0 && !strcmp(p->action_head, "categorical"))
+    return am_err(err, err_sz, "anchor = %g is defined for the Gaussian action head, not "
+                  "action_head = categorical", c->ppo.anchor);
   if (c->load_path[0] && !c->load_module[0])
     return am_err(err, err_sz,
                   "load_path = %s given without load_module (the modules to copy: core, motor, "

@@ -285,7 +285,7 @@ int ama_ppo_check_ranks(ama_ppo* L, uint32_t* crc, char* err, size_t err_sz) {
 // The values each rank sends at the end of an iteration.
 enum {
   S_EP_COUNT, S_EP_RETURN, S_EP_LENGTH, S_EP_SUCCESS, S_EP_UNSTABLE, S_TR_COUNT, S_TR_SUCCESS,
-  S_LOSS, S_PG, S_VL, S_ENT, S_KL, S_CLIP, S_RR_COUNT, S_RR_MEAN, S_RR_M2, S_CRC, S_N
+  S_LOSS, S_PG, S_VL, S_ENT, S_KL, S_CLIP, S_AKL, S_RR_COUNT, S_RR_MEAN, S_RR_M2, S_CRC, S_N
 };
 
 int ama_dist_iter_end(ama_ppo* L, ama_ppo_stats* acc) {
@@ -298,7 +298,8 @@ int ama_dist_iter_end(ama_ppo* L, ama_ppo_stats* acc) {
       [S_TR_SUCCESS] = L->tr_success, [S_LOSS] = acc->loss,
       [S_PG] = acc->pg_loss,          [S_VL] = acc->v_loss,
       [S_ENT] = acc->entropy,         [S_KL] = acc->approx_kl,
-      [S_CLIP] = acc->clip_frac,      [S_RR_COUNT] = L->it_count,
+      [S_CLIP] = acc->clip_frac,      [S_AKL] = acc->anchor_kl,
+      [S_RR_COUNT] = L->it_count,
       [S_RR_MEAN] = L->it_mean,       [S_RR_M2] = L->it_m2,
       [S_CRC] = crc};
   double* all = malloc(sizeof mine * (size_t)c->size);
@@ -340,5 +341,6 @@ int ama_dist_iter_end(ama_ppo* L, ama_ppo_stats* acc) {
   acc->entropy = sum[S_ENT] / c->size;
   acc->approx_kl = sum[S_KL] / c->size;
   acc->clip_frac = sum[S_CLIP] / c->size;
+  acc->anchor_kl = sum[S_AKL] / c->size;
   return 0;
 }

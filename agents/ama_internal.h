@@ -41,6 +41,15 @@ struct ama_ppo {
   float* adv_sum;       // (T x N) the policy's advantage: the mean of the heads' (adv when K = 1)
   float* ret;           // (K x T x N) each head's return target
   ama_actor act;         // the acting path (draws from rng)
+  // anchor > 0: the policy the run started from, acting deterministically beside the learner on
+  // the same inputs (its own recurrent state; its normaliser copied from pol's before each
+  // rollout), and its means per step
+  int anchored;
+  ama_policy ref;
+  ama_actor ref_act;
+  float* ref_mean;      // (T x N x A)
+  float* ref_scratch;   // (N x A) the reference's clipped actions (unused)
+  float* mb_ref;        // (T x B x A)
   float* next_mask;     // (N) mask of the next step: 0 where the episode just ended (act.mask)
   float* obs_n;         // (N x O) scratch
   // minibatch scratch (T x B)

@@ -21,8 +21,8 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
                        const float* logstd, const float* value, const float* act,
                        const float* old_logp, const float* adv, const float* ret, float scale,
                        float* dmean, float* dlogstd, float* dvalue, ama_ppo_stats* st) {
-  double pg = 0, vl = 0, kl = 0, clipped = 0;
-  float inv_var[AMA_MAX_ACT], istd[AMA_MAX_ACT];
+  double pg = 0, vl = 0, kl = 0, clipped = 0, akl = 0;
+  float inv_var[AMA_MAX_ACT], istd[AMA_MAX_ACT], ref_var[AMA_MAX_ACT];
   if (A > AMA_MAX_ACT) {
     if (st) st->loss = NAN;
     return;
@@ -30,9 +30,11 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
   const int cat = logstd == NULL;  // categorical: mean holds logits, act one-hot choices
   double ent_sum = 0;
   float pr[AMA_MAX_ACT], logpr[AMA_MAX_ACT];
+  const int anchored = !cat && co->anchor > 0 && co->ref_mean && co->ref_logstd;
   for (int j = 0; j < A && !cat; j++) {
     istd[j] = expf(-logstd[j]);
     inv_var[j] = istd[j] * istd[j];
+    if (anchored) ref_var[j] = expf(2 * co->ref_logstd[j]);
   }
   for (int n = 0; n < N; n++) {
     const float* a = act + (size_t)n * A;
@@ -82,6 +84,16 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
         dlogstd[j] += dlp * (d * d * inv_var[j] - 1.0f);
       }
     }
+    if (anchored) {  // KL(N(mr, sr) || N(m, s)) = log s - log sr + (sr^2 + (m - mr)^2) / 2s^2 - 1/2
+      const float* mr = co->ref_mean + (size_t)n * A;
+      float b = co->anchor * scale;
+      for (int j = 0; j < A; j++) {
+        float d = m[j] - mr[j], q = (ref_var[j] + d * d) * inv_var[j];
+        akl += logstd[j] - co->ref_logstd[j] + 0.5f * q - 0.5f;
+        dmean[(size_t)n * A + j] += b * d * inv_var[j];
+        dlogstd[j] += b * (1.0f - q);
+      }
+    }
     if (!co->tau) {
       float dv = value[n] - ret[n];
       vl += 0.5 * dv * dv;
@@ -105,7 +117,9 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
     st->pg_loss = pg * scale;
     st->v_loss = vl * scale;
     st->entropy = ent;
-    st->loss = st->pg_loss + co->vf_coef * st->v_loss - co->ent_coef * ent;
+    st->anchor_kl = N ? akl / N : 0;
+    st->loss = st->pg_loss + co->vf_coef * st->v_loss - co->ent_coef * ent +
+               (anchored ? co->anchor * akl * scale : 0);
     st->approx_kl = N ? kl / N : 0;
     st->clip_frac = N ? clipped / N : 0;
   }
@@ -154,6 +168,13 @@ void ama_ppo_free(ama_ppo* L) {
   if (!L) return;
   ama_es_free(L->es);
   ama_hebb_free(L->hebb);
+  if (L->anchored) {
+    ama_actor_free(&L->ref_act);
+    ama_policy_free(&L->ref);
+  }
+  free(L->ref_mean);
+  free(L->ref_scratch);
+  free(L->mb_ref);
   ama_policy_free(&L->pol);
   ama_seq_free(&L->half[0]);
   ama_seq_free(&L->half[1]);
@@ -187,6 +208,38 @@ void ama_ppo_free(ama_ppo* L) {
   free(L->success_ev);
   free(L->gsum);
   free(L);
+}
+
+// The anchor's reference: a second policy of the same shape holding pol's parameters as they are
+// now (after load_module), acting deterministically; its buffers.
+static int anchor_init(ama_ppo* L, const am_task* task, char* err, size_t err_sz) {
+  const int N = L->N, A = task->act_dim;
+  if (ama_policy_init(&L->ref, &L->cfg.policy, task->groups, task->n_groups, task->obs_dim, A,
+                      L->T, 1, N, L->cfg.seed, err, err_sz))
+    return -1;
+  L->anchored = 1;
+  memcpy(L->ref.params.w, L->pol.params.w, sizeof(float) * L->pol.params.count);
+  ama_cell_prepare(&L->ref.core, &L->ref.params);
+  ama_cell_prepare(&L->ref.motor, &L->ref.params);
+  ama_actor_cfg acfg = {.kind = AMA_ACT_POLICY, .deterministic = 1};
+  if (ama_actor_init(&L->ref_act, &acfg, &L->ref, task, N, err, err_sz)) return -1;
+  int fail = 0;
+  L->ref_mean = xcalloc((size_t)L->T * N * A, sizeof(float), &fail);
+  L->ref_scratch = xcalloc((size_t)N * A, sizeof(float), &fail);
+  L->mb_ref = xcalloc((size_t)L->T * L->B * A, sizeof(float), &fail);
+  if (fail) return am_err(err, err_sz, "out of memory for the anchor (T=%d N=%d)", L->T, N);
+  return 0;
+}
+
+// The reference sees what pol sees: pol's observation statistics as they stand.
+static void anchor_norm_sync(ama_ppo* L) {
+  const ama_norm* z = &L->pol.norm;
+  ama_norm* r = &L->ref.norm;
+  r->count = z->count;
+  memcpy(r->counts, z->counts, sizeof(double) * z->n);
+  memcpy(r->mean, z->mean, sizeof(double) * z->n);
+  memcpy(r->m2, z->m2, sizeof(double) * z->n);
+  ama_norm_refresh(r);
 }
 
 ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t err_sz) {
@@ -332,6 +385,10 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
       }
   }
   if (L->n_half == 2) memcpy(L->pol2.params.t, L->pol.params.t, sizeof(L->pol.params.t));
+  if (pc->anchor > 0 && anchor_init(L, task, err, err_sz)) {
+    ama_ppo_free(L);
+    return NULL;
+  }
   if (!strcmp(cfg->learner, "es") && !(L->es = ama_es_create(L, err, err_sz))) {
     ama_ppo_free(L);
     return NULL;
@@ -375,6 +432,7 @@ static void rollout(ama_ppo* L, int learn) {
   L->rr0_count = L->rr_count, L->rr0_mean = L->rr_mean, L->rr0_m2 = L->rr_m2;
   L->it_count = L->it_mean = L->it_m2 = 0;
   L->hook_failed = 0;
+  if (L->anchored) anchor_norm_sync(L);
   for (int t = 0; t < T; t++) {
     size_t row = (size_t)t * N;
     memcpy(L->raw_obs + row * O, bt->obs, sizeof(float) * N * O);
@@ -394,6 +452,10 @@ static void rollout(ama_ppo* L, int learn) {
         L->values[(size_t)i * T * N + row + b] = p->a_heads[b * p->n_heads + i];
     memcpy(L->actions + row * A, ac->sampled, sizeof(float) * N * A);
     memcpy(L->logp + row, ac->logp, sizeof(float) * N);
+    if (L->anchored) {
+      ama_actor_act(&L->ref_act, bt->obs, L->ref_scratch);
+      memcpy(L->ref_mean + row * A, L->ref.a_mean, sizeof(float) * N * A);
+    }
     am_pool_step(L->pool);
     int any_trunc = 0;
     for (int b = 0; b < N; b++) {
@@ -431,6 +493,7 @@ static void rollout(ama_ppo* L, int learn) {
       }
     }
     ama_actor_observe(ac, bt);  // next_mask: 0 where an episode ended
+    if (L->anchored) ama_actor_observe(&L->ref_act, bt);
     if (L->hook && !L->hook_failed && L->hook(L->hook_ctx, L->err, sizeof L->err))
       L->hook_failed = 1;
     if (L->cfg.ppo.norm_reward) {
@@ -497,6 +560,8 @@ static void gather(ama_ppo* L, int j0, int h) {
       memcpy(S->obs + dst * O, R->obs + src * O, sizeof(float) * O);
       memcpy(S->prev_act + dst * A, R->prev_act + src * A, sizeof(float) * A);
       memcpy(L->mb_act + (off + dst) * A, L->actions + src * A, sizeof(float) * A);
+      if (L->anchored)
+        memcpy(L->mb_ref + (off + dst) * A, L->ref_mean + src * A, sizeof(float) * A);
       S->prev_rew[dst] = R->prev_rew[src];
       S->mask[dst] = R->mask[src];
       L->mb_logp[off + dst] = L->logp[src];
@@ -535,6 +600,10 @@ static void* half_grad(void* arg) {
   float* dlogstd = p->categorical ? NULL : p->params.g + p->params.t[p->i_logstd].offset;
   const float* logstd = p->categorical ? NULL : p->params.w + p->params.t[p->i_logstd].offset;
   const size_t K = (size_t)p->n_heads;
+  if (L->anchored) {
+    j->co.ref_mean = L->mb_ref + off * A;
+    j->co.ref_logstd = L->ref.params.w + L->ref.params.t[L->ref.i_logstd].offset;
+  }
   ama_ppo_loss_grad(&j->co, TB, A, S->mean, logstd, S->value, L->mb_act + off * A,
                     L->mb_logp + off, L->mb_adv + off, L->mb_ret + off * K,
                     1.0f / (float)(TB * L->n_half), L->dmean + off * A, dlogstd,
@@ -581,7 +650,8 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   if (!L->comm) ama_norm_update(&p->norm, L->raw_obs, T * N);
   else if (ama_dist_obs_norm(L)) return -1;
   float lr = ama_lr_at(L);
-  ama_ppo_coefs co = {L->cfg.ppo.clip, L->cfg.ppo.vf_coef, L->cfg.ppo.ent_coef, K, p->head_tau};
+  ama_ppo_coefs co = {L->cfg.ppo.clip, L->cfg.ppo.vf_coef, L->cfg.ppo.ent_coef, K, p->head_tau,
+                      L->cfg.ppo.anchor, NULL, NULL};
   ama_ppo_stats acc = {0}, ms;
   double gn_sum = 0;
   int n_mb = 0, n_exch = 0;
@@ -635,6 +705,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
         ms.entropy = 0.5 * (jobs[0].ms.entropy + jobs[1].ms.entropy);  // halves of equal size
         ms.approx_kl = 0.5 * (jobs[0].ms.approx_kl + jobs[1].ms.approx_kl);
         ms.clip_frac = 0.5 * (jobs[0].ms.clip_frac + jobs[1].ms.clip_frac);
+        ms.anchor_kl = 0.5 * (jobs[0].ms.anchor_kl + jobs[1].ms.anchor_kl);
       } else {
         ms = jobs[0].ms;
       }
@@ -657,6 +728,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       acc.entropy += ms.entropy;
       acc.approx_kl += ms.approx_kl;
       acc.clip_frac += ms.clip_frac;
+      acc.anchor_kl += ms.anchor_kl;
       gn_sum += gn;
       n_mb++;
     }
@@ -690,6 +762,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
     st->loss.entropy = acc.entropy / n_mb;
     st->loss.approx_kl = acc.approx_kl / n_mb;
     st->loss.clip_frac = acc.clip_frac / n_mb;
+    st->loss.anchor_kl = acc.anchor_kl / n_mb;
     st->grad_norm = gn_sum / n_mb;
     double rm = 0, n = (double)T * N;
     const float* ret = L->ret + (size_t)(K / 2) * TN;  // the middle head's (K = 1: the critic's)

@@ -249,6 +249,58 @@ static void test_grad_ppo_loss(void** s) {
   assert_true(st.clip_frac > 0 && st.clip_frac < 1);  // both regimes were exercised
 }
 
+// The anchor (co.anchor > 0): the loss adds anchor * mean_n KL(N(ref_mean_n, ref_std) ||
+// N(mean_n, std)); its gradient in mean and log-std against finite differences, its value against
+// the closed form by hand, and zero KL (and no pull) at the reference itself.
+static void test_grad_ppo_anchor(void** s) {
+  enum { N = 5, A = 3 };
+  float mean[N * A], act[N * A], logstd[A], value[N], old_logp[N], adv[N], ret[N];
+  float ref_mean[N * A], ref_logstd[A];
+  for (int i = 0; i < N * A; i++)
+    mean[i] = urand(-1, 1), act[i] = urand(-1.5f, 1.5f), ref_mean[i] = urand(-1, 1);
+  for (int j = 0; j < A; j++) logstd[j] = urand(-1, 0), ref_logstd[j] = urand(-1, 0);
+  for (int n = 0; n < N; n++) value[n] = urand(-1, 1), adv[n] = urand(-1, 1), ret[n] = urand(-1, 1);
+  ama_gauss_logp(old_logp, act, mean, logstd, N, A);
+  for (int n = 0; n < N; n++) old_logp[n] += urand(-0.05f, 0.05f);
+  ama_ppo_coefs co = {.clip = 0.2f, .vf_coef = 0.5f, .ent_coef = 0.01f, .anchor = 0.7f,
+                      .ref_mean = ref_mean, .ref_logstd = ref_logstd};
+  float dmean[N * A], dlogstd[A], dvalue[N];
+  ama_ppo_stats st, st0;
+  memset(dlogstd, 0, sizeof(dlogstd));
+  ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
+                    dlogstd, dvalue, &st);
+  double kl = 0;
+  for (int n = 0; n < N; n++)
+    for (int j = 0; j < A; j++) {
+      double d = mean[n * A + j] - ref_mean[n * A + j], v = exp(2.0 * logstd[j]);
+      kl += (logstd[j] - ref_logstd[j] + (exp(2.0 * ref_logstd[j]) + d * d) / (2 * v) - 0.5) / N;
+    }
+  assert_true(kl > 0.01);
+  assert_float_equal(st.anchor_kl, kl, 1e-5);
+  ama_ppo_coefs co0 = co;
+  co0.anchor = 0;
+  ama_ppo_loss_grad(&co0, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
+                    dlogstd, dvalue, &st0);
+  assert_float_equal(st.loss - st0.loss, 0.7 * kl, 1e-5);
+  memset(dlogstd, 0, sizeof(dlogstd));
+  ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
+                    dlogstd, dvalue, &st);
+  float dm2[N * A], dl2[A], dv2[N];
+  ppo_case c = {co, N, A, mean, logstd, value, act, old_logp, adv, ret, dm2, dl2, dv2, {0}};
+  int bad = ppo_fd(&c, "dmean", mean, dmean, N * A) + ppo_fd(&c, "dlogstd", logstd, dlogstd, A);
+  assert_int_equal(bad, 0);
+  // at the reference: no KL and the same gradient as without the anchor
+  float dm0[N * A], dl0[A] = {0}, dl1[A] = {0};
+  co.ref_mean = mean, co.ref_logstd = logstd;
+  ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
+                    dl1, dvalue, &st);
+  ama_ppo_loss_grad(&co0, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dm0, dl0,
+                    dvalue, &st0);
+  assert_float_equal(st.anchor_kl, 0, 1e-6);
+  for (int i = 0; i < N * A; i++) assert_float_equal(dmean[i], dm0[i], 1e-6);
+  for (int j = 0; j < A; j++) assert_float_equal(dl1[j], dl0[j], 1e-6);
+}
+
 // The categorical head's PPO objective (logstd NULL: logits in mean, one-hot choices in act, the
 // entropy bonus per sample) against finite differences in the logits and values, in both the
 // clipped and the unclipped regime; at old_logp = log p the ratio is 1 (no KL).
@@ -531,7 +583,8 @@ int main(void) {
       cmocka_unit_test(test_grad_rnn_dale),   cmocka_unit_test(test_grad_check_has_teeth),
       cmocka_unit_test(test_grad_rnn_tanh),
       cmocka_unit_test(test_dale_signs),      cmocka_unit_test(test_gauss_logp),
-      cmocka_unit_test(test_grad_ppo_loss),   cmocka_unit_test(test_grad_policy_gru),
+      cmocka_unit_test(test_grad_ppo_loss),
+      cmocka_unit_test(test_grad_ppo_anchor),   cmocka_unit_test(test_grad_policy_gru),
       cmocka_unit_test(test_grad_policy_tick), cmocka_unit_test(test_grad_policy_rnn),
       cmocka_unit_test(test_grad_expectile_loss), cmocka_unit_test(test_expectile_minimiser),
       cmocka_unit_test(test_grad_policy_heads), cmocka_unit_test(test_grad_categorical_loss),
