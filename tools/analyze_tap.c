@@ -24,9 +24,7 @@ static int tap_window(const ds_trials* d, double* interval, double* tol, char* e
   const amt_info* info = amt_find("two-tap");
   if (!info) return am_err(err, err_sz, "two-tap: the task is not registered");
   amt_params p;
-  memset(&p, 0, sizeof p);
-  const char* list = am_ds_meta(d->r, "task.params", NULL);
-  if (list && amt_params_add_list(&p, list, err, err_sz)) return -1;
+  if (ds_task_params(d, &p, err, err_sz)) return -1;
   return amt_param_double(info, &p, "interval", interval, err, err_sz) ||
                  amt_param_double(info, &p, "tolerance", tol, err, err_sz)
              ? -1

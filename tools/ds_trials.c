@@ -78,16 +78,21 @@ static int parse_conditions(ds_trials* d, const char* text, const char* path, ch
   return 0;
 }
 
+int ds_task_params(const ds_trials* d, amt_params* p, char* err, size_t err_sz) {
+  memset(p, 0, sizeof *p);
+  const char* text = am_ds_meta(d->r, "task.params", NULL);
+  return text && amt_params_add_list(p, text, err, err_sz) ? -1 : 0;
+}
+
 // Files recorded before task.trial_events / task.conditions: the task registry's schema.
 static int schema_from_registry(ds_trials* d, const char* path, char* err, size_t err_sz) {
-  const char* ptext = am_ds_meta(d->r, "task.params", NULL);
-  amt_params params = {0};
+  amt_params params;
   am_task t;
   char e2[AM_ERR_LEN];
   if (!amt_find(d->task))
     return am_err(err, err_sz, "%s: task '%s' is not known to this animat and the file has no "
                   "task.trial_events metadata", path, d->task);
-  if ((ptext && amt_params_add_list(&params, ptext, e2, sizeof e2)) ||
+  if (ds_task_params(d, &params, e2, sizeof e2) ||
       amt_create(&t, d->task, &params, e2, sizeof e2))
     return am_err(err, err_sz, "%s: cannot rebuild task %s for its trial schema: %s", path,
                   d->task, e2);

@@ -35,6 +35,11 @@ int ds_trials_open(ds_trials* d, am_ds_reader* r, const char* path, double onset
 
 void ds_trials_close(ds_trials* d);  // frees the scratch (not the reader)
 
+// The recording's task parameters (metadata task.params, the overrides of the task's defaults)
+// into *p (zeroed first; empty when the file has none). Returns 0 or -1 with the parser's message.
+struct amt_params;
+int ds_task_params(const ds_trials* d, struct amt_params* p, char* err, size_t err_sz);
+
 // Reads episode index i (one decompression of its chunks) and appends its trials to tab. When
 // extra_ch >= 0 that channel of the episode is read in the same pass into *extra (grown to
 // *extra_cap bytes as needed; the caller frees it).
