@@ -177,6 +177,8 @@ void ama_norm_free(ama_norm* z);
 void ama_norm_update(ama_norm* z, const float* x, int rows);
 // Recomputes scale and shift from counts, mean and m2 (after setting them directly).
 void ama_norm_refresh(ama_norm* z);
+// Copies src's statistics, scale and shift into dst (same n; frozen flags and clip untouched).
+void ama_norm_copy(ama_norm* dst, const ama_norm* src);
 void ama_norm_apply(const ama_norm* z, const float* x, float* out, int rows);
 
 //---------------------------------- the hierarchical policy ---------------------------------------

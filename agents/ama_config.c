@@ -626,6 +626,16 @@ void ama_norm_refresh(ama_norm* z) {
   }
 }
 
+void ama_norm_copy(ama_norm* dst, const ama_norm* src) {
+  size_t n = (size_t)src->n;
+  dst->count = src->count;
+  memcpy(dst->counts, src->counts, n * sizeof(double));
+  memcpy(dst->mean, src->mean, n * sizeof(double));
+  memcpy(dst->m2, src->m2, n * sizeof(double));
+  memcpy(dst->scale, src->scale, n * sizeof(float));
+  memcpy(dst->shift, src->shift, n * sizeof(float));
+}
+
 void ama_norm_apply(const ama_norm* z, const float* x, float* out, int rows) {
   const float c = z->clip;
   for (int r = 0; r < rows; r++)

@@ -182,17 +182,6 @@ void ama_es_estimate(uint64_t seed, int64_t it, int pairs, const double* u, cons
   for (size_t q = 0; q < n; q++) g[q] /= 2.0 * pairs;
 }
 
-// The candidates' observation normaliser: the learner's, as it stands.
-static void copy_norm(ama_norm* dst, const ama_norm* src) {
-  size_t n = (size_t)src->n;
-  dst->count = src->count;
-  memcpy(dst->counts, src->counts, n * sizeof(double));
-  memcpy(dst->mean, src->mean, n * sizeof(double));
-  memcpy(dst->m2, src->m2, n * sizeof(double));
-  memcpy(dst->scale, src->scale, n * sizeof(float));
-  memcpy(dst->shift, src->shift, n * sizeof(float));
-}
-
 void ama_es_centred_ranks(const double* fit, int K, int* order, double* u) {
   for (int k = 0; k < K; k++) order[k] = k;
   for (int a = 1; a < K; a++) {  // insertion sort, stable
@@ -227,7 +216,7 @@ int ama_es_iterate(ama_ppo* L, ama_iter_stats* st) {
     }
   }
   for (int k = 0; k < K; k++) {
-    copy_norm(&E->cand[k].norm, &p->norm);
+    ama_norm_copy(&E->cand[k].norm, &p->norm);  // the learner's, as it stands
     ama_policy_reset_state(&E->cand[k]);
     for (int b = 0; b < m; b++) E->act[k].mask[b] = 0.0f;  // every env starts an episode
   }

@@ -231,17 +231,6 @@ static int anchor_init(ama_ppo* L, const am_task* task, char* err, size_t err_sz
   return 0;
 }
 
-// The reference sees what pol sees: pol's observation statistics as they stand.
-static void anchor_norm_sync(ama_ppo* L) {
-  const ama_norm* z = &L->pol.norm;
-  ama_norm* r = &L->ref.norm;
-  r->count = z->count;
-  memcpy(r->counts, z->counts, sizeof(double) * z->n);
-  memcpy(r->mean, z->mean, sizeof(double) * z->n);
-  memcpy(r->m2, z->m2, sizeof(double) * z->n);
-  ama_norm_refresh(r);
-}
-
 ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t err_sz) {
   const am_task* task = am_pool_task(pool);
   int N = am_pool_num_envs(pool);
@@ -432,7 +421,7 @@ static void rollout(ama_ppo* L, int learn) {
   L->rr0_count = L->rr_count, L->rr0_mean = L->rr_mean, L->rr0_m2 = L->rr_m2;
   L->it_count = L->it_mean = L->it_m2 = 0;
   L->hook_failed = 0;
-  if (L->anchored) anchor_norm_sync(L);
+  if (L->anchored) ama_norm_copy(&L->ref.norm, &p->norm);  // the reference sees what pol sees
   for (int t = 0; t < T; t++) {
     size_t row = (size_t)t * N;
     memcpy(L->raw_obs + row * O, bt->obs, sizeof(float) * N * O);
