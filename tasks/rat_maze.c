@@ -162,7 +162,8 @@ static void maze_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
   mjData* d = e->d;
   double reward = 0, w[3];
   uint32_t ev = 0;
-  double approach = c->approach * (s->near_d - nearest(c, s, d, w));
+  double near = nearest(c, s, d, w);
+  double approach = c->approach * (s->near_d - near);
   const mjtNum* h = d->xpos + 3 * c->rat.head;
   for (int i = 0; i < c->n_targets; i++) {
     if (s->collected[i]) continue;
@@ -180,7 +181,7 @@ static void maze_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
     ev |= 1u << EV_ALL;
     r->terminated = 1;
   }
-  s->near_d = nearest(c, s, d, w);
+  s->near_d = ev ? nearest(c, s, d, w) : near;  // a take changes the nearest target
   r->terms[0] = (float)reward;
   r->terms[1] = (float)approach;
   r->reward = (float)(reward + approach);
