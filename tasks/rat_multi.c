@@ -52,7 +52,8 @@ typedef struct multi_cfg {
   int term0[MULTI_MAX], ev0[MULTI_MAX], var0[MULTI_MAX];  // each member's first term/event/var
   int ev_success;        // the composite's event `success`
   int n_vars;
-  size_t member_state;   // byte offset of the active member's state in the state block
+  size_t member_state[MULTI_MAX];  // byte offset of each member's state in the state block (each
+                                   // its own, so a member's state outlives other members' episodes)
   alignas(max_align_t) unsigned char sub[MULTI_MAX][MEMBER_CFG_MAX];  // the members' cfgs
 } multi_cfg;
 
@@ -63,8 +64,8 @@ typedef struct multi_state {
 
 static const rat_body* member(const multi_cfg* c, int k) { return (const rat_body*)c->sub[k]; }
 
-static void* member_state(const multi_cfg* c, const am_env* e) {
-  return (char*)e->task_state + c->member_state;
+static void* member_state(const multi_cfg* c, const am_env* e, int k) {
+  return (char*)e->task_state + c->member_state[k];
 }
 
 //---------------------------------- hooks ---------------------------------------------------------
@@ -79,7 +80,7 @@ static void multi_reset(const am_task* t, am_env* e) {
       rat_fixed_park(member(c, j), e->d);
     }
   rat_fixed_raise(member(c, k), e->d);
-  c->part[k]->reset(c->sub[k], member_state(c, e), e);
+  c->part[k]->reset(c->sub[k], member_state(c, e, k), e);
   amt_opts_reset(&s->opt);
   s->active = k;
 }
@@ -91,7 +92,7 @@ static void multi_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   const rat_part* p = c->part[k];
   am_step_result m;
   memset(&m, 0, sizeof m);
-  p->evaluate(c->sub[k], member_state(c, e), e, &m);
+  p->evaluate(c->sub[k], member_state(c, e, k), e, &m);
   r->reward = m.reward;
   r->terminated = m.terminated;
   for (int i = 0; i < p->n_terms; i++) r->terms[c->term0[k] + i] = m.terms[i];
@@ -108,7 +109,7 @@ static void multi_observe(const am_task* t, am_env* e, float* o) {
   am_body_observe(e->m, e->d, o);
   float* g = o + c->rat.body_dim;
   memset(g, 0, sizeof(float) * (size_t)c->task_size);
-  c->part[k]->observe(c->sub[k], member_state(c, e), e->d, g + c->slot[k]);
+  c->part[k]->observe(c->sub[k], member_state(c, e, k), e->d, g + c->slot[k]);
   if (c->task_input) g[c->onehot + k] = 1;
   amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
 }
@@ -120,7 +121,7 @@ static void multi_vars(const am_task* t, const am_env* e, float* x) {
   rat_common_vars(&c->rat, e->d, x);
   x[4] = (float)k;
   memset(x + 5, 0, sizeof(float) * (size_t)(c->n_vars - 5));
-  c->part[k]->vars(c->sub[k], member_state(c, e), e->d, x + c->var0[k]);
+  c->part[k]->vars(c->sub[k], member_state(c, e, k), e->d, x + c->var0[k]);
 }
 
 //---------------------------------- construction --------------------------------------------------
@@ -276,17 +277,20 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
       break;
     }
     if (episode_time[k] > longest) longest = episode_time[k];
-    if (p->state_size > state) state = p->state_size;
   }
   for (int k = 0; !rc && k < c->n; k++)
     if (c->part[k]->build(c->sub[k], &prelude, &arena, 1)) rc = am_err(err, err_sz, "out of memory");
   if (!rc) rc = rat_load(t, info->name, &prelude, &arena, &c->rat, err, err_sz);
   rat_sb_free(&prelude);
   rat_sb_free(&arena);
-  c->member_state = (sizeof(multi_state) + 15) & ~(size_t)15;
+  state = (sizeof(multi_state) + 15) & ~(size_t)15;
+  for (int k = 0; k < c->n; k++) {
+    c->member_state[k] = state;
+    state += (c->part[k]->state_size + 15) & ~(size_t)15;
+  }
   for (int k = 0; k < c->n; k++) c->task_size += c->part[k]->task_size;
   if (c->task_input) c->task_size += c->n;
-  if (rc || rat_task_init(t, info->name, &c->rat, c->member_state + state, longest, c->task_size,
+  if (rc || rat_task_init(t, info->name, &c->rat, state, longest, c->task_size,
                           err, err_sz)) {
     free(c);
     return -1;

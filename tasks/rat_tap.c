@@ -23,17 +23,22 @@ const amt_param_def amt_two_tap_params[] = {
      "1: the hand-to-orb shaping pays only before the first touch and from the window's opening "
      "(not while the rat must wait, nor in timeouts)"},
     {"too_soon_cost", "0", "reward subtracted for a second touch too soon"},
+    {"curriculum", "0",
+     "training curriculum (0: off): the required interval rises from interval_start to interval "
+     "over the env's first N counted pairs (the env's count persists across episodes)"},
+    {"interval_start", "0.2", "the required interval at the curriculum's start (s)"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct tap_cfg {
   rat_body rat;  // first (rat_common.h)
   double interval, tolerance, timeout;  // s (the parameters)
   int orb_mocap;
-  int interval_lo, interval_hi;  // control steps after the first touch that count as a second
   int timeout_steps;
   double tap_reward, arena;
   int timed_shaping;     // shaping only where a touch would count
   double too_soon_cost;  // >= 0
+  int curriculum;        // counted pairs over which the interval rises (0: off)
+  double interval_start; // s, the interval at the curriculum's start
 } tap_cfg;
 
 // the task state shown one-hot in the task group (and as the variable tap_state)
@@ -42,7 +47,10 @@ enum { TAP_BEFORE, TAP_ONCE, TAP_TWICE, TAP_TOO_SOON, TAP_NO_SECOND };
 typedef struct tap_state {
   amt_opt_state opt;  // first (task_opts.h)
   int tap_state, t_since, timeout_left, touching, pending_start, taps;
+  int lo, hi;          // this trial's window: control steps after the first touch that count
+  double interval;     // this trial's required interval (s)
   double orb[3];
+  int64_t env_pairs;   // counted pairs of this env (persists across episodes: the curriculum)
 } tap_state;
 
 enum { EV_START, EV_FIRST, EV_SECOND, EV_TOO_SOON, EV_NO_SECOND, EV_REWARD, EV_END };
@@ -52,8 +60,15 @@ enum { EV_START, EV_FIRST, EV_SECOND, EV_TOO_SOON, EV_NO_SECOND, EV_REWARD, EV_E
 
 //---------------------------------- hooks ---------------------------------------------------------
 
-// A new trial: the orb at a random spot; trial_start is reported at the next evaluate.
+// A new trial: the orb at a random spot and the trial's window (the curriculum's point: the
+// interval moves linearly from interval_start to interval with the env's counted pairs);
+// trial_start is reported at the next evaluate.
 static void new_orb(const tap_cfg* c, tap_state* s, am_env* e) {
+  s->interval = c->interval;
+  if (c->curriculum > 0 && s->env_pairs < c->curriculum)
+    s->interval = c->interval_start +
+                  (c->interval - c->interval_start) * (double)s->env_pairs / c->curriculum;
+  amt_two_tap_window(s->interval, c->tolerance, c->rat.dt, &s->lo, &s->hi);
   s->orb[0] = am_rng_range(&e->rng, -c->arena, c->arena);
   s->orb[1] = am_rng_range(&e->rng, -c->arena, c->arena);
   s->orb[2] = 0.14;
@@ -72,7 +87,9 @@ static void tap_park(const void* cfg, mjData* d) {
 static void tap_reset(const void* cfg, void* state, am_env* e) {
   const tap_cfg* c = cfg;
   tap_state* s = state;
+  int64_t pairs = s->env_pairs;
   memset(s, 0, sizeof *s);
+  s->env_pairs = pairs;
   rat_place(&c->rat, e, 0, 0, 0, am_rng_range(&e->rng, -M_PI, M_PI));
   new_orb(c, s, e);
   mj_forward(e->m, e->d);
@@ -103,11 +120,11 @@ static void tap_rules(const tap_cfg* c, tap_state* s, int onset, double* reward,
     *ev |= (1u << EV_FIRST) | (1u << EV_REWARD);
   } else if (s->tap_state == TAP_ONCE) {
     // the window closes first: a touch after interval_hi is no second touch, not a late one
-    if (s->t_since > c->interval_hi) {
+    if (s->t_since > s->hi) {
       s->tap_state = TAP_NO_SECOND;
       s->timeout_left = c->timeout_steps;
       *ev |= 1u << EV_NO_SECOND;
-    } else if (onset && s->t_since < c->interval_lo) {
+    } else if (onset && s->t_since < s->lo) {
       s->tap_state = TAP_TOO_SOON;
       s->timeout_left = c->timeout_steps;
       *reward -= c->too_soon_cost;
@@ -116,6 +133,7 @@ static void tap_rules(const tap_cfg* c, tap_state* s, int onset, double* reward,
       s->tap_state = TAP_TWICE;
       *reward += c->tap_reward;
       s->taps++;
+      s->env_pairs++;
       *ev |= (1u << EV_SECOND) | (1u << EV_REWARD);
       s->timeout_left = 1;  // trial_end and the orb moves at the next step
     }
@@ -136,7 +154,7 @@ static void tap_evaluate(const void* cfg, void* state, am_env* e, am_step_result
   int onset = touch && !s->touching;
   s->touching = touch;
   // timed: only where a touch would count (the rules below judge this step at t_since + 1)
-  int in_window = s->tap_state == TAP_ONCE && s->t_since + 1 >= c->interval_lo;
+  int in_window = s->tap_state == TAP_ONCE && s->t_since + 1 >= s->lo;
   int shape = !c->timed_shaping ||
               (s->timeout_left == 0 && (s->tap_state == TAP_BEFORE || in_window));
   double shaping = shape ? 0.25 * exp(-3 * l1) : 0.0;
@@ -176,6 +194,7 @@ static void tap_vars(const void* cfg, const void* state, const mjData* d, float*
   x[1] = (float)s->orb[1];
   x[2] = (float)s->tap_state;
   x[3] = (float)s->taps;
+  x[4] = (float)s->interval;
 }
 
 //---------------------------------- construction --------------------------------------------------
@@ -189,8 +208,16 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_double(info, params, "tap_reward", &c->tap_reward, err, err_sz) ||
       amt_param_double(info, params, "arena", &c->arena, err, err_sz) ||
       amt_param_int(info, params, "timed_shaping", &c->timed_shaping, err, err_sz) ||
-      amt_param_double(info, params, "too_soon_cost", &c->too_soon_cost, err, err_sz))
+      amt_param_double(info, params, "too_soon_cost", &c->too_soon_cost, err, err_sz) ||
+      amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
+      amt_param_double(info, params, "interval_start", &c->interval_start, err, err_sz))
     return -1;
+  if (c->curriculum < 0)
+    return am_err(err, err_sz, "task %s: curriculum must be >= 0 (got %d)", info->name,
+                  c->curriculum);
+  if (c->curriculum > 0 && !(c->interval_start > c->tolerance))
+    return am_err(err, err_sz, "task %s: interval_start must be > tolerance %g (got %g)",
+                  info->name, c->tolerance, c->interval_start);
   if (c->timed_shaping != 0 && c->timed_shaping != 1)
     return am_err(err, err_sz, "task %s: timed_shaping must be 0 or 1 (got %d)", info->name,
                   c->timed_shaping);
@@ -222,10 +249,16 @@ void amt_two_tap_window(double interval, double tolerance, double dt, int* lo, i
 static int tap_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   tap_cfg* c = cfg;
   const double dt = c->rat.dt;
-  amt_two_tap_window(c->interval, c->tolerance, dt, &c->interval_lo, &c->interval_hi);
-  if (c->interval_hi < c->interval_lo)
+  int lo, hi;
+  amt_two_tap_window(c->interval, c->tolerance, dt, &lo, &hi);
+  if (hi < lo)
     return am_err(err, err_sz, "task two-tap: interval %g +- tolerance %g s contains no control "
                   "step (of %g s): widen tolerance", c->interval, c->tolerance, dt);
+  // the curriculum's windows lie between its two ends; each must hold a step (2 x tolerance >= dt
+  // guarantees it for all of them)
+  if (c->curriculum > 0 && 2 * c->tolerance < dt)
+    return am_err(err, err_sz, "task two-tap: with a curriculum, tolerance %g s must be at least "
+                  "half the control step (%g s)", c->tolerance, dt);
   c->timeout_steps = (int)floor(c->timeout / dt + 0.5);
   if (c->timeout_steps < 1) c->timeout_steps = 1;
   c->orb_mocap = m->body_mocapid[mj_name2id(m, mjOBJ_BODY, "orb")];
@@ -235,11 +268,12 @@ static int tap_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
 static const char* const tap_terms[] = {"taps", "shaping"};
 static const char* const tap_events[] = {"trial_start", "touch_first", "touch_second", "too_soon",
                                          "no_second", "reward", "trial_end"};
-static const char* const tap_vars_names[] = {"orb_x", "orb_y", "tap_state", "pairs_done"};
+static const char* const tap_vars_names[] = {"orb_x", "orb_y", "tap_state", "pairs_done",
+                                             "interval"};
 
 const rat_part rat_tap_part = {
     .name = "two-tap", .cfg_size = sizeof(tap_cfg), .state_size = sizeof(tap_state),
-    .task_size = 9, .n_terms = 2, .n_events = EV_END + 1, .n_vars = 4, .term_names = tap_terms,
+    .task_size = 9, .n_terms = 2, .n_events = EV_END + 1, .n_vars = 5, .term_names = tap_terms,
     .event_names = tap_events, .var_names = tap_vars_names,
     .trial_start = EV_START, .success = EV_SECOND, .trial_end = EV_END,
     .read = tap_read, .build = tap_build, .bind = tap_bind, .reset = tap_reset,

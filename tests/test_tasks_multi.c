@@ -271,6 +271,54 @@ static void test_multi_events(void** state) {
   amt_destroy(&t);
 }
 
+// Each member keeps its own state: two-tap's curriculum count (which persists across episodes)
+// survives forage-maze episodes in between (assign=episode): one counted pair with curriculum=1
+// moves the window from interval_start 0.3 s to the task's 0.8 s for good.
+static void test_multi_member_state(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "rat-multi", "assign=episode", "tasks=two-tap,forage-maze", "two-tap.curriculum=1",
+            "two-tap.interval_start=0.3", "two-tap.init_noise=0", NULL);
+  am_pool* p = make_pool_threads(&t, 1, 1, 9);
+  am_env* e = am_pool_env(p, 0);
+  float* vars = malloc(sizeof(float) * (size_t)t.n_vars);
+  const int tid = var_index(&t, "task_id"), iv = var_index(&t, "two-tap.interval");
+  const int second = ev_bit(&t, "two-tap.touch_second");
+  for (int round = 0; round < 3; round++) {
+    int want = round == 1;  // two-tap, forage-maze, two-tap
+    for (int n = 0;; n++) {
+      t.reset(&t, e);
+      mj_forward(e->m, e->d);
+      t.get_vars(&t, e, vars);
+      if ((int)vars[tid] == want) break;
+      if (n > 100) fail_msg("member %d never drawn", want);
+    }
+    for (int s = 0; s < 5; s++) evaluate(&t, e);
+    if (want) continue;
+    t.get_vars(&t, e, vars);
+    if (round == 2) {
+      assert_float_equal(vars[iv], 0.8, 1e-6);
+      break;
+    }
+    assert_float_equal(vars[iv], 0.3, 1e-6);
+    // first touch, 11 steps away, a second touch 12 steps (0.24 s) after the first: counted
+    const double* orb = mocap_pos(e, "orb");
+    const double* hand = e->d->site_xpos + 3 * mj_name2id(e->m, mjOBJ_SITE, "hand_L");
+    shift_root(e, orb[0] - hand[0], orb[1] - hand[1], orb[2] - hand[2]);
+    evaluate(&t, e);
+    shift_root(e, 0.5, 0.5, 0);
+    for (int s = 0; s < 11; s++) assert_int_equal(evaluate(&t, e).events & second, 0);
+    shift_root(e, -0.5, -0.5, 0);
+    assert_true(evaluate(&t, e).events & second);
+    evaluate(&t, e);  // trial_end: the next trial's window
+    t.get_vars(&t, e, vars);
+    assert_float_equal(vars[iv], 0.8, 1e-6);
+  }
+  free(vars);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
 // A member with a shorter episode than the longest is truncated (not terminated) at its own
 // length; the longest at max_steps.
 static void test_multi_episode_length(void** state) {
@@ -341,6 +389,7 @@ int main(void) {
       cmocka_unit_test(test_multi_assign_episode),
       cmocka_unit_test(test_multi_events),
       cmocka_unit_test(test_multi_episode_length),
+      cmocka_unit_test(test_multi_member_state),
       cmocka_unit_test(test_multi_params),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1294,6 +1294,56 @@ static void test_two_tap_timed_shaping(void** state) {
   expect_refused("two-tap", "too_soon_cost=-1");
 }
 
+// curriculum=2, interval_start=0.3 (tolerance 0.1): the env's first window is 0.2-0.4 s (steps
+// 10..20), after one counted pair 0.55 +- 0.1 s (steps 23..32), after two the task's 0.8 +- 0.1 s
+// (35..45); failed trials do not move it; the env's count survives the episode's reset; the
+// variable `interval` shows the trial's requirement. Bad values are refused by name.
+static void test_two_tap_curriculum(void** state) {
+  (void)state;
+  tap_rig g;
+  const char* kv[] = {"curriculum=2", "interval_start=0.3", NULL};
+  tap_open(&g, kv, 1.5, 25);
+  const int v_iv = var_index(&g.t, "interval");
+  tap_step(&g, 0);  // trial_start
+  assert_float_equal(g.vars[v_iv], 0.3, 1e-6);
+  tap_trial(&g, 9, 21, 60, 3);   // 0.18 s: too soon
+  tap_trial(&g, 21, 21, 60, 4);  // 0.42 s: too late
+  assert_float_equal(g.vars[v_iv], 0.3, 1e-6);
+  tap_trial(&g, 10, 21, 60, 2);  // 0.20 s counts: the first pair
+  assert_float_equal(g.vars[v_iv], 0.55, 1e-6);
+  tap_trial(&g, 22, 33, 60, 3);
+  tap_trial(&g, 33, 33, 60, 4);
+  tap_trial(&g, 32, 33, 60, 2);  // the second pair: the curriculum is over
+  assert_float_equal(g.vars[v_iv], 0.8, 1e-6);
+  tap_trial(&g, 34, 46, 60, 3);
+  tap_trial(&g, 35, 46, 60, 2);
+  // a new episode keeps the env's count (the task's own pairs_done starts again)
+  g.t.reset(&g.t, g.e);
+  mj_forward(g.e->m, g.e->d);
+  tap_step(&g, 0);
+  assert_float_equal(g.vars[v_iv], 0.8, 1e-6);
+  assert_float_equal(g.vars[g.v_pairs], 0, 0);
+  tap_trial(&g, 34, 46, 60, 3);
+  tap_close(&g);
+  // off (the default): the variable is the task's interval from the first trial
+  tap_open(&g, NULL, 1.5, 25);
+  tap_step(&g, 0);
+  assert_float_equal(g.vars[var_index(&g.t, "interval")], 0.8, 1e-6);
+  tap_close(&g);
+  expect_refused("two-tap", "curriculum=-1");
+  amt_params p;
+  const char* bad[][3] = {{"curriculum=5", "interval_start=0.1", "interval_start"},  // <= tolerance
+                          {"curriculum=5", "tolerance=0.009", "half the control step"}};
+  for (int k = 0; k < 2; k++) {
+    memset(&p, 0, sizeof p);
+    assert_int_equal(amt_params_add(&p, bad[k][0], err, sizeof err), 0);
+    assert_int_equal(amt_params_add(&p, bad[k][1], err, sizeof err), 0);
+    am_task t;
+    assert_int_equal(amt_create(&t, "two-tap", &p, err, sizeof err), -1);
+    if (!strstr(err, bad[k][2])) fail_msg("two-tap %s %s: error '%s'", bad[k][0], bad[k][1], err);
+  }
+}
+
 // Through the pool with zero actions: trial_start comes at the first step of every episode, the
 // episode is truncated at the time limit, never terminated.
 static void test_two_tap_pool(void** state) {
@@ -1333,6 +1383,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_shaping),
       cmocka_unit_test(test_two_tap_params),
       cmocka_unit_test(test_two_tap_timed_shaping),
+      cmocka_unit_test(test_two_tap_curriculum),
       cmocka_unit_test(test_two_tap_pool),
       cmocka_unit_test(test_water_maze_rules),
       cmocka_unit_test(test_water_maze_approach),

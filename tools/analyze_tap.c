@@ -24,11 +24,17 @@ static int tap_window(const ds_trials* d, double* interval, double* tol, char* e
   const amt_info* info = amt_find("two-tap");
   if (!info) return am_err(err, err_sz, "two-tap: the task is not registered");
   amt_params p;
-  if (ds_task_params(d, &p, err, err_sz)) return -1;
-  return amt_param_double(info, &p, "interval", interval, err, err_sz) ||
-                 amt_param_double(info, &p, "tolerance", tol, err, err_sz)
-             ? -1
-             : 0;
+  int curriculum;
+  if (ds_task_params(d, &p, err, err_sz) ||
+      amt_param_double(info, &p, "interval", interval, err, err_sz) ||
+      amt_param_double(info, &p, "tolerance", tol, err, err_sz) ||
+      amt_param_int(info, &p, "curriculum", &curriculum, err, err_sz))
+    return -1;
+  if (curriculum > 0)
+    return am_err(err, err_sz, "two-tap: the recording was made with curriculum=%d (each env's "
+                  "window moves with its pairs); record with --task-param curriculum=0",
+                  curriculum);
+  return 0;
 }
 
 int az_two_tap(ds_trials* d, const ana_trials* tab, ana_fig** fig, table* t, am_buf* json,
