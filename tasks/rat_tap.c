@@ -27,6 +27,9 @@ const amt_param_def amt_two_tap_params[] = {
      "training curriculum (0: off): the required interval rises from interval_start to interval "
      "over the env's first N counted pairs (the env's count persists across episodes)"},
     {"interval_start", "0.2", "the required interval at the curriculum's start (s)"},
+    {"first_share", "1",
+     "share of tap_reward paid for the first touch (1: the published task; below 1 for training, "
+     "so that a pair pays more than touching once)"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct tap_cfg {
@@ -39,6 +42,7 @@ typedef struct tap_cfg {
   double too_soon_cost;  // >= 0
   int curriculum;        // counted pairs over which the interval rises (0: off)
   double interval_start; // s, the interval at the curriculum's start
+  double first_share;    // the first touch pays first_share x tap_reward
 } tap_cfg;
 
 // the task state shown one-hot in the task group (and as the variable tap_state)
@@ -116,7 +120,7 @@ static void tap_rules(const tap_cfg* c, tap_state* s, int onset, double* reward,
   if (s->tap_state == TAP_BEFORE && onset) {
     s->tap_state = TAP_ONCE;
     s->t_since = 0;
-    *reward += c->tap_reward;
+    *reward += c->first_share * c->tap_reward;
     *ev |= (1u << EV_FIRST) | (1u << EV_REWARD);
   } else if (s->tap_state == TAP_ONCE) {
     // the window closes first: a touch after interval_hi is no second touch, not a late one
@@ -210,8 +214,12 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_int(info, params, "timed_shaping", &c->timed_shaping, err, err_sz) ||
       amt_param_double(info, params, "too_soon_cost", &c->too_soon_cost, err, err_sz) ||
       amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
-      amt_param_double(info, params, "interval_start", &c->interval_start, err, err_sz))
+      amt_param_double(info, params, "interval_start", &c->interval_start, err, err_sz) ||
+      amt_param_double(info, params, "first_share", &c->first_share, err, err_sz))
     return -1;
+  if (!(c->first_share >= 0 && c->first_share <= 1))
+    return am_err(err, err_sz, "task %s: first_share must be in [0, 1] (got %g)", info->name,
+                  c->first_share);
   if (c->curriculum < 0)
     return am_err(err, err_sz, "task %s: curriculum must be >= 0 (got %d)", info->name,
                   c->curriculum);

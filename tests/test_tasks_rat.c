@@ -1344,6 +1344,25 @@ static void test_two_tap_curriculum(void** state) {
   }
 }
 
+// first_share=0.2: the first touch pays 0.2 x tap_reward, a counted second touch the whole of it.
+static void test_two_tap_first_share(void** state) {
+  (void)state;
+  tap_rig g;
+  const char* kv[] = {"first_share=0.2", NULL};
+  tap_open(&g, kv, 1.5, 25);
+  tap_step(&g, 0);  // trial_start
+  am_step_result res = tap_step(&g, 1);
+  assert_int_equal(res.events, g.FIRST | g.REW);
+  assert_float_equal(res.terms[0], 5, 1e-5);
+  for (int s = 1; s < 40; s++) assert_float_equal(tap_step(&g, 0).terms[0], 0, 0);
+  res = tap_step(&g, 1);  // 0.8 s after the first touch
+  assert_int_equal(res.events, g.SECOND | g.REW);
+  assert_float_equal(res.terms[0], 25, 1e-5);
+  tap_close(&g);
+  expect_refused("two-tap", "first_share=1.5");
+  expect_refused("two-tap", "first_share=-0.1");
+}
+
 // Through the pool with zero actions: trial_start comes at the first step of every episode, the
 // episode is truncated at the time limit, never terminated.
 static void test_two_tap_pool(void** state) {
@@ -1384,6 +1403,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_params),
       cmocka_unit_test(test_two_tap_timed_shaping),
       cmocka_unit_test(test_two_tap_curriculum),
+      cmocka_unit_test(test_two_tap_first_share),
       cmocka_unit_test(test_two_tap_pool),
       cmocka_unit_test(test_water_maze_rules),
       cmocka_unit_test(test_water_maze_approach),
