@@ -202,6 +202,11 @@ void rat_common_vars(const rat_body* b, const mjData* d, float* x) {
   x[3] = (float)d->qvel[b->root_v];
 }
 
+double rat_yaw(const rat_body* b, const mjData* d) {
+  const mjtNum* R = d->xmat + 9 * b->torso;
+  return atan2(R[3], R[0]);
+}
+
 void rat_to_torso(const rat_body* b, const mjData* d, const double w[3], double out[3]) {
   const mjtNum* R = d->xmat + 9 * b->torso;
   for (int k = 0; k < 3; k++) out[k] = R[k] * w[0] + R[3 + k] * w[1] + R[6 + k] * w[2];
@@ -292,8 +297,9 @@ int rat_fallen(const rat_body* b, const mjData* d, double fall_cos) {
   return d->xmat[9 * b->torso + 8] < fall_cos;
 }
 
-double rat_run_reward_eval(const rat_run_reward* r, const rat_body* b, const mjData* d, int* fell) {
-  double reward = rat_speed_reward(d->qvel[b->root_v], r->target_speed, r->reward_floor);
+double rat_run_reward_eval(const rat_run_reward* r, const rat_body* b, const mjData* d, double v,
+                           int* fell) {
+  double reward = rat_speed_reward(v, r->target_speed, r->reward_floor);
   if (r->upright && reward > 0) reward *= rat_upright(d, b->torso) * rat_upright(d, b->pelvis);
   *fell = rat_fallen(b, d, r->fall_cos);
   return reward;

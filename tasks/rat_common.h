@@ -162,8 +162,14 @@ int rat_fallen(const rat_body* b, const mjData* d, double fall_cos);
 int rat_read_run_reward(const amt_info* info, const amt_params* params, rat_run_reward* r,
                         char* err, size_t err_sz);
 
-// The running reward of the current state; *fell is set to 1 when the torso tilts past the limit.
-double rat_run_reward_eval(const rat_run_reward* r, const rat_body* b, const mjData* d, int* fell);
+// The running reward of the current state for the velocity v (m/s) along the direction to run
+// (run-gaps: vx; run with heading commands: along the command); *fell is set to 1 when the torso
+// tilts past the limit.
+double rat_run_reward_eval(const rat_run_reward* r, const rat_body* b, const mjData* d, double v,
+                           int* fell);
+
+// The torso's heading: the angle of its forward (x) axis in the ground plane (rad, about z).
+double rat_yaw(const rat_body* b, const mjData* d);
 
 //---------------------------------- parts ---------------------------------------------------------
 

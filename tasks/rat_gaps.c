@@ -69,7 +69,7 @@ static void gaps_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
   gaps_state* s = state;
   const mjData* d = e->d;
   int fell;
-  double reward = rat_run_reward_eval(&c->run, &c->rat, d, &fell);
+  double reward = rat_run_reward_eval(&c->run, &c->rat, d, d->qvel[c->rat.root_v], &fell);
   uint32_t ev = 0;
   double x = d->qpos[c->rat.root_q];
   while (s->next_gap < s->n_gaps && x > s->gap_end[s->next_gap]) {

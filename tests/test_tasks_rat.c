@@ -215,6 +215,76 @@ static void test_run(void** state) {
   check_run_pool();
 }
 
+// The torso's heading from the rat's state (the forward axis in the plane), computed here.
+static double torso_yaw(const am_env* e, const rat_ids* r) {
+  const double* R = e->d->xmat + 9 * r->torso;
+  return atan2(R[3], R[0]);
+}
+
+static double wrap_angle(double a) { return atan2(sin(a), cos(a)); }
+
+// Heading commands (heading_time=0.1 s = 5 steps, heading_range=60 deg): the command is drawn at
+// reset within +-60 deg of the torso's heading and anew every 5 steps from the heading then
+// (event command); the task group shows it relative to the torso (cos, sin); the speed reward is
+// paid on the velocity along it (variable v_command), not on vx. Bad values are refused.
+static void test_run_heading(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "run", "init_noise=0", "heading_time=0.1", "heading_range=60", NULL);
+  assert_int_equal(t.groups[t.n_groups - 1].size, 3);
+  assert_int_equal(t.n_events, 2);
+  assert_string_equal(t.events[1], "command");
+  am_pool* p = make_pool(&t, 1, 5);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  const int g = task_group(&t), vc = var_index(&t, "command"), vv = var_index(&t, "v_command");
+  float obs[512], vars[16];
+  assert_true(t.obs_dim <= 512 && t.n_vars <= 16);
+  const double range = 60 * M_PI / 180;
+  double seen_lo = 1, seen_hi = -1;
+  for (int round = 0; round < 40; round++) {
+    // a new heading for the rat, then the command it gets at the next draw
+    double yaw = -3 + 0.15 * round;
+    set_root_quat(e, &r, cos(yaw / 2), 0, 0, sin(yaw / 2));
+    assert_float_equal(torso_yaw(e, &r), yaw, 1e-9);
+    t.get_vars(&t, e, vars);
+    double before = vars[vc];
+    for (int s = 1; s <= 5; s++) {
+      e->d->qvel[r.v] = e->d->qvel[r.v + 1] = 0;
+      am_step_result res = evaluate(&t, e);
+      assert_int_equal(res.events, s == 5 ? ev_bit(&t, "command") : 0u);
+      t.get_vars(&t, e, vars);
+      if (s < 5) assert_float_equal(vars[vc], before, 0);
+    }
+    double cmd = vars[vc], turn = wrap_angle(cmd - yaw);
+    assert_true(fabs(turn) <= range + 1e-6);
+    seen_lo = fmin(seen_lo, turn / range), seen_hi = fmax(seen_hi, turn / range);
+    // the task group: target speed, then the command relative to the torso
+    t.observe(&t, e, obs);
+    assert_float_equal(obs[g], 1, 0);
+    assert_float_equal(obs[g + 1], cos(cmd - yaw), 1e-5);
+    assert_float_equal(obs[g + 2], sin(cmd - yaw), 1e-5);
+    // the reward: 1 m/s along the command pays 1; across it nothing; vx alone does not count
+    const double vel[3][2] = {{cos(cmd), sin(cmd)}, {-sin(cmd), cos(cmd)}, {0.5 * cos(cmd), 0.5 * sin(cmd)}};
+    const double want[3] = {1, 0, 0.5};
+    for (int k = 0; k < 3; k++) {
+      e->d->qvel[r.v] = vel[k][0];
+      e->d->qvel[r.v + 1] = vel[k][1];
+      t.get_vars(&t, e, vars);
+      assert_float_equal(vars[vv], k == 1 ? 0 : want[k], 1e-5);
+      am_step_result res = evaluate(&t, e);
+      assert_float_equal(res.terms[0], want[k], 1e-5);
+    }
+    for (int s = 0; s < 2; s++) evaluate(&t, e);  // the rest of the 5-step period
+  }
+  if (seen_lo > -0.7 || seen_hi < 0.7) fail_msg("turns drawn in [%g, %g] x range", seen_lo, seen_hi);
+  am_pool_free(p);
+  amt_destroy(&t);
+  expect_refused("run", "heading_time=-1");
+  expect_refused("run", "heading_range=0");
+  expect_refused("run", "heading_range=200");
+}
+
 // Through the pool, a fall ends the episode as terminated (not truncated) with the fall event, and
 // the env starts again standing; fall_tilt=180 never ends it (the default of run-gaps and
 // escape-bowl, whose published rewards have no tilt limit). Bad values name the parameter.
@@ -1389,6 +1459,7 @@ static void test_two_tap_pool(void** state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run),
+      cmocka_unit_test(test_run_heading),
       cmocka_unit_test(test_run_fall),
       cmocka_unit_test(test_run_gaps_course),
       cmocka_unit_test(test_run_gaps_fall_and_limit),
