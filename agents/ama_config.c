@@ -188,6 +188,9 @@ static const key_def KEYS[] = {
     {"anchor", K_FLOAT, LO(anchor), 0,
      "beta of a KL(start || policy) penalty per step toward the policy the run started from (its "
      "loaded modules: a reused gait kept while the rest learns; 0: none)", RANGE(0, INF)},
+    {"target_kl", K_FLOAT, LO(target_kl), 0,
+     "stop an iteration's epochs at the first minibatch whose approx_kl exceeds 1.5 x target_kl "
+     "(0: all epochs)", RANGE(0, INF)},
     {"learner", K_STR, CO(learner), SZ(learner),
      "ppo; es: evolution strategies; hebbian: node perturbation (Miconi 2017); the last two "
      "without backpropagation (docs/biology.md)", 0, 0, 0, 0, "ppo|es|hebbian"},
@@ -448,6 +451,9 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
   if (c->ppo.anchor > 0 && strcmp(c->learner, "ppo"))
     return am_err(err, err_sz, "anchor = %g is a term of the PPO loss; learner = %s has none",
                   c->ppo.anchor, c->learner);
+  if (c->ppo.target_kl > 0 && strcmp(c->learner, "ppo"))
+    return am_err(err, err_sz, "target_kl = %g stops PPO's epochs; learner = %s has none",
+                  c->ppo.target_kl, c->learner);
   if (c->ppo.anchor > 0 && !strcmp(p->action_head, "categorical"))
     return am_err(err, err_sz, "anchor = %g is defined for the Gaussian action head, not "
                   "action_head = categorical", c->ppo.anchor);

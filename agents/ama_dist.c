@@ -282,6 +282,24 @@ int ama_ppo_check_ranks(ama_ppo* L, uint32_t* crc, char* err, size_t err_sz) {
   return rc;
 }
 
+int ama_dist_mean(ama_ppo* L, double* x) {
+  const ama_comm* c = L->comm;
+  double* all = malloc(sizeof(double) * (size_t)c->size);
+  if (!all) {
+    snprintf(L->err, sizeof L->err, "out of memory");
+    return -1;
+  }
+  if (c->allgather(c->ctx, x, all, sizeof(double), L->err, sizeof L->err)) {
+    free(all);
+    return -1;
+  }
+  double s = 0;
+  for (int r = 0; r < c->size; r++) s += all[r];  // in rank order: the same sum on every rank
+  *x = s / c->size;
+  free(all);
+  return 0;
+}
+
 // The values each rank sends at the end of an iteration.
 enum {
   S_EP_COUNT, S_EP_RETURN, S_EP_LENGTH, S_EP_SUCCESS, S_EP_UNSTABLE, S_TR_COUNT, S_TR_SUCCESS,

@@ -106,6 +106,7 @@ double* ama_hebb_state(ama_hebb* E, size_t* n);
 // or -1 with L->err set.
 int ama_dist_obs_norm(ama_ppo* L);  // the observation statistics of every rank's rollout
 int ama_dist_grad(ama_ppo* L);      // the minibatch gradient: mean over the ranks
+int ama_dist_mean(ama_ppo* L, double* x);  // *x: the mean over the ranks (summed in rank order)
 // After the update: the reward statistics, the episode and loss statistics (acc: this rank's
 // loss sums, replaced by the mean over ranks) and the parameter check.
 int ama_dist_iter_end(ama_ppo* L, ama_ppo_stats* acc);

@@ -658,7 +658,8 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       if (strncmp(p->params.t[i].name, "critic.", 7) && !p->params.t[i].frozen)
         held[i] = 1, p->params.t[i].frozen = 1;
   }
-  for (int ep = 0; ep < L->cfg.ppo.epochs; ep++) {
+  int kl_stop = 0;
+  for (int ep = 0; ep < L->cfg.ppo.epochs && !kl_stop; ep++) {
     for (int i = 0; i < N; i++) L->perm[i] = i;
     for (int i = N - 1; i > 0; i--) {  // Fisher-Yates with the learner's stream
       int j = (int)(am_rng_next(&L->rng) % (uint64_t)(i + 1));
@@ -697,6 +698,17 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
         ms.anchor_kl = 0.5 * (jobs[0].ms.anchor_kl + jobs[1].ms.anchor_kl);
       } else {
         ms = jobs[0].ms;
+      }
+      if (L->cfg.ppo.target_kl > 0 && n_mb > 0) {  // early stop (the first step always runs)
+        double kl = ms.approx_kl;
+        if (L->comm && ama_dist_mean(L, &kl)) {
+          release_held(p, held);
+          return -1;
+        }
+        if (kl > 1.5 * L->cfg.ppo.target_kl) {
+          kl_stop = 1;
+          break;
+        }
       }
       if (L->comm) {  // the mean over the ranks (timed: benchmarks)
         double te = am_now();
@@ -753,6 +765,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
     st->loss.clip_frac = acc.clip_frac / n_mb;
     st->loss.anchor_kl = acc.anchor_kl / n_mb;
     st->grad_norm = gn_sum / n_mb;
+    st->updates = n_mb;
     double rm = 0, n = (double)T * N;
     const float* ret = L->ret + (size_t)(K / 2) * TN;  // the middle head's (K = 1: the critic's)
     const float* val = L->values + (size_t)(K / 2) * TN;

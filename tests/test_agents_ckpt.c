@@ -679,6 +679,43 @@ static void test_anchor(void** s) {
   assert_non_null(strstr(err, "learner = es"));
 }
 
+// target_kl: an iteration's updates stop at the first minibatch whose approx_kl exceeds
+// 1.5 x target_kl, the first step always running: a tiny target leaves one step per iteration, a
+// huge one every step (epochs x minibatches) and the very same learner as no target; the stop is
+// the same whatever the thread count; learner = es refuses the key.
+static void test_target_kl(void** s) {
+  (void)s;
+  ama_config cfg;
+  small_config(&cfg);
+  cfg.ppo.epochs = 4;  // 8 steps per iteration
+  const float target[3] = {0, 1e9f, 1e-7f};
+  run r[3];
+  ama_iter_stats st;
+  for (int k = 0; k < 3; k++) {
+    cfg.ppo.target_kl = target[k];
+    run_open(&r[k], &cfg, 1);
+    for (int i = 0; i < 3; i++) {
+      assert_int_equal(ama_ppo_iterate(r[k].L, &st), 0);
+      assert_int_equal(st.updates, k < 2 ? 8 : 1);
+    }
+  }
+  assert_same_learner(r[0].L, r[1].L);
+  run t;
+  run_open(&t, &cfg, 2);
+  for (int i = 0; i < 3; i++) assert_int_equal(ama_ppo_iterate(t.L, &st), 0);
+  assert_same_learner(r[2].L, t.L);
+  assert_int_equal(ama_ppo_policy(t.L)->params.adam_t, 3);
+  run_close(&t);
+  for (int k = 0; k < 3; k++) run_close(&r[k]);
+  char err[1024];
+  ama_config c3 = cfg;
+  c3.ppo.target_kl = 0.01f;
+  c3.es.pairs = 4;
+  snprintf(c3.learner, sizeof c3.learner, "es");
+  assert_null(create_with(&c3, err, sizeof err));
+  if (!strstr(err, "target_kl = 0.01")) fail_msg("error: %s", err);
+}
+
 //---------------------------------- inconsistent checkpoints --------------------------------------
 
 // The payload offset and length of a section of a checkpoint image (fails when absent).
@@ -860,6 +897,7 @@ int main(void) {
       cmocka_unit_test(test_load_core_new_inputs),
       cmocka_unit_test(test_critic_warmup),
       cmocka_unit_test(test_anchor),
+      cmocka_unit_test(test_target_kl),
   };
   return cmocka_run_group_tests(tests, setup, test_dir_remove);
 }

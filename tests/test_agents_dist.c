@@ -87,6 +87,9 @@ typedef struct rank_job {
   int64_t steps;
   const float* planted; // JOB_GRAD: this rank's gradient
   float* grad_out;      // JOB_GRAD: the mean (malloc'd)
+  double mean;          // JOB_GRAD: ama_dist_mean of rank + 1
+  float target_kl;      // JOB_TRAIN: the config's target_kl
+  int updates;          // JOB_TRAIN: the last iteration's minibatch steps
   size_t n_params;
 } rank_job;
 
@@ -95,6 +98,7 @@ static void* rank_main(void* arg) {
   ama_config cfg;
   small_config(&cfg);
   cfg.num_envs = j->envs;
+  cfg.ppo.target_kl = j->target_kl;
   am_task task;
   amt_params params = {0};
   j->rc = -1;
@@ -116,6 +120,8 @@ static void* rank_main(void* arg) {
     if (ama_dist_grad(L)) goto out;
     j->grad_out = malloc(sizeof(float) * P->count);
     memcpy(j->grad_out, P->g, sizeof(float) * P->count);
+    j->mean = j->rank + 1;
+    if (ama_dist_mean(L, &j->mean)) goto out;
     j->rc = 0;
     goto out;
   }
@@ -126,6 +132,7 @@ static void* rank_main(void* arg) {
       snprintf(j->err, sizeof j->err, "%s", ama_ppo_error(L));
       goto out;
     }
+    j->updates = st.updates;
   }
   if (j->kind == JOB_SAVE && ama_ckpt_save(L, j->path, j->err, sizeof j->err)) goto out;
   if (ama_ppo_check_ranks(L, &j->crc, j->err, sizeof j->err)) goto out;
@@ -195,6 +202,7 @@ static void grad_mean_exact(int nr) {
   assert_true(fabsf(m[2] - 0.5e-6f * (float)(nr + 1)) < 1e-12f);
   assert_true(m[3] == -0.5f);
   assert_true(m[4] == 0.0f);
+  for (int r = 0; r < nr; r++) assert_true(jobs[r].mean == 0.5 * (nr + 1));  // ama_dist_mean
   for (int r = 1; r < nr; r++)
     assert_memory_equal(jobs[0].grad_out, jobs[r].grad_out, n * sizeof(float));
   for (int r = 0; r < nr; r++) free(jobs[r].grad_out);
@@ -220,6 +228,24 @@ static void test_ranks_identical(void** state) {
   assert_int_equal(a[0].steps, 3 * 16 * 8 * RANKS);
   run_ranks(b, JOB_TRAIN, SAME_ENVS, 3, NULL);
   assert_int_equal(b[0].crc, a[0].crc);
+}
+
+// target_kl decides on the mean approx_kl over the ranks, so every rank stops at the same step:
+// a tiny target leaves one step per iteration on both, a huge one the same learner as none.
+static void test_ranks_target_kl(void** state) {
+  rank_job a[RANKS] = {0}, b[RANKS] = {0}, c[RANKS] = {0};
+  run_ranks(a, JOB_TRAIN, SAME_ENVS, 3, NULL);
+  for (int r = 0; r < RANKS; r++) b[r].target_kl = 1e-7f, c[r].target_kl = 1e9f;
+  run_ranks(b, JOB_TRAIN, SAME_ENVS, 3, NULL);
+  run_ranks(c, JOB_TRAIN, SAME_ENVS, 3, NULL);
+  for (int r = 0; r < RANKS; r++) {
+    assert_int_equal(b[r].rc, 0);
+    assert_int_equal(b[r].updates, 1);
+    assert_int_equal(c[r].updates, a[r].updates);
+  }
+  assert_int_equal(b[0].crc, b[1].crc);
+  assert_true(b[0].crc != a[0].crc);
+  assert_int_equal(c[0].crc, a[0].crc);
 }
 
 // A rank whose parameters change behind the learner's back is named.
@@ -281,6 +307,7 @@ int main(void) {
       cmocka_unit_test(test_grad_mean_gathered),
       cmocka_unit_test(test_grad_mean_fixed_point),
       cmocka_unit_test(test_ranks_identical),
+      cmocka_unit_test(test_ranks_target_kl),
       cmocka_unit_test(test_drift_detected),
       cmocka_unit_test(test_config_mismatch),
       cmocka_unit_test(test_checkpoint_resume),

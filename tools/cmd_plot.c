@@ -141,6 +141,7 @@ static const struct {
     {"mean_length", "episode length", "steps per episode"},
     {"approx_kl", "approximate KL", "KL(old || new)"},
     {"clip_frac", "clip fraction", "fraction clipped"},
+    {"updates", "updates", "minibatch steps per iteration"},
     {"explained_var", "explained variance", "of the returns, by the value"},
     {"action_std", "action std", "policy std"},
     {"lr", "learning rate", "learning rate"},

@@ -62,7 +62,7 @@ static const char* USAGE =
 // metrics.csv's columns (one row per iteration)
 static const char METRICS_HEADER[] =
     "iteration,env_steps,wall_s,steps_per_s,episodes,unstable,mean_return,mean_length,success,lr,"
-    "loss,pg_loss,v_loss,entropy,approx_kl,clip_frac,anchor_kl,grad_norm,explained_var,"
+    "loss,pg_loss,v_loss,entropy,approx_kl,clip_frac,anchor_kl,updates,grad_norm,explained_var,"
     "action_std,rollout_s,learn_s\n";
 
 // Unstable episodes above this fraction of an iteration's episodes are warned about, at most once
@@ -594,11 +594,11 @@ train:;
     if (metrics)
       fprintf(metrics,
             "%lld,%lld,%.3f,%.1f,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
-            "%.6g,%.6g,%.6g,%.4f,%.4f\n",
+            "%d,%.6g,%.6g,%.6g,%.4f,%.4f\n",
             (long long)st.iteration, (long long)st.env_steps, wall, sps, st.episodes, st.unstable,
             st.mean_return, st.mean_length, st.success, st.lr, st.loss.loss, st.loss.pg_loss,
             st.loss.v_loss, st.loss.entropy, st.loss.approx_kl, st.loss.clip_frac,
-            st.loss.anchor_kl, st.grad_norm,
+            st.loss.anchor_kl, st.updates, st.grad_norm,
             st.explained_var, st.action_std, st.rollout_s, st.learn_s);
     if (!rank && st.episodes && st.unstable > UNSTABLE_WARN_FRAC * st.episodes &&
         (warned_iter < 0 || st.iteration - warned_iter >= UNSTABLE_WARN_EVERY)) {
