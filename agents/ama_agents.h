@@ -90,8 +90,9 @@ typedef struct ama_ppo_cfg {
   float anchor;         // beta of a KL(pi_ref || pi) penalty per step toward the policy the run
                         // started from (pi_ref: its parameters at creation, after load_module);
                         // 0: none
-  float target_kl;      // > 0: an iteration's updates stop at the first minibatch whose approx_kl
-                        // (before its step; the mean over MPI ranks) exceeds 1.5 x target_kl
+  float target_kl;      // > 0: an iteration's policy updates stop at the first minibatch whose
+                        // approx_kl (before its step; the mean over MPI ranks) exceeds 1.5 x
+                        // target_kl; the value head trains on through the remaining steps
 } ama_ppo_cfg;
 
 // Evolution strategies (ama_es.c, Salimans et al. 2017): learner = es.
@@ -512,7 +513,8 @@ typedef struct ama_iter_stats {
   double grad_norm;
   double explained_var;
   double action_std;       // mean exp(logstd)
-  int updates;             // minibatch steps applied (epochs x minibatches unless target_kl stopped)
+  int updates;             // minibatch steps that moved the policy (epochs x minibatches unless
+                           // target_kl stopped it; the value head trains on through the rest)
 } ama_iter_stats;
 
 typedef struct ama_ppo ama_ppo;

@@ -189,8 +189,8 @@ static const key_def KEYS[] = {
      "beta of a KL(start || policy) penalty per step toward the policy the run started from (its "
      "loaded modules: a reused gait kept while the rest learns; 0: none)", RANGE(0, INF)},
     {"target_kl", K_FLOAT, LO(target_kl), 0,
-     "stop an iteration's epochs at the first minibatch whose approx_kl exceeds 1.5 x target_kl "
-     "(0: all epochs)", RANGE(0, INF)},
+     "stop an iteration's policy updates at the first minibatch whose approx_kl exceeds 1.5 x "
+     "target_kl; the value head trains on (0: all epochs)", RANGE(0, INF)},
     {"learner", K_STR, CO(learner), SZ(learner),
      "ppo; es: evolution strategies; hebbian: node perturbation (Miconi 2017); the last two "
      "without backpropagation (docs/biology.md)", 0, 0, 0, 0, "ppo|es|hebbian"},

@@ -658,8 +658,8 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       if (strncmp(p->params.t[i].name, "critic.", 7) && !p->params.t[i].frozen)
         held[i] = 1, p->params.t[i].frozen = 1;
   }
-  int kl_stop = 0;
-  for (int ep = 0; ep < L->cfg.ppo.epochs && !kl_stop; ep++) {
+  int kl_stop = 0, n_policy = 0;  // n_policy: the steps that moved the policy
+  for (int ep = 0; ep < L->cfg.ppo.epochs; ep++) {
     for (int i = 0; i < N; i++) L->perm[i] = i;
     for (int i = N - 1; i > 0; i--) {  // Fisher-Yates with the learner's stream
       int j = (int)(am_rng_next(&L->rng) % (uint64_t)(i + 1));
@@ -699,17 +699,26 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       } else {
         ms = jobs[0].ms;
       }
-      if (L->cfg.ppo.target_kl > 0 && n_mb > 0) {  // early stop (the first step always runs)
+      if (L->cfg.ppo.target_kl > 0 && n_mb > 0 && !kl_stop) {  // the first step always runs
         double kl = ms.approx_kl;
         if (L->comm && ama_dist_mean(L, &kl)) {
           release_held(p, held);
           return -1;
         }
         if (kl > 1.5 * L->cfg.ppo.target_kl) {
+          // the policy stops here; the value head trains on through the remaining steps (held
+          // tensors are released after the iteration, the user's freeze kept)
           kl_stop = 1;
-          break;
+          if (!held && !(held = calloc((size_t)p->params.n_tensors, 1))) {
+            snprintf(L->err, sizeof L->err, "out of memory");
+            return -1;
+          }
+          for (int i = 0; i < p->params.n_tensors; i++)
+            if (strncmp(p->params.t[i].name, "critic.", 7) && !p->params.t[i].frozen)
+              held[i] = 1, p->params.t[i].frozen = 1;
         }
       }
+      n_policy += !kl_stop;
       if (L->comm) {  // the mean over the ranks (timed: benchmarks)
         double te = am_now();
         if (ama_dist_grad(L)) {
@@ -765,7 +774,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
     st->loss.clip_frac = acc.clip_frac / n_mb;
     st->loss.anchor_kl = acc.anchor_kl / n_mb;
     st->grad_norm = gn_sum / n_mb;
-    st->updates = n_mb;
+    st->updates = n_policy;
     double rm = 0, n = (double)T * N;
     const float* ret = L->ret + (size_t)(K / 2) * TN;  // the middle head's (K = 1: the critic's)
     const float* val = L->values + (size_t)(K / 2) * TN;

@@ -679,10 +679,11 @@ static void test_anchor(void** s) {
   assert_non_null(strstr(err, "learner = es"));
 }
 
-// target_kl: an iteration's updates stop at the first minibatch whose approx_kl exceeds
-// 1.5 x target_kl, the first step always running: a tiny target leaves one step per iteration, a
-// huge one every step (epochs x minibatches) and the very same learner as no target; the stop is
-// the same whatever the thread count; learner = es refuses the key.
+// target_kl: an iteration's policy updates stop at the first minibatch whose approx_kl exceeds
+// 1.5 x target_kl, the first step always running, and the value head trains on through the
+// remaining steps: a tiny target moves the policy once per iteration (the same first step as a
+// run of one epoch) while the value head takes all 8 steps; a huge target gives the very same
+// learner as none; the stop is the same whatever the thread count; learner = es refuses the key.
 static void test_target_kl(void** s) {
   (void)s;
   ama_config cfg;
@@ -698,15 +699,41 @@ static void test_target_kl(void** s) {
       assert_int_equal(ama_ppo_iterate(r[k].L, &st), 0);
       assert_int_equal(st.updates, k < 2 ? 8 : 1);
     }
+    assert_int_equal(ama_ppo_policy(r[k].L)->params.adam_t, 24);
+    for (int i = 0; i < ama_ppo_policy(r[k].L)->params.n_tensors; i++)
+      assert_int_equal(ama_ppo_policy(r[k].L)->params.t[i].frozen, 0);  // the hold is released
   }
   assert_same_learner(r[0].L, r[1].L);
   run t;
   run_open(&t, &cfg, 2);
   for (int i = 0; i < 3; i++) assert_int_equal(ama_ppo_iterate(t.L, &st), 0);
   assert_same_learner(r[2].L, t.L);
-  assert_int_equal(ama_ppo_policy(t.L)->params.adam_t, 3);
   run_close(&t);
   for (int k = 0; k < 3; k++) run_close(&r[k]);
+  // one iteration: tiny target over 4 epochs vs 1 epoch: the policy's tensors equal (one step
+  // each), the value head's differ (8 steps against 2)
+  run a, b;
+  run_open(&a, &cfg, 1);
+  ama_config c1 = cfg;
+  c1.ppo.epochs = 1;
+  run_open(&b, &c1, 1);
+  assert_int_equal(ama_ppo_iterate(a.L, &st), 0);
+  assert_int_equal(ama_ppo_iterate(b.L, &st), 0);
+  const ama_params* pa = &ama_ppo_policy(a.L)->params;
+  const ama_params* pb = &ama_ppo_policy(b.L)->params;
+  int critic = 0;
+  for (int i = 0; i < pa->n_tensors; i++) {
+    size_t sz = (size_t)pa->t[i].rows * pa->t[i].cols * sizeof(float);
+    if (strncmp(pa->t[i].name, "critic.", 7)) {
+      assert_memory_equal(pa->w + pa->t[i].offset, pb->w + pb->t[i].offset, sz);
+    } else {
+      assert_memory_not_equal(pa->w + pa->t[i].offset, pb->w + pb->t[i].offset, sz);
+      critic++;
+    }
+  }
+  assert_true(critic > 0);
+  run_close(&a);
+  run_close(&b);
   char err[1024];
   ama_config c3 = cfg;
   c3.ppo.target_kl = 0.01f;
