@@ -3,8 +3,8 @@
 # to) is read and trains one short iteration (16 envs, 8 steps, one minibatch, so each takes about
 # a second): a task parameter or configuration key renamed under a recipe fails here, not an hour
 # into a user's run. A config that continues another run (load_module, load_path) is refused only
-# for its missing source checkpoint, and trains from scratch with the source cleared (the rest of
-# its content checked the same way).
+# for its missing source checkpoint, and trains from scratch with the source cleared (and its
+# anchor, which needs a loaded policy; the rest of its content checked the same way).
 set -u
 animat="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 tools="$(cd "$2" && pwd)"
@@ -26,8 +26,8 @@ for cfg in "$tools"/*.cfg; do
       fails=$((fails + 1))
     fi
     name="$name-scratch"
-    "$animat" train "${short[@]}" --set load_module= --set load_path= --out "$name" \
-      > "$name.out" 2>&1
+    "$animat" train "${short[@]}" --set load_module= --set load_path= --set anchor=0 \
+      --out "$name" > "$name.out" 2>&1
     rc=$?
   fi
   if [ $rc -ne 0 ] || [ ! -f "$name/checkpoint.bin" ]; then
