@@ -718,7 +718,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
               held[i] = 1, p->params.t[i].frozen = 1;
         }
       }
-      n_policy += !kl_stop;
+      n_policy += !kl_stop && L->iteration >= L->cfg.ppo.critic_warmup;
       if (L->comm) {  // the mean over the ranks (timed: benchmarks)
         double te = am_now();
         if (ama_dist_grad(L)) {

@@ -599,6 +599,7 @@ static void test_critic_warmup(void** s) {
   ama_iter_stats st;
   for (int it = 0; it < 3; it++) {
     assert_int_equal(ama_ppo_iterate(a.L, &st), 0);
+    assert_int_equal(st.updates, it < 2 ? 0 : 4);  // steps that moved the policy
     for (int i = 0; i < p->params.n_tensors; i++) {
       const char* name = p->params.t[i].name;
       const float* w = p->params.w + p->params.t[i].offset;
