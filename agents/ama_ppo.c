@@ -601,7 +601,22 @@ static void* half_grad(void* arg) {
   return NULL;
 }
 
-// Ends a critic warm-up iteration: the tensors it held learn again.
+// Holds every tensor but the value head's (critic.*) for the rest of the iteration, the user's
+// freeze kept: *held (allocated here) marks the tensors to release after. Returns 0 or -1 (out of
+// memory, L->err set).
+static int hold_policy(ama_ppo* L, uint8_t** held) {
+  ama_policy* p = &L->pol;
+  if (!*held && !(*held = calloc((size_t)p->params.n_tensors, 1))) {
+    snprintf(L->err, sizeof L->err, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < p->params.n_tensors; i++)
+    if (strncmp(p->params.t[i].name, "critic.", 7) && !p->params.t[i].frozen)
+      (*held)[i] = 1, p->params.t[i].frozen = 1;
+  return 0;
+}
+
+// Ends an iteration that held tensors (critic warm-up, target_kl): they learn again.
 static void release_held(ama_policy* p, uint8_t* held) {
   if (!held) return;
   for (int i = 0; i < p->params.n_tensors; i++)
@@ -648,16 +663,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   const int TB = T * B;
   // critic warm-up: every other tensor held for these iterations (the user's freeze kept)
   uint8_t* held = NULL;
-  if (L->iteration < L->cfg.ppo.critic_warmup) {
-    held = calloc((size_t)p->params.n_tensors, 1);
-    if (!held) {
-      snprintf(L->err, sizeof L->err, "out of memory");
-      return -1;
-    }
-    for (int i = 0; i < p->params.n_tensors; i++)
-      if (strncmp(p->params.t[i].name, "critic.", 7) && !p->params.t[i].frozen)
-        held[i] = 1, p->params.t[i].frozen = 1;
-  }
+  if (L->iteration < L->cfg.ppo.critic_warmup && hold_policy(L, &held)) return -1;
   int kl_stop = 0, n_policy = 0;  // n_policy: the steps that moved the policy
   for (int ep = 0; ep < L->cfg.ppo.epochs; ep++) {
     for (int i = 0; i < N; i++) L->perm[i] = i;
@@ -709,13 +715,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
           // the policy stops here; the value head trains on through the remaining steps (held
           // tensors are released after the iteration, the user's freeze kept)
           kl_stop = 1;
-          if (!held && !(held = calloc((size_t)p->params.n_tensors, 1))) {
-            snprintf(L->err, sizeof L->err, "out of memory");
-            return -1;
-          }
-          for (int i = 0; i < p->params.n_tensors; i++)
-            if (strncmp(p->params.t[i].name, "critic.", 7) && !p->params.t[i].frozen)
-              held[i] = 1, p->params.t[i].frozen = 1;
+          if (hold_policy(L, &held)) return -1;
         }
       }
       n_policy += !kl_stop && L->iteration >= L->cfg.ppo.critic_warmup;
