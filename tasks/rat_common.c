@@ -147,6 +147,13 @@ int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
   g->offset = t->obs_dim;
   g->size = task_size;
   t->obs_dim += task_size;
+  if (b->heading_group) {
+    g = &t->groups[t->n_groups++];
+    snprintf(g->name, AM_NAME_LEN, "heading");
+    g->offset = t->obs_dim;
+    g->size = 2;
+    t->obs_dim += 2;
+  }
   if (amt_opts_setup(t, &b->opts, err, err_sz)) return -1;
   static const char* vars_common[] = {"root_x", "root_y", "root_z", "root_vx"};
   t->n_vars = 4;

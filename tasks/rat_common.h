@@ -49,6 +49,11 @@ typedef struct rat_body {
   int paws[4];                // site ids: hand_L, hand_R, foot_L, foot_R
   int hands[2];               // site ids: hand_L, hand_R
   int body_dim;               // size of the body observation (the task group follows it)
+  int heading_group;          // 1: a group "heading" of 2 values follows the task group: a
+                              // direction to go relative to the torso (cos, sin), written by the
+                              // task's observe right after its task group (run's commands,
+                              // forage-maze's guide), so a core that learnt to follow it in one
+                              // task is reused in another by group name (docs/training.md)
   const struct rat_part* part;  // the task's rules when it is a rat_part (NULL: run)
   // in a composite only: its pieces that are static in the single task (see RAT_PARK_DEEP_Z)
   int n_fixed, fixed_mocap[RAT_MAX_FIXED];
@@ -88,8 +93,8 @@ int rat_load(am_task* t, const char* name, const rat_sbuf* prelude, const rat_sb
 int rat_mocap_id(const mjModel* m, const char* fmt, int k);
 
 // Fills t's common part: name, state size, frame skip and episode length (episode_time), actions,
-// the rat's body observation groups then a "task" group of task_size values (and the options'
-// group), and the variables root_x, root_y, root_z, root_vx. Sets b->dt and b->body_dim.
+// the rat's body observation groups then a "task" group of task_size values (then "heading" when
+// b->heading_group, and the options' group), and the variables root_x, root_y, root_z, root_vx. Sets b->dt and b->body_dim.
 int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
                   double episode_time, int task_size, char* err, size_t err_sz);
 

@@ -276,6 +276,11 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
       rc = am_err(err, err_sz, "task %s: %s (set as %s.KEY)", info->name, e2, p->name);
       break;
     }
+    if (b->heading_group) {  // the composite's task group has no member's "heading" group
+      rc = am_err(err, err_sz, "task %s: %s.guide: '1' is not available in the composite (it has "
+                  "no group 'heading')", info->name, p->name);
+      break;
+    }
     if (episode_time[k] > longest) longest = episode_time[k];
   }
   for (int k = 0; !rc && k < c->n; k++)

@@ -19,7 +19,7 @@ const amt_param_def amt_run_params[] = {
     {"heading_time", "0",
      "0: run along +x; T > 0: heading commands: a direction to run in, drawn at reset and every T "
      "s within +-heading_range of the torso's heading; the speed reward is paid on the velocity "
-     "along it and the task group adds the command relative to the torso (cos, sin)"},
+     "along it and the group 'heading' holds the command relative to the torso (cos, sin)"},
     {"heading_range", "90", "largest turn a new heading command asks for (deg, in (0, 180])"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -149,8 +149,8 @@ int amt_run_create(am_task* t, const amt_params* params, char* err, size_t err_s
   if (!rc && c.heading_time > 0)  // (rat_task_init sets the control period later)
     c.heading_steps = rat_episode_steps(c.heading_time, RAT_FRAME_SKIP * t->model->m->opt.timestep);
   const int on = c.heading_steps > 0;
-  if (rc || rat_task_init(t, info->name, &c.rat, sizeof(run_state), episode_time, on ? 3 : 1, err,
-                          err_sz))
+  c.rat.heading_group = on;  // the command: group "heading", right after the task group
+  if (rc || rat_task_init(t, info->name, &c.rat, sizeof(run_state), episode_time, 1, err, err_sz))
     return -1;
   t->n_terms = 2;
   snprintf(t->terms[0], AM_NAME_LEN, "speed");

@@ -225,13 +225,18 @@ static double wrap_angle(double a) { return atan2(sin(a), cos(a)); }
 
 // Heading commands (heading_time=0.1 s = 5 steps, heading_range=60 deg): the command is drawn at
 // reset within +-60 deg of the torso's heading and anew every 5 steps from the heading then
-// (event command); the task group shows it relative to the torso (cos, sin); the speed reward is
+// (event command); the group "heading" (right after the task group) shows it relative to the
+// torso (cos, sin); the speed reward is
 // paid on the velocity along it (variable v_command), not on vx. Bad values are refused.
 static void test_run_heading(void** state) {
   (void)state;
   am_task t;
   make_task(&t, "run", "init_noise=0", "heading_time=0.1", "heading_range=60", NULL);
-  assert_int_equal(t.groups[t.n_groups - 1].size, 3);
+  assert_string_equal(t.groups[t.n_groups - 2].name, "task");
+  assert_int_equal(t.groups[t.n_groups - 2].size, 1);
+  assert_string_equal(t.groups[t.n_groups - 1].name, "heading");
+  assert_int_equal(t.groups[t.n_groups - 1].size, 2);
+  assert_int_equal(t.groups[t.n_groups - 1].offset, t.groups[t.n_groups - 2].offset + 1);
   assert_int_equal(t.n_events, 2);
   assert_string_equal(t.events[1], "command");
   am_pool* p = make_pool(&t, 1, 5);
@@ -259,7 +264,7 @@ static void test_run_heading(void** state) {
     double cmd = vars[vc], turn = wrap_angle(cmd - yaw);
     assert_true(fabs(turn) <= range + 1e-6);
     seen_lo = fmin(seen_lo, turn / range), seen_hi = fmax(seen_hi, turn / range);
-    // the task group: target speed, then the command relative to the torso
+    // the task group: target speed; the heading group: the command relative to the torso
     t.observe(&t, e, obs);
     assert_float_equal(obs[g], 1, 0);
     assert_float_equal(obs[g + 1], cos(cmd - yaw), 1e-5);
@@ -816,6 +821,42 @@ static void test_forage_maze_collect(void** state) {
   free(obs);
   am_pool_free(p);
   amt_destroy(&t);
+}
+
+// guide=1: the group "heading" right after the task group holds the direction from the head to
+// the nearest remaining target relative to the torso's heading (cos, sin), whichever way the rat
+// faces; the task group is unchanged; without guide there is no such group; bad values refused.
+static void test_forage_maze_guide(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "forage-maze", "init_noise=0", "n_targets=1", "guide=1", NULL);
+  const int h = am_find_group(t.groups, t.n_groups, "heading"), g = task_group(&t);
+  assert_true(h == am_find_group(t.groups, t.n_groups, "task") + 1);
+  assert_int_equal(t.groups[h].size, 2);
+  assert_int_equal(t.groups[h].offset, g + 3);
+  am_pool* p = make_pool(&t, 1, 6);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  const double* tg = e->d->mocap_pos + 3 * mocap_of(e->m, "target0");
+  float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+  for (int k = 0; k < 12; k++) {
+    double yaw = -3 + 0.5 * k;
+    set_root_quat(e, &r, cos(yaw / 2), 0, 0, sin(yaw / 2));
+    const double* head = e->d->xpos + 3 * r.head;
+    double rel = atan2(tg[1] - head[1], tg[0] - head[0]) - yaw;
+    t.observe(&t, e, obs);
+    assert_float_equal(obs[g + 3], cos(rel), 1e-5);
+    assert_float_equal(obs[g + 4], sin(rel), 1e-5);
+    // the same direction as the task group's vector (torso frame, nearly level here)
+    assert_float_equal(atan2(obs[g + 2], obs[g + 1]), atan2(sin(rel), cos(rel)), 1e-3);
+  }
+  free(obs);
+  am_pool_free(p);
+  amt_destroy(&t);
+  make_task(&t, "forage-maze", "init_noise=0", NULL);
+  assert_int_equal(am_find_group(t.groups, t.n_groups, "heading"), -1);
+  amt_destroy(&t);
+  expect_refused("forage-maze", "guide=2");
 }
 
 // approach=10: the shaping term pays 10 per metre the head comes closer to the nearest remaining
@@ -1468,6 +1509,7 @@ int main(void) {
       cmocka_unit_test(test_escape_bowl_height),
       cmocka_unit_test(test_forage_maze_collect),
       cmocka_unit_test(test_forage_maze_approach),
+      cmocka_unit_test(test_forage_maze_guide),
       cmocka_unit_test(test_forage_maze_pool),
       cmocka_unit_test(test_two_tap_rules),
       cmocka_unit_test(test_two_tap_shaping),
