@@ -3,10 +3,11 @@
 #   /usr/bin/python3 tools/heading_eval.py FILE.rollout [--png OUT.png]
 # A command period is a run of steps with the same `command` variable. Per period: the turn asked
 # (the command relative to the torso's heading at the first step), the turn made (the heading's
-# change from the first step to the last) and the heading error |heading - command| over the
+# change from the first step to the last, unwrapped) and the heading error |heading - command| over the
 # period's second half. Printed: episodes and falls, mean velocity along the command and planar
 # speed, mean error, the share of periods whose second-half error stays under 20 deg, and the
-# turn gain (least-squares slope of turn made on turn asked: 1 follows, 0 keeps going straight).
+# turn gain (least-squares slope of turn made on turn asked, over periods asking at most 120 deg,
+# where the way round is not in doubt: 1 follows, 0 keeps going straight).
 # With --png: a few episodes' paths with their commands, and the error against time in a period.
 import math, os, sys
 import numpy as np
@@ -68,7 +69,10 @@ def main():
             err2.append(err[(b - a) // 2:].mean())
             curve.append(err)
     asked, made, err2 = np.array(asked), np.array(made), np.array(err2)
-    gain = float(np.dot(asked, made) / np.dot(asked, asked))
+    # the gain over turns asked within +-120 deg: nearer 180 either way round reaches the command
+    # (a rat asked 170 deg that turns 190 deg the other way follows it)
+    sel = np.abs(asked) <= math.radians(120)
+    gain = float(np.dot(asked[sel], made[sel]) / np.dot(asked[sel], asked[sel]))
     print('%s: %d episodes, %d with a fall; %d whole command periods of %.2f s' %
           (args[0], n_ep, falls, len(asked), full * dt))
     print('velocity along the command %.3f m/s (planar speed %.3f m/s)' %
