@@ -24,6 +24,33 @@ def yaw_of(qpos):  # the torso's (root's) forward axis in the plane, from its qu
     return np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
 
 
+def measure(eps):
+    """Per whole command period of episodes eps (a list of (yaw, cmd) arrays per step, rad): the
+    turn asked, the turn made (unwrapped), the error over the second half and its time course;
+    and the turn gain over the periods asking at most 120 deg."""
+    segs = []
+    for e, (yaw, cmd) in enumerate(eps):
+        cuts = [0] + [t for t in range(1, len(cmd)) if cmd[t] != cmd[t - 1]] + [len(cmd)]
+        segs.extend(zip(cuts[:-1], cuts[1:], [e] * (len(cuts) - 1)))
+    # whole periods only: an episode's end cuts its last one short
+    full = max(b - a for a, b, _ in segs)
+    asked, made, err2, curve = [], [], [], []
+    for a, b, e in segs:
+        if b - a >= 0.9 * full:
+            yaw, cmd = eps[e]
+            err = np.abs(wrap(yaw[a:b] - cmd[a]))
+            asked.append(wrap(cmd[a] - yaw[a]))
+            made.append(np.sum(wrap(np.diff(yaw[a:b]))))
+            err2.append(err[(b - a) // 2:].mean())
+            curve.append(err)
+    asked, made, err2 = np.array(asked), np.array(made), np.array(err2)
+    # the gain over turns asked within +-120 deg: nearer 180 either way round reaches the command
+    # (a rat asked 170 deg that turns 190 deg the other way follows it)
+    sel = np.abs(asked) <= math.radians(120)
+    gain = float(np.dot(asked[sel], made[sel]) / np.dot(asked[sel], asked[sel]))
+    return dict(asked=asked, made=made, err2=err2, curve=curve, gain=gain, full=full)
+
+
 def main():
     args = sys.argv[1:]
     png = None
@@ -41,8 +68,7 @@ def main():
         ic, iv = labels.index('command'), labels.index('v_command')
         ev_fall = 1 << names['events'].labels.index('fall')
         dt = None
-        falls, v_cmd, speed, asked, made, err2, curve, paths = 0, [], [], [], [], [], [], []
-        segs, eps = [], []
+        falls, v_cmd, speed, paths, eps = 0, [], [], [], []
         n_ep = len(ds.episodes)
         for e in range(n_ep):
             ep = ds.episode(e)
@@ -54,25 +80,11 @@ def main():
             speed.append(np.hypot(qvel[:, 0], qvel[:, 1]))
             yaw, cmd = yaw_of(qpos), tv[:, ic]
             cuts = [0] + [t for t in range(1, len(cmd)) if cmd[t] != cmd[t - 1]] + [len(cmd)]
-            segs.extend(zip(cuts[:-1], cuts[1:], [e] * (len(cuts) - 1)))
             eps.append((yaw, cmd))
             if len(paths) < 6:
                 paths.append((qpos[:, 0], qpos[:, 1], cmd, cuts))
-    # whole periods only: an episode's end cuts its last one short
-    full = max(b - a for a, b, _ in segs)
-    for a, b, e in segs:
-        if b - a >= 0.9 * full:
-            yaw, cmd = eps[e]
-            err = np.abs(wrap(yaw[a:b] - cmd[a]))
-            asked.append(wrap(cmd[a] - yaw[a]))
-            made.append(np.sum(wrap(np.diff(yaw[a:b]))))
-            err2.append(err[(b - a) // 2:].mean())
-            curve.append(err)
-    asked, made, err2 = np.array(asked), np.array(made), np.array(err2)
-    # the gain over turns asked within +-120 deg: nearer 180 either way round reaches the command
-    # (a rat asked 170 deg that turns 190 deg the other way follows it)
-    sel = np.abs(asked) <= math.radians(120)
-    gain = float(np.dot(asked[sel], made[sel]) / np.dot(asked[sel], asked[sel]))
+    m = measure(eps)
+    asked, gain, err2, curve, full = m['asked'], m['gain'], m['err2'], m['curve'], m['full']
     print('%s: %d episodes, %d with a fall; %d whole command periods of %.2f s' %
           (args[0], n_ep, falls, len(asked), full * dt))
     print('velocity along the command %.3f m/s (planar speed %.3f m/s)' %
@@ -107,4 +119,5 @@ def main():
         print('wrote %s' % png)
 
 
-main()
+if __name__ == '__main__':
+    main()
