@@ -38,6 +38,10 @@ const amt_param_def amt_water_maze_params[] = {
      "shaping (term 'approach'): reward per metre the torso comes closer to the visible start "
      "cue while it is shown (potential-based: moving away costs the same; never toward the hidden "
      "goal); 0: off"},
+    {"guide", "0",
+     "1: the group 'heading' holds the direction from the head to the shown start cue relative "
+     "to the torso's heading (cos, sin; the task group's cue vector as a direction), 0 0 while "
+     "searching (the goal stays hidden), in the form of run's heading commands"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -191,6 +195,12 @@ static void water_observe(const void* cfg, const void* state, const mjData* d, f
   g[7] = (float)v[1];
   g[8] = (float)s->found_pulse;
   g[9] = (float)(s->t_phase / (double)c->search_steps);
+  if (c->rat.heading_group) {  // the group "heading" follows the task group
+    double rel = atan2(w[1], w[0]) - rat_yaw(&c->rat, d);
+    int on = s->phase == PH_RETURN;
+    g[10] = (float)(on ? cos(rel) : 0);
+    g[11] = (float)(on ? sin(rel) : 0);
+  }
 }
 
 static void water_vars(const void* cfg, const void* state, const mjData* d, float* x) {
@@ -217,9 +227,13 @@ static int water_read(const amt_info* info, const amt_params* params, void* cfg,
       amt_param_double(info, params, "cue_reward", &c->cue_reward, err, err_sz) ||
       amt_param_double(info, params, "cue_min_distance", &c->cue_min, err, err_sz) ||
       amt_param_double(info, params, "approach", &c->approach, err, err_sz) ||
+      amt_param_int(info, params, "guide", &c->rat.heading_group, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz))
     return -1;
   const char* name = info->name;
+  if (c->rat.heading_group != 0 && c->rat.heading_group != 1)
+    return am_err(err, err_sz, "task %s: parameter guide: '%d' must be 0 or 1", name,
+                  c->rat.heading_group);
   if (c->trials < 1 || c->trials > 1000)
     return am_err(err, err_sz, "task %s: parameter trials: '%d' must be in [1, 1000]", name,
                   c->trials);

@@ -1068,6 +1068,47 @@ static void test_water_maze_rules(void** state) {
   for (int i = 0; i < 5; i++) expect_refused("water-maze", bad[i]);
 }
 
+// guide=1: the group "heading" after the task group is 0 0 while searching (the goal stays
+// hidden) and, once the goal is found, the direction from the head to the shown cue relative to
+// the torso's heading (cos, sin), whichever way the rat faces; bad values refused.
+static void test_water_maze_guide(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "water-maze", "init_noise=0", "guide=1", NULL);
+  const int h = am_find_group(t.groups, t.n_groups, "heading"), g = task_group(&t);
+  assert_true(h == am_find_group(t.groups, t.n_groups, "task") + 1);
+  assert_int_equal(t.groups[h].offset, g + 10);
+  int vgx = var_index(&t, "goal_x"), vcx = var_index(&t, "cue_x");
+  am_pool* p = make_pool(&t, 1, 9);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+  float v[16];
+  t.get_vars(&t, e, v);
+  const double* torso = e->d->xpos + 3 * r.torso;
+  t.observe(&t, e, obs);
+  assert_true(obs[g + 10] == 0 && obs[g + 11] == 0);  // searching
+  bring_to(e, &r, torso, (double[3]){v[vgx], v[vgx + 1], torso[2]});
+  // the search starts at the goal: found on its first step
+  assert_true(evaluate(&t, e).events & ev_bit(&t, "goal_found"));
+  t.get_vars(&t, e, v);
+  assert_float_equal(v[var_index(&t, "phase")], 1, 0);  // returning to the cue
+  const double cue[2] = {v[vcx], v[vcx + 1]};
+  for (int k = 0; k < 12; k++) {
+    double yaw = -3 + 0.5 * k;
+    set_root_quat(e, &r, cos(yaw / 2), 0, 0, sin(yaw / 2));
+    const double* head = e->d->xpos + 3 * r.head;
+    double rel = atan2(cue[1] - head[1], cue[0] - head[0]) - yaw;
+    t.observe(&t, e, obs);
+    assert_float_equal(obs[g + 10], cos(rel), 1e-5);
+    assert_float_equal(obs[g + 11], sin(rel), 1e-5);
+  }
+  free(obs);
+  am_pool_free(p);
+  amt_destroy(&t);
+  expect_refused("water-maze", "guide=-1");
+}
+
 // approach=3: in the return phase the shaping pays 3 per metre the torso comes closer to the cue
 // (and costs moving away), never during a search (the goal is hidden).
 static void test_water_maze_approach(void** state) {
@@ -1510,6 +1551,7 @@ int main(void) {
       cmocka_unit_test(test_forage_maze_collect),
       cmocka_unit_test(test_forage_maze_approach),
       cmocka_unit_test(test_forage_maze_guide),
+      cmocka_unit_test(test_water_maze_guide),
       cmocka_unit_test(test_forage_maze_pool),
       cmocka_unit_test(test_two_tap_rules),
       cmocka_unit_test(test_two_tap_shaping),
