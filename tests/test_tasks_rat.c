@@ -823,6 +823,24 @@ static void test_forage_maze_collect(void** state) {
   amt_destroy(&t);
 }
 
+// The group "heading" at obs[h], obs[h + 1] as the rat turns round on the spot (twelve yaws): the
+// direction from the head to `goal` (world x, y) relative to the torso's heading (cos, sin). For
+// forage-maze also the task group's vector (x, y at obs[vec]) in the same direction (vec < 0: none).
+static void check_heading_toward(const am_task* t, am_env* e, const rat_ids* r, float* obs, int h,
+                                 const double goal[2], int vec) {
+  for (int k = 0; k < 12; k++) {
+    double yaw = -3 + 0.5 * k;
+    set_root_quat(e, r, cos(yaw / 2), 0, 0, sin(yaw / 2));
+    const double* head = e->d->xpos + 3 * r->head;
+    double rel = atan2(goal[1] - head[1], goal[0] - head[0]) - yaw;
+    t->observe(t, e, obs);
+    assert_float_equal(obs[h], cos(rel), 1e-5);
+    assert_float_equal(obs[h + 1], sin(rel), 1e-5);
+    if (vec >= 0)  // the same direction as the task group's vector (torso frame, level here)
+      assert_float_equal(atan2(obs[vec + 1], obs[vec]), atan2(sin(rel), cos(rel)), 1e-3);
+  }
+}
+
 // guide=1: the group "heading" right after the task group holds the direction from the head to
 // the nearest remaining target relative to the torso's heading (cos, sin), whichever way the rat
 // faces; the task group is unchanged; without guide there is no such group; bad values refused.
@@ -839,17 +857,7 @@ static void test_forage_maze_guide(void** state) {
   rat_ids r = rat_lookup(e->m);
   const double* tg = e->d->mocap_pos + 3 * mocap_of(e->m, "target0");
   float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
-  for (int k = 0; k < 12; k++) {
-    double yaw = -3 + 0.5 * k;
-    set_root_quat(e, &r, cos(yaw / 2), 0, 0, sin(yaw / 2));
-    const double* head = e->d->xpos + 3 * r.head;
-    double rel = atan2(tg[1] - head[1], tg[0] - head[0]) - yaw;
-    t.observe(&t, e, obs);
-    assert_float_equal(obs[g + 3], cos(rel), 1e-5);
-    assert_float_equal(obs[g + 4], sin(rel), 1e-5);
-    // the same direction as the task group's vector (torso frame, nearly level here)
-    assert_float_equal(atan2(obs[g + 2], obs[g + 1]), atan2(sin(rel), cos(rel)), 1e-3);
-  }
+  check_heading_toward(&t, e, &r, obs, g + 3, (double[2]){tg[0], tg[1]}, g + 1);
   free(obs);
   am_pool_free(p);
   amt_destroy(&t);
@@ -1093,16 +1101,7 @@ static void test_water_maze_guide(void** state) {
   assert_true(evaluate(&t, e).events & ev_bit(&t, "goal_found"));
   t.get_vars(&t, e, v);
   assert_float_equal(v[var_index(&t, "phase")], 1, 0);  // returning to the cue
-  const double cue[2] = {v[vcx], v[vcx + 1]};
-  for (int k = 0; k < 12; k++) {
-    double yaw = -3 + 0.5 * k;
-    set_root_quat(e, &r, cos(yaw / 2), 0, 0, sin(yaw / 2));
-    const double* head = e->d->xpos + 3 * r.head;
-    double rel = atan2(cue[1] - head[1], cue[0] - head[0]) - yaw;
-    t.observe(&t, e, obs);
-    assert_float_equal(obs[g + 10], cos(rel), 1e-5);
-    assert_float_equal(obs[g + 11], sin(rel), 1e-5);
-  }
+  check_heading_toward(&t, e, &r, obs, g + 10, (double[2]){v[vcx], v[vcx + 1]}, -1);
   free(obs);
   am_pool_free(p);
   amt_destroy(&t);
