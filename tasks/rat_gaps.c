@@ -20,12 +20,18 @@ const amt_param_def amt_run_gaps_params[] = {
     {"platform_length", "0.4,0.8", "platform length range (m)"},
     {"gap_length", "0.05,0.2", "gap length range (m)"},
     {"fall_depth", "-0.3", "the episode ends (terminated) when a paw is below this z (m)"},
+    {"curriculum", "0",
+     "training curriculum (0: off): over an env's first N control steps the gap range moves "
+     "linearly from gap_start to gap_length (record with curriculum=0)"},
+    {"gap_start", "0.02,0.05", "gap length range at the curriculum's start (m)"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct gaps_cfg {
   rat_body rat;  // first (rat_common.h)
   rat_run_reward run;                  // the published speed reward by default (no shaping)
   double plat[2], gap[2], fall_depth;  // platform and gap length ranges (m), fall depth (m)
+  double gap_start[2];                 // the gap range at the curriculum's start (m)
+  int curriculum;                      // env control steps over which it moves to gap (0: off)
   int n_plat;                          // platform halves in the scene
   int plat_mocap[MAX_PIECES];
 } gaps_cfg;
@@ -34,6 +40,7 @@ typedef struct gaps_state {
   amt_opt_state opt;  // first (task_opts.h)
   double gap_end[MAX_PIECES / 2];  // x where each gap ends, in order
   int n_gaps, next_gap;            // next_gap: gaps crossed so far
+  int64_t env_steps;  // control steps of this env (persists across episodes: the curriculum)
 } gaps_state;
 
 enum { EV_GAP_CROSSED, EV_FALL };
@@ -46,13 +53,21 @@ static void gaps_park(const void* cfg, mjData* d) {
 static void gaps_reset(const void* cfg, void* state, am_env* e) {
   const gaps_cfg* c = cfg;
   gaps_state* s = state;
+  int64_t steps = s->env_steps;
   memset(s, 0, sizeof *s);
+  s->env_steps = steps;
+  // this episode's gap range: the curriculum's point, linear in the env's control steps
+  double gap[2] = {c->gap[0], c->gap[1]};
+  if (c->curriculum > 0 && steps < c->curriculum) {
+    double f = (double)steps / c->curriculum;
+    for (int i = 0; i < 2; i++) gap[i] = c->gap_start[i] + (c->gap[i] - c->gap_start[i]) * f;
+  }
   mjData* d = e->d;
   double x = 5.5;
   int k = 0;
   while (k + 1 < c->n_plat && x < 40) {
     double L = am_rng_range(&e->rng, c->plat[0], c->plat[1]);
-    double g = am_rng_range(&e->rng, c->gap[0], c->gap[1]);
+    double g = am_rng_range(&e->rng, gap[0], gap[1]);
     // each platform is two boxes 0.4 m long, overlapping to give length L
     rat_set_mocap(d, c->plat_mocap[k++], x + 0.2, 0, -0.25);
     rat_set_mocap(d, c->plat_mocap[k++], x + L - 0.2, 0, -0.25);
@@ -68,6 +83,7 @@ static void gaps_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
   const gaps_cfg* c = cfg;
   gaps_state* s = state;
   const mjData* d = e->d;
+  s->env_steps++;
   int fell;
   double reward = rat_run_reward_eval(&c->run, &c->rat, d, d->qvel[c->rat.root_v], &fell);
   uint32_t ev = 0;
@@ -116,12 +132,18 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (rat_read_run_reward(info, params, &c->run, err, err_sz)) return -1;
   if (range_param(info, params, "platform_length", c->plat, err, err_sz) ||
       range_param(info, params, "gap_length", c->gap, err, err_sz) ||
-      amt_param_double(info, params, "fall_depth", &c->fall_depth, err, err_sz))
+      range_param(info, params, "gap_start", c->gap_start, err, err_sz) ||
+      amt_param_double(info, params, "fall_depth", &c->fall_depth, err, err_sz) ||
+      amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz))
     return -1;
+  if (c->curriculum < 0)
+    return am_err(err, err_sz, "task %s: parameter curriculum: must be >= 0 (got %d)", info->name,
+                  c->curriculum);
   if (c->plat[0] < 0.4 || c->plat[1] > 0.8)
     return am_err(err, err_sz, "task %s: parameter platform_length: lengths must be within "
                   "[0.4, 0.8] m (platforms are two 0.4 m boxes)", info->name);
-  int n = 2 * ((int)(34.5 / (c->plat[0] + c->gap[0])) + 2);
+  double gap_min = c->curriculum > 0 && c->gap_start[0] < c->gap[0] ? c->gap_start[0] : c->gap[0];
+  int n = 2 * ((int)(34.5 / (c->plat[0] + gap_min)) + 2);
   c->n_plat = n > MAX_PIECES ? MAX_PIECES : n;
   return 0;
 }

@@ -440,6 +440,36 @@ static void test_run_gaps_course(void** state) {
   amt_destroy(&t);
 }
 
+// curriculum=N: an env's first episode draws gaps from gap_start; the range moves linearly with
+// the env's control steps (across episodes) and reaches gap_length after N of them.
+static void test_run_gaps_curriculum(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "run-gaps", "curriculum=100", "gap_start=0.02,0.03", NULL);
+  am_pool* p = make_pool(&t, 2, 9);
+  const double plat[2] = {0.4, 0.8}, g0[2] = {0.02, 0.03}, g_half[2] = {0.035, 0.115},
+               g1[2] = {0.05, 0.2};
+  course c;
+  for (int i = 0; i < 2; i++) {
+    read_course(am_pool_env(p, i), &c);
+    check_course(&c, plat, g0);
+  }
+  for (int k = 0; k < 50; k++) am_pool_step(p);  // 50 control steps, standing on the start
+  am_pool_reset(p);
+  for (int i = 0; i < 2; i++) {
+    read_course(am_pool_env(p, i), &c);
+    check_course(&c, plat, g_half);
+  }
+  for (int k = 0; k < 60; k++) am_pool_step(p);  // 110 in all: past the curriculum
+  am_pool_reset(p);
+  read_course(am_pool_env(p, 0), &c);
+  check_course(&c, plat, g1);
+  am_pool_free(p);
+  amt_destroy(&t);
+  expect_refused("run-gaps", "curriculum=-1");
+  expect_refused("run-gaps", "gap_start=0.05,0.01");
+}
+
 static void test_run_gaps_fall_and_limit(void** state) {
   (void)state;
   am_task t;
@@ -1543,6 +1573,7 @@ int main(void) {
       cmocka_unit_test(test_run_heading),
       cmocka_unit_test(test_run_fall),
       cmocka_unit_test(test_run_gaps_course),
+      cmocka_unit_test(test_run_gaps_curriculum),
       cmocka_unit_test(test_run_gaps_fall_and_limit),
       cmocka_unit_test(test_escape_bowl),
       cmocka_unit_test(test_escape_bowl_terrain),
