@@ -56,7 +56,7 @@ static void test_center_out_quick(void** state) {
                         "`animat analyze tuning ", "`animat analyze decode ",
                         "`animat analyze psth ", "`animat analyze jpca "};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) expect_in(r, cmds[i]);
-  expect_in(r, "--steps 200000");
+  expect_in(r, "--steps 400000");
   const char* steps = strstr(r, "## Steps");
   int rows = 0;
   for (const char* q = steps; (q = strstr(q, "\n| ")); q++) {
