@@ -5,8 +5,8 @@
 // code the behaviour (one unit per behaviour) and rotate in a plane at 4 Hz while running, and a
 // module "motor" of pure noise. The analysis must find each behaviour's share, decode behaviour
 // from core (and not from motor), find the stride at 4 Hz and core's rotation at 4 Hz (jPCA, and
-// not in its time-shuffled control), and rank core's dimensionality below motor's. Error path: a
-// recording of another body.
+// not in its time-shuffled control), and rank core's dimensionality below motor's. A recording of
+// running alone claims no decoding. Error path: a recording of another body.
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,7 +26,8 @@ static void quat_axis(double* q, double ax, double ay, double az, double angle) 
   q[3] = az * sin(angle / 2);
 }
 
-static void write_planted(const char* path) {
+// kinds: episode ep holds behaviour ep % kinds (KINDS: all five; 1: running only).
+static void write_planted(const char* path, int kinds) {
   char err[AM_ERR_LEN];
   am_model* model = am_model_load_body("rat", err, sizeof err);
   if (!model) fail_msg("%s", err);
@@ -60,7 +61,7 @@ static void write_planted(const char* path) {
   const double* stand = m->nkey ? m->key_qpos : m->qpos0;
   const double dt = 0.02, f = 4.0;
   for (int ep = 0; ep < EPS; ep++) {
-    const int kind = ep % KINDS;
+    const int kind = ep % kinds;
     assert_int_equal(am_ds_episode_begin(w, 0, ep, NULL), 0);
     const double phase = 2 * M_PI * am_rng_uniform(&rng);
     for (int t = 0; t < STEPS; t++) {
@@ -99,7 +100,7 @@ static void test_planted_rat(void** state) {
   char path[600], dir[600], p[700];
   snprintf(path, sizeof path, "%s/planted.rollout", tmpdir);
   snprintf(dir, sizeof dir, "%s/eth", tmpdir);
-  write_planted(path);
+  write_planted(path, KINDS);
   assert_int_equal(animat("analyze ethology '%s' --out '%s'", path, dir), 0);
   printf("%s", out);
   expect_out("ethology: 3750 steps of 25 episodes");
@@ -132,6 +133,29 @@ static void test_planted_rat(void** state) {
   expect_out("is not the rat");
 }
 
+// A recording of running alone: the behaviour has one class, so no decoding is claimed (the
+// summary and the figure say so), while the gait's rotation is still measured.
+static void test_one_behaviour(void** state) {
+  (void)state;
+  char path[600], dir[600], p[700];
+  snprintf(path, sizeof path, "%s/run-only.rollout", tmpdir);
+  snprintf(dir, sizeof dir, "%s/eth-run", tmpdir);
+  write_planted(path, 1);
+  assert_int_equal(animat("analyze ethology '%s' --out '%s'", path, dir), 0);
+  expect_out("running 100%");
+  expect_out("core      16 units: behaviour not decoded (1 class: nothing to tell apart)");
+  snprintf(p, sizeof p, "%s/ethology.csv", dir);
+  assert_int_equal((int)csv_value(p, 0, "behaviour_classes"), 1);
+  assert_true(isnan(csv_value(p, 0, "behaviour_balanced_accuracy")));
+  assert_float_equal(csv_value(p, 0, "jpca_plane_hz"), 4.0, 0.3);
+  snprintf(p, sizeof p, "%s/ethology.svg", dir);
+  char err[AM_ERR_LEN];
+  char* svg = am_read_text(p, NULL, err, sizeof err);
+  assert_non_null(svg);
+  assert_non_null(strstr(svg, "behaviour not decoded: every step in one class"));
+  free(svg);
+}
+
 static int setup(void** state) { return make_tmpdir("ethology"); }
 static int teardown(void** state) {
   if (getenv("KEEP")) return 0;
@@ -140,6 +164,7 @@ static int teardown(void** state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_planted_rat)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_planted_rat),
+                                     cmocka_unit_test(test_one_behaviour)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -492,8 +492,12 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
     am_buf_printf(json, ", \"jpca_plane_hz\": ");
     table_json_number(json, e->jfreq);
     am_buf_printf(json, "}");
-    am_buf_printf(summary, "  %-8s %3d units: behaviour decoded %.2f balanced (chance %.2f, %d "
-                  "classes)", mod[k].name, mod[k].units, e->bal, e->bal_chance, e->classes);
+    if (isnan(e->bal))  // fewer than two behaviours with enough steps: nothing to tell apart
+      am_buf_printf(summary, "  %-8s %3d units: behaviour not decoded (%d class%s: nothing to tell "
+                    "apart)", mod[k].name, mod[k].units, e->classes, e->classes == 1 ? "" : "es");
+    else
+      am_buf_printf(summary, "  %-8s %3d units: behaviour decoded %.2f balanced (chance %.2f, %d "
+                    "classes)", mod[k].name, mod[k].units, e->bal, e->bal_chance, e->classes);
     if (ntask > 1) am_buf_printf(summary, ", task %.2f", e->task_bal);
     am_buf_printf(summary, "; participation ratio %.1f, %g PCs for 90%%", e->pr, e->n90);
     if (!isnan(e->r2_skew))
@@ -545,13 +549,18 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
     ana_fig_labels(f, 1, "decoding from each module", "module", "balanced accuracy (held-out episodes)");
     ana_fig_axes(f, 1, &(ana_axes){.ymin = 0, .ymax = 1, .xmin = -0.5, .xmax = nm - 0.5,
                                    .legend = ANA_LEGEND_NONE, .grid = 1});
-    ana_fig_note(f, 1, ntask > 1 ? "circles: behaviour, squares: task; dashed: chance (1 / classes)"
-                                 : "behaviour; dashed: chance (1 / classes)", NULL);
+    const int no_behaviour = nm && isnan(res[0].bal);  // one behaviour only: nothing to decode
+    ana_fig_note(f, 1, ntask > 1 ? no_behaviour ? "squares: task; dashed: chance (1 / classes); "
+                                                  "behaviour: one class, not decoded"
+                                                : "circles: behaviour, squares: task; dashed: "
+                                                  "chance (1 / classes)"
+                       : no_behaviour ? "behaviour not decoded: every step in one class"
+                                      : "behaviour; dashed: chance (1 / classes)", NULL);
     ana_fig_ticks(f, 1, 0, xs, names, nm);
     ana_fig_scatter(f, 1, xs, yb, nm, &(ana_style){.size = 6, .label = "behaviour"});
     if (ntask > 1)
       ana_fig_scatter(f, 1, xs, yt, nm, &(ana_style){.size = 6, .marker = ANA_MARK_SQUARE, .label = "task"});
-    if (nm && !isnan(res[0].bal_chance))
+    if (nm && !no_behaviour && !isnan(res[0].bal_chance))
       ana_fig_hline(f, 1, res[0].bal_chance, &(ana_style){.label = "chance (behaviour)"});
     ana_fig_labels(f, 2, "dimensionality", "principal components", "cumulative variance explained");
     ana_fig_axes(f, 2, &(ana_axes){.ymin = 0, .ymax = 1, .legend = ANA_LEGEND_LR, .grid = 1});
