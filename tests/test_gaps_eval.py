@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""test_gaps_eval.py: tools/gaps_eval.py on planted corridors: the corridor read back from mocap
+rows (parked pairs skipped, pieces out of order), a rat that clears every gap shorter than 0.12 m
+and falls into the first longer one, one that falls on a platform, and one that stops short of
+the next gap without falling."""
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import gaps_eval as ge  # noqa: E402
+
+
+def fail(msg):
+    sys.exit("test_gaps_eval: " + msg)
+
+
+def mocap_row(platforms, parked=2):
+    """Mocap positions of (start, end) platforms as two 0.4 m boxes each, in reverse order, with
+    `parked` pairs deep below."""
+    rows = []
+    for s, e in reversed(platforms):
+        rows += [[s + 0.2, 0, -0.25], [e - 0.2, 0, -0.25]]
+    rows += [[0, 0, -50]] * (2 * parked)
+    return np.array(rows).ravel()
+
+
+def main():
+    rng = np.random.default_rng(3)
+    eps, want_reached, want_crossed, want_fell = [], np.zeros(6, int), np.zeros(6, int), np.zeros(6, int)
+    for e in range(40):
+        x, plats = 5.5, []
+        while x < 40:
+            L, g = rng.uniform(0.4, 0.8), rng.uniform(0.05, 0.2)
+            plats.append((x, x + L))
+            x += L + g
+        gaps = ge.corridor(mocap_row(plats))
+        if len(gaps) != len(plats) - 1:
+            fail("corridor: %d gaps from %d platforms" % (len(gaps), len(plats)))
+        for (a, b), p, q in zip(gaps, plats, plats[1:]):
+            if abs(a - p[1]) > 1e-9 or abs(b - q[0]) > 1e-9:
+                fail("corridor: gap (%g, %g), planted (%g, %g)" % (a, b, p[1], q[0]))
+        # the rat clears gaps < 0.12 m and drops into the first longer one, 0.03 m past its edge
+        xs, fell = [5.0], False
+        for a, b in gaps:
+            k = min(5, int(np.searchsorted(ge.BINS, b - a, side="right")) - 1)
+            want_reached[k] += 1
+            if b - a < 0.12:
+                want_crossed[k] += 1
+                xs.append(b + 0.3)
+            else:
+                want_fell[k] += 1
+                xs.append(a + 0.03)
+                fell = True
+                break
+        eps.append((gaps, np.array(xs), fell))
+    m = ge.measure(eps)
+    for key, want in (("reached", want_reached), ("crossed", want_crossed), ("fell_at", want_fell)):
+        if not np.array_equal(m[key], want):
+            fail("%s %s, want %s" % (key, m[key], want))
+    if m["on_platform"] != 0:
+        fail("on_platform %d, want 0" % m["on_platform"])
+    if not (want_crossed[1:3].all() and want_fell.sum() == 40 and want_crossed[4:].sum() == 0):
+        fail("the planted corridors do not span the bins")
+    # a fall on a platform (every reached gap crossed), and a rat that stops 0.2 m short of a gap
+    gaps = [(6.0, 6.1), (6.7, 6.85)]
+    m = ge.measure([(gaps, np.array([5.0, 6.2, 6.4]), True), (gaps, np.array([5.0, 6.3, 6.5]), False)])
+    if m["on_platform"] != 1 or m["fell_at"].sum() != 0:
+        fail("platform fall: on_platform %d, at gaps %d" % (m["on_platform"], m["fell_at"].sum()))
+    if m["reached"].sum() != 2 or m["crossed"].sum() != 2 or list(m["crossed_per_episode"]) != [1, 1]:
+        fail("short of a gap: reached %d crossed %d" % (m["reached"].sum(), m["crossed"].sum()))
+    print("test_gaps_eval: ok")
+
+
+if __name__ == "__main__":
+    main()

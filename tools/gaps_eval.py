@@ -1,0 +1,126 @@
+# gaps_eval.py: how a rat fares on run-gaps' corridor (docs/tasks.md, docs/rodent.md), from a
+# recording of the task run-gaps:
+#   /usr/bin/python3 tools/gaps_eval.py FILE.rollout [FILE.rollout ...] [--png OUT.png]
+# The corridor of each episode is read from the platforms' mocap bodies in its first row (platform
+# j is the pair of 0.4 m boxes 2j, 2j+1; parked pairs lie deep below). A gap is reached when the
+# torso (the root) comes within REACH m of its near edge, crossed when the torso gets CLEAR m past
+# its far edge; an episode's fall is charged to the first gap it reached and did not cross, or to
+# a platform when it crossed every gap it reached. Printed: episodes, falls, the mean forward
+# speed (per episode, then over episodes, as `animat trials`), gaps crossed per episode, and per
+# gap length bin: gaps reached, the share crossed, and the falls charged there. With --png: the
+# share crossed against the gap length.
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from animat_dataset import Dataset
+
+REACH = 0.15  # m before a gap's near edge: the head is over it (the torso is ~0.06 m behind the nose)
+CLEAR = 0.05  # m past its far edge: the hind legs are across
+BINS = [0.0, 0.05, 0.08, 0.11, 0.14, 0.17, 0.2]
+
+
+def corridor(mocap_row):
+    """Gaps [(near edge, far edge), ...] in x order from one row of the platforms' mocap
+    positions (n x 3)."""
+    mp = np.asarray(mocap_row).reshape(-1, 3)
+    starts, ends = [], []
+    for k in range(len(mp) // 2):
+        if mp[2 * k, 2] > -1:  # placed, not parked
+            starts.append(mp[2 * k, 0] - 0.2)
+            ends.append(mp[2 * k + 1, 0] + 0.2)
+    order = np.argsort(starts)
+    starts, ends = np.array(starts)[order], np.array(ends)[order]
+    return [(ends[j], starts[j + 1]) for j in range(len(starts) - 1)]
+
+
+def measure(eps, bins=BINS):
+    """eps: a list of (gaps, x, fell) per episode (gaps as corridor() gives them, x the root's x
+    per step, fell whether it ended in a fall). Per bin of gap length: gaps reached, crossed, and
+    falls charged there; and the falls charged to a platform."""
+    nb = len(bins) - 1
+    reached, crossed, fell_at = np.zeros(nb, int), np.zeros(nb, int), np.zeros(nb, int)
+    on_platform, per_ep = 0, []
+    for gaps, x, fell in eps:
+        xmax, charged, n = float(np.max(x)), False, 0
+        for a, b in gaps:
+            if xmax <= a - REACH:
+                break
+            k = min(nb - 1, max(0, int(np.searchsorted(bins, b - a, side='right')) - 1))
+            reached[k] += 1
+            if xmax > b + CLEAR:
+                crossed[k] += 1
+                n += 1
+            elif fell and not charged:
+                fell_at[k] += 1
+                charged = True
+        on_platform += int(fell and not charged)
+        per_ep.append(n)
+    return {'reached': reached, 'crossed': crossed, 'fell_at': fell_at, 'on_platform': on_platform,
+            'crossed_per_episode': np.array(per_ep)}
+
+
+def main():
+    args = sys.argv[1:]
+    png = None
+    if '--png' in args:
+        i = args.index('--png')
+        if i + 1 >= len(args):
+            sys.exit('gaps_eval.py: --png needs a file name')
+        png = args[i + 1]
+        del args[i:i + 2]
+    if not args:
+        sys.exit('usage: gaps_eval.py FILE.rollout [FILE.rollout ...] [--png OUT.png]')
+    eps, speed, falls = [], [], 0
+    for path in args:
+        with Dataset(path) as ds:
+            if ds.meta.get('task.name') != 'run-gaps':
+                sys.exit('%s: task %s, not run-gaps' % (path, ds.meta.get('task.name')))
+            names = {c.name: c for c in ds.channels}
+            for need in ('mocap_pos', 'qpos', 'qvel', 'events'):
+                if need not in names:
+                    sys.exit('%s: no channel %s (record with the default channels)' % (path, need))
+            ev_fall = 1 << names['events'].labels.index('fall')
+            for e in range(len(ds.episodes)):
+                ep = ds.episode(e)
+                fell = bool(np.any(ep['events'].astype(np.int64) & ev_fall))
+                falls += fell
+                eps.append((corridor(ep['mocap_pos'][0]), ep['qpos'][:, 0], fell))
+                speed.append(float(np.mean(ep['qvel'][:, 0])))
+    m = measure(eps)
+    n = len(eps)
+    print('%d episodes: %d without a fall (%.0f %%); forward speed %.3f m/s (sd %.3f); '
+          'gaps crossed per episode %.2f' % (n, n - falls, 100.0 * (n - falls) / n, np.mean(speed),
+                                             np.std(speed), m['crossed_per_episode'].mean()))
+    print('falls charged to a gap %d, to a platform %d' % (m['fell_at'].sum(), m['on_platform']))
+    print('gap length (m)  reached  crossed  falls there')
+    for k in range(len(BINS) - 1):
+        r, c = m['reached'][k], m['crossed'][k]
+        share = '%5.1f %%' % (100.0 * c / r) if r else '    -  '
+        print('  %.2f-%.2f     %5d  %s  %5d' % (BINS[k], BINS[k + 1], r, share, m['fell_at'][k]))
+    if png:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        mids = [(BINS[k] + BINS[k + 1]) / 2 for k in range(len(BINS) - 1)]
+        share = [m['crossed'][k] / m['reached'][k] if m['reached'][k] else np.nan
+                 for k in range(len(mids))]
+        ax.bar(mids, share, width=0.025, color='C0')
+        for x, s, r in zip(mids, share, m['reached']):
+            if r:
+                ax.text(x, s + 0.02, 'n=%d' % r, ha='center', fontsize=8)
+        ax.set_ylim(0, 1.1)
+        ax.set_xlabel('gap length (m)')
+        ax.set_ylabel('share of reached gaps crossed')
+        ax.set_title('%d episodes, %d without a fall, %.2f m/s' % (n, n - falls, np.mean(speed)),
+                     fontsize=9)
+        fig.tight_layout()
+        fig.savefig(png, dpi=110)
+        print('wrote %s' % png)
+
+
+if __name__ == '__main__':
+    main()
