@@ -351,6 +351,16 @@ static void place_scenery(amv_view* v, const amv_meta* meta, const amv_episode* 
 }
 
 // Leaves the animal or the scenery out of the scene (hide_body, hide_scenery).
+// No shadows in scenes spread over more than SHADOW_EXTENT m. A directional light's shadow map
+// covers the model's extent (~100 m with run-gaps' corridor and its parked scenery): with 2048
+// texels the rat's shadow was a 10 cm block, and the corridor's platforms, two coplanar boxes each,
+// broke into white streaks of self-shadowing; a map narrowed to a few metres kept the streaks and
+// lost the rat's shadow. Shading and the headlight show the terrain without them.
+#define SHADOW_EXTENT 10.0
+static void scene_shadows(amv_view* v) {
+  if (v->m->stat.extent > SHADOW_EXTENT) v->scn.flags[mjRND_SHADOW] = 0;
+}
+
 static void hide_geoms(amv_view* v) {
   if (!v->hide_body && !v->hide_scenery) return;
   const mjModel* m = v->m;
@@ -437,6 +447,7 @@ static void draw_body(amv_view* v, const amv_meta* meta, const amv_episode* e, i
   v->opt.flags[mjVIS_CONTACTFORCE] = v->show_forces;
   v->opt.flags[mjVIS_PERTFORCE] = 1;
   mjv_updateScene(m, d, &v->opt, NULL, current_camera(v), mjCAT_ALL, &v->scn);
+  scene_shadows(v);
   hide_geoms(v);
   if (e->T > 0) {
     add_var_markers(v, meta, e, t);
