@@ -154,6 +154,13 @@ int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
     g->size = 2;
     t->obs_dim += 2;
   }
+  if (b->scan_size > 0) {
+    g = &t->groups[t->n_groups++];
+    snprintf(g->name, AM_NAME_LEN, "scan");
+    g->offset = t->obs_dim;
+    g->size = b->scan_size;
+    t->obs_dim += b->scan_size;
+  }
   if (amt_opts_setup(t, &b->opts, err, err_sz)) return -1;
   static const char* vars_common[] = {"root_x", "root_y", "root_z", "root_vx"};
   t->n_vars = 4;

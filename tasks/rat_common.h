@@ -54,6 +54,8 @@ typedef struct rat_body {
                               // task's observe right after its task group (run's commands,
                               // forage-maze's guide), so a core that learnt to follow it in one
                               // task is reused in another by group name (docs/training.md)
+  int scan_size;              // > 0: a group "scan" of that many values follows (run-gaps'
+                              // ground ahead), written by the task's observe after the task group
   const struct rat_part* part;  // the task's rules when it is a rat_part (NULL: run)
   // in a composite only: its pieces that are static in the single task (see RAT_PARK_DEEP_Z)
   int n_fixed, fixed_mocap[RAT_MAX_FIXED];
@@ -94,7 +96,7 @@ int rat_mocap_id(const mjModel* m, const char* fmt, int k);
 
 // Fills t's common part: name, state size, frame skip and episode length (episode_time), actions,
 // the rat's body observation groups then a "task" group of task_size values (then "heading" when
-// b->heading_group, and the options' group), and the variables root_x, root_y, root_z, root_vx. Sets b->dt and b->body_dim.
+// b->heading_group, "scan" of b->scan_size values when set, and the options' group), and the variables root_x, root_y, root_z, root_vx. Sets b->dt and b->body_dim.
 int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
                   double episode_time, int task_size, char* err, size_t err_sz);
 

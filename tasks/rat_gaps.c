@@ -24,6 +24,11 @@ const amt_param_def amt_run_gaps_params[] = {
      "training curriculum (0: off): over an env's first N control steps the gap range moves "
      "linearly from gap_start to gap_length (record with curriculum=0)"},
     {"gap_start", "0.02,0.05", "gap length range at the curriculum's start (m)"},
+    {"scan", "0",
+     "ground ahead as an observation group 'scan' of N values (0: none, the published "
+     "observations): 1 where the point lies over solid ground, 0 over a gap, at scan_step, "
+     "2 x scan_step, ... ahead of the torso along its heading"},
+    {"scan_step", "0.05", "spacing of the scan's points (m)"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct gaps_cfg {
@@ -32,6 +37,7 @@ typedef struct gaps_cfg {
   double plat[2], gap[2], fall_depth;  // platform and gap length ranges (m), fall depth (m)
   double gap_start[2];                 // the gap range at the curriculum's start (m)
   int curriculum;                      // env control steps over which it moves to gap (0: off)
+  double scan_step;                    // m between the scan's points (rat.scan_size of them)
   int n_plat;                          // platform halves in the scene
   int plat_mocap[MAX_PIECES];
 } gaps_cfg;
@@ -39,6 +45,7 @@ typedef struct gaps_cfg {
 typedef struct gaps_state {
   amt_opt_state opt;  // first (task_opts.h)
   double gap_end[MAX_PIECES / 2];  // x where each gap ends, in order
+  double gap_begin[MAX_PIECES / 2];  // x where each gap begins
   int n_gaps, next_gap;            // next_gap: gaps crossed so far
   int64_t env_steps;  // control steps of this env (persists across episodes: the curriculum)
 } gaps_state;
@@ -72,7 +79,10 @@ static void gaps_reset(const void* cfg, void* state, am_env* e) {
     rat_set_mocap(d, c->plat_mocap[k++], x + 0.2, 0, -0.25);
     rat_set_mocap(d, c->plat_mocap[k++], x + L - 0.2, 0, -0.25);
     x += L + g;
-    if (s->n_gaps < MAX_PIECES / 2) s->gap_end[s->n_gaps++] = x;
+    if (s->n_gaps < MAX_PIECES / 2) {
+      s->gap_begin[s->n_gaps] = x - g;
+      s->gap_end[s->n_gaps++] = x;
+    }
   }
   for (; k < c->n_plat; k++) rat_park(d, c->plat_mocap[k]);
   rat_place(&c->rat, e, 5, 0, 0, 0);
@@ -102,10 +112,28 @@ static void gaps_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
   r->events = ev;
 }
 
+// 1 when x lies over solid ground: the start (3 to 5.5 m) or a platform (outside every gap,
+// before the last platform's end).
+static int solid_at(const gaps_state* s, double x) {
+  if (x < 3 || s->n_gaps == 0 || x > s->gap_begin[s->n_gaps - 1]) return x >= 3 && x <= 5.5;
+  int lo = 0, hi = s->n_gaps - 1;  // the first gap ending after x
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (s->gap_end[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return !(x > s->gap_begin[lo] && x < s->gap_end[lo]);
+}
+
 static void gaps_observe(const void* cfg, const void* state, const mjData* d, float* g) {
   const gaps_cfg* c = cfg;
-  (void)state, (void)d;
+  const gaps_state* s = state;
   g[0] = (float)c->run.target_speed;
+  if (c->rat.scan_size > 0) {  // the group "scan" follows the task group
+    double yaw = rat_yaw(&c->rat, d), x0 = d->qpos[c->rat.root_q];
+    for (int k = 0; k < c->rat.scan_size; k++)
+      g[1 + k] = (float)solid_at(s, x0 + (k + 1) * c->scan_step * cos(yaw));
+  }
 }
 
 static void gaps_vars(const void* cfg, const void* state, const mjData* d, float* x) {
@@ -134,8 +162,16 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
       range_param(info, params, "gap_length", c->gap, err, err_sz) ||
       range_param(info, params, "gap_start", c->gap_start, err, err_sz) ||
       amt_param_double(info, params, "fall_depth", &c->fall_depth, err, err_sz) ||
-      amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz))
+      amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
+      amt_param_int(info, params, "scan", &c->rat.scan_size, err, err_sz) ||
+      amt_param_double(info, params, "scan_step", &c->scan_step, err, err_sz))
     return -1;
+  if (c->rat.scan_size < 0 || c->rat.scan_size > 64)
+    return am_err(err, err_sz, "task %s: parameter scan: must be 0-64 (got %d)", info->name,
+                  c->rat.scan_size);
+  if (!(c->scan_step > 0))
+    return am_err(err, err_sz, "task %s: parameter scan_step: must be > 0 (got %g)", info->name,
+                  c->scan_step);
   if (c->curriculum < 0)
     return am_err(err, err_sz, "task %s: parameter curriculum: must be >= 0 (got %d)", info->name,
                   c->curriculum);

@@ -281,6 +281,11 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
                   "no group 'heading')", info->name, p->name);
       break;
     }
+    if (b->scan_size > 0) {  // nor its "scan" group
+      rc = am_err(err, err_sz, "task %s: %s.scan: '%d' is not available in the composite (it has "
+                  "no group 'scan')", info->name, p->name, b->scan_size);
+      break;
+    }
     if (episode_time[k] > longest) longest = episode_time[k];
   }
   for (int k = 0; !rc && k < c->n; k++)

@@ -363,6 +363,8 @@ static void test_multi_params(void** state) {
   check_error("task_input: '2' must be 0 or 1", NULL, "task_input=2", NULL);
   check_error("forage-maze.guide: '1' is not available in the composite", NULL,
               "forage-maze.guide=1", NULL);
+  check_error("run-gaps.scan: '8' is not available in the composite", NULL, "run-gaps.scan=8",
+              NULL);
   check_error("parameter 'two-tap.intervall'", "task two-tap has no parameter 'intervall'",
               "two-tap.intervall=0.8", NULL);
   check_error("has no parameter 'run.target_speed'", "TASK.KEY", "run.target_speed=1", NULL);

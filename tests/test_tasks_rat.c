@@ -470,6 +470,55 @@ static void test_run_gaps_curriculum(void** state) {
   expect_refused("run-gaps", "gap_start=0.05,0.01");
 }
 
+// scan=N: a group "scan" after the task group, 1 over solid ground and 0 over a gap at 1..N x
+// scan_step ahead of the torso along its heading (the corridor read back from the mocap bodies).
+static int solid_in(const course* c, double x) {
+  if (x >= 3 && x <= 5.5) return 1;
+  for (int j = 0; j < c->n; j++)
+    if (x >= c->start[j] - 1e-9 && x <= c->end[j] + 1e-9) return 1;
+  return 0;
+}
+
+static void test_run_gaps_scan(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "run-gaps", "scan=24", "scan_step=0.04", NULL);
+  int tg = am_find_group(t.groups, t.n_groups, "task"), sg = am_find_group(t.groups, t.n_groups, "scan");
+  assert_true(tg >= 0 && sg >= 0);
+  assert_int_equal(t.groups[tg].size, 1);
+  assert_int_equal(t.groups[sg].size, 24);
+  assert_int_equal(t.groups[sg].offset, t.groups[tg].offset + 1);
+  am_pool* p = make_pool(&t, 1, 4);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  course c;
+  read_course(e, &c);
+  float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+  int gaps_seen = 0, solid_seen = 0;
+  for (int k = 0; k < 40; k++) {  // the rat moved along the corridor, facing +x then 30 deg off
+    shift_root(e, &r, 0.137, 0, 0);
+    double yaw = k < 20 ? 0 : M_PI / 6;
+    set_root_quat(e, &r, cos(yaw / 2), 0, 0, sin(yaw / 2));
+    t.observe(&t, e, obs);
+    assert_float_equal(obs[t.groups[tg].offset], 1, 0);  // target speed
+    for (int i = 0; i < 24; i++) {
+      double x = e->d->qpos[r.q] + (i + 1) * 0.04 * cos(yaw);
+      float want = (float)solid_in(&c, x), got = obs[t.groups[sg].offset + i];
+      if (got != want) fail_msg("step %d point %d at x = %g: scan %g, want %g", k, i, x, got, want);
+      gaps_seen += want == 0, solid_seen += want == 1;
+    }
+  }
+  assert_true(gaps_seen > 20 && solid_seen > 200);
+  free(obs);
+  am_pool_free(p);
+  amt_destroy(&t);
+  make_task(&t, "run-gaps", NULL);  // off by default: the published observations
+  assert_true(am_find_group(t.groups, t.n_groups, "scan") < 0);
+  amt_destroy(&t);
+  expect_refused("run-gaps", "scan=-1");
+  expect_refused("run-gaps", "scan_step=0");
+}
+
 static void test_run_gaps_fall_and_limit(void** state) {
   (void)state;
   am_task t;
@@ -1574,6 +1623,7 @@ int main(void) {
       cmocka_unit_test(test_run_fall),
       cmocka_unit_test(test_run_gaps_course),
       cmocka_unit_test(test_run_gaps_curriculum),
+      cmocka_unit_test(test_run_gaps_scan),
       cmocka_unit_test(test_run_gaps_fall_and_limit),
       cmocka_unit_test(test_escape_bowl),
       cmocka_unit_test(test_escape_bowl_terrain),
