@@ -350,7 +350,6 @@ static void place_scenery(amv_view* v, const amv_meta* meta, const amv_episode* 
   }
 }
 
-// Leaves the animal or the scenery out of the scene (hide_body, hide_scenery).
 // No shadows in scenes spread over more than SHADOW_EXTENT m. A directional light's shadow map
 // covers the model's extent (~100 m with run-gaps' corridor and its parked scenery): with 2048
 // texels the rat's shadow was a 10 cm block, and the corridor's platforms, two coplanar boxes each,
@@ -361,6 +360,7 @@ static void scene_shadows(amv_view* v) {
   if (v->m->stat.extent > SHADOW_EXTENT) v->scn.flags[mjRND_SHADOW] = 0;
 }
 
+// Leaves the animal or the scenery out of the scene (hide_body, hide_scenery).
 static void hide_geoms(amv_view* v) {
   if (!v->hide_body && !v->hide_scenery) return;
   const mjModel* m = v->m;
