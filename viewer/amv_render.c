@@ -46,6 +46,12 @@ int amv_view_init(amv_view* v, const mjModel* m, int w, int h, char* err, size_t
   v->opt.flags[mjVIS_RANGEFINDER] = 0;  // rays hide the body; key R shows them
   mjv_defaultScene(&v->scn);
   mjv_makeScene(v->m, &v->scn, 4000);
+  // No shadows in scenes spread over more than 10 m. A directional light's shadow map covers the
+  // model's extent (~100 m with run-gaps' corridor and its parked scenery): with 2048 texels the
+  // rat's shadow was a 10 cm block, and the corridor's platforms, two coplanar boxes each, broke
+  // into white streaks of self-shadowing; a map narrowed to a few metres kept the streaks and lost
+  // the rat's shadow. Shading and the headlight show the terrain without them.
+  if (v->m->stat.extent > 10) v->scn.flags[mjRND_SHADOW] = 0;
   mjr_defaultContext(&v->con);
   mjr_makeContext(v->m, &v->con, mjFONTSCALE_100);
   if (!v->con.offFBO && !v->con.offColor)
@@ -350,16 +356,6 @@ static void place_scenery(amv_view* v, const amv_meta* meta, const amv_episode* 
   }
 }
 
-// No shadows in scenes spread over more than SHADOW_EXTENT m. A directional light's shadow map
-// covers the model's extent (~100 m with run-gaps' corridor and its parked scenery): with 2048
-// texels the rat's shadow was a 10 cm block, and the corridor's platforms, two coplanar boxes each,
-// broke into white streaks of self-shadowing; a map narrowed to a few metres kept the streaks and
-// lost the rat's shadow. Shading and the headlight show the terrain without them.
-#define SHADOW_EXTENT 10.0
-static void scene_shadows(amv_view* v) {
-  if (v->m->stat.extent > SHADOW_EXTENT) v->scn.flags[mjRND_SHADOW] = 0;
-}
-
 // Leaves the animal or the scenery out of the scene (hide_body, hide_scenery).
 static void hide_geoms(amv_view* v) {
   if (!v->hide_body && !v->hide_scenery) return;
@@ -447,7 +443,6 @@ static void draw_body(amv_view* v, const amv_meta* meta, const amv_episode* e, i
   v->opt.flags[mjVIS_CONTACTFORCE] = v->show_forces;
   v->opt.flags[mjVIS_PERTFORCE] = 1;
   mjv_updateScene(m, d, &v->opt, NULL, current_camera(v), mjCAT_ALL, &v->scn);
-  scene_shadows(v);
   hide_geoms(v);
   if (e->T > 0) {
     add_var_markers(v, meta, e, t);
