@@ -44,7 +44,7 @@ def main():
         # the rat clears gaps < 0.12 m and drops into the first longer one, 0.03 m past its edge
         xs, fell = [5.0], False
         for a, b in gaps:
-            k = min(5, int(np.searchsorted(ge.BINS, b - a, side="right")) - 1)
+            k = max(i for i in range(6) if ge.BINS[i] <= b - a)  # the bin [lo, hi) holding it
             want_reached[k] += 1
             if b - a < 0.12:
                 want_crossed[k] += 1
