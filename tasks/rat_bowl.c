@@ -36,6 +36,11 @@ const amt_param_def amt_escape_bowl_params[] = {
     {"escape_end", "0",
      "1: escaping ends the episode (terminated), paid as if every remaining step earned the full "
      "reward 1 (the published reward's best continuation, without its risk of a fall)"},
+    {"staircase", "0",
+     "training curriculum (0: off): 1 gives each env the terrains in the order listed, starting "
+     "at the first, one up after an episode that escaped and one down after one that did not, "
+     "so each env's bowl follows what its rat can do (list the heights easiest first; record "
+     "with staircase=0)"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -44,6 +49,7 @@ typedef struct bowl_cfg {
   int n_terrains, terrain_seed, terrain_mocap[MAX_TERRAINS], tiles_mocap[MAX_TERRAINS];
   double escape_distance, height[MAX_TERRAINS];  // height: per terrain
   int escape_end, episode_steps;  // episode_steps: from episode_time (bind)
+  int staircase;                  // 1: each env's terrain follows its escapes (bowl_reset)
   double episode_time;
   double fall_cos;  // the fall limit's cosine (-2: never, the published task)
 } bowl_cfg;
@@ -51,6 +57,8 @@ typedef struct bowl_cfg {
 typedef struct bowl_state {
   amt_opt_state opt;  // first (task_opts.h)
   int escaped;
+  // persist across episodes (the staircase): this env's terrain and whether it has had an episode
+  int level, episodes;
 } bowl_state;
 
 enum { EV_ESCAPED, EV_FALL };
@@ -68,9 +76,18 @@ static void bowl_park(const void* cfg, mjData* d) {
 static void bowl_reset(const void* cfg, void* state, am_env* e) {
   const bowl_cfg* c = cfg;
   bowl_state* s = state;
+  // the staircase: one terrain up after an escape, one down after an episode without
+  int level = s->level, episodes = s->episodes;
+  if (c->staircase && episodes > 0) {
+    level += s->escaped ? 1 : -1;
+    level = level < 0 ? 0 : level >= c->n_terrains ? c->n_terrains - 1 : level;
+  }
   memset(s, 0, sizeof *s);
+  s->level = level;
+  s->episodes = episodes + 1;
   mjData* d = e->d;
-  int pick = (int)(am_rng_uniform(&e->rng) * c->n_terrains);
+  int pick = (int)(am_rng_uniform(&e->rng) * c->n_terrains);  // drawn either way: one RNG stream
+  if (c->staircase) pick = level;
   for (int k = 0; k < c->n_terrains; k++)
     if (k == pick) {
       rat_set_mocap(d, c->terrain_mocap[k], 0, 0, 0);
@@ -286,6 +303,7 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
   int nh = 0;
   if (amt_param_int(info, params, "terrains", &c->n_terrains, err, err_sz) ||
       amt_param_int(info, params, "escape_end", &c->escape_end, err, err_sz) ||
+      amt_param_int(info, params, "staircase", &c->staircase, err, err_sz) ||
       amt_param_double(info, params, "episode_time", &c->episode_time, err, err_sz) ||
       amt_param_int(info, params, "terrain_seed", &c->terrain_seed, err, err_sz) ||
       amt_param_double(info, params, "escape_distance", &c->escape_distance, err, err_sz) ||
@@ -298,6 +316,9 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (c->escape_end != 0 && c->escape_end != 1)
     return am_err(err, err_sz, "task %s: parameter escape_end: '%d' must be 0 or 1", info->name,
                   c->escape_end);
+  if (c->staircase != 0 && c->staircase != 1)
+    return am_err(err, err_sz, "task %s: parameter staircase: '%d' must be 0 or 1", info->name,
+                  c->staircase);
   if (nh != 1 && nh != c->n_terrains)
     return am_err(err, err_sz, "task %s: parameter height: %d values for %d terrains (give one, "
                   "or one per terrain)", info->name, nh, c->n_terrains);

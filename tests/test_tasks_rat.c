@@ -746,6 +746,31 @@ static void test_escape_bowl(void** state) {
   expect_refused("escape-bowl", "escape_end=2");
 }
 
+// The mocap ids of the bowls terrain0 .. terrain<n-1>.
+static void terrain_mocaps(const mjModel* m, int* mc, int n) {
+  for (int k = 0; k < n; k++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "terrain%d", k);
+    mc[k] = mocap_of(m, nm);
+  }
+}
+
+// The terrain env e has raised (the one mocap bowl at the origin; the others parked below).
+static int raised_terrain(const am_env* e, const int* mc, int n) {
+  int k_up = -1;
+  for (int k = 0; k < n; k++) {
+    const double* mp = e->d->mocap_pos + 3 * mc[k];
+    if (fabs(mp[0]) < 1e-12 && fabs(mp[1]) < 1e-12 && fabs(mp[2]) < 1e-12) {
+      assert_int_equal(k_up, -1);
+      k_up = k;
+    } else {
+      assert_true(mp[2] < -1);
+    }
+  }
+  assert_true(k_up >= 0);
+  return k_up;
+}
+
 // Each episode raises one bank bowl (drawn from the env's RNG) and parks the others; headings vary.
 static void test_escape_bowl_terrain(void** state) {
   (void)state;
@@ -753,24 +778,14 @@ static void test_escape_bowl_terrain(void** state) {
   make_task(&t, "escape-bowl", "terrains=4", NULL);
   am_pool* p = make_pool(&t, 4, 12);
   int mc[4], used[4] = {0};
-  for (int k = 0; k < 4; k++) {
-    char nm[16];
-    snprintf(nm, sizeof nm, "terrain%d", k);
-    mc[k] = mocap_of(t.model->m, nm);
-  }
+  terrain_mocaps(t.model->m, mc, 4);
   double headings[24];
   int nh = 0;
   for (int ep = 0; ep < 6; ep++) {
     if (ep) am_pool_reset(p);
     for (int i = 0; i < 4; i++) {
       am_env* e = am_pool_env(p, i);
-      int raised = 0;
-      for (int k = 0; k < 4; k++) {
-        const double* mp = e->d->mocap_pos + 3 * mc[k];
-        if (fabs(mp[2]) < 1e-12 && fabs(mp[0]) < 1e-12 && fabs(mp[1]) < 1e-12) raised++, used[k]++;
-        else assert_true(mp[2] < -1);
-      }
-      assert_int_equal(raised, 1);
+      used[raised_terrain(e, mc, 4)]++;
       rat_ids r = rat_lookup(e->m);
       headings[nh++] = 2 * atan2(e->d->qpos[r.q + 6], e->d->qpos[r.q + 3]);
     }
@@ -781,6 +796,34 @@ static void test_escape_bowl_terrain(void** state) {
   for (int k = 1; k < nh; k++) assert_true(fabs(headings[k] - headings[0]) > 1e-6 || k == 0);
   am_pool_free(p);
   amt_destroy(&t);
+}
+
+// staircase=1: each env starts on the first terrain, goes one up after an episode that escaped and
+// one down after one that did not, within [0, terrains - 1]; the envs move apart.
+static void test_escape_bowl_staircase(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "escape-bowl", "terrains=3", "height=0.1,0.3,0.5", "staircase=1",
+            "escape_distance=1", NULL);
+  am_pool* p = make_pool(&t, 2, 5);
+  int mc[3];
+  terrain_mocaps(t.model->m, mc, 3);
+  rat_ids r = rat_lookup(am_pool_env(p, 0)->m);
+  // env 0 escapes in episodes 1-3 and not in 4-6; env 1 never: expected terrains per episode
+  const int want0[7] = {0, 1, 2, 2, 1, 0, 0}, want1[7] = {0, 0, 0, 0, 0, 0, 0};
+  for (int ep = 0; ep < 7; ep++) {
+    if (ep) am_pool_reset(p);
+    assert_int_equal(raised_terrain(am_pool_env(p, 0), mc, 3), want0[ep]);
+    assert_int_equal(raised_terrain(am_pool_env(p, 1), mc, 3), want1[ep]);
+    am_env* e = am_pool_env(p, 0);
+    if (ep < 3) {  // 2 m from the centre: escaped (escape_distance 1)
+      shift_root(e, &r, 2, 0, 0);
+      assert_int_equal(evaluate(&t, e).events & 1u, 1u);
+    }
+  }
+  am_pool_free(p);
+  amt_destroy(&t);
+  expect_refused("escape-bowl", "staircase=2");
 }
 
 // height scales the bowl and its bumps (the heightfield's elevation and every tile's offset and
@@ -1628,6 +1671,7 @@ int main(void) {
       cmocka_unit_test(test_escape_bowl),
       cmocka_unit_test(test_escape_bowl_terrain),
       cmocka_unit_test(test_escape_bowl_height),
+      cmocka_unit_test(test_escape_bowl_staircase),
       cmocka_unit_test(test_forage_maze_collect),
       cmocka_unit_test(test_forage_maze_approach),
       cmocka_unit_test(test_forage_maze_guide),
