@@ -2,8 +2,11 @@
 // and gaps, redrawn per episode, and the episode ends when a paw falls below fall_depth (or, with
 // the run task's fall_tilt shaping, when the torso tips over). The reward is run's (rat_common.h).
 //
-// The platforms are mocap bodies (two overlapping 0.4 m boxes each) placed by every env in reset;
-// those not needed are parked (rat_common.h). The task is a rat_part (rat_common.h), which the
+// The course (platforms and gaps to x = 40 m) is drawn in reset and kept in the env's task state;
+// the scene holds only the platforms from SHOW_BEHIND behind the rat's root to SHOW_AHEAD ahead of
+// it, on a ring of mocap slots (two overlapping 0.4 m boxes each) that follows the rat: every body
+// in the scene costs physics time, and the whole course is ~160 boxes. Unused slots are parked
+// (rat_common.h). The task is a rat_part (rat_common.h), which the
 // composite rat-multi also holds. docs/tasks.md describes the task for users.
 #include <math.h>
 #include <stdio.h>
@@ -12,7 +15,9 @@
 
 #include "rat_common.h"
 
-#define MAX_PIECES 300  // platform halves
+#define MAX_COURSE 150    // platforms in a course (34.5 m of the shortest platforms and gaps: < 90)
+#define SHOW_BEHIND 2.0   // m of course in the scene behind the rat's root
+#define SHOW_AHEAD 10.0   // and ahead of it
 
 const amt_param_def amt_run_gaps_params[] = {
     {"episode_time", "30", "episode length (s)"},
@@ -38,15 +43,16 @@ typedef struct gaps_cfg {
   double gap_start[2];                 // the gap range at the curriculum's start (m)
   int curriculum;                      // env control steps over which it moves to gap (0: off)
   double scan_step;                    // m between the scan's points (rat.scan_size of them)
-  int n_plat;                          // platform halves in the scene
-  int plat_mocap[MAX_PIECES];
+  int n_slots;                         // platforms in the scene (two mocap halves each)
+  int plat_mocap[2 * MAX_COURSE];
 } gaps_cfg;
 
 typedef struct gaps_state {
   amt_opt_state opt;  // first (task_opts.h)
-  double gap_end[MAX_PIECES / 2];  // x where each gap ends, in order
-  double gap_begin[MAX_PIECES / 2];  // x where each gap begins
-  int n_gaps, next_gap;            // next_gap: gaps crossed so far
+  double gap_end[MAX_COURSE];    // x where each gap ends, in order
+  double gap_begin[MAX_COURSE];  // x where each gap begins (platform j: gap_end[j-1] to here)
+  int n_gaps, next_gap;          // next_gap: gaps crossed so far
+  int shown;                     // the first platform in the scene (-1: none placed yet)
   int64_t env_steps;  // control steps of this env (persists across episodes: the curriculum)
 } gaps_state;
 
@@ -54,7 +60,39 @@ enum { EV_GAP_CROSSED, EV_FALL };
 
 static void gaps_park(const void* cfg, mjData* d) {
   const gaps_cfg* c = cfg;
-  for (int k = 0; k < c->n_plat; k++) rat_park(d, c->plat_mocap[k]);
+  for (int k = 0; k < 2 * c->n_slots; k++) rat_park(d, c->plat_mocap[k]);
+}
+
+// The first index i < n with a[i] > x (a ascending), n when none.
+static int first_above(const double* a, int n, double x) {
+  int lo = 0, hi = n;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (a[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// Puts the platforms near x (the rat's root) in the scene: from the first one ending past
+// x - SHOW_BEHIND, n_slots of them (enough to reach SHOW_AHEAD past x, gaps_read), platform j in
+// slot j mod n_slots; slots past the course's end are parked. Moves nothing when the first is
+// unchanged.
+static void gaps_show(const gaps_cfg* c, gaps_state* s, mjData* d, double x) {
+  int first = first_above(s->gap_begin, s->n_gaps, x - SHOW_BEHIND);
+  if (first == s->shown) return;
+  s->shown = first;
+  for (int j = first; j < first + c->n_slots; j++) {
+    const int* half = c->plat_mocap + 2 * (j % c->n_slots);
+    if (j >= s->n_gaps) {
+      rat_park(d, half[0]);
+      rat_park(d, half[1]);
+      continue;
+    }
+    double x0 = j ? s->gap_end[j - 1] : 5.5, x1 = s->gap_begin[j];
+    rat_set_mocap(d, half[0], x0 + 0.2, 0, -0.25);
+    rat_set_mocap(d, half[1], x1 - 0.2, 0, -0.25);
+  }
 }
 
 static void gaps_reset(const void* cfg, void* state, am_env* e) {
@@ -70,21 +108,16 @@ static void gaps_reset(const void* cfg, void* state, am_env* e) {
     for (int i = 0; i < 2; i++) gap[i] = c->gap_start[i] + (c->gap[i] - c->gap_start[i]) * f;
   }
   mjData* d = e->d;
-  double x = 5.5;
-  int k = 0;
-  while (k + 1 < c->n_plat && x < 40) {
+  double x = 5.5;  // platform j runs from x (the previous gap's end) for L, then gap j
+  while (s->n_gaps < MAX_COURSE && x < 40) {
     double L = am_rng_range(&e->rng, c->plat[0], c->plat[1]);
     double g = am_rng_range(&e->rng, gap[0], gap[1]);
-    // each platform is two boxes 0.4 m long, overlapping to give length L
-    rat_set_mocap(d, c->plat_mocap[k++], x + 0.2, 0, -0.25);
-    rat_set_mocap(d, c->plat_mocap[k++], x + L - 0.2, 0, -0.25);
+    s->gap_begin[s->n_gaps] = x + L;
     x += L + g;
-    if (s->n_gaps < MAX_PIECES / 2) {
-      s->gap_begin[s->n_gaps] = x - g;
-      s->gap_end[s->n_gaps++] = x;
-    }
+    s->gap_end[s->n_gaps++] = x;
   }
-  for (; k < c->n_plat; k++) rat_park(d, c->plat_mocap[k]);
+  s->shown = -1;
+  gaps_show(c, s, d, 5);
   rat_place(&c->rat, e, 5, 0, 0, 0);
   mj_forward(e->m, d);
 }
@@ -102,6 +135,7 @@ static void gaps_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
     s->next_gap++;
     ev |= 1u << EV_GAP_CROSSED;
   }
+  gaps_show(c, s, e->d, x);
   for (int p = 0; p < 4 && !fell; p++) fell = d->site_xpos[3 * c->rat.paws[p] + 2] < c->fall_depth;
   if (fell) {
     r->terminated = 1;
@@ -116,13 +150,8 @@ static void gaps_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
 // before the last platform's end).
 static int solid_at(const gaps_state* s, double x) {
   if (x < 3 || s->n_gaps == 0 || x > s->gap_begin[s->n_gaps - 1]) return x >= 3 && x <= 5.5;
-  int lo = 0, hi = s->n_gaps - 1;  // the first gap ending after x
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    if (s->gap_end[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return !(x > s->gap_begin[lo] && x < s->gap_end[lo]);
+  int g = first_above(s->gap_end, s->n_gaps, x);  // the first gap ending after x
+  return !(x > s->gap_begin[g] && x < s->gap_end[g]);
 }
 
 static void gaps_observe(const void* cfg, const void* state, const mjData* d, float* g) {
@@ -152,8 +181,9 @@ static int range_param(const amt_info* info, const amt_params* p, const char* ke
   return 0;
 }
 
-// The run reward's keys, the ranges, the fall depth, and the number of platform halves the
-// worst case needs (shortest platforms and gaps over 34.5 m).
+// The run reward's keys, the ranges, the fall depth, and the platforms the scene holds: enough
+// that those shown from the first ending past x - SHOW_BEHIND reach x + SHOW_AHEAD with the
+// shortest platforms and gaps, and no more than the whole course (34.5 m) needs.
 static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
                      size_t err_sz) {
   gaps_cfg* c = cfg;
@@ -179,8 +209,10 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
     return am_err(err, err_sz, "task %s: parameter platform_length: lengths must be within "
                   "[0.4, 0.8] m (platforms are two 0.4 m boxes)", info->name);
   double gap_min = c->curriculum > 0 && c->gap_start[0] < c->gap[0] ? c->gap_start[0] : c->gap[0];
-  int n = 2 * ((int)(34.5 / (c->plat[0] + gap_min)) + 2);
-  c->n_plat = n > MAX_PIECES ? MAX_PIECES : n;
+  double step = c->plat[0] + gap_min;
+  int window = (int)ceil((SHOW_BEHIND + SHOW_AHEAD + c->plat[1]) / step) + 1;
+  int course = (int)(34.5 / step) + 2;
+  c->n_slots = window < course ? window : course;
   return 0;
 }
 
@@ -197,7 +229,7 @@ static int gaps_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* a, int movab
   else
     rat_sb_add(a, "<geom name=\"start\" type=\"box\" pos=\"4.25 0 -0.25\" size=\"1.25 1 0.25\" "
                   "material=\"grid\" contype=\"0\" conaffinity=\"1\"/>");
-  for (int k = 0; k < c->n_plat; k++)
+  for (int k = 0; k < 2 * c->n_slots; k++)
     rat_sb_add(a, "<body name=\"plat%d\" mocap=\"true\" pos=\"0 0 %g\"><geom type=\"box\" "
                   "size=\"0.2 1 0.25\" rgba=\"0.6 0.62 0.66 1\" contype=\"0\" conaffinity=\"1\"/>"
                   "</body>", k, RAT_PARK_Z);
@@ -207,7 +239,7 @@ static int gaps_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* a, int movab
 static int gaps_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   gaps_cfg* c = cfg;
   (void)err, (void)err_sz;
-  for (int k = 0; k < c->n_plat; k++) c->plat_mocap[k] = rat_mocap_id(m, "plat%d", k);
+  for (int k = 0; k < 2 * c->n_slots; k++) c->plat_mocap[k] = rat_mocap_id(m, "plat%d", k);
   return 0;
 }
 

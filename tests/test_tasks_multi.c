@@ -108,7 +108,7 @@ static void test_multi_assign_env(void** state) {
     // the member's pieces: where the single task has them up, the composite has them at the same
     // place; where it parks them (each model parks at its own spots), the composite parks them
     const char* fmt[4] = {"plat%d", "terrain%d", "wall%d", "orb"};
-    const int count[4] = {100, 4, 264, 1};
+    const int count[4] = {60, 4, 264, 1};  // run-gaps: 30 slots of two halves
     for (int j = 0; j < count[k]; j++) {
       char nm[32];
       snprintf(nm, sizeof nm, fmt[k], j);

@@ -343,8 +343,9 @@ typedef struct course {
   double start[200], end[200];
 } course;
 
-// Reads the platforms from the env's mocap bodies: platform j is the pair of 0.4 m boxes
+// Reads the platforms in the scene from the env's mocap bodies: slot j is the pair of 0.4 m boxes
 // (2j, 2j+1) spanning [first centre - 0.2, second centre + 0.2]; parked pieces are deep below.
+// Right after a reset the slots hold the course's first platforms in order.
 static void read_course(const am_env* e, course* c) {
   const mjModel* m = e->m;
   char nm[32];
@@ -369,8 +370,10 @@ static void read_course(const am_env* e, course* c) {
   }
 }
 
+// The first platforms of a course (as the scene holds them after a reset: over 12 m of it).
 static void check_course(const course* c, const double plat[2], const double gap[2]) {
-  assert_true(c->n >= 30);
+  assert_true(c->n >= 20);
+  assert_true(c->end[c->n - 1] > 5.5 + 12);
   assert_float_equal(c->start[0], 5.5, 1e-9);  // right after the solid start (3 to 5.5 m)
   for (int j = 0; j < c->n; j++) {
     double L = c->end[j] - c->start[j];
@@ -382,8 +385,70 @@ static void check_course(const course* c, const double plat[2], const double gap
         fail_msg("gap %d length %g outside [%g, %g]", j, g, gap[0], gap[1]);
     }
   }
-  assert_true(c->start[c->n - 1] < 40);          // platforms up to x = 40 m
-  assert_true(c->end[c->n - 1] + gap[1] >= 40);  // and none missing before it
+}
+
+// The platforms of the scene sorted by start (the slots form a ring that follows the rat).
+static void sort_course(course* c) {
+  for (int i = 1; i < c->n; i++)
+    for (int j = i; j > 0 && c->start[j] < c->start[j - 1]; j--) {
+      double a = c->start[j], b = c->end[j];
+      c->start[j] = c->start[j - 1], c->end[j] = c->end[j - 1];
+      c->start[j - 1] = a, c->end[j - 1] = b;
+    }
+}
+
+// The scene holds the course near the rat: wherever its root is (walked out to 41 m and back),
+// every platform of the course overlapping [x - 2, x + 10] m is there, at the same place; the
+// course the windows add up to runs from 5.5 m to 40 m with lengths in range; the model holds
+// far fewer boxes than the course.
+static void test_run_gaps_window(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "run-gaps", "init_noise=0", NULL);
+  am_pool* p = make_pool(&t, 1, 13);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  int slots = 0;
+  char nm[32];
+  while (snprintf(nm, sizeof nm, "plat%d", slots), mj_name2id(e->m, mjOBJ_BODY, nm) >= 0) slots++;
+  assert_true(slots >= 40 && slots <= 70);  // the whole course is about 160 boxes
+  enum { N_POS = 2 * 73 };
+  static course seen[N_POS];
+  static double at[N_POS];
+  course all = {0};
+  for (int k = 0; k < N_POS; k++) {  // 5 to 41 m and back, 0.5 m apart
+    at[k] = k < 73 ? 5 + 0.5 * k : 41 - 0.5 * (k - 73);
+    shift_root(e, &r, at[k] - e->d->qpos[r.q], 0, 0);
+    evaluate(&t, e);
+    read_course(e, &seen[k]);
+    sort_course(&seen[k]);
+    for (int j = 0; j < seen[k].n; j++) {  // add to the union (platforms match exactly or not)
+      int known = 0;
+      for (int i = 0; i < all.n && !known; i++)
+        if (all.start[i] == seen[k].start[j]) {
+          assert_true(all.end[i] == seen[k].end[j]);
+          known = 1;
+        }
+      if (!known) {
+        assert_true(all.n < 200);
+        all.start[all.n] = seen[k].start[j], all.end[all.n++] = seen[k].end[j];
+      }
+    }
+  }
+  sort_course(&all);
+  const double plat[2] = {0.4, 0.8}, gap[2] = {0.05, 0.2};
+  check_course(&all, plat, gap);
+  assert_true(all.start[all.n - 1] < 40);          // platforms up to x = 40 m
+  assert_true(all.end[all.n - 1] + gap[1] >= 40);  // and none missing before it
+  for (int k = 0; k < N_POS; k++)
+    for (int i = 0; i < all.n; i++) {
+      if (all.end[i] <= at[k] - 2 || all.start[i] >= at[k] + 10) continue;
+      int shown = 0;
+      for (int j = 0; j < seen[k].n; j++) shown |= seen[k].start[j] == all.start[i];
+      if (!shown) fail_msg("root at %g m: platform %g-%g not in the scene", at[k], all.start[i], all.end[i]);
+    }
+  am_pool_free(p);
+  amt_destroy(&t);
 }
 
 static int same_course(const course* a, const course* b) {
@@ -1665,6 +1730,7 @@ int main(void) {
       cmocka_unit_test(test_run_heading),
       cmocka_unit_test(test_run_fall),
       cmocka_unit_test(test_run_gaps_course),
+      cmocka_unit_test(test_run_gaps_window),
       cmocka_unit_test(test_run_gaps_curriculum),
       cmocka_unit_test(test_run_gaps_scan),
       cmocka_unit_test(test_run_gaps_fall_and_limit),
