@@ -24,6 +24,7 @@
 #define BOWL_TILES 5  // 4 and 8 measured slower
 #define TILE_N ((BOWL_N - 1) / BOWL_TILES)
 #define N_TILES (BOWL_TILES * BOWL_TILES)
+#define START_R 0.25  // m: the rat starts above the highest ground within this of the centre (x, y)
 
 const amt_param_def amt_escape_bowl_params[] = {
     {"episode_time", "20", "episode length (s)"},
@@ -48,6 +49,7 @@ typedef struct bowl_cfg {
   rat_body rat;  // first (rat_common.h)
   int n_terrains, terrain_seed, terrain_mocap[MAX_TERRAINS], tiles_mocap[MAX_TERRAINS];
   double escape_distance, height[MAX_TERRAINS];  // height: per terrain
+  double start_z[MAX_TERRAINS];  // per terrain: the highest ground within START_R of the centre (m)
   int escape_end, episode_steps;  // episode_steps: from episode_time (bind)
   int staircase;                  // 1: each env's terrain follows its escapes (bowl_reset)
   double episode_time;
@@ -96,7 +98,7 @@ static void bowl_reset(const void* cfg, void* state, am_env* e) {
       rat_park(d, c->terrain_mocap[k]);
       rat_park(d, c->tiles_mocap[k]);
     }
-  rat_place(&c->rat, e, 0, 0, 0.02, am_rng_range(&e->rng, -M_PI, M_PI));
+  rat_place(&c->rat, e, 0, 0, c->start_z[pick] + 0.02, am_rng_range(&e->rng, -M_PI, M_PI));
   mj_forward(e->m, d);
 }
 
@@ -157,8 +159,9 @@ typedef struct bowl_bank {
   float tile_lo[MAX_TERRAINS][N_TILES], tile_hi[MAX_TERRAINS][N_TILES];
 } bowl_bank;
 
-// Bowl elevation in [0, 1]: 0.5 - cos(2 pi r)/2 for r = distance / size up to 0.5 (the rim), then
-// flat at 1, times bumps U(0.5, 1) on a 0.2 m grid, bilinearly interpolated.
+// Bowl elevation in [0, 1]: 0.5 - cos(2 pi r)/2 for r = distance / size clipped to [0.1, 1] (the
+// arena of Merel et al. 2020, dm_control's Bowl: a ring ridge at r = 0.5 falling back to 0 at the
+// field's edge, r = 1, and beyond), times bumps U(0.5, 1) on a 0.2 m grid, bilinearly interpolated.
 static int make_bowl(float* h, int n, double size, am_rng* rng) {
   int nb = (int)(2 * size / 0.2) + 2;
   float* bumps = malloc(sizeof(float) * (size_t)nb * (size_t)nb);
@@ -167,8 +170,8 @@ static int make_bowl(float* h, int n, double size, am_rng* rng) {
   for (int r = 0; r < n; r++)
     for (int col = 0; col < n; col++) {
       double x = -size + 2 * size * col / (n - 1), y = -size + 2 * size * r / (n - 1);
-      double rad = sqrt(x * x + y * y) / size;
-      double prof = rad >= 0.5 ? 1 : 0.5 - cos(2 * M_PI * rad) / 2;
+      double rad = fmin(fmax(sqrt(x * x + y * y) / size, 0.1), 1);
+      double prof = 0.5 - cos(2 * M_PI * rad) / 2;
       double bx = (x + size) / 0.2, by = (y + size) / 0.2;
       int ix = (int)bx, iy = (int)by;
       if (ix > nb - 2) ix = nb - 2;
@@ -210,7 +213,8 @@ static int make_bank(bowl_bank* b, int n_terrains, int terrain_seed) {
   return 0;
 }
 
-// The arena: the floor out of the way and each bowl twice, on two mocap bodies that move together.
+// The arena: the ground plane at z = 0 (beyond the bowls' square; inside it every bowl lies on or
+// above it) and each bowl twice, on two mocap bodies that move together.
 // terrain<k>: the whole heightfield, which the rat collides with, made invisible (alpha 0, no
 // material) so that rangefinders skip it. terrain<k>_tiles: the same surface cut into
 // BOWL_TILES^2 tiles that collide with nothing and are what rays (and the viewer) see. MuJoCo
@@ -222,7 +226,7 @@ static int make_bank(bowl_bank* b, int n_terrains, int terrain_seed) {
 // the field's zero, so the surface and the solid below it are the whole field's: a ray from above
 // the ground reads the same distance (to float rounding; one starting inside the ground may not).
 static void build_arena(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* a, int movable) {
-  rat_add_floor(a, 5.0, 1, movable ? "escape-bowl" : NULL);
+  rat_add_floor(a, 10.0, 0, movable ? "escape-bowl" : NULL);
   const double half = BOWL_SIZE / BOWL_TILES;
   for (int k = 0; k < c->n_terrains; k++) {
     rat_sb_add(a, "<body name=\"terrain%d\" mocap=\"true\" pos=\"0 0 %g\"><geom name=\"terrain%d\" "
@@ -358,6 +362,15 @@ static int bowl_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
     return am_err(err, err_sz, "out of memory");
   }
   fill_hfields(m, c, &bank);
+  for (int k = 0; k < c->n_terrains; k++) {  // the highest ground near the centre
+    const float* h = bank.h + (size_t)k * BOWL_N * BOWL_N;
+    double top = 0, cell = 2 * BOWL_SIZE / (BOWL_N - 1);
+    int mid = BOWL_N / 2, reach = (int)(START_R / cell) + 1;
+    for (int r = mid - reach; r <= mid + reach; r++)
+      for (int cc = mid - reach; cc <= mid + reach; cc++)
+        top = fmax(top, h[(size_t)r * BOWL_N + cc]);
+    c->start_z[k] = c->height[k] * top;
+  }
   free(bank.h);
   for (int k = 0; k < c->n_terrains; k++) {
     c->terrain_mocap[k] = rat_mocap_id(m, "terrain%d", k);

@@ -836,6 +836,45 @@ static int raised_terrain(const am_env* e, const int* mc, int n) {
   return k_up;
 }
 
+// The bowl of Merel et al. 2020 (dm_control's Bowl): elevation (0.5 - cos(2 pi r)/2) x bumps in
+// [0.5, 1], r = distance / 6 m clipped to [0.1, 1]: low and flat-profiled at the centre, the ridge
+// at 3 m, back to 0 at 6 m and beyond (the corners), where the ground plane at z = 0 goes on. The
+// rat starts standing above the ground near the centre, not in it.
+static void test_escape_bowl_profile(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "escape-bowl", "terrains=1", NULL);
+  const mjModel* m = t.model->m;
+  int hf = mj_name2id(m, mjOBJ_HFIELD, "bowl0"), n = m->hfield_nrow[hf];
+  assert_int_equal(n, 201);
+  const float* h = m->hfield_data + m->hfield_adr[hf];
+  const double lo_c = 0.5 - cos(2 * M_PI * 0.1) / 2;  // the profile inside r = 0.1 (0.6 m)
+  for (int k = 0; k < 4; k++) {  // centre, and up to 0.54 m out along x: the clipped profile
+    int col = 100 + 3 * k;  // 0.06 m per column
+    if (!(h[100 * n + col] >= 0.5 * lo_c - 1e-6 && h[100 * n + col] <= lo_c + 1e-6))
+      fail_msg("elevation %g at column %d, want [%g, %g]", h[100 * n + col], col, 0.5 * lo_c, lo_c);
+  }
+  const int ridge[4][2] = {{100, 150}, {100, 50}, {150, 100}, {50, 100}};  // 3 m along the axes
+  for (int j = 0; j < 4; j++) {
+    float v = h[ridge[j][0] * n + ridge[j][1]];
+    assert_true(v >= 0.5 - 1e-6 && v <= 1 + 1e-6);
+  }
+  const int edge[6][2] = {{100, 200}, {100, 0}, {0, 100}, {200, 100}, {0, 0}, {200, 200}};
+  for (int j = 0; j < 6; j++) assert_float_equal(h[edge[j][0] * n + edge[j][1]], 0, 1e-6);
+  int floor_g = mj_name2id(m, mjOBJ_GEOM, "floor");
+  assert_true(floor_g >= 0);
+  assert_int_equal(m->geom_type[floor_g], mjGEOM_PLANE);
+  assert_float_equal(m->geom_pos[3 * floor_g + 2], 0, 0);
+  am_pool* p = make_pool(&t, 4, 7);
+  for (int i = 0; i < 4; i++) {
+    const mjData* d = am_pool_env(p, i)->d;
+    for (int c = 0; c < d->ncon; c++)
+      if (d->contact[c].dist < -0.002) fail_msg("env %d starts %g m into the ground", i, -d->contact[c].dist);
+  }
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
 // Each episode raises one bank bowl (drawn from the env's RNG) and parks the others; headings vary.
 static void test_escape_bowl_terrain(void** state) {
   (void)state;
@@ -1737,6 +1776,7 @@ int main(void) {
       cmocka_unit_test(test_escape_bowl),
       cmocka_unit_test(test_escape_bowl_terrain),
       cmocka_unit_test(test_escape_bowl_height),
+      cmocka_unit_test(test_escape_bowl_profile),
       cmocka_unit_test(test_escape_bowl_staircase),
       cmocka_unit_test(test_forage_maze_collect),
       cmocka_unit_test(test_forage_maze_approach),
