@@ -133,7 +133,7 @@ static void io_env(cur* c, const am_task* t, am_env* e, char* err, size_t err_sz
       c->bad = 2;
       am_err(err, err_sz,
              "env state: field 'task_state_size': %llu bytes, task '%s' has %zu (a different "
-             "task?)",
+             "task, or a build whose task keeps other state?)",
              (unsigned long long)tss, t->name, t->state_size);
       return;
     }
