@@ -28,7 +28,9 @@ void ama_action_range(const am_task* t, float* lo, float* hi) {
   for (int j = 0; j < t->act_dim; j++) {
     lo[j] = -1.0f;
     hi[j] = 1.0f;
-    if (m && m->nu == t->act_dim && m->actuator_ctrllimited[j]) {
+    // the actuators' ranges; values after them (a task's command, e.g. water-maze's steer=1)
+    // stay in [-1, 1]
+    if (m && j < m->nu && t->act_dim >= m->nu && m->actuator_ctrllimited[j]) {
       lo[j] = (float)m->actuator_ctrlrange[2 * j];
       hi[j] = (float)m->actuator_ctrlrange[2 * j + 1];
     }

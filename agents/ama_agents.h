@@ -63,6 +63,10 @@ typedef struct ama_policy_cfg {
   char readout[8];          // "head": the action head reads the motor module; "unit": the action
                             // (mean or logits) is the core's units 0..A-1 themselves (r = their
                             // rates; Miconi 2017's output neuron), the motor and head unused
+  int command_dims;         // K > 0: the last K action values (a command, e.g. a direction for a
+                            // task's option) are read from the core by the tensors command.* and
+                            // sampled with their own log-std; the head reads the motor for the
+                            // first A - K (docs/agents.md, "Commands from the core")
 } ama_policy_cfg;
 
 #define AMA_MAX_HEADS 64  // value heads of the distributional critic
@@ -195,7 +199,10 @@ typedef struct ama_policy {
   int core_in, motor_in;        // input sizes
   ama_cell core, motor;
   ama_params params;            // every weight of the agent
-  int i_Wmu, i_bmu, i_logstd, i_Wv, i_bv;  // head tensors (critic: Wv K x Hc, bv K; i_logstd -1
+  int i_Wmu, i_bmu, i_logstd, i_Wv, i_bv;
+  int i_Wcmd, i_bcmd, n_cmd;    // command head (cfg.command_dims = n_cmd; -1, -1, 0 without): the
+                                // last n_cmd action means from the core; their log-std follows
+                                // head.logstd in memory, so i_logstd spans all A values  // head tensors (critic: Wv K x Hc, bv K; i_logstd -1
                                            // for a categorical head, which has no log-std)
   int categorical;              // 1: cfg.action_head = categorical: a_mean (and the sequences'
                                 // mean) hold logits over act_dim choices
@@ -222,7 +229,7 @@ typedef struct ama_policy {
   float* a_value;      // (N) the critic's value: the mean of the K heads
   float* a_heads;      // (N x K) every value head
   // scratch
-  float *a_core_x, *a_motor_x, *a_peek_y;
+  float *a_core_x, *a_motor_x, *a_peek_y, *a_tmp;
   ama_cell_cache a_core_k, a_motor_k;
   // perturbations (ama_perturb.c): per module (0 core, 1 motor), NULL or N x H per-unit gain and
   // offset applied to the module's state (h; the rate RNN's x; the LSTM's h and, for the gain, c)
@@ -307,6 +314,7 @@ typedef struct ama_seq {
   float* value;          // (T x B x K) the value heads
   // internals
   float *core_x, *motor_x, *vc, *dcore_y, *dmotor_y, *dmotor_x, *dvc;
+  float* mean_tmp;       // (T x B x A) the command head's split of the means and their gradient
   ama_cell_cache core_k, motor_k;
   float activity_scale;  // weight of the activity term (1; 1/k when a batch is split in k parts)
 } ama_seq;
@@ -463,6 +471,8 @@ typedef struct ama_ppo_coefs {
   float anchor;        // beta of the KL(pi_ref || pi) penalty (0: none; Gaussian heads only)
   const float* ref_mean;    // (N x A) pi_ref's means at the samples (with anchor > 0)
   const float* ref_logstd;  // (A) pi_ref's log standard deviations
+  int anchor_skip;     // the last anchor_skip action values are not anchored (a fresh command
+                       // head, command_dims: its start is no policy to stay near)
 } ama_ppo_coefs;
 
 typedef struct ama_ppo_stats {
@@ -476,8 +486,9 @@ typedef struct ama_ppo_stats {
 // and the value term is vf_coef * (1/K) sum_i |tau_i - 1[delta_i < 0]| delta_i^2, delta_i =
 // R_i - V_i: the expectile loss, whose minimiser is the tau_i-expectile of R_i (tau = 0.5: the
 // classic term). With co->anchor > 0 (Gaussian heads) the loss adds anchor * scale * sum_n
-// KL(N(ref_mean_n, ref_std) || N(mean_n, std)), summed over the action dimensions: a pull toward a
-// reference policy. Writes dmean (N x A), dvalue and ADDS to dlogstd (A). Stats are sample means.
+// KL(N(ref_mean_n, ref_std) || N(mean_n, std)), summed over the action dimensions but the last
+// anchor_skip: a pull toward a reference policy. Writes dmean (N x A), dvalue and ADDS to dlogstd
+// (A). Stats are sample means.
 // A <= AMA_MAX_ACT (larger A: nothing is computed and st->loss is NaN).
 // logstd NULL: a categorical policy: mean holds the logits (N x A), act the one-hot choices,
 // log p = log softmax(logits) at the choice, the entropy term is -ent_coef * (1/N) sum_n H_n

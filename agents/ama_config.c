@@ -137,6 +137,9 @@ static const key_def KEYS[] = {
     {"readout", K_STR, PO(readout), SZ(policy.readout),
      "head: action head on the motor; unit: the action is core units 0..A-1", 0, 0, 0, 0,
      "head|unit"},
+    {"command_dims", K_INT, PO(command_dims), 0,
+     "the last K action values read from the core (a command for the task, e.g. water-maze's "
+     "steer=1), not from the motor; 0: none", RANGE(0, 64)},
     {"activity_reg", K_FLOAT, PO(activity_reg), 0, "coefficient of mean squared activity",
      RANGE(0, INF)},
     {"init_logstd", K_FLOAT, PO(init_logstd), 0, "initial action log-std", RANGE(-20, 5)},
@@ -410,6 +413,12 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
     return am_err(err, err_sz, "readout = unit: the action is the core's own units, which PPO "
                   "cannot train through its action head (no gradient path); use readout = head "
                   "with learner = ppo, or learner = hebbian or es");
+  if (p->command_dims > 0 && strcmp(c->learner, "ppo"))
+    return am_err(err, err_sz, "command_dims = %d is trained by PPO through the core; learner = %s "
+                  "is not supported with it", p->command_dims, c->learner);
+  if (p->command_dims > 0 && strcmp(p->action_head, "gaussian"))
+    return am_err(err, err_sz, "command_dims = %d needs action_head = gaussian (got %s)",
+                  p->command_dims, p->action_head);
   if (!strcmp(c->learner, "hebbian")) {
     if (strcmp(p->core_type, "rnn"))
       return am_err(err, err_sz, "learner = hebbian trains a leaky rate RNN core (Miconi 2017), "

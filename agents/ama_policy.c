@@ -82,6 +82,7 @@ void ama_policy_free(ama_policy* p) {
   free(p->a_core_x);
   free(p->a_motor_x);
   free(p->a_peek_y);
+  free(p->a_tmp);
   ama_cell_cache_free(&p->a_core_k);
   ama_cell_cache_free(&p->a_motor_k);
   memset(p, 0, sizeof(*p));
@@ -156,12 +157,27 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
              "action values)", A);
     return -1;
   }
-  p->i_Wmu = ama_params_add(&p->params, "head.Wmu", A, Hm);
-  p->i_bmu = ama_params_add(&p->params, "head.bmu", A, 1);
-  p->i_logstd = p->categorical ? -1 : ama_params_add(&p->params, "head.logstd", A, 1);
+  const int Kc = p->n_cmd = cfg->command_dims, Am = A - Kc;
+  p->i_Wcmd = p->i_bcmd = -1;
+  if (Kc < 0 || Kc >= A || (Kc && (p->categorical || p->readout_unit))) {
+    ama_policy_free(p);
+    snprintf(err, err_sz, "command_dims = %d must be below the task's %d action values (the "
+             "motor drives the rest), with action_head = gaussian and readout = head", Kc, A);
+    return -1;
+  }
+  p->i_Wmu = ama_params_add(&p->params, "head.Wmu", Am, Hm);
+  p->i_bmu = ama_params_add(&p->params, "head.bmu", Am, 1);
+  p->i_logstd = p->categorical ? -1 : ama_params_add(&p->params, "head.logstd", Am, 1);
+  if (Kc) {  // command.logstd right after head.logstd: one run of A log-stds from i_logstd
+    int i_ls = ama_params_add(&p->params, "command.logstd", Kc, 1);
+    p->i_Wcmd = ama_params_add(&p->params, "command.W", Kc, Hc);
+    p->i_bcmd = ama_params_add(&p->params, "command.b", Kc, 1);
+    if (i_ls < 0 || p->params.t[i_ls].offset != p->params.t[p->i_logstd].offset + (size_t)Am)
+      p->i_bcmd = -1;
+  }
   p->i_Wv = ama_params_add(&p->params, "critic.Wv", K, Hc);
   p->i_bv = ama_params_add(&p->params, "critic.bv", K, 1);
-  if (p->i_bv < 0 || ama_params_alloc(&p->params, err, err_sz)) {
+  if (p->i_bv < 0 || (Kc && p->i_bcmd < 0) || ama_params_alloc(&p->params, err, err_sz)) {
     ama_policy_free(p);
     if (p->i_bv < 0) snprintf(err, err_sz, "too many tensors");
     return -1;
@@ -172,11 +188,15 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
   ama_cell_init_weights(&p->motor, &p->params, &rng);
   float* Wmu = p->params.w + p->params.t[p->i_Wmu].offset;
   float* Wv = p->params.w + p->params.t[p->i_Wv].offset;
-  for (int i = 0; i < A * Hm; i++) Wmu[i] = (float)((2 * am_rng_uniform(&rng) - 1) * 0.01 / sqrt(Hm));
+  for (int i = 0; i < Am * Hm; i++) Wmu[i] = (float)((2 * am_rng_uniform(&rng) - 1) * 0.01 / sqrt(Hm));
   for (int i = 0; i < K * Hc; i++) Wv[i] = (float)((2 * am_rng_uniform(&rng) - 1) / sqrt(Hc));
   if (!p->categorical) {
-    float* ls = p->params.w + p->params.t[p->i_logstd].offset;
+    float* ls = p->params.w + p->params.t[p->i_logstd].offset;  // head.logstd, command.logstd
     for (int j = 0; j < A; j++) ls[j] = cfg->init_logstd;
+  }
+  if (Kc) {  // the command starts near 0 (pure exploration), as the head does
+    float* Wc = p->params.w + p->params.t[p->i_Wcmd].offset;
+    for (int i = 0; i < Kc * Hc; i++) Wc[i] = (float)((2 * am_rng_uniform(&rng) - 1) * 0.01 / sqrt(Hc));
   }
   if (ama_policy_conn_init(p, seed, err, err_sz)) {
     ama_policy_free(p);
@@ -203,9 +223,11 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
   p->a_core_x = calloc((size_t)N * p->core_in, sizeof(float));
   p->a_motor_x = calloc((size_t)N * p->motor_in, sizeof(float));
   p->a_peek_y = calloc((size_t)N * (A + 1), sizeof(float));
+  p->a_tmp = calloc((size_t)N * A, sizeof(float));
   if (!p->core_s || !p->motor_s || !p->core_y || !p->core_acc || !p->prev_act || !p->prev_rew ||
       !p->a_obs || !p->a_prev_act || !p->a_prev_rew || !p->a_core_mask || !p->a_mean ||
-      !p->a_value || !p->a_heads || !p->a_core_x || !p->a_motor_x || !p->a_peek_y)
+      !p->a_value || !p->a_heads || !p->a_core_x || !p->a_motor_x || !p->a_peek_y ||
+      !p->a_tmp)
     goto oom;
   if (ama_cell_cache_alloc(&p->a_core_k, &p->core, 1, N, err, err_sz) ||
       ama_cell_cache_alloc(&p->a_motor_k, &p->motor, 1, N, err, err_sz)) {
@@ -274,10 +296,29 @@ static void perturb_units(const ama_cell* c, float* s, float* y, const float* ga
     }
 }
 
+// The action means (T x B x A): the head on the motor's output (rows t B + b) for the first A - K
+// values, the command head on the core's output (rows (t / k) B + b: held over a tick's block)
+// for the last K. tmp holds T x B x A floats.
+static void means_forward(const ama_policy* p, float* mean, float* tmp, const float* motor_y,
+                          const float* core_y, int T, int B, int k) {
+  const int A = p->act_dim, Kc = p->n_cmd, Am = A - Kc, Hm = p->cfg.motor_hidden;
+  const int Hc = p->cfg.core_hidden, TB = T * B;
+  if (!Kc) {
+    ama_linear_forward(mean, motor_y, PW(p, p->i_Wmu), PW(p, p->i_bmu), TB, Hm, A, 0);
+    return;
+  }
+  ama_linear_forward(tmp, motor_y, PW(p, p->i_Wmu), PW(p, p->i_bmu), TB, Hm, Am, 0);
+  for (int r = 0; r < TB; r++) memcpy(mean + (size_t)r * A, tmp + (size_t)r * Am, sizeof(float) * Am);
+  ama_linear_forward(tmp, core_y, PW(p, p->i_Wcmd), PW(p, p->i_bcmd), (T / k) * B, Hc, Kc, 0);
+  for (int t = 0; t < T; t++)
+    for (int b = 0; b < B; b++)
+      memcpy(mean + ((size_t)t * B + b) * A + Am, tmp + ((size_t)(t / k) * B + b) * Kc,
+             sizeof(float) * Kc);
+}
+
 void ama_policy_step(ama_policy* p, const float* obs_n, const float* mask, const float* core_noise,
                      const float* motor_noise) {
   const int N = p->N, A = p->act_dim, O = p->obs_dim, Hc = p->cfg.core_hidden;
-  const int Hm = p->cfg.motor_hidden;
   if (obs_n != p->a_obs) memcpy(p->a_obs, obs_n, sizeof(float) * N * O);
   for (int b = 0; b < N; b++) {
     float m = mask ? mask[b] : 1.0f;
@@ -313,7 +354,7 @@ void ama_policy_step(ama_policy* p, const float* obs_n, const float* mask, const
                    motor_noise, p->motor_s);
   if (p->unit_gain[1]) perturb_units(&p->motor, p->motor_s, p->a_motor_k.y, p->unit_gain[1],
                                      p->unit_add[1], N);
-  ama_linear_forward(p->a_mean, p->a_motor_k.y, PW(p, p->i_Wmu), PW(p, p->i_bmu), N, Hm, A, 0);
+  means_forward(p, p->a_mean, p->a_tmp, p->a_motor_k.y, p->core_y, 1, N, 1);
   if (p->readout_unit)  // the action is the core's units 0..A-1 (docs/biology.md)
     for (int b = 0; b < N; b++)
       memcpy(p->a_mean + (size_t)b * A, p->core_y + (size_t)b * Hc, sizeof(float) * A);
@@ -382,6 +423,7 @@ void ama_seq_free(ama_seq* s) {
   free(s->dmotor_y);
   free(s->dmotor_x);
   free(s->dvc);
+  free(s->mean_tmp);
   ama_cell_cache_free(&s->core_k);
   ama_cell_cache_free(&s->motor_k);
   memset(s, 0, sizeof(*s));
@@ -419,9 +461,10 @@ int ama_seq_alloc(ama_seq* s, const ama_policy* p, int T, int B, char* err, size
   s->dmotor_y = calloc(TB * Hm, sizeof(float));
   s->dmotor_x = calloc(TB * p->motor_in, sizeof(float));
   s->dvc = calloc(TcB * K, sizeof(float));
+  s->mean_tmp = calloc(TB * A, sizeof(float));
   if (!s->obs || !s->prev_act || !s->prev_rew || !s->mask || !s->core_mask || !s->core_s0 ||
       !s->motor_s0 || !s->noise || !s->mean || !s->value || !s->core_x || !s->motor_x || !s->vc ||
-      !s->dcore_y || !s->dmotor_y || !s->dmotor_x || !s->dvc) {
+      !s->dcore_y || !s->dmotor_y || !s->dmotor_x || !s->dvc || !s->mean_tmp) {
     ama_seq_free(s);
     snprintf(err, err_sz, "out of memory for sequences T=%d B=%d", T, B);
     return -1;
@@ -441,7 +484,7 @@ static int rnn_noise_on(const ama_cell* c) { return c->cfg.type == AMA_CELL_RNN 
 
 void ama_policy_seq_forward(ama_policy* p, ama_seq* s, int T, int B) {
   const int k = p->cfg.core_tick, Tc = T / k, O = p->obs_dim, A = p->act_dim;
-  const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden, K = p->n_heads;
+  const int Hc = p->cfg.core_hidden, K = p->n_heads;
   for (int tc = 0; tc < Tc; tc++)
     for (int b = 0; b < B; b++) {
       size_t row = (size_t)tc * k * B + b;
@@ -461,7 +504,7 @@ void ama_policy_seq_forward(ama_policy* p, ama_seq* s, int T, int B) {
     }
   ama_cell_forward(&p->motor, &p->params, &s->motor_k, T, B, s->motor_x, s->motor_s0, s->mask, mn,
                    NULL);
-  ama_linear_forward(s->mean, s->motor_k.y, PW(p, p->i_Wmu), PW(p, p->i_bmu), T * B, Hm, A, 0);
+  means_forward(p, s->mean, s->mean_tmp, s->motor_k.y, s->core_k.y, T, B, k);
 }
 
 static double sumsq(const float* x, size_t n) {
@@ -483,9 +526,16 @@ void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const floa
   const int k = p->cfg.core_tick, Tc = T / k, A = p->act_dim;
   const int Hc = p->cfg.core_hidden, Hm = p->cfg.motor_hidden, Im = p->motor_in, K = p->n_heads;
   const size_t TB = (size_t)T * B, TcB = (size_t)Tc * B;
-  // head
-  ama_linear_backward(s->dmotor_y, PG(p, p->i_Wmu), PG(p, p->i_bmu), dmean, s->motor_k.y,
-                      PW(p, p->i_Wmu), (int)TB, Hm, A, 0);
+  // head (the first A - K values of dmean; all of them without a command)
+  const int Kc = p->n_cmd, Am = A - Kc;
+  const float* dm = dmean;
+  if (Kc) {
+    for (size_t r = 0; r < TB; r++)
+      memcpy(s->mean_tmp + r * Am, dmean + r * A, sizeof(float) * Am);
+    dm = s->mean_tmp;
+  }
+  ama_linear_backward(s->dmotor_y, PG(p, p->i_Wmu), PG(p, p->i_bmu), dm, s->motor_k.y,
+                      PW(p, p->i_Wmu), (int)TB, Hm, Am, 0);
   float reg = p->cfg.activity_reg * s->activity_scale;
   if (reg != 0) {
     float cm = 2.0f * reg / (float)(TB * Hm);
@@ -508,6 +558,18 @@ void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const floa
     }
   ama_linear_backward(s->dcore_y, PG(p, p->i_Wv), PG(p, p->i_bv), s->dvc, s->core_k.y,
                       PW(p, p->i_Wv), (int)TcB, Hc, K, 1);
+  if (Kc) {  // the command head: its values summed over each tick's block, into the core
+    float* dc = s->mean_tmp;  // (Tc x B x K)
+    memset(dc, 0, sizeof(float) * TcB * Kc);
+    for (int t = 0; t < T; t++)
+      for (int b = 0; b < B; b++) {
+        const float* src = dmean + ((size_t)t * B + b) * A + Am;
+        float* dst = dc + ((size_t)(t / k) * B + b) * Kc;
+        for (int i = 0; i < Kc; i++) dst[i] += src[i];
+      }
+    ama_linear_backward(s->dcore_y, PG(p, p->i_Wcmd), PG(p, p->i_bcmd), dc, s->core_k.y,
+                        PW(p, p->i_Wcmd), (int)TcB, Hc, Kc, 1);
+  }
   if (reg != 0) {
     float cc = 2.0f * reg / (float)(TcB * Hc);
     for (size_t i = 0; i < TcB * Hc; i++) s->dcore_y[i] += cc * s->core_k.y[i];

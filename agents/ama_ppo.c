@@ -87,7 +87,7 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
     if (anchored) {  // KL(N(mr, sr) || N(m, s)) = log s - log sr + (sr^2 + (m - mr)^2) / 2s^2 - 1/2
       const float* mr = co->ref_mean + (size_t)n * A;
       float b = co->anchor * scale;
-      for (int j = 0; j < A; j++) {
+      for (int j = 0; j < A - co->anchor_skip; j++) {
         float d = m[j] - mr[j], q = (ref_var[j] + d * d) * inv_var[j];
         akl += logstd[j] - co->ref_logstd[j] + 0.5f * q - 0.5f;
         dmean[(size_t)n * A + j] += b * d * inv_var[j];
@@ -655,7 +655,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
   else if (ama_dist_obs_norm(L)) return -1;
   float lr = ama_lr_at(L);
   ama_ppo_coefs co = {L->cfg.ppo.clip, L->cfg.ppo.vf_coef, L->cfg.ppo.ent_coef, K, p->head_tau,
-                      L->cfg.ppo.anchor, NULL, NULL};
+                      L->cfg.ppo.anchor, NULL, NULL, p->n_cmd};
   ama_ppo_stats acc = {0}, ms;
   double gn_sum = 0;
   int n_mb = 0, n_exch = 0;

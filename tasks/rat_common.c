@@ -139,7 +139,7 @@ int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
   t->state_size = state_size;
   t->frame_skip = RAT_FRAME_SKIP;
   t->max_steps = rat_episode_steps(episode_time, b->dt);
-  t->act_dim = m->nu;
+  t->act_dim = m->nu + b->command_dims;
   t->n_groups = am_body_obs_groups(m, t->groups, &t->obs_dim);
   b->body_dim = t->obs_dim;
   am_obs_group* g = &t->groups[t->n_groups++];
@@ -172,6 +172,8 @@ int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
 static void rat_act(const am_task* t, am_env* e, const float* a) {
   const rat_body* b = t->cfg;
   am_write_ctrl(e->m, e->d, a);
+  if (b->command_dims > 0 && b->part && b->part->command)
+    b->part->command(t->cfg, e->task_state, a + e->m->nu);
   amt_opts_act(&b->opts, (amt_opt_state*)e->task_state, a);
 }
 

@@ -56,6 +56,8 @@ typedef struct rat_body {
                               // task is reused in another by group name (docs/training.md)
   int scan_size;              // > 0: a group "scan" of that many values follows (run-gaps'
                               // ground ahead), written by the task's observe after the task group
+  int command_dims;           // > 0: that many action values follow the muscles' (a command the
+                              // part's `command` hook reads; water-maze's steer=1)
   const struct rat_part* part;  // the task's rules when it is a rat_part (NULL: run)
   // in a composite only: its pieces that are static in the single task (see RAT_PARK_DEEP_Z)
   int n_fixed, fixed_mocap[RAT_MAX_FIXED];
@@ -211,6 +213,8 @@ typedef struct rat_part {
   void (*vars)(const void* cfg, const void* state, const mjData* d, float* x);
   // Parks every mocap piece it places (not the fixed ones: rat_fixed_park).
   void (*park)(const void* cfg, mjData* d);
+  // With rat_body.command_dims > 0: takes the action values after the muscles' (may be NULL).
+  void (*command)(const void* cfg, void* state, const float* cmd);
 } rat_part;
 
 extern const rat_part rat_gaps_part, rat_bowl_part, rat_maze_part, rat_tap_part, rat_water_part;

@@ -42,6 +42,14 @@ const amt_param_def amt_water_maze_params[] = {
      "1: the group 'heading' holds the direction from the head to the shown start cue relative "
      "to the torso's heading (cos, sin; the task group's cue vector as a direction), 0 0 while "
      "searching (the goal stays hidden), in the form of run's heading commands"},
+    {"steer", "0",
+     "1 (needs guide=1): two action values follow the muscles': a direction to run in, in the "
+     "arena's frame (x, y), that the group 'heading' shows relative to the torso while searching "
+     "(a turning runner's command from the network, e.g. from command_dims = 2); 0: off"},
+    {"recall", "0",
+     "shaping (term 'approach'): reward per metre the torso comes closer to the goal during the "
+     "searches after the one that found it in this episode (potential-based; the rat was there); "
+     "0: off"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -49,7 +57,7 @@ typedef struct water_cfg {
   rat_body rat;  // first (rat_common.h)
   int trials, search_steps, cue_mocap;
   double search_time;  // s (search_steps: in control steps, set in bind)
-  double radius, goal_radius, goal_reward, cue_reward, cue_min, approach, fall_cos;
+  double radius, goal_radius, goal_reward, cue_reward, cue_min, approach, recall, fall_cos;
 } water_cfg;
 
 enum { PH_SEARCH, PH_RETURN };
@@ -59,6 +67,9 @@ typedef struct water_state {
   int phase, t_phase, search, found_pulse, pending_start, done;
   double goal[2], cue[2];
   double cue_d;  // the torso's distance to the cue at the last step (return phase; m)
+  int found_once;  // the goal was found in an earlier search of this episode
+  double goal_d;   // the torso's distance to the goal at the last step (searches; m)
+  float steer[2];  // steer=1: the last command (a direction in the arena's frame)
 } water_state;
 
 enum { EV_START, EV_FOUND, EV_TIMEOUT, EV_END, EV_CUE, EV_FALL };
@@ -136,9 +147,13 @@ static void water_evaluate(const void* cfg, void* state, am_env* e, am_step_resu
   }
   s->t_phase++;
   if (s->phase == PH_SEARCH) {
-    if (torso_dist(c, e->d, s->goal) < c->goal_radius) {
+    double dg = torso_dist(c, e->d, s->goal);
+    if (s->found_once && s->t_phase > 1) approach = c->recall * (s->goal_d - dg);
+    s->goal_d = dg;
+    if (dg < c->goal_radius) {
       reward += c->goal_reward;
       s->found_pulse = 1;
+      s->found_once = 1;
       ev |= 1u << EV_FOUND;
       end_search(c, s, e, &ev);
     } else if (s->t_phase >= c->search_steps) {
@@ -196,11 +211,21 @@ static void water_observe(const void* cfg, const void* state, const mjData* d, f
   g[8] = (float)s->found_pulse;
   g[9] = (float)(s->t_phase / (double)c->search_steps);
   if (c->rat.heading_group) {  // the group "heading" follows the task group
-    double rel = atan2(w[1], w[0]) - rat_yaw(&c->rat, d);
-    int on = s->phase == PH_RETURN;
+    // returning: the cue's direction; searching: the network's command (steer=1) or nothing
+    int search = s->phase == PH_SEARCH;
+    double cx = search ? s->steer[0] : w[0], cy = search ? s->steer[1] : w[1];
+    int on = search ? c->rat.command_dims > 0 && hypot(cx, cy) > 1e-6 : 1;
+    double rel = atan2(cy, cx) - rat_yaw(&c->rat, d);
     g[10] = (float)(on ? cos(rel) : 0);
     g[11] = (float)(on ? sin(rel) : 0);
   }
+}
+
+// steer=1: the two action values after the muscles, a direction in the arena's frame.
+static void water_command(const void* cfg, void* state, const float* cmd) {
+  water_state* s = state;
+  (void)cfg;
+  for (int k = 0; k < 2; k++) s->steer[k] = isfinite(cmd[k]) ? cmd[k] : 0.0f;
 }
 
 static void water_vars(const void* cfg, const void* state, const mjData* d, float* x) {
@@ -219,6 +244,7 @@ static void water_vars(const void* cfg, const void* state, const mjData* d, floa
 static int water_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
                       size_t err_sz) {
   water_cfg* c = cfg;
+  int steer = 0;
   if (amt_param_int(info, params, "trials", &c->trials, err, err_sz) ||
       amt_param_double(info, params, "arena_radius", &c->radius, err, err_sz) ||
       amt_param_double(info, params, "goal_radius", &c->goal_radius, err, err_sz) ||
@@ -228,12 +254,22 @@ static int water_read(const amt_info* info, const amt_params* params, void* cfg,
       amt_param_double(info, params, "cue_min_distance", &c->cue_min, err, err_sz) ||
       amt_param_double(info, params, "approach", &c->approach, err, err_sz) ||
       amt_param_int(info, params, "guide", &c->rat.heading_group, err, err_sz) ||
+      amt_param_int(info, params, "steer", &steer, err, err_sz) ||
+      amt_param_double(info, params, "recall", &c->recall, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz))
     return -1;
   const char* name = info->name;
   if (c->rat.heading_group != 0 && c->rat.heading_group != 1)
     return am_err(err, err_sz, "task %s: parameter guide: '%d' must be 0 or 1", name,
                   c->rat.heading_group);
+  if (steer != 0 && steer != 1)
+    return am_err(err, err_sz, "task %s: parameter steer: '%d' must be 0 or 1", name, steer);
+  if (steer && !c->rat.heading_group)
+    return am_err(err, err_sz, "task %s: parameter steer: '1' needs guide=1 (the group 'heading' "
+                  "the command is shown in)", name);
+  c->rat.command_dims = steer ? 2 : 0;
+  if (!(c->recall >= 0 && isfinite(c->recall)))
+    return am_err(err, err_sz, "task %s: parameter recall: '%g' must be >= 0", name, c->recall);
   if (c->trials < 1 || c->trials > 1000)
     return am_err(err, err_sz, "task %s: parameter trials: '%d' must be in [1, 1000]", name,
                   c->trials);
@@ -294,7 +330,8 @@ const rat_part rat_water_part = {
     .event_names = water_events, .var_names = water_vars_names,
     .trial_start = EV_START, .success = EV_FOUND, .trial_end = EV_END, .condition = "search",
     .read = water_read, .build = water_build, .bind = water_bind, .reset = water_reset,
-    .evaluate = water_evaluate, .observe = water_observe, .vars = water_vars, .park = water_park};
+    .evaluate = water_evaluate, .observe = water_observe, .vars = water_vars, .park = water_park,
+    .command = water_command};
 
 int amt_water_maze_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
   return rat_part_create(t, &rat_water_part, params, err, err_sz);

@@ -299,6 +299,24 @@ static void test_grad_ppo_anchor(void** s) {
   assert_float_equal(st.anchor_kl, 0, 1e-6);
   for (int i = 0; i < N * A; i++) assert_float_equal(dmean[i], dm0[i], 1e-6);
   for (int j = 0; j < A; j++) assert_float_equal(dl1[j], dl0[j], 1e-6);
+  // anchor_skip = 1: the last action value is not anchored (a command head's)
+  co.ref_mean = ref_mean, co.ref_logstd = ref_logstd, co.anchor_skip = 1;
+  float dl3[A] = {0};
+  ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
+                    dl3, dvalue, &st);
+  memset(dl0, 0, sizeof dl0);
+  ama_ppo_loss_grad(&co0, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dm0, dl0,
+                    dvalue, &st0);
+  double kl2 = 0;
+  for (int n = 0; n < N; n++)
+    for (int j = 0; j < A - 1; j++) {
+      double d = mean[n * A + j] - ref_mean[n * A + j], v = exp(2.0 * logstd[j]);
+      kl2 += (logstd[j] - ref_logstd[j] + (exp(2.0 * ref_logstd[j]) + d * d) / (2 * v) - 0.5) / N;
+    }
+  assert_float_equal(st.anchor_kl, kl2, 1e-5);
+  for (int n = 0; n < N; n++) assert_float_equal(dmean[n * A + A - 1], dm0[n * A + A - 1], 1e-6);
+  assert_float_equal(dl3[A - 1], dl0[A - 1], 1e-6);
+  assert_true(fabsf(dl3[0] - dl0[0]) > 1e-4);
 }
 
 // The categorical head's PPO objective (logstd NULL: logits in mean, one-hot choices in act, the
@@ -483,7 +501,8 @@ static void test_gauss_logp(void** s) {
 
 // Gradient of a loss on the policy's outputs (action means, log-std, values, activity) w.r.t.
 // every parameter, through time, the core tick, the routing and the heads.
-static int check_policy(const char* core, const char* motor, int tick, int extras, int heads) {
+static int check_policy(const char* core, const char* motor, int tick, int extras, int heads,
+                        int cmd) {
   ama_policy_cfg cfg;
   ama_policy_cfg_default(&cfg);
   char err[512];
@@ -497,9 +516,10 @@ static int check_policy(const char* core, const char* motor, int tick, int extra
   cfg.activity_reg = extras ? 0.3f : 0.0f;
   cfg.rnn_noise = 0.1f;
   cfg.critic_heads = heads;
+  cfg.command_dims = cmd;
   am_obs_group groups[2] = {{"proprioception", 0, 3}, {"task", 3, 2}};
   ama_policy pol;
-  int T = 6, B = 2, A = 2, O = 5;
+  int T = 6, B = 2, A = 2 + cmd, O = 5;
   assert_int_equal(ama_policy_init(&pol, &cfg, groups, 2, O, A, T, B, 1, 7, err, sizeof(err)), 0);
   for (size_t i = 0; i < pol.params.count; i++) pol.params.w[i] += urand(-0.2f, 0.2f);
   ama_seq seq;
@@ -515,7 +535,7 @@ static int check_policy(const char* core, const char* motor, int tick, int extra
   float* Rv = malloc(sizeof(float) * T * B * heads);
   for (int i = 0; i < T * B * A; i++) Rm[i] = urand(-1, 1);
   for (int i = 0; i < T * B * heads; i++) Rv[i] = urand(-1, 1);
-  float Rs[2] = {0.7f, -0.4f};
+  float Rs[4] = {0.7f, -0.4f, 0.3f, -0.9f};
   // L = sum Rm*mean + sum Rv*value + Rs.logstd + activity penalty (returned by backward)
 #define PLOSS()                                                                              \
   ({                                                                                         \
@@ -549,7 +569,8 @@ static int check_policy(const char* core, const char* motor, int tick, int extra
       *w = w0 - eps;
       double lm = PLOSS();
       *w = w0;
-      snprintf(what, sizeof(what), "policy(%s/%s k=%d) %s[%zu]", core, motor, tick, t->name, q);
+      snprintf(what, sizeof(what), "policy(%s/%s k=%d cmd=%d) %s[%zu]", core, motor, tick, cmd,
+               t->name, q);
       bad += compare(what, g[t->offset + q], (lp - lm) / (2 * eps), 2e-2, 2e-3);
     }
   }
@@ -563,17 +584,70 @@ static int check_policy(const char* core, const char* motor, int tick, int extra
 }
 
 static void test_grad_policy_gru(void** s) {
-  assert_int_equal(check_policy("gru", "gru", 1, 0, 1), 0);
+  assert_int_equal(check_policy("gru", "gru", 1, 0, 1, 0), 0);
 }
 static void test_grad_policy_tick(void** s) {
-  assert_int_equal(check_policy("lstm", "gru", 2, 1, 1), 0);
+  assert_int_equal(check_policy("lstm", "gru", 2, 1, 1, 0), 0);
 }
 static void test_grad_policy_rnn(void** s) {
-  assert_int_equal(check_policy("rnn", "mlp", 3, 1, 1), 0);
+  assert_int_equal(check_policy("rnn", "mlp", 3, 1, 1, 0), 0);
 }
 // the distributional critic: K value heads on the core, through the core tick
 static void test_grad_policy_heads(void** s) {
-  assert_int_equal(check_policy("gru", "gru", 2, 1, 5), 0);
+  assert_int_equal(check_policy("gru", "gru", 2, 1, 5, 0), 0);
+}
+// command_dims: the last two action means from the core (held over the tick's block), their
+// log-std after the head's
+static void test_grad_policy_command(void** s) {
+  assert_int_equal(check_policy("gru", "gru", 1, 1, 1, 2), 0);
+  assert_int_equal(check_policy("lstm", "gru", 2, 0, 3, 1), 0);
+}
+
+// The command head acting step by step gives the sequence forward's means; its values follow the
+// core alone (the motor's weights zeroed change the head's values only); the tensors are the
+// head's for A - K values plus command.*; bad command_dims refused.
+static void test_command_head(void** s) {
+  ama_policy_cfg cfg;
+  ama_policy_cfg_default(&cfg);
+  char err[512];
+  cfg.core_hidden = 6;
+  cfg.motor_hidden = 5;
+  cfg.command_dims = 2;
+  am_obs_group groups[1] = {{"proprioception", 0, 3}};
+  enum { T = 5, B = 3, A = 5, O = 3 };
+  ama_policy pol;
+  assert_int_equal(ama_policy_init(&pol, &cfg, groups, 1, O, A, T, B, B, 7, err, sizeof err), 0);
+  for (size_t i = 0; i < pol.params.count; i++) pol.params.w[i] += urand(-0.3f, 0.3f);
+  assert_int_equal(pol.params.t[pol.i_Wmu].rows, 3);
+  assert_int_equal(pol.params.t[pol.i_Wcmd].rows, 2);
+  assert_int_equal(pol.params.t[pol.i_Wcmd].cols, 6);
+  assert_true(ama_params_find(&pol.params, "command.logstd") >= 0);
+  ama_seq seq;
+  assert_int_equal(ama_seq_alloc(&seq, &pol, T, B, err, sizeof err), 0);
+  for (int i = 0; i < T * B * O; i++) seq.obs[i] = urand(-1, 1);
+  ama_policy_seq_forward(&pol, &seq, T, B);
+  ama_policy_reset_state(&pol);
+  for (int t = 0; t < T; t++) {
+    ama_policy_step(&pol, seq.obs + (size_t)t * B * O, NULL, NULL, NULL);
+    for (int i = 0; i < B * A; i++)
+      assert_float_equal(pol.a_mean[i], seq.mean[(size_t)t * B * A + i], 1e-5);
+  }
+  float before[T * B * A];
+  memcpy(before, seq.mean, sizeof before);
+  memset(pol.params.w + pol.params.t[pol.i_Wmu].offset, 0, sizeof(float) * 3 * 5);
+  ama_policy_seq_forward(&pol, &seq, T, B);
+  int changed = 0;
+  for (int r = 0; r < T * B; r++)
+    for (int j = 0; j < A; j++) {
+      if (j >= 3) assert_float_equal(seq.mean[r * A + j], before[r * A + j], 0);
+      else changed += seq.mean[r * A + j] != before[r * A + j];
+    }
+  assert_true(changed > 0);
+  ama_seq_free(&seq);
+  ama_policy_free(&pol);
+  cfg.command_dims = A;
+  assert_int_equal(ama_policy_init(&pol, &cfg, groups, 1, O, A, T, B, B, 7, err, sizeof err), -1);
+  assert_non_null(strstr(err, "command_dims = 5"));
 }
 
 int main(void) {
@@ -588,7 +662,8 @@ int main(void) {
       cmocka_unit_test(test_grad_policy_tick), cmocka_unit_test(test_grad_policy_rnn),
       cmocka_unit_test(test_grad_expectile_loss), cmocka_unit_test(test_expectile_minimiser),
       cmocka_unit_test(test_grad_policy_heads), cmocka_unit_test(test_grad_categorical_loss),
-      cmocka_unit_test(test_categorical_policy),
+      cmocka_unit_test(test_categorical_policy), cmocka_unit_test(test_grad_policy_command),
+      cmocka_unit_test(test_command_head),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

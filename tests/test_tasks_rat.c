@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "ama_agents.h"
 #include "amt_tasks.h"
 
 #include "task_test_util.h"
@@ -1334,6 +1335,78 @@ static void test_water_maze_guide(void** state) {
   expect_refused("water-maze", "guide=-1");
 }
 
+// steer=1: two action values after the muscles; while searching the group "heading" shows that
+// direction (the arena's frame) relative to the torso's heading, whichever way the rat faces; a
+// zero command shows 0 0; returning, the cue's direction as with guide=1; the command is clipped to
+// [-1, 1] by the actor's range and only the muscles reach ctrl. recall=2: after the goal was
+// found, the next searches pay 2 per metre toward it (the first search none). Bad values refused.
+static void test_water_maze_steer(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "water-maze", "init_noise=0", "guide=1", "steer=1", "recall=2", NULL);
+  const int h = am_find_group(t.groups, t.n_groups, "heading"), g = task_group(&t);
+  int vgx = var_index(&t, "goal_x"), vcx = var_index(&t, "cue_x");
+  assert_int_equal(t.groups[h].offset, g + 10);
+  am_pool* p = make_pool(&t, 1, 9);
+  am_env* e = am_pool_env(p, 0);
+  assert_int_equal(t.act_dim, e->m->nu + 2);
+  float lo[128], hi[128];
+  ama_action_range(&t, lo, hi);
+  assert_true(lo[e->m->nu] == -1 && hi[e->m->nu + 1] == 1 && lo[0] == (float)e->m->actuator_ctrlrange[0]);
+  rat_ids r = rat_lookup(e->m);
+  float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+  float* a = calloc((size_t)t.act_dim, sizeof(float));
+  t.act(&t, e, a);
+  t.observe(&t, e, obs);
+  assert_true(obs[g + 10] == 0 && obs[g + 11] == 0);  // no command yet
+  for (int i = 0; i < e->m->nu; i++) a[i] = 0.25f;
+  a[e->m->nu] = 0.6f, a[e->m->nu + 1] = -0.8f;  // toward -53 deg in the arena
+  t.act(&t, e, a);
+  assert_float_equal(e->d->ctrl[e->m->nu - 1], 0.25, 1e-6);
+  for (int k = 0; k < 12; k++) {
+    double yaw = -3 + 0.5 * k, rel = atan2(-0.8, 0.6) - yaw;
+    set_root_quat(e, &r, cos(yaw / 2), 0, 0, sin(yaw / 2));
+    t.observe(&t, e, obs);
+    assert_float_equal(obs[g + 10], cos(rel), 1e-5);
+    assert_float_equal(obs[g + 11], sin(rel), 1e-5);
+  }
+  // recall: none before the goal was found
+  float v[16];
+  t.get_vars(&t, e, v);
+  double goal[2] = {v[vgx], v[vgx + 1]};
+  const double* torso = e->d->xpos + 3 * r.torso;
+  set_root_quat(e, &r, 1, 0, 0, 0);
+  bring_to(e, &r, torso, (double[3]){goal[0] + 0.5, goal[1], torso[2]});
+  assert_float_equal(evaluate(&t, e).terms[1], 0, 0);
+  bring_to(e, &r, torso, (double[3]){goal[0] + 0.3, goal[1], torso[2]});
+  assert_float_equal(evaluate(&t, e).terms[1], 0, 0);
+  bring_to(e, &r, torso, (double[3]){goal[0] + 0.05, goal[1], torso[2]});
+  am_step_result res = evaluate(&t, e);  // found
+  assert_float_equal(res.terms[0], 10, 0);
+  t.get_vars(&t, e, v);
+  check_heading_toward(&t, e, &r, obs, g + 10, (double[2]){v[vcx], v[vcx + 1]}, -1);
+  set_root_quat(e, &r, 1, 0, 0, 0);
+  bring_to(e, &r, torso, (double[3]){v[vcx], v[vcx + 1], torso[2]});
+  res = evaluate(&t, e);  // at the cue: the second search starts
+  assert_float_equal(res.terms[0], 1, 0);
+  bring_to(e, &r, torso, (double[3]){goal[0] + 0.6, goal[1], torso[2]});
+  assert_float_equal(evaluate(&t, e).terms[1], 0, 0);  // the search's first step: the reference
+  bring_to(e, &r, torso, (double[3]){goal[0] + 0.4, goal[1], torso[2]});
+  assert_float_equal(evaluate(&t, e).terms[1], 0.4, 1e-4);
+  bring_to(e, &r, torso, (double[3]){goal[0] + 0.5, goal[1], torso[2]});
+  assert_float_equal(evaluate(&t, e).terms[1], -0.2, 1e-4);
+  free(a);
+  free(obs);
+  am_pool_free(p);
+  amt_destroy(&t);
+  make_task(&t, "water-maze", "init_noise=0", NULL);
+  assert_int_equal(t.act_dim, 32);
+  amt_destroy(&t);
+  expect_refused("water-maze", "steer=1");  // without guide=1
+  expect_refused("water-maze", "steer=2;guide=1");
+  expect_refused("water-maze", "recall=-1");
+}
+
 // approach=3: in the return phase the shaping pays 3 per metre the torso comes closer to the cue
 // (and costs moving away), never during a search (the goal is hidden).
 static void test_water_maze_approach(void** state) {
@@ -1792,6 +1865,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_pool),
       cmocka_unit_test(test_water_maze_rules),
       cmocka_unit_test(test_water_maze_approach),
+      cmocka_unit_test(test_water_maze_steer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
