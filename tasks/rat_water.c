@@ -43,9 +43,10 @@ const amt_param_def amt_water_maze_params[] = {
      "to the torso's heading (cos, sin; the task group's cue vector as a direction), 0 0 while "
      "searching (the goal stays hidden), in the form of run's heading commands"},
     {"steer", "0",
-     "1 (needs guide=1): two action values follow the muscles': a direction to run in, in the "
-     "arena's frame (x, y), that the group 'heading' shows relative to the torso while searching "
-     "(a turning runner's command from the network, e.g. from command_dims = 2); 0: off"},
+     "(needs guide=1) two action values follow the muscles' (the network's command, e.g. from "
+     "command_dims = 2), and while searching the group 'heading' shows relative to the torso: 1 "
+     "the direction they give in the arena's frame (x, y); 2 the direction from the head to the "
+     "place they name (x, y / arena_radius), as it shows the cue's while returning; 0: off"},
     {"recall", "0",
      "shaping (term 'approach'): reward per metre the torso comes closer to the goal during the "
      "searches after the one that found it in this episode (potential-based; the rat was there); "
@@ -56,6 +57,7 @@ const amt_param_def amt_water_maze_params[] = {
 typedef struct water_cfg {
   rat_body rat;  // first (rat_common.h)
   int trials, search_steps, cue_mocap;
+  int steer;  // 0 off, 1 a direction, 2 a place (the two action values after the muscles')
   double search_time;  // s (search_steps: in control steps, set in bind)
   double radius, goal_radius, goal_reward, cue_reward, cue_min, approach, recall, fall_cos;
 } water_cfg;
@@ -213,15 +215,21 @@ static void water_observe(const void* cfg, const void* state, const mjData* d, f
   if (c->rat.heading_group) {  // the group "heading" follows the task group
     // returning: the cue's direction; searching: the network's command (steer=1) or nothing
     int search = s->phase == PH_SEARCH;
-    double cx = search ? s->steer[0] : w[0], cy = search ? s->steer[1] : w[1];
-    int on = search ? c->rat.command_dims > 0 && hypot(cx, cy) > 1e-6 : 1;
+    double cx = w[0], cy = w[1];
+    if (search && c->steer == 2) {  // toward the named place
+      const mjtNum* h = d->xpos + 3 * c->rat.head;
+      cx = s->steer[0] * c->radius - h[0], cy = s->steer[1] * c->radius - h[1];
+    } else if (search) {
+      cx = s->steer[0], cy = s->steer[1];
+    }
+    int on = search ? c->steer > 0 && hypot(cx, cy) > 1e-6 : 1;
     double rel = atan2(cy, cx) - rat_yaw(&c->rat, d);
     g[10] = (float)(on ? cos(rel) : 0);
     g[11] = (float)(on ? sin(rel) : 0);
   }
 }
 
-// steer=1: the two action values after the muscles, a direction in the arena's frame.
+// steer=1, 2: the two action values after the muscles (a direction, a place).
 static void water_command(const void* cfg, void* state, const float* cmd) {
   water_state* s = state;
   (void)cfg;
@@ -244,7 +252,6 @@ static void water_vars(const void* cfg, const void* state, const mjData* d, floa
 static int water_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
                       size_t err_sz) {
   water_cfg* c = cfg;
-  int steer = 0;
   if (amt_param_int(info, params, "trials", &c->trials, err, err_sz) ||
       amt_param_double(info, params, "arena_radius", &c->radius, err, err_sz) ||
       amt_param_double(info, params, "goal_radius", &c->goal_radius, err, err_sz) ||
@@ -254,7 +261,7 @@ static int water_read(const amt_info* info, const amt_params* params, void* cfg,
       amt_param_double(info, params, "cue_min_distance", &c->cue_min, err, err_sz) ||
       amt_param_double(info, params, "approach", &c->approach, err, err_sz) ||
       amt_param_int(info, params, "guide", &c->rat.heading_group, err, err_sz) ||
-      amt_param_int(info, params, "steer", &steer, err, err_sz) ||
+      amt_param_int(info, params, "steer", &c->steer, err, err_sz) ||
       amt_param_double(info, params, "recall", &c->recall, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz))
     return -1;
@@ -262,12 +269,13 @@ static int water_read(const amt_info* info, const amt_params* params, void* cfg,
   if (c->rat.heading_group != 0 && c->rat.heading_group != 1)
     return am_err(err, err_sz, "task %s: parameter guide: '%d' must be 0 or 1", name,
                   c->rat.heading_group);
-  if (steer != 0 && steer != 1)
-    return am_err(err, err_sz, "task %s: parameter steer: '%d' must be 0 or 1", name, steer);
-  if (steer && !c->rat.heading_group)
-    return am_err(err, err_sz, "task %s: parameter steer: '1' needs guide=1 (the group 'heading' "
-                  "the command is shown in)", name);
-  c->rat.command_dims = steer ? 2 : 0;
+  if (c->steer < 0 || c->steer > 2)
+    return am_err(err, err_sz, "task %s: parameter steer: '%d' must be 0, 1 or 2", name,
+                  c->steer);
+  if (c->steer && !c->rat.heading_group)
+    return am_err(err, err_sz, "task %s: parameter steer: '%d' needs guide=1 (the group 'heading' "
+                  "the command is shown in)", name, c->steer);
+  c->rat.command_dims = c->steer ? 2 : 0;
   if (!(c->recall >= 0 && isfinite(c->recall)))
     return am_err(err, err_sz, "task %s: parameter recall: '%g' must be >= 0", name, c->recall);
   if (c->trials < 1 || c->trials > 1000)

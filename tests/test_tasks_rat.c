@@ -1338,7 +1338,8 @@ static void test_water_maze_guide(void** state) {
 // steer=1: two action values after the muscles; while searching the group "heading" shows that
 // direction (the arena's frame) relative to the torso's heading, whichever way the rat faces; a
 // zero command shows 0 0; returning, the cue's direction as with guide=1; the command is clipped to
-// [-1, 1] by the actor's range and only the muscles reach ctrl. recall=2: after the goal was
+// [-1, 1] by the actor's range and only the muscles reach ctrl. steer=2: the direction from the
+// head to the place the two values name (scaled by arena_radius). recall=2: after the goal was
 // found, the next searches pay 2 per metre toward it (the first search none). Bad values refused.
 static void test_water_maze_steer(void** state) {
   (void)state;
@@ -1403,7 +1404,21 @@ static void test_water_maze_steer(void** state) {
   assert_int_equal(t.act_dim, 32);
   amt_destroy(&t);
   expect_refused("water-maze", "steer=1");  // without guide=1
-  expect_refused("water-maze", "steer=2;guide=1");
+  expect_refused("water-maze", "steer=3;guide=1");
+  // steer=2: the two values name a place (x, y / arena_radius); searching, "heading" points there
+  make_task(&t, "water-maze", "init_noise=0", "guide=1", "steer=2", "arena_radius=1.5", NULL);
+  p = make_pool(&t, 1, 9);
+  e = am_pool_env(p, 0);
+  r = rat_lookup(e->m);
+  obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+  a = calloc((size_t)t.act_dim, sizeof(float));
+  a[e->m->nu] = 0.3f, a[e->m->nu + 1] = -0.2f;
+  t.act(&t, e, a);
+  check_heading_toward(&t, e, &r, obs, task_group(&t) + 10, (double[2]){0.45, -0.3}, -1);
+  free(a);
+  free(obs);
+  am_pool_free(p);
+  amt_destroy(&t);
   expect_refused("water-maze", "recall=-1");
 }
 
