@@ -51,12 +51,16 @@ const amt_param_def amt_water_maze_params[] = {
      "shaping (term 'approach'): reward per metre the torso comes closer to the goal during the "
      "searches after the one that found it in this episode (potential-based; the rat was there); "
      "0: off"},
+    {"found_steps", "1",
+     "the task group's found signal stays 1 for this many control steps after the goal was found "
+     "(1: the step of the find only; a core that ticks every k steps, core_tick = k, sees it "
+     "with found_steps = k)"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct water_cfg {
   rat_body rat;  // first (rat_common.h)
-  int trials, search_steps, cue_mocap;
+  int trials, search_steps, cue_mocap, found_steps;
   int steer;  // 0 off, 1 a direction, 2 a place (the two action values after the muscles')
   double search_time;  // s (search_steps: in control steps, set in bind)
   double radius, goal_radius, goal_reward, cue_reward, cue_min, approach, recall, fall_cos;
@@ -66,7 +70,8 @@ enum { PH_SEARCH, PH_RETURN };
 
 typedef struct water_state {
   amt_opt_state opt;  // first (task_opts.h)
-  int phase, t_phase, search, found_pulse, pending_start, done;
+  int phase, t_phase, search, found_left, pending_start, done;  // found_left: steps the found
+                                                                 // signal still shows
   double goal[2], cue[2];
   double cue_d;  // the torso's distance to the cue at the last step (return phase; m)
   int found_once;  // the goal was found in an earlier search of this episode
@@ -142,7 +147,7 @@ static void water_evaluate(const void* cfg, void* state, am_env* e, am_step_resu
   water_state* s = state;
   uint32_t ev = 0;
   double reward = 0, approach = 0;
-  s->found_pulse = 0;
+  if (s->found_left > 0) s->found_left--;
   if (s->pending_start) {
     ev |= 1u << EV_START;
     s->pending_start = 0;
@@ -154,7 +159,7 @@ static void water_evaluate(const void* cfg, void* state, am_env* e, am_step_resu
     s->goal_d = dg;
     if (dg < c->goal_radius) {
       reward += c->goal_reward;
-      s->found_pulse = 1;
+      s->found_left = c->found_steps;
       s->found_once = 1;
       ev |= 1u << EV_FOUND;
       end_search(c, s, e, &ev);
@@ -189,7 +194,8 @@ static void water_evaluate(const void* cfg, void* state, am_env* e, am_step_resu
 // Task group (10): the torso's position in the arena (x, y / arena_radius) and heading (cos, sin)
 // (the self-location a navigating animal has; Bellec et al.'s agent saw its position), the phase
 // (search, return; one-hot), the start cue relative to the head in the torso frame (x, y; 0 while
-// searching), 1 on the step after the goal was found, and the time in the phase / search_time.
+// searching), 1 for found_steps steps from the step the goal was found (found_steps 1: that step
+// only), and the time in the phase / search_time.
 static void water_observe(const void* cfg, const void* state, const mjData* d, float* g) {
   const water_cfg* c = cfg;
   const water_state* s = state;
@@ -210,7 +216,7 @@ static void water_observe(const void* cfg, const void* state, const mjData* d, f
   g[5] = (float)(s->phase == PH_RETURN);
   g[6] = (float)v[0];
   g[7] = (float)v[1];
-  g[8] = (float)s->found_pulse;
+  g[8] = (float)(s->found_left > 0);
   g[9] = (float)(s->t_phase / (double)c->search_steps);
   if (c->rat.heading_group) {  // the group "heading" follows the task group
     // returning: the cue's direction; searching: the network's command (steer=1) or nothing
@@ -263,6 +269,7 @@ static int water_read(const amt_info* info, const amt_params* params, void* cfg,
       amt_param_int(info, params, "guide", &c->rat.heading_group, err, err_sz) ||
       amt_param_int(info, params, "steer", &c->steer, err, err_sz) ||
       amt_param_double(info, params, "recall", &c->recall, err, err_sz) ||
+      amt_param_int(info, params, "found_steps", &c->found_steps, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz))
     return -1;
   const char* name = info->name;
@@ -278,6 +285,9 @@ static int water_read(const amt_info* info, const amt_params* params, void* cfg,
   c->rat.command_dims = c->steer ? 2 : 0;
   if (!(c->recall >= 0 && isfinite(c->recall)))
     return am_err(err, err_sz, "task %s: parameter recall: '%g' must be >= 0", name, c->recall);
+  if (c->found_steps < 1 || c->found_steps > 1000)
+    return am_err(err, err_sz, "task %s: parameter found_steps: '%d' must be in [1, 1000]", name,
+                  c->found_steps);
   if (c->trials < 1 || c->trials > 1000)
     return am_err(err, err_sz, "task %s: parameter trials: '%d' must be in [1, 1000]", name,
                   c->trials);

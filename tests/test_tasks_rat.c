@@ -1269,9 +1269,12 @@ static void test_water_maze_rules(void** state) {
   double head_cue = hypot(cue[0] - e->d->xpos[3 * r.head], cue[1] - e->d->xpos[3 * r.head + 1]);
   assert_true(obs[off + 4] == 0 && obs[off + 5] == 1 && obs[off + 8] == 1);
   assert_float_equal(hypot(obs[off + 6], obs[off + 7]), head_cue, 0.03);  // torso frame, tilted
-  // at the goal again while returning: nothing; at the cue: +1, the second search starts
+  // at the goal again while returning: nothing (the found signal was one step's); at the cue: +1,
+  // the second search starts
   res = evaluate(&t, e);
   assert_int_equal(res.events, 0u);
+  t.observe(&t, e, obs);
+  assert_true(obs[off + 8] == 0);
   double at_cue[3] = {cue[0], cue[1], torso[2]};
   bring_to(e, &r, torso, at_cue);
   res = evaluate(&t, e);
@@ -1299,8 +1302,39 @@ static void test_water_maze_rules(void** state) {
   amt_destroy(&t);
   // refusals name the key
   const char* bad[] = {"trials=0", "arena_radius=0.5", "goal_radius=0", "search_time=0",
-                       "cue_min_distance=5"};
-  for (int i = 0; i < 5; i++) expect_refused("water-maze", bad[i]);
+                       "cue_min_distance=5", "found_steps=0", "found_steps=x"};
+  for (int i = 0; i < 7; i++) expect_refused("water-maze", bad[i]);
+}
+
+// found_steps=4: the found signal shows on the step of the find and the 3 after it, then 0 (a
+// core ticking every 4 steps sees it once, whichever step the find falls on).
+static void test_water_maze_found_steps(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "water-maze", "init_noise=0", "found_steps=4", NULL);
+  uint32_t FOUND = ev_bit(&t, "goal_found");
+  am_pool* p = make_pool(&t, 1, 9);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  int off = task_group(&t), vgx = var_index(&t, "goal_x");
+  float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+  float v[16];
+  t.get_vars(&t, e, v);
+  const double* torso = e->d->xpos + 3 * r.torso;
+  am_step_result res = evaluate(&t, e);
+  t.observe(&t, e, obs);
+  assert_true(obs[off + 8] == 0);
+  bring_to(e, &r, torso, (double[3]){v[vgx], v[vgx + 1], torso[2]});
+  res = evaluate(&t, e);
+  assert_true(res.events & FOUND);
+  for (int k = 0; k < 6; k++) {
+    if (k > 0) evaluate(&t, e);
+    t.observe(&t, e, obs);
+    assert_true(obs[off + 8] == (k < 4 ? 1.0f : 0.0f));
+  }
+  free(obs);
+  am_pool_free(p);
+  amt_destroy(&t);
 }
 
 // guide=1: the group "heading" after the task group is 0 0 while searching (the goal stays
@@ -1879,6 +1913,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_first_share),
       cmocka_unit_test(test_two_tap_pool),
       cmocka_unit_test(test_water_maze_rules),
+      cmocka_unit_test(test_water_maze_found_steps),
       cmocka_unit_test(test_water_maze_approach),
       cmocka_unit_test(test_water_maze_steer),
   };
