@@ -157,6 +157,8 @@ extern const amt_param_def amt_wager_params[];  // cog_decision.c: the post-deci
 int amt_wager_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 extern const amt_param_def amt_bandit_reach_params[];  // arm_tasks.c
 int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
+extern const amt_param_def amt_water_plane_params[];  // cog_water.c: the water maze, body-less
+int amt_water_plane_create(am_task* t, const amt_params* params, char* err, size_t err_sz);
 #define AMT_COG_TASKS                                                                          \
   {"bandit", "none", "two-armed bandit, reward probabilities drawn per episode; choose left/"   \
                      "right (meta-RL: Wang et al. 2018)", amt_bandit_params, amt_bandit_create}, \
@@ -175,7 +177,10 @@ int amt_bandit_reach_create(am_task* t, const amt_params* params, char* err, siz
    amt_wager_params, amt_wager_create},                                                        \
   {"value-choice", "none", "economic choice between two juice offers, choose left/right "       \
                            "(body-less value-reach; Padoa-Schioppa & Assad 2006)",              \
-   amt_value_choice_params, amt_value_choice_create}
+   amt_value_choice_params, amt_value_choice_create},                                          \
+  {"water-plane", "none", "the water maze without a body: a navigator runs to the place the "   \
+                          "network names (body-less water-maze; Bellec et al. 2018)",           \
+   amt_water_plane_params, amt_water_plane_create}
 
 // Further task families append their entries here (comma-separated amt_info initialisers).
 #define AMT_EXTRA_TASKS AMT_ARM_TASKS, AMT_RAT_TASKS, AMT_COG_TASKS

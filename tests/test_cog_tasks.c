@@ -718,6 +718,93 @@ static void test_value_choice_rules(void** s) {
 }
 
 // One seed fixes every env whatever the thread count.
+// water-plane: the navigator runs at `speed` (0.256 m per 0.32 s step) toward the place the
+// action names, turning at most 57.6 deg a step, inside the wall; named the goal it finds it
+// (goal_found, trial_end, +10, the found signal, the return phase, the heading group on the cue),
+// then runs to the cue by itself (cue_reached, trial_start, +1, search 2); named the place where it
+// stands it stays and times out on the 16th step (search_time 5 s); the last search's find
+// terminates the episode. Bad values refused naming the key.
+static void water_plane_step(am_pool* pool, am_batch* b, const float cmd[2], double prev[2]) {
+  b->actions[0] = cmd[0], b->actions[1] = cmd[1];
+  am_pool_step(pool);
+  const float* v = b->vars;
+  double x = v[6], y = v[7], hd = v[8];
+  assert_true(hypot(x - prev[0], y - prev[1]) <= 0.8 * 0.32 + 1e-6);
+  assert_true(hypot(x, y) <= 0.9 + 1e-6);
+  prev[0] = x, prev[1] = y;
+  if (b->terminated[0]) return;  // the observation is the next episode's
+  // the heading group points at the named place (searching) or at the cue (returning)
+  double tx = v[2] == 0 ? cmd[0] - x : v[4] - x, ty = v[2] == 0 ? cmd[1] - y : v[5] - y;
+  if (hypot(tx, ty) > 1e-3) {
+    assert_float_equal(b->obs[10], cos(atan2(ty, tx) - hd), 1e-4);
+    assert_float_equal(b->obs[11], sin(atan2(ty, tx) - hd), 1e-4);
+  }
+  assert_float_equal(b->obs[0], x, 1e-6);  // arena_radius 1
+  assert_float_equal(b->obs[2], cos(hd), 1e-5);
+}
+
+static void test_water_plane_rules(void** s) {
+  (void)s;
+  am_task t;
+  make_task(&t, "water-plane", "trials=3", "search_time=5", NULL);
+  assert_false(t.discrete);
+  assert_int_equal(t.act_dim, 2);
+  assert_int_equal(t.obs_dim, 12);
+  assert_int_equal(t.max_steps, 188);
+  int FOUND = find_event(&t, "goal_found"), TIMEOUT = find_event(&t, "timeout");
+  int CUE = find_event(&t, "cue_reached"), START = t.trial_start_event, END = t.trial_end_event;
+  assert_int_equal(t.success_event, FOUND);
+  assert_true(START >= 0 && END >= 0 && TIMEOUT >= 0 && CUE >= 0);
+  am_pool* pool = make_pool_threads(&t, 1, 1, 5);
+  am_batch* b = am_pool_batch(pool);
+  const float* v = b->vars;
+  float v0[16];
+  t.get_vars(&t, am_pool_env(pool, 0), v0);  // after the reset
+  double prev[2] = {v0[6], v0[7]};
+  const float goal[2] = {v0[0], v0[1]};
+  assert_true(hypot(prev[0], prev[1]) > 0.74 && hypot(goal[0] - prev[0], goal[1] - prev[1]) >= 0.5);
+  for (int search = 1; search <= 3; search++) {
+    int k = 0;
+    uint32_t ev = 0;
+    const float stay[2] = {(float)prev[0], (float)prev[1]};
+    const float* cmd = search == 2 ? stay : goal;
+    for (; k < 16 && !(ev & (1u << END)); k++) {
+      water_plane_step(pool, b, cmd, prev);
+      ev = b->events[0];
+      assert_int_equal(!!(ev & (1u << START)), search == 1 && k == 0);
+    }
+    if (search == 2) {  // stood still: timed out on the 16th step
+      assert_int_equal(k, 16);
+      assert_int_equal(ev, (1u << TIMEOUT) | (1u << END));
+      assert_float_equal(b->rewards[0], 0, 0);
+    } else {
+      assert_true(k < 16);
+      assert_int_equal(ev, (1u << FOUND) | (1u << END));
+      assert_float_equal(b->rewards[0], 10, 0);
+      assert_true(hypot(prev[0] - goal[0], prev[1] - goal[1]) < 0.15);
+      assert_true(search == 3 || b->obs[8] == 1);  // (the last: the next episode's)
+    }
+    if (search == 3) break;
+    assert_int_equal(b->terminated[0], 0);
+    assert_true(v[2] == 1 && b->obs[5] == 1 && b->obs[4] == 0);  // returning to the cue
+    assert_true(hypot(v[4] - goal[0], v[5] - goal[1]) >= 0.5);
+    const float none[2] = {0, 0};
+    for (k = 0; k < 40 && !(b->events[0] & (1u << CUE)); k++) {
+      water_plane_step(pool, b, none, prev);
+      assert_true(k == 0 || b->obs[8] == 0);  // the found signal: one step (found_steps 1)
+    }
+    assert_int_equal(b->events[0], (1u << CUE) | (1u << START));
+    assert_float_equal(b->rewards[0], 1, 0);
+    assert_true(v[2] == 0 && v[3] == search + 1);
+  }
+  assert_int_equal(b->terminated[0], 1);
+  am_pool_free(pool);
+  amt_destroy(&t);
+  const char* bad[] = {"steer=0", "steer=3", "speed=0", "turn_rate=0", "step_time=2",
+                       "found_steps=0", "trials=0", "search_time=0.1"};
+  for (int i = 0; i < 8; i++) expect_refused("water-plane", bad[i]);
+}
+
 static void test_cog_determinism(void** s) {
   const char* names[6] = {"bandit", "two-step", "perceptual-decision", "dnms", "wager",
                           "value-choice"};
@@ -841,6 +928,7 @@ int main(void) {
       cmocka_unit_test(test_multisensory_analysis_planted),
       cmocka_unit_test(test_two_tap_analysis_planted),
       cmocka_unit_test(test_value_choice_rules),
+      cmocka_unit_test(test_water_plane_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

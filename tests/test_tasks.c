@@ -1202,6 +1202,7 @@ static void test_schema_declared(void** state) {
       {"dnms", "trial_start", "reward", "trial_end"},
       {"wager", "trial_start", "reward", "trial_end"},
       {"value-choice", "trial_start", "better", "trial_end"},
+      {"water-plane", "trial_start", "goal_found", "trial_end"},
   };
   int n;
   const amt_info* reg = amt_registry(&n);

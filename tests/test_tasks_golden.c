@@ -66,6 +66,7 @@ static const golden table[] = {
     {"dnms", {"trials=5", "dt=0.01", NULL}, 0x6d279dcb},
     {"wager", {"trials=5", "stim_time=0.1,0.3", NULL}, 0x18a32038},
     {"value-choice", {"trials=30", "rho=2", NULL}, 0x7ea5c2c8},
+    {"water-plane", {"recall=2", "found_steps=2", "search_time=3", NULL}, 0x6a947c94},
 };
 
 #define N_ENVS 2
