@@ -47,6 +47,8 @@ typedef struct ama_policy_cfg {
   float activity_reg;       // coefficient of mean squared unit activity (both modules)
   float init_logstd;        // initial log standard deviation of the actions
   int stop_grad_core;       // 1: the actor's gradient does not reach the core (value only)
+  int motor_core;           // 0: the motor does not read the core's output (its input slots stay
+                            // 0): it acts on its shortcut groups alone
   float obs_clip;           // normalised observations clipped to +-obs_clip
   int critic_heads;         // K value heads on the core (1: the classic critic)
   char critic_tau[512];     // the heads' asymmetries: "spread" ((i + 0.5) / K), one number for
@@ -137,9 +139,13 @@ typedef struct ama_config {
   int num_envs;
   uint64_t seed;
   char load_module[32];     // modules to copy from load_path: comma list of core, motor, head,
-                            // critic ("" none); motor also carries its inputs' normaliser over
+                            // critic, command ("" none); motor also carries its inputs'
+                            // normaliser over
   char load_path[512];      // the checkpoint to copy them from (required with load_module)
-  char freeze[32];          // modules not trained: comma list of core, motor, head, critic, or ""
+  char load_extra_module[32];  // modules copied from load_extra_path after load_module's (a
+  char load_extra_path[512];   // second source, e.g. a core trained body-less); "" none
+  char freeze[32];          // modules not trained: comma list of core, motor, head, critic,
+                            // command, or ""
 } ama_config;
 
 void ama_config_default(ama_config* c);

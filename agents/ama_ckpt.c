@@ -874,7 +874,8 @@ int ama_ckpt_load_policy(ama_policy* p, const char* path, const am_obs_group* gr
 
 //---------------------------------- module reuse --------------------------------------------------
 
-static const char* const MODULES[] = {"core", "motor", "head", "critic"};
+static const char* const MODULES[] = {"core", "motor", "head", "critic", "command"};
+#define N_MODULES ((int)(sizeof MODULES / sizeof MODULES[0]))
 
 // 1 if the comma list holds name (spaces around items ignored).
 static int list_has(const char* list, const char* name) {
@@ -899,7 +900,8 @@ static int check_modules(const char* what, const char* list, char* err, size_t e
     int ok = 0;
     for (size_t i = 0; i < sizeof MODULES / sizeof MODULES[0]; i++) ok |= !strcmp(tok, MODULES[i]);
     if (!ok) {
-      snprintf(err, err_sz, "%s: unknown module '%s' (core, motor, head, critic)", what, tok);
+      snprintf(err, err_sz, "%s: unknown module '%s' (core, motor, head, critic, command)", what,
+               tok);
       return -1;
     }
   }
@@ -1091,7 +1093,7 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
   rfile f;
   if (rf_open(&f, ckpt_path, err, err_sz)) return -1;
   rsec s, ps;
-  int rc = -1, copied[4] = {0, 0, 0, 0};
+  int rc = -1, copied[N_MODULES] = {0};
   int* map = NULL;
   float* tmp = NULL;
   src_layout* L = NULL;  // the source's groups (version 2): the core's inputs matched by name
@@ -1139,7 +1141,7 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
     rd_u32(&s);
     if (s.bad) break;
     int mod = -1;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < N_MODULES; k++) {
       size_t ml = strlen(MODULES[k]);
       if (!strncmp(name, MODULES[k], ml) && name[ml] == '.' && list_has(modules, MODULES[k]))
         mod = k;
@@ -1190,7 +1192,7 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
     snprintf(err, err_sz, "%s: field 'tensors': table truncated", ckpt_path);
     goto out;
   }
-  for (int k = 0; k < 4; k++)
+  for (int k = 0; k < N_MODULES; k++)
     if (list_has(modules, MODULES[k]) && !copied[k]) {
       snprintf(err, err_sz, "%s: no tensors of module '%s' in the checkpoint", ckpt_path,
                MODULES[k]);
@@ -1201,7 +1203,7 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
                        err_sz))
     goto out;
   ama_norm_refresh(&p->norm);
-  for (int k = 0; k < 4; k++)
+  for (int k = 0; k < N_MODULES; k++)
     if (freeze && list_has(modules, MODULES[k]) && list_has(freeze, MODULES[k]) &&
         ama_policy_freeze(p, MODULES[k], 1, err, err_sz))
       goto out;

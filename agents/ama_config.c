@@ -28,6 +28,7 @@ void ama_policy_cfg_default(ama_policy_cfg* c) {
   c->exc_frac = 0.8f;
   c->init_logstd = -0.5f;
   c->obs_clip = 5.0f;
+  c->motor_core = 1;
   c->critic_heads = 1;
   snprintf(c->critic_tau, sizeof(c->critic_tau), "spread");
   snprintf(c->conn, sizeof(c->conn), "full");
@@ -106,7 +107,7 @@ typedef struct key_def {
 #define ABOVE(lo) lo, INF, 1, 0
 #define FLAG 0, 1, 0, 0
 #define CELLS "gru|lstm|rnn|mlp"
-#define MODULES "core|motor|head|critic"
+#define MODULES "core|motor|head|critic|command"
 static const key_def KEYS[] = {
     {"task", K_STR, CO(task), SZ(task), "task name (see `animat tasks`)"},
     {"task_params", K_STR, CO(task_params), SZ(task_params), "task parameters k=v;k=v", 0, 0, 0,
@@ -145,6 +146,9 @@ static const key_def KEYS[] = {
     {"init_logstd", K_FLOAT, PO(init_logstd), 0, "initial action log-std", RANGE(-20, 5)},
     {"stop_grad_core", K_INT, PO(stop_grad_core), 0, "1: actor gradient does not reach the core",
      FLAG},
+    {"motor_core", K_INT, PO(motor_core), 0,
+     "0: the motor does not read the core's output (it acts on motor_groups alone; the core "
+     "learns through the value and command heads)", FLAG},
     {"obs_clip", K_FLOAT, PO(obs_clip), 0, "clip of normalised observations", ABOVE(0)},
     {"critic_heads", K_INT, PO(critic_heads), 0,
      "value heads K (1: classic critic; >1: distributional, expectile heads)",
@@ -225,6 +229,11 @@ static const key_def KEYS[] = {
      "modules to copy from load_path (comma list; empty: none)", 0, 0, 0, 0, MODULES, 1, 1},
     {"load_path", K_STR, CO(load_path), SZ(load_path), "checkpoint to copy load_module from", 0,
      0, 0, 0, NULL, 0, 1},
+    {"load_extra_module", K_STR, CO(load_extra_module), SZ(load_extra_module),
+     "modules to copy from load_extra_path after load_module's (a second source; empty: none)", 0,
+     0, 0, 0, MODULES, 1, 1},
+    {"load_extra_path", K_STR, CO(load_extra_path), SZ(load_extra_path),
+     "checkpoint to copy load_extra_module from", 0, 0, 0, 0, NULL, 0, 1},
     {"freeze", K_STR, CO(freeze), SZ(freeze), "modules not trained (empty: none)", 0,
      0, 0, 0, MODULES, 1, 1},
 };
@@ -469,8 +478,14 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
   if (c->load_path[0] && !c->load_module[0])
     return am_err(err, err_sz,
                   "load_path = %s given without load_module (the modules to copy: core, motor, "
-                  "head, critic)",
+                  "head, critic, command)",
                   c->load_path);
+  if (!c->load_extra_module[0] != !c->load_extra_path[0])
+    return am_err(err, err_sz, "load_extra_module = '%s' and load_extra_path = '%s' go together",
+                  c->load_extra_module, c->load_extra_path);
+  if (c->load_extra_module[0] && !c->load_module[0])
+    return am_err(err, err_sz, "load_extra_module = %s needs load_module (it adds to what "
+                  "load_module copies; use load_module for one source)", c->load_extra_module);
   return 0;
 }
 

@@ -159,9 +159,9 @@ int ama_policy_init(ama_policy* p, const ama_policy_cfg* cfg, const am_obs_group
   }
   const int Kc = p->n_cmd = cfg->command_dims, Am = A - Kc;
   p->i_Wcmd = p->i_bcmd = -1;
-  if (Kc < 0 || Kc >= A || (Kc && (p->categorical || p->readout_unit))) {
+  if (Kc < 0 || Kc > A || (Kc && (p->categorical || p->readout_unit))) {
     ama_policy_free(p);
-    snprintf(err, err_sz, "command_dims = %d must be below the task's %d action values (the "
+    snprintf(err, err_sz, "command_dims = %d must be at most the task's %d action values (the "
              "motor drives the rest), with action_head = gaussian and readout = head", Kc, A);
     return -1;
   }
@@ -264,7 +264,10 @@ static void core_row(const ama_policy* p, float* dst, const float* obs, const fl
 
 static void motor_row(const ama_policy* p, float* dst, const float* core_y, const float* obs) {
   int Hc = p->cfg.core_hidden;
-  memcpy(dst, core_y, sizeof(float) * Hc);
+  if (p->cfg.motor_core)
+    memcpy(dst, core_y, sizeof(float) * Hc);
+  else  // motor_core = 0: the core's slots stay 0
+    memset(dst, 0, sizeof(float) * Hc);
   for (int i = 0; i < p->n_motor_obs; i++) dst[Hc + i] = obs[p->motor_obs_idx[i]];
 }
 
@@ -542,7 +545,7 @@ void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const floa
     for (size_t i = 0; i < TB * Hm; i++) s->dmotor_y[i] += cm * s->motor_k.y[i];
   }
   ama_cell_backward(&p->motor, &p->params, &s->motor_k, T, B, s->motor_x, s->mask, s->dmotor_y,
-                    p->cfg.stop_grad_core ? NULL : s->dmotor_x);
+                    p->cfg.stop_grad_core || !p->cfg.motor_core ? NULL : s->dmotor_x);
   // core: gradient from the motor inputs (held over the tick's block) and from the value head
   memset(s->dcore_y, 0, sizeof(float) * TcB * Hc);
   memset(s->dvc, 0, sizeof(float) * TcB * K);
@@ -550,7 +553,7 @@ void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const floa
     for (int b = 0; b < B; b++) {
       size_t row = (size_t)t * B + b, crow = (size_t)(t / k) * B + b;
       for (int i = 0; i < K; i++) s->dvc[crow * K + i] += dvalue[row * K + i];
-      if (!p->cfg.stop_grad_core) {
+      if (!p->cfg.stop_grad_core && p->cfg.motor_core) {
         const float* src = s->dmotor_x + row * Im;
         float* dst = s->dcore_y + crow * Hc;
         for (int i = 0; i < Hc; i++) dst[i] += src[i];
@@ -587,7 +590,8 @@ int ama_policy_freeze(ama_policy* p, const char* module, int frozen, char* err, 
       hit++;
     }
   if (!hit) {
-    snprintf(err, err_sz, "no module '%s' in the policy (core, motor, head, critic)", module);
+    snprintf(err, err_sz, "no module '%s' in the policy (core, motor, head, critic, command)",
+             module);
     return -1;
   }
   return 0;

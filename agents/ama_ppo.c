@@ -336,7 +336,10 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
                          ? task->trial_end_event : -1;
   if (cfg->load_module[0]) {  // module reuse (freezing them below too; both keys checked above)
     if (ama_policy_load_module(&L->pol, task->groups, task->n_groups, cfg->load_path,
-                               cfg->load_module, cfg->freeze, err, err_sz)) {
+                               cfg->load_module, cfg->freeze, err, err_sz) ||
+        (cfg->load_extra_module[0] &&
+         ama_policy_load_module(&L->pol, task->groups, task->n_groups, cfg->load_extra_path,
+                                cfg->load_extra_module, cfg->freeze, err, err_sz))) {
       ama_ppo_free(L);
       return NULL;
     }

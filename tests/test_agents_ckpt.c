@@ -457,6 +457,34 @@ static void test_load_and_freeze_module(void** s) {
   assert_true(pd->norm.counts[i0] == pa->norm.counts[i0] + cfg.num_envs * cfg.ppo.horizon);
   run_close(&d);
 
+  // a second source: load_extra_module's modules come from load_extra_path, after load_module's
+  run a2;
+  char path2[400];
+  ama_config c5 = cfg;
+  c5.seed = 11;
+  source_run(&a2, &c5, 1, "core.bin", path2, sizeof path2);
+  c5 = c2;
+  snprintf(c5.load_extra_module, sizeof c5.load_extra_module, "core,critic");
+  snprintf(c5.load_extra_path, sizeof c5.load_extra_path, "%s", path2);
+  run e;
+  run_open(&e, &c5, 1);
+  ama_policy* pe = ama_ppo_policy(e.L);
+  ama_policy* pa2 = ama_ppo_policy(a2.L);
+  assert_module_equal(pa, pe, "motor");
+  assert_module_equal(pa, pe, "head");
+  assert_module_equal(pa2, pe, "core");
+  assert_module_equal(pa2, pe, "critic");
+  run_close(&e);
+  run_close(&a2);
+  c5.load_extra_path[0] = 0;  // the pair goes together
+  assert_null(create_with(&c5, err, sizeof err));
+  assert_non_null(strstr(err, "load_extra_module = 'core,critic' and load_extra_path = '' go "
+                              "together"));
+  snprintf(c5.load_extra_path, sizeof c5.load_extra_path, "%s", path2);
+  c5.load_module[0] = c5.load_path[0] = c5.freeze[0] = 0;
+  assert_null(create_with(&c5, err, sizeof err));
+  assert_non_null(strstr(err, "load_extra_module = core,critic needs load_module"));
+
   // a module whose shape does not fit is refused with the tensor named
   ama_config c3 = c2;
   c3.policy.motor_hidden = 11;
@@ -486,17 +514,17 @@ static void test_load_and_freeze_module(void** s) {
   c3 = c2;
   snprintf(c3.load_module, sizeof c3.load_module, "motor,arm");
   assert_null(create_with(&c3, err, sizeof err));
-  assert_non_null(strstr(err, "unknown module 'arm' (core, motor, head, critic)"));
+  assert_non_null(strstr(err, "unknown module 'arm' (core, motor, head, critic, command)"));
   // the configuration help lists every loadable / freezable module
   char help[8192];
   ama_config_help(help, sizeof help);
-  const char* keys[] = {"load_module", "freeze"};
-  for (int k = 0; k < 2; k++) {
+  const char* keys[] = {"load_module", "load_extra_module", "freeze"};
+  for (int k = 0; k < 3; k++) {
     const char* line = strstr(help, keys[k]);
     assert_non_null(line);
     char one[256];
     snprintf(one, sizeof one, "%.*s", (int)strcspn(line, "\n"), line);
-    assert_non_null(strstr(one, "core, motor, head, critic"));
+    assert_non_null(strstr(one, "core, motor, head, critic, command"));
   }
   run_close(&a);
 }

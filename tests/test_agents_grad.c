@@ -501,10 +501,13 @@ static void test_gauss_logp(void** s) {
 
 // Gradient of a loss on the policy's outputs (action means, log-std, values, activity) w.r.t.
 // every parameter, through time, the core tick, the routing and the heads.
+static int g_motor_core = 1;  // check_policy's motor_core
+
 static int check_policy(const char* core, const char* motor, int tick, int extras, int heads,
                         int cmd) {
   ama_policy_cfg cfg;
   ama_policy_cfg_default(&cfg);
+  cfg.motor_core = g_motor_core;
   char err[512];
   snprintf(cfg.core_type, sizeof(cfg.core_type), "%s", core);
   snprintf(cfg.motor_type, sizeof(cfg.motor_type), "%s", motor);
@@ -603,9 +606,51 @@ static void test_grad_policy_command(void** s) {
   assert_int_equal(check_policy("lstm", "gru", 2, 0, 3, 1), 0);
 }
 
+// motor_core = 0: the motor reads its shortcut groups only (the core's slots are 0), so the core
+// learns through the value and command heads alone: gradients exact, and the head's means do not
+// move when the core's weights do.
+static void test_grad_policy_motor_core(void** s) {
+  g_motor_core = 0;
+  int bad = check_policy("gru", "gru", 2, 1, 1, 2);
+  g_motor_core = 1;
+  assert_int_equal(bad, 0);
+  ama_policy_cfg cfg;
+  ama_policy_cfg_default(&cfg);
+  char err[512];
+  cfg.core_hidden = 6;
+  cfg.motor_hidden = 5;
+  cfg.command_dims = 1;
+  cfg.motor_core = 0;
+  am_obs_group groups[1] = {{"proprioception", 0, 3}};
+  enum { T = 4, B = 2, A = 3, O = 3 };
+  ama_policy pol;
+  assert_int_equal(ama_policy_init(&pol, &cfg, groups, 1, O, A, T, B, B, 7, err, sizeof err), 0);
+  for (size_t i = 0; i < pol.params.count; i++) pol.params.w[i] += urand(-0.3f, 0.3f);
+  ama_seq seq;
+  assert_int_equal(ama_seq_alloc(&seq, &pol, T, B, err, sizeof err), 0);
+  for (int i = 0; i < T * B * O; i++) seq.obs[i] = urand(-1, 1);
+  ama_policy_seq_forward(&pol, &seq, T, B);
+  float before[T * B * A];
+  memcpy(before, seq.mean, sizeof before);
+  int wx = ama_params_find(&pol.params, "core.Wx");
+  for (int i = 0; i < pol.params.t[wx].rows * pol.params.t[wx].cols; i++)
+    pol.params.w[pol.params.t[wx].offset + i] += 0.5f;
+  ama_policy_seq_forward(&pol, &seq, T, B);
+  int moved = 0;
+  for (int r = 0; r < T * B; r++)
+    for (int j = 0; j < A; j++) {
+      if (j < A - 1) assert_float_equal(seq.mean[r * A + j], before[r * A + j], 0);
+      else moved += seq.mean[r * A + j] != before[r * A + j];  // the command follows the core
+    }
+  assert_true(moved > 0);
+  ama_seq_free(&seq);
+  ama_policy_free(&pol);
+}
+
 // The command head acting step by step gives the sequence forward's means; its values follow the
 // core alone (the motor's weights zeroed change the head's values only); the tensors are the
-// head's for A - K values plus command.*; bad command_dims refused.
+// head's for A - K values plus command.*; every value a command (K = A: a body-less navigator's
+// place) acts as the sequence forward too; more than A refused.
 static void test_command_head(void** s) {
   ama_policy_cfg cfg;
   ama_policy_cfg_default(&cfg);
@@ -646,8 +691,27 @@ static void test_command_head(void** s) {
   ama_seq_free(&seq);
   ama_policy_free(&pol);
   cfg.command_dims = A;
+  assert_int_equal(ama_policy_init(&pol, &cfg, groups, 1, O, A, T, B, B, 7, err, sizeof err), 0);
+  assert_int_equal(pol.params.t[pol.i_Wmu].rows, 0);
+  for (size_t i = 0; i < pol.params.count; i++) pol.params.w[i] += urand(-0.3f, 0.3f);
+  assert_int_equal(ama_seq_alloc(&seq, &pol, T, B, err, sizeof err), 0);
+  for (int i = 0; i < T * B * O; i++) seq.obs[i] = urand(-1, 1);
+  ama_policy_seq_forward(&pol, &seq, T, B);
+  ama_policy_reset_state(&pol);
+  float spread = 0;
+  for (int t = 0; t < T; t++) {
+    ama_policy_step(&pol, seq.obs + (size_t)t * B * O, NULL, NULL, NULL);
+    for (int i = 0; i < B * A; i++) {
+      assert_float_equal(pol.a_mean[i], seq.mean[(size_t)t * B * A + i], 1e-5);
+      spread += fabsf(seq.mean[(size_t)t * B * A + i] - seq.mean[i % A]);
+    }
+  }
+  assert_true(spread > 0);
+  ama_seq_free(&seq);
+  ama_policy_free(&pol);
+  cfg.command_dims = A + 1;
   assert_int_equal(ama_policy_init(&pol, &cfg, groups, 1, O, A, T, B, B, 7, err, sizeof err), -1);
-  assert_non_null(strstr(err, "command_dims = 5"));
+  assert_non_null(strstr(err, "command_dims = 6"));
 }
 
 int main(void) {
@@ -657,7 +721,7 @@ int main(void) {
       cmocka_unit_test(test_grad_rnn_dale),   cmocka_unit_test(test_grad_check_has_teeth),
       cmocka_unit_test(test_grad_rnn_tanh),
       cmocka_unit_test(test_dale_signs),      cmocka_unit_test(test_gauss_logp),
-      cmocka_unit_test(test_grad_ppo_loss),
+      cmocka_unit_test(test_grad_ppo_loss),   cmocka_unit_test(test_grad_policy_motor_core),
       cmocka_unit_test(test_grad_ppo_anchor),   cmocka_unit_test(test_grad_policy_gru),
       cmocka_unit_test(test_grad_policy_tick), cmocka_unit_test(test_grad_policy_rnn),
       cmocka_unit_test(test_grad_expectile_loss), cmocka_unit_test(test_expectile_minimiser),

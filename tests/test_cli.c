@@ -72,9 +72,10 @@ static void test_config_ranges(void** state) {
                               "mlp)"},
       {"motor", "", "'motor': '' is not valid (valid: one of gru, lstm, rnn, mlp)"},
       {"lr_schedule", "cosine", "valid: one of constant, linear"},
-      {"load_module", "brain", "valid: a comma list of core, motor, head, critic, or empty"},
+      {"load_module", "brain",
+       "valid: a comma list of core, motor, head, critic, command, or empty"},
       {"freeze", "core,brain", "'core,brain' is not valid (valid: a comma list of core, motor, "
-                               "head, critic, or empty)"},
+                               "head, critic, command, or empty)"},
       {"task", "", "valid: non-empty text"},
       {"core_groups", "", "valid: non-empty text"},
       {"no_such_key", "1", "unknown config key 'no_such_key'"},

@@ -408,6 +408,7 @@ int cmd_session(int argc, char** argv) {
   cfg.num_envs = P.envs;
   cfg.seed = P.seed;
   cfg.load_module[0] = cfg.load_path[0] = cfg.freeze[0] = 0;
+  cfg.load_extra_module[0] = cfg.load_extra_path[0] = 0;
   snprintf(cfg.ppo.lr_schedule, sizeof cfg.ppo.lr_schedule, "constant");
   for (int i = 0; i < P.n_keys; i++)
     if (ama_config_set(&cfg, P.key[i], P.value[i], e2, sizeof e2))
