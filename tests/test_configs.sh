@@ -15,8 +15,12 @@ fails=0 n=0
 for cfg in "$tools"/*.cfg; do
   name="$(basename "$cfg" .cfg)"
   n=$((n + 1))
-  short=(--config "$cfg" --steps 1 --envs 16 --threads 1 --set minibatches=1 --set horizon=8
-         --quiet)
+  # horizon 8, or the core's tick where it is longer (the horizon must be a multiple of it)
+  tick="$(sed -nE 's/^core_tick *= *([0-9]+).*/\1/p' "$cfg")"
+  horizon=8
+  if [ -n "$tick" ] && [ $((8 % tick)) -ne 0 ]; then horizon=$tick; fi
+  short=(--config "$cfg" --steps 1 --envs 16 --threads 1 --set minibatches=1
+         --set horizon=$horizon --quiet)
   "$animat" train "${short[@]}" --out "$name" > "$name.out" 2>&1
   rc=$?
   if grep -Eq '^load_(module|path) *= *[^ ]' "$cfg"; then
