@@ -24,8 +24,8 @@ const amt_param_def amt_water_plane_params[] = {
     AMT_WATER_PARAMS,
     {"steer", "2", "the action's meaning while searching: 2 a place to run to (x, y / "
                    "arena_radius), 1 a direction to run in (x, y in the arena's frame)"},
-    {"speed", "0.8", "the navigator's speed (m/s; the turning runner of tools/rat-heading-tick.cfg "
-                     "runs at 0.8-0.9)"},
+    {"speed", "0.8", "the navigator's speed (m/s; the rat's turning runners run at 0.75-0.9 on "
+                     "open ground, 0.55 in the water maze)"},
     {"turn_rate", "180", "the navigator's largest turn (deg/s)"},
     {"step_time", "0.32", "control step (s)"},
     AMT_OPTS_PARAMS, {NULL, NULL, NULL}};

@@ -3,7 +3,7 @@
 # to) is read and trains one short iteration (16 envs, 8 steps, one minibatch, so each takes about
 # a second): a task parameter or configuration key renamed under a recipe fails here, not an hour
 # into a user's run. A config that continues another run (load_module, load_path) is refused only
-# for its missing source checkpoint, and trains from scratch with the source cleared (and its
+# for its missing source checkpoint, and trains from scratch with the sources cleared (and its
 # anchor, which needs a loaded policy; the rest of its content checked the same way).
 set -u
 animat="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
@@ -23,7 +23,7 @@ for cfg in "$tools"/*.cfg; do
          --set horizon=$horizon --quiet)
   "$animat" train "${short[@]}" --out "$name" > "$name.out" 2>&1
   rc=$?
-  if grep -Eq '^load_(module|path) *= *[^ ]' "$cfg"; then
+  if grep -Eq '^load_(extra_)?(module|path) *= *[^ ]' "$cfg"; then
     # a continuation: trains if its source exists here, else names the missing checkpoint
     if [ $rc -ne 0 ] && ! grep -Eq "cannot open checkpoint|needs load_path" "$name.out"; then
       echo "FAIL: $name: refused for something other than its source checkpoint: $(cat "$name.out")"
@@ -31,7 +31,7 @@ for cfg in "$tools"/*.cfg; do
     fi
     name="$name-scratch"
     "$animat" train "${short[@]}" --set load_module= --set load_path= --set anchor=0 \
-      --out "$name" > "$name.out" 2>&1
+      --set load_extra_module= --set load_extra_path= --out "$name" > "$name.out" 2>&1
     rc=$?
   fi
   if [ $rc -ne 0 ] || [ ! -f "$name/checkpoint.bin" ]; then
