@@ -606,6 +606,24 @@ static void test_grad_policy_command(void** s) {
   assert_int_equal(check_policy("lstm", "gru", 2, 0, 3, 1), 0);
 }
 
+// A small policy (core 6, motor 5 units; 3 proprioceptive inputs) with K command values of A,
+// its weights jittered, and a sequence of T x B random observations for it.
+static void command_policy(ama_policy* pol, ama_seq* seq, int K, int motor_core, int T, int B,
+                           int A) {
+  ama_policy_cfg cfg;
+  ama_policy_cfg_default(&cfg);
+  char err[512];
+  cfg.core_hidden = 6;
+  cfg.motor_hidden = 5;
+  cfg.command_dims = K;
+  cfg.motor_core = motor_core;
+  am_obs_group groups[1] = {{"proprioception", 0, 3}};
+  assert_int_equal(ama_policy_init(pol, &cfg, groups, 1, 3, A, T, B, B, 7, err, sizeof err), 0);
+  for (size_t i = 0; i < pol->params.count; i++) pol->params.w[i] += urand(-0.3f, 0.3f);
+  assert_int_equal(ama_seq_alloc(seq, pol, T, B, err, sizeof err), 0);
+  for (int i = 0; i < T * B * 3; i++) seq->obs[i] = urand(-1, 1);
+}
+
 // motor_core = 0: the motor reads its shortcut groups only (the core's slots are 0), so the core
 // learns through the value and command heads alone: gradients exact, and the head's means do not
 // move when the core's weights do.
@@ -614,21 +632,10 @@ static void test_grad_policy_motor_core(void** s) {
   int bad = check_policy("gru", "gru", 2, 1, 1, 2);
   g_motor_core = 1;
   assert_int_equal(bad, 0);
-  ama_policy_cfg cfg;
-  ama_policy_cfg_default(&cfg);
-  char err[512];
-  cfg.core_hidden = 6;
-  cfg.motor_hidden = 5;
-  cfg.command_dims = 1;
-  cfg.motor_core = 0;
-  am_obs_group groups[1] = {{"proprioception", 0, 3}};
-  enum { T = 4, B = 2, A = 3, O = 3 };
+  enum { T = 4, B = 2, A = 3 };
   ama_policy pol;
-  assert_int_equal(ama_policy_init(&pol, &cfg, groups, 1, O, A, T, B, B, 7, err, sizeof err), 0);
-  for (size_t i = 0; i < pol.params.count; i++) pol.params.w[i] += urand(-0.3f, 0.3f);
   ama_seq seq;
-  assert_int_equal(ama_seq_alloc(&seq, &pol, T, B, err, sizeof err), 0);
-  for (int i = 0; i < T * B * O; i++) seq.obs[i] = urand(-1, 1);
+  command_policy(&pol, &seq, 1, 0, T, B, A);
   ama_policy_seq_forward(&pol, &seq, T, B);
   float before[T * B * A];
   memcpy(before, seq.mean, sizeof before);
@@ -652,24 +659,14 @@ static void test_grad_policy_motor_core(void** s) {
 // head's for A - K values plus command.*; every value a command (K = A: a body-less navigator's
 // place) acts as the sequence forward too; more than A refused.
 static void test_command_head(void** s) {
-  ama_policy_cfg cfg;
-  ama_policy_cfg_default(&cfg);
-  char err[512];
-  cfg.core_hidden = 6;
-  cfg.motor_hidden = 5;
-  cfg.command_dims = 2;
-  am_obs_group groups[1] = {{"proprioception", 0, 3}};
   enum { T = 5, B = 3, A = 5, O = 3 };
   ama_policy pol;
-  assert_int_equal(ama_policy_init(&pol, &cfg, groups, 1, O, A, T, B, B, 7, err, sizeof err), 0);
-  for (size_t i = 0; i < pol.params.count; i++) pol.params.w[i] += urand(-0.3f, 0.3f);
+  ama_seq seq;
+  command_policy(&pol, &seq, 2, 1, T, B, A);
   assert_int_equal(pol.params.t[pol.i_Wmu].rows, 3);
   assert_int_equal(pol.params.t[pol.i_Wcmd].rows, 2);
   assert_int_equal(pol.params.t[pol.i_Wcmd].cols, 6);
   assert_true(ama_params_find(&pol.params, "command.logstd") >= 0);
-  ama_seq seq;
-  assert_int_equal(ama_seq_alloc(&seq, &pol, T, B, err, sizeof err), 0);
-  for (int i = 0; i < T * B * O; i++) seq.obs[i] = urand(-1, 1);
   ama_policy_seq_forward(&pol, &seq, T, B);
   ama_policy_reset_state(&pol);
   for (int t = 0; t < T; t++) {
@@ -690,12 +687,8 @@ static void test_command_head(void** s) {
   assert_true(changed > 0);
   ama_seq_free(&seq);
   ama_policy_free(&pol);
-  cfg.command_dims = A;
-  assert_int_equal(ama_policy_init(&pol, &cfg, groups, 1, O, A, T, B, B, 7, err, sizeof err), 0);
+  command_policy(&pol, &seq, A, 1, T, B, A);
   assert_int_equal(pol.params.t[pol.i_Wmu].rows, 0);
-  for (size_t i = 0; i < pol.params.count; i++) pol.params.w[i] += urand(-0.3f, 0.3f);
-  assert_int_equal(ama_seq_alloc(&seq, &pol, T, B, err, sizeof err), 0);
-  for (int i = 0; i < T * B * O; i++) seq.obs[i] = urand(-1, 1);
   ama_policy_seq_forward(&pol, &seq, T, B);
   ama_policy_reset_state(&pol);
   float spread = 0;
@@ -709,7 +702,11 @@ static void test_command_head(void** s) {
   assert_true(spread > 0);
   ama_seq_free(&seq);
   ama_policy_free(&pol);
+  ama_policy_cfg cfg;
+  ama_policy_cfg_default(&cfg);
+  char err[512];
   cfg.command_dims = A + 1;
+  am_obs_group groups[1] = {{"proprioception", 0, 3}};
   assert_int_equal(ama_policy_init(&pol, &cfg, groups, 1, O, A, T, B, B, 7, err, sizeof err), -1);
   assert_non_null(strstr(err, "command_dims = 6"));
 }
