@@ -31,7 +31,6 @@ const amt_param_def amt_water_plane_params[] = {
     AMT_OPTS_PARAMS, {NULL, NULL, NULL}};
 
 #define WALL_GAP 0.1  // the navigator stays this far inside the wall (the rat's half length)
-#define CUE_RADIUS 0.15  // as water_rules.c's: the cue is reached within this
 
 enum { V_X = AMT_WATER_N_VARS, V_Y, V_HEADING, V_COUNT };
 static const char* const var_names[V_COUNT] = {"goal_x", "goal_y", "phase", "search", "cue_x",
@@ -100,7 +99,7 @@ static void plane_move(const plane_cfg* c, plane_state* s) {
   double r = hypot(q[0], q[1]), rmax = c->w.radius - WALL_GAP;
   if (r > rmax) q[0] *= rmax / r, q[1] *= rmax / r;
   const double* target = search ? w->goal : w->cue;
-  double near = search ? c->w.goal_radius : CUE_RADIUS;
+  double near = search ? c->w.goal_radius : AMT_WATER_CUE_RADIUS;
   double u = nearest_on(s->pos, q, target);
   double m[2] = {s->pos[0] + u * (q[0] - s->pos[0]), s->pos[1] + u * (q[1] - s->pos[1])};
   if (hypot(m[0] - target[0], m[1] - target[1]) < near) q[0] = m[0], q[1] = m[1];

@@ -12,7 +12,6 @@ const char* const amt_water_events[AMT_WATER_N_EVENTS] = {"trial_start", "goal_f
 const char* const amt_water_var_names[AMT_WATER_N_VARS] = {"goal_x", "goal_y", "phase", "search",
                                                       "cue_x", "cue_y"};
 
-#define CUE_RADIUS 0.15  // the start cue is reached with the navigator within this of its centre
 
 int amt_water_read(const amt_info* info, const amt_params* params, amt_water* c, char* err,
                    size_t err_sz) {
@@ -129,7 +128,7 @@ int amt_water_step(const amt_water* c, amt_water_state* s, const double pos[2], 
     double dc = hypot(pos[0] - s->cue[0], pos[1] - s->cue[1]);
     *approach = c->approach * (s->cue_d - dc);
     s->cue_d = dc;
-    if (dc < CUE_RADIUS) {  // the next search starts here
+    if (dc < AMT_WATER_CUE_RADIUS) {  // the next search starts here
       *goal += c->cue_reward;
       ev |= (1u << AMT_WATER_EV_CUE) | (1u << AMT_WATER_EV_START);
       s->phase = AMT_WATER_SEARCH;

@@ -46,6 +46,8 @@ typedef struct amt_water {
   double search_time, radius, goal_radius, goal_reward, cue_reward, cue_min, approach, recall;
 } amt_water;
 
+#define AMT_WATER_CUE_RADIUS 0.15  // the start cue is reached within this of its centre (m)
+
 enum { AMT_WATER_SEARCH, AMT_WATER_RETURN };
 // Events and variables, in this order, first in both tasks.
 enum { AMT_WATER_EV_START, AMT_WATER_EV_FOUND, AMT_WATER_EV_TIMEOUT, AMT_WATER_EV_END,
