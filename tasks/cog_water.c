@@ -81,17 +81,10 @@ static double nearest_on(const double p[2], const double q[2], const double x[2]
 static void plane_move(const plane_cfg* c, plane_state* s) {
   const amt_water_state* w = &s->w;
   int search = w->phase == AMT_WATER_SEARCH;
-  double tx, ty, reach = INFINITY;  // the target's direction; how far it lies
-  if (!search) {
-    tx = w->cue[0] - s->pos[0], ty = w->cue[1] - s->pos[1], reach = hypot(tx, ty);
-  } else if (c->w.steer == 2) {
-    tx = w->steer[0] * c->w.radius - s->pos[0], ty = w->steer[1] * c->w.radius - s->pos[1];
-    reach = hypot(tx, ty);
-  } else {
-    tx = w->steer[0], ty = w->steer[1];
-  }
-  if (hypot(tx, ty) > 1e-9) {  // no command: straight on
-    double turn = remainder(atan2(ty, tx) - s->yaw, 2 * M_PI), most = c->turn * c->dt;
+  double v[2];  // toward the target; how far it lies (a direction: no end)
+  double reach = amt_water_target(&c->w, w, s->pos, v) ? hypot(v[0], v[1]) : INFINITY;
+  if (hypot(v[0], v[1]) > 1e-9) {  // no command: straight on
+    double turn = remainder(atan2(v[1], v[0]) - s->yaw, 2 * M_PI), most = c->turn * c->dt;
     s->yaw = remainder(s->yaw + fmax(-most, fmin(most, turn)), 2 * M_PI);
   }
   double len = fmin(c->speed * c->dt, reach);

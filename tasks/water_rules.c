@@ -155,17 +155,26 @@ void amt_water_observe(const amt_water* c, const amt_water_state* s, const doubl
   g[9] = (float)(s->t_phase / (double)c->search_steps);
 }
 
+int amt_water_target(const amt_water* c, const amt_water_state* s, const double from[2],
+                     double v[2]) {
+  if (s->phase == AMT_WATER_RETURN) {
+    v[0] = s->cue[0] - from[0], v[1] = s->cue[1] - from[1];
+    return 1;
+  }
+  if (c->steer == 2) {  // toward the named place
+    v[0] = s->steer[0] * c->radius - from[0], v[1] = s->steer[1] * c->radius - from[1];
+    return 1;
+  }
+  v[0] = s->steer[0], v[1] = s->steer[1];
+  return 0;
+}
+
 void amt_water_heading(const amt_water* c, const amt_water_state* s, const double from[2],
                        double yaw, float* g) {
-  int search = s->phase == AMT_WATER_SEARCH;
-  double cx = s->cue[0] - from[0], cy = s->cue[1] - from[1];
-  if (search && c->steer == 2) {  // toward the named place
-    cx = s->steer[0] * c->radius - from[0], cy = s->steer[1] * c->radius - from[1];
-  } else if (search) {
-    cx = s->steer[0], cy = s->steer[1];
-  }
-  int on = search ? c->steer > 0 && hypot(cx, cy) > 1e-6 : 1;
-  double rel = atan2(cy, cx) - yaw;
+  double v[2];
+  amt_water_target(c, s, from, v);
+  int on = s->phase == AMT_WATER_SEARCH ? c->steer > 0 && hypot(v[0], v[1]) > 1e-6 : 1;
+  double rel = atan2(v[1], v[0]) - yaw;
   g[0] = (float)(on ? cos(rel) : 0);
   g[1] = (float)(on ? sin(rel) : 0);
 }

@@ -85,6 +85,12 @@ int amt_water_step(const amt_water* c, amt_water_state* s, const double pos[2], 
 // rat; 0 while searching), the found signal, the time in the phase / search_time.
 void amt_water_observe(const amt_water* c, const amt_water_state* s, const double pos[2],
                        const double heading[2], const double cue_rel[2], float* g);
+// Where the navigator at `from` is sent: the vector v to the shown cue while returning; while
+// searching, to the place the command names (steer 2) or the command's direction (steer 1; 0 0
+// without a command). Returns 1 when v ends at a place (its length is the distance), 0 for a
+// direction.
+int amt_water_target(const amt_water* c, const amt_water_state* s, const double from[2],
+                     double v[2]);
 // The group "heading" (2 values): returning, the direction from `from` (the head) to the cue;
 // searching, the command's (steer 1: its direction; 2: toward the place it names), relative to
 // the heading `yaw` (cos, sin); 0 0 while searching without a command.
