@@ -10,7 +10,10 @@
 // meta-RL) apart from steering a body, at the cost of a body-less step. Its control step is
 // step_time (0.32 s: one tick of a rat core with core_tick = 16), so that a network trained here
 // lives on the time scale of the rat's slow core.
-// What it is not: a model of the rat's movement; the navigator turns and runs ideally.
+// By default the navigator turns and runs ideally; turn_gain, heading_noise, halt=0 and wall_slip
+// make it move more as the rat's turning runner does (a lagging turn, a wandering heading, no
+// stopping, sticking at the wall: docs/tasks.md gives the rat's measured values).
+// What it is not: a model of the rat's body.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,15 @@ const amt_param_def amt_water_plane_params[] = {
     {"speed", "0.8", "the navigator's speed (m/s; the rat's turning runners run at 0.75-0.9 on "
                      "open ground, 0.55 in the water maze)"},
     {"turn_rate", "180", "the navigator's largest turn (deg/s)"},
+    {"turn_gain", "0",
+     "how fast the heading relaxes toward the target's direction (1/s: the rat's runner turns "
+     "about 1.6 of its heading error per second); 0: the whole error at once (at most turn_rate)"},
+    {"heading_noise", "0", "a random walk of the heading (deg per sqrt(s)); 0: none"},
+    {"halt", "1", "1: the navigator stops at a named place; 0: it runs on through it and turns "
+                  "back, as a runner does"},
+    {"wall_slip", "1", "running into the wall, the fraction of the step's slide along it that is "
+                       "kept (1: slides freely; 0: stops at the wall until it heads away; the rat "
+                       "runner pushed against the wall moves at about 0.2 of its speed)"},
     {"step_time", "0.32", "control step (s)"},
     AMT_OPTS_PARAMS, {NULL, NULL, NULL}};
 
@@ -39,7 +51,8 @@ static const char* const var_names[V_COUNT] = {"goal_x", "goal_y", "phase", "sea
 typedef struct plane_cfg {
   amt_opts opts;  // first (task_opts.h)
   amt_water w;
-  double speed, turn, dt;
+  double speed, turn, dt, gain, noise, slip;
+  int halt;
 } plane_cfg;
 
 typedef struct plane_state {
@@ -75,22 +88,41 @@ static double nearest_on(const double p[2], const double q[2], const double x[2]
   return u < 0 ? 0 : u > 1 ? 1 : u;
 }
 
-// One step of movement: turn toward the target (at most turn_rate * dt), run speed * dt along the
-// new heading (no farther than a named place or the cue), stay inside the wall; a step that
-// passes over the goal (searching) or the cue (returning) stops where it comes nearest to it.
-static void plane_move(const plane_cfg* c, plane_state* s) {
+// One step of movement: turn toward the target (the whole error, or 1 - exp(-turn_gain dt) of
+// it, at most turn_rate * dt; plus the heading noise), run speed * dt along the new heading (no
+// farther than a named place with halt, or the cue), stay inside the wall (keeping wall_slip of
+// the slide along it); a step that passes over the goal (searching) or the cue (returning) stops
+// where it comes nearest to it.
+static void plane_move(const plane_cfg* c, plane_state* s, am_rng* rng) {
   const amt_water_state* w = &s->w;
   int search = w->phase == AMT_WATER_SEARCH;
   double v[2];  // toward the target; how far it lies (a direction: no end)
-  double reach = amt_water_target(&c->w, w, s->pos, v) ? hypot(v[0], v[1]) : INFINITY;
+  int place = amt_water_target(&c->w, w, s->pos, v);
+  double reach = place && (c->halt || !search) ? hypot(v[0], v[1]) : INFINITY;
   if (hypot(v[0], v[1]) > 1e-9) {  // no command: straight on
     double turn = remainder(atan2(v[1], v[0]) - s->yaw, 2 * M_PI), most = c->turn * c->dt;
+    if (c->gain > 0) turn *= 1 - exp(-c->gain * c->dt);
     s->yaw = remainder(s->yaw + fmax(-most, fmin(most, turn)), 2 * M_PI);
   }
+  if (c->noise > 0) s->yaw = remainder(s->yaw + c->noise * sqrt(c->dt) * am_rng_normal(rng), 2 * M_PI);
   double len = fmin(c->speed * c->dt, reach);
   double q[2] = {s->pos[0] + len * cos(s->yaw), s->pos[1] + len * sin(s->yaw)};
   double r = hypot(q[0], q[1]), rmax = c->w.radius - WALL_GAP;
-  if (r > rmax) q[0] *= rmax / r, q[1] *= rmax / r;
+  if (r > rmax) {
+    // where the step meets the wall (|pos + u d| = rmax), and the slide from there to the step's
+    // radial projection, of which wall_slip is kept
+    double d[2] = {q[0] - s->pos[0], q[1] - s->pos[1]};
+    double pd = s->pos[0] * d[0] + s->pos[1] * d[1], dd = d[0] * d[0] + d[1] * d[1];
+    double pp = s->pos[0] * s->pos[0] + s->pos[1] * s->pos[1] - rmax * rmax;
+    double u = dd > 0 ? fmax(0, fmin(1, (-pd + sqrt(fmax(0, pd * pd - dd * pp))) / dd)) : 0;
+    double meet[2] = {s->pos[0] + u * d[0], s->pos[1] + u * d[1]};
+    q[0] *= rmax / r, q[1] *= rmax / r;
+    if (c->slip < 1) {
+      q[0] = meet[0] + c->slip * (q[0] - meet[0]), q[1] = meet[1] + c->slip * (q[1] - meet[1]);
+      r = hypot(q[0], q[1]);
+      if (r > rmax) q[0] *= rmax / r, q[1] *= rmax / r;
+    }
+  }
   const double* target = search ? w->goal : w->cue;
   double near = search ? c->w.goal_radius : AMT_WATER_CUE_RADIUS;
   double u = nearest_on(s->pos, q, target);
@@ -102,7 +134,7 @@ static void plane_move(const plane_cfg* c, plane_state* s) {
 static void plane_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   const plane_cfg* c = t->cfg;
   plane_state* s = e->task_state;
-  plane_move(c, s);
+  plane_move(c, s, &e->rng);
   uint32_t ev = 0;
   double goal, approach;
   amt_water_step(&c->w, &s->w, s->pos, &e->rng, &ev, &goal, &approach);
@@ -144,6 +176,10 @@ int amt_water_plane_create(am_task* t, const amt_params* params, char* err, size
       amt_param_double(info, params, "speed", &c.speed, err, err_sz) ||
       amt_param_double(info, params, "turn_rate", &c.turn, err, err_sz) ||
       amt_param_double(info, params, "step_time", &c.dt, err, err_sz) ||
+      amt_param_double(info, params, "turn_gain", &c.gain, err, err_sz) ||
+      amt_param_double(info, params, "heading_noise", &c.noise, err, err_sz) ||
+      amt_param_int(info, params, "halt", &c.halt, err, err_sz) ||
+      amt_param_double(info, params, "wall_slip", &c.slip, err, err_sz) ||
       amt_param_double(info, params, "episode_time", &episode_time, err, err_sz))
     return -1;
   const char* name = info->name;
@@ -158,7 +194,19 @@ int amt_water_plane_create(am_task* t, const amt_params* params, char* err, size
   if (!(c.dt >= 0.001 && c.dt <= 1))
     return am_err(err, err_sz, "task %s: parameter step_time: '%g' must be in [0.001, 1] s", name,
                   c.dt);
+  if (!(c.gain >= 0 && c.gain <= 1000))
+    return am_err(err, err_sz, "task %s: parameter turn_gain: '%g' must be in [0, 1000] 1/s", name,
+                  c.gain);
+  if (!(c.noise >= 0 && c.noise <= 360))
+    return am_err(err, err_sz, "task %s: parameter heading_noise: '%g' must be in [0, 360] deg "
+                  "per sqrt(s)", name, c.noise);
+  if (c.halt != 0 && c.halt != 1)
+    return am_err(err, err_sz, "task %s: parameter halt: '%d' must be 0 or 1", name, c.halt);
+  if (!(c.slip >= 0 && c.slip <= 1))
+    return am_err(err, err_sz, "task %s: parameter wall_slip: '%g' must be in [0, 1]", name,
+                  c.slip);
   c.turn *= M_PI / 180;
+  c.noise *= M_PI / 180;
   int steps;
   if (amt_water_bind(&c.w, name, c.dt, err, err_sz) ||
       amt_bodyless_steps(info, params, "episode_time", c.dt, &steps, err, err_sz))

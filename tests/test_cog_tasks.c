@@ -805,6 +805,95 @@ static void test_water_plane_rules(void** s) {
   for (int i = 0; i < 8; i++) expect_refused("water-plane", bad[i]);
 }
 
+// water-plane's rat-like movement, each option against its definition: turn_gain shrinks the
+// heading error by exp(-turn_gain dt) a step; halt=0 runs the whole step through a named place
+// (halt=1 stops on it); running into the wall at an angle, wall_slip=0 stops where the straight
+// path meets the wall (wall_slip=1 slides to the radial projection); heading_noise is a random walk
+// whose steps have the set deviation. One env per case, seed 7.
+static am_pool* plane_case(am_task* t, const char* p1, const char* p2, double pos[3]) {
+  make_task(t, "water-plane", "turn_rate=3600", p1, p2, NULL);
+  am_pool* pool = make_pool_threads(t, 1, 1, 7);
+  float v[16];
+  t->get_vars(t, am_pool_env(pool, 0), v);
+  pos[0] = v[6], pos[1] = v[7], pos[2] = v[8];
+  return pool;
+}
+
+static void plane_go(am_pool* pool, double cx, double cy, double out[3]) {
+  am_batch* b = am_pool_batch(pool);
+  b->actions[0] = (float)cx, b->actions[1] = (float)cy;
+  am_pool_step(pool);
+  out[0] = b->vars[6], out[1] = b->vars[7], out[2] = b->vars[8];
+}
+
+static void test_water_plane_motion(void** s) {
+  (void)s;
+  am_task t;
+  double p[3], q[3];
+  // turn_gain 2: a target 90 deg aside leaves 90 exp(-0.64) deg of error
+  am_pool* pool = plane_case(&t, "turn_gain=2", "speed=0.01", p);
+  double aim = p[2] + M_PI / 2, cx = p[0] + 0.2 * cos(aim), cy = p[1] + 0.2 * sin(aim);
+  plane_go(pool, cx, cy, q);
+  double err = remainder(atan2(cy - p[1], cx - p[0]) - q[2], 2 * M_PI);
+  assert_float_equal(err, M_PI / 2 * exp(-2 * 0.32), 1e-5);
+  am_pool_free(pool);
+  amt_destroy(&t);
+  // a place 0.05 m toward the centre: halt=1 stops on it, halt=0 runs the step's 0.16 m
+  for (int halt = 0; halt <= 1; halt++) {
+    pool = plane_case(&t, halt ? "halt=1" : "halt=0", "speed=0.5", p);
+    double r = hypot(p[0], p[1]);
+    plane_go(pool, p[0] * (1 - 0.05 / r), p[1] * (1 - 0.05 / r), q);
+    assert_float_equal(hypot(q[0] - p[0], q[1] - p[1]), halt ? 0.05 : 0.16, 1e-5);
+    assert_float_equal(hypot(q[0], q[1]), r - (halt ? 0.05 : 0.16), 1e-5);
+    am_pool_free(pool);
+    amt_destroy(&t);
+  }
+  // outward at 45 deg from the radius from 0.75 m, to a place 0.25 m away (1 m/s: reached in the
+  // step): the path crosses 0.9 m after 0.197 m
+  for (int slip = 0; slip <= 1; slip++) {
+    pool = plane_case(&t, slip ? "wall_slip=1" : "wall_slip=0", "speed=1", p);
+    double a = atan2(p[1], p[0]) + M_PI / 4, r = hypot(p[0], p[1]);
+    assert_float_equal(r, 0.75, 1e-5);
+    double dx = cos(a), dy = sin(a);
+    plane_go(pool, p[0] + 0.25 * dx, p[1] + 0.25 * dy, q);
+    assert_float_equal(hypot(q[0], q[1]), 0.9, 1e-5);
+    if (slip) {  // the radial projection of the free step
+      double fx = p[0] + 0.25 * dx, fy = p[1] + 0.25 * dy, f = hypot(fx, fy);
+      assert_float_equal(q[0], fx * 0.9 / f, 1e-5);
+      assert_float_equal(q[1], fy * 0.9 / f, 1e-5);
+    } else {  // on the straight path, short of the free step
+      assert_float_equal((q[0] - p[0]) * dy - (q[1] - p[1]) * dx, 0, 1e-5);
+      assert_float_equal(hypot(q[0] - p[0], q[1] - p[1]), 0.197, 1e-3);
+    }
+    am_pool_free(pool);
+    amt_destroy(&t);
+  }
+  // heading_noise 30 deg/sqrt(s) with no command and no turning: steps of 30 sqrt(0.32) deg
+  make_task(&t, "water-plane", "heading_noise=30", "turn_rate=0.001", "speed=0.01", NULL);
+  pool = make_pool_threads(&t, 32, 1, 7);
+  am_batch* b = am_pool_batch(pool);
+  double sum = 0, sum2 = 0, prev[32];
+  int n = 0;
+  for (int k = 0; k < 20; k++) {
+    memset(b->actions, 0, 32 * 2 * sizeof(float));
+    am_pool_step(pool);
+    for (int e = 0; e < 32; e++) {
+      if (k > 0) {
+        double d = remainder(b->vars[e * t.n_vars + 8] - prev[e], 2 * M_PI);
+        sum += d, sum2 += d * d, n++;
+      }
+      prev[e] = b->vars[e * t.n_vars + 8];
+    }
+  }
+  double sd = sqrt(sum2 / n - (sum / n) * (sum / n)), want = 30 * M_PI / 180 * sqrt(0.32);
+  assert_true(fabs(sd / want - 1) < 0.15);
+  assert_true(fabs(sum / n) < 4 * want / sqrt(n));
+  am_pool_free(pool);
+  amt_destroy(&t);
+  const char* bad[] = {"turn_gain=-1", "heading_noise=-1", "halt=2", "wall_slip=1.5"};
+  for (int i = 0; i < 4; i++) expect_refused("water-plane", bad[i]);
+}
+
 static void test_cog_determinism(void** s) {
   const char* names[6] = {"bandit", "two-step", "perceptual-decision", "dnms", "wager",
                           "value-choice"};
@@ -929,6 +1018,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_analysis_planted),
       cmocka_unit_test(test_value_choice_rules),
       cmocka_unit_test(test_water_plane_rules),
+      cmocka_unit_test(test_water_plane_motion),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
