@@ -45,6 +45,16 @@ int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
   return 0;
 }
 
+void rat_add_round_wall(rat_sbuf* a, double R) {
+  const double half = (R + 0.03) * tan(M_PI / RAT_ROUND_WALL_N) + 0.02;
+  for (int k = 0; k < RAT_ROUND_WALL_N; k++) {
+    double th = 2 * M_PI * k / RAT_ROUND_WALL_N;
+    rat_sb_add(a, "<geom name=\"wall%d\" type=\"box\" pos=\"%.6f %.6f 0.15\" "
+                  "quat=\"%.6f 0 0 %.6f\" size=\"0.03 %.6f 0.15\" rgba=\"0.45 0.55 0.65 1\"/>", k,
+               (R + 0.03) * cos(th), (R + 0.03) * sin(th), cos(th / 2), sin(th / 2), half);
+  }
+}
+
 void rat_add_floor(rat_sbuf* a, double half, int out_of_the_way, const char* movable) {
   if (movable) {
     rat_sb_add(a, "<body name=\"%s.floor\" mocap=\"true\" pos=\"0 0 %g\"><geom name=\"%s.floor\" "

@@ -79,6 +79,12 @@ void rat_sb_free(rat_sbuf* b);
 int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
                     double* episode_time, char* err, size_t err_sz);
 
+// Appends a circular wall around the origin whose inner face is at radius R (m):
+// RAT_ROUND_WALL_N boxes 0.06 m thick and 0.3 m high, named wall0, wall1, ... (water-maze's arena,
+// run's `arena`).
+#define RAT_ROUND_WALL_N 36
+void rat_add_round_wall(rat_sbuf* a, double R);
+
 // Appends the arena's floor: a plane of half-size `half` m that the rat collides with, or, with
 // out_of_the_way, the same plane 100 m below (for tasks that bring their own ground). With
 // `movable` (a task name: a composite's scene) the plane sits on a mocap body "TASK.floor" (a

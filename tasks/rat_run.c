@@ -4,7 +4,8 @@
 // torso and pelvis (upright=1); the episode ends (terminated, event "fall") when the torso tilts
 // more than fall_tilt from vertical. With heading commands (heading_time > 0) the direction to
 // run is drawn anew every heading_time s, within +-heading_range of the torso's heading, and vx
-// becomes the velocity along it. docs/tasks.md describes it for users.
+// becomes the velocity along it. `arena` puts a circular wall around the start. docs/tasks.md
+// describes it for users.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,10 @@ const amt_param_def amt_run_params[] = {
      "s within +-heading_range of the torso's heading; the speed reward is paid on the velocity "
      "along it and the group 'heading' holds the command relative to the torso (cos, sin)"},
     {"heading_range", "90", "largest turn a new heading command asks for (deg, in (0, 180])"},
+    {"arena", "0",
+     "0: open ground; R > 0: a circular wall of inner radius R (m) around the start, as "
+     "water-maze's (so that a runner on heading commands meets walls: a command into the wall "
+     "pays only the velocity along it)"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct run_cfg {
@@ -30,6 +35,7 @@ typedef struct run_cfg {
   double heading_time;   // s between heading commands (0: run along +x)
   int heading_steps;     // the same in control steps (once the control period is known)
   double heading_range;  // rad
+  double arena;          // the wall's radius (m; 0: none)
 } run_cfg;
 
 typedef struct run_state {
@@ -119,8 +125,12 @@ static int read_params(const amt_info* info, const amt_params* params, run_cfg* 
                   c->alive_bonus);
   double ht, hr;
   if (amt_param_double(info, params, "heading_time", &ht, err, err_sz) ||
-      amt_param_double(info, params, "heading_range", &hr, err, err_sz))
+      amt_param_double(info, params, "heading_range", &hr, err, err_sz) ||
+      amt_param_double(info, params, "arena", &c->arena, err, err_sz))
     return -1;
+  if (!(c->arena == 0 || (c->arena >= 0.5 && c->arena <= 50)))
+    return am_err(err, err_sz, "task %s: parameter arena: '%g' must be 0 (no wall) or in [0.5, 50] "
+                  "m", name, c->arena);
   if (!(ht >= 0 && ht <= 1e4))
     return am_err(err, err_sz, "task %s: parameter heading_time: '%g' must be in [0, 1e4] s", name,
                   ht);
@@ -144,6 +154,7 @@ int amt_run_create(am_task* t, const amt_params* params, char* err, size_t err_s
   rat_sbuf arena = {0};
   rat_sb_add(&arena, "<geom name=\"floor\" type=\"plane\" size=\"100 100 0.05\" material=\"grid\" "
                      "conaffinity=\"1\"/>");
+  if (c.arena > 0) rat_add_round_wall(&arena, c.arena);
   int rc = rat_load(t, info->name, NULL, &arena, &c.rat, err, err_sz);
   rat_sb_free(&arena);
   if (!rc && c.heading_time > 0)  // (rat_task_init sets the control period later)

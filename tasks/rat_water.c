@@ -22,7 +22,6 @@
 #include "rat_common.h"
 #include "water_rules.h"
 
-#define N_WALL 36       // box segments of the circular wall
 
 const amt_param_def amt_water_maze_params[] = {
     AMT_WATER_PARAMS,
@@ -155,21 +154,13 @@ static int water_read(const amt_info* info, const amt_params* params, void* cfg,
   return 0;
 }
 
-// The arena: a floor, the circular wall (N_WALL boxes 0.3 m high) and the start cue (a sphere
+// The arena: a floor, the circular wall (rat_add_round_wall) and the start cue (a sphere
 // that touches nothing, parked while the rat searches).
 static int water_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* a, int movable) {
   const water_cfg* c = cfg;
   (void)prelude;
   rat_add_floor(a, c->w.radius + 1, 0, movable ? "water-maze" : NULL);
-  const double R = c->w.radius;
-  const double half = (R + 0.03) * tan(M_PI / N_WALL) + 0.02;
-  for (int k = 0; k < N_WALL; k++) {
-    double th = 2 * M_PI * k / N_WALL;
-    rat_sb_add(a, "<geom name=\"wall%d\" type=\"box\" pos=\"%.6f %.6f 0.15\" "
-                  "quat=\"%.6f 0 0 %.6f\" size=\"0.03 %.6f 0.15\" rgba=\"0.45 0.55 0.65 1\"/>", k,
-               (R + 0.03) * cos(th), (R + 0.03) * sin(th), cos(th / 2),
-               sin(th / 2), half);
-  }
+  rat_add_round_wall(a, c->w.radius);
   rat_sb_add(a, "<body name=\"cue\" mocap=\"true\" pos=\"0 0 %g\"><geom type=\"sphere\" "
                 "size=\"0.05\" rgba=\"0.95 0.85 0.2 1\" contype=\"0\" conaffinity=\"0\"/></body>",
              RAT_PARK_Z);

@@ -291,6 +291,45 @@ static void test_run_heading(void** state) {
   expect_refused("run", "heading_range=200");
 }
 
+// run's `arena`: a circular wall of 36 boxes whose inner faces lie at the set radius; thrown at
+// the wall from 0.3 m inside it at 3 m/s, the rat stays inside (without the wall it slides past);
+// bad radii refused.
+static void test_run_arena(void** state) {
+  (void)state;
+  for (int wall = 0; wall < 2; wall++) {
+    am_task t;
+    make_task(&t, "run", "init_noise=0", wall ? "arena=1.2" : "arena=0", NULL);
+    const mjModel* m = t.model->m;
+    int n = 0;
+    for (int g = 0; g < m->ngeom; g++) {
+      const char* name = mj_id2name(m, mjOBJ_GEOM, g);
+      if (!name || strncmp(name, "wall", 4)) continue;
+      n++;
+      const mjtNum* pos = m->geom_pos + 3 * g;
+      assert_float_equal(hypot(pos[0], pos[1]) - m->geom_size[3 * g], 1.2, 1e-6);
+      assert_float_equal(pos[2], 0.15, 1e-9);
+    }
+    assert_int_equal(n, wall ? 36 : 0);
+    am_pool* p = make_pool(&t, 1, 3);
+    am_env* e = am_pool_env(p, 0);
+    rat_ids r = rat_lookup(e->m);
+    e->d->qpos[r.q] = 0.9, e->d->qpos[r.q + 1] = 0;
+    e->d->qvel[r.v] = 3;
+    mj_forward(e->m, e->d);
+    double far = 0;
+    for (int k = 0; k < 250; k++) {  // 0.5 s of physics
+      mj_step(e->m, e->d);
+      far = fmax(far, hypot(e->d->xpos[3 * r.torso], e->d->xpos[3 * r.torso + 1]));
+    }
+    if (wall) assert_true(far < 1.2);
+    else if (far <= 1.3) fail_msg("without a wall the rat got to %g m", far);
+    am_pool_free(p);
+    amt_destroy(&t);
+  }
+  expect_refused("run", "arena=0.2");
+  expect_refused("run", "arena=-1");
+}
+
 // Through the pool, a fall ends the episode as terminated (not truncated) with the fall event, and
 // the env starts again standing; fall_tilt=180 never ends it (the default of run-gaps and
 // escape-bowl, whose published rewards have no tilt limit). Bad values name the parameter.
@@ -1889,6 +1928,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run),
       cmocka_unit_test(test_run_heading),
+      cmocka_unit_test(test_run_arena),
       cmocka_unit_test(test_run_fall),
       cmocka_unit_test(test_run_gaps_course),
       cmocka_unit_test(test_run_gaps_window),
