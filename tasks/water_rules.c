@@ -24,7 +24,8 @@ int amt_water_read(const amt_info* info, const amt_params* params, amt_water* c,
       amt_param_double(info, params, "cue_min_distance", &c->cue_min, err, err_sz) ||
       amt_param_double(info, params, "approach", &c->approach, err, err_sz) ||
       amt_param_double(info, params, "recall", &c->recall, err, err_sz) ||
-      amt_param_int(info, params, "found_steps", &c->found_steps, err, err_sz))
+      amt_param_int(info, params, "found_steps", &c->found_steps, err, err_sz) ||
+      amt_param_double(info, params, "place_inside", &c->inside, err, err_sz))
     return -1;
   const char* name = info->name;
   if (!(c->recall >= 0 && isfinite(c->recall)))
@@ -44,6 +45,9 @@ int amt_water_read(const amt_info* info, const amt_params* params, amt_water* c,
   if (!(c->search_time > 0))
     return am_err(err, err_sz, "task %s: parameter search_time: '%g' must be > 0", name,
                   c->search_time);
+  if (!(c->inside >= 0 && c->inside < c->radius))
+    return am_err(err, err_sz, "task %s: parameter place_inside: '%g' must be in [0, arena_radius)",
+                  name, c->inside);
   if (!(c->cue_min >= 0 && c->cue_min <= 2 * (c->radius - 0.25)))
     return am_err(err, err_sz, "task %s: parameter cue_min_distance: '%g' must be in [0, %g] (the "
                   "width of the circle of starts)", name, c->cue_min, 2 * (c->radius - 0.25));
@@ -161,8 +165,11 @@ int amt_water_target(const amt_water* c, const amt_water_state* s, const double 
     v[0] = s->cue[0] - from[0], v[1] = s->cue[1] - from[1];
     return 1;
   }
-  if (c->steer == 2) {  // toward the named place
-    v[0] = s->steer[0] * c->radius - from[0], v[1] = s->steer[1] * c->radius - from[1];
+  if (c->steer == 2) {  // toward the named place (moved in from beyond place_inside)
+    double p[2] = {s->steer[0] * c->radius, s->steer[1] * c->radius}, r = hypot(p[0], p[1]);
+    double rmax = c->radius - c->inside;
+    if (c->inside > 0 && r > rmax) p[0] *= rmax / r, p[1] *= rmax / r;
+    v[0] = p[0] - from[0], v[1] = p[1] - from[1];
     return 1;
   }
   v[0] = s->steer[0], v[1] = s->steer[1];

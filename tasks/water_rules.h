@@ -35,6 +35,10 @@
    "shaping (term 'approach'): reward per metre the navigator comes closer to the goal during "  \
    "the searches after the one that found it in this episode (potential-based; it was there); "  \
    "0: off"},                                                                                    \
+  {"place_inside", "0",                                                                          \
+   "steer=2: D > 0 moves a named place that lies beyond the circle D m inside the wall in along " \
+   "its radius onto that circle, so the navigator is never sent into the wall (m); 0: the place " \
+   "as named (the command's square reaches beyond the wall)"},                                   \
   {"found_steps", "1",                                                                           \
    "the task group's found signal stays 1 for this many control steps after the goal was found " \
    "(1: the step of the find only; a core that ticks every k steps, core_tick = k, sees it "     \
@@ -44,6 +48,7 @@ typedef struct amt_water {
   int trials, found_steps, search_steps;  // search_steps: search_time in control steps
   int steer;  // the command's meaning while searching: 0 none, 1 a direction, 2 a place
   double search_time, radius, goal_radius, goal_reward, cue_reward, cue_min, approach, recall;
+  double inside;  // place_inside (m; 0: off)
 } amt_water;
 
 #define AMT_WATER_CUE_RADIUS 0.15  // the start cue is reached within this of its centre (m)

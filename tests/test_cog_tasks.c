@@ -809,7 +809,8 @@ static void test_water_plane_rules(void** s) {
 // heading error by exp(-turn_gain dt) a step; halt=0 runs the whole step through a named place
 // (halt=1 stops on it); running into the wall at an angle, wall_slip=0 stops where the straight
 // path meets the wall (wall_slip=1 slides to the radial projection); heading_noise is a random walk
-// whose steps have the set deviation. One env per case, seed 7.
+// whose steps have the set deviation; place_inside moves a named place beyond it in onto its
+// circle (a rule of water_rules.c, the rat's too). One env per case, seed 7.
 static am_pool* plane_case(am_task* t, const char* p1, const char* p2, double pos[3]) {
   make_task(t, "water-plane", "turn_rate=3600", p1, p2, NULL);
   am_pool* pool = make_pool_threads(t, 1, 1, 7);
@@ -890,8 +891,23 @@ static void test_water_plane_motion(void** s) {
   assert_true(fabs(sum / n) < 4 * want / sqrt(n));
   am_pool_free(pool);
   amt_destroy(&t);
-  const char* bad[] = {"turn_gain=-1", "heading_noise=-1", "halt=2", "wall_slip=1.5"};
-  for (int i = 0; i < 4; i++) expect_refused("water-plane", bad[i]);
+  // place_inside 0.2 (arena 1 m): the place (1, 1) is taken at (0.8, 0.8) / sqrt(2); (0.3, 0.2)
+  // as named; the group heading points there from where the step left the navigator
+  const float named[2][2] = {{1, 1}, {0.3f, 0.2f}};
+  const double at[2][2] = {{0.8 / sqrt(2), 0.8 / sqrt(2)}, {0.3, 0.2}};
+  for (int k = 0; k < 2; k++) {
+    pool = plane_case(&t, "place_inside=0.2", "speed=0.01", p);
+    plane_go(pool, named[k][0], named[k][1], q);
+    b = am_pool_batch(pool);
+    double rel = atan2(at[k][1] - q[1], at[k][0] - q[0]) - q[2];
+    assert_float_equal(b->obs[10], cos(rel), 1e-4);
+    assert_float_equal(b->obs[11], sin(rel), 1e-4);
+    am_pool_free(pool);
+    amt_destroy(&t);
+  }
+  const char* bad[] = {"turn_gain=-1", "heading_noise=-1", "halt=2", "wall_slip=1.5",
+                       "place_inside=-0.1", "place_inside=1"};
+  for (int i = 0; i < 6; i++) expect_refused("water-plane", bad[i]);
 }
 
 static void test_cog_determinism(void** s) {
