@@ -104,7 +104,8 @@ static void plane_move(const plane_cfg* c, plane_state* s, am_rng* rng) {
     if (c->gain > 0) turn *= 1 - exp(-c->gain * c->dt);
     s->yaw = remainder(s->yaw + fmax(-most, fmin(most, turn)), 2 * M_PI);
   }
-  if (c->noise > 0) s->yaw = remainder(s->yaw + c->noise * sqrt(c->dt) * am_rng_normal(rng), 2 * M_PI);
+  if (c->noise > 0)
+    s->yaw = remainder(s->yaw + c->noise * sqrt(c->dt) * am_rng_normal(rng), 2 * M_PI);
   double len = fmin(c->speed * c->dt, reach);
   double q[2] = {s->pos[0] + len * cos(s->yaw), s->pos[1] + len * sin(s->yaw)};
   double r = hypot(q[0], q[1]), rmax = c->w.radius - WALL_GAP;

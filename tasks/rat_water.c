@@ -22,7 +22,6 @@
 #include "rat_common.h"
 #include "water_rules.h"
 
-
 const amt_param_def amt_water_maze_params[] = {
     AMT_WATER_PARAMS,
     {"guide", "0",

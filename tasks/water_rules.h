@@ -91,8 +91,9 @@ int amt_water_step(const amt_water* c, amt_water_state* s, const double pos[2], 
 void amt_water_observe(const amt_water* c, const amt_water_state* s, const double pos[2],
                        const double heading[2], const double cue_rel[2], float* g);
 // Where the navigator at `from` is sent: the vector v to the shown cue while returning; while
-// searching, to the place the command names (steer 2) or the command's direction (steer 1; 0 0
-// without a command). Returns 1 when v ends at a place (its length is the distance), 0 for a
+// searching, to the place the command names (steer 2; moved in onto the circle place_inside m
+// inside the wall if it lies beyond it) or the command's direction (steer 1; 0 0 without a
+// command). Returns 1 when v ends at a place (its length is the distance), 0 for a
 // direction.
 int amt_water_target(const amt_water* c, const amt_water_state* s, const double from[2],
                      double v[2]);
