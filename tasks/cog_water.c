@@ -39,6 +39,10 @@ const amt_param_def amt_water_plane_params[] = {
     {"wall_slip", "1", "running into the wall, the fraction of the step's slide along it that is "
                        "kept (1: slides freely; 0: stops at the wall until it heads away; the rat "
                        "runner pushed against the wall moves at about 0.2 of its speed)"},
+    {"return_speed", "0",
+     "0: the navigator returns to the cue at `speed`; v > 0: at a speed drawn for each walk back "
+     "uniformly between v and `speed` (m/s), so that walks back last as long as a rat's that "
+     "creeps along the wall"},
     {"step_time", "0.32", "control step (s)"},
     AMT_OPTS_PARAMS, {NULL, NULL, NULL}};
 
@@ -51,7 +55,7 @@ static const char* const var_names[V_COUNT] = {"goal_x", "goal_y", "phase", "sea
 typedef struct plane_cfg {
   amt_opts opts;  // first (task_opts.h)
   amt_water w;
-  double speed, turn, dt, gain, noise, slip;
+  double speed, turn, dt, gain, noise, slip, ret_lo;
   int halt;
 } plane_cfg;
 
@@ -59,6 +63,7 @@ typedef struct plane_state {
   amt_opt_state opt;  // first (task_opts.h)
   amt_water_state w;
   double pos[2], yaw;
+  double ret_v;  // this walk back's speed (return_speed > 0)
 } plane_state;
 
 static void plane_reset(const am_task* t, am_env* e) {
@@ -106,7 +111,8 @@ static void plane_move(const plane_cfg* c, plane_state* s, am_rng* rng) {
   }
   if (c->noise > 0)
     s->yaw = remainder(s->yaw + c->noise * sqrt(c->dt) * am_rng_normal(rng), 2 * M_PI);
-  double len = fmin(c->speed * c->dt, reach);
+  double v_now = !search && c->ret_lo > 0 ? s->ret_v : c->speed;
+  double len = fmin(v_now * c->dt, reach);
   double q[2] = {s->pos[0] + len * cos(s->yaw), s->pos[1] + len * sin(s->yaw)};
   double r = hypot(q[0], q[1]), rmax = c->w.radius - WALL_GAP;
   if (r > rmax) {
@@ -138,7 +144,9 @@ static void plane_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   plane_move(c, s, &e->rng);
   uint32_t ev = 0;
   double goal, approach;
-  amt_water_step(&c->w, &s->w, s->pos, &e->rng, &ev, &goal, &approach);
+  int turned = amt_water_step(&c->w, &s->w, s->pos, &e->rng, &ev, &goal, &approach);
+  if (turned && s->w.phase == AMT_WATER_RETURN && c->ret_lo > 0)
+    s->ret_v = am_rng_range(&e->rng, c->ret_lo, c->speed);
   float reward = (float)(goal + approach);
   r->reward = reward;
   r->events = ev;
@@ -181,6 +189,7 @@ int amt_water_plane_create(am_task* t, const amt_params* params, char* err, size
       amt_param_double(info, params, "heading_noise", &c.noise, err, err_sz) ||
       amt_param_int(info, params, "halt", &c.halt, err, err_sz) ||
       amt_param_double(info, params, "wall_slip", &c.slip, err, err_sz) ||
+      amt_param_double(info, params, "return_speed", &c.ret_lo, err, err_sz) ||
       amt_param_double(info, params, "episode_time", &episode_time, err, err_sz))
     return -1;
   const char* name = info->name;
@@ -206,6 +215,9 @@ int amt_water_plane_create(am_task* t, const amt_params* params, char* err, size
   if (!(c.slip >= 0 && c.slip <= 1))
     return am_err(err, err_sz, "task %s: parameter wall_slip: '%g' must be in [0, 1]", name,
                   c.slip);
+  if (!(c.ret_lo >= 0 && c.ret_lo <= c.speed))
+    return am_err(err, err_sz, "task %s: parameter return_speed: '%g' must be in [0, speed] m/s",
+                  name, c.ret_lo);
   c.turn *= M_PI / 180;
   c.noise *= M_PI / 180;
   int steps;

@@ -905,9 +905,42 @@ static void test_water_plane_motion(void** s) {
     am_pool_free(pool);
     amt_destroy(&t);
   }
+  // return_speed 0.1 (speed 0.5): each walk back runs at one speed drawn in [0.1, 0.5] m/s (the
+  // steps before the one that reaches the cue all of one length), and the walks differ
+  make_task(&t, "water-plane", "return_speed=0.1", "speed=0.5", "search_time=0.64", "trials=100",
+            "turn_rate=3600", NULL);
+  pool = make_pool_threads(&t, 1, 1, 7);
+  b = am_pool_batch(pool);
+  double walk[8] = {0}, last = -1;
+  int walks = 0, steps = 0;
+  float v0[16];
+  t.get_vars(&t, am_pool_env(pool, 0), v0);
+  p[0] = v0[6], p[1] = v0[7];
+  for (int k = 0; k < 400 && walks < 8; k++) {
+    int returning = b->vars[2] == 1 && k > 0;
+    plane_go(pool, 0, 0, q);
+    if (b->terminated[0]) break;
+    double len = hypot(q[0] - p[0], q[1] - p[1]);
+    p[0] = q[0], p[1] = q[1];
+    if (!returning) continue;
+    if (b->events[0] & (1u << find_event(&t, "cue_reached"))) {  // this walk is over
+      if (steps > 0) walks++;
+      steps = 0, last = -1;
+      continue;
+    }
+    if (last >= 0) assert_float_equal(len, last, 1e-6);
+    assert_true(len >= 0.1 * 0.32 - 1e-6 && len <= 0.5 * 0.32 + 1e-6);
+    walk[walks] = last = len, steps++;
+  }
+  assert_int_equal(walks, 8);
+  double lo = walk[0], hi = walk[0];
+  for (int k = 1; k < 8; k++) lo = fmin(lo, walk[k]), hi = fmax(hi, walk[k]);
+  assert_true(hi - lo > 0.02);
+  am_pool_free(pool);
+  amt_destroy(&t);
   const char* bad[] = {"turn_gain=-1", "heading_noise=-1", "halt=2", "wall_slip=1.5",
-                       "place_inside=-0.1", "place_inside=1"};
-  for (int i = 0; i < 6; i++) expect_refused("water-plane", bad[i]);
+                       "place_inside=-0.1", "place_inside=1", "return_speed=0.9"};
+  for (int i = 0; i < 7; i++) expect_refused("water-plane", bad[i]);
 }
 
 static void test_cog_determinism(void** s) {
