@@ -717,7 +717,6 @@ static void test_value_choice_rules(void** s) {
   amt_destroy(&t);
 }
 
-// One seed fixes every env whatever the thread count.
 // water-plane: the navigator runs at `speed` (0.256 m per 0.32 s step) toward the place the
 // action names, turning at most 57.6 deg a step, inside the wall; named the goal it finds it
 // (goal_found, trial_end, +10, the found signal, the return phase, the heading group on the cue),
@@ -943,14 +942,17 @@ static void test_water_plane_motion(void** s) {
   for (int i = 0; i < 7; i++) expect_refused("water-plane", bad[i]);
 }
 
+// One seed fixes every env whatever the thread count (water-plane with its random options too).
 static void test_cog_determinism(void** s) {
-  const char* names[6] = {"bandit", "two-step", "perceptual-decision", "dnms", "wager",
-                          "value-choice"};
-  for (int k = 0; k < 6; k++) {
+  const char* names[7] = {"bandit", "two-step", "perceptual-decision", "dnms", "wager",
+                          "value-choice", "water-plane"};
+  // water-plane with the options that draw from the env's stream (heading noise, walk-back speed)
+  const char* extra[7][2] = {{0}, {0}, {0}, {0}, {0}, {0}, {"heading_noise=30", "return_speed=0.1"}};
+  for (int k = 0; k < 7; k++) {
     uint32_t h[2];
     for (int th = 0; th < 2; th++) {
       am_task t;
-      make_task(&t, names[k], "trials=7", NULL);
+      make_task(&t, names[k], "trials=7", extra[k][0], extra[k][1], NULL);
       am_pool* pool = make_pool_threads(&t, 6, th + 1, 21);
       am_batch* b = am_pool_batch(pool);
       am_rng rng;
