@@ -898,7 +898,7 @@ static int check_modules(const char* what, const char* list, char* err, size_t e
   char* save = NULL;
   for (char* tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
     int ok = 0;
-    for (size_t i = 0; i < sizeof MODULES / sizeof MODULES[0]; i++) ok |= !strcmp(tok, MODULES[i]);
+    for (int i = 0; i < N_MODULES; i++) ok |= !strcmp(tok, MODULES[i]);
     if (!ok) {
       snprintf(err, err_sz, "%s: unknown module '%s' (core, motor, head, critic, command)", what,
                tok);
