@@ -115,21 +115,19 @@ static void plane_move(const plane_cfg* c, plane_state* s, am_rng* rng) {
   double len = fmin(v_now * c->dt, reach);
   double q[2] = {s->pos[0] + len * cos(s->yaw), s->pos[1] + len * sin(s->yaw)};
   double r = hypot(q[0], q[1]), rmax = c->w.radius - WALL_GAP;
-  if (r > rmax) {
-    // where the step meets the wall (|pos + u d| = rmax), and the slide from there to the step's
-    // radial projection, of which wall_slip is kept
+  if (r > rmax && c->slip < 1) {
+    // where the step meets the wall (|pos + u d| = rmax); of the slide from there to the step's
+    // radial projection, wall_slip is kept
     double d[2] = {q[0] - s->pos[0], q[1] - s->pos[1]};
     double pd = s->pos[0] * d[0] + s->pos[1] * d[1], dd = d[0] * d[0] + d[1] * d[1];
     double pp = s->pos[0] * s->pos[0] + s->pos[1] * s->pos[1] - rmax * rmax;
     double u = dd > 0 ? fmax(0, fmin(1, (-pd + sqrt(fmax(0, pd * pd - dd * pp))) / dd)) : 0;
     double meet[2] = {s->pos[0] + u * d[0], s->pos[1] + u * d[1]};
-    q[0] *= rmax / r, q[1] *= rmax / r;
-    if (c->slip < 1) {
-      q[0] = meet[0] + c->slip * (q[0] - meet[0]), q[1] = meet[1] + c->slip * (q[1] - meet[1]);
-      r = hypot(q[0], q[1]);
-      if (r > rmax) q[0] *= rmax / r, q[1] *= rmax / r;
-    }
+    q[0] = meet[0] + c->slip * (q[0] * (rmax / r) - meet[0]);
+    q[1] = meet[1] + c->slip * (q[1] * (rmax / r) - meet[1]);
+    r = hypot(q[0], q[1]);
   }
+  if (r > rmax) q[0] *= rmax / r, q[1] *= rmax / r;  // slid along the wall
   const double* target = search ? w->goal : w->cue;
   double near = search ? c->w.goal_radius : AMT_WATER_CUE_RADIUS;
   double u = nearest_on(s->pos, q, target);
