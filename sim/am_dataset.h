@@ -27,8 +27,8 @@ extern "C" {
 #endif
 
 #define AM_DS_VERSION_MAJOR 1  // readers refuse other majors
-#define AM_DS_VERSION_MINOR 2  // readers accept newer minors (1.1: index in parts, trailer flags;
-                               // 1.2: per-chunk filters, lossy channels)
+#define AM_DS_VERSION_MINOR 3  // readers accept newer minors (1.1: index in parts, trailer flags;
+                               // 1.2: per-chunk filters, lossy channels; 1.3: channel models)
 #define AM_DS_MAX_DIMS 4       // dimensions of a channel's per-step shape
 #define AM_DS_MAX_CHANNELS 1024
 
@@ -139,12 +139,30 @@ void am_ds_set_interrupted(am_ds_writer* w);
 
 // Filters of format 1.2 (docs/dataset-format.md, "Filters"): a predictor and a layout per channel
 // and chunk. A writer chooses each channel's on its first chunk of 64 rows or more.
-enum { AM_DS_PRED_NONE, AM_DS_PRED_SUB, AM_DS_PRED_SUBZ, AM_DS_PRED_XOR, AM_DS_PRED_REF };
+enum { AM_DS_PRED_NONE, AM_DS_PRED_SUB, AM_DS_PRED_SUBZ, AM_DS_PRED_XOR, AM_DS_PRED_REF,
+       AM_DS_PRED_MODEL };
 enum { AM_DS_LAYOUT_BYTE, AM_DS_LAYOUT_BIT };
 // Test hook (golden files, fuzz seeds), after am_ds_add_channel: channel ch always uses this
 // predictor and layout (ref: the earlier channel that predicts it with AM_DS_PRED_REF, which must
 // be allowed: see docs/dataset-format.md). 0 or -1.
 int am_ds_set_filter(am_ds_writer* w, int ch, int pred, int layout, int ref);
+
+// Channel models (format 1.3, docs/dataset-format.md "Models"): what the caller knows of how a
+// channel follows from others (an observation is the float of a sensor reading of the step
+// before; a joint sensor is qpos - h qvel), stated per element, before am_ds_begin. The writer
+// stores the models once and, per channel, uses its model only where it compresses better than
+// the other predictors; a wrong model costs nothing but the search. Element elem of channel ch
+// (f32 or f64) is predicted as clamp(bias + sum of the terms' coef x value, lo, hi) (lo = -inf,
+// hi = +inf for none); am_ds_model_elem starts an element (elements of a channel in increasing
+// order), am_ds_model_term adds a term to the element started last: element src_elem of channel
+// src (f32 or f64, not ch) in the same row (lag 0) or the row before (lag 1). Models must not
+// form a cycle (checked by am_ds_begin). 0, or -1 with the message in am_ds_writer_error.
+int am_ds_model_elem(am_ds_writer* w, int ch, uint32_t elem, double bias, double lo, double hi);
+int am_ds_model_term(am_ds_writer* w, int ch, int src, int lag, uint32_t src_elem, double coef);
+// Models added to channel ch so far (elements predicted), for callers that check what they built.
+int am_ds_model_count(const am_ds_writer* w, int ch);
+// A channel's index by name, -1 when there is none.
+int am_ds_writer_find_channel(const am_ds_writer* w, const char* name);
 
 // Test hook: index entries per INDEX block (default and maximum: as many as fit in one 64 MiB
 // block, about 1.68 million chunks), so that a test writes an index in several parts.
@@ -290,6 +308,11 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
 // am_rec_step runs). Returns the channel index or -1.
 int am_rec_add_channel(am_rec* rec, const am_channel_def* def, const void* src, char* err,
                        size_t err_sz);
+// The recording's writer, for what the recorder does not do itself (e.g. channel models of the
+// caller's channels, am_ds_model_elem) before am_rec_begin.
+am_ds_writer* am_rec_writer(am_rec* rec);
+// The channel holding entry k of the task's observation vector (its element there in *elem), or -1.
+int am_rec_obs_channel(const am_rec* rec, int k, uint32_t* elem);
 // Adds metadata (before am_rec_begin).
 int am_rec_set_meta(am_rec* rec, const char* key, const char* value);
 int am_rec_begin(am_rec* rec, char* err, size_t err_sz);

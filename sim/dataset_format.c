@@ -1,6 +1,7 @@
 // dataset_format.c: the parts of the dataset format that the writer and the reader share: dtypes,
 // the byte-shuffle/delta filters and the block header (layout in dataset_format.h and
 // docs/dataset-format.md).
+#include <stdlib.h>
 #include <string.h>
 
 #include "dataset_format.h"
@@ -63,6 +64,11 @@ LOADER(double)
 #define ST(T, p, k, v) do { T s_ = (T)(v); memcpy((p) + sizeof(T) * (k), &s_, sizeof(T)); } while (0)
 #define ZIG(T, d) ((T)(((T)(d) << 1) ^ (T)(0 - (T)((T)(d) >> (8 * sizeof(T) - 1)))))
 #define UNZIG(T, z) ((T)(((T)(z) >> 1) ^ (T)(0 - (T)((z) & 1))))
+// PRED_MODEL: a float's bits as an unsigned integer in the order of the values (negatives
+// reversed below the positives), so that close values have close integers; and back.
+#define TOP(T) ((T)((T)1 << (8 * sizeof(T) - 1)))
+#define MONO(T, u) ((T)(((u) & TOP(T)) ? (T)~(u) : (T)((u) | TOP(T))))
+#define UNMONO(T, m) ((T)(((m) & TOP(T)) ? (T)((m) & (T)~TOP(T)) : (T)~(m)))
 
 #define PRED_ENC(T)                                                                              \
   switch (f.pred) {                                                                              \
@@ -81,6 +87,13 @@ LOADER(double)
       break;                                                                                     \
     case PRED_REF:                                                                               \
       for (size_t k = 0; k < count; k++) ST(T, out, k, LD(T, src, k) ^ LD(T, ref, k));          \
+      break;                                                                                     \
+    case PRED_MODEL:                                                                             \
+      for (size_t k = 0; k < count; k++) {                                                       \
+        T p = f.mask[k % elems] ? LD(T, ref, k) : k >= elems ? LD(T, src, k - elems) : 0;        \
+        T x = LD(T, src, k);                                                                     \
+        ST(T, out, k, ZIG(T, (T)(MONO(T, x) - MONO(T, p))));                                     \
+      }                                                                                          \
       break;                                                                                     \
     default: memcpy(out, src, count * sizeof(T));                                                \
   }
@@ -171,11 +184,36 @@ ROW_DEC(uint16_t)
 ROW_DEC(uint32_t)
 ROW_DEC(uint64_t)
 
+// PRED_MODEL's row: the model's prediction (pred) where mask is set, the previous row elsewhere.
+#define ROW_MODEL(T)                                                                            \
+  static void row_model_##T(uint8_t* restrict out, const uint8_t* restrict prev,               \
+                            const uint8_t* restrict pred, const uint8_t* restrict mask,         \
+                            const uint8_t* restrict src, size_t count, size_t k0, size_t n) {   \
+    for (size_t e = 0; e < n; e++) {                                                           \
+      T v = 0;                                                                                 \
+      for (size_t j = 0; j < sizeof(T); j++) v |= (T)((T)src[j * count + k0 + e] << (8 * j));  \
+      T p = mask[e] ? LD(T, pred, e) : prev ? LD(T, prev, e) : 0;                              \
+      T m = (T)(UNZIG(T, v) + MONO(T, p));                                                     \
+      ST(T, out, e, UNMONO(T, m));                                                             \
+    }                                                                                          \
+  }
+ROW_MODEL(uint16_t)
+ROW_MODEL(uint32_t)
+ROW_MODEL(uint64_t)
+
 static void byte_decode(uint8_t* restrict dst, const uint8_t* restrict src, const uint8_t* ref,
                         size_t count, size_t elems, size_t sw, am_ds_filt f) {
   void (*row)(uint8_t*, const uint8_t*, const uint8_t*, size_t, size_t, size_t, int) =
       sw == 1 ? row_dec_uint8_t : sw == 2 ? row_dec_uint16_t : sw == 4 ? row_dec_uint32_t
                                                                   : row_dec_uint64_t;
+  if (f.pred == PRED_MODEL) {  // floats only: widths 2 (lossy f32), 4 and 8
+    void (*rm)(uint8_t*, const uint8_t*, const uint8_t*, const uint8_t*, const uint8_t*, size_t,
+               size_t, size_t) = sw == 2 ? row_model_uint16_t : sw == 4 ? row_model_uint32_t
+                                                                       : row_model_uint64_t;
+    for (size_t k = 0; k < count; k += elems)
+      rm(dst + k * sw, k ? dst + (k - elems) * sw : NULL, ref + k * sw, f.mask, src, count, k, elems);
+    return;
+  }
   if (f.pred == PRED_NONE || f.pred == PRED_REF) {  // no dependence between rows: one long row
     row(dst, f.pred == PRED_REF ? ref : NULL, src, count, 0, count, PRED_XOR);
     return;
@@ -287,5 +325,237 @@ void am_ds_ref_convert(uint8_t* dst, const uint8_t* src, size_t count, size_t rw
   for (size_t k = 0; k < count; k++) {
     float x = LD(float, src, k);
     ST(double, dst, k, (double)x);
+  }
+}
+
+//---------------------------------- models (1.3) -------------------------------------------------
+
+static int float_dtype(int dt) { return dt == AM_DT_F32 || dt == AM_DT_F64; }
+
+int am_ds_models_check(const am_ds_model* m, int n_models, const int* dtype, const size_t* elems,
+                       int n_ch, int* order, char* why, size_t why_sz) {
+  int model_of[AM_DS_MAX_CHANNELS];
+  for (int c = 0; c < AM_DS_MAX_CHANNELS; c++) model_of[c] = -1;
+  for (int i = 0; i < n_models; i++) {
+    const am_ds_model* x = &m[i];
+    if (x->ch < 0 || x->ch >= n_ch)
+      return am_err(why, why_sz, "model %d predicts channel %d of %d", i, x->ch, n_ch);
+    if (!float_dtype(dtype[x->ch]))
+      return am_err(why, why_sz, "model of channel %d: only f32 and f64 channels have models", x->ch);
+    if (model_of[x->ch] >= 0) return am_err(why, why_sz, "channel %d has two models", x->ch);
+    model_of[x->ch] = i;
+    for (uint32_t k = 0; k < x->n_entries; k++) {
+      const am_ds_mentry* e = &x->e[k];
+      if (e->elem >= elems[x->ch] || (k && e->elem <= x->e[k - 1].elem))
+        return am_err(why, why_sz, "model of channel %d: element %u out of order or range (%zu)",
+                      x->ch, e->elem, elems[x->ch]);
+      if (e->term0 > x->n_terms || e->n_terms > x->n_terms - e->term0)
+        return am_err(why, why_sz, "model of channel %d: element %u's terms out of range", x->ch,
+                      e->elem);
+      for (uint32_t j = 0; j < e->n_terms; j++) {
+        const am_ds_term* t = &x->t[e->term0 + j];
+        if (t->src >= n_ch || t->src == x->ch || !float_dtype(dtype[t->src]) || t->lag > 1 ||
+            t->src_elem >= elems[t->src])
+          return am_err(why, why_sz,
+                        "model of channel %d, element %u: bad source (channel %u, element %u, lag %u)",
+                        x->ch, e->elem, t->src, t->src_elem, t->lag);
+      }
+    }
+  }
+  // order: repeatedly take a model whose sources with models are all placed (Kahn, n^2 is fine)
+  uint8_t placed[AM_DS_MAX_CHANNELS] = {0};
+  for (int n = 0; n < n_models; n++) {
+    int pick = -1;
+    for (int i = 0; i < n_models && pick < 0; i++) {
+      if (placed[m[i].ch]) continue;
+      int ready = 1;
+      for (uint32_t j = 0; j < m[i].n_terms && ready; j++) {
+        int s = m[i].t[j].src;
+        ready = model_of[s] < 0 || placed[s];
+      }
+      if (ready) pick = i;
+    }
+    if (pick < 0) return am_err(why, why_sz, "the channel models form a cycle");
+    placed[m[pick].ch] = 1;
+    order[n] = pick;
+  }
+  return 0;
+}
+
+size_t am_ds_models_size(const am_ds_model* m, int n_models) {
+  size_t n = 4;
+  for (int i = 0; i < n_models; i++)
+    n += 8 + (size_t)m[i].n_entries * MODEL_ENTRY + (size_t)m[i].n_terms * MODEL_TERM;
+  return n;
+}
+
+static void put_f64(uint8_t* p, double v) {
+  uint64_t u;
+  memcpy(&u, &v, 8);
+  put64(p, u);
+}
+static double get_f64(const uint8_t* p) {
+  uint64_t u = get64(p);
+  double v;
+  memcpy(&v, &u, 8);
+  return v;
+}
+
+void am_ds_models_put(uint8_t* b, const am_ds_model* m, int n_models) {
+  put32(b, (uint32_t)n_models);
+  size_t o = 4;
+  for (int i = 0; i < n_models; i++) {
+    put16(b + o, (uint16_t)m[i].ch);
+    put16(b + o + 2, 0);
+    put32(b + o + 4, m[i].n_entries);
+    o += 8;
+    for (uint32_t k = 0; k < m[i].n_entries; k++) {
+      const am_ds_mentry* e = &m[i].e[k];
+      put32(b + o, e->elem);
+      put16(b + o + 4, (uint16_t)e->n_terms);
+      put16(b + o + 6, 0);
+      put_f64(b + o + 8, e->bias);
+      put_f64(b + o + 16, e->lo);
+      put_f64(b + o + 24, e->hi);
+      o += MODEL_ENTRY;
+      for (uint32_t j = 0; j < e->n_terms; j++) {
+        const am_ds_term* t = &m[i].t[e->term0 + j];
+        put16(b + o, t->src);
+        b[o + 2] = t->lag;
+        b[o + 3] = 0;
+        put32(b + o + 4, t->src_elem);
+        put_f64(b + o + 8, t->coef);
+        o += MODEL_TERM;
+      }
+    }
+  }
+}
+
+void am_ds_models_free(am_ds_model* m, int n_models) {
+  for (int i = 0; m && i < n_models; i++) {
+    free(m[i].e);
+    free(m[i].t);
+  }
+  free(m);
+}
+
+int am_ds_models_parse(const uint8_t* b, size_t n, am_ds_model** out, int* n_out, char* why,
+                       size_t why_sz) {
+  *out = NULL;
+  *n_out = 0;
+  if (n < 4) return am_err(why, why_sz, "models block of %zu bytes", n);
+  uint32_t nm = get32(b);
+  if (nm > AM_DS_MAX_CHANNELS) return am_err(why, why_sz, "models block: %u models (at most one per channel)", nm);
+  am_ds_model* m = calloc(nm ? nm : 1, sizeof *m);
+  if (!m) return am_err(why, why_sz, "out of memory");
+  size_t o = 4;
+  for (uint32_t i = 0; i < nm; i++) {
+    if (n - o < 8) goto short_body;
+    m[i].ch = get16(b + o);
+    if (get16(b + o + 2)) goto reserved;
+    uint32_t ne = get32(b + o + 4);
+    o += 8;
+    if (ne > (n - o) / MODEL_ENTRY) goto short_body;
+    m[i].n_entries = ne;
+    // terms: count them first (each entry says how many follow it)
+    size_t p = o, nt = 0;
+    for (uint32_t k = 0; k < ne; k++) {
+      if (n - p < MODEL_ENTRY) goto short_body;
+      size_t t = get16(b + p + 4);
+      p += MODEL_ENTRY;
+      if (t > (n - p) / MODEL_TERM) goto short_body;
+      p += t * MODEL_TERM;
+      nt += t;
+    }
+    m[i].n_terms = (uint32_t)nt;
+    m[i].e = calloc(ne ? ne : 1, sizeof *m[i].e);
+    m[i].t = calloc(nt ? nt : 1, sizeof *m[i].t);
+    if (!m[i].e || !m[i].t) {
+      am_ds_models_free(m, (int)nm);
+      return am_err(why, why_sz, "out of memory");
+    }
+    uint32_t tk = 0;
+    for (uint32_t k = 0; k < ne; k++) {
+      am_ds_mentry* e = &m[i].e[k];
+      e->elem = get32(b + o);
+      e->n_terms = get16(b + o + 4);
+      if (get16(b + o + 6)) goto reserved;
+      e->bias = get_f64(b + o + 8);
+      e->lo = get_f64(b + o + 16);
+      e->hi = get_f64(b + o + 24);
+      e->term0 = tk;
+      o += MODEL_ENTRY;
+      for (uint32_t j = 0; j < e->n_terms; j++, tk++) {
+        am_ds_term* t = &m[i].t[tk];
+        t->src = get16(b + o);
+        t->lag = b[o + 2];
+        if (b[o + 3]) goto reserved;
+        t->src_elem = get32(b + o + 4);
+        t->coef = get_f64(b + o + 8);
+        o += MODEL_TERM;
+      }
+    }
+  }
+  if (o != n) {
+    am_ds_models_free(m, (int)nm);
+    return am_err(why, why_sz, "models block has %zu bytes after its last model", n - o);
+  }
+  *out = m;
+  *n_out = (int)nm;
+  return 0;
+short_body:
+  am_ds_models_free(m, (int)nm);
+  return am_err(why, why_sz, "models block ends inside a model");
+reserved:
+  am_ds_models_free(m, (int)nm);
+  return am_err(why, why_sz, "models block: a reserved field is not 0");
+}
+
+static double src_value(const uint8_t* col, int dt, size_t k) {
+  if (dt == AM_DT_F32) {
+    float v;
+    memcpy(&v, col + 4 * k, 4);
+    return (double)v;
+  }
+  double v;
+  memcpy(&v, col + 8 * k, 8);
+  return v;
+}
+
+void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const int* dtype,
+                         const size_t* elems, size_t rows, int lossy, uint8_t* pred,
+                         uint8_t* mask) {
+  int dt = dtype[m->ch];
+  size_t ne = elems[m->ch], sw = (dt == AM_DT_F32 ? 4u : 8u) / (lossy ? 2u : 1u);
+  memset(mask, 0, ne);
+  memset(pred, 0, rows * ne * sw);
+  for (uint32_t k = 0; k < m->n_entries; k++) {
+    const am_ds_mentry* e = &m->e[k];
+    mask[e->elem] = 1;
+    for (size_t r = 0; r < rows; r++) {
+      double s = e->bias;
+      for (uint32_t j = 0; j < e->n_terms; j++) {
+        const am_ds_term* t = &m->t[e->term0 + j];
+        double v = r >= t->lag ? src_value(cols[t->src], dtype[t->src],
+                                           (r - t->lag) * elems[t->src] + t->src_elem) : 0.0;
+        double term = t->coef * v;
+        s = s + term;
+      }
+      if (s < e->lo) s = e->lo;
+      if (s > e->hi) s = e->hi;
+      size_t at = (r * ne + e->elem) * sw;
+      if (dt == AM_DT_F64 && !lossy) {
+        memcpy(pred + at, &s, 8);
+      } else {
+        float f = (float)s;
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        if (dt == AM_DT_F64 || !lossy) memcpy(pred + at, &u, 4);  // f64 lossy: binary32
+        else {
+          uint16_t h = am_f32_to_f16(u);
+          memcpy(pred + at, &h, 2);
+        }
+      }
+    }
   }
 }

@@ -22,7 +22,7 @@ static const uint8_t FILE_MAGIC[8] = {0x89, 'A', 'M', 'D', 'S', '\r', '\n', 0x1a
 static const uint8_t BLOCK_MAGIC[4] = {'A', 'M', 'B', 'K'};
 static const uint8_t TRAILER_MAGIC[8] = {'A', 'M', 'D', 'S', 'I', 'D', 'X', '\n'};
 enum { FILE_HDR = 16, BLOCK_HDR = 24, TRAILER = 24, CHUNK_PREFIX = 32, INDEX_ENTRY = 40 };
-enum { BT_META = 1, BT_CHANNELS = 2, BT_CHUNK = 3, BT_INDEX = 4 };
+enum { BT_META = 1, BT_CHANNELS = 2, BT_CHUNK = 3, BT_INDEX = 4, BT_MODELS = 5 };
 enum { CODEC_RAW = 0, CODEC_ZSTD = 1 };
 #define MAX_PAYLOAD (64u << 20)    // stored payload and raw body limits (64 MiB)
 #define MAX_ROW_BYTES (16u << 20)  // sum of the channels' row sizes
@@ -88,6 +88,7 @@ enum {
   PRED_SUBZ = AM_DS_PRED_SUBZ,  // the same difference, zigzag-mapped (small negative -> small positive)
   PRED_XOR = AM_DS_PRED_XOR,    // XOR the same element of the previous row
   PRED_REF = AM_DS_PRED_REF,    // XOR the same element of another channel (filter.ref)
+  PRED_MODEL = AM_DS_PRED_MODEL,  // 1.3: the channel's linear model of other channels (MODELS block)
   PRED_COUNT
 };
 enum { LAYOUT_BYTE = AM_DS_LAYOUT_BYTE, LAYOUT_BIT = AM_DS_LAYOUT_BIT, LAYOUT_COUNT };
@@ -96,6 +97,8 @@ enum { LAYOUT_BYTE = AM_DS_LAYOUT_BYTE, LAYOUT_BIT = AM_DS_LAYOUT_BIT, LAYOUT_CO
 typedef struct am_ds_filt {
   uint8_t pred, layout;
   uint16_t ref;  // PRED_REF: the channel whose values predict this one's (an earlier one)
+  const uint8_t* mask;  // PRED_MODEL: per element, 1 where the model predicts it (the prediction
+                        // is passed as ref), 0 where the previous row does
 } am_ds_filt;
 
 // Bytes that count values of width sw take once laid out (BIT pads each bit plane to whole bytes).
@@ -125,5 +128,60 @@ void am_ds_ref_convert(uint8_t* dst, const uint8_t* src, size_t count, size_t rw
 // dtype or f32 predicting f64; or both lossy of the same dtype (the prediction is then x's stored
 // form). Shapes must match too (the caller checks).
 int am_ds_ref_ok(int xt, int xl, int ct, int cl);
+
+//---------------------------------- models (1.3) -------------------------------------------------
+//
+// A channel's model predicts some of its elements from values of other channels of the same chunk
+// (the same row, or the row before): prediction = clamp(bias + sum of coef x source value, lo, hi),
+// in binary64 with every operation rounded (no fused multiply-add; dataset_format.c is compiled
+// with -ffp-contract=off), then converted to the channel's stored form. The residual is the
+// zigzagged difference of the two values' order-preserving integers (PRED_MODEL). Writer and reader
+// hold the same structures; the MODELS block serialises them (docs/dataset-format.md).
+
+typedef struct am_ds_term {
+  uint16_t src;       // source channel (f32 or f64, not the model's own)
+  uint8_t lag;        // 0: the same row; 1: the row before (0.0 for a chunk's first row)
+  uint32_t src_elem;  // element of the source's row
+  double coef;
+} am_ds_term;
+
+typedef struct am_ds_mentry {  // one predicted element
+  uint32_t elem;
+  double bias, lo, hi;
+  uint32_t term0, n_terms;  // its terms in the model's term array
+} am_ds_mentry;
+
+typedef struct am_ds_model {
+  int ch;                 // the channel predicted
+  uint32_t n_entries, n_terms;
+  am_ds_mentry* e;        // increasing elem
+  am_ds_term* t;
+} am_ds_model;
+
+#define MODEL_ENTRY 32  // serialised sizes: an entry (u32 elem, u16 n_terms, u16 0, 3 f64)
+#define MODEL_TERM 16   // a term (u16 src, u8 lag, u8 0, u32 src_elem, f64 coef)
+
+// Checks a set of models against a channel table (dtype[c], lossy[c], elems[c] for n_ch
+// channels): targets and sources f32 or f64, elements in range and increasing, lags 0 or 1, at
+// most one model per channel, no model reading its own channel and no cycle among models. On
+// success writes into order[] the models' indices in an order where every model comes after the
+// models of its sources. Returns 0 or -1 with a reason naming the channel.
+int am_ds_models_check(const am_ds_model* m, int n_models, const int* dtype, const size_t* elems,
+                       int n_ch, int* order, char* why, size_t why_sz);
+// Serialised size and serialisation of the models (the MODELS block body), and parsing of a body
+// into models (allocated: free with am_ds_models_free). Parsing checks sizes only; the caller
+// runs am_ds_models_check.
+size_t am_ds_models_size(const am_ds_model* m, int n_models);
+void am_ds_models_put(uint8_t* b, const am_ds_model* m, int n_models);
+int am_ds_models_parse(const uint8_t* b, size_t n, am_ds_model** out, int* n_out, char* why,
+                       size_t why_sz);
+void am_ds_models_free(am_ds_model* m, int n_models);
+// The prediction of model m's channel over rows rows of a chunk: cols[c] holds channel c's decoded
+// values (row-major, rows x elems[c]; only the model's sources are read). Writes rows x elems
+// values of the stored width (the channel's dtype, halved when lossy) into pred, and mask[e] = 1
+// for the elements the model predicts (0 elsewhere, where pred is left 0).
+void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const int* dtype,
+                         const size_t* elems, size_t rows, int lossy, uint8_t* pred,
+                         uint8_t* mask);
 
 #endif  // AM_DATASET_FORMAT_H

@@ -58,6 +58,14 @@ struct am_ds_reader {
   am_buf ftmp, fstage, fref, fcols;  // decoding scratch: residuals, lossy values, references,
                                      // columns decoded only as another's reference
   ZSTD_DCtx* dctx;
+  // channel models (1.3): the MODELS block, the order they decode in, each channel's model
+  am_ds_model* models;
+  int n_models;
+  int* model_order;
+  int* model_of;     // per channel: index into models, -1: none
+  int* mdtype;       // per channel: dtype and elems, as am_ds_model_predict reads them
+  size_t* melems;
+  uint8_t* mmask;
 };
 
 static int read_at(am_ds_reader* r, uint64_t off, void* buf, size_t n) {
@@ -84,6 +92,7 @@ static const char* block_name(int t) {
     case BT_CHANNELS: return "channel table";
     case BT_CHUNK: return "chunk";
     case BT_INDEX: return "index";
+    case BT_MODELS: return "models";
   }
   return "block";
 }
@@ -284,6 +293,42 @@ static int parse_channels(am_ds_reader* r, char* err, size_t err_sz) {
   return 0;
 }
 
+// The MODELS block (1.3), when the block after the channel table is one: parsed and checked
+// against the channel table (a bad one is fatal, as a bad channel table is).
+static int parse_models(am_ds_reader* r, char* err, size_t err_sz) {
+  r->model_of = malloc(sizeof(int) * (size_t)r->n_ch);
+  r->mdtype = malloc(sizeof(int) * (size_t)r->n_ch);
+  r->melems = malloc(sizeof(size_t) * (size_t)r->n_ch);
+  size_t widest = 1;
+  if (!r->model_of || !r->mdtype || !r->melems) return am_err(err, err_sz, "out of memory");
+  for (int c = 0; c < r->n_ch; c++) {
+    r->model_of[c] = -1;
+    r->mdtype[c] = r->ch[c].dtype;
+    r->melems[c] = r->ch[c].elems;
+    if (r->ch[c].elems > widest) widest = r->ch[c].elems;
+  }
+  if (!(r->mmask = malloc(widest))) return am_err(err, err_sz, "out of memory");
+  am_ds_bhdr h;
+  uint8_t hb[BLOCK_HDR];
+  if (r->minor < 3 || read_at(r, r->data_start, hb, BLOCK_HDR) || memcmp(hb, BLOCK_MAGIC, 4) ||
+      hb[4] != BT_MODELS)
+    return 0;
+  if (read_bhdr(r, r->data_start, &h, "models block", err, err_sz) ||
+      read_payload(r, r->data_start, &h, "models block", err, err_sz))
+    return -1;
+  char why[AM_ERR_LEN];
+  if (am_ds_models_parse(r->rb.p, h.raw, &r->models, &r->n_models, why, sizeof why))
+    return am_err(err, err_sz, "%s: %s", r->name, why);
+  if (!(r->model_order = malloc(sizeof(int) * (size_t)(r->n_models + 1))))
+    return am_err(err, err_sz, "out of memory");
+  if (am_ds_models_check(r->models, r->n_models, r->mdtype, r->melems, r->n_ch, r->model_order,
+                         why, sizeof why))
+    return am_err(err, err_sz, "%s: models block: %s", r->name, why);
+  for (int i = 0; i < r->n_models; i++) r->model_of[r->models[i].ch] = i;
+  r->data_start += BLOCK_HDR + h.payload;
+  return 0;
+}
+
 static int cmp_chunk(const void* a, const void* b) {
   const am_ds_chunk *x = a, *y = b;
   if (x->episode != y->episode) return x->episode < y->episode ? -1 : 1;
@@ -305,6 +350,9 @@ static int chunk_filter(const am_ds_reader* r, const uint8_t* t, int k, am_ds_fi
   if (f->pred >= PRED_COUNT || f->layout >= LAYOUT_COUNT)
     return am_err(why, why_sz, "channel '%s': unknown filter (predictor %d, layout %d)", ch->name,
                   f->pred, f->layout);
+  if (f->pred == PRED_MODEL && r->model_of[k] < 0)
+    return am_err(why, why_sz, "channel '%s': model predictor, but the file has no model for it",
+                  ch->name);
   if (f->pred != PRED_REF) {
     if (f->ref) return am_err(why, why_sz, "channel '%s': reference %u without the reference predictor",
                                ch->name, f->ref);
@@ -317,8 +365,8 @@ static int chunk_filter(const am_ds_reader* r, const uint8_t* t, int k, am_ds_fi
                                               (ch->flags & AM_DS_CH_LOSSY) != 0))
     return am_err(why, why_sz, "channel '%s' cannot refer to channel '%s' (lossy, shape or dtype)",
                   ch->name, x->name);
-  if (t[(size_t)f->ref * FILTER_ENTRY] == PRED_REF)
-    return am_err(why, why_sz, "channel '%s' refers to '%s', which itself refers to another",
+  if (t[(size_t)f->ref * FILTER_ENTRY] == PRED_REF || t[(size_t)f->ref * FILTER_ENTRY] == PRED_MODEL)
+    return am_err(why, why_sz, "channel '%s' refers to '%s', which is itself predicted from others",
                   ch->name, x->name);
   return 0;
 }
@@ -608,7 +656,8 @@ static am_ds_reader* open_common(am_ds_reader* r, char* err, size_t err_sz) {
            r->name, r->major, r->minor, AM_DS_VERSION_MAJOR);
     goto fail;
   }
-  if (parse_meta(r, err, err_sz) || parse_channels(r, err, err_sz)) goto fail;
+  if (parse_meta(r, err, err_sz) || parse_channels(r, err, err_sz) || parse_models(r, err, err_sz))
+    goto fail;
   char why[AM_ERR_LEN];
   if (read_index(r, why, sizeof why)) {
     if (scan_chunks(r, why, err, err_sz)) goto fail;
@@ -676,6 +725,12 @@ void am_ds_reader_free(am_ds_reader* r) {
   am_buf_free(&r->fref);
   am_buf_free(&r->fcols);
   ZSTD_freeDCtx(r->dctx);
+  am_ds_models_free(r->models, r->n_models);
+  free(r->model_order);
+  free(r->model_of);
+  free(r->mdtype);
+  free(r->melems);
+  free(r->mmask);
   free(r);
 }
 
@@ -776,17 +831,36 @@ static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst,
       }
     o += 8 * (size_t)r->n_init;
   }
-  // which channels to decode: those asked for, and those another one asked for refers to
-  size_t need_cols = 0, rows = c->rows;
-  uint8_t need[AM_DS_MAX_CHANNELS] = {0};
+  // each channel's filter and column offset
+  size_t rows = c->rows;
+  am_ds_filt fl[AM_DS_MAX_CHANNELS];
+  size_t at[AM_DS_MAX_CHANNELS];
   for (int ch = 0; ch < r->n_ch; ch++) {
-    if (!dst || !dst[ch] || !v12 || body[(size_t)ch * FILTER_ENTRY] != PRED_REF) continue;
-    int ref = get16(body + (size_t)ch * FILTER_ENTRY + 2);
-    if (!dst[ref] && !need[ref]) {
-      need[ref] = 1;
-      need_cols += rows * r->ch[ref].row_bytes;
+    const am_ds_channel* x = &r->ch[ch];
+    fl[ch] = (am_ds_filt){x->flags & AM_DS_CH_DELTA ? PRED_SUB : PRED_NONE, LAYOUT_BYTE, 0};
+    if (v12) fl[ch] = (am_ds_filt){body[(size_t)ch * FILTER_ENTRY], body[(size_t)ch * FILTER_ENTRY + 1],
+                                   get16(body + (size_t)ch * FILTER_ENTRY + 2)};
+    at[ch] = o;
+    o += am_ds_laid_size(rows * x->elems, stored_width(x), fl[ch].layout);
+  }
+  // which channels to decode: those asked for, and what they are predicted from (the channel a
+  // reference names, the sources of a model), transitively
+  size_t need_cols = 0;
+  uint8_t need[AM_DS_MAX_CHANNELS] = {0};
+  for (int ch = 0; ch < r->n_ch; ch++) need[ch] = dst && dst[ch];
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (int ch = 0; ch < r->n_ch; ch++) {
+      if (!need[ch]) continue;
+      if (fl[ch].pred == PRED_REF && !need[fl[ch].ref]) need[fl[ch].ref] = changed = 1;
+      if (fl[ch].pred != PRED_MODEL) continue;
+      const am_ds_model* m = &r->models[r->model_of[ch]];
+      for (uint32_t k = 0; k < m->n_terms; k++)
+        if (!need[m->t[k].src]) need[m->t[k].src] = changed = 1;
     }
   }
+  for (int ch = 0; ch < r->n_ch; ch++)
+    if (need[ch] && !(dst && dst[ch])) need_cols += rows * r->ch[ch].row_bytes;
   size_t big = 0;
   for (int ch = 0; ch < r->n_ch; ch++)
     if (rows * r->ch[ch].row_bytes > big) big = rows * r->ch[ch].row_bytes;
@@ -796,16 +870,18 @@ static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst,
   uint8_t* col_at[AM_DS_MAX_CHANNELS];  // where each decoded channel's rows of this chunk are
   size_t cols_o = 0;
   for (int ch = 0; ch < r->n_ch; ch++) {
-    const am_ds_channel* x = &r->ch[ch];
-    size_t w = am_dtype_size(x->dtype), sw = stored_width(x), count = rows * x->elems;
-    am_ds_filt f = {x->flags & AM_DS_CH_DELTA ? PRED_SUB : PRED_NONE, LAYOUT_BYTE, 0};
-    if (v12) f = (am_ds_filt){body[(size_t)ch * FILTER_ENTRY], body[(size_t)ch * FILTER_ENTRY + 1],
-                              get16(body + (size_t)ch * FILTER_ENTRY + 2)};
-    size_t n = am_ds_laid_size(count, sw, f.layout);
     col_at[ch] = NULL;
-    if (dst && dst[ch]) col_at[ch] = (uint8_t*)dst[ch] + row0 * x->row_bytes;
-    else if (need[ch]) col_at[ch] = r->fcols.p + cols_o, cols_o += rows * x->row_bytes;
-    if (col_at[ch]) {
+    if (dst && dst[ch]) col_at[ch] = (uint8_t*)dst[ch] + row0 * r->ch[ch].row_bytes;
+    else if (need[ch]) col_at[ch] = r->fcols.p + cols_o, cols_o += rows * r->ch[ch].row_bytes;
+  }
+  // channels predicted by models last, in the models' order (their sources first)
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < (pass ? r->n_models : r->n_ch); i++) {
+      int ch = pass ? r->models[r->model_order[i]].ch : i;
+      am_ds_filt f = fl[ch];
+      if (!col_at[ch] || (f.pred == PRED_MODEL) != pass) continue;
+      const am_ds_channel* x = &r->ch[ch];
+      size_t w = am_dtype_size(x->dtype), sw = stored_width(x), count = rows * x->elems;
       const uint8_t* ref = NULL;
       if (f.pred == PRED_REF) {
         const am_ds_channel* y = &r->ch[f.ref];
@@ -814,15 +890,18 @@ static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst,
         else
           am_ds_ref_convert(r->fref.p, col_at[f.ref], count, am_dtype_size(y->dtype), w);
         ref = r->fref.p;
+      } else if (f.pred == PRED_MODEL) {
+        am_ds_model_predict(&r->models[r->model_of[ch]], (const uint8_t* const*)col_at, r->mdtype,
+                            r->melems, rows, sw != w, r->fref.p, r->mmask);
+        ref = r->fref.p;
+        f.mask = r->mmask;
       }
       uint8_t* out = sw == w ? col_at[ch] : r->fstage.p;
-      if (am_ds_decode(out, body + o, ref, rows, x->elems, sw, f, r->ftmp.p))
+      if (am_ds_decode(out, body + at[ch], ref, rows, x->elems, sw, f, r->ftmp.p))
         return am_err(err, err_sz, "%s: %s at offset %llu: channel '%s': bit-plane padding is not zero",
                       r->name, what, (unsigned long long)c->offset, x->name);
       if (sw != w) am_ds_lossy_unpack(col_at[ch], out, count, w);
     }
-    o += n;
-  }
   return 0;
 }
 
@@ -845,7 +924,7 @@ int am_ds_read_episode(am_ds_reader* r, int64_t i, void* const* dst, double* ini
 
 int am_ds_chunk_filter(am_ds_reader* r, int k, int ch, const char** pred, const char** layout,
                        int* ref, char* err, size_t err_sz) {
-  static const char* preds[PRED_COUNT] = {"none", "sub", "subz", "xor", "ref"};
+  static const char* preds[PRED_COUNT] = {"none", "sub", "subz", "xor", "ref", "model"};
   static const char* layouts[LAYOUT_COUNT] = {"byte", "bit"};
   if (k < 0 || k >= r->n_chunks || ch < 0 || ch >= r->n_ch)
     return am_err(err, err_sz, "%s: no chunk %d or channel %d", r->name, k, ch);

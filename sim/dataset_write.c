@@ -39,6 +39,7 @@ typedef struct wchan {
   size_t col_off;    // offset of its column in a chunk buffer (chunk_rows x row_bytes each)
   am_ds_filt filt;   // the filter its chunks use (chosen on the first chunk of CHOOSE_ROWS rows)
   int chosen;
+  int model;         // index of its model in w->models, -1: none
 } wchan;
 
 // A channel's filter is chosen by trying every candidate on the first chunk of at least this many
@@ -106,6 +107,13 @@ struct am_ds_writer {
   int stop, discard;
   uint32_t index_part;  // index entries per INDEX block (am_ds_set_index_part)
   int interrupted;      // am_ds_set_interrupted: the trailer says the recording stopped early
+  // channel models (1.3): built by am_ds_model_elem/_term, written once after the channel table
+  am_ds_model* models;
+  int n_models;
+  int* mdtype;          // per channel: dtype, elems (am_ds_model_predict's view of the table)
+  size_t* melems;
+  am_buf rt;            // lossy sources of models as a reader decodes them (per chunk)
+  uint8_t* mmask;       // per element of the widest channel
 };
 
 static int werr(am_ds_writer* w, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -217,6 +225,64 @@ int am_ds_set_filter(am_ds_writer* w, int ch, int pred, int layout, int ref) {
   return 0;
 }
 
+int am_ds_model_elem(am_ds_writer* w, int ch, uint32_t elem, double bias, double lo, double hi) {
+  if (w->error[0]) return -1;
+  if (w->begun || ch < 0 || ch >= w->n_ch)
+    return werr(w, "am_ds_model_elem: channel %d out of range or data begun", ch);
+  wchan* c = &w->ch[ch];
+  if (c->d.dtype != AM_DT_F32 && c->d.dtype != AM_DT_F64)
+    return werr(w, "channel '%s': only f32 and f64 channels have models", c->s[0]);
+  if (c->model < 0) {
+    am_ds_model* m = realloc(w->models, sizeof *m * (size_t)(w->n_models + 1));
+    if (!m) return werr(w, "out of memory");
+    w->models = m;
+    memset(&m[w->n_models], 0, sizeof *m);
+    m[w->n_models].ch = ch;
+    c->model = w->n_models++;
+  }
+  am_ds_model* m = &w->models[c->model];
+  if (elem >= c->elems || (m->n_entries && elem <= m->e[m->n_entries - 1].elem))
+    return werr(w, "channel '%s': model element %u out of order or range (%zu)", c->s[0], elem,
+                c->elems);
+  am_ds_mentry* e = realloc(m->e, sizeof *e * (m->n_entries + 1));
+  if (!e) return werr(w, "out of memory");
+  m->e = e;
+  e[m->n_entries++] = (am_ds_mentry){elem, bias, lo, hi, m->n_terms, 0};
+  return 0;
+}
+
+int am_ds_model_term(am_ds_writer* w, int ch, int src, int lag, uint32_t src_elem, double coef) {
+  if (w->error[0]) return -1;
+  if (w->begun || ch < 0 || ch >= w->n_ch || w->ch[ch].model < 0 ||
+      !w->models[w->ch[ch].model].n_entries)
+    return werr(w, "am_ds_model_term: channel %d has no model element to add to", ch);
+  am_ds_model* m = &w->models[w->ch[ch].model];
+  if (src < 0 || src >= w->n_ch || src == ch || (lag != 0 && lag != 1) ||
+      (w->ch[src].d.dtype != AM_DT_F32 && w->ch[src].d.dtype != AM_DT_F64) ||
+      src_elem >= w->ch[src].elems)
+    return werr(w, "channel '%s': bad model term (channel %d, element %u, lag %d)",
+                w->ch[ch].s[0], src, src_elem, lag);
+  am_ds_mentry* e = &m->e[m->n_entries - 1];
+  if (e->n_terms >= 65535) return werr(w, "channel '%s': too many terms", w->ch[ch].s[0]);
+  am_ds_term* t = realloc(m->t, sizeof *t * (m->n_terms + 1));
+  if (!t) return werr(w, "out of memory");
+  m->t = t;
+  t[m->n_terms++] = (am_ds_term){(uint16_t)src, (uint8_t)lag, src_elem, coef};
+  e->n_terms++;
+  return 0;
+}
+
+int am_ds_writer_find_channel(const am_ds_writer* w, const char* name) {
+  for (int c = 0; c < w->n_ch; c++)
+    if (!strcmp(w->ch[c].s[0], name)) return c;
+  return -1;
+}
+
+int am_ds_model_count(const am_ds_writer* w, int ch) {
+  if (ch < 0 || ch >= w->n_ch || w->ch[ch].model < 0) return 0;
+  return (int)w->models[w->ch[ch].model].n_entries;
+}
+
 const char* am_ds_writer_error(const am_ds_writer* w) {
   if (w->error[0]) return w->error;
   if (atomic_load_explicit(&w->io_failed, memory_order_acquire)) return w->io_error;
@@ -306,6 +372,7 @@ int am_ds_add_channel(am_ds_writer* w, const am_channel_def* def) {
   x->w = es;
   x->sw = def->flags & AM_DS_CH_LOSSY ? es / 2 : es;
   x->filt = (am_ds_filt){def->flags & AM_DS_CH_DELTA ? PRED_SUBZ : PRED_NONE, LAYOUT_BYTE, 0};
+  x->model = -1;
   x->row_bytes = elems * es;
   w->row_bytes += x->row_bytes;
   return w->n_ch++;
@@ -356,6 +423,31 @@ static const uint8_t* stored_column(am_ds_writer* w, const wjob* j, int c) {
   return w->stage.p;
 }
 
+// The PRED_MODEL prediction of channel c in chunk j, into w->refv (mask into w->mmask), from the
+// sources' values as a reader decodes them (a lossy source rounded through its stored form).
+static void model_values(am_ds_writer* w, const wjob* j, int c) {
+  const am_ds_model* m = &w->models[w->ch[c].model];
+  const uint8_t* cols[AM_DS_MAX_CHANNELS];
+  uint8_t seen[AM_DS_MAX_CHANNELS] = {0};
+  size_t rt = 0;
+  for (uint32_t k = 0; k < m->n_terms; k++) {
+    int s = m->t[k].src;
+    if (seen[s]) continue;
+    seen[s] = 1;
+    const wchan* x = &w->ch[s];
+    cols[s] = j->buf + x->col_off;
+    if (x->sw == x->w) continue;
+    size_t count = j->rows * x->elems;  // tmp is free here (the channel's own stored form may
+    uint8_t* d = w->rt.p + rt;           // be in stage)
+    am_ds_lossy_pack(w->tmp.p, cols[s], count, x->w);
+    am_ds_lossy_unpack(d, w->tmp.p, count, x->w);
+    cols[s] = d;
+    rt += count * x->w;
+  }
+  am_ds_model_predict(m, cols, w->mdtype, w->melems, j->rows, w->ch[c].sw != w->ch[c].w,
+                      w->refv.p, w->mmask);
+}
+
 // The PRED_REF prediction of channel c by channel r in chunk j, into w->refv.
 static void ref_values(am_ds_writer* w, const wjob* j, int r, int c) {
   const wchan *x = &w->ch[r], *ch = &w->ch[c];
@@ -375,7 +467,7 @@ static void choose_filter(am_ds_writer* w, const wjob* j, int c, const uint8_t* 
     referred |= w->ch[d].filt.pred == PRED_REF && w->ch[d].filt.ref == c;
   for (int r = 0; r < c && !referred; r++) {
     const wchan* x = &w->ch[r];
-    if (x->elems != ch->elems || x->filt.pred == PRED_REF ||
+    if (x->elems != ch->elems || x->filt.pred == PRED_REF || x->filt.pred == PRED_MODEL ||
         !am_ds_ref_ok(x->d.dtype, x->sw != x->w, ch->d.dtype, ch->sw != ch->w))
       continue;
     ref_values(w, j, r, c);
@@ -384,19 +476,23 @@ static void choose_filter(am_ds_writer* w, const wjob* j, int c, const uint8_t* 
       return;
     }
   }
-  static const uint8_t preds[] = {PRED_NONE, PRED_SUBZ, PRED_XOR};
+  static const uint8_t preds[] = {PRED_NONE, PRED_SUBZ, PRED_XOR, PRED_MODEL};
   size_t best = SIZE_MAX;
-  for (size_t p = 0; p < sizeof preds; p++)
+  // a channel a later one refers to keeps to the predictors a reference may read
+  int n_preds = ch->model >= 0 && !referred ? 4 : 3;
+  if (n_preds == 4) model_values(w, j, c);
+  for (int p = 0; p < n_preds; p++)
     for (int l = 0; l < LAYOUT_COUNT; l++) {
-      am_ds_filt f = {preds[p], (uint8_t)l, 0};
+      am_ds_filt f = {preds[p], (uint8_t)l, 0, preds[p] == PRED_MODEL ? w->mmask : NULL};
       size_t n = am_ds_laid_size(count, ch->sw, l);
       uint8_t* dst = w->trial.p;
-      am_ds_encode(dst, src, NULL, j->rows, ch->elems, ch->sw, f, w->tmp.p);
+      am_ds_encode(dst, src, w->refv.p, j->rows, ch->elems, ch->sw, f, w->tmp.p);
       size_t bound = ZSTD_compressBound(n);
       size_t z = ZSTD_compressCCtx(w->cctx, dst + n, bound, dst, n, ZSTD_LEVEL);
       if (!ZSTD_isError(z) && z < best) {
         best = z;
         ch->filt = f;
+        ch->filt.mask = NULL;  // set again for each chunk
       }
     }
 }
@@ -424,15 +520,20 @@ static int write_chunk(am_ds_writer* w, const wjob* j) {
       ch->chosen = 1;
     }
     const uint8_t* ref = NULL;
-    if (ch->filt.pred == PRED_REF) {
-      ref_values(w, j, ch->filt.ref, c);
+    am_ds_filt f = ch->filt;
+    if (f.pred == PRED_REF) {
+      ref_values(w, j, f.ref, c);
       ref = w->refv.p;
+    } else if (f.pred == PRED_MODEL) {
+      model_values(w, j, c);
+      ref = w->refv.p;
+      f.mask = w->mmask;
     }
     uint8_t* e = w->scratch.p + (size_t)c * FILTER_ENTRY;
-    e[0] = ch->filt.pred;
-    e[1] = ch->filt.layout;
-    put16(e + 2, ch->filt.ref);
-    am_ds_encode(w->scratch.p + o, src, ref, j->rows, ch->elems, ch->sw, ch->filt, w->tmp.p);
+    e[0] = f.pred;
+    e[1] = f.layout;
+    put16(e + 2, f.ref);
+    am_ds_encode(w->scratch.p + o, src, ref, j->rows, ch->elems, ch->sw, f, w->tmp.p);
     o += am_ds_laid_size(j->rows * ch->elems, ch->sw, ch->filt.layout);
   }
   uint8_t pre[CHUNK_PREFIX];
@@ -504,6 +605,25 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   if (n_slots < 1 || n_init < 0 || (unsigned)n_init > MAX_INIT || chunk_rows < 0)
     return werr(w, "am_ds_begin: bad arguments");
   if (!w->n_ch) return werr(w, "a dataset needs at least one channel");
+  w->mdtype = malloc(sizeof(int) * (size_t)w->n_ch);
+  w->melems = malloc(sizeof(size_t) * (size_t)w->n_ch);
+  if (!w->mdtype || !w->melems) return werr(w, "out of memory");
+  size_t widest = 1, model_rt = 0;
+  for (int c = 0; c < w->n_ch; c++) {
+    w->mdtype[c] = w->ch[c].d.dtype;
+    w->melems[c] = w->ch[c].elems;
+    if (w->ch[c].elems > widest) widest = w->ch[c].elems;
+    if (w->ch[c].filt.pred == PRED_MODEL && w->ch[c].model < 0)
+      return werr(w, "channel '%s' is set to its model's predictor but has no model", w->ch[c].s[0]);
+  }
+  {  // room for the lossy sources' rounded values (each lossy source once)
+    uint8_t src[AM_DS_MAX_CHANNELS] = {0};
+    for (int i = 0; i < w->n_models; i++)
+      for (uint32_t k = 0; k < w->models[i].n_terms; k++) src[w->models[i].t[k].src] = 1;
+    for (int c = 0; c < w->n_ch; c++)
+      if (src[c] && w->ch[c].sw != w->ch[c].w) model_rt += w->ch[c].row_bytes;
+  }
+  if (!(w->mmask = malloc(widest))) return werr(w, "out of memory");
   if (!chunk_rows) {
     chunk_rows = (int)((512u << 10) / (w->row_bytes ? w->row_bytes : 1));
     if (chunk_rows < 16) chunk_rows = 16;
@@ -569,6 +689,22 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   rc = write_block(w, BT_CHANNELS, NULL, 0, b, n);
   free(b);
   if (rc) return io_report(w);
+  if (w->n_models) {  // channel models (1.3): checked, then one MODELS block
+    int* order = malloc(sizeof(int) * (size_t)w->n_models);
+    char why[AM_ERR_LEN];
+    if (!order) return werr(w, "out of memory");
+    rc = am_ds_models_check(w->models, w->n_models, w->mdtype, w->melems, w->n_ch, order, why,
+                            sizeof why);
+    free(order);
+    if (rc) return werr(w, "%s", why);
+    n = am_ds_models_size(w->models, w->n_models);
+    if (n > MAX_PAYLOAD / 2) return werr(w, "channel models too large (%zu bytes)", n);
+    if (!(b = malloc(n))) return werr(w, "out of memory");
+    am_ds_models_put(b, w->models, w->n_models);
+    rc = write_block(w, BT_MODELS, NULL, 0, b, n);
+    free(b);
+    if (rc) return io_report(w);
+  }
   // chunk buffers: one per slot, plus spares that hold chunks waiting for the background thread
   // (as many as slots, since all envs tend to fill their chunks at the same step, within 2..32 MiB)
   size_t chunk_bytes = (size_t)chunk_rows * w->row_bytes;
@@ -609,7 +745,7 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   if (am_buf_reserve(&w->scratch, (size_t)w->n_ch * (FILTER_ENTRY + 64) + (size_t)n_init * 8 +
                                       chunk_bytes + 1) ||
       am_buf_reserve(&w->tmp, col_max) || am_buf_reserve(&w->stage, col_max) ||
-      am_buf_reserve(&w->refv, col_max) ||
+      am_buf_reserve(&w->refv, col_max) || am_buf_reserve(&w->rt, model_rt * (size_t)chunk_rows + 1) ||
       am_buf_reserve(&w->trial, col_max + ZSTD_compressBound(col_max)))
     return werr(w, "out of memory");
   if (!w->background) return 0;
@@ -727,6 +863,11 @@ static void writer_free(am_ds_writer* w) {
   am_buf_free(&w->stage);
   am_buf_free(&w->refv);
   am_buf_free(&w->trial);
+  am_buf_free(&w->rt);
+  am_ds_models_free(w->models, w->n_models);
+  free(w->mdtype);
+  free(w->melems);
+  free(w->mmask);
   am_buf_free(&w->out);
   am_buf_free(&w->index);
   ZSTD_freeCCtx(w->cctx);

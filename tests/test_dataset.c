@@ -62,8 +62,21 @@ static const am_channel_def SYN12[] = {
     {"f64_lossy", "c", "", NULL, AM_DT_F64, 0, {0}, AM_DS_CH_LOSSY | AM_DS_CH_DELTA},
 };
 #define NSYN_ALL (NSYN + 4)
+// Format 1.3's additions, written when syn_v13 is set (with syn_v12): channels predicted by models
+// (docs/dataset-format.md, "Models"): exactly (the float of channel "f64" the row before), from
+// two sources with a clamp, through another model (a chain), lossy f64 and f32 targets, and an
+// element left to the row before.
+static const am_channel_def SYN13[] = {
+    {"m_f32", "d", "", NULL, AM_DT_F32, 1, {3}, 0},
+    {"m_f64_lossy", "d", "", NULL, AM_DT_F64, 1, {2}, AM_DS_CH_LOSSY},
+    {"m_f32_lossy", "d", "", NULL, AM_DT_F32, 1, {2}, AM_DS_CH_LOSSY},
+};
+#define NSYN_13 (NSYN_ALL + 3)
 static int syn_v12;  // write_syn: add SYN12 and give every channel a fixed filter (all kinds)
-static const am_channel_def* syn_def(int c) { return c < NSYN ? &SYN[c] : &SYN12[c - NSYN]; }
+static int syn_v13;  // write_syn: add SYN13 and their models too
+static const am_channel_def* syn_def(int c) {
+  return c < NSYN ? &SYN[c] : c < NSYN_ALL ? &SYN12[c - NSYN] : &SYN13[c - NSYN_ALL];
+}
 
 static void syn_value(int ch, int64_t ep, int64_t step, size_t k, void* out) {
   double x = ep * 1000.0 + step + 0.25 * (double)k;
@@ -79,7 +92,31 @@ static void syn_value(int ch, int64_t ep, int64_t step, size_t k, void* out) {
     case 8: { float f; syn_value(0, ep, step, k, &f); double v = f; memcpy(out, &v, 8); break; }
     case 9: { float v = ((float)(step % 50) * 0.125f + (float)k * 8 + (float)ep) * (k % 2 ? -1 : 1); memcpy(out, &v, 4); break; }
     case 10: { double v = (double)(float)(x * 1e-3) * (step % 3 ? 1 : -1); memcpy(out, &v, 8); break; }
+    case 11: {  // the float of f64[k] the row before (step 0: the model predicts 0.0), k < 2; then free
+      double y = 0.0;
+      if (k < 2 && step > 0) syn_value(1, ep, step - 1, k, &y);
+      float v = k < 2 ? (float)y : (float)(x * 0.5);
+      if (k == 1 && step % 5 == 2) v = nextafterf(v, INFINITY);  // off by one ulp
+      memcpy(out, &v, 4);
+      break;
+    }
+    case 12: { double v = cos(x * 0.003) * (k ? 2.0 : 700.0); memcpy(out, &v, 8); break; }
+    case 13: { float v = (float)tanh(sin(x * 0.02)) * (k ? 1.0f : 3.0f); memcpy(out, &v, 4); break; }
   }
+}
+
+// The models of the SYN13 channels (after they are added).
+static void syn_models(am_ds_writer* w) {
+  const double inf = INFINITY;
+  int c11 = NSYN_ALL, c12 = NSYN_ALL + 1, c13 = NSYN_ALL + 2;
+  int rc = am_ds_model_elem(w, c11, 0, 0.0, -inf, inf) || am_ds_model_term(w, c11, 1, 1, 0, 1.0) ||
+           am_ds_model_elem(w, c11, 1, 0.0, -inf, inf) || am_ds_model_term(w, c11, 1, 1, 1, 1.0) ||
+           // element 2 has none: the row before predicts it
+           am_ds_model_elem(w, c12, 0, 0.5, -650.0, 650.0) || am_ds_model_term(w, c12, 2, 0, 0, 3.0) ||
+           am_ds_model_term(w, c12, 0, 1, 2, -0.25) ||
+           am_ds_model_elem(w, c12, 1, 0.0, -inf, inf) || am_ds_model_term(w, c12, c11, 0, 2, 1e-3) ||
+           am_ds_model_elem(w, c13, 1, 0.0, -1.0, 1.0) || am_ds_model_term(w, c13, 0, 0, 1, 0.9);
+  if (rc) fail_msg("%s", am_ds_writer_error(w));
 }
 
 static int syn_background = 1;  // write_syn: am_ds_set_background
@@ -97,16 +134,18 @@ static void write_syn(const char* path, int n_eps, int n_slots, int chunk_rows, 
   if (syn_interrupted) am_ds_set_interrupted(w);
   assert_int_equal(am_ds_set_meta(w, "task.name", "synthetic", -1), 0);
   assert_int_equal(am_ds_set_meta(w, "binary", "a\0b\n", 4), 0);
-  int n_ch = syn_v12 ? NSYN_ALL : NSYN;
+  int n_ch = syn_v13 ? NSYN_13 : syn_v12 ? NSYN_ALL : NSYN;
   for (int c = 0; c < n_ch; c++) assert_int_equal(am_ds_add_channel(w, syn_def(c)), c);
+  if (syn_v13) syn_models(w);
   if (syn_v12) {  // every predictor and layout, on every width
-    static const int f[NSYN_ALL][3] = {
+    static const int f[NSYN_13][3] = {
         {AM_DS_PRED_SUBZ, AM_DS_LAYOUT_BIT, 0}, {AM_DS_PRED_XOR, AM_DS_LAYOUT_BYTE, 0},
         {AM_DS_PRED_NONE, AM_DS_LAYOUT_BIT, 0}, {AM_DS_PRED_SUB, AM_DS_LAYOUT_BYTE, 0},
         {AM_DS_PRED_XOR, AM_DS_LAYOUT_BIT, 0},  {AM_DS_PRED_SUBZ, AM_DS_LAYOUT_BYTE, 0},
         {AM_DS_PRED_SUB, AM_DS_LAYOUT_BIT, 0},  {AM_DS_PRED_REF, AM_DS_LAYOUT_BYTE, 1},
         {AM_DS_PRED_REF, AM_DS_LAYOUT_BIT, 0},  {AM_DS_PRED_SUBZ, AM_DS_LAYOUT_BIT, 0},
-        {AM_DS_PRED_XOR, AM_DS_LAYOUT_BYTE, 0}};
+        {AM_DS_PRED_XOR, AM_DS_LAYOUT_BYTE, 0}, {AM_DS_PRED_MODEL, AM_DS_LAYOUT_BYTE, 0},
+        {AM_DS_PRED_MODEL, AM_DS_LAYOUT_BIT, 0}, {AM_DS_PRED_MODEL, AM_DS_LAYOUT_BIT, 0}};
     for (int c = 0; c < n_ch; c++)
       if (am_ds_set_filter(w, c, f[c][0], f[c][1], f[c][2])) fail_msg("%s", am_ds_writer_error(w));
   }
@@ -155,9 +194,9 @@ static void check_syn_episode(am_ds_reader* r, int64_t i, int unfinished_id) {
   assert_int_equal(e->steps, want);
   assert_int_equal(e->complete, e->id != unfinished_id);
   if (e->complete) assert_int_equal(e->terminated, (int)(e->id % 2));
-  void* dst[NSYN_ALL];
+  void* dst[NSYN_13];
   int n_ch = am_ds_num_channels(r);
-  assert_true(n_ch == NSYN || n_ch == NSYN_ALL);
+  assert_true(n_ch == NSYN || n_ch == NSYN_ALL || n_ch == NSYN_13);
   for (int c = 0; c < n_ch; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps);
   double init[3];
   if (am_ds_read_episode(r, i, dst, init, err, sizeof err)) fail_msg("%s", err);
@@ -169,6 +208,19 @@ static void check_syn_episode(am_ds_reader* r, int64_t i, int unfinished_id) {
       for (size_t k = 0; k < ch->elems; k++) {
         uint8_t v[8];
         syn_value(c, e->id, s, k, v);
+        if (ch->flags & AM_DS_CH_LOSSY) {  // what the stored form keeps
+          if (ch->dtype == AM_DT_F64) {
+            double d;
+            memcpy(&d, v, 8);
+            d = (double)(float)d;
+            memcpy(v, &d, 8);
+          } else {
+            float f;
+            memcpy(&f, v, 4);
+            f = (float)(_Float16)f;
+            memcpy(v, &f, 4);
+          }
+        }
         if (memcmp(v, (uint8_t*)dst[c] + ((size_t)s * ch->elems + k) * es, es))
           fail_msg("channel %s episode %lld step %lld elem %zu differs", ch->name, (long long)e->id,
                    (long long)s, k);
@@ -457,9 +509,12 @@ static void test_filters_roundtrip(void** state) {
           src[k] = smooth ? (uint8_t)(k / w % 3 + (k % w == w - 1 ? 0x40 : 0)) : (uint8_t)(uint32_t)am_rng_next(&rng);
           ref[k] = (uint8_t)(src[k] ^ (k % 5 == 0));
         }
+        uint8_t mask[7];  // PRED_MODEL (floats: widths 2, 4, 8): some elements from ref, the
+        for (size_t e = 0; e < elems; e++) mask[e] = (uint8_t)(e % 2 == 0);  // others the row before
         for (int p = 0; p < PRED_COUNT; p++)
           for (int l = 0; l < LAYOUT_COUNT; l++) {
-            am_ds_filt f = {(uint8_t)p, (uint8_t)l, 0};
+            if (p == PRED_MODEL && w == 1) continue;
+            am_ds_filt f = {(uint8_t)p, (uint8_t)l, 0, p == PRED_MODEL ? mask : NULL};
             size_t laid = am_ds_laid_size(rows * elems, w, l);
             memset(enc, 0xEE, sizeof enc);
             am_ds_encode(enc, src, ref, rows, elems, w, f, tmp);
@@ -669,14 +724,14 @@ static void golden(char* out, size_t n, const char* name) {
 // body at its offset + 60, the file cut in half, and its first 10 bytes.)
 static void write_goldens(void) {
   char path[512];
-  golden(path, sizeof path, "golden-v1.2.rollout");
+  golden(path, sizeof path, "golden-v1.3.rollout");
   syn_index_part = 4;
   syn_interrupted = 1;
-  syn_v12 = 1;
+  syn_v12 = syn_v13 = 1;
   write_syn(path, 6, 2, 8, 1);
   syn_index_part = 0;
   syn_interrupted = 0;
-  syn_v12 = 0;
+  syn_v12 = syn_v13 = 0;
 }
 
 static void test_golden_files(void** state) {
@@ -722,6 +777,32 @@ static void test_golden_files(void** state) {
   assert_int_equal(am_ds_chunk_filter(r, 0, 0, &pred, &lay, &ref, err, sizeof err), 0);
   assert_true(!strcmp(pred, "subz") && !strcmp(lay, "bit") && ref == -1);
   assert_true(am_ds_get_channel(r, 9)->flags & AM_DS_CH_LOSSY);
+  am_ds_reader_free(r);
+  // 1.3: the same plus SYN13, predicted by their models (a chain, lossy targets, clamps)
+  golden(path, sizeof path, "golden-v1.3.rollout");
+  if (!(r = am_ds_open(path, err, sizeof err))) fail_msg("%s", err);
+  am_ds_version(r, &major, &minor);
+  assert_true(major == 1 && minor == 3);
+  assert_int_equal(am_ds_num_channels(r), NSYN_13);
+  assert_int_equal(am_ds_num_episodes(r), 6);
+  for (int64_t i = 0; i < 6; i++) check_syn_episode(r, i, 5);
+  assert_int_equal(am_ds_verify(r, NULL, err, sizeof err), 0);
+  for (int c = NSYN_ALL; c < NSYN_13; c++) {
+    assert_int_equal(am_ds_chunk_filter(r, 1, c, &pred, &lay, &ref, err, sizeof err), 0);
+    assert_true(!strcmp(pred, "model") && ref == -1);
+  }
+  // a model's channel read alone: its sources (and their sources) are decoded on the side
+  {
+    const am_ds_episode* e = am_ds_get_episode(r, 0);
+    double* m = calloc((size_t)e->steps * 2, sizeof(double));
+    void* dst[NSYN_13] = {0};
+    for (int c = 0; c < NSYN_13; c++) dst[c] = calloc((size_t)e->steps, am_ds_get_channel(r, c)->row_bytes);
+    assert_int_equal(am_ds_read_episode(r, 0, dst, NULL, err, sizeof err), 0);
+    assert_int_equal(am_ds_read_channel(r, 0, NSYN_ALL + 1, m, err, sizeof err), 0);  // f64 lossy: 2 doubles
+    assert_memory_equal(m, dst[NSYN_ALL + 1], (size_t)e->steps * 2 * sizeof(double));
+    for (int c = 0; c < NSYN_13; c++) free(dst[c]);
+    free(m);
+  }
   am_ds_reader_free(r);
   struct { const char* name; const char* open_err; const char* verify_err; int recovered; } bad[] = {
       {"bad-magic.rollout", "wrong magic", NULL, 0},

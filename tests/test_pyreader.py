@@ -7,8 +7,8 @@ Usage: test_pyreader.py ANIMAT [READER_DIR]   (ctest: test_pyreader; READER_DIR 
 Records three small datasets with `ANIMAT record --random` (reacher, chunks of 8 rows, episodes of
 2 envs interleaving; and one --lossy with chunks of 70 rows, whose filters the writer chooses) and
 takes tests/data/golden-v1.rollout (format 1.0), golden-v1.1-split.rollout (1.1: its index in 3
-parts, the interrupted flag) and golden-v1.2.rollout (1.2: every filter, lossy channels), then
-makes several
+parts, the interrupted flag), golden-v1.2.rollout (1.2: every filter, lossy channels) and
+golden-v1.3.rollout (1.3: channels predicted by models, chained, lossy), then makes several
 hundred mutations: bit flips at many offsets, truncations at many lengths; edited index entries
 (episodes that point at another episode's chunks, duplicate or missing entries, swapped chunks,
 wrong step, row, flag and env fields) and header fields changed with every checksum recomputed,
@@ -330,6 +330,52 @@ def filter_mutations(edit, chs):
         yield ft(n - 1, "predictor %d" % p, pred=p)
     yield ft(0, "layout 1", lay=1)
     yield ft(n - 1, "layout flipped", lay=1)
+    yield ft(0, "predictor 5 (model)", pred=5)
+    yield ft(n - 1, "predictor 5 (model)", pred=5)
+
+
+def model_mutations(edit, L):
+    """1.3: the MODELS block edited (recompressed, every checksum right): refused structures
+    (a model of its own channel, an element out of range, a cycle, a reserved field set, bytes
+    cut or added) and valid models that predict other values (both readers must agree)."""
+    k = next((i for i, b in enumerate(L.blocks) if b[0] == 5), None)
+    if k is None:
+        return
+    body = L.blocks[k][3]
+    (nm,) = struct.unpack_from("<I", body, 0)
+    first = struct.unpack_from("<HHI", body, 4) if nm else None
+
+    def mb(label, fn):
+        def f(l):
+            l.blocks[k][3] = bytes(fn(bytearray(l.blocks[k][3])))
+        return edit("models block: " + label, f)
+    yield mb("cut by 8 bytes", lambda b: b[:-8])
+    yield mb("4 bytes added", lambda b: b + b"\0\0\0\0")
+    yield mb("count + 1", lambda b: (struct.pack_into("<I", b, 0, nm + 1), b)[1])
+    if not first or not first[2]:
+        return
+    e0 = 12  # the first model's first entry; its first term after it
+    ch, _, ne = first
+    yield mb("first model's channel 0", lambda b: (struct.pack_into("<H", b, 4, 0), b)[1])
+    yield mb("reserved field set", lambda b: (struct.pack_into("<H", b, e0 + 6, 1), b)[1])
+    yield mb("element out of range", lambda b: (struct.pack_into("<I", b, e0, 1 << 20), b)[1])
+    yield mb("bias changed", lambda b: (struct.pack_into("<d", b, e0 + 8, 1.5), b)[1])
+    yield mb("hi below lo", lambda b: (struct.pack_into("<dd", b, e0 + 16, 1.0, -1.0), b)[1])
+    (nt,) = struct.unpack_from("<H", body, e0 + 4)
+    if nt:
+        t0 = e0 + 32
+        yield mb("term reads its own channel", lambda b: (struct.pack_into("<H", b, t0, ch), b)[1])
+        yield mb("term lag 2", lambda b: (struct.pack_into("<B", b, t0 + 2, 2), b)[1])
+        yield mb("term source element out of range", lambda b: (struct.pack_into("<I", b, t0 + 4, 1 << 20), b)[1])
+        yield mb("coefficient NaN", lambda b: (struct.pack_into("<d", b, t0 + 8, float("nan")), b)[1])
+        yield mb("term lag flipped", lambda b: (struct.pack_into("<B", b, t0 + 2, 1 - b[t0 + 2]), b)[1])
+        if nm > 1:  # the first model reads the second's channel (golden-v1.3: a cycle)
+            o = 12
+            for _ in range(ne):  # skip the first model's entries and terms
+                (n_t,) = struct.unpack_from("<H", body, o + 4)
+                o += 32 + 16 * n_t
+            (ch2,) = struct.unpack_from("<H", body, o)
+            yield mb("first model reads the second model's channel", lambda b: (struct.pack_into("<H", b, t0, ch2), b)[1])
 
 
 def edit_mutations(name, data, L):
@@ -464,6 +510,8 @@ def edit_mutations(name, data, L):
                  lambda c, ni: (c[floats[0]].__setitem__(3, c[floats[0]][3] ^ 2), ni)[1])
     if struct.unpack_from("<H", data, 10)[0] >= 2:
         yield from filter_mutations(edit, chs)
+    if struct.unpack_from("<H", data, 10)[0] >= 3:
+        yield from model_mutations(edit, L)
 
     def meta(label, fn):
         def f(l):
@@ -675,7 +723,8 @@ def main(argv):
         # splits an index only through a test hook, am_ds_set_index_part)
         for label, kw in (("golden-v1", dict(noise=False, edits=False, split=False)),
                           ("golden-v1.1-split", dict(noise=False, resync=False)),
-                          ("golden-v1.2", dict(noise=False, split=False, resync=False))):
+                          ("golden-v1.2", dict(noise=False, split=False, resync=False)),
+                          ("golden-v1.3", dict(noise=False, split=False, resync=False))):
             with open(os.path.join(ROOT, "tests", "data", label + ".rollout"), "rb") as f:
                 cases += mutations(label, f.read(), rng, **kw)
 

@@ -55,12 +55,14 @@ FILE_MAGIC = b"\x89AMDS\r\n\x1a"
 BLOCK_MAGIC = b"AMBK"
 TRAILER_MAGIC = b"AMDSIDX\n"
 FILE_HDR, BLOCK_HDR, TRAILER, CHUNK_PREFIX, INDEX_ENTRY = 16, 24, 24, 32, 40
-META, CHANNELS, CHUNK, INDEX = 1, 2, 3, 4
-BLOCK_NAMES = {META: "metadata", CHANNELS: "channel table", CHUNK: "chunk", INDEX: "index"}
+META, CHANNELS, CHUNK, INDEX, MODELS = 1, 2, 3, 4, 5
+BLOCK_NAMES = {META: "metadata", CHANNELS: "channel table", CHUNK: "chunk", INDEX: "index",
+               MODELS: "models"}
 CODEC_RAW, CODEC_ZSTD = 0, 1
 DTYPES = {1: "<f4", 2: "<f8", 3: "<i4", 4: "u1", 5: "<u4", 6: "<i8"}
 CH_DELTA, CH_LOSSY = 1, 2
-PRED_NONE, PRED_SUB, PRED_SUBZ, PRED_XOR, PRED_REF = range(5)   # 1.2 filters
+PRED_NONE, PRED_SUB, PRED_SUBZ, PRED_XOR, PRED_REF, PRED_MODEL = range(6)  # 1.2 filters; 1.3 MODEL
+MODEL_ENTRY, MODEL_TERM = 32, 16
 LAYOUT_BYTE, LAYOUT_BIT = 0, 1
 FILTER_ENTRY = 4
 LOSSY_STORED = {"<f4": "<f2", "<f8": "<f4"}
@@ -73,6 +75,16 @@ MAX_DIMS = 4
 MAX_INIT = 1 << 24
 TRAILER_INTERRUPTED = 1    # trailer flags (1.1): the recording stopped early
 I64_MAX = (1 << 63) - 1
+
+
+def _f32_to_f16(u):
+    """binary32 bits (uint32 array) to binary16 bits, as the format's lossy form (rounding to
+    nearest even; a NaN keeps its sign and the top 9 bits of its payload, quiet bit set)."""
+    with np.errstate(all="ignore"):
+        h = u.view("<f4").astype("<f2").view("<u2").copy()
+    nan = (u & 0x7fffffff) > 0x7f800000
+    h[nan] = ((u[nan] >> 16) & 0x8000) | 0x7e00 | ((u[nan] >> 13) & 0x1ff)
+    return h
 
 
 class DatasetError(ValueError):
@@ -254,6 +266,12 @@ class Dataset:
                                % (self.path, BLOCK_NAMES.get(h[0], "block"), h[0]))
         self._parse_channels(self._body(off, h, "channel table")[1])
         off += BLOCK_HDR + h[3]
+        self.models, self.model_order = {}, []
+        if (self.version[1] >= 3 and off + BLOCK_HDR <= self.size
+                and self._read(off, 5) == BLOCK_MAGIC + bytes([MODELS])):
+            h = self._header(off, "models block")
+            self._parse_models(self._body(off, h, "models block")[1])
+            off += BLOCK_HDR + h[3]
         self.data_start = off
         try:
             chunks = self._read_index()
@@ -378,6 +396,86 @@ class Dataset:
             seen[cut] = self.by_name[name] = i
             self.channels.append(Channel(name, group, units, labels, DTYPES[dt], shape, flags))
 
+    def _parse_models(self, body):
+        """The MODELS block (1.3): {channel: [(elem, bias, lo, hi, [(src, lag, src_elem,
+        coef)])]}, checked against the channel table, and an order in which every model comes
+        after the models of its sources."""
+        p = self.path
+        c = _Cursor(body, "%s: models block" % p)
+        (n,) = c.u("<I", "header")
+        if n > MAX_CHANNELS:
+            raise DatasetError("%s: models block: %d models (at most one per channel)" % (p, n))
+        floats = ("<f4", "<f8")
+        for i in range(n):
+            ch, zero, ne = c.u("<HHI", "model %d" % i)
+            if zero:
+                raise DatasetError("%s: models block: a reserved field is not 0" % p)
+            if ch >= len(self.channels):
+                raise DatasetError("%s: models block: model %d predicts channel %d of %d" % (p, i, ch, len(self.channels)))
+            x = self.channels[ch]
+            if x.dtype.str not in floats:
+                raise DatasetError("%s: models block: model of channel %d: only f32 and f64 channels have models" % (p, ch))
+            if ch in self.models:
+                raise DatasetError("%s: models block: channel %d has two models" % (p, ch))
+            entries, last = [], -1
+            for _ in range(ne):
+                elem, nt, zero, bias, lo, hi = c.u("<IHHddd", "model %d" % i)
+                if zero:
+                    raise DatasetError("%s: models block: a reserved field is not 0" % p)
+                if elem >= x.elems or elem <= last:
+                    raise DatasetError("%s: models block: model of channel %d: element %d out of order or range (%d)"
+                                       % (p, ch, elem, x.elems))
+                last = elem
+                terms = []
+                for _ in range(nt):
+                    src, lag, zero, se, coef = c.u("<HBBId", "model %d" % i)
+                    if zero:
+                        raise DatasetError("%s: models block: a reserved field is not 0" % p)
+                    if (src >= len(self.channels) or src == ch or lag > 1
+                            or self.channels[src].dtype.str not in floats or se >= self.channels[src].elems):
+                        raise DatasetError("%s: models block: model of channel %d, element %d: bad source (channel %d, element %d, lag %d)"
+                                           % (p, ch, elem, src, se, lag))
+                    terms.append((src, lag, se, coef))
+                entries.append((elem, bias, lo, hi, terms))
+            self.models[ch] = entries
+        if c.o != len(body):
+            raise DatasetError("%s: models block has %d bytes after its last model" % (p, len(body) - c.o))
+        placed, order = set(), []
+        while len(order) < len(self.models):
+            ready = [ch for ch, es in self.models.items() if ch not in placed and all(
+                t[0] not in self.models or t[0] in placed for e in es for t in e[4])]
+            if not ready:
+                raise DatasetError("%s: models block: the channel models form a cycle" % p)
+            placed.add(ready[0])
+            order.append(ready[0])
+        self.model_order = order
+
+    def _model_bits(self, ch_index, vals, rows):
+        """Model ch_index's prediction: unsigned integers of the channel's stored width (rows,
+        elems), and the mask of the elements it predicts (docs/dataset-format.md, Models)."""
+        ch = self.channels[ch_index]
+        w = ch.stored.itemsize
+        pred = np.zeros((rows, ch.elems), "<u%d" % w)
+        mask = np.zeros(ch.elems, bool)
+        with np.errstate(all="ignore"):
+            for elem, bias, lo, hi, terms in self.models[ch_index]:
+                mask[elem] = True
+                s = np.full(rows, bias, np.float64)
+                for src, lag, se, coef in terms:
+                    v = vals[src].reshape(rows, -1)[:, se].astype(np.float64)
+                    if lag:
+                        v = np.concatenate([np.zeros(lag), v[:rows - lag]])[:rows]
+                    s = s + coef * v
+                s = np.where(s < lo, lo, s)
+                s = np.where(s > hi, hi, s)
+                if ch.dtype.str == "<f8" and not ch.lossy:
+                    pred[:, elem] = s.view("<u8")
+                elif ch.dtype.str == "<f8" or not ch.lossy:
+                    pred[:, elem] = s.astype("<f4").view("<u4")
+                else:
+                    pred[:, elem] = _f32_to_f16(s.astype("<f4").view("<u4"))
+        return pred, mask
+
     # -- chunks --
     def _filters(self, body):
         """A 1.2 chunk's filter table (decoded body): [(predictor, layout, ref)] per channel,
@@ -385,8 +483,10 @@ class Dataset:
         out = []
         for k, ch in enumerate(self.channels):
             pred, lay, ref = struct.unpack_from("<BBH", body, FILTER_ENTRY * k)
-            if pred > PRED_REF or lay > LAYOUT_BIT:
+            if pred > (PRED_MODEL if self.models else PRED_REF) or lay > LAYOUT_BIT:
                 raise DatasetError("channel '%s': unknown filter (predictor %d, layout %d)" % (ch.name, pred, lay))
+            if pred == PRED_MODEL and k not in self.models:
+                raise DatasetError("channel '%s': model predictor, but the file has no model for it" % ch.name)
             if pred != PRED_REF:
                 if ref:
                     raise DatasetError("channel '%s': reference %d without the reference predictor" % (ch.name, ref))
@@ -400,8 +500,8 @@ class Dataset:
                 if x.elems != ch.elems or not ok:
                     raise DatasetError("channel '%s' cannot refer to channel '%s' (lossy, shape or dtype)"
                                        % (ch.name, x.name))
-                if body[FILTER_ENTRY * ref] == PRED_REF:
-                    raise DatasetError("channel '%s' refers to '%s', which itself refers to another"
+                if body[FILTER_ENTRY * ref] in (PRED_REF, PRED_MODEL):
+                    raise DatasetError("channel '%s' refers to '%s', which is itself predicted from others"
                                        % (ch.name, x.name))
             out.append((pred, lay, ref))
         return out
@@ -621,19 +721,33 @@ class Dataset:
             init = np.frombuffer(body, "<f8", self.n_init, o).copy()
             o += 8 * self.n_init
         want = {self.by_name[n] for n in names}
-        for k in list(want):  # and the channels those refer to
-            if filters[k][0] == PRED_REF:
-                want.add(filters[k][2])
-        vals, out = {}, {}
+        grown = True
+        while grown:  # and what those are predicted from (a reference, a model's sources)
+            grown = False
+            for k in list(want):
+                more = ({filters[k][2]} if filters[k][0] == PRED_REF else
+                        {t[0] for e in self.models[k] for t in e[4]} if filters[k][0] == PRED_MODEL else set())
+                if more - want:
+                    want |= more
+                    grown = True
+        at = []
         for k, ch in enumerate(self.channels):
+            at.append(o)
+            o += self._laid(c.rows * ch.elems, ch.stored.itemsize, filters[k][1])
+        at.append(o)
+        vals, out = {}, {}
+        order = [k for k in range(n_ch) if filters[k][0] != PRED_MODEL] + [
+            k for k in self.model_order if filters[k][0] == PRED_MODEL]
+        for k in order:
+            if k not in want:
+                continue
+            ch = self.channels[k]
             pred, lay, ref = filters[k]
-            n = self._laid(c.rows * ch.elems, ch.stored.itemsize, lay)
-            if k in want:
-                vals[k] = self._unfilter(body[o:o + n], c, ch, pred, lay,
-                                         self._ref_bits(vals[ref], self.channels[ref], ch) if pred == PRED_REF else None)
-                if ch.name in names:
-                    out[ch.name] = vals[k]
-            o += n
+            aux = (self._ref_bits(vals[ref], self.channels[ref], ch) if pred == PRED_REF else
+                   self._model_bits(k, vals, c.rows) if pred == PRED_MODEL else None)
+            vals[k] = self._unfilter(body[at[k]:at[k + 1]], c, ch, pred, lay, aux)
+            if ch.name in names:
+                out[ch.name] = vals[k]
         return out, init
 
     @staticmethod
@@ -669,6 +783,13 @@ class Dataset:
             u = np.bitwise_xor.accumulate(u, axis=0)
         elif pred == PRED_REF:
             u = u ^ ref
+        elif pred == PRED_MODEL:  # order-preserving integers: the model's where it predicts, else
+            p, mask = ref         # the row before (a running sum), wrapping modulo 2^(8w)
+            top = u.dtype.type(1 << (8 * w - 1))
+            d = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
+            m = np.where(mask, d + np.where(p & top, ~p, p | top),
+                         np.cumsum(d, axis=0, dtype=u.dtype) + top)
+            u = np.where(m & top, m & ~top, ~m).astype(u.dtype)
         v = u.view(ch.stored)
         if ch.lossy:
             v = v.astype(ch.dtype)
