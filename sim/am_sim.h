@@ -149,6 +149,11 @@ int am_body_obs_groups(const mjModel* m, am_obs_group* groups, int* obs_dim);
 // Writes the body observation (as laid out by am_body_obs_groups) from d into obs.
 void am_body_observe(const mjModel* m, const mjData* d, float* obs);
 
+// Where each entry of the body observation comes from: kind[k] one of AM_OBS_FROM_* and idx[k]
+// the index in that mjData array (obs[k] is the float of it). kind and idx: obs_dim entries.
+enum { AM_OBS_FROM_SENSOR, AM_OBS_FROM_ACT, AM_OBS_FROM_QPOS, AM_OBS_FROM_QVEL };
+void am_body_obs_sources(const mjModel* m, int* kind, int* idx);
+
 // Finds a group by name; returns its index or -1.
 int am_find_group(const am_obs_group* groups, int n, const char* name);
 

@@ -87,6 +87,63 @@ static char* join_obj_names(const mjModel* m, int type, int n) {
   return s;
 }
 
+// Channel models (format 1.3): what the recorder knows of how channels follow from each other,
+// for the writer to use where it compresses better. An observation of the body is the float of a
+// sensor reading (or activation, or joint coordinate) at the end of the step before; a joint's
+// position sensor reads the position before the last physics step (Euler: qpos - h qvel); a
+// velocity sensor nearly the velocity; an actuator-force sensor the actuator's force.
+static int add_models(am_rec* r, const int* c_body, char* err, size_t err_sz) {
+  const mjModel* m = r->t->model->m;
+  const am_task* t = r->t;
+  int c_qpos = c_body[0], c_qvel = c_body[1], c_act = c_body[2], c_frc = c_body[4], c_sd = c_body[5];
+  const double inf = 1.0 / 0.0;
+  am_obs_group bg[AM_MAX_GROUPS];
+  int dim = 0, nb = am_body_obs_groups(m, bg, &dim);
+  int* kind = malloc(sizeof(int) * (size_t)(dim + 1));
+  int* idx = malloc(sizeof(int) * (size_t)(dim + 1));
+  if (!kind || !idx) {
+    free(kind);
+    free(idx);
+    return am_err(err, err_sz, "out of memory");
+  }
+  am_body_obs_sources(m, kind, idx);
+  int rc = 0;
+  for (int g = 0; g < t->n_groups && !rc; g++)
+    for (int k = 0; k < nb && !rc; k++) {
+      if (strcmp(t->groups[g].name, bg[k].name) || t->groups[g].offset != bg[k].offset ||
+          t->groups[g].size != bg[k].size)
+        continue;
+      for (int e = 0; e < bg[k].size && !rc; e++) {
+        int o = bg[k].offset + e;
+        int src = kind[o] == AM_OBS_FROM_SENSOR ? c_sd : kind[o] == AM_OBS_FROM_ACT ? c_act
+                  : kind[o] == AM_OBS_FROM_QPOS ? c_qpos : c_qvel;
+        if (src < 0) continue;
+        rc = am_ds_model_elem(r->w, r->c_obs[g], (uint32_t)e, 0.0, -inf, inf) ||
+             am_ds_model_term(r->w, r->c_obs[g], src, 1, (uint32_t)idx[o], 1.0);
+      }
+    }
+  free(kind);
+  free(idx);
+  if (rc) return am_err(err, err_sz, "%s", am_ds_writer_error(r->w));
+  if (c_sd < 0) return 0;
+  for (int s = 0; s < m->nsensor && !rc; s++) {
+    int ty = m->sensor_type[s], obj = m->sensor_objid[s], adr = m->sensor_adr[s];
+    int hinge = (ty == mjSENS_JOINTPOS || ty == mjSENS_JOINTVEL) &&
+                (m->jnt_type[obj] == mjJNT_HINGE || m->jnt_type[obj] == mjJNT_SLIDE);
+    if (ty == mjSENS_JOINTPOS && hinge && c_qpos >= 0 && c_qvel >= 0)
+      rc = am_ds_model_elem(r->w, c_sd, (uint32_t)adr, 0.0, -inf, inf) ||
+           am_ds_model_term(r->w, c_sd, c_qpos, 0, (uint32_t)m->jnt_qposadr[obj], 1.0) ||
+           am_ds_model_term(r->w, c_sd, c_qvel, 0, (uint32_t)m->jnt_dofadr[obj], -m->opt.timestep);
+    else if (ty == mjSENS_JOINTVEL && hinge && c_qvel >= 0)
+      rc = am_ds_model_elem(r->w, c_sd, (uint32_t)adr, 0.0, -inf, inf) ||
+           am_ds_model_term(r->w, c_sd, c_qvel, 0, (uint32_t)m->jnt_dofadr[obj], 1.0);
+    else if (ty == mjSENS_ACTUATORFRC && c_frc >= 0)
+      rc = am_ds_model_elem(r->w, c_sd, (uint32_t)adr, 0.0, -inf, inf) ||
+           am_ds_model_term(r->w, c_sd, c_frc, 0, (uint32_t)obj, 1.0);
+  }
+  return rc ? am_err(err, err_sz, "%s", am_ds_writer_error(r->w)) : 0;
+}
+
 static void fill_init(am_rec* r, int i) {
   const mjModel* m = r->t->model->m;
   const mjData* d = am_pool_env(r->pool, i)->d;
@@ -263,6 +320,7 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
     free(l);
     if (r->c_vars < 0) goto fail;
   }
+  int c_body[6] = {-1, -1, -1, -1, -1, -1};  // qpos, qvel, act, ctrl, actuator_force, sensordata
   if (b->qpos) {
     struct { const char* name; const char* units; const double* src; int n; int obj; } st[] = {
         {"qpos", "rad or m per coordinate (MuJoCo qpos)", b->qpos, m->nq, -1},
@@ -278,7 +336,9 @@ am_rec* am_rec_create(am_pool* pool, const am_rec_config* cfg, char* err, size_t
       free(l);
       if (c < 0) goto fail;
       r->src[r->n_src++] = (rec_src){c, st[k].src, sizeof(double) * (size_t)st[k].n, 0};
+      c_body[k] = c;
     }
+    if (add_models(r, c_body, err, err_sz)) goto fail;
   }
   if (b->qfrc_applied && m->nv) {
     // What the task's substep hook applied in each physics step (force fields) plus the caller's
@@ -330,6 +390,19 @@ int am_rec_add_channel(am_rec* r, const am_channel_def* def, const void* src, ch
   for (int i = 0; i < def->ndim; i++) rb *= def->shape[i];
   r->src[r->n_src++] = (rec_src){c, src, rb, 0};
   return c;
+}
+
+am_ds_writer* am_rec_writer(am_rec* r) { return r->w; }
+
+int am_rec_obs_channel(const am_rec* r, int k, uint32_t* elem) {
+  for (int g = 0; g < r->t->n_groups; g++) {
+    const am_obs_group* x = &r->t->groups[g];
+    if (k >= x->offset && k < x->offset + x->size) {
+      *elem = (uint32_t)(k - x->offset);
+      return r->c_obs[g];
+    }
+  }
+  return -1;
 }
 
 int am_rec_set_meta(am_rec* r, const char* key, const char* value) {

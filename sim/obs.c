@@ -67,8 +67,16 @@ int am_body_obs_groups(const mjModel* m, am_obs_group* groups, int* obs_dim) {
   return n;
 }
 
-void am_body_observe(const mjModel* m, const mjData* d, float* obs) {
+// One walk over the body observation in am_body_obs_groups' order: with d, writes the values into
+// obs; with kind, writes where each comes from.
+static void walk(const mjModel* m, const mjData* d, float* obs, int* kind, int* idx) {
   int k = 0;
+#define PUT(K, ARR, I)                            \
+  do {                                            \
+    if (d) obs[k] = (float)d->ARR[I];             \
+    if (kind) kind[k] = K, idx[k] = (int)(I);     \
+    k++;                                          \
+  } while (0)
   for (int g = 0; g < G_COUNT; g++) {
     if (m->nsensor == 0) {
       if (g == G_PROPRIO) {
@@ -76,26 +84,30 @@ void am_body_observe(const mjModel* m, const mjData* d, float* obs) {
           int t = m->jnt_type[j];
           if (t == mjJNT_FREE) continue;
           int a = m->jnt_qposadr[j], w = t == mjJNT_BALL ? 4 : 1;
-          for (int i = 0; i < w; i++) obs[k++] = (float)d->qpos[a + i];
+          for (int i = 0; i < w; i++) PUT(AM_OBS_FROM_QPOS, qpos, a + i);
         }
         for (int j = 0; j < m->njnt; j++) {
           int t = m->jnt_type[j];
           if (t == mjJNT_FREE) continue;
           int a = m->jnt_dofadr[j], w = t == mjJNT_BALL ? 3 : 1;
-          for (int i = 0; i < w; i++) obs[k++] = (float)d->qvel[a + i];
+          for (int i = 0; i < w; i++) PUT(AM_OBS_FROM_QVEL, qvel, a + i);
         }
       }
     } else {
       for (int s = 0; s < m->nsensor; s++) {
         if (sensor_group(m->sensor_type[s]) != g) continue;
-        const mjtNum* v = d->sensordata + m->sensor_adr[s];
-        for (int i = 0; i < m->sensor_dim[s]; i++) obs[k++] = (float)v[i];
+        for (int i = 0; i < m->sensor_dim[s]; i++) PUT(AM_OBS_FROM_SENSOR, sensordata, m->sensor_adr[s] + i);
       }
     }
     if (g == G_PROPRIO)
-      for (int i = 0; i < m->na; i++) obs[k++] = (float)d->act[i];
+      for (int i = 0; i < m->na; i++) PUT(AM_OBS_FROM_ACT, act, i);
   }
+#undef PUT
 }
+
+void am_body_observe(const mjModel* m, const mjData* d, float* obs) { walk(m, d, obs, NULL, NULL); }
+
+void am_body_obs_sources(const mjModel* m, int* kind, int* idx) { walk(m, NULL, NULL, kind, idx); }
 
 int am_find_group(const am_obs_group* groups, int n, const char* name) {
   for (int i = 0; i < n; i++)

@@ -103,6 +103,49 @@ static int wiring_meta(const ama_policy* p, am_rec* rec, char* err, size_t err_s
   return 0;
 }
 
+// Channel models of the network's channels (dataset format 1.3; the writer uses them where they
+// compress better): the input is the observation normalised, (obs - shift) x scale clipped to
+// +-clip, so each entry is predicted as scale x obs - shift x scale within the clip; the action
+// mean is the linear head of the motor's output (bmu + Wmu y); the sampled action is the mean plus
+// std x the noise (std = exp(logstd), constant per entry).
+static int net_models(const ama_policy* p, int categorical, am_rec* rec, char* err, size_t err_sz) {
+  am_ds_writer* w = am_rec_writer(rec);
+  int c_in = am_ds_writer_find_channel(w, "input");
+  int c_y = am_ds_writer_find_channel(w, "motor/output");
+  int c_mean = categorical ? -1 : am_ds_writer_find_channel(w, "action_mean");
+  int c_noise = categorical ? -1 : am_ds_writer_find_channel(w, "action_noise");
+  int c_samp = categorical ? -1 : am_ds_writer_find_channel(w, "action_sampled");
+  const ama_norm* z = &p->norm;
+  const double inf = 1.0 / 0.0;
+  int rc = 0;
+  for (int k = 0; k < p->obs_dim && c_in >= 0 && !rc; k++) {
+    uint32_t e;
+    int c = am_rec_obs_channel(rec, k, &e);
+    if (c < 0) continue;
+    double scale = z->scale[k], shift = z->shift[k];
+    rc = am_ds_model_elem(w, c_in, (uint32_t)k, -shift * scale, -(double)z->clip, (double)z->clip) ||
+         am_ds_model_term(w, c_in, c, 0, e, scale);
+  }
+  const int Hm = p->cfg.motor_hidden, Am = p->act_dim - p->n_cmd;
+  if (c_mean >= 0 && c_y >= 0 && p->motor.cfg.hidden == Hm && Hm > 0) {
+    const float* W = p->params.w + p->params.t[p->i_Wmu].offset;  // Am x Hm, row-major
+    const float* b = p->params.w + p->params.t[p->i_bmu].offset;
+    for (int k = 0; k < Am && !rc; k++) {
+      rc = am_ds_model_elem(w, c_mean, (uint32_t)k, b[k], -inf, inf);
+      for (int j = 0; j < Hm && !rc; j++)
+        rc = am_ds_model_term(w, c_mean, c_y, 0, (uint32_t)j, W[(size_t)k * Hm + j]);
+    }
+  }
+  if (c_mean >= 0 && c_noise >= 0 && c_samp >= 0) {
+    const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
+    for (int k = 0; k < p->act_dim && !rc; k++)
+      rc = am_ds_model_elem(w, c_samp, (uint32_t)k, 0.0, -inf, inf) ||
+           am_ds_model_term(w, c_samp, c_mean, 0, (uint32_t)k, 1.0) ||
+           am_ds_model_term(w, c_samp, c_noise, 0, (uint32_t)k, (double)expf(logstd[k]));
+  }
+  return rc ? am_err(err, err_sz, "%s", am_ds_writer_error(w)) : 0;
+}
+
 int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char* err,
                      size_t err_sz) {
   if (wiring_meta(p, rec, err, err_sz)) return -1;
@@ -164,7 +207,7 @@ int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char
     }
     if (am_rec_add_channel(rec, &d, ch[i].src, err, err_sz) < 0) return -1;
   }
-  return 0;
+  return net_models(p, ac->categorical, rec, err, err_sz);
 }
 
 void netrec_rpe(netrec* nr, const am_batch* b) {
