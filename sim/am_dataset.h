@@ -155,10 +155,14 @@ int am_ds_set_filter(am_ds_writer* w, int ch, int pred, int layout, int ref);
 // (f32 or f64) is predicted as clamp(bias + sum of the terms' coef x value, lo, hi) (lo = -inf,
 // hi = +inf for none); am_ds_model_elem starts an element (elements of a channel in increasing
 // order), am_ds_model_term adds a term to the element started last: element src_elem of channel
-// src (f32 or f64, not ch) in the same row (lag 0) or the row before (lag 1). Models must not
-// form a cycle (checked by am_ds_begin). 0, or -1 with the message in am_ds_writer_error.
+// src (f32 or f64; ch itself only with lag 1) in the same row (lag 0) or the row before (lag 1),
+// times coef; am_ds_model_product a term coef x value x value2 (a second factor, the same rules).
+// Models must not form a cycle (checked by am_ds_begin). 0, or -1 with the message in
+// am_ds_writer_error.
 int am_ds_model_elem(am_ds_writer* w, int ch, uint32_t elem, double bias, double lo, double hi);
 int am_ds_model_term(am_ds_writer* w, int ch, int src, int lag, uint32_t src_elem, double coef);
+int am_ds_model_product(am_ds_writer* w, int ch, int src, int lag, uint32_t src_elem, int src2,
+                        int lag2, uint32_t src_elem2, double coef);
 // Models added to channel ch so far (elements predicted), for callers that check what they built.
 int am_ds_model_count(const am_ds_writer* w, int ch);
 // A channel's index by name, -1 when there is none.

@@ -354,11 +354,21 @@ int am_ds_models_check(const am_ds_model* m, int n_models, const int* dtype, con
                       e->elem);
       for (uint32_t j = 0; j < e->n_terms; j++) {
         const am_ds_term* t = &x->t[e->term0 + j];
-        if (t->src >= n_ch || t->src == x->ch || !float_dtype(dtype[t->src]) || t->lag > 1 ||
-            t->src_elem >= elems[t->src])
-          return am_err(why, why_sz,
-                        "model of channel %d, element %u: bad source (channel %u, element %u, lag %u)",
-                        x->ch, e->elem, t->src, t->src_elem, t->lag);
+        for (int f = 0; f < 2; f++) {
+          unsigned src = f ? t->src2 : t->src, lag = f ? t->lag2 : t->lag;
+          uint32_t se = f ? t->src_elem2 : t->src_elem;
+          if (f && src == MODEL_NO_SRC) {
+            if (lag || se)
+              return am_err(why, why_sz, "model of channel %d, element %u: a term without a second "
+                            "factor names its lag or element", x->ch, e->elem);
+            continue;
+          }
+          if (src >= (unsigned)n_ch || !float_dtype(dtype[src]) || lag > 1 || se >= elems[src] ||
+              ((int)src == x->ch && lag != 1))
+            return am_err(why, why_sz,
+                          "model of channel %d, element %u: bad source (channel %u, element %u, lag %u)",
+                          x->ch, e->elem, src, se, lag);
+        }
       }
     }
   }
@@ -369,10 +379,12 @@ int am_ds_models_check(const am_ds_model* m, int n_models, const int* dtype, con
     for (int i = 0; i < n_models && pick < 0; i++) {
       if (placed[m[i].ch]) continue;
       int ready = 1;
-      for (uint32_t j = 0; j < m[i].n_terms && ready; j++) {
-        int s = m[i].t[j].src;
-        ready = model_of[s] < 0 || placed[s];
-      }
+      for (uint32_t j = 0; j < m[i].n_terms && ready; j++)
+        for (int f = 0; f < 2 && ready; f++) {
+          int s = f ? m[i].t[j].src2 : m[i].t[j].src;
+          if (s == (int)MODEL_NO_SRC || s == m[i].ch) continue;
+          ready = model_of[s] < 0 || placed[s];
+        }
       if (ready) pick = i;
     }
     if (pick < 0) return am_err(why, why_sz, "the channel models form a cycle");
@@ -422,9 +434,12 @@ void am_ds_models_put(uint8_t* b, const am_ds_model* m, int n_models) {
         const am_ds_term* t = &m[i].t[e->term0 + j];
         put16(b + o, t->src);
         b[o + 2] = t->lag;
-        b[o + 3] = 0;
+        b[o + 3] = t->lag2;
         put32(b + o + 4, t->src_elem);
-        put_f64(b + o + 8, t->coef);
+        put16(b + o + 8, t->src2);
+        put16(b + o + 10, 0);
+        put32(b + o + 12, t->src_elem2);
+        put_f64(b + o + 16, t->coef);
         o += MODEL_TERM;
       }
     }
@@ -489,9 +504,12 @@ int am_ds_models_parse(const uint8_t* b, size_t n, am_ds_model** out, int* n_out
         am_ds_term* t = &m[i].t[tk];
         t->src = get16(b + o);
         t->lag = b[o + 2];
-        if (b[o + 3]) goto reserved;
+        t->lag2 = b[o + 3];
         t->src_elem = get32(b + o + 4);
-        t->coef = get_f64(b + o + 8);
+        t->src2 = get16(b + o + 8);
+        if (get16(b + o + 10)) goto reserved;
+        t->src_elem2 = get32(b + o + 12);
+        t->coef = get_f64(b + o + 16);
         o += MODEL_TERM;
       }
     }
@@ -522,23 +540,27 @@ static double src_value(const uint8_t* col, int dt, size_t k) {
   return v;
 }
 
+static double term_value(const uint8_t* const* cols, const int* dtype, const size_t* elems,
+                         unsigned src, unsigned lag, uint32_t se, size_t r) {
+  return r >= lag ? src_value(cols[src], dtype[src], (r - lag) * elems[src] + se) : 0.0;
+}
+
 void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const int* dtype,
-                         const size_t* elems, size_t rows, int lossy, uint8_t* pred,
+                         const size_t* elems, size_t r0, size_t r1, int lossy, uint8_t* pred,
                          uint8_t* mask) {
   int dt = dtype[m->ch];
   size_t ne = elems[m->ch], sw = (dt == AM_DT_F32 ? 4u : 8u) / (lossy ? 2u : 1u);
   memset(mask, 0, ne);
-  memset(pred, 0, rows * ne * sw);
   for (uint32_t k = 0; k < m->n_entries; k++) {
     const am_ds_mentry* e = &m->e[k];
     mask[e->elem] = 1;
-    for (size_t r = 0; r < rows; r++) {
+    for (size_t r = r0; r < r1; r++) {
       double s = e->bias;
       for (uint32_t j = 0; j < e->n_terms; j++) {
         const am_ds_term* t = &m->t[e->term0 + j];
-        double v = r >= t->lag ? src_value(cols[t->src], dtype[t->src],
-                                           (r - t->lag) * elems[t->src] + t->src_elem) : 0.0;
-        double term = t->coef * v;
+        double term = t->coef * term_value(cols, dtype, elems, t->src, t->lag, t->src_elem, r);
+        if (t->src2 != MODEL_NO_SRC)
+          term = term * term_value(cols, dtype, elems, t->src2, t->lag2, t->src_elem2, r);
         s = s + term;
       }
       if (s < e->lo) s = e->lo;
@@ -558,4 +580,36 @@ void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const
       }
     }
   }
+}
+
+int am_ds_model_self(const am_ds_model* m) {
+  for (uint32_t k = 0; k < m->n_terms; k++)
+    if (m->t[k].src == m->ch || m->t[k].src2 == m->ch) return 1;
+  return 0;
+}
+
+int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t elems, size_t sw,
+                       int layout, const am_ds_model* m, const uint8_t** cols, const int* dtype,
+                       const size_t* all_elems, int lossy, uint8_t* pred, uint8_t* mask,
+                       uint8_t* tmp) {
+  size_t count = rows * elems, w = lossy ? 2 * sw : sw;
+  if (layout == LAYOUT_BIT) {
+    if (bits_to_bytes(tmp, src, count, sw)) return -1;
+    src = tmp;
+  }
+  void (*rm)(uint8_t*, const uint8_t*, const uint8_t*, const uint8_t*, const uint8_t*, size_t,
+             size_t, size_t) = sw == 2 ? row_model_uint16_t : sw == 4 ? row_model_uint32_t
+                                                                     : row_model_uint64_t;
+  uint8_t* own = (uint8_t*)cols[m->ch];  // the channel's decoded values, a row at a time
+  const uint8_t* const* cc = (const uint8_t* const*)cols;
+  int self = am_ds_model_self(m);
+  if (!self) am_ds_model_predict(m, cc, dtype, all_elems, 0, rows, lossy, pred, mask);
+  for (size_t r = 0; r < rows; r++) {
+    if (self) am_ds_model_predict(m, cc, dtype, all_elems, r, r + 1, lossy, pred, mask);
+    size_t k = r * elems;
+    rm(out + k * sw, r ? out + (k - elems) * sw : NULL, pred + k * sw, mask, src, count, k, elems);
+    if (lossy) am_ds_lossy_unpack(own + k * w, out + k * sw, elems, w);
+    else if (own != out) memcpy(own + k * w, out + k * w, elems * w);
+  }
+  return 0;
 }

@@ -131,19 +131,24 @@ int am_ds_ref_ok(int xt, int xl, int ct, int cl);
 
 //---------------------------------- models (1.3) -------------------------------------------------
 //
-// A channel's model predicts some of its elements from values of other channels of the same chunk
-// (the same row, or the row before): prediction = clamp(bias + sum of coef x source value, lo, hi),
+// A channel's model predicts some of its elements from values of the same chunk (other channels'
+// in the same row or the row before, its own in the row before): prediction = clamp(bias + sum of
+// coef x source value [x a second source value], lo, hi),
 // in binary64 with every operation rounded (no fused multiply-add; dataset_format.c is compiled
 // with -ffp-contract=off), then converted to the channel's stored form. The residual is the
 // zigzagged difference of the two values' order-preserving integers (PRED_MODEL). Writer and reader
 // hold the same structures; the MODELS block serialises them (docs/dataset-format.md).
 
 typedef struct am_ds_term {
-  uint16_t src;       // source channel (f32 or f64, not the model's own)
+  uint16_t src;       // source channel (f32 or f64; the model's own only with lag 1)
   uint8_t lag;        // 0: the same row; 1: the row before (0.0 for a chunk's first row)
+  uint8_t lag2;       // the second factor's lag
   uint32_t src_elem;  // element of the source's row
+  uint16_t src2;      // a second factor's channel (MODEL_NO_SRC: none)
+  uint32_t src_elem2;
   double coef;
 } am_ds_term;
+#define MODEL_NO_SRC 0xFFFFu
 
 typedef struct am_ds_mentry {  // one predicted element
   uint32_t elem;
@@ -159,11 +164,12 @@ typedef struct am_ds_model {
 } am_ds_model;
 
 #define MODEL_ENTRY 32  // serialised sizes: an entry (u32 elem, u16 n_terms, u16 0, 3 f64)
-#define MODEL_TERM 16   // a term (u16 src, u8 lag, u8 0, u32 src_elem, f64 coef)
+#define MODEL_TERM 24   // a term (u16 src, u8 lag, u8 lag2, u32 src_elem, u16 src2, u16 0,
+                        // u32 src_elem2, f64 coef)
 
-// Checks a set of models against a channel table (dtype[c], lossy[c], elems[c] for n_ch
-// channels): targets and sources f32 or f64, elements in range and increasing, lags 0 or 1, at
-// most one model per channel, no model reading its own channel and no cycle among models. On
+// Checks a set of models against a channel table (dtype[c], elems[c] for n_ch channels): targets
+// and sources f32 or f64, elements in range and increasing, lags 0 or 1, at most one model per
+// channel, its own channel read only in the row before, and no cycle among models. On
 // success writes into order[] the models' indices in an order where every model comes after the
 // models of its sources. Returns 0 or -1 with a reason naming the channel.
 int am_ds_models_check(const am_ds_model* m, int n_models, const int* dtype, const size_t* elems,
@@ -176,12 +182,23 @@ void am_ds_models_put(uint8_t* b, const am_ds_model* m, int n_models);
 int am_ds_models_parse(const uint8_t* b, size_t n, am_ds_model** out, int* n_out, char* why,
                        size_t why_sz);
 void am_ds_models_free(am_ds_model* m, int n_models);
-// The prediction of model m's channel over rows rows of a chunk: cols[c] holds channel c's decoded
-// values (row-major, rows x elems[c]; only the model's sources are read). Writes rows x elems
-// values of the stored width (the channel's dtype, halved when lossy) into pred, and mask[e] = 1
-// for the elements the model predicts (0 elsewhere, where pred is left 0).
+// The prediction of model m's channel for rows r0..r1-1 of a chunk: cols[c] holds channel c's
+// decoded values (row-major, elems[c] per row; only the model's sources are read, its own channel
+// up to row r1 - 2). Writes those rows' values (elems of the channel per row, of the stored width:
+// the dtype's, halved when lossy) at their place in pred, and mask[e] = 1 for the elements the
+// model predicts (0 elsewhere: pred left as it was).
 void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const int* dtype,
-                         const size_t* elems, size_t rows, int lossy, uint8_t* pred,
+                         const size_t* elems, size_t r0, size_t r1, int lossy, uint8_t* pred,
                          uint8_t* mask);
+// Whether model m reads its own channel (then rows decode one after the other).
+int am_ds_model_self(const am_ds_model* m);
+// PRED_MODEL's decoding of a chunk's column (laid bytes in src) into out (stored form, rows x
+// elems), row by row: each row's prediction from cols (cols[m->ch] = the channel's decoded values,
+// filled a row at a time; when lossy, each row is widened from out into it as it is decoded).
+// pred: rows x elems values of width sw; tmp: the same size. -1 when bit padding is set.
+int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t elems, size_t sw,
+                       int layout, const am_ds_model* m, const uint8_t** cols, const int* dtype,
+                       const size_t* all_elems, int lossy, uint8_t* pred, uint8_t* mask,
+                       uint8_t* tmp);
 
 #endif  // AM_DATASET_FORMAT_H

@@ -855,8 +855,10 @@ static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst,
       if (fl[ch].pred == PRED_REF && !need[fl[ch].ref]) need[fl[ch].ref] = changed = 1;
       if (fl[ch].pred != PRED_MODEL) continue;
       const am_ds_model* m = &r->models[r->model_of[ch]];
-      for (uint32_t k = 0; k < m->n_terms; k++)
+      for (uint32_t k = 0; k < m->n_terms; k++) {
         if (!need[m->t[k].src]) need[m->t[k].src] = changed = 1;
+        if (m->t[k].src2 != MODEL_NO_SRC && !need[m->t[k].src2]) need[m->t[k].src2] = changed = 1;
+      }
     }
   }
   for (int ch = 0; ch < r->n_ch; ch++)
@@ -890,13 +892,16 @@ static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst,
         else
           am_ds_ref_convert(r->fref.p, col_at[f.ref], count, am_dtype_size(y->dtype), w);
         ref = r->fref.p;
-      } else if (f.pred == PRED_MODEL) {
-        am_ds_model_predict(&r->models[r->model_of[ch]], (const uint8_t* const*)col_at, r->mdtype,
-                            r->melems, rows, sw != w, r->fref.p, r->mmask);
-        ref = r->fref.p;
-        f.mask = r->mmask;
       }
       uint8_t* out = sw == w ? col_at[ch] : r->fstage.p;
+      if (f.pred == PRED_MODEL) {  // row by row, widened into col_at[ch] as it goes
+        if (am_ds_decode_model(out, body + at[ch], rows, x->elems, sw, f.layout,
+                               &r->models[r->model_of[ch]], (const uint8_t**)col_at, r->mdtype,
+                               r->melems, sw != w, r->fref.p, r->mmask, r->ftmp.p))
+          return am_err(err, err_sz, "%s: %s at offset %llu: channel '%s': bit-plane padding is not zero",
+                        r->name, what, (unsigned long long)c->offset, x->name);
+        continue;
+      }
       if (am_ds_decode(out, body + at[ch], ref, rows, x->elems, sw, f, r->ftmp.p))
         return am_err(err, err_sz, "%s: %s at offset %llu: channel '%s': bit-plane padding is not zero",
                       r->name, what, (unsigned long long)c->offset, x->name);

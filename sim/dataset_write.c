@@ -251,25 +251,38 @@ int am_ds_model_elem(am_ds_writer* w, int ch, uint32_t elem, double bias, double
   return 0;
 }
 
-int am_ds_model_term(am_ds_writer* w, int ch, int src, int lag, uint32_t src_elem, double coef) {
+static int model_src_ok(const am_ds_writer* w, int ch, int src, int lag, uint32_t se) {
+  return src >= 0 && src < w->n_ch && (lag == 0 || lag == 1) && (src != ch || lag == 1) &&
+         (w->ch[src].d.dtype == AM_DT_F32 || w->ch[src].d.dtype == AM_DT_F64) &&
+         se < w->ch[src].elems;
+}
+
+int am_ds_model_product(am_ds_writer* w, int ch, int src, int lag, uint32_t src_elem, int src2,
+                        int lag2, uint32_t src_elem2, double coef) {
   if (w->error[0]) return -1;
   if (w->begun || ch < 0 || ch >= w->n_ch || w->ch[ch].model < 0 ||
       !w->models[w->ch[ch].model].n_entries)
     return werr(w, "am_ds_model_term: channel %d has no model element to add to", ch);
   am_ds_model* m = &w->models[w->ch[ch].model];
-  if (src < 0 || src >= w->n_ch || src == ch || (lag != 0 && lag != 1) ||
-      (w->ch[src].d.dtype != AM_DT_F32 && w->ch[src].d.dtype != AM_DT_F64) ||
-      src_elem >= w->ch[src].elems)
-    return werr(w, "channel '%s': bad model term (channel %d, element %u, lag %d)",
-                w->ch[ch].s[0], src, src_elem, lag);
+  if (!model_src_ok(w, ch, src, lag, src_elem) ||
+      (src2 >= 0 && !model_src_ok(w, ch, src2, lag2, src_elem2)))
+    return werr(w, "channel '%s': bad model term (channel %d, element %u, lag %d; channel %d, "
+                "element %u, lag %d)", w->ch[ch].s[0], src, src_elem, lag, src2, src_elem2, lag2);
   am_ds_mentry* e = &m->e[m->n_entries - 1];
   if (e->n_terms >= 65535) return werr(w, "channel '%s': too many terms", w->ch[ch].s[0]);
   am_ds_term* t = realloc(m->t, sizeof *t * (m->n_terms + 1));
   if (!t) return werr(w, "out of memory");
   m->t = t;
-  t[m->n_terms++] = (am_ds_term){(uint16_t)src, (uint8_t)lag, src_elem, coef};
+  int two = src2 >= 0;
+  t[m->n_terms++] = (am_ds_term){(uint16_t)src, (uint8_t)lag, (uint8_t)(two ? lag2 : 0), src_elem,
+                                 (uint16_t)(two ? src2 : (int)MODEL_NO_SRC), two ? src_elem2 : 0,
+                                 coef};
   e->n_terms++;
   return 0;
+}
+
+int am_ds_model_term(am_ds_writer* w, int ch, int src, int lag, uint32_t src_elem, double coef) {
+  return am_ds_model_product(w, ch, src, lag, src_elem, -1, 0, 0, coef);
 }
 
 int am_ds_writer_find_channel(const am_ds_writer* w, const char* name) {
@@ -430,9 +443,9 @@ static void model_values(am_ds_writer* w, const wjob* j, int c) {
   const uint8_t* cols[AM_DS_MAX_CHANNELS];
   uint8_t seen[AM_DS_MAX_CHANNELS] = {0};
   size_t rt = 0;
-  for (uint32_t k = 0; k < m->n_terms; k++) {
-    int s = m->t[k].src;
-    if (seen[s]) continue;
+  for (uint32_t k = 0; k < 2 * m->n_terms; k++) {
+    int s = k % 2 ? m->t[k / 2].src2 : m->t[k / 2].src;
+    if (s == (int)MODEL_NO_SRC || seen[s]) continue;
     seen[s] = 1;
     const wchan* x = &w->ch[s];
     cols[s] = j->buf + x->col_off;
@@ -444,7 +457,7 @@ static void model_values(am_ds_writer* w, const wjob* j, int c) {
     cols[s] = d;
     rt += count * x->w;
   }
-  am_ds_model_predict(m, cols, w->mdtype, w->melems, j->rows, w->ch[c].sw != w->ch[c].w,
+  am_ds_model_predict(m, cols, w->mdtype, w->melems, 0, j->rows, w->ch[c].sw != w->ch[c].w,
                       w->refv.p, w->mmask);
 }
 
@@ -619,7 +632,10 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   {  // room for the lossy sources' rounded values (each lossy source once)
     uint8_t src[AM_DS_MAX_CHANNELS] = {0};
     for (int i = 0; i < w->n_models; i++)
-      for (uint32_t k = 0; k < w->models[i].n_terms; k++) src[w->models[i].t[k].src] = 1;
+      for (uint32_t k = 0; k < w->models[i].n_terms; k++) {
+        src[w->models[i].t[k].src] = 1;
+        if (w->models[i].t[k].src2 != MODEL_NO_SRC) src[w->models[i].t[k].src2] = 1;
+      }
     for (int c = 0; c < w->n_ch; c++)
       if (src[c] && w->ch[c].sw != w->ch[c].w) model_rt += w->ch[c].row_bytes;
   }

@@ -115,7 +115,9 @@ static void syn_models(am_ds_writer* w) {
            am_ds_model_elem(w, c12, 0, 0.5, -650.0, 650.0) || am_ds_model_term(w, c12, 2, 0, 0, 3.0) ||
            am_ds_model_term(w, c12, 0, 1, 2, -0.25) ||
            am_ds_model_elem(w, c12, 1, 0.0, -inf, inf) || am_ds_model_term(w, c12, c11, 0, 2, 1e-3) ||
-           am_ds_model_elem(w, c13, 1, 0.0, -1.0, 1.0) || am_ds_model_term(w, c13, 0, 0, 1, 0.9);
+           am_ds_model_product(w, c12, c11, 0, 2, 0, 0, 1, 0.5) ||  // a product of two channels
+           am_ds_model_elem(w, c13, 1, 0.0, -1.0, 1.0) || am_ds_model_term(w, c13, 0, 0, 1, 0.9) ||
+           am_ds_model_product(w, c13, c13, 1, 1, 0, 1, 0, 0.1);  // its own row before x f32's
   if (rc) fail_msg("%s", am_ds_writer_error(w));
 }
 
@@ -666,6 +668,77 @@ static void test_filter_choice(void** state) {
   assert_int_equal(am_ds_read_channel(r, 0, 1, gc, err, sizeof err), 0);
   assert_memory_equal(gc, a, sizeof a);
   assert_int_equal(am_ds_verify(r, NULL, err, sizeof err), 0);
+  am_ds_reader_free(r);
+  unlink(path);
+}
+
+// Channel models the writer refuses, each naming the channel or the problem (a writer that met an
+// error refuses everything after it, so each case starts a new one).
+static void test_model_errors(void** state) {
+  char path[512];
+  tmp_path(path, sizeof path, "models-bad.rollout");
+  am_channel_def defs[] = {{"a", "x", "", NULL, AM_DT_F32, 1, {2}, 0},
+                           {"b", "x", "", NULL, AM_DT_F64, 1, {2}, 0},
+                           {"i", "x", "", NULL, AM_DT_I32, 1, {2}, 0}};
+  struct { const char* want; int kind; } cases[] = {
+      {"bad model term", 0},            // its own channel in the same row
+      {"bad model term", 1},            // an integer source
+      {"bad model term", 2},            // a source element out of range
+      {"only f32 and f64", 3},          // a model of an integer channel
+      {"out of order or range", 4},     // elements not increasing
+      {"no model element", 5},          // a term before any element
+      {"form a cycle", 6},              // a <- b <- a, found by am_ds_begin
+      {"has no model", 7},              // the model predictor set on a channel without one
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+    assert_non_null(w);
+    for (int c = 0; c < 3; c++) assert_int_equal(am_ds_add_channel(w, &defs[c]), c);
+    int rc = 0;
+    switch (cases[k].kind) {
+      case 0: rc = am_ds_model_elem(w, 0, 0, 0, -1, 1) || am_ds_model_term(w, 0, 0, 0, 1, 1.0); break;
+      case 1: rc = am_ds_model_elem(w, 0, 0, 0, -1, 1) || am_ds_model_term(w, 0, 2, 0, 0, 1.0); break;
+      case 2: rc = am_ds_model_elem(w, 0, 0, 0, -1, 1) || am_ds_model_term(w, 0, 1, 1, 2, 1.0); break;
+      case 3: rc = am_ds_model_elem(w, 2, 0, 0, -1, 1); break;
+      case 4: rc = am_ds_model_elem(w, 0, 1, 0, -1, 1) || am_ds_model_elem(w, 0, 0, 0, -1, 1); break;
+      case 5: rc = am_ds_model_term(w, 1, 0, 0, 0, 1.0); break;
+      case 6:
+        rc = am_ds_model_elem(w, 0, 0, 0, -1, 1) || am_ds_model_term(w, 0, 1, 1, 0, 1.0) ||
+             am_ds_model_elem(w, 1, 0, 0, -1, 1) || am_ds_model_term(w, 1, 0, 0, 0, 1.0) ||
+             am_ds_begin(w, 1, 16, 0);
+        break;
+      case 7:
+        rc = am_ds_set_filter(w, 1, AM_DS_PRED_MODEL, AM_DS_LAYOUT_BYTE, 0) || am_ds_begin(w, 1, 16, 0);
+        break;
+    }
+    assert_true(rc != 0);
+    if (!strstr(am_ds_writer_error(w), cases[k].want))
+      fail_msg("case %zu: got '%s', want '%s'", k, am_ds_writer_error(w), cases[k].want);
+    am_ds_abort(w);
+  }
+  // allowed: a model reading its own channel's row before, times another channel (a product),
+  // which predicts a[1] = 0.5 s^2 exactly from a[1]'s row before and b[1] = s ... and round trips
+  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+  for (int c = 0; c < 3; c++) assert_int_equal(am_ds_add_channel(w, &defs[c]), c);
+  assert_int_equal(am_ds_model_elem(w, 0, 1, 0, -INFINITY, INFINITY), 0);
+  assert_int_equal(am_ds_model_product(w, 0, 0, 1, 1, 1, 0, 1, 0.5), 0);
+  assert_int_equal(am_ds_model_count(w, 0), 1);
+  assert_int_equal(am_ds_begin(w, 1, 16, 0), 0);
+  assert_int_equal(am_ds_episode_begin(w, 0, 0, NULL), 0);
+  for (int s = 0; s < 40; s++) {
+    float a[2] = {(float)s, 0.5f * (float)s * (float)s};
+    double b[2] = {s * 0.25, (double)s};
+    memcpy(am_ds_row_ptr(w, 0, 0), a, sizeof a);
+    memcpy(am_ds_row_ptr(w, 0, 1), b, sizeof b);
+    memset(am_ds_row_ptr(w, 0, 2), 0, 8);
+    assert_int_equal(am_ds_row_commit(w, 0, s == 39 ? AM_DS_END : 0), 0);
+  }
+  if (am_ds_close(w, err, sizeof err)) fail_msg("%s", err);
+  am_ds_reader* r = am_ds_open(path, err, sizeof err);
+  if (!r) fail_msg("%s", err);
+  float ga[40][2];
+  assert_int_equal(am_ds_read_channel(r, 0, 0, ga, err, sizeof err), 0);
+  for (int s = 0; s < 40; s++) assert_true(ga[s][0] == (float)s && ga[s][1] == 0.5f * (float)s * (float)s);
   am_ds_reader_free(r);
   unlink(path);
 }
@@ -1595,6 +1668,7 @@ int main(void) {
       cmocka_unit_test(test_filter_choice),
       cmocka_unit_test(test_resim_refuses_lossy_state),
       cmocka_unit_test(test_golden_files),
+      cmocka_unit_test(test_model_errors),
       cmocka_unit_test(test_fuzz_regressions),
       cmocka_unit_test(test_index_in_parts),
       cmocka_unit_test(test_close_failure_keeps_chunks),

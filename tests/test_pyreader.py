@@ -363,17 +363,25 @@ def model_mutations(edit, L):
     yield mb("hi below lo", lambda b: (struct.pack_into("<dd", b, e0 + 16, 1.0, -1.0), b)[1])
     (nt,) = struct.unpack_from("<H", body, e0 + 4)
     if nt:
-        t0 = e0 + 32
-        yield mb("term reads its own channel", lambda b: (struct.pack_into("<H", b, t0, ch), b)[1])
+        t0 = e0 + 32  # a term: u16 src, u8 lag, u8 lag2, u32 elem, u16 src2, u16 0, u32 elem2, f64
+        yield mb("term reads its own channel's same row",
+                 lambda b: (struct.pack_into("<HB", b, t0, ch, 0), b)[1])
+        yield mb("term reads its own channel's row before",
+                 lambda b: (struct.pack_into("<HB", b, t0, ch, 1), b)[1])
         yield mb("term lag 2", lambda b: (struct.pack_into("<B", b, t0 + 2, 2), b)[1])
         yield mb("term source element out of range", lambda b: (struct.pack_into("<I", b, t0 + 4, 1 << 20), b)[1])
-        yield mb("coefficient NaN", lambda b: (struct.pack_into("<d", b, t0 + 8, float("nan")), b)[1])
+        yield mb("second factor's lag without a second factor", lambda b: (struct.pack_into("<B", b, t0 + 3, 1), b)[1])
+        yield mb("second factor: channel 1, element 0",
+                 lambda b: (struct.pack_into("<H", b, t0 + 8, 1), struct.pack_into("<I", b, t0 + 12, 0), b)[2])
+        yield mb("second factor out of range", lambda b: (struct.pack_into("<H", b, t0 + 8, 999), b)[1])
+        yield mb("term reserved field set", lambda b: (struct.pack_into("<H", b, t0 + 10, 1), b)[1])
+        yield mb("coefficient NaN", lambda b: (struct.pack_into("<d", b, t0 + 16, float("nan")), b)[1])
         yield mb("term lag flipped", lambda b: (struct.pack_into("<B", b, t0 + 2, 1 - b[t0 + 2]), b)[1])
         if nm > 1:  # the first model reads the second's channel (golden-v1.3: a cycle)
             o = 12
             for _ in range(ne):  # skip the first model's entries and terms
                 (n_t,) = struct.unpack_from("<H", body, o + 4)
-                o += 32 + 16 * n_t
+                o += 32 + 24 * n_t
             (ch2,) = struct.unpack_from("<H", body, o)
             yield mb("first model reads the second model's channel", lambda b: (struct.pack_into("<H", b, t0, ch2), b)[1])
 

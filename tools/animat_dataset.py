@@ -62,7 +62,7 @@ CODEC_RAW, CODEC_ZSTD = 0, 1
 DTYPES = {1: "<f4", 2: "<f8", 3: "<i4", 4: "u1", 5: "<u4", 6: "<i8"}
 CH_DELTA, CH_LOSSY = 1, 2
 PRED_NONE, PRED_SUB, PRED_SUBZ, PRED_XOR, PRED_REF, PRED_MODEL = range(6)  # 1.2 filters; 1.3 MODEL
-MODEL_ENTRY, MODEL_TERM = 32, 16
+MODEL_ENTRY, MODEL_TERM, MODEL_NO_SRC = 32, 24, 0xFFFF
 LAYOUT_BYTE, LAYOUT_BIT = 0, 1
 FILTER_ENTRY = 4
 LOSSY_STORED = {"<f4": "<f2", "<f8": "<f4"}
@@ -428,14 +428,20 @@ class Dataset:
                 last = elem
                 terms = []
                 for _ in range(nt):
-                    src, lag, zero, se, coef = c.u("<HBBId", "model %d" % i)
+                    src, lag, lag2, se, src2, zero, se2, coef = c.u("<HBBIHHId", "model %d" % i)
                     if zero:
                         raise DatasetError("%s: models block: a reserved field is not 0" % p)
-                    if (src >= len(self.channels) or src == ch or lag > 1
-                            or self.channels[src].dtype.str not in floats or se >= self.channels[src].elems):
-                        raise DatasetError("%s: models block: model of channel %d, element %d: bad source (channel %d, element %d, lag %d)"
-                                           % (p, ch, elem, src, se, lag))
-                    terms.append((src, lag, se, coef))
+                    if src2 == MODEL_NO_SRC and (lag2 or se2):
+                        raise DatasetError("%s: models block: model of channel %d, element %d: a term without a second factor names its lag or element"
+                                           % (p, ch, elem))
+                    for s_, l_, e_ in ((src, lag, se), (src2, lag2, se2)):
+                        if s_ == MODEL_NO_SRC and (s_, l_, e_) == (src2, lag2, se2):
+                            continue
+                        if (s_ >= len(self.channels) or l_ > 1 or (s_ == ch and l_ != 1)
+                                or self.channels[s_].dtype.str not in floats or e_ >= self.channels[s_].elems):
+                            raise DatasetError("%s: models block: model of channel %d, element %d: bad source (channel %d, element %d, lag %d)"
+                                               % (p, ch, elem, s_, e_, l_))
+                    terms.append((src, lag, se, coef, src2, lag2, se2))
                 entries.append((elem, bias, lo, hi, terms))
             self.models[ch] = entries
         if c.o != len(body):
@@ -443,29 +449,40 @@ class Dataset:
         placed, order = set(), []
         while len(order) < len(self.models):
             ready = [ch for ch, es in self.models.items() if ch not in placed and all(
-                t[0] not in self.models or t[0] in placed for e in es for t in e[4])]
+                x not in self.models or x in placed or x == ch for e in es for t in e[4] for x in (t[0], t[4]))]
             if not ready:
                 raise DatasetError("%s: models block: the channel models form a cycle" % p)
             placed.add(ready[0])
             order.append(ready[0])
         self.model_order = order
 
-    def _model_bits(self, ch_index, vals, rows):
-        """Model ch_index's prediction: unsigned integers of the channel's stored width (rows,
-        elems), and the mask of the elements it predicts (docs/dataset-format.md, Models)."""
+    def _model_bits(self, ch_index, vals, rows, r0=0, r1=None):
+        """Model ch_index's prediction for rows r0..r1-1: unsigned integers of the channel's stored
+        width (r1 - r0, elems), and the mask of the elements it predicts (docs/dataset-format.md,
+        Models). vals[c]: channel c's decoded values (its own: the rows before r1 - 1)."""
         ch = self.channels[ch_index]
+        r1 = rows if r1 is None else r1
+        n = r1 - r0
         w = ch.stored.itemsize
-        pred = np.zeros((rows, ch.elems), "<u%d" % w)
+        pred = np.zeros((n, ch.elems), "<u%d" % w)
         mask = np.zeros(ch.elems, bool)
+
+        def value(src, lag, se):
+            v = np.asarray(vals[src]).reshape(-1, self.channels[src].elems)[:, se].astype(np.float64)
+            idx = np.arange(r0, r1) - lag
+            out = np.zeros(n)
+            ok = idx >= 0
+            out[ok] = v[idx[ok]]
+            return out
         with np.errstate(all="ignore"):
             for elem, bias, lo, hi, terms in self.models[ch_index]:
                 mask[elem] = True
-                s = np.full(rows, bias, np.float64)
-                for src, lag, se, coef in terms:
-                    v = vals[src].reshape(rows, -1)[:, se].astype(np.float64)
-                    if lag:
-                        v = np.concatenate([np.zeros(lag), v[:rows - lag]])[:rows]
-                    s = s + coef * v
+                s = np.full(n, bias, np.float64)
+                for src, lag, se, coef, src2, lag2, se2 in terms:
+                    t = coef * value(src, lag, se)
+                    if src2 != MODEL_NO_SRC:
+                        t = t * value(src2, lag2, se2)
+                    s = s + t
                 s = np.where(s < lo, lo, s)
                 s = np.where(s > hi, hi, s)
                 if ch.dtype.str == "<f8" and not ch.lossy:
@@ -743,9 +760,12 @@ class Dataset:
                 continue
             ch = self.channels[k]
             pred, lay, ref = filters[k]
-            aux = (self._ref_bits(vals[ref], self.channels[ref], ch) if pred == PRED_REF else
-                   self._model_bits(k, vals, c.rows) if pred == PRED_MODEL else None)
-            vals[k] = self._unfilter(body[at[k]:at[k + 1]], c, ch, pred, lay, aux)
+            if pred == PRED_MODEL and any(k in (t[0], t[4]) for e in self.models[k] for t in e[4]):
+                vals[k] = self._unfilter_self(body[at[k]:at[k + 1]], c, ch, k, lay, vals)
+            else:
+                aux = (self._ref_bits(vals[ref], self.channels[ref], ch) if pred == PRED_REF else
+                       self._model_bits(k, vals, c.rows) if pred == PRED_MODEL else None)
+                vals[k] = self._unfilter(body[at[k]:at[k + 1]], c, ch, pred, lay, aux)
             if ch.name in names:
                 out[ch.name] = vals[k]
         return out, init
@@ -761,7 +781,26 @@ class Dataset:
         w = ch.stored.itemsize
         return np.ascontiguousarray(x).view("<u%d" % w).reshape(-1, ch.elems)
 
-    def _unfilter(self, b, c, ch, pred, lay, ref):
+    def _unfilter_self(self, b, c, ch, k, lay, vals):
+        """PRED_MODEL for a model that reads its own channel's row before: row by row."""
+        rows, w = c.rows, ch.stored.itemsize
+        u = self._residuals(b, c, ch, lay)
+        top = u.dtype.type(1 << (8 * w - 1))
+        d = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
+        own = np.zeros((rows, ch.elems), ch.dtype)
+        vals[k] = own
+        prev = np.full(ch.elems, top, u.dtype)  # the order-preserving integer of 0
+        for r in range(rows):
+            p, mask = self._model_bits(k, vals, rows, r, r + 1)
+            p = p[0]
+            m = np.where(mask, d[r] + np.where(p & top, ~p, p | top), d[r] + prev).astype(u.dtype)
+            x = np.where(m & top, m & ~top, ~m).astype(u.dtype)
+            prev = m
+            own[r] = x.view(ch.stored).astype(ch.dtype)
+        return own.reshape((rows,) + ch.shape)
+
+    def _residuals(self, b, c, ch, lay):
+        """A chunk column's stored residuals as unsigned integers (rows, elems), out of its layout."""
         rows, w, count = c.rows, ch.stored.itemsize, c.rows * ch.elems
         a = np.frombuffer(b, np.uint8)
         if lay == LAYOUT_BIT:
@@ -774,7 +813,11 @@ class Dataset:
                             bitorder="little").reshape(count, w)
         elif w > 1:
             a = a.reshape(w, count).T  # un-shuffle: byte planes back into values
-        u = np.ascontiguousarray(a).view(np.dtype("<u%d" % w) if w > 1 else np.uint8).reshape((rows, ch.elems))
+        return np.ascontiguousarray(a).view(np.dtype("<u%d" % w) if w > 1 else np.uint8).reshape((rows, ch.elems))
+
+    def _unfilter(self, b, c, ch, pred, lay, ref):
+        rows, w = c.rows, ch.stored.itemsize
+        u = self._residuals(b, c, ch, lay)
         if pred == PRED_SUBZ:
             u = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
         if pred in (PRED_SUB, PRED_SUBZ):

@@ -107,7 +107,8 @@ static int wiring_meta(const ama_policy* p, am_rec* rec, char* err, size_t err_s
 // compress better): the input is the observation normalised, (obs - shift) x scale clipped to
 // +-clip, so each entry is predicted as scale x obs - shift x scale within the clip; the action
 // mean is the linear head of the motor's output (bmu + Wmu y); the sampled action is the mean plus
-// std x the noise (std = exp(logstd), constant per entry).
+// std x the noise (std = exp(logstd), constant per entry); a GRU's state is (1 - z) n + z h, h its
+// state the step before (for the core only when it ticks every step), and its output the state.
 static int net_models(const ama_policy* p, int categorical, am_rec* rec, char* err, size_t err_sz) {
   am_ds_writer* w = am_rec_writer(rec);
   int c_in = am_ds_writer_find_channel(w, "input");
@@ -142,6 +143,26 @@ static int net_models(const ama_policy* p, int categorical, am_rec* rec, char* e
       rc = am_ds_model_elem(w, c_samp, (uint32_t)k, 0.0, -inf, inf) ||
            am_ds_model_term(w, c_samp, c_mean, 0, (uint32_t)k, 1.0) ||
            am_ds_model_term(w, c_samp, c_noise, 0, (uint32_t)k, (double)expf(logstd[k]));
+  }
+  const ama_cell* cells[2] = {&p->core, &p->motor};
+  const char* names[2] = {"core", "motor"};
+  for (int k = 0; k < 2 && !rc; k++) {
+    char nm[3][48];
+    snprintf(nm[0], 48, "%s/state", names[k]);
+    snprintf(nm[1], 48, "%s/gates", names[k]);
+    snprintf(nm[2], 48, "%s/output", names[k]);
+    int cs = am_ds_writer_find_channel(w, nm[0]), cg = am_ds_writer_find_channel(w, nm[1]);
+    int co = am_ds_writer_find_channel(w, nm[2]), H = cells[k]->cfg.hidden;
+    if (cells[k]->cfg.type != AMA_CELL_GRU || cs < 0 || cg < 0 || (k == 0 && p->cfg.core_tick != 1))
+      continue;
+    for (int i = 0; i < H && !rc; i++)
+      rc = am_ds_model_elem(w, cs, (uint32_t)i, 0.0, -inf, inf) ||
+           am_ds_model_term(w, cs, cg, 0, (uint32_t)(2 * H + i), 1.0) ||
+           am_ds_model_product(w, cs, cg, 0, (uint32_t)(H + i), cg, 0, (uint32_t)(2 * H + i), -1.0) ||
+           am_ds_model_product(w, cs, cg, 0, (uint32_t)(H + i), cs, 1, (uint32_t)i, 1.0);
+    for (int i = 0; i < H && co >= 0 && !rc; i++)  // the output is the state (no longer a reference)
+      rc = am_ds_model_elem(w, co, (uint32_t)i, 0.0, -inf, inf) ||
+           am_ds_model_term(w, co, cs, 0, (uint32_t)i, 1.0);
   }
   return rc ? am_err(err, err_sz, "%s", am_ds_writer_error(w)) : 0;
 }
