@@ -251,6 +251,10 @@ const char* am_ds_meta(const am_ds_reader* r, const char* key, size_t* len);
 int am_ds_num_channels(const am_ds_reader* r);
 const am_ds_channel* am_ds_get_channel(const am_ds_reader* r, int i);
 int am_ds_find_channel(const am_ds_reader* r, const char* name);  // index or -1
+// Channel ch's model (format 1.3): the elements it predicts (*n_elems) and the distinct channels it
+// reads (up to max_src of them into src, in order of first use); returns how many channels it
+// reads, or -1 when the file has no model for ch.
+int am_ds_channel_model(const am_ds_reader* r, int ch, int* n_elems, int* src, int max_src);
 
 int64_t am_ds_num_episodes(const am_ds_reader* r);
 const am_ds_episode* am_ds_get_episode(const am_ds_reader* r, int64_t i);  // sorted by id

@@ -529,20 +529,43 @@ reserved:
   return am_err(why, why_sz, "models block: a reserved field is not 0");
 }
 
-static double src_value(const uint8_t* col, int dt, size_t k) {
-  if (dt == AM_DT_F32) {
-    float v;
-    memcpy(&v, col + 4 * k, 4);
-    return (double)v;
-  }
-  double v;
-  memcpy(&v, col + 8 * k, 8);
-  return v;
-}
 
-static double term_value(const uint8_t* const* cols, const int* dtype, const size_t* elems,
-                         unsigned src, unsigned lag, uint32_t se, size_t r) {
-  return r >= lag ? src_value(cols[src], dtype[src], (r - lag) * elems[src] + se) : 0.0;
+// acc[r - r0] += coef x value (x value2) for rows r0..r1-1: one term over the rows, a loop per
+// source dtype (the per-row sum still adds the terms in their order).
+static void add_term(double* acc, const am_ds_term* t, const uint8_t* const* cols, const int* dtype,
+                     const size_t* elems, size_t r0, size_t r1) {
+  const uint8_t* col = cols[t->src];
+  size_t ne = elems[t->src];
+  int f32 = dtype[t->src] == AM_DT_F32;
+  for (size_t r = r0; r < r1; r++) {
+    double v = 0.0;
+    if (r >= t->lag) {
+      size_t k = (r - t->lag) * ne + t->src_elem;
+      if (f32) {
+        float x;
+        memcpy(&x, col + 4 * k, 4);
+        v = x;
+      } else {
+        memcpy(&v, col + 8 * k, 8);
+      }
+    }
+    double term = t->coef * v;
+    if (t->src2 != MODEL_NO_SRC) {
+      double v2 = 0.0;
+      if (r >= t->lag2) {
+        size_t k = (r - t->lag2) * elems[t->src2] + t->src_elem2;
+        if (dtype[t->src2] == AM_DT_F32) {
+          float x;
+          memcpy(&x, cols[t->src2] + 4 * k, 4);
+          v2 = x;
+        } else {
+          memcpy(&v2, cols[t->src2] + 8 * k, 8);
+        }
+      }
+      term = term * v2;
+    }
+    acc[r - r0] = acc[r - r0] + term;
+  }
 }
 
 void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const int* dtype,
@@ -551,31 +574,32 @@ void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const
   int dt = dtype[m->ch];
   size_t ne = elems[m->ch], sw = (dt == AM_DT_F32 ? 4u : 8u) / (lossy ? 2u : 1u);
   memset(mask, 0, ne);
+  enum { BLOCK = 256 };  // rows at a time
+  double acc[BLOCK];
   for (uint32_t k = 0; k < m->n_entries; k++) {
     const am_ds_mentry* e = &m->e[k];
     mask[e->elem] = 1;
-    for (size_t r = r0; r < r1; r++) {
-      double s = e->bias;
-      for (uint32_t j = 0; j < e->n_terms; j++) {
-        const am_ds_term* t = &m->t[e->term0 + j];
-        double term = t->coef * term_value(cols, dtype, elems, t->src, t->lag, t->src_elem, r);
-        if (t->src2 != MODEL_NO_SRC)
-          term = term * term_value(cols, dtype, elems, t->src2, t->lag2, t->src_elem2, r);
-        s = s + term;
-      }
-      if (s < e->lo) s = e->lo;
-      if (s > e->hi) s = e->hi;
-      size_t at = (r * ne + e->elem) * sw;
-      if (dt == AM_DT_F64 && !lossy) {
-        memcpy(pred + at, &s, 8);
-      } else {
-        float f = (float)s;
-        uint32_t u;
-        memcpy(&u, &f, 4);
-        if (dt == AM_DT_F64 || !lossy) memcpy(pred + at, &u, 4);  // f64 lossy: binary32
-        else {
-          uint16_t h = am_f32_to_f16(u);
-          memcpy(pred + at, &h, 2);
+    for (size_t b0 = r0; b0 < r1; b0 += BLOCK) {
+      size_t b1 = r1 - b0 < BLOCK ? r1 : b0 + BLOCK;
+      for (size_t r = b0; r < b1; r++) acc[r - b0] = e->bias;
+      for (uint32_t j = 0; j < e->n_terms; j++)
+        add_term(acc, &m->t[e->term0 + j], cols, dtype, elems, b0, b1);
+      for (size_t r = b0; r < b1; r++) {
+        double s = acc[r - b0];
+        if (s < e->lo) s = e->lo;
+        if (s > e->hi) s = e->hi;
+        size_t at = (r * ne + e->elem) * sw;
+        if (dt == AM_DT_F64 && !lossy) {
+          memcpy(pred + at, &s, 8);
+        } else {
+          float f = (float)s;
+          uint32_t u;
+          memcpy(&u, &f, 4);
+          if (dt == AM_DT_F64 || !lossy) memcpy(pred + at, &u, 4);  // f64 lossy: binary32
+          else {
+            uint16_t h = am_f32_to_f16(u);
+            memcpy(pred + at, &h, 2);
+          }
         }
       }
     }

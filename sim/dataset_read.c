@@ -790,6 +790,22 @@ const am_ds_chunk* am_ds_get_chunk(const am_ds_reader* r, int i) {
 }
 int am_ds_num_init(const am_ds_reader* r) { return r->n_init; }
 
+int am_ds_channel_model(const am_ds_reader* r, int ch, int* n_elems, int* src, int max_src) {
+  if (ch < 0 || ch >= r->n_ch || r->model_of[ch] < 0) return -1;
+  const am_ds_model* m = &r->models[r->model_of[ch]];
+  uint8_t seen[AM_DS_MAX_CHANNELS] = {0};
+  int n = 0;
+  for (uint32_t k = 0; k < 2 * m->n_terms; k++) {
+    unsigned s = k % 2 ? m->t[k / 2].src2 : m->t[k / 2].src;
+    if (s == MODEL_NO_SRC || seen[s]) continue;
+    seen[s] = 1;
+    if (n < max_src) src[n] = (int)s;
+    n++;
+  }
+  *n_elems = (int)m->n_entries;
+  return n;
+}
+
 // Loads chunk k into r->rb.p, checking it against its table entry.
 static int load_chunk(am_ds_reader* r, int k, char* err, size_t err_sz) {
   am_ds_chunk* c = &r->chunks[k];

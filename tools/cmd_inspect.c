@@ -105,6 +105,17 @@ int cmd_inspect(int argc, char** argv) {
            (c->flags & AM_DS_CH_LOSSY) ? "LOSSY " : "", c->units, c->labels[0] ? " [" : "",
            c->labels[0] ? c->labels : "", c->labels[0] ? "]" : "");
   }
+  // channel models (format 1.3): what each predicts from
+  for (int i = 0; i < am_ds_num_channels(r); i++) {
+    int n_el, src[8];
+    int ns = am_ds_channel_model(r, i, &n_el, src, 8);
+    if (ns < 0) continue;
+    const am_ds_channel* c = am_ds_get_channel(r, i);
+    printf("  model of %s: %d of %zu elements, from ", c->name, n_el, c->elems);
+    for (int k = 0; k < ns && k < 8; k++)
+      printf("%s%s", k ? ", " : "", i == src[k] ? "its row before" : am_ds_get_channel(r, src[k])->name);
+    printf("%s\n", ns > 8 ? ", ..." : "");
+  }
   int64_t ne = am_ds_num_episodes(r), steps = 0, complete = 0, term = 0, trunc = 0;
   int64_t lo = ne ? INT64_MAX : 0, hi = 0;
   for (int64_t i = 0; i < ne; i++) {
