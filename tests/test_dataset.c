@@ -1513,6 +1513,43 @@ static void record_resim_task(const char* task, const char* kv) {
     if (am_ds_resim_episode(rd, m, i, &dev, err, sizeof err)) fail_msg("%s", err);
     if (dev != 0.0) fail_msg("%s episode %lld: resim deviates by %g", task, (long long)i, dev);
   }
+  // Channel models (format 1.3): every body observation group is modelled, whole, from what it
+  // was made of; and it is: each entry is the float of its source at the end of the step before
+  // (am_body_obs_sources), which the recorder's models say.
+  {
+    am_obs_group bg[AM_MAX_GROUPS];
+    int dim = 0, nb = am_body_obs_groups(a, bg, &dim);
+    int* kind = malloc(sizeof(int) * (size_t)dim);
+    int* idx = malloc(sizeof(int) * (size_t)dim);
+    am_body_obs_sources(a, kind, idx);
+    const am_ds_episode* e = am_ds_get_episode(rd, 0);
+    const char* srcname[] = {"sensordata", "act", "qpos", "qvel"};
+    for (int g = 0; g < nb; g++) {
+      char name[AM_NAME_LEN + 8];
+      snprintf(name, sizeof name, "obs/%.31s", bg[g].name);
+      int co = am_ds_find_channel(rd, name), n_el = 0, src[8];
+      assert_true(co >= 0);
+      assert_true(am_ds_channel_model(rd, co, &n_el, src, 8) >= 1);
+      assert_int_equal(n_el, bg[g].size);
+      float* o = malloc(sizeof(float) * (size_t)e->steps * (size_t)bg[g].size);
+      assert_int_equal(am_ds_read_channel(rd, 0, co, o, err, sizeof err), 0);
+      for (int k = 0; k < bg[g].size; k++) {
+        int cs = am_ds_find_channel(rd, srcname[kind[bg[g].offset + k]]);
+        assert_true(cs >= 0);
+        size_t ne = am_ds_get_channel(rd, cs)->elems;
+        double* sv = malloc(sizeof(double) * (size_t)e->steps * ne);
+        assert_int_equal(am_ds_read_channel(rd, 0, cs, sv, err, sizeof err), 0);
+        for (int64_t s = 1; s < e->steps; s++)
+          if (o[s * bg[g].size + k] != (float)sv[(s - 1) * ne + (size_t)idx[bg[g].offset + k]])
+            fail_msg("%s: %s[%d] at step %lld is not the float of %s[%d] the step before", task,
+                     name, k, (long long)s, srcname[kind[bg[g].offset + k]], idx[bg[g].offset + k]);
+        free(sv);
+      }
+      free(o);
+    }
+    free(kind);
+    free(idx);
+  }
   // A task with a substep hook records the force it applied in every physics step; the others
   // have no such channel.
   int cf = am_ds_find_channel(rd, "qfrc_applied");
