@@ -67,8 +67,10 @@ LOADER(double)
 // PRED_MODEL: a float's bits as an unsigned integer in the order of the values (negatives
 // reversed below the positives), so that close values have close integers; and back.
 #define TOP(T) ((T)((T)1 << (8 * sizeof(T) - 1)))
-#define MONO(T, u) ((T)(((u) & TOP(T)) ? (T)~(u) : (T)((u) | TOP(T))))
-#define UNMONO(T, m) ((T)(((m) & TOP(T)) ? (T)((m) & (T)~TOP(T)) : (T)~(m)))
+// Branch-free: a negative u (sign bit set) is flipped whole, a positive one gets the sign bit.
+#define SIGNS(T, u) ((T)(0 - (T)((T)(u) >> (8 * sizeof(T) - 1))))
+#define MONO(T, u) ((T)((u) ^ (SIGNS(T, u) | TOP(T))))
+#define UNMONO(T, m) ((T)((m) ^ ((T)~SIGNS(T, m) | TOP(T))))
 
 #define PRED_ENC(T)                                                                              \
   switch (f.pred) {                                                                              \
@@ -189,10 +191,16 @@ ROW_DEC(uint64_t)
   static void row_model_##T(uint8_t* restrict out, const uint8_t* restrict prev,               \
                             const uint8_t* restrict pred, const uint8_t* restrict mask,         \
                             const uint8_t* restrict src, size_t count, size_t k0, size_t n) {   \
+    static const uint8_t zero[sizeof(T)];                                                      \
+    size_t step = prev ? sizeof(T) : 0; /* the first row's "row before" is 0 */                \
+    if (!prev) prev = zero;                                                                    \
     for (size_t e = 0; e < n; e++) {                                                           \
       T v = 0;                                                                                 \
       for (size_t j = 0; j < sizeof(T); j++) v |= (T)((T)src[j * count + k0 + e] << (8 * j));  \
-      T p = mask[e] ? LD(T, pred, e) : prev ? LD(T, prev, e) : 0;                              \
+      T pv, pr, mm = (T)(0 - (T)mask[e]);                                                      \
+      memcpy(&pv, prev + step * e, sizeof(T));                                                 \
+      memcpy(&pr, pred + sizeof(T) * e, sizeof(T));                                           \
+      T p = (T)((pr & mm) | (pv & (T)~mm));                                                    \
       T m = (T)(UNZIG(T, v) + MONO(T, p));                                                     \
       ST(T, out, e, UNMONO(T, m));                                                             \
     }                                                                                          \
@@ -530,41 +538,55 @@ reserved:
 }
 
 
-// acc[r - r0] += coef x value (x value2) for rows r0..r1-1: one term over the rows, a loop per
-// source dtype (the per-row sum still adds the terms in their order).
-static void add_term(double* acc, const am_ds_term* t, const uint8_t* const* cols, const int* dtype,
-                     const size_t* elems, size_t r0, size_t r1) {
+// Element se of row r - lag of a column of f32 (4) or f64 (8) values, as binary64; 0.0 before the
+// chunk's first row.
+static inline double col_value(const uint8_t* col, size_t width, size_t ne, size_t se, size_t r,
+                               unsigned lag) {
+  if (r < lag) return 0.0;
+  size_t k = (r - lag) * ne + se;
+  if (width == 4) {
+    float x;
+    memcpy(&x, col + 4 * k, 4);
+    return x;
+  }
+  double v;
+  memcpy(&v, col + 8 * k, 8);
+  return v;
+}
+
+// acc[r - r0] += coef x value (x value2) for rows r0..r1-1: one term over the rows (each row's sum
+// still adds the terms in their order). The common single-factor term gets a loop per width.
+static void add_term(double* restrict acc, const am_ds_term* t, const uint8_t* const* cols,
+                     const int* dtype, const size_t* elems, size_t r0, size_t r1) {
   const uint8_t* col = cols[t->src];
-  size_t ne = elems[t->src];
-  int f32 = dtype[t->src] == AM_DT_F32;
-  for (size_t r = r0; r < r1; r++) {
-    double v = 0.0;
-    if (r >= t->lag) {
-      size_t k = (r - t->lag) * ne + t->src_elem;
-      if (f32) {
-        float x;
-        memcpy(&x, col + 4 * k, 4);
-        v = x;
-      } else {
-        memcpy(&v, col + 8 * k, 8);
-      }
+  size_t ne = elems[t->src], w = dtype[t->src] == AM_DT_F32 ? 4 : 8;
+  const double coef = t->coef;
+  if (t->src2 != MODEL_NO_SRC) {
+    const uint8_t* col2 = cols[t->src2];
+    size_t ne2 = elems[t->src2], w2 = dtype[t->src2] == AM_DT_F32 ? 4 : 8;
+    for (size_t r = r0; r < r1; r++) {
+      double term = coef * col_value(col, w, ne, t->src_elem, r, t->lag);
+      term = term * col_value(col2, w2, ne2, t->src_elem2, r, t->lag2);
+      acc[r - r0] = acc[r - r0] + term;
     }
-    double term = t->coef * v;
-    if (t->src2 != MODEL_NO_SRC) {
-      double v2 = 0.0;
-      if (r >= t->lag2) {
-        size_t k = (r - t->lag2) * elems[t->src2] + t->src_elem2;
-        if (dtype[t->src2] == AM_DT_F32) {
-          float x;
-          memcpy(&x, cols[t->src2] + 4 * k, 4);
-          v2 = x;
-        } else {
-          memcpy(&v2, cols[t->src2] + 8 * k, 8);
-        }
-      }
-      term = term * v2;
+    return;
+  }
+  size_t r = r0;
+  for (; r < r1 && r < t->lag; r++) acc[r - r0] = acc[r - r0] + coef * 0.0;
+  if (r >= r1) return;
+  const uint8_t* p = col + w * ((r - t->lag) * ne + t->src_elem);
+  if (w == 4) {
+    for (; r < r1; r++, p += 4 * ne) {
+      float x;
+      memcpy(&x, p, 4);
+      acc[r - r0] = acc[r - r0] + coef * (double)x;
     }
-    acc[r - r0] = acc[r - r0] + term;
+  } else {
+    for (; r < r1; r++, p += 8 * ne) {
+      double x;
+      memcpy(&x, p, 8);
+      acc[r - r0] = acc[r - r0] + coef * x;
+    }
   }
 }
 
@@ -581,9 +603,23 @@ void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const
     mask[e->elem] = 1;
     for (size_t b0 = r0; b0 < r1; b0 += BLOCK) {
       size_t b1 = r1 - b0 < BLOCK ? r1 : b0 + BLOCK;
-      for (size_t r = b0; r < b1; r++) acc[r - b0] = e->bias;
-      for (uint32_t j = 0; j < e->n_terms; j++)
-        add_term(acc, &m->t[e->term0 + j], cols, dtype, elems, b0, b1);
+      if (b1 - b0 == 1) {  // one row (a model reading its own row before): the terms inline
+        double s = e->bias;
+        for (uint32_t j = 0; j < e->n_terms; j++) {
+          const am_ds_term* t = &m->t[e->term0 + j];
+          double term = t->coef * col_value(cols[t->src], dtype[t->src] == AM_DT_F32 ? 4 : 8,
+                                            elems[t->src], t->src_elem, b0, t->lag);
+          if (t->src2 != MODEL_NO_SRC)
+            term = term * col_value(cols[t->src2], dtype[t->src2] == AM_DT_F32 ? 4 : 8,
+                                    elems[t->src2], t->src_elem2, b0, t->lag2);
+          s = s + term;
+        }
+        acc[0] = s;
+      } else {
+        for (size_t r = b0; r < b1; r++) acc[r - b0] = e->bias;
+        for (uint32_t j = 0; j < e->n_terms; j++)
+          add_term(acc, &m->t[e->term0 + j], cols, dtype, elems, b0, b1);
+      }
       for (size_t r = b0; r < b1; r++) {
         double s = acc[r - b0];
         if (s < e->lo) s = e->lo;
