@@ -113,6 +113,8 @@ struct am_ds_writer {
   int* mdtype;          // per channel: dtype, elems (am_ds_model_predict's view of the table)
   size_t* melems;
   am_buf rt;            // lossy sources of models as a reader decodes them (per chunk)
+  size_t* rt_off;       // per channel: where in rt its rounded column goes (SIZE_MAX: not one)
+  uint8_t* rt_done;     // per channel: rounded for the chunk being written
   uint8_t* mmask;       // per element of the widest channel
 };
 
@@ -441,21 +443,20 @@ static const uint8_t* stored_column(am_ds_writer* w, const wjob* j, int c) {
 static void model_values(am_ds_writer* w, const wjob* j, int c) {
   const am_ds_model* m = &w->models[w->ch[c].model];
   const uint8_t* cols[AM_DS_MAX_CHANNELS];
-  uint8_t seen[AM_DS_MAX_CHANNELS] = {0};
-  size_t rt = 0;
   for (uint32_t k = 0; k < 2 * m->n_terms; k++) {
     int s = k % 2 ? m->t[k / 2].src2 : m->t[k / 2].src;
-    if (s == (int)MODEL_NO_SRC || seen[s]) continue;
-    seen[s] = 1;
+    if (s == (int)MODEL_NO_SRC) continue;
     const wchan* x = &w->ch[s];
     cols[s] = j->buf + x->col_off;
     if (x->sw == x->w) continue;
-    size_t count = j->rows * x->elems;  // tmp is free here (the channel's own stored form may
-    uint8_t* d = w->rt.p + rt;           // be in stage)
-    am_ds_lossy_pack(w->tmp.p, cols[s], count, x->w);
-    am_ds_lossy_unpack(d, w->tmp.p, count, x->w);
+    uint8_t* d = w->rt.p + w->rt_off[s] * j->rows;  // rounded once per chunk, for every model
+    if (!w->rt_done[s]) {
+      size_t count = j->rows * x->elems;  // tmp is free here (the channel's own stored form may
+      am_ds_lossy_pack(w->tmp.p, cols[s], count, x->w);  // be in stage)
+      am_ds_lossy_unpack(d, w->tmp.p, count, x->w);
+      w->rt_done[s] = 1;
+    }
     cols[s] = d;
-    rt += count * x->w;
   }
   am_ds_model_predict(m, cols, w->mdtype, w->melems, 0, j->rows, w->ch[c].sw != w->ch[c].w,
                       w->refv.p, w->mmask);
@@ -514,6 +515,7 @@ static void choose_filter(am_ds_writer* w, const wjob* j, int c, const uint8_t* 
 // The body: the filter table (FILTER_ENTRY bytes per channel), the initial state, the columns.
 static int write_chunk(am_ds_writer* w, const wjob* j) {
   if (!w->cctx && !(w->cctx = ZSTD_createCCtx())) return ioerr(w, "out of memory (zstd)");
+  if (w->rt_done) memset(w->rt_done, 0, (size_t)w->n_ch);
   size_t o = (size_t)w->n_ch * FILTER_ENTRY;
   uint32_t n_init = 0;
   if (j->has_init) {
@@ -636,8 +638,12 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
         src[w->models[i].t[k].src] = 1;
         if (w->models[i].t[k].src2 != MODEL_NO_SRC) src[w->models[i].t[k].src2] = 1;
       }
-    for (int c = 0; c < w->n_ch; c++)
-      if (src[c] && w->ch[c].sw != w->ch[c].w) model_rt += w->ch[c].row_bytes;
+    if (!(w->rt_off = malloc(sizeof(size_t) * (size_t)w->n_ch)) || !(w->rt_done = calloc((size_t)w->n_ch, 1)))
+      return werr(w, "out of memory");
+    for (int c = 0; c < w->n_ch; c++) {
+      w->rt_off[c] = SIZE_MAX;
+      if (src[c] && w->ch[c].sw != w->ch[c].w) w->rt_off[c] = model_rt, model_rt += w->ch[c].row_bytes;
+    }
   }
   if (!(w->mmask = malloc(widest))) return werr(w, "out of memory");
   if (!chunk_rows) {
@@ -880,6 +886,8 @@ static void writer_free(am_ds_writer* w) {
   am_buf_free(&w->refv);
   am_buf_free(&w->trial);
   am_buf_free(&w->rt);
+  free(w->rt_off);
+  free(w->rt_done);
   am_ds_models_free(w->models, w->n_models);
   free(w->mdtype);
   free(w->melems);
