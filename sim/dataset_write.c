@@ -43,8 +43,10 @@ typedef struct wchan {
 } wchan;
 
 // A channel's filter is chosen by trying every candidate on the first chunk of at least this many
-// rows (before that: SUBZ for a DELTA channel, else NONE, byte layout).
+// rows, or on the first chunk that holds a whole episode of at least CHOOSE_MIN rows (tasks with
+// short episodes never fill 64 rows); before that: SUBZ for a DELTA channel, else NONE, byte layout.
 #define CHOOSE_ROWS 64
+#define CHOOSE_MIN 16
 
 typedef struct wjob {  // a chunk buffer and, once handed over, what the chunk is
   uint8_t* buf;        // the channels' columns, channel c at ch[c].col_off
@@ -530,7 +532,8 @@ static int write_chunk(am_ds_writer* w, const wjob* j) {
   for (int c = 0; c < w->n_ch; c++) {
     wchan* ch = &w->ch[c];
     const uint8_t* src = stored_column(w, j, c);
-    if (!ch->chosen && j->rows >= CHOOSE_ROWS) {
+    int whole = (j->flags & AM_DS_CHUNK_FIRST) && (j->flags & AM_DS_CHUNK_LAST);
+    if (!ch->chosen && (j->rows >= CHOOSE_ROWS || (whole && j->rows >= CHOOSE_MIN))) {
       choose_filter(w, j, c, src);
       ch->chosen = 1;
     }
