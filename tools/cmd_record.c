@@ -107,9 +107,12 @@ static int wiring_meta(const ama_policy* p, am_rec* rec, char* err, size_t err_s
 // compress better): the input is the observation normalised, (obs - shift) x scale clipped to
 // +-clip, so each entry is predicted as scale x obs - shift x scale within the clip; the action
 // mean is the linear head of the motor's output (bmu + Wmu y); the sampled action is the mean plus
-// std x the noise (std = exp(logstd), constant per entry); a GRU's state is (1 - z) n + z h, h its
+// std x the noise (std = exp(logstd), constant per entry), and the action the sampled action
+// clipped into the action range (then ctrl, which copies the action, is modelled as the action:
+// a reference to a modelled channel is not allowed); a GRU's state is (1 - z) n + z h, h its
 // state the step before (for the core only when it ticks every step), and its output the state.
-static int net_models(const ama_policy* p, int categorical, am_rec* rec, char* err, size_t err_sz) {
+static int net_models(const ama_policy* p, const ama_actor* ac, am_rec* rec, char* err, size_t err_sz) {
+  int categorical = ac->categorical;
   am_ds_writer* w = am_rec_writer(rec);
   int c_in = am_ds_writer_find_channel(w, "input");
   int c_y = am_ds_writer_find_channel(w, "motor/output");
@@ -143,6 +146,15 @@ static int net_models(const ama_policy* p, int categorical, am_rec* rec, char* e
       rc = am_ds_model_elem(w, c_samp, (uint32_t)k, 0.0, -inf, inf) ||
            am_ds_model_term(w, c_samp, c_mean, 0, (uint32_t)k, 1.0) ||
            am_ds_model_term(w, c_samp, c_noise, 0, (uint32_t)k, (double)expf(logstd[k]));
+  }
+  int c_action = am_ds_writer_find_channel(w, "action"), c_ctrl = am_ds_writer_find_channel(w, "ctrl");
+  if (c_samp >= 0 && c_action >= 0) {
+    for (int k = 0; k < p->act_dim && !rc; k++)
+      rc = am_ds_model_elem(w, c_action, (uint32_t)k, 0.0, ac->lo[k], ac->hi[k]) ||
+           am_ds_model_term(w, c_action, c_samp, 0, (uint32_t)k, 1.0);
+    for (int k = 0; k < p->act_dim && c_ctrl >= 0 && !rc; k++)
+      rc = am_ds_model_elem(w, c_ctrl, (uint32_t)k, 0.0, -inf, inf) ||
+           am_ds_model_term(w, c_ctrl, c_action, 0, (uint32_t)k, 1.0);
   }
   const ama_cell* cells[2] = {&p->core, &p->motor};
   const char* names[2] = {"core", "motor"};
@@ -228,7 +240,7 @@ int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char
     }
     if (am_rec_add_channel(rec, &d, ch[i].src, err, err_sz) < 0) return -1;
   }
-  return net_models(p, ac->categorical, rec, err, err_sz);
+  return net_models(p, ac, rec, err, err_sz);
 }
 
 void netrec_rpe(netrec* nr, const am_batch* b) {
