@@ -590,6 +590,37 @@ static void add_term(double* restrict acc, const am_ds_term* t, const uint8_t* c
   }
 }
 
+// Clamps entry e's sum s and stores it in the stored form at byte offset at of pred.
+static inline void store_pred(uint8_t* pred, size_t at, double s, const am_ds_mentry* e, int dt,
+                              int lossy) {
+  if (s < e->lo) s = e->lo;
+  if (s > e->hi) s = e->hi;
+  if (dt == AM_DT_F64 && !lossy) {
+    memcpy(pred + at, &s, 8);
+    return;
+  }
+  float f = (float)s;
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if (dt == AM_DT_F64 || !lossy) {  // f32, or f64 lossy (binary32)
+    memcpy(pred + at, &u, 4);
+  } else {
+    uint16_t h = am_f32_to_f16(u);
+    memcpy(pred + at, &h, 2);
+  }
+}
+
+// Term j of entry e for row r, inline.
+static inline double term_at(const am_ds_term* t, const uint8_t* const* cols, const int* dtype,
+                             const size_t* elems, size_t r) {
+  double term = t->coef * col_value(cols[t->src], dtype[t->src] == AM_DT_F32 ? 4 : 8,
+                                    elems[t->src], t->src_elem, r, t->lag);
+  if (t->src2 != MODEL_NO_SRC)
+    term = term * col_value(cols[t->src2], dtype[t->src2] == AM_DT_F32 ? 4 : 8, elems[t->src2],
+                            t->src_elem2, r, t->lag2);
+  return term;
+}
+
 void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const int* dtype,
                          const size_t* elems, size_t r0, size_t r1, int lossy, uint8_t* pred,
                          uint8_t* mask) {
@@ -603,41 +634,10 @@ void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const
     mask[e->elem] = 1;
     for (size_t b0 = r0; b0 < r1; b0 += BLOCK) {
       size_t b1 = r1 - b0 < BLOCK ? r1 : b0 + BLOCK;
-      if (b1 - b0 == 1) {  // one row (a model reading its own row before): the terms inline
-        double s = e->bias;
-        for (uint32_t j = 0; j < e->n_terms; j++) {
-          const am_ds_term* t = &m->t[e->term0 + j];
-          double term = t->coef * col_value(cols[t->src], dtype[t->src] == AM_DT_F32 ? 4 : 8,
-                                            elems[t->src], t->src_elem, b0, t->lag);
-          if (t->src2 != MODEL_NO_SRC)
-            term = term * col_value(cols[t->src2], dtype[t->src2] == AM_DT_F32 ? 4 : 8,
-                                    elems[t->src2], t->src_elem2, b0, t->lag2);
-          s = s + term;
-        }
-        acc[0] = s;
-      } else {
-        for (size_t r = b0; r < b1; r++) acc[r - b0] = e->bias;
-        for (uint32_t j = 0; j < e->n_terms; j++)
-          add_term(acc, &m->t[e->term0 + j], cols, dtype, elems, b0, b1);
-      }
-      for (size_t r = b0; r < b1; r++) {
-        double s = acc[r - b0];
-        if (s < e->lo) s = e->lo;
-        if (s > e->hi) s = e->hi;
-        size_t at = (r * ne + e->elem) * sw;
-        if (dt == AM_DT_F64 && !lossy) {
-          memcpy(pred + at, &s, 8);
-        } else {
-          float f = (float)s;
-          uint32_t u;
-          memcpy(&u, &f, 4);
-          if (dt == AM_DT_F64 || !lossy) memcpy(pred + at, &u, 4);  // f64 lossy: binary32
-          else {
-            uint16_t h = am_f32_to_f16(u);
-            memcpy(pred + at, &h, 2);
-          }
-        }
-      }
+      for (size_t r = b0; r < b1; r++) acc[r - b0] = e->bias;
+      for (uint32_t j = 0; j < e->n_terms; j++)
+        add_term(acc, &m->t[e->term0 + j], cols, dtype, elems, b0, b1);
+      for (size_t r = b0; r < b1; r++) store_pred(pred, (r * ne + e->elem) * sw, acc[r - b0], e, dt, lossy);
     }
   }
 }
@@ -648,10 +648,15 @@ int am_ds_model_self(const am_ds_model* m) {
   return 0;
 }
 
+// A term that reads the model's own channel (from it on, an entry's sum waits for the row before).
+static int own_term(const am_ds_model* m, const am_ds_term* t) {
+  return t->src == m->ch || t->src2 == m->ch;
+}
+
 int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t elems, size_t sw,
                        int layout, const am_ds_model* m, const uint8_t** cols, const int* dtype,
                        const size_t* all_elems, int lossy, uint8_t* pred, uint8_t* mask,
-                       uint8_t* tmp) {
+                       double* acc, uint8_t* tmp) {
   size_t count = rows * elems, w = lossy ? 2 * sw : sw;
   if (layout == LAYOUT_BIT) {
     if (bits_to_bytes(tmp, src, count, sw)) return -1;
@@ -662,10 +667,30 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
                                                                      : row_model_uint64_t;
   uint8_t* own = (uint8_t*)cols[m->ch];  // the channel's decoded values, a row at a time
   const uint8_t* const* cc = (const uint8_t* const*)cols;
-  int self = am_ds_model_self(m);
-  if (!self) am_ds_model_predict(m, cc, dtype, all_elems, 0, rows, lossy, pred, mask);
+  int self = am_ds_model_self(m), dt = dtype[m->ch];
+  if (!self) {
+    am_ds_model_predict(m, cc, dtype, all_elems, 0, rows, lossy, pred, mask);
+  } else {  // each entry's sum up to its first term on its own channel, over all rows at once
+    memset(mask, 0, elems);
+    for (uint32_t k = 0; k < m->n_entries; k++) {
+      const am_ds_mentry* e = &m->e[k];
+      double* a = acc + (size_t)k * rows;
+      mask[e->elem] = 1;
+      for (size_t r = 0; r < rows; r++) a[r] = e->bias;
+      for (uint32_t j = 0; j < e->n_terms && !own_term(m, &m->t[e->term0 + j]); j++)
+        add_term(a, &m->t[e->term0 + j], cc, dtype, all_elems, 0, rows);
+    }
+  }
   for (size_t r = 0; r < rows; r++) {
-    if (self) am_ds_model_predict(m, cc, dtype, all_elems, r, r + 1, lossy, pred, mask);
+    if (self)  // the rest of each sum, now that the row before is decoded
+      for (uint32_t k = 0; k < m->n_entries; k++) {
+        const am_ds_mentry* e = &m->e[k];
+        double s = acc[(size_t)k * rows + r];
+        uint32_t j = 0;
+        while (j < e->n_terms && !own_term(m, &m->t[e->term0 + j])) j++;
+        for (; j < e->n_terms; j++) s = s + term_at(&m->t[e->term0 + j], cc, dtype, all_elems, r);
+        store_pred(pred, (r * elems + e->elem) * sw, s, e, dt, lossy);
+      }
     size_t k = r * elems;
     rm(out + k * sw, r ? out + (k - elems) * sw : NULL, pred + k * sw, mask, src, count, k, elems);
     if (lossy) am_ds_lossy_unpack(own + k * w, out + k * sw, elems, w);

@@ -195,10 +195,11 @@ int am_ds_model_self(const am_ds_model* m);
 // PRED_MODEL's decoding of a chunk's column (laid bytes in src) into out (stored form, rows x
 // elems), row by row: each row's prediction from cols (cols[m->ch] = the channel's decoded values,
 // filled a row at a time; when lossy, each row is widened from out into it as it is decoded).
-// pred: rows x elems values of width sw; tmp: the same size. -1 when bit padding is set.
+// pred: rows x elems values of width sw; acc: n_entries x rows doubles (used when the model reads
+// its own channel); tmp: rows x elems x sw bytes. -1 when bit padding is set.
 int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t elems, size_t sw,
                        int layout, const am_ds_model* m, const uint8_t** cols, const int* dtype,
                        const size_t* all_elems, int lossy, uint8_t* pred, uint8_t* mask,
-                       uint8_t* tmp);
+                       double* acc, uint8_t* tmp);
 
 #endif  // AM_DATASET_FORMAT_H

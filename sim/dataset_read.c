@@ -57,6 +57,7 @@ struct am_ds_reader {
   am_buf chunk_buf;  // owns chunks
   am_buf ftmp, fstage, fref, fcols;  // decoding scratch: residuals, lossy values, references,
                                      // columns decoded only as another's reference
+  am_buf facc;       // a model's partial sums (entries x rows doubles)
   ZSTD_DCtx* dctx;
   // channel models (1.3): the MODELS block, the order they decode in, each channel's model
   am_ds_model* models;
@@ -724,6 +725,7 @@ void am_ds_reader_free(am_ds_reader* r) {
   am_buf_free(&r->fstage);
   am_buf_free(&r->fref);
   am_buf_free(&r->fcols);
+  am_buf_free(&r->facc);
   ZSTD_freeDCtx(r->dctx);
   am_ds_models_free(r->models, r->n_models);
   free(r->model_order);
@@ -911,9 +913,12 @@ static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst,
       }
       uint8_t* out = sw == w ? col_at[ch] : r->fstage.p;
       if (f.pred == PRED_MODEL) {  // row by row, widened into col_at[ch] as it goes
-        if (am_ds_decode_model(out, body + at[ch], rows, x->elems, sw, f.layout,
-                               &r->models[r->model_of[ch]], (const uint8_t**)col_at, r->mdtype,
-                               r->melems, sw != w, r->fref.p, r->mmask, r->ftmp.p))
+        const am_ds_model* m = &r->models[r->model_of[ch]];
+        if (am_buf_reserve(&r->facc, sizeof(double) * m->n_entries * rows + 1))
+          return am_err(err, err_sz, "%s: out of memory", r->name);
+        if (am_ds_decode_model(out, body + at[ch], rows, x->elems, sw, f.layout, m,
+                               (const uint8_t**)col_at, r->mdtype, r->melems, sw != w, r->fref.p,
+                               r->mmask, (double*)r->facc.p, r->ftmp.p))
           return am_err(err, err_sz, "%s: %s at offset %llu: channel '%s': bit-plane padding is not zero",
                         r->name, what, (unsigned long long)c->offset, x->name);
         continue;
