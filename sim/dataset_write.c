@@ -221,9 +221,14 @@ int am_ds_set_filter(am_ds_writer* w, int ch, int pred, int layout, int ref) {
     for (int d = ch + 1; d < w->n_ch; d++)
       referred |= w->ch[d].filt.pred == PRED_REF && w->ch[d].filt.ref == ch;
     if (!x || referred || x->elems != c->elems || x->filt.pred == PRED_REF ||
+        x->filt.pred == PRED_MODEL ||
         !am_ds_ref_ok(x->d.dtype, x->sw != x->w, c->d.dtype, c->sw != c->w))
       return werr(w, "am_ds_set_filter: channel %d cannot refer to channel %d", ch, ref);
   }
+  if (pred == PRED_MODEL)  // a channel another refers to cannot be predicted from others
+    for (int d = ch + 1; d < w->n_ch; d++)
+      if (w->ch[d].filt.pred == PRED_REF && w->ch[d].filt.ref == ch)
+        return werr(w, "am_ds_set_filter: channel %d is referred to by channel %d", ch, d);
   c->filt = (am_ds_filt){(uint8_t)pred, (uint8_t)layout, (uint16_t)(pred == PRED_REF ? ref : 0)};
   c->chosen = 1;
   return 0;
