@@ -456,42 +456,59 @@ class Dataset:
             order.append(ready[0])
         self.model_order = order
 
-    def _model_bits(self, ch_index, vals, rows, r0=0, r1=None):
-        """Model ch_index's prediction for rows r0..r1-1: unsigned integers of the channel's stored
-        width (r1 - r0, elems), and the mask of the elements it predicts (docs/dataset-format.md,
-        Models). vals[c]: channel c's decoded values (its own: the rows before r1 - 1)."""
-        ch = self.channels[ch_index]
-        r1 = rows if r1 is None else r1
-        n = r1 - r0
-        w = ch.stored.itemsize
-        pred = np.zeros((n, ch.elems), "<u%d" % w)
-        mask = np.zeros(ch.elems, bool)
+    def _model_plan(self, ch_index):
+        """Model ch_index's entries as arrays (elements, bias, lo, hi) and its terms by position:
+        for each position j, the entries that have a j-th term grouped by the channels and lags
+        it reads, [((src, lag, src2, lag2), entry indices, se, coef, se2)]; cached."""
+        plans = self.__dict__.setdefault("_plans", {})
+        if ch_index not in plans:
+            entries = self.models[ch_index]
+            steps = []
+            for j in range(max((len(e[4]) for e in entries), default=0)):
+                groups = {}
+                for i, e in enumerate(entries):
+                    if j < len(e[4]):
+                        src, lag, se, coef, src2, lag2, se2 = e[4][j]
+                        groups.setdefault((src, lag, src2, lag2), []).append((i, se, coef, se2))
+                steps.append([(key, np.array([g[0] for g in gs]), np.array([g[1] for g in gs]),
+                               np.array([g[2] for g in gs], np.float64), np.array([g[3] for g in gs]))
+                              for key, gs in groups.items()])
+            plans[ch_index] = (np.array([e[0] for e in entries], np.int64),
+                               np.array([e[1] for e in entries], np.float64),
+                               np.array([e[2] for e in entries], np.float64),
+                               np.array([e[3] for e in entries], np.float64), steps)
+        return plans[ch_index]
 
-        def value(src, lag, se):
-            v = np.asarray(vals[src]).reshape(-1, self.channels[src].elems)[:, se].astype(np.float64)
-            idx = np.arange(r0, r1) - lag
-            out = np.zeros(n)
-            ok = idx >= 0
-            out[ok] = v[idx[ok]]
-            return out
+    def _model_bits(self, ch_index, vals, rows):
+        """Model ch_index's prediction for a chunk of rows (a model that does not read its own
+        channel): unsigned integers of the channel's stored width (rows, elems), and the mask of
+        the elements it predicts (docs/dataset-format.md, Models). vals[c]: channel c's decoded
+        values. Each entry's sum adds its terms in their order, vectorised over the entries."""
+        ch = self.channels[ch_index]
+        elem_idx, bias, lo, hi, steps = self._model_plan(ch_index)
+        pred = np.zeros((rows, ch.elems), "<u%d" % ch.stored.itemsize)
+        mask = np.zeros(ch.elems, bool)
+        mask[elem_idx] = True
         with np.errstate(all="ignore"):
-            for elem, bias, lo, hi, terms in self.models[ch_index]:
-                mask[elem] = True
-                s = np.full(n, bias, np.float64)
-                for src, lag, se, coef, src2, lag2, se2 in terms:
-                    t = coef * value(src, lag, se)
+            s = np.repeat(bias[:, None], rows, axis=1)
+            for groups in steps:
+                for (src, lag, src2, lag2), ii, se, coef, se2 in groups:
+                    t = coef[:, None] * self._block_values(vals, src, lag, se, rows)
                     if src2 != MODEL_NO_SRC:
-                        t = t * value(src2, lag2, se2)
-                    s = s + t
-                s = np.where(s < lo, lo, s)
-                s = np.where(s > hi, hi, s)
-                if ch.dtype.str == "<f8" and not ch.lossy:
-                    pred[:, elem] = s.view("<u8")
-                elif ch.dtype.str == "<f8" or not ch.lossy:
-                    pred[:, elem] = s.astype("<f4").view("<u4")
-                else:
-                    pred[:, elem] = _f32_to_f16(s.astype("<f4").view("<u4"))
+                        t = t * self._block_values(vals, src2, lag2, se2, rows)
+                    s[ii] = s[ii] + t
+            s = np.where(s < lo[:, None], lo[:, None], s)
+            s = np.where(s > hi[:, None], hi[:, None], s)
+            pred[:, elem_idx] = self._stored_bits(ch, np.ascontiguousarray(s.T)).reshape(rows, -1)
         return pred, mask
+
+    def _block_values(self, vals, src, lag, se, rows):
+        """Elements se (an array) of channel src in rows -lag .. rows - 1 - lag, as binary64
+        (len(se), rows); 0.0 before the chunk's first row."""
+        v = np.asarray(vals[src]).reshape(-1, self.channels[src].elems)[:, se].astype(np.float64).T
+        if lag:
+            v = np.concatenate([np.zeros((len(se), lag)), v[:, :rows - lag]], axis=1)[:, :rows]
+        return v
 
     # -- chunks --
     def _filters(self, body):
@@ -781,23 +798,88 @@ class Dataset:
         w = ch.stored.itemsize
         return np.ascontiguousarray(x).view("<u%d" % w).reshape(-1, ch.elems)
 
+    def _stored_bits(self, ch, s):
+        """Binary64 sums s (clamped) in channel ch's stored form, as unsigned integers."""
+        if ch.dtype.str == "<f8" and not ch.lossy:
+            return s.view("<u8")
+        if ch.dtype.str == "<f8" or not ch.lossy:
+            return s.astype("<f4").view("<u4")
+        return _f32_to_f16(s.astype("<f4").view("<u4"))
+
     def _unfilter_self(self, b, c, ch, k, lay, vals):
-        """PRED_MODEL for a model that reads its own channel's row before: row by row."""
+        """PRED_MODEL for a model that reads its own channel's row before: each entry's terms up
+        to the first on its own channel are summed over all rows at once, the rest row by row
+        (vectorised over the entries), as each row needs the one before decoded."""
         rows, w = c.rows, ch.stored.itemsize
         u = self._residuals(b, c, ch, lay)
         top = u.dtype.type(1 << (8 * w - 1))
         d = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
         own = np.zeros((rows, ch.elems), ch.dtype)
         vals[k] = own
-        prev = np.full(ch.elems, top, u.dtype)  # the order-preserving integer of 0
-        for r in range(rows):
-            p, mask = self._model_bits(k, vals, rows, r, r + 1)
-            p = p[0]
-            m = np.where(mask, d[r] + np.where(p & top, ~p, p | top), d[r] + prev).astype(u.dtype)
-            x = np.where(m & top, m & ~top, ~m).astype(u.dtype)
-            prev = m
-            own[r] = x.view(ch.stored).astype(ch.dtype)
+        entries = self.models[k]
+        elem_idx = np.array([e[0] for e in entries], np.int64)
+        mask = np.zeros(ch.elems, bool)
+        mask[elem_idx] = True
+        lo = np.array([e[2] for e in entries])
+        hi = np.array([e[3] for e in entries])
+        prefix = np.empty((len(entries), rows))
+        rest = []
+        with np.errstate(all="ignore"):
+            for i, (elem, bias, _, _, terms) in enumerate(entries):
+                first = next((j for j, t in enumerate(terms) if k in (t[0], t[4])), len(terms))
+                acc = np.full(rows, bias, np.float64)
+                for src, lag, se, coef, src2, lag2, se2 in terms[:first]:
+                    t = coef * self._column_values(vals, src, lag, se, 0, rows)
+                    if src2 != MODEL_NO_SRC:
+                        t = t * self._column_values(vals, src2, lag2, se2, 0, rows)
+                    acc = acc + t
+                prefix[i] = acc
+                rest.append(terms[first:])
+            # the remaining terms, by position, grouped by the channels they read
+            steps = []
+            for j in range(max((len(r) for r in rest), default=0)):
+                groups = {}
+                for i, r in enumerate(rest):
+                    if j < len(r):
+                        src, lag, se, coef, src2, lag2, se2 = r[j]
+                        groups.setdefault((src, lag, src2, lag2), []).append((i, se, coef, se2))
+                steps.append([(key, np.array([g[0] for g in gs]), np.array([g[1] for g in gs]),
+                               np.array([g[2] for g in gs], np.float64), np.array([g[3] for g in gs]))
+                              for key, gs in groups.items()])
+            prev = np.full(ch.elems, top, u.dtype)  # the order-preserving integer of 0
+            pbits = np.zeros(ch.elems, u.dtype)
+            for r in range(rows):
+                s = prefix[:, r].copy()
+                for groups in steps:
+                    for (src, lag, src2, lag2), ii, se, coef, se2 in groups:
+                        t = coef * self._row_values(vals, src, r - lag, se)
+                        if src2 != MODEL_NO_SRC:
+                            t = t * self._row_values(vals, src2, r - lag2, se2)
+                        s[ii] = s[ii] + t
+                s = np.where(s < lo, lo, s)
+                s = np.where(s > hi, hi, s)
+                pbits[elem_idx] = self._stored_bits(ch, s)
+                m = np.where(mask, d[r] + np.where(pbits & top, ~pbits, pbits | top), d[r] + prev).astype(u.dtype)
+                x = np.where(m & top, m & ~top, ~m).astype(u.dtype)
+                prev = m
+                own[r] = x.view(ch.stored).astype(ch.dtype)
         return own.reshape((rows,) + ch.shape)
+
+    def _column_values(self, vals, src, lag, se, r0, r1):
+        """Element se of channel src in rows r0 - lag .. r1 - 1 - lag, as binary64 (0.0 before
+        the chunk's first row)."""
+        v = np.asarray(vals[src]).reshape(-1, self.channels[src].elems)[:, se].astype(np.float64)
+        idx = np.arange(r0, r1) - lag
+        out = np.zeros(r1 - r0)
+        ok = idx >= 0
+        out[ok] = v[idx[ok]]
+        return out
+
+    def _row_values(self, vals, src, r, se):
+        """Elements se (an array) of row r of channel src, as binary64; zeros when r < 0."""
+        if r < 0:
+            return np.zeros(len(se))
+        return np.asarray(vals[src]).reshape(-1, self.channels[src].elems)[r, se].astype(np.float64)
 
     def _residuals(self, b, c, ch, lay):
         """A chunk column's stored residuals as unsigned integers (rows, elems), out of its layout."""
