@@ -642,15 +642,16 @@ void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const
   }
 }
 
-int am_ds_model_self(const am_ds_model* m) {
-  for (uint32_t k = 0; k < m->n_terms; k++)
-    if (m->t[k].src == m->ch || m->t[k].src2 == m->ch) return 1;
-  return 0;
-}
-
 // A term that reads the model's own channel (from it on, an entry's sum waits for the row before).
 static int own_term(const am_ds_model* m, const am_ds_term* t) {
   return t->src == m->ch || t->src2 == m->ch;
+}
+
+// Whether model m reads its own channel (then its rows decode one after the other).
+static int model_self(const am_ds_model* m) {
+  for (uint32_t k = 0; k < m->n_terms; k++)
+    if (own_term(m, &m->t[k])) return 1;
+  return 0;
 }
 
 int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t elems, size_t sw,
@@ -658,6 +659,17 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
                        const size_t* all_elems, int lossy, uint8_t* pred, uint8_t* mask,
                        double* acc, uint8_t* tmp) {
   size_t count = rows * elems, w = lossy ? 2 * sw : sw;
+  uint8_t* own = (uint8_t*)cols[m->ch];  // the channel's decoded values
+  const uint8_t* const* cc = (const uint8_t* const*)cols;
+  if (!model_self(m)) {  // the whole chunk's prediction, then the column as any other filter
+    am_ds_model_predict(m, cc, dtype, all_elems, 0, rows, lossy, pred, mask);
+    if (am_ds_decode(out, src, pred, rows, elems, sw, (am_ds_filt){PRED_MODEL, (uint8_t)layout, 0, mask},
+                     tmp))
+      return -1;
+    if (lossy) am_ds_lossy_unpack(own, out, count, w);
+    else if (own != out) memcpy(own, out, count * w);
+    return 0;
+  }
   if (layout == LAYOUT_BIT) {
     if (bits_to_bytes(tmp, src, count, sw)) return -1;
     src = tmp;
@@ -665,33 +677,27 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
   void (*rm)(uint8_t*, const uint8_t*, const uint8_t*, const uint8_t*, const uint8_t*, size_t,
              size_t, size_t) = sw == 2 ? row_model_uint16_t : sw == 4 ? row_model_uint32_t
                                                                      : row_model_uint64_t;
-  uint8_t* own = (uint8_t*)cols[m->ch];  // the channel's decoded values, a row at a time
-  const uint8_t* const* cc = (const uint8_t* const*)cols;
-  int self = am_ds_model_self(m), dt = dtype[m->ch];
-  if (!self) {
-    am_ds_model_predict(m, cc, dtype, all_elems, 0, rows, lossy, pred, mask);
-  } else {  // each entry's sum up to its first term on its own channel, over all rows at once
-    memset(mask, 0, elems);
-    for (uint32_t k = 0; k < m->n_entries; k++) {
-      const am_ds_mentry* e = &m->e[k];
-      double* a = acc + (size_t)k * rows;
-      mask[e->elem] = 1;
-      for (size_t r = 0; r < rows; r++) a[r] = e->bias;
-      for (uint32_t j = 0; j < e->n_terms && !own_term(m, &m->t[e->term0 + j]); j++)
-        add_term(a, &m->t[e->term0 + j], cc, dtype, all_elems, 0, rows);
-    }
+  int dt = dtype[m->ch];
+  // each entry's sum up to its first term on its own channel, over all rows at once
+  memset(mask, 0, elems);
+  for (uint32_t k = 0; k < m->n_entries; k++) {
+    const am_ds_mentry* e = &m->e[k];
+    double* a = acc + (size_t)k * rows;
+    mask[e->elem] = 1;
+    for (size_t r = 0; r < rows; r++) a[r] = e->bias;
+    for (uint32_t j = 0; j < e->n_terms && !own_term(m, &m->t[e->term0 + j]); j++)
+      add_term(a, &m->t[e->term0 + j], cc, dtype, all_elems, 0, rows);
   }
   for (size_t r = 0; r < rows; r++) {
-    if (self)  // the rest of each sum, now that the row before is decoded
-      for (uint32_t k = 0; k < m->n_entries; k++) {
-        const am_ds_mentry* e = &m->e[k];
-        double s = acc[(size_t)k * rows + r];
-        uint32_t j = 0;
-        while (j < e->n_terms && !own_term(m, &m->t[e->term0 + j])) j++;
-        for (; j < e->n_terms; j++) s = s + term_at(&m->t[e->term0 + j], cc, dtype, all_elems, r);
-        store_pred(pred, (r * elems + e->elem) * sw, s, e, dt, lossy);
-      }
-    size_t k = r * elems;
+    for (uint32_t k = 0; k < m->n_entries; k++) {  // the rest, now that the row before is decoded
+      const am_ds_mentry* e = &m->e[k];
+      double s = acc[(size_t)k * rows + r];
+      uint32_t j = 0;
+      while (j < e->n_terms && !own_term(m, &m->t[e->term0 + j])) j++;
+      for (; j < e->n_terms; j++) s = s + term_at(&m->t[e->term0 + j], cc, dtype, all_elems, r);
+      store_pred(pred, (r * elems + e->elem) * sw, s, e, dt, lossy);
+    }
+    size_t k = r * elems;  // a row decoded, widened into the channel's values for the next
     rm(out + k * sw, r ? out + (k - elems) * sw : NULL, pred + k * sw, mask, src, count, k, elems);
     if (lossy) am_ds_lossy_unpack(own + k * w, out + k * sw, elems, w);
     else if (own != out) memcpy(own + k * w, out + k * w, elems * w);

@@ -190,8 +190,6 @@ void am_ds_models_free(am_ds_model* m, int n_models);
 void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const int* dtype,
                          const size_t* elems, size_t r0, size_t r1, int lossy, uint8_t* pred,
                          uint8_t* mask);
-// Whether model m reads its own channel (then rows decode one after the other).
-int am_ds_model_self(const am_ds_model* m);
 // PRED_MODEL's decoding of a chunk's column (laid bytes in src) into out (stored form, rows x
 // elems), row by row: each row's prediction from cols (cols[m->ch] = the channel's decoded values,
 // filled a row at a time; when lossy, each row is widened from out into it as it is decoded).
