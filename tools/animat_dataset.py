@@ -87,6 +87,23 @@ def _f32_to_f16(u):
     return h
 
 
+def _term_steps(term_lists):
+    """Terms of a model's entries by position: for each position j, the entries that have a j-th
+    term grouped by the channels and lags it reads, [((src, lag, src2, lag2), entry indices,
+    elements, coefficients, second elements)], so that each entry's sum adds its terms in order."""
+    steps = []
+    for j in range(max((len(t) for t in term_lists), default=0)):
+        groups = {}
+        for i, terms in enumerate(term_lists):
+            if j < len(terms):
+                src, lag, se, coef, src2, lag2, se2 = terms[j]
+                groups.setdefault((src, lag, src2, lag2), []).append((i, se, coef, se2))
+        steps.append([(key, np.array([g[0] for g in gs]), np.array([g[1] for g in gs]),
+                       np.array([g[2] for g in gs], np.float64), np.array([g[3] for g in gs]))
+                      for key, gs in groups.items()])
+    return steps
+
+
 class DatasetError(ValueError):
     """A file that is not a valid dataset (or cannot be read); the message names the file and
     the field or offset."""
@@ -457,46 +474,48 @@ class Dataset:
         self.model_order = order
 
     def _model_plan(self, ch_index):
-        """Model ch_index's entries as arrays (elements, bias, lo, hi) and its terms by position:
-        for each position j, the entries that have a j-th term grouped by the channels and lags
-        it reads, [((src, lag, src2, lag2), entry indices, se, coef, se2)]; cached."""
+        """Model ch_index as arrays (elements, bias, lo, hi) and its terms by position (_term_steps):
+        the terms summed over a whole chunk at once, and (for a model reading its own channel) the
+        rest, from each entry's first term on its own channel, which wait for the row before;
+        cached."""
         plans = self.__dict__.setdefault("_plans", {})
         if ch_index not in plans:
             entries = self.models[ch_index]
-            steps = []
-            for j in range(max((len(e[4]) for e in entries), default=0)):
-                groups = {}
-                for i, e in enumerate(entries):
-                    if j < len(e[4]):
-                        src, lag, se, coef, src2, lag2, se2 = e[4][j]
-                        groups.setdefault((src, lag, src2, lag2), []).append((i, se, coef, se2))
-                steps.append([(key, np.array([g[0] for g in gs]), np.array([g[1] for g in gs]),
-                               np.array([g[2] for g in gs], np.float64), np.array([g[3] for g in gs]))
-                              for key, gs in groups.items()])
+            first = [next((j for j, t in enumerate(e[4]) if ch_index in (t[0], t[4])), len(e[4]))
+                     for e in entries]
             plans[ch_index] = (np.array([e[0] for e in entries], np.int64),
                                np.array([e[1] for e in entries], np.float64),
                                np.array([e[2] for e in entries], np.float64),
-                               np.array([e[3] for e in entries], np.float64), steps)
+                               np.array([e[3] for e in entries], np.float64),
+                               _term_steps([e[4][:f] for e, f in zip(entries, first)]),
+                               _term_steps([e[4][f:] for e, f in zip(entries, first)]))
         return plans[ch_index]
+
+    def _model_sums(self, ch_index, vals, rows):
+        """Each entry's bias plus its terms that do not wait for the row before, over the chunk's
+        rows (entries, rows), the terms added in their order, vectorised over the entries."""
+        _, bias, _, _, steps, _ = self._model_plan(ch_index)
+        s = np.repeat(bias[:, None], rows, axis=1)
+        for groups in steps:
+            for (src, lag, src2, lag2), ii, se, coef, se2 in groups:
+                t = coef[:, None] * self._block_values(vals, src, lag, se, rows)
+                if src2 != MODEL_NO_SRC:
+                    t = t * self._block_values(vals, src2, lag2, se2, rows)
+                s[ii] = s[ii] + t
+        return s
 
     def _model_bits(self, ch_index, vals, rows):
         """Model ch_index's prediction for a chunk of rows (a model that does not read its own
         channel): unsigned integers of the channel's stored width (rows, elems), and the mask of
         the elements it predicts (docs/dataset-format.md, Models). vals[c]: channel c's decoded
-        values. Each entry's sum adds its terms in their order, vectorised over the entries."""
+        values."""
         ch = self.channels[ch_index]
-        elem_idx, bias, lo, hi, steps = self._model_plan(ch_index)
+        elem_idx, _, lo, hi, _, _ = self._model_plan(ch_index)
         pred = np.zeros((rows, ch.elems), "<u%d" % ch.stored.itemsize)
         mask = np.zeros(ch.elems, bool)
         mask[elem_idx] = True
         with np.errstate(all="ignore"):
-            s = np.repeat(bias[:, None], rows, axis=1)
-            for groups in steps:
-                for (src, lag, src2, lag2), ii, se, coef, se2 in groups:
-                    t = coef[:, None] * self._block_values(vals, src, lag, se, rows)
-                    if src2 != MODEL_NO_SRC:
-                        t = t * self._block_values(vals, src2, lag2, se2, rows)
-                    s[ii] = s[ii] + t
+            s = self._model_sums(ch_index, vals, rows)
             s = np.where(s < lo[:, None], lo[:, None], s)
             s = np.where(s > hi[:, None], hi[:, None], s)
             pred[:, elem_idx] = self._stored_bits(ch, np.ascontiguousarray(s.T)).reshape(rows, -1)
@@ -816,41 +835,16 @@ class Dataset:
         d = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
         own = np.zeros((rows, ch.elems), ch.dtype)
         vals[k] = own
-        entries = self.models[k]
-        elem_idx = np.array([e[0] for e in entries], np.int64)
+        elem_idx, _, lo, hi, _, rest = self._model_plan(k)
         mask = np.zeros(ch.elems, bool)
         mask[elem_idx] = True
-        lo = np.array([e[2] for e in entries])
-        hi = np.array([e[3] for e in entries])
-        prefix = np.empty((len(entries), rows))
-        rest = []
         with np.errstate(all="ignore"):
-            for i, (elem, bias, _, _, terms) in enumerate(entries):
-                first = next((j for j, t in enumerate(terms) if k in (t[0], t[4])), len(terms))
-                acc = np.full(rows, bias, np.float64)
-                for src, lag, se, coef, src2, lag2, se2 in terms[:first]:
-                    t = coef * self._column_values(vals, src, lag, se, 0, rows)
-                    if src2 != MODEL_NO_SRC:
-                        t = t * self._column_values(vals, src2, lag2, se2, 0, rows)
-                    acc = acc + t
-                prefix[i] = acc
-                rest.append(terms[first:])
-            # the remaining terms, by position, grouped by the channels they read
-            steps = []
-            for j in range(max((len(r) for r in rest), default=0)):
-                groups = {}
-                for i, r in enumerate(rest):
-                    if j < len(r):
-                        src, lag, se, coef, src2, lag2, se2 = r[j]
-                        groups.setdefault((src, lag, src2, lag2), []).append((i, se, coef, se2))
-                steps.append([(key, np.array([g[0] for g in gs]), np.array([g[1] for g in gs]),
-                               np.array([g[2] for g in gs], np.float64), np.array([g[3] for g in gs]))
-                              for key, gs in groups.items()])
+            prefix = self._model_sums(k, vals, rows)
             prev = np.full(ch.elems, top, u.dtype)  # the order-preserving integer of 0
             pbits = np.zeros(ch.elems, u.dtype)
             for r in range(rows):
                 s = prefix[:, r].copy()
-                for groups in steps:
+                for groups in rest:
                     for (src, lag, src2, lag2), ii, se, coef, se2 in groups:
                         t = coef * self._row_values(vals, src, r - lag, se)
                         if src2 != MODEL_NO_SRC:
@@ -864,16 +858,6 @@ class Dataset:
                 prev = m
                 own[r] = x.view(ch.stored).astype(ch.dtype)
         return own.reshape((rows,) + ch.shape)
-
-    def _column_values(self, vals, src, lag, se, r0, r1):
-        """Element se of channel src in rows r0 - lag .. r1 - 1 - lag, as binary64 (0.0 before
-        the chunk's first row)."""
-        v = np.asarray(vals[src]).reshape(-1, self.channels[src].elems)[:, se].astype(np.float64)
-        idx = np.arange(r0, r1) - lag
-        out = np.zeros(r1 - r0)
-        ok = idx >= 0
-        out[ok] = v[idx[ok]]
-        return out
 
     def _row_values(self, vals, src, r, se):
         """Elements se (an array) of row r of channel src, as binary64; zeros when r < 0."""
