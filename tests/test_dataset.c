@@ -807,42 +807,37 @@ static void write_goldens(void) {
   syn_v12 = syn_v13 = 0;
 }
 
+// Opens golden file name and checks what every golden file holds: format 1.minor, n_ch channels,
+// read without recovery, the 6 synthetic episodes value by value, verify clean.
+static am_ds_reader* open_golden(const char* name, int minor, int n_ch) {
+  char path[512];
+  golden(path, sizeof path, name);
+  am_ds_reader* r = am_ds_open(path, err, sizeof err);
+  if (!r) fail_msg("%s", err);
+  int major, got_minor;
+  am_ds_version(r, &major, &got_minor);
+  assert_true(major == 1 && got_minor == minor);
+  assert_int_equal(am_ds_recovered(r, NULL), 0);
+  assert_int_equal(am_ds_num_channels(r), n_ch);
+  assert_int_equal(am_ds_num_episodes(r), 6);
+  for (int64_t i = 0; i < 6; i++) check_syn_episode(r, i, 5);
+  assert_int_equal(am_ds_verify(r, NULL, err, sizeof err), 0);
+  return r;
+}
+
 static void test_golden_files(void** state) {
   if (getenv("ANIMAT_WRITE_GOLDEN")) write_goldens();
   char path[512];
-  golden(path, sizeof path, "golden-v1.rollout");
-  am_ds_reader* r = am_ds_open(path, err, sizeof err);
-  if (!r) fail_msg("%s", err);
-  assert_int_equal(am_ds_recovered(r, NULL), 0);
-  assert_int_equal(am_ds_num_episodes(r), 6);
-  for (int64_t i = 0; i < 6; i++) check_syn_episode(r, i, 5);
-  assert_int_equal(am_ds_verify(r, NULL, err, sizeof err), 0);
-  int major, minor;
-  am_ds_version(r, &major, &minor);
-  assert_true(major == 1 && minor == 0);
+  am_ds_reader* r = open_golden("golden-v1.rollout", 0, NSYN);
   assert_int_equal(am_ds_interrupted(r), 0);
   am_ds_reader_free(r);
   // 1.1: the same episodes, the index in parts, the trailer's interrupted flag
-  golden(path, sizeof path, "golden-v1.1-split.rollout");
-  if (!(r = am_ds_open(path, err, sizeof err))) fail_msg("%s", err);
-  assert_int_equal(am_ds_recovered(r, NULL), 0);
-  am_ds_version(r, &major, &minor);
-  assert_true(major == 1 && minor == 1);
+  r = open_golden("golden-v1.1-split.rollout", 1, NSYN);
   assert_int_equal(am_ds_interrupted(r), 1);
   assert_true(am_ds_num_chunks(r) > 8);  // more than two index parts
-  assert_int_equal(am_ds_num_episodes(r), 6);
-  for (int64_t i = 0; i < 6; i++) check_syn_episode(r, i, 5);
-  assert_int_equal(am_ds_verify(r, NULL, err, sizeof err), 0);
   am_ds_reader_free(r);
   // 1.2: the same episodes and channels plus SYN12, with every predictor and layout
-  golden(path, sizeof path, "golden-v1.2.rollout");
-  if (!(r = am_ds_open(path, err, sizeof err))) fail_msg("%s", err);
-  am_ds_version(r, &major, &minor);
-  assert_true(major == 1 && minor == 2);
-  assert_int_equal(am_ds_num_channels(r), NSYN_ALL);
-  assert_int_equal(am_ds_num_episodes(r), 6);
-  for (int64_t i = 0; i < 6; i++) check_syn_episode(r, i, 5);
-  assert_int_equal(am_ds_verify(r, NULL, err, sizeof err), 0);
+  r = open_golden("golden-v1.2.rollout", 2, NSYN_ALL);
   const char *pred, *lay;
   int ref;
   assert_int_equal(am_ds_chunk_filter(r, 0, 7, &pred, &lay, &ref, err, sizeof err), 0);
@@ -852,14 +847,7 @@ static void test_golden_files(void** state) {
   assert_true(am_ds_get_channel(r, 9)->flags & AM_DS_CH_LOSSY);
   am_ds_reader_free(r);
   // 1.3: the same plus SYN13, predicted by their models (a chain, lossy targets, clamps)
-  golden(path, sizeof path, "golden-v1.3.rollout");
-  if (!(r = am_ds_open(path, err, sizeof err))) fail_msg("%s", err);
-  am_ds_version(r, &major, &minor);
-  assert_true(major == 1 && minor == 3);
-  assert_int_equal(am_ds_num_channels(r), NSYN_13);
-  assert_int_equal(am_ds_num_episodes(r), 6);
-  for (int64_t i = 0; i < 6; i++) check_syn_episode(r, i, 5);
-  assert_int_equal(am_ds_verify(r, NULL, err, sizeof err), 0);
+  r = open_golden("golden-v1.3.rollout", 3, NSYN_13);
   for (int c = NSYN_ALL; c < NSYN_13; c++) {
     assert_int_equal(am_ds_chunk_filter(r, 1, c, &pred, &lay, &ref, err, sizeof err), 0);
     assert_true(!strcmp(pred, "model") && ref == -1);
