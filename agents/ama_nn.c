@@ -468,8 +468,7 @@ AMA_CLONES static void lstm_bwd(int H, const float* restrict act, const float* r
   }
 }
 
-// W_h as used by the recurrence (Dale: the effective sign-constrained weights).
-static const float* cell_Wh(const ama_cell* c, const ama_params* p) {
+const float* ama_cell_wh(const ama_cell* c, const ama_params* p) {
   return c->Wh_eff ? c->Wh_eff : p->w + p->t[c->iWh].offset;
 }
 
@@ -488,7 +487,7 @@ void ama_cell_forward(ama_cell* c, const ama_params* p, ama_cell_cache* k, int T
     return;
   }
   ama_cell_prepare(c, p);
-  const float* Wh = cell_Wh(c, p);
+  const float* Wh = ama_cell_wh(c, p);
   const float* bh = c->ibh >= 0 ? p->w + p->t[c->ibh].offset : NULL;
   const float alpha = c->cfg.type == AMA_CELL_RNN ? c->cfg.dt / c->cfg.tau : 0.0f;
   const float nscale = c->cfg.type == AMA_CELL_RNN ? sqrtf(2.0f * alpha) * c->cfg.noise : 0.0f;
@@ -563,7 +562,7 @@ void ama_cell_backward(ama_cell* c, ama_params* p, ama_cell_cache* k, int T, int
     lin_bwd(dx, dWx, dbx, k->dGx, x, I, Wx, T * B, I, GH, k->pack);
     return;
   }
-  const float* Wh = cell_Wh(c, p);
+  const float* Wh = ama_cell_wh(c, p);
   const int wh_direct = H % AMA_GEMM_NR == 0;  // else Wh packed once for all T steps
   if (!wh_direct) ama_gemm_pack(GH, H, Wh, H, 0, k->pack);
   const float alpha = c->cfg.type == AMA_CELL_RNN ? c->cfg.dt / c->cfg.tau : 0.0f;

@@ -115,6 +115,10 @@ typedef struct ama_cell {
   float* sign;    // (H) +1 excitatory / -1 inhibitory presynaptic sign (owned), else NULL
 } ama_cell;
 
+// W_h (G*H x H, row-major) as the recurrence uses it: Dale's effective sign-constrained weights
+// (after ama_cell_prepare) or the parameters.
+const float* ama_cell_wh(const ama_cell* c, const ama_params* p);
+
 // Dale's law: the number of excitatory units (the first ones; the rest are inhibitory) of a rate
 // RNN cell with dale = 1, round(exc_frac H); 0 when the cell does not obey Dale's law.
 int ama_dale_excitatory(const ama_cell_cfg* cfg);

@@ -27,8 +27,9 @@ extern "C" {
 #endif
 
 #define AM_DS_VERSION_MAJOR 1  // readers refuse other majors
-#define AM_DS_VERSION_MINOR 3  // readers accept newer minors (1.1: index in parts, trailer flags;
-                               // 1.2: per-chunk filters, lossy channels; 1.3: channel models)
+#define AM_DS_VERSION_MINOR 4  // readers accept newer minors (1.1: index in parts, trailer flags;
+                               // 1.2: per-chunk filters, lossy channels; 1.3: channel models;
+                               // 1.4: model functions, a model reading its own row)
 #define AM_DS_MAX_DIMS 4       // dimensions of a channel's per-step shape
 #define AM_DS_MAX_CHANNELS 1024
 
@@ -152,14 +153,17 @@ int am_ds_set_filter(am_ds_writer* w, int ch, int pred, int layout, int ref);
 // before; a joint sensor is qpos - h qvel), stated per element, before am_ds_begin. The writer
 // stores the models once and, per channel, uses its model only where it compresses better than
 // the other predictors; a wrong model costs nothing but the search. Element elem of channel ch
-// (f32 or f64) is predicted as clamp(bias + sum of the terms' coef x value, lo, hi) (lo = -inf,
-// hi = +inf for none); am_ds_model_elem starts an element (elements of a channel in increasing
-// order), am_ds_model_term adds a term to the element started last: element src_elem of channel
-// src (f32 or f64; ch itself only with lag 1) in the same row (lag 0) or the row before (lag 1),
-// times coef; am_ds_model_product a term coef x value x value2 (a second factor, the same rules).
-// Models must not form a cycle (checked by am_ds_begin). 0, or -1 with the message in
-// am_ds_writer_error.
+// (f32 or f64) is predicted as clamp(f(bias + sum of the terms' coef x value), lo, hi) (lo = -inf,
+// hi = +inf for none; f the identity unless am_ds_model_func says otherwise); am_ds_model_elem
+// starts an element (elements of a channel in increasing order), am_ds_model_term adds a term to
+// the element started last: element src_elem of channel src (f32 or f64; ch itself in the row
+// before, or in the same row at an element before elem) in the same row (lag 0) or the row before
+// (lag 1), times coef; am_ds_model_product a term coef x value x value2 (a second factor, the
+// same rules); am_ds_model_func sets f of the element started last (AM_DS_FUNC_*). Models must not
+// form a cycle (checked by am_ds_begin). 0, or -1 with the message in am_ds_writer_error.
+enum { AM_DS_FUNC_NONE = 0, AM_DS_FUNC_LOGISTIC = 1, AM_DS_FUNC_TANH = 2 };
 int am_ds_model_elem(am_ds_writer* w, int ch, uint32_t elem, double bias, double lo, double hi);
+int am_ds_model_func(am_ds_writer* w, int ch, int func);
 int am_ds_model_term(am_ds_writer* w, int ch, int src, int lag, uint32_t src_elem, double coef);
 int am_ds_model_product(am_ds_writer* w, int ch, int src, int lag, uint32_t src_elem, int src2,
                         int lag2, uint32_t src_elem2, double coef);

@@ -129,18 +129,19 @@ void am_ds_ref_convert(uint8_t* dst, const uint8_t* src, size_t count, size_t rw
 // form). Shapes must match too (the caller checks).
 int am_ds_ref_ok(int xt, int xl, int ct, int cl);
 
-//---------------------------------- models (1.3) -------------------------------------------------
+//---------------------------------- models (1.3, 1.4) --------------------------------------------
 //
 // A channel's model predicts some of its elements from values of the same chunk (other channels'
-// in the same row or the row before, its own in the row before): prediction = clamp(bias + sum of
-// coef x source value [x a second source value], lo, hi),
+// in the same row or the row before, its own in the row before or, 1.4, an earlier element of the
+// same row): prediction = clamp(f(bias + sum of coef x source value [x a second source value]),
+// lo, hi) with f the identity or (1.4) the logistic function or tanh,
 // in binary64 with every operation rounded (no fused multiply-add; dataset_format.c is compiled
 // with -ffp-contract=off), then converted to the channel's stored form. The residual is the
 // zigzagged difference of the two values' order-preserving integers (PRED_MODEL). Writer and reader
 // hold the same structures; the MODELS block serialises them (docs/dataset-format.md).
 
 typedef struct am_ds_term {
-  uint16_t src;       // source channel (f32 or f64; the model's own only with lag 1)
+  uint16_t src;       // source channel (f32 or f64; the model's own: lag 1, or 1.4, an earlier element)
   uint8_t lag;        // 0: the same row; 1: the row before (0.0 for a chunk's first row)
   uint8_t lag2;       // the second factor's lag
   uint32_t src_elem;  // element of the source's row
@@ -154,26 +155,41 @@ typedef struct am_ds_mentry {  // one predicted element
   uint32_t elem;
   double bias, lo, hi;
   uint32_t term0, n_terms;  // its terms in the model's term array
+  uint16_t func;            // 1.4: AM_DS_FUNC_* applied to the sum before the clamp
 } am_ds_mentry;
+#define MODEL_FUNC_COUNT 3  // AM_DS_FUNC_NONE, _LOGISTIC, _TANH
 
 typedef struct am_ds_model {
   int ch;                 // the channel predicted
   uint32_t n_entries, n_terms;
   am_ds_mentry* e;        // increasing elem
   am_ds_term* t;
+  // evaluation plan (am_ds_models_check): the distinct source elements (channel, element) the
+  // terms read, and per term the index of each factor's (second: UINT32_MAX when none); xv holds
+  // each source element's values over a chunk's rows as doubles, after a 0.0 for the row before
+  uint32_t n_vars;
+  uint16_t* var_src;
+  uint32_t *var_elem, *tvar;
+  double* xv;
+  size_t xv_rows;
 } am_ds_model;
 
-#define MODEL_ENTRY 32  // serialised sizes: an entry (u32 elem, u16 n_terms, u16 0, 3 f64)
+#define MODEL_ENTRY 32  // serialised sizes: an entry (u32 elem, u16 n_terms, u16 func, 3 f64)
 #define MODEL_TERM 24   // a term (u16 src, u8 lag, u8 lag2, u32 src_elem, u16 src2, u16 0,
                         // u32 src_elem2, f64 coef)
 
 // Checks a set of models against a channel table (dtype[c], elems[c] for n_ch channels): targets
 // and sources f32 or f64, elements in range and increasing, lags 0 or 1, at most one model per
-// channel, its own channel read only in the row before, and no cycle among models. On
-// success writes into order[] the models' indices in an order where every model comes after the
-// models of its sources. Returns 0 or -1 with a reason naming the channel.
-int am_ds_models_check(const am_ds_model* m, int n_models, const int* dtype, const size_t* elems,
-                       int n_ch, int* order, char* why, size_t why_sz);
+// channel, its own channel read only in the row before (or, minor >= 4, at an earlier element of
+// the same row), functions only from 1.4, and no cycle among models. On success writes into
+// order[] the models' indices in an order where every model comes after the models of its
+// sources. Returns 0 or -1 with a reason naming the channel.
+// Also prepares each model's evaluation plan (freed by am_ds_models_free).
+int am_ds_models_check(am_ds_model* m, int n_models, const int* dtype, const size_t* elems,
+                       int n_ch, int minor, int* order, char* why, size_t why_sz);
+// The models' exp (docs/dataset-format.md, "The prediction"): basic binary64 operations only, so
+// that every reader computes the same bits.
+double am_ds_model_exp(double x);
 // Serialised size and serialisation of the models (the MODELS block body), and parsing of a body
 // into models (allocated: free with am_ds_models_free). Parsing checks sizes only; the caller
 // runs am_ds_models_check.
@@ -182,21 +198,25 @@ void am_ds_models_put(uint8_t* b, const am_ds_model* m, int n_models);
 int am_ds_models_parse(const uint8_t* b, size_t n, am_ds_model** out, int* n_out, char* why,
                        size_t why_sz);
 void am_ds_models_free(am_ds_model* m, int n_models);
-// The prediction of model m's channel for rows r0..r1-1 of a chunk: cols[c] holds channel c's
-// decoded values (row-major, elems[c] per row; only the model's sources are read, its own channel
-// up to row r1 - 2). Writes those rows' values (elems of the channel per row, of the stored width:
-// the dtype's, halved when lossy) at their place in pred, and mask[e] = 1 for the elements the
-// model predicts (0 elsewhere: pred left as it was).
-void am_ds_model_predict(const am_ds_model* m, const uint8_t* const* cols, const int* dtype,
-                         const size_t* elems, size_t r0, size_t r1, int lossy, uint8_t* pred,
-                         uint8_t* mask);
+// The prediction of model m's channel for the rows of a chunk: cols[c] holds channel c's decoded
+// values (row-major, elems[c] per row; its own channel's too). Writes the values (elems of the
+// channel per row, of the stored width: the dtype's, halved when lossy) at their place in pred,
+// and mask[e] = 1 for the elements the model predicts (0 elsewhere: pred left as it was). -1 when
+// out of memory.
+// Room in the model's plan for chunks of up to rows rows (am_ds_model_predict and
+// am_ds_decode_model make it as needed; a writer makes it once up front). 0 or -1.
+int am_ds_model_reserve(am_ds_model* m, size_t rows);
+int am_ds_model_predict(am_ds_model* m, const uint8_t* const* cols, const int* dtype,
+                        const size_t* elems, size_t rows, int lossy, uint8_t* pred, uint8_t* mask);
 // PRED_MODEL's decoding of a chunk's column (laid bytes in src) into out (stored form, rows x
-// elems), row by row: each row's prediction from cols (cols[m->ch] = the channel's decoded values,
-// filled a row at a time; when lossy, each row is widened from out into it as it is decoded).
-// pred: rows x elems values of width sw; acc: n_entries x rows doubles (used when the model reads
-// its own channel); tmp: rows x elems x sw bytes. -1 when bit padding is set.
+// elems): each prediction from cols (cols[m->ch] = the channel's decoded values, filled as they
+// are decoded: by element for a model reading its own row, by row for one reading its row before;
+// when lossy, widened from out into it).
+// pred: rows x elems values of width sw; acc: am_ds_model_acc_size doubles (used when the model reads
+// its own channel); tmp: rows x elems x sw bytes. -1 when bit padding is set, -2 out of memory.
+size_t am_ds_model_acc_size(size_t n_entries, size_t rows);
 int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t elems, size_t sw,
-                       int layout, const am_ds_model* m, const uint8_t** cols, const int* dtype,
+                       int layout, am_ds_model* m, const uint8_t** cols, const int* dtype,
                        const size_t* all_elems, int lossy, uint8_t* pred, uint8_t* mask,
                        double* acc, uint8_t* tmp);
 

@@ -322,8 +322,8 @@ static int parse_models(am_ds_reader* r, char* err, size_t err_sz) {
     return am_err(err, err_sz, "%s: %s", r->name, why);
   if (!(r->model_order = malloc(sizeof(int) * (size_t)(r->n_models + 1))))
     return am_err(err, err_sz, "out of memory");
-  if (am_ds_models_check(r->models, r->n_models, r->mdtype, r->melems, r->n_ch, r->model_order,
-                         why, sizeof why))
+  if (am_ds_models_check(r->models, r->n_models, r->mdtype, r->melems, r->n_ch, r->minor,
+                         r->model_order, why, sizeof why))
     return am_err(err, err_sz, "%s: models block: %s", r->name, why);
   for (int i = 0; i < r->n_models; i++) r->model_of[r->models[i].ch] = i;
   r->data_start += BLOCK_HDR + h.payload;
@@ -913,12 +913,14 @@ static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst,
       }
       uint8_t* out = sw == w ? col_at[ch] : r->fstage.p;
       if (f.pred == PRED_MODEL) {  // row by row, widened into col_at[ch] as it goes
-        const am_ds_model* m = &r->models[r->model_of[ch]];
-        if (am_buf_reserve(&r->facc, sizeof(double) * m->n_entries * rows + 1))
+        am_ds_model* m = &r->models[r->model_of[ch]];
+        if (am_buf_reserve(&r->facc, sizeof(double) * am_ds_model_acc_size(m->n_entries, rows) + 1))
           return am_err(err, err_sz, "%s: out of memory", r->name);
-        if (am_ds_decode_model(out, body + at[ch], rows, x->elems, sw, f.layout, m,
-                               (const uint8_t**)col_at, r->mdtype, r->melems, sw != w, r->fref.p,
-                               r->mmask, (double*)r->facc.p, r->ftmp.p))
+        int rc = am_ds_decode_model(out, body + at[ch], rows, x->elems, sw, f.layout, m,
+                                    (const uint8_t**)col_at, r->mdtype, r->melems, sw != w,
+                                    r->fref.p, r->mmask, (double*)r->facc.p, r->ftmp.p);
+        if (rc == -2) return am_err(err, err_sz, "%s: out of memory", r->name);
+        if (rc)
           return am_err(err, err_sz, "%s: %s at offset %llu: channel '%s': bit-plane padding is not zero",
                         r->name, what, (unsigned long long)c->offset, x->name);
         continue;

@@ -238,6 +238,9 @@ int am_ds_model_elem(am_ds_writer* w, int ch, uint32_t elem, double bias, double
   if (w->error[0]) return -1;
   if (w->begun || ch < 0 || ch >= w->n_ch)
     return werr(w, "am_ds_model_elem: channel %d out of range or data begun", ch);
+  if (bias != bias || lo != lo || hi != hi || lo > hi)
+    return werr(w, "channel '%s': model element %u's bias or bounds are NaN or lo > hi",
+                w->ch[ch].s[0], elem);
   wchan* c = &w->ch[ch];
   if (c->d.dtype != AM_DT_F32 && c->d.dtype != AM_DT_F64)
     return werr(w, "channel '%s': only f32 and f64 channels have models", c->s[0]);
@@ -256,28 +259,48 @@ int am_ds_model_elem(am_ds_writer* w, int ch, uint32_t elem, double bias, double
   am_ds_mentry* e = realloc(m->e, sizeof *e * (m->n_entries + 1));
   if (!e) return werr(w, "out of memory");
   m->e = e;
-  e[m->n_entries++] = (am_ds_mentry){elem, bias, lo, hi, m->n_terms, 0};
+  e[m->n_entries++] = (am_ds_mentry){elem, bias, lo, hi, m->n_terms, 0, AM_DS_FUNC_NONE};
   return 0;
 }
 
-static int model_src_ok(const am_ds_writer* w, int ch, int src, int lag, uint32_t se) {
-  return src >= 0 && src < w->n_ch && (lag == 0 || lag == 1) && (src != ch || lag == 1) &&
+// The model of channel ch and its element started last (NULL: none, with the error set).
+static am_ds_mentry* last_entry(am_ds_writer* w, int ch, const char* what) {
+  if (w->error[0]) return NULL;
+  if (w->begun || ch < 0 || ch >= w->n_ch || w->ch[ch].model < 0 ||
+      !w->models[w->ch[ch].model].n_entries) {
+    werr(w, "%s: channel %d has no model element to add to", what, ch);
+    return NULL;
+  }
+  am_ds_model* m = &w->models[w->ch[ch].model];
+  return &m->e[m->n_entries - 1];
+}
+
+int am_ds_model_func(am_ds_writer* w, int ch, int func) {
+  am_ds_mentry* e = last_entry(w, ch, "am_ds_model_func");
+  if (!e) return -1;
+  if (func < 0 || func >= MODEL_FUNC_COUNT)
+    return werr(w, "channel '%s': unknown model function %d", w->ch[ch].s[0], func);
+  e->func = (uint16_t)func;
+  return 0;
+}
+
+// A source of the element elem of channel ch's model: its own channel only in the row before or
+// at an element decoded before elem.
+static int model_src_ok(const am_ds_writer* w, int ch, uint32_t elem, int src, int lag, uint32_t se) {
+  return src >= 0 && src < w->n_ch && (lag == 0 || lag == 1) && (src != ch || lag == 1 || se < elem) &&
          (w->ch[src].d.dtype == AM_DT_F32 || w->ch[src].d.dtype == AM_DT_F64) &&
          se < w->ch[src].elems;
 }
 
 int am_ds_model_product(am_ds_writer* w, int ch, int src, int lag, uint32_t src_elem, int src2,
                         int lag2, uint32_t src_elem2, double coef) {
-  if (w->error[0]) return -1;
-  if (w->begun || ch < 0 || ch >= w->n_ch || w->ch[ch].model < 0 ||
-      !w->models[w->ch[ch].model].n_entries)
-    return werr(w, "am_ds_model_term: channel %d has no model element to add to", ch);
+  am_ds_mentry* e = last_entry(w, ch, "am_ds_model_term");
+  if (!e) return -1;
   am_ds_model* m = &w->models[w->ch[ch].model];
-  if (!model_src_ok(w, ch, src, lag, src_elem) ||
-      (src2 >= 0 && !model_src_ok(w, ch, src2, lag2, src_elem2)))
+  if (!model_src_ok(w, ch, e->elem, src, lag, src_elem) ||
+      (src2 >= 0 && !model_src_ok(w, ch, e->elem, src2, lag2, src_elem2)))
     return werr(w, "channel '%s': bad model term (channel %d, element %u, lag %d; channel %d, "
                 "element %u, lag %d)", w->ch[ch].s[0], src, src_elem, lag, src2, src_elem2, lag2);
-  am_ds_mentry* e = &m->e[m->n_entries - 1];
   if (e->n_terms >= 65535) return werr(w, "channel '%s': too many terms", w->ch[ch].s[0]);
   am_ds_term* t = realloc(m->t, sizeof *t * (m->n_terms + 1));
   if (!t) return werr(w, "out of memory");
@@ -448,7 +471,7 @@ static const uint8_t* stored_column(am_ds_writer* w, const wjob* j, int c) {
 // The PRED_MODEL prediction of channel c in chunk j, into w->refv (mask into w->mmask), from the
 // sources' values as a reader decodes them (a lossy source rounded through its stored form).
 static void model_values(am_ds_writer* w, const wjob* j, int c) {
-  const am_ds_model* m = &w->models[w->ch[c].model];
+  am_ds_model* m = &w->models[w->ch[c].model];
   const uint8_t* cols[AM_DS_MAX_CHANNELS];
   for (uint32_t k = 0; k < 2 * m->n_terms; k++) {
     int s = k % 2 ? m->t[k / 2].src2 : m->t[k / 2].src;
@@ -465,8 +488,9 @@ static void model_values(am_ds_writer* w, const wjob* j, int c) {
     }
     cols[s] = d;
   }
-  am_ds_model_predict(m, cols, w->mdtype, w->melems, 0, j->rows, w->ch[c].sw != w->ch[c].w,
-                      w->refv.p, w->mmask);
+  // cannot fail: am_ds_begin made the plan's room for chunk_rows
+  am_ds_model_predict(m, cols, w->mdtype, w->melems, j->rows, w->ch[c].sw != w->ch[c].w, w->refv.p,
+                      w->mmask);
 }
 
 // The PRED_REF prediction of channel c by channel r in chunk j, into w->refv.
@@ -723,10 +747,13 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
     int* order = malloc(sizeof(int) * (size_t)w->n_models);
     char why[AM_ERR_LEN];
     if (!order) return werr(w, "out of memory");
-    rc = am_ds_models_check(w->models, w->n_models, w->mdtype, w->melems, w->n_ch, order, why,
-                            sizeof why);
+    rc = am_ds_models_check(w->models, w->n_models, w->mdtype, w->melems, w->n_ch,
+                            AM_DS_VERSION_MINOR, order, why, sizeof why);
     free(order);
     if (rc) return werr(w, "%s", why);
+    for (int i = 0; i < w->n_models; i++)
+      if (am_ds_model_reserve(&w->models[i], (size_t)chunk_rows))
+        return werr(w, "out of memory for the channel models");
     n = am_ds_models_size(w->models, w->n_models);
     if (n > MAX_PAYLOAD / 2) return werr(w, "channel models too large (%zu bytes)", n);
     if (!(b = malloc(n))) return werr(w, "out of memory");

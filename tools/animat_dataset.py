@@ -43,6 +43,7 @@ Command line: python3 animat_dataset.py FILE [--sum CHANNEL]  (verifies the file
 exit status 1 with the error on a bad or recovered file, listing what a recovery lost; used by the
 tests)
 """
+import math
 import os
 import struct
 import sys
@@ -102,6 +103,33 @@ def _term_steps(term_lists):
                        np.array([g[2] for g in gs], np.float64), np.array([g[3] for g in gs]))
                       for key, gs in groups.items()])
     return steps
+
+
+_EXP_C = [1.0 / math.factorial(n) for n in range(14)]  # 1/n!, each rounded once
+
+
+def _model_exp(x):
+    """The models' exp (docs/dataset-format.md, "The prediction"), elementwise on binary64, the
+    same operations as the C reader."""
+    x = np.minimum(np.maximum(x, -708.0), 709.0)  # NaN stays NaN
+    k = np.floor(x * 1.4426950408889634 + 0.5)
+    r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10
+    p = np.full_like(r, _EXP_C[13])
+    for n in range(12, -1, -1):
+        p = p * r + _EXP_C[n]
+    k = np.where(np.isnan(k), 0.0, k).astype(np.int64)
+    return p * ((k + 1023) << 52).astype(np.uint64).view(np.float64)
+
+
+def _model_func(s, func):
+    """Each entry's function (1.4: 1 logistic, 2 tanh) applied to its sums s (entries, rows)."""
+    if not func.any():
+        return s
+    lg, th = func == 1, func == 2
+    s = s.copy()
+    s[lg] = 1.0 / (1.0 + _model_exp(-s[lg]))
+    s[th] = 1.0 - 2.0 / (_model_exp(2.0 * s[th]) + 1.0)
+    return s
 
 
 class DatasetError(ValueError):
@@ -436,9 +464,10 @@ class Dataset:
                 raise DatasetError("%s: models block: channel %d has two models" % (p, ch))
             entries, last = [], -1
             for _ in range(ne):
-                elem, nt, zero, bias, lo, hi = c.u("<IHHddd", "model %d" % i)
-                if zero:
-                    raise DatasetError("%s: models block: a reserved field is not 0" % p)
+                elem, nt, func, bias, lo, hi = c.u("<IHHddd", "model %d" % i)
+                if func > 2 or (func and self.version[1] < 4):
+                    raise DatasetError("%s: models block: model of channel %d, element %d: function %d unknown in %d.%d"
+                                       % (p, ch, elem, func, *self.version))
                 if elem >= x.elems or elem <= last:
                     raise DatasetError("%s: models block: model of channel %d: element %d out of order or range (%d)"
                                        % (p, ch, elem, x.elems))
@@ -454,12 +483,13 @@ class Dataset:
                     for s_, l_, e_ in ((src, lag, se), (src2, lag2, se2)):
                         if s_ == MODEL_NO_SRC and (s_, l_, e_) == (src2, lag2, se2):
                             continue
-                        if (s_ >= len(self.channels) or l_ > 1 or (s_ == ch and l_ != 1)
+                        own_ok = l_ == 1 or (self.version[1] >= 4 and e_ < elem)
+                        if (s_ >= len(self.channels) or l_ > 1 or (s_ == ch and not own_ok)
                                 or self.channels[s_].dtype.str not in floats or e_ >= self.channels[s_].elems):
                             raise DatasetError("%s: models block: model of channel %d, element %d: bad source (channel %d, element %d, lag %d)"
                                                % (p, ch, elem, s_, e_, l_))
                     terms.append((src, lag, se, coef, src2, lag2, se2))
-                entries.append((elem, bias, lo, hi, terms))
+                entries.append((elem, bias, lo, hi, terms, func))
             self.models[ch] = entries
         if c.o != len(body):
             raise DatasetError("%s: models block has %d bytes after its last model" % (p, len(body) - c.o))
@@ -488,13 +518,36 @@ class Dataset:
                                np.array([e[2] for e in entries], np.float64),
                                np.array([e[3] for e in entries], np.float64),
                                _term_steps([e[4][:f] for e, f in zip(entries, first)]),
-                               _term_steps([e[4][f:] for e, f in zip(entries, first)]))
+                               _term_steps([e[4][f:] for e, f in zip(entries, first)]),
+                               np.array([e[5] for e in entries], np.int64))
         return plans[ch_index]
 
-    def _model_sums(self, ch_index, vals, rows):
+    def _model_waves(self, ch_index):
+        """A model that reads its own channel in the same row only (1.4), as waves of consecutive
+        entries, each reading only its own elements decoded before it: [(entry indices, their
+        term steps)]; cached."""
+        waves_of = self.__dict__.setdefault("_waves", {})
+        if ch_index not in waves_of:
+            entries, waves, cur = self.models[ch_index], [], []
+            for i, e in enumerate(entries):
+                mine = {entries[j][0] for j in cur}
+                if any((t[0] == ch_index and t[2] in mine) or (t[4] == ch_index and t[6] in mine)
+                       for t in e[4]):
+                    waves.append(cur)
+                    cur = []
+                cur.append(i)
+            if cur:
+                waves.append(cur)
+            waves_of[ch_index] = [(np.array(w, np.int64), _term_steps([entries[i][4] for i in w]))
+                                  for w in waves]
+        return waves_of[ch_index]
+
+    def _model_sums(self, ch_index, vals, rows, bias=None, steps=None):
         """Each entry's bias plus its terms that do not wait for the row before, over the chunk's
-        rows (entries, rows), the terms added in their order, vectorised over the entries."""
-        _, bias, _, _, steps, _ = self._model_plan(ch_index)
+        rows (entries, rows), the terms added in their order, vectorised over the entries (or the
+        sums of the entries with these biases and term steps)."""
+        if steps is None:
+            _, bias, _, _, steps, _, _ = self._model_plan(ch_index)
         s = np.repeat(bias[:, None], rows, axis=1)
         for groups in steps:
             for (src, lag, src2, lag2), ii, se, coef, se2 in groups:
@@ -510,12 +563,12 @@ class Dataset:
         the elements it predicts (docs/dataset-format.md, Models). vals[c]: channel c's decoded
         values."""
         ch = self.channels[ch_index]
-        elem_idx, _, lo, hi, _, _ = self._model_plan(ch_index)
+        elem_idx, _, lo, hi, _, _, func = self._model_plan(ch_index)
         pred = np.zeros((rows, ch.elems), "<u%d" % ch.stored.itemsize)
         mask = np.zeros(ch.elems, bool)
         mask[elem_idx] = True
         with np.errstate(all="ignore"):
-            s = self._model_sums(ch_index, vals, rows)
+            s = _model_func(self._model_sums(ch_index, vals, rows), func)
             s = np.where(s < lo[:, None], lo[:, None], s)
             s = np.where(s > hi[:, None], hi[:, None], s)
             pred[:, elem_idx] = self._stored_bits(ch, np.ascontiguousarray(s.T)).reshape(rows, -1)
@@ -779,7 +832,8 @@ class Dataset:
             grown = False
             for k in list(want):
                 more = ({filters[k][2]} if filters[k][0] == PRED_REF else
-                        {t[0] for e in self.models[k] for t in e[4]} if filters[k][0] == PRED_MODEL else set())
+                        {x for e in self.models[k] for t in e[4] for x in (t[0], t[4]) if x != MODEL_NO_SRC}
+                        if filters[k][0] == PRED_MODEL else set())
                 if more - want:
                     want |= more
                     grown = True
@@ -797,7 +851,9 @@ class Dataset:
             ch = self.channels[k]
             pred, lay, ref = filters[k]
             if pred == PRED_MODEL and any(k in (t[0], t[4]) for e in self.models[k] for t in e[4]):
-                vals[k] = self._unfilter_self(body[at[k]:at[k + 1]], c, ch, k, lay, vals)
+                own_lag = any((t[0] == k and t[1]) or (t[4] == k and t[5]) for e in self.models[k] for t in e[4])
+                vals[k] = (self._unfilter_self if own_lag else self._unfilter_own_row)(
+                    body[at[k]:at[k + 1]], c, ch, k, lay, vals)
             else:
                 aux = (self._ref_bits(vals[ref], self.channels[ref], ch) if pred == PRED_REF else
                        self._model_bits(k, vals, c.rows) if pred == PRED_MODEL else None)
@@ -835,7 +891,7 @@ class Dataset:
         d = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
         own = np.zeros((rows, ch.elems), ch.dtype)
         vals[k] = own
-        elem_idx, _, lo, hi, _, rest = self._model_plan(k)
+        elem_idx, _, lo, hi, _, rest, func = self._model_plan(k)
         mask = np.zeros(ch.elems, bool)
         mask[elem_idx] = True
         with np.errstate(all="ignore"):
@@ -850,6 +906,7 @@ class Dataset:
                         if src2 != MODEL_NO_SRC:
                             t = t * self._row_values(vals, src2, r - lag2, se2)
                         s[ii] = s[ii] + t
+                s = _model_func(s[:, None], func)[:, 0]
                 s = np.where(s < lo, lo, s)
                 s = np.where(s > hi, hi, s)
                 pbits[elem_idx] = self._stored_bits(ch, s)
@@ -857,6 +914,32 @@ class Dataset:
                 x = np.where(m & top, m & ~top, ~m).astype(u.dtype)
                 prev = m
                 own[r] = x.view(ch.stored).astype(ch.dtype)
+        return own.reshape((rows,) + ch.shape)
+
+    def _unfilter_own_row(self, b, c, ch, k, lay, vals):
+        """PRED_MODEL for a model that reads earlier elements of its own row (1.4): the elements
+        without an entry first (each from its row before), then the entries wave by wave
+        (_model_waves), each wave's sums over all rows at once."""
+        rows, w = c.rows, ch.stored.itemsize
+        u = self._residuals(b, c, ch, lay)
+        top = u.dtype.type(1 << (8 * w - 1))
+        d = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
+        elem_idx, bias, lo, hi, _, _, func = self._model_plan(k)
+        own = np.zeros((rows, ch.elems), ch.dtype)
+        vals[k] = own
+        rest = np.setdiff1d(np.arange(ch.elems), elem_idx)
+        if len(rest):  # o(x_r) = o(x_(r-1)) + residual, from o(0) = top before the first row
+            m = (np.cumsum(d[:, rest], axis=0, dtype=u.dtype) + top).astype(u.dtype)
+            own[:, rest] = np.where(m & top, m & ~top, ~m).astype(u.dtype).view(ch.stored).astype(ch.dtype)
+        with np.errstate(all="ignore"):
+            for ii, steps in self._model_waves(k):
+                s = _model_func(self._model_sums(k, vals, rows, bias[ii], steps), func[ii])
+                s = np.where(s < lo[ii, None], lo[ii, None], s)
+                s = np.where(s > hi[ii, None], hi[ii, None], s)
+                pbits = self._stored_bits(ch, np.ascontiguousarray(s.T)).reshape(rows, -1)
+                e = elem_idx[ii]
+                m = (d[:, e] + np.where(pbits & top, ~pbits, pbits | top)).astype(u.dtype)
+                own[:, e] = np.where(m & top, m & ~top, ~m).astype(u.dtype).view(ch.stored).astype(ch.dtype)
         return own.reshape((rows,) + ch.shape)
 
     def _row_values(self, vals, src, r, se):

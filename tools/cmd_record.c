@@ -111,6 +111,38 @@ static int wiring_meta(const ama_policy* p, am_rec* rec, char* err, size_t err_s
 // clipped into the action range (then ctrl, which copies the action, is modelled as the action:
 // a reference to a modelled channel is not allowed); a GRU's state is (1 - z) n + z h, h its
 // state the step before (for the core only when it ticks every step), and its output the state.
+// A GRU's gates (channel cg: rows r, z, n) from the cell's input x and its state (channel cs) the
+// row before, as the cell computes them: r and z the logistic of bx + bh + Wx x + Wh h, n the tanh
+// of bx + Wx x + r (bh + Wh h). Input column i is element xe[i] of channel xc[i] at lag xl[i]
+// (xc[i] < 0: a column that is always 0).
+static int gate_models(const ama_policy* p, const ama_cell* c, am_ds_writer* w, int cg, int cs,
+                       const int* xc, const uint32_t* xe, const int* xl) {
+  const int H = c->cfg.hidden, I = c->cfg.in;
+  const float* Wx = p->params.w + p->params.t[c->iWx].offset;  // 3H x I, row-major
+  const float* bx = p->params.w + p->params.t[c->ibx].offset;
+  const float* Wh = ama_cell_wh(c, &p->params);                // 3H x H
+  const float* bh = c->ibh >= 0 ? p->params.w + p->params.t[c->ibh].offset : NULL;
+  int rc = 0;
+  for (int g = 0; g < 3 * H && !rc; g++) {
+    int n_gate = g >= 2 * H, unit = g % H;
+    double b = bx[g] + (bh && !n_gate ? (double)bh[g] : 0.0);
+    rc = am_ds_model_elem(w, cg, (uint32_t)g, b, n_gate ? -1.0 : 0.0, 1.0) ||
+         am_ds_model_func(w, cg, n_gate ? AM_DS_FUNC_TANH : AM_DS_FUNC_LOGISTIC);
+    for (int i = 0; i < I && !rc; i++)
+      if (xc[i] >= 0 && Wx[(size_t)g * I + i] != 0.0f)
+        rc = am_ds_model_term(w, cg, xc[i], xl[i], xe[i], Wx[(size_t)g * I + i]);
+    if (n_gate && bh && !rc)  // r x bh: the reset gate of the same unit, decoded before n
+      rc = am_ds_model_term(w, cg, cg, 0, (uint32_t)unit, bh[g]);
+    for (int j = 0; j < H && !rc; j++) {
+      double wh = Wh[(size_t)g * H + j];
+      if (wh == 0.0) continue;
+      rc = n_gate ? am_ds_model_product(w, cg, cg, 0, (uint32_t)unit, cs, 1, (uint32_t)j, wh)
+                  : am_ds_model_term(w, cg, cs, 1, (uint32_t)j, wh);
+    }
+  }
+  return rc;
+}
+
 static int net_models(const ama_policy* p, const ama_actor* ac, am_rec* rec, char* err, size_t err_sz) {
   int categorical = ac->categorical;
   am_ds_writer* w = am_rec_writer(rec);
@@ -167,7 +199,38 @@ static int net_models(const ama_policy* p, const ama_actor* ac, am_rec* rec, cha
     int co = am_ds_writer_find_channel(w, nm[2]), H = cells[k]->cfg.hidden;
     if (cells[k]->cfg.type != AMA_CELL_GRU || cs < 0 || cg < 0 || (k == 0 && p->cfg.core_tick != 1))
       continue;
-    for (int i = 0; i < H && !rc; i++)
+    // the cell's input columns as channels (ama_policy.c, core_row and motor_row)
+    int I = cells[k]->cfg.in, n = 0, c_core_y = am_ds_writer_find_channel(w, "core/output");
+    int c_reward = am_ds_writer_find_channel(w, "reward");
+    int* xc = malloc(sizeof(int) * (size_t)I * 2);
+    uint32_t* xe = malloc(sizeof(uint32_t) * (size_t)I);
+    if (!xc || !xe) {
+      free(xc);
+      free(xe);
+      return am_err(err, err_sz, "out of memory");
+    }
+    int* xl = xc + I;
+    if (k == 0) {
+      for (int i = 0; i < p->n_core_obs; i++, n++)
+        xc[n] = c_in, xe[n] = (uint32_t)p->core_obs_idx[i], xl[n] = 0;
+      for (int j = 0; p->cfg.prev_action && j < p->act_dim; j++, n++)
+        xc[n] = c_action, xe[n] = (uint32_t)j, xl[n] = 1;
+      if (p->cfg.prev_reward) xc[n] = c_reward, xe[n] = 0, xl[n++] = 1;
+    } else {
+      for (int i = 0; i < p->cfg.core_hidden; i++, n++)
+        xc[n] = p->cfg.motor_core ? c_core_y : -1, xe[n] = (uint32_t)i, xl[n] = 0;
+      for (int i = 0; i < p->n_motor_obs; i++, n++)
+        xc[n] = c_in, xe[n] = (uint32_t)p->motor_obs_idx[i], xl[n] = 0;
+    }
+    // every column found (only the motor's core slots with motor_core = 0 are always 0)
+    int complete = n == I && !cells[k]->Wh_eff;
+    for (int i = 0; i < n; i++)
+      complete &= xc[i] >= 0 || (k == 1 && !p->cfg.motor_core && i < p->cfg.core_hidden);
+    if (complete) rc = gate_models(p, cells[k], w, cg, cs, xc, xe, xl);
+    free(xc);
+    free(xe);
+    // the state from the gates, when they are not modelled from it (the models would form a cycle)
+    for (int i = 0; i < H && !complete && !rc; i++)
       rc = am_ds_model_elem(w, cs, (uint32_t)i, 0.0, -inf, inf) ||
            am_ds_model_term(w, cs, cg, 0, (uint32_t)(2 * H + i), 1.0) ||
            am_ds_model_product(w, cs, cg, 0, (uint32_t)(H + i), cg, 0, (uint32_t)(2 * H + i), -1.0) ||
