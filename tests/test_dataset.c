@@ -72,10 +72,20 @@ static const am_channel_def SYN13[] = {
     {"m_f32_lossy", "d", "", NULL, AM_DT_F32, 1, {2}, AM_DS_CH_LOSSY},
 };
 #define NSYN_13 (NSYN_ALL + 3)
+// Format 1.4's additions, written when syn_v14 is set (with syn_v13): models with functions
+// (logistic, tanh) that read earlier elements of their own row, one of them also its row before
+// (lossy), and an element left to the row before.
+static const am_channel_def SYN14[] = {
+    {"m_gate", "e", "", NULL, AM_DT_F32, 1, {4}, 0},
+    {"m_gate_lossy", "e", "", NULL, AM_DT_F32, 1, {3}, AM_DS_CH_LOSSY},
+};
+#define NSYN_14 (NSYN_13 + 2)
 static int syn_v12;  // write_syn: add SYN12 and give every channel a fixed filter (all kinds)
 static int syn_v13;  // write_syn: add SYN13 and their models too
+static int syn_v14;  // write_syn: add SYN14 and their models too
 static const am_channel_def* syn_def(int c) {
-  return c < NSYN ? &SYN[c] : c < NSYN_ALL ? &SYN12[c - NSYN] : &SYN13[c - NSYN_ALL];
+  return c < NSYN ? &SYN[c] : c < NSYN_ALL ? &SYN12[c - NSYN] : c < NSYN_13 ? &SYN13[c - NSYN_ALL]
+                                                                          : &SYN14[c - NSYN_13];
 }
 
 static void syn_value(int ch, int64_t ep, int64_t step, size_t k, void* out) {
@@ -102,6 +112,8 @@ static void syn_value(int ch, int64_t ep, int64_t step, size_t k, void* out) {
     }
     case 12: { double v = cos(x * 0.003) * (k ? 2.0 : 700.0); memcpy(out, &v, 8); break; }
     case 13: { float v = (float)tanh(sin(x * 0.02)) * (k ? 1.0f : 3.0f); memcpy(out, &v, 4); break; }
+    case 14: { float v = k == 2 ? (float)(x * 0.1) : (float)(1.0 / (1.0 + exp(-sin(x * 0.03)))); memcpy(out, &v, 4); break; }
+    case 15: { float v = (float)tanh(cos(x * 0.05)) * (k == 1 ? 2.0f : 1.0f); memcpy(out, &v, 4); break; }
   }
 }
 
@@ -121,6 +133,25 @@ static void syn_models(am_ds_writer* w) {
   if (rc) fail_msg("%s", am_ds_writer_error(w));
 }
 
+// The models of the SYN14 channels (1.4).
+static void syn_models_14(am_ds_writer* w) {
+  int g = NSYN_13, gl = NSYN_13 + 1;
+  int rc =
+      am_ds_model_elem(w, g, 0, 0.1, 0.0, 1.0) || am_ds_model_func(w, g, AM_DS_FUNC_LOGISTIC) ||
+      am_ds_model_term(w, g, 0, 0, 0, 0.3) ||  // f32[0]: NaN and infinity in episode 2
+      am_ds_model_elem(w, g, 1, 0.0, 0.0, 1.0) || am_ds_model_func(w, g, AM_DS_FUNC_LOGISTIC) ||
+      am_ds_model_product(w, g, 0, 0, 1, 1, 1, 0, 1e-3) ||
+      // element 2 has none; element 3 reads elements 0 and 1 of its own row
+      am_ds_model_elem(w, g, 3, -0.2, -1.0, 1.0) || am_ds_model_func(w, g, AM_DS_FUNC_TANH) ||
+      am_ds_model_term(w, g, g, 0, 0, 0.5) || am_ds_model_product(w, g, g, 0, 1, 0, 0, 2, 0.2) ||
+      am_ds_model_elem(w, gl, 0, 0.0, -1.0, 1.0) || am_ds_model_func(w, gl, AM_DS_FUNC_TANH) ||
+      am_ds_model_term(w, gl, 0, 0, 0, 0.7) ||
+      // lossy, its own element 0 of the same row and element 2 of the row before
+      am_ds_model_elem(w, gl, 2, 0.0, -1.0, 1.0) || am_ds_model_func(w, gl, AM_DS_FUNC_LOGISTIC) ||
+      am_ds_model_term(w, gl, gl, 0, 0, 1.5) || am_ds_model_term(w, gl, gl, 1, 2, -0.5);
+  if (rc) fail_msg("%s", am_ds_writer_error(w));
+}
+
 static int syn_background = 1;  // write_syn: am_ds_set_background
 static uint32_t syn_index_part;  // write_syn: am_ds_set_index_part when not 0
 static int syn_interrupted;      // write_syn: am_ds_set_interrupted
@@ -136,18 +167,20 @@ static void write_syn(const char* path, int n_eps, int n_slots, int chunk_rows, 
   if (syn_interrupted) am_ds_set_interrupted(w);
   assert_int_equal(am_ds_set_meta(w, "task.name", "synthetic", -1), 0);
   assert_int_equal(am_ds_set_meta(w, "binary", "a\0b\n", 4), 0);
-  int n_ch = syn_v13 ? NSYN_13 : syn_v12 ? NSYN_ALL : NSYN;
+  int n_ch = syn_v14 ? NSYN_14 : syn_v13 ? NSYN_13 : syn_v12 ? NSYN_ALL : NSYN;
   for (int c = 0; c < n_ch; c++) assert_int_equal(am_ds_add_channel(w, syn_def(c)), c);
   if (syn_v13) syn_models(w);
+  if (syn_v14) syn_models_14(w);
   if (syn_v12) {  // every predictor and layout, on every width
-    static const int f[NSYN_13][3] = {
+    static const int f[NSYN_14][3] = {
         {AM_DS_PRED_SUBZ, AM_DS_LAYOUT_BIT, 0}, {AM_DS_PRED_XOR, AM_DS_LAYOUT_BYTE, 0},
         {AM_DS_PRED_NONE, AM_DS_LAYOUT_BIT, 0}, {AM_DS_PRED_SUB, AM_DS_LAYOUT_BYTE, 0},
         {AM_DS_PRED_XOR, AM_DS_LAYOUT_BIT, 0},  {AM_DS_PRED_SUBZ, AM_DS_LAYOUT_BYTE, 0},
         {AM_DS_PRED_SUB, AM_DS_LAYOUT_BIT, 0},  {AM_DS_PRED_REF, AM_DS_LAYOUT_BYTE, 1},
         {AM_DS_PRED_REF, AM_DS_LAYOUT_BIT, 0},  {AM_DS_PRED_SUBZ, AM_DS_LAYOUT_BIT, 0},
         {AM_DS_PRED_XOR, AM_DS_LAYOUT_BYTE, 0}, {AM_DS_PRED_MODEL, AM_DS_LAYOUT_BYTE, 0},
-        {AM_DS_PRED_MODEL, AM_DS_LAYOUT_BIT, 0}, {AM_DS_PRED_MODEL, AM_DS_LAYOUT_BIT, 0}};
+        {AM_DS_PRED_MODEL, AM_DS_LAYOUT_BIT, 0}, {AM_DS_PRED_MODEL, AM_DS_LAYOUT_BIT, 0},
+        {AM_DS_PRED_MODEL, AM_DS_LAYOUT_BYTE, 0}, {AM_DS_PRED_MODEL, AM_DS_LAYOUT_BIT, 0}};
     for (int c = 0; c < n_ch; c++)
       if (am_ds_set_filter(w, c, f[c][0], f[c][1], f[c][2])) fail_msg("%s", am_ds_writer_error(w));
   }
@@ -196,9 +229,9 @@ static void check_syn_episode(am_ds_reader* r, int64_t i, int unfinished_id) {
   assert_int_equal(e->steps, want);
   assert_int_equal(e->complete, e->id != unfinished_id);
   if (e->complete) assert_int_equal(e->terminated, (int)(e->id % 2));
-  void* dst[NSYN_13];
+  void* dst[NSYN_14];
   int n_ch = am_ds_num_channels(r);
-  assert_true(n_ch == NSYN || n_ch == NSYN_ALL || n_ch == NSYN_13);
+  assert_true(n_ch == NSYN || n_ch == NSYN_ALL || n_ch == NSYN_13 || n_ch == NSYN_14);
   for (int c = 0; c < n_ch; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps);
   double init[3];
   if (am_ds_read_episode(r, i, dst, init, err, sizeof err)) fail_msg("%s", err);
@@ -689,6 +722,9 @@ static void test_model_errors(void** state) {
       {"no model element", 5},          // a term before any element
       {"form a cycle", 6},              // a <- b <- a, found by am_ds_begin
       {"has no model", 7},              // the model predictor set on a channel without one
+      {"unknown model function", 8},    // a function beyond tanh
+      {"lo > hi", 9},                   // bounds the wrong way round
+      {"bad model term", 10},           // the element itself in its own row
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
@@ -710,6 +746,9 @@ static void test_model_errors(void** state) {
       case 7:
         rc = am_ds_set_filter(w, 1, AM_DS_PRED_MODEL, AM_DS_LAYOUT_BYTE, 0) || am_ds_begin(w, 1, 16, 0);
         break;
+      case 8: rc = am_ds_model_elem(w, 0, 0, 0, -1, 1) || am_ds_model_func(w, 0, 3); break;
+      case 9: rc = am_ds_model_elem(w, 0, 0, 0, 1, -1); break;
+      case 10: rc = am_ds_model_elem(w, 0, 1, 0, -1, 1) || am_ds_model_term(w, 0, 0, 0, 1, 1.0); break;
     }
     assert_true(rc != 0);
     if (!strstr(am_ds_writer_error(w), cases[k].want))
@@ -789,22 +828,24 @@ static void golden(char* out, size_t n, const char* name) {
   snprintf(out, n, "%s/%s", ANIMAT_TEST_DATA, name);
 }
 
-// Regenerates the 1.2 golden file (ANIMAT_WRITE_GOLDEN=1): every predictor and layout, lossy
-// channels, its index split over INDEX blocks of 4 entries, its trailer saying the recording was
-// interrupted. The 1.1 file (frozen since 1.2) was written the same way without syn_v12. (The 1.0
+// Regenerates the 1.4 golden file (ANIMAT_WRITE_GOLDEN=1): every predictor and layout, lossy
+// channels, models (1.3) with functions and own-row terms (1.4), its index split over INDEX blocks
+// of 4 entries, its trailer saying the recording was interrupted. The older files are frozen: the
+// 1.3 file was written the same way without syn_v14, the 1.2 file without syn_v13, the 1.1 file
+// without syn_v12. (The 1.0
 // golden files and their broken variants were made from golden-v1.rollout by flipping or cutting
 // bytes: bad magic at 1, major version at 8, the metadata header's size at 25, the first chunk's
 // body at its offset + 60, the file cut in half, and its first 10 bytes.)
 static void write_goldens(void) {
   char path[512];
-  golden(path, sizeof path, "golden-v1.3.rollout");
+  golden(path, sizeof path, "golden-v1.4.rollout");
   syn_index_part = 4;
   syn_interrupted = 1;
-  syn_v12 = syn_v13 = 1;
+  syn_v12 = syn_v13 = syn_v14 = 1;
   write_syn(path, 6, 2, 8, 1);
   syn_index_part = 0;
   syn_interrupted = 0;
-  syn_v12 = syn_v13 = 0;
+  syn_v12 = syn_v13 = syn_v14 = 0;
 }
 
 // Opens golden file name and checks what every golden file holds: format 1.minor, n_ch channels,
@@ -863,6 +904,13 @@ static void test_golden_files(void** state) {
     assert_memory_equal(m, dst[NSYN_ALL + 1], (size_t)e->steps * 2 * sizeof(double));
     for (int c = 0; c < NSYN_13; c++) free(dst[c]);
     free(m);
+  }
+  am_ds_reader_free(r);
+  // 1.4: the same plus SYN14, models with functions reading their own row
+  r = open_golden("golden-v1.4.rollout", 4, NSYN_14);
+  for (int c = NSYN_13; c < NSYN_14; c++) {
+    assert_int_equal(am_ds_chunk_filter(r, 1, c, &pred, &lay, &ref, err, sizeof err), 0);
+    assert_true(!strcmp(pred, "model") && ref == -1);
   }
   am_ds_reader_free(r);
   struct { const char* name; const char* open_err; const char* verify_err; int recovered; } bad[] = {

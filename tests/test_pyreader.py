@@ -8,7 +8,9 @@ Records three small datasets with `ANIMAT record --random` (reacher, chunks of 8
 2 envs interleaving; and one --lossy with chunks of 70 rows, whose filters the writer chooses) and
 takes tests/data/golden-v1.rollout (format 1.0), golden-v1.1-split.rollout (1.1: its index in 3
 parts, the interrupted flag), golden-v1.2.rollout (1.2: every filter, lossy channels) and
-golden-v1.3.rollout (1.3: channels predicted by models, chained, lossy), then makes several
+golden-v1.3.rollout (1.3: channels predicted by models, chained, lossy) and golden-v1.4.rollout
+(1.4: models with functions reading their own row), and one recording of a 4-unit GRU policy with
+`--compact` (its gates modelled), then makes several
 hundred mutations: bit flips at many offsets, truncations at many lengths; edited index entries
 (episodes that point at another episode's chunks, duplicate or missing entries, swapped chunks,
 wrong step, row, flag and env fields) and header fields changed with every checksum recomputed,
@@ -360,6 +362,8 @@ def model_mutations(edit, L):
     yield mb("reserved field set", lambda b: (struct.pack_into("<H", b, e0 + 6, 1), b)[1])
     yield mb("element out of range", lambda b: (struct.pack_into("<I", b, e0, 1 << 20), b)[1])
     yield mb("bias changed", lambda b: (struct.pack_into("<d", b, e0 + 8, 1.5), b)[1])
+    yield mb("entry function 3 (unknown)", lambda b: (struct.pack_into("<H", b, e0 + 6, 3), b)[1])
+    yield mb("entry function tanh", lambda b: (struct.pack_into("<H", b, e0 + 6, 2), b)[1])
     yield mb("hi below lo", lambda b: (struct.pack_into("<dd", b, e0 + 16, 1.0, -1.0), b)[1])
     (nt,) = struct.unpack_from("<H", body, e0 + 4)
     if nt:
@@ -732,9 +736,17 @@ def main(argv):
         for label, kw in (("golden-v1", dict(noise=False, edits=False, split=False)),
                           ("golden-v1.1-split", dict(noise=False, resync=False)),
                           ("golden-v1.2", dict(noise=False, split=False, resync=False)),
-                          ("golden-v1.3", dict(noise=False, split=False, resync=False))):
+                          ("golden-v1.3", dict(noise=False, split=False, resync=False)),
+                          ("golden-v1.4", dict(noise=False, split=False, resync=False))):
             with open(os.path.join(ROOT, "tests", "data", label + ".rollout"), "rb") as f:
                 cases += mutations(label, f.read(), rng, **kw)
+        # a GRU policy's gates modelled (--compact), from the fuzz corpus's 4-unit checkpoint
+        path = os.path.join(tmp, "compact.rollout")
+        subprocess.run([animat, "record", os.path.join(ROOT, "tests", "fuzz", "corpus", "ckpt", "seed-reacher-gru.ckpt"),
+                        "--compact", "--episodes", "2", "--envs", "2", "--chunk-rows", "40", "--threads", "1",
+                        "--quiet", "--task-param", "episode_steps=60", "--out", path], check=True, capture_output=True)
+        with open(path, "rb") as f:
+            cases += mutations("reacher-compact", f.read(), rng, noise=False, split=False, resync=False)
 
         def work(k):
             d = os.path.join(tmp, "w%d" % k)

@@ -523,9 +523,10 @@ class Dataset:
         return plans[ch_index]
 
     def _model_waves(self, ch_index):
-        """A model that reads its own channel in the same row only (1.4), as waves of consecutive
-        entries, each reading only its own elements decoded before it: [(entry indices, their
-        term steps)]; cached."""
+        """A model that reads its own channel in the same row (1.4), as waves of consecutive
+        entries, each reading only its own row's elements decoded before it: [(entry indices,
+        their term steps, the steps of their terms from the first on its own channel on)];
+        cached."""
         waves_of = self.__dict__.setdefault("_waves", {})
         if ch_index not in waves_of:
             entries, waves, cur = self.models[ch_index], [], []
@@ -538,8 +539,10 @@ class Dataset:
                 cur.append(i)
             if cur:
                 waves.append(cur)
-            waves_of[ch_index] = [(np.array(w, np.int64), _term_steps([entries[i][4] for i in w]))
-                                  for w in waves]
+            first = [next((j for j, t in enumerate(e[4]) if ch_index in (t[0], t[4])), len(e[4]))
+                     for e in entries]
+            waves_of[ch_index] = [(np.array(w, np.int64), _term_steps([entries[i][4] for i in w]),
+                                   _term_steps([entries[i][4][first[i]:] for i in w])) for w in waves]
         return waves_of[ch_index]
 
     def _model_sums(self, ch_index, vals, rows, bias=None, steps=None):
@@ -884,36 +887,40 @@ class Dataset:
     def _unfilter_self(self, b, c, ch, k, lay, vals):
         """PRED_MODEL for a model that reads its own channel's row before: each entry's terms up
         to the first on its own channel are summed over all rows at once, the rest row by row
-        (vectorised over the entries), as each row needs the one before decoded."""
+        (vectorised over the entries of each wave, _model_waves), as each row needs the one before
+        decoded and (1.4) each wave the earlier elements of its row."""
         rows, w = c.rows, ch.stored.itemsize
         u = self._residuals(b, c, ch, lay)
         top = u.dtype.type(1 << (8 * w - 1))
         d = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
         own = np.zeros((rows, ch.elems), ch.dtype)
         vals[k] = own
-        elem_idx, _, lo, hi, _, rest, func = self._model_plan(k)
-        mask = np.zeros(ch.elems, bool)
-        mask[elem_idx] = True
+        elem_idx, _, lo, hi, _, _, func = self._model_plan(k)
+        rest_e = np.setdiff1d(np.arange(ch.elems), elem_idx)
+        waves = self._model_waves(k)
         with np.errstate(all="ignore"):
             prefix = self._model_sums(k, vals, rows)
-            prev = np.full(ch.elems, top, u.dtype)  # the order-preserving integer of 0
-            pbits = np.zeros(ch.elems, u.dtype)
+            prev = np.full(ch.elems, top, u.dtype)  # the order-preserving integers of the row before
             for r in range(rows):
-                s = prefix[:, r].copy()
-                for groups in rest:
-                    for (src, lag, src2, lag2), ii, se, coef, se2 in groups:
-                        t = coef * self._row_values(vals, src, r - lag, se)
-                        if src2 != MODEL_NO_SRC:
-                            t = t * self._row_values(vals, src2, r - lag2, se2)
-                        s[ii] = s[ii] + t
-                s = _model_func(s[:, None], func)[:, 0]
-                s = np.where(s < lo, lo, s)
-                s = np.where(s > hi, hi, s)
-                pbits[elem_idx] = self._stored_bits(ch, s)
-                m = np.where(mask, d[r] + np.where(pbits & top, ~pbits, pbits | top), d[r] + prev).astype(u.dtype)
-                x = np.where(m & top, m & ~top, ~m).astype(u.dtype)
+                m = prev.copy()
+                m[rest_e] = d[r, rest_e] + prev[rest_e]
+                own[r, rest_e] = np.where(m[rest_e] & top, m[rest_e] & ~top, ~m[rest_e]).astype(u.dtype).view(ch.stored)
+                for ii, _, rest in waves:
+                    s = prefix[ii, r].copy()
+                    for groups in rest:
+                        for (src, lag, src2, lag2), jj, se, coef, se2 in groups:
+                            t = coef * self._row_values(vals, src, r - lag, se)
+                            if src2 != MODEL_NO_SRC:
+                                t = t * self._row_values(vals, src2, r - lag2, se2)
+                            s[jj] = s[jj] + t
+                    s = _model_func(s[:, None], func[ii])[:, 0]
+                    s = np.where(s < lo[ii], lo[ii], s)
+                    s = np.where(s > hi[ii], hi[ii], s)
+                    pbits = self._stored_bits(ch, s)
+                    e = elem_idx[ii]
+                    m[e] = d[r, e] + np.where(pbits & top, ~pbits, pbits | top)
+                    own[r, e] = np.where(m[e] & top, m[e] & ~top, ~m[e]).astype(u.dtype).view(ch.stored)
                 prev = m
-                own[r] = x.view(ch.stored).astype(ch.dtype)
         return own.reshape((rows,) + ch.shape)
 
     def _unfilter_own_row(self, b, c, ch, k, lay, vals):
@@ -932,7 +939,7 @@ class Dataset:
             m = (np.cumsum(d[:, rest], axis=0, dtype=u.dtype) + top).astype(u.dtype)
             own[:, rest] = np.where(m & top, m & ~top, ~m).astype(u.dtype).view(ch.stored).astype(ch.dtype)
         with np.errstate(all="ignore"):
-            for ii, steps in self._model_waves(k):
+            for ii, steps, _ in self._model_waves(k):
                 s = _model_func(self._model_sums(k, vals, rows, bias[ii], steps), func[ii])
                 s = np.where(s < lo[ii, None], lo[ii, None], s)
                 s = np.where(s > hi[ii, None], hi[ii, None], s)

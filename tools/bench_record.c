@@ -33,7 +33,7 @@ typedef struct timing {
 } timing;
 
 // One rollout of `steps` control steps per env; records to path when path != NULL.
-static int run(const am_task* t, const char* policy, const char* ckpt, int lossy, int envs,
+static int run(const am_task* t, const char* policy, const char* ckpt, int lossy, int compact, int envs,
                long steps, const char* path, int64_t* rows, timing* tm, char* err, size_t err_sz) {
   am_pool_config pc = {.num_envs = envs, .num_threads = 1, .seed = 3, .export_state = path != NULL};
   am_pool* pool = am_pool_create(t, &pc, err, err_sz);
@@ -41,6 +41,7 @@ static int run(const am_task* t, const char* policy, const char* ckpt, int lossy
   am_batch* b = am_pool_batch(pool);
   netrec nr;
   memset(&nr, 0, sizeof nr);
+  nr.compact = compact;
   am_rec* rec = NULL;
   int status = -1;
   if (ckpt) {
@@ -187,11 +188,12 @@ int bench_record(int argc, char** argv) {
   const char* usage =
       "usage: animat bench record [--task NAME] [--policy gru|lstm|rnn|random] [--envs N]\n"
       "                           [--steps S] [--task-param K=V] [--out FILE] [--repeat R]\n"
-      "                           [--checkpoint RUN] [--lossy] [--anchors] | --read FILE\n"
+      "                           [--checkpoint RUN] [--lossy] [--compact] [--anchors] | --read FILE\n"
       "  --task NAME    task (default reach-center-out; body:rat for the bare rat)\n"
       "  --policy P     untrained recurrent policy of this cell type, or random (default gru)\n"
       "  --checkpoint RUN  a trained policy (run directory or checkpoint) instead, on its task\n"
       "  --lossy        record observations, sensordata and network activity lossy\n"
+      "  --compact      record as `animat record --compact` (a GRU's gates modelled)\n"
       "  --anchors      also compress the raw rows with zstd -19 and xz -9 (slow)\n"
       "  --read FILE    only measure reading FILE (every channel of every episode, R times)\n"
       "  --envs N       envs (default 16), one thread\n"
@@ -203,7 +205,7 @@ int bench_record(int argc, char** argv) {
   const char* out = "/tmp/animat-bench-record.rollout";
   const char* run_dir = NULL;
   const char* read_only = NULL;
-  int envs = 16, repeat = 3, lossy = 0, with_anchors = 0;
+  int envs = 16, repeat = 3, lossy = 0, compact = 0, with_anchors = 0;
   double steps = 500;
   amt_params params = {0};
   cli_flag flags[] = {{"task", CLI_STRING, &task_name},
@@ -215,6 +217,7 @@ int bench_record(int argc, char** argv) {
                       {"out", CLI_STRING, &out},
                       {"checkpoint", CLI_STRING, &run_dir},
                       {"lossy", CLI_BOOL, &lossy},
+                      {"compact", CLI_BOOL, &compact},
                       {"anchors", CLI_BOOL, &with_anchors},
                       {"read", CLI_STRING, &read_only}};
   const char* pos[1];
@@ -254,17 +257,17 @@ int bench_record(int argc, char** argv) {
   }
   am_task t;
   if (amt_create(&t, task_name, &params, err, sizeof err)) return cli_fail("bench", "%s", err);
-  printf("bench record: %s (nq %d, nu %d, na %d), %s policy%s%s, %d envs x %.0f steps, 1 thread%s\n",
+  printf("bench record: %s (nq %d, nu %d, na %d), %s policy%s%s, %d envs x %.0f steps, 1 thread%s%s\n",
          t.name, t.model->m->nq, t.model->m->nu, t.model->m->na, policy, run_dir ? " " : "",
-         run_dir ? run_dir : "", envs, steps, lossy ? ", LOSSY" : "");
+         run_dir ? run_dir : "", envs, steps, lossy ? ", LOSSY" : "", compact ? ", compact" : "");
   fflush(stdout);
   timing base = {1e30, 1e30, 1e30, 1e30}, with = {1e30, 1e30, 1e30, 1e30};
   int64_t rows = 0;
   for (int k = 0; k < repeat; k++) {
     timing a, b;
     const char* ck = run_dir ? ckpt : NULL;
-    if (run(&t, policy, ck, lossy, envs, (long)steps, NULL, &rows, &a, err, sizeof err) ||
-        run(&t, policy, ck, lossy, envs, (long)steps, out, &rows, &b, err, sizeof err)) {
+    if (run(&t, policy, ck, lossy, compact, envs, (long)steps, NULL, &rows, &a, err, sizeof err) ||
+        run(&t, policy, ck, lossy, compact, envs, (long)steps, out, &rows, &b, err, sizeof err)) {
       amt_destroy(&t);
       return cli_fail("bench", "%s", err);
     }

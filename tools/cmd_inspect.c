@@ -113,7 +113,7 @@ int cmd_inspect(int argc, char** argv) {
     const am_ds_channel* c = am_ds_get_channel(r, i);
     printf("  model of %s: %d of %zu elements, from ", c->name, n_el, c->elems);
     for (int k = 0; k < ns && k < 8; k++)
-      printf("%s%s", k ? ", " : "", i == src[k] ? "its row before" : am_ds_get_channel(r, src[k])->name);
+      printf("%s%s", k ? ", " : "", i == src[k] ? "itself" : am_ds_get_channel(r, src[k])->name);
     printf("%s\n", ns > 8 ? ", ..." : "");
   }
   int64_t ne = am_ds_num_episodes(r), steps = 0, complete = 0, term = 0, trunc = 0;

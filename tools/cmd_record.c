@@ -66,7 +66,7 @@ static int critic_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
 
 int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz) {
   if (!nr->loaded) return 0;
-  return rec_net_channels(&nr->pol, &nr->act, rec, err, err_sz) ||
+  return rec_net_channels(&nr->pol, &nr->act, rec, nr->compact, err, err_sz) ||
          critic_channels(nr, rec, err, err_sz) ? -1 : 0;
 }
 
@@ -143,7 +143,8 @@ static int gate_models(const ama_policy* p, const ama_cell* c, am_ds_writer* w, 
   return rc;
 }
 
-static int net_models(const ama_policy* p, const ama_actor* ac, am_rec* rec, char* err, size_t err_sz) {
+static int net_models(const ama_policy* p, const ama_actor* ac, am_rec* rec, int compact, char* err,
+                      size_t err_sz) {
   int categorical = ac->categorical;
   am_ds_writer* w = am_rec_writer(rec);
   int c_in = am_ds_writer_find_channel(w, "input");
@@ -199,36 +200,41 @@ static int net_models(const ama_policy* p, const ama_actor* ac, am_rec* rec, cha
     int co = am_ds_writer_find_channel(w, nm[2]), H = cells[k]->cfg.hidden;
     if (cells[k]->cfg.type != AMA_CELL_GRU || cs < 0 || cg < 0 || (k == 0 && p->cfg.core_tick != 1))
       continue;
-    // the cell's input columns as channels (ama_policy.c, core_row and motor_row)
-    int I = cells[k]->cfg.in, n = 0, c_core_y = am_ds_writer_find_channel(w, "core/output");
-    int c_reward = am_ds_writer_find_channel(w, "reward");
-    int* xc = malloc(sizeof(int) * (size_t)I * 2);
-    uint32_t* xe = malloc(sizeof(uint32_t) * (size_t)I);
-    if (!xc || !xe) {
+    int complete = 0;  // the gates modelled (compact)
+    if (compact) {
+      // the gates from the cell's input and state the row before (and then not the state from
+      // the gates: the models would form a cycle); the input columns as channels (ama_policy.c,
+      // core_row and motor_row)
+      int I = cells[k]->cfg.in, n = 0, c_core_y = am_ds_writer_find_channel(w, "core/output");
+      int c_reward = am_ds_writer_find_channel(w, "reward");
+      int* xc = malloc(sizeof(int) * (size_t)I * 2);
+      uint32_t* xe = malloc(sizeof(uint32_t) * (size_t)I);
+      if (!xc || !xe) {
+        free(xc);
+        free(xe);
+        return am_err(err, err_sz, "out of memory");
+      }
+      int* xl = xc + I;
+      if (k == 0) {
+        for (int i = 0; i < p->n_core_obs; i++, n++)
+          xc[n] = c_in, xe[n] = (uint32_t)p->core_obs_idx[i], xl[n] = 0;
+        for (int j = 0; p->cfg.prev_action && j < p->act_dim; j++, n++)
+          xc[n] = c_action, xe[n] = (uint32_t)j, xl[n] = 1;
+        if (p->cfg.prev_reward) xc[n] = c_reward, xe[n] = 0, xl[n++] = 1;
+      } else {
+        for (int i = 0; i < p->cfg.core_hidden; i++, n++)
+          xc[n] = p->cfg.motor_core ? c_core_y : -1, xe[n] = (uint32_t)i, xl[n] = 0;
+        for (int i = 0; i < p->n_motor_obs; i++, n++)
+          xc[n] = c_in, xe[n] = (uint32_t)p->motor_obs_idx[i], xl[n] = 0;
+      }
+      // every column found (only the motor's core slots with motor_core = 0 are always 0)
+      complete = n == I && !cells[k]->Wh_eff;
+      for (int i = 0; i < n; i++)
+        complete &= xc[i] >= 0 || (k == 1 && !p->cfg.motor_core && i < p->cfg.core_hidden);
+      if (complete) rc = gate_models(p, cells[k], w, cg, cs, xc, xe, xl);
       free(xc);
       free(xe);
-      return am_err(err, err_sz, "out of memory");
     }
-    int* xl = xc + I;
-    if (k == 0) {
-      for (int i = 0; i < p->n_core_obs; i++, n++)
-        xc[n] = c_in, xe[n] = (uint32_t)p->core_obs_idx[i], xl[n] = 0;
-      for (int j = 0; p->cfg.prev_action && j < p->act_dim; j++, n++)
-        xc[n] = c_action, xe[n] = (uint32_t)j, xl[n] = 1;
-      if (p->cfg.prev_reward) xc[n] = c_reward, xe[n] = 0, xl[n++] = 1;
-    } else {
-      for (int i = 0; i < p->cfg.core_hidden; i++, n++)
-        xc[n] = p->cfg.motor_core ? c_core_y : -1, xe[n] = (uint32_t)i, xl[n] = 0;
-      for (int i = 0; i < p->n_motor_obs; i++, n++)
-        xc[n] = c_in, xe[n] = (uint32_t)p->motor_obs_idx[i], xl[n] = 0;
-    }
-    // every column found (only the motor's core slots with motor_core = 0 are always 0)
-    int complete = n == I && !cells[k]->Wh_eff;
-    for (int i = 0; i < n; i++)
-      complete &= xc[i] >= 0 || (k == 1 && !p->cfg.motor_core && i < p->cfg.core_hidden);
-    if (complete) rc = gate_models(p, cells[k], w, cg, cs, xc, xe, xl);
-    free(xc);
-    free(xe);
     // the state from the gates, when they are not modelled from it (the models would form a cycle)
     for (int i = 0; i < H && !complete && !rc; i++)
       rc = am_ds_model_elem(w, cs, (uint32_t)i, 0.0, -inf, inf) ||
@@ -242,7 +248,7 @@ static int net_models(const ama_policy* p, const ama_actor* ac, am_rec* rec, cha
   return rc ? am_err(err, err_sz, "%s", am_ds_writer_error(w)) : 0;
 }
 
-int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char* err,
+int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, int compact, char* err,
                      size_t err_sz) {
   if (wiring_meta(p, rec, err, err_sz)) return -1;
   int A = p->act_dim;
@@ -303,7 +309,7 @@ int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, char
     }
     if (am_rec_add_channel(rec, &d, ch[i].src, err, err_sz) < 0) return -1;
   }
-  return net_models(p, ac, rec, err, err_sz);
+  return net_models(p, ac, rec, compact, err, err_sz);
 }
 
 void netrec_rpe(netrec* nr, const am_batch* b) {
@@ -350,6 +356,8 @@ int cmd_record(int argc, char** argv) {
       "                      with half the bits (f32 as 16-bit floats, f64 as f32: about 3\n"
       "                      significant digits for f32); body state, actions, rewards, events\n"
       "                      stay exact, so verify --resim still works\n"
+      "  --compact           also predict each GRU's gates from its input and state (lossless;\n"
+      "                      files 20-45 percent smaller, written and read several times slower)\n"
       "  --perturb SPEC      perturb the network or push the body (repeatable; docs/agents.md,\n"
       "                      Perturbations): kind=silence|clamp|noise|stim|lesion,module=core|motor,\n"
       "                      units=all|N-M,event=EV,start=S,duration=D,value=V, or\n"
@@ -360,7 +368,7 @@ int cmd_record(int argc, char** argv) {
   const char* task_name = NULL;
   const char* out = NULL;
   int random_policy = 0, episodes = 10, envs = 8, threads = 2, force = 0, det = 0, quiet = 0;
-  int chunk_rows = 0, lossy = 0;
+  int chunk_rows = 0, lossy = 0, compact = 0;
   uint64_t seed = 1;
   amt_params params = {0};
   const char* pspec[AMA_MAX_PERTURB + 1] = {0};
@@ -380,6 +388,7 @@ int cmd_record(int argc, char** argv) {
       {"chunk-rows", CLI_INT, &chunk_rows, 1, 1 << 20},
       {"quiet", CLI_BOOL, &quiet},
       {"lossy", CLI_BOOL, &lossy},
+      {"compact", CLI_BOOL, &compact},
   };
   const char* pos[2];
   int npos = 0, help = 0;
@@ -428,6 +437,7 @@ int cmd_record(int argc, char** argv) {
 
   netrec nr;
   memset(&nr, 0, sizeof nr);
+  nr.compact = compact;
   int A = t.act_dim, O = t.obs_dim;
   am_rec* rec = NULL;
   am_pool* pool = NULL;

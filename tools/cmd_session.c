@@ -515,7 +515,7 @@ int cmd_session(int argc, char** argv) {
                        {0}, 0};
   ama_policy* pol = ama_ppo_policy(S.L);
   if (!S.upd ||
-      (P.record_network && rec_net_channels(pol, ama_ppo_actor(S.L), S.rec, err, sizeof err)) ||
+      (P.record_network && rec_net_channels(pol, ama_ppo_actor(S.L), S.rec, 0, err, sizeof err)) ||
       am_rec_add_channel(S.rec, &ud, S.upd, err, sizeof err) < 0 ||
       rec_perturb(ama_ppo_actor(S.L), &task, plist, n_pert, P.seed, am_pool_batch(pool), S.rec,
                   err, sizeof err) ||
