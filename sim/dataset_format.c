@@ -3,6 +3,11 @@
 // docs/dataset-format.md).
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define AM_F16C 1
+#endif
 
 #include "dataset_format.h"
 
@@ -322,11 +327,70 @@ uint32_t am_f16_to_f32(uint16_t h) {
   return sign | ((113 - s) << 23) | ((m & 0x3ffu) << 13);
 }
 
+// The conversions by the processor (F16C), 8 values at a time, where it has them: the same bits as
+// am_f32_to_f16 and am_f16_to_f32 (rounding to nearest even, subnormals kept), except for NaN
+// payloads, so a group of 8 holding an infinity or a NaN is converted by the functions above.
+#ifdef AM_F16C
+// CPUID leaf 1: ECX bit 29 F16C, 28 AVX, 27 OSXSAVE; XCR0 bits 1-2: the OS saves the AVX state.
+static int have_f16c(void) {
+  static int have = -1;  // a benign race: every thread stores the same value
+  if (have < 0) {
+    unsigned a, b, c, d;
+    int ok = __get_cpuid(1, &a, &b, &c, &d) && (c >> 27 & 7) == 7;
+    if (ok) {
+      unsigned lo, hi;
+      __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+      ok = (lo & 6) == 6;
+    }
+    have = ok;
+  }
+  return have;
+}
+
+__attribute__((target("avx,f16c"))) static size_t f32_to_f16_hw(uint8_t* dst, const uint8_t* src,
+                                                                 size_t count) {
+  const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+  size_t k = 0;
+  for (; k + 8 <= count; k += 8) {
+    __m256 x = _mm256_loadu_ps((const float*)(src + 4 * k));
+    // |x| not below infinity (unordered: NaN) -> the software conversion for the group
+    if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(x, magnitude), inf, _CMP_NLT_UQ))) {
+      for (size_t i = k; i < k + 8; i++) ST(uint16_t, dst, i, am_f32_to_f16(LD(uint32_t, src, i)));
+      continue;
+    }
+    __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm_storeu_si128((__m128i*)(dst + 2 * k), h);
+  }
+  return k;
+}
+
+__attribute__((target("avx,f16c"))) static size_t f16_to_f32_hw(uint8_t* dst, const uint8_t* src,
+                                                                 size_t count) {
+  const __m128i expo = _mm_set1_epi16(0x7c00);
+  size_t k = 0;
+  for (; k + 8 <= count; k += 8) {
+    __m128i h = _mm_loadu_si128((const __m128i*)(src + 2 * k));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(h, expo), expo))) {
+      for (size_t i = k; i < k + 8; i++) ST(uint32_t, dst, i, am_f16_to_f32(LD(uint16_t, src, i)));
+      continue;
+    }
+    _mm256_storeu_ps((float*)(dst + 4 * k), _mm256_cvtph_ps(h));
+  }
+  return k;
+}
+#endif
+
 void am_ds_lossy_pack(uint8_t* dst, const uint8_t* src, size_t count, size_t w) {
-  if (w == 4)
-    for (size_t k = 0; k < count; k++) ST(uint16_t, dst, k, am_f32_to_f16(LD(uint32_t, src, k)));
-  else
+  if (w == 4) {
+    size_t k = 0;
+#ifdef AM_F16C
+    if (have_f16c()) k = f32_to_f16_hw(dst, src, count);
+#endif
+    for (; k < count; k++) ST(uint16_t, dst, k, am_f32_to_f16(LD(uint32_t, src, k)));
+  } else {
     for (size_t k = 0; k < count; k++) ST(float, dst, k, (float)LD(double, src, k));
+  }
 }
 
 void am_ds_lossy_unpack(uint8_t* dst, const uint8_t* src, size_t count, size_t w) {
@@ -334,7 +398,11 @@ void am_ds_lossy_unpack(uint8_t* dst, const uint8_t* src, size_t count, size_t w
     am_ds_ref_convert(dst, src, count, 4, 8);
     return;
   }
-  for (size_t k = 0; k < count; k++) ST(uint32_t, dst, k, am_f16_to_f32(LD(uint16_t, src, k)));
+  size_t k = 0;
+#ifdef AM_F16C
+  if (have_f16c()) k = f16_to_f32_hw(dst, src, count);
+#endif
+  for (; k < count; k++) ST(uint32_t, dst, k, am_f16_to_f32(LD(uint16_t, src, k)));
 }
 
 int am_ds_ref_ok(int xt, int xl, int ct, int cl) {
@@ -618,9 +686,9 @@ static inline double col_value(const uint8_t* col, size_t width, size_t ne, size
 
 size_t am_ds_model_acc_size(size_t n_entries, size_t rows) { return n_entries * PLAN_STRIDE(rows); }
 
-// Room in m->xv for its source elements over rows rows (and a row of sums after them).
+// Room in m->xv for its source elements over rows rows, then a row of sums and one for store_preds.
 int am_ds_model_reserve(am_ds_model* m, size_t rows) {
-  size_t n = ((size_t)m->n_vars + 1) * PLAN_STRIDE(rows);
+  size_t n = ((size_t)m->n_vars + 2) * PLAN_STRIDE(rows);
   if (m->xv && m->xv_rows >= rows) return 0;
   double* x = realloc(m->xv, sizeof(double) * n);
   if (!x) return -1;
@@ -744,6 +812,19 @@ static inline void store_pred(uint8_t* pred, size_t at, double s, const am_ds_me
   }
 }
 
+// Entry e's sums acc over rows rows stored as store_pred does, the value of row r at byte offset
+// r x stride + at of pred; tmp: room for rows floats (lossy f32: converted 8 at a time).
+static void store_preds(uint8_t* pred, size_t stride, size_t at, double* acc, size_t rows,
+                        const am_ds_mentry* e, int dt, int lossy, uint8_t* tmp) {
+  if (dt == AM_DT_F64 || !lossy || rows < 8) {
+    for (size_t r = 0; r < rows; r++) store_pred(pred, r * stride + at, acc[r], e, dt, lossy);
+    return;
+  }
+  for (size_t r = 0; r < rows; r++) store_pred(tmp, 4 * r, acc[r], e, AM_DT_F32, 0);
+  am_ds_lossy_pack(tmp + 4 * rows, tmp, rows, 4);  // binary32 -> binary16
+  for (size_t r = 0; r < rows; r++) memcpy(pred + r * stride + at, tmp + 4 * rows + 2 * r, 2);
+}
+
 // Term j of entry e for row r, inline.
 static inline double term_at(const am_ds_term* t, const uint8_t* const* cols, const int* dtype,
                              const size_t* elems, size_t r) {
@@ -767,7 +848,7 @@ int am_ds_model_predict(am_ds_model* m, const uint8_t* const* cols, const int* d
     const am_ds_mentry* e = &m->e[k];
     mask[e->elem] = 1;
     plan_sum(m, e, e->n_terms, rows, acc);
-    for (size_t r = 0; r < rows; r++) store_pred(pred, (r * ne + e->elem) * sw, acc[r], e, dt, lossy);
+    store_preds(pred, ne * sw, e->elem * sw, acc, rows, e, dt, lossy, (uint8_t*)(acc + PLAN_STRIDE(rows)));
   }
   return 0;
 }
@@ -778,15 +859,16 @@ static int own_term(const am_ds_model* m, const am_ds_term* t) {
   return t->src == m->ch || t->src2 == m->ch;
 }
 
-// Whether model m reads its own channel: 1 in the same row only (then its elements decode one
-// after the other, each over all rows), 2 in the row before (then its rows decode one after the
-// other), 0 not at all.
+// How model m reads its own channel: SELF_ROW in the same row (then its elements decode one after
+// the other), SELF_BEFORE in the row before (then its rows decode one after the other), both, or
+// neither (0).
+enum { SELF_ROW = 1, SELF_BEFORE = 2 };
 static int model_self(const am_ds_model* m) {
   int self = 0;
   for (uint32_t k = 0; k < m->n_terms; k++) {
     const am_ds_term* t = &m->t[k];
-    if ((t->src == m->ch && t->lag) || (t->src2 == m->ch && t->lag2)) return 2;
-    if (own_term(m, t)) self = 1;
+    for (int f = 0; f < 2; f++)
+      if ((f ? t->src2 : t->src) == m->ch) self |= (f ? t->lag2 : t->lag) ? SELF_BEFORE : SELF_ROW;
   }
   return self;
 }
@@ -831,7 +913,7 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
   memset(mask, 0, elems);
   for (uint32_t k = 0; k < m->n_entries; k++) mask[m->e[k].elem] = 1;
   plan_gather_all(m, cc, dtype, all_elems, rows, 0);
-  if (self == 1) {  // the elements without an entry, then each entry over all rows
+  if (self == SELF_ROW) {  // the elements without an entry, then each entry over all rows
     double* a = m->xv + (size_t)m->n_vars * PLAN_STRIDE(rows);
     for (size_t e = 0; e < elems; e++)
       for (size_t r = 0; r < rows && !mask[e]; r++) DECODE_VALUE(r, e, 0);
@@ -843,7 +925,7 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
     for (uint32_t k = 0; k < m->n_entries; k++) {
       const am_ds_mentry* e = &m->e[k];
       plan_sum(m, e, e->n_terms, rows, a);
-      for (size_t r = 0; r < rows; r++) store_pred(pred, r * sw, a[r], e, dt, lossy);
+      store_preds(pred, sw, 0, a, rows, e, dt, lossy, (uint8_t*)(a + PLAN_STRIDE(rows)));
       cm(out, pred, src, count, e->elem, elems, rows);
       for (size_t r = 0, q = e->elem; r < rows; r++, q += elems) {
         if (lossy) am_ds_lossy_unpack(own + q * w, out + q * sw, 1, w);
@@ -863,7 +945,7 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
     plan_sum(m, e, j, rows, acc + (size_t)k * PLAN_STRIDE(rows));
   }
   for (size_t r = 0; r < rows; r++) {
-    for (size_t e = 0; e < elems; e++)
+    for (size_t e = 0; e < elems && (self & SELF_ROW); e++)
       if (!mask[e]) DECODE_VALUE(r, e, 0);
     for (uint32_t k = 0; k < m->n_entries; k++) {  // the rest, now that the row before is decoded
       const am_ds_mentry* e = &m->e[k];
@@ -872,8 +954,13 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
       while (j < e->n_terms && !own_term(m, &m->t[e->term0 + j])) j++;
       for (; j < e->n_terms; j++) s = s + term_at(&m->t[e->term0 + j], cc, dtype, all_elems, r);
       store_pred(pred, (r * elems + e->elem) * sw, s, e, dt, lossy);
-      DECODE_VALUE(r, e->elem, 1);
+      if (self & SELF_ROW) DECODE_VALUE(r, e->elem, 1);  // read by the entries after it
     }
+    if (self & SELF_ROW) continue;
+    size_t k = r * elems;  // the whole row at once, widened into the channel's values for the next
+    rm(out + k * sw, r ? out + (k - elems) * sw : NULL, pred + k * sw, mask, src, count, k, elems);
+    if (lossy) am_ds_lossy_unpack(own + k * w, out + k * sw, elems, w);
+    else if (own != out) memcpy(own + k * w, out + k * w, elems * w);
   }
 #undef DECODE_VALUE
   return 0;

@@ -705,6 +705,37 @@ static void test_filter_choice(void** state) {
   unlink(path);
 }
 
+// The lossy forms' array conversions (by the processor where it can: F16C) give the bits of the
+// scalar conversions: every binary16 value, and binary32 values across the whole range (a stride
+// through the bit patterns, groups of 8 with and without infinities and NaNs).
+static void test_lossy_conversions(void** state) {
+  enum { N = 4096 };
+  static uint8_t in[4 * N], out[4 * N];
+  for (uint32_t h = 0; h < 65536; h += N) {
+    for (uint32_t i = 0; i < N; i++) memcpy(in + 2 * i, &(uint16_t){(uint16_t)(h + i)}, 2);
+    am_ds_lossy_unpack(out, in, N, 4);
+    for (uint32_t i = 0; i < N; i++) {
+      uint32_t got;
+      memcpy(&got, out + 4 * i, 4);
+      if (got != am_f16_to_f32((uint16_t)(h + i))) fail_msg("binary16 %#x: %#x", h + i, got);
+    }
+  }
+  uint64_t u = 0;
+  for (int round = 0; u < (UINT64_C(1) << 32); round++) {
+    uint32_t x[N];
+    for (uint32_t i = 0; i < N; i++, u += 251) x[i] = (uint32_t)u;
+    if (round % 3 == 0) x[round % N] = 0x7fc00001u;  // a NaN in one group
+    memcpy(in, x, sizeof x);
+    uint32_t n = N - (uint32_t)(round % 7);  // lengths not a multiple of 8
+    am_ds_lossy_pack(out, in, n, 4);
+    for (uint32_t i = 0; i < n; i++) {
+      uint16_t got;
+      memcpy(&got, out + 2 * i, 2);
+      if (got != am_f32_to_f16(x[i])) fail_msg("binary32 %#x: %#x", x[i], got);
+    }
+  }
+}
+
 // Channel models the writer refuses, each naming the channel or the problem (a writer that met an
 // error refuses everything after it, so each case starts a new one).
 static void test_model_errors(void** state) {
@@ -1742,6 +1773,7 @@ int main(void) {
       cmocka_unit_test(test_resim_refuses_lossy_state),
       cmocka_unit_test(test_golden_files),
       cmocka_unit_test(test_model_errors),
+      cmocka_unit_test(test_lossy_conversions),
       cmocka_unit_test(test_fuzz_regressions),
       cmocka_unit_test(test_index_in_parts),
       cmocka_unit_test(test_close_failure_keeps_chunks),
