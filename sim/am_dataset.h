@@ -113,6 +113,9 @@ int am_ds_episode_begin(am_ds_writer* w, int slot, int64_t episode, const double
 // Where the slot's current row of channel ch goes (row_bytes bytes). Valid until the next
 // am_ds_row_commit on that slot.
 void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch);
+// The slot's current row of every channel c with src[c] != NULL copied from src[c] (row_bytes
+// bytes each) in one call; the others stay as am_ds_row_ptr's callers left them.
+void am_ds_row_put(am_ds_writer* w, int slot, const void* const* src);
 
 // Ends the slot's current row. end: 0 (the episode goes on), or AM_DS_END_* bits (the episode
 // ended with this row; its last chunk is written). A full chunk is compressed and written.

@@ -34,6 +34,7 @@ struct am_rec {
   int c_obs[AM_MAX_GROUPS];
   int n_src;
   rec_src src[AM_DS_MAX_CHANNELS];
+  const void* put[AM_DS_MAX_CHANNELS];  // am_rec_step: each channel's values of one env (NULL: none)
   int n_init;
   double* init;
   int begun;
@@ -437,32 +438,26 @@ int am_rec_step(am_rec* r, char* err, size_t err_sz) {
   const am_task* t = r->t;
   const am_batch* b = am_pool_batch(r->pool);
   am_ds_writer* w = r->w;
+  const void** src = r->put;  // channel -> where its values of env i are (set for every channel)
   for (int i = 0; i < r->n; i++) {
     if (r->ep_id[i] < 0) continue;
     int32_t step = b->ep_step[i];
     double time = r->t0[i] + (step + 1) * r->dt;
-    memcpy(am_ds_row_ptr(w, i, r->c_step), &step, 4);
-    memcpy(am_ds_row_ptr(w, i, r->c_time), &time, 8);
+    src[r->c_step] = &step;
+    src[r->c_time] = &time;
     const float* o = r->prev_obs + (size_t)i * t->obs_dim;
-    for (int g = 0; g < t->n_groups; g++)
-      memcpy(am_ds_row_ptr(w, i, r->c_obs[g]), o + t->groups[g].offset,
-             sizeof(float) * (size_t)t->groups[g].size);
-    memcpy(am_ds_row_ptr(w, i, r->c_action), b->actions + (size_t)i * t->act_dim,
-           sizeof(float) * (size_t)t->act_dim);
-    memcpy(am_ds_row_ptr(w, i, r->c_reward), &b->rewards[i], 4);
-    if (r->c_terms >= 0)
-      memcpy(am_ds_row_ptr(w, i, r->c_terms), b->terms + (size_t)i * t->n_terms,
-             sizeof(float) * (size_t)t->n_terms);
-    *(uint8_t*)am_ds_row_ptr(w, i, r->c_term) = b->terminated[i];
-    *(uint8_t*)am_ds_row_ptr(w, i, r->c_trunc) = b->truncated[i];
-    *(uint8_t*)am_ds_row_ptr(w, i, r->c_unst) = b->unstable[i];
-    memcpy(am_ds_row_ptr(w, i, r->c_events), &b->events[i], 4);
-    if (r->c_vars >= 0)
-      memcpy(am_ds_row_ptr(w, i, r->c_vars), b->vars + (size_t)i * t->n_vars,
-             sizeof(float) * (size_t)t->n_vars);
+    for (int g = 0; g < t->n_groups; g++) src[r->c_obs[g]] = o + t->groups[g].offset;
+    src[r->c_action] = b->actions + (size_t)i * t->act_dim;
+    src[r->c_reward] = &b->rewards[i];
+    if (r->c_terms >= 0) src[r->c_terms] = b->terms + (size_t)i * t->n_terms;
+    src[r->c_term] = &b->terminated[i];
+    src[r->c_trunc] = &b->truncated[i];
+    src[r->c_unst] = &b->unstable[i];
+    src[r->c_events] = &b->events[i];
+    if (r->c_vars >= 0) src[r->c_vars] = b->vars + (size_t)i * t->n_vars;
     for (int k = 0; k < r->n_src; k++)
-      memcpy(am_ds_row_ptr(w, i, r->src[k].ch),
-             (const uint8_t*)r->src[k].src + (size_t)i * r->src[k].row_bytes, r->src[k].row_bytes);
+      src[r->src[k].ch] = (const uint8_t*)r->src[k].src + (size_t)i * r->src[k].row_bytes;
+    am_ds_row_put(w, i, src);
     int done = b->terminated[i] || b->truncated[i];
     uint32_t end = done ? AM_DS_END | (b->terminated[i] ? AM_DS_TERMINATED : AM_DS_TRUNCATED) : 0;
     if (am_ds_row_commit(w, i, end)) return am_err(err, err_sz, "%s", am_ds_writer_error(w));

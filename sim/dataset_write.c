@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "dataset_format.h"
 
@@ -771,10 +774,11 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   if (spare < 2) spare = 2;
   if (!w->background) spare = 0;
   size_t off = 0;
-  for (int c = 0; c < w->n_ch; c++) {
+  for (int c = 0; c < w->n_ch; c++) {  // each column on a cache line of its own
     w->ch[c].col_off = off;
-    off += (size_t)chunk_rows * w->ch[c].row_bytes;
+    off = (off + (size_t)chunk_rows * w->ch[c].row_bytes + 63) & ~(size_t)63;
   }
+  size_t buf_bytes = off ? off : 64;
   w->n_jobs = n_slots + spare;
   w->jobs = calloc((size_t)w->n_jobs, sizeof(wjob));
   w->free_list = calloc((size_t)w->n_jobs, sizeof(wjob*));
@@ -783,12 +787,12 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   if (!w->jobs || !w->free_list || !w->queue || !w->slots) return werr(w, "out of memory");
   for (int k = 0; k < w->n_jobs; k++) {
     wjob* j = &w->jobs[k];
-    j->buf = malloc(chunk_bytes ? chunk_bytes : 1);
+    j->buf = aligned_alloc(64, buf_bytes);
     j->init = calloc((size_t)n_init + 1, sizeof(double));
     if (!j->buf || !j->init)
       return werr(w, "out of memory for %d x %d rows of %zu bytes", w->n_jobs, chunk_rows,
                   w->row_bytes);
-    memset(j->buf, 0, chunk_bytes);  // touch the pages now rather than while stepping
+    memset(j->buf, 0, buf_bytes);  // touch the pages now rather than while stepping
     if (k < n_slots) w->slots[k].cur = j;
     else w->free_list[w->n_free++] = j;
   }
@@ -839,6 +843,9 @@ static int flush_slot(am_ds_writer* w, int s, uint32_t end) {
   j->first_step = sl->first_step;
   j->rows = sl->rows;
   j->has_init = sl->has_init;
+#ifdef __SSE2__
+  _mm_sfence();  // the streamed rows (am_ds_row_put) visible before the buffer is handed over
+#endif
   j->flags = (sl->has_init ? AM_DS_CHUNK_FIRST : 0) | (end & AM_DS_END ? AM_DS_CHUNK_LAST : 0) |
              (end & AM_DS_TERMINATED ? AM_DS_CHUNK_TERMINATED : 0) |
              (end & AM_DS_TRUNCATED ? AM_DS_CHUNK_TRUNCATED : 0);
@@ -880,6 +887,37 @@ int am_ds_episode_begin(am_ds_writer* w, int slot, int64_t episode, const double
 void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch) {
   wslot* sl = &w->slots[slot];
   return sl->cur->buf + w->ch[ch].col_off + (size_t)sl->rows * w->ch[ch].row_bytes;
+}
+
+// Small values (most channels of a row are 1 to 24 bytes) copied inline; whole 16-byte blocks
+// streamed past the cache (a chunk buffer is next read by the writer's thread, after the slot's
+// other rows: writing it through the cache first read each line from memory); the rest by memcpy.
+static inline void put_bytes(uint8_t* restrict d, const uint8_t* restrict s, size_t n) {
+#ifdef __SSE2__
+  if (n >= 64 && !(n % 16) && !((uintptr_t)d % 16)) {
+    for (size_t k = 0; k < n; k += 16)
+      _mm_stream_si128((__m128i*)(d + k), _mm_loadu_si128((const __m128i*)(s + k)));
+    return;
+  }
+#endif
+  switch (n) {
+    case 1: *d = *s; return;
+    case 4: memcpy(d, s, 4); return;
+    case 8: memcpy(d, s, 8); return;
+    case 12: memcpy(d, s, 12); return;
+    case 16: memcpy(d, s, 16); return;
+    case 24: memcpy(d, s, 24); return;
+    default: memcpy(d, s, n);
+  }
+}
+
+void am_ds_row_put(am_ds_writer* w, int slot, const void* const* src) {
+  uint8_t* buf = w->slots[slot].cur->buf;
+  size_t row = w->slots[slot].rows;
+  for (int c = 0; c < w->n_ch; c++) {
+    uint8_t* d = buf + w->ch[c].col_off + row * w->ch[c].row_bytes;
+    if (src[c]) put_bytes(d, src[c], w->ch[c].row_bytes);
+  }
 }
 
 int am_ds_row_commit(am_ds_writer* w, int slot, uint32_t end) {
