@@ -10,7 +10,8 @@ takes tests/data/golden-v1.rollout (format 1.0), golden-v1.1-split.rollout (1.1:
 parts, the interrupted flag), golden-v1.2.rollout (1.2: every filter, lossy channels) and
 golden-v1.3.rollout (1.3: channels predicted by models, chained, lossy) and golden-v1.4.rollout
 (1.4: models with functions reading their own row), and one recording of a 4-unit GRU policy with
-`--compact` (its gates modelled), then makes several
+`--compact` (its gates modelled, and stored by their models: a wrong model would lose to the
+plain filters), then makes several
 hundred mutations: bit flips at many offsets, truncations at many lengths; edited index entries
 (episodes that point at another episode's chunks, duplicate or missing entries, swapped chunks,
 wrong step, row, flag and env fields) and header fields changed with every checksum recomputed,
@@ -743,8 +744,16 @@ def main(argv):
         # a GRU policy's gates modelled (--compact), from the fuzz corpus's 4-unit checkpoint
         path = os.path.join(tmp, "compact.rollout")
         subprocess.run([animat, "record", os.path.join(ROOT, "tests", "fuzz", "corpus", "ckpt", "seed-reacher-gru.ckpt"),
-                        "--compact", "--episodes", "2", "--envs", "2", "--chunk-rows", "40", "--threads", "1",
-                        "--quiet", "--task-param", "episode_steps=60", "--out", path], check=True, capture_output=True)
+                        "--compact", "--episodes", "2", "--envs", "2", "--chunk-rows", "64", "--threads", "1",
+                        "--quiet", "--task-param", "episode_steps=80", "--out", path], check=True, capture_output=True)
+        # the gate models predict well enough that the writer keeps them (a wrong weight or input
+        # mapping would lose to the plain filters)
+        shown = subprocess.run([animat, "inspect", path], check=True, capture_output=True, text=True).stdout
+        for gates in ("core/gates", "motor/gates"):
+            line = next(ln for ln in shown.splitlines() if ln.split()[:1] == [gates])
+            if " model/" not in line:
+                print("FAIL: %s of a --compact recording is not stored by its model: %s" % (gates, line))
+                return 1
         with open(path, "rb") as f:
             cases += mutations("reacher-compact", f.read(), rng, noise=False, split=False, resync=False)
 
