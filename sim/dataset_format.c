@@ -793,8 +793,14 @@ double am_ds_model_exp(double x) {
 // offset at of pred.
 static inline void store_pred(uint8_t* pred, size_t at, double s, const am_ds_mentry* e, int dt,
                               int lossy) {
-  if (e->func == AM_DS_FUNC_LOGISTIC) s = 1.0 / (1.0 + am_ds_model_exp(-s));
-  else if (e->func == AM_DS_FUNC_TANH) s = 1.0 - 2.0 / (am_ds_model_exp(2.0 * s) + 1.0);
+  if (e->func) {
+    if (e->func == AM_DS_FUNC_LOGISTIC) s = 1.0 / (1.0 + am_ds_model_exp(-s));
+    else s = 1.0 - 2.0 / (am_ds_model_exp(2.0 * s) + 1.0);
+    if (s != s) {  // one NaN, whatever the sum's NaN was (libraries differ in the NaN they return)
+      uint64_t q = UINT64_C(0x7ff8000000000000);
+      memcpy(&s, &q, 8);
+    }
+  }
   if (s < e->lo) s = e->lo;
   if (s > e->hi) s = e->hi;
   if (dt == AM_DT_F64 && !lossy) {

@@ -129,6 +129,8 @@ def _model_func(s, func):
     s = s.copy()
     s[lg] = 1.0 / (1.0 + _model_exp(-s[lg]))
     s[th] = 1.0 - 2.0 / (_model_exp(2.0 * s[th]) + 1.0)
+    on = lg | th  # a NaN through a function: the one quiet NaN 0x7FF8000000000000
+    s[on] = np.where(np.isnan(s[on]), np.uint64(0x7FF8000000000000).view(np.float64), s[on])
     return s
 
 
