@@ -357,7 +357,7 @@ int cmd_record(int argc, char** argv) {
       "                      significant digits for f32); body state, actions, rewards, events\n"
       "                      stay exact, so verify --resim still works\n"
       "  --compact           also predict each GRU's gates from its input and state (lossless;\n"
-      "                      files 20-45 percent smaller, written and read several times slower)\n"
+      "                      files 15-40 percent smaller, written and read 2-3 times slower)\n"
       "  --perturb SPEC      perturb the network or push the body (repeatable; docs/agents.md,\n"
       "                      Perturbations): kind=silence|clamp|noise|stim|lesion,module=core|motor,\n"
       "                      units=all|N-M,event=EV,start=S,duration=D,value=V, or\n"
