@@ -9,7 +9,7 @@ Records three small datasets with `ANIMAT record --random` (reacher, chunks of 8
 takes tests/data/golden-v1.rollout (format 1.0), golden-v1.1-split.rollout (1.1: its index in 3
 parts, the interrupted flag), golden-v1.2.rollout (1.2: every filter, lossy channels) and
 golden-v1.3.rollout (1.3: channels predicted by models, chained, lossy) and golden-v1.4.rollout
-(1.4: models with functions reading their own row), and one recording of a 4-unit GRU policy with
+(1.4: models with functions reading their own row), and recordings of 4-unit GRU and LSTM policies with
 `--compact` (its gates modelled, and stored by their models: a wrong model would lose to the
 plain filters), then makes several
 hundred mutations: bit flips at many offsets, truncations at many lengths; edited index entries
@@ -741,21 +741,22 @@ def main(argv):
                           ("golden-v1.4", dict(noise=False, split=False, resync=False))):
             with open(os.path.join(ROOT, "tests", "data", label + ".rollout"), "rb") as f:
                 cases += mutations(label, f.read(), rng, **kw)
-        # a GRU policy's gates modelled (--compact), from the fuzz corpus's 4-unit checkpoint
-        path = os.path.join(tmp, "compact.rollout")
-        subprocess.run([animat, "record", os.path.join(ROOT, "tests", "fuzz", "corpus", "ckpt", "seed-reacher-gru.ckpt"),
-                        "--compact", "--episodes", "2", "--envs", "2", "--chunk-rows", "64", "--threads", "1",
-                        "--quiet", "--task-param", "episode_steps=80", "--out", path], check=True, capture_output=True)
-        # the gate models predict well enough that the writer keeps them (a wrong weight or input
-        # mapping would lose to the plain filters)
-        shown = subprocess.run([animat, "inspect", path], check=True, capture_output=True, text=True).stdout
-        for gates in ("core/gates", "motor/gates"):
-            line = next(ln for ln in shown.splitlines() if ln.split()[:1] == [gates])
-            if " model/" not in line:
-                print("FAIL: %s of a --compact recording is not stored by its model: %s" % (gates, line))
-                return 1
-        with open(path, "rb") as f:
-            cases += mutations("reacher-compact", f.read(), rng, noise=False, split=False, resync=False)
+        # GRU and LSTM policies' gates modelled (--compact), from the fuzz corpus's 4-unit checkpoints
+        for cell in ("gru", "lstm"):
+            path = os.path.join(tmp, "compact-%s.rollout" % cell)
+            subprocess.run([animat, "record", os.path.join(ROOT, "tests", "fuzz", "corpus", "ckpt", "seed-reacher-%s.ckpt" % cell),
+                            "--compact", "--episodes", "2", "--envs", "2", "--chunk-rows", "64", "--threads", "1",
+                            "--quiet", "--task-param", "episode_steps=80", "--out", path], check=True, capture_output=True)
+            # the gate models predict well enough that the writer keeps them (a wrong weight or
+            # input mapping would lose to the plain filters)
+            shown = subprocess.run([animat, "inspect", path], check=True, capture_output=True, text=True).stdout
+            for gates in ("core/gates", "motor/gates"):
+                line = next(ln for ln in shown.splitlines() if ln.split()[:1] == [gates])
+                if " model/" not in line:
+                    print("FAIL: %s of a --compact %s recording is not stored by its model: %s" % (gates, cell, line))
+                    return 1
+            with open(path, "rb") as f:
+                cases += mutations("reacher-compact-" + cell, f.read(), rng, noise=False, split=False, resync=False)
 
         def work(k):
             d = os.path.join(tmp, "w%d" % k)

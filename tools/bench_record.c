@@ -193,7 +193,7 @@ int bench_record(int argc, char** argv) {
       "  --policy P     untrained recurrent policy of this cell type, or random (default gru)\n"
       "  --checkpoint RUN  a trained policy (run directory or checkpoint) instead, on its task\n"
       "  --lossy        record observations, sensordata and network activity lossy\n"
-      "  --compact      record as `animat record --compact` (a GRU's gates modelled)\n"
+      "  --compact      record as `animat record --compact` (GRU and LSTM gates modelled)\n"
       "  --anchors      also compress the raw rows with zstd -19 and xz -9 (slow)\n"
       "  --read FILE    only measure reading FILE (every channel of every episode, R times)\n"
       "  --envs N       envs (default 16), one thread\n"

@@ -111,23 +111,24 @@ static int wiring_meta(const ama_policy* p, am_rec* rec, char* err, size_t err_s
 // clipped into the action range (then ctrl, which copies the action, is modelled as the action:
 // a reference to a modelled channel is not allowed); a GRU's state is (1 - z) n + z h, h its
 // state the step before (for the core only when it ticks every step), and its output the state.
-// A GRU's gates (channel cg: rows r, z, n) from the cell's input x and its state (channel cs) the
-// row before, as the cell computes them: r and z the logistic of bx + bh + Wx x + Wh h, n the tanh
-// of bx + Wx x + r (bh + Wh h). Input column i is element xe[i] of channel xc[i] at lag xl[i]
-// (xc[i] < 0: a column that is always 0).
+// A GRU's or an LSTM's gates (channel cg) from the cell's input x and its h (channel cs, the
+// first H elements) the row before, as the cell computes them: a GRU's r and z the logistic of
+// bx + bh + Wx x + Wh h, its n the tanh of bx + Wx x + r (bh + Wh h); an LSTM's i, f, o the
+// logistic and its g the tanh of bx + Wx x + Wh h. Input column i is element xe[i] of channel
+// xc[i] at lag xl[i] (xc[i] < 0: a column that is always 0).
 static int gate_models(const ama_policy* p, const ama_cell* c, am_ds_writer* w, int cg, int cs,
                        const int* xc, const uint32_t* xe, const int* xl) {
-  const int H = c->cfg.hidden, I = c->cfg.in;
-  const float* Wx = p->params.w + p->params.t[c->iWx].offset;  // 3H x I, row-major
+  const int H = c->cfg.hidden, I = c->cfg.in, G = c->G, gru = c->cfg.type == AMA_CELL_GRU;
+  const float* Wx = p->params.w + p->params.t[c->iWx].offset;  // G H x I, row-major
   const float* bx = p->params.w + p->params.t[c->ibx].offset;
-  const float* Wh = ama_cell_wh(c, &p->params);                // 3H x H
+  const float* Wh = ama_cell_wh(c, &p->params);                // G H x H
   const float* bh = c->ibh >= 0 ? p->params.w + p->params.t[c->ibh].offset : NULL;
   int rc = 0;
-  for (int g = 0; g < 3 * H && !rc; g++) {
-    int n_gate = g >= 2 * H, unit = g % H;
+  for (int g = 0; g < G * H && !rc; g++) {
+    int tanh_gate = g / H == 2, n_gate = gru && tanh_gate, unit = g % H;  // GRU n, LSTM g: row 2
     double b = bx[g] + (bh && !n_gate ? (double)bh[g] : 0.0);
-    rc = am_ds_model_elem(w, cg, (uint32_t)g, b, n_gate ? -1.0 : 0.0, 1.0) ||
-         am_ds_model_func(w, cg, n_gate ? AM_DS_FUNC_TANH : AM_DS_FUNC_LOGISTIC);
+    rc = am_ds_model_elem(w, cg, (uint32_t)g, b, tanh_gate ? -1.0 : 0.0, 1.0) ||
+         am_ds_model_func(w, cg, tanh_gate ? AM_DS_FUNC_TANH : AM_DS_FUNC_LOGISTIC);
     for (int i = 0; i < I && !rc; i++)
       if (xc[i] >= 0 && Wx[(size_t)g * I + i] != 0.0f)
         rc = am_ds_model_term(w, cg, xc[i], xl[i], xe[i], Wx[(size_t)g * I + i]);
@@ -198,8 +199,8 @@ static int net_models(const ama_policy* p, const ama_actor* ac, am_rec* rec, int
     snprintf(nm[2], 48, "%s/output", names[k]);
     int cs = am_ds_writer_find_channel(w, nm[0]), cg = am_ds_writer_find_channel(w, nm[1]);
     int co = am_ds_writer_find_channel(w, nm[2]), H = cells[k]->cfg.hidden;
-    if (cells[k]->cfg.type != AMA_CELL_GRU || cs < 0 || cg < 0 || (k == 0 && p->cfg.core_tick != 1))
-      continue;
+    int gru = cells[k]->cfg.type == AMA_CELL_GRU, lstm = cells[k]->cfg.type == AMA_CELL_LSTM;
+    if (!(gru || lstm) || cs < 0 || cg < 0 || (k == 0 && p->cfg.core_tick != 1)) continue;
     int complete = 0;  // the gates modelled (compact)
     if (compact) {
       // the gates from the cell's input and state the row before (and then not the state from
@@ -235,13 +236,14 @@ static int net_models(const ama_policy* p, const ama_actor* ac, am_rec* rec, int
       free(xc);
       free(xe);
     }
-    // the state from the gates, when they are not modelled from it (the models would form a cycle)
-    for (int i = 0; i < H && !complete && !rc; i++)
+    // a GRU's state from the gates, when they are not modelled from it (the models would form a
+    // cycle)
+    for (int i = 0; i < H && gru && !complete && !rc; i++)
       rc = am_ds_model_elem(w, cs, (uint32_t)i, 0.0, -inf, inf) ||
            am_ds_model_term(w, cs, cg, 0, (uint32_t)(2 * H + i), 1.0) ||
            am_ds_model_product(w, cs, cg, 0, (uint32_t)(H + i), cg, 0, (uint32_t)(2 * H + i), -1.0) ||
            am_ds_model_product(w, cs, cg, 0, (uint32_t)(H + i), cs, 1, (uint32_t)i, 1.0);
-    for (int i = 0; i < H && co >= 0 && !rc; i++)  // the output is the state (no longer a reference)
+    for (int i = 0; i < H && co >= 0 && !rc; i++)  // the output is the state (an LSTM's: its h)
       rc = am_ds_model_elem(w, co, (uint32_t)i, 0.0, -inf, inf) ||
            am_ds_model_term(w, co, cs, 0, (uint32_t)i, 1.0);
   }
@@ -356,8 +358,8 @@ int cmd_record(int argc, char** argv) {
       "                      with half the bits (f32 as 16-bit floats, f64 as f32: about 3\n"
       "                      significant digits for f32); body state, actions, rewards, events\n"
       "                      stay exact, so verify --resim still works\n"
-      "  --compact           also predict each GRU's gates from its input and state (lossless;\n"
-      "                      files 15-40 percent smaller, written and read 2-3 times slower)\n"
+      "  --compact           also predict GRU and LSTM gates from the cell's input and state\n"
+      "                      (lossless; files 15-40 percent smaller, read 2-3 times slower)\n"
       "  --perturb SPEC      perturb the network or push the body (repeatable; docs/agents.md,\n"
       "                      Perturbations): kind=silence|clamp|noise|stim|lesion,module=core|motor,\n"
       "                      units=all|N-M,event=EV,start=S,duration=D,value=V, or\n"

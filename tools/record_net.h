@@ -14,7 +14,7 @@ typedef struct netrec {
   // the distributional critic's reward prediction errors (critic_heads > 1; netrec_rpe)
   float gamma;           // the run's discount (set before netrec_channels)
   float *rpe, *rpe_obs, *rpe_next;
-  int compact;           // 1: model each GRU's gates too (set before netrec_channels; --compact)
+  int compact;           // 1: model GRU and LSTM gates too (set before netrec_channels; --compact)
 } netrec;
 
 // The actor for `envs` envs of task t: kind AMA_ACT_POLICY needs nr->pol loaded (checkpoint or
@@ -24,7 +24,7 @@ int netrec_setup(netrec* nr, const am_task* t, int envs, ama_act_kind kind, int 
 // Registers the network channels with the recorder (nothing for a random or zero policy).
 int netrec_channels(netrec* nr, am_rec* rec, char* err, size_t err_sz);
 // The same for any policy acting through an actor (e.g. a learner's: animat session). The channel
-// models (docs/datasets.md) include a GRU's gates when compact is set: files 15-40 % smaller,
+// models (docs/datasets.md) include GRU and LSTM gates when compact is set: files 15-40 % smaller,
 // written and read several times slower.
 int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, int compact, char* err,
                      size_t err_sz);
