@@ -730,7 +730,7 @@ static void plan_gather_all(am_ds_model* m, const uint8_t* const* cols, const in
 // operations, so every variant below gives the same bits); compiled for AVX-512, AVX2 and
 // baseline x86-64 and picked at load time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define AM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define AM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define AM_CLONES
 #endif
@@ -789,20 +789,25 @@ double am_ds_model_exp(double x) {
   return p * two_k;
 }
 
-// Applies entry e's function to its sum s, clamps it and stores it in the stored form at byte
-// offset at of pred.
-static inline void store_pred(uint8_t* pred, size_t at, double s, const am_ds_mentry* e, int dt,
-                              int lossy) {
+#define MODEL_NAN UINT64_C(0x7ff8000000000000)  // the NaN a function gives
+
+// Entry e's function applied to its sum s, then its clamp.
+static inline double finish_pred(double s, const am_ds_mentry* e) {
   if (e->func) {
     if (e->func == AM_DS_FUNC_LOGISTIC) s = 1.0 / (1.0 + am_ds_model_exp(-s));
     else s = 1.0 - 2.0 / (am_ds_model_exp(2.0 * s) + 1.0);
     if (s != s) {  // one NaN, whatever the sum's NaN was (libraries differ in the NaN they return)
-      uint64_t q = UINT64_C(0x7ff8000000000000);
+      uint64_t q = MODEL_NAN;
       memcpy(&s, &q, 8);
     }
   }
   if (s < e->lo) s = e->lo;
   if (s > e->hi) s = e->hi;
+  return s;
+}
+
+// A finished prediction s in the stored form at byte offset at of pred.
+static inline void put_pred(uint8_t* pred, size_t at, double s, int dt, int lossy) {
   if (dt == AM_DT_F64 && !lossy) {
     memcpy(pred + at, &s, 8);
     return;
@@ -818,15 +823,61 @@ static inline void store_pred(uint8_t* pred, size_t at, double s, const am_ds_me
   }
 }
 
+// Applies entry e's function to its sum s, clamps it and stores it in the stored form at byte
+// offset at of pred.
+static inline void store_pred(uint8_t* pred, size_t at, double s, const am_ds_mentry* e, int dt,
+                              int lossy) {
+  put_pred(pred, at, finish_pred(s, e), dt, lossy);
+}
+
+// finish_pred over the rows of acc (whole blocks of 8: acc has room for them), in vectors: the
+// same operations element-wise, so the same bits.
+typedef int64_t v8l __attribute__((vector_size(64)));
+#define v8_select(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))  // a where m, else b
+AM_CLONES static void plan_finish(double* acc, size_t rows, const am_ds_mentry* e) {
+  static const double c[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720,
+                               1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800,
+                               1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
+  const v8d zero = {0}, one = zero + 1.0, lo = zero + e->lo, hi = zero + e->hi;
+  const v8d qnan = (v8d)((v8l){0} + (int64_t)MODEL_NAN);
+  for (size_t r0 = 0; r0 < rows; r0 += 8) {
+    v8d s;
+    memcpy(&s, acc + r0, 64);
+    if (e->func) {  // am_ds_model_exp, element-wise (NaN lanes: computed on 0, then the NaN)
+      v8d x = e->func == AM_DS_FUNC_LOGISTIC ? -s : (zero + 2.0) * s;
+      v8l nan = x != x;
+      x = v8_select(nan, zero, x);
+      x = v8_select(x < zero - 708.0, zero - 708.0, x);
+      x = v8_select(x > zero + 709.0, zero + 709.0, x);
+      v8d t = x * 1.4426950408889634 + 0.5;
+      v8l ki = __builtin_convertvector(t, v8l);  // toward zero; |t| < 1025
+      v8d k = __builtin_convertvector(ki, v8d);
+      v8l below = k > t;  // floor: one less where truncation went up
+      k = k - v8_select(below, one, zero);
+      ki = ki + below;  // below is -1 where set
+      v8d r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
+      v8d p = zero + c[13];
+      for (int n = 12; n >= 0; n--) p = p * r + c[n];
+      v8d ex = p * (v8d)((ki + 1023) << 52);
+      s = e->func == AM_DS_FUNC_LOGISTIC ? one / (one + ex) : one - (zero + 2.0) / (ex + one);
+      s = v8_select(nan | (s != s), qnan, s);
+    }
+    s = v8_select(s < lo, lo, s);
+    s = v8_select(s > hi, hi, s);
+    memcpy(acc + r0, &s, 64);
+  }
+}
+
 // Entry e's sums acc over rows rows stored as store_pred does, the value of row r at byte offset
 // r x stride + at of pred; tmp: room for rows floats (lossy f32: converted 8 at a time).
 static void store_preds(uint8_t* pred, size_t stride, size_t at, double* acc, size_t rows,
                         const am_ds_mentry* e, int dt, int lossy, uint8_t* tmp) {
+  plan_finish(acc, rows, e);
   if (dt == AM_DT_F64 || !lossy || rows < 8) {
-    for (size_t r = 0; r < rows; r++) store_pred(pred, r * stride + at, acc[r], e, dt, lossy);
+    for (size_t r = 0; r < rows; r++) put_pred(pred, r * stride + at, acc[r], dt, lossy);
     return;
   }
-  for (size_t r = 0; r < rows; r++) store_pred(tmp, 4 * r, acc[r], e, AM_DT_F32, 0);
+  for (size_t r = 0; r < rows; r++) put_pred(tmp, 4 * r, acc[r], AM_DT_F32, 0);
   am_ds_lossy_pack(tmp + 4 * rows, tmp, rows, 4);  // binary32 -> binary16
   for (size_t r = 0; r < rows; r++) memcpy(pred + r * stride + at, tmp + 4 * rows + 2 * r, 2);
 }
