@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """animat_dataset.py: read animat datasets (.rollout files) into NumPy arrays.
 
-An independent reader of the format in docs/dataset-format.md, versions 1.0, 1.1 and 1.2 (numpy and
+An independent reader of the format in docs/dataset-format.md, versions 1.0 to 1.4 (numpy and
 zstandard, both in Debian: apt install python3-numpy python3-zstandard) that follows the C reader
 (sim/dataset_read.c) exactly: it checks magic and version, every block header and payload CRC,
 block sizes against the file's length and the format's limits before anything is allocated, zstd
@@ -444,9 +444,9 @@ class Dataset:
             self.channels.append(Channel(name, group, units, labels, DTYPES[dt], shape, flags))
 
     def _parse_models(self, body):
-        """The MODELS block (1.3): {channel: [(elem, bias, lo, hi, [(src, lag, src_elem,
-        coef)])]}, checked against the channel table, and an order in which every model comes
-        after the models of its sources."""
+        """The MODELS block (1.3, 1.4): {channel: [(elem, bias, lo, hi, [(src, lag, src_elem, coef,
+        src2, lag2, src_elem2)], func)]}, checked against the channel table, and an order in
+        which every model comes after the models of its sources."""
         p = self.path
         c = _Cursor(body, "%s: models block" % p)
         (n,) = c.u("<I", "header")
