@@ -24,7 +24,7 @@ int bench_analyze(int argc, char** argv) {
   cli_flag flags[] = {{"rounds", CLI_INT, &rounds, 1, 100}, {"out", CLI_STRING, &out}};
   const char* pos[2];
   int npos = 0, help = 0;
-  int rc = cli_parse(argc, argv, flags, 2, pos, 2, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 2, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   if (npos != 1) return cli_fail("bench", "analyze: give one dataset FILE"), 2;

@@ -222,7 +222,7 @@ int bench_record(int argc, char** argv) {
                       {"read", CLI_STRING, &read_only}};
   const char* pos[1];
   int npos, help;
-  int rc = cli_parse(argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), pos, 0, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 0, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   if (read_only) {

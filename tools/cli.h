@@ -54,6 +54,8 @@ typedef struct cli_flag {
 // "animat <cmd>: <message>" and the usage text to stderr and returns 2; else 0.
 int cli_parse(int argc, char** argv, const cli_flag* flags, int n_flags, const char** pos,
               int max_pos, int* n_pos, int* help, const char* usage);
+// The number of flags in a cli_flag array (cli_parse's n_flags).
+#define CLI_NFLAGS(flags) ((int)(sizeof(flags) / sizeof((flags)[0])))
 
 // Prints "animat <cmd>: <message>" to stderr; returns 1. In a run of several MPI ranks the message
 // starts with cli_rank_tag ("rank R of N: ", set by cli_mpi_start).

@@ -1374,7 +1374,7 @@ int cmd_analyze(int argc, char** argv) {
                       {"seed", CLI_U64, &c.seed}};
   const char* pos[4];
   int npos = 0, help = 0;
-  int rc = cli_parse(argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), pos, 4, &npos,
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 4, &npos,
                      &help, usage);
   if (rc) return rc;
   if (help) return 0;

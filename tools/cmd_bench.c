@@ -80,7 +80,7 @@ static int bench_physics(int argc, char** argv) {
   };
   const char* pos[1];
   int npos, help;
-  int rc = cli_parse(argc, argv, flags, 7, pos, 0, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 0, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   char err[AM_ERR_LEN];

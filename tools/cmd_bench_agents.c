@@ -109,7 +109,7 @@ int bench_gru(int argc, char** argv) {
   };
   const char* pos[1];
   int npos, help;
-  int rc = cli_parse(argc, argv, flags, 9, pos, 0, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 0, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   torch = !no_torch;
@@ -192,7 +192,7 @@ int bench_overhead(int argc, char** argv) {
   };
   const char* pos[1];
   int npos, help;
-  int rc = cli_parse(argc, argv, flags, 5, pos, 0, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 0, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   char err[1024];
@@ -319,7 +319,7 @@ int bench_learn(int argc, char** argv) {
   };
   const char* pos[1];
   int npos, help;
-  int rc = cli_parse(argc, argv, flags, 5, pos, 0, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 0, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   char err[1024];

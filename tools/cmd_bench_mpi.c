@@ -147,7 +147,7 @@ int bench_mpi(int argc, char** argv) {
   };
   const char* pos[1];
   int npos, help;
-  int rc = cli_parse(argc, argv, flags, 8, pos, 0, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 0, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   if (rank_job_mode) return rank_job(task, envs, threads, iters);

@@ -88,7 +88,7 @@ int cmd_demo(int argc, char** argv) {
                       {"seed", CLI_U64, &seed}};
   const char* pos[1];
   int npos, help;
-  int rc = cli_parse(argc, argv, flags, 5, pos, 0, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 0, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   char err[AM_ERR_LEN];

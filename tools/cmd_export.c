@@ -324,7 +324,7 @@ int cmd_export(int argc, char** argv) {
                       {"nwb", CLI_STRING, &nwb}};
   const char* pos[2];
   int npos = 0, help = 0;
-  int rc = cli_parse(argc, argv, flags, 7, pos, 2, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 2, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   if (nwb && (out || csv))

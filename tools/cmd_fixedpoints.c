@@ -137,7 +137,7 @@ int cmd_fixedpoints(int argc, char** argv) {
   };
   const char* pos[2];
   int npos = 0, help = 0;
-  int rc = cli_parse(argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), pos, 2, &npos, &help,
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 2, &npos, &help,
                      usage);
   if (rc) return rc;
   if (help) return 0;

@@ -202,7 +202,7 @@ int cmd_tasks(int argc, char** argv) {
   cli_flag flags[] = {{"task-param", CLI_EACH, NULL, 1, 0, cli_task_param, &params}};
   const char* pos[1];
   int npos, help;
-  int rc = cli_parse(argc, argv, flags, 1, pos, 1, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 1, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   if (npos == 1) return describe_task(pos[0], &params);

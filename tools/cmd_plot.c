@@ -170,7 +170,7 @@ int cmd_plot(int argc, char** argv) {
                       {"smooth", CLI_INT, &smooth, 0, 1e6}};
   const char* pos[2];
   int npos = 0, help = 0;
-  int rc = cli_parse(argc, argv, flags, 3, pos, 2, &npos, &help, USAGE);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 2, &npos, &help, USAGE);
   if (rc) return rc;
   if (help) return 0;
   if (npos != 1) return fprintf(stderr, "animat plot: give one run directory\n\n%s", USAGE), 2;

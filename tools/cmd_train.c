@@ -371,7 +371,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
   ama_config_help(keys, sizeof(keys));
   char usage[12000];
   snprintf(usage, sizeof(usage), "%s%s", USAGE, keys);
-  int rc = cli_parse(argc, argv, flags, (int)(sizeof(flags) / sizeof(flags[0])), pos, 0, &npos,
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 0, &npos,
                      &help, usage);
   if (rc) return rc;
   if (help) return 0;

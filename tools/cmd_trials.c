@@ -141,7 +141,7 @@ int cmd_trials(int argc, char** argv) {
                       {"quiet", CLI_BOOL, &quiet}};
   const char* pos[2];
   int npos = 0, help = 0;
-  int rc = cli_parse(argc, argv, flags, 3, pos, 2, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 2, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   if (npos != 1) return cli_fail("trials", "give one dataset file"), 2;

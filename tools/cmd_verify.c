@@ -25,7 +25,7 @@ int cmd_verify(int argc, char** argv) {
   cli_flag flags[] = {{"resim", CLI_BOOL, &resim}, {"tolerance", CLI_DOUBLE, &tol, 0, 1e9}};
   const char* pos[2];
   int npos = 0, help = 0;
-  int rc = cli_parse(argc, argv, flags, 2, pos, 2, &npos, &help, usage);
+  int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 2, &npos, &help, usage);
   if (rc) return rc;
   if (help) return 0;
   if (npos != 1) return cli_fail("verify", "give one dataset file"), 2;
