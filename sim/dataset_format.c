@@ -905,7 +905,8 @@ int am_ds_model_predict(am_ds_model* m, const uint8_t* const* cols, const int* d
     const am_ds_mentry* e = &m->e[k];
     mask[e->elem] = 1;
     plan_sum(m, e, e->n_terms, rows, acc);
-    store_preds(pred, ne * sw, e->elem * sw, acc, rows, e, dt, lossy, (uint8_t*)(acc + PLAN_STRIDE(rows)));
+    store_preds(pred, ne * sw, e->elem * sw, acc, rows, e, dt, lossy,
+                (uint8_t*)(acc + PLAN_STRIDE(rows)));
   }
   return 0;
 }

@@ -141,7 +141,7 @@ int am_ds_ref_ok(int xt, int xl, int ct, int cl);
 // hold the same structures; the MODELS block serialises them (docs/dataset-format.md).
 
 typedef struct am_ds_term {
-  uint16_t src;       // source channel (f32 or f64; the model's own: lag 1, or 1.4, an earlier element)
+  uint16_t src;       // source channel (f32 or f64; its own: lag 1, or 1.4 an earlier element)
   uint8_t lag;        // 0: the same row; 1: the row before (0.0 for a chunk's first row)
   uint8_t lag2;       // the second factor's lag
   uint32_t src_elem;  // element of the source's row
@@ -212,8 +212,8 @@ int am_ds_model_predict(am_ds_model* m, const uint8_t* const* cols, const int* d
 // elems): each prediction from cols (cols[m->ch] = the channel's decoded values, filled as they
 // are decoded: by element for a model reading its own row, by row for one reading its row before;
 // when lossy, widened from out into it).
-// pred: rows x elems values of width sw; acc: am_ds_model_acc_size doubles (used when the model reads
-// its own channel); tmp: rows x elems x sw bytes. -1 when bit padding is set, -2 out of memory.
+// pred: rows x elems values of width sw; acc: am_ds_model_acc_size doubles (used when the model
+// reads its own channel); tmp: rows x elems x sw bytes. -1 when bit padding is set, -2 out of memory.
 size_t am_ds_model_acc_size(size_t n_entries, size_t rows);
 int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t elems, size_t sw,
                        int layout, am_ds_model* m, const uint8_t** cols, const int* dtype,

@@ -34,7 +34,7 @@ struct am_rec {
   int c_obs[AM_MAX_GROUPS];
   int n_src;
   rec_src src[AM_DS_MAX_CHANNELS];
-  const void* put[AM_DS_MAX_CHANNELS];  // am_rec_step: each channel's values of one env (NULL: none)
+  const void* put[AM_DS_MAX_CHANNELS];  // am_rec_step: each channel's values of an env (or NULL)
   int n_init;
   double* init;
   int begun;

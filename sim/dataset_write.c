@@ -289,8 +289,10 @@ int am_ds_model_func(am_ds_writer* w, int ch, int func) {
 
 // A source of the element elem of channel ch's model: its own channel only in the row before or
 // at an element decoded before elem.
-static int model_src_ok(const am_ds_writer* w, int ch, uint32_t elem, int src, int lag, uint32_t se) {
-  return src >= 0 && src < w->n_ch && (lag == 0 || lag == 1) && (src != ch || lag == 1 || se < elem) &&
+static int model_src_ok(const am_ds_writer* w, int ch, uint32_t elem, int src, int lag,
+                        uint32_t se) {
+  return src >= 0 && src < w->n_ch && (lag == 0 || lag == 1) &&
+         (src != ch || lag == 1 || se < elem) &&
          (w->ch[src].d.dtype == AM_DT_F32 || w->ch[src].d.dtype == AM_DT_F64) &&
          se < w->ch[src].elems;
 }

@@ -103,14 +103,6 @@ static int wiring_meta(const ama_policy* p, am_rec* rec, char* err, size_t err_s
   return 0;
 }
 
-// Channel models of the network's channels (dataset format 1.3; the writer uses them where they
-// compress better): the input is the observation normalised, (obs - shift) x scale clipped to
-// +-clip, so each entry is predicted as scale x obs - shift x scale within the clip; the action
-// mean is the linear head of the motor's output (bmu + Wmu y); the sampled action is the mean plus
-// std x the noise (std = exp(logstd), constant per entry), and the action the sampled action
-// clipped into the action range (then ctrl, which copies the action, is modelled as the action:
-// a reference to a modelled channel is not allowed); a GRU's state is (1 - z) n + z h, h its
-// state the step before (for the core only when it ticks every step), and its output the state.
 // A GRU's or an LSTM's gates (channel cg) from the cell's input x and its h (channel cs, the
 // first H elements) the row before, as the cell computes them: a GRU's r and z the logistic of
 // bx + bh + Wx x + Wh h, its n the tanh of bx + Wx x + r (bh + Wh h); an LSTM's i, f, o the
@@ -144,6 +136,16 @@ static int gate_models(const ama_policy* p, const ama_cell* c, am_ds_writer* w, 
   return rc;
 }
 
+// Channel models of the network's channels (dataset format 1.3; the writer uses them where they
+// compress better): the input is the observation normalised, (obs - shift) x scale clipped to
+// +-clip, so each entry is predicted as scale x obs - shift x scale within the clip; the action
+// mean is the linear head of the motor's output (bmu + Wmu y); the sampled action is the mean plus
+// std x the noise (std = exp(logstd), constant per entry), and the action the sampled action
+// clipped into the action range (then ctrl, which copies the action, is modelled as the action:
+// a reference to a modelled channel is not allowed); a GRU's state is (1 - z) n + z h, h its
+// state the step before (for the core only when it ticks every step), and its output the state
+// (an LSTM's output: its h). With compact (1.4), a GRU's or an LSTM's gates (gate_models) instead
+// of a GRU's state.
 static int net_models(const ama_policy* p, const ama_actor* ac, am_rec* rec, int compact, char* err,
                       size_t err_sz) {
   int categorical = ac->categorical;
