@@ -524,6 +524,17 @@ class Dataset:
                                np.array([e[5] for e in entries], np.int64))
         return plans[ch_index]
 
+    def _model_reads(self, ch_index):
+        """Model ch_index's source channels, and how it reads its own: 0 not at all, 1 in the same
+        row only, 2 in the row before (and maybe the same row); cached."""
+        reads = self.__dict__.setdefault("_reads", {})
+        if ch_index not in reads:
+            terms = [t for e in self.models[ch_index] for t in e[4]]
+            srcs = {x for t in terms for x in (t[0], t[4]) if x != MODEL_NO_SRC}
+            before = any((t[0] == ch_index and t[1]) or (t[4] == ch_index and t[5]) for t in terms)
+            reads[ch_index] = (srcs, 2 if before else 1 if ch_index in srcs else 0)
+        return reads[ch_index]
+
     def _model_waves(self, ch_index):
         """A model that reads its own channel in the same row (1.4), as waves of consecutive
         entries, each reading only its own row's elements decoded before it: [(entry indices,
@@ -556,9 +567,9 @@ class Dataset:
         s = np.repeat(bias[:, None], rows, axis=1)
         for groups in steps:
             for (src, lag, src2, lag2), ii, se, coef, se2 in groups:
-                t = coef[:, None] * self._block_values(vals, src, lag, se, rows)
+                t = coef[:, None] * self._block_values(vals, src, lag, se, rows, src != ch_index)
                 if src2 != MODEL_NO_SRC:
-                    t = t * self._block_values(vals, src2, lag2, se2, rows)
+                    t = t * self._block_values(vals, src2, lag2, se2, rows, src2 != ch_index)
                 s[ii] = s[ii] + t
         return s
 
@@ -579,13 +590,19 @@ class Dataset:
             pred[:, elem_idx] = self._stored_bits(ch, np.ascontiguousarray(s.T)).reshape(rows, -1)
         return pred, mask
 
-    def _block_values(self, vals, src, lag, se, rows):
+    def _block_values(self, vals, src, lag, se, rows, cache=True):
         """Elements se (an array) of channel src in rows -lag .. rows - 1 - lag, as binary64
-        (len(se), rows); 0.0 before the chunk's first row."""
-        v = np.asarray(vals[src]).reshape(-1, self.channels[src].elems)[:, se].astype(np.float64).T
-        if lag:
-            v = np.concatenate([np.zeros((len(se), lag)), v[:, :rows - lag]], axis=1)[:, :rows]
-        return v
+        (len(se), rows); 0.0 before the chunk's first row. The channel's binary64 rows are kept
+        for the chunk (cache; not for a channel still being decoded)."""
+        x = self._f64.get((src, lag)) if cache else None
+        if x is None:
+            elems = self.channels[src].elems
+            x = np.asarray(vals[src]).reshape(-1, elems).astype(np.float64).T
+            if lag:
+                x = np.concatenate([np.zeros((elems, lag)), x[:, :rows - lag]], axis=1)[:, :rows]
+            if cache:
+                self._f64[(src, lag)] = x
+        return x[se]
 
     # -- chunks --
     def _filters(self, body):
@@ -824,6 +841,7 @@ class Dataset:
         byte} from its DELTA flag; 1.2: the chunk's filter table."""
         v12 = self.version[1] >= 2
         n_ch = len(self.channels)
+        self._f64 = {}  # _block_values' binary64 rows of this chunk's channels
         filters = (self._filters(body) if v12 else
                    [(PRED_SUB if ch.flags & CH_DELTA else PRED_NONE, LAYOUT_BYTE, 0) for ch in self.channels])
         o = FILTER_ENTRY * n_ch if v12 else 0
@@ -837,8 +855,7 @@ class Dataset:
             grown = False
             for k in list(want):
                 more = ({filters[k][2]} if filters[k][0] == PRED_REF else
-                        {x for e in self.models[k] for t in e[4] for x in (t[0], t[4]) if x != MODEL_NO_SRC}
-                        if filters[k][0] == PRED_MODEL else set())
+                        self._model_reads(k)[0] if filters[k][0] == PRED_MODEL else set())
                 if more - want:
                     want |= more
                     grown = True
@@ -855,9 +872,8 @@ class Dataset:
                 continue
             ch = self.channels[k]
             pred, lay, ref = filters[k]
-            if pred == PRED_MODEL and any(k in (t[0], t[4]) for e in self.models[k] for t in e[4]):
-                own_lag = any((t[0] == k and t[1]) or (t[4] == k and t[5]) for e in self.models[k] for t in e[4])
-                vals[k] = (self._unfilter_self if own_lag else self._unfilter_own_row)(
+            if pred == PRED_MODEL and self._model_reads(k)[1]:
+                vals[k] = (self._unfilter_self if self._model_reads(k)[1] == 2 else self._unfilter_own_row)(
                     body[at[k]:at[k + 1]], c, ch, k, lay, vals)
             else:
                 aux = (self._ref_bits(vals[ref], self.channels[ref], ch) if pred == PRED_REF else
