@@ -779,7 +779,7 @@ double am_ds_model_exp(double x) {
   if (x < -708.0) x = -708.0;  // the result stays a normal number
   if (x > 709.0) x = 709.0;
   double k = floor(x * 1.4426950408889634 + 0.5);
-  // ln 2 in two parts, the first with 32 trailing zero bits: k x ln2_hi is exact
+  // ln 2 in two parts, the first with 21 trailing zero bits: k x ln2_hi is exact (|k| <= 1023)
   double r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
   double p = c[13];
   for (int n = 12; n >= 0; n--) p = p * r + c[n];
