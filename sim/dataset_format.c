@@ -770,19 +770,21 @@ AM_CLONES static void plan_sum(const am_ds_model* m, const am_ds_mentry* e, uint
   }
 }
 
-double am_ds_model_exp(double x) {
-  // 1/n! for n = 0..13, each the rounded quotient of 1 by the exact n!
-  static const double c[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720,
-                               1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800,
-                               1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
+// The models' exp (docs/dataset-format.md, "The prediction"): basic binary64 operations only, so
+// that every reader computes the same bits; plan_finish does the same in vectors. EXP_C: 1/n! for
+// n = 0..13, each the rounded quotient of 1 by the exact n!.
+static const double EXP_C[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720,
+                                 1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800,
+                                 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
+static double model_exp(double x) {
   if (x != x) return x;
   if (x < -708.0) x = -708.0;  // the result stays a normal number
   if (x > 709.0) x = 709.0;
   double k = floor(x * 1.4426950408889634 + 0.5);
   // ln 2 in two parts, the first with 21 trailing zero bits: k x ln2_hi is exact (|k| <= 1023)
   double r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
-  double p = c[13];
-  for (int n = 12; n >= 0; n--) p = p * r + c[n];
+  double p = EXP_C[13];
+  for (int n = 12; n >= 0; n--) p = p * r + EXP_C[n];
   uint64_t bits = (uint64_t)((int64_t)k + 1023) << 52;  // 2^k, k in -1021..1023: p x 2^k is exact
   double two_k;
   memcpy(&two_k, &bits, 8);
@@ -794,8 +796,8 @@ double am_ds_model_exp(double x) {
 // Entry e's function applied to its sum s, then its clamp.
 static inline double finish_pred(double s, const am_ds_mentry* e) {
   if (e->func) {
-    if (e->func == AM_DS_FUNC_LOGISTIC) s = 1.0 / (1.0 + am_ds_model_exp(-s));
-    else s = 1.0 - 2.0 / (am_ds_model_exp(2.0 * s) + 1.0);
+    if (e->func == AM_DS_FUNC_LOGISTIC) s = 1.0 / (1.0 + model_exp(-s));
+    else s = 1.0 - 2.0 / (model_exp(2.0 * s) + 1.0);
     if (s != s) {  // one NaN, whatever the sum's NaN was (libraries differ in the NaN they return)
       uint64_t q = MODEL_NAN;
       memcpy(&s, &q, 8);
@@ -835,15 +837,12 @@ static inline void store_pred(uint8_t* pred, size_t at, double s, const am_ds_me
 typedef int64_t v8l __attribute__((vector_size(64)));
 #define v8_select(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))  // a where m, else b
 AM_CLONES static void plan_finish(double* acc, size_t rows, const am_ds_mentry* e) {
-  static const double c[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720,
-                               1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800,
-                               1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
   const v8d zero = {0}, one = zero + 1.0, lo = zero + e->lo, hi = zero + e->hi;
   const v8d qnan = (v8d)((v8l){0} + (int64_t)MODEL_NAN);
   for (size_t r0 = 0; r0 < rows; r0 += 8) {
     v8d s;
     memcpy(&s, acc + r0, 64);
-    if (e->func) {  // am_ds_model_exp, element-wise (NaN lanes: computed on 0, then the NaN)
+    if (e->func) {  // model_exp, element-wise (NaN lanes: computed on 0, then the NaN)
       v8d x = e->func == AM_DS_FUNC_LOGISTIC ? -s : (zero + 2.0) * s;
       v8l nan = x != x;
       x = v8_select(nan, zero, x);
@@ -856,8 +855,8 @@ AM_CLONES static void plan_finish(double* acc, size_t rows, const am_ds_mentry* 
       k = k - v8_select(below, one, zero);
       ki = ki + below;  // below is -1 where set
       v8d r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
-      v8d p = zero + c[13];
-      for (int n = 12; n >= 0; n--) p = p * r + c[n];
+      v8d p = zero + EXP_C[13];
+      for (int n = 12; n >= 0; n--) p = p * r + EXP_C[n];
       v8d ex = p * (v8d)((ki + 1023) << 52);
       s = e->func == AM_DS_FUNC_LOGISTIC ? one / (one + ex) : one - (zero + 2.0) / (ex + one);
       s = v8_select(nan | (s != s), qnan, s);
@@ -911,6 +910,14 @@ int am_ds_model_predict(am_ds_model* m, const uint8_t* const* cols, const int* d
   return 0;
 }
 
+// Decoded values k .. k + n - 1 (stored form, in out) into the channel's values own: widened when
+// lossy, copied when own is not out itself.
+static void widen_values(uint8_t* own, const uint8_t* out, size_t k, size_t n, size_t sw,
+                         int lossy) {
+  if (lossy) am_ds_lossy_unpack(own + k * 2 * sw, out + k * sw, n, 2 * sw);
+  else if (own != out) memcpy(own + k * sw, out + k * sw, n * sw);
+}
+
 // A term that reads the model's own channel (from it on, an entry's sum waits for the row before
 // or for the earlier elements of its row).
 static int own_term(const am_ds_model* m, const am_ds_term* t) {
@@ -935,18 +942,16 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
                        int layout, am_ds_model* m, const uint8_t** cols, const int* dtype,
                        const size_t* all_elems, int lossy, uint8_t* pred, uint8_t* mask,
                        double* acc, uint8_t* tmp) {
-  size_t count = rows * elems, w = lossy ? 2 * sw : sw;
+  size_t count = rows * elems;
   uint8_t* own = (uint8_t*)cols[m->ch];  // the channel's decoded values
   const uint8_t* const* cc = (const uint8_t* const*)cols;
   int self = model_self(m);
   if (am_ds_model_reserve(m, rows)) return -2;
   if (!self) {  // the whole chunk's prediction, then the column as any other filter
     am_ds_model_predict(m, cc, dtype, all_elems, rows, lossy, pred, mask);
-    if (am_ds_decode(out, src, pred, rows, elems, sw, (am_ds_filt){PRED_MODEL, (uint8_t)layout, 0, mask},
-                     tmp))
-      return -1;
-    if (lossy) am_ds_lossy_unpack(own, out, count, w);
-    else if (own != out) memcpy(own, out, count * w);
+    am_ds_filt f = {PRED_MODEL, (uint8_t)layout, 0, mask};
+    if (am_ds_decode(out, src, pred, rows, elems, sw, f, tmp)) return -1;
+    widen_values(own, out, 0, count, sw, lossy);
     return 0;
   }
   if (layout == LAYOUT_BIT) {
@@ -964,8 +969,7 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
     size_t k_ = (r) * elems + (e);                                                             \
     rm(out + k_ * sw, (r) ? out + (k_ - elems) * sw : NULL, pred + k_ * sw,                    \
        (has_entry) ? &yes : &no, src, count, k_, 1);                                           \
-    if (lossy) am_ds_lossy_unpack(own + k_ * w, out + k_ * sw, 1, w);                          \
-    else if (own != out) memcpy(own + k_ * w, out + k_ * w, w);                                \
+    widen_values(own, out, k_, 1, sw, lossy);                                                  \
   } while (0)
   int dt = dtype[m->ch];
   memset(mask, 0, elems);
@@ -985,10 +989,8 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
       plan_sum(m, e, e->n_terms, rows, a);
       store_preds(pred, sw, 0, a, rows, e, dt, lossy, (uint8_t*)(a + PLAN_STRIDE(rows)));
       cm(out, pred, src, count, e->elem, elems, rows);
-      for (size_t r = 0, q = e->elem; r < rows; r++, q += elems) {
-        if (lossy) am_ds_lossy_unpack(own + q * w, out + q * sw, 1, w);
-        else if (own != out) memcpy(own + q * w, out + q * w, w);
-      }
+      for (size_t r = 0, q = e->elem; r < rows; r++, q += elems)
+        widen_values(own, out, q, 1, sw, lossy);
       for (uint32_t v = 0; v < m->n_vars; v++)
         if (m->var_src[v] == (uint16_t)m->ch && m->var_elem[v] == e->elem)
           plan_gather(m, v, cc, dtype, all_elems, rows);
@@ -1017,8 +1019,7 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
     if (self & SELF_ROW) continue;
     size_t k = r * elems;  // the whole row at once, widened into the channel's values for the next
     rm(out + k * sw, r ? out + (k - elems) * sw : NULL, pred + k * sw, mask, src, count, k, elems);
-    if (lossy) am_ds_lossy_unpack(own + k * w, out + k * sw, elems, w);
-    else if (own != out) memcpy(own + k * w, out + k * w, elems * w);
+    widen_values(own, out, k, elems, sw, lossy);
   }
 #undef DECODE_VALUE
   return 0;

@@ -187,9 +187,6 @@ typedef struct am_ds_model {
 // Also prepares each model's evaluation plan (freed by am_ds_models_free).
 int am_ds_models_check(am_ds_model* m, int n_models, const int* dtype, const size_t* elems,
                        int n_ch, int minor, int* order, char* why, size_t why_sz);
-// The models' exp (docs/dataset-format.md, "The prediction"): basic binary64 operations only, so
-// that every reader computes the same bits.
-double am_ds_model_exp(double x);
 // Serialised size and serialisation of the models (the MODELS block body), and parsing of a body
 // into models (allocated: free with am_ds_models_free). Parsing checks sizes only; the caller
 // runs am_ds_models_check.
