@@ -88,6 +88,27 @@ def _f32_to_f16(u):
     return h
 
 
+def _unzig(u):
+    """The zigzag code undone (0, 1, 2, 3 ... -> 0, -1, 1, -2 ..., modulo 2^(8 w))."""
+    return (u >> 1) ^ (np.zeros_like(u) - (u & 1))
+
+
+def _top(u):
+    """The sign bit of u's unsigned dtype."""
+    return u.dtype.type(1 << (8 * u.dtype.itemsize - 1))
+
+
+def _mono(u):
+    """PRED_MODEL's order-preserving integers of float bits u (unsigned); _unmono: back."""
+    top = _top(u)
+    return np.where(u & top, ~u, u | top).astype(u.dtype)
+
+
+def _unmono(m):
+    top = _top(m)
+    return np.where(m & top, m & ~top, ~m).astype(m.dtype)
+
+
 def _term_steps(term_lists):
     """Terms of a model's entries by position: for each position j, the entries that have a j-th
     term grouped by the channels and lags it reads, [((src, lag, src2, lag2), entry indices,
@@ -584,11 +605,16 @@ class Dataset:
         mask = np.zeros(ch.elems, bool)
         mask[elem_idx] = True
         with np.errstate(all="ignore"):
-            s = _model_func(self._model_sums(ch_index, vals, rows), func)
-            s = np.where(s < lo[:, None], lo[:, None], s)
-            s = np.where(s > hi[:, None], hi[:, None], s)
-            pred[:, elem_idx] = self._stored_bits(ch, np.ascontiguousarray(s.T)).reshape(rows, -1)
+            pred[:, elem_idx] = self._pred_bits(ch, self._model_sums(ch_index, vals, rows), func, lo, hi)
         return pred, mask
+
+    def _pred_bits(self, ch, s, func, lo, hi):
+        """Sums s (entries, rows) through their entries' functions and clamps, in channel ch's
+        stored form: unsigned integers (rows, entries)."""
+        s = _model_func(s, func)
+        s = np.where(s < lo[:, None], lo[:, None], s)
+        s = np.where(s > hi[:, None], hi[:, None], s)
+        return self._stored_bits(ch, np.ascontiguousarray(s.T)).reshape(s.shape[1], -1)
 
     def _block_values(self, vals, src, lag, se, rows, cache=True):
         """Elements se (an array) of channel src in rows -lag .. rows - 1 - lag, as binary64
@@ -907,10 +933,9 @@ class Dataset:
         to the first on its own channel are summed over all rows at once, the rest row by row
         (vectorised over the entries of each wave, _model_waves), as each row needs the one before
         decoded and (1.4) each wave the earlier elements of its row."""
-        rows, w = c.rows, ch.stored.itemsize
+        rows = c.rows
         u = self._residuals(b, c, ch, lay)
-        top = u.dtype.type(1 << (8 * w - 1))
-        d = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
+        d = _unzig(u)
         own = np.zeros((rows, ch.elems), ch.dtype)
         vals[k] = own
         elem_idx, _, lo, hi, _, _, func = self._model_plan(k)
@@ -918,11 +943,11 @@ class Dataset:
         waves = self._model_waves(k)
         with np.errstate(all="ignore"):
             prefix = self._model_sums(k, vals, rows)
-            prev = np.full(ch.elems, top, u.dtype)  # the order-preserving integers of the row before
+            prev = np.full(ch.elems, _top(u), u.dtype)  # the order-preserving integers of the row before
             for r in range(rows):
                 m = prev.copy()
                 m[rest_e] = d[r, rest_e] + prev[rest_e]
-                own[r, rest_e] = np.where(m[rest_e] & top, m[rest_e] & ~top, ~m[rest_e]).astype(u.dtype).view(ch.stored)
+                own[r, rest_e] = _unmono(m[rest_e]).view(ch.stored)
                 for ii, _, rest in waves:
                     s = prefix[ii, r].copy()
                     for groups in rest:
@@ -931,13 +956,10 @@ class Dataset:
                             if src2 != MODEL_NO_SRC:
                                 t = t * self._row_values(vals, src2, r - lag2, se2)
                             s[jj] = s[jj] + t
-                    s = _model_func(s[:, None], func[ii])[:, 0]
-                    s = np.where(s < lo[ii], lo[ii], s)
-                    s = np.where(s > hi[ii], hi[ii], s)
-                    pbits = self._stored_bits(ch, s)
+                    pbits = self._pred_bits(ch, s[:, None], func[ii], lo[ii], hi[ii])[0]
                     e = elem_idx[ii]
-                    m[e] = d[r, e] + np.where(pbits & top, ~pbits, pbits | top)
-                    own[r, e] = np.where(m[e] & top, m[e] & ~top, ~m[e]).astype(u.dtype).view(ch.stored)
+                    m[e] = d[r, e] + _mono(pbits)
+                    own[r, e] = _unmono(m[e]).view(ch.stored)
                 prev = m
         return own.reshape((rows,) + ch.shape)
 
@@ -945,26 +967,22 @@ class Dataset:
         """PRED_MODEL for a model that reads earlier elements of its own row (1.4): the elements
         without an entry first (each from its row before), then the entries wave by wave
         (_model_waves), each wave's sums over all rows at once."""
-        rows, w = c.rows, ch.stored.itemsize
+        rows = c.rows
         u = self._residuals(b, c, ch, lay)
-        top = u.dtype.type(1 << (8 * w - 1))
-        d = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
+        d = _unzig(u)
         elem_idx, bias, lo, hi, _, _, func = self._model_plan(k)
         own = np.zeros((rows, ch.elems), ch.dtype)
         vals[k] = own
         rest = np.setdiff1d(np.arange(ch.elems), elem_idx)
         if len(rest):  # o(x_r) = o(x_(r-1)) + residual, from o(0) = top before the first row
-            m = (np.cumsum(d[:, rest], axis=0, dtype=u.dtype) + top).astype(u.dtype)
-            own[:, rest] = np.where(m & top, m & ~top, ~m).astype(u.dtype).view(ch.stored).astype(ch.dtype)
+            m = (np.cumsum(d[:, rest], axis=0, dtype=u.dtype) + _top(u)).astype(u.dtype)
+            own[:, rest] = _unmono(m).view(ch.stored)
         with np.errstate(all="ignore"):
             for ii, steps, _ in self._model_waves(k):
-                s = _model_func(self._model_sums(k, vals, rows, bias[ii], steps), func[ii])
-                s = np.where(s < lo[ii, None], lo[ii, None], s)
-                s = np.where(s > hi[ii, None], hi[ii, None], s)
-                pbits = self._stored_bits(ch, np.ascontiguousarray(s.T)).reshape(rows, -1)
+                s = self._model_sums(k, vals, rows, bias[ii], steps)
+                pbits = self._pred_bits(ch, s, func[ii], lo[ii], hi[ii])
                 e = elem_idx[ii]
-                m = (d[:, e] + np.where(pbits & top, ~pbits, pbits | top)).astype(u.dtype)
-                own[:, e] = np.where(m & top, m & ~top, ~m).astype(u.dtype).view(ch.stored).astype(ch.dtype)
+                own[:, e] = _unmono((d[:, e] + _mono(pbits)).astype(u.dtype)).view(ch.stored)
         return own.reshape((rows,) + ch.shape)
 
     def _row_values(self, vals, src, r, se):
@@ -990,10 +1008,10 @@ class Dataset:
         return np.ascontiguousarray(a).view(np.dtype("<u%d" % w) if w > 1 else np.uint8).reshape((rows, ch.elems))
 
     def _unfilter(self, b, c, ch, pred, lay, ref):
-        rows, w = c.rows, ch.stored.itemsize
+        rows = c.rows
         u = self._residuals(b, c, ch, lay)
         if pred == PRED_SUBZ:
-            u = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
+            u = _unzig(u)
         if pred in (PRED_SUB, PRED_SUBZ):
             u = np.cumsum(u, axis=0, dtype=u.dtype)  # wraps modulo 2^(8w), like the writer
         elif pred == PRED_XOR:
@@ -1002,11 +1020,9 @@ class Dataset:
             u = u ^ ref
         elif pred == PRED_MODEL:  # order-preserving integers: the model's where it predicts, else
             p, mask = ref         # the row before (a running sum), wrapping modulo 2^(8w)
-            top = u.dtype.type(1 << (8 * w - 1))
-            d = (u >> 1) ^ (np.zeros_like(u) - (u & 1))
-            m = np.where(mask, d + np.where(p & top, ~p, p | top),
-                         np.cumsum(d, axis=0, dtype=u.dtype) + top)
-            u = np.where(m & top, m & ~top, ~m).astype(u.dtype)
+            d = _unzig(u)
+            m = np.where(mask, d + _mono(p), np.cumsum(d, axis=0, dtype=u.dtype) + _top(u)).astype(u.dtype)
+            u = _unmono(m)
         v = u.view(ch.stored)
         if ch.lossy:
             v = v.astype(ch.dtype)
