@@ -478,9 +478,8 @@ static const uint8_t* stored_column(am_ds_writer* w, const wjob* j, int c) {
 static void model_values(am_ds_writer* w, const wjob* j, int c) {
   am_ds_model* m = &w->models[w->ch[c].model];
   const uint8_t* cols[AM_DS_MAX_CHANNELS];
-  for (uint32_t k = 0; k < 2 * m->n_terms; k++) {
-    int s = k % 2 ? m->t[k / 2].src2 : m->t[k / 2].src;
-    if (s == (int)MODEL_NO_SRC) continue;
+  for (uint32_t v = 0; v < m->n_vars; v++) {  // each source element the model reads (its plan)
+    int s = m->var_src[v];
     const wchan* x = &w->ch[s];
     cols[s] = j->buf + x->col_off;
     if (x->sw == x->w) continue;
