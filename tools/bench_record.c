@@ -33,8 +33,9 @@ typedef struct timing {
 } timing;
 
 // One rollout of `steps` control steps per env; records to path when path != NULL.
-static int run(const am_task* t, const char* policy, const char* ckpt, int lossy, int compact, int envs,
-               long steps, const char* path, int64_t* rows, timing* tm, char* err, size_t err_sz) {
+static int run(const am_task* t, const char* policy, const char* ckpt, int lossy, int compact,
+               int envs, long steps, const char* path, int64_t* rows, timing* tm, char* err,
+               size_t err_sz) {
   am_pool_config pc = {.num_envs = envs, .num_threads = 1, .seed = 3, .export_state = path != NULL};
   am_pool* pool = am_pool_create(t, &pc, err, err_sz);
   if (!pool) return -1;
