@@ -425,7 +425,31 @@ void am_ds_ref_convert(uint8_t* dst, const uint8_t* src, size_t count, size_t rw
 
 static int float_dtype(int dt) { return dt == AM_DT_F32 || dt == AM_DT_F64; }
 
-// Model m's evaluation plan: its distinct source elements, each term's factors as their indices.
+// A term that reads the model's own channel (from it on, an entry's sum waits for the row before
+// or for the earlier elements of its row).
+static int own_term(const am_ds_model* m, const am_ds_term* t) {
+  return t->src == m->ch || t->src2 == m->ch;
+}
+
+// How model m reads its own channel: SELF_ROW in the same row (then its elements decode one after
+// the other), SELF_BEFORE in the row before (then its rows decode one after the other), both, or
+// neither (0).
+enum { SELF_ROW = 1, SELF_BEFORE = 2 };
+static int model_self(const am_ds_model* m) {
+  int self = 0;
+  for (uint32_t k = 0; k < m->n_terms; k++) {
+    const am_ds_term* t = &m->t[k];
+    for (int f = 0; f < 2; f++)
+      if ((f ? t->src2 : t->src) == m->ch) self |= (f ? t->lag2 : t->lag) ? SELF_BEFORE : SELF_ROW;
+  }
+  return self;
+}
+
+#define PLAN_TILE 4       // entries summed together where their terms read the same factors
+#define PLAN_TILE_MIN 8   // fewer shared terms: each entry on its own
+
+// Model m's evaluation plan: its distinct source elements, each term's factors as their indices,
+// each entry's first own-channel term and the tiles of entries summed together.
 static int plan_model(am_ds_model* m, const size_t* elems) {
   free(m->var_src);
   free(m->var_elem);
@@ -451,7 +475,42 @@ static int plan_model(am_ds_model* m, const size_t* elems) {
     if (!rc) m->tvar[k] = (uint32_t)at[src][se] - 1;
   }
   for (int c = 0; c < AM_DS_MAX_CHANNELS; c++) free(at[c]);
-  return rc;
+  free(m->own0);
+  free(m->tile);
+  free(m->own_var);
+  m->own0 = malloc(sizeof(uint32_t) * ((size_t)m->n_entries + 1));
+  m->tile = calloc((size_t)m->n_entries + 1, sizeof(uint32_t));
+  m->own_var = malloc(sizeof(uint32_t) * (elems[m->ch] + 1));
+  if (rc || !m->own0 || !m->tile || !m->own_var) return -1;
+  m->self = model_self(m);
+  for (size_t e = 0; e < elems[m->ch]; e++) m->own_var[e] = UINT32_MAX;
+  for (uint32_t v = 0; v < m->n_vars; v++)
+    if (m->var_src[v] == (uint16_t)m->ch) m->own_var[m->var_elem[v]] = v;
+  for (uint32_t k = 0; k < m->n_entries; k++) {
+    const am_ds_mentry* e = &m->e[k];
+    uint32_t j = 0;
+    while (j < e->n_terms && !own_term(m, &m->t[e->term0 + j])) j++;
+    m->own0[k] = j;
+  }
+  for (uint32_t k = 0; k + PLAN_TILE <= m->n_entries;) {  // greedy: tiles of 4 entries in order
+    uint32_t n = m->own0[k];
+    for (uint32_t g = 1; g < PLAN_TILE; g++) {
+      const am_ds_mentry *a = &m->e[k], *b = &m->e[k + g];
+      if (m->own0[k + g] < n) n = m->own0[k + g];
+      for (uint32_t j = 0; j < n; j++) {
+        const am_ds_term *s = &m->t[a->term0 + j], *u = &m->t[b->term0 + j];
+        const uint32_t *sv = &m->tvar[2 * ((size_t)a->term0 + j)], *uv = &m->tvar[2 * ((size_t)b->term0 + j)];
+        if (sv[0] != uv[0] || sv[1] != uv[1] || s->lag != u->lag || s->lag2 != u->lag2) n = j;
+      }
+    }
+    if (n < PLAN_TILE_MIN) {
+      k++;
+      continue;
+    }
+    m->tile[k] = n;
+    k += PLAN_TILE;
+  }
+  return 0;
 }
 
 int am_ds_models_check(am_ds_model* m, int n_models, const int* dtype, const size_t* elems,
@@ -582,6 +641,9 @@ void am_ds_models_free(am_ds_model* m, int n_models) {
     free(m[i].var_src);
     free(m[i].var_elem);
     free(m[i].tvar);
+    free(m[i].own0);
+    free(m[i].tile);
+    free(m[i].own_var);
     free(m[i].xv);
   }
   free(m);
@@ -686,9 +748,10 @@ static inline double col_value(const uint8_t* col, size_t width, size_t ne, size
 
 size_t am_ds_model_acc_size(size_t n_entries, size_t rows) { return n_entries * PLAN_STRIDE(rows); }
 
-// Room in m->xv for its source elements over rows rows, then a row of sums and one for store_preds.
+// Room in m->xv for its source elements over rows rows, then a tile's rows of sums and one for
+// store_preds.
 int am_ds_model_reserve(am_ds_model* m, size_t rows) {
-  size_t n = ((size_t)m->n_vars + 2) * PLAN_STRIDE(rows);
+  size_t n = ((size_t)m->n_vars + PLAN_TILE + 1) * PLAN_STRIDE(rows);
   if (m->xv && m->xv_rows >= rows) return 0;
   double* x = realloc(m->xv, sizeof(double) * n);
   if (!x) return -1;
@@ -725,28 +788,35 @@ static void plan_gather_all(am_ds_model* m, const uint8_t* const* cols, const in
     if (own || m->var_src[v] != (uint16_t)m->ch) plan_gather(m, v, cols, dtype, elems, rows);
 }
 
-// acc[r] = entry e's bias + its first n terms, for every row: each row's sum adds the terms in
-// their order, in blocks of 32 rows held in vectors (GCC's vector extensions: element-wise IEEE
-// operations, so every variant below gives the same bits); compiled for AVX-512, AVX2 and
-// baseline x86-64 and picked at load time.
+// acc[r] += terms j0 .. n - 1 of entry e (j0 = 0: acc[r] = its bias + its first n terms), for
+// every row: each row's sum adds the terms in their order, in blocks of 32 rows held in vectors
+// (GCC's vector extensions: element-wise IEEE operations, so every variant below gives the same
+// bits); compiled for AVX-512, AVX2 and baseline x86-64 and picked at load time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define AM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define AM_CLONES
 #endif
 typedef double v8d __attribute__((vector_size(64)));
-AM_CLONES static void plan_sum(const am_ds_model* m, const am_ds_mentry* e, uint32_t n,
-                               size_t rows, double* restrict acc) {
+#define V8(x) ((v8d){(x), (x), (x), (x), (x), (x), (x), (x)})  // x in every lane (-0.0 too)
+AM_CLONES static void plan_sum(const am_ds_model* m, const am_ds_mentry* e, uint32_t j0,
+                               uint32_t n, size_t rows, double* restrict acc) {
   const size_t stride = PLAN_STRIDE(rows);
   const uint32_t* tv = m->tvar + 2 * (size_t)e->term0;
   const am_ds_term* t = m->t + e->term0;
   for (size_t r0 = 0; r0 < rows; r0 += PLAN_BLOCK) {
     v8d a0, a1, a2, a3;
-    for (int i = 0; i < 8; i++) a0[i] = a1[i] = a2[i] = a3[i] = e->bias;
-    for (uint32_t j = 0; j < n; j++) {
+    if (j0) {
+      memcpy(&a0, acc + r0, 64);
+      memcpy(&a1, acc + r0 + 8, 64);
+      memcpy(&a2, acc + r0 + 16, 64);
+      memcpy(&a3, acc + r0 + 24, 64);
+    } else {
+      a0 = a1 = a2 = a3 = V8(e->bias);
+    }
+    for (uint32_t j = j0; j < n; j++) {
       const double* x = m->xv + (size_t)tv[2 * j] * stride + 1 - t[j].lag + r0;
-      v8d x0, x1, x2, x3, c = {0};
-      c += t[j].coef;
+      v8d x0, x1, x2, x3, c = V8(t[j].coef);
       memcpy(&x0, x, 64);
       memcpy(&x1, x + 8, 64);
       memcpy(&x2, x + 16, 64);
@@ -768,6 +838,63 @@ AM_CLONES static void plan_sum(const am_ds_model* m, const am_ds_mentry* e, uint
     memcpy(acc + r0 + 16, &a2, 64);
     memcpy(acc + r0 + 24, &a3, 64);
   }
+}
+
+// plan_sum's sums of the first n terms of the PLAN_TILE entries from e, entry g's into acc + g x
+// astride, where those terms read the same factors (a tile): each factor's values loaded once
+// for all of them, each entry's operations as plan_sum's, so the same bits.
+AM_CLONES static void plan_sum_tile(const am_ds_model* m, const am_ds_mentry* e, uint32_t n,
+                                    size_t rows, double* restrict acc, size_t astride) {
+  const size_t stride = PLAN_STRIDE(rows);
+  const uint32_t* tv = m->tvar + 2 * (size_t)e->term0;
+  const am_ds_term* t[PLAN_TILE];
+  for (int g = 0; g < PLAN_TILE; g++) t[g] = m->t + e[g].term0;
+  for (size_t r0 = 0; r0 < rows; r0 += PLAN_BLOCK / 2) {
+    v8d a[PLAN_TILE][2] = {{{0}}};  // (set here only to quiet GCC's -Wmaybe-uninitialized)
+    for (int g = 0; g < PLAN_TILE; g++) a[g][0] = a[g][1] = V8(e[g].bias);
+    for (uint32_t j = 0; j < n; j++) {
+      const double* x = m->xv + (size_t)tv[2 * j] * stride + 1 - t[0][j].lag + r0;
+      v8d x0, x1;
+      memcpy(&x0, x, 64);
+      memcpy(&x1, x + 8, 64);
+      if (tv[2 * j + 1] == UINT32_MAX) {
+#pragma GCC unroll 4
+        for (int g = 0; g < PLAN_TILE; g++) {
+          v8d c = V8(t[g][j].coef);
+          a[g][0] = a[g][0] + c * x0, a[g][1] = a[g][1] + c * x1;
+        }
+        continue;
+      }
+      const double* y = m->xv + (size_t)tv[2 * j + 1] * stride + 1 - t[0][j].lag2 + r0;
+      v8d y0, y1;
+      memcpy(&y0, y, 64);
+      memcpy(&y1, y + 8, 64);
+#pragma GCC unroll 4
+      for (int g = 0; g < PLAN_TILE; g++) {
+        v8d c = V8(t[g][j].coef);
+        a[g][0] = a[g][0] + c * x0 * y0, a[g][1] = a[g][1] + c * x1 * y1;
+      }
+    }
+    for (int g = 0; g < PLAN_TILE; g++) {
+      memcpy(acc + g * astride + r0, &a[g][0], 64);
+      memcpy(acc + g * astride + r0 + 8, &a[g][1], 64);
+    }
+  }
+}
+
+// The sums of entry k and, at a tile, the PLAN_TILE - 1 after it (entry k + g's in acc + g x
+// astride), of their terms up to their first reading their own channel (all of them: own = 0).
+// Returns the number of entries summed.
+static uint32_t plan_sums(const am_ds_model* m, uint32_t k, size_t rows, double* acc,
+                          size_t astride, int upto_own) {
+  uint32_t n = m->tile[k], g = n ? PLAN_TILE : 1;
+  if (n) plan_sum_tile(m, &m->e[k], n, rows, acc, astride);
+  for (uint32_t i = 0; i < g; i++) {
+    const am_ds_mentry* e = &m->e[k + i];
+    uint32_t end = upto_own ? m->own0[k + i] : e->n_terms;
+    if (!n || end > n) plan_sum(m, e, n, end, rows, acc + i * astride);
+  }
+  return g;
 }
 
 // The models' exp (docs/dataset-format.md, "The prediction"): basic binary64 operations only, so
@@ -836,15 +963,19 @@ static inline void store_pred(uint8_t* pred, size_t at, double s, const am_ds_me
 // same operations element-wise, so the same bits.
 typedef int64_t v8l __attribute__((vector_size(64)));
 #define v8_select(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))  // a where m, else b
+// -1 in the NaN lanes of x, 0 elsewhere: the sign of inf's bits less |x|'s (GCC's vector
+// compares here went lane by lane)
+#define v8_isnan(x) \
+  (((INT64_C(0x7ff0000000000000) + (v8l){0}) - ((v8l)(x) & INT64_MAX)) >> 63)
 AM_CLONES static void plan_finish(double* acc, size_t rows, const am_ds_mentry* e) {
-  const v8d zero = {0}, one = zero + 1.0, lo = zero + e->lo, hi = zero + e->hi;
+  const v8d zero = {0}, one = V8(1.0), lo = V8(e->lo), hi = V8(e->hi);
   const v8d qnan = (v8d)((v8l){0} + (int64_t)MODEL_NAN);
   for (size_t r0 = 0; r0 < rows; r0 += 8) {
     v8d s;
     memcpy(&s, acc + r0, 64);
     if (e->func) {  // model_exp, element-wise (NaN lanes: computed on 0, then the NaN)
       v8d x = e->func == AM_DS_FUNC_LOGISTIC ? -s : (zero + 2.0) * s;
-      v8l nan = x != x;
+      v8l nan = v8_isnan(x);
       x = v8_select(nan, zero, x);
       x = v8_select(x < zero - 708.0, zero - 708.0, x);
       x = v8_select(x > zero + 709.0, zero + 709.0, x);
@@ -859,7 +990,7 @@ AM_CLONES static void plan_finish(double* acc, size_t rows, const am_ds_mentry* 
       for (int n = 12; n >= 0; n--) p = p * r + EXP_C[n];
       v8d ex = p * (v8d)((ki + 1023) << 52);
       s = e->func == AM_DS_FUNC_LOGISTIC ? one / (one + ex) : one - (zero + 2.0) / (ex + one);
-      s = v8_select(nan | (s != s), qnan, s);
+      s = v8_select(nan | v8_isnan(s), qnan, s);
     }
     s = v8_select(s < lo, lo, s);
     s = v8_select(s > hi, hi, s);
@@ -898,14 +1029,17 @@ int am_ds_model_predict(am_ds_model* m, const uint8_t* const* cols, const int* d
   size_t ne = elems[m->ch], sw = (dt == AM_DT_F32 ? 4u : 8u) / (lossy ? 2u : 1u);
   if (am_ds_model_reserve(m, rows)) return -1;
   plan_gather_all(m, cols, dtype, elems, rows, 1);
-  double* acc = m->xv + (size_t)m->n_vars * PLAN_STRIDE(rows);
+  const size_t stride = PLAN_STRIDE(rows);
+  double* acc = m->xv + (size_t)m->n_vars * stride;
   memset(mask, 0, ne);
-  for (uint32_t k = 0; k < m->n_entries; k++) {
-    const am_ds_mentry* e = &m->e[k];
-    mask[e->elem] = 1;
-    plan_sum(m, e, e->n_terms, rows, acc);
-    store_preds(pred, ne * sw, e->elem * sw, acc, rows, e, dt, lossy,
-                (uint8_t*)(acc + PLAN_STRIDE(rows)));
+  for (uint32_t k = 0, g; k < m->n_entries; k += g) {
+    g = plan_sums(m, k, rows, acc, stride, 0);
+    for (uint32_t i = 0; i < g; i++) {
+      const am_ds_mentry* e = &m->e[k + i];
+      mask[e->elem] = 1;
+      store_preds(pred, ne * sw, e->elem * sw, acc + i * stride, rows, e, dt, lossy,
+                  (uint8_t*)(acc + PLAN_TILE * stride));
+    }
   }
   return 0;
 }
@@ -918,26 +1052,6 @@ static void widen_values(uint8_t* own, const uint8_t* out, size_t k, size_t n, s
   else if (own != out) memcpy(own + k * sw, out + k * sw, n * sw);
 }
 
-// A term that reads the model's own channel (from it on, an entry's sum waits for the row before
-// or for the earlier elements of its row).
-static int own_term(const am_ds_model* m, const am_ds_term* t) {
-  return t->src == m->ch || t->src2 == m->ch;
-}
-
-// How model m reads its own channel: SELF_ROW in the same row (then its elements decode one after
-// the other), SELF_BEFORE in the row before (then its rows decode one after the other), both, or
-// neither (0).
-enum { SELF_ROW = 1, SELF_BEFORE = 2 };
-static int model_self(const am_ds_model* m) {
-  int self = 0;
-  for (uint32_t k = 0; k < m->n_terms; k++) {
-    const am_ds_term* t = &m->t[k];
-    for (int f = 0; f < 2; f++)
-      if ((f ? t->src2 : t->src) == m->ch) self |= (f ? t->lag2 : t->lag) ? SELF_BEFORE : SELF_ROW;
-  }
-  return self;
-}
-
 int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t elems, size_t sw,
                        int layout, am_ds_model* m, const uint8_t** cols, const int* dtype,
                        const size_t* all_elems, int lossy, uint8_t* pred, uint8_t* mask,
@@ -945,7 +1059,7 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
   size_t count = rows * elems;
   uint8_t* own = (uint8_t*)cols[m->ch];  // the channel's decoded values
   const uint8_t* const* cc = (const uint8_t* const*)cols;
-  int self = model_self(m);
+  int self = m->self;
   if (am_ds_model_reserve(m, rows)) return -2;
   if (!self) {  // the whole chunk's prediction, then the column as any other filter
     am_ds_model_predict(m, cc, dtype, all_elems, rows, lossy, pred, mask);
@@ -976,43 +1090,42 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
   for (uint32_t k = 0; k < m->n_entries; k++) mask[m->e[k].elem] = 1;
   plan_gather_all(m, cc, dtype, all_elems, rows, 0);
   if (self == SELF_ROW) {  // the elements without an entry, then each entry over all rows
-    double* a = m->xv + (size_t)m->n_vars * PLAN_STRIDE(rows);
+    const size_t stride = PLAN_STRIDE(rows);
+    double* a = m->xv + (size_t)m->n_vars * stride;
     for (size_t e = 0; e < elems; e++)
       for (size_t r = 0; r < rows && !mask[e]; r++) DECODE_VALUE(r, e, 0);
-    for (uint32_t v = 0; v < m->n_vars; v++)  // its own elements read, once decoded
-      if (m->var_src[v] == (uint16_t)m->ch && !mask[m->var_elem[v]])
-        plan_gather(m, v, cc, dtype, all_elems, rows);
+    for (size_t e = 0; e < elems; e++)  // its own elements read, once decoded
+      if (m->own_var[e] != UINT32_MAX && !mask[e]) plan_gather(m, m->own_var[e], cc, dtype, all_elems, rows);
     void (*cm)(uint8_t*, const uint8_t*, const uint8_t*, size_t, size_t, size_t, size_t) =
         sw == 2 ? col_model_uint16_t : sw == 4 ? col_model_uint32_t : col_model_uint64_t;
-    for (uint32_t k = 0; k < m->n_entries; k++) {
-      const am_ds_mentry* e = &m->e[k];
-      plan_sum(m, e, e->n_terms, rows, a);
-      store_preds(pred, sw, 0, a, rows, e, dt, lossy, (uint8_t*)(a + PLAN_STRIDE(rows)));
-      cm(out, pred, src, count, e->elem, elems, rows);
-      for (size_t r = 0, q = e->elem; r < rows; r++, q += elems)
-        widen_values(own, out, q, 1, sw, lossy);
-      for (uint32_t v = 0; v < m->n_vars; v++)
-        if (m->var_src[v] == (uint16_t)m->ch && m->var_elem[v] == e->elem)
-          plan_gather(m, v, cc, dtype, all_elems, rows);
+    // entry by entry (a tile's terms before their own-channel ones summed together), each
+    // decoded before the sums of the terms reading it
+    for (uint32_t k = 0, g; k < m->n_entries; k += g) {
+      g = plan_sums(m, k, rows, a, stride, 1);
+      for (uint32_t i = 0; i < g; i++) {
+        const am_ds_mentry* e = &m->e[k + i];
+        double* ai = a + i * stride;
+        if (m->own0[k + i] < e->n_terms) plan_sum(m, e, m->own0[k + i], e->n_terms, rows, ai);
+        store_preds(pred, sw, 0, ai, rows, e, dt, lossy, (uint8_t*)(a + PLAN_TILE * stride));
+        cm(out, pred, src, count, e->elem, elems, rows);
+        for (size_t r = 0, q = e->elem; r < rows; r++, q += elems)
+          widen_values(own, out, q, 1, sw, lossy);
+        if (m->own_var[e->elem] != UINT32_MAX)
+          plan_gather(m, m->own_var[e->elem], cc, dtype, all_elems, rows);
+      }
     }
     return 0;
   }
   // each entry's sum up to its first term on its own channel, over all rows at once
-  for (uint32_t k = 0; k < m->n_entries; k++) {
-    const am_ds_mentry* e = &m->e[k];
-    uint32_t j = 0;
-    while (j < e->n_terms && !own_term(m, &m->t[e->term0 + j])) j++;
-    plan_sum(m, e, j, rows, acc + (size_t)k * PLAN_STRIDE(rows));
-  }
+  const size_t stride = PLAN_STRIDE(rows);
+  for (uint32_t k = 0; k < m->n_entries;) k += plan_sums(m, k, rows, acc + k * stride, stride, 1);
   for (size_t r = 0; r < rows; r++) {
     for (size_t e = 0; e < elems && (self & SELF_ROW); e++)
       if (!mask[e]) DECODE_VALUE(r, e, 0);
     for (uint32_t k = 0; k < m->n_entries; k++) {  // the rest, now that the row before is decoded
       const am_ds_mentry* e = &m->e[k];
-      double s = acc[(size_t)k * PLAN_STRIDE(rows) + r];
-      uint32_t j = 0;
-      while (j < e->n_terms && !own_term(m, &m->t[e->term0 + j])) j++;
-      for (; j < e->n_terms; j++) s = s + term_at(&m->t[e->term0 + j], cc, dtype, all_elems, r);
+      double s = acc[(size_t)k * stride + r];
+      for (uint32_t j = m->own0[k]; j < e->n_terms; j++) s = s + term_at(&m->t[e->term0 + j], cc, dtype, all_elems, r);
       store_pred(pred, (r * elems + e->elem) * sw, s, e, dt, lossy);
       if (self & SELF_ROW) DECODE_VALUE(r, e->elem, 1);  // read by the entries after it
     }

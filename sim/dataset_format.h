@@ -170,6 +170,12 @@ typedef struct am_ds_model {
   uint32_t n_vars;
   uint16_t* var_src;
   uint32_t *var_elem, *tvar;
+  // per entry: own0, how many of its terms come before its first term reading its own channel;
+  // tile, at the first of 4 consecutive entries whose first tile terms read the same factors at
+  // the same lags (tile <= each one's own0), the number of those terms (0 elsewhere)
+  uint32_t *own0, *tile;
+  int self;           // how it reads its own channel: SELF_ROW | SELF_BEFORE (dataset_format.c)
+  uint32_t* own_var;  // per element of its own channel: its source element's index, or UINT32_MAX
   double* xv;
   size_t xv_rows;
 } am_ds_model;

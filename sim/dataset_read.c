@@ -873,10 +873,8 @@ static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst,
       if (fl[ch].pred == PRED_REF && !need[fl[ch].ref]) need[fl[ch].ref] = changed = 1;
       if (fl[ch].pred != PRED_MODEL) continue;
       const am_ds_model* m = &r->models[r->model_of[ch]];
-      for (uint32_t k = 0; k < m->n_terms; k++) {
-        if (!need[m->t[k].src]) need[m->t[k].src] = changed = 1;
-        if (m->t[k].src2 != MODEL_NO_SRC && !need[m->t[k].src2]) need[m->t[k].src2] = changed = 1;
-      }
+      for (uint32_t v = 0; v < m->n_vars; v++)  // its distinct source elements (its plan)
+        if (!need[m->var_src[v]]) need[m->var_src[v]] = changed = 1;
     }
   }
   for (int ch = 0; ch < r->n_ch; ch++)

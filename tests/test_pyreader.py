@@ -366,6 +366,8 @@ def model_mutations(edit, L):
     yield mb("entry function 3 (unknown)", lambda b: (struct.pack_into("<H", b, e0 + 6, 3), b)[1])
     yield mb("entry function tanh", lambda b: (struct.pack_into("<H", b, e0 + 6, 2), b)[1])
     yield mb("hi below lo", lambda b: (struct.pack_into("<dd", b, e0 + 16, 1.0, -1.0), b)[1])
+    # signed zeros: every reader broadcasts -0.0 as -0.0 (not 0.0 + -0.0)
+    yield mb("clamped to -0.0", lambda b: (struct.pack_into("<dd", b, e0 + 16, -0.0, -0.0), b)[1])
     (nt,) = struct.unpack_from("<H", body, e0 + 4)
     if nt:
         t0 = e0 + 32  # a term: u16 src, u8 lag, u8 lag2, u32 elem, u16 src2, u16 0, u32 elem2, f64
@@ -381,6 +383,8 @@ def model_mutations(edit, L):
         yield mb("second factor out of range", lambda b: (struct.pack_into("<H", b, t0 + 8, 999), b)[1])
         yield mb("term reserved field set", lambda b: (struct.pack_into("<H", b, t0 + 10, 1), b)[1])
         yield mb("coefficient NaN", lambda b: (struct.pack_into("<d", b, t0 + 16, float("nan")), b)[1])
+        yield mb("bias and coefficient -0.0", lambda b: (struct.pack_into("<d", b, e0 + 8, -0.0),
+                                                           struct.pack_into("<d", b, t0 + 16, -0.0), b)[2])
         yield mb("term lag flipped", lambda b: (struct.pack_into("<B", b, t0 + 2, 1 - b[t0 + 2]), b)[1])
         if nm > 1:  # the first model reads the second's channel (golden-v1.3: a cycle)
             o = 12
