@@ -214,23 +214,6 @@ ROW_MODEL(uint16_t)
 ROW_MODEL(uint32_t)
 ROW_MODEL(uint64_t)
 
-// PRED_MODEL's element e of every row, where the model predicts it (pred: that element's
-// predictions, one per row).
-#define COL_MODEL(T)                                                                            \
-  static void col_model_##T(uint8_t* restrict out, const uint8_t* restrict pred,               \
-                            const uint8_t* restrict src, size_t count, size_t e, size_t elems, \
-                            size_t rows) {                                                     \
-    for (size_t r = 0, k = e; r < rows; r++, k += elems) {                                     \
-      T v = 0, p;                                                                              \
-      for (size_t j = 0; j < sizeof(T); j++) v |= (T)((T)src[j * count + k] << (8 * j));      \
-      memcpy(&p, pred + sizeof(T) * r, sizeof(T));                                             \
-      ST(T, out, k, UNMONO(T, (T)(UNZIG(T, v) + MONO(T, p))));                                 \
-    }                                                                                          \
-  }
-COL_MODEL(uint16_t)
-COL_MODEL(uint32_t)
-COL_MODEL(uint64_t)
-
 static void byte_decode(uint8_t* restrict dst, const uint8_t* restrict src, const uint8_t* ref,
                         size_t count, size_t elems, size_t sw, am_ds_filt f) {
   void (*row)(uint8_t*, const uint8_t*, const uint8_t*, size_t, size_t, size_t, int) =
@@ -445,8 +428,49 @@ static int model_self(const am_ds_model* m) {
   return self;
 }
 
+// Whether element se has an entry among entries k0 .. k1 - 1 (in increasing element order).
+static int entry_of(const am_ds_model* m, uint32_t se, uint32_t k0, uint32_t k1) {
+  while (k0 < k1) {
+    uint32_t h = k0 + (k1 - k0) / 2;
+    if (m->e[h].elem == se) return 1;
+    if (m->e[h].elem < se) k0 = h + 1;
+    else k1 = h;
+  }
+  return 0;
+}
+
 #define PLAN_TILE 4       // entries summed together where their terms read the same factors
 #define PLAN_TILE_MIN 8   // fewer shared terms: each entry on its own
+
+// The index of factor f (0 or 1) of term j of entry k, from its plan.
+#define TVAR(m, k, j, f) ((m)->tvar[2 * ((size_t)(m)->e[k].term0 + (j)) + (f)])
+
+// The run of products after the shared terms of the tile at entry k (m->prod0, prod1): terms of
+// the same count in its 4 entries, the first factor the same for all the run within an entry,
+// the second factor the same across the 4 entries.
+static void plan_products(am_ds_model* m, uint32_t k) {
+  uint32_t n = m->e[k].n_terms;
+  for (uint32_t g = 1; g < PLAN_TILE; g++)
+    if (m->e[k + g].n_terms != n) return;
+  for (uint32_t a = m->tile[k]; a < n; a++) {
+    uint32_t b = a;
+    for (; b < n; b++) {
+      int ok = 1;
+      for (uint32_t g = 0; g < PLAN_TILE && ok; g++) {
+        const am_ds_term *t = &m->t[m->e[k + g].term0 + b], *t0 = &m->t[m->e[k + g].term0 + a];
+        const am_ds_term* u = &m->t[m->e[k].term0 + b];
+        ok = t->src2 != MODEL_NO_SRC && TVAR(m, k + g, b, 0) == TVAR(m, k + g, a, 0) &&
+             t->lag == t0->lag && TVAR(m, k + g, b, 1) == TVAR(m, k, b, 1) && t->lag2 == u->lag2;
+      }
+      if (!ok) break;
+    }
+    if (b - a >= PLAN_TILE_MIN) {
+      m->prod0[k] = a;
+      m->prod1[k] = b;
+      return;
+    }
+  }
+}
 
 // Model m's evaluation plan: its distinct source elements, each term's factors as their indices,
 // each entry's first own-channel term and the tiles of entries summed together.
@@ -477,11 +501,15 @@ static int plan_model(am_ds_model* m, const size_t* elems) {
   for (int c = 0; c < AM_DS_MAX_CHANNELS; c++) free(at[c]);
   free(m->own0);
   free(m->tile);
+  free(m->prod0);
+  free(m->prod1);
   free(m->own_var);
   m->own0 = malloc(sizeof(uint32_t) * ((size_t)m->n_entries + 1));
   m->tile = calloc((size_t)m->n_entries + 1, sizeof(uint32_t));
+  m->prod0 = calloc((size_t)m->n_entries + 1, sizeof(uint32_t));
+  m->prod1 = calloc((size_t)m->n_entries + 1, sizeof(uint32_t));
   m->own_var = malloc(sizeof(uint32_t) * (elems[m->ch] + 1));
-  if (rc || !m->own0 || !m->tile || !m->own_var) return -1;
+  if (rc || !m->own0 || !m->tile || !m->prod0 || !m->prod1 || !m->own_var) return -1;
   m->self = model_self(m);
   for (size_t e = 0; e < elems[m->ch]; e++) m->own_var[e] = UINT32_MAX;
   for (uint32_t v = 0; v < m->n_vars; v++)
@@ -492,8 +520,28 @@ static int plan_model(am_ds_model* m, const size_t* elems) {
     while (j < e->n_terms && !own_term(m, &m->t[e->term0 + j])) j++;
     m->own0[k] = j;
   }
-  for (uint32_t k = 0; k + PLAN_TILE <= m->n_entries;) {  // greedy: tiles of 4 entries in order
-    uint32_t n = m->own0[k];
+  free(m->wave0);
+  m->n_waves = 0;
+  if (!(m->wave0 = malloc(sizeof(uint32_t) * ((size_t)m->n_entries + 2)))) return -1;
+  m->wave0[0] = 0;
+  for (uint32_t k = 0; k < m->n_entries; k++) {  // a new wave at an entry reading its wave
+    const am_ds_mentry* e = &m->e[k];
+    uint32_t first = m->e[m->wave0[m->n_waves]].elem;
+    int reads = 0;
+    for (uint32_t j = m->own0[k]; j < e->n_terms && !reads; j++) {
+      const am_ds_term* t = &m->t[e->term0 + j];
+      for (int f = 0; f < 2; f++) {
+        uint32_t se = f ? t->src_elem2 : t->src_elem;
+        if ((f ? t->src2 : t->src) == m->ch && !(f ? t->lag2 : t->lag) && se >= first)
+          reads |= entry_of(m, se, m->wave0[m->n_waves], k);
+      }
+    }
+    if (reads) m->wave0[++m->n_waves] = k;
+  }
+  if (m->n_entries) m->wave0[++m->n_waves] = m->n_entries;
+  for (uint32_t k = 0, w = 0; k + PLAN_TILE <= m->n_entries;) {  // greedy: tiles of 4 entries in
+    while (m->wave0[w + 1] <= k) w++;                                 // order, each in one wave
+    uint32_t n = m->wave0[w + 1] < k + PLAN_TILE ? 0 : m->own0[k];
     for (uint32_t g = 1; g < PLAN_TILE; g++) {
       const am_ds_mentry *a = &m->e[k], *b = &m->e[k + g];
       if (m->own0[k + g] < n) n = m->own0[k + g];
@@ -508,6 +556,7 @@ static int plan_model(am_ds_model* m, const size_t* elems) {
       continue;
     }
     m->tile[k] = n;
+    plan_products(m, k);
     k += PLAN_TILE;
   }
   return 0;
@@ -643,7 +692,10 @@ void am_ds_models_free(am_ds_model* m, int n_models) {
     free(m[i].tvar);
     free(m[i].own0);
     free(m[i].tile);
+    free(m[i].prod0);
+    free(m[i].prod1);
     free(m[i].own_var);
+    free(m[i].wave0);
     free(m[i].xv);
   }
   free(m);
@@ -882,6 +934,45 @@ AM_CLONES static void plan_sum_tile(const am_ds_model* m, const am_ds_mentry* e,
   }
 }
 
+// plan_sum's sums of terms m->prod0[k] .. prod1[k] - 1 of the PLAN_TILE entries from k added to
+// acc + g x astride: each entry's first factor loaded once, the second once for all 4.
+AM_CLONES static void plan_sum_products(const am_ds_model* m, uint32_t k, size_t rows,
+                                        double* restrict acc, size_t astride) {
+  const size_t stride = PLAN_STRIDE(rows);
+  const uint32_t j0 = m->prod0[k], j1 = m->prod1[k];
+  const uint32_t* tv = m->tvar + 2 * (size_t)m->e[k].term0;
+  const am_ds_term* t[PLAN_TILE];
+  const double* xg[PLAN_TILE];
+  for (int g = 0; g < PLAN_TILE; g++) {
+    t[g] = m->t + m->e[k + g].term0;
+    xg[g] = m->xv + (size_t)TVAR(m, k + g, j0, 0) * stride + 1 - t[g][j0].lag;
+  }
+  for (size_t r0 = 0; r0 < rows; r0 += PLAN_BLOCK / 2) {
+    v8d a[PLAN_TILE][2] = {{{0}}}, x[PLAN_TILE][2] = {{{0}}};
+    for (int g = 0; g < PLAN_TILE; g++) {
+      memcpy(&a[g][0], acc + g * astride + r0, 64);
+      memcpy(&a[g][1], acc + g * astride + r0 + 8, 64);
+      memcpy(&x[g][0], xg[g] + r0, 64);
+      memcpy(&x[g][1], xg[g] + r0 + 8, 64);
+    }
+    for (uint32_t j = j0; j < j1; j++) {
+      const double* y = m->xv + (size_t)tv[2 * j + 1] * stride + 1 - t[0][j].lag2 + r0;
+      v8d y0, y1;
+      memcpy(&y0, y, 64);
+      memcpy(&y1, y + 8, 64);
+#pragma GCC unroll 4
+      for (int g = 0; g < PLAN_TILE; g++) {
+        v8d c = V8(t[g][j].coef);
+        a[g][0] = a[g][0] + c * x[g][0] * y0, a[g][1] = a[g][1] + c * x[g][1] * y1;
+      }
+    }
+    for (int g = 0; g < PLAN_TILE; g++) {
+      memcpy(acc + g * astride + r0, &a[g][0], 64);
+      memcpy(acc + g * astride + r0 + 8, &a[g][1], 64);
+    }
+  }
+}
+
 // The sums of entry k and, at a tile, the PLAN_TILE - 1 after it (entry k + g's in acc + g x
 // astride), of their terms up to their first reading their own channel (all of them: own = 0).
 // Returns the number of entries summed.
@@ -889,11 +980,20 @@ static uint32_t plan_sums(const am_ds_model* m, uint32_t k, size_t rows, double*
                           size_t astride, int upto_own) {
   uint32_t n = m->tile[k], g = n ? PLAN_TILE : 1;
   if (n) plan_sum_tile(m, &m->e[k], n, rows, acc, astride);
-  for (uint32_t i = 0; i < g; i++) {
-    const am_ds_mentry* e = &m->e[k + i];
-    uint32_t end = upto_own ? m->own0[k + i] : e->n_terms;
-    if (!n || end > n) plan_sum(m, e, n, end, rows, acc + i * astride);
+  uint32_t p0 = m->prod0[k], p1 = m->prod1[k];
+  if (!n || upto_own || p1 <= p0) {  // each entry on its own after the shared terms
+    for (uint32_t i = 0; i < g; i++) {
+      const am_ds_mentry* e = &m->e[k + i];
+      uint32_t end = upto_own ? m->own0[k + i] : e->n_terms;
+      if (!n || end > n) plan_sum(m, e, n, end, rows, acc + i * astride);
+    }
+    return g;
   }
+  for (uint32_t i = 0; i < g; i++)  // the terms before the products
+    if (p0 > n) plan_sum(m, &m->e[k + i], n, p0, rows, acc + i * astride);
+  plan_sum_products(m, k, rows, acc, astride);
+  for (uint32_t i = 0; i < g; i++)  // and after them
+    if (m->e[k + i].n_terms > p1) plan_sum(m, &m->e[k + i], p1, m->e[k + i].n_terms, rows, acc + i * astride);
   return g;
 }
 
@@ -1096,23 +1196,24 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
       for (size_t r = 0; r < rows && !mask[e]; r++) DECODE_VALUE(r, e, 0);
     for (size_t e = 0; e < elems; e++)  // its own elements read, once decoded
       if (m->own_var[e] != UINT32_MAX && !mask[e]) plan_gather(m, m->own_var[e], cc, dtype, all_elems, rows);
-    void (*cm)(uint8_t*, const uint8_t*, const uint8_t*, size_t, size_t, size_t, size_t) =
-        sw == 2 ? col_model_uint16_t : sw == 4 ? col_model_uint32_t : col_model_uint64_t;
-    // entry by entry (a tile's terms before their own-channel ones summed together), each
-    // decoded before the sums of the terms reading it
-    for (uint32_t k = 0, g; k < m->n_entries; k += g) {
-      g = plan_sums(m, k, rows, a, stride, 1);
-      for (uint32_t i = 0; i < g; i++) {
-        const am_ds_mentry* e = &m->e[k + i];
-        double* ai = a + i * stride;
-        if (m->own0[k + i] < e->n_terms) plan_sum(m, e, m->own0[k + i], e->n_terms, rows, ai);
-        store_preds(pred, sw, 0, ai, rows, e, dt, lossy, (uint8_t*)(a + PLAN_TILE * stride));
-        cm(out, pred, src, count, e->elem, elems, rows);
-        for (size_t r = 0, q = e->elem; r < rows; r++, q += elems)
-          widen_values(own, out, q, 1, sw, lossy);
-        if (m->own_var[e->elem] != UINT32_MAX)
-          plan_gather(m, m->own_var[e->elem], cc, dtype, all_elems, rows);
+    // wave by wave: its entries' predictions over all rows, then its span of elements decoded
+    // row by row (the elements without an entry in it again: the same values) and gathered
+    for (uint32_t w = 0; w < m->n_waves; w++) {
+      uint32_t k0 = m->wave0[w], k1 = m->wave0[w + 1];
+      for (uint32_t k = k0, g; k < k1; k += g) {
+        g = plan_sums(m, k, rows, a, stride, 0);
+        for (uint32_t i = 0; i < g; i++)
+          store_preds(pred, elems * sw, m->e[k + i].elem * sw, a + i * stride, rows, &m->e[k + i], dt,
+                      lossy, (uint8_t*)(a + PLAN_TILE * stride));
       }
+      size_t lo = m->e[k0].elem, n = m->e[k1 - 1].elem + 1 - lo;
+      for (size_t r = 0, q = lo; r < rows; r++, q += elems) {
+        rm(out + q * sw, r ? out + (q - elems) * sw : NULL, pred + q * sw, mask + lo, src, count, q, n);
+        widen_values(own, out, q, n, sw, lossy);
+      }
+      for (uint32_t k = k0; k < k1; k++)
+        if (m->own_var[m->e[k].elem] != UINT32_MAX)
+          plan_gather(m, m->own_var[m->e[k].elem], cc, dtype, all_elems, rows);
     }
     return 0;
   }

@@ -174,8 +174,14 @@ typedef struct am_ds_model {
   // tile, at the first of 4 consecutive entries whose first tile terms read the same factors at
   // the same lags (tile <= each one's own0), the number of those terms (0 elsewhere)
   uint32_t *own0, *tile;
+  // at a tile, terms prod0 .. prod1 - 1 of its 4 entries (0, 0: none) are products whose first
+  // factor is one source element per entry and whose second is the same for all 4
+  uint32_t *prod0, *prod1;
   int self;           // how it reads its own channel: SELF_ROW | SELF_BEFORE (dataset_format.c)
   uint32_t* own_var;  // per element of its own channel: its source element's index, or UINT32_MAX
+  // SELF_ROW only: waves of entries, wave w being entries wave0[w] .. wave0[w + 1] - 1, none of
+  // which reads an element with an entry of its own wave (n_waves + 1 starts)
+  uint32_t n_waves, *wave0;
   double* xv;
   size_t xv_rows;
 } am_ds_model;

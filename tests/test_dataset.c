@@ -814,6 +814,152 @@ static void test_model_errors(void** state) {
 }
 
 // A re-simulation refuses a file whose state channels are lossy, naming the channel.
+// A GRU-like model for test_model_tiles: channel 2 (f64[24]) from channel 0 (f32[12], the same
+// row) and channel 1 (f32[8], the row before). Elements 0..15 (but 3, which has none) read all of
+// those (tiles of 4 entries); elements 16..23 read channel 0, then element e - 16 of their own row
+// alone and times each element of channel 1 (runs of products); element 5 is clamped.
+enum { TIX = 12, TIH = 8, TIG = 24 };
+typedef struct { int src, lag; uint32_t se; int src2, lag2; uint32_t se2; double coef; } tile_term;
+static int tile_terms(uint32_t e, tile_term* t) {
+  int n = 0;
+  for (uint32_t i = 0; i < TIX; i++, n++) t[n] = (tile_term){0, 0, i, -1, 0, 0, sin(e * 7.1 + n * 1.3)};
+  if (e < 2 * TIH) {
+    for (uint32_t j = 0; j < TIH; j++, n++) t[n] = (tile_term){1, 1, j, -1, 0, 0, cos(e * 2.3 + n)};
+    return n;
+  }
+  t[n++] = (tile_term){2, 0, e - 2 * TIH, -1, 0, 0, 0.75};
+  for (uint32_t j = 0; j < TIH; j++, n++) t[n] = (tile_term){2, 0, e - 2 * TIH, 1, 1, j, sin(e + n * 0.7)};
+  return n;
+}
+static double tile_bias(uint32_t e) { return 0.1 * e - 1.0; }
+static double tile_lo(uint32_t e) { return e == 5 ? -0.3 : -INFINITY; }
+static double tile_hi(uint32_t e) { return e == 5 ? 0.3 : INFINITY; }
+static double tile_value(int c, int64_t t, uint32_t k) {  // the channels' values at row t
+  double x = (double)t * 0.37 + k * 0.11 + c;
+  return c == 2 ? sin(x) * 2.0 : (float)cos(x * 1.7);
+}
+
+// The models' sums of many entries at once (tiles, runs of products) and the element-wise
+// decoding in waves, against the definition evaluated term by term.
+static void test_model_tiles(void** state) {
+  (void)state;
+  enum { ROWS = 37 };  // not a whole number of blocks
+  static const int dtype[3] = {AM_DT_F32, AM_DT_F32, AM_DT_F64};
+  static const size_t elems[3] = {TIX, TIH, TIG};
+  am_ds_model* m = calloc(1, sizeof *m);  // freed with am_ds_models_free
+  m->ch = 2;
+  m->e = calloc(TIG, sizeof *m->e);
+  m->t = calloc(TIG * (TIX + TIH + 1), sizeof *m->t);
+  tile_term tt[TIX + TIH + 1];
+  for (uint32_t e = 0; e < TIG; e++) {
+    if (e == 3) continue;
+    am_ds_mentry* me = &m->e[m->n_entries++];
+    *me = (am_ds_mentry){.elem = e, .bias = tile_bias(e), .lo = tile_lo(e), .hi = tile_hi(e), .term0 = m->n_terms};
+    int n = tile_terms(e, tt);
+    for (int j = 0; j < n; j++)
+      m->t[m->n_terms++] = (am_ds_term){(uint16_t)tt[j].src, (uint8_t)tt[j].lag, (uint8_t)tt[j].lag2,
+                                        tt[j].se, tt[j].src2 < 0 ? MODEL_NO_SRC : (uint16_t)tt[j].src2,
+                                        tt[j].se2, tt[j].coef};
+    me->n_terms = (uint32_t)n;
+  }
+  int order[1];
+  char why[200];
+  if (am_ds_models_check(m, 1, dtype, elems, 3, 4, order, why, sizeof why)) fail_msg("%s", why);
+  // the plan has what this test is about: two waves (the second from entry 15, element 16),
+  // tiles in each, none across them (entries 12-14 on their own), runs of products
+  assert_int_equal(m->n_waves, 2);
+  assert_int_equal(m->wave0[1], 15);
+  assert_int_equal(m->tile[0], TIX + TIH);
+  assert_int_equal(m->tile[8], TIX + TIH);
+  for (int k = 12; k < 15; k++) assert_int_equal(m->tile[k], 0);
+  for (int k = 15; k < 23; k += 4) {
+    assert_int_equal(m->tile[k], TIX);
+    assert_int_equal(m->prod0[k], TIX + 1);
+    assert_int_equal(m->prod1[k], TIX + 1 + TIH);
+  }
+  float* c0 = malloc(sizeof(float) * ROWS * TIX);
+  float* c1 = malloc(sizeof(float) * ROWS * TIH);
+  double* c2 = malloc(sizeof(double) * ROWS * TIG);
+  double* pred = malloc(sizeof(double) * ROWS * TIG);
+  uint8_t mask[TIG];
+  for (int t = 0; t < ROWS; t++) {
+    for (uint32_t k = 0; k < TIX; k++) c0[t * TIX + k] = (float)tile_value(0, t, k);
+    for (uint32_t k = 0; k < TIH; k++) c1[t * TIH + k] = (float)tile_value(1, t, k);
+    for (uint32_t k = 0; k < TIG; k++) c2[t * TIG + k] = tile_value(2, t, k);
+  }
+  const uint8_t* cols[3] = {(uint8_t*)c0, (uint8_t*)c1, (uint8_t*)c2};
+  assert_int_equal(am_ds_model_predict(m, cols, dtype, elems, ROWS, 0, (uint8_t*)pred, mask), 0);
+  for (int t = 0; t < ROWS; t++)
+    for (uint32_t k = 0; k < m->n_entries; k++) {
+      const am_ds_mentry* e = &m->e[k];
+      double s = e->bias;
+      for (uint32_t j = 0; j < e->n_terms; j++) {
+        const am_ds_term* x = &m->t[e->term0 + j];
+        const uint8_t* f[2] = {cols[x->src], x->src2 == MODEL_NO_SRC ? NULL : cols[x->src2]};
+        double v = x->coef;
+        for (int i = 0; i < 2 && f[i]; i++) {
+          int src = i ? x->src2 : x->src, r = t - (i ? x->lag2 : x->lag);
+          uint32_t se = i ? x->src_elem2 : x->src_elem;
+          double y = r < 0 ? 0.0 : src == 2 ? c2[r * TIG + se] : src ? c1[r * TIH + se] : c0[r * TIX + se];
+          v = v * y;
+        }
+        s = s + v;
+      }
+      s = s < e->lo ? e->lo : s > e->hi ? e->hi : s;
+      if (memcmp(&s, &pred[t * TIG + e->elem], 8))
+        fail_msg("row %d element %u: predicted %.17g, defined %.17g", t, e->elem, pred[t * TIG + e->elem], s);
+    }
+  am_ds_models_free(m, 1);
+  // the same model in a file: its elements decode in waves, each reading elements decoded before
+  const char* path = "/tmp/animat_test_tiles.rollout";
+  unlink(path);
+  for (int layout = 0; layout < 2; layout++) {
+    am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
+    if (!w) fail_msg("%s", err);
+    am_channel_def d[3] = {{"x", "network", "", NULL, AM_DT_F32, 1, {TIX}, 0},
+                           {"h", "network", "", NULL, AM_DT_F32, 1, {TIH}, 0},
+                           {"g", "network", "", NULL, AM_DT_F64, 1, {TIG}, 0}};
+    for (int c = 0; c < 3; c++) assert_int_equal(am_ds_add_channel(w, &d[c]), c);
+    for (uint32_t e = 0; e < TIG; e++) {
+      if (e == 3) continue;
+      int rc = am_ds_model_elem(w, 2, e, tile_bias(e), tile_lo(e), tile_hi(e));
+      int n = tile_terms(e, tt);
+      for (int j = 0; j < n && !rc; j++)
+        rc = tt[j].src2 < 0 ? am_ds_model_term(w, 2, tt[j].src, tt[j].lag, tt[j].se, tt[j].coef)
+                            : am_ds_model_product(w, 2, tt[j].src, tt[j].lag, tt[j].se, tt[j].src2,
+                                                  tt[j].lag2, tt[j].se2, tt[j].coef);
+      if (rc) fail_msg("%s", am_ds_writer_error(w));
+    }
+    if (am_ds_set_filter(w, 2, AM_DS_PRED_MODEL, layout ? AM_DS_LAYOUT_BIT : AM_DS_LAYOUT_BYTE, 0))
+      fail_msg("%s", am_ds_writer_error(w));
+    assert_int_equal(am_ds_begin(w, 1, 40, 0), 0);  // 90 rows: chunks of 40, 40 and 10
+    assert_int_equal(am_ds_episode_begin(w, 0, 0, NULL), 0);
+    for (int t = 0; t < 90; t++) {
+      for (int c = 0; c < 3; c++)
+        for (uint32_t k = 0; k < elems[c]; k++) {
+          uint8_t* p = (uint8_t*)am_ds_row_ptr(w, 0, c);
+          double v = tile_value(c, t, k);
+          float f = (float)v;
+          if (c == 2) memcpy(p + 8 * k, &v, 8);
+          else memcpy(p + 4 * k, &f, 4);
+        }
+      assert_int_equal(am_ds_row_commit(w, 0, t == 89 ? AM_DS_END | AM_DS_TRUNCATED : 0), 0);
+    }
+    if (am_ds_close(w, err, sizeof err)) fail_msg("%s", err);
+    am_ds_reader* r = am_ds_open(path, err, sizeof err);
+    if (!r) fail_msg("%s", err);
+    double* g = malloc(sizeof(double) * 90 * TIG);
+    if (am_ds_read_channel(r, 0, 2, g, err, sizeof err)) fail_msg("%s", err);
+    for (int t = 0; t < 90; t++)
+      for (uint32_t k = 0; k < TIG; k++)
+        if (g[t * TIG + k] != tile_value(2, t, k)) fail_msg("layout %d row %d element %u differs", layout, t, k);
+    free(g);
+    am_ds_reader_free(r);
+    unlink(path);
+  }
+  free(c0), free(c1), free(c2), free(pred);
+}
+
 static void test_resim_refuses_lossy_state(void** state) {
   am_task t;
   if (amt_create(&t, "reacher", NULL, err, sizeof err)) fail_msg("%s", err);
@@ -1773,6 +1919,7 @@ int main(void) {
       cmocka_unit_test(test_resim_refuses_lossy_state),
       cmocka_unit_test(test_golden_files),
       cmocka_unit_test(test_model_errors),
+      cmocka_unit_test(test_model_tiles),
       cmocka_unit_test(test_lossy_conversions),
       cmocka_unit_test(test_fuzz_regressions),
       cmocka_unit_test(test_index_in_parts),

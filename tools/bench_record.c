@@ -168,12 +168,14 @@ static void read_speed(const char* path, int repeat) {
     am_ds_sizes(r, &fb, &sb, &rb);
     int nc = am_ds_num_channels(r);
     void** dst = calloc((size_t)nc, sizeof(void*));
-    for (int64_t i = 0; dst && i < am_ds_num_episodes(r); i++) {
-      const am_ds_episode* e = am_ds_get_episode(r, i);
-      for (int c = 0; c < nc; c++) dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)e->steps + 1);
+    int64_t most = 0;  // each channel's array made once, for the longest episode
+    for (int64_t i = 0; i < am_ds_num_episodes(r); i++)
+      if (am_ds_get_episode(r, i)->steps > most) most = am_ds_get_episode(r, i)->steps;
+    for (int c = 0; dst && c < nc; c++)
+      dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)most + 1);
+    for (int64_t i = 0; dst && i < am_ds_num_episodes(r); i++)
       if (am_ds_read_episode(r, i, dst, NULL, err, sizeof err)) printf("  reading: %s\n", err);
-      for (int c = 0; c < nc; c++) free(dst[c]);
-    }
+    for (int c = 0; dst && c < nc; c++) free(dst[c]);
     free(dst);
     am_ds_reader_free(r);
     double dt = am_now() - t0, dc = cpu_now() - c0;
