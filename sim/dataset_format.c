@@ -171,6 +171,14 @@ void am_ds_encode(uint8_t* restrict dst, const uint8_t* restrict src, const uint
   lay(dst, tmp, count, sw, f.layout);
 }
 
+// Hot loops compiled for AVX-512, AVX2 and baseline x86-64, picked at load time (integer and
+// element-wise IEEE operations only: every variant gives the same bits).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define AM_CLONES
+#endif
+
 // One row of n values (from value k0 of count) out of byte planes, un-predicted against prev (the
 // previous row, or the reference's values; NULL for the first row). restrict lets the compiler
 // vectorise the loop over the row.
@@ -193,7 +201,7 @@ ROW_DEC(uint64_t)
 
 // PRED_MODEL's row: the model's prediction (pred) where mask is set, the previous row elsewhere.
 #define ROW_MODEL(T)                                                                            \
-  static void row_model_##T(uint8_t* restrict out, const uint8_t* restrict prev,               \
+  AM_CLONES static void row_model_##T(uint8_t* restrict out, const uint8_t* restrict prev,               \
                             const uint8_t* restrict pred, const uint8_t* restrict mask,         \
                             const uint8_t* restrict src, size_t count, size_t k0, size_t n) {   \
     static const uint8_t zero[sizeof(T)];                                                      \
@@ -237,7 +245,7 @@ static void byte_decode(uint8_t* restrict dst, const uint8_t* restrict src, cons
 
 // The bit layout into the byte layout (byte plane j of count bytes at j x count): one 8 x 8
 // transpose and one 8-byte store per 8 values of a plane. -1 when padding bits are set.
-static int bits_to_bytes(uint8_t* restrict planes, const uint8_t* restrict src, size_t count,
+AM_CLONES static int bits_to_bytes(uint8_t* restrict planes, const uint8_t* restrict src, size_t count,
                          size_t sw) {
   size_t nb = (count + 7) / 8, full = count / 8, tail = count % 8;
   for (size_t j = 0; j < sw; j++) {
@@ -842,13 +850,8 @@ static void plan_gather_all(am_ds_model* m, const uint8_t* const* cols, const in
 
 // acc[r] += terms j0 .. n - 1 of entry e (j0 = 0: acc[r] = its bias + its first n terms), for
 // every row: each row's sum adds the terms in their order, in blocks of 32 rows held in vectors
-// (GCC's vector extensions: element-wise IEEE operations, so every variant below gives the same
-// bits); compiled for AVX-512, AVX2 and baseline x86-64 and picked at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define AM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define AM_CLONES
-#endif
+// (GCC's vector extensions: element-wise IEEE operations, so every variant below (AM_CLONES)
+// gives the same bits).
 typedef double v8d __attribute__((vector_size(64)));
 #define V8(x) ((v8d){(x), (x), (x), (x), (x), (x), (x), (x)})  // x in every lane (-0.0 too)
 AM_CLONES static void plan_sum(const am_ds_model* m, const am_ds_mentry* e, uint32_t j0,

@@ -135,9 +135,16 @@ static int read_bhdr(am_ds_reader* r, uint64_t off, am_ds_bhdr* h, const char* w
 
 // Reads the payload of a checked header: the prefix into r->zb.p, the body decompressed into
 // r->rb.p (h->raw bytes). Checks the CRC and the frame.
+// Room for n bytes in one of the reader's scratch buffers, whose contents are not kept: one too
+// small is dropped and made again rather than grown by realloc, which would copy it.
+static int scratch(am_buf* b, size_t n) {
+  if (b->cap < n) am_buf_free(b);
+  return am_buf_reserve(b, n);
+}
+
 static int read_payload(am_ds_reader* r, uint64_t off, const am_ds_bhdr* h, const char* what, char* err,
                         size_t err_sz) {
-  if (am_buf_reserve(&r->zb, (size_t)h->payload + 1))
+  if (scratch(&r->zb, (size_t)h->payload + 1))
     return am_err(err, err_sz, "%s: %s at offset %llu: out of memory", r->name, what,
                   (unsigned long long)off);
   if (read_at(r, off + BLOCK_HDR, r->zb.p, h->payload))
@@ -152,7 +159,7 @@ static int read_payload(am_ds_reader* r, uint64_t off, const am_ds_bhdr* h, cons
     return am_err(err, err_sz, "%s: %s at offset %llu: zstd frame size %lld != declared %u",
                   r->name, what, (unsigned long long)off,
                   (long long)ZSTD_getFrameContentSize(body, stored), h->raw);
-  if (am_buf_reserve(&r->rb, (size_t)h->raw + 1))
+  if (scratch(&r->rb, (size_t)h->raw + 1))
     return am_err(err, err_sz, "%s: %s at offset %llu: out of memory", r->name, what,
                   (unsigned long long)off);
   if (h->codec == CODEC_RAW) {
@@ -882,8 +889,8 @@ static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst,
   size_t big = 0;
   for (int ch = 0; ch < r->n_ch; ch++)
     if (rows * r->ch[ch].row_bytes > big) big = rows * r->ch[ch].row_bytes;
-  if (am_buf_reserve(&r->ftmp, big + 1) || am_buf_reserve(&r->fstage, big + 1) ||
-      am_buf_reserve(&r->fref, big + 1) || am_buf_reserve(&r->fcols, need_cols + 1))
+  if (scratch(&r->ftmp, big + 1) || scratch(&r->fstage, big + 1) ||
+      scratch(&r->fref, big + 1) || scratch(&r->fcols, need_cols + 1))
     return am_err(err, err_sz, "%s: out of memory", r->name);
   uint8_t* col_at[AM_DS_MAX_CHANNELS];  // where each decoded channel's rows of this chunk are
   size_t cols_o = 0;
@@ -912,7 +919,7 @@ static int decode_chunk(am_ds_reader* r, const am_ds_chunk* c, void* const* dst,
       uint8_t* out = sw == w ? col_at[ch] : r->fstage.p;
       if (f.pred == PRED_MODEL) {  // row by row, widened into col_at[ch] as it goes
         am_ds_model* m = &r->models[r->model_of[ch]];
-        if (am_buf_reserve(&r->facc, sizeof(double) * am_ds_model_acc_size(m->n_entries, rows) + 1))
+        if (scratch(&r->facc, sizeof(double) * am_ds_model_acc_size(m->n_entries, rows) + 1))
           return am_err(err, err_sz, "%s: out of memory", r->name);
         int rc = am_ds_decode_model(out, body + at[ch], rows, x->elems, sw, f.layout, m,
                                     (const uint8_t**)col_at, r->mdtype, r->melems, sw != w,
