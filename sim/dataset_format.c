@@ -1062,7 +1062,7 @@ static inline void store_pred(uint8_t* pred, size_t at, double s, const am_ds_me
   put_pred(pred, at, finish_pred(s, e), dt, lossy);
 }
 
-// finish_pred over the rows of acc (whole blocks of 8: acc has room for them), in vectors: the
+// finish_pred over the rows of acc (whole blocks of 32: acc has room for them), in vectors: the
 // same operations element-wise, so the same bits.
 typedef int64_t v8l __attribute__((vector_size(64)));
 #define v8_select(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))  // a where m, else b
@@ -1071,33 +1071,47 @@ typedef int64_t v8l __attribute__((vector_size(64)));
 #define v8_isnan(x) \
   (((INT64_C(0x7ff0000000000000) + (v8l){0}) - ((v8l)(x) & INT64_MAX)) >> 63)
 AM_CLONES static void plan_finish(double* acc, size_t rows, const am_ds_mentry* e) {
-  const v8d zero = {0}, one = V8(1.0), lo = V8(e->lo), hi = V8(e->hi);
+  enum { W = 4 };  // vectors at once: their chains of operations overlap
+  const v8d zero = {0}, one = V8(1.0), two = V8(2.0), lo = V8(e->lo), hi = V8(e->hi);
   const v8d qnan = (v8d)((v8l){0} + (int64_t)MODEL_NAN);
-  for (size_t r0 = 0; r0 < rows; r0 += 8) {
-    v8d s;
-    memcpy(&s, acc + r0, 64);
+  for (size_t r0 = 0; r0 < rows; r0 += 8 * W) {
+    v8d s[W];
+    memcpy(s, acc + r0, sizeof s);
     if (e->func) {  // model_exp, element-wise (NaN lanes: computed on 0, then the NaN)
-      v8d x = e->func == AM_DS_FUNC_LOGISTIC ? -s : (zero + 2.0) * s;
-      v8l nan = v8_isnan(x);
-      x = v8_select(nan, zero, x);
-      x = v8_select(x < zero - 708.0, zero - 708.0, x);
-      x = v8_select(x > zero + 709.0, zero + 709.0, x);
-      v8d t = x * 1.4426950408889634 + 0.5;
-      v8l ki = __builtin_convertvector(t, v8l);  // toward zero; |t| < 1025
-      v8d k = __builtin_convertvector(ki, v8d);
-      v8l below = k > t;  // floor: one less where truncation went up
-      k = k - v8_select(below, one, zero);
-      ki = ki + below;  // below is -1 where set
-      v8d r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
-      v8d p = zero + EXP_C[13];
-      for (int n = 12; n >= 0; n--) p = p * r + EXP_C[n];
-      v8d ex = p * (v8d)((ki + 1023) << 52);
-      s = e->func == AM_DS_FUNC_LOGISTIC ? one / (one + ex) : one - (zero + 2.0) / (ex + one);
-      s = v8_select(nan | v8_isnan(s), qnan, s);
+      v8d x[W], r[W], p[W];
+      v8l nan[W], ki[W];
+#pragma GCC unroll 4
+      for (int i = 0; i < W; i++) {
+        x[i] = e->func == AM_DS_FUNC_LOGISTIC ? -s[i] : two * s[i];
+        nan[i] = v8_isnan(x[i]);
+        x[i] = v8_select(nan[i], zero, x[i]);
+        x[i] = v8_select(x[i] < zero - 708.0, zero - 708.0, x[i]);
+        x[i] = v8_select(x[i] > zero + 709.0, zero + 709.0, x[i]);
+        v8d t = x[i] * 1.4426950408889634 + 0.5;
+        ki[i] = __builtin_convertvector(t, v8l);  // toward zero; |t| < 1025
+        v8d k = __builtin_convertvector(ki[i], v8d);
+        v8l below = k > t;  // floor: one less where truncation went up
+        k = k - v8_select(below, one, zero);
+        ki[i] = ki[i] + below;  // below is -1 where set
+        r[i] = (x[i] - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
+        p[i] = V8(EXP_C[13]);
+      }
+      for (int n = 12; n >= 0; n--)
+#pragma GCC unroll 4
+        for (int i = 0; i < W; i++) p[i] = p[i] * r[i] + EXP_C[n];
+#pragma GCC unroll 4
+      for (int i = 0; i < W; i++) {
+        v8d ex = p[i] * (v8d)((ki[i] + 1023) << 52);
+        s[i] = e->func == AM_DS_FUNC_LOGISTIC ? one / (one + ex) : one - two / (ex + one);
+        s[i] = v8_select(nan[i] | v8_isnan(s[i]), qnan, s[i]);
+      }
     }
-    s = v8_select(s < lo, lo, s);
-    s = v8_select(s > hi, hi, s);
-    memcpy(acc + r0, &s, 64);
+#pragma GCC unroll 4
+    for (int i = 0; i < W; i++) {
+      s[i] = v8_select(s[i] < lo, lo, s[i]);
+      s[i] = v8_select(s[i] > hi, hi, s[i]);
+    }
+    memcpy(acc + r0, s, sizeof s);
   }
 }
 
