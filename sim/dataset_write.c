@@ -31,7 +31,8 @@
 // compresses and writes chunks one after the other, in the order they were handed over, so the
 // file is byte for byte the one a synchronous writer makes. The buffers are allocated once by
 // am_ds_begin: one per slot plus a few spare ones; when no spare buffer is free, the stepping
-// thread waits (the queue is bounded). An error met by the background thread is kept and reported
+// thread waits (the queue is bounded). The background thread is woken when half the spares are
+// queued (each wake-up is a system call on the stepping thread), and at close. An error met by the background thread is kept and reported
 // by the next call on the stepping thread (or by am_ds_close); later chunks are dropped.
 
 typedef struct wchan {
@@ -109,6 +110,8 @@ struct am_ds_writer {
   int n_free;
   wjob** queue;      // ring of n_jobs: q_head, q_len
   int q_head, q_len;
+  int wake_at;       // queued chunks that wake the background thread (waking it costs a system
+                     // call; it then writes everything queued)
   int stop, discard;
   uint32_t index_part;  // index entries per INDEX block (am_ds_set_index_part)
   int interrupted;      // am_ds_set_interrupted: the trailer says the recording stopped early
@@ -781,6 +784,7 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   }
   size_t buf_bytes = off ? off : 64;
   w->n_jobs = n_slots + spare;
+  w->wake_at = spare / 2 > 1 ? spare / 2 : 1;
   w->jobs = calloc((size_t)w->n_jobs, sizeof(wjob));
   w->free_list = calloc((size_t)w->n_jobs, sizeof(wjob*));
   w->queue = calloc((size_t)w->n_jobs, sizeof(wjob*));
@@ -852,11 +856,12 @@ static int flush_slot(am_ds_writer* w, int s, uint32_t end) {
              (end & AM_DS_TRUNCATED ? AM_DS_CHUNK_TRUNCATED : 0);
   if (w->threaded) {
     pthread_mutex_lock(&w->mu);
+    if (!w->n_free) pthread_cond_signal(&w->cv_work);  // (it was woken: the spares are queued)
     while (!w->n_free) pthread_cond_wait(&w->cv_free, &w->mu);
     sl->cur = w->free_list[--w->n_free];
     w->queue[(w->q_head + w->q_len) % w->n_jobs] = j;
     w->q_len++;
-    pthread_cond_signal(&w->cv_work);
+    if (w->q_len >= w->wake_at) pthread_cond_signal(&w->cv_work);
     pthread_mutex_unlock(&w->mu);
   } else if (!atomic_load_explicit(&w->io_failed, memory_order_relaxed)) {
     write_chunk(w, j);
