@@ -21,9 +21,11 @@
 #include "cli.h"
 #include "record_net.h"
 
-static double cpu_now(void) {
+// CPU seconds of the process (thread = 0: the stepping thread and the writer's), or of the calling
+// thread (reading runs on it; OpenBLAS's idle workers spin in a young process)
+static double cpu_now(int thread) {
   struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  clock_gettime(thread ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID, &ts);
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
@@ -70,7 +72,7 @@ static int run(const am_task* t, const char* policy, const char* ckpt, int lossy
     if (am_rec_begin(rec, err, err_sz)) goto out;
   }
   tm->rec = 0;
-  double t0 = am_now(), c0 = cpu_now();
+  double t0 = am_now(), c0 = cpu_now(0);
   for (long s = 0; s < steps && !cli_interrupted; s++) {
     ama_actor_act(&nr.act, b->obs, b->actions);
     am_pool_step(pool);
@@ -91,7 +93,7 @@ static int run(const am_task* t, const char* policy, const char* ckpt, int lossy
     if (am_rec_close(r, err, err_sz)) goto out;  // queued chunks, the index, fsync
     tm->close = am_now() - t1;
   }
-  tm->cpu = cpu_now() - c0;
+  tm->cpu = cpu_now(0) - c0;
   status = 0;
 out:
   if (rec) am_rec_abort(rec);
@@ -159,7 +161,7 @@ static void read_speed(const char* path, int repeat) {
   double best = 1e30, best_cpu = 1e30;
   uint64_t fb = 0, sb = 0, rb = 0;
   for (int k = 0; k < repeat; k++) {
-    double t0 = am_now(), c0 = cpu_now();
+    double t0 = am_now(), c0 = cpu_now(1);
     am_ds_reader* r = am_ds_open(path, err, sizeof err);
     if (!r) {
       printf("  reading: %s\n", err);
@@ -178,7 +180,7 @@ static void read_speed(const char* path, int repeat) {
     for (int c = 0; dst && c < nc; c++) free(dst[c]);
     free(dst);
     am_ds_reader_free(r);
-    double dt = am_now() - t0, dc = cpu_now() - c0;
+    double dt = am_now() - t0, dc = cpu_now(1) - c0;
     if (dt < best) best = dt;
     if (dc < best_cpu) best_cpu = dc;
   }
