@@ -854,44 +854,43 @@ static void plan_gather_all(am_ds_model* m, const uint8_t* const* cols, const in
 // gives the same bits).
 typedef double v8d __attribute__((vector_size(64)));
 #define V8(x) ((v8d){(x), (x), (x), (x), (x), (x), (x), (x)})  // x in every lane (-0.0 too)
+
+// Source element v's values from row r0 on, lag rows before (m->xv: the row before first).
+static inline const double* var_rows(const am_ds_model* m, uint32_t v, unsigned lag,
+                                     size_t stride, size_t r0) {
+  return m->xv + (size_t)v * stride + 1 - lag + r0;
+}
+// 16 values (half a block of rows) into two vectors, and back.
+static inline void ld16(v8d* v, const double* p) {
+  memcpy(&v[0], p, 64);
+  memcpy(&v[1], p + 8, 64);
+}
+static inline void st16(double* p, const v8d* v) {
+  memcpy(p, &v[0], 64);
+  memcpy(p + 8, &v[1], 64);
+}
 AM_CLONES static void plan_sum(const am_ds_model* m, const am_ds_mentry* e, uint32_t j0,
                                uint32_t n, size_t rows, double* restrict acc) {
   const size_t stride = PLAN_STRIDE(rows);
   const uint32_t* tv = m->tvar + 2 * (size_t)e->term0;
   const am_ds_term* t = m->t + e->term0;
-  for (size_t r0 = 0; r0 < rows; r0 += PLAN_BLOCK) {
-    v8d a0, a1, a2, a3;
-    if (j0) {
-      memcpy(&a0, acc + r0, 64);
-      memcpy(&a1, acc + r0 + 8, 64);
-      memcpy(&a2, acc + r0 + 16, 64);
-      memcpy(&a3, acc + r0 + 24, 64);
-    } else {
-      a0 = a1 = a2 = a3 = V8(e->bias);
-    }
+  for (size_t r0 = 0; r0 < rows; r0 += PLAN_BLOCK) {  // acc has room for whole blocks
+    v8d a[4] = {{0}};  // (set here only to quiet GCC's -Wmaybe-uninitialized)
+    if (j0) ld16(a, acc + r0), ld16(a + 2, acc + r0 + 16);
+    else a[0] = a[1] = a[2] = a[3] = V8(e->bias);
     for (uint32_t j = j0; j < n; j++) {
-      const double* x = m->xv + (size_t)tv[2 * j] * stride + 1 - t[j].lag + r0;
-      v8d x0, x1, x2, x3, c = V8(t[j].coef);
-      memcpy(&x0, x, 64);
-      memcpy(&x1, x + 8, 64);
-      memcpy(&x2, x + 16, 64);
-      memcpy(&x3, x + 24, 64);
-      x0 = c * x0, x1 = c * x1, x2 = c * x2, x3 = c * x3;
+      v8d x[4], y[4], c = V8(t[j].coef);
+      const double* p = var_rows(m, tv[2 * j], t[j].lag, stride, r0);
+      ld16(x, p), ld16(x + 2, p + 16);
+      for (int i = 0; i < 4; i++) x[i] = c * x[i];
       if (tv[2 * j + 1] != UINT32_MAX) {
-        const double* y = m->xv + (size_t)tv[2 * j + 1] * stride + 1 - t[j].lag2 + r0;
-        v8d y0, y1, y2, y3;
-        memcpy(&y0, y, 64);
-        memcpy(&y1, y + 8, 64);
-        memcpy(&y2, y + 16, 64);
-        memcpy(&y3, y + 24, 64);
-        x0 = x0 * y0, x1 = x1 * y1, x2 = x2 * y2, x3 = x3 * y3;
+        p = var_rows(m, tv[2 * j + 1], t[j].lag2, stride, r0);
+        ld16(y, p), ld16(y + 2, p + 16);
+        for (int i = 0; i < 4; i++) x[i] = x[i] * y[i];
       }
-      a0 = a0 + x0, a1 = a1 + x1, a2 = a2 + x2, a3 = a3 + x3;
+      for (int i = 0; i < 4; i++) a[i] = a[i] + x[i];
     }
-    memcpy(acc + r0, &a0, 64);  // acc has room for whole blocks
-    memcpy(acc + r0 + 8, &a1, 64);
-    memcpy(acc + r0 + 16, &a2, 64);
-    memcpy(acc + r0 + 24, &a3, 64);
+    st16(acc + r0, a), st16(acc + r0 + 16, a + 2);
   }
 }
 
@@ -908,32 +907,24 @@ AM_CLONES static void plan_sum_tile(const am_ds_model* m, const am_ds_mentry* e,
     v8d a[PLAN_TILE][2] = {{{0}}};  // (set here only to quiet GCC's -Wmaybe-uninitialized)
     for (int g = 0; g < PLAN_TILE; g++) a[g][0] = a[g][1] = V8(e[g].bias);
     for (uint32_t j = 0; j < n; j++) {
-      const double* x = m->xv + (size_t)tv[2 * j] * stride + 1 - t[0][j].lag + r0;
-      v8d x0, x1;
-      memcpy(&x0, x, 64);
-      memcpy(&x1, x + 8, 64);
+      v8d x[2], y[2];
+      ld16(x, var_rows(m, tv[2 * j], t[0][j].lag, stride, r0));
       if (tv[2 * j + 1] == UINT32_MAX) {
 #pragma GCC unroll 4
         for (int g = 0; g < PLAN_TILE; g++) {
           v8d c = V8(t[g][j].coef);
-          a[g][0] = a[g][0] + c * x0, a[g][1] = a[g][1] + c * x1;
+          a[g][0] = a[g][0] + c * x[0], a[g][1] = a[g][1] + c * x[1];
         }
         continue;
       }
-      const double* y = m->xv + (size_t)tv[2 * j + 1] * stride + 1 - t[0][j].lag2 + r0;
-      v8d y0, y1;
-      memcpy(&y0, y, 64);
-      memcpy(&y1, y + 8, 64);
+      ld16(y, var_rows(m, tv[2 * j + 1], t[0][j].lag2, stride, r0));
 #pragma GCC unroll 4
       for (int g = 0; g < PLAN_TILE; g++) {
         v8d c = V8(t[g][j].coef);
-        a[g][0] = a[g][0] + c * x0 * y0, a[g][1] = a[g][1] + c * x1 * y1;
+        a[g][0] = a[g][0] + c * x[0] * y[0], a[g][1] = a[g][1] + c * x[1] * y[1];
       }
     }
-    for (int g = 0; g < PLAN_TILE; g++) {
-      memcpy(acc + g * astride + r0, &a[g][0], 64);
-      memcpy(acc + g * astride + r0 + 8, &a[g][1], 64);
-    }
+    for (int g = 0; g < PLAN_TILE; g++) st16(acc + g * astride + r0, a[g]);
   }
 }
 
@@ -945,34 +936,23 @@ AM_CLONES static void plan_sum_products(const am_ds_model* m, uint32_t k, size_t
   const uint32_t j0 = m->prod0[k], j1 = m->prod1[k];
   const uint32_t* tv = m->tvar + 2 * (size_t)m->e[k].term0;
   const am_ds_term* t[PLAN_TILE];
-  const double* xg[PLAN_TILE];
-  for (int g = 0; g < PLAN_TILE; g++) {
-    t[g] = m->t + m->e[k + g].term0;
-    xg[g] = m->xv + (size_t)TVAR(m, k + g, j0, 0) * stride + 1 - t[g][j0].lag;
-  }
+  for (int g = 0; g < PLAN_TILE; g++) t[g] = m->t + m->e[k + g].term0;
   for (size_t r0 = 0; r0 < rows; r0 += PLAN_BLOCK / 2) {
     v8d a[PLAN_TILE][2] = {{{0}}}, x[PLAN_TILE][2] = {{{0}}};
     for (int g = 0; g < PLAN_TILE; g++) {
-      memcpy(&a[g][0], acc + g * astride + r0, 64);
-      memcpy(&a[g][1], acc + g * astride + r0 + 8, 64);
-      memcpy(&x[g][0], xg[g] + r0, 64);
-      memcpy(&x[g][1], xg[g] + r0 + 8, 64);
+      ld16(a[g], acc + g * astride + r0);
+      ld16(x[g], var_rows(m, TVAR(m, k + g, j0, 0), t[g][j0].lag, stride, r0));
     }
     for (uint32_t j = j0; j < j1; j++) {
-      const double* y = m->xv + (size_t)tv[2 * j + 1] * stride + 1 - t[0][j].lag2 + r0;
-      v8d y0, y1;
-      memcpy(&y0, y, 64);
-      memcpy(&y1, y + 8, 64);
+      v8d y[2];
+      ld16(y, var_rows(m, tv[2 * j + 1], t[0][j].lag2, stride, r0));
 #pragma GCC unroll 4
       for (int g = 0; g < PLAN_TILE; g++) {
         v8d c = V8(t[g][j].coef);
-        a[g][0] = a[g][0] + c * x[g][0] * y0, a[g][1] = a[g][1] + c * x[g][1] * y1;
+        a[g][0] = a[g][0] + c * x[g][0] * y[0], a[g][1] = a[g][1] + c * x[g][1] * y[1];
       }
     }
-    for (int g = 0; g < PLAN_TILE; g++) {
-      memcpy(acc + g * astride + r0, &a[g][0], 64);
-      memcpy(acc + g * astride + r0 + 8, &a[g][1], 64);
-    }
+    for (int g = 0; g < PLAN_TILE; g++) st16(acc + g * astride + r0, a[g]);
   }
 }
 
