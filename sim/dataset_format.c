@@ -201,9 +201,10 @@ ROW_DEC(uint64_t)
 
 // PRED_MODEL's row: the model's prediction (pred) where mask is set, the previous row elsewhere.
 #define ROW_MODEL(T)                                                                            \
-  AM_CLONES static void row_model_##T(uint8_t* restrict out, const uint8_t* restrict prev,               \
-                            const uint8_t* restrict pred, const uint8_t* restrict mask,         \
-                            const uint8_t* restrict src, size_t count, size_t k0, size_t n) {   \
+  AM_CLONES static void row_model_##T(uint8_t* restrict out, const uint8_t* restrict prev,     \
+                                      const uint8_t* restrict pred, const uint8_t* restrict mask, \
+                                      const uint8_t* restrict src, size_t count, size_t k0,       \
+                                      size_t n) {                                               \
     static const uint8_t zero[sizeof(T)];                                                      \
     size_t step = prev ? sizeof(T) : 0; /* the first row's "row before" is 0 */                \
     if (!prev) prev = zero;                                                                    \
@@ -245,8 +246,8 @@ static void byte_decode(uint8_t* restrict dst, const uint8_t* restrict src, cons
 
 // The bit layout into the byte layout (byte plane j of count bytes at j x count): one 8 x 8
 // transpose and one 8-byte store per 8 values of a plane. -1 when padding bits are set.
-AM_CLONES static int bits_to_bytes(uint8_t* restrict planes, const uint8_t* restrict src, size_t count,
-                         size_t sw) {
+AM_CLONES static int bits_to_bytes(uint8_t* restrict planes, const uint8_t* restrict src,
+                                   size_t count, size_t sw) {
   size_t nb = (count + 7) / 8, full = count / 8, tail = count % 8;
   for (size_t j = 0; j < sw; j++) {
     const uint8_t* p = src + 8 * j * nb;
@@ -555,8 +556,9 @@ static int plan_model(am_ds_model* m, const size_t* elems) {
       if (m->own0[k + g] < n) n = m->own0[k + g];
       for (uint32_t j = 0; j < n; j++) {
         const am_ds_term *s = &m->t[a->term0 + j], *u = &m->t[b->term0 + j];
-        const uint32_t *sv = &m->tvar[2 * ((size_t)a->term0 + j)], *uv = &m->tvar[2 * ((size_t)b->term0 + j)];
-        if (sv[0] != uv[0] || sv[1] != uv[1] || s->lag != u->lag || s->lag2 != u->lag2) n = j;
+        if (TVAR(m, k, j, 0) != TVAR(m, k + g, j, 0) || TVAR(m, k, j, 1) != TVAR(m, k + g, j, 1) ||
+            s->lag != u->lag || s->lag2 != u->lag2)
+          n = j;
       }
     }
     if (n < PLAN_TILE_MIN) {
@@ -957,7 +959,8 @@ AM_CLONES static void plan_sum_products(const am_ds_model* m, uint32_t k, size_t
 }
 
 // The sums of entry k and, at a tile, the PLAN_TILE - 1 after it (entry k + g's in acc + g x
-// astride), of their terms up to their first reading their own channel (all of them: own = 0).
+// astride), of their terms up to their first reading their own channel (all of them when upto_own
+// is 0).
 // Returns the number of entries summed.
 static uint32_t plan_sums(const am_ds_model* m, uint32_t k, size_t rows, double* acc,
                           size_t astride, int upto_own) {
@@ -976,7 +979,8 @@ static uint32_t plan_sums(const am_ds_model* m, uint32_t k, size_t rows, double*
     if (p0 > n) plan_sum(m, &m->e[k + i], n, p0, rows, acc + i * astride);
   plan_sum_products(m, k, rows, acc, astride);
   for (uint32_t i = 0; i < g; i++)  // and after them
-    if (m->e[k + i].n_terms > p1) plan_sum(m, &m->e[k + i], p1, m->e[k + i].n_terms, rows, acc + i * astride);
+    if (m->e[k + i].n_terms > p1)
+      plan_sum(m, &m->e[k + i], p1, m->e[k + i].n_terms, rows, acc + i * astride);
   return g;
 }
 
@@ -1192,7 +1196,8 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
     for (size_t e = 0; e < elems; e++)
       for (size_t r = 0; r < rows && !mask[e]; r++) DECODE_VALUE(r, e, 0);
     for (size_t e = 0; e < elems; e++)  // its own elements read, once decoded
-      if (m->own_var[e] != UINT32_MAX && !mask[e]) plan_gather(m, m->own_var[e], cc, dtype, all_elems, rows);
+      if (m->own_var[e] != UINT32_MAX && !mask[e])
+        plan_gather(m, m->own_var[e], cc, dtype, all_elems, rows);
     // wave by wave: its entries' predictions over all rows, then its span of elements decoded
     // row by row (the elements without an entry in it again: the same values) and gathered
     for (uint32_t w = 0; w < m->n_waves; w++) {
@@ -1200,12 +1205,13 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
       for (uint32_t k = k0, g; k < k1; k += g) {
         g = plan_sums(m, k, rows, a, stride, 0);
         for (uint32_t i = 0; i < g; i++)
-          store_preds(pred, elems * sw, m->e[k + i].elem * sw, a + i * stride, rows, &m->e[k + i], dt,
-                      lossy, (uint8_t*)(a + PLAN_TILE * stride));
+          store_preds(pred, elems * sw, m->e[k + i].elem * sw, a + i * stride, rows, &m->e[k + i],
+                      dt, lossy, (uint8_t*)(a + PLAN_TILE * stride));
       }
       size_t lo = m->e[k0].elem, n = m->e[k1 - 1].elem + 1 - lo;
       for (size_t r = 0, q = lo; r < rows; r++, q += elems) {
-        rm(out + q * sw, r ? out + (q - elems) * sw : NULL, pred + q * sw, mask + lo, src, count, q, n);
+        rm(out + q * sw, r ? out + (q - elems) * sw : NULL, pred + q * sw, mask + lo, src, count,
+           q, n);
         widen_values(own, out, q, n, sw, lossy);
       }
       for (uint32_t k = k0; k < k1; k++)
@@ -1223,7 +1229,8 @@ int am_ds_decode_model(uint8_t* out, const uint8_t* src, size_t rows, size_t ele
     for (uint32_t k = 0; k < m->n_entries; k++) {  // the rest, now that the row before is decoded
       const am_ds_mentry* e = &m->e[k];
       double s = acc[(size_t)k * stride + r];
-      for (uint32_t j = m->own0[k]; j < e->n_terms; j++) s = s + term_at(&m->t[e->term0 + j], cc, dtype, all_elems, r);
+      for (uint32_t j = m->own0[k]; j < e->n_terms; j++)
+        s = s + term_at(&m->t[e->term0 + j], cc, dtype, all_elems, r);
       store_pred(pred, (r * elems + e->elem) * sw, s, e, dt, lossy);
       if (self & SELF_ROW) DECODE_VALUE(r, e->elem, 1);  // read by the entries after it
     }

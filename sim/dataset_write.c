@@ -32,8 +32,9 @@
 // file is byte for byte the one a synchronous writer makes. The buffers are allocated once by
 // am_ds_begin: one per slot plus a few spare ones; when no spare buffer is free, the stepping
 // thread waits (the queue is bounded). The background thread is woken when half the spares are
-// queued (each wake-up is a system call on the stepping thread), and at close. An error met by the background thread is kept and reported
-// by the next call on the stepping thread (or by am_ds_close); later chunks are dropped.
+// queued (each wake-up is a system call on the stepping thread), and at close. An error met by
+// the background thread is kept and reported by the next call on the stepping thread (or by
+// am_ds_close); later chunks are dropped.
 
 typedef struct wchan {
   am_channel_def d;  // strings point into owned copies below
