@@ -481,12 +481,22 @@ static void plan_products(am_ds_model* m, uint32_t k) {
   }
 }
 
+// Frees model m's evaluation plan (not xv, its values).
+static void plan_free(am_ds_model* m) {
+  uint32_t** a[] = {&m->var_elem, &m->tvar, &m->own0, &m->tile, &m->prod0, &m->prod1,
+                    &m->own_var, &m->wave0};
+  for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
+    free(*a[i]);
+    *a[i] = NULL;
+  }
+  free(m->var_src);
+  m->var_src = NULL;
+}
+
 // Model m's evaluation plan: its distinct source elements, each term's factors as their indices,
 // each entry's first own-channel term and the tiles of entries summed together.
 static int plan_model(am_ds_model* m, const size_t* elems) {
-  free(m->var_src);
-  free(m->var_elem);
-  free(m->tvar);
+  plan_free(m);
   m->n_vars = 0;
   m->var_src = malloc(sizeof(uint16_t) * (2 * (size_t)m->n_terms + 1));
   m->var_elem = malloc(sizeof(uint32_t) * (2 * (size_t)m->n_terms + 1));
@@ -508,11 +518,6 @@ static int plan_model(am_ds_model* m, const size_t* elems) {
     if (!rc) m->tvar[k] = (uint32_t)at[src][se] - 1;
   }
   for (int c = 0; c < AM_DS_MAX_CHANNELS; c++) free(at[c]);
-  free(m->own0);
-  free(m->tile);
-  free(m->prod0);
-  free(m->prod1);
-  free(m->own_var);
   m->own0 = malloc(sizeof(uint32_t) * ((size_t)m->n_entries + 1));
   m->tile = calloc((size_t)m->n_entries + 1, sizeof(uint32_t));
   m->prod0 = calloc((size_t)m->n_entries + 1, sizeof(uint32_t));
@@ -529,7 +534,6 @@ static int plan_model(am_ds_model* m, const size_t* elems) {
     while (j < e->n_terms && !own_term(m, &m->t[e->term0 + j])) j++;
     m->own0[k] = j;
   }
-  free(m->wave0);
   m->n_waves = 0;
   if (!(m->wave0 = malloc(sizeof(uint32_t) * ((size_t)m->n_entries + 2)))) return -1;
   m->wave0[0] = 0;
@@ -697,15 +701,7 @@ void am_ds_models_free(am_ds_model* m, int n_models) {
   for (int i = 0; m && i < n_models; i++) {
     free(m[i].e);
     free(m[i].t);
-    free(m[i].var_src);
-    free(m[i].var_elem);
-    free(m[i].tvar);
-    free(m[i].own0);
-    free(m[i].tile);
-    free(m[i].prod0);
-    free(m[i].prod1);
-    free(m[i].own_var);
-    free(m[i].wave0);
+    plan_free(&m[i]);
     free(m[i].xv);
   }
   free(m);
