@@ -133,8 +133,6 @@ static int read_bhdr(am_ds_reader* r, uint64_t off, am_ds_bhdr* h, const char* w
   return 0;
 }
 
-// Reads the payload of a checked header: the prefix into r->zb.p, the body decompressed into
-// r->rb.p (h->raw bytes). Checks the CRC and the frame.
 // Room for n bytes in one of the reader's scratch buffers, whose contents are not kept: one too
 // small is dropped and made again rather than grown by realloc, which would copy it.
 static int scratch(am_buf* b, size_t n) {
@@ -142,6 +140,8 @@ static int scratch(am_buf* b, size_t n) {
   return am_buf_reserve(b, n);
 }
 
+// Reads the payload of a checked header: the prefix into r->zb.p, the body decompressed into
+// r->rb.p (h->raw bytes). Checks the CRC and the frame.
 static int read_payload(am_ds_reader* r, uint64_t off, const am_ds_bhdr* h, const char* what, char* err,
                         size_t err_sz) {
   if (scratch(&r->zb, (size_t)h->payload + 1))
