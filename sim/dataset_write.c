@@ -919,12 +919,8 @@ static inline void put_bytes(uint8_t* restrict d, const uint8_t* restrict s, siz
 }
 
 void am_ds_row_put(am_ds_writer* w, int slot, const void* const* src) {
-  uint8_t* buf = w->slots[slot].cur->buf;
-  size_t row = w->slots[slot].rows;
-  for (int c = 0; c < w->n_ch; c++) {
-    uint8_t* d = buf + w->ch[c].col_off + row * w->ch[c].row_bytes;
-    if (src[c]) put_bytes(d, src[c], w->ch[c].row_bytes);
-  }
+  for (int c = 0; c < w->n_ch; c++)
+    if (src[c]) put_bytes(am_ds_row_ptr(w, slot, c), src[c], w->ch[c].row_bytes);
 }
 
 int am_ds_row_commit(am_ds_writer* w, int slot, uint32_t end) {
