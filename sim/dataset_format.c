@@ -46,6 +46,14 @@ const char* am_dtype_name(am_dtype t) {
   return "?";
 }
 
+// Hot loops compiled for AVX-512, AVX2 and baseline x86-64, picked at load time (integer and
+// element-wise IEEE operations only: every variant gives the same bits).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define AM_CLONES
+#endif
+
 //---------------------------------- predictors ----------------------------------------------------
 //
 // One loop per width (1, 2, 4, 8 bytes) through a macro; values are loaded and stored with memcpy
@@ -95,17 +103,19 @@ LOADER(double)
     case PRED_REF:                                                                               \
       for (size_t k = 0; k < count; k++) ST(T, out, k, LD(T, src, k) ^ LD(T, ref, k));          \
       break;                                                                                     \
-    case PRED_MODEL:                                                                             \
-      for (size_t k = 0; k < count; k++) {                                                       \
-        T p = f.mask[k % elems] ? LD(T, ref, k) : k >= elems ? LD(T, src, k - elems) : 0;        \
-        T x = LD(T, src, k);                                                                     \
-        ST(T, out, k, ZIG(T, (T)(MONO(T, x) - MONO(T, p))));                                     \
-      }                                                                                          \
+    case PRED_MODEL: /* count is rows x elems */                                                \
+      for (size_t k0 = 0; k0 < count; k0 += elems)                                              \
+        for (size_t e = 0; e < elems; e++) {                                                     \
+          size_t k = k0 + e;                                                                     \
+          T p = f.mask[e] ? LD(T, ref, k) : k0 ? LD(T, src, k - elems) : 0;                      \
+          T x = LD(T, src, k);                                                                   \
+          ST(T, out, k, ZIG(T, (T)(MONO(T, x) - MONO(T, p))));                                   \
+        }                                                                                        \
       break;                                                                                     \
     default: memcpy(out, src, count * sizeof(T));                                                \
   }
 
-static void predict(uint8_t* restrict out, const uint8_t* restrict src, const uint8_t* ref,
+AM_CLONES static void predict(uint8_t* restrict out, const uint8_t* restrict src, const uint8_t* ref,
                     size_t count, size_t elems, size_t sw, am_ds_filt f) {
   size_t first = elems < count ? elems : count;
   switch (sw) {
@@ -137,26 +147,86 @@ size_t am_ds_laid_size(size_t count, size_t sw, int layout) {
   return layout == LAYOUT_BIT ? sw * 8 * ((count + 7) / 8) : count * sw;
 }
 
-static void lay(uint8_t* restrict dst, const uint8_t* restrict v, size_t count, size_t sw, int layout) {
-  if (layout != LAYOUT_BIT) {
-    if (sw == 1) {
-      memcpy(dst, v, count);
+// Byte planes of n values of sw bytes: byte j of value k to dst[j x stride + k]. The widths are
+// constants in each loop, which the compiler turns into shuffles; 8-byte values go through their
+// two 4-byte halves, a block at a time.
+#define BYTE_PLANES(SW)                                                                          \
+  for (size_t k = 0; k < n; k++)                                                               \
+    for (size_t j = 0; j < (SW); j++) dst[j * stride + k] = v[k * (SW) + j];
+static inline void byte_planes4(uint8_t* restrict dst, size_t stride, const uint8_t* restrict v,
+                                size_t n) {
+  BYTE_PLANES(4)
+}
+static inline void byte_planes(uint8_t* restrict dst, size_t stride, const uint8_t* restrict v,
+                               size_t n, size_t sw) {
+  switch (sw) {
+    case 1: memcpy(dst, v, n); return;
+    case 2: BYTE_PLANES(2) return;
+    case 4: byte_planes4(dst, stride, v, n); return;
+    case 8: {
+      enum { B = 256 };
+      uint32_t lo[B], hi[B];
+      for (size_t k0 = 0; k0 < n; k0 += B) {
+        size_t m = n - k0 < B ? n - k0 : B;
+        const uint8_t* w = v + 8 * k0;
+        for (size_t k = 0; k < m; k++) {
+          memcpy(&lo[k], w + 8 * k, 4);
+          memcpy(&hi[k], w + 8 * k + 4, 4);
+        }
+        byte_planes4(dst + k0, stride, (const uint8_t*)lo, m);
+        byte_planes4(dst + 4 * stride + k0, stride, (const uint8_t*)hi, m);
+      }
       return;
     }
-    for (size_t k = 0; k < count; k++)
-      for (size_t j = 0; j < sw; j++) dst[j * count + k] = v[k * sw + j];
+    default: BYTE_PLANES(sw)
+  }
+}
+#undef BYTE_PLANES
+
+// The 8 bit planes (nb bytes apart) of one byte plane p of n values, from byte g0 of each bit
+// plane (the values from 8 g0 on): 16 values at a time where SSE2 gathers each bit's 16 bits at
+// once (the top bit of each byte, then the bytes doubled), the rest 8 at a time by transpose8.
+static inline void bit_planes(uint8_t* restrict dst, size_t nb, size_t g0, const uint8_t* restrict p,
+                              size_t n) {
+  size_t k = 0;
+#ifdef __SSE2__
+  for (; k + 16 <= n; k += 16) {
+    __m128i x = _mm_loadu_si128((const __m128i*)(p + k));
+    for (int b = 7; b >= 0; b--) {
+      uint16_t m = (uint16_t)_mm_movemask_epi8(x);
+      memcpy(dst + (size_t)b * nb + g0 + k / 8, &m, 2);
+      x = _mm_add_epi8(x, x);
+    }
+  }
+#endif
+  for (; k < n; k += 8) {
+    uint64_t x = 0;
+    size_t m = n - k < 8 ? n - k : 8;
+    memcpy(&x, p + k, m);  // (little-endian: byte m of x is value k + m)
+    x = transpose8(x);
+    for (size_t b = 0; b < 8; b++) dst[b * nb + g0 + k / 8] = (uint8_t)(x >> (8 * b));
+  }
+}
+
+// Lays count values of sw bytes out as the layout says (BYTE or BIT, above). BIT goes through the
+// byte planes of a block of values at a time.
+AM_CLONES static void lay(uint8_t* restrict dst, const uint8_t* restrict v, size_t count, size_t sw,
+                          int layout) {
+  if (layout != LAYOUT_BIT) {
+    byte_planes(dst, count, v, count, sw);
     return;
   }
   size_t nb = (count + 7) / 8;
-  for (size_t j = 0; j < sw; j++) {
-    uint8_t* plane = dst + 8 * j * nb;
-    for (size_t g = 0; g < nb; g++) {
-      uint64_t x = 0;
-      size_t n = count - 8 * g < 8 ? count - 8 * g : 8;
-      for (size_t m = 0; m < n; m++) x |= (uint64_t)v[(8 * g + m) * sw + j] << (8 * m);
-      x = transpose8(x);
-      for (size_t b = 0; b < 8; b++) plane[b * nb + g] = (uint8_t)(x >> (8 * b));
-    }
+  if (sw == 1) {
+    bit_planes(dst, nb, 0, v, count);
+    return;
+  }
+  enum { BLK = 512 };  // values per block: a multiple of 16
+  uint8_t planes[8 * BLK];
+  for (size_t k0 = 0; k0 < count; k0 += BLK) {
+    size_t m = count - k0 < BLK ? count - k0 : BLK;
+    byte_planes(planes, BLK, v + k0 * sw, m, sw);
+    for (size_t j = 0; j < sw; j++) bit_planes(dst + 8 * j * nb, nb, k0 / 8, planes + j * BLK, m);
   }
 }
 
@@ -171,13 +241,6 @@ void am_ds_encode(uint8_t* restrict dst, const uint8_t* restrict src, const uint
   lay(dst, tmp, count, sw, f.layout);
 }
 
-// Hot loops compiled for AVX-512, AVX2 and baseline x86-64, picked at load time (integer and
-// element-wise IEEE operations only: every variant gives the same bits).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define AM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define AM_CLONES
-#endif
 
 // One row of n values (from value k0 of count) out of byte planes, un-predicted against prev (the
 // previous row, or the reference's values; NULL for the first row). restrict lets the compiler

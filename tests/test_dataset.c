@@ -569,13 +569,32 @@ static void test_filters_roundtrip(void** state) {
         for (size_t k = 0; k < rows * elems; k++)
           for (size_t j = 0; j < w; j++) assert_int_equal(enc[j * rows * elems + k], src[k * w + j]);
       }
-  // the bit layout, from its definition: bit b of byte j of value k at plane 8j + b, bit k % 8
-  uint32_t v[11];
-  for (int k = 0; k < 11; k++) v[k] = (uint32_t)am_rng_next(&rng);
-  am_ds_encode(enc, (const uint8_t*)v, NULL, 11, 1, 4, (am_ds_filt){PRED_NONE, LAYOUT_BIT, 0}, tmp);
-  for (int k = 0; k < 11; k++)
-    for (int bit = 0; bit < 32; bit++)
-      assert_int_equal((enc[bit * 2 + k / 8] >> (k % 8)) & 1, (v[k] >> bit) & 1);
+  // both layouts, from their definitions, over counts that end inside and on groups of 8 and 16
+  // values and cross the encoder's blocks of 256 and 512 values. BYTE: byte j of value k at
+  // j x count + k. BIT: bit b of byte j of value k at plane 8j + b, bit k % 8, planes of
+  // ceil(count / 8) bytes padded with zeros.
+  enum { NV = 1100 };
+  static uint8_t v[NV * 8], laid[NV * 8 + 64], scratch[NV * 8];
+  for (size_t k = 0; k < sizeof v; k++) v[k] = (uint8_t)(uint32_t)am_rng_next(&rng);
+  size_t counts[] = {11, 16, 37, 256, 257, 512, 513, 1100};
+  for (size_t wi = 0; wi < 4; wi++)
+    for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+      size_t w = widths[wi], n = counts[ci], nb = (n + 7) / 8;
+      am_ds_encode(laid, v, NULL, n, 1, w, (am_ds_filt){PRED_NONE, LAYOUT_BYTE, 0}, scratch);
+      for (size_t k = 0; k < n; k++)
+        for (size_t j = 0; j < w; j++)
+          if (laid[j * n + k] != v[k * w + j])
+            fail_msg("byte layout, width %zu, %zu values: value %zu byte %zu", w, n, k, j);
+      am_ds_encode(laid, v, NULL, n, 1, w, (am_ds_filt){PRED_NONE, LAYOUT_BIT, 0}, scratch);
+      for (size_t j = 0; j < w; j++)
+        for (size_t b = 0; b < 8; b++)
+          for (size_t k = 0; k < 8 * nb; k++) {
+            int want = k < n ? (v[k * w + j] >> b) & 1 : 0;
+            if (((laid[(8 * j + b) * nb + k / 8] >> (k % 8)) & 1) != want)
+              fail_msg("bit layout, width %zu, %zu values: value %zu byte %zu bit %zu", w, n, k,
+                       j, b);
+          }
+    }
   // SUBZ: zigzag of the wrapped difference (0 -> 0, -1 -> 1, 1 -> 2, -2 -> 3)
   uint16_t z[4] = {0, 0xFFFF, 0, 2}, ze[8];  // one element: differences 0, -1, 1, 2 (the bit
                                              // layout pads each of its 16 planes to a byte)
