@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -41,7 +42,8 @@ typedef struct wchan {
   char* s[4];        // name, group, units, labels
   size_t elems, w, row_bytes;
   size_t sw;         // stored width: w, or w / 2 for a lossy channel
-  size_t col_off;    // offset of its column in a chunk buffer (chunk_rows x row_bytes each)
+  size_t row_off;    // offset of its values in a row of a chunk buffer
+  size_t col_off;    // offset of its column in w->cols (chunk_rows x row_bytes each)
   am_ds_filt filt;   // the filter its chunks use (chosen on the first chunk of CHOOSE_ROWS rows)
   int chosen;
   int model;         // index of its model in w->models, -1: none
@@ -54,7 +56,7 @@ typedef struct wchan {
 #define CHOOSE_MIN 16
 
 typedef struct wjob {  // a chunk buffer and, once handed over, what the chunk is
-  uint8_t* buf;        // the channels' columns, channel c at ch[c].col_off
+  uint8_t* buf;        // its rows, w->row_stride bytes apart (channel c at ch[c].row_off)
   double* init;        // n_init (+1) doubles
   int64_t episode;
   uint32_t env, first_step, rows, flags;
@@ -86,10 +88,13 @@ struct am_ds_writer {
   int n_ch;
   wchan* ch;
   size_t row_bytes;
+  size_t row_stride;  // row_bytes rounded up to whole cache lines (a chunk buffer's rows)
+  uint8_t* row_stage; // am_ds_row_put's row (row_stride bytes, 64-byte aligned)
   int n_slots, chunk_rows, n_init;
   wslot* slots;
   // Owned by whichever thread writes blocks: the stepping thread before the background thread
   // starts and after it has been joined, the background thread in between.
+  am_buf cols;       // the chunk being written as columns (channel c at ch[c].col_off)
   am_buf scratch;    // filtered body
   am_buf tmp, stage, refv, trial;  // filter scratch: residuals, lossy values, references, trials
   am_buf out;        // block header + prefix + compressed body
@@ -107,6 +112,7 @@ struct am_ds_writer {
   pthread_cond_t cv_work, cv_free;
   int n_jobs;
   wjob* jobs;
+  uint8_t* arena;    // the jobs' buffers
   wjob** free_list;  // n_free of them
   int n_free;
   wjob** queue;      // ring of n_jobs: q_head, q_len
@@ -471,7 +477,7 @@ static int write_block(am_ds_writer* w, int type, const uint8_t* prefix, size_t 
 // The values of channel c in chunk j in their stored form (packed into w->stage when lossy).
 static const uint8_t* stored_column(am_ds_writer* w, const wjob* j, int c) {
   const wchan* ch = &w->ch[c];
-  const uint8_t* col = j->buf + ch->col_off;
+  const uint8_t* col = w->cols.p + ch->col_off;
   if (ch->sw == ch->w) return col;
   am_ds_lossy_pack(w->stage.p, col, j->rows * ch->elems, ch->w);
   return w->stage.p;
@@ -485,7 +491,7 @@ static void model_values(am_ds_writer* w, const wjob* j, int c) {
   for (uint32_t v = 0; v < m->n_vars; v++) {  // each source element the model reads (its plan)
     int s = m->var_src[v];
     const wchan* x = &w->ch[s];
-    cols[s] = j->buf + x->col_off;
+    cols[s] = w->cols.p + x->col_off;
     if (x->sw == x->w) continue;
     uint8_t* d = w->rt.p + w->rt_off[s] * j->rows;  // rounded once per chunk, for every model
     if (!w->rt_done[s]) {
@@ -505,8 +511,8 @@ static void model_values(am_ds_writer* w, const wjob* j, int c) {
 static void ref_values(am_ds_writer* w, const wjob* j, int r, int c) {
   const wchan *x = &w->ch[r], *ch = &w->ch[c];
   size_t count = j->rows * ch->elems;
-  if (x->sw != x->w) am_ds_lossy_pack(w->refv.p, j->buf + x->col_off, count, x->w);
-  else am_ds_ref_convert(w->refv.p, j->buf + x->col_off, count, x->w, ch->w);
+  if (x->sw != x->w) am_ds_lossy_pack(w->refv.p, w->cols.p + x->col_off, count, x->w);
+  else am_ds_ref_convert(w->refv.p, w->cols.p + x->col_off, count, x->w, ch->w);
 }
 
 // Chooses channel c's filter on chunk j: a channel whose values equal an earlier (exact, not
@@ -550,9 +556,21 @@ static void choose_filter(am_ds_writer* w, const wjob* j, int c, const uint8_t* 
     }
 }
 
+// The chunk's rows turned into the columns the filters read (w->cols).
+static void chunk_columns(am_ds_writer* w, const wjob* j) {
+  for (uint32_t r = 0; r < j->rows; r++) {
+    const uint8_t* row = j->buf + (size_t)r * w->row_stride;
+    for (int c = 0; c < w->n_ch; c++) {
+      const wchan* x = &w->ch[c];
+      memcpy(w->cols.p + x->col_off + r * x->row_bytes, row + x->row_off, x->row_bytes);
+    }
+  }
+}
+
 // Filters, compresses and writes one chunk and adds it to the index (the block-writing side).
 // The body: the filter table (FILTER_ENTRY bytes per channel), the initial state, the columns.
 static int write_chunk(am_ds_writer* w, const wjob* j) {
+  chunk_columns(w, j);
   if (!w->cctx && !(w->cctx = ZSTD_createCCtx())) return ioerr(w, "out of memory (zstd)");
   if (w->rt_done) memset(w->rt_done, 0, (size_t)w->n_ch);
   size_t o = (size_t)w->n_ch * FILTER_ENTRY;
@@ -778,12 +796,20 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   if ((size_t)spare > fit) spare = (int)fit;
   if (spare < 2) spare = 2;
   if (!w->background) spare = 0;
-  size_t off = 0;
+  size_t off = 0, row_off = 0;
   for (int c = 0; c < w->n_ch; c++) {  // each column on a cache line of its own
     w->ch[c].col_off = off;
     off = (off + (size_t)chunk_rows * w->ch[c].row_bytes + 63) & ~(size_t)63;
+    w->ch[c].row_off = row_off;
+    row_off += w->ch[c].row_bytes;
   }
-  size_t buf_bytes = off ? off : 64;
+  w->row_stride = (w->row_bytes + 63) & ~(size_t)63;
+  size_t buf_bytes = (size_t)chunk_rows * w->row_stride;
+  if (!buf_bytes) buf_bytes = 64;
+  if (am_buf_reserve(&w->cols, off + 64) ||
+      !(w->row_stage = aligned_alloc(64, w->row_stride ? w->row_stride : 64)))
+    return werr(w, "out of memory");
+  memset(w->row_stage, 0, w->row_stride);  // (its padding is streamed too)
   w->n_jobs = n_slots + spare;
   w->wake_at = spare / 2 > 1 ? spare / 2 : 1;
   w->jobs = calloc((size_t)w->n_jobs, sizeof(wjob));
@@ -791,14 +817,20 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   w->queue = calloc((size_t)w->n_jobs, sizeof(wjob*));
   w->slots = calloc((size_t)n_slots, sizeof(wslot));
   if (!w->jobs || !w->free_list || !w->queue || !w->slots) return werr(w, "out of memory");
+  // one arena for all of them, in huge pages where the system gives them (the stepping thread
+  // writes rows to a different buffer for each slot: fewer TLB misses)
+  size_t huge = 2u << 20, arena = ((size_t)w->n_jobs * buf_bytes + huge - 1) & ~(huge - 1);
+  if (!(w->arena = aligned_alloc(huge, arena)))
+    return werr(w, "out of memory for %d x %d rows of %zu bytes", w->n_jobs, chunk_rows,
+                w->row_bytes);
+#ifdef MADV_HUGEPAGE
+  madvise(w->arena, arena, MADV_HUGEPAGE);  // (a hint: failing is harmless)
+#endif
+  memset(w->arena, 0, arena);  // touch the pages now rather than while stepping
   for (int k = 0; k < w->n_jobs; k++) {
     wjob* j = &w->jobs[k];
-    j->buf = aligned_alloc(64, buf_bytes);
-    j->init = calloc((size_t)n_init + 1, sizeof(double));
-    if (!j->buf || !j->init)
-      return werr(w, "out of memory for %d x %d rows of %zu bytes", w->n_jobs, chunk_rows,
-                  w->row_bytes);
-    memset(j->buf, 0, buf_bytes);  // touch the pages now rather than while stepping
+    j->buf = w->arena + (size_t)k * buf_bytes;
+    if (!(j->init = calloc((size_t)n_init + 1, sizeof(double)))) return werr(w, "out of memory");
     if (k < n_slots) w->slots[k].cur = j;
     else w->free_list[w->n_free++] = j;
   }
@@ -891,36 +923,47 @@ int am_ds_episode_begin(am_ds_writer* w, int slot, int64_t episode, const double
   return 0;
 }
 
-void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch) {
+static uint8_t* row_at(am_ds_writer* w, int slot) {
   wslot* sl = &w->slots[slot];
-  return sl->cur->buf + w->ch[ch].col_off + (size_t)sl->rows * w->ch[ch].row_bytes;
+  return sl->cur->buf + (size_t)sl->rows * w->row_stride;
 }
 
-// Small values (most channels of a row are 1 to 24 bytes) copied inline; whole 16-byte blocks
-// streamed past the cache (a chunk buffer is next read by the writer's thread, after the slot's
-// other rows: writing it through the cache first read each line from memory); the rest by memcpy.
-static inline void put_bytes(uint8_t* restrict d, const uint8_t* restrict s, size_t n) {
-#ifdef __SSE2__
-  if (n >= 64 && !(n % 16) && !((uintptr_t)d % 16)) {
-    for (size_t k = 0; k < n; k += 16)
-      _mm_stream_si128((__m128i*)(d + k), _mm_loadu_si128((const __m128i*)(s + k)));
+void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch) { return row_at(w, slot) + w->ch[ch].row_off; }
+
+// A whole row is gathered in a small buffer that stays in the cache, then streamed to the chunk
+// buffer past the cache in 16-byte blocks: rows are whole cache lines, one after the other, so
+// the processor writes whole lines without reading them first (the chunk buffer is next read by
+// the writer's thread, after the slot's other rows). Channels given one by one (a NULL among
+// src) are copied in place.
+void am_ds_row_put(am_ds_writer* w, int slot, const void* const* src) {
+  int all = 1;
+  for (int c = 0; c < w->n_ch; c++) all &= src[c] != NULL;
+  if (!all) {
+    for (int c = 0; c < w->n_ch; c++)
+      if (src[c]) memcpy(am_ds_row_ptr(w, slot, c), src[c], w->ch[c].row_bytes);
     return;
   }
-#endif
-  switch (n) {
-    case 1: *d = *s; return;
-    case 4: memcpy(d, s, 4); return;
-    case 8: memcpy(d, s, 8); return;
-    case 12: memcpy(d, s, 12); return;
-    case 16: memcpy(d, s, 16); return;
-    case 24: memcpy(d, s, 24); return;
-    default: memcpy(d, s, n);
+  uint8_t* stage = w->row_stage;
+  for (int c = 0; c < w->n_ch; c++) {
+    uint8_t* restrict d = stage + w->ch[c].row_off;
+    const uint8_t* restrict s = src[c];
+    switch (w->ch[c].row_bytes) {  // most channels of a row are 1 to 24 bytes
+      case 1: *d = *s; break;
+      case 4: memcpy(d, s, 4); break;
+      case 8: memcpy(d, s, 8); break;
+      case 12: memcpy(d, s, 12); break;
+      case 16: memcpy(d, s, 16); break;
+      case 24: memcpy(d, s, 24); break;
+      default: memcpy(d, s, w->ch[c].row_bytes);
+    }
   }
-}
-
-void am_ds_row_put(am_ds_writer* w, int slot, const void* const* src) {
-  for (int c = 0; c < w->n_ch; c++)
-    if (src[c]) put_bytes(am_ds_row_ptr(w, slot, c), src[c], w->ch[c].row_bytes);
+  uint8_t* row = row_at(w, slot);
+#ifdef __SSE2__
+  for (size_t k = 0; k < w->row_stride; k += 16)
+    _mm_stream_si128((__m128i*)(row + k), _mm_load_si128((const __m128i*)(stage + k)));
+#else
+  memcpy(row, stage, w->row_bytes);
+#endif
 }
 
 int am_ds_row_commit(am_ds_writer* w, int slot, uint32_t end) {
@@ -945,10 +988,8 @@ static void writer_free(am_ds_writer* w) {
   free(w->meta_val);
   free(w->meta_len);
   if (w->jobs)
-    for (int k = 0; k < w->n_jobs; k++) {
-      free(w->jobs[k].buf);
-      free(w->jobs[k].init);
-    }
+    for (int k = 0; k < w->n_jobs; k++) free(w->jobs[k].init);
+  free(w->arena);
   free(w->jobs);
   free(w->free_list);
   free(w->queue);
@@ -969,6 +1010,8 @@ static void writer_free(am_ds_writer* w) {
   free(w->melems);
   free(w->mmask);
   am_buf_free(&w->out);
+  am_buf_free(&w->cols);
+  free(w->row_stage);
   am_buf_free(&w->index);
   ZSTD_freeCCtx(w->cctx);
   free(w);
