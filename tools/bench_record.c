@@ -2,7 +2,10 @@
 // thread, the same seed and actions in both runs: (a) the rollout alone (policy forward + env
 // pool), (b) the rollout while recording every channel (state export, row copies; the writer's
 // background thread filters, compresses and writes). Rounds of (a) and (b) alternate in one run,
-// the fastest of each is kept. Reports the overhead of the stepping loop as % of rollout time,
+// the fastest of each is kept. Reports the overhead of the stepping loop as % of rollout time
+// (fastest against fastest, and with 4 rounds or more the median of the rounds' own overheads,
+// each recording rollout against the rollout alone just before it: a host whose speed drifts
+// moves both),
 // separately the time of closing the file (writing the chunks still queued, the index, fsync) and
 // the CPU time of the whole process (both threads), then the compression ratio, MB per million
 // steps and the reading speed (open + decode every channel of every episode). With --policy gru|lstm|rnn (the
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include "amt_tasks.h"
+#include "ana.h"
 #include "cli.h"
 #include "record_net.h"
 
@@ -267,6 +271,7 @@ int bench_record(int argc, char** argv) {
          run_dir ? run_dir : "", envs, steps, lossy ? ", LOSSY" : "", compact ? ", compact" : "");
   fflush(stdout);
   timing base = {1e30, 1e30, 1e30, 1e30}, with = {1e30, 1e30, 1e30, 1e30};
+  double pair[100], pair_rec[100];  // each round's overhead and am_rec_step, % of its rollout alone
   int64_t rows = 0;
   for (int k = 0; k < repeat; k++) {
     timing a, b;
@@ -276,6 +281,8 @@ int bench_record(int argc, char** argv) {
       amt_destroy(&t);
       return cli_fail("bench", "%s", err);
     }
+    pair[k] = 100 * (b.loop - a.loop) / a.loop;
+    pair_rec[k] = 100 * b.rec / a.loop;
     if (a.loop < base.loop) base.loop = a.loop;
     if (a.cpu < base.cpu) base.cpu = a.cpu;
     if (b.loop < with.loop) with.loop = b.loop;
@@ -289,6 +296,12 @@ int bench_record(int argc, char** argv) {
          with.loop, 100 * (with.loop - base.loop) / base.loop);
   printf("  in am_rec_step         %8.3f s  (row copies, waits for a free chunk buffer: %.2f %%)\n",
          with.rec, 100 * with.rec / base.loop);
+  if (repeat >= 4) {  // (ana_median sorts)
+    double m = ana_median(pair, repeat), mr = ana_median(pair_rec, repeat);
+    printf("  round by round         overhead median %.2f %%, middle half %.2f to %.2f %%; "
+           "am_rec_step median %.2f %% (%d rounds)\n",
+           m, pair[repeat / 4], pair[repeat - 1 - repeat / 4], mr, repeat);
+  }
   printf("  closing the file       %8.3f s  (queued chunks, index, fsync; %.2f %% of rollout time)\n",
          with.close, 100 * with.close / base.loop);
   printf("  CPU, both threads      %8.3f s vs %.3f s alone: +%.1f %% (loop and close)\n", with.cpu,
