@@ -5,7 +5,8 @@
 // the fastest of each is kept. Reports the overhead of the stepping loop as % of rollout time
 // (fastest against fastest, and with 4 rounds or more the median of the rounds' own overheads,
 // each recording rollout against the rollout alone just before it: a host whose speed drifts
-// moves both),
+// moves both; and the same in the stepping thread's CPU time, which leaves out the time the
+// host (or the guest's kernel) ran other work),
 // separately the time of closing the file (writing the chunks still queued, the index, fsync) and
 // the CPU time of the whole process (both threads), then the compression ratio, MB per million
 // steps and the reading speed (open + decode every channel of every episode). With --policy gru|lstm|rnn (the
@@ -35,6 +36,7 @@ static double cpu_now(int thread) {
 
 typedef struct timing {
   double loop, close, cpu;  // stepping loop (s), am_rec_close (s), process CPU of loop + close (s)
+  double loop_cpu;          // the stepping thread's CPU time in the loop (s)
   double rec;               // inside am_rec_step (s; part of loop)
 } timing;
 
@@ -76,7 +78,7 @@ static int run(const am_task* t, const char* policy, const char* ckpt, int lossy
     if (am_rec_begin(rec, err, err_sz)) goto out;
   }
   tm->rec = 0;
-  double t0 = am_now(), c0 = cpu_now(0);
+  double t0 = am_now(), c0 = cpu_now(0), l0 = cpu_now(1);
   for (long s = 0; s < steps && !cli_interrupted; s++) {
     ama_actor_act(&nr.act, b->obs, b->actions);
     am_pool_step(pool);
@@ -88,6 +90,7 @@ static int run(const am_task* t, const char* policy, const char* ckpt, int lossy
     }
   }
   tm->loop = am_now() - t0;
+  tm->loop_cpu = cpu_now(1) - l0;
   tm->close = 0;
   if (rec) {
     *rows = am_rec_rows(rec);
@@ -270,8 +273,10 @@ int bench_record(int argc, char** argv) {
          t.name, t.model->m->nq, t.model->m->nu, t.model->m->na, policy, run_dir ? " " : "",
          run_dir ? run_dir : "", envs, steps, lossy ? ", LOSSY" : "", compact ? ", compact" : "");
   fflush(stdout);
-  timing base = {1e30, 1e30, 1e30, 1e30}, with = {1e30, 1e30, 1e30, 1e30};
-  double pair[100], pair_rec[100];  // each round's overhead and am_rec_step, % of its rollout alone
+  timing base = {.loop = 1e30, .close = 1e30, .cpu = 1e30, .rec = 1e30};
+  timing with = base;
+  // each round's overhead, am_rec_step and stepping-thread CPU overhead, % of its rollout alone
+  double pair[100], pair_rec[100], pair_cpu[100];
   int64_t rows = 0;
   for (int k = 0; k < repeat; k++) {
     timing a, b;
@@ -283,6 +288,7 @@ int bench_record(int argc, char** argv) {
     }
     pair[k] = 100 * (b.loop - a.loop) / a.loop;
     pair_rec[k] = 100 * b.rec / a.loop;
+    pair_cpu[k] = 100 * (b.loop_cpu - a.loop_cpu) / a.loop_cpu;
     if (a.loop < base.loop) base.loop = a.loop;
     if (a.cpu < base.cpu) base.cpu = a.cpu;
     if (b.loop < with.loop) with.loop = b.loop;
@@ -301,6 +307,10 @@ int bench_record(int argc, char** argv) {
     printf("  round by round         overhead median %.2f %%, middle half %.2f to %.2f %%; "
            "am_rec_step median %.2f %% (%d rounds)\n",
            m, pair[repeat / 4], pair[repeat - 1 - repeat / 4], mr, repeat);
+    double mc = ana_median(pair_cpu, repeat);
+    printf("  stepping thread's CPU  overhead median %.2f %%, middle half %.2f to %.2f %% (time "
+           "the host gave other work is not counted)\n",
+           mc, pair_cpu[repeat / 4], pair_cpu[repeat - 1 - repeat / 4]);
   }
   printf("  closing the file       %8.3f s  (queued chunks, index, fsync; %.2f %% of rollout time)\n",
          with.close, 100 * with.close / base.loop);
