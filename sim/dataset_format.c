@@ -115,8 +115,9 @@ LOADER(double)
     default: memcpy(out, src, count * sizeof(T));                                                \
   }
 
-AM_CLONES static void predict(uint8_t* restrict out, const uint8_t* restrict src, const uint8_t* ref,
-                    size_t count, size_t elems, size_t sw, am_ds_filt f) {
+AM_CLONES static void predict(uint8_t* restrict out, const uint8_t* restrict src,
+                              const uint8_t* ref, size_t count, size_t elems, size_t sw,
+                              am_ds_filt f) {
   size_t first = elems < count ? elems : count;
   switch (sw) {
     case 1: PRED_ENC(uint8_t) break;
@@ -186,8 +187,8 @@ static inline void byte_planes(uint8_t* restrict dst, size_t stride, const uint8
 // The 8 bit planes (nb bytes apart) of one byte plane p of n values, from byte g0 of each bit
 // plane (the values from 8 g0 on): 16 values at a time where SSE2 gathers each bit's 16 bits at
 // once (the top bit of each byte, then the bytes doubled), the rest 8 at a time by transpose8.
-static inline void bit_planes(uint8_t* restrict dst, size_t nb, size_t g0, const uint8_t* restrict p,
-                              size_t n) {
+static inline void bit_planes(uint8_t* restrict dst, size_t nb, size_t g0,
+                              const uint8_t* restrict p, size_t n) {
   size_t k = 0;
 #ifdef __SSE2__
   for (; k + 16 <= n; k += 16) {

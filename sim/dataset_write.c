@@ -928,7 +928,9 @@ static uint8_t* row_at(am_ds_writer* w, int slot) {
   return sl->cur->buf + (size_t)sl->rows * w->row_stride;
 }
 
-void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch) { return row_at(w, slot) + w->ch[ch].row_off; }
+void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch) {
+  return row_at(w, slot) + w->ch[ch].row_off;
+}
 
 // A whole row is gathered in a small buffer that stays in the cache, then streamed to the chunk
 // buffer past the cache in 16-byte blocks: rows are whole cache lines, one after the other, so
