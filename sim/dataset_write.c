@@ -817,14 +817,17 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   w->queue = calloc((size_t)w->n_jobs, sizeof(wjob*));
   w->slots = calloc((size_t)n_slots, sizeof(wslot));
   if (!w->jobs || !w->free_list || !w->queue || !w->slots) return werr(w, "out of memory");
-  // one arena for all of them, in huge pages where the system gives them (the stepping thread
-  // writes rows to a different buffer for each slot: fewer TLB misses)
-  size_t huge = 2u << 20, arena = ((size_t)w->n_jobs * buf_bytes + huge - 1) & ~(huge - 1);
-  if (!(w->arena = aligned_alloc(huge, arena)))
+  // one arena for all of them, in huge pages where the system gives them and the arena fills at
+  // least one (the stepping thread writes rows to a different buffer for each slot: fewer TLB
+  // misses); a smaller arena is not rounded up to one
+  size_t huge = 2u << 20, arena = (size_t)w->n_jobs * buf_bytes;
+  size_t align = arena >= huge ? huge : 64;
+  arena = (arena + align - 1) & ~(align - 1);
+  if (!(w->arena = aligned_alloc(align, arena)))
     return werr(w, "out of memory for %d x %d rows of %zu bytes", w->n_jobs, chunk_rows,
                 w->row_bytes);
 #ifdef MADV_HUGEPAGE
-  madvise(w->arena, arena, MADV_HUGEPAGE);  // (a hint: failing is harmless)
+  if (align == huge) madvise(w->arena, arena, MADV_HUGEPAGE);  // (a hint: failing is harmless)
 #endif
   memset(w->arena, 0, arena);  // touch the pages now rather than while stepping
   for (int k = 0; k < w->n_jobs; k++) {
