@@ -453,6 +453,20 @@ static int write_all(am_ds_writer* w, const void* buf, size_t n) {
   return 0;
 }
 
+// The writer's zstd context, made and set up once: ZSTD_LEVEL with a smaller hash table than the
+// level's own (dataset_format.h).
+static int zstd_ready(am_ds_writer* w) {
+  if (w->cctx) return 0;
+  if (!(w->cctx = ZSTD_createCCtx())) return -1;
+  if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL)) ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_hashLog, ZSTD_HASH_LOG))) {
+    ZSTD_freeCCtx(w->cctx);
+    w->cctx = NULL;
+    return -1;
+  }
+  return 0;
+}
+
 // Writes one block whose body (raw_n bytes at raw) is zstd-compressed, after a raw prefix.
 // (A chunk's body is its stored form: smaller than its rows' bytes when channels are lossy.)
 // Errors go to io_error (ioerr).
@@ -461,9 +475,9 @@ static int write_block(am_ds_writer* w, int type, const uint8_t* prefix, size_t 
   if (raw_n > MAX_PAYLOAD) return ioerr(w, "block of %zu bytes exceeds the 64 MiB limit", raw_n);
   size_t bound = ZSTD_compressBound(raw_n);
   if (am_buf_reserve(&w->out, BLOCK_HDR + prefix_n + bound)) return ioerr(w, "out of memory");
-  if (!w->cctx && !(w->cctx = ZSTD_createCCtx())) return ioerr(w, "out of memory (zstd)");
+  if (zstd_ready(w)) return ioerr(w, "out of memory (zstd)");
   uint8_t* body = w->out.p + BLOCK_HDR + prefix_n;
-  size_t z = ZSTD_compressCCtx(w->cctx, body, bound, raw, raw_n, ZSTD_LEVEL);
+  size_t z = ZSTD_compress2(w->cctx, body, bound, raw, raw_n);
   if (ZSTD_isError(z)) return ioerr(w, "zstd: %s", ZSTD_getErrorName(z));
   if (prefix_n) memcpy(w->out.p + BLOCK_HDR, prefix, prefix_n);
   uint32_t payload = (uint32_t)(prefix_n + z);
@@ -547,7 +561,7 @@ static void choose_filter(am_ds_writer* w, const wjob* j, int c, const uint8_t* 
       uint8_t* dst = w->trial.p;
       am_ds_encode(dst, src, w->refv.p, j->rows, ch->elems, ch->sw, f, w->tmp.p);
       size_t bound = ZSTD_compressBound(n);
-      size_t z = ZSTD_compressCCtx(w->cctx, dst + n, bound, dst, n, ZSTD_LEVEL);
+      size_t z = ZSTD_compress2(w->cctx, dst + n, bound, dst, n);
       if (!ZSTD_isError(z) && z < best) {
         best = z;
         ch->filt = f;
@@ -571,7 +585,7 @@ static void chunk_columns(am_ds_writer* w, const wjob* j) {
 // The body: the filter table (FILTER_ENTRY bytes per channel), the initial state, the columns.
 static int write_chunk(am_ds_writer* w, const wjob* j) {
   chunk_columns(w, j);
-  if (!w->cctx && !(w->cctx = ZSTD_createCCtx())) return ioerr(w, "out of memory (zstd)");
+  if (zstd_ready(w)) return ioerr(w, "out of memory (zstd)");
   if (w->rt_done) memset(w->rt_done, 0, (size_t)w->n_ch);
   size_t o = (size_t)w->n_ch * FILTER_ENTRY;
   uint32_t n_init = 0;
@@ -853,7 +867,7 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   if (!w->background) return 0;
   // ZSTD's context is made here so that the thread does not allocate it while the stepping
   // thread is timing its first chunk.
-  if (!w->cctx && !(w->cctx = ZSTD_createCCtx())) return werr(w, "out of memory (zstd)");
+  if (zstd_ready(w)) return werr(w, "out of memory (zstd)");
   if (pthread_mutex_init(&w->mu, NULL)) return werr(w, "cannot create a mutex");
   if (pthread_cond_init(&w->cv_work, NULL)) {
     pthread_mutex_destroy(&w->mu);
