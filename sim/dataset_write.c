@@ -454,15 +454,17 @@ static int write_all(am_ds_writer* w, const void* buf, size_t n) {
 }
 
 // The writer's zstd context, made and set up once: ZSTD_LEVEL with a smaller hash table than the
-// level's own (dataset_format.h).
+// level's own (dataset_format.h). A failure is reported as an I/O error (ioerr).
 static int zstd_ready(am_ds_writer* w) {
   if (w->cctx) return 0;
-  if (!(w->cctx = ZSTD_createCCtx())) return -1;
-  if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL)) ||
-      ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_hashLog, ZSTD_HASH_LOG))) {
+  if (!(w->cctx = ZSTD_createCCtx())) return ioerr(w, "out of memory (zstd context)");
+  size_t rc = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+  if (!ZSTD_isError(rc)) rc = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_hashLog, ZSTD_HASH_LOG);
+  if (ZSTD_isError(rc)) {
     ZSTD_freeCCtx(w->cctx);
     w->cctx = NULL;
-    return -1;
+    return ioerr(w, "zstd: level %d, hash log %d: %s", ZSTD_LEVEL, ZSTD_HASH_LOG,
+                 ZSTD_getErrorName(rc));
   }
   return 0;
 }
@@ -475,7 +477,7 @@ static int write_block(am_ds_writer* w, int type, const uint8_t* prefix, size_t 
   if (raw_n > MAX_PAYLOAD) return ioerr(w, "block of %zu bytes exceeds the 64 MiB limit", raw_n);
   size_t bound = ZSTD_compressBound(raw_n);
   if (am_buf_reserve(&w->out, BLOCK_HDR + prefix_n + bound)) return ioerr(w, "out of memory");
-  if (zstd_ready(w)) return ioerr(w, "out of memory (zstd)");
+  if (zstd_ready(w)) return -1;
   uint8_t* body = w->out.p + BLOCK_HDR + prefix_n;
   size_t z = ZSTD_compress2(w->cctx, body, bound, raw, raw_n);
   if (ZSTD_isError(z)) return ioerr(w, "zstd: %s", ZSTD_getErrorName(z));
@@ -585,7 +587,7 @@ static void chunk_columns(am_ds_writer* w, const wjob* j) {
 // The body: the filter table (FILTER_ENTRY bytes per channel), the initial state, the columns.
 static int write_chunk(am_ds_writer* w, const wjob* j) {
   chunk_columns(w, j);
-  if (zstd_ready(w)) return ioerr(w, "out of memory (zstd)");
+  if (zstd_ready(w)) return -1;
   if (w->rt_done) memset(w->rt_done, 0, (size_t)w->n_ch);
   size_t o = (size_t)w->n_ch * FILTER_ENTRY;
   uint32_t n_init = 0;
@@ -867,7 +869,7 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   if (!w->background) return 0;
   // ZSTD's context is made here so that the thread does not allocate it while the stepping
   // thread is timing its first chunk.
-  if (zstd_ready(w)) return werr(w, "out of memory (zstd)");
+  if (zstd_ready(w)) return werr(w, "%s", w->io_error);
   if (pthread_mutex_init(&w->mu, NULL)) return werr(w, "cannot create a mutex");
   if (pthread_cond_init(&w->cv_work, NULL)) {
     pthread_mutex_destroy(&w->mu);
