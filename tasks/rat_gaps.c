@@ -34,6 +34,9 @@ const amt_param_def amt_run_gaps_params[] = {
      "observations): 1 where the point lies over solid ground, 0 over a gap, at scan_step, "
      "2 x scan_step, ... ahead of the torso along its heading"},
     {"scan_step", "0.05", "spacing of the scan's points (m)"},
+    {"gap_reward", "0",
+     "shaping: reward added for each gap crossed (the root passing a gap's end), in the speed term "
+     "(0: the published reward)"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct gaps_cfg {
@@ -43,6 +46,7 @@ typedef struct gaps_cfg {
   double gap_start[2];                 // the gap range at the curriculum's start (m)
   int curriculum;                      // env control steps over which it moves to gap (0: off)
   double scan_step;                    // m between the scan's points (rat.scan_size of them)
+  double gap_reward;                   // shaping: added per gap crossed (0: published)
   int n_slots;                         // platforms in the scene (two mocap halves each)
   int plat_mocap[2 * MAX_COURSE];
 } gaps_cfg;
@@ -134,6 +138,7 @@ static void gaps_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
   while (s->next_gap < s->n_gaps && x > s->gap_end[s->next_gap]) {
     s->next_gap++;
     ev |= 1u << EV_GAP_CROSSED;
+    reward += c->gap_reward;
   }
   gaps_show(c, s, e->d, x);
   for (int p = 0; p < 4 && !fell; p++) fell = d->site_xpos[3 * c->rat.paws[p] + 2] < c->fall_depth;
@@ -194,8 +199,12 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
       amt_param_double(info, params, "fall_depth", &c->fall_depth, err, err_sz) ||
       amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
       amt_param_int(info, params, "scan", &c->rat.scan_size, err, err_sz) ||
-      amt_param_double(info, params, "scan_step", &c->scan_step, err, err_sz))
+      amt_param_double(info, params, "scan_step", &c->scan_step, err, err_sz) ||
+      amt_param_double(info, params, "gap_reward", &c->gap_reward, err, err_sz))
     return -1;
+  if (!(c->gap_reward >= 0 && c->gap_reward <= 1000))
+    return am_err(err, err_sz, "task %s: parameter gap_reward: must be 0-1000 (got %g)",
+                  info->name, c->gap_reward);
   if (c->rat.scan_size < 0 || c->rat.scan_size > 64)
     return am_err(err, err_sz, "task %s: parameter scan: must be 0-64 (got %d)", info->name,
                   c->rat.scan_size);

@@ -715,6 +715,35 @@ static void test_run_gaps_fall_and_limit(void** state) {
   amt_destroy(&t);
 }
 
+// gap_reward=G: G added to the reward (its speed term) for each gap crossed, on the step that
+// crosses it; the same state again pays without it. Out-of-range values are refused.
+static void test_run_gaps_gap_reward(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "run-gaps", "gap_reward=2.5", "init_noise=0", NULL);
+  am_pool* p = make_pool(&t, 1, 8);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  course c;
+  read_course(e, &c);
+  shift_root(e, &r, c.start[1] - 0.005 - e->d->qpos[r.q], 0, 0);
+  am_step_result before = evaluate(&t, e);
+  assert_int_equal(before.events, 0u);
+  shift_root(e, &r, 0.01, 0, 0);  // past the first gap's end
+  am_step_result crossed = evaluate(&t, e), again = evaluate(&t, e);
+  assert_int_equal(crossed.events, ev_bit(&t, "gap_crossed"));
+  assert_int_equal(again.events, 0u);
+  assert_float_equal(crossed.reward - again.reward, 2.5, 1e-6);
+  assert_float_equal(crossed.terms[0], crossed.reward, 0);
+  shift_root(e, &r, c.start[4] + 0.01 - e->d->qpos[r.q], 0, 0);  // three more on one step
+  crossed = evaluate(&t, e), again = evaluate(&t, e);
+  assert_float_equal(crossed.reward - again.reward, 3 * 2.5, 1e-6);
+  am_pool_free(p);
+  amt_destroy(&t);
+  expect_refused("run-gaps", "gap_reward=-1");
+  expect_refused("run-gaps", "gap_reward=nan");
+}
+
 //---------------------------------- escape-bowl ---------------------------------------------------
 
 // The documented upright factor for one body whose z-axis makes `deg` degrees with vertical.
@@ -1934,6 +1963,7 @@ int main(void) {
       cmocka_unit_test(test_run_gaps_window),
       cmocka_unit_test(test_run_gaps_curriculum),
       cmocka_unit_test(test_run_gaps_scan),
+      cmocka_unit_test(test_run_gaps_gap_reward),
       cmocka_unit_test(test_run_gaps_fall_and_limit),
       cmocka_unit_test(test_escape_bowl),
       cmocka_unit_test(test_escape_bowl_terrain),
