@@ -2,7 +2,7 @@
 """test_gaps_eval.py: tools/gaps_eval.py on planted corridors: the corridor read back from mocap
 rows (parked pairs skipped, pieces out of order), a rat that clears every gap shorter than 0.12 m
 and falls into the first longer one, one that falls on a platform, and one that stops short of
-the next gap without falling."""
+the next gap without falling; bad files refused without a traceback."""
 import os
 import sys
 
@@ -10,6 +10,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import gaps_eval as ge  # noqa: E402
+from pytool_check import check_cli_errors  # noqa: E402
 
 
 def fail(msg):
@@ -70,6 +71,7 @@ def main():
         fail("platform fall: on_platform %d, at gaps %d" % (m["on_platform"], m["fell_at"].sum()))
     if m["reached"].sum() != 2 or m["crossed"].sum() != 2 or list(m["crossed_per_episode"]) != [1, 1]:
         fail("short of a gap: reached %d crossed %d" % (m["reached"].sum(), m["crossed"].sum()))
+    check_cli_errors("gaps_eval.py")
     print("test_gaps_eval: ok")
 
 

@@ -2,7 +2,8 @@
 """test_heading_eval.py: tools/heading_eval.py's measures on planted headings: a rat that makes a
 set fraction of each turn asked (gain and residual error known), one that runs straight on (gain
 0), one that reaches commands near 180 deg the other way round (still a follower), headings that
-cross +-180 deg mid-turn, and an episode's cut-short last period left out."""
+cross +-180 deg mid-turn, and an episode's cut-short last period left out; bad files refused
+without a traceback."""
 import math
 import os
 import sys
@@ -11,6 +12,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import heading_eval as he  # noqa: E402
+from pytool_check import check_cli_errors  # noqa: E402
 
 T = 150      # steps per command period (3 s at 20 ms)
 TAU = 10.0   # steps: the planted turn's time constant
@@ -66,6 +68,7 @@ def main():
     shift = lambda a: he.wrap(a + 3.0)
     m = he.measure([(shift(y), shift(c)) for y, c in episodes(turns, lambda a: 0.6 * a)])
     check("wrapped gain", m["gain"], 0.6, 1e-3)
+    check_cli_errors("heading_eval.py")
     print("heading_eval: planted gains 0.6, 0, 1 (other way round) recovered")
 
 

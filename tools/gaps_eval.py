@@ -9,6 +9,7 @@
 # speed (per episode, then over episodes, as `animat trials`), gaps crossed per episode, and per
 # gap length bin: gaps reached, the share crossed, and the falls charged there. With --png: the
 # share crossed against the gap length.
+import argparse
 import os
 import sys
 
@@ -62,26 +63,18 @@ def measure(eps, bins=BINS):
             'crossed_per_episode': np.array(per_ep)}
 
 
-def main():
-    args = sys.argv[1:]
-    png = None
-    if '--png' in args:
-        i = args.index('--png')
-        if i + 1 >= len(args):
-            sys.exit('gaps_eval.py: --png needs a file name')
-        png = args[i + 1]
-        del args[i:i + 2]
-    if not args:
-        sys.exit('usage: gaps_eval.py FILE.rollout [FILE.rollout ...] [--png OUT.png]')
+def read_episodes(paths):
+    """(corridor, root x per row, fell) per episode, mean forward speed per episode, and falls, from
+    recordings of run-gaps; DatasetError (a ValueError) or ValueError naming the file otherwise."""
     eps, speed, falls = [], [], 0
-    for path in args:
+    for path in paths:
         with Dataset(path) as ds:
             if ds.meta.get('task.name') != 'run-gaps':
-                sys.exit('%s: task %s, not run-gaps' % (path, ds.meta.get('task.name')))
+                raise ValueError('%s: task %s, not run-gaps' % (path, ds.meta.get('task.name')))
             names = {c.name: c for c in ds.channels}
             for need in ('mocap_pos', 'qpos', 'qvel', 'events'):
                 if need not in names:
-                    sys.exit('%s: no channel %s (record with the default channels)' % (path, need))
+                    raise ValueError('%s: no channel %s (record with the default channels)' % (path, need))
             ev_fall = 1 << names['events'].labels.index('fall')
             for e in range(len(ds.episodes)):
                 ep = ds.episode(e)
@@ -89,6 +82,20 @@ def main():
                 falls += fell
                 eps.append((corridor(ep['mocap_pos'][0]), ep['qpos'][:, 0], fell))
                 speed.append(float(np.mean(ep['qvel'][:, 0])))
+    return eps, speed, falls
+
+
+def main():
+    ap = argparse.ArgumentParser(description="How a rat fares on run-gaps' corridor (docs/rodent.md).")
+    ap.add_argument('rollout', nargs='+', help='recordings of the task run-gaps')
+    ap.add_argument('--png', help='also plot the share of reached gaps crossed by gap length')
+    a = ap.parse_args()
+    png = a.png
+    try:
+        eps, speed, falls = read_episodes(a.rollout)
+    except ValueError as e:  # DatasetError is one
+        print('gaps_eval.py: %s' % e, file=sys.stderr)
+        return 1
     m = measure(eps)
     n = len(eps)
     print('%d episodes: %d without a fall (%.0f %%); forward speed %.3f m/s (sd %.3f); '
@@ -120,7 +127,8 @@ def main():
         fig.tight_layout()
         fig.savefig(png, dpi=110)
         print('wrote %s' % png)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -9,7 +9,7 @@
 # turn gain (least-squares slope of turn made on turn asked, over periods asking at most 120 deg,
 # where the way round is not in doubt: 1 follows, 0 keeps going straight).
 # With --png: a few episodes' paths with their commands, and the error against time in a period.
-import math, os, sys
+import argparse, math, os, sys
 import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from animat_dataset import Dataset
@@ -52,19 +52,26 @@ def measure(eps):
 
 
 def main():
-    args = sys.argv[1:]
-    png = None
-    if '--png' in args:
-        i = args.index('--png')
-        png = args[i + 1]
-        del args[i:i + 2]
-    if len(args) != 1:
-        sys.exit('usage: heading_eval.py FILE.rollout [--png OUT.png]')
-    with Dataset(args[0]) as ds:
+    ap = argparse.ArgumentParser(description='How well a rat follows heading commands (docs/rodent.md).')
+    ap.add_argument('rollout', help='a recording of the task run with heading_time > 0')
+    ap.add_argument('--png', help="also plot a few episodes' paths and the error against time")
+    a = ap.parse_args()
+    try:
+        return report(a.rollout, a.png)
+    except ValueError as e:  # DatasetError is one
+        print('heading_eval.py: %s' % e, file=sys.stderr)
+        return 1
+
+
+def report(path, png):
+    with Dataset(path) as ds:
         names = {c.name: c for c in ds.channels}
+        for need in ('time', 'task_vars', 'events', 'qpos', 'qvel'):
+            if need not in names:
+                raise ValueError('%s: no channel %s (record task run with the default channels)' % (path, need))
         labels = names['task_vars'].labels
         if 'command' not in labels:
-            sys.exit('%s: no task variable "command" (record task run with heading_time > 0)' % args[0])
+            raise ValueError('%s: no task variable "command" (record task run with heading_time > 0)' % path)
         ic, iv = labels.index('command'), labels.index('v_command')
         ev_fall = 1 << names['events'].labels.index('fall')
         dt = None
@@ -86,7 +93,7 @@ def main():
     m = measure(eps)
     asked, gain, err2, curve, full = m['asked'], m['gain'], m['err2'], m['curve'], m['full']
     print('%s: %d episodes, %d with a fall; %d whole command periods of %.2f s' %
-          (args[0], n_ep, falls, len(asked), full * dt))
+          (path, n_ep, falls, len(asked), full * dt))
     print('velocity along the command %.3f m/s (planar speed %.3f m/s)' %
           (np.concatenate(v_cmd).mean(), np.concatenate(speed).mean()))
     print('turn asked |%.1f| deg on average; turn gain %.2f (1: follows, 0: straight on)' %
@@ -117,7 +124,8 @@ def main():
         fig.tight_layout()
         fig.savefig(png, dpi=110)
         print('wrote %s' % png)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
