@@ -96,6 +96,9 @@ def main():
     except ValueError as e:  # DatasetError is one
         print('gaps_eval.py: %s' % e, file=sys.stderr)
         return 1
+    if not eps:
+        print('gaps_eval.py: %s: no episodes' % ', '.join(a.rollout), file=sys.stderr)
+        return 1
     m = measure(eps)
     n = len(eps)
     print('%d episodes: %d without a fall (%.0f %%); forward speed %.3f m/s (sd %.3f); '
