@@ -77,8 +77,12 @@ def report(path, png):
         dt = None
         falls, v_cmd, speed, paths, eps = 0, [], [], [], []
         n_ep = len(ds.episodes)
+        if n_ep == 0:
+            raise ValueError('%s: no episodes' % path)
         for e in range(n_ep):
             ep = ds.episode(e)
+            if len(ep['time']) < 2:
+                raise ValueError('%s: episode %d has %d rows (a command period needs more)' % (path, e, len(ep['time'])))
             if dt is None:
                 dt = float(ep['time'][1] - ep['time'][0])
             tv, qpos, qvel = ep['task_vars'], ep['qpos'], ep['qvel']
