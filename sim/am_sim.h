@@ -163,7 +163,8 @@ struct am_task;
 
 // One environment: its own mjData, RNG stream, counters and task state. Created by the pool.
 typedef struct am_env {
-  const mjModel* m;       // shared, read-only
+  const mjModel* m;       // shared, read-only: the task's model or the variant of this episode
+  int variant;            // 0: task->model->m; k >= 1: task->variants[k - 1] (am_env_use_variant)
   mjData* d;              // owned
   am_rng rng;             // owned stream, derived from (seed, index)
   void* task_state;       // task->state_size bytes, owned, zeroed at creation
@@ -219,6 +220,15 @@ typedef struct am_task {
   int n_conditions;
   int conditions[AM_MAX_CONDITIONS];
 
+  // Optional model variants, owned by the task (amt_destroy frees them): copies of model->m that
+  // differ only in geoms switched off (contype and conaffinity 0, so that MuJoCo's broadphase
+  // skips their bodies) for scenes that hold pieces an episode parks out of reach (rat-multi).
+  // reset chooses the episode's with am_env_use_variant before it computes anything. A variant
+  // must leave the episode's physics bit for bit as on model->m (the switched-off geoms never
+  // touch anything in its episodes), so recordings replay on model->m.
+  int n_variants;
+  mjModel** variants;
+
   void (*reset)(const struct am_task* t, am_env* e);
   void (*act)(const struct am_task* t, am_env* e, const float* action);
   void (*substep)(const struct am_task* t, am_env* e);  // optional (NULL): e.g. force fields
@@ -237,6 +247,8 @@ int am_body_task_init(am_task* t, const am_model* model, int frame_skip, int max
 // Shared helpers for tasks.
 void am_write_ctrl(const mjModel* m, mjData* d, const float* action);  // clip to ctrlrange
 int am_state_is_bad(const mjModel* m, const mjData* d);  // NaN/Inf in qpos/qvel/qacc/act or warning
+// Env e steps variant v of t's model from now on (0: t->model->m; see am_task.variants).
+void am_env_use_variant(const am_task* t, am_env* e, int v);
 
 //---------------------------------- env pool ------------------------------------------------------
 

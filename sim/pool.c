@@ -44,8 +44,9 @@ struct am_pool {
   const am_task* task;
   // The same model with sensors disabled, for the physics steps of a control step whose sensor
   // values nobody reads (all but the last); NULL when there is nothing to save. Sensors never feed
-  // back into the dynamics, so the trajectory is identical.
-  mjModel* m_nosensor;
+  // back into the dynamics, so the trajectory is identical. One per model variant of the task
+  // (m_nosensor[v] for am_env.variant v; see am_task.variants).
+  mjModel** m_nosensor;
   int n, nthreads, started, export_state;  // started: threads running, caller included
   int n_push;
   am_push_point push[AM_MAX_PUSH];
@@ -94,6 +95,18 @@ static void export_state(struct am_pool* p, int i, const mjData* d) {
        b->mocap_pos ? 3 * p->nmocap : 0}};
   for (int k = 0; k < 7; k++)
     for (int j = 0; j < s[k].n; j++) s[k].dst[j] = isfinite(s[k].src[j]) ? s[k].src[j] : 0;
+}
+
+static void free_nosensor(mjModel** ms, int n_variants) {
+  if (!ms) return;
+  for (int v = 0; v <= n_variants; v++)
+    if (ms[v]) mj_deleteModel(ms[v]);
+  free(ms);
+}
+
+void am_env_use_variant(const am_task* t, am_env* e, int v) {
+  e->variant = v > 0 && v <= t->n_variants ? v : 0;
+  e->m = e->variant ? t->variants[e->variant - 1] : t->model->m;
 }
 
 // Starts a new episode in env i and writes its first observation.
@@ -160,7 +173,7 @@ static void env_step(struct am_pool* p, int i) {
     if (p->n_push) apply_push(p, t, e, b->push + (size_t)i * 6 * p->n_push);
     if (qfrc) memcpy(qfrc + (size_t)k * p->nv, d->qfrc_applied, sizeof(double) * (size_t)p->nv);
     double t0 = d->time;
-    mj_step(p->m_nosensor && k + 1 < t->frame_skip ? p->m_nosensor : m, d);
+    mj_step(p->m_nosensor && k + 1 < t->frame_skip ? p->m_nosensor[e->variant] : m, d);
     s->physics_steps++;
     // MuJoCo resets the data itself on a bad qpos/qvel/qacc (time jumps back); both count as bad.
     if (d->time < t0 || am_state_is_bad(m, d)) {
@@ -346,14 +359,29 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
   p->n_push = cfg->n_push;
   memcpy(p->push, cfg->push, sizeof(am_push_point) * (size_t)cfg->n_push);
   p->nq = m->nq, p->nv = m->nv, p->na = m->na, p->nu = m->nu, p->ns = m->nsensordata, p->nmocap = m->nmocap;
+  for (int v = 0; v < t->n_variants; v++) {
+    const mjModel* mv = t->variants[v];
+    if (!mv || mv->nq != m->nq || mv->nv != m->nv || mv->na != m->na || mv->nu != m->nu ||
+        mv->nbody != m->nbody || mv->ngeom != m->ngeom || mv->nmocap != m->nmocap ||
+        mv->nsensordata != m->nsensordata || mv->nkey != m->nkey) {
+      free(p);
+      am_err(err, err_sz, "env pool: task %s's model variant %d does not match its model",
+             t->name, v + 1);
+      return NULL;
+    }
+  }
   if (t->frame_skip > 1 && m->nsensor > 0 && !(m->opt.disableflags & mjDSBL_SENSOR)) {
-    p->m_nosensor = mj_copyModel(NULL, m);
-    if (!p->m_nosensor) {
+    p->m_nosensor = calloc((size_t)t->n_variants + 1, sizeof(mjModel*));
+    for (int v = 0; p->m_nosensor && v <= t->n_variants; v++) {
+      if (!(p->m_nosensor[v] = mj_copyModel(NULL, v ? t->variants[v - 1] : m))) break;
+      p->m_nosensor[v]->opt.disableflags |= mjDSBL_SENSOR;
+    }
+    if (!p->m_nosensor || !p->m_nosensor[t->n_variants]) {
+      free_nosensor(p->m_nosensor, t->n_variants);
       free(p);
       am_err(err, err_sz, "env pool: out of memory copying the model");
       return NULL;
     }
-    p->m_nosensor->opt.disableflags |= mjDSBL_SENSOR;
   }
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv_start, NULL);
@@ -483,7 +511,7 @@ void am_pool_free(am_pool* p) {
   for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
   free(p->slots);
   free(p->workers);
-  if (p->m_nosensor) mj_deleteModel(p->m_nosensor);
+  free_nosensor(p->m_nosensor, p->task->n_variants);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv_start);
   pthread_cond_destroy(&p->cv_done);

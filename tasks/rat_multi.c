@@ -74,6 +74,7 @@ static void multi_reset(const am_task* t, am_env* e) {
   const multi_cfg* c = t->cfg;
   multi_state* s = e->task_state;
   int k = c->assign_episode ? (int)(am_rng_uniform(&e->rng) * c->n) : e->index % c->n;
+  am_env_use_variant(t, e, k + 1);
   for (int j = 0; j < c->n; j++)
     if (j != k) {
       c->part[j]->park(c->sub[j], e->d);
@@ -251,6 +252,56 @@ static int describe(am_task* t, multi_cfg* c, char* err, size_t err_sz) {
   return 0;
 }
 
+// The model variant of each member (am_task.variants; variant k + 1 for member k): the scene
+// with the geoms of every other member's pieces switched off. MuJoCo's broadphase sorts every body
+// whose geoms can collide and pairs each body holding a plane or a height field (every member's
+// floor, the bowl) with every other body, each physics step; with its own variant an episode pays
+// for the rat and its own arena only. A member's pieces are the mocap bodies its park hooks move
+// (found by parking it on a scratch mjData); pieces a member parks during its own episodes
+// (run-gaps' platforms) stay on in its variant. Parked pieces touch nothing, so the physics is the
+// same on every variant as on the full model (the golden trace is unchanged).
+static int make_variants(am_task* t, const multi_cfg* c, char* err, size_t err_sz) {
+  const mjModel* m = t->model->m;
+  mjData* d = mj_makeData(m);
+  unsigned char* owner = calloc((size_t)m->nmocap + 1, 1);  // bit k: member k parks it
+  t->variants = calloc(MULTI_MAX, sizeof(mjModel*));
+  if (!d || !owner || !t->variants) {
+    if (d) mj_deleteData(d);
+    free(owner);
+    return am_err(err, err_sz, "out of memory");
+  }
+  const double unmoved = 1e300;
+  for (int k = 0; k < c->n; k++) {
+    for (int i = 0; i < 3 * m->nmocap; i++) d->mocap_pos[i] = unmoved;
+    c->part[k]->park(c->sub[k], d);
+    rat_fixed_park(member(c, k), d);
+    for (int i = 0; i < m->nmocap; i++)
+      if (d->mocap_pos[3 * i] != unmoved) owner[i] |= (unsigned char)(1u << k);
+  }
+  mj_deleteData(d);
+  int rc = 0;
+  for (int k = 0; k < c->n && !rc; k++) {
+    mjModel* v = mj_copyModel(NULL, m);
+    if (!v) {
+      rc = am_err(err, err_sz, "out of memory copying the model");
+      break;
+    }
+    t->variants[t->n_variants++] = v;
+    for (int b = 0; b < m->nbody; b++) {
+      int id = m->body_mocapid[b];
+      if (id < 0 || !owner[id] || (owner[id] >> k & 1u)) continue;
+      for (int g = m->body_geomadr[b]; g < m->body_geomadr[b] + m->body_geomnum[b]; g++)
+      {
+        v->geom_contype[g] = v->geom_conaffinity[g] = 0;
+        v->geom_matid[g] = -1;  // and invisible, so that rays pass (mj_ray skips alpha 0)
+        v->geom_rgba[4 * g + 3] = 0;
+      }
+    }
+  }
+  free(owner);
+  return rc;
+}
+
 int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
   const amt_info* info = amt_find("rat-multi");
   multi_cfg* c = calloc(1, sizeof *c);
@@ -318,7 +369,7 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
       return -1;
     }
   }
-  if (describe(t, c, err, err_sz)) {
+  if (describe(t, c, err, err_sz) || make_variants(t, c, err, err_sz)) {
     free(c);
     return -1;
   }

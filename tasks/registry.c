@@ -216,6 +216,8 @@ int amt_create(am_task* t, const char* name, const amt_params* params, char* err
 void amt_destroy(am_task* t) {
   if (!t) return;
   if (t->destroy) t->destroy(t);
+  for (int v = 0; v < t->n_variants; v++) mj_deleteModel(t->variants[v]);
+  free(t->variants);
   am_model_free((am_model*)t->model);
   memset(t, 0, sizeof *t);
 }

@@ -51,9 +51,32 @@ static int owner(const mjModel* m, int body) {
 }
 
 // Every mocap piece of a member other than `active` is parked (z <= -20 m); the active member has
-// pieces up (z > -20 m). Every mocap body belongs to a member.
-static void check_parked(const am_env* e, int active) {
+// pieces up (z > -20 m). Every mocap body belongs to a member. The env steps the active member's
+// model variant: the other members' geoms neither collide nor meet rays there; every other geom
+// (the rat's, the active member's) is as in the full model.
+static void check_parked(const am_task* t, const am_env* e, int active) {
   const mjModel* m = e->m;
+  const mjModel* full = t->model->m;
+  int variant = -1;  // one per member of the task list
+  assert_true(t->n_variants >= 2);
+  for (int v = 0; v < t->n_variants; v++)
+    if (m == t->variants[v]) variant = v + 1;
+  assert_int_equal(e->variant, variant);
+  for (int g = 0; g < m->ngeom; g++) {
+    int b = m->geom_bodyid[g], k = m->body_mocapid[b] >= 0 ? owner(m, b) : -1;
+    if (k >= 0 && k != active) {
+      if (m->geom_contype[g] || m->geom_conaffinity[g] || m->geom_rgba[4 * g + 3] != 0 ||
+          m->geom_matid[g] != -1)
+        fail_msg("env %d (active %s): geom %d of %s is on", e->index, members[active], g,
+                 mj_id2name(m, mjOBJ_BODY, b));
+    } else if (m->geom_contype[g] != full->geom_contype[g] ||
+               m->geom_conaffinity[g] != full->geom_conaffinity[g] ||
+               m->geom_rgba[4 * g + 3] != full->geom_rgba[4 * g + 3] ||
+               m->geom_matid[g] != full->geom_matid[g]) {
+      fail_msg("env %d (active %s): geom %d of %s differs from the model", e->index,
+               members[active], g, mj_id2name(m, mjOBJ_BODY, b));
+    }
+  }
   int up = 0;
   for (int b = 0; b < m->nbody; b++) {
     int mc = m->body_mocapid[b];
@@ -96,7 +119,7 @@ static void test_multi_assign_env(void** state) {
   for (int i = 0; i < N; i++) {
     am_env* e = am_pool_env(p, i);
     int k = i % 4;
-    check_parked(e, k);
+    check_parked(&t, e, k);
     t.get_vars(&t, e, vars);
     assert_float_equal(vars[var_index(&t, "task_id")], k, 0);
     // the single task, same seed, same env index
@@ -140,7 +163,7 @@ static void test_multi_assign_env(void** state) {
   am_pool_step(p);
   for (int i = 0; i < N; i++) {
     am_pool_reset(p);
-    check_parked(am_pool_env(p, i), i % 4);
+    check_parked(&t, am_pool_env(p, i), i % 4);
     assert_float_equal(b->vars[(size_t)i * t.n_vars + var_index(&t, "task_id")], (i % 4), 0);
   }
   free(vars);
@@ -172,7 +195,7 @@ static void test_multi_assign_episode(void** state) {
       free(vars);
       assert_true(k == 0 || k == 1);
       seen[k]++;
-      check_parked(e, k == 0 ? 3 : 2);  // members[] order: two-tap 3, forage-maze 2
+      check_parked(&t, e, k == 0 ? 3 : 2);  // members[] order: two-tap 3, forage-maze 2
       const float* o = b->obs + (size_t)i * t.obs_dim + goff;
       assert_true(o[12] == (k == 0) && o[13] == (k == 1));
       // two-tap's slot: the one-hot state "before touch" is set only when it is active
