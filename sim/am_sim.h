@@ -348,8 +348,9 @@ void am_pool_free(am_pool* p);
 // the env continue bit for bit. Holds the env's counters and RNG stream, mjData's integration state
 // and everything the last mj_step derived (task hooks read some of it before the next physics
 // step), the active contacts and the task's state block; not the constraint arrays (mj_step
-// rebuilds them) nor timers. Layout: sim/env_state.c and docs/agents.md.
-#define AM_ENV_STATE_VERSION 1
+// rebuilds them) nor timers. Layout: sim/env_state.c and docs/agents.md. Version 2 added the env's
+// model variant (am_task.variants); version 1 states are still read (variant 0).
+#define AM_ENV_STATE_VERSION 2
 
 // Writes env e of task t into buf when cap is large enough. Returns the number of bytes the state
 // takes (call with buf = NULL to size the buffer; the size depends on the active contacts).

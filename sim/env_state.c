@@ -5,6 +5,7 @@
 // What is written, in order (byte layout in docs/agents.md, checkpoint section ENVS):
 //   u32 AM_ENV_STATE_VERSION, u32 mj_version(), u64 mjModel.nbuffer, u64 task state size;
 //   the env's counters (step, episode, unstable: i64; episode_return: f64) and RNG (4 x u64);
+//   (version 2) the model variant the env steps (i32; version 1 had none: variant 0);
 //   mjData's info scalars (ne, nf, nefc, ncon, time, memory and solver counters; not nstack,
 //   nbuffer, pstack), its warning counters, solver_fwdinv and energy;
 //   every model-sized array of mjData in mjxmacro order, each element as f64 (mjtNum), i32 (int)
@@ -114,9 +115,9 @@ static void io_env(cur* c, const am_task* t, am_env* e, char* err, size_t err_sz
   io_u(c, &tss, 8, "task_state_size");
   if (c->bad) return;
   if (c->r) {
-    if (ver != AM_ENV_STATE_VERSION) {
+    if (ver != 1 && ver != AM_ENV_STATE_VERSION) {
       c->bad = 2;
-      am_err(err, err_sz, "env state: field 'version': %llu, this build reads %d",
+      am_err(err, err_sz, "env state: field 'version': %llu, this build reads 1 to %d",
              (unsigned long long)ver, AM_ENV_STATE_VERSION);
       return;
     }
@@ -147,6 +148,19 @@ static void io_env(cur* c, const am_task* t, am_env* e, char* err, size_t err_sz
     uint64_t s = e->rng.s[k];
     io_u(c, &s, 8, "rng");
     if (c->r) e->rng.s[k] = s;
+  }
+  int variant = e->variant;
+  if (ver >= 2) io_i32s(c, &variant, 1, "variant");
+  else variant = 0;
+  if (c->bad) return;
+  if (c->r) {
+    if (variant < 0 || variant > t->n_variants) {
+      c->bad = 2;
+      am_err(err, err_sz, "env state: field 'variant': %d, task '%s' has model variants 0 to %d",
+             variant, t->name, t->n_variants);
+      return;
+    }
+    am_env_use_variant(t, e, variant);
   }
   // mjData's info header
 #define X(type, name)                                                                   \

@@ -275,6 +275,62 @@ static void test_env_state_bytes(void** s) {
   amt_destroy(&t2);
 }
 
+// The env's model variant (rat-multi: one per member) is part of its state: restored into an env
+// that steps another member's variant, the env steps the saved one and continues identically; a
+// version-1 state (no variant) reads as variant 0; a variant the task does not have is refused.
+static void test_env_state_variant(void** s) {
+  (void)s;
+  char err[1024];
+  am_task t;
+  amt_params prm = {0};
+  assert_int_equal(amt_params_add_list(&prm, "tasks=two-tap,escape-bowl", err, sizeof err), 0);
+  assert_int_equal(amt_create(&t, "rat-multi", &prm, err, sizeof err), 0);
+  assert_int_equal(t.n_variants, 2);
+  am_pool_config pc = {.num_envs = 2, .num_threads = 1, .seed = 9};
+  am_pool* p = am_pool_create(&t, &pc, err, sizeof err);
+  am_pool* q = am_pool_create(&t, &pc, err, sizeof err);
+  assert_non_null(p);
+  assert_non_null(q);
+  for (int i = 0; i < 10; i++) am_pool_step(p);
+  am_env *e = am_pool_env(p, 1), *f = am_pool_env(q, 0);  // escape-bowl; two-tap
+  assert_int_equal(e->variant, 2);
+  assert_int_equal(f->variant, 1);
+  size_t n = am_env_state_write(&t, e, NULL, 0);
+  uint8_t* b = malloc(n + 4);
+  assert_int_equal(am_env_state_write(&t, e, b, n), n);
+  assert_int_equal(am_env_state_read(&t, f, b, n, err, sizeof err), (int64_t)n);
+  assert_int_equal(f->variant, 2);
+  assert_ptr_equal(f->m, t.variants[1]);
+  // a version-1 state: no variant field (version at byte 0, the variant after 88 bytes)
+  const size_t at = 4 + 4 + 8 + 8 + 3 * 8 + 8 + 4 * 8;
+  uint8_t* v1 = malloc(n);
+  memcpy(v1, b, at);
+  memcpy(v1 + at, b + at + 4, n - at - 4);
+  v1[0] = 1;
+  am_env* g = am_pool_env(q, 1);
+  assert_int_equal(am_env_state_read(&t, g, v1, n - 4, err, sizeof err), (int64_t)(n - 4));
+  assert_int_equal(g->variant, 0);
+  assert_ptr_equal(g->m, t.model->m);
+  // a variant the task does not have
+  b[at] = 3;
+  assert_int_equal(am_env_state_read(&t, g, b, n, err, sizeof err), -1);
+  assert_non_null(strstr(err, "field 'variant': 3"));
+  // env 1 of p and env 0 of q (restored) continue identically: step both pools with zero actions
+  memset(am_pool_batch(p)->actions, 0, sizeof(float) * 2 * (size_t)t.act_dim);
+  memset(am_pool_batch(q)->actions, 0, sizeof(float) * 2 * (size_t)t.act_dim);
+  for (int i = 0; i < 5; i++) {
+    am_pool_step(p);
+    am_pool_step(q);
+  }
+  assert_memory_equal(e->d->qpos, f->d->qpos, sizeof(mjtNum) * e->m->nq);
+  assert_memory_equal(e->d->sensordata, f->d->sensordata, sizeof(mjtNum) * e->m->nsensordata);
+  free(b);
+  free(v1);
+  am_pool_free(p);
+  am_pool_free(q);
+  amt_destroy(&t);
+}
+
 static void test_bad_files(void** s) {
   ama_config cfg;
   small_config(&cfg);
@@ -947,6 +1003,7 @@ int main(void) {
       cmocka_unit_test(test_resume_exact),
       cmocka_unit_test(test_threads_byte_identical),
       cmocka_unit_test(test_env_state_bytes),
+      cmocka_unit_test(test_env_state_variant),
       cmocka_unit_test(test_bad_files),
       cmocka_unit_test(test_inconsistent_files),
       cmocka_unit_test(test_load_and_freeze_module),
