@@ -222,7 +222,8 @@ typedef struct am_task {
 
   // Optional model variants, owned by the task (amt_destroy frees them): copies of model->m that
   // differ only in geoms switched off (contype and conaffinity 0, so that MuJoCo's broadphase
-  // skips their bodies) for scenes that hold pieces an episode parks out of reach (rat-multi).
+  // skips their bodies; invisible, so that rays pass them) for scenes that hold pieces an episode
+  // parks out of reach (rat-multi).
   // reset chooses the episode's with am_env_use_variant before it computes anything. A variant
   // must leave the episode's physics bit for bit as on model->m (the switched-off geoms never
   // touch anything in its episodes), so recordings replay on model->m.

@@ -290,8 +290,7 @@ static int make_variants(am_task* t, const multi_cfg* c, char* err, size_t err_s
     for (int b = 0; b < m->nbody; b++) {
       int id = m->body_mocapid[b];
       if (id < 0 || !owner[id] || (owner[id] >> k & 1u)) continue;
-      for (int g = m->body_geomadr[b]; g < m->body_geomadr[b] + m->body_geomnum[b]; g++)
-      {
+      for (int g = m->body_geomadr[b]; g < m->body_geomadr[b] + m->body_geomnum[b]; g++) {
         v->geom_contype[g] = v->geom_conaffinity[g] = 0;
         v->geom_matid[g] = -1;  // and invisible, so that rays pass (mj_ray skips alpha 0)
         v->geom_rgba[4 * g + 3] = 0;
