@@ -68,6 +68,13 @@ static void* member_state(const multi_cfg* c, const am_env* e, int k) {
   return (char*)e->task_state + c->member_state[k];
 }
 
+// Parks every piece of member k (the pieces its park hook moves and those static in its single
+// task); what this moves is also what member k's model variant keeps on (make_variants).
+static void park_member(const multi_cfg* c, int k, mjData* d) {
+  c->part[k]->park(c->sub[k], d);
+  rat_fixed_park(member(c, k), d);
+}
+
 //---------------------------------- hooks ---------------------------------------------------------
 
 static void multi_reset(const am_task* t, am_env* e) {
@@ -76,10 +83,7 @@ static void multi_reset(const am_task* t, am_env* e) {
   int k = c->assign_episode ? (int)(am_rng_uniform(&e->rng) * c->n) : e->index % c->n;
   am_env_use_variant(t, e, k + 1);
   for (int j = 0; j < c->n; j++)
-    if (j != k) {
-      c->part[j]->park(c->sub[j], e->d);
-      rat_fixed_park(member(c, j), e->d);
-    }
+    if (j != k) park_member(c, j, e->d);
   rat_fixed_raise(member(c, k), e->d);
   c->part[k]->reset(c->sub[k], member_state(c, e, k), e);
   amt_opts_reset(&s->opt);
@@ -273,8 +277,7 @@ static int make_variants(am_task* t, const multi_cfg* c, char* err, size_t err_s
   const double unmoved = 1e300;
   for (int k = 0; k < c->n; k++) {
     for (int i = 0; i < 3 * m->nmocap; i++) d->mocap_pos[i] = unmoved;
-    c->part[k]->park(c->sub[k], d);
-    rat_fixed_park(member(c, k), d);
+    park_member(c, k, d);
     for (int i = 0; i < m->nmocap; i++)
       if (d->mocap_pos[3 * i] != unmoved) owner[i] |= (unsigned char)(1u << k);
   }
