@@ -255,9 +255,12 @@ int amt_bodyless_init(am_task* t, const char* name, const void* cfg, size_t cfg_
                       size_t state_size, int act_dim, const char* const* events, int n_events,
                       const char* const* vars, int n_vars, double timestep, char* err,
                       size_t err_sz) {
-  char xml[128];
-  snprintf(xml, sizeof xml, "<mujoco model=\"none\"><option timestep=\"%.17g\"/><worldbody/>"
-           "</mujoco>", timestep);
+  // No constraint can arise in an empty scene: without the size element MuJoCo 2.2 would
+  // allocate room for 500 constraint rows (a dense 500 x 500 efc_AR among them), 3 MB that
+  // mj_resetData clears at every episode's start.
+  char xml[160];
+  snprintf(xml, sizeof xml, "<mujoco model=\"none\"><option timestep=\"%.17g\"/>"
+           "<size njmax=\"0\" nconmax=\"0\"/><worldbody/></mujoco>", timestep);
   if (n_events > AM_MAX_EVENTS || n_vars > AM_MAX_VARS)
     return am_err(err, err_sz, "task %s: too many events or variables", name);
   am_model* model = am_model_load_string(xml, NULL, "none", err, err_sz);
