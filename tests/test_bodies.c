@@ -1,7 +1,8 @@
 // test_bodies.c: the bodies in bodies/ (issue 3): each loads and round-trips through its saved
 // XML; counts, masses, dimensions and names other modules rely on; the arm's muscles pull the right
 // way over the whole workspace; the rat stands 10 s at neutral control; random control held for 10
-// steps for 20,000 steps is stable (no NaN, no MuJoCo warnings) for every listed body.
+// steps for 20,000 steps is stable (no NaN, no MuJoCo warnings) for every listed body; a body with
+// less room for constraints than MuJoCo's default has room for every row its scene can produce.
 // Not here: the Reacher fingertip kinematics (test_sim.c / the reacher task's tests).
 #include <math.h>
 #include <setjmp.h>
@@ -111,6 +112,43 @@ static void test_bodies_random_control_stable(void** state) {
     mj_deleteData(d);
     am_model_free(a);
   }
+}
+
+// A body that sizes its constraint arrays below MuJoCo's default (<size njmax>: the arm and the
+// reacher, so that mj_resetData does not clear 3 MB per episode) must have room for every row its
+// scene can produce: no geom pair may collide, and its joint and tendon limits, dry friction and
+// equality constraints together fit in njmax. A body that can collide keeps room for contacts
+// (the rat: 600 rows, 150 contacts) and is not checked here.
+static void test_bodies_constraint_room(void** state) {
+  char names[64][64];
+  int n = am_list_bodies(names, 64, err, sizeof err);
+  int checked = 0;
+  for (int i = 0; i < n; i++) {
+    am_model* a = load(names[i]);
+    const mjModel* m = a->m;
+    int collides = m->npair > 0;
+    for (int g = 0; g < m->ngeom && !collides; g++)
+      for (int h = g + 1; h < m->ngeom && !collides; h++)
+        collides = (m->geom_contype[g] & m->geom_conaffinity[h]) ||
+                   (m->geom_contype[h] & m->geom_conaffinity[g]);
+    if (collides) {
+      assert_true(m->njmax >= 500);  // room for contacts
+      am_model_free(a);
+      continue;
+    }
+    int rows = 0;
+    for (int j = 0; j < m->njnt; j++) rows += m->jnt_limited[j] != 0;
+    for (int k = 0; k < m->ntendon; k++)
+      rows += (m->tendon_limited[k] != 0) + (m->tendon_frictionloss[k] > 0);
+    for (int v = 0; v < m->nv; v++) rows += m->dof_frictionloss[v] > 0;
+    rows += 6 * m->neq;  // a weld's 6 rows at most
+    if (rows > m->njmax)
+      fail_msg("body '%s': %d constraint rows possible, room for %d (<size njmax>)", names[i], rows,
+               m->njmax);
+    checked += m->njmax < 500;
+    am_model_free(a);
+  }
+  assert_true(checked >= 2);  // the arm and the reacher
 }
 
 //---------------------------------- arm -----------------------------------------------------------
@@ -425,6 +463,7 @@ int main(void) {
       cmocka_unit_test(test_rat_stands),
       cmocka_unit_test(test_rat_obs_groups),
       cmocka_unit_test(test_bodies_random_control_stable),
+      cmocka_unit_test(test_bodies_constraint_room),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
