@@ -171,6 +171,13 @@ int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
     g->size = b->scan_size;
     t->obs_dim += b->scan_size;
   }
+  if (b->cue_size > 0) {
+    g = &t->groups[t->n_groups++];
+    snprintf(g->name, AM_NAME_LEN, "%s", b->cue_name);
+    g->offset = t->obs_dim;
+    g->size = b->cue_size;
+    t->obs_dim += b->cue_size;
+  }
   if (amt_opts_setup(t, &b->opts, err, err_sz)) return -1;
   static const char* vars_common[] = {"root_x", "root_y", "root_z", "root_vx"};
   t->n_vars = 4;

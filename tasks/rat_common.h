@@ -56,6 +56,9 @@ typedef struct rat_body {
                               // task is reused in another by group name (docs/training.md)
   int scan_size;              // > 0: a group "scan" of that many values follows (run-gaps'
                               // ground ahead), written by the task's observe after the task group
+  int cue_size;               // > 0: a group cue_name of that many values follows (after heading
+  const char* cue_name;       // and scan), written by the task's observe; cue_param: the parameter
+  const char* cue_param;      // that asked for it (two-tap's show_interval)
   int command_dims;           // > 0: that many action values follow the muscles' (a command the
                               // part's `command` hook reads; water-maze's steer=1)
   const struct rat_part* part;  // the task's rules when it is a rat_part (NULL: run)
@@ -104,7 +107,7 @@ int rat_mocap_id(const mjModel* m, const char* fmt, int k);
 
 // Fills t's common part: name, state size, frame skip and episode length (episode_time), actions,
 // the rat's body observation groups then a "task" group of task_size values (then "heading" when
-// b->heading_group, "scan" of b->scan_size values when set, and the options' group), and the
+// b->heading_group, "scan" of b->scan_size values when set, b->cue_name of b->cue_size when set, and the options' group), and the
 // variables root_x, root_y, root_z, root_vx. Sets b->dt and b->body_dim.
 int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
                   double episode_time, int task_size, char* err, size_t err_sz);

@@ -339,6 +339,11 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
                   "no group 'scan')", info->name, p->name, b->scan_size);
       break;
     }
+    if (b->cue_size > 0) {  // nor a member's cue group
+      rc = am_err(err, err_sz, "task %s: %s.%s: '%d' is not available in the composite (it has "
+                  "no group '%s')", info->name, p->name, b->cue_param, b->cue_size, b->cue_name);
+      break;
+    }
     if (episode_time[k] > longest) longest = episode_time[k];
   }
   for (int k = 0; !rc && k < c->n; k++)

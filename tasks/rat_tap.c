@@ -30,6 +30,9 @@ const amt_param_def amt_two_tap_params[] = {
     {"first_share", "1",
      "share of tap_reward paid for the first touch (1: the published task; below 1 for training, "
      "so that a pair pays more than touching once)"},
+    {"show_interval", "0",
+     "1: a group \"interval\" of 1 value follows the task group: the trial's required interval "
+     "(s; constant without a curriculum, the env's current one with it)"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct tap_cfg {
@@ -43,6 +46,7 @@ typedef struct tap_cfg {
   int curriculum;        // counted pairs over which the interval rises (0: off)
   double interval_start; // s, the interval at the curriculum's start
   double first_share;    // the first touch pays first_share x tap_reward
+  int show_interval;     // 1: the group "interval" (rat.cue_size 1)
 } tap_cfg;
 
 // the task state shown one-hot in the task group (and as the variable tap_state)
@@ -178,7 +182,8 @@ static void tap_evaluate(const void* cfg, void* state, am_env* e, am_step_result
 }
 
 // Task group (9): the orb relative to the head in the torso frame (3), the one-hot task state (5),
-// the time since the first touch (s; 0 unless touched once).
+// the time since the first touch (s; 0 unless touched once). With show_interval the group
+// "interval" follows it: the trial's required interval (s).
 static void tap_observe(const void* cfg, const void* state, const mjData* d, float* g) {
   const tap_cfg* c = cfg;
   const tap_state* s = state;
@@ -189,6 +194,7 @@ static void tap_observe(const void* cfg, const void* state, const mjData* d, flo
   for (int k = 0; k < 3; k++) g[k] = (float)v[k];
   for (int k = 0; k < 5; k++) g[3 + k] = (float)(s->tap_state == k);
   g[8] = (float)(s->tap_state == TAP_ONCE ? s->t_since * c->rat.dt : 0);
+  if (c->show_interval) g[9] = (float)s->interval;  // two-tap has no heading or scan group
 }
 
 static void tap_vars(const void* cfg, const void* state, const mjData* d, float* x) {
@@ -215,8 +221,15 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_double(info, params, "too_soon_cost", &c->too_soon_cost, err, err_sz) ||
       amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
       amt_param_double(info, params, "interval_start", &c->interval_start, err, err_sz) ||
-      amt_param_double(info, params, "first_share", &c->first_share, err, err_sz))
+      amt_param_double(info, params, "first_share", &c->first_share, err, err_sz) ||
+      amt_param_int(info, params, "show_interval", &c->show_interval, err, err_sz))
     return -1;
+  if (c->show_interval != 0 && c->show_interval != 1)
+    return am_err(err, err_sz, "task %s: show_interval must be 0 or 1 (got %d)", info->name,
+                  c->show_interval);
+  c->rat.cue_size = c->show_interval;
+  c->rat.cue_name = "interval";
+  c->rat.cue_param = "show_interval";
   if (!(c->first_share >= 0 && c->first_share <= 1))
     return am_err(err, err_sz, "task %s: first_share must be in [0, 1] (got %g)", info->name,
                   c->first_share);

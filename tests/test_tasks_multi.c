@@ -386,6 +386,8 @@ static void test_multi_params(void** state) {
   check_error("task_input: '2' must be 0 or 1", NULL, "task_input=2", NULL);
   check_error("forage-maze.guide: '1' is not available in the composite", NULL,
               "forage-maze.guide=1", NULL);
+  check_error("two-tap.show_interval: '1' is not available in the composite", NULL,
+              "two-tap.show_interval=1", NULL);
   check_error("run-gaps.scan: '8' is not available in the composite", NULL, "run-gaps.scan=8",
               NULL);
   check_error("parameter 'two-tap.intervall'", "task two-tap has no parameter 'intervall'",

@@ -1911,6 +1911,32 @@ static void test_two_tap_curriculum(void** state) {
   }
 }
 
+// show_interval=1: a group "interval" of one value follows the task group and holds the trial's
+// required interval, the curriculum's as it moves; 0 or 1 only.
+static void test_two_tap_show_interval(void** state) {
+  (void)state;
+  tap_rig g;
+  tap_open(&g, NULL, 1.5, 25);
+  int plain_dim = g.t.obs_dim, plain_groups = g.t.n_groups;
+  tap_close(&g);
+  const char* kv[] = {"curriculum=2", "interval_start=0.3", "show_interval=1", NULL};
+  tap_open(&g, kv, 1.5, 25);
+  assert_int_equal(g.t.obs_dim, plain_dim + 1);
+  assert_int_equal(g.t.n_groups, plain_groups + 1);
+  const am_obs_group* cue = &g.t.groups[g.t.n_groups - 1];
+  assert_string_equal(cue->name, "interval");
+  assert_int_equal(cue->size, 1);
+  assert_int_equal(cue->offset, g.off + 9);
+  const int v_iv = var_index(&g.t, "interval");
+  tap_step(&g, 0);  // trial_start
+  assert_float_equal(g.obs[cue->offset], 0.3, 1e-6);
+  tap_trial(&g, 10, 21, 60, 2);  // a counted pair: the window moves to 0.55 s
+  assert_float_equal(g.obs[cue->offset], 0.55, 1e-6);
+  assert_float_equal(g.obs[cue->offset], g.vars[v_iv], 0);
+  tap_close(&g);
+  expect_refused("two-tap", "show_interval=2");
+}
+
 // first_share=0.2: the first touch pays 0.2 x tap_reward, a counted second touch the whole of it.
 static void test_two_tap_first_share(void** state) {
   (void)state;
@@ -1980,6 +2006,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_params),
       cmocka_unit_test(test_two_tap_timed_shaping),
       cmocka_unit_test(test_two_tap_curriculum),
+      cmocka_unit_test(test_two_tap_show_interval),
       cmocka_unit_test(test_two_tap_first_share),
       cmocka_unit_test(test_two_tap_pool),
       cmocka_unit_test(test_water_maze_rules),
