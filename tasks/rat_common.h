@@ -107,8 +107,9 @@ int rat_mocap_id(const mjModel* m, const char* fmt, int k);
 
 // Fills t's common part: name, state size, frame skip and episode length (episode_time), actions,
 // the rat's body observation groups then a "task" group of task_size values (then "heading" when
-// b->heading_group, "scan" of b->scan_size values when set, b->cue_name of b->cue_size when set, and the options' group), and the
-// variables root_x, root_y, root_z, root_vx. Sets b->dt and b->body_dim.
+// b->heading_group, "scan" of b->scan_size values when set, b->cue_name of b->cue_size values when
+// set, and the options' group), and the variables root_x, root_y, root_z, root_vx. Sets b->dt and
+// b->body_dim.
 int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
                   double episode_time, int task_size, char* err, size_t err_sz);
 
