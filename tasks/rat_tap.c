@@ -46,7 +46,6 @@ typedef struct tap_cfg {
   int curriculum;        // counted pairs over which the interval rises (0: off)
   double interval_start; // s, the interval at the curriculum's start
   double first_share;    // the first touch pays first_share x tap_reward
-  int show_interval;     // 1: the group "interval" (rat.cue_size 1)
 } tap_cfg;
 
 // the task state shown one-hot in the task group (and as the variable tap_state)
@@ -194,7 +193,7 @@ static void tap_observe(const void* cfg, const void* state, const mjData* d, flo
   for (int k = 0; k < 3; k++) g[k] = (float)v[k];
   for (int k = 0; k < 5; k++) g[3 + k] = (float)(s->tap_state == k);
   g[8] = (float)(s->tap_state == TAP_ONCE ? s->t_since * c->rat.dt : 0);
-  if (c->show_interval) g[9] = (float)s->interval;  // two-tap has no heading or scan group
+  if (c->rat.cue_size) g[9] = (float)s->interval;  // two-tap has no heading or scan group
 }
 
 static void tap_vars(const void* cfg, const void* state, const mjData* d, float* x) {
@@ -222,12 +221,11 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
       amt_param_double(info, params, "interval_start", &c->interval_start, err, err_sz) ||
       amt_param_double(info, params, "first_share", &c->first_share, err, err_sz) ||
-      amt_param_int(info, params, "show_interval", &c->show_interval, err, err_sz))
+      amt_param_int(info, params, "show_interval", &c->rat.cue_size, err, err_sz))
     return -1;
-  if (c->show_interval != 0 && c->show_interval != 1)
+  if (c->rat.cue_size != 0 && c->rat.cue_size != 1)  // show_interval: the group's size
     return am_err(err, err_sz, "task %s: show_interval must be 0 or 1 (got %d)", info->name,
-                  c->show_interval);
-  c->rat.cue_size = c->show_interval;
+                  c->rat.cue_size);
   c->rat.cue_name = "interval";
   c->rat.cue_param = "show_interval";
   if (!(c->first_share >= 0 && c->first_share <= 1))
