@@ -26,7 +26,14 @@ const amt_param_def amt_two_tap_params[] = {
     {"curriculum", "0",
      "training curriculum (0: off): the required interval rises from interval_start to interval "
      "over the env's first N counted pairs (the env's count persists across episodes)"},
-    {"interval_start", "0.2", "the required interval at the curriculum's start (s)"},
+    {"interval_start", "0.2", "the required interval at the curriculum's or staircase's start (s)"},
+    {"staircase", "0",
+     "training staircase (0: off): each env's required interval starts at interval_start, rises "
+     "by stair_up after a counted pair and falls by stair_down after a failed trial (too soon or "
+     "no second touch), within [interval_start, interval]; the env's interval persists across "
+     "episodes"},
+    {"stair_up", "0.02", "the staircase's step up after a counted pair (s)"},
+    {"stair_down", "0.01", "the staircase's step down after a failed trial (s)"},
     {"first_share", "1",
      "share of tap_reward paid for the first touch (1: the published task; below 1 for training, "
      "so that a pair pays more than touching once)"},
@@ -44,7 +51,9 @@ typedef struct tap_cfg {
   int timed_shaping;     // shaping only where a touch would count
   double too_soon_cost;  // >= 0
   int curriculum;        // counted pairs over which the interval rises (0: off)
-  double interval_start; // s, the interval at the curriculum's start
+  double interval_start; // s, the interval at the curriculum's or the staircase's start
+  int staircase;         // 1: each env's interval follows its trials (stair_up, stair_down)
+  double stair_up, stair_down;  // s
   double first_share;    // the first touch pays first_share x tap_reward
 } tap_cfg;
 
@@ -58,6 +67,7 @@ typedef struct tap_state {
   double interval;     // this trial's required interval (s)
   double orb[3];
   int64_t env_pairs;   // counted pairs of this env (persists across episodes: the curriculum)
+  double stair;        // the staircase's interval for this env (s; persists; 0: not begun)
 } tap_state;
 
 enum { EV_START, EV_FIRST, EV_SECOND, EV_TOO_SOON, EV_NO_SECOND, EV_REWARD, EV_END };
@@ -68,13 +78,17 @@ enum { EV_START, EV_FIRST, EV_SECOND, EV_TOO_SOON, EV_NO_SECOND, EV_REWARD, EV_E
 //---------------------------------- hooks ---------------------------------------------------------
 
 // A new trial: the orb at a random spot and the trial's window (the curriculum's point: the
-// interval moves linearly from interval_start to interval with the env's counted pairs);
-// trial_start is reported at the next evaluate.
+// interval moves linearly from interval_start to interval with the env's counted pairs; the
+// staircase's: the env's own step); trial_start is reported at the next evaluate.
 static void new_orb(const tap_cfg* c, tap_state* s, am_env* e) {
   s->interval = c->interval;
   if (c->curriculum > 0 && s->env_pairs < c->curriculum)
     s->interval = c->interval_start +
                   (c->interval - c->interval_start) * (double)s->env_pairs / c->curriculum;
+  if (c->staircase) {
+    if (s->stair == 0) s->stair = c->interval_start;
+    s->interval = s->stair;
+  }
   amt_two_tap_window(s->interval, c->tolerance, c->rat.dt, &s->lo, &s->hi);
   s->orb[0] = am_rng_range(&e->rng, -c->arena, c->arena);
   s->orb[1] = am_rng_range(&e->rng, -c->arena, c->arena);
@@ -95,8 +109,10 @@ static void tap_reset(const void* cfg, void* state, am_env* e) {
   const tap_cfg* c = cfg;
   tap_state* s = state;
   int64_t pairs = s->env_pairs;
+  double stair = s->stair;
   memset(s, 0, sizeof *s);
   s->env_pairs = pairs;
+  s->stair = stair;
   rat_place(&c->rat, e, 0, 0, 0, am_rng_range(&e->rng, -M_PI, M_PI));
   new_orb(c, s, e);
   mj_forward(e->m, e->d);
@@ -117,6 +133,14 @@ static double hand_orb_dist(const tap_cfg* c, const mjData* d, const double orb[
   return best;
 }
 
+// The staircase's step after a trial: up after a counted pair, down after a failed one.
+static void stair_step(const tap_cfg* c, tap_state* s, int counted) {
+  if (!c->staircase) return;
+  s->stair += counted ? c->stair_up : -c->stair_down;
+  if (s->stair > c->interval) s->stair = c->interval;
+  if (s->stair < c->interval_start) s->stair = c->interval_start;
+}
+
 // The trial's state machine on a touch onset; adds to *reward and *ev.
 static void tap_rules(const tap_cfg* c, tap_state* s, int onset, double* reward, uint32_t* ev) {
   s->t_since++;
@@ -131,17 +155,20 @@ static void tap_rules(const tap_cfg* c, tap_state* s, int onset, double* reward,
       s->tap_state = TAP_NO_SECOND;
       s->timeout_left = c->timeout_steps;
       *ev |= 1u << EV_NO_SECOND;
+      stair_step(c, s, 0);
     } else if (onset && s->t_since < s->lo) {
       s->tap_state = TAP_TOO_SOON;
       s->timeout_left = c->timeout_steps;
       *reward -= c->too_soon_cost;
       *ev |= 1u << EV_TOO_SOON;
+      stair_step(c, s, 0);
     } else if (onset) {
       s->tap_state = TAP_TWICE;
       *reward += c->tap_reward;
       s->taps++;
       s->env_pairs++;
       *ev |= (1u << EV_SECOND) | (1u << EV_REWARD);
+      stair_step(c, s, 1);
       s->timeout_left = 1;  // trial_end and the orb moves at the next step
     }
   }
@@ -220,6 +247,9 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_double(info, params, "too_soon_cost", &c->too_soon_cost, err, err_sz) ||
       amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
       amt_param_double(info, params, "interval_start", &c->interval_start, err, err_sz) ||
+      amt_param_int(info, params, "staircase", &c->staircase, err, err_sz) ||
+      amt_param_double(info, params, "stair_up", &c->stair_up, err, err_sz) ||
+      amt_param_double(info, params, "stair_down", &c->stair_down, err, err_sz) ||
       amt_param_double(info, params, "first_share", &c->first_share, err, err_sz) ||
       amt_param_int(info, params, "show_interval", &c->rat.cue_size, err, err_sz))
     return -1;
@@ -234,9 +264,21 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
   if (c->curriculum < 0)
     return am_err(err, err_sz, "task %s: curriculum must be >= 0 (got %d)", info->name,
                   c->curriculum);
-  if (c->curriculum > 0 && !(c->interval_start > c->tolerance))
+  if (c->staircase != 0 && c->staircase != 1)
+    return am_err(err, err_sz, "task %s: staircase must be 0 or 1 (got %d)", info->name,
+                  c->staircase);
+  if (c->staircase && c->curriculum > 0)
+    return am_err(err, err_sz, "task %s: staircase and curriculum are two ways of moving the "
+                  "interval: set one of them", info->name);
+  if (c->staircase && !(c->stair_up > 0 && c->stair_down >= 0))
+    return am_err(err, err_sz, "task %s: stair_up must be > 0 and stair_down >= 0 (got %g, %g)",
+                  info->name, c->stair_up, c->stair_down);
+  if ((c->curriculum > 0 || c->staircase) && !(c->interval_start > c->tolerance))
     return am_err(err, err_sz, "task %s: interval_start must be > tolerance %g (got %g)",
                   info->name, c->tolerance, c->interval_start);
+  if (c->staircase && c->interval_start > c->interval)
+    return am_err(err, err_sz, "task %s: with the staircase, interval_start %g must be <= "
+                  "interval %g", info->name, c->interval_start, c->interval);
   if (c->timed_shaping != 0 && c->timed_shaping != 1)
     return am_err(err, err_sz, "task %s: timed_shaping must be 0 or 1 (got %d)", info->name,
                   c->timed_shaping);
@@ -275,8 +317,8 @@ static int tap_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
                   "step (of %g s): widen tolerance", c->interval, c->tolerance, dt);
   // the curriculum's windows lie between its two ends; each must hold a step (2 x tolerance >= dt
   // guarantees it for all of them)
-  if (c->curriculum > 0 && 2 * c->tolerance < dt)
-    return am_err(err, err_sz, "task two-tap: with a curriculum, tolerance %g s must be at least "
+  if ((c->curriculum > 0 || c->staircase) && 2 * c->tolerance < dt)
+    return am_err(err, err_sz, "task two-tap: with a curriculum or staircase, tolerance %g s must be at least "
                   "half the control step (%g s)", c->tolerance, dt);
   c->timeout_steps = (int)floor(c->timeout / dt + 0.5);
   if (c->timeout_steps < 1) c->timeout_steps = 1;

@@ -613,15 +613,15 @@ static void test_multisensory_analysis_planted(void** s) {
 // analyze two-tap on a planted trial table (control period 0.1 s, so the default 0.8 +- 0.1 s
 // window is steps 7-9 and the decision comes at 1.0 s): 10 trials with a second touch 0.8 s after
 // the first, 5 with one too soon (0.2 s), 5 without; with task.params interval=0.5 the window is
-// 0.4-0.6 s of 0.7 s, the uniform baseline 3/7. A recording made with the training curriculum
-// (windows moving with each env's pairs) is refused, naming it.
+// 0.4-0.6 s of 0.7 s, the uniform baseline 3/7. A recording made with the training curriculum or
+// staircase (windows moving with each env's pairs or trials) is refused, naming it.
 static void test_two_tap_analysis_planted(void** s) {
   assert_int_equal(make_tmpdir("tap"), 0);
   char path[600], csv[700], js[700];
-  for (int variant = 0; variant < 3; variant++) {
+  for (int variant = 0; variant < 4; variant++) {
     snprintf(path, sizeof path, "%s/planted%d.rollout", tmpdir, variant);
     int c_ev, c_va;
-    const char* params[3] = {NULL, "interval=0.5", "curriculum=3"};
+    const char* params[4] = {NULL, "interval=0.5", "curriculum=3", "staircase=1"};
     am_ds_writer* w = planted_writer(path, "two-tap", params[variant],
                                      "touch_second", "",
                                      "trial_start,touch_first,touch_second,too_soon,no_second,"
@@ -643,6 +643,11 @@ static void test_two_tap_analysis_planted(void** s) {
     if (variant == 2) {
       assert_int_equal(animat("analyze two-tap %s --out %s/an%d", path, tmpdir, variant), 1);
       expect_out("recording was made with curriculum=3");
+      continue;
+    }
+    if (variant == 3) {
+      assert_int_equal(animat("analyze two-tap %s --out %s/an%d", path, tmpdir, variant), 1);
+      expect_out("recording was made with staircase=1");
       continue;
     }
     assert_int_equal(animat("analyze two-tap %s --out %s/an%d", path, tmpdir, variant), 0);

@@ -1911,6 +1911,60 @@ static void test_two_tap_curriculum(void** state) {
   }
 }
 
+// staircase=1, interval_start=0.3, stair_up=0.1, stair_down=0.05 (tolerance 0.1): the env's
+// first window is 0.2-0.4 s (steps 10..20); a counted pair moves it up 0.1 s, a trial too soon or
+// without a second touch down 0.05 s, never below interval_start nor above interval; it survives
+// the episode's reset. Bad values and a staircase with a curriculum are refused by name.
+static void test_two_tap_staircase(void** state) {
+  (void)state;
+  tap_rig g;
+  const char* kv[] = {"staircase=1", "interval_start=0.3", "stair_up=0.1", "stair_down=0.05",
+                      NULL};
+  tap_open(&g, kv, 1.5, 25);
+  const int v_iv = var_index(&g.t, "interval");
+  tap_step(&g, 0);  // trial_start
+  assert_float_equal(g.vars[v_iv], 0.3, 1e-6);
+  tap_trial(&g, 9, 21, 60, 3);  // too soon at the bottom: stays
+  assert_float_equal(g.vars[v_iv], 0.3, 1e-6);
+  tap_trial(&g, 10, 21, 60, 2);  // 0.20 s counts: up to 0.4 (steps 15..25)
+  assert_float_equal(g.vars[v_iv], 0.4, 1e-6);
+  tap_trial(&g, 25, 26, 60, 2);  // up to 0.5 (steps 20..30)
+  assert_float_equal(g.vars[v_iv], 0.5, 1e-6);
+  tap_trial(&g, 31, 31, 60, 4);  // no second touch: down to 0.45 (steps 18..27)
+  assert_float_equal(g.vars[v_iv], 0.45, 1e-6);
+  tap_trial(&g, 17, 28, 60, 3);  // too soon: down to 0.4
+  assert_float_equal(g.vars[v_iv], 0.4, 1e-6);
+  // a new episode keeps the env's interval
+  g.t.reset(&g.t, g.e);
+  mj_forward(g.e->m, g.e->d);
+  tap_step(&g, 0);
+  assert_float_equal(g.vars[v_iv], 0.4, 1e-6);
+  for (int k = 0; k < 5; k++) {  // four pairs reach 0.8; the fifth stays there
+    int centre = (int)lround(g.vars[v_iv] / 0.02);
+    tap_trial(&g, centre, centre + 6, 60, 2);
+    assert_float_equal(g.vars[v_iv], fmin(0.5 + 0.1 * k, 0.8), 1e-6);
+  }
+  tap_trial(&g, 34, 46, 60, 3);
+  assert_float_equal(g.vars[v_iv], 0.75, 1e-6);
+  tap_close(&g);
+  expect_refused("two-tap", "staircase=2");
+  amt_params p;
+  const char* bad[][3] = {{"staircase=1", "curriculum=5", "set one of them"},
+                          {"staircase=1", "stair_up=0", "stair_up"},
+                          {"staircase=1", "stair_down=-0.01", "stair_down"},
+                          {"staircase=1", "interval_start=0.9", "interval_start 0.9"},
+                          {"staircase=1", "interval_start=0.1", "interval_start"},
+                          {"staircase=1", "tolerance=0.009", "half the control step"}};
+  for (int k = 0; k < 6; k++) {
+    memset(&p, 0, sizeof p);
+    assert_int_equal(amt_params_add(&p, bad[k][0], err, sizeof err), 0);
+    assert_int_equal(amt_params_add(&p, bad[k][1], err, sizeof err), 0);
+    am_task t;
+    assert_int_equal(amt_create(&t, "two-tap", &p, err, sizeof err), -1);
+    if (!strstr(err, bad[k][2])) fail_msg("two-tap %s %s: error '%s'", bad[k][0], bad[k][1], err);
+  }
+}
+
 // show_interval=1: a group "interval" of one value follows the task group and holds the trial's
 // required interval, the curriculum's as it moves; 0 or 1 only.
 static void test_two_tap_show_interval(void** state) {
@@ -2006,6 +2060,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_params),
       cmocka_unit_test(test_two_tap_timed_shaping),
       cmocka_unit_test(test_two_tap_curriculum),
+      cmocka_unit_test(test_two_tap_staircase),
       cmocka_unit_test(test_two_tap_show_interval),
       cmocka_unit_test(test_two_tap_first_share),
       cmocka_unit_test(test_two_tap_pool),

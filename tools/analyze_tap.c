@@ -24,16 +24,21 @@ static int tap_window(const ds_trials* d, double* interval, double* tol, char* e
   const amt_info* info = amt_find("two-tap");
   if (!info) return am_err(err, err_sz, "two-tap: the task is not registered");
   amt_params p;
-  int curriculum;
+  int curriculum, staircase;
   if (ds_task_params(d, &p, err, err_sz) ||
       amt_param_double(info, &p, "interval", interval, err, err_sz) ||
       amt_param_double(info, &p, "tolerance", tol, err, err_sz) ||
-      amt_param_int(info, &p, "curriculum", &curriculum, err, err_sz))
+      amt_param_int(info, &p, "curriculum", &curriculum, err, err_sz) ||
+      amt_param_int(info, &p, "staircase", &staircase, err, err_sz))
     return -1;
   if (curriculum > 0)
     return am_err(err, err_sz, "two-tap: the recording was made with curriculum=%d (each env's "
                   "window moves with its pairs); record with --task-param curriculum=0",
                   curriculum);
+  if (staircase)
+    return am_err(err, err_sz, "two-tap: the recording was made with staircase=%d (each env's "
+                  "window moves with its trials); record with --task-param staircase=0",
+                  staircase);
   return 0;
 }
 
