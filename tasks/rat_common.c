@@ -157,26 +157,12 @@ int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
   g->offset = t->obs_dim;
   g->size = task_size;
   t->obs_dim += task_size;
-  if (b->heading_group) {
+  if (b->extra_size > 0) {
     g = &t->groups[t->n_groups++];
-    snprintf(g->name, AM_NAME_LEN, "heading");
+    snprintf(g->name, AM_NAME_LEN, "%s", b->extra_name);
     g->offset = t->obs_dim;
-    g->size = 2;
-    t->obs_dim += 2;
-  }
-  if (b->scan_size > 0) {
-    g = &t->groups[t->n_groups++];
-    snprintf(g->name, AM_NAME_LEN, "scan");
-    g->offset = t->obs_dim;
-    g->size = b->scan_size;
-    t->obs_dim += b->scan_size;
-  }
-  if (b->cue_size > 0) {
-    g = &t->groups[t->n_groups++];
-    snprintf(g->name, AM_NAME_LEN, "%s", b->cue_name);
-    g->offset = t->obs_dim;
-    g->size = b->cue_size;
-    t->obs_dim += b->cue_size;
+    g->size = b->extra_size;
+    t->obs_dim += b->extra_size;
   }
   if (amt_opts_setup(t, &b->opts, err, err_sz)) return -1;
   static const char* vars_common[] = {"root_x", "root_y", "root_z", "root_vx"};

@@ -49,16 +49,14 @@ typedef struct rat_body {
   int paws[4];                // site ids: hand_L, hand_R, foot_L, foot_R
   int hands[2];               // site ids: hand_L, hand_R
   int body_dim;               // size of the body observation (the task group follows it)
-  int heading_group;          // 1: a group "heading" of 2 values follows the task group: a
-                              // direction to go relative to the torso (cos, sin), written by the
-                              // task's observe right after its task group (run's commands,
-                              // forage-maze's guide), so a core that learnt to follow it in one
-                              // task is reused in another by group name (docs/training.md)
-  int scan_size;              // > 0: a group "scan" of that many values follows (run-gaps'
-                              // ground ahead), written by the task's observe after the task group
-  int cue_size;               // > 0: a group cue_name of that many values follows (after heading
-  const char* cue_name;       // and scan), written by the task's observe; cue_param: the parameter
-  const char* cue_param;      // that asked for it (two-tap's show_interval)
+  // A group of the task's own right after the task group, written by the task's observe: its
+  // name, its size (0: none) and the parameter that asks for it. "heading" (2 values: a direction
+  // to go relative to the torso, cos and sin; run's commands, forage-maze's and water-maze's
+  // guide), so that a core that learnt to follow it in one task is reused in another by group name
+  // (docs/training.md); "scan" (run-gaps' ground ahead); "interval" (two-tap's show_interval).
+  const char* extra_name;
+  int extra_size;
+  const char* extra_param;
   int command_dims;           // > 0: that many action values follow the muscles' (a command the
                               // part's `command` hook reads; water-maze's steer=1)
   const struct rat_part* part;  // the task's rules when it is a rat_part (NULL: run)
@@ -106,10 +104,9 @@ int rat_load(am_task* t, const char* name, const rat_sbuf* prelude, const rat_sb
 int rat_mocap_id(const mjModel* m, const char* fmt, int k);
 
 // Fills t's common part: name, state size, frame skip and episode length (episode_time), actions,
-// the rat's body observation groups then a "task" group of task_size values (then "heading" when
-// b->heading_group, "scan" of b->scan_size values when set, b->cue_name of b->cue_size values when
-// set, and the options' group), and the variables root_x, root_y, root_z, root_vx. Sets b->dt and
-// b->body_dim.
+// the rat's body observation groups then a "task" group of task_size values (then b->extra_name of
+// b->extra_size values when set, and the options' group), and the variables root_x, root_y,
+// root_z, root_vx. Sets b->dt and b->body_dim.
 int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
                   double episode_time, int task_size, char* err, size_t err_sz);
 

@@ -45,7 +45,7 @@ typedef struct gaps_cfg {
   double plat[2], gap[2], fall_depth;  // platform and gap length ranges (m), fall depth (m)
   double gap_start[2];                 // the gap range at the curriculum's start (m)
   int curriculum;                      // env control steps over which it moves to gap (0: off)
-  double scan_step;                    // m between the scan's points (rat.scan_size of them)
+  double scan_step;                    // m between the scan's points (rat.extra_size of them)
   double gap_reward;                   // shaping: added per gap crossed (0: published)
   int n_slots;                         // platforms in the scene (two mocap halves each)
   int plat_mocap[2 * MAX_COURSE];
@@ -163,9 +163,9 @@ static void gaps_observe(const void* cfg, const void* state, const mjData* d, fl
   const gaps_cfg* c = cfg;
   const gaps_state* s = state;
   g[0] = (float)c->run.target_speed;
-  if (c->rat.scan_size > 0) {  // the group "scan" follows the task group
+  if (c->rat.extra_size > 0) {  // the group "scan" follows the task group
     double yaw = rat_yaw(&c->rat, d), x0 = d->qpos[c->rat.root_q];
-    for (int k = 0; k < c->rat.scan_size; k++)
+    for (int k = 0; k < c->rat.extra_size; k++)
       g[1 + k] = (float)solid_at(s, x0 + (k + 1) * c->scan_step * cos(yaw));
   }
 }
@@ -198,16 +198,18 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
       range_param(info, params, "gap_start", c->gap_start, err, err_sz) ||
       amt_param_double(info, params, "fall_depth", &c->fall_depth, err, err_sz) ||
       amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
-      amt_param_int(info, params, "scan", &c->rat.scan_size, err, err_sz) ||
+      amt_param_int(info, params, "scan", &c->rat.extra_size, err, err_sz) ||
       amt_param_double(info, params, "scan_step", &c->scan_step, err, err_sz) ||
       amt_param_double(info, params, "gap_reward", &c->gap_reward, err, err_sz))
     return -1;
   if (!(c->gap_reward >= 0 && c->gap_reward <= 1000))
     return am_err(err, err_sz, "task %s: parameter gap_reward: must be 0-1000 (got %g)",
                   info->name, c->gap_reward);
-  if (c->rat.scan_size < 0 || c->rat.scan_size > 64)
+  if (c->rat.extra_size < 0 || c->rat.extra_size > 64)
     return am_err(err, err_sz, "task %s: parameter scan: must be 0-64 (got %d)", info->name,
-                  c->rat.scan_size);
+                  c->rat.extra_size);
+  c->rat.extra_name = "scan";
+  c->rat.extra_param = "scan";
   if (!(c->scan_step > 0))
     return am_err(err, err_sz, "task %s: parameter scan_step: must be > 0 (got %g)", info->name,
                   c->scan_step);

@@ -203,7 +203,7 @@ static void maze_observe(const void* cfg, const void* state, const mjData* d, fl
   g[0] = (float)(c->n_targets ? (double)s->remaining / c->n_targets : 0);
   g[1] = (float)v[0];
   g[2] = (float)v[1];
-  if (c->rat.heading_group) {  // the group "heading" follows the task group
+  if (c->rat.extra_size) {  // the group "heading" follows the task group
     double rel = s->remaining > 0 ? atan2(w[1], w[0]) - rat_yaw(&c->rat, d) : 0;
     g[3] = (float)cos(rel);
     g[4] = (float)sin(rel);
@@ -221,15 +221,18 @@ static void maze_vars(const void* cfg, const void* state, const mjData* d, float
 static int maze_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
                      size_t err_sz) {
   maze_cfg* c = cfg;
+  int guide;
   if (amt_param_int(info, params, "n_targets", &c->n_targets, err, err_sz) ||
       amt_param_double(info, params, "open_fraction", &c->open_fraction, err, err_sz) ||
       amt_param_double(info, params, "target_reward", &c->target_reward, err, err_sz) ||
       amt_param_double(info, params, "approach", &c->approach, err, err_sz) ||
-      amt_param_int(info, params, "guide", &c->rat.heading_group, err, err_sz))
+      amt_param_int(info, params, "guide", &guide, err, err_sz))
     return -1;
-  if (c->rat.heading_group != 0 && c->rat.heading_group != 1)
-    return am_err(err, err_sz, "task %s: parameter guide: '%d' must be 0 or 1", info->name,
-                  c->rat.heading_group);
+  if (guide != 0 && guide != 1)
+    return am_err(err, err_sz, "task %s: parameter guide: '%d' must be 0 or 1", info->name, guide);
+  c->rat.extra_name = "heading";
+  c->rat.extra_size = 2 * guide;
+  c->rat.extra_param = "guide";
   if (c->n_targets < 1 || c->n_targets > MAX_TARGETS)
     return am_err(err, err_sz, "task %s: parameter n_targets: '%d' must be in [1, %d]", info->name,
                   c->n_targets, MAX_TARGETS);

@@ -329,19 +329,10 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
       rc = am_err(err, err_sz, "task %s: %s (set as %s.KEY)", info->name, e2, p->name);
       break;
     }
-    if (b->heading_group) {  // the composite's task group has no member's "heading" group
-      rc = am_err(err, err_sz, "task %s: %s.guide: '1' is not available in the composite (it has "
-                  "no group 'heading')", info->name, p->name);
-      break;
-    }
-    if (b->scan_size > 0) {  // nor its "scan" group
-      rc = am_err(err, err_sz, "task %s: %s.scan: '%d' is not available in the composite (it has "
-                  "no group 'scan')", info->name, p->name, b->scan_size);
-      break;
-    }
-    if (b->cue_size > 0) {  // nor a member's cue group
-      rc = am_err(err, err_sz, "task %s: %s.%s: '%d' is not available in the composite (it has "
-                  "no group '%s')", info->name, p->name, b->cue_param, b->cue_size, b->cue_name);
+    if (b->extra_size > 0) {  // the composite's task group has no member's own group
+      rc = am_err(err, err_sz, "task %s: %s.%s: '%s' is not available in the composite (it has "
+                  "no group '%s')", info->name, p->name, b->extra_param,
+                  amt_param_get(amt_find(p->name), &mp, b->extra_param), b->extra_name);
       break;
     }
     if (episode_time[k] > longest) longest = episode_time[k];

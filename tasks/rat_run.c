@@ -160,7 +160,9 @@ int amt_run_create(am_task* t, const amt_params* params, char* err, size_t err_s
   if (!rc && c.heading_time > 0)  // (rat_task_init sets the control period later)
     c.heading_steps = rat_episode_steps(c.heading_time, RAT_FRAME_SKIP * t->model->m->opt.timestep);
   const int on = c.heading_steps > 0;
-  c.rat.heading_group = on;  // the command: group "heading", right after the task group
+  c.rat.extra_name = "heading";  // the command, right after the task group
+  c.rat.extra_size = on ? 2 : 0;
+  c.rat.extra_param = "heading_time";
   if (rc || rat_task_init(t, info->name, &c.rat, sizeof(run_state), episode_time, 1, err, err_sz))
     return -1;
   t->n_terms = 2;

@@ -220,7 +220,7 @@ static void tap_observe(const void* cfg, const void* state, const mjData* d, flo
   for (int k = 0; k < 3; k++) g[k] = (float)v[k];
   for (int k = 0; k < 5; k++) g[3 + k] = (float)(s->tap_state == k);
   g[8] = (float)(s->tap_state == TAP_ONCE ? s->t_since * c->rat.dt : 0);
-  if (c->rat.cue_size) g[9] = (float)s->interval;  // two-tap has no heading or scan group
+  if (c->rat.extra_size) g[9] = (float)s->interval;  // the group "interval"
 }
 
 static void tap_vars(const void* cfg, const void* state, const mjData* d, float* x) {
@@ -251,13 +251,13 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_double(info, params, "stair_up", &c->stair_up, err, err_sz) ||
       amt_param_double(info, params, "stair_down", &c->stair_down, err, err_sz) ||
       amt_param_double(info, params, "first_share", &c->first_share, err, err_sz) ||
-      amt_param_int(info, params, "show_interval", &c->rat.cue_size, err, err_sz))
+      amt_param_int(info, params, "show_interval", &c->rat.extra_size, err, err_sz))
     return -1;
-  if (c->rat.cue_size != 0 && c->rat.cue_size != 1)  // show_interval: the group's size
+  if (c->rat.extra_size != 0 && c->rat.extra_size != 1)  // show_interval: the group's size
     return am_err(err, err_sz, "task %s: show_interval must be 0 or 1 (got %d)", info->name,
-                  c->rat.cue_size);
-  c->rat.cue_name = "interval";
-  c->rat.cue_param = "show_interval";
+                  c->rat.extra_size);
+  c->rat.extra_name = "interval";
+  c->rat.extra_param = "show_interval";
   if (!(c->first_share >= 0 && c->first_share <= 1))
     return am_err(err, err_sz, "task %s: first_share must be in [0, 1] (got %g)", info->name,
                   c->first_share);
