@@ -35,6 +35,18 @@ static void expect_refused(const char* name, const char* kv) {
   if (!strstr(err, name) || !strstr(err, key)) fail_msg("message lacks task/key: %s", err);
 }
 
+// Task `name` with the parameters of list (separated by ';') is refused with a message holding
+// `want`.
+__attribute__((unused))
+static void expect_refused_saying(const char* name, const char* list, const char* want) {
+  amt_params p;
+  memset(&p, 0, sizeof p);
+  if (amt_params_add_list(&p, list, err, sizeof err)) fail_msg("%s", err);
+  am_task t;
+  if (amt_create(&t, name, &p, err, sizeof err) != -1) fail_msg("%s: accepted %s", name, list);
+  if (!strstr(err, want)) fail_msg("%s %s: error '%s' lacks '%s'", name, list, err, want);
+}
+
 // An env pool of n envs on `threads` worker threads.
 __attribute__((unused))
 static am_pool* make_pool_threads(const am_task* t, int n, int threads, uint64_t seed) {
