@@ -312,6 +312,18 @@ int rat_read_fall_tilt(const amt_info* info, const amt_params* params, double* f
   return 0;
 }
 
+int rat_read_guide(const amt_info* info, const amt_params* params, rat_body* b, char* err,
+                   size_t err_sz) {
+  int guide;
+  if (amt_param_int(info, params, "guide", &guide, err, err_sz)) return -1;
+  if (guide != 0 && guide != 1)
+    return am_err(err, err_sz, "task %s: parameter guide: '%d' must be 0 or 1", info->name, guide);
+  b->extra_name = "heading";
+  b->extra_size = 2 * guide;
+  b->extra_param = "guide";
+  return 0;
+}
+
 int rat_fallen(const rat_body* b, const mjData* d, double fall_cos) {
   return d->xmat[9 * b->torso + 8] < fall_cos;
 }

@@ -172,6 +172,11 @@ typedef struct rat_run_reward {
   "from vertical (deg); 180: never"
 int rat_read_fall_tilt(const amt_info* info, const amt_params* params, double* fall_cos, char* err,
                        size_t err_sz);
+// The key guide (0 or 1): with 1, b's extra group is "heading" (2 values: the direction to the
+// goal relative to the torso; forage-maze's and water-maze's guide). Returns 0 or -1 with a
+// message naming task and value.
+int rat_read_guide(const amt_info* info, const amt_params* params, rat_body* b, char* err,
+                   size_t err_sz);
 // Whether the torso's up axis is tilted past the limit.
 int rat_fallen(const rat_body* b, const mjData* d, double fall_cos);
 

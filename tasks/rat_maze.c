@@ -221,18 +221,12 @@ static void maze_vars(const void* cfg, const void* state, const mjData* d, float
 static int maze_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
                      size_t err_sz) {
   maze_cfg* c = cfg;
-  int guide;
   if (amt_param_int(info, params, "n_targets", &c->n_targets, err, err_sz) ||
       amt_param_double(info, params, "open_fraction", &c->open_fraction, err, err_sz) ||
       amt_param_double(info, params, "target_reward", &c->target_reward, err, err_sz) ||
       amt_param_double(info, params, "approach", &c->approach, err, err_sz) ||
-      amt_param_int(info, params, "guide", &guide, err, err_sz))
+      rat_read_guide(info, params, &c->rat, err, err_sz))
     return -1;
-  if (guide != 0 && guide != 1)
-    return am_err(err, err_sz, "task %s: parameter guide: '%d' must be 0 or 1", info->name, guide);
-  c->rat.extra_name = "heading";
-  c->rat.extra_size = 2 * guide;
-  c->rat.extra_param = "guide";
   if (c->n_targets < 1 || c->n_targets > MAX_TARGETS)
     return am_err(err, err_sz, "task %s: parameter n_targets: '%d' must be in [1, %d]", info->name,
                   c->n_targets, MAX_TARGETS);

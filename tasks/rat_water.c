@@ -134,22 +134,16 @@ static void water_vars(const void* cfg, const void* state, const mjData* d, floa
 static int water_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
                       size_t err_sz) {
   water_cfg* c = cfg;
-  int guide;
   if (amt_water_read(info, params, &c->w, err, err_sz) ||
-      amt_param_int(info, params, "guide", &guide, err, err_sz) ||
+      rat_read_guide(info, params, &c->rat, err, err_sz) ||
       amt_param_int(info, params, "steer", &c->w.steer, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz))
     return -1;
   const char* name = info->name;
-  if (guide != 0 && guide != 1)
-    return am_err(err, err_sz, "task %s: parameter guide: '%d' must be 0 or 1", name, guide);
-  c->rat.extra_name = "heading";
-  c->rat.extra_size = 2 * guide;
-  c->rat.extra_param = "guide";
   if (c->w.steer < 0 || c->w.steer > 2)
     return am_err(err, err_sz, "task %s: parameter steer: '%d' must be 0, 1 or 2", name,
                   c->w.steer);
-  if (c->w.steer && !guide)
+  if (c->w.steer && !c->rat.extra_size)
     return am_err(err, err_sz, "task %s: parameter steer: '%d' needs guide=1 (the group 'heading' "
                   "the command is shown in)", name, c->w.steer);
   c->rat.command_dims = c->w.steer ? 2 : 0;
