@@ -315,11 +315,11 @@ static int tap_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   if (hi < lo)
     return am_err(err, err_sz, "task two-tap: interval %g +- tolerance %g s contains no control "
                   "step (of %g s): widen tolerance", c->interval, c->tolerance, dt);
-  // the curriculum's windows lie between its two ends; each must hold a step (2 x tolerance >= dt
-  // guarantees it for all of them)
+  // the curriculum's and the staircase's windows lie between interval_start and interval; each
+  // must hold a step (2 x tolerance >= dt guarantees it for all of them)
   if ((c->curriculum > 0 || c->staircase) && 2 * c->tolerance < dt)
-    return am_err(err, err_sz, "task two-tap: with a curriculum or staircase, tolerance %g s must be at least "
-                  "half the control step (%g s)", c->tolerance, dt);
+    return am_err(err, err_sz, "task two-tap: with a curriculum or staircase, tolerance %g s must "
+                  "be at least half the control step (%g s)", c->tolerance, dt);
   c->timeout_steps = (int)floor(c->timeout / dt + 0.5);
   if (c->timeout_steps < 1) c->timeout_steps = 1;
   c->orb_mocap = m->body_mocapid[mj_name2id(m, mjOBJ_BODY, "orb")];
