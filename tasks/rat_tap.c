@@ -23,6 +23,10 @@ const amt_param_def amt_two_tap_params[] = {
      "1: the hand-to-orb shaping pays only before the first touch and from the window's opening "
      "(not while the rat must wait, nor in timeouts)"},
     {"too_soon_cost", "0", "reward subtracted for a second touch too soon"},
+    {"graded", "0",
+     "training shaping (0: off): a second touch too soon, t s after the first, pays tap_reward x "
+     "exp(-(t - interval)^2 / (2 graded^2)) (graded: a width in s); the window pays in full as "
+     "always, and a touch too soon stays a failed trial"},
     {"curriculum", "0",
      "training curriculum (0: off): the required interval rises from interval_start to interval "
      "over the env's first N counted pairs (the env's count persists across episodes)"},
@@ -50,6 +54,7 @@ typedef struct tap_cfg {
   double tap_reward, arena;
   int timed_shaping;     // shaping only where a touch would count
   double too_soon_cost;  // >= 0
+  double graded;         // s; > 0: a touch too soon pays by its distance from the interval
   int curriculum;        // counted pairs over which the interval rises (0: off)
   double interval_start; // s, the interval at the curriculum's or the staircase's start
   int staircase;         // 1: each env's interval follows its trials (stair_up, stair_down)
@@ -160,6 +165,10 @@ static void tap_rules(const tap_cfg* c, tap_state* s, int onset, double* reward,
       s->tap_state = TAP_TOO_SOON;
       s->timeout_left = c->timeout_steps;
       *reward -= c->too_soon_cost;
+      if (c->graded > 0) {  // shaping toward the interval; not a reward event of the task
+        double d = (s->t_since * c->rat.dt - s->interval) / c->graded;
+        *reward += c->tap_reward * exp(-0.5 * d * d);
+      }
       *ev |= 1u << EV_TOO_SOON;
       stair_step(c, s, 0);
     } else if (onset) {
@@ -245,6 +254,7 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_double(info, params, "arena", &c->arena, err, err_sz) ||
       amt_param_int(info, params, "timed_shaping", &c->timed_shaping, err, err_sz) ||
       amt_param_double(info, params, "too_soon_cost", &c->too_soon_cost, err, err_sz) ||
+      amt_param_double(info, params, "graded", &c->graded, err, err_sz) ||
       amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
       amt_param_double(info, params, "interval_start", &c->interval_start, err, err_sz) ||
       amt_param_int(info, params, "staircase", &c->staircase, err, err_sz) ||
@@ -285,6 +295,8 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
   if (!(c->too_soon_cost >= 0))
     return am_err(err, err_sz, "task %s: too_soon_cost must be >= 0 (got %g)", info->name,
                   c->too_soon_cost);
+  if (!(c->graded >= 0))
+    return am_err(err, err_sz, "task %s: graded must be >= 0 s (got %g)", info->name, c->graded);
   if (!(c->interval > 0) || c->tolerance < 0 || c->tolerance >= c->interval ||
       !(c->timeout > 0) || !(c->arena > 0))
     return am_err(err, err_sz, "task %s: interval, timeout and arena must be > 0 and 0 <= "

@@ -1861,6 +1861,37 @@ static void test_two_tap_timed_shaping(void** state) {
   expect_refused("two-tap", "too_soon_cost=-1");
 }
 
+// graded=0.3 with too_soon_cost=1: a second touch too soon, t s after the first, pays
+// 25 exp(-(t - 0.8)^2 / (2 0.3^2)) - 1 and is still a failed trial (too_soon, no reward event, the
+// timeout); a counted pair pays 25 as without it. A negative width is refused by name.
+static void test_two_tap_graded(void** state) {
+  (void)state;
+  tap_rig g;
+  const char* kv[] = {"graded=0.3", "too_soon_cost=1", NULL};
+  tap_open(&g, kv, 1.5, 25);
+  tap_step(&g, 0);  // trial_start
+  const int gaps[2] = {10, 34};  // 0.2 s and 0.68 s (the window opens at 35 steps)
+  for (int k = 0; k < 2; k++) {
+    tap_first(&g, 1);
+    for (int s = 1; s < gaps[k]; s++) assert_int_equal(tap_step(&g, 0).events, 0u);
+    am_step_result res = tap_step(&g, 1);
+    assert_int_equal(res.events, g.SOON);
+    double d = (gaps[k] * 0.02 - 0.8) / 0.3;
+    assert_float_equal(res.terms[0], 25 * exp(-0.5 * d * d) - 1, 1e-4);
+    tap_expect_state(&g, 3);
+    for (int s = 1; s < 60; s++) {  // the timeout: touches pay nothing
+      res = tap_step(&g, s % 5 == 0);
+      assert_int_equal(res.events, 0u);
+      assert_float_equal(res.terms[0], 0, 0);
+    }
+    assert_int_equal(tap_step(&g, 0).events, g.END);
+    tap_step(&g, 0);  // trial_start
+  }
+  tap_trial(&g, 40, 46, 60, 2);  // 0.8 s: the full reward, as without graded
+  tap_close(&g);
+  expect_refused_saying("two-tap", "graded=-0.1", "graded");
+}
+
 // curriculum=2, interval_start=0.3 (tolerance 0.1): the env's first window is 0.2-0.4 s (steps
 // 10..20), after one counted pair 0.55 +- 0.1 s (steps 23..32), after two the task's 0.8 +- 0.1 s
 // (35..45); failed trials do not move it; the env's count survives the episode's reset; the
@@ -2045,6 +2076,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_timed_shaping),
       cmocka_unit_test(test_two_tap_curriculum),
       cmocka_unit_test(test_two_tap_staircase),
+      cmocka_unit_test(test_two_tap_graded),
       cmocka_unit_test(test_two_tap_show_interval),
       cmocka_unit_test(test_two_tap_first_share),
       cmocka_unit_test(test_two_tap_pool),
