@@ -23,6 +23,11 @@ const amt_param_def amt_two_tap_params[] = {
      "1: the hand-to-orb shaping pays only before the first touch and from the window's opening "
      "(not while the rat must wait, nor in timeouts)"},
     {"too_soon_cost", "0", "reward subtracted for a second touch too soon"},
+    {"potential", "0",
+     "training shaping (0: off): the hand-to-orb shaping paid as the change of potential x "
+     "exp(-3 L1) since the step before (approaching pays, staying pays nothing, withdrawing costs "
+     "it back; 0 at a trial's first step), in place of 0.25 exp(-3 L1) every step; not with "
+     "timed_shaping"},
     {"graded", "0",
      "training shaping (0: off): a second touch too soon, t s after the first, pays tap_reward x "
      "exp(-(t - interval)^2 / (2 graded^2)) (graded: a width in s); the window pays in full as "
@@ -55,6 +60,7 @@ typedef struct tap_cfg {
   int timed_shaping;     // shaping only where a touch would count
   double too_soon_cost;  // >= 0
   double graded;         // s; > 0: a touch too soon pays by its distance from the interval
+  double potential;      // > 0: the shaping is the change of potential x exp(-3 L1)
   int curriculum;        // counted pairs over which the interval rises (0: off)
   double interval_start; // s, the interval at the curriculum's or the staircase's start
   int staircase;         // 1: each env's interval follows its trials (stair_up, stair_down)
@@ -71,6 +77,8 @@ typedef struct tap_state {
   int lo, hi;          // this trial's window: control steps after the first touch that count
   double interval;     // this trial's required interval (s)
   double orb[3];
+  double phi;          // potential shaping: the potential at the step before (phi_set: known)
+  int phi_set;
   int64_t env_pairs;   // counted pairs of this env (persists across episodes: the curriculum)
   double stair;        // the staircase's interval for this env (s; persists; 0: not begun)
 } tap_state;
@@ -103,6 +111,7 @@ static void new_orb(const tap_cfg* c, tap_state* s, am_env* e) {
   s->t_since = 0;
   s->timeout_left = 0;
   s->pending_start = 1;
+  s->phi_set = 0;  // the orb moved: the potential starts again
 }
 
 static void tap_park(const void* cfg, mjData* d) {
@@ -201,6 +210,12 @@ static void tap_evaluate(const void* cfg, void* state, am_env* e, am_step_result
   int shape = !c->timed_shaping ||
               (s->timeout_left == 0 && (s->tap_state == TAP_BEFORE || in_window));
   double shaping = shape ? 0.25 * exp(-3 * l1) : 0.0;
+  if (c->potential > 0) {  // potential-based (Ng et al. 1999): only changes pay
+    double phi = c->potential * exp(-3 * l1);
+    shaping = s->phi_set ? phi - s->phi : 0.0;
+    s->phi = phi;
+    s->phi_set = 1;
+  }
   r->terms[1] = (float)shaping;
   double reward = shaping;
   if (s->timeout_left > 0) {  // between trials: the rules wait
@@ -255,6 +270,7 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_int(info, params, "timed_shaping", &c->timed_shaping, err, err_sz) ||
       amt_param_double(info, params, "too_soon_cost", &c->too_soon_cost, err, err_sz) ||
       amt_param_double(info, params, "graded", &c->graded, err, err_sz) ||
+      amt_param_double(info, params, "potential", &c->potential, err, err_sz) ||
       amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
       amt_param_double(info, params, "interval_start", &c->interval_start, err, err_sz) ||
       amt_param_int(info, params, "staircase", &c->staircase, err, err_sz) ||
@@ -295,6 +311,12 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
   if (!(c->too_soon_cost >= 0))
     return am_err(err, err_sz, "task %s: too_soon_cost must be >= 0 (got %g)", info->name,
                   c->too_soon_cost);
+  if (!(c->potential >= 0))
+    return am_err(err, err_sz, "task %s: potential must be >= 0 (got %g)", info->name,
+                  c->potential);
+  if (c->potential > 0 && c->timed_shaping)
+    return am_err(err, err_sz, "task %s: potential and timed_shaping are two forms of the "
+                  "shaping: set one of them", info->name);
   if (!(c->graded >= 0))
     return am_err(err, err_sz, "task %s: graded must be >= 0 s (got %g)", info->name, c->graded);
   if (!(c->interval > 0) || c->tolerance < 0 || c->tolerance >= c->interval ||

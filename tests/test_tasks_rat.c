@@ -1892,6 +1892,53 @@ static void test_two_tap_graded(void** state) {
   expect_refused_saying("two-tap", "graded=-0.1", "graded");
 }
 
+// potential=5: the shaping is the change of 5 exp(-3 L1) since the step before: 0 at a trial's
+// first step, positive toward the orb, 0 staying, negative away; over a path it sums to the
+// potential's change; it starts again when the orb moves. Refused below 0 and with timed_shaping.
+static void test_two_tap_potential(void** state) {
+  (void)state;
+  tap_rig g;
+  const char* kv[] = {"potential=5", NULL};
+  tap_open(&g, kv, 1.5, 25);
+  tap_hand(&g, 0);
+  am_step_result res = evaluate(&g.t, g.e);
+  assert_int_equal(res.events, g.START);
+  assert_float_equal(res.terms[1], 0, 0);  // the trial's first step
+  double phi0 = 20 * tap_shaping(&g), prev = phi0, sum = 0;
+  const double offs[][3] = {{0.3, 0.2, 0}, {0.1, 0, 0.02}, {0.1, 0, 0.02}, {0.2, -0.1, 0}};
+  for (int k = 0; k < 4; k++) {
+    tap_hand(&g, 1);
+    shift_root(g.e, &g.r, offs[k][0], offs[k][1], offs[k][2]);
+    double phi = 20 * tap_shaping(&g);  // 5 exp(-3 L1) = 20 x 0.25 exp(-3 L1)
+    res = evaluate(&g.t, g.e);
+    assert_float_equal(res.terms[1], phi - prev, 1e-5);
+    assert_float_equal(res.reward, res.terms[1], 1e-6);  // no touch
+    if (k == 1) assert_true(res.terms[1] > 0);
+    if (k == 2) assert_float_equal(res.terms[1], 0, 1e-6);
+    if (k == 3) assert_true(res.terms[1] < 0);
+    sum += res.terms[1];
+    prev = phi;
+  }
+  assert_float_equal(sum, prev - phi0, 1e-5);
+  // a counted pair: the orb moves at the next step, and the step after pays no shaping
+  tap_hand(&g, 1);
+  res = evaluate(&g.t, g.e);
+  assert_int_equal(res.events, g.FIRST | g.REW);
+  for (int s = 1; s < 40; s++) {
+    tap_hand(&g, 0);
+    assert_int_equal(evaluate(&g.t, g.e).events, 0u);
+  }
+  tap_hand(&g, 1);
+  assert_int_equal(evaluate(&g.t, g.e).events, g.SECOND | g.REW);
+  assert_int_equal(evaluate(&g.t, g.e).events, g.END);  // the orb moves
+  res = evaluate(&g.t, g.e);
+  assert_int_equal(res.events, g.START);
+  assert_float_equal(res.terms[1], 0, 0);
+  tap_close(&g);
+  expect_refused_saying("two-tap", "potential=-1", "potential");
+  expect_refused_saying("two-tap", "potential=5;timed_shaping=1", "set one of them");
+}
+
 // curriculum=2, interval_start=0.3 (tolerance 0.1): the env's first window is 0.2-0.4 s (steps
 // 10..20), after one counted pair 0.55 +- 0.1 s (steps 23..32), after two the task's 0.8 +- 0.1 s
 // (35..45); failed trials do not move it; the env's count survives the episode's reset; the
@@ -2077,6 +2124,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_curriculum),
       cmocka_unit_test(test_two_tap_staircase),
       cmocka_unit_test(test_two_tap_graded),
+      cmocka_unit_test(test_two_tap_potential),
       cmocka_unit_test(test_two_tap_show_interval),
       cmocka_unit_test(test_two_tap_first_share),
       cmocka_unit_test(test_two_tap_pool),
