@@ -326,6 +326,18 @@ static uint8_t* slurp(const char* path, size_t* n) {
   return b;
 }
 
+// The two files hold the same bytes.
+static void expect_same_files(const char* pa, const char* pb) {
+  size_t na, nb;
+  uint8_t *a = slurp(pa, &na), *b = slurp(pb, &nb);
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_int_equal(na, nb);
+  assert_memory_equal(a, b, na);
+  free(a);
+  free(b);
+}
+
 static void test_recovery_truncated(void** state) {
   char path[512];
   tmp_path(path, sizeof path, "tr.rollout");
@@ -464,12 +476,7 @@ static void test_background_identical(void** state) {
     syn_background = 0;
     write_syn(pb, cases[k].eps, cases[k].slots, cases[k].chunk_rows, cases[k].unfinished);
     syn_background = 1;
-    size_t na, nb;
-    uint8_t *a = slurp(pa, &na), *b = slurp(pb, &nb);
-    assert_int_equal(na, nb);
-    assert_memory_equal(a, b, na);
-    free(a);
-    free(b);
+    expect_same_files(pa, pb);
     am_ds_reader* r = am_ds_open(pa, err, sizeof err);
     if (!r) fail_msg("%s", err);
     assert_int_equal(am_ds_recovered(r, NULL), 0);
@@ -577,12 +584,7 @@ static void test_twins(void** state) {
   for (int k = 0; k < 4; k++) {
     twin_file(pa, 1, cases[k][0], cases[k][1]);
     twin_file(pb, 0, cases[k][0], cases[k][1]);
-    size_t na, nb;
-    uint8_t *a = slurp(pa, &na), *b = slurp(pb, &nb);
-    assert_int_equal(na, nb);
-    assert_memory_equal(a, b, na);
-    free(a);
-    free(b);
+    expect_same_files(pa, pb);
   }
   // the values read back: output as put, the step it differs from state included
   am_ds_reader* r = am_ds_open(pa, err, sizeof err);
