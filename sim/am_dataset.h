@@ -151,13 +151,6 @@ enum { AM_DS_LAYOUT_BYTE, AM_DS_LAYOUT_BIT };
 // be allowed: see docs/dataset-format.md). 0 or -1.
 int am_ds_set_filter(am_ds_writer* w, int ch, int pred, int layout, int ref);
 
-// Before am_ds_begin: channel ch usually holds the same bytes as channel twin (same dtype and
-// size; each channel in one pair at most), e.g. a GRU's output and its state. The file does not
-// change; recording does: while a chunk buffer's rows have every twin equal, am_ds_row_put
-// compares and does not copy them (the writer's thread takes the twin's bytes), so fewer bytes
-// leave the stepping thread. 0 or -1.
-int am_ds_set_twin(am_ds_writer* w, int ch, int twin);
-
 // Channel models (format 1.3, docs/dataset-format.md "Models"): what the caller knows of how a
 // channel follows from others (an observation is the float of a sensor reading of the step
 // before; a joint sensor is qpos - h qvel), stated per element, before am_ds_begin. The writer

@@ -47,7 +47,6 @@ typedef struct wchan {
   am_ds_filt filt;   // the filter its chunks use (chosen on the first chunk of CHOOSE_ROWS rows)
   int chosen;
   int model;         // index of its model in w->models, -1: none
-  int twin;          // am_ds_set_twin: the channel whose bytes it usually holds, -1: none
 } wchan;
 
 // A channel's filter is chosen by trying every candidate on the first chunk of at least this many
@@ -61,7 +60,6 @@ typedef struct wjob {  // a chunk buffer and, once handed over, what the chunk i
   double* init;        // n_init (+1) doubles
   int64_t episode;
   uint32_t env, first_step, rows, flags;
-  uint32_t twin_rows;  // its first rows whose twin channels were not written (am_ds_set_twin)
   int has_init;
 } wjob;
 
@@ -69,8 +67,6 @@ typedef struct wslot {
   wjob* cur;         // the chunk buffer being filled
   int64_t episode;
   uint32_t first_step, rows;
-  uint32_t twin_rows;    // the current buffer's first rows whose twins were equal (not written)
-  int twin_broken;       // a row of the current buffer whose twins differed (or written in place)
   int active, has_init;  // has_init: the next chunk is the episode's first
 } wslot;
 
@@ -93,8 +89,6 @@ struct am_ds_writer {
   wchan* ch;
   size_t row_bytes;
   size_t row_stride;  // row_bytes rounded up to whole cache lines (a chunk buffer's rows)
-  size_t head_stride; // the row up to its twin channels (laid last), in whole cache lines
-  int n_twins;
   uint8_t* row_stage; // am_ds_row_put's row (row_stride bytes, 64-byte aligned)
   int n_slots, chunk_rows, n_init;
   wslot* slots;
@@ -250,21 +244,6 @@ int am_ds_set_filter(am_ds_writer* w, int ch, int pred, int layout, int ref) {
         return werr(w, "am_ds_set_filter: channel %d is referred to by channel %d", ch, d);
   c->filt = (am_ds_filt){(uint8_t)pred, (uint8_t)layout, (uint16_t)(pred == PRED_REF ? ref : 0)};
   c->chosen = 1;
-  return 0;
-}
-
-int am_ds_set_twin(am_ds_writer* w, int ch, int twin) {
-  if (w->error[0]) return -1;
-  if (w->begun || ch < 0 || ch >= w->n_ch || twin < 0 || twin >= w->n_ch || ch == twin)
-    return werr(w, "am_ds_set_twin: bad channel %d or twin %d", ch, twin);
-  wchan *c = &w->ch[ch], *x = &w->ch[twin];
-  if (c->d.dtype != x->d.dtype || c->elems != x->elems || c->twin >= 0 || x->twin >= 0)
-    return werr(w, "am_ds_set_twin: channel '%s' cannot be the twin of '%s' (another dtype or "
-                "size, or already in a pair)", c->s[0], x->s[0]);
-  for (int d = 0; d < w->n_ch; d++)
-    if (w->ch[d].twin == ch) return werr(w, "am_ds_set_twin: channel '%s' has a twin", c->s[0]);
-  c->twin = twin;
-  w->n_twins++;
   return 0;
 }
 
@@ -454,7 +433,6 @@ int am_ds_add_channel(am_ds_writer* w, const am_channel_def* def) {
   x->sw = def->flags & AM_DS_CH_LOSSY ? es / 2 : es;
   x->filt = (am_ds_filt){def->flags & AM_DS_CH_DELTA ? PRED_SUBZ : PRED_NONE, LAYOUT_BYTE, 0};
   x->model = -1;
-  x->twin = -1;
   x->row_bytes = elems * es;
   w->row_bytes += x->row_bytes;
   return w->n_ch++;
@@ -600,8 +578,7 @@ static void chunk_columns(am_ds_writer* w, const wjob* j) {
     const uint8_t* row = j->buf + (size_t)r * w->row_stride;
     for (int c = 0; c < w->n_ch; c++) {
       const wchan* x = &w->ch[c];
-      size_t from = x->twin >= 0 && r < j->twin_rows ? w->ch[x->twin].row_off : x->row_off;
-      memcpy(w->cols.p + x->col_off + r * x->row_bytes, row + from, x->row_bytes);
+      memcpy(w->cols.p + x->col_off + r * x->row_bytes, row + x->row_off, x->row_bytes);
     }
   }
 }
@@ -839,16 +816,10 @@ int am_ds_begin(am_ds_writer* w, int n_slots, int chunk_rows, int n_init) {
   for (int c = 0; c < w->n_ch; c++) {  // each column on a cache line of its own
     w->ch[c].col_off = off;
     off = (off + (size_t)chunk_rows * w->ch[c].row_bytes + 63) & ~(size_t)63;
+    w->ch[c].row_off = row_off;
+    row_off += w->ch[c].row_bytes;
   }
-  for (int pass = 0; pass < 2; pass++) {  // a row: the channels in order, then the twins
-    for (int c = 0; c < w->n_ch; c++)
-      if ((w->ch[c].twin >= 0) == pass) {
-        w->ch[c].row_off = row_off;
-        row_off += w->ch[c].row_bytes;
-      }
-    if (!pass) row_off = w->head_stride = (row_off + 63) & ~(size_t)63;
-  }
-  w->row_stride = (row_off + 63) & ~(size_t)63;
+  w->row_stride = (w->row_bytes + 63) & ~(size_t)63;
   size_t buf_bytes = (size_t)chunk_rows * w->row_stride;
   if (!buf_bytes) buf_bytes = 64;
   if (am_buf_reserve(&w->cols, off + 64) ||
@@ -928,7 +899,6 @@ static int flush_slot(am_ds_writer* w, int s, uint32_t end) {
   j->env = (uint32_t)s;
   j->first_step = sl->first_step;
   j->rows = sl->rows;
-  j->twin_rows = sl->twin_rows;
   j->has_init = sl->has_init;
 #ifdef __SSE2__
   _mm_sfence();  // the streamed rows (am_ds_row_put) visible before the buffer is handed over
@@ -950,8 +920,6 @@ static int flush_slot(am_ds_writer* w, int s, uint32_t end) {
   }
   sl->first_step += sl->rows;
   sl->rows = 0;
-  sl->twin_rows = 0;
-  sl->twin_broken = 0;
   sl->has_init = 0;
   return io_report(w);
 }
@@ -980,7 +948,6 @@ static uint8_t* row_at(am_ds_writer* w, int slot) {
 }
 
 void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch) {
-  if (w->ch[ch].twin >= 0) w->slots[slot].twin_broken = 1;  // written in place from this row on
   return row_at(w, slot) + w->ch[ch].row_off;
 }
 
@@ -988,9 +955,7 @@ void* am_ds_row_ptr(am_ds_writer* w, int slot, int ch) {
 // buffer past the cache in 16-byte blocks: rows are whole cache lines, one after the other, so
 // the processor writes whole lines without reading them first (the chunk buffer is next read by
 // the writer's thread, after the slot's other rows). Channels given one by one (a NULL among
-// src) are copied in place. While a buffer's rows have every twin channel (am_ds_set_twin) equal
-// to its twin, the row is streamed only up to the twins, laid last, and the writer's thread takes
-// their values from the twins (wjob.twin_rows); from the first row where one differs, whole rows.
+// src) are copied in place.
 void am_ds_row_put(am_ds_writer* w, int slot, const void* const* src) {
   int all = 1;
   for (int c = 0; c < w->n_ch; c++) all &= src[c] != NULL;
@@ -999,15 +964,8 @@ void am_ds_row_put(am_ds_writer* w, int slot, const void* const* src) {
       if (src[c]) memcpy(am_ds_row_ptr(w, slot, c), src[c], w->ch[c].row_bytes);
     return;
   }
-  wslot* sl = &w->slots[slot];
-  int twins_same = w->n_twins && !sl->twin_broken;
-  for (int c = 0; c < w->n_ch && twins_same; c++)
-    if (w->ch[c].twin >= 0) twins_same = !memcmp(src[c], src[w->ch[c].twin], w->ch[c].row_bytes);
-  if (twins_same) sl->twin_rows = sl->rows + 1;
-  else sl->twin_broken = 1;
   uint8_t* stage = w->row_stage;
   for (int c = 0; c < w->n_ch; c++) {
-    if (twins_same && w->ch[c].twin >= 0) continue;
     uint8_t* restrict d = stage + w->ch[c].row_off;
     const uint8_t* restrict s = src[c];
     switch (w->ch[c].row_bytes) {  // most channels of a row are 1 to 24 bytes
@@ -1021,12 +979,11 @@ void am_ds_row_put(am_ds_writer* w, int slot, const void* const* src) {
     }
   }
   uint8_t* row = row_at(w, slot);
-  size_t n = twins_same ? w->head_stride : w->row_stride;
 #ifdef __SSE2__
-  for (size_t k = 0; k < n; k += 16)
+  for (size_t k = 0; k < w->row_stride; k += 16)
     _mm_stream_si128((__m128i*)(row + k), _mm_load_si128((const __m128i*)(stage + k)));
 #else
-  memcpy(row, stage, n);
+  memcpy(row, stage, w->row_bytes);
 #endif
 }
 

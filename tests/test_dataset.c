@@ -534,104 +534,6 @@ static void test_background_write_error(void** state) {
   unlink(path);
 }
 
-// am_ds_set_twin: a channel usually equal to its twin is not copied while its rows are; the file
-// is the same, byte for byte, as without the hint, whatever the rows: twins equal throughout,
-// differing from some row of a chunk on, equal again after, rows written in place, chunks of 1
-// row and longer ones, with and without the background thread. Bad pairs are refused by name.
-static void twin_file(const char* path, int twins, int background, int chunk_rows) {
-  am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
-  if (!w) fail_msg("%s", err);
-  am_channel_def defs[] = {{"state", "n", "", NULL, AM_DT_F32, 1, {19}, 0},
-                           {"flag", "n", "", NULL, AM_DT_U8, 1, {3}, 0},
-                           {"output", "n", "", NULL, AM_DT_F32, 1, {19}, 0},
-                           {"pos", "n", "", NULL, AM_DT_F64, 1, {5}, 0}};
-  for (int c = 0; c < 4; c++) assert_int_equal(am_ds_add_channel(w, &defs[c]), c);
-  assert_int_equal(am_ds_set_background(w, background), 0);
-  if (twins) assert_int_equal(am_ds_set_twin(w, 2, 0), 0);
-  assert_int_equal(am_ds_begin(w, 3, chunk_rows, 0), 0);
-  float st[3][19], out[3][19];
-  uint8_t fl[3][3];
-  double pos[3][5];
-  for (int64_t ep = 0; ep < 9; ep++) {
-    int slot = (int)(ep % 3), steps = 5 + (int)(ep * 7 % 23);
-    assert_int_equal(am_ds_episode_begin(w, slot, ep, NULL), 0);
-    for (int t = 0; t < steps; t++) {
-      for (int k = 0; k < 19; k++) st[slot][k] = out[slot][k] = (float)(ep * 100 + t) + 0.25f * k;
-      // episode 1 never differs; the others from a step on, some only at that step
-      if (ep != 1 && t >= (int)ep && (ep % 2 || t == (int)ep)) out[slot][t % 19] = -1.5f;
-      for (int k = 0; k < 3; k++) fl[slot][k] = (uint8_t)(t + k);
-      for (int k = 0; k < 5; k++) pos[slot][k] = 0.5 * t - k;
-      if (ep == 4 && t % 3 == 1) {  // rows written in place
-        memcpy(am_ds_row_ptr(w, slot, 0), st[slot], sizeof st[slot]);
-        memcpy(am_ds_row_ptr(w, slot, 1), fl[slot], sizeof fl[slot]);
-        memcpy(am_ds_row_ptr(w, slot, 2), out[slot], sizeof out[slot]);
-        memcpy(am_ds_row_ptr(w, slot, 3), pos[slot], sizeof pos[slot]);
-      } else {
-        const void* src[4] = {st[slot], fl[slot], out[slot], pos[slot]};
-        am_ds_row_put(w, slot, src);
-      }
-      assert_int_equal(am_ds_row_commit(w, slot, t + 1 == steps ? AM_DS_END | AM_DS_TRUNCATED : 0), 0);
-    }
-  }
-  if (am_ds_close(w, err, sizeof err)) fail_msg("%s", err);
-}
-
-static void test_twins(void** state) {
-  char pa[512], pb[512];
-  tmp_path(pa, sizeof pa, "twins.rollout");
-  tmp_path(pb, sizeof pb, "no-twins.rollout");
-  const int cases[][2] = {{1, 0}, {1, 4}, {1, 1}, {0, 4}};  // background, chunk rows (0: auto)
-  for (int k = 0; k < 4; k++) {
-    twin_file(pa, 1, cases[k][0], cases[k][1]);
-    twin_file(pb, 0, cases[k][0], cases[k][1]);
-    expect_same_files(pa, pb);
-  }
-  // the values read back: output as put, the step it differs from state included
-  am_ds_reader* r = am_ds_open(pa, err, sizeof err);
-  if (!r) fail_msg("%s", err);
-  float o[40 * 19];
-  void* dst[4] = {NULL, NULL, o, NULL};
-  assert_int_equal(am_ds_read_episode(r, 3, dst, NULL, err, sizeof err), 0);
-  for (int t = 0; t < 5 + 21; t++)
-    for (int k = 0; k < 19; k++)
-      assert_float_equal(o[t * 19 + k], t >= 3 && k == t % 19 ? -1.5f : 300 + t + 0.25f * k, 0);
-  am_ds_reader_free(r);
-  am_ds_writer* w = am_ds_create(pa, 1, err, sizeof err);
-  if (!w) fail_msg("%s", err);
-  am_channel_def d[] = {{"a", "n", "", NULL, AM_DT_F32, 1, {4}, 0},
-                        {"b", "n", "", NULL, AM_DT_F32, 1, {4}, 0},
-                        {"c", "n", "", NULL, AM_DT_F64, 1, {2}, 0},
-                        {"d", "n", "", NULL, AM_DT_F32, 1, {4}, 0}};
-  for (int c = 0; c < 4; c++) assert_int_equal(am_ds_add_channel(w, &d[c]), c);
-  assert_int_equal(am_ds_set_twin(w, 0, 2), -1);  // 4 f32 against 2 f64 (the same bytes)
-  assert_non_null(strstr(am_ds_writer_error(w), "'a'"));
-  am_ds_abort(w);
-  w = am_ds_create(pa, 1, err, sizeof err);
-  for (int c = 0; c < 4; c++) assert_int_equal(am_ds_add_channel(w, &d[c]), c);
-  assert_int_equal(am_ds_set_twin(w, 1, 1), -1);
-  assert_non_null(strstr(am_ds_writer_error(w), "twin 1"));
-  am_ds_abort(w);
-  w = am_ds_create(pa, 1, err, sizeof err);
-  for (int c = 0; c < 4; c++) assert_int_equal(am_ds_add_channel(w, &d[c]), c);
-  assert_int_equal(am_ds_set_twin(w, 1, 0), 0);
-  assert_int_equal(am_ds_set_twin(w, 3, 1), -1);  // no chains
-  assert_non_null(strstr(am_ds_writer_error(w), "already in a pair"));
-  am_ds_abort(w);
-  w = am_ds_create(pa, 1, err, sizeof err);
-  for (int c = 0; c < 4; c++) assert_int_equal(am_ds_add_channel(w, &d[c]), c);
-  assert_int_equal(am_ds_set_twin(w, 1, 0), 0);
-  assert_int_equal(am_ds_set_twin(w, 0, 3), -1);  // a channel with a twin is no one's twin
-  assert_non_null(strstr(am_ds_writer_error(w), "has a twin"));
-  am_ds_abort(w);
-  w = am_ds_create(pa, 1, err, sizeof err);
-  for (int c = 0; c < 4; c++) assert_int_equal(am_ds_add_channel(w, &d[c]), c);
-  assert_int_equal(am_ds_begin(w, 1, 4, 0), 0);
-  assert_int_equal(am_ds_set_twin(w, 1, 0), -1);  // after the data began
-  am_ds_abort(w);
-  unlink(pa);
-  unlink(pb);
-}
-
 //---------------------------------- filters (format 1.2) ------------------------------------------
 
 // Every predictor and layout on every width, for row counts whose values do and do not fill the
@@ -2037,7 +1939,6 @@ int main(void) {
       cmocka_unit_test(test_disk_full),
       cmocka_unit_test(test_background_identical),
       cmocka_unit_test(test_background_write_error),
-      cmocka_unit_test(test_twins),
       cmocka_unit_test(test_filters_roundtrip),
       cmocka_unit_test(test_f16),
       cmocka_unit_test(test_filter_choice),

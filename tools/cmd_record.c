@@ -301,7 +301,6 @@ int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, int 
     ch[n++] = (typeof(ch[0])){"action_noise", "standard normal eps", ac->eps, 0, A, NULL};
     ch[n++] = (typeof(ch[0])){"action_sampled", "mean + std * eps, before clipping", ac->sampled, 0, A, NULL};
   }
-  int c_state[2] = {-1, -1};  // a GRU's output is its state unless a unit is perturbed
   for (int i = 0; i < n; i++) {
     am_channel_def d = {ch[i].name, "network", ch[i].units, ch[i].labels, AM_DT_F32, 0, {0}, 0};
     if (ch[i].d0) {
@@ -312,15 +311,7 @@ int rec_net_channels(const ama_policy* p, const ama_actor* ac, am_rec* rec, int 
       d.ndim = 1;
       d.shape[0] = (uint32_t)ch[i].d1;
     }
-    int c = am_rec_add_channel(rec, &d, ch[i].src, err, err_sz);
-    if (c < 0) return -1;
-    for (int k = 0; k < 2; k++) {
-      if (cells[k]->cfg.type != AMA_CELL_GRU || !cells[k]->S) continue;
-      if (ch[i].src == states[k]) c_state[k] = c;
-      else if (ch[i].name == nm[k][1] && c_state[k] >= 0 &&
-               am_ds_set_twin(am_rec_writer(rec), c, c_state[k]))
-        return am_err(err, err_sz, "%s", am_ds_writer_error(am_rec_writer(rec)));
-    }
+    if (am_rec_add_channel(rec, &d, ch[i].src, err, err_sz) < 0) return -1;
   }
   return net_models(p, ac, rec, compact, err, err_sz);
 }
