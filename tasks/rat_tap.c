@@ -46,6 +46,9 @@ const amt_param_def amt_two_tap_params[] = {
     {"first_share", "1",
      "share of tap_reward paid for the first touch (1: the published task; below 1 for training, "
      "so that a pair pays more than touching once)"},
+    {"clock", "1",
+     "1: the task group's last value is the time since the first touch (s); 0: it stays 0, as in "
+     "the published task (the one-hot task state only), so the rat must time the wait itself"},
     {"show_interval", "0",
      "1: a group \"interval\" of 1 value follows the task group: the trial's required interval "
      "(s; constant without a curriculum, the env's current one with it)"},
@@ -66,6 +69,7 @@ typedef struct tap_cfg {
   int staircase;         // 1: each env's interval follows its trials (stair_up, stair_down)
   double stair_up, stair_down;  // s
   double first_share;    // the first touch pays first_share x tap_reward
+  int clock;             // 1: the task group shows the time since the first touch
 } tap_cfg;
 
 // the task state shown one-hot in the task group (and as the variable tap_state)
@@ -232,8 +236,8 @@ static void tap_evaluate(const void* cfg, void* state, am_env* e, am_step_result
 }
 
 // Task group (9): the orb relative to the head in the torso frame (3), the one-hot task state (5),
-// the time since the first touch (s; 0 unless touched once). With show_interval the group
-// "interval" follows it: the trial's required interval (s).
+// the time since the first touch (s; 0 unless touched once, always 0 with clock=0). With
+// show_interval the group "interval" follows it: the trial's required interval (s).
 static void tap_observe(const void* cfg, const void* state, const mjData* d, float* g) {
   const tap_cfg* c = cfg;
   const tap_state* s = state;
@@ -243,7 +247,7 @@ static void tap_observe(const void* cfg, const void* state, const mjData* d, flo
   rat_to_torso(&c->rat, d, w, v);
   for (int k = 0; k < 3; k++) g[k] = (float)v[k];
   for (int k = 0; k < 5; k++) g[3 + k] = (float)(s->tap_state == k);
-  g[8] = (float)(s->tap_state == TAP_ONCE ? s->t_since * c->rat.dt : 0);
+  g[8] = (float)(c->clock && s->tap_state == TAP_ONCE ? s->t_since * c->rat.dt : 0);
   if (c->rat.extra_size) g[9] = (float)s->interval;  // the group "interval"
 }
 
@@ -277,8 +281,11 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_double(info, params, "stair_up", &c->stair_up, err, err_sz) ||
       amt_param_double(info, params, "stair_down", &c->stair_down, err, err_sz) ||
       amt_param_double(info, params, "first_share", &c->first_share, err, err_sz) ||
+      amt_param_int(info, params, "clock", &c->clock, err, err_sz) ||
       amt_param_int(info, params, "show_interval", &c->rat.extra_size, err, err_sz))
     return -1;
+  if (c->clock != 0 && c->clock != 1)
+    return am_err(err, err_sz, "task %s: clock must be 0 or 1 (got %d)", info->name, c->clock);
   if (c->rat.extra_size != 0 && c->rat.extra_size != 1)  // show_interval: the group's size
     return am_err(err, err_sz, "task %s: show_interval must be 0 or 1 (got %d)", info->name,
                   c->rat.extra_size);

@@ -1578,6 +1578,7 @@ typedef struct tap_rig {
   int orb_mc, off, v_state, v_pairs, v_orbx, v_orby;
   double arena, reward;
   int shaping_off;  // timed_shaping: the next step must pay no shaping
+  int no_clock;     // clock=0: the time since the first touch must read 0
   uint32_t START, FIRST, SECOND, SOON, NOSEC, REW, END;
   float obs[512];
   float vars[16];
@@ -1588,6 +1589,7 @@ static void tap_open(tap_rig* g, const char* const* kv, double arena, double rew
   amt_params p;
   memset(&p, 0, sizeof p);
   g->shaping_off = 0;
+  g->no_clock = 0;
   if (amt_params_add(&p, "init_noise=0", err, sizeof err)) fail_msg("%s", err);
   for (; kv && *kv; kv++)
     if (amt_params_add(&p, *kv, err, sizeof err)) fail_msg("%s", err);
@@ -1693,7 +1695,8 @@ static void tap_trial(tap_rig* g, int gap, int late, int timeout, int want) {
     assert_int_equal(res.events, 0u);
     assert_float_equal(res.terms[0], 0, 0);
     tap_expect_state(g, 1);
-    assert_float_equal(g->obs[g->off + 8], s * 0.02, 1e-5);  // time since the first touch
+    // the time since the first touch
+    assert_float_equal(g->obs[g->off + 8], g->no_clock ? 0 : s * 0.02, 1e-5);
   }
   res = tap_step(g, decide == gap);
   uint32_t want_ev = want == 2 ? (g->SECOND | g->REW) : want == 3 ? g->SOON : g->NOSEC;
@@ -2027,6 +2030,26 @@ static void test_two_tap_staircase(void** state) {
   for (int k = 0; k < 6; k++) expect_refused_saying("two-tap", bad[k][0], bad[k][1]);
 }
 
+// clock=0: the task group's clock reads 0 through the wait (the published observation), and the
+// trials' rules, rewards and events are those of the default; 0 or 1 only.
+static void test_two_tap_clock(void** state) {
+  (void)state;
+  tap_rig g;
+  tap_open(&g, NULL, 1.5, 25);
+  int plain_dim = g.t.obs_dim;
+  tap_close(&g);
+  const char* kv[] = {"clock=0", NULL};
+  tap_open(&g, kv, 1.5, 25);
+  g.no_clock = 1;
+  assert_int_equal(g.t.obs_dim, plain_dim);  // same groups: a policy trained with it loads
+  tap_step(&g, 0);               // trial_start
+  tap_trial(&g, 40, 46, 60, 2);  // counted at 0.8 s
+  tap_trial(&g, 10, 46, 60, 3);  // too soon
+  tap_trial(&g, 60, 46, 60, 4);  // none in time
+  tap_close(&g);
+  expect_refused("two-tap", "clock=2");
+}
+
 // show_interval=1: a group "interval" of one value follows the task group and holds the trial's
 // required interval, the curriculum's as it moves; 0 or 1 only.
 static void test_two_tap_show_interval(void** state) {
@@ -2126,6 +2149,7 @@ int main(void) {
       cmocka_unit_test(test_two_tap_graded),
       cmocka_unit_test(test_two_tap_potential),
       cmocka_unit_test(test_two_tap_show_interval),
+      cmocka_unit_test(test_two_tap_clock),
       cmocka_unit_test(test_two_tap_first_share),
       cmocka_unit_test(test_two_tap_pool),
       cmocka_unit_test(test_water_maze_rules),
