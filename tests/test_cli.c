@@ -251,6 +251,40 @@ static void test_train_budget(void** state) {
   expect_out("--budget");
 }
 
+// A relative load_path is stored absolute, so the run resumes from any working directory (the
+// resume loads it again: with an anchor it is the reference policy).
+static void test_train_relative_load_path(void** state) {
+  (void)state;
+  char src[600], run[600], cwd[4096], line[2048], want[1400];
+  snprintf(src, sizeof src, "%s/lp-src", tmpdir);
+  snprintf(run, sizeof run, "%s/lp-run", tmpdir);
+  const char* tiny = "--task reacher --envs 2 --threads 1 --set minibatches=1 --set horizon=16 "
+                     "--set epochs=1 --quiet";
+  assert_int_equal(animat("train %s --steps 32 --out '%s'", tiny, src), 0);
+  assert_non_null(getcwd(cwd, sizeof cwd));
+  assert_int_equal(chdir(tmpdir), 0);
+  int rc = animat("train %s --steps 32 --set load_module=core,motor --set anchor=1 --set "
+                  "load_path=lp-src/checkpoint.bin --out lp-run", tiny);
+  assert_int_equal(chdir(cwd), 0);
+  assert_int_equal(rc, 0);
+  char path[700];
+  snprintf(path, sizeof path, "%s/config.txt", run);
+  FILE* f = fopen(path, "r");
+  assert_non_null(f);
+  snprintf(want, sizeof want, "load_path = %s/checkpoint.bin\n", src);
+  int found = 0;
+  while (fgets(line, sizeof line, f)) found += !strcmp(line, want);
+  fclose(f);
+  assert_int_equal(found, 1);
+  assert_int_equal(animat("train --resume '%s' --steps 64 --threads 1 --quiet", run), 0);
+  expect_out("done: 64 steps");
+  // a path that does not resolve stays as given, and the learner's error names it
+  assert_int_equal(animat("train %s --steps 32 --set load_module=core --set "
+                          "load_path=no-such-dir/checkpoint.bin --out '%s/lp-bad'", tiny, tmpdir),
+                   1);
+  expect_out("no-such-dir/checkpoint.bin");
+}
+
 static void test_bad_input(void** state) {
   assert_int_equal(animat("no-such-command"), 2);
   assert_non_null(strstr(out, "unknown command 'no-such-command'"));
@@ -460,6 +494,7 @@ int main(void) {
       cmocka_unit_test(test_train_unstable_counted),
       cmocka_unit_test(test_train_resume_faults),
       cmocka_unit_test(test_train_budget),
+      cmocka_unit_test(test_train_relative_load_path),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   remove_tmpdir();

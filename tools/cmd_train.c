@@ -194,6 +194,20 @@ static int count_fields(const char* line, size_t len) {
   return n;
 }
 
+// A relative load_path (or load_extra_path) made absolute, so that the run's config.txt and
+// checkpoint name the file wherever the run is later resumed from (--resume reloads it: with an
+// anchor it is the reference policy). A path that does not resolve is left for the learner's
+// error, which names it; one too long for the field is left as given.
+static void absolute_load_paths(ama_config* cfg) {
+  char* paths[2] = {cfg->load_path, cfg->load_extra_path};
+  for (int i = 0; i < 2; i++) {
+    char* full;
+    if (!paths[i][0] || paths[i][0] == '/' || !(full = realpath(paths[i], NULL))) continue;
+    if (strlen(full) < sizeof cfg->load_path) strcpy(paths[i], full);
+    free(full);
+  }
+}
+
 // On resume: keeps metrics.csv's header and the complete rows its checkpoint covers (a row ending
 // in a newline, with as many fields as the file's header, whose iteration is a whole number <= the
 // checkpoint's), drops the rest (rows written after the checkpoint, a row torn by a crash), and
@@ -448,6 +462,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
     if (core_hidden) cfg.policy.core_hidden = core_hidden;
     if (motor_hidden) cfg.policy.motor_hidden = motor_hidden;
     if (core_tick) cfg.policy.core_tick = core_tick;
+    absolute_load_paths(&cfg);
   }
   if (ama_config_check(&cfg, err, sizeof(err))) return cli_fail("train", "%s", err);
   char out_default[256];
