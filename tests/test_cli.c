@@ -227,14 +227,17 @@ static void test_train_task_params_resume_quiet(void** state) {
   assert_string_equal(strchr(out, '\n'), "\n");  // one line
 }
 
+// A reacher run of one short iteration per 32 steps, for the tests of train's own behaviour.
+#define TINY_REACHER \
+  "--task reacher --envs 2 --threads 1 --set minibatches=1 --set horizon=16 --set epochs=1"
+
 // --budget: the run stops at the end of the first iteration past the wall time, with a checkpoint
 // that --resume continues.
 static void test_train_budget(void** state) {
   (void)state;
   char run[600], a[700];
   snprintf(run, sizeof run, "%s/budget", tmpdir);
-  const char* tiny = "--task reacher --envs 2 --threads 1 --set minibatches=1 --set horizon=16 "
-                     "--set epochs=1";
+  const char* tiny = TINY_REACHER;
   assert_int_equal(animat("train %s --steps 1e9 --budget 0.01 --quiet --out '%s'", tiny, run), 0);
   expect_out("budget: stopped after");
   expect_out("of 1000000000 steps");
@@ -258,8 +261,7 @@ static void test_train_relative_load_path(void** state) {
   char src[600], run[600], cwd[4096], line[2048], want[1400];
   snprintf(src, sizeof src, "%s/lp-src", tmpdir);
   snprintf(run, sizeof run, "%s/lp-run", tmpdir);
-  const char* tiny = "--task reacher --envs 2 --threads 1 --set minibatches=1 --set horizon=16 "
-                     "--set epochs=1 --quiet";
+  const char* tiny = TINY_REACHER " --quiet";
   assert_int_equal(animat("train %s --steps 32 --out '%s'", tiny, src), 0);
   assert_non_null(getcwd(cwd, sizeof cwd));
   assert_int_equal(chdir(tmpdir), 0);
