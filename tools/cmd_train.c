@@ -199,11 +199,12 @@ static int count_fields(const char* line, size_t len) {
 // anchor it is the reference policy). A path that does not resolve is left for the learner's
 // error, which names it; one too long for the field is left as given.
 static void absolute_load_paths(ama_config* cfg) {
-  char* paths[2] = {cfg->load_path, cfg->load_extra_path};
+  struct { char* path; size_t size; } f[2] = {{cfg->load_path, sizeof cfg->load_path},
+                                              {cfg->load_extra_path, sizeof cfg->load_extra_path}};
   for (int i = 0; i < 2; i++) {
     char* full;
-    if (!paths[i][0] || paths[i][0] == '/' || !(full = realpath(paths[i], NULL))) continue;
-    if (strlen(full) < sizeof cfg->load_path) strcpy(paths[i], full);
+    if (!f[i].path[0] || f[i].path[0] == '/' || !(full = realpath(f[i].path, NULL))) continue;
+    if (strlen(full) < f[i].size) strcpy(f[i].path, full);
     free(full);
   }
 }
