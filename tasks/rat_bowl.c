@@ -42,6 +42,10 @@ const amt_param_def amt_escape_bowl_params[] = {
      "at the first, one up after an episode that escaped and one down after one that did not, "
      "so each env's bowl follows what its rat can do (list the heights easiest first; record "
      "with staircase=0)"},
+    {"stair_top", "0",
+     "with staircase=1: the share of each env's episodes (drawn per episode) on the last terrain "
+     "listed, whatever the env's place; the staircase moves only after its own episodes "
+     "(0 <= share < 1)"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
@@ -52,6 +56,7 @@ typedef struct bowl_cfg {
   double start_z[MAX_TERRAINS];  // per terrain: the highest ground within START_R of the centre (m)
   int escape_end, episode_steps;  // episode_steps: from episode_time (bind)
   int staircase;                  // 1: each env's terrain follows its escapes (bowl_reset)
+  double stair_top;               // share of a staircase's episodes on the last terrain
   double episode_time;
   double fall_cos;  // the fall limit's cosine (-2: never, the published task)
 } bowl_cfg;
@@ -59,8 +64,9 @@ typedef struct bowl_cfg {
 typedef struct bowl_state {
   amt_opt_state opt;  // first (task_opts.h)
   int escaped;
-  // persist across episodes (the staircase): this env's terrain and whether it has had an episode
-  int level, episodes;
+  // persist across episodes (the staircase): this env's terrain, whether it has had an episode,
+  // and whether that episode was one of stair_top's (which do not move the staircase)
+  int level, episodes, top;
 } bowl_state;
 
 enum { EV_ESCAPED, EV_FALL };
@@ -80,7 +86,7 @@ static void bowl_reset(const void* cfg, void* state, am_env* e) {
   bowl_state* s = state;
   // the staircase: one terrain up after an escape, one down after an episode without
   int level = s->level, episodes = s->episodes;
-  if (c->staircase && episodes > 0) {
+  if (c->staircase && episodes > 0 && !s->top) {
     level += s->escaped ? 1 : -1;
     level = level < 0 ? 0 : level >= c->n_terrains ? c->n_terrains - 1 : level;
   }
@@ -90,6 +96,11 @@ static void bowl_reset(const void* cfg, void* state, am_env* e) {
   mjData* d = e->d;
   int pick = (int)(am_rng_uniform(&e->rng) * c->n_terrains);  // drawn either way: one RNG stream
   if (c->staircase) pick = level;
+  // stair_top's episodes: a draw of their own, taken only when set (one RNG stream without it)
+  if (c->staircase && c->stair_top > 0 && am_rng_uniform(&e->rng) < c->stair_top) {
+    pick = c->n_terrains - 1;
+    s->top = 1;
+  }
   for (int k = 0; k < c->n_terrains; k++)
     if (k == pick) {
       rat_set_mocap(d, c->terrain_mocap[k], 0, 0, 0);
@@ -308,6 +319,7 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (amt_param_int(info, params, "terrains", &c->n_terrains, err, err_sz) ||
       amt_param_int(info, params, "escape_end", &c->escape_end, err, err_sz) ||
       amt_param_int(info, params, "staircase", &c->staircase, err, err_sz) ||
+      amt_param_double(info, params, "stair_top", &c->stair_top, err, err_sz) ||
       amt_param_double(info, params, "episode_time", &c->episode_time, err, err_sz) ||
       amt_param_int(info, params, "terrain_seed", &c->terrain_seed, err, err_sz) ||
       amt_param_double(info, params, "escape_distance", &c->escape_distance, err, err_sz) ||
@@ -323,6 +335,12 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (c->staircase != 0 && c->staircase != 1)
     return am_err(err, err_sz, "task %s: parameter staircase: '%d' must be 0 or 1", info->name,
                   c->staircase);
+  if (!(c->stair_top >= 0 && c->stair_top < 1))
+    return am_err(err, err_sz, "task %s: parameter stair_top: '%g' must be in [0, 1)", info->name,
+                  c->stair_top);
+  if (c->stair_top > 0 && !c->staircase)
+    return am_err(err, err_sz, "task %s: parameter stair_top: '%g' needs staircase=1",
+                  info->name, c->stair_top);
   if (nh != 1 && nh != c->n_terrains)
     return am_err(err, err_sz, "task %s: parameter height: %d values for %d terrains (give one, "
                   "or one per terrain)", info->name, nh, c->n_terrains);

@@ -28,7 +28,13 @@ const amt_param_def amt_run_gaps_params[] = {
     {"curriculum", "0",
      "training curriculum (0: off): over an env's first N control steps the gap range moves "
      "linearly from gap_start to gap_length (record with curriculum=0)"},
-    {"gap_start", "0.02,0.05", "gap length range at the curriculum's start (m)"},
+    {"gap_start", "0.02,0.05", "gap length range at the curriculum's or staircase's start (m)"},
+    {"staircase", "0",
+     "training staircase (0: off; not with curriculum): each env's gap range sits at a point "
+     "from gap_start (0) to gap_length (1), starting at 0, up by stair_up for each gap crossed "
+     "and down by stair_down for each fall (record with staircase=0)"},
+    {"stair_up", "0.02", "the staircase's step up per gap crossed"},
+    {"stair_down", "0.1", "the staircase's step down per fall"},
     {"scan", "0",
      "ground ahead as an observation group 'scan' of N values (0: none, the published "
      "observations): 1 where the point lies over solid ground, 0 over a gap, at scan_step, "
@@ -45,6 +51,8 @@ typedef struct gaps_cfg {
   double plat[2], gap[2], fall_depth;  // platform and gap length ranges (m), fall depth (m)
   double gap_start[2];                 // the gap range at the curriculum's start (m)
   int curriculum;                      // env control steps over which it moves to gap (0: off)
+  int staircase;                       // 1: each env's gap range follows its crossings and falls
+  double stair_up, stair_down;         // the staircase's steps (fractions of the range)
   double scan_step;                    // m between the scan's points (rat.extra_size of them)
   double gap_reward;                   // shaping: added per gap crossed (0: published)
   int n_slots;                         // platforms in the scene (two mocap halves each)
@@ -58,6 +66,7 @@ typedef struct gaps_state {
   int n_gaps, next_gap;          // next_gap: gaps crossed so far
   int shown;                     // the first platform in the scene (-1: none placed yet)
   int64_t env_steps;  // control steps of this env (persists across episodes: the curriculum)
+  double stair;       // this env's point on the staircase, 0-1 (persists across episodes)
 } gaps_state;
 
 enum { EV_GAP_CROSSED, EV_FALL };
@@ -103,14 +112,17 @@ static void gaps_reset(const void* cfg, void* state, am_env* e) {
   const gaps_cfg* c = cfg;
   gaps_state* s = state;
   int64_t steps = s->env_steps;
+  double stair = s->stair;
   memset(s, 0, sizeof *s);
   s->env_steps = steps;
-  // this episode's gap range: the curriculum's point, linear in the env's control steps
-  double gap[2] = {c->gap[0], c->gap[1]};
-  if (c->curriculum > 0 && steps < c->curriculum) {
-    double f = (double)steps / c->curriculum;
+  s->stair = stair;
+  // this episode's gap range: the curriculum's point, linear in the env's control steps, or the
+  // staircase's
+  double gap[2] = {c->gap[0], c->gap[1]}, f = 1;
+  if (c->curriculum > 0 && steps < c->curriculum) f = (double)steps / c->curriculum;
+  if (c->staircase) f = stair;
+  if (f < 1)
     for (int i = 0; i < 2; i++) gap[i] = c->gap_start[i] + (c->gap[i] - c->gap_start[i]) * f;
-  }
   mjData* d = e->d;
   double x = 5.5;  // platform j runs from x (the previous gap's end) for L, then gap j
   while (s->n_gaps < MAX_COURSE && x < 40) {
@@ -139,12 +151,14 @@ static void gaps_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
     s->next_gap++;
     ev |= 1u << EV_GAP_CROSSED;
     reward += c->gap_reward;
+    if (c->staircase) s->stair = fmin(1, s->stair + c->stair_up);
   }
   gaps_show(c, s, e->d, x);
   for (int p = 0; p < 4 && !fell; p++) fell = d->site_xpos[3 * c->rat.paws[p] + 2] < c->fall_depth;
   if (fell) {
     r->terminated = 1;
     ev |= 1u << EV_FALL;
+    if (c->staircase) s->stair = fmax(0, s->stair - c->stair_down);
   }
   r->terms[0] = (float)reward;
   r->reward = (float)reward;
@@ -198,6 +212,9 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
       range_param(info, params, "gap_start", c->gap_start, err, err_sz) ||
       amt_param_double(info, params, "fall_depth", &c->fall_depth, err, err_sz) ||
       amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
+      amt_param_int(info, params, "staircase", &c->staircase, err, err_sz) ||
+      amt_param_double(info, params, "stair_up", &c->stair_up, err, err_sz) ||
+      amt_param_double(info, params, "stair_down", &c->stair_down, err, err_sz) ||
       amt_param_int(info, params, "scan", &c->rat.extra_size, err, err_sz) ||
       amt_param_double(info, params, "scan_step", &c->scan_step, err, err_sz) ||
       amt_param_double(info, params, "gap_reward", &c->gap_reward, err, err_sz))
@@ -216,10 +233,20 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (c->curriculum < 0)
     return am_err(err, err_sz, "task %s: parameter curriculum: must be >= 0 (got %d)", info->name,
                   c->curriculum);
+  if (c->staircase != 0 && c->staircase != 1)
+    return am_err(err, err_sz, "task %s: parameter staircase: '%d' must be 0 or 1", info->name,
+                  c->staircase);
+  if (c->staircase && c->curriculum > 0)
+    return am_err(err, err_sz, "task %s: parameters staircase and curriculum: set one of them",
+                  info->name);
+  if (!(c->stair_up >= 0 && c->stair_up <= 1) || !(c->stair_down >= 0 && c->stair_down <= 1))
+    return am_err(err, err_sz, "task %s: parameters stair_up, stair_down: %g, %g must be in [0, 1]",
+                  info->name, c->stair_up, c->stair_down);
   if (c->plat[0] < 0.4 || c->plat[1] > 0.8)
     return am_err(err, err_sz, "task %s: parameter platform_length: lengths must be within "
                   "[0.4, 0.8] m (platforms are two 0.4 m boxes)", info->name);
-  double gap_min = c->curriculum > 0 && c->gap_start[0] < c->gap[0] ? c->gap_start[0] : c->gap[0];
+  int ramp = c->curriculum > 0 || c->staircase;
+  double gap_min = ramp && c->gap_start[0] < c->gap[0] ? c->gap_start[0] : c->gap[0];
   double step = c->plat[0] + gap_min;
   int window = (int)ceil((SHOW_BEHIND + SHOW_AHEAD + c->plat[1]) / step) + 1;
   int course = (int)(34.5 / step) + 2;

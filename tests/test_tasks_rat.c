@@ -575,6 +575,47 @@ static void test_run_gaps_curriculum(void** state) {
   expect_refused("run-gaps", "gap_start=0.05,0.01");
 }
 
+// staircase=1: each env's gaps start at gap_start; every gap crossed moves its range stair_up of
+// the way toward gap_length and every fall stair_down back, within [0, 1], applied at the next
+// reset; the other env, which does nothing, stays at gap_start. With a curriculum it is refused.
+static void test_run_gaps_staircase(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "run-gaps", "staircase=1", "stair_up=0.25", "stair_down=0.5",
+            "gap_start=0.02,0.03", "init_noise=0", NULL);
+  am_pool* p = make_pool(&t, 2, 9);
+  const double plat[2] = {0.4, 0.8}, g0[2] = {0.02, 0.03}, g_half[2] = {0.035, 0.115},
+               g1[2] = {0.05, 0.2};
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  course c;
+  read_course(e, &c);
+  check_course(&c, plat, g0);
+  shift_root(e, &r, c.start[2] + 0.01 - e->d->qpos[r.q], 0, 0);  // two gaps crossed: 0.5
+  assert_int_equal(evaluate(&t, e).events, ev_bit(&t, "gap_crossed"));
+  am_pool_reset(p);
+  read_course(e, &c);
+  check_course(&c, plat, g_half);
+  read_course(am_pool_env(p, 1), &c);
+  check_course(&c, plat, g0);
+  read_course(e, &c);
+  shift_root(e, &r, 0, 0, -1);  // a fall: back to 0
+  assert_true(evaluate(&t, e).events & ev_bit(&t, "fall"));
+  am_pool_reset(p);
+  read_course(e, &c);
+  check_course(&c, plat, g0);
+  shift_root(e, &r, c.start[6] + 0.01 - e->d->qpos[r.q], 0, 0);  // six crossed: 1.5, held at 1
+  evaluate(&t, e);
+  am_pool_reset(p);
+  read_course(e, &c);
+  check_course(&c, plat, g1);
+  am_pool_free(p);
+  amt_destroy(&t);
+  expect_refused("run-gaps", "staircase=2");
+  expect_refused_saying("run-gaps", "staircase=1;curriculum=5", "set one of them");
+  expect_refused_saying("run-gaps", "stair_up=1.5", "must be in [0, 1]");
+}
+
 // scan=N: a group "scan" after the task group, 1 over solid ground and 0 over a gap at 1..N x
 // scan_step ahead of the torso along its heading (the corridor read back from the mocap bodies).
 static int solid_in(const course* c, double x) {
@@ -997,6 +1038,38 @@ static void test_escape_bowl_staircase(void** state) {
   am_pool_free(p);
   amt_destroy(&t);
   expect_refused("escape-bowl", "staircase=2");
+}
+
+// stair_top=0.5: about half of each env's episodes are on the last terrain whatever its place on
+// the staircase, and those episodes do not move it: an env that escapes in every one of them and
+// in no other stays on the first terrain (never the middle one); bad shares are refused by name.
+static void test_escape_bowl_stair_top(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "escape-bowl", "terrains=3", "height=0.1,0.3,0.5", "staircase=1", "stair_top=0.5",
+            "escape_distance=1", NULL);
+  am_pool* p = make_pool(&t, 1, 7);
+  int mc[3], on[3] = {0, 0, 0};
+  terrain_mocaps(t.model->m, mc, 3);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  for (int ep = 0; ep < 40; ep++) {
+    if (ep) am_pool_reset(p);
+    int k = raised_terrain(e, mc, 3);
+    on[k]++;
+    if (k == 2) {  // a top episode: escape (2 m out, escape_distance 1)
+      shift_root(e, &r, 2, 0, 0);
+      assert_int_equal(evaluate(&t, e).events & 1u, 1u);
+    }
+  }
+  assert_int_equal(on[1], 0);
+  assert_true(on[2] >= 10 && on[2] <= 30);
+  assert_int_equal(on[0] + on[2], 40);
+  am_pool_free(p);
+  amt_destroy(&t);
+  expect_refused_saying("escape-bowl", "staircase=1;stair_top=1", "stair_top: '1' must be in [0, 1)");
+  expect_refused_saying("escape-bowl", "staircase=1;stair_top=-0.1", "stair_top: '-0.1'");
+  expect_refused_saying("escape-bowl", "stair_top=0.2", "stair_top: '0.2' needs staircase=1");
 }
 
 // height scales the bowl and its bumps (the heightfield's elevation and every tile's offset and
@@ -2127,6 +2200,7 @@ int main(void) {
       cmocka_unit_test(test_run_gaps_course),
       cmocka_unit_test(test_run_gaps_window),
       cmocka_unit_test(test_run_gaps_curriculum),
+      cmocka_unit_test(test_run_gaps_staircase),
       cmocka_unit_test(test_run_gaps_scan),
       cmocka_unit_test(test_run_gaps_gap_reward),
       cmocka_unit_test(test_run_gaps_fall_and_limit),
@@ -2135,6 +2209,7 @@ int main(void) {
       cmocka_unit_test(test_escape_bowl_height),
       cmocka_unit_test(test_escape_bowl_profile),
       cmocka_unit_test(test_escape_bowl_staircase),
+      cmocka_unit_test(test_escape_bowl_stair_top),
       cmocka_unit_test(test_forage_maze_collect),
       cmocka_unit_test(test_forage_maze_approach),
       cmocka_unit_test(test_forage_maze_guide),
