@@ -69,6 +69,9 @@ int amt_param_double(const amt_info* info, const amt_params* params, const char*
                      char* err, size_t err_sz);
 int amt_param_int(const amt_info* info, const amt_params* params, const char* key, int* out,
                   char* err, size_t err_sz);
+// A switch: 0 or 1, anything else refused naming task, key and value.
+int amt_param_bool(const amt_info* info, const amt_params* params, const char* key, int* out,
+                   char* err, size_t err_sz);
 // two-tap's counted window: the control steps k (of dt s) after the first touch with interval -
 // tolerance <= k dt <= interval + tolerance, rounded inwards, as [*lo, *hi] (empty: *hi < *lo).
 // The task and `animat analyze two-tap` share it.

@@ -1217,15 +1217,9 @@ static int read_choice(const amt_info* info, const amt_params* params, arm_cfg* 
   if (c->kind == K_VALUE) {
     amt_offers o;
     if (amt_offers_read(info, params, &o, err, err_sz) ||
-        amt_param_int(info, params, "relative", &c->relative, err, err_sz) ||
-        amt_param_int(info, params, "offer_curriculum", &c->offer_curriculum, err, err_sz))
+        amt_param_bool(info, params, "relative", &c->relative, err, err_sz) ||
+        amt_param_bool(info, params, "offer_curriculum", &c->offer_curriculum, err, err_sz))
       return -1;
-    if (c->offer_curriculum != 0 && c->offer_curriculum != 1)
-      return am_err(err, err_sz, "task %s: parameter offer_curriculum: '%d' must be 0 or 1", name,
-                    c->offer_curriculum);
-    if (c->relative != 0 && c->relative != 1)
-      return am_err(err, err_sz, "task %s: parameter relative: '%d' must be 0 or 1", name,
-                    c->relative);
     c->n_coh = o.n, c->rho = o.rho, c->max_value = o.max_value;
     for (int i = 0; i < o.n; i++) {
       c->qa[i] = o.qa[i], c->qb[i] = o.qb[i];

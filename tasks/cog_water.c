@@ -185,7 +185,7 @@ int amt_water_plane_create(am_task* t, const amt_params* params, char* err, size
       amt_param_double(info, params, "step_time", &c.dt, err, err_sz) ||
       amt_param_double(info, params, "turn_gain", &c.gain, err, err_sz) ||
       amt_param_double(info, params, "heading_noise", &c.noise, err, err_sz) ||
-      amt_param_int(info, params, "halt", &c.halt, err, err_sz) ||
+      amt_param_bool(info, params, "halt", &c.halt, err, err_sz) ||
       amt_param_double(info, params, "wall_slip", &c.slip, err, err_sz) ||
       amt_param_double(info, params, "return_speed", &c.ret_lo, err, err_sz) ||
       amt_param_double(info, params, "episode_time", &episode_time, err, err_sz))
@@ -208,8 +208,6 @@ int amt_water_plane_create(am_task* t, const amt_params* params, char* err, size
   if (!(c.noise >= 0 && c.noise <= 360))
     return am_err(err, err_sz, "task %s: parameter heading_noise: '%g' must be in [0, 360] deg "
                   "per sqrt(s)", name, c.noise);
-  if (c.halt != 0 && c.halt != 1)
-    return am_err(err, err_sz, "task %s: parameter halt: '%d' must be 0 or 1", name, c.halt);
   if (!(c.slip >= 0 && c.slip <= 1))
     return am_err(err, err_sz, "task %s: parameter wall_slip: '%g' must be in [0, 1]", name,
                   c.slip);

@@ -317,8 +317,8 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
   bowl_cfg* c = cfg;
   int nh = 0;
   if (amt_param_int(info, params, "terrains", &c->n_terrains, err, err_sz) ||
-      amt_param_int(info, params, "escape_end", &c->escape_end, err, err_sz) ||
-      amt_param_int(info, params, "staircase", &c->staircase, err, err_sz) ||
+      amt_param_bool(info, params, "escape_end", &c->escape_end, err, err_sz) ||
+      amt_param_bool(info, params, "staircase", &c->staircase, err, err_sz) ||
       amt_param_double(info, params, "stair_top", &c->stair_top, err, err_sz) ||
       amt_param_double(info, params, "episode_time", &c->episode_time, err, err_sz) ||
       amt_param_int(info, params, "terrain_seed", &c->terrain_seed, err, err_sz) ||
@@ -329,12 +329,6 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (c->n_terrains < 1 || c->n_terrains > MAX_TERRAINS)
     return am_err(err, err_sz, "task %s: parameter terrains: '%d' must be in [1, %d]", info->name,
                   c->n_terrains, MAX_TERRAINS);
-  if (c->escape_end != 0 && c->escape_end != 1)
-    return am_err(err, err_sz, "task %s: parameter escape_end: '%d' must be 0 or 1", info->name,
-                  c->escape_end);
-  if (c->staircase != 0 && c->staircase != 1)
-    return am_err(err, err_sz, "task %s: parameter staircase: '%d' must be 0 or 1", info->name,
-                  c->staircase);
   if (!(c->stair_top >= 0 && c->stair_top < 1))
     return am_err(err, err_sz, "task %s: parameter stair_top: '%g' must be in [0, 1)", info->name,
                   c->stair_top);

@@ -294,10 +294,7 @@ int rat_read_run_reward(const amt_info* info, const amt_params* params, rat_run_
   if (!(r->reward_floor >= -10 && r->reward_floor <= 0))
     return am_err(err, err_sz, "task %s: parameter reward_floor: '%g' must be in [-10, 0]", name,
                   r->reward_floor);
-  if (amt_param_int(info, params, "upright", &r->upright, err, err_sz)) return -1;
-  if (r->upright != 0 && r->upright != 1)
-    return am_err(err, err_sz, "task %s: parameter upright: '%d' must be 0 or 1", name,
-                  r->upright);
+  if (amt_param_bool(info, params, "upright", &r->upright, err, err_sz)) return -1;
   return rat_read_fall_tilt(info, params, &r->fall_cos, err, err_sz);
 }
 
@@ -315,9 +312,7 @@ int rat_read_fall_tilt(const amt_info* info, const amt_params* params, double* f
 int rat_read_guide(const amt_info* info, const amt_params* params, rat_body* b, char* err,
                    size_t err_sz) {
   int guide;
-  if (amt_param_int(info, params, "guide", &guide, err, err_sz)) return -1;
-  if (guide != 0 && guide != 1)
-    return am_err(err, err_sz, "task %s: parameter guide: '%d' must be 0 or 1", info->name, guide);
+  if (amt_param_bool(info, params, "guide", &guide, err, err_sz)) return -1;
   b->extra_name = "heading";
   b->extra_size = 2 * guide;
   b->extra_param = "guide";

@@ -212,7 +212,7 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
       range_param(info, params, "gap_start", c->gap_start, err, err_sz) ||
       amt_param_double(info, params, "fall_depth", &c->fall_depth, err, err_sz) ||
       amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
-      amt_param_int(info, params, "staircase", &c->staircase, err, err_sz) ||
+      amt_param_bool(info, params, "staircase", &c->staircase, err, err_sz) ||
       amt_param_double(info, params, "stair_up", &c->stair_up, err, err_sz) ||
       amt_param_double(info, params, "stair_down", &c->stair_down, err, err_sz) ||
       amt_param_int(info, params, "scan", &c->rat.extra_size, err, err_sz) ||
@@ -233,9 +233,6 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (c->curriculum < 0)
     return am_err(err, err_sz, "task %s: parameter curriculum: must be >= 0 (got %d)", info->name,
                   c->curriculum);
-  if (c->staircase != 0 && c->staircase != 1)
-    return am_err(err, err_sz, "task %s: parameter staircase: '%d' must be 0 or 1", info->name,
-                  c->staircase);
   if (c->staircase && c->curriculum > 0)
     return am_err(err, err_sz, "task %s: parameters staircase and curriculum: set one of them",
                   info->name);

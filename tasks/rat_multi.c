@@ -168,11 +168,7 @@ static int read_params(const amt_info* info, const amt_params* params, multi_cfg
     return am_err(err, err_sz, "task %s: parameter assign: '%s' must be env or episode",
                   info->name, assign);
   c->assign_episode = !strcmp(assign, "episode");
-  if (amt_param_int(info, params, "task_input", &c->task_input, err, err_sz)) return -1;
-  if (c->task_input != 0 && c->task_input != 1)
-    return am_err(err, err_sz, "task %s: parameter task_input: '%d' must be 0 or 1", info->name,
-                  c->task_input);
-  return 0;
+  return amt_param_bool(info, params, "task_input", &c->task_input, err, err_sz);
 }
 
 // Member k's parameters: every "TASK.key=value" of params for its TASK, without the prefix (the

@@ -271,24 +271,20 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_double(info, params, "timeout", &c->timeout, err, err_sz) ||
       amt_param_double(info, params, "tap_reward", &c->tap_reward, err, err_sz) ||
       amt_param_double(info, params, "arena", &c->arena, err, err_sz) ||
-      amt_param_int(info, params, "timed_shaping", &c->timed_shaping, err, err_sz) ||
+      amt_param_bool(info, params, "timed_shaping", &c->timed_shaping, err, err_sz) ||
       amt_param_double(info, params, "too_soon_cost", &c->too_soon_cost, err, err_sz) ||
       amt_param_double(info, params, "graded", &c->graded, err, err_sz) ||
       amt_param_double(info, params, "potential", &c->potential, err, err_sz) ||
       amt_param_int(info, params, "curriculum", &c->curriculum, err, err_sz) ||
       amt_param_double(info, params, "interval_start", &c->interval_start, err, err_sz) ||
-      amt_param_int(info, params, "staircase", &c->staircase, err, err_sz) ||
+      amt_param_bool(info, params, "staircase", &c->staircase, err, err_sz) ||
       amt_param_double(info, params, "stair_up", &c->stair_up, err, err_sz) ||
       amt_param_double(info, params, "stair_down", &c->stair_down, err, err_sz) ||
       amt_param_double(info, params, "first_share", &c->first_share, err, err_sz) ||
-      amt_param_int(info, params, "clock", &c->clock, err, err_sz) ||
-      amt_param_int(info, params, "show_interval", &c->rat.extra_size, err, err_sz))
+      amt_param_bool(info, params, "clock", &c->clock, err, err_sz) ||
+      // show_interval: the size of the group "interval"
+      amt_param_bool(info, params, "show_interval", &c->rat.extra_size, err, err_sz))
     return -1;
-  if (c->clock != 0 && c->clock != 1)
-    return am_err(err, err_sz, "task %s: clock must be 0 or 1 (got %d)", info->name, c->clock);
-  if (c->rat.extra_size != 0 && c->rat.extra_size != 1)  // show_interval: the group's size
-    return am_err(err, err_sz, "task %s: show_interval must be 0 or 1 (got %d)", info->name,
-                  c->rat.extra_size);
   c->rat.extra_name = "interval";
   c->rat.extra_param = "show_interval";
   if (!(c->first_share >= 0 && c->first_share <= 1))
@@ -297,9 +293,6 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
   if (c->curriculum < 0)
     return am_err(err, err_sz, "task %s: curriculum must be >= 0 (got %d)", info->name,
                   c->curriculum);
-  if (c->staircase != 0 && c->staircase != 1)
-    return am_err(err, err_sz, "task %s: staircase must be 0 or 1 (got %d)", info->name,
-                  c->staircase);
   if (c->staircase && c->curriculum > 0)
     return am_err(err, err_sz, "task %s: staircase and curriculum are two ways of moving the "
                   "interval: set one of them", info->name);
@@ -312,9 +305,6 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
   if (c->staircase && c->interval_start > c->interval)
     return am_err(err, err_sz, "task %s: with the staircase, interval_start %g must be <= "
                   "interval %g", info->name, c->interval_start, c->interval);
-  if (c->timed_shaping != 0 && c->timed_shaping != 1)
-    return am_err(err, err_sz, "task %s: timed_shaping must be 0 or 1 (got %d)", info->name,
-                  c->timed_shaping);
   if (!(c->too_soon_cost >= 0))
     return am_err(err, err_sz, "task %s: too_soon_cost must be >= 0 (got %g)", info->name,
                   c->too_soon_cost);

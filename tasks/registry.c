@@ -146,6 +146,15 @@ int amt_param_int(const amt_info* info, const amt_params* params, const char* ke
   return 0;
 }
 
+int amt_param_bool(const amt_info* info, const amt_params* params, const char* key, int* out,
+                   char* err, size_t err_sz) {
+  if (amt_param_int(info, params, key, out, err, err_sz)) return -1;
+  if (*out != 0 && *out != 1)
+    return am_err(err, err_sz, "task %s: parameter %s: '%s' must be 0 or 1", info->name, key,
+                  amt_param_get(info, params, key));
+  return 0;
+}
+
 int amt_param_list(const amt_info* info, const amt_params* params, const char* key, double* out,
                    int max, int* n, char* err, size_t err_sz) {
   const char* v = amt_param_get(info, params, key);

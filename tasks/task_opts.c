@@ -19,13 +19,10 @@ static int copy_spec(const amt_info* info, const amt_params* params, const char*
 int amt_opts_read(const amt_info* info, const amt_params* params, amt_opts* o, char* err,
                   size_t err_sz) {
   memset(o, 0, sizeof *o);
-  if (amt_param_int(info, params, "prev_inputs", &o->prev_inputs, err, err_sz) ||
+  if (amt_param_bool(info, params, "prev_inputs", &o->prev_inputs, err, err_sz) ||
       copy_spec(info, params, "obs_noise", o->noise_spec, sizeof o->noise_spec, err, err_sz) ||
       copy_spec(info, params, "obs_delay", o->delay_spec, sizeof o->delay_spec, err, err_sz))
     return -1;
-  if (o->prev_inputs != 0 && o->prev_inputs != 1)
-    return am_err(err, err_sz, "task %s: parameter prev_inputs: '%d' must be 0 or 1", info->name,
-                  o->prev_inputs);
   return 0;
 }
 
