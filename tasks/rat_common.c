@@ -143,6 +143,14 @@ int rat_episode_steps(double episode_time, double dt) {
 
 int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
                   double episode_time, int task_size, char* err, size_t err_sz) {
+  const int n = b->extra_size > 0;
+  return rat_task_init_groups(t, name, b, state_size, episode_time, task_size, n, &b->extra_name,
+                              &b->extra_size, err, err_sz);
+}
+
+int rat_task_init_groups(am_task* t, const char* name, rat_body* b, size_t state_size,
+                         double episode_time, int task_size, int n_extra,
+                         const char* const* names, const int* sizes, char* err, size_t err_sz) {
   const mjModel* m = t->model->m;
   b->dt = RAT_FRAME_SKIP * m->opt.timestep;
   snprintf(t->name, sizeof t->name, "%s", name);
@@ -157,12 +165,14 @@ int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
   g->offset = t->obs_dim;
   g->size = task_size;
   t->obs_dim += task_size;
-  if (b->extra_size > 0) {
+  for (int i = 0; i < n_extra; i++) {
+    if (t->n_groups >= AM_MAX_GROUPS)
+      return am_err(err, err_sz, "task %s: more than %d observation groups", name, AM_MAX_GROUPS);
     g = &t->groups[t->n_groups++];
-    snprintf(g->name, AM_NAME_LEN, "%s", b->extra_name);
+    snprintf(g->name, AM_NAME_LEN, "%s", names[i]);
     g->offset = t->obs_dim;
-    g->size = b->extra_size;
-    t->obs_dim += b->extra_size;
+    g->size = sizes[i];
+    t->obs_dim += sizes[i];
   }
   if (amt_opts_setup(t, &b->opts, err, err_sz)) return -1;
   static const char* vars_common[] = {"root_x", "root_y", "root_z", "root_vx"};

@@ -109,6 +109,11 @@ int rat_mocap_id(const mjModel* m, const char* fmt, int k);
 // root_z, root_vx. Sets b->dt and b->body_dim.
 int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
                   double episode_time, int task_size, char* err, size_t err_sz);
+// The same with n_extra groups of their own after the task group (names[i] of sizes[i] values,
+// in order; a composite's members' groups) in place of b's.
+int rat_task_init_groups(am_task* t, const char* name, rat_body* b, size_t state_size,
+                         double episode_time, int task_size, int n_extra,
+                         const char* const* names, const int* sizes, char* err, size_t err_sz);
 
 // Copies cfg (size bytes, a rat task's cfg) to the heap as t->cfg and sets the shared hooks
 // act and destroy. Returns 0 or -1 (out of memory).

@@ -8,7 +8,9 @@
 // the active member's pieces (its own reset places them exactly as the single task does) and
 // parks every other member's. The rules are the members' own code on their own cfg and state;
 // this file only routes: the task group holds each member's values in its own slot (zeros when
-// inactive), reward terms, events and variables are the union with the member's name as prefix,
+// inactive), a member's own group (run-gaps' scan, forage-maze's guide, two-tap's interval) is a
+// group of the composite's after the task group under the same name (zeros when inactive), reward
+// terms, events and variables are the union with the member's name as prefix,
 // plus the variable task_id (the trial condition) and an event `success` (the active member's
 // success event). Episodes are trials. A member with a shorter episode than the longest is
 // truncated at its own length (am_step_result.truncated).
@@ -25,6 +27,8 @@
 
 #define MULTI_MAX 4
 #define MEMBER_CFG_MAX 4096  // bytes of a member's cfg (checked at creation)
+#define MEMBER_OBS_MAX 128   // a member's task group and its own group (checked at creation; run-gaps'
+                             // 1 + scan <= 65 is the largest today)
 
 static const rat_part* const all_parts[MULTI_MAX] = {&rat_gaps_part, &rat_bowl_part,
                                                      &rat_maze_part, &rat_tap_part};
@@ -49,6 +53,9 @@ typedef struct multi_cfg {
   int slot[MULTI_MAX];   // offset of each member's values in the task group
   int onehot;            // offset of the one-hot in the task group (task_input)
   int task_size;         // the whole task group
+  int own[MULTI_MAX];    // offset of each member's own group after the task group's start (its
+                         // extra_size values; none when 0)
+  int obs_size;          // the task group and the members' own groups
   int term0[MULTI_MAX], ev0[MULTI_MAX], var0[MULTI_MAX];  // each member's first term/event/var
   int ev_success;        // the composite's event `success`
   int n_vars;
@@ -113,8 +120,14 @@ static void multi_observe(const am_task* t, am_env* e, float* o) {
   const int k = s->active;
   am_body_observe(e->m, e->d, o);
   float* g = o + c->rat.body_dim;
-  memset(g, 0, sizeof(float) * (size_t)c->task_size);
-  c->part[k]->observe(c->sub[k], member_state(c, e, k), e->d, g + c->slot[k]);
+  memset(g, 0, sizeof(float) * (size_t)c->obs_size);
+  // the member writes its task values and then its own group's; each goes to its place here
+  const rat_part* p = c->part[k];
+  const int own = member(c, k)->extra_size;
+  float mine[MEMBER_OBS_MAX];
+  p->observe(c->sub[k], member_state(c, e, k), e->d, mine);
+  memcpy(g + c->slot[k], mine, sizeof(float) * (size_t)p->task_size);
+  if (own) memcpy(g + c->own[k], mine + p->task_size, sizeof(float) * (size_t)own);
   if (c->task_input) g[c->onehot + k] = 1;
   amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
 }
@@ -325,10 +338,10 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
       rc = am_err(err, err_sz, "task %s: %s (set as %s.KEY)", info->name, e2, p->name);
       break;
     }
-    if (b->extra_size > 0) {  // the composite's task group has no member's own group
-      rc = am_err(err, err_sz, "task %s: %s.%s: '%s' is not available in the composite (it has "
-                  "no group '%s')", info->name, p->name, b->extra_param,
-                  amt_param_get(amt_find(p->name), &mp, b->extra_param), b->extra_name);
+    if (p->task_size + b->extra_size > MEMBER_OBS_MAX) {
+      rc = am_err(err, err_sz, "task %s: %s.%s: '%s' gives member %s more than %d observed "
+                  "values", info->name, p->name, b->extra_param,
+                  amt_param_get(amt_find(p->name), &mp, b->extra_param), p->name, MEMBER_OBS_MAX);
       break;
     }
     if (episode_time[k] > longest) longest = episode_time[k];
@@ -345,8 +358,24 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
   }
   for (int k = 0; k < c->n; k++) c->task_size += c->part[k]->task_size;
   if (c->task_input) c->task_size += c->n;
-  if (rc || rat_task_init(t, info->name, &c->rat, state, longest, c->task_size,
-                          err, err_sz)) {
+  // the members' own groups, in the members' order, after the task group
+  const char* own_names[MULTI_MAX];
+  int own_sizes[MULTI_MAX], n_own = 0;
+  c->obs_size = c->task_size;
+  for (int k = 0; !rc && k < c->n; k++) {
+    const rat_body* b = member(c, k);
+    if (b->extra_size <= 0) continue;
+    for (int j = 0; j < n_own; j++)
+      if (!strcmp(own_names[j], b->extra_name))
+        rc = am_err(err, err_sz, "task %s: two members ask for a group '%s' (%s.%s)", info->name,
+                    b->extra_name, c->part[k]->name, b->extra_param);
+    c->own[k] = c->obs_size;
+    c->obs_size += b->extra_size;
+    own_names[n_own] = b->extra_name;
+    own_sizes[n_own++] = b->extra_size;
+  }
+  if (rc || rat_task_init_groups(t, info->name, &c->rat, state, longest, c->task_size, n_own,
+                                 own_names, own_sizes, err, err_sz)) {
     free(c);
     return -1;
   }

@@ -171,6 +171,55 @@ static void test_multi_assign_env(void** state) {
   amt_destroy(&t);
 }
 
+// The members' own groups (run-gaps' scan, forage-maze's guide, two-tap's interval) are groups of
+// the composite under the same names, in the members' order after the task group; the active
+// member's holds the single task's values (same parameters, seed and env), the others' zeros.
+static void test_multi_own_groups(void** state) {
+  (void)state;
+  const char* own[4] = {"scan=8", NULL, "guide=1", "show_interval=1"};
+  const char* name[4] = {"scan", NULL, "heading", "interval"};
+  const int size[4] = {8, 0, 2, 1};
+  am_task t;
+  make_task(&t, "rat-multi", "run-gaps.scan=8", "forage-maze.guide=1", "two-tap.show_interval=1",
+            NULL);
+  int gsize, goff = task_group(&t, &gsize), at = goff + gsize, g[4];
+  for (int k = 0; k < 4; k++) {
+    if (!size[k]) continue;
+    g[k] = am_find_group(t.groups, t.n_groups, name[k]);
+    assert_true(g[k] >= 0);
+    assert_int_equal(t.groups[g[k]].offset, at);
+    assert_int_equal(t.groups[g[k]].size, size[k]);
+    at += size[k];
+  }
+  const int N = 4;
+  am_pool* p = make_pool_threads(&t, N, 1, 21);
+  for (int i = 0; i < N; i++) {
+    am_task s;
+    make_task(&s, members[i], own[i], NULL);
+    am_pool* sp = make_pool_threads(&s, N, 1, 21);
+    const float* o = am_pool_batch(p)->obs + (size_t)i * t.obs_dim;
+    const float* so = am_pool_batch(sp)->obs + (size_t)i * s.obs_dim;
+    for (int k = 0; k < 4; k++) {
+      if (!size[k]) continue;
+      const float* v = o + t.groups[g[k]].offset;
+      if (k != i) {
+        for (int j = 0; j < size[k]; j++) assert_true(v[j] == 0.0f);
+        continue;
+      }
+      int sg = am_find_group(s.groups, s.n_groups, name[k]);
+      assert_true(sg >= 0);
+      assert_memory_equal(v, so + s.groups[sg].offset, sizeof(float) * (size_t)size[k]);
+      int nonzero = 0;
+      for (int j = 0; j < size[k]; j++) nonzero += v[j] != 0.0f;
+      assert_true(nonzero > 0);
+    }
+    am_pool_free(sp);
+    amt_destroy(&s);
+  }
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
 // assign=episode: each episode draws its member from the env's RNG (every member comes up); the
 // pieces follow; task_input=1 appends a one-hot of the active member to the task group.
 static void test_multi_assign_episode(void** state) {
@@ -384,12 +433,6 @@ static void test_multi_params(void** state) {
   check_error("tasks: empty list", NULL, "tasks=,", NULL);
   check_error("assign: 'trial' must be env or episode", NULL, "assign=trial", NULL);
   check_error("task_input: '2' must be 0 or 1", NULL, "task_input=2", NULL);
-  check_error("forage-maze.guide: '1' is not available in the composite", NULL,
-              "forage-maze.guide=1", NULL);
-  check_error("two-tap.show_interval: '1' is not available in the composite", NULL,
-              "two-tap.show_interval=1", NULL);
-  check_error("run-gaps.scan: '8' is not available in the composite", NULL, "run-gaps.scan=8",
-              NULL);
   check_error("parameter 'two-tap.intervall'", "task two-tap has no parameter 'intervall'",
               "two-tap.intervall=0.8", NULL);
   check_error("has no parameter 'run.target_speed'", "TASK.KEY", "run.target_speed=1", NULL);
@@ -415,6 +458,7 @@ static void test_multi_params(void** state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_multi_assign_env),
+      cmocka_unit_test(test_multi_own_groups),
       cmocka_unit_test(test_multi_assign_episode),
       cmocka_unit_test(test_multi_events),
       cmocka_unit_test(test_multi_episode_length),
