@@ -332,9 +332,6 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (!(c->stair_top >= 0 && c->stair_top < 1))
     return am_err(err, err_sz, "task %s: parameter stair_top: '%g' must be in [0, 1)", info->name,
                   c->stair_top);
-  if (c->stair_top > 0 && !c->staircase)
-    return am_err(err, err_sz, "task %s: parameter stair_top: '%g' needs staircase=1",
-                  info->name, c->stair_top);
   if (nh != 1 && nh != c->n_terrains)
     return am_err(err, err_sz, "task %s: parameter height: %d values for %d terrains (give one, "
                   "or one per terrain)", info->name, nh, c->n_terrains);
