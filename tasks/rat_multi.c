@@ -27,8 +27,9 @@
 
 #define MULTI_MAX 4
 #define MEMBER_CFG_MAX 4096  // bytes of a member's cfg (checked at creation)
-#define MEMBER_OBS_MAX 128   // a member's task group and its own group (checked at creation; run-gaps'
-                             // 1 + scan <= 65 is the largest today)
+// A member's task group and its own group, at most (checked at creation; run-gaps' 1 + scan <= 65
+// is the largest today).
+#define MEMBER_OBS_MAX 128
 
 static const rat_part* const all_parts[MULTI_MAX] = {&rat_gaps_part, &rat_bowl_part,
                                                      &rat_maze_part, &rat_tap_part};

@@ -1067,7 +1067,8 @@ static void test_escape_bowl_stair_top(void** state) {
   assert_int_equal(on[0] + on[2], 40);
   am_pool_free(p);
   amt_destroy(&t);
-  expect_refused_saying("escape-bowl", "staircase=1;stair_top=1", "stair_top: '1' must be in [0, 1)");
+  expect_refused_saying("escape-bowl", "staircase=1;stair_top=1",
+                        "stair_top: '1' must be in [0, 1)");
   expect_refused_saying("escape-bowl", "staircase=1;stair_top=-0.1", "stair_top: '-0.1'");
 }
 
