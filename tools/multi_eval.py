@@ -20,6 +20,7 @@ import argparse
 import collections
 import csv
 import math
+import statistics
 import sys
 
 
@@ -97,8 +98,7 @@ def summary(members, by):
             esc = [r for r in rs if r["n_escape-bowl.escaped"] > 0]
             s["escaped"] = (len(esc), n, *wilson(len(esc), n))
             times = sorted(r["t_escape-bowl.escaped"] for r in esc)
-            s["median_escape_s"] = times[len(times) // 2] if len(times) % 2 else (
-                (times[len(times) // 2 - 1] + times[len(times) // 2]) / 2 if times else float("nan"))
+            s["median_escape_s"] = statistics.median(times) if times else float("nan")
         elif name == "forage-maze":
             s["targets_per_episode"] = mean_se([r["n_forage-maze.target_collected"] for r in rs])
         elif name == "two-tap":
@@ -126,10 +126,15 @@ def main(argv=None):
     a = ap.parse_args(argv)
     try:
         members, by = load(a.csv)
-    except (OSError, ValueError, KeyError) as e:
+        rows = summary(members, by)
+    except (OSError, ValueError) as e:
         print(f"multi_eval: {e}", file=sys.stderr)
         return 1
-    for s in summary(members, by):
+    except KeyError as e:
+        print(f"multi_eval: {a.csv}: no column {e} (a member's event missing from the table)",
+              file=sys.stderr)
+        return 1
+    for s in rows:
         head = f"{s['member']:<12} {s['episodes']:>4} episodes: "
         if s["member"] == "run-gaps":
             print(head + f"gaps crossed per episode {fmt_mean(s['gaps_per_episode'])}, without a fall "
