@@ -36,14 +36,11 @@ def wilson(k, n, z=1.96):
 
 
 def mean_se(xs):
-    n = len(xs)
-    if n == 0:
+    """Mean and standard error of xs (NaN where undefined)."""
+    if not xs:
         return float("nan"), float("nan")
-    m = sum(xs) / n
-    if n == 1:
-        return m, float("nan")
-    v = sum((x - m) ** 2 for x in xs) / (n - 1)
-    return m, math.sqrt(v / n)
+    m = statistics.fmean(xs)
+    return m, statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else float("nan")
 
 
 def load(path):
