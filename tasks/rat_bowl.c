@@ -47,6 +47,9 @@ const amt_param_def amt_escape_bowl_params[] = {
      "listed, whatever the env's place; the staircase moves only after its own episodes "
      "(0 <= share < 1)"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
+    {"heading", "0",
+     RAT_HEADING_HELP("the way out: the direction from the centre through the root (straight "
+                      "ahead at the centre)")},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct bowl_cfg {
@@ -139,7 +142,8 @@ static void bowl_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
 }
 
 // Task group: the direction to the centre in the torso frame (x, y) and the distance, in units of
-// escape_distance.
+// escape_distance. With heading the group "heading" follows it: the opposite direction, the way
+// out.
 static void bowl_observe(const void* cfg, const void* state, const mjData* d, float* g) {
   const bowl_cfg* c = cfg;
   (void)state;
@@ -151,6 +155,8 @@ static void bowl_observe(const void* cfg, const void* state, const mjData* d, fl
   g[0] = (float)(v[0] / c->escape_distance);
   g[1] = (float)(v[1] / c->escape_distance);
   g[2] = (float)(sqrt(w[0] * w[0] + w[1] * w[1]) / c->escape_distance);
+  if (c->rat.own[0].size)  // the group "heading" follows the task group
+    rat_heading_write(&c->rat, d, w[0] || w[1] ? atan2(-w[1], -w[0]) : rat_yaw(&c->rat, d), g + 3);
 }
 
 // distance: from the root's recorded (float) x and y, as the variables root_x and root_y hold them
@@ -324,7 +330,8 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
       amt_param_int(info, params, "terrain_seed", &c->terrain_seed, err, err_sz) ||
       amt_param_double(info, params, "escape_distance", &c->escape_distance, err, err_sz) ||
       amt_param_list(info, params, "height", c->height, MAX_TERRAINS, &nh, err, err_sz) ||
-      rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz))
+      rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz) ||
+      rat_read_heading(info, params, "heading", 0, &c->rat, err, err_sz))
     return -1;
   if (c->n_terrains < 1 || c->n_terrains > MAX_TERRAINS)
     return am_err(err, err_sz, "task %s: parameter terrains: '%d' must be in [1, %d]", info->name,

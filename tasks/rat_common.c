@@ -143,9 +143,15 @@ int rat_episode_steps(double episode_time, double dt) {
 
 int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
                   double episode_time, int task_size, char* err, size_t err_sz) {
-  const int n = b->extra_size > 0;
-  return rat_task_init_groups(t, name, b, state_size, episode_time, task_size, n, &b->extra_name,
-                              &b->extra_size, err, err_sz);
+  const char* names[RAT_MAX_OWN];
+  int sizes[RAT_MAX_OWN], n = 0;
+  for (int i = 0; i < RAT_MAX_OWN; i++)
+    if (b->own[i].size > 0) {
+      names[n] = b->own[i].name;
+      sizes[n++] = b->own[i].size;
+    }
+  return rat_task_init_groups(t, name, b, state_size, episode_time, task_size, n, names, sizes,
+                              err, err_sz);
 }
 
 int rat_task_init_groups(am_task* t, const char* name, rat_body* b, size_t state_size,
@@ -319,14 +325,24 @@ int rat_read_fall_tilt(const amt_info* info, const amt_params* params, double* f
   return 0;
 }
 
-int rat_read_guide(const amt_info* info, const amt_params* params, rat_body* b, char* err,
-                   size_t err_sz) {
-  int guide;
-  if (amt_param_bool(info, params, "guide", &guide, err, err_sz)) return -1;
-  b->extra_name = "heading";
-  b->extra_size = 2 * guide;
-  b->extra_param = "guide";
+int rat_read_heading(const amt_info* info, const amt_params* params, const char* key, int slot,
+                     rat_body* b, char* err, size_t err_sz) {
+  int on;
+  if (amt_param_bool(info, params, key, &on, err, err_sz)) return -1;
+  b->own[slot] = (rat_group){"heading", 2 * on, key};
   return 0;
+}
+
+int rat_own_values(const rat_body* b) {
+  int n = 0;
+  for (int i = 0; i < RAT_MAX_OWN; i++) n += b->own[i].size;
+  return n;
+}
+
+void rat_heading_write(const rat_body* b, const mjData* d, double dir, float* g) {
+  double rel = dir - rat_yaw(b, d);
+  g[0] = (float)cos(rel);
+  g[1] = (float)sin(rel);
 }
 
 int rat_fallen(const rat_body* b, const mjData* d, double fall_cos) {

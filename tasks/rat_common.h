@@ -34,6 +34,14 @@
 
 struct rat_part;
 
+// A group of a rat task's own (rat_body.own).
+#define RAT_MAX_OWN 2
+typedef struct rat_group {
+  const char* name;
+  int size;           // values (0: the task was not asked for it)
+  const char* param;  // the parameter that asks for it
+} rat_group;
+
 // Parameters every rat task has (append to the task's table before {NULL}).
 #define RAT_COMMON_PARAMS                                                                        \
   {"init_noise", "0.02", "uniform joint-angle noise at reset (rad)"}, AMT_OPTS_PARAMS
@@ -49,14 +57,14 @@ typedef struct rat_body {
   int paws[4];                // site ids: hand_L, hand_R, foot_L, foot_R
   int hands[2];               // site ids: hand_L, hand_R
   int body_dim;               // size of the body observation (the task group follows it)
-  // A group of the task's own right after the task group, written by the task's observe: its
-  // name, its size (0: none) and the parameter that asks for it. "heading" (2 values: a direction
-  // to go relative to the torso, cos and sin; run's commands, forage-maze's and water-maze's
-  // guide), so that a core that learnt to follow it in one task is reused in another by group name
-  // (docs/training.md); "scan" (run-gaps' ground ahead); "interval" (two-tap's show_interval).
-  const char* extra_name;
-  int extra_size;
-  const char* extra_param;
+  // Groups of the task's own after the task group, in this order (size 0: not asked for), written
+  // by the task's observe after its task group: their names, sizes and the parameters that ask
+  // for them. "heading" (2 values: a direction to go relative to the torso, cos and sin; run's
+  // commands, forage-maze's and water-maze's guide, the corridor's, the way out of the bowl and the
+  // way to the orb), so that a core that learnt to follow it in one task is reused in another by
+  // group name (docs/training.md) and the composite rat-multi shows every member's in one group;
+  // "scan" (run-gaps' ground ahead); "interval" (two-tap's show_interval).
+  rat_group own[RAT_MAX_OWN];
   int command_dims;           // > 0: that many action values follow the muscles' (a command the
                               // part's `command` hook reads; water-maze's steer=1)
   const struct rat_part* part;  // the task's rules when it is a rat_part (NULL: run)
@@ -104,8 +112,8 @@ int rat_load(am_task* t, const char* name, const rat_sbuf* prelude, const rat_sb
 int rat_mocap_id(const mjModel* m, const char* fmt, int k);
 
 // Fills t's common part: name, state size, frame skip and episode length (episode_time), actions,
-// the rat's body observation groups then a "task" group of task_size values (then b->extra_name of
-// b->extra_size values when set, and the options' group), and the variables root_x, root_y,
+// the rat's body observation groups then a "task" group of task_size values (then b's own groups
+// that are asked for, and the options' group), and the variables root_x, root_y,
 // root_z, root_vx. Sets b->dt and b->body_dim.
 int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
                   double episode_time, int task_size, char* err, size_t err_sz);
@@ -177,11 +185,19 @@ typedef struct rat_run_reward {
   "from vertical (deg); 180: never"
 int rat_read_fall_tilt(const amt_info* info, const amt_params* params, double* fall_cos, char* err,
                        size_t err_sz);
-// The key guide (0 or 1): with 1, b's extra group is "heading" (2 values: the direction to the
-// goal relative to the torso; forage-maze's and water-maze's guide). Returns 0 or -1 with a
-// message naming task and value.
-int rat_read_guide(const amt_info* info, const amt_params* params, rat_body* b, char* err,
-                   size_t err_sz);
+// A boolean key (guide, heading) that asks for the group "heading" as b's own group `slot`
+// (2 values, or none). Returns 0 or -1 with a message naming task and value.
+int rat_read_heading(const amt_info* info, const amt_params* params, const char* key, int slot,
+                     rat_body* b, char* err, size_t err_sz);
+// The values of b's own groups, all together.
+int rat_own_values(const rat_body* b);
+// The group "heading": the direction `dir` (rad about z, world) relative to the torso's heading,
+// as cos and sin in g[0], g[1].
+void rat_heading_write(const rat_body* b, const mjData* d, double dir, float* g);
+#define RAT_HEADING_HELP(what)                                                                   \
+  "1: the group 'heading' (after the task group and its other groups) holds " what " relative "  \
+  "to the torso's heading (cos, sin), in the form of run's heading commands, so that a core "     \
+  "trained on them steers here"
 // Whether the torso's up axis is tilted past the limit.
 int rat_fallen(const rat_body* b, const mjData* d, double fall_cos);
 

@@ -40,6 +40,7 @@ const amt_param_def amt_run_gaps_params[] = {
      "observations): 1 where the point lies over solid ground, 0 over a gap, at scan_step, "
      "2 x scan_step, ... ahead of the torso along its heading"},
     {"scan_step", "0.05", "spacing of the scan's points (m)"},
+    {"heading", "0", RAT_HEADING_HELP("the corridor's direction (+x)")},
     {"gap_reward", "0",
      "shaping: reward added for each gap crossed (the root passing a gap's end), in the speed term "
      "(0: the published reward)"},
@@ -53,7 +54,7 @@ typedef struct gaps_cfg {
   int curriculum;                      // env control steps over which it moves to gap (0: off)
   int staircase;                       // 1: each env's gap range follows its crossings and falls
   double stair_up, stair_down;         // the staircase's steps (fractions of the range)
-  double scan_step;                    // m between the scan's points (rat.extra_size of them)
+  double scan_step;                    // m between the scan's points (rat.own[0].size of them)
   double gap_reward;                   // shaping: added per gap crossed (0: published)
   int n_slots;                         // platforms in the scene (two mocap halves each)
   int plat_mocap[2 * MAX_COURSE];
@@ -173,15 +174,19 @@ static int solid_at(const gaps_state* s, double x) {
   return !(x > s->gap_begin[g] && x < s->gap_end[g]);
 }
 
+// Task group: the target speed. Then the groups "scan" (scan=N) and "heading" (heading=1: the
+// corridor's direction, +x), when asked for.
 static void gaps_observe(const void* cfg, const void* state, const mjData* d, float* g) {
   const gaps_cfg* c = cfg;
   const gaps_state* s = state;
   g[0] = (float)c->run.target_speed;
-  if (c->rat.extra_size > 0) {  // the group "scan" follows the task group
+  const int n_scan = c->rat.own[0].size;
+  if (n_scan > 0) {  // the group "scan" follows the task group
     double yaw = rat_yaw(&c->rat, d), x0 = d->qpos[c->rat.root_q];
-    for (int k = 0; k < c->rat.extra_size; k++)
+    for (int k = 0; k < n_scan; k++)
       g[1 + k] = (float)solid_at(s, x0 + (k + 1) * c->scan_step * cos(yaw));
   }
+  if (c->rat.own[1].size) rat_heading_write(&c->rat, d, 0, g + 1 + n_scan);  // then "heading"
 }
 
 static void gaps_vars(const void* cfg, const void* state, const mjData* d, float* x) {
@@ -215,18 +220,19 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
       amt_param_bool(info, params, "staircase", &c->staircase, err, err_sz) ||
       amt_param_double(info, params, "stair_up", &c->stair_up, err, err_sz) ||
       amt_param_double(info, params, "stair_down", &c->stair_down, err, err_sz) ||
-      amt_param_int(info, params, "scan", &c->rat.extra_size, err, err_sz) ||
+      amt_param_int(info, params, "scan", &c->rat.own[0].size, err, err_sz) ||
+      rat_read_heading(info, params, "heading", 1, &c->rat, err, err_sz) ||
       amt_param_double(info, params, "scan_step", &c->scan_step, err, err_sz) ||
       amt_param_double(info, params, "gap_reward", &c->gap_reward, err, err_sz))
     return -1;
   if (!(c->gap_reward >= 0 && c->gap_reward <= 1000))
     return am_err(err, err_sz, "task %s: parameter gap_reward: must be 0-1000 (got %g)",
                   info->name, c->gap_reward);
-  if (c->rat.extra_size < 0 || c->rat.extra_size > 64)
+  if (c->rat.own[0].size < 0 || c->rat.own[0].size > 64)
     return am_err(err, err_sz, "task %s: parameter scan: must be 0-64 (got %d)", info->name,
-                  c->rat.extra_size);
-  c->rat.extra_name = "scan";
-  c->rat.extra_param = "scan";
+                  c->rat.own[0].size);
+  c->rat.own[0].name = "scan";
+  c->rat.own[0].param = "scan";
   if (!(c->scan_step > 0))
     return am_err(err, err_sz, "task %s: parameter scan_step: must be > 0 (got %g)", info->name,
                   c->scan_step);

@@ -203,11 +203,9 @@ static void maze_observe(const void* cfg, const void* state, const mjData* d, fl
   g[0] = (float)(c->n_targets ? (double)s->remaining / c->n_targets : 0);
   g[1] = (float)v[0];
   g[2] = (float)v[1];
-  if (c->rat.extra_size) {  // the group "heading" follows the task group
-    double rel = s->remaining > 0 ? atan2(w[1], w[0]) - rat_yaw(&c->rat, d) : 0;
-    g[3] = (float)cos(rel);
-    g[4] = (float)sin(rel);
-  }
+  if (c->rat.own[0].size)  // the group "heading" follows the task group (straight on: none left)
+    rat_heading_write(&c->rat, d, s->remaining > 0 ? atan2(w[1], w[0]) : rat_yaw(&c->rat, d),
+                      g + 3);
 }
 
 static void maze_vars(const void* cfg, const void* state, const mjData* d, float* x) {
@@ -225,7 +223,7 @@ static int maze_read(const amt_info* info, const amt_params* params, void* cfg, 
       amt_param_double(info, params, "open_fraction", &c->open_fraction, err, err_sz) ||
       amt_param_double(info, params, "target_reward", &c->target_reward, err, err_sz) ||
       amt_param_double(info, params, "approach", &c->approach, err, err_sz) ||
-      rat_read_guide(info, params, &c->rat, err, err_sz))
+      rat_read_heading(info, params, "guide", 0, &c->rat, err, err_sz))
     return -1;
   if (c->n_targets < 1 || c->n_targets > MAX_TARGETS)
     return am_err(err, err_sz, "task %s: parameter n_targets: '%d' must be in [1, %d]", info->name,

@@ -8,9 +8,11 @@
 // the active member's pieces (its own reset places them exactly as the single task does) and
 // parks every other member's. The rules are the members' own code on their own cfg and state;
 // this file only routes: the task group holds each member's values in its own slot (zeros when
-// inactive), a member's own group (run-gaps' scan, forage-maze's guide, two-tap's interval) is a
-// group of the composite's after the task group under the same name (zeros when inactive), reward
-// terms, events and variables are the union with the member's name as prefix,
+// inactive), a member's own groups (run-gaps' scan, two-tap's interval, the heading that
+// forage-maze's guide and the others' heading ask for) are groups of the composite's after the task
+// group under the same names, one group for a name that several members ask for (the active
+// member's values, zeros when no member that asks for it is active), reward terms, events and
+// variables are the union with the member's name as prefix,
 // plus the variable task_id (the trial condition) and an event `success` (the active member's
 // success event). Episodes are trials. A member with a shorter episode than the longest is
 // truncated at its own length (am_step_result.truncated).
@@ -54,8 +56,8 @@ typedef struct multi_cfg {
   int slot[MULTI_MAX];   // offset of each member's values in the task group
   int onehot;            // offset of the one-hot in the task group (task_input)
   int task_size;         // the whole task group
-  int own[MULTI_MAX];    // offset of each member's own group after the task group's start (its
-                         // extra_size values; none when 0)
+  int own[MULTI_MAX][RAT_MAX_OWN];  // offset of each member's own groups after the task group's
+                                   // start (rat_body.own's sizes; none when 0)
   int obs_size;          // the task group and the members' own groups
   int term0[MULTI_MAX], ev0[MULTI_MAX], var0[MULTI_MAX];  // each member's first term/event/var
   int ev_success;        // the composite's event `success`
@@ -122,13 +124,16 @@ static void multi_observe(const am_task* t, am_env* e, float* o) {
   am_body_observe(e->m, e->d, o);
   float* g = o + c->rat.body_dim;
   memset(g, 0, sizeof(float) * (size_t)c->obs_size);
-  // the member writes its task values and then its own group's; each goes to its place here
+  // the member writes its task values and then its own groups'; each goes to its place here
   const rat_part* p = c->part[k];
-  const int own = member(c, k)->extra_size;
   float mine[MEMBER_OBS_MAX];
   p->observe(c->sub[k], member_state(c, e, k), e->d, mine);
   memcpy(g + c->slot[k], mine, sizeof(float) * (size_t)p->task_size);
-  if (own) memcpy(g + c->own[k], mine + p->task_size, sizeof(float) * (size_t)own);
+  for (int i = 0, at = p->task_size; i < RAT_MAX_OWN; i++) {
+    const int n = member(c, k)->own[i].size;
+    memcpy(g + c->own[k][i], mine + at, sizeof(float) * (size_t)n);
+    at += n;
+  }
   if (c->task_input) g[c->onehot + k] = 1;
   amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
 }
@@ -339,10 +344,10 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
       rc = am_err(err, err_sz, "task %s: %s (set as %s.KEY)", info->name, e2, p->name);
       break;
     }
-    if (p->task_size + b->extra_size > MEMBER_OBS_MAX) {
-      rc = am_err(err, err_sz, "task %s: %s.%s: '%s' gives member %s more than %d observed "
-                  "values", info->name, p->name, b->extra_param,
-                  amt_param_get(amt_find(p->name), &mp, b->extra_param), p->name, MEMBER_OBS_MAX);
+    if (p->task_size + rat_own_values(b) > MEMBER_OBS_MAX) {
+      rc = am_err(err, err_sz, "task %s: %s.%s=%s: member %s's groups hold more than %d values",
+                  info->name, p->name, b->own[0].param,
+                  amt_param_get(amt_find(p->name), &mp, b->own[0].param), p->name, MEMBER_OBS_MAX);
       break;
     }
     if (episode_time[k] > longest) longest = episode_time[k];
@@ -359,22 +364,35 @@ int amt_rat_multi_create(am_task* t, const amt_params* params, char* err, size_t
   }
   for (int k = 0; k < c->n; k++) c->task_size += c->part[k]->task_size;
   if (c->task_input) c->task_size += c->n;
-  // the members' own groups, in the members' order, after the task group
-  const char* own_names[MULTI_MAX];
-  int own_sizes[MULTI_MAX], n_own = 0;
+  // the members' own groups after the task group, in the members' order; one group for a name
+  // that several members ask for (of one size)
+  const char* own_names[MULTI_MAX * RAT_MAX_OWN];
+  int own_sizes[MULTI_MAX * RAT_MAX_OWN], own_at[MULTI_MAX * RAT_MAX_OWN], n_own = 0;
+  const rat_group* own_first[MULTI_MAX * RAT_MAX_OWN];  // the member's group that named it first
+  const char* own_by[MULTI_MAX * RAT_MAX_OWN];           // and that member
   c->obs_size = c->task_size;
-  for (int k = 0; !rc && k < c->n; k++) {
-    const rat_body* b = member(c, k);
-    if (b->extra_size <= 0) continue;
-    for (int j = 0; j < n_own; j++)
-      if (!strcmp(own_names[j], b->extra_name))
-        rc = am_err(err, err_sz, "task %s: two members ask for a group '%s' (%s.%s)", info->name,
-                    b->extra_name, c->part[k]->name, b->extra_param);
-    c->own[k] = c->obs_size;
-    c->obs_size += b->extra_size;
-    own_names[n_own] = b->extra_name;
-    own_sizes[n_own++] = b->extra_size;
-  }
+  for (int k = 0; !rc && k < c->n; k++)
+    for (int i = 0; !rc && i < RAT_MAX_OWN; i++) {
+      const rat_group* o = &member(c, k)->own[i];
+      if (o->size <= 0) continue;
+      int j = 0;
+      while (j < n_own && strcmp(own_names[j], o->name)) j++;
+      if (j < n_own && own_sizes[j] != o->size) {
+        rc = am_err(err, err_sz, "task %s: group '%s': %s.%s gives it %d values, %s.%s %d",
+                    info->name, o->name, own_by[j], own_first[j]->param, own_sizes[j],
+                    c->part[k]->name, o->param, o->size);
+        break;
+      }
+      if (j == n_own) {
+        own_names[n_own] = o->name;
+        own_sizes[n_own] = o->size;
+        own_at[n_own] = c->obs_size;
+        own_first[n_own] = o;
+        own_by[n_own++] = c->part[k]->name;
+        c->obs_size += o->size;
+      }
+      c->own[k][i] = own_at[j];
+    }
   if (rc || rat_task_init_groups(t, info->name, &c->rat, state, longest, c->task_size, n_own,
                                  own_names, own_sizes, err, err_sz)) {
     free(c);

@@ -96,11 +96,7 @@ static void run_observe(const am_task* t, am_env* e, float* o) {
   run_state* s = e->task_state;
   am_body_observe(e->m, e->d, o);
   o[c->rat.body_dim] = (float)c->run.target_speed;
-  if (c->heading_steps) {
-    double rel = s->command - rat_yaw(&c->rat, e->d);
-    o[c->rat.body_dim + 1] = (float)cos(rel);
-    o[c->rat.body_dim + 2] = (float)sin(rel);
-  }
+  if (c->heading_steps) rat_heading_write(&c->rat, e->d, s->command, o + c->rat.body_dim + 1);
   amt_opts_observe(&c->rat.opts, &s->opt, &e->rng, o);
 }
 
@@ -160,9 +156,7 @@ int amt_run_create(am_task* t, const amt_params* params, char* err, size_t err_s
   if (!rc && c.heading_time > 0)  // (rat_task_init sets the control period later)
     c.heading_steps = rat_episode_steps(c.heading_time, RAT_FRAME_SKIP * t->model->m->opt.timestep);
   const int on = c.heading_steps > 0;
-  c.rat.extra_name = "heading";  // the command, right after the task group
-  c.rat.extra_size = on ? 2 : 0;
-  c.rat.extra_param = "heading_time";
+  c.rat.own[0] = (rat_group){"heading", on ? 2 : 0, "heading_time"};  // the command
   if (rc || rat_task_init(t, info->name, &c.rat, sizeof(run_state), episode_time, 1, err, err_sz))
     return -1;
   t->n_terms = 2;

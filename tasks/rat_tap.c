@@ -52,6 +52,7 @@ const amt_param_def amt_two_tap_params[] = {
     {"show_interval", "0",
      "1: a group \"interval\" of 1 value follows the task group: the trial's required interval "
      "(s; constant without a curriculum, the env's current one with it)"},
+    {"heading", "0", RAT_HEADING_HELP("the direction from the head to the orb")},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct tap_cfg {
@@ -237,7 +238,8 @@ static void tap_evaluate(const void* cfg, void* state, am_env* e, am_step_result
 
 // Task group (9): the orb relative to the head in the torso frame (3), the one-hot task state (5),
 // the time since the first touch (s; 0 unless touched once, always 0 with clock=0). With
-// show_interval the group "interval" follows it: the trial's required interval (s).
+// show_interval the group "interval" follows it: the trial's required interval (s); with heading
+// the group "heading" after that: the direction from the head to the orb.
 static void tap_observe(const void* cfg, const void* state, const mjData* d, float* g) {
   const tap_cfg* c = cfg;
   const tap_state* s = state;
@@ -248,7 +250,9 @@ static void tap_observe(const void* cfg, const void* state, const mjData* d, flo
   for (int k = 0; k < 3; k++) g[k] = (float)v[k];
   for (int k = 0; k < 5; k++) g[3 + k] = (float)(s->tap_state == k);
   g[8] = (float)(c->clock && s->tap_state == TAP_ONCE ? s->t_since * c->rat.dt : 0);
-  if (c->rat.extra_size) g[9] = (float)s->interval;  // the group "interval"
+  const int n_iv = c->rat.own[0].size;
+  if (n_iv) g[9] = (float)s->interval;  // the group "interval"
+  if (c->rat.own[1].size) rat_heading_write(&c->rat, d, atan2(w[1], w[0]), g + 9 + n_iv);
 }
 
 static void tap_vars(const void* cfg, const void* state, const mjData* d, float* x) {
@@ -283,10 +287,11 @@ static int tap_read(const amt_info* info, const amt_params* params, void* cfg, c
       amt_param_double(info, params, "first_share", &c->first_share, err, err_sz) ||
       amt_param_bool(info, params, "clock", &c->clock, err, err_sz) ||
       // show_interval: the size of the group "interval"
-      amt_param_bool(info, params, "show_interval", &c->rat.extra_size, err, err_sz))
+      amt_param_bool(info, params, "show_interval", &c->rat.own[0].size, err, err_sz) ||
+      rat_read_heading(info, params, "heading", 1, &c->rat, err, err_sz))
     return -1;
-  c->rat.extra_name = "interval";
-  c->rat.extra_param = "show_interval";
+  c->rat.own[0].name = "interval";
+  c->rat.own[0].param = "show_interval";
   if (!(c->first_share >= 0 && c->first_share <= 1))
     return am_err(err, err_sz, "task %s: first_share must be in [0, 1] (got %g)", info->name,
                   c->first_share);

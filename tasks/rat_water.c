@@ -110,7 +110,7 @@ static void water_observe(const void* cfg, const void* state, const mjData* d, f
   double hx = R[0], hy = R[3], hn = hypot(hx, hy);  // the torso's forward (x) axis in the plane
   const double pos[2] = {x[0], x[1]}, heading[2] = {hn > 0 ? hx / hn : 1, hn > 0 ? hy / hn : 0};
   amt_water_observe(&c->w, &s->w, pos, heading, v, g);
-  if (c->rat.extra_size) {  // the group "heading" follows the task group
+  if (c->rat.own[0].size) {  // the group "heading" follows the task group
     const double head[2] = {h[0], h[1]};
     amt_water_heading(&c->w, &s->w, head, rat_yaw(&c->rat, d), g + 10);
   }
@@ -135,7 +135,7 @@ static int water_read(const amt_info* info, const amt_params* params, void* cfg,
                       size_t err_sz) {
   water_cfg* c = cfg;
   if (amt_water_read(info, params, &c->w, err, err_sz) ||
-      rat_read_guide(info, params, &c->rat, err, err_sz) ||
+      rat_read_heading(info, params, "guide", 0, &c->rat, err, err_sz) ||
       amt_param_int(info, params, "steer", &c->w.steer, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz))
     return -1;
@@ -143,7 +143,7 @@ static int water_read(const amt_info* info, const amt_params* params, void* cfg,
   if (c->w.steer < 0 || c->w.steer > 2)
     return am_err(err, err_sz, "task %s: parameter steer: '%d' must be 0, 1 or 2", name,
                   c->w.steer);
-  if (c->w.steer && !c->rat.extra_size)
+  if (c->w.steer && !c->rat.own[0].size)
     return am_err(err, err_sz, "task %s: parameter steer: '%d' needs guide=1 (the group 'heading' "
                   "the command is shown in)", name, c->w.steer);
   c->rat.command_dims = c->w.steer ? 2 : 0;

@@ -171,46 +171,49 @@ static void test_multi_assign_env(void** state) {
   amt_destroy(&t);
 }
 
-// The members' own groups (run-gaps' scan, forage-maze's guide, two-tap's interval) are groups of
-// the composite under the same names, in the members' order after the task group; the active
-// member's holds the single task's values (same parameters, seed and env), the others' zeros.
+// The members' own groups (run-gaps' scan, two-tap's interval, the heading that forage-maze's guide
+// and the others' heading ask for) are groups of the composite under the same names, in the
+// members' order after the task group, one group for a name several members ask for; the active
+// member's groups hold the single task's values (same parameters, seed and env), the others
+// zeros.
 static void test_multi_own_groups(void** state) {
   (void)state;
-  const char* own[4] = {"scan=8", NULL, "guide=1", "show_interval=1"};
-  const char* name[4] = {"scan", NULL, "heading", "interval"};
-  const int size[4] = {8, 0, 2, 1};
+  const char* own[4][2] = {{"scan=8", "heading=1"}, {"heading=1", NULL}, {"guide=1", NULL},
+                           {"show_interval=1", "heading=1"}};
+  const char* name[3] = {"scan", "heading", "interval"};
+  const int size[3] = {8, 2, 1};
+  const int has[4][3] = {{1, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 1}};  // member -> its groups
   am_task t;
-  make_task(&t, "rat-multi", "run-gaps.scan=8", "forage-maze.guide=1", "two-tap.show_interval=1",
-            NULL);
-  int gsize, goff = task_group(&t, &gsize), at = goff + gsize, g[4];
-  for (int k = 0; k < 4; k++) {
-    if (!size[k]) continue;
-    g[k] = am_find_group(t.groups, t.n_groups, name[k]);
-    assert_true(g[k] >= 0);
-    assert_int_equal(t.groups[g[k]].offset, at);
-    assert_int_equal(t.groups[g[k]].size, size[k]);
-    at += size[k];
+  make_task(&t, "rat-multi", "run-gaps.scan=8", "run-gaps.heading=1", "escape-bowl.heading=1",
+            "forage-maze.guide=1", "two-tap.show_interval=1", "two-tap.heading=1", NULL);
+  int gsize, goff = task_group(&t, &gsize), at = goff + gsize, g[3];
+  for (int j = 0; j < 3; j++) {
+    g[j] = am_find_group(t.groups, t.n_groups, name[j]);
+    assert_true(g[j] >= 0);
+    assert_int_equal(t.groups[g[j]].offset, at);
+    assert_int_equal(t.groups[g[j]].size, size[j]);
+    at += size[j];
   }
+  assert_int_equal(t.obs_dim, at);
   const int N = 4;
   am_pool* p = make_pool_threads(&t, N, 1, 21);
   for (int i = 0; i < N; i++) {
     am_task s;
-    make_task(&s, members[i], own[i], NULL);
+    make_task(&s, members[i], own[i][0], own[i][1], NULL);
     am_pool* sp = make_pool_threads(&s, N, 1, 21);
     const float* o = am_pool_batch(p)->obs + (size_t)i * t.obs_dim;
     const float* so = am_pool_batch(sp)->obs + (size_t)i * s.obs_dim;
-    for (int k = 0; k < 4; k++) {
-      if (!size[k]) continue;
-      const float* v = o + t.groups[g[k]].offset;
-      if (k != i) {
-        for (int j = 0; j < size[k]; j++) assert_true(v[j] == 0.0f);
+    for (int j = 0; j < 3; j++) {
+      const float* v = o + t.groups[g[j]].offset;
+      int sg = am_find_group(s.groups, s.n_groups, name[j]);
+      assert_int_equal(sg >= 0, has[i][j]);
+      if (!has[i][j]) {
+        for (int q = 0; q < size[j]; q++) assert_true(v[q] == 0.0f);
         continue;
       }
-      int sg = am_find_group(s.groups, s.n_groups, name[k]);
-      assert_true(sg >= 0);
-      assert_memory_equal(v, so + s.groups[sg].offset, sizeof(float) * (size_t)size[k]);
+      assert_memory_equal(v, so + s.groups[sg].offset, sizeof(float) * (size_t)size[j]);
       int nonzero = 0;
-      for (int j = 0; j < size[k]; j++) nonzero += v[j] != 0.0f;
+      for (int q = 0; q < size[j]; q++) nonzero += v[q] != 0.0f;
       assert_true(nonzero > 0);
     }
     am_pool_free(sp);

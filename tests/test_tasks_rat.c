@@ -1235,6 +1235,58 @@ static void test_forage_maze_guide(void** state) {
   expect_refused("forage-maze", "guide=2");
 }
 
+// heading=1 in run-gaps, escape-bowl and two-tap: the group "heading" after the task group and the
+// task's other group (scan, interval) holds the way to go relative to the torso (cos, sin), in the
+// form of run's commands: the corridor's +x, the way out of the bowl (from the centre through the
+// root, straight ahead at the centre), the way from the head to the orb; whichever way the rat
+// faces. Off by default; bad values refused.
+static void test_heading_groups(void** state) {
+  (void)state;
+  const char* task[3] = {"run-gaps", "escape-bowl", "two-tap"};
+  const char* kv[3][2] = {{"scan=4", "heading=1"}, {"heading=1", NULL}, {"show_interval=1", "heading=1"}};
+  const int other[3] = {4, 0, 1};  // the values of the task's other group before "heading"
+  for (int k = 0; k < 3; k++) {
+    am_task t;
+    make_task(&t, task[k], "init_noise=0", kv[k][0], kv[k][1], NULL);
+    const int tg = am_find_group(t.groups, t.n_groups, "task");
+    const int h = am_find_group(t.groups, t.n_groups, "heading");
+    assert_true(tg >= 0 && h == t.n_groups - 1);
+    assert_int_equal(t.groups[h].size, 2);
+    const int at = t.groups[tg].offset + t.groups[tg].size + other[k];
+    assert_int_equal(t.groups[h].offset, at);
+    am_pool* p = make_pool(&t, 1, 8);
+    am_env* e = am_pool_env(p, 0);
+    rat_ids r = rat_lookup(e->m);
+    float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+    if (k == 0) {  // far along +x from wherever the head is
+      check_heading_toward(&t, e, &r, obs, at, (double[2]){1e9, 0}, -1);
+    } else if (k == 2) {
+      const double* orb = e->d->mocap_pos + 3 * mocap_of(e->m, "orb");
+      check_heading_toward(&t, e, &r, obs, at, (double[2]){orb[0], orb[1]}, -1);
+    } else {
+      t.observe(&t, e, obs);  // at the centre: straight ahead
+      assert_float_equal(obs[at], 1, 1e-6);
+      assert_float_equal(obs[at + 1], 0, 1e-6);
+      for (int j = 0; j < 8; j++) {  // out from the centre through the root, as the rat turns
+        double a = 0.8 * j, x = 1.5 * cos(a), y = 1.5 * sin(a), yaw = 2.4 - 0.7 * j;
+        e->d->qpos[r.q] = x;
+        e->d->qpos[r.q + 1] = y;
+        set_root_quat(e, &r, cos(yaw / 2), 0, 0, sin(yaw / 2));
+        t.observe(&t, e, obs);
+        assert_float_equal(obs[at], cos(a - yaw), 1e-5);
+        assert_float_equal(obs[at + 1], sin(a - yaw), 1e-5);
+      }
+    }
+    free(obs);
+    am_pool_free(p);
+    amt_destroy(&t);
+    make_task(&t, task[k], NULL);
+    assert_int_equal(am_find_group(t.groups, t.n_groups, "heading"), -1);
+    amt_destroy(&t);
+    expect_refused(task[k], "heading=2");
+  }
+}
+
 // approach=10: the shaping term pays 10 per metre the head comes closer to the nearest remaining
 // target and costs as much moving away; the take's step is measured to the target taken, and the
 // switch to the next nearest target afterwards costs nothing. The published term is unchanged.
@@ -2213,6 +2265,7 @@ int main(void) {
       cmocka_unit_test(test_forage_maze_collect),
       cmocka_unit_test(test_forage_maze_approach),
       cmocka_unit_test(test_forage_maze_guide),
+      cmocka_unit_test(test_heading_groups),
       cmocka_unit_test(test_water_maze_guide),
       cmocka_unit_test(test_forage_maze_pool),
       cmocka_unit_test(test_two_tap_rules),
