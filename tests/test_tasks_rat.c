@@ -1243,7 +1243,8 @@ static void test_forage_maze_guide(void** state) {
 static void test_heading_groups(void** state) {
   (void)state;
   const char* task[3] = {"run-gaps", "escape-bowl", "two-tap"};
-  const char* kv[3][2] = {{"scan=4", "heading=1"}, {"heading=1", NULL}, {"show_interval=1", "heading=1"}};
+  const char* kv[3][2] = {
+      {"scan=4", "heading=1"}, {"heading=1", NULL}, {"show_interval=1", "heading=1"}};
   const int other[3] = {4, 0, 1};  // the values of the task's other group before "heading"
   for (int k = 0; k < 3; k++) {
     am_task t;
