@@ -76,7 +76,8 @@ __attribute__((unused)) static double csv_value(const char* path, int row, const
 }
 
 // The number after the first `"key": ` in a JSON file (the analyses' METHOD.json).
-__attribute__((unused)) static double json_value(const char* path, const char* key) {
+// The text after the first `"key": ` in a JSON file (its first 64 KB).
+__attribute__((unused)) static const char* json_find(const char* path, const char* key) {
   FILE* f = fopen(path, "r");
   if (!f) fail_msg("cannot open %s", path);
   static char js[1 << 16];
@@ -86,7 +87,15 @@ __attribute__((unused)) static double json_value(const char* path, const char* k
   snprintf(k, sizeof k, "\"%s\": ", key);
   const char* p = strstr(js, k);
   if (!p) fail_msg("no %s in %s", key, path);
-  return strtod(p + strlen(k), NULL);
+  return p + strlen(k);
+}
+
+__attribute__((unused)) static double json_value(const char* path, const char* key) {
+  return strtod(json_find(path, key), NULL);
+}
+
+__attribute__((unused)) static int json_is_null(const char* path, const char* key) {
+  return !strncmp(json_find(path, key), "null", 4);
 }
 
 #endif  // CLI_TEST_UTIL_H

@@ -1,10 +1,11 @@
 // test_ethology.c: `animat analyze ethology` on a planted rat. A dataset written here holds the
 // rat's model and 25 episodes of kinematics set by hand, five of each behaviour: running (the torso
-// moving forward at 0.6 m/s while the left hip swings at 4 Hz), turning (yaw at 3 rad/s), rearing
+// moving forward at 0.6 m/s while the left hip swings at 4 Hz and the right shoulder at 6 Hz), turning (yaw at 3 rad/s), rearing
 // (the torso pitched up 45 deg), fallen (rolled 90 deg) and still; a module "core" whose units
 // code the behaviour (one unit per behaviour) and rotate in a plane at 4 Hz while running, and a
 // module "motor" of pure noise. The analysis must find each behaviour's share, decode behaviour
-// from core (and not from motor), find the stride at 4 Hz and core's rotation at 4 Hz (jPCA, and
+// from core (and not from motor), find the stride at 4 Hz (the right hand at 6 Hz, the other
+// limbs without a peak) and core's rotation at 4 Hz (jPCA, and
 // not in its time-shuffled control), and rank core's dimensionality below motor's. A recording of
 // running alone claims no decoding. Error path: a recording of another body.
 #include <math.h>
@@ -36,6 +37,9 @@ static void write_planted(const char* path, int kinds) {
   const int hip = mj_name2id(m, mjOBJ_JOINT, "hip_L");
   assert_true(hip >= 0 && m->jnt_qposadr[mj_name2id(m, mjOBJ_JOINT, "root")] == 0);
   const int hq = m->jnt_qposadr[hip];
+  const int shoulder = mj_name2id(m, mjOBJ_JOINT, "shoulder_R");
+  assert_true(shoulder >= 0);
+  const int sq = m->jnt_qposadr[shoulder];
   am_ds_writer* w = am_ds_create(path, 1, err, sizeof err);
   assert_non_null(w);
   am_ds_set_meta(w, "task.name", "run", -1);
@@ -73,6 +77,7 @@ static void write_planted(const char* path, int kinds) {
       if (kind == RUN) {
         q[0] += 0.6 * t * dt, v[0] = 0.6;
         q[hq] = 0.3 + 0.4 * sin(ph);
+        q[sq] = 0.3 + 0.3 * sin(1.5 * (ph - phase));  // the right hand at 6 Hz
       } else if (kind == TURN) {
         quat_axis(q + 3, 0, 0, 1, 3.0 * t * dt);
         v[5] = 3.0;
@@ -110,6 +115,10 @@ static void test_planted_rat(void** state) {
   for (int k = 0; k < KINDS; k++) assert_float_equal(json_value(p, kind_names[k]), 0.2, 1e-9);
   assert_float_equal(json_value(p, "walking"), 0, 1e-12);
   assert_float_equal(json_value(p, "stride_hz"), 4.0, 0.26);
+  // each limb's own peak; the limbs held still have none
+  assert_float_equal(json_value(p, "foot_L"), 4.0, 0.26);
+  assert_float_equal(json_value(p, "hand_R"), 6.0, 0.26);
+  assert_true(json_is_null(p, "foot_R") && json_is_null(p, "hand_L"));
   snprintf(p, sizeof p, "%s/ethology.csv", dir);
   // row 0: core, row 1: motor
   assert_int_equal((int)csv_value(p, 0, "behaviour_classes"), 5);

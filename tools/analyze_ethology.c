@@ -6,8 +6,8 @@
 // the recording holds several: a task variable `task_id`), by cross-validated linear decoding with
 // whole episodes held out; the dimensionality of its activity (participation ratio, components for
 // 80 and 90 % of the variance); and its dynamics during running (jPCA of 1 s running segments,
-// its plane with the most variance,
-// against the stride frequency from the feet's height and a time-shuffled control).
+// its plane with the most variance, against the stride frequency from the left foot's height (and
+// each limb's own peak) and a time-shuffled control).
 // docs/analysis.md ("Neuroethology") gives the categories' thresholds and every number's
 // definition.
 #include <math.h>
@@ -40,6 +40,7 @@ static const char* const eth_names[ETH_N] = {"fallen",  "rearing",  "running", "
 #define ETH_MAX_MODULES 8
 #define ETH_SEG 50           // running segment length for the gait analysis (steps)
 #define ETH_MAX_SEG 600
+#define ETH_LIMB_STILL 1e-4  // a limb whose height varies less (sd within segments, m) has no peak
 #define ETH_NF 89            // spectrum grid: 0.5 .. 22.5 Hz in 0.25 Hz steps
 #define ETH_MIN_CLASS 0.01   // decode categories holding at least this share of the steps
 #define ETH_SHOW 12          // episodes in the ethogram
@@ -87,17 +88,24 @@ static void label_steps(const double* speed, const double* yaw, const double* up
   }
 }
 
+// The limbs whose height above the torso is kept for the gait's spectrum; the first is the one
+// whose peak is reported as the stride frequency.
+enum { ETH_LIMBS = 4 };
+static const char* const eth_limbs[ETH_LIMBS] = {"foot_L", "foot_R", "hand_L", "hand_R"};
+
 typedef struct eth_body {
-  int torso, va, hand[2], foot;  // body, root dof address, hand sites, the left foot's site
+  int torso, va, hand[2];  // body, root dof address, hand sites
+  int limb[ETH_LIMBS];     // the sites of eth_limbs
 } eth_body;
 
 // One episode's kinematics from its recorded qpos and qvel (T steps) through the model's forward
 // kinematics: into kin (columns of maxT: torso horizontal speed, yaw rate, up-axis z, forward-axis
-// z (pitch sine), the faster hand's speed relative to the torso, the left foot's height above the torso).
+// z (pitch sine), the faster hand's speed relative to the torso, then each of eth_limbs' height
+// above the torso).
 static void episode_kinematics(const mjModel* m, mjData* md, const eth_body* bd, const double* qpos,
                                const double* qvel, int T, double dt, double* kin, int64_t maxT) {
   double *sp = kin, *yw = kin + maxT, *upv = kin + 2 * maxT, *pit = kin + 3 * maxT,
-         *hs = kin + 4 * maxT, *fz = kin + 5 * maxT;
+         *hs = kin + 4 * maxT, *lz = kin + 5 * maxT;
   double prev[2][3] = {{0}};
   for (int t = 0; t < T; t++) {
     mju_copy(md->qpos, qpos + (size_t)t * m->nq, m->nq);
@@ -120,7 +128,8 @@ static void episode_kinematics(const mjModel* m, mjData* md, const eth_body* bd,
       if (t > 0 && sqrt(dv) / dt > hmax) hmax = sqrt(dv) / dt;
     }
     hs[t] = hmax;
-    fz[t] = md->site_xpos[3 * bd->foot + 2] - md->xpos[3 * bd->torso + 2];  // not the terrain's slope
+    for (int l = 0; l < ETH_LIMBS; l++)  // relative to the torso: not the terrain's slope
+      lz[(size_t)l * maxT + t] = md->site_xpos[3 * bd->limb[l] + 2] - md->xpos[3 * bd->torso + 2];
   }
 }
 
@@ -229,14 +238,16 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
   const int torso = mj_name2id(m, mjOBJ_BODY, "torso");
   const int root = mj_name2id(m, mjOBJ_JOINT, "root");
   const int hand[2] = {mj_name2id(m, mjOBJ_SITE, "hand_L"), mj_name2id(m, mjOBJ_SITE, "hand_R")};
-  const int foot[2] = {mj_name2id(m, mjOBJ_SITE, "foot_L"), mj_name2id(m, mjOBJ_SITE, "foot_R")};
+  eth_body bd = {torso, root >= 0 ? m->jnt_dofadr[root] : 0, {hand[0], hand[1]}, {0}};
+  int limbs_ok = 1;
+  for (int l = 0; l < ETH_LIMBS; l++)
+    limbs_ok &= (bd.limb[l] = mj_name2id(m, mjOBJ_SITE, eth_limbs[l])) >= 0;
   if (torso < 0 || root < 0 || m->jnt_type[root] != mjJNT_FREE || hand[0] < 0 || hand[1] < 0 ||
-      foot[0] < 0 || foot[1] < 0) {
+      !limbs_ok) {
     am_model_free(model);
     return am_err(err, err_sz, "ethology: task %s's model is not the rat (needs body torso with "
                   "the free joint root and sites hand_L, hand_R, foot_L, foot_R)", d->task);
   }
-  const eth_body bd = {torso, m->jnt_dofadr[root], {hand[0], hand[1]}, foot[0]};
   const int task_var = ds_find_name(d->vars, d->n_vars, "task_id");
   const int64_t ne = am_ds_num_episodes(r);
   int64_t total = 0, maxT = 0;
@@ -253,7 +264,7 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
   mjData* md = mj_makeData(m);
   double *qpos = malloc(sizeof(double) * (size_t)maxT * m->nq),
          *qvel = malloc(sizeof(double) * (size_t)maxT * m->nv);
-  double* kin = malloc(sizeof(double) * (size_t)maxT * 6);  // episode_kinematics' 6 columns
+  double* kin = malloc(sizeof(double) * (size_t)maxT * (5 + ETH_LIMBS));  // episode_kinematics
   int* lab = malloc(sizeof(int) * (size_t)maxT);
   int* elab = malloc(sizeof(int) * (size_t)maxT * ETH_SHOW);  // the ethogram's episodes' labels
   float* vars = task_var >= 0 ? malloc(sizeof(float) * (size_t)maxT * d->n_vars) : NULL;
@@ -261,7 +272,7 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
   int* ytask = malloc(sizeof(int) * (size_t)cap);
   int* grp = malloc(sizeof(int) * (size_t)cap);
   double* X = malloc(sizeof(double) * (size_t)cap * (units_all ? units_all : 1));
-  const int W = units_all + 1;  // a segment row: every module's units, then the foot's height
+  const int W = units_all + ETH_LIMBS;  // a segment row: every module's units, the limbs' heights
   double* seg = malloc(sizeof(double) * (size_t)ETH_MAX_SEG * ETH_SEG * W);
   int64_t count[ETH_N] = {0}, n = 0, steps_all = 0;
   int nseg = 0, ntask = 0;
@@ -288,7 +299,7 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
     if (task_var >= 0) dst[d->ch_vars] = vars;
     if (am_ds_read_episode(r, i, dst, NULL, err, err_sz)) goto done;
     episode_kinematics(m, md, &bd, qpos, qvel, T, dt, kin, maxT);
-    const double* fz = kin + 5 * maxT;
+    const double* lz = kin + 5 * maxT;
     label_steps(kin, kin + maxT, kin + 2 * maxT, kin + 3 * maxT, kin + 4 * maxT, T, lab);
     for (int t = 0; t < T; t++) count[lab[t]]++;
     if (i < ETH_SHOW) memcpy(elab + (size_t)i * maxT, lab, sizeof(int) * (size_t)T);
@@ -319,7 +330,7 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
         for (int q = 0, o = 0; q < nm; o += mod[q].units, q++)
           for (int u = 0; u < mod[q].units; u++)
             row[o + u] = mod[q].ep[(size_t)(t + k) * mod[q].units + u];
-        row[units_all] = fz[t + k];
+        for (int l = 0; l < ETH_LIMBS; l++) row[units_all + l] = lz[(size_t)l * maxT + t + k];
       }
       nseg++;
       t += ETH_SEG;
@@ -329,16 +340,29 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
     am_err(err, err_sz, "ethology: %lld steps are too few to analyse", (long long)n);
     goto done;
   }
-  // Stride frequency: the mean spectrum of the left foot's height above the torso over the running segments.
-  double freqs[ETH_NF], foot_pw[ETH_NF] = {0}, stride_hz = NAN;
+  // The gait: the mean spectrum of each limb's height above the torso over the running segments;
+  // the stride frequency is the first limb's (the left foot's) peak. A limb that does not move
+  // (its height's sd within segments under ETH_LIMB_STILL) has no peak.
+  double freqs[ETH_NF], limb_pw[ETH_LIMBS][ETH_NF] = {{0}}, limb_hz[ETH_LIMBS];
   for (int k = 0; k < ETH_NF; k++) freqs[k] = 0.5 + 0.25 * k;
   const size_t seg_stride = (size_t)ETH_SEG * W;
-  if (nseg >= 2) {
-    if (mean_spectrum(seg + units_all, nseg, ETH_SEG, seg_stride, W, dt, freqs,
-                      foot_pw, err, err_sz))
+  for (int l = 0; l < ETH_LIMBS; l++) {
+    limb_hz[l] = NAN;
+    if (nseg < 2) continue;
+    if (mean_spectrum(seg + units_all + l, nseg, ETH_SEG, seg_stride, W, dt, freqs, limb_pw[l],
+                      err, err_sz))
       goto done;
-    stride_hz = grid_peak(freqs, foot_pw);
+    double var = 0;
+    for (int q = 0; q < nseg; q++) {
+      const double* x = seg + q * seg_stride + units_all + l;
+      double mu = 0;
+      for (int t = 0; t < ETH_SEG; t++) mu += x[(size_t)t * W] / ETH_SEG;
+      for (int t = 0; t < ETH_SEG; t++) var += (x[(size_t)t * W] - mu) * (x[(size_t)t * W] - mu);
+    }
+    if (sqrt(var / ((double)nseg * ETH_SEG)) >= ETH_LIMB_STILL)
+      limb_hz[l] = grid_peak(freqs, limb_pw[l]);
   }
+  const double stride_hz = limb_hz[0];
   // Per module: decoding, dimensionality, running dynamics.
   for (int k = 0, o = 0; k < nm; o += mod[k].units, k++) {
     eth_result* e = &res[k];
@@ -474,8 +498,29 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
   }
   am_buf_printf(json, "}, \"running_segments\": %d, \"stride_hz\": ", nseg);
   table_json_number(json, stride_hz);
+  am_buf_printf(json, ", \"limb_peak_hz\": {");
+  for (int l = 0; l < ETH_LIMBS; l++) {
+    am_buf_printf(json, "%s\"%s\": ", l ? ", " : "", eth_limbs[l]);
+    table_json_number(json, limb_hz[l]);
+  }
+  am_buf_printf(json, "}, \"limb_spectra\": {\"hz\": [");
+  for (int k = 0; k < ETH_NF; k++) am_buf_printf(json, "%s%g", k ? ", " : "", freqs[k]);
+  am_buf_printf(json, "]");
+  for (int l = 0; l < ETH_LIMBS; l++) {
+    am_buf_printf(json, ", \"%s\": [", eth_limbs[l]);
+    for (int k = 0; k < ETH_NF; k++) {
+      if (k) am_buf_printf(json, ", ");
+      table_json_number(json, limb_pw[l][k]);
+    }
+    am_buf_printf(json, "]");
+  }
+  am_buf_printf(json, "}");
   am_buf_printf(json, ", \"modules\": [");
-  am_buf_printf(summary, "\n  running segments (1 s): %d, stride frequency %.2f Hz\n", nseg, stride_hz);
+  am_buf_printf(summary, "\n  running segments (1 s): %d, stride frequency %.2f Hz (%s);", nseg,
+                stride_hz, eth_limbs[0]);
+  for (int l = 1; l < ETH_LIMBS; l++)
+    am_buf_printf(summary, "%s %s %.2f", l > 1 ? "," : "", eth_limbs[l], limb_hz[l]);
+  am_buf_printf(summary, " Hz\n");
   for (int k = 0; k < nm; k++) {
     const eth_result* e = &res[k];
     am_buf_printf(json, "%s{\"module\": \"%s\", \"units\": %d, \"behaviour_balanced_accuracy\": ",
@@ -604,6 +649,9 @@ int az_ethology(ds_trials* d, uint64_t seed, ana_fig** fig, table* tb, am_buf* j
                100 * res[g].jvar);
       ana_fig_note(f, 3, note, NULL);
       snprintf(note, sizeof note, "stride (left foot) %.2f Hz", stride_hz);
+      ana_fig_note(f, 3, note, NULL);
+      snprintf(note, sizeof note, "hands L %.2f, R %.2f; foot R %.2f Hz", limb_hz[2], limb_hz[3],
+               limb_hz[1]);
       ana_fig_note(f, 3, note, NULL);
       for (int k = 0; k < nm; k++)
         if (k != g && res[k].traj) {
