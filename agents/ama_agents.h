@@ -76,6 +76,8 @@ typedef struct ama_policy_cfg {
 // -1 with a message naming critic_tau / critic_heads and the bad value.
 int ama_critic_taus(const ama_policy_cfg* cfg, float* tau, char* err, size_t err_sz);
 
+#define AMA_MAX_ANCHOR_ENVS 256  // weights in anchor_envs
+
 // The learner's settings.
 typedef struct ama_ppo_cfg {
   int horizon;          // T: control steps per rollout (a multiple of core_tick)
@@ -96,6 +98,8 @@ typedef struct ama_ppo_cfg {
   float anchor;         // beta of a KL(pi_ref || pi) penalty per step toward the policy the run
                         // started from (pi_ref: its parameters at creation, after load_module);
                         // 0: none
+  char anchor_envs[256];  // the anchor's weight by env: env i's beta is anchor x w[i mod n] of
+                          // this comma-separated list (empty: anchor for every env)
   float target_kl;      // > 0: an iteration's policy updates stop at the first minibatch whose
                         // approx_kl (before its step; the mean over MPI ranks) exceeds 1.5 x
                         // target_kl; the value head trains on through the remaining steps
@@ -163,6 +167,9 @@ int ama_config_parse(ama_config* c, const char* text, const char* origin, char* 
 // motor = rnn), a rate RNN needs dt <= tau, horizon a multiple of core_tick, minibatches dividing
 // num_envs, load_module and load_path together. Returns 0 or -1 with a message naming the keys.
 int ama_config_check(const ama_config* c, char* err, size_t err_sz);
+// The anchor's weight of each of c->num_envs envs (w: that many) from anchor_envs (all 1 when it
+// is empty). Returns 0, or -1 with a message naming anchor_envs and the bad value.
+int ama_anchor_weights(const ama_config* c, float* w, char* err, size_t err_sz);
 // Writes every key as "key = value\n". Returns the length (snprintf semantics).
 int ama_config_write(const ama_config* c, char* buf, size_t sz);
 // Lists the keys, one "key meaning (valid range)" per line, into buf.
@@ -479,6 +486,7 @@ typedef struct ama_ppo_coefs {
   const float* ref_logstd;  // (A) pi_ref's log standard deviations
   int anchor_skip;     // the last anchor_skip action values are not anchored (a fresh command
                        // head, command_dims: its start is no policy to stay near)
+  const float* anchor_w;  // (N) each sample's weight on the anchor's term (NULL: 1 for all)
 } ama_ppo_coefs;
 
 typedef struct ama_ppo_stats {

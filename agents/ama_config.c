@@ -195,6 +195,10 @@ static const key_def KEYS[] = {
     {"anchor", K_FLOAT, LO(anchor), 0,
      "beta of a KL(start || policy) penalty per step toward the policy the run started from (its "
      "loaded modules: a reused gait kept while the rest learns; 0: none)", RANGE(0, INF)},
+    {"anchor_envs", K_STR, LO(anchor_envs), SZ(ppo.anchor_envs),
+     "the anchor's weight by env, a list w0,w1,...: env i's is anchor x w[i mod n] (rat-multi's "
+     "assign=env runs tasks[i mod n] in env i: a weight per member); empty: 1 for every env", 0,
+     0, 0, 0, NULL, 0, 1},
     {"target_kl", K_FLOAT, LO(target_kl), 0,
      "stop an iteration's policy updates at the first minibatch whose approx_kl exceeds 1.5 x "
      "target_kl; the value head trains on (0: all epochs)", RANGE(0, INF)},
@@ -240,26 +244,53 @@ static const key_def KEYS[] = {
 #define N_KEYS ((int)(sizeof(KEYS) / sizeof(KEYS[0])))
 
 // critic_tau's text: "spread" (*n = 0) or up to AMA_MAX_HEADS numbers in (0, 1) (*n of them).
-static int parse_taus(const char* s, float* tau, int* n, char* err, size_t err_sz) {
+// A comma list of at most max numbers (each a `what`), each in [lo, hi] (open: (lo, hi)), from
+// config key `key` into out (*n of them). Errors name the key and the value; `valid` says what the
+// key takes.
+static int parse_floats(const char* key, const char* what, const char* s, double lo, double hi,
+                        int open, float* out, int max, int* n, const char* valid, char* err,
+                        size_t err_sz) {
   *n = 0;
-  if (!strcmp(s, "spread")) return 0;
   for (const char* q = s;;) {
     char* end = NULL;
     double v = strtod(q, &end);
     while (end && isspace((unsigned char)*end)) end++;
     if (end == q || (*end && *end != ','))
-      return am_err(err, err_sz, "config key 'critic_tau': '%s' is not valid (valid: spread, one "
-                    "number, or a comma list of critic_heads numbers, each in (0, 1))", s);
-    if (!(v > 0 && v < 1))
-      return am_err(err, err_sz, "config key 'critic_tau': %g (in '%s') is out of range (each "
-                    "tau must lie in (0, 1))", v, s);
-    if (*n == AMA_MAX_HEADS)
-      return am_err(err, err_sz, "config key 'critic_tau': '%s' has more than %d values", s,
-                    AMA_MAX_HEADS);
-    tau[(*n)++] = (float)v;
+      return am_err(err, err_sz, "config key '%s': '%s' is not valid (valid: %s)", key, s, valid);
+    if (open ? !(v > lo && v < hi) : !(v >= lo && v <= hi))
+      return am_err(err, err_sz, "config key '%s': %g (in '%s') is out of range (each %s must "
+                    "lie in %c%g, %g%c)", key, v, s, what, open ? '(' : '[', lo, hi,
+                    open ? ')' : ']');
+    if (*n == max)
+      return am_err(err, err_sz, "config key '%s': '%s' has more than %d values", key, s, max);
+    out[(*n)++] = (float)v;
     if (!*end) return 0;
     q = end + 1;
   }
+}
+
+static int parse_taus(const char* s, float* tau, int* n, char* err, size_t err_sz) {
+  *n = 0;
+  if (!strcmp(s, "spread")) return 0;
+  return parse_floats("critic_tau", "tau", s, 0, 1, 1, tau, AMA_MAX_HEADS, n,
+                      "spread, one number, or a comma list of critic_heads numbers, each in (0, "
+                      "1)", err, err_sz);
+}
+
+int ama_anchor_weights(const ama_config* c, float* w, char* err, size_t err_sz) {
+  for (int i = 0; i < c->num_envs; i++) w[i] = 1.0f;
+  if (!c->ppo.anchor_envs[0]) return 0;
+  float v[AMA_MAX_ANCHOR_ENVS];
+  int n;
+  if (parse_floats("anchor_envs", "weight", c->ppo.anchor_envs, 0, INF, 0, v,
+                   AMA_MAX_ANCHOR_ENVS, &n, "a comma list of weights >= 0, env i taking the "
+                   "(i mod n)-th", err, err_sz))
+    return -1;
+  if (n > c->num_envs)
+    return am_err(err, err_sz, "anchor_envs = %s has %d weights for num_envs = %d envs",
+                  c->ppo.anchor_envs, n, c->num_envs);
+  for (int i = 0; i < c->num_envs; i++) w[i] = v[i % n];
+  return 0;
 }
 
 // "0 <= gamma <= 1", "lr > 0", "0 or 1", "one of gru, lstm, rnn, mlp".
@@ -469,6 +500,16 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
   if (c->ppo.anchor > 0 && strcmp(c->learner, "ppo"))
     return am_err(err, err_sz, "anchor = %g is a term of the PPO loss; learner = %s has none",
                   c->ppo.anchor, c->learner);
+  if (c->ppo.anchor_envs[0] && !(c->ppo.anchor > 0))
+    return am_err(err, err_sz, "anchor_envs = %s weights the anchor, but anchor = %g (set anchor "
+                  "> 0)", c->ppo.anchor_envs, c->ppo.anchor);
+  if (c->ppo.anchor_envs[0]) {
+    float* w = malloc(sizeof(float) * (size_t)c->num_envs);
+    if (!w) return am_err(err, err_sz, "out of memory");
+    int rc = ama_anchor_weights(c, w, err, err_sz);
+    free(w);
+    if (rc) return -1;
+  }
   if (c->ppo.target_kl > 0 && strcmp(c->learner, "ppo"))
     return am_err(err, err_sz, "target_kl = %g stops PPO's epochs; learner = %s has none",
                   c->ppo.target_kl, c->learner);

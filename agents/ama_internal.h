@@ -50,6 +50,8 @@ struct ama_ppo {
   float* ref_mean;      // (T x N x A)
   float* ref_scratch;   // (N x A) the reference's clipped actions (unused)
   float* mb_ref;        // (T x B x A)
+  float* anchor_w;      // (N) each env's weight on the anchor (anchor_envs; NULL: 1 for all)
+  float* mb_aw;         // (T x B) the minibatch samples' weights (with anchor_w)
   float* next_mask;     // (N) mask of the next step: 0 where the episode just ended (act.mask)
   float* obs_n;         // (N x O) scratch
   // minibatch scratch (T x B)

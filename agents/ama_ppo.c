@@ -21,7 +21,7 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
                        const float* logstd, const float* value, const float* act,
                        const float* old_logp, const float* adv, const float* ret, float scale,
                        float* dmean, float* dlogstd, float* dvalue, ama_ppo_stats* st) {
-  double pg = 0, vl = 0, kl = 0, clipped = 0, akl = 0;
+  double pg = 0, vl = 0, kl = 0, clipped = 0, akl = 0, wakl = 0;  // akl: unweighted
   float inv_var[AMA_MAX_ACT], istd[AMA_MAX_ACT], ref_var[AMA_MAX_ACT];
   if (A > AMA_MAX_ACT) {
     if (st) st->loss = NAN;
@@ -86,13 +86,16 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
     }
     if (anchored) {  // KL(N(mr, sr) || N(m, s)) = log s - log sr + (sr^2 + (m - mr)^2) / 2s^2 - 1/2
       const float* mr = co->ref_mean + (size_t)n * A;
-      float b = co->anchor * scale;
+      const float w = co->anchor_w ? co->anchor_w[n] : 1.0f, b = co->anchor * scale * w;
+      double kl_n = 0;
       for (int j = 0; j < A - co->anchor_skip; j++) {
         float d = m[j] - mr[j], q = (ref_var[j] + d * d) * inv_var[j];
-        akl += logstd[j] - co->ref_logstd[j] + 0.5f * q - 0.5f;
+        const float kl_j = logstd[j] - co->ref_logstd[j] + 0.5f * q - 0.5f;
+        akl += kl_j, kl_n += kl_j;
         dmean[(size_t)n * A + j] += b * d * inv_var[j];
         dlogstd[j] += b * (1.0f - q);
       }
+      wakl += w * kl_n;
     }
     if (!co->tau) {
       float dv = value[n] - ret[n];
@@ -119,7 +122,7 @@ void ama_ppo_loss_grad(const ama_ppo_coefs* co, int N, int A, const float* mean,
     st->entropy = ent;
     st->anchor_kl = N ? akl / N : 0;
     st->loss = st->pg_loss + co->vf_coef * st->v_loss - co->ent_coef * ent +
-               (anchored ? co->anchor * akl * scale : 0);
+               (anchored ? co->anchor * (co->anchor_w ? wakl : akl) * scale : 0);
     st->approx_kl = N ? kl / N : 0;
     st->clip_frac = N ? clipped / N : 0;
   }
@@ -175,6 +178,8 @@ void ama_ppo_free(ama_ppo* L) {
   free(L->ref_mean);
   free(L->ref_scratch);
   free(L->mb_ref);
+  free(L->anchor_w);
+  free(L->mb_aw);
   ama_policy_free(&L->pol);
   ama_seq_free(&L->half[0]);
   ama_seq_free(&L->half[1]);
@@ -227,7 +232,17 @@ static int anchor_init(ama_ppo* L, const am_task* task, char* err, size_t err_sz
   L->ref_mean = xcalloc((size_t)L->T * N * A, sizeof(float), &fail);
   L->ref_scratch = xcalloc((size_t)N * A, sizeof(float), &fail);
   L->mb_ref = xcalloc((size_t)L->T * L->B * A, sizeof(float), &fail);
+  if (L->cfg.ppo.anchor_envs[0]) {
+    L->anchor_w = xcalloc((size_t)(N > L->cfg.num_envs ? N : L->cfg.num_envs), sizeof(float),
+                          &fail);
+    L->mb_aw = xcalloc((size_t)L->T * L->B, sizeof(float), &fail);
+  }
   if (fail) return am_err(err, err_sz, "out of memory for the anchor (T=%d N=%d)", L->T, N);
+  if (L->anchor_w) {
+    ama_config c = L->cfg;
+    if (N > c.num_envs) c.num_envs = N;
+    if (ama_anchor_weights(&c, L->anchor_w, err, err_sz)) return -1;
+  }
   return 0;
 }
 
@@ -554,6 +569,7 @@ static void gather(ama_ppo* L, int j0, int h) {
       memcpy(L->mb_act + (off + dst) * A, L->actions + src * A, sizeof(float) * A);
       if (L->anchored)
         memcpy(L->mb_ref + (off + dst) * A, L->ref_mean + src * A, sizeof(float) * A);
+      if (L->mb_aw) L->mb_aw[off + dst] = L->anchor_w[e];
       S->prev_rew[dst] = R->prev_rew[src];
       S->mask[dst] = R->mask[src];
       L->mb_logp[off + dst] = L->logp[src];
@@ -595,6 +611,7 @@ static void* half_grad(void* arg) {
   if (L->anchored) {
     j->co.ref_mean = L->mb_ref + off * A;
     j->co.ref_logstd = L->ref.params.w + L->ref.params.t[L->ref.i_logstd].offset;
+    j->co.anchor_w = L->mb_aw ? L->mb_aw + off : NULL;
   }
   ama_ppo_loss_grad(&j->co, TB, A, S->mean, logstd, S->value, L->mb_act + off * A,
                     L->mb_logp + off, L->mb_adv + off, L->mb_ret + off * K,

@@ -703,8 +703,10 @@ static void test_critic_warmup(void** s) {
 // anchor: a KL pull toward the policy as loaded. At the first rollout the reference acts exactly as
 // the policy (KL 0 before any update); over iterations a strong anchor keeps the policy much nearer
 // its start than a negligible one (the KL each reports); a resumed anchored run continues bit for
-// bit (the reference's acting state is in the checkpoint); anchor without load_module, with a
-// categorical head or another learner is refused naming the key.
+// bit (the reference's acting state is in the checkpoint); anchor_envs of all 1 is the plain
+// anchor and of all 0 no anchor, bit for bit; anchor without load_module, with a categorical head
+// or another learner, and anchor_envs without an anchor or with a bad list, are refused naming
+// the key.
 static void test_anchor(void** s) {
   (void)s;
   ama_config cfg;
@@ -719,6 +721,7 @@ static void test_anchor(void** s) {
   snprintf(c2.load_module, sizeof c2.load_module, "core,motor,head");
   snprintf(c2.load_path, sizeof c2.load_path, "%s", path);
   double kl[2][6];
+  size_t n_w = 0;
   const float beta[2] = {1e-6f, 20.0f};
   for (int k = 0; k < 2; k++) {
     c2.ppo.anchor = beta[k];
@@ -753,11 +756,66 @@ static void test_anchor(void** s) {
   assert_same_learner(b.L, d.L);
   run_close(&b);
   run_close(&d);
+  // anchor_envs: weights of 1 in every env are the plain anchor; weights of 0 in every env are
+  // no anchor at all (the reference acts beside, but pulls nothing), bit for bit
+  const char* const wts[2] = {"1", "0,0"};
+  const float with[2] = {5, 20}, without[2] = {5, 0};
+  for (int k = 0; k < 2; k++) {
+    run u, v;
+    c2.ppo.anchor = with[k];
+    snprintf(c2.ppo.anchor_envs, sizeof c2.ppo.anchor_envs, "%s", wts[k]);
+    run_open(&u, &c2, 1);
+    c2.ppo.anchor = without[k], c2.ppo.anchor_envs[0] = 0;
+    run_open(&v, &c2, 1);
+    for (int i = 0; i < 3; i++) {
+      assert_int_equal(ama_ppo_iterate(u.L, &st), 0);
+      assert_int_equal(ama_ppo_iterate(v.L, &st), 0);
+    }
+    assert_same_learner(u.L, v.L);
+    run_close(&u);
+    run_close(&v);
+  }
+  // each env its own weight (the minibatch's samples take their env's, whichever minibatch they
+  // fall in): half the envs anchored is neither all of them nor none, whichever half
+  const char* const half[4] = {"20", "0", "20,20,20,20,0,0,0,0", "0,0,0,0,20,20,20,20"};
+  float* w[4];
+  for (int k = 0; k < 4; k++) {
+    run u;
+    c2.ppo.anchor = 1;
+    snprintf(c2.ppo.anchor_envs, sizeof c2.ppo.anchor_envs, "%s", half[k]);
+    run_open(&u, &c2, 1);
+    for (int i = 0; i < 3; i++) assert_int_equal(ama_ppo_iterate(u.L, &st), 0);
+    const ama_params* pp = &ama_ppo_policy(u.L)->params;
+    w[k] = malloc(sizeof(float) * pp->count);
+    memcpy(w[k], pp->w, sizeof(float) * pp->count);
+    n_w = pp->count;
+    run_close(&u);
+  }
+  c2.ppo.anchor_envs[0] = 0;
+  for (int k = 2; k < 4; k++)
+    for (int q = 0; q < 2; q++) assert_true(memcmp(w[k], w[q], sizeof(float) * n_w) != 0);
+  assert_true(memcmp(w[2], w[3], sizeof(float) * n_w) != 0);
+  for (int k = 0; k < 4; k++) free(w[k]);
   // refusals
   ama_config c3 = cfg;
   c3.ppo.anchor = 1;
   assert_null(create_with(&c3, err, sizeof err));
   assert_non_null(strstr(err, "anchor = 1 needs load_module"));
+  c3 = c2;
+  c3.ppo.anchor = 0;
+  snprintf(c3.ppo.anchor_envs, sizeof c3.ppo.anchor_envs, "1,0");
+  assert_null(create_with(&c3, err, sizeof err));
+  assert_non_null(strstr(err, "anchor_envs = 1,0 weights the anchor, but anchor = 0"));
+  c3.ppo.anchor = 1;
+  snprintf(c3.ppo.anchor_envs, sizeof c3.ppo.anchor_envs, "1,-2");
+  assert_null(create_with(&c3, err, sizeof err));
+  assert_non_null(strstr(err, "config key 'anchor_envs': -2 (in '1,-2') is out of range"));
+  snprintf(c3.ppo.anchor_envs, sizeof c3.ppo.anchor_envs, "1,x");
+  assert_null(create_with(&c3, err, sizeof err));
+  assert_non_null(strstr(err, "config key 'anchor_envs': '1,x' is not valid"));
+  snprintf(c3.ppo.anchor_envs, sizeof c3.ppo.anchor_envs, "1,1,1,1,1,1,1,1,1");
+  assert_null(create_with(&c3, err, sizeof err));
+  assert_non_null(strstr(err, "has 9 weights for num_envs = 8 envs"));
   c3 = c2;
   snprintf(c3.learner, sizeof c3.learner, "es");
   assert_null(create_with(&c3, err, sizeof err));

@@ -317,6 +317,34 @@ static void test_grad_ppo_anchor(void** s) {
   for (int n = 0; n < N; n++) assert_float_equal(dmean[n * A + A - 1], dm0[n * A + A - 1], 1e-6);
   assert_float_equal(dl3[A - 1], dl0[A - 1], 1e-6);
   assert_true(fabsf(dl3[0] - dl0[0]) > 1e-4);
+  // anchor_w (anchor_envs): sample n's term weighted by w[n]; anchor_kl stays the unweighted mean
+  const float w[N] = {0, 2.0f, 0.5f, 1.0f, 0};
+  co.anchor_skip = 0, co.anchor_w = w;
+  ama_ppo_stats stw;
+  memset(dl3, 0, sizeof dl3);
+  ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
+                    dl3, dvalue, &stw);
+  memset(dl0, 0, sizeof dl0);
+  ama_ppo_loss_grad(&co0, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dm0, dl0,
+                    dvalue, &st0);
+  double wkl = 0;
+  for (int n = 0; n < N; n++)
+    for (int j = 0; j < A; j++) {
+      double d = mean[n * A + j] - ref_mean[n * A + j], v = exp(2.0 * logstd[j]);
+      wkl += w[n] * (logstd[j] - ref_logstd[j] + (exp(2.0 * ref_logstd[j]) + d * d) / (2 * v) -
+                     0.5) / N;
+    }
+  assert_float_equal(stw.anchor_kl, kl, 1e-5);
+  assert_float_equal(stw.loss - st0.loss, 0.7 * wkl, 1e-5);
+  for (int j = 0; j < A; j++) {  // weight 0: the sample is pulled by nothing
+    assert_float_equal(dmean[j], dm0[j], 1e-6);
+    assert_float_equal(dmean[4 * A + j], dm0[4 * A + j], 1e-6);
+    assert_true(fabsf(dmean[A + j] - dm0[A + j]) > 1e-4);
+  }
+  c.co = co;
+  bad = ppo_fd(&c, "dmean (weighted)", mean, dmean, N * A) +
+        ppo_fd(&c, "dlogstd (weighted)", logstd, dl3, A);
+  assert_int_equal(bad, 0);
 }
 
 // The categorical head's PPO objective (logstd NULL: logits in mean, one-hot choices in act, the
