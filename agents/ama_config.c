@@ -243,7 +243,6 @@ static const key_def KEYS[] = {
 };
 #define N_KEYS ((int)(sizeof(KEYS) / sizeof(KEYS[0])))
 
-// critic_tau's text: "spread" (*n = 0) or up to AMA_MAX_HEADS numbers in (0, 1) (*n of them).
 // A comma list of at most max numbers (each a `what`), each in [lo, hi] (open: (lo, hi)), from
 // config key `key` into out (*n of them). Errors name the key and the value; `valid` says what the
 // key takes.
@@ -269,6 +268,7 @@ static int parse_floats(const char* key, const char* what, const char* s, double
   }
 }
 
+// critic_tau's text: "spread" (*n = 0) or up to AMA_MAX_HEADS numbers in (0, 1) (*n of them).
 static int parse_taus(const char* s, float* tau, int* n, char* err, size_t err_sz) {
   *n = 0;
   if (!strcmp(s, "spread")) return 0;
