@@ -2,7 +2,8 @@
 """test_gaps_eval.py: tools/gaps_eval.py on planted corridors: the corridor read back from mocap
 rows (parked pairs skipped, pieces out of order), a rat that clears every gap shorter than 0.12 m
 and falls into the first longer one, one that falls on a platform, and one that stops short of
-the next gap without falling; bad files refused without a traceback."""
+the next gap without falling; approach speeds of gaps crossed and not; bad files refused without a
+traceback."""
 import os
 import sys
 
@@ -71,6 +72,17 @@ def main():
         fail("platform fall: on_platform %d, at gaps %d" % (m["on_platform"], m["fell_at"].sum()))
     if m["reached"].sum() != 2 or m["crossed"].sum() != 2 or list(m["crossed_per_episode"]) != [1, 1]:
         fail("short of a gap: reached %d crossed %d" % (m["reached"].sum(), m["crossed"].sum()))
+    # approach speeds: rows of 0.02 s; a 0.15 m gap reached at 1.2 m/s and crossed, and reached
+    # at 0.6 m/s and not; a 0.06 m gap reached 0.1 s after the start has no approach speed
+    gaps = [(6.0, 6.15)]
+    run = lambda v, stop: np.minimum(5.0 + v * 0.02 * np.arange(200), stop)  # noqa: E731
+    m = ge.measure([(gaps, run(1.2, 7.0), False), (gaps, run(0.6, 6.0), True),
+                    ([(5.2, 5.26)], run(1.0, 5.5), False)])
+    k = 4  # 0.14-0.17
+    if abs(m["approach_crossed"][k] - 1.2) > 1e-6 or abs(m["approach_not"][k] - 0.6) > 1e-6:
+        fail("approach speeds %g, %g, want 1.2, 0.6" % (m["approach_crossed"][k], m["approach_not"][k]))
+    if not np.isnan(m["approach_crossed"][1]) or m["crossed"][1] != 1:
+        fail("a gap reached at the start: approach %g, crossed %d" % (m["approach_crossed"][1], m["crossed"][1]))
     check_cli_errors("gaps_eval.py")
     print("test_gaps_eval: ok")
 

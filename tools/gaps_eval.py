@@ -7,8 +7,9 @@
 # its far edge; an episode's fall is charged to the first gap it reached and did not cross, or to
 # a platform when it crossed every gap it reached. Printed: episodes, falls, the mean forward
 # speed (per episode, then over episodes, as `animat trials`), gaps crossed per episode, and per
-# gap length bin: gaps reached, the share crossed, and the falls charged there. With --png: the
-# share crossed against the gap length.
+# gap length bin: gaps reached, the share crossed, the falls charged there, and the approach speed
+# (the torso's mean forward speed over the APPROACH s before it reached the gap) of the gaps crossed
+# and of those not. With --png: the share crossed against the gap length.
 import argparse
 import os
 import sys
@@ -20,6 +21,7 @@ from animat_dataset import Dataset
 
 REACH = 0.15  # m before a gap's near edge: the head is over it (the torso is ~0.06 m behind the nose)
 CLEAR = 0.05  # m past its far edge: the hind legs are across
+APPROACH = 0.3  # s before reaching a gap over which its approach speed is taken
 BINS = [0.0, 0.05, 0.08, 0.11, 0.14, 0.17, 0.2]
 
 
@@ -37,12 +39,16 @@ def corridor(mocap_row):
     return [(ends[j], starts[j + 1]) for j in range(len(starts) - 1)]
 
 
-def measure(eps, bins=BINS):
+def measure(eps, bins=BINS, dt=0.02):
     """eps: a list of (gaps, x, fell) per episode (gaps as corridor() gives them, x the root's x
-    per step, fell whether it ended in a fall). Per bin of gap length: gaps reached, crossed, and
-    falls charged there; and the falls charged to a platform."""
+    per step of dt s, fell whether it ended in a fall). Per bin of gap length: gaps reached,
+    crossed, and falls charged there, and the mean approach speed of the gaps crossed and of those
+    not (NaN where none; a gap reached within APPROACH s of the start has none); and the falls
+    charged to a platform."""
     nb = len(bins) - 1
     reached, crossed, fell_at = np.zeros(nb, int), np.zeros(nb, int), np.zeros(nb, int)
+    speeds = [([], []) for _ in range(nb)]  # per bin: approach speeds of the crossed, the others
+    lag = int(round(APPROACH / dt))
     on_platform, per_ep = 0, []
     for gaps, x, fell in eps:
         xmax, charged, n = float(np.max(x)), False, 0
@@ -51,7 +57,11 @@ def measure(eps, bins=BINS):
                 break
             k = min(nb - 1, max(0, int(np.searchsorted(bins, b - a, side='right')) - 1))
             reached[k] += 1
-            if xmax > b + CLEAR:
+            t = int(np.argmax(x > a - REACH))  # the first step past the reach line
+            ok = xmax > b + CLEAR
+            if t >= lag:
+                speeds[k][0 if ok else 1].append((x[t] - x[t - lag]) / (lag * dt))
+            if ok:
                 crossed[k] += 1
                 n += 1
             elif fell and not charged:
@@ -59,14 +69,17 @@ def measure(eps, bins=BINS):
                 charged = True
         on_platform += int(fell and not charged)
         per_ep.append(n)
+    mean = lambda v: float(np.mean(v)) if v else float('nan')  # noqa: E731
     return {'reached': reached, 'crossed': crossed, 'fell_at': fell_at, 'on_platform': on_platform,
-            'crossed_per_episode': np.array(per_ep)}
+            'crossed_per_episode': np.array(per_ep),
+            'approach_crossed': np.array([mean(c) for c, _ in speeds]),
+            'approach_not': np.array([mean(f) for _, f in speeds])}
 
 
 def read_episodes(paths):
     """(corridor, root x per row, fell) per episode, mean forward speed per episode, and falls, from
     recordings of run-gaps; DatasetError (a ValueError) or ValueError naming the file otherwise."""
-    eps, speed, falls = [], [], 0
+    eps, speed, falls, dt = [], [], 0, None
     for path in paths:
         with Dataset(path) as ds:
             if ds.meta.get('task.name') != 'run-gaps':
@@ -76,13 +89,17 @@ def read_episodes(paths):
                 if need not in names:
                     raise ValueError('%s: no channel %s (record with the default channels)' % (path, need))
             ev_fall = 1 << names['events'].labels.index('fall')
+            step = float(ds.meta.get('control_dt', 0.02))
+            if dt is not None and step != dt:
+                raise ValueError('%s: control_dt %g, not the %g of the files before' % (path, step, dt))
+            dt = step
             for e in range(len(ds.episodes)):
                 ep = ds.episode(e)
                 fell = bool(np.any(ep['events'].astype(np.int64) & ev_fall))
                 falls += fell
                 eps.append((corridor(ep['mocap_pos'][0]), ep['qpos'][:, 0], fell))
                 speed.append(float(np.mean(ep['qvel'][:, 0])))
-    return eps, speed, falls
+    return eps, speed, falls, dt if dt is not None else 0.02
 
 
 def main():
@@ -92,24 +109,26 @@ def main():
     a = ap.parse_args()
     png = a.png
     try:
-        eps, speed, falls = read_episodes(a.rollout)
+        eps, speed, falls, dt = read_episodes(a.rollout)
     except ValueError as e:  # DatasetError is one
         print('gaps_eval.py: %s' % e, file=sys.stderr)
         return 1
     if not eps:
         print('gaps_eval.py: %s: no episodes' % ', '.join(a.rollout), file=sys.stderr)
         return 1
-    m = measure(eps)
+    m = measure(eps, dt=dt)
     n = len(eps)
     print('%d episodes: %d without a fall (%.0f %%); forward speed %.3f m/s (sd %.3f); '
           'gaps crossed per episode %.2f' % (n, n - falls, 100.0 * (n - falls) / n, np.mean(speed),
                                              np.std(speed), m['crossed_per_episode'].mean()))
     print('falls charged to a gap %d, to a platform %d' % (m['fell_at'].sum(), m['on_platform']))
-    print('gap length (m)  reached  crossed  falls there')
+    print('gap length (m)  reached  crossed  falls there  approach m/s: crossed, not')
     for k in range(len(BINS) - 1):
         r, c = m['reached'][k], m['crossed'][k]
         share = '%5.1f %%' % (100.0 * c / r) if r else '    -  '
-        print('  %.2f-%.2f     %5d  %s  %5d' % (BINS[k], BINS[k + 1], r, share, m['fell_at'][k]))
+        ap = ['%5.2f' % v if v == v else '    -' for v in (m['approach_crossed'][k], m['approach_not'][k])]
+        print('  %.2f-%.2f     %5d  %s  %5d        %s  %s' % (BINS[k], BINS[k + 1], r, share,
+                                                        m['fell_at'][k], ap[0], ap[1]))
     if png:
         import matplotlib
         matplotlib.use('Agg')
