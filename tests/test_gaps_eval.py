@@ -2,7 +2,7 @@
 """test_gaps_eval.py: tools/gaps_eval.py on planted corridors: the corridor read back from mocap
 rows (parked pairs skipped, pieces out of order), a rat that clears every gap shorter than 0.12 m
 and falls into the first longer one, one that falls on a platform, and one that stops short of
-the next gap without falling; approach speeds of gaps crossed and not; bad files refused without a
+the next gap without falling, one that falls back into a gap its torso had passed; approach speeds of gaps crossed and not; bad files refused without a
 traceback."""
 import os
 import sys
@@ -72,6 +72,14 @@ def main():
         fail("platform fall: on_platform %d, at gaps %d" % (m["on_platform"], m["fell_at"].sum()))
     if m["reached"].sum() != 2 or m["crossed"].sum() != 2 or list(m["crossed_per_episode"]) != [1, 1]:
         fail("short of a gap: reached %d crossed %d" % (m["reached"].sum(), m["crossed"].sum()))
+    # a torso 0.1 m past a gap's far edge whose rat then falls back in: the gap is not crossed,
+    # the fall is charged to it; the same path without a fall crosses it
+    gaps = [(6.0, 6.1), (6.7, 6.85)]
+    back = np.array([5.0, 6.2, 6.15])
+    m = ge.measure([(gaps, back, True), (gaps, back, False)])
+    if m["crossed"].sum() != 1 or m["fell_at"].sum() != 1 or m["on_platform"] != 0:
+        fail("fell back: crossed %d, falls at gaps %d, on platforms %d, want 1, 1, 0"
+             % (m["crossed"].sum(), m["fell_at"].sum(), m["on_platform"]))
     # approach speeds: rows of 0.02 s; a 0.15 m gap reached at 1.2 m/s and crossed, and reached
     # at 0.6 m/s and not; a 0.06 m gap reached 0.1 s after the start has no approach speed
     gaps = [(6.0, 6.15)]

@@ -4,8 +4,10 @@
 # The corridor of each episode is read from the platforms' mocap bodies in its first row (platform
 # j is the pair of 0.4 m boxes 2j, 2j+1; parked pairs lie deep below). A gap is reached when the
 # torso (the root) comes within REACH m of its near edge, crossed when the torso gets CLEAR m past
-# its far edge; an episode's fall is charged to the first gap it reached and did not cross, or to
-# a platform when it crossed every gap it reached. Printed: episodes, falls, the mean forward
+# its far edge and the rat does not fall back into it. An episode's fall is charged to the gap
+# where the torso ends (from REACH m before its near edge to BACK m past its far edge: the hind
+# legs still over it), which then counts as not crossed; failing that, to the first gap it reached
+# and did not cross, or to a platform when it crossed every gap it reached. Printed: episodes, falls, the mean forward
 # speed (per episode, then over episodes, as `animat trials`), gaps crossed per episode, and per
 # gap length bin: gaps reached, the share crossed, the falls charged there, and the approach speed
 # (the torso's mean forward speed over the APPROACH s before it reached the gap) of the gaps crossed
@@ -21,6 +23,7 @@ from animat_dataset import Dataset
 
 REACH = 0.15  # m before a gap's near edge: the head is over it (the torso is ~0.06 m behind the nose)
 CLEAR = 0.05  # m past its far edge: the hind legs are across
+BACK = 0.1  # m past its far edge within which a torso whose rat fell has its hind legs in the gap
 APPROACH = 0.3  # s before reaching a gap over which its approach speed is taken
 BINS = [0.0, 0.05, 0.08, 0.11, 0.14, 0.17, 0.2]
 
@@ -52,13 +55,16 @@ def measure(eps, bins=BINS, dt=0.02):
     on_platform, per_ep = 0, []
     for gaps, x, fell in eps:
         xmax, charged, n = float(np.max(x)), False, 0
-        for a, b in gaps:
+        # the gap the rat fell into: the one the torso ends at
+        into = next((i for i, (a, b) in enumerate(gaps) if a - REACH < x[-1] <= b + BACK), None) \
+            if fell else None
+        for i, (a, b) in enumerate(gaps):
             if xmax <= a - REACH:
                 break
             k = min(nb - 1, max(0, int(np.searchsorted(bins, b - a, side='right')) - 1))
             reached[k] += 1
             t = int(np.argmax(x > a - REACH))  # the first step past the reach line
-            ok = xmax > b + CLEAR
+            ok = xmax > b + CLEAR and i != into
             if t >= lag:
                 speeds[k][0 if ok else 1].append((x[t] - x[t - lag]) / (lag * dt))
             if ok:
@@ -67,6 +73,8 @@ def measure(eps, bins=BINS, dt=0.02):
             elif fell and not charged:
                 fell_at[k] += 1
                 charged = True
+            if i == into:
+                break
         on_platform += int(fell and not charged)
         per_ep.append(n)
     mean = lambda v: float(np.mean(v)) if v else float('nan')  # noqa: E731
