@@ -249,6 +249,20 @@ static void test_grad_ppo_loss(void** s) {
   assert_true(st.clip_frac > 0 && st.clip_frac < 1);  // both regimes were exercised
 }
 
+// mean_n w_n sum_{j < dims} KL(N(ref_mean_nj, ref_std_j) || N(mean_nj, std_j)) in binary64, by
+// the closed form (w NULL: all 1).
+static double anchor_kl_by_hand(const float* mean, const float* ref_mean, const float* logstd,
+                                const float* ref_logstd, int N, int A, int dims, const float* w) {
+  double kl = 0;
+  for (int n = 0; n < N; n++)
+    for (int j = 0; j < dims; j++) {
+      double d = mean[n * A + j] - ref_mean[n * A + j], v = exp(2.0 * logstd[j]);
+      kl += (w ? w[n] : 1.0) *
+            (logstd[j] - ref_logstd[j] + (exp(2.0 * ref_logstd[j]) + d * d) / (2 * v) - 0.5) / N;
+    }
+  return kl;
+}
+
 // The anchor (co.anchor > 0): the loss adds anchor * mean_n KL(N(ref_mean_n, ref_std) ||
 // N(mean_n, std)); its gradient in mean and log-std against finite differences, its value against
 // the closed form by hand, and zero KL (and no pull) at the reference itself.
@@ -269,12 +283,7 @@ static void test_grad_ppo_anchor(void** s) {
   memset(dlogstd, 0, sizeof(dlogstd));
   ama_ppo_loss_grad(&co, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dmean,
                     dlogstd, dvalue, &st);
-  double kl = 0;
-  for (int n = 0; n < N; n++)
-    for (int j = 0; j < A; j++) {
-      double d = mean[n * A + j] - ref_mean[n * A + j], v = exp(2.0 * logstd[j]);
-      kl += (logstd[j] - ref_logstd[j] + (exp(2.0 * ref_logstd[j]) + d * d) / (2 * v) - 0.5) / N;
-    }
+  const double kl = anchor_kl_by_hand(mean, ref_mean, logstd, ref_logstd, N, A, A, NULL);
   assert_true(kl > 0.01);
   assert_float_equal(st.anchor_kl, kl, 1e-5);
   ama_ppo_coefs co0 = co;
@@ -307,13 +316,8 @@ static void test_grad_ppo_anchor(void** s) {
   memset(dl0, 0, sizeof dl0);
   ama_ppo_loss_grad(&co0, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dm0, dl0,
                     dvalue, &st0);
-  double kl2 = 0;
-  for (int n = 0; n < N; n++)
-    for (int j = 0; j < A - 1; j++) {
-      double d = mean[n * A + j] - ref_mean[n * A + j], v = exp(2.0 * logstd[j]);
-      kl2 += (logstd[j] - ref_logstd[j] + (exp(2.0 * ref_logstd[j]) + d * d) / (2 * v) - 0.5) / N;
-    }
-  assert_float_equal(st.anchor_kl, kl2, 1e-5);
+  assert_float_equal(st.anchor_kl,
+                     anchor_kl_by_hand(mean, ref_mean, logstd, ref_logstd, N, A, A - 1, NULL), 1e-5);
   for (int n = 0; n < N; n++) assert_float_equal(dmean[n * A + A - 1], dm0[n * A + A - 1], 1e-6);
   assert_float_equal(dl3[A - 1], dl0[A - 1], 1e-6);
   assert_true(fabsf(dl3[0] - dl0[0]) > 1e-4);
@@ -327,13 +331,7 @@ static void test_grad_ppo_anchor(void** s) {
   memset(dl0, 0, sizeof dl0);
   ama_ppo_loss_grad(&co0, N, A, mean, logstd, value, act, old_logp, adv, ret, 1.0f / N, dm0, dl0,
                     dvalue, &st0);
-  double wkl = 0;
-  for (int n = 0; n < N; n++)
-    for (int j = 0; j < A; j++) {
-      double d = mean[n * A + j] - ref_mean[n * A + j], v = exp(2.0 * logstd[j]);
-      wkl += w[n] * (logstd[j] - ref_logstd[j] + (exp(2.0 * ref_logstd[j]) + d * d) / (2 * v) -
-                     0.5) / N;
-    }
+  const double wkl = anchor_kl_by_hand(mean, ref_mean, logstd, ref_logstd, N, A, A, w);
   assert_float_equal(stw.anchor_kl, kl, 1e-5);
   assert_float_equal(stw.loss - st0.loss, 0.7 * wkl, 1e-5);
   for (int j = 0; j < A; j++) {  // weight 0: the sample is pulled by nothing
