@@ -232,17 +232,12 @@ static int anchor_init(ama_ppo* L, const am_task* task, char* err, size_t err_sz
   L->ref_mean = xcalloc((size_t)L->T * N * A, sizeof(float), &fail);
   L->ref_scratch = xcalloc((size_t)N * A, sizeof(float), &fail);
   L->mb_ref = xcalloc((size_t)L->T * L->B * A, sizeof(float), &fail);
-  if (L->cfg.ppo.anchor_envs[0]) {
-    L->anchor_w = xcalloc((size_t)(N > L->cfg.num_envs ? N : L->cfg.num_envs), sizeof(float),
-                          &fail);
+  if (L->cfg.ppo.anchor_envs[0]) {  // L->cfg.num_envs is N, this pool's envs
+    L->anchor_w = xcalloc((size_t)N, sizeof(float), &fail);
     L->mb_aw = xcalloc((size_t)L->T * L->B, sizeof(float), &fail);
   }
   if (fail) return am_err(err, err_sz, "out of memory for the anchor (T=%d N=%d)", L->T, N);
-  if (L->anchor_w) {
-    ama_config c = L->cfg;
-    if (N > c.num_envs) c.num_envs = N;
-    if (ama_anchor_weights(&c, L->anchor_w, err, err_sz)) return -1;
-  }
+  if (L->anchor_w && ama_anchor_weights(&L->cfg, L->anchor_w, err, err_sz)) return -1;
   return 0;
 }
 
