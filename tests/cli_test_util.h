@@ -75,7 +75,6 @@ __attribute__((unused)) static double csv_value(const char* path, int row, const
   return *s == ',' || *s == '\n' ? NAN : strtod(s, NULL);
 }
 
-// The number after the first `"key": ` in a JSON file (the analyses' METHOD.json).
 // The text after the first `"key": ` in a JSON file (its first 64 KB).
 __attribute__((unused)) static const char* json_find(const char* path, const char* key) {
   FILE* f = fopen(path, "r");
@@ -90,10 +89,12 @@ __attribute__((unused)) static const char* json_find(const char* path, const cha
   return p + strlen(k);
 }
 
+// The number after the first `"key": ` in a JSON file (the analyses' METHOD.json).
 __attribute__((unused)) static double json_value(const char* path, const char* key) {
   return strtod(json_find(path, key), NULL);
 }
 
+// Whether the value of the first `"key"` in a JSON file is null.
 __attribute__((unused)) static int json_is_null(const char* path, const char* key) {
   return !strncmp(json_find(path, key), "null", 4);
 }

@@ -7,11 +7,11 @@
 # its far edge and the rat does not fall back into it. An episode's fall is charged to the gap
 # where the torso ends (from REACH m before its near edge to BACK m past its far edge: the hind
 # legs still over it), which then counts as not crossed; failing that, to the first gap it reached
-# and did not cross, or to a platform when it crossed every gap it reached. Printed: episodes, falls, the mean forward
-# speed (per episode, then over episodes, as `animat trials`), gaps crossed per episode, and per
-# gap length bin: gaps reached, the share crossed, the falls charged there, and the approach speed
-# (the torso's mean forward speed over the APPROACH s before it reached the gap) of the gaps crossed
-# and of those not. With --png: the share crossed against the gap length.
+# and did not cross, or to a platform when it crossed every gap it reached. Printed: episodes,
+# falls, the mean forward speed (per episode, then over episodes, as `animat trials`), gaps crossed
+# per episode, and per gap length bin: gaps reached, the share crossed, the falls charged there,
+# and the approach speed (the torso's mean forward speed over the APPROACH s before it reached the
+# gap) of the gaps crossed and of those not. With --png: the share crossed against the gap length.
 import argparse
 import os
 import sys
