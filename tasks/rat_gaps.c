@@ -40,6 +40,9 @@ const amt_param_def amt_run_gaps_params[] = {
      "observations): 1 where the point lies over solid ground, 0 over a gap, at scan_step, "
      "2 x scan_step, ... ahead of the torso along its heading"},
     {"scan_step", "0.05", "spacing of the scan's points (m)"},
+    {"scan_back", "0",
+     "how many of the scan's points lie behind: the points run from (1 - scan_back) x scan_step "
+     "(the hind legs' ground with scan_back > 1) to (scan - scan_back) x scan_step"},
     {"heading", "0", RAT_HEADING_HELP("the corridor's direction (+x)")},
     {"gap_reward", "0",
      "shaping: reward added for each gap crossed (the root passing a gap's end), in the speed term "
@@ -55,6 +58,7 @@ typedef struct gaps_cfg {
   int staircase;                       // 1: each env's gap range follows its crossings and falls
   double stair_up, stair_down;         // the staircase's steps (fractions of the range)
   double scan_step;                    // m between the scan's points (rat.own[0].size of them)
+  int scan_back;                       // points at or behind the root: from (1 - scan_back) x step
   double gap_reward;                   // shaping: added per gap crossed (0: published)
   int n_slots;                         // platforms in the scene (two mocap halves each)
   int plat_mocap[2 * MAX_COURSE];
@@ -184,7 +188,7 @@ static void gaps_observe(const void* cfg, const void* state, const mjData* d, fl
   if (n_scan > 0) {  // the group "scan" follows the task group
     double yaw = rat_yaw(&c->rat, d), x0 = d->qpos[c->rat.root_q];
     for (int k = 0; k < n_scan; k++)
-      g[1 + k] = (float)solid_at(s, x0 + (k + 1) * c->scan_step * cos(yaw));
+      g[1 + k] = (float)solid_at(s, x0 + (k + 1 - c->scan_back) * c->scan_step * cos(yaw));
   }
   if (c->rat.own[1].size) rat_heading_write(&c->rat, d, 0, g + 1 + n_scan);  // then "heading"
 }
@@ -223,6 +227,7 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
       amt_param_int(info, params, "scan", &c->rat.own[0].size, err, err_sz) ||
       rat_read_heading(info, params, "heading", 1, &c->rat, err, err_sz) ||
       amt_param_double(info, params, "scan_step", &c->scan_step, err, err_sz) ||
+      amt_param_int(info, params, "scan_back", &c->scan_back, err, err_sz) ||
       amt_param_double(info, params, "gap_reward", &c->gap_reward, err, err_sz))
     return -1;
   if (!(c->gap_reward >= 0 && c->gap_reward <= 1000))
@@ -231,6 +236,9 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (c->rat.own[0].size < 0 || c->rat.own[0].size > 64)
     return am_err(err, err_sz, "task %s: parameter scan: must be 0-64 (got %d)", info->name,
                   c->rat.own[0].size);
+  if (c->scan_back < 0 || c->scan_back > c->rat.own[0].size)
+    return am_err(err, err_sz, "task %s: parameter scan_back: must be 0 to scan (%d) (got %d)",
+                  info->name, c->rat.own[0].size, c->scan_back);
   c->rat.own[0].name = "scan";
   c->rat.own[0].param = "scan";
   if (!(c->scan_step > 0))

@@ -617,7 +617,8 @@ static void test_run_gaps_staircase(void** state) {
 }
 
 // scan=N: a group "scan" after the task group, 1 over solid ground and 0 over a gap at 1..N x
-// scan_step ahead of the torso along its heading (the corridor read back from the mocap bodies).
+// scan_step ahead of the torso along its heading (the corridor read back from the mocap bodies);
+// scan_back=B moves the points B steps back, from (1 - B) x scan_step.
 static int solid_in(const course* c, double x) {
   if (x >= 3 && x <= 5.5) return 1;
   for (int j = 0; j < c->n; j++)
@@ -625,10 +626,12 @@ static int solid_in(const course* c, double x) {
   return 0;
 }
 
-static void test_run_gaps_scan(void** state) {
-  (void)state;
+// The scan of scan=24, scan_step=0.04 and scan_back=back checked point by point along the corridor.
+static void check_gaps_scan(int back) {
   am_task t;
-  make_task(&t, "run-gaps", "scan=24", "scan_step=0.04", NULL);
+  char back_param[32];
+  snprintf(back_param, sizeof back_param, "scan_back=%d", back);
+  make_task(&t, "run-gaps", "scan=24", "scan_step=0.04", back_param, NULL);
   int tg = am_find_group(t.groups, t.n_groups, "task"), sg = am_find_group(t.groups, t.n_groups, "scan");
   assert_true(tg >= 0 && sg >= 0);
   assert_int_equal(t.groups[tg].size, 1);
@@ -648,9 +651,10 @@ static void test_run_gaps_scan(void** state) {
     t.observe(&t, e, obs);
     assert_float_equal(obs[t.groups[tg].offset], 1, 0);  // target speed
     for (int i = 0; i < 24; i++) {
-      double x = e->d->qpos[r.q] + (i + 1) * 0.04 * cos(yaw);
+      double x = e->d->qpos[r.q] + (i + 1 - back) * 0.04 * cos(yaw);
       float want = (float)solid_in(&c, x), got = obs[t.groups[sg].offset + i];
-      if (got != want) fail_msg("step %d point %d at x = %g: scan %g, want %g", k, i, x, got, want);
+      if (got != want)
+        fail_msg("back %d, step %d point %d at x = %g: scan %g, want %g", back, k, i, x, got, want);
       gaps_seen += want == 0, solid_seen += want == 1;
     }
   }
@@ -658,11 +662,20 @@ static void test_run_gaps_scan(void** state) {
   free(obs);
   am_pool_free(p);
   amt_destroy(&t);
+}
+
+static void test_run_gaps_scan(void** state) {
+  (void)state;
+  check_gaps_scan(0);
+  check_gaps_scan(6);  // points from 0.2 m behind the root
+  am_task t;
   make_task(&t, "run-gaps", NULL);  // off by default: the published observations
   assert_true(am_find_group(t.groups, t.n_groups, "scan") < 0);
   amt_destroy(&t);
   expect_refused("run-gaps", "scan=-1");
   expect_refused("run-gaps", "scan_step=0");
+  expect_refused_saying("run-gaps", "scan=4;scan_back=5", "scan_back");
+  expect_refused_saying("run-gaps", "scan=4;scan_back=-1", "scan_back");
 }
 
 static void test_run_gaps_fall_and_limit(void** state) {
