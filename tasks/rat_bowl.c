@@ -50,6 +50,15 @@ const amt_param_def amt_escape_bowl_params[] = {
     {"heading", "0",
      RAT_HEADING_HELP("the way out: the direction from the centre through the root (straight "
                       "ahead at the centre)")},
+    {"height_scan", "0",
+     "the ground's height around the rat as an observation group 'height_scan' (0: none, the "
+     "published observations): N rows ahead along the torso's heading, scan_width points each, "
+     "the ground's z less the root's (m)"},
+    {"scan_step", "0.1", "spacing of the height scan's rows and points (m)"},
+    {"scan_width", "3", "points per row of the height scan, across the heading (odd)"},
+    {"scan_back", "0",
+     "how many of the height scan's rows lie behind: the rows run from (1 - scan_back) x "
+     "scan_step to (height_scan - scan_back) x scan_step ahead of the root"},
     RAT_COMMON_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct bowl_cfg {
@@ -62,6 +71,10 @@ typedef struct bowl_cfg {
   double stair_top;               // share of a staircase's episodes on the last terrain
   double episode_time;
   double fall_cos;  // the fall limit's cosine (-2: never, the published task)
+  // the height scan (rat.own[1] holds its size): rows, points per row, rows behind, spacing (m)
+  int scan_rows, scan_width, scan_back;
+  double scan_step;
+  const float* hf[MAX_TERRAINS];  // each bowl's elevations in [0, 1], in the task's model (bind)
 } bowl_cfg;
 
 typedef struct bowl_state {
@@ -141,9 +154,41 @@ static void bowl_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
   r->reward = (float)reward;
 }
 
+// The ground's z at (x, y) on bowl k raised at the origin: its elevations bilinearly interpolated
+// (MuJoCo's triangles differ by at most a few mm on the 0.06 m grid), the plane z = 0 outside it.
+static double ground_z(const bowl_cfg* c, int k, double x, double y) {
+  const double cell = 2 * BOWL_SIZE / (BOWL_N - 1);
+  double bx = (x + BOWL_SIZE) / cell, by = (y + BOWL_SIZE) / cell;
+  if (!(bx >= 0 && by >= 0 && bx <= BOWL_N - 1 && by <= BOWL_N - 1)) return 0;
+  int ix = (int)bx, iy = (int)by;
+  if (ix > BOWL_N - 2) ix = BOWL_N - 2;
+  if (iy > BOWL_N - 2) iy = BOWL_N - 2;
+  double fx = bx - ix, fy = by - iy;
+  const float* h = c->hf[k] + (size_t)iy * BOWL_N + ix;
+  return c->height[k] * ((1 - fx) * (1 - fy) * h[0] + fx * (1 - fy) * h[1] +
+                         (1 - fx) * fy * h[BOWL_N] + fx * fy * h[BOWL_N + 1]);
+}
+
+// The height scan: row i at (i + 1 - scan_back) x scan_step along the torso's heading, point j
+// at (j - (scan_width - 1) / 2) x scan_step to its left; the ground's z less the root's, on the
+// bowl in the scene (the one not parked).
+static void height_scan(const bowl_cfg* c, const mjData* d, float* g) {
+  int k = 0;
+  while (k < c->n_terrains - 1 && d->mocap_pos[3 * c->terrain_mocap[k] + 2] < RAT_PARK_Z / 2) k++;
+  const double x0 = d->qpos[c->rat.root_q], y0 = d->qpos[c->rat.root_q + 1];
+  const double z0 = d->qpos[c->rat.root_q + 2], yaw = rat_yaw(&c->rat, d);
+  const double cy = cos(yaw), sy = sin(yaw);
+  for (int i = 0; i < c->scan_rows; i++)
+    for (int j = 0; j < c->scan_width; j++) {
+      double a = (i + 1 - c->scan_back) * c->scan_step;
+      double b = (j - (c->scan_width - 1) / 2) * c->scan_step;
+      *g++ = (float)(ground_z(c, k, x0 + a * cy - b * sy, y0 + a * sy + b * cy) - z0);
+    }
+}
+
 // Task group: the direction to the centre in the torso frame (x, y) and the distance, in units of
 // escape_distance. With heading the group "heading" follows it: the opposite direction, the way
-// out.
+// out; with height_scan, the group "height_scan" after those.
 static void bowl_observe(const void* cfg, const void* state, const mjData* d, float* g) {
   const bowl_cfg* c = cfg;
   (void)state;
@@ -157,6 +202,7 @@ static void bowl_observe(const void* cfg, const void* state, const mjData* d, fl
   g[2] = (float)(sqrt(w[0] * w[0] + w[1] * w[1]) / c->escape_distance);
   if (c->rat.own[0].size)  // the group "heading" follows the task group
     rat_heading_write(&c->rat, d, w[0] || w[1] ? atan2(-w[1], -w[0]) : rat_yaw(&c->rat, d), g + 3);
+  if (c->rat.own[1].size) height_scan(c, d, g + 3 + c->rat.own[0].size);
 }
 
 // distance: from the root's recorded (float) x and y, as the variables root_x and root_y hold them
@@ -293,9 +339,10 @@ static void build_prelude(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* h) {
   rat_sb_add(h, "</contact>");
 }
 
-// Writes the elevations into the model: bowl<k>'s data is the bowl (x height is metres); a tile's
-// data is its part of that, less its lowest point (its geom's z), over its own height range.
-static void fill_hfields(mjModel* m, const bowl_cfg* c, const bowl_bank* b) {
+// Writes the elevations into the model: bowl<k>'s data is the bowl (x height is metres), which the
+// height scan reads (c->hf); a tile's data is its part of that, less its lowest point (its geom's
+// z), over its own height range.
+static void fill_hfields(mjModel* m, bowl_cfg* c, const bowl_bank* b) {
   const int NB = BOWL_N, TN = TILE_N;
   char nm[32];
   for (int k = 0; k < c->n_terrains; k++) {
@@ -303,6 +350,7 @@ static void fill_hfields(mjModel* m, const bowl_cfg* c, const bowl_bank* b) {
     snprintf(nm, sizeof nm, "bowl%d", k);
     int hf = mj_name2id(m, mjOBJ_HFIELD, nm);
     memcpy(m->hfield_data + m->hfield_adr[hf], bowl, sizeof(float) * (size_t)NB * NB);
+    c->hf[k] = m->hfield_data + m->hfield_adr[hf];
     for (int ti = 0; ti < N_TILES; ti++) {
       snprintf(nm, sizeof nm, "bowl%d_%d", k, ti);
       hf = mj_name2id(m, mjOBJ_HFIELD, nm);
@@ -331,8 +379,25 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
       amt_param_double(info, params, "escape_distance", &c->escape_distance, err, err_sz) ||
       amt_param_list(info, params, "height", c->height, MAX_TERRAINS, &nh, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz) ||
-      rat_read_heading(info, params, "heading", 0, &c->rat, err, err_sz))
+      rat_read_heading(info, params, "heading", 0, &c->rat, err, err_sz) ||
+      amt_param_int(info, params, "height_scan", &c->scan_rows, err, err_sz) ||
+      amt_param_int(info, params, "scan_width", &c->scan_width, err, err_sz) ||
+      amt_param_int(info, params, "scan_back", &c->scan_back, err, err_sz) ||
+      amt_param_double(info, params, "scan_step", &c->scan_step, err, err_sz))
     return -1;
+  if (c->scan_width < 1 || c->scan_width % 2 == 0 || c->scan_width > 9)
+    return am_err(err, err_sz, "task %s: parameter scan_width: must be odd, 1-9 (got %d)",
+                  info->name, c->scan_width);
+  if (c->scan_rows < 0 || c->scan_rows * c->scan_width > 64)
+    return am_err(err, err_sz, "task %s: parameter height_scan: %d rows of %d points: must be 0 "
+                  "to 64 values", info->name, c->scan_rows, c->scan_width);
+  if (c->scan_back < 0 || c->scan_back > c->scan_rows)
+    return am_err(err, err_sz, "task %s: parameter scan_back: must be 0 to height_scan (%d) "
+                  "(got %d)", info->name, c->scan_rows, c->scan_back);
+  if (!(c->scan_step > 0 && c->scan_step <= 1))
+    return am_err(err, err_sz, "task %s: parameter scan_step: must be in (0, 1] m (got %g)",
+                  info->name, c->scan_step);
+  c->rat.own[1] = (rat_group){"height_scan", c->scan_rows * c->scan_width, "height_scan"};
   if (c->n_terrains < 1 || c->n_terrains > MAX_TERRAINS)
     return am_err(err, err_sz, "task %s: parameter terrains: '%d' must be in [1, %d]", info->name,
                   c->n_terrains, MAX_TERRAINS);

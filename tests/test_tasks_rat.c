@@ -998,6 +998,81 @@ static void test_escape_bowl_profile(void** state) {
   amt_destroy(&t);
 }
 
+// height_scan=N: a group "height_scan" of N rows of scan_width points (row i at (i + 1 -
+// scan_back) x scan_step ahead along the heading, point j at (j - (width - 1) / 2) x scan_step to
+// the left), each the ground's z less the root's. Checked against a vertical ray onto the raised
+// bowl's tiles (what the rangefinders see; MuJoCo's triangles, not the scan's bilinear
+// interpolation: within 1 cm, where a cell's corners disagree most, and 2 mm on average), from above the ground and below the lifted rat, at rats placed
+// over the bowl, on the ridge and beyond it, on each terrain in turn, heading anywhere.
+static void test_escape_bowl_height_scan(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "escape-bowl", "terrains=4", "height_scan=5", "scan_width=3", "scan_back=1",
+            "scan_step=0.15", "heading=1", NULL);
+  int tg = am_find_group(t.groups, t.n_groups, "task");
+  int hg = am_find_group(t.groups, t.n_groups, "heading");
+  int sg = am_find_group(t.groups, t.n_groups, "height_scan");
+  assert_true(tg >= 0 && hg >= 0 && sg >= 0);
+  assert_int_equal(t.groups[sg].size, 15);
+  assert_int_equal(t.groups[sg].offset, t.groups[hg].offset + 2);
+  am_pool* p = make_pool(&t, 1, 5);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  int mc[4], terrains_seen[4] = {0};
+  terrain_mocaps(t.model->m, mc, 4);
+  float* obs = malloc(sizeof(float) * (size_t)t.obs_dim);
+  am_rng rng;
+  am_rng_seed(&rng, 3, 0);
+  double lo = 1, hi = -1, worst = 0, sum_diff = 0;
+  int n_diff = 0;
+  for (int ep = 0; ep < 8; ep++) {
+    if (ep) am_pool_reset(p);
+    terrains_seen[raised_terrain(e, mc, 4)]++;
+    for (int k = 0; k < 12; k++) {  // the root 1.5 m up, so that rays from 1 m miss the rat
+      double rad = am_rng_range(&rng, 0, 6.6), ang = am_rng_range(&rng, -M_PI, M_PI);
+      double yaw = am_rng_range(&rng, -M_PI, M_PI);
+      e->d->qpos[r.q] = rad * cos(ang), e->d->qpos[r.q + 1] = rad * sin(ang);
+      e->d->qpos[r.q + 2] = 1.5;
+      set_root_quat(e, &r, cos(yaw / 2), 0, 0, sin(yaw / 2));
+      t.observe(&t, e, obs);
+      for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 3; j++) {
+          double a = (i + 1 - 1) * 0.15, b = (j - 1) * 0.15;
+          mjtNum from[3] = {e->d->qpos[r.q] + a * cos(yaw) - b * sin(yaw),
+                            e->d->qpos[r.q + 1] + a * sin(yaw) + b * cos(yaw), 1.0};
+          mjtNum down[3] = {0, 0, -1};
+          int geom = -1;
+          mjtNum dist = mj_ray(e->m, e->d, from, down, NULL, 1, -1, &geom);
+          assert_true(dist > 0);
+          double want = 1.0 - dist - 1.5, got = obs[t.groups[sg].offset + 3 * i + j];
+          if (fabs(got - want) > 0.01)
+            fail_msg("episode %d rat %d row %d point %d at (%g, %g): %g, the ray %g", ep, k, i, j,
+                     from[0], from[1], got, want);
+          worst = fmax(worst, fabs(got - want));
+          sum_diff += fabs(got - want), n_diff++;
+          lo = fmin(lo, want + 1.5), hi = fmax(hi, want + 1.5);
+        }
+    }
+  }
+  print_message("height scan: ground z %.3f to %.3f m, difference from the ray: largest %.4f m, "
+                "mean %.5f m\n", lo, hi, worst, sum_diff / n_diff);
+  assert_true(sum_diff / n_diff < 0.002);
+  assert_true(lo < 0.01 && hi > 0.3);  // the plane beyond the bowl and the ridge
+  int n_seen = 0;
+  for (int k = 0; k < 4; k++) n_seen += terrains_seen[k] > 0;
+  assert_true(n_seen >= 2);
+  free(obs);
+  am_pool_free(p);
+  amt_destroy(&t);
+  make_task(&t, "escape-bowl", NULL);  // off by default: the published observations
+  assert_true(am_find_group(t.groups, t.n_groups, "height_scan") < 0);
+  amt_destroy(&t);
+  expect_refused_saying("escape-bowl", "height_scan=4;scan_width=2", "scan_width");
+  expect_refused_saying("escape-bowl", "height_scan=30;scan_width=3", "height_scan");
+  expect_refused_saying("escape-bowl", "height_scan=3;scan_back=4", "scan_back");
+  expect_refused_saying("escape-bowl", "height_scan=3;scan_step=0", "scan_step");
+}
+
 // Each episode raises one bank bowl (drawn from the env's RNG) and parks the others; headings vary.
 static void test_escape_bowl_terrain(void** state) {
   (void)state;
@@ -2268,6 +2343,7 @@ int main(void) {
       cmocka_unit_test(test_run_gaps_curriculum),
       cmocka_unit_test(test_run_gaps_staircase),
       cmocka_unit_test(test_run_gaps_scan),
+      cmocka_unit_test(test_escape_bowl_height_scan),
       cmocka_unit_test(test_run_gaps_gap_reward),
       cmocka_unit_test(test_run_gaps_fall_and_limit),
       cmocka_unit_test(test_escape_bowl),
