@@ -154,19 +154,25 @@ static void bowl_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
   r->reward = (float)reward;
 }
 
+// A square n x n grid g (row-major, y by row) at the fractional column bx and row by (both in
+// [0, n - 1]), bilinearly interpolated.
+static double bilinear(const float* g, int n, double bx, double by) {
+  int ix = (int)bx, iy = (int)by;
+  if (ix > n - 2) ix = n - 2;
+  if (iy > n - 2) iy = n - 2;
+  double fx = bx - ix, fy = by - iy;
+  const float* h = g + (size_t)iy * n + ix;
+  return (1 - fx) * (1 - fy) * h[0] + fx * (1 - fy) * h[1] + (1 - fx) * fy * h[n] +
+         fx * fy * h[n + 1];
+}
+
 // The ground's z at (x, y) on bowl k raised at the origin: its elevations bilinearly interpolated
 // (MuJoCo's triangles differ by at most a few mm on the 0.06 m grid), the plane z = 0 outside it.
 static double ground_z(const bowl_cfg* c, int k, double x, double y) {
   const double cell = 2 * BOWL_SIZE / (BOWL_N - 1);
   double bx = (x + BOWL_SIZE) / cell, by = (y + BOWL_SIZE) / cell;
   if (!(bx >= 0 && by >= 0 && bx <= BOWL_N - 1 && by <= BOWL_N - 1)) return 0;
-  int ix = (int)bx, iy = (int)by;
-  if (ix > BOWL_N - 2) ix = BOWL_N - 2;
-  if (iy > BOWL_N - 2) iy = BOWL_N - 2;
-  double fx = bx - ix, fy = by - iy;
-  const float* h = c->hf[k] + (size_t)iy * BOWL_N + ix;
-  return c->height[k] * ((1 - fx) * (1 - fy) * h[0] + fx * (1 - fy) * h[1] +
-                         (1 - fx) * fy * h[BOWL_N] + fx * fy * h[BOWL_N + 1]);
+  return c->height[k] * bilinear(c->hf[k], BOWL_N, bx, by);
 }
 
 // The height scan: row i at (i + 1 - scan_back) x scan_step along the torso's heading, point j
@@ -235,15 +241,7 @@ static int make_bowl(float* h, int n, double size, am_rng* rng) {
       double x = -size + 2 * size * col / (n - 1), y = -size + 2 * size * r / (n - 1);
       double rad = fmin(fmax(sqrt(x * x + y * y) / size, 0.1), 1);
       double prof = 0.5 - cos(2 * M_PI * rad) / 2;
-      double bx = (x + size) / 0.2, by = (y + size) / 0.2;
-      int ix = (int)bx, iy = (int)by;
-      if (ix > nb - 2) ix = nb - 2;
-      if (iy > nb - 2) iy = nb - 2;
-      double fx = bx - ix, fy = by - iy;
-      double bump = (1 - fx) * (1 - fy) * bumps[iy * nb + ix] +
-                    fx * (1 - fy) * bumps[iy * nb + ix + 1] +
-                    (1 - fx) * fy * bumps[(iy + 1) * nb + ix] +
-                    fx * fy * bumps[(iy + 1) * nb + ix + 1];
+      double bump = bilinear(bumps, nb, (x + size) / 0.2, (y + size) / 0.2);
       h[r * n + col] = (float)(prof * bump);
     }
   free(bumps);
