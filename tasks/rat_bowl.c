@@ -5,9 +5,10 @@
 // The heightfield is part of the shared model, so it cannot change per env: the task generates
 // `terrains` different bowls at creation (each on a mocap body); each episode raises one of them
 // (drawn from the env's RNG) and parks the rest, so terrain varies per episode from a fixed bank.
-// Rays see each bowl as a copy cut into tiles (cheaper to ray-cast; see bowl_build). The task is a
-// rat_part (rat_common.h), which the composite rat-multi also holds. docs/tasks.md describes the
-// task for users.
+// The rangefinders' rays against the bowl are cast by the task itself, along the cells the ray
+// crosses (bowl_rays); the viewer, and MuJoCo's rays where the task does not cast them (rat-multi),
+// see each bowl as a copy cut into tiles (see bowl_build). The task is a rat_part (rat_common.h),
+// which the composite rat-multi also holds. docs/tasks.md describes the task for users.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #define TILE_N ((BOWL_N - 1) / BOWL_TILES)
 #define N_TILES (BOWL_TILES * BOWL_TILES)
 #define START_R 0.25  // m: the rat starts above the highest ground within this of the centre (x, y)
+#define MAX_RAYS 64   // rangefinders the task casts against the bowl itself
 
 const amt_param_def amt_escape_bowl_params[] = {
     {"episode_time", "20", "episode length (s)"},
@@ -75,6 +77,11 @@ typedef struct bowl_cfg {
   int scan_rows, scan_width, scan_back;
   double scan_step;
   const float* hf[MAX_TERRAINS];  // each bowl's elevations in [0, 1], in the task's model (bind)
+  // the rays (bind): each bowl's whole-field geom, the first tile geom (hidden from MuJoCo's rays
+  // in the single task's model variant: bowl_hide_tiles), and each rangefinder's site, sensordata
+  // address and cutoff
+  int field_geom[MAX_TERRAINS], tile_geom, n_rays, ray_site[MAX_RAYS], ray_adr[MAX_RAYS];
+  double ray_cutoff[MAX_RAYS];
 } bowl_cfg;
 
 typedef struct bowl_state {
@@ -94,6 +101,138 @@ static void bowl_park(const void* cfg, mjData* d) {
   for (int k = 0; k < c->n_terrains; k++) {
     rat_park(d, c->terrain_mocap[k]);
     rat_park(d, c->tiles_mocap[k]);
+  }
+}
+
+// The bowl in the scene: the one not parked.
+static int raised_bowl(const bowl_cfg* c, const mjData* d) {
+  int k = 0;
+  while (k < c->n_terrains - 1 && d->mocap_pos[3 * c->terrain_mocap[k] + 2] < RAT_PARK_Z / 2) k++;
+  return k;
+}
+
+// Distance along v from p to the triangle (a, b, c), edges included; -1: none (or behind p).
+static double ray_triangle(const double p[3], const double v[3], const double a[3],
+                           const double b[3], const double c[3]) {
+  const double eps = 1e-12;
+  double e1[3], e2[3], s[3], h[3], q[3];
+  for (int i = 0; i < 3; i++) e1[i] = b[i] - a[i], e2[i] = c[i] - a[i], s[i] = p[i] - a[i];
+  mju_cross(h, v, e2);
+  double det = mju_dot3(e1, h);
+  if (fabs(det) < 1e-15) return -1;  // parallel to the triangle's plane
+  double u = mju_dot3(s, h) / det;
+  if (u < -eps || u > 1 + eps) return -1;
+  mju_cross(q, s, e1);
+  double w = mju_dot3(v, q) / det;
+  if (w < -eps || u + w > 1 + eps) return -1;
+  double t = mju_dot3(e2, q) / det;
+  return t >= 0 ? t : -1;
+}
+
+// Distance along vec from pnt to heightfield geom g (-1: none), as MuJoCo's mj_ray measures it:
+// its surface (each cell split into two triangles along the diagonal from its lowest row and
+// column, as MuJoCo 2.2 splits it), the sides of its box below the edge's profile, and the base.
+// Only the cells under the ray's path are tested, walked in order from the ray's entry into the
+// box (Amanatides and Woo's grid traversal), and the walk stops at the first cell with a hit:
+// MuJoCo tests every cell in the path's bounding rectangle.
+static double field_ray(const mjModel* m, const mjData* d, int g, const double* pnt,
+                        const double* vec) {
+  const int hid = m->geom_dataid[g], nrow = m->hfield_nrow[hid], ncol = m->hfield_ncol[hid];
+  const double* size = m->hfield_size + 4 * hid;
+  const float* data = m->hfield_data + m->hfield_adr[hid];
+  const double *xp = d->geom_xpos + 3 * g, *xm = d->geom_xmat + 9 * g;
+  double dp[3] = {pnt[0] - xp[0], pnt[1] - xp[1], pnt[2] - xp[2]}, p[3], v[3];
+  mju_mulMatTVec(p, xm, dp, 3, 3);  // the ray in the geom's frame
+  mju_mulMatTVec(v, xm, vec, 3, 3);
+  // the box: x, y within the field's half-sizes, z from the base's bottom to the top
+  const double lo[3] = {-size[0], -size[1], -size[3]}, hi[3] = {size[0], size[1], size[2]};
+  double tin = 0, tout = INFINITY;
+  int entry = -1;  // the axis whose face the ray enters by (-1: it starts inside)
+  for (int a = 0; a < 3; a++) {
+    if (v[a] == 0) {
+      if (p[a] < lo[a] || p[a] > hi[a]) return -1;
+      continue;
+    }
+    double t1 = (lo[a] - p[a]) / v[a], t2 = (hi[a] - p[a]) / v[a];
+    if (t1 > t2) { double x = t1; t1 = t2; t2 = x; }
+    if (t1 > tin) tin = t1, entry = a;
+    if (t2 < tout) tout = t2;
+  }
+  if (tin > tout) return -1;
+  const double dx = 2 * size[0] / (ncol - 1), dy = 2 * size[1] / (nrow - 1);
+  double q[3] = {p[0] + tin * v[0], p[1] + tin * v[1], p[2] + tin * v[2]};
+  if (entry == 2 && v[2] > 0) return tin;  // into the base from below
+  if (entry == 0 || entry == 1) {  // by a side: a hit where it is below the edge's profile
+    double f = entry == 0 ? (q[1] + size[1]) / dy : (q[0] + size[0]) / dx;
+    int n = entry == 0 ? nrow : ncol, i0 = (int)floor(f);
+    i0 = i0 < 0 ? 0 : i0 > n - 2 ? n - 2 : i0;
+    f -= i0;
+    int edge = (entry == 0 ? v[0] < 0 : v[1] < 0) ? (entry == 0 ? ncol : nrow) - 1 : 0;
+    double z0 = entry == 0 ? data[i0 * ncol + edge] : data[edge * ncol + i0];
+    double z1 = entry == 0 ? data[(i0 + 1) * ncol + edge] : data[edge * ncol + i0 + 1];
+    if (q[2] < (z0 * (1 - f) + z1 * f) * size[2]) return tin;
+  }
+  // walk the cells from the entry point
+  int c = (int)floor((q[0] + size[0]) / dx), r = (int)floor((q[1] + size[1]) / dy);
+  c = c < 0 ? 0 : c > ncol - 2 ? ncol - 2 : c;
+  r = r < 0 ? 0 : r > nrow - 2 ? nrow - 2 : r;
+  const int sc = v[0] > 0 ? 1 : -1, sr = v[1] > 0 ? 1 : -1;
+  double next_c = v[0] ? (dx * (c + (v[0] > 0)) - size[0] - p[0]) / v[0] : INFINITY;
+  double next_r = v[1] ? (dy * (r + (v[1] > 0)) - size[1] - p[1]) / v[1] : INFINITY;
+  const double step_c = v[0] ? dx / fabs(v[0]) : INFINITY, step_r = v[1] ? dy / fabs(v[1]) : INFINITY;
+  double best = -1;
+  for (;;) {
+    double a[3] = {dx * c - size[0], dy * r - size[1], data[r * ncol + c] * size[2]};
+    double b[3] = {dx * (c + 1) - size[0], dy * (r + 1) - size[1],
+                   data[(r + 1) * ncol + c + 1] * size[2]};
+    double e1[3] = {b[0], a[1], data[r * ncol + c + 1] * size[2]};
+    double e2[3] = {a[0], b[1], data[(r + 1) * ncol + c] * size[2]};
+    double t1 = ray_triangle(p, v, a, b, e1), t2 = ray_triangle(p, v, a, b, e2);
+    if (t1 >= 0 && (best < 0 || t1 < best)) best = t1;
+    if (t2 >= 0 && (best < 0 || t2 < best)) best = t2;
+    double leave = fmin(fmin(next_c, next_r), tout);
+    if (best >= 0 && best <= leave * (1 + 1e-12) + 1e-12) return best;
+    if (leave >= tout) return best;
+    if (next_c < next_r) {
+      c += sc, next_c += step_c;
+      if (c < 0 || c > ncol - 2) return best;
+    } else {
+      r += sr, next_r += step_r;
+      if (r < 0 || r > nrow - 2) return best;
+    }
+  }
+}
+
+// The rangefinders against the bowl in the scene, when MuJoCo's rays skipped its tiles (the single
+// task's model variant): each one's reading is the nearer of MuJoCo's (every other geom) and the
+// bowl's, as mj_ray would have read it with the tiles seen; cutoffs as MuJoCo applies them. Reads
+// the kinematics MuJoCo's sensors used (those of the step's last mj_forward).
+static void bowl_rays(const bowl_cfg* c, const mjModel* m, mjData* d) {
+  if (m->geom_matid[c->tile_geom] >= 0 || m->geom_rgba[4 * c->tile_geom + 3] != 0) return;
+  const int g = c->field_geom[raised_bowl(c, d)];
+  for (int i = 0; i < c->n_rays; i++) {
+    const double* xm = d->site_xmat + 9 * c->ray_site[i];
+    const double v[3] = {xm[2], xm[5], xm[8]};
+    double t = field_ray(m, d, g, d->site_xpos + 3 * c->ray_site[i], v);
+    if (t < 0) continue;
+    if (c->ray_cutoff[i] > 0 && t > c->ray_cutoff[i]) t = c->ray_cutoff[i];
+    double* s = d->sensordata + c->ray_adr[i];
+    if (*s < 0 || t < *s) *s = t;
+  }
+}
+
+// The single task's model variant (rat_part.hide): its tiles invisible, so MuJoCo's rays skip them
+// and bowl_rays casts against the bowl. The physics is the model's (the tiles touch nothing).
+static void bowl_hide_tiles(const void* cfg, mjModel* v) {
+  const bowl_cfg* c = cfg;
+  char nm[32];
+  for (int k = 0; k < c->n_terrains; k++) {
+    snprintf(nm, sizeof nm, "terrain%d_tiles", k);
+    int b = mj_name2id(v, mjOBJ_BODY, nm);
+    for (int g = v->body_geomadr[b]; g < v->body_geomadr[b] + v->body_geomnum[b]; g++) {
+      v->geom_matid[g] = -1;
+      v->geom_rgba[4 * g + 3] = 0;
+    }
   }
 }
 
@@ -127,11 +266,13 @@ static void bowl_reset(const void* cfg, void* state, am_env* e) {
     }
   rat_place(&c->rat, e, 0, 0, c->start_z[pick] + 0.02, am_rng_range(&e->rng, -M_PI, M_PI));
   mj_forward(e->m, d);
+  bowl_rays(c, e->m, d);
 }
 
 static void bowl_evaluate(const void* cfg, void* state, am_env* e, am_step_result* r) {
   const bowl_cfg* c = cfg;
   bowl_state* s = state;
+  bowl_rays(c, e->m, e->d);  // first: what the rat sees this step
   const mjData* d = e->d;
   double x = d->qpos[c->rat.root_q], y = d->qpos[c->rat.root_q + 1];
   double dist = sqrt(x * x + y * y);
@@ -179,8 +320,7 @@ static double ground_z(const bowl_cfg* c, int k, double x, double y) {
 // at (j - (scan_width - 1) / 2) x scan_step to its left; the ground's z less the root's, on the
 // bowl in the scene (the one not parked).
 static void height_scan(const bowl_cfg* c, const mjData* d, float* g) {
-  int k = 0;
-  while (k < c->n_terrains - 1 && d->mocap_pos[3 * c->terrain_mocap[k] + 2] < RAT_PARK_Z / 2) k++;
+  const int k = raised_bowl(c, d);
   const double x0 = d->qpos[c->rat.root_q], y0 = d->qpos[c->rat.root_q + 1];
   const double z0 = d->qpos[c->rat.root_q + 2], yaw = rat_yaw(&c->rat, d);
   const double cy = cos(yaw), sy = sin(yaw);
@@ -454,6 +594,19 @@ static int bowl_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   for (int k = 0; k < c->n_terrains; k++) {
     c->terrain_mocap[k] = rat_mocap_id(m, "terrain%d", k);
     c->tiles_mocap[k] = rat_mocap_id(m, "terrain%d_tiles", k);
+    char nm[32];
+    snprintf(nm, sizeof nm, "terrain%d", k);
+    c->field_geom[k] = m->body_geomadr[mj_name2id(m, mjOBJ_BODY, nm)];
+  }
+  c->tile_geom = m->body_geomadr[mj_name2id(m, mjOBJ_BODY, "terrain0_tiles")];
+  c->n_rays = 0;
+  for (int i = 0; i < m->nsensor; i++) {
+    if (m->sensor_type[i] != mjSENS_RANGEFINDER) continue;
+    if (c->n_rays == MAX_RAYS)
+      return am_err(err, err_sz, "escape-bowl: the body has more than %d rangefinders", MAX_RAYS);
+    c->ray_site[c->n_rays] = m->sensor_objid[i];
+    c->ray_adr[c->n_rays] = m->sensor_adr[i];
+    c->ray_cutoff[c->n_rays++] = m->sensor_cutoff[i];
   }
   return 0;
 }
@@ -468,7 +621,8 @@ const rat_part rat_bowl_part = {
     .event_names = bowl_events, .var_names = bowl_vars_names,
     .trial_start = -1, .success = EV_ESCAPED, .trial_end = -1,  // one attempt per episode
     .read = bowl_read, .build = bowl_build, .bind = bowl_bind, .reset = bowl_reset,
-    .evaluate = bowl_evaluate, .observe = bowl_observe, .vars = bowl_vars, .park = bowl_park};
+    .evaluate = bowl_evaluate, .observe = bowl_observe, .vars = bowl_vars, .park = bowl_park,
+    .hide = bowl_hide_tiles};
 
 int amt_escape_bowl_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
   return rat_part_create(t, &rat_bowl_part, params, err, err_sz);

@@ -375,6 +375,7 @@ void rat_body_copy_bound(rat_body* to, const rat_body* from) {
 // rat_body and an amt_opt_state), with the observation options around them.
 static void part_reset(const am_task* t, am_env* e) {
   const rat_body* b = t->cfg;
+  if (t->n_variants) am_env_use_variant(t, e, 1);  // the part's hide
   b->part->reset(t->cfg, e->task_state, e);
   amt_opts_reset((amt_opt_state*)e->task_state);
 }
@@ -437,5 +438,12 @@ int rat_part_create(am_task* t, const rat_part* part, const amt_params* params, 
   t->get_vars = part_vars;
   int rc2 = rat_task_finish(t, c, part->cfg_size, err, err_sz);
   free(c);
+  if (!rc2 && part->hide) {  // amt_destroy frees the variant on failure, as on success
+    if (!(t->variants = calloc(1, sizeof(mjModel*))) ||
+        !(t->variants[0] = mj_copyModel(NULL, t->model->m)))
+      return am_err(err, err_sz, "out of memory copying the model");
+    t->n_variants = 1;
+    part->hide(t->cfg, t->variants[0]);
+  }
   return rc2;
 }

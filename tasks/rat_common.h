@@ -248,6 +248,10 @@ typedef struct rat_part {
   void (*park)(const void* cfg, mjData* d);
   // With rat_body.command_dims > 0: takes the action values after the muscles' (may be NULL).
   void (*command)(const void* cfg, void* state, const float* cmd);
+  // Optional (NULL: none): hides from MuJoCo's rays, in v (a copy of the model that every episode
+  // of the single task steps: am_task.variants), the geoms the part casts rays against itself
+  // (escape-bowl's tiles); the physics stays the model's.
+  void (*hide)(const void* cfg, mjModel* v);
 } rat_part;
 
 extern const rat_part rat_gaps_part, rat_bowl_part, rat_maze_part, rat_tap_part, rat_water_part;

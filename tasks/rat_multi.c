@@ -278,7 +278,8 @@ static int describe(am_task* t, multi_cfg* c, char* err, size_t err_sz) {
 // for the rat and its own arena only. A member's pieces are the mocap bodies its park hooks move
 // (found by parking it on a scratch mjData); pieces a member parks during its own episodes
 // (run-gaps' platforms) stay on in its variant. Parked pieces touch nothing, so the physics is the
-// same on every variant as on the full model (the golden trace is unchanged).
+// same on every variant as on the full model (the golden trace is unchanged). A member with a
+// hide hook (escape-bowl) also hides, in its own variant, what it casts its rays at itself.
 static int make_variants(am_task* t, const multi_cfg* c, char* err, size_t err_sz) {
   const mjModel* m = t->model->m;
   mjData* d = mj_makeData(m);
@@ -314,6 +315,7 @@ static int make_variants(am_task* t, const multi_cfg* c, char* err, size_t err_s
         v->geom_rgba[4 * g + 3] = 0;
       }
     }
+    if (c->part[k]->hide) c->part[k]->hide(c->sub[k], v);  // what the member casts rays at itself
   }
   free(owner);
   return rc;

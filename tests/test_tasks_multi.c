@@ -53,7 +53,8 @@ static int owner(const mjModel* m, int body) {
 // Every mocap piece of a member other than `active` is parked (z <= -20 m); the active member has
 // pieces up (z > -20 m). Every mocap body belongs to a member. The env steps the active member's
 // model variant: the other members' geoms neither collide nor meet rays there; every other geom
-// (the rat's, the active member's) is as in the full model.
+// (the rat's, the active member's) is as in the full model, but escape-bowl's tiles, which its
+// variant hides from MuJoCo's rays (the task casts them against the bowl itself).
 static void check_parked(const am_task* t, const am_env* e, int active) {
   const mjModel* m = e->m;
   const mjModel* full = t->model->m;
@@ -68,6 +69,11 @@ static void check_parked(const am_task* t, const am_env* e, int active) {
       if (m->geom_contype[g] || m->geom_conaffinity[g] || m->geom_rgba[4 * g + 3] != 0 ||
           m->geom_matid[g] != -1)
         fail_msg("env %d (active %s): geom %d of %s is on", e->index, members[active], g,
+                 mj_id2name(m, mjOBJ_BODY, b));
+    } else if (k == 1 && strstr(mj_id2name(m, mjOBJ_BODY, b), "_tiles")) {
+      if (m->geom_contype[g] || m->geom_conaffinity[g] || m->geom_rgba[4 * g + 3] != 0 ||
+          m->geom_matid[g] != -1)
+        fail_msg("env %d: tile geom %d of %s is seen by MuJoCo's rays", e->index, g,
                  mj_id2name(m, mjOBJ_BODY, b));
     } else if (m->geom_contype[g] != full->geom_contype[g] ||
                m->geom_conaffinity[g] != full->geom_conaffinity[g] ||

@@ -1042,7 +1042,7 @@ static void test_escape_bowl_height_scan(void** state) {
                             e->d->qpos[r.q + 1] + a * sin(yaw) + b * cos(yaw), 1.0};
           mjtNum down[3] = {0, 0, -1};
           int geom = -1;
-          mjtNum dist = mj_ray(e->m, e->d, from, down, NULL, 1, -1, &geom);
+          mjtNum dist = mj_ray(t.model->m, e->d, from, down, NULL, 1, -1, &geom);  // tiles seen
           assert_true(dist > 0);
           double want = 1.0 - dist - 1.5, got = obs[t.groups[sg].offset + 3 * i + j];
           if (fabs(got - want) > 0.01)
@@ -1071,6 +1071,93 @@ static void test_escape_bowl_height_scan(void** state) {
   expect_refused_saying("escape-bowl", "height_scan=30;scan_width=3", "height_scan");
   expect_refused_saying("escape-bowl", "height_scan=3;scan_back=4", "scan_back");
   expect_refused_saying("escape-bowl", "height_scan=3;scan_step=0", "scan_step");
+}
+
+// The rangefinders against the bowl, cast by the task (the model variant hides the tiles from
+// MuJoCo's rays): every reading equals mj_ray's on the model, where the rays see the tiles, over
+// random poses on four bowls of different heights, in the bowl, on the ridge and beyond the field
+// (looking back at its side), at heights from the bumps' tops to a metre up, tilted any way; and
+// most readings are the bowl's, which MuJoCo alone did not see. Env `env` of a pool of n_envs is
+// the bowl's (rat-multi: its member).
+static void check_bowl_rays(am_task* tp, int n_envs, int env) {
+  const am_task t = *tp;  // the same task (a copy of its handle)
+  const mjModel* m = t.model->m;
+  am_pool* p = make_pool(&t, n_envs, 9);
+  am_env* e = am_pool_env(p, env);
+  assert_true(e->m != m);  // the variant
+  rat_ids r = rat_lookup(m);
+  am_rng rng;
+  am_rng_seed(&rng, 5, 0);
+  am_step_result res;
+  double worst = 0;
+  int n = 0, n_bowl = 0, n_changed = 0, n_miss = 0, n_inside = 0;
+  for (int ep = 0; ep < 8; ep++) {
+    if (ep) am_pool_reset(p);
+    int field = -1;  // the raised bowl's whole-field geom
+    for (int kk = 0; kk < 4; kk++) {
+      char nm[16];
+      snprintf(nm, sizeof nm, "terrain%d", kk);
+      int fg = mj_name2id(m, mjOBJ_GEOM, nm);
+      if (e->d->geom_xpos[3 * fg + 2] > -10) field = fg;
+    }
+    assert_true(field >= 0);
+    for (int k = 0; k < 40; k++) {
+      double rad = am_rng_range(&rng, 0, 7.5), ang = am_rng_range(&rng, -M_PI, M_PI);
+      double x = rad * cos(ang), y = rad * sin(ang), down[3] = {0, 0, -1}, from[3] = {x, y, 5};
+      int geom;
+      double ground = 5 - mj_ray(m, e->d, from, down, NULL, 1, -1, &geom);
+      double qw = am_rng_normal(&rng), qx = am_rng_normal(&rng), qy = am_rng_normal(&rng),
+             qz = am_rng_normal(&rng), norm = sqrt(qw * qw + qx * qx + qy * qy + qz * qz);
+      e->d->qpos[r.q] = x, e->d->qpos[r.q + 1] = y;
+      e->d->qpos[r.q + 2] = ground + am_rng_range(&rng, 0.05, 1.0);
+      set_root_quat(e, &r, qw / norm, qx / norm, qy / norm, qz / norm);  // mj_forward on e->m
+      double before[256];
+      assert_true(m->nsensordata <= 256);
+      memcpy(before, e->d->sensordata, sizeof(double) * (size_t)m->nsensordata);
+      t.evaluate(&t, e, &res);  // casts the rays against the bowl
+      for (int s = 0; s < m->nsensor; s++) {
+        if (m->sensor_type[s] != mjSENS_RANGEFINDER) continue;
+        int site = m->sensor_objid[s], adr = m->sensor_adr[s];
+        const double *xm = e->d->site_xmat + 9 * site, *o = e->d->site_xpos + 3 * site;
+        double v[3] = {xm[2], xm[5], xm[8]}, above[3] = {o[0], o[1], 5};
+        double h = mj_rayHfield(m, e->d, field, above, down);
+        if (o[2] < (h >= 0 ? 5 - h : 0) + 1e-4) {  // a ray from inside the ground: the tiles' boxes
+          n_inside++;                             // and the field's differ there
+          continue;
+        }
+        double want = mj_ray(m, e->d, e->d->site_xpos + 3 * site, v, NULL, 1, m->site_bodyid[site],
+                             &geom);
+        if (m->sensor_cutoff[s] > 0 && want > m->sensor_cutoff[s]) want = m->sensor_cutoff[s];
+        double got = e->d->sensordata[adr];
+        if ((want < 0) != (got < 0) || fabs(got - want) > 1e-5)
+          fail_msg("episode %d pose %d ray %d from (%g, %g, %g): read %.9g, mj_ray %.9g", ep, k, s,
+                   e->d->site_xpos[3 * site], e->d->site_xpos[3 * site + 1],
+                   e->d->site_xpos[3 * site + 2], got, want);
+        if (want >= 0) worst = fmax(worst, fabs(got - want));
+        n++;
+        n_miss += want < 0;
+        n_bowl += geom >= 0 && m->geom_type[geom] == mjGEOM_HFIELD;
+        n_changed += before[adr] != got;
+      }
+    }
+  }
+  print_message("bowl rays: %d readings, %d on the bowl, %d changed by the task's cast, %d "
+                "misses (%d from inside the ground, skipped); largest difference from mj_ray %.3g "
+                "m\n", n, n_bowl, n_changed, n_miss, n_inside, worst);
+  assert_true(n_bowl > n / 4 && n_changed > n_bowl / 2);
+  am_pool_free(p);
+  amt_destroy(tp);
+}
+
+static void test_escape_bowl_rays(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "escape-bowl", "terrains=4", "height=0.15,0.35,0.5,0.8", NULL);
+  check_bowl_rays(&t, 1, 0);
+  // rat-multi's bowl member (env 1: escape-bowl), in the variant that also hides two-tap's pieces
+  make_task(&t, "rat-multi", "tasks=two-tap,escape-bowl", "escape-bowl.terrains=4",
+            "escape-bowl.height=0.15,0.35,0.5,0.8", NULL);
+  check_bowl_rays(&t, 2, 1);
 }
 
 // Each episode raises one bank bowl (drawn from the env's RNG) and parks the others; headings vary.
@@ -2344,6 +2431,7 @@ int main(void) {
       cmocka_unit_test(test_run_gaps_staircase),
       cmocka_unit_test(test_run_gaps_scan),
       cmocka_unit_test(test_escape_bowl_height_scan),
+      cmocka_unit_test(test_escape_bowl_rays),
       cmocka_unit_test(test_run_gaps_gap_reward),
       cmocka_unit_test(test_run_gaps_fall_and_limit),
       cmocka_unit_test(test_escape_bowl),
