@@ -131,8 +131,8 @@ static double ray_triangle(const double p[3], const double v[3], const double a[
 
 // Distance along vec from pnt to heightfield geom g (-1: none), as MuJoCo's mj_ray measures it:
 // its surface (each cell split into two triangles along the diagonal from its lowest row and
-// column, as MuJoCo 2.2 splits it), the sides of its box below the edge's profile, and the base.
-// Only the cells under the ray's path are tested, walked in order from the ray's entry into the
+// column, as MuJoCo 2.2 splits it), the sides of its box below the edge's profile, and the base
+// (a ray that starts under the surface may read otherwise). Only the cells under the ray's path are tested, walked in order from the ray's entry into the
 // box (Amanatides and Woo's grid traversal), and the walk stops at the first cell with a hit:
 // MuJoCo tests every cell in the path's bounding rectangle.
 static double field_ray(const mjModel* m, const mjData* d, int g, const double* pnt,
