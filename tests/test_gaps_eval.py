@@ -2,8 +2,8 @@
 """test_gaps_eval.py: tools/gaps_eval.py on planted corridors: the corridor read back from mocap
 rows (parked pairs skipped, pieces out of order), a rat that clears every gap shorter than 0.12 m
 and falls into the first longer one, one that falls on a platform, and one that stops short of
-the next gap without falling, one that falls back into a gap its torso had passed; approach speeds of gaps crossed and not; bad files refused without a
-traceback."""
+the next gap without falling, one that falls back into a gap its torso had passed; approach speeds of gaps crossed and not; the time the torso tips past 90
+deg from planted quaternions; bad files refused without a traceback."""
 import os
 import sys
 
@@ -91,6 +91,19 @@ def main():
         fail("approach speeds %g, %g, want 1.2, 0.6" % (m["approach_crossed"][k], m["approach_not"][k]))
     if not np.isnan(m["approach_crossed"][1]) or m["crossed"][1] != 1:
         fail("a gap reached at the start: approach %g, crossed %d" % (m["approach_crossed"][1], m["crossed"][1]))
+    # tipping: upright for 50 rows of 0.02 s, then rolling about x at 1 deg per row from 1.5 deg
+    # (89.5 deg at row 138, 90.5 at row 139) or pitching about y to 80 deg only (never); a heading
+    # turn alone is not a tip
+    ang = np.radians(np.concatenate([np.zeros(50), np.arange(1, 121) + 0.5]))
+    roll = np.stack([np.cos(ang / 2), np.sin(ang / 2), 0 * ang, 0 * ang], axis=1)
+    pitch = np.stack([np.cos(np.minimum(ang, np.radians(80)) / 2), 0 * ang,
+                      np.sin(np.minimum(ang, np.radians(80)) / 2), 0 * ang], axis=1)
+    yaw = np.stack([np.cos(ang), 0 * ang, 0 * ang, np.sin(ang)], axis=1)
+    t = ge.tip_time(roll, 0.02)
+    if t is None or abs(t - 139 * 0.02) > 1e-9:
+        fail("rolled over: tip time %s, want %g" % (t, 139 * 0.02))
+    if ge.tip_time(pitch, 0.02) is not None or ge.tip_time(yaw, 0.02) is not None:
+        fail("pitched to 80 deg or turned: tipped at %s, %s" % (ge.tip_time(pitch, 0.02), ge.tip_time(yaw, 0.02)))
     check_cli_errors("gaps_eval.py")
     print("test_gaps_eval: ok")
 

@@ -11,7 +11,10 @@
 # falls, the mean forward speed (per episode, then over episodes, as `animat trials`), gaps crossed
 # per episode, and per gap length bin: gaps reached, the share crossed, the falls charged there,
 # and the approach speed (the torso's mean forward speed over the APPROACH s before it reached the
-# gap) of the gaps crossed and of those not. With --png: the share crossed against the gap length.
+# gap) of the gaps crossed and of those not; then the episodes in which the torso tipped past 90
+# deg (its up axis below horizontal: the rat on its side or back, which the published task does not
+# count as a fall), when, and the episodes without a fall in which it never did. With --png: the
+# share crossed against the gap length.
 import argparse
 import os
 import sys
@@ -84,10 +87,20 @@ def measure(eps, bins=BINS, dt=0.02):
             'approach_not': np.array([mean(f) for _, f in speeds])}
 
 
+def tip_time(quat, dt):
+    """The time (s) of the first row in which the torso's up axis points below horizontal, from
+    the root's quaternions (w, x, y, z per row); None if it never does."""
+    q = np.asarray(quat)
+    up_z = 1 - 2 * (q[:, 1] ** 2 + q[:, 2] ** 2)  # the z of the body's z axis in the world
+    below = np.nonzero(up_z < 0)[0]
+    return float(below[0] * dt) if len(below) else None
+
+
 def read_episodes(paths):
-    """(corridor, root x per row, fell) per episode, mean forward speed per episode, and falls, from
-    recordings of run-gaps; DatasetError (a ValueError) or ValueError naming the file otherwise."""
-    eps, speed, falls, dt = [], [], 0, None
+    """(corridor, root x per row, fell) per episode, mean forward speed per episode, falls, the
+    control step, and the time the torso tipped past 90 deg per episode (tip_time), from recordings
+    of run-gaps; DatasetError (a ValueError) or ValueError naming the file otherwise."""
+    eps, speed, falls, dt, tips = [], [], 0, None, []
     for path in paths:
         with Dataset(path) as ds:
             if ds.meta.get('task.name') != 'run-gaps':
@@ -107,7 +120,8 @@ def read_episodes(paths):
                 falls += fell
                 eps.append((corridor(ep['mocap_pos'][0]), ep['qpos'][:, 0], fell))
                 speed.append(float(np.mean(ep['qvel'][:, 0])))
-    return eps, speed, falls, dt if dt is not None else 0.02
+                tips.append(tip_time(ep['qpos'][:, 3:7], step))
+    return eps, speed, falls, dt if dt is not None else 0.02, tips
 
 
 def main():
@@ -117,7 +131,7 @@ def main():
     a = ap.parse_args()
     png = a.png
     try:
-        eps, speed, falls, dt = read_episodes(a.rollout)
+        eps, speed, falls, dt, tips = read_episodes(a.rollout)
     except ValueError as e:  # DatasetError is one
         print('gaps_eval.py: %s' % e, file=sys.stderr)
         return 1
@@ -137,6 +151,11 @@ def main():
         ap = ['%5.2f' % v if v == v else '    -' for v in (m['approach_crossed'][k], m['approach_not'][k])]
         print('  %.2f-%.2f     %5d  %s  %5d        %s  %s' % (BINS[k], BINS[k + 1], r, share,
                                                         m['fell_at'][k], ap[0], ap[1]))
+    times = [t for t in tips if t is not None]
+    upright = sum(1 for t, (_, _, fell) in zip(tips, eps) if t is None and not fell)
+    print('torso tipped past 90 deg in %d episodes%s; without a fall and never tipped: %d'
+          % (len(times), ' (median at %.2f s, %.2f-%.2f)' % (np.median(times), min(times), max(times))
+             if times else '', upright))
     if png:
         import matplotlib
         matplotlib.use('Agg')
