@@ -129,12 +129,15 @@ static double ray_triangle(const double p[3], const double v[3], const double a[
   return t >= 0 ? t : -1;
 }
 
-// Distance along vec from pnt to heightfield geom g (-1: none), as MuJoCo's mj_ray measures it:
-// its surface (each cell split into two triangles along the diagonal from its lowest row and
-// column, as MuJoCo 2.2 splits it), the sides of its box below the edge's profile, and the base
-// (a ray that starts under the surface may read otherwise). Only the cells under the ray's path are tested, walked in order from the ray's entry into the
-// box (Amanatides and Woo's grid traversal), and the walk stops at the first cell with a hit:
-// MuJoCo tests every cell in the path's bounding rectangle.
+// Distance along vec from pnt to the surface of heightfield geom g (-1: none), as MuJoCo's mj_ray
+// measures it: each cell split into two triangles along the diagonal from its lowest row and
+// column, as MuJoCo 2.2 splits it. mj_ray also counts the sides of the field's box below the
+// edge's profile and its base; a bowl's edges lie at z = 0 on the floor plane, so a ray meets
+// those only below the plane, which it has met first (a ray that starts under the ground may read
+// otherwise; test_escape_bowl_rays checks the edges). Only the cells under the ray's path are
+// tested, walked in order from the ray's entry into the box (Amanatides and Woo's grid traversal),
+// and the walk stops at the first cell with a hit: MuJoCo tests every cell in the path's bounding
+// rectangle.
 static double field_ray(const mjModel* m, const mjData* d, int g, const double* pnt,
                         const double* vec) {
   const int hid = m->geom_dataid[g], nrow = m->hfield_nrow[hid], ncol = m->hfield_ncol[hid];
@@ -147,7 +150,6 @@ static double field_ray(const mjModel* m, const mjData* d, int g, const double* 
   // the box: x, y within the field's half-sizes, z from the base's bottom to the top
   const double lo[3] = {-size[0], -size[1], -size[3]}, hi[3] = {size[0], size[1], size[2]};
   double tin = 0, tout = INFINITY;
-  int entry = -1;  // the axis whose face the ray enters by (-1: it starts inside)
   for (int a = 0; a < 3; a++) {
     if (v[a] == 0) {
       if (p[a] < lo[a] || p[a] > hi[a]) return -1;
@@ -155,31 +157,21 @@ static double field_ray(const mjModel* m, const mjData* d, int g, const double* 
     }
     double t1 = (lo[a] - p[a]) / v[a], t2 = (hi[a] - p[a]) / v[a];
     if (t1 > t2) { double x = t1; t1 = t2; t2 = x; }
-    if (t1 > tin) tin = t1, entry = a;
+    if (t1 > tin) tin = t1;
     if (t2 < tout) tout = t2;
   }
   if (tin > tout) return -1;
   const double dx = 2 * size[0] / (ncol - 1), dy = 2 * size[1] / (nrow - 1);
-  double q[3] = {p[0] + tin * v[0], p[1] + tin * v[1], p[2] + tin * v[2]};
-  if (entry == 2 && v[2] > 0) return tin;  // into the base from below
-  if (entry == 0 || entry == 1) {  // by a side: a hit where it is below the edge's profile
-    double f = entry == 0 ? (q[1] + size[1]) / dy : (q[0] + size[0]) / dx;
-    int n = entry == 0 ? nrow : ncol, i0 = (int)floor(f);
-    i0 = i0 < 0 ? 0 : i0 > n - 2 ? n - 2 : i0;
-    f -= i0;
-    int edge = (entry == 0 ? v[0] < 0 : v[1] < 0) ? (entry == 0 ? ncol : nrow) - 1 : 0;
-    double z0 = entry == 0 ? data[i0 * ncol + edge] : data[edge * ncol + i0];
-    double z1 = entry == 0 ? data[(i0 + 1) * ncol + edge] : data[edge * ncol + i0 + 1];
-    if (q[2] < (z0 * (1 - f) + z1 * f) * size[2]) return tin;
-  }
-  // walk the cells from the entry point
-  int c = (int)floor((q[0] + size[0]) / dx), r = (int)floor((q[1] + size[1]) / dy);
+  // walk the cells from the ray's entry into the box
+  int c = (int)floor((p[0] + tin * v[0] + size[0]) / dx);
+  int r = (int)floor((p[1] + tin * v[1] + size[1]) / dy);
   c = c < 0 ? 0 : c > ncol - 2 ? ncol - 2 : c;
   r = r < 0 ? 0 : r > nrow - 2 ? nrow - 2 : r;
   const int sc = v[0] > 0 ? 1 : -1, sr = v[1] > 0 ? 1 : -1;
   double next_c = v[0] ? (dx * (c + (v[0] > 0)) - size[0] - p[0]) / v[0] : INFINITY;
   double next_r = v[1] ? (dy * (r + (v[1] > 0)) - size[1] - p[1]) / v[1] : INFINITY;
-  const double step_c = v[0] ? dx / fabs(v[0]) : INFINITY, step_r = v[1] ? dy / fabs(v[1]) : INFINITY;
+  const double step_c = v[0] ? dx / fabs(v[0]) : INFINITY;
+  const double step_r = v[1] ? dy / fabs(v[1]) : INFINITY;
   double best = -1;
   for (;;) {
     double a[3] = {dx * c - size[0], dy * r - size[1], data[r * ncol + c] * size[2]};

@@ -1076,7 +1076,7 @@ static void test_escape_bowl_height_scan(void** state) {
 // The rangefinders against the bowl, cast by the task (the model variant hides the tiles from
 // MuJoCo's rays): every reading equals mj_ray's on the model, where the rays see the tiles, over
 // random poses on four bowls of different heights, in the bowl, on the ridge and beyond the field
-// (looking back at its side), at heights from the bumps' tops to a metre up, tilted any way; and
+// (looking back at it), at heights from the bumps' tops to a metre up, tilted any way; and
 // most readings are the bowl's, which MuJoCo alone did not see. Env `env` of a pool of n_envs is
 // the bowl's (rat-multi: its member).
 static void check_bowl_rays(am_task* tp, int n_envs, int env) {
@@ -1090,17 +1090,21 @@ static void check_bowl_rays(am_task* tp, int n_envs, int env) {
   am_rng_seed(&rng, 5, 0);
   am_step_result res;
   double worst = 0;
-  int n = 0, n_bowl = 0, n_changed = 0, n_miss = 0, n_inside = 0;
+  int n = 0, n_bowl = 0, n_changed = 0, n_miss = 0, n_inside = 0, mc[4];
+  terrain_mocaps(m, mc, 4);
   for (int ep = 0; ep < 8; ep++) {
     if (ep) am_pool_reset(p);
-    int field = -1;  // the raised bowl's whole-field geom
-    for (int kk = 0; kk < 4; kk++) {
-      char nm[16];
-      snprintf(nm, sizeof nm, "terrain%d", kk);
-      int fg = mj_name2id(m, mjOBJ_GEOM, nm);
-      if (e->d->geom_xpos[3 * fg + 2] > -10) field = fg;
-    }
-    assert_true(field >= 0);
+    char nm[16];  // the raised bowl's whole-field geom
+    snprintf(nm, sizeof nm, "terrain%d", raised_terrain(e, mc, 4));
+    int field = id_of(m, mjOBJ_GEOM, nm);
+    // its edges lie at 0, on the floor plane (so the task's cast may leave out the field's sides)
+    const int hid = m->geom_dataid[field], nr = m->hfield_nrow[hid], nc = m->hfield_ncol[hid];
+    const float* hd = m->hfield_data + m->hfield_adr[hid];
+    for (int i = 0; i < nr; i++)
+      assert_true(hd[i * nc] == 0 && hd[i * nc + nc - 1] == 0);
+    for (int j = 0; j < nc; j++)
+      assert_true(hd[j] == 0 && hd[(nr - 1) * nc + j] == 0);
+    assert_true(fabs(e->d->geom_xpos[3 * field + 2]) < 1e-12);
     for (int k = 0; k < 40; k++) {
       double rad = am_rng_range(&rng, 0, 7.5), ang = am_rng_range(&rng, -M_PI, M_PI);
       double x = rad * cos(ang), y = rad * sin(ang), down[3] = {0, 0, -1}, from[3] = {x, y, 5};
