@@ -26,7 +26,6 @@
 #define TILE_N ((BOWL_N - 1) / BOWL_TILES)
 #define N_TILES (BOWL_TILES * BOWL_TILES)
 #define START_R 0.25  // m: the rat starts above the highest ground within this of the centre (x, y)
-#define MAX_RAYS 64   // rangefinders the task casts against the bowl itself
 
 const amt_param_def amt_escape_bowl_params[] = {
     {"episode_time", "20", "episode length (s)"},
@@ -78,10 +77,9 @@ typedef struct bowl_cfg {
   double scan_step;
   const float* hf[MAX_TERRAINS];  // each bowl's elevations in [0, 1], in the task's model (bind)
   // the rays (bind): each bowl's whole-field geom, the first tile geom (hidden from MuJoCo's rays
-  // in the single task's model variant: bowl_hide_tiles), and each rangefinder's site, sensordata
-  // address and cutoff
-  int field_geom[MAX_TERRAINS], tile_geom, n_rays, ray_site[MAX_RAYS], ray_adr[MAX_RAYS];
-  double ray_cutoff[MAX_RAYS];
+  // in the single task's model variant: bowl_hide_tiles), and the rangefinders
+  int field_geom[MAX_TERRAINS], tile_geom;
+  rat_rays rays;
 } bowl_cfg;
 
 typedef struct bowl_state {
@@ -195,22 +193,18 @@ static double field_ray(const mjModel* m, const mjData* d, int g, const double* 
   }
 }
 
-// The rangefinders against the bowl in the scene, when MuJoCo's rays skipped its tiles (the single
-// task's model variant): each one's reading is the nearer of MuJoCo's (every other geom) and the
-// bowl's, as mj_ray would have read it with the tiles seen; cutoffs as MuJoCo applies them. Reads
-// the kinematics MuJoCo's sensors used (those of the step's last mj_forward).
+// The cast against the bowl in the scene (rat_rays_merge; ctx: the cfg).
+static double bowl_cast(const void* ctx, const mjModel* m, const mjData* d, const double* pnt,
+                        const double* vec, double bound) {
+  (void)bound;  // the walk stops at the first cell with a hit
+  return field_ray(m, d, ((const bowl_cfg*)ctx)->field_geom[raised_bowl(ctx, d)], pnt, vec);
+}
+
+// The rangefinders against the bowl, when MuJoCo's rays skipped its tiles (the single task's
+// model variant): each one's reading as mj_ray would have read it with the tiles seen.
 static void bowl_rays(const bowl_cfg* c, const mjModel* m, mjData* d) {
   if (m->geom_matid[c->tile_geom] >= 0 || m->geom_rgba[4 * c->tile_geom + 3] != 0) return;
-  const int g = c->field_geom[raised_bowl(c, d)];
-  for (int i = 0; i < c->n_rays; i++) {
-    const double* xm = d->site_xmat + 9 * c->ray_site[i];
-    const double v[3] = {xm[2], xm[5], xm[8]};
-    double t = field_ray(m, d, g, d->site_xpos + 3 * c->ray_site[i], v);
-    if (t < 0) continue;
-    if (c->ray_cutoff[i] > 0 && t > c->ray_cutoff[i]) t = c->ray_cutoff[i];
-    double* s = d->sensordata + c->ray_adr[i];
-    if (*s < 0 || t < *s) *s = t;
-  }
+  rat_rays_merge(&c->rays, m, d, bowl_cast, c);
 }
 
 // The single task's model variant (rat_part.hide): its tiles invisible, so MuJoCo's rays skip them
@@ -591,15 +585,7 @@ static int bowl_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
     c->field_geom[k] = m->body_geomadr[mj_name2id(m, mjOBJ_BODY, nm)];
   }
   c->tile_geom = m->body_geomadr[mj_name2id(m, mjOBJ_BODY, "terrain0_tiles")];
-  c->n_rays = 0;
-  for (int i = 0; i < m->nsensor; i++) {
-    if (m->sensor_type[i] != mjSENS_RANGEFINDER) continue;
-    if (c->n_rays == MAX_RAYS)
-      return am_err(err, err_sz, "escape-bowl: the body has more than %d rangefinders", MAX_RAYS);
-    c->ray_site[c->n_rays] = m->sensor_objid[i];
-    c->ray_adr[c->n_rays] = m->sensor_adr[i];
-    c->ray_cutoff[c->n_rays++] = m->sensor_cutoff[i];
-  }
+  if (rat_rays_find(m, &c->rays, "escape-bowl", err, err_sz)) return -1;
   return 0;
 }
 

@@ -261,6 +261,32 @@ void rat_park(mjData* d, int mocap) {
   rat_set_mocap(d, mocap, RAT_PARK_PITCH * mocap, RAT_PARK_Y, RAT_PARK_Z);
 }
 
+int rat_rays_find(const mjModel* m, rat_rays* r, const char* task, char* err, size_t err_sz) {
+  r->n = 0;
+  for (int i = 0; i < m->nsensor; i++) {
+    if (m->sensor_type[i] != mjSENS_RANGEFINDER) continue;
+    if (r->n == RAT_MAX_RAYS)
+      return am_err(err, err_sz, "%s: the body has more than %d rangefinders", task, RAT_MAX_RAYS);
+    r->site[r->n] = m->sensor_objid[i];
+    r->adr[r->n] = m->sensor_adr[i];
+    r->cutoff[r->n++] = m->sensor_cutoff[i];
+  }
+  return 0;
+}
+
+void rat_rays_merge(const rat_rays* r, const mjModel* m, mjData* d, rat_ray_cast cast,
+                    const void* ctx) {
+  for (int i = 0; i < r->n; i++) {
+    const double* xm = d->site_xmat + 9 * r->site[i];
+    const double v[3] = {xm[2], xm[5], xm[8]};
+    double* s = d->sensordata + r->adr[i];
+    double t = cast(ctx, m, d, d->site_xpos + 3 * r->site[i], v, *s);
+    if (t < 0) continue;
+    if (r->cutoff[i] > 0 && t > r->cutoff[i]) t = r->cutoff[i];
+    if (*s < 0 || t < *s) *s = t;
+  }
+}
+
 int rat_fixed_find(rat_body* b, const mjModel* m, const char* task, char* err, size_t err_sz) {
   size_t len = strlen(task);
   b->n_fixed = 0;

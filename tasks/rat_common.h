@@ -141,6 +141,26 @@ void rat_set_mocap(mjData* d, int mocap, double x, double y, double z);
 // Parks a mocap body far below the scene, each at its own spot (see rat_common.c).
 void rat_park(mjData* d, int mocap);
 
+// The body's rangefinders, for a part that casts their rays against some of its own geoms itself
+// (rat_part.hide): each one's site, sensordata address and cutoff.
+#define RAT_MAX_RAYS 64
+typedef struct rat_rays {
+  int n, site[RAT_MAX_RAYS], adr[RAT_MAX_RAYS];
+  double cutoff[RAT_MAX_RAYS];
+} rat_rays;
+// Fills r from m's rangefinder sensors. Returns 0 or -1 (more than RAT_MAX_RAYS; names task).
+int rat_rays_find(const mjModel* m, rat_rays* r, const char* task, char* err, size_t err_sz);
+// A part's own cast: the distance along vec (unit) from pnt to its hidden geoms, as MuJoCo's mj_ray
+// would read it (-1: none). bound >= 0 is a distance already read (MuJoCo's): the cast may stop
+// looking past it.
+typedef double (*rat_ray_cast)(const void* ctx, const mjModel* m, const mjData* d,
+                               const double* pnt, const double* vec, double bound);
+// Each rangefinder's reading becomes the nearer of MuJoCo's (every geom its rays saw) and the
+// cast's, with the cutoff applied as MuJoCo applies it: the reading mj_ray would have given with
+// the hidden geoms seen. Reads the kinematics the sensors used (the step's last mj_forward).
+void rat_rays_merge(const rat_rays* r, const mjModel* m, mjData* d, rat_ray_cast cast,
+                    const void* ctx);
+
 // Episode length in control steps of episode_time s at control period dt (at least 1).
 int rat_episode_steps(double episode_time, double dt);
 

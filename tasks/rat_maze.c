@@ -1,9 +1,14 @@
 // rat_maze.c: the task "forage-maze" (Merel et al. 2020): the rat collects targets in a random
 // 11 x 11 maze, regenerated per episode; the episode ends when all are taken.
 //
-// The walls and targets are mocap bodies placed by every env in reset; walls the maze does not
-// have and taken targets are parked (rat_common.h). The task is a rat_part (rat_common.h), which
-// the composite rat-multi also holds. docs/tasks.md describes the task for users.
+// The walls and targets are mocap bodies placed by every env in reset. The maze's walls lie in the
+// first of N_SLOTS wall bodies, each turned to its wall's direction; the slots left over and taken
+// targets are parked (rat_common.h). Every body costs MuJoCo's broadphase (a sort of all bodies
+// each step), so the scene holds only as many walls as a maze can have, not every possible one.
+// The rangefinders' rays against the walls are cast by the task itself, along the grid cells the
+// ray crosses (maze_rays); the single task's model variant hides the walls from MuJoCo's rays,
+// which test every geom. The task is a rat_part (rat_common.h), which the composite rat-multi
+// also holds. docs/tasks.md describes the task for users.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +19,13 @@
 #define MAZE_N 11
 #define CELL 0.5                                 // cell size (m)
 #define N_WALLS ((MAZE_N + 1) * MAZE_N * 2)      // every possible wall: 264
+#define N_BORDER (4 * MAZE_N)                     // the outer walls, always there
+// Walls a maze can have: the border and the interior walls the carving leaves (a spanning tree
+// of the cells opens MAZE_N^2 - 1 of them).
+#define N_SLOTS (N_WALLS - MAZE_N * MAZE_N + 1)
+#define WALL_HALF (CELL / 2 + 0.02)  // a wall's half-length (m): it overlaps the next by 0.04 m
+#define WALL_THICK 0.02              // half-thickness (m)
+#define WALL_H 0.15                  // half-height (m); walls stand on the floor
 #define MAX_TARGETS 32
 
 const amt_param_def amt_forage_maze_params[] = {
@@ -32,15 +44,17 @@ const amt_param_def amt_forage_maze_params[] = {
 
 typedef struct maze_cfg {
   rat_body rat;  // first (rat_common.h)
-  int wall_mocap[N_WALLS];
+  int slot_mocap[N_SLOTS], slot_geom;  // the wall bodies, and the first one's geom
   int n_targets, target_mocap[MAX_TARGETS];
   double open_fraction, target_reward, approach;
+  rat_rays rays;
 } maze_cfg;
 
 typedef struct maze_state {
   amt_opt_state opt;  // first (task_opts.h)
   int remaining, collected[MAX_TARGETS];
   double near_d;  // the head's distance to the nearest remaining target at the last step (m)
+  unsigned char on[N_WALLS];  // this episode's maze: 1 where wall k stands (wall_pos)
 } maze_state;
 
 enum { EV_TARGET, EV_ALL };
@@ -62,6 +76,8 @@ static void wall_pos(int k, double* x, double* y) {
     *y = o + (row + 0.5) * CELL;
   }
 }
+
+static int is_horiz(int k) { return k < (MAZE_N + 1) * MAZE_N; }
 
 // Generates a maze into `on` (1: wall present): randomized depth-first carving, then a fraction
 // of the remaining interior walls removed. Uses only stack memory.
@@ -98,6 +114,103 @@ static void make_maze(am_rng* rng, double open_fraction, unsigned char* on) {
   }
 }
 
+//---------------------------------- the rays ------------------------------------------------------
+
+// Distance along vec from p to wall k's box (-1: none), by MuJoCo's test of a box's faces (each
+// face plane the ray meets at a distance >= 0, within the face's rectangle, inclusive).
+static double wall_ray(int k, const double* p, const double* v) {
+  double x, y;
+  wall_pos(k, &x, &y);
+  const double c[3] = {x, y, WALL_H};
+  const double hs[3] = {is_horiz(k) ? WALL_HALF : WALL_THICK, is_horiz(k) ? WALL_THICK : WALL_HALF,
+                        WALL_H};
+  const double l[3] = {p[0] - c[0], p[1] - c[1], p[2] - c[2]};
+  double best = -1;
+  for (int i = 0; i < 3; i++) {
+    if (fabs(v[i]) <= mjMINVAL) continue;
+    const int a = (i + 1) % 3, b = (i + 2) % 3;
+    for (int side = -1; side <= 1; side += 2) {
+      double t = (side * hs[i] - l[i]) / v[i];
+      if (t >= 0 && fabs(l[a] + t * v[a]) <= hs[a] && fabs(l[b] + t * v[b]) <= hs[b] &&
+          (best < 0 || t < best))
+        best = t;
+    }
+  }
+  return best;
+}
+
+// The nearest of the standing walls among those that reach into cell (ci, cj) (column, row; -1 to
+// MAZE_N): the horizontal walls on its two row lines and the vertical walls on its two column
+// lines, each with its neighbours on either side, whose 0.02 m ends reach past the corners.
+static double cell_ray(const unsigned char* on, int ci, int cj, const double* p, const double* v,
+                       double best) {
+  const int N = MAZE_N, NH = (N + 1) * N;
+  for (int line = cj; line <= cj + 1; line++)  // horizontal: row line, column
+    for (int i = ci - 1; i <= ci + 1; i++) {
+      if (line < 0 || line > N || i < 0 || i >= N || !on[line * N + i]) continue;
+      double t = wall_ray(line * N + i, p, v);
+      if (t >= 0 && (best < 0 || t < best)) best = t;
+    }
+  for (int line = ci; line <= ci + 1; line++)  // vertical: row, column line
+    for (int j = cj - 1; j <= cj + 1; j++) {
+      if (line < 0 || line > N || j < 0 || j >= N || !on[NH + j * (N + 1) + line]) continue;
+      double t = wall_ray(NH + j * (N + 1) + line, p, v);
+      if (t >= 0 && (best < 0 || t < best)) best = t;
+    }
+  return best;
+}
+
+// The cast against the maze's standing walls (rat_rays_merge; ctx: the state's on[]): the grid
+// cells under the ray's path within the maze and one cell around it, walked in order (Amanatides
+// and Woo's traversal), stopping after the first cell whose walls hold a hit no farther than the
+// cell's exit: every wall is tested in every cell it reaches into, so no later cell holds a nearer
+// one. The walk also stops past bound, above the walls' tops when rising, and under the floor.
+static double maze_cast(const void* ctx, const mjModel* m, const mjData* d, const double* p,
+                        const double* v, double bound) {
+  const unsigned char* on = ctx;
+  (void)m, (void)d;
+  const double o = -MAZE_N * CELL / 2, lo = o - CELL, hi = o + (MAZE_N + 1) * CELL;
+  double tin = 0, tout = INFINITY;  // the ray within the square of cells -1 to MAZE_N
+  for (int a = 0; a < 2; a++) {
+    if (v[a] == 0) {
+      if (p[a] < lo || p[a] > hi) return -1;
+      continue;
+    }
+    double t1 = (lo - p[a]) / v[a], t2 = (hi - p[a]) / v[a];
+    if (t1 > t2) { double x = t1; t1 = t2; t2 = x; }
+    tin = fmax(tin, t1), tout = fmin(tout, t2);
+  }
+  if (tin > tout) return -1;
+  int cell[2], step[2];
+  double next[2], delta[2];  // the ray's distance to the next cell boundary on each axis
+  for (int a = 0; a < 2; a++) {
+    double u = floor((p[a] + tin * v[a] - o) / CELL);
+    cell[a] = u < -1 ? -1 : u > MAZE_N ? MAZE_N : (int)u;
+    step[a] = v[a] > 0 ? 1 : -1;
+    delta[a] = v[a] != 0 ? CELL / fabs(v[a]) : INFINITY;
+    next[a] = v[a] != 0 ? (o + (cell[a] + (v[a] > 0)) * CELL - p[a]) / v[a] : INFINITY;
+  }
+  double best = -1;
+  for (;;) {
+    best = cell_ray(on, cell[0], cell[1], p, v, best);
+    int a = next[1] < next[0];
+    double exit = fmin(next[a], tout), z = p[2] + exit * v[2];
+    if ((best >= 0 && best <= exit) || exit >= tout || (bound >= 0 && exit > bound) ||
+        (v[2] > 0 && z > 2 * WALL_H) || (v[2] < 0 && z < 0))
+      return best;
+    cell[a] += step[a];
+    next[a] += delta[a];
+    if (cell[a] < -1 || cell[a] > MAZE_N) return best;
+  }
+}
+
+// The rangefinders against the walls, when MuJoCo's rays skipped them (the single task's model
+// variant): each one's reading as mj_ray would have read it with the walls seen.
+static void maze_rays(const maze_cfg* c, const maze_state* s, const mjModel* m, mjData* d) {
+  if (m->geom_matid[c->slot_geom] >= 0 || m->geom_rgba[4 * c->slot_geom + 3] != 0) return;
+  rat_rays_merge(&c->rays, m, d, maze_cast, s->on);
+}
+
 //---------------------------------- hooks ---------------------------------------------------------
 
 // The horizontal distance from the head to the nearest remaining target, and the vector to it
@@ -117,7 +230,7 @@ static double nearest(const maze_cfg* c, const maze_state* s, const mjData* d, d
 
 static void maze_park(const void* cfg, mjData* d) {
   const maze_cfg* c = cfg;
-  for (int k = 0; k < N_WALLS; k++) rat_park(d, c->wall_mocap[k]);
+  for (int k = 0; k < N_SLOTS; k++) rat_park(d, c->slot_mocap[k]);
   for (int k = 0; k < c->n_targets; k++) rat_park(d, c->target_mocap[k]);
 }
 
@@ -127,14 +240,17 @@ static void maze_reset(const void* cfg, void* state, am_env* e) {
   maze_state* s = state;
   memset(s, 0, sizeof *s);
   mjData* d = e->d;
-  unsigned char on[N_WALLS];
-  make_maze(&e->rng, c->open_fraction, on);
-  for (int k = 0; k < N_WALLS; k++) {
-    double x, y;
+  make_maze(&e->rng, c->open_fraction, s->on);
+  int n = 0;  // walls placed: the slots are built along x; a wall along y is turned 90 deg
+  for (int k = 0; k < N_WALLS && n < N_SLOTS; k++) {
+    if (!s->on[k]) continue;
+    double x, y, h = M_SQRT1_2 * !is_horiz(k);
     wall_pos(k, &x, &y);
-    if (on[k]) rat_set_mocap(d, c->wall_mocap[k], x, y, 0.15);
-    else rat_park(d, c->wall_mocap[k]);
+    rat_set_mocap(d, c->slot_mocap[n], x, y, WALL_H);
+    mjtNum* q = d->mocap_quat + 4 * c->slot_mocap[n++];
+    q[0] = h ? h : 1, q[1] = q[2] = 0, q[3] = h;
   }
+  while (n < N_SLOTS) rat_park(d, c->slot_mocap[n++]);
   int cells[MAZE_N * MAZE_N];  // a partial shuffle: cells[0] the rat's, then the targets'
   for (int i = 0; i < MAZE_N * MAZE_N; i++) cells[i] = i;
   for (int i = 0; i <= c->n_targets; i++) {
@@ -153,6 +269,7 @@ static void maze_reset(const void* cfg, void* state, am_env* e) {
   rat_place(&c->rat, e, o + (cells[0] % MAZE_N + 0.5) * CELL, o + (cells[0] / MAZE_N + 0.5) * CELL,
             0, am_rng_range(&e->rng, -M_PI, M_PI));
   mj_forward(e->m, d);
+  maze_rays(c, s, e->m, d);
   double w[3];
   s->near_d = nearest(c, s, d, w);
 }
@@ -164,6 +281,7 @@ static void maze_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
   const maze_cfg* c = cfg;
   maze_state* s = state;
   mjData* d = e->d;
+  maze_rays(c, s, e->m, d);  // first: what the rat sees this step
   double reward = 0, w[3];
   uint32_t ev = 0;
   double near = nearest(c, s, d, w);
@@ -234,19 +352,16 @@ static int maze_read(const amt_info* info, const amt_params* params, void* cfg, 
   return 0;
 }
 
-// The arena: a 3.5 m floor, every possible wall (0.3 m high, 0.04 m thick) and the targets
+// The arena: a 3.5 m floor, the wall slots (0.3 m high, 0.04 m thick, along x) and the targets
 // (spheres of radius 0.05 m that touch nothing), all parked at first.
 static int maze_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* a, int movable) {
   const maze_cfg* c = cfg;
   (void)prelude;
   rat_add_floor(a, 3.5, 0, movable ? "forage-maze" : NULL);
-  for (int k = 0; k < N_WALLS; k++) {
-    int horiz = k < (MAZE_N + 1) * MAZE_N;
+  for (int k = 0; k < N_SLOTS; k++)
     rat_sb_add(a, "<body name=\"wall%d\" mocap=\"true\" pos=\"0 0 %g\"><geom type=\"box\" "
-                  "size=\"%g %g 0.15\" rgba=\"0.55 0.5 0.45 1\" contype=\"0\" conaffinity=\"1\"/>"
-                  "</body>", k, RAT_PARK_Z, horiz ? CELL / 2 + 0.02 : 0.02,
-               horiz ? 0.02 : CELL / 2 + 0.02);
-  }
+                  "size=\"%g %g %g\" rgba=\"0.55 0.5 0.45 1\" contype=\"0\" conaffinity=\"1\"/>"
+                  "</body>", k, RAT_PARK_Z, WALL_HALF, WALL_THICK, WALL_H);
   for (int k = 0; k < c->n_targets; k++)
     rat_sb_add(a, "<body name=\"target%d\" mocap=\"true\" pos=\"0 0 %g\"><geom type=\"sphere\" "
                   "size=\"0.05\" rgba=\"0.9 0.7 0.1 1\" contype=\"0\" conaffinity=\"0\"/></body>",
@@ -257,9 +372,23 @@ static int maze_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* a, int movab
 static int maze_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   maze_cfg* c = cfg;
   (void)err, (void)err_sz;
-  for (int k = 0; k < N_WALLS; k++) c->wall_mocap[k] = rat_mocap_id(m, "wall%d", k);
+  for (int k = 0; k < N_SLOTS; k++) c->slot_mocap[k] = rat_mocap_id(m, "wall%d", k);
   for (int k = 0; k < c->n_targets; k++) c->target_mocap[k] = rat_mocap_id(m, "target%d", k);
-  return 0;
+  c->slot_geom = m->body_geomadr[mj_name2id(m, mjOBJ_BODY, "wall0")];
+  return rat_rays_find(m, &c->rays, "forage-maze", err, err_sz);
+}
+
+// The single task's model variant (rat_part.hide): the walls invisible, so MuJoCo's rays skip them
+// and maze_rays casts against the maze. The physics is the model's.
+static void maze_hide_walls(const void* cfg, mjModel* v) {
+  (void)cfg;
+  for (int k = 0; k < N_SLOTS; k++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "wall%d", k);
+    int g = v->body_geomadr[mj_name2id(v, mjOBJ_BODY, nm)];
+    v->geom_matid[g] = -1;
+    v->geom_rgba[4 * g + 3] = 0;
+  }
 }
 
 static const char* const maze_terms[] = {"targets", "approach"};
@@ -272,7 +401,8 @@ const rat_part rat_maze_part = {
     .event_names = maze_events, .var_names = maze_vars_names,
     .trial_start = -1, .success = EV_ALL, .trial_end = -1,  // one foraging bout per episode
     .read = maze_read, .build = maze_build, .bind = maze_bind, .reset = maze_reset,
-    .evaluate = maze_evaluate, .observe = maze_observe, .vars = maze_vars, .park = maze_park};
+    .evaluate = maze_evaluate, .observe = maze_observe, .vars = maze_vars, .park = maze_park,
+    .hide = maze_hide_walls};
 
 int amt_forage_maze_create(am_task* t, const amt_params* params, char* err, size_t err_sz) {
   return rat_part_create(t, &rat_maze_part, params, err, err_sz);

@@ -50,7 +50,7 @@ static const golden table[] = {
     {"run", {"episode_time=2", NULL}, 0xb8751da8},
     {"run-gaps", {"episode_time=2", NULL}, 0x243d5719},
     {"escape-bowl", {"episode_time=2", "terrains=2", NULL}, 0x0e68e743},
-    {"forage-maze", {"episode_time=2", NULL}, 0x952c4716},
+    {"forage-maze", {"episode_time=2", NULL}, 0x65c21ab7},
     {"two-tap", {"episode_time=2", "arena=0.05", "prev_inputs=1", "obs_noise=0.1", NULL},
      0x9d20a5a1},
     {"water-maze", {"episode_time=2", "search_time=0.3", "trials=3", NULL}, 0xe4c46518},

@@ -53,8 +53,9 @@ static int owner(const mjModel* m, int body) {
 // Every mocap piece of a member other than `active` is parked (z <= -20 m); the active member has
 // pieces up (z > -20 m). Every mocap body belongs to a member. The env steps the active member's
 // model variant: the other members' geoms neither collide nor meet rays there; every other geom
-// (the rat's, the active member's) is as in the full model, but escape-bowl's tiles, which its
-// variant hides from MuJoCo's rays (the task casts them against the bowl itself).
+// (the rat's, the active member's) is as in the full model, but escape-bowl's tiles and
+// forage-maze's walls, which their variants hide from MuJoCo's rays (the tasks cast those rays
+// themselves): the tiles touch nothing anyway, the walls keep their contacts.
 static void check_parked(const am_task* t, const am_env* e, int active) {
   const mjModel* m = e->m;
   const mjModel* full = t->model->m;
@@ -75,6 +76,12 @@ static void check_parked(const am_task* t, const am_env* e, int active) {
           m->geom_matid[g] != -1)
         fail_msg("env %d: tile geom %d of %s is seen by MuJoCo's rays", e->index, g,
                  mj_id2name(m, mjOBJ_BODY, b));
+    } else if (k == 2 && !strncmp(mj_id2name(m, mjOBJ_BODY, b), "wall", 4)) {
+      if (m->geom_contype[g] != full->geom_contype[g] ||
+          m->geom_conaffinity[g] != full->geom_conaffinity[g] || m->geom_rgba[4 * g + 3] != 0 ||
+          m->geom_matid[g] != -1)
+        fail_msg("env %d: wall geom %d of %s is seen by MuJoCo's rays or touches nothing",
+                 e->index, g, mj_id2name(m, mjOBJ_BODY, b));
     } else if (m->geom_contype[g] != full->geom_contype[g] ||
                m->geom_conaffinity[g] != full->geom_conaffinity[g] ||
                m->geom_rgba[4 * g + 3] != full->geom_rgba[4 * g + 3] ||
@@ -135,15 +142,21 @@ static void test_multi_assign_env(void** state) {
     am_env* se = am_pool_env(sp, i);
     assert_memory_equal(e->d->qpos, se->d->qpos, sizeof(double) * (size_t)e->m->nq);
     // the member's pieces: where the single task has them up, the composite has them at the same
-    // place; where it parks them (each model parks at its own spots), the composite parks them
+    // place and turned alike; where it parks them (each model parks at its own spots), the
+    // composite parks them
     const char* fmt[4] = {"plat%d", "terrain%d", "wall%d", "orb"};
-    const int count[4] = {60, 4, 264, 1};  // run-gaps: 30 slots of two halves
+    const int count[4] = {60, 4, 144, 1};  // run-gaps: 30 slots of two halves
     for (int j = 0; j < count[k]; j++) {
       char nm[32];
       snprintf(nm, sizeof nm, fmt[k], j);
       const double *a = mocap_pos(e, nm), *c = mocap_pos(se, nm);
-      if (c[2] > -20 + 1e-9) assert_memory_equal(a, c, 3 * sizeof(double));
-      else assert_true(a[2] <= -20 + 1e-9);
+      if (c[2] > -20 + 1e-9) {
+        assert_memory_equal(a, c, 3 * sizeof(double));
+        assert_memory_equal(e->d->mocap_quat + (a - e->d->mocap_pos) / 3 * 4,
+                            se->d->mocap_quat + (c - se->d->mocap_pos) / 3 * 4, 4 * sizeof(double));
+      } else {
+        assert_true(a[2] <= -20 + 1e-9);
+      }
     }
     // the task group: the member's values in its slot, zeros elsewhere
     int sg = task_group(&s, NULL);

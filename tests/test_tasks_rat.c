@@ -1512,6 +1512,46 @@ static void test_forage_maze_approach(void** state) {
   amt_destroy(&t);
 }
 
+// The maze env e stands: on[k] = 1 where wall k (rat_maze.c's order: the 12 x 11 walls along x,
+// row by row, then the 11 x 12 along y) stands, read from the wall bodies that are not parked (each
+// at 0.15 m, along x or turned 90 deg about z to lie along y, on a grid line). Returns how many;
+// fails on a wall off the grid or two bodies on one wall. *slots: the wall bodies (144).
+static int maze_layout(const am_env* e, unsigned char on[264], int* slots) {
+  const mjModel* m = e->m;
+  const double o = -2.75, h = sqrt(0.5);
+  int n = 0, count = 0;
+  memset(on, 0, 264);
+  for (;; n++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "wall%d", n);
+    int b = mj_name2id(m, mjOBJ_BODY, nm);
+    if (b < 0) break;
+    const double *p = e->d->mocap_pos + 3 * m->body_mocapid[b],
+                 *q = e->d->mocap_quat + 4 * m->body_mocapid[b];
+    if (p[2] < -1) continue;
+    assert_float_equal(p[2], 0.15, 1e-12);
+    int along_y = fabs(q[3]) > 0.5, k;
+    if (along_y) {
+      assert_true(fabs(q[0] - h) < 1e-12 && q[1] == 0 && q[2] == 0 && fabs(q[3] - h) < 1e-12);
+      double c = (p[0] - o) / 0.5, r = (p[1] - o) / 0.5 - 0.5;
+      assert_true(fabs(c - round(c)) < 1e-9 && fabs(r - round(r)) < 1e-9);
+      assert_true(c > -0.5 && c < 11.5 && r > -0.5 && r < 10.5);
+      k = 132 + (int)round(r) * 12 + (int)round(c);
+    } else {
+      assert_true(q[0] == 1 && q[1] == 0 && q[2] == 0 && q[3] == 0);
+      double c = (p[0] - o) / 0.5 - 0.5, r = (p[1] - o) / 0.5;
+      assert_true(fabs(c - round(c)) < 1e-9 && fabs(r - round(r)) < 1e-9);
+      assert_true(c > -0.5 && c < 10.5 && r > -0.5 && r < 11.5);
+      k = (int)round(r) * 11 + (int)round(c);
+    }
+    if (on[k]) fail_msg("two wall bodies on wall %d", k);
+    on[k] = 1;
+    count++;
+  }
+  if (slots) *slots = n;
+  return count;
+}
+
 // Through the pool: a target taken pays target_reward, the last one terminates the episode
 // (terminated, not truncated) and the next episode's maze is new. Mazes differ between envs.
 static void test_forage_maze_pool(void** state) {
@@ -1524,35 +1564,19 @@ static void test_forage_maze_pool(void** state) {
   am_env* e = am_pool_env(p, 0);
   const mjModel* m = e->m;
   rat_ids r = rat_lookup(m);
-  int nw = 0;
-  while (1) {
-    char nm[16];
-    snprintf(nm, sizeof nm, "wall%d", nw);
-    if (mj_name2id(m, mjOBJ_BODY, nm) < 0) break;
-    nw++;
-  }
-  assert_int_equal(nw, 2 * 12 * 11);
-  int* wmc = malloc(sizeof(int) * (size_t)nw);
-  for (int k = 0; k < nw; k++) {
-    char nm[16];
-    snprintf(nm, sizeof nm, "wall%d", k);
-    wmc[k] = mocap_of(m, nm);
-  }
-  // walls present (z = 0.15) or parked: a maze, neither empty nor full, different per env
+  // walls standing or parked: a maze, neither empty nor full, different per env, in as many wall
+  // bodies as a maze can have
   unsigned char on[3][264];
   for (int i = 0; i < 2; i++) {
-    int count = 0;
-    for (int k = 0; k < nw; k++) {
-      double z = am_pool_env(p, i)->d->mocap_pos[3 * wmc[k] + 2];
-      assert_true(z < -1 || fabs(z - 0.15) < 1e-12);
-      on[i][k] = z > 0;
-      count += on[i][k];
-    }
+    int slots, count = maze_layout(am_pool_env(p, i), on[i], &slots);
     // 44 border walls always; a spanning tree of 121 cells leaves 100 interior walls, of which
     // open_fraction (0.35) are removed
+    assert_int_equal(slots, 144);
     if (!(count > 44 + 40 && count < 144)) fail_msg("forage-maze: %d walls", count);
+    for (int k = 0; k < 11; k++)  // the border
+      assert_true(on[i][k] && on[i][121 + k] && on[i][132 + 12 * k] && on[i][132 + 12 * k + 11]);
   }
-  assert_true(memcmp(on[0], on[1], (size_t)nw) != 0);
+  assert_true(memcmp(on[0], on[1], 264) != 0);
   int mt0 = mocap_of(m, "target0"), mt1 = mocap_of(m, "target1");
   // one target per pool step (targets are in distinct cells 0.5 m apart)
   double t1[3];
@@ -1573,11 +1597,81 @@ static void test_forage_maze_pool(void** state) {
   assert_int_equal(e->episode, ep0 + 1);
   // the new episode: targets back up, a new maze
   assert_float_equal(e->d->mocap_pos[3 * mt0 + 2], 0.125, 1e-12);
-  for (int k = 0; k < nw; k++) on[2][k] = e->d->mocap_pos[3 * wmc[k] + 2] > 0;
-  assert_true(memcmp(on[0], on[2], (size_t)nw) != 0);
-  free(wmc);
+  maze_layout(e, on[2], NULL);
+  assert_true(memcmp(on[0], on[2], 264) != 0);
   am_pool_free(p);
   amt_destroy(&t);
+}
+
+// The rangefinders against the walls, cast by the task (the model variant hides the walls from
+// MuJoCo's rays): every reading equals mj_ray's on the model, where the rays see the walls, over
+// random poses in and around new mazes (looking in from outside), from the floor to 0.6 m up (over
+// the walls' tops), tilted any way; and many readings are the walls', which MuJoCo alone did not
+// see. Env `env` of a pool of n_envs is the maze's (rat-multi: its member).
+static void check_maze_rays(am_task* tp, int n_envs, int env) {
+  const am_task t = *tp;  // the same task (a copy of its handle)
+  const mjModel* m = t.model->m;
+  am_pool* p = make_pool(&t, n_envs, 4);
+  am_env* e = am_pool_env(p, env);
+  assert_true(e->m != m);  // the variant
+  rat_ids r = rat_lookup(m);
+  am_rng rng;
+  am_rng_seed(&rng, 6, 0);
+  am_step_result res;
+  double worst = 0;
+  int n = 0, n_wall = 0, n_changed = 0, n_miss = 0;
+  for (int ep = 0; ep < 8; ep++) {
+    if (ep) am_pool_reset(p);
+    unsigned char on[264];
+    assert_true(maze_layout(e, on, NULL) > 44);
+    for (int k = 0; k < 40; k++) {
+      double x = am_rng_range(&rng, -3.5, 3.5), y = am_rng_range(&rng, -3.5, 3.5);
+      double qw = am_rng_normal(&rng), qx = am_rng_normal(&rng), qy = am_rng_normal(&rng),
+             qz = am_rng_normal(&rng), norm = sqrt(qw * qw + qx * qx + qy * qy + qz * qz);
+      e->d->qpos[r.q] = x, e->d->qpos[r.q + 1] = y;
+      e->d->qpos[r.q + 2] = am_rng_range(&rng, 0.05, 0.6);
+      set_root_quat(e, &r, qw / norm, qx / norm, qy / norm, qz / norm);  // mj_forward on e->m
+      double before[256];
+      assert_true(m->nsensordata <= 256);
+      memcpy(before, e->d->sensordata, sizeof(double) * (size_t)m->nsensordata);
+      t.evaluate(&t, e, &res);  // casts the rays against the walls
+      for (int s = 0; s < m->nsensor; s++) {
+        if (m->sensor_type[s] != mjSENS_RANGEFINDER) continue;
+        int site = m->sensor_objid[s], adr = m->sensor_adr[s], geom;
+        const double* xm = e->d->site_xmat + 9 * site;
+        double v[3] = {xm[2], xm[5], xm[8]};
+        double want = mj_ray(m, e->d, e->d->site_xpos + 3 * site, v, NULL, 1, m->site_bodyid[site],
+                             &geom);
+        if (m->sensor_cutoff[s] > 0 && want > m->sensor_cutoff[s]) want = m->sensor_cutoff[s];
+        double got = e->d->sensordata[adr];
+        if ((want < 0) != (got < 0) || fabs(got - want) > 1e-9)
+          fail_msg("episode %d pose %d ray %d from (%g, %g, %g): read %.12g, mj_ray %.12g", ep, k,
+                   s, e->d->site_xpos[3 * site], e->d->site_xpos[3 * site + 1],
+                   e->d->site_xpos[3 * site + 2], got, want);
+        if (want >= 0) worst = fmax(worst, fabs(got - want));
+        n++;
+        n_miss += want < 0;
+        n_wall += geom >= 0 && !strncmp(mj_id2name(m, mjOBJ_BODY, m->geom_bodyid[geom]), "wall", 4);
+        n_changed += before[adr] != got;
+      }
+    }
+  }
+  print_message("maze rays: %d readings, %d on the walls, %d changed by the task's cast, %d "
+                "misses; largest difference from mj_ray %.3g m\n", n, n_wall, n_changed, n_miss,
+                worst);
+  assert_true(n_wall > n / 5 && n_changed > n_wall / 2);
+  am_pool_free(p);
+  amt_destroy(tp);
+}
+
+static void test_forage_maze_rays(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "forage-maze", NULL);
+  check_maze_rays(&t, 1, 0);
+  // rat-multi's maze member (env 1: forage-maze), in the variant that also hides two-tap's pieces
+  make_task(&t, "rat-multi", "tasks=two-tap,forage-maze", NULL);
+  check_maze_rays(&t, 2, 1);
 }
 
 //---------------------------------- water-maze ----------------------------------------------------
@@ -2450,6 +2544,7 @@ int main(void) {
       cmocka_unit_test(test_heading_groups),
       cmocka_unit_test(test_water_maze_guide),
       cmocka_unit_test(test_forage_maze_pool),
+      cmocka_unit_test(test_forage_maze_rays),
       cmocka_unit_test(test_two_tap_rules),
       cmocka_unit_test(test_two_tap_shaping),
       cmocka_unit_test(test_two_tap_params),
