@@ -19,9 +19,8 @@
 #define MAZE_N 11
 #define CELL 0.5                                 // cell size (m)
 #define N_WALLS ((MAZE_N + 1) * MAZE_N * 2)      // every possible wall: 264
-#define N_BORDER (4 * MAZE_N)                     // the outer walls, always there
-// Walls a maze can have: the border and the interior walls the carving leaves (a spanning tree
-// of the cells opens MAZE_N^2 - 1 of them).
+// Walls a maze can have: the 4 x MAZE_N of the border and the interior walls the carving leaves
+// (a spanning tree of the cells opens MAZE_N^2 - 1 of them); make_maze removes no border wall.
 #define N_SLOTS (N_WALLS - MAZE_N * MAZE_N + 1)
 #define WALL_HALF (CELL / 2 + 0.02)  // a wall's half-length (m): it overlaps the next by 0.04 m
 #define WALL_THICK 0.02              // half-thickness (m)
