@@ -1073,6 +1073,45 @@ static void test_escape_bowl_height_scan(void** state) {
   expect_refused_saying("escape-bowl", "height_scan=3;scan_step=0", "scan_step");
 }
 
+// Puts the rat's root at (x, y, z0 + a height drawn in [zlo, zhi]) in a random orientation
+// (a normalised Gaussian quaternion: uniform over rotations); mj_forward on e->m.
+static void random_pose(am_env* e, const rat_ids* r, am_rng* rng, double x, double y, double z0,
+                        double zlo, double zhi) {
+  double qw = am_rng_normal(rng), qx = am_rng_normal(rng), qy = am_rng_normal(rng),
+         qz = am_rng_normal(rng), norm = sqrt(qw * qw + qx * qx + qy * qy + qz * qz);
+  e->d->qpos[r->q] = x, e->d->qpos[r->q + 1] = y;
+  e->d->qpos[r->q + 2] = z0 + am_rng_range(rng, zlo, zhi);
+  set_root_quat(e, r, qw / norm, qx / norm, qy / norm, qz / norm);
+}
+
+// What a test of task-cast rays saw: readings, misses, readings that changed in the task's cast
+// (from `before`, MuJoCo's alone), and the largest difference from mj_ray.
+typedef struct ray_tally {
+  int n, n_miss, n_changed;
+  double worst;
+} ray_tally;
+
+// Rangefinder s of env e after the task's evaluate: its reading must equal, within tol, mj_ray's
+// on the model m (where every geom is seen) with the sensor's cutoff; counted into tl. Returns the
+// geom mj_ray met (-1: none). ep and k name the episode and pose in a failure.
+static int check_ray_reading(const mjModel* m, const am_env* e, int s, const double* before,
+                             double tol, int ep, int k, ray_tally* tl) {
+  int site = m->sensor_objid[s], adr = m->sensor_adr[s], geom;
+  const double *xm = e->d->site_xmat + 9 * site, *o = e->d->site_xpos + 3 * site;
+  double v[3] = {xm[2], xm[5], xm[8]};
+  double want = mj_ray(m, e->d, o, v, NULL, 1, m->site_bodyid[site], &geom);
+  if (m->sensor_cutoff[s] > 0 && want > m->sensor_cutoff[s]) want = m->sensor_cutoff[s];
+  double got = e->d->sensordata[adr];
+  if ((want < 0) != (got < 0) || fabs(got - want) > tol)
+    fail_msg("episode %d pose %d ray %d from (%g, %g, %g): read %.12g, mj_ray %.12g", ep, k, s,
+             o[0], o[1], o[2], got, want);
+  if (want >= 0) tl->worst = fmax(tl->worst, fabs(got - want));
+  tl->n++;
+  tl->n_miss += want < 0;
+  tl->n_changed += before[adr] != got;
+  return geom;
+}
+
 // The rangefinders against the bowl, cast by the task (the model variant hides the tiles from
 // MuJoCo's rays): every reading equals mj_ray's on the model, where the rays see the tiles, over
 // random poses on four bowls of different heights, in the bowl, on the ridge and beyond the field
@@ -1089,8 +1128,8 @@ static void check_bowl_rays(am_task* tp, int n_envs, int env) {
   am_rng rng;
   am_rng_seed(&rng, 5, 0);
   am_step_result res;
-  double worst = 0;
-  int n = 0, n_bowl = 0, n_changed = 0, n_miss = 0, n_inside = 0, mc[4];
+  ray_tally tl = {0};
+  int n_bowl = 0, n_inside = 0, mc[4];
   terrain_mocaps(m, mc, 4);
   for (int ep = 0; ep < 8; ep++) {
     if (ep) am_pool_reset(p);
@@ -1110,45 +1149,29 @@ static void check_bowl_rays(am_task* tp, int n_envs, int env) {
       double x = rad * cos(ang), y = rad * sin(ang), down[3] = {0, 0, -1}, from[3] = {x, y, 5};
       int geom;
       double ground = 5 - mj_ray(m, e->d, from, down, NULL, 1, -1, &geom);
-      double qw = am_rng_normal(&rng), qx = am_rng_normal(&rng), qy = am_rng_normal(&rng),
-             qz = am_rng_normal(&rng), norm = sqrt(qw * qw + qx * qx + qy * qy + qz * qz);
-      e->d->qpos[r.q] = x, e->d->qpos[r.q + 1] = y;
-      e->d->qpos[r.q + 2] = ground + am_rng_range(&rng, 0.05, 1.0);
-      set_root_quat(e, &r, qw / norm, qx / norm, qy / norm, qz / norm);  // mj_forward on e->m
+      random_pose(e, &r, &rng, x, y, ground, 0.05, 1.0);
       double before[256];
       assert_true(m->nsensordata <= 256);
       memcpy(before, e->d->sensordata, sizeof(double) * (size_t)m->nsensordata);
       t.evaluate(&t, e, &res);  // casts the rays against the bowl
       for (int s = 0; s < m->nsensor; s++) {
         if (m->sensor_type[s] != mjSENS_RANGEFINDER) continue;
-        int site = m->sensor_objid[s], adr = m->sensor_adr[s];
-        const double *xm = e->d->site_xmat + 9 * site, *o = e->d->site_xpos + 3 * site;
-        double v[3] = {xm[2], xm[5], xm[8]}, above[3] = {o[0], o[1], 5};
+        const double* o = e->d->site_xpos + 3 * m->sensor_objid[s];
+        double above[3] = {o[0], o[1], 5};
         double h = mj_rayHfield(m, e->d, field, above, down);
         if (o[2] < (h >= 0 ? 5 - h : 0) + 1e-4) {  // a ray from inside the ground: the tiles' boxes
           n_inside++;                             // and the field's differ there
           continue;
         }
-        double want = mj_ray(m, e->d, e->d->site_xpos + 3 * site, v, NULL, 1, m->site_bodyid[site],
-                             &geom);
-        if (m->sensor_cutoff[s] > 0 && want > m->sensor_cutoff[s]) want = m->sensor_cutoff[s];
-        double got = e->d->sensordata[adr];
-        if ((want < 0) != (got < 0) || fabs(got - want) > 1e-5)
-          fail_msg("episode %d pose %d ray %d from (%g, %g, %g): read %.9g, mj_ray %.9g", ep, k, s,
-                   e->d->site_xpos[3 * site], e->d->site_xpos[3 * site + 1],
-                   e->d->site_xpos[3 * site + 2], got, want);
-        if (want >= 0) worst = fmax(worst, fabs(got - want));
-        n++;
-        n_miss += want < 0;
+        geom = check_ray_reading(m, e, s, before, 1e-5, ep, k, &tl);
         n_bowl += geom >= 0 && m->geom_type[geom] == mjGEOM_HFIELD;
-        n_changed += before[adr] != got;
       }
     }
   }
   print_message("bowl rays: %d readings, %d on the bowl, %d changed by the task's cast, %d "
                 "misses (%d from inside the ground, skipped); largest difference from mj_ray %.3g "
-                "m\n", n, n_bowl, n_changed, n_miss, n_inside, worst);
-  assert_true(n_bowl > n / 4 && n_changed > n_bowl / 2);
+                "m\n", tl.n, n_bowl, tl.n_changed, tl.n_miss, n_inside, tl.worst);
+  assert_true(n_bowl > tl.n / 4 && tl.n_changed > n_bowl / 2);
   am_pool_free(p);
   amt_destroy(tp);
 }
@@ -1618,48 +1641,30 @@ static void check_maze_rays(am_task* tp, int n_envs, int env) {
   am_rng rng;
   am_rng_seed(&rng, 6, 0);
   am_step_result res;
-  double worst = 0;
-  int n = 0, n_wall = 0, n_changed = 0, n_miss = 0;
+  ray_tally tl = {0};
+  int n_wall = 0;
   for (int ep = 0; ep < 8; ep++) {
     if (ep) am_pool_reset(p);
     unsigned char on[264];
     assert_true(maze_layout(e, on, NULL) > 44);
     for (int k = 0; k < 40; k++) {
       double x = am_rng_range(&rng, -3.5, 3.5), y = am_rng_range(&rng, -3.5, 3.5);
-      double qw = am_rng_normal(&rng), qx = am_rng_normal(&rng), qy = am_rng_normal(&rng),
-             qz = am_rng_normal(&rng), norm = sqrt(qw * qw + qx * qx + qy * qy + qz * qz);
-      e->d->qpos[r.q] = x, e->d->qpos[r.q + 1] = y;
-      e->d->qpos[r.q + 2] = am_rng_range(&rng, 0.05, 0.6);
-      set_root_quat(e, &r, qw / norm, qx / norm, qy / norm, qz / norm);  // mj_forward on e->m
+      random_pose(e, &r, &rng, x, y, 0, 0.05, 0.6);
       double before[256];
       assert_true(m->nsensordata <= 256);
       memcpy(before, e->d->sensordata, sizeof(double) * (size_t)m->nsensordata);
       t.evaluate(&t, e, &res);  // casts the rays against the walls
       for (int s = 0; s < m->nsensor; s++) {
         if (m->sensor_type[s] != mjSENS_RANGEFINDER) continue;
-        int site = m->sensor_objid[s], adr = m->sensor_adr[s], geom;
-        const double* xm = e->d->site_xmat + 9 * site;
-        double v[3] = {xm[2], xm[5], xm[8]};
-        double want = mj_ray(m, e->d, e->d->site_xpos + 3 * site, v, NULL, 1, m->site_bodyid[site],
-                             &geom);
-        if (m->sensor_cutoff[s] > 0 && want > m->sensor_cutoff[s]) want = m->sensor_cutoff[s];
-        double got = e->d->sensordata[adr];
-        if ((want < 0) != (got < 0) || fabs(got - want) > 1e-9)
-          fail_msg("episode %d pose %d ray %d from (%g, %g, %g): read %.12g, mj_ray %.12g", ep, k,
-                   s, e->d->site_xpos[3 * site], e->d->site_xpos[3 * site + 1],
-                   e->d->site_xpos[3 * site + 2], got, want);
-        if (want >= 0) worst = fmax(worst, fabs(got - want));
-        n++;
-        n_miss += want < 0;
+        int geom = check_ray_reading(m, e, s, before, 1e-9, ep, k, &tl);
         n_wall += geom >= 0 && !strncmp(mj_id2name(m, mjOBJ_BODY, m->geom_bodyid[geom]), "wall", 4);
-        n_changed += before[adr] != got;
       }
     }
   }
   print_message("maze rays: %d readings, %d on the walls, %d changed by the task's cast, %d "
-                "misses; largest difference from mj_ray %.3g m\n", n, n_wall, n_changed, n_miss,
-                worst);
-  assert_true(n_wall > n / 5 && n_changed > n_wall / 2);
+                "misses; largest difference from mj_ray %.3g m\n", tl.n, n_wall, tl.n_changed,
+                tl.n_miss, tl.worst);
+  assert_true(n_wall > tl.n / 5 && tl.n_changed > n_wall / 2);
   am_pool_free(p);
   amt_destroy(tp);
 }
