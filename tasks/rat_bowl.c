@@ -193,18 +193,19 @@ static double field_ray(const mjModel* m, const mjData* d, int g, const double* 
   }
 }
 
-// The cast against the bowl in the scene (rat_rays_merge; ctx: the cfg).
+// The cast against the bowl in the scene (rat_rays_merge; ctx: its whole-field geom's id).
 static double bowl_cast(const void* ctx, const mjModel* m, const mjData* d, const double* pnt,
                         const double* vec, double bound) {
   (void)bound;  // the walk stops at the first cell with a hit
-  return field_ray(m, d, ((const bowl_cfg*)ctx)->field_geom[raised_bowl(ctx, d)], pnt, vec);
+  return field_ray(m, d, *(const int*)ctx, pnt, vec);
 }
 
 // The rangefinders against the bowl, when MuJoCo's rays skipped its tiles (the single task's
 // model variant): each one's reading as mj_ray would have read it with the tiles seen.
 static void bowl_rays(const bowl_cfg* c, const mjModel* m, mjData* d) {
   if (m->geom_matid[c->tile_geom] >= 0 || m->geom_rgba[4 * c->tile_geom + 3] != 0) return;
-  rat_rays_merge(&c->rays, m, d, bowl_cast, c);
+  const int g = c->field_geom[raised_bowl(c, d)];
+  rat_rays_merge(&c->rays, m, d, bowl_cast, &g);
 }
 
 // The single task's model variant (rat_part.hide): its tiles invisible, so MuJoCo's rays skip them
