@@ -147,31 +147,17 @@ static double field_ray(const mjModel* m, const mjData* d, int g, const double* 
   mju_mulMatTVec(v, xm, vec, 3, 3);
   // the box: x, y within the field's half-sizes, z from the base's bottom to the top
   const double lo[3] = {-size[0], -size[1], -size[3]}, hi[3] = {size[0], size[1], size[2]};
-  double tin = 0, tout = INFINITY;
-  for (int a = 0; a < 3; a++) {
-    if (v[a] == 0) {
-      if (p[a] < lo[a] || p[a] > hi[a]) return -1;
-      continue;
-    }
-    double t1 = (lo[a] - p[a]) / v[a], t2 = (hi[a] - p[a]) / v[a];
-    if (t1 > t2) { double x = t1; t1 = t2; t2 = x; }
-    if (t1 > tin) tin = t1;
-    if (t2 < tout) tout = t2;
-  }
-  if (tin > tout) return -1;
+  double tin, tout;
+  if (rat_ray_clip(p, v, lo, hi, 3, &tin, &tout)) return -1;
   const double dx = 2 * size[0] / (ncol - 1), dy = 2 * size[1] / (nrow - 1);
   // walk the cells from the ray's entry into the box
-  int c = (int)floor((p[0] + tin * v[0] + size[0]) / dx);
-  int r = (int)floor((p[1] + tin * v[1] + size[1]) / dy);
-  c = c < 0 ? 0 : c > ncol - 2 ? ncol - 2 : c;
-  r = r < 0 ? 0 : r > nrow - 2 ? nrow - 2 : r;
-  const int sc = v[0] > 0 ? 1 : -1, sr = v[1] > 0 ? 1 : -1;
-  double next_c = v[0] ? (dx * (c + (v[0] > 0)) - size[0] - p[0]) / v[0] : INFINITY;
-  double next_r = v[1] ? (dy * (r + (v[1] > 0)) - size[1] - p[1]) / v[1] : INFINITY;
-  const double step_c = v[0] ? dx / fabs(v[0]) : INFINITY;
-  const double step_r = v[1] ? dy / fabs(v[1]) : INFINITY;
+  const double cell[2] = {dx, dy};
+  const int first[2] = {0, 0}, last[2] = {ncol - 2, nrow - 2};
+  rat_walk w;
+  rat_walk_start(&w, p, v, tin, lo, cell, first, last);
   double best = -1;
   for (;;) {
+    const int c = w.cell[0], r = w.cell[1];
     double a[3] = {dx * c - size[0], dy * r - size[1], data[r * ncol + c] * size[2]};
     double b[3] = {dx * (c + 1) - size[0], dy * (r + 1) - size[1],
                    data[(r + 1) * ncol + c + 1] * size[2]};
@@ -180,16 +166,11 @@ static double field_ray(const mjModel* m, const mjData* d, int g, const double* 
     double t1 = ray_triangle(p, v, a, b, e1), t2 = ray_triangle(p, v, a, b, e2);
     if (t1 >= 0 && (best < 0 || t1 < best)) best = t1;
     if (t2 >= 0 && (best < 0 || t2 < best)) best = t2;
-    double leave = fmin(fmin(next_c, next_r), tout);
+    double leave = fmin(rat_walk_exit(&w), tout);
     if (best >= 0 && best <= leave * (1 + 1e-12) + 1e-12) return best;
     if (leave >= tout) return best;
-    if (next_c < next_r) {
-      c += sc, next_c += step_c;
-      if (c < 0 || c > ncol - 2) return best;
-    } else {
-      r += sr, next_r += step_r;
-      if (r < 0 || r > nrow - 2) return best;
-    }
+    int ax = rat_walk_next(&w);
+    if (w.cell[ax] < first[ax] || w.cell[ax] > last[ax]) return best;
   }
 }
 

@@ -287,6 +287,42 @@ void rat_rays_merge(const rat_rays* r, const mjModel* m, mjData* d, rat_ray_cast
   }
 }
 
+int rat_ray_clip(const double* p, const double* v, const double* lo, const double* hi, int n,
+                 double* tin, double* tout) {
+  *tin = 0, *tout = INFINITY;
+  for (int a = 0; a < n; a++) {
+    if (v[a] == 0) {
+      if (p[a] < lo[a] || p[a] > hi[a]) return -1;
+      continue;
+    }
+    double t1 = (lo[a] - p[a]) / v[a], t2 = (hi[a] - p[a]) / v[a];
+    if (t1 > t2) { double x = t1; t1 = t2; t2 = x; }
+    if (t1 > *tin) *tin = t1;
+    if (t2 < *tout) *tout = t2;
+  }
+  return *tin > *tout ? -1 : 0;
+}
+
+void rat_walk_start(rat_walk* w, const double* p, const double* v, double t, const double org[2],
+                    const double size[2], const int lo[2], const int hi[2]) {
+  for (int a = 0; a < 2; a++) {
+    int c = (int)floor((p[a] + t * v[a] - org[a]) / size[a]);
+    w->cell[a] = c = c < lo[a] ? lo[a] : c > hi[a] ? hi[a] : c;
+    w->step[a] = v[a] > 0 ? 1 : -1;
+    w->next[a] = v[a] ? (org[a] + size[a] * (c + (v[a] > 0)) - p[a]) / v[a] : INFINITY;
+    w->delta[a] = v[a] ? size[a] / fabs(v[a]) : INFINITY;
+  }
+}
+
+double rat_walk_exit(const rat_walk* w) { return fmin(w->next[0], w->next[1]); }
+
+int rat_walk_next(rat_walk* w) {
+  int a = !(w->next[0] < w->next[1]);
+  w->cell[a] += w->step[a];
+  w->next[a] += w->delta[a];
+  return a;
+}
+
 int rat_fixed_find(rat_body* b, const mjModel* m, const char* task, char* err, size_t err_sz) {
   size_t len = strlen(task);
   b->n_fixed = 0;

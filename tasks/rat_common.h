@@ -161,6 +161,27 @@ typedef double (*rat_ray_cast)(const void* ctx, const mjModel* m, const mjData* 
 void rat_rays_merge(const rat_rays* r, const mjModel* m, mjData* d, rat_ray_cast cast,
                     const void* ctx);
 
+// The part of the ray p + t v (t >= 0) inside the box lo[a] <= x[a] <= hi[a], a < n: *tin, *tout.
+// Returns 0, or -1 when the ray misses the box.
+int rat_ray_clip(const double* p, const double* v, const double* lo, const double* hi, int n,
+                 double* tin, double* tout);
+// A ray's walk over the cells of a grid in the x-y plane, in the order it crosses them (Amanatides
+// and Woo's traversal): cell[a] is the current cell's index on axis a, next[a] the ray's parameter
+// at its next boundary on that axis (INFINITY when v[a] is 0).
+typedef struct rat_walk {
+  int cell[2], step[2];
+  double next[2], delta[2];
+} rat_walk;
+// Starts w in the cell holding p + t v, its indices clamped to [lo[a], hi[a]], on the grid whose
+// cell (i, j) spans org + (i, j) x size to org + (i + 1, j + 1) x size.
+void rat_walk_start(rat_walk* w, const double* p, const double* v, double t, const double org[2],
+                    const double size[2], const int lo[2], const int hi[2]);
+// The ray's parameter where it leaves the current cell.
+double rat_walk_exit(const rat_walk* w);
+// Moves to the next cell (across x when the x boundary is strictly nearer, else across y) and
+// returns the axis crossed.
+int rat_walk_next(rat_walk* w);
+
 // Episode length in control steps of episode_time s at control period dt (at least 1).
 int rat_episode_steps(double episode_time, double dt);
 

@@ -168,38 +168,23 @@ static double maze_cast(const void* ctx, const mjModel* m, const mjData* d, cons
                         const double* v, double bound) {
   const unsigned char* on = ctx;
   (void)m, (void)d;
-  const double o = -MAZE_N * CELL / 2, lo = o - CELL, hi = o + (MAZE_N + 1) * CELL;
-  double tin = 0, tout = INFINITY;  // the ray within the square of cells -1 to MAZE_N
-  for (int a = 0; a < 2; a++) {
-    if (v[a] == 0) {
-      if (p[a] < lo || p[a] > hi) return -1;
-      continue;
-    }
-    double t1 = (lo - p[a]) / v[a], t2 = (hi - p[a]) / v[a];
-    if (t1 > t2) { double x = t1; t1 = t2; t2 = x; }
-    tin = fmax(tin, t1), tout = fmin(tout, t2);
-  }
-  if (tin > tout) return -1;
-  int cell[2], step[2];
-  double next[2], delta[2];  // the ray's distance to the next cell boundary on each axis
-  for (int a = 0; a < 2; a++) {
-    double u = floor((p[a] + tin * v[a] - o) / CELL);
-    cell[a] = u < -1 ? -1 : u > MAZE_N ? MAZE_N : (int)u;
-    step[a] = v[a] > 0 ? 1 : -1;
-    delta[a] = v[a] != 0 ? CELL / fabs(v[a]) : INFINITY;
-    next[a] = v[a] != 0 ? (o + (cell[a] + (v[a] > 0)) * CELL - p[a]) / v[a] : INFINITY;
-  }
+  const double o = -MAZE_N * CELL / 2, lo[2] = {o - CELL, o - CELL};
+  const double hi[2] = {o + (MAZE_N + 1) * CELL, o + (MAZE_N + 1) * CELL};
+  double tin, tout;  // the ray within the square of cells -1 to MAZE_N
+  if (rat_ray_clip(p, v, lo, hi, 2, &tin, &tout)) return -1;
+  const double org[2] = {o, o}, size[2] = {CELL, CELL};
+  const int first[2] = {-1, -1}, last[2] = {MAZE_N, MAZE_N};
+  rat_walk w;
+  rat_walk_start(&w, p, v, tin, org, size, first, last);
   double best = -1;
   for (;;) {
-    best = cell_ray(on, cell[0], cell[1], p, v, best);
-    int a = next[1] < next[0];
-    double exit = fmin(next[a], tout), z = p[2] + exit * v[2];
+    best = cell_ray(on, w.cell[0], w.cell[1], p, v, best);
+    double exit = fmin(rat_walk_exit(&w), tout), z = p[2] + exit * v[2];
     if ((best >= 0 && best <= exit) || exit >= tout || (bound >= 0 && exit > bound) ||
         (v[2] > 0 && z > 2 * WALL_H) || (v[2] < 0 && z < 0))
       return best;
-    cell[a] += step[a];
-    next[a] += delta[a];
-    if (cell[a] < -1 || cell[a] > MAZE_N) return best;
+    int a = rat_walk_next(&w);
+    if (w.cell[a] < first[a] || w.cell[a] > last[a]) return best;
   }
 }
 
