@@ -150,6 +150,8 @@ typedef struct ama_config {
   char load_extra_path[512];   // second source, e.g. a core trained body-less); "" none
   char freeze[32];          // modules not trained: comma list of core, motor, head, critic,
                             // command, or ""
+  int reset_logstd;         // 1: after load_module, the action log-stds set to init_logstd (the
+                            // head's, and the command's when loaded; the means' weights kept)
 } ama_config;
 
 void ama_config_default(ama_config* c);
@@ -353,6 +355,8 @@ void ama_policy_seq_backward(ama_policy* p, ama_seq* s, int T, int B, const floa
 int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_groups,
                            const char* ckpt_path, const char* modules, const char* freeze,
                            char* err, size_t err_sz);
+// 1 if the comma list of modules names module (spaces around items ignored), else 0.
+int ama_module_listed(const char* list, const char* module);
 // Marks every tensor of a module as frozen (or not).
 int ama_policy_freeze(ama_policy* p, const char* module, int frozen, char* err, size_t err_sz);
 

@@ -877,8 +877,7 @@ int ama_ckpt_load_policy(ama_policy* p, const char* path, const am_obs_group* gr
 static const char* const MODULES[] = {"core", "motor", "head", "critic", "command"};
 #define N_MODULES ((int)(sizeof MODULES / sizeof MODULES[0]))
 
-// 1 if the comma list holds name (spaces around items ignored).
-static int list_has(const char* list, const char* name) {
+int ama_module_listed(const char* list, const char* name) {
   size_t n = strlen(name);
   for (const char* q = list; q && *q;) {
     while (*q == ' ' || *q == ',') q++;
@@ -1099,14 +1098,14 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
   src_layout* L = NULL;  // the source's groups (version 2): the core's inputs matched by name
   if (rf_section(&f, "TENS", &s, err, err_sz) || rf_section(&f, "PARM", &ps, err, err_sz))
     goto out;
-  if (f.version >= 2 && (list_has(modules, "core") || list_has(modules, "motor"))) {
+  if (f.version >= 2 && (ama_module_listed(modules, "core") || ama_module_listed(modules, "motor"))) {
     L = malloc(sizeof *L);
     if (!L) {
       snprintf(err, err_sz, "out of memory");
       goto out;
     }
     if (read_src_layout(&f, L, err, err_sz)) goto out;
-  } else if (list_has(modules, "motor")) {
+  } else if (ama_module_listed(modules, "motor")) {
     snprintf(err, err_sz,
              "%s: field 'version': a version-1 checkpoint has no observation group table, so the "
              "motor's input normaliser cannot be matched to this task (load core, head, critic "
@@ -1143,7 +1142,7 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
     int mod = -1;
     for (int k = 0; k < N_MODULES; k++) {
       size_t ml = strlen(MODULES[k]);
-      if (!strncmp(name, MODULES[k], ml) && name[ml] == '.' && list_has(modules, MODULES[k]))
+      if (!strncmp(name, MODULES[k], ml) && name[ml] == '.' && ama_module_listed(modules, MODULES[k]))
         mod = k;
     }
     if (mod < 0) continue;
@@ -1179,7 +1178,7 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
         snprintf(err, err_sz, "out of memory");
         goto out;
       }
-      int fr = freeze && list_has(freeze, "core");
+      int fr = freeze && ama_module_listed(freeze, "core");
       if (core_input_map(&f, L, p, groups, n_groups, cols, fr, map, err, err_sz) < 0) goto out;
       rd_f32s(&w, tmp, (size_t)size);
       for (uint32_t r = 0; r < rows; r++)
@@ -1193,18 +1192,18 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
     goto out;
   }
   for (int k = 0; k < N_MODULES; k++)
-    if (list_has(modules, MODULES[k]) && !copied[k]) {
+    if (ama_module_listed(modules, MODULES[k]) && !copied[k]) {
       snprintf(err, err_sz, "%s: no tensors of module '%s' in the checkpoint", ckpt_path,
                MODULES[k]);
       goto out;
     }
-  if (list_has(modules, "motor") &&
-      carry_motor_norm(&f, L, p, groups, n_groups, freeze && list_has(freeze, "motor"), err,
+  if (ama_module_listed(modules, "motor") &&
+      carry_motor_norm(&f, L, p, groups, n_groups, freeze && ama_module_listed(freeze, "motor"), err,
                        err_sz))
     goto out;
   ama_norm_refresh(&p->norm);
   for (int k = 0; k < N_MODULES; k++)
-    if (freeze && list_has(modules, MODULES[k]) && list_has(freeze, MODULES[k]) &&
+    if (freeze && ama_module_listed(modules, MODULES[k]) && ama_module_listed(freeze, MODULES[k]) &&
         ama_policy_freeze(p, MODULES[k], 1, err, err_sz))
       goto out;
   // absent connections stay absent; the module's cells may need their derived weights refreshed

@@ -240,6 +240,9 @@ static const key_def KEYS[] = {
      "checkpoint to copy load_extra_module from", 0, 0, 0, 0, NULL, 0, 1},
     {"freeze", K_STR, CO(freeze), SZ(freeze), "modules not trained (empty: none)", 0,
      0, 0, 0, MODULES, 1, 1},
+    {"reset_logstd", K_INT, CO(reset_logstd), 0,
+     "1: the action log-stds start at init_logstd although load_module copies the head (and "
+     "command)", FLAG},
 };
 #define N_KEYS ((int)(sizeof(KEYS) / sizeof(KEYS[0])))
 
@@ -527,6 +530,20 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
   if (c->load_extra_module[0] && !c->load_module[0])
     return am_err(err, err_sz, "load_extra_module = %s needs load_module (it adds to what "
                   "load_module copies; use load_module for one source)", c->load_extra_module);
+  if (c->reset_logstd && !strcmp(p->action_head, "categorical"))
+    return am_err(err, err_sz, "reset_logstd = 1 sets the Gaussian head's log-std; action_head = "
+                  "categorical has none");
+  if (c->reset_logstd) {
+    int loaded = 0;
+    for (int k = 0; k < 2; k++) {
+      const char* list = k ? c->load_extra_module : c->load_module;
+      loaded |= ama_module_listed(list, "head") || ama_module_listed(list, "command");
+    }
+    if (!loaded)
+      return am_err(err, err_sz, "reset_logstd = 1 needs load_module with head or command "
+                    "(load_module = '%s'; the log-stds of modules not loaded start at "
+                    "init_logstd already)", c->load_module);
+  }
   return 0;
 }
 

@@ -513,6 +513,36 @@ static void test_load_and_freeze_module(void** s) {
   assert_true(pd->norm.counts[i0] == pa->norm.counts[i0] + cfg.num_envs * cfg.ppo.horizon);
   run_close(&d);
 
+  // reset_logstd: the head's means as loaded, its action noise from init_logstd
+  ama_config c6 = c2;
+  c6.freeze[0] = 0;
+  c6.reset_logstd = 1;
+  c6.policy.init_logstd = -1.5f;
+  run f;
+  run_open(&f, &c6, 1);
+  ama_policy* pf = ama_ppo_policy(f.L);
+  size_t na = tensor_floats(pf, "head.logstd");
+  const float* ls_src = ama_params_view(&pa->params, "head.logstd");
+  const float* ls_f = ama_params_view(&pf->params, "head.logstd");
+  assert_true(na == (size_t)pf->act_dim);
+  for (size_t j = 0; j < na; j++) {
+    assert_true(ls_f[j] == -1.5f);
+    assert_true(ls_src[j] != -1.5f);  // (loaded without reset_logstd: the source's, above)
+  }
+  size_t nw = tensor_floats(pf, "head.Wmu");
+  assert_memory_equal(ama_params_view(&pa->params, "head.Wmu"),
+                      ama_params_view(&pf->params, "head.Wmu"), nw * sizeof(float));
+  assert_module_equal(pa, pf, "motor");
+  run_close(&f);
+  snprintf(c6.load_module, sizeof c6.load_module, "motor");  // no head loaded: refused
+  assert_null(create_with(&c6, err, sizeof err));
+  assert_non_null(strstr(err, "reset_logstd = 1 needs load_module with head or command "
+                              "(load_module = 'motor'"));
+  snprintf(c6.load_module, sizeof c6.load_module, "motor,head");
+  snprintf(c6.policy.action_head, sizeof c6.policy.action_head, "categorical");
+  assert_null(create_with(&c6, err, sizeof err));
+  assert_non_null(strstr(err, "reset_logstd = 1 sets the Gaussian head's log-std"));
+
   // a second source: load_extra_module's modules come from load_extra_path, after load_module's
   run a2;
   char path2[400];
