@@ -1098,7 +1098,8 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
   src_layout* L = NULL;  // the source's groups (version 2): the core's inputs matched by name
   if (rf_section(&f, "TENS", &s, err, err_sz) || rf_section(&f, "PARM", &ps, err, err_sz))
     goto out;
-  if (f.version >= 2 && (ama_module_listed(modules, "core") || ama_module_listed(modules, "motor"))) {
+  if (f.version >= 2 &&
+      (ama_module_listed(modules, "core") || ama_module_listed(modules, "motor"))) {
     L = malloc(sizeof *L);
     if (!L) {
       snprintf(err, err_sz, "out of memory");
@@ -1142,7 +1143,8 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
     int mod = -1;
     for (int k = 0; k < N_MODULES; k++) {
       size_t ml = strlen(MODULES[k]);
-      if (!strncmp(name, MODULES[k], ml) && name[ml] == '.' && ama_module_listed(modules, MODULES[k]))
+      if (!strncmp(name, MODULES[k], ml) && name[ml] == '.' &&
+          ama_module_listed(modules, MODULES[k]))
         mod = k;
     }
     if (mod < 0) continue;
@@ -1198,8 +1200,8 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
       goto out;
     }
   if (ama_module_listed(modules, "motor") &&
-      carry_motor_norm(&f, L, p, groups, n_groups, freeze && ama_module_listed(freeze, "motor"), err,
-                       err_sz))
+      carry_motor_norm(&f, L, p, groups, n_groups, freeze && ama_module_listed(freeze, "motor"),
+                       err, err_sz))
     goto out;
   ama_norm_refresh(&p->norm);
   for (int k = 0; k < N_MODULES; k++)
