@@ -169,6 +169,8 @@ int ama_config_parse(ama_config* c, const char* text, const char* origin, char* 
 // motor = rnn), a rate RNN needs dt <= tau, horizon a multiple of core_tick, minibatches dividing
 // num_envs, load_module and load_path together. Returns 0 or -1 with a message naming the keys.
 int ama_config_check(const ama_config* c, char* err, size_t err_sz);
+// 1 if load_module or load_extra_module names module, else 0.
+int ama_config_loads(const ama_config* c, const char* module);
 // The anchor's weight of each of c->num_envs envs (w: that many) from anchor_envs (all 1 when it
 // is empty). Returns 0, or -1 with a message naming anchor_envs and the bad value.
 int ama_anchor_weights(const ama_config* c, float* w, char* err, size_t err_sz);

@@ -533,18 +533,16 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
   if (c->reset_logstd && !strcmp(p->action_head, "categorical"))
     return am_err(err, err_sz, "reset_logstd = 1 sets the Gaussian head's log-std; action_head = "
                   "categorical has none");
-  if (c->reset_logstd) {
-    int loaded = 0;
-    for (int k = 0; k < 2; k++) {
-      const char* list = k ? c->load_extra_module : c->load_module;
-      loaded |= ama_module_listed(list, "head") || ama_module_listed(list, "command");
-    }
-    if (!loaded)
-      return am_err(err, err_sz, "reset_logstd = 1 needs load_module with head or command "
-                    "(load_module = '%s'; the log-stds of modules not loaded start at "
-                    "init_logstd already)", c->load_module);
-  }
+  if (c->reset_logstd && !ama_config_loads(c, "head") && !ama_config_loads(c, "command"))
+    return am_err(err, err_sz, "reset_logstd = 1 needs load_module with head or command "
+                  "(load_module = '%s'; the log-stds of modules not loaded start at "
+                  "init_logstd already)", c->load_module);
   return 0;
+}
+
+int ama_config_loads(const ama_config* c, const char* module) {
+  return ama_module_listed(c->load_module, module) ||
+         ama_module_listed(c->load_extra_module, module);
 }
 
 int ama_critic_taus(const ama_policy_cfg* cfg, float* tau, char* err, size_t err_sz) {

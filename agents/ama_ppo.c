@@ -353,14 +353,13 @@ ama_ppo* ama_ppo_create(const ama_config* cfg, am_pool* pool, char* err, size_t 
       ama_ppo_free(L);
       return NULL;
     }
-    if (cfg->reset_logstd) {  // the loaded means, a fresh action noise (a Gaussian head: checked)
-      ama_policy* p = &L->pol;
-      float* ls = p->params.w + p->params.t[p->i_logstd].offset;  // head's, then the command's
-      int Am = p->act_dim - p->n_cmd;
-      for (int j = 0; j < p->act_dim; j++)
-        if (j < Am || ama_module_listed(cfg->load_module, "command") ||
-            ama_module_listed(cfg->load_extra_module, "command"))
-          ls[j] = cfg->policy.init_logstd;
+    // the loaded means, a fresh action noise (a Gaussian head: checked)
+    static const char* const noisy[][2] = {{"head", "head.logstd"}, {"command", "command.logstd"}};
+    for (int k = 0; k < 2 && cfg->reset_logstd; k++) {
+      int t = ama_params_find(&L->pol.params, noisy[k][1]);
+      if (t < 0 || !ama_config_loads(cfg, noisy[k][0])) continue;
+      float* ls = L->pol.params.w + L->pol.params.t[t].offset;
+      for (int j = 0; j < L->pol.params.t[t].rows; j++) ls[j] = cfg->policy.init_logstd;
     }
   }
   if (L->n_half == 2) {  // the second half's policy view: own gradients and Dale scratch
