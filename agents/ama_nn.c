@@ -14,6 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+// Element-wise loops (the gates, Adam) take restrict pointers so that they vectorise, and are
+// compiled for AVX-512, AVX2 and baseline x86-64, picked at load time (ifunc). The library is built
+// with -ffp-contract=off, so every variant gives the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AMA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define AMA_CLONES
+#endif
+
 //---------------------------------- flat parameter buffer -----------------------------------------
 
 int ama_params_add(ama_params* p, const char* name, int rows, int cols) {
@@ -85,26 +94,43 @@ void ama_grad_scale(ama_params* p, float s) {
   for (size_t i = 0; i < p->count; i++) p->g[i] *= s;
 }
 
-void ama_adam_step(ama_params* p, float lr, float beta1, float beta2, float eps) {
-  p->adam_t++;
+// Adam's update of n weights, element by element.
+AMA_CLONES static void adam_range(size_t n, float* restrict w, float* restrict m,
+                                  float* restrict v, const float* restrict g, float beta1,
+                                  float beta2, float step, float rc2, float eps) {
+  for (size_t i = 0; i < n; i++) {
+    float mi = m[i] = beta1 * m[i] + (1.0f - beta1) * g[i];
+    float vi = v[i] = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
+    w[i] -= step * mi / (sqrtf(vi) * rc2 + eps);
+  }
+}
+
+void ama_adam_begin(ama_params* p) { p->adam_t++; }
+
+void ama_adam_part(ama_params* p, float lr, float beta1, float beta2, float eps, int part,
+                   int n_parts) {
   float c1 = 1.0f - powf(beta1, (float)p->adam_t);
   float c2 = 1.0f - powf(beta2, (float)p->adam_t);
   float step = lr / c1;
   float rc2 = 1.0f / sqrtf(c2);
+  size_t lo = p->count * (size_t)part / (size_t)n_parts;
+  size_t hi = p->count * (size_t)(part + 1) / (size_t)n_parts;
   for (int k = 0; k < p->n_tensors; k++) {
     if (p->t[k].frozen) continue;
     size_t a = p->t[k].offset, b = a + (size_t)p->t[k].rows * p->t[k].cols;
-    for (size_t i = a; i < b; i++) {
-      if (p->keep && !p->keep[i]) {  // an absent connection: stays exactly 0
-        p->w[i] = p->m[i] = p->v[i] = 0.0f;
-        continue;
-      }
-      float g = p->g[i];
-      float m = p->m[i] = beta1 * p->m[i] + (1.0f - beta1) * g;
-      float v = p->v[i] = beta2 * p->v[i] + (1.0f - beta2) * g * g;
-      p->w[i] -= step * m / (sqrtf(v) * rc2 + eps);
-    }
+    a = a > lo ? a : lo;
+    b = b < hi ? b : hi;
+    if (a >= b) continue;
+    adam_range(b - a, p->w + a, p->m + a, p->v + a, p->g + a, beta1, beta2, step, rc2, eps);
+    if (p->keep)  // absent connections stay exactly 0 (whatever the update made of them)
+      for (size_t i = a; i < b; i++)
+        if (!p->keep[i]) p->w[i] = p->m[i] = p->v[i] = 0.0f;
   }
+}
+
+void ama_adam_step(ama_params* p, float lr, float beta1, float beta2, float eps) {
+  ama_adam_begin(p);
+  ama_adam_part(p, lr, beta1, beta2, eps, 0, 1);
 }
 
 //---------------------------------- linear ------------------------------------------------------
@@ -394,14 +420,8 @@ static inline float sigm(float x) { return 1.0f / (1.0f + fexp(-x)); }
 static inline float ftanh(float x) { return 1.0f - 2.0f / (fexp(2.0f * x) + 1.0f); }
 
 
-// Gate loops over one env's H units, with restrict pointers so that they vectorise; compiled for
-// AVX-512, AVX2 and baseline x86-64 and picked at load time (ifunc). The loops are element-wise and
-// the library is built with -ffp-contract=off, so every variant gives the same bits.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define AMA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define AMA_CLONES
-#endif
+// Gate loops over one env's H units, with restrict pointers so that they vectorise (AMA_CLONES
+// above).
 AMA_CLONES static void gru_fwd(int H, const float* restrict px, const float* restrict ph,
                     const float* restrict hp, float* restrict act, float* restrict h) {
   for (int i = 0; i < H; i++) {

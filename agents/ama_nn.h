@@ -66,6 +66,12 @@ void ama_grad_scale(ama_params* p, float s);
 // One Adam step over the whole buffer (frozen tensors untouched; masked weights, keep = 0, and
 // their moments stay exactly 0). eps added to sqrt(v_hat).
 void ama_adam_step(ama_params* p, float lr, float beta1, float beta2, float eps);
+// The same step split for threads: ama_adam_begin once, then ama_adam_part for part = 0 ..
+// n_parts - 1, in any order or at once; each updates its share of the buffer (element-wise, so
+// the bits are ama_adam_step's).
+void ama_adam_begin(ama_params* p);
+void ama_adam_part(ama_params* p, float lr, float beta1, float beta2, float eps, int part,
+                   int n_parts);
 
 //---------------------------------- linear ------------------------------------------------------
 

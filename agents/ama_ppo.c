@@ -7,7 +7,6 @@
 // learner's own xoshiro stream, drawn on the calling thread in env order, so a seed fixes the run
 // whatever the pool's thread count.
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,7 +590,8 @@ static void gather(ama_ppo* L, int j0, int h) {
 }
 
 // The gradient of one half of a minibatch (loss scaled by 1/(T*B) so that the halves add up to
-// the minibatch mean) into that half's policy view. Runs on its own thread for h = 1.
+// the minibatch mean) into that half's policy view. Half 1 runs on the pool's second thread when
+// it has one (run_halves).
 typedef struct half_job {
   ama_ppo* L;
   int h;
@@ -599,8 +599,7 @@ typedef struct half_job {
   ama_ppo_stats ms;
 } half_job;
 
-static void* half_grad(void* arg) {
-  half_job* j = arg;
+static void half_grad(half_job* j) {
   ama_ppo* L = j->L;
   ama_policy* p = j->h ? &L->pol2 : &L->pol;
   ama_seq* S = &L->half[j->h];
@@ -621,7 +620,28 @@ static void* half_grad(void* arg) {
                     1.0f / (float)(TB * L->n_half), L->dmean + off * A, dlogstd,
                     L->dvalue + off * K, &j->ms);
   ama_policy_seq_backward(p, S, T, B, L->dmean + off * A, L->dvalue + off * K);
-  return NULL;
+}
+
+// am_pool_run's work for the halves of a minibatch (jobs[0 .. n_half-1]): thread t computes
+// halves t, t + learn_threads, ...; threads from learn_threads on have none.
+static void run_halves(void* arg, int thread) {
+  half_job* jobs = arg;
+  const ama_ppo* L = jobs[0].L;
+  for (int h = thread; h < L->n_half; h += L->learn_threads) half_grad(&jobs[h]);
+}
+
+// am_pool_run's work for an Adam step begun (ama_adam_begin): thread t updates part t of
+// learn_threads.
+typedef struct adam_job {
+  ama_ppo* L;
+  float lr;
+} adam_job;
+
+static void run_adam(void* arg, int thread) {
+  adam_job* j = arg;
+  if (thread < j->L->learn_threads)
+    ama_adam_part(&j->L->pol.params, j->lr, 0.9f, 0.999f, j->L->cfg.ppo.adam_eps, thread,
+                  j->L->learn_threads);
 }
 
 // Holds every tensor but the value head's (critic.*) for the rest of the iteration, the user's
@@ -709,12 +729,8 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       ama_ppo_coefs coh = co;  // the entropy term is per minibatch: half of it in each half
       coh.ent_coef = co.ent_coef / (float)L->n_half;
       half_job jobs[2] = {{L, 0, coh, {0}}, {L, 1, coh, {0}}};
-      pthread_t th;
-      int threaded = L->n_half == 2 && L->learn_threads > 1 &&
-                     pthread_create(&th, NULL, half_grad, &jobs[1]) == 0;
-      half_grad(&jobs[0]);
-      if (threaded) pthread_join(th, NULL);
-      else if (L->n_half == 2) half_grad(&jobs[1]);
+      if (L->learn_threads > 1) am_pool_run(L->pool, run_halves, jobs);
+      else run_halves(jobs, 0);
       if (L->n_half == 2) {  // fixed order: the same sums whatever ran where
         const float* g2 = L->pol2.params.g;
         for (size_t i = 0; i < p->params.count; i++) p->params.g[i] += g2[i];
@@ -754,7 +770,10 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       double gn = ama_grad_norm(&p->params);
       if (L->cfg.ppo.max_grad_norm > 0 && gn > L->cfg.ppo.max_grad_norm)
         ama_grad_scale(&p->params, (float)(L->cfg.ppo.max_grad_norm / (gn + 1e-6)));
-      ama_adam_step(&p->params, lr, 0.9f, 0.999f, L->cfg.ppo.adam_eps);
+      ama_adam_begin(&p->params);
+      adam_job aj = {L, lr};
+      if (L->learn_threads > 1) am_pool_run(L->pool, run_adam, &aj);
+      else run_adam(&aj, 0);
       acc.loss += ms.loss;
       acc.pg_loss += ms.pg_loss;
       acc.v_loss += ms.v_loss;

@@ -336,6 +336,11 @@ const am_task* am_pool_task(const am_pool* p);
 am_env* am_pool_env(am_pool* p, int i);
 int am_pool_num_envs(const am_pool* p);
 int am_pool_num_threads(const am_pool* p);
+// Runs fn(arg, t) once for each t in 0 .. am_pool_num_threads - 1, all at once: t = 0 on the
+// caller's thread, the others on the pool's threads (which then spin briefly for the next step or
+// run, as after a step). Returns when every call has returned. For work between steps that the
+// caller splits by t (the learner's halves); fn must not call back into the pool.
+void am_pool_run(am_pool* p, void (*fn)(void* arg, int thread), void* arg);
 // The push points the pool was created with (the layout of batch push); returns their number.
 int am_pool_push_points(const am_pool* p, const am_push_point** points);
 void am_pool_get_stats(const am_pool* p, am_pool_stats* s);

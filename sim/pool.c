@@ -4,6 +4,8 @@
 // Envs never share mutable state, so results are bitwise identical for any thread count. A step is
 // one "generation": the caller publishes it, workers spin briefly then sleep on a condition
 // variable, and the last worker to finish wakes the caller. Nothing is allocated after creation.
+// The same threads run other work between steps (am_pool_run: the learner's), so a caller that
+// alternates steps with such work needs no threads of its own and wakes none from sleep.
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,7 +26,7 @@ static inline void spin_pause(void) {
 #endif
 }
 
-enum { CMD_STEP, CMD_RESET, CMD_QUIT };
+enum { CMD_STEP, CMD_RESET, CMD_RUN, CMD_QUIT };
 
 typedef struct env_slot {
   am_env e;
@@ -58,6 +60,8 @@ struct am_pool {
   atomic_int generation;
   atomic_int remaining;
   int command;
+  void (*run_fn)(void* arg, int thread);  // CMD_RUN's work (am_pool_run)
+  void* run_arg;
   pthread_mutex_t mu;
   pthread_cond_t cv_start, cv_done;
   int sleepers, caller_sleeping;
@@ -232,7 +236,12 @@ static void env_step(struct am_pool* p, int i) {
   }
 }
 
-static void run_block(struct am_pool* p, int cmd, int begin, int end) {
+// One thread's share of cmd: its block of envs, or for CMD_RUN the caller's function.
+static void run_block(struct am_pool* p, int cmd, int thread, int begin, int end) {
+  if (cmd == CMD_RUN) {
+    p->run_fn(p->run_arg, thread);
+    return;
+  }
   for (int i = begin; i < end; i++) {
     if (cmd == CMD_STEP) env_step(p, i);
     else env_reset(p, i);
@@ -261,7 +270,7 @@ static void* worker_main(void* arg) {
     seen = atomic_load_explicit(&p->generation, memory_order_acquire);
     int cmd = p->command;
     if (cmd == CMD_QUIT) return NULL;
-    run_block(p, cmd, w->begin, w->end);
+    run_block(p, cmd, w->id, w->begin, w->end);
     if (atomic_fetch_sub_explicit(&p->remaining, 1, memory_order_acq_rel) == 1) {
       pthread_mutex_lock(&p->mu);
       if (p->caller_sleeping) pthread_cond_signal(&p->cv_done);
@@ -273,7 +282,7 @@ static void* worker_main(void* arg) {
 // Runs cmd on every env: the caller does block 0, workers the rest.
 static void dispatch(struct am_pool* p, int cmd) {
   if (p->nthreads == 1) {
-    run_block(p, cmd, 0, p->n);
+    run_block(p, cmd, 0, 0, p->n);
     return;
   }
   p->command = cmd;
@@ -283,7 +292,7 @@ static void dispatch(struct am_pool* p, int cmd) {
   if (p->sleepers) pthread_cond_broadcast(&p->cv_start);
   pthread_mutex_unlock(&p->mu);
   if (cmd == CMD_QUIT) return;
-  run_block(p, cmd, p->workers[0].begin, p->workers[0].end);
+  run_block(p, cmd, 0, p->workers[0].begin, p->workers[0].end);
   int spins = 0;
   while (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0 && spins < SPIN_ITERS) {
     spin_pause();
@@ -461,6 +470,12 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
 }
 
 void am_pool_step(am_pool* p) { dispatch(p, CMD_STEP); }
+
+void am_pool_run(am_pool* p, void (*fn)(void* arg, int thread), void* arg) {
+  p->run_fn = fn;
+  p->run_arg = arg;
+  dispatch(p, CMD_RUN);
+}
 
 void am_pool_reset(am_pool* p) {
   dispatch(p, CMD_RESET);

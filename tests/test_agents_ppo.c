@@ -87,6 +87,47 @@ static void test_adam_and_freeze(void** s) {
   ama_params_free(&p);
 }
 
+// Adam split into parts (as the learner runs it on the pool's threads) gives the bits of one whole
+// step: three tensors, one frozen, a connectivity mask, part boundaries inside tensors.
+static void test_adam_parts(void** s) {
+  char err[256];
+  ama_params a, b;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  for (ama_params* p = &a; p; p = p == &a ? &b : NULL) {
+    ama_params_add(p, "x.W", 7, 13);
+    ama_params_add(p, "y.W", 5, 3);
+    ama_params_add(p, "z.b", 1, 37);
+    assert_int_equal(ama_params_alloc(p, err, sizeof err), 0);
+    p->keep = calloc(p->count, 1);
+    assert_non_null(p->keep);
+    p->t[1].frozen = 1;
+  }
+  am_rng rng;
+  am_rng_seed(&rng, 5, 0);
+  for (size_t i = 0; i < a.count; i++) {
+    a.w[i] = b.w[i] = (float)am_rng_range(&rng, -1, 1);
+    a.keep[i] = b.keep[i] = i % 5 != 3;
+  }
+  for (int step = 0; step < 4; step++) {
+    for (size_t i = 0; i < a.count; i++) a.g[i] = b.g[i] = (float)am_rng_range(&rng, -2, 2);
+    ama_adam_step(&a, 0.01f, 0.9f, 0.999f, 1e-8f);
+    ama_adam_begin(&b);
+    for (int part = 2; part >= 0; part--) ama_adam_part(&b, 0.01f, 0.9f, 0.999f, 1e-8f, part, 3);
+  }
+  assert_int_equal(a.adam_t, b.adam_t);
+  assert_memory_equal(a.w, b.w, sizeof(float) * a.count);
+  assert_memory_equal(a.m, b.m, sizeof(float) * a.count);
+  assert_memory_equal(a.v, b.v, sizeof(float) * a.count);
+  assert_true(a.w[3] == 0.0f && a.m[3] == 0.0f);  // masked
+  assert_true(a.m[0] != 0.0f);                    // moved
+  for (ama_params* p = &a; p; p = p == &a ? &b : NULL) {
+    free(p->keep);
+    p->keep = NULL;
+    ama_params_free(p);
+  }
+}
+
 static void test_routing(void** s) {
   am_obs_group groups[3] = {{"proprioception", 0, 3}, {"touch", 3, 2}, {"task", 5, 4}};
   ama_policy_cfg cfg;
@@ -167,6 +208,7 @@ int main(void) {
       cmocka_unit_test(test_gae_terminated_vs_truncated),
       cmocka_unit_test(test_normaliser),
       cmocka_unit_test(test_adam_and_freeze),
+      cmocka_unit_test(test_adam_parts),
       cmocka_unit_test(test_routing),
       cmocka_unit_test(test_step_matches_sequence),
   };

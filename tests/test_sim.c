@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -422,6 +424,42 @@ static void test_determinism_across_threads(void** state) {
   assert_true(r1 == r2 && r1 == r4);
 }
 
+// am_pool_run calls the function once per thread index, index 0 on the caller's thread and each
+// other on a thread of its own, all before it returns; the pool steps as before afterwards.
+typedef struct run_probe {
+  pthread_t who[4];
+  atomic_int calls[4];
+} run_probe;
+
+static void probe_run(void* arg, int thread) {
+  run_probe* r = arg;
+  r->who[thread] = pthread_self();
+  atomic_fetch_add(&r->calls[thread], 1);
+}
+
+static void test_pool_run(void** state) {
+  char err[256];
+  am_task t;
+  assert_int_equal(amt_create(&t, "reacher", NULL, err, sizeof err), 0);
+  for (int threads = 1; threads <= 4; threads *= 2) {
+    am_pool_config cfg = {.num_envs = 8, .num_threads = threads, .seed = 3};
+    am_pool* p = am_pool_create(&t, &cfg, err, sizeof err);
+    assert_non_null(p);
+    for (int round = 0; round < 50; round++) {
+      run_probe r;
+      memset(&r, 0, sizeof r);
+      am_pool_run(p, probe_run, &r);
+      for (int i = 0; i < 4; i++) assert_int_equal(atomic_load(&r.calls[i]), i < threads);
+      assert_true(pthread_equal(r.who[0], pthread_self()));
+      for (int i = 1; i < threads; i++)
+        for (int j = 0; j < i; j++) assert_false(pthread_equal(r.who[i], r.who[j]));
+      am_pool_step(p);
+    }
+    am_pool_free(p);
+  }
+  amt_destroy(&t);
+}
+
 // The same steps and actions under another pool seed end in other states (every env), with other
 // rewards; the same seed again reproduces the first run exactly.
 static void test_seed_changes_trajectory(void** state) {
@@ -643,6 +681,7 @@ int main(void) {
       cmocka_unit_test(test_auto_reset),
       cmocka_unit_test(test_instability),
       cmocka_unit_test(test_determinism_across_threads),
+      cmocka_unit_test(test_pool_run),
       cmocka_unit_test(test_seed_changes_trajectory),
       cmocka_unit_test(test_env_streams_differ),
       cmocka_unit_test(test_bad_config),
