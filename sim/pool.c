@@ -1,7 +1,9 @@
 // pool.c: the env pool. N envs, each with its own mjData and RNG stream, stepped by T threads.
 //
-// Thread t owns the contiguous block of envs [t*N/T, (t+1)*N/T); the caller's thread is worker 0.
-// Envs never share mutable state, so results are bitwise identical for any thread count. A step is
+// The caller's thread is worker 0. In a step each thread takes the next env not yet taken until
+// none is left, so a thread whose envs stepped cheaply takes more (a rat's step costs more when
+// its body touches more). Envs never share mutable state, so which thread steps an env changes
+// nothing in it: results are bitwise identical for any thread count. A step is
 // one "generation": the caller publishes it, workers spin briefly then sleep on a condition
 // variable, and the last worker to finish wakes the caller. Nothing is allocated after creation.
 // The same threads run other work between steps (am_pool_run: the learner's), so a caller that
@@ -38,7 +40,7 @@ typedef struct env_slot {
 struct am_pool;
 typedef struct worker {
   struct am_pool* p;
-  int id, begin, end;
+  int id;
   pthread_t thread;
 } worker;
 
@@ -59,6 +61,7 @@ struct am_pool {
 
   atomic_int generation;
   atomic_int remaining;
+  atomic_int next_env;  // the next env for a thread to take (CMD_STEP, CMD_RESET)
   int command;
   void (*run_fn)(void* arg, int thread);  // CMD_RUN's work (am_pool_run)
   void* run_arg;
@@ -236,13 +239,16 @@ static void env_step(struct am_pool* p, int i) {
   }
 }
 
-// One thread's share of cmd: its block of envs, or for CMD_RUN the caller's function.
-static void run_block(struct am_pool* p, int cmd, int thread, int begin, int end) {
+// One thread's share of cmd: for CMD_RUN the caller's function; else envs, one at a time, from
+// the shared counter until none is left.
+static void run_share(struct am_pool* p, int cmd, int thread) {
   if (cmd == CMD_RUN) {
     p->run_fn(p->run_arg, thread);
     return;
   }
-  for (int i = begin; i < end; i++) {
+  for (;;) {
+    int i = atomic_fetch_add_explicit(&p->next_env, 1, memory_order_relaxed);
+    if (i >= p->n) return;
     if (cmd == CMD_STEP) env_step(p, i);
     else env_reset(p, i);
   }
@@ -270,7 +276,7 @@ static void* worker_main(void* arg) {
     seen = atomic_load_explicit(&p->generation, memory_order_acquire);
     int cmd = p->command;
     if (cmd == CMD_QUIT) return NULL;
-    run_block(p, cmd, w->id, w->begin, w->end);
+    run_share(p, cmd, w->id);
     if (atomic_fetch_sub_explicit(&p->remaining, 1, memory_order_acq_rel) == 1) {
       pthread_mutex_lock(&p->mu);
       if (p->caller_sleeping) pthread_cond_signal(&p->cv_done);
@@ -281,8 +287,9 @@ static void* worker_main(void* arg) {
 
 // Runs cmd on every env: the caller does block 0, workers the rest.
 static void dispatch(struct am_pool* p, int cmd) {
+  atomic_store_explicit(&p->next_env, 0, memory_order_relaxed);
   if (p->nthreads == 1) {
-    run_block(p, cmd, 0, 0, p->n);
+    run_share(p, cmd, 0);
     return;
   }
   p->command = cmd;
@@ -292,7 +299,7 @@ static void dispatch(struct am_pool* p, int cmd) {
   if (p->sleepers) pthread_cond_broadcast(&p->cv_start);
   pthread_mutex_unlock(&p->mu);
   if (cmd == CMD_QUIT) return;
-  run_block(p, cmd, 0, p->workers[0].begin, p->workers[0].end);
+  run_share(p, cmd, 0);
   int spins = 0;
   while (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0 && spins < SPIN_ITERS) {
     spin_pause();
@@ -453,8 +460,6 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
   for (int w = 0; w < p->nthreads; w++) {
     p->workers[w].p = p;
     p->workers[w].id = w;
-    p->workers[w].begin = (int)((int64_t)p->n * w / p->nthreads);
-    p->workers[w].end = (int)((int64_t)p->n * (w + 1) / p->nthreads);
   }
   p->started = 1;
   for (int w = 1; w < p->nthreads; w++) {
