@@ -285,7 +285,7 @@ static void* worker_main(void* arg) {
   }
 }
 
-// Runs cmd on every env: the caller does block 0, workers the rest.
+// Runs cmd on every env (or CMD_RUN on every thread), the caller taking part as worker 0.
 static void dispatch(struct am_pool* p, int cmd) {
   atomic_store_explicit(&p->next_env, 0, memory_order_relaxed);
   if (p->nthreads == 1) {
