@@ -591,7 +591,7 @@ static void gather(ama_ppo* L, int j0, int h) {
 
 // The gradient of one half of a minibatch (loss scaled by 1/(T*B) so that the halves add up to
 // the minibatch mean) into that half's policy view. Half 1 runs on the pool's second thread when
-// it has one (run_halves).
+// it has one (run_halves; a pool of one thread runs both on the caller's).
 typedef struct half_job {
   ama_ppo* L;
   int h;
@@ -729,8 +729,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
       ama_ppo_coefs coh = co;  // the entropy term is per minibatch: half of it in each half
       coh.ent_coef = co.ent_coef / (float)L->n_half;
       half_job jobs[2] = {{L, 0, coh, {0}}, {L, 1, coh, {0}}};
-      if (L->learn_threads > 1) am_pool_run(L->pool, run_halves, jobs);
-      else run_halves(jobs, 0);
+      am_pool_run(L->pool, run_halves, jobs);
       if (L->n_half == 2) {  // fixed order: the same sums whatever ran where
         const float* g2 = L->pol2.params.g;
         for (size_t i = 0; i < p->params.count; i++) p->params.g[i] += g2[i];
@@ -772,8 +771,7 @@ int ama_ppo_iterate(ama_ppo* L, ama_iter_stats* st) {
         ama_grad_scale(&p->params, (float)(L->cfg.ppo.max_grad_norm / (gn + 1e-6)));
       ama_adam_begin(&p->params);
       adam_job aj = {L, lr};
-      if (L->learn_threads > 1) am_pool_run(L->pool, run_adam, &aj);
-      else run_adam(&aj, 0);
+      am_pool_run(L->pool, run_adam, &aj);
       acc.loss += ms.loss;
       acc.pg_loss += ms.pg_loss;
       acc.v_loss += ms.v_loss;
