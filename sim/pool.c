@@ -1,9 +1,11 @@
 // pool.c: the env pool. N envs, each with its own mjData and RNG stream, stepped by T threads.
 //
-// The caller's thread is worker 0. In a step each thread takes the next env not yet taken until
-// none is left, so a thread whose envs stepped cheaply takes more (a rat's step costs more when
-// its body touches more). Envs never share mutable state, so which thread steps an env changes
-// nothing in it: results are bitwise identical for any thread count. A step is
+// The caller's thread is worker 0. Each thread owns a contiguous block of envs and steps them in
+// order; a thread that finishes its block takes the next untaken envs of the others' blocks, so a
+// thread whose envs stepped cheaply takes more (a rat's step costs more when its body touches
+// more), while on even steps each env stays on its thread and in that core's cache. Envs never
+// share mutable state, so which thread steps an env changes nothing in it: results are bitwise
+// identical for any thread count. A step is
 // one "generation": the caller publishes it, workers spin briefly then sleep on a condition
 // variable, and the last worker to finish wakes the caller. Nothing is allocated after creation.
 // The same threads run other work between steps (am_pool_run: the learner's), so a caller that
@@ -39,6 +41,8 @@ typedef struct env_slot {
 
 struct am_pool;
 typedef struct worker {
+  _Alignas(64) atomic_int next;  // the next env of this worker's block to take (CMD_STEP, CMD_RESET)
+  int begin, end;                // the block: envs [begin, end)
   struct am_pool* p;
   int id;
   pthread_t thread;
@@ -61,7 +65,6 @@ struct am_pool {
 
   atomic_int generation;
   atomic_int remaining;
-  atomic_int next_env;  // the next env for a thread to take (CMD_STEP, CMD_RESET)
   int command;
   void (*run_fn)(void* arg, int thread);  // CMD_RUN's work (am_pool_run)
   void* run_arg;
@@ -239,18 +242,21 @@ static void env_step(struct am_pool* p, int i) {
   }
 }
 
-// One thread's share of cmd: for CMD_RUN the caller's function; else envs, one at a time, from
-// the shared counter until none is left.
+// One thread's share of cmd: for CMD_RUN the caller's function; else envs one at a time, first
+// from its own block, then from each other block in turn until none is left.
 static void run_share(struct am_pool* p, int cmd, int thread) {
   if (cmd == CMD_RUN) {
     p->run_fn(p->run_arg, thread);
     return;
   }
-  for (;;) {
-    int i = atomic_fetch_add_explicit(&p->next_env, 1, memory_order_relaxed);
-    if (i >= p->n) return;
-    if (cmd == CMD_STEP) env_step(p, i);
-    else env_reset(p, i);
+  for (int k = 0; k < p->nthreads; k++) {
+    worker* w = &p->workers[(thread + k) % p->nthreads];
+    for (;;) {
+      int i = atomic_fetch_add_explicit(&w->next, 1, memory_order_relaxed);
+      if (i >= w->end) break;
+      if (cmd == CMD_STEP) env_step(p, i);
+      else env_reset(p, i);
+    }
   }
 }
 
@@ -287,7 +293,8 @@ static void* worker_main(void* arg) {
 
 // Runs cmd on every env (or CMD_RUN on every thread), the caller taking part as worker 0.
 static void dispatch(struct am_pool* p, int cmd) {
-  atomic_store_explicit(&p->next_env, 0, memory_order_relaxed);
+  for (int w = 0; w < p->nthreads; w++)
+    atomic_store_explicit(&p->workers[w].next, p->workers[w].begin, memory_order_relaxed);
   if (p->nthreads == 1) {
     run_share(p, cmd, 0);
     return;
@@ -438,7 +445,7 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
   }
 #undef ALLOC
   p->slots = zalloc(sizeof(env_slot) * n);
-  p->workers = calloc((size_t)p->nthreads, sizeof(worker));
+  p->workers = zalloc(sizeof(worker) * (size_t)p->nthreads);
   if (fail || !p->slots || !p->workers) {
     am_pool_free(p);
     am_err(err, err_sz, "env pool: out of memory for %d envs", p->n);
@@ -460,6 +467,8 @@ am_pool* am_pool_create(const am_task* t, const am_pool_config* cfg, char* err, 
   for (int w = 0; w < p->nthreads; w++) {
     p->workers[w].p = p;
     p->workers[w].id = w;
+    p->workers[w].begin = (int)((int64_t)p->n * w / p->nthreads);
+    p->workers[w].end = (int)((int64_t)p->n * (w + 1) / p->nthreads);
   }
   p->started = 1;
   for (int w = 1; w < p->nthreads; w++) {
