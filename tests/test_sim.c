@@ -422,6 +422,12 @@ static void test_determinism_across_threads(void** state) {
   assert_memory_equal(q1, q2, sizeof q1);
   assert_memory_equal(q1, q4, sizeof q1);
   assert_true(r1 == r2 && r1 == r4);
+  // blocks of uneven size (7 envs on 3 threads: 2, 2, 3), each env stepped once per step
+  double q7[28], q73[28], r7, r73;
+  run_reacher(1, 7, steps, 1234, q7, &r7);
+  run_reacher(3, 7, steps, 1234, q73, &r73);
+  assert_memory_equal(q7, q73, sizeof q7);
+  assert_true(r7 == r73);
 }
 
 // am_pool_run calls the function once per thread index, index 0 on the caller's thread and each
