@@ -5,9 +5,9 @@
 // thread whose envs stepped cheaply takes more (a rat's step costs more when its body touches
 // more), while on even steps each env stays on its thread and in that core's cache. Envs never
 // share mutable state, so which thread steps an env changes nothing in it: results are bitwise
-// identical for any thread count. A step is
-// one "generation": the caller publishes it, workers spin briefly then sleep on a condition
-// variable, and the last worker to finish wakes the caller. Nothing is allocated after creation.
+// identical for any thread count. A step is one "generation": the caller publishes it, workers
+// spin briefly then sleep on a condition variable, and the last worker to finish wakes the caller.
+// Nothing is allocated after creation.
 // The same threads run other work between steps (am_pool_run: the learner's), so a caller that
 // alternates steps with such work needs no threads of its own and wakes none from sleep.
 #include <math.h>
@@ -41,7 +41,7 @@ typedef struct env_slot {
 
 struct am_pool;
 typedef struct worker {
-  _Alignas(64) atomic_int next;  // the next env of this worker's block to take (CMD_STEP, CMD_RESET)
+  _Alignas(64) atomic_int next;  // the next env of this block to take (CMD_STEP, CMD_RESET)
   int begin, end;                // the block: envs [begin, end)
   struct am_pool* p;
   int id;
