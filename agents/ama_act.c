@@ -17,6 +17,10 @@
 //    i's behaviour depends on the seed and i only, not on the number of envs or threads;
 //  - shared (the learner): one stream, drawn for all envs in env order, core noise block, motor
 //    noise block, then action noise block (what the learner has always drawn).
+// With action_noise_corr = rho > 0 the action noise is AR(1) over steps: eps_t = rho eps_{t-1} +
+// sqrt(1 - rho^2) xi_t, xi_t the step's standard normals (the same draws as white noise), and
+// eps = xi at each episode's first step; every eps is still standard normal, so the sample's
+// log-density (what PPO's ratio uses) keeps its form.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +49,7 @@ void ama_actor_free(ama_actor* a) {
   free(a->core_noise);
   free(a->motor_noise);
   free(a->eps);
+  free(a->eps_prev);
   free(a->sampled);
   free(a->std);
   free(a->logp);
@@ -95,6 +100,11 @@ int ama_actor_init(ama_actor* a, const ama_actor_cfg* cfg, ama_policy* p, const 
     ama_actor_free(a);
     return am_err(err, err_sz, "out of memory for acting (%d envs)", N);
   }
+  if (a->pol && a->pol->cfg.noise_corr > 0 && !a->deterministic && !a->categorical &&
+      !(a->eps_prev = calloc((size_t)N * A, sizeof(float)))) {
+    ama_actor_free(a);
+    return am_err(err, err_sz, "out of memory for acting (%d envs)", N);
+  }
   ama_action_range(t, a->lo, a->hi);
   for (int i = 0; i < N; i++) am_rng_seed(&a->rng[i], cfg->seed, 0x61637400000000ULL + (uint64_t)i);
   return 0;
@@ -116,6 +126,20 @@ static void draw_noise(ama_actor* a, int core_tick) {
     if (a->categorical) a->eps[(size_t)i * A] = (float)am_rng_uniform(&a->rng[i]);
     else am_rng_normals(&a->rng[i], a->eps + (size_t)i * A, (size_t)A);
   }
+}
+
+// action_noise_corr: the step's standard normals xi (in eps) folded into the AR(1) noise.
+static void correlate_noise(ama_actor* a) {
+  const size_t A = (size_t)a->A;
+  const float rho = a->pol->cfg.noise_corr, c = sqrtf(fmaxf(0.0f, 1.0f - rho * rho));
+  for (int i = 0; i < a->N; i++) {
+    float *e = a->eps + i * A, *prev = a->eps_prev + i * A;
+    for (size_t j = 0; j < A; j++) {
+      if (a->eps_started && a->mask[i] != 0.0f) e[j] = rho * prev[j] + c * e[j];
+      prev[j] = e[j];
+    }
+  }
+  a->eps_started = 1;
 }
 
 // The categorical head: choice probabilities softmax(logits) into a->std, the choice (the first k
@@ -169,6 +193,7 @@ void ama_actor_act(ama_actor* a, const float* obs, float* actions) {
   ama_policy* p = a->pol;
   int tick = p->t_global % p->cfg.core_tick == 0;
   if (!a->deterministic) draw_noise(a, tick);
+  if (a->eps_prev) correlate_noise(a);
   ama_norm_apply(&p->norm, obs, p->a_obs, N);
   ama_policy_step(p, p->a_obs, a->mask, tick && a->Hc ? a->core_noise : NULL,
                   a->Hm ? a->motor_noise : NULL);

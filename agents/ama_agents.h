@@ -46,6 +46,9 @@ typedef struct ama_policy_cfg {
   float exc_frac;           // rate RNN: fraction of excitatory units
   float activity_reg;       // coefficient of mean squared unit activity (both modules)
   float init_logstd;        // initial log standard deviation of the actions
+  float noise_corr;         // action_noise_corr: the action noise of consecutive steps correlated,
+                            // eps_t = rho eps_{t-1} + sqrt(1 - rho^2) xi_t (0: white; each
+                            // episode starts from a fresh standard normal)
   int stop_grad_core;       // 1: the actor's gradient does not reach the core (value only)
   int motor_core;           // 0: the motor does not read the core's output (its input slots stay
                             // 0): it acts on its shortcut groups alone
@@ -437,8 +440,11 @@ typedef struct ama_actor {
   // what the last step drew and did (record channels; the normalised input is pol->a_obs)
   float* core_noise;    // (N x Hc) standard normals of the last core tick
   float* motor_noise;   // (N x Hm) standard normals of the last step
-  float* eps;           // (N x A) action noise (0 when deterministic); categorical: column 0
+  float* eps;           // (N x A) action noise in stds (0 when deterministic; standard normal,
+                        // AR(1) over steps with action_noise_corr); categorical: column 0
                         // holds the uniform draw that chose the action
+  float* eps_prev;      // (N x A) the last step's eps (action_noise_corr > 0 only, else NULL)
+  int eps_started;      // eps_prev holds a step's noise (before the first step every env is fresh)
   float* sampled;       // (N x A) mean + std * eps before clipping (random: the uniform draw;
                         // categorical: the one-hot choice)
   float* std;           // (N x A) exp(logstd) (0 when deterministic); categorical: the choice

@@ -114,6 +114,8 @@ static void w_acts(wbuf* w, const ama_ppo* L) {
   w_f64s(w, &L->rr_count, 1);
   w_f64s(w, &L->rr_mean, 1);
   w_f64s(w, &L->rr_m2, 1);
+  // action_noise_corr: the last step's action noise, which the next step's continues
+  if (L->act.eps_prev) w_f32s(w, L->act.eps_prev, (size_t)N * L->act.A);
   if (L->anchored) w_policy_state(w, &L->ref, L->ref_act.mask, N);
   w_end(w, s);
 }
@@ -676,6 +678,10 @@ static int load_rank(const rfile* f, ama_ppo* L, char* err, size_t err_sz) {
   rd_f64s(&s, &L->rr_count, 1);
   rd_f64s(&s, &L->rr_mean, 1);
   rd_f64s(&s, &L->rr_m2, 1);
+  if (L->act.eps_prev) {
+    rd_f32s(&s, L->act.eps_prev, (size_t)N * L->act.A);
+    L->act.eps_started = 1;
+  }
   // the anchor's reference (absent: a checkpoint written without one; it starts afresh)
   if (L->anchored && !s.bad && s.pos < s.n) rd_policy_state(&s, &L->ref, L->ref_act.mask, N);
   if (s.bad || s.pos != s.n) {

@@ -144,6 +144,9 @@ static const key_def KEYS[] = {
     {"activity_reg", K_FLOAT, PO(activity_reg), 0, "coefficient of mean squared activity",
      RANGE(0, INF)},
     {"init_logstd", K_FLOAT, PO(init_logstd), 0, "initial action log-std", RANGE(-20, 5)},
+    {"action_noise_corr", K_FLOAT, PO(noise_corr), 0,
+     "correlation of the action noise from one step to the next (AR(1) with the same standard "
+     "normal marginal; 0: white, 1: one draw per episode)", RANGE(0, 1)},
     {"stop_grad_core", K_INT, PO(stop_grad_core), 0, "1: actor gradient does not reach the core",
      FLAG},
     {"motor_core", K_INT, PO(motor_core), 0,
@@ -530,6 +533,9 @@ int ama_config_check(const ama_config* c, char* err, size_t err_sz) {
   if (c->load_extra_module[0] && !c->load_module[0])
     return am_err(err, err_sz, "load_extra_module = %s needs load_module (it adds to what "
                   "load_module copies; use load_module for one source)", c->load_extra_module);
+  if (p->noise_corr > 0 && !strcmp(p->action_head, "categorical"))
+    return am_err(err, err_sz, "action_noise_corr = %g correlates the Gaussian head's noise; "
+                  "action_head = categorical has none", p->noise_corr);
   if (c->reset_logstd && !strcmp(p->action_head, "categorical"))
     return am_err(err, err_sz, "reset_logstd = 1 sets the Gaussian head's log-std; action_head = "
                   "categorical has none");

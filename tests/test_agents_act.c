@@ -155,6 +155,90 @@ static void test_per_env_streams(void** state) {
   amt_destroy(&t);
 }
 
+// action_noise_corr = rho: the action noise is AR(1) over steps, built from the same standard
+// normals as white noise (an actor with rho = 0 on the same seed draws them), fresh at each
+// episode's start, standard normal with lag-1 correlation rho within episodes, and the sample's
+// log-density is the Gaussian's at it. Deterministic acting has no noise state.
+static void test_correlated_action_noise(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "reacher", NULL);  // 50-step episodes: the same resets whatever the actions
+  const int N = 4, steps = 2000, A = t.act_dim;
+  const float rho = 0.9f;
+  float* eps[2];
+  float* masks = calloc((size_t)steps * N, sizeof(float));
+  for (int r = 0; r < 2; r++) {
+    am_pool* pool = make_pool_threads(&t, N, 1, 11);
+    am_batch* b = am_pool_batch(pool);
+    ama_policy* p = fresh_policy(&t, N, "gru", "gru", 0, -0.5f);
+    p->cfg.noise_corr = r ? rho : 0.0f;
+    ama_actor a;
+    ama_actor_cfg cfg = {.kind = AMA_ACT_POLICY, .seed = 21};
+    assert_int_equal(ama_actor_init(&a, &cfg, p, &t, N, err, sizeof err), 0);
+    assert_true((a.eps_prev != NULL) == (r == 1));
+    eps[r] = calloc((size_t)steps * N * A, sizeof(float));
+    const float* logstd = p->params.w + p->params.t[p->i_logstd].offset;
+    for (int s = 0; s < steps; s++) {
+      if (r) memcpy(masks + (size_t)s * N, a.mask, sizeof(float) * N);
+      ama_actor_act(&a, b->obs, b->actions);
+      memcpy(eps[r] + (size_t)s * N * A, a.eps, sizeof(float) * N * A);
+      for (int i = 0; i < N; i++) {
+        double lp = 0;
+        for (int j = 0; j < A; j++) {
+          float e = a.eps[i * A + j];
+          assert_true(a.sampled[i * A + j] == p->a_mean[i * A + j] + a.std[i * A + j] * e);
+          lp += -0.5 * e * e - logstd[j] - 0.5 * AMA_LOG_2PI;
+        }
+        assert_true(fabs(lp - a.logp[i]) < 1e-4);
+      }
+      am_pool_step(pool);
+      ama_actor_observe(&a, b);
+    }
+    ama_actor_free(&a);
+    free_policy(p);
+    am_pool_free(pool);
+  }
+  const float c = sqrtf(1.0f - rho * rho);
+  double sxx = 0, sxy = 0, syy = 0;
+  long n = 0, fresh = 0;
+  for (int s = 0; s < steps; s++)
+    for (int i = 0; i < N; i++)
+      for (int j = 0; j < A; j++) {
+        size_t q = ((size_t)s * N + i) * A + j;
+        float xi = eps[0][q], e = eps[1][q];
+        if (s == 0 || masks[(size_t)s * N + i] == 0.0f) {  // an episode's first step
+          assert_true(e == xi);
+          fresh++;
+          continue;
+        }
+        float prev = eps[1][q - (size_t)N * A];
+        assert_true(fabsf(e - (rho * prev + c * xi)) < 1e-5f);
+        sxx += (double)prev * prev, syy += (double)e * e, sxy += (double)prev * e;
+        n++;
+      }
+  assert_int_equal(fresh, (long)N * A * (steps / 50));
+  double var = syy / n, corr = sxy / sqrt(sxx * syy);
+  assert_true(fabs(var - 1.0) < 0.2);
+  assert_true(fabs(corr - rho) < 0.05);
+  // white noise on the same draws: no correlation
+  double w_xy = 0, w_xx = 0;
+  for (size_t q = (size_t)N * A; q < (size_t)steps * N * A; q++)
+    w_xy += (double)eps[0][q] * eps[0][q - (size_t)N * A], w_xx += (double)eps[0][q] * eps[0][q];
+  assert_true(fabs(w_xy / w_xx) < 0.05);
+  // deterministic: the mean, no noise state
+  ama_policy* p = fresh_policy(&t, N, "gru", "gru", 0, -0.5f);
+  p->cfg.noise_corr = rho;
+  ama_actor a;
+  ama_actor_cfg cfg = {.kind = AMA_ACT_POLICY, .deterministic = 1, .seed = 21};
+  assert_int_equal(ama_actor_init(&a, &cfg, p, &t, N, err, sizeof err), 0);
+  assert_null(a.eps_prev);
+  ama_actor_free(&a);
+  free_policy(p);
+  for (int r = 0; r < 2; r++) free(eps[r]);
+  free(masks);
+  amt_destroy(&t);
+}
+
 // A noisy rate RNN: the acting path applies the recurrent noise (the state differs from the
 // noise-free update), exposes the standard normals it used, and a replay of the policy step with
 // the exposed input, masks and noise reproduces the state bit for bit. Deterministic acting draws
@@ -708,6 +792,7 @@ int main(void) {
       cmocka_unit_test(test_random_policy_range),
       cmocka_unit_test(test_actions_clipped),
       cmocka_unit_test(test_per_env_streams),
+      cmocka_unit_test(test_correlated_action_noise),
       cmocka_unit_test(test_recurrent_noise),
       cmocka_unit_test(test_library_refusals),
       cmocka_unit_test(test_record_random_arm),

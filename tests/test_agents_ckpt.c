@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "ama_agents.h"
+#include "ama_internal.h"
 #include "amt_tasks.h"
 #include "agents_test_util.h"
 
@@ -102,13 +103,15 @@ static void test_roundtrip(void** s) {
 
 // Interrupt after 2 iterations, save, rebuild everything from scratch, load, continue: the result
 // must equal 5 uninterrupted iterations bit for bit; the two runs also use different thread
-// counts, so the result does not depend on them.
-static void test_resume_exact(void** s) {
+// counts, so the result does not depend on them. With action_noise_corr the last step's action
+// noise is acting state too.
+static void resume_exact(float noise_corr) {
   ama_config cfg;
   small_config(&cfg);
   cfg.policy.prev_action = 1;  // acting state that must survive too
   cfg.policy.prev_reward = 1;
   cfg.policy.core_tick = 2;
+  cfg.policy.noise_corr = noise_corr;
   run a;
   run_open(&a, &cfg, 1);
   ama_iter_stats sa[5], sb[5];
@@ -135,8 +138,17 @@ static void test_resume_exact(void** s) {
   am_batch* ba = am_pool_batch(a.pool);
   am_batch* bc = am_pool_batch(c.pool);
   assert_memory_equal(ba->obs, bc->obs, sizeof(float) * cfg.num_envs * a.task.obs_dim);
+  if (noise_corr > 0)
+    assert_memory_equal(a.L->act.eps_prev, c.L->act.eps_prev,
+                        sizeof(float) * cfg.num_envs * a.task.act_dim);
   run_close(&a);
   run_close(&c);
+}
+
+static void test_resume_exact(void** s) {
+  (void)s;
+  resume_exact(0);
+  resume_exact(0.8f);
 }
 
 static void write_file(const char* path, const void* p, size_t n) {
@@ -542,6 +554,11 @@ static void test_load_and_freeze_module(void** s) {
   snprintf(c6.policy.action_head, sizeof c6.policy.action_head, "categorical");
   assert_null(create_with(&c6, err, sizeof err));
   assert_non_null(strstr(err, "reset_logstd = 1 sets the Gaussian head's log-std"));
+  c6.reset_logstd = 0;  // correlated noise needs the Gaussian head's noise too
+  c6.policy.noise_corr = 0.5f;
+  assert_null(create_with(&c6, err, sizeof err));
+  assert_non_null(strstr(err, "action_noise_corr = 0.5 correlates the Gaussian head's noise; "
+                              "action_head = categorical has none"));
 
   // a second source: load_extra_module's modules come from load_extra_path, after load_module's
   run a2;
