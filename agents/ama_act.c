@@ -95,13 +95,10 @@ int ama_actor_init(ama_actor* a, const ama_actor_cfg* cfg, ama_policy* p, const 
   a->std = calloc((size_t)N * A + 1, sizeof(float));
   a->logp = calloc((size_t)N, sizeof(float));
   a->mask = calloc((size_t)N, sizeof(float));  // 0: every env starts an episode
+  const int corr = a->pol && a->pol->cfg.noise_corr > 0 && !a->deterministic && !a->categorical;
+  if (corr) a->eps_prev = calloc((size_t)N * A, sizeof(float));
   if (!a->lo || !a->hi || !a->rng || !a->core_noise || !a->motor_noise || !a->eps ||
-      !a->sampled || !a->std || !a->logp || !a->mask) {
-    ama_actor_free(a);
-    return am_err(err, err_sz, "out of memory for acting (%d envs)", N);
-  }
-  if (a->pol && a->pol->cfg.noise_corr > 0 && !a->deterministic && !a->categorical &&
-      !(a->eps_prev = calloc((size_t)N * A, sizeof(float)))) {
+      !a->sampled || !a->std || !a->logp || !a->mask || (corr && !a->eps_prev)) {
     ama_actor_free(a);
     return am_err(err, err_sz, "out of memory for acting (%d envs)", N);
   }
@@ -134,10 +131,9 @@ static void correlate_noise(ama_actor* a) {
   const float rho = a->pol->cfg.noise_corr, c = sqrtf(fmaxf(0.0f, 1.0f - rho * rho));
   for (int i = 0; i < a->N; i++) {
     float *e = a->eps + i * A, *prev = a->eps_prev + i * A;
-    for (size_t j = 0; j < A; j++) {
-      if (a->eps_started && a->mask[i] != 0.0f) e[j] = rho * prev[j] + c * e[j];
-      prev[j] = e[j];
-    }
+    if (a->eps_started && a->mask[i] != 0.0f)  // else an episode's first step: xi as drawn
+      for (size_t j = 0; j < A; j++) e[j] = rho * prev[j] + c * e[j];
+    memcpy(prev, e, sizeof(float) * A);
   }
   a->eps_started = 1;
 }
