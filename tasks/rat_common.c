@@ -333,21 +333,27 @@ int rat_fixed_find(rat_body* b, const mjModel* m, const char* task, char* err, s
       return am_err(err, err_sz, "task %s: more than %d fixed pieces", task, RAT_MAX_FIXED);
     b->fixed_mocap[b->n_fixed] = m->body_mocapid[i];
     for (int k = 0; k < 3; k++) b->fixed_pos[b->n_fixed][k] = m->body_pos[3 * i + k];
+    for (int k = 0; k < 4; k++) b->fixed_quat[b->n_fixed][k] = m->body_quat[4 * i + k];
     b->n_fixed++;
   }
   return 0;
 }
 
 void rat_fixed_raise(const rat_body* b, mjData* d) {
-  for (int k = 0; k < b->n_fixed; k++)
+  for (int k = 0; k < b->n_fixed; k++) {
     rat_set_mocap(d, b->fixed_mocap[k], b->fixed_pos[k][0], b->fixed_pos[k][1],
                   b->fixed_pos[k][2]);
+    mju_copy4(d->mocap_quat + 4 * b->fixed_mocap[k], b->fixed_quat[k]);
+  }
 }
 
 void rat_fixed_park(const rat_body* b, mjData* d) {
-  for (int k = 0; k < b->n_fixed; k++)
+  static const mjtNum up[4] = {1, 0, 0, 0};  // face up: a plane's half-space then lies below
+  for (int k = 0; k < b->n_fixed; k++) {
     rat_set_mocap(d, b->fixed_mocap[k], RAT_PARK_PITCH * b->fixed_mocap[k], RAT_PARK_Y,
                   RAT_PARK_DEEP_Z);
+    mju_copy4(d->mocap_quat + 4 * b->fixed_mocap[k], up);
+  }
 }
 
 double rat_upright(const mjData* d, int body) {

@@ -25,12 +25,12 @@
 #define RAT_PARK_Y -50.0
 #define RAT_PARK_PITCH 3.0  // > the largest parked bounding-sphere diameter (a platform: 2.1 m)
 
-// Pieces that are static in a single task (the floor, run-gaps' start block) become mocap bodies in
-// the composite rat-multi, which raises them for the env's active task and parks the others' far
-// below every task's own ground (planes collide as half-spaces, so they go deeper than the -100 m
-// floor of run-gaps and escape-bowl).
+// Pieces that are static in a single task (the floor, run-gaps' start block and bounds) become mocap
+// bodies in the composite rat-multi, which raises them for the env's active task and parks the
+// others' far below every task's own ground, face up (planes collide as half-spaces, so they go
+// deeper than the -100 m floor of run-gaps and escape-bowl, and a wall's plane is turned over).
 #define RAT_PARK_DEEP_Z -1000.0
-#define RAT_MAX_FIXED 2
+#define RAT_MAX_FIXED 6
 
 struct rat_part;
 
@@ -70,7 +70,7 @@ typedef struct rat_body {
   const struct rat_part* part;  // the task's rules when it is a rat_part (NULL: run)
   // in a composite only: its pieces that are static in the single task (see RAT_PARK_DEEP_Z)
   int n_fixed, fixed_mocap[RAT_MAX_FIXED];
-  double fixed_pos[RAT_MAX_FIXED][3];
+  double fixed_pos[RAT_MAX_FIXED][3], fixed_quat[RAT_MAX_FIXED][4];
 } rat_body;
 
 // A growing text buffer (scene generation) over sim's am_buf. On allocation failure oom is set and
@@ -186,9 +186,9 @@ int rat_walk_next(rat_walk* w);
 int rat_episode_steps(double episode_time, double dt);
 
 // Composite scenes: finds the mocap bodies named "TASK.*" (a part's fixed pieces) and records
-// their ids and model positions in b. Returns 0 or -1 when there are more than RAT_MAX_FIXED.
+// their ids and model poses in b. Returns 0 or -1 when there are more than RAT_MAX_FIXED.
 int rat_fixed_find(rat_body* b, const mjModel* m, const char* task, char* err, size_t err_sz);
-// Puts b's fixed pieces at their places (the active task) or parks them deep (the others).
+// Puts b's fixed pieces at their places (the active task) or parks them deep, face up (the others).
 void rat_fixed_raise(const rat_body* b, mjData* d);
 void rat_fixed_park(const rat_body* b, mjData* d);
 

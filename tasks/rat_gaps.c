@@ -15,9 +15,18 @@
 
 #include "rat_common.h"
 
-#define MAX_COURSE 150    // platforms in a course (34.5 m of the shortest platforms and gaps: < 90)
+#define MAX_COURSE 150    // platforms in a course (34 m of the shortest platforms and gaps: < 90)
 #define SHOW_BEHIND 2.0   // m of course in the scene behind the rat's root
 #define SHOW_AHEAD 10.0   // and ahead of it
+
+// The published corridor (dm_control's GapsCorridor, corridor_length 40, corridor_width 2): a
+// solid start from x = 0 to 6 m (the rat starts at 5 m), platforms from there to past 40 m, and
+// the bounds of its EmptyCorridor: planes 1 m either side of the centre line and across the ends,
+// 2 m beyond the course (x = -2 and 42 m), invisible as published (alpha 0: the rangefinders, like
+// the published camera, do not see them; MuJoCo's rays skip such geoms).
+#define START_END 6.0     // the solid start runs from 0 to here (m)
+#define COURSE_END 40.0   // platforms start up to here
+#define BOUND_PAD 2.0     // the end planes stand this far beyond 0 and COURSE_END
 
 const amt_param_def amt_run_gaps_params[] = {
     {"episode_time", "30", "episode length (s)"},
@@ -107,7 +116,7 @@ static void gaps_show(const gaps_cfg* c, gaps_state* s, mjData* d, double x) {
       rat_park(d, half[1]);
       continue;
     }
-    double x0 = j ? s->gap_end[j - 1] : 5.5, x1 = s->gap_begin[j];
+    double x0 = j ? s->gap_end[j - 1] : START_END, x1 = s->gap_begin[j];
     rat_set_mocap(d, half[0], x0 + 0.2, 0, -0.25);
     rat_set_mocap(d, half[1], x1 - 0.2, 0, -0.25);
   }
@@ -129,8 +138,8 @@ static void gaps_reset(const void* cfg, void* state, am_env* e) {
   if (f < 1)
     for (int i = 0; i < 2; i++) gap[i] = c->gap_start[i] + (c->gap[i] - c->gap_start[i]) * f;
   mjData* d = e->d;
-  double x = 5.5;  // platform j runs from x (the previous gap's end) for L, then gap j
-  while (s->n_gaps < MAX_COURSE && x < 40) {
+  double x = START_END;  // platform j runs from x (the previous gap's end) for L, then gap j
+  while (s->n_gaps < MAX_COURSE && x < COURSE_END) {
     double L = am_rng_range(&e->rng, c->plat[0], c->plat[1]);
     double g = am_rng_range(&e->rng, gap[0], gap[1]);
     s->gap_begin[s->n_gaps] = x + L;
@@ -170,10 +179,10 @@ static void gaps_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
   r->events = ev;
 }
 
-// 1 when x lies over solid ground: the start (3 to 5.5 m) or a platform (outside every gap,
+// 1 when x lies over solid ground: the start (0 to START_END) or a platform (outside every gap,
 // before the last platform's end).
 static int solid_at(const gaps_state* s, double x) {
-  if (x < 3 || s->n_gaps == 0 || x > s->gap_begin[s->n_gaps - 1]) return x >= 3 && x <= 5.5;
+  if (x < 0 || s->n_gaps == 0 || x > s->gap_begin[s->n_gaps - 1]) return x >= 0 && x <= START_END;
   int g = first_above(s->gap_end, s->n_gaps, x);  // the first gap ending after x
   return !(x > s->gap_begin[g] && x < s->gap_end[g]);
 }
@@ -211,7 +220,7 @@ static int range_param(const amt_info* info, const amt_params* p, const char* ke
 
 // The run reward's keys, the ranges, the fall depth, and the platforms the scene holds: enough
 // that those shown from the first ending past x - SHOW_BEHIND reach x + SHOW_AHEAD with the
-// shortest platforms and gaps, and no more than the whole course (34.5 m) needs.
+// shortest platforms and gaps, and no more than the whole course (34 m) needs.
 static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, char* err,
                      size_t err_sz) {
   gaps_cfg* c = cfg;
@@ -260,24 +269,53 @@ static int gaps_read(const amt_info* info, const amt_params* params, void* cfg, 
   double gap_min = ramp && c->gap_start[0] < c->gap[0] ? c->gap_start[0] : c->gap[0];
   double step = c->plat[0] + gap_min;
   int window = (int)ceil((SHOW_BEHIND + SHOW_AHEAD + c->plat[1]) / step) + 1;
-  int course = (int)(34.5 / step) + 2;
+  int course = (int)((COURSE_END - START_END) / step) + 2;
   c->n_slots = window < course ? window : course;
   return 0;
 }
 
-// The corridor: the floor out of the way, a solid start from x = 3 to 5.5 m, and the platform
-// halves, all parked at first.
+// The corridor's bounds: name, centre, orientation (MJCF xyaxes: the plane's normal, x cross y,
+// points into the corridor) and half-size as drawn.
+static const struct {
+  const char* name;
+  double pos[3];
+  const char* xyaxes;
+  double size[2];
+} bounds[] = {
+    {"left", {COURSE_END / 2, 1, 2}, "1 0 0 0 0 1", {COURSE_END / 2 + BOUND_PAD, 2}},
+    {"right", {COURSE_END / 2, -1, 2}, "-1 0 0 0 0 1", {COURSE_END / 2 + BOUND_PAD, 2}},
+    {"near", {-BOUND_PAD, 0, 2}, "0 1 0 0 0 1", {1, 2}},
+    {"far", {COURSE_END + BOUND_PAD, 0, 2}, "0 -1 0 0 0 1", {1, 2}},
+};
+
+// The corridor: the floor out of the way, the solid start, the bounds, and the platform halves,
+// all parked at first. In a composite (movable) the start and each bound are fixed pieces (mocap
+// bodies "run-gaps.*", the bound's orientation on its body so that parking it turns it face up).
 static int gaps_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* a, int movable) {
   const gaps_cfg* c = cfg;
   (void)prelude;
   rat_add_floor(a, 5.0, 1, movable ? "run-gaps" : NULL);
-  if (movable)  // the start block on a mocap body, so that a composite can park it
-    rat_sb_add(a, "<body name=\"run-gaps.start\" mocap=\"true\" pos=\"4.25 0 -0.25\"><geom "
-                  "name=\"start\" type=\"box\" size=\"1.25 1 0.25\" material=\"grid\" "
-                  "contype=\"0\" conaffinity=\"1\"/></body>");
+  const double h = START_END / 2;  // the start block's half-length and centre
+  if (movable)
+    rat_sb_add(a, "<body name=\"run-gaps.start\" mocap=\"true\" pos=\"%g 0 -0.25\"><geom "
+                  "name=\"start\" type=\"box\" size=\"%g 1 0.25\" material=\"grid\" "
+                  "contype=\"0\" conaffinity=\"1\"/></body>", h, h);
   else
-    rat_sb_add(a, "<geom name=\"start\" type=\"box\" pos=\"4.25 0 -0.25\" size=\"1.25 1 0.25\" "
-                  "material=\"grid\" contype=\"0\" conaffinity=\"1\"/>");
+    rat_sb_add(a, "<geom name=\"start\" type=\"box\" pos=\"%g 0 -0.25\" size=\"%g 1 0.25\" "
+                  "material=\"grid\" contype=\"0\" conaffinity=\"1\"/>", h, h);
+  for (size_t k = 0; k < sizeof bounds / sizeof bounds[0]; k++) {
+    const double* p = bounds[k].pos;
+    char geom[160];
+    snprintf(geom, sizeof geom, "name=\"bound_%s\" type=\"plane\" size=\"%g %g 1\" "
+             "rgba=\"0 0 0 0\" contype=\"0\" conaffinity=\"1\"", bounds[k].name,
+             bounds[k].size[0], bounds[k].size[1]);
+    if (movable)
+      rat_sb_add(a, "<body name=\"run-gaps.%s\" mocap=\"true\" pos=\"%g %g %g\" xyaxes=\"%s\">"
+                    "<geom %s/></body>", bounds[k].name, p[0], p[1], p[2], bounds[k].xyaxes, geom);
+    else
+      rat_sb_add(a, "<geom %s pos=\"%g %g %g\" xyaxes=\"%s\"/>", geom, p[0], p[1], p[2],
+                 bounds[k].xyaxes);
+  }
   for (int k = 0; k < 2 * c->n_slots; k++)
     rat_sb_add(a, "<body name=\"plat%d\" mocap=\"true\" pos=\"0 0 %g\"><geom type=\"box\" "
                   "size=\"0.2 1 0.25\" rgba=\"0.6 0.62 0.66 1\" contype=\"0\" conaffinity=\"1\"/>"

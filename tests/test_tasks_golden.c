@@ -48,7 +48,7 @@ static const golden table[] = {
     {"multisensory-reach", {"start_radius=0.06", "trials=3", "variant=rt", NULL}, 0x61990522},
     {"value-reach", {"start_radius=0.06", "trials=3", "variant=rt", NULL}, 0xda05d8f3},
     {"run", {"episode_time=2", NULL}, 0xb8751da8},
-    {"run-gaps", {"episode_time=2", NULL}, 0x243d5719},
+    {"run-gaps", {"episode_time=2", NULL}, 0x34489a41},
     {"escape-bowl", {"episode_time=2", "terrains=2", NULL}, 0x0e68e743},
     {"forage-maze", {"episode_time=2", NULL}, 0x65c21ab7},
     {"two-tap", {"episode_time=2", "arena=0.05", "prev_inputs=1", "obs_noise=0.1", NULL},
@@ -58,7 +58,7 @@ static const golden table[] = {
     // escape-bowl's shorter (truncated at its own length)
     {"rat-multi", {"assign=episode", "task_input=1", "run-gaps.episode_time=1",
                    "escape-bowl.episode_time=0.6", "forage-maze.episode_time=1",
-                   "two-tap.episode_time=1", "two-tap.arena=0.05", NULL}, 0x69cc29bc},
+                   "two-tap.episode_time=1", "two-tap.arena=0.05", NULL}, 0x7abd4604},
     {"bandit", {"trials=30", "variant=dependent", NULL}, 0x8e501df3},
     {"two-step", {"trials=30", "variant=walk", NULL}, 0xdebc4659},
     {"bandit-reach", {"start_radius=0.06", "trials=3", NULL}, 0x8eb1abb5},

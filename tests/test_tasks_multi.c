@@ -103,6 +103,22 @@ static void check_parked(const am_task* t, const am_env* e, int active) {
     up += k == active && z > -20 + 1e-9;
   }
   if (!up) fail_msg("env %d: no piece of %s is up", e->index, members[active]);
+  // run-gaps' bounds (vertical planes), when it is a member: at their places when it is active,
+  // else turned face up
+  static const char* const bounds[4] = {"run-gaps.left", "run-gaps.right", "run-gaps.near",
+                                        "run-gaps.far"};
+  for (int k = 0; k < 4 && mj_name2id(m, mjOBJ_BODY, "run-gaps.start") >= 0; k++) {
+    int b = mj_name2id(m, mjOBJ_BODY, bounds[k]);
+    if (b < 0 || m->body_mocapid[b] < 0) fail_msg("no mocap body %s", bounds[k]);
+    const double* q = e->d->mocap_quat + 4 * m->body_mocapid[b];
+    const double* p = e->d->mocap_pos + 3 * m->body_mocapid[b];
+    const double up_q[4] = {1, 0, 0, 0};
+    const double* want = active == 0 ? m->body_quat + 4 * b : up_q;
+    for (int i = 0; i < 4; i++) assert_float_equal(q[i], want[i], 1e-12);
+    if (active == 0)
+      for (int i = 0; i < 3; i++) assert_float_equal(p[i], m->body_pos[3 * b + i], 1e-12);
+    assert_true(fabs(m->body_quat[4 * b]) < 0.9);  // the model's pose is a wall, not face up
+  }
 }
 
 // The pose of mocap body `name` in env e.

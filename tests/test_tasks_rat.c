@@ -413,8 +413,8 @@ static void read_course(const am_env* e, course* c) {
 // The first platforms of a course (as the scene holds them after a reset: over 12 m of it).
 static void check_course(const course* c, const double plat[2], const double gap[2]) {
   assert_true(c->n >= 20);
-  assert_true(c->end[c->n - 1] > 5.5 + 12);
-  assert_float_equal(c->start[0], 5.5, 1e-9);  // right after the solid start (3 to 5.5 m)
+  assert_true(c->end[c->n - 1] > 6 + 12);
+  assert_float_equal(c->start[0], 6, 1e-9);  // right after the solid start (0 to 6 m)
   for (int j = 0; j < c->n; j++) {
     double L = c->end[j] - c->start[j];
     if (!(L >= plat[0] - 1e-9 && L <= plat[1] + 1e-9))
@@ -439,7 +439,7 @@ static void sort_course(course* c) {
 
 // The scene holds the course near the rat: wherever its root is (walked out to 41 m and back),
 // every platform of the course overlapping [x - 2, x + 10] m is there, at the same place; the
-// course the windows add up to runs from 5.5 m to 40 m with lengths in range; the model holds
+// course the windows add up to runs from 6 m to 40 m with lengths in range; the model holds
 // far fewer boxes than the course.
 static void test_run_gaps_window(void** state) {
   (void)state;
@@ -620,7 +620,7 @@ static void test_run_gaps_staircase(void** state) {
 // scan_step ahead of the torso along its heading (the corridor read back from the mocap bodies);
 // scan_back=B moves the points B steps back, from (1 - B) x scan_step.
 static int solid_in(const course* c, double x) {
-  if (x >= 3 && x <= 5.5) return 1;
+  if (x >= 0 && x <= 6) return 1;
   for (int j = 0; j < c->n; j++)
     if (x >= c->start[j] - 1e-9 && x <= c->end[j] + 1e-9) return 1;
   return 0;
@@ -676,6 +676,60 @@ static void test_run_gaps_scan(void** state) {
   expect_refused("run-gaps", "scan_step=0");
   expect_refused_saying("run-gaps", "scan=4;scan_back=5", "scan_back");
   expect_refused_saying("run-gaps", "scan=4;scan_back=-1", "scan_back");
+}
+
+// The published corridor's bounds: planes 1 m either side of the centre line and across both ends
+// (x = -2 and 42 m), facing in; invisible to MuJoCo's rays like the published camera; and they
+// hold the rat: thrown sideways at 2 m/s from 0.2 m inside either side, it stays in the corridor
+// and on the start (without them it slides off the 2 m wide ground and falls).
+static void test_run_gaps_bounds(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "run-gaps", "init_noise=0", NULL);
+  am_pool* p = make_pool(&t, 1, 3);
+  am_batch* b = am_pool_batch(p);
+  am_env* e = am_pool_env(p, 0);
+  const mjModel* m = e->m;
+  rat_ids r = rat_lookup(m);
+  static const char* const names[4] = {"bound_left", "bound_right", "bound_near", "bound_far"};
+  static const double normal[4][2] = {{0, -1}, {0, 1}, {1, 0}, {-1, 0}}, at[4] = {1, -1, -2, 42};
+  int geom[4];
+  for (int k = 0; k < 4; k++) {
+    int g = geom[k] = id_of(m, mjOBJ_GEOM, names[k]);
+    assert_int_equal(m->geom_type[g], mjGEOM_PLANE);
+    assert_float_equal(m->geom_rgba[4 * g + 3], 0, 0);
+    assert_true(m->geom_conaffinity[g] != 0);
+    const double* xm = e->d->geom_xmat + 9 * g;  // the plane's normal: its frame's z axis
+    assert_float_equal(xm[2], normal[k][0], 1e-9);
+    assert_float_equal(xm[5], normal[k][1], 1e-9);
+    assert_float_equal(xm[8], 0, 1e-9);
+    assert_float_equal(e->d->geom_xpos[3 * g + (k < 2 ? 1 : 0)], at[k], 1e-9);
+  }
+  memset(b->actions, 0, sizeof(float) * (size_t)t.act_dim);
+  for (int side = -1; side <= 1; side += 2) {
+    am_pool_reset(p);
+    shift_root(e, &r, 0, 0.8 * side, 0);
+    // a ray from the head towards the wall 0.2 m away finds nothing there
+    double from[3], dir[3] = {0, side, 0};
+    for (int i = 0; i < 3; i++) from[i] = e->d->xpos[3 * r.head + i];
+    from[2] = 0.05;
+    int hit = -1;
+    double dist = mj_ray(m, e->d, from, dir, NULL, 1, r.head, &hit);
+    assert_true(dist < 0 || dist > 1);
+    e->d->qvel[r.v + 1] = 2.0 * side;
+    int touched = 0;
+    for (int s = 0; s < 50; s++) {
+      am_pool_step(p);
+      assert_int_equal(b->terminated[0], 0);
+      assert_true(fabs(e->d->qpos[r.q + 1]) < 1);
+      for (int c = 0; c < e->d->ncon; c++)
+        touched |= e->d->contact[c].geom1 == geom[side < 0] || e->d->contact[c].geom2 == geom[side < 0];
+    }
+    assert_true(touched);
+    assert_true(min_paw_z(e, &r) > -0.1);
+  }
+  am_pool_free(p);
+  amt_destroy(&t);
 }
 
 static void test_run_gaps_fall_and_limit(void** state) {
@@ -2533,6 +2587,7 @@ int main(void) {
       cmocka_unit_test(test_run_gaps_curriculum),
       cmocka_unit_test(test_run_gaps_staircase),
       cmocka_unit_test(test_run_gaps_scan),
+      cmocka_unit_test(test_run_gaps_bounds),
       cmocka_unit_test(test_escape_bowl_height_scan),
       cmocka_unit_test(test_escape_bowl_rays),
       cmocka_unit_test(test_run_gaps_gap_reward),
