@@ -104,6 +104,23 @@ def main():
         fail("rolled over: tip time %s, want %g" % (t, 139 * 0.02))
     if ge.tip_time(pitch, 0.02) is not None or ge.tip_time(yaw, 0.02) is not None:
         fail("pitched to 80 deg or turned: tipped at %s, %s" % (ge.tip_time(pitch, 0.02), ge.tip_time(yaw, 0.02)))
+    # which way: the roll onto its side; pitching about +y past 90 deg (nose down) and about -y
+    # (backwards); the same nose-first pitch by a rat heading along +y (about the world's -x)
+    over = np.radians(np.concatenate([np.zeros(50), np.linspace(0, 120, 60)]))
+    c, s_ = np.cos(over / 2), np.sin(over / 2)
+    z0 = 0 * over
+    nose = np.stack([c, z0, s_, z0], axis=1)
+    back = np.stack([c, z0, -s_, z0], axis=1)
+    h = np.array([np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)])  # yaw 90 deg
+    pitch_x = np.stack([c, -s_, z0, z0], axis=1)  # about the world's -x: nose (+y) down
+    north = np.array([[a[0] * b[0] - a[1:] @ b[1:], *(a[0] * b[1:] + b[0] * a[1:] + np.cross(a[1:], b[1:]))]
+                      for a, b in zip(pitch_x, [h] * len(pitch_x))])
+    got = []
+    for qs in (roll, nose, back, north):
+        t = ge.tip_time(qs, 0.02)
+        got.append(None if t is None else ge.tip_way(qs, int(round(t / 0.02))))
+    if got != ["side", "nose", "back", "nose"]:
+        fail("tip ways %s, want side, nose, back, nose" % got)
     check_cli_errors("gaps_eval.py")
     print("test_gaps_eval: ok")
 

@@ -13,7 +13,8 @@
 # and the approach speed (the torso's mean forward speed over the APPROACH s before it reached the
 # gap) of the gaps crossed and of those not; then the episodes in which the torso tipped past 90
 # deg (its up axis below horizontal: the rat on its side or back, which the published task does not
-# count as a fall), when, and the episodes without a fall in which it never did. With --png: the
+# count as a fall), when and which way (onto its side, nose first or backwards, relative to its
+# heading just before), and the episodes without a fall in which it never did. With --png: the
 # share crossed against the gap length.
 import argparse
 import os
@@ -96,6 +97,21 @@ def tip_time(quat, dt):
     return float(below[0] * dt) if len(below) else None
 
 
+def tip_way(quat, row, before=5):
+    """Which way the torso went over at `row` (tip_time's row): 'side' when its up axis then points
+    more across the heading it had `before` rows earlier than along it, else 'nose' (up axis
+    forward: nose first, head down) or 'back'."""
+    w, x, y, z = np.asarray(quat[max(row - before, 0)], dtype=float)
+    fwd = np.array([1 - 2 * (y * y + z * z), 2 * (x * y + w * z)])  # the body's x axis, level
+    fwd /= max(np.linalg.norm(fwd), 1e-12)
+    w, x, y, z = np.asarray(quat[row], dtype=float)
+    up = np.array([2 * (x * z + w * y), 2 * (y * z - w * x)])  # the body's z axis, level part
+    along, across = up @ fwd, up @ np.array([-fwd[1], fwd[0]])
+    if abs(across) >= abs(along):
+        return 'side'
+    return 'nose' if along > 0 else 'back'
+
+
 def read_episodes(paths):
     """(corridor, root x per row, fell) per episode, mean forward speed per episode, falls, the
     control step, and the time the torso tipped past 90 deg per episode (tip_time), from recordings
@@ -120,7 +136,9 @@ def read_episodes(paths):
                 falls += fell
                 eps.append((corridor(ep['mocap_pos'][0]), ep['qpos'][:, 0], fell))
                 speed.append(float(np.mean(ep['qvel'][:, 0])))
-                tips.append(tip_time(ep['qpos'][:, 3:7], step))
+                t = tip_time(ep['qpos'][:, 3:7], step)
+                tips.append(None if t is None else
+                            (t, tip_way(ep['qpos'][:, 3:7], int(round(t / step)))))
     return eps, speed, falls, dt if dt is not None else 0.02, tips
 
 
@@ -151,11 +169,13 @@ def main():
         ap = ['%5.2f' % v if v == v else '    -' for v in (m['approach_crossed'][k], m['approach_not'][k])]
         print('  %.2f-%.2f     %5d  %s  %5d        %s  %s' % (BINS[k], BINS[k + 1], r, share,
                                                         m['fell_at'][k], ap[0], ap[1]))
-    times = [t for t in tips if t is not None]
+    times = [t[0] for t in tips if t is not None]
+    ways = [t[1] for t in tips if t is not None]
     upright = sum(1 for t, (_, _, fell) in zip(tips, eps) if t is None and not fell)
     print('torso tipped past 90 deg in %d episodes%s; without a fall and never tipped: %d'
-          % (len(times), ' (median at %.2f s, %.2f-%.2f)' % (np.median(times), min(times), max(times))
-             if times else '', upright))
+          % (len(times), ' (median at %.2f s, %.2f-%.2f; onto its side %d, nose first %d, '
+             'backwards %d)' % (np.median(times), min(times), max(times), ways.count('side'),
+                                ways.count('nose'), ways.count('back')) if times else '', upright))
     if png:
         import matplotlib
         matplotlib.use('Agg')
