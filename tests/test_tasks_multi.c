@@ -103,11 +103,11 @@ static void check_parked(const am_task* t, const am_env* e, int active) {
     up += k == active && z > -20 + 1e-9;
   }
   if (!up) fail_msg("env %d: no piece of %s is up", e->index, members[active]);
-  // run-gaps' bounds (vertical planes), when it is a member: at their places when it is active,
-  // else turned face up
+  if (mj_name2id(m, mjOBJ_BODY, "run-gaps.start") < 0) return;  // run-gaps is not a member
+  // run-gaps' bounds (vertical planes): at their places when it is active, else turned face up
   static const char* const bounds[4] = {"run-gaps.left", "run-gaps.right", "run-gaps.near",
                                         "run-gaps.far"};
-  for (int k = 0; k < 4 && mj_name2id(m, mjOBJ_BODY, "run-gaps.start") >= 0; k++) {
+  for (int k = 0; k < 4; k++) {
     int b = mj_name2id(m, mjOBJ_BODY, bounds[k]);
     if (b < 0 || m->body_mocapid[b] < 0) fail_msg("no mocap body %s", bounds[k]);
     const double* q = e->d->mocap_quat + 4 * m->body_mocapid[b];

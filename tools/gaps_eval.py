@@ -88,17 +88,23 @@ def measure(eps, bins=BINS, dt=0.02):
             'approach_not': np.array([mean(f) for _, f in speeds])}
 
 
-def tip_time(quat, dt):
-    """The time (s) of the first row in which the torso's up axis points below horizontal, from
-    the root's quaternions (w, x, y, z per row); None if it never does."""
+def tip_row(quat):
+    """The first row in which the torso's up axis points below horizontal, from the root's
+    quaternions (w, x, y, z per row); None if it never does."""
     q = np.asarray(quat)
     up_z = 1 - 2 * (q[:, 1] ** 2 + q[:, 2] ** 2)  # the z of the body's z axis in the world
     below = np.nonzero(up_z < 0)[0]
-    return float(below[0] * dt) if len(below) else None
+    return int(below[0]) if len(below) else None
+
+
+def tip_time(quat, dt):
+    """tip_row's row as a time (s) at dt s per row; None if the torso never tips."""
+    row = tip_row(quat)
+    return None if row is None else float(row * dt)
 
 
 def tip_way(quat, row, before=5):
-    """Which way the torso went over at `row` (tip_time's row): 'side' when its up axis then points
+    """Which way the torso went over at `row` (tip_row's): 'side' when its up axis then points
     more across the heading it had `before` rows earlier than along it, else 'nose' (up axis
     forward: nose first, head down) or 'back'."""
     w, x, y, z = np.asarray(quat[max(row - before, 0)], dtype=float)
@@ -114,7 +120,8 @@ def tip_way(quat, row, before=5):
 
 def read_episodes(paths):
     """(corridor, root x per row, fell) per episode, mean forward speed per episode, falls, the
-    control step, and the time the torso tipped past 90 deg per episode (tip_time), from recordings
+    control step, and per episode when and which way the torso tipped past 90 deg ((time, tip_way)
+    or None: tip_row), from recordings
     of run-gaps; DatasetError (a ValueError) or ValueError naming the file otherwise."""
     eps, speed, falls, dt, tips = [], [], 0, None, []
     for path in paths:
@@ -136,9 +143,9 @@ def read_episodes(paths):
                 falls += fell
                 eps.append((corridor(ep['mocap_pos'][0]), ep['qpos'][:, 0], fell))
                 speed.append(float(np.mean(ep['qvel'][:, 0])))
-                t = tip_time(ep['qpos'][:, 3:7], step)
-                tips.append(None if t is None else
-                            (t, tip_way(ep['qpos'][:, 3:7], int(round(t / step)))))
+                quat = ep['qpos'][:, 3:7]
+                row = tip_row(quat)
+                tips.append(None if row is None else (row * step, tip_way(quat, row)))
     return eps, speed, falls, dt if dt is not None else 0.02, tips
 
 
