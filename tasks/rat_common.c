@@ -34,7 +34,8 @@ int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
                     double* episode_time, char* err, size_t err_sz) {
   if (amt_opts_read(info, params, &b->opts, err, err_sz)) return -1;
   if (amt_param_double(info, params, "episode_time", episode_time, err, err_sz) ||
-      amt_param_double(info, params, "init_noise", &b->init_noise, err, err_sz))
+      amt_param_double(info, params, "init_noise", &b->init_noise, err, err_sz) ||
+      rat_push_read(info, params, &b->push, err, err_sz))
     return -1;
   if (!(*episode_time > 0 && *episode_time <= 3600))
     return am_err(err, err_sz, "task %s: parameter episode_time: '%g' must be in (0, 3600] s",
@@ -42,6 +43,33 @@ int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
   if (b->init_noise < 0 || b->init_noise > 0.5)
     return am_err(err, err_sz, "task %s: parameter init_noise: '%g' must be in [0, 0.5] rad",
                   info->name, b->init_noise);
+  return 0;
+}
+
+// A push in progress: its force (world frame) and the control steps it has left (0: none).
+typedef struct push_state {
+  double force[3];
+  int left;
+  int onset;  // a push started in this control step (the event, for push_evaluate)
+} push_state;
+
+int rat_push_read(const amt_info* info, const amt_params* params, rat_push* p, char* err,
+                  size_t err_sz) {
+  memset(p, 0, sizeof *p);
+  p->event = -1;
+  if (amt_param_double(info, params, "push_force", &p->force, err, err_sz) ||
+      amt_param_double(info, params, "push_rate", &p->rate, err, err_sz) ||
+      amt_param_double(info, params, "push_time", &p->time, err, err_sz))
+    return -1;
+  if (!(p->force >= 0 && p->force <= 100))
+    return am_err(err, err_sz, "task %s: parameter push_force: '%g' must be in [0, 100] N",
+                  info->name, p->force);
+  if (!(p->rate > 0 && p->rate <= 50))
+    return am_err(err, err_sz, "task %s: parameter push_rate: '%g' must be in (0, 50] per second",
+                  info->name, p->rate);
+  if (!(p->time > 0 && p->time <= 10))
+    return am_err(err, err_sz, "task %s: parameter push_time: '%g' must be in (0, 10] s",
+                  info->name, p->time);
   return 0;
 }
 
@@ -181,10 +209,46 @@ int rat_task_init_groups(am_task* t, const char* name, rat_body* b, size_t state
     t->obs_dim += sizes[i];
   }
   if (amt_opts_setup(t, &b->opts, err, err_sz)) return -1;
+  if (b->push.force > 0) {
+    b->push.offset = (t->state_size + 15) & ~(size_t)15;
+    t->state_size = b->push.offset + sizeof(push_state);
+    b->push.steps = rat_episode_steps(b->push.time, b->dt);
+    b->push.p_start = fmin(1, b->push.rate * b->dt);
+  }
   static const char* vars_common[] = {"root_x", "root_y", "root_z", "root_vx"};
   t->n_vars = 4;
   for (int k = 0; k < 4; k++) snprintf(t->vars[k], AM_NAME_LEN, "%s", vars_common[k]);
   return 0;
+}
+
+// Per control step, before the physics: the push in progress goes on or ends; without one, a new
+// one starts with probability p_start, in a uniformly random horizontal direction. A push does not
+// outlast its episode (the tasks' resets leave this state alone).
+static void push_act(const rat_push* p, am_env* e) {
+  push_state* s = (push_state*)((char*)e->task_state + p->offset);
+  if (e->step == 0) memset(s, 0, sizeof *s);
+  if (s->left > 0) s->left--;
+  if (s->left == 0 && am_rng_uniform(&e->rng) < p->p_start) {
+    double a = am_rng_range(&e->rng, -M_PI, M_PI);
+    s->force[0] = p->force * cos(a);
+    s->force[1] = p->force * sin(a);
+    s->force[2] = 0;
+    s->left = p->steps;
+    s->onset = 1;
+  }
+}
+
+// Before each physics step: the push's force at the torso's centre of mass (as the last step's
+// kinematics place it) as a generalized force in qfrc_applied, which the pool records.
+static void push_substep(const am_task* t, am_env* e) {
+  const rat_body* b = t->cfg;
+  const push_state* s = (const push_state*)((const char*)e->task_state + b->push.offset);
+  mjData* d = e->d;
+  mju_zero(d->qfrc_applied, e->m->nv);
+  if (s->left <= 0) return;
+  mjtNum torque[3] = {0, 0, 0}, point[3];
+  mju_copy3(point, d->xipos + 3 * b->torso);
+  mj_applyFT(e->m, d, s->force, torque, point, b->torso, d->qfrc_applied);
 }
 
 // The shared hooks: every rat task's cfg starts with a rat_body, its state with an amt_opt_state.
@@ -194,6 +258,16 @@ static void rat_act(const am_task* t, am_env* e, const float* a) {
   if (b->command_dims > 0 && b->part && b->part->command)
     b->part->command(t->cfg, e->task_state, a + e->m->nu);
   amt_opts_act(&b->opts, (amt_opt_state*)e->task_state, a);
+  if (b->push.force > 0) push_act(&b->push, e);
+}
+
+// A push's onset is an event of the step it starts in, after the task's own.
+static void push_evaluate(const am_task* t, am_env* e, am_step_result* r) {
+  const rat_push* p = &((const rat_body*)t->cfg)->push;
+  p->evaluate(t, e, r);
+  push_state* s = (push_state*)((char*)e->task_state + p->offset);
+  if (s->onset) r->events |= 1u << p->event;
+  s->onset = 0;
 }
 
 static void rat_destroy(am_task* t) {
@@ -208,6 +282,17 @@ int rat_task_finish(am_task* t, const void* cfg, size_t size, char* err, size_t 
   t->cfg = c;
   t->act = rat_act;
   t->destroy = rat_destroy;
+  rat_push* p = &((rat_body*)c)->push;
+  if (p->force > 0) {
+    if (t->n_events >= AM_MAX_EVENTS)
+      return am_err(err, err_sz, "task %s: no event code left for 'push' (%d events)", t->name,
+                    t->n_events);
+    p->event = t->n_events++;
+    snprintf(t->events[p->event], AM_NAME_LEN, "push");
+    p->evaluate = t->evaluate;
+    t->evaluate = push_evaluate;
+    t->substep = push_substep;
+  }
   return 0;
 }
 

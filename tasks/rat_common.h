@@ -42,9 +42,33 @@ typedef struct rat_group {
   const char* param;  // the parameter that asks for it
 } rat_group;
 
+// Random pushes on the torso (rat_push_read): a training aid for a gait that survives
+// perturbations, and a perturbation to measure it with. Every rat task has them (rat-multi as the
+// composite's own keys, like the observation options).
+#define RAT_PUSH_PARAMS                                                                          \
+  {"push_force", "0",                                                                            \
+   "random pushes: 0 none; F > 0: a horizontal force of F newtons at the torso's centre of mass, " \
+   "in a uniformly random direction, for push_time s (event 'push' at its onset)"},              \
+  {"push_rate", "0.5",                                                                           \
+   "pushes per second: a push starts in each control step without one with probability "        \
+   "push_rate x the control period"},                                                            \
+  {"push_time", "0.1", "length of a push (s; rounded to whole control steps, at least one)"}
+
 // Parameters every rat task has (append to the task's table before {NULL}).
 #define RAT_COMMON_PARAMS                                                                        \
-  {"init_noise", "0.02", "uniform joint-angle noise at reset (rad)"}, AMT_OPTS_PARAMS
+  {"init_noise", "0.02", "uniform joint-angle noise at reset (rad)"}, RAT_PUSH_PARAMS,            \
+      AMT_OPTS_PARAMS
+
+// The pushes' settings (RAT_PUSH_PARAMS) and where their per-env state lives.
+typedef struct rat_push {
+  double force, rate, time;  // N (0: no pushes), per second, s
+  int steps;                 // control steps of a push
+  double p_start;            // the probability that a push starts in a control step without one
+  size_t offset;             // the push's state in the env's task state block
+  int event;                 // the event code of a push's onset
+  // the task's own evaluate hook, which rat_task_finish wraps to add the event
+  void (*evaluate)(const struct am_task* t, am_env* e, am_step_result* r);
+} rat_push;
 
 // The rat in a task's scene: the FIRST member of every rat task's cfg (its own first member is
 // the amt_opts that task_opts.h asks to be first), so the shared hooks can read it.
@@ -52,6 +76,7 @@ typedef struct rat_body {
   amt_opts opts;  // first
   double dt;      // control period (s)
   double init_noise;
+  rat_push push;
   int root_q, root_v;         // qpos / qvel address of the free joint "root"
   int torso, pelvis, head;    // body ids
   int paws[4];                // site ids: hand_L, hand_R, foot_L, foot_R
@@ -83,10 +108,14 @@ void rat_sb_add(rat_sbuf* b, const char* fmt, ...) __attribute__((format(printf,
 const char* rat_sb_str(const rat_sbuf* b);
 void rat_sb_free(rat_sbuf* b);
 
-// Reads the common parameters (prev_inputs, obs_noise, init_noise) and episode_time (s) into b
-// and *episode_time. Returns 0 or -1 with a message naming task, key and value.
+// Reads the common parameters (prev_inputs, obs_noise, init_noise, the pushes) and episode_time
+// (s) into b and *episode_time. Returns 0 or -1 with a message naming task, key and value.
 int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
                     double* episode_time, char* err, size_t err_sz);
+// Reads RAT_PUSH_PARAMS' keys into p (rat_read_common does; rat-multi for the composite). Returns
+// 0 or -1 with a message naming task, key and value.
+int rat_push_read(const amt_info* info, const amt_params* params, rat_push* p, char* err,
+                  size_t err_sz);
 
 // Appends a circular wall around the origin whose inner face is at radius R (m):
 // RAT_ROUND_WALL_N boxes 0.06 m thick and 0.3 m high, named wall0, wall1, ... (water-maze's arena,
@@ -114,7 +143,8 @@ int rat_mocap_id(const mjModel* m, const char* fmt, int k);
 // Fills t's common part: name, state size, frame skip and episode length (episode_time), actions,
 // the rat's body observation groups then a "task" group of task_size values (then b's own groups
 // that are asked for, and the options' group), and the variables root_x, root_y,
-// root_z, root_vx. Sets b->dt and b->body_dim.
+// root_z, root_vx. Sets b->dt and b->body_dim; with pushes, appends their state to the state block
+// (b->push.offset) and sets their length in control steps.
 int rat_task_init(am_task* t, const char* name, rat_body* b, size_t state_size,
                   double episode_time, int task_size, char* err, size_t err_sz);
 // The same with n_extra groups of their own after the task group (names[i] of sizes[i] values,
@@ -124,7 +154,10 @@ int rat_task_init_groups(am_task* t, const char* name, rat_body* b, size_t state
                          const char* const* names, const int* sizes, char* err, size_t err_sz);
 
 // Copies cfg (size bytes, a rat task's cfg) to the heap as t->cfg and sets the shared hooks
-// act and destroy. Returns 0 or -1 (out of memory).
+// act and destroy; with pushes, also the substep hook that applies them (so recordings carry the
+// force in qfrc_applied and re-simulate exactly) and an event "push" after the task's own (its
+// evaluate hook wrapped). Call after the task set its events and evaluate hook. Returns 0 or -1
+// (out of memory, or no event code left).
 int rat_task_finish(am_task* t, const void* cfg, size_t size, char* err, size_t err_sz);
 
 // Reset: keyframe 0, uniform noise on hinge/slide joints, root at (x, y), z raised by z, facing

@@ -376,6 +376,95 @@ static void test_run_fall(void** state) {
   }
 }
 
+// Random pushes (push_force, push_rate, push_time; docs/tasks.md): each push is a horizontal force
+// of push_force newtons on the torso for push_time, the same in every physics step of its control
+// steps, in qfrc_applied (so the free root's translational dofs carry exactly the force); the event
+// "push" marks each onset; no push outlasts its episode; the env follows the unpushed one bit for
+// bit until the first onset and is then pushed along the force.
+// (ep: the key of a 1 s episode, extra: one more key)
+static void check_push(const char* task, const char* ep, const char* extra) {
+  const double F = 3;
+  am_task t[2];
+  make_task(&t[0], task, ep, "push_force=3", "push_rate=5", "push_time=0.1", extra, NULL);
+  make_task(&t[1], task, ep, extra, NULL);
+  assert_int_equal(t[0].obs_dim, t[1].obs_dim);
+  assert_int_equal(t[0].n_events, t[1].n_events + 1);
+  assert_null(t[1].substep);
+  const uint32_t bit = ev_bit(&t[0], "push");
+  am_pool* p[2];
+  for (int k = 0; k < 2; k++) {
+    am_pool_config cfg = {.num_envs = 1, .num_threads = 1, .seed = 5, .export_state = 1};
+    if (!(p[k] = am_pool_create(&t[k], &cfg, err, sizeof err))) fail_msg("%s", err);
+  }
+  am_batch* b = am_pool_batch(p[0]);
+  am_batch* b1 = am_pool_batch(p[1]);
+  assert_non_null(b->qfrc_applied);
+  const mjModel* m = t[0].model->m;
+  const int nv = m->nv, fs = t[0].frame_skip, rv = rat_lookup(m).v;
+  const int root_body = m->jnt_bodyid[id_of(m, mjOBJ_JOINT, "root")];
+  double mass = 0;  // the rat's: every body under the root
+  for (int j = 1; j < m->nbody; j++)
+    if (m->body_rootid[j] == root_body) mass += m->body_mass[j];
+  memset(b->actions, 0, sizeof(float) * (size_t)t[0].act_dim);
+  memset(b1->actions, 0, sizeof(float) * (size_t)t[1].act_dim);
+  int onsets = 0, run = 0, first = -1, checked = 0;
+  double last[2] = {0, 0};
+  for (int s = 0; s < 400; s++) {
+    am_pool_step(p[0]);
+    am_pool_step(p[1]);
+    const double* q = b->qfrc_applied;
+    const int on = q[rv] != 0 || q[rv + 1] != 0;
+    for (int k = 0; k < fs; k++) {  // one force in every physics step of the control step
+      const double* qk = q + (size_t)k * nv;
+      assert_true(qk[rv] == q[rv] && qk[rv + 1] == q[rv + 1] && qk[rv + 2] == 0);
+      if (on) assert_float_equal(hypot(qk[rv], qk[rv + 1]), F, 1e-9);
+      else for (int j = 0; j < nv; j++) assert_true(qk[j] == 0);
+    }
+    const int onset = on && (run == 0 || run == 5 || q[rv] != last[0] || q[rv + 1] != last[1]);
+    if (((b->events[0] & bit) != 0) != onset)
+      fail_msg("%s step %d: push event %u, onset %d (run %d)", task, s, b->events[0] & bit, onset,
+               run);
+    if (b->ep_step[0] == 0 && on) assert_true(onset);  // a new episode starts without a push
+    run = onset ? 1 : on ? run + 1 : 0;
+    assert_true(run <= 5);  // 0.1 s: 5 control steps
+    last[0] = q[rv], last[1] = q[rv + 1];
+    onsets += onset;
+    // unpushed until the first onset: the same state (in the first episode: the next reset's
+    // draws from the env's stream come after the pushes')
+    if (first < 0 && onset) first = s;
+    if (first < 0 && b->episode[0] == 1)
+      for (int j = 0; j < m->nq; j++) assert_true(b->qpos[j] == b1->qpos[j]);
+    if (first >= 0 && s == first + 4) {  // the first push's end
+      assert_int_equal(b->episode[0], 1);  // (seed 5: the first push comes in the first episode)
+      const double dv = ((b->qvel[0] - b1->qvel[0]) * last[0] + (b->qvel[1] - b1->qvel[1]) * last[1])
+                        / F;
+      printf("%s: mass %.3f kg, impulse/mass %.3f m/s, root dv along the push %.3f m/s\n", task,
+             mass, F * 0.1 / mass, dv);
+      assert_true(dv > 0.3 * F * 0.1 / mass);
+      checked = 1;
+    }
+  }
+  assert_true(checked);
+  // p_start 0.1 per control step without a push, and 5 steps each: about 28 in 400 steps
+  if (onsets < 14 || onsets > 45) fail_msg("%s: %d pushes in 400 steps", task, onsets);
+  for (int k = 0; k < 2; k++) {
+    am_pool_free(p[k]);
+    amt_destroy(&t[k]);
+  }
+}
+
+static void test_rat_push(void** state) {
+  (void)state;
+  check_push("run", "episode_time=1", "fall_tilt=180");
+  check_push("run-gaps", "episode_time=1", "fall_tilt=180");
+  check_push("rat-multi", "escape-bowl.episode_time=1", "tasks=escape-bowl,run-gaps");
+  expect_refused("run", "push_force=-1");
+  expect_refused("run", "push_force=200");
+  expect_refused("escape-bowl", "push_rate=0");
+  expect_refused("two-tap", "push_time=0");
+  expect_refused_saying("rat-multi", "run-gaps.push_force=1", "run-gaps.push_force");
+}
+
 //---------------------------------- run-gaps ------------------------------------------------------
 
 typedef struct course {
@@ -2582,6 +2671,7 @@ int main(void) {
       cmocka_unit_test(test_run_heading),
       cmocka_unit_test(test_run_arena),
       cmocka_unit_test(test_run_fall),
+      cmocka_unit_test(test_rat_push),
       cmocka_unit_test(test_run_gaps_course),
       cmocka_unit_test(test_run_gaps_window),
       cmocka_unit_test(test_run_gaps_curriculum),
