@@ -417,8 +417,11 @@ static void check_push(const char* task, const char* ep, const char* extra) {
     for (int k = 0; k < fs; k++) {  // one force in every physics step of the control step
       const double* qk = q + (size_t)k * nv;
       assert_true(qk[rv] == q[rv] && qk[rv + 1] == q[rv + 1] && qk[rv + 2] == 0);
-      if (on) assert_float_equal(hypot(qk[rv], qk[rv + 1]), F, 1e-9);
-      else for (int j = 0; j < nv; j++) assert_true(qk[j] == 0);
+      if (on) {
+        assert_float_equal(hypot(qk[rv], qk[rv + 1]), F, 1e-9);
+      } else {
+        for (int j = 0; j < nv; j++) assert_true(qk[j] == 0);
+      }
     }
     const int onset = on && (run == 0 || run == 5 || q[rv] != last[0] || q[rv + 1] != last[1]);
     if (((b->events[0] & bit) != 0) != onset)
@@ -436,8 +439,9 @@ static void check_push(const char* task, const char* ep, const char* extra) {
       for (int j = 0; j < m->nq; j++) assert_true(b->qpos[j] == b1->qpos[j]);
     if (first >= 0 && s == first + 4) {  // the first push's end
       assert_int_equal(b->episode[0], 1);  // (seed 5: the first push comes in the first episode)
-      const double dv = ((b->qvel[0] - b1->qvel[0]) * last[0] + (b->qvel[1] - b1->qvel[1]) * last[1])
-                        / F;
+      const double* v = b->qvel + rv;
+      const double* v1 = b1->qvel + rv;
+      const double dv = ((v[0] - v1[0]) * last[0] + (v[1] - v1[1]) * last[1]) / F;
       printf("%s: mass %.3f kg, impulse/mass %.3f m/s, root dv along the push %.3f m/s\n", task,
              mass, F * 0.1 / mass, dv);
       assert_true(dv > 0.3 * F * 0.1 / mass);
