@@ -46,11 +46,11 @@ int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
   return 0;
 }
 
-// A push in progress: its force (world frame) and the control steps it has left (0: none).
+// A push in progress: its force (world frame) and the control steps it has left, counting the
+// current one (0: none; rat_push.steps: it starts in this control step).
 typedef struct push_state {
   double force[3];
   int left;
-  int onset;  // a push started in this control step (the event, for push_evaluate)
 } push_state;
 
 int rat_push_read(const amt_info* info, const amt_params* params, rat_push* p, char* err,
@@ -234,7 +234,6 @@ static void push_act(const rat_push* p, am_env* e) {
     s->force[1] = p->force * sin(a);
     s->force[2] = 0;
     s->left = p->steps;
-    s->onset = 1;
   }
 }
 
@@ -265,9 +264,8 @@ static void rat_act(const am_task* t, am_env* e, const float* a) {
 static void push_evaluate(const am_task* t, am_env* e, am_step_result* r) {
   const rat_push* p = &((const rat_body*)t->cfg)->push;
   p->evaluate(t, e, r);
-  push_state* s = (push_state*)((char*)e->task_state + p->offset);
-  if (s->onset) r->events |= 1u << p->event;
-  s->onset = 0;
+  const push_state* s = (const push_state*)((const char*)e->task_state + p->offset);
+  if (s->left == p->steps) r->events |= 1u << p->event;
 }
 
 static void rat_destroy(am_task* t) {
