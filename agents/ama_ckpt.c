@@ -1012,62 +1012,53 @@ static void copy_norm_group(const src_layout* L, const am_obs_group* a, ama_poli
   }
 }
 
-// Carries the normaliser statistics of the motor's shortcut inputs over, matched by observation
-// group name. The source must have routed the same groups (same names, order and sizes) to its
-// motor, or its weights would read other inputs.
-static int carry_motor_norm(const rfile* f, const src_layout* L, ama_policy* p,
-                            const am_obs_group* groups, int n_groups, int freeze, char* err,
-                            size_t err_sz) {
-  int gs[AM_MAX_GROUPS], gt[AM_MAX_GROUPS];
-  int ks = resolve_groups(L->cfg.policy.motor_groups, L->g, L->n, gs);
-  int kt = resolve_groups(p->cfg.motor_groups, groups, n_groups, gt);
-  int same = ks == kt && ks >= 0;
-  for (int i = 0; same && i < ks; i++)
-    same = !strcmp(L->g[gs[i]].name, groups[gt[i]].name) && L->g[gs[i]].size == groups[gt[i]].size;
-  if (!same) {
-    snprintf(err, err_sz,
-             "%s: field 'motor_groups': the reused motor read '%s', this run's motor reads '%s' "
-             "(the groups, their order and sizes must be the same)",
-             f->path, L->cfg.policy.motor_groups, p->cfg.motor_groups);
+// A reused module's input columns, matched by observation group name. The core reads its groups
+// (core_groups), then prev_action and prev_reward; the motor reads the core's output (core_hidden
+// columns, which must match), then its groups (motor_groups). map[j] is the source column of this
+// policy's input j, or -1 for an input the source did not have (a group it did not route to the
+// module, or one of another size), whose weights start at zero so that the reused module first
+// behaves as it did and learns to use the new input. Also carries the matched groups' normaliser
+// statistics. A group the source's motor read and this motor does not is refused (its gait would
+// lose an input); a core may drop inputs. Returns the number of matched columns, or -1 (err set).
+static int input_map(const rfile* f, const src_layout* L, ama_policy* p, int motor,
+                     const am_obs_group* groups, int n_groups, uint32_t src_cols, int freeze,
+                     int* map, char* err, size_t err_sz) {
+  const char* key = motor ? "motor_groups" : "core_groups";
+  const char* src_list = motor ? L->cfg.policy.motor_groups : L->cfg.policy.core_groups;
+  const char* this_list = motor ? p->cfg.motor_groups : p->cfg.core_groups;
+  int gs[AM_MAX_GROUPS], gt[AM_MAX_GROUPS], used[AM_MAX_GROUPS] = {0};
+  int ks = resolve_groups(src_list, L->g, L->n, gs);
+  int kt = resolve_groups(this_list, groups, n_groups, gt);
+  if (ks < 0 || kt < 0) {
+    snprintf(err, err_sz, "%s: field '%s': '%s' names a group the checkpoint lacks", f->path,
+             key, src_list);
     return -1;
   }
-  for (int i = 0; i < kt; i++) copy_norm_group(L, &L->g[gs[i]], p, &groups[gt[i]], freeze);
-  return 0;
-}
-
-// The reused core's input columns, matched by observation group name: map[j] is the source column
-// of this policy's core input j, or -1 for an input the source did not have (a group it did not
-// route to its core, or one of another size), whose weights start at zero so that the reused core
-// first behaves as it did and learns to use the new input. Also carries the matched groups'
-// normaliser statistics. Returns the number of matched columns, or -1 (err set).
-static int core_input_map(const rfile* f, const src_layout* L, ama_policy* p,
-                          const am_obs_group* groups, int n_groups, uint32_t src_cols,
-                          int freeze, int* map, char* err, size_t err_sz) {
-  int gs[AM_MAX_GROUPS], gt[AM_MAX_GROUPS];
-  int ks = resolve_groups(L->cfg.policy.core_groups, L->g, L->n, gs);
-  int kt = resolve_groups(p->cfg.core_groups, groups, n_groups, gt);
-  if (ks < 0 || kt < 0) {
-    snprintf(err, err_sz, "%s: field 'core_groups': '%s' names a group the checkpoint lacks",
-             f->path, L->cfg.policy.core_groups);
+  int lead = motor ? p->cfg.core_hidden : 0;  // the core's output, ahead of the motor's groups
+  if (motor && L->cfg.policy.core_hidden != lead) {
+    snprintf(err, err_sz, "%s: field 'core_hidden': the reused motor read a core of %d units, "
+             "this run's core has %d", f->path, L->cfg.policy.core_hidden, lead);
     return -1;
   }
   int src_obs = 0;
   for (int i = 0; i < ks; i++) src_obs += L->g[gs[i]].size;
-  int src_pr = L->cfg.policy.prev_reward ? 1 : 0;
-  int src_pa = L->cfg.policy.prev_action ? (int)src_cols - src_obs - src_pr : 0;
-  if ((int64_t)src_obs + src_pa + src_pr != (int64_t)src_cols || src_pa < 0) {
-    snprintf(err, err_sz, "%s: field 'tensor core.Wx': %u input columns, but its core_groups "
-             "'%s' hold %d values", f->path, src_cols, L->cfg.policy.core_groups, src_obs);
+  int src_pr = !motor && L->cfg.policy.prev_reward ? 1 : 0;
+  int src_pa = !motor && L->cfg.policy.prev_action ? (int)src_cols - src_obs - src_pr : 0;
+  if ((int64_t)lead + src_obs + src_pa + src_pr != (int64_t)src_cols || src_pa < 0) {
+    snprintf(err, err_sz, "%s: field 'tensor %s.Wx': %u input columns, but its %s '%s' hold %d "
+             "values", f->path, motor ? "motor" : "core", src_cols, key, src_list, src_obs);
     return -1;
   }
-  int j = 0, matched = 0;
+  int j = 0, matched = lead;
+  for (; j < lead; j++) map[j] = j;
   for (int i = 0; i < kt; i++) {
     const am_obs_group* b = &groups[gt[i]];
-    int from = -1, off = 0;
+    int from = -1, off = lead;
     for (int k = 0; k < ks && from < 0; k++) {
       const am_obs_group* a = &L->g[gs[k]];
       if (!strcmp(a->name, b->name) && a->size == b->size) {
         from = off;
+        used[k] = 1;
         copy_norm_group(L, a, p, b, freeze);
       }
       off += a->size;
@@ -1075,6 +1066,15 @@ static int core_input_map(const rfile* f, const src_layout* L, ama_policy* p,
     for (int e = 0; e < b->size; e++) map[j++] = from < 0 ? -1 : from + e;
     if (from >= 0) matched += b->size;
   }
+  for (int k = 0; motor && k < ks; k++)
+    if (!used[k]) {
+      snprintf(err, err_sz,
+               "%s: field 'motor_groups': the reused motor read '%s' (group '%s', %d values), "
+               "which this run's motor_groups '%s' leave out",
+               f->path, src_list, L->g[gs[k]].name, L->g[gs[k]].size, this_list);
+      return -1;
+    }
+  if (motor) return matched;
   int A = p->act_dim;
   if (p->cfg.prev_action)
     for (int e = 0; e < A; e++) map[j++] = src_pa == A ? src_obs + e : -1;
@@ -1155,8 +1155,11 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
     }
     if (mod < 0) continue;
     int ti = ama_params_find(&p->params, name);
-    // the core's input weights: columns matched by observation group (new inputs start at 0)
-    int remap = L && !strcmp(name, "core.Wx") && ti >= 0 && p->params.t[ti].rows == (int)rows &&
+    // the core's and the motor's input weights: columns matched by observation group (new inputs
+    // start at 0)
+    int motor_wx = !strcmp(name, "motor.Wx");
+    int remap = L && (motor_wx || !strcmp(name, "core.Wx")) && ti >= 0 &&
+                p->params.t[ti].rows == (int)rows &&
                 cols >= 1 && cols <= (uint32_t)INT32_MAX / (rows ? rows : 1);
     if (ti < 0 || p->params.t[ti].rows != (int)rows ||
         (!remap && p->params.t[ti].cols != (int)cols)) {
@@ -1178,7 +1181,7 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
       rd_f32s(&w, dst, (size_t)size);
     } else {
       int in = p->params.t[ti].cols;
-      free(map);  // a table naming core.Wx twice: the last entry wins, as for other tensors
+      free(map);  // a table naming a Wx twice: the last entry wins, as for other tensors
       free(tmp);
       map = malloc(sizeof(int) * (size_t)in);
       tmp = malloc(sizeof(float) * (size_t)size);
@@ -1186,8 +1189,9 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
         snprintf(err, err_sz, "out of memory");
         goto out;
       }
-      int fr = freeze && ama_module_listed(freeze, "core");
-      if (core_input_map(&f, L, p, groups, n_groups, cols, fr, map, err, err_sz) < 0) goto out;
+      int fr = freeze && ama_module_listed(freeze, motor_wx ? "motor" : "core");
+      if (input_map(&f, L, p, motor_wx, groups, n_groups, cols, fr, map, err, err_sz) < 0)
+        goto out;
       rd_f32s(&w, tmp, (size_t)size);
       for (uint32_t r = 0; r < rows; r++)
         for (int j = 0; j < in; j++)
@@ -1205,10 +1209,6 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
                MODULES[k]);
       goto out;
     }
-  if (ama_module_listed(modules, "motor") &&
-      carry_motor_norm(&f, L, p, groups, n_groups, freeze && ama_module_listed(freeze, "motor"),
-                       err, err_sz))
-    goto out;
   ama_norm_refresh(&p->norm);
   for (int k = 0; k < N_MODULES; k++)
     if (freeze && ama_module_listed(modules, MODULES[k]) && ama_module_listed(freeze, MODULES[k]) &&

@@ -593,13 +593,22 @@ static void test_load_and_freeze_module(void** s) {
   c3.policy.motor_hidden = 11;
   assert_null(create_with(&c3, err, sizeof err));
   assert_non_null(strstr(err, "motor."));
-  // the motor read other groups in the source: refused (its weights would read other inputs)
+  // this motor leaves out a group the source's motor read: refused (its gait would lose an input)
   c3 = c2;
   snprintf(c3.policy.motor_groups, sizeof c3.policy.motor_groups, "target,velocity");  // 4 too
   snprintf(c3.load_module, sizeof c3.load_module, "motor");
   c3.policy.motor_hidden = cfg.policy.motor_hidden;
   assert_null(create_with(&c3, err, sizeof err));
-  assert_non_null(strstr(err, "motor_groups"));
+  assert_non_null(strstr(err, "field 'motor_groups': the reused motor read 'proprioception' "
+                              "(group 'proprioception', 4 values), which this run's motor_groups "
+                              "'target,velocity' leave out"));
+  // the motor reads the core's output: a core of another size is refused, naming it
+  c3 = c2;
+  snprintf(c3.load_module, sizeof c3.load_module, "motor");
+  c3.policy.core_hidden = 7;
+  assert_null(create_with(&c3, err, sizeof err));
+  assert_non_null(strstr(err, "field 'core_hidden': the reused motor read a core of 12 units, "
+                              "this run's core has 7"));
   // load_module without load_path, load_path without load_module, a missing file, a bad name
   c3 = c2;
   c3.load_path[0] = 0;
@@ -709,6 +718,72 @@ static void test_load_core_new_inputs(void** s) {
   c3.policy.core_hidden = 7;
   assert_null(create_with(&c3, err, sizeof err));
   assert_non_null(strstr(err, "core."));
+  run_close(&a);
+}
+
+// A trained motor reused with more shortcut inputs (a reused gait given the ground ahead): the
+// core's output columns and the groups the source's motor read keep their weights, wherever the
+// group now stands in motor_groups; a new group starts at weight 0 with fresh normaliser entries,
+// so the motor first acts as it did, and learns to use it unless frozen.
+static void test_load_motor_new_inputs(void** s) {
+  (void)s;
+  ama_config cfg;
+  small_config(&cfg);
+  run a;
+  char path[400];
+  source_run(&a, &cfg, 1, "motor-in.bin", path, sizeof path);
+  ama_config c2 = cfg;
+  c2.seed = 13;
+  snprintf(c2.policy.motor_groups, sizeof c2.policy.motor_groups, "task,proprioception");
+  snprintf(c2.load_module, sizeof c2.load_module, "core,motor,head");
+  snprintf(c2.load_path, sizeof c2.load_path, "%s", path);
+  run b;
+  run_open(&b, &c2, 1);
+  ama_policy *pa = ama_ppo_policy(a.L), *pb = ama_ppo_policy(b.L);
+  int Hc = cfg.policy.core_hidden, na = pa->motor_in, nb = pb->motor_in;
+  assert_int_equal(na, Hc + 4);
+  assert_int_equal(nb, Hc + 3 + 4);
+  const float* wa = ama_params_view(&pa->params, "motor.Wx");
+  const float* wb = ama_params_view(&pb->params, "motor.Wx");
+  int rows = (int)(tensor_floats(pb, "motor.Wx") / (size_t)nb), nonzero = 0;
+  assert_int_equal(rows * na, (int)tensor_floats(pa, "motor.Wx"));
+  for (int r = 0; r < rows; r++)
+    for (int j = 0; j < nb; j++) {
+      int from = j < Hc ? j : j < Hc + 3 ? -1 : j - 3;  // b: core, task (new), proprioception
+      float want = from < 0 ? 0.0f : wa[r * na + from];
+      assert_memory_equal(&wb[r * nb + j], &want, sizeof(float));
+      nonzero += wb[r * nb + j] != 0;
+    }
+  assert_true(nonzero > rows * (Hc + 4) * 9 / 10);  // the copied columns are not zero themselves
+  assert_module_equal(pa, pb, "core");
+  assert_module_equal(pa, pb, "head");
+  // the normaliser statistics of the groups both read are the source's (task's come with the
+  // core, which reads every group)
+  const am_task* t = &b.task;
+  int gp = am_find_group(t->groups, t->n_groups, "proprioception");
+  int gt = am_find_group(t->groups, t->n_groups, "task");
+  for (int i = 0; i < t->groups[gp].size; i++) {
+    int e = t->groups[gp].offset + i;
+    assert_memory_equal(&pb->norm.mean[e], &pa->norm.mean[e], sizeof(double));
+  }
+  assert_true(pb->norm.counts[t->groups[gt].offset] == pa->norm.counts[t->groups[gt].offset]);
+  ama_iter_stats st;
+  ama_ppo_iterate(b.L, &st);  // the new columns learn
+  int learnt = 0;
+  for (int r = 0; r < rows; r++)
+    for (int j = Hc; j < Hc + 3; j++) learnt += wb[r * nb + j] != 0;
+  assert_true(learnt > 0);
+  run_close(&b);
+  // frozen with the motor, the new columns stay 0
+  snprintf(c2.freeze, sizeof c2.freeze, "motor");
+  run d;
+  run_open(&d, &c2, 1);
+  ama_policy* pd = ama_ppo_policy(d.L);
+  ama_ppo_iterate(d.L, &st);
+  const float* wd = ama_params_view(&pd->params, "motor.Wx");
+  for (int r = 0; r < rows; r++)
+    for (int j = Hc; j < Hc + 3; j++) assert_true(wd[r * nb + j] == 0.0f);
+  run_close(&d);
   run_close(&a);
 }
 
@@ -1113,6 +1188,7 @@ int main(void) {
       cmocka_unit_test(test_inconsistent_files),
       cmocka_unit_test(test_load_and_freeze_module),
       cmocka_unit_test(test_load_core_new_inputs),
+      cmocka_unit_test(test_load_motor_new_inputs),
       cmocka_unit_test(test_critic_warmup),
       cmocka_unit_test(test_anchor),
       cmocka_unit_test(test_target_kl),
