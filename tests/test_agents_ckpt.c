@@ -723,8 +723,8 @@ static void test_load_core_new_inputs(void** s) {
 
 // A trained motor reused with more shortcut inputs (a reused gait given the ground ahead): the
 // core's output columns and the groups the source's motor read keep their weights, wherever the
-// group now stands in motor_groups; a new group starts at weight 0 with fresh normaliser entries,
-// so the motor first acts as it did, and learns to use it unless frozen.
+// group now stands in motor_groups, with their normaliser statistics; a new group starts at
+// weight 0, so the motor first acts as it did, and learns to use it unless frozen.
 static void test_load_motor_new_inputs(void** s) {
   (void)s;
   ama_config cfg;
