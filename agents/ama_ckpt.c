@@ -1019,7 +1019,7 @@ static void copy_norm_group(const src_layout* L, const am_obs_group* a, ama_poli
 // module, or one of another size), whose weights start at zero so that the reused module first
 // behaves as it did and learns to use the new input. Also carries the matched groups' normaliser
 // statistics. A group the source's motor read and this motor does not is refused (its gait would
-// lose an input); a core may drop inputs. Returns the number of matched columns, or -1 (err set).
+// lose an input); a core may drop inputs. Returns 0, or -1 (err set).
 static int input_map(const rfile* f, const src_layout* L, ama_policy* p, int motor,
                      const am_obs_group* groups, int n_groups, uint32_t src_cols, int freeze,
                      int* map, char* err, size_t err_sz) {
@@ -1049,7 +1049,7 @@ static int input_map(const rfile* f, const src_layout* L, ama_policy* p, int mot
              "values", f->path, motor ? "motor" : "core", src_cols, key, src_list, src_obs);
     return -1;
   }
-  int j = 0, matched = lead;
+  int j = 0;
   for (; j < lead; j++) map[j] = j;
   for (int i = 0; i < kt; i++) {
     const am_obs_group* b = &groups[gt[i]];
@@ -1064,7 +1064,6 @@ static int input_map(const rfile* f, const src_layout* L, ama_policy* p, int mot
       off += a->size;
     }
     for (int e = 0; e < b->size; e++) map[j++] = from < 0 ? -1 : from + e;
-    if (from >= 0) matched += b->size;
   }
   for (int k = 0; motor && k < ks; k++)
     if (!used[k]) {
@@ -1074,14 +1073,12 @@ static int input_map(const rfile* f, const src_layout* L, ama_policy* p, int mot
                f->path, src_list, L->g[gs[k]].name, L->g[gs[k]].size, this_list);
       return -1;
     }
-  if (motor) return matched;
+  if (motor) return 0;
   int A = p->act_dim;
   if (p->cfg.prev_action)
     for (int e = 0; e < A; e++) map[j++] = src_pa == A ? src_obs + e : -1;
   if (p->cfg.prev_reward) map[j++] = src_pr ? src_obs + src_pa : -1;
-  if (p->cfg.prev_action && src_pa == A) matched += A;
-  if (p->cfg.prev_reward && src_pr) matched++;
-  return matched;
+  return 0;
 }
 
 int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_groups,
@@ -1101,7 +1098,7 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
   int rc = -1, copied[N_MODULES] = {0};
   int* map = NULL;
   float* tmp = NULL;
-  src_layout* L = NULL;  // the source's groups (version 2): the core's inputs matched by name
+  src_layout* L = NULL;  // the source's groups (version 2): the core's and the motor's inputs matched by name
   if (rf_section(&f, "TENS", &s, err, err_sz) || rf_section(&f, "PARM", &ps, err, err_sz))
     goto out;
   if (f.version >= 2 &&
@@ -1190,8 +1187,7 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
         goto out;
       }
       int fr = freeze && ama_module_listed(freeze, motor_wx ? "motor" : "core");
-      if (input_map(&f, L, p, motor_wx, groups, n_groups, cols, fr, map, err, err_sz) < 0)
-        goto out;
+      if (input_map(&f, L, p, motor_wx, groups, n_groups, cols, fr, map, err, err_sz)) goto out;
       rd_f32s(&w, tmp, (size_t)size);
       for (uint32_t r = 0; r < rows; r++)
         for (int j = 0; j < in; j++)
