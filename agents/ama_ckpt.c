@@ -1098,7 +1098,7 @@ int ama_policy_load_module(ama_policy* p, const am_obs_group* groups, int n_grou
   int rc = -1, copied[N_MODULES] = {0};
   int* map = NULL;
   float* tmp = NULL;
-  src_layout* L = NULL;  // the source's groups (version 2): the core's and the motor's inputs matched by name
+  src_layout* L = NULL;  // the source's groups (version 2): module inputs matched by name
   if (rf_section(&f, "TENS", &s, err, err_sz) || rf_section(&f, "PARM", &ps, err, err_sz))
     goto out;
   if (f.version >= 2 &&
