@@ -328,8 +328,16 @@ static void test_train_protects_runs_and_records(void** state) {
   assert_int_equal(animat("%s --out '%s'", common, a), 1);
   assert_non_null(strstr(out, "already holds a run"));
   assert_non_null(strstr(out, "--resume"));
-  // Evaluation recordings on multiples of 4096 steps; the training itself is unchanged.
-  assert_int_equal(animat("%s --out '%s' --record-every 4096 --record-episodes 2", common, b), 0);
+  // --record-param is refused without --record-every, and a bad one before any training.
+  assert_int_equal(animat("%s --out '%s' --record-param episode_steps=7", common, b), 2);
+  assert_non_null(strstr(out, "--record-param needs --record-every"));
+  assert_int_equal(animat("%s --out '%s' --record-every 4096 --record-param nope=1", common, b), 1);
+  assert_non_null(strstr(out, "--record-param: task reacher has no parameter 'nope'"));
+  assert_false(file_exists(b));
+  // Evaluation recordings on multiples of 4096 steps, on the task as --record-param changes it;
+  // the training itself is unchanged.
+  assert_int_equal(animat("%s --out '%s' --record-every 4096 --record-episodes 2 "
+                          "--record-param episode_steps=7", common, b), 0);
   snprintf(ca, sizeof ca, "%s/checkpoint.bin", a);
   snprintf(cb, sizeof cb, "%s/checkpoint.bin", b);
   assert_true(same_file(ca, cb));
@@ -343,6 +351,9 @@ static void test_train_protects_runs_and_records(void** state) {
   const char* ps = strstr(out, "policy.step");
   assert_non_null(ps);
   assert_int_equal(atoi(ps + strlen("policy.step")), 8192);  // the checkpoint's training step
+  ps = strstr(out, "task.max_steps");
+  assert_non_null(ps);
+  assert_int_equal(atoi(ps + strlen("task.max_steps")), 7);  // --record-param's, not training's
   // --force starts over.
   assert_int_equal(animat("%s --out '%s' --force", common, a), 0);
   assert_true(same_file(ca, cb));

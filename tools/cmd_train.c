@@ -34,7 +34,8 @@ static const char* USAGE =
     "usage: animat train --task NAME [--steps N] [--envs N] [--threads T] [--seed S] [--out DIR]\n"
     "                    [--task-param k=v]... [--config FILE] [--set key=value]...\n"
     "                    [--resume DIR] [--checkpoint-every SEC] [--quiet] [--force]\n"
-    "                    [--record-every N [--record-episodes E]] [--budget MINUTES]\n"
+    "                    [--record-every N [--record-episodes E] [--record-param k=v]...]\n"
+    "                    [--budget MINUTES]\n"
     "  --task NAME             task to train on (see `animat tasks`; default reacher)\n"
     "  --steps N               env steps to train for (default 1e6; with --resume: the new total,\n"
     "                          more than the run has done)\n"
@@ -54,6 +55,8 @@ static const char* USAGE =
     "  --record-every N        every N env steps, record E evaluation episodes of the current\n"
     "                          policy (mean action) to DIR/recordings/step-<steps>.rollout\n"
     "  --record-episodes E     episodes per evaluation recording (default 10)\n"
+    "  --record-param k=v      task parameter of the evaluation recordings only (repeatable; over\n"
+    "                          the training's, e.g. a curriculum's end for the published task)\n"
     "  --budget MINUTES        stop at the end of the first iteration past this wall time, with a\n"
     "                          checkpoint (continue with --resume); the steps then depend on the\n"
     "                          machine's speed, the run up to them on the seed alone\n"
@@ -137,7 +140,8 @@ static void fmt_time(double s, char* out, size_t n) {
 // With several ranks every rank saves (collective) and rank 0 alone records. Returns 0 or -1
 // (message printed).
 static int record_eval(ama_ppo* L, const char* out, const char* ckpt, int64_t steps, int episodes,
-                       int threads, int quiet, int rank, char* err, size_t err_sz) {
+                       const amt_params* params, int threads, int quiet, int rank, char* err,
+                       size_t err_sz) {
   if (ama_ckpt_save(L, ckpt, err, err_sz)) return cli_fail("train", "%s", err), -1;
   if (rank) return 0;
   char dir[1200], path[1300], a_eps[16], a_thr[16];
@@ -146,12 +150,20 @@ static int record_eval(ama_ppo* L, const char* out, const char* ckpt, int64_t st
   snprintf(path, sizeof(path), "%s/step-%lld.rollout", dir, (long long)steps);
   snprintf(a_eps, sizeof(a_eps), "%d", episodes);
   snprintf(a_thr, sizeof(a_thr), "%d", threads);
-  char* rargs[] = {"record", (char*)ckpt, "--episodes", a_eps, "--out", path, "--deterministic",
-                   "--quiet", "--threads", a_thr, "--force"};
+  static char kv[AMT_MAX_PARAMS][sizeof params->key[0] + sizeof params->value[0] + 2];
+  char* rargs[12 + 2 * AMT_MAX_PARAMS] = {"record", (char*)ckpt, "--episodes", a_eps, "--out",
+                                          path, "--deterministic", "--quiet", "--threads", a_thr,
+                                          "--force"};
+  int nargs = 11;
+  for (int i = 0; i < params->n; i++) {
+    snprintf(kv[i], sizeof kv[i], "%s=%s", params->key[i], params->value[i]);
+    rargs[nargs++] = "--task-param";
+    rargs[nargs++] = kv[i];
+  }
   fflush(stdout);
   int saved = quiet ? dup(fileno(stdout)) : -1, null = saved >= 0 ? open("/dev/null", O_WRONLY) : -1;
   if (null >= 0) dup2(null, fileno(stdout));
-  int rc = cmd_record((int)(sizeof(rargs) / sizeof(rargs[0])), rargs);
+  int rc = cmd_record(nargs, rargs);
   fflush(stdout);
   if (null >= 0) {
     dup2(saved, fileno(stdout));
@@ -353,9 +365,10 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
   uint64_t seed = 0;
   int seed_given = 0;
   static sets S;
-  static amt_params task_params;
+  static amt_params task_params, record_params;
   S.n = 0;
   memset(&task_params, 0, sizeof task_params);
+  memset(&record_params, 0, sizeof record_params);
   uint64_t seed_flag = (uint64_t)-1;
   cli_flag flags[] = {
       {"task", CLI_STRING, &task_name},
@@ -378,6 +391,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
       {"force", CLI_BOOL, &force},
       {"record-every", CLI_DOUBLE, &record_every, 1, 1e13},
       {"record-episodes", CLI_INT, &record_episodes, 1, 1 << 20},
+      {"record-param", CLI_EACH, NULL, 0, 0, cli_task_param, &record_params},
       {"budget", CLI_DOUBLE, &budget_min, 0.01, 1e7},
   };
   const char* pos[1];
@@ -466,6 +480,19 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
     absolute_load_paths(&cfg);
   }
   if (ama_config_check(&cfg, err, sizeof(err))) return cli_fail("train", "%s", err);
+  if (record_params.n) {  // refused now, not at the first evaluation minutes into the run
+    if (!record_every) return cli_fail("train", "--record-param needs --record-every"), 2;
+    static ama_config rcfg;
+    static amt_params all;
+    rcfg = cfg;
+    memset(&all, 0, sizeof all);
+    am_task t;
+    if (merge_task_params(&rcfg, &record_params, err, sizeof err) ||
+        amt_params_add_list(&all, rcfg.task_params, err, sizeof err) ||
+        amt_create(&t, cfg.task, &all, err, sizeof err))
+      return cli_fail("train", "--record-param: %s", err);
+    amt_destroy(&t);
+  }
   char out_default[256];
   if (!out) {
     snprintf(out_default, sizeof(out_default), "runs/%s-s%llu", cfg.task,
@@ -646,8 +673,8 @@ train:;
       cli_progress_end(&pg);
       // The recording reads the policy back from a fresh checkpoint and runs its own envs, so
       // the training run is exactly what it would be without it.
-      if (record_eval(L, out, ckpt_out, st.env_steps, record_episodes, threads, quiet, rank, err,
-                      sizeof(err)))
+      if (record_eval(L, out, ckpt_out, st.env_steps, record_episodes, &record_params, threads,
+                      quiet, rank, err, sizeof(err)))
         goto done;
       t_ckpt = am_now();  // record_eval saved a checkpoint
     }
