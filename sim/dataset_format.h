@@ -221,6 +221,9 @@ void am_ds_models_free(am_ds_model* m, int n_models);
 int am_ds_model_reserve(am_ds_model* m, size_t rows);
 int am_ds_model_predict(am_ds_model* m, const uint8_t* const* cols, const int* dtype,
                         const size_t* elems, size_t rows, int lossy, uint8_t* pred, uint8_t* mask);
+// Where the processor has AVX-512 a tile's 8 sums run in one pass, else in two of 4 (the same
+// bits either way). on = 0 forces two passes (for tests of that path; 1 by default).
+void am_ds_model_wide_sums(int on);
 // PRED_MODEL's decoding of a chunk's column (laid bytes in src) into out (stored form, rows x
 // elems): each prediction from cols (cols[m->ch] = the channel's decoded values, filled as they
 // are decoded: by element for a model reading its own row, by row for one reading its row before;

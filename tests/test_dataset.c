@@ -842,8 +842,9 @@ static void test_model_errors(void** state) {
 // A re-simulation refuses a file whose state channels are lossy, naming the channel.
 // A GRU-like model for test_model_tiles: channel 2 (f64[24]) from channel 0 (f32[12], the same
 // row) and channel 1 (f32[8], the row before). Elements 0..15 (but 3, which has none) read all of
-// those (tiles of 4 entries); elements 16..23 read channel 0, then element e - 16 of their own row
-// alone and times each element of channel 1 (runs of products); element 5 is clamped.
+// those (a tile of 8 entries, then 7 on their own); elements 16..23 read channel 0, then element
+// e - 16 of their own row alone and times each element of channel 1 (a tile with a run of
+// products); element 5 is clamped.
 enum { TIX = 12, TIH = 8, TIG = 24 };
 typedef struct { int src, lag; uint32_t se; int src2, lag2; uint32_t se2; double coef; } tile_term;
 static int tile_terms(uint32_t e, tile_term* t) {
@@ -891,18 +892,15 @@ static void test_model_tiles(void** state) {
   int order[1];
   char why[200];
   if (am_ds_models_check(m, 1, dtype, elems, 3, 4, order, why, sizeof why)) fail_msg("%s", why);
-  // the plan has what this test is about: two waves (the second from entry 15, element 16),
-  // tiles in each, none across them (entries 12-14 on their own), runs of products
+  // the plan has what this test is about: two waves (the second from entry 15, element 16), a
+  // tile in each, none across them (entries 8-14 on their own), a run of products
   assert_int_equal(m->n_waves, 2);
   assert_int_equal(m->wave0[1], 15);
   assert_int_equal(m->tile[0], TIX + TIH);
-  assert_int_equal(m->tile[8], TIX + TIH);
-  for (int k = 12; k < 15; k++) assert_int_equal(m->tile[k], 0);
-  for (int k = 15; k < 23; k += 4) {
-    assert_int_equal(m->tile[k], TIX);
-    assert_int_equal(m->prod0[k], TIX + 1);
-    assert_int_equal(m->prod1[k], TIX + 1 + TIH);
-  }
+  for (int k = 8; k < 15; k++) assert_int_equal(m->tile[k], 0);
+  assert_int_equal(m->tile[15], TIX);
+  assert_int_equal(m->prod0[15], TIX + 1);
+  assert_int_equal(m->prod1[15], TIX + 1 + TIH);
   float* c0 = malloc(sizeof(float) * ROWS * TIX);
   float* c1 = malloc(sizeof(float) * ROWS * TIH);
   double* c2 = malloc(sizeof(double) * ROWS * TIG);
@@ -914,7 +912,15 @@ static void test_model_tiles(void** state) {
     for (uint32_t k = 0; k < TIG; k++) c2[t * TIG + k] = tile_value(2, t, k);
   }
   const uint8_t* cols[3] = {(uint8_t*)c0, (uint8_t*)c1, (uint8_t*)c2};
+  // a tile's sums in two passes of 4 (as without AVX-512), then as this processor does them
+  am_ds_model_wide_sums(0);
   assert_int_equal(am_ds_model_predict(m, cols, dtype, elems, ROWS, 0, (uint8_t*)pred, mask), 0);
+  double* pred4 = malloc(sizeof(double) * ROWS * TIG);
+  memcpy(pred4, pred, sizeof(double) * ROWS * TIG);
+  am_ds_model_wide_sums(1);
+  assert_int_equal(am_ds_model_predict(m, cols, dtype, elems, ROWS, 0, (uint8_t*)pred, mask), 0);
+  assert_memory_equal(pred, pred4, sizeof(double) * ROWS * TIG);
+  free(pred4);
   for (int t = 0; t < ROWS; t++)
     for (uint32_t k = 0; k < m->n_entries; k++) {
       const am_ds_mentry* e = &m->e[k];
