@@ -2,8 +2,8 @@
 """test_gaps_eval.py: tools/gaps_eval.py on planted corridors: the corridor read back from mocap
 rows (parked pairs skipped, pieces out of order), a rat that clears every gap shorter than 0.12 m
 and falls into the first longer one, one that falls on a platform, and one that stops short of
-the next gap without falling, one that falls back into a gap its torso had passed; approach speeds of gaps crossed and not; the time the torso tips past 90
-deg from planted quaternions; bad files refused without a traceback."""
+the next gap without falling, one that falls back into a gap its torso had passed; approach speeds of gaps crossed and not; --each's line; the time the torso tips
+past 90 deg from planted quaternions; bad files refused without a traceback."""
 import os
 import sys
 
@@ -63,6 +63,14 @@ def main():
             fail("%s %s, want %s" % (key, m[key], want))
     if m["on_platform"] != 0:
         fail("on_platform %d, want 0" % m["on_platform"])
+    # --each's line for those episodes: every one fell, the planted counts
+    line = ge.curve_line("x.rollout (step 7)", eps, [0.5] * 40, 40, 0.02)
+    want = ("x.rollout (step 7): 40 episodes, 0 without a fall, 0.500 m/s, %.2f gaps crossed per "
+            "episode, %d of %d gaps reached crossed (%.0f %%)"
+            % (want_crossed.sum() / 40, want_crossed.sum(), want_reached.sum(),
+               100.0 * want_crossed.sum() / want_reached.sum()))
+    if line != want:
+        fail("curve line %r, want %r" % (line, want))
     if not (want_crossed[1:3].all() and want_fell.sum() == 40 and want_crossed[4:].sum() == 0):
         fail("the planted corridors do not span the bins")
     # a fall on a platform (every reached gap crossed), and a rat that stops 0.2 m short of a gap

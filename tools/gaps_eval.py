@@ -1,6 +1,7 @@
 # gaps_eval.py: how a rat fares on run-gaps' corridor (docs/tasks.md, docs/rodent.md), from a
 # recording of the task run-gaps:
 #   /usr/bin/python3 tools/gaps_eval.py FILE.rollout [FILE.rollout ...] [--png OUT.png]
+#   /usr/bin/python3 tools/gaps_eval.py --each RUN/recordings/step-*.rollout   # a line per file
 # The corridor of each episode is read from the platforms' mocap bodies in its first row (platform
 # j is the pair of 0.4 m boxes 2j, 2j+1; parked pairs lie deep below). A gap is reached when the
 # torso (the root) comes within REACH m of its near edge, crossed when the torso gets CLEAR m past
@@ -15,7 +16,9 @@
 # deg (its up axis below horizontal: the rat on its side or back, which the published task does not
 # count as a fall), when and which way (onto its side, nose first or backwards, relative to its
 # heading just before), and the episodes without a fall in which it never did. With --png: the
-# share crossed against the gap length.
+# share crossed against the gap length. With --each: instead, one line per recording (episodes,
+# without a fall, speed, gaps per episode, gaps reached crossed) in the order of its policy's
+# training step.
 import argparse
 import os
 import sys
@@ -149,13 +152,47 @@ def read_episodes(paths):
     return eps, speed, falls, dt if dt is not None else 0.02, tips
 
 
+def curve_line(label, eps, speed, falls, dt):
+    """One line of the published measures of a recording (--each): episodes, those without a fall,
+    the mean forward speed, gaps crossed per episode and the share of the gaps reached crossed."""
+    m = measure(eps, dt=dt)
+    n, r, c = len(eps), int(m['reached'].sum()), int(m['crossed'].sum())
+    return ('%s: %d episodes, %d without a fall, %.3f m/s, %.2f gaps crossed per episode, '
+            '%d of %d gaps reached crossed (%s)'
+            % (label, n, n - falls, np.mean(speed), m['crossed_per_episode'].mean(), c, r,
+               '%.0f %%' % (100.0 * c / r) if r else '-'))
+
+
+def each(paths):
+    """--each: a line per recording, in the order of the policy's training step (policy.step): the
+    learning curve of `animat train --record-every` recordings."""
+    rows = []
+    for path in paths:
+        with Dataset(path) as ds:
+            step = int(ds.meta.get('policy.step', -1))
+        eps, speed, falls, dt, _ = read_episodes([path])
+        if not eps:
+            raise ValueError('%s: no episodes' % path)
+        rows.append((step, curve_line('%s (step %d)' % (path, step), eps, speed, falls, dt)))
+    for _, line in sorted(rows, key=lambda r: r[0]):
+        print(line)
+
+
 def main():
     ap = argparse.ArgumentParser(description="How a rat fares on run-gaps' corridor (docs/rodent.md).")
     ap.add_argument('rollout', nargs='+', help='recordings of the task run-gaps')
     ap.add_argument('--png', help='also plot the share of reached gaps crossed by gap length')
+    ap.add_argument('--each', action='store_true',
+                    help='one line per recording, in order of training step, instead of the pooled '
+                    'report (the learning curve of train --record-every)')
     a = ap.parse_args()
     png = a.png
     try:
+        if a.each:
+            if png:
+                raise ValueError('--png is for the pooled report, not --each')
+            each(a.rollout)
+            return 0
         eps, speed, falls, dt, tips = read_episodes(a.rollout)
     except ValueError as e:  # DatasetError is one
         print('gaps_eval.py: %s' % e, file=sys.stderr)
