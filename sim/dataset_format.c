@@ -1158,7 +1158,7 @@ AM_CLONES static void plan_finish(double* acc, size_t rows, const am_ds_mentry* 
     if (e->func) {  // model_exp, element-wise (NaN lanes: computed on 0, then the NaN)
       v8d x[W], r[W], p[W];
       v8l nan[W], ki[W];
-#pragma GCC unroll 8
+#pragma GCC unroll 4
       for (int i = 0; i < W; i++) {
         x[i] = e->func == AM_DS_FUNC_LOGISTIC ? -s[i] : two * s[i];
         nan[i] = v8_isnan(x[i]);
@@ -1175,16 +1175,16 @@ AM_CLONES static void plan_finish(double* acc, size_t rows, const am_ds_mentry* 
         p[i] = V8(EXP_C[13]);
       }
       for (int n = 12; n >= 0; n--)
-#pragma GCC unroll 8
+#pragma GCC unroll 4
         for (int i = 0; i < W; i++) p[i] = p[i] * r[i] + EXP_C[n];
-#pragma GCC unroll 8
+#pragma GCC unroll 4
       for (int i = 0; i < W; i++) {
         v8d ex = p[i] * (v8d)((ki[i] + 1023) << 52);
         s[i] = e->func == AM_DS_FUNC_LOGISTIC ? one / (one + ex) : one - two / (ex + one);
         s[i] = v8_select(nan[i] | v8_isnan(s[i]), qnan, s[i]);
       }
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 4
     for (int i = 0; i < W; i++) {
       s[i] = v8_select(s[i] < lo, lo, s[i]);
       s[i] = v8_select(s[i] > hi, hi, s[i]);
