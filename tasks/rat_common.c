@@ -35,7 +35,8 @@ int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
   if (amt_opts_read(info, params, &b->opts, err, err_sz)) return -1;
   if (amt_param_double(info, params, "episode_time", episode_time, err, err_sz) ||
       amt_param_double(info, params, "init_noise", &b->init_noise, err, err_sz) ||
-      rat_push_read(info, params, &b->push, err, err_sz))
+      rat_push_read(info, params, &b->push, err, err_sz) ||
+      rat_read_paw(info, params, b, err, err_sz))
     return -1;
   if (!(*episode_time > 0 && *episode_time <= 3600))
     return am_err(err, err_sz, "task %s: parameter episode_time: '%g' must be in (0, 3600] s",
@@ -43,6 +44,15 @@ int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
   if (b->init_noise < 0 || b->init_noise > 0.5)
     return am_err(err, err_sz, "task %s: parameter init_noise: '%g' must be in [0, 0.5] rad",
                   info->name, b->init_noise);
+  return 0;
+}
+
+int rat_read_paw(const amt_info* info, const amt_params* params, rat_body* b, char* err,
+                 size_t err_sz) {
+  if (amt_param_double(info, params, "paw_friction", &b->paw_friction, err, err_sz)) return -1;
+  if (!(b->paw_friction >= 0.1 && b->paw_friction <= 5))
+    return am_err(err, err_sz, "task %s: parameter paw_friction: '%g' must be in [0.1, 5]",
+                  info->name, b->paw_friction);
   return 0;
 }
 
@@ -155,6 +165,14 @@ int rat_load(am_task* t, const char* name, const rat_sbuf* prelude, const rat_sb
   free(scene);
   if (!model) return -1;
   t->model = model;  // amt_create frees it on failure from here
+  static const char* const paw_geoms[6] = {"hand_L", "hand_R", "foot_L", "foot_R", "toes_L",
+                                           "toes_R"};
+  for (int k = 0; k < 6; k++) {
+    int g = mj_name2id(model->m, mjOBJ_GEOM, paw_geoms[k]);
+    if (g < 0)
+      return am_err(err, err_sz, "task %s: body 'rat' lacks the paw geom %s", name, paw_geoms[k]);
+    model->m->geom_friction[3 * g] = b->paw_friction;
+  }
   return rat_bind(model->m, name, b, err, err_sz);
 }
 

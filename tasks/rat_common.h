@@ -54,10 +54,17 @@ typedef struct rat_group {
    "push_rate x the control period"},                                                            \
   {"push_time", "0.1", "length of a push (s; rounded to whole control steps, at least one)"}
 
+// The paws' grip (rat_read_paw; rat_load applies it).
+#define RAT_PAW_PARAMS                                                                           \
+  {"paw_friction", "1",                                                                          \
+   "sliding friction of the paws' geoms (hand_L/R, foot_L/R, toes_L/R), where MuJoCo takes the " \
+   "larger of the two geoms' values (the ground's is 1): 1 as every other geom; 1.5 the "         \
+   "published rodent's paws (Merel et al. 2020), which hold on slopes up to 56 deg"}
+
 // Parameters every rat task has (append to the task's table before {NULL}).
 #define RAT_COMMON_PARAMS                                                                        \
   {"init_noise", "0.02", "uniform joint-angle noise at reset (rad)"}, RAT_PUSH_PARAMS,            \
-      AMT_OPTS_PARAMS
+      RAT_PAW_PARAMS, AMT_OPTS_PARAMS
 
 // The pushes' settings (RAT_PUSH_PARAMS) and where their per-env state lives.
 typedef struct rat_push {
@@ -76,6 +83,7 @@ typedef struct rat_body {
   amt_opts opts;  // first
   double dt;      // control period (s)
   double init_noise;
+  double paw_friction;  // the paws' geoms' sliding friction (RAT_PAW_PARAMS)
   rat_push push;
   int root_q, root_v;         // qpos / qvel address of the free joint "root"
   int torso, pelvis, head;    // body ids
@@ -112,6 +120,10 @@ void rat_sb_free(rat_sbuf* b);
 // (s) into b and *episode_time. Returns 0 or -1 with a message naming task, key and value.
 int rat_read_common(const amt_info* info, const amt_params* params, rat_body* b,
                     double* episode_time, char* err, size_t err_sz);
+// Reads RAT_PAW_PARAMS' key into b->paw_friction (rat_read_common does; rat-multi for the
+// composite). Returns 0 or -1 with a message naming task, key and value.
+int rat_read_paw(const amt_info* info, const amt_params* params, rat_body* b, char* err,
+                 size_t err_sz);
 // Reads RAT_PUSH_PARAMS' keys into p (rat_read_common does; rat-multi for the composite). Returns
 // 0 or -1 with a message naming task, key and value.
 int rat_push_read(const amt_info* info, const amt_params* params, rat_push* p, char* err,

@@ -46,7 +46,7 @@ const amt_param_def amt_rat_multi_params[] = {
                       "tasks); episode: each episode draws its task from the env's RNG"},
     {"task_input", "0", "1: append a one-hot of the active task to the task group (0: the policy "
                         "is not told the task)"},
-    RAT_PUSH_PARAMS, AMT_OPTS_PARAMS, {NULL, NULL, NULL}};
+    RAT_PUSH_PARAMS, RAT_PAW_PARAMS, AMT_OPTS_PARAMS, {NULL, NULL, NULL}};
 
 typedef struct multi_cfg {
   rat_body rat;  // first (rat_common.h): the composite's options, bound ids, dt, body_dim
@@ -181,6 +181,7 @@ static int read_params(const amt_info* info, const amt_params* params, multi_cfg
                        size_t err_sz) {
   if (amt_opts_read(info, params, &c->rat.opts, err, err_sz) ||
       rat_push_read(info, params, &c->rat.push, err, err_sz) ||
+      rat_read_paw(info, params, &c->rat, err, err_sz) ||
       read_tasks(info, params, c, err, err_sz))
     return -1;
   const char* assign = amt_param_get(info, params, "assign");
@@ -209,9 +210,11 @@ static int member_params(const amt_info* info, const amt_params* params, const m
       return am_err(err, err_sz, "task %s: parameter '%s': %.*s is not in tasks", info->name,
                     key, (int)len, key);
     if (!strcmp(dot + 1, "prev_inputs") || !strcmp(dot + 1, "obs_noise") ||
-        !strcmp(dot + 1, "obs_delay") || !strncmp(dot + 1, "push_", 5))
-      return am_err(err, err_sz, "task %s: parameter '%s': observation options and pushes are "
-                    "the composite's (set %s without a prefix)", info->name, key, dot + 1);
+        !strcmp(dot + 1, "obs_delay") || !strncmp(dot + 1, "push_", 5) ||
+        !strcmp(dot + 1, "paw_friction"))
+      return am_err(err, err_sz, "task %s: parameter '%s': observation options, pushes and the "
+                    "paws are the composite's (set %s without a prefix)", info->name, key,
+                    dot + 1);
     if (in != k) continue;
     char kv[sizeof out->key[0] + sizeof out->value[0] + 2];
     snprintf(kv, sizeof kv, "%s=%s", dot + 1, params->value[i]);

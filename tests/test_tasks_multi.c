@@ -476,8 +476,8 @@ static void test_multi_params(void** state) {
   check_error("has no parameter 'run.target_speed'", "TASK.KEY", "run.target_speed=1", NULL);
   check_error("parameter 'escape-bowl.terrains': escape-bowl is not in tasks", NULL,
               "tasks=two-tap", "escape-bowl.terrains=2");
-  check_error("'two-tap.obs_noise': observation options and pushes are the composite's", NULL,
-              "two-tap.obs_noise=0.1", NULL);
+  check_error("'two-tap.obs_noise': observation options, pushes and the paws are the composite's",
+              NULL, "two-tap.obs_noise=0.1", NULL);
   check_error("task rat-multi: task two-tap: interval", "two-tap.KEY", "two-tap.interval=-1",
               NULL);
   check_error("rat-multi", "episode_time", "forage-maze.episode_time=0", NULL);

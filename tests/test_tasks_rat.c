@@ -469,6 +469,50 @@ static void test_rat_push(void** state) {
   expect_refused_saying("rat-multi", "run-gaps.push_force=1", "run-gaps.push_force");
 }
 
+// paw_friction (docs/tasks.md, "Rat tasks"): the six paw geoms' sliding friction in the model,
+// every other geom's left at 1, and MuJoCo's contacts of a standing rat take the larger value of
+// the pair: the paws' contacts with the ground have the paws' friction, the others the ground's.
+static void check_paw_friction(const char* task, const char* key, double want) {
+  am_task t;
+  make_task(&t, task, key, NULL);
+  const mjModel* m = t.model->m;
+  int paws = 0;
+  for (int g = 0; g < m->ngeom; g++) {
+    const char* nm = mj_id2name(m, mjOBJ_GEOM, g);
+    int paw = nm && (!strncmp(nm, "hand_", 5) || !strncmp(nm, "foot_", 5) ||
+                     !strncmp(nm, "toes_", 5));
+    paws += paw;
+    assert_float_equal(m->geom_friction[3 * g], paw ? want : 1.0, 0);
+  }
+  assert_int_equal(paws, 6);
+  am_pool* p = make_pool(&t, 1, 4);
+  am_batch* b = am_pool_batch(p);
+  am_env* e = am_pool_env(p, 0);
+  memset(b->actions, 0, sizeof(float) * (size_t)t.act_dim);
+  for (int k = 0; k < 25; k++) am_pool_step(p);  // 0.5 s: settled on its paws
+  int on_paws = 0;
+  for (int i = 0; i < e->d->ncon; i++) {
+    const mjContact* c = &e->d->contact[i];
+    double f = fmax(m->geom_friction[3 * c->geom1], m->geom_friction[3 * c->geom2]);
+    assert_float_equal(c->friction[0], f, 0);
+    on_paws += f == want;
+  }
+  assert_true(on_paws >= 2);
+  am_pool_free(p);
+  amt_destroy(&t);
+}
+
+static void test_rat_paw_friction(void** state) {
+  (void)state;
+  check_paw_friction("run", "episode_time=1", 1.0);  // the default
+  check_paw_friction("run", "paw_friction=1.5", 1.5);
+  check_paw_friction("escape-bowl", "paw_friction=1.5", 1.5);
+  check_paw_friction("rat-multi", "paw_friction=2", 2.0);
+  expect_refused_saying("run", "paw_friction=0", "paw_friction");
+  expect_refused_saying("escape-bowl", "paw_friction=6", "paw_friction");
+  expect_refused_saying("rat-multi", "escape-bowl.paw_friction=1.5", "escape-bowl.paw_friction");
+}
+
 //---------------------------------- run-gaps ------------------------------------------------------
 
 typedef struct course {
@@ -2676,6 +2720,7 @@ int main(void) {
       cmocka_unit_test(test_run_arena),
       cmocka_unit_test(test_run_fall),
       cmocka_unit_test(test_rat_push),
+      cmocka_unit_test(test_rat_paw_friction),
       cmocka_unit_test(test_run_gaps_course),
       cmocka_unit_test(test_run_gaps_window),
       cmocka_unit_test(test_run_gaps_curriculum),
