@@ -2,8 +2,9 @@
 """test_gaps_eval.py: tools/gaps_eval.py on planted corridors: the corridor read back from mocap
 rows (parked pairs skipped, pieces out of order), a rat that clears every gap shorter than 0.12 m
 and falls into the first longer one, one that falls on a platform, and one that stops short of
-the next gap without falling, one that falls back into a gap its torso had passed; approach speeds of gaps crossed and not; --each's line; the time the torso tips
-past 90 deg from planted quaternions; bad files refused without a traceback."""
+the next gap without falling, one that falls back into a gap its torso had passed; approach
+speeds of gaps crossed and not; --each's line; the time the torso tips past 90 deg from planted
+quaternions; bad files refused without a traceback."""
 import os
 import sys
 
