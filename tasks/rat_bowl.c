@@ -31,6 +31,10 @@ const amt_param_def amt_escape_bowl_params[] = {
     {"episode_time", "20", "episode length (s)"},
     {"terrains", "4", "bowls generated at creation; each episode uses one of them (1..8)"},
     {"terrain_seed", "1", "seed of the bowls' random bumps"},
+    {"bumps", "cubic",
+     "how the bumps' random heights are interpolated between their grid points: cubic (a cubic "
+     "B-spline through them, the published bowl: dm_control's ndimage.zoom) or linear "
+     "(bilinear, smoother and gentler: animat's bowl until 7 Dec 2026)"},
     {"escape_distance", "6", "distance from the centre at which escape reaches 1 (m)"},
     {"height", "0.5",
      "the bowl's height (m), its bumps scaled with it (0.5: the published bowl); a list gives "
@@ -65,7 +69,10 @@ const amt_param_def amt_escape_bowl_params[] = {
 typedef struct bowl_cfg {
   rat_body rat;  // first (rat_common.h)
   int n_terrains, terrain_seed, terrain_mocap[MAX_TERRAINS], tiles_mocap[MAX_TERRAINS];
+  int cubic;  // bumps=cubic (1) or linear (0)
   double escape_distance, height[MAX_TERRAINS];  // height: per terrain
+  // per terrain (bind): the heightfield's top (m), height x the bowl's peak (bowl_bank)
+  double elev[MAX_TERRAINS];
   double start_z[MAX_TERRAINS];  // per terrain: the highest ground within START_R of the centre (m)
   int escape_end, episode_steps;  // episode_steps: from episode_time (bind)
   int staircase;                  // 1: each env's terrain follows its escapes (bowl_reset)
@@ -75,7 +82,7 @@ typedef struct bowl_cfg {
   // the height scan (rat.own[1] holds its size): rows, points per row, rows behind, spacing (m)
   int scan_rows, scan_width, scan_back;
   double scan_step;
-  const float* hf[MAX_TERRAINS];  // each bowl's elevations in [0, 1], in the task's model (bind)
+  const float* hf[MAX_TERRAINS];  // each bowl's elevations in [0, 1] of elev, in the model (bind)
   // the rays (bind): each bowl's whole-field geom, the first tile geom (hidden from MuJoCo's rays
   // in the single task's model variant: bowl_hide_tiles), and the rangefinders
   int field_geom[MAX_TERRAINS], tile_geom;
@@ -281,7 +288,7 @@ static double ground_z(const bowl_cfg* c, int k, double x, double y) {
   const double cell = 2 * BOWL_SIZE / (BOWL_N - 1);
   double bx = (x + BOWL_SIZE) / cell, by = (y + BOWL_SIZE) / cell;
   if (!(bx >= 0 && by >= 0 && bx <= BOWL_N - 1 && by <= BOWL_N - 1)) return 0;
-  return c->height[k] * bilinear(c->hf[k], BOWL_N, bx, by);
+  return c->elev[k] * bilinear(c->hf[k], BOWL_N, bx, by);
 }
 
 // The height scan: row i at (i + 1 - scan_back) x scan_step along the torso's heading, point j
@@ -329,43 +336,130 @@ static void bowl_vars(const void* cfg, const void* state, const mjData* d, float
 
 //---------------------------------- construction --------------------------------------------------
 
-// The bowls generated at creation: elevations in [0, 1] (row-major, y by row) and each tile's
-// lowest and highest point, which place and scale the rays' tiles.
+// The bowls generated at creation: elevations in [0, 1] (row-major, y by row), each scaled by its
+// bowl's peak (the heightfield's top is height x peak: MuJoCo takes the top to be 1), and each
+// tile's lowest and highest point, which place and scale the rays' tiles.
 typedef struct bowl_bank {
   float* h;  // n_terrains x BOWL_N x BOWL_N
+  double peak[MAX_TERRAINS];  // the highest point over 1 (cubic bumps overshoot), else 1
   float tile_lo[MAX_TERRAINS][N_TILES], tile_hi[MAX_TERRAINS][N_TILES];
 } bowl_bank;
 
-// Bowl elevation in [0, 1]: 0.5 - cos(2 pi r)/2 for r = distance / size clipped to [0.1, 1] (the
-// arena of Merel et al. 2020, dm_control's Bowl: a ring ridge at r = 0.5 falling back to 0 at the
-// field's edge, r = 1, and beyond), times bumps U(0.5, 1) on a 0.2 m grid, bilinearly interpolated.
-static int make_bowl(float* h, int n, double size, am_rng* rng) {
-  int nb = (int)(2 * size / 0.2) + 2;
-  float* bumps = malloc(sizeof(float) * (size_t)nb * (size_t)nb);
-  if (!bumps) return -1;
-  for (int i = 0; i < nb * nb; i++) bumps[i] = (float)am_rng_range(rng, 0.5, 1.0);
+// Turns the n samples c[0], c[s], ... c[(n - 1) s] (n >= 2) into the coefficients of the cubic
+// B-spline that passes through them, the samples mirrored about the end ones beyond the ends
+// (scipy.ndimage's 'mirror', which its zoom uses inside the grid): the recursive filter of Unser
+// (1999, IEEE Signal Process. Mag. 16(6)), pole sqrt(3) - 2, with exact initial values.
+static void bspline3_coeffs(double* c, int n, int s) {
+  const double z = sqrt(3.0) - 2;
+  for (int k = 0; k < n; k++) c[k * s] *= 6;  // the filter's gain, (1 - z)(1 - 1/z)
+  // causal: c+[0] = sum of z^|k| over the mirrored signal, which repeats every 2n - 2 samples
+  double zk = z, z2k = pow(z, n - 1), sum = c[0] + z2k * c[(n - 1) * s];
+  z2k *= z2k / z;
+  for (int k = 1; k <= n - 2; k++) {
+    sum += (zk + z2k) * c[k * s];
+    zk *= z;
+    z2k /= z;
+  }
+  c[0] = sum / (1 - zk * zk);
+  for (int k = 1; k < n; k++) c[k * s] += z * c[(k - 1) * s];
+  // anti-causal
+  c[(n - 1) * s] = z / (z * z - 1) * (c[(n - 1) * s] + z * c[(n - 2) * s]);
+  for (int k = n - 2; k >= 0; k--) c[k * s] = z * (c[(k + 1) * s] - c[k * s]);
+}
+
+// Where sample j of an n-point axis falls on a grid of nb points laid corner to corner (point 0
+// on 0, point n - 1 on nb - 1, as ndimage.zoom): the 4 grid points whose B-splines reach it
+// (mirrored into the grid) and their weights.
+static void bspline3_taps(int j, int n, int nb, int idx[4], double w[4]) {
+  double u = (double)j * (nb - 1) / (n - 1);
+  int i = (int)floor(u);
+  if (i > nb - 2) i = nb - 2;
+  double t = u - i, t2 = t * t, t3 = t2 * t;
+  w[0] = (1 - 3 * t + 3 * t2 - t3) / 6;
+  w[1] = (4 - 6 * t2 + 3 * t3) / 6;
+  w[2] = (1 + 3 * t + 3 * t2 - 3 * t3) / 6;
+  w[3] = t3 / 6;
+  for (int q = 0; q < 4; q++) {
+    int k = i - 1 + q;
+    idx[q] = k < 0 ? -k : k > nb - 1 ? 2 * (nb - 1) - k : k;
+  }
+}
+
+// The bumps U(0.5, 1) on an nb x nb grid spanning the field, as dm_control's Bowl makes them:
+// nb = 60 points over 12 m (0.203 m apart), a cubic B-spline through them sampled at the field's
+// n x n points (ndimage.zoom, order 3). Overshoots: about 0.41-1.12.
+static int cubic_bumps(double* out, int n, am_rng* rng) {
+  const int nb = 60;
+  double* c = malloc(sizeof(double) * nb * nb);
+  if (!c) return -1;
+  for (int i = 0; i < nb * nb; i++) c[i] = am_rng_range(rng, 0.5, 1.0);
+  for (int r = 0; r < nb; r++) bspline3_coeffs(c + r * nb, nb, 1);
+  for (int col = 0; col < nb; col++) bspline3_coeffs(c + col, nb, nb);
+  for (int r = 0; r < n; r++) {
+    int ir[4], ic[4];
+    double wr[4], wc[4];
+    bspline3_taps(r, n, nb, ir, wr);
+    for (int col = 0; col < n; col++) {
+      bspline3_taps(col, n, nb, ic, wc);
+      double v = 0;
+      for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) v += wr[a] * wc[b] * c[ir[a] * nb + ic[b]];
+      out[r * n + col] = v;
+    }
+  }
+  free(c);
+  return 0;
+}
+
+// Bowl elevation (1 at the ridge's average bump): 0.5 - cos(2 pi r)/2 for r = distance / size
+// clipped to [0.1, 1] (the arena of Merel et al. 2020, dm_control's Bowl: a ring ridge at r = 0.5
+// falling back to 0 at the field's edge, r = 1, and beyond), times the bumps: cubic_bumps, or
+// (linear) U(0.5, 1) on a 0.2 m grid from the field's corner, bilinearly interpolated.
+static int make_bowl(float* h, int n, double size, int cubic, am_rng* rng) {
+  int nb = cubic ? n : (int)(2 * size / 0.2) + 2;  // cubic: the bumps at the field's points
+  double* bumps = malloc(sizeof(double) * (size_t)nb * (size_t)nb);
+  float* grid = cubic ? NULL : malloc(sizeof(float) * (size_t)nb * (size_t)nb);
+  if (!bumps || (!cubic && !grid)) {
+    free(bumps);
+    free(grid);
+    return -1;
+  }
+  if (cubic && cubic_bumps(bumps, n, rng)) {
+    free(bumps);
+    return -1;
+  }
+  if (!cubic)
+    for (int i = 0; i < nb * nb; i++) grid[i] = (float)am_rng_range(rng, 0.5, 1.0);
   for (int r = 0; r < n; r++)
     for (int col = 0; col < n; col++) {
       double x = -size + 2 * size * col / (n - 1), y = -size + 2 * size * r / (n - 1);
       double rad = fmin(fmax(sqrt(x * x + y * y) / size, 0.1), 1);
       double prof = 0.5 - cos(2 * M_PI * rad) / 2;
-      double bump = bilinear(bumps, nb, (x + size) / 0.2, (y + size) / 0.2);
+      double bump = cubic ? bumps[r * n + col]
+                          : bilinear(grid, nb, (x + size) / 0.2, (y + size) / 0.2);
       h[r * n + col] = (float)(prof * bump);
     }
   free(bumps);
+  free(grid);
   return 0;
 }
 
-// Generates bowl k from (terrain_seed, k) and the bounds of its tiles. Returns 0 or -1 (memory).
-static int make_bank(bowl_bank* b, int n_terrains, int terrain_seed) {
+// Generates bowl k from (terrain_seed, k), scales it to its peak, and finds the bounds of its
+// tiles. Returns 0 or -1 (memory).
+static int make_bank(bowl_bank* b, int n_terrains, int terrain_seed, int cubic) {
   const int NB = BOWL_N;
   b->h = malloc(sizeof(float) * (size_t)n_terrains * NB * NB);
   if (!b->h) return -1;
   for (int k = 0; k < n_terrains; k++) {
     am_rng rng;
     am_rng_seed(&rng, (uint64_t)terrain_seed, (uint64_t)k);
-    const float* bowl = b->h + (size_t)k * NB * NB;
-    if (make_bowl(b->h + (size_t)k * NB * NB, NB, BOWL_SIZE, &rng)) return -1;
+    float* bowl = b->h + (size_t)k * NB * NB;
+    if (make_bowl(bowl, NB, BOWL_SIZE, cubic, &rng)) return -1;
+    float top = 1;
+    for (int i = 0; i < NB * NB; i++) top = bowl[i] > top ? bowl[i] : top;
+    b->peak[k] = top;
+    if (top > 1)
+      for (int i = 0; i < NB * NB; i++) bowl[i] /= top;
     for (int ti = 0; ti < N_TILES; ti++) {
       int r0 = ti / BOWL_TILES * TILE_N, c0 = ti % BOWL_TILES * TILE_N;
       float lo = 2, hi = -1;
@@ -394,6 +488,11 @@ static int make_bank(bowl_bank* b, int n_terrains, int terrain_seed) {
 // the tile's rectangle. Tiles share their edge rows and each one's base reaches BOWL_BASE below
 // the field's zero, so the surface and the solid below it are the whole field's: a ray from above
 // the ground reads the same distance (to float rounding; one starting inside the ground may not).
+// The top of bowl k's heightfield (m): its height times its peak.
+static double bowl_top(const bowl_cfg* c, const bowl_bank* b, int k) {
+  return c->height[k] * b->peak[k];
+}
+
 static void build_arena(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* a, int movable) {
   rat_add_floor(a, 10.0, 0, movable ? "escape-bowl" : NULL);
   const double half = BOWL_SIZE / BOWL_TILES;
@@ -406,7 +505,7 @@ static void build_arena(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* a, int 
     rat_sb_add(a, "<body name=\"terrain%d_tiles\" mocap=\"true\" pos=\"0 0 %g\"><inertial "
                   "pos=\"0 0 0\" mass=\"0\" diaginertia=\"0 0 0\"/>", k, RAT_PARK_Z);
     for (int ti = 0; ti < N_TILES; ti++) {
-      double lo = c->height[k] * b->tile_lo[k][ti];
+      double lo = bowl_top(c, b, k) * b->tile_lo[k][ti];
       double x = -BOWL_SIZE + (2 * (ti % BOWL_TILES) + 1) * half;
       double y = -BOWL_SIZE + (2 * (ti / BOWL_TILES) + 1) * half;
       rat_sb_add(a, "<geom type=\"hfield\" hfield=\"bowl%d_%d\" pos=\"%.17g %.17g %.17g\" "
@@ -423,11 +522,11 @@ static void build_prelude(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* h) {
   rat_sb_add(h, "<material name=\"bowlgrid\" texture=\"grid\" texrepeat=\"%g %g\" "
                 "reflectance=\"0.05\"/>", 40.0 / BOWL_TILES, 40.0 / BOWL_TILES);
   for (int k = 0; k < c->n_terrains; k++) {
-    rat_sb_add(h, "<hfield name=\"bowl%d\" nrow=\"%d\" ncol=\"%d\" size=\"%g %g %g %g\"/>", k,
-               BOWL_N, BOWL_N, BOWL_SIZE, BOWL_SIZE, c->height[k], BOWL_BASE);
+    rat_sb_add(h, "<hfield name=\"bowl%d\" nrow=\"%d\" ncol=\"%d\" size=\"%g %g %.17g %g\"/>", k,
+               BOWL_N, BOWL_N, BOWL_SIZE, BOWL_SIZE, bowl_top(c, b, k), BOWL_BASE);
     // a tile: offset to its lowest point, elevation range its own, base down to the bowl's
     for (int ti = 0; ti < N_TILES; ti++) {
-      double lo = c->height[k] * b->tile_lo[k][ti], hi = c->height[k] * b->tile_hi[k][ti];
+      double top = bowl_top(c, b, k), lo = top * b->tile_lo[k][ti], hi = top * b->tile_hi[k][ti];
       rat_sb_add(h, "<hfield name=\"bowl%d_%d\" nrow=\"%d\" ncol=\"%d\" size=\"%.17g %.17g "
                     "%.17g %.17g\"/>", k, ti, TILE_N + 1, TILE_N + 1, BOWL_SIZE / BOWL_TILES,
                  BOWL_SIZE / BOWL_TILES, hi - lo > 1e-4 ? hi - lo : 1e-4, lo + BOWL_BASE);
@@ -453,6 +552,7 @@ static void fill_hfields(mjModel* m, bowl_cfg* c, const bowl_bank* b) {
   char nm[32];
   for (int k = 0; k < c->n_terrains; k++) {
     const float* bowl = b->h + (size_t)k * NB * NB;
+    c->elev[k] = bowl_top(c, b, k);
     snprintf(nm, sizeof nm, "bowl%d", k);
     int hf = mj_name2id(m, mjOBJ_HFIELD, nm);
     memcpy(m->hfield_data + m->hfield_adr[hf], bowl, sizeof(float) * (size_t)NB * NB);
@@ -460,14 +560,14 @@ static void fill_hfields(mjModel* m, bowl_cfg* c, const bowl_bank* b) {
     for (int ti = 0; ti < N_TILES; ti++) {
       snprintf(nm, sizeof nm, "bowl%d_%d", k, ti);
       hf = mj_name2id(m, mjOBJ_HFIELD, nm);
-      const double lo = c->height[k] * b->tile_lo[k][ti];
+      const double lo = c->elev[k] * b->tile_lo[k][ti];
       const double range = m->hfield_size[4 * hf + 2];
       float* td = m->hfield_data + m->hfield_adr[hf];
       int r0 = ti / BOWL_TILES * TN, c0 = ti % BOWL_TILES * TN;
       for (int r = 0; r <= TN; r++)
         for (int cc = 0; cc <= TN; cc++)
           td[r * (TN + 1) + cc] =
-              (float)((c->height[k] * bowl[(size_t)(r0 + r) * NB + c0 + cc] - lo) / range);
+              (float)((c->elev[k] * bowl[(size_t)(r0 + r) * NB + c0 + cc] - lo) / range);
     }
   }
 }
@@ -491,6 +591,11 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
       amt_param_int(info, params, "scan_back", &c->scan_back, err, err_sz) ||
       amt_param_double(info, params, "scan_step", &c->scan_step, err, err_sz))
     return -1;
+  const char* bumps = amt_param_get(info, params, "bumps");
+  c->cubic = !strcmp(bumps, "cubic");
+  if (!c->cubic && strcmp(bumps, "linear"))
+    return am_err(err, err_sz, "task %s: parameter bumps: '%s' must be cubic or linear",
+                  info->name, bumps);
   if (c->scan_width < 1 || c->scan_width % 2 == 0 || c->scan_width > 9)
     return am_err(err, err_sz, "task %s: parameter scan_width: must be odd, 1-9 (got %d)",
                   info->name, c->scan_width);
@@ -530,7 +635,7 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
 static int bowl_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* arena, int movable) {
   const bowl_cfg* c = cfg;
   bowl_bank bank;
-  if (make_bank(&bank, c->n_terrains, c->terrain_seed)) {
+  if (make_bank(&bank, c->n_terrains, c->terrain_seed, c->cubic)) {
     free(bank.h);
     return -1;
   }
@@ -544,7 +649,7 @@ static int bowl_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   bowl_cfg* c = cfg;
   c->episode_steps = rat_episode_steps(c->episode_time, c->rat.dt);
   bowl_bank bank;
-  if (make_bank(&bank, c->n_terrains, c->terrain_seed)) {
+  if (make_bank(&bank, c->n_terrains, c->terrain_seed, c->cubic)) {
     free(bank.h);
     return am_err(err, err_sz, "out of memory");
   }
@@ -556,7 +661,7 @@ static int bowl_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
     for (int r = mid - reach; r <= mid + reach; r++)
       for (int cc = mid - reach; cc <= mid + reach; cc++)
         top = fmax(top, h[(size_t)r * BOWL_N + cc]);
-    c->start_z[k] = c->height[k] * top;
+    c->start_z[k] = c->elev[k] * top;
   }
   free(bank.h);
   for (int k = 0; k < c->n_terrains; k++) {

@@ -49,7 +49,10 @@ static const golden table[] = {
     {"value-reach", {"start_radius=0.06", "trials=3", "variant=rt", NULL}, 0xda05d8f3},
     {"run", {"episode_time=2", NULL}, 0xb8751da8},
     {"run-gaps", {"episode_time=2", NULL}, 0x34489a41},
-    {"escape-bowl", {"episode_time=2", "terrains=2", NULL}, 0x0e68e743},
+    // the published bowl's cubic bumps (the default since 7 Dec 2026), and the linear ones of
+    // before, which keep their recorded hash
+    {"escape-bowl", {"episode_time=2", "terrains=2", NULL}, 0x4a875539},
+    {"escape-bowl", {"episode_time=2", "terrains=2", "bumps=linear", NULL}, 0x0e68e743},
     {"forage-maze", {"episode_time=2", NULL}, 0x65c21ab7},
     {"two-tap", {"episode_time=2", "arena=0.05", "prev_inputs=1", "obs_noise=0.1", NULL},
      0x9d20a5a1},
@@ -58,7 +61,7 @@ static const golden table[] = {
     // escape-bowl's shorter (truncated at its own length)
     {"rat-multi", {"assign=episode", "task_input=1", "run-gaps.episode_time=1",
                    "escape-bowl.episode_time=0.6", "forage-maze.episode_time=1",
-                   "two-tap.episode_time=1", "two-tap.arena=0.05", NULL}, 0x7abd4604},
+                   "two-tap.episode_time=1", "two-tap.arena=0.05", NULL}, 0x2c4569a9},
     {"bandit", {"trials=30", "variant=dependent", NULL}, 0x8e501df3},
     {"two-step", {"trials=30", "variant=walk", NULL}, 0xdebc4659},
     {"bandit-reach", {"start_radius=0.06", "trials=3", NULL}, 0x8eb1abb5},
@@ -108,9 +111,13 @@ static uint32_t run_hash(const golden* g) {
 
 static void test_golden(void** state) {
   int n;
-  amt_registry(&n);
-  // the table covers every registered task
-  assert_int_equal((int)(sizeof table / sizeof table[0]), n);
+  const amt_info* reg = amt_registry(&n);
+  // the table covers every registered task (some twice, with other parameters)
+  for (int i = 0; i < n; i++) {
+    size_t k = 0;
+    while (k < sizeof table / sizeof table[0] && strcmp(table[k].task, reg[i].name)) k++;
+    if (k == sizeof table / sizeof table[0]) fail_msg("task %s has no golden hash", reg[i].name);
+  }
   int bad = 0;
   for (size_t k = 0; k < sizeof table / sizeof table[0]; k++) {
     assert_non_null(amt_find(table[k].task));

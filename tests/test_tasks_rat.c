@@ -1150,17 +1150,19 @@ static int raised_terrain(const am_env* e, const int* mc, int n) {
   return k_up;
 }
 
-// The bowl of Merel et al. 2020 (dm_control's Bowl): elevation (0.5 - cos(2 pi r)/2) x bumps in
-// [0.5, 1], r = distance / 6 m clipped to [0.1, 1]: low and flat-profiled at the centre, the ridge
-// at 3 m, back to 0 at 6 m and beyond (the corners), where the ground plane at z = 0 goes on. The
-// rat starts standing above the ground near the centre, not in it.
+// The bowl of Merel et al. 2020 (dm_control's Bowl): elevation (0.5 - cos(2 pi r)/2) x bumps,
+// r = distance / 6 m clipped to [0.1, 1]: low and flat-profiled at the centre, the ridge at 3 m,
+// back to 0 at 6 m and beyond (the corners), where the ground plane at z = 0 goes on. With
+// bumps=linear the bumps stay in [0.5, 1] (the cubic ones: test_escape_bowl_bumps). The rat starts
+// standing above the ground near the centre, not in it (with either bumps).
 static void test_escape_bowl_profile(void** state) {
   (void)state;
   am_task t;
-  make_task(&t, "escape-bowl", "terrains=1", NULL);
+  make_task(&t, "escape-bowl", "terrains=1", "bumps=linear", NULL);
   const mjModel* m = t.model->m;
   int hf = mj_name2id(m, mjOBJ_HFIELD, "bowl0"), n = m->hfield_nrow[hf];
   assert_int_equal(n, 201);
+  assert_float_equal(m->hfield_size[4 * hf + 2], 0.5, 0);  // no overshoot: the top is the height
   const float* h = m->hfield_data + m->hfield_adr[hf];
   const double lo_c = 0.5 - cos(2 * M_PI * 0.1) / 2;  // the profile inside r = 0.1 (0.6 m)
   for (int k = 0; k < 4; k++) {  // centre, and up to 0.54 m out along x: the clipped profile
@@ -1179,14 +1181,94 @@ static void test_escape_bowl_profile(void** state) {
   assert_true(floor_g >= 0);
   assert_int_equal(m->geom_type[floor_g], mjGEOM_PLANE);
   assert_float_equal(m->geom_pos[3 * floor_g + 2], 0, 0);
-  am_pool* p = make_pool(&t, 4, 7);
-  for (int i = 0; i < 4; i++) {
-    const mjData* d = am_pool_env(p, i)->d;
-    for (int c = 0; c < d->ncon; c++)
-      if (d->contact[c].dist < -0.002) fail_msg("env %d starts %g m into the ground", i, -d->contact[c].dist);
+  for (int bumps = 0; bumps < 2; bumps++) {
+    if (bumps) {
+      amt_destroy(&t);
+      make_task(&t, "escape-bowl", "terrains=4", NULL);  // cubic, each bowl its own peak
+    }
+    am_pool* p = make_pool(&t, 4, 7);
+    for (int i = 0; i < 4; i++) {
+      const mjData* d = am_pool_env(p, i)->d;
+      for (int c = 0; c < d->ncon; c++)
+        if (d->contact[c].dist < -0.002)
+          fail_msg("env %d starts %g m into the ground", i, -d->contact[c].dist);
+    }
+    am_pool_free(p);
   }
-  am_pool_free(p);
   amt_destroy(&t);
+}
+
+// The coefficients of the cubic B-spline through n samples x[k * s], mirrored beyond the ends:
+// c[k-1] + 4 c[k] + c[k+1] = 6 x[k] with c[-1] = c[1] and c[n] = c[n-2], solved as a tridiagonal
+// system (the task filters recursively instead).
+static void spline_solve(double* x, int n, int s) {
+  double cp[64], dp[64];
+  for (int k = 0; k < n; k++) {
+    double lo = k == 0 ? 0 : k == n - 1 ? 2 : 1, up = k == 0 ? 2 : k == n - 1 ? 0 : 1;
+    double den = 4 - (k ? lo * cp[k - 1] : 0);
+    cp[k] = up / den;
+    dp[k] = (6 * x[k * s] - (k ? lo * dp[k - 1] : 0)) / den;
+  }
+  for (int k = n - 1; k >= 0; k--) x[k * s] = dp[k] - (k < n - 1 ? cp[k] * x[(k + 1) * s] : 0);
+}
+
+// The cubic B-spline, 0 beyond |t| = 2.
+static double beta3(double t) {
+  t = fabs(t);
+  return t < 1 ? (4 - 6 * t * t + 3 * t * t * t) / 6 : t < 2 ? (2 - t) * (2 - t) * (2 - t) / 6 : 0;
+}
+
+// The published bowl's bumps (bumps=cubic, the default), as dm_control's Bowl makes them: a 60 x
+// 60 grid of U(0.5, 1) over the 12 m field, corner to corner, through which scipy's
+// ndimage.zoom(order=3) lays a cubic B-spline, sampled at the field's 201 x 201 points. The bowl
+// is recomputed here from the task's draws (the terrain's RNG stream, row-major) with an
+// independent solver; the heightfield holds it over its peak (the spline overshoots [0.5, 1], and
+// MuJoCo takes an elevation of 1 as the top), its top height x peak.
+static void test_escape_bowl_bumps(void** state) {
+  (void)state;
+  enum { NB = 60, N = 201 };
+  am_task t;
+  make_task(&t, "escape-bowl", "terrains=2", "terrain_seed=3", "height=0.5,0.3", NULL);
+  const mjModel* m = t.model->m;
+  static double c[NB * NB], want[N * N];
+  double lo_bump = 1, hi_bump = 0;
+  for (int k = 0; k < 2; k++) {
+    am_rng rng;
+    am_rng_seed(&rng, 3, (uint64_t)k);
+    for (int i = 0; i < NB * NB; i++) c[i] = am_rng_range(&rng, 0.5, 1.0);
+    for (int r = 0; r < NB; r++) spline_solve(c + r * NB, NB, 1);
+    for (int col = 0; col < NB; col++) spline_solve(c + col, NB, NB);
+    double peak = 1;
+    for (int r = 0; r < N; r++)
+      for (int col = 0; col < N; col++) {
+        double u = col * (NB - 1.0) / (N - 1), v = r * (NB - 1.0) / (N - 1), bump = 0;
+        for (int a = (int)v - 1; a <= (int)v + 2; a++)
+          for (int b = (int)u - 1; b <= (int)u + 2; b++) {
+            int ma = a < 0 ? -a : a > NB - 1 ? 2 * (NB - 1) - a : a;
+            int mb = b < 0 ? -b : b > NB - 1 ? 2 * (NB - 1) - b : b;
+            bump += beta3(v - a) * beta3(u - b) * c[ma * NB + mb];
+          }
+        double x = -6 + 12.0 * col / (N - 1), y = -6 + 12.0 * r / (N - 1);
+        double rad = fmin(fmax(sqrt(x * x + y * y) / 6, 0.1), 1);
+        want[r * N + col] = (0.5 - cos(2 * M_PI * rad) / 2) * bump;
+        peak = fmax(peak, want[r * N + col]);
+        lo_bump = fmin(lo_bump, bump);
+        hi_bump = fmax(hi_bump, bump);
+      }
+    char nm[16];
+    snprintf(nm, sizeof nm, "bowl%d", k);
+    int hf = mj_name2id(m, mjOBJ_HFIELD, nm);
+    assert_int_equal(m->hfield_nrow[hf], N);
+    assert_true(peak > 1.02);  // the ridge's bumps overshoot, on every bowl of this size
+    assert_float_equal(m->hfield_size[4 * hf + 2], (k ? 0.3 : 0.5) * peak, 1e-6);
+    const float* h = m->hfield_data + m->hfield_adr[hf];
+    double worst = 0;
+    for (int i = 0; i < N * N; i++) worst = fmax(worst, fabs(h[i] - want[i] / peak));
+    if (worst > 1e-6) fail_msg("bowl %d: elevation off by %g", k, worst);
+  }
+  assert_true(lo_bump < 0.45 && hi_bump > 1.05);  // a spline through the points, not a blend
+  amt_destroy(&t);
+  expect_refused_saying("escape-bowl", "bumps=quadratic", "bumps");
 }
 
 // height_scan=N: a group "height_scan" of N rows of scan_width points (row i at (i + 1 -
@@ -1465,8 +1547,8 @@ static void test_escape_bowl_stair_top(void** state) {
   expect_refused_saying("escape-bowl", "staircase=1;stair_top=-0.1", "stair_top: '-0.1'");
 }
 
-// height scales the bowl and its bumps (the heightfield's elevation and every tile's offset and
-// range), the same bumps from the same terrain_seed; bad heights are refused naming the key.
+// height scales the bowl and its bumps (the heightfield's top and every tile's offset and range),
+// the same bumps from the same terrain_seed; bad heights are refused naming the key.
 static void test_escape_bowl_height(void** state) {
   (void)state;
   am_task a, b;
@@ -1475,8 +1557,8 @@ static void test_escape_bowl_height(void** state) {
   const mjModel *ma = a.model->m, *mb = b.model->m;
   int hf = mj_name2id(ma, mjOBJ_HFIELD, "bowl0");
   assert_true(hf >= 0);
-  assert_float_equal(ma->hfield_size[4 * hf + 2], 0.5, 1e-12);
-  assert_float_equal(mb->hfield_size[4 * hf + 2], 0.2, 1e-12);
+  assert_true(ma->hfield_size[4 * hf + 2] >= 0.5);  // the height times the bowl's peak
+  assert_float_equal(mb->hfield_size[4 * hf + 2], 0.4 * ma->hfield_size[4 * hf + 2], 1e-12);
   assert_int_equal(ma->nhfielddata, mb->nhfielddata);
   assert_memory_equal(ma->hfield_data + ma->hfield_adr[hf], mb->hfield_data + mb->hfield_adr[hf],
                       sizeof(float) * (size_t)ma->hfield_nrow[hf] * ma->hfield_ncol[hf]);
@@ -1492,8 +1574,9 @@ static void test_escape_bowl_height(void** state) {
   assert_int_equal(tiles, 25);
   amt_destroy(&a);
   amt_destroy(&b);
-  // a list: each terrain its own height (a mixture of difficulties)
-  make_task(&a, "escape-bowl", "terrains=2", "height=0.2,0.45", NULL);
+  // a list: each terrain its own height (a mixture of difficulties; linear bumps: the height is
+  // the top)
+  make_task(&a, "escape-bowl", "terrains=2", "height=0.2,0.45", "bumps=linear", NULL);
   for (int k = 0; k < 2; k++) {
     char nm[16];
     snprintf(nm, sizeof nm, "bowl%d", k);
@@ -2735,6 +2818,7 @@ int main(void) {
       cmocka_unit_test(test_escape_bowl_terrain),
       cmocka_unit_test(test_escape_bowl_height),
       cmocka_unit_test(test_escape_bowl_profile),
+      cmocka_unit_test(test_escape_bowl_bumps),
       cmocka_unit_test(test_escape_bowl_staircase),
       cmocka_unit_test(test_escape_bowl_stair_top),
       cmocka_unit_test(test_forage_maze_collect),
