@@ -416,16 +416,13 @@ static int cubic_bumps(double* out, int n, am_rng* rng) {
 // falling back to 0 at the field's edge, r = 1, and beyond), times the bumps: cubic_bumps, or
 // (linear) U(0.5, 1) on a 0.2 m grid from the field's corner, bilinearly interpolated.
 static int make_bowl(float* h, int n, double size, int cubic, am_rng* rng) {
-  int nb = cubic ? n : (int)(2 * size / 0.2) + 2;  // cubic: the bumps at the field's points
-  double* bumps = malloc(sizeof(double) * (size_t)nb * (size_t)nb);
+  // cubic: the bumps at the field's n x n points; linear: the nb x nb grid they blend
+  const int nb = (int)(2 * size / 0.2) + 2;
+  double* bumps = cubic ? malloc(sizeof(double) * (size_t)n * (size_t)n) : NULL;
   float* grid = cubic ? NULL : malloc(sizeof(float) * (size_t)nb * (size_t)nb);
-  if (!bumps || (!cubic && !grid)) {
+  if (cubic ? !bumps || cubic_bumps(bumps, n, rng) : !grid) {
     free(bumps);
     free(grid);
-    return -1;
-  }
-  if (cubic && cubic_bumps(bumps, n, rng)) {
-    free(bumps);
     return -1;
   }
   if (!cubic)
@@ -476,6 +473,11 @@ static int make_bank(bowl_bank* b, int n_terrains, int terrain_seed, int cubic) 
   return 0;
 }
 
+// The top of bowl k's heightfield (m): its height times its peak.
+static double bowl_top(const bowl_cfg* c, const bowl_bank* b, int k) {
+  return c->height[k] * b->peak[k];
+}
+
 // The arena: the ground plane at z = 0 (beyond the bowls' square; inside it every bowl lies on or
 // above it) and each bowl twice, on two mocap bodies that move together.
 // terrain<k>: the whole heightfield, which the rat collides with, made invisible (alpha 0, no
@@ -488,11 +490,6 @@ static int make_bank(bowl_bank* b, int n_terrains, int terrain_seed, int cubic) 
 // the tile's rectangle. Tiles share their edge rows and each one's base reaches BOWL_BASE below
 // the field's zero, so the surface and the solid below it are the whole field's: a ray from above
 // the ground reads the same distance (to float rounding; one starting inside the ground may not).
-// The top of bowl k's heightfield (m): its height times its peak.
-static double bowl_top(const bowl_cfg* c, const bowl_bank* b, int k) {
-  return c->height[k] * b->peak[k];
-}
-
 static void build_arena(const bowl_cfg* c, const bowl_bank* b, rat_sbuf* a, int movable) {
   rat_add_floor(a, 10.0, 0, movable ? "escape-bowl" : NULL);
   const double half = BOWL_SIZE / BOWL_TILES;
