@@ -52,6 +52,9 @@ const amt_param_def amt_escape_bowl_params[] = {
      "listed, whatever the env's place; the staircase moves only after its own episodes "
      "(0 <= share < 1)"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
+    {"fall_grace", "0",
+     "with fall_tilt below 180: how long (s) the torso may stay tipped past it before the "
+     "episode ends, so a rat that rolls over can get up again (0: at once)"},
     {"heading", "0",
      RAT_HEADING_HELP("the way out: the direction from the centre through the root (straight "
                       "ahead at the centre)")},
@@ -79,6 +82,8 @@ typedef struct bowl_cfg {
   double stair_top;               // share of a staircase's episodes on the last terrain
   double episode_time;
   double fall_cos;  // the fall limit's cosine (-2: never, the published task)
+  double fall_grace;
+  int grace_steps;  // fall_grace in control steps (bind)
   // the height scan (rat.own[1] holds its size): rows, points per row, rows behind, spacing (m)
   int scan_rows, scan_width, scan_back;
   double scan_step;
@@ -92,6 +97,7 @@ typedef struct bowl_cfg {
 typedef struct bowl_state {
   amt_opt_state opt;  // first (task_opts.h)
   int escaped;
+  int tipped;  // control steps in a row with the torso past the fall limit
   // persist across episodes (the staircase): this env's terrain, whether it has had an episode,
   // and whether that episode was one of stair_top's (which do not move the staircase)
   int level, episodes, top;
@@ -262,7 +268,8 @@ static void bowl_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
       if (e->step < c->episode_steps) reward += (double)(c->episode_steps - e->step);
     }
   }
-  if (rat_fallen(&c->rat, d, c->fall_cos)) {
+  s->tipped = rat_fallen(&c->rat, d, c->fall_cos) ? s->tipped + 1 : 0;
+  if (s->tipped > c->grace_steps) {
     r->terminated = 1;
     r->events |= 1u << EV_FALL;
   }
@@ -582,6 +589,7 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
       amt_param_double(info, params, "escape_distance", &c->escape_distance, err, err_sz) ||
       amt_param_list(info, params, "height", c->height, MAX_TERRAINS, &nh, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz) ||
+      amt_param_double(info, params, "fall_grace", &c->fall_grace, err, err_sz) ||
       rat_read_heading(info, params, "heading", 0, &c->rat, err, err_sz) ||
       amt_param_int(info, params, "height_scan", &c->scan_rows, err, err_sz) ||
       amt_param_int(info, params, "scan_width", &c->scan_width, err, err_sz) ||
@@ -621,6 +629,9 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
       return am_err(err, err_sz, "task %s: parameter height: '%g' must be in (0, 2] m",
                     info->name, c->height[k]);
   }
+  if (!(c->fall_grace >= 0 && c->fall_grace <= 60))
+    return am_err(err, err_sz, "task %s: parameter fall_grace: '%g' must be in [0, 60] s",
+                  info->name, c->fall_grace);
   if (!(c->escape_distance > 0))
     return am_err(err, err_sz, "task %s: parameter escape_distance: '%g' must be > 0", info->name,
                   c->escape_distance);
@@ -645,6 +656,7 @@ static int bowl_build(const void* cfg, rat_sbuf* prelude, rat_sbuf* arena, int m
 static int bowl_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   bowl_cfg* c = cfg;
   c->episode_steps = rat_episode_steps(c->episode_time, c->rat.dt);
+  c->grace_steps = (int)lround(c->fall_grace / c->rat.dt);
   bowl_bank bank;
   if (make_bank(&bank, c->n_terrains, c->terrain_seed, c->cubic)) {
     free(bank.h);

@@ -376,6 +376,38 @@ static void test_run_fall(void** state) {
   }
 }
 
+// escape-bowl's fall_grace: the torso may stay past the fall limit that long (0.1 s: 5 control
+// steps) before the episode ends; righting it in time starts the count again.
+static void test_escape_bowl_fall_grace(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "escape-bowl", "init_noise=0", "terrains=1", "fall_tilt=45", "fall_grace=0.1",
+            NULL);
+  am_pool* p = make_pool(&t, 1, 4);
+  am_batch* b = am_pool_batch(p);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  memset(b->actions, 0, sizeof(float) * (size_t)t.act_dim);
+  const uint32_t fall = ev_bit(&t, "fall");
+  for (int round = 0; round < 2; round++) {
+    for (int k = 1; k <= 5 + round; k++) {  // 5 steps tipped, then 6
+      set_root_quat(e, &r, cos(M_PI / 4), sin(M_PI / 4), 0, 0);  // on its side
+      am_pool_step(p);
+      assert_int_equal(b->terminated[0], k == 6);
+      assert_int_equal(b->events[0], k == 6 ? fall : 0u);
+    }
+    if (round == 0) {  // righted within the grace: the count starts again
+      set_root_quat(e, &r, 1, 0, 0, 0);
+      am_pool_step(p);
+      assert_int_equal(b->terminated[0], 0);
+    }
+  }
+  assert_int_equal(b->ep_step[0], 11);  // one episode of 12 steps: 5 tipped, 1 upright, 6
+  am_pool_free(p);
+  amt_destroy(&t);
+  expect_refused_saying("escape-bowl", "fall_grace=-1", "fall_grace");
+}
+
 // Random pushes (push_force, push_rate, push_time; docs/tasks.md): each push is a horizontal force
 // of push_force newtons on the torso for push_time, the same in every physics step of its control
 // steps, in qfrc_applied (so the free root's translational dofs carry exactly the force); the event
@@ -2802,6 +2834,7 @@ int main(void) {
       cmocka_unit_test(test_run_heading),
       cmocka_unit_test(test_run_arena),
       cmocka_unit_test(test_run_fall),
+      cmocka_unit_test(test_escape_bowl_fall_grace),
       cmocka_unit_test(test_rat_push),
       cmocka_unit_test(test_rat_paw_friction),
       cmocka_unit_test(test_run_gaps_course),
