@@ -52,6 +52,14 @@ const amt_param_def amt_escape_bowl_params[] = {
      "listed, whatever the env's place; the staircase moves only after its own episodes "
      "(0 <= share < 1)"},
     {"fall_tilt", "180", RAT_FALL_TILT_HELP},
+    {"drop", "0",
+     "the share of episodes (drawn per episode) that start as dm_control's Escape does: the rat "
+     "in a random 3-D orientation, just clear of the ground, dropped (0: none, the rat starts "
+     "standing; 1: every episode); with fall_tilt below 180, a dropped rat has drop_time to get "
+     "its torso within the limit; with staircase=1, dropped episodes do not move the staircase"},
+    {"drop_time", "3",
+     "with drop and fall_tilt below 180: how long (s) a dropped rat may take to get its torso "
+     "within the fall limit before the episode ends (event fall); after that, fall_grace holds"},
     {"fall_grace", "0",
      "with fall_tilt below 180: how long (s) the torso may stay tipped past it before the "
      "episode ends, so a rat that rolls over can get up again (0: at once)"},
@@ -82,8 +90,8 @@ typedef struct bowl_cfg {
   double stair_top;               // share of a staircase's episodes on the last terrain
   double episode_time;
   double fall_cos;  // the fall limit's cosine (-2: never, the published task)
-  double fall_grace;
-  int grace_steps;  // fall_grace in control steps (bind)
+  double fall_grace, drop, drop_time;
+  int grace_steps, drop_steps;  // fall_grace and drop_time in control steps (bind)
   // the height scan (rat.own[1] holds its size): rows, points per row, rows behind, spacing (m)
   int scan_rows, scan_width, scan_back;
   double scan_step;
@@ -98,9 +106,10 @@ typedef struct bowl_state {
   amt_opt_state opt;  // first (task_opts.h)
   int escaped;
   int tipped;  // control steps in a row with the torso past the fall limit
+  int armed;   // the torso has been within the fall limit (at once unless dropped)
   // persist across episodes (the staircase): this env's terrain, whether it has had an episode,
-  // and whether that episode was one of stair_top's (which do not move the staircase)
-  int level, episodes, top;
+  // and whether that episode was set aside from it (stair_top's or dropped: they do not move it)
+  int level, episodes, aside;
 } bowl_state;
 
 enum { EV_ESCAPED, EV_FALL };
@@ -217,12 +226,44 @@ static void bowl_hide_tiles(const void* cfg, mjModel* v) {
   }
 }
 
+// Contacts between the rat and anything else (the ground).
+static int rat_contacts(const bowl_cfg* c, const mjModel* m, const mjData* d) {
+  const int root = m->body_rootid[c->rat.torso];
+  int n = 0;
+  for (int i = 0; i < d->ncon; i++) {
+    const int a = m->body_rootid[m->geom_bodyid[d->contact[i].geom1]] == root;
+    const int b = m->body_rootid[m->geom_bodyid[d->contact[i].geom2]] == root;
+    n += a != b;
+  }
+  return n;
+}
+
+// dm_control's Escape start: the root turned to a uniformly random orientation (a normalised
+// 4-D normal draw), put at the ground's height z0 and raised in 1 cm steps until the rat touches
+// nothing, from where it falls.
+static void drop_rat(const bowl_cfg* c, am_env* e, double z0) {
+  mjtNum* q = e->d->qpos + c->rat.root_q;
+  double u[4], n2 = 0;
+  for (int k = 0; k < 4; k++) {
+    u[k] = am_rng_normal(&e->rng);
+    n2 += u[k] * u[k];
+  }
+  const double n = sqrt(n2);
+  for (int k = 0; k < 4; k++) q[3 + k] = u[k] / n;
+  q[2] = z0;
+  for (int k = 0; k < 100; k++) {  // at most 1 m: the rat is about 0.2 m across
+    mj_forward(e->m, e->d);
+    if (!rat_contacts(c, e->m, e->d)) break;
+    q[2] += 0.01;
+  }
+}
+
 static void bowl_reset(const void* cfg, void* state, am_env* e) {
   const bowl_cfg* c = cfg;
   bowl_state* s = state;
   // the staircase: one terrain up after an escape, one down after an episode without
   int level = s->level, episodes = s->episodes;
-  if (c->staircase && episodes > 0 && !s->top) {
+  if (c->staircase && episodes > 0 && !s->aside) {
     level += s->escaped ? 1 : -1;
     level = level < 0 ? 0 : level >= c->n_terrains ? c->n_terrains - 1 : level;
   }
@@ -235,7 +276,7 @@ static void bowl_reset(const void* cfg, void* state, am_env* e) {
   // stair_top's episodes: a draw of their own, taken only when set (one RNG stream without it)
   if (c->staircase && c->stair_top > 0 && am_rng_uniform(&e->rng) < c->stair_top) {
     pick = c->n_terrains - 1;
-    s->top = 1;
+    s->aside = 1;
   }
   for (int k = 0; k < c->n_terrains; k++)
     if (k == pick) {
@@ -246,6 +287,12 @@ static void bowl_reset(const void* cfg, void* state, am_env* e) {
       rat_park(d, c->tiles_mocap[k]);
     }
   rat_place(&c->rat, e, 0, 0, c->start_z[pick] + 0.02, am_rng_range(&e->rng, -M_PI, M_PI));
+  s->armed = 1;
+  if (c->drop > 0 && am_rng_uniform(&e->rng) < c->drop) {  // a draw taken only when drop > 0
+    drop_rat(c, e, c->start_z[pick]);
+    s->armed = 0;
+    s->aside = 1;
+  }
   mj_forward(e->m, d);
   bowl_rays(c, e->m, d);
 }
@@ -268,8 +315,10 @@ static void bowl_evaluate(const void* cfg, void* state, am_env* e, am_step_resul
       if (e->step < c->episode_steps) reward += (double)(c->episode_steps - e->step);
     }
   }
-  s->tipped = rat_fallen(&c->rat, d, c->fall_cos) ? s->tipped + 1 : 0;
-  if (s->tipped > c->grace_steps) {
+  const int past = rat_fallen(&c->rat, d, c->fall_cos);
+  if (!past) s->armed = 1;
+  s->tipped = past ? s->tipped + 1 : 0;
+  if (s->tipped > (s->armed ? c->grace_steps : c->drop_steps)) {
     r->terminated = 1;
     r->events |= 1u << EV_FALL;
   }
@@ -590,6 +639,8 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
       amt_param_list(info, params, "height", c->height, MAX_TERRAINS, &nh, err, err_sz) ||
       rat_read_fall_tilt(info, params, &c->fall_cos, err, err_sz) ||
       amt_param_double(info, params, "fall_grace", &c->fall_grace, err, err_sz) ||
+      amt_param_double(info, params, "drop", &c->drop, err, err_sz) ||
+      amt_param_double(info, params, "drop_time", &c->drop_time, err, err_sz) ||
       rat_read_heading(info, params, "heading", 0, &c->rat, err, err_sz) ||
       amt_param_int(info, params, "height_scan", &c->scan_rows, err, err_sz) ||
       amt_param_int(info, params, "scan_width", &c->scan_width, err, err_sz) ||
@@ -629,6 +680,12 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
       return am_err(err, err_sz, "task %s: parameter height: '%g' must be in (0, 2] m",
                     info->name, c->height[k]);
   }
+  if (!(c->drop >= 0 && c->drop <= 1))
+    return am_err(err, err_sz, "task %s: parameter drop: '%g' must be in [0, 1]", info->name,
+                  c->drop);
+  if (!(c->drop_time >= 0 && c->drop_time <= 60))
+    return am_err(err, err_sz, "task %s: parameter drop_time: '%g' must be in [0, 60] s",
+                  info->name, c->drop_time);
   if (!(c->fall_grace >= 0 && c->fall_grace <= 60))
     return am_err(err, err_sz, "task %s: parameter fall_grace: '%g' must be in [0, 60] s",
                   info->name, c->fall_grace);
@@ -657,6 +714,7 @@ static int bowl_bind(void* cfg, mjModel* m, char* err, size_t err_sz) {
   bowl_cfg* c = cfg;
   c->episode_steps = rat_episode_steps(c->episode_time, c->rat.dt);
   c->grace_steps = (int)lround(c->fall_grace / c->rat.dt);
+  c->drop_steps = (int)lround(c->drop_time / c->rat.dt);
   bowl_bank bank;
   if (make_bank(&bank, c->n_terrains, c->terrain_seed, c->cubic)) {
     free(bank.h);

@@ -408,6 +408,67 @@ static void test_escape_bowl_fall_grace(void** state) {
   expect_refused_saying("escape-bowl", "fall_grace=-1", "fall_grace");
 }
 
+// Contacts between the rat (every body under the torso's root) and anything else.
+static int rat_ground_contacts(const mjModel* m, const mjData* d, int torso) {
+  int n = 0, root = m->body_rootid[torso];
+  for (int i = 0; i < d->ncon; i++)
+    n += (m->body_rootid[m->geom_bodyid[d->contact[i].geom1]] == root) !=
+         (m->body_rootid[m->geom_bodyid[d->contact[i].geom2]] == root);
+  return n;
+}
+
+// escape-bowl's drop (dm_control's Escape start): each env's rat starts in its own random 3-D
+// orientation, clear of the ground by less than 1 cm; a dropped rat has drop_time to get within
+// the fall limit, then the limit holds with fall_grace. Out-of-range values name the key.
+static void test_escape_bowl_drop(void** state) {
+  (void)state;
+  am_task t;
+  make_task(&t, "escape-bowl", "init_noise=0", "terrains=1", "drop=1", "fall_tilt=60",
+            "drop_time=0.1", NULL);
+  enum { N = 8 };
+  am_pool* p = make_pool(&t, N, 4);
+  am_batch* b = am_pool_batch(p);
+  int tipped = 0;
+  double first_w = 0;
+  for (int i = 0; i < N; i++) {
+    am_env* e = am_pool_env(p, i);
+    rat_ids r = rat_lookup(e->m);
+    const double* q = e->d->qpos + r.q + 3;
+    assert_true(fabs(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3] - 1) < 1e-12);
+    if (i == 0) first_w = q[0];
+    if (i > 0) assert_true(q[0] != first_w);  // each env its own draw
+    tipped += e->d->xmat[9 * r.torso + 8] < 0.5;
+    mj_forward(e->m, e->d);
+    assert_int_equal(rat_ground_contacts(e->m, e->d, r.torso), 0);
+    e->d->qpos[r.q + 2] -= 0.0101;  // a centimetre lower it touches the ground
+    mj_forward(e->m, e->d);
+    assert_true(rat_ground_contacts(e->m, e->d, r.torso) > 0);
+    e->d->qpos[r.q + 2] += 0.0101;
+    mj_forward(e->m, e->d);
+  }
+  assert_true(tipped > 0 && tipped < N);  // past 60 deg: 3 in 4 orientations
+  memset(b->actions, 0, sizeof(float) * (size_t)t.act_dim);
+  am_env* e = am_pool_env(p, 0);
+  rat_ids r = rat_lookup(e->m);
+  const uint32_t fall = ev_bit(&t, "fall");
+  for (int k = 1; k <= 6; k++) {  // dropped, held on its side: drop_time (5 steps), then the end
+    set_root_quat(e, &r, cos(M_PI / 4), sin(M_PI / 4), 0, 0);
+    am_pool_step(p);
+    assert_int_equal(b->terminated[0], k == 6);
+    assert_int_equal(b->events[0], k == 6 ? fall : 0u);
+  }
+  set_root_quat(e, &r, 1, 0, 0, 0);  // the next episode, dropped too: up at once, then tipped
+  am_pool_step(p);
+  assert_int_equal(b->terminated[0], 0);
+  set_root_quat(e, &r, cos(M_PI / 4), sin(M_PI / 4), 0, 0);
+  am_pool_step(p);
+  assert_int_equal(b->terminated[0], 1);  // fall_grace 0: at once
+  am_pool_free(p);
+  amt_destroy(&t);
+  expect_refused_saying("escape-bowl", "drop=1.5", "drop");
+  expect_refused_saying("escape-bowl", "drop=1;drop_time=-1", "drop_time");
+}
+
 // Random pushes (push_force, push_rate, push_time; docs/tasks.md): each push is a horizontal force
 // of push_force newtons on the torso for push_time, the same in every physics step of its control
 // steps, in qfrc_applied (so the free root's translational dofs carry exactly the force); the event
@@ -2835,6 +2896,7 @@ int main(void) {
       cmocka_unit_test(test_run_arena),
       cmocka_unit_test(test_run_fall),
       cmocka_unit_test(test_escape_bowl_fall_grace),
+      cmocka_unit_test(test_escape_bowl_drop),
       cmocka_unit_test(test_rat_push),
       cmocka_unit_test(test_rat_paw_friction),
       cmocka_unit_test(test_run_gaps_course),
