@@ -60,6 +60,12 @@ const amt_param_def amt_escape_bowl_params[] = {
     {"drop_time", "3",
      "with drop and fall_tilt below 180: how long (s) a dropped rat may take to get its torso "
      "within the fall limit before the episode ends (event fall); after that, fall_grace holds"},
+    {"start_far", "0",
+     "training aid: the share of episodes (drawn per episode) that start the rat standing off "
+     "the centre, at a uniformly random distance up to start_radius in a random direction, so "
+     "more of the training is spent on the ridge (0: none); with staircase=1 they do not move "
+     "the staircase; with drop, a dropped rat is dropped there"},
+    {"start_radius", "3", "with start_far: the farthest start from the centre (m)"},
     {"fall_grace", "0",
      "with fall_tilt below 180: how long (s) the torso may stay tipped past it before the "
      "episode ends, so a rat that rolls over can get up again (0: at once)"},
@@ -91,6 +97,7 @@ typedef struct bowl_cfg {
   double episode_time;
   double fall_cos;  // the fall limit's cosine (-2: never, the published task)
   double fall_grace, drop, drop_time;
+  double start_far, start_radius;  // the share of episodes started off the centre, and how far
   int grace_steps, drop_steps;  // fall_grace and drop_time in control steps (bind)
   // the height scan (rat.own[1] holds its size): rows, points per row, rows behind, spacing (m)
   int scan_rows, scan_width, scan_back;
@@ -238,9 +245,19 @@ static int rat_contacts(const bowl_cfg* c, const mjModel* m, const mjData* d) {
   return n;
 }
 
+// Raises the rat's root in 1 cm steps until the rat touches nothing (at most 1 m: the rat is about
+// 0.2 m across), from where it falls.
+static void raise_clear(const bowl_cfg* c, am_env* e) {
+  mjtNum* z = e->d->qpos + c->rat.root_q + 2;
+  for (int k = 0; k < 100; k++) {
+    mj_forward(e->m, e->d);
+    if (!rat_contacts(c, e->m, e->d)) break;
+    *z += 0.01;
+  }
+}
+
 // dm_control's Escape start: the root turned to a uniformly random orientation (a normalised
-// 4-D normal draw), put at the ground's height z0 and raised in 1 cm steps until the rat touches
-// nothing, from where it falls.
+// 4-D normal draw), put at the ground's height z0 and raised until it touches nothing.
 static void drop_rat(const bowl_cfg* c, am_env* e, double z0) {
   mjtNum* q = e->d->qpos + c->rat.root_q;
   double u[4], n2 = 0;
@@ -251,11 +268,18 @@ static void drop_rat(const bowl_cfg* c, am_env* e, double z0) {
   const double n = sqrt(n2);
   for (int k = 0; k < 4; k++) q[3 + k] = u[k] / n;
   q[2] = z0;
-  for (int k = 0; k < 100; k++) {  // at most 1 m: the rat is about 0.2 m across
-    mj_forward(e->m, e->d);
-    if (!rat_contacts(c, e->m, e->d)) break;
-    q[2] += 0.01;
-  }
+  raise_clear(c, e);
+}
+
+static double ground_z(const bowl_cfg* c, int k, double x, double y);
+
+// A start off the centre (start_far): a uniformly random distance in [0, start_radius] from the
+// centre, in a uniformly random direction.
+static void far_point(const bowl_cfg* c, am_env* e, double* x, double* y) {
+  const double r = c->start_radius * am_rng_uniform(&e->rng);
+  const double a = am_rng_range(&e->rng, -M_PI, M_PI);
+  *x = r * cos(a);
+  *y = r * sin(a);
 }
 
 static void bowl_reset(const void* cfg, void* state, am_env* e) {
@@ -286,10 +310,22 @@ static void bowl_reset(const void* cfg, void* state, am_env* e) {
       rat_park(d, c->terrain_mocap[k]);
       rat_park(d, c->tiles_mocap[k]);
     }
-  rat_place(&c->rat, e, 0, 0, c->start_z[pick] + 0.02, am_rng_range(&e->rng, -M_PI, M_PI));
+  const double heading = am_rng_range(&e->rng, -M_PI, M_PI);
+  // start_far's episodes: draws of their own, taken only when set (one RNG stream without it)
+  const int far = c->start_far > 0 && am_rng_uniform(&e->rng) < c->start_far;
+  double x = 0, y = 0, z0 = c->start_z[pick];
+  if (far) {
+    far_point(c, e, &x, &y);
+    z0 = ground_z(c, pick, x, y);
+  }
+  rat_place(&c->rat, e, x, y, z0 + 0.02, heading);
   s->armed = 1;
+  if (far) {
+    raise_clear(c, e);
+    s->aside = 1;
+  }
   if (c->drop > 0 && am_rng_uniform(&e->rng) < c->drop) {  // a draw taken only when drop > 0
-    drop_rat(c, e, c->start_z[pick]);
+    drop_rat(c, e, z0);
     s->armed = 0;
     s->aside = 1;
   }
@@ -641,6 +677,8 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
       amt_param_double(info, params, "fall_grace", &c->fall_grace, err, err_sz) ||
       amt_param_double(info, params, "drop", &c->drop, err, err_sz) ||
       amt_param_double(info, params, "drop_time", &c->drop_time, err, err_sz) ||
+      amt_param_double(info, params, "start_far", &c->start_far, err, err_sz) ||
+      amt_param_double(info, params, "start_radius", &c->start_radius, err, err_sz) ||
       rat_read_heading(info, params, "heading", 0, &c->rat, err, err_sz) ||
       amt_param_int(info, params, "height_scan", &c->scan_rows, err, err_sz) ||
       amt_param_int(info, params, "scan_width", &c->scan_width, err, err_sz) ||
@@ -683,6 +721,12 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (!(c->drop >= 0 && c->drop <= 1))
     return am_err(err, err_sz, "task %s: parameter drop: '%g' must be in [0, 1]", info->name,
                   c->drop);
+  if (!(c->start_far >= 0 && c->start_far <= 1))
+    return am_err(err, err_sz, "task %s: parameter start_far: '%g' must be in [0, 1]", info->name,
+                  c->start_far);
+  if (!(c->start_radius >= 0 && c->start_radius <= BOWL_SIZE))
+    return am_err(err, err_sz, "task %s: parameter start_radius: '%g' must be in [0, %g] m",
+                  info->name, c->start_radius, BOWL_SIZE);
   if (!(c->drop_time >= 0 && c->drop_time <= 60))
     return am_err(err, err_sz, "task %s: parameter drop_time: '%g' must be in [0, 60] s",
                   info->name, c->drop_time);

@@ -469,6 +469,46 @@ static void test_escape_bowl_drop(void** state) {
   expect_refused_saying("escape-bowl", "drop=1;drop_time=-1", "drop_time");
 }
 
+// escape-bowl's start_far: each env's rat starts standing at its own distance, up to start_radius,
+// from the centre, clear of the ground and within 3.5 cm of it (the start's 2 cm, or the last 1 cm
+// step of the raise on a slope); without it every rat starts at the centre. Bad values name the key.
+static void test_escape_bowl_start_far(void** state) {
+  (void)state;
+  enum { N = 8 };
+  for (int far = 0; far < 2; far++) {
+    am_task t;
+    make_task(&t, "escape-bowl", "init_noise=0", "terrains=1", far ? "start_far=1" : "start_far=0",
+              "start_radius=2.5", NULL);
+    am_pool* p = make_pool(&t, N, 4);
+    double rmin = 1e9, rmax = 0;
+    for (int i = 0; i < N; i++) {
+      am_env* e = am_pool_env(p, i);
+      rat_ids r = rat_lookup(e->m);
+      const double* q = e->d->qpos + r.q;
+      const double dist = sqrt(q[0] * q[0] + q[1] * q[1]);
+      rmin = fmin(rmin, dist);
+      rmax = fmax(rmax, dist);
+      assert_true(e->d->xmat[9 * r.torso + 8] > 0.999);  // standing
+      mj_forward(e->m, e->d);
+      assert_int_equal(rat_ground_contacts(e->m, e->d, r.torso), 0);
+      e->d->qpos[r.q + 2] -= 0.035;
+      mj_forward(e->m, e->d);
+      assert_true(rat_ground_contacts(e->m, e->d, r.torso) > 0);
+      e->d->qpos[r.q + 2] += 0.035;
+      mj_forward(e->m, e->d);
+    }
+    if (far) {
+      assert_true(rmax <= 2.5 && rmax > 1 && rmax - rmin > 0.5);  // spread, within the radius
+    } else {
+      assert_true(rmax < 1e-12);  // the centre
+    }
+    am_pool_free(p);
+    amt_destroy(&t);
+  }
+  expect_refused_saying("escape-bowl", "start_far=-0.1", "start_far");
+  expect_refused_saying("escape-bowl", "start_far=0.5;start_radius=7", "start_radius");
+}
+
 // Random pushes (push_force, push_rate, push_time; docs/tasks.md): each push is a horizontal force
 // of push_force newtons on the torso for push_time, the same in every physics step of its control
 // steps, in qfrc_applied (so the free root's translational dofs carry exactly the force); the event
@@ -2897,6 +2937,7 @@ int main(void) {
       cmocka_unit_test(test_run_fall),
       cmocka_unit_test(test_escape_bowl_fall_grace),
       cmocka_unit_test(test_escape_bowl_drop),
+      cmocka_unit_test(test_escape_bowl_start_far),
       cmocka_unit_test(test_rat_push),
       cmocka_unit_test(test_rat_paw_friction),
       cmocka_unit_test(test_run_gaps_course),
