@@ -65,7 +65,8 @@ const amt_param_def amt_escape_bowl_params[] = {
      "the centre, at a uniformly random distance up to start_radius in a random direction, so "
      "more of the training is spent on the ridge (0: none); with staircase=1 they do not move "
      "the staircase; with drop, a dropped rat is dropped there"},
-    {"start_radius", "3", "with start_far: the farthest start from the centre (m)"},
+    {"start_radius", "3",
+     "with start_far: the farthest start from the centre (m; below escape_distance)"},
     {"fall_grace", "0",
      "with fall_tilt below 180: how long (s) the torso may stay tipped past it before the "
      "episode ends, so a rat that rolls over can get up again (0: at once)"},
@@ -724,9 +725,6 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
   if (!(c->start_far >= 0 && c->start_far <= 1))
     return am_err(err, err_sz, "task %s: parameter start_far: '%g' must be in [0, 1]", info->name,
                   c->start_far);
-  if (!(c->start_radius >= 0 && c->start_radius <= BOWL_SIZE))
-    return am_err(err, err_sz, "task %s: parameter start_radius: '%g' must be in [0, %g] m",
-                  info->name, c->start_radius, BOWL_SIZE);
   if (!(c->drop_time >= 0 && c->drop_time <= 60))
     return am_err(err, err_sz, "task %s: parameter drop_time: '%g' must be in [0, 60] s",
                   info->name, c->drop_time);
@@ -735,6 +733,11 @@ static int bowl_read(const amt_info* info, const amt_params* params, void* cfg, 
                   info->name, c->fall_grace);
   if (!(c->escape_distance > 0))
     return am_err(err, err_sz, "task %s: parameter escape_distance: '%g' must be > 0", info->name,
+                  c->escape_distance);
+  if (!(c->start_radius >= 0 && c->start_radius <= BOWL_SIZE &&
+        (c->start_far == 0 || c->start_radius < c->escape_distance)))  // else: escaped at once
+    return am_err(err, err_sz, "task %s: parameter start_radius: '%g' must be in [0, %g] m and "
+                  "below escape_distance (%g m)", info->name, c->start_radius, BOWL_SIZE,
                   c->escape_distance);
   return 0;
 }

@@ -507,6 +507,8 @@ static void test_escape_bowl_start_far(void** state) {
   }
   expect_refused_saying("escape-bowl", "start_far=-0.1", "start_far");
   expect_refused_saying("escape-bowl", "start_far=0.5;start_radius=7", "start_radius");
+  expect_refused_saying("escape-bowl", "start_far=0.5;start_radius=3;escape_distance=3",
+                        "start_radius");
 }
 
 // Random pushes (push_force, push_rate, push_time; docs/tasks.md): each push is a horizontal force
