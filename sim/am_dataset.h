@@ -227,6 +227,12 @@ am_ds_reader* am_ds_open(const char* path, char* err, size_t err_sz);
 am_ds_reader* am_ds_open_memory(const void* data, size_t size, const char* name, char* err,
                                 size_t err_sz);
 void am_ds_reader_free(am_ds_reader* r);
+// A second reader of r's file for another thread: it shares r's file, metadata, channel, chunk and
+// episode tables and model plans (r must outlive it) and has its own buffers and decoding state,
+// so r and its dups may read episodes (am_ds_read_episode, am_ds_read_channel) at the same time,
+// one thread each. Nothing is read from the file. Freed with am_ds_reader_free. NULL when out of
+// memory. am_ds_verify and am_ds_chunk_filter stay with r itself.
+am_ds_reader* am_ds_reader_dup(const am_ds_reader* r, char* err, size_t err_sz);
 
 // 1 when the index was not usable and the chunks were found by scanning; note says why, how many
 // chunks were found and whether any bytes were skipped ("" otherwise).

@@ -390,8 +390,9 @@ uint32_t am_f16_to_f32(uint16_t h) {
 #ifdef AM_F16C
 // CPUID leaf 1: ECX bit 29 F16C, 28 AVX, 27 OSXSAVE; XCR0 bits 1-2: the OS saves the AVX state.
 static int have_f16c(void) {
-  static int have = -1;  // a benign race: every thread stores the same value
-  if (have < 0) {
+  static atomic_int have = -1;  // readers on several threads may all find it unset
+  int known = atomic_load_explicit(&have, memory_order_relaxed);
+  if (known < 0) {
     unsigned a, b, c, d;
     int ok = __get_cpuid(1, &a, &b, &c, &d) && (c >> 27 & 7) == 7;
     if (ok) {
@@ -399,9 +400,10 @@ static int have_f16c(void) {
       __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
       ok = (lo & 6) == 6;
     }
-    have = ok;
+    atomic_store_explicit(&have, ok, memory_order_relaxed);
+    known = ok;
   }
-  return have;
+  return known;
 }
 
 __attribute__((target("avx,f16c"))) static size_t f32_to_f16_hw(uint8_t* dst, const uint8_t* src,

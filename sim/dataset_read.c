@@ -67,6 +67,9 @@ struct am_ds_reader {
   int* mdtype;       // per channel: dtype and elems, as am_ds_model_predict reads them
   size_t* melems;
   uint8_t* mmask;
+  // a reader from am_ds_reader_dup: the parent's file, tables and model plans, read only; its own
+  // buffers, zstd context, mask and models (copies whose xv, the values a decode writes, are its own)
+  const am_ds_reader* parent;
 };
 
 static int read_at(am_ds_reader* r, uint64_t off, void* buf, size_t n) {
@@ -707,8 +710,56 @@ am_ds_reader* am_ds_open_memory(const void* data, size_t size, const char* name,
   return open_common(r, err, err_sz);
 }
 
+// The decoding state every reader owns, dup or not.
+static void free_decoding(am_ds_reader* r) {
+  am_buf_free(&r->zb);
+  am_buf_free(&r->rb);
+  am_buf_free(&r->ftmp);
+  am_buf_free(&r->fstage);
+  am_buf_free(&r->fref);
+  am_buf_free(&r->fcols);
+  am_buf_free(&r->facc);
+  ZSTD_freeDCtx(r->dctx);
+  free(r->mmask);
+}
+
+am_ds_reader* am_ds_reader_dup(const am_ds_reader* r, char* err, size_t err_sz) {
+  if (r->parent) r = r->parent;
+  am_ds_reader* d = malloc(sizeof *d);
+  if (!d) return am_err(err, err_sz, "out of memory"), NULL;
+  *d = *r;
+  d->parent = r;
+  d->zb = d->rb = d->ftmp = d->fstage = d->fref = d->fcols = d->facc = (am_buf){0};
+  d->dctx = NULL;
+  d->models = NULL;
+  size_t widest = 1;
+  for (int c = 0; c < r->n_ch; c++)
+    if (r->ch[c].elems > widest) widest = r->ch[c].elems;
+  d->mmask = malloc(widest);
+  if (r->n_models) d->models = malloc(sizeof *d->models * (size_t)r->n_models);
+  if (!d->mmask || (r->n_models && !d->models)) {
+    free(d->mmask);
+    free(d->models);
+    free(d);
+    return am_err(err, err_sz, "out of memory"), NULL;
+  }
+  for (int i = 0; i < r->n_models; i++) {
+    d->models[i] = r->models[i];
+    d->models[i].xv = NULL;
+    d->models[i].xv_rows = 0;
+  }
+  return d;
+}
+
 void am_ds_reader_free(am_ds_reader* r) {
   if (!r) return;
+  if (r->parent) {
+    free_decoding(r);
+    for (int i = 0; i < r->n_models; i++) free(r->models[i].xv);
+    free(r->models);
+    free(r);
+    return;
+  }
   if (r->fd >= 0 && !r->mem) close(r->fd);
   for (int i = 0; i < r->n_meta; i++) {
     free(r->meta_key[i]);
@@ -726,20 +777,12 @@ void am_ds_reader_free(am_ds_reader* r) {
   free(r->ch);
   am_buf_free(&r->chunk_buf);
   free(r->eps);
-  am_buf_free(&r->zb);
-  am_buf_free(&r->rb);
-  am_buf_free(&r->ftmp);
-  am_buf_free(&r->fstage);
-  am_buf_free(&r->fref);
-  am_buf_free(&r->fcols);
-  am_buf_free(&r->facc);
-  ZSTD_freeDCtx(r->dctx);
+  free_decoding(r);
   am_ds_models_free(r->models, r->n_models);
   free(r->model_order);
   free(r->model_of);
   free(r->mdtype);
   free(r->melems);
-  free(r->mmask);
   free(r);
 }
 
@@ -836,8 +879,10 @@ static int load_chunk(am_ds_reader* r, int k, char* err, size_t err_sz) {
       got.rows != c->rows || got.flags != c->flags)
     return am_err(err, err_sz, "%s: %s at offset %llu: does not match the index", r->name, what,
                   (unsigned long long)c->offset);
-  c->stored_bytes = got.stored_bytes;
-  c->raw_bytes = got.raw_bytes;
+  if (!r->parent) {  // a dup leaves the shared table alone (its parent's reads keep it)
+    c->stored_bytes = got.stored_bytes;
+    c->raw_bytes = got.raw_bytes;
+  }
   return 0;
 }
 

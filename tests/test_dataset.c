@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1151,6 +1152,99 @@ static void test_golden_files(void** state) {
   }
 }
 
+// One thread's share of test_reader_dup: every episode of its reader, rounds times, forwards or
+// backwards, each against the bytes and initial state its parent read alone.
+typedef struct dup_job {
+  am_ds_reader* r;
+  int backwards, rounds, bad;
+  void** want;         // episodes x channels
+  double* want_init;   // episodes x n_init
+  char err[AM_ERR_LEN];
+} dup_job;
+
+static void* dup_job_run(void* arg) {
+  dup_job* j = arg;
+  int nc = am_ds_num_channels(j->r), ni = am_ds_num_init(j->r);
+  int64_t ne = am_ds_num_episodes(j->r);
+  void* dst[AM_DS_MAX_CHANNELS];
+  double init[256];
+  for (int k = 0; k < j->rounds && !j->bad; k++)
+    for (int64_t n = 0; n < ne && !j->bad; n++) {
+      int64_t i = j->backwards ? ne - 1 - n : n;
+      size_t steps = (size_t)am_ds_get_episode(j->r, i)->steps;
+      for (int c = 0; c < nc; c++) dst[c] = malloc(steps * am_ds_get_channel(j->r, c)->row_bytes + 1);
+      if (am_ds_read_episode(j->r, i, dst, init, j->err, sizeof j->err)) j->bad = 1;
+      for (int c = 0; c < nc && !j->bad; c++)
+        if (memcmp(dst[c], j->want[i * nc + c], steps * am_ds_get_channel(j->r, c)->row_bytes))
+          j->bad = 1, snprintf(j->err, sizeof j->err, "episode %lld channel %d differs", (long long)i, c);
+      if (!j->bad && memcmp(init, j->want_init + i * ni, sizeof(double) * (size_t)ni))
+        j->bad = 1, snprintf(j->err, sizeof j->err, "episode %lld: initial state differs", (long long)i);
+      for (int c = 0; c < nc; c++) free(dst[c]);
+    }
+  return NULL;
+}
+
+// Readers from am_ds_reader_dup share their parent's tables and read the same bytes, on threads of
+// their own at the same time as the parent (the golden 1.4 file: every predictor and layout, lossy
+// channels, models with their own rows and clamps, whose decoding keeps values in the model), from
+// a file and from memory; a dup of a dup is a dup of the parent.
+static void test_reader_dup(void** state) {
+  (void)state;
+  char path[512];
+  golden(path, sizeof path, "golden-v1.4.rollout");
+  FILE* f = fopen(path, "rb");
+  assert_non_null(f);
+  static uint8_t bytes[1 << 20];
+  size_t size = fread(bytes, 1, sizeof bytes, f);
+  fclose(f);
+  assert_true(size > 0 && size < sizeof bytes);
+  for (int mem = 0; mem < 2; mem++) {
+    am_ds_reader* r = mem ? am_ds_open_memory(bytes, size, "golden", err, sizeof err)
+                          : am_ds_open(path, err, sizeof err);
+    if (!r) fail_msg("%s", err);
+    int nc = am_ds_num_channels(r), ni = am_ds_num_init(r);
+    int64_t ne = am_ds_num_episodes(r);
+    assert_true(nc <= AM_DS_MAX_CHANNELS && ni <= 256 && ne == 6);
+    void** want = calloc((size_t)(ne * nc), sizeof(void*));
+    double* want_init = calloc((size_t)(ne * ni) + 1, sizeof(double));
+    for (int64_t i = 0; i < ne; i++) {
+      size_t steps = (size_t)am_ds_get_episode(r, i)->steps;
+      for (int c = 0; c < nc; c++)
+        want[i * nc + c] = malloc(steps * am_ds_get_channel(r, c)->row_bytes + 1);
+      if (am_ds_read_episode(r, i, want + i * nc, want_init + i * ni, err, sizeof err)) fail_msg("%s", err);
+    }
+    uint64_t fb0, sb0, rb0, fb, sb, rb;
+    am_ds_sizes(r, &fb0, &sb0, &rb0);
+    am_ds_reader* d1 = am_ds_reader_dup(r, err, sizeof err);
+    if (!d1) fail_msg("%s", err);
+    am_ds_reader* d2 = am_ds_reader_dup(d1, err, sizeof err);  // a dup of the dup
+    if (!d2) fail_msg("%s", err);
+    assert_int_equal(am_ds_num_channels(d2), nc);
+    assert_int_equal(am_ds_num_episodes(d2), ne);
+    assert_string_equal(am_ds_meta(d2, "task.name", NULL) ? am_ds_meta(d2, "task.name", NULL) : "",
+                        am_ds_meta(r, "task.name", NULL) ? am_ds_meta(r, "task.name", NULL) : "");
+    dup_job job[3] = {{r, 0, 20, 0, want, want_init, ""}, {d1, 1, 20, 0, want, want_init, ""},
+                      {d2, 0, 20, 0, want, want_init, ""}};
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) assert_int_equal(pthread_create(&th[t], NULL, dup_job_run, &job[t + 1]), 0);
+    dup_job_run(&job[0]);
+    for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < 3; t++)
+      if (job[t].bad) fail_msg("%s, reader %d: %s", mem ? "memory" : "file", t, job[t].err);
+    am_ds_sizes(d1, &fb, &sb, &rb);
+    assert_true(fb == fb0 && sb == sb0 && rb == rb0);
+    am_ds_reader_free(d1);  // the other dup reads on without it
+    job[2].rounds = 1;
+    dup_job_run(&job[2]);
+    if (job[2].bad) fail_msg("%s", job[2].err);
+    am_ds_reader_free(d2);
+    for (int64_t i = 0; i < ne * nc; i++) free(want[i]);
+    free(want);
+    free(want_init);
+    am_ds_reader_free(r);
+  }
+}
+
 // Every input the fuzzer ever found interesting enough to keep (tests/data/fuzz): each is either
 // rejected by am_ds_open with a message naming it, or opens and is read safely with a checked
 // outcome: verify says 0 (no bad chunk; then every episode reads back) or -1 (n bad chunks, a
@@ -1950,6 +2044,7 @@ int main(void) {
       cmocka_unit_test(test_filter_choice),
       cmocka_unit_test(test_resim_refuses_lossy_state),
       cmocka_unit_test(test_golden_files),
+      cmocka_unit_test(test_reader_dup),
       cmocka_unit_test(test_model_errors),
       cmocka_unit_test(test_model_tiles),
       cmocka_unit_test(test_lossy_conversions),

@@ -9,11 +9,14 @@
 // host (or the guest's kernel) ran other work),
 // separately the time of closing the file (writing the chunks still queued, the index, fsync) and
 // the CPU time of the whole process (both threads), then the compression ratio, MB per million
-// steps and the reading speed (open + decode every channel of every episode). With --policy gru|lstm|rnn (the
+// steps and the reading speed (open + decode every channel of every episode; with --read-threads T
+// on T threads, each with its own reader from am_ds_reader_dup). With --policy gru|lstm|rnn (the
 // default gru) a fresh, untrained recurrent policy acts and its activity is recorded too; with
 // --checkpoint RUN a trained one (on its own task). --lossy records as `animat record --lossy`.
 // --anchors also compresses the same raw rows (each step's channels in table order, episode
 // after episode) with `zstd -19` and `xz -9` (single-threaded, when installed), for reference.
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,8 +165,38 @@ static void anchors(const char* path, const char* raw, char* err, size_t err_sz)
   unlink(raw);
 }
 
-// Reads every channel of every episode of path, repeat times; prints the best wall and CPU rates.
-static void read_speed(const char* path, int repeat) {
+// One reading thread: its reader (the opened one or a dup) decodes every channel of the episodes
+// it takes from the shared counter into arrays of its own.
+typedef struct read_part {
+  am_ds_reader* r;
+  _Atomic int64_t* next;
+  int failed;
+  double cpu;  // the thread's CPU seconds in read_part_run
+  char err[AM_ERR_LEN];
+} read_part;
+
+static void* read_part_run(void* arg) {
+  read_part* p = arg;
+  double c0 = cpu_now(1);
+  int nc = am_ds_num_channels(p->r);
+  void** dst = calloc((size_t)nc, sizeof(void*));
+  int64_t most = 0;  // each channel's array made once, for the longest episode
+  for (int64_t i = 0; i < am_ds_num_episodes(p->r); i++)
+    if (am_ds_get_episode(p->r, i)->steps > most) most = am_ds_get_episode(p->r, i)->steps;
+  for (int c = 0; dst && c < nc; c++)
+    if (!(dst[c] = malloc(am_ds_get_channel(p->r, c)->row_bytes * (size_t)most + 1))) p->failed = 1;
+  if (!dst || p->failed) snprintf(p->err, sizeof p->err, "out of memory"), p->failed = 1;
+  for (int64_t i; !p->failed && (i = atomic_fetch_add(p->next, 1)) < am_ds_num_episodes(p->r);)
+    if (am_ds_read_episode(p->r, i, dst, NULL, p->err, sizeof p->err)) p->failed = 1;
+  for (int c = 0; dst && c < nc; c++) free(dst[c]);
+  free(dst);
+  p->cpu = cpu_now(1) - c0;
+  return NULL;
+}
+
+// Reads every channel of every episode of path on threads threads (each with its own reader, from
+// am_ds_reader_dup), repeat times; prints the best wall and CPU rates.
+static void read_speed(const char* path, int repeat, int threads) {
   char err[AM_ERR_LEN];
   double best = 1e30, best_cpu = 1e30;
   uint64_t fb = 0, sb = 0, rb = 0;
@@ -175,32 +208,44 @@ static void read_speed(const char* path, int repeat) {
       return;
     }
     am_ds_sizes(r, &fb, &sb, &rb);
-    int nc = am_ds_num_channels(r);
-    void** dst = calloc((size_t)nc, sizeof(void*));
-    int64_t most = 0;  // each channel's array made once, for the longest episode
-    for (int64_t i = 0; i < am_ds_num_episodes(r); i++)
-      if (am_ds_get_episode(r, i)->steps > most) most = am_ds_get_episode(r, i)->steps;
-    for (int c = 0; dst && c < nc; c++)
-      dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)most + 1);
-    for (int64_t i = 0; dst && i < am_ds_num_episodes(r); i++)
-      if (am_ds_read_episode(r, i, dst, NULL, err, sizeof err)) printf("  reading: %s\n", err);
-    for (int c = 0; dst && c < nc; c++) free(dst[c]);
-    free(dst);
+    _Atomic int64_t next = 0;
+    read_part part[16];
+    pthread_t th[16];
+    int started = 0, failed = 0;
+    for (int t = 0; t < threads; t++) {
+      part[t] = (read_part){.r = t ? am_ds_reader_dup(r, part[t].err, sizeof part[t].err) : r,
+                            .next = &next};
+      if (!part[t].r) failed = 1;
+    }
+    for (int t = 1; !failed && t < threads; t++, started++)
+      if (pthread_create(&th[t], NULL, read_part_run, &part[t])) break;
+    if (!failed) read_part_run(&part[0]);
+    for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < threads; t++) {
+      if (part[t].failed && !failed++) printf("  reading: %s\n", part[t].err);
+      if (t) am_ds_reader_free(part[t].r);
+    }
     am_ds_reader_free(r);
-    double dt = am_now() - t0, dc = cpu_now(1) - c0;
+    if (failed || started < threads - 1) {
+      if (!failed) printf("  reading: cannot start %d threads\n", threads);
+      return;
+    }
+    double dt = am_now() - t0, dc = cpu_now(1) - c0;  // the calling thread's, then the others'
+    for (int t = 1; t < threads; t++) dc += part[t].cpu;
     if (dt < best) best = dt;
     if (dc < best_cpu) best_cpu = dc;
   }
   printf("  reading: %.0f MB/s of decoded data (%.0f MB/s of file), all channels, all episodes, "
-         "best of %d; per CPU second: %.0f MB/s decoded\n", rb / 1e6 / best, fb / 1e6 / best, repeat,
-         rb / 1e6 / best_cpu);
+         "best of %d, %d thread%s; per CPU second: %.0f MB/s decoded\n", rb / 1e6 / best,
+         fb / 1e6 / best, repeat, threads, threads > 1 ? "s" : "", rb / 1e6 / best_cpu);
 }
 
 int bench_record(int argc, char** argv) {
   const char* usage =
       "usage: animat bench record [--task NAME] [--policy gru|lstm|rnn|random] [--envs N]\n"
       "                           [--steps S] [--task-param K=V] [--out FILE] [--repeat R]\n"
-      "                           [--checkpoint RUN] [--lossy] [--compact] [--anchors] | --read FILE\n"
+      "                           [--checkpoint RUN] [--lossy] [--compact] [--anchors] [--read-threads T]\n"
+      "                           | --read FILE [--repeat R] [--read-threads T]\n"
       "  --task NAME    task (default reach-center-out; body:rat for the bare rat)\n"
       "  --policy P     untrained recurrent policy of this cell type, or random (default gru)\n"
       "  --checkpoint RUN  a trained policy (run directory or checkpoint) instead, on its task\n"
@@ -208,6 +253,7 @@ int bench_record(int argc, char** argv) {
       "  --compact      record as `animat record --compact` (GRU and LSTM gates modelled)\n"
       "  --anchors      also compress the raw rows with zstd -19 and xz -9 (slow)\n"
       "  --read FILE    only measure reading FILE (every channel of every episode, R times)\n"
+      "  --read-threads T  read on T threads, each with its own reader (default 1)\n"
       "  --envs N       envs (default 16), one thread\n"
       "  --steps S      control steps per env (default 500)\n"
       "  --repeat R     alternate R rollouts with and without recording, keep the fastest (3)\n"
@@ -217,7 +263,7 @@ int bench_record(int argc, char** argv) {
   const char* out = "/tmp/animat-bench-record.rollout";
   const char* run_dir = NULL;
   const char* read_only = NULL;
-  int envs = 16, repeat = 3, lossy = 0, compact = 0, with_anchors = 0;
+  int envs = 16, repeat = 3, lossy = 0, compact = 0, with_anchors = 0, read_threads = 1;
   double steps = 500;
   amt_params params = {0};
   cli_flag flags[] = {{"task", CLI_STRING, &task_name},
@@ -231,7 +277,8 @@ int bench_record(int argc, char** argv) {
                       {"lossy", CLI_BOOL, &lossy},
                       {"compact", CLI_BOOL, &compact},
                       {"anchors", CLI_BOOL, &with_anchors},
-                      {"read", CLI_STRING, &read_only}};
+                      {"read", CLI_STRING, &read_only},
+                      {"read-threads", CLI_INT, &read_threads, 1, 16}};
   const char* pos[1];
   int npos, help;
   int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 0, &npos, &help, usage);
@@ -239,7 +286,7 @@ int bench_record(int argc, char** argv) {
   if (help) return 0;
   if (read_only) {
     printf("bench record --read %s\n", read_only);
-    read_speed(read_only, repeat);
+    read_speed(read_only, repeat, read_threads);
     return 0;
   }
   cli_install_interrupt();
@@ -331,7 +378,7 @@ int bench_record(int argc, char** argv) {
   printf("  file %.2f MB, compression ratio %.2f, %.1f MB per million steps\n", fb / 1e6,
          (double)rb / sb, fb / 1e6 / (rows / 1e6));
   am_ds_reader_free(r);
-  read_speed(out, repeat);
+  read_speed(out, repeat, read_threads);
   if (with_anchors) {
     char raw[1100];
     snprintf(raw, sizeof raw, "%s.raw", out);
