@@ -231,8 +231,15 @@ void am_ds_reader_free(am_ds_reader* r);
 // episode tables and model plans (r must outlive it) and has its own buffers and decoding state,
 // so r and its dups may read episodes (am_ds_read_episode, am_ds_read_channel) at the same time,
 // one thread each. Nothing is read from the file. Freed with am_ds_reader_free. NULL when out of
-// memory. am_ds_verify and am_ds_chunk_filter stay with r itself.
+// memory.
 am_ds_reader* am_ds_reader_dup(const am_ds_reader* r, char* err, size_t err_sz);
+// Runs fn(rd, t, ctx) for t = 0 .. n - 1 at once, each on a thread of its own with a reader of its
+// own: t = 0 on the calling thread with r itself, the others with dups of r, freed when they
+// return. n is threads (at most AM_DS_MAX_THREADS), fewer when dups or threads cannot be made; how
+// the work is shared out is fn's (e.g. an atomic counter in ctx). Returns n once all have returned.
+#define AM_DS_MAX_THREADS 64
+int am_ds_run_threads(am_ds_reader* r, int threads, void (*fn)(am_ds_reader* rd, int t, void* ctx),
+                      void* ctx);
 
 // 1 when the index was not usable and the chunks were found by scanning; note says why, how many
 // chunks were found and whether any bytes were skipped ("" otherwise).
@@ -291,6 +298,9 @@ int am_ds_read_channel(am_ds_reader* r, int64_t i, int ch, void* dst, char* err,
 // problems and naming the first; *n_bad (may be NULL) counts the problems.
 // In a 1.2 file every chunk is also decoded (filters undone, bit-layout padding checked).
 int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz);
+// The same with the chunks checked and decoded on threads threads (r and dups of it, fewer when
+// they cannot be made): the same counts and the same first problem as on one.
+int am_ds_verify_threads(am_ds_reader* r, int threads, int* n_bad, char* err, size_t err_sz);
 
 // Sizes: the file, the chunks' payloads, and the raw (uncompressed, unfiltered) row data.
 void am_ds_sizes(const am_ds_reader* r, uint64_t* file_bytes, uint64_t* stored_bytes,

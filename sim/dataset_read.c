@@ -10,6 +10,8 @@
 // What it is not: writing (dataset_write.c), replay (dataset_resim.c), printing.
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1028,33 +1030,103 @@ int am_ds_read_channel(am_ds_reader* r, int64_t i, int ch, void* dst, char* err,
   return rc;
 }
 
-int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz) {
-  int bad = 0, unindexed = 0, problems;
-  char first[AM_ERR_LEN] = "", msg[AM_ERR_LEN];
-  // 1.2: every chunk is also decoded (its filters undone: a bit layout's padding is checked)
-  am_buf cols = {0};
+// Loads chunk k and, in a 1.2 file, decodes it into cols (its filters undone: a bit layout's
+// padding is checked). 0 or -1 with the message in msg.
+static int verify_chunk(am_ds_reader* r, int k, am_buf* cols, char* msg, size_t msg_sz) {
+  int rc = load_chunk(r, k, msg, msg_sz);
+  if (rc || r->minor < 2) return rc;
+  const am_ds_chunk* c = &r->chunks[k];
+  if (am_buf_reserve(cols, (size_t)c->rows * r->row_bytes + 1))
+    return am_err(msg, msg_sz, "%s: out of memory", r->name);
   void* dst[AM_DS_MAX_CHANNELS] = {0};
-  for (int k = 0; k < r->n_chunks; k++) {
-    int rc = load_chunk(r, k, msg, sizeof msg);
-    if (!rc && r->minor >= 2) {
-      const am_ds_chunk* c = &r->chunks[k];
-      if (am_buf_reserve(&cols, (size_t)c->rows * r->row_bytes + 1)) {
-        rc = am_err(msg, sizeof msg, "%s: out of memory", r->name);
-      } else {
-        size_t o = 0;
-        for (int ch = 0; ch < r->n_ch; ch++) {
-          dst[ch] = cols.p + o;
-          o += (size_t)c->rows * r->ch[ch].row_bytes;
-        }
-        char what[96];
-        snprintf(what, sizeof what, "chunk %d (episode %lld, step %u)", k, (long long)c->episode,
-                 c->first_step);
-        rc = decode_chunk(r, c, dst, 0, NULL, what, msg, sizeof msg);
-      }
-    }
-    if (rc && !bad++) snprintf(first, sizeof first, "%s", msg);
+  size_t o = 0;
+  for (int ch = 0; ch < r->n_ch; ch++) {
+    dst[ch] = cols->p + o;
+    o += (size_t)c->rows * r->ch[ch].row_bytes;
   }
+  char what[96];
+  snprintf(what, sizeof what, "chunk %d (episode %lld, step %u)", k, (long long)c->episode,
+           c->first_step);
+  return decode_chunk(r, c, dst, 0, NULL, what, msg, msg_sz);
+}
+
+// A thread of am_ds_run_threads: its reader, index and the caller's function.
+typedef struct run_part {
+  am_ds_reader* r;
+  int t;
+  void (*fn)(am_ds_reader*, int, void*);
+  void* ctx;
+  pthread_t th;
+} run_part;
+
+static void* run_part_main(void* arg) {
+  run_part* p = arg;
+  p->fn(p->r, p->t, p->ctx);
+  return NULL;
+}
+
+int am_ds_run_threads(am_ds_reader* r, int threads, void (*fn)(am_ds_reader* rd, int t, void* ctx),
+                      void* ctx) {
+  if (threads < 1) threads = 1;
+  if (threads > AM_DS_MAX_THREADS) threads = AM_DS_MAX_THREADS;
+  run_part part[AM_DS_MAX_THREADS];
+  int n = 1;
+  part[0] = (run_part){.r = r, .t = 0, .fn = fn, .ctx = ctx};
+  for (; n < threads; n++) {  // out of memory or threads: fewer
+    part[n] = (run_part){.r = am_ds_reader_dup(r, NULL, 0), .t = n, .fn = fn, .ctx = ctx};
+    if (!part[n].r) break;
+    if (pthread_create(&part[n].th, NULL, run_part_main, &part[n])) {
+      am_ds_reader_free(part[n].r);
+      break;
+    }
+  }
+  fn(r, 0, ctx);
+  for (int t = 1; t < n; t++) {
+    pthread_join(part[t].th, NULL);
+    am_ds_reader_free(part[t].r);
+  }
+  return n;
+}
+
+// am_ds_verify_threads' shared state: the next chunk, and per thread its bad chunks counted and
+// the message of its first (lowest index).
+typedef struct verify_run {
+  _Atomic int next;
+  int bad[AM_DS_MAX_THREADS], first_k[AM_DS_MAX_THREADS];
+  char first[AM_DS_MAX_THREADS][AM_ERR_LEN];
+} verify_run;
+
+static void verify_part(am_ds_reader* r, int t, void* ctx) {
+  verify_run* v = ctx;
+  am_buf cols = {0};
+  char msg[AM_ERR_LEN];
+  for (int k; (k = atomic_fetch_add(&v->next, 1)) < r->n_chunks;)
+    if (verify_chunk(r, k, &cols, msg, sizeof msg) && !v->bad[t]++) {
+      v->first_k[t] = k;
+      snprintf(v->first[t], sizeof v->first[t], "%s", msg);
+    }
   am_buf_free(&cols);
+}
+
+int am_ds_verify(am_ds_reader* r, int* n_bad, char* err, size_t err_sz) {
+  return am_ds_verify_threads(r, 1, n_bad, err, err_sz);
+}
+
+int am_ds_verify_threads(am_ds_reader* r, int threads, int* n_bad, char* err, size_t err_sz) {
+  int bad = 0, unindexed = 0, problems;
+  char first[AM_ERR_LEN] = "";
+  // every chunk, on threads readers (r and dups of it); the first bad chunk by index, as on one
+  verify_run* v = calloc(1, sizeof *v);
+  if (!v) return am_err(err, err_sz, "%s: out of memory", r->name);
+  int n = am_ds_run_threads(r, threads, verify_part, v), first_k = r->n_chunks;
+  for (int t = 0; t < n; t++) {
+    bad += v->bad[t];
+    if (v->bad[t] && v->first_k[t] < first_k) {
+      first_k = v->first_k[t];
+      snprintf(first, sizeof first, "%s", v->first[t]);
+    }
+  }
+  free(v);
   // the index against the blocks actually in the file (a recovery's chunks are those blocks)
   damage d = r->dmg;
   if (!r->recovered) {

@@ -347,6 +347,17 @@ static void test_train_protects_runs_and_records(void** state) {
   assert_true(file_exists(rec));
   assert_int_equal(animat("verify '%s' --resim", rec), 0);
   assert_non_null(strstr(out, "largest qpos deviation 0"));
+  {  // the report is the same on one thread and on three, but for the speed
+    char one[sizeof out];
+    assert_int_equal(animat("verify '%s' --resim --threads 1", rec), 0);
+    snprintf(one, sizeof one, "%s", out);
+    assert_int_equal(animat("verify '%s' --resim --threads 3", rec), 0);
+    char* a = strstr(one, "(");
+    char* b = strstr(out, "(");
+    assert_true(a && b && !strncmp(one, out, (size_t)(a - one)) && a - one == b - out);
+    assert_string_equal(strstr(one, "\nresim"), strstr(out, "\nresim"));
+    assert_int_equal(animat("verify '%s' --threads 0", rec), 2);
+  }
   assert_int_equal(animat("inspect '%s'", rec), 0);
   const char* ps = strstr(out, "policy.step");
   assert_non_null(ps);

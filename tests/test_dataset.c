@@ -1245,6 +1245,43 @@ static void test_reader_dup(void** state) {
   }
 }
 
+// am_ds_verify_threads on a file with bad chunks spread over it: the same count and the same first
+// bad chunk (the lowest index, whichever thread met it) as one thread, on every try.
+static void test_verify_threads(void** state) {
+  (void)state;
+  char path[512];
+  tmp_path(path, sizeof path, "vthreads.rollout");
+  write_syn(path, 40, 3, 4, 0);
+  size_t n;
+  uint8_t* b = slurp(path, &n);
+  assert_non_null(b);
+  am_ds_reader* r = am_ds_open_memory(b, n, "vthreads", err, sizeof err);
+  if (!r) fail_msg("%s", err);
+  int nk = am_ds_num_chunks(r);
+  assert_true(nk > 100);
+  uint64_t at[8];
+  int nbad = 0;
+  for (int k = 7; k < nk && nbad < 8; k += nk / 8) at[nbad++] = am_ds_get_chunk(r, k)->offset;
+  am_ds_reader_free(r);
+  for (int j = 0; j < nbad; j++) b[at[j] + BLOCK_HDR + 1] ^= 0x10;  // a payload byte
+  r = am_ds_open_memory(b, n, "vthreads", err, sizeof err);
+  if (!r) fail_msg("%s", err);
+  char one[AM_ERR_LEN];
+  int bad1 = 0;
+  assert_int_equal(am_ds_verify(r, &bad1, one, sizeof one), -1);
+  assert_int_equal(bad1, nbad);
+  if (!strstr(one, "chunk 7 ")) fail_msg("first problem: '%s'", one);
+  for (int k = 0; k < 40; k++) {
+    int threads = 2 + k % 4, bad = 0;
+    assert_int_equal(am_ds_verify_threads(r, threads, &bad, err, sizeof err), -1);
+    assert_int_equal(bad, nbad);
+    assert_string_equal(err, one);
+  }
+  am_ds_reader_free(r);
+  free(b);
+  unlink(path);
+}
+
 // Every input the fuzzer ever found interesting enough to keep (tests/data/fuzz): each is either
 // rejected by am_ds_open with a message naming it, or opens and is read safely with a checked
 // outcome: verify says 0 (no bad chunk; then every episode reads back) or -1 (n bad chunks, a
@@ -1281,6 +1318,13 @@ static void test_fuzz_regressions(void** state) {
       assert_int_equal(vrc, -1);
       assert_true(n_bad > 0);
       if (!strstr(err, "problem(s)")) fail_msg("%s: verify says '%s'", de->d_name, err);
+    }
+    {  // on three threads: the same verdict, count and first problem
+      char err3[AM_ERR_LEN] = "";
+      int n_bad3 = -1;
+      assert_int_equal(am_ds_verify_threads(r, 3, &n_bad3, err3, sizeof err3), vrc);
+      assert_int_equal(n_bad3, n_bad);
+      if (vrc) assert_string_equal(err3, err);
     }
     int nc = am_ds_num_channels(r);
     assert_true(nc >= 1 && nc <= AM_DS_MAX_CHANNELS);
@@ -1694,7 +1738,7 @@ static void test_corruption_campaign(void** state) {
   uint8_t* x = malloc(n);
   int64_t want_steps = 0;
   for (int64_t ep = 0; ep < 8; ep++) want_steps += syn_len(ep);
-  int total = 0, detected = 0, silent_loss = 0, harmless = 0;
+  int total = 0, detected = 0, silent_loss = 0, harmless = 0, threaded = 0;
   uint32_t rng = 12345;
   int n_random = 1500;
   for (size_t v = 0; v < 2 * n + (size_t)n_random; v++) {
@@ -1720,6 +1764,14 @@ static void test_corruption_campaign(void** state) {
     }
     int problems = 0;
     int vrc = am_ds_verify(r, &problems, err, sizeof err);
+    if (v >= 2 * n || v % 16 == 0) {  // on three threads: the same verdict, count and first problem
+      char err3[AM_ERR_LEN] = "";
+      int problems3 = -1;
+      assert_int_equal(am_ds_verify_threads(r, 3, &problems3, err3, sizeof err3), vrc);
+      assert_int_equal(problems3, problems);
+      if (vrc) assert_string_equal(err3, err);
+      threaded++;
+    }
     int recovered = am_ds_recovered(r, NULL);
     if (vrc || recovered) detected++;
     if (!recovered) {  // export without --allow-damaged goes ahead
@@ -1745,6 +1797,7 @@ static void test_corruption_campaign(void** state) {
   assert_int_equal(silent_loss, 0);
   assert_int_equal(detected + harmless, total);
   assert_true(harmless <= 64);  // bytes 10..15 of the header (minor version, reserved flags)
+  assert_true(threaded > n_random);
   free(x);
   free(b);
 }
@@ -2045,6 +2098,7 @@ int main(void) {
       cmocka_unit_test(test_resim_refuses_lossy_state),
       cmocka_unit_test(test_golden_files),
       cmocka_unit_test(test_reader_dup),
+      cmocka_unit_test(test_verify_threads),
       cmocka_unit_test(test_model_errors),
       cmocka_unit_test(test_model_tiles),
       cmocka_unit_test(test_lossy_conversions),

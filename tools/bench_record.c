@@ -15,7 +15,6 @@
 // --checkpoint RUN a trained one (on its own task). --lossy records as `animat record --lossy`.
 // --anchors also compresses the same raw rows (each step's channels in table order, episode
 // after episode) with `zstd -19` and `xz -9` (single-threaded, when installed), for reference.
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,79 +164,68 @@ static void anchors(const char* path, const char* raw, char* err, size_t err_sz)
   unlink(raw);
 }
 
-// One reading thread: its reader (the opened one or a dup) decodes every channel of the episodes
-// it takes from the shared counter into arrays of its own.
-typedef struct read_part {
-  am_ds_reader* r;
-  _Atomic int64_t* next;
-  int failed;
-  double cpu;  // the thread's CPU seconds in read_part_run
-  char err[AM_ERR_LEN];
-} read_part;
+// The reading threads' shared counter of episodes, and each one's CPU seconds and failure.
+typedef struct read_run {
+  _Atomic int64_t next;
+  double cpu[AM_DS_MAX_THREADS];
+  int failed;  // the first failing thread + 1
+  char err[AM_DS_MAX_THREADS][AM_ERR_LEN];
+} read_run;
 
-static void* read_part_run(void* arg) {
-  read_part* p = arg;
+// One reading thread (am_ds_run_threads): every channel of the episodes it takes from the counter,
+// decoded into arrays of its own.
+static void read_part(am_ds_reader* r, int t, void* ctx) {
+  read_run* v = ctx;
   double c0 = cpu_now(1);
-  int nc = am_ds_num_channels(p->r);
+  int nc = am_ds_num_channels(r), bad = 0;
   void** dst = calloc((size_t)nc, sizeof(void*));
   int64_t most = 0;  // each channel's array made once, for the longest episode
-  for (int64_t i = 0; i < am_ds_num_episodes(p->r); i++)
-    if (am_ds_get_episode(p->r, i)->steps > most) most = am_ds_get_episode(p->r, i)->steps;
+  for (int64_t i = 0; i < am_ds_num_episodes(r); i++)
+    if (am_ds_get_episode(r, i)->steps > most) most = am_ds_get_episode(r, i)->steps;
   for (int c = 0; dst && c < nc; c++)
-    if (!(dst[c] = malloc(am_ds_get_channel(p->r, c)->row_bytes * (size_t)most + 1))) p->failed = 1;
-  if (!dst || p->failed) snprintf(p->err, sizeof p->err, "out of memory"), p->failed = 1;
-  for (int64_t i; !p->failed && (i = atomic_fetch_add(p->next, 1)) < am_ds_num_episodes(p->r);)
-    if (am_ds_read_episode(p->r, i, dst, NULL, p->err, sizeof p->err)) p->failed = 1;
+    if (!(dst[c] = malloc(am_ds_get_channel(r, c)->row_bytes * (size_t)most + 1))) bad = 1;
+  if (!dst || bad) snprintf(v->err[t], sizeof v->err[t], "out of memory"), bad = 1;
+  for (int64_t i; !bad && (i = atomic_fetch_add(&v->next, 1)) < am_ds_num_episodes(r);)
+    bad = am_ds_read_episode(r, i, dst, NULL, v->err[t], sizeof v->err[t]) != 0;
   for (int c = 0; dst && c < nc; c++) free(dst[c]);
   free(dst);
-  p->cpu = cpu_now(1) - c0;
-  return NULL;
+  if (bad && !v->failed) v->failed = t + 1;
+  v->cpu[t] = cpu_now(1) - c0;
 }
 
-// Reads every channel of every episode of path on threads threads (each with its own reader, from
-// am_ds_reader_dup), repeat times; prints the best wall and CPU rates.
+// Reads every channel of every episode of path on threads threads (am_ds_run_threads), repeat
+// times; prints the best wall and CPU rates.
 static void read_speed(const char* path, int repeat, int threads) {
   char err[AM_ERR_LEN];
   double best = 1e30, best_cpu = 1e30;
   uint64_t fb = 0, sb = 0, rb = 0;
-  for (int k = 0; k < repeat; k++) {
+  int used = threads;
+  read_run* v = malloc(sizeof *v);
+  for (int k = 0; v && k < repeat; k++) {
     double t0 = am_now(), c0 = cpu_now(1);
     am_ds_reader* r = am_ds_open(path, err, sizeof err);
     if (!r) {
       printf("  reading: %s\n", err);
-      return;
+      break;
     }
     am_ds_sizes(r, &fb, &sb, &rb);
-    _Atomic int64_t next = 0;
-    read_part part[16];
-    pthread_t th[16];
-    int started = 0, failed = 0;
-    for (int t = 0; t < threads; t++) {
-      part[t] = (read_part){.r = t ? am_ds_reader_dup(r, part[t].err, sizeof part[t].err) : r,
-                            .next = &next};
-      if (!part[t].r) failed = 1;
-    }
-    for (int t = 1; !failed && t < threads; t++, started++)
-      if (pthread_create(&th[t], NULL, read_part_run, &part[t])) break;
-    if (!failed) read_part_run(&part[0]);
-    for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
-    for (int t = 0; t < threads; t++) {
-      if (part[t].failed && !failed++) printf("  reading: %s\n", part[t].err);
-      if (t) am_ds_reader_free(part[t].r);
-    }
+    memset(v, 0, sizeof *v);
+    used = am_ds_run_threads(r, threads, read_part, v);
     am_ds_reader_free(r);
-    if (failed || started < threads - 1) {
-      if (!failed) printf("  reading: cannot start %d threads\n", threads);
-      return;
+    if (v->failed) {
+      printf("  reading: %s\n", v->err[v->failed - 1]);
+      break;
     }
     double dt = am_now() - t0, dc = cpu_now(1) - c0;  // the calling thread's, then the others'
-    for (int t = 1; t < threads; t++) dc += part[t].cpu;
+    for (int t = 1; t < used; t++) dc += v->cpu[t];
     if (dt < best) best = dt;
     if (dc < best_cpu) best_cpu = dc;
   }
-  printf("  reading: %.0f MB/s of decoded data (%.0f MB/s of file), all channels, all episodes, "
-         "best of %d, %d thread%s; per CPU second: %.0f MB/s decoded\n", rb / 1e6 / best,
-         fb / 1e6 / best, repeat, threads, threads > 1 ? "s" : "", rb / 1e6 / best_cpu);
+  if (v && best < 1e30)
+    printf("  reading: %.0f MB/s of decoded data (%.0f MB/s of file), all channels, all episodes, "
+           "best of %d, %d thread%s; per CPU second: %.0f MB/s decoded\n", rb / 1e6 / best,
+           fb / 1e6 / best, repeat, used, used > 1 ? "s" : "", rb / 1e6 / best_cpu);
+  free(v);
 }
 
 int bench_record(int argc, char** argv) {
@@ -278,7 +266,7 @@ int bench_record(int argc, char** argv) {
                       {"compact", CLI_BOOL, &compact},
                       {"anchors", CLI_BOOL, &with_anchors},
                       {"read", CLI_STRING, &read_only},
-                      {"read-threads", CLI_INT, &read_threads, 1, 16}};
+                      {"read-threads", CLI_INT, &read_threads, 1, AM_DS_MAX_THREADS}};
   const char* pos[1];
   int npos, help;
   int rc = cli_parse(argc, argv, flags, CLI_NFLAGS(flags), pos, 0, &npos, &help, usage);
