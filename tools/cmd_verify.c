@@ -115,6 +115,8 @@ int cmd_verify(int argc, char** argv) {
       return 1;
     }
     printf("resim: model from %s\n", source);
+    fflush(stdout);
+    cli_install_interrupt();  // Ctrl-C: the episodes replayed so far are reported
     double worst = 0;
     int64_t worst_ep = -1, n = am_ds_num_episodes(r), failed = 0, done = 0;
     double* dev = malloc(sizeof(double) * (size_t)(n + 1));
