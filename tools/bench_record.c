@@ -9,8 +9,8 @@
 // host (or the guest's kernel) ran other work),
 // separately the time of closing the file (writing the chunks still queued, the index, fsync) and
 // the CPU time of the whole process (both threads), then the compression ratio, MB per million
-// steps and the reading speed (open + decode every channel of every episode; with --read-threads T
-// on T threads, each with its own reader from am_ds_reader_dup). With --policy gru|lstm|rnn (the
+// steps and the reading speed (open + decode every channel of every episode: on one thread, then
+// on --read-threads T, by default every core, each thread with its own reader). With --policy gru|lstm|rnn (the
 // default gru) a fresh, untrained recurrent policy acts and its activity is recorded too; with
 // --checkpoint RUN a trained one (on its own task). --lossy records as `animat record --lossy`.
 // --anchors also compresses the same raw rows (each step's channels in table order, episode
@@ -241,7 +241,8 @@ int bench_record(int argc, char** argv) {
       "  --compact      record as `animat record --compact` (GRU and LSTM gates modelled)\n"
       "  --anchors      also compress the raw rows with zstd -19 and xz -9 (slow)\n"
       "  --read FILE    only measure reading FILE (every channel of every episode, R times)\n"
-      "  --read-threads T  read on T threads, each with its own reader (default 1)\n"
+      "  --read-threads T  also read on T threads, each with its own reader (default: every\n"
+      "                 core; reading is measured on one thread first)\n"
       "  --envs N       envs (default 16), one thread\n"
       "  --steps S      control steps per env (default 500)\n"
       "  --repeat R     alternate R rollouts with and without recording, keep the fastest (3)\n"
@@ -251,7 +252,10 @@ int bench_record(int argc, char** argv) {
   const char* out = "/tmp/animat-bench-record.rollout";
   const char* run_dir = NULL;
   const char* read_only = NULL;
-  int envs = 16, repeat = 3, lossy = 0, compact = 0, with_anchors = 0, read_threads = 1;
+  int envs = 16, repeat = 3, lossy = 0, compact = 0, with_anchors = 0;
+  int read_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (read_threads < 1) read_threads = 1;
+  if (read_threads > AM_DS_MAX_THREADS) read_threads = AM_DS_MAX_THREADS;
   double steps = 500;
   amt_params params = {0};
   cli_flag flags[] = {{"task", CLI_STRING, &task_name},
@@ -274,7 +278,8 @@ int bench_record(int argc, char** argv) {
   if (help) return 0;
   if (read_only) {
     printf("bench record --read %s\n", read_only);
-    read_speed(read_only, repeat, read_threads);
+    read_speed(read_only, repeat, 1);
+    if (read_threads > 1) read_speed(read_only, repeat, read_threads);
     return 0;
   }
   cli_install_interrupt();
@@ -366,7 +371,8 @@ int bench_record(int argc, char** argv) {
   printf("  file %.2f MB, compression ratio %.2f, %.1f MB per million steps\n", fb / 1e6,
          (double)rb / sb, fb / 1e6 / (rows / 1e6));
   am_ds_reader_free(r);
-  read_speed(out, repeat, read_threads);
+  read_speed(out, repeat, 1);
+  if (read_threads > 1) read_speed(out, repeat, read_threads);
   if (with_anchors) {
     char raw[1100];
     snprintf(raw, sizeof raw, "%s.raw", out);
