@@ -21,7 +21,9 @@
 
 #include <cmocka.h>
 
+#include "am_dataset.h"
 #include "ama_agents.h"
+#include "dataset_format.h"  // BLOCK_HDR, to damage a chunk
 #include "cli_test_util.h"
 
 // Every configuration key refuses values outside its range with a message naming the key, the
@@ -357,6 +359,33 @@ static void test_train_protects_runs_and_records(void** state) {
     assert_true(a && b && !strncmp(one, out, (size_t)(a - one)) && a - one == b - out);
     assert_string_equal(strstr(one, "\nresim"), strstr(out, "\nresim"));
     assert_int_equal(animat("verify '%s' --threads 0", rec), 2);
+    // both episodes damaged: the first failure reported is episode 0's on any count of threads
+    char bad[760];
+    snprintf(bad, sizeof bad, "%s.bad", rec);
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", rec, bad);
+    assert_int_equal(system(cmd), 0);
+    am_ds_reader* r = am_ds_open(bad, one, sizeof one);
+    assert_non_null(r);
+    assert_int_equal(am_ds_num_episodes(r), 2);
+    FILE* f = fopen(bad, "r+b");
+    assert_non_null(f);
+    for (int64_t i = 0; i < 2; i++) {  // a payload byte of each episode's first chunk
+      const am_ds_chunk* c = am_ds_get_chunk(r, am_ds_get_episode(r, i)->first_chunk);
+      assert_int_equal(fseek(f, (long)(c->offset + BLOCK_HDR + 1), SEEK_SET), 0);
+      int x = fgetc(f);
+      assert_int_equal(fseek(f, -1, SEEK_CUR), 0);
+      fputc(x ^ 0x10, f);
+    }
+    fclose(f);
+    am_ds_reader_free(r);
+    assert_int_equal(animat("verify '%s' --resim --threads 1", bad), 1);
+    snprintf(one, sizeof one, "%s", out);
+    assert_non_null(strstr(one, "resim: episode 0: "));
+    assert_non_null(strstr(one, "resim: 0 episodes replayed"));
+    assert_int_equal(animat("verify '%s' --resim --threads 3", bad), 1);
+    assert_string_equal(out, one);
+    unlink(bad);
   }
   assert_int_equal(animat("inspect '%s'", rec), 0);
   const char* ps = strstr(out, "policy.step");

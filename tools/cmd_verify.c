@@ -15,23 +15,27 @@
 #include "am_dataset.h"
 #include "cli.h"
 
-// --resim's shared state: the model, the next episode, and each episode's deviation kept at its
-// index (NOT_REPLAYED until then, FAILED with its message).
+// --resim's shared state: the model, the next episode, each episode's deviation kept at its index
+// (NOT_REPLAYED until then, FAILED), and per thread its first (lowest) failed episode's message.
 enum { NOT_REPLAYED = -1, FAILED = -2 };  // deviations are >= 0 or NaN
 typedef struct resim_run {
   const am_model* m;
   _Atomic int64_t next;
   double* dev;
-  char (*msg)[AM_ERR_LEN];
+  int64_t first[AM_DS_MAX_THREADS];
+  char msg[AM_DS_MAX_THREADS][AM_ERR_LEN];
 } resim_run;
 
 // One replaying thread (am_ds_run_threads): the episodes it takes from the counter.
 static void resim_part(am_ds_reader* r, int t, void* ctx) {
-  (void)t;
   resim_run* v = ctx;
+  char msg[AM_ERR_LEN];
+  v->first[t] = -1;
   for (int64_t i; !cli_interrupted && (i = atomic_fetch_add(&v->next, 1)) < am_ds_num_episodes(r);)
-    if (am_ds_resim_episode(r, v->m, i, &v->dev[i], v->msg[i], sizeof v->msg[i]))
+    if (am_ds_resim_episode(r, v->m, i, &v->dev[i], msg, sizeof msg)) {
       v->dev[i] = FAILED;
+      if (v->first[t] < 0) v->first[t] = i, snprintf(v->msg[t], sizeof v->msg[t], "%s", msg);
+    }
 }
 
 int cmd_verify(int argc, char** argv) {
@@ -120,20 +124,23 @@ int cmd_verify(int argc, char** argv) {
     double worst = 0;
     int64_t worst_ep = -1, n = am_ds_num_episodes(r), failed = 0, done = 0;
     double* dev = malloc(sizeof(double) * (size_t)(n + 1));
-    char (*msg)[AM_ERR_LEN] = malloc(sizeof *msg * (size_t)(n + 1));
-    if (!dev || !msg) {
-      free(dev), free(msg), am_model_free(m), am_ds_reader_free(r);
+    resim_run* v = calloc(1, sizeof *v);
+    if (!dev || !v) {
+      free(dev), free(v), am_model_free(m), am_ds_reader_free(r);
       return cli_fail("verify", "out of memory for %lld episodes", (long long)n);
     }
-    for (int64_t i = 0; i < n; i++) dev[i] = NOT_REPLAYED, msg[i][0] = 0;
-    resim_run v = {.m = m, .dev = dev, .msg = msg};
-    am_ds_run_threads(r, threads, resim_part, &v);
-    for (int64_t i = 0; i < n; i++) {  // in episode order, as one thread would have found them
-      if (dev[i] == FAILED) {
-        if (!failed++) printf("resim: episode %lld: %s\n", (long long)am_ds_get_episode(r, i)->id, msg[i]);
-        continue;
-      }
-      if (dev[i] == NOT_REPLAYED) continue;  // interrupted first
+    for (int64_t i = 0; i < n; i++) dev[i] = NOT_REPLAYED;
+    v->m = m;
+    v->dev = dev;
+    int used = am_ds_run_threads(r, threads, resim_part, v), first_t = -1;
+    for (int t = 0; t < used; t++)  // the lowest failed episode, as one thread would have met it
+      if (v->first[t] >= 0 && (first_t < 0 || v->first[t] < v->first[first_t])) first_t = t;
+    if (first_t >= 0)
+      printf("resim: episode %lld: %s\n", (long long)am_ds_get_episode(r, v->first[first_t])->id,
+             v->msg[first_t]);
+    for (int64_t i = 0; i < n; i++) {
+      if (dev[i] == FAILED) failed++;
+      if (dev[i] == FAILED || dev[i] == NOT_REPLAYED) continue;  // the latter: interrupted first
       done++;
       if (!(dev[i] <= worst)) {
         worst = dev[i];
@@ -141,7 +148,7 @@ int cmd_verify(int argc, char** argv) {
       }
     }
     free(dev);
-    free(msg);
+    free(v);
     am_model_free(m);
     printf("resim: %lld episodes replayed, largest qpos deviation %.3g", (long long)done, worst);
     if (worst_ep >= 0) printf(" (episode %lld)", (long long)worst_ep);
