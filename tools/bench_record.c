@@ -10,8 +10,9 @@
 // separately the time of closing the file (writing the chunks still queued, the index, fsync) and
 // the CPU time of the whole process (both threads), then the compression ratio, MB per million
 // steps and the reading speed (open + decode every channel of every episode: on one thread, then
-// on --read-threads T, by default every core, each thread with its own reader). With --policy gru|lstm|rnn (the
-// default gru) a fresh, untrained recurrent policy acts and its activity is recorded too; with
+// on --read-threads T, by default every core, each thread with its own reader). With --policy
+// gru|lstm|rnn (the default gru) a fresh, untrained recurrent policy acts and its activity is
+// recorded too; with
 // --checkpoint RUN a trained one (on its own task). --lossy records as `animat record --lossy`.
 // --anchors also compresses the same raw rows (each step's channels in table order, episode
 // after episode) with `zstd -19` and `xz -9` (single-threaded, when installed), for reference.
@@ -168,7 +169,7 @@ static void anchors(const char* path, const char* raw, char* err, size_t err_sz)
 typedef struct read_run {
   _Atomic int64_t next;
   double cpu[AM_DS_MAX_THREADS];
-  int failed;  // the first failing thread + 1
+  int bad[AM_DS_MAX_THREADS];
   char err[AM_DS_MAX_THREADS][AM_ERR_LEN];
 } read_run;
 
@@ -189,13 +190,13 @@ static void read_part(am_ds_reader* r, int t, void* ctx) {
     bad = am_ds_read_episode(r, i, dst, NULL, v->err[t], sizeof v->err[t]) != 0;
   for (int c = 0; dst && c < nc; c++) free(dst[c]);
   free(dst);
-  if (bad && !v->failed) v->failed = t + 1;
+  v->bad[t] = bad;
   v->cpu[t] = cpu_now(1) - c0;
 }
 
 // Reads every channel of every episode of path on threads threads (am_ds_run_threads), repeat
-// times; prints the best wall and CPU rates.
-static void read_speed(const char* path, int repeat, int threads) {
+// times; prints the best wall and CPU rates, or the error. 0 or -1.
+static int read_speed(const char* path, int repeat, int threads) {
   char err[AM_ERR_LEN];
   double best = 1e30, best_cpu = 1e30;
   uint64_t fb = 0, sb = 0, rb = 0;
@@ -212,8 +213,11 @@ static void read_speed(const char* path, int repeat, int threads) {
     memset(v, 0, sizeof *v);
     used = am_ds_run_threads(r, threads, read_part, v);
     am_ds_reader_free(r);
-    if (v->failed) {
-      printf("  reading: %s\n", v->err[v->failed - 1]);
+    int failed = -1;
+    for (int t = used - 1; t >= 0; t--)
+      if (v->bad[t]) failed = t;
+    if (failed >= 0) {
+      printf("  reading: %s\n", v->err[failed]);
       break;
     }
     double dt = am_now() - t0, dc = cpu_now(1) - c0;  // the calling thread's, then the others'
@@ -221,11 +225,14 @@ static void read_speed(const char* path, int repeat, int threads) {
     if (dt < best) best = dt;
     if (dc < best_cpu) best_cpu = dc;
   }
-  if (v && best < 1e30)
+  int ok = v && best < 1e30;
+  if (!v) printf("  reading: out of memory\n");
+  if (ok)
     printf("  reading: %.0f MB/s of decoded data (%.0f MB/s of file), all channels, all episodes, "
            "best of %d, %d thread%s; per CPU second: %.0f MB/s decoded\n", rb / 1e6 / best,
            fb / 1e6 / best, repeat, used, used > 1 ? "s" : "", rb / 1e6 / best_cpu);
   free(v);
+  return ok ? 0 : -1;
 }
 
 int bench_record(int argc, char** argv) {
@@ -278,8 +285,8 @@ int bench_record(int argc, char** argv) {
   if (help) return 0;
   if (read_only) {
     printf("bench record --read %s\n", read_only);
-    read_speed(read_only, repeat, 1);
-    if (read_threads > 1) read_speed(read_only, repeat, read_threads);
+    if (read_speed(read_only, repeat, 1)) return 1;
+    if (read_threads > 1 && read_speed(read_only, repeat, read_threads)) return 1;
     return 0;
   }
   cli_install_interrupt();
@@ -371,8 +378,7 @@ int bench_record(int argc, char** argv) {
   printf("  file %.2f MB, compression ratio %.2f, %.1f MB per million steps\n", fb / 1e6,
          (double)rb / sb, fb / 1e6 / (rows / 1e6));
   am_ds_reader_free(r);
-  read_speed(out, repeat, 1);
-  if (read_threads > 1) read_speed(out, repeat, read_threads);
+  if (!read_speed(out, repeat, 1) && read_threads > 1) read_speed(out, repeat, read_threads);
   if (with_anchors) {
     char raw[1100];
     snprintf(raw, sizeof raw, "%s.raw", out);
