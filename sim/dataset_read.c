@@ -69,8 +69,9 @@ struct am_ds_reader {
   int* mdtype;       // per channel: dtype and elems, as am_ds_model_predict reads them
   size_t* melems;
   uint8_t* mmask;
-  // a reader from am_ds_reader_dup: the parent's file, tables and model plans, read only; its own
-  // buffers, zstd context, mask and models (copies whose xv, the values a decode writes, are its own)
+  // a reader from am_ds_reader_dup: the parent's file, tables and model plans, read only; its
+  // own buffers, zstd context, mask and models (copies whose xv, the values a decode writes,
+  // are its own)
   const am_ds_reader* parent;
 };
 

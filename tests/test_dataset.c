@@ -1172,13 +1172,16 @@ static void* dup_job_run(void* arg) {
     for (int64_t n = 0; n < ne && !j->bad; n++) {
       int64_t i = j->backwards ? ne - 1 - n : n;
       size_t steps = (size_t)am_ds_get_episode(j->r, i)->steps;
-      for (int c = 0; c < nc; c++) dst[c] = malloc(steps * am_ds_get_channel(j->r, c)->row_bytes + 1);
+      for (int c = 0; c < nc; c++)
+        dst[c] = malloc(steps * am_ds_get_channel(j->r, c)->row_bytes + 1);
       if (am_ds_read_episode(j->r, i, dst, init, j->err, sizeof j->err)) j->bad = 1;
       for (int c = 0; c < nc && !j->bad; c++)
         if (memcmp(dst[c], j->want[i * nc + c], steps * am_ds_get_channel(j->r, c)->row_bytes))
-          j->bad = 1, snprintf(j->err, sizeof j->err, "episode %lld channel %d differs", (long long)i, c);
+          j->bad = 1, snprintf(j->err, sizeof j->err, "episode %lld channel %d differs",
+                               (long long)i, c);
       if (!j->bad && memcmp(init, j->want_init + i * ni, sizeof(double) * (size_t)ni))
-        j->bad = 1, snprintf(j->err, sizeof j->err, "episode %lld: initial state differs", (long long)i);
+        j->bad = 1, snprintf(j->err, sizeof j->err, "episode %lld: initial state differs",
+                             (long long)i);
       for (int c = 0; c < nc; c++) free(dst[c]);
     }
   return NULL;
@@ -1211,7 +1214,8 @@ static void test_reader_dup(void** state) {
       size_t steps = (size_t)am_ds_get_episode(r, i)->steps;
       for (int c = 0; c < nc; c++)
         want[i * nc + c] = malloc(steps * am_ds_get_channel(r, c)->row_bytes + 1);
-      if (am_ds_read_episode(r, i, want + i * nc, want_init + i * ni, err, sizeof err)) fail_msg("%s", err);
+      if (am_ds_read_episode(r, i, want + i * nc, want_init + i * ni, err, sizeof err))
+        fail_msg("%s", err);
     }
     uint64_t fb0, sb0, rb0, fb, sb, rb;
     am_ds_sizes(r, &fb0, &sb0, &rb0);
@@ -1226,7 +1230,8 @@ static void test_reader_dup(void** state) {
     dup_job job[3] = {{r, 0, 20, 0, want, want_init, ""}, {d1, 1, 20, 0, want, want_init, ""},
                       {d2, 0, 20, 0, want, want_init, ""}};
     pthread_t th[2];
-    for (int t = 0; t < 2; t++) assert_int_equal(pthread_create(&th[t], NULL, dup_job_run, &job[t + 1]), 0);
+    for (int t = 0; t < 2; t++)
+      assert_int_equal(pthread_create(&th[t], NULL, dup_job_run, &job[t + 1]), 0);
     dup_job_run(&job[0]);
     for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
     for (int t = 0; t < 3; t++)

@@ -239,7 +239,8 @@ int bench_record(int argc, char** argv) {
   const char* usage =
       "usage: animat bench record [--task NAME] [--policy gru|lstm|rnn|random] [--envs N]\n"
       "                           [--steps S] [--task-param K=V] [--out FILE] [--repeat R]\n"
-      "                           [--checkpoint RUN] [--lossy] [--compact] [--anchors] [--read-threads T]\n"
+      "                           [--checkpoint RUN] [--lossy] [--compact] [--anchors]\n"
+      "                           [--read-threads T]\n"
       "                           | --read FILE [--repeat R] [--read-threads T]\n"
       "  --task NAME    task (default reach-center-out; body:rat for the bare rat)\n"
       "  --policy P     untrained recurrent policy of this cell type, or random (default gru)\n"

@@ -155,7 +155,8 @@ int cmd_verify(int argc, char** argv) {
     printf("%s\n", worst <= tol && !failed ? "" : "  FAILED");
     if (!(worst <= tol) || failed) status = 1;
     if (done + failed < n) {
-      printf("resim: interrupted after %lld of %lld episodes\n", (long long)(done + failed), (long long)n);
+      printf("resim: interrupted after %lld of %lld episodes\n", (long long)(done + failed),
+             (long long)n);
       status = 1;
     }
   }
