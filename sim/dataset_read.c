@@ -307,21 +307,28 @@ static int parse_channels(am_ds_reader* r, char* err, size_t err_sz) {
   return 0;
 }
 
+// A model's mask (am_ds_decode_model): one byte per element of the widest channel. NULL when out
+// of memory.
+static uint8_t* model_mask(const am_ds_reader* r) {
+  size_t widest = 1;
+  for (int c = 0; c < r->n_ch; c++)
+    if (r->ch[c].elems > widest) widest = r->ch[c].elems;
+  return malloc(widest);
+}
+
 // The MODELS block (1.3), when the block after the channel table is one: parsed and checked
 // against the channel table (a bad one is fatal, as a bad channel table is).
 static int parse_models(am_ds_reader* r, char* err, size_t err_sz) {
   r->model_of = malloc(sizeof(int) * (size_t)r->n_ch);
   r->mdtype = malloc(sizeof(int) * (size_t)r->n_ch);
   r->melems = malloc(sizeof(size_t) * (size_t)r->n_ch);
-  size_t widest = 1;
   if (!r->model_of || !r->mdtype || !r->melems) return am_err(err, err_sz, "out of memory");
   for (int c = 0; c < r->n_ch; c++) {
     r->model_of[c] = -1;
     r->mdtype[c] = r->ch[c].dtype;
     r->melems[c] = r->ch[c].elems;
-    if (r->ch[c].elems > widest) widest = r->ch[c].elems;
   }
-  if (!(r->mmask = malloc(widest))) return am_err(err, err_sz, "out of memory");
+  if (!(r->mmask = model_mask(r))) return am_err(err, err_sz, "out of memory");
   am_ds_bhdr h;
   uint8_t hb[BLOCK_HDR];
   if (r->minor < 3 || read_at(r, r->data_start, hb, BLOCK_HDR) || memcmp(hb, BLOCK_MAGIC, 4) ||
@@ -735,10 +742,7 @@ am_ds_reader* am_ds_reader_dup(const am_ds_reader* r, char* err, size_t err_sz) 
   d->zb = d->rb = d->ftmp = d->fstage = d->fref = d->fcols = d->facc = (am_buf){0};
   d->dctx = NULL;
   d->models = NULL;
-  size_t widest = 1;
-  for (int c = 0; c < r->n_ch; c++)
-    if (r->ch[c].elems > widest) widest = r->ch[c].elems;
-  d->mmask = malloc(widest);
+  d->mmask = model_mask(r);
   if (r->n_models) d->models = malloc(sizeof *d->models * (size_t)r->n_models);
   if (!d->mmask || (r->n_models && !d->models)) {
     free(d->mmask);

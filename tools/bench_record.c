@@ -261,9 +261,7 @@ int bench_record(int argc, char** argv) {
   const char* run_dir = NULL;
   const char* read_only = NULL;
   int envs = 16, repeat = 3, lossy = 0, compact = 0, with_anchors = 0;
-  int read_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-  if (read_threads < 1) read_threads = 1;
-  if (read_threads > AM_DS_MAX_THREADS) read_threads = AM_DS_MAX_THREADS;
+  int read_threads = cli_cores(AM_DS_MAX_THREADS);
   double steps = 500;
   amt_params params = {0};
   cli_flag flags[] = {{"task", CLI_STRING, &task_name},

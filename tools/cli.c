@@ -199,6 +199,11 @@ int cli_collect(const char* value, void* ctx, char* err, size_t err_sz) {
   return am_err(err, err_sz, "%s: at most %d values", l->flag, l->max);
 }
 
+int cli_cores(int most) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > most ? most : (int)n;
+}
+
 int cli_self_path(char* out, size_t out_sz) {
   ssize_t n = readlink("/proc/self/exe", out, out_sz - 1);
   if (n <= 0) return -1;

@@ -99,6 +99,10 @@ int cli_collect(const char* value, void* ctx, char* err, size_t err_sz);
 // with amt_params params = {0}; each "k=v" goes through amt_params_add.
 int cli_task_param(const char* value, void* ctx, char* err, size_t err_sz);
 
+// The cores online, at least 1 and at most most: the default thread count of commands that read
+// datasets on threads (verify, bench record).
+int cli_cores(int most);
+
 // The path of the running animat (/proc/self/exe) into out. Returns 0 or -1.
 int cli_self_path(char* out, size_t out_sz);
 // The identity of a file (a checkpoint): FNV-1a 64 of its bytes as "fnv1a64:<16 hex digits>".

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "am_dataset.h"
 #include "cli.h"
@@ -50,10 +49,8 @@ int cmd_verify(int argc, char** argv) {
       "  --tolerance X  largest deviation accepted by --resim (default 0: bit-exact)\n"
       "  --threads N    check chunks and replay episodes on N threads (default: every core);\n"
       "                 the report is the same for any N\n";
-  int resim = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  int resim = 0, threads = cli_cores(AM_DS_MAX_THREADS);
   double tol = 0;
-  if (threads < 1) threads = 1;
-  if (threads > AM_DS_MAX_THREADS) threads = AM_DS_MAX_THREADS;
   cli_flag flags[] = {{"resim", CLI_BOOL, &resim},
                       {"tolerance", CLI_DOUBLE, &tol, 0, 1e9},
                       {"threads", CLI_INT, &threads, 1, AM_DS_MAX_THREADS}};
