@@ -204,6 +204,13 @@ int cli_cores(int most) {
   return n < 1 ? 1 : n > most ? most : (int)n;
 }
 
+char* openblas_get_corename(void);  // OpenBLAS (its cblas.h defines I)
+
+const char* cli_blas_kernels(void) {
+  const char* name = openblas_get_corename();
+  return name && *name ? name : "unknown";
+}
+
 int cli_self_path(char* out, size_t out_sz) {
   ssize_t n = readlink("/proc/self/exe", out, out_sz - 1);
   if (n <= 0) return -1;

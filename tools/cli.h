@@ -103,6 +103,11 @@ int cli_task_param(const char* value, void* ctx, char* err, size_t err_sz);
 // datasets on threads (verify, bench record).
 int cli_cores(int most);
 
+// The name of the kernels OpenBLAS picked for this CPU at load time ("SkylakeX", "Zen", ...):
+// they round differently, so a run repeats to the bit only with the same ones
+// (OPENBLAS_CORETYPE=NAME picks them; docs/agents.md, Determinism).
+const char* cli_blas_kernels(void);
+
 // The path of the running animat (/proc/self/exe) into out. Returns 0 or -1.
 int cli_self_path(char* out, size_t out_sz);
 // The identity of a file (a checkpoint): FNV-1a 64 of its bytes as "fnv1a64:<16 hex digits>".

@@ -587,11 +587,12 @@ train:;
   }
   if (!quiet)
     printf("train %s: %d envs%s, %d threads, seed %llu, core %s(%d) tick %d, motor %s(%d), %zu "
-           "parameters%s, run dir %s%s\n",
+           "parameters%s, OpenBLAS %s, run dir %s%s\n",
            cfg.task, cfg.num_envs, rank_note, am_pool_num_threads(pool),
            (unsigned long long)cfg.seed,
            cfg.policy.core_type, cfg.policy.core_hidden, cfg.policy.core_tick,
-           cfg.policy.motor_type, cfg.policy.motor_hidden, pol->params.count, extra, out,
+           cfg.policy.motor_type, cfg.policy.motor_hidden, pol->params.count, extra,
+           cli_blas_kernels(), out,
            resume ? " (resumed)" : "");
   cli_install_interrupt();
   cli_progress_state pg;
