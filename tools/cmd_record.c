@@ -497,6 +497,7 @@ int cmd_record(int argc, char** argv) {
     am_rec_set_meta(rec, "policy.config", cfgtext);
     am_rec_set_meta(rec, "policy.deterministic", det ? "1" : "0");
     am_rec_set_meta(rec, "policy.recurrent_noise", nr.act.Hc || nr.act.Hm ? "1" : "0");
+    am_rec_set_meta(rec, "policy.blas", cli_blas_kernels());  // its rounding (docs/agents.md)
     if (netrec_channels(&nr, rec, err, sizeof err)) {
       cli_fail("record", "%s", err);
       goto done;
