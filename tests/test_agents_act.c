@@ -355,6 +355,8 @@ static float* read_ch(am_ds_reader* r, const char* name, int64_t ep, int* width)
 
 static const char* meta(am_ds_reader* r, const char* key) { return am_ds_meta(r, key, NULL); }
 
+char* openblas_get_corename(void);  // OpenBLAS (its cblas.h defines I)
+
 // `record --random` on the arm stores actions in [0, 1] (the excitations' range). Its progress
 // has no carriage returns when piped; --quiet leaves the closing summary only.
 static void test_record_random_arm(void** state) {
@@ -398,6 +400,9 @@ static void test_record_noise_and_input(void** state) {
   for (int k = 0; k < 2; k++) {
     am_ds_reader* r = open_ds(names[k]);
     assert_string_equal(meta(r, "policy.recurrent_noise"), k == 0 ? "1" : "0");
+    // the kernels that decide the policy's rounding: the ones this process's OpenBLAS picked
+    assert_non_null(meta(r, "policy.blas"));
+    assert_string_equal(meta(r, "policy.blas"), openblas_get_corename());
     assert_true((am_ds_find_channel(r, "core/noise") >= 0) == (k == 0));
     assert_true((am_ds_find_channel(r, "motor/noise") >= 0) == (k == 0));
     int w;
