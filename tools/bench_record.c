@@ -12,8 +12,8 @@
 // steps and the reading speed (open + decode every channel of every episode: on one thread, then
 // on --read-threads T, by default every core, each thread with its own reader). With --policy
 // gru|lstm|rnn (the default gru) a fresh, untrained recurrent policy acts and its activity is
-// recorded too; with
-// --checkpoint RUN a trained one (on its own task). --lossy records as `animat record --lossy`.
+// recorded too; with --checkpoint RUN a trained one (on its own task). --lossy records as
+// `animat record --lossy`.
 // --anchors also compresses the same raw rows (each step's channels in table order, episode
 // after episode) with `zstd -19` and `xz -9` (single-threaded, when installed), for reference.
 #include <stdatomic.h>
