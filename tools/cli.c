@@ -65,6 +65,9 @@ void cli_progress_start(cli_progress_state* p, int quiet) {
   p->quiet = quiet;
   p->tty = isatty(fileno(stderr));
   p->last = -1;
+  // What the command printed before its progress lines (train's header) goes out first: stdout
+  // is block-buffered when redirected, so in a log of both streams it otherwise came last.
+  fflush(stdout);
 }
 
 void cli_progress(cli_progress_state* p, int force, const char* fmt, ...) {
