@@ -4,7 +4,6 @@
 
 #include "cli.h"
 
-void openblas_set_num_threads(int num_threads);  // OpenBLAS (its cblas.h defines I)
 
 static const cli_command commands[] = {
     {"demo", "train a reacher-arm policy for a few minutes and report what it learned (default)",
@@ -43,7 +42,7 @@ int main(int argc, char** argv) {
   // animat's matrices are small (envs x units) and its own threads split the work; OpenBLAS's
   // worker threads would only busy-wait on the other core, taking it from the env pool and the
   // dataset writer (a recorded rollout used 2 cores' CPU time for 1 core of work).
-  openblas_set_num_threads(1);
+  cli_blas_threads(1);
   // a MuJoCo fatal error ends the command with a message and status 1 (never waits on stdin)
   cli_install_fatal_hook(argc >= 2 && argv[1][0] != '-' ? argv[1] : "demo");
   if (argc < 2) {

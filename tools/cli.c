@@ -207,7 +207,11 @@ int cli_cores(int most) {
   return n < 1 ? 1 : n > most ? most : (int)n;
 }
 
-char* openblas_get_corename(void);  // OpenBLAS (its cblas.h defines I)
+// OpenBLAS's own declarations, not its cblas.h (which defines the macro I)
+char* openblas_get_corename(void);
+void openblas_set_num_threads(int num_threads);
+
+void cli_blas_threads(int n) { openblas_set_num_threads(n); }
 
 const char* cli_blas_kernels(void) {
   const char* name = openblas_get_corename();

@@ -108,6 +108,9 @@ int cli_cores(int most);
 // (OPENBLAS_CORETYPE=NAME picks them; docs/agents.md, Determinism).
 const char* cli_blas_kernels(void);
 
+// OpenBLAS's worker threads (1 for animat's small matrices: its own threads split the work).
+void cli_blas_threads(int n);
+
 // The path of the running animat (/proc/self/exe) into out. Returns 0 or -1.
 int cli_self_path(char* out, size_t out_sz);
 // The identity of a file (a checkpoint): FNV-1a 64 of its bytes as "fnv1a64:<16 hex digits>".

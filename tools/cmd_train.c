@@ -27,7 +27,6 @@
 #include "cli.h"
 #include "mpi_comm.h"
 
-void openblas_set_num_threads(int num_threads);  // OpenBLAS (its cblas.h defines I)
 
 
 static const char* USAGE =
@@ -520,7 +519,7 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
     amt_destroy(&task);
     return cli_fail("train", "%s", err);
   }
-  openblas_set_num_threads(1);  // small matrices: threads cost more than they give
+  cli_blas_threads(1);  // small matrices: threads cost more than they give
   ama_ppo* L = ama_ppo_create(&cfg, pool, err, sizeof(err));
   if (!L) {
     am_pool_free(pool);
