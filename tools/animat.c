@@ -4,7 +4,6 @@
 
 #include "cli.h"
 
-
 static const cli_command commands[] = {
     {"demo", "train a reacher-arm policy for a few minutes and report what it learned (default)",
      cmd_demo},

@@ -15,8 +15,6 @@
 #include "amt_tasks.h"
 #include "cli.h"
 
-
-
 // One half of the batch: forward + BPTT into its own gradient buffer (what the learner does on
 // its two threads, see ama_ppo.c).
 typedef struct gru_part {

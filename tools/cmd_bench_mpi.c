@@ -20,7 +20,6 @@
 #include "cli.h"
 #include "mpi_comm.h"
 
-
 // One job's result, printed by rank 0 as one "RESULT key=value..." line.
 typedef struct job_result {
   int ranks;

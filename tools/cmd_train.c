@@ -27,8 +27,6 @@
 #include "cli.h"
 #include "mpi_comm.h"
 
-
-
 static const char* USAGE =
     "usage: animat train --task NAME [--steps N] [--envs N] [--threads T] [--seed S] [--out DIR]\n"
     "                    [--task-param k=v]... [--config FILE] [--set key=value]...\n"
