@@ -108,7 +108,7 @@ int cli_cores(int most);
 // (OPENBLAS_CORETYPE=NAME picks them; docs/agents.md, Determinism).
 const char* cli_blas_kernels(void);
 
-// OpenBLAS's worker threads (1 for animat's small matrices: its own threads split the work).
+// OpenBLAS's worker threads; main sets 1 for the whole process before any command runs.
 void cli_blas_threads(int n);
 
 // The path of the running animat (/proc/self/exe) into out. Returns 0 or -1.

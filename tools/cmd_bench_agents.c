@@ -146,7 +146,6 @@ int bench_gru(int argc, char** argv) {
     printf("  [%d] this repeat: animat is %.2fx PyTorch\n", r + 1, rep_t / rep_c);
     if (rep_t < best_t) best_t = rep_t;
   }
-  cli_blas_threads(1);
   if (!torch) return 0;
   printf("  best animat %.3f ms (%s), best PyTorch %.3f ms: animat is %.2fx PyTorch\n",
          best_c * 1e3, modes[best_mode], best_t * 1e3, best_t / best_c);
@@ -201,7 +200,6 @@ int bench_overhead(int argc, char** argv) {
   am_task t;
   if (make_task(task_name, &cfg, &t, err, sizeof(err))) return cli_fail("bench", "%s", err);
   if (!task_name) task_name = cfg.task;
-  cli_blas_threads(1);
   am_pool_config pc = {.num_envs = envs, .num_threads = threads, .seed = 1};
   // (a) the env pool alone, constant zero actions
   am_pool* pool = am_pool_create(&t, &pc, err, sizeof(err));
@@ -327,7 +325,6 @@ int bench_learn(int argc, char** argv) {
   am_task t;
   if (make_task(task_name, &base, &t, err, sizeof(err))) return cli_fail("bench", "%s", err);
   if (!task_name) task_name = base.task;
-  cli_blas_threads(1);
   printf("bench learn: %s, %.0f env steps per seed, %d envs, %d threads, core %s(%d) motor %s(%d)\n",
          task_name, steps, base.num_envs, threads, base.policy.core_type, base.policy.core_hidden,
          base.policy.motor_type, base.policy.motor_hidden);

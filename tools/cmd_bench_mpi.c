@@ -47,7 +47,6 @@ static int rank_job(const char* task_name, int envs, int threads, int iters) {
   am_task t;
   if (amt_create(&t, task_name, &params, err, sizeof err))
     return cli_mpi_end(&comm, cli_fail("bench", "%s", err));
-  cli_blas_threads(1);
   am_pool_config pc = {.num_envs = envs, .num_threads = threads,
                        .seed = ama_rank_seed(1, comm.rank)};
   am_pool* pool = am_pool_create(&t, &pc, err, sizeof err);

@@ -517,7 +517,6 @@ static int train_run(int argc, char** argv, const ama_comm* comm) {
     amt_destroy(&task);
     return cli_fail("train", "%s", err);
   }
-  cli_blas_threads(1);  // small matrices: threads cost more than they give
   ama_ppo* L = ama_ppo_create(&cfg, pool, err, sizeof(err));
   if (!L) {
     am_pool_free(pool);
